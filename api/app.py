@@ -1,0 +1,87 @@
+"""The one app factory."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping
+
+from flask import Flask, g, jsonify
+
+from core.config import load_settings
+from core.runtime import Runtime, build_runtime
+
+log = logging.getLogger("trellis")
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterable[Any] = (),
+               bind: Any = None) -> Flask:
+    """Build a Trellis app.
+
+    ``config`` overrides settings by name (``{"DATABASE_URL": ..., "PLUGINS": "exhibitions"}``);
+    ``extra_plugins`` registers plugin objects that are not installed as packages (tests, embedding);
+    ``bind`` hands in a connection with an open transaction (tests). Every call builds its own plugin
+    set, registries and GraphQL schema, so several apps can live in one process.
+    """
+    settings = load_settings(config)
+    runtime = build_runtime(settings, extra_plugins=extra_plugins, bind=bind)
+
+    app = Flask("trellis", instance_path=settings.instance_path, instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.extensions["trellis"] = runtime
+    init_unit_of_work(app, runtime)
+
+    from api import auth
+    from api.graphql import view as graphql_view
+    from api.rest import init_rest
+
+    auth.init_app(app)
+    init_rest(app, runtime)
+    graphql_view.init_app(app, runtime)
+
+    @app.get("/healthz")
+    def healthz():
+        ok = runtime.database.ping()
+        return jsonify(status="ok" if ok else "unavailable", database=ok), (200 if ok else 503)
+
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["trellis"]
+
+
+def init_unit_of_work(app: Flask, runtime: Runtime) -> None:
+    """One unit of work per request: committed when the response is a success and no GraphQL error
+    asked for a rollback, rolled back otherwise, so a failed request writes nothing."""
+
+    @app.before_request
+    def _open_unit_of_work():
+        g._trellis_uow = runtime.database.open()
+        g.trellis_rollback = False
+
+    @app.after_request
+    def _finish_unit_of_work(response):
+        uow = g.pop("_trellis_uow", None)
+        if uow is None:
+            return response
+        commit = response.status_code < 400 and not g.get("trellis_rollback", False)
+        try:
+            runtime.database.close(*uow, commit=commit)
+        except Exception as exc:  # a commit can still fail (a concurrent update, a constraint)
+            from api.rest.errors import error_response
+
+            return error_response(exc)
+        return response
+
+    @app.teardown_request
+    def _close_unit_of_work(_exc):
+        uow = g.pop("_trellis_uow", None)
+        if uow is not None:
+            runtime.database.close(*uow, commit=False)

@@ -1,0 +1,1 @@
+"""GraphQL: one strawberry schema composed per app from the core and every enabled plugin."""

@@ -1,0 +1,66 @@
+"""REST composition: one flask-smorest Api at /api/v1, the core's blueprints and every plugin's."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from core.errors import PluginError
+from core.plugins import CORE_NAME
+from core.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+
+def init_rest(app: Flask, runtime: Runtime) -> Api:
+    app.config.update(
+        API_TITLE="Trellis CRM",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            }},
+            "security": [{"bearer": []}, {"session": []}],
+        },
+    )
+    api = Api(app)
+    from api.rest import errors
+    from api.rest.resources import core_blueprints
+
+    errors.init_error_handlers(app)
+    for blueprint in core_blueprints():
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+    owners: dict[str, str] = {}
+    for owner, blueprints in runtime.plugins.call_each("trellis_rest_blueprints"):
+        if owner == CORE_NAME:
+            continue
+        for blueprint in blueprints:
+            prefix = f"{API_PREFIX}/{owner.replace('_', '-')}{blueprint.url_prefix or ''}"
+            if blueprint.name in owners or blueprint.name in app.blueprints:
+                raise PluginError(
+                    f"Plugins '{owners.get(blueprint.name, CORE_NAME)}' and '{owner}' both register a REST "
+                    f"blueprint named '{blueprint.name}'. Rename one (prefix it with the plugin name)."
+                )
+            owners[blueprint.name] = owner
+            api.register_blueprint(blueprint, url_prefix=prefix)
+    _check_path_clashes(app, owners)
+    return api
+
+
+def _check_path_clashes(app: Flask, owners: dict[str, str]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        owner = owners.get(rule.endpoint.split(".")[0], CORE_NAME)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            key = (method, rule.rule)
+            if key in seen and seen[key] != owner:
+                raise PluginError(
+                    f"Plugins '{seen[key]}' and '{owner}' both answer {method} {rule.rule}. "
+                    "Change one plugin's path or disable one of them."
+                )
+            seen[key] = owner

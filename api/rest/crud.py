@@ -1,0 +1,108 @@
+"""A REST resource for any record served by a conforming service: list, create, get, PATCH, DELETE,
+restore. The core uses it for customers, contacts and interactions; plugins use it for theirs.
+
+The view only translates: query and body go to the service as plain data, records come back through the
+output schema. Bodies are validated by the service (with the same schema that documents them here), so
+the rule is written once and both transports answer alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import request
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from core.schemas import MAX_PAGE_SIZE
+from core.services.common import PageRequest
+
+
+@dataclass(frozen=True)
+class CrudService:
+    """The service functions a resource calls; each takes the acting user first."""
+
+    list: Callable[..., Any]
+    get: Callable[..., Any]
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    delete: Callable[..., Any]
+    restore: Callable[..., Any]
+
+
+def json_body() -> Any:
+    """The request's JSON body as sent (a malformed body is a 400 from Flask, named as such)."""
+    return request.get_json(force=False, silent=False)
+
+
+def body_doc(schema: type[Schema]) -> dict:
+    """OpenAPI ``requestBody`` for a schema the service validates."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[Schema]:
+    """Query arguments of a list: the service's filters plus ``sort``, ``page`` and ``page_size``."""
+    return type(f"{filter_schema.__name__}Query", (filter_schema,), {
+        "sort": fields.String(metadata={"description": "Comma-separated keys, '-' for descending: "
+                                                       + ", ".join(sortable)}),
+        "page": fields.Integer(load_default=1),
+        "page_size": fields.Integer(load_default=20),
+    })
+
+
+def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_schema: type[Schema],
+                   create_schema: type[Schema], update_schema: type[Schema], filter_schema: type[Schema],
+                   sortable: list[str], description: str = "") -> Blueprint:
+    blp = Blueprint(name, name, url_prefix=url_prefix, description=description)
+    query_schema = list_args_schema(filter_schema, sortable)
+
+    @blp.route("")
+    class Collection(MethodView):
+        @blp.arguments(query_schema, location="query", as_kwargs=False)
+        @blp.response(200, out_schema(many=True))
+        @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+        def get(self, args, pagination_parameters):
+            """List (filtered, sorted, paginated; metadata in the X-Pagination header)"""
+            args = dict(request.args)
+            for key in ("page", "page_size"):
+                args.pop(key, None)
+            sort = args.pop("sort", None)
+            page = service.list(current_user, args, sort=sort,
+                                page=PageRequest(offset=pagination_parameters.first_item,
+                                                 limit=pagination_parameters.page_size))
+            pagination_parameters.item_count = page.total
+            return page.items
+
+        @blp.doc(**body_doc(create_schema))
+        @blp.response(201, out_schema)
+        def post(self):
+            """Create"""
+            return service.create(current_user, json_body())
+
+    @blp.route("/<uuid:record_id>")
+    class Item(MethodView):
+        @blp.response(200, out_schema)
+        def get(self, record_id):
+            """Read one"""
+            return service.get(current_user, record_id)
+
+        @blp.doc(**body_doc(update_schema))
+        @blp.response(200, out_schema)
+        def patch(self, record_id):
+            """Change some fields; send the ``version`` you read (a stale one is 409)"""
+            return service.update(current_user, record_id, json_body())
+
+        @blp.response(204)
+        def delete(self, record_id):
+            """Soft delete (restorable)"""
+            service.delete(current_user, record_id)
+
+    @blp.route("/<uuid:record_id>/restore", methods=["POST"])
+    @blp.response(200, out_schema)
+    def restore(record_id):
+        """Restore a deleted record"""
+        return service.restore(current_user, record_id)
+
+    return blp

@@ -1,0 +1,127 @@
+"""The core's REST resources."""
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.rest.crud import CrudService, crud_blueprint
+from core import runtime
+from core.metrics import MetricQuery
+from core.schemas import (
+    ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
+    CustomerUpdate, InteractionCreate, InteractionFilter, InteractionOut, InteractionUpdate, MAX_PAGE_SIZE,
+)
+from core.services import common, contacts, customers, interactions
+from core.services.permissions import require_actor
+
+
+class ChoiceOut(Schema):
+    value = fields.String()
+    en = fields.String()
+    zh_cn = fields.String()
+
+class MetricOut(Schema):
+    name = fields.String()
+    label_en = fields.String()
+    label_zh_cn = fields.String()
+    description = fields.String()
+    unit = fields.String()
+    group_by = fields.List(fields.String())
+    owner = fields.String()
+
+class MetricArgs(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    group_by = fields.String()
+
+class MetricRowOut(Schema):
+    group = fields.Dict()
+    value = fields.Raw(allow_none=True)
+    extra = fields.Dict()
+
+class MetricResultOut(Schema):
+    name = fields.String()
+    rows = fields.List(fields.Nested(MetricRowOut))
+
+
+def core_blueprints() -> list[Blueprint]:
+    """Fresh blueprints for one app (blueprints carry per-app OpenAPI state)."""
+    customers_blp = crud_blueprint(
+        "customers", "/customers", description="Customers (客户): companies and people.",
+        service=CrudService(customers.list_customers, customers.get, customers.create, customers.update,
+                            customers.delete, customers.restore),
+        out_schema=CustomerOut, create_schema=CustomerCreate, update_schema=CustomerUpdate,
+        filter_schema=CustomerFilter, sortable=sorted(customers.SORTABLE),
+    )
+    contacts_blp = crud_blueprint(
+        "contacts", "/contacts", description="Contacts (联系人): people at a customer; one is primary.",
+        service=CrudService(contacts.list_contacts, contacts.get, contacts.create, contacts.update,
+                            contacts.delete, contacts.restore),
+        out_schema=ContactOut, create_schema=ContactCreate, update_schema=ContactUpdate,
+        filter_schema=ContactFilter, sortable=sorted(contacts.SORTABLE),
+    )
+    interactions_blp = crud_blueprint(
+        "interactions", "/interactions", description="Interactions (交往记录): the timeline and planned tasks.",
+        service=CrudService(interactions.list_interactions, interactions.get, interactions.create,
+                            interactions.update, interactions.delete, interactions.restore),
+        out_schema=InteractionOut, create_schema=InteractionCreate, update_schema=InteractionUpdate,
+        filter_schema=InteractionFilter, sortable=sorted(interactions.SORTABLE),
+    )
+
+
+    @customers_blp.route("/<uuid:record_id>/timeline")
+    @customers_blp.response(200, InteractionOut(many=True))
+    @customers_blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def timeline(record_id, pagination_parameters):
+        """The customer's interactions, newest first"""
+        page = customers.timeline(current_user, record_id, page=common.PageRequest(
+            offset=pagination_parameters.first_item, limit=pagination_parameters.page_size))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+
+    meta_blp = Blueprint("meta", "meta", url_prefix="", description="Labels, metrics and plugins.")
+
+
+
+
+
+
+
+    @meta_blp.route("/labels")
+    @meta_blp.response(200, fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ChoiceOut))))
+    def labels():
+        """Every vocabulary with its English and zh-CN labels"""
+        require_actor(current_user)
+        return {name: [c.as_dict() for c in choices] for name, choices in runtime.current().labels.vocabularies().items()}
+
+
+    @meta_blp.route("/metrics")
+    @meta_blp.response(200, MetricOut(many=True))
+    def metrics_list():
+        """The metrics this deployment computes"""
+        require_actor(current_user)
+        return [m.as_dict() for m in runtime.current().metrics.all()]
+
+
+    @meta_blp.route("/metrics/<name>")
+    @meta_blp.arguments(MetricArgs, location="query")
+    @meta_blp.response(200, MetricResultOut)
+    def metric(args, name):
+        """Compute one metric over what you may see"""
+        rows = runtime.current().metrics.evaluate(name, MetricQuery(
+            actor=require_actor(current_user), date_from=args.get("from_"), date_to=args.get("to"),
+            group_by=args.get("group_by")))
+        return {"name": name, "rows": [r.as_dict() for r in rows]}
+
+
+    @meta_blp.route("/plugins")
+    def plugins():
+        """The enabled plugins"""
+        require_actor(current_user)
+        return [{"name": p.name, "version": p.version, "source": p.source}
+                for p in runtime.current().plugins.enabled]
+
+        return [customers_blp, contacts_blp, interactions_blp, meta_blp]

@@ -1,0 +1,93 @@
+"""Settings: the only place that reads ``TRELLIS_*`` environment variables.
+
+Every setting has a safe default so that a newcomer needs nothing but Python. ``create_app(config)``
+may override any of them with a mapping of the same names (without the ``TRELLIS_`` prefix, in
+upper case), which is how tests build apps with different plugin sets in one process.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "TRELLIS_"
+
+
+def _default_instance_path() -> str:
+    return str(Path.cwd() / "instance")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed view of Trellis' configuration. Field ``database_url`` is read from
+    ``TRELLIS_DATABASE_URL``, and so on for every field."""
+
+    #: SQLAlchemy URL. Default: an SQLite file ``trellis.db`` in the instance folder.
+    database_url: str = ""
+    #: Signs session cookies. Default: a random key per process (sessions end on restart).
+    secret_key: str = ""
+    #: ``all`` or a comma-separated list of plugin names to enable.
+    plugins: str = "all"
+    #: Where the default SQLite file lives.
+    instance_path: str = field(default_factory=_default_instance_path)
+    #: Log SQL statements (debugging only).
+    sql_echo: bool = False
+    #: Maximum depth of a GraphQL query; deeper queries are refused before they run.
+    graphql_max_depth: int = 10
+    #: Maximum number of aliases in one GraphQL document.
+    graphql_max_aliases: int = 30
+    #: Maximum number of tokens in one GraphQL document.
+    graphql_max_tokens: int = 5000
+    #: Password hashing method for werkzeug (``scrypt`` by default; tests use a cheaper one).
+    password_hash_method: str = "scrypt"
+    #: Mark the session cookie ``Secure`` (set to 1 behind HTTPS).
+    secure_cookies: bool = False
+
+    @property
+    def enabled_plugin_names(self) -> list[str] | None:
+        """None means every installed plugin."""
+        value = self.plugins.strip()
+        if value in ("", "all", "*"):
+            return None
+        return [name.strip() for name in value.split(",") if name.strip()]
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        Path(self.instance_path).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(self.instance_path) / 'trellis.db'}"
+
+
+def _coerce(value: str, kind: Any) -> Any:
+    if kind in (bool, "bool"):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(value)
+    return value
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment, then apply ``overrides`` (keys like ``DATABASE_URL``)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(raw, f.type)
+    settings = Settings(**values)
+    extra = {}
+    for key, value in (overrides or {}).items():
+        name = key.lower().removeprefix("trellis_")
+        if name in {f.name for f in fields(Settings)}:
+            extra[name] = value
+    settings = replace(settings, **extra)
+    if not settings.secret_key:
+        settings = replace(settings, secret_key=secrets.token_hex(32))
+    return settings
+
+
+def test_database_url() -> str:
+    """The database the test suite runs against: ``TRELLIS_TEST_DATABASE_URL`` or in-memory SQLite."""
+    return os.environ.get("TRELLIS_TEST_DATABASE_URL", "")

@@ -1,0 +1,227 @@
+"""Engine, sessions, the declarative Base and the mixins every record uses.
+
+Services never receive a session argument: they call :func:`session()`, which returns the session of
+the current unit of work (an HTTP request, a CLI command, a test). :class:`Database` opens units of work
+with :meth:`Database.unit_of_work`; everything written inside one commits together or not at all.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    MetaData,
+    Uuid,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite hands back naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+
+class UUIDPrimaryKey:
+    """A UUID ``id``: the record's identity in REST and GraphQL alike."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class Versioned:
+    """Optimistic locking: ``version`` rises on every UPDATE; a concurrent writer's UPDATE matches no row
+    and SQLAlchemy raises ``StaleDataError`` (mapped to Conflict). Services also compare the version a
+    client sends with the current one."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class SoftDelete:
+    """Deleted records keep their row; ``deleted_at`` marks them and every default query hides them."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Record(UUIDPrimaryKey, Timestamps, Versioned, SoftDelete):
+    """The mixins every business record uses: id, timestamps, version, soft delete."""
+
+
+# --- units of work ---------------------------------------------------------------------------------
+
+_current: contextvars.ContextVar[Session | None] = contextvars.ContextVar("trellis_session", default=None)
+
+
+def session() -> Session:
+    """The session of the current unit of work. Raises when called outside one."""
+    current = _current.get()
+    if current is None:
+        raise RuntimeError("No unit of work is open: wrap the call in Database.unit_of_work().")
+    return current
+
+
+def has_session() -> bool:
+    return _current.get() is not None
+
+
+def _on_sqlite_connect(dbapi_connection, _record) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINTs; let SQLAlchemy emit BEGIN itself
+    # (the recipe from SQLAlchemy's SQLite dialect docs), and turn foreign keys on.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """One per app: the engine and the session factory.
+
+    ``bind`` lets tests hand in a connection that already has a transaction open; the sessions then join
+    it through savepoints, so a test's writes vanish when the test's transaction rolls back.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, bind: Connection | None = None,
+                 info: dict[str, Any] | None = None):
+        self.url = url
+        if bind is not None:
+            self.engine: Engine = bind.engine
+            self._bind: Engine | Connection = bind
+            join_mode = "create_savepoint"
+        else:
+            self.engine = make_engine(url, echo=echo)
+            self._bind = self.engine
+            join_mode = "conservative_savepoint"
+        self.sessionmaker = sessionmaker(bind=self._bind, expire_on_commit=False,
+                                         join_transaction_mode=join_mode, info=dict(info or {}))
+
+    def bind_to(self, connection: Connection | None) -> None:
+        """Run every later unit of work inside ``connection``'s open transaction (tests), or, with
+        None, on the engine again."""
+        info = self.sessionmaker.kw.get("info", {})
+        if connection is None:
+            self._bind = self.engine
+            self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
+        else:
+            self._bind = connection
+            self.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
+                                             join_transaction_mode="create_savepoint", info=info)
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """Open a session, make it current, commit on success, roll back on any exception."""
+        sess = self.sessionmaker()
+        token = _current.set(sess)
+        try:
+            yield sess
+            sess.commit()
+        except BaseException:
+            sess.rollback()
+            raise
+        finally:
+            _current.reset(token)
+            sess.close()
+
+    def open(self) -> tuple[Session, contextvars.Token]:
+        """Open a session and make it current; pair with :meth:`close` (used per HTTP request)."""
+        sess = self.sessionmaker()
+        return sess, _current.set(sess)
+
+    @staticmethod
+    def close(sess: Session, token: contextvars.Token, *, commit: bool) -> None:
+        try:
+            if commit:
+                sess.commit()
+            else:
+                sess.rollback()
+        finally:
+            _current.reset(token)
+            sess.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except Exception:
+            return False
+
+    def dispose(self) -> None:
+        if self._bind is self.engine:
+            self.engine.dispose()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"] = {"check_same_thread": False}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+    return engine

@@ -1,0 +1,69 @@
+"""Typed errors raised by services and mapped once to HTTP statuses and GraphQL error codes.
+
+A service never returns an error value; it raises one of these. ``api/rest/errors.py`` and
+``api/graphql/errors.py`` translate them: the mapping lives on the class (``http_status``,
+``graphql_code``) so both transports agree by construction.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+
+class TrellisError(Exception):
+    """Base class of every error a client may see."""
+
+    http_status = 400
+    graphql_code = "BAD_USER_INPUT"
+    default_message = "Bad request."
+
+    def __init__(self, message: str | None = None, *, fields: Mapping[str, Sequence[str]] | None = None):
+        self.message = message or self.default_message
+        self.fields: dict[str, list[str]] = {k: list(v) for k, v in (fields or {}).items()}
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict:
+        body: dict = {"code": self.http_status, "message": self.message}
+        if self.fields:
+            body["errors"] = {"json": self.fields}
+        return body
+
+
+class ValidationFailed(TrellisError):
+    """Input was malformed or broke a rule; ``fields`` maps each field to its messages."""
+
+    http_status = 422
+    graphql_code = "BAD_USER_INPUT"
+    default_message = "Invalid input."
+
+
+class Unauthenticated(TrellisError):
+    http_status = 401
+    graphql_code = "UNAUTHENTICATED"
+    default_message = "Authentication required."
+
+
+class Forbidden(TrellisError):
+    http_status = 403
+    graphql_code = "FORBIDDEN"
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(TrellisError):
+    """The record does not exist, is deleted, or lies outside the caller's scope (never 403, so ids
+    cannot be probed)."""
+
+    http_status = 404
+    graphql_code = "NOT_FOUND"
+    default_message = "Not found."
+
+
+class Conflict(TrellisError):
+    """The record changed since the caller read it (stale ``version``) or a uniqueness rule broke."""
+
+    http_status = 409
+    graphql_code = "CONFLICT"
+    default_message = "The record was changed by someone else; reload it and try again."
+
+
+class PluginError(Exception):
+    """A start-up error in the plugin set. The message names the plugin at fault and what to do."""

@@ -1,0 +1,121 @@
+"""Every hook a Trellis plugin may implement.
+
+A plugin is an object (usually a module) with ``name``, ``version``, optional ``requires`` (names of
+plugins it needs) and functions marked with :data:`hookimpl` whose names match the specs below. The
+core itself is registered as the plugin ``core`` and uses these same hooks for its own records.
+
+Pluggy passes arguments by name and ignores defaults on implementations: an implementation may accept
+any subset of a spec's arguments, in any order. Results are collected per plugin (never merged
+silently): two plugins contributing the same GraphQL type or field, REST path, metric, label or CLI
+command name is a start-up error naming both.
+"""
+from __future__ import annotations
+
+import pluggy
+
+PROJECT_NAME = "trellis"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def trellis_models():
+    """Return the plugin's SQLAlchemy model classes (subclasses of ``core.db.Base``).
+
+    Called once when an app is created. The classes' tables form the plugin's part of the schema: the
+    migration environment compares exactly these tables with the plugin's migrations, and a disabled
+    plugin's tables are ignored. Table names must start with the plugin's name (``exhibitions_visitor``).
+    """
+
+
+@hookspec
+def trellis_migrations():
+    """Return the path (``str`` or ``pathlib.Path``) of the plugin's Alembic ``versions`` folder.
+
+    Called by ``trellis db upgrade`` and the migration environment. The folder's first revision must
+    carry ``branch_labels = ("<plugin name>",)`` and ``depends_on = "core@head"`` (or the revision id
+    of the core head it needs), so ``db upgrade`` brings the core and every enabled plugin to head.
+    """
+
+
+@hookspec
+def trellis_rest_blueprints():
+    """Return a list of ``flask_smorest.Blueprint`` objects for the plugin's REST endpoints.
+
+    Called once per app. Each blueprint is mounted under ``/api/v1/<plugin-name-with-dashes>`` (the
+    core's under ``/api/v1``) and documented in the one OpenAPI document. Two plugins answering the
+    same method and path is a start-up error.
+    """
+
+
+@hookspec
+def trellis_graphql_types(registry):
+    """Register GraphQL object types with ``registry.type(name)``; return nothing.
+
+    ``registry`` is the schema being built for one app (:class:`api.graphql.registry.SchemaRegistry`).
+    Types are plain classes decorated with ``@registry.type("Name")``; the registry turns them into
+    strawberry types after every plugin has added its fields, so other plugins can extend them. Refer to
+    any other type with ``registry.ref("Name")`` and to a connection with ``registry.connection("Name")``.
+    """
+
+
+@hookspec
+def trellis_graphql_type_fields(registry):
+    """Return ``{"TypeName": {"fieldName": strawberry.field(resolver=...)}}`` to add fields to types
+    registered by other components (``Customer.membership``).
+
+    Resolvers receive the underlying record as ``root``. Load related rows through
+    ``info.context.loaders`` so a list of N customers costs a fixed number of SQL statements.
+    """
+
+
+@hookspec
+def trellis_graphql_query_fields(registry):
+    """Return ``{"fieldName": strawberry.field(resolver=...)}`` to add to the root ``Query`` type."""
+
+
+@hookspec
+def trellis_graphql_mutation_fields(registry):
+    """Return ``{"fieldName": strawberry.mutation(resolver=...)}`` to add to the root ``Mutation`` type."""
+
+
+@hookspec
+def trellis_metrics():
+    """Return a list of :class:`core.metrics.Metric` the plugin computes.
+
+    Each metric is listed at ``GET /api/v1/metrics`` and GraphQL ``metrics``, and computed on demand
+    with the caller's permission scope. Names are global: prefix them with the plugin's name.
+    """
+
+
+@hookspec
+def trellis_interaction_kinds():
+    """Return a list of :class:`core.labels.Choice` naming the interaction kinds the plugin writes to
+    customers' timelines (an exhibition check-in, a store purchase). Values are global: prefix them.
+    """
+
+
+@hookspec
+def trellis_labels():
+    """Return ``{"vocabulary": [Choice(value, en, zh_cn), ...]}``: the en and zh-CN labels of the
+    plugin's enumerations, served at ``GET /api/v1/labels`` and GraphQL ``labels``.
+    """
+
+
+@hookspec
+def trellis_cli_commands():
+    """Return a list of ``click.Command`` objects to add to the ``trellis`` command.
+
+    Commands run inside the app context with a unit of work open when they use
+    ``api.cli.with_unit_of_work``.
+    """
+
+
+@hookspec
+def trellis_demo_data(admin, rng):
+    """Add the plugin's demo records; called by ``trellis demo`` after the core's demo data.
+
+    ``admin`` is the demo administrator (a ``core.models.User``), ``rng`` a seeded ``random.Random`` so
+    the demo is the same on every machine. A unit of work is open: write through services.
+    """

@@ -1,0 +1,112 @@
+"""Enumeration labels in English and Chinese (zh-CN), for every vocabulary the API exposes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a vocabulary with its labels."""
+
+    value: str
+    en: str
+    zh_cn: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"value": self.value, "en": self.en, "zh_cn": self.zh_cn}
+
+
+class LabelRegistry:
+    """Vocabularies by name, each an ordered list of choices, merged from the core and every plugin."""
+
+    def __init__(self) -> None:
+        self._vocabularies: dict[str, dict[str, Choice]] = {}
+        self._owner: dict[tuple[str, str], str] = {}
+
+    def add(self, vocabulary: str, choices: list[Choice], *, owner: str) -> None:
+        from core.errors import PluginError
+
+        bucket = self._vocabularies.setdefault(vocabulary, {})
+        for choice in choices:
+            key = (vocabulary, choice.value)
+            if key in self._owner and self._owner[key] != owner:
+                raise PluginError(
+                    f"Plugins '{self._owner[key]}' and '{owner}' both define the value '{choice.value}' of "
+                    f"vocabulary '{vocabulary}'. Rename one of them (prefix values with the plugin name)."
+                )
+            self._owner[key] = owner
+            bucket[choice.value] = choice
+
+    def vocabularies(self) -> dict[str, list[Choice]]:
+        return {name: list(choices.values()) for name, choices in sorted(self._vocabularies.items())}
+
+    def values(self, vocabulary: str) -> list[str]:
+        return list(self._vocabularies.get(vocabulary, {}))
+
+    def label(self, vocabulary: str, value: str, locale: str = "en") -> str:
+        choice = self._vocabularies.get(vocabulary, {}).get(value)
+        if choice is None:
+            return value
+        return choice.zh_cn if locale.lower().startswith("zh") else choice.en
+
+
+CORE_LABELS: dict[str, list[Choice]] = {
+    "role": [
+        Choice("admin", "Administrator", "管理员"),
+        Choice("manager", "Manager", "经理"),
+        Choice("rep", "Sales rep", "销售代表"),
+    ],
+    "customer_kind": [Choice("company", "Company", "企业"), Choice("person", "Person", "个人")],
+    "customer_size": [
+        Choice("micro", "Micro", "微型"),
+        Choice("small", "Small", "小型"),
+        Choice("medium", "Medium", "中型"),
+        Choice("large", "Large", "大型"),
+        Choice("enterprise", "Enterprise", "特大型"),
+    ],
+    "customer_source": [
+        Choice("referral", "Referral", "转介绍"),
+        Choice("exhibition", "Exhibition", "展会"),
+        Choice("web_search", "Web search", "网络搜索"),
+        Choice("directory", "Directory / yellow pages", "黄页名录"),
+        Choice("association", "Association", "行业协会"),
+        Choice("cold_call", "Cold call", "陌生拜访"),
+        Choice("walk_in", "Walk-in", "上门"),
+        Choice("advertising", "Advertising", "广告"),
+        Choice("partner", "Partner", "合作伙伴"),
+        Choice("other", "Other", "其他"),
+    ],
+    "lifecycle_stage": [
+        Choice("potential", "Potential", "潜在客户"),
+        Choice("intent", "Intent", "意向客户"),
+        Choice("first_purchase", "First purchase", "购买客户"),
+        Choice("repeat", "Repeat", "历史客户"),
+        Choice("lost", "Lost", "流失客户"),
+    ],
+    "interaction_direction": [
+        Choice("inbound", "Inbound", "来访/来电"),
+        Choice("outbound", "Outbound", "外出/去电"),
+        Choice("internal", "Internal", "内部"),
+    ],
+    "interaction_status": [
+        Choice("done", "Done", "已完成"),
+        Choice("planned", "Planned", "未完成"),
+        Choice("cancelled", "Cancelled", "已取消"),
+    ],
+}
+
+CORE_INTERACTION_KINDS: list[Choice] = [
+    Choice("call", "Phone call", "电话"),
+    Choice("email", "Email", "邮件"),
+    Choice("meeting", "Meeting", "会议"),
+    Choice("visit", "Visit", "拜访"),
+    Choice("proposal", "Proposal", "建议书"),
+    Choice("quote", "Quote", "报价"),
+    Choice("purchase", "Purchase / order", "购买/订单"),
+    Choice("complaint", "Complaint", "投诉"),
+    Choice("service_request", "Service request", "服务请求"),
+    Choice("survey", "Survey answer", "调查反馈"),
+    Choice("check_in", "Event check-in", "活动签到"),
+    Choice("referral", "Referral", "转介绍"),
+    Choice("note", "Note", "备注"),
+]

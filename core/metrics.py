@@ -1,0 +1,102 @@
+"""The metrics registry: named computations over the caller's permitted records.
+
+A metric is declared once (name, en/zh-CN labels, the groupings it supports) and computed on demand by
+``compute(MetricQuery) -> list[MetricRow]``. The core's metrics and every plugin's arrive through the
+``trellis_metrics`` hook, and REST and GraphQL serve the same numbers through :func:`evaluate`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from typing import Any, Callable
+
+from core.errors import NotFound, PluginError, ValidationFailed
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """What a caller asked for. ``actor`` scopes the data: a rep's numbers cover only their records."""
+
+    actor: Any
+    date_from: date | None = None
+    date_to: date | None = None
+    group_by: str | None = None
+
+    @property
+    def start(self) -> datetime | None:
+        """The period's first instant (UTC), or None when open."""
+        return datetime.combine(self.date_from, time.min, tzinfo=timezone.utc) if self.date_from else None
+
+    @property
+    def end(self) -> datetime | None:
+        """The instant after the period's last day (UTC), or None when open."""
+        if not self.date_to:
+            return None
+        return datetime.combine(self.date_to, time.max, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One number. ``group`` names the slice it belongs to (``{"stage": "intent"}``) or is empty."""
+
+    value: float | int | None
+    group: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "value": self.value, **({"extra": self.extra} if self.extra else {})}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label_en: str
+    label_zh_cn: str
+    compute: Callable[[MetricQuery], list[MetricRow]]
+    description: str = ""
+    unit: str = "count"
+    group_by: tuple[str, ...] = ()
+    owner: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "label_en": self.label_en, "label_zh_cn": self.label_zh_cn,
+            "description": self.description, "unit": self.unit, "group_by": list(self.group_by),
+            "owner": self.owner,
+        }
+
+
+class MetricRegistry:
+    def __init__(self) -> None:
+        self._metrics: dict[str, Metric] = {}
+
+    def add(self, metric: Metric, *, owner: str) -> None:
+        existing = self._metrics.get(metric.name)
+        if existing is not None:
+            raise PluginError(
+                f"Plugins '{existing.owner}' and '{owner}' both register the metric '{metric.name}'. "
+                "Metric names are global: rename one (prefix it with the plugin name) or disable a plugin."
+            )
+        self._metrics[metric.name] = Metric(**{**metric.__dict__, "owner": owner})
+
+    def all(self) -> list[Metric]:
+        return sorted(self._metrics.values(), key=lambda m: m.name)
+
+    def get(self, name: str) -> Metric:
+        try:
+            return self._metrics[name]
+        except KeyError:
+            raise NotFound(f"No metric named '{name}'.") from None
+
+    def evaluate(self, name: str, query: MetricQuery) -> list[MetricRow]:
+        """Validate the query against the metric's declaration and compute it."""
+        metric = self.get(name)
+        problems: dict[str, list[str]] = {}
+        if query.group_by and query.group_by not in metric.group_by:
+            allowed = ", ".join(metric.group_by) or "none"
+            problems["group_by"] = [f"'{query.group_by}' is not a grouping of this metric (allowed: {allowed})."]
+        if query.date_from and query.date_to and query.date_from > query.date_to:
+            problems["from"] = ["Must not be after 'to'."]
+        if problems:
+            raise ValidationFailed(fields=problems)
+        return metric.compute(query)

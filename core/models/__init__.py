@@ -1,0 +1,18 @@
+"""The core's records. Importing this package registers every core table on ``core.db.Base``."""
+from core.models.customers import Contact, Customer, CustomerTag
+from core.models.enums import (
+    CustomerKind,
+    CustomerSize,
+    CustomerSource,
+    InteractionDirection,
+    InteractionStatus,
+    LifecycleStage,
+    Role,
+)
+from core.models.interactions import Interaction
+from core.models.users import ApiToken, Team, User
+
+__all__ = [
+    "ApiToken", "Contact", "Customer", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
+]

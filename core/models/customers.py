@@ -1,0 +1,65 @@
+"""Customers (客户), their tags and their contacts (联系人)."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Record
+from core.models.enums import CustomerKind, LifecycleStage
+from core.models.users import User
+
+
+class Customer(Base, Record):
+    __tablename__ = "customer"
+
+    kind: Mapped[str] = mapped_column(String(20), default=CustomerKind.COMPANY.value)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    industry: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    region: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    size: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    stage: Mapped[str] = mapped_column(String(40), default=LifecycleStage.POTENTIAL.value, index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                       nullable=True, index=True)
+
+    owner: Mapped[User | None] = relationship(User, foreign_keys=[owner_id])
+    tag_rows: Mapped[list["CustomerTag"]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin", order_by="CustomerTag.tag"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tag"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+    customer: Mapped[Customer] = relationship(Customer, back_populates="tag_rows")
+
+    __table_args__ = (Index("ix_customer_tag_tag", "tag"),)
+
+
+class Contact(Base, Record):
+    __tablename__ = "contact"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    mobile: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    wechat: Mapped[str] = mapped_column(String(80), default="")
+    birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    customer: Mapped[Customer] = relationship(Customer)

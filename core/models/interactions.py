@@ -1,0 +1,45 @@
+"""Interactions (交往记录): every touchpoint with a customer, past (the timeline) or planned (tasks)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Record, UTCDateTime
+from core.models.customers import Contact, Customer
+from core.models.enums import InteractionDirection, InteractionStatus
+from core.models.users import User
+
+
+class Interaction(Base, Record):
+    __tablename__ = "interaction"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"),
+                                                         nullable=True, index=True)
+    #: One of the registered interaction kinds (core's and every enabled plugin's).
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    direction: Mapped[str] = mapped_column(String(20), default=InteractionDirection.OUTBOUND.value)
+    status: Mapped[str] = mapped_column(String(20), default=InteractionStatus.DONE.value)
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: When it happened (past interactions) …
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: … or when it is due (planned interactions, i.e. tasks).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                          nullable=True, index=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                            nullable=True)
+    #: Which component wrote it: ``core`` or a plugin name (a check-in comes from ``exhibitions``).
+    source: Mapped[str] = mapped_column(String(60), default="core")
+
+    customer: Mapped[Customer] = relationship(Customer)
+    contact: Mapped[Contact | None] = relationship(Contact)
+    assignee: Mapped[User | None] = relationship(User, foreign_keys=[assignee_id])
+
+    __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),)

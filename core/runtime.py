@@ -1,0 +1,73 @@
+"""The per-app runtime: settings, the plugin manager and the registries the plugins filled.
+
+Services reach it through :func:`current`, which reads it from the current unit of work's session, so
+the core needs no web framework and two apps with different plugin sets can live in one process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from core import db
+from core.config import Settings
+from core.labels import LabelRegistry
+from core.metrics import MetricRegistry
+
+if TYPE_CHECKING:
+    from core.plugins import PluginSet
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    plugins: "PluginSet"
+    labels: LabelRegistry = field(default_factory=LabelRegistry)
+    metrics: MetricRegistry = field(default_factory=MetricRegistry)
+    database: db.Database | None = None
+    #: table name → the component (``core`` or a plugin name) that owns it
+    tables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def interaction_kinds(self) -> list[str]:
+        return self.labels.values("interaction_kind")
+
+
+def current() -> Runtime:
+    """The runtime of the app whose unit of work is open."""
+    runtime = db.session().info.get("runtime")
+    if runtime is None:
+        raise RuntimeError("The open unit of work belongs to no Trellis runtime.")
+    return runtime
+
+
+def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=None) -> Runtime:
+    """Load the plugin set and fill the registries from every enabled component's hooks.
+
+    ``extra_plugins`` are plugin objects registered as if installed (tests, embedding applications);
+    ``bind`` is a connection with an open transaction for tests.
+    """
+    from core.errors import PluginError
+    from core.plugins import CORE_NAME, PluginSet
+
+    plugins = PluginSet(enabled_names=settings.enabled_plugin_names, extra=extra_plugins, installed=installed)
+    rt = Runtime(settings=settings, plugins=plugins)
+    for owner, vocabularies in plugins.call_each("trellis_labels"):
+        for vocabulary, choices in vocabularies.items():
+            rt.labels.add(vocabulary, list(choices), owner=owner)
+    for owner, kinds in plugins.call_each("trellis_interaction_kinds"):
+        rt.labels.add("interaction_kind", list(kinds), owner=owner)
+    for owner, metrics in plugins.call_each("trellis_metrics"):
+        for metric in metrics:
+            rt.metrics.add(metric, owner=owner)
+    for owner, models in plugins.call_each("trellis_models"):
+        for model in models:
+            table = model.__table__.name
+            if owner != CORE_NAME and not table.startswith(owner.replace("-", "_") + "_"):
+                raise PluginError(
+                    f"Plugin '{owner}' defines table '{table}', which does not start with '{owner}_'. "
+                    "Prefix every plugin table with the plugin name so plugins never collide."
+                )
+            rt.tables[table] = owner
+    rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
+                              info={"runtime": rt})
+    return rt

@@ -1,0 +1,204 @@
+"""Marshmallow schemas of the core records: the one definition of what valid input is.
+
+Services validate raw input with these (``core.services.common.validate``); the REST layer documents
+the same schemas in OpenAPI and serialises records with the output schemas; GraphQL inputs are turned
+into plain dicts and validated by the same services. A rule about a field's shape lives here, once.
+"""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+from core.models.enums import (
+    CustomerKind,
+    CustomerSize,
+    CustomerSource,
+    InteractionDirection,
+    InteractionStatus,
+    LifecycleStage,
+    Role,
+)
+
+MAX_PAGE_SIZE = 100
+
+
+def one_of(enum) -> validate.OneOf:
+    return validate.OneOf([e.value for e in enum])
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- customers ---------------------------------------------------------------------------------------
+
+class CustomerCreate(StrictSchema):
+    kind = fields.String(load_default=CustomerKind.COMPANY.value, validate=one_of(CustomerKind))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    industry = fields.String(allow_none=True, validate=validate.Length(max=80))
+    region = fields.String(allow_none=True, validate=validate.Length(max=80))
+    size = fields.String(allow_none=True, validate=one_of(CustomerSize))
+    source = fields.String(allow_none=True, validate=one_of(CustomerSource))
+    level = fields.String(allow_none=True, validate=validate.Length(max=20))
+    stage = fields.String(validate=one_of(LifecycleStage))
+    notes = fields.String(validate=validate.Length(max=20000))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50))
+    owner_id = fields.UUID(allow_none=True)
+
+
+class CustomerUpdate(CustomerCreate):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    version = fields.Integer(required=True, metadata={"description": "The version you read; a stale one is 409."})
+
+
+class CustomerFilter(StrictSchema):
+    q = fields.String(validate=validate.Length(max=200), metadata={"description": "Name contains (case-insensitive)."})
+    kind = fields.String(validate=one_of(CustomerKind))
+    industry = fields.String(validate=validate.Length(max=80))
+    region = fields.String(validate=validate.Length(max=80))
+    source = fields.String(validate=one_of(CustomerSource))
+    stage = fields.String(validate=one_of(LifecycleStage))
+    level = fields.String(validate=validate.Length(max=20))
+    tag = fields.String(validate=validate.Length(max=50))
+    owner_id = fields.UUID()
+    deleted = fields.Boolean(load_default=False, metadata={"description": "List deleted records instead."})
+
+
+# --- contacts ----------------------------------------------------------------------------------------
+
+class ContactCreate(StrictSchema):
+    customer_id = fields.UUID(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    title = fields.String(validate=validate.Length(max=120))
+    phone = fields.String(validate=validate.Length(max=40))
+    mobile = fields.String(validate=validate.Length(max=40))
+    email = fields.Email(validate=validate.Length(max=254))
+    wechat = fields.String(validate=validate.Length(max=80))
+    birthday = fields.Date(allow_none=True)
+    notes = fields.String(validate=validate.Length(max=20000))
+    is_primary = fields.Boolean()
+
+
+class ContactUpdate(ContactCreate):
+    customer_id = fields.UUID(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    version = fields.Integer(required=True)
+
+
+class ContactFilter(StrictSchema):
+    customer_id = fields.UUID()
+    q = fields.String(validate=validate.Length(max=120))
+    deleted = fields.Boolean(load_default=False)
+
+
+# --- interactions ------------------------------------------------------------------------------------
+
+class InteractionCreate(StrictSchema):
+    customer_id = fields.UUID(required=True)
+    contact_id = fields.UUID(allow_none=True)
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                         metadata={"description": "A registered interaction kind (see GET /api/v1/labels)."})
+    direction = fields.String(validate=one_of(InteractionDirection))
+    status = fields.String(validate=one_of(InteractionStatus))
+    subject = fields.String(validate=validate.Length(max=200))
+    notes = fields.String(validate=validate.Length(max=20000))
+    occurred_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
+    due_at = fields.AwareDateTime(allow_none=True)
+    amount = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
+    assignee_id = fields.UUID(allow_none=True)
+
+
+class InteractionUpdate(InteractionCreate):
+    customer_id = fields.UUID(dump_only=True)
+    kind = fields.String(validate=validate.Length(min=1, max=60))
+    version = fields.Integer(required=True)
+
+
+class InteractionFilter(StrictSchema):
+    customer_id = fields.UUID()
+    kind = fields.String(validate=validate.Length(max=60))
+    status = fields.String(validate=one_of(InteractionStatus))
+    assignee_id = fields.UUID()
+    deleted = fields.Boolean(load_default=False)
+
+
+# --- users -------------------------------------------------------------------------------------------
+
+class UserCreate(StrictSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(validate=validate.Length(max=120))
+    role = fields.String(load_default=Role.REP.value, validate=validate.Length(min=1, max=40))
+    password = fields.String(allow_none=True, load_only=True, validate=validate.Length(min=8, max=200))
+    team_id = fields.UUID(allow_none=True)
+    locale = fields.String(validate=validate.OneOf(["en", "zh-CN"]))
+
+
+class Login(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+class RecordOut(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+    id = fields.UUID(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    deleted_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class UserOut(Schema):
+    id = fields.UUID()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    team_id = fields.UUID(allow_none=True)
+    locale = fields.String()
+
+
+class CustomerOut(RecordOut):
+    kind = fields.String()
+    name = fields.String()
+    industry = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    size = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    level = fields.String(allow_none=True)
+    stage = fields.String()
+    notes = fields.String()
+    tags = fields.List(fields.String())
+    owner_id = fields.UUID(allow_none=True)
+
+
+class ContactOut(RecordOut):
+    customer_id = fields.UUID()
+    name = fields.String()
+    title = fields.String()
+    phone = fields.String()
+    mobile = fields.String()
+    email = fields.String()
+    wechat = fields.String()
+    birthday = fields.Date(allow_none=True)
+    notes = fields.String()
+    is_primary = fields.Boolean()
+
+
+class InteractionOut(RecordOut):
+    customer_id = fields.UUID()
+    contact_id = fields.UUID(allow_none=True)
+    kind = fields.String()
+    direction = fields.String()
+    status = fields.String()
+    subject = fields.String()
+    notes = fields.String()
+    occurred_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    amount = fields.Decimal(allow_none=True, as_string=True)
+    assignee_id = fields.UUID(allow_none=True)
+    created_by_id = fields.UUID(allow_none=True)
+    source = fields.String()

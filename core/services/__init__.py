@@ -1,0 +1,1 @@
+"""The service layer: the only place that writes. Every function takes the acting user first."""

@@ -1,0 +1,154 @@
+"""Helpers every service uses (core and plugins alike): validation, versioned updates, soft delete,
+restore, sorting and pagination. A rule that applies to every record is written here once."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Generic, Iterable, Mapping, Sequence, TypeVar
+
+from marshmallow import Schema, ValidationError
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from core import db
+from core.db import utcnow
+from core.errors import Conflict, ValidationFailed
+from core.schemas import MAX_PAGE_SIZE
+
+T = TypeVar("T")
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested message dicts → ``{"field.sub": ["reason"]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, Mapping):
+                out.update(_flatten(value, name))
+            else:
+                out[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    elif isinstance(messages, list):
+        out[prefix or "_schema"] = [str(m) for m in messages]
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+def validate(schema: type[Schema] | Schema, data: Any, *, partial: bool | Sequence[str] = False) -> dict:
+    """Load raw input through a schema; any problem raises ValidationFailed naming each field."""
+    instance = schema() if isinstance(schema, type) else schema
+    if not isinstance(data, Mapping):
+        raise ValidationFailed("The body must be a JSON object.", fields={"_schema": ["Expected an object."]})
+    try:
+        return instance.load(data, partial=partial)
+    except ValidationError as exc:
+        raise ValidationFailed(fields=_flatten(exc.messages)) from None
+
+
+def validate_update(schema: type[Schema], data: Any) -> dict:
+    """Validate a partial update: every field optional except ``version``."""
+    instance = schema()
+    partial = tuple(name for name in instance.fields if name != "version")
+    return validate(instance, data, partial=partial)
+
+
+def check_version(record: Any, version: int) -> None:
+    """A client that read an older version must not overwrite newer data."""
+    if record.version != version:
+        raise Conflict(
+            f"This record is at version {record.version}; you sent version {version}. Reload it and retry.",
+            fields={"version": [f"Stale: current version is {record.version}."]},
+        )
+
+
+def apply_changes(record: Any, data: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Set attributes and return ``{field: (old, new)}`` for those that really changed."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key, value in data.items():
+        old = getattr(record, key)
+        if old != value:
+            setattr(record, key, value)
+            changes[key] = (old, value)
+    return changes
+
+
+def soft_delete(record: Any) -> None:
+    if record.deleted_at is None:
+        record.deleted_at = utcnow()
+        db.session().flush()
+
+
+def restore(record: Any) -> None:
+    if record.deleted_at is not None:
+        record.deleted_at = None
+        db.session().flush()
+
+
+def not_deleted(model: Any, deleted: bool = False):
+    """The filter for live records (or, with ``deleted=True``, for the bin)."""
+    return model.deleted_at.is_not(None) if deleted else model.deleted_at.is_(None)
+
+
+def parse_uuid(value: Any, field: str = "id") -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise ValidationFailed(fields={field: ["Not a valid UUID."]}) from None
+
+
+# --- listing -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which slice of a list to return: ``offset`` rows skipped, at most ``limit`` returned."""
+
+    offset: int = 0
+    limit: int = 20
+
+    def __post_init__(self) -> None:
+        problems = {}
+        if self.limit < 1 or self.limit > MAX_PAGE_SIZE:
+            problems["first"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
+        if self.offset < 0:
+            problems["after"] = ["Must not be negative."]
+        if problems:
+            raise ValidationFailed(fields=problems)
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+def parse_sort(sort: str | None, allowed: Mapping[str, InstrumentedAttribute], default: str) -> list:
+    """``"-created_at,name"`` → ORDER BY clauses; an unknown key names the allowed ones."""
+    clauses = []
+    for part in (sort or default).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        desc = part.startswith("-")
+        key = part.lstrip("-+")
+        column = allowed.get(key)
+        if column is None:
+            raise ValidationFailed(fields={"sort": [f"Cannot sort by '{key}'. Allowed: {', '.join(sorted(allowed))}."]})
+        clauses.append(column.desc() if desc else column.asc())
+    return clauses
+
+
+def paginate(stmt: Select, page: PageRequest, order_by: Iterable, tiebreak: Any) -> Page:
+    """Count the rows of ``stmt`` and return one page of them, ordered stably."""
+    sess = db.session()
+    total = sess.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = sess.scalars(stmt.order_by(*order_by, tiebreak).offset(page.offset).limit(page.limit)).all()
+    return Page(items=list(rows), total=total, offset=page.offset, limit=page.limit)

@@ -1,0 +1,123 @@
+"""Contacts (联系人): people at a customer. A customer's first contact is its primary one; making another
+contact primary demotes the previous one, so there is exactly one primary per customer."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping
+
+from sqlalchemy import Select, func, select, update as sql_update
+
+from core import db
+from core.errors import NotFound, ValidationFailed
+from core.models import Contact, Customer
+from core.schemas import ContactCreate, ContactFilter, ContactUpdate
+from core.services import common, customers
+from core.services.permissions import customer_visibility
+
+SORTABLE = {"name": Contact.name, "created_at": Contact.created_at, "updated_at": Contact.updated_at}
+
+
+def visible(actor: Any, *, deleted: bool = False) -> Select:
+    return (
+        select(Contact)
+        .join(Customer, Customer.id == Contact.customer_id)
+        .where(customer_visibility(actor), Customer.deleted_at.is_(None), common.not_deleted(Contact, deleted))
+    )
+
+
+def get(actor: Any, contact_id: Any, *, deleted: bool = False) -> Contact:
+    cid = common.parse_uuid(contact_id)
+    contact = db.session().scalars(visible(actor, deleted=deleted).where(Contact.id == cid)).first()
+    if contact is None:
+        raise NotFound("No contact with this id.")
+    return contact
+
+
+def list_contacts(actor: Any, filters: Mapping[str, Any] | None = None, *,
+                  page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Contact]:
+    f = common.validate(ContactFilter, dict(filters or {}))
+    stmt = visible(actor, deleted=f.pop("deleted", False))
+    if customer_id := f.get("customer_id"):
+        stmt = stmt.where(Contact.customer_id == customer_id)
+    if q := f.get("q"):
+        stmt = stmt.where(func.lower(Contact.name).contains(q.lower(), autoescape=True))
+    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "name"), Contact.id)
+
+
+def for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Contact]]:
+    """Live contacts of many customers in one query, primary first (for list views and DataLoaders).
+    The caller passes customers it already loaded through a permission-checked query."""
+    out: dict[uuid.UUID, list[Contact]] = {cid: [] for cid in customer_ids}
+    if not customer_ids:
+        return out
+    rows = db.session().scalars(
+        visible(actor).where(Contact.customer_id.in_(customer_ids))
+        .order_by(Contact.customer_id, Contact.is_primary.desc(), Contact.name, Contact.id)
+    ).all()
+    for row in rows:
+        out[row.customer_id].append(row)
+    return out
+
+
+def _make_primary(contact: Contact) -> None:
+    db.session().execute(
+        sql_update(Contact)
+        .where(Contact.customer_id == contact.customer_id, Contact.id != contact.id, Contact.is_primary.is_(True))
+        .values(is_primary=False, version=Contact.version + 1, updated_at=db.utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    contact.is_primary = True
+
+
+def create(actor: Any, data: Mapping[str, Any]) -> Contact:
+    values = common.validate(ContactCreate, data)
+    try:
+        customer = customers.get(actor, values["customer_id"])
+    except NotFound:
+        raise ValidationFailed(fields={"customer_id": ["No customer with this id."]}) from None
+    has_primary = db.session().scalar(
+        select(func.count()).select_from(Contact)
+        .where(Contact.customer_id == customer.id, Contact.is_primary.is_(True), Contact.deleted_at.is_(None))
+    )
+    wants_primary = values.pop("is_primary", False)
+    contact = Contact(**values)
+    db.session().add(contact)
+    db.session().flush()
+    if wants_primary or not has_primary:
+        _make_primary(contact)
+    db.session().flush()
+    return contact
+
+
+def update(actor: Any, contact_id: Any, data: Mapping[str, Any]) -> Contact:
+    contact = get(actor, contact_id)
+    values = common.validate_update(ContactUpdate, data)
+    common.check_version(contact, values.pop("version"))
+    wants_primary = values.pop("is_primary", None)
+    common.apply_changes(contact, values)
+    if wants_primary and not contact.is_primary:
+        _make_primary(contact)
+    elif wants_primary is False and contact.is_primary:
+        raise ValidationFailed(fields={"is_primary": ["Make another contact primary instead."]})
+    db.session().flush()
+    return contact
+
+
+def delete(actor: Any, contact_id: Any) -> None:
+    contact = get(actor, contact_id)
+    common.soft_delete(contact)
+    if contact.is_primary:
+        contact.is_primary = False
+        successor = db.session().scalars(
+            select(Contact).where(Contact.customer_id == contact.customer_id, Contact.deleted_at.is_(None))
+            .order_by(Contact.created_at, Contact.id)
+        ).first()
+        if successor is not None:
+            _make_primary(successor)
+        db.session().flush()
+
+
+def restore(actor: Any, contact_id: Any) -> Contact:
+    contact = get(actor, contact_id, deleted=True)
+    common.restore(contact)
+    return contact

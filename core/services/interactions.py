@@ -1,0 +1,143 @@
+"""Interactions (交往记录): the customer timeline (done) and reps' tasks (planned)."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping
+
+from sqlalchemy import Select, func, select
+
+from core import db, runtime
+from core.db import utcnow
+from core.errors import NotFound, ValidationFailed
+from core.models import Contact, Customer, Interaction, InteractionStatus
+from core.schemas import InteractionCreate, InteractionFilter, InteractionUpdate
+from core.services import common, customers
+from core.services.permissions import customer_visibility
+
+SORTABLE = {
+    "occurred_at": Interaction.occurred_at,
+    "due_at": Interaction.due_at,
+    "created_at": Interaction.created_at,
+    "kind": Interaction.kind,
+}
+
+
+def visible(actor: Any, *, deleted: bool = False) -> Select:
+    return (
+        select(Interaction)
+        .join(Customer, Customer.id == Interaction.customer_id)
+        .where(customer_visibility(actor), Customer.deleted_at.is_(None), common.not_deleted(Interaction, deleted))
+    )
+
+
+def get(actor: Any, interaction_id: Any, *, deleted: bool = False) -> Interaction:
+    iid = common.parse_uuid(interaction_id)
+    row = db.session().scalars(visible(actor, deleted=deleted).where(Interaction.id == iid)).first()
+    if row is None:
+        raise NotFound("No interaction with this id.")
+    return row
+
+
+def list_interactions(actor: Any, filters: Mapping[str, Any] | None = None, *,
+                      page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Interaction]:
+    f = common.validate(InteractionFilter, dict(filters or {}))
+    stmt = visible(actor, deleted=f.pop("deleted", False))
+    for key, value in f.items():
+        stmt = stmt.where(getattr(Interaction, key) == value)
+    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "-occurred_at"), Interaction.id)
+
+
+def latest_for_customers(actor: Any, customer_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list[Interaction]]:
+    """The newest ``limit`` live interactions of each customer, in one query (a window function)."""
+    out: dict[uuid.UUID, list[Interaction]] = {cid: [] for cid in customer_ids}
+    if not customer_ids:
+        return out
+    when = func.coalesce(Interaction.occurred_at, Interaction.due_at)
+    ranked = (
+        visible(actor).where(Interaction.customer_id.in_(customer_ids))
+        .add_columns(func.row_number().over(partition_by=Interaction.customer_id,
+                                            order_by=(when.desc(), Interaction.id)).label("rank"))
+        .subquery()
+    )
+    from sqlalchemy.orm import aliased
+
+    alias = aliased(Interaction, ranked)
+    stmt = select(alias).where(ranked.c.rank <= limit).order_by(ranked.c.customer_id, ranked.c.rank)
+    for row in db.session().scalars(stmt):
+        out[row.customer_id].append(row)
+    return out
+
+
+def count_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    out = {cid: 0 for cid in customer_ids}
+    if customer_ids:
+        stmt = (select(Interaction.customer_id, func.count())
+                .join(Customer, Customer.id == Interaction.customer_id)
+                .where(customer_visibility(actor), Interaction.deleted_at.is_(None),
+                       Interaction.customer_id.in_(customer_ids))
+                .group_by(Interaction.customer_id))
+        out.update({cid: n for cid, n in db.session().execute(stmt)})
+    return out
+
+
+def _check_references(actor: Any, values: dict, customer_id: uuid.UUID) -> None:
+    kinds = runtime.current().interaction_kinds
+    if "kind" in values and values["kind"] not in kinds:
+        raise ValidationFailed(fields={"kind": [f"Unknown interaction kind. Known: {', '.join(kinds)}."]})
+    if values.get("contact_id") is not None:
+        contact = db.session().get(Contact, values["contact_id"])
+        if contact is None or contact.deleted_at is not None or contact.customer_id != customer_id:
+            raise ValidationFailed(fields={"contact_id": ["No contact with this id at this customer."]})
+    if values.get("assignee_id") is not None:
+        from core.models import User
+
+        assignee = db.session().get(User, values["assignee_id"])
+        if assignee is None or assignee.deleted_at is not None or not assignee.is_active:
+            raise ValidationFailed(fields={"assignee_id": ["No active user has this id."]})
+
+
+def _check_times(interaction: Interaction) -> None:
+    if interaction.status == InteractionStatus.PLANNED.value and interaction.due_at is None:
+        raise ValidationFailed(fields={"due_at": ["A planned interaction needs a due time."]})
+    if interaction.status == InteractionStatus.DONE.value and interaction.occurred_at is None:
+        interaction.occurred_at = utcnow()
+
+
+def create(actor: Any, data: Mapping[str, Any], *, source: str = "core") -> Interaction:
+    """Record a touchpoint. ``source`` names the component writing it (a plugin passes its name)."""
+    values = common.validate(InteractionCreate, data)
+    try:
+        customer = customers.get(actor, values["customer_id"])
+    except NotFound:
+        raise ValidationFailed(fields={"customer_id": ["No customer with this id."]}) from None
+    _check_references(actor, values, customer.id)
+    values.setdefault("status", InteractionStatus.PLANNED.value if values.get("due_at") and not values.get("occurred_at")
+                      else InteractionStatus.DONE.value)
+    if values["status"] == InteractionStatus.PLANNED.value:
+        values.setdefault("assignee_id", actor.id)
+    interaction = Interaction(**values, created_by_id=actor.id, source=source)
+    _check_times(interaction)
+    db.session().add(interaction)
+    db.session().flush()
+    return interaction
+
+
+def update(actor: Any, interaction_id: Any, data: Mapping[str, Any]) -> Interaction:
+    interaction = get(actor, interaction_id)
+    values = common.validate_update(InteractionUpdate, data)
+    common.check_version(interaction, values.pop("version"))
+    _check_references(actor, values, interaction.customer_id)
+    common.apply_changes(interaction, values)
+    _check_times(interaction)
+    db.session().flush()
+    return interaction
+
+
+def delete(actor: Any, interaction_id: Any) -> None:
+    common.soft_delete(get(actor, interaction_id))
+
+
+def restore(actor: Any, interaction_id: Any) -> Interaction:
+    row = get(actor, interaction_id, deleted=True)
+    common.restore(row)
+    return row

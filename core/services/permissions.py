@@ -1,0 +1,63 @@
+"""Who may see and change which records. Every service calls these; no view or resolver does.
+
+The rule of the core: an admin sees every customer; a manager the customers owned by their team
+(and unowned ones, which they allocate); a rep the customers they own. Contacts and interactions follow
+their customer. A record outside the caller's scope is reported as not found, so ids cannot be probed.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, true
+
+from core import db
+from core.errors import Forbidden, Unauthenticated, ValidationFailed
+from core.models import Customer, Role, User
+
+
+def require_actor(actor: Any) -> User:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
+        raise Unauthenticated()
+    return actor
+
+
+def require_role(actor: Any, *roles: str) -> User:
+    user = require_actor(actor)
+    if user.role not in roles:
+        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+    return user
+
+
+def team_member_ids(team_id: uuid.UUID | None):
+    return select(User.id).where(User.team_id == team_id)
+
+
+def customer_visibility(actor: Any) -> ColumnElement[bool]:
+    """A WHERE condition on ``Customer`` limited to what ``actor`` may see."""
+    user = require_actor(actor)
+    if user.role == Role.ADMIN.value:
+        return true()
+    if user.role == Role.MANAGER.value:
+        conditions = [Customer.owner_id.is_(None), Customer.owner_id == user.id]
+        if user.team_id is not None:
+            conditions.append(Customer.owner_id.in_(team_member_ids(user.team_id)))
+        return or_(*conditions)
+    return Customer.owner_id == user.id
+
+
+def check_owner_assignment(actor: User, owner_id: uuid.UUID | None, field: str = "owner_id") -> None:
+    """A rep may only own customers themselves; a manager may give them to their team; an admin to anyone."""
+    if owner_id is None:
+        if actor.role == Role.REP.value:
+            raise Forbidden("A rep cannot leave a customer without an owner.")
+        return
+    owner = db.session().get(User, owner_id)
+    if owner is None or owner.deleted_at is not None or not owner.is_active:
+        raise ValidationFailed(fields={field: ["No active user has this id."]})
+    if actor.role == Role.ADMIN.value or owner.id == actor.id:
+        return
+    if actor.role == Role.MANAGER.value and actor.team_id is not None and owner.team_id == actor.team_id:
+        return
+    raise Forbidden("You may only assign customers to yourself" +
+                    (" or your team." if actor.role == Role.MANAGER.value else "."))
