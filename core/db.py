@@ -152,7 +152,7 @@ class Database:
         else:
             self.engine = make_engine(url, echo=echo)
             self._bind = self.engine
-            join_mode = "conservative_savepoint"
+            join_mode = "rollback_only"
         self.sessionmaker = sessionmaker(bind=self._bind, expire_on_commit=False,
                                          join_transaction_mode=join_mode, info=dict(info or {}))
 
@@ -212,7 +212,16 @@ class Database:
             self.engine.dispose()
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` (and ``postgres://``) mean psycopg 3, the driver Trellis installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    url = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):

@@ -14,7 +14,7 @@ from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, fields
 
 from core.schemas import MAX_PAGE_SIZE
 from core.services.common import PageRequest
@@ -43,12 +43,14 @@ def body_doc(schema: type[Schema]) -> dict:
 
 
 def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[Schema]:
-    """Query arguments of a list: the service's filters plus ``sort``, ``page`` and ``page_size``."""
+    """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort``
+    (``page`` and ``page_size`` come from the paginate decorator). The service validates the raw query
+    strictly, so an unknown filter is a 422 naming it rather than a silently wider list."""
+    meta = type("Meta", (), {"unknown": EXCLUDE})
     return type(f"{filter_schema.__name__}Query", (filter_schema,), {
+        "Meta": meta,
         "sort": fields.String(metadata={"description": "Comma-separated keys, '-' for descending: "
                                                        + ", ".join(sortable)}),
-        "page": fields.Integer(load_default=1),
-        "page_size": fields.Integer(load_default=20),
     })
 
 

@@ -124,4 +124,4 @@ def core_blueprints() -> list[Blueprint]:
         return [{"name": p.name, "version": p.version, "source": p.source}
                 for p in runtime.current().plugins.enabled]
 
-        return [customers_blp, contacts_blp, interactions_blp, meta_blp]
+    return [customers_blp, contacts_blp, interactions_blp, meta_blp]
