@@ -34,7 +34,7 @@ class Customer(Base, Record):
 
     @property
     def tags(self) -> list[str]:
-        return [row.tag for row in self.tag_rows]
+        return sorted(row.tag for row in self.tag_rows)
 
 
 class CustomerTag(Base):

@@ -1,0 +1,100 @@
+"""Contacts and interactions over REST, and the customer timeline."""
+from __future__ import annotations
+
+from tests.api.rest.test_customers import create
+
+
+def add_contact(api, customer_id, who="rep", **fields):
+    response = api.as_(who).post("/api/v1/contacts", json={"customer_id": customer_id, "name": "Li Lei", **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_first_contact_is_primary_and_a_new_primary_demotes_the_old(api):
+    customer = create(api)
+    first = add_contact(api, customer["id"])
+    assert first["is_primary"] is True
+    second = add_contact(api, customer["id"], name="Han Meimei", is_primary=True, email="han@example.com")
+    assert second["is_primary"] is True
+    listed = api.as_("rep").get(f"/api/v1/contacts?customer_id={customer['id']}").get_json()
+    assert {c["name"]: c["is_primary"] for c in listed} == {"Li Lei": False, "Han Meimei": True}
+
+
+def test_deleting_the_primary_contact_promotes_another(api):
+    customer = create(api)
+    first = add_contact(api, customer["id"])
+    add_contact(api, customer["id"], name="Han Meimei")
+    assert api.as_("rep").delete(f"/api/v1/contacts/{first['id']}").status_code == 204
+    listed = api.as_("rep").get(f"/api/v1/contacts?customer_id={customer['id']}").get_json()
+    assert [(c["name"], c["is_primary"]) for c in listed] == [("Han Meimei", True)]
+
+
+def test_contact_of_a_customer_you_cannot_see_is_refused(api):
+    customer = create(api, who="rep")
+    response = api.as_("rep2").post("/api/v1/contacts", json={"customer_id": customer["id"], "name": "X"})
+    assert response.status_code == 422 and "customer_id" in response.get_json()["errors"]["json"]
+
+
+def test_contact_bad_email_is_422(api):
+    customer = create(api)
+    response = api.as_("rep").post("/api/v1/contacts",
+                                   json={"customer_id": customer["id"], "name": "X", "email": "not-an-email"})
+    assert response.status_code == 422 and "email" in response.get_json()["errors"]["json"]
+
+
+def test_interactions_form_the_timeline_newest_first(api):
+    customer = create(api)
+    for subject, when in [("first call", "2026-01-05T09:00:00+08:00"), ("quote sent", "2026-02-01T10:00:00Z"),
+                          ("order", "2026-03-01T10:00:00Z")]:
+        kind = "purchase" if subject == "order" else "call"
+        response = api.as_("rep").post("/api/v1/interactions", json={
+            "customer_id": customer["id"], "kind": kind, "subject": subject, "occurred_at": when,
+            **({"amount": "1200.50"} if kind == "purchase" else {})})
+        assert response.status_code == 201, response.get_json()
+    timeline = api.as_("rep").get(f"/api/v1/customers/{customer['id']}/timeline").get_json()
+    assert [i["subject"] for i in timeline] == ["order", "quote sent", "first call"]
+    assert timeline[0]["amount"] == "1200.50"
+    assert timeline[2]["occurred_at"].startswith("2026-01-05T01:00:00")  # stored and served in UTC
+
+
+def test_planned_interaction_is_a_task_assigned_to_its_creator(api, people):
+    customer = create(api)
+    response = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "visit", "subject": "site visit", "due_at": "2026-12-01T02:00:00Z"})
+    body = response.get_json()
+    assert response.status_code == 201 and body["status"] == "planned"
+    assert body["assignee_id"] == str(people.rep.id)
+
+
+def test_planned_interaction_without_due_time_is_422(api):
+    customer = create(api)
+    response = api.as_("rep").post("/api/v1/interactions",
+                                   json={"customer_id": customer["id"], "kind": "visit", "status": "planned"})
+    assert response.status_code == 422 and "due_at" in response.get_json()["errors"]["json"]
+
+
+def test_unknown_interaction_kind_is_422_listing_known_ones(api):
+    customer = create(api)
+    response = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "telepathy"})
+    assert response.status_code == 422
+    assert "call" in response.get_json()["errors"]["json"]["kind"][0]
+
+
+def test_interaction_with_a_contact_of_another_customer_is_422(api):
+    one, other = create(api, name="One"), create(api, name="Other")
+    contact = add_contact(api, other["id"])
+    response = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": one["id"], "kind": "call", "contact_id": contact["id"]})
+    assert response.status_code == 422 and "contact_id" in response.get_json()["errors"]["json"]
+
+
+def test_naive_datetime_is_refused(api):
+    customer = create(api)
+    response = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "call", "occurred_at": "2026-01-05T09:00:00"})
+    assert response.status_code == 422 and "occurred_at" in response.get_json()["errors"]["json"]
+
+
+def test_other_reps_cannot_see_the_timeline(api):
+    customer = create(api)
+    assert api.as_("rep2").get(f"/api/v1/customers/{customer['id']}/timeline").status_code == 404

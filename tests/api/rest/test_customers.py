@@ -1,0 +1,187 @@
+"""Customers over REST: the CRUD contract of DESIGN §4, permissions and bad input."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from core.models import Customer
+
+
+def customer_count(runtime) -> int:
+    with runtime.database.unit_of_work() as s:
+        return s.scalar(select(func.count()).select_from(Customer))
+
+
+def create(api, who="rep", **fields):
+    body = {"name": "Acme Trading", "industry": "manufacturing", **fields}
+    response = api.as_(who).post("/api/v1/customers", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_unauthenticated_call_is_401_json_never_a_redirect(client):
+    response = client.get("/api/v1/customers")
+    assert response.status_code == 401
+    assert response.is_json and response.get_json()["code"] == 401
+    assert "Location" not in response.headers
+
+
+def test_health_needs_no_login_and_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": True}
+
+
+def test_created_customer_is_owned_by_its_creator_and_reads_back(api, people):
+    body = create(api, tags=["vip", "export"], source="exhibition", kind="company")
+    assert body["owner_id"] == str(people.rep.id)
+    assert body["version"] == 1 and body["tags"] == ["export", "vip"] and body["stage"] == "potential"
+    again = api.as_("rep").get(f"/api/v1/customers/{body['id']}")
+    assert again.status_code == 200 and again.get_json()["name"] == "Acme Trading"
+
+
+def test_list_is_paginated_filtered_and_sorted(api):
+    for name, industry in [("Beta", "retail"), ("Alpha", "retail"), ("Gamma", "software")]:
+        create(api, name=name, industry=industry)
+    response = api.as_("rep").get("/api/v1/customers?industry=retail&sort=-name&page_size=1&page=2")
+    assert response.status_code == 200
+    assert [c["name"] for c in response.get_json()] == ["Alpha"]
+    pagination = json.loads(response.headers["X-Pagination"])
+    assert pagination["total"] == 2 and pagination["total_pages"] == 2 and pagination["page"] == 2
+
+
+def test_page_size_over_100_is_refused_naming_the_field(api):
+    response = api.as_("rep").get("/api/v1/customers?page_size=101")
+    assert response.status_code == 422
+    assert "page_size" in json.dumps(response.get_json())
+
+
+def test_unknown_filter_and_sort_key_are_422_naming_them(api):
+    bad_filter = api.as_("rep").get("/api/v1/customers?colour=red")
+    assert bad_filter.status_code == 422 and "colour" in bad_filter.get_json()["errors"]["json"]
+    bad_sort = api.as_("rep").get("/api/v1/customers?sort=password")
+    assert bad_sort.status_code == 422 and "sort" in bad_sort.get_json()["errors"]["json"]
+
+
+def test_patch_with_current_version_updates_and_bumps_version(api):
+    body = create(api)
+    response = api.as_("rep").patch(f"/api/v1/customers/{body['id']}",
+                                    json={"version": body["version"], "region": "华东", "tags": ["key"]})
+    assert response.status_code == 200, response.get_json()
+    updated = response.get_json()
+    assert updated["region"] == "华东" and updated["tags"] == ["key"] and updated["version"] == 2
+    assert updated["name"] == "Acme Trading" and updated["kind"] == "company"
+
+
+def test_patch_with_stale_version_is_409_and_changes_nothing(api):
+    body = create(api)
+    first = api.as_("rep").patch(f"/api/v1/customers/{body['id']}", json={"version": 1, "region": "North"})
+    assert first.status_code == 200
+    stale = api.as_("rep").patch(f"/api/v1/customers/{body['id']}", json={"version": 1, "region": "South"})
+    assert stale.status_code == 409
+    assert "version" in stale.get_json()["errors"]["json"]
+    assert api.as_("rep").get(f"/api/v1/customers/{body['id']}").get_json()["region"] == "North"
+
+
+def test_patch_without_version_is_422(api):
+    body = create(api)
+    response = api.as_("rep").patch(f"/api/v1/customers/{body['id']}", json={"region": "North"})
+    assert response.status_code == 422 and "version" in response.get_json()["errors"]["json"]
+
+
+def test_delete_is_soft_and_restorable(api, runtime):
+    body = create(api)
+    assert api.as_("rep").delete(f"/api/v1/customers/{body['id']}").status_code == 204
+    assert api.as_("rep").get(f"/api/v1/customers/{body['id']}").status_code == 404
+    assert customer_count(runtime) == 1  # the row is kept
+    listed = api.as_("rep").get("/api/v1/customers?deleted=true").get_json()
+    assert [c["id"] for c in listed] == [body["id"]]
+    restored = api.as_("rep").post(f"/api/v1/customers/{body['id']}/restore")
+    assert restored.status_code == 200 and restored.get_json()["deleted_at"] is None
+    assert api.as_("rep").get(f"/api/v1/customers/{body['id']}").status_code == 200
+
+
+def test_rep_cannot_read_change_or_delete_another_reps_customer(api):
+    body = create(api, who="rep")
+    url = f"/api/v1/customers/{body['id']}"
+    assert api.as_("rep2").get(url).status_code == 404
+    assert api.as_("rep2").patch(url, json={"version": 1, "name": "Mine"}).status_code == 404
+    assert api.as_("rep2").delete(url).status_code == 404
+    assert api.as_("rep2").get("/api/v1/customers").get_json() == []
+
+
+def test_manager_sees_the_teams_customers_other_manager_does_not(api):
+    body = create(api, who="rep")
+    url = f"/api/v1/customers/{body['id']}"
+    assert api.as_("manager").get(url).status_code == 200
+    assert api.as_("admin").get(url).status_code == 200
+    assert api.as_("other_manager").get(url).status_code == 404
+    assert api.as_("other_rep").get(url).status_code == 404
+
+
+def test_rep_cannot_give_a_customer_to_someone_else(api, people, runtime):
+    response = api.as_("rep").post("/api/v1/customers", json={"name": "X", "owner_id": str(people.rep2.id)})
+    assert response.status_code == 403
+    assert customer_count(runtime) == 0
+
+
+def test_manager_can_assign_within_the_team_only(api, people):
+    ok = api.as_("manager").post("/api/v1/customers", json={"name": "X", "owner_id": str(people.rep2.id)})
+    assert ok.status_code == 201
+    refused = api.as_("manager").post("/api/v1/customers", json={"name": "Y", "owner_id": str(people.other_rep.id)})
+    assert refused.status_code == 403
+
+
+# --- bad input: every kind answers 4xx naming the field, and writes nothing ---------------------------
+
+def test_malformed_json_is_400_and_writes_nothing(api, runtime):
+    response = api.as_("rep").post("/api/v1/customers", data="{not json",
+                                   headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.is_json
+    assert customer_count(runtime) == 0
+
+
+def test_body_that_is_not_an_object_is_422(api, runtime):
+    response = api.as_("rep").post("/api/v1/customers", json=["a list"])
+    assert response.status_code == 422
+    assert customer_count(runtime) == 0
+
+
+def test_unknown_field_is_422_naming_it(api, runtime):
+    response = api.as_("rep").post("/api/v1/customers", json={"name": "X", "colour": "red"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["colour"] == ["Unknown field."]
+    assert customer_count(runtime) == 0
+
+
+def test_wrong_type_is_422_naming_the_field(api, runtime):
+    response = api.as_("rep").post("/api/v1/customers", json={"name": 42, "tags": "vip"})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]
+    assert set(errors) == {"name", "tags"}
+    assert customer_count(runtime) == 0
+
+
+def test_over_long_string_is_422_naming_the_field(api, runtime):
+    response = api.as_("rep").post("/api/v1/customers", json={"name": "x" * 201})
+    assert response.status_code == 422 and "name" in response.get_json()["errors"]["json"]
+    assert customer_count(runtime) == 0
+
+
+def test_missing_required_field_and_bad_choice_are_422(api):
+    response = api.as_("rep").post("/api/v1/customers", json={"kind": "robot"})
+    errors = response.get_json()["errors"]["json"]
+    assert response.status_code == 422 and set(errors) == {"name", "kind"}
+
+
+def test_owner_that_does_not_exist_is_422_naming_owner_id(api, runtime):
+    response = api.as_("admin").post("/api/v1/customers",
+                                     json={"name": "X", "owner_id": "00000000-0000-0000-0000-000000000000"})
+    assert response.status_code == 422 and "owner_id" in response.get_json()["errors"]["json"]
+    assert customer_count(runtime) == 0
+
+
+def test_unknown_id_in_the_path_is_404(api):
+    assert api.as_("rep").get("/api/v1/customers/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert api.as_("rep").get("/api/v1/customers/not-a-uuid").status_code == 404

@@ -1,0 +1,82 @@
+"""Sessions, bearer tokens and the 401 contract."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.models import ApiToken
+
+
+def test_login_sets_a_session_that_authenticates_later_calls(client, people):
+    response = client.post("/auth/login", json={"email": "REP@example.com", "password": "rep-password"})
+    assert response.status_code == 200 and response.get_json()["email"] == "rep@example.com"
+    assert client.get("/api/v1/customers").status_code == 200
+    assert client.get("/auth/me").get_json()["role"] == "rep"
+
+
+def test_wrong_password_and_unknown_email_get_the_same_401(client, people):
+    wrong = client.post("/auth/login", json={"email": "rep@example.com", "password": "nope-nope"})
+    unknown = client.post("/auth/login", json={"email": "ghost@example.com", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.get_json()["message"] == unknown.get_json()["message"]
+    assert client.get("/api/v1/customers").status_code == 401
+
+
+def test_login_with_missing_fields_is_422(client, people):
+    response = client.post("/auth/login", json={"email": "rep@example.com"})
+    assert response.status_code == 422 and "password" in response.get_json()["errors"]["json"]
+
+
+def test_logout_ends_the_session(client, people):
+    client.post("/auth/login", json={"email": "rep@example.com", "password": "rep-password"})
+    assert client.post("/auth/logout").status_code == 204
+    assert client.get("/api/v1/customers").status_code == 401
+
+
+def test_bearer_token_authenticates(client, tokens):
+    response = client.get("/auth/me", headers={"Authorization": f"Bearer {tokens['manager']}"})
+    assert response.status_code == 200 and response.get_json()["role"] == "manager"
+
+
+def test_bearer_header_wins_over_a_session_cookie(client, tokens, people):
+    client.post("/auth/login", json={"email": "rep@example.com", "password": "rep-password"})
+    as_admin = client.get("/auth/me", headers={"Authorization": f"Bearer {tokens['admin']}"})
+    assert as_admin.get_json()["role"] == "admin"
+    bad = client.get("/api/v1/customers", headers={"Authorization": "Bearer trl_wrong"})
+    assert bad.status_code == 401  # a wrong token is not rescued by the valid cookie
+
+
+def test_tokens_are_stored_hashed(runtime, tokens):
+    with runtime.database.unit_of_work() as s:
+        stored = [row.token_hash for row in s.scalars(select(ApiToken))]
+    assert stored and not any(plain in stored for plain in tokens.values())
+    assert all(len(h) == 64 for h in stored)
+
+
+def test_revoked_token_no_longer_works(client, runtime, tokens, people):
+    from core.services import users
+
+    with runtime.database.unit_of_work() as s:
+        row = s.scalars(select(ApiToken).where(ApiToken.user_id == people.rep.id)).one()
+        users.revoke_token(people.rep, row.id)
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {tokens['rep']}"}).status_code == 401
+
+
+def test_openapi_document_needs_login_and_describes_the_api(client, tokens):
+    assert client.get("/api/v1/openapi.json").status_code == 401
+    spec = client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {tokens['rep']}"}).get_json()
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/customers/{record_id}" in spec["paths"]
+    body = spec["paths"]["/api/v1/customers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("CustomerCreate")
+
+
+def test_browser_opening_the_docs_is_sent_to_the_login_form(client):
+    response = client.get("/api/v1/docs", headers={"Accept": "text/html"})
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    assert client.get("/auth/login").status_code == 200
+
+
+def test_login_form_signs_in_and_redirects_only_to_local_pages(client, people):
+    response = client.post("/auth/login?next=//evil.example.com", data={"email": "rep@example.com",
+                                                                       "password": "rep-password"})
+    assert response.status_code == 302 and response.headers["Location"] == "/api/v1/docs"

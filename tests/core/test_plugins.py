@@ -1,0 +1,125 @@
+"""The plugin manager: enabling, requirements, misspelt hooks and clashes fail at start-up with a
+message naming the plugin and what to do."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from api.app import create_app
+from core.errors import PluginError
+from core.hookspecs import hookimpl
+from core.metrics import Metric, MetricRow
+from core.plugins import discover
+
+CONFIG = {"DATABASE_URL": "sqlite://"}
+
+
+def plugin(name, requires=(), **hooks):
+    return SimpleNamespace(name=name, version="1.0", requires=list(requires),
+                           **{hook: hookimpl(fn) for hook, fn in hooks.items()})
+
+
+def test_builtin_plugins_are_installed_through_entry_points():
+    names = {p.name for p in discover()}
+    assert {"exhibitions", "retail_membership", "property_service"} <= names
+
+
+def test_all_plugins_are_enabled_by_default(app):
+    assert app.extensions["trellis"].plugins.enabled_names == [
+        "core", "exhibitions", "property_service", "retail_membership"]
+
+
+def test_plugins_setting_limits_the_enabled_set():
+    app = create_app({**CONFIG, "PLUGINS": "exhibitions"})
+    assert app.extensions["trellis"].plugins.enabled_names == ["core", "exhibitions"]
+
+
+def test_unknown_plugin_in_settings_names_it_and_lists_installed():
+    with pytest.raises(PluginError, match=r"unknown plugin\(s\): exhibitons.*Installed: exhibitions"):
+        create_app({**CONFIG, "PLUGINS": "exhibitons"})
+
+
+def test_missing_requirement_names_both_plugins():
+    needy = plugin("needy", requires=["exhibitions"])
+    with pytest.raises(PluginError, match="Plugin 'needy' requires 'exhibitions'"):
+        create_app({**CONFIG, "PLUGINS": "needy"}, extra_plugins=[needy])
+    app = create_app({**CONFIG, "PLUGINS": "needy,exhibitions"}, extra_plugins=[needy])
+    assert "needy" in app.extensions["trellis"].plugins.enabled_names
+
+
+def test_misspelt_hook_fails_at_start_up_naming_the_plugin():
+    typo = plugin("typo", trellis_metircs=lambda: [])
+    with pytest.raises(PluginError, match="Plugin 'typo' implements a hook Trellis does not know"):
+        create_app(CONFIG, extra_plugins=[typo])
+
+
+def test_reserved_and_duplicate_names_are_refused():
+    with pytest.raises(PluginError, match="reserved"):
+        create_app(CONFIG, extra_plugins=[plugin("core")])
+    with pytest.raises(PluginError, match="Two plugins are named 'exhibitions'"):
+        create_app(CONFIG, extra_plugins=[plugin("exhibitions")])
+
+
+def _metric(name):
+    return Metric(name, "X", "X", lambda q: [MetricRow(1)])
+
+
+def test_two_plugins_registering_one_metric_name_is_an_error_naming_both():
+    one = plugin("one", trellis_metrics=lambda: [_metric("shared_metric")])
+    two = plugin("two", trellis_metrics=lambda: [_metric("shared_metric")])
+    with pytest.raises(PluginError, match="Plugins 'one' and 'two' both register the metric 'shared_metric'"):
+        create_app(CONFIG, extra_plugins=[one, two])
+
+
+def test_a_plugin_cannot_take_over_a_core_metric():
+    thief = plugin("thief", trellis_metrics=lambda: [_metric("customers")])
+    with pytest.raises(PluginError, match="'core' and 'thief'"):
+        create_app(CONFIG, extra_plugins=[thief])
+
+
+def test_two_plugins_defining_one_label_value_is_an_error():
+    from core.labels import Choice
+
+    one = plugin("one", trellis_interaction_kinds=lambda: [Choice("one_visit", "Visit", "访问")])
+    two = plugin("two", trellis_interaction_kinds=lambda: [Choice("one_visit", "Visit", "访问")])
+    with pytest.raises(PluginError, match="'one' and 'two' both define the value 'one_visit'"):
+        create_app(CONFIG, extra_plugins=[one, two])
+
+
+def test_two_plugins_with_the_same_rest_blueprint_name_is_an_error():
+    from flask_smorest import Blueprint
+
+    def blueprints():
+        blp = Blueprint("notes", __name__)
+
+        @blp.route("/x")
+        def x():
+            return {}
+
+        return [blp]
+
+    one = plugin("one", trellis_rest_blueprints=blueprints)
+    two = plugin("two", trellis_rest_blueprints=blueprints)
+    with pytest.raises(PluginError, match="Plugins 'one' and 'two' both register a REST blueprint named 'notes'"):
+        create_app(CONFIG, extra_plugins=[one, two])
+
+
+def test_plugin_tables_must_carry_the_plugin_prefix():
+    from sqlalchemy import Column, Integer, Table
+
+    from core.db import Base
+
+    table = Table("unprefixed_thing", Base.metadata, Column("id", Integer, primary_key=True), extend_existing=True)
+    model = SimpleNamespace(__table__=table)
+    try:
+        bad = plugin("tidy", trellis_models=lambda: [model])
+        with pytest.raises(PluginError, match="does not start with 'tidy_'"):
+            create_app(CONFIG, extra_plugins=[bad])
+    finally:
+        Base.metadata.remove(table)
+
+
+def test_plugins_endpoint_lists_the_enabled_set(api):
+    names = [p["name"] for p in api.as_("rep").get("/api/v1/plugins").get_json()]
+    assert names == ["exhibitions", "property_service", "retail_membership"]
