@@ -1,3 +1,171 @@
-"""A throwaway plugin that lives only in the tests (filled in below as the contract grows)."""
+"""A throwaway plugin that lives only in the tests: it proves a third-party package can do everything a
+built-in plugin does — a model and its migration, a REST endpoint, a GraphQL query field and a field on
+the core ``Customer`` type, a metric, labels, an interaction kind, a CLI command and demo data."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Optional
+
+import click
+import strawberry
+from flask import request
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import db
+from core.db import Base, Record
+from core.hookspecs import hookimpl
+from core.labels import Choice
+from core.metrics import Metric, MetricQuery, MetricRow
+from core.models import Customer
+from core.services import common, customers
+from core.services.permissions import customer_visibility
+
 name = "sample"
 version = "0.0.1"
+
+
+class SampleNote(Base, Record):
+    __tablename__ = "sample_note"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    score: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NoteCreate(Schema):
+    class Meta:
+        unknown = "raise"
+
+    customer_id = fields.UUID(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    score = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10))
+
+
+class NoteOut(Schema):
+    id = fields.UUID()
+    customer_id = fields.UUID()
+    text = fields.String()
+    score = fields.Integer()
+    version = fields.Integer()
+
+
+# --- services ----------------------------------------------------------------------------------------
+
+def create_note(actor, data) -> SampleNote:
+    values = common.validate(NoteCreate, data)
+    customer = customers.get(actor, values["customer_id"])  # permission-checked
+    note = SampleNote(customer_id=customer.id, text=values["text"], score=values["score"])
+    db.session().add(note)
+    db.session().flush()
+    return note
+
+
+def notes_of(actor, customer_id) -> list[SampleNote]:
+    customer = customers.get(actor, customer_id)
+    return list(db.session().scalars(select(SampleNote).where(SampleNote.customer_id == customer.id,
+                                                              SampleNote.deleted_at.is_(None))
+                                     .order_by(SampleNote.created_at, SampleNote.id)))
+
+
+def note_counts(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    out = {cid: 0 for cid in customer_ids}
+    rows = db.session().execute(select(SampleNote.customer_id, func.count()).where(
+        SampleNote.customer_id.in_(customer_ids), SampleNote.deleted_at.is_(None)).group_by(SampleNote.customer_id))
+    out.update(dict(rows.all()))
+    return out
+
+
+def notes_metric(query: MetricQuery) -> list[MetricRow]:
+    stmt = (select(func.count(SampleNote.id)).join(Customer, Customer.id == SampleNote.customer_id)
+            .where(customer_visibility(query.actor), SampleNote.deleted_at.is_(None)))
+    return [MetricRow(value=db.session().scalar(stmt) or 0)]
+
+
+# --- hooks -------------------------------------------------------------------------------------------
+
+@hookimpl
+def trellis_models():
+    return [SampleNote]
+
+
+@hookimpl
+def trellis_migrations():
+    return Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def trellis_rest_blueprints():
+    blp = Blueprint("sample_notes", __name__, url_prefix="/notes", description="Sample notes.")
+
+    @blp.route("", methods=["POST"])
+    @blp.response(201, NoteOut)
+    def post_note():
+        return create_note(current_user, request.get_json())
+
+    @blp.route("/by-customer/<uuid:customer_id>")
+    @blp.response(200, NoteOut(many=True))
+    def list_notes(customer_id):
+        return notes_of(current_user, customer_id)
+
+    return [blp]
+
+
+@hookimpl
+def trellis_graphql_types(registry):
+    @registry.type("SampleNote")
+    class SampleNoteType:
+        id: strawberry.ID
+        text: str
+        score: int
+
+
+@hookimpl
+def trellis_graphql_query_fields(registry):
+    def sample_notes(customer_id: strawberry.ID) -> list[registry.ref("SampleNote")]:
+        return notes_of(current_user, customer_id)
+
+    return {"sampleNotes": strawberry.field(resolver=sample_notes)}
+
+
+@hookimpl
+def trellis_graphql_type_fields(registry):
+    def sample_note_count(root: strawberry.Parent[object], info: strawberry.Info) -> int:
+        return info.context.loaders.load("sample.note_counts", note_counts, root.id)
+
+    return {"Customer": {"sampleNoteCount": strawberry.field(resolver=sample_note_count)}}
+
+
+@hookimpl
+def trellis_metrics():
+    return [Metric("sample_notes", "Sample notes", "示例备注", notes_metric, description="Notes you may see.")]
+
+
+@hookimpl
+def trellis_interaction_kinds():
+    return [Choice("sample_ping", "Sample ping", "示例提醒")]
+
+
+@hookimpl
+def trellis_labels():
+    return {"sample_mood": [Choice("happy", "Happy", "高兴"), Choice("grumpy", "Grumpy", "不高兴")]}
+
+
+@hookimpl
+def trellis_cli_commands():
+    @click.command("sample-hello")
+    def hello():
+        """Say hello from the sample plugin."""
+        click.echo("hello from sample")
+
+    return [hello]
+
+
+@hookimpl
+def trellis_demo_data(admin, rng):
+    customer = customers.create(admin, {"name": f"Sample demo customer {rng.randint(1, 9)}"})
+    create_note(admin, {"customer_id": str(customer.id), "text": "made by the sample plugin's demo hook"})

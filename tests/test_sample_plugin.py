@@ -1,0 +1,160 @@
+"""A plugin defined only in the tests extends models, migrations, REST, GraphQL, metrics, labels,
+interaction kinds, the CLI and the demo — through the real app."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect as sa_inspect
+
+from api.app import create_app
+from tests import sample_plugin
+from tests.conftest import Api, app_config, bound, make_people
+
+
+@pytest.fixture
+def sample_app(engine, database_url):
+    app = create_app(app_config(database_url), extra_plugins=[sample_plugin])
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def sample(sample_app, connection):
+    with bound(sample_app, connection) as runtime:
+        people = make_people(runtime)
+        from core.services import users
+
+        with runtime.database.unit_of_work():
+            tokens = {role: users.create_token(getattr(people, role))[1] for role in ("admin", "rep", "rep2")}
+        api = Api(sample_app.test_client(), tokens)
+        yield api, runtime, people
+
+
+def make_customer(api, who="rep"):
+    return api.as_(who).post("/api/v1/customers", json={"name": "Plugin Corp"}).get_json()
+
+
+def test_hook_trellis_models(sample):
+    _, runtime, _ = sample
+    assert runtime.tables["sample_note"] == "sample"
+
+
+def test_hook_trellis_migrations(engine):
+    # the session's schema was built by the real migrations, the sample plugin's branch included
+    assert "sample_note" in sa_inspect(engine).get_table_names()
+
+
+def test_hook_trellis_rest_blueprints(sample):
+    api, _, _ = sample
+    customer = make_customer(api)
+    created = api.as_("rep").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": "hi"})
+    assert created.status_code == 201 and created.get_json()["text"] == "hi"
+    listed = api.as_("rep").get(f"/api/v1/sample/notes/by-customer/{customer['id']}").get_json()
+    assert [n["text"] for n in listed] == ["hi"]
+    # the core's permission rules hold for the plugin's records too
+    assert api.as_("rep2").get(f"/api/v1/sample/notes/by-customer/{customer['id']}").status_code == 404
+    bad = api.as_("rep").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": ""})
+    assert bad.status_code == 422 and "text" in bad.get_json()["errors"]["json"]
+
+
+def test_plugin_paths_are_in_the_openapi_document(sample):
+    api, _, _ = sample
+    spec = api.as_("rep").get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/sample/notes" in spec["paths"]
+
+
+def test_hook_trellis_graphql_types(sample):
+    api, _, _ = sample
+    customer = make_customer(api)
+    api.as_("rep").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": "a note", "score": 7})
+    body = api.as_("rep").graphql("query($id: ID!) { sampleNotes(customerId: $id) { text score } }",
+                                  {"id": customer["id"]})
+    assert body.get("errors") is None, body
+    assert body["data"]["sampleNotes"] == [{"text": "a note", "score": 7}]
+
+
+def test_hook_trellis_graphql_query_fields(sample):
+    api, _, _ = sample
+    body = api.as_("rep").graphql("{ __schema { queryType { fields { name } } } }")
+    assert "sampleNotes" in {f["name"] for f in body["data"]["__schema"]["queryType"]["fields"]}
+
+
+def test_hook_trellis_graphql_type_fields(sample):
+    api, _, _ = sample
+    customer = make_customer(api)
+    for text in ("one", "two"):
+        api.as_("rep").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": text})
+    body = api.as_("rep").graphql("{ customers(first: 10) { edges { node { name sampleNoteCount } } } }")
+    assert body.get("errors") is None, body
+    assert body["data"]["customers"]["edges"] == [{"node": {"name": "Plugin Corp", "sampleNoteCount": 2}}]
+
+
+def test_app_without_the_plugin_has_no_trace_of_it(api):
+    body = api.as_("rep").graphql("{ customers(first: 1) { edges { node { sampleNoteCount } } } }")
+    assert body["errors"] and "sampleNoteCount" in body["errors"][0]["message"]
+    assert api.as_("rep").post("/api/v1/sample/notes", json={}).status_code == 404
+
+
+def test_hook_trellis_graphql_mutation_fields(sample_app):
+    import strawberry
+
+    from core.hookspecs import hookimpl
+    from types import SimpleNamespace
+
+    def fields(registry):
+        def ping(word: str) -> str:
+            return word.upper()
+
+        return {"samplePing": strawberry.mutation(resolver=ping)}
+
+    extra = SimpleNamespace(name="pinger", version="1", trellis_graphql_mutation_fields=hookimpl(fields))
+    app = create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[extra])
+    from api.graphql import sdl
+
+    assert "samplePing(word: String!): String!" in sdl(app)
+
+
+def test_hook_trellis_metrics(sample):
+    api, _, _ = sample
+    customer = make_customer(api)
+    api.as_("rep").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": "x"})
+    names = [m["name"] for m in api.as_("rep").get("/api/v1/metrics").get_json()]
+    assert "sample_notes" in names
+    assert api.as_("rep").get("/api/v1/metrics/sample_notes").get_json()["rows"][0]["value"] == 1
+    assert api.as_("rep2").get("/api/v1/metrics/sample_notes").get_json()["rows"][0]["value"] == 0
+    body = api.as_("rep").graphql('{ metric(name: "sample_notes") { rows { value } } }')
+    assert body.get("errors") is None, body
+    assert body["data"]["metric"]["rows"][0]["value"] == 1
+
+
+def test_hook_trellis_interaction_kinds(sample):
+    api, _, _ = sample
+    customer = make_customer(api)
+    response = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "sample_ping"})
+    assert response.status_code == 201
+
+
+def test_hook_trellis_labels(sample):
+    api, _, _ = sample
+    labels = api.as_("rep").get("/api/v1/labels").get_json()
+    assert labels["sample_mood"][1] == {"value": "grumpy", "en": "Grumpy", "zh_cn": "不高兴"}
+    assert {"value": "sample_ping", "en": "Sample ping", "zh_cn": "示例提醒"} in labels["interaction_kind"]
+
+
+def test_hook_trellis_cli_commands(sample_app):
+    from api.cli import build_cli
+
+    result = CliRunner().invoke(build_cli(sample_app), ["sample-hello"])
+    assert result.exit_code == 0 and result.output.strip() == "hello from sample"
+
+
+def test_hook_trellis_demo_data(sample):
+    api, runtime, people = sample
+    with runtime.database.unit_of_work():
+        runtime.plugins.call_each("trellis_demo_data", admin=people.admin, rng=random.Random(1))
+    listed = api.as_("admin").get("/api/v1/customers?q=Sample demo").get_json()
+    assert len(listed) == 1
+    notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{listed[0]['id']}").get_json()
+    assert notes[0]["text"].startswith("made by the sample plugin")
