@@ -1,0 +1,3 @@
+"""Exhibitions (会展): Metrics of the plugin, returned by the ``trellis_metrics`` hook.
+
+Empty until issue #6 builds the plugin; the file is here so every plugin has the same shape."""

@@ -1,0 +1,3 @@
+"""Retail membership (零售会员): SQLAlchemy models of the plugin; every table is prefixed with the plugin name.
+
+Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""

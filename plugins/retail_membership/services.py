@@ -1,0 +1,3 @@
+"""Retail membership (零售会员): The plugin's service functions: the only place its records are written; each takes the acting user first.
+
+Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""
