@@ -15,7 +15,7 @@ def trellis_models():
     from core import models
 
     return [models.Team, models.User, models.ApiToken, models.Customer, models.CustomerTag, models.Contact,
-            models.Interaction]
+            models.Interaction, models.AuditEntry, models.OutboxEvent]
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from core.schemas import (
     ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
     CustomerUpdate, InteractionCreate, InteractionFilter, InteractionOut, InteractionUpdate, MAX_PAGE_SIZE,
 )
-from core.services import common, contacts, customers, interactions
+from core.services import audit, common, contacts, customers, interactions
 from core.services.permissions import require_actor
 
 
@@ -40,6 +40,21 @@ class MetricRowOut(Schema):
     group = fields.Dict()
     value = fields.Raw(allow_none=True)
     extra = fields.Dict()
+
+class AuditArgs(Schema):
+    record_type = fields.String()
+    record_id = fields.UUID()
+
+
+class AuditEntryOut(Schema):
+    id = fields.UUID()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    action = fields.String()
+    record_type = fields.String()
+    record_id = fields.UUID()
+    changes = fields.Dict()
+
 
 class MetricResultOut(Schema):
     name = fields.String()
@@ -123,5 +138,16 @@ def core_blueprints() -> list[Blueprint]:
         require_actor(current_user)
         return [{"name": p.name, "version": p.version, "source": p.source}
                 for p in runtime.current().plugins.enabled]
+
+    @meta_blp.route("/audit")
+    @meta_blp.arguments(AuditArgs, location="query")
+    @meta_blp.response(200, AuditEntryOut(many=True))
+    @meta_blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def audit_trail(args, pagination_parameters):
+        """Who changed what, newest first (admins; filter by record_type and record_id)"""
+        page = audit.entries(current_user, **args, page=common.PageRequest(
+            offset=pagination_parameters.first_item, limit=pagination_parameters.page_size))
+        pagination_parameters.item_count = page.total
+        return page.items
 
     return [customers_blp, contacts_blp, interactions_blp, meta_blp]

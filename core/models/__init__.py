@@ -1,4 +1,5 @@
 """The core's records. Importing this package registers every core table on ``core.db.Base``."""
+from core.models.audit import AuditEntry, OutboxEvent
 from core.models.customers import Contact, Customer, CustomerTag
 from core.models.enums import (
     CustomerKind,
@@ -13,6 +14,6 @@ from core.models.interactions import Interaction
 from core.models.users import ApiToken, Team, User
 
 __all__ = [
-    "ApiToken", "Contact", "Customer", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "ApiToken", "AuditEntry", "OutboxEvent", "Contact", "Customer", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
 ]

@@ -11,8 +11,10 @@ from core import db
 from core.errors import NotFound, ValidationFailed
 from core.models import Contact, Customer
 from core.schemas import ContactCreate, ContactFilter, ContactUpdate
-from core.services import common, customers
+from core.services import audit, common, customers
 from core.services.permissions import customer_visibility
+
+AUDITED = ["customer_id", "name", "title", "phone", "mobile", "email", "wechat", "birthday", "is_primary"]
 
 SORTABLE = {"name": Contact.name, "created_at": Contact.created_at, "updated_at": Contact.updated_at}
 
@@ -86,6 +88,7 @@ def create(actor: Any, data: Mapping[str, Any]) -> Contact:
     if wants_primary or not has_primary:
         _make_primary(contact)
     db.session().flush()
+    audit.record_change(actor, "created", contact, audit.created_fields(contact, AUDITED))
     return contact
 
 
@@ -94,18 +97,22 @@ def update(actor: Any, contact_id: Any, data: Mapping[str, Any]) -> Contact:
     values = common.validate_update(ContactUpdate, data)
     common.check_version(contact, values.pop("version"))
     wants_primary = values.pop("is_primary", None)
-    common.apply_changes(contact, values)
+    changes = common.apply_changes(contact, values)
     if wants_primary and not contact.is_primary:
         _make_primary(contact)
+        changes["is_primary"] = (False, True)
     elif wants_primary is False and contact.is_primary:
         raise ValidationFailed(fields={"is_primary": ["Make another contact primary instead."]})
     db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", contact, changes)
     return contact
 
 
 def delete(actor: Any, contact_id: Any) -> None:
     contact = get(actor, contact_id)
     common.soft_delete(contact)
+    audit.record_change(actor, "deleted", contact)
     if contact.is_primary:
         contact.is_primary = False
         successor = db.session().scalars(
@@ -120,4 +127,5 @@ def delete(actor: Any, contact_id: Any) -> None:
 def restore(actor: Any, contact_id: Any) -> Contact:
     contact = get(actor, contact_id, deleted=True)
     common.restore(contact)
+    audit.record_change(actor, "restored", contact)
     return contact

@@ -10,8 +10,10 @@ from core import db
 from core.errors import NotFound
 from core.models import Customer, CustomerTag, Interaction
 from core.schemas import CustomerCreate, CustomerFilter, CustomerUpdate
-from core.services import common
+from core.services import audit, common
 from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
+
+AUDITED = ["kind", "name", "industry", "region", "size", "source", "level", "stage", "notes", "owner_id"]
 
 SORTABLE = {
     "name": Customer.name,
@@ -80,6 +82,8 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     _set_tags(customer, tags)
     db.session().add(customer)
     db.session().flush()
+    audit.record_change(user, "created", customer, audit.created_fields(customer, AUDITED) | (
+        {"tags": ([], customer.tags)} if customer.tags else {}))
     return customer
 
 
@@ -89,21 +93,30 @@ def update(actor: Any, customer_id: Any, data: Mapping[str, Any]) -> Customer:
     common.check_version(customer, values.pop("version"))
     if "owner_id" in values and values["owner_id"] != customer.owner_id:
         check_owner_assignment(actor, values["owner_id"])
+    changes = {}
     if "tags" in values:
+        before = customer.tags
         _set_tags(customer, values.pop("tags"))
-        customer.updated_at = db.utcnow()  # a tag change is a change of the customer: bump its version
-    common.apply_changes(customer, values)
+        if customer.tags != before:
+            changes["tags"] = (before, customer.tags)
+            customer.updated_at = db.utcnow()  # a tag change is a change of the customer: bump its version
+    changes |= common.apply_changes(customer, values)
     db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", customer, changes)
     return customer
 
 
 def delete(actor: Any, customer_id: Any) -> None:
-    common.soft_delete(get(actor, customer_id))
+    customer = get(actor, customer_id)
+    common.soft_delete(customer)
+    audit.record_change(actor, "deleted", customer)
 
 
 def restore(actor: Any, customer_id: Any) -> Customer:
     customer = get(actor, customer_id, deleted=True)
     common.restore(customer)
+    audit.record_change(actor, "restored", customer)
     return customer
 
 

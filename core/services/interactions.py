@@ -11,8 +11,11 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import Contact, Customer, Interaction, InteractionStatus
 from core.schemas import InteractionCreate, InteractionFilter, InteractionUpdate
-from core.services import common, customers
+from core.services import audit, common, customers
 from core.services.permissions import customer_visibility
+
+AUDITED = ["customer_id", "contact_id", "kind", "direction", "status", "subject", "occurred_at", "due_at",
+           "amount", "assignee_id"]
 
 SORTABLE = {
     "occurred_at": Interaction.occurred_at,
@@ -119,6 +122,9 @@ def create(actor: Any, data: Mapping[str, Any], *, source: str = "core") -> Inte
     _check_times(interaction)
     db.session().add(interaction)
     db.session().flush()
+    audit.record_change(actor, "created", interaction, audit.created_fields(interaction, AUDITED),
+                        payload={"customer_id": interaction.customer_id, "kind": interaction.kind,
+                                 "source": source})
     return interaction
 
 
@@ -127,17 +133,22 @@ def update(actor: Any, interaction_id: Any, data: Mapping[str, Any]) -> Interact
     values = common.validate_update(InteractionUpdate, data)
     common.check_version(interaction, values.pop("version"))
     _check_references(actor, values, interaction.customer_id)
-    common.apply_changes(interaction, values)
+    changes = common.apply_changes(interaction, values)
     _check_times(interaction)
     db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", interaction, changes)
     return interaction
 
 
 def delete(actor: Any, interaction_id: Any) -> None:
-    common.soft_delete(get(actor, interaction_id))
+    row = get(actor, interaction_id)
+    common.soft_delete(row)
+    audit.record_change(actor, "deleted", row)
 
 
 def restore(actor: Any, interaction_id: Any) -> Interaction:
     row = get(actor, interaction_id, deleted=True)
     common.restore(row)
+    audit.record_change(actor, "restored", row)
     return row

@@ -1,0 +1,73 @@
+"""Recording changes: one call writes the audit row and the domain event of a change, in the caller's
+transaction, so a rolled-back change leaves neither behind."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from core import db
+from core.models import Role
+from core.models.audit import AuditEntry, OutboxEvent
+from core.services import common
+from core.services.permissions import require_role
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of a field value (UUIDs, datetimes and decimals as strings)."""
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+def record_type_of(record: Any) -> str:
+    return record.__table__.name
+
+
+def record_change(actor: Any, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None,
+                  *, payload: Mapping[str, Any] | None = None) -> OutboxEvent:
+    """Write the audit entry and the outbox event ``<record type>.<verb>`` for a change to ``record``.
+
+    ``changes`` maps each changed field to ``(old, new)``; ``payload`` adds to the event's body."""
+    rtype = record_type_of(record)
+    action = f"{rtype}.{verb}"
+    actor_id = getattr(actor, "id", None)
+    diff = {field: [jsonable(old), jsonable(new)] for field, (old, new) in (changes or {}).items()}
+    sess = db.session()
+    sess.add(AuditEntry(actor_id=actor_id, action=action, record_type=rtype, record_id=record.id, changes=diff))
+    event = OutboxEvent(name=action, record_type=rtype, record_id=record.id, actor_id=actor_id,
+                        payload={"id": str(record.id), "version": getattr(record, "version", None),
+                                 "changes": diff, **jsonable(dict(payload or {}))})
+    sess.add(event)
+    return event
+
+
+def created_fields(record: Any, fields: list[str]) -> dict[str, tuple[Any, Any]]:
+    return {f: (None, getattr(record, f)) for f in fields if getattr(record, f, None) not in (None, "", [])}
+
+
+def entries(actor: Any, *, record_type: str | None = None, record_id: Any = None,
+            page: common.PageRequest = common.PageRequest()) -> common.Page[AuditEntry]:
+    """The audit trail, newest first; admins only."""
+    require_role(actor, Role.ADMIN.value)
+    stmt = select(AuditEntry)
+    if record_type:
+        stmt = stmt.where(AuditEntry.record_type == record_type)
+    if record_id is not None:
+        stmt = stmt.where(AuditEntry.record_id == common.parse_uuid(record_id, "record_id"))
+    return common.paginate(stmt, page, [AuditEntry.at.desc()], AuditEntry.id)
+
+
+__all__ = ["created_fields", "entries", "jsonable", "record_change"]

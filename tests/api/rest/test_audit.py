@@ -1,0 +1,43 @@
+"""Every change leaves an audit entry and a domain event in the same transaction."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.models import AuditEntry, OutboxEvent
+from tests.api.rest.test_customers import create
+
+
+def test_create_update_delete_restore_are_audited_field_by_field(api, people):
+    body = create(api, region="North")
+    url = f"/api/v1/customers/{body['id']}"
+    api.as_("rep").patch(url, json={"version": 1, "region": "South", "name": "Acme Trading"})
+    api.as_("rep").delete(url)
+    api.as_("rep").post(f"{url}/restore")
+    trail = api.as_("admin").get(f"/api/v1/audit?record_type=customer&record_id={body['id']}").get_json()
+    assert [e["action"] for e in trail] == ["customer.restored", "customer.deleted", "customer.updated",
+                                           "customer.created"]
+    assert trail[2]["changes"] == {"region": ["North", "South"]}  # the unchanged name is not listed
+    assert trail[3]["changes"]["name"] == [None, "Acme Trading"]
+    assert all(e["actor_id"] == str(people.rep.id) for e in trail)
+
+
+def test_each_change_emits_a_domain_event_in_the_outbox(api, runtime):
+    body = create(api)
+    api.as_("rep").post("/api/v1/interactions", json={"customer_id": body["id"], "kind": "call"})
+    with runtime.database.unit_of_work() as s:
+        names = [e.name for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.at))]
+        event = s.scalars(select(OutboxEvent).where(OutboxEvent.name == "interaction.created")).one()
+    assert names == ["customer.created", "interaction.created"]
+    assert event.payload["customer_id"] == body["id"] and event.payload["kind"] == "call"
+
+
+def test_a_failed_request_leaves_no_audit_entry_or_event(api, runtime):
+    api.as_("rep").post("/api/v1/customers", json={"name": "x" * 500})
+    with runtime.database.unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+
+
+def test_only_admins_read_the_audit_trail(api):
+    assert api.as_("manager").get("/api/v1/audit").status_code == 403
+    assert api.as_("admin").get("/api/v1/audit").status_code == 200
