@@ -44,6 +44,25 @@ class Settings:
     password_hash_method: str = "scrypt"
     #: Mark the session cookie ``Secure`` (set to 1 behind HTTPS).
     secure_cookies: bool = False
+    #: Expected days per lifecycle stage before a stagnation alert, ``stage=days`` comma-separated.
+    lifecycle_expected_days: str = "potential=15,intent=30"
+    #: Customer level rules: ``level=metric>=threshold`` comma-separated, best level first. Metrics:
+    #: ``revenue_12m`` (purchase total over 12 months) and ``on_time_share`` (share of paid-on-time
+    #: purchases, 0..1). The last level without a rule is the default.
+    level_rules: str = "A=revenue_12m>=100000,B=revenue_12m>=20000,C=revenue_12m>=1,D"
+    #: Seconds between webhook delivery attempts: the n-th retry waits base * 2**n (capped at a day).
+    webhook_retry_base_seconds: int = 60
+    #: Attempts before a webhook delivery is marked failed (it can be replayed).
+    webhook_max_attempts: int = 8
+
+    def expected_days(self) -> dict[str, float]:
+        """``lifecycle_expected_days`` parsed: ``{"potential": 15.0, ...}``."""
+        out = {}
+        for part in self.lifecycle_expected_days.split(","):
+            if "=" in part:
+                key, _, value = part.partition("=")
+                out[key.strip()] = float(value)
+        return out
 
     @property
     def enabled_plugin_names(self) -> list[str] | None:

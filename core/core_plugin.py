@@ -15,7 +15,8 @@ def trellis_models():
     from core import models
 
     return [models.Team, models.User, models.ApiToken, models.Customer, models.CustomerTag, models.Contact,
-            models.Interaction, models.AuditEntry, models.OutboxEvent]
+            models.Interaction, models.AuditEntry, models.OutboxEvent, models.WorkflowTransitionEntry,
+            models.ApprovalRequest, models.StagnationAlert, models.Notification]
 
 
 @hookimpl
@@ -42,3 +43,43 @@ def trellis_metrics():
     from core.metrics_core import CORE_METRICS
 
     return CORE_METRICS
+
+
+@hookimpl
+def trellis_workflows(settings):
+    from core.levels import level_workflow
+    from core.lifecycle import lifecycle_workflow
+
+    return [lifecycle_workflow(settings), level_workflow(settings)]
+
+
+def _on_interaction_event(event, actor):
+    """Purchases drive the lifecycle (first purchase, repeat) and the customer's level."""
+    from core import db, lifecycle
+    from core.models import Customer, Interaction
+    from core.services import customers
+
+    interaction = db.session().get(Interaction, event.record_id)
+    if interaction is None or interaction.kind != lifecycle.PURCHASE_KIND:
+        return
+    if event.name in ("interaction.created", "interaction.updated", "interaction.restored"):
+        lifecycle.on_interaction_changed(event, actor)
+    customers.regrade([db.session().get(Customer, interaction.customer_id)], actor=actor, event=event.name)
+
+
+@hookimpl
+def trellis_event_subscribers():
+    return {name: [_on_interaction_event] for name in
+            ("interaction.created", "interaction.updated", "interaction.deleted", "interaction.restored")}
+
+
+@hookimpl
+def trellis_scheduled_jobs():
+    from core.jobs import Job
+    from core.services import customers, workflow
+
+    return [
+        Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
+            "Alert owners and their managers about records that overstay a state."),
+        Job("customer.regrade", customers.regrade_all, "Re-grade customer levels as the 12-month window slides."),
+    ]

@@ -72,12 +72,20 @@ def trellis_graphql_type_fields(registry):
 
 @hookspec
 def trellis_graphql_query_fields(registry):
-    """Return ``{"fieldName": strawberry.field(resolver=...)}`` to add to the root ``Query`` type."""
+    """Return ``{"fieldName": strawberry.field(resolver=...)}`` to add to the root ``Query`` type.
+
+    Resolvers only translate: they call the plugin's services with ``flask_login.current_user`` and
+    return records. Field names are global: two components adding the same one is a start-up error.
+    """
 
 
 @hookspec
 def trellis_graphql_mutation_fields(registry):
-    """Return ``{"fieldName": strawberry.mutation(resolver=...)}`` to add to the root ``Mutation`` type."""
+    """Return ``{"fieldName": strawberry.mutation(resolver=...)}`` to add to the root ``Mutation`` type.
+
+    Follow the house shape: ``createX(input:)``, ``updateX(id:, input:)``, ``deleteX(id:)`` returning the
+    record. Any error in the operation rolls the request's unit of work back, so nothing is half-written.
+    """
 
 
 @hookspec
@@ -118,4 +126,45 @@ def trellis_demo_data(admin, rng):
 
     ``admin`` is the demo administrator (a ``core.models.User``), ``rng`` a seeded ``random.Random`` so
     the demo is the same on every machine. A unit of work is open: write through services.
+    """
+
+
+@hookspec
+def trellis_workflows(settings):
+    """Return a list of :class:`core.workflow.Workflow` state machines for the plugin's records.
+
+    Called once per app with the app's :class:`core.config.Settings` (for configurable durations). Moves are made with ``core.services.workflow.transition``, which checks the
+    declared transitions, writes the history row, audit entry and ``<record>.<field>_changed`` event,
+    and raises stagnation alerts in ``trellis tick`` for states with an expected duration. Workflow
+    names are global: prefix them with the record type (``exhibitions_participation.status``).
+    """
+
+
+@hookspec
+def trellis_event_subscribers():
+    """Return ``{"event.name": [callable, ...]}`` (``"*"`` for every event) to react in-process.
+
+    Each callable is called as ``fn(event=OutboxEvent, actor=User | None)`` right after the event is
+    stored, inside the same transaction: what it writes commits or rolls back with the change that
+    caused it, and an exception it raises fails that change. Keep handlers quick; slow or external work
+    belongs in webhooks or a scheduled job.
+    """
+
+
+@hookspec
+def trellis_deliver_notification(notification, user):
+    """Deliver a stored notification through another channel (email, WeChat, SMS …).
+
+    Called for every implementation each time a notification is created, inside the transaction
+    that created it; the notification is already stored and readable over the API whatever a delivery
+    does. Queue slow work (an outbox table, a job) rather than sending inline. Return value ignored.
+    """
+
+
+@hookspec
+def trellis_scheduled_jobs():
+    """Return a list of :class:`core.jobs.Job` run by ``trellis tick`` (and the worker loop).
+
+    Each job is called as ``job.run(now)`` in its own unit of work and must be idempotent: running
+    ``tick`` twice in a row sends nothing twice. Return value of ``run``: a short count or message.
     """

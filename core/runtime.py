@@ -12,6 +12,7 @@ from core import db
 from core.config import Settings
 from core.labels import LabelRegistry
 from core.metrics import MetricRegistry
+from core.workflow import WorkflowRegistry
 
 if TYPE_CHECKING:
     from core.plugins import PluginSet
@@ -26,6 +27,10 @@ class Runtime:
     database: db.Database | None = None
     #: table name → the component (``core`` or a plugin name) that owns it
     tables: dict[str, str] = field(default_factory=dict)
+    workflows: WorkflowRegistry = field(default_factory=WorkflowRegistry)
+    #: event name (or ``*``) → in-process handlers
+    subscribers: dict[str, list] = field(default_factory=dict)
+    jobs: list = field(default_factory=list)
 
     @property
     def interaction_kinds(self) -> list[str]:
@@ -59,6 +64,21 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
     for owner, metrics in plugins.call_each("trellis_metrics"):
         for metric in metrics:
             rt.metrics.add(metric, owner=owner)
+    for owner, workflows in plugins.call_each("trellis_workflows", settings=settings):
+        for workflow in workflows:
+            rt.workflows.add(workflow, owner=owner)
+            rt.labels.add(f"{workflow.name}.state", workflow.labels(), owner=owner)
+    for owner, subscribers in plugins.call_each("trellis_event_subscribers"):
+        for name, handlers in subscribers.items():
+            rt.subscribers.setdefault(name, []).extend(handlers)
+    seen_jobs: dict[str, str] = {}
+    for owner, jobs in plugins.call_each("trellis_scheduled_jobs"):
+        for job in jobs:
+            if job.name in seen_jobs:
+                raise PluginError(f"Plugins '{seen_jobs[job.name]}' and '{owner}' both schedule a job named "
+                                  f"'{job.name}'. Rename one.")
+            seen_jobs[job.name] = owner
+            rt.jobs.append(job)
     for owner, models in plugins.call_each("trellis_models"):
         for model in models:
             table = model.__table__.name

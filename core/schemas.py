@@ -39,14 +39,18 @@ class CustomerCreate(StrictSchema):
     region = fields.String(allow_none=True, validate=validate.Length(max=80))
     size = fields.String(allow_none=True, validate=one_of(CustomerSize))
     source = fields.String(allow_none=True, validate=one_of(CustomerSource))
-    level = fields.String(allow_none=True, validate=validate.Length(max=20))
-    stage = fields.String(validate=one_of(LifecycleStage))
+    stage = fields.String(validate=one_of(LifecycleStage),
+                          metadata={"description": "Initial stage (imports); later moves go through /stage."})
     notes = fields.String(validate=validate.Length(max=20000))
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50))
     owner_id = fields.UUID(allow_none=True)
 
 
 class CustomerUpdate(CustomerCreate):
+    class Meta:
+        unknown = RAISE
+        exclude = ("stage",)
+
     name = fields.String(validate=validate.Length(min=1, max=200))
     version = fields.Integer(required=True, metadata={"description": "The version you read; a stale one is 409."})
 
@@ -62,6 +66,21 @@ class CustomerFilter(StrictSchema):
     tag = fields.String(validate=validate.Length(max=50))
     owner_id = fields.UUID()
     deleted = fields.Boolean(load_default=False, metadata={"description": "List deleted records instead."})
+
+
+class StageChange(StrictSchema):
+    to = fields.String(required=True, validate=one_of(LifecycleStage))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class LevelChange(StrictSchema):
+    level = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ApprovalDecision(StrictSchema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 # --- contacts ----------------------------------------------------------------------------------------
@@ -168,7 +187,8 @@ class CustomerOut(RecordOut):
     region = fields.String(allow_none=True)
     size = fields.String(allow_none=True)
     source = fields.String(allow_none=True)
-    level = fields.String(allow_none=True)
+    level = fields.String()
+    level_pinned = fields.Boolean()
     stage = fields.String()
     notes = fields.String()
     tags = fields.List(fields.String())

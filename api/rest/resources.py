@@ -106,7 +106,11 @@ def core_blueprints() -> list[Blueprint]:
 
 
     @meta_blp.route("/labels")
-    @meta_blp.response(200, fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ChoiceOut))))
+    @meta_blp.doc(responses={"200": {"description": "vocabulary → choices",
+                                     "content": {"application/json": {"schema": {
+                                         "type": "object", "additionalProperties": {
+                                             "type": "array", "items": {"type": "object", "properties": {
+                                                 k: {"type": "string"} for k in ("value", "en", "zh_cn")}}}}}}}})
     def labels():
         """Every vocabulary with its English and zh-CN labels"""
         require_actor(current_user)
@@ -150,4 +154,6 @@ def core_blueprints() -> list[Blueprint]:
         pagination_parameters.item_count = page.total
         return page.items
 
-    return [customers_blp, contacts_blp, interactions_blp, meta_blp]
+    from api.rest.lifecycle import lifecycle_blueprints
+
+    return [customers_blp, contacts_blp, interactions_blp, meta_blp, *lifecycle_blueprints()]

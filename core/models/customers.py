@@ -21,7 +21,9 @@ class Customer(Base, Record):
     region: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     size: Mapped[str | None] = mapped_column(String(20), nullable=True)
     source: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    level: Mapped[str] = mapped_column(String(20), default="none", index=True)
+    #: a level set by hand stays until it is released; automatic re-grading skips it
+    level_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     stage: Mapped[str] = mapped_column(String(40), default=LifecycleStage.POTENTIAL.value, index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),

@@ -51,6 +51,9 @@ def record_change(actor: Any, verb: str, record: Any, changes: Mapping[str, tupl
                         payload={"id": str(record.id), "version": getattr(record, "version", None),
                                  "changes": diff, **jsonable(dict(payload or {}))})
     sess.add(event)
+    from core import events
+
+    events.publish(event, actor)
     return event
 
 

@@ -8,12 +8,16 @@ from sqlalchemy import Select, func, or_, select
 
 from core import db
 from core.errors import NotFound
-from core.models import Customer, CustomerTag, Interaction
-from core.schemas import CustomerCreate, CustomerFilter, CustomerUpdate
-from core.services import audit, common
+from core import levels, lifecycle, runtime
+from core.db import utcnow
+from core.errors import Forbidden, ValidationFailed
+from core.models import Customer, CustomerTag, Interaction, LifecycleStage, Role, WorkflowTransitionEntry
+from core.schemas import ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange
+from core.services import audit, common, workflow
+from core.workflow import AUTOMATIC, IMPORT
 from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
 
-AUDITED = ["kind", "name", "industry", "region", "size", "source", "level", "stage", "notes", "owner_id"]
+AUDITED = ["kind", "name", "industry", "region", "size", "source", "stage", "notes", "owner_id"]
 
 SORTABLE = {
     "name": Customer.name,
@@ -84,6 +88,12 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     db.session().flush()
     audit.record_change(user, "created", customer, audit.created_fields(customer, AUDITED) | (
         {"tags": ([], customer.tags)} if customer.tags else {}))
+    if customer.stage != LifecycleStage.POTENTIAL.value:
+        # an imported customer arrives in a later stage: the history says so
+        db.session().add(WorkflowTransitionEntry(
+            workflow=lifecycle.WORKFLOW, record_type="customer", record_id=customer.id, from_state=None,
+            to_state=customer.stage, actor_id=user.id, trigger=IMPORT, reason="created in this stage"))
+        db.session().flush()
     return customer
 
 
@@ -126,3 +136,93 @@ def timeline(actor: Any, customer_id: Any, *, page: common.PageRequest = common.
     when = func.coalesce(Interaction.occurred_at, Interaction.due_at)
     stmt = select(Interaction).where(Interaction.customer_id == customer.id, Interaction.deleted_at.is_(None))
     return common.paginate(stmt, page, [when.desc()], Interaction.id)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------
+
+def change_stage(actor: Any, customer_id: Any, data: Mapping[str, Any]) -> Customer:
+    """Move a customer to another lifecycle stage by hand. Losing a customer needs a manager: a rep
+    gets Forbidden and asks with :func:`request_stage_change`."""
+    customer = get(actor, customer_id)
+    values = common.validate(StageChange, data)
+    workflow.transition(actor, lifecycle.WORKFLOW, customer, values["to"], reason=values["reason"])
+    return customer
+
+
+def request_stage_change(actor: Any, customer_id: Any, data: Mapping[str, Any]):
+    """Ask the team's manager to approve a move (giving a customer up)."""
+    customer = get(actor, customer_id)
+    values = common.validate(StageChange, data)
+    return workflow.request_approval(actor, lifecycle.WORKFLOW, customer, values["to"], reason=values["reason"])
+
+
+def decide_approval(actor: Any, request_id: Any, data: Mapping[str, Any]):
+    values = common.validate(ApprovalDecision, data)
+    return workflow.decide(require_actor(actor), request_id, approve=values["approve"], note=values["note"],
+                           load_record=get)
+
+
+def history(actor: Any, customer_id: Any, *, workflow_name: str = lifecycle.WORKFLOW):
+    """The customer's stage (or level) history, oldest first."""
+    customer = get(actor, customer_id)
+    if workflow_name not in (lifecycle.WORKFLOW, levels.WORKFLOW):
+        raise ValidationFailed(fields={"workflow": [f"One of: {lifecycle.WORKFLOW}, {levels.WORKFLOW}."]})
+    return workflow.history(workflow_name, customer)
+
+
+# --- levels ------------------------------------------------------------------------------------------
+
+def set_level(actor: Any, customer_id: Any, data: Mapping[str, Any]) -> Customer:
+    """Override a customer's level by hand (managers and admins), with a reason. The level stays pinned
+    until :func:`release_level`; automatic re-grading leaves it alone."""
+    user = require_actor(actor)
+    if user.role not in (Role.MANAGER.value, Role.ADMIN.value):
+        raise Forbidden("Only a manager or an admin may set a level by hand.")
+    customer = get(actor, customer_id)
+    values = common.validate(LevelChange, data)
+    wf = runtime.current().workflows.get(levels.WORKFLOW)
+    if values["level"] not in wf.state_names or values["level"] == levels.UNGRADED:
+        raise ValidationFailed(fields={"level": [f"One of: {', '.join(wf.state_names[1:])}."]})
+    if values["level"] != customer.level:
+        workflow.transition(actor, levels.WORKFLOW, customer, values["level"], reason=values["reason"])
+    customer.level_pinned = True
+    db.session().flush()
+    return customer
+
+
+def release_level(actor: Any, customer_id: Any) -> Customer:
+    """Let automatic grading decide the level again (and re-grade now)."""
+    user = require_actor(actor)
+    if user.role not in (Role.MANAGER.value, Role.ADMIN.value):
+        raise Forbidden("Only a manager or an admin may release a level.")
+    customer = get(actor, customer_id)
+    customer.level_pinned = False
+    regrade([customer], actor=user)
+    return customer
+
+
+def regrade(batch: list[Customer], *, actor: Any = None, now=None, event: str | None = None) -> int:
+    """Apply the level rules to customers (pinned ones are skipped); returns how many changed."""
+    now = now or utcnow()
+    rules = levels.parse_rules(runtime.current().settings.level_rules)
+    candidates = [c for c in batch if not c.level_pinned and c.deleted_at is None]
+    values = levels.measures([c.id for c in candidates], now)
+    changed = 0
+    for customer in candidates:
+        target = levels.grade(rules, values[customer.id])
+        if target != customer.level:
+            workflow.transition(actor, levels.WORKFLOW, customer, target, trigger=AUTOMATIC, event=event,
+                                reason=", ".join(f"{k}={v:g}" for k, v in values[customer.id].items()))
+            changed += 1
+    return changed
+
+
+def regrade_all(now) -> int:
+    """``trellis tick``: re-grade every live, unpinned customer (the 12-month window slides)."""
+    changed = 0
+    ids = list(db.session().scalars(select(Customer.id).where(Customer.deleted_at.is_(None),
+                                                               Customer.level_pinned.is_(False))))
+    for start in range(0, len(ids), 500):
+        batch = list(db.session().scalars(select(Customer).where(Customer.id.in_(ids[start:start + 500]))))
+        changed += regrade(batch, now=now, event="tick")
+    return changed

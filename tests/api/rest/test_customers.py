@@ -185,3 +185,9 @@ def test_owner_that_does_not_exist_is_422_naming_owner_id(api, runtime):
 def test_unknown_id_in_the_path_is_404(api):
     assert api.as_("rep").get("/api/v1/customers/00000000-0000-0000-0000-000000000000").status_code == 404
     assert api.as_("rep").get("/api/v1/customers/not-a-uuid").status_code == 404
+
+
+def test_labels_come_in_english_and_chinese(api):
+    labels = api.as_("rep").get("/api/v1/labels").get_json()
+    assert {"value": "referral", "en": "Referral", "zh_cn": "转介绍"} in labels["customer_source"]
+    assert [c["zh_cn"] for c in labels["lifecycle_stage"]] == ["潜在客户", "意向客户", "购买客户", "历史客户", "流失客户"]

@@ -1,0 +1,165 @@
+"""REST for the machinery around customers: stage moves and approvals, levels, history,
+notifications and the declared workflows."""
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.rest.crud import body_doc, json_body
+from core import runtime
+from core.schemas import (
+    ApprovalDecision, CustomerOut, LevelChange, MAX_PAGE_SIZE, StageChange,
+)
+from core.services import common, customers, notifications, workflow
+from core.services.permissions import require_actor
+
+
+class TransitionOut(Schema):
+    id = fields.UUID()
+    workflow = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    approved_by_id = fields.UUID(allow_none=True)
+    trigger = fields.String()
+    trigger_event = fields.String(allow_none=True)
+    reason = fields.String()
+    seconds_in_previous = fields.Float(allow_none=True)
+
+
+class ApprovalOut(Schema):
+    id = fields.UUID()
+    workflow = fields.String()
+    record_type = fields.String()
+    record_id = fields.UUID()
+    to_state = fields.String()
+    reason = fields.String()
+    requested_by_id = fields.UUID()
+    status = fields.String()
+    decided_by_id = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class NotificationOut(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    title = fields.String()
+    body = fields.String()
+    record_type = fields.String(allow_none=True)
+    record_id = fields.UUID(allow_none=True)
+    data = fields.Dict()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class HistoryArgs(Schema):
+    workflow = fields.String(load_default="customer.lifecycle")
+
+
+class ApprovalArgs(Schema):
+    status = fields.String(load_default="pending")
+
+
+class NotificationArgs(Schema):
+    unread = fields.Boolean(load_default=False)
+
+
+def _page(pagination_parameters) -> common.PageRequest:
+    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+
+
+def lifecycle_blueprints() -> list[Blueprint]:
+    blp = Blueprint("lifecycle", "lifecycle", url_prefix="", description="Stages, levels, approvals, history.")
+
+    @blp.route("/customers/<uuid:customer_id>/stage", methods=["POST"])
+    @blp.doc(**body_doc(StageChange))
+    @blp.response(200, CustomerOut)
+    def change_stage(customer_id):
+        """Move the customer to another lifecycle stage (giving up needs a manager)"""
+        return customers.change_stage(current_user, customer_id, json_body())
+
+    @blp.route("/customers/<uuid:customer_id>/stage-requests", methods=["POST"])
+    @blp.doc(**body_doc(StageChange))
+    @blp.response(201, ApprovalOut)
+    def request_stage(customer_id):
+        """Ask the team's manager to approve a move"""
+        return customers.request_stage_change(current_user, customer_id, json_body())
+
+    @blp.route("/customers/<uuid:customer_id>/history")
+    @blp.arguments(HistoryArgs, location="query")
+    @blp.response(200, TransitionOut(many=True))
+    def history(args, customer_id):
+        """Every stage (or, with workflow=customer.level, level) change, oldest first"""
+        return customers.history(current_user, customer_id, workflow_name=args["workflow"])
+
+    @blp.route("/customers/<uuid:customer_id>/level", methods=["POST"])
+    @blp.doc(**body_doc(LevelChange))
+    @blp.response(200, CustomerOut)
+    def set_level(customer_id):
+        """Set the level by hand, with a reason (pins it; managers and admins)"""
+        return customers.set_level(current_user, customer_id, json_body())
+
+    @blp.route("/customers/<uuid:customer_id>/level", methods=["DELETE"])
+    @blp.response(200, CustomerOut)
+    def release_level(customer_id):
+        """Release a pinned level: the rules grade the customer again"""
+        return customers.release_level(current_user, customer_id)
+
+    @blp.route("/approvals")
+    @blp.arguments(ApprovalArgs, location="query")
+    @blp.response(200, ApprovalOut(many=True))
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def approvals(args, pagination_parameters):
+        """Approval requests you may decide (or made)"""
+        page = workflow.approvals_for(current_user, status=args["status"] or None, page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @blp.route("/approvals/<uuid:request_id>/decision", methods=["POST"])
+    @blp.doc(**body_doc(ApprovalDecision))
+    @blp.response(200, ApprovalOut)
+    def decide(request_id):
+        """Approve (and carry out) or reject a request"""
+        return customers.decide_approval(current_user, request_id, json_body())
+
+    @blp.route("/notifications")
+    @blp.arguments(NotificationArgs, location="query")
+    @blp.response(200, NotificationOut(many=True))
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def notification_list(args, pagination_parameters):
+        """Your notifications, newest first"""
+        page = notifications.list_for(current_user, unread=args["unread"], page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @blp.route("/notifications/<uuid:notification_id>/read", methods=["POST"])
+    @blp.response(200, NotificationOut)
+    def read(notification_id):
+        """Mark one notification read"""
+        return notifications.mark_read(current_user, notification_id)
+
+    @blp.route("/notifications/read-all", methods=["POST"])
+    def read_all():
+        """Mark all your notifications read"""
+        return {"marked": notifications.mark_all_read(current_user)}
+
+    @blp.route("/workflows")
+    def workflows():
+        """The declared workflows: states (labels, expected days) and transitions"""
+        require_actor(current_user)
+        return [{
+            "name": w.name, "record_type": w.record_type, "field": w.field, "initial": w.initial,
+            "label_en": w.label_en, "label_zh_cn": w.label_zh_cn,
+            "states": [{"name": s.name, "en": s.en, "zh_cn": s.zh_cn,
+                        "expected_days": (w.expected(s.name).total_seconds() / 86400) if w.expected(s.name) else None}
+                       for s in w.states],
+            "transitions": [{"from": t.source, "to": t.target, "needs_approval": t.needs_approval,
+                             "triggers": list(t.triggers)} for t in w.transitions],
+        } for w in runtime.current().workflows.all()]
+
+    return [blp]

@@ -1,0 +1,27 @@
+"""Scheduled jobs: what ``trellis tick`` runs. Each job runs in its own unit of work and is idempotent."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    #: ``run(now) -> summary``; must be safe to run again at once (it sends nothing twice)
+    run: Callable[[datetime], Any]
+    description: str = ""
+
+
+def run_all(runtime, now: datetime) -> list[tuple[str, Any]]:
+    """Run every job of the runtime, each in its own unit of work; one job's failure does not stop the
+    others (it is reported as the job's result and its writes are rolled back)."""
+    results = []
+    for job in runtime.jobs:
+        try:
+            with runtime.database.unit_of_work():
+                results.append((job.name, job.run(now)))
+        except Exception as exc:  # reported, not swallowed: the CLI prints it and exits non-zero
+            results.append((job.name, exc))
+    return results

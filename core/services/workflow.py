@@ -1,0 +1,228 @@
+"""Moving records through their workflows: the one place a state changes.
+
+``transition`` checks the declared transitions, needs a manager's approval where the workflow says so,
+writes the history row (with the time spent in the previous state), the audit entry and the
+``<record>.<field>_changed`` event. ``request_approval`` / ``decide`` handle moves a rep may ask for but
+not make; ``check_stagnation`` raises one alert per overlong stay.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from core import db, runtime
+from core.db import utcnow
+from core.errors import Forbidden, NotFound, ValidationFailed
+from core.models import ApprovalRequest, Role, StagnationAlert, Team, User, WorkflowTransitionEntry
+from core.services import audit, common
+from core.workflow import AUTOMATIC, MANUAL, TRIGGERS, Workflow
+
+
+def _workflow(name: str) -> Workflow:
+    return runtime.current().workflows.get(name)
+
+
+def entered_at(workflow: Workflow, record: Any) -> datetime:
+    """When ``record`` entered its current state: its last transition, or its creation."""
+    last = db.session().scalar(
+        select(func.max(WorkflowTransitionEntry.at)).where(
+            WorkflowTransitionEntry.workflow == workflow.name, WorkflowTransitionEntry.record_id == record.id))
+    if last is not None and last.tzinfo is None:
+        from datetime import timezone
+
+        last = last.replace(tzinfo=timezone.utc)
+    return last or record.created_at
+
+
+def is_approver(user: User) -> bool:
+    return user.role in (Role.ADMIN.value, Role.MANAGER.value)
+
+
+def transition(actor: Any, workflow_name: str, record: Any, to: str, *, reason: str = "",
+               trigger: str = MANUAL, event: str | None = None, approved_by: User | None = None,
+               at: datetime | None = None) -> WorkflowTransitionEntry:
+    """Move ``record`` (already loaded through a permission-checked service) to state ``to``."""
+    workflow = _workflow(workflow_name)
+    if trigger not in TRIGGERS:
+        raise ValidationFailed(fields={"trigger": [f"One of: {', '.join(TRIGGERS)}."]})
+    if reason and len(reason) > 2000:
+        raise ValidationFailed(fields={"reason": ["At most 2000 characters."]})
+    source = getattr(record, workflow.field)
+    rule = workflow.find(source, to, trigger)
+    if rule.needs_approval and trigger == MANUAL and approved_by is None:
+        if actor is not None and is_approver(actor):
+            approved_by = actor
+        else:
+            raise Forbidden(f"Moving to '{to}' needs a manager's approval: ask for it with an approval request.")
+    now = at or utcnow()
+    spent = (now - entered_at(workflow, record)).total_seconds()
+    entry = WorkflowTransitionEntry(
+        workflow=workflow.name, record_type=workflow.record_type, record_id=record.id, from_state=source,
+        to_state=to, at=now, actor_id=getattr(actor, "id", None),
+        approved_by_id=approved_by.id if approved_by else None, trigger=trigger, trigger_event=event,
+        reason=reason, seconds_in_previous=max(spent, 0.0))
+    db.session().add(entry)
+    setattr(record, workflow.field, to)
+    db.session().flush()
+    audit.record_change(actor, f"{workflow.field}_changed", record, {workflow.field: (source, to)},
+                        payload={"workflow": workflow.name, "from": source, "to": to, "trigger": trigger,
+                                 "trigger_event": event, "reason": reason,
+                                 "approved_by": approved_by.id if approved_by else None})
+    return entry
+
+
+def history(workflow_name: str, record: Any) -> list[WorkflowTransitionEntry]:
+    """Every move of ``record`` in one workflow, oldest first (the caller checked it may see it)."""
+    return list(db.session().scalars(
+        select(WorkflowTransitionEntry)
+        .where(WorkflowTransitionEntry.workflow == workflow_name, WorkflowTransitionEntry.record_id == record.id)
+        .order_by(WorkflowTransitionEntry.at, WorkflowTransitionEntry.id)))
+
+
+def history_for(workflow_name: str, record_ids: list) -> dict:
+    """Histories of many records in one query (for list views and DataLoaders)."""
+    out = {rid: [] for rid in record_ids}
+    if record_ids:
+        rows = db.session().scalars(
+            select(WorkflowTransitionEntry)
+            .where(WorkflowTransitionEntry.workflow == workflow_name, WorkflowTransitionEntry.record_id.in_(record_ids))
+            .order_by(WorkflowTransitionEntry.record_id, WorkflowTransitionEntry.at, WorkflowTransitionEntry.id))
+        for row in rows:
+            out[row.record_id].append(row)
+    return out
+
+
+# --- approvals ---------------------------------------------------------------------------------------
+
+def approvers_of(user: User) -> list[User]:
+    """Who may approve ``user``'s requests: their team's manager, else every admin."""
+    sess = db.session()
+    if user.team_id is not None:
+        team = sess.get(Team, user.team_id)
+        if team is not None and team.manager_id is not None and team.manager_id != user.id:
+            manager = sess.get(User, team.manager_id)
+            if manager is not None and manager.is_active:
+                return [manager]
+    return list(sess.scalars(select(User).where(User.role == Role.ADMIN.value, User.is_active.is_(True),
+                                                User.deleted_at.is_(None))))
+
+
+def request_approval(actor: User, workflow_name: str, record: Any, to: str, *, reason: str = "") -> ApprovalRequest:
+    """Ask for a move that needs approval; the approvers are notified."""
+    from core.services.notifications import notify
+
+    workflow = _workflow(workflow_name)
+    rule = workflow.find(getattr(record, workflow.field), to, MANUAL)
+    if not rule.needs_approval:
+        raise ValidationFailed(fields={"to": ["This move needs no approval: make it directly."]})
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": ["Say why, for the approver."]})
+    request = ApprovalRequest(workflow=workflow.name, record_type=workflow.record_type, record_id=record.id,
+                              to_state=to, reason=reason, requested_by_id=actor.id)
+    db.session().add(request)
+    db.session().flush()
+    audit.record_change(actor, "created", request, {"to_state": (None, to)})
+    for approver in approvers_of(actor):
+        notify(approver, "workflow.approval_requested", f"Approval requested: {getattr(record, 'name', '')} → {to}",
+               reason, record=request, data={"workflow": workflow.name, "record_id": record.id})
+    return request
+
+
+def decide(actor: User, request_id: Any, *, approve: bool, note: str = "", load_record=None) -> ApprovalRequest:
+    """Approve (and carry out) or reject a pending request. ``load_record(actor, record_id)`` loads the
+    record through its own permission-checked service."""
+    sess = db.session()
+    request = sess.get(ApprovalRequest, common.parse_uuid(request_id))
+    if request is None or request.deleted_at is not None:
+        raise NotFound("No approval request with this id.")
+    requester = sess.get(User, request.requested_by_id)
+    if actor.role != Role.ADMIN.value and actor not in approvers_of(requester):
+        raise NotFound("No approval request with this id.")
+    if request.status != "pending":
+        raise ValidationFailed(fields={"status": [f"Already {request.status}."]})
+    request.status = "approved" if approve else "rejected"
+    request.decided_by_id, request.decided_at, request.decision_note = actor.id, utcnow(), note
+    if approve:
+        record = load_record(actor, request.record_id)
+        transition(requester, request.workflow, record, request.to_state, reason=request.reason,
+                   approved_by=actor)
+    sess.flush()
+    audit.record_change(actor, request.status, request, {"status": ("pending", request.status)})
+    from core.services.notifications import notify
+
+    notify(requester, f"workflow.approval_{request.status}", f"Your request was {request.status}", note,
+           record=request)
+    return request
+
+
+# --- stagnation --------------------------------------------------------------------------------------
+
+def check_stagnation(now: datetime, *, owner_of=None) -> int:
+    """Alert the owner (and the owner's manager) of every record that has overstayed a state with an
+    expected duration — once per stay. ``owner_of(record) -> User | None`` finds whom to tell (the
+    record's ``owner`` attribute by default). Returns the number of new alerts."""
+    from core.services.notifications import notify
+
+    sess = db.session()
+    created = 0
+    for workflow in runtime.current().workflows.all():
+        model = workflow.model
+        for state in workflow.states:
+            expected = workflow.expected(state.name)
+            if expected is None:
+                continue
+            last_move = (select(WorkflowTransitionEntry.record_id, func.max(WorkflowTransitionEntry.at).label("at"))
+                         .where(WorkflowTransitionEntry.workflow == workflow.name)
+                         .group_by(WorkflowTransitionEntry.record_id).subquery())
+            entered = func.coalesce(last_move.c.at, model.created_at)
+            stmt = (select(model, entered.label("entered"))
+                    .outerjoin(last_move, last_move.c.record_id == model.id)
+                    .where(getattr(model, workflow.field) == state.name, entered <= now - expected))
+            if hasattr(model, "deleted_at"):
+                stmt = stmt.where(model.deleted_at.is_(None))
+            for record, since in sess.execute(stmt):
+                if since.tzinfo is None:
+                    from datetime import timezone
+
+                    since = since.replace(tzinfo=timezone.utc)
+                already = sess.scalar(select(StagnationAlert.id).where(and_(
+                    StagnationAlert.workflow == workflow.name, StagnationAlert.record_id == record.id,
+                    StagnationAlert.state == state.name, StagnationAlert.entered_at == since)))
+                if already is not None:
+                    continue
+                sess.add(StagnationAlert(workflow=workflow.name, record_type=workflow.record_type,
+                                         record_id=record.id, state=state.name, entered_at=since, alerted_at=now))
+                created += 1
+                owner = owner_of(record) if owner_of else getattr(record, "owner", None)
+                recipients = [owner] if owner is not None else []
+                if owner is not None:
+                    recipients += [m for m in approvers_of(owner) if m.role == Role.MANAGER.value]
+                days = (now - since).days
+                label = getattr(record, "name", str(record.id))
+                for user in recipients:
+                    notify(user, "workflow.stagnation",
+                           f"{label} has been '{state.en}' for {days} days",
+                           f"Expected at most {expected.days} days. Push it on, or give it up.",
+                           record=record, data={"workflow": workflow.name, "state": state.name, "days": days},
+                           dedupe_key=f"stagnation:{workflow.name}:{record.id}:{state.name}:{since.isoformat()}")
+    sess.flush()
+    return created
+
+
+def approvals_for(actor: User, *, status: str | None = "pending",
+                  page: common.PageRequest = common.PageRequest()) -> common.Page[ApprovalRequest]:
+    """Approval requests the actor may decide (admins: all; managers: their team's) or made."""
+    from core.services.permissions import require_actor, team_member_ids
+
+    user = require_actor(actor)
+    stmt = select(ApprovalRequest).where(ApprovalRequest.deleted_at.is_(None))
+    if user.role == Role.MANAGER.value and user.team_id is not None:
+        stmt = stmt.where((ApprovalRequest.requested_by_id.in_(team_member_ids(user.team_id)))
+                          | (ApprovalRequest.requested_by_id == user.id))
+    elif user.role != Role.ADMIN.value:
+        stmt = stmt.where(ApprovalRequest.requested_by_id == user.id)
+    if status:
+        stmt = stmt.where(ApprovalRequest.status == status)
+    return common.paginate(stmt, page, [ApprovalRequest.created_at.desc()], ApprovalRequest.id)

@@ -1,0 +1,306 @@
+"""The customer lifecycle, approvals, stagnation alerts and levels — through the workflow engine and
+the same hooks a plugin uses."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from api.app import create_app
+from core.db import utcnow
+from core.errors import PluginError, ValidationFailed
+from core.hookspecs import hookimpl
+from core.jobs import Job, run_all
+from core.models import Customer
+from core.workflow import State, Transition, Workflow
+from tests.api.rest.test_customers import create
+from tests.conftest import Api, app_config, bound, make_people
+
+
+def purchase(api, customer_id, amount="100.00", who="rep", when="2026-11-01T10:00:00Z"):
+    response = api.as_(who).post("/api/v1/interactions", json={
+        "customer_id": customer_id, "kind": "purchase", "amount": amount, "occurred_at": when})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def history(api, customer_id, who="rep", workflow="customer.lifecycle"):
+    response = api.as_(who).get(f"/api/v1/customers/{customer_id}/history?workflow={workflow}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_first_and_second_purchase_move_the_customer_automatically(api, people):
+    customer = create(api)
+    purchase(api, customer["id"])
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "first_purchase"
+    purchase(api, customer["id"])
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "repeat"
+    moves = history(api, customer["id"])
+    assert [(m["from_state"], m["to_state"], m["trigger"], m["trigger_event"]) for m in moves] == [
+        ("potential", "first_purchase", "automatic", "interaction.created"),
+        ("first_purchase", "repeat", "automatic", "interaction.created")]
+    assert moves[0]["actor_id"] == str(people.rep.id) and moves[1]["seconds_in_previous"] >= 0
+
+
+def test_a_call_does_not_move_the_stage(api):
+    customer = create(api)
+    api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "call"})
+    assert history(api, customer["id"]) == []
+
+
+def test_illegal_move_is_422_naming_the_allowed_targets(api):
+    customer = create(api)
+    response = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage", json={"to": "repeat"})
+    assert response.status_code == 422
+    message = response.get_json()["errors"]["json"]["stage"][0]
+    assert "Allowed: intent, first_purchase, lost" in message
+
+
+def test_manual_move_records_who_and_why(api, people):
+    customer = create(api)
+    response = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage",
+                                   json={"to": "intent", "reason": "asked for a quote"})
+    assert response.status_code == 200 and response.get_json()["stage"] == "intent"
+    [move] = history(api, customer["id"])
+    assert move["reason"] == "asked for a quote" and move["actor_id"] == str(people.rep.id)
+    assert move["trigger"] == "manual" and move["approved_by_id"] is None
+
+
+def test_rep_cannot_give_up_a_customer_without_approval(api, people):
+    customer = create(api)
+    response = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage", json={"to": "lost"})
+    assert response.status_code == 403
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "potential"
+
+
+def test_approval_request_is_decided_by_the_teams_manager(api, people):
+    customer = create(api)
+    asked = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage-requests",
+                                json={"to": "lost", "reason": "went with a competitor"})
+    assert asked.status_code == 201 and asked.get_json()["status"] == "pending"
+    note = api.as_("manager").get("/api/v1/notifications?unread=true").get_json()
+    assert [n["kind"] for n in note] == ["workflow.approval_requested"]
+    # another team's manager can neither see nor decide it
+    assert api.as_("other_manager").get("/api/v1/approvals").get_json() == []
+    request_id = asked.get_json()["id"]
+    assert api.as_("other_manager").post(f"/api/v1/approvals/{request_id}/decision",
+                                         json={"approve": True}).status_code == 404
+    decided = api.as_("manager").post(f"/api/v1/approvals/{request_id}/decision",
+                                      json={"approve": True, "note": "agreed"})
+    assert decided.status_code == 200 and decided.get_json()["status"] == "approved"
+    [move] = history(api, customer["id"])
+    assert move["to_state"] == "lost" and move["actor_id"] == str(people.rep.id)
+    assert move["approved_by_id"] == str(people.manager.id) and move["reason"] == "went with a competitor"
+    again = api.as_("manager").post(f"/api/v1/approvals/{request_id}/decision", json={"approve": False})
+    assert again.status_code == 422
+    assert [n["kind"] for n in api.as_("rep").get("/api/v1/notifications").get_json()] == ["workflow.approval_approved"]
+
+
+def test_manager_gives_up_directly_as_the_approver_and_win_back_follows(api, people):
+    customer = create(api)
+    url = f"/api/v1/customers/{customer['id']}/stage"
+    assert api.as_("manager").post(url, json={"to": "lost", "reason": "closed down"}).status_code == 200
+    assert api.as_("rep").post(url, json={"to": "intent", "reason": "reopened"}).status_code == 200
+    moves = history(api, customer["id"])
+    assert [(m["to_state"], m["approved_by_id"]) for m in moves] == [("lost", str(people.manager.id)),
+                                                                    ("intent", None)]
+
+
+def test_a_lost_customer_buying_again_is_won_back_automatically(api):
+    customer = create(api)
+    api.as_("manager").post(f"/api/v1/customers/{customer['id']}/stage", json={"to": "lost"})
+    purchase(api, customer["id"])
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "first_purchase"
+
+
+def test_customer_created_in_a_later_stage_has_an_import_entry(api):
+    customer = create(api, stage="intent")
+    [entry] = history(api, customer["id"])
+    assert (entry["from_state"], entry["to_state"], entry["trigger"]) == (None, "intent", "import")
+
+
+def test_stage_cannot_be_patched_around_the_workflow(api):
+    customer = create(api)
+    response = api.as_("rep").patch(f"/api/v1/customers/{customer['id']}", json={"version": 1, "stage": "repeat"})
+    assert response.status_code == 422 and "stage" in response.get_json()["errors"]["json"]
+
+
+# --- stagnation --------------------------------------------------------------------------------------
+
+def age_customer(runtime, customer_id, days):
+    with runtime.database.unit_of_work() as s:
+        row = s.get(Customer, customer_id)
+        row.created_at = utcnow() - timedelta(days=days)
+
+
+def test_hook_trellis_scheduled_jobs(api, runtime, people):
+    fresh, stale = create(api, name="Fresh"), create(api, name="Stale")
+    age_customer(runtime, __import__("uuid").UUID(stale["id"]), 20)
+    results = dict(run_all(runtime, utcnow()))
+    assert results["workflow.stagnation"] == 1
+    rep_notes = api.as_("rep").get("/api/v1/notifications").get_json()
+    manager_notes = api.as_("manager").get("/api/v1/notifications").get_json()
+    assert [n["title"] for n in rep_notes] == ["Stale has been 'Potential' for 20 days"]
+    assert [n["kind"] for n in manager_notes] == ["workflow.stagnation"]
+    # running tick again sends nothing twice
+    assert dict(run_all(runtime, utcnow()))["workflow.stagnation"] == 0
+    assert len(api.as_("rep").get("/api/v1/notifications").get_json()) == 1
+
+
+def test_moving_on_and_stalling_again_alerts_again(api, runtime):
+    customer = create(api)
+    age_customer(runtime, __import__("uuid").UUID(customer["id"]), 20)
+    run_all(runtime, utcnow())
+    api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage", json={"to": "intent"})
+    assert dict(run_all(runtime, utcnow() + timedelta(days=29)))["workflow.stagnation"] == 0
+    assert dict(run_all(runtime, utcnow() + timedelta(days=31)))["workflow.stagnation"] == 1
+
+
+def test_notifications_are_marked_read(api, runtime):
+    customer = create(api)
+    age_customer(runtime, __import__("uuid").UUID(customer["id"]), 20)
+    run_all(runtime, utcnow())
+    [note] = api.as_("rep").get("/api/v1/notifications?unread=true").get_json()
+    assert api.as_("rep2").post(f"/api/v1/notifications/{note['id']}/read").status_code == 404
+    assert api.as_("rep").post(f"/api/v1/notifications/{note['id']}/read").get_json()["read_at"]
+    assert api.as_("rep").get("/api/v1/notifications?unread=true").get_json() == []
+
+
+# --- levels ------------------------------------------------------------------------------------------
+
+def test_purchases_grade_the_customer_and_the_history_says_why(api):
+    customer = create(api)
+    purchase(api, customer["id"], amount="15000.00")
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "C"
+    purchase(api, customer["id"], amount="6000.00")
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "B"
+    moves = history(api, customer["id"], workflow="customer.level")
+    assert [(m["from_state"], m["to_state"]) for m in moves] == [("none", "C"), ("C", "B")]
+    assert "revenue_12m=21000" in moves[1]["reason"]
+
+
+def test_manager_overrides_a_level_with_a_reason_and_it_stays_pinned(api):
+    customer = create(api)
+    url = f"/api/v1/customers/{customer['id']}/level"
+    assert api.as_("rep").post(url, json={"level": "A", "reason": "strategic"}).status_code == 403
+    assert api.as_("manager").post(url, json={"level": "A"}).status_code == 422  # a reason is required
+    assert api.as_("manager").post(url, json={"level": "Z", "reason": "x"}).status_code == 422
+    set_ = api.as_("manager").post(url, json={"level": "A", "reason": "strategic account"})
+    assert set_.status_code == 200 and set_.get_json()["level_pinned"] is True
+    purchase(api, customer["id"], amount="10.00")
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "A"
+    released = api.as_("manager").delete(url)
+    assert released.get_json()["level"] == "C" and released.get_json()["level_pinned"] is False
+
+
+def test_old_purchases_stop_counting_when_the_window_slides(api, runtime):
+    customer = create(api)
+    purchase(api, customer["id"], amount="30000.00", when=(utcnow() - timedelta(days=300)).isoformat())
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "B"
+    results = dict(run_all(runtime, utcnow() + timedelta(days=100)))
+    assert results["customer.regrade"] == 1
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "D"
+
+
+# --- the hooks, exercised by plugins -----------------------------------------------------------------
+
+@pytest.fixture
+def plugin_app(engine, database_url, connection):
+    """Build an app with extra plugins, bound to this test's transaction, with people and an api."""
+    stack = []
+
+    def build(*plugins):
+        app = create_app(app_config(database_url), extra_plugins=plugins)
+        ctx = bound(app, connection)
+        runtime = ctx.__enter__()
+        stack.append(ctx)
+        people = make_people(runtime)
+        from core.services import users
+
+        with runtime.database.unit_of_work():
+            tokens = {r: users.create_token(getattr(people, r))[1] for r in ("admin", "manager", "rep")}
+        return Api(app.test_client(), tokens), runtime, people
+
+    yield build
+    for ctx in reversed(stack):
+        ctx.__exit__(None, None, None)
+
+
+def test_hook_trellis_workflows(plugin_app):
+    def workflows(settings):
+        return [Workflow(name="customer.temperature", model=Customer, field="region", initial="cold",
+                         states=(State("cold", "Cold", "冷"), State("warm", "Warm", "温", timedelta(days=3))),
+                         transitions=(Transition("cold", "warm"),))]
+
+    extra = SimpleNamespace(name="thermo", version="1", trellis_workflows=hookimpl(workflows))
+    api, runtime, _ = plugin_app(extra)
+    listed = {w["name"]: w for w in api.as_("rep").get("/api/v1/workflows").get_json()}
+    assert listed["customer.temperature"]["states"][1] == {"name": "warm", "en": "Warm", "zh_cn": "温",
+                                                          "expected_days": 3.0}
+    assert "customer.lifecycle" in listed and "customer.level" in listed
+    labels = api.as_("rep").get("/api/v1/labels").get_json()
+    assert labels["customer.temperature.state"][0] == {"value": "cold", "en": "Cold", "zh_cn": "冷"}
+    with runtime.database.unit_of_work():
+        from core.services import customers, workflow
+
+        customer = customers.create(runtime.plugins and _admin(runtime), {"name": "T", "region": "cold"})
+        workflow.transition(None, "customer.temperature", customer, "warm", trigger="automatic")
+        with pytest.raises(ValidationFailed):
+            workflow.transition(None, "customer.temperature", customer, "cold", trigger="automatic")
+    clash = SimpleNamespace(name="thermo2", version="1", trellis_workflows=hookimpl(workflows))
+    with pytest.raises(PluginError, match="'thermo' and 'thermo2' both declare the workflow"):
+        create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[extra, clash])
+
+
+def _admin(runtime):
+    from core.models import User
+
+    from core import db
+
+    return db.session().scalars(select(User).where(User.role == "admin")).first()
+
+
+def test_hook_trellis_event_subscribers(plugin_app):
+    seen = []
+
+    def on_created(event, actor):
+        seen.append((event.name, event.payload["changes"]["name"][1], actor.email))
+        if event.payload["changes"]["name"][1] == "Forbidden Corp":
+            raise ValidationFailed(fields={"name": ["This name is refused by a plugin."]})
+
+    extra = SimpleNamespace(name="listener", version="1",
+                            trellis_event_subscribers=hookimpl(lambda: {"customer.created": [on_created]}))
+    api, runtime, _ = plugin_app(extra)
+    assert api.as_("rep").post("/api/v1/customers", json={"name": "Fine Corp"}).status_code == 201
+    refused = api.as_("rep").post("/api/v1/customers", json={"name": "Forbidden Corp"})
+    assert refused.status_code == 422  # a handler's error fails the change that caused it
+    assert seen == [("customer.created", "Fine Corp", "rep@example.com"),
+                    ("customer.created", "Forbidden Corp", "rep@example.com")]
+    names = [c["name"] for c in api.as_("rep").get("/api/v1/customers").get_json()]
+    assert names == ["Fine Corp"]
+
+
+def test_hook_trellis_deliver_notification(plugin_app):
+    delivered = []
+    extra = SimpleNamespace(name="mailer", version="1", trellis_deliver_notification=hookimpl(
+        lambda notification, user: delivered.append((user.email, notification.kind))))
+    api, runtime, _ = plugin_app(extra)
+    customer = create(api)
+    api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage-requests", json={"to": "lost", "reason": "gone"})
+    assert delivered == [("manager@example.com", "workflow.approval_requested")]
+
+
+def test_jobs_from_plugins_run_in_tick_and_a_failing_one_does_not_stop_the_others(plugin_app):
+    calls = []
+
+    def boom(now):
+        raise RuntimeError("broken job")
+
+    extra = SimpleNamespace(name="cron", version="1", trellis_scheduled_jobs=hookimpl(
+        lambda: [Job("cron.boom", boom), Job("cron.count", lambda now: calls.append(now) or len(calls))]))
+    _, runtime, _ = plugin_app(extra)
+    results = dict(run_all(runtime, utcnow()))
+    assert isinstance(results["cron.boom"], RuntimeError) and results["cron.count"] == 1
