@@ -32,6 +32,13 @@ def trellis_labels():
 
 
 @hookimpl
+def trellis_roles():
+    from core.labels import CORE_ROLES
+
+    return CORE_ROLES
+
+
+@hookimpl
 def trellis_interaction_kinds():
     from core.labels import CORE_INTERACTION_KINDS
 
@@ -76,10 +83,11 @@ def trellis_event_subscribers():
 @hookimpl
 def trellis_scheduled_jobs():
     from core.jobs import Job
-    from core.services import customers, workflow
+    from core.services import customers, interactions, workflow
 
     return [
         Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
             "Alert owners and their managers about records that overstay a state."),
         Job("customer.regrade", customers.regrade_all, "Re-grade customer levels as the 12-month window slides."),
+        Job("tasks.reminders", interactions.send_due_reminders, "Remind assignees of due and overdue tasks."),
     ]

@@ -168,3 +168,27 @@ def trellis_scheduled_jobs():
     Each job is called as ``job.run(now)`` in its own unit of work and must be idempotent: running
     ``tick`` twice in a row sends nothing twice. Return value of ``run``: a short count or message.
     """
+
+
+@hookspec
+def trellis_roles():
+    """Return a list of :class:`core.labels.Choice` naming roles the plugin adds (``exhibitor``,
+    ``store_staff`` …), with en and zh-CN labels.
+
+    Users can be created with these roles. A plugin role sees no customer until a scope of the plugin
+    grants it some (``trellis_record_scopes``); the core roles keep their rules (admin all, manager the
+    team's, rep their own).
+    """
+
+
+@hookspec
+def trellis_record_scopes():
+    """Return ``{Model: scope}`` where ``scope(actor)`` returns a SQLAlchemy condition on ``Model`` saying
+    which rows ``actor`` may see, or None to grant nothing.
+
+    Called once per app. For ``core.models.Customer`` a scope *adds* to the core's rule (conditions are
+    OR-ed), so a plugin can let a service team see the customers whose requests it handles. For the
+    plugin's own models, ``core.services.permissions.visibility(actor, Model)`` combines the scopes every
+    plugin declared; with none declared only admins see the rows. Services apply it to every read,
+    list, count and metric.
+    """

@@ -50,12 +50,13 @@ class LabelRegistry:
         return choice.zh_cn if locale.lower().startswith("zh") else choice.en
 
 
+CORE_ROLES: list[Choice] = [
+    Choice("admin", "Administrator", "管理员"),
+    Choice("manager", "Manager", "经理"),
+    Choice("rep", "Sales rep", "销售代表"),
+]
+
 CORE_LABELS: dict[str, list[Choice]] = {
-    "role": [
-        Choice("admin", "Administrator", "管理员"),
-        Choice("manager", "Manager", "经理"),
-        Choice("rep", "Sales rep", "销售代表"),
-    ],
     "customer_kind": [Choice("company", "Company", "企业"), Choice("person", "Person", "个人")],
     "customer_size": [
         Choice("micro", "Micro", "微型"),

@@ -31,6 +31,8 @@ class Runtime:
     #: event name (or ``*``) → in-process handlers
     subscribers: dict[str, list] = field(default_factory=dict)
     jobs: list = field(default_factory=list)
+    #: model → [(owner, scope(actor) -> condition | None)]
+    scopes: dict[type, list] = field(default_factory=dict)
 
     @property
     def interaction_kinds(self) -> list[str]:
@@ -64,6 +66,11 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
     for owner, metrics in plugins.call_each("trellis_metrics"):
         for metric in metrics:
             rt.metrics.add(metric, owner=owner)
+    for owner, roles in plugins.call_each("trellis_roles"):
+        rt.labels.add("role", list(roles), owner=owner)
+    for owner, scopes in plugins.call_each("trellis_record_scopes"):
+        for model, scope in scopes.items():
+            rt.scopes.setdefault(model, []).append((owner, scope))
     for owner, workflows in plugins.call_each("trellis_workflows", settings=settings):
         for workflow in workflows:
             rt.workflows.add(workflow, owner=owner)

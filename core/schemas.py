@@ -125,6 +125,8 @@ class InteractionCreate(StrictSchema):
     due_at = fields.AwareDateTime(allow_none=True)
     amount = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
     assignee_id = fields.UUID(allow_none=True)
+    reminder_at = fields.AwareDateTime(allow_none=True)
+    outcome = fields.String(validate=validate.Length(max=20000))
 
 
 class InteractionUpdate(InteractionCreate):
@@ -138,7 +140,47 @@ class InteractionFilter(StrictSchema):
     kind = fields.String(validate=validate.Length(max=60))
     status = fields.String(validate=one_of(InteractionStatus))
     assignee_id = fields.UUID()
+    mine = fields.Boolean(metadata={"description": "Only tasks assigned to you."})
+    overdue = fields.Boolean(metadata={"description": "Only planned interactions past their due time."})
+    due_before = fields.AwareDateTime()
+    due_after = fields.AwareDateTime()
     deleted = fields.Boolean(load_default=False)
+
+
+class TaskCompletion(StrictSchema):
+    outcome = fields.String(load_default="", validate=validate.Length(max=20000))
+    occurred_at = fields.AwareDateTime(allow_none=True)
+    amount = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
+
+
+class TaskCancellation(StrictSchema):
+    outcome = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class Escalation(StrictSchema):
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class Handover(StrictSchema):
+    to_user_id = fields.UUID(required=True)
+    customer_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=10000))
+    from_user_id = fields.UUID(metadata={"description": "Hand over every customer of this user."})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AllocationRule(StrictSchema):
+    industry = fields.String(validate=validate.Length(max=80))
+    region = fields.String(validate=validate.Length(max=80))
+    size = fields.String(validate=one_of(CustomerSize))
+    rep_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
+
+
+class Allocation(StrictSchema):
+    rules = fields.List(fields.Nested(AllocationRule), load_default=list)
+    rep_ids = fields.List(fields.UUID(), metadata={"description": "The pool for customers no rule matches "
+                                                                  "(default: every rep you manage)."})
+    dry_run = fields.Boolean(load_default=True)
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
 
 
 # --- users -------------------------------------------------------------------------------------------
@@ -222,3 +264,8 @@ class InteractionOut(RecordOut):
     assignee_id = fields.UUID(allow_none=True)
     created_by_id = fields.UUID(allow_none=True)
     source = fields.String()
+    reminder_at = fields.DateTime(allow_none=True)
+    outcome = fields.String()
+    completed_at = fields.DateTime(allow_none=True)
+    escalated_at = fields.DateTime(allow_none=True)
+    escalation_count = fields.Integer()

@@ -9,9 +9,10 @@ from marshmallow import Schema, fields
 from api.rest.crud import body_doc, json_body
 from core import runtime
 from core.schemas import (
-    ApprovalDecision, CustomerOut, LevelChange, MAX_PAGE_SIZE, StageChange,
+    Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
+    StageChange, TaskCancellation, TaskCompletion, UserOut,
 )
-from core.services import common, customers, notifications, workflow
+from core.services import common, customers, interactions, notifications, ownership, workflow
 from core.services.permissions import require_actor
 
 
@@ -55,6 +56,12 @@ class NotificationOut(Schema):
     data = fields.Dict()
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
+
+
+class AssignmentOut(Schema):
+    customer = fields.Nested(CustomerOut)
+    rep = fields.Nested(UserOut)
+    rule = fields.Integer(allow_none=True)
 
 
 class HistoryArgs(Schema):
@@ -147,6 +154,41 @@ def lifecycle_blueprints() -> list[Blueprint]:
     def read_all():
         """Mark all your notifications read"""
         return {"marked": notifications.mark_all_read(current_user)}
+
+    @blp.route("/interactions/<uuid:interaction_id>/complete", methods=["POST"])
+    @blp.doc(**body_doc(TaskCompletion))
+    @blp.response(200, InteractionOut)
+    def complete(interaction_id):
+        """Mark a task done, with its outcome"""
+        return interactions.complete(current_user, interaction_id, json_body())
+
+    @blp.route("/interactions/<uuid:interaction_id>/cancel", methods=["POST"])
+    @blp.doc(**body_doc(TaskCancellation))
+    @blp.response(200, InteractionOut)
+    def cancel(interaction_id):
+        """Cancel a task, saying why"""
+        return interactions.cancel(current_user, interaction_id, json_body())
+
+    @blp.route("/interactions/<uuid:interaction_id>/escalate", methods=["POST"])
+    @blp.doc(**body_doc(Escalation))
+    @blp.response(200, InteractionOut)
+    def escalate(interaction_id):
+        """Chase a task (催办; managers): the assignee is notified"""
+        return interactions.escalate(current_user, interaction_id, json_body())
+
+    @blp.route("/customers/handover", methods=["POST"])
+    @blp.doc(**body_doc(Handover))
+    @blp.response(200, CustomerOut(many=True))
+    def handover():
+        """Hand customers (and their planned tasks) to another rep (业务移交)"""
+        return ownership.handover(current_user, json_body())
+
+    @blp.route("/customers/allocate", methods=["POST"])
+    @blp.doc(**body_doc(Allocation))
+    @blp.response(200, AssignmentOut(many=True))
+    def allocate():
+        """Assign unowned customers to reps by rules, balancing load (dry_run shows the plan)"""
+        return ownership.allocate(current_user, json_body())
 
     @blp.route("/workflows")
     def workflows():

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, UTCDateTime
@@ -35,6 +35,14 @@ class Interaction(Base, Record):
                                                           nullable=True, index=True)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                             nullable=True)
+    #: When to remind the assignee of a planned interaction (预约提示).
+    reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: What came of it, written when the task is done or cancelled.
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: A manager's chasing (催办): when it last happened and how often.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalation_count: Mapped[int] = mapped_column(Integer, default=0)
     #: Which component wrote it: ``core`` or a plugin name (a check-in comes from ``exhibitions``).
     source: Mapped[str] = mapped_column(String(60), default="core")
 
@@ -42,4 +50,5 @@ class Interaction(Base, Record):
     contact: Mapped[Contact | None] = relationship(Contact)
     assignee: Mapped[User | None] = relationship(User, foreign_keys=[assignee_id])
 
-    __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),)
+    __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
+                      Index("ix_interaction_status_due", "status", "due_at"))

@@ -165,8 +165,9 @@ def decide_approval(actor: Any, request_id: Any, data: Mapping[str, Any]):
 def history(actor: Any, customer_id: Any, *, workflow_name: str = lifecycle.WORKFLOW):
     """The customer's stage (or level) history, oldest first."""
     customer = get(actor, customer_id)
-    if workflow_name not in (lifecycle.WORKFLOW, levels.WORKFLOW):
-        raise ValidationFailed(fields={"workflow": [f"One of: {lifecycle.WORKFLOW}, {levels.WORKFLOW}."]})
+    known = (lifecycle.WORKFLOW, levels.WORKFLOW, "customer.owner")
+    if workflow_name not in known:
+        raise ValidationFailed(fields={"workflow": [f"One of: {', '.join(known)}."]})
     return workflow.history(workflow_name, customer)
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from core import db, runtime
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import Contact, Customer, Interaction, InteractionStatus
-from core.schemas import InteractionCreate, InteractionFilter, InteractionUpdate
+from core.schemas import (
+    Escalation, InteractionCreate, InteractionFilter, InteractionUpdate, TaskCancellation, TaskCompletion,
+)
 from core.services import audit, common, customers
 from core.services.permissions import customer_visibility
 
 AUDITED = ["customer_id", "contact_id", "kind", "direction", "status", "subject", "occurred_at", "due_at",
-           "amount", "assignee_id"]
+           "amount", "assignee_id", "reminder_at", "outcome"]
 
 SORTABLE = {
     "occurred_at": Interaction.occurred_at,
@@ -26,10 +28,13 @@ SORTABLE = {
 
 
 def visible(actor: Any, *, deleted: bool = False) -> Select:
+    """Interactions of customers the actor may see, and tasks assigned to the actor (a task handed to
+    someone outside the owner's team is still theirs to do)."""
     return (
         select(Interaction)
         .join(Customer, Customer.id == Interaction.customer_id)
-        .where(customer_visibility(actor), Customer.deleted_at.is_(None), common.not_deleted(Interaction, deleted))
+        .where(or_(customer_visibility(actor), Interaction.assignee_id == actor.id),
+               Customer.deleted_at.is_(None), common.not_deleted(Interaction, deleted))
     )
 
 
@@ -45,6 +50,14 @@ def list_interactions(actor: Any, filters: Mapping[str, Any] | None = None, *,
                       page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Interaction]:
     f = common.validate(InteractionFilter, dict(filters or {}))
     stmt = visible(actor, deleted=f.pop("deleted", False))
+    if f.pop("mine", False):
+        stmt = stmt.where(Interaction.assignee_id == actor.id)
+    if f.pop("overdue", False):
+        stmt = stmt.where(Interaction.status == InteractionStatus.PLANNED.value, Interaction.due_at < utcnow())
+    if (before := f.pop("due_before", None)) is not None:
+        stmt = stmt.where(Interaction.due_at < before)
+    if (after := f.pop("due_after", None)) is not None:
+        stmt = stmt.where(Interaction.due_at >= after)
     for key, value in f.items():
         stmt = stmt.where(getattr(Interaction, key) == value)
     return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "-occurred_at"), Interaction.id)
@@ -102,6 +115,8 @@ def _check_references(actor: Any, values: dict, customer_id: uuid.UUID) -> None:
 def _check_times(interaction: Interaction) -> None:
     if interaction.status == InteractionStatus.PLANNED.value and interaction.due_at is None:
         raise ValidationFailed(fields={"due_at": ["A planned interaction needs a due time."]})
+    if interaction.reminder_at is not None and interaction.due_at is not None and interaction.reminder_at > interaction.due_at:
+        raise ValidationFailed(fields={"reminder_at": ["The reminder must come before the due time."]})
     if interaction.status == InteractionStatus.DONE.value and interaction.occurred_at is None:
         interaction.occurred_at = utcnow()
 
@@ -152,3 +167,85 @@ def restore(actor: Any, interaction_id: Any) -> Interaction:
     common.restore(row)
     audit.record_change(actor, "restored", row)
     return row
+
+
+# --- tasks -------------------------------------------------------------------------------------------
+
+def _planned(actor: Any, interaction_id: Any) -> Interaction:
+    row = get(actor, interaction_id)
+    if row.status != InteractionStatus.PLANNED.value:
+        raise ValidationFailed(fields={"status": [f"This interaction is {row.status}, not planned."]})
+    return row
+
+
+def complete(actor: Any, interaction_id: Any, data: Mapping[str, Any]) -> Interaction:
+    """Mark a task done with its outcome; it joins the timeline (a done purchase moves the lifecycle)."""
+    row = _planned(actor, interaction_id)
+    values = common.validate(TaskCompletion, data)
+    now = utcnow()
+    changes = common.apply_changes(row, {
+        "status": InteractionStatus.DONE.value, "outcome": values["outcome"],
+        "occurred_at": values.get("occurred_at") or now, "completed_at": now,
+        **({"amount": values["amount"]} if "amount" in values else {})})
+    db.session().flush()
+    audit.record_change(actor, "updated", row, changes, payload={"kind": row.kind, "customer_id": row.customer_id})
+    return row
+
+
+def cancel(actor: Any, interaction_id: Any, data: Mapping[str, Any]) -> Interaction:
+    row = _planned(actor, interaction_id)
+    values = common.validate(TaskCancellation, data)
+    changes = common.apply_changes(row, {"status": InteractionStatus.CANCELLED.value, "outcome": values["outcome"],
+                                         "completed_at": utcnow()})
+    db.session().flush()
+    audit.record_change(actor, "updated", row, changes, payload={"kind": row.kind, "customer_id": row.customer_id})
+    return row
+
+
+def escalate(actor: Any, interaction_id: Any, data: Mapping[str, Any]) -> Interaction:
+    """A manager chases a task (催办): the assignee is notified every time."""
+    from core.models import Role, User
+    from core.services.notifications import notify
+    from core.services.permissions import require_role
+
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    row = _planned(actor, interaction_id)
+    values = common.validate(Escalation, data)
+    if row.assignee_id is None:
+        raise ValidationFailed(fields={"assignee_id": ["The task has no assignee to chase."]})
+    row.escalated_at = utcnow()
+    row.escalation_count = (row.escalation_count or 0) + 1
+    db.session().flush()
+    audit.record_change(actor, "escalated", row, {"escalation_count": (row.escalation_count - 1, row.escalation_count)},
+                        payload={"note": values["note"]})
+    assignee = db.session().get(User, row.assignee_id)
+    due = row.due_at.strftime("%Y-%m-%d %H:%M UTC") if row.due_at else ""
+    notify(assignee, "task.escalated", f"{actor.name or actor.email} is chasing: {row.subject or row.kind}",
+           values["note"] or f"Due {due}.", record=row,
+           data={"customer_id": row.customer_id, "escalated_by": actor.id, "count": row.escalation_count})
+    return row
+
+
+def send_due_reminders(now) -> int:
+    """``trellis tick``: remind assignees of tasks whose reminder time has come, and tell them of tasks
+    that went overdue — each once (dedupe keys carry the times, so a rescheduled task reminds again)."""
+    from core.models import User
+    from core.services.notifications import notify
+
+    sess = db.session()
+    sent = 0
+    live = (Interaction.status == InteractionStatus.PLANNED.value, Interaction.deleted_at.is_(None),
+            Interaction.assignee_id.is_not(None))
+    for row in sess.scalars(select(Interaction).where(*live, Interaction.reminder_at <= now)):
+        user = sess.get(User, row.assignee_id)
+        if notify(user, "task.reminder", f"Reminder: {row.subject or row.kind}",
+                  f"Due {row.due_at:%Y-%m-%d %H:%M} UTC.", record=row, data={"customer_id": row.customer_id},
+                  dedupe_key=f"task.reminder:{row.id}:{row.reminder_at.isoformat()}"):
+            sent += 1
+    for row in sess.scalars(select(Interaction).where(*live, Interaction.due_at < now)):
+        user = sess.get(User, row.assignee_id)
+        if notify(user, "task.overdue", f"Overdue: {row.subject or row.kind}",
+                  f"It was due {row.due_at:%Y-%m-%d %H:%M} UTC.", record=row, data={"customer_id": row.customer_id},
+                  dedupe_key=f"task.overdue:{row.id}:{row.due_at.isoformat()}"):
+            sent += 1
+    return sent

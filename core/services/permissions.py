@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 
 from core import db
 from core.errors import Forbidden, Unauthenticated, ValidationFailed
@@ -33,8 +33,20 @@ def team_member_ids(team_id: uuid.UUID | None):
     return select(User.id).where(User.team_id == team_id)
 
 
+def _plugin_grants(actor: User, model: type) -> list[ColumnElement[bool]]:
+    from core import runtime
+
+    grants = []
+    for _owner, scope in runtime.current().scopes.get(model, []):
+        condition = scope(actor)
+        if condition is not None:
+            grants.append(condition)
+    return grants
+
+
 def customer_visibility(actor: Any) -> ColumnElement[bool]:
-    """A WHERE condition on ``Customer`` limited to what ``actor`` may see."""
+    """A WHERE condition on ``Customer`` limited to what ``actor`` may see: the core's rule for its
+    roles, OR-ed with whatever plugin scopes grant (``trellis_record_scopes``)."""
     user = require_actor(actor)
     if user.role == Role.ADMIN.value:
         return true()
@@ -42,8 +54,22 @@ def customer_visibility(actor: Any) -> ColumnElement[bool]:
         conditions = [Customer.owner_id.is_(None), Customer.owner_id == user.id]
         if user.team_id is not None:
             conditions.append(Customer.owner_id.in_(team_member_ids(user.team_id)))
-        return or_(*conditions)
-    return Customer.owner_id == user.id
+    elif user.role == Role.REP.value:
+        conditions = [Customer.owner_id == user.id]
+    else:
+        conditions = []
+    conditions += _plugin_grants(user, Customer)
+    return or_(*conditions) if conditions else false()
+
+
+def visibility(actor: Any, model: type) -> ColumnElement[bool]:
+    """A WHERE condition on a plugin's ``model``: admins see every row, everyone else what the scopes
+    declared for the model grant (nothing when none do)."""
+    user = require_actor(actor)
+    if user.role == Role.ADMIN.value:
+        return true()
+    grants = _plugin_grants(user, model)
+    return or_(*grants) if grants else false()
 
 
 def check_owner_assignment(actor: User, owner_id: uuid.UUID | None, field: str = "owner_id") -> None:

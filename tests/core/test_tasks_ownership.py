@@ -1,0 +1,220 @@
+"""Tasks and escalation, handover and allocation, plugin roles and scopes, and the permission matrix."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from core.db import utcnow
+from core.errors import ValidationFailed
+from core.hookspecs import hookimpl
+from core.jobs import run_all
+from core.labels import Choice
+from core.models import Customer
+from tests.api.rest.test_customers import create
+from tests.core.test_lifecycle import plugin_app  # noqa: F401  (fixture)
+
+
+def task(api, customer_id, who="rep", **fields):
+    due = (utcnow() + timedelta(days=2)).isoformat()
+    response = api.as_(who).post("/api/v1/interactions", json={
+        "customer_id": customer_id, "kind": "visit", "subject": "site visit", "due_at": due, **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+# --- tasks -------------------------------------------------------------------------------------------
+
+def test_completing_a_task_puts_it_on_the_timeline_with_its_outcome(api):
+    customer = create(api)
+    planned = task(api, customer["id"])
+    done = api.as_("rep").post(f"/api/v1/interactions/{planned['id']}/complete", json={"outcome": "met the buyer"})
+    body = done.get_json()
+    assert done.status_code == 200 and body["status"] == "done" and body["outcome"] == "met the buyer"
+    assert body["occurred_at"] and body["completed_at"]
+    again = api.as_("rep").post(f"/api/v1/interactions/{planned['id']}/complete", json={})
+    assert again.status_code == 422 and "status" in again.get_json()["errors"]["json"]
+
+
+def test_completing_a_planned_purchase_moves_the_lifecycle(api):
+    customer = create(api)
+    planned = task(api, customer["id"], kind="purchase", subject="order")
+    api.as_("rep").post(f"/api/v1/interactions/{planned['id']}/complete", json={"amount": "500.00"})
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "first_purchase"
+
+
+def test_cancelling_needs_a_reason(api):
+    customer = create(api)
+    planned = task(api, customer["id"])
+    assert api.as_("rep").post(f"/api/v1/interactions/{planned['id']}/cancel", json={}).status_code == 422
+    cancelled = api.as_("rep").post(f"/api/v1/interactions/{planned['id']}/cancel", json={"outcome": "postponed"})
+    assert cancelled.get_json()["status"] == "cancelled"
+
+
+def test_manager_escalates_and_the_assignee_is_notified_each_time(api, people):
+    customer = create(api)
+    planned = task(api, customer["id"])
+    url = f"/api/v1/interactions/{planned['id']}/escalate"
+    assert api.as_("rep2").post(url, json={}).status_code == 403
+    assert api.as_("other_manager").post(url, json={}).status_code == 404  # outside their team
+    first = api.as_("manager").post(url, json={"note": "the client is waiting"})
+    assert first.status_code == 200 and first.get_json()["escalation_count"] == 1
+    api.as_("manager").post(url, json={})
+    notes = api.as_("rep").get("/api/v1/notifications").get_json()
+    assert [n["kind"] for n in notes] == ["task.escalated", "task.escalated"]
+    assert notes[1]["body"] == "the client is waiting" and notes[1]["title"].startswith("Mia Manager is chasing")
+
+
+def test_tick_sends_reminders_and_overdue_notices_once(api, runtime):
+    customer = create(api)
+    now = utcnow()
+    task(api, customer["id"], subject="call back", due_at=(now + timedelta(hours=2)).isoformat(),
+         reminder_at=(now - timedelta(minutes=5)).isoformat())
+    task(api, customer["id"], subject="late one", due_at=(now + timedelta(minutes=1)).isoformat())
+    results = dict(run_all(runtime, now + timedelta(minutes=10)))
+    assert results["tasks.reminders"] == 2
+    titles = sorted(n["title"] for n in api.as_("rep").get("/api/v1/notifications").get_json())
+    assert titles == ["Overdue: late one", "Reminder: call back"]
+    assert dict(run_all(runtime, now + timedelta(minutes=20)))["tasks.reminders"] == 0
+
+
+def test_reminder_after_due_time_is_422(api):
+    customer = create(api)
+    response = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "call", "due_at": "2026-12-01T10:00:00Z",
+        "reminder_at": "2026-12-02T10:00:00Z"})
+    assert response.status_code == 422 and "reminder_at" in response.get_json()["errors"]["json"]
+
+
+def test_my_overdue_tasks_filter(api):
+    customer = create(api)
+    task(api, customer["id"], subject="late", due_at=(utcnow() - timedelta(days=1)).isoformat(), status="planned")
+    task(api, customer["id"], subject="later")
+    listed = api.as_("rep").get("/api/v1/interactions?mine=true&overdue=true").get_json()
+    assert [t["subject"] for t in listed] == ["late"]
+
+
+# --- handover and allocation -------------------------------------------------------------------------
+
+def test_handover_moves_customers_and_their_planned_tasks_with_history(api, people):
+    a, b = create(api, name="A Co"), create(api, name="B Co")
+    planned = task(api, a["id"])
+    response = api.as_("manager").post("/api/v1/customers/handover", json={
+        "from_user_id": str(people.rep.id), "to_user_id": str(people.rep2.id), "reason": "Ray left"})
+    assert response.status_code == 200, response.get_json()
+    assert sorted(c["name"] for c in response.get_json()) == ["A Co", "B Co"]
+    assert api.as_("rep").get(f"/api/v1/customers/{a['id']}").status_code == 404
+    assert api.as_("rep2").get(f"/api/v1/interactions/{planned['id']}").get_json()["assignee_id"] == str(people.rep2.id)
+    [move] = api.as_("rep2").get(f"/api/v1/customers/{b['id']}/history?workflow=customer.owner").get_json()
+    assert (move["from_state"], move["to_state"], move["reason"]) == (str(people.rep.id), str(people.rep2.id), "Ray left")
+
+
+def test_handover_rules(api, people):
+    a = create(api)
+    url = "/api/v1/customers/handover"
+    body = {"customer_ids": [a["id"]], "to_user_id": str(people.rep2.id), "reason": "territory"}
+    assert api.as_("rep").post(url, json=body).status_code == 403
+    assert api.as_("other_manager").post(url, json={**body, "to_user_id": str(people.other_rep.id)}).status_code == 422
+    cross = api.as_("manager").post(url, json={**body, "to_user_id": str(people.other_rep.id)})
+    assert cross.status_code == 403  # a manager stays within the team
+    assert api.as_("manager").post(url, json={**body, "from_user_id": str(people.rep.id)}).status_code == 422
+    assert api.as_("admin").post(url, json={**body, "to_user_id": str(people.other_rep.id)}).status_code == 200
+
+
+def test_allocation_plans_by_rules_balances_load_and_applies(api, people):
+    ids = {}
+    for name, industry in [("R1", "retail"), ("R2", "retail"), ("S1", "software"), ("S2", "software"), ("S3", "software")]:
+        ids[name] = api.as_("manager").post("/api/v1/customers", json={"name": name, "industry": industry,
+                                                                       "owner_id": None}).get_json()["id"]
+    body = {"rules": [{"industry": "retail", "rep_ids": [str(people.rep2.id)]}],
+            "rep_ids": [str(people.rep.id), str(people.rep2.id)]}
+    plan = api.as_("manager").post("/api/v1/customers/allocate", json=body).get_json()
+    assigned = {p["customer"]["name"]: p["rep"]["email"] for p in plan}
+    assert assigned["R1"] == assigned["R2"] == "rep2@example.com"
+    # rep2 already carries the two retail ones, so rep takes software until the loads are even (2–2),
+    # and the tie goes to the first rep by name: 3 for rep, 2 for rep2
+    assert [assigned[n] for n in ("S1", "S2", "S3")] == ["rep@example.com"] * 3
+    assert api.as_("rep").get("/api/v1/customers").get_json() == []  # a dry run writes nothing
+    applied = api.as_("manager").post("/api/v1/customers/allocate", json={**body, "dry_run": False}).get_json()
+    assert len(applied) == 5
+    assert len(api.as_("rep").get("/api/v1/customers").get_json()) == 3
+    assert len(api.as_("rep2").get("/api/v1/customers").get_json()) == 2
+    assert api.as_("manager").post("/api/v1/customers/allocate", json=body).get_json() == []
+
+
+def test_allocation_refuses_reps_outside_the_team(api, people):
+    response = api.as_("manager").post("/api/v1/customers/allocate", json={"rep_ids": [str(people.other_rep.id)]})
+    assert response.status_code == 403
+
+
+# --- plugin roles and scopes -------------------------------------------------------------------------
+
+def test_hook_trellis_roles(plugin_app):
+    extra = SimpleNamespace(name="expo", version="1", trellis_roles=hookimpl(
+        lambda: [Choice("expo_organiser", "Organiser staff", "主办方")]))
+    api, runtime, people = plugin_app(extra)
+    created = api.as_("admin").post("/api/v1/customers", json={"name": "Visible"})
+    assert created.status_code == 201
+    from core.services import users
+
+    with runtime.database.unit_of_work():
+        staff = users.create_user(people.admin, {"email": "staff@example.com", "role": "expo_organiser"})
+        api.tokens["staff"] = users.create_token(staff)[1]
+        with pytest.raises(ValidationFailed) as refused:
+            users.create_user(people.admin, {"email": "x@example.com", "role": "nobody"})
+        assert refused.value.fields["role"][0].startswith("Unknown role")
+    # a plugin role sees nothing until a scope grants it
+    assert api.as_("staff").get("/api/v1/customers").get_json() == []
+    roles = api.as_("staff").get("/api/v1/labels").get_json()["role"]
+    assert {"value": "expo_organiser", "en": "Organiser staff", "zh_cn": "主办方"} in roles
+
+
+def test_hook_trellis_record_scopes(plugin_app):
+    def scopes():
+        def exhibitors_visible(actor):
+            return Customer.source == "exhibition" if actor.role == "expo_organiser" else None
+        return {Customer: exhibitors_visible}
+
+    extra = SimpleNamespace(name="expo", version="1",
+                            trellis_roles=hookimpl(lambda: [Choice("expo_organiser", "Organiser", "主办方")]),
+                            trellis_record_scopes=hookimpl(scopes))
+    api, runtime, people = plugin_app(extra)
+    api.as_("admin").post("/api/v1/customers", json={"name": "Exhibitor", "source": "exhibition", "owner_id": None})
+    api.as_("admin").post("/api/v1/customers", json={"name": "Walk-in", "source": "walk_in", "owner_id": None})
+    from core.services import users
+
+    with runtime.database.unit_of_work():
+        staff = users.create_user(people.admin, {"email": "staff@example.com", "role": "expo_organiser"})
+        api.tokens["staff"] = users.create_token(staff)[1]
+    assert [c["name"] for c in api.as_("staff").get("/api/v1/customers").get_json()] == ["Exhibitor"]
+    # the grant does not widen what core roles see
+    assert api.as_("rep").get("/api/v1/customers").get_json() == []
+    rows = api.as_("staff").get("/api/v1/metrics/customers").get_json()["rows"]
+    assert rows[0]["value"] == 1
+
+
+# --- the permission matrix ---------------------------------------------------------------------------
+
+MATRIX = {  # who: (read, list count, update, delete) on a customer owned by "rep"
+    "rep": (200, 1, 200, 204),
+    "rep2": (404, 0, 404, 404),
+    "manager": (200, 1, 200, 204),
+    "other_manager": (404, 0, 404, 404),
+    "other_rep": (404, 0, 404, 404),
+    "admin": (200, 1, 200, 204),
+}
+
+
+@pytest.mark.parametrize("who", list(MATRIX))
+def test_permission_matrix(api, who):
+    customer = create(api, who="rep")
+    url = f"/api/v1/customers/{customer['id']}"
+    read, count, update, delete = MATRIX[who]
+    assert api.as_(who).get(url).status_code == read
+    assert len(api.as_(who).get("/api/v1/customers").get_json()) == count
+    assert api.as_(who).get("/api/v1/metrics/customers").get_json()["rows"][0]["value"] == count
+    assert api.as_(who).get(f"{url}/timeline").status_code == read
+    assert api.as_(who).patch(url, json={"version": 1, "notes": "x"}).status_code == update
+    assert api.as_(who).delete(url).status_code == delete
