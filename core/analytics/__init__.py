@@ -1,0 +1,43 @@
+"""Customer analytics: pure numerical functions (no database access).
+
+``clv``: BG/NBD + Gamma-Gamma customer-lifetime-value models and the seed CLV formula.
+"""
+from core.analytics.clv import (
+    PERIOD_DAYS,
+    BGNBDFit,
+    FitFailure,
+    GammaGammaFit,
+    Summary,
+    bgnbd_log_likelihood,
+    customer_lifetime_value,
+    discounted_clv,
+    expected_average_spend,
+    expected_transactions,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    gamma_gamma_log_likelihood,
+    probability_alive,
+    seed_clv,
+    summarize,
+    unconditional_expected_transactions,
+)
+
+__all__ = [
+    "PERIOD_DAYS",
+    "BGNBDFit",
+    "FitFailure",
+    "GammaGammaFit",
+    "Summary",
+    "bgnbd_log_likelihood",
+    "customer_lifetime_value",
+    "discounted_clv",
+    "expected_average_spend",
+    "expected_transactions",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "gamma_gamma_log_likelihood",
+    "probability_alive",
+    "seed_clv",
+    "summarize",
+    "unconditional_expected_transactions",
+]
