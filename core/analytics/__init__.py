@@ -1,6 +1,7 @@
 """Customer analytics: pure numerical functions (no database access).
 
 ``clv``: BG/NBD + Gamma-Gamma customer-lifetime-value models and the seed CLV formula.
+``rfm``: recency / frequency / monetary scores and named segments.
 """
 from core.analytics.clv import (
     PERIOD_DAYS,
@@ -21,6 +22,15 @@ from core.analytics.clv import (
     summarize,
     unconditional_expected_transactions,
 )
+from core.analytics.rfm import (
+    SEGMENT_GRID,
+    SEGMENTS,
+    RFMTable,
+    rfm,
+    rfm_from_summary,
+    rfm_score,
+    rfm_segment,
+)
 
 __all__ = [
     "PERIOD_DAYS",
@@ -40,4 +50,11 @@ __all__ = [
     "seed_clv",
     "summarize",
     "unconditional_expected_transactions",
+    "SEGMENT_GRID",
+    "SEGMENTS",
+    "RFMTable",
+    "rfm",
+    "rfm_from_summary",
+    "rfm_score",
+    "rfm_segment",
 ]
