@@ -1,0 +1,236 @@
+"""Migrations: one Alembic branch per component, built from the models and never drifting from them."""
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import quote
+
+import pytest
+from alembic.operations import ops
+from alembic.util import CommandError
+from sqlalchemy import ForeignKey, String, inspect, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.app import create_app
+from core import migrate
+from core import config as trellis_config
+from core.db import Base, UTCDateTime, UUIDPrimaryKey, make_engine
+from core.hookspecs import hookimpl
+
+CORE_VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
+THROWAWAY_VERSIONS = Path(__file__).parent / "migration_plugin" / "versions"
+
+
+# --- two throwaway plugins: one with a committed versions folder, one that writes its own --------------
+
+class ThrowawayItem(Base, UUIDPrimaryKey):
+    __tablename__ = "throwaway_item"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+
+
+class ScratchpadThing(Base, UUIDPrimaryKey):
+    __tablename__ = "scratchpad_thing"
+
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                       nullable=True)
+    title: Mapped[str] = mapped_column(String(120), default="")
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def make_plugin(name: str, model, versions: Path):
+    return SimpleNamespace(
+        name=name, version="0.0.1",
+        trellis_models=hookimpl(lambda: [model]),
+        trellis_migrations=hookimpl(lambda: versions),
+    )
+
+
+throwaway = make_plugin("throwaway", ThrowawayItem, THROWAWAY_VERSIONS)
+
+
+@contextlib.contextmanager
+def scratch_database(tmp_path: Path):
+    """A database of its own (an SQLite file, or a fresh schema on the test PostgreSQL server)."""
+    base = trellis_config.test_database_url()
+    if not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    schema = f"trellis_scratch_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def runtime_for(url: str, *plugins):
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"}, extra_plugins=plugins)
+    runtime = app.extensions["trellis"]
+    try:
+        yield runtime
+    finally:
+        runtime.database.dispose()
+
+
+CORE_ONLY = SimpleNamespace(plugins=SimpleNamespace(call_each=lambda hook: [("core", CORE_VERSIONS)]))
+
+
+def core_head() -> str:
+    return migrate.script_directory(CORE_ONLY).get_revision("core@head").revision
+
+
+# --- the shared test database -------------------------------------------------------------------------
+
+def test_models_and_migrations_agree(app):
+    """Autogenerate finds nothing to do: every model change came with its migration."""
+    assert migrate.check(app.extensions["trellis"]) == []
+
+
+def test_upgrade_is_idempotent(app):
+    runtime = app.extensions["trellis"]
+    before = migrate.current(runtime)
+    migrate.upgrade(runtime)
+    migrate.upgrade(runtime)
+    assert migrate.current(runtime) == before == migrate.heads(runtime)
+    assert before["core"] is not None
+
+
+def test_core_branch_is_labelled_core():
+    revisions = list(migrate.script_directory(CORE_ONLY).walk_revisions())
+    first = [r for r in revisions if r.down_revision is None]
+    assert len(first) == 1 and first[0].branch_labels == {"core"}
+
+
+def test_migrations_import_no_application_code():
+    for path in list(CORE_VERSIONS.glob("*.py")) + list(THROWAWAY_VERSIONS.glob("*.py")):
+        imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", path.read_text(), flags=re.M)
+        assert set(imports) <= {"typing", "sqlalchemy", "alembic"}, path.name
+
+
+# --- plugin branches ----------------------------------------------------------------------------------
+
+def test_plugin_branch_upgrades_after_the_core(tmp_path):
+    with scratch_database(tmp_path) as url, runtime_for(url, throwaway) as runtime:
+        assert list(migrate.version_locations(runtime))[0] == "core"
+        # asking for the plugin's head alone brings the core first: the branch depends on it
+        migrate.upgrade(runtime, "throwaway@head")
+        tables = set(inspect(runtime.database.engine).get_table_names())
+        assert {"customer", "user_account", "throwaway_item"} <= tables
+        current = migrate.current(runtime)
+        assert current["throwaway"] == "5e1f2a9c0b7d" and current["core"] is not None
+        migrate.upgrade(runtime)
+        assert migrate.current(runtime) == migrate.heads(runtime) == {"core": core_head(), "throwaway": "5e1f2a9c0b7d"}
+        assert migrate.check(runtime) == []
+
+
+def test_a_disabled_plugins_branch_and_tables_are_left_alone(tmp_path):
+    with scratch_database(tmp_path) as url:
+        with runtime_for(url, throwaway) as runtime:
+            migrate.upgrade(runtime)
+        with runtime_for(url) as runtime:  # the plugin is gone (uninstalled or disabled)
+            migrate.upgrade(runtime)
+            assert migrate.check(runtime) == []
+            assert "throwaway_item" in inspect(runtime.database.engine).get_table_names()
+            with runtime.database.engine.connect() as conn:
+                versions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            assert "5e1f2a9c0b7d" in versions
+        with runtime_for(url, throwaway) as runtime:  # and it comes back where it was
+            migrate.upgrade(runtime)
+            assert migrate.current(runtime)["throwaway"] == "5e1f2a9c0b7d"
+
+
+def test_revision_starts_a_plugin_branch_that_depends_on_the_core(tmp_path):
+    versions = tmp_path / "scratchpad_versions"
+    scratchpad = make_plugin("scratchpad", ScratchpadThing, versions)
+    with scratch_database(tmp_path) as url, runtime_for(url, scratchpad) as runtime:
+        migrate.upgrade(runtime)  # the core; the plugin's folder does not exist yet
+        path = migrate.revision(runtime, "scratchpad", "scratchpad things")
+        assert path.parent == versions.resolve()
+        source = path.read_text()
+        assert "branch_labels: Union[str, Sequence[str], None] = ('scratchpad',)" in source
+        assert f"depends_on: Union[str, Sequence[str], None] = '{core_head()}'" in source
+        assert "op.create_table('scratchpad_thing'" in source
+        assert "customer" not in source  # only the plugin's own tables are compared
+        assert "sa.DateTime(timezone=True)" in source  # not core.db.UTCDateTime: no application import
+        assert not re.search(r"^\s*(from|import) core", source, flags=re.M)
+        migrate.upgrade(runtime)
+        assert "scratchpad_thing" in inspect(runtime.database.engine).get_table_names()
+        assert migrate.check(runtime) == []
+        second = migrate.revision(runtime, "scratchpad", "nothing yet", autogenerate=False)
+        assert f"down_revision: Union[str, Sequence[str], None] = '{path.name.split('_')[0]}'" in second.read_text()
+
+
+def test_revision_needs_a_component_with_migrations(app):
+    from core.errors import PluginError
+
+    with pytest.raises(PluginError, match="no migrations folder"):
+        migrate.revision(app.extensions["trellis"], "nobody", "x")
+
+
+@pytest.mark.parametrize("op", [ops.DropTableOp("customer"), ops.DropColumnOp("customer", "notes")])
+def test_autogenerate_refuses_to_drop_data(op):
+    script = ops.MigrationScript("x", ops.UpgradeOps([op]), ops.DowngradeOps([]))
+    with pytest.raises(CommandError, match="never drop data"):
+        migrate.refuse_drops(None, None, [script])
+
+
+def test_generated_downgrades_are_empty():
+    script = ops.MigrationScript("x", ops.UpgradeOps([]), ops.DowngradeOps([ops.DropTableOp("scratchpad_thing")]))
+    migrate.refuse_drops(None, None, [script])
+    assert script.downgrade_ops.ops == []
+
+
+LATER_CORE_REVISION = '''"""A later core revision (test only)"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "ffff00000001"
+down_revision = %r
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("later_thing", sa.Column("id", sa.Integer(), primary_key=True))
+'''
+
+
+def version_rows(runtime) -> set[str]:
+    with runtime.database.engine.connect() as conn:
+        return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def test_the_core_moves_on_after_a_plugin_branch_and_the_plugin_can_still_leave(tmp_path):
+    import shutil
+
+    core_versions = tmp_path / "core_versions"
+    shutil.copytree(CORE_VERSIONS, core_versions, ignore=shutil.ignore_patterns("__pycache__"))
+    (core_versions / "ffff00000001_later.py").write_text(LATER_CORE_REVISION % core_head())
+
+    with scratch_database(tmp_path) as url, runtime_for(url, throwaway) as real:
+        migrate.upgrade(real)
+        # Alembic alone would keep only the plugin's row (the core's is implied by the dependency)
+        assert version_rows(real) == {core_head(), "5e1f2a9c0b7d"}
+
+        def later(with_plugin: bool):
+            locations = [("core", core_versions)] + ([("throwaway", THROWAWAY_VERSIONS)] if with_plugin else [])
+            return SimpleNamespace(plugins=SimpleNamespace(call_each=lambda hook: locations),
+                                   database=real.database, tables=dict(real.tables))
+
+        migrate.upgrade(later(True))
+        assert version_rows(real) == {"ffff00000001", "5e1f2a9c0b7d"}
+        migrate.upgrade(later(False))
+        assert migrate.current(later(False)) == {"core": "ffff00000001"}
+        assert migrate.current(later(True)) == {"core": "ffff00000001", "throwaway": "5e1f2a9c0b7d"}
+        assert "later_thing" in inspect(real.database.engine).get_table_names()
