@@ -6,7 +6,7 @@ into plain dicts and validated by the same services. A rule about a field's shap
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from core.models.enums import (
     CustomerKind,
@@ -127,6 +127,17 @@ class InteractionCreate(StrictSchema):
     assignee_id = fields.UUID(allow_none=True)
     reminder_at = fields.AwareDateTime(allow_none=True)
     outcome = fields.String(validate=validate.Length(max=20000))
+    score = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10),
+                           metadata={"description": "Survey score: CSAT 1–5 or NPS 0–10 (see score_scale)."})
+    score_scale = fields.String(allow_none=True, validate=validate.OneOf(["csat", "nps"]))
+
+    @validates_schema
+    def _score_fits_its_scale(self, data, **_):
+        score, scale = data.get("score"), data.get("score_scale")
+        if (score is None) != (scale is None):
+            raise ValidationError("Give score and score_scale together.", "score")
+        if scale == "csat" and not 1 <= score <= 5:
+            raise ValidationError("A CSAT score is 1–5.", "score")
 
 
 class InteractionUpdate(InteractionCreate):
@@ -269,3 +280,5 @@ class InteractionOut(RecordOut):
     completed_at = fields.DateTime(allow_none=True)
     escalated_at = fields.DateTime(allow_none=True)
     escalation_count = fields.Integer()
+    score = fields.Integer(allow_none=True)
+    score_scale = fields.String(allow_none=True)

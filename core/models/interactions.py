@@ -31,6 +31,9 @@ class Interaction(Base, Record):
     #: … or when it is due (planned interactions, i.e. tasks).
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    #: A survey answer's score: CSAT 1–5 or NPS 0–10 (``score_scale`` says which).
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    score_scale: Mapped[str | None] = mapped_column(String(10), nullable=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                           nullable=True, index=True)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),

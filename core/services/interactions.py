@@ -17,7 +17,7 @@ from core.services import audit, common, customers
 from core.services.permissions import customer_visibility
 
 AUDITED = ["customer_id", "contact_id", "kind", "direction", "status", "subject", "occurred_at", "due_at",
-           "amount", "assignee_id", "reminder_at", "outcome"]
+           "amount", "assignee_id", "reminder_at", "outcome", "score", "score_scale"]
 
 SORTABLE = {
     "occurred_at": Interaction.occurred_at,

@@ -98,3 +98,13 @@ def test_naive_datetime_is_refused(api):
 def test_other_reps_cannot_see_the_timeline(api):
     customer = create(api)
     assert api.as_("rep2").get(f"/api/v1/customers/{customer['id']}/timeline").status_code == 404
+
+
+def test_survey_answers_carry_a_score_on_its_scale(api):
+    customer = create(api)
+    ok = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "survey", "score": 9, "score_scale": "nps"})
+    assert ok.status_code == 201 and ok.get_json()["score"] == 9
+    for bad in ({"score": 9, "score_scale": "csat"}, {"score": 3}, {"score": 11, "score_scale": "nps"}):
+        response = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "survey", **bad})
+        assert response.status_code == 422 and "score" in response.get_json()["errors"]["json"], bad
