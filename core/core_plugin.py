@@ -16,7 +16,8 @@ def trellis_models():
 
     return [models.Team, models.User, models.ApiToken, models.Customer, models.CustomerTag, models.Contact,
             models.Interaction, models.AuditEntry, models.OutboxEvent, models.WorkflowTransitionEntry,
-            models.ApprovalRequest, models.StagnationAlert, models.Notification]
+            models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
+            models.WebhookDelivery]
 
 
 @hookimpl
@@ -76,18 +77,23 @@ def _on_interaction_event(event, actor):
 
 @hookimpl
 def trellis_event_subscribers():
-    return {name: [_on_interaction_event] for name in
-            ("interaction.created", "interaction.updated", "interaction.deleted", "interaction.restored")}
+    from core.services import webhooks
+
+    subscribers = {name: [_on_interaction_event] for name in
+                   ("interaction.created", "interaction.updated", "interaction.deleted", "interaction.restored")}
+    subscribers["*"] = [webhooks.on_event]  # queue a delivery for every matching webhook subscription
+    return subscribers
 
 
 @hookimpl
 def trellis_scheduled_jobs():
     from core.jobs import Job
-    from core.services import customers, interactions, workflow
+    from core.services import customers, interactions, webhooks, workflow
 
     return [
         Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
             "Alert owners and their managers about records that overstay a state."),
         Job("customer.regrade", customers.regrade_all, "Re-grade customer levels as the 12-month window slides."),
         Job("tasks.reminders", interactions.send_due_reminders, "Remind assignees of due and overdue tasks."),
+        webhooks.delivery_job(),
     ]

@@ -155,5 +155,6 @@ def core_blueprints() -> list[Blueprint]:
         return page.items
 
     from api.rest.lifecycle import lifecycle_blueprints
+    from api.rest.webhooks import webhook_blueprints
 
-    return [customers_blp, contacts_blp, interactions_blp, meta_blp, *lifecycle_blueprints()]
+    return [customers_blp, contacts_blp, interactions_blp, meta_blp, *lifecycle_blueprints(), *webhook_blueprints()]

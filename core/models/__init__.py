@@ -13,10 +13,12 @@ from core.models.enums import (
 from core.models.interactions import Interaction
 from core.models.notifications import Notification
 from core.models.users import ApiToken, Team, User
+from core.models.webhooks import WebhookDelivery, WebhookSubscription
 from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTransitionEntry
 
 __all__ = [
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
     "ApiToken", "AuditEntry", "OutboxEvent", "Contact", "Customer", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
+    "WebhookDelivery", "WebhookSubscription",
 ]

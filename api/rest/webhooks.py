@@ -1,0 +1,142 @@
+"""REST for webhooks (admins only): subscriptions under ``/webhooks``, their deliveries, ping and
+replay. The views only translate; ``core.services.webhooks`` validates and checks the role."""
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, Schema, fields
+
+from api.rest.crud import body_doc, json_body, list_args_schema
+from core.schemas import MAX_PAGE_SIZE, RecordOut
+from core.services import common, webhooks
+
+
+class WebhookOut(RecordOut):
+    url = fields.String()
+    description = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = fields.String(metadata={"description": "Signs every delivery. Shown only in this response: "
+                                                    "store it now."})
+
+
+class DeliveryOut(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.UUID()
+    subscription_id = fields.UUID()
+    event_id = fields.UUID()
+    event = fields.String(attribute="event_name")
+    status = fields.String(metadata={"description": "pending, delivered or failed"})
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class DeliveryQuery(Schema):
+    """For the OpenAPI document only: the service validates the raw query (a 422 naming the field)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(metadata={"enum": list(webhooks.STATUSES)})
+
+
+def _page(pagination_parameters) -> common.PageRequest:
+    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+
+
+def _query_args() -> dict:
+    args = dict(request.args)
+    for key in ("page", "page_size"):
+        args.pop(key, None)
+    return args
+
+
+def webhook_blueprints() -> list[Blueprint]:
+    blp = Blueprint("webhooks", "webhooks", url_prefix="",
+                    description="Webhooks: domain events POSTed to other systems, signed (admins only).")
+
+    @blp.route("/webhooks")
+    class Subscriptions(MethodView):
+        @blp.arguments(list_args_schema(webhooks.WebhookFilter, sorted(webhooks.SORTABLE)), location="query",
+                       as_kwargs=False)
+        @blp.response(200, WebhookOut(many=True))
+        @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+        def get(self, args, pagination_parameters):
+            """List subscriptions"""
+            args = _query_args()
+            sort = args.pop("sort", None)
+            page = webhooks.list_subscriptions(current_user, args, sort=sort, page=_page(pagination_parameters))
+            pagination_parameters.item_count = page.total
+            return page.items
+
+        @blp.doc(**body_doc(webhooks.WebhookCreate))
+        @blp.response(201, WebhookCreatedOut)
+        def post(self):
+            """Subscribe a URL to events; the response holds the signing secret, shown only once"""
+            return webhooks.create(current_user, json_body())
+
+    @blp.route("/webhooks/<uuid:subscription_id>")
+    class Subscription(MethodView):
+        @blp.response(200, WebhookOut)
+        def get(self, subscription_id):
+            """Read one subscription"""
+            return webhooks.get(current_user, subscription_id)
+
+        @blp.doc(**body_doc(webhooks.WebhookUpdate))
+        @blp.response(200, WebhookOut)
+        def patch(self, subscription_id):
+            """Change url, description, events or active; send the ``version`` you read (stale is 409)"""
+            return webhooks.update(current_user, subscription_id, json_body())
+
+        @blp.response(204)
+        def delete(self, subscription_id):
+            """Soft delete (restorable); pending deliveries wait"""
+            webhooks.delete(current_user, subscription_id)
+
+    @blp.route("/webhooks/<uuid:subscription_id>/restore", methods=["POST"])
+    @blp.response(200, WebhookOut)
+    def restore(subscription_id):
+        """Restore a deleted subscription"""
+        return webhooks.restore(current_user, subscription_id)
+
+    @blp.route("/webhooks/<uuid:subscription_id>/deliveries")
+    @blp.arguments(DeliveryQuery, location="query", as_kwargs=False)
+    @blp.response(200, DeliveryOut(many=True))
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def deliveries(args, subscription_id, pagination_parameters):
+        """The subscription's deliveries, newest first (filter by status: pending, delivered, failed)"""
+        page = webhooks.deliveries(current_user, subscription_id, _query_args(), page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @blp.route("/webhooks/<uuid:subscription_id>/ping", methods=["POST"])
+    @blp.response(202, DeliveryOut)
+    def ping(subscription_id):
+        """Queue a webhook.ping delivery to this subscription"""
+        return webhooks.ping(current_user, subscription_id)
+
+    @blp.route("/webhook-deliveries/<uuid:delivery_id>")
+    @blp.response(200, DeliveryOut)
+    def delivery(delivery_id):
+        """Read one delivery"""
+        return webhooks.get_delivery(current_user, delivery_id)
+
+    @blp.route("/webhook-deliveries/<uuid:delivery_id>/replay", methods=["POST"])
+    @blp.response(200, DeliveryOut)
+    def replay(delivery_id):
+        """Send a failed or delivered delivery again (pending, attempts reset)"""
+        return webhooks.replay(current_user, delivery_id)
+
+    return [blp]

@@ -1,0 +1,426 @@
+"""Webhooks: admin-managed subscriptions that receive domain events as signed JSON POSTs.
+
+Queueing happens in-process and in the transaction of the change: :func:`on_event` (subscribed to
+``*``) adds a pending :class:`WebhookDelivery` for every active subscription whose patterns match the
+event, so a rolled-back change queues nothing. Sending happens later, outside any long transaction:
+:func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims one due
+delivery at a time in a short unit of work, POSTs it, then records the outcome in another.
+
+Every function takes the acting user first, plain data in and records out, so REST and GraphQL are thin
+layers over the same rules. Only admins manage webhooks; anyone else gets Forbidden.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from marshmallow import ValidationError, fields, validate
+from sqlalchemy import select
+from sqlalchemy import update as sql_update
+
+from core import db
+from core import runtime as runtime_module
+from core.db import utcnow
+from core.errors import NotFound, ValidationFailed
+from core.models import OutboxEvent, Role
+from core.models.webhooks import WebhookDelivery, WebhookSubscription
+from core.schemas import StrictSchema
+from core.services import audit, common
+from core.services.permissions import require_role
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+STATUSES = (PENDING, DELIVERED, FAILED)
+PING_EVENT = "webhook.ping"
+SECRET_PREFIX = "whsec_"
+SIGNATURE_HEADER = "X-Trellis-Signature"
+#: seconds a POST may take to connect, and then between bytes of the answer
+TIMEOUT_SECONDS = 5
+#: how long a claimed delivery stays hidden from other workers while it is being sent
+CLAIM_SECONDS = 300
+MAX_BACKOFF_SECONDS = 24 * 3600
+MAX_ERROR_LENGTH = 1000
+USER_AGENT = "Trellis-Webhooks/1"
+#: changes to the webhook machinery itself are audited but never sent to webhooks
+UNSENT_RECORD_TYPES = frozenset({"webhook_subscription", "webhook_delivery"})
+
+AUDITED = ["url", "description", "events", "active"]  # never the secret
+SORTABLE = {
+    "created_at": WebhookSubscription.created_at,
+    "updated_at": WebhookSubscription.updated_at,
+    "url": WebhookSubscription.url,
+}
+
+
+# --- input -------------------------------------------------------------------------------------------
+
+def check_url(value: str) -> None:
+    """An absolute http(s) URL with a host, at most 2000 characters, no spaces."""
+    if len(value) > 2000:
+        raise ValidationError("At most 2000 characters.")
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValidationError("Must not contain spaces or control characters.")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ValidationError("Not a valid URL.") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValidationError("Must be an http:// or https:// URL with a host.")
+
+
+_PATTERN = validate.Regexp(r"^\S+$", error="Must not contain spaces.")
+
+
+class WebhookCreate(StrictSchema):
+    url = fields.String(required=True, validate=check_url,
+                        metadata={"description": "Where events are POSTed (http or https).", "maxLength": 2000})
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+    events = fields.List(fields.String(validate=[validate.Length(min=1, max=120), _PATTERN]), required=True,
+                         validate=validate.Length(min=1, max=100),
+                         metadata={"description": "Event name patterns: 'customer.created', 'customer.*' or '*'."})
+    active = fields.Boolean(load_default=True)
+
+
+class WebhookUpdate(WebhookCreate):
+    version = fields.Integer(required=True, metadata={"description": "The version you read; a stale one is 409."})
+
+
+class WebhookFilter(StrictSchema):
+    active = fields.Boolean()
+    deleted = fields.Boolean(load_default=False, metadata={"description": "List deleted subscriptions instead."})
+
+
+class DeliveryFilter(StrictSchema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+# --- patterns ----------------------------------------------------------------------------------------
+
+def matches(patterns: list[str], event_name: str) -> bool:
+    """Whether an event name matches any pattern: ``*`` matches every event, ``customer.*`` every
+    event starting with ``customer.``, anything else only itself (``*`` may stand anywhere)."""
+    for pattern in patterns or []:
+        if pattern == "*" or pattern == event_name:
+            return True
+        if "*" in pattern and re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), event_name):
+            return True
+    return False
+
+
+# --- subscriptions -----------------------------------------------------------------------------------
+
+def _admin(actor: Any):
+    return require_role(actor, Role.ADMIN.value)
+
+
+def get(actor: Any, subscription_id: Any, *, deleted: bool = False) -> WebhookSubscription:
+    _admin(actor)
+    sid = common.parse_uuid(subscription_id)
+    sub = db.session().scalars(select(WebhookSubscription).where(
+        WebhookSubscription.id == sid, common.not_deleted(WebhookSubscription, deleted))).first()
+    if sub is None:
+        raise NotFound("No webhook subscription with this id.")
+    return sub
+
+
+def list_subscriptions(actor: Any, filters: Mapping[str, Any] | None = None, *,
+                       page: common.PageRequest = common.PageRequest(),
+                       sort: str | None = None) -> common.Page[WebhookSubscription]:
+    _admin(actor)
+    f = common.validate(WebhookFilter, dict(filters or {}))
+    stmt = select(WebhookSubscription).where(common.not_deleted(WebhookSubscription, f.pop("deleted")))
+    if "active" in f:
+        stmt = stmt.where(WebhookSubscription.active.is_(f["active"]))
+    order = common.parse_sort(sort, SORTABLE, "created_at")
+    return common.paginate(stmt, page, order, WebhookSubscription.id)
+
+
+def _dedupe(patterns: list[str]) -> list[str]:
+    return list(dict.fromkeys(patterns))
+
+
+def create(actor: Any, data: Mapping[str, Any]) -> WebhookSubscription:
+    """Create a subscription with a fresh signing secret. The returned record carries ``secret``: show
+    it to the admin now — list and read responses never include it."""
+    user = _admin(actor)
+    values = common.validate(WebhookCreate, data)
+    values["events"] = _dedupe(values["events"])
+    sub = WebhookSubscription(**values, secret=SECRET_PREFIX + secrets.token_urlsafe(32))
+    db.session().add(sub)
+    db.session().flush()
+    audit.record_change(user, "created", sub, audit.created_fields(sub, AUDITED))
+    return sub
+
+
+def update(actor: Any, subscription_id: Any, data: Mapping[str, Any]) -> WebhookSubscription:
+    sub = get(actor, subscription_id)
+    values = common.validate_update(WebhookUpdate, data)
+    common.check_version(sub, values.pop("version"))
+    if "events" in values:
+        values["events"] = _dedupe(values["events"])
+    changes = common.apply_changes(sub, values)
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", sub, changes)
+    return sub
+
+
+def delete(actor: Any, subscription_id: Any) -> None:
+    """Soft delete: the subscription stops receiving events; its pending deliveries wait for a restore."""
+    sub = get(actor, subscription_id)
+    common.soft_delete(sub)
+    audit.record_change(actor, "deleted", sub)
+
+
+def restore(actor: Any, subscription_id: Any) -> WebhookSubscription:
+    sub = get(actor, subscription_id, deleted=True)
+    common.restore(sub)
+    audit.record_change(actor, "restored", sub)
+    return sub
+
+
+# --- deliveries --------------------------------------------------------------------------------------
+
+def deliveries(actor: Any, subscription_id: Any, filters: Mapping[str, Any] | None = None, *,
+               page: common.PageRequest = common.PageRequest()) -> common.Page[WebhookDelivery]:
+    """A subscription's deliveries, newest first; ``filters`` may hold ``status``."""
+    sub = get(actor, subscription_id)
+    f = common.validate(DeliveryFilter, dict(filters or {}))
+    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
+    if "status" in f:
+        stmt = stmt.where(WebhookDelivery.status == f["status"])
+    return common.paginate(stmt, page, [WebhookDelivery.created_at.desc()], WebhookDelivery.id)
+
+
+def get_delivery(actor: Any, delivery_id: Any) -> WebhookDelivery:
+    _admin(actor)
+    delivery = db.session().get(WebhookDelivery, common.parse_uuid(delivery_id))
+    if delivery is None:
+        raise NotFound("No webhook delivery with this id.")
+    return delivery
+
+
+def replay(actor: Any, delivery_id: Any) -> WebhookDelivery:
+    """Send a failed (or already delivered) delivery again: pending, attempts back to 0, due now."""
+    delivery = get_delivery(actor, delivery_id)
+    if delivery.status == PENDING:
+        raise ValidationFailed("This delivery is already pending.",
+                               fields={"status": ["Already pending: it is sent when it is due."]})
+    before = delivery.status
+    delivery.status, delivery.attempts = PENDING, 0
+    delivery.next_attempt_at, delivery.delivered_at = utcnow(), None
+    db.session().flush()
+    audit.record_change(actor, "replayed", delivery, {"status": (before, PENDING)})
+    return delivery
+
+
+def _queue(sub: WebhookSubscription, event: OutboxEvent) -> WebhookDelivery:
+    delivery = WebhookDelivery(subscription_id=sub.id, event_id=event.id, event_name=event.name,
+                               status=PENDING, attempts=0, next_attempt_at=utcnow())
+    db.session().add(delivery)
+    return delivery
+
+
+def ping(actor: Any, subscription_id: Any) -> WebhookDelivery:
+    """Queue a ``webhook.ping`` delivery to this subscription only (to test the receiver)."""
+    user = _admin(actor)
+    sub = get(actor, subscription_id)
+    # stored like every event so the delivery is built and signed the same way, but not published:
+    # no other subscriber or subscription sees it
+    event = OutboxEvent(id=uuid.uuid4(), at=utcnow(), name=PING_EVENT, record_type=sub.__table__.name,
+                        record_id=sub.id, actor_id=user.id,
+                        payload={"id": str(sub.id), "message": "Ping from Trellis."})
+    db.session().add(event)
+    db.session().flush()
+    delivery = _queue(sub, event)
+    db.session().flush()
+    return delivery
+
+
+def on_event(event: OutboxEvent, actor: Any = None) -> None:
+    """The ``*`` subscriber: queue the event for every active subscription whose patterns match it."""
+    if event.record_type in UNSENT_RECORD_TYPES:
+        return
+    sess = db.session()
+    subs = sess.scalars(select(WebhookSubscription).where(
+        WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
+    targets = [sub for sub in subs if matches(sub.events, event.name)]
+    if not targets:
+        return
+    if event.id is None:
+        sess.flush()  # the event row first: its id is assigned on insert, and deliveries refer to it
+    for sub in targets:
+        _queue(sub, event)
+    sess.flush()
+
+
+# --- sending -----------------------------------------------------------------------------------------
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``f"{timestamp}.{body}"`` with the subscription's secret."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def body_of(delivery: WebhookDelivery, event: OutboxEvent) -> bytes:
+    return json.dumps({
+        "id": str(event.id),
+        "event": delivery.event_name,
+        "occurred_at": event.at.isoformat() if event.at else None,
+        "record_type": event.record_type,
+        "record_id": str(event.record_id),
+        "payload": event.payload or {},
+    }, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def backoff(attempts: int, base_seconds: float) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: base * 2**attempts, at most a day."""
+    return timedelta(seconds=min(base_seconds * 2 ** min(attempts, 40), MAX_BACKOFF_SECONDS))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    delivery_id: uuid.UUID
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any non-2xx: reported, never followed (nor its new target POSTed)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def post(outgoing: Outgoing, *, timeout: float = TIMEOUT_SECONDS) -> Outcome:
+    """POST one delivery; never raises (every problem is an outcome to record)."""
+    request = urllib.request.Request(outgoing.url, data=outgoing.body, headers=outgoing.headers, method="POST")
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
+            response.read(64 * 1024)
+            return Outcome(response.status, None)
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = exc.read(300).decode("utf-8", "replace").strip()
+        except Exception:
+            detail = ""
+        finally:
+            exc.close()
+        return Outcome(exc.code, f"HTTP {exc.code} {exc.reason}" + (f": {detail}" if detail else ""))
+    except urllib.error.URLError as exc:
+        return Outcome(None, f"{type(exc.reason).__name__}: {exc.reason}")
+    except Exception as exc:  # timeouts, resets, malformed answers: all a failed attempt
+        return Outcome(None, f"{type(exc).__name__}: {exc}")
+
+
+def _claim(rt, delivery_id: uuid.UUID, now: datetime) -> Outgoing | None:
+    """Take one due delivery (hide it from other workers for a while) and build its request."""
+    with rt.database.unit_of_work() as sess:
+        row = sess.execute(
+            select(WebhookDelivery, WebhookSubscription, OutboxEvent)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+            .where(WebhookDelivery.id == delivery_id)).first()
+        if row is None:
+            return None
+        delivery, sub, event = row
+        if not sub.active or sub.deleted_at is not None:
+            return None
+        claimed = sess.execute(
+            sql_update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING,
+                   WebhookDelivery.next_attempt_at <= now)
+            .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:  # another worker took it, or it is no longer due
+            return None
+        body = body_of(delivery, event)
+        timestamp = int(time.time())
+        return Outgoing(delivery_id=delivery.id, url=sub.url, body=body, headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Trellis-Event": delivery.event_name,
+            "X-Trellis-Delivery": str(delivery.id),
+            SIGNATURE_HEADER: f"t={timestamp},v1={sign(sub.secret, timestamp, body)}",
+        })
+
+
+def _record(rt, delivery_id: uuid.UUID, outcome: Outcome, now: datetime) -> None:
+    settings = rt.settings
+    with rt.database.unit_of_work() as sess:
+        delivery = sess.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != PENDING:
+            return
+        delivery.attempts += 1
+        delivery.last_status_code = outcome.status_code
+        if outcome.ok:
+            delivery.status, delivery.delivered_at = DELIVERED, now
+            delivery.next_attempt_at, delivery.last_error = None, None
+        else:
+            delivery.last_error = (outcome.error or "Failed.")[:MAX_ERROR_LENGTH]
+            if delivery.attempts >= settings.webhook_max_attempts:
+                delivery.status, delivery.next_attempt_at = FAILED, None
+            else:
+                delivery.next_attempt_at = now + backoff(delivery.attempts, settings.webhook_retry_base_seconds)
+
+
+def deliver_due(now: datetime | None = None, *, limit: int = 100, runtime=None) -> int:
+    """Send up to ``limit`` due deliveries; return how many were attempted.
+
+    Each delivery is claimed in a short unit of work, POSTed with no transaction open, and its
+    outcome recorded in another short one. ``runtime`` defaults to the runtime of the open unit of
+    work (``trellis tick``); a worker loop without one passes the app's runtime."""
+    rt = runtime or runtime_module.current()
+    now = now or utcnow()
+    with rt.database.unit_of_work() as sess:
+        due = sess.scalars(
+            select(WebhookDelivery.id)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now,
+                   WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at, WebhookDelivery.id)
+            .limit(limit)).all()
+    attempted = 0
+    for delivery_id in due:
+        outgoing = _claim(rt, delivery_id, now)
+        if outgoing is None:
+            continue
+        _record(rt, delivery_id, post(outgoing), now)
+        attempted += 1
+    return attempted
+
+
+def delivery_job():
+    """The ``webhooks.deliver`` job of ``trellis tick``."""
+    from core.jobs import Job
+
+    return Job("webhooks.deliver", lambda now: deliver_due(now),
+               "POST due webhook deliveries; retry failures with backoff.")
+
+
+__all__ = [
+    "DELIVERED", "FAILED", "PENDING", "PING_EVENT", "WebhookCreate", "WebhookUpdate", "backoff", "create",
+    "delete", "deliver_due", "deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
+    "matches", "on_event", "ping", "post", "replay", "restore", "sign", "update",
+]
