@@ -1,5 +1,59 @@
-"""Placeholder until the GraphQL composition lands (being written in this same change)."""
+"""``/graphql``: strawberry's synchronous Flask view over the schema composed for this app.
+
+POST JSON runs an operation; GET in a browser opens GraphiQL (after signing in). Batching is
+synchronous (:mod:`api.graphql.loaders`): Flask serves the request in one thread, no event loop. An
+unauthenticated POST is answered with a GraphQL error coded UNAUTHENTICATED before anything runs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, json, request
+from flask_login import current_user
+from strawberry.flask.views import GraphQLView
+
+from api.graphql.compose import build_schema
+from api.graphql.context import Context
+from api.graphql.errors import INTERNAL, format_error, request_failed
+from api.graphql.loaders import Loaders
+from core.errors import Unauthenticated
+from core.runtime import Runtime
+
+EXTENSION_KEY = "trellis.graphql"
 
 
-def init_app(app, runtime):
-    return None
+class TrellisGraphQLView(GraphQLView):
+    def __init__(self, schema, runtime: Runtime, **kwargs: Any):
+        super().__init__(schema, **kwargs)
+        self.runtime = runtime
+
+    def dispatch_request(self):
+        if request.method == "POST" and not current_user.is_authenticated:
+            request_failed()
+            error = Unauthenticated()
+            body = {"data": None, "errors": [{"message": error.message,
+                                              "extensions": {"code": error.graphql_code}}]}
+            return Response(json.dumps(body), status=200, content_type="application/json")
+        return super().dispatch_request()
+
+    def get_context(self, request, response) -> Context:
+        return Context(user=current_user._get_current_object(), runtime=self.runtime, loaders=Loaders(),
+                       request=request, response=response)
+
+    def process_result(self, request, result):
+        if result.errors:
+            # the schema extension has formatted them; this is the net for errors raised around it
+            result.errors = [e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors]
+            request_failed()
+        data = super().process_result(request, result)
+        for error in data.get("errors", []) if isinstance(data, dict) else []:
+            error.setdefault("extensions", {"code": INTERNAL})
+        return data
+
+
+def init_app(app: Flask, runtime: Runtime) -> None:
+    """Compose this app's schema and mount it at ``/graphql``."""
+    schema = build_schema(runtime)
+    app.extensions[EXTENSION_KEY] = schema
+    app.add_url_rule("/graphql", view_func=TrellisGraphQLView.as_view("graphql", schema=schema, runtime=runtime,
+                                                                     graphql_ide="graphiql"))

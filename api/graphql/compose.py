@@ -1,0 +1,111 @@
+"""Compose one app's GraphQL schema from the core and every enabled plugin.
+
+The order is fixed: every component's types (core first, then plugins in ``TRELLIS_PLUGINS`` order),
+then the fields components add to each other's types, then ``Query`` and ``Mutation`` fields. Each hook
+is called through :meth:`core.plugins.PluginSet.call_each`, one result per plugin, so a clash names the
+two plugins involved; the registry knows which component is calling it while each hook runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import weakref
+from typing import Any, Iterator
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from api.graphql import core_schema
+from api.graphql.errors import TrellisErrors
+from api.graphql.registry import CORE, SchemaRegistry
+from core.errors import PluginError
+from core.runtime import Runtime
+
+
+class TrellisSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Strawberry logs every error here; Trellis logs only bugs, in :class:`TrellisErrors` (a
+        NOT_FOUND is an answer, not an incident)."""
+
+
+def build_schema(runtime: Runtime) -> TrellisSchema:
+    registry = SchemaRegistry()
+    plugins = runtime.plugins
+
+    core_schema.types(registry)
+    with _attributed(plugins, "trellis_graphql_types", registry):
+        plugins.call_each("trellis_graphql_types", registry=registry)
+
+    with _attributed(plugins, "trellis_graphql_type_fields", registry):
+        for owner, fields in plugins.call_each("trellis_graphql_type_fields", registry=registry):
+            registry.add_type_fields(owner, fields)
+
+    registry.add_root_fields("Query", CORE, core_schema.query_fields(registry))
+    with _attributed(plugins, "trellis_graphql_query_fields", registry):
+        for owner, fields in plugins.call_each("trellis_graphql_query_fields", registry=registry):
+            registry.add_root_fields("Query", owner, fields)
+
+    registry.add_root_fields("Mutation", CORE, core_schema.mutation_fields(registry))
+    with _attributed(plugins, "trellis_graphql_mutation_fields", registry):
+        for owner, fields in plugins.call_each("trellis_graphql_mutation_fields", registry=registry):
+            registry.add_root_fields("Mutation", owner, fields)
+
+    query, mutation = registry.build_roots()
+    settings = runtime.settings
+    try:
+        schema = TrellisSchema(
+            query=query,
+            mutation=mutation,
+            extensions=[
+                TrellisErrors,
+                lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+                lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+                lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            ],
+        )
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"The GraphQL schema of the enabled plugins ({', '.join(plugins.enabled_names)}) could not be "
+            f"built: {exc}. The plugin whose type or field is named above must fix it, or be disabled."
+        ) from exc
+    # the synthetic module is needed while the schema resolves its lazy references; drop it with the schema
+    weakref.finalize(schema, sys.modules.pop, registry.module_name, None)
+    schema.trellis_registry = registry
+    return schema
+
+
+@contextlib.contextmanager
+def _attributed(plugins: Any, hook_name: str, registry: SchemaRegistry) -> Iterator[None]:
+    """While ``call_each`` runs ``hook_name``, tell the registry which plugin each implementation belongs
+    to (types registered with ``registry.type`` are not return values, so ``call_each`` cannot), and
+    turn an exception escaping a plugin's hook into a PluginError naming it."""
+    impls = getattr(plugins.pm.hook, hook_name).get_hookimpls()
+    originals = [(impl, impl.function) for impl in impls]
+
+    def owned(name: str, function: Any) -> Any:
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            registry.owner = name
+            try:
+                return function(*args, **kwargs)
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"Plugin '{name}' failed in {hook_name}: {exc!r}. Fix the plugin or disable it.") \
+                    from exc
+            finally:
+                registry.owner = CORE
+
+        return call
+
+    for impl, function in originals:
+        impl.function = owned(impl.plugin_name, function)
+    try:
+        yield
+    finally:
+        for impl, function in originals:
+            impl.function = function
+        registry.owner = CORE

@@ -1,0 +1,20 @@
+"""The context every resolver gets as ``info.context``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.graphql.loaders import Loaders
+from core.runtime import Runtime
+
+
+@dataclass
+class Context:
+    #: the acting user (``flask_login.current_user``; anonymous when nobody signed in)
+    user: Any
+    #: the app's runtime: settings, plugins, labels, metrics
+    runtime: Runtime
+    #: this request's batch loaders (see :mod:`api.graphql.loaders`)
+    loaders: Loaders = field(default_factory=Loaders)
+    request: Any = None
+    response: Any = None

@@ -1,0 +1,152 @@
+"""GraphQL for customers (客户): the ``Customer`` type, its inputs, queries and mutations."""
+import datetime as dt
+from typing import Annotated, Optional
+
+import strawberry
+from strawberry import UNSET
+
+from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.loaders import users_by_id
+from api.graphql.pagination import Slice, connection, page_request
+from core.services import contacts, customers, interactions
+
+ORDER_BY = ("Comma-separated, `-` for descending: name, createdAt, updatedAt, industry, region, stage, "
+            "level. Default: name.")
+
+
+def types(registry) -> None:
+    @registry.type("Customer")
+    class Customer:
+        """A company or person the business sells to (客户). Reps see their own customers, managers their
+        team's, admins all."""
+
+        id: strawberry.ID
+        kind: str = strawberry.field(description="company or person (see labels(vocabulary: \"customer_kind\")).")
+        name: str
+        industry: Optional[str]
+        region: Optional[str]
+        size: Optional[str]
+        source: Optional[str]
+        level: str = strawberry.field(description="The grade (A, B, C …) from the level rules or set by hand.")
+        level_pinned: bool = strawberry.field(description="Set by hand: automatic re-grading leaves it alone.")
+        stage: str = strawberry.field(description="Lifecycle stage (see labels(vocabulary: \"lifecycle_stage\")).")
+        notes: str
+        tags: list[str]
+        owner_id: Optional[strawberry.ID]
+        created_at: dt.datetime
+        updated_at: dt.datetime
+        version: int = strawberry.field(description="Raised on every change; send it back in updateCustomer.")
+        deleted_at: Optional[dt.datetime]
+
+        @strawberry.field(description="The user responsible for the customer.")
+        def owner(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.owner_id)
+
+        @strawberry.field(description="Live contacts, the primary one first.")
+        def contacts(self, info: strawberry.Info) -> list[registry.ref("Contact")]:
+            user = info.context.user
+            return info.context.loaders.load("core.contacts_of_customers",
+                                             lambda ids: contacts.for_customers(user, ids), self.id, default=[])
+
+        @strawberry.field(description="The customer's timeline, newest first (planned ones by their due time).")
+        def interactions(self, info: strawberry.Info, first: int = 10,
+                         after: Optional[str] = None) -> registry.connection("Interaction"):
+            user, loaders = info.context.user, info.context.loaders
+            request = page_request(first, after)
+            window = request.offset + request.limit + 1   # one more tells whether a next page exists
+            rows = loaders.load(f"core.latest_interactions:{window}",
+                                lambda ids: interactions.latest_for_customers(user, ids, window), self.id, default=[])
+            customer_id = self.id
+            return Slice(
+                rows[request.offset:request.offset + request.limit], offset=request.offset,
+                has_next=len(rows) > request.offset + request.limit,
+                total=lambda: loaders.load("core.interaction_counts",
+                                           lambda ids: interactions.count_for_customers(user, ids), customer_id,
+                                           default=0))
+
+    @registry.input("CustomerCreateInput")
+    class CustomerCreateInput:
+        name: str
+        kind: Optional[str] = UNSET
+        industry: Optional[str] = UNSET
+        region: Optional[str] = UNSET
+        size: Optional[str] = UNSET
+        source: Optional[str] = UNSET
+        stage: Optional[str] = strawberry.field(default=UNSET,
+                                                description="Initial stage (imports); later moves go through the lifecycle.")
+        notes: Optional[str] = UNSET
+        tags: Optional[list[str]] = UNSET
+        owner_id: Optional[strawberry.ID] = strawberry.field(default=UNSET,
+                                                             description="Default: you.")
+
+    @registry.input("CustomerUpdateInput")
+    class CustomerUpdateInput:
+        version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
+        name: Optional[str] = UNSET
+        kind: Optional[str] = UNSET
+        industry: Optional[str] = UNSET
+        region: Optional[str] = UNSET
+        size: Optional[str] = UNSET
+        source: Optional[str] = UNSET
+        notes: Optional[str] = UNSET
+        tags: Optional[list[str]] = UNSET
+        owner_id: Optional[strawberry.ID] = UNSET
+
+    @registry.input("CustomerFilter")
+    class CustomerFilter:
+        q: Optional[str] = strawberry.field(default=UNSET, description="Name contains (case-insensitive).")
+        kind: Optional[str] = UNSET
+        industry: Optional[str] = UNSET
+        region: Optional[str] = UNSET
+        source: Optional[str] = UNSET
+        stage: Optional[str] = UNSET
+        level: Optional[str] = UNSET
+        tag: Optional[str] = UNSET
+        owner_id: Optional[strawberry.ID] = UNSET
+        deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted customers instead.")
+
+
+def query_fields(registry) -> dict:
+    def customer(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Customer")]:
+        return customers.get(info.context.user, id)
+
+    def customer_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                      filter: Optional[registry.ref("CustomerFilter")] = None,
+                      order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
+                      ) -> Optional[registry.connection("Customer")]:
+        request = page_request(first, after)
+        with field_names({"sort": "orderBy"}, prefix="filter."):
+            page = customers.list_customers(info.context.user, input_to_dict(filter), page=request,
+                                            sort=sort_to_service(order_by))
+        return connection(info, page)
+
+    return {
+        "customer": strawberry.field(resolver=customer, description="One customer you may see."),
+        "customers": strawberry.field(resolver=customer_list, description="The customers you may see."),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    def create_customer(info: strawberry.Info,
+                        input: registry.ref("CustomerCreateInput")) -> Optional[registry.ref("Customer")]:
+        return customers.create(info.context.user, input_to_dict(input))
+
+    def update_customer(info: strawberry.Info, id: strawberry.ID,
+                        input: registry.ref("CustomerUpdateInput")) -> Optional[registry.ref("Customer")]:
+        return customers.update(info.context.user, id, input_to_dict(input))
+
+    def delete_customer(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Customer")]:
+        customers.delete(info.context.user, id)
+        return customers.get(info.context.user, id, deleted=True)
+
+    def restore_customer(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Customer")]:
+        return customers.restore(info.context.user, id)
+
+    return {
+        "createCustomer": strawberry.mutation(resolver=create_customer),
+        "updateCustomer": strawberry.mutation(resolver=update_customer, description="Send the version you read."),
+        "deleteCustomer": strawberry.mutation(resolver=delete_customer,
+                                              description="Soft delete; returns the deleted record."),
+        "restoreCustomer": strawberry.mutation(resolver=restore_customer),
+    }

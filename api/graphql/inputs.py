@@ -1,0 +1,88 @@
+"""Strawberry inputs → the plain dicts services validate, and service field names → GraphQL ones.
+
+Resolvers only translate: ``input_to_dict(input)`` drops fields the client left out (``UNSET``), keeps
+explicit nulls, uses the Python (snake_case) names the services and marshmallow schemas know, and turns
+values into JSON primitives (dates and datetimes as ISO strings, UUIDs and Decimals as strings), so the
+service validates exactly what a REST client would have sent.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import re
+import uuid
+from decimal import Decimal
+from typing import Any, Iterator, Mapping
+
+from strawberry.types.base import has_object_definition
+from strawberry.types.unset import UNSET
+from strawberry.utils.str_converters import to_camel_case
+
+from core.errors import TrellisError
+
+
+def input_to_dict(value: Any) -> dict[str, Any]:
+    """A strawberry input object as the dict a service takes."""
+    if value is None or value is UNSET:
+        return {}
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if has_object_definition(value):
+        out = {}
+        for fld in value.__strawberry_definition__.fields:
+            item = getattr(value, fld.python_name, UNSET)
+            if item is not UNSET:
+                out[fld.python_name] = _plain(item)
+        return out
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not UNSET}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    return value
+
+
+def graphql_field_name(name: str) -> str:
+    """``owner_id`` → ``ownerId``; ``tags.0`` → ``tags.0``; ``_schema`` stays."""
+    if name.startswith("_"):
+        return name
+    return ".".join(to_camel_case(part) for part in name.split("."))
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    return _CAMEL.sub(r"_\1", name).lower()
+
+
+def sort_to_service(order_by: str | None) -> str | None:
+    """``"-createdAt,name"`` → ``"-created_at,name"`` (the services' sort syntax)."""
+    if not order_by:
+        return None
+    return ",".join(snake_case(part.strip()) for part in order_by.split(","))
+
+
+@contextlib.contextmanager
+def field_names(mapping: Mapping[str, str] | None = None, *, prefix: str = "") -> Iterator[None]:
+    """Rename the fields of a TrellisError raised inside the block to what the GraphQL client wrote:
+    ``mapping`` renames whole names (``{"sort": "orderBy"}``), ``prefix`` goes before the others
+    (``"filter."``)."""
+    try:
+        yield
+    except TrellisError as exc:
+        if exc.fields:
+            renamed: dict[str, list[str]] = {}
+            for key, messages in exc.fields.items():
+                new = mapping.get(key) if mapping and key in mapping else prefix + graphql_field_name(key)
+                renamed.setdefault(new, []).extend(messages)
+            exc.fields = renamed
+        raise

@@ -1,0 +1,144 @@
+"""GraphQL for interactions (交往记录): the customer timeline (done) and reps' tasks (planned)."""
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Optional
+
+import strawberry
+from strawberry import UNSET
+
+from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.loaders import contacts_by_id, customers_by_id, users_by_id
+from api.graphql.pagination import connection, page_request
+from core.services import interactions
+
+ORDER_BY = "Comma-separated, `-` for descending: occurredAt, dueAt, createdAt, kind. Default: -occurredAt."
+
+
+def types(registry) -> None:
+    @registry.type("Interaction")
+    class Interaction:
+        """A touchpoint with a customer: past (the timeline) or planned (a task)."""
+
+        id: strawberry.ID
+        customer_id: strawberry.ID
+        contact_id: Optional[strawberry.ID]
+        kind: str = strawberry.field(description="A registered kind (see labels(vocabulary: \"interaction_kind\")).")
+        direction: str
+        status: str = strawberry.field(description="done, planned or cancelled.")
+        subject: str
+        notes: str
+        occurred_at: Optional[dt.datetime]
+        due_at: Optional[dt.datetime]
+        amount: Optional[Decimal]
+        assignee_id: Optional[strawberry.ID]
+        created_by_id: Optional[strawberry.ID]
+        source: str = strawberry.field(description="The component that wrote it: core or a plugin's name.")
+        created_at: dt.datetime
+        updated_at: dt.datetime
+        version: int
+        deleted_at: Optional[dt.datetime]
+
+        @strawberry.field
+        def customer(self, info: strawberry.Info) -> registry.ref("Customer"):
+            user = info.context.user
+            return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids),
+                                             self.customer_id)
+
+        @strawberry.field
+        def contact(self, info: strawberry.Info) -> Optional[registry.ref("Contact")]:
+            user = info.context.user
+            return info.context.loaders.load("core.contacts", lambda ids: contacts_by_id(user, ids), self.contact_id)
+
+        @strawberry.field(description="Who is to do it (planned interactions).")
+        def assignee(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.assignee_id)
+
+        @strawberry.field(description="Who recorded it.")
+        def created_by(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.created_by_id)
+
+    @registry.input("InteractionCreateInput")
+    class InteractionCreateInput:
+        customer_id: strawberry.ID
+        kind: str
+        contact_id: Optional[strawberry.ID] = UNSET
+        direction: Optional[str] = UNSET
+        status: Optional[str] = strawberry.field(
+            default=UNSET, description="Default: planned when only dueAt is given, done otherwise.")
+        subject: Optional[str] = UNSET
+        notes: Optional[str] = UNSET
+        occurred_at: Optional[dt.datetime] = UNSET
+        due_at: Optional[dt.datetime] = UNSET
+        amount: Optional[Decimal] = UNSET
+        assignee_id: Optional[strawberry.ID] = UNSET
+
+    @registry.input("InteractionUpdateInput")
+    class InteractionUpdateInput:
+        version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
+        kind: Optional[str] = UNSET
+        contact_id: Optional[strawberry.ID] = UNSET
+        direction: Optional[str] = UNSET
+        status: Optional[str] = UNSET
+        subject: Optional[str] = UNSET
+        notes: Optional[str] = UNSET
+        occurred_at: Optional[dt.datetime] = UNSET
+        due_at: Optional[dt.datetime] = UNSET
+        amount: Optional[Decimal] = UNSET
+        assignee_id: Optional[strawberry.ID] = UNSET
+
+    @registry.input("InteractionFilter")
+    class InteractionFilter:
+        customer_id: Optional[strawberry.ID] = UNSET
+        kind: Optional[str] = UNSET
+        status: Optional[str] = UNSET
+        assignee_id: Optional[strawberry.ID] = UNSET
+        deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted interactions instead.")
+
+
+def query_fields(registry) -> dict:
+    def interaction(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Interaction")]:
+        return interactions.get(info.context.user, id)
+
+    def interaction_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                         filter: Optional[registry.ref("InteractionFilter")] = None,
+                         order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
+                         ) -> Optional[registry.connection("Interaction")]:
+        request = page_request(first, after)
+        with field_names({"sort": "orderBy"}, prefix="filter."):
+            page = interactions.list_interactions(info.context.user, input_to_dict(filter), page=request,
+                                                  sort=sort_to_service(order_by))
+        return connection(info, page)
+
+    return {
+        "interaction": strawberry.field(resolver=interaction, description="One interaction you may see."),
+        "interactions": strawberry.field(resolver=interaction_list,
+                                         description="Interactions with the customers you may see."),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    def create_interaction(info: strawberry.Info,
+                           input: registry.ref("InteractionCreateInput")) -> Optional[registry.ref("Interaction")]:
+        return interactions.create(info.context.user, input_to_dict(input))
+
+    def update_interaction(info: strawberry.Info, id: strawberry.ID,
+                           input: registry.ref("InteractionUpdateInput")) -> Optional[registry.ref("Interaction")]:
+        return interactions.update(info.context.user, id, input_to_dict(input))
+
+    def delete_interaction(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Interaction")]:
+        interactions.delete(info.context.user, id)
+        return interactions.get(info.context.user, id, deleted=True)
+
+    def restore_interaction(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Interaction")]:
+        return interactions.restore(info.context.user, id)
+
+    return {
+        "createInteraction": strawberry.mutation(resolver=create_interaction),
+        "updateInteraction": strawberry.mutation(resolver=update_interaction,
+                                                 description="Send the version you read."),
+        "deleteInteraction": strawberry.mutation(resolver=delete_interaction,
+                                                 description="Soft delete; returns the deleted record."),
+        "restoreInteraction": strawberry.mutation(resolver=restore_interaction),
+    }

@@ -1,0 +1,156 @@
+"""Per-request batch loading, so a list of N records costs a fixed number of SQL statements.
+
+GraphQL resolves ``customers { edges { node { contacts { name } } } }`` one customer at a time. Asked
+naively, each ``contacts`` is a query: 1 + N. Trellis serves GraphQL with the synchronous Flask view,
+so instead of asyncio DataLoaders it batches *siblings*:
+
+1. A resolver that returns a list of records **primes** them: ``info.context.loaders.prime(records)``
+   (:func:`api.graphql.pagination.connection` does it for you, and every batch a loader fetches is primed
+   too). Priming remembers which keys belong together: the records' ids, and for database records the
+   values of each foreign key column (all the ``customer_id`` values, all the ``owner_id`` values …).
+2. A field resolver asks for **one** key::
+
+       info.context.loaders.load("contacts", batch_fn, root.id)
+
+   The first time a key is missing, the loader calls ``batch_fn`` **once** with that key and every
+   primed sibling of it not loaded yet by this loader, caches all results, and answers from the cache
+   for the siblings that follow.
+
+``batch_fn(keys: list) -> Mapping[key, value]`` is any function; a key it leaves out gets ``default``.
+``name`` identifies the loader within the request: use one name per batch function and argument set
+(``f"{plugin}.interactions:{limit}"``), prefixed with your plugin's name. A plugin adding
+``Customer.membership`` writes::
+
+    def membership(root: strawberry.Parent[Customer], info: strawberry.Info) -> registry.ref("Membership") | None:
+        return info.context.loaders.load("retail_membership.by_customer", services.memberships_of, root.id)
+
+The loaders live in the request's context (``info.context.loaders``) and die with it, so nothing is ever
+cached across requests or users. Batch functions run with the acting user's permissions: pass
+``info.context.user`` to the service, which checks them.
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any, Callable, Hashable, Iterable, Mapping
+
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+
+from core import db
+
+BatchFn = Callable[[list], Mapping[Any, Any]]
+
+
+class Loaders:
+    """The batch loaders of one GraphQL request."""
+
+    def __init__(self) -> None:
+        self._sets: list[list[Hashable]] = []
+        self._sets_of: dict[Hashable, list[int]] = defaultdict(list)
+        self._cache: dict[str, dict[Hashable, Any]] = {}
+        #: how many times a batch function ran (tests and debugging)
+        self.batches = 0
+
+    def prime(self, items: Iterable[Any]) -> None:
+        """Remember ``items`` as siblings: database records by their id and by each foreign key value,
+        other objects by their ``id`` attribute, plain values as they are."""
+        by_class: dict[type, list[Any]] = defaultdict(list)
+        keys: list[Hashable] = []
+        for item in items:
+            if item is None:
+                continue
+            if _key_columns(type(item)) is not None:
+                by_class[type(item)].append(item)
+            else:
+                keys.append(getattr(item, "id", item))
+        self._add_set(keys)
+        for cls, records in by_class.items():
+            for attribute in _key_columns(cls):
+                self._add_set(getattr(r, attribute) for r in records)
+
+    def load(self, name: str, batch: BatchFn, key: Hashable, default: Any = None) -> Any:
+        """The value for ``key`` from the loader ``name``, fetching it and its unloaded siblings in one
+        call of ``batch`` when it is not cached yet. A ``None`` key answers ``default`` without a call."""
+        if key is None:
+            return default
+        cache = self._cache.setdefault(name, {})
+        if key in cache:
+            return cache[key]
+        wanted = [key]
+        seen = {key}
+        for index in self._sets_of.get(key, ()):
+            for sibling in self._sets[index]:
+                if sibling not in seen and sibling not in cache:
+                    seen.add(sibling)
+                    wanted.append(sibling)
+        self.batches += 1
+        found = batch(wanted) or {}
+        for k in wanted:
+            cache[k] = found.get(k, default)
+        self.prime(_records_in(found.values()))
+        return cache[key]
+
+    def _add_set(self, keys: Iterable[Hashable]) -> None:
+        unique = list(dict.fromkeys(k for k in keys if k is not None))
+        if not unique:
+            return
+        index = len(self._sets)
+        self._sets.append(unique)
+        for k in unique:
+            self._sets_of[k].append(index)
+
+
+_KEY_COLUMNS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _key_columns(cls: type) -> tuple[str, ...] | None:
+    """``("id", "customer_id", …)``: the attributes of a mapped class whose values prime siblings, or
+    None for a class that is not mapped."""
+    if cls not in _KEY_COLUMNS:
+        mapper = sa_inspect(cls, raiseerr=False)
+        if mapper is None or not hasattr(mapper, "columns"):
+            _KEY_COLUMNS[cls] = None
+        else:
+            names = []
+            for column in mapper.columns:
+                if column.primary_key or column.foreign_keys:
+                    prop = mapper.get_property_by_column(column)
+                    names.append(prop.key)
+            _KEY_COLUMNS[cls] = tuple(dict.fromkeys(names))
+    return _KEY_COLUMNS[cls]
+
+
+def _records_in(values: Iterable[Any]) -> list[Any]:
+    out = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            out.extend(v for v in value if _key_columns(type(v)) is not None)
+        elif value is not None and _key_columns(type(value)) is not None:
+            out.append(value)
+    return out
+
+
+# --- the core's batch functions ------------------------------------------------------------------------
+# Each takes the acting user first (bind it with a lambda) and a list of keys.
+
+def customers_by_id(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    from core.services import customers
+
+    return customers.get_many(actor, ids)
+
+
+def contacts_by_id(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    from core.models import Contact
+    from core.services import contacts
+
+    rows = db.session().scalars(contacts.visible(actor).where(Contact.id.in_(ids))).all()
+    return {row.id: row for row in rows}
+
+
+def users_by_id(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Users named by a record the actor may see (its owner, assignee, author)."""
+    from core.models import User
+
+    rows = db.session().scalars(select(User).where(User.id.in_(ids))).all()
+    return {row.id: row for row in rows}

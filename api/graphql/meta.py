@@ -1,0 +1,110 @@
+"""GraphQL for what describes the deployment: labels, metrics and plugins."""
+import datetime as dt
+from typing import Annotated, Optional
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.graphql.inputs import field_names
+from core.errors import ValidationFailed
+from core.metrics import MetricQuery
+from core.services.permissions import require_actor
+
+
+class _Vocabulary:
+    def __init__(self, name, choices):
+        self.name, self.choices = name, choices
+
+
+class _MetricResult:
+    def __init__(self, name, rows):
+        self.name, self.rows = name, rows
+
+
+def types(registry) -> None:
+    @registry.type("Choice")
+    class Choice:
+        """One value of a vocabulary with its English and Chinese labels."""
+
+        value: str
+        en: str
+        zh_cn: str
+
+    @registry.type("Vocabulary")
+    class Vocabulary:
+        """A closed list of values (a customer's stage, an interaction's kind …), merged from every component."""
+
+        name: str
+        choices: list[registry.ref("Choice")]
+
+    @registry.type("Metric")
+    class Metric:
+        """A number this deployment computes over the records you may see."""
+
+        name: str
+        label_en: str
+        label_zh_cn: str
+        description: str
+        unit: str
+        group_by: list[str] = strawberry.field(description="The groupings metric(groupBy:) accepts.")
+        owner: str = strawberry.field(description="The component that computes it: core or a plugin's name.")
+
+    @registry.type("MetricRow")
+    class MetricRow:
+        group: JSON = strawberry.field(description="The slice this value belongs to ({\"stage\": \"intent\"}); "
+                                                   "empty without groupBy.")
+        value: Optional[float]
+        extra: JSON
+
+    @registry.type("MetricResult")
+    class MetricResult:
+        name: str
+        rows: list[registry.ref("MetricRow")]
+
+    @registry.type("Plugin")
+    class Plugin:
+        """An enabled plugin."""
+
+        name: str
+        version: str
+        source: str
+        description: str
+
+
+def query_fields(registry) -> dict:
+    def labels(info: strawberry.Info, vocabulary: Optional[str] = None) -> list[registry.ref("Vocabulary")]:
+        require_actor(info.context.user)
+        vocabularies = info.context.runtime.labels.vocabularies()
+        if vocabulary is not None:
+            if vocabulary not in vocabularies:
+                raise ValidationFailed(fields={"vocabulary": [f"Unknown vocabulary. Known: {', '.join(vocabularies)}."]})
+            vocabularies = {vocabulary: vocabularies[vocabulary]}
+        return [_Vocabulary(name, choices) for name, choices in vocabularies.items()]
+
+    def metrics(info: strawberry.Info) -> list[registry.ref("Metric")]:
+        require_actor(info.context.user)
+        return info.context.runtime.metrics.all()
+
+    def metric(info: strawberry.Info, name: str,
+               from_: Annotated[Optional[dt.date], strawberry.argument(name="from")] = None,
+               to: Optional[dt.date] = None, group_by: Optional[str] = None) -> Optional[registry.ref("MetricResult")]:
+        user = require_actor(info.context.user)
+        with field_names({"group_by": "groupBy"}):
+            rows = info.context.runtime.metrics.evaluate(
+                name, MetricQuery(actor=user, date_from=from_, date_to=to, group_by=group_by))
+        return _MetricResult(name, rows)
+
+    def plugins(info: strawberry.Info) -> list[registry.ref("Plugin")]:
+        require_actor(info.context.user)
+        return info.context.runtime.plugins.enabled
+
+    return {
+        "labels": strawberry.field(resolver=labels, description="Every vocabulary (or one) with its labels."),
+        "metrics": strawberry.field(resolver=metrics, description="The metrics this deployment computes."),
+        "metric": strawberry.field(resolver=metric, description="Compute one metric over what you may see."),
+        "plugins": strawberry.field(resolver=plugins, description="The enabled plugins."),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    return {}
