@@ -54,6 +54,41 @@ class Settings:
     webhook_retry_base_seconds: int = 60
     #: Attempts before a webhook delivery is marked failed (it can be replayed).
     webhook_max_attempts: int = 8
+    # --- customer analytics (docs/analytics.md §8) ---
+    #: Days of purchases behind the RFM frequency and monetary values and the value tiers.
+    analytics_window_days: int = 365
+    #: The RFM segment grid: five rows for R = 5, 4, 3, 2, 1 separated by ``;``, each five segment keys
+    #: for F = 1..5 separated by ``,``. Empty: the default grid of docs/analytics.md.
+    analytics_rfm_grid: str = ""
+    #: Labels of extra (or renamed) RFM segment keys: ``key=English|中文`` separated by ``;``.
+    analytics_rfm_labels: str = ""
+    #: Value tiers 大客户/重要客户/普通客户/小客户: where each tier ends, as cumulative revenue shares.
+    analytics_tier_cuts: str = "0.5,0.8,0.95"
+    #: k-means: the range of k tried (the best silhouette wins).
+    analytics_k_min: int = 2
+    analytics_k_max: int = 8
+    #: CLV (BG/NBD + Gamma-Gamma): horizon in months, discount rate per month, profit margin (1 = revenue).
+    analytics_clv_horizon_months: int = 12
+    analytics_clv_discount_rate: float = 0.01
+    analytics_clv_margin: float = 1.0
+    #: The seed formula V = (P0 - C0) + sum R/(1+i)^n: acquisition cost C0, yearly rate i, years N.
+    analytics_seed_acquisition_cost: float = 0.0
+    analytics_seed_interest_rate: float = 0.08
+    analytics_seed_years: int = 3
+    #: Churn: the last period (days) compared with the average of the periods before it.
+    analytics_churn_period_days: int = 90
+    analytics_churn_baseline_periods: int = 4
+    #: Flag when the last period's revenue fell by at least this share of the baseline.
+    analytics_churn_drop: float = 0.5
+    #: Flag when the days since the last purchase exceed this many usual gaps (and the minimum days).
+    analytics_churn_gap_factor: float = 3.0
+    analytics_churn_min_gap_days: int = 30
+    #: Flag when P(alive) falls under this.
+    analytics_churn_p_alive: float = 0.3
+    #: Days until a churn or win-back task is due.
+    analytics_task_due_days: int = 3
+    #: ``trellis tick`` recomputes the analytics when the last run is older than this many hours.
+    analytics_refresh_hours: int = 24
 
     def expected_days(self) -> dict[str, float]:
         """``lifecycle_expected_days`` parsed: ``{"potential": 15.0, ...}``."""
@@ -84,6 +119,8 @@ def _coerce(value: str, kind: Any) -> Any:
         return value.strip().lower() in ("1", "true", "yes", "on")
     if kind in (int, "int"):
         return int(value)
+    if kind in (float, "float"):
+        return float(value)
     return value
 
 

@@ -17,7 +17,8 @@ def trellis_models():
     return [models.Team, models.User, models.ApiToken, models.Customer, models.CustomerTag, models.Contact,
             models.Interaction, models.AuditEntry, models.OutboxEvent, models.WorkflowTransitionEntry,
             models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
-            models.WebhookDelivery]
+            models.WebhookDelivery,
+            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics]
 
 
 @hookimpl

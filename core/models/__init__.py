@@ -1,4 +1,5 @@
 """The core's records. Importing this package registers every core table on ``core.db.Base``."""
+from core.models.analytics import AnalyticsRun, CustomerAnalytics, CustomerSegment
 from core.models.audit import AuditEntry, OutboxEvent
 from core.models.customers import Contact, Customer, CustomerTag
 from core.models.enums import (
@@ -17,6 +18,7 @@ from core.models.webhooks import WebhookDelivery, WebhookSubscription
 from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTransitionEntry
 
 __all__ = [
+    "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
     "ApiToken", "AuditEntry", "OutboxEvent", "Contact", "Customer", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
