@@ -1,0 +1,381 @@
+"""The ``trellis`` command: the database, users and tokens, plugins, the demo, the server.
+
+Configuration comes only from ``core.config`` (``TRELLIS_*`` environment variables). The app is built
+when a command needs it, so ``CliRunner(env=...)`` and plain shells behave the same. Commands that touch
+the database run inside the app context and one unit of work (:func:`with_unit_of_work`); a service
+error ends the command with a one-line message on stderr and exit status 1, never a traceback.
+
+Plugins add commands with the ``trellis_cli_commands`` hook; two components adding the same name is a
+start-up error naming both.
+"""
+from __future__ import annotations
+
+import functools
+import random
+import secrets
+import sys
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import click
+from flask import Flask, current_app
+
+from core.errors import PluginError, TrellisError
+from core.plugins import CORE_NAME
+
+APP_KEY = "trellis.app"
+HELP = """Trellis CRM: the database, users and API tokens, plugins, the demo and the server.
+
+Configuration comes from TRELLIS_* environment variables (see the README); by default the database is
+an SQLite file in ./instance."""
+
+
+# --- plumbing ------------------------------------------------------------------------------------------
+
+def error_message(exc: BaseException) -> str:
+    """One line saying what went wrong (with the fields of a validation error)."""
+    if isinstance(exc, TrellisError):
+        message = exc.message
+        if exc.fields:
+            message += " " + "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.fields.items())
+        return message
+    orig = getattr(exc, "orig", None)  # a DBAPI error wrapped by SQLAlchemy
+    text = str(orig if orig is not None else exc).strip()
+    return " ".join(text.split()) or exc.__class__.__name__
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return TrellisError, PluginError, CommandError, SQLAlchemyError
+
+
+def runtime():
+    """The runtime of the app the command runs in."""
+    return current_app.extensions["trellis"]
+
+
+def with_unit_of_work(fn: Callable) -> Callable:
+    """Run a command callback in one unit of work: committed when it returns, rolled back when it
+    fails. Works for plugin commands too (the app context is already pushed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with runtime().database.unit_of_work():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+class TrellisGroup(click.Group):
+    """The ``trellis`` group: built-in commands plus every enabled plugin's, in the app's context."""
+
+    def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._app = app
+        self._plugin_commands: tuple[Flask, dict[str, click.Command]] | None = None
+
+    def app(self, ctx: click.Context) -> Flask:
+        if self._app is not None:
+            return self._app
+        root = ctx.find_root()
+        app = root.meta.get(APP_KEY)
+        if app is None:
+            from api.app import create_app
+
+            try:
+                app = create_app()
+            except PluginError as exc:
+                raise click.ClickException(error_message(exc)) from None
+            root.meta[APP_KEY] = app
+            root.call_on_close(app.extensions["trellis"].database.dispose)
+        return app
+
+    def plugin_commands(self, app: Flask) -> dict[str, click.Command]:
+        if self._plugin_commands is None or self._plugin_commands[0] is not app:
+            self._plugin_commands = (app, collect_plugin_commands(app, builtin=self.commands))
+        return self._plugin_commands[1]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands) + sorted(self.plugin_commands(self.app(ctx)))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None:
+            try:
+                command = self.plugin_commands(self.app(ctx)).get(cmd_name)
+            except PluginError as exc:
+                raise click.ClickException(error_message(exc)) from None
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            app = self.app(ctx)
+            with app.app_context():
+                return super().invoke(ctx)
+        except _known_errors() as exc:
+            raise click.ClickException(error_message(exc)) from None
+
+
+def collect_plugin_commands(app: Flask, builtin: dict[str, click.Command]) -> dict[str, click.Command]:
+    """Every ``click.Command`` the enabled plugins return from ``trellis_cli_commands``."""
+    owners = {name: CORE_NAME for name in builtin}
+    commands: dict[str, click.Command] = {}
+    for owner, returned in app.extensions["trellis"].plugins.call_each("trellis_cli_commands"):
+        for command in returned:
+            if not isinstance(command, click.Command) or not command.name:
+                raise PluginError(f"Plugin '{owner}' returned {command!r} from trellis_cli_commands; "
+                                  "return a list of named click.Command objects.")
+            if command.name in owners:
+                raise PluginError(
+                    f"Plugins '{owners[command.name]}' and '{owner}' both add a CLI command named "
+                    f"'{command.name}'. Rename one (prefix plugin commands with the plugin name).")
+            owners[command.name] = owner
+            commands[command.name] = command
+    return commands
+
+
+def build_cli(app: Flask | None = None) -> TrellisGroup:
+    """The ``trellis`` command group. With ``app`` every command runs against it (tests); without,
+    the app is built from the environment when a command runs."""
+    group = TrellisGroup(name="trellis", app=app, help=HELP,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+    for command in BUILTIN:
+        group.add_command(command)
+    if app is not None:
+        group.plugin_commands(app)  # a clash of names fails here, naming both plugins
+    return group
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """The console script ``trellis``."""
+    return build_cli().main(args=argv, prog_name="trellis")
+
+
+# --- trellis db --------------------------------------------------------------------------------------
+
+@click.group("db")
+def db_group():
+    """The database schema: Alembic migrations, one branch per component."""
+
+
+@db_group.command("upgrade")
+@click.argument("target", default="heads")
+def db_upgrade(target: str):
+    """Migrate the core and every enabled plugin to their heads (or to TARGET)."""
+    from core import migrate
+
+    migrate.upgrade(runtime(), target)
+    for component, revision in migrate.current(runtime()).items():
+        click.echo(f"{component}: {revision or 'no migrations yet'}")
+
+
+@db_group.command("current")
+def db_current():
+    """Show the revision each enabled component's schema is at."""
+    from core import migrate
+
+    heads = migrate.heads(runtime())
+    for component, revision in migrate.current(runtime()).items():
+        state = "head" if revision and heads.get(component) == revision else "behind: run 'trellis db upgrade'"
+        click.echo(f"{component}: {revision or 'not migrated'} ({state})")
+
+
+@db_group.command("revision")
+@click.option("--component", "-c", default=CORE_NAME, show_default=True,
+              help="The core or the plugin whose branch gets the revision.")
+@click.option("--message", "-m", required=True, help="What the revision changes.")
+@click.option("--autogenerate/--empty", default=True, show_default=True,
+              help="Compare the component's models with the database (which must be at its heads).")
+def db_revision(component: str, message: str, autogenerate: bool):
+    """Write a new migration in a component's branch (review it before committing)."""
+    from core import migrate
+
+    path = migrate.revision(runtime(), component, message, autogenerate=autogenerate)
+    click.echo(str(path))
+
+
+@db_group.command("check")
+def db_check():
+    """Compare the models of the enabled components with the database; exit 1 on any difference."""
+    from core import migrate
+
+    diffs = migrate.check(runtime())
+    if not diffs:
+        click.echo("No differences: the database matches the models.")
+        return
+    for diff in diffs:
+        click.echo(repr(diff))
+    raise click.ClickException(f"{len(diffs)} difference(s) between the models and the database. Run "
+                               "'trellis db upgrade', or write the missing migration with 'trellis db revision'.")
+
+
+# --- trellis users / tokens --------------------------------------------------------------------------
+
+@click.group("users")
+def users_group():
+    """Users of the CRM."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", "-r", default="rep", show_default=True, help="admin, manager, rep or a plugin's role.")
+@click.option("--name", "-n", default="", help="Display name.")
+@click.option("--password", "-p", default=None, help="The password (prompted for, hidden, when omitted).")
+@click.option("--no-password", is_flag=True, help="No password: the user signs in with API tokens only.")
+@with_unit_of_work
+def users_create(email: str, role: str, name: str, password: str | None, no_password: bool):
+    """Create a user."""
+    from core.services import users
+
+    if no_password:
+        password = None
+    elif password is None:
+        if not _interactive():
+            raise click.UsageError("Give --password (or --no-password) when not running interactively.")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = users.create_user(None, {"email": email, "name": name, "role": role, "password": password})
+    click.echo(f"Created {user.role} {user.email} ({user.id}).")
+
+
+@click.group("tokens")
+def tokens_group():
+    """API tokens (Authorization: Bearer <token>)."""
+
+
+@tokens_group.command("create")
+@click.argument("email")
+@click.option("--name", "-n", default="cli", show_default=True, help="What the token is for.")
+@with_unit_of_work
+def tokens_create(email: str, name: str):
+    """Create an API token for a user and print it (only the token: it is shown once)."""
+    from core.services import users
+
+    _, plain = users.create_token(users.by_email(email), name)
+    click.echo(plain)
+
+
+# --- trellis plugins ---------------------------------------------------------------------------------
+
+@click.group("plugins")
+def plugins_group():
+    """Installed plugins."""
+
+
+@plugins_group.command("list")
+def plugins_list():
+    """Every installed plugin, enabled (TRELLIS_PLUGINS) or not."""
+    from core import core_plugin
+    from core.plugins import discover
+
+    plugin_set = runtime().plugins
+    rows = [(CORE_NAME, core_plugin.version, "yes", _distribution())]
+    seen = set()
+    for info in discover() + [p for p in plugin_set.installed]:
+        if info.name in seen:
+            continue
+        seen.add(info.name)
+        rows.append((info.name, info.version, "yes" if plugin_set.is_enabled(info.name) else "no", info.source))
+    header = ("NAME", "VERSION", "ENABLED", "SOURCE")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+# --- trellis demo / serve ----------------------------------------------------------------------------
+
+def _distribution() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"trellis-crm {version('trellis-crm')}"
+    except PackageNotFoundError:
+        return "trellis-crm"
+
+
+def _serve(app: Flask, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+
+
+def _urls(host: str, port: int) -> tuple[str, str]:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://{shown}:{port}"
+    return f"{base}/api/v1/docs", f"{base}/graphql"
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the data and print the login, but do not start the server.")
+def demo_command(host: str, port: int, no_serve: bool):
+    """Migrate the database, load the demo data (once), reset the demo admin's password and serve."""
+    from core import demo, migrate
+    from core.services import users
+
+    rt = runtime()
+    migrate.upgrade(rt)
+    password = secrets.token_urlsafe(12)
+    with rt.database.unit_of_work():
+        summary = demo.load_demo(rt, random.Random(demo.SEED))
+        users.set_password(demo.demo_admin(), password)
+    if summary is None:
+        click.echo("Demo data already loaded; nothing added.")
+    else:
+        click.echo(f"Demo data loaded: {summary.customers} customers, {summary.contacts} contacts, "
+                   f"{summary.interactions} interactions, {summary.tasks} open tasks, "
+                   f"{summary.users} staff in {summary.teams} teams.")
+    docs, graphiql = _urls(host, port)
+    click.echo(f"Database: {rt.database.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"Open {docs} (REST) or {graphiql} (GraphiQL)")
+    click.echo(f"Sign in as {demo.ADMIN_EMAIL} with password {password}")
+    if not no_serve:
+        _serve(current_app._get_current_object(), host, port)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve_command(host: str, port: int):
+    """Serve the app with werkzeug's development server (local use; production: gunicorn)."""
+    docs, graphiql = _urls(host, port)
+    click.echo(f"Trellis at {docs} (REST) and {graphiql} (GraphiQL)")
+    _serve(current_app._get_current_object(), host, port)
+
+
+# --- trellis graphql-schema / tick -------------------------------------------------------------------
+
+@click.command("graphql-schema")
+def graphql_schema_command():
+    """Print the GraphQL schema (SDL) of the enabled components."""
+    try:
+        from api.graphql import sdl
+    except ImportError:
+        raise click.ClickException("This version has no GraphQL schema export (api.graphql.sdl).") from None
+    click.echo(sdl(current_app._get_current_object()).rstrip("\n"))
+
+
+@click.command("tick")
+def tick_command():
+    """Run every scheduled job once (reminders, stagnation alerts, webhooks …); safe to repeat."""
+    from core.jobs import run_all
+
+    failed = 0
+    for name, result in run_all(runtime(), datetime.now(timezone.utc)):
+        if isinstance(result, BaseException):
+            failed += 1
+            click.echo(f"{name}: failed: {error_message(result)}", err=True)
+        else:
+            click.echo(f"{name}: {result}")
+    if failed:
+        raise click.ClickException(f"{failed} job(s) failed.")
+
+
+BUILTIN = [db_group, users_group, tokens_group, plugins_group, demo_command, serve_command,
+           graphql_schema_command, tick_command]

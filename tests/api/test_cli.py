@@ -1,0 +1,243 @@
+"""The ``trellis`` command, run the way a shell runs it: configuration from TRELLIS_* variables only, on
+a database of its own (an SQLite file, or a fresh schema on the PostgreSQL test server)."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import click
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+import api.cli as cli
+from api.app import create_app
+from api.cli import build_cli, with_unit_of_work
+from core.errors import PluginError, ValidationFailed
+from core.hookspecs import hookimpl
+from tests.conftest import FAST_HASH
+from tests.core.test_migrations import scratch_database
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    with scratch_database(tmp_path) as url:
+        yield {"TRELLIS_DATABASE_URL": url, "TRELLIS_PASSWORD_HASH_METHOD": FAST_HASH, "TRELLIS_SECRET_KEY": "test",
+               "TRELLIS_INSTANCE_PATH": str(tmp_path / "instance"), "TRELLIS_PLUGINS": "all"}
+
+
+def run(env, *args, input=None):
+    """``trellis ARGS`` in a fresh command, as the console script builds it."""
+    return CliRunner().invoke(build_cli(), list(args), env=env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def migrated(cli_env):
+    result = run(cli_env, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    return cli_env
+
+
+@pytest.fixture
+def web(migrated):
+    """A test client of an app on the same database, to check what the commands wrote."""
+    app = create_app({"DATABASE_URL": migrated["TRELLIS_DATABASE_URL"], "PASSWORD_HASH_METHOD": FAST_HASH,
+                      "SECRET_KEY": "test"})
+    yield app.test_client()
+    app.extensions["trellis"].database.dispose()
+
+
+def login(web, email, password):
+    return web.post("/auth/login", json={"email": email, "password": password})
+
+
+# --- db ----------------------------------------------------------------------------------------------
+
+def test_db_upgrade_migrates_every_component_and_can_run_again(cli_env):
+    first = run(cli_env, "db", "upgrade")
+    assert first.exit_code == 0, first.output
+    assert re.match(r"core: [0-9a-f]{12}$", first.stdout.splitlines()[0])
+    again = run(cli_env, "db", "upgrade")
+    assert again.exit_code == 0 and again.stdout == first.stdout
+    current = run(cli_env, "db", "current")
+    assert current.exit_code == 0 and "(head)" in current.stdout.splitlines()[0]
+    check = run(cli_env, "db", "check")
+    assert check.exit_code == 0 and "No differences" in check.stdout
+
+
+def test_db_check_fails_on_an_empty_database(cli_env):
+    result = run(cli_env, "db", "check")
+    assert result.exit_code == 1
+    assert "trellis db upgrade" in result.stderr and "Traceback" not in result.output
+
+
+# --- users and tokens --------------------------------------------------------------------------------
+
+def test_users_create_makes_a_user_who_can_sign_in(migrated, web):
+    result = run(migrated, "users", "create", "Ann@Example.com", "--role", "manager", "--password", "long-password",
+                 "--name", "Ann")
+    assert result.exit_code == 0, result.output
+    assert "Created manager ann@example.com" in result.stdout
+    response = login(web, "ann@example.com", "long-password")
+    assert response.status_code == 200 and response.get_json()["name"] == "Ann"
+
+
+def test_users_create_prompts_for_the_password_when_interactive(migrated, web, monkeypatch):
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    result = run(migrated, "users", "create", "bo@example.com", input="secret-pass\nsecret-pass\n")
+    assert result.exit_code == 0, result.output
+    assert "secret-pass" not in result.output  # hidden
+    assert login(web, "bo@example.com", "secret-pass").status_code == 200
+
+
+def test_users_create_without_a_password(migrated, web):
+    assert run(migrated, "users", "create", "bot@example.com", "--no-password").exit_code == 0
+    assert login(web, "bot@example.com", "").status_code in (401, 422)
+    not_interactive = run(migrated, "users", "create", "eve@example.com")
+    assert not_interactive.exit_code == 2 and "--no-password" in not_interactive.stderr
+
+
+def test_a_service_error_is_one_line_on_stderr(migrated):
+    assert run(migrated, "users", "create", "dup@example.com", "--no-password").exit_code == 0
+    duplicate = run(migrated, "users", "create", "dup@example.com", "--no-password")
+    assert duplicate.exit_code == 1
+    assert duplicate.stderr.strip().splitlines() == ["Error: A user with this email exists. email: Already taken."]
+    bad_role = run(migrated, "users", "create", "x@example.com", "--role", "boss", "--no-password")
+    assert bad_role.exit_code == 1 and "role: Unknown role" in bad_role.stderr
+    assert "Traceback" not in bad_role.output and bad_role.stdout == ""
+
+
+def test_tokens_create_prints_only_a_token_that_authenticates(migrated, web):
+    run(migrated, "users", "create", "api@example.com", "--role", "rep", "--no-password")
+    result = run(migrated, "tokens", "create", "api@example.com", "--name", "ci")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n" and result.stderr == "" and token.startswith("trl_")
+    assert web.get("/api/v1/customers", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert web.get("/api/v1/customers", headers={"Authorization": "Bearer trl_wrong"}).status_code == 401
+    unknown = run(migrated, "tokens", "create", "nobody@example.com")
+    assert unknown.exit_code == 1 and "No user with email nobody@example.com" in unknown.stderr
+
+
+# --- plugins -----------------------------------------------------------------------------------------
+
+def test_plugins_list_shows_installed_plugins_enabled_or_not(cli_env):
+    everything = run(cli_env, "plugins", "list")
+    assert everything.exit_code == 0, everything.output
+    rows = {line.split()[0]: line.split() for line in everything.stdout.splitlines()[1:]}
+    assert {"core", "exhibitions", "retail_membership", "property_service"} <= set(rows)
+    assert all(row[2] == "yes" for row in rows.values())
+    assert "trellis-crm" in rows["exhibitions"][3]
+    some = run({**cli_env, "TRELLIS_PLUGINS": "exhibitions"}, "plugins", "list")
+    rows = {line.split()[0]: line.split() for line in some.stdout.splitlines()[1:]}
+    assert rows["exhibitions"][2] == "yes" and rows["retail_membership"][2] == "no"
+
+
+def test_an_unknown_plugin_name_is_a_clear_error(cli_env):
+    result = run({**cli_env, "TRELLIS_PLUGINS": "nosuchplugin"}, "plugins", "list")
+    assert result.exit_code == 1 and "nosuchplugin" in result.stderr and "Traceback" not in result.output
+
+
+def plugin_with_commands(name, *commands):
+    return SimpleNamespace(name=name, version="1", trellis_cli_commands=hookimpl(lambda: list(commands)))
+
+
+def test_plugin_commands_are_added_and_a_clash_names_both_plugins():
+    hello = click.Command("hello", callback=lambda: click.echo("hi"))
+    app = create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[plugin_with_commands("greeter", hello)])
+    assert CliRunner().invoke(build_cli(app), ["hello"]).stdout == "hi\n"
+    clash = create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[plugin_with_commands("greeter", hello),
+                                                                     plugin_with_commands("welcomer", hello)])
+    with pytest.raises(PluginError, match="'greeter' and 'welcomer' both add a CLI command named 'hello'"):
+        build_cli(clash)
+    serve = click.Command("serve", callback=lambda: None)
+    with pytest.raises(PluginError, match="'core' and 'greeter'"):
+        build_cli(create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[plugin_with_commands("greeter", serve)]))
+
+
+def test_a_plugin_command_with_a_unit_of_work_rolls_back_on_a_service_error(migrated, web):
+    from core.services import users
+
+    @click.command("make-and-fail")
+    @with_unit_of_work
+    def make_and_fail():
+        users.create_user(None, {"email": "ghost@example.com", "role": "rep", "password": "ghost-password"})
+        raise ValidationFailed(fields={"thing": ["Broken on purpose."]})
+
+    app = create_app({"DATABASE_URL": migrated["TRELLIS_DATABASE_URL"], "PASSWORD_HASH_METHOD": FAST_HASH},
+                     extra_plugins=[plugin_with_commands("failing", make_and_fail)])
+    try:
+        result = CliRunner().invoke(build_cli(app), ["make-and-fail"], catch_exceptions=False)
+    finally:
+        app.extensions["trellis"].database.dispose()
+    assert result.exit_code == 1 and result.stderr == "Error: Invalid input. thing: Broken on purpose.\n"
+    assert login(web, "ghost@example.com", "ghost-password").status_code == 401
+
+
+# --- demo, serve, graphql-schema, tick ---------------------------------------------------------------
+
+def customer_count(env) -> int:
+    from core.models import Customer
+
+    app = create_app({"DATABASE_URL": env["TRELLIS_DATABASE_URL"]})
+    runtime = app.extensions["trellis"]
+    try:
+        with runtime.database.unit_of_work() as sess:
+            return sess.scalar(select(func.count()).select_from(Customer))
+    finally:
+        runtime.database.dispose()
+
+
+def test_demo_loads_once_and_resets_the_admin_password(cli_env, monkeypatch):
+    served = []
+    monkeypatch.setattr(cli, "_serve", lambda app, host, port: served.append((host, port)))
+    first = run(cli_env, "demo", "--no-serve")
+    assert first.exit_code == 0, first.output
+    assert "Demo data loaded: 200 customers" in first.stdout
+    assert "http://127.0.0.1:5000/api/v1/docs" in first.stdout
+    password = re.search(r"Sign in as admin@example.com with password (\S+)", first.stdout)[1]
+    count = customer_count(cli_env)
+    assert count >= 200 and served == []
+
+    second = run(cli_env, "demo", "--host", "0.0.0.0", "--port", "5050")
+    assert second.exit_code == 0, second.output
+    assert "already loaded" in second.stdout and served == [("0.0.0.0", 5050)]
+    assert customer_count(cli_env) == count
+    new_password = re.search(r"with password (\S+)", second.stdout)[1]
+    assert new_password != password
+
+    app = create_app({"DATABASE_URL": cli_env["TRELLIS_DATABASE_URL"], "PASSWORD_HASH_METHOD": FAST_HASH})
+    try:
+        client = app.test_client()
+        assert login(client, "admin@example.com", password).status_code == 401
+        assert login(client, "admin@example.com", new_password).status_code == 200
+        assert client.get("/api/v1/customers?page_size=1").status_code == 200
+    finally:
+        app.extensions["trellis"].database.dispose()
+
+
+def test_serve_runs_the_app_on_the_given_address(migrated, monkeypatch):
+    served = []
+    monkeypatch.setattr(cli, "_serve", lambda app, host, port: served.append((app.name, host, port)))
+    result = run(migrated, "serve", "--port", "5099")
+    assert result.exit_code == 0 and served == [("trellis", "127.0.0.1", 5099)]
+    assert "http://127.0.0.1:5099/graphql" in result.stdout
+
+
+def test_graphql_schema_prints_the_sdl(cli_env):
+    import api.graphql
+
+    assert "graphql-schema" in build_cli().commands
+    result = run(cli_env, "graphql-schema")
+    if hasattr(api.graphql, "sdl"):
+        assert result.exit_code == 0, result.output
+        assert "type Query" in result.stdout and "customers" in result.stdout
+    else:  # the schema export is being written in the same change
+        assert result.exit_code == 1 and "api.graphql.sdl" in result.stderr
+
+
+def test_tick_runs_every_scheduled_job(migrated):
+    result = run(migrated, "tick")
+    assert result.exit_code == 0, result.output
+    again = run(migrated, "tick")
+    assert again.exit_code == 0 and again.stdout.splitlines()[0].split(":")[0] == result.stdout.splitlines()[0].split(":")[0]
