@@ -1,3 +1,18 @@
-"""Retail membership (零售会员): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks.
+"""Retail membership (零售会员): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks."""
+from __future__ import annotations
 
-Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""
+
+def register_types(registry) -> None:
+    return None
+
+
+def type_fields(registry):
+    return None
+
+
+def query_fields(registry):
+    return None
+
+
+def mutation_fields(registry):
+    return None

@@ -1,3 +1,249 @@
 """Retail membership (零售会员): SQLAlchemy models of the plugin; every table is prefixed with the plugin name.
 
-Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""
+Class names carry the plugin's prefix (``Retail…``) so they can never collide with another plugin's in
+SQLAlchemy's registry; relationships name classes, not strings.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Record, UTCDateTime, UUIDPrimaryKey, utcnow
+from core.models import Customer, User
+
+MONEY = Numeric(14, 2)
+
+
+class RetailStore(Base, Record):
+    """A shop (门店): where members are enrolled and purchases happen."""
+
+    __tablename__ = "retail_membership_store"
+
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(30), default="clothing")
+    city: Mapped[str] = mapped_column(String(80), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+
+
+class RetailStoreStaff(Base, UUIDPrimaryKey):
+    """A user working at a store: a ``store_staff`` user sees the store's members (and is told about them)."""
+
+    __tablename__ = "retail_membership_store_staff"
+
+    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(User)
+
+    __table_args__ = (UniqueConstraint("store_id", "user_id"),)
+
+
+class RetailMembership(Base, Record):
+    """A customer's member card (会员卡): one per customer. ``tier`` moves only through the workflow
+    ``retail_membership_membership.tier``; ``spend_total`` is the net spend (purchases minus refunds)."""
+
+    __tablename__ = "retail_membership_membership"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), unique=True)
+    card_number: Mapped[str] = mapped_column(String(40), unique=True)
+    home_store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
+    joined_on: Mapped[date] = mapped_column(Date)
+    tier: Mapped[str] = mapped_column(String(30), index=True)
+    birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
+    preferences: Mapped[list] = mapped_column(JSON, default=list)
+    referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="SET NULL"), nullable=True)
+    spend_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Raised by every ledger write: the row lock that serialises point movements on every database.
+    ledger_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    customer: Mapped[Customer] = relationship(Customer)
+    home_store: Mapped[RetailStore] = relationship(RetailStore)
+
+
+class RetailOccasion(Base, Record):
+    """A date the store greets the member on: their birthday, a child's birthday, an anniversary."""
+
+    __tablename__ = "retail_membership_occasion"
+
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    month: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class RetailPurchase(Base, Record):
+    """A sale from a POS. ``(store_id, pos_transaction_id)`` is unique: a retried upload never counts twice."""
+
+    __tablename__ = "retail_membership_purchase"
+
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
+    pos_transaction_id: Mapped[str] = mapped_column(String(80))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    subtotal: Mapped[Decimal] = mapped_column(MONEY)
+    discount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    refunded_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    payment_method: Mapped[str] = mapped_column(String(30), default="card")
+    tier_at_purchase: Mapped[str] = mapped_column(String(30), default="")
+    points_earned: Mapped[int] = mapped_column(Integer, default=0)
+    #: The purchase on the customer's core timeline (kind ``purchase``, source ``retail_membership``).
+    interaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"),
+                                                             nullable=True)
+
+    lines: Mapped[list["RetailPurchaseLine"]] = relationship(
+        "RetailPurchaseLine", back_populates="purchase", cascade="all, delete-orphan",
+        order_by="RetailPurchaseLine.line_no", lazy="selectin")
+    store: Mapped[RetailStore] = relationship(RetailStore)
+
+    __table_args__ = (UniqueConstraint("store_id", "pos_transaction_id"),
+                      Index("ix_retail_membership_purchase_member_time", "membership_id", "occurred_at"))
+
+    @property
+    def net_total(self) -> Decimal:
+        return self.total - self.refunded_total
+
+
+class RetailPurchaseLine(Base, UUIDPrimaryKey):
+    __tablename__ = "retail_membership_purchase_line"
+
+    purchase_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_purchase.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(60))
+    category: Mapped[str] = mapped_column(String(60), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    purchase: Mapped[RetailPurchase] = relationship(RetailPurchase, back_populates="lines")
+
+
+class RetailRefund(Base, Record):
+    """A full or partial refund of a purchase; ``(purchase_id, pos_refund_id)`` is unique."""
+
+    __tablename__ = "retail_membership_refund"
+
+    purchase_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_purchase.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"), index=True)
+    pos_refund_id: Mapped[str] = mapped_column(String(80))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    points_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    #: Points the refund should have taken back but could not (already redeemed): the balance never
+    #: goes below zero.
+    points_unrecovered: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("purchase_id", "pos_refund_id"),)
+
+
+class RetailPointsEntry(Base, UUIDPrimaryKey):
+    """One movement of points. Append-only: never updated, never deleted. The balance is the sum of a
+    member's entries; ``balance_after`` is the running sum at the time of writing (a check, not a source).
+
+    Credits (earn, adjust > 0, bonus, referral) are lots that expire at ``expires_at``; a reversal carries
+    the expiry of the lot it reverses; debits (redeem, expire, adjust < 0) consume lots oldest first."""
+
+    __tablename__ = "retail_membership_points_entry"
+
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    points: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purchase_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("retail_membership_purchase.id", ondelete="SET NULL"), nullable=True, index=True)
+    refund_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("retail_membership_refund.id", ondelete="SET NULL"), nullable=True)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("retail_membership_campaign.id", ondelete="SET NULL"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                       nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_retail_membership_points_entry_member_time", "membership_id", "occurred_at"),)
+
+
+class RetailCampaign(Base, Record):
+    """A campaign: a segment, a random control group, an offer and a goal; its result is the lift."""
+
+    __tablename__ = "retail_membership_campaign"
+
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    #: ``{"tiers": [...], "store_ids": [...], "categories": [...], "recency_days": n, "min_purchases": n}``
+    segment: Mapped[dict] = mapped_column(JSON, default=dict)
+    control_share: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.2"))
+    offer_kind: Mapped[str] = mapped_column(String(20))
+    offer_value: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    offer_description: Mapped[str] = mapped_column(Text, default="")
+    goal_category: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    goal_days: Mapped[int] = mapped_column(Integer, default=30)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    treated_count: Mapped[int] = mapped_column(Integer, default=0)
+    control_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RetailCampaignMember(Base, UUIDPrimaryKey):
+    """A member's assignment in a campaign: ``treated`` (gets the offer) or ``control`` (does not)."""
+
+    __tablename__ = "retail_membership_campaign_member"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_campaign.id", ondelete="CASCADE"))
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"), index=True)
+    group: Mapped[str] = mapped_column(String(10))
+    coupon_code: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    coupon_redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    coupon_purchase_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("retail_membership_purchase.id", ondelete="SET NULL"), nullable=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("campaign_id", "membership_id"),)
+
+
+class RetailLapseAlert(Base, UUIDPrimaryKey):
+    """A regular who stopped coming, flagged once per absence (keyed by their last purchase)."""
+
+    __tablename__ = "retail_membership_lapse_alert"
+
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"), index=True)
+    last_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    usual_gap_days: Mapped[float] = mapped_column(Float)
+    absent_days: Mapped[float] = mapped_column(Float)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"),
+                                                      nullable=True)
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (UniqueConstraint("membership_id", "last_purchase_at"),)
+
+
+MODELS = [RetailStore, RetailStoreStaff, RetailMembership, RetailOccasion, RetailPurchase, RetailPurchaseLine,
+          RetailRefund, RetailCampaign, RetailPointsEntry, RetailCampaignMember, RetailLapseAlert]

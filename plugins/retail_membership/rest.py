@@ -1,3 +1,276 @@
 """Retail membership (零售会员): flask-smorest blueprints, returned by the ``trellis_rest_blueprints`` hook.
 
-Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""
+Mounted under ``/api/v1/retail-membership``. Views only translate: bodies go to the services as sent
+(the services validate them with the schemas documented here), records come back through the output
+schemas.
+"""
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.rest.crud import CrudService, body_doc, crud_blueprint, json_body, list_args_schema
+from core.schemas import MAX_PAGE_SIZE
+from core.services import common
+from core.services.permissions import require_actor
+
+from plugins.retail_membership import campaigns, services
+from plugins.retail_membership import schemas as S
+
+
+class TierTransitionOut(Schema):
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    trigger = fields.String()
+    trigger_event = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+def _page(pagination_parameters) -> common.PageRequest:
+    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+
+
+def _args() -> dict:
+    args = dict(request.args)
+    for key in ("page", "page_size"):
+        args.pop(key, None)
+    return args
+
+
+def _memberships_list(actor, filters, *, page, sort=None):
+    return services.list_memberships(actor, filters, page=page, sort=sort)
+
+
+def blueprints() -> list[Blueprint]:
+    stores = crud_blueprint(
+        "retail_membership_stores", "/stores", description="Stores (门店). Admins write; everyone reads.",
+        service=CrudService(list=services.list_stores, get=services.get_store, create=services.create_store,
+                            update=services.update_store, delete=services.delete_store,
+                            restore=services.restore_store),
+        out_schema=S.StoreOut, create_schema=S.StoreCreate, update_schema=S.StoreUpdate,
+        filter_schema=S.StoreFilter, sortable=list(services.STORE_SORT))
+
+    @stores.route("/<uuid:store_id>/staff")
+    @stores.response(200, S.StaffOut(many=True))
+    def store_staff(store_id):
+        """The store's staff"""
+        return services.staff_of(current_user, store_id)
+
+    @stores.route("/<uuid:store_id>/staff", methods=["POST"])
+    @stores.doc(**body_doc(S.StaffAssign))
+    @stores.response(201, S.StaffOut)
+    def add_staff(store_id):
+        """Put a user on the store's staff (admins)"""
+        return services.assign_staff(current_user, store_id, json_body())
+
+    @stores.route("/<uuid:store_id>/staff/<uuid:user_id>", methods=["DELETE"])
+    @stores.response(204)
+    def remove_staff(store_id, user_id):
+        """Take a user off the store's staff (admins)"""
+        services.remove_staff(current_user, store_id, user_id)
+
+    members = crud_blueprint(
+        "retail_membership_memberships", "/memberships",
+        description="Memberships (会员卡): a customer's card, home store, tier and points.",
+        service=CrudService(list=_memberships_list, get=services.get_membership_out,
+                            create=services.create_membership_out, update=services.update_membership,
+                            delete=services.delete_membership, restore=services.restore_membership),
+        out_schema=S.MembershipOut, create_schema=S.MembershipCreate, update_schema=S.MembershipUpdate,
+        filter_schema=S.MembershipFilter, sortable=list(services.MEMBER_SORT))
+
+    @members.route("/<uuid:membership_id>/ledger")
+    @members.response(200, S.PointsEntryOut(many=True))
+    @members.paginate(max_page_size=MAX_PAGE_SIZE)
+    def ledger(membership_id, pagination_parameters):
+        """The points ledger, newest first (append-only)"""
+        page = services.ledger(current_user, membership_id, page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @members.route("/<uuid:membership_id>/balance")
+    @members.response(200, S.BalanceOut)
+    def balance(membership_id):
+        """The points balance (the sum of the ledger) and the next expiry"""
+        return services.balance_report(current_user, membership_id)
+
+    @members.route("/<uuid:membership_id>/redemptions", methods=["POST"])
+    @members.doc(**body_doc(S.Redemption))
+    @members.response(201, S.PointsEntryOut)
+    def redeem(membership_id):
+        """Redeem points (never below zero)"""
+        return services.redeem(current_user, membership_id, json_body())
+
+    @members.route("/<uuid:membership_id>/adjustments", methods=["POST"])
+    @members.doc(**body_doc(S.Adjustment))
+    @members.response(201, S.PointsEntryOut)
+    def adjust(membership_id):
+        """Adjust points with a reason (managers, admins)"""
+        return services.adjust(current_user, membership_id, json_body())
+
+    @members.route("/<uuid:membership_id>/tier", methods=["POST"])
+    @members.doc(**body_doc(S.TierChange))
+    @members.response(200, S.MembershipOut)
+    def set_tier(membership_id):
+        """Place the member in a tier by hand, with a reason (managers, admins)"""
+        return services.set_tier(current_user, membership_id, json_body())
+
+    @members.route("/<uuid:membership_id>/tier-history")
+    @members.response(200, TierTransitionOut(many=True))
+    def tier_history(membership_id):
+        """Every tier change, oldest first"""
+        return services.tier_history(current_user, membership_id)
+
+    @members.route("/<uuid:membership_id>/purchases")
+    @members.response(200, S.PurchaseOut(many=True))
+    @members.paginate(max_page_size=MAX_PAGE_SIZE)
+    def member_purchases(membership_id, pagination_parameters):
+        """The member's purchases, newest first"""
+        member = services.get_membership(current_user, membership_id)
+        page = services.list_purchases(current_user, {"membership_id": str(member.id)},
+                                       page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @members.route("/<uuid:membership_id>/occasions")
+    @members.response(200, S.OccasionOut(many=True))
+    def occasions(membership_id):
+        """Family occasions the store greets the member for"""
+        return services.occasions_of(current_user, membership_id)
+
+    @members.route("/<uuid:membership_id>/occasions", methods=["POST"])
+    @members.doc(**body_doc(S.OccasionIn))
+    @members.response(201, S.OccasionOut)
+    def add_occasion(membership_id):
+        """Add an occasion (a child's birthday …)"""
+        return services.add_occasion(current_user, membership_id, json_body())
+
+    @members.route("/<uuid:membership_id>/occasions/<uuid:occasion_id>", methods=["DELETE"])
+    @members.response(204)
+    def delete_occasion(membership_id, occasion_id):
+        """Remove an occasion"""
+        services.delete_occasion(current_user, membership_id, occasion_id)
+
+    sales = Blueprint("retail_membership_sales", "retail_membership_sales", url_prefix="",
+                      description="POS purchases and refunds, tiers, lapsed regulars.")
+
+    @sales.route("/purchases")
+    @sales.arguments(list_args_schema(S.PurchaseFilter, list(services.PURCHASE_SORT)), location="query", as_kwargs=False)
+    @sales.response(200, S.PurchaseOut(many=True))
+    @sales.paginate(max_page_size=MAX_PAGE_SIZE)
+    def list_purchases(_args_, pagination_parameters):
+        """Purchases you may see (filtered, newest first)"""
+        args = _args()
+        sort = args.pop("sort", None)
+        page = services.list_purchases(current_user, args, page=_page(pagination_parameters), sort=sort)
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @sales.route("/purchases", methods=["POST"])
+    @sales.doc(**body_doc(S.PurchaseIn))
+    @sales.response(201, S.PurchaseOut)
+    @sales.alt_response(200, schema=S.PurchaseOut, description="Already recorded (same POS transaction id).")
+    def post_purchase():
+        """Record one POS sale (idempotent by store and POS transaction id: a retry answers 200)"""
+        purchase, created = services.record_purchase(current_user, json_body())
+        return purchase, 201 if created else 200
+
+    @sales.route("/purchases/batch", methods=["POST"])
+    @sales.doc(**body_doc(S.PurchaseBatch))
+    @sales.response(200, S.BatchOut)
+    def upload():
+        """Upload a batch of POS sales; already recorded ones are reported as duplicates and change nothing"""
+        return services.upload_batch(current_user, json_body())
+
+    @sales.route("/purchases/<uuid:purchase_id>")
+    @sales.response(200, S.PurchaseOut)
+    def get_purchase(purchase_id):
+        """One purchase with its lines"""
+        return services.get_purchase(current_user, purchase_id)
+
+    @sales.route("/refunds")
+    @sales.arguments(list_args_schema(S.RefundFilter, []), location="query", as_kwargs=False)
+    @sales.response(200, S.RefundOut(many=True))
+    @sales.paginate(max_page_size=MAX_PAGE_SIZE)
+    def list_refunds(_args_, pagination_parameters):
+        """Refunds you may see, newest first"""
+        page = services.list_refunds(current_user, _args(), page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @sales.route("/refunds", methods=["POST"])
+    @sales.doc(**body_doc(S.RefundIn))
+    @sales.response(201, S.RefundOut)
+    @sales.alt_response(200, schema=S.RefundOut, description="Already recorded (same POS refund id).")
+    def post_refund():
+        """Refund a purchase in full or in part: points and spend are reversed (idempotent by pos_refund_id)"""
+        row, created = services.refund(current_user, json_body())
+        return row, 201 if created else 200
+
+    @sales.route("/tiers")
+    @sales.response(200, S.TierOut(many=True))
+    def list_tiers():
+        """The tiers as configured: threshold, discount rate and points multiplier, lowest first"""
+        require_actor(current_user)
+        return services.tiers()
+
+    @sales.route("/lapses")
+    @sales.arguments(list_args_schema(S.LapseFilter, []), location="query", as_kwargs=False)
+    @sales.response(200, S.LapseOut(many=True))
+    @sales.paginate(max_page_size=MAX_PAGE_SIZE)
+    def list_lapses(_args_, pagination_parameters):
+        """Lapsed regulars flagged by ``trellis tick``"""
+        page = services.list_lapses(current_user, _args(), page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    promo = crud_blueprint(
+        "retail_membership_campaigns", "/campaigns",
+        description="Campaigns with random control groups; the result is the lift.",
+        service=CrudService(list=campaigns.list_campaigns, get=campaigns.get, create=campaigns.create,
+                            update=campaigns.update, delete=campaigns.delete, restore=campaigns.restore),
+        out_schema=S.CampaignOut, create_schema=S.CampaignCreate, update_schema=S.CampaignUpdate,
+        filter_schema=S.CampaignFilter, sortable=list(campaigns.SORT))
+
+    @promo.route("/<uuid:campaign_id>/launch", methods=["POST"])
+    @promo.doc(**body_doc(S.LaunchIn))
+    @promo.response(200, S.CampaignOut)
+    def launch(campaign_id):
+        """Draw the segment, split treated and control at random, hand out the offer"""
+        return campaigns.launch(current_user, campaign_id, request.get_json(silent=True) or {})
+
+    @promo.route("/<uuid:campaign_id>/close", methods=["POST"])
+    @promo.response(200, S.CampaignOut)
+    def close(campaign_id):
+        """Close a launched campaign"""
+        return campaigns.close(current_user, campaign_id)
+
+    @promo.route("/<uuid:campaign_id>/result")
+    @promo.arguments(S.ResultArgs, location="query", as_kwargs=False)
+    @promo.response(200, S.CampaignResultOut)
+    def result(args, campaign_id):
+        """Conversion of treated and control groups, the lift and its confidence interval"""
+        return campaigns.result(current_user, campaign_id, args)
+
+    @promo.route("/<uuid:campaign_id>/members")
+    @promo.response(200, S.CampaignMemberOut(many=True))
+    @promo.paginate(max_page_size=MAX_PAGE_SIZE)
+    def campaign_members(campaign_id, pagination_parameters):
+        """Who is in which group (and their coupon)"""
+        page = campaigns.members(current_user, campaign_id, page=_page(pagination_parameters))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    coupons = Blueprint("retail_membership_coupons", "retail_membership_coupons", url_prefix="/coupons",
+                        description="Single-use coupon codes.")
+
+    @coupons.route("/<string:code>/redeem", methods=["POST"])
+    @coupons.response(200, S.CampaignMemberOut)
+    def redeem_coupon(code):
+        """Use a coupon (a second use is a 409)"""
+        return campaigns.redeem_coupon(current_user, code)
+
+    return [stores, members, sales, promo, coupons]

@@ -1,3 +1,443 @@
 """Retail membership (零售会员): Marshmallow schemas: the plugin's input validation and REST output.
 
-Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""
+Input schemas are strict (unknown fields are a 422 naming them); services validate with them through
+``core.services.common.validate``, and the REST layer documents the same schemas.
+"""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from core.schemas import CustomerCreate
+
+STORE_KINDS = ("clothing", "cosmetics", "restaurant", "books", "appliances", "grocery", "other")
+OCCASION_KINDS = ("birthday", "child_birthday", "anniversary", "other")
+PAYMENT_METHODS = ("cash", "card", "wechat_pay", "alipay", "points", "other")
+OFFER_KINDS = ("coupon", "sample", "points_bonus")
+CAMPAIGN_STATUSES = ("draft", "launched", "closed")
+LEDGER_KINDS = ("earn", "redeem", "adjust", "expire", "reverse", "bonus", "referral")
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- stores ------------------------------------------------------------------------------------------
+
+class StoreCreate(Strict):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$",
+                                                                 error="Letters, digits, - and _, at most 40."))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    kind = fields.String(load_default="clothing", validate=validate.OneOf(STORE_KINDS))
+    city = fields.String(load_default="", validate=validate.Length(max=80))
+    address = fields.String(load_default="", validate=validate.Length(max=300))
+
+
+class StoreUpdate(StoreCreate):
+    code = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$"))
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    kind = fields.String(validate=validate.OneOf(STORE_KINDS))
+    city = fields.String(validate=validate.Length(max=80))
+    address = fields.String(validate=validate.Length(max=300))
+    version = fields.Integer(required=True)
+
+
+class StoreFilter(Strict):
+    q = fields.String(validate=validate.Length(max=120))
+    kind = fields.String(validate=validate.OneOf(STORE_KINDS))
+    city = fields.String(validate=validate.Length(max=80))
+    deleted = fields.Boolean(load_default=False)
+
+
+class StoreOut(Schema):
+    id = fields.UUID()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    city = fields.String()
+    address = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class StaffAssign(Strict):
+    user_id = fields.UUID(required=True)
+
+
+class StaffOut(Schema):
+    user_id = fields.UUID()
+    store_id = fields.UUID()
+    email = fields.String(attribute="user.email")
+    name = fields.String(attribute="user.name")
+
+
+# --- memberships -------------------------------------------------------------------------------------
+
+class NewMemberCustomer(CustomerCreate):
+    class Meta:
+        unknown = RAISE
+        exclude = ("kind", "stage")
+
+
+class OccasionIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(OCCASION_KINDS))
+    name = fields.String(load_default="", validate=validate.Length(max=120))
+    date = fields.Date(required=True, metadata={"description": "The date (its month and day recur yearly)."})
+
+
+class MembershipCreate(Strict):
+    customer_id = fields.UUID(metadata={"description": "An existing customer; or give `customer` to create one."})
+    customer = fields.Nested(NewMemberCustomer, metadata={"description": "A new person customer for the member."})
+    card_number = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9-]{4,40}$",
+                                                         error="4 to 40 letters, digits or dashes."),
+                                metadata={"description": "Generated when omitted."})
+    home_store_id = fields.UUID(required=True)
+    joined_on = fields.Date(metadata={"description": "Default: today."})
+    birthday = fields.Date(allow_none=True)
+    preferences = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
+                              validate=validate.Length(max=30))
+    referred_by_card = fields.String(validate=validate.Length(max=40),
+                                     metadata={"description": "Card number of the member who referred them."})
+    occasions = fields.List(fields.Nested(OccasionIn), load_default=list, validate=validate.Length(max=20))
+
+    @validates_schema
+    def one_customer(self, data, **kwargs):
+        if ("customer_id" in data) == ("customer" in data):
+            raise ValidationError("Give exactly one of customer_id and customer.", "customer_id")
+
+
+class MembershipUpdate(Strict):
+    home_store_id = fields.UUID()
+    birthday = fields.Date(allow_none=True)
+    preferences = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+                              validate=validate.Length(max=30))
+    version = fields.Integer(required=True)
+
+
+class MembershipFilter(Strict):
+    q = fields.String(validate=validate.Length(max=200), metadata={"description": "Name or card number contains."})
+    tier = fields.String(validate=validate.Length(max=30))
+    home_store_id = fields.UUID()
+    card_number = fields.String(validate=validate.Length(max=40))
+    customer_id = fields.UUID()
+    deleted = fields.Boolean(load_default=False)
+
+
+class MembershipOut(Schema):
+    id = fields.UUID()
+    customer_id = fields.UUID()
+    name = fields.String(attribute="customer.name")
+    card_number = fields.String()
+    home_store_id = fields.UUID()
+    joined_on = fields.Date()
+    tier = fields.String()
+    birthday = fields.Date(allow_none=True)
+    preferences = fields.List(fields.String())
+    referred_by_id = fields.UUID(allow_none=True)
+    spend_total = fields.Decimal(as_string=True)
+    purchase_count = fields.Integer()
+    first_purchase_at = fields.DateTime(allow_none=True)
+    last_purchase_at = fields.DateTime(allow_none=True)
+    points_balance = fields.Integer(dump_only=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class OccasionOut(Schema):
+    id = fields.UUID()
+    membership_id = fields.UUID()
+    kind = fields.String()
+    name = fields.String()
+    month = fields.Integer()
+    day = fields.Integer()
+    year = fields.Integer(allow_none=True)
+    version = fields.Integer()
+
+
+class TierChange(Strict):
+    tier = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# --- points ------------------------------------------------------------------------------------------
+
+class Redemption(Strict):
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class Adjustment(Strict):
+    points = fields.Integer(required=True, strict=True, validate=[
+        validate.Range(min=-10**9, max=10**9),
+        validate.NoneOf([0], error="An adjustment of 0 changes nothing.")])
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class PointsEntryOut(Schema):
+    id = fields.UUID()
+    membership_id = fields.UUID()
+    kind = fields.String()
+    points = fields.Integer()
+    balance_after = fields.Integer()
+    occurred_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    purchase_id = fields.UUID(allow_none=True)
+    refund_id = fields.UUID(allow_none=True)
+    campaign_id = fields.UUID(allow_none=True)
+    reason = fields.String()
+    actor_id = fields.UUID(allow_none=True)
+
+
+class BalanceOut(Schema):
+    membership_id = fields.UUID()
+    balance = fields.Integer()
+    ledger_sum = fields.Integer()
+    entries = fields.Integer()
+    next_expiry = fields.Dict(allow_none=True)
+
+
+# --- purchases ---------------------------------------------------------------------------------------
+
+money = dict(places=2, validate=validate.Range(min=0, max=10**9))
+
+
+class LineIn(Strict):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
+    unit_price = fields.Decimal(required=True, **money)
+
+
+class PurchaseIn(Strict):
+    pos_transaction_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    store_code = fields.String(validate=validate.Length(min=1, max=40))
+    store_id = fields.UUID()
+    card_number = fields.String(validate=validate.Length(min=1, max=40))
+    membership_id = fields.UUID()
+    occurred_at = fields.AwareDateTime(required=True)
+    lines = fields.List(fields.Nested(LineIn), load_default=list, validate=validate.Length(max=500))
+    discount = fields.Decimal(load_default=None, allow_none=True, **money)
+    total = fields.Decimal(required=True, **money)
+    payment_method = fields.String(load_default="card", validate=validate.OneOf(PAYMENT_METHODS))
+    coupon_code = fields.String(validate=validate.Length(max=40))
+
+    @validates_schema
+    def references(self, data, **kwargs):
+        if ("store_code" in data) == ("store_id" in data):
+            raise ValidationError("Give exactly one of store_code and store_id.", "store_code")
+        if ("card_number" in data) == ("membership_id" in data):
+            raise ValidationError("Give exactly one of card_number and membership_id.", "card_number")
+
+
+class PurchaseBatch(Strict):
+    purchases = fields.List(fields.Nested(PurchaseIn), required=True, validate=validate.Length(min=1, max=5000))
+
+
+class PurchaseFilter(Strict):
+    membership_id = fields.UUID()
+    customer_id = fields.UUID()
+    store_id = fields.UUID()
+    occurred_after = fields.AwareDateTime()
+    occurred_before = fields.AwareDateTime()
+    category = fields.String(validate=validate.Length(max=60))
+    deleted = fields.Boolean(load_default=False)
+
+
+class LineOut(Schema):
+    line_no = fields.Integer()
+    sku = fields.String()
+    category = fields.String()
+    quantity = fields.Integer()
+    unit_price = fields.Decimal(as_string=True)
+    amount = fields.Decimal(as_string=True)
+
+
+class PurchaseOut(Schema):
+    id = fields.UUID()
+    membership_id = fields.UUID()
+    customer_id = fields.UUID()
+    store_id = fields.UUID()
+    pos_transaction_id = fields.String()
+    occurred_at = fields.DateTime()
+    subtotal = fields.Decimal(as_string=True)
+    discount = fields.Decimal(as_string=True)
+    total = fields.Decimal(as_string=True)
+    refunded_total = fields.Decimal(as_string=True)
+    payment_method = fields.String()
+    tier_at_purchase = fields.String()
+    points_earned = fields.Integer()
+    interaction_id = fields.UUID(allow_none=True)
+    lines = fields.List(fields.Nested(LineOut))
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class BatchItemOut(Schema):
+    index = fields.Integer()
+    pos_transaction_id = fields.String()
+    status = fields.String(metadata={"description": "created, or duplicate (already uploaded: nothing changed)"})
+    purchase_id = fields.UUID()
+    points_earned = fields.Integer()
+
+
+class BatchOut(Schema):
+    received = fields.Integer()
+    created = fields.Integer()
+    duplicates = fields.Integer()
+    items = fields.List(fields.Nested(BatchItemOut))
+
+
+class RefundIn(Strict):
+    purchase_id = fields.UUID(required=True)
+    pos_refund_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    amount = fields.Decimal(metadata={"description": "Default: what is left of the purchase (a full refund)."},
+                            places=2, validate=validate.Range(min=0.01, max=10**9))
+    occurred_at = fields.AwareDateTime()
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class RefundFilter(Strict):
+    purchase_id = fields.UUID()
+    membership_id = fields.UUID()
+
+
+class RefundOut(Schema):
+    id = fields.UUID()
+    purchase_id = fields.UUID()
+    membership_id = fields.UUID()
+    pos_refund_id = fields.String()
+    occurred_at = fields.DateTime()
+    amount = fields.Decimal(as_string=True)
+    reason = fields.String()
+    points_reversed = fields.Integer()
+    points_unrecovered = fields.Integer()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+# --- campaigns ---------------------------------------------------------------------------------------
+
+class SegmentIn(Strict):
+    tiers = fields.List(fields.String(validate=validate.Length(max=30)), load_default=list)
+    store_ids = fields.List(fields.UUID(), load_default=list)
+    categories = fields.List(fields.String(validate=validate.Length(max=60)), load_default=list,
+                             metadata={"description": "Bought something in one of these categories."})
+    recency_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650),
+                                  metadata={"description": "Bought something within this many days."})
+    min_purchases = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
+
+
+class CampaignCreate(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    segment = fields.Nested(SegmentIn, load_default=dict)
+    control_share = fields.Decimal(load_default=None, allow_none=True, places=3,
+                                   validate=validate.Range(min=0, max=0.9))
+    offer_kind = fields.String(required=True, validate=validate.OneOf(OFFER_KINDS))
+    offer_value = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0, max=10**9),
+                                 metadata={"description": "Coupon amount, or points of a points bonus."})
+    offer_description = fields.String(load_default="", validate=validate.Length(max=2000))
+    goal_category = fields.String(allow_none=True, validate=validate.Length(max=60),
+                                  metadata={"description": "A purchase in this category converts (any when empty)."})
+    goal_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
+
+
+class CampaignUpdate(Strict):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    segment = fields.Nested(SegmentIn)
+    control_share = fields.Decimal(places=3, validate=validate.Range(min=0, max=0.9))
+    offer_kind = fields.String(validate=validate.OneOf(OFFER_KINDS))
+    offer_value = fields.Decimal(places=2, validate=validate.Range(min=0, max=10**9))
+    offer_description = fields.String(validate=validate.Length(max=2000))
+    goal_category = fields.String(allow_none=True, validate=validate.Length(max=60))
+    goal_days = fields.Integer(validate=validate.Range(min=1, max=365))
+    version = fields.Integer(required=True)
+
+
+class CampaignFilter(Strict):
+    status = fields.String(validate=validate.OneOf(CAMPAIGN_STATUSES))
+    offer_kind = fields.String(validate=validate.OneOf(OFFER_KINDS))
+    deleted = fields.Boolean(load_default=False)
+
+
+class LaunchIn(Strict):
+    at = fields.AwareDateTime(metadata={"description": "Launch time (default: now); the goal window starts here."})
+
+
+class CampaignOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    status = fields.String()
+    segment = fields.Dict()
+    control_share = fields.Decimal(as_string=True)
+    offer_kind = fields.String()
+    offer_value = fields.Decimal(as_string=True)
+    offer_description = fields.String()
+    goal_category = fields.String(allow_none=True)
+    goal_days = fields.Integer()
+    launched_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    treated_count = fields.Integer()
+    control_count = fields.Integer()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class GroupResultOut(Schema):
+    members = fields.Integer()
+    converted = fields.Integer()
+    rate = fields.Float(allow_none=True)
+
+
+class CampaignResultOut(Schema):
+    campaign_id = fields.UUID()
+    window_start = fields.DateTime(allow_none=True)
+    window_end = fields.DateTime(allow_none=True)
+    treated = fields.Nested(GroupResultOut)
+    control = fields.Nested(GroupResultOut)
+    lift = fields.Float(allow_none=True, metadata={"description": "Treated rate minus control rate."})
+    ci_low = fields.Float(allow_none=True)
+    ci_high = fields.Float(allow_none=True)
+    confidence = fields.Float()
+    p_value = fields.Float(allow_none=True)
+    coupons_redeemed = fields.Integer()
+
+
+class CampaignMemberOut(Schema):
+    membership_id = fields.UUID()
+    group = fields.String()
+    coupon_code = fields.String(allow_none=True)
+    coupon_redeemed_at = fields.DateTime(allow_none=True)
+
+
+class ResultArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    confidence = fields.Float(load_default=0.95, validate=validate.Range(min=0.5, max=0.999))
+
+
+class LapseOut(Schema):
+    id = fields.UUID()
+    membership_id = fields.UUID()
+    last_purchase_at = fields.DateTime()
+    usual_gap_days = fields.Float()
+    absent_days = fields.Float()
+    task_id = fields.UUID(allow_none=True)
+    flagged_at = fields.DateTime()
+    returned_at = fields.DateTime(allow_none=True)
+
+
+class LapseFilter(Strict):
+    open = fields.Boolean(metadata={"description": "Only members who have not come back."})
+    store_id = fields.UUID()
+
+
+class TierOut(Schema):
+    code = fields.String()
+    en = fields.String()
+    zh_cn = fields.String()
+    threshold = fields.Decimal(as_string=True)
+    discount = fields.Decimal(as_string=True)
+    multiplier = fields.Decimal(as_string=True)

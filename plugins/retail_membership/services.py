@@ -1,3 +1,986 @@
-"""Retail membership (零售会员): The plugin's service functions: the only place its records are written; each takes the acting user first.
+"""Retail membership (零售会员): The plugin's service functions: the only place its records are written;
+each takes the acting user first.
 
-Empty until issue #7 builds the plugin; the file is here so every plugin has the same shape."""
+Permissions: admins see everything; a ``store_staff`` user sees the members of the stores they work
+at (and customers who bought there); managers and reps see the memberships of the customers the core
+lets them see. Every read goes through :func:`visible_memberships` and friends, so a record outside the
+caller's scope is NotFound. Every write is audited through ``core.services.audit.record_change``.
+
+Points: the ledger is append-only and every write to it happens under a lock on the member's row
+(``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite an UPDATE of the row, which takes the database's write
+lock), then reads the balance, then appends — so concurrent redemptions can never overdraw.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any, Mapping
+
+from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy.exc import OperationalError
+
+from core import db, runtime
+from core.db import utcnow
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.models import Customer, Role, User
+from core.services import audit, common, customers, interactions, workflow
+from core.services.permissions import customer_visibility, require_actor, require_role, visibility
+from core.workflow import AUTOMATIC, MANUAL
+
+from plugins.retail_membership import program as programme
+from plugins.retail_membership import schemas as S
+from plugins.retail_membership.models import (
+    RetailCampaignMember, RetailLapseAlert, RetailMembership, RetailOccasion, RetailPointsEntry,
+    RetailPurchase, RetailPurchaseLine, RetailRefund, RetailStore, RetailStoreStaff,
+)
+
+PLUGIN = "retail_membership"
+STAFF_ROLE = "store_staff"
+TIER_WORKFLOW = "retail_membership_membership.tier"
+CENT = Decimal("0.01")
+
+
+# --- scopes ------------------------------------------------------------------------------------------
+
+def staff_store_ids(user_id: uuid.UUID):
+    """SELECT of the stores a user works at."""
+    return select(RetailStoreStaff.store_id).where(RetailStoreStaff.user_id == user_id)
+
+
+def customer_scope(actor: User):
+    """Grant of ``trellis_record_scopes`` on Customer: store staff see their stores' members and the
+    customers who bought at their stores."""
+    if actor.role != STAFF_ROLE:
+        return None
+    stores = staff_store_ids(actor.id)
+    return or_(Customer.id.in_(select(RetailMembership.customer_id).where(RetailMembership.home_store_id.in_(stores))),
+               Customer.id.in_(select(RetailPurchase.customer_id).where(RetailPurchase.store_id.in_(stores))))
+
+
+def _visible_customer_ids(actor: User):
+    return select(Customer.id).where(customer_visibility(actor), Customer.deleted_at.is_(None))
+
+
+def membership_scope(actor: User):
+    """A membership is visible with its customer."""
+    return RetailMembership.customer_id.in_(_visible_customer_ids(actor))
+
+
+def purchase_scope(actor: User):
+    return RetailPurchase.customer_id.in_(_visible_customer_ids(actor))
+
+
+def refund_scope(actor: User):
+    return RetailRefund.membership_id.in_(select(RetailMembership.id).where(membership_scope(actor)))
+
+
+def store_scope(actor: User):
+    """Every signed-in user may read the list of stores."""
+    return true()
+
+
+def campaign_scope(actor: User):
+    """Campaigns are read by managers and store staff (admins see everything anyway)."""
+    from plugins.retail_membership.models import RetailCampaign
+
+    return true() if actor.role in (Role.MANAGER.value, STAFF_ROLE) else None
+
+
+def lapse_scope(actor: User):
+    return RetailLapseAlert.membership_id.in_(select(RetailMembership.id).where(membership_scope(actor)))
+
+
+def is_admin(actor: User) -> bool:
+    return actor.role == Role.ADMIN.value
+
+
+def _may_sell_at(actor: User, store: RetailStore) -> None:
+    """Who records sales and refunds at a store: admins and managers anywhere, staff at their stores."""
+    user = require_actor(actor)
+    if user.role in (Role.ADMIN.value, Role.MANAGER.value):
+        return
+    if user.role == STAFF_ROLE and db.session().scalar(
+            select(RetailStoreStaff.id).where(RetailStoreStaff.user_id == user.id,
+                                              RetailStoreStaff.store_id == store.id)) is not None:
+        return
+    raise Forbidden(f"You do not work at store {store.code}.")
+
+
+# --- stores ------------------------------------------------------------------------------------------
+
+STORE_SORT = {"code": RetailStore.code, "name": RetailStore.name, "city": RetailStore.city,
+              "created_at": RetailStore.created_at}
+STORE_AUDITED = ["code", "name", "kind", "city", "address"]
+
+
+def _stores(actor: Any, deleted: bool = False):
+    return select(RetailStore).where(visibility(actor, RetailStore), common.not_deleted(RetailStore, deleted))
+
+
+def get_store(actor: Any, store_id: Any, *, deleted: bool = False) -> RetailStore:
+    store = db.session().scalars(_stores(actor, deleted).where(RetailStore.id == common.parse_uuid(store_id))).first()
+    if store is None:
+        raise NotFound("No store with this id.")
+    return store
+
+
+def list_stores(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    f = common.validate(S.StoreFilter, dict(filters or {}))
+    stmt = _stores(actor, f.pop("deleted"))
+    if q := f.pop("q", None):
+        stmt = stmt.where(or_(func.lower(RetailStore.name).contains(q.lower(), autoescape=True),
+                              func.lower(RetailStore.code).contains(q.lower(), autoescape=True)))
+    for key, value in f.items():
+        stmt = stmt.where(getattr(RetailStore, key) == value)
+    return common.paginate(stmt, page, common.parse_sort(sort, STORE_SORT, "code"), RetailStore.id)
+
+
+def _unique_store_code(code: str, exclude: uuid.UUID | None = None) -> None:
+    stmt = select(RetailStore.id).where(func.lower(RetailStore.code) == code.lower())
+    if exclude is not None:
+        stmt = stmt.where(RetailStore.id != exclude)
+    if db.session().scalar(stmt) is not None:
+        raise Conflict("A store with this code exists.", fields={"code": ["Already taken."]})
+
+
+def create_store(actor: Any, data: Mapping[str, Any]) -> RetailStore:
+    require_role(actor, Role.ADMIN.value)
+    values = common.validate(S.StoreCreate, data)
+    _unique_store_code(values["code"])
+    store = RetailStore(**values)
+    db.session().add(store)
+    db.session().flush()
+    audit.record_change(actor, "created", store, audit.created_fields(store, STORE_AUDITED))
+    return store
+
+
+def update_store(actor: Any, store_id: Any, data: Mapping[str, Any]) -> RetailStore:
+    require_role(actor, Role.ADMIN.value)
+    store = get_store(actor, store_id)
+    values = common.validate_update(S.StoreUpdate, data)
+    common.check_version(store, values.pop("version"))
+    if "code" in values:
+        _unique_store_code(values["code"], exclude=store.id)
+    changes = common.apply_changes(store, values)
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", store, changes)
+    return store
+
+
+def delete_store(actor: Any, store_id: Any) -> None:
+    require_role(actor, Role.ADMIN.value)
+    store = get_store(actor, store_id)
+    common.soft_delete(store)
+    audit.record_change(actor, "deleted", store)
+
+
+def restore_store(actor: Any, store_id: Any) -> RetailStore:
+    require_role(actor, Role.ADMIN.value)
+    store = get_store(actor, store_id, deleted=True)
+    common.restore(store)
+    audit.record_change(actor, "restored", store)
+    return store
+
+
+def store_by_code(code: str) -> RetailStore | None:
+    return db.session().scalar(select(RetailStore).where(RetailStore.code == code, RetailStore.deleted_at.is_(None)))
+
+
+def staff_of(actor: Any, store_id: Any) -> list[RetailStoreStaff]:
+    store = get_store(actor, store_id)
+    return list(db.session().scalars(select(RetailStoreStaff).where(RetailStoreStaff.store_id == store.id)
+                                     .order_by(RetailStoreStaff.created_at, RetailStoreStaff.id)))
+
+
+def assign_staff(actor: Any, store_id: Any, data: Mapping[str, Any]) -> RetailStoreStaff:
+    """Put a user on a store's staff (admins). Any role may work at a store; ``store_staff`` users
+    see only the members of their stores."""
+    require_role(actor, Role.ADMIN.value)
+    store = get_store(actor, store_id)
+    values = common.validate(S.StaffAssign, data)
+    user = db.session().get(User, values["user_id"])
+    if user is None or user.deleted_at is not None or not user.is_active:
+        raise ValidationFailed(fields={"user_id": ["No active user has this id."]})
+    row = db.session().scalar(select(RetailStoreStaff).where(RetailStoreStaff.store_id == store.id,
+                                                             RetailStoreStaff.user_id == user.id))
+    if row is None:
+        row = RetailStoreStaff(store_id=store.id, user_id=user.id)
+        db.session().add(row)
+        db.session().flush()
+        audit.record_change(actor, "created", row, {"store_id": (None, store.id), "user_id": (None, user.id)})
+    return row
+
+
+def remove_staff(actor: Any, store_id: Any, user_id: Any) -> None:
+    require_role(actor, Role.ADMIN.value)
+    store = get_store(actor, store_id)
+    row = db.session().scalar(select(RetailStoreStaff).where(
+        RetailStoreStaff.store_id == store.id, RetailStoreStaff.user_id == common.parse_uuid(user_id, "user_id")))
+    if row is None:
+        raise NotFound("This user does not work at this store.")
+    audit.record_change(actor, "deleted", row, {"store_id": (store.id, None), "user_id": (row.user_id, None)})
+    db.session().delete(row)
+    db.session().flush()
+
+
+def staff_users(store_id: uuid.UUID) -> list[User]:
+    return list(db.session().scalars(
+        select(User).join(RetailStoreStaff, RetailStoreStaff.user_id == User.id)
+        .where(RetailStoreStaff.store_id == store_id, User.is_active.is_(True), User.deleted_at.is_(None))
+        .order_by(User.email)))
+
+
+# --- memberships -------------------------------------------------------------------------------------
+
+MEMBER_SORT = {"card_number": RetailMembership.card_number, "joined_on": RetailMembership.joined_on,
+               "tier": RetailMembership.tier, "spend_total": RetailMembership.spend_total,
+               "last_purchase_at": RetailMembership.last_purchase_at, "created_at": RetailMembership.created_at}
+MEMBER_AUDITED = ["customer_id", "card_number", "home_store_id", "joined_on", "tier", "birthday", "preferences",
+                  "referred_by_id"]
+
+
+def visible_memberships(actor: Any, *, deleted: bool = False):
+    return select(RetailMembership).where(visibility(actor, RetailMembership),
+                                          common.not_deleted(RetailMembership, deleted))
+
+
+def get_membership(actor: Any, membership_id: Any, *, deleted: bool = False) -> RetailMembership:
+    mid = common.parse_uuid(membership_id)
+    row = db.session().scalars(visible_memberships(actor, deleted=deleted).where(RetailMembership.id == mid)).first()
+    if row is None:
+        raise NotFound("No membership with this id.")
+    return row
+
+
+def membership_of_customer(actor: Any, customer_id: Any) -> RetailMembership | None:
+    customer = customers.get(actor, customer_id)
+    return db.session().scalar(select(RetailMembership).where(RetailMembership.customer_id == customer.id,
+                                                              RetailMembership.deleted_at.is_(None)))
+
+
+def memberships_for_customers(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, RetailMembership]:
+    """Live memberships of customers the caller already may see, in one query (DataLoaders)."""
+    if not customer_ids:
+        return {}
+    rows = db.session().scalars(select(RetailMembership).where(RetailMembership.customer_id.in_(customer_ids),
+                                                               RetailMembership.deleted_at.is_(None)))
+    return {m.customer_id: m for m in rows}
+
+
+def list_memberships(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    f = common.validate(S.MembershipFilter, dict(filters or {}))
+    stmt = visible_memberships(actor, deleted=f.pop("deleted"))
+    if q := f.pop("q", None):
+        stmt = stmt.join(Customer, Customer.id == RetailMembership.customer_id).where(or_(
+            func.lower(Customer.name).contains(q.lower(), autoescape=True),
+            RetailMembership.card_number.contains(q, autoescape=True)))
+    for key, value in f.items():
+        stmt = stmt.where(getattr(RetailMembership, key) == value)
+    result = common.paginate(stmt, page, common.parse_sort(sort, MEMBER_SORT, "card_number"), RetailMembership.id)
+    attach_balances(result.items)
+    return result
+
+
+def _check_home_store(actor: User, store_id: uuid.UUID, field: str = "home_store_id") -> RetailStore:
+    store = db.session().get(RetailStore, store_id)
+    if store is None or store.deleted_at is not None:
+        raise ValidationFailed(fields={field: ["No store with this id."]})
+    if actor.role == STAFF_ROLE and db.session().scalar(
+            select(RetailStoreStaff.id).where(RetailStoreStaff.user_id == actor.id,
+                                              RetailStoreStaff.store_id == store.id)) is None:
+        raise ValidationFailed(fields={field: ["You may only enrol members at a store you work at."]})
+    return store
+
+
+def new_card_number() -> str:
+    while True:
+        number = f"M{secrets.randbelow(10**11):011d}"
+        if db.session().scalar(select(RetailMembership.id).where(RetailMembership.card_number == number)) is None:
+            return number
+
+
+def create_membership(actor: Any, data: Mapping[str, Any]) -> RetailMembership:
+    """Enrol a member: an existing customer (``customer_id``) or a new person (``customer``)."""
+    user = require_actor(actor)
+    values = common.validate(S.MembershipCreate, data)
+    store = _check_home_store(user, values["home_store_id"])
+    sess = db.session()
+    card = values.get("card_number") or new_card_number()
+    if sess.scalar(select(RetailMembership.id).where(RetailMembership.card_number == card)) is not None:
+        raise Conflict("This card number is taken.", fields={"card_number": ["Already taken."]})
+    referrer = None
+    if values.get("referred_by_card"):
+        referrer = sess.scalar(select(RetailMembership).where(RetailMembership.card_number == values["referred_by_card"],
+                                                              RetailMembership.deleted_at.is_(None)))
+        if referrer is None:
+            raise ValidationFailed(fields={"referred_by_card": ["No member has this card number."]})
+    if "customer_id" in values:
+        try:
+            customer = customers.get(user, values["customer_id"])
+        except NotFound:
+            raise ValidationFailed(fields={"customer_id": ["No customer with this id."]}) from None
+        if sess.scalar(select(RetailMembership.id).where(RetailMembership.customer_id == customer.id)) is not None:
+            raise Conflict("This customer already has a membership.", fields={"customer_id": ["Already a member."]})
+    else:
+        new = {"owner_id": None, "source": "walk_in", **values["customer"], "kind": "person"}
+        customer = customers.create(user, {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in new.items()})
+    membership = RetailMembership(
+        customer_id=customer.id, card_number=card, home_store_id=store.id,
+        joined_on=values.get("joined_on") or utcnow().date(), tier=programme.current().lowest.code,
+        birthday=values.get("birthday"), preferences=values["preferences"],
+        referred_by_id=referrer.id if referrer else None)
+    sess.add(membership)
+    sess.flush()
+    for occ in values["occasions"]:
+        sess.add(RetailOccasion(membership_id=membership.id, kind=occ["kind"], name=occ["name"],
+                                month=occ["date"].month, day=occ["date"].day, year=occ["date"].year))
+    sess.flush()
+    audit.record_change(user, "created", membership, audit.created_fields(membership, MEMBER_AUDITED),
+                        payload={"customer_id": customer.id})
+    return membership
+
+
+def update_membership(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailMembership:
+    membership = get_membership(actor, membership_id)
+    values = common.validate_update(S.MembershipUpdate, data)
+    common.check_version(membership, values.pop("version"))
+    if "home_store_id" in values:
+        _check_home_store(actor, values["home_store_id"])
+    changes = common.apply_changes(membership, values)
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", membership, changes)
+    attach_balances([membership])
+    return membership
+
+
+def delete_membership(actor: Any, membership_id: Any) -> None:
+    membership = get_membership(actor, membership_id)
+    common.soft_delete(membership)
+    audit.record_change(actor, "deleted", membership)
+
+
+def restore_membership(actor: Any, membership_id: Any) -> RetailMembership:
+    membership = get_membership(actor, membership_id, deleted=True)
+    common.restore(membership)
+    audit.record_change(actor, "restored", membership)
+    return membership
+
+
+def get_membership_out(actor: Any, membership_id: Any) -> RetailMembership:
+    membership = get_membership(actor, membership_id)
+    attach_balances([membership])
+    return membership
+
+
+def create_membership_out(actor: Any, data: Mapping[str, Any]) -> RetailMembership:
+    membership = create_membership(actor, data)
+    membership.points_balance = 0
+    return membership
+
+
+def occasions_of(actor: Any, membership_id: Any) -> list[RetailOccasion]:
+    membership = get_membership(actor, membership_id)
+    return list(db.session().scalars(select(RetailOccasion).where(
+        RetailOccasion.membership_id == membership.id, RetailOccasion.deleted_at.is_(None))
+        .order_by(RetailOccasion.month, RetailOccasion.day, RetailOccasion.id)))
+
+
+def add_occasion(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailOccasion:
+    membership = get_membership(actor, membership_id)
+    values = common.validate(S.OccasionIn, data)
+    occ = RetailOccasion(membership_id=membership.id, kind=values["kind"], name=values["name"],
+                         month=values["date"].month, day=values["date"].day, year=values["date"].year)
+    db.session().add(occ)
+    db.session().flush()
+    audit.record_change(actor, "created", occ, audit.created_fields(occ, ["membership_id", "kind", "name", "month", "day"]))
+    return occ
+
+
+def delete_occasion(actor: Any, membership_id: Any, occasion_id: Any) -> None:
+    membership = get_membership(actor, membership_id)
+    occ = db.session().get(RetailOccasion, common.parse_uuid(occasion_id))
+    if occ is None or occ.membership_id != membership.id or occ.deleted_at is not None:
+        raise NotFound("No occasion with this id.")
+    common.soft_delete(occ)
+    audit.record_change(actor, "deleted", occ)
+
+
+# --- tiers -------------------------------------------------------------------------------------------
+
+def spend_basis(membership: RetailMembership, now: datetime) -> Decimal:
+    prog = programme.current()
+    if prog.basis == "cumulative":
+        return membership.spend_total or Decimal("0")
+    return rolling_spend([membership.id], now)[membership.id]
+
+
+def rolling_spend(membership_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, Decimal]:
+    out = {mid: Decimal("0") for mid in membership_ids}
+    if membership_ids:
+        rows = db.session().execute(
+            select(RetailPurchase.membership_id, func.sum(RetailPurchase.total - RetailPurchase.refunded_total))
+            .where(RetailPurchase.membership_id.in_(membership_ids), RetailPurchase.deleted_at.is_(None),
+                   RetailPurchase.occurred_at > now - timedelta(days=365), RetailPurchase.occurred_at <= now)
+            .group_by(RetailPurchase.membership_id))
+        out.update({mid: Decimal(str(v or 0)) for mid, v in rows})
+    return out
+
+
+def retier(actor: Any, membership: RetailMembership, *, now: datetime | None = None, event: str | None = None,
+           downgrade: bool = True, spend: Decimal | None = None) -> bool:
+    """Move the member to the tier their spend earns (through the tier workflow); True when it moved."""
+    now = now or utcnow()
+    prog = programme.current()
+    spend = spend_basis(membership, now) if spend is None else spend
+    target = prog.tier_for(spend)
+    if target.code == membership.tier:
+        return False
+    if prog.rank(target.code) < prog.rank(membership.tier) and not downgrade:
+        return False
+    workflow.transition(actor, TIER_WORKFLOW, membership, target.code, trigger=AUTOMATIC, event=event,
+                        reason=f"{prog.basis} spend {spend:.2f}")
+    return True
+
+
+def set_tier(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailMembership:
+    """A manager places a member in a tier by hand, with a reason (kept in the tier history)."""
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    membership = get_membership(actor, membership_id)
+    values = common.validate(S.TierChange, data)
+    if values["tier"] not in programme.current().codes:
+        raise ValidationFailed(fields={"tier": [f"One of: {', '.join(programme.current().codes)}."]})
+    if values["tier"] != membership.tier:
+        workflow.transition(actor, TIER_WORKFLOW, membership, values["tier"], trigger=MANUAL, reason=values["reason"])
+    attach_balances([membership])
+    return membership
+
+
+def tier_history(actor: Any, membership_id: Any):
+    membership = get_membership(actor, membership_id)
+    return workflow.history(TIER_WORKFLOW, membership)
+
+
+def tiers() -> list[dict]:
+    return [{"code": t.code, "en": t.en, "zh_cn": t.zh_cn, "threshold": t.threshold, "discount": t.discount,
+             "multiplier": t.multiplier} for t in programme.current().tiers]
+
+
+# --- points ledger -----------------------------------------------------------------------------------
+
+def lock_member(membership_id: uuid.UUID) -> None:
+    """Serialise point movements of one member: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite an
+    UPDATE of the row, which takes the database write lock (a writer that cannot get it is a 409)."""
+    sess = db.session()
+    try:
+        if sess.get_bind().dialect.name == "sqlite":
+            sess.execute(update(RetailMembership).where(RetailMembership.id == membership_id)
+                         .values(ledger_seq=RetailMembership.ledger_seq + 1)
+                         .execution_options(synchronize_session=False))
+        else:
+            sess.execute(select(RetailMembership.id).where(RetailMembership.id == membership_id).with_for_update())
+    except OperationalError as exc:
+        if "locked" in str(exc).lower():
+            raise Conflict("Another change to this member's points is in progress; try again.") from None
+        raise
+
+
+def balance_of(membership_id: uuid.UUID) -> int:
+    return int(db.session().scalar(select(func.coalesce(func.sum(RetailPointsEntry.points), 0))
+                                   .where(RetailPointsEntry.membership_id == membership_id)) or 0)
+
+
+def balances(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Balances of many members in one query: the sum of each one's ledger."""
+    out = {mid: 0 for mid in membership_ids}
+    if membership_ids:
+        rows = db.session().execute(select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points))
+                                    .where(RetailPointsEntry.membership_id.in_(membership_ids))
+                                    .group_by(RetailPointsEntry.membership_id))
+        out.update({mid: int(v or 0) for mid, v in rows})
+    return out
+
+
+def attach_balances(memberships: list[RetailMembership]) -> None:
+    found = balances([m.id for m in memberships])
+    for m in memberships:
+        m.points_balance = found[m.id]
+
+
+def _append(membership_id: uuid.UUID, kind: str, points: int, *, at: datetime, actor: Any = None,
+            expires_at: datetime | None = None, reason: str = "", **refs) -> RetailPointsEntry:
+    """Append one entry; the caller holds the member's lock (:func:`lock_member`)."""
+    current = balance_of(membership_id)
+    if current + points < 0:
+        raise ValidationFailed(fields={"points": [f"Only {current} points available."]})
+    entry = RetailPointsEntry(membership_id=membership_id, kind=kind, points=points, balance_after=current + points,
+                              occurred_at=at, expires_at=expires_at, reason=reason,
+                              actor_id=getattr(actor, "id", None), **refs)
+    db.session().add(entry)
+    db.session().flush()
+    return entry
+
+
+def lot_expiry(at: datetime) -> datetime:
+    return at + timedelta(days=programme.current().points_expiry_days)
+
+
+def earn_points(total: Decimal, tier_code: str) -> int:
+    prog = programme.current()
+    value = (total * prog.points_per_unit * prog.tier(tier_code).multiplier).to_integral_value(rounding=ROUND_FLOOR)
+    return max(int(value), 0)
+
+
+def ledger(actor: Any, membership_id: Any, *, page=common.PageRequest()):
+    membership = get_membership(actor, membership_id)
+    stmt = select(RetailPointsEntry).where(RetailPointsEntry.membership_id == membership.id)
+    return common.paginate(stmt, page, [RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc()],
+                           RetailPointsEntry.id)
+
+
+def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list[RetailPointsEntry]]:
+    """The newest ``limit`` entries of each member, in one query (a window function)."""
+    from sqlalchemy.orm import aliased
+
+    out = {mid: [] for mid in membership_ids}
+    if not membership_ids:
+        return out
+    ranked = (select(RetailPointsEntry).where(RetailPointsEntry.membership_id.in_(membership_ids))
+              .add_columns(func.row_number().over(
+                  partition_by=RetailPointsEntry.membership_id,
+                  order_by=(RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc(),
+                            RetailPointsEntry.id)).label("rank")).subquery())
+    alias = aliased(RetailPointsEntry, ranked)
+    for row in db.session().scalars(select(alias).where(ranked.c.rank <= limit)
+                                    .order_by(ranked.c.membership_id, ranked.c.rank)):
+        out[row.membership_id].append(row)
+    return out
+
+
+def fifo_lots(membership_id: uuid.UUID) -> list[tuple[datetime, int]]:
+    """What is left of each lot (by expiry, oldest first) once every debit has consumed the oldest."""
+    sess = db.session()
+    lots = sess.execute(select(RetailPointsEntry.expires_at, func.sum(RetailPointsEntry.points))
+                        .where(RetailPointsEntry.membership_id == membership_id,
+                               RetailPointsEntry.expires_at.is_not(None))
+                        .group_by(RetailPointsEntry.expires_at).order_by(RetailPointsEntry.expires_at)).all()
+    debit = -int(sess.scalar(select(func.coalesce(func.sum(RetailPointsEntry.points), 0)).where(
+        RetailPointsEntry.membership_id == membership_id, RetailPointsEntry.expires_at.is_(None))) or 0)
+    left = []
+    for expires_at, amount in lots:
+        amount = int(amount or 0)
+        used = min(max(debit, 0), max(amount, 0))
+        debit -= used
+        if amount - used > 0:
+            left.append((expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=utcnow().tzinfo),
+                         amount - used))
+    return left
+
+
+def balance_report(actor: Any, membership_id: Any) -> dict:
+    membership = get_membership(actor, membership_id)
+    sess = db.session()
+    total, count = sess.execute(select(func.coalesce(func.sum(RetailPointsEntry.points), 0), func.count())
+                                .where(RetailPointsEntry.membership_id == membership.id)).one()
+    now = utcnow()
+    upcoming = [(at, pts) for at, pts in fifo_lots(membership.id) if at > now]
+    return {"membership_id": membership.id, "balance": int(total), "ledger_sum": int(total), "entries": count,
+            "next_expiry": {"at": upcoming[0][0].isoformat(), "points": upcoming[0][1]} if upcoming else None}
+
+
+def redeem(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailPointsEntry:
+    """Spend points; never below zero, even with concurrent redemptions."""
+    membership = get_membership(actor, membership_id)
+    values = common.validate(S.Redemption, data)
+    lock_member(membership.id)
+    entry = _append(membership.id, "redeem", -values["points"], at=utcnow(), actor=actor, reason=values["reason"])
+    audit.record_change(actor, "created", entry, {"kind": (None, "redeem"), "points": (None, entry.points)},
+                        payload={"membership_id": membership.id, "balance_after": entry.balance_after})
+    return entry
+
+
+def adjust(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailPointsEntry:
+    """A manager's correction, with a reason. A positive adjustment is a lot that expires like earned points."""
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    membership = get_membership(actor, membership_id)
+    values = common.validate(S.Adjustment, data)
+    now = utcnow()
+    lock_member(membership.id)
+    entry = _append(membership.id, "adjust", values["points"], at=now, actor=actor, reason=values["reason"],
+                    expires_at=lot_expiry(now) if values["points"] > 0 else None)
+    audit.record_change(actor, "created", entry, {"kind": (None, "adjust"), "points": (None, entry.points),
+                                                  "reason": (None, entry.reason)},
+                        payload={"membership_id": membership.id, "balance_after": entry.balance_after})
+    return entry
+
+
+def award_bonus(actor: Any, membership_id: uuid.UUID, points: int, *, kind: str = "bonus", reason: str = "",
+                at: datetime | None = None, **refs) -> RetailPointsEntry:
+    """Credit points outside a purchase (campaign bonus, referral reward); the caller checked the rights."""
+    at = at or utcnow()
+    lock_member(membership_id)
+    entry = _append(membership_id, kind, points, at=at, actor=actor, reason=reason, expires_at=lot_expiry(at), **refs)
+    audit.record_change(actor, "created", entry, {"kind": (None, kind), "points": (None, points)},
+                        payload={"membership_id": membership_id, "balance_after": entry.balance_after})
+    return entry
+
+
+def expire_points(now: datetime) -> int:
+    """``trellis tick``: expire what is left of every lot whose time has come, oldest first. Idempotent:
+    an expiry is a debit, so the next run finds nothing left to expire."""
+    sess = db.session()
+    lots = (select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points).label("due"))
+            .where(RetailPointsEntry.expires_at.is_not(None), RetailPointsEntry.expires_at <= now)
+            .group_by(RetailPointsEntry.membership_id).subquery())
+    debits = (select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points).label("spent"))
+              .where(RetailPointsEntry.expires_at.is_(None), RetailPointsEntry.points < 0)
+              .group_by(RetailPointsEntry.membership_id).subquery())
+    candidates = sess.execute(select(lots.c.membership_id).outerjoin(debits, debits.c.membership_id == lots.c.membership_id)
+                              .where(lots.c.due + func.coalesce(debits.c.spent, 0) > 0)).scalars().all()
+    expired = 0
+    for mid in candidates:
+        lock_member(mid)
+        due = sum(pts for at, pts in fifo_lots(mid) if at <= now)
+        if due <= 0:
+            continue
+        entry = _append(mid, "expire", -min(due, balance_of(mid)), at=now, reason="points past their expiry date")
+        audit.record_change(None, "created", entry, {"kind": (None, "expire"), "points": (None, entry.points)},
+                            payload={"membership_id": mid, "balance_after": entry.balance_after})
+        expired += 1
+    return expired
+
+
+# --- purchases ---------------------------------------------------------------------------------------
+
+PURCHASE_SORT = {"occurred_at": RetailPurchase.occurred_at, "total": RetailPurchase.total,
+                 "created_at": RetailPurchase.created_at}
+
+
+def visible_purchases(actor: Any, *, deleted: bool = False):
+    return select(RetailPurchase).where(visibility(actor, RetailPurchase), common.not_deleted(RetailPurchase, deleted))
+
+
+def get_purchase(actor: Any, purchase_id: Any) -> RetailPurchase:
+    row = db.session().scalars(visible_purchases(actor).where(RetailPurchase.id == common.parse_uuid(purchase_id))).first()
+    if row is None:
+        raise NotFound("No purchase with this id.")
+    return row
+
+
+def _purchase_filter(actor: Any, filters: Mapping[str, Any] | None):
+    f = common.validate(S.PurchaseFilter, dict(filters or {}))
+    stmt = visible_purchases(actor, deleted=f.pop("deleted"))
+    if (after := f.pop("occurred_after", None)) is not None:
+        stmt = stmt.where(RetailPurchase.occurred_at >= after)
+    if (before := f.pop("occurred_before", None)) is not None:
+        stmt = stmt.where(RetailPurchase.occurred_at < before)
+    if category := f.pop("category", None):
+        stmt = stmt.where(RetailPurchase.id.in_(select(RetailPurchaseLine.purchase_id)
+                                                .where(RetailPurchaseLine.category == category)))
+    for key, value in f.items():
+        stmt = stmt.where(getattr(RetailPurchase, key) == value)
+    return stmt
+
+
+def list_purchases(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    return common.paginate(_purchase_filter(actor, filters), page,
+                           common.parse_sort(sort, PURCHASE_SORT, "-occurred_at"), RetailPurchase.id)
+
+
+def purchases_page_for(membership_ids: list[uuid.UUID], offset: int, limit: int) -> dict[uuid.UUID, list[RetailPurchase]]:
+    """A page of each member's purchases (newest first) in one query (DataLoaders)."""
+    from sqlalchemy.orm import aliased
+
+    out = {mid: [] for mid in membership_ids}
+    if not membership_ids:
+        return out
+    ranked = (select(RetailPurchase).where(RetailPurchase.membership_id.in_(membership_ids),
+                                           RetailPurchase.deleted_at.is_(None))
+              .add_columns(func.row_number().over(partition_by=RetailPurchase.membership_id,
+                                                  order_by=(RetailPurchase.occurred_at.desc(), RetailPurchase.id))
+                           .label("rank")).subquery())
+    alias = aliased(RetailPurchase, ranked)
+    for row in db.session().scalars(select(alias).where(ranked.c.rank > offset, ranked.c.rank <= offset + limit)
+                                    .order_by(ranked.c.membership_id, ranked.c.rank)):
+        out[row.membership_id].append(row)
+    return out
+
+
+def purchase_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    out = {mid: 0 for mid in membership_ids}
+    if membership_ids:
+        out.update(dict(db.session().execute(
+            select(RetailPurchase.membership_id, func.count()).where(RetailPurchase.membership_id.in_(membership_ids),
+                                                                     RetailPurchase.deleted_at.is_(None))
+            .group_by(RetailPurchase.membership_id)).all()))
+    return out
+
+
+def ledger_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    out = {mid: 0 for mid in membership_ids}
+    if membership_ids:
+        out.update(dict(db.session().execute(
+            select(RetailPointsEntry.membership_id, func.count())
+            .where(RetailPointsEntry.membership_id.in_(membership_ids))
+            .group_by(RetailPointsEntry.membership_id)).all()))
+    return out
+
+
+def _resolve_store(values: dict) -> RetailStore:
+    if "store_id" in values:
+        store = db.session().get(RetailStore, values["store_id"])
+        if store is None or store.deleted_at is not None:
+            raise ValidationFailed(fields={"store_id": ["No store with this id."]})
+        return store
+    store = store_by_code(values["store_code"])
+    if store is None:
+        raise ValidationFailed(fields={"store_code": ["No store with this code."]})
+    return store
+
+
+def _resolve_member(actor: User, values: dict) -> RetailMembership:
+    """The member of a sale. Staff at the till look a card up across stores (a member may shop anywhere);
+    others must be able to see the member."""
+    sess = db.session()
+    if "membership_id" in values:
+        stmt, field = select(RetailMembership).where(RetailMembership.id == values["membership_id"]), "membership_id"
+    else:
+        stmt, field = select(RetailMembership).where(RetailMembership.card_number == values["card_number"]), "card_number"
+    stmt = stmt.where(RetailMembership.deleted_at.is_(None))
+    if actor.role != STAFF_ROLE:
+        stmt = stmt.where(visibility(actor, RetailMembership))
+    member = sess.scalar(stmt)
+    if member is None:
+        raise ValidationFailed(fields={field: ["No member with this card." if field == "card_number"
+                                               else "No membership with this id."]})
+    return member
+
+
+def _amounts(values: dict) -> tuple[list[dict], Decimal, Decimal, Decimal]:
+    lines = [{**line, "line_no": i + 1, "amount": (line["unit_price"] * line["quantity"]).quantize(CENT)}
+             for i, line in enumerate(values["lines"])]
+    total = values["total"].quantize(CENT)
+    if lines:
+        subtotal = sum((line["amount"] for line in lines), Decimal("0"))
+        discount = subtotal - total if values.get("discount") is None else values["discount"].quantize(CENT)
+        if discount < 0 or subtotal - discount != total:
+            raise ValidationFailed(fields={"total": [f"Lines add up to {subtotal}; minus discount {discount} that is "
+                                                     f"{subtotal - discount}, not {total}."]})
+    else:
+        discount = (values.get("discount") or Decimal("0")).quantize(CENT)
+        subtotal = total + discount
+    return lines, subtotal, discount, total
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None = None) -> tuple[RetailPurchase, bool]:
+    """Record a POS sale: lines, points earned at the member's tier, spend and tier, the purchase on the
+    customer's timeline. Returns ``(purchase, created)``: a POS transaction id already recorded at the
+    store returns the first purchase unchanged (``created`` False) — retried uploads never count twice."""
+    user = require_actor(actor)
+    values = _values if _values is not None else common.validate(S.PurchaseIn, data)
+    store = _resolve_store(values)
+    _may_sell_at(user, store)
+    sess = db.session()
+    existing = sess.scalar(select(RetailPurchase).where(RetailPurchase.store_id == store.id,
+                                                        RetailPurchase.pos_transaction_id == values["pos_transaction_id"]))
+    lines, subtotal, discount, total = _amounts(values)
+    if existing is not None:
+        if existing.total != total:
+            raise Conflict(f"POS transaction {values['pos_transaction_id']} was recorded at {store.code} with another "
+                           f"total ({existing.total}).", fields={"pos_transaction_id": ["Already used."]})
+        return existing, False
+    member = _resolve_member(user, values)
+    lock_member(member.id)
+    sess.refresh(member)
+    coupon = _take_coupon(member, values.get("coupon_code"))
+    first = member.purchase_count == 0
+    purchase = RetailPurchase(
+        membership_id=member.id, customer_id=member.customer_id, store_id=store.id,
+        pos_transaction_id=values["pos_transaction_id"], occurred_at=values["occurred_at"], subtotal=subtotal,
+        discount=discount, total=total, payment_method=values["payment_method"], tier_at_purchase=member.tier,
+        points_earned=earn_points(total, member.tier),
+        lines=[RetailPurchaseLine(**{k: line[k] for k in ("line_no", "sku", "category", "quantity", "unit_price",
+                                                          "amount")}) for line in lines])
+    sess.add(purchase)
+    sess.flush()
+    if coupon is not None:
+        coupon.coupon_redeemed_at, coupon.coupon_purchase_id = purchase.occurred_at, purchase.id
+    if purchase.points_earned:
+        _append(member.id, "earn", purchase.points_earned, at=purchase.occurred_at, actor=user,
+                expires_at=lot_expiry(purchase.occurred_at), purchase_id=purchase.id,
+                reason=f"{store.code} #{purchase.pos_transaction_id}")
+    member.spend_total = (member.spend_total or Decimal("0")) + total
+    member.purchase_count += 1
+    if member.first_purchase_at is None or purchase.occurred_at < member.first_purchase_at:
+        member.first_purchase_at = purchase.occurred_at
+    if member.last_purchase_at is None or purchase.occurred_at > member.last_purchase_at:
+        member.last_purchase_at = purchase.occurred_at
+        _close_lapses(member.id, purchase.occurred_at)
+    sess.flush()
+    interaction = interactions.create(user, {
+        "customer_id": str(member.customer_id), "kind": "purchase", "direction": "inbound", "status": "done",
+        "subject": f"{store.name}: {sum(line['quantity'] for line in lines) or 1} item(s)",
+        "occurred_at": _iso(purchase.occurred_at), "amount": str(total)}, source=PLUGIN)
+    purchase.interaction_id = interaction.id
+    sess.flush()
+    audit.record_change(user, "created", purchase, {
+        "pos_transaction_id": (None, purchase.pos_transaction_id), "total": (None, total),
+        "points_earned": (None, purchase.points_earned)},
+        payload={"membership_id": member.id, "store_id": store.id, "customer_id": member.customer_id})
+    retier(user, member, now=max(purchase.occurred_at, utcnow()), event="retail_membership_purchase.created")
+    if first and member.referred_by_id is not None:
+        _reward_referrer(user, member, purchase)
+    return purchase, True
+
+
+def record_purchase_out(actor: Any, data: Mapping[str, Any]) -> RetailPurchase:
+    return record_purchase(actor, data)[0]
+
+
+def upload_batch(actor: Any, data: Mapping[str, Any]) -> dict:
+    """The POS upload: a batch of purchases. The whole batch is validated first (a bad row is a 422
+    naming ``purchases.<index>.<field>``, nothing written); then each purchase is recorded, and one
+    already recorded counts as a duplicate and changes nothing — so uploading a batch twice leaves the
+    same records, points and tiers as uploading it once."""
+    values = common.validate(S.PurchaseBatch, data)
+    items = []
+    created = 0
+    ordered = sorted(enumerate(values["purchases"]), key=lambda pair: pair[1]["occurred_at"])
+    for index, row in ordered:
+        try:
+            purchase, new = record_purchase(actor, {}, _values=row)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, fields={f"purchases.{index}.{k}": v for k, v in exc.fields.items()}) from None
+        created += int(new)
+        items.append({"index": index, "pos_transaction_id": purchase.pos_transaction_id,
+                      "status": "created" if new else "duplicate", "purchase_id": purchase.id,
+                      "points_earned": purchase.points_earned})
+    items.sort(key=lambda item: item["index"])
+    return {"received": len(items), "created": created, "duplicates": len(items) - created, "items": items}
+
+
+def _close_lapses(membership_id: uuid.UUID, at: datetime) -> None:
+    db.session().execute(update(RetailLapseAlert).where(RetailLapseAlert.membership_id == membership_id,
+                                                        RetailLapseAlert.returned_at.is_(None))
+                         .values(returned_at=at).execution_options(synchronize_session=False))
+
+
+def _take_coupon(member: RetailMembership, code: str | None) -> RetailCampaignMember | None:
+    if not code:
+        return None
+    row = db.session().scalar(select(RetailCampaignMember).where(RetailCampaignMember.coupon_code == code))
+    if row is None or row.membership_id != member.id:
+        raise ValidationFailed(fields={"coupon_code": ["No coupon with this code for this member."]})
+    if row.coupon_redeemed_at is not None:
+        raise ValidationFailed(fields={"coupon_code": ["This coupon was already used."]})
+    return row
+
+
+def _reward_referrer(actor: User, member: RetailMembership, purchase: RetailPurchase) -> None:
+    bonus = programme.current().referral_bonus
+    referrer = db.session().get(RetailMembership, member.referred_by_id)
+    if bonus <= 0 or referrer is None or referrer.deleted_at is not None:
+        return
+    already = db.session().scalar(select(RetailPointsEntry.id).where(
+        RetailPointsEntry.membership_id == referrer.id, RetailPointsEntry.kind == "referral",
+        RetailPointsEntry.reason == f"referred {member.card_number}"))
+    if already is None:
+        award_bonus(actor, referrer.id, bonus, kind="referral", reason=f"referred {member.card_number}",
+                    at=purchase.occurred_at, purchase_id=purchase.id)
+
+
+# --- refunds -----------------------------------------------------------------------------------------
+
+def list_refunds(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    f = common.validate(S.RefundFilter, dict(filters or {}))
+    stmt = select(RetailRefund).where(visibility(actor, RetailRefund), RetailRefund.deleted_at.is_(None))
+    for key, value in f.items():
+        stmt = stmt.where(getattr(RetailRefund, key) == value)
+    return common.paginate(stmt, page, [RetailRefund.occurred_at.desc()], RetailRefund.id)
+
+
+def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
+    """Refund a purchase fully or in part: the spend and the points it earned are taken back in
+    proportion (never below a zero balance — what cannot be taken back is recorded as unrecovered),
+    the timeline entry shows the net amount, and the tier is recomputed. Idempotent by
+    ``pos_refund_id``."""
+    user = require_actor(actor)
+    values = common.validate(S.RefundIn, data)
+    try:
+        purchase = get_purchase(user, values["purchase_id"])
+    except NotFound:
+        raise ValidationFailed(fields={"purchase_id": ["No purchase with this id."]}) from None
+    _may_sell_at(user, db.session().get(RetailStore, purchase.store_id))
+    sess = db.session()
+    existing = sess.scalar(select(RetailRefund).where(RetailRefund.purchase_id == purchase.id,
+                                                      RetailRefund.pos_refund_id == values["pos_refund_id"]))
+    if existing is not None:
+        return existing, False
+    member = sess.get(RetailMembership, purchase.membership_id)
+    lock_member(member.id)
+    sess.refresh(member)
+    sess.refresh(purchase)
+    remaining = purchase.total - purchase.refunded_total
+    amount = values.get("amount", remaining)
+    amount = amount.quantize(CENT) if isinstance(amount, Decimal) else Decimal(str(amount)).quantize(CENT)
+    if amount <= 0 or amount > remaining:
+        raise ValidationFailed(fields={"amount": [f"At most {remaining} is left to refund on this purchase."]})
+    already = int(sess.scalar(select(func.coalesce(func.sum(RetailRefund.points_reversed + RetailRefund.points_unrecovered), 0))
+                              .where(RetailRefund.purchase_id == purchase.id)) or 0)
+    refunded_after = purchase.refunded_total + amount
+    target = (purchase.points_earned if refunded_after == purchase.total or purchase.total == 0 else
+              int((Decimal(purchase.points_earned) * refunded_after / purchase.total).to_integral_value(ROUND_FLOOR)))
+    to_reverse = max(target - already, 0)
+    available = balance_of(member.id)
+    reversed_now = min(to_reverse, available)
+    now = values.get("occurred_at") or utcnow()
+    row = RetailRefund(purchase_id=purchase.id, membership_id=member.id, pos_refund_id=values["pos_refund_id"],
+                       occurred_at=now, amount=amount, reason=values["reason"], points_reversed=reversed_now,
+                       points_unrecovered=to_reverse - reversed_now)
+    sess.add(row)
+    sess.flush()
+    if reversed_now:
+        lot = sess.scalar(select(RetailPointsEntry.expires_at).where(RetailPointsEntry.purchase_id == purchase.id,
+                                                                     RetailPointsEntry.kind == "earn"))
+        _append(member.id, "reverse", -reversed_now, at=now, actor=user, expires_at=lot, purchase_id=purchase.id,
+                refund_id=row.id, reason=f"refund {row.pos_refund_id}")
+    purchase.refunded_total = refunded_after
+    member.spend_total = (member.spend_total or Decimal("0")) - amount
+    sess.flush()
+    if purchase.interaction_id is not None:
+        timeline_row = interactions.get(user, purchase.interaction_id)
+        interactions.update(user, timeline_row.id, {"version": timeline_row.version,
+                                                    "amount": str(purchase.total - purchase.refunded_total)})
+    audit.record_change(user, "created", row, {"amount": (None, amount), "points_reversed": (None, reversed_now)},
+                        payload={"purchase_id": purchase.id, "membership_id": member.id,
+                                 "points_unrecovered": row.points_unrecovered})
+    retier(user, member, now=utcnow(), event="retail_membership_refund.created")
+    return row, True
+
+
+def refund_out(actor: Any, data: Mapping[str, Any]) -> RetailRefund:
+    return refund(actor, data)[0]
+
+
+# --- lapsed regulars ---------------------------------------------------------------------------------
+
+def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest()):
+    f = common.validate(S.LapseFilter, dict(filters or {}))
+    stmt = select(RetailLapseAlert).where(visibility(actor, RetailLapseAlert))
+    if f.get("open"):
+        stmt = stmt.where(RetailLapseAlert.returned_at.is_(None))
+    if f.get("store_id"):
+        stmt = stmt.where(RetailLapseAlert.membership_id.in_(
+            select(RetailMembership.id).where(RetailMembership.home_store_id == f["store_id"])))
+    return common.paginate(stmt, page, [RetailLapseAlert.flagged_at.desc()], RetailLapseAlert.id)
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["_append"]

@@ -1,0 +1,289 @@
+"""Campaigns (营销活动): a target segment, a random control group, an offer and a goal; the result is the
+lift — the treated group's conversion minus the control group's — with a confidence interval.
+
+Assignment is random but reproducible: the campaign's id seeds the generator, so launching is
+deterministic for a given campaign and segment. Coupons are single-use codes, one per treated member.
+"""
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Mapping
+
+from sqlalchemy import exists, func, insert, or_, select
+
+from core import db
+from core.db import utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Role
+from core.services import audit, common, workflow
+from core.services.permissions import require_role, visibility
+
+from plugins.retail_membership import schemas as S
+from plugins.retail_membership import services
+from plugins.retail_membership.models import (
+    RetailCampaign, RetailCampaignMember, RetailMembership, RetailPurchase, RetailPurchaseLine,
+)
+from plugins.retail_membership.workflows import CAMPAIGN
+
+AUDITED = ["name", "segment", "control_share", "offer_kind", "offer_value", "offer_description", "goal_category",
+           "goal_days"]
+SORT = {"name": RetailCampaign.name, "created_at": RetailCampaign.created_at,
+        "launched_at": RetailCampaign.launched_at}
+DEFAULT_CONTROL_SHARE = Decimal("0.2")
+
+
+def _visible(actor: Any, deleted: bool = False):
+    return select(RetailCampaign).where(visibility(actor, RetailCampaign), common.not_deleted(RetailCampaign, deleted))
+
+
+def get(actor: Any, campaign_id: Any, *, deleted: bool = False) -> RetailCampaign:
+    row = db.session().scalars(_visible(actor, deleted).where(RetailCampaign.id == common.parse_uuid(campaign_id))).first()
+    if row is None:
+        raise NotFound("No campaign with this id.")
+    return row
+
+
+def list_campaigns(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    f = common.validate(S.CampaignFilter, dict(filters or {}))
+    stmt = _visible(actor, f.pop("deleted"))
+    for key, value in f.items():
+        stmt = stmt.where(getattr(RetailCampaign, key) == value)
+    return common.paginate(stmt, page, common.parse_sort(sort, SORT, "-created_at"), RetailCampaign.id)
+
+
+def _segment_json(segment: dict) -> dict:
+    return audit.jsonable({k: v for k, v in segment.items() if v not in (None, [], 0) or k == "min_purchases"})
+
+
+def _check(values: dict) -> None:
+    from plugins.retail_membership import program
+
+    unknown = [t for t in values.get("segment", {}).get("tiers", []) if t not in program.current().codes]
+    if unknown:
+        raise ValidationFailed(fields={"segment.tiers": [f"Unknown tier(s): {', '.join(unknown)}."]})
+    if values.get("offer_kind") == "points_bonus" and values.get("offer_value") is not None \
+            and values["offer_value"] != int(values["offer_value"]):
+        raise ValidationFailed(fields={"offer_value": ["A points bonus is a whole number of points."]})
+
+
+def create(actor: Any, data: Mapping[str, Any]) -> RetailCampaign:
+    user = require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    values = common.validate(S.CampaignCreate, data)
+    _check(values)
+    values["segment"] = _segment_json(values["segment"])
+    if values["control_share"] is None:
+        values["control_share"] = DEFAULT_CONTROL_SHARE
+    row = RetailCampaign(**values, status="draft")
+    db.session().add(row)
+    db.session().flush()
+    audit.record_change(user, "created", row, audit.created_fields(row, AUDITED))
+    return row
+
+
+def update(actor: Any, campaign_id: Any, data: Mapping[str, Any]) -> RetailCampaign:
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    row = get(actor, campaign_id)
+    values = common.validate_update(S.CampaignUpdate, data)
+    common.check_version(row, values.pop("version"))
+    if row.status != "draft":
+        raise ValidationFailed(fields={"status": ["Only a draft campaign can be changed."]})
+    _check({**values, "offer_kind": values.get("offer_kind", row.offer_kind)})
+    if "segment" in values:
+        values["segment"] = _segment_json(values["segment"])
+    changes = common.apply_changes(row, values)
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", row, changes)
+    return row
+
+
+def delete(actor: Any, campaign_id: Any) -> None:
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    row = get(actor, campaign_id)
+    common.soft_delete(row)
+    audit.record_change(actor, "deleted", row)
+
+
+def restore(actor: Any, campaign_id: Any) -> RetailCampaign:
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    row = get(actor, campaign_id, deleted=True)
+    common.restore(row)
+    audit.record_change(actor, "restored", row)
+    return row
+
+
+def segment_members(actor: Any, segment: dict, now: datetime) -> list[uuid.UUID]:
+    """Ids of the live members (visible to ``actor``) the segment selects, in a stable order."""
+    stmt = select(RetailMembership.id).where(visibility(actor, RetailMembership), RetailMembership.deleted_at.is_(None))
+    if segment.get("tiers"):
+        stmt = stmt.where(RetailMembership.tier.in_(segment["tiers"]))
+    if segment.get("store_ids"):
+        stmt = stmt.where(RetailMembership.home_store_id.in_([common.parse_uuid(s, "segment.store_ids")
+                                                               for s in segment["store_ids"]]))
+    if segment.get("recency_days"):
+        stmt = stmt.where(RetailMembership.last_purchase_at >= now - timedelta(days=int(segment["recency_days"])))
+    if segment.get("min_purchases"):
+        stmt = stmt.where(RetailMembership.purchase_count >= int(segment["min_purchases"]))
+    if segment.get("categories"):
+        stmt = stmt.where(exists(select(RetailPurchaseLine.id)
+                                 .join(RetailPurchase, RetailPurchase.id == RetailPurchaseLine.purchase_id)
+                                 .where(RetailPurchase.membership_id == RetailMembership.id,
+                                        RetailPurchase.deleted_at.is_(None),
+                                        RetailPurchaseLine.category.in_(segment["categories"]))))
+    return list(db.session().scalars(stmt.order_by(RetailMembership.card_number)))
+
+
+def assign(campaign: RetailCampaign, member_ids: list[uuid.UUID]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Split members at random (seeded by the campaign id) into treated and control groups."""
+    rng = random.Random(campaign.id.int)
+    shuffled = list(member_ids)
+    rng.shuffle(shuffled)
+    n_control = int((Decimal(len(shuffled)) * campaign.control_share).to_integral_value())
+    return shuffled[n_control:], shuffled[:n_control]
+
+
+def launch(actor: Any, campaign_id: Any, data: Mapping[str, Any] | None = None) -> RetailCampaign:
+    """Draw the segment, split it into treated and control groups, and hand the offer to the treated:
+    a single-use coupon code each, or the points bonus; samples are handed out in store."""
+    user = require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    row = get(actor, campaign_id)
+    values = common.validate(S.LaunchIn, dict(data or {}))
+    at = values.get("at") or utcnow()
+    members = segment_members(user, row.segment or {}, at)
+    if not members:
+        raise ValidationFailed(fields={"segment": ["The segment selects no member."]})
+    workflow.transition(user, CAMPAIGN, row, "launched", reason=f"{len(members)} members")
+    treated, control = assign(row, members)
+    rows = [{"id": uuid.uuid4(), "campaign_id": row.id, "membership_id": mid, "group": "treated", "assigned_at": at,
+             "coupon_code": f"C{secrets.token_hex(5).upper()}" if row.offer_kind == "coupon" else None}
+            for mid in treated]
+    rows += [{"id": uuid.uuid4(), "campaign_id": row.id, "membership_id": mid, "group": "control", "assigned_at": at,
+              "coupon_code": None} for mid in control]
+    db.session().execute(insert(RetailCampaignMember), rows)
+    row.launched_at, row.treated_count, row.control_count = at, len(treated), len(control)
+    db.session().flush()
+    audit.record_change(user, "launched", row, {"treated_count": (0, len(treated)), "control_count": (0, len(control))})
+    if row.offer_kind == "points_bonus" and row.offer_value > 0:
+        for mid in treated:
+            services.award_bonus(user, mid, int(row.offer_value), reason=f"campaign {row.name}", at=at,
+                                 campaign_id=row.id)
+    return row
+
+
+def close(actor: Any, campaign_id: Any) -> RetailCampaign:
+    user = require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    row = get(actor, campaign_id)
+    workflow.transition(user, CAMPAIGN, row, "closed")
+    row.closed_at = utcnow()
+    db.session().flush()
+    return row
+
+
+def members(actor: Any, campaign_id: Any, *, page=common.PageRequest()):
+    row = get(actor, campaign_id)
+    stmt = select(RetailCampaignMember).where(RetailCampaignMember.campaign_id == row.id,
+                                              RetailCampaignMember.membership_id.in_(
+                                                  select(RetailMembership.id).where(visibility(actor, RetailMembership))))
+    return common.paginate(stmt, page, [RetailCampaignMember.group.desc()], RetailCampaignMember.id)
+
+
+def redeem_coupon(actor: Any, code: str) -> RetailCampaignMember:
+    """Use a coupon at the till outside a recorded purchase; a second use is a 409."""
+    row = db.session().scalar(select(RetailCampaignMember).where(RetailCampaignMember.coupon_code == code))
+    if row is None:
+        raise NotFound("No coupon with this code.")
+    services.get_membership(actor, row.membership_id)  # the caller must see the member
+    if row.coupon_redeemed_at is not None:
+        raise Conflict("This coupon was already used.", fields={"coupon_code": ["Already used."]})
+    row.coupon_redeemed_at = utcnow()
+    db.session().flush()
+    audit.record_change(actor, "updated", row, {"coupon_redeemed_at": (None, row.coupon_redeemed_at)})
+    return row
+
+
+# --- results -----------------------------------------------------------------------------------------
+
+def _wilson(x: int, n: int, z: float) -> tuple[float, float]:
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def lift_interval(x1: int, n1: int, x0: int, n0: int, confidence: float = 0.95) -> dict:
+    """Difference of two proportions (treated − control) with Newcombe's hybrid score interval (robust
+    for small groups and rates near 0 or 1) and the two-sided p-value of the pooled z-test."""
+    from scipy.stats import norm
+
+    if n1 == 0 or n0 == 0:
+        return {"lift": None, "ci_low": None, "ci_high": None, "p_value": None}
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    p1, p0 = x1 / n1, x0 / n0
+    l1, u1 = _wilson(x1, n1, z)
+    l0, u0 = _wilson(x0, n0, z)
+    d = p1 - p0
+    low = d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    pooled = (x1 + x0) / (n1 + n0)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    p_value = 1.0 if se == 0 else float(2 * norm.sf(abs(d) / se))
+    return {"lift": d, "ci_low": low, "ci_high": high, "p_value": p_value}
+
+
+def conversions(campaign_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, tuple[int, int]]]:
+    """``{campaign: {group: (members, converted)}}`` for many campaigns in one query: a member converts
+    with a purchase (in the goal category, when one is set) within the goal window after launch."""
+    out = {cid: {"treated": (0, 0), "control": (0, 0)} for cid in campaign_ids}
+    if not campaign_ids:
+        return out
+    C, M, P, L = RetailCampaign, RetailCampaignMember, RetailPurchase, RetailPurchaseLine
+    first_buy = (select(func.min(P.occurred_at))
+                 .where(P.membership_id == M.membership_id, P.deleted_at.is_(None), P.occurred_at > C.launched_at,
+                        P.total > P.refunded_total,
+                        or_(C.goal_category.is_(None),
+                            exists(select(L.id).where(L.purchase_id == P.id, L.category == C.goal_category))))
+                 .scalar_subquery())
+    stmt = (select(M.campaign_id, M.group, C.launched_at, C.goal_days, first_buy)
+            .join(C, C.id == M.campaign_id).where(M.campaign_id.in_(campaign_ids)))
+    counts: dict[tuple, list[int]] = {}
+    for cid, group, launched, days, first in db.session().execute(stmt):
+        bucket = counts.setdefault((cid, group), [0, 0])
+        bucket[0] += 1
+        if first is not None and launched is not None:
+            first = first if first.tzinfo else first.replace(tzinfo=launched.tzinfo)
+            if first <= launched + timedelta(days=days):
+                bucket[1] += 1
+    for (cid, group), (n, x) in counts.items():
+        out[cid][group] = (n, x)
+    return out
+
+
+def result(actor: Any, campaign_id: Any, args: Mapping[str, Any] | None = None) -> dict:
+    row = get(actor, campaign_id)
+    confidence = common.validate(S.ResultArgs, dict(args or {}))["confidence"]
+    return results_for([row], confidence)[row.id]
+
+
+def results_for(rows: list[RetailCampaign], confidence: float = 0.95) -> dict[uuid.UUID, dict]:
+    conv = conversions([r.id for r in rows])
+    redeemed = dict(db.session().execute(
+        select(RetailCampaignMember.campaign_id, func.count()).where(
+            RetailCampaignMember.campaign_id.in_([r.id for r in rows]),
+            RetailCampaignMember.coupon_redeemed_at.is_not(None)).group_by(RetailCampaignMember.campaign_id)).all()) \
+        if rows else {}
+    out = {}
+    for row in rows:
+        (n1, x1), (n0, x0) = conv[row.id]["treated"], conv[row.id]["control"]
+        out[row.id] = {
+            "campaign_id": row.id, "window_start": row.launched_at,
+            "window_end": row.launched_at + timedelta(days=row.goal_days) if row.launched_at else None,
+            "treated": {"members": n1, "converted": x1, "rate": x1 / n1 if n1 else None},
+            "control": {"members": n0, "converted": x0, "rate": x0 / n0 if n0 else None},
+            "confidence": confidence, "coupons_redeemed": int(redeemed.get(row.id, 0)),
+            **lift_interval(x1, n1, x0, n0, confidence)}
+    return out

@@ -1,0 +1,5 @@
+"""Demo data (placeholder)."""
+
+
+def demo(admin, rng):
+    return None

@@ -1,0 +1,170 @@
+"""The membership programme as configuration: tiers (thresholds, discount, points multiplier), the spend
+basis, downgrade grace, points rules, lapse and reminder rules.
+
+Every value has a default here. A deployment overrides them with settings named
+``retail_membership_<field>`` (``retail_membership_tiers = "member=0/0/1,silver=2000/0.03/1.2,…"``) once
+the core lets plugins declare settings; until then :func:`program` reads those attributes from the
+app's ``Settings`` when present and falls back to the defaults.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from core.errors import PluginError
+
+#: Labels of the tier codes the defaults use; other codes are labelled by their name.
+TIER_LABELS = {
+    "member": ("Member", "普通会员"),
+    "silver": ("Silver", "银卡会员"),
+    "gold": ("Gold", "金卡会员"),
+    "platinum": ("Platinum", "白金会员"),
+    "diamond": ("Diamond", "钻石会员"),
+}
+
+DEFAULT_TIERS = "member=0/0/1,silver=2000/0.03/1.2,gold=8000/0.05/1.5,platinum=20000/0.08/2"
+_TIER = re.compile(r"^\s*(?P<code>[a-z][a-z0-9_]{0,29})\s*=\s*(?P<threshold>\d+(?:\.\d+)?)\s*/\s*"
+                   r"(?P<discount>0(?:\.\d+)?|1(?:\.0+)?)\s*/\s*(?P<multiplier>\d+(?:\.\d+)?)\s*$")
+
+#: Holidays the stores greet members for (month, day, en, zh-CN); season changes are added by
+#: :attr:`Program.season_starts`.
+DEFAULT_HOLIDAYS = (
+    (1, 1, "New Year", "元旦"),
+    (2, 14, "Valentine's Day", "情人节"),
+    (3, 8, "Women's Day", "妇女节"),
+    (6, 1, "Children's Day", "儿童节"),
+    (10, 1, "National Day", "国庆节"),
+    (12, 25, "Christmas", "圣诞节"),
+)
+DEFAULT_SEASONS = ((3, 1, "Spring", "春季"), (6, 1, "Summer", "夏季"), (9, 1, "Autumn", "秋季"),
+                   (12, 1, "Winter", "冬季"))
+
+
+@dataclass(frozen=True)
+class Tier:
+    code: str
+    threshold: Decimal
+    discount: Decimal
+    multiplier: Decimal
+
+    @property
+    def en(self) -> str:
+        return TIER_LABELS.get(self.code, (self.code.replace("_", " ").title(), ""))[0]
+
+    @property
+    def zh_cn(self) -> str:
+        return TIER_LABELS.get(self.code, ("", self.code))[1]
+
+
+@dataclass(frozen=True)
+class Program:
+    tiers: tuple[Tier, ...]
+    #: ``cumulative`` (net spend since joining) or ``rolling_12m`` (net spend of the last 365 days)
+    basis: str = "cumulative"
+    #: ``trellis tick`` downgrades a member only after this many days in the tier
+    downgrade_grace_days: int = 30
+    #: points per currency unit of net spend, before the tier multiplier
+    points_per_unit: Decimal = Decimal("1")
+    #: an earned lot expires this many days after it was earned (FIFO: oldest lots go first)
+    points_expiry_days: int = 365
+    #: points the referrer gets when the member they referred makes a first purchase
+    referral_bonus: int = 200
+    #: a lapsed regular had at least this many visits …
+    lapse_min_visits: int = 4
+    #: … and has been away more than this many times their own median gap …
+    lapse_factor: float = 3.0
+    #: … and at least this many days
+    lapse_min_days: int = 30
+    #: reminders are raised this many days before the occasion
+    occasion_lead_days: int = 3
+    holidays: tuple = DEFAULT_HOLIDAYS
+    season_starts: tuple = DEFAULT_SEASONS
+
+    @property
+    def codes(self) -> list[str]:
+        return [t.code for t in self.tiers]
+
+    @property
+    def lowest(self) -> Tier:
+        return self.tiers[0]
+
+    def tier(self, code: str) -> Tier:
+        for t in self.tiers:
+            if t.code == code:
+                return t
+        return self.lowest
+
+    def rank(self, code: str) -> int:
+        return self.codes.index(code) if code in self.codes else 0
+
+    def tier_for(self, spend: Decimal) -> Tier:
+        chosen = self.lowest
+        for t in self.tiers:
+            if spend >= t.threshold:
+                chosen = t
+        return chosen
+
+    def occasions_on(self, day: date) -> list[tuple[str, str, str]]:
+        """``[(kind, en, zh-CN)]`` of the programme-wide occasions (holidays, season changes) on ``day``."""
+        out = [("holiday", en, zh) for m, d, en, zh in self.holidays if (m, d) == (day.month, day.day)]
+        out += [("season", f"{en} season", f"{zh}换季") for m, d, en, zh in self.season_starts
+                if (m, d) == (day.month, day.day)]
+        return out
+
+
+def parse_tiers(text: str) -> tuple[Tier, ...]:
+    tiers = []
+    for part in text.split(","):
+        match = _TIER.match(part)
+        if not match:
+            raise PluginError(f"retail_membership_tiers: cannot read '{part.strip()}'. Write "
+                              "CODE=THRESHOLD/DISCOUNT/MULTIPLIER, e.g. gold=8000/0.05/1.5, lowest tier first.")
+        tiers.append(Tier(match["code"], Decimal(match["threshold"]), Decimal(match["discount"]),
+                          Decimal(match["multiplier"])))
+    if not tiers or tiers[0].threshold != 0:
+        raise PluginError("retail_membership_tiers: the first (lowest) tier must have threshold 0.")
+    if any(b.threshold <= a.threshold for a, b in zip(tiers, tiers[1:])):
+        raise PluginError("retail_membership_tiers: thresholds must rise from one tier to the next.")
+    if len({t.code for t in tiers}) != len(tiers):
+        raise PluginError("retail_membership_tiers: tier codes must be unique.")
+    return tuple(tiers)
+
+
+_OVERRIDE: dict[int, Program] = {}
+
+
+def program(settings: Any) -> Program:
+    """The programme of an app, from its settings (``retail_membership_*`` attributes) or defaults."""
+    override = _OVERRIDE.get(id(settings))
+    if override is not None:
+        return override
+    base = Program(tiers=parse_tiers(getattr(settings, "retail_membership_tiers", None) or DEFAULT_TIERS))
+    changes = {}
+    for name in ("basis", "downgrade_grace_days", "points_expiry_days", "referral_bonus", "lapse_min_visits",
+                 "lapse_factor", "lapse_min_days", "occasion_lead_days"):
+        value = getattr(settings, f"retail_membership_{name}", None)
+        if value not in (None, ""):
+            changes[name] = type(getattr(base, name))(value)
+    if changes.get("basis", "cumulative") not in ("cumulative", "rolling_12m"):
+        raise PluginError("retail_membership_basis: 'cumulative' or 'rolling_12m'.")
+    return replace(base, **changes)
+
+
+def override(settings: Any, prog: Program | None) -> None:
+    """Give one app's settings another programme (tests, embedding applications); None removes it."""
+    if prog is None:
+        _OVERRIDE.pop(id(settings), None)
+    else:
+        _OVERRIDE[id(settings)] = prog
+
+
+def current() -> Program:
+    from core import runtime
+
+    return program(runtime.current().settings)
+
+
+__all__ = ["Program", "Tier", "current", "override", "parse_tiers", "program", "field"]
