@@ -1,0 +1,93 @@
+"""The points ledger: earn, redeem (never below zero), adjust, expire (FIFO), reversal — and the balance
+always equal to the sum of the entries."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tests.plugins.retail_membership.conftest import BASE, buy, enrol, ledger, member, sale
+
+
+def run_job(runtime, name, now=None):
+    [job] = [j for j in runtime.jobs if j.name == name]
+    with runtime.database.unit_of_work():
+        return job.run(now or datetime.now(timezone.utc))
+
+
+def assert_balanced(api, membership_id):
+    entries = ledger(api, membership_id)
+    balance = api.get(f"{BASE}/memberships/{membership_id}/balance").get_json()
+    assert balance["balance"] == balance["ledger_sum"] == sum(e["points"] for e in entries)
+    # every entry's running balance was >= 0 when it was written
+    assert all(e["balance_after"] >= 0 for e in entries)
+    return balance["balance"]
+
+
+def test_redeeming_more_than_the_balance_is_refused(shop):
+    m = enrol(shop.api, shop.north)
+    buy(shop.api, sale("T1", m["card_number"], total="120.00"))
+    url = f"{BASE}/memberships/{m['id']}/redemptions"
+    assert shop.api.post(url, json={"points": 100, "reason": "voucher"}).status_code == 201
+    refused = shop.api.post(url, json={"points": 21})
+    assert refused.status_code == 422 and refused.get_json()["errors"]["json"]["points"] == ["Only 20 points available."]
+    assert shop.api.post(url, json={"points": 0}).status_code == 422
+    assert assert_balanced(shop.api, m["id"]) == 20
+
+
+def test_adjustments_need_a_manager_and_a_reason(shop):
+    m = enrol(shop.api, shop.north, who="staff_north")
+    url = f"{BASE}/memberships/{m['id']}/adjustments"
+    assert shop.api.as_("staff_north").post(url, json={"points": 50, "reason": "goodwill"}).status_code == 403
+    assert shop.api.post(url, json={"points": 50}).status_code == 422
+    assert shop.api.post(url, json={"points": 50, "reason": "goodwill"}).status_code == 201
+    assert shop.api.post(url, json={"points": -60, "reason": "too much"}).status_code == 422
+    assert shop.api.post(url, json={"points": -20, "reason": "correction"}).status_code == 201
+    assert assert_balanced(shop.api, m["id"]) == 30
+
+
+def test_a_refund_after_redemption_never_takes_the_balance_below_zero(shop):
+    m = enrol(shop.api, shop.north)
+    p = buy(shop.api, sale("T1", m["card_number"], total="100.00"))
+    shop.api.post(f"{BASE}/memberships/{m['id']}/redemptions", json={"points": 70})
+    refund = shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R1"}).get_json()
+    assert (refund["points_reversed"], refund["points_unrecovered"]) == (30, 70)
+    assert assert_balanced(shop.api, m["id"]) == 0
+
+
+def test_points_expire_oldest_first_and_only_once(shop):
+    m = enrol(shop.api, shop.north)
+    buy(shop.api, sale("OLD", m["card_number"], total="100.00", days_ago=400))   # expired 35 days ago
+    buy(shop.api, sale("MID", m["card_number"], total="50.00", days_ago=200))
+    buy(shop.api, sale("NEW", m["card_number"], total="30.00", days_ago=10))
+    # 120 redeemed: FIFO takes the whole old lot (100) and 20 of the middle one
+    shop.api.post(f"{BASE}/memberships/{m['id']}/redemptions", json={"points": 120})
+    assert run_job(shop.runtime, "retail_membership.points_expiry") == 0  # the old lot was used up
+    assert assert_balanced(shop.api, m["id"]) == 60
+    # 200 days on, the middle lot's 30 remaining points expire; the new lot keeps its 30
+    later = datetime.now(timezone.utc) + timedelta(days=200)
+    assert run_job(shop.runtime, "retail_membership.points_expiry", later) == 1
+    assert run_job(shop.runtime, "retail_membership.points_expiry", later) == 0
+    expired = [e for e in ledger(shop.api, m["id"]) if e["kind"] == "expire"]
+    assert [e["points"] for e in expired] == [-30]
+    assert assert_balanced(shop.api, m["id"]) == 30
+
+
+def test_unused_points_expire_when_their_lot_does(shop):
+    m = enrol(shop.api, shop.north)
+    buy(shop.api, sale("OLD", m["card_number"], total="100.00", days_ago=400))
+    buy(shop.api, sale("NEW", m["card_number"], total="40.00", days_ago=5))
+    assert run_job(shop.runtime, "retail_membership.points_expiry") == 1
+    assert member(shop.api, m["id"])["points_balance"] == 40
+    balance = shop.api.get(f"{BASE}/memberships/{m['id']}/balance").get_json()
+    assert balance["next_expiry"]["points"] == 40
+    metrics = {name: shop.api.get(f"/api/v1/metrics/retail_membership_{name}").get_json()["rows"][0]["value"]
+               for name in ("points_issued", "points_expired", "points_outstanding")}
+    assert metrics == {"points_issued": 140, "points_expired": 100, "points_outstanding": 40}
+
+
+def test_a_referral_rewards_the_referrer_once(shop):
+    referrer = enrol(shop.api, shop.north, name="Referrer")
+    friend = enrol(shop.api, shop.north, name="Friend", referred_by_card=referrer["card_number"])
+    buy(shop.api, sale("T1", friend["card_number"], total="10.00"))
+    buy(shop.api, sale("T2", friend["card_number"], total="10.00"))
+    kinds = [(e["kind"], e["points"]) for e in ledger(shop.api, referrer["id"])]
+    assert kinds == [("referral", 200)]
