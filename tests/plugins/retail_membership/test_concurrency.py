@@ -1,0 +1,91 @@
+"""Concurrent redemptions cannot overdraw a balance: real threads, each with its own connection and
+transaction, on a database of their own (a fresh schema on PostgreSQL, a file on SQLite).
+
+PostgreSQL serialises them with ``SELECT … FOR UPDATE`` on the member's row: every redemption that fits
+succeeds, the rest are refused with 422. SQLite takes its database write lock with an UPDATE of the row:
+a writer that cannot get it is refused with 409 — either way, never an overdraft."""
+from __future__ import annotations
+
+import threading
+import uuid
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import text
+
+from api.app import create_app
+from core import config
+from core.db import make_engine
+from core.errors import Conflict, ValidationFailed
+from tests.conftest import app_config
+
+
+@pytest.fixture
+def own_database(tmp_path):
+    base = config.test_database_url()
+    if base.startswith("postgresql"):
+        schema = f"trellis_rm_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(base)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in base else "?"
+        try:
+            yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    else:
+        yield f"sqlite:///{tmp_path / 'concurrency.db'}"
+
+
+def test_concurrent_redemptions_never_overdraw(own_database):
+    from core.migrate import upgrade
+    from core.services import users
+    from plugins.retail_membership import services
+
+    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
+    runtime = app.extensions["trellis"]
+    upgrade(runtime)
+    with runtime.database.unit_of_work():
+        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
+        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
+        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
+        services.adjust(admin, member.id, {"points": 100, "reason": "opening balance"})
+    threads_n, each = 12, 30
+    barrier = threading.Barrier(threads_n)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def redeem():
+        barrier.wait()
+        try:
+            with runtime.database.unit_of_work():
+                services.redeem(admin, member.id, {"points": each})
+            result = "ok"
+        except ValidationFailed:
+            result = "refused"
+        except Conflict:
+            result = "busy"
+        with lock:
+            outcomes.append(result)
+
+    workers = [threading.Thread(target=redeem) for _ in range(threads_n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    try:
+        assert len(outcomes) == threads_n
+        granted = outcomes.count("ok")
+        with runtime.database.unit_of_work():
+            balance = services.balance_of(member.id)
+            entries = services.ledgers_for([member.id], 100)[member.id]
+        assert balance == 100 - each * granted >= 0
+        assert all(e.balance_after >= 0 for e in entries)
+        if runtime.database.engine.dialect.name == "postgresql":
+            assert (granted, outcomes.count("refused")) == (3, threads_n - 3)
+        else:
+            assert 1 <= granted <= 3
+    finally:
+        runtime.database.dispose()
