@@ -3,6 +3,7 @@ a database of its own (an SQLite file, or a fresh schema on the PostgreSQL test 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import click
@@ -241,3 +242,28 @@ def test_tick_runs_every_scheduled_job(migrated):
     assert result.exit_code == 0, result.output
     again = run(migrated, "tick")
     assert again.exit_code == 0 and again.stdout.splitlines()[0].split(":")[0] == result.stdout.splitlines()[0].split(":")[0]
+
+
+# --- the README is the CLI's manual ------------------------------------------------------------------
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def test_readme_starts_with_the_two_commands():
+    first, second = README.read_text().splitlines()[:2]
+    assert first == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/trellis demo"
+    assert second == 'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest'
+
+
+def test_readme_documents_every_setting_and_command():
+    from dataclasses import fields
+
+    from core.config import Settings
+
+    text = README.read_text()
+    assert [f.name for f in fields(Settings) if f"TRELLIS_{f.name.upper()}" not in text] == []
+    group = build_cli()
+    names = [f"trellis {name}" for name, command in group.commands.items() if not isinstance(command, click.Group)]
+    names += [f"trellis {name} {sub}" for name, command in group.commands.items()
+              if isinstance(command, click.Group) for sub in command.commands]
+    assert [name for name in names if f"`{name}" not in text] == []

@@ -130,7 +130,9 @@ def test_plugin_branch_upgrades_after_the_core(tmp_path):
         current = migrate.current(runtime)
         assert current["throwaway"] == "5e1f2a9c0b7d" and current["core"] is not None
         migrate.upgrade(runtime)
-        assert migrate.current(runtime) == migrate.heads(runtime) == {"core": core_head(), "throwaway": "5e1f2a9c0b7d"}
+        current = migrate.current(runtime)
+        assert current == migrate.heads(runtime)
+        assert current["core"] == core_head() and current["throwaway"] == "5e1f2a9c0b7d"
         assert migrate.check(runtime) == []
 
 
@@ -221,15 +223,16 @@ def test_the_core_moves_on_after_a_plugin_branch_and_the_plugin_can_still_leave(
     with scratch_database(tmp_path) as url, runtime_for(url, throwaway) as real:
         migrate.upgrade(real)
         # Alembic alone would keep only the plugin's row (the core's is implied by the dependency)
-        assert version_rows(real) == {core_head(), "5e1f2a9c0b7d"}
+        assert {core_head(), "5e1f2a9c0b7d"} <= version_rows(real)
+        others = version_rows(real) - {core_head(), "5e1f2a9c0b7d"}  # the built-in plugins' branches
 
         def later(with_plugin: bool):
             locations = [("core", core_versions)] + ([("throwaway", THROWAWAY_VERSIONS)] if with_plugin else [])
             return SimpleNamespace(plugins=SimpleNamespace(call_each=lambda hook: locations),
                                    database=real.database, tables=dict(real.tables))
 
-        migrate.upgrade(later(True))
-        assert version_rows(real) == {"ffff00000001", "5e1f2a9c0b7d"}
+        migrate.upgrade(later(True))  # the built-in plugins' rows are unknown to this runtime: kept as they are
+        assert version_rows(real) == {"ffff00000001", "5e1f2a9c0b7d"} | others
         migrate.upgrade(later(False))
         assert migrate.current(later(False)) == {"core": "ffff00000001"}
         assert migrate.current(later(True)) == {"core": "ffff00000001", "throwaway": "5e1f2a9c0b7d"}
