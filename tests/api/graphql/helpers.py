@@ -1,6 +1,8 @@
 """Shared by the GraphQL tests: data built through the REST API and services, and row counts."""
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import func, select
 
 
@@ -34,3 +36,29 @@ def error(body: dict, code: str) -> dict:
     assert len(errors) == 1, body
     assert errors[0]["extensions"]["code"] == code, errors[0]
     return errors[0]
+
+
+@contextlib.contextmanager
+def app_with(database_url, connection, *plugins, **config):
+    """An app of its own with ``plugins`` added, bound to the test's transaction, and an ``Api`` on it
+    with the usual people signed in by token."""
+    from api.app import create_app
+    from core.services import users
+    from tests.conftest import Api, app_config, bound, make_people
+
+    app = create_app(app_config(database_url, **config), extra_plugins=list(plugins))
+    app.config["TESTING"] = True
+    with bound(app, connection) as runtime:
+        people = make_people(runtime)
+        with runtime.database.unit_of_work():
+            tokens = {role: users.create_token(getattr(people, role))[1] for role in ("admin", "rep", "rep2")}
+        yield Api(app.test_client(), tokens), runtime
+
+
+def plugin(name: str, **hooks):
+    """A throwaway plugin object: ``plugin("x", trellis_graphql_query_fields=fn)``."""
+    from types import SimpleNamespace
+
+    from core.hookspecs import hookimpl
+
+    return SimpleNamespace(name=name, version="0.0.1", **{k: hookimpl(v) for k, v in hooks.items()})
