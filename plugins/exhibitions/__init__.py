@@ -1,4 +1,87 @@
 """Exhibitions (会展): shows and editions, exhibitors and booths, visitors, check-ins, leads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.hookspecs import hookimpl
+
 name = "exhibitions"
-version = "0.1.0"
+version = "0.2.0"
 requires: list[str] = []
+
+
+@hookimpl
+def trellis_models():
+    from plugins.exhibitions.models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def trellis_migrations():
+    return Path(__file__).parent / "migrations" / "versions"
+
+
+@hookimpl
+def trellis_rest_blueprints():
+    from plugins.exhibitions.rest import blueprints
+
+    return blueprints()
+
+
+@hookimpl
+def trellis_labels():
+    from plugins.exhibitions.labels import LABELS
+
+    return LABELS
+
+
+@hookimpl
+def trellis_roles():
+    from plugins.exhibitions.labels import ROLES
+
+    return ROLES
+
+
+@hookimpl
+def trellis_interaction_kinds():
+    from plugins.exhibitions.labels import INTERACTION_KINDS
+
+    return INTERACTION_KINDS
+
+
+@hookimpl
+def trellis_record_scopes():
+    from plugins.exhibitions.scopes import SCOPES
+
+    return SCOPES
+
+
+@hookimpl
+def trellis_workflows(settings):
+    from plugins.exhibitions.workflows import workflows
+
+    return workflows(settings)
+
+
+@hookimpl
+def trellis_metrics():
+    from plugins.exhibitions.metrics import metrics
+
+    return metrics()
+
+
+@hookimpl
+def trellis_scheduled_jobs():
+    from core.jobs import Job
+    from plugins.exhibitions import services
+
+    return [Job("exhibitions.follow_ups", lambda now: services.create_follow_ups(None, now=now),
+                "After an edition ends, a follow-up task for each hot lead's exhibitor.")]
+
+
+@hookimpl
+def trellis_demo_data(admin, rng):
+    from plugins.exhibitions.demo import load
+
+    load(admin, rng)

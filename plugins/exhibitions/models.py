@@ -1,3 +1,244 @@
 """Exhibitions (会展): SQLAlchemy models of the plugin; every table is prefixed with the plugin name.
 
-Empty until issue #6 builds the plugin; the file is here so every plugin has the same shape."""
+Exhibitors and visitors are core customers (a company, a person); the plugin's tables hold what is
+particular to a show: editions, booths, participations, registrations with badge codes, gate scans,
+leads, meetings, invitations and survey answers.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Record, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
+from core.models import Customer, Interaction, User
+
+
+class ExhibitionShow(Base, Record):
+    """A recurring show (展会), usually held once a year."""
+
+    __tablename__ = "exhibitions_exhibition"
+
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    industry: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class ExhibitionEdition(Base, Record):
+    """One edition (届) of a show: dates, venue, halls, and what exhibitors may see of their leads."""
+
+    __tablename__ = "exhibitions_edition"
+
+    exhibition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_exhibition.id", ondelete="CASCADE"),
+                                                     index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    halls: Mapped[list] = mapped_column(JSON, default=list)
+    #: IANA zone of the venue: a scan's show day is its local date there.
+    timezone: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai")
+    #: Visitor fields an exhibitor may read on its leads, matches and meetings (organiser's setting).
+    lead_visible_fields: Mapped[list] = mapped_column(JSON, default=list)
+
+    exhibition: Mapped[ExhibitionShow] = relationship(ExhibitionShow, lazy="joined")
+
+
+class ExhibitorParticipation(Base, Record):
+    """An exhibitor (a company customer) at one edition; ``status`` moves through the workflow."""
+
+    __tablename__ = "exhibitions_participation"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="invited", index=True)
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False)
+    categories: Mapped[list] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    company: Mapped[Customer] = relationship(Customer)
+
+    @property
+    def owner(self) -> User | None:
+        """Whom stagnation alerts go to: the account owner of the exhibiting company."""
+        return self.company.owner if self.company is not None else None
+
+    @property
+    def name(self) -> str:
+        return self.company.name if self.company is not None else str(self.id)
+
+    __table_args__ = (UniqueConstraint("edition_id", "company_id"),)
+
+
+class ExhibitionBooth(Base, Record):
+    """A booth (展位): number, hall, area (m²), price; reserved for or sold to a participation."""
+
+    __tablename__ = "exhibitions_booth"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    hall: Mapped[str] = mapped_column(String(40), default="")
+    area: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("9"))
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    status: Mapped[str] = mapped_column(String(20), default="available", index=True)
+    participation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("exhibitions_participation.id", ondelete="SET NULL"), nullable=True, index=True)
+
+    __table_args__ = (UniqueConstraint("edition_id", "number"),)
+
+
+class ExhibitorUser(Base, UUIDPrimaryKey, Timestamps):
+    """Links a user with the ``exhibitor`` role to the company (customer) they work for."""
+
+    __tablename__ = "exhibitions_exhibitor_user"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+
+
+class VisitorRegistration(Base, Record):
+    """A visitor (a person customer) registered for an edition, with a unique badge code."""
+
+    __tablename__ = "exhibitions_registration"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    visitor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer.id", ondelete="SET NULL"),
+                                                         nullable=True, index=True)
+    company_name: Mapped[str] = mapped_column(String(200), default="")
+    job_title: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    category: Mapped[str] = mapped_column(String(20), default="general", index=True)
+    interests: Mapped[list] = mapped_column(JSON, default=list)
+    purchase_intent: Mapped[str] = mapped_column(String(20), default="none")
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    badge_code: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="registered", index=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    visitor: Mapped[Customer] = relationship(Customer, foreign_keys=[visitor_id])
+
+    __table_args__ = (UniqueConstraint("edition_id", "visitor_id"),)
+
+
+class CheckIn(Base, UUIDPrimaryKey):
+    """One gate scan (门禁数据). The natural key (badge, gate, direction, instant) makes a re-sent scan
+    a harmless duplicate, so an offline scanner may upload its whole log again."""
+
+    __tablename__ = "exhibitions_checkin"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"))
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exhibitions_registration.id", ondelete="CASCADE"))
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    day: Mapped[date] = mapped_column(Date)
+    gate: Mapped[str] = mapped_column(String(40), default="")
+    direction: Mapped[str] = mapped_column(String(10), default="entry")
+    device: Mapped[str] = mapped_column(String(60), default="")
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                             nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("registration_id", "gate", "direction", "scanned_at"),
+        Index("ix_exhibitions_checkin_edition_day", "edition_id", "day"),
+    )
+
+
+class ExhibitionLead(Base, Record):
+    """A visitor's badge scanned at an exhibitor's booth, rated and noted by the exhibitor's staff."""
+
+    __tablename__ = "exhibitions_lead"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    participation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exhibitions_participation.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exhibitions_registration.id", ondelete="CASCADE"), index=True)
+    captured_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                             nullable=True)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rating: Mapped[str] = mapped_column(String(10), default="warm", index=True)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: The post-show follow-up task (a planned core interaction), once created.
+    follow_up_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("interaction.id", ondelete="SET NULL"), nullable=True)
+
+    __table_args__ = (UniqueConstraint("participation_id", "registration_id"),)
+
+
+class ExhibitionMeeting(Base, Record):
+    """A meeting between an exhibitor and a buyer: requested → accepted/declined → held/no-show."""
+
+    __tablename__ = "exhibitions_meeting"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    participation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exhibitions_participation.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exhibitions_registration.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="requested", index=True)
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                              nullable=True)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    location: Mapped[str] = mapped_column(String(120), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def name(self) -> str:
+        return f"meeting {self.id}"
+
+
+class ExhibitionInvitation(Base, Record):
+    """A visitor invited to an edition, with the reason they were picked from past editions."""
+
+    __tablename__ = "exhibitions_invitation"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    visitor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="invited", index=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                            nullable=True)
+
+    __table_args__ = (UniqueConstraint("edition_id", "visitor_id"),)
+
+
+class SurveyAnswer(Base, UUIDPrimaryKey, Timestamps):
+    """A satisfaction answer (during or after the show); the same answer is on the timeline."""
+
+    __tablename__ = "exhibitions_survey_answer"
+
+    edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
+                                                  index=True)
+    respondent: Mapped[str] = mapped_column(String(20))
+    registration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("exhibitions_registration.id", ondelete="CASCADE"), nullable=True)
+    participation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("exhibitions_participation.id", ondelete="CASCADE"), nullable=True)
+    phase: Mapped[str] = mapped_column(String(10), default="after")
+    satisfaction: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    interaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"),
+                                                             nullable=True)
+    submitted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                              nullable=True)
+
+
+MODELS = [ExhibitionShow, ExhibitionEdition, ExhibitorParticipation, ExhibitionBooth, ExhibitorUser,
+          VisitorRegistration, CheckIn, ExhibitionLead, ExhibitionMeeting, ExhibitionInvitation, SurveyAnswer]
+
+__all__ = [m.__name__ for m in MODELS] + ["MODELS", "Interaction"]

@@ -1,3 +1,311 @@
 """Exhibitions (会展): flask-smorest blueprints, returned by the ``trellis_rest_blueprints`` hook.
 
-Empty until issue #6 builds the plugin; the file is here so every plugin has the same shape."""
+Mounted under ``/api/v1/exhibitions``. The views only translate: bodies and queries go to
+``plugins.exhibitions.services`` as plain data, records come back through the output schemas.
+"""
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.rest.crud import CrudService, body_doc, crud_blueprint, json_body, list_args_schema
+from api.rest.lifecycle import TransitionOut
+from core.schemas import MAX_PAGE_SIZE
+from core.services import common
+from plugins.exhibitions import schemas as S
+from plugins.exhibitions import services as svc
+
+
+def _page(pagination_parameters) -> common.PageRequest:
+    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+
+
+def _query_args() -> dict:
+    args = dict(request.args)
+    for key in ("page", "page_size"):
+        args.pop(key, None)
+    return args
+
+
+class ImportRowOut(Schema):
+    index = fields.Integer()
+    registration_id = fields.UUID(allow_none=True)
+    visitor_id = fields.UUID(allow_none=True)
+    badge_code = fields.String(allow_none=True)
+    created = fields.Boolean()
+
+
+class ImportOut(Schema):
+    created = fields.Integer()
+    existing = fields.Integer()
+    registrations = fields.List(fields.Nested(ImportRowOut))
+
+
+class LeadCaptureOut(S.LeadOut):
+    new = fields.Boolean(metadata={"description": "False when this badge was already a lead of this exhibitor."})
+
+
+class MatchesSentOut(Schema):
+    exhibitors = fields.Integer()
+    notified = fields.Integer()
+    buyers = fields.Integer()
+
+
+class FollowUpsOut(Schema):
+    created = fields.Integer()
+
+
+class LinkArgs(Schema):
+    company_id = fields.UUID()
+
+
+def _crud(name, prefix, description, *, list_, get, create, update, delete, restore, out, create_schema,
+          update_schema, filter_schema, sortable):
+    return crud_blueprint(f"exhibitions_{name}", prefix, description=description,
+                          service=CrudService(list_, get, create, update, delete, restore), out_schema=out,
+                          create_schema=create_schema, update_schema=update_schema, filter_schema=filter_schema,
+                          sortable=sorted(sortable))
+
+
+def blueprints() -> list[Blueprint]:
+    shows = _crud("shows", "/exhibitions", "Shows (展会): recurring exhibitions.",
+                  list_=svc.list_exhibitions, get=svc.get_exhibition, create=svc.create_exhibition,
+                  update=svc.update_exhibition, delete=svc.delete_exhibition, restore=svc.restore_exhibition,
+                  out=S.ExhibitionOut, create_schema=S.ExhibitionCreate, update_schema=S.ExhibitionUpdate,
+                  filter_schema=S.ExhibitionFilter, sortable=svc.EXHIBITION_SORT)
+    editions = _crud("editions", "/editions", "Editions (届): dates, venue, halls, lead privacy setting.",
+                     list_=svc.list_editions, get=svc.get_edition, create=svc.create_edition,
+                     update=svc.update_edition, delete=svc.delete_edition, restore=svc.restore_edition,
+                     out=S.EditionOut, create_schema=S.EditionCreate, update_schema=S.EditionUpdate,
+                     filter_schema=S.EditionFilter, sortable=svc.EDITION_SORT)
+    booths = _crud("booths", "/booths", "Booths (展位): number, hall, area, price, status.",
+                   list_=svc.list_booths, get=svc.get_booth, create=svc.create_booth, update=svc.update_booth,
+                   delete=svc.delete_booth, restore=svc.restore_booth, out=S.BoothOut,
+                   create_schema=S.BoothCreate, update_schema=S.BoothUpdate, filter_schema=S.BoothFilter,
+                   sortable=svc.BOOTH_SORT)
+    participations = _crud(
+        "participations", "/participations", "Exhibitor participations (参展): workflow, booths, categories.",
+        list_=svc.list_participations, get=svc.get_participation, create=svc.create_participation,
+        update=svc.update_participation, delete=svc.delete_participation, restore=svc.restore_participation,
+        out=S.ParticipationOut, create_schema=S.ParticipationCreate, update_schema=S.ParticipationUpdate,
+        filter_schema=S.ParticipationFilter, sortable=svc.PARTICIPATION_SORT)
+    registrations = _crud(
+        "registrations", "/registrations", "Visitor registrations (观众预登记) with badge codes.",
+        list_=svc.list_registrations, get=svc.get_registration, create=svc.create_registration,
+        update=svc.update_registration, delete=svc.delete_registration, restore=svc.restore_registration,
+        out=S.RegistrationOut, create_schema=S.RegistrationCreate, update_schema=S.RegistrationUpdate,
+        filter_schema=S.RegistrationFilter, sortable=svc.REGISTRATION_SORT)
+    leads = _crud(
+        "leads", "/leads", "Leads (展位线索): badges scanned at a booth. POST with the same badge again returns "
+                           "the same lead (new=false). Visitor fields follow the edition's setting.",
+        list_=svc.list_leads, get=svc.get_lead, create=_capture, update=svc.update_lead,
+        delete=svc.delete_lead, restore=svc.restore_lead, out=LeadCaptureOut, create_schema=S.LeadCreate,
+        update_schema=S.LeadUpdate, filter_schema=S.LeadFilter, sortable=svc.LEAD_SORT)
+    return [shows, editions, booths, participations, registrations, leads, _actions()]
+
+
+def _capture(actor, data):
+    view, new = svc.capture_lead(actor, data)
+    view.new = new
+    return view
+
+
+def _actions() -> Blueprint:
+    blp = Blueprint("exhibitions_actions", "exhibitions_actions", url_prefix="",
+                    description="Exhibitions: workflow moves, scans, matching, meetings, invitations, follow-ups, "
+                                "surveys, metrics.")
+
+    # participations -------------------------------------------------------------------------------
+    @blp.route("/participations/<uuid:participation_id>/status", methods=["POST"])
+    @blp.doc(**body_doc(S.StatusChange))
+    @blp.response(200, S.ParticipationOut)
+    def participation_status(participation_id):
+        """Move a participation (invited → applied → confirmed → paid → arrived → attended; cancelled)"""
+        return svc.change_participation_status(current_user, participation_id, json_body())
+
+    @blp.route("/participations/<uuid:participation_id>/history")
+    @blp.response(200, TransitionOut(many=True))
+    def participation_history(participation_id):
+        """Every status move, oldest first"""
+        return svc.participation_history(current_user, participation_id)
+
+    @blp.route("/participations/<uuid:participation_id>/booths", methods=["POST"])
+    @blp.doc(**body_doc(S.BoothAssignment))
+    @blp.response(200, S.BoothOut)
+    def assign_booth(participation_id):
+        """Reserve a booth for the participation (sold once it is paid)"""
+        return svc.assign_booth(current_user, participation_id, json_body())
+
+    @blp.route("/participations/<uuid:participation_id>/booths/<uuid:booth_id>", methods=["DELETE"])
+    @blp.response(200, S.BoothOut)
+    def release_booth(participation_id, booth_id):
+        """Release a booth"""
+        return svc.release_booth(current_user, participation_id, booth_id)
+
+    @blp.route("/participations/<uuid:participation_id>/matches")
+    @blp.arguments(S.MatchArgs, location="query")
+    @blp.response(200, S.MatchOut(many=True))
+    def exhibitor_matches(args, participation_id):
+        """Buyers ranked by how well their needs meet this exhibitor's offer, with reasons"""
+        return svc.matches_for_exhibitor(current_user, participation_id, limit=args["limit"])
+
+    @blp.route("/exhibitor-users", methods=["POST"])
+    @blp.doc(**body_doc(S.ExhibitorUserLink))
+    @blp.response(200, S.ExhibitorUserOut)
+    def link_user():
+        """Link a user with the exhibitor role to their company"""
+        return svc.link_exhibitor_user(current_user, json_body())
+
+    @blp.route("/exhibitor-users")
+    @blp.arguments(LinkArgs, location="query")
+    @blp.response(200, S.ExhibitorUserOut(many=True))
+    def list_users(args):
+        """Exhibitor users and their companies"""
+        return svc.list_exhibitor_users(current_user, args.get("company_id"))
+
+    @blp.route("/exhibitor-users/<uuid:user_id>", methods=["DELETE"])
+    @blp.response(204)
+    def unlink_user(user_id):
+        """Unlink an exhibitor user"""
+        svc.unlink_exhibitor_user(current_user, user_id)
+
+    # registrations --------------------------------------------------------------------------------
+    @blp.route("/registrations/<uuid:registration_id>/cancel", methods=["POST"])
+    @blp.response(200, S.RegistrationOut)
+    def cancel_registration(registration_id):
+        """Cancel a registration: its badge no longer opens the gates"""
+        return svc.cancel_registration(current_user, registration_id)
+
+    @blp.route("/registrations/<uuid:registration_id>/matches")
+    @blp.arguments(S.MatchArgs, location="query")
+    @blp.response(200, S.MatchOut(many=True))
+    def buyer_matches(args, registration_id):
+        """Exhibitors ranked by how well their offer meets this buyer's needs, with reasons"""
+        return svc.matches_for_buyer(current_user, registration_id, limit=args["limit"])
+
+    @blp.route("/editions/<uuid:edition_id>/registrations/import", methods=["POST"])
+    @blp.doc(**body_doc(S.RegistrationImport))
+    @blp.response(200, ImportOut)
+    def import_registrations(edition_id):
+        """Register many visitors at once (all rows valid, or nothing written); re-sending is harmless"""
+        return svc.import_registrations(current_user, edition_id, json_body())
+
+    # scans ----------------------------------------------------------------------------------------
+    @blp.route("/editions/<uuid:edition_id>/scans", methods=["POST"])
+    @blp.doc(**body_doc(S.ScanUpload))
+    @blp.response(200, S.ScanResultOut)
+    def upload_scans(edition_id):
+        """Upload gate scans (an offline scanner's log): idempotent; bad badges listed in `rejected`"""
+        return svc.upload_scans(current_user, edition_id, json_body())
+
+    @blp.route("/editions/<uuid:edition_id>/scan", methods=["POST"])
+    @blp.doc(**body_doc(S.Scan))
+    @blp.response(201, S.CheckInOut)
+    @blp.alt_response(200, schema=S.CheckInOut, description="The same scan was already stored.")
+    def scan(edition_id):
+        """One scan at a gate: 201 stored, 200 duplicate, 422 unknown or cancelled badge"""
+        checkin, new = svc.record_scan(current_user, edition_id, json_body())
+        return checkin, 201 if new else 200
+
+    @blp.route("/editions/<uuid:edition_id>/checkins")
+    @blp.response(200, S.CheckInOut(many=True))
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def checkins(edition_id, pagination_parameters):
+        """Stored scans, in time order"""
+        page = svc.list_checkins(current_user, edition_id, page=_page(pagination_parameters),
+                                 registration_id=request.args.get("registration_id"))
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    # matching, invitations, follow-up, metrics ----------------------------------------------------
+    @blp.route("/editions/<uuid:edition_id>/matches/send", methods=["POST"])
+    @blp.response(200, MatchesSentOut)
+    def send_matches(edition_id):
+        """Tell every booked exhibitor how many buyers match (once per exhibitor)"""
+        return svc.send_matches(current_user, edition_id)
+
+    @blp.route("/editions/<uuid:edition_id>/invitations", methods=["POST"])
+    @blp.doc(**body_doc(S.InvitationCriteria))
+    @blp.response(200, S.InvitationResultOut)
+    def build_invitations(edition_id):
+        """Build the visitor invitation list from past editions (attended, category, interests, lapsed)"""
+        return svc.build_invitations(current_user, edition_id, json_body())
+
+    @blp.route("/editions/<uuid:edition_id>/invitations")
+    @blp.response(200, S.InvitationOut(many=True))
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def invitations(edition_id, pagination_parameters):
+        """The edition's invitations (filter: status)"""
+        args = _query_args()
+        sort = args.pop("sort", None)
+        page = svc.list_invitations(current_user, edition_id, args, page=_page(pagination_parameters), sort=sort)
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @blp.route("/editions/<uuid:edition_id>/exhibitor-invitations", methods=["POST"])
+    @blp.response(200, S.ParticipationOut(many=True))
+    def invite_exhibitors(edition_id):
+        """Invite the previous edition's exhibitors that are not yet part of this one (rebooking)"""
+        return svc.invite_exhibitors(current_user, edition_id)
+
+    @blp.route("/editions/<uuid:edition_id>/follow-ups", methods=["POST"])
+    @blp.response(200, FollowUpsOut)
+    def follow_ups(edition_id):
+        """A follow-up task for each hot lead's exhibitor (idempotent)"""
+        return {"created": svc.create_follow_ups(current_user, edition_id)}
+
+    @blp.route("/editions/<uuid:edition_id>/metrics")
+    def edition_metrics(edition_id):
+        """Every metric of the edition, with unique visitors per day"""
+        return svc.edition_metrics(current_user, edition_id)
+
+    # meetings -------------------------------------------------------------------------------------
+    @blp.route("/meetings", methods=["POST"])
+    @blp.doc(**body_doc(S.MeetingCreate))
+    @blp.response(201, S.MeetingOut)
+    def request_meeting():
+        """Request a meeting between an exhibitor and a registered buyer"""
+        return svc.request_meeting(current_user, json_body())
+
+    @blp.route("/meetings")
+    @blp.arguments(list_args_schema(S.MeetingFilter, sorted(svc.MEETING_SORT)), location="query", as_kwargs=False)
+    @blp.response(200, S.MeetingOut(many=True))
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def meetings(_args, pagination_parameters):
+        """Meetings you may see"""
+        args = _query_args()
+        sort = args.pop("sort", None)
+        page = svc.list_meetings(current_user, args, page=_page(pagination_parameters), sort=sort)
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @blp.route("/meetings/<uuid:meeting_id>")
+    @blp.response(200, S.MeetingOut)
+    def meeting(meeting_id):
+        """One meeting"""
+        return svc.get_meeting(current_user, meeting_id)
+
+    @blp.route("/meetings/<uuid:meeting_id>/status", methods=["POST"])
+    @blp.doc(**body_doc(S.StatusChange))
+    @blp.response(200, S.MeetingOut)
+    def meeting_status(meeting_id):
+        """requested → accepted/declined → held/no_show"""
+        return svc.change_meeting_status(current_user, meeting_id, json_body())
+
+    @blp.route("/meetings/<uuid:meeting_id>/history")
+    @blp.response(200, TransitionOut(many=True))
+    def meeting_history(meeting_id):
+        """Every status move, oldest first"""
+        return svc.meeting_history(current_user, meeting_id)
+
+    # surveys --------------------------------------------------------------------------------------
+    @blp.route("/surveys", methods=["POST"])
+    @blp.doc(**body_doc(S.SurveyCreate))
+    @blp.response(201, S.SurveyOut)
+    def survey():
+        """A satisfaction answer (also written to the respondent's timeline)"""
+        return svc.submit_survey(current_user, json_body())
+
+    return blp

@@ -1,3 +1,459 @@
 """Exhibitions (会展): Marshmallow schemas: the plugin's input validation and REST output.
 
-Empty until issue #6 builds the plugin; the file is here so every plugin has the same shape."""
+Services validate raw input with the input schemas (``core.services.common.validate``); REST documents
+the same schemas and dumps records with the output ones.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.schemas import RecordOut, StrictSchema
+from plugins.exhibitions import labels as L
+
+MAX_SCANS = 5000
+MAX_IMPORT = 2000
+
+
+def one_of(choices) -> validate.OneOf:
+    return validate.OneOf(L.values(choices))
+
+
+def category_list(**kwargs) -> fields.List:
+    return fields.List(fields.String(validate=one_of(L.PRODUCT_CATEGORY)), validate=validate.Length(max=20), **kwargs)
+
+
+Tags = lambda **kw: fields.List(fields.String(validate=validate.Length(min=1, max=40)),  # noqa: E731
+                                validate=validate.Length(max=20), **kw)
+
+
+# --- exhibitions and editions ------------------------------------------------------------------------
+
+class ExhibitionCreate(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    industry = fields.String(allow_none=True, validate=validate.Length(max=80))
+    description = fields.String(validate=validate.Length(max=20000))
+
+
+class ExhibitionUpdate(ExhibitionCreate):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    version = fields.Integer(required=True)
+
+
+class ExhibitionFilter(StrictSchema):
+    q = fields.String(validate=validate.Length(max=200))
+    deleted = fields.Boolean(load_default=False)
+
+
+class EditionCreate(StrictSchema):
+    exhibition_id = fields.UUID(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    venue = fields.String(validate=validate.Length(max=200))
+    halls = fields.List(fields.String(validate=validate.Length(min=1, max=40)), validate=validate.Length(max=50))
+    timezone = fields.String(validate=validate.Length(min=1, max=60))
+    lead_visible_fields = fields.List(fields.String(validate=one_of(L.VISITOR_FIELD)),
+                                      metadata={"description": "Visitor fields exhibitors may read on leads, "
+                                                               "matches and meetings."})
+
+    @validates_schema
+    def dates_in_order(self, data, **kwargs):
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            raise ValidationError("Must not be before starts_on.", "ends_on")
+
+
+class EditionUpdate(EditionCreate):
+    exhibition_id = fields.UUID(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    version = fields.Integer(required=True)
+
+
+class EditionFilter(StrictSchema):
+    exhibition_id = fields.UUID()
+    deleted = fields.Boolean(load_default=False)
+
+
+# --- booths ------------------------------------------------------------------------------------------
+
+class BoothCreate(StrictSchema):
+    edition_id = fields.UUID(required=True)
+    number = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    hall = fields.String(validate=validate.Length(max=40))
+    area = fields.Decimal(places=2, required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000))
+    price = fields.Decimal(places=2, load_default=0, validate=validate.Range(min=0, max=10**11))
+
+
+class BoothUpdate(BoothCreate):
+    edition_id = fields.UUID(dump_only=True)
+    number = fields.String(validate=validate.Length(min=1, max=20))
+    area = fields.Decimal(places=2, validate=validate.Range(min=0, min_inclusive=False, max=100000))
+    price = fields.Decimal(places=2, validate=validate.Range(min=0, max=10**11))
+    version = fields.Integer(required=True)
+
+
+class BoothFilter(StrictSchema):
+    edition_id = fields.UUID()
+    hall = fields.String(validate=validate.Length(max=40))
+    status = fields.String(validate=one_of(L.BOOTH_STATUS))
+    participation_id = fields.UUID()
+    deleted = fields.Boolean(load_default=False)
+
+
+# --- participations ----------------------------------------------------------------------------------
+
+class ParticipationCreate(StrictSchema):
+    edition_id = fields.UUID(required=True)
+    company_id = fields.UUID(required=True)
+    is_key = fields.Boolean(load_default=False)
+    categories = category_list(load_default=list)
+    notes = fields.String(validate=validate.Length(max=20000))
+
+
+class ParticipationUpdate(StrictSchema):
+    is_key = fields.Boolean()
+    categories = category_list()
+    notes = fields.String(validate=validate.Length(max=20000))
+    version = fields.Integer(required=True)
+
+
+class ParticipationFilter(StrictSchema):
+    edition_id = fields.UUID()
+    company_id = fields.UUID()
+    status = fields.String(validate=validate.Length(max=20))
+    is_key = fields.Boolean()
+    deleted = fields.Boolean(load_default=False)
+
+
+class StatusChange(StrictSchema):
+    to = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class BoothAssignment(StrictSchema):
+    booth_id = fields.UUID(required=True)
+
+
+class ExhibitorUserLink(StrictSchema):
+    user_id = fields.UUID(required=True)
+    company_id = fields.UUID(required=True)
+
+
+# --- registrations -----------------------------------------------------------------------------------
+
+class RegistrationCreate(StrictSchema):
+    edition_id = fields.UUID(required=True)
+    visitor_id = fields.UUID(metadata={"description": "An existing person customer; or give `name` to create one."})
+    name = fields.String(validate=validate.Length(min=1, max=200),
+                         metadata={"description": "Creates the visitor as a person customer."})
+    region = fields.String(allow_none=True, validate=validate.Length(max=80))
+    company_id = fields.UUID(allow_none=True)
+    company_name = fields.String(validate=validate.Length(max=200))
+    job_title = fields.String(validate=validate.Length(max=120))
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Length(max=40))
+    category = fields.String(load_default="general", validate=one_of(L.VISITOR_CATEGORY))
+    interests = category_list(load_default=list)
+    purchase_intent = fields.String(load_default="none", validate=one_of(L.PURCHASE_INTENT))
+    source = fields.String(load_default="web", validate=one_of(L.REGISTRATION_SOURCE))
+    badge_code = fields.String(validate=[validate.Length(min=4, max=40), validate.Regexp(r"^[A-Za-z0-9-]+$")],
+                               metadata={"description": "Generated when omitted."})
+    registered_at = fields.AwareDateTime()
+
+    @validates_schema
+    def who(self, data, **kwargs):
+        if not data.get("visitor_id") and not data.get("name"):
+            raise ValidationError("Give visitor_id (an existing person) or name (a new one).", "visitor_id")
+
+
+class RegistrationUpdate(StrictSchema):
+    company_id = fields.UUID(allow_none=True)
+    company_name = fields.String(validate=validate.Length(max=200))
+    job_title = fields.String(validate=validate.Length(max=120))
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Length(max=40))
+    category = fields.String(validate=one_of(L.VISITOR_CATEGORY))
+    interests = category_list()
+    purchase_intent = fields.String(validate=one_of(L.PURCHASE_INTENT))
+    version = fields.Integer(required=True)
+
+
+class RegistrationFilter(StrictSchema):
+    edition_id = fields.UUID()
+    visitor_id = fields.UUID()
+    category = fields.String(validate=one_of(L.VISITOR_CATEGORY))
+    status = fields.String(validate=one_of(L.REGISTRATION_STATUS))
+    source = fields.String(validate=one_of(L.REGISTRATION_SOURCE))
+    badge_code = fields.String(validate=validate.Length(max=40))
+    deleted = fields.Boolean(load_default=False)
+
+
+class RegistrationImport(StrictSchema):
+    registrations = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_IMPORT))
+
+
+# --- scans -------------------------------------------------------------------------------------------
+
+class Scan(StrictSchema):
+    badge_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    scanned_at = fields.AwareDateTime(required=True)
+    gate = fields.String(load_default="", validate=validate.Length(max=40))
+    direction = fields.String(load_default="entry", validate=one_of(L.SCAN_DIRECTION))
+    device = fields.String(load_default="", validate=validate.Length(max=60))
+
+
+class ScanUpload(StrictSchema):
+    scans = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_SCANS))
+
+
+# --- leads -------------------------------------------------------------------------------------------
+
+class LeadCreate(StrictSchema):
+    participation_id = fields.UUID(required=True, metadata={"description": "The exhibitor's participation."})
+    badge_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    rating = fields.String(load_default="warm", validate=one_of(L.LEAD_RATING))
+    tags = Tags(load_default=list)
+    notes = fields.String(load_default="", validate=validate.Length(max=20000))
+    captured_at = fields.AwareDateTime()
+
+
+class LeadUpdate(StrictSchema):
+    rating = fields.String(validate=one_of(L.LEAD_RATING))
+    tags = Tags()
+    notes = fields.String(validate=validate.Length(max=20000))
+    version = fields.Integer(required=True)
+
+
+class LeadFilter(StrictSchema):
+    edition_id = fields.UUID()
+    participation_id = fields.UUID()
+    rating = fields.String(validate=one_of(L.LEAD_RATING))
+    tag = fields.String(validate=validate.Length(max=40))
+    deleted = fields.Boolean(load_default=False)
+
+
+# --- meetings ----------------------------------------------------------------------------------------
+
+class MeetingCreate(StrictSchema):
+    participation_id = fields.UUID(required=True)
+    registration_id = fields.UUID(required=True)
+    starts_at = fields.AwareDateTime(allow_none=True)
+    location = fields.String(load_default="", validate=validate.Length(max=120))
+    notes = fields.String(load_default="", validate=validate.Length(max=20000))
+
+
+class MeetingFilter(StrictSchema):
+    edition_id = fields.UUID()
+    participation_id = fields.UUID()
+    registration_id = fields.UUID()
+    status = fields.String(validate=validate.Length(max=20))
+
+
+# --- invitations, follow-ups, surveys ----------------------------------------------------------------
+
+class InvitationCriteria(StrictSchema):
+    from_edition_ids = fields.List(fields.UUID(), validate=validate.Length(max=20),
+                                   metadata={"description": "Past editions to draw from (default: every earlier "
+                                                            "edition of the same show)."})
+    attended = fields.Boolean(allow_none=True, load_default=None,
+                              metadata={"description": "true: only visitors who checked in; false: only no-shows."})
+    categories = fields.List(fields.String(validate=one_of(L.VISITOR_CATEGORY)), load_default=list)
+    interests = category_list(load_default=list, metadata={"description": "Any of these interests."})
+    lapsed = fields.Boolean(load_default=False,
+                            metadata={"description": "Only visitors who came before but skipped the latest edition."})
+    dry_run = fields.Boolean(load_default=False)
+
+
+class InvitationFilter(StrictSchema):
+    status = fields.String(validate=one_of(L.INVITATION_STATUS))
+
+
+class SurveyCreate(StrictSchema):
+    edition_id = fields.UUID(required=True)
+    registration_id = fields.UUID(allow_none=True)
+    participation_id = fields.UUID(allow_none=True)
+    phase = fields.String(load_default="after", validate=one_of(L.SURVEY_PHASE))
+    satisfaction = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(load_default="", validate=validate.Length(max=5000))
+
+    @validates_schema
+    def one_respondent(self, data, **kwargs):
+        if bool(data.get("registration_id")) == bool(data.get("participation_id")):
+            raise ValidationError("Give exactly one of registration_id (a visitor) or participation_id "
+                                  "(an exhibitor).", "registration_id")
+
+
+class MatchArgs(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+class ExhibitionOut(RecordOut):
+    name = fields.String()
+    industry = fields.String(allow_none=True)
+    description = fields.String()
+
+
+class EditionOut(RecordOut):
+    exhibition_id = fields.UUID()
+    name = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    venue = fields.String()
+    halls = fields.List(fields.String())
+    timezone = fields.String()
+    lead_visible_fields = fields.List(fields.String())
+
+
+class BoothOut(RecordOut):
+    edition_id = fields.UUID()
+    number = fields.String()
+    hall = fields.String()
+    area = fields.Decimal(as_string=True)
+    price = fields.Decimal(as_string=True)
+    status = fields.String()
+    participation_id = fields.UUID(allow_none=True)
+
+
+class ParticipationOut(RecordOut):
+    edition_id = fields.UUID()
+    company_id = fields.UUID()
+    company_name = fields.Function(lambda p: p.company.name if p.company else None)
+    status = fields.String()
+    is_key = fields.Boolean()
+    categories = fields.List(fields.String())
+    notes = fields.String()
+
+
+class ExhibitorUserOut(Schema):
+    id = fields.UUID()
+    user_id = fields.UUID()
+    company_id = fields.UUID()
+    created_at = fields.DateTime()
+
+
+class RegistrationOut(RecordOut):
+    edition_id = fields.UUID()
+    visitor_id = fields.UUID()
+    visitor_name = fields.Function(lambda r: r.visitor.name if r.visitor else None)
+    company_id = fields.UUID(allow_none=True)
+    company_name = fields.String()
+    job_title = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    category = fields.String()
+    interests = fields.List(fields.String())
+    purchase_intent = fields.String()
+    source = fields.String()
+    badge_code = fields.String()
+    status = fields.String()
+    registered_at = fields.DateTime()
+
+
+class CheckInOut(Schema):
+    id = fields.UUID()
+    edition_id = fields.UUID()
+    registration_id = fields.UUID()
+    scanned_at = fields.DateTime()
+    day = fields.Date()
+    gate = fields.String()
+    direction = fields.String()
+    device = fields.String()
+
+
+class ScanRejectionOut(Schema):
+    index = fields.Integer()
+    badge_code = fields.String(allow_none=True)
+    field = fields.String()
+    message = fields.String()
+
+
+class ScanResultOut(Schema):
+    received = fields.Integer()
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    rejected = fields.List(fields.Nested(ScanRejectionOut))
+
+
+class ImportResultOut(Schema):
+    created = fields.Integer()
+    existing = fields.Integer()
+    registrations = fields.List(fields.Nested(RegistrationOut))
+
+
+class LeadOut(Schema):
+    """A lead with the visitor as the caller may see it: hidden fields are absent, not null."""
+
+    id = fields.UUID()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+    deleted_at = fields.DateTime(allow_none=True)
+    edition_id = fields.UUID()
+    participation_id = fields.UUID()
+    registration_id = fields.UUID()
+    captured_by_id = fields.UUID(allow_none=True)
+    captured_at = fields.DateTime()
+    rating = fields.String()
+    tags = fields.List(fields.String())
+    notes = fields.String()
+    follow_up_task_id = fields.UUID(allow_none=True)
+    visitor = fields.Dict()
+
+
+class MeetingOut(Schema):
+    id = fields.UUID()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+    edition_id = fields.UUID()
+    participation_id = fields.UUID()
+    registration_id = fields.UUID()
+    status = fields.String()
+    requested_by_id = fields.UUID(allow_none=True)
+    starts_at = fields.DateTime(allow_none=True)
+    location = fields.String()
+    notes = fields.String()
+    visitor = fields.Dict()
+    exhibitor_name = fields.String()
+
+
+class MatchOut(Schema):
+    score = fields.Float()
+    reasons = fields.List(fields.String())
+    common_categories = fields.List(fields.String())
+    registration_id = fields.UUID(allow_none=True)
+    participation_id = fields.UUID(allow_none=True)
+    visitor = fields.Dict(allow_none=True)
+    exhibitor_name = fields.String(allow_none=True)
+
+
+class InvitationOut(RecordOut):
+    edition_id = fields.UUID()
+    visitor_id = fields.UUID()
+    reason = fields.String()
+    status = fields.String()
+    invited_by_id = fields.UUID(allow_none=True)
+
+
+class InvitationResultOut(Schema):
+    selected = fields.Integer()
+    created = fields.Integer()
+    already_invited = fields.Integer()
+    already_registered = fields.Integer()
+    dry_run = fields.Boolean()
+
+
+class SurveyOut(Schema):
+    id = fields.UUID()
+    edition_id = fields.UUID()
+    respondent = fields.String()
+    registration_id = fields.UUID(allow_none=True)
+    participation_id = fields.UUID(allow_none=True)
+    phase = fields.String()
+    satisfaction = fields.Integer()
+    comment = fields.String()
+    interaction_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()

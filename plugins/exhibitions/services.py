@@ -1,3 +1,1436 @@
-"""Exhibitions (会展): The plugin's service functions: the only place its records are written; each takes the acting user first.
+"""Exhibitions (会展): The plugin's service functions: the only place its records are written; each takes
+the acting user first.
 
-Empty until issue #6 builds the plugin; the file is here so every plugin has the same shape."""
+Who may do what (roles from ``trellis_roles``, visibility from ``trellis_record_scopes``):
+- admins and organiser staff run every edition: shows, editions, booths, participations, registrations,
+  scans, invitations, follow-ups; they see every record and every visitor field;
+- exhibitor users work for one company (``exhibitions_exhibitor_user``): they see the editions their
+  company takes part in, its participations and booths, and its own leads, matches and meetings — with
+  only the visitor fields the organiser allows for the edition (``lead_visible_fields``), enforced here;
+- managers and reps read shows, editions and the participations and registrations of customers they see.
+A record outside the caller's scope is NotFound.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import String, cast, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from core import db
+from core.db import utcnow
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.models import Customer, Interaction, User
+from core.services import audit, common, customers, interactions, workflow
+from core.services.notifications import notify
+from core.services.permissions import require_actor, require_role, visibility
+from plugins.exhibitions import bulk
+from plugins.exhibitions import labels as L
+from plugins.exhibitions import schemas as S
+from plugins.exhibitions.models import (
+    CheckIn, ExhibitionBooth, ExhibitionEdition, ExhibitionInvitation, ExhibitionLead, ExhibitionMeeting,
+    ExhibitionShow, ExhibitorParticipation, ExhibitorUser, SurveyAnswer, VisitorRegistration,
+)
+from plugins.exhibitions.workflows import BOOKED, MEETING, PARTICIPATION
+
+SOURCE = "exhibitions"
+STAFF = ("admin", L.ORGANISER)
+READERS = ("admin", L.ORGANISER, "manager", "rep")
+ALL_VISITOR_FIELDS = L.values(L.VISITOR_FIELD)
+INTENT_WEIGHT = {"high": 3, "medium": 2, "low": 1, "none": 0}
+
+
+# --- who is who --------------------------------------------------------------------------------------
+
+def is_staff(actor: Any) -> bool:
+    return require_actor(actor).role in STAFF
+
+
+def require_staff(actor: Any) -> User:
+    return require_role(actor, *STAFF)
+
+
+def company_ids_of(actor: Any):
+    """SELECT of the company an exhibitor user works for (empty for everyone else)."""
+    return select(ExhibitorUser.company_id).where(ExhibitorUser.user_id == actor.id)
+
+
+def own_participation_ids(actor: Any):
+    return select(ExhibitorParticipation.id).where(ExhibitorParticipation.company_id.in_(company_ids_of(actor)))
+
+
+def _visible(actor: Any, model: type, *, deleted: bool = False):
+    stmt = select(model).where(visibility(actor, model))
+    if hasattr(model, "deleted_at"):
+        stmt = stmt.where(common.not_deleted(model, deleted))
+    return stmt
+
+
+def _get(actor: Any, model: type, record_id: Any, what: str, *, deleted: bool = False, options=()):
+    rid = common.parse_uuid(record_id)
+    row = db.session().scalars(_visible(actor, model, deleted=deleted).where(model.id == rid).options(*options)).first()
+    if row is None:
+        raise NotFound(f"No {what} with this id.")
+    return row
+
+
+def _ref(actor: Any, model: type, record_id: Any, field_name: str, what: str):
+    """Load a referenced record for a write: out of scope or missing is a 422 on the field."""
+    try:
+        return _get(actor, model, record_id, what)
+    except NotFound:
+        raise ValidationFailed(fields={field_name: [f"No {what} with this id."]}) from None
+
+
+def _list(actor: Any, model: type, filter_schema, filters, page, sort, sortable, default_sort, *, special=None):
+    f = common.validate(filter_schema, dict(filters or {}))
+    stmt = _visible(actor, model, deleted=f.pop("deleted", False))
+    if special:
+        stmt = special(stmt, f)
+    for key, value in f.items():
+        stmt = stmt.where(getattr(model, key) == value)
+    return common.paginate(stmt, page, common.parse_sort(sort, sortable, default_sort), model.id)
+
+
+def _update(actor: Any, record: Any, schema, data: Mapping[str, Any], *, check=None) -> Any:
+    values = common.validate_update(schema, data)
+    common.check_version(record, values.pop("version"))
+    if check:
+        check(values)
+    changes = common.apply_changes(record, values)
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", record, changes)
+    return record
+
+
+def _delete(actor: Any, record: Any) -> None:
+    common.soft_delete(record)
+    audit.record_change(actor, "deleted", record)
+
+
+def _restore(actor: Any, record: Any) -> Any:
+    common.restore(record)
+    audit.record_change(actor, "restored", record)
+    return record
+
+
+def _created(actor: Any, record: Any, fields: list[str], payload: Mapping[str, Any] | None = None) -> None:
+    db.session().add(record)
+    try:
+        db.session().flush()
+    except IntegrityError:
+        raise Conflict("A record with these values already exists.") from None
+    audit.record_change(actor, "created", record, audit.created_fields(record, fields), payload=payload)
+
+
+def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, occurred_at: datetime | None = None,
+              notes: str = "") -> Interaction:
+    """Write an entry on a customer's timeline. Staff write through the core interaction service; an
+    exhibitor user (who may not read the visitor's customer record) or a scheduled job gets the same
+    row, audit entry and ``interaction.created`` event written here."""
+    when = occurred_at or utcnow()
+    if actor is not None and is_staff(actor):
+        return interactions.create(actor, {"customer_id": str(customer_id), "kind": kind, "subject": subject[:200],
+                                           "notes": notes, "direction": "inbound",
+                                           "occurred_at": when.isoformat()}, source=SOURCE)
+    row = Interaction(customer_id=customer_id, kind=kind, subject=subject[:200], notes=notes, direction="inbound",
+                      status="done", occurred_at=when, created_by_id=getattr(actor, "id", None), source=SOURCE)
+    db.session().add(row)
+    db.session().flush()
+    audit.record_change(actor, "created", row, audit.created_fields(row, ["customer_id", "kind", "subject"]),
+                        payload={"customer_id": customer_id, "kind": kind, "source": SOURCE})
+    return row
+
+
+# --- shows -------------------------------------------------------------------------------------------
+
+EXHIBITION_SORT = {"name": ExhibitionShow.name, "created_at": ExhibitionShow.created_at}
+
+
+def list_exhibitions(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    def special(stmt, f):
+        if q := f.pop("q", None):
+            stmt = stmt.where(func.lower(ExhibitionShow.name).contains(q.lower(), autoescape=True))
+        return stmt
+    return _list(actor, ExhibitionShow, S.ExhibitionFilter, filters, page, sort, EXHIBITION_SORT, "name",
+                 special=special)
+
+
+def get_exhibition(actor, exhibition_id, *, deleted=False) -> ExhibitionShow:
+    return _get(actor, ExhibitionShow, exhibition_id, "exhibition", deleted=deleted)
+
+
+def create_exhibition(actor, data) -> ExhibitionShow:
+    require_staff(actor)
+    show = ExhibitionShow(**common.validate(S.ExhibitionCreate, data))
+    _created(actor, show, ["name", "industry"])
+    return show
+
+
+def update_exhibition(actor, exhibition_id, data) -> ExhibitionShow:
+    require_staff(actor)
+    return _update(actor, get_exhibition(actor, exhibition_id), S.ExhibitionUpdate, data)
+
+
+def delete_exhibition(actor, exhibition_id) -> None:
+    require_staff(actor)
+    _delete(actor, get_exhibition(actor, exhibition_id))
+
+
+def restore_exhibition(actor, exhibition_id) -> ExhibitionShow:
+    require_staff(actor)
+    return _restore(actor, get_exhibition(actor, exhibition_id, deleted=True))
+
+
+# --- editions ----------------------------------------------------------------------------------------
+
+EDITION_SORT = {"starts_on": ExhibitionEdition.starts_on, "name": ExhibitionEdition.name,
+                "created_at": ExhibitionEdition.created_at}
+
+
+def list_editions(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    return _list(actor, ExhibitionEdition, S.EditionFilter, filters, page, sort, EDITION_SORT, "-starts_on")
+
+
+def get_edition(actor, edition_id, *, deleted=False) -> ExhibitionEdition:
+    return _get(actor, ExhibitionEdition, edition_id, "edition", deleted=deleted)
+
+
+def _check_timezone(values: Mapping[str, Any]) -> None:
+    if "timezone" in values:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationFailed(fields={"timezone": ["Not a known IANA time zone (e.g. Asia/Shanghai)."]}) from None
+
+
+def create_edition(actor, data) -> ExhibitionEdition:
+    require_staff(actor)
+    values = common.validate(S.EditionCreate, data)
+    _ref(actor, ExhibitionShow, values["exhibition_id"], "exhibition_id", "exhibition")
+    _check_timezone(values)
+    values.setdefault("lead_visible_fields", list(L.DEFAULT_VISIBLE_FIELDS))
+    values["lead_visible_fields"] = list(dict.fromkeys(values["lead_visible_fields"]))
+    edition = ExhibitionEdition(**values)
+    _created(actor, edition, ["exhibition_id", "name", "starts_on", "ends_on", "venue", "halls",
+                              "lead_visible_fields"])
+    return edition
+
+
+def update_edition(actor, edition_id, data) -> ExhibitionEdition:
+    require_staff(actor)
+    edition = get_edition(actor, edition_id)
+
+    def check(values):
+        _check_timezone(values)
+        starts, ends = values.get("starts_on", edition.starts_on), values.get("ends_on", edition.ends_on)
+        if ends < starts:
+            raise ValidationFailed(fields={"ends_on": ["Must not be before starts_on."]})
+        if "lead_visible_fields" in values:
+            values["lead_visible_fields"] = list(dict.fromkeys(values["lead_visible_fields"]))
+    return _update(actor, edition, S.EditionUpdate, data, check=check)
+
+
+def delete_edition(actor, edition_id) -> None:
+    require_staff(actor)
+    _delete(actor, get_edition(actor, edition_id))
+
+
+def restore_edition(actor, edition_id) -> ExhibitionEdition:
+    require_staff(actor)
+    return _restore(actor, get_edition(actor, edition_id, deleted=True))
+
+
+def previous_edition(edition: ExhibitionEdition) -> ExhibitionEdition | None:
+    """The edition of the same show held just before ``edition`` (None for the first)."""
+    return db.session().scalars(
+        select(ExhibitionEdition).where(ExhibitionEdition.exhibition_id == edition.exhibition_id,
+                                        ExhibitionEdition.starts_on < edition.starts_on,
+                                        ExhibitionEdition.deleted_at.is_(None))
+        .order_by(ExhibitionEdition.starts_on.desc()).limit(1)).first()
+
+
+def show_day(edition: ExhibitionEdition, instant: datetime) -> date:
+    """The local date at the venue of an instant."""
+    return instant.astimezone(ZoneInfo(edition.timezone)).date()
+
+
+# --- booths ------------------------------------------------------------------------------------------
+
+BOOTH_SORT = {"number": ExhibitionBooth.number, "hall": ExhibitionBooth.hall, "area": ExhibitionBooth.area,
+              "price": ExhibitionBooth.price}
+
+
+def list_booths(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    return _list(actor, ExhibitionBooth, S.BoothFilter, filters, page, sort, BOOTH_SORT, "number")
+
+
+def get_booth(actor, booth_id, *, deleted=False) -> ExhibitionBooth:
+    return _get(actor, ExhibitionBooth, booth_id, "booth", deleted=deleted)
+
+
+def _check_hall(edition: ExhibitionEdition, values: Mapping[str, Any]) -> None:
+    if values.get("hall") and edition.halls and values["hall"] not in edition.halls:
+        raise ValidationFailed(fields={"hall": [f"Not a hall of this edition: {', '.join(edition.halls)}."]})
+
+
+def create_booth(actor, data) -> ExhibitionBooth:
+    require_staff(actor)
+    values = common.validate(S.BoothCreate, data)
+    edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
+    _check_hall(edition, values)
+    booth = ExhibitionBooth(**values, status="available")
+    _created(actor, booth, ["edition_id", "number", "hall", "area", "price"])
+    return booth
+
+
+def update_booth(actor, booth_id, data) -> ExhibitionBooth:
+    require_staff(actor)
+    booth = get_booth(actor, booth_id)
+    edition = db.session().get(ExhibitionEdition, booth.edition_id)
+    return _update(actor, booth, S.BoothUpdate, data, check=lambda values: _check_hall(edition, values))
+
+
+def delete_booth(actor, booth_id) -> None:
+    require_staff(actor)
+    booth = get_booth(actor, booth_id)
+    if booth.participation_id is not None:
+        raise ValidationFailed(fields={"participation_id": ["The booth is assigned: release it first."]})
+    _delete(actor, booth)
+
+
+def restore_booth(actor, booth_id) -> ExhibitionBooth:
+    require_staff(actor)
+    return _restore(actor, get_booth(actor, booth_id, deleted=True))
+
+
+# --- exhibitor users ---------------------------------------------------------------------------------
+
+def link_exhibitor_user(actor, data) -> ExhibitorUser:
+    """Say which company an ``exhibitor`` user works for (one company per user)."""
+    require_staff(actor)
+    values = common.validate(S.ExhibitorUserLink, data)
+    user = db.session().get(User, values["user_id"])
+    if user is None or user.deleted_at is not None:
+        raise ValidationFailed(fields={"user_id": ["No user with this id."]})
+    if user.role != L.EXHIBITOR:
+        raise ValidationFailed(fields={"user_id": [f"The user's role is '{user.role}', not '{L.EXHIBITOR}'."]})
+    company = _company(actor, values["company_id"], "company_id")
+    link = db.session().scalar(select(ExhibitorUser).where(ExhibitorUser.user_id == user.id))
+    if link is not None:
+        old = link.company_id
+        link.company_id = company.id
+        db.session().flush()
+        if old != company.id:
+            audit.record_change(actor, "updated", link, {"company_id": (old, company.id)})
+        return link
+    link = ExhibitorUser(user_id=user.id, company_id=company.id)
+    _created(actor, link, ["user_id", "company_id"])
+    return link
+
+
+def list_exhibitor_users(actor, company_id=None) -> list[ExhibitorUser]:
+    stmt = select(ExhibitorUser).order_by(ExhibitorUser.created_at, ExhibitorUser.id)
+    if not is_staff(actor):
+        stmt = stmt.where(ExhibitorUser.company_id.in_(company_ids_of(actor)))
+    if company_id is not None:
+        stmt = stmt.where(ExhibitorUser.company_id == common.parse_uuid(company_id, "company_id"))
+    return list(db.session().scalars(stmt))
+
+
+def unlink_exhibitor_user(actor, user_id) -> None:
+    require_staff(actor)
+    link = db.session().scalar(select(ExhibitorUser).where(
+        ExhibitorUser.user_id == common.parse_uuid(user_id, "user_id")))
+    if link is None:
+        raise NotFound("This user is linked to no company.")
+    audit.record_change(actor, "deleted", link, {"company_id": (link.company_id, None)})
+    db.session().delete(link)
+    db.session().flush()
+
+
+def users_of_company(company_id: uuid.UUID) -> list[User]:
+    return list(db.session().scalars(
+        select(User).join(ExhibitorUser, ExhibitorUser.user_id == User.id)
+        .where(ExhibitorUser.company_id == company_id, User.is_active.is_(True), User.deleted_at.is_(None))
+        .order_by(User.email)))
+
+
+# --- participations ----------------------------------------------------------------------------------
+
+PARTICIPATION_SORT = {"created_at": ExhibitorParticipation.created_at, "status": ExhibitorParticipation.status,
+                      "updated_at": ExhibitorParticipation.updated_at}
+PARTICIPATION_AUDITED = ["edition_id", "company_id", "status", "is_key", "categories", "notes"]
+
+
+def _company(actor, company_id, field_name: str) -> Customer:
+    try:
+        company = customers.get(actor, company_id)
+    except NotFound:
+        raise ValidationFailed(fields={field_name: ["No customer with this id."]}) from None
+    if company.kind != "company":
+        raise ValidationFailed(fields={field_name: ["Must be a company customer."]})
+    return company
+
+
+def list_participations(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    f = dict(filters or {})
+    page_ = _list(actor, ExhibitorParticipation, S.ParticipationFilter, f, page, sort, PARTICIPATION_SORT,
+                  "created_at")
+    _load_companies(page_.items)
+    return page_
+
+
+def _load_companies(participations: list[ExhibitorParticipation]) -> None:
+    ids = {p.company_id for p in participations}
+    if ids:  # one query fills the identity map, so ``p.company`` costs nothing more
+        list(db.session().scalars(select(Customer).where(Customer.id.in_(ids))))
+
+
+def get_participation(actor, participation_id, *, deleted=False) -> ExhibitorParticipation:
+    return _get(actor, ExhibitorParticipation, participation_id, "participation", deleted=deleted)
+
+
+def create_participation(actor, data) -> ExhibitorParticipation:
+    """Invite a company to an edition (staff), or apply for one's own company (an exhibitor user: the
+    participation starts in ``applied``)."""
+    user = require_actor(actor)
+    values = common.validate(S.ParticipationCreate, data)
+    edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
+    company = _company(actor, values["company_id"], "company_id")
+    if not is_staff(user):
+        if user.role != L.EXHIBITOR or company.id not in set(db.session().scalars(company_ids_of(user))):
+            raise Forbidden("Only organiser staff may invite a company; an exhibitor may apply for its own.")
+        values["is_key"] = False
+    existing = db.session().scalar(select(ExhibitorParticipation).where(
+        ExhibitorParticipation.edition_id == edition.id, ExhibitorParticipation.company_id == company.id))
+    if existing is not None:
+        raise Conflict("This company already has a participation in this edition"
+                       + (" (deleted: restore it)." if existing.deleted_at else "."),
+                       fields={"company_id": ["Already taking part in this edition."]})
+    participation = ExhibitorParticipation(**values, status="invited")
+    _created(actor, participation, PARTICIPATION_AUDITED)
+    _timeline(actor, company.id, L.KIND_PARTICIPATION, f"Invited to exhibit at {edition.name}")
+    if not is_staff(user):
+        change_participation_status(actor, participation.id, {"to": "applied", "reason": "applied online"})
+    return participation
+
+
+def update_participation(actor, participation_id, data) -> ExhibitorParticipation:
+    require_staff(actor)
+    return _update(actor, get_participation(actor, participation_id), S.ParticipationUpdate, data)
+
+
+def delete_participation(actor, participation_id) -> None:
+    require_staff(actor)
+    participation = get_participation(actor, participation_id)
+    _release_booths(actor, participation)
+    _delete(actor, participation)
+
+
+def restore_participation(actor, participation_id) -> ExhibitorParticipation:
+    require_staff(actor)
+    return _restore(actor, get_participation(actor, participation_id, deleted=True))
+
+
+def _booths_of(participation: ExhibitorParticipation) -> list[ExhibitionBooth]:
+    return list(db.session().scalars(select(ExhibitionBooth).where(
+        ExhibitionBooth.participation_id == participation.id, ExhibitionBooth.deleted_at.is_(None))))
+
+
+def _set_booth(actor, booth: ExhibitionBooth, status: str, participation_id: uuid.UUID | None) -> None:
+    changes = common.apply_changes(booth, {"status": status, "participation_id": participation_id})
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", booth, changes)
+
+
+def _release_booths(actor, participation: ExhibitorParticipation) -> None:
+    for booth in _booths_of(participation):
+        _set_booth(actor, booth, "available", None)
+
+
+def change_participation_status(actor, participation_id, data) -> ExhibitorParticipation:
+    """Move a participation through its workflow. Exhibitor users may apply and cancel for their own
+    company; staff make every move. Paying sells the reserved booths; cancelling frees them."""
+    user = require_actor(actor)
+    participation = get_participation(actor, participation_id)
+    values = common.validate(S.StatusChange, data)
+    to = values["to"]
+    if not is_staff(user) and to not in ("applied", "cancelled"):
+        raise Forbidden("Exhibitors may apply or cancel; the organiser confirms and records payment and arrival.")
+    workflow.transition(actor, PARTICIPATION, participation, to, reason=values["reason"])
+    if to == "cancelled":
+        _release_booths(actor, participation)
+    elif to in ("paid", "arrived", "attended"):
+        for booth in _booths_of(participation):
+            _set_booth(actor, booth, "sold", participation.id)
+    edition = db.session().get(ExhibitionEdition, participation.edition_id)
+    _timeline(actor, participation.company_id, L.KIND_PARTICIPATION,
+              f"Participation at {edition.name}: {to}", notes=values["reason"])
+    return participation
+
+
+def participation_history(actor, participation_id):
+    return workflow.history(PARTICIPATION, get_participation(actor, participation_id))
+
+
+def assign_booth(actor, participation_id, data) -> ExhibitionBooth:
+    require_staff(actor)
+    participation = get_participation(actor, participation_id)
+    values = common.validate(S.BoothAssignment, data)
+    booth = _ref(actor, ExhibitionBooth, values["booth_id"], "booth_id", "booth")
+    if booth.edition_id != participation.edition_id:
+        raise ValidationFailed(fields={"booth_id": ["The booth belongs to another edition."]})
+    if participation.status == "cancelled":
+        raise ValidationFailed(fields={"status": ["The participation is cancelled."]})
+    if booth.participation_id not in (None, participation.id):
+        raise Conflict("The booth is taken by another exhibitor.", fields={"booth_id": ["Already taken."]})
+    _set_booth(actor, booth, "sold" if participation.status in ("paid", "arrived", "attended") else "reserved",
+               participation.id)
+    return booth
+
+
+def release_booth(actor, participation_id, booth_id) -> ExhibitionBooth:
+    require_staff(actor)
+    participation = get_participation(actor, participation_id)
+    booth = get_booth(actor, booth_id)
+    if booth.participation_id != participation.id:
+        raise NotFound("This booth is not assigned to this participation.")
+    _set_booth(actor, booth, "available", None)
+    return booth
+
+
+# --- registrations -----------------------------------------------------------------------------------
+
+REGISTRATION_SORT = {"registered_at": VisitorRegistration.registered_at, "badge_code": VisitorRegistration.badge_code,
+                     "category": VisitorRegistration.category, "created_at": VisitorRegistration.created_at}
+REGISTRATION_AUDITED = ["edition_id", "visitor_id", "company_id", "company_name", "job_title", "category",
+                        "interests", "purchase_intent", "source", "badge_code"]
+
+
+def new_badge_code() -> str:
+    return "B" + secrets.token_hex(5).upper()
+
+
+def list_registrations(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    page_ = _list(actor, VisitorRegistration, S.RegistrationFilter, filters, page, sort, REGISTRATION_SORT,
+                  "registered_at")
+    ids = {r.visitor_id for r in page_.items}
+    if ids:
+        list(db.session().scalars(select(Customer).where(Customer.id.in_(ids))))
+    return page_
+
+
+def get_registration(actor, registration_id, *, deleted=False) -> VisitorRegistration:
+    return _get(actor, VisitorRegistration, registration_id, "registration", deleted=deleted)
+
+
+def _visitor(actor, values: dict) -> Customer:
+    if values.get("visitor_id"):
+        try:
+            visitor = customers.get(actor, values["visitor_id"])
+        except NotFound:
+            raise ValidationFailed(fields={"visitor_id": ["No customer with this id."]}) from None
+        if visitor.kind != "person":
+            raise ValidationFailed(fields={"visitor_id": ["A visitor is a person customer."]})
+        return visitor
+    return customers.create(actor, {"kind": "person", "name": values["name"], "region": values.get("region"),
+                                    "source": "exhibition"})
+
+
+def create_registration(actor, data) -> VisitorRegistration:
+    """Register a visitor (an existing person customer, or a new one by name) for an edition."""
+    require_staff(actor)
+    values = common.validate(S.RegistrationCreate, data)
+    edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
+    if values.get("company_id"):
+        company = _company(actor, values["company_id"], "company_id")
+        values.setdefault("company_name", company.name)
+    badge = values.get("badge_code") or new_badge_code()
+    if db.session().scalar(select(VisitorRegistration.id).where(VisitorRegistration.badge_code == badge)):
+        raise Conflict("This badge code is already in use.", fields={"badge_code": ["Already in use."]})
+    visitor = _visitor(actor, values)
+    if db.session().scalar(select(VisitorRegistration.id).where(VisitorRegistration.edition_id == edition.id,
+                                                                VisitorRegistration.visitor_id == visitor.id)):
+        raise Conflict("This visitor is already registered for this edition.",
+                       fields={"visitor_id": ["Already registered."]})
+    for key in ("visitor_id", "name", "region", "badge_code"):
+        values.pop(key, None)
+    registration = VisitorRegistration(**values, visitor_id=visitor.id, badge_code=badge)
+    _created(actor, registration, REGISTRATION_AUDITED)
+    _mark_invitations_registered(edition.id, [visitor.id])
+    _timeline(actor, visitor.id, L.KIND_REGISTRATION, f"Registered for {edition.name} ({registration.category})",
+              occurred_at=registration.registered_at)
+    return registration
+
+
+def _mark_invitations_registered(edition_id: uuid.UUID, visitor_ids: list[uuid.UUID]) -> None:
+    for start in range(0, len(visitor_ids), 900):
+        db.session().execute(
+            update(ExhibitionInvitation)
+            .where(ExhibitionInvitation.edition_id == edition_id, ExhibitionInvitation.status == "invited",
+                   ExhibitionInvitation.visitor_id.in_(visitor_ids[start:start + 900]))
+            .values(status="registered", updated_at=utcnow(), version=ExhibitionInvitation.version + 1)
+            .execution_options(synchronize_session=False))
+
+
+def update_registration(actor, registration_id, data) -> VisitorRegistration:
+    require_staff(actor)
+    registration = get_registration(actor, registration_id)
+
+    def check(values):
+        if values.get("company_id"):
+            _company(actor, values["company_id"], "company_id")
+    return _update(actor, registration, S.RegistrationUpdate, data, check=check)
+
+
+def cancel_registration(actor, registration_id) -> VisitorRegistration:
+    """Cancel a registration: its badge no longer opens the gates."""
+    require_staff(actor)
+    registration = get_registration(actor, registration_id)
+    if registration.status != "cancelled":
+        changes = common.apply_changes(registration, {"status": "cancelled"})
+        db.session().flush()
+        audit.record_change(actor, "cancelled", registration, changes)
+    return registration
+
+
+def delete_registration(actor, registration_id) -> None:
+    require_staff(actor)
+    _delete(actor, get_registration(actor, registration_id))
+
+
+def restore_registration(actor, registration_id) -> VisitorRegistration:
+    require_staff(actor)
+    return _restore(actor, get_registration(actor, registration_id, deleted=True))
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    existing: int = 0
+    registrations: list[dict] = field(default_factory=list)
+
+
+def import_registrations(actor, edition_id, data) -> ImportResult:
+    """Register many visitors at once (pre-registration lists, partners' lists): every row is checked
+    first and any bad row rejects the whole import (422 naming ``registrations.<i>.<field>``); visitors
+    already registered are reported, not duplicated, so an import may be sent again. New visitors become
+    person customers. Written in bulk: one INSERT per table per thousand rows."""
+    user = require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    raw = common.validate(S.RegistrationImport, data)["registrations"]
+    problems: dict[str, list[str]] = {}
+    rows: list[dict] = []
+    for i, item in enumerate(raw):
+        try:
+            rows.append(common.validate(S.RegistrationCreate, {**item, "edition_id": str(edition.id)}))
+        except ValidationFailed as exc:
+            for name, messages in exc.fields.items():
+                problems[f"registrations.{i}.{name}"] = messages
+    if problems:
+        raise ValidationFailed("Some rows are invalid; nothing was imported.", fields=problems)
+    sess = db.session()
+    given_visitors = [r["visitor_id"] for r in rows if r.get("visitor_id")]
+    known = {}
+    for start in range(0, len(given_visitors), 900):
+        known.update(customers.get_many(user, given_visitors[start:start + 900]))
+    companies = {r["company_id"] for r in rows if r.get("company_id")}
+    company_rows = {}
+    for cid in companies:
+        company_rows[cid] = _company(user, cid, "company_id")
+    badges = [r["badge_code"] for r in rows if r.get("badge_code")]
+    if len(set(badges)) != len(badges):
+        raise ValidationFailed(fields={"registrations": ["Two rows carry the same badge code."]})
+    taken = set()
+    for start in range(0, len(badges), 900):
+        taken |= set(sess.scalars(select(VisitorRegistration.badge_code)
+                                  .where(VisitorRegistration.badge_code.in_(badges[start:start + 900]))))
+    for i, r in enumerate(rows):
+        if r.get("visitor_id") and r["visitor_id"] not in known:
+            problems[f"registrations.{i}.visitor_id"] = ["No customer with this id."]
+        elif r.get("visitor_id") and known[r["visitor_id"]].kind != "person":
+            problems[f"registrations.{i}.visitor_id"] = ["A visitor is a person customer."]
+    if problems:
+        raise ValidationFailed("Some rows are invalid; nothing was imported.", fields=problems)
+    already = {}
+    ids = list(known)
+    for start in range(0, len(ids), 900):
+        already.update({vid: (rid, code) for rid, vid, code in sess.execute(
+            select(VisitorRegistration.id, VisitorRegistration.visitor_id, VisitorRegistration.badge_code)
+            .where(VisitorRegistration.edition_id == edition.id,
+                   VisitorRegistration.visitor_id.in_(ids[start:start + 900])))})
+    now = utcnow()
+    new_customers, new_regs, result = [], [], ImportResult()
+    seen_visitors: set = set()
+    for i, r in enumerate(rows):
+        vid = r.get("visitor_id")
+        if vid in already or (vid and vid in seen_visitors):
+            rid, code = already.get(vid, (None, None))
+            result.existing += 1
+            result.registrations.append({"index": i, "registration_id": rid, "visitor_id": vid,
+                                         "badge_code": code, "created": False})
+            continue
+        if vid is None:
+            vid = uuid.uuid4()
+            new_customers.append({"id": vid, "kind": "person", "name": r["name"], "region": r.get("region"),
+                                  "source": "exhibition", "owner_id": user.id, "stage": "potential",
+                                  "level": "none", "level_pinned": False, "notes": "", "version": 1,
+                                  "created_at": now, "updated_at": now})
+        seen_visitors.add(vid)
+        code = r.get("badge_code")
+        while not code or code in taken:
+            code = new_badge_code()
+        taken.add(code)
+        company_name = r.get("company_name") or (company_rows[r["company_id"]].name if r.get("company_id") else "")
+        reg = {"id": uuid.uuid4(), "edition_id": edition.id, "visitor_id": vid, "company_id": r.get("company_id"),
+               "company_name": company_name, "job_title": r.get("job_title", ""), "email": r.get("email", ""),
+               "phone": r.get("phone", ""), "category": r["category"], "interests": r["interests"],
+               "purchase_intent": r["purchase_intent"], "source": r["source"], "badge_code": code,
+               "status": "registered", "registered_at": r.get("registered_at") or now, "version": 1,
+               "created_at": now, "updated_at": now}
+        new_regs.append(reg)
+        result.created += 1
+        result.registrations.append({"index": i, "registration_id": reg["id"], "visitor_id": vid,
+                                     "badge_code": code, "created": True})
+    bulk.insert_rows(Customer, new_customers)
+    bulk.audit_rows(user, "customer", "created",
+                    ((c["id"], {"kind": (None, "person"), "name": (None, c["name"]), "source": (None, "exhibition")})
+                     for c in new_customers))
+    bulk.insert_rows(VisitorRegistration, new_regs)
+    bulk.audit_rows(user, "exhibitions_registration", "created",
+                    ((g["id"], {k: (None, g[k]) for k in ("edition_id", "visitor_id", "category", "badge_code")})
+                     for g in new_regs))
+    bulk.add_timeline(user, [bulk.timeline_row(user, g["visitor_id"], L.KIND_REGISTRATION,
+                                               f"Registered for {edition.name} ({g['category']})", g["registered_at"])
+                             for g in new_regs])
+    _mark_invitations_registered(edition.id, [g["visitor_id"] for g in new_regs])
+    audit.record_change(user, "registrations_imported", edition,
+                        payload={"created": result.created, "existing": result.existing,
+                                 "new_customers": len(new_customers)})
+    return result
+
+
+# --- scans -------------------------------------------------------------------------------------------
+
+@dataclass
+class ScanResult:
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    #: the stored check-ins of the accepted and duplicate scans, in input order
+    checkins: list[CheckIn] = field(default_factory=list)
+
+
+def _key(registration_id, gate, direction, instant: datetime) -> tuple:
+    return (registration_id, gate, direction, instant.astimezone(timezone.utc).replace(tzinfo=None))
+
+
+def upload_scans(actor, edition_id, data) -> ScanResult:
+    """Store gate scans uploaded by a scanner (online one by one, or an offline log in one go).
+
+    Idempotent: a scan already stored (same badge, gate, direction and instant) counts as a duplicate
+    and is not stored again, so a scanner may re-send its whole log. A scan of an unknown or cancelled
+    badge, or outside the show days, is rejected with the reason; the others are stored. The first
+    entry of a visitor on each show day goes onto the visitor's timeline."""
+    user = require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    raw = common.validate(S.ScanUpload, data)["scans"]
+    result = ScanResult(received=len(raw))
+    scans: list[tuple[int, dict]] = []
+    for i, item in enumerate(raw):
+        try:
+            scans.append((i, common.validate(S.Scan, item)))
+        except ValidationFailed as exc:
+            name, messages = next(iter(exc.fields.items()))
+            result.rejected.append({"index": i, "badge_code": item.get("badge_code") if isinstance(item, dict)
+                                    else None, "field": name, "message": "; ".join(messages)})
+    sess = db.session()
+    codes = list({s["badge_code"] for _, s in scans})
+    regs: dict[str, VisitorRegistration] = {}
+    for start in range(0, len(codes), 900):
+        for reg in sess.scalars(select(VisitorRegistration).where(
+                VisitorRegistration.edition_id == edition.id, VisitorRegistration.deleted_at.is_(None),
+                VisitorRegistration.badge_code.in_(codes[start:start + 900]))):
+            regs[reg.badge_code] = reg
+    accepted: list[tuple[int, dict, VisitorRegistration]] = []
+    for i, s in scans:
+        reg = regs.get(s["badge_code"])
+        day = show_day(edition, s["scanned_at"])
+        if reg is None:
+            problem = ("badge_code", "Unknown badge code for this edition.")
+        elif reg.status == "cancelled":
+            problem = ("badge_code", "This badge's registration is cancelled.")
+        elif not edition.starts_on <= day <= edition.ends_on:
+            problem = ("scanned_at", f"Outside the show days ({edition.starts_on} to {edition.ends_on}, "
+                                     f"{edition.timezone}).")
+        else:
+            accepted.append((i, {**s, "day": day}, reg))
+            continue
+        result.rejected.append({"index": i, "badge_code": s["badge_code"], "field": problem[0], "message": problem[1]})
+    reg_ids = list({reg.id for _, _, reg in accepted})
+    existing: dict[tuple, CheckIn] = {}
+    entered_days: set[tuple] = set()
+    if accepted:
+        low = min(s["scanned_at"] for _, s, _ in accepted)
+        high = max(s["scanned_at"] for _, s, _ in accepted)
+        for start in range(0, len(reg_ids), 900):
+            chunk = reg_ids[start:start + 900]
+            for row in sess.scalars(select(CheckIn).where(CheckIn.registration_id.in_(chunk),
+                                                          CheckIn.scanned_at >= low, CheckIn.scanned_at <= high)):
+                existing[_key(row.registration_id, row.gate, row.direction, row.scanned_at)] = row
+            entered_days |= set(sess.execute(select(CheckIn.registration_id, CheckIn.day).distinct().where(
+                CheckIn.registration_id.in_(chunk), CheckIn.direction == "entry")).all())
+    new_rows, timeline_rows, by_input = [], [], {}
+    now = utcnow()
+    for i, s, reg in accepted:
+        key = _key(reg.id, s["gate"], s["direction"], s["scanned_at"])
+        if key in existing:
+            result.duplicates += 1
+            by_input[i] = existing[key]
+            continue
+        row = {"id": uuid.uuid4(), "edition_id": edition.id, "registration_id": reg.id,
+               "scanned_at": s["scanned_at"], "day": s["day"], "gate": s["gate"], "direction": s["direction"],
+               "device": s["device"], "uploaded_at": now, "uploaded_by_id": user.id}
+        new_rows.append(row)
+        existing[key] = CheckIn(**row)
+        by_input[i] = existing[key]
+        if s["direction"] == "entry" and (reg.id, s["day"]) not in entered_days:
+            entered_days.add((reg.id, s["day"]))
+            timeline_rows.append(bulk.timeline_row(
+                user, reg.visitor_id, L.KIND_CHECK_IN,
+                f"Entered {edition.name} on {s['day'].isoformat()}" + (f" at gate {s['gate']}" if s["gate"] else ""),
+                s["scanned_at"]))
+    bulk.insert_rows(CheckIn, new_rows)
+    bulk.add_timeline(user, timeline_rows)
+    result.accepted = len(new_rows)
+    result.checkins = [by_input[i] for i in sorted(by_input)]
+    audit.record_change(user, "scans_uploaded", edition,
+                        payload={"received": result.received, "accepted": result.accepted,
+                                 "duplicates": result.duplicates, "rejected": len(result.rejected)})
+    return result
+
+
+def record_scan(actor, edition_id, data) -> tuple[CheckIn, bool]:
+    """One scan at a gate: returns the stored check-in and whether it is new. An unknown or cancelled
+    badge is a 422 saying so."""
+    result = upload_scans(actor, edition_id, {"scans": [data if isinstance(data, dict) else {}]})
+    if result.rejected:
+        problem = result.rejected[0]
+        raise ValidationFailed(problem["message"], fields={problem["field"]: [problem["message"]]})
+    checkin = result.checkins[0]
+    if result.accepted:
+        checkin = db.session().get(CheckIn, checkin.id)
+    return checkin, bool(result.accepted)
+
+
+def list_checkins(actor, edition_id, *, page=common.PageRequest(), registration_id=None):
+    require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    stmt = select(CheckIn).where(CheckIn.edition_id == edition.id)
+    if registration_id is not None:
+        stmt = stmt.where(CheckIn.registration_id == common.parse_uuid(registration_id, "registration_id"))
+    return common.paginate(stmt, page, [CheckIn.scanned_at], CheckIn.id)
+
+
+# --- what an exhibitor may see of a visitor ----------------------------------------------------------
+
+def visible_fields(actor, edition: ExhibitionEdition) -> list[str]:
+    """Staff see every visitor field; anybody else only what the organiser allows for the edition."""
+    return ALL_VISITOR_FIELDS if is_staff(actor) else [f for f in ALL_VISITOR_FIELDS
+                                                       if f in (edition.lead_visible_fields or [])]
+
+
+def visitor_card(registration: VisitorRegistration, person: Customer, allowed: Iterable[str]) -> dict:
+    """The visitor as ``allowed`` lets one see them; hidden fields are left out altogether."""
+    full = {"name": person.name, "company": registration.company_name, "job_title": registration.job_title,
+            "email": registration.email, "phone": registration.phone, "region": person.region,
+            "category": registration.category, "interests": list(registration.interests or []),
+            "purchase_intent": registration.purchase_intent}
+    card = {"registration_id": str(registration.id), "badge_code": registration.badge_code}
+    card.update({k: full[k] for k in allowed if k in full})
+    return card
+
+
+def _cards(actor, registration_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict]:
+    """Visitor cards for many registrations in two queries (registrations with their visitors, editions)."""
+    ids = list(set(registration_ids))
+    if not ids:
+        return {}
+    sess = db.session()
+    regs = list(sess.scalars(select(VisitorRegistration).where(VisitorRegistration.id.in_(ids))
+                             .options(selectinload(VisitorRegistration.visitor))))
+    editions = {e.id: e for e in sess.scalars(select(ExhibitionEdition).where(
+        ExhibitionEdition.id.in_({r.edition_id for r in regs})))}
+    return {r.id: visitor_card(r, r.visitor, visible_fields(actor, editions[r.edition_id])) for r in regs}
+
+
+class _View:
+    """A record seen through the service: its own attributes plus what the service computed."""
+
+    def __init__(self, record, **extra):
+        self.record = record
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name):
+        return getattr(self.record, name)
+
+
+# --- leads -------------------------------------------------------------------------------------------
+
+LEAD_SORT = {"captured_at": ExhibitionLead.captured_at, "rating": ExhibitionLead.rating,
+             "updated_at": ExhibitionLead.updated_at}
+
+
+def _lead_views(actor, leads: list[ExhibitionLead]) -> list[_View]:
+    cards = _cards(actor, [lead.registration_id for lead in leads])
+    return [_View(lead, visitor=cards.get(lead.registration_id, {})) for lead in leads]
+
+
+def _registration_by_badge(edition_id: uuid.UUID, badge_code: str, field_name: str = "badge_code") -> VisitorRegistration:
+    reg = db.session().scalar(select(VisitorRegistration).where(
+        VisitorRegistration.edition_id == edition_id, VisitorRegistration.badge_code == badge_code,
+        VisitorRegistration.deleted_at.is_(None)))
+    if reg is None:
+        raise ValidationFailed("Unknown badge code for this edition.",
+                               fields={field_name: ["Unknown badge code for this edition."]})
+    if reg.status == "cancelled":
+        raise ValidationFailed("This badge's registration is cancelled.",
+                               fields={field_name: ["This badge's registration is cancelled."]})
+    return reg
+
+
+def capture_lead(actor, data) -> tuple[_View, bool]:
+    """An exhibitor's staff scan a visitor's badge at the booth. Scanning the same badge again returns the
+    lead already captured (nothing is duplicated). Returns the lead and whether it is new."""
+    user = require_actor(actor)
+    values = common.validate(S.LeadCreate, data)
+    participation = _ref(actor, ExhibitorParticipation, values["participation_id"], "participation_id",
+                         "participation")
+    if participation.status not in BOOKED:
+        raise ValidationFailed(fields={"participation_id": [
+            f"Only a booked exhibitor captures leads (this one is '{participation.status}')."]})
+    reg = _registration_by_badge(participation.edition_id, values["badge_code"])
+    lead = db.session().scalar(select(ExhibitionLead).where(ExhibitionLead.participation_id == participation.id,
+                                                            ExhibitionLead.registration_id == reg.id))
+    if lead is not None:
+        if lead.deleted_at is not None:
+            _restore(actor, lead)
+        return _lead_views(actor, [lead])[0], False
+    lead = ExhibitionLead(edition_id=participation.edition_id, participation_id=participation.id,
+                          registration_id=reg.id, captured_by_id=user.id,
+                          captured_at=values.get("captured_at") or utcnow(), rating=values["rating"],
+                          tags=list(dict.fromkeys(values["tags"])), notes=values["notes"])
+    _created(actor, lead, ["participation_id", "registration_id", "rating", "tags"])
+    company = db.session().get(Customer, participation.company_id)
+    _timeline(actor, reg.visitor_id, L.KIND_LEAD, f"Visited the booth of {company.name}",
+              occurred_at=lead.captured_at)
+    return _lead_views(actor, [lead])[0], True
+
+
+def _lead_filters(stmt, f):
+    if tag := f.pop("tag", None):
+        stmt = stmt.where(cast(ExhibitionLead.tags, String).contains(f'"{tag}"', autoescape=True))
+    return stmt
+
+
+def list_leads(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    page_ = _list(actor, ExhibitionLead, S.LeadFilter, filters, page, sort, LEAD_SORT, "-captured_at",
+                  special=_lead_filters)
+    page_.items = _lead_views(actor, page_.items)
+    return page_
+
+
+def _lead(actor, lead_id, *, deleted=False) -> ExhibitionLead:
+    return _get(actor, ExhibitionLead, lead_id, "lead", deleted=deleted)
+
+
+def get_lead(actor, lead_id) -> _View:
+    return _lead_views(actor, [_lead(actor, lead_id)])[0]
+
+
+def update_lead(actor, lead_id, data) -> _View:
+    lead = _lead(actor, lead_id)
+
+    def check(values):
+        if "tags" in values:
+            values["tags"] = list(dict.fromkeys(values["tags"]))
+    return _lead_views(actor, [_update(actor, lead, S.LeadUpdate, data, check=check)])[0]
+
+
+def delete_lead(actor, lead_id) -> None:
+    _delete(actor, _lead(actor, lead_id))
+
+
+def restore_lead(actor, lead_id) -> _View:
+    return _lead_views(actor, [_restore(actor, _lead(actor, lead_id, deleted=True))])[0]
+
+
+# --- supply and demand -------------------------------------------------------------------------------
+
+def _labels(values: Iterable[str]) -> str:
+    names = {c.value: c.en for c in L.PRODUCT_CATEGORY}
+    return ", ".join(names.get(v, v) for v in values)
+
+
+def _score_buyer(offers: set[str], category: str, interests: list[str], intent: str) -> tuple[float, list, list]:
+    common_ = sorted(offers & set(interests or []))
+    if not common_:
+        return 0.0, [], []
+    reasons = [f"Needs {_labels(common_)}, which you offer"]
+    score = 10.0 * len(common_) + INTENT_WEIGHT.get(intent, 0)
+    if intent in ("high", "medium"):
+        reasons.append(f"{intent.capitalize()} purchase intent")
+    if category == "vip":
+        score += 2
+        reasons.append("VIP buyer")
+    return score, reasons, common_
+
+
+def matches_for_exhibitor(actor, participation_id, *, limit: int = 20) -> list[_View]:
+    """Professional buyers of the edition ranked by how well their needs meet the exhibitor's offer,
+    each with the reasons; the visitor shown with the fields the caller may see."""
+    participation = get_participation(actor, participation_id)
+    offers = set(participation.categories or [])
+    rows = db.session().execute(select(
+        VisitorRegistration.id, VisitorRegistration.category, VisitorRegistration.interests,
+        VisitorRegistration.purchase_intent)
+        .where(VisitorRegistration.edition_id == participation.edition_id, VisitorRegistration.status == "registered",
+               VisitorRegistration.deleted_at.is_(None), VisitorRegistration.category.in_(L.PROFESSIONAL)))
+    ranked = []
+    for rid, category, interests, intent in rows:
+        score, reasons, common_ = _score_buyer(offers, category, interests, intent)
+        if score:
+            ranked.append((score, str(rid), rid, reasons, common_))
+    ranked.sort(key=lambda t: (-t[0], t[1]))
+    top = ranked[:limit]
+    cards = _cards(actor, [t[2] for t in top])
+    return [_View(None, score=s, reasons=r, common_categories=c, registration_id=rid, participation_id=None,
+                  visitor=cards[rid], exhibitor_name=None) for s, _, rid, r, c in top]
+
+
+def matches_for_buyer(actor, registration_id, *, limit: int = 20) -> list[_View]:
+    """Booked exhibitors of the edition ranked by how well their offer meets the buyer's needs."""
+    registration = get_registration(actor, registration_id)
+    needs = set(registration.interests or [])
+    parts = list(db.session().execute(
+        select(ExhibitorParticipation, Customer.name).join(Customer, Customer.id == ExhibitorParticipation.company_id)
+        .where(ExhibitorParticipation.edition_id == registration.edition_id,
+               ExhibitorParticipation.status.in_(BOOKED), ExhibitorParticipation.deleted_at.is_(None))))
+    ranked = []
+    for participation, name in parts:
+        common_ = sorted(needs & set(participation.categories or []))
+        if not common_:
+            continue
+        score = 10.0 * len(common_) + (3 if participation.is_key else 0)
+        reasons = [f"Offers {_labels(common_)}, which the buyer needs"] + (["Key exhibitor"] if participation.is_key else [])
+        ranked.append((score, name, participation.id, reasons, common_))
+    ranked.sort(key=lambda t: (-t[0], t[1]))
+    return [_View(None, score=s, reasons=r, common_categories=c, registration_id=None, participation_id=pid,
+                  visitor=None, exhibitor_name=n) for s, n, pid, r, c in ranked[:limit]]
+
+
+def send_matches(actor, edition_id, *, limit: int = 10) -> dict:
+    """Before the show: tell each booked exhibitor's users how many buyers match their offer (once per
+    edition), and emit ``exhibitions_edition.matches_sent`` for mailers serving the buyers' side."""
+    require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    sess = db.session()
+    buyers = list(sess.execute(select(VisitorRegistration.category, VisitorRegistration.interests,
+                                      VisitorRegistration.purchase_intent)
+                               .where(VisitorRegistration.edition_id == edition.id,
+                                      VisitorRegistration.status == "registered",
+                                      VisitorRegistration.deleted_at.is_(None),
+                                      VisitorRegistration.category.in_(L.PROFESSIONAL))))
+    parts = list(sess.scalars(select(ExhibitorParticipation).where(
+        ExhibitorParticipation.edition_id == edition.id, ExhibitorParticipation.status.in_(BOOKED),
+        ExhibitorParticipation.deleted_at.is_(None))))
+    notified = exhibitors = 0
+    for participation in parts:
+        offers = set(participation.categories or [])
+        count = sum(1 for c, i, p in buyers if _score_buyer(offers, c, i, p)[0])
+        if not count:
+            continue
+        exhibitors += 1
+        for user in users_of_company(participation.company_id):
+            if notify(user, "exhibitions.matches", f"{count} buyers at {edition.name} match your offer",
+                      "See them ranked with the reasons under your participation's matches.",
+                      record=participation, data={"edition_id": edition.id, "count": count},
+                      dedupe_key=f"exhibitions:matches:{participation.id}"):
+                notified += 1
+    audit.record_change(actor, "matches_sent", edition,
+                        payload={"exhibitors": exhibitors, "notified": notified, "buyers": len(buyers)})
+    return {"exhibitors": exhibitors, "notified": notified, "buyers": len(buyers)}
+
+
+# --- meetings ----------------------------------------------------------------------------------------
+
+MEETING_SORT = {"starts_at": ExhibitionMeeting.starts_at, "created_at": ExhibitionMeeting.created_at,
+                "status": ExhibitionMeeting.status}
+
+
+def _meeting_views(actor, meetings: list[ExhibitionMeeting]) -> list[_View]:
+    cards = _cards(actor, [m.registration_id for m in meetings])
+    names = dict(db.session().execute(
+        select(ExhibitorParticipation.id, Customer.name).join(Customer, Customer.id == ExhibitorParticipation.company_id)
+        .where(ExhibitorParticipation.id.in_({m.participation_id for m in meetings})))) if meetings else {}
+    return [_View(m, visitor=cards.get(m.registration_id, {}), exhibitor_name=names.get(m.participation_id))
+            for m in meetings]
+
+
+def request_meeting(actor, data) -> _View:
+    """Book a meeting between an exhibitor and a registered visitor: an exhibitor user for its own
+    participation, or organiser staff on a buyer's behalf (the exhibitor's users are told)."""
+    user = require_actor(actor)
+    values = common.validate(S.MeetingCreate, data)
+    participation = _ref(actor, ExhibitorParticipation, values["participation_id"], "participation_id",
+                         "participation")
+    if participation.status not in BOOKED:
+        raise ValidationFailed(fields={"participation_id": ["Only a booked exhibitor takes meetings."]})
+    reg = db.session().get(VisitorRegistration, values["registration_id"])
+    if reg is None or reg.deleted_at is not None or reg.edition_id != participation.edition_id:
+        raise ValidationFailed(fields={"registration_id": ["No registration with this id in this edition."]})
+    if reg.status == "cancelled":
+        raise ValidationFailed(fields={"registration_id": ["The visitor's registration is cancelled."]})
+    meeting = ExhibitionMeeting(edition_id=participation.edition_id, participation_id=participation.id,
+                                registration_id=reg.id, requested_by_id=user.id, status="requested",
+                                starts_at=values.get("starts_at"), location=values["location"], notes=values["notes"])
+    _created(actor, meeting, ["participation_id", "registration_id", "starts_at", "location"])
+    if is_staff(user):
+        for member in users_of_company(participation.company_id):
+            notify(member, "exhibitions.meeting_requested", "A buyer asks for a meeting",
+                   "Accept or decline it under your meetings.", record=meeting)
+    return _meeting_views(actor, [meeting])[0]
+
+
+def list_meetings(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    page_ = _list(actor, ExhibitionMeeting, S.MeetingFilter, filters, page, sort, MEETING_SORT, "starts_at")
+    page_.items = _meeting_views(actor, page_.items)
+    return page_
+
+
+def _meeting(actor, meeting_id) -> ExhibitionMeeting:
+    return _get(actor, ExhibitionMeeting, meeting_id, "meeting")
+
+
+def get_meeting(actor, meeting_id) -> _View:
+    return _meeting_views(actor, [_meeting(actor, meeting_id)])[0]
+
+
+def change_meeting_status(actor, meeting_id, data) -> _View:
+    """Accept or decline (the side that did not ask answers; staff answer for buyers), then record
+    whether it was held. A held meeting goes onto the visitor's and the exhibitor's timelines."""
+    user = require_actor(actor)
+    meeting = _meeting(actor, meeting_id)
+    values = common.validate(S.StatusChange, data)
+    to = values["to"]
+    if to in ("accepted", "declined") and not is_staff(user) and meeting.requested_by_id == user.id:
+        raise Forbidden("The other side answers a meeting request.")
+    workflow.transition(actor, MEETING, meeting, to, reason=values["reason"])
+    if to == "held":
+        reg = db.session().get(VisitorRegistration, meeting.registration_id)
+        participation = db.session().get(ExhibitorParticipation, meeting.participation_id)
+        company = db.session().get(Customer, participation.company_id)
+        when = meeting.starts_at or utcnow()
+        _timeline(actor, reg.visitor_id, L.KIND_MEETING, f"Met {company.name}", occurred_at=when)
+        _timeline(actor, company.id, L.KIND_MEETING, f"Met visitor {reg.badge_code}", occurred_at=when)
+    return _meeting_views(actor, [meeting])[0]
+
+
+def meeting_history(actor, meeting_id):
+    return workflow.history(MEETING, _meeting(actor, meeting_id))
+
+
+# --- invitations -------------------------------------------------------------------------------------
+
+@dataclass
+class InvitationResult:
+    selected: int = 0
+    created: int = 0
+    already_invited: int = 0
+    already_registered: int = 0
+    dry_run: bool = False
+
+
+def build_invitations(actor, edition_id, data) -> InvitationResult:
+    """Build the invitation list of an edition from past editions' visitors, by attendance, category,
+    interests, or lapse (came before, skipped the latest). Visitors already invited or registered are
+    skipped, so the list may be built again as criteria change. Each invitation goes onto the
+    visitor's timeline."""
+    user = require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    c = common.validate(S.InvitationCriteria, data)
+    sess = db.session()
+    if c.get("from_edition_ids"):
+        past = [get_edition(actor, eid) for eid in c["from_edition_ids"]]
+        if any(p.id == edition.id for p in past):
+            raise ValidationFailed(fields={"from_edition_ids": ["Cannot invite from the edition itself."]})
+    else:
+        past = list(sess.scalars(select(ExhibitionEdition).where(
+            ExhibitionEdition.exhibition_id == edition.exhibition_id, ExhibitionEdition.starts_on < edition.starts_on,
+            ExhibitionEdition.deleted_at.is_(None))))
+    if not past:
+        raise ValidationFailed(fields={"from_edition_ids": ["This edition has no earlier edition to invite from."]})
+    past_ids = [p.id for p in past]
+    latest = max(past, key=lambda p: p.starts_on)
+    stmt = select(VisitorRegistration.id, VisitorRegistration.visitor_id, VisitorRegistration.edition_id,
+                  VisitorRegistration.category, VisitorRegistration.interests).where(
+        VisitorRegistration.edition_id.in_(past_ids), VisitorRegistration.deleted_at.is_(None),
+        VisitorRegistration.status == "registered")
+    if c["categories"]:
+        stmt = stmt.where(VisitorRegistration.category.in_(c["categories"]))
+    if c["attended"] is not None:
+        came = exists().where(CheckIn.registration_id == VisitorRegistration.id, CheckIn.direction == "entry")
+        stmt = stmt.where(came if c["attended"] else ~came)
+    rows = list(sess.execute(stmt))
+    wanted = set(c["interests"])
+    names = {p.id: p.name for p in past}
+    reasons: dict[uuid.UUID, str] = {}
+    at_latest = {vid for _, vid, eid, _, _ in rows if eid == latest.id}
+    for rid, vid, eid, category, interests in sorted(rows, key=lambda r: str(r[0])):
+        if wanted and not wanted & set(interests or []):
+            continue
+        if c["lapsed"] and vid in at_latest:
+            continue
+        reasons.setdefault(vid, f"{'Attended' if c['attended'] else 'Registered for'} {names[eid]} as {category}"
+                           + (" (lapsed)" if c["lapsed"] else ""))
+    if c["lapsed"]:
+        lapsed_ok = set(sess.scalars(select(VisitorRegistration.visitor_id).where(
+            VisitorRegistration.edition_id == latest.id, VisitorRegistration.deleted_at.is_(None))))
+        reasons = {vid: r for vid, r in reasons.items() if vid not in lapsed_ok}
+    result = InvitationResult(selected=len(reasons), dry_run=c["dry_run"])
+    registered = set(sess.scalars(select(VisitorRegistration.visitor_id).where(
+        VisitorRegistration.edition_id == edition.id)))
+    invited = set(sess.scalars(select(ExhibitionInvitation.visitor_id).where(
+        ExhibitionInvitation.edition_id == edition.id)))
+    now = utcnow()
+    new = []
+    for vid, reason in reasons.items():
+        if vid in registered:
+            result.already_registered += 1
+        elif vid in invited:
+            result.already_invited += 1
+        else:
+            new.append({"id": uuid.uuid4(), "edition_id": edition.id, "visitor_id": vid, "reason": reason[:200],
+                        "status": "invited", "invited_by_id": user.id, "version": 1, "created_at": now,
+                        "updated_at": now})
+    result.created = len(new)
+    if c["dry_run"]:
+        return result
+    bulk.insert_rows(ExhibitionInvitation, new)
+    bulk.audit_rows(user, "exhibitions_invitation", "created",
+                    ((r["id"], {"visitor_id": (None, r["visitor_id"]), "reason": (None, r["reason"])}) for r in new))
+    bulk.add_timeline(user, [bulk.timeline_row(user, r["visitor_id"], L.KIND_INVITATION,
+                                               f"Invited to {edition.name}", now, r["reason"]) for r in new])
+    audit.record_change(user, "invitations_built", edition,
+                        payload={"selected": result.selected, "created": result.created,
+                                 "criteria": {k: v for k, v in c.items() if k != "dry_run"}})
+    return result
+
+
+INVITATION_SORT = {"created_at": ExhibitionInvitation.created_at, "status": ExhibitionInvitation.status}
+
+
+def list_invitations(actor, edition_id, filters=None, *, page=common.PageRequest(), sort=None):
+    require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    f = common.validate(S.InvitationFilter, dict(filters or {}))
+    stmt = _visible(actor, ExhibitionInvitation).where(ExhibitionInvitation.edition_id == edition.id)
+    if f.get("status"):
+        stmt = stmt.where(ExhibitionInvitation.status == f["status"])
+    return common.paginate(stmt, page, common.parse_sort(sort, INVITATION_SORT, "created_at"), ExhibitionInvitation.id)
+
+
+def invite_exhibitors(actor, edition_id) -> list[ExhibitorParticipation]:
+    """Rebooking: invite every company booked at the previous edition that is not yet part of this one."""
+    require_staff(actor)
+    edition = get_edition(actor, edition_id)
+    prev = previous_edition(edition)
+    if prev is None:
+        raise ValidationFailed(fields={"edition_id": ["This edition has no previous edition."]})
+    sess = db.session()
+    here = select(ExhibitorParticipation.company_id).where(ExhibitorParticipation.edition_id == edition.id)
+    companies = list(sess.scalars(select(ExhibitorParticipation).where(
+        ExhibitorParticipation.edition_id == prev.id, ExhibitorParticipation.status.in_(BOOKED),
+        ExhibitorParticipation.deleted_at.is_(None), ExhibitorParticipation.company_id.not_in(here))
+        .order_by(ExhibitorParticipation.created_at, ExhibitorParticipation.id)))
+    return [create_participation(actor, {"edition_id": str(edition.id), "company_id": str(p.company_id),
+                                         "is_key": p.is_key, "categories": list(p.categories or [])})
+            for p in companies]
+
+
+# --- follow-up ---------------------------------------------------------------------------------------
+
+def create_follow_ups(actor, edition_id=None, *, now: datetime | None = None) -> int:
+    """After the show: a follow-up task (a planned core interaction on the visitor) for each hot lead,
+    assigned to the exhibitor user who captured it, who is notified. Idempotent: a lead gets one task.
+    ``actor`` None is the scheduled job, which handles every edition that has ended."""
+    now = now or utcnow()
+    sess = db.session()
+    stmt = (select(ExhibitionLead).where(ExhibitionLead.rating == "hot", ExhibitionLead.deleted_at.is_(None),
+                                         ExhibitionLead.follow_up_task_id.is_(None))
+            .order_by(ExhibitionLead.captured_at, ExhibitionLead.id))
+    if actor is not None:
+        require_staff(actor)
+        stmt = stmt.where(ExhibitionLead.edition_id == get_edition(actor, edition_id).id)
+    else:
+        stmt = stmt.where(ExhibitionLead.edition_id.in_(select(ExhibitionEdition.id).where(
+            ExhibitionEdition.ends_on < now.date(), ExhibitionEdition.deleted_at.is_(None))))
+    leads = list(sess.scalars(stmt))
+    if not leads:
+        return 0
+    editions = {e.id: e for e in sess.scalars(select(ExhibitionEdition).where(
+        ExhibitionEdition.id.in_({lead.edition_id for lead in leads})))}
+    regs = {r.id: r for r in sess.scalars(select(VisitorRegistration).where(
+        VisitorRegistration.id.in_({lead.registration_id for lead in leads}))
+        .options(selectinload(VisitorRegistration.visitor)))}
+    parts = {p.id: p for p in sess.scalars(select(ExhibitorParticipation).where(
+        ExhibitorParticipation.id.in_({lead.participation_id for lead in leads})))}
+    for lead in leads:
+        edition, reg, participation = editions[lead.edition_id], regs[lead.registration_id], parts[lead.participation_id]
+        assignee = sess.get(User, lead.captured_by_id) if lead.captured_by_id else None
+        if assignee is None or not assignee.is_active or assignee.role != L.EXHIBITOR:
+            team = users_of_company(participation.company_id)
+            assignee = team[0] if team else (assignee or actor)
+        card = visitor_card(reg, reg.visitor, visible_fields(assignee, edition) if assignee else ALL_VISITOR_FIELDS)
+        who = card.get("name") or f"badge {reg.badge_code}"
+        due = max(datetime.combine(edition.ends_on, time(9), tzinfo=timezone.utc) + timedelta(days=7),
+                  now + timedelta(days=1))
+        task = Interaction(customer_id=reg.visitor_id, kind=L.KIND_FOLLOW_UP, status="planned", direction="outbound",
+                           subject=f"Follow up hot lead {who} from {edition.name}"[:200],
+                           notes=lead.notes, due_at=due, assignee_id=assignee.id if assignee else None,
+                           created_by_id=getattr(actor, "id", None), source=SOURCE)
+        sess.add(task)
+        sess.flush()
+        audit.record_change(actor, "created", task, audit.created_fields(task, ["customer_id", "kind", "status",
+                                                                                "subject", "due_at", "assignee_id"]),
+                            payload={"customer_id": reg.visitor_id, "kind": task.kind, "source": SOURCE})
+        lead.follow_up_task_id = task.id
+        sess.flush()
+        audit.record_change(actor, "follow_up_created", lead, {"follow_up_task_id": (None, task.id)})
+        if assignee is not None:
+            notify(assignee, "exhibitions.follow_up", task.subject, f"Due {due.date().isoformat()}.", record=task,
+                   dedupe_key=f"exhibitions:follow_up:{lead.id}")
+    return len(leads)
+
+
+# --- surveys -----------------------------------------------------------------------------------------
+
+def submit_survey(actor, data) -> SurveyAnswer:
+    """Store a satisfaction answer (staff for visitors, at kiosks or from the post-show mailing; an
+    exhibitor user for its own participation) and put it on the respondent's timeline."""
+    user = require_actor(actor)
+    values = common.validate(S.SurveyCreate, data)
+    edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
+    if values.get("registration_id"):
+        require_staff(user)
+        reg = _ref(actor, VisitorRegistration, values["registration_id"], "registration_id", "registration")
+        if reg.edition_id != edition.id:
+            raise ValidationFailed(fields={"registration_id": ["Belongs to another edition."]})
+        respondent, customer_id = "visitor", reg.visitor_id
+    else:
+        participation = _ref(actor, ExhibitorParticipation, values["participation_id"], "participation_id",
+                             "participation")
+        if participation.edition_id != edition.id:
+            raise ValidationFailed(fields={"participation_id": ["Belongs to another edition."]})
+        respondent, customer_id = "exhibitor", participation.company_id
+    answer = SurveyAnswer(edition_id=edition.id, respondent=respondent, registration_id=values.get("registration_id"),
+                          participation_id=values.get("participation_id"), phase=values["phase"],
+                          satisfaction=values["satisfaction"], comment=values["comment"], submitted_by_id=user.id)
+    entry = _timeline(actor, customer_id, L.KIND_SURVEY,
+                      f"{edition.name} survey ({values['phase']}): satisfaction {values['satisfaction']}/5",
+                      notes=values["comment"])
+    answer.interaction_id = entry.id
+    _created(actor, answer, ["edition_id", "respondent", "phase", "satisfaction"])
+    return answer
+
+
+# --- what the GraphQL layer and the customers' pages ask for, batched --------------------------------
+
+def registrations_for_customers(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[VisitorRegistration]]:
+    out = {cid: [] for cid in customer_ids}
+    if customer_ids:
+        for reg in db.session().scalars(_visible(actor, VisitorRegistration).where(
+                VisitorRegistration.visitor_id.in_(customer_ids)).order_by(VisitorRegistration.registered_at,
+                                                                           VisitorRegistration.id)):
+            out[reg.visitor_id].append(reg)
+    return out
+
+
+def participations_for_customers(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ExhibitorParticipation]]:
+    out = {cid: [] for cid in customer_ids}
+    if customer_ids:
+        for p in db.session().scalars(_visible(actor, ExhibitorParticipation).where(
+                ExhibitorParticipation.company_id.in_(customer_ids)).order_by(ExhibitorParticipation.created_at,
+                                                                              ExhibitorParticipation.id)):
+            out[p.company_id].append(p)
+    return out
+
+
+def participations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ExhibitorParticipation]]:
+    out = {eid: [] for eid in edition_ids}
+    if edition_ids:
+        rows = list(db.session().scalars(_visible(actor, ExhibitorParticipation).where(
+            ExhibitorParticipation.edition_id.in_(edition_ids)).order_by(ExhibitorParticipation.created_at,
+                                                                         ExhibitorParticipation.id)))
+        _load_companies(rows)
+        for p in rows:
+            out[p.edition_id].append(p)
+    return out
+
+
+def registrations_for_editions(actor, edition_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list]:
+    """The first ``limit`` registrations of each edition (one windowed query) with their visitors."""
+    from sqlalchemy.orm import aliased
+
+    out = {eid: [] for eid in edition_ids}
+    if not edition_ids:
+        return out
+    ranked = (_visible(actor, VisitorRegistration).where(VisitorRegistration.edition_id.in_(edition_ids))
+              .add_columns(func.row_number().over(partition_by=VisitorRegistration.edition_id,
+                                                  order_by=(VisitorRegistration.registered_at,
+                                                            VisitorRegistration.id)).label("rank")).subquery())
+    alias = aliased(VisitorRegistration, ranked)
+    rows = list(db.session().scalars(select(alias).where(ranked.c.rank <= limit)
+                                     .order_by(ranked.c.edition_id, ranked.c.rank)
+                                     .options(selectinload(alias.visitor))))
+    for reg in rows:
+        out[reg.edition_id].append(reg)
+    return out
+
+
+def count_registrations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    out = {eid: 0 for eid in edition_ids}
+    if edition_ids:
+        out.update(dict(db.session().execute(
+            select(VisitorRegistration.edition_id, func.count()).where(
+                visibility(actor, VisitorRegistration), VisitorRegistration.deleted_at.is_(None),
+                VisitorRegistration.edition_id.in_(edition_ids)).group_by(VisitorRegistration.edition_id)).all()))
+    return out
+
+
+
+
+# --- metrics of one edition --------------------------------------------------------------------------
+
+def edition_metrics(actor, edition_id) -> dict:
+    """Every metric of one edition, with unique visitors per day (admins, organiser staff, managers)."""
+    from plugins.exhibitions import metrics
+
+    user = require_actor(actor)
+    edition = get_edition(actor, edition_id)
+    if user.role not in metrics.VIEWERS:
+        raise Forbidden("Edition metrics are for organiser staff and managers.")
+    values = metrics.compute([edition.id])[edition.id]
+    values["visitors_by_day"] = [{"day": day.isoformat(), "visitors": n}
+                                 for _, day, n in metrics.unique_visitors_by_day([edition.id])]
+    return values
