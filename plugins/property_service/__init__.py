@@ -1,4 +1,93 @@
-"""Property service (物业服务): owners and units, service requests in a closed loop, dispatch, feedback."""
+"""Property service (物业服务): owners and units, service requests in a closed loop, dispatch, SLA clocks in
+working hours, feedback, demand metrics and the Open311 GeoReport v2 API."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.hookspecs import hookimpl
+
 name = "property_service"
-version = "0.1.0"
+version = "0.2.0"
 requires: list[str] = []
+
+
+@hookimpl
+def trellis_models():
+    from plugins.property_service.models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def trellis_migrations():
+    return Path(__file__).parent / "migrations" / "versions"
+
+
+@hookimpl
+def trellis_rest_blueprints():
+    from plugins.property_service import rest
+
+    return rest.blueprints()
+
+
+@hookimpl
+def trellis_workflows(settings):
+    from plugins.property_service.workflows import request_workflow
+
+    return [request_workflow(settings)]
+
+
+@hookimpl
+def trellis_labels():
+    from plugins.property_service.labels import LABELS
+
+    return LABELS
+
+
+@hookimpl
+def trellis_roles():
+    from plugins.property_service.labels import ROLES
+
+    return ROLES
+
+
+@hookimpl
+def trellis_interaction_kinds():
+    from plugins.property_service.labels import INTERACTION_KINDS
+
+    return INTERACTION_KINDS
+
+
+@hookimpl
+def trellis_record_scopes():
+    from plugins.property_service.permissions import scopes
+
+    return scopes()
+
+
+@hookimpl
+def trellis_metrics():
+    from plugins.property_service.metrics import METRICS
+
+    return METRICS
+
+
+@hookimpl
+def trellis_scheduled_jobs():
+    from core.jobs import Job
+    from plugins.property_service import requests
+
+    return [
+        Job("property_service.sla", requests.check_sla,
+            "Refresh SLA states; warn assignees before deadlines; escalate overdue requests to the team's "
+            "manager, then to the centre."),
+        Job("property_service.auto_close", requests.auto_close,
+            "Close resolved requests that got no feedback within the configured time."),
+    ]
+
+
+@hookimpl
+def trellis_demo_data(admin, rng):
+    from plugins.property_service.demo import build
+
+    build(admin, rng)

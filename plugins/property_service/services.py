@@ -1,3 +1,524 @@
-"""Property service (物业服务): The plugin's service functions: the only place its records are written; each takes the acting user first.
+"""Property service (物业服务): the service functions of the reference records — estates, buildings, units,
+occupancies, service teams, request kinds, SLA policies, the plugin's settings and Open311 API keys.
+Each takes the acting user first, checks permissions, validates, audits every write.
 
-Empty until issue #5 builds the plugin; the file is here so every plugin has the same shape."""
+Service requests themselves live in :mod:`plugins.property_service.requests`.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import Select, delete as sql_delete, func, select
+
+from core import db
+from core.db import utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Role, User
+from core.services import audit, common, customers
+from core.services.permissions import require_actor, require_role, visibility
+from plugins.property_service import schemas as s
+from plugins.property_service.labels import CENTRE, STAFF
+from plugins.property_service.models import (
+    PsApiKey, PsBuilding, PsEstate, PsKind, PsOccupancy, PsSettings, PsSlaPolicy, PsTeam, PsTeamMember, PsUnit,
+)
+from plugins.property_service.permissions import require_centre
+
+
+@dataclass
+class Resource:
+    """List / get / create / update / delete / restore for one reference record, with the house rules:
+    visibility on every read, the centre (or an admin) for writes, validation through the schemas, a
+    stale ``version`` is 409, soft delete, every write audited."""
+
+    model: type
+    create_schema: type
+    update_schema: type
+    filter_schema: type
+    sortable: dict
+    default_sort: str
+    noun: str
+    #: ``check(actor, values, record_or_None)`` validates references and uniqueness; may adjust values
+    check: Callable[..., None] | None = None
+    #: filters handled specially: ``{"q": fn(stmt, value) -> stmt}``
+    special_filters: dict = field(default_factory=dict)
+    #: fields the model does not hold (team members): ``fn(actor, record, value, changes)``
+    extra_fields: dict = field(default_factory=dict)
+
+    def visible(self, actor: Any, *, deleted: bool = False) -> Select:
+        return select(self.model).where(visibility(actor, self.model), common.not_deleted(self.model, deleted))
+
+    def get(self, actor: Any, record_id: Any, *, deleted: bool = False):
+        rid = common.parse_uuid(record_id)
+        row = db.session().scalars(self.visible(actor, deleted=deleted).where(self.model.id == rid)).first()
+        if row is None:
+            raise NotFound(f"No {self.noun} with this id.")
+        return row
+
+    def list(self, actor: Any, filters: Mapping[str, Any] | None = None, *,
+             page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page:
+        f = common.validate(self.filter_schema, dict(filters or {}))
+        stmt = self.visible(actor, deleted=f.pop("deleted", False))
+        for key, value in f.items():
+            if key in self.special_filters:
+                stmt = self.special_filters[key](stmt, value)
+            else:
+                stmt = stmt.where(getattr(self.model, key) == value)
+        return common.paginate(stmt, page, common.parse_sort(sort, self.sortable, self.default_sort), self.model.id)
+
+    def create(self, actor: Any, data: Mapping[str, Any]):
+        user = require_centre(actor)
+        values = common.validate(self.create_schema, data)
+        extras = {k: values.pop(k) for k in list(values) if k in self.extra_fields}
+        if self.check:
+            self.check(user, values, None)
+        row = self.model(**values)
+        db.session().add(row)
+        db.session().flush()
+        changes = audit.created_fields(row, list(values))
+        for key, value in extras.items():
+            self.extra_fields[key](user, row, value, changes)
+        audit.record_change(user, "created", row, changes)
+        return row
+
+    def update(self, actor: Any, record_id: Any, data: Mapping[str, Any]):
+        user = require_centre(actor)
+        row = self.get(user, record_id)
+        values = common.validate_update(self.update_schema, data)
+        common.check_version(row, values.pop("version"))
+        extras = {k: values.pop(k) for k in list(values) if k in self.extra_fields}
+        if self.check:
+            self.check(user, values, row)
+        changes = common.apply_changes(row, values)
+        for key, value in extras.items():
+            self.extra_fields[key](user, row, value, changes)
+        if changes and not any(k in values for k in changes):
+            row.updated_at = utcnow()  # a change of a linked row (members) is a change of the record
+        db.session().flush()
+        if changes:
+            audit.record_change(user, "updated", row, changes)
+        return row
+
+    def delete(self, actor: Any, record_id: Any) -> None:
+        user = require_centre(actor)
+        row = self.get(user, record_id)
+        common.soft_delete(row)
+        audit.record_change(user, "deleted", row)
+
+    def restore(self, actor: Any, record_id: Any):
+        user = require_centre(actor)
+        row = self.get(user, record_id, deleted=True)
+        if self.check:
+            self.check(user, {}, row)  # a restored record must not clash with a live one
+        common.restore(row)
+        audit.record_change(user, "restored", row)
+        return row
+
+
+def _live(model: type, record_id: Any, field_name: str, noun: str):
+    row = db.session().get(model, record_id) if record_id is not None else None
+    if row is None or row.deleted_at is not None:
+        raise ValidationFailed(fields={field_name: [f"No {noun} with this id."]})
+    return row
+
+
+def _active_user(user_id: Any, field_name: str) -> User:
+    user = db.session().get(User, user_id)
+    if user is None or user.deleted_at is not None or not user.is_active:
+        raise ValidationFailed(fields={field_name: ["No active user has this id."]})
+    return user
+
+
+# --- estates, buildings, units -----------------------------------------------------------------------
+
+def _name_contains(stmt, value):
+    return stmt.where(func.lower(PsEstate.name).contains(value.lower(), autoescape=True))
+
+
+estates = Resource(PsEstate, s.EstateCreate, s.EstateUpdate, s.EstateFilter,
+                   {"name": PsEstate.name, "created_at": PsEstate.created_at}, "name", "estate",
+                   special_filters={"q": _name_contains})
+
+
+def _check_building(actor, values, row):
+    if "estate_id" in values:
+        _live(PsEstate, values["estate_id"], "estate_id", "estate")
+
+
+buildings = Resource(PsBuilding, s.BuildingCreate, s.BuildingUpdate, s.BuildingFilter,
+                     {"name": PsBuilding.name, "created_at": PsBuilding.created_at}, "name", "building",
+                     check=_check_building)
+
+
+def _check_unit(actor, values, row):
+    building_id = values.get("building_id", row.building_id if row is not None else None)
+    if row is None:
+        _live(PsBuilding, building_id, "building_id", "building")
+    unit = values.get("unit", row.unit if row is not None else "") or ""
+    room = values.get("room", row.room if row is not None else None)
+    if room is None:
+        return
+    clash = db.session().scalar(select(PsUnit.id).where(
+        PsUnit.building_id == building_id, PsUnit.unit == unit, PsUnit.room == room, PsUnit.deleted_at.is_(None),
+        *([PsUnit.id != row.id] if row is not None else [])))
+    if clash is not None:
+        raise Conflict("This building already has this unit and room.", fields={"room": ["Already exists."]})
+    if row is None:
+        values.setdefault("unit", unit)
+
+
+units = Resource(PsUnit, s.UnitCreate, s.UnitUpdate, s.UnitFilter,
+                 {"unit": PsUnit.unit, "room": PsUnit.room, "created_at": PsUnit.created_at}, "unit,room", "unit",
+                 check=_check_unit)
+
+
+def _check_occupancy(actor, values, row):
+    if row is None:
+        _live(PsUnit, values["unit_id"], "unit_id", "unit")
+        try:
+            customers.get(actor, values["customer_id"])
+        except NotFound:
+            raise ValidationFailed(fields={"customer_id": ["No customer with this id."]}) from None
+    start = values.get("start_date", row.start_date if row is not None else None)
+    end = values.get("end_date", row.end_date if row is not None else None)
+    if start and end and end < start:
+        raise ValidationFailed(fields={"end_date": ["Must not be before start_date."]})
+
+
+occupancies = Resource(PsOccupancy, s.OccupancyCreate, s.OccupancyUpdate, s.OccupancyFilter,
+                       {"start_date": PsOccupancy.start_date, "created_at": PsOccupancy.created_at},
+                       "created_at", "occupancy", check=_check_occupancy)
+
+
+def units_of_customers(actor: Any, customer_ids: list[uuid.UUID], *, current_only: bool = True) -> dict:
+    """``{customer_id: [(occupancy, unit)]}`` for many customers in one query (DataLoaders, lists)."""
+    out: dict[uuid.UUID, list] = {cid: [] for cid in customer_ids}
+    if not customer_ids:
+        return out
+    stmt = (select(PsOccupancy, PsUnit).join(PsUnit, PsUnit.id == PsOccupancy.unit_id)
+            .where(visibility(actor, PsOccupancy), PsOccupancy.deleted_at.is_(None), PsUnit.deleted_at.is_(None),
+                   PsOccupancy.customer_id.in_(customer_ids))
+            .order_by(PsOccupancy.customer_id, PsUnit.unit, PsUnit.room, PsOccupancy.id))
+    if current_only:
+        today = utcnow().date()
+        stmt = stmt.where((PsOccupancy.end_date.is_(None)) | (PsOccupancy.end_date >= today))
+    for occupancy, unit in db.session().execute(stmt):
+        out[occupancy.customer_id].append((occupancy, unit))
+    return out
+
+
+def units_of(actor: Any, customer_id: Any) -> list:
+    customer = customers.get(actor, customer_id)
+    return units_of_customers(actor, [customer.id], current_only=False)[customer.id]
+
+
+# --- teams -------------------------------------------------------------------------------------------
+
+def member_ids(team_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    out: dict[uuid.UUID, list[uuid.UUID]] = {tid: [] for tid in team_ids}
+    if team_ids:
+        rows = db.session().execute(select(PsTeamMember.team_id, PsTeamMember.user_id)
+                                    .where(PsTeamMember.team_id.in_(team_ids))
+                                    .order_by(PsTeamMember.team_id, PsTeamMember.user_id))
+        for team_id, user_id in rows:
+            out[team_id].append(user_id)
+    return out
+
+
+def _check_team(actor, values, row):
+    code = values.get("code", row.code if row is not None else None)
+    clash = db.session().scalar(select(PsTeam.id).where(
+        PsTeam.code == code, PsTeam.deleted_at.is_(None), *([PsTeam.id != row.id] if row is not None else [])))
+    if clash is not None:
+        raise Conflict("A team with this code exists.", fields={"code": ["Already taken."]})
+    if values.get("manager_id") is not None:
+        _active_user(values["manager_id"], "manager_id")
+
+
+def _set_members(actor, team: PsTeam, ids: list, changes: dict) -> None:
+    wanted = list(dict.fromkeys(ids))
+    for uid in wanted:
+        user = _active_user(uid, "member_ids")
+        if user.role not in (STAFF, CENTRE, Role.MANAGER.value, Role.ADMIN.value):
+            raise ValidationFailed(fields={"member_ids": [f"{user.email} has role '{user.role}'; team members "
+                                                          f"need the role '{STAFF}'."]})
+    before = member_ids([team.id])[team.id]
+    if sorted(before) == sorted(wanted):
+        return
+    db.session().execute(sql_delete(PsTeamMember).where(PsTeamMember.team_id == team.id))
+    db.session().add_all(PsTeamMember(team_id=team.id, user_id=uid) for uid in wanted)
+    db.session().flush()
+    changes["member_ids"] = (sorted(before), sorted(wanted))
+
+
+def with_members(teams: list[PsTeam]) -> list[PsTeam]:
+    """Attach each team's member ids (one query for the whole list)."""
+    members = member_ids([t.id for t in teams])
+    for team in teams:
+        team.__dict__["_member_ids"] = members[team.id]
+    return teams
+
+
+class TeamResource(Resource):
+    """Teams come back with their member ids."""
+
+    def get(self, actor, record_id, *, deleted=False):
+        return with_members([super().get(actor, record_id, deleted=deleted)])[0]
+
+    def list(self, actor, filters=None, *, page=common.PageRequest(), sort=None):
+        result = super().list(actor, filters, page=page, sort=sort)
+        with_members(result.items)
+        return result
+
+    def create(self, actor, data):
+        return with_members([super().create(actor, data)])[0]
+
+    def update(self, actor, record_id, data):
+        return with_members([super().update(actor, record_id, data)])[0]
+
+    def restore(self, actor, record_id):
+        return with_members([super().restore(actor, record_id)])[0]
+
+
+teams = TeamResource(PsTeam, s.TeamCreate, s.TeamUpdate, s.TeamFilter,
+                     {"code": PsTeam.code, "name": PsTeam.name, "created_at": PsTeam.created_at}, "code", "team",
+                     check=_check_team, extra_fields={"member_ids": _set_members})
+
+
+def team_by_code(code: str) -> PsTeam | None:
+    return db.session().scalar(select(PsTeam).where(PsTeam.code == code, PsTeam.deleted_at.is_(None)))
+
+
+def is_member(user: User, team: PsTeam) -> bool:
+    if team.manager_id == user.id:
+        return True
+    return db.session().scalar(select(func.count()).select_from(PsTeamMember).where(
+        PsTeamMember.team_id == team.id, PsTeamMember.user_id == user.id)) > 0
+
+
+# --- kinds -------------------------------------------------------------------------------------------
+
+def _check_kind(actor, values, row):
+    code = values.get("code", row.code if row is not None else None)
+    clash = db.session().scalar(select(PsKind.id).where(
+        PsKind.code == code, PsKind.deleted_at.is_(None), *([PsKind.id != row.id] if row is not None else [])))
+    if clash is not None:
+        raise Conflict("A kind with this code exists.", fields={"code": ["Already taken."]})
+    if values.get("default_team_id") is not None:
+        _live(PsTeam, values["default_team_id"], "default_team_id", "team")
+    attrs = values.get("attributes")
+    if attrs is not None:
+        codes = [a["code"] for a in attrs]
+        if len(set(codes)) != len(codes):
+            raise ValidationFailed(fields={"attributes": ["Attribute codes must be unique."]})
+        for a in attrs:
+            if a["datatype"] in ("singlevaluelist", "multivaluelist") and not a["values"]:
+                raise ValidationFailed(fields={"attributes": [f"'{a['code']}' is a list and needs values."]})
+
+
+kinds = Resource(PsKind, s.KindCreate, s.KindUpdate, s.KindFilter,
+                 {"code": PsKind.code, "created_at": PsKind.created_at}, "code", "kind", check=_check_kind)
+
+
+def kind_by_code(code: str, *, active_only: bool = True) -> PsKind | None:
+    stmt = select(PsKind).where(PsKind.code == code, PsKind.deleted_at.is_(None))
+    if active_only:
+        stmt = stmt.where(PsKind.active.is_(True))
+    return db.session().scalar(stmt)
+
+
+def all_kinds(*, public_only: bool = False) -> list[PsKind]:
+    stmt = select(PsKind).where(PsKind.deleted_at.is_(None), PsKind.active.is_(True)).order_by(PsKind.code)
+    if public_only:
+        stmt = stmt.where(PsKind.public.is_(True))
+    return list(db.session().scalars(stmt))
+
+
+#: The kinds a new installation starts with (written by :func:`ensure_default_kinds`).
+DEFAULT_KINDS = [
+    {"code": "repair", "label_en": "Repair", "label_zh_cn": "报修", "group": "Maintenance",
+     "description": "Something in your unit or a common area is broken.", "keywords": "repair,broken,leak",
+     "team": "engineering", "attributes": [
+         {"code": "location_type", "datatype": "singlevaluelist", "required": True, "order": 1,
+          "description": "Where is the problem?",
+          "values": [{"key": "unit", "name": "In my unit"}, {"key": "common", "name": "Common area"}]}]},
+    {"code": "complaint", "label_en": "Complaint", "label_zh_cn": "投诉", "group": "Service",
+     "description": "Tell us about a problem with our service or a neighbour.", "keywords": "complaint,noise",
+     "team": "administration", "attributes": []},
+    {"code": "consultation", "label_en": "Consultation", "label_zh_cn": "咨询", "group": "Service",
+     "description": "Ask us a question.", "keywords": "question,information", "demand": True,
+     "team": "administration", "attributes": []},
+    {"code": "suggestion", "label_en": "Written suggestion", "label_zh_cn": "书面建议", "group": "Service",
+     "description": "Suggest an improvement or a new service.", "keywords": "suggestion,idea", "demand": True,
+     "team": "administration", "attributes": []},
+]
+
+
+def ensure_default_kinds(actor: Any) -> list[PsKind]:
+    """Create the four standard kinds (报修, 投诉, 咨询, 书面建议) where missing; teams by code when they exist."""
+    made = []
+    for spec in DEFAULT_KINDS:
+        if kind_by_code(spec["code"], active_only=False) is not None:
+            continue
+        data = {k: v for k, v in spec.items() if k != "team"}
+        team = team_by_code(spec["team"])
+        if team is not None:
+            data["default_team_id"] = str(team.id)
+        made.append(kinds.create(actor, data))
+    return made
+
+
+# --- SLA policies --------------------------------------------------------------------------------------
+
+def _check_policy(actor, values, row):
+    kind = values.get("kind", row.kind if row is not None else "*")
+    if kind != "*" and kind_by_code(kind, active_only=False) is None:
+        raise ValidationFailed(fields={"kind": ["No kind with this code ('*' for every kind)."]})
+    priority = values.get("priority", row.priority if row is not None else None)
+    clash = db.session().scalar(select(PsSlaPolicy.id).where(
+        PsSlaPolicy.kind == kind, PsSlaPolicy.priority == priority, PsSlaPolicy.deleted_at.is_(None),
+        *([PsSlaPolicy.id != row.id] if row is not None else [])))
+    if clash is not None:
+        raise Conflict("A policy for this kind and priority exists; change it instead.",
+                       fields={"priority": ["Already has a policy."]})
+    response = values.get("response_minutes", row.response_minutes if row is not None else None)
+    resolution = values.get("resolution_minutes", row.resolution_minutes if row is not None else None)
+    if response and resolution and resolution < response:
+        raise ValidationFailed(fields={"resolution_minutes": ["Must not be shorter than response_minutes."]})
+
+
+class PolicyResource(Resource):
+    """SLA policies: a change is seen by the rest of the unit of work at once."""
+
+    def create(self, actor, data):
+        from plugins.property_service import sla
+
+        row = super().create(actor, data)
+        sla.forget()
+        return row
+
+    def update(self, actor, record_id, data):
+        from plugins.property_service import sla
+
+        row = super().update(actor, record_id, data)
+        sla.forget()
+        return row
+
+    def delete(self, actor, record_id):
+        from plugins.property_service import sla
+
+        super().delete(actor, record_id)
+        sla.forget()
+
+    def restore(self, actor, record_id):
+        from plugins.property_service import sla
+
+        row = super().restore(actor, record_id)
+        sla.forget()
+        return row
+
+
+sla_policies = PolicyResource(PsSlaPolicy, s.SlaPolicyCreate, s.SlaPolicyUpdate, s.SlaPolicyFilter,
+                        {"kind": PsSlaPolicy.kind, "priority": PsSlaPolicy.priority}, "kind,priority",
+                        "SLA policy", check=_check_policy)
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+def get_settings(actor: Any) -> dict:
+    require_actor(actor)
+    from plugins.property_service import sla
+
+    return sla.settings_values()
+
+
+def update_settings(actor: Any, data: Mapping[str, Any]) -> dict:
+    """Change the working calendar and feedback rules (admins and the centre)."""
+    from plugins.property_service import sla
+    from plugins.property_service.workhours import WorkCalendar
+
+    user = require_centre(actor)
+    values = common.validate(s.SettingsUpdate, data)
+    version = values.pop("version", None)
+    row = sla.settings_row()
+    created = row is None
+    if created:
+        row = PsSettings(name="default", **sla.DEFAULT_SETTINGS)
+        db.session().add(row)
+    elif version is not None:
+        common.check_version(row, version)
+    for key in ("holidays", "extra_workdays"):
+        if key in values:
+            values[key] = sorted({d.isoformat() for d in values[key]})
+    if "workdays" in values:
+        values["workdays"] = sorted(set(values["workdays"]))
+    merged = {**sla.settings_values(row), **values}
+    try:
+        WorkCalendar.build(tz=merged["timezone"], workdays=merged["workdays"], hours=merged["hours"])
+    except Exception as exc:  # an unknown zone or overlapping hours
+        field_name = "timezone" if "zone" in type(exc).__name__.lower() or "key" in str(exc).lower() else "hours"
+        raise ValidationFailed(fields={field_name: [str(exc) or "Invalid calendar."]}) from None
+    changes = common.apply_changes(row, values)
+    db.session().flush()
+    sla.forget()
+    if changes or created:
+        audit.record_change(user, "created" if created else "updated", row, changes)
+    return sla.settings_values(row)
+
+
+# --- Open311 API keys --------------------------------------------------------------------------------
+
+KEY_PREFIX = "o311_"
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(actor: Any, data: Mapping[str, Any]) -> tuple[PsApiKey, str]:
+    """An admin creates an Open311 key; requests posted with it are written as ``user_id`` (an admin or a
+    centre user). Returns the record and the key, which is shown only now."""
+    admin = require_role(actor, Role.ADMIN.value)
+    values = common.validate(s.ApiKeyCreate, data)
+    user = _active_user(values.get("user_id") or admin.id, "user_id")
+    if user.role not in (Role.ADMIN.value, CENTRE):
+        raise ValidationFailed(fields={"user_id": [f"The key must write as an admin or a '{CENTRE}' user."]})
+    plain = KEY_PREFIX + secrets.token_urlsafe(24)
+    key = PsApiKey(name=values["name"], key_hash=_digest(plain), prefix=plain[:12], user_id=user.id)
+    db.session().add(key)
+    db.session().flush()
+    audit.record_change(admin, "created", key, {"name": (None, key.name), "user_id": (None, user.id)})
+    return key, plain
+
+
+def list_api_keys(actor: Any, *, page: common.PageRequest = common.PageRequest()) -> common.Page:
+    require_role(actor, Role.ADMIN.value)
+    stmt = select(PsApiKey).where(PsApiKey.deleted_at.is_(None))
+    return common.paginate(stmt, page, [PsApiKey.created_at.desc()], PsApiKey.id)
+
+
+def revoke_api_key(actor: Any, key_id: Any) -> None:
+    admin = require_role(actor, Role.ADMIN.value)
+    key = db.session().get(PsApiKey, common.parse_uuid(key_id))
+    if key is None or key.deleted_at is not None:
+        raise NotFound("No API key with this id.")
+    common.soft_delete(key)
+    audit.record_change(admin, "deleted", key)
+
+
+def user_for_api_key(plain: str | None) -> User | None:
+    """The user an Open311 key writes as, or None for a missing, unknown or revoked key."""
+    if not plain:
+        return None
+    key = db.session().scalar(select(PsApiKey).where(PsApiKey.key_hash == _digest(plain.strip()),
+                                                     PsApiKey.deleted_at.is_(None)))
+    if key is None:
+        return None
+    user = db.session().get(User, key.user_id)
+    if user is None or user.deleted_at is not None or not user.is_active:
+        return None
+    key.last_used_at = utcnow()
+    return user
