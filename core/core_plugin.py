@@ -50,8 +50,9 @@ def trellis_interaction_kinds():
 @hookimpl
 def trellis_metrics():
     from core.metrics_core import CORE_METRICS
+    from core.services.analytics import ANALYTICS_METRICS
 
-    return CORE_METRICS
+    return CORE_METRICS + ANALYTICS_METRICS
 
 
 @hookimpl
@@ -89,7 +90,7 @@ def trellis_event_subscribers():
 @hookimpl
 def trellis_scheduled_jobs():
     from core.jobs import Job
-    from core.services import customers, interactions, webhooks, workflow
+    from core.services import analytics, customers, interactions, webhooks, workflow
 
     return [
         Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
@@ -97,4 +98,13 @@ def trellis_scheduled_jobs():
         Job("customer.regrade", customers.regrade_all, "Re-grade customer levels as the 12-month window slides."),
         Job("tasks.reminders", interactions.send_due_reminders, "Remind assignees of due and overdue tasks."),
         webhooks.delivery_job(),
+        Job("analytics.refresh", analytics.refresh_job,
+            "Recompute customer analytics when the last run is older than TRELLIS_ANALYTICS_REFRESH_HOURS."),
     ]
+
+
+@hookimpl
+def trellis_cli_commands():
+    from core.analytics.cli import COMMANDS
+
+    return COMMANDS

@@ -65,6 +65,11 @@ class CustomerFilter(StrictSchema):
     level = fields.String(validate=validate.Length(max=20))
     tag = fields.String(validate=validate.Length(max=50))
     owner_id = fields.UUID()
+    # customer analytics (docs/analytics.md), as of the last refresh
+    segment = fields.UUID(metadata={"description": "k-means segment id (GET /api/v1/analytics/segments)."})
+    value_tier = fields.String(validate=validate.OneOf(["key", "major", "regular", "small"]))
+    rfm_segment = fields.String(validate=validate.Length(max=40))
+    churn_risk = fields.Boolean(metadata={"description": "Flagged by the churn warning."})
     deleted = fields.Boolean(load_default=False, metadata={"description": "List deleted records instead."})
 
 

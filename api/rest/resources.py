@@ -155,6 +155,8 @@ def core_blueprints() -> list[Blueprint]:
         return page.items
 
     from api.rest.lifecycle import lifecycle_blueprints
+    from api.rest.analytics import analytics_blueprints
     from api.rest.webhooks import webhook_blueprints
 
-    return [customers_blp, contacts_blp, interactions_blp, meta_blp, *lifecycle_blueprints(), *webhook_blueprints()]
+    return [customers_blp, contacts_blp, interactions_blp, meta_blp, *lifecycle_blueprints(), *webhook_blueprints(),
+            *analytics_blueprints()]

@@ -590,6 +590,9 @@ def _p_alive(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -
 
 def _conditional_mean(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, t: np.ndarray) -> np.ndarray:
     r, alpha, a, b = params
+    # discounted_clv passes (1, n) customer rows against (periods, n) horizons: broadcast them so the
+    # quadrature fallback below can pick the same cells out of every array
+    x, tx, T, t = np.broadcast_arrays(x, tx, T, t)
     with np.errstate(all="ignore"):
         if abs(a - 1.0) < 1e-4:
             # (a+b+x-1)/(a-1) * bracket is 0/0 at a = 1; the function is smooth in a, so take

@@ -58,6 +58,9 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
         stmt = stmt.where(func.lower(Customer.name).contains(q.lower(), autoescape=True))
     if tag := f.pop("tag", None):
         stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
+    from core.services import analytics  # segment, value_tier, rfm_segment, churn_risk
+
+    stmt = stmt.where(*analytics.filter_conditions(f))
     for key, value in f.items():
         stmt = stmt.where(getattr(Customer, key) == value)
     return stmt

@@ -1,0 +1,181 @@
+"""REST for customer analytics under ``/api/v1/analytics``: a customer's numbers, the segments, the
+win-back list (and turning it into tasks), the latest run. Thin: every rule and permission check is in
+``core.services.analytics``; the metrics are served by ``/api/v1/metrics/analytics_*``."""
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.rest.crud import body_doc, json_body
+from core.schemas import InteractionOut
+from core.services import analytics
+
+
+class _Flag(Schema):
+    flag = fields.String()
+    reason = fields.String()
+
+
+class _Purchases(Schema):
+    transactions = fields.Integer()
+    first_purchase_at = fields.DateTime(allow_none=True)
+    last_purchase_at = fields.DateTime(allow_none=True)
+    lifetime_revenue = fields.Float(allow_none=True)
+
+
+class _RFM(Schema):
+    recency_days = fields.Integer(allow_none=True)
+    frequency = fields.Integer(allow_none=True)
+    monetary = fields.Float(allow_none=True)
+    r_score = fields.Integer(allow_none=True)
+    f_score = fields.Integer(allow_none=True)
+    m_score = fields.Integer(allow_none=True)
+    score = fields.String(allow_none=True)
+    segment = fields.String(allow_none=True)
+    label_en = fields.String(allow_none=True)
+    label_zh_cn = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class _Tier(Schema):
+    tier = fields.String(allow_none=True)
+    label_en = fields.String(allow_none=True)
+    label_zh_cn = fields.String(allow_none=True)
+    revenue_share = fields.Float(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class _SegmentRef(Schema):
+    id = fields.UUID(allow_none=True)
+    number = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True)
+    profile = fields.String(allow_none=True)
+    profile_zh_cn = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class _CLV(Schema):
+    seed = fields.Float(allow_none=True)
+    seed_reason = fields.String(allow_none=True)
+    model = fields.Float(allow_none=True)
+    model_reason = fields.String(allow_none=True)
+    p_alive = fields.Float(allow_none=True)
+    expected_transactions = fields.Float(allow_none=True)
+    expected_value = fields.Float(allow_none=True)
+
+
+class _Churn(Schema):
+    at_risk = fields.Boolean()
+    flags = fields.List(fields.Nested(_Flag))
+    since = fields.DateTime(allow_none=True)
+    task_id = fields.UUID(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class _Satisfaction(Schema):
+    csat_answers = fields.Integer()
+    csat_mean = fields.Float(allow_none=True)
+    nps_answers = fields.Integer()
+    nps_last = fields.Integer(allow_none=True)
+
+
+class CustomerAnalyticsOut(Schema):
+    customer_id = fields.UUID()
+    computed_at = fields.DateTime(allow_none=True)
+    run_id = fields.UUID(allow_none=True)
+    purchases = fields.Nested(_Purchases)
+    rfm = fields.Nested(_RFM)
+    value_tier = fields.Nested(_Tier)
+    segment = fields.Nested(_SegmentRef)
+    clv = fields.Nested(_CLV)
+    churn = fields.Nested(_Churn)
+    satisfaction = fields.Nested(_Satisfaction)
+
+
+class SegmentOut(Schema):
+    id = fields.UUID()
+    number = fields.Integer()
+    name = fields.String()
+    size = fields.Integer(metadata={"description": "Members you may see."})
+    size_all = fields.Integer(allow_none=True, metadata={"description": "Every member (admins only)."})
+    profile = fields.String()
+    profile_zh_cn = fields.String()
+    centroid = fields.Dict()
+    run_id = fields.UUID()
+
+
+class WinBackOut(Schema):
+    customer_id = fields.UUID()
+    name = fields.String()
+    stage = fields.String()
+    owner_id = fields.UUID(allow_none=True)
+    status = fields.String(metadata={"description": "lost or at_risk"})
+    expected_value = fields.Float()
+    clv = fields.Float(allow_none=True)
+    clv_seed = fields.Float(allow_none=True)
+    lost_reason = fields.String(allow_none=True)
+    churn_flags = fields.List(fields.Nested(_Flag))
+
+
+class RunOut(Schema):
+    id = fields.UUID()
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    status = fields.String()
+    trigger = fields.String()
+    as_of = fields.DateTime()
+    customers = fields.Integer()
+    purchasers = fields.Integer()
+    seconds = fields.Float()
+    params = fields.Dict()
+    message = fields.String()
+
+
+class WinBackArgs(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+def analytics_blueprints() -> list[Blueprint]:
+    blp = Blueprint("analytics", "analytics", url_prefix="/analytics",
+                    description="Customer analytics (客户分析): RFM, value tiers, segments, CLV, churn, win-back.")
+
+    @blp.route("/customers/<uuid:customer_id>")
+    @blp.response(200, CustomerAnalyticsOut)
+    def customer(customer_id):
+        """A customer's analytics as of the last refresh (a null number comes with its reason)"""
+        return analytics.get_customer(current_user, customer_id)
+
+    @blp.route("/segments")
+    @blp.response(200, SegmentOut(many=True))
+    def segment_list():
+        """The k-means segments of the last refresh, with their profiles"""
+        return analytics.segments(current_user)
+
+    @blp.route("/win-back")
+    @blp.arguments(WinBackArgs, location="query")
+    @blp.response(200, WinBackOut(many=True))
+    def win_back(args):
+        """Lost and at-risk customers, highest expected value first"""
+        return analytics.win_back(current_user, limit=args["limit"])
+
+    @blp.route("/win-back/tasks", methods=["POST"])
+    @blp.doc(**body_doc(analytics.WinBackTaskRequest))
+    @blp.response(201, InteractionOut(many=True))
+    def win_back_tasks():
+        """Create a planned win-back task for the owner of each listed customer (once per customer)"""
+        return analytics.make_win_back_tasks(current_user, json_body())
+
+    @blp.route("/runs/latest")
+    @blp.response(200, RunOut)
+    def latest_run():
+        """The last refresh: when, its status and the fitted model parameters"""
+        return analytics.latest_run(current_user)
+
+    @blp.route("/refresh", methods=["POST"])
+    @blp.response(201, RunOut)
+    def refresh():
+        """Recompute every customer's analytics now (admins)"""
+        return analytics.refresh_now(current_user)
+
+    return [blp]

@@ -1,0 +1,881 @@
+"""Customer analytics (客户分析, DOMAIN §2): RFM, value tiers, k-means segments, CLV, churn warning,
+win-back and satisfaction, computed for every customer by :func:`refresh` and read through the
+permission-checked functions below. docs/analytics.md says what every number means.
+
+:func:`refresh` loads the live customers, their purchases and survey answers in three queries, computes
+everything with numpy (``core.analytics``), replaces the ``customer_analytics`` rows in bulk and records
+an ``analytics_run`` with the fitted parameters. Newly raised churn flags create one planned task for the
+customer's owner. It is not scoped (it runs for the whole deployment from the CLI and ``trellis tick``);
+every read, list and metric here applies :func:`core.services.permissions.customer_visibility`.
+
+Purchases are the done interactions of kind ``purchase`` with an amount, from any source (the core or a
+plugin). A negative amount is a refund: it nets against spend and is not a transaction; a zero amount is a
+transaction worth 0.
+"""
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from marshmallow import fields, validate
+from sqlalchemy import and_, delete, func, insert, or_, select
+
+from core import db, runtime
+from core.analytics.clv import PERIOD_DAYS, customer_lifetime_value, expected_transactions, fit_bgnbd, \
+    fit_gamma_gamma, probability_alive, seed_clv, summarize
+from core.analytics.rfm import rfm_score
+from core.analytics.segmentation import segment_customers
+from core.analytics.value import TIERS, pareto_curve, parse_cuts, revenue_drop, usual_gap_days, value_tiers
+from core.db import utcnow
+from core.errors import NotFound, ValidationFailed
+from core.metrics import Metric, MetricQuery, MetricRow
+from core.models import (
+    AnalyticsRun, Customer, CustomerAnalytics, CustomerSegment, Interaction, InteractionStatus, LifecycleStage,
+    User, WorkflowTransitionEntry,
+)
+from core.schemas import StrictSchema
+from core.services import common
+from core.services.permissions import customer_visibility, require_actor, require_role
+
+PURCHASE_KIND = "purchase"
+SURVEY_KIND = "survey"
+SOURCE = "analytics"
+CHURN_SUBJECT = "Churn warning"
+WIN_BACK_SUBJECT = "Win back"
+
+# --- the RFM segment vocabulary and the default grid ---------------------------------------------------
+
+#: segment key → (en, zh-CN)
+RFM_LABELS: dict[str, tuple[str, str]] = {
+    "champions": ("Champions", "重要价值客户"),
+    "loyal": ("Loyal", "忠诚客户"),
+    "potential_loyalists": ("Potential loyalists", "潜在忠诚客户"),
+    "new_customers": ("New customers", "新客户"),
+    "promising": ("Promising", "有潜力客户"),
+    "need_attention": ("Need attention", "需要关注客户"),
+    "about_to_sleep": ("About to sleep", "即将沉睡客户"),
+    "at_risk": ("At risk", "有流失风险客户"),
+    "cant_lose": ("Can't lose them", "不能失去的客户"),
+    "hibernating": ("Hibernating", "沉睡客户"),
+    "lost": ("Lost", "已流失客户"),
+}
+#: rows R = 5..1, columns F = 1..5 (core.analytics.rfm.SEGMENT_GRID, with R1-F1 "lost")
+DEFAULT_RFM_GRID = (
+    "new_customers,potential_loyalists,potential_loyalists,champions,champions;"
+    "promising,potential_loyalists,potential_loyalists,loyal,loyal;"
+    "about_to_sleep,about_to_sleep,need_attention,loyal,loyal;"
+    "hibernating,hibernating,at_risk,at_risk,cant_lose;"
+    "lost,hibernating,at_risk,at_risk,cant_lose"
+)
+
+
+def rfm_labels(settings=None) -> dict[str, tuple[str, str]]:
+    """The segment labels: the built-in ones plus ``analytics_rfm_labels`` (``key=English|中文;…``)."""
+    settings = settings or runtime.current().settings
+    labels = dict(RFM_LABELS)
+    for part in settings.analytics_rfm_labels.split(";"):
+        if not part.strip():
+            continue
+        key, sep, text = part.partition("=")
+        en, _, zh = text.partition("|")
+        if not sep or not key.strip() or not en.strip():
+            raise ValueError(f"analytics_rfm_labels: '{part}' is not key=English|中文")
+        labels[key.strip()] = (en.strip(), (zh or en).strip())
+    return labels
+
+
+def rfm_grid(settings=None) -> list[list[str]]:
+    """``grid[5 - r][f - 1]``: the configured (or default) 5 x 5 segment grid, checked."""
+    settings = settings or runtime.current().settings
+    labels = rfm_labels(settings)
+    text = settings.analytics_rfm_grid.strip() or DEFAULT_RFM_GRID
+    rows = [[c.strip() for c in row.split(",")] for row in text.split(";")]
+    if len(rows) != 5 or any(len(r) != 5 for r in rows):
+        raise ValueError("analytics_rfm_grid must be 5 rows (R = 5..1) separated by ';' of 5 keys (F = 1..5)")
+    unknown = sorted({c for r in rows for c in r} - set(labels))
+    if unknown:
+        raise ValueError(f"analytics_rfm_grid names segments without labels: {', '.join(unknown)} "
+                         "(add them to analytics_rfm_labels)")
+    return rows
+
+
+# --- refresh ----------------------------------------------------------------------------------------------
+
+def _days(values: list[datetime]) -> np.ndarray:
+    """UTC datetimes → int64 days since 1970-01-01."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.array([v.astimezone(timezone.utc).replace(tzinfo=None) for v in values], dtype="datetime64[D]")
+    return arr.astype(np.int64)
+
+
+def _day_to_datetime(day: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(day))
+
+
+def _f(value: Any, digits: int = 4) -> float | None:
+    """A finite float for storage and JSON, or None."""
+    if value is None:
+        return None
+    v = float(value)
+    return round(v, digits) if math.isfinite(v) else None
+
+
+def _fit_params(fit: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    if not fit:
+        return {"ok": False, "reason": fit.reason}
+    return {"ok": True, **{n: _f(getattr(fit, n), 6) for n in names}, "log_likelihood": _f(fit.log_likelihood, 3),
+            "customers": fit.n_customers, "converged": fit.converged, "message": fit.message}
+
+
+def is_due(now: datetime | None = None) -> bool:
+    """True when no run exists or the last one is older than ``analytics_refresh_hours``."""
+    now = now or utcnow()
+    last = db.session().scalar(select(func.max(AnalyticsRun.finished_at)))
+    if last is None:
+        return True
+    hours = runtime.current().settings.analytics_refresh_hours
+    return now - last >= timedelta(hours=hours)
+
+
+def refresh_job(now: datetime) -> str:
+    """``trellis tick``: recompute when due (idempotent: a second tick right after does nothing)."""
+    if not is_due(now):
+        return "not due"
+    run = refresh(now=now, trigger="tick")
+    return f"{run.customers} customers, {run.params.get('churn', {}).get('tasks_created', 0)} churn task(s)"
+
+
+def refresh(*, now: datetime | None = None, trigger: str = "manual",
+            progress: Callable[[int, int, str], None] | None = None) -> AnalyticsRun:
+    """Recompute every live customer's analytics as of ``now`` and store them (one transaction).
+
+    ``progress(done, total, step)`` is called after each step (the CLI draws its progress bar with it).
+    """
+    started = time.perf_counter()
+    now = now or utcnow()
+    settings = runtime.current().settings
+    sess = db.session()
+    grid = rfm_grid(settings)
+    cuts = parse_cuts(settings.analytics_tier_cuts)
+    steps = ["load", "rfm", "tiers", "segments", "clv", "churn", "tasks", "write"]
+    done = 0
+
+    def step(name: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, len(steps), name)
+
+    # --- load: three queries ---------------------------------------------------------------------------
+    cust_rows = sess.execute(
+        select(Customer.id, Customer.name, Customer.industry, Customer.size, Customer.stage, Customer.owner_id)
+        .where(Customer.deleted_at.is_(None)).order_by(Customer.id)).all()
+    n = len(cust_rows)
+    index = {row.id: i for i, row in enumerate(cust_rows)}
+    purchase_rows = sess.execute(
+        select(Interaction.customer_id, Interaction.occurred_at, Interaction.amount)
+        .join(Customer, Customer.id == Interaction.customer_id)
+        .where(Interaction.kind == PURCHASE_KIND, Interaction.status == InteractionStatus.DONE.value,
+               Interaction.amount.is_not(None), Interaction.occurred_at.is_not(None),
+               Interaction.occurred_at <= now, Interaction.deleted_at.is_(None), Customer.deleted_at.is_(None))).all()
+    survey_rows = sess.execute(
+        select(Interaction.customer_id, Interaction.score_scale, Interaction.score, Interaction.occurred_at)
+        .join(Customer, Customer.id == Interaction.customer_id)
+        .where(Interaction.kind == SURVEY_KIND, Interaction.status == InteractionStatus.DONE.value,
+               Interaction.score.is_not(None), Interaction.deleted_at.is_(None), Customer.deleted_at.is_(None))
+        .order_by(Interaction.occurred_at)).all()
+    previous = {r.customer_id: r for r in sess.execute(
+        select(CustomerAnalytics.customer_id, CustomerAnalytics.churn_risk, CustomerAnalytics.churn_since,
+               CustomerAnalytics.churn_task_id))}
+    step("load")
+
+    today = int(np.datetime64(now.astimezone(timezone.utc).replace(tzinfo=None), "D").astype(np.int64))
+    c = np.array([index[r.customer_id] for r in purchase_rows], dtype=np.int64)
+    d = _days([r.occurred_at for r in purchase_rows])
+    a = np.array([float(r.amount) for r in purchase_rows], dtype=float)
+    buy = a >= 0
+    gross = np.bincount(c[buy], weights=a[buy], minlength=n)
+    refunds = np.bincount(c[~buy], weights=a[~buy], minlength=n)
+    lifetime = np.clip(gross + refunds, 0, None)
+    # refunds scale every purchase of the customer down proportionally, so the models see net spend
+    scale = np.divide(lifetime, gross, out=np.zeros(n), where=gross > 0)
+
+    # one transaction per (customer, day) of purchases with amount >= 0
+    if buy.any():
+        dmin = int(d[buy].min())
+        span = int(d[buy].max()) - dmin + 1
+        keys, inverse = np.unique(c[buy] * span + (d[buy] - dmin), return_inverse=True)
+        t_c = (keys // span).astype(np.int64)
+        t_d = (keys % span + dmin).astype(np.int64)
+        t_v = np.bincount(inverse.reshape(-1), weights=a[buy], minlength=keys.shape[0]) * scale[t_c]
+    else:
+        t_c = t_d = np.zeros(0, dtype=np.int64)
+        t_v = np.zeros(0)
+    n_txn = np.bincount(t_c, minlength=n)
+    purchaser = n_txn > 0
+    first_day = np.full(n, today, dtype=np.int64)
+    last_day = np.full(n, today, dtype=np.int64)
+    if t_c.shape[0]:
+        np.minimum.at(first_day, t_c, t_d)
+        np.maximum.at(last_day, t_c, t_d)
+        last_day[~purchaser] = today
+        first_of = np.flatnonzero(np.concatenate([[True], t_c[1:] != t_c[:-1]]))
+    else:
+        first_of = np.zeros(0, dtype=np.int64)
+    first_value = np.zeros(n)
+    first_value[t_c[first_of]] = t_v[first_of]
+
+    # --- RFM over the window ---------------------------------------------------------------------------
+    window = settings.analytics_window_days
+    win_start = today - window + 1
+    in_win_t = t_d >= win_start
+    freq_w = np.bincount(t_c[in_win_t], minlength=n)
+    in_win = d >= win_start
+    monetary_w = np.clip(np.bincount(c[in_win], weights=a[in_win], minlength=n), 0, None)
+    recency = today - last_day
+    tenure = today - first_day
+    p_idx = np.flatnonzero(purchaser)
+    r_s = np.zeros(n, dtype=np.int64)
+    f_s = np.zeros(n, dtype=np.int64)
+    m_s = np.zeros(n, dtype=np.int64)
+    if p_idx.shape[0]:
+        r_s[p_idx] = rfm_score(recency[p_idx], higher_is_better=False, column="recency")
+        f_s[p_idx] = rfm_score(freq_w[p_idx], column="frequency")
+        m_s[p_idx] = rfm_score(monetary_w[p_idx], column="monetary")
+    step("rfm")
+
+    # --- value tiers ------------------------------------------------------------------------------------
+    tiers = np.full(n, None, dtype=object)
+    shares = np.zeros(n)
+    if p_idx.shape[0]:
+        tiers[p_idx], shares[p_idx] = value_tiers(monetary_w[p_idx], cuts)
+    step("tiers")
+
+    # --- k-means ----------------------------------------------------------------------------------------
+    seg = segment_customers(
+        {"recency": recency[p_idx], "frequency": freq_w[p_idx], "monetary": monetary_w[p_idx],
+         "tenure": tenure[p_idx]},
+        {"industry": [cust_rows[i].industry for i in p_idx], "size": [cust_rows[i].size for i in p_idx]},
+        k_min=settings.analytics_k_min, k_max=settings.analytics_k_max)
+    step("segments")
+
+    # --- CLV --------------------------------------------------------------------------------------------
+    annuity = seed_clv(0.0, 0.0, 1.0, settings.analytics_seed_interest_rate, settings.analytics_seed_years)
+    yearly = monetary_w * (PERIOD_DAYS["Y"] / window)
+    seed = first_value - settings.analytics_seed_acquisition_cost + yearly * annuity
+    p_alive = np.full(n, np.nan)
+    exp_txn = np.full(n, np.nan)
+    clv = np.full(n, np.nan)
+    repeat = np.zeros(n, dtype=bool)
+    months = settings.analytics_clv_horizon_months
+    bg = gg = None
+    model_reason = "no purchase yet"
+    if t_c.shape[0]:
+        summary = summarize({"customer_id": t_c, "date": t_d.astype("datetime64[D]"), "amount": t_v},
+                            np.datetime64(today, "D"), period="W")
+        ids = summary.customer_ids.astype(np.int64)
+        repeat[ids] = summary.frequency > 0
+        bg = fit_bgnbd(summary.frequency, summary.recency, summary.T)
+        gg = fit_gamma_gamma(summary.frequency, summary.monetary_value)
+        if bg:
+            p_alive[ids] = probability_alive(bg, summary.frequency, summary.recency, summary.T)
+            exp_txn[ids] = expected_transactions(bg, months * PERIOD_DAYS["M"] / 7.0, summary.frequency,
+                                                 summary.recency, summary.T)
+            if gg:
+                clv[ids] = customer_lifetime_value(
+                    bg, gg, summary, horizon=months, period="M", discount_rate=settings.analytics_clv_discount_rate,
+                    margin=settings.analytics_clv_margin)
+    step("clv")
+
+    def model_reason_for(i: int) -> str | None:
+        if not purchaser[i]:
+            return "no purchase yet"
+        if not repeat[i]:
+            return ("one purchase so far: BG/NBD needs a repeat purchase to tell how often this customer "
+                    "buys and whether they are still active")
+        if not bg:
+            return f"BG/NBD could not be fitted: {bg.reason}"
+        if not gg and np.isnan(clv[i]):
+            return f"Gamma-Gamma could not be fitted: {gg.reason}"
+        return None
+
+    # --- churn flags --------------------------------------------------------------------------------------
+    period = settings.analytics_churn_period_days
+    base_n = settings.analytics_churn_baseline_periods
+    last_start = today - period + 1
+    base_start = last_start - period * base_n
+    last_rev = np.bincount(c[d >= last_start], weights=a[d >= last_start], minlength=n)
+    in_base = (d >= base_start) & (d < last_start)
+    base_rev = np.bincount(c[in_base], weights=a[in_base], minlength=n)
+    active_periods = np.clip(np.ceil((last_start - first_day) / period), 1, base_n)
+    baseline = np.clip(base_rev, 0, None) / active_periods
+    baseline[first_day >= last_start] = 0.0  # a customer newer than the last period has no baseline
+    drop = revenue_drop(np.clip(last_rev, 0, None), baseline)
+    usual = usual_gap_days(t_c, t_d, n)
+    gap_limit = np.maximum(settings.analytics_churn_gap_factor * usual, settings.analytics_churn_min_gap_days)
+    flags: list[list[dict[str, str]]] = [[] for _ in range(n)]
+    for i in p_idx:
+        if cust_rows[i].stage == LifecycleStage.LOST.value:
+            continue  # already lost: the win-back list covers them
+        if n_txn[i] >= 2 and baseline[i] > 0 and drop[i] >= settings.analytics_churn_drop:
+            flags[i].append({"flag": "drop", "reason": (
+                f"revenue in the last {period} days ({max(last_rev[i], 0):,.2f}) is {drop[i]:.0%} below its "
+                f"usual {baseline[i]:,.2f} per {period} days")})
+        if n_txn[i] >= 2 and recency[i] > gap_limit[i]:
+            flags[i].append({"flag": "gap", "reason": (
+                f"{int(recency[i])} days since the last purchase, against a usual gap of {usual[i]:g} days")})
+        if not np.isnan(p_alive[i]) and repeat[i] and p_alive[i] < settings.analytics_churn_p_alive:
+            flags[i].append({"flag": "p_alive", "reason": (
+                f"probability of still being active is {p_alive[i]:.2f}, under "
+                f"{settings.analytics_churn_p_alive:g}")})
+    step("churn")
+
+    # --- tasks for newly raised flags --------------------------------------------------------------------
+    new_flag = [i for i in range(n) if flags[i] and not getattr(previous.get(cust_rows[i].id), "churn_risk", False)]
+    owner_ids = {cust_rows[i].owner_id for i in new_flag if cust_rows[i].owner_id is not None}
+    owners = {u.id: u for u in sess.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
+    tasks: dict[int, uuid.UUID] = {}
+    due = now + timedelta(days=settings.analytics_task_due_days)
+    for i in new_flag:
+        owner = owners.get(cust_rows[i].owner_id)
+        if owner is None or not owner.is_active or owner.deleted_at is not None:
+            continue
+        tasks[i] = _create_task(owner, cust_rows[i].id, owner.id, f"{CHURN_SUBJECT}: call {cust_rows[i].name}",
+                                "\n".join(f["reason"] for f in flags[i]), due).id
+    step("tasks")
+
+    # --- write ----------------------------------------------------------------------------------------
+    run = AnalyticsRun(started_at=now, trigger=trigger, as_of=now, customers=n, purchasers=int(purchaser.sum()))
+    sess.add(run)
+    sess.flush()
+    sess.execute(delete(CustomerAnalytics))
+    sess.execute(delete(CustomerSegment).where(CustomerSegment.run_id != run.id))
+    segment_ids: list[uuid.UUID] = []
+    if seg:
+        for number in range(seg.k):
+            row = CustomerSegment(run_id=run.id, number=number + 1, name=f"Segment {number + 1}",
+                                  size=seg.sizes[number], profile=seg.profiles[number],
+                                  profile_zh_cn=seg.profiles_zh_cn[number], centroid=seg.centroids[number])
+            sess.add(row)
+            segment_ids.append(row.id or uuid.uuid4())
+            row.id = segment_ids[-1]
+        sess.flush()
+    seg_of = np.full(n, -1, dtype=np.int64)
+    if seg:
+        seg_of[p_idx] = seg.labels
+    seg_reason = None if seg else seg.reason
+    csat, nps = _satisfaction(survey_rows, index, n)
+
+    rows = []
+    for i, cr in enumerate(cust_rows):
+        buyer = bool(purchaser[i])
+        prev = previous.get(cr.id)
+        up = bool(flags[i])
+        persisting = up and prev is not None and prev.churn_risk
+        m_reason = model_reason_for(i)
+        clv_i = None if m_reason else _f(clv[i], 2)
+        seed_i = _f(seed[i], 2) if buyer else None
+        rows.append({
+            "customer_id": cr.id, "run_id": run.id, "computed_at": now,
+            "transactions": int(n_txn[i]), "lifetime_revenue": float(round(lifetime[i], 2)),
+            "first_purchase_at": _day_to_datetime(first_day[i]) if buyer else None,
+            "last_purchase_at": _day_to_datetime(last_day[i]) if buyer else None,
+            "recency_days": int(recency[i]) if buyer else None,
+            "frequency": int(freq_w[i]) if buyer else None,
+            "monetary": float(round(monetary_w[i], 2)) if buyer else None,
+            "r_score": int(r_s[i]) if buyer else None, "f_score": int(f_s[i]) if buyer else None,
+            "m_score": int(m_s[i]) if buyer else None,
+            "rfm_segment": grid[5 - r_s[i]][f_s[i] - 1] if buyer else None,
+            "rfm_reason": None if buyer else "no purchase yet",
+            "value_tier": tiers[i], "revenue_share": _f(shares[i]) if buyer else None,
+            "segment_id": segment_ids[seg_of[i]] if buyer and seg else None,
+            "segment_reason": None if buyer and seg else ("no purchase yet" if not buyer else seg_reason),
+            "clv_seed": seed_i, "clv_seed_reason": None if buyer else "no purchase yet",
+            "p_alive": None if m_reason else _f(p_alive[i]),
+            "expected_transactions": None if m_reason else _f(exp_txn[i]),
+            "clv": clv_i,
+            "clv_reason": m_reason if m_reason else (None if clv_i is not None else "the spend model is missing"),
+            "expected_value": clv_i if clv_i is not None else (seed_i if seed_i is not None else 0.0),
+            "churn_risk": up, "churn_flags": flags[i],
+            "churn_since": (prev.churn_since if persisting else now) if up else None,
+            "churn_task_id": (prev.churn_task_id if persisting else tasks.get(i)) if up else None,
+            **csat[i], **nps[i],
+        })
+    for start in range(0, len(rows), 1000):
+        sess.execute(insert(CustomerAnalytics), rows[start:start + 1000])
+
+    run.finished_at = utcnow()
+    run.seconds = round(time.perf_counter() - started, 3)
+    problems = [r for r in (None if seg else seg.reason, None if bg is None or bg else bg.reason,
+                            None if gg is None or gg else gg.reason) if r]
+    run.status = "partial" if problems else "ok"
+    run.message = "; ".join(problems)
+    run.params = {
+        "window_days": window, "tier_cuts": list(cuts),
+        "bgnbd": _fit_params(bg, ("r", "alpha", "a", "b")) if bg is not None else {"ok": False, "reason": model_reason},
+        "gamma_gamma": (_fit_params(gg, ("p", "q", "gamma")) if gg is not None
+                        else {"ok": False, "reason": model_reason}),
+        "clv": {"horizon_months": months, "discount_rate": settings.analytics_clv_discount_rate,
+                "margin": settings.analytics_clv_margin},
+        "seed": {"acquisition_cost": settings.analytics_seed_acquisition_cost,
+                 "interest_rate": settings.analytics_seed_interest_rate, "years": settings.analytics_seed_years},
+        "kmeans": ({"ok": True, "k": seg.k, "silhouette": seg.silhouette, "scores": {str(k): v for k, v in seg.scores.items()}}
+                   if seg else {"ok": False, "reason": seg.reason}),
+        "churn": {"flagged": int(sum(1 for f in flags if f)), "tasks_created": len(tasks)},
+    }
+    sess.flush()
+    step("write")
+    return run
+
+
+def _satisfaction(survey_rows, index: dict, n: int) -> tuple[list[dict], list[dict]]:
+    csat_sum, csat_n = np.zeros(n), np.zeros(n, dtype=np.int64)
+    nps_n = np.zeros(n, dtype=np.int64)
+    nps_last: list[int | None] = [None] * n
+    for row in survey_rows:  # ordered by time: the last NPS answer wins
+        i = index[row.customer_id]
+        if row.score_scale == "csat":
+            csat_sum[i] += row.score
+            csat_n[i] += 1
+        elif row.score_scale == "nps":
+            nps_n[i] += 1
+            nps_last[i] = int(row.score)
+    csat = [{"csat_answers": int(csat_n[i]), "csat_mean": _f(csat_sum[i] / csat_n[i], 2) if csat_n[i] else None}
+            for i in range(n)]
+    nps = [{"nps_answers": int(nps_n[i]), "nps_last": nps_last[i]} for i in range(n)]
+    return csat, nps
+
+
+def _create_task(actor: User, customer_id: uuid.UUID, assignee_id: uuid.UUID, subject: str, notes: str,
+                 due: datetime) -> Interaction:
+    from core.services import interactions
+
+    return interactions.create(actor, {
+        "customer_id": str(customer_id), "kind": "call", "subject": subject[:200], "notes": notes,
+        "status": InteractionStatus.PLANNED.value, "due_at": due, "assignee_id": str(assignee_id)}, source=SOURCE)
+
+
+# --- reads ------------------------------------------------------------------------------------------------
+
+NOT_ANALYSED = "not analysed yet: the analytics are refreshed by `trellis analytics refresh` and `trellis tick`"
+
+
+def _visible_rows():
+    return (select(CustomerAnalytics).join(Customer, Customer.id == CustomerAnalytics.customer_id)
+            .where(Customer.deleted_at.is_(None)))
+
+
+def for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerAnalytics]:
+    """The stored analytics of the given customers the actor may see, in one query (GraphQL loaders)."""
+    if not customer_ids:
+        return {}
+    rows = db.session().scalars(_visible_rows().where(customer_visibility(actor),
+                                                      CustomerAnalytics.customer_id.in_(customer_ids)))
+    return {r.customer_id: r for r in rows}
+
+
+def segments_by_id(ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerSegment]:
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    return {s.id: s for s in db.session().scalars(select(CustomerSegment).where(CustomerSegment.id.in_(ids)))}
+
+
+def get_customer(actor: Any, customer_id: Any) -> dict[str, Any]:
+    """Everything analytics knows about one customer the actor may see (NotFound otherwise)."""
+    from core.services import customers
+
+    customer = customers.get(actor, customer_id)
+    row = db.session().get(CustomerAnalytics, customer.id)
+    segment = db.session().get(CustomerSegment, row.segment_id) if row is not None and row.segment_id else None
+    return describe(customer.id, row, segment)
+
+
+def describe(customer_id: uuid.UUID, row: CustomerAnalytics | None, segment: CustomerSegment | None,
+             labels: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """A stored row as the nested structure REST and GraphQL serve (nulls carry a reason)."""
+    labels = labels or rfm_labels()
+    if row is None:
+        r = NOT_ANALYSED
+        return {"customer_id": customer_id, "computed_at": None, "run_id": None,
+                "purchases": {"transactions": 0, "first_purchase_at": None, "last_purchase_at": None,
+                              "lifetime_revenue": None},
+                "rfm": {"segment": None, "reason": r}, "value_tier": {"tier": None, "reason": r},
+                "segment": {"id": None, "reason": r},
+                "clv": {"seed": None, "seed_reason": r, "model": None, "model_reason": r, "p_alive": None,
+                        "expected_transactions": None, "expected_value": None},
+                "churn": {"at_risk": False, "flags": [], "since": None, "task_id": None, "reason": r},
+                "satisfaction": {"csat_answers": 0, "csat_mean": None, "nps_answers": 0, "nps_last": None}}
+    seg_label = labels.get(row.rfm_segment, (None, None)) if row.rfm_segment else (None, None)
+    tier_label = TIERS.get(row.value_tier, (None, None)) if row.value_tier else (None, None)
+    return {
+        "customer_id": customer_id, "computed_at": row.computed_at, "run_id": row.run_id,
+        "purchases": {"transactions": row.transactions, "first_purchase_at": row.first_purchase_at,
+                      "last_purchase_at": row.last_purchase_at, "lifetime_revenue": row.lifetime_revenue},
+        "rfm": {"recency_days": row.recency_days, "frequency": row.frequency, "monetary": row.monetary,
+                "r_score": row.r_score, "f_score": row.f_score, "m_score": row.m_score,
+                "score": f"{row.r_score}{row.f_score}{row.m_score}" if row.r_score else None,
+                "segment": row.rfm_segment, "label_en": seg_label[0], "label_zh_cn": seg_label[1],
+                "reason": row.rfm_reason},
+        "value_tier": {"tier": row.value_tier, "label_en": tier_label[0], "label_zh_cn": tier_label[1],
+                       "revenue_share": row.revenue_share,
+                       "reason": None if row.value_tier else (row.rfm_reason or "no revenue")},
+        "segment": {"id": segment.id if segment else None, "number": segment.number if segment else None,
+                    "name": segment.name if segment else None, "profile": segment.profile if segment else None,
+                    "profile_zh_cn": segment.profile_zh_cn if segment else None,
+                    "reason": None if segment else row.segment_reason},
+        "clv": {"seed": row.clv_seed, "seed_reason": row.clv_seed_reason, "model": row.clv,
+                "model_reason": row.clv_reason, "p_alive": row.p_alive,
+                "expected_transactions": row.expected_transactions, "expected_value": row.expected_value},
+        "churn": {"at_risk": row.churn_risk, "flags": list(row.churn_flags or []), "since": row.churn_since,
+                  "task_id": row.churn_task_id, "reason": None},
+        "satisfaction": {"csat_answers": row.csat_answers, "csat_mean": row.csat_mean,
+                         "nps_answers": row.nps_answers, "nps_last": row.nps_last},
+    }
+
+
+def latest_run(actor: Any) -> AnalyticsRun:
+    require_actor(actor)
+    run = db.session().scalars(select(AnalyticsRun).order_by(AnalyticsRun.started_at.desc(),
+                                                             AnalyticsRun.id).limit(1)).first()
+    if run is None:
+        raise NotFound("The analytics have not been computed yet: run `trellis analytics refresh`.")
+    return run
+
+
+def refresh_now(actor: Any) -> AnalyticsRun:
+    """Recompute now (admins): the same as ``trellis analytics refresh``."""
+    require_role(actor, "admin")
+    return refresh(trigger="api")
+
+
+def segments(actor: Any) -> list[dict[str, Any]]:
+    """The latest run's segments; ``size`` counts the members the actor may see (``size_all`` is every
+    member, shown to admins only)."""
+    user = require_actor(actor)
+    rows = db.session().scalars(
+        select(CustomerSegment).join(AnalyticsRun, AnalyticsRun.id == CustomerSegment.run_id)
+        .order_by(AnalyticsRun.started_at.desc(), CustomerSegment.number)).all()
+    if not rows:
+        return []
+    latest = rows[0].run_id
+    rows = [r for r in rows if r.run_id == latest]
+    counts = dict(db.session().execute(
+        select(CustomerAnalytics.segment_id, func.count())
+        .join(Customer, Customer.id == CustomerAnalytics.customer_id)
+        .where(customer_visibility(user), Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.is_not(None))
+        .group_by(CustomerAnalytics.segment_id)).all())
+    return [{"id": s.id, "number": s.number, "name": s.name, "size": int(counts.get(s.id, 0)),
+             "size_all": s.size if user.role == "admin" else None, "profile": s.profile,
+             "profile_zh_cn": s.profile_zh_cn, "centroid": s.centroid, "run_id": s.run_id} for s in rows]
+
+
+def _lost_reasons(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The reason given on each customer's latest move to ``lost`` (core/lifecycle.py records it)."""
+    if not customer_ids:
+        return {}
+    from core import lifecycle
+
+    rows = db.session().execute(
+        select(WorkflowTransitionEntry.record_id, WorkflowTransitionEntry.reason)
+        .where(WorkflowTransitionEntry.workflow == lifecycle.WORKFLOW,
+               WorkflowTransitionEntry.to_state == LifecycleStage.LOST.value,
+               WorkflowTransitionEntry.record_id.in_(customer_ids))
+        .order_by(WorkflowTransitionEntry.at)).all()
+    return {cid: reason for cid, reason in rows}
+
+
+def win_back(actor: Any, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Lost and at-risk customers the actor may see, ranked by expected value (highest first)."""
+    if not 1 <= int(limit) <= 500:
+        raise ValidationFailed(fields={"limit": ["Must be between 1 and 500."]})
+    stmt = (select(Customer, CustomerAnalytics)
+            .outerjoin(CustomerAnalytics, CustomerAnalytics.customer_id == Customer.id)
+            .where(customer_visibility(actor), Customer.deleted_at.is_(None),
+                   or_(Customer.stage == LifecycleStage.LOST.value, CustomerAnalytics.churn_risk.is_(True)))
+            .order_by(func.coalesce(CustomerAnalytics.expected_value, 0).desc(), Customer.name, Customer.id)
+            .limit(limit))
+    pairs = db.session().execute(stmt).all()
+    reasons = _lost_reasons([c.id for c, _ in pairs])
+    out = []
+    for customer, row in pairs:
+        lost = customer.stage == LifecycleStage.LOST.value
+        out.append({
+            "customer_id": customer.id, "name": customer.name, "stage": customer.stage,
+            "owner_id": customer.owner_id, "status": "lost" if lost else "at_risk",
+            "expected_value": row.expected_value if row is not None else 0.0,
+            "clv": row.clv if row is not None else None, "clv_seed": row.clv_seed if row is not None else None,
+            "lost_reason": reasons.get(customer.id) if lost else None,
+            "churn_flags": list(row.churn_flags or []) if row is not None else [],
+        })
+    return out
+
+
+class WinBackTaskRequest(StrictSchema):
+    customer_ids = fields.List(fields.UUID(), metadata={"description": "Only these customers of the list."})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "The top N of the list."})
+    due_in_days = fields.Integer(validate=validate.Range(min=0, max=365))
+
+
+def make_win_back_tasks(actor: Any, data: Mapping[str, Any] | None = None) -> list[Interaction]:
+    """Turn the win-back list into planned tasks for each customer's owner (the caller when there is
+    none). ``customer_ids`` limits it to those customers of the list; ``limit`` takes the top ones.
+    A customer that already has an open win-back task gets no second one."""
+    user = require_actor(actor)
+    values = common.validate(WinBackTaskRequest, dict(data or {}))
+    limit = values["limit"]
+    due_days = values.get("due_in_days", runtime.current().settings.analytics_task_due_days)
+    wanted = set(values["customer_ids"]) if values.get("customer_ids") is not None else None
+    listed = win_back(user, limit=500 if wanted is not None else limit)
+    if wanted is not None:
+        missing = wanted - {r["customer_id"] for r in listed}
+        if missing:
+            raise ValidationFailed(fields={"customer_ids": [
+                f"Not on your win-back list: {', '.join(sorted(str(m) for m in missing))}."]})
+        listed = [r for r in listed if r["customer_id"] in wanted]
+    open_tasks = set(db.session().scalars(
+        select(Interaction.customer_id).where(
+            Interaction.customer_id.in_([r["customer_id"] for r in listed]), Interaction.source == SOURCE,
+            Interaction.status == InteractionStatus.PLANNED.value, Interaction.deleted_at.is_(None),
+            Interaction.subject.startswith(WIN_BACK_SUBJECT))))
+    due = utcnow() + timedelta(days=due_days)
+    created = []
+    for r in listed:
+        if r["customer_id"] in open_tasks:
+            continue
+        why = r["lost_reason"] or "; ".join(f["reason"] for f in r["churn_flags"]) or r["status"]
+        notes = f"{'Lost' if r['status'] == 'lost' else 'At risk'}: {why}. Expected value {r['expected_value']:,.2f}."
+        created.append(_create_task(user, r["customer_id"], r["owner_id"] or user.id,
+                                    f"{WIN_BACK_SUBJECT}: {r['name']}", notes, due))
+    return created
+
+
+# --- customer list filters -------------------------------------------------------------------------------
+
+FILTER_KEYS = ("segment", "value_tier", "rfm_segment", "churn_risk")
+
+
+def filter_conditions(filters: dict[str, Any]) -> list[Any]:
+    """Pop the analytics filters of ``CustomerFilter`` and return conditions on ``Customer``."""
+    conditions = []
+    wanted = {k: filters.pop(k) for k in FILTER_KEYS if k in filters}
+    if not wanted:
+        return conditions
+    column = {"segment": CustomerAnalytics.segment_id, "value_tier": CustomerAnalytics.value_tier,
+              "rfm_segment": CustomerAnalytics.rfm_segment, "churn_risk": CustomerAnalytics.churn_risk}
+    where = [column[k] == v for k, v in wanted.items()]
+    conditions.append(Customer.id.in_(select(CustomerAnalytics.customer_id).where(and_(*where))))
+    return conditions
+
+
+# --- metrics ----------------------------------------------------------------------------------------------
+
+def _scoped_analytics(query: MetricQuery):
+    return (select(CustomerAnalytics).join(Customer, Customer.id == CustomerAnalytics.customer_id)
+            .where(customer_visibility(query.actor), Customer.deleted_at.is_(None)))
+
+
+def rfm_segment_counts(query: MetricQuery) -> list[MetricRow]:
+    """Customers per RFM segment (latest refresh), with their window revenue."""
+    labels = rfm_labels()
+    sub = _scoped_analytics(query).subquery()
+    rows = db.session().execute(select(sub.c.rfm_segment, func.count(), func.sum(sub.c.monetary))
+                                .where(sub.c.rfm_segment.is_not(None)).group_by(sub.c.rfm_segment)).all()
+    order = list(labels)
+    rows = sorted(rows, key=lambda r: order.index(r[0]) if r[0] in order else len(order))
+    return [MetricRow(value=int(count), group={"rfm_segment": key},
+                      extra={"label_en": labels.get(key, (key, key))[0], "label_zh_cn": labels.get(key, (key, key))[1],
+                             "revenue": _f(total or 0, 2)}) for key, count, total in rows]
+
+
+def value_tier_counts(query: MetricQuery) -> list[MetricRow]:
+    """Customers per value tier (latest refresh), with their window revenue."""
+    sub = _scoped_analytics(query).subquery()
+    data = {k: (c, t) for k, c, t in db.session().execute(
+        select(sub.c.value_tier, func.count(), func.sum(sub.c.monetary))
+        .where(sub.c.value_tier.is_not(None)).group_by(sub.c.value_tier))}
+    return [MetricRow(value=int(data.get(k, (0, 0))[0]), group={"value_tier": k},
+                      extra={"label_en": en, "label_zh_cn": zh, "revenue": _f(data.get(k, (0, 0))[1] or 0, 2)})
+            for k, (en, zh) in TIERS.items()]
+
+
+def pareto(query: MetricQuery) -> list[MetricRow]:
+    """The Pareto curve of the customers you may see: share of customers (ranked by window revenue,
+    highest first) against their cumulative share of revenue, at 5 % steps."""
+    revenue = [m for (m,) in db.session().execute(select(_scoped_analytics(query).subquery().c.monetary))
+               if m is not None]
+    return [MetricRow(value=y, group={"customer_share": x}) for x, y in pareto_curve(np.array(revenue, dtype=float))]
+
+
+def clv_distribution(query: MetricQuery) -> list[MetricRow]:
+    """How many customers fall in each of 10 equal-width bands of model CLV (seed CLV with
+    group_by=formula:seed); extra gives the band's bounds. Customers without a value form the last row
+    (``band: null``), with the most common reason."""
+    formula = "seed" if query.group_by == "formula:seed" else "model"
+    sub = _scoped_analytics(query).subquery()
+    col, reason = (sub.c.clv_seed, sub.c.clv_seed_reason) if formula == "seed" else (sub.c.clv, sub.c.clv_reason)
+    pairs = db.session().execute(select(col, reason)).all()
+    values = np.array([v for v, _ in pairs if v is not None], dtype=float)
+    rows = []
+    if values.shape[0]:
+        lo, hi = float(values.min()), float(values.max())
+        edges = np.linspace(lo, hi, 11) if hi > lo else np.array([lo, hi])
+        counts = np.histogram(values, bins=edges)[0] if hi > lo else np.array([values.shape[0]])
+        for b, count in enumerate(counts):
+            rows.append(MetricRow(value=int(count), group={"band": b + 1},
+                                  extra={"from": _f(edges[b], 2), "to": _f(edges[b + 1], 2), "formula": formula}))
+    missing = [r for v, r in pairs if v is None]
+    if missing:
+        common_reason = max(set(missing), key=missing.count)
+        rows.append(MetricRow(value=len(missing), group={"band": None},
+                              extra={"formula": formula, "reason": common_reason}))
+    return rows
+
+
+def churn_watchlist(query: MetricQuery) -> list[MetricRow]:
+    """Customers flagged for churn, highest expected value first (at most 100), value = expected value;
+    with group_by=flag, how many customers carry each flag."""
+    if query.group_by == "flag":
+        counts: dict[str, int] = defaultdict(int)
+        for (flags,) in db.session().execute(select(_scoped_analytics(query).subquery().c.churn_flags)):
+            for f in flags or []:
+                counts[f["flag"]] += 1
+        return [MetricRow(value=counts.get(k, 0), group={"flag": k}) for k in ("drop", "gap", "p_alive")]
+    rows = db.session().execute(
+        _scoped_analytics(query).where(CustomerAnalytics.churn_risk.is_(True))
+        .add_columns(Customer.name, Customer.owner_id)
+        .order_by(CustomerAnalytics.expected_value.desc(), Customer.name).limit(100)).all()
+    return [MetricRow(value=_f(row.expected_value, 2), group={"customer_id": str(row.customer_id)},
+                      extra={"name": name, "owner_id": str(owner) if owner else None,
+                             "flags": list(row.churn_flags or []),
+                             "since": row.churn_since.isoformat() if row.churn_since else None})
+            for row, name, owner in rows]
+
+
+SATISFACTION_GROUPS = ("period:day", "period:week", "period:month", "rfm_segment", "segment", "owner_id", "source")
+
+
+def _answers(query: MetricQuery, scale: str):
+    from core.metrics_core.sql import grain_of, in_period, period_start
+
+    grain = grain_of(query.group_by)
+    group = {None: None, "rfm_segment": CustomerAnalytics.rfm_segment, "segment": CustomerAnalytics.segment_id,
+             "owner_id": Customer.owner_id, "source": Interaction.source}
+    column = period_start(grain, Interaction.occurred_at) if grain else group.get(query.group_by)
+    stmt = (select(Interaction.score, column if column is not None else Interaction.score)
+            .join(Customer, Customer.id == Interaction.customer_id)
+            .outerjoin(CustomerAnalytics, CustomerAnalytics.customer_id == Customer.id)
+            .where(customer_visibility(query.actor), Customer.deleted_at.is_(None), Interaction.deleted_at.is_(None),
+                   Interaction.kind == SURVEY_KIND, Interaction.status == InteractionStatus.DONE.value,
+                   Interaction.score_scale == scale, Interaction.score.is_not(None),
+                   *in_period(Interaction.occurred_at, query)))
+    by_group: dict[Any, list[int]] = defaultdict(list)
+    for score, key in db.session().execute(stmt):
+        by_group[key if column is not None else None].append(int(score))
+    return by_group
+
+
+def _grouped(query: MetricQuery, data: dict[Any, tuple[Any, dict]], zero) -> list[MetricRow]:
+    if not query.group_by:
+        return [MetricRow(value=v, extra=e) for v, e in (data.get(None) or zero(),)]
+    from core.metrics_core.customers import grouped_rows
+
+    if query.group_by == "segment":
+        names = {s.id: s for s in db.session().scalars(select(CustomerSegment))}
+        return [MetricRow(value=v, group={"segment": str(k) if k else None},
+                          extra={**e, "name": names[k].name if k in names else None})
+                for k, (v, e) in sorted(data.items(), key=lambda kv: str(kv[0]))]
+    return grouped_rows(query, data, zero)
+
+
+def nps(query: MetricQuery) -> list[MetricRow]:
+    """Net Promoter Score of the NPS answers (0–10) in the period: % promoters (9–10) − % detractors
+    (0–6), −100..100; null when there is no answer."""
+    data = {}
+    for key, scores in _answers(query, "nps").items():
+        s = np.array(scores)
+        pro, det = int((s >= 9).sum()), int((s <= 6).sum())
+        data[key] = (round(100.0 * (pro - det) / len(s), 1),
+                     {"answers": len(s), "promoters": pro, "passives": len(s) - pro - det, "detractors": det})
+    return _grouped(query, data, lambda: (None, {"answers": 0, "promoters": 0, "passives": 0, "detractors": 0}))
+
+
+def csat(query: MetricQuery) -> list[MetricRow]:
+    """CSAT of the answers (1–5) in the period: % of answers that are 4 or 5; extra.mean is the mean
+    score. Null when there is no answer."""
+    data = {}
+    for key, scores in _answers(query, "csat").items():
+        s = np.array(scores)
+        data[key] = (round(100.0 * float((s >= 4).mean()), 1), {"answers": len(s), "mean": round(float(s.mean()), 2)})
+    return _grouped(query, data, lambda: (None, {"answers": 0, "mean": None}))
+
+
+def satisfaction_repurchase(query: MetricQuery) -> list[MetricRow]:
+    """Does satisfaction go with buying again? Customers are banded by their latest survey answer in the
+    period (NPS: promoter / passive / detractor; CSAT: satisfied 4–5 / neutral 3 / unsatisfied 1–2); value
+    is the share of them who made a purchase after that answer."""
+    from core.metrics_core.sql import in_period
+
+    answers = db.session().execute(
+        select(Interaction.customer_id, Interaction.score_scale, Interaction.score, Interaction.occurred_at)
+        .join(Customer, Customer.id == Interaction.customer_id)
+        .where(customer_visibility(query.actor), Customer.deleted_at.is_(None), Interaction.deleted_at.is_(None),
+               Interaction.kind == SURVEY_KIND, Interaction.status == InteractionStatus.DONE.value,
+               Interaction.score.is_not(None), *in_period(Interaction.occurred_at, query))
+        .order_by(Interaction.occurred_at)).all()
+    latest: dict[tuple[uuid.UUID, str], tuple[int, datetime]] = {}
+    for cid, scale, score, at in answers:
+        latest[(cid, scale)] = (score, at)
+    last_buy = dict(db.session().execute(
+        select(Interaction.customer_id, func.max(Interaction.occurred_at))
+        .where(Interaction.customer_id.in_({cid for cid, _ in latest}), Interaction.kind == PURCHASE_KIND,
+               Interaction.status == InteractionStatus.DONE.value, Interaction.deleted_at.is_(None))
+        .group_by(Interaction.customer_id)).all()) if latest else {}
+    bands = {("nps", "promoter"): [0, 0], ("nps", "passive"): [0, 0], ("nps", "detractor"): [0, 0],
+             ("csat", "satisfied"): [0, 0], ("csat", "neutral"): [0, 0], ("csat", "unsatisfied"): [0, 0]}
+    for (cid, scale), (score, at) in latest.items():
+        if scale == "nps":
+            band = "promoter" if score >= 9 else "detractor" if score <= 6 else "passive"
+        else:
+            band = "satisfied" if score >= 4 else "unsatisfied" if score <= 2 else "neutral"
+        cell = bands[(scale, band)]
+        cell[0] += 1
+        bought = last_buy.get(cid)
+        if bought is not None and at is not None and bought > at:
+            cell[1] += 1
+    return [MetricRow(value=round(bought / n, 4) if n else None, group={"scale": scale, "band": band},
+                      extra={"customers": n, "repurchased": bought})
+            for (scale, band), (n, bought) in bands.items()]
+
+
+ANALYTICS_METRICS = [
+    Metric("analytics_rfm_segments", "RFM segments", "RFM 客户分群", rfm_segment_counts,
+           description="Customers you may see in each RFM segment at the last refresh; extra: labels and "
+                       "window revenue. See docs/analytics.md."),
+    Metric("analytics_value_tiers", "Value tiers", "客户价值分层", value_tier_counts,
+           description="Customers per value tier (大客户/重要客户/普通客户/小客户) by cumulative revenue share."),
+    Metric("analytics_pareto", "Pareto curve", "帕累托曲线", pareto, unit="share",
+           description="Share of customers (ranked by window revenue) vs their cumulative share of revenue."),
+    Metric("analytics_clv_distribution", "CLV distribution", "客户终身价值分布", clv_distribution,
+           description="Customers per band of model CLV (group_by=formula:seed for the seed formula).",
+           group_by=("formula:seed",)),
+    Metric("analytics_churn_watchlist", "Churn watchlist", "流失预警名单", churn_watchlist, unit="currency",
+           description="Customers flagged for churn, by expected value; group_by=flag counts each flag.",
+           group_by=("flag",)),
+    Metric("analytics_nps", "NPS", "净推荐值", nps, unit="score",
+           description="Net Promoter Score of NPS survey answers in the period (−100..100).",
+           group_by=SATISFACTION_GROUPS),
+    Metric("analytics_csat", "CSAT", "客户满意度", csat, unit="percent",
+           description="Share of CSAT survey answers in the period that are 4 or 5 (%).",
+           group_by=SATISFACTION_GROUPS),
+    Metric("analytics_satisfaction_repurchase", "Satisfaction vs repurchase", "满意度与复购", satisfaction_repurchase,
+           unit="share", description="Share of customers who bought again after their latest survey answer, "
+                                     "per NPS / CSAT band."),
+]
