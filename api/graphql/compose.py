@@ -67,6 +67,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
     except PluginError:
         raise
     except Exception as exc:
+        registry.check_references()   # a reference made by a string annotation, named with its plugin
         raise PluginError(
             f"The GraphQL schema of the enabled plugins ({', '.join(plugins.enabled_names)}) could not be "
             f"built: {exc}. The plugin whose type or field is named above must fix it, or be disabled."

@@ -126,7 +126,10 @@ class SchemaRegistry:
 
     def ref(self, name: str) -> Any:
         """A lazy reference to the type ``name`` of this schema, usable in any annotation."""
-        self._referred.setdefault(name, self.owner)
+        return self._ref(name, self.owner)
+
+    def _ref(self, name: str, owner: str) -> Any:
+        self._referred.setdefault(name, owner)
         # A LazyType, not the string ``name``: a string would be resolved against the globals of a module
         # using ``from __future__ import annotations`` first, where ``name`` may be a model class.
         return Annotated[LazyType(name, self.module_name), strawberry.lazy(self.module_name)]
@@ -134,11 +137,13 @@ class SchemaRegistry:
     def connection(self, name: str) -> Any:
         """A lazy reference to ``<name>Connection`` (Relay style: ``edges { cursor node }``, ``pageInfo``,
         ``totalCount``), created on first use. Resolvers return an :class:`api.graphql.pagination.Slice`."""
-        conn = f"{name}Connection"
+        return self._connection(name, self.owner)
+
+    def _connection(self, name: str, owner: str) -> Any:
         if name not in self._connections:
             self._connections.add(name)
-            self._make_connection(name)
-        return self.ref(conn)
+            self._make_connection(name, owner)
+        return self._ref(f"{name}Connection", owner)
 
     # --- what compose calls ---------------------------------------------------------------------------
 
@@ -204,17 +209,21 @@ class SchemaRegistry:
                 raise PluginError(f"Plugin '{entry.owner}': the GraphQL type '{entry.name}' is not valid: "
                                   f"{exc}") from exc
 
+        self.check_references()
+        query = self._root_type("Query")
+        mutation = self._root_type("Mutation") if self._root["Mutation"] else None
+        self._done = True
+        return query, mutation
+
+    def check_references(self) -> None:
+        """Every ``registry.ref`` made so far names a registered type (string annotations are evaluated
+        only while the schema is built, so compose calls this again when building fails)."""
         missing = {name: owner for name, owner in self._referred.items() if name not in self._names}
         if missing:
             name, owner = next(iter(missing.items()))
             raise PluginError(
                 f"Plugin '{owner}' refers to the GraphQL type '{name}', which no enabled component registers. "
                 "Enable the plugin that registers it (and list it in `requires`) or fix the name.")
-
-        query = self._root_type("Query")
-        mutation = self._root_type("Mutation") if self._root["Mutation"] else None
-        self._done = True
-        return query, mutation
 
     # --- internals --------------------------------------------------------------------------------------
 
@@ -249,7 +258,7 @@ class SchemaRegistry:
             return fld
         func = resolver._unbound_wrapped_func
         namespace = dict(getattr(sys.modules.get(func.__module__), "__dict__", {}))
-        namespace["registry"] = self
+        namespace["registry"] = _OwnedView(self, owner)
         try:
             namespace.update(inspect.getclosurevars(func).nonlocals)
         except (TypeError, ValueError):
@@ -285,9 +294,9 @@ class SchemaRegistry:
         setattr(self.module, "PageInfo", PageInfo)
         return PageInfo
 
-    def _make_connection(self, node: str) -> None:
+    def _make_connection(self, node: str, owner: str) -> None:
         page_info = self._page_info()
-        node_ref = self.ref(node)
+        node_ref = self._ref(node, owner)
         edge_name, conn_name = f"{node}Edge", f"{node}Connection"
         self._claim(edge_name)
         self._claim(conn_name)
@@ -357,3 +366,20 @@ def _free_attribute(cls: type, key: str, taken: dict) -> str:
         attr = f"{key}_{n}"
     return attr
 
+
+
+class _OwnedView:
+    """The registry as seen by a string annotation of ``owner``'s resolver, evaluated while the schema is
+    built: references it makes are attributed to ``owner``."""
+
+    def __init__(self, registry: SchemaRegistry, owner: str):
+        self._registry, self._owner = registry, owner
+
+    def ref(self, name: str) -> Any:
+        return self._registry._ref(name, self._owner)
+
+    def connection(self, name: str) -> Any:
+        return self._registry._connection(name, self._owner)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._registry, attribute)

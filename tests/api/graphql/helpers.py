@@ -39,9 +39,9 @@ def error(body: dict, code: str) -> dict:
 
 
 @contextlib.contextmanager
-def app_with(database_url, connection, *plugins, **config):
+def app_with(database_url, connection, *plugins, people=None, **config):
     """An app of its own with ``plugins`` added, bound to the test's transaction, and an ``Api`` on it
-    with the usual people signed in by token."""
+    with the usual people signed in by token (made here unless the test has ``people`` already)."""
     from api.app import create_app
     from core.services import users
     from tests.conftest import Api, app_config, bound, make_people
@@ -49,7 +49,7 @@ def app_with(database_url, connection, *plugins, **config):
     app = create_app(app_config(database_url, **config), extra_plugins=list(plugins))
     app.config["TESTING"] = True
     with bound(app, connection) as runtime:
-        people = make_people(runtime)
+        people = people or make_people(runtime)
         with runtime.database.unit_of_work():
             tokens = {role: users.create_token(getattr(people, role))[1] for role in ("admin", "rep", "rep2")}
         yield Api(app.test_client(), tokens), runtime
