@@ -132,7 +132,8 @@ def misc_blueprint() -> Blueprint:
     def create_api_key():
         """Create an Open311 API key (admins); the key is in the answer, once"""
         key, plain = services.create_api_key(current_user, json_body())
-        return {**s.ApiKeyOut().dump(key), "key": plain}
+        key.key = plain  # shown this once; only its digest is stored
+        return key
 
     @blp.route("/api-keys/<uuid:key_id>", methods=["DELETE"])
     @blp.response(204)
