@@ -9,7 +9,7 @@ app's ``Settings`` when present and falls back to the defaults.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -141,6 +141,18 @@ def program(settings: Any) -> Program:
     override = _OVERRIDE.get(id(settings))
     if override is not None:
         return override
+    cached = _CACHE.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    prog = _build(settings)
+    _CACHE[id(settings)] = (settings, prog)
+    return prog
+
+
+_CACHE: dict[int, tuple[Any, Program]] = {}
+
+
+def _build(settings: Any) -> Program:
     base = Program(tiers=parse_tiers(getattr(settings, "retail_membership_tiers", None) or DEFAULT_TIERS))
     changes = {}
     for name in ("basis", "downgrade_grace_days", "points_expiry_days", "referral_bonus", "lapse_min_visits",
@@ -167,4 +179,4 @@ def current() -> Program:
     return program(runtime.current().settings)
 
 
-__all__ = ["Program", "Tier", "current", "override", "parse_tiers", "program", "field"]
+__all__ = ["Program", "Tier", "current", "override", "parse_tiers", "program"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import secrets
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Mapping
 
@@ -475,14 +475,19 @@ def tiers() -> list[dict]:
 def lock_member(membership_id: uuid.UUID) -> None:
     """Serialise point movements of one member: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite an
     UPDATE of the row, which takes the database write lock (a writer that cannot get it is a 409)."""
+    lock_members([membership_id])
+
+
+def lock_members(membership_ids: list[uuid.UUID]) -> None:
     sess = db.session()
     try:
         if sess.get_bind().dialect.name == "sqlite":
-            sess.execute(update(RetailMembership).where(RetailMembership.id == membership_id)
+            sess.execute(update(RetailMembership).where(RetailMembership.id.in_(membership_ids))
                          .values(ledger_seq=RetailMembership.ledger_seq + 1)
                          .execution_options(synchronize_session=False))
         else:
-            sess.execute(select(RetailMembership.id).where(RetailMembership.id == membership_id).with_for_update())
+            sess.execute(select(RetailMembership.id).where(RetailMembership.id.in_(membership_ids))
+                         .order_by(RetailMembership.id).with_for_update())
     except OperationalError as exc:
         if "locked" in str(exc).lower():
             raise Conflict("Another change to this member's points is in progress; try again.") from None
@@ -561,24 +566,40 @@ def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, 
     return out
 
 
-def fifo_lots(membership_id: uuid.UUID) -> list[tuple[datetime, int]]:
-    """What is left of each lot (by expiry, oldest first) once every debit has consumed the oldest."""
-    sess = db.session()
-    lots = sess.execute(select(RetailPointsEntry.expires_at, func.sum(RetailPointsEntry.points))
-                        .where(RetailPointsEntry.membership_id == membership_id,
-                               RetailPointsEntry.expires_at.is_not(None))
-                        .group_by(RetailPointsEntry.expires_at).order_by(RetailPointsEntry.expires_at)).all()
-    debit = -int(sess.scalar(select(func.coalesce(func.sum(RetailPointsEntry.points), 0)).where(
-        RetailPointsEntry.membership_id == membership_id, RetailPointsEntry.expires_at.is_(None))) or 0)
+def _fifo(lots: list[tuple[datetime, int]], debit: int) -> list[tuple[datetime, int]]:
+    """Consume ``debit`` points from ``lots`` (expiry, amount) oldest first; what is left of each lot."""
     left = []
     for expires_at, amount in lots:
-        amount = int(amount or 0)
         used = min(max(debit, 0), max(amount, 0))
         debit -= used
         if amount - used > 0:
-            left.append((expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=utcnow().tzinfo),
-                         amount - used))
+            left.append((expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=timezone.utc), amount - used))
     return left
+
+
+def _lots_and_debits(membership_ids: list[uuid.UUID]) -> tuple[dict, dict]:
+    """Per member: lots ``[(expires_at, amount)]`` oldest first (credits and the reversals of them) and
+    the total of debits (redemptions, expiries, negative adjustments), in two queries."""
+    sess = db.session()
+    lots: dict = {mid: [] for mid in membership_ids}
+    for mid, expires_at, amount in sess.execute(
+            select(RetailPointsEntry.membership_id, RetailPointsEntry.expires_at, func.sum(RetailPointsEntry.points))
+            .where(RetailPointsEntry.membership_id.in_(membership_ids), RetailPointsEntry.expires_at.is_not(None))
+            .group_by(RetailPointsEntry.membership_id, RetailPointsEntry.expires_at)
+            .order_by(RetailPointsEntry.membership_id, RetailPointsEntry.expires_at)):
+        lots[mid].append((expires_at, int(amount or 0)))
+    debits = {mid: 0 for mid in membership_ids}
+    debits.update({mid: -int(v or 0) for mid, v in sess.execute(
+        select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points))
+        .where(RetailPointsEntry.membership_id.in_(membership_ids), RetailPointsEntry.expires_at.is_(None))
+        .group_by(RetailPointsEntry.membership_id))})
+    return lots, debits
+
+
+def fifo_lots(membership_id: uuid.UUID) -> list[tuple[datetime, int]]:
+    """What is left of each lot (by expiry, oldest first) once every debit has consumed the oldest."""
+    lots, debits = _lots_and_debits([membership_id])
+    return _fifo(lots[membership_id], debits[membership_id])
 
 
 def balance_report(actor: Any, membership_id: Any) -> dict:
@@ -631,7 +652,8 @@ def award_bonus(actor: Any, membership_id: uuid.UUID, points: int, *, kind: str 
 
 def expire_points(now: datetime) -> int:
     """``trellis tick``: expire what is left of every lot whose time has come, oldest first. Idempotent:
-    an expiry is a debit, so the next run finds nothing left to expire."""
+    an expiry is a debit, so the next run finds nothing left to expire. Members are locked (and read)
+    500 at a time."""
     sess = db.session()
     lots = (select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points).label("due"))
             .where(RetailPointsEntry.expires_at.is_not(None), RetailPointsEntry.expires_at <= now)
@@ -640,17 +662,25 @@ def expire_points(now: datetime) -> int:
               .where(RetailPointsEntry.expires_at.is_(None), RetailPointsEntry.points < 0)
               .group_by(RetailPointsEntry.membership_id).subquery())
     candidates = sess.execute(select(lots.c.membership_id).outerjoin(debits, debits.c.membership_id == lots.c.membership_id)
-                              .where(lots.c.due + func.coalesce(debits.c.spent, 0) > 0)).scalars().all()
+                              .where(lots.c.due + func.coalesce(debits.c.spent, 0) > 0)
+                              .order_by(lots.c.membership_id)).scalars().all()
     expired = 0
-    for mid in candidates:
-        lock_member(mid)
-        due = sum(pts for at, pts in fifo_lots(mid) if at <= now)
-        if due <= 0:
-            continue
-        entry = _append(mid, "expire", -min(due, balance_of(mid)), at=now, reason="points past their expiry date")
-        audit.record_change(None, "created", entry, {"kind": (None, "expire"), "points": (None, entry.points)},
-                            payload={"membership_id": mid, "balance_after": entry.balance_after})
-        expired += 1
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start:start + 500]
+        lock_members(chunk)
+        member_lots, member_debits = _lots_and_debits(chunk)
+        for mid in chunk:
+            balance = sum(amount for _, amount in member_lots[mid]) - member_debits[mid]
+            due = min(sum(pts for at, pts in _fifo(member_lots[mid], member_debits[mid]) if at <= now), balance)
+            if due <= 0:
+                continue
+            entry = RetailPointsEntry(membership_id=mid, kind="expire", points=-due, balance_after=balance - due,
+                                      occurred_at=now, reason="points past their expiry date")
+            sess.add(entry)
+            sess.flush()
+            audit.record_change(None, "created", entry, {"kind": (None, "expire"), "points": (None, entry.points)},
+                                payload={"membership_id": mid, "balance_after": entry.balance_after})
+            expired += 1
     return expired
 
 

@@ -1,0 +1,58 @@
+"""The demo (through the bulk path) gives every metric something to show; the bulk import keeps the
+ledger balanced and is idempotent."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from tests.plugins.retail_membership.conftest import BASE
+
+
+def test_the_demo_fills_every_metric(api, runtime, people):
+    from plugins.retail_membership.demo import demo
+    from plugins.retail_membership.metrics import METRICS
+
+    with runtime.database.unit_of_work():
+        summary = demo(people.admin, random.Random(7), members=300)
+    assert summary["members"] == 300 and summary["purchases"] > 1000
+    for metric in METRICS:
+        rows = api.get(f"/api/v1/metrics/{metric.name}").get_json()["rows"]
+        assert rows and any(r["value"] for r in rows), metric.name
+    lift = api.get("/api/v1/metrics/retail_membership_campaign_lift").get_json()["rows"]
+    assert len(lift) == 2
+    staff = api.get(f"{BASE}/stores?q=SH-CO1").get_json()[0]
+    assert api.get(f"{BASE}/stores/{staff['id']}/staff").get_json()[0]["email"] == "staff.sh-co1@example.com"
+
+
+def test_bulk_import_is_idempotent_and_keeps_the_ledger_balanced(shop):
+    from plugins.retail_membership import bulk, services
+    from plugins.retail_membership.models import RetailPointsEntry
+
+    admin = shop.people.admin
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with shop.runtime.database.unit_of_work():
+        [mid] = bulk.enrol(admin, [{"name": "Bulk Bao", "card_number": "B0001", "home_store_id": shop.north["id"],
+                                    "joined_on": (now - timedelta(days=400)).date()}])
+        rows = [{"membership_id": mid, "store_id": shop.north["id"], "pos_transaction_id": f"B{i}",
+                 "occurred_at": now - timedelta(days=300 - i * 30), "redeem": 100 if i == 5 else 0,
+                 "lines": [{"sku": "X", "category": "shirts", "quantity": 2, "unit_price": Decimal("300.00")}]}
+                for i in range(10)]
+        assert bulk.import_purchases(admin, rows, now=now)["purchases"] == 10
+        assert bulk.import_purchases(admin, rows, now=now)["purchases"] == 0
+    m = shop.api.get(f"{BASE}/memberships/{mid}").get_json()
+    assert (m["purchase_count"], m["spend_total"], m["tier"]) == (10, "6000.00", "silver")
+    history = shop.api.get(f"{BASE}/memberships/{mid}/tier-history").get_json()
+    assert [(h["from_state"], h["to_state"], h["trigger"]) for h in history] == [("member", "silver", "import")]
+    customer = shop.api.get(f"/api/v1/customers/{m['customer_id']}").get_json()
+    assert customer["stage"] == "repeat"
+    timeline = shop.api.get(f"/api/v1/customers/{m['customer_id']}/timeline?page_size=100").get_json()
+    assert len(timeline) == 10 and {t["kind"] for t in timeline} == {"purchase"}
+    with shop.runtime.database.unit_of_work() as sess:
+        entries = list(sess.scalars(select(RetailPointsEntry).where(RetailPointsEntry.membership_id == mid)
+                                    .order_by(RetailPointsEntry.occurred_at)))
+        assert services.balance_of(mid) == sum(e.points for e in entries) == entries[-1].balance_after
+        # 4 purchases of 600 at 1x, then 6 at silver's 1.2x (720), minus 100 redeemed
+        assert services.balance_of(mid) == 4 * 600 + 6 * 720 - 100
