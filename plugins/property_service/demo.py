@@ -75,10 +75,16 @@ def build(admin: User, rng: random.Random) -> None:
         manager = user(f"{code}.manager", manager_name, "property_staff")
         staff = [user(f"{code}.{n}", person, "property_staff") for n, person in enumerate(staff_names, 1)]
         existing = services.team_by_code(code)
-        team = existing or services.teams.create(admin, {
-            "code": code, "name": name, "name_zh_cn": zh, "manager_id": str(manager.id),
-            "member_ids": [str(u.id) for u in staff]})
-        teams[code], members[code] = team, staff or [manager]
+        if existing is None:
+            team = services.teams.create(admin, {
+                "code": code, "name": name, "name_zh_cn": zh, "manager_id": str(manager.id),
+                "member_ids": [str(u.id) for u in staff]})
+        else:  # a team of this code is there already: the demo staff join it
+            have = services.teams.get(admin, existing.id)
+            team = services.teams.update(admin, existing.id, {
+                "member_ids": [str(i) for i in have.member_ids] + [str(u.id) for u in staff],
+                "version": have.version})
+        teams[code], members[code] = team, staff
     services.ensure_default_kinds(admin)
     if services.kind_by_code("personal_service", active_only=False) is None:
         services.kinds.create(admin, {

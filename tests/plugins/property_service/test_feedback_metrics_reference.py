@@ -1,0 +1,207 @@
+"""The one-time feedback link, the metrics, the settings, the reference records and the labels."""
+from __future__ import annotations
+
+import pytest
+
+BASE = "/api/v1/property-service"
+
+
+@pytest.fixture
+def public_feedback(monkeypatch):
+    """The contract change the plugin asks for: the feedback link's endpoints are public."""
+    from api import auth
+
+    monkeypatch.setattr(auth, "PUBLIC_ENDPOINTS", set(auth.PUBLIC_ENDPOINTS) | {
+        "property_service_feedback.show", "property_service_feedback.rate"})
+
+
+def resolved(ps):
+    r = ps.new_request()
+    ps.act(r["id"], "dispatch", team_id=str(ps.engineering.id), assignee_id=str(ps.eng.id))
+    return ps.act(r["id"], "resolve", who="eng", resolution="Replaced the washer.")
+
+
+def test_the_owner_rates_once_through_the_link(ps, public_feedback, client):
+    r = resolved(ps)
+    response = ps.as_("centre").post(f"{BASE}/requests/{r['id']}/feedback-link")
+    assert response.status_code == 201
+    path = response.get_json()["path"]
+    shown = client.get(path)
+    assert shown.status_code == 200 and shown.get_json()["resolution"] == "Replaced the washer."
+    assert "requester_id" not in shown.get_json()
+    bad = client.post(path, json={"rating": 9})
+    assert bad.status_code == 422 and "rating" in bad.get_json()["errors"]["json"]
+    rated = client.post(path, json={"rating": 1, "comment": "Still drips."})
+    assert rated.status_code == 200 and rated.get_json()["status"] == "closed"
+    assert client.post(path, json={"rating": 5}).status_code == 404  # spent
+    request = ps.as_("centre").get(f"{BASE}/requests/{r['id']}").get_json()
+    assert request["rating"] == 1 and request["follow_up_id"]  # a low rating opens a follow-up
+
+
+def test_only_the_centre_makes_links_and_only_for_resolved_requests(ps):
+    r = ps.new_request()
+    assert ps.as_("centre").post(f"{BASE}/requests/{r['id']}/feedback-link").status_code == 422
+    r = resolved(ps)
+    assert ps.as_("eng").post(f"{BASE}/requests/{r['id']}/feedback-link").status_code == 403
+
+
+def test_without_the_contract_change_the_link_needs_a_sign_in(ps, client):
+    r = resolved(ps)
+    path = ps.as_("centre").post(f"{BASE}/requests/{r['id']}/feedback-link").get_json()["path"]
+    assert client.get(path).status_code == 401
+
+
+def metric(ps, name, who="centre", **query):
+    response = ps.as_(who).get(f"/api/v1/metrics/{name}", query_string=query)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["rows"]
+
+
+def test_metrics_count_time_breaches_reopens_and_satisfaction(ps):
+    from plugins.property_service import requests as service
+    from tests.plugins.property_service.conftest import monday
+
+    with ps.runtime.database.unit_of_work():
+        def one(kind, respond_h, resolve_at, rating, topic=""):
+            row = service.create(ps.centre, {"kind": kind, "requester_id": str(ps.owner.id), "description": "x",
+                                             "unit_id": str(ps.unit.id), "topic": topic,
+                                             "received_at": monday(10).isoformat()})
+            service.dispatch(ps.centre, row.id, {"team_id": str(ps.engineering.id)}, at=monday(10 + respond_h))
+            service.resolve(ps.eng, row.id, {"resolution": "done"}, at=resolve_at)
+            service.give_feedback(ps.centre, row.id, {"rating": rating}, at=resolve_at)
+            return row
+
+        one("repair", 1, monday(15), 5)
+        one("repair", 3, monday(17), 4)  # response 3 h > 2 h: breached
+        late = one("repair", 1, monday(12, day=6), 2)  # resolved after the 27 h deadline
+        one("suggestion", 1, monday(16), 3, topic="dry_cleaning")
+        one("consultation", 1, monday(16), 4, topic="dry_cleaning")
+        one("consultation", 1, monday(16), 5, topic="broadband")
+        service.reopen(ps.centre, late.id, {"reason": "again"}, at=monday(13, day=6))
+
+    assert metric(ps, "property_service_requests") == [{"group": {}, "value": 6}]
+    by_kind = {r["group"]["kind"]: r["value"] for r in metric(ps, "property_service_requests", group_by="kind")}
+    assert by_kind == {"consultation": 2, "repair": 3, "suggestion": 1}
+    [first] = metric(ps, "property_service_first_response_hours")
+    assert first["value"] == 1.0 and first["extra"]["n"] == 6 and first["extra"]["p90"] == 2.0
+    [breach] = metric(ps, "property_service_sla_breach_rate")
+    assert breach["extra"]["hits"] == 2 and breach["value"] == round(2 / 6, 4)
+    [reopen] = metric(ps, "property_service_reopen_rate")
+    assert reopen["extra"] == {"n": 6, "hits": 1}
+    [satisfaction] = metric(ps, "property_service_satisfaction")
+    assert satisfaction["value"] == round((5 + 4 + 3 + 4 + 5) / 5, 2) and satisfaction["extra"]["share_4_5"] == 0.8
+    themes = metric(ps, "property_service_demand_themes")
+    assert themes[0] == {"group": {"topic": "dry_cleaning"}, "value": 2}
+    monthly = metric(ps, "property_service_demand_themes", group_by="month")
+    assert monthly[0]["group"] == {"month": "2026-03", "topic": "dry_cleaning"}
+    # a rep sees none of these requests, so every number is empty for them
+    assert metric(ps, "property_service_requests", who="rep") == [{"group": {}, "value": 0}]
+    assert ps.as_("centre").get("/api/v1/metrics/property_service_requests?group_by=colour").status_code == 422
+
+
+def test_metrics_are_listed_with_both_labels(ps):
+    listed = {m["name"]: m for m in ps.as_("centre").get("/api/v1/metrics").get_json()}
+    for name in ("property_service_requests", "property_service_first_response_hours",
+                 "property_service_resolution_hours", "property_service_sla_breach_rate",
+                 "property_service_reopen_rate", "property_service_satisfaction", "property_service_demand_themes"):
+        assert listed[name]["label_zh_cn"] and listed[name]["owner"] == "property_service"
+
+
+def test_settings_are_read_by_all_and_changed_by_the_centre(ps):
+    current = ps.as_("eng").get(f"{BASE}/settings").get_json()
+    assert current["timezone"] == "Asia/Shanghai" and current["workdays"] == [0, 1, 2, 3, 4]
+    assert ps.as_("eng").put(f"{BASE}/settings", json={"workdays": [0, 1, 2, 3, 4, 5]}).status_code == 403
+    changed = ps.as_("centre").put(f"{BASE}/settings", json={
+        "workdays": [5, 0, 1, 2, 3, 4], "hours": [["08:30", "12:00"], ["13:00", "17:30"]],
+        "holidays": ["2026-05-01"]})
+    assert changed.status_code == 200, changed.get_json()
+    body = changed.get_json()
+    assert body["workdays"] == [0, 1, 2, 3, 4, 5] and body["holidays"] == ["2026-05-01"]
+    stale = ps.as_("centre").put(f"{BASE}/settings", json={"at_risk_share": 0.5, "version": body["version"] + 5})
+    assert stale.status_code == 409
+    for bad in ({"hours": [["18:00", "09:00"]]}, {"timezone": "Mars/Base"}, {"hours": [["9am", "5pm"]]},
+                {"workdays": [8]}):
+        response = ps.as_("centre").put(f"{BASE}/settings", json=bad)
+        assert response.status_code == 422, (bad, response.get_json())
+
+
+def test_reference_records_follow_the_rest_contract(ps):
+    api = ps.as_("centre")
+    estate = api.post(f"{BASE}/estates", json={"name": "River Side"}).get_json()
+    building = api.post(f"{BASE}/buildings", json={"estate_id": estate["id"], "name": "A"}).get_json()
+    unit = api.post(f"{BASE}/units", json={"building_id": building["id"], "unit": "1", "room": "101",
+                                           "area": "77.5"})
+    assert unit.status_code == 201 and unit.get_json()["area"] == "77.50"
+    clash = api.post(f"{BASE}/units", json={"building_id": building["id"], "unit": "1", "room": "101"})
+    assert clash.status_code == 409
+    assert api.post(f"{BASE}/units", json={"building_id": estate["id"], "room": "1"}).status_code == 422
+    assert ps.as_("eng").post(f"{BASE}/estates", json={"name": "Nope"}).status_code == 403
+    assert ps.as_("rep").get(f"{BASE}/estates/{estate['id']}").status_code == 200  # reference data
+    renamed = api.patch(f"{BASE}/estates/{estate['id']}", json={"name": "Riverside", "version": estate["version"]})
+    assert renamed.status_code == 200
+    assert api.patch(f"{BASE}/estates/{estate['id']}", json={"name": "x", "version": estate["version"]}).status_code == 409
+    assert api.delete(f"{BASE}/estates/{estate['id']}").status_code == 204
+    assert api.get(f"{BASE}/estates?q=river").get_json() == []
+    assert api.post(f"{BASE}/estates/{estate['id']}/restore").status_code == 200
+    listed = api.get(f"{BASE}/units?building_id={building['id']}")
+    assert len(listed.get_json()) == 1 and "X-Pagination" in listed.headers
+
+
+def test_teams_carry_their_members(ps):
+    api = ps.as_("admin")
+    team = api.get(f"{BASE}/teams/{ps.engineering.id}").get_json()
+    assert sorted(team["member_ids"]) == sorted([str(ps.eng.id), str(ps.eng2.id)])
+    changed = api.patch(f"{BASE}/teams/{ps.engineering.id}", json={"member_ids": [str(ps.eng.id)],
+                                                                   "version": team["version"]})
+    assert changed.status_code == 200 and changed.get_json()["member_ids"] == [str(ps.eng.id)]
+    assert changed.get_json()["version"] == team["version"] + 1
+    rep_member = api.patch(f"{BASE}/teams/{ps.engineering.id}", json={
+        "member_ids": [str(ps.people.rep.id)], "version": changed.get_json()["version"]})
+    assert rep_member.status_code == 422 and "member_ids" in rep_member.get_json()["errors"]["json"]
+    assert api.post(f"{BASE}/teams", json={"code": "engineering", "name": "Again"}).status_code == 409
+    listed = api.get(f"{BASE}/teams").get_json()
+    assert [t["code"] for t in listed] == ["engineering", "security"]
+
+
+def test_occupancies_follow_their_customer(ps):
+    api = ps.as_("centre")
+    bad = api.post(f"{BASE}/occupancies", json={"unit_id": str(ps.unit.id), "customer_id": str(ps.owner.id),
+                                                "relation": "landlord"})
+    assert bad.status_code == 422 and "relation" in bad.get_json()["errors"]["json"]
+    dates = api.post(f"{BASE}/occupancies", json={"unit_id": str(ps.unit.id), "customer_id": str(ps.owner.id),
+                                                  "start_date": "2024-01-01", "end_date": "2023-01-01"})
+    assert dates.status_code == 422 and "end_date" in dates.get_json()["errors"]["json"]
+    assert len(ps.as_("rep").get(f"{BASE}/occupancies").get_json()) == 0
+    assert len(api.get(f"{BASE}/occupancies").get_json()) == 2
+
+
+def test_labels_and_roles_have_english_and_chinese(ps):
+    labels = ps.as_("centre").get("/api/v1/labels").get_json()
+    assert {"value": "repair", "en": "Repair", "zh_cn": "报修"} in labels["property_service_kind"]
+    assert {"value": "breached", "en": "Breached", "zh_cn": "已超时"} in labels["property_service_sla_state"]
+    assert {"value": "property_centre", "en": "Customer-service centre", "zh_cn": "客户服务中心"} in labels["role"]
+    states = {c["value"]: c["zh_cn"] for c in labels["property_service_request.status.state"]}
+    assert states["dispatched"] == "已派工" and set(states) >= {"accepted", "resolved", "closed", "rejected", "referred"}
+    for vocabulary, choices in labels.items():
+        if vocabulary.startswith("property_service"):
+            assert all(c["en"] and c["zh_cn"] for c in choices), vocabulary
+
+
+def test_the_demo_loads_a_busy_estate_once(ps):
+    import random
+
+    from sqlalchemy import func, select
+
+    from core import db
+    from plugins.property_service.demo import build
+    from plugins.property_service.models import PsRequest
+
+    with ps.runtime.database.unit_of_work():
+        build(ps.people.admin, random.Random(3))
+        build(ps.people.admin, random.Random(3))
+        counts = dict(db.session().execute(select(PsRequest.status, func.count()).group_by(PsRequest.status)).all())
+    assert sum(counts.values()) == 300
+    assert {"closed", "resolved", "rejected", "referred"} <= set(counts)
+    assert set(counts) & {"accepted", "dispatched", "in_progress", "waiting"}
+    [count] = metric(ps, "property_service_requests", who="admin")
+    assert count["value"] == 300
