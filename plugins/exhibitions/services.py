@@ -27,7 +27,7 @@ from core import db
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Customer, Interaction, User
-from core.services import audit, common, customers, interactions, workflow
+from core.services import audit, common, customers, workflow
 from core.services.notifications import notify
 from core.services.permissions import require_actor, require_role, visibility
 from plugins.exhibitions import bulk
@@ -132,19 +132,18 @@ def _created(actor: Any, record: Any, fields: list[str], payload: Mapping[str, A
 
 def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, occurred_at: datetime | None = None,
               notes: str = "") -> Interaction:
-    """Write an entry on a customer's timeline. Staff write through the core interaction service; an
-    exhibitor user (who may not read the visitor's customer record) or a scheduled job gets the same
-    row, audit entry and ``interaction.created`` event written here."""
-    when = occurred_at or utcnow()
-    if actor is not None and is_staff(actor):
-        return interactions.create(actor, {"customer_id": str(customer_id), "kind": kind, "subject": subject[:200],
-                                           "notes": notes, "direction": "inbound",
-                                           "occurred_at": when.isoformat()}, source=SOURCE)
+    """Write a done entry on a customer's timeline (``source="exhibitions"``), with its audit row and
+    ``interaction.created`` event — what ``interactions.create`` writes. It is not called here because
+    that service re-checks that the actor may read the customer: an exhibitor user (who must not read a
+    visitor's record) or a scheduled job would fail, and for staff the check costs a scoped query per
+    entry. The caller has already checked the actor may touch the record causing the entry."""
     row = Interaction(customer_id=customer_id, kind=kind, subject=subject[:200], notes=notes, direction="inbound",
-                      status="done", occurred_at=when, created_by_id=getattr(actor, "id", None), source=SOURCE)
+                      status="done", occurred_at=occurred_at or utcnow(), created_by_id=getattr(actor, "id", None),
+                      source=SOURCE)
     db.session().add(row)
     db.session().flush()
-    audit.record_change(actor, "created", row, audit.created_fields(row, ["customer_id", "kind", "subject"]),
+    audit.record_change(actor, "created", row, audit.created_fields(row, ["customer_id", "kind", "subject",
+                                                                          "occurred_at"]),
                         payload={"customer_id": customer_id, "kind": kind, "source": SOURCE})
     return row
 
@@ -367,6 +366,8 @@ def users_of_company(company_id: uuid.UUID) -> list[User]:
 
 PARTICIPATION_SORT = {"created_at": ExhibitorParticipation.created_at, "status": ExhibitorParticipation.status,
                       "updated_at": ExhibitorParticipation.updated_at}
+#: moves worth a line on the company's timeline (every move is in the workflow history anyway)
+TIMELINE_STATES = ("applied", "confirmed", "attended", "cancelled")
 PARTICIPATION_AUDITED = ["edition_id", "company_id", "status", "is_key", "categories", "notes"]
 
 
@@ -472,9 +473,10 @@ def change_participation_status(actor, participation_id, data) -> ExhibitorParti
     elif to in ("paid", "arrived", "attended"):
         for booth in _booths_of(participation):
             _set_booth(actor, booth, "sold", participation.id)
-    edition = db.session().get(ExhibitionEdition, participation.edition_id)
-    _timeline(actor, participation.company_id, L.KIND_PARTICIPATION,
-              f"Participation at {edition.name}: {to}", notes=values["reason"])
+    if to in TIMELINE_STATES:
+        edition = db.session().get(ExhibitionEdition, participation.edition_id)
+        _timeline(actor, participation.company_id, L.KIND_PARTICIPATION,
+                  f"Participation at {edition.name}: {to}", notes=values["reason"])
     return participation
 
 
@@ -1082,7 +1084,7 @@ def _meeting_views(actor, meetings: list[ExhibitionMeeting]) -> list[_View]:
     cards = _cards(actor, [m.registration_id for m in meetings])
     names = dict(db.session().execute(
         select(ExhibitorParticipation.id, Customer.name).join(Customer, Customer.id == ExhibitorParticipation.company_id)
-        .where(ExhibitorParticipation.id.in_({m.participation_id for m in meetings})))) if meetings else {}
+        .where(ExhibitorParticipation.id.in_({m.participation_id for m in meetings}))).all()) if meetings else {}
     return [_View(m, visitor=cards.get(m.registration_id, {}), exhibitor_name=names.get(m.participation_id))
             for m in meetings]
 

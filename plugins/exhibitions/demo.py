@@ -1,0 +1,188 @@
+"""Exhibitions (会展): demo data for ``trellis demo`` — one show, two editions a year apart, about a
+hundred exhibitors (most rebook), thousands of visitors (many come back, invited from the first
+edition) and their gate scans, leads, meetings and survey answers, written through the services
+(registrations and scans through the bulk services, so it stays fast)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from core.services import customers, users
+from plugins.exhibitions import labels as L
+from plugins.exhibitions import services as svc
+
+SURNAMES = "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo".split()
+GIVEN = "Wei Fang Na Min Jing Lei Qiang Jun Yang Yong Yan Jie Tao Ming Chao Xia Hui Ping Gang Bo".split()
+COMPANY_WORDS = "Precision Golden Dragon Eastern Pacific Harmony Summit Pioneer Bright Unity Star Ocean River Jade".split()
+CATEGORIES = L.values(L.PRODUCT_CATEGORY)
+CST = timezone(timedelta(hours=8))
+
+N_COMPANIES = 100
+VISITORS_FIRST = 2400
+NEW_VISITORS_SECOND = 1600
+
+
+def _person(rng) -> str:
+    return f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(GIVEN).lower()}"
+
+
+def _interests(rng) -> list[str]:
+    return rng.sample(CATEGORIES, rng.randint(1, 3))
+
+
+def _visitor_row(rng, edition, name=None, visitor_id=None) -> dict:
+    category = rng.choices(["buyer", "general", "media", "vip"], weights=[55, 35, 4, 6])[0]
+    row = {"category": category, "interests": _interests(rng),
+           "purchase_intent": rng.choice(["none", "low", "medium", "high"]) if category in L.PROFESSIONAL else "none",
+           "source": rng.choice(["web", "web", "partner", "onsite"]),
+           "company_name": f"{rng.choice(COMPANY_WORDS)} Trading Co." if category != "general" else "",
+           "job_title": rng.choice(["Purchasing manager", "Engineer", "CEO", "Buyer", "Reporter", ""]),
+           "phone": f"+86 13{rng.randint(100000000, 999999999)}",
+           "registered_at": (datetime(edition.starts_on.year, edition.starts_on.month, edition.starts_on.day,
+                                      tzinfo=timezone.utc) - timedelta(days=rng.randint(1, 90))).isoformat()}
+    if visitor_id:
+        row["visitor_id"] = str(visitor_id)
+        row["source"] = "past_edition"
+    else:
+        row["name"] = name or _person(rng)
+        row["region"] = rng.choice(["Shanghai", "Jiangsu", "Zhejiang", "Guangdong", "Beijing", "Shandong"])
+    return row
+
+
+def _scans(rng, edition: dict, registrations: list[dict], show_up: float) -> tuple[list[dict], list[dict]]:
+    """Entry (and most exit) scans for the visitors who come; returns (scans, the attendees)."""
+    days = [edition["starts_on"] + timedelta(days=i) for i in range((edition["ends_on"] - edition["starts_on"]).days + 1)]
+    scans, attendees = [], []
+    for reg in registrations:
+        if rng.random() > show_up:
+            continue
+        attendees.append(reg)
+        for day in sorted(rng.sample(days, rng.choice([1, 1, 1, 2, 2, 3]))):
+            entry = datetime(day.year, day.month, day.day, rng.randint(9, 13), rng.randint(0, 59), tzinfo=CST)
+            gate = rng.choice(["N1", "N2", "S1", "E1"])
+            scans.append({"badge_code": reg["badge_code"], "scanned_at": entry.isoformat(), "gate": gate,
+                          "direction": "entry", "device": f"scanner-{gate}"})
+            if rng.random() < 0.8:
+                leave = entry + timedelta(hours=rng.randint(2, 6), minutes=rng.randint(0, 59))
+                scans.append({"badge_code": reg["badge_code"], "scanned_at": leave.isoformat(), "gate": gate,
+                              "direction": "exit", "device": f"scanner-{gate}"})
+            if rng.random() < 0.05:  # a scanner hiccup: the same scan twice (harmless)
+                scans.append(dict(scans[-1]))
+    return scans, attendees
+
+
+def _upload(admin, edition_id, scans: list[dict]) -> None:
+    for start in range(0, len(scans), 2000):
+        svc.upload_scans(admin, edition_id, {"scans": scans[start:start + 2000]})
+
+
+def _edition_activity(admin, rng, edition, parts, attendees) -> None:
+    """Leads, meetings and survey answers of one edition."""
+    eid = str(edition.id)
+    buyers = [a for a in attendees if a["category"] in L.PROFESSIONAL]
+    for p in parts:
+        for reg in rng.sample(attendees, min(len(attendees), rng.randint(2, 6))):
+            svc.capture_lead(admin, {"participation_id": str(p.id), "badge_code": reg["badge_code"],
+                                     "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
+                                     "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
+        if buyers and rng.random() < 0.5:
+            reg = rng.choice(buyers)
+            meeting = svc.request_meeting(admin, {"participation_id": str(p.id),
+                                                  "registration_id": str(reg["registration_id"]),
+                                                  "location": "Business matching area"})
+            answer = rng.choice(["accepted", "accepted", "declined"])
+            svc.change_meeting_status(admin, meeting.id, {"to": answer})
+            if answer == "accepted":
+                svc.change_meeting_status(admin, meeting.id, {"to": rng.choice(["held", "held", "no_show"])})
+        if rng.random() < 0.4:
+            svc.submit_survey(admin, {"edition_id": eid, "participation_id": str(p.id),
+                                      "satisfaction": rng.choice([3, 4, 4, 5])})
+    for reg in rng.sample(attendees, min(len(attendees), 60)):
+        svc.submit_survey(admin, {"edition_id": eid, "registration_id": str(reg["registration_id"]),
+                                  "phase": rng.choice(["during", "after"]), "satisfaction": rng.choice([2, 3, 4, 4, 5])})
+
+
+def load(admin, rng) -> None:
+    organiser = users.create_user(admin, {"email": "organiser@exhibitions.demo", "name": "Olivia Organiser",
+                                          "role": L.ORGANISER, "password": "organiser-password"})
+    show = svc.create_exhibition(organiser, {"name": "China International Machinery Fair",
+                                             "industry": "machinery",
+                                             "description": "The yearly machinery and equipment show."})
+    editions = []
+    for year in (2025, 2026):
+        editions.append(svc.create_edition(organiser, {
+            "exhibition_id": str(show.id), "name": f"CIMF {year}", "starts_on": f"{year}-05-12",
+            "ends_on": f"{year}-05-14", "venue": "National Exhibition and Convention Center, Shanghai",
+            "halls": ["1.1", "2.1", "3.1"], "timezone": "Asia/Shanghai"}))
+    for edition in editions:
+        for i in range(120):
+            hall = ["1.1", "2.1", "3.1"][i % 3]
+            area = rng.choice([9, 18, 36, 54])
+            svc.create_booth(organiser, {"edition_id": str(edition.id), "number": f"{hall}-{i + 1:03d}", "hall": hall,
+                                         "area": area, "price": area * rng.choice([1800, 2000, 2400])})
+    companies = [customers.create(organiser, {"name": f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_WORDS)} "
+                                                      f"{rng.choice(['Machinery', 'Tools', 'Robotics', 'Equipment'])} "
+                                                      f"Co. {i + 1}",
+                                              "industry": "machinery", "source": "exhibition"})
+                 for i in range(N_COMPANIES)]
+    for n, company in enumerate(companies[:2]):
+        user = users.create_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
+                                         "role": L.EXHIBITOR, "password": "exhibitor-password"})
+        svc.link_exhibitor_user(organiser, {"user_id": str(user.id), "company_id": str(company.id)})
+
+    def book(edition, company, booths, status="attended"):
+        p = svc.create_participation(organiser, {"edition_id": str(edition.id), "company_id": str(company.id),
+                                                 "is_key": rng.random() < 0.1, "categories": _interests(rng)})
+        svc.assign_booth(organiser, p.id, {"booth_id": str(booths.pop().id)})
+        path = ["applied", "confirmed", "paid", "arrived", "attended"]
+        for state in path[:path.index(status) + 1]:
+            svc.change_participation_status(organiser, p.id, {"to": state})
+        return p
+
+    first, second = editions
+    booths1 = list(reversed(svc.list_booths(organiser, {"edition_id": str(first.id)},
+                                            page=svc.common.PageRequest(limit=100)).items))
+    parts1 = [book(first, c, booths1) for c in companies[:70]]
+    # first edition's visitors: pre-registration list, then the gates
+    rows = [_visitor_row(rng, first) for _ in range(VISITORS_FIRST)]
+    regs1 = []
+    for start in range(0, len(rows), 1000):
+        result = svc.import_registrations(organiser, first.id, {"registrations": rows[start:start + 1000]})
+        regs1 += [{**r, "category": rows[start + r["index"]]["category"]} for r in result.registrations]
+    scans, attendees1 = _scans(rng, {"starts_on": first.starts_on, "ends_on": first.ends_on}, regs1, show_up=0.62)
+    _upload(organiser, first.id, scans)
+    _edition_activity(organiser, rng, first, parts1, attendees1)
+    svc.create_follow_ups(organiser, first.id)
+
+    # second edition: rebook most exhibitors, invite past visitors, register returning and new ones
+    svc.invite_exhibitors(organiser, second.id)
+    booths2 = list(reversed(svc.list_booths(organiser, {"edition_id": str(second.id)},
+                                            page=svc.common.PageRequest(limit=100)).items))
+    parts2 = []
+    invited = svc.list_participations(organiser, {"edition_id": str(second.id)},
+                                      page=svc.common.PageRequest(limit=100)).items
+    for p in invited:
+        if rng.random() < 0.72:  # about a quarter of last year's exhibitors do not come back
+            svc.assign_booth(organiser, p.id, {"booth_id": str(booths2.pop().id)})
+            for state in ("applied", "confirmed", "paid", "arrived", "attended"):
+                svc.change_participation_status(organiser, p.id, {"to": state})
+            parts2.append(p)
+        elif rng.random() < 0.5:
+            svc.change_participation_status(organiser, p.id, {"to": "cancelled", "reason": "budget cut"})
+    parts2 += [book(second, c, booths2) for c in companies[70:N_COMPANIES]]
+    svc.build_invitations(organiser, second.id, {"attended": True})
+    returning = [r for r in attendees1 if rng.random() < 0.45]
+    rows2 = [_visitor_row(rng, second, visitor_id=r["visitor_id"]) for r in returning]
+    rows2 += [_visitor_row(rng, second) for _ in range(NEW_VISITORS_SECOND)]
+    rng.shuffle(rows2)
+    regs2 = []
+    for start in range(0, len(rows2), 1000):
+        result = svc.import_registrations(organiser, second.id, {"registrations": rows2[start:start + 1000]})
+        regs2 += [{**r, "category": rows2[start + r["index"]]["category"]} for r in result.registrations]
+    svc.send_matches(organiser, second.id)
+    scans, attendees2 = _scans(rng, {"starts_on": second.starts_on, "ends_on": second.ends_on}, regs2, show_up=0.66)
+    _upload(organiser, second.id, scans)
+    _edition_activity(organiser, rng, second, parts2, attendees2)
+    svc.create_follow_ups(organiser, second.id)
+
+
+__all__ = ["load"]
