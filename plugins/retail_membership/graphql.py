@@ -1,18 +1,387 @@
-"""Retail membership (零售会员): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks."""
-from __future__ import annotations
+"""Retail membership (零售会员): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks.
+
+- ``Customer.membership``: the customer's card, with its tier, points balance, ``ledger`` and
+  ``purchases`` connections — batched through the request's loaders, so a list of N customers costs
+  the same number of SQL statements as a list of one.
+- Queries: ``retailMembership(id:)``, ``retailMemberships``, ``retailStores``, ``retailTiers``,
+  ``retailCampaigns``, ``retailCampaign(id:)`` (with its ``result``: the lift and its interval).
+- Mutations: ``createRetailMembership``, ``recordRetailPurchase``, ``uploadRetailPurchases``,
+  ``refundRetailPurchase``, ``redeemRetailPoints``, ``launchRetailCampaign``.
+
+Resolvers only translate: inputs become the dicts the REST API takes, the services do the rest. Money is
+a decimal string, as in REST.
+"""
+import datetime as dt
+from typing import Optional
+
+import strawberry
+from strawberry import UNSET
+
+from api.graphql.inputs import input_to_dict
+from api.graphql.pagination import Slice, connection, page_request
+
+from plugins.retail_membership import campaigns, services
+
+
+def _window(loaders, name, batch, key, first, after, count_name, count_batch):
+    """A connection over a per-parent list fetched for all siblings at once (newest ``window`` rows)."""
+    request = page_request(first, after)
+    window = request.offset + request.limit + 1
+    rows = loaders.load(f"{name}:{window}", lambda ids: batch(ids, window), key, default=[])
+    return Slice(rows[request.offset:request.offset + request.limit], offset=request.offset,
+                 has_next=len(rows) > request.offset + request.limit,
+                 total=lambda: loaders.load(count_name, count_batch, key, default=0))
 
 
 def register_types(registry) -> None:
-    return None
+    @registry.type("RetailTier")
+    class RetailTier:
+        """A tier of the membership programme (configuration)."""
+
+        code: str
+        en: str
+        zh_cn: str
+
+        @strawberry.field(description="Spend that earns the tier (currency, decimal string).")
+        def threshold(self) -> str:
+            return str(self.threshold)
+
+        @strawberry.field(description="Discount rate, 0..1 (decimal string).")
+        def discount(self) -> str:
+            return str(self.discount)
+
+        @strawberry.field(description="Points multiplier (decimal string).")
+        def multiplier(self) -> str:
+            return str(self.multiplier)
+
+    @registry.type("RetailStore")
+    class RetailStore:
+        """A store (门店)."""
+
+        id: strawberry.ID
+        code: str
+        name: str
+        kind: str
+        city: str
+        address: str
+        version: int
+
+    @registry.type("RetailPointsEntry")
+    class RetailPointsEntry:
+        """One movement on a member's points ledger (append-only)."""
+
+        id: strawberry.ID
+        kind: str = strawberry.field(description="earn, redeem, adjust, expire, reverse, bonus, referral.")
+        points: int
+        balance_after: int
+        occurred_at: dt.datetime
+        expires_at: Optional[dt.datetime]
+        purchase_id: Optional[strawberry.ID]
+        reason: str
+
+    @registry.type("RetailPurchaseLine")
+    class RetailPurchaseLine:
+        line_no: int
+        sku: str
+        category: str
+        quantity: int
+
+        @strawberry.field
+        def unit_price(self) -> str:
+            return str(self.unit_price)
+
+        @strawberry.field
+        def amount(self) -> str:
+            return str(self.amount)
+
+    @registry.type("RetailPurchase")
+    class RetailPurchase:
+        """A POS sale."""
+
+        id: strawberry.ID
+        pos_transaction_id: str
+        store_id: strawberry.ID
+        occurred_at: dt.datetime
+        payment_method: str
+        tier_at_purchase: str
+        points_earned: int
+        lines: list[registry.ref("RetailPurchaseLine")]
+        version: int
+
+        @strawberry.field
+        def total(self) -> str:
+            return str(self.total)
+
+        @strawberry.field
+        def refunded_total(self) -> str:
+            return str(self.refunded_total)
+
+    @registry.type("RetailMembership")
+    class RetailMembership:
+        """A customer's member card (会员卡): home store, tier, points and purchases."""
+
+        id: strawberry.ID
+        customer_id: strawberry.ID
+        card_number: str
+        home_store_id: strawberry.ID
+        joined_on: dt.date
+        tier: str = strawberry.field(description="The tier code (labels: retail_membership_membership.tier.state).")
+        birthday: Optional[dt.date]
+        preferences: list[str]
+        purchase_count: int
+        last_purchase_at: Optional[dt.datetime]
+        version: int
+
+        @strawberry.field(description="Net spend (purchases minus refunds), a decimal string.")
+        def spend_total(self) -> str:
+            return str(self.spend_total)
+
+        @strawberry.field(description="The tier's configuration: threshold, discount, multiplier.")
+        def tier_info(self) -> registry.ref("RetailTier"):
+            from plugins.retail_membership import program
+
+            return program.current().tier(self.tier)
+
+        @strawberry.field(description="The points balance: the sum of the ledger.")
+        def points_balance(self, info: strawberry.Info) -> int:
+            return info.context.loaders.load("retail_membership.balances", services.balances, self.id, default=0)
+
+        @strawberry.field
+        def home_store(self, info: strawberry.Info) -> Optional[registry.ref("RetailStore")]:
+            return info.context.loaders.load("retail_membership.stores", services.stores_by_id, self.home_store_id)
+
+        @strawberry.field(description="The customer holding the card.")
+        def customer(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            from core.services import customers
+
+            user = info.context.user
+            return info.context.loaders.load("retail_membership.customers",
+                                             lambda ids: customers.get_many(user, ids), self.customer_id)
+
+        @strawberry.field(description="The points ledger, newest first.")
+        def ledger(self, info: strawberry.Info, first: int = 10,
+                   after: Optional[str] = None) -> registry.connection("RetailPointsEntry"):
+            return _window(info.context.loaders, "retail_membership.ledger", services.ledgers_for, self.id, first,
+                           after, "retail_membership.ledger_counts", services.ledger_counts)
+
+        @strawberry.field(description="Purchases, newest first.")
+        def purchases(self, info: strawberry.Info, first: int = 10,
+                      after: Optional[str] = None) -> registry.connection("RetailPurchase"):
+            return _window(info.context.loaders, "retail_membership.purchases",
+                           lambda ids, window: services.purchases_page_for(ids, 0, window), self.id, first, after,
+                           "retail_membership.purchase_counts", services.purchase_counts)
+
+    @registry.type("RetailGroupResult")
+    class RetailGroupResult:
+        members: int
+        converted: int
+        rate: Optional[float]
+
+    @registry.type("RetailCampaignResult")
+    class RetailCampaignResult:
+        """Conversion of the treated and control groups and the lift (treated − control) with its interval."""
+
+        treated: registry.ref("RetailGroupResult")
+        control: registry.ref("RetailGroupResult")
+        lift: Optional[float]
+        ci_low: Optional[float]
+        ci_high: Optional[float]
+        confidence: float
+        p_value: Optional[float]
+        coupons_redeemed: int
+        window_start: Optional[dt.datetime]
+        window_end: Optional[dt.datetime]
+
+    @registry.type("RetailCampaign")
+    class RetailCampaign:
+        """A campaign with a random control group."""
+
+        id: strawberry.ID
+        name: str
+        status: str
+        offer_kind: str
+        goal_category: Optional[str]
+        goal_days: int
+        launched_at: Optional[dt.datetime]
+        treated_count: int
+        control_count: int
+        version: int
+
+        @strawberry.field
+        def control_share(self) -> str:
+            return str(self.control_share)
+
+        @strawberry.field(description="The lift against the control group (None before launch).")
+        def result(self, info: strawberry.Info, confidence: float = 0.95) -> Optional[registry.ref("RetailCampaignResult")]:
+            if self.launched_at is None:
+                return None
+            found = info.context.loaders.load(f"retail_membership.campaign_results:{confidence}",
+                                              lambda ids: _results(ids, confidence), self.id)
+            return _Result(found) if found else None
+
+    @registry.input("RetailPurchaseLineInput")
+    class RetailPurchaseLineInput:
+        sku: str
+        category: str
+        quantity: int
+        unit_price: str
+
+    @registry.input("RetailPurchaseInput")
+    class RetailPurchaseInput:
+        pos_transaction_id: str
+        occurred_at: dt.datetime
+        total: str
+        store_code: Optional[str] = UNSET
+        store_id: Optional[strawberry.ID] = UNSET
+        card_number: Optional[str] = UNSET
+        membership_id: Optional[strawberry.ID] = UNSET
+        lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = UNSET
+        discount: Optional[str] = UNSET
+        payment_method: Optional[str] = UNSET
+        coupon_code: Optional[str] = UNSET
+
+    @registry.input("RetailMembershipCreateInput")
+    class RetailMembershipCreateInput:
+        home_store_id: strawberry.ID
+        customer_id: Optional[strawberry.ID] = UNSET
+        customer_name: Optional[str] = strawberry.field(default=UNSET, description="Creates a person customer.")
+        card_number: Optional[str] = UNSET
+        joined_on: Optional[dt.date] = UNSET
+        birthday: Optional[dt.date] = UNSET
+        preferences: Optional[list[str]] = UNSET
+        referred_by_card: Optional[str] = UNSET
+
+    @registry.input("RetailRefundInput")
+    class RetailRefundInput:
+        purchase_id: strawberry.ID
+        pos_refund_id: str
+        amount: Optional[str] = UNSET
+        reason: Optional[str] = UNSET
+
+    @registry.input("RetailMembershipFilter")
+    class RetailMembershipFilter:
+        q: Optional[str] = UNSET
+        tier: Optional[str] = UNSET
+        home_store_id: Optional[strawberry.ID] = UNSET
+        card_number: Optional[str] = UNSET
+
+    @registry.type("RetailUploadItem")
+    class RetailUploadItem:
+        index: int
+        pos_transaction_id: str
+        status: str
+        purchase_id: strawberry.ID
+        points_earned: int
+
+    @registry.type("RetailUploadResult")
+    class RetailUploadResult:
+        received: int
+        created: int
+        duplicates: int
+        items: list[registry.ref("RetailUploadItem")]
 
 
-def type_fields(registry):
-    return None
+class _Obj:
+    def __init__(self, data: dict):
+        self.__dict__.update(data)
 
 
-def query_fields(registry):
-    return None
+class _Result(_Obj):
+    def __init__(self, data: dict):
+        super().__init__({**data, "treated": _Obj(data["treated"]), "control": _Obj(data["control"])})
 
 
-def mutation_fields(registry):
-    return None
+def _results(ids, confidence):
+    from core import db
+    from plugins.retail_membership.models import RetailCampaign as Model
+
+    rows = [db.session().get(Model, i) for i in ids]
+    return campaigns.results_for([r for r in rows if r is not None], confidence)
+
+
+def type_fields(registry) -> dict:
+    def membership(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("RetailMembership")]:
+        return info.context.loaders.load("retail_membership.by_customer", services.memberships_for_customers, root.id)
+
+    return {"Customer": {"membership": strawberry.field(
+        resolver=membership, description="The customer's member card (retail membership), if any.")}}
+
+
+def query_fields(registry) -> dict:
+    def retail_membership(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailMembership")]:
+        return services.get_membership(info.context.user, id)
+
+    def retail_memberships(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                           filter: Optional[registry.ref("RetailMembershipFilter")] = None,
+                           ) -> registry.connection("RetailMembership"):
+        page = services.list_memberships(info.context.user, input_to_dict(filter), page=page_request(first, after))
+        return connection(info, page)
+
+    def retail_stores(info: strawberry.Info, first: int = 50, after: Optional[str] = None
+                      ) -> registry.connection("RetailStore"):
+        return connection(info, services.list_stores(info.context.user, page=page_request(first, after)))
+
+    def retail_tiers(info: strawberry.Info) -> list[registry.ref("RetailTier")]:
+        from core.services.permissions import require_actor
+        from plugins.retail_membership import program
+
+        require_actor(info.context.user)
+        return list(program.current().tiers)
+
+    def retail_campaigns(info: strawberry.Info, first: int = 20, after: Optional[str] = None
+                         ) -> registry.connection("RetailCampaign"):
+        return connection(info, campaigns.list_campaigns(info.context.user, page=page_request(first, after)))
+
+    def retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
+        return campaigns.get(info.context.user, id)
+
+    return {
+        "retailMembership": strawberry.field(resolver=retail_membership, description="One membership you may see."),
+        "retailMemberships": strawberry.field(resolver=retail_memberships, description="Memberships you may see."),
+        "retailStores": strawberry.field(resolver=retail_stores),
+        "retailTiers": strawberry.field(resolver=retail_tiers, description="The tiers, lowest first."),
+        "retailCampaigns": strawberry.field(resolver=retail_campaigns),
+        "retailCampaign": strawberry.field(resolver=retail_campaign),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    def create_retail_membership(info: strawberry.Info, input: registry.ref("RetailMembershipCreateInput")
+                                 ) -> Optional[registry.ref("RetailMembership")]:
+        data = input_to_dict(input)
+        if "customer_name" in data:
+            data["customer"] = {"name": data.pop("customer_name")}
+        return services.create_membership(info.context.user, data)
+
+    def record_retail_purchase(info: strawberry.Info, input: registry.ref("RetailPurchaseInput")
+                               ) -> Optional[registry.ref("RetailPurchase")]:
+        return services.record_purchase(info.context.user, input_to_dict(input))[0]
+
+    def upload_retail_purchases(info: strawberry.Info, purchases: list[registry.ref("RetailPurchaseInput")]
+                                ) -> registry.ref("RetailUploadResult"):
+        result = services.upload_batch(info.context.user, {"purchases": [input_to_dict(p) for p in purchases]})
+        return _Obj({**result, "items": [_Obj(i) for i in result["items"]]})
+
+    def refund_retail_purchase(info: strawberry.Info, input: registry.ref("RetailRefundInput")
+                               ) -> Optional[registry.ref("RetailPurchase")]:
+        row, _ = services.refund(info.context.user, input_to_dict(input))
+        return services.get_purchase(info.context.user, row.purchase_id)
+
+    def redeem_retail_points(info: strawberry.Info, membership_id: strawberry.ID, points: int,
+                             reason: str = "") -> Optional[registry.ref("RetailPointsEntry")]:
+        return services.redeem(info.context.user, membership_id, {"points": points, "reason": reason})
+
+    def launch_retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
+        return campaigns.launch(info.context.user, id, {})
+
+    return {
+        "createRetailMembership": strawberry.mutation(resolver=create_retail_membership),
+        "recordRetailPurchase": strawberry.mutation(
+            resolver=record_retail_purchase, description="Idempotent by store and POS transaction id."),
+        "uploadRetailPurchases": strawberry.mutation(
+            resolver=upload_retail_purchases, description="A POS batch; recorded ones count as duplicates."),
+        "refundRetailPurchase": strawberry.mutation(resolver=refund_retail_purchase,
+                                                    description="Returns the refunded purchase."),
+        "redeemRetailPoints": strawberry.mutation(resolver=redeem_retail_points),
+        "launchRetailCampaign": strawberry.mutation(resolver=launch_retail_campaign),
+    }

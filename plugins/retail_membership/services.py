@@ -190,6 +190,11 @@ def store_by_code(code: str) -> RetailStore | None:
     return db.session().scalar(select(RetailStore).where(RetailStore.code == code, RetailStore.deleted_at.is_(None)))
 
 
+def stores_by_id(ids: list[uuid.UUID]) -> dict[uuid.UUID, RetailStore]:
+    """Stores by id (every signed-in user may read stores), for DataLoaders."""
+    return {s.id: s for s in db.session().scalars(select(RetailStore).where(RetailStore.id.in_(ids)))}
+
+
 def staff_of(actor: Any, store_id: Any) -> list[RetailStoreStaff]:
     store = get_store(actor, store_id)
     return list(db.session().scalars(select(RetailStoreStaff).where(RetailStoreStaff.store_id == store.id)

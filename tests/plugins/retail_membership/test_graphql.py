@@ -1,0 +1,94 @@
+"""GraphQL: Customer.membership with tier, balance, ledger and purchases — a fixed number of SQL
+statements however many customers are listed — and the plugin's queries and mutations."""
+from __future__ import annotations
+
+from tests.plugins.retail_membership.conftest import BASE, buy, enrol, sale, when
+
+CUSTOMERS = """
+query($first: Int!) { customers(first: $first) { edges { node { name membership {
+  cardNumber tier tierInfo { en zhCn multiplier } pointsBalance spendTotal homeStore { code }
+  ledger(first: 2) { totalCount edges { node { kind points balanceAfter } } }
+  purchases(first: 2) { totalCount pageInfo { hasNextPage } edges { node { posTransactionId total
+    lines { sku category amount } } } }
+} } } } }"""
+
+
+def populate(shop, n):
+    for i in range(n):
+        m = enrol(shop.api, shop.north, name=f"Member {i:02d}")
+        for j in range(3):
+            buy(shop.api, sale(f"P{i}-{j}", m["card_number"], total="1000.00", days_ago=10 - j, lines=[
+                {"sku": "S", "category": "shirts", "quantity": 2, "unit_price": "500.00"}]))
+
+
+def test_customer_membership_with_tier_balance_ledger_and_purchases(shop):
+    populate(shop, 1)
+    body = shop.api.graphql(CUSTOMERS, {"first": 10})
+    assert body.get("errors") is None, body
+    [edge] = body["data"]["customers"]["edges"]
+    m = edge["node"]["membership"]
+    assert (m["tier"], m["tierInfo"]["en"], m["tierInfo"]["zhCn"], m["pointsBalance"]) == ("silver", "Silver", "银卡会员", 3200)
+    assert m["homeStore"] == {"code": "N01"} and m["spendTotal"] == "3000.00"
+    assert m["ledger"]["totalCount"] == 3 and [e["node"]["points"] for e in m["ledger"]["edges"]] == [1200, 1000]
+    assert m["purchases"]["totalCount"] == 3 and m["purchases"]["pageInfo"]["hasNextPage"] is True
+    assert m["purchases"]["edges"][0]["node"]["lines"] == [{"sku": "S", "category": "shirts", "amount": "1000.00"}]
+
+
+def test_customer_membership_costs_the_same_for_2_or_12_customers(shop, count_queries):
+    populate(shop, 2)
+    with count_queries() as few:
+        assert shop.api.graphql(CUSTOMERS, {"first": 50}).get("errors") is None
+    populate_more = 10
+    for i in range(populate_more):
+        m = enrol(shop.api, shop.north, name=f"Extra {i:02d}")
+        buy(shop.api, sale(f"E{i}", m["card_number"], total="10.00"))
+    with count_queries() as many:
+        body = shop.api.graphql(CUSTOMERS, {"first": 50})
+    assert body.get("errors") is None and len(body["data"]["customers"]["edges"]) == 12
+    assert many.count == few.count, (few.count, many.count)
+    assert few.count <= 15  # 13 when measured: customers, membership, balances, store, ledger (+count), purchases (+count, lines), auth
+
+
+def test_customers_without_a_membership_answer_null(shop):
+    shop.api.post("/api/v1/customers", json={"name": "Plain Co"})
+    body = shop.api.graphql("{ customers(first: 5) { edges { node { name membership { tier } } } } }")
+    assert body["data"]["customers"]["edges"] == [{"node": {"name": "Plain Co", "membership": None}}]
+
+
+def test_purchases_redemptions_and_uploads_through_mutations(shop):
+    m = enrol(shop.api, shop.north)
+    purchase = {"posTransactionId": "G1", "storeCode": "N01", "cardNumber": m["card_number"],
+                "occurredAt": when(1), "total": "50.00",
+                "lines": [{"sku": "A", "category": "socks", "quantity": 5, "unitPrice": "10.00"}]}
+    mutation = """mutation($p: RetailPurchaseInput!) { recordRetailPurchase(input: $p) { id pointsEarned total } }"""
+    first = shop.api.graphql(mutation, {"p": purchase})
+    assert first.get("errors") is None, first
+    again = shop.api.graphql(mutation, {"p": purchase})
+    assert again["data"]["recordRetailPurchase"]["id"] == first["data"]["recordRetailPurchase"]["id"]
+    upload = shop.api.graphql("""mutation($ps: [RetailPurchaseInput!]!) { uploadRetailPurchases(purchases: $ps) {
+        received created duplicates } }""", {"ps": [purchase, {**purchase, "posTransactionId": "G2"}]})
+    assert upload["data"]["uploadRetailPurchases"] == {"received": 2, "created": 1, "duplicates": 1}
+    redeem = """mutation($id: ID!, $n: Int!) { redeemRetailPoints(membershipId: $id, points: $n) { balanceAfter } }"""
+    assert shop.api.graphql(redeem, {"id": m["id"], "n": 60})["data"]["redeemRetailPoints"]["balanceAfter"] == 40
+    refused = shop.api.graphql(redeem, {"id": m["id"], "n": 41})
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    hidden = shop.api.as_("staff_south").graphql(redeem, {"id": m["id"], "n": 1})
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_a_campaign_reports_its_lift_over_graphql(shop):
+    cards = [enrol(shop.api, shop.north, name=f"M{i}")["card_number"] for i in range(10)]
+    campaign = shop.api.as_("manager").post(f"{BASE}/campaigns", json={
+        "name": "Socks", "offer_kind": "sample", "control_share": "0.5", "goal_days": 30}).get_json()
+    shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign['id']}/launch", json={"at": when(2)})
+    for i, card in enumerate(cards[:4]):
+        buy(shop.api, sale(f"T{i}", card, total="5.00", days_ago=1))
+    body = shop.api.as_("manager").graphql("""query($id: ID!) { retailCampaign(id: $id) { status treatedCount
+        result { lift ciLow ciHigh treated { members converted } control { members converted } } } }""",
+                                           {"id": campaign["id"]})
+    assert body.get("errors") is None, body
+    c = body["data"]["retailCampaign"]
+    rest = shop.api.get(f"{BASE}/campaigns/{campaign['id']}/result").get_json()
+    assert c["status"] == "launched" and c["treatedCount"] == 5
+    assert c["result"]["treated"]["converted"] + c["result"]["control"]["converted"] == 4
+    assert (c["result"]["lift"], c["result"]["ciLow"], c["result"]["ciHigh"]) == (rest["lift"], rest["ci_low"], rest["ci_high"])
