@@ -91,3 +91,31 @@ def trellis_demo_data(admin, rng):
     from plugins.property_service.demo import build
 
     build(admin, rng)
+
+
+@hookimpl
+def trellis_graphql_types(registry):
+    from plugins.property_service import graphql
+
+    graphql.register_types(registry)
+
+
+@hookimpl
+def trellis_graphql_type_fields(registry):
+    from plugins.property_service import graphql
+
+    return graphql.type_fields(registry)
+
+
+@hookimpl
+def trellis_graphql_query_fields(registry):
+    from plugins.property_service import graphql
+
+    return graphql.query_fields(registry)
+
+
+@hookimpl
+def trellis_graphql_mutation_fields(registry):
+    from plugins.property_service import graphql
+
+    return graphql.mutation_fields(registry)

@@ -1,3 +1,321 @@
 """Property service (物业服务): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks.
 
-Empty until issue #5 builds the plugin; the file is here so every plugin has the same shape."""
+Types ``ServiceRequest``, ``ServiceTeam``, ``PropertyOccupancy``, ``PropertyUnit``, ``PropertyBuilding``;
+``Customer.units`` and ``Customer.serviceRequests`` on the core type (batched per request: a list of N
+customers costs the same statements as one); the ``serviceRequests`` connection with filters and
+``serviceRequest(id:)``; mutations for the loop. Resolvers only translate to the services.
+"""
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Optional
+
+import strawberry
+from strawberry import UNSET
+
+from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.loaders import customers_by_id, users_by_id
+from api.graphql.pagination import connection, page_request
+from core import db
+from plugins.property_service import requests, services
+
+ORDER_BY = ("Comma-separated, `-` for descending: createdAt, updatedAt, priority, status, resolutionDueAt, "
+            "responseDueAt, rating. Default: -createdAt.")
+CUSTOMER_REQUESTS = 20
+
+
+def _buildings(ids: list) -> dict:
+    from sqlalchemy import select
+
+    from plugins.property_service.models import PsBuilding
+
+    return {b.id: b for b in db.session().scalars(select(PsBuilding).where(PsBuilding.id.in_(ids)))}
+
+
+def _units(ids: list) -> dict:
+    from sqlalchemy import select
+
+    from plugins.property_service.models import PsUnit
+
+    return {u.id: u for u in db.session().scalars(select(PsUnit).where(PsUnit.id.in_(ids)))}
+
+
+def _teams(ids: list) -> dict:
+    from sqlalchemy import select
+
+    from plugins.property_service.models import PsTeam
+
+    return {t.id: t for t in db.session().scalars(select(PsTeam).where(PsTeam.id.in_(ids)))}
+
+
+def register_types(registry) -> None:
+    @registry.type("PropertyBuilding")
+    class PropertyBuilding:
+        """A building (楼栋) of an estate."""
+
+        id: strawberry.ID
+        estate_id: strawberry.ID
+        name: str
+        address: str
+        lat: Optional[float]
+        long: Optional[float]
+
+    @registry.type("PropertyUnit")
+    class PropertyUnit:
+        """A unit: building, staircase unit (单元), room, floor area."""
+
+        id: strawberry.ID
+        building_id: strawberry.ID
+        unit: str
+        room: str
+        area: Optional[Decimal]
+
+        @strawberry.field
+        def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
+            return info.context.loaders.load("property_service.buildings", _buildings, self.building_id)
+
+    @registry.type("PropertyOccupancy")
+    class PropertyOccupancy:
+        """A customer's link to a unit: owner (业主), tenant (租户) or family (家属)."""
+
+        id: strawberry.ID
+        unit_id: strawberry.ID
+        customer_id: strawberry.ID
+        relation: str
+        start_date: Optional[dt.date]
+        end_date: Optional[dt.date]
+
+        @strawberry.field
+        def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:
+            return info.context.loaders.load("property_service.units", _units, self.unit_id)
+
+    @registry.type("ServiceTeam")
+    class ServiceTeam:
+        """A service team (工程组, 环境组, 护卫组, 行政组 …)."""
+
+        id: strawberry.ID
+        code: str
+        name: str
+        name_zh_cn: str
+        manager_id: Optional[strawberry.ID]
+
+    @registry.type("ServiceRequest")
+    class ServiceRequest:
+        """A service request (服务申请) in the closed loop, with its SLA clocks and the owner's rating."""
+
+        id: strawberry.ID
+        kind: str
+        channel: str
+        requester_id: strawberry.ID
+        unit_id: Optional[strawberry.ID]
+        building_id: Optional[strawberry.ID]
+        description: str
+        photos: list[str]
+        priority: str
+        topic: str
+        team_id: Optional[strawberry.ID]
+        assignee_id: Optional[strawberry.ID]
+        status: str = strawberry.field(description="See labels(vocabulary: \"property_service_request.status.state\").")
+        sla_state: str = strawberry.field(description="on_time, at_risk or breached.")
+        response_due_at: Optional[dt.datetime]
+        resolution_due_at: Optional[dt.datetime]
+        first_response_at: Optional[dt.datetime]
+        resolved_at: Optional[dt.datetime]
+        closed_at: Optional[dt.datetime]
+        response_seconds: Optional[float] = strawberry.field(description="Working seconds to the first response.")
+        resolution_seconds: Optional[float] = strawberry.field(description="Working seconds to resolution.")
+        escalation_level: int
+        reopen_count: int
+        resolution: str
+        explanation: str
+        referred_to: str
+        rating: Optional[int]
+        feedback_comment: str
+        feedback_at: Optional[dt.datetime]
+        created_at: dt.datetime
+        updated_at: dt.datetime
+        version: int
+        deleted_at: Optional[dt.datetime]
+
+        @strawberry.field
+        def requester(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            user = info.context.user
+            return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids),
+                                             self.requester_id)
+
+        @strawberry.field
+        def team(self, info: strawberry.Info) -> Optional[registry.ref("ServiceTeam")]:
+            return info.context.loaders.load("property_service.teams", _teams, self.team_id)
+
+        @strawberry.field
+        def assignee(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.assignee_id)
+
+        @strawberry.field
+        def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:
+            return info.context.loaders.load("property_service.units", _units, self.unit_id)
+
+        @strawberry.field
+        def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
+            return info.context.loaders.load("property_service.buildings", _buildings, self.building_id)
+
+    @registry.input("ServiceRequestFilter")
+    class ServiceRequestFilter:
+        status: Optional[str] = UNSET
+        kind: Optional[str] = UNSET
+        channel: Optional[str] = UNSET
+        priority: Optional[str] = UNSET
+        sla_state: Optional[str] = strawberry.field(default=UNSET, description="on_time, at_risk or breached.")
+        team_id: Optional[strawberry.ID] = UNSET
+        assignee_id: Optional[strawberry.ID] = UNSET
+        requester_id: Optional[strawberry.ID] = UNSET
+        building_id: Optional[strawberry.ID] = UNSET
+        unit_id: Optional[strawberry.ID] = UNSET
+        topic: Optional[str] = UNSET
+        open: Optional[bool] = strawberry.field(default=UNSET, description="Only requests still owed work.")
+        deleted: Optional[bool] = UNSET
+
+    @registry.input("ServiceRequestCreateInput")
+    class ServiceRequestCreateInput:
+        kind: str
+        requester_id: strawberry.ID
+        description: str
+        channel: Optional[str] = UNSET
+        unit_id: Optional[strawberry.ID] = UNSET
+        building_id: Optional[strawberry.ID] = UNSET
+        photos: Optional[list[str]] = UNSET
+        priority: Optional[str] = UNSET
+        topic: Optional[str] = UNSET
+        team_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Dispatch at once.")
+        assignee_id: Optional[strawberry.ID] = UNSET
+
+    @registry.input("ServiceRequestUpdateInput")
+    class ServiceRequestUpdateInput:
+        version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
+        description: Optional[str] = UNSET
+        photos: Optional[list[str]] = UNSET
+        priority: Optional[str] = UNSET
+        topic: Optional[str] = UNSET
+        unit_id: Optional[strawberry.ID] = UNSET
+
+
+def _occupancies(user, customer_ids: list) -> dict:
+    out = {}
+    for customer_id, pairs in services.units_of_customers(user, customer_ids).items():
+        out[customer_id] = [occupancy for occupancy, _unit in pairs]
+    return out
+
+
+def type_fields(registry) -> dict:
+    def units(root: strawberry.Parent[object], info: strawberry.Info) -> list[registry.ref("PropertyOccupancy")]:
+        """The units the customer owns or lives in now (业主/住户)."""
+        user = info.context.user
+        return info.context.loaders.load("property_service.units_of", lambda ids: _occupancies(user, ids),
+                                         root.id, default=[])
+
+    def service_requests(root: strawberry.Parent[object], info: strawberry.Info
+                         ) -> list[registry.ref("ServiceRequest")]:
+        """The customer's newest service requests you may see (at most 20)."""
+        user = info.context.user
+        return info.context.loaders.load(
+            f"property_service.requests_of:{CUSTOMER_REQUESTS}",
+            lambda ids: requests.for_customers(user, ids, limit=CUSTOMER_REQUESTS), root.id, default=[])
+
+    return {"Customer": {"units": strawberry.field(resolver=units, description="Units the customer owns or lives in."),
+                         "serviceRequests": strawberry.field(resolver=service_requests,
+                                                             description="The customer's newest service requests.")}}
+
+
+def query_fields(registry) -> dict:
+    def service_request(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ServiceRequest")]:
+        return requests.get(info.context.user, id)
+
+    def service_request_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                             filter: Optional[registry.ref("ServiceRequestFilter")] = None,
+                             order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
+                             ) -> Optional[registry.connection("ServiceRequest")]:
+        request = page_request(first, after)
+        with field_names({"sort": "orderBy"}, prefix="filter."):
+            page = requests.list_requests(info.context.user, input_to_dict(filter), page=request,
+                                          sort=sort_to_service(order_by))
+        return connection(info, page)
+
+    def service_teams(info: strawberry.Info) -> list[registry.ref("ServiceTeam")]:
+        from core.services.common import PageRequest
+
+        return services.teams.list(info.context.user, {}, page=PageRequest(limit=100)).items
+
+    return {
+        "serviceRequest": strawberry.field(resolver=service_request, description="One service request you may see."),
+        "serviceRequests": strawberry.field(resolver=service_request_list,
+                                            description="Service requests you may see, filtered and paginated."),
+        "serviceTeams": strawberry.field(resolver=service_teams, description="The service teams."),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    Ref = registry.ref("ServiceRequest")
+
+    def create(info: strawberry.Info, input: registry.ref("ServiceRequestCreateInput")) -> Optional[Ref]:
+        return requests.create(info.context.user, input_to_dict(input))
+
+    def update(info: strawberry.Info, id: strawberry.ID,
+               input: registry.ref("ServiceRequestUpdateInput")) -> Optional[Ref]:
+        return requests.update(info.context.user, id, input_to_dict(input))
+
+    def delete(info: strawberry.Info, id: strawberry.ID) -> Optional[Ref]:
+        requests.delete(info.context.user, id)
+        return requests.get(info.context.user, id, deleted=True)
+
+    def restore(info: strawberry.Info, id: strawberry.ID) -> Optional[Ref]:
+        return requests.restore(info.context.user, id)
+
+    def dispatch(info: strawberry.Info, id: strawberry.ID, team_id: strawberry.ID,
+                 assignee_id: Optional[strawberry.ID] = None, note: str = "") -> Optional[Ref]:
+        return requests.dispatch(info.context.user, id, {"team_id": team_id, "assignee_id": assignee_id,
+                                                         "note": note})
+
+    def start(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Optional[Ref]:
+        return requests.start(info.context.user, id, {"note": note})
+
+    def wait(info: strawberry.Info, id: strawberry.ID, note: str) -> Optional[Ref]:
+        return requests.wait(info.context.user, id, {"note": note})
+
+    def resume(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Optional[Ref]:
+        return requests.resume(info.context.user, id, {"note": note})
+
+    def resolve(info: strawberry.Info, id: strawberry.ID, resolution: str) -> Optional[Ref]:
+        return requests.resolve(info.context.user, id, {"resolution": resolution})
+
+    def reject(info: strawberry.Info, id: strawberry.ID, explanation: str) -> Optional[Ref]:
+        return requests.reject(info.context.user, id, {"explanation": explanation})
+
+    def refer(info: strawberry.Info, id: strawberry.ID, referred_to: str, note: str = "") -> Optional[Ref]:
+        return requests.refer(info.context.user, id, {"referred_to": referred_to, "note": note})
+
+    def close(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Optional[Ref]:
+        return requests.close(info.context.user, id, {"note": note})
+
+    def reopen(info: strawberry.Info, id: strawberry.ID, reason: str) -> Optional[Ref]:
+        return requests.reopen(info.context.user, id, {"reason": reason})
+
+    def rate(info: strawberry.Info, id: strawberry.ID, rating: int, comment: str = "") -> Optional[Ref]:
+        return requests.give_feedback(info.context.user, id, {"rating": rating, "comment": comment})
+
+    m = strawberry.mutation
+    return {
+        "createServiceRequest": m(resolver=create),
+        "updateServiceRequest": m(resolver=update, description="Send the version you read."),
+        "deleteServiceRequest": m(resolver=delete, description="Soft delete (centre); returns the record."),
+        "restoreServiceRequest": m(resolver=restore),
+        "dispatchServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),
+        "startServiceRequest": m(resolver=start),
+        "waitServiceRequest": m(resolver=wait, description="Wait on the owner: the SLA clocks pause."),
+        "resumeServiceRequest": m(resolver=resume),
+        "resolveServiceRequest": m(resolver=resolve),
+        "rejectServiceRequest": m(resolver=reject, description="Reject with the explanation owed to the owner."),
+        "referServiceRequest": m(resolver=refer, description="Refer to an outside party."),
+        "closeServiceRequest": m(resolver=close),
+        "reopenServiceRequest": m(resolver=reopen),
+        "rateServiceRequest": m(resolver=rate, description="The owner's rating 1–5, on their behalf."),
+    }
