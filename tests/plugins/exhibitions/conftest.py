@@ -77,7 +77,7 @@ def participate(s: Show, key: str, edition: dict, status="paid", categories=("ma
 
 
 def register(s: Show, edition: dict, name: str, **extra):
-    body = {"edition_id": edition["id"], "name": name, "job_title": "Buyer", "email": f"{name.lower()}@buyer.example",
+    body = {"edition_id": edition["id"], "name": name, "job_title": "Buyer", "email": f"{name.lower().replace(' ', '.')}@buyer.example",
             "phone": "+86 21 5555 0000", "category": "buyer", "interests": ["machinery"], "purchase_intent": "high",
             **extra}
     return ok(s.api.post(f"{BASE}/registrations", json=body), 201)
