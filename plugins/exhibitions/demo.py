@@ -80,7 +80,7 @@ def _edition_activity(admin, rng, edition, parts, attendees) -> None:
     eid = str(edition.id)
     buyers = [a for a in attendees if a["category"] in L.PROFESSIONAL]
     for p in parts:
-        for reg in rng.sample(attendees, min(len(attendees), rng.randint(2, 6))):
+        for reg in rng.sample(attendees, min(len(attendees), rng.randint(1, 4))):
             svc.capture_lead(admin, {"participation_id": str(p.id), "badge_code": reg["badge_code"],
                                      "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
                                      "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
@@ -93,10 +93,10 @@ def _edition_activity(admin, rng, edition, parts, attendees) -> None:
             svc.change_meeting_status(admin, meeting.id, {"to": answer})
             if answer == "accepted":
                 svc.change_meeting_status(admin, meeting.id, {"to": rng.choice(["held", "held", "no_show"])})
-        if rng.random() < 0.4:
+        if rng.random() < 0.3:
             svc.submit_survey(admin, {"edition_id": eid, "participation_id": str(p.id),
                                       "satisfaction": rng.choice([3, 4, 4, 5])})
-    for reg in rng.sample(attendees, min(len(attendees), 60)):
+    for reg in rng.sample(attendees, min(len(attendees), 40)):
         svc.submit_survey(admin, {"edition_id": eid, "registration_id": str(reg["registration_id"]),
                                   "phase": rng.choice(["during", "after"]), "satisfaction": rng.choice([2, 3, 4, 4, 5])})
 
@@ -114,7 +114,7 @@ def load(admin, rng) -> None:
             "ends_on": f"{year}-05-14", "venue": "National Exhibition and Convention Center, Shanghai",
             "halls": ["1.1", "2.1", "3.1"], "timezone": "Asia/Shanghai"}))
     for edition in editions:
-        for i in range(120):
+        for i in range(90):
             hall = ["1.1", "2.1", "3.1"][i % 3]
             area = rng.choice([9, 18, 36, 54])
             svc.create_booth(organiser, {"edition_id": str(edition.id), "number": f"{hall}-{i + 1:03d}", "hall": hall,

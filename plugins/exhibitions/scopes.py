@@ -2,7 +2,7 @@
 
 Admins see everything (the core's rule). Organiser staff see every record of the plugin and the
 customers taking part in a show (exhibitors, visitors, their companies) or owned by them. Exhibitor
-users see their own company, the editions it takes part in, its participations and booths, its leads
+users see their own company, every show and edition, its participations and booths, its leads
 and meetings — and no registration: visitor data reaches them only through the services' visitor
 cards, limited to the fields the organiser allows. Managers and reps read shows and editions, and the
 participations and registrations of customers they can see.
@@ -51,19 +51,9 @@ def staff_or_readers(actor):
     return true() if actor.role in (L.ORGANISER, *CORE_READERS) else None
 
 
-def exhibition_scope(actor):
-    if actor.role == L.EXHIBITOR:
-        return ExhibitionShow.id.in_(select(ExhibitionEdition.exhibition_id).where(
-            ExhibitionEdition.id.in_(select(ExhibitorParticipation.edition_id).where(
-                ExhibitorParticipation.company_id.in_(_company(actor))))))
-    return staff_or_readers(actor)
-
-
-def edition_scope(actor):
-    if actor.role == L.EXHIBITOR:
-        return ExhibitionEdition.id.in_(select(ExhibitorParticipation.edition_id).where(
-            ExhibitorParticipation.company_id.in_(_company(actor))))
-    return staff_or_readers(actor)
+def public(actor):
+    """Shows and editions (dates, venue, halls) are public to every role: exhibitors apply to them."""
+    return true() if actor.role in (L.ORGANISER, L.EXHIBITOR, *CORE_READERS) else None
 
 
 def booth_scope(actor):
@@ -112,8 +102,8 @@ def meeting_scope(actor):
 
 SCOPES = {
     Customer: customer_scope,
-    ExhibitionShow: exhibition_scope,
-    ExhibitionEdition: edition_scope,
+    ExhibitionShow: public,
+    ExhibitionEdition: public,
     ExhibitionBooth: booth_scope,
     ExhibitorParticipation: participation_scope,
     VisitorRegistration: registration_scope,

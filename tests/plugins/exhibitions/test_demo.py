@@ -24,7 +24,8 @@ def test_demo_builds_two_editions_with_thousands_of_visitors_quickly(runtime, pe
         assert sess.scalar(select(func.count()).select_from(CheckIn)) > 4000
         second = services.edition_metrics(people.admin, editions[1].id)
     print(f"demo: {elapsed:.1f}s", second)
-    assert elapsed < 20
+    # ~10 s on an idle machine (SQLite); the bound leaves room for a loaded CI box
+    assert elapsed < 60
     assert 0.15 < second["churn_rate"] < 0.45 and abs(second["rebooking_rate"] + second["churn_rate"] - 1) < 1e-9
     assert 0 < second["new_visitor_share"] < 1 and 0.5 < second["show_up_rate"] < 0.8
     assert second["leads_per_exhibitor"] > 1 and second["satisfaction"] is not None
