@@ -172,7 +172,7 @@ def unique_visitors_by_day(edition_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID
             .join(VisitorRegistration, VisitorRegistration.id == CheckIn.registration_id)
             .where(CheckIn.edition_id.in_(edition_ids), CheckIn.direction == "entry",
                    VisitorRegistration.deleted_at.is_(None))
-            .group_by(CheckIn.edition_id, CheckIn.day).order_by(CheckIn.edition_id, CheckIn.day))
+            .group_by(CheckIn.edition_id, CheckIn.day).order_by(CheckIn.day, CheckIn.edition_id))
     return [tuple(r) for r in db.session().execute(stmt)]
 
 
