@@ -85,7 +85,7 @@ class CustomerAnalytics(Base):
     expected_transactions: Mapped[float | None] = mapped_column(Float, nullable=True)
     clv: Mapped[float | None] = mapped_column(Float, nullable=True)
     clv_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    #: what the win-back list ranks by: the model CLV, else the seed CLV, else 0
+    #: what the win-back list ranks by: the model CLV when both fits converged, else the seed CLV, else 0
     expected_value: Mapped[float] = mapped_column(Float, default=0.0)
     # churn warning
     churn_risk: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

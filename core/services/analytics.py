@@ -220,14 +220,14 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
     n_txn = np.bincount(t_c, minlength=n)
     purchaser = n_txn > 0
     first_day = np.full(n, today, dtype=np.int64)
-    last_day = np.full(n, today, dtype=np.int64)
+    last_day = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
     if t_c.shape[0]:
         np.minimum.at(first_day, t_c, t_d)
         np.maximum.at(last_day, t_c, t_d)
-        last_day[~purchaser] = today
         first_of = np.flatnonzero(np.concatenate([[True], t_c[1:] != t_c[:-1]]))
     else:
         first_of = np.zeros(0, dtype=np.int64)
+    last_day[~purchaser] = today
     first_value = np.zeros(n)
     first_value[t_c[first_of]] = t_v[first_of]
 
@@ -372,6 +372,9 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
     seg_reason = None if seg else seg.reason
     csat, nps = _satisfaction(survey_rows, index, n)
 
+    # the model CLV ranks the win-back list only when both fits converged inside their bounds; a
+    # degenerate fit (few customers, no heterogeneity) predicts little worth ranking by
+    trusted = bool(bg and gg and bg.converged and gg.converged)
     rows = []
     for i, cr in enumerate(cust_rows):
         buyer = bool(purchaser[i])
@@ -401,7 +404,8 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
             "expected_transactions": None if m_reason else _f(exp_txn[i]),
             "clv": clv_i,
             "clv_reason": m_reason if m_reason else (None if clv_i is not None else "the spend model is missing"),
-            "expected_value": clv_i if clv_i is not None else (seed_i if seed_i is not None else 0.0),
+            "expected_value": (clv_i if clv_i is not None and trusted else
+                               seed_i if seed_i is not None else 0.0),
             "churn_risk": up, "churn_flags": flags[i],
             "churn_since": (prev.churn_since if persisting else now) if up else None,
             "churn_task_id": (prev.churn_task_id if persisting else tasks.get(i)) if up else None,
@@ -428,6 +432,7 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
         "kmeans": ({"ok": True, "k": seg.k, "silhouette": seg.silhouette, "scores": {str(k): v for k, v in seg.scores.items()}}
                    if seg else {"ok": False, "reason": seg.reason}),
         "churn": {"flagged": int(sum(1 for f in flags if f)), "tasks_created": len(tasks)},
+        "expected_value_from": "model" if trusted else "seed",
     }
     sess.flush()
     step("write")

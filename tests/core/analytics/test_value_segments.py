@@ -1,0 +1,67 @@
+"""The pure pieces behind the refresh: value tiers, the Pareto curve, usual gaps, k-means segments,
+and the CLV sum over a degenerate fit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.analytics.clv import discounted_clv
+from core.analytics.segmentation import NoSegmentation, segment_customers
+from core.analytics.value import pareto_curve, parse_cuts, usual_gap_days, value_tiers
+
+
+def test_value_tiers_by_share_before_with_ties_and_zero_revenue():
+    tiers, share = value_tiers(np.array([100, 50, 20, 20, 10, 0, 5]))
+    assert list(tiers) == ["key", "key", "major", "major", "regular", "small", "small"]
+    assert share[0] == pytest.approx(100 / 205) and share[5] == 1.0
+    assert list(value_tiers(np.zeros(3))[0]) == ["small"] * 3
+    assert value_tiers(np.array([]))[0].shape == (0,)
+
+
+def test_tier_cuts_are_checked():
+    assert parse_cuts("0.5,0.8,0.95") == (0.5, 0.8, 0.95)
+    for bad in ("0.8,0.5,0.95", "0.5,0.8", "a,b,c", "0.5,0.8,1.5"):
+        with pytest.raises(ValueError, match="analytics_tier_cuts"):
+            parse_cuts(bad)
+
+
+def test_pareto_curve_is_ranked_cumulative_share():
+    assert pareto_curve(np.array([800, 100, 50, 30, 20]), points=5) == [
+        (0.0, 0.0), (0.2, 0.8), (0.4, 0.9), (0.6, 0.95), (0.8, 0.98), (1.0, 1.0)]
+    assert pareto_curve(np.array([0.0, 0.0])) == [(0.0, 0.0)]
+
+
+def test_usual_gap_is_the_median_gap_per_customer():
+    gaps = usual_gap_days(np.array([0, 0, 0, 1, 1, 2]), np.array([1, 3, 10, 5, 9, 4]), 4)
+    assert list(gaps) == [4.5, 4.0, 0.0, 0.0]
+
+
+def test_segments_choose_k_by_silhouette_and_say_what_distinguishes_them():
+    rng = np.random.default_rng(1)
+    n = 40
+    behaviour = {"recency": np.r_[rng.integers(1, 10, n), rng.integers(200, 300, n)],
+                 "frequency": np.r_[rng.integers(20, 30, n), rng.integers(1, 3, n)],
+                 "monetary": np.r_[rng.normal(500, 50, n), rng.normal(20000, 2000, n)],
+                 "tenure": np.r_[rng.integers(300, 400, n), rng.integers(300, 400, n)]}
+    seg = segment_customers(behaviour, {"industry": ["retail"] * n + ["construction"] * n}, k_min=2, k_max=5)
+    assert seg.k == 2 and seg.sizes == [40, 40] and seg.silhouette > 0.5
+    assert seg.profiles[0] == "not bought for long, low frequency, high spend, mostly construction"
+    assert seg.profiles[1] == "bought recently, high frequency, low spend, mostly retail"
+    assert set(seg.labels[:n]) == {1} and set(seg.labels[n:]) == {0}
+
+
+def test_too_few_or_identical_customers_give_no_segmentation():
+    same = {"recency": [1, 1, 1, 1], "frequency": [2, 2, 2, 2], "monetary": [5, 5, 5, 5], "tenure": [9, 9, 9, 9]}
+    assert isinstance(segment_customers(same), NoSegmentation)
+    assert not segment_customers({k: v[:2] for k, v in same.items()})
+    assert "needs at least 3" in segment_customers({k: v[:2] for k, v in same.items()}).reason
+
+
+def test_discounted_clv_survives_the_quadrature_fallback_of_a_degenerate_fit():
+    # parameters at the optimiser's bounds, as fitted on a tiny data set: 2F1 fails and the
+    # quadrature fallback runs for some (period, customer) cells
+    bounds = (15051.37, 162754.79, 0.002218, 1073.9)
+    x, tx, T, m = np.array([0, 1, 3]), np.array([0, 10.0, 30.0]), np.array([40, 40, 40.0]), np.array([0, 50, 80.0])
+    value = discounted_clv(bounds, (1.0, 3.4, 100.0), x, tx, T, m, periods=12, period_length=4.35,
+                           discount_rate=0.01)
+    assert value.shape == (3,) and np.all(np.isfinite(value)) and np.all(value >= 0)
