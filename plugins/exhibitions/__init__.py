@@ -85,3 +85,31 @@ def trellis_demo_data(admin, rng):
     from plugins.exhibitions.demo import load
 
     load(admin, rng)
+
+
+@hookimpl
+def trellis_graphql_types(registry):
+    from plugins.exhibitions import graphql
+
+    graphql.trellis_graphql_types(registry)
+
+
+@hookimpl
+def trellis_graphql_type_fields(registry):
+    from plugins.exhibitions import graphql
+
+    return graphql.trellis_graphql_type_fields(registry)
+
+
+@hookimpl
+def trellis_graphql_query_fields(registry):
+    from plugins.exhibitions import graphql
+
+    return graphql.trellis_graphql_query_fields(registry)
+
+
+@hookimpl
+def trellis_graphql_mutation_fields(registry):
+    from plugins.exhibitions import graphql
+
+    return graphql.trellis_graphql_mutation_fields(registry)

@@ -1,3 +1,289 @@
 """Exhibitions (会展): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks.
 
-Empty until issue #6 builds the plugin; the file is here so every plugin has the same shape."""
+Resolvers only translate: they call ``plugins.exhibitions.services`` as ``info.context.user`` and batch
+nested lists through ``info.context.loaders`` (one query per level however many editions a page holds).
+Visitor data reaches exhibitor users only as a ``VisitorCard`` built by the services: fields the
+organiser hides for the edition are null.
+"""
+
+import datetime as dt
+import uuid
+from types import SimpleNamespace
+from typing import Optional
+
+import strawberry
+
+from api.graphql.inputs import input_to_dict
+from api.graphql.loaders import customers_by_id
+from api.graphql.pagination import connection, page_request
+from plugins.exhibitions import services as svc
+
+CARD_FIELDS = ("registration_id", "badge_code", "name", "company", "job_title", "email", "phone", "region",
+               "category", "interests", "purchase_intent")
+METRIC_FIELDS = ("exhibitors", "key_exhibitors", "registrations", "visitors", "professional_share", "show_up_rate",
+                 "new_visitor_share", "rebooking_rate", "churn_rate", "leads_per_exhibitor", "meetings_per_exhibitor",
+                 "satisfaction", "booth_area_sold", "booth_revenue", "leads", "hot_leads", "meetings",
+                 "meetings_held")
+
+
+def _card(visitor: dict | None):
+    if visitor is None:
+        return None
+    return SimpleNamespace(**{name: visitor.get(name) for name in CARD_FIELDS})
+
+
+def _edition_metrics(user, ids: list[uuid.UUID]) -> dict:
+    from plugins.exhibitions import metrics
+
+    if user.role not in metrics.VIEWERS:
+        return {}
+    return {eid: SimpleNamespace(**{k: values[k] for k in METRIC_FIELDS}) for eid, values in metrics.compute(ids).items()}
+
+
+def trellis_graphql_types(registry):
+    @registry.type("VisitorCard")
+    class VisitorCard:
+        """A visitor as the caller may see them: organiser staff see every field, an exhibitor only
+        the fields the organiser allows for the edition (the others are null)."""
+
+        registration_id: strawberry.ID
+        badge_code: str
+        name: Optional[str]
+        company: Optional[str]
+        job_title: Optional[str]
+        email: Optional[str]
+        phone: Optional[str]
+        region: Optional[str]
+        category: Optional[str]
+        interests: Optional[list[str]]
+        purchase_intent: Optional[str]
+
+    @registry.type("Exhibition")
+    class Exhibition:
+        """A recurring show (展会)."""
+
+        id: strawberry.ID
+        name: str
+        industry: Optional[str]
+        description: str
+        version: int
+
+    @registry.type("Booth")
+    class Booth:
+        id: strawberry.ID
+        number: str
+        hall: str
+        area: float
+        price: float
+        status: str
+        participation_id: Optional[strawberry.ID]
+
+    @registry.type("ExhibitorParticipation")
+    class ExhibitorParticipation:
+        """An exhibitor (a company customer) at one edition (参展)."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        status: str = strawberry.field(description="invited → applied → confirmed → paid → arrived → attended, "
+                                                   "or cancelled.")
+        is_key: bool
+        categories: list[str]
+        notes: str
+        version: int
+
+        @strawberry.field
+        def company(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            user = info.context.user
+            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.company_id)
+
+    @registry.type("VisitorRegistration")
+    class VisitorRegistration:
+        """A visitor registered for an edition, with a badge code (organiser staff, and managers and reps for
+        the visitors they may see)."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        badge_code: str
+        category: str
+        interests: list[str]
+        purchase_intent: str
+        source: str
+        status: str
+        company_name: str
+        job_title: str
+        email: str
+        phone: str
+        registered_at: dt.datetime
+        version: int
+
+        @strawberry.field
+        def visitor(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            user = info.context.user
+            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
+
+    @registry.type("EditionMetrics")
+    class EditionMetrics:
+        """An edition's figures (null for roles that get no figures: exhibitors, reps)."""
+
+        exhibitors: int
+        key_exhibitors: int
+        registrations: int
+        visitors: int = strawberry.field(description="Unique visitors, UFI-style: once per person per edition.")
+        professional_share: Optional[float]
+        show_up_rate: Optional[float]
+        new_visitor_share: Optional[float]
+        rebooking_rate: Optional[float]
+        churn_rate: Optional[float]
+        leads_per_exhibitor: Optional[float]
+        meetings_per_exhibitor: Optional[float]
+        satisfaction: Optional[float]
+        booth_area_sold: float
+        booth_revenue: float
+        leads: int
+        hot_leads: int
+        meetings: int
+        meetings_held: int
+
+    @registry.type("Edition")
+    class Edition:
+        """One edition (届) of a show."""
+
+        id: strawberry.ID
+        exhibition_id: strawberry.ID
+        name: str
+        starts_on: dt.date
+        ends_on: dt.date
+        venue: str
+        halls: list[str]
+        timezone: str
+        lead_visible_fields: list[str]
+        version: int
+
+        @strawberry.field
+        def exhibition(self, info: strawberry.Info) -> Optional[registry.ref("Exhibition")]:
+            return self.exhibition  # joined-loaded with the edition
+
+        @strawberry.field
+        def exhibitors(self, info: strawberry.Info) -> list[registry.ref("ExhibitorParticipation")]:
+            user = info.context.user
+            return info.context.loaders.load("exhibitions.participations_by_edition",
+                                             lambda ids: svc.participations_for_editions(user, ids), self.id, [])
+
+        @strawberry.field
+        def visitors(self, info: strawberry.Info, first: int = 20) -> list[registry.ref("VisitorRegistration")]:
+            user = info.context.user
+            limit = max(1, min(first, 100))
+            return info.context.loaders.load(f"exhibitions.registrations_by_edition:{limit}",
+                                             lambda ids: svc.registrations_for_editions(user, ids, limit), self.id, [])
+
+        @strawberry.field
+        def visitor_count(self, info: strawberry.Info) -> int:
+            user = info.context.user
+            return info.context.loaders.load("exhibitions.registration_counts",
+                                             lambda ids: svc.count_registrations_for_editions(user, ids), self.id, 0)
+
+        @strawberry.field
+        def metrics(self, info: strawberry.Info) -> Optional[registry.ref("EditionMetrics")]:
+            user = info.context.user
+            return info.context.loaders.load("exhibitions.edition_metrics", lambda ids: _edition_metrics(user, ids),
+                                             self.id)
+
+    @registry.type("ExhibitionLead")
+    class ExhibitionLead:
+        """A badge scanned at an exhibitor's booth. An exhibitor sees only its own leads."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        participation_id: strawberry.ID
+        rating: str
+        tags: list[str]
+        notes: str
+        captured_at: dt.datetime
+        follow_up_task_id: Optional[strawberry.ID]
+        version: int
+
+        @strawberry.field
+        def visitor(self) -> registry.ref("VisitorCard"):
+            return _card(self.visitor)
+
+    @registry.input("ExhibitionLeadInput")
+    class ExhibitionLeadInput:
+        participation_id: strawberry.ID
+        badge_code: str
+        rating: Optional[str] = strawberry.UNSET
+        tags: Optional[list[str]] = strawberry.UNSET
+        notes: Optional[str] = strawberry.UNSET
+
+    @registry.input("ExhibitionLeadUpdateInput")
+    class ExhibitionLeadUpdateInput:
+        version: int
+        rating: Optional[str] = strawberry.UNSET
+        tags: Optional[list[str]] = strawberry.UNSET
+        notes: Optional[str] = strawberry.UNSET
+
+
+def trellis_graphql_type_fields(registry):
+    def registrations(root: strawberry.Parent[object], info: strawberry.Info) -> list[registry.ref("VisitorRegistration")]:
+        user = info.context.user
+        return info.context.loaders.load("exhibitions.registrations_by_customer",
+                                         lambda ids: svc.registrations_for_customers(user, ids), root.id, [])
+
+    def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info
+                                 ) -> list[registry.ref("ExhibitorParticipation")]:
+        user = info.context.user
+        return info.context.loaders.load("exhibitions.participations_by_customer",
+                                         lambda ids: svc.participations_for_customers(user, ids), root.id, [])
+
+    return {"Customer": {
+        "registrations": strawberry.field(resolver=registrations,
+                                          description="Show registrations of this visitor (exhibitions)."),
+        "exhibitorParticipations": strawberry.field(resolver=exhibitor_participations,
+                                                    description="Editions this company exhibits at (exhibitions)."),
+    }}
+
+
+def trellis_graphql_query_fields(registry):
+    def exhibitions(info: strawberry.Info, first: int = 20, after: Optional[str] = None
+                    ) -> registry.connection("Exhibition"):
+        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after)))
+
+    def editions(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                 exhibition_id: Optional[strawberry.ID] = None) -> registry.connection("Edition"):
+        filters = {"exhibition_id": exhibition_id} if exhibition_id else {}
+        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after)))
+
+    def edition(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Edition")]:
+        return svc.get_edition(info.context.user, id)
+
+    def exhibition_leads(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                         edition_id: Optional[strawberry.ID] = None, rating: Optional[str] = None
+                         ) -> registry.connection("ExhibitionLead"):
+        filters = {k: v for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
+        return connection(info, svc.list_leads(info.context.user, filters, page=page_request(first, after)))
+
+    def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
+        return svc.get_lead(info.context.user, id)
+
+    return {"exhibitions": strawberry.field(resolver=exhibitions),
+            "editions": strawberry.field(resolver=editions),
+            "edition": strawberry.field(resolver=edition),
+            "exhibitionLeads": strawberry.field(resolver=exhibition_leads),
+            "exhibitionLead": strawberry.field(resolver=exhibition_lead)}
+
+
+def trellis_graphql_mutation_fields(registry):
+    def capture_exhibition_lead(info: strawberry.Info, input: registry.ref("ExhibitionLeadInput")
+                                ) -> registry.ref("ExhibitionLead"):
+        return svc.capture_lead(info.context.user, input_to_dict(input))[0]
+
+    def update_exhibition_lead(info: strawberry.Info, id: strawberry.ID,
+                               input: registry.ref("ExhibitionLeadUpdateInput")) -> registry.ref("ExhibitionLead"):
+        return svc.update_lead(info.context.user, id, input_to_dict(input))
+
+    def change_participation_status(info: strawberry.Info, id: strawberry.ID, to: str, reason: str = ""
+                                    ) -> registry.ref("ExhibitorParticipation"):
+        return svc.change_participation_status(info.context.user, id, {"to": to, "reason": reason})
+
+    return {"captureExhibitionLead": strawberry.mutation(resolver=capture_exhibition_lead),
+            "updateExhibitionLead": strawberry.mutation(resolver=update_exhibition_lead),
+            "changeParticipationStatus": strawberry.mutation(resolver=change_participation_status)}

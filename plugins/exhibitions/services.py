@@ -1384,14 +1384,13 @@ def participations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uui
         rows = list(db.session().scalars(_visible(actor, ExhibitorParticipation).where(
             ExhibitorParticipation.edition_id.in_(edition_ids)).order_by(ExhibitorParticipation.created_at,
                                                                          ExhibitorParticipation.id)))
-        _load_companies(rows)
         for p in rows:
             out[p.edition_id].append(p)
     return out
 
 
 def registrations_for_editions(actor, edition_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list]:
-    """The first ``limit`` registrations of each edition (one windowed query) with their visitors."""
+    """The first ``limit`` registrations of each edition (one windowed query)."""
     from sqlalchemy.orm import aliased
 
     out = {eid: [] for eid in edition_ids}
@@ -1403,8 +1402,7 @@ def registrations_for_editions(actor, edition_ids: list[uuid.UUID], limit: int) 
                                                             VisitorRegistration.id)).label("rank")).subquery())
     alias = aliased(VisitorRegistration, ranked)
     rows = list(db.session().scalars(select(alias).where(ranked.c.rank <= limit)
-                                     .order_by(ranked.c.edition_id, ranked.c.rank)
-                                     .options(selectinload(alias.visitor))))
+                                     .order_by(ranked.c.edition_id, ranked.c.rank)))
     for reg in rows:
         out[reg.edition_id].append(reg)
     return out

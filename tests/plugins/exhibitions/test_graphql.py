@@ -1,0 +1,115 @@
+"""GraphQL: editions with nested exhibitors, visitors and metrics at a pinned SQL cost, Customer fields,
+and the same lead privacy as REST."""
+from __future__ import annotations
+
+import re
+
+from tests.plugins.exhibitions.conftest import BASE, ok, participate, register
+
+NESTED = """
+query($first: Int!) {
+  editions(first: $first) {
+    totalCount
+    edges { node {
+      name startsOn exhibition { name }
+      exhibitors { status isKey categories company { name } }
+      visitors(first: 5) { badgeCode category visitor { name } }
+      visitorCount
+      metrics { exhibitors visitors showUpRate rebookingRate churnRate }
+    } }
+  }
+}
+"""
+
+
+def data(body):
+    assert body.get("errors") is None, body
+    return body["data"]
+
+
+def build(show, editions):
+    """``editions`` editions of the show, each with two exhibitors and three scanned visitors."""
+    gamma = ok(show.api.post("/api/v1/customers", json={"name": "Gamma Tools"}), 201)
+    show.companies["gamma"] = gamma
+    made = [show.first, show.second]
+    for year in range(2027, 2027 + editions - 2):
+        made.append(ok(show.api.post(f"{BASE}/editions", json={
+            "exhibition_id": show.exhibition["id"], "name": f"CMF {year}", "starts_on": f"{year}-05-10",
+            "ends_on": f"{year}-05-12"}), 201))
+    for i, edition in enumerate(made[:editions]):
+        participate(show, "alpha", edition)
+        participate(show, "beta" if i % 2 else "gamma", edition, status="confirmed")
+        for n in range(3):
+            reg = register(show, edition, f"Visitor {i}-{n}")
+            ok(show.api.post(f"{BASE}/editions/{edition['id']}/scans", json={"scans": [
+                {"badge_code": reg["badge_code"], "scanned_at": f"{edition['starts_on']}T02:00:00Z"}]}))
+    return made
+
+
+def test_nested_edition_query_costs_a_fixed_number_of_statements(show, count_queries):
+    build(show, 4)
+    with count_queries() as small:
+        few = data(show.api.graphql(NESTED, {"first": 2}))
+    with count_queries() as large:
+        many = data(show.api.graphql(NESTED, {"first": 4}))
+    assert len(few["editions"]["edges"]) == 2 and len(many["editions"]["edges"]) == 4
+    # auth 2, editions page 2, exhibitors 1 + their companies 2, visitors 1 + their people 2, visitor counts 1,
+    # metrics 14 — the same for 2 editions as for 4
+    assert small.count == large.count == 25, [re.sub(r"\s+", " ", s)[:120] for s in large.statements]
+    newest = many["editions"]["edges"][0]["node"]
+    assert newest["exhibition"]["name"] == "China Machinery Fair"
+    assert len(newest["exhibitors"]) == 2 and newest["visitorCount"] == 3 and len(newest["visitors"]) == 3
+    assert newest["metrics"]["visitors"] == 3 and newest["metrics"]["showUpRate"] == 1.0
+    oldest = many["editions"]["edges"][-1]["node"]
+    assert oldest["metrics"]["rebookingRate"] is None
+    second = many["editions"]["edges"][-2]["node"]
+    assert second["metrics"]["rebookingRate"] == 0.5 and second["metrics"]["churnRate"] == 0.5
+
+
+def test_customer_fields_list_registrations_and_participations(show):
+    build(show, 2)
+    reg = ok(show.api.get(f"{BASE}/registrations?edition_id={show.first['id']}"))[0]
+    body = data(show.api.graphql("""query($v: ID!, $c: ID!) {
+        visitor: customer(id: $v) { registrations { badgeCode category } }
+        company: customer(id: $c) { exhibitorParticipations { status editionId } } }""",
+                                 {"v": reg["visitor_id"], "c": show.companies["alpha"]["id"]}))
+    assert body["visitor"]["registrations"] == [{"badgeCode": reg["badge_code"], "category": "buyer"}]
+    assert sorted(p["editionId"] for p in body["company"]["exhibitorParticipations"]) == sorted(
+        [show.first["id"], show.second["id"]])
+
+
+def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
+    a = participate(show, "alpha", show.first)
+    b = participate(show, "beta", show.first)
+    reg = register(show, show.first, "Private Person")
+    captured = data(show.as_("alpha").graphql("""mutation($input: ExhibitionLeadInput!) {
+        captureExhibitionLead(input: $input) { id rating visitor { name email phone badgeCode } } }""",
+                                              {"input": {"participationId": a["id"], "badgeCode": reg["badge_code"],
+                                                         "rating": "hot"}}))["captureExhibitionLead"]
+    assert captured["visitor"] == {"name": "Private Person", "email": None, "phone": None,
+                                   "badgeCode": reg["badge_code"]}
+    query = "query($id: ID!) { exhibitionLead(id: $id) { id visitor { email } } }"
+    denied = show.as_("beta").graphql(query, {"id": captured["id"]})
+    assert denied["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert data(show.as_("beta").graphql("{ exhibitionLeads { totalCount } }"))["exhibitionLeads"]["totalCount"] == 0
+    assert data(show.api.graphql(query, {"id": captured["id"]}))["exhibitionLead"]["visitor"]["email"] == \
+        "private.person@buyer.example"
+    # nor does an exhibitor read visitors or figures through an edition
+    seen = data(show.as_("alpha").graphql(
+        "query($id: ID!) { edition(id: $id) { visitors { email } visitorCount metrics { visitors } } }",
+        {"id": show.first["id"]}))["edition"]
+    assert seen == {"visitors": [], "visitorCount": 0, "metrics": None}
+    stale = show.as_("alpha").graphql("""mutation($id: ID!) {
+        updateExhibitionLead(id: $id, input: {version: 99, rating: "cold"}) { rating } }""", {"id": captured["id"]})
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert b  # beta is booked, it simply has no lead
+
+
+def test_participation_status_mutation_uses_the_workflow(show):
+    p = participate(show, "alpha", show.first, status="applied")
+    moved = data(show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: "confirmed") {
+        status } }""", {"id": p["id"]}))
+    assert moved["changeParticipationStatus"]["status"] == "confirmed"
+    bad = show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: "applied") { status } }""",
+                           {"id": p["id"]})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
