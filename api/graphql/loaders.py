@@ -18,7 +18,9 @@ so instead of asyncio DataLoaders it batches *siblings*:
 
 ``batch_fn(keys: list) -> Mapping[key, value]`` is any function; a key it leaves out gets ``default``.
 ``name`` identifies the loader within the request: use one name per batch function and argument set
-(``f"{plugin}.interactions:{limit}"``), prefixed with your plugin's name. A plugin adding
+(``f"{plugin}.interactions:{limit}"``), prefixed with your plugin's name. (A cache belongs to a name *and*
+the batch function's code, so two plugins choosing the same name still never read each other's values;
+a lambda written once in a resolver is the same function on every call.) A plugin adding
 ``Customer.membership`` writes::
 
     def membership(root: strawberry.Parent[Customer], info: strawberry.Info) -> registry.ref("Membership") | None:
@@ -30,6 +32,7 @@ cached across requests or users. Batch functions run with the acting user's perm
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from typing import Any, Callable, Hashable, Iterable, Mapping
@@ -48,7 +51,7 @@ class Loaders:
     def __init__(self) -> None:
         self._sets: list[list[Hashable]] = []
         self._sets_of: dict[Hashable, list[int]] = defaultdict(list)
-        self._cache: dict[str, dict[Hashable, Any]] = {}
+        self._cache: dict[tuple[str, Any], dict[Hashable, Any]] = {}
         #: how many times a batch function ran (tests and debugging)
         self.batches = 0
 
@@ -74,7 +77,7 @@ class Loaders:
         call of ``batch`` when it is not cached yet. A ``None`` key answers ``default`` without a call."""
         if key is None:
             return default
-        cache = self._cache.setdefault(name, {})
+        cache = self._cache.setdefault((name, _identity(batch)), {})
         if key in cache:
             return cache[key]
         wanted = [key]
@@ -99,6 +102,15 @@ class Loaders:
         self._sets.append(unique)
         for k in unique:
             self._sets_of[k].append(index)
+
+
+def _identity(batch: BatchFn) -> Any:
+    """What tells batch functions apart: their code, so a lambda made afresh in every resolver call is
+    the same function, while two plugins' functions never share a cache even under one loader name."""
+    while isinstance(batch, functools.partial):
+        batch = batch.func
+    batch = getattr(batch, "__func__", batch)
+    return getattr(batch, "__code__", batch)
 
 
 _KEY_COLUMNS: dict[type, tuple[str, ...] | None] = {}
