@@ -370,3 +370,20 @@ def test_no_number_in_any_response_is_nan(api):
                                                     "analytics_clv_distribution", "analytics_churn_watchlist",
                                                     "analytics_nps", "analytics_csat")]]:
         assert strict_json(api.get(url)) is not None
+
+
+def test_graphql_customer_fields_in_a_fixed_number_of_queries(api, count_queries):
+    retail, build = build_population(api)
+    refresh(api)
+    query = """{ customers(first: 20) { edges { node { name
+        rfm { segment labelZhCn rScore reason } valueTier { tier labelZhCn } segment { name profile }
+        clv { seed model pAlive modelReason } churnRisk { atRisk flags { flag reason } } } } } }"""
+    with count_queries() as few:
+        body = api.as_("rep").graphql(query)
+    assert "errors" not in body, body
+    nodes = [e["node"] for e in body["data"]["customers"]["edges"]]
+    assert len(nodes) == 6 and all(n["rfm"]["segment"] and n["valueTier"]["tier"] for n in nodes)
+    assert all("mostly retail" in n["segment"]["profile"] for n in nodes)
+    with count_queries() as many:
+        api.graphql(query)
+    assert many.count == few.count
