@@ -106,9 +106,11 @@ def demo_admin() -> User:
     return users.create_user(None, {"email": ADMIN_EMAIL, "name": "Demo Admin", "role": Role.ADMIN.value})
 
 
-def load_demo(runtime: Any, rng: random.Random, *, customers: int = CUSTOMERS) -> DemoSummary | None:
-    """Load the demo data (then every plugin's, through ``trellis_demo_data``) in the open unit of work.
-    Returns what was added, or None when the demo data were there already."""
+def load_demo(runtime: Any, rng: random.Random, *, customers: int = CUSTOMERS,
+              plugins: bool = True) -> DemoSummary | None:
+    """Load the demo data, then (unless ``plugins`` is false) every enabled plugin's through the
+    ``trellis_demo_data`` hook, in the open unit of work. Returns what was added, or None when the demo
+    data were there already."""
     admin = demo_admin()
     if is_loaded():
         return None
@@ -116,7 +118,8 @@ def load_demo(runtime: Any, rng: random.Random, *, customers: int = CUSTOMERS) -
     builder.staff()
     for index in range(customers):
         builder.customer(index)
-    runtime.plugins.call_each("trellis_demo_data", admin=admin, rng=rng)
+    if plugins:
+        runtime.plugins.call_each("trellis_demo_data", admin=admin, rng=rng)
     return builder.summary
 
 
