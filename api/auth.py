@@ -52,7 +52,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def require_login():
-        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS \
+                or request.endpoint in app.config.get("TRELLIS_PUBLIC_ENDPOINTS", ()):
             return None
         if current_user.is_authenticated:
             return None

@@ -43,7 +43,8 @@ def trellis_migrations():
 def trellis_rest_blueprints():
     """Return a list of ``flask_smorest.Blueprint`` objects for the plugin's REST endpoints.
 
-    Called once per app. Each blueprint is mounted under ``/api/v1/<plugin-name-with-dashes>`` (the
+    Called once per app; return new Blueprint objects on every call (a blueprint carries per-app
+    OpenAPI state). Each blueprint is mounted under ``/api/v1/<plugin-name-with-dashes>`` (the
     core's under ``/api/v1``) and documented in the one OpenAPI document. Two plugins answering the
     same method and path is a start-up error.
     """
@@ -191,4 +192,26 @@ def trellis_record_scopes():
     plugin's own models, ``core.services.permissions.visibility(actor, Model)`` combines the scopes every
     plugin declared; with none declared only admins see the rows. Services apply it to every read,
     list, count and metric.
+    """
+
+
+@hookspec
+def trellis_mounted_blueprints():
+    """Return ``[(blueprint, url_prefix)]`` for HTTP APIs that must answer at a path of their own,
+    outside ``/api/v1`` (a standard such as Open311's ``/open311/v2``).
+
+    Called once per app. ``url_prefix`` is absolute and may not fall under ``/api``, ``/graphql``,
+    ``/auth`` or ``/healthz``; these blueprints are not part of the OpenAPI document. A clash of paths
+    or blueprint names with another component is a start-up error naming both.
+    """
+
+
+@hookspec
+def trellis_public_endpoints():
+    """Return endpoint names (``"<blueprint name>.<view>"``) of the plugin's own blueprints that answer
+    without a login (a public read API, a one-time feedback link carrying its own secret).
+
+    Everything else requires authentication. An endpoint of another component's blueprint is refused at
+    start-up, so no plugin can open up the core. The view itself must still check whatever secret or key
+    it relies on.
     """

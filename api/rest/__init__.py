@@ -48,8 +48,44 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
                 )
             owners[blueprint.name] = owner
             api.register_blueprint(blueprint, url_prefix=prefix)
+    for owner, mounted in runtime.plugins.call_each("trellis_mounted_blueprints"):
+        for blueprint, prefix in mounted:
+            _check_mount(owner, blueprint, prefix, owners, app)
+            owners[blueprint.name] = owner
+            app.register_blueprint(blueprint, url_prefix=prefix)
     _check_path_clashes(app, owners)
+    app.config["TRELLIS_PUBLIC_ENDPOINTS"] = _public_endpoints(runtime, owners)
     return api
+
+
+RESERVED_PREFIXES = ("/api", "/graphql", "/auth", "/healthz")
+
+
+def _check_mount(owner: str, blueprint, prefix: str, owners: dict[str, str], app: Flask) -> None:
+    if not prefix.startswith("/") or any(prefix == r or prefix.startswith(r + "/") for r in RESERVED_PREFIXES):
+        raise PluginError(
+            f"Plugin '{owner}' mounts blueprint '{blueprint.name}' at '{prefix}'. Mounted blueprints need an "
+            f"absolute prefix outside {', '.join(RESERVED_PREFIXES)}; use trellis_rest_blueprints for /api/v1."
+        )
+    if blueprint.name in owners or blueprint.name in app.blueprints:
+        raise PluginError(
+            f"Plugins '{owners.get(blueprint.name, CORE_NAME)}' and '{owner}' both register a blueprint named "
+            f"'{blueprint.name}'. Rename one (prefix it with the plugin name)."
+        )
+
+
+def _public_endpoints(runtime: Runtime, owners: dict[str, str]) -> frozenset[str]:
+    """The endpoints plugins declared public, each checked to belong to the declaring plugin."""
+    public = set()
+    for owner, endpoints in runtime.plugins.call_each("trellis_public_endpoints"):
+        for endpoint in endpoints:
+            if owners.get(endpoint.split(".")[0]) != owner:
+                raise PluginError(
+                    f"Plugin '{owner}' declares '{endpoint}' public, but that endpoint is not in one of its own "
+                    "blueprints. A plugin may only open up its own endpoints."
+                )
+            public.add(endpoint)
+    return frozenset(public)
 
 
 def _check_path_clashes(app: Flask, owners: dict[str, str]) -> None:

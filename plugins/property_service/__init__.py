@@ -31,6 +31,20 @@ def trellis_rest_blueprints():
 
 
 @hookimpl
+def trellis_mounted_blueprints():
+    from plugins.property_service import open311
+
+    return [(open311.blueprint(), open311.URL_PREFIX)]
+
+
+@hookimpl
+def trellis_public_endpoints():
+    from plugins.property_service import open311, rest
+
+    return [*open311.PUBLIC_ENDPOINTS, *rest.PUBLIC_ENDPOINTS]
+
+
+@hookimpl
 def trellis_workflows(settings):
     from plugins.property_service.workflows import request_workflow
 

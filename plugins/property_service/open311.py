@@ -14,8 +14,8 @@ Reads are public as the spec intends and never show who asked: no name, email or
 request about a unit only the building's address. Errors are ``[{"code": …, "description": …}]``
 (``<errors><error>…`` in XML). Dates are W3C (``2026-03-02T09:00:00+00:00``).
 
-The contract mounts plugin blueprints under ``/api/v1/<plugin>``, so this blueprint answers at
-``/api/v1/property-service/open311/v2`` until the contract lets a plugin mount one at ``/open311/v2``.
+The blueprint is mounted at ``/open311/v2`` through ``trellis_mounted_blueprints`` and its endpoints
+are declared public through ``trellis_public_endpoints`` (posting still needs an ``api_key``).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
 ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
 
-#: The endpoints that must be public (``api/auth.py`` PUBLIC_ENDPOINTS): reads by the spec, and the
+#: The endpoints declared public through ``trellis_public_endpoints``: reads by the spec, and the
 #: POST, which authenticates with the form's ``api_key`` rather than a Trellis session or token.
 PUBLIC_ENDPOINTS = ("property_service_open311.services_list", "property_service_open311.service_definition",
                     "property_service_open311.post_request", "property_service_open311.list_requests",

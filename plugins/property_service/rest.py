@@ -185,9 +185,11 @@ def feedback_blueprint() -> Blueprint:
     return blp
 
 
-def blueprints() -> list[Blueprint]:
-    from plugins.property_service import open311
+#: The owner's one-time feedback link answers without a login; its token is the secret.
+PUBLIC_ENDPOINTS = ("property_service_feedback.show", "property_service_feedback.rate")
 
-    return [*reference_blueprints(), requests_blueprint(), misc_blueprint(), feedback_blueprint(),
-            open311.blueprint()]
+
+def blueprints() -> list[Blueprint]:
+
+    return [*reference_blueprints(), requests_blueprint(), misc_blueprint(), feedback_blueprint()]
 

@@ -123,3 +123,36 @@ def test_plugin_tables_must_carry_the_plugin_prefix():
 def test_plugins_endpoint_lists_the_enabled_set(api):
     names = [p["name"] for p in api.as_("rep").get("/api/v1/plugins").get_json()]
     assert names == ["exhibitions", "property_service", "retail_membership"]
+
+
+def _plain_blueprint(name):
+    from flask import Blueprint
+
+    blp = Blueprint(name, __name__)
+
+    @blp.get("/ping")
+    def ping():
+        return {"pong": True}
+
+    return blp
+
+
+def test_mounted_blueprints_may_not_take_reserved_paths():
+    bad = plugin("squatter", trellis_mounted_blueprints=lambda: [(_plain_blueprint("squatter_api"), "/api/v2")])
+    with pytest.raises(PluginError, match="Plugin 'squatter' mounts blueprint 'squatter_api' at '/api/v2'"):
+        create_app(CONFIG, extra_plugins=[bad])
+
+
+def test_a_plugin_cannot_declare_core_endpoints_public():
+    bad = plugin("opener", trellis_public_endpoints=lambda: ["customers.Collection"])
+    with pytest.raises(PluginError, match="Plugin 'opener' declares 'customers.Collection' public"):
+        create_app(CONFIG, extra_plugins=[bad])
+
+
+def test_a_mounted_public_endpoint_answers_without_login():
+    ok = plugin("pinger", trellis_mounted_blueprints=lambda: [(_plain_blueprint("pinger_api"), "/pinger")],
+                trellis_public_endpoints=lambda: ["pinger_api.ping"])
+    app = create_app(CONFIG, extra_plugins=[ok])
+    client = app.test_client()
+    assert client.get("/pinger/ping").get_json() == {"pong": True}
+    assert client.get("/api/v1/customers").status_code == 401

@@ -8,11 +8,7 @@ from core.jobs import run_all
 from tests.plugins.property_service.test_open311 import BASE, GeoReportClient
 
 
-def test_open311_to_rating_and_metrics(ps, client, monkeypatch):
-    from api import auth
-    from plugins.property_service.open311 import PUBLIC_ENDPOINTS
-
-    monkeypatch.setattr(auth, "PUBLIC_ENDPOINTS", set(auth.PUBLIC_ENDPOINTS) | set(PUBLIC_ENDPOINTS))
+def test_open311_to_rating_and_metrics(ps, client):
     key = ps.as_("admin").post("/api/v1/property-service/api-keys", json={"user_id": str(ps.centre.id)}).get_json()["key"]
     open311 = GeoReportClient(client, BASE, key)
     status, body = open311.post_request(service_code="repair", address_id=str(ps.unit.id),

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-# The API's base URL: the spec's /open311/v2 endpoint, mounted where the plugin contract allows.
-BASE = "/api/v1/property-service/open311/v2"
+# The API's base URL: the spec's own, mounted through trellis_mounted_blueprints.
+BASE = "/open311/v2"
 
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
 REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
@@ -53,12 +53,8 @@ class GeoReportClient:
 
 
 @pytest.fixture
-def public_open311(monkeypatch):
-    """The contract change the plugin asks for: api/auth.py lists the Open311 endpoints as public."""
-    from api import auth
-    from plugins.property_service.open311 import PUBLIC_ENDPOINTS
-
-    monkeypatch.setattr(auth, "PUBLIC_ENDPOINTS", set(auth.PUBLIC_ENDPOINTS) | set(PUBLIC_ENDPOINTS))
+def public_open311():
+    """The Open311 endpoints are public through trellis_public_endpoints; nothing to set up."""
 
 
 @pytest.fixture
@@ -262,7 +258,8 @@ def test_private_kinds_are_not_open311_services(client311, ps):
     assert listed == []
 
 
-def test_without_the_contract_change_reads_are_401_in_the_spec_format(ps, client):
-    response = client.get(f"{BASE}/services.json")
-    assert response.status_code == 401
-    assert response.get_json()[0]["code"] == 401
+def test_hook_trellis_mounted_blueprints(ps, client):
+    # answered at the spec's own path, without a login; the plugin's other endpoints still need one
+    assert client.get(f"{BASE}/services.json").status_code == 200
+    assert client.get("/api/v1/property-service/open311/v2/services.json").status_code == 404
+    assert client.get("/api/v1/property-service/requests").status_code == 401
