@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from core import db, levels, lifecycle, runtime
 from core.db import utcnow
@@ -138,7 +138,7 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
     members = {m.id: m for m in sess.scalars(select(RetailMembership).where(RetailMembership.id.in_(list(by_member))))}
     customers = {c.id: c for c in sess.scalars(select(Customer).where(
         Customer.id.in_([m.customer_id for m in members.values()])))}
-    balances = dict(sess.execute(select(RetailPointsEntry.membership_id, db_sum(RetailPointsEntry.points))
+    balances = dict(sess.execute(select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points))
                                  .where(RetailPointsEntry.membership_id.in_(list(by_member)))
                                  .group_by(RetailPointsEntry.membership_id)).all())
     rules = levels.parse_rules(runtime.current().settings.level_rules)
@@ -239,8 +239,3 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
     sess.expire_all()
     return {"purchases": counts["retail_membership_purchase"], **counts}
 
-
-def db_sum(column):
-    from sqlalchemy import func
-
-    return func.sum(column)

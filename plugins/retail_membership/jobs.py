@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import extract, select
 
 from core import db
-from core.db import utcnow
 from core.jobs import Job
 from core.models import Customer, Role, User
 from core.services import audit, interactions, workflow

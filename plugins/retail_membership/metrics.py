@@ -32,7 +32,7 @@ def _period(stmt, column, query: MetricQuery):
     return stmt
 
 
-def _grouping(query: MetricQuery, *, purchase: bool = False):
+def _grouping(query: MetricQuery):
     """The column a ``group_by`` names: ``store`` (the store's code: where the purchase happened, or the
     member's home store) or ``tier``."""
     if query.group_by == "store":

@@ -12,17 +12,16 @@ lock), then reads the balance, then appends — so concurrent redemptions can ne
 """
 from __future__ import annotations
 
-import math
 import secrets
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import OperationalError
 
-from core import db, runtime
+from core import db
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Customer, Role, User
@@ -84,8 +83,6 @@ def store_scope(actor: User):
 
 def campaign_scope(actor: User):
     """Campaigns are read by managers and store staff (admins see everything anyway)."""
-    from plugins.retail_membership.models import RetailCampaign
-
     return true() if actor.role in (Role.MANAGER.value, STAFF_ROLE) else None
 
 
@@ -373,6 +370,7 @@ def restore_membership(actor: Any, membership_id: Any) -> RetailMembership:
     membership = get_membership(actor, membership_id, deleted=True)
     common.restore(membership)
     audit.record_change(actor, "restored", membership)
+    attach_balances([membership])
     return membership
 
 
@@ -1017,5 +1015,3 @@ def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=co
             select(RetailMembership.id).where(RetailMembership.home_store_id == f["store_id"])))
     return common.paginate(stmt, page, [RetailLapseAlert.flagged_at.desc()], RetailLapseAlert.id)
 
-
-__all__ = [name for name in dir() if not name.startswith("_")] + ["_append"]
