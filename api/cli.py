@@ -359,7 +359,7 @@ def graphql_schema_command():
         from api.graphql import sdl
     except ImportError:
         raise click.ClickException("This version has no GraphQL schema export (api.graphql.sdl).") from None
-    click.echo(sdl(current_app._get_current_object()).rstrip("\n"))
+    click.echo(sdl(current_app._get_current_object()), nl=False)  # exactly: `> schema.graphql` is the snapshot
 
 
 @click.command("tick")
