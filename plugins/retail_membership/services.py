@@ -846,6 +846,9 @@ def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None
     sess.flush()
     if coupon is not None:
         coupon.coupon_redeemed_at, coupon.coupon_purchase_id = purchase.occurred_at, purchase.id
+        sess.flush()
+        audit.record_change(user, "updated", coupon, {"coupon_redeemed_at": (None, purchase.occurred_at)},
+                            payload={"purchase_id": purchase.id, "membership_id": member.id})
     if purchase.points_earned:
         _append(member.id, "earn", purchase.points_earned, at=purchase.occurred_at, actor=user,
                 expires_at=lot_expiry(purchase.occurred_at), purchase_id=purchase.id,
