@@ -13,6 +13,7 @@ tables of the enabled components (``runtime.tables``): a disabled plugin's table
 """
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -50,7 +51,7 @@ def _ini_value(value: Any) -> str:
 def make_config(runtime: "Runtime", *, connection: Any = None, component: str | None = None) -> Config:
     """The Alembic configuration of one runtime. ``connection`` (optional) is used instead of the
     runtime's engine; ``component`` limits autogenerate to that component's tables."""
-    cfg = Config()
+    cfg = Config(cmd_opts=argparse.Namespace(quiet=True))  # callers say what happened themselves
     cfg.set_main_option("script_location", _ini_value(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations",

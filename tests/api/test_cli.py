@@ -66,6 +66,27 @@ def test_db_upgrade_migrates_every_component_and_can_run_again(cli_env):
     assert check.exit_code == 0 and "No differences" in check.stdout
 
 
+def test_db_revision_writes_a_plugins_first_migration(migrated, tmp_path):
+    from tests.core.test_migrations import ScratchpadThing, make_plugin
+
+    versions = tmp_path / "versions"
+    app = create_app({"DATABASE_URL": migrated["TRELLIS_DATABASE_URL"]},
+                     extra_plugins=[make_plugin("scratchpad", ScratchpadThing, versions)])
+    try:
+        invoke = lambda *args: CliRunner().invoke(build_cli(app), list(args), catch_exceptions=False)  # noqa: E731
+        assert invoke("db", "check").exit_code == 1  # the plugin's table is missing
+        result = invoke("db", "revision", "--component", "scratchpad", "-m", "scratchpad things")
+        assert result.exit_code == 0, result.output
+        [written] = versions.glob("*_scratchpad_things.py")
+        assert result.stdout.strip() == str(written)
+        assert invoke("db", "upgrade").exit_code == 0
+        assert invoke("db", "check").exit_code == 0
+        unknown = invoke("db", "revision", "--component", "nobody", "-m", "x")
+        assert unknown.exit_code == 1 and "nobody" in unknown.stderr
+    finally:
+        app.extensions["trellis"].database.dispose()
+
+
 def test_db_check_fails_on_an_empty_database(cli_env):
     result = run(cli_env, "db", "check")
     assert result.exit_code == 1

@@ -237,3 +237,12 @@ def test_the_core_moves_on_after_a_plugin_branch_and_the_plugin_can_still_leave(
         assert migrate.current(later(False)) == {"core": "ffff00000001"}
         assert migrate.current(later(True)) == {"core": "ffff00000001", "throwaway": "5e1f2a9c0b7d"}
         assert "later_thing" in inspect(real.database.engine).get_table_names()
+
+
+def test_upgrade_runs_on_a_connection_passed_in(tmp_path):
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        with runtime.database.engine.connect() as conn:
+            migrate.upgrade(runtime, connection=conn)
+            conn.commit()
+        assert migrate.current(runtime)["core"] == core_head()
+        assert migrate.check(runtime) == []
