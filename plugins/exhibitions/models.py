@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
-from core.models import Customer, Interaction, User
+from core.models import Customer, User
 
 
 class ExhibitionShow(Base, Record):
@@ -241,4 +241,4 @@ class SurveyAnswer(Base, UUIDPrimaryKey, Timestamps):
 MODELS = [ExhibitionShow, ExhibitionEdition, ExhibitorParticipation, ExhibitionBooth, ExhibitorUser,
           VisitorRegistration, CheckIn, ExhibitionLead, ExhibitionMeeting, ExhibitionInvitation, SurveyAnswer]
 
-__all__ = [m.__name__ for m in MODELS] + ["MODELS", "Interaction"]
+__all__ = [m.__name__ for m in MODELS] + ["MODELS"]
