@@ -109,16 +109,3 @@ def trellis_cli_commands():
 
     return COMMANDS
 
-
-@hookimpl
-def trellis_graphql_types(registry):
-    from api.graphql import analytics
-
-    analytics.types(registry)
-
-
-@hookimpl
-def trellis_graphql_type_fields(registry):
-    from api.graphql import analytics
-
-    return analytics.type_fields(registry)

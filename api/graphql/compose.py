@@ -37,6 +37,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
     with _attributed(plugins, "trellis_graphql_types", registry):
         plugins.call_each("trellis_graphql_types", registry=registry)
 
+    registry.add_type_fields(CORE, core_schema.type_fields(registry))
     with _attributed(plugins, "trellis_graphql_type_fields", registry):
         for owner, fields in plugins.call_each("trellis_graphql_type_fields", registry=registry):
             registry.add_type_fields(owner, fields)

@@ -1,8 +1,8 @@
 """The core's part of the schema, registered (as the component ``core``) before any plugin's, through
 the same registry calls a plugin makes."""
-from api.graphql import contacts, customers, interactions, meta, users
+from api.graphql import analytics, contacts, customers, interactions, lifecycle, meta, users, webhooks
 
-DOMAINS = (customers, contacts, interactions, users, meta)
+DOMAINS = (customers, contacts, interactions, users, meta, lifecycle, webhooks, analytics)
 
 
 def types(registry) -> None:
@@ -10,10 +10,19 @@ def types(registry) -> None:
         domain.types(registry)
 
 
+def type_fields(registry) -> dict:
+    """Fields some core domains add to others' types (``Customer.stageHistory``, ``Customer.rfm``)."""
+    out: dict = {}
+    for domain in DOMAINS:
+        for type_name, fields in getattr(domain, "type_fields", lambda r: {})(registry).items():
+            out.setdefault(type_name, {}).update(fields)
+    return out
+
+
 def query_fields(registry) -> dict:
     out: dict = {}
     for domain in DOMAINS:
-        out.update(domain.query_fields(registry))
+        out.update(getattr(domain, "query_fields", lambda r: {})(registry))
     return out
 
 

@@ -33,6 +33,13 @@ def types(registry) -> None:
         assignee_id: Optional[strawberry.ID]
         created_by_id: Optional[strawberry.ID]
         source: str = strawberry.field(description="The component that wrote it: core or a plugin's name.")
+        reminder_at: Optional[dt.datetime] = strawberry.field(description="When to remind the assignee (预约提示).")
+        outcome: str = strawberry.field(description="What came of it (done or cancelled tasks).")
+        completed_at: Optional[dt.datetime]
+        escalated_at: Optional[dt.datetime] = strawberry.field(description="When a manager last chased it (催办).")
+        escalation_count: int
+        score: Optional[int] = strawberry.field(description="A survey answer's score (see scoreScale).")
+        score_scale: Optional[str] = strawberry.field(description="csat (1–5) or nps (0–10).")
         created_at: dt.datetime
         updated_at: dt.datetime
         version: int
@@ -73,6 +80,10 @@ def types(registry) -> None:
         due_at: Optional[dt.datetime] = UNSET
         amount: Optional[Decimal] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
+        reminder_at: Optional[dt.datetime] = UNSET
+        outcome: Optional[str] = UNSET
+        score: Optional[int] = UNSET
+        score_scale: Optional[str] = UNSET
 
     @registry.input("InteractionUpdateInput")
     class InteractionUpdateInput:
@@ -87,6 +98,10 @@ def types(registry) -> None:
         due_at: Optional[dt.datetime] = UNSET
         amount: Optional[Decimal] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
+        reminder_at: Optional[dt.datetime] = UNSET
+        outcome: Optional[str] = UNSET
+        score: Optional[int] = UNSET
+        score_scale: Optional[str] = UNSET
 
     @registry.input("InteractionFilter")
     class InteractionFilter:
@@ -94,6 +109,10 @@ def types(registry) -> None:
         kind: Optional[str] = UNSET
         status: Optional[str] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
+        mine: Optional[bool] = strawberry.field(default=UNSET, description="Only tasks assigned to you.")
+        overdue: Optional[bool] = strawberry.field(default=UNSET, description="Only planned ones past due.")
+        due_before: Optional[dt.datetime] = UNSET
+        due_after: Optional[dt.datetime] = UNSET
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted interactions instead.")
 
 

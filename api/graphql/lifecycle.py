@@ -1,0 +1,256 @@
+"""GraphQL for the machinery around customers: stage and level moves with their history, approvals,
+tasks and escalation, handover and allocation, notifications and the declared workflows. Every resolver
+translates to the same service the REST endpoints call (api/rest/lifecycle.py)."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Optional
+
+import strawberry
+from strawberry import UNSET
+from strawberry.scalars import JSON
+
+from api.graphql.inputs import input_to_dict
+from api.graphql.loaders import customers_by_id, users_by_id
+from api.graphql.pagination import connection, page_request
+from core import levels, lifecycle, runtime
+from core.services import customers, interactions, notifications, ownership, workflow
+from core.services.ownership import OWNER_HISTORY
+from core.services.permissions import require_actor
+
+
+def _history_loader(name: str):
+    def field(root: strawberry.Parent[object], info: strawberry.Info) -> list:
+        return info.context.loaders.load(f"core.history:{name}", lambda ids: workflow.history_for(name, ids),
+                                         root.id, default=[])
+    return field
+
+
+def types(registry) -> None:
+    @registry.type("WorkflowTransition")
+    class WorkflowTransition:
+        """One move of a record: from, to, when, who, who approved, what fired it and why."""
+
+        id: strawberry.ID
+        workflow: str
+        from_state: Optional[str]
+        to_state: str
+        at: dt.datetime
+        actor_id: Optional[strawberry.ID]
+        approved_by_id: Optional[strawberry.ID]
+        trigger: str = strawberry.field(description="manual, automatic or import.")
+        trigger_event: Optional[str] = strawberry.field(description="The event that fired an automatic move.")
+        reason: str
+        seconds_in_previous: Optional[float] = strawberry.field(description="Time spent in the previous state.")
+
+        @strawberry.field
+        def actor(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.actor_id)
+
+        @strawberry.field
+        def approved_by(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.approved_by_id)
+
+    @registry.type("ApprovalRequest")
+    class ApprovalRequest:
+        """A move that needs a manager's approval."""
+
+        id: strawberry.ID
+        workflow: str
+        record_type: str
+        record_id: strawberry.ID
+        to_state: str
+        reason: str
+        requested_by_id: strawberry.ID
+        status: str = strawberry.field(description="pending, approved or rejected.")
+        decided_by_id: Optional[strawberry.ID]
+        decided_at: Optional[dt.datetime]
+        decision_note: str
+        created_at: dt.datetime
+        version: int
+
+    @registry.type("Notification")
+    class Notification:
+        id: strawberry.ID
+        kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")
+        title: str
+        body: str
+        record_type: Optional[str]
+        record_id: Optional[strawberry.ID]
+        data: JSON
+        created_at: dt.datetime
+        read_at: Optional[dt.datetime]
+
+    @registry.type("WorkflowState")
+    class WorkflowState:
+        name: str
+        en: str
+        zh_cn: str
+        expected_days: Optional[float]
+
+    @registry.type("WorkflowRule")
+    class WorkflowRule:
+        source: str = strawberry.field(description="A state, or * for any.")
+        target: str
+        needs_approval: bool
+        triggers: list[str]
+
+    @registry.type("Workflow")
+    class Workflow:
+        name: str
+        record_type: str
+        field: str
+        initial: str
+        label_en: str
+        label_zh_cn: str
+        states: list[registry.ref("WorkflowState")]
+        transitions: list[registry.ref("WorkflowRule")]
+
+    @registry.type("Allocation")
+    class Allocation:
+        """One customer of an allocation plan and the rep it goes to."""
+
+        rule: Optional[int] = strawberry.field(description="Index of the matching rule; null for the default pool.")
+
+        @strawberry.field
+        def customer(self) -> registry.ref("Customer"):
+            return self.customer
+
+        @strawberry.field
+        def rep(self) -> registry.ref("User"):
+            return self.rep
+
+    @registry.input("TaskCompletionInput")
+    class TaskCompletionInput:
+        outcome: Optional[str] = UNSET
+        occurred_at: Optional[dt.datetime] = UNSET
+        amount: Optional[Decimal] = UNSET
+
+    @registry.input("HandoverInput")
+    class HandoverInput:
+        to_user_id: strawberry.ID
+        reason: str
+        customer_ids: Optional[list[strawberry.ID]] = UNSET
+        from_user_id: Optional[strawberry.ID] = strawberry.field(
+            default=UNSET, description="Hand over every customer of this user.")
+
+    @registry.input("AllocationRuleInput")
+    class AllocationRuleInput:
+        rep_ids: list[strawberry.ID]
+        industry: Optional[str] = UNSET
+        region: Optional[str] = UNSET
+        size: Optional[str] = UNSET
+
+    @registry.input("AllocationInput")
+    class AllocationInput:
+        rules: Optional[list[registry.ref("AllocationRuleInput")]] = UNSET
+        rep_ids: Optional[list[strawberry.ID]] = UNSET
+        dry_run: Optional[bool] = strawberry.field(default=UNSET, description="Default true: show the plan only.")
+        limit: Optional[int] = UNSET
+
+
+def type_fields(registry) -> dict:
+    ref = registry.ref("WorkflowTransition")
+    return {"Customer": {
+        "stage_history": strawberry.field(resolver=_history_loader(lifecycle.WORKFLOW), graphql_type=list[ref],
+                                          description="Every lifecycle stage change, oldest first."),
+        "level_history": strawberry.field(resolver=_history_loader(levels.WORKFLOW), graphql_type=list[ref],
+                                          description="Every level change, oldest first."),
+        "owner_history": strawberry.field(resolver=_history_loader(OWNER_HISTORY), graphql_type=list[ref],
+                                          description="Every handover, oldest first (states are user ids)."),
+    }}
+
+
+def query_fields(registry) -> dict:
+    def notification_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                          unread: bool = False) -> registry.connection("Notification"):
+        return connection(info, notifications.list_for(info.context.user, unread=unread,
+                                                       page=page_request(first, after)))
+
+    def approval_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                      status: Optional[str] = "pending") -> registry.connection("ApprovalRequest"):
+        return connection(info, workflow.approvals_for(info.context.user, status=status or None,
+                                                       page=page_request(first, after)))
+
+    def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
+        require_actor(info.context.user)
+        module = registry.module
+        out = []
+        for w in runtime.current().workflows.all():
+            states = [module.WorkflowState(name=s.name, en=s.en, zh_cn=s.zh_cn,
+                                           expected_days=(w.expected(s.name).total_seconds() / 86400
+                                                          if w.expected(s.name) else None)) for s in w.states]
+            rules = [module.WorkflowRule(source=t.source, target=t.target, needs_approval=t.needs_approval,
+                                         triggers=list(t.triggers)) for t in w.transitions]
+            out.append(module.Workflow(name=w.name, record_type=w.record_type, field=w.field, initial=w.initial,
+                                       label_en=w.label_en, label_zh_cn=w.label_zh_cn, states=states,
+                                       transitions=rules))
+        return out
+
+    return {
+        "notifications": strawberry.field(resolver=notification_list, description="Your notifications, newest first."),
+        "approvals": strawberry.field(resolver=approval_list, description="Approval requests you may decide or made."),
+        "workflows": strawberry.field(resolver=workflow_list, description="The declared workflows."),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    Customer, Interaction = registry.ref("Customer"), registry.ref("Interaction")
+
+    def change_stage(info: strawberry.Info, customer_id: strawberry.ID, to: str, reason: str = "") -> Customer:
+        return customers.change_stage(info.context.user, customer_id, {"to": to, "reason": reason})
+
+    def request_stage_change(info: strawberry.Info, customer_id: strawberry.ID, to: str,
+                             reason: str) -> registry.ref("ApprovalRequest"):
+        return customers.request_stage_change(info.context.user, customer_id, {"to": to, "reason": reason})
+
+    def decide_approval(info: strawberry.Info, id: strawberry.ID, approve: bool,
+                        note: str = "") -> registry.ref("ApprovalRequest"):
+        return customers.decide_approval(info.context.user, id, {"approve": approve, "note": note})
+
+    def set_customer_level(info: strawberry.Info, customer_id: strawberry.ID, level: str, reason: str) -> Customer:
+        return customers.set_level(info.context.user, customer_id, {"level": level, "reason": reason})
+
+    def release_customer_level(info: strawberry.Info, customer_id: strawberry.ID) -> Customer:
+        return customers.release_level(info.context.user, customer_id)
+
+    def complete_task(info: strawberry.Info, id: strawberry.ID,
+                      input: Optional[registry.ref("TaskCompletionInput")] = None) -> Interaction:
+        return interactions.complete(info.context.user, id, input_to_dict(input))
+
+    def cancel_task(info: strawberry.Info, id: strawberry.ID, outcome: str) -> Interaction:
+        return interactions.cancel(info.context.user, id, {"outcome": outcome})
+
+    def escalate_task(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Interaction:
+        return interactions.escalate(info.context.user, id, {"note": note})
+
+    def handover_customers(info: strawberry.Info, input: registry.ref("HandoverInput")) -> list[Customer]:
+        return ownership.handover(info.context.user, input_to_dict(input))
+
+    def allocate_customers(info: strawberry.Info,
+                           input: registry.ref("AllocationInput")) -> list[registry.ref("Allocation")]:
+        return ownership.allocate(info.context.user, input_to_dict(input))
+
+    def mark_notification_read(info: strawberry.Info, id: strawberry.ID) -> registry.ref("Notification"):
+        return notifications.mark_read(info.context.user, id)
+
+    def mark_all_notifications_read(info: strawberry.Info) -> int:
+        return notifications.mark_all_read(info.context.user)
+
+    m = strawberry.mutation
+    return {
+        "changeStage": m(resolver=change_stage, description="Move a customer to another lifecycle stage."),
+        "requestStageChange": m(resolver=request_stage_change, description="Ask the team's manager to approve a move."),
+        "decideApproval": m(resolver=decide_approval, description="Approve (and carry out) or reject a request."),
+        "setCustomerLevel": m(resolver=set_customer_level, description="Set a level by hand (pins it)."),
+        "releaseCustomerLevel": m(resolver=release_customer_level, description="Let the rules grade again."),
+        "completeTask": m(resolver=complete_task, description="Mark a planned interaction done."),
+        "cancelTask": m(resolver=cancel_task, description="Cancel a planned interaction, saying why."),
+        "escalateTask": m(resolver=escalate_task, description="Chase a task (催办): the assignee is notified."),
+        "handoverCustomers": m(resolver=handover_customers, description="Hand customers to another rep (业务移交)."),
+        "allocateCustomers": m(resolver=allocate_customers, description="Assign unowned customers by rules."),
+        "markNotificationRead": m(resolver=mark_notification_read),
+        "markAllNotificationsRead": m(resolver=mark_all_notifications_read, description="Returns how many."),
+    }
