@@ -80,3 +80,14 @@ def test_login_form_signs_in_and_redirects_only_to_local_pages(client, people):
     response = client.post("/auth/login?next=//evil.example.com", data={"email": "rep@example.com",
                                                                        "password": "rep-password"})
     assert response.status_code == 302 and response.headers["Location"] == "/api/v1/docs"
+
+
+def test_cross_site_form_posts_cannot_ride_the_session_cookie(client, people):
+    """A cross-site page can only send form or text/plain bodies without a CORS preflight; both transports
+    accept JSON only, so a session cookie cannot be used to write from another site (with SameSite=Lax)."""
+    client.post("/auth/login", json={"email": "rep@example.com", "password": "rep-password"})
+    assert client.post("/api/v1/customers", data={"name": "x"}).status_code == 415
+    assert client.post("/graphql", data={"query": 'mutation { createCustomer(input: {name: "x"}) { id } }'}).status_code == 400
+    text = client.post("/graphql", data='{"query": "{ me { email } }"}', headers={"Content-Type": "text/plain"})
+    assert text.status_code == 400
+    assert client.get("/api/v1/customers").get_json() == []
