@@ -20,6 +20,16 @@ def _default_instance_path() -> str:
 
 
 @dataclass(frozen=True)
+class PluginSetting:
+    """A setting a plugin declares through ``trellis_settings``: read from ``TRELLIS_<NAME>`` (or the
+    ``create_app`` config key ``<NAME>``), coerced to the type of ``default``."""
+
+    name: str
+    default: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The typed view of Trellis' configuration. Field ``database_url`` is read from
     ``TRELLIS_DATABASE_URL``, and so on for every field."""
@@ -90,6 +100,17 @@ class Settings:
     #: ``trellis tick`` recomputes the analytics when the last run is older than this many hours.
     analytics_refresh_hours: int = 24
 
+    #: create_app overrides no core setting claimed (plugin settings are resolved from them)
+    unclaimed: dict = field(default_factory=dict, compare=False, repr=False)
+    #: the values of plugin-declared settings, readable as attributes (``settings.retail_membership_basis``)
+    plugin_values: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("plugin_values") or {}
+        if name in values:
+            return values[name]
+        raise AttributeError(f"No setting named '{name}'.")
+
     def expected_days(self) -> dict[str, float]:
         """``lifecycle_expected_days`` parsed: ``{"potential": 15.0, ...}``."""
         out = {}
@@ -129,19 +150,44 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields(Settings):
+        if f.name in ("unclaimed", "plugin_values"):
+            continue
         raw = environ.get(ENV_PREFIX + f.name.upper())
         if raw is not None and raw != "":
             values[f.name] = _coerce(raw, f.type)
     settings = Settings(**values)
-    extra = {}
+    extra: dict[str, Any] = {}
+    unclaimed: dict[str, Any] = {}
+    core_names = {f.name for f in fields(Settings)} - {"unclaimed", "plugin_values"}
     for key, value in (overrides or {}).items():
         name = key.lower().removeprefix("trellis_")
-        if name in {f.name for f in fields(Settings)}:
-            extra[name] = value
-    settings = replace(settings, **extra)
+        (extra if name in core_names else unclaimed)[name] = value
+    settings = replace(settings, **extra, unclaimed=unclaimed, plugin_values={})
     if not settings.secret_key:
         settings = replace(settings, secret_key=secrets.token_hex(32))
     return settings
+
+
+def resolve_plugin_settings(settings: Settings, declared: list[PluginSetting],
+                            environ: Mapping[str, str] | None = None) -> None:
+    """Fill ``settings.plugin_values`` for the declared settings: a ``create_app`` override wins, then
+    ``TRELLIS_<NAME>`` from the environment, then the default."""
+    environ = os.environ if environ is None else environ
+    for setting in declared:
+        if setting.name in settings.unclaimed:
+            value = settings.unclaimed[setting.name]
+        else:
+            raw = environ.get(ENV_PREFIX + setting.name.upper())
+            value = setting.default if raw in (None, "") else raw
+        if isinstance(value, str) and not isinstance(setting.default, str) and setting.default is not None:
+            kind = type(setting.default)
+            try:
+                value = _coerce(value, bool) if kind is bool else kind(value)
+            except ValueError:
+                from core.errors import PluginError
+
+                raise PluginError(f"TRELLIS_{setting.name.upper()}={value!r} is not a valid {kind.__name__}.") from None
+        settings.plugin_values[setting.name] = value
 
 
 def test_database_url() -> str:

@@ -215,3 +215,16 @@ def trellis_public_endpoints():
     start-up, so no plugin can open up the core. The view itself must still check whatever secret or key
     it relies on.
     """
+
+
+@hookspec
+def trellis_settings():
+    """Return a list of :class:`core.config.PluginSetting` the plugin reads, each named
+    ``<plugin>_<setting>`` (``retail_membership_basis``).
+
+    Called once per app, before any other hook that may read settings. Values come from the
+    ``create_app`` config (``{"RETAIL_MEMBERSHIP_BASIS": ...}``), else the ``TRELLIS_<NAME>`` environment
+    variable, else the default, coerced to the default's type; they are then read as attributes of the
+    app's settings (``runtime.current().settings.retail_membership_basis``). Document them in the
+    plugin's README.
+    """

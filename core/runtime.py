@@ -56,8 +56,16 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
     from core.errors import PluginError
     from core.plugins import CORE_NAME, PluginSet
 
+    from core.config import resolve_plugin_settings
+
     plugins = PluginSet(enabled_names=settings.enabled_plugin_names, extra=extra_plugins, installed=installed)
     rt = Runtime(settings=settings, plugins=plugins)
+    for owner, declared in plugins.call_each("trellis_settings"):
+        for setting in declared:
+            if not setting.name.startswith(owner + "_"):
+                raise PluginError(f"Plugin '{owner}' declares the setting '{setting.name}', which does not start "
+                                  f"with '{owner}_'. Prefix plugin settings with the plugin name.")
+        resolve_plugin_settings(settings, list(declared))
     for owner, vocabularies in plugins.call_each("trellis_labels"):
         for vocabulary, choices in vocabularies.items():
             rt.labels.add(vocabulary, list(choices), owner=owner)

@@ -133,3 +133,23 @@ def trellis_graphql_mutation_fields(registry):
     from plugins.retail_membership import graphql
 
     return graphql.mutation_fields(registry)
+
+
+@hookimpl
+def trellis_settings():
+    from core.config import PluginSetting
+    from plugins.retail_membership.program import DEFAULT_TIERS, Program
+
+    d = Program(tiers=())
+    return [
+        PluginSetting("retail_membership_tiers", DEFAULT_TIERS,
+                      "code=threshold/discount/multiplier, lowest first (threshold of the first is 0)."),
+        PluginSetting("retail_membership_basis", d.basis, "cumulative or rolling_12m spend."),
+        PluginSetting("retail_membership_downgrade_grace_days", d.downgrade_grace_days, "Days before a downgrade."),
+        PluginSetting("retail_membership_points_expiry_days", d.points_expiry_days, "Days an earned lot lives."),
+        PluginSetting("retail_membership_referral_bonus", d.referral_bonus, "Points for a referrer."),
+        PluginSetting("retail_membership_lapse_min_visits", d.lapse_min_visits, "Visits that make a regular."),
+        PluginSetting("retail_membership_lapse_factor", d.lapse_factor, "Absence beyond this × the usual gap."),
+        PluginSetting("retail_membership_lapse_min_days", d.lapse_min_days, "…and at least this many days."),
+        PluginSetting("retail_membership_occasion_lead_days", d.occasion_lead_days, "Days of notice for occasions."),
+    ]

@@ -1,10 +1,9 @@
 """The membership programme as configuration: tiers (thresholds, discount, points multiplier), the spend
 basis, downgrade grace, points rules, lapse and reminder rules.
 
-Every value has a default here. A deployment overrides them with settings named
-``retail_membership_<field>`` (``retail_membership_tiers = "member=0/0/1,silver=2000/0.03/1.2,…"``) once
-the core lets plugins declare settings; until then :func:`program` reads those attributes from the
-app's ``Settings`` when present and falls back to the defaults.
+Every value has a default here. The plugin declares them through ``trellis_settings``, so a deployment
+sets ``TRELLIS_RETAIL_MEMBERSHIP_<FIELD>`` (``TRELLIS_RETAIL_MEMBERSHIP_TIERS="member=0/0/1,silver=2000/0.03/1.2,…"``)
+and :func:`program` reads them as attributes of the app's ``Settings``.
 """
 from __future__ import annotations
 

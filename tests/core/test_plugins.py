@@ -156,3 +156,24 @@ def test_a_mounted_public_endpoint_answers_without_login():
     client = app.test_client()
     assert client.get("/pinger/ping").get_json() == {"pong": True}
     assert client.get("/api/v1/customers").status_code == 401
+
+
+def test_hook_trellis_settings(monkeypatch):
+    from core.config import PluginSetting
+
+    declared = plugin("tidy", trellis_settings=lambda: [PluginSetting("tidy_colour", "red"),
+                                                         PluginSetting("tidy_days", 3),
+                                                         PluginSetting("tidy_loud", False)])
+    app = create_app(CONFIG, extra_plugins=[declared])
+    settings = app.extensions["trellis"].settings
+    assert (settings.tidy_colour, settings.tidy_days, settings.tidy_loud) == ("red", 3, False)
+    monkeypatch.setenv("TRELLIS_TIDY_DAYS", "7")
+    monkeypatch.setenv("TRELLIS_TIDY_LOUD", "yes")
+    settings = create_app({**CONFIG, "TIDY_COLOUR": "blue"}, extra_plugins=[declared]).extensions["trellis"].settings
+    assert (settings.tidy_colour, settings.tidy_days, settings.tidy_loud) == ("blue", 7, True)
+    monkeypatch.setenv("TRELLIS_TIDY_DAYS", "a week")
+    with pytest.raises(PluginError, match="TRELLIS_TIDY_DAYS='a week' is not a valid int"):
+        create_app(CONFIG, extra_plugins=[declared])
+    rude = plugin("rude", trellis_settings=lambda: [PluginSetting("colour", "red")])
+    with pytest.raises(PluginError, match="does not start with 'rude_'"):
+        create_app(CONFIG, extra_plugins=[rude])
