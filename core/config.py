@@ -101,9 +101,9 @@ class Settings:
     analytics_refresh_hours: int = 24
 
     #: create_app overrides no core setting claimed (plugin settings are resolved from them)
-    unclaimed: dict = field(default_factory=dict, compare=False, repr=False)
+    unclaimed: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
     #: the values of plugin-declared settings, readable as attributes (``settings.retail_membership_basis``)
-    plugin_values: dict = field(default_factory=dict, compare=False, repr=False)
+    plugin_values: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("plugin_values") or {}
@@ -150,7 +150,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields(Settings):
-        if f.name in ("unclaimed", "plugin_values"):
+        if f.metadata.get("internal"):
             continue
         raw = environ.get(ENV_PREFIX + f.name.upper())
         if raw is not None and raw != "":
@@ -158,7 +158,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     settings = Settings(**values)
     extra: dict[str, Any] = {}
     unclaimed: dict[str, Any] = {}
-    core_names = {f.name for f in fields(Settings)} - {"unclaimed", "plugin_values"}
+    core_names = {f.name for f in fields(Settings) if not f.metadata.get("internal")}
     for key, value in (overrides or {}).items():
         name = key.lower().removeprefix("trellis_")
         (extra if name in core_names else unclaimed)[name] = value
