@@ -248,13 +248,22 @@ def ping(actor: Any, subscription_id: Any) -> WebhookDelivery:
     return delivery
 
 
+_CACHE_KEY = "trellis.webhooks.active"
+
+
 def on_event(event: OutboxEvent, actor: Any = None) -> None:
-    """The ``*`` subscriber: queue the event for every active subscription whose patterns match it."""
-    if event.record_type in UNSENT_RECORD_TYPES:
-        return
+    """The ``*`` subscriber: queue the event for every active subscription whose patterns match it.
+
+    The active subscriptions are read once per unit of work (a batch of thousands of events costs one
+    query), and forgotten when a subscription changes in it (every change emits an event through here)."""
     sess = db.session()
-    subs = sess.scalars(select(WebhookSubscription).where(
-        WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
+    if event.record_type in UNSENT_RECORD_TYPES:
+        sess.info.pop(_CACHE_KEY, None)
+        return
+    subs = sess.info.get(_CACHE_KEY)
+    if subs is None:
+        subs = sess.info[_CACHE_KEY] = sess.scalars(select(WebhookSubscription).where(
+            WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
     targets = [sub for sub in subs if matches(sub.events, event.name)]
     if not targets:
         return

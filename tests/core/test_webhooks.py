@@ -406,3 +406,20 @@ def test_deliver_due_respects_the_limit(api, runtime, receiver):
     assert len(receiver.requests) == 3
     with runtime.database.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(WebhookSubscription)) == 1
+
+
+def test_subscriptions_are_read_once_per_unit_of_work_and_changes_are_seen(api, runtime, count_queries):
+    from core.services import customers, webhooks
+    from core.models import User
+    from sqlalchemy import select
+
+    with runtime.database.unit_of_work() as s:
+        admin = s.scalars(select(User).where(User.email == "admin@example.com")).one()
+        customers.create(admin, {"name": "Warm-up"})
+        with count_queries() as counter:
+            for i in range(5):
+                customers.create(admin, {"name": f"C{i}"})
+        assert not any("webhook_subscription" in q for q in counter.statements)
+        sub = webhooks.create(admin, {"url": "https://example.com/h", "events": ["customer.*"]})
+        customers.create(admin, {"name": "After"})
+        assert len(webhooks.deliveries(admin, sub.id).items) == 1
