@@ -90,6 +90,10 @@ def _rebuilt(error: GraphQLError, message: str, extensions: dict[str, Any]) -> G
 
 _VARIABLE = re.compile(r"^Variable '\$(?P<var>\w+)' (?:got invalid value .*?(?: at '(?P<at>[^']+)')?; "
                        r"(?P<reason>.*)|(?P<other>(?:of required type|of non-null type).*))$", re.S)
+# graphql-core 3.3 words the same errors differently; both wordings are understood.
+_VARIABLE_33 = re.compile(r"^Variable '\$(?P<var>\w+)' has invalid value(?: at (?P<at>[^:]+))?: (?P<reason>.*)$", re.S)
+_UNKNOWN_FIELD_33 = re.compile(r"not to include unknown field '(?P<name>\w+)'")
+_REQUIRED_FIELD_33 = re.compile(r"to include required field '(?P<name>\w+)'")
 _UNDEFINED_FIELD = re.compile(r"^Field '(?P<name>\w+)' is not defined by type")
 _MISSING_FIELD = re.compile(r"^Field '(?:\w+\.)?(?P<name>\w+)' of required type '[^']*' was not provided")
 _MISSING_ARGUMENT = re.compile(r"^Field '\w+' argument '(?P<name>\w+)' of type '[^']*' is required")
@@ -110,13 +114,23 @@ def input_fields(error: GraphQLError, document: DocumentNode | None) -> dict[str
             if tail:
                 path.append(tail["name"])
         return _named(path, reason)
+    match = _VARIABLE_33.match(message)
+    if match:
+        path = _variable_path(document, parents, match["var"])
+        if match["at"]:
+            path += re.findall(r"[A-Za-z_]\w*", match["at"])
+        tail = _UNKNOWN_FIELD_33.search(match["reason"]) or _REQUIRED_FIELD_33.search(match["reason"])
+        if tail:
+            path.append(tail["name"])
+        return _named(path, match["reason"])
     path: list[str] = []
     for node in error.nodes or ():
         path = _node_path(node, parents)
         if path or isinstance(node, FieldNode):
             break
-    tail = _MISSING_FIELD.match(message) or _MISSING_ARGUMENT.match(message)
-    if tail:
+    tail = (_MISSING_FIELD.match(message) or _MISSING_ARGUMENT.match(message)
+            or _REQUIRED_FIELD_33.search(message) or _UNKNOWN_FIELD_33.search(message))
+    if tail and (not path or path[-1] != tail["name"]):  # 3.3 may point at the unknown field itself
         path.append(tail["name"])
     return _named(path, message)
 
