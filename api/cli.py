@@ -378,5 +378,34 @@ def tick_command():
         raise click.ClickException(f"{failed} job(s) failed.")
 
 
+@click.command("worker")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between webhook delivery rounds.")
+@click.option("--tick-every", default=60.0, show_default=True, help="Seconds between runs of every scheduled job.")
+@click.option("--rounds", default=0, help="Stop after this many rounds (0: run until interrupted).")
+def worker_command(interval: float, tick_every: float, rounds: int):
+    """Deliver webhooks continuously and run the scheduled jobs periodically (a long-running `tick`)."""
+    import time
+
+    from core.jobs import run_all
+    from core.services import webhooks
+
+    rt, done, last_tick = runtime(), 0, float("-inf")
+    while not rounds or done < rounds:
+        started = time.monotonic()
+        if started - last_tick >= tick_every:
+            for name, result in run_all(rt, datetime.now(timezone.utc)):
+                if isinstance(result, BaseException):
+                    click.echo(f"{name}: failed: {error_message(result)}", err=True)
+            last_tick = started
+        sent = webhooks.deliver_due(datetime.now(timezone.utc), runtime=rt)
+        if sent:
+            click.echo(f"webhooks: {sent} sent")
+        done += 1
+        if not rounds or done < rounds:
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+from api.analytics_cli import analytics_group  # noqa: E402  (its command imports this module lazily)
+
 BUILTIN = [db_group, users_group, tokens_group, plugins_group, demo_command, serve_command,
-           graphql_schema_command, tick_command]
+           graphql_schema_command, tick_command, worker_command, analytics_group]

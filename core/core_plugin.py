@@ -103,9 +103,3 @@ def trellis_scheduled_jobs():
     ]
 
 
-@hookimpl
-def trellis_cli_commands():
-    from core.analytics.cli import COMMANDS
-
-    return COMMANDS
-

@@ -308,3 +308,8 @@ def test_the_demo_hands_every_plugin_the_admin_and_the_same_seeded_rng(runtime, 
     assert hook == "trellis_demo_data" and kwargs["admin"].email == "admin@example.com"
     assert kwargs["admin"].role == "admin" and isinstance(kwargs["rng"], random.Random)
     assert demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED)) is None and len(calls) == 1
+
+
+def test_worker_runs_the_jobs_and_delivers_for_a_bounded_number_of_rounds(migrated):
+    result = run(migrated, "worker", "--rounds", "2", "--interval", "0")
+    assert result.exit_code == 0, result.output

@@ -1,5 +1,4 @@
-"""``trellis analytics refresh``: the one transport here, contributed by the core plugin through
-``trellis_cli_commands`` like any plugin's command (the rest of ``core.analytics`` is pure numerics)."""
+"""``trellis analytics refresh``: the command-line transport of ``core.services.analytics``."""
 from __future__ import annotations
 
 import click
