@@ -272,4 +272,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Trellis migrations are forward-only: a downgrade would drop data. Restore a backup to go back.
-    raise NotImplementedError("Trellis migrations are forward-only; restore a backup to go back.")
+    raise RuntimeError("Trellis migrations are forward-only; restore a backup to go back.")

@@ -29,4 +29,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("Trellis migrations are forward-only; restore a backup to go back.")
+    raise RuntimeError("Trellis migrations are forward-only; restore a backup to go back.")
