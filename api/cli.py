@@ -332,6 +332,11 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
         click.echo(f"Demo data loaded: {summary.customers} customers, {summary.contacts} contacts, "
                    f"{summary.interactions} interactions, {summary.tasks} open tasks, "
                    f"{summary.users} staff in {summary.teams} teams.")
+        from core.services import analytics
+
+        with rt.database.unit_of_work():  # so RFM, tiers, segments, CLV and churn flags show at once
+            run = analytics.refresh(trigger="demo")
+        click.echo(f"Customer analytics computed for {run.customers} customers.")
     docs, graphiql = _urls(host, port)
     click.echo(f"Database: {rt.database.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"Open {docs} (REST) or {graphiql} (GraphiQL)")

@@ -57,8 +57,8 @@ class Settings:
     #: Expected days per lifecycle stage before a stagnation alert, ``stage=days`` comma-separated.
     lifecycle_expected_days: str = "potential=15,intent=30"
     #: Customer level rules: ``level=metric>=threshold`` comma-separated, best level first. Metrics:
-    #: ``revenue_12m`` (purchase total over 12 months) and ``on_time_share`` (share of paid-on-time
-    #: purchases, 0..1). The last level without a rule is the default.
+    #: ``revenue_12m`` (purchase total over 12 months) and ``purchases_12m`` (their count).
+    #: The last level without a rule is the default.
     level_rules: str = "A=revenue_12m>=100000,B=revenue_12m>=20000,C=revenue_12m>=1,D"
     #: Seconds between webhook delivery attempts: the n-th retry waits base * 2**n (capped at a day).
     webhook_retry_base_seconds: int = 60
