@@ -104,6 +104,10 @@ def types(registry) -> None:
         level: Optional[str] = UNSET
         tag: Optional[str] = UNSET
         owner_id: Optional[strawberry.ID] = UNSET
+        segment: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="k-means segment id.")
+        value_tier: Optional[str] = strawberry.field(default=UNSET, description="key, major, regular or small.")
+        rfm_segment: Optional[str] = strawberry.field(default=UNSET, description="An RFM segment key (champions …).")
+        churn_risk: Optional[bool] = strawberry.field(default=UNSET, description="Flagged by the churn warning.")
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted customers instead.")
 
 

@@ -175,6 +175,13 @@ def test_segments_are_profiled_in_words_and_customers_filter_by_them(api):
     assert customer_ids(api, value_tier="key") <= {c["id"] for c in build}
     bad = api.get("/api/v1/customers?value_tier=huge")
     assert bad.status_code == 422
+    # the same filters over GraphQL
+    body = api.graphql('query($s: ID!) { customers(first: 100, filter: {segment: $s}) { edges { node { id '
+                       'segment { id } } } } }', {"s": top["id"]})
+    assert body.get("errors") is None, body
+    assert {e["node"]["id"] for e in body["data"]["customers"]["edges"]} == members
+    body = api.graphql('{ customers(first: 100, filter: {valueTier: "huge"}) { totalCount } }')
+    assert list(body["errors"][0]["extensions"]["fields"]) == ["filter.valueTier"]
 
 
 def test_value_tiers_follow_cumulative_revenue_share_and_the_pareto_curve(api):
