@@ -128,12 +128,32 @@ def create(actor: Any, data: Mapping[str, Any], *, source: str = "core") -> Inte
         customer = customers.get(actor, values["customer_id"])
     except NotFound:
         raise ValidationFailed(fields={"customer_id": ["No customer with this id."]}) from None
-    _check_references(actor, values, customer.id)
+    return _write(actor, values, customer.id, source)
+
+
+def record_on_behalf(actor: Any, data: Mapping[str, Any], *, source: str) -> Interaction:
+    """Record a touchpoint caused by a record the calling plugin has already permission-checked (a badge
+    scanned at a booth, a follow-up task for an exhibitor, a scheduled job's entry), without requiring
+    that ``actor`` may read the customer: an exhibitor must not read a visitor's customer record, yet the
+    scan belongs on the visitor's timeline. ``actor`` may be None (a job). Everything else is as
+    :func:`create`: the same validation, the same audit entry and ``interaction.created`` event."""
+    if not source or source == "core":
+        raise ValueError("record_on_behalf is for plugins: pass source=<plugin name>.")
+    values = common.validate(InteractionCreate, data)
+    customer = db.session().get(Customer, values["customer_id"])
+    if customer is None or customer.deleted_at is not None:
+        raise ValidationFailed(fields={"customer_id": ["No customer with this id."]})
+    return _write(actor, values, customer.id, source)
+
+
+def _write(actor: Any, values: dict, customer_id: Any, source: str) -> Interaction:
+    _check_references(actor, values, customer_id)
     values.setdefault("status", InteractionStatus.PLANNED.value if values.get("due_at") and not values.get("occurred_at")
                       else InteractionStatus.DONE.value)
-    if values["status"] == InteractionStatus.PLANNED.value:
-        values.setdefault("assignee_id", actor.id)
-    interaction = Interaction(**values, created_by_id=actor.id, source=source)
+    actor_id = getattr(actor, "id", None)
+    if values["status"] == InteractionStatus.PLANNED.value and actor_id is not None:
+        values.setdefault("assignee_id", actor_id)
+    interaction = Interaction(**values, created_by_id=actor_id, source=source)
     _check_times(interaction)
     db.session().add(interaction)
     db.session().flush()

@@ -27,7 +27,7 @@ from core import db
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Customer, Interaction, User
-from core.services import audit, common, customers, workflow
+from core.services import audit, common, customers, interactions, workflow
 from core.services.notifications import notify
 from core.services.permissions import require_actor, require_role, visibility
 from plugins.exhibitions import bulk
@@ -132,20 +132,13 @@ def _created(actor: Any, record: Any, fields: list[str], payload: Mapping[str, A
 
 def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, occurred_at: datetime | None = None,
               notes: str = "") -> Interaction:
-    """Write a done entry on a customer's timeline (``source="exhibitions"``), with its audit row and
-    ``interaction.created`` event — what ``interactions.create`` writes. It is not called here because
-    that service re-checks that the actor may read the customer: an exhibitor user (who must not read a
-    visitor's record) or a scheduled job would fail, and for staff the check costs a scoped query per
-    entry. The caller has already checked the actor may touch the record causing the entry."""
-    row = Interaction(customer_id=customer_id, kind=kind, subject=subject[:200], notes=notes, direction="inbound",
-                      status="done", occurred_at=occurred_at or utcnow(), created_by_id=getattr(actor, "id", None),
-                      source=SOURCE)
-    db.session().add(row)
-    db.session().flush()
-    audit.record_change(actor, "created", row, audit.created_fields(row, ["customer_id", "kind", "subject",
-                                                                          "occurred_at"]),
-                        payload={"customer_id": customer_id, "kind": kind, "source": SOURCE})
-    return row
+    """Write a done entry on a customer's timeline (``source="exhibitions"``) through the core's
+    ``interactions.record_on_behalf``: the caller has already checked the actor may touch the record
+    causing the entry (an exhibitor user may not read the visitor's customer record itself)."""
+    return interactions.record_on_behalf(actor, {
+        "customer_id": str(customer_id), "kind": kind, "subject": subject[:200], "notes": notes,
+        "direction": "inbound", "status": "done", "occurred_at": (occurred_at or utcnow()).isoformat()},
+        source=SOURCE)
 
 
 # --- shows -------------------------------------------------------------------------------------------
@@ -1307,15 +1300,11 @@ def create_follow_ups(actor, edition_id=None, *, now: datetime | None = None) ->
         who = card.get("name") or f"badge {reg.badge_code}"
         due = max(datetime.combine(edition.ends_on, time(9), tzinfo=timezone.utc) + timedelta(days=7),
                   now + timedelta(days=1))
-        task = Interaction(customer_id=reg.visitor_id, kind=L.KIND_FOLLOW_UP, status="planned", direction="outbound",
-                           subject=f"Follow up hot lead {who} from {edition.name}"[:200],
-                           notes=lead.notes, due_at=due, assignee_id=assignee.id if assignee else None,
-                           created_by_id=getattr(actor, "id", None), source=SOURCE)
-        sess.add(task)
-        sess.flush()
-        audit.record_change(actor, "created", task, audit.created_fields(task, ["customer_id", "kind", "status",
-                                                                                "subject", "due_at", "assignee_id"]),
-                            payload={"customer_id": reg.visitor_id, "kind": task.kind, "source": SOURCE})
+        task = interactions.record_on_behalf(actor, {
+            "customer_id": str(reg.visitor_id), "kind": L.KIND_FOLLOW_UP, "status": "planned",
+            "direction": "outbound", "subject": f"Follow up hot lead {who} from {edition.name}"[:200],
+            "notes": lead.notes or "", "due_at": due.isoformat(),
+            "assignee_id": str(assignee.id) if assignee else None}, source=SOURCE)
         lead.follow_up_task_id = task.id
         sess.flush()
         audit.record_change(actor, "follow_up_created", lead, {"follow_up_task_id": (None, task.id)})

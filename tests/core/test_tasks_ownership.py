@@ -218,3 +218,22 @@ def test_permission_matrix(api, who):
     assert api.as_(who).get(f"{url}/timeline").status_code == read
     assert api.as_(who).patch(url, json={"version": 1, "notes": "x"}).status_code == update
     assert api.as_(who).delete(url).status_code == delete
+
+
+def test_a_plugin_records_on_a_customer_the_actor_cannot_read(api, runtime, people):
+    from core.services import interactions
+
+    customer = create(api, who="rep")
+    with runtime.database.unit_of_work():
+        row = interactions.record_on_behalf(people.rep2, {"customer_id": customer["id"], "kind": "check_in",
+                                                          "subject": "badge scan"}, source="sample")
+        assert row.created_by_id == people.rep2.id and row.source == "sample" and row.status == "done"
+        with pytest.raises(ValidationFailed) as bad:
+            interactions.record_on_behalf(None, {"customer_id": customer["id"], "kind": "telepathy"}, source="sample")
+        assert "kind" in bad.value.fields
+        with pytest.raises(ValueError):
+            interactions.record_on_behalf(None, {"customer_id": customer["id"], "kind": "call"}, source="core")
+    timeline = api.as_("rep").get(f"/api/v1/customers/{customer['id']}/timeline").get_json()
+    assert [(i["subject"], i["source"]) for i in timeline] == [("badge scan", "sample")]
+    trail = api.as_("admin").get("/api/v1/audit?record_type=interaction").get_json()
+    assert trail[0]["action"] == "interaction.created" and trail[0]["actor_id"] == str(people.rep2.id)
