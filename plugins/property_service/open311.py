@@ -223,7 +223,10 @@ def list_public(args) -> list[PsRequest]:
         if start is None and end is None:
             start = utcnow() - timedelta(days=DEFAULT_DAYS)
         elif start is None:
-            start = end - timedelta(days=DEFAULT_DAYS)
+            try:
+                start = end - timedelta(days=DEFAULT_DAYS)
+            except OverflowError:  # an end_date in the first 90 days of year 1
+                raise Open311Error(400, "end_date is out of range.") from None
         if end is not None and end < start:
             raise Open311Error(400, "end_date must not be before start_date.")
         if end is not None and end - start > timedelta(days=DEFAULT_DAYS):

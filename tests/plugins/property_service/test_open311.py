@@ -175,6 +175,11 @@ def test_date_filters_and_the_default_window(client311, ps):
     assert len(default) == 1
 
 
+def test_an_end_date_near_year_one_is_400_not_500(client311):
+    status, errors = client311.requests(end_date="0001-01-02T00:00:00Z")
+    assert status == 400 and "end_date" in errors[0]["description"]
+
+
 def test_posting_needs_a_valid_api_key(ps, public_open311, client):
     anonymous = GeoReportClient(client, BASE)
     status, errors = anonymous.post_request(service_code="repair", address_string="Building 3",
