@@ -56,6 +56,12 @@ def require_staff(actor: Any) -> User:
     return require_role(actor, *STAFF)
 
 
+def require_staff_or_exhibitor(actor: Any) -> User:
+    """Organiser staff, or an exhibitor user acting for its own company: managers and reps only read
+    the participations of their customers, they never write for them nor see their buyers."""
+    return require_role(actor, *STAFF, L.EXHIBITOR)
+
+
 def company_ids_of(actor: Any):
     """SELECT of the company an exhibitor user works for (empty for everyone else)."""
     return select(ExhibitorUser.company_id).where(ExhibitorUser.user_id == actor.id)
@@ -454,7 +460,7 @@ def _release_booths(actor, participation: ExhibitorParticipation) -> None:
 def change_participation_status(actor, participation_id, data) -> ExhibitorParticipation:
     """Move a participation through its workflow. Exhibitor users may apply and cancel for their own
     company; staff make every move. Paying sells the reserved booths; cancelling frees them."""
-    user = require_actor(actor)
+    user = require_staff_or_exhibitor(actor)
     participation = get_participation(actor, participation_id)
     values = common.validate(S.StatusChange, data)
     to = values["to"]
@@ -907,7 +913,7 @@ def _registration_by_badge(edition_id: uuid.UUID, badge_code: str, field_name: s
 def capture_lead(actor, data) -> tuple[_View, bool]:
     """An exhibitor's staff scan a visitor's badge at the booth. Scanning the same badge again returns the
     lead already captured (nothing is duplicated). Returns the lead and whether it is new."""
-    user = require_actor(actor)
+    user = require_staff_or_exhibitor(actor)
     values = common.validate(S.LeadCreate, data)
     participation = _ref(actor, ExhibitorParticipation, values["participation_id"], "participation_id",
                          "participation")
@@ -994,6 +1000,7 @@ def _score_buyer(offers: set[str], category: str, interests: list[str], intent: 
 def matches_for_exhibitor(actor, participation_id, *, limit: int = 20) -> list[_View]:
     """Professional buyers of the edition ranked by how well their needs meet the exhibitor's offer,
     each with the reasons; the visitor shown with the fields the caller may see."""
+    require_staff_or_exhibitor(actor)
     participation = get_participation(actor, participation_id)
     offers = set(participation.categories or [])
     rows = db.session().execute(select(
@@ -1085,7 +1092,7 @@ def _meeting_views(actor, meetings: list[ExhibitionMeeting]) -> list[_View]:
 def request_meeting(actor, data) -> _View:
     """Book a meeting between an exhibitor and a registered visitor: an exhibitor user for its own
     participation, or organiser staff on a buyer's behalf (the exhibitor's users are told)."""
-    user = require_actor(actor)
+    user = require_staff_or_exhibitor(actor)
     values = common.validate(S.MeetingCreate, data)
     participation = _ref(actor, ExhibitorParticipation, values["participation_id"], "participation_id",
                          "participation")
@@ -1319,7 +1326,7 @@ def create_follow_ups(actor, edition_id=None, *, now: datetime | None = None) ->
 def submit_survey(actor, data) -> SurveyAnswer:
     """Store a satisfaction answer (staff for visitors, at kiosks or from the post-show mailing; an
     exhibitor user for its own participation) and put it on the respondent's timeline."""
-    user = require_actor(actor)
+    user = require_staff_or_exhibitor(actor)
     values = common.validate(S.SurveyCreate, data)
     edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
     if values.get("registration_id"):

@@ -177,3 +177,23 @@ def test_meeting_needs_a_registration_of_the_same_edition(booked):
     response = booked.as_("alpha").post(f"{BASE}/meetings", json={
         "participation_id": booked.participations["alpha"]["id"], "registration_id": other["id"]})
     assert response.status_code == 422 and "registration_id" in response.get_json()["errors"]["json"]
+
+
+def test_a_rep_who_sees_the_exhibitor_company_writes_nothing_for_it(booked, people):
+    """Reps and managers only read participations of their customers: no leads, meetings, surveys,
+    status moves, nor buyer matches (visitor cards of customers they do not own)."""
+    company = booked.companies["alpha"]
+    ok(booked.as_("admin").patch(f"/api/v1/customers/{company['id']}",
+                                 json={"version": company["version"], "owner_id": str(people.rep.id)}))
+    rep, pid = booked.as_("rep"), booked.participations["alpha"]["id"]
+    ok(rep.get(f"{BASE}/participations/{pid}"))
+    assert rep.post(f"{BASE}/leads", json={"participation_id": pid,
+                                           "badge_code": booked.visitors["wang"]["badge_code"]}).status_code == 403
+    assert rep.post(f"{BASE}/meetings", json={"participation_id": pid,
+                                              "registration_id": booked.visitors["wang"]["id"]}).status_code == 403
+    assert rep.post(f"{BASE}/surveys", json={"edition_id": booked.first["id"], "participation_id": pid,
+                                             "phase": "after", "satisfaction": 3}).status_code == 403
+    assert rep.post(f"{BASE}/participations/{pid}/status", json={"to": "cancelled"}).status_code == 403
+    assert rep.get(f"{BASE}/participations/{pid}/matches").status_code == 403
+    assert ok(booked.api.get(f"{BASE}/participations/{pid}"))["status"] == "paid"
+    assert ok(booked.api.get(f"{BASE}/leads")) == [] and ok(booked.api.get(f"{BASE}/meetings")) == []
