@@ -228,8 +228,9 @@ def users_group():
 @click.option("--name", "-n", default="", help="Display name.")
 @click.option("--password", "-p", default=None, help="The password (prompted for, hidden, when omitted).")
 @click.option("--no-password", is_flag=True, help="No password: the user signs in with API tokens only.")
+@click.option("--team", "-t", default=None, help="Name of the team the user joins.")
 @with_unit_of_work
-def users_create(email: str, role: str, name: str, password: str | None, no_password: bool):
+def users_create(email: str, role: str, name: str, password: str | None, no_password: bool, team: str | None):
     """Create a user."""
     from core.services import users
 
@@ -239,8 +240,46 @@ def users_create(email: str, role: str, name: str, password: str | None, no_pass
         if not _interactive():
             raise click.UsageError("Give --password (or --no-password) when not running interactively.")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = users.create_user(None, {"email": email, "name": name, "role": role, "password": password})
-    click.echo(f"Created {user.role} {user.email} ({user.id}).")
+    team_id = str(_team_named(team).id) if team else None
+    user = users.create_user(None, {"email": email, "name": name, "role": role, "password": password,
+                                    "team_id": team_id})
+    click.echo(f"Created {user.role} {user.email} ({user.id}){f' in team {team}' if team else ''}.")
+
+
+def _team_named(name: str):
+    from sqlalchemy import select
+
+    from core import db
+    from core.errors import NotFound
+    from core.models import Team
+
+    team = db.session().scalars(select(Team).where(Team.name == name, Team.deleted_at.is_(None))).first()
+    if team is None:
+        raise NotFound(f"No team named '{name}'. Create it with: trellis teams create '{name}'")
+    return team
+
+
+@click.group("teams")
+def teams_group():
+    """Sales teams: a manager sees and manages the team's customers."""
+
+
+@teams_group.command("create")
+@click.argument("name")
+@click.option("--manager", "-m", default=None, help="Email of the team's manager (a user with role manager).")
+@with_unit_of_work
+def teams_create(name: str, manager: str | None):
+    """Create a team, optionally led by an existing manager (who joins it)."""
+    from core.errors import ValidationFailed
+    from core.services import users
+
+    boss = users.by_email(manager) if manager else None
+    if boss is not None and boss.role != "manager":
+        raise ValidationFailed(f"{manager} is a {boss.role}, not a manager.")
+    if not name.strip() or len(name) > 120:
+        raise ValidationFailed("A team name is 1 to 120 characters.")
+    team = users.create_team(None, name, manager=boss)
+    click.echo(f"Created team {team.name} ({team.id}){f' led by {manager}' if manager else ''}.")
 
 
 @click.group("tokens")
@@ -412,5 +451,5 @@ def worker_command(interval: float, tick_every: float, rounds: int):
 
 from api.analytics_cli import analytics_group  # noqa: E402  (its command imports this module lazily)
 
-BUILTIN = [db_group, users_group, tokens_group, plugins_group, demo_command, serve_command,
+BUILTIN = [db_group, users_group, teams_group, tokens_group, plugins_group, demo_command, serve_command,
            graphql_schema_command, tick_command, worker_command, analytics_group]

@@ -314,3 +314,13 @@ def test_the_demo_hands_every_plugin_the_admin_and_the_same_seeded_rng(runtime, 
 def test_worker_runs_the_jobs_and_delivers_for_a_bounded_number_of_rounds(migrated):
     result = run(migrated, "worker", "--rounds", "2", "--interval", "0")
     assert result.exit_code == 0, result.output
+
+
+def test_teams_create_and_users_join_them(migrated):
+    assert run(migrated, "users", "create", "boss@example.com", "--role", "manager", "--no-password").exit_code == 0
+    created = run(migrated, "teams", "create", "Harbour", "--manager", "boss@example.com")
+    assert created.exit_code == 0 and "Created team Harbour" in created.stdout
+    joined = run(migrated, "users", "create", "crew@example.com", "--team", "Harbour", "--no-password")
+    assert joined.exit_code == 0 and "in team Harbour" in joined.stdout
+    missing = run(migrated, "users", "create", "lost@example.com", "--team", "Nowhere", "--no-password")
+    assert missing.exit_code == 1 and "trellis teams create 'Nowhere'" in missing.stderr

@@ -1,0 +1,70 @@
+"""GraphQL for users and teams, translating to core.services.people."""
+from typing import Optional
+
+import strawberry
+from strawberry import UNSET
+
+from api.graphql.inputs import input_to_dict
+from api.graphql.pagination import connection, page_request
+from core.services import people
+
+
+def types(registry) -> None:
+    @registry.type("Team")
+    class Team:
+        id: strawberry.ID
+        name: str
+        manager_id: Optional[strawberry.ID]
+        version: int
+
+    @registry.input("UserCreateInput")
+    class UserCreateInput:
+        email: str
+        role: Optional[str] = UNSET
+        name: Optional[str] = UNSET
+        password: Optional[str] = UNSET
+        team_id: Optional[strawberry.ID] = UNSET
+        locale: Optional[str] = UNSET
+
+    @registry.input("UserUpdateInput")
+    class UserUpdateInput:
+        version: int
+        name: Optional[str] = UNSET
+        role: Optional[str] = UNSET
+        team_id: Optional[strawberry.ID] = UNSET
+        is_active: Optional[bool] = UNSET
+        locale: Optional[str] = UNSET
+
+    @registry.input("TeamCreateInput")
+    class TeamCreateInput:
+        name: str
+        manager_id: Optional[strawberry.ID] = UNSET
+
+
+def query_fields(registry) -> dict:
+    def user_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None, q: Optional[str] = None,
+                  role: Optional[str] = None, team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
+        filters = {k: v for k, v in {"q": q, "role": role, "team_id": team_id}.items() if v is not None}
+        return connection(info, people.list_users(info.context.user, filters, page=page_request(first, after)))
+
+    def team_list(info: strawberry.Info) -> list[registry.ref("Team")]:
+        return people.list_teams(info.context.user)
+
+    return {"users": strawberry.field(resolver=user_list, description="Users you may see."),
+            "teams": strawberry.field(resolver=team_list, description="Teams you may see.")}
+
+
+def mutation_fields(registry) -> dict:
+    def create_user(info: strawberry.Info, input: registry.ref("UserCreateInput")) -> registry.ref("User"):
+        return people.create_user(info.context.user, input_to_dict(input))
+
+    def update_user(info: strawberry.Info, id: strawberry.ID,
+                    input: registry.ref("UserUpdateInput")) -> registry.ref("User"):
+        return people.update_user(info.context.user, id, input_to_dict(input))
+
+    def create_team(info: strawberry.Info, input: registry.ref("TeamCreateInput")) -> registry.ref("Team"):
+        return people.create_team(info.context.user, input_to_dict(input))
+
+    return {"createUser": strawberry.mutation(resolver=create_user, description="Admins."),
+            "updateUser": strawberry.mutation(resolver=update_user, description="Admins; send the version."),
+            "createTeam": strawberry.mutation(resolver=create_team, description="Admins.")}

@@ -1,0 +1,82 @@
+"""REST for users and teams (admins manage; managers and reps see their team)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, Schema, fields
+
+from api.rest.crud import body_doc, json_body
+from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
+from core.services import common, people
+
+
+class UserDetailOut(UserOut):
+    is_active = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class SalesTeamOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    manager_id = fields.UUID(allow_none=True)
+    version = fields.Integer()
+
+
+class UserQuery(people.UserFilter):
+    class Meta:
+        unknown = EXCLUDE
+
+
+def people_blueprints() -> list[Blueprint]:
+    blp = Blueprint("people", "people", url_prefix="", description="Users and teams.")
+
+    @blp.route("/users")
+    class Users(MethodView):
+        @blp.arguments(UserQuery, location="query", as_kwargs=False)
+        @blp.response(200, UserDetailOut(many=True))
+        @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+        def get(self, _args, pagination_parameters):
+            """Users you may see (admins: all; others: their team)"""
+            from flask import request
+
+            filters = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+            page = people.list_users(current_user, filters, page=common.PageRequest(
+                offset=pagination_parameters.first_item, limit=pagination_parameters.page_size))
+            pagination_parameters.item_count = page.total
+            return page.items
+
+        @blp.doc(**body_doc(UserCreate))
+        @blp.response(201, UserDetailOut)
+        def post(self):
+            """Create a user (admins)"""
+            return people.create_user(current_user, json_body())
+
+    @blp.route("/users/<uuid:user_id>")
+    class OneUser(MethodView):
+        @blp.response(200, UserDetailOut)
+        def get(self, user_id):
+            """One user"""
+            return people.get_user(current_user, user_id)
+
+        @blp.doc(**body_doc(people.UserUpdate))
+        @blp.response(200, UserDetailOut)
+        def patch(self, user_id):
+            """Change a user's name, role, team, activity or locale (admins; send version)"""
+            return people.update_user(current_user, user_id, json_body())
+
+    @blp.route("/teams")
+    class Teams(MethodView):
+        @blp.response(200, SalesTeamOut(many=True))
+        def get(self):
+            """Teams (admins: all; others: their own)"""
+            return people.list_teams(current_user)
+
+        @blp.doc(**body_doc(people.SalesTeamCreate))
+        @blp.response(201, SalesTeamOut)
+        def post(self):
+            """Create a team, optionally with its manager (admins)"""
+            return people.create_team(current_user, json_body())
+
+    return [blp]

@@ -1,0 +1,116 @@
+"""Managing the people who work customers: users and teams.
+
+Admins create and change users and teams; a manager sees their team; a rep sees their team's members
+(to hand tasks to a colleague). Changing a user's team or role changes what they see at once, since
+every permission check reads them per request.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from marshmallow import fields, validate
+from sqlalchemy import func, select
+
+from core import db
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Role, Team, User
+from core.schemas import StrictSchema
+from core.services import audit, common, users
+from core.services.permissions import require_actor, require_role
+
+
+class UserUpdate(StrictSchema):
+    version = fields.Integer(required=True)
+    name = fields.String(validate=validate.Length(max=120))
+    role = fields.String(validate=validate.Length(min=1, max=40))
+    team_id = fields.UUID(allow_none=True)
+    is_active = fields.Boolean()
+    locale = fields.String(validate=validate.OneOf(["en", "zh-CN"]))
+
+
+class UserFilter(StrictSchema):
+    q = fields.String(validate=validate.Length(max=120))
+    role = fields.String(validate=validate.Length(max=40))
+    team_id = fields.UUID()
+
+
+class SalesTeamCreate(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    manager_id = fields.UUID(allow_none=True)
+
+
+def _visible_users(actor: Any):
+    user = require_actor(actor)
+    stmt = select(User).where(User.deleted_at.is_(None))
+    if user.role == Role.ADMIN.value:
+        return stmt
+    if user.team_id is None:
+        return stmt.where(User.id == user.id)
+    return stmt.where(User.team_id == user.team_id)
+
+
+def list_users(actor: Any, filters: Mapping[str, Any] | None = None, *,
+               page: common.PageRequest = common.PageRequest()) -> common.Page[User]:
+    f = common.validate(UserFilter, dict(filters or {}))
+    stmt = _visible_users(actor)
+    if q := f.get("q"):
+        stmt = stmt.where(func.lower(User.name).contains(q.lower(), autoescape=True)
+                          | func.lower(User.email).contains(q.lower(), autoescape=True))
+    for key in ("role", "team_id"):
+        if key in f:
+            stmt = stmt.where(getattr(User, key) == f[key])
+    return common.paginate(stmt, page, [User.name, User.email], User.id)
+
+
+def get_user(actor: Any, user_id: Any) -> User:
+    row = db.session().scalars(_visible_users(actor).where(User.id == common.parse_uuid(user_id))).first()
+    if row is None:
+        raise NotFound("No user with this id.")
+    return row
+
+
+def create_user(actor: Any, data: Mapping[str, Any]) -> User:
+    user = users.create_user(require_role(actor, Role.ADMIN.value), data)
+    audit.record_change(actor, "created", user, audit.created_fields(user, ["email", "name", "role", "team_id"]))
+    return user
+
+
+def update_user(actor: Any, user_id: Any, data: Mapping[str, Any]) -> User:
+    require_role(actor, Role.ADMIN.value)
+    user = get_user(actor, user_id)
+    values = common.validate_update(UserUpdate, data)
+    common.check_version(user, values.pop("version"))
+    if "role" in values and values["role"] not in users.known_roles():
+        raise ValidationFailed(fields={"role": [f"Unknown role. Known: {', '.join(users.known_roles())}."]})
+    if values.get("team_id") is not None and db.session().get(Team, values["team_id"]) is None:
+        raise ValidationFailed(fields={"team_id": ["No team with this id."]})
+    if user.id == actor.id and (values.get("is_active") is False or values.get("role", user.role) != user.role):
+        raise ValidationFailed(fields={"role": ["You cannot demote or deactivate yourself."]})
+    changes = common.apply_changes(user, values)
+    db.session().flush()
+    if changes:
+        audit.record_change(actor, "updated", user, changes)
+    return user
+
+
+def list_teams(actor: Any) -> list[Team]:
+    user = require_actor(actor)
+    stmt = select(Team).where(Team.deleted_at.is_(None)).order_by(Team.name)
+    if user.role != Role.ADMIN.value:
+        stmt = stmt.where(Team.id == user.team_id)
+    return list(db.session().scalars(stmt))
+
+
+def create_team(actor: Any, data: Mapping[str, Any]) -> Team:
+    require_role(actor, Role.ADMIN.value)
+    values = common.validate(SalesTeamCreate, data)
+    if db.session().scalar(select(func.count()).select_from(Team).where(Team.name == values["name"])):
+        raise Conflict("A team with this name exists.", fields={"name": ["Already taken."]})
+    manager = None
+    if values.get("manager_id") is not None:
+        manager = db.session().get(User, values["manager_id"])
+        if manager is None or manager.deleted_at is not None or manager.role != Role.MANAGER.value:
+            raise ValidationFailed(fields={"manager_id": ["No manager has this id."]})
+    team = users.create_team(None, values["name"], manager=manager)
+    audit.record_change(actor, "created", team, audit.created_fields(team, ["name", "manager_id"]))
+    return team

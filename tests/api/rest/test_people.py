@@ -1,0 +1,62 @@
+"""Users and teams: admins manage them; managers and reps see their team."""
+from __future__ import annotations
+
+
+def test_admin_creates_a_team_and_a_rep_who_then_sees_only_the_team(api, people):
+    team = api.as_("admin").post("/api/v1/teams", json={"name": "North", "manager_id": str(people.other_manager.id)})
+    assert team.status_code == 201 and team.get_json()["manager_id"] == str(people.other_manager.id)
+    user = api.as_("admin").post("/api/v1/users", json={"email": "New@Example.com", "name": "Nia", "role": "rep",
+                                                        "team_id": team.get_json()["id"]})
+    assert user.status_code == 201 and user.get_json()["email"] == "new@example.com"
+    listed = {u["email"] for u in api.as_("rep").get("/api/v1/users").get_json()}
+    assert listed == {"manager@example.com", "rep@example.com", "rep2@example.com"}
+    assert len(api.as_("admin").get("/api/v1/users").get_json()) == 7  # six people + Nia
+    assert [t["name"] for t in api.as_("rep").get("/api/v1/teams").get_json()] == ["East"]
+    trail = api.as_("admin").get("/api/v1/audit?record_type=user_account").get_json()
+    assert trail[0]["action"] == "user_account.created"
+
+
+def test_only_admins_manage_people(api, people):
+    assert api.as_("manager").post("/api/v1/teams", json={"name": "Rogue"}).status_code == 403
+    assert api.as_("manager").post("/api/v1/users", json={"email": "x@example.com"}).status_code == 403
+    url = f"/api/v1/users/{people.rep.id}"
+    assert api.as_("manager").patch(url, json={"version": 1, "role": "admin"}).status_code == 403
+    assert api.as_("other_rep").get(url).status_code == 404
+
+
+def test_moving_a_rep_to_another_team_changes_what_managers_see(api, people):
+    customer = api.as_("rep").post("/api/v1/customers", json={"name": "Mover"}).get_json()
+    assert api.as_("other_manager").get(f"/api/v1/customers/{customer['id']}").status_code == 404
+    rep = api.as_("admin").get(f"/api/v1/users/{people.rep.id}").get_json()
+    moved = api.as_("admin").patch(f"/api/v1/users/{people.rep.id}",
+                                   json={"version": rep["version"], "team_id": str(people.other_manager.team_id)})
+    assert moved.status_code == 200, moved.get_json()
+    assert api.as_("other_manager").get(f"/api/v1/customers/{customer['id']}").status_code == 200
+    assert api.as_("manager").get(f"/api/v1/customers/{customer['id']}").status_code == 404
+    stale = api.as_("admin").patch(f"/api/v1/users/{people.rep.id}", json={"version": rep["version"], "name": "x"})
+    assert stale.status_code == 409
+
+
+def test_bad_people_input_names_the_field(api, people):
+    assert "name" in api.as_("admin").post("/api/v1/teams", json={}).get_json()["errors"]["json"]
+    dup = api.as_("admin").post("/api/v1/teams", json={"name": "East"})
+    assert dup.status_code == 409
+    bad_role = api.as_("admin").patch(f"/api/v1/users/{people.rep.id}", json={"version": 1, "role": "king"})
+    assert bad_role.status_code == 422 and "role" in bad_role.get_json()["errors"]["json"]
+    not_manager = api.as_("admin").post("/api/v1/teams", json={"name": "Z", "manager_id": str(people.rep.id)})
+    assert not_manager.status_code == 422 and "manager_id" in not_manager.get_json()["errors"]["json"]
+    me = api.as_("admin").patch(f"/api/v1/users/{people.admin.id}", json={"version": 1, "is_active": False})
+    assert me.status_code == 422
+
+
+def test_people_over_graphql(api, people):
+    body = api.as_("admin").graphql('mutation { createTeam(input: {name: "South"}) { id name } }')
+    assert body.get("errors") is None, body
+    team_id = body["data"]["createTeam"]["id"]
+    body = api.as_("admin").graphql('mutation($t: ID!) { createUser(input: {email: "s@example.com", role: "manager", '
+                                    'teamId: $t}) { email role teamId } }', {"t": team_id})
+    assert body["data"]["createUser"] == {"email": "s@example.com", "role": "manager", "teamId": team_id}
+    listed = api.as_("rep").graphql("{ users(first: 10) { totalCount } teams { name } }")["data"]
+    assert listed == {"users": {"totalCount": 3}, "teams": [{"name": "East"}]}
+    denied = api.as_("rep").graphql('mutation { createTeam(input: {name: "X"}) { id } }')
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
