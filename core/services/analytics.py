@@ -545,13 +545,20 @@ def describe(customer_id: uuid.UUID, row: CustomerAnalytics | None, segment: Cus
     }
 
 
-def latest_run(actor: Any) -> AnalyticsRun:
-    require_actor(actor)
+def latest_run(actor: Any) -> Any:
+    """The latest refresh: when, how, the fitted model parameters. The deployment-wide counts
+    (``customers``, ``purchasers``) are shown to admins only, like segments' ``size_all``."""
+    user = require_actor(actor)
     run = db.session().scalars(select(AnalyticsRun).order_by(AnalyticsRun.started_at.desc(),
                                                              AnalyticsRun.id).limit(1)).first()
     if run is None:
         raise NotFound("The analytics have not been computed yet: run `trellis analytics refresh`.")
-    return run
+    if user.role == "admin":
+        return run
+    from types import SimpleNamespace
+
+    view = {column.key: getattr(run, column.key) for column in AnalyticsRun.__table__.columns}
+    return SimpleNamespace(**{**view, "customers": None, "purchasers": None})
 
 
 def refresh_now(actor: Any) -> AnalyticsRun:
