@@ -895,6 +895,8 @@ def upload_batch(actor: Any, data: Mapping[str, Any]) -> dict:
             purchase, new = record_purchase(actor, {}, _values=row)
         except ValidationFailed as exc:
             raise ValidationFailed(exc.message, fields={f"purchases.{index}.{k}": v for k, v in exc.fields.items()}) from None
+        except Conflict as exc:  # a POS id reused with another total, within the batch or against a stored sale
+            raise Conflict(exc.message, fields={f"purchases.{index}.{k}": v for k, v in (exc.fields or {}).items()}) from None
         created += int(new)
         items.append({"index": index, "pos_transaction_id": purchase.pos_transaction_id,
                       "status": "created" if new else "duplicate", "purchase_id": purchase.id,
@@ -959,6 +961,9 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
     existing = sess.scalar(select(RetailRefund).where(RetailRefund.purchase_id == purchase.id,
                                                       RetailRefund.pos_refund_id == values["pos_refund_id"]))
     if existing is not None:
+        if "amount" in values and values["amount"].quantize(CENT) != existing.amount:
+            raise Conflict(f"POS refund {values['pos_refund_id']} was recorded with another amount ({existing.amount}).",
+                           fields={"pos_refund_id": ["Already used."]})
         return existing, False
     member = sess.get(RetailMembership, purchase.membership_id)
     lock_member(member.id)

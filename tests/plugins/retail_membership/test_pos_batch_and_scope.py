@@ -100,3 +100,18 @@ def test_every_write_is_audited_with_an_event(shop):
     assert {"retail_membership_store.created", "retail_membership_membership.created",
             "retail_membership_purchase.created", "retail_membership_membership.tier_changed",
             "interaction.created"} <= names
+
+
+def test_a_batch_reusing_a_pos_id_with_another_total_names_the_row_and_writes_nothing(shop):
+    a = enrol(shop.api, shop.north)
+    rows = [sale("T1", a["card_number"], total="10.00", days_ago=2), sale("T1", a["card_number"], total="20.00", days_ago=1)]
+    response = shop.api.post(f"{BASE}/purchases/batch", json={"purchases": rows})
+    assert response.status_code == 409
+    assert "purchases.1.pos_transaction_id" in response.get_json()["errors"]["json"]
+    assert member(shop.api, a["id"])["purchase_count"] == 0
+    buy(shop.api, sale("T2", a["card_number"], total="10.00"))
+    response = shop.api.post(f"{BASE}/purchases/batch", json={"purchases": [
+        sale("T3", a["card_number"], total="5.00"), sale("T2", a["card_number"], total="99.00")]})
+    assert response.status_code == 409
+    assert "purchases.1.pos_transaction_id" in response.get_json()["errors"]["json"]
+    assert member(shop.api, a["id"])["purchase_count"] == 1

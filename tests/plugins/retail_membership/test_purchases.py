@@ -90,3 +90,15 @@ def test_refunds_reverse_points_and_the_timeline_shows_the_net_amount(shop):
     assert timeline[0]["amount"] == "0.00"
     entries = ledger(shop.api, m["id"])
     assert sorted((e["kind"], e["points"]) for e in entries) == [("earn", 300), ("reverse", -200), ("reverse", -100)]
+
+
+def test_a_refund_id_reused_with_another_amount_is_a_conflict_not_silently_the_first(shop):
+    m = enrol(shop.api, shop.north)
+    p = buy(shop.api, sale("T1", m["card_number"], total="300.00"))
+    assert shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R1",
+                                                  "amount": "100.00"}).status_code == 201
+    other = shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R1", "amount": "150.00"})
+    assert other.status_code == 409 and "pos_refund_id" in other.get_json()["errors"]["json"]
+    # the same refund retried without an amount is still the first one
+    assert shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R1"}).status_code == 200
+    assert member(shop.api, m["id"])["spend_total"] == "200.00"
