@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from sqlalchemy import Select, func, select
@@ -188,6 +188,10 @@ def _label(kind: str) -> str:
 
 # --- creating and changing ---------------------------------------------------------------------------
 
+#: Imports may backdate requests, but not to before the property-management era of any real deployment.
+EARLIEST_RECEIVED = datetime(1990, 1, 1, tzinfo=timezone.utc)
+
+
 def create(actor: Any, data: Mapping[str, Any], *, open311: Mapping[str, Any] | None = None) -> PsRequest:
     """Accept a request: validate it, start its SLA clocks, put it on the requester's timeline, and
     dispatch it at once when a team is given (or the kind has a default team and the actor is staff)."""
@@ -220,6 +224,8 @@ def create(actor: Any, data: Mapping[str, Any], *, open311: Mapping[str, Any] | 
     received = values.pop("received_at", None) or now
     if received > now + timedelta(minutes=5):
         raise ValidationFailed(fields={"received_at": ["Must not be in the future."]})
+    if received < EARLIEST_RECEIVED:
+        raise ValidationFailed(fields={"received_at": [f"Must not be before {EARLIEST_RECEIVED.date()}."]})
     values.setdefault("photos", [])
     values.setdefault("attributes", {})
     values["requester_id"] = requester.id

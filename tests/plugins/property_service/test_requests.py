@@ -269,3 +269,10 @@ def test_customer_units_and_requests(ps):
     listed = ps.as_("centre").get(f"{BASE}/customers/{ps.owner.id}/requests").get_json()
     assert [x["id"] for x in listed] == [r["id"]]
     assert ps.as_("rep2").get(f"{BASE}/customers/{ps.owner.id}/requests").status_code == 404
+
+
+def test_a_request_backdated_before_1990_is_refused(ps):
+    response = ps.api.as_("centre").post("/api/v1/property-service/requests", json={
+        "kind": "repair", "requester_id": str(ps.owner.id), "unit_id": str(ps.unit.id),
+        "description": "Imported", "received_at": "0001-01-01T00:00:00Z"})
+    assert response.status_code == 422 and "received_at" in response.get_json()["errors"]["json"]
