@@ -37,6 +37,13 @@ def json_body() -> Any:
     return request.get_json(force=False, silent=False)
 
 
+def page_request(pagination_parameters) -> PageRequest:
+    """flask-smorest's ``page`` / ``page_size`` → the service's PageRequest (a page past any list is a 422
+    naming ``page``)."""
+    return PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size,
+                       offset_field="page")
+
+
 def body_doc(schema: type[Schema]) -> dict:
     """OpenAPI ``requestBody`` for a schema the service validates."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
@@ -72,8 +79,7 @@ def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_sche
                 args.pop(key, None)
             sort = args.pop("sort", None)
             page = service.list(current_user, args, sort=sort,
-                                page=PageRequest(offset=pagination_parameters.first_item,
-                                                 limit=pagination_parameters.page_size))
+                                page=page_request(pagination_parameters))
             pagination_parameters.item_count = page.total
             return page.items
 

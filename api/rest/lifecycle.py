@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import body_doc, json_body
+from api.rest.crud import body_doc, json_body, page_request
 from core import runtime
 from core.schemas import (
     Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
@@ -77,7 +77,7 @@ class NotificationArgs(Schema):
 
 
 def _page(pagination_parameters) -> common.PageRequest:
-    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+    return page_request(pagination_parameters)
 
 
 def lifecycle_blueprints() -> list[Blueprint]:

@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import body_doc, json_body
+from api.rest.crud import body_doc, json_body, page_request
 from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
 from core.services import common, people
 
@@ -42,8 +42,7 @@ def people_blueprints() -> list[Blueprint]:
             from flask import request
 
             filters = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
-            page = people.list_users(current_user, filters, page=common.PageRequest(
-                offset=pagination_parameters.first_item, limit=pagination_parameters.page_size))
+            page = people.list_users(current_user, filters, page=page_request(pagination_parameters))
             pagination_parameters.item_count = page.total
             return page.items
 

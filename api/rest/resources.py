@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import CrudService, crud_blueprint
+from api.rest.crud import CrudService, crud_blueprint, page_request
 from core import runtime
 from core.metrics import MetricQuery
 from core.schemas import (
@@ -91,8 +91,7 @@ def core_blueprints() -> list[Blueprint]:
     @customers_blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def timeline(record_id, pagination_parameters):
         """The customer's interactions, newest first"""
-        page = customers.timeline(current_user, record_id, page=common.PageRequest(
-            offset=pagination_parameters.first_item, limit=pagination_parameters.page_size))
+        page = customers.timeline(current_user, record_id, page=page_request(pagination_parameters))
         pagination_parameters.item_count = page.total
         return page.items
 
@@ -149,8 +148,7 @@ def core_blueprints() -> list[Blueprint]:
     @meta_blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def audit_trail(args, pagination_parameters):
         """Who changed what, newest first (admins; filter by record_type and record_id)"""
-        page = audit.entries(current_user, **args, page=common.PageRequest(
-            offset=pagination_parameters.first_item, limit=pagination_parameters.page_size))
+        page = audit.entries(current_user, **args, page=page_request(pagination_parameters))
         pagination_parameters.item_count = page.total
         return page.items
 

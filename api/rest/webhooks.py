@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import body_doc, json_body, list_args_schema
+from api.rest.crud import body_doc, json_body, list_args_schema, page_request
 from core.schemas import MAX_PAGE_SIZE, RecordOut
 from core.services import common, webhooks
 
@@ -53,7 +53,7 @@ class DeliveryQuery(Schema):
 
 
 def _page(pagination_parameters) -> common.PageRequest:
-    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+    return page_request(pagination_parameters)
 
 
 def _query_args() -> dict:

@@ -3,7 +3,7 @@ restore, sorting and pagination. A rule that applies to every record is written 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from marshmallow import Schema, ValidationError
@@ -16,6 +16,9 @@ from core.errors import Conflict, ValidationFailed
 from core.schemas import MAX_PAGE_SIZE
 
 T = TypeVar("T")
+
+# Past this a list has nothing to show, and the databases' OFFSET (a signed 64-bit integer) overflows.
+MAX_OFFSET = 2**31 - 1
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -107,13 +110,17 @@ class PageRequest:
 
     offset: int = 0
     limit: int = 20
+    # how the transport names the offset in an error: GraphQL's ``after``, REST's ``page``
+    offset_field: str = field(default="after", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         problems = {}
         if self.limit < 1 or self.limit > MAX_PAGE_SIZE:
             problems["first"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
         if self.offset < 0:
-            problems["after"] = ["Must not be negative."]
+            problems[self.offset_field] = ["Must not be negative."]
+        elif self.offset > MAX_OFFSET:
+            problems[self.offset_field] = [f"Too far: a list is read at most {MAX_OFFSET} rows in."]
         if problems:
             raise ValidationFailed(fields=problems)
 

@@ -83,6 +83,14 @@ def test_first_over_100_and_a_foreign_cursor_are_named(api):
     assert list(bad_input(api.as_("rep").graphql('{ customer(id: "not-a-uuid") { id } }'))) == ["id"]
 
 
+def test_a_cursor_far_past_any_list_is_named_not_a_server_error(api):
+    import base64
+
+    cursor = base64.b64encode(b"offset:99999999999999999999999").decode()
+    body = api.as_("rep").graphql('{ customers(after: "%s") { totalCount } }' % cursor)
+    assert list(bad_input(body)) == ["after"]
+
+
 def test_a_failing_mutation_rolls_back_the_whole_operation(api, runtime):
     before = rows(runtime, Customer)
     body = api.as_("rep").graphql("""mutation {

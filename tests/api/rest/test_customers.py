@@ -57,6 +57,14 @@ def test_page_size_over_100_is_refused_naming_the_field(api):
     assert "page_size" in json.dumps(response.get_json())
 
 
+def test_a_page_number_far_past_any_list_is_422_naming_the_field(api):
+    for url in ("/api/v1/customers?page=100000000000000000000", "/api/v1/interactions?page=9223372036854775807",
+                "/api/v1/notifications?page=100000000000000000000"):
+        response = api.as_("rep").get(url)
+        assert response.status_code == 422, (url, response.get_json())
+        assert "page" in json.dumps(response.get_json())
+
+
 def test_unknown_filter_and_sort_key_are_422_naming_them(api):
     bad_filter = api.as_("rep").get("/api/v1/customers?colour=red")
     assert bad_filter.status_code == 422 and "colour" in bad_filter.get_json()["errors"]["json"]
