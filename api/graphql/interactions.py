@@ -45,8 +45,9 @@ def types(registry) -> None:
         version: int
         deleted_at: Optional[dt.datetime]
 
-        @strawberry.field
-        def customer(self, info: strawberry.Info) -> registry.ref("Customer"):
+        @strawberry.field(description="The customer; null when you may do this task (it is assigned to you) "
+                                      "but may not read its customer.")
+        def customer(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
             return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids),
                                              self.customer_id)

@@ -252,3 +252,19 @@ def test_labels_metrics_and_plugins(api):
 
     plugins = ok(api.as_("rep").graphql("{ plugins { name version } }"))["plugins"]
     assert {p["name"] for p in plugins} >= {"exhibitions", "retail_membership", "property_service"}
+
+
+def test_a_task_assigned_outside_the_customers_scope_lists_without_its_customer(api, people):
+    """The assignee may do a task at a customer they may not read: the task shows, its customer is null
+    (never the record, never a server error)."""
+    customer = rest_customer(api, "rep", name="East Co")
+    task = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "call", "due_at": "2030-01-01T00:00:00+00:00",
+        "assignee_id": str(people.other_rep.id)})
+    assert task.status_code == 201, task.get_json()
+    body = api.as_("other_rep").graphql(
+        "{ interactions { edges { node { id customerId customer { name } } } } }")
+    nodes = [e["node"] for e in ok(body)["interactions"]["edges"]]
+    assert nodes == [{"id": task.get_json()["id"], "customerId": customer["id"], "customer": None}]
+    one = ok(api.as_("other_rep").graphql('{ interaction(id: "%s") { id customer { name } } }' % task.get_json()["id"]))
+    assert one["interaction"]["customer"] is None
