@@ -189,9 +189,17 @@ def set_level(actor: Any, customer_id: Any, data: Mapping[str, Any]) -> Customer
         raise ValidationFailed(fields={"level": [f"One of: {', '.join(wf.state_names[1:])}."]})
     if values["level"] != customer.level:
         workflow.transition(actor, levels.WORKFLOW, customer, values["level"], reason=values["reason"])
-    customer.level_pinned = True
-    db.session().flush()
+    _set_pinned(user, customer, True, values["reason"])
     return customer
+
+
+def _set_pinned(actor: Any, customer: Customer, pinned: bool, reason: str = "") -> None:
+    """Pin or release a customer's level; a change of the flag is audited like any other field."""
+    if customer.level_pinned != pinned:
+        customer.level_pinned = pinned
+        db.session().flush()
+        audit.record_change(actor, "updated", customer, {"level_pinned": (not pinned, pinned)},
+                            payload={"reason": reason} if reason else None)
 
 
 def release_level(actor: Any, customer_id: Any) -> Customer:
@@ -200,7 +208,7 @@ def release_level(actor: Any, customer_id: Any) -> Customer:
     if user.role not in (Role.MANAGER.value, Role.ADMIN.value):
         raise Forbidden("Only a manager or an admin may release a level.")
     customer = get(actor, customer_id)
-    customer.level_pinned = False
+    _set_pinned(user, customer, False)
     regrade([customer], actor=user)
     return customer
 

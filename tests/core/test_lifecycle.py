@@ -196,6 +196,23 @@ def test_manager_overrides_a_level_with_a_reason_and_it_stays_pinned(api):
     assert released.get_json()["level"] == "C" and released.get_json()["level_pinned"] is False
 
 
+def test_pinning_and_releasing_a_level_is_audited_even_when_the_level_stays(api):
+    customer = create(api)
+    url = f"/api/v1/customers/{customer['id']}/level"
+
+    def pin_changes():
+        trail = api.get(f"/api/v1/audit?record_id={customer['id']}").get_json()
+        return [e["changes"]["level_pinned"] for e in reversed(trail) if "level_pinned" in e["changes"]]
+
+    level = customer["level"] if customer["level"] != "none" else "D"
+    assert api.as_("manager").post(url, json={"level": level, "reason": "keep it"}).status_code == 200
+    pinned = api.as_("manager").post(url, json={"level": level, "reason": "keep it"})  # already pinned: no entry
+    assert pinned.get_json()["level_pinned"] is True
+    released = api.as_("manager").delete(url)
+    assert released.get_json()["level_pinned"] is False
+    assert pin_changes() == [[False, True], [True, False]]
+
+
 def test_old_purchases_stop_counting_when_the_window_slides(api, runtime):
     customer = create(api)
     purchase(api, customer["id"], amount="30000.00", when=(utcnow() - timedelta(days=300)).isoformat())
