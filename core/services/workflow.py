@@ -96,6 +96,8 @@ def history_for(workflow_name: str, record_ids: list) -> dict:
 
 # --- approvals ---------------------------------------------------------------------------------------
 
+APPROVAL_STATUSES = ("pending", "approved", "rejected")
+
 def approvers_of(user: User) -> list[User]:
     """Who may approve ``user``'s requests: their team's manager, else every admin."""
     sess = db.session()
@@ -217,6 +219,8 @@ def approvals_for(actor: User, *, status: str | None = "pending",
     from core.services.permissions import require_actor, team_member_ids
 
     user = require_actor(actor)
+    if status and status not in APPROVAL_STATUSES:
+        raise ValidationFailed(fields={"status": [f"One of: {', '.join(APPROVAL_STATUSES)}."]})
     stmt = select(ApprovalRequest).where(ApprovalRequest.deleted_at.is_(None))
     if user.role == Role.MANAGER.value and user.team_id is not None:
         stmt = stmt.where((ApprovalRequest.requested_by_id.in_(team_member_ids(user.team_id)))

@@ -99,6 +99,14 @@ def test_approval_request_is_decided_by_the_teams_manager(api, people):
     assert [n["kind"] for n in api.as_("rep").get("/api/v1/notifications").get_json()] == ["workflow.approval_approved"]
 
 
+def test_an_unknown_approval_status_filter_is_named_not_an_empty_list(api):
+    response = api.as_("manager").get("/api/v1/approvals?status=approve")
+    assert response.status_code == 422 and "status" in str(response.get_json())
+    body = api.as_("manager").graphql('{ approvals(status: "approve") { totalCount } }')
+    assert body["errors"][0]["extensions"]["fields"] == {"status": ["One of: pending, approved, rejected."]}
+    assert api.as_("manager").get("/api/v1/approvals?status=").status_code == 200  # empty: every status
+
+
 def test_manager_gives_up_directly_as_the_approver_and_win_back_follows(api, people):
     customer = create(api)
     url = f"/api/v1/customers/{customer['id']}/stage"
