@@ -25,6 +25,11 @@ def one_of(enum) -> validate.OneOf:
     return validate.OneOf([e.value for e in enum])
 
 
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -34,7 +39,7 @@ class StrictSchema(Schema):
 
 class CustomerCreate(StrictSchema):
     kind = fields.String(load_default=CustomerKind.COMPANY.value, validate=one_of(CustomerKind))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
     industry = fields.String(allow_none=True, validate=validate.Length(max=80))
     region = fields.String(allow_none=True, validate=validate.Length(max=80))
     size = fields.String(allow_none=True, validate=one_of(CustomerSize))
@@ -51,7 +56,7 @@ class CustomerUpdate(CustomerCreate):
         unknown = RAISE
         exclude = ("stage",)
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
     version = fields.Integer(required=True, metadata={"description": "The version you read; a stale one is 409."})
 
 
@@ -92,7 +97,7 @@ class ApprovalDecision(StrictSchema):
 
 class ContactCreate(StrictSchema):
     customer_id = fields.UUID(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=120), not_blank])
     title = fields.String(validate=validate.Length(max=120))
     phone = fields.String(validate=validate.Length(max=40))
     mobile = fields.String(validate=validate.Length(max=40))

@@ -28,12 +28,13 @@ SORTABLE = {
 
 
 def visible(actor: Any, *, deleted: bool = False) -> Select:
-    """Interactions of customers the actor may see, and tasks assigned to the actor (a task handed to
-    someone outside the owner's team is still theirs to do)."""
+    """Interactions of customers the actor may see, and open tasks assigned to the actor (a task handed
+    to someone outside the owner's team is still theirs to do; once done it belongs to the timeline)."""
     return (
         select(Interaction)
         .join(Customer, Customer.id == Interaction.customer_id)
-        .where(or_(customer_visibility(actor), Interaction.assignee_id == actor.id),
+        .where(or_(customer_visibility(actor),
+                   (Interaction.assignee_id == actor.id) & (Interaction.status == InteractionStatus.PLANNED.value)),
                Customer.deleted_at.is_(None), common.not_deleted(Interaction, deleted))
     )
 

@@ -237,3 +237,13 @@ def test_a_plugin_records_on_a_customer_the_actor_cannot_read(api, runtime, peop
     assert [(i["subject"], i["source"]) for i in timeline] == [("badge scan", "sample")]
     trail = api.as_("admin").get("/api/v1/audit?record_type=interaction").get_json()
     assert trail[0]["action"] == "interaction.created" and trail[0]["actor_id"] == str(people.rep2.id)
+
+
+def test_a_done_task_leaves_the_out_of_scope_assignees_view(api, people):
+    customer = create(api, who="rep")
+    planned = task(api, customer["id"], assignee_id=str(people.other_rep.id))
+    url = f"/api/v1/interactions/{planned['id']}"
+    assert api.as_("other_rep").get(url).status_code == 200  # theirs to do
+    assert api.as_("other_rep").post(f"{url}/complete", json={"outcome": "done"}).status_code == 200
+    assert api.as_("other_rep").get(url).status_code == 404  # now the customer's timeline, not theirs
+    assert api.as_("other_rep").delete(url).status_code == 404

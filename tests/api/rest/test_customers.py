@@ -199,3 +199,9 @@ def test_labels_come_in_english_and_chinese(api):
     labels = api.as_("rep").get("/api/v1/labels").get_json()
     assert {"value": "referral", "en": "Referral", "zh_cn": "转介绍"} in labels["customer_source"]
     assert [c["zh_cn"] for c in labels["lifecycle_stage"]] == ["潜在客户", "意向客户", "购买客户", "历史客户", "流失客户"]
+
+
+def test_blank_names_are_refused(api, runtime):
+    response = api.as_("rep").post("/api/v1/customers", json={"name": "   "})
+    assert response.status_code == 422 and response.get_json()["errors"]["json"]["name"] == ["Must not be blank."]
+    assert customer_count(runtime) == 0
