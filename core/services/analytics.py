@@ -301,6 +301,8 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
                     "buys and whether they are still active")
         if not bg:
             return f"BG/NBD could not be fitted: {bg.reason}"
+        if not bg.converged:  # predictions from parameters stuck at a bound mean nothing: say so, not 0
+            return f"the BG/NBD fit did not converge on these purchases ({bg.message}); the seed formula ranks"
         if not gg and np.isnan(clv[i]):
             return f"Gamma-Gamma could not be fitted: {gg.reason}"
         return None
@@ -330,7 +332,8 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
         if n_txn[i] >= 2 and recency[i] > gap_limit[i]:
             flags[i].append({"flag": "gap", "reason": (
                 f"{int(recency[i])} days since the last purchase, against a usual gap of {usual[i]:g} days")})
-        if not np.isnan(p_alive[i]) and repeat[i] and p_alive[i] < settings.analytics_churn_p_alive:
+        if bg and bg.converged and not np.isnan(p_alive[i]) and repeat[i] \
+                and p_alive[i] < settings.analytics_churn_p_alive:
             flags[i].append({"flag": "p_alive", "reason": (
                 f"probability of still being active is {p_alive[i]:.2f}, under "
                 f"{settings.analytics_churn_p_alive:g}")})
