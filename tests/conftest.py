@@ -4,7 +4,6 @@ is rolled back at its end — so the PostgreSQL run is as fast as the SQLite one
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from dataclasses import dataclass
 from urllib.parse import quote

@@ -11,12 +11,11 @@ from strawberry import UNSET
 from strawberry.scalars import JSON
 
 from api.graphql.inputs import input_to_dict
-from api.graphql.loaders import customers_by_id, users_by_id
+from api.graphql.loaders import users_by_id
 from api.graphql.pagination import connection, page_request
-from core import levels, lifecycle, runtime
+from core import levels, lifecycle
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
-from core.services.permissions import require_actor
 
 
 def _history_loader(name: str):
@@ -175,19 +174,10 @@ def query_fields(registry) -> dict:
                                                        page=page_request(first, after)))
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
-        require_actor(info.context.user)
         module = registry.module
-        out = []
-        for w in runtime.current().workflows.all():
-            states = [module.WorkflowState(name=s.name, en=s.en, zh_cn=s.zh_cn,
-                                           expected_days=(w.expected(s.name).total_seconds() / 86400
-                                                          if w.expected(s.name) else None)) for s in w.states]
-            rules = [module.WorkflowRule(source=t.source, target=t.target, needs_approval=t.needs_approval,
-                                         triggers=list(t.triggers)) for t in w.transitions]
-            out.append(module.Workflow(name=w.name, record_type=w.record_type, field=w.field, initial=w.initial,
-                                       label_en=w.label_en, label_zh_cn=w.label_zh_cn, states=states,
-                                       transitions=rules))
-        return out
+        return [module.Workflow(**{**w, "states": [module.WorkflowState(**st) for st in w["states"]],
+                                   "transitions": [module.WorkflowRule(**t) for t in w["transitions"]]})
+                for w in workflow.declared(info.context.user)]
 
     return {
         "notifications": strawberry.field(resolver=notification_list, description="Your notifications, newest first."),

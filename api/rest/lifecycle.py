@@ -7,13 +7,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.rest.crud import body_doc, json_body, page_request
-from core import runtime
 from core.schemas import (
     Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
     StageChange, TaskCancellation, TaskCompletion, UserOut,
 )
 from core.services import common, customers, interactions, notifications, ownership, workflow
-from core.services.permissions import require_actor
 
 
 class TransitionOut(Schema):
@@ -193,15 +191,8 @@ def lifecycle_blueprints() -> list[Blueprint]:
     @blp.route("/workflows")
     def workflows():
         """The declared workflows: states (labels, expected days) and transitions"""
-        require_actor(current_user)
-        return [{
-            "name": w.name, "record_type": w.record_type, "field": w.field, "initial": w.initial,
-            "label_en": w.label_en, "label_zh_cn": w.label_zh_cn,
-            "states": [{"name": s.name, "en": s.en, "zh_cn": s.zh_cn,
-                        "expected_days": (w.expected(s.name).total_seconds() / 86400) if w.expected(s.name) else None}
-                       for s in w.states],
-            "transitions": [{"from": t.source, "to": t.target, "needs_approval": t.needs_approval,
-                             "triggers": list(t.triggers)} for t in w.transitions],
-        } for w in runtime.current().workflows.all()]
+        return [{**w, "transitions": [{"from": t["source"], "to": t["target"], "needs_approval": t["needs_approval"],
+                                      "triggers": t["triggers"]} for t in w["transitions"]]}
+                for w in workflow.declared(current_user)]
 
     return [blp]

@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import body_doc, json_body, page_request
 from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
-from core.services import common, people
+from core.services import people
 
 
 class UserDetailOut(UserOut):

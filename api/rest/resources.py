@@ -1,7 +1,6 @@
 """The core's REST resources."""
 from __future__ import annotations
 
-from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -13,7 +12,7 @@ from core.schemas import (
     ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
     CustomerUpdate, InteractionCreate, InteractionFilter, InteractionOut, InteractionUpdate, MAX_PAGE_SIZE,
 )
-from core.services import audit, common, contacts, customers, interactions
+from core.services import audit, contacts, customers, interactions
 from core.services.permissions import require_actor
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 
 from core import db
 from core.errors import NotFound

@@ -17,7 +17,7 @@ from core.db import utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import ApprovalRequest, Role, StagnationAlert, Team, User, WorkflowTransitionEntry
 from core.services import audit, common
-from core.workflow import AUTOMATIC, MANUAL, TRIGGERS, Workflow
+from core.workflow import MANUAL, TRIGGERS, Workflow
 
 
 def _workflow(name: str) -> Workflow:
@@ -230,3 +230,26 @@ def approvals_for(actor: User, *, status: str | None = "pending",
     if status:
         stmt = stmt.where(ApprovalRequest.status == status)
     return common.paginate(stmt, page, [ApprovalRequest.created_at.desc()], ApprovalRequest.id)
+
+
+def declared(actor: Any) -> list[dict]:
+    """Every declared workflow as plain data (states with labels and expected days, transitions), for
+    front-ends that draw pipelines or offer the allowed moves."""
+    from core.services.permissions import require_actor
+
+    require_actor(actor)
+    out = []
+    for w in runtime.current().workflows.all():
+        def days(state: str) -> float | None:
+            expected = w.expected(state)
+            return expected.total_seconds() / 86400 if expected else None
+
+        out.append({
+            "name": w.name, "record_type": w.record_type, "field": w.field, "initial": w.initial,
+            "label_en": w.label_en, "label_zh_cn": w.label_zh_cn,
+            "states": [{"name": s.name, "en": s.en, "zh_cn": s.zh_cn, "expected_days": days(s.name)}
+                       for s in w.states],
+            "transitions": [{"source": t.source, "target": t.target, "needs_approval": t.needs_approval,
+                             "triggers": list(t.triggers)} for t in w.transitions],
+        })
+    return out

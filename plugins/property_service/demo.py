@@ -9,7 +9,7 @@ referred, the recent ones still open. Everything comes from the seeded ``rng``; 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 

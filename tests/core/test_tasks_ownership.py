@@ -1,7 +1,6 @@
 """Tasks and escalation, handover and allocation, plugin roles and scopes, and the permission matrix."""
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
