@@ -6,7 +6,7 @@ into plain dicts and validated by the same services. A rule about a field's shap
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from core.models.enums import (
     CustomerKind,
@@ -243,6 +243,99 @@ class UserOut(Schema):
     locale = fields.String()
 
 
+# --- a customer's analytics (core.services.analytics.describe) -------------------------------------------
+
+class AnalyticsFlag(Schema):
+    flag = fields.String()
+    reason = fields.String()
+
+
+class AnalyticsPurchases(Schema):
+    transactions = fields.Integer()
+    first_purchase_at = fields.DateTime(allow_none=True)
+    last_purchase_at = fields.DateTime(allow_none=True)
+    lifetime_revenue = fields.Float(allow_none=True)
+
+
+class AnalyticsRFM(Schema):
+    recency_days = fields.Integer(allow_none=True)
+    frequency = fields.Integer(allow_none=True)
+    monetary = fields.Float(allow_none=True)
+    r_score = fields.Integer(allow_none=True)
+    f_score = fields.Integer(allow_none=True)
+    m_score = fields.Integer(allow_none=True)
+    score = fields.String(allow_none=True)
+    segment = fields.String(allow_none=True)
+    label_en = fields.String(allow_none=True)
+    label_zh_cn = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class AnalyticsTier(Schema):
+    tier = fields.String(allow_none=True)
+    label_en = fields.String(allow_none=True)
+    label_zh_cn = fields.String(allow_none=True)
+    revenue_share = fields.Float(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class AnalyticsSegmentRef(Schema):
+    id = fields.UUID(allow_none=True)
+    number = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True)
+    profile = fields.String(allow_none=True)
+    profile_zh_cn = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class AnalyticsCLV(Schema):
+    seed = fields.Float(allow_none=True)
+    seed_reason = fields.String(allow_none=True)
+    model = fields.Float(allow_none=True)
+    model_reason = fields.String(allow_none=True)
+    p_alive = fields.Float(allow_none=True)
+    expected_transactions = fields.Float(allow_none=True)
+    expected_value = fields.Float(allow_none=True)
+
+
+class AnalyticsChurn(Schema):
+    at_risk = fields.Boolean()
+    flags = fields.List(fields.Nested(AnalyticsFlag))
+    since = fields.DateTime(allow_none=True)
+    task_id = fields.UUID(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class AnalyticsSatisfaction(Schema):
+    csat_answers = fields.Integer()
+    csat_mean = fields.Float(allow_none=True)
+    nps_answers = fields.Integer()
+    nps_last = fields.Integer(allow_none=True)
+
+
+class CustomerAnalyticsOut(Schema):
+    customer_id = fields.UUID()
+    computed_at = fields.DateTime(allow_none=True)
+    run_id = fields.UUID(allow_none=True)
+    purchases = fields.Nested(AnalyticsPurchases)
+    rfm = fields.Nested(AnalyticsRFM)
+    value_tier = fields.Nested(AnalyticsTier)
+    segment = fields.Nested(AnalyticsSegmentRef)
+    clv = fields.Nested(AnalyticsCLV)
+    churn = fields.Nested(AnalyticsChurn)
+    satisfaction = fields.Nested(AnalyticsSatisfaction)
+
+class CustomerAnalyticsField(fields.Nested):
+    """The customer's stored analytics, described with their reasons. Reads ``Customer.analytics``, which a
+    list fills for every customer at once (``CustomerOut`` preloads it), so a page costs two statements."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        from core.services.analytics import describe  # the service imports these schemas
+
+        row = obj.analytics
+        return describe(obj.id, row, row.segment if row is not None else None)
+
+
 class CustomerOut(RecordOut):
     kind = fields.String()
     name = fields.String()
@@ -256,6 +349,17 @@ class CustomerOut(RecordOut):
     notes = fields.String()
     tags = fields.List(fields.String())
     owner_id = fields.UUID(allow_none=True)
+    analytics = CustomerAnalyticsField(CustomerAnalyticsOut, dump_only=True, metadata={
+        "description": "RFM, value tier, segment, CLV, churn risk and satisfaction as of the last analytics "
+                       "refresh; a null number comes with its reason."})
+
+    @pre_dump(pass_collection=True)
+    def _preload_analytics(self, data, many, **kwargs):
+        if many:
+            from core.services.analytics import preload
+
+            preload(data)
+        return data
 
 
 class ContactOut(RecordOut):

@@ -8,89 +8,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.rest.crud import body_doc, json_body
-from core.schemas import InteractionOut
+from core.schemas import AnalyticsFlag, CustomerAnalyticsOut, InteractionOut
 from core.services import analytics
-
-
-class _Flag(Schema):
-    flag = fields.String()
-    reason = fields.String()
-
-
-class _Purchases(Schema):
-    transactions = fields.Integer()
-    first_purchase_at = fields.DateTime(allow_none=True)
-    last_purchase_at = fields.DateTime(allow_none=True)
-    lifetime_revenue = fields.Float(allow_none=True)
-
-
-class _RFM(Schema):
-    recency_days = fields.Integer(allow_none=True)
-    frequency = fields.Integer(allow_none=True)
-    monetary = fields.Float(allow_none=True)
-    r_score = fields.Integer(allow_none=True)
-    f_score = fields.Integer(allow_none=True)
-    m_score = fields.Integer(allow_none=True)
-    score = fields.String(allow_none=True)
-    segment = fields.String(allow_none=True)
-    label_en = fields.String(allow_none=True)
-    label_zh_cn = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
-
-
-class _Tier(Schema):
-    tier = fields.String(allow_none=True)
-    label_en = fields.String(allow_none=True)
-    label_zh_cn = fields.String(allow_none=True)
-    revenue_share = fields.Float(allow_none=True)
-    reason = fields.String(allow_none=True)
-
-
-class _SegmentRef(Schema):
-    id = fields.UUID(allow_none=True)
-    number = fields.Integer(allow_none=True)
-    name = fields.String(allow_none=True)
-    profile = fields.String(allow_none=True)
-    profile_zh_cn = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
-
-
-class _CLV(Schema):
-    seed = fields.Float(allow_none=True)
-    seed_reason = fields.String(allow_none=True)
-    model = fields.Float(allow_none=True)
-    model_reason = fields.String(allow_none=True)
-    p_alive = fields.Float(allow_none=True)
-    expected_transactions = fields.Float(allow_none=True)
-    expected_value = fields.Float(allow_none=True)
-
-
-class _Churn(Schema):
-    at_risk = fields.Boolean()
-    flags = fields.List(fields.Nested(_Flag))
-    since = fields.DateTime(allow_none=True)
-    task_id = fields.UUID(allow_none=True)
-    reason = fields.String(allow_none=True)
-
-
-class _Satisfaction(Schema):
-    csat_answers = fields.Integer()
-    csat_mean = fields.Float(allow_none=True)
-    nps_answers = fields.Integer()
-    nps_last = fields.Integer(allow_none=True)
-
-
-class CustomerAnalyticsOut(Schema):
-    customer_id = fields.UUID()
-    computed_at = fields.DateTime(allow_none=True)
-    run_id = fields.UUID(allow_none=True)
-    purchases = fields.Nested(_Purchases)
-    rfm = fields.Nested(_RFM)
-    value_tier = fields.Nested(_Tier)
-    segment = fields.Nested(_SegmentRef)
-    clv = fields.Nested(_CLV)
-    churn = fields.Nested(_Churn)
-    satisfaction = fields.Nested(_Satisfaction)
 
 
 class SegmentOut(Schema):
@@ -115,7 +34,7 @@ class WinBackOut(Schema):
     clv = fields.Float(allow_none=True)
     clv_seed = fields.Float(allow_none=True)
     lost_reason = fields.String(allow_none=True)
-    churn_flags = fields.List(fields.Nested(_Flag))
+    churn_flags = fields.List(fields.Nested(AnalyticsFlag))
 
 
 class RunOut(Schema):

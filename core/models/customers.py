@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, Record
 from core.models.enums import CustomerKind, LifecycleStage
 from core.models.users import User
+
+if TYPE_CHECKING:
+    from core.models.analytics import CustomerAnalytics
 
 
 class Customer(Base, Record):
@@ -33,6 +37,10 @@ class Customer(Base, Record):
     tag_rows: Mapped[list["CustomerTag"]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", lazy="selectin", order_by="CustomerTag.tag"
     )
+
+    #: the numbers of the last analytics refresh (read-only here: only the refresh writes them)
+    analytics: Mapped["CustomerAnalytics | None"] = relationship("CustomerAnalytics", uselist=False,
+                                                                 viewonly=True)
 
     @property
     def tags(self) -> list[str]:

@@ -400,3 +400,36 @@ def test_graphql_customer_fields_in_a_fixed_number_of_queries(api, count_queries
     with count_queries() as many:
         api.graphql(query)
     assert many.count == few.count
+
+
+def test_the_customer_resource_carries_its_analytics(api):
+    retail, _ = build_population(api)
+    never = create(api, name="Nothing bought yet")
+    refresh(api)
+    one = retail[0]
+    body = strict_json(api.as_("rep").get(f"/api/v1/customers/{one['id']}"))
+    standalone = analytics_of(api, one)
+    assert body["analytics"] == standalone
+    assert body["analytics"]["rfm"]["segment"] and body["analytics"]["value_tier"]["tier"]
+    assert "mostly retail" in body["analytics"]["segment"]["profile"]
+
+    fresh = strict_json(api.get(f"/api/v1/customers/{never['id']}"))["analytics"]
+    assert fresh["rfm"]["segment"] is None and fresh["rfm"]["reason"] == "no purchase yet"
+    created = api.post("/api/v1/customers", json={"name": "Created after the refresh"}).get_json()
+    assert created["analytics"]["rfm"]["reason"].startswith("not analysed yet")
+
+    listed = {c["id"]: c["analytics"] for c in strict_json(api.get("/api/v1/customers?page_size=100"))}
+    assert listed[one["id"]]["clv"] == standalone["clv"]
+    assert listed[created["id"]]["churn"]["at_risk"] is False
+
+
+def test_a_customer_list_loads_analytics_in_a_fixed_number_of_queries(api, count_queries):
+    build_population(api)
+    refresh(api)
+    with count_queries() as few:
+        small = api.get("/api/v1/customers?page_size=2")
+    with count_queries() as many:
+        large = api.get("/api/v1/customers?page_size=50")
+    assert len(small.get_json()) == 2 and len(large.get_json()) > 5
+    assert all(c["analytics"]["rfm"]["segment"] for c in large.get_json() if c["analytics"]["purchases"]["transactions"])
+    assert many.count == few.count
