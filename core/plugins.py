@@ -6,9 +6,10 @@ Every start-up problem raises :class:`core.errors.PluginError` naming the plugin
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any, Callable, Collection, ContextManager, Iterable
 
 import pluggy
 
@@ -131,15 +132,29 @@ class PluginSet:
     def is_enabled(self, name: str) -> bool:
         return name == CORE_NAME or any(p.name == name and p.enabled for p in self.installed)
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    def call_each(self, hook_name: str, *, only: Collection[str] | None = None,
+                  around: Callable[[str], ContextManager[Any]] | None = None,
+                  **kwargs: Any) -> list[tuple[str, Any]]:
         """Call one hook on every plugin that implements it, core first, and return
-        ``[(plugin_name, result)]`` so a clash can name both plugins. ``None`` results are dropped."""
+        ``[(plugin_name, result)]`` so a clash can name both plugins. ``None`` results are dropped.
+
+        ``only`` limits the call to the named plugins; ``around(plugin_name)`` is a context manager entered
+        around each plugin's call (to attribute what the plugin registers, or to record that it ran)."""
         caller = getattr(self.pm.hook, hook_name)
         order = {name: i for i, name in enumerate(self.enabled_names)}
         results = []
         for impl in sorted(caller.get_hookimpls(), key=lambda i: order.get(i.plugin_name, len(order))):
+            if only is not None and impl.plugin_name not in only:
+                continue
             args = {name: kwargs[name] for name in impl.argnames}
-            result = impl.function(**args)
+            with around(impl.plugin_name) if around is not None else contextlib.nullcontext():
+                result = impl.function(**args)
             if result is not None:
                 results.append((impl.plugin_name, result))
         return results
+
+    def implementers(self, hook_name: str) -> list[str]:
+        """The plugins implementing a hook, in the order ``call_each`` calls them (core first)."""
+        order = {name: i for i, name in enumerate(self.enabled_names)}
+        names = [impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()]
+        return sorted(names, key=lambda n: order.get(n, len(order)))

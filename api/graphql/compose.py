@@ -1,6 +1,6 @@
 """Compose one app's GraphQL schema from the core and every enabled plugin.
 
-The order is fixed: every component's types (core first, then plugins in ``TRELLIS_PLUGINS`` order),
+The order is fixed: every component's types (core first, then plugins in ``PluginSet.enabled_names`` order),
 then the fields components add to each other's types, then ``Query`` and ``Mutation`` fields. Each hook
 is called through :meth:`core.plugins.PluginSet.call_each`, one result per plugin, so a clash names the
 two plugins involved; the registry knows which component is calling it while each hook runs.
@@ -8,10 +8,9 @@ two plugins involved; the registry knows which component is calling it while eac
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import weakref
-from typing import Any, Iterator
+from typing import Iterator
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -34,23 +33,23 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
     plugins = runtime.plugins
 
     core_schema.types(registry)
-    with _attributed(plugins, "trellis_graphql_types", registry):
-        plugins.call_each("trellis_graphql_types", registry=registry)
+    plugins.call_each("trellis_graphql_types", registry=registry,
+                      around=_attributed("trellis_graphql_types", registry))
 
     registry.add_type_fields(CORE, core_schema.type_fields(registry))
-    with _attributed(plugins, "trellis_graphql_type_fields", registry):
-        for owner, fields in plugins.call_each("trellis_graphql_type_fields", registry=registry):
-            registry.add_type_fields(owner, fields)
+    for owner, fields in plugins.call_each("trellis_graphql_type_fields", registry=registry,
+                                           around=_attributed("trellis_graphql_type_fields", registry)):
+        registry.add_type_fields(owner, fields)
 
     registry.add_root_fields("Query", CORE, core_schema.query_fields(registry))
-    with _attributed(plugins, "trellis_graphql_query_fields", registry):
-        for owner, fields in plugins.call_each("trellis_graphql_query_fields", registry=registry):
-            registry.add_root_fields("Query", owner, fields)
+    for owner, fields in plugins.call_each("trellis_graphql_query_fields", registry=registry,
+                                           around=_attributed("trellis_graphql_query_fields", registry)):
+        registry.add_root_fields("Query", owner, fields)
 
     registry.add_root_fields("Mutation", CORE, core_schema.mutation_fields(registry))
-    with _attributed(plugins, "trellis_graphql_mutation_fields", registry):
-        for owner, fields in plugins.call_each("trellis_graphql_mutation_fields", registry=registry):
-            registry.add_root_fields("Mutation", owner, fields)
+    for owner, fields in plugins.call_each("trellis_graphql_mutation_fields", registry=registry,
+                                           around=_attributed("trellis_graphql_mutation_fields", registry)):
+        registry.add_root_fields("Mutation", owner, fields)
 
     query, mutation = registry.build_roots()
     settings = runtime.settings
@@ -79,35 +78,22 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
     return schema
 
 
-@contextlib.contextmanager
-def _attributed(plugins: Any, hook_name: str, registry: SchemaRegistry) -> Iterator[None]:
-    """While ``call_each`` runs ``hook_name``, tell the registry which plugin each implementation belongs
-    to (types registered with ``registry.type`` are not return values, so ``call_each`` cannot), and
-    turn an exception escaping a plugin's hook into a PluginError naming it."""
-    impls = getattr(plugins.pm.hook, hook_name).get_hookimpls()
-    originals = [(impl, impl.function) for impl in impls]
+def _attributed(hook_name: str, registry: SchemaRegistry):
+    """``call_each``'s ``around``: while a plugin's implementation of ``hook_name`` runs, the registry
+    knows which plugin is calling it (types registered with ``registry.type`` are not return values, so
+    ``call_each`` cannot tell), and an exception escaping it becomes a PluginError naming the plugin."""
 
-    def owned(name: str, function: Any) -> Any:
-        @functools.wraps(function)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            registry.owner = name
-            try:
-                return function(*args, **kwargs)
-            except PluginError:
-                raise
-            except Exception as exc:
-                raise PluginError(f"Plugin '{name}' failed in {hook_name}: {exc!r}. Fix the plugin or disable it.") \
-                    from exc
-            finally:
-                registry.owner = CORE
+    @contextlib.contextmanager
+    def owned(name: str) -> Iterator[None]:
+        registry.owner = name
+        try:
+            yield
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"Plugin '{name}' failed in {hook_name}: {exc!r}. Fix the plugin or disable it.") \
+                from exc
+        finally:
+            registry.owner = CORE
 
-        return call
-
-    for impl, function in originals:
-        impl.function = owned(impl.plugin_name, function)
-    try:
-        yield
-    finally:
-        for impl, function in originals:
-            impl.function = function
-        registry.owner = CORE
+    return owned

@@ -177,3 +177,24 @@ def test_hook_trellis_settings(monkeypatch):
     rude = plugin("rude", trellis_settings=lambda: [PluginSetting("colour", "red")])
     with pytest.raises(PluginError, match="does not start with 'rude_'"):
         create_app(CONFIG, extra_plugins=[rude])
+
+
+def test_call_each_runs_only_the_named_plugins_each_inside_its_around_context():
+    from contextlib import contextmanager
+    from core.plugins import PluginSet
+
+    calls = []
+    one = plugin("one", trellis_labels=lambda: calls.append("one") or {"x": []})
+    two = plugin("two", trellis_labels=lambda: calls.append("two") or {"y": []})
+    plugins = PluginSet(enabled_names=["two", "one"], extra=[one, two], installed=[])
+
+    @contextmanager
+    def around(name):
+        calls.append(f"enter {name}")
+        yield
+        calls.append(f"leave {name}")
+
+    assert plugins.implementers("trellis_labels") == [n for n in plugins.enabled_names if n in ("core", "one", "two")]
+    results = plugins.call_each("trellis_labels", only={"one"}, around=around)
+    assert results == [("one", {"x": []})]
+    assert calls == ["enter one", "one", "leave one"]
