@@ -368,9 +368,12 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
     if summary is None:
         click.echo("Demo data already loaded; nothing added.")
     else:
-        click.echo(f"Demo data loaded: {summary.customers} customers, {summary.contacts} contacts, "
-                   f"{summary.interactions} interactions, {summary.tasks} open tasks, "
-                   f"{summary.users} staff in {summary.teams} teams.")
+        if summary.customers:
+            click.echo(f"Demo data loaded: {summary.customers} customers, {summary.contacts} contacts, "
+                       f"{summary.interactions} interactions, {summary.tasks} open tasks, "
+                       f"{summary.users} staff in {summary.teams} teams.")
+        if summary.plugins:
+            click.echo(f"Plugins' demo data loaded: {', '.join(summary.plugins)}.")
         from core.services import analytics
 
         with rt.database.unit_of_work():  # so RFM, tiers, segments, CLV and churn flags show at once

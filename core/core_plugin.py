@@ -18,7 +18,7 @@ def trellis_models():
             models.Interaction, models.AuditEntry, models.OutboxEvent, models.WorkflowTransitionEntry,
             models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
             models.WebhookDelivery,
-            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics]
+            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset]
 
 
 @hookimpl

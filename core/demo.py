@@ -4,12 +4,13 @@ Everything is written through the services, each record by the rep who owns it, 
 the same rules, audit trail, events and automatic lifecycle moves as real use (a done purchase moves a
 customer to first purchase, the second to repeat; levels follow the revenue). The data comes from a
 seeded ``random.Random``: the same seed gives the same records on every machine (dates are relative
-to today). ``trellis demo`` calls :func:`load_demo` inside one unit of work; a second call adds nothing.
+to today). ``trellis demo`` calls :func:`load_demo` inside one unit of work; the core's data and each
+plugin's are loaded once, so a second call adds only what is missing.
 """
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core import db
-from core.models import Customer, Role, Team, User
+from core.models import Customer, DemoDataset, Role, User
 
 SEED = 42
 ADMIN_EMAIL = "admin@example.com"
@@ -89,11 +90,29 @@ class DemoSummary:
     tasks: int
     lost: int = 0
     approvals_pending: int = 0
+    #: the plugins whose demo data this run loaded
+    plugins: list[str] = field(default_factory=list)
+
+
+CORE_DATASET = "core"
+#: recorded for a demo loaded before data sets were recorded one by one: its plugins count as loaded
+EVERY_PLUGIN = "*"
+
+
+def loaded_datasets() -> set[str]:
+    """The demo data sets the database holds: ``core`` and plugin names (see ``DemoDataset``)."""
+    return set(db.session().scalars(select(DemoDataset.name)))
 
 
 def is_loaded() -> bool:
-    """The demo's first team exists: the demo data were loaded already."""
-    return db.session().scalar(select(func.count()).select_from(Team).where(Team.name == TEAMS[0][0])) > 0
+    """The core's demo data are in the database."""
+    return CORE_DATASET in loaded_datasets()
+
+
+def plugin_rng(plugin_name: str) -> random.Random:
+    """A plugin's own seeded generator: its demo is the same on every machine, whichever other plugins
+    are enabled and whenever it is loaded."""
+    return random.Random(f"trellis-demo:{SEED}:{plugin_name}")
 
 
 def demo_admin() -> User:
@@ -108,19 +127,31 @@ def demo_admin() -> User:
 
 def load_demo(runtime: Any, rng: random.Random, *, customers: int = CUSTOMERS,
               plugins: bool = True) -> DemoSummary | None:
-    """Load the demo data, then (unless ``plugins`` is false) every enabled plugin's through the
-    ``trellis_demo_data`` hook, in the open unit of work. Returns what was added, or None when the demo
-    data were there already."""
+    """Load the core's demo data, then (unless ``plugins`` is false) the demo data of every enabled plugin
+    through the ``trellis_demo_data`` hook, in the open unit of work. Each set is loaded once and recorded,
+    so a later run adds only what is missing: the plugins' data after a ``--core-only`` run, or a plugin
+    enabled since. Returns what was added, or None when nothing was."""
     admin = demo_admin()
-    if is_loaded():
-        return None
-    builder = _Builder(rng, today=datetime.combine(datetime.now(timezone.utc).date(), time(9), timezone.utc))
-    builder.staff()
-    for index in range(customers):
-        builder.customer(index)
-    if plugins:
-        runtime.plugins.call_each("trellis_demo_data", admin=admin, rng=rng)
-    return builder.summary
+    loaded = loaded_datasets()
+    summary = None
+    if CORE_DATASET not in loaded:
+        builder = _Builder(rng, today=datetime.combine(datetime.now(timezone.utc).date(), time(9), timezone.utc))
+        builder.staff()
+        for index in range(customers):
+            builder.customer(index)
+        db.session().add(DemoDataset(name=CORE_DATASET))
+        summary = builder.summary
+    if plugins and EVERY_PLUGIN not in loaded:
+        for name in runtime.plugins.implementers("trellis_demo_data"):
+            if name in loaded:
+                continue
+            runtime.plugins.call_each("trellis_demo_data", only={name}, admin=admin, rng=plugin_rng(name))
+            db.session().add(DemoDataset(name=name))
+            summary = summary or DemoSummary(0, 0, 0, 0, 0, 0)
+            summary.plugins.append(name)
+    if summary is not None:
+        db.session().flush()
+    return summary
 
 
 class _Builder:

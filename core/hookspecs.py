@@ -125,8 +125,11 @@ def trellis_cli_commands():
 def trellis_demo_data(admin, rng):
     """Add the plugin's demo records; called by ``trellis demo`` after the core's demo data.
 
-    ``admin`` is the demo administrator (a ``core.models.User``), ``rng`` a seeded ``random.Random`` so
-    the demo is the same on every machine. A unit of work is open: write through services.
+    ``admin`` is the demo administrator (a ``core.models.User``), ``rng`` a ``random.Random`` seeded for
+    this plugin alone, so its demo is the same on every machine whatever else is enabled. A unit of work is
+    open: write through services. The core records that the plugin's demo data are loaded and calls the
+    hook once per database: after ``trellis demo --core-only``, or when the plugin is enabled later, the
+    next ``trellis demo`` adds just the missing plugins' data.
     """
 
 

@@ -2,6 +2,7 @@
 from core.models.analytics import AnalyticsRun, CustomerAnalytics, CustomerSegment
 from core.models.audit import AuditEntry, OutboxEvent
 from core.models.customers import Contact, Customer, CustomerTag
+from core.models.demo import DemoDataset
 from core.models.enums import (
     CustomerKind,
     CustomerSize,
@@ -20,7 +21,7 @@ from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTrans
 __all__ = [
     "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
-    "ApiToken", "AuditEntry", "OutboxEvent", "Contact", "Customer", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "ApiToken", "AuditEntry", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
     "WebhookDelivery", "WebhookSubscription",
 ]

@@ -223,7 +223,7 @@ def test_demo_loads_once_and_resets_the_admin_password(cli_env, monkeypatch):
     count = customer_count(cli_env)
     assert count == 200 and served == []
 
-    second = run(cli_env, "demo", "--host", "0.0.0.0", "--port", "5050")  # with the plugins: still nothing added
+    second = run(cli_env, "demo", "--core-only", "--host", "0.0.0.0", "--port", "5050")
     assert second.exit_code == 0, second.output
     assert "already loaded" in second.stdout and served == [("0.0.0.0", 5050)]
     assert customer_count(cli_env) == count
@@ -291,24 +291,60 @@ def test_readme_documents_every_setting_and_command():
     assert [name for name in names if f"`{name}" not in text] == []
 
 
-def test_the_demo_hands_every_plugin_the_admin_and_the_same_seeded_rng(runtime, uow):
+class FakePlugins:
+    """The two calls ``load_demo`` makes on a PluginSet, recorded."""
+
+    def __init__(self, *names):
+        self.names, self.calls = list(names), []
+
+    def implementers(self, hook):
+        return self.names
+
+    def call_each(self, hook, *, only, **kwargs):
+        self.calls.append((hook, sorted(only), kwargs))
+        return []
+
+
+def test_the_demo_hands_every_plugin_the_admin_and_its_own_seeded_rng(runtime, uow):
     import random
 
     from core import demo
 
-    calls = []
-
-    def call_each(hook, **kwargs):
-        calls.append((hook, kwargs))
-        return []
-
-    plugins = SimpleNamespace(call_each=call_each)
+    plugins = FakePlugins("alpha", "beta")
     summary = demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED), customers=3)
     assert summary.customers == 3 and summary.users == 8 and summary.teams == 2
-    [(hook, kwargs)] = calls
-    assert hook == "trellis_demo_data" and kwargs["admin"].email == "admin@example.com"
-    assert kwargs["admin"].role == "admin" and isinstance(kwargs["rng"], random.Random)
-    assert demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED)) is None and len(calls) == 1
+    assert summary.plugins == ["alpha", "beta"]
+    assert [(hook, only) for hook, only, _ in plugins.calls] == [("trellis_demo_data", ["alpha"]),
+                                                                 ("trellis_demo_data", ["beta"])]
+    kwargs = plugins.calls[0][2]
+    assert kwargs["admin"].email == "admin@example.com" and kwargs["admin"].role == "admin"
+    assert kwargs["rng"].random() == demo.plugin_rng("alpha").random() != demo.plugin_rng("beta").random()
+    assert demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED)) is None
+    assert len(plugins.calls) == 2
+
+
+def test_a_core_only_demo_gets_the_plugins_demo_data_on_the_next_run_and_each_set_once(runtime, uow):
+    import random
+
+    from core import demo
+    from core.models import Customer
+
+    plugins = FakePlugins("alpha")
+    first = demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED), customers=3, plugins=False)
+    assert first.customers == 3 and first.plugins == [] and plugins.calls == []
+
+    plugins.names.append("beta")  # a plugin enabled since
+    second = demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED), customers=3)
+    assert second.customers == 0 and second.plugins == ["alpha", "beta"]
+    assert db_count(Customer) == 3 and demo.loaded_datasets() == {"core", "alpha", "beta"}
+    assert demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED)) is None
+    assert len(plugins.calls) == 2
+
+
+def db_count(model) -> int:
+    from core import db
+
+    return db.session().scalar(select(func.count()).select_from(model))
 
 
 def test_worker_runs_the_jobs_and_delivers_for_a_bounded_number_of_rounds(migrated):

@@ -246,3 +246,32 @@ def test_upgrade_runs_on_a_connection_passed_in(tmp_path):
             conn.commit()
         assert migrate.current(runtime)["core"] == core_head()
         assert migrate.check(runtime) == []
+
+
+def test_a_demo_loaded_before_demo_sets_were_recorded_is_recorded_whole(tmp_path):
+    from sqlalchemy import insert, select
+
+    from core.db import utcnow
+    from core.models import DemoDataset, Team
+
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        migrate.upgrade(runtime, "aa06b8efadde")  # the revision before demo sets
+        with runtime.database.engine.begin() as conn:
+            conn.execute(insert(Team.__table__).values(id=uuid.uuid4(), name="华东销售部 East", created_at=utcnow(),
+                                                       updated_at=utcnow(), version=1))
+        migrate.upgrade(runtime)
+        with runtime.database.engine.connect() as conn:
+            rows = conn.execute(select(DemoDataset.name, DemoDataset.loaded_at)).all()
+        assert {name for name, _ in rows} == {"core", "*"}
+        assert all(abs((at - utcnow()).total_seconds()) < 600 for _, at in rows)
+
+
+def test_a_database_without_the_demo_records_no_demo_set(tmp_path):
+    from sqlalchemy import func, select
+
+    from core.models import DemoDataset
+
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        migrate.upgrade(runtime)
+        with runtime.database.engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(DemoDataset)) == 0
