@@ -56,6 +56,8 @@ def list_users(actor: Any, filters: Mapping[str, Any] | None = None, *,
     if q := f.get("q"):
         stmt = stmt.where(func.lower(User.name).contains(q.lower(), autoescape=True)
                           | func.lower(User.email).contains(q.lower(), autoescape=True))
+    if "role" in f:
+        users.check_role(f["role"])  # an unknown role is a typo, not an empty list
     for key in ("role", "team_id"):
         if key in f:
             stmt = stmt.where(getattr(User, key) == f[key])
@@ -80,8 +82,8 @@ def update_user(actor: Any, user_id: Any, data: Mapping[str, Any]) -> User:
     user = get_user(actor, user_id)
     values = common.validate_update(UserUpdate, data)
     common.check_version(user, values.pop("version"))
-    if "role" in values and values["role"] not in users.known_roles():
-        raise ValidationFailed(fields={"role": [f"Unknown role. Known: {', '.join(users.known_roles())}."]})
+    if "role" in values:
+        users.check_role(values["role"])
     if values.get("team_id") is not None and db.session().get(Team, values["team_id"]) is None:
         raise ValidationFailed(fields={"team_id": ["No team with this id."]})
     if user.id == actor.id and (values.get("is_active") is False or values.get("role", user.role) != user.role):

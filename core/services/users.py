@@ -26,6 +26,13 @@ def known_roles() -> list[str]:
     return runtime.current().labels.values("role") or [r.value for r in Role]
 
 
+def check_role(role: str) -> str:
+    """``role`` if the core or an enabled plugin declares it; a ValidationFailed on ``role`` otherwise."""
+    if role not in known_roles():
+        raise ValidationFailed(fields={"role": [f"Unknown role. Known: {', '.join(known_roles())}."]})
+    return role
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=runtime.current().settings.password_hash_method)
 
@@ -36,8 +43,7 @@ def create_user(actor: Any | None, data: Mapping[str, Any]) -> User:
         require_role(actor, Role.ADMIN.value)
     values = common.validate(UserCreate, data)
     values["email"] = values["email"].strip().lower()
-    if values["role"] not in known_roles():
-        raise ValidationFailed(fields={"role": [f"Unknown role. Known: {', '.join(known_roles())}."]})
+    check_role(values["role"])
     if db.session().scalar(select(func.count()).select_from(User).where(func.lower(User.email) == values["email"])):
         raise Conflict("A user with this email exists.", fields={"email": ["Already taken."]})
     if values.get("team_id") is not None and db.session().get(Team, values["team_id"]) is None:

@@ -60,3 +60,12 @@ def test_people_over_graphql(api, people):
     assert listed == {"users": {"totalCount": 3}, "teams": [{"name": "East"}]}
     denied = api.as_("rep").graphql('mutation { createTeam(input: {name: "X"}) { id } }')
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_listing_users_by_an_unknown_role_is_a_422_not_an_empty_list(api, people):
+    bad = api.as_("admin").get("/api/v1/users?role=kingg")
+    assert bad.status_code == 422 and "Unknown role" in str(bad.get_json()["errors"])
+    reps = api.as_("admin").get("/api/v1/users?role=rep")
+    assert reps.status_code == 200 and {u["role"] for u in reps.get_json()} == {"rep"}
+    body = api.as_("admin").graphql('{ users(role: "kingg") { totalCount } }')
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
