@@ -519,12 +519,25 @@ def attach_balances(memberships: list[RetailMembership]) -> None:
         m.points_balance = found[m.id]
 
 
+#: The most points one member may hold: it fits a 32-bit integer column on every database and GraphQL's Int.
+MAX_BALANCE = 2_000_000_000
+
+
+def check_balance_limit(balance: int, points: int, field: str = "points") -> None:
+    """Refuse (422 on ``field``) a movement that would take a balance past :data:`MAX_BALANCE`."""
+    if points > 0 and balance + points > MAX_BALANCE:
+        raise ValidationFailed(fields={field: [
+            f"This would take the balance from {balance:,} to {balance + points:,} points, over the maximum "
+            f"of {MAX_BALANCE:,}. Redeem or adjust points first."]})
+
+
 def _append(membership_id: uuid.UUID, kind: str, points: int, *, at: datetime, actor: Any = None,
             expires_at: datetime | None = None, reason: str = "", **refs) -> RetailPointsEntry:
     """Append one entry; the caller holds the member's lock (:func:`lock_member`)."""
     current = balance_of(membership_id)
     if current + points < 0:
         raise ValidationFailed(fields={"points": [f"Only {current} points available."]})
+    check_balance_limit(current, points)
     entry = RetailPointsEntry(membership_id=membership_id, kind=kind, points=points, balance_after=current + points,
                               occurred_at=at, expires_at=expires_at, reason=reason,
                               actor_id=getattr(actor, "id", None), **refs)
@@ -833,13 +846,15 @@ def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None
     member = _resolve_member(user, values)
     lock_member(member.id)
     sess.refresh(member)
+    earned = earn_points(total, member.tier)
+    check_balance_limit(balance_of(member.id), earned, field="total")  # before any row is written
     coupon = _take_coupon(member, values.get("coupon_code"))
     first = member.purchase_count == 0
     purchase = RetailPurchase(
         membership_id=member.id, customer_id=member.customer_id, store_id=store.id,
         pos_transaction_id=values["pos_transaction_id"], occurred_at=values["occurred_at"], subtotal=subtotal,
         discount=discount, total=total, payment_method=values["payment_method"], tier_at_purchase=member.tier,
-        points_earned=earn_points(total, member.tier),
+        points_earned=earned,
         lines=[RetailPurchaseLine(**{k: line[k] for k in ("line_no", "sku", "category", "quantity", "unit_price",
                                                           "amount")}) for line in lines])
     sess.add(purchase)

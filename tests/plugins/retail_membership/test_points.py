@@ -91,3 +91,20 @@ def test_a_referral_rewards_the_referrer_once(shop):
     buy(shop.api, sale("T2", friend["card_number"], total="10.00"))
     kinds = [(e["kind"], e["points"]) for e in ledger(shop.api, referrer["id"])]
     assert kinds == [("referral", 200)]
+
+
+def test_a_balance_stays_within_two_billion_points_and_a_refused_sale_writes_nothing(shop):
+    # 2,000,000,000 fits every database's integer column and GraphQL's Int; past it is a clear 422
+    m = enrol(shop.api, shop.north)
+    url = f"{BASE}/memberships/{m['id']}/adjustments"
+    for _ in range(2):
+        assert shop.api.post(url, json={"points": 10**9, "reason": "top up"}).status_code == 201
+    over = shop.api.post(url, json={"points": 1, "reason": "one more"})
+    assert over.status_code == 422 and "2,000,000,000" in over.get_json()["errors"]["json"]["points"][0]
+
+    refused = buy(shop.api, sale("BIG-1", m["card_number"], total="100.00"), status=422)
+    assert "2,000,000,000" in str(refused["errors"])
+    assert shop.api.get(f"{BASE}/purchases?membership_id={m['id']}").get_json() == []
+    assert assert_balanced(shop.api, m["id"]) == 2 * 10**9
+    body = shop.api.graphql('query($id: ID!) { retailMembership(id: $id) { pointsBalance } }', {"id": m["id"]})
+    assert body.get("data", {}).get("retailMembership", {}).get("pointsBalance") == 2 * 10**9, body
