@@ -826,6 +826,17 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
+def _recorded(store: RetailStore, pos_transaction_id: str, total: Decimal) -> RetailPurchase | None:
+    """The purchase already recorded under this POS transaction id at the store (a 409 if its total
+    differs: the id was reused for another sale)."""
+    existing = db.session().scalar(select(RetailPurchase).where(RetailPurchase.store_id == store.id,
+                                                                RetailPurchase.pos_transaction_id == pos_transaction_id))
+    if existing is not None and existing.total != total:
+        raise Conflict(f"POS transaction {pos_transaction_id} was recorded at {store.code} with another "
+                       f"total ({existing.total}).", fields={"pos_transaction_id": ["Already used."]})
+    return existing
+
+
 def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None = None) -> tuple[RetailPurchase, bool]:
     """Record a POS sale: lines, points earned at the member's tier, spend and tier, the purchase on the
     customer's timeline. Returns ``(purchase, created)``: a POS transaction id already recorded at the
@@ -835,16 +846,14 @@ def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None
     store = _resolve_store(values)
     _may_sell_at(user, store)
     sess = db.session()
-    existing = sess.scalar(select(RetailPurchase).where(RetailPurchase.store_id == store.id,
-                                                        RetailPurchase.pos_transaction_id == values["pos_transaction_id"]))
     lines, subtotal, discount, total = _amounts(values)
-    if existing is not None:
-        if existing.total != total:
-            raise Conflict(f"POS transaction {values['pos_transaction_id']} was recorded at {store.code} with another "
-                           f"total ({existing.total}).", fields={"pos_transaction_id": ["Already used."]})
+    if (existing := _recorded(store, values["pos_transaction_id"], total)) is not None:
         return existing, False
     member = _resolve_member(user, values)
     lock_member(member.id)
+    # a retry sent while the first upload was in flight waited for the lock: the first is committed now
+    if (existing := _recorded(store, values["pos_transaction_id"], total)) is not None:
+        return existing, False
     sess.refresh(member)
     earned = earn_points(total, member.tier)
     check_balance_limit(balance_of(member.id), earned, field="total")  # before any row is written

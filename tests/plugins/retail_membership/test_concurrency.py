@@ -89,3 +89,61 @@ def test_concurrent_redemptions_never_overdraw(own_database):
             assert 1 <= granted <= 3
     finally:
         runtime.database.dispose()
+
+
+def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_database):
+    """A POS that resends a sale while the first upload is still in flight gets the first purchase back
+    (created False), not a unique-constraint error; the member's spend and points count it once."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import func, select
+
+    from core.migrate import upgrade
+    from core.services import users
+    from plugins.retail_membership import services
+    from plugins.retail_membership.models import RetailPurchase
+
+    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
+    runtime = app.extensions["trellis"]
+    upgrade(runtime)
+    with runtime.database.unit_of_work():
+        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
+        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
+        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
+        card = member.card_number
+    sale = {"pos_transaction_id": "T-RETRY", "store_code": "C1", "card_number": card, "total": "100.00",
+            "occurred_at": datetime.now(timezone.utc).isoformat()}
+    threads_n = 8
+    barrier = threading.Barrier(threads_n)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def upload():
+        barrier.wait()
+        try:
+            with runtime.database.unit_of_work():
+                _, created = services.record_purchase(admin, sale)
+            result = "created" if created else "replayed"
+        except Conflict:
+            result = "busy"
+        except Exception as exc:  # noqa: BLE001 - the test names whatever escaped
+            result = type(exc).__name__
+        with lock:
+            outcomes.append(result)
+
+    workers = [threading.Thread(target=upload) for _ in range(threads_n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    try:
+        assert outcomes.count("created") == 1, outcomes
+        if runtime.database.engine.dialect.name == "postgresql":
+            assert outcomes.count("replayed") == threads_n - 1, outcomes
+        else:  # SQLite refuses a writer that cannot get the write lock with 409
+            assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
+        with runtime.database.unit_of_work() as sess:
+            assert sess.scalar(select(func.count()).select_from(RetailPurchase)) == 1
+            assert services.balance_of(member.id) == 100
+    finally:
+        runtime.database.dispose()
