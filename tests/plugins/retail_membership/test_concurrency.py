@@ -39,6 +39,26 @@ def own_database(tmp_path):
         yield f"sqlite:///{tmp_path / 'concurrency.db'}"
 
 
+def run_together(action, threads_n: int) -> list[str]:
+    """Run ``action`` in ``threads_n`` threads released at once; their results, in finishing order."""
+    barrier = threading.Barrier(threads_n)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run():
+        barrier.wait()
+        result = action()
+        with lock:
+            outcomes.append(result)
+
+    workers = [threading.Thread(target=run) for _ in range(threads_n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    return outcomes
+
+
 def test_concurrent_redemptions_never_overdraw(own_database):
     from core.migrate import upgrade
     from core.services import users
@@ -53,28 +73,18 @@ def test_concurrent_redemptions_never_overdraw(own_database):
         member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
         services.adjust(admin, member.id, {"points": 100, "reason": "opening balance"})
     threads_n, each = 12, 30
-    barrier = threading.Barrier(threads_n)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
     def redeem():
-        barrier.wait()
         try:
             with runtime.database.unit_of_work():
                 services.redeem(admin, member.id, {"points": each})
-            result = "ok"
+            return "ok"
         except ValidationFailed:
-            result = "refused"
+            return "refused"
         except Conflict:
-            result = "busy"
-        with lock:
-            outcomes.append(result)
+            return "busy"
 
-    workers = [threading.Thread(target=redeem) for _ in range(threads_n)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
+    outcomes = run_together(redeem, threads_n)
     try:
         assert len(outcomes) == threads_n
         granted = outcomes.count("ok")
@@ -114,28 +124,18 @@ def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_database
     sale = {"pos_transaction_id": "T-RETRY", "store_code": "C1", "card_number": card, "total": "100.00",
             "occurred_at": datetime.now(timezone.utc).isoformat()}
     threads_n = 8
-    barrier = threading.Barrier(threads_n)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
     def upload():
-        barrier.wait()
         try:
             with runtime.database.unit_of_work():
                 _, created = services.record_purchase(admin, sale)
-            result = "created" if created else "replayed"
+            return "created" if created else "replayed"
         except Conflict:
-            result = "busy"
+            return "busy"
         except Exception as exc:  # noqa: BLE001 - the test names whatever escaped
-            result = type(exc).__name__
-        with lock:
-            outcomes.append(result)
+            return type(exc).__name__
 
-    workers = [threading.Thread(target=upload) for _ in range(threads_n)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
+    outcomes = run_together(upload, threads_n)
     try:
         assert outcomes.count("created") == 1, outcomes
         if runtime.database.engine.dialect.name == "postgresql":
