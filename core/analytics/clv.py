@@ -61,6 +61,9 @@ _LOG_BOUND = 12.0
 
 # Gauss-Legendre nodes of the quadrature fallback for the conditional expectation.
 _QUAD_NODES = 128
+# Above this a the 2F1 closed form of E[Y(t)] cancels catastrophically (measured against adaptive
+# quadrature: 1e-5 agreement up to a = 15, digits lost from a = 20); the quadrature is used instead.
+_CLOSED_FORM_MAX_A = 10.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +458,15 @@ def _minimize_log(neg_ll_and_grad, start: np.ndarray, max_iter: int, extra_start
     return best, iterations
 
 
+def _homogeneous_dropout(theta: np.ndarray) -> bool:
+    """The BG/NBD optimum ran off along a -> inf, b -> inf with a/(a+b) fixed: the Beta mixing of the dropout
+    probability collapsed to a point. That limit is a proper model (no heterogeneity in p), not a failure:
+    only b is at its upper bound, a is well above 1, and r and alpha are inside theirs."""
+    log_r, log_alpha, log_a, log_b = theta
+    inside = all(abs(v) < _LOG_BOUND - 1e-6 for v in (log_r, log_alpha))
+    return inside and log_b >= _LOG_BOUND - 1e-6 and log_a > math.log(10.0)
+
+
 def _convergence(res, names: tuple[str, ...], max_iter: int) -> tuple[bool, str]:
     at_bound = [n for n, v in zip(names, res.x) if abs(v) >= _LOG_BOUND - 1e-6]
     if not res.success:
@@ -516,6 +528,11 @@ def fit_bgnbd(
     res, iterations = _minimize_log(neg, start, max_iter, extra)
     converged, message = _convergence(res, ("r", "alpha", "a", "b"), max_iter)
     r, alpha, a, b = (float(v) for v in np.exp(res.x))
+    if not converged and res.success and _homogeneous_dropout(res.x):
+        converged, message = True, (
+            f"converged to the limit where every customer drops out after a purchase with the same "
+            f"probability p = a/(a+b) = {a / (a + b):.4g}: a and b grow without bound and only their ratio is "
+            f"identified (predictions do not depend on their scale there)")
     ll = float(w @ _bgnbd_terms(np.exp(res.x), cx, ctx, cT, grad=False)[0])
     return BGNBDFit(r, alpha, a, b, ll, n, converged, message, iterations)
 
@@ -593,6 +610,12 @@ def _conditional_mean(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.n
     # discounted_clv passes (1, n) customer rows against (periods, n) horizons: broadcast them so the
     # quadrature fallback below can pick the same cells out of every array
     x, tx, T, t = np.broadcast_arrays(x, tx, T, t)
+    if a > _CLOSED_FORM_MAX_A:
+        # the closed form is a difference of two nearly equal numbers times (a+b+x-1)/(a-1), and scipy's
+        # 2F1 loses every digit there (0 or NaN at a = 200): integrate, which holds at any a and b
+        with np.errstate(all="ignore"):
+            out = _conditional_mean_quadrature(params, x, tx, T, t)
+        return np.where((t > 0) & np.isfinite(out), np.clip(out, 0.0, None), 0.0)
     with np.errstate(all="ignore"):
         if abs(a - 1.0) < 1e-4:
             # (a+b+x-1)/(a-1) * bracket is 0/0 at a = 1; the function is smooth in a, so take

@@ -501,3 +501,55 @@ def test_spend_with_q_below_one_falls_back_to_observed_means():
     spend = expected_average_spend(gg, [0, 1, 10], [0.0, 7.0, 9.0])
     # x = 0 and p x + q - 1 <= 0: no finite model mean; x = 10: the formula applies.
     np.testing.assert_allclose(spend, [12.0, 7.0, 0.2 * (3.0 + 90.0) / (2.0 + 0.5 - 1.0)])
+
+
+def _expected_by_integration(r, alpha, a, b, x, tx, T, t):
+    """E[Y(t) | x, t_x, T] straight from its definition, with scipy's adaptive quadrature over the
+    dropout probability p ~ Beta(a, b + x) of a customer still active (independent of clv.py's code)."""
+    from scipy import integrate, stats
+
+    def h(p):
+        return -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
+
+    lo, hi = stats.beta.ppf([1e-12, 1 - 1e-12], a, b + x)
+    mean, _ = integrate.quad(lambda p: h(p) * stats.beta.pdf(p, a, b + x), lo, hi, points=[a / (a + b + x)],
+                             limit=200, epsabs=0, epsrel=1e-10)
+    return mean * probability_alive((r, alpha, a, b), x, tx, T)
+
+
+@pytest.mark.parametrize("a, b", [(0.79, 2.43), (5.0, 50.0), (20.0, 600.0), (50.0, 500.0), (200.0, 5000.0),
+                                  (473.5, 162754.8)])
+def test_expected_transactions_stay_accurate_for_large_a_and_b(a, b):
+    # the closed form's 2F1 loses every digit once a passes ~15 (it gave 0 or NaN for a = 200); a real
+    # fit can land there, e.g. when every customer drops out with about the same probability
+    for x, tx, T in [(4, 30.0, 50.0), (16, 48.0, 52.0), (1, 2.0, 40.0)]:
+        got = expected_transactions((1.72, 10.65, a, b), 52.0, x, tx, T)
+        want = _expected_by_integration(1.72, 10.65, a, b, x, tx, T, 52.0)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_homogeneous_dropout_is_the_limit_fit_not_a_failure():
+    # every customer drops out after a purchase with the same probability (no heterogeneity in p):
+    # a and b grow without bound while a/(a+b) settles at p, and the predictions along that ridge agree
+    rng = np.random.default_rng(3)  # a draw whose optimum lies on that ridge (others stop just short of it)
+    n, p, T_weeks = 2000, 0.003, 52.0
+    lam = rng.gamma(1.5, 1 / 6.0, n)  # r = 1.5, alpha = 6
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / lam[i])
+            if t > T_weeks:
+                break
+            x[i] += 1
+            tx[i] = t
+            if rng.random() < p:
+                break
+    bg = fit_bgnbd(x, tx, np.full(n, T_weeks))
+    assert bg.converged, bg.message
+    assert "same probability" in bg.message and bg.b > 1e4
+    assert abs(bg.a / (bg.a + bg.b) - p) < 0.002
+    e = expected_transactions(bg, 52.0, x, tx, np.full(n, T_weeks))
+    scaled = expected_transactions((bg.r, bg.alpha, bg.a / 100, bg.b / 100), 52.0, x, tx, np.full(n, T_weeks))
+    assert np.all(np.isfinite(e)) and np.median(e) > 1
+    np.testing.assert_allclose(e, scaled, rtol=2e-2, atol=1e-2)
