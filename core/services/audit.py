@@ -36,6 +36,17 @@ def record_type_of(record: Any) -> str:
     return record.__table__.name
 
 
+def diff_of(changes: Mapping[str, tuple[Any, Any]] | None) -> dict[str, list]:
+    """``{field: (old, new)}`` as the audit entry and the event store it: ``{field: [old, new]}``, JSON-ready."""
+    return {field: [jsonable(old), jsonable(new)] for field, (old, new) in (changes or {}).items()}
+
+
+def event_payload(record_id: Any, version: int | None, diff: dict[str, list],
+                  payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The body of a change's event: the record's id and version, the diff, and what the caller adds."""
+    return {"id": str(record_id), "version": version, "changes": diff, **jsonable(dict(payload or {}))}
+
+
 def record_change(actor: Any, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None,
                   *, payload: Mapping[str, Any] | None = None) -> OutboxEvent:
     """Write the audit entry and the outbox event ``<record type>.<verb>`` for a change to ``record``.
@@ -44,12 +55,11 @@ def record_change(actor: Any, verb: str, record: Any, changes: Mapping[str, tupl
     rtype = record_type_of(record)
     action = f"{rtype}.{verb}"
     actor_id = getattr(actor, "id", None)
-    diff = {field: [jsonable(old), jsonable(new)] for field, (old, new) in (changes or {}).items()}
+    diff = diff_of(changes)
     sess = db.session()
     sess.add(AuditEntry(actor_id=actor_id, action=action, record_type=rtype, record_id=record.id, changes=diff))
     event = OutboxEvent(name=action, record_type=rtype, record_id=record.id, actor_id=actor_id,
-                        payload={"id": str(record.id), "version": getattr(record, "version", None),
-                                 "changes": diff, **jsonable(dict(payload or {}))})
+                        payload=event_payload(record.id, getattr(record, "version", None), diff, payload))
     sess.add(event)
     from core import events
 

@@ -40,36 +40,57 @@ def is_approver(user: User) -> bool:
     return user.role in (Role.ADMIN.value, Role.MANAGER.value)
 
 
+def check_move(actor: Any, workflow: Workflow, source: str, to: str, *, trigger: str, reason: str,
+               approved_by: Any = None) -> Any:
+    """Check a move is declared for ``trigger`` and its reason fits; returns who approved it (the actor
+    itself for a manual move needing approval that a manager or admin makes). Raises ValidationFailed, or
+    Forbidden when the move needs an approval the actor cannot give."""
+    if trigger not in TRIGGERS:
+        raise ValidationFailed(fields={"trigger": [f"One of: {', '.join(TRIGGERS)}."]})
+    if reason and len(reason) > 2000:
+        raise ValidationFailed(fields={"reason": ["At most 2000 characters."]})
+    rule = workflow.find(source, to, trigger)
+    if rule.needs_approval and trigger == MANUAL and approved_by is None:
+        if actor is not None and is_approver(actor):
+            return actor
+        raise Forbidden(f"Moving to '{to}' needs a manager's approval: ask for it with an approval request.")
+    return approved_by
+
+
+def history_values(workflow: Workflow, record_id: Any, source: str, to: str, *, at: datetime, actor: Any,
+                   approved_by: Any, trigger: str, event: str | None, reason: str,
+                   entered: datetime) -> dict[str, Any]:
+    """The columns of a move's history row (``entered``: when the record entered ``source``)."""
+    return dict(workflow=workflow.name, record_type=workflow.record_type, record_id=record_id, from_state=source,
+                to_state=to, at=at, actor_id=getattr(actor, "id", None),
+                approved_by_id=getattr(approved_by, "id", None), trigger=trigger, trigger_event=event,
+                reason=reason, seconds_in_previous=max((at - entered).total_seconds(), 0.0))
+
+
+def move_payload(workflow: Workflow, source: str, to: str, *, trigger: str, event: str | None, reason: str,
+                 approved_by: Any) -> dict[str, Any]:
+    """What the ``<record>.<field>_changed`` event of a move carries besides the change itself."""
+    return {"workflow": workflow.name, "from": source, "to": to, "trigger": trigger, "trigger_event": event,
+            "reason": reason, "approved_by": getattr(approved_by, "id", None)}
+
+
 def transition(actor: Any, workflow_name: str, record: Any, to: str, *, reason: str = "",
                trigger: str = MANUAL, event: str | None = None, approved_by: User | None = None,
                at: datetime | None = None) -> WorkflowTransitionEntry:
     """Move ``record`` (already loaded through a permission-checked service) to state ``to``."""
     workflow = _workflow(workflow_name)
-    if trigger not in TRIGGERS:
-        raise ValidationFailed(fields={"trigger": [f"One of: {', '.join(TRIGGERS)}."]})
-    if reason and len(reason) > 2000:
-        raise ValidationFailed(fields={"reason": ["At most 2000 characters."]})
     source = getattr(record, workflow.field)
-    rule = workflow.find(source, to, trigger)
-    if rule.needs_approval and trigger == MANUAL and approved_by is None:
-        if actor is not None and is_approver(actor):
-            approved_by = actor
-        else:
-            raise Forbidden(f"Moving to '{to}' needs a manager's approval: ask for it with an approval request.")
+    approved_by = check_move(actor, workflow, source, to, trigger=trigger, reason=reason, approved_by=approved_by)
     now = at or utcnow()
-    spent = (now - entered_at(workflow, record)).total_seconds()
-    entry = WorkflowTransitionEntry(
-        workflow=workflow.name, record_type=workflow.record_type, record_id=record.id, from_state=source,
-        to_state=to, at=now, actor_id=getattr(actor, "id", None),
-        approved_by_id=approved_by.id if approved_by else None, trigger=trigger, trigger_event=event,
-        reason=reason, seconds_in_previous=max(spent, 0.0))
+    entry = WorkflowTransitionEntry(**history_values(
+        workflow, record.id, source, to, at=now, actor=actor, approved_by=approved_by, trigger=trigger,
+        event=event, reason=reason, entered=entered_at(workflow, record)))
     db.session().add(entry)
     setattr(record, workflow.field, to)
     db.session().flush()
     audit.record_change(actor, f"{workflow.field}_changed", record, {workflow.field: (source, to)},
-                        payload={"workflow": workflow.name, "from": source, "to": to, "trigger": trigger,
-                                 "trigger_event": event, "reason": reason,
-                                 "approved_by": approved_by.id if approved_by else None})
+                        payload=move_payload(workflow, source, to, trigger=trigger, event=event, reason=reason,
+                                             approved_by=approved_by))
     return entry
 
 

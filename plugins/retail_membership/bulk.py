@@ -5,8 +5,11 @@ It applies the same rules as the one-by-one services — points at the tier's mu
 tier moves through the tier workflow's history, purchases on the customers' timelines as ``purchase``
 interactions, the lifecycle (first purchase, repeat) and the core level — and writes the same audit
 entries and outbox events, but computes them in Python and inserts them with one ``executemany`` per
-table. In-process event subscribers are not called for these rows (webhooks still deliver them from the
-outbox). It assumes it imports each member's history in one go: members start from their current
+table through the core's :class:`core.services.bulk.BulkRecorder`, which builds the audit, outbox and
+workflow-history rows (this module never touches those tables). In-process event subscribers are not
+called for these rows (webhooks still deliver them from the outbox); their events carry the version the
+record has after the import. The recorder checks no permission: both entry points require an admin
+first. It assumes it imports each member's history in one go: members start from their current
 counters, purchases are applied in time order, and POS transactions already recorded are skipped, so an
 import run twice adds nothing.
 """
@@ -16,15 +19,14 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from core import db, levels, lifecycle, runtime
 from core.db import utcnow
-from core.models import Customer, Interaction, Role, WorkflowTransitionEntry
-from core.models.audit import AuditEntry, OutboxEvent
-from core.services.audit import jsonable
+from core.models import Customer, Interaction, Role
+from core.services.bulk import BulkRecorder
 from core.services.common import parse_uuid
 from core.services.permissions import require_role
 from core.workflow import IMPORT
@@ -33,53 +35,9 @@ from plugins.retail_membership import program as programme
 from plugins.retail_membership.models import (
     RetailCampaignMember, RetailMembership, RetailOccasion, RetailPointsEntry, RetailPurchase, RetailPurchaseLine,
 )
-from plugins.retail_membership.services import PLUGIN, TIER_WORKFLOW, earn_points
+from plugins.retail_membership.services import PLUGIN, TIER_WORKFLOW, check_balance_limit, earn_points
 
 EVENT = "retail_membership.bulk_import"
-
-
-class _Recorder:
-    """Collects rows per model and audit/outbox pairs, then inserts each table with one executemany."""
-
-    def __init__(self, actor_id: uuid.UUID | None):
-        self.actor_id = actor_id
-        self.rows: dict[type, list[dict]] = defaultdict(list)
-
-    def add(self, model: type, **values) -> uuid.UUID:
-        values.setdefault("id", uuid.uuid4())
-        self.rows[model].append(values)
-        return values["id"]
-
-    def audit(self, rtype: str, verb: str, record_id: uuid.UUID, changes: dict, at: datetime, payload=None,
-              version: int | None = 1) -> None:
-        diff = {k: [jsonable(a), jsonable(b)] for k, (a, b) in changes.items()}
-        action = f"{rtype}.{verb}"
-        self.add(AuditEntry, at=at, actor_id=self.actor_id, action=action, record_type=rtype, record_id=record_id,
-                 changes=diff)
-        self.add(OutboxEvent, at=at, name=action, record_type=rtype, record_id=record_id, actor_id=self.actor_id,
-                 payload={"id": str(record_id), "version": version, "changes": diff, **jsonable(dict(payload or {}))})
-
-    def move(self, workflow: str, rtype: str, record_id: uuid.UUID, field: str, old: str, new: str, at: datetime,
-             since: datetime, reason: str) -> None:
-        self.add(WorkflowTransitionEntry, workflow=workflow, record_type=rtype, record_id=record_id, from_state=old,
-                 to_state=new, at=at, actor_id=self.actor_id, approved_by_id=None, trigger=IMPORT,
-                 trigger_event=EVENT, reason=reason, seconds_in_previous=max((at - since).total_seconds(), 0.0))
-        self.audit(rtype, f"{field}_changed", record_id, {field: (old, new)}, at,
-                   payload={"workflow": workflow, "from": old, "to": new, "trigger": IMPORT, "trigger_event": EVENT,
-                            "reason": reason}, version=None)
-
-    def flush(self, order: Iterable[type]) -> dict[str, int]:
-        conn = db.session().connection()
-        counts = {}
-        for model in order:
-            rows = self.rows.pop(model, [])
-            keys = set().union(*(row.keys() for row in rows)) if rows else set()
-            rows = [row if len(row) == len(keys) else {k: row.get(k) for k in keys} for row in rows]
-            for start in range(0, len(rows), 5000):
-                conn.execute(insert(model.__table__), rows[start:start + 5000])
-            counts[model.__tablename__] = len(rows)
-        assert not self.rows, f"rows left unwritten: {list(self.rows)}"
-        return counts
 
 
 def enrol(actor: Any, members: list[dict]) -> list[uuid.UUID]:
@@ -87,31 +45,32 @@ def enrol(actor: Any, members: list[dict]) -> list[uuid.UUID]:
     "home_store_id", "joined_on", "birthday"?, "preferences"?, "region"?, "occasions"?: [{"kind", "name",
     "date"}]}``. Returns the membership ids in order."""
     user = require_role(actor, Role.ADMIN.value)
-    rec = _Recorder(user.id)
+    rec = BulkRecorder(user)
     lowest = programme.current().lowest.code
     ids = []
     for m in members:
         m = {**m, "home_store_id": parse_uuid(m["home_store_id"], "home_store_id")}
         at = datetime.combine(m["joined_on"], datetime.min.time(), tzinfo=utcnow().tzinfo)
-        cid = rec.add(Customer, kind="person", name=m["name"], region=m.get("region"), source="walk_in",
-                      level=levels.UNGRADED, level_pinned=False, stage="potential", notes="", owner_id=None,
-                      created_at=at, updated_at=at, version=1)
-        rec.audit("customer", "created", cid, {"kind": (None, "person"), "name": (None, m["name"]),
-                                               "source": (None, "walk_in")}, at)
-        mid = rec.add(RetailMembership, customer_id=cid, card_number=m["card_number"], home_store_id=m["home_store_id"],
-                      joined_on=m["joined_on"], tier=lowest, birthday=m.get("birthday"),
-                      preferences=list(m.get("preferences", [])), referred_by_id=m.get("referred_by_id"),
-                      spend_total=Decimal("0"), purchase_count=0, ledger_seq=0, created_at=at, updated_at=at,
-                      version=1)
-        rec.audit("retail_membership_membership", "created", mid, {
-            "customer_id": (None, cid), "card_number": (None, m["card_number"]),
-            "home_store_id": (None, m["home_store_id"]), "tier": (None, lowest)}, at, payload={"customer_id": cid})
+        customer = rec.add(Customer, kind="person", name=m["name"], region=m.get("region"), source="walk_in",
+                           level=levels.UNGRADED, level_pinned=False, stage="potential", notes="", owner_id=None,
+                           created_at=at, updated_at=at, version=1)
+        rec.change("created", customer, {"kind": (None, "person"), "name": (None, m["name"]),
+                                         "source": (None, "walk_in")}, at=at)
+        membership = rec.add(RetailMembership, customer_id=customer.id, card_number=m["card_number"],
+                             home_store_id=m["home_store_id"], joined_on=m["joined_on"], tier=lowest,
+                             birthday=m.get("birthday"), preferences=list(m.get("preferences", [])),
+                             referred_by_id=m.get("referred_by_id"), spend_total=Decimal("0"), purchase_count=0,
+                             ledger_seq=0, created_at=at, updated_at=at, version=1)
+        rec.change("created", membership, {
+            "customer_id": (None, customer.id), "card_number": (None, m["card_number"]),
+            "home_store_id": (None, m["home_store_id"]), "tier": (None, lowest)}, payload={"customer_id": customer.id},
+            at=at)
         for occ in m.get("occasions", []):
-            rec.add(RetailOccasion, membership_id=mid, kind=occ["kind"], name=occ.get("name", ""),
+            rec.add(RetailOccasion, membership_id=membership.id, kind=occ["kind"], name=occ.get("name", ""),
                     month=occ["date"].month, day=occ["date"].day, year=occ["date"].year, created_at=at,
                     updated_at=at, version=1)
-        ids.append(mid)
-    rec.flush([Customer, RetailMembership, RetailOccasion, AuditEntry, OutboxEvent])
+        ids.append(membership.id)
+    rec.flush([Customer, RetailMembership, RetailOccasion])
     return ids
 
 
@@ -123,7 +82,7 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
     now = now or utcnow()
     prog = programme.current()
     sess = db.session()
-    rec = _Recorder(user.id)
+    rec = BulkRecorder(user)
     purchases = [{**p, "store_id": parse_uuid(p["store_id"], "store_id"),
                   "membership_id": parse_uuid(p["membership_id"], "membership_id")} for p in purchases]
     stores = {p["store_id"] for p in purchases}
@@ -156,28 +115,31 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
                       .quantize(Decimal("0.01"))} for i, line in enumerate(p["lines"])]
             total = sum((line["amount"] for line in lines), Decimal("0"))
             points = earn_points(total, tier)
-            pid = uuid.uuid4()
-            iid = rec.add(Interaction, customer_id=customer.id, kind=lifecycle.PURCHASE_KIND, direction="inbound",
-                          status="done", subject=f"{p.get('store_name', 'Store')}: {sum(l['quantity'] for l in lines)} item(s)",
-                          notes="", occurred_at=at, amount=total, created_by_id=user.id, outcome="",
-                          escalation_count=0, source=PLUGIN, created_at=at, updated_at=at, version=1)
-            rec.audit("interaction", "created", iid, {"kind": (None, "purchase"), "amount": (None, total),
-                                                      "occurred_at": (None, at)}, at,
-                      payload={"customer_id": customer.id, "kind": "purchase", "source": PLUGIN})
-            rec.add(RetailPurchase, id=pid, membership_id=mid, customer_id=customer.id, store_id=p["store_id"],
-                    pos_transaction_id=p["pos_transaction_id"], occurred_at=at, subtotal=total, discount=Decimal("0"),
-                    total=total, refunded_total=Decimal("0"), payment_method=p.get("payment_method", "card"),
-                    tier_at_purchase=tier, points_earned=points, interaction_id=iid, created_at=at, updated_at=at,
-                    version=1)
+            interaction = rec.add(
+                Interaction, customer_id=customer.id, kind=lifecycle.PURCHASE_KIND, direction="inbound", status="done",
+                subject=f"{p.get('store_name', 'Store')}: {sum(l['quantity'] for l in lines)} item(s)", notes="",
+                occurred_at=at, amount=total, created_by_id=user.id, outcome="", escalation_count=0, source=PLUGIN,
+                created_at=at, updated_at=at, version=1)
+            rec.change("created", interaction, {"kind": (None, "purchase"), "amount": (None, total),
+                                                "occurred_at": (None, at)},
+                       payload={"customer_id": customer.id, "kind": "purchase", "source": PLUGIN}, at=at)
+            purchase = rec.add(
+                RetailPurchase, membership_id=mid, customer_id=customer.id, store_id=p["store_id"],
+                pos_transaction_id=p["pos_transaction_id"], occurred_at=at, subtotal=total, discount=Decimal("0"),
+                total=total, refunded_total=Decimal("0"), payment_method=p.get("payment_method", "card"),
+                tier_at_purchase=tier, points_earned=points, interaction_id=interaction.id, created_at=at,
+                updated_at=at, version=1)
+            pid = purchase.id
             for line in lines:
                 rec.add(RetailPurchaseLine, purchase_id=pid, line_no=line["line_no"], sku=line["sku"],
                         category=line["category"], quantity=line["quantity"],
                         unit_price=Decimal(str(line["unit_price"])), amount=line["amount"])
-            rec.audit("retail_membership_purchase", "created", pid, {
+            rec.change("created", purchase, {
                 "pos_transaction_id": (None, p["pos_transaction_id"]), "total": (None, total),
-                "points_earned": (None, points)}, at, payload={"membership_id": mid, "store_id": p["store_id"],
-                                                               "customer_id": customer.id})
+                "points_earned": (None, points)}, payload={"membership_id": mid, "store_id": p["store_id"],
+                                                           "customer_id": customer.id}, at=at)
             if points:
+                check_balance_limit(balance, points, field=f"purchases.{p['pos_transaction_id']}")
                 balance += points
                 rec.add(RetailPointsEntry, membership_id=mid, kind="earn", points=points, balance_after=balance,
                         occurred_at=at, expires_at=at + timedelta(days=prog.points_expiry_days), purchase_id=pid,
@@ -188,12 +150,11 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
             if redeem > 0:
                 balance -= redeem
                 r_at = at + timedelta(minutes=1)
-                eid = rec.add(RetailPointsEntry, membership_id=mid, kind="redeem", points=-redeem,
-                              balance_after=balance, occurred_at=r_at, reason="redeemed at the till",
-                              actor_id=user.id, created_at=r_at)
-                rec.audit("retail_membership_points_entry", "created", eid, {
-                    "kind": (None, "redeem"), "points": (None, -redeem)}, r_at,
-                    payload={"membership_id": mid, "balance_after": balance}, version=None)
+                entry = rec.add(RetailPointsEntry, membership_id=mid, kind="redeem", points=-redeem,
+                                balance_after=balance, occurred_at=r_at, reason="redeemed at the till",
+                                actor_id=user.id, created_at=r_at)
+                rec.change("created", entry, {"kind": (None, "redeem"), "points": (None, -redeem)},
+                           payload={"membership_id": mid, "balance_after": balance}, at=r_at)
             spend += total
             count += 1
             first_at = first_at or at
@@ -202,27 +163,28 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
                 revenue_12m += total
             target = prog.tier_for(spend).code
             if prog.rank(target) > prog.rank(tier):
-                rec.move(TIER_WORKFLOW, "retail_membership_membership", mid, "tier", tier, target, at, tier_since,
-                         f"cumulative spend {spend:.2f}")
+                rec.transition(TIER_WORKFLOW, m, tier, target, at=at, entered_at=tier_since, trigger=IMPORT,
+                               event=EVENT, reason=f"cumulative spend {spend:.2f}", version=m.version + 1)
                 tier, tier_since = target, at
             wanted = "repeat" if count >= 2 else "first_purchase"
             if stage != wanted and stage in ("potential", "intent", "first_purchase", "lost"):
-                rec.move(lifecycle.WORKFLOW, "customer", customer.id, "stage", stage, wanted, at, stage_since,
-                         f"{count} purchase{'s' if count > 1 else ''} recorded")
+                rec.transition(lifecycle.WORKFLOW, customer, stage, wanted, at=at, entered_at=stage_since,
+                               trigger=IMPORT, event=EVENT, version=customer.version + 1,
+                               reason=f"{count} purchase{'s' if count > 1 else ''} recorded")
                 stage, stage_since = wanted, at
         level = customer.level
         if not customer.level_pinned:
             graded = levels.grade(rules, {"revenue_12m": float(revenue_12m), "purchases_12m": float(
                 sum(1 for p in rows if p["occurred_at"] > now - timedelta(days=365)))})
             if graded != level:
-                rec.move(levels.WORKFLOW, "customer", customer.id, "level", level, graded, now, customer.created_at,
-                         f"revenue_12m={float(revenue_12m):g}")
+                rec.transition(levels.WORKFLOW, customer, level, graded, at=now, entered_at=customer.created_at,
+                               trigger=IMPORT, event=EVENT, reason=f"revenue_12m={float(revenue_12m):g}",
+                               version=customer.version + 1)
                 level = graded
         member_updates.append({"b_id": mid, "b_spend": spend, "b_count": count, "b_tier": tier, "b_first": first_at,
                                "b_last": last_at, "b_version": m.version})
         customer_updates.append({"b_id": customer.id, "b_stage": stage, "b_level": level, "b_version": customer.version})
-    counts = rec.flush([Interaction, RetailPurchase, RetailPurchaseLine, RetailPointsEntry, WorkflowTransitionEntry,
-                        AuditEntry, OutboxEvent])
+    counts = rec.flush([Interaction, RetailPurchase, RetailPurchaseLine, RetailPointsEntry])
     conn = sess.connection()
     conn.execute(update(RetailMembership.__table__).where(RetailMembership.__table__.c.id == bindparam("b_id"))
                  .values(spend_total=bindparam("b_spend"), purchase_count=bindparam("b_count"),

@@ -1,0 +1,198 @@
+"""Bulk writes for plugins: thousands of rows with one ``executemany`` per table, still audited.
+
+The single-record services (``core.services.audit.record_change``, ``core.services.workflow.transition``)
+flush the ORM once per change. An import that creates thousands of records cannot afford that, so it
+collects plain rows in a :class:`BulkRecorder` and writes them with :meth:`BulkRecorder.flush`. Rather
+than building the core's audit, outbox and workflow-history rows itself (their columns belong to the
+core and change with it), it asks the recorder for them:
+
+- :meth:`~BulkRecorder.change` writes the audit entry and the outbox event ``<record type>.<verb>`` of
+  a change, exactly as ``record_change`` does (:meth:`~BulkRecorder.audit` and
+  :meth:`~BulkRecorder.event` write one half each, e.g. one summary event for a whole batch);
+- :meth:`~BulkRecorder.transition` writes a workflow move: the history row (with the time spent in the
+  previous state), its audit entry and its ``<record type>.<field>_changed`` event, exactly as
+  ``workflow.transition`` does, after checking the workflow permits the move for that trigger.
+
+What differs from the single-record path, on purpose:
+
+- **No permission check.** The recorder trusts its caller: check the actor (``require_role`` …) in the
+  service that builds the batch, before using the recorder.
+- **No in-process subscribers.** Events land in the outbox and are queued for the matching webhook
+  subscriptions (as ``core.services.webhooks.on_event`` does for every event), but the other
+  ``trellis_event_subscribers`` handlers are not called: a batch applies the rules they would have
+  applied itself (the lifecycle move a purchase causes, say).
+- **The caller updates state columns.** :meth:`~BulkRecorder.transition` records a move; setting the
+  record's state field (and its ``version``) is the batch's own INSERT or UPDATE.
+- **Time is the caller's.** Every row takes ``at`` (default: now), the audit entry and event of a move
+  included (``workflow.transition`` stamps those with the present), so an import of last year's history
+  keeps last year's dates.
+
+Nothing is written before :meth:`~BulkRecorder.flush`, which runs in the caller's transaction: a
+rolled-back batch leaves no row behind. Usage::
+
+    rec = BulkRecorder(user)                      # user already permission-checked
+    customer = rec.add(Customer, kind="person", name="Li Lei", ..., version=1)
+    rec.change("created", customer, {"name": (None, "Li Lei")}, at=joined)
+    rec.transition("customer.lifecycle", customer, "potential", "first_purchase", at=bought,
+                   entered_at=joined, trigger=IMPORT, reason="1 purchase recorded")
+    rec.flush([Customer])                         # the core's rows follow the listed models
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import insert
+
+from core import db, runtime
+from core.db import utcnow
+from core.models import WorkflowTransitionEntry
+from core.models.audit import AuditEntry, OutboxEvent
+from core.services import webhooks
+from core.services.audit import diff_of, event_payload, record_type_of
+from core.services.workflow import check_move, history_values, move_payload
+from core.workflow import IMPORT
+
+#: Rows per INSERT statement (``executemany``).
+CHUNK = 5000
+
+#: The core's side tables, written after the caller's models in :meth:`BulkRecorder.flush`.
+CORE_MODELS = (WorkflowTransitionEntry, AuditEntry, OutboxEvent)
+
+_RECORD_VERSION = object()
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """A row collected by :meth:`BulkRecorder.add`: its model and column values (``id`` always set)."""
+
+    model: type
+    values: dict = field(repr=False)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.values["id"]
+
+    @property
+    def version(self) -> int | None:
+        return self.values.get("version")
+
+
+class BulkRecorder:
+    """Collects rows of any model plus the core's audit, outbox and workflow-history rows for them, and
+    inserts each table with one ``executemany`` per :data:`CHUNK` rows. Checks no permission: its
+    caller must have checked ``actor`` already.
+
+    A *record* argument is a :class:`BulkRow` returned by :meth:`add` or a loaded model instance; its
+    record type is its table name and its version its ``version`` column (``None`` if it has none), as
+    in ``core.services.audit.record_change``."""
+
+    def __init__(self, actor: Any):
+        #: the user recorded as having made every change (``None`` for the system)
+        self.actor = actor
+        self.actor_id: uuid.UUID | None = getattr(actor, "id", None)
+        self._rows: dict[type, list[dict]] = defaultdict(list)
+
+    # --- the caller's own rows -----------------------------------------------------------------------
+
+    def add(self, model: type, **values: Any) -> BulkRow:
+        """Collect one row of ``model`` (column name → value; an ``id`` is generated unless given). Column
+        defaults are not applied: pass every value the row needs."""
+        values.setdefault("id", uuid.uuid4())
+        self._rows[model].append(values)
+        return BulkRow(model, values)
+
+    # --- the core's rows -----------------------------------------------------------------------------
+
+    def audit(self, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None, *,
+              at: datetime | None = None) -> None:
+        """Collect the audit entry ``<record type>.<verb>`` with ``changes`` (field → ``(old, new)``)."""
+        rtype = record_type_of(_model_of(record))
+        self.add(AuditEntry, at=at or utcnow(), actor_id=self.actor_id, action=f"{rtype}.{verb}", record_type=rtype,
+                 record_id=record.id, changes=diff_of(changes))
+
+    def event(self, verb: str, record: Any, payload: Mapping[str, Any] | None = None, *,
+              changes: Mapping[str, tuple[Any, Any]] | None = None, at: datetime | None = None,
+              version: Any = _RECORD_VERSION) -> None:
+        """Collect the outbox event ``<record type>.<verb>``; its payload is ``{"id", "version",
+        "changes", **payload}`` as in ``record_change``. ``version`` defaults to the record's; pass the
+        version the record will have once the batch has updated it, when the batch does so itself."""
+        rtype = record_type_of(_model_of(record))
+        version = getattr(record, "version", None) if version is _RECORD_VERSION else version
+        self.add(OutboxEvent, at=at or utcnow(), name=f"{rtype}.{verb}", record_type=rtype, record_id=record.id,
+                 actor_id=self.actor_id, payload=event_payload(record.id, version, diff_of(changes), payload))
+
+    def change(self, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None, *,
+               payload: Mapping[str, Any] | None = None, at: datetime | None = None,
+               version: Any = _RECORD_VERSION) -> None:
+        """Collect the audit entry and the outbox event of one change: the bulk form of
+        ``core.services.audit.record_change(actor, verb, record, changes, payload=payload)``."""
+        at = at or utcnow()
+        self.audit(verb, record, changes, at=at)
+        self.event(verb, record, payload, changes=changes, at=at, version=version)
+
+    def transition(self, workflow_name: str, record: Any, from_state: str, to_state: str, *,
+                   entered_at: datetime, at: datetime | None = None, trigger: str = IMPORT,
+                   event: str | None = None, reason: str = "", approved_by: Any = None,
+                   version: Any = _RECORD_VERSION) -> None:
+        """Collect a move of ``record`` in a workflow: the history row, then the audit entry and event
+        ``<record type>.<field>_changed`` — the bulk form of ``core.services.workflow.transition``.
+
+        ``from_state`` is the state the batch has the record in (the loaded record may be behind it);
+        ``entered_at`` when it entered that state (``core.services.workflow.entered_at`` for a loaded
+        record), which gives the history's time in the previous state. ``event`` names what fired an
+        automatic move. Raises ``ValidationFailed`` if the workflow does not permit the move for this
+        trigger, and ``Forbidden`` for a manual move that needs an approval the actor cannot give."""
+        workflow = runtime.current().workflows.get(workflow_name)
+        if record_type_of(_model_of(record)) != workflow.record_type:
+            raise ValueError(f"Workflow '{workflow.name}' moves {workflow.record_type} records, not "
+                             f"{record_type_of(_model_of(record))}.")
+        approved_by = check_move(self.actor, workflow, from_state, to_state, trigger=trigger, reason=reason,
+                                 approved_by=approved_by)
+        at = at or utcnow()
+        self.add(WorkflowTransitionEntry, **history_values(
+            workflow, record.id, from_state, to_state, at=at, actor=self.actor, approved_by=approved_by,
+            trigger=trigger, event=event, reason=reason, entered=entered_at))
+        self.change(f"{workflow.field}_changed", record, {workflow.field: (from_state, to_state)},
+                    payload=move_payload(workflow, from_state, to_state, trigger=trigger, event=event,
+                                         reason=reason, approved_by=approved_by),
+                    at=at, version=version)
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    def flush(self, models: Iterable[type]) -> dict[str, int]:
+        """INSERT every collected row: ``models`` in the order given (parents before children), then the
+        core's workflow history, audit entries and outbox events, each event then queued for the matching
+        webhook subscriptions (with none, that costs one query per unit of work; with one, a flush per
+        matching event, as in the single-record path). Returns rows written per table name
+        (every listed model and core table, zeros included). Raises ``ValueError``, writing nothing,
+        if rows were collected for a model not listed. The recorder is empty (and reusable) afterwards."""
+        order = [m for m in models if m not in CORE_MODELS] + list(CORE_MODELS)
+        unlisted = [m.__name__ for m, rows in self._rows.items() if rows and m not in order]
+        if unlisted:
+            raise ValueError(f"Rows collected for models not passed to flush: {', '.join(unlisted)}.")
+        conn = db.session().connection()
+        counts = {}
+        for model in order:
+            rows = self._rows.pop(model, [])
+            keys = set().union(*(row.keys() for row in rows)) if rows else set()
+            rows = [row if len(row) == len(keys) else {k: row.get(k) for k in keys} for row in rows]
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(insert(model.__table__), rows[start:start + CHUNK])
+            counts[model.__tablename__] = len(rows)
+            if model is OutboxEvent:
+                # queue webhook deliveries as the single-record path does (its ``*`` subscriber); the
+                # other in-process subscribers are not called
+                for row in rows:
+                    webhooks.on_event(OutboxEvent(**row), self.actor)
+        return counts
+
+
+def _model_of(record: Any) -> Any:
+    return record.model if isinstance(record, BulkRow) else record
+
+
+__all__ = ["BulkRecorder", "BulkRow", "CHUNK"]

@@ -1,0 +1,191 @@
+"""core.services.bulk: what a plugin writes in bulk reads exactly like what the single-record services
+write — the same audit entries, outbox events, webhook deliveries and workflow history — in one INSERT
+per table."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.errors import Forbidden, ValidationFailed
+from core.models import Customer
+from core.models.audit import OutboxEvent
+from core.services import audit, workflow
+from core.services.bulk import BulkRecorder
+from core.workflow import IMPORT, MANUAL
+from tests.api.rest.test_customers import create
+from tests.core.test_webhooks import deliveries, subscribe
+
+WHEN = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
+CORE_TABLES = {"workflow_transition": 0, "audit_entry": 0, "outbox_event": 0}
+
+
+def audit_trail(api, record_id):
+    response = api.get(f"/api/v1/audit?record_id={record_id}&page_size=100")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def the_entry(api, record_id, action):
+    [entry] = [e for e in audit_trail(api, record_id) if e["action"] == action]
+    return entry
+
+
+def the_event(record_id, name):
+    from core import db
+
+    [event] = db.session().scalars(select(OutboxEvent).where(OutboxEvent.record_id == record_id,
+                                                             OutboxEvent.name == name)).all()
+    return event
+
+
+def without(row: dict, *keys: str) -> dict:
+    return {k: v for k, v in row.items() if k not in keys}
+
+
+def new_customer(rec: BulkRecorder, name: str):
+    return rec.add(Customer, kind="company", name=name, source="import", level="none", level_pinned=False,
+                   stage="potential", notes="", owner_id=rec.actor_id, created_at=WHEN, updated_at=WHEN, version=1)
+
+
+def test_a_bulk_change_reads_like_record_change(api, runtime, people):
+    one, two = create(api, "admin", name="One Ltd"), create(api, "admin", name="Two Ltd")
+    changes = {"industry": ("manufacturing", "retail"), "credit": (None, Decimal("12.50")),
+               "checked_at": (None, WHEN), "referrer_id": (None, people.rep.id)}
+    payload = {"by": people.rep.id, "at": WHEN, "note": "quarterly review"}
+    with runtime.database.unit_of_work() as sess:
+        audit.record_change(people.admin, "reviewed", sess.get(Customer, uuid.UUID(one["id"])), changes,
+                            payload=payload)
+        rec = BulkRecorder(people.admin)
+        rec.change("reviewed", sess.get(Customer, uuid.UUID(two["id"])), changes, payload=payload)
+        assert rec.flush([]) == {**CORE_TABLES, "audit_entry": 1, "outbox_event": 1}
+
+    single, bulk = the_entry(api, one["id"], "customer.reviewed"), the_entry(api, two["id"], "customer.reviewed")
+    assert without(bulk, "id", "at", "record_id") == without(single, "id", "at", "record_id")
+    assert bulk["record_type"] == "customer" and bulk["actor_id"] == str(people.admin.id)
+    assert bulk["changes"]["credit"] == [None, "12.50"]
+    with runtime.database.unit_of_work():
+        single, bulk = the_event(uuid.UUID(one["id"]), "customer.reviewed"), the_event(uuid.UUID(two["id"]),
+                                                                                       "customer.reviewed")
+        assert (bulk.record_type, bulk.actor_id) == (single.record_type, single.actor_id) == ("customer",
+                                                                                            people.admin.id)
+        assert bulk.payload["id"] == two["id"] and bulk.payload["version"] == two["version"]
+        assert without(bulk.payload, "id") == without(single.payload, "id")
+        assert bulk.payload["by"] == str(people.rep.id) and bulk.payload["at"] == WHEN.isoformat()
+
+
+def test_rows_added_in_bulk_are_records_with_their_audit_trail_at_the_time_given(api, runtime, people):
+    with runtime.database.unit_of_work():
+        rec = BulkRecorder(people.admin)
+        row = new_customer(rec, "Bulk Ltd")
+        rec.change("created", row, {"name": (None, "Bulk Ltd"), "source": (None, "import")}, at=WHEN)
+        assert rec.flush([Customer]) == {"customer": 1, **CORE_TABLES, "audit_entry": 1, "outbox_event": 1}
+    customer = api.get(f"/api/v1/customers/{row.id}").get_json()
+    assert (customer["name"], customer["version"]) == ("Bulk Ltd", 1)
+    assert audit_trail(api, row.id) == [{
+        "id": audit_trail(api, row.id)[0]["id"], "at": WHEN.isoformat(), "actor_id": str(people.admin.id),
+        "action": "customer.created", "record_type": "customer", "record_id": str(row.id),
+        "changes": {"name": [None, "Bulk Ltd"], "source": [None, "import"]}}]
+    with runtime.database.unit_of_work():
+        event = the_event(row.id, "customer.created")
+        assert (event.at, event.record_type, event.actor_id) == (WHEN, "customer", people.admin.id)
+        assert event.payload == {"id": str(row.id), "version": 1,
+                                 "changes": {"name": [None, "Bulk Ltd"], "source": [None, "import"]}}
+
+
+def test_a_summary_event_goes_to_the_outbox_without_an_audit_entry(api, runtime, people):
+    with runtime.database.unit_of_work() as sess:
+        customer = sess.get(Customer, uuid.UUID(create(api, "admin")["id"]))
+        rec = BulkRecorder(people.admin)
+        rec.event("imported", customer, {"rows": 3}, at=WHEN)
+        assert rec.flush([]) == {**CORE_TABLES, "outbox_event": 1}
+        event = the_event(customer.id, "customer.imported")
+        assert event.payload == {"id": str(customer.id), "version": 1, "changes": {}, "rows": 3}
+    assert [e["action"] for e in audit_trail(api, customer.id)] == ["customer.created"]
+
+
+@pytest.mark.parametrize("to, trigger, who", [("intent", IMPORT, "admin"), ("lost", MANUAL, "manager")])
+def test_a_bulk_transition_reads_like_workflow_transition(api, runtime, people, to, trigger, who):
+    actor = getattr(people, who)
+    one, two = create(api, "admin", name="One Ltd"), create(api, "admin", name="Two Ltd")
+    with runtime.database.unit_of_work() as sess:
+        single, bulk = sess.get(Customer, uuid.UUID(one["id"])), sess.get(Customer, uuid.UUID(two["id"]))
+        workflow.transition(actor, "customer.lifecycle", single, to, trigger=trigger, event="test.batch",
+                            reason="seen at the fair", at=single.created_at + timedelta(days=3))
+        rec = BulkRecorder(actor)
+        rec.transition("customer.lifecycle", bulk, "potential", to, entered_at=bulk.created_at,
+                       at=bulk.created_at + timedelta(days=3), trigger=trigger, event="test.batch",
+                       reason="seen at the fair", version=bulk.version + 1)
+        assert rec.flush([]) == {"workflow_transition": 1, "audit_entry": 1, "outbox_event": 1}
+        bulk.stage = to  # the batch writes the state itself; the recorder records the move
+        sess.flush()
+        assert [h.to_state for h in workflow.history("customer.lifecycle", bulk)] == [to]
+
+    single_history = api.get(f"/api/v1/customers/{one['id']}/history").get_json()
+    bulk_history = api.get(f"/api/v1/customers/{two['id']}/history").get_json()
+    assert [without(h, "id", "at") for h in bulk_history] == [without(h, "id", "at") for h in single_history]
+    [move] = bulk_history
+    approver = str(actor.id) if to == "lost" else None
+    assert (move["from_state"], move["to_state"], move["trigger"], move["trigger_event"], move["approved_by_id"],
+            move["seconds_in_previous"]) == ("potential", to, trigger, "test.batch", approver, 3 * 86400.0)
+    assert api.get(f"/api/v1/customers/{two['id']}").get_json()["stage"] == to
+
+    single_entry = the_entry(api, one["id"], "customer.stage_changed")
+    bulk_entry = the_entry(api, two["id"], "customer.stage_changed")
+    assert without(bulk_entry, "id", "at", "record_id") == without(single_entry, "id", "at", "record_id")
+    with runtime.database.unit_of_work():
+        single_event = the_event(uuid.UUID(one["id"]), "customer.stage_changed")
+        bulk_event = the_event(uuid.UUID(two["id"]), "customer.stage_changed")
+        assert (bulk_event.record_type, bulk_event.actor_id) == (single_event.record_type, single_event.actor_id)
+        assert without(bulk_event.payload, "id") == without(single_event.payload, "id")
+        assert bulk_event.payload["approved_by"] == approver and bulk_event.payload["version"] == 2
+
+
+def test_a_move_the_workflow_forbids_is_refused_and_nothing_is_written(api, runtime, people):
+    with runtime.database.unit_of_work() as sess:
+        customer = sess.get(Customer, uuid.UUID(create(api, "admin")["id"]))
+        rec = BulkRecorder(people.rep)
+        with pytest.raises(ValidationFailed):  # potential → repeat is for automatic moves and imports
+            rec.transition("customer.lifecycle", customer, "potential", "repeat", entered_at=WHEN, trigger=MANUAL)
+        with pytest.raises(Forbidden):  # giving a customer up needs a manager
+            rec.transition("customer.lifecycle", customer, "potential", "lost", entered_at=WHEN, trigger=MANUAL)
+        assert rec.flush([]) == CORE_TABLES
+    assert api.get(f"/api/v1/customers/{customer.id}/history").get_json() == []
+
+
+def test_bulk_events_are_queued_for_webhooks_like_any_event(api, runtime, people):
+    subscription = subscribe(api, "https://example.com/hook", events=("customer.*",))
+    with runtime.database.unit_of_work():
+        rec = BulkRecorder(people.admin)
+        rows = [new_customer(rec, f"Hooked {i}") for i in range(2)]
+        for row in rows:
+            rec.change("created", row, {"name": (None, row.values["name"])}, at=WHEN)
+        rec.event("imported", rows[0], {"rows": 2}, at=WHEN)
+        rec.flush([Customer])
+    assert sorted(d["event"] for d in deliveries(api, subscription)) == [
+        "customer.created", "customer.created", "customer.imported"]
+
+
+def test_flush_writes_one_insert_per_table_and_refuses_models_it_was_not_given(api, runtime, people,
+                                                                                count_queries):
+    with runtime.database.unit_of_work():
+        rec = BulkRecorder(people.admin)
+        rec.change("created", new_customer(rec, "Lost Ltd"), {"name": (None, "Lost Ltd")})
+        with pytest.raises(ValueError, match="Customer"):
+            rec.flush([])
+    assert api.get("/api/v1/customers?q=Lost").get_json() == []
+
+    with runtime.database.unit_of_work():
+        rec = BulkRecorder(people.admin)
+        rows = [new_customer(rec, f"Batch {i}") for i in range(50)]
+        for row in rows:
+            rec.change("created", row, {"name": (None, row.values["name"])})
+        with count_queries() as counter:
+            counts = rec.flush([Customer])
+    assert counts == {"customer": 50, **CORE_TABLES, "audit_entry": 50, "outbox_event": 50}
+    inserts = [s.split()[2].strip('"') for s in counter.statements if s.lstrip().upper().startswith("INSERT")]
+    assert inserts == ["customer", "audit_entry", "outbox_event"]
+    assert len(api.get("/api/v1/customers?q=Batch&page_size=100").get_json()) == 50
