@@ -1,16 +1,13 @@
 """GraphQL for contacts (联系人): the people at a customer."""
 import datetime as dt
-from typing import Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import customers_by_id
-from api.graphql.pagination import connection, page_request
 from core.services import contacts
-
-ORDER_BY = "Comma-separated, `-` for descending: name, createdAt, updatedAt. Default: name."
 
 
 def types(registry) -> None:
@@ -74,46 +71,19 @@ def types(registry) -> None:
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted contacts instead.")
 
 
+def _crud(registry) -> CrudFields:
+    return crud_fields(
+        registry, "Contact",
+        service=CrudService(contacts.list_contacts, contacts.get, contacts.create, contacts.update,
+                            contacts.delete, contacts.restore),
+        create_input="ContactCreateInput", update_input="ContactUpdateInput", filter_input="ContactFilter",
+        sortable=list(contacts.SORTABLE), default_sort="name",
+        descriptions={"get": "One contact you may see.", "list": "The contacts of the customers you may see."})
+
+
 def query_fields(registry) -> dict:
-    def contact(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Contact")]:
-        return contacts.get(info.context.user, id)
-
-    def contact_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                     filter: Optional[registry.ref("ContactFilter")] = None,
-                     order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
-                     ) -> Optional[registry.connection("Contact")]:
-        request = page_request(first, after)
-        with field_names({"sort": "orderBy"}, prefix="filter."):
-            page = contacts.list_contacts(info.context.user, input_to_dict(filter), page=request,
-                                          sort=sort_to_service(order_by))
-        return connection(info, page)
-
-    return {
-        "contact": strawberry.field(resolver=contact, description="One contact you may see."),
-        "contacts": strawberry.field(resolver=contact_list, description="The contacts of the customers you may see."),
-    }
+    return _crud(registry).query
 
 
 def mutation_fields(registry) -> dict:
-    def create_contact(info: strawberry.Info,
-                       input: registry.ref("ContactCreateInput")) -> Optional[registry.ref("Contact")]:
-        return contacts.create(info.context.user, input_to_dict(input))
-
-    def update_contact(info: strawberry.Info, id: strawberry.ID,
-                       input: registry.ref("ContactUpdateInput")) -> Optional[registry.ref("Contact")]:
-        return contacts.update(info.context.user, id, input_to_dict(input))
-
-    def delete_contact(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Contact")]:
-        contacts.delete(info.context.user, id)
-        return contacts.get(info.context.user, id, deleted=True)
-
-    def restore_contact(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Contact")]:
-        return contacts.restore(info.context.user, id)
-
-    return {
-        "createContact": strawberry.mutation(resolver=create_contact),
-        "updateContact": strawberry.mutation(resolver=update_contact, description="Send the version you read."),
-        "deleteContact": strawberry.mutation(resolver=delete_contact,
-                                             description="Soft delete; returns the deleted record."),
-        "restoreContact": strawberry.mutation(resolver=restore_contact),
-    }
+    return _crud(registry).mutation

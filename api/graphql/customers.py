@@ -1,18 +1,14 @@
 """GraphQL for customers (客户): the ``Customer`` type, its inputs, queries and mutations."""
 import datetime as dt
-from typing import Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import users_by_id
-from api.graphql.pagination import Slice, connection, page_request
+from api.graphql.pagination import Slice, page_request
 from core.services import contacts, customers, interactions
-
-ORDER_BY = ("Comma-separated, `-` for descending: name, createdAt, updatedAt, industry, region, stage, "
-            "level. Default: name.")
-
 
 def types(registry) -> None:
     @registry.type("Customer")
@@ -111,46 +107,19 @@ def types(registry) -> None:
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted customers instead.")
 
 
+def _crud(registry) -> CrudFields:
+    return crud_fields(
+        registry, "Customer",
+        service=CrudService(customers.list_customers, customers.get, customers.create, customers.update,
+                            customers.delete, customers.restore),
+        create_input="CustomerCreateInput", update_input="CustomerUpdateInput", filter_input="CustomerFilter",
+        sortable=list(customers.SORTABLE), default_sort="name",
+        descriptions={"get": "One customer you may see.", "list": "The customers you may see."})
+
+
 def query_fields(registry) -> dict:
-    def customer(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Customer")]:
-        return customers.get(info.context.user, id)
-
-    def customer_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                      filter: Optional[registry.ref("CustomerFilter")] = None,
-                      order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
-                      ) -> Optional[registry.connection("Customer")]:
-        request = page_request(first, after)
-        with field_names({"sort": "orderBy"}, prefix="filter."):
-            page = customers.list_customers(info.context.user, input_to_dict(filter), page=request,
-                                            sort=sort_to_service(order_by))
-        return connection(info, page)
-
-    return {
-        "customer": strawberry.field(resolver=customer, description="One customer you may see."),
-        "customers": strawberry.field(resolver=customer_list, description="The customers you may see."),
-    }
+    return _crud(registry).query
 
 
 def mutation_fields(registry) -> dict:
-    def create_customer(info: strawberry.Info,
-                        input: registry.ref("CustomerCreateInput")) -> Optional[registry.ref("Customer")]:
-        return customers.create(info.context.user, input_to_dict(input))
-
-    def update_customer(info: strawberry.Info, id: strawberry.ID,
-                        input: registry.ref("CustomerUpdateInput")) -> Optional[registry.ref("Customer")]:
-        return customers.update(info.context.user, id, input_to_dict(input))
-
-    def delete_customer(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Customer")]:
-        customers.delete(info.context.user, id)
-        return customers.get(info.context.user, id, deleted=True)
-
-    def restore_customer(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Customer")]:
-        return customers.restore(info.context.user, id)
-
-    return {
-        "createCustomer": strawberry.mutation(resolver=create_customer),
-        "updateCustomer": strawberry.mutation(resolver=update_customer, description="Send the version you read."),
-        "deleteCustomer": strawberry.mutation(resolver=delete_customer,
-                                              description="Soft delete; returns the deleted record."),
-        "restoreCustomer": strawberry.mutation(resolver=restore_customer),
-    }
+    return _crud(registry).mutation

@@ -1,18 +1,14 @@
 """GraphQL for interactions (交往记录): the customer timeline (done) and reps' tasks (planned)."""
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import contacts_by_id, customers_by_id, users_by_id
-from api.graphql.pagination import connection, page_request
 from core.services import interactions
-
-ORDER_BY = "Comma-separated, `-` for descending: occurredAt, dueAt, createdAt, kind. Default: -occurredAt."
-
 
 def types(registry) -> None:
     @registry.type("Interaction")
@@ -117,48 +113,20 @@ def types(registry) -> None:
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted interactions instead.")
 
 
+def _crud(registry) -> CrudFields:
+    return crud_fields(
+        registry, "Interaction",
+        service=CrudService(interactions.list_interactions, interactions.get, interactions.create,
+                            interactions.update, interactions.delete, interactions.restore),
+        create_input="InteractionCreateInput", update_input="InteractionUpdateInput",
+        filter_input="InteractionFilter", sortable=list(interactions.SORTABLE), default_sort="-occurred_at",
+        descriptions={"get": "One interaction you may see.",
+                      "list": "Interactions with the customers you may see."})
+
+
 def query_fields(registry) -> dict:
-    def interaction(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Interaction")]:
-        return interactions.get(info.context.user, id)
-
-    def interaction_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                         filter: Optional[registry.ref("InteractionFilter")] = None,
-                         order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
-                         ) -> Optional[registry.connection("Interaction")]:
-        request = page_request(first, after)
-        with field_names({"sort": "orderBy"}, prefix="filter."):
-            page = interactions.list_interactions(info.context.user, input_to_dict(filter), page=request,
-                                                  sort=sort_to_service(order_by))
-        return connection(info, page)
-
-    return {
-        "interaction": strawberry.field(resolver=interaction, description="One interaction you may see."),
-        "interactions": strawberry.field(resolver=interaction_list,
-                                         description="Interactions with the customers you may see."),
-    }
+    return _crud(registry).query
 
 
 def mutation_fields(registry) -> dict:
-    def create_interaction(info: strawberry.Info,
-                           input: registry.ref("InteractionCreateInput")) -> Optional[registry.ref("Interaction")]:
-        return interactions.create(info.context.user, input_to_dict(input))
-
-    def update_interaction(info: strawberry.Info, id: strawberry.ID,
-                           input: registry.ref("InteractionUpdateInput")) -> Optional[registry.ref("Interaction")]:
-        return interactions.update(info.context.user, id, input_to_dict(input))
-
-    def delete_interaction(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Interaction")]:
-        interactions.delete(info.context.user, id)
-        return interactions.get(info.context.user, id, deleted=True)
-
-    def restore_interaction(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Interaction")]:
-        return interactions.restore(info.context.user, id)
-
-    return {
-        "createInteraction": strawberry.mutation(resolver=create_interaction),
-        "updateInteraction": strawberry.mutation(resolver=update_interaction,
-                                                 description="Send the version you read."),
-        "deleteInteraction": strawberry.mutation(resolver=delete_interaction,
-                                                 description="Soft delete; returns the deleted record."),
-        "restoreInteraction": strawberry.mutation(resolver=restore_interaction),
-    }
+    return _crud(registry).mutation

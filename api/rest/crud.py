@@ -7,8 +7,7 @@ the rule is written once and both transports answer alike.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import request
 from flask.views import MethodView
@@ -17,19 +16,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
 from core.schemas import MAX_PAGE_SIZE
-from core.services.common import PageRequest
-
-
-@dataclass(frozen=True)
-class CrudService:
-    """The service functions a resource calls; each takes the acting user first."""
-
-    list: Callable[..., Any]
-    get: Callable[..., Any]
-    create: Callable[..., Any]
-    update: Callable[..., Any]
-    delete: Callable[..., Any]
-    restore: Callable[..., Any]
+from core.services.common import CrudService, PageRequest  # CrudService: importable from here too
 
 
 def json_body() -> Any:

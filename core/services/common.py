@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Select, func, select
@@ -100,6 +100,27 @@ def parse_uuid(value: Any, field: str = "id") -> uuid.UUID:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         raise ValidationFailed(fields={field: ["Not a valid UUID."]}) from None
+
+
+# --- the shape both transports serve ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CrudService:
+    """The service functions of one record that REST (:func:`api.rest.crud.crud_blueprint`) and GraphQL
+    (:func:`api.graphql.crud.crud_fields`) call; each takes the acting user first:
+
+    ``list(user, filters, *, page, sort)`` → :class:`Page`, ``get(user, id)``, ``create(user, data)``,
+    ``update(user, id, data)``, ``delete(user, id)`` → None, ``restore(user, id)``. ``data`` and ``filters``
+    are the plain dicts a REST client sends; the service validates them. GraphQL's delete mutation returns
+    the deleted record, read with ``get(user, id, deleted=True)``.
+    """
+
+    list: Callable[..., Any]
+    get: Callable[..., Any]
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    delete: Callable[..., Any]
+    restore: Callable[..., Any]
 
 
 # --- listing -----------------------------------------------------------------------------------------

@@ -7,19 +7,16 @@ customers costs the same statements as one); the ``serviceRequests`` connection 
 """
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import field_names, input_to_dict, sort_to_service
+from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import customers_by_id, users_by_id
-from api.graphql.pagination import connection, page_request
 from core import db
 from plugins.property_service import requests, services
 
-ORDER_BY = ("Comma-separated, `-` for descending: createdAt, updatedAt, priority, status, resolutionDueAt, "
-            "responseDueAt, rating. Default: -createdAt.")
 CUSTOMER_REQUESTS = 20
 
 
@@ -226,49 +223,32 @@ def type_fields(registry) -> dict:
                                                              description="The customer's newest service requests.")}}
 
 
+def _crud(registry) -> CrudFields:
+    return crud_fields(
+        registry, "ServiceRequest",
+        service=CrudService(list=requests.list_requests, get=requests.get, create=requests.create,
+                            update=requests.update, delete=requests.delete, restore=requests.restore),
+        create_input="ServiceRequestCreateInput", update_input="ServiceRequestUpdateInput",
+        filter_input="ServiceRequestFilter", sortable=list(requests.SORTABLE), default_sort="-created_at",
+        descriptions={"get": "One service request you may see.",
+                      "list": "Service requests you may see, filtered and paginated.",
+                      "delete": "Soft delete (centre); returns the record."})
+
+
 def query_fields(registry) -> dict:
-    def service_request(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ServiceRequest")]:
-        return requests.get(info.context.user, id)
-
-    def service_request_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                             filter: Optional[registry.ref("ServiceRequestFilter")] = None,
-                             order_by: Annotated[Optional[str], strawberry.argument(description=ORDER_BY)] = None,
-                             ) -> Optional[registry.connection("ServiceRequest")]:
-        request = page_request(first, after)
-        with field_names({"sort": "orderBy"}, prefix="filter."):
-            page = requests.list_requests(info.context.user, input_to_dict(filter), page=request,
-                                          sort=sort_to_service(order_by))
-        return connection(info, page)
-
     def service_teams(info: strawberry.Info) -> list[registry.ref("ServiceTeam")]:
         from core.services.common import PageRequest
 
         return services.teams.list(info.context.user, {}, page=PageRequest(limit=100)).items
 
     return {
-        "serviceRequest": strawberry.field(resolver=service_request, description="One service request you may see."),
-        "serviceRequests": strawberry.field(resolver=service_request_list,
-                                            description="Service requests you may see, filtered and paginated."),
+        **_crud(registry).query,
         "serviceTeams": strawberry.field(resolver=service_teams, description="The service teams."),
     }
 
 
 def mutation_fields(registry) -> dict:
     Ref = registry.ref("ServiceRequest")
-
-    def create(info: strawberry.Info, input: registry.ref("ServiceRequestCreateInput")) -> Optional[Ref]:
-        return requests.create(info.context.user, input_to_dict(input))
-
-    def update(info: strawberry.Info, id: strawberry.ID,
-               input: registry.ref("ServiceRequestUpdateInput")) -> Optional[Ref]:
-        return requests.update(info.context.user, id, input_to_dict(input))
-
-    def delete(info: strawberry.Info, id: strawberry.ID) -> Optional[Ref]:
-        requests.delete(info.context.user, id)
-        return requests.get(info.context.user, id, deleted=True)
-
-    def restore(info: strawberry.Info, id: strawberry.ID) -> Optional[Ref]:
-        return requests.restore(info.context.user, id)
 
     def dispatch(info: strawberry.Info, id: strawberry.ID, team_id: strawberry.ID,
                  assignee_id: Optional[strawberry.ID] = None, note: str = "") -> Optional[Ref]:
@@ -304,10 +284,7 @@ def mutation_fields(registry) -> dict:
 
     m = strawberry.mutation
     return {
-        "createServiceRequest": m(resolver=create),
-        "updateServiceRequest": m(resolver=update, description="Send the version you read."),
-        "deleteServiceRequest": m(resolver=delete, description="Soft delete (centre); returns the record."),
-        "restoreServiceRequest": m(resolver=restore),
+        **_crud(registry).mutation,
         "dispatchServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),
         "startServiceRequest": m(resolver=start),
         "waitServiceRequest": m(resolver=wait, description="Wait on the owner: the SLA clocks pause."),

@@ -1,10 +1,13 @@
 """A throwaway plugin that lives only in the tests: it proves a third-party package can do everything a
 built-in plugin does — a model and its migration, a REST endpoint, a GraphQL query field and a field on
-the core ``Customer`` type, a metric, labels, an interaction kind, a CLI command and demo data."""
+the core ``Customer`` type, a metric, labels, an interaction kind, a CLI command and demo data. Its notes
+are served over GraphQL by ``api.graphql.crud.crud_fields``, as a third-party record would be."""
 from __future__ import annotations
 
+import datetime
 import uuid
 from pathlib import Path
+from typing import Optional
 
 import click
 import strawberry
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import db
 from core.db import Base, Record
+from core.errors import NotFound
 from core.hookspecs import hookimpl
 from core.labels import Choice
 from core.metrics import Metric, MetricQuery, MetricRow
@@ -45,6 +49,26 @@ class NoteCreate(Schema):
     score = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10))
 
 
+class NoteUpdate(Schema):
+    class Meta:
+        unknown = "raise"
+
+    version = fields.Integer(required=True)
+    text = fields.String(validate=validate.Length(min=1, max=200))
+    score = fields.Integer(validate=validate.Range(min=0, max=10))
+
+
+class NoteFilter(Schema):
+    class Meta:
+        unknown = "raise"
+
+    customer_id = fields.UUID()
+    deleted = fields.Boolean(load_default=False)
+
+
+NOTE_SORTABLE = {"created_at": SampleNote.created_at, "score": SampleNote.score}
+
+
 class NoteOut(Schema):
     id = fields.UUID()
     customer_id = fields.UUID()
@@ -61,6 +85,46 @@ def create_note(actor, data) -> SampleNote:
     note = SampleNote(customer_id=customer.id, text=values["text"], score=values["score"])
     db.session().add(note)
     db.session().flush()
+    return note
+
+
+def _visible_notes(actor, *, deleted: bool = False):
+    return (select(SampleNote).join(Customer, Customer.id == SampleNote.customer_id)
+            .where(customer_visibility(actor), common.not_deleted(SampleNote, deleted)))
+
+
+def get_note(actor, note_id, *, deleted: bool = False) -> SampleNote:
+    nid = common.parse_uuid(note_id)
+    note = db.session().scalars(_visible_notes(actor, deleted=deleted).where(SampleNote.id == nid)).first()
+    if note is None:
+        raise NotFound("No note with this id.")
+    return note
+
+
+def list_notes(actor, filters=None, *, page=common.PageRequest(), sort=None) -> common.Page:
+    values = common.validate(NoteFilter, dict(filters or {}))
+    stmt = _visible_notes(actor, deleted=values.pop("deleted"))
+    if "customer_id" in values:
+        stmt = stmt.where(SampleNote.customer_id == values["customer_id"])
+    return common.paginate(stmt, page, common.parse_sort(sort, NOTE_SORTABLE, "created_at"), SampleNote.id)
+
+
+def update_note(actor, note_id, data) -> SampleNote:
+    values = common.validate_update(NoteUpdate, data)
+    note = get_note(actor, note_id)
+    common.check_version(note, values.pop("version"))
+    common.apply_changes(note, values)
+    db.session().flush()
+    return note
+
+
+def delete_note(actor, note_id) -> None:
+    common.soft_delete(get_note(actor, note_id))
+
+
+def restore_note(actor, note_id) -> SampleNote:
+    note = get_note(actor, note_id, deleted=True)
+    common.restore(note)
     return note
 
 
@@ -119,8 +183,41 @@ def trellis_graphql_types(registry):
     @registry.type("SampleNote")
     class SampleNoteType:
         id: strawberry.ID
+        customer_id: strawberry.ID
         text: str
         score: int
+        version: int
+        deleted_at: Optional[datetime.datetime]
+
+    @registry.input("SampleNoteCreateInput")
+    class SampleNoteCreateInput:
+        customer_id: strawberry.ID
+        text: str
+        score: Optional[int] = strawberry.UNSET
+
+    @registry.input("SampleNoteUpdateInput")
+    class SampleNoteUpdateInput:
+        version: int
+        text: Optional[str] = strawberry.UNSET
+        score: Optional[int] = strawberry.UNSET
+
+    @registry.input("SampleNoteFilter")
+    class SampleNoteFilter:
+        customer_id: Optional[strawberry.ID] = strawberry.UNSET
+        deleted: Optional[bool] = strawberry.UNSET
+
+
+def _note_crud(registry):
+    from api.graphql.crud import CrudService, crud_fields
+
+    return crud_fields(
+        registry, "SampleNote",
+        service=CrudService(list=list_notes, get=get_note, create=create_note, update=update_note,
+                            delete=delete_note, restore=restore_note),
+        create_input="SampleNoteCreateInput", update_input="SampleNoteUpdateInput", filter_input="SampleNoteFilter",
+        sortable=list(NOTE_SORTABLE), default_sort="created_at",
+        names={"list": "sampleNoteList"},   # ``sampleNotes`` is the hand-written field below
+        descriptions={"get": "One sample note you may see."})
 
 
 @hookimpl
@@ -128,7 +225,12 @@ def trellis_graphql_query_fields(registry):
     def sample_notes(customer_id: strawberry.ID) -> list[registry.ref("SampleNote")]:
         return notes_of(current_user, customer_id)
 
-    return {"sampleNotes": strawberry.field(resolver=sample_notes)}
+    return {**_note_crud(registry).query, "sampleNotes": strawberry.field(resolver=sample_notes)}
+
+
+@hookimpl
+def trellis_graphql_mutation_fields(registry):
+    return _note_crud(registry).mutation
 
 
 @hookimpl

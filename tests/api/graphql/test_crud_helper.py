@@ -1,0 +1,156 @@
+"""``api.graphql.crud.crud_fields`` serves a plugin's record with the house fields: the tests' sample plugin
+(tests/sample_plugin) uses it for its notes — list, get, create, update, delete, restore — and its errors
+read as the core's do."""
+from __future__ import annotations
+
+import pytest
+import strawberry
+
+from api.graphql import sdl
+from api.graphql.crud import CrudService, crud_fields, order_by_description
+from core.errors import PluginError
+from tests import sample_plugin
+from tests.api.graphql.helpers import app_with, error, ok, plugin, rest_customer
+
+NOTE = "id customerId text score version deletedAt"
+CREATE = f"mutation($input: SampleNoteCreateInput!) {{ createSampleNote(input: $input) {{ {NOTE} }} }}"
+UPDATE = (f"mutation($id: ID!, $input: SampleNoteUpdateInput!) {{ updateSampleNote(id: $id, input: $input) "
+          f"{{ {NOTE} }} }}")
+GET = f"query($id: ID!) {{ sampleNote(id: $id) {{ {NOTE} }} }}"
+LIST = """query($filter: SampleNoteFilter, $orderBy: String, $first: Int! = 20, $after: String) {
+    sampleNoteList(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { text score } } } }"""
+
+
+@pytest.fixture
+def notes(database_url, connection):
+    with app_with(database_url, connection, sample_plugin) as (api, runtime):
+        yield api
+
+
+def create(api, customer_id, who="rep", **fields) -> dict:
+    return ok(api.as_(who).graphql(CREATE, {"input": {"customerId": customer_id, "text": "hi", **fields}}))[
+        "createSampleNote"]
+
+
+def test_crud_fields_serve_list_get_create_update_delete_restore(notes):
+    api = notes
+    customer = rest_customer(api)
+    first = create(api, customer["id"], text="first", score=3)
+    assert first["customerId"] == customer["id"] and first["version"] == 1 and first["deletedAt"] is None
+    create(api, customer["id"], text="second", score=9)
+
+    assert ok(api.as_("rep").graphql(GET, {"id": first["id"]}))["sampleNote"] == first
+
+    page = ok(api.as_("rep").graphql(LIST, {"filter": {"customerId": customer["id"]}, "orderBy": "-score",
+                                            "first": 1}))["sampleNoteList"]
+    assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"]
+    assert [e["node"]["text"] for e in page["edges"]] == ["second"]
+    rest = ok(api.as_("rep").graphql(LIST, {"orderBy": "-score", "after": page["pageInfo"]["endCursor"]}))
+    assert [e["node"]["text"] for e in rest["sampleNoteList"]["edges"]] == ["first"]
+
+    updated = ok(api.as_("rep").graphql(UPDATE, {"id": first["id"], "input": {"version": 1, "score": 5}}))
+    assert updated["updateSampleNote"]["score"] == 5 and updated["updateSampleNote"]["version"] == 2
+
+    deleted = ok(api.as_("rep").graphql("mutation($id: ID!) { deleteSampleNote(id: $id) { id deletedAt } }",
+                                        {"id": first["id"]}))["deleteSampleNote"]
+    assert deleted["id"] == first["id"] and deleted["deletedAt"]
+    error(api.as_("rep").graphql(GET, {"id": first["id"]}), "NOT_FOUND")
+    in_bin = ok(api.as_("rep").graphql(LIST, {"filter": {"deleted": True}}))["sampleNoteList"]
+    assert [e["node"]["text"] for e in in_bin["edges"]] == ["first"]
+
+    restored = ok(api.as_("rep").graphql("mutation($id: ID!) { restoreSampleNote(id: $id) { id deletedAt } }",
+                                         {"id": first["id"]}))["restoreSampleNote"]
+    assert restored == {"id": first["id"], "deletedAt": None}
+    assert ok(api.as_("rep").graphql(GET, {"id": first["id"]}))["sampleNote"]["score"] == 5
+
+
+def test_crud_fields_report_errors_as_the_core_does(notes):
+    api = notes
+    customer = rest_customer(api)
+
+    body = api.as_("rep").graphql(CREATE, {"input": {"customerId": customer["id"], "text": "", "score": 11}})
+    err = error(body, "BAD_USER_INPUT")
+    assert set(err["extensions"]["fields"]) == {"text", "score"}
+    assert body["data"] == {"createSampleNote": None}
+
+    err = error(api.as_("rep").graphql(LIST, {"filter": {"customerId": "not-a-uuid"}}), "BAD_USER_INPUT")
+    assert set(err["extensions"]["fields"]) == {"filter.customerId"}
+    err = error(api.as_("rep").graphql(LIST, {"orderBy": "text"}), "BAD_USER_INPUT")
+    assert set(err["extensions"]["fields"]) == {"orderBy"}
+    err = error(api.as_("rep").graphql(LIST, {"first": 101}), "BAD_USER_INPUT")
+    assert set(err["extensions"]["fields"]) == {"first"}
+
+    note = create(api, customer["id"])
+    ok(api.as_("rep").graphql(UPDATE, {"id": note["id"], "input": {"version": 1, "text": "new"}}))
+    err = error(api.as_("rep").graphql(UPDATE, {"id": note["id"], "input": {"version": 1, "text": "stale"}}),
+                "CONFLICT")
+    assert "version" in err["extensions"]["fields"]
+
+    # another rep may not see the note (its customer is not theirs): NOT_FOUND, and nothing changes
+    error(api.as_("rep2").graphql(GET, {"id": note["id"]}), "NOT_FOUND")
+    body = api.as_("rep2").graphql("mutation($id: ID!) { deleteSampleNote(id: $id) { id } }", {"id": note["id"]})
+    error(body, "NOT_FOUND")
+    assert ok(api.as_("rep").graphql(GET, {"id": note["id"]}))["sampleNote"]["deletedAt"] is None
+
+
+def test_crud_fields_have_the_house_shape(notes):
+    schema = sdl(notes.client.application)
+    assert "sampleNote(id: ID!): SampleNote" in schema
+    assert "createSampleNote(input: SampleNoteCreateInput!): SampleNote" in schema
+    assert '"""Send the version you read."""\n  updateSampleNote(id: ID!, input: SampleNoteUpdateInput!): SampleNote' \
+        in schema
+    assert '"""Soft delete; returns the deleted record."""\n  deleteSampleNote(id: ID!): SampleNote' in schema
+    assert "restoreSampleNote(id: ID!): SampleNote" in schema
+    assert "sampleNoteList(" in schema and "): SampleNoteConnection\n" in schema
+    assert "Comma-separated, `-` for descending: createdAt, score. Default: createdAt." in schema
+
+
+def _widget_plugin(**options):
+    def types(registry):
+        @registry.type("Widget")
+        class Widget:
+            id: strawberry.ID
+
+        @registry.input("WidgetCreateInput")
+        class WidgetCreateInput:
+            name: str
+
+        @registry.input("WidgetUpdateInput")
+        class WidgetUpdateInput:
+            version: int
+
+    def fields(registry):
+        nothing = lambda *args, **kwargs: None  # noqa: E731 (only the schema is read)
+        return crud_fields(registry, "Widget", service=CrudService(nothing, nothing, None, nothing, nothing, None),
+                           **options)
+
+    return plugin("widgets", trellis_graphql_types=types,
+                  trellis_graphql_query_fields=lambda registry: fields(registry).query,
+                  trellis_graphql_mutation_fields=lambda registry: fields(registry).mutation)
+
+
+def test_crud_fields_leave_out_what_a_record_does_not_have():
+    from api.app import create_app
+
+    schema = sdl(create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[_widget_plugin(
+        names={"list": "allWidgets", "restore": None}, update_input="WidgetUpdateInput")]))
+    assert "widget(id: ID!): Widget\n" in schema
+    assert "allWidgets(first: Int! = 20, after: String = null): WidgetConnection\n" in schema
+    assert "deleteWidget(id: ID!): Widget\n" in schema
+    assert "createWidget" not in schema and "restoreWidget" not in schema and "widgets(" not in schema
+
+
+def test_crud_fields_name_the_plugin_when_misused():
+    from api.app import create_app
+
+    with pytest.raises(PluginError, match="widgets.*no create function"):
+        create_app({"DATABASE_URL": "sqlite://"},
+                   extra_plugins=[_widget_plugin(create_input="WidgetCreateInput", names={"restore": None})])
+    with pytest.raises(PluginError, match="widgets.*'remove'"):
+        create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[_widget_plugin(names={"remove": None})])
+
+
+def test_order_by_description_names_graphql_keys():
+    assert order_by_description(["occurred_at", "kind"], "-occurred_at") == (
+        "Comma-separated, `-` for descending: occurredAt, kind. Default: -occurredAt.")
