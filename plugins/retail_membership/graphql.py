@@ -17,7 +17,7 @@ from typing import Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import Slice, connection, page_request
 
 from plugins.retail_membership import campaigns, services
@@ -314,7 +314,9 @@ def query_fields(registry) -> dict:
     def retail_memberships(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
                            filter: Optional[registry.ref("RetailMembershipFilter")] = None,
                            ) -> registry.connection("RetailMembership"):
-        page = services.list_memberships(info.context.user, input_to_dict(filter), page=page_request(first, after))
+        request = page_request(first, after)
+        with field_names(prefix="filter."):
+            page = services.list_memberships(info.context.user, input_to_dict(filter), page=request)
         return connection(info, page)
 
     def retail_stores(info: strawberry.Info, first: int = 50, after: Optional[str] = None

@@ -92,3 +92,9 @@ def test_a_campaign_reports_its_lift_over_graphql(shop):
     assert c["status"] == "launched" and c["treatedCount"] == 5
     assert c["result"]["treated"]["converted"] + c["result"]["control"]["converted"] == 4
     assert (c["result"]["lift"], c["result"]["ciLow"], c["result"]["ciHigh"]) == (rest["lift"], rest["ci_low"], rest["ci_high"])
+
+
+def test_a_bad_membership_filter_names_the_field_as_every_list_does(shop):
+    body = shop.api.graphql('{ retailMemberships(first: 5, filter: {homeStoreId: "nope"}) { totalCount } }')
+    err = body["errors"][0]
+    assert err["extensions"]["code"] == "BAD_USER_INPUT" and set(err["extensions"]["fields"]) == {"filter.homeStoreId"}
