@@ -1,9 +1,15 @@
 """Exhibitions (会展): fast paths for large batches (registration imports, scan uploads, invitations).
 
-A batch is written with one multi-row INSERT per table instead of one ORM flush per row. It stays
-audited: one audit row per record created (inserted in bulk too) and one summary event per batch
-(``exhibitions_edition.<verb>``), so webhooks see a batch, not thousands of events. Timeline entries
-are core ``interaction`` rows written with ``source="exhibitions"``.
+A batch collects its rows in the core's :class:`core.services.bulk.BulkRecorder` and writes them with
+one multi-row INSERT per table (per :data:`core.services.bulk.CHUNK` rows) instead of one ORM flush
+per row. It stays audited: one audit entry per record created (customers, registrations, invitations,
+timeline entries; check-ins are not audited one by one), collected with ``BulkRecorder.audit`` so the
+core builds the audit rows (this module never touches the audit or outbox tables), and stamped with
+the time of the batch. It emits no per-record event: the service writes one summary event per batch
+on the edition (``exhibitions_edition.<verb>``, through ``core.services.audit.record_change``), so
+webhooks see a batch, not thousands of events. Timeline entries are core ``interaction`` rows written
+with ``source="exhibitions"``. The recorder checks no permission: every service that uses it requires
+organiser staff first.
 """
 from __future__ import annotations
 
@@ -11,32 +17,27 @@ import uuid
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import insert
-
-from core import db
 from core.db import utcnow
-from core.models import AuditEntry, Interaction
-from core.services.audit import jsonable
+from core.models import Interaction
+from core.services.bulk import BulkRecorder, BulkRow
 
-CHUNK = 1000
-
-
-def insert_rows(model: type, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with an ``id`` each) into ``model``'s table in chunks."""
-    sess = db.session()
-    for start in range(0, len(rows), CHUNK):
-        sess.execute(insert(model), rows[start:start + CHUNK])
+#: the fields of a timeline entry recorded in its audit entry
+TIMELINE_FIELDS = ("customer_id", "kind", "subject")
 
 
-def audit_rows(actor: Any, record_type: str, verb: str, records: Iterable[tuple[uuid.UUID, dict]]) -> None:
-    """One audit entry per record: ``(record_id, {field: (old, new)})``."""
-    actor_id = getattr(actor, "id", None)
-    now = utcnow()
-    rows = [{"id": uuid.uuid4(), "at": now, "actor_id": actor_id, "action": f"{record_type}.{verb}",
-             "record_type": record_type, "record_id": rid,
-             "changes": {k: [jsonable(o), jsonable(n)] for k, (o, n) in changes.items()}}
-            for rid, changes in records]
-    insert_rows(AuditEntry, rows)
+def add_created(rec: BulkRecorder, model: type, rows: Iterable[dict[str, Any]], fields: Iterable[str], *,
+                at: datetime | None = None) -> list[BulkRow]:
+    """Collect ``rows`` of ``model`` (dicts with every column value, an ``id`` each) and, for each, the
+    audit entry ``<table>.created`` whose changes are ``{field: (None, value)}`` for ``fields``. Every
+    entry is stamped ``at`` (default: now). No event."""
+    at = at or utcnow()
+    fields = tuple(fields)
+    added = []
+    for row in rows:
+        record = rec.add(model, **row)
+        rec.audit("created", record, {f: (None, row[f]) for f in fields}, at=at)
+        added.append(record)
+    return added
 
 
 def timeline_row(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, occurred_at: datetime,
@@ -48,11 +49,7 @@ def timeline_row(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, oc
             "created_at": now, "updated_at": now, "escalation_count": 0, "outcome": ""}
 
 
-def add_timeline(actor: Any, rows: list[dict[str, Any]]) -> None:
-    """Write timeline entries (from :func:`timeline_row`) and their audit rows."""
-    if not rows:
-        return
-    insert_rows(Interaction, rows)
-    audit_rows(actor, "interaction", "created",
-               ((r["id"], {"customer_id": (None, r["customer_id"]), "kind": (None, r["kind"]),
-                           "subject": (None, r["subject"])}) for r in rows))
+def add_timeline(rec: BulkRecorder, rows: list[dict[str, Any]]) -> list[BulkRow]:
+    """Collect timeline entries (from :func:`timeline_row`) and their audit entries; flush with
+    ``Interaction`` among the models."""
+    return add_created(rec, Interaction, rows, TIMELINE_FIELDS)

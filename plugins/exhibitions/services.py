@@ -625,7 +625,7 @@ def import_registrations(actor, edition_id, data) -> ImportResult:
     """Register many visitors at once (pre-registration lists, partners' lists): every row is checked
     first and any bad row rejects the whole import (422 naming ``registrations.<i>.<field>``); visitors
     already registered are reported, not duplicated, so an import may be sent again. New visitors become
-    person customers. Written in bulk: one INSERT per table per thousand rows."""
+    person customers. Written in bulk (``plugins.exhibitions.bulk``): one multi-row INSERT per table."""
     user = require_staff(actor)
     edition = get_edition(actor, edition_id)
     raw = common.validate(S.RegistrationImport, data)["registrations"]
@@ -702,17 +702,13 @@ def import_registrations(actor, edition_id, data) -> ImportResult:
         result.created += 1
         result.registrations.append({"index": i, "registration_id": reg["id"], "visitor_id": vid,
                                      "badge_code": code, "created": True})
-    bulk.insert_rows(Customer, new_customers)
-    bulk.audit_rows(user, "customer", "created",
-                    ((c["id"], {"kind": (None, "person"), "name": (None, c["name"]), "source": (None, "exhibition")})
-                     for c in new_customers))
-    bulk.insert_rows(VisitorRegistration, new_regs)
-    bulk.audit_rows(user, "exhibitions_registration", "created",
-                    ((g["id"], {k: (None, g[k]) for k in ("edition_id", "visitor_id", "category", "badge_code")})
-                     for g in new_regs))
-    bulk.add_timeline(user, [bulk.timeline_row(user, g["visitor_id"], L.KIND_REGISTRATION,
-                                               f"Registered for {edition.name} ({g['category']})", g["registered_at"])
-                             for g in new_regs])
+    rec = bulk.BulkRecorder(user)
+    bulk.add_created(rec, Customer, new_customers, ("kind", "name", "source"))
+    bulk.add_created(rec, VisitorRegistration, new_regs, ("edition_id", "visitor_id", "category", "badge_code"))
+    bulk.add_timeline(rec, [bulk.timeline_row(user, g["visitor_id"], L.KIND_REGISTRATION,
+                                              f"Registered for {edition.name} ({g['category']})", g["registered_at"])
+                            for g in new_regs])
+    rec.flush([Customer, VisitorRegistration, Interaction])
     _mark_invitations_registered(edition.id, [g["visitor_id"] for g in new_regs])
     audit.record_change(user, "registrations_imported", edition,
                         payload={"created": result.created, "existing": result.existing,
@@ -811,8 +807,11 @@ def upload_scans(actor, edition_id, data) -> ScanResult:
                 user, reg.visitor_id, L.KIND_CHECK_IN,
                 f"Entered {edition.name} on {s['day'].isoformat()}" + (f" at gate {s['gate']}" if s["gate"] else ""),
                 s["scanned_at"]))
-    bulk.insert_rows(CheckIn, new_rows)
-    bulk.add_timeline(user, timeline_rows)
+    rec = bulk.BulkRecorder(user)
+    for row in new_rows:
+        rec.add(CheckIn, **row)
+    bulk.add_timeline(rec, timeline_rows)
+    rec.flush([CheckIn, Interaction])
     result.accepted = len(new_rows)
     result.checkins = [by_input[i] for i in sorted(by_input)]
     audit.record_change(user, "scans_uploaded", edition,
@@ -1228,11 +1227,11 @@ def build_invitations(actor, edition_id, data) -> InvitationResult:
     result.created = len(new)
     if c["dry_run"]:
         return result
-    bulk.insert_rows(ExhibitionInvitation, new)
-    bulk.audit_rows(user, "exhibitions_invitation", "created",
-                    ((r["id"], {"visitor_id": (None, r["visitor_id"]), "reason": (None, r["reason"])}) for r in new))
-    bulk.add_timeline(user, [bulk.timeline_row(user, r["visitor_id"], L.KIND_INVITATION,
-                                               f"Invited to {edition.name}", now, r["reason"]) for r in new])
+    rec = bulk.BulkRecorder(user)
+    bulk.add_created(rec, ExhibitionInvitation, new, ("visitor_id", "reason"))
+    bulk.add_timeline(rec, [bulk.timeline_row(user, r["visitor_id"], L.KIND_INVITATION,
+                                              f"Invited to {edition.name}", now, r["reason"]) for r in new])
+    rec.flush([ExhibitionInvitation, Interaction])
     audit.record_change(user, "invitations_built", edition,
                         payload={"selected": result.selected, "created": result.created,
                                  "criteria": {k: v for k, v in c.items() if k != "dry_run"}})
