@@ -104,11 +104,6 @@ def loaded_datasets() -> set[str]:
     return set(db.session().scalars(select(DemoDataset.name)))
 
 
-def is_loaded() -> bool:
-    """The core's demo data are in the database."""
-    return CORE_DATASET in loaded_datasets()
-
-
 def plugin_rng(plugin_name: str) -> random.Random:
     """A plugin's own seeded generator: its demo is the same on every machine, whichever other plugins
     are enabled and whenever it is loaded."""
