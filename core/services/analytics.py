@@ -417,8 +417,10 @@ def refresh(*, now: datetime | None = None, trigger: str = "manual",
             "churn_task_id": (prev.churn_task_id if persisting else tasks.get(i)) if up else None,
             **csat[i], **nps[i],
         })
+    # render_nulls: rows differ in which numbers are null, and the ORM would otherwise split the batch
+    # into one statement per pattern of nulls
     for start in range(0, len(rows), 1000):
-        sess.execute(insert(CustomerAnalytics), rows[start:start + 1000])
+        sess.execute(insert(CustomerAnalytics).execution_options(render_nulls=True), rows[start:start + 1000])
 
     run.finished_at = utcnow()
     run.seconds = round(time.perf_counter() - started, 3)

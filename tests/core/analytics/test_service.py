@@ -433,3 +433,14 @@ def test_a_customer_list_loads_analytics_in_a_fixed_number_of_queries(api, count
     assert len(small.get_json()) == 2 and len(large.get_json()) > 5
     assert all(c["analytics"]["rfm"]["segment"] for c in large.get_json() if c["analytics"]["purchases"]["transactions"])
     assert many.count == few.count
+
+
+def test_a_refresh_writes_the_analytics_rows_in_one_insert_per_thousand(api, count_queries):
+    # rows differ in which numbers are null (no purchase, one purchase, repeat buyers); the insert must
+    # not split into one statement per pattern (it did: 6,000 statements for 10,000 customers)
+    build_population(api)
+    create(api, name="Never bought")
+    with count_queries() as counter:
+        refresh(api)
+    inserts = [s for s in counter.statements if s.lstrip().upper().startswith("INSERT INTO CUSTOMER_ANALYTICS")]
+    assert len(inserts) == 1
