@@ -91,4 +91,3 @@ def test_cross_site_form_posts_cannot_ride_the_session_cookie(client, people):
     text = client.post("/graphql", data='{"query": "{ me { email } }"}', headers={"Content-Type": "text/plain"})
     assert text.status_code == 400
     assert client.get("/api/v1/customers").get_json() == []
-
