@@ -355,11 +355,19 @@ class CustomerOut(RecordOut):
 
     @pre_dump(pass_collection=True)
     def _preload_analytics(self, data, many, **kwargs):
-        if many:
-            from core.services.analytics import preload
-
-            preload(data)
+        if not many:
+            return data
+        data = list(data)  # a query result or a generator can be read once: keep what preload read
+        preload_analytics(data)
         return data
+
+
+def preload_analytics(customers: list) -> None:
+    """Load the analytics of every customer about to be serialised in two statements (a schema that nests
+    ``CustomerOut`` in a list calls it with the list's customers)."""
+    from core.services.analytics import preload  # the service imports these schemas
+
+    preload(customers)
 
 
 class ContactOut(RecordOut):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, pre_dump
 
 from api.rest.crud import body_doc, json_body, page_request
 from core.schemas import (
     Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
-    StageChange, TaskCancellation, TaskCompletion, UserOut,
+    StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
 )
 from core.services import common, customers, interactions, notifications, ownership, workflow
 
@@ -60,6 +60,14 @@ class AssignmentOut(Schema):
     customer = fields.Nested(CustomerOut)
     rep = fields.Nested(UserOut)
     rule = fields.Integer(allow_none=True)
+
+    @pre_dump(pass_collection=True)
+    def _preload_analytics(self, data, many, **kwargs):
+        if not many:
+            return data
+        data = list(data)
+        preload_analytics([assignment.customer for assignment in data])
+        return data
 
 
 class HistoryArgs(Schema):

@@ -444,3 +444,35 @@ def test_a_refresh_writes_the_analytics_rows_in_one_insert_per_thousand(api, cou
         refresh(api)
     inserts = [s for s in counter.statements if s.lstrip().upper().startswith("INSERT INTO CUSTOMER_ANALYTICS")]
     assert len(inserts) == 1
+
+
+def test_customers_nested_in_an_allocation_plan_load_analytics_in_a_fixed_number_of_queries(api, people,
+                                                                                            count_queries):
+    for i in range(12):
+        c = api.as_("manager").post("/api/v1/customers", json={"name": f"Pool {i}", "owner_id": None}).get_json()
+        buy(api, c, 10 + i, "50.00", who="manager")
+        buy(api, c, 40 + i, "70.00", who="manager")
+    refresh(api)
+    plan = {"rep_ids": [str(people.rep.id)], "dry_run": True}
+    with count_queries() as few:
+        small = api.as_("manager").post("/api/v1/customers/allocate", json={**plan, "limit": 2}).get_json()
+    with count_queries() as many:
+        large = api.as_("manager").post("/api/v1/customers/allocate", json={**plan, "limit": 12}).get_json()
+    assert len(small) == 2 and len(large) == 12
+    assert all(a["customer"]["analytics"]["rfm"]["segment"] for a in large)
+    assert many.count == few.count
+
+
+def test_customers_serialise_from_a_query_result_read_once(api, runtime):
+    from sqlalchemy import select
+
+    from core import db
+    from core.models import Customer
+    from core.schemas import CustomerOut
+
+    for i in range(3):
+        create(api, name=f"Streamed {i}")
+    refresh(api)
+    with runtime.database.unit_of_work():
+        streamed = CustomerOut(many=True).dump(db.session().scalars(select(Customer)))
+    assert len(streamed) == 3 and all(c["analytics"]["rfm"]["reason"] == "no purchase yet" for c in streamed)
