@@ -463,10 +463,14 @@ def _minimize_log(neg_ll_and_grad, start: np.ndarray, max_iter: int, extra_start
 def _homogeneous_dropout(theta: np.ndarray) -> bool:
     """The BG/NBD optimum ran off along a -> inf, b -> inf with a/(a+b) fixed: the Beta mixing of the dropout
     probability collapsed to a point. That limit is a proper model (no heterogeneity in p), not a failure:
-    only b is at its upper bound, a is well above 1, and r and alpha are inside theirs."""
+    exactly one of a and b is at its upper bound (b when p is small, a when it is large), the other is
+    well above 1 and inside its bounds, and so are r and alpha."""
     log_r, log_alpha, log_a, log_b = theta
-    inside = all(abs(v) < _LOG_BOUND - 1e-6 for v in (log_r, log_alpha))
-    return inside and log_b >= _LOG_BOUND - 1e-6 and log_a > math.log(10.0)
+    top = _LOG_BOUND - 1e-6
+    inside = all(abs(v) < top for v in (log_r, log_alpha))
+    one_at_top = (log_a >= top) != (log_b >= top)
+    other = log_a if log_b >= top else log_b
+    return inside and one_at_top and math.log(10.0) < other < top
 
 
 def _convergence(res, names: tuple[str, ...], max_iter: int) -> tuple[bool, str]:
