@@ -69,3 +69,15 @@ def test_listing_users_by_an_unknown_role_is_a_422_not_an_empty_list(api, people
     assert reps.status_code == 200 and {u["role"] for u in reps.get_json()} == {"rep"}
     body = api.as_("admin").graphql('{ users(role: "kingg") { totalCount } }')
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+
+
+def test_users_keeping_a_disabled_plugins_role_can_still_be_found(api, runtime, people, database_url, connection):
+    from core.services import users
+    from tests.api.graphql.helpers import app_with
+
+    with runtime.database.unit_of_work():
+        users.create_user(None, {"email": "staff@example.com", "name": "Store", "role": "store_staff"})
+    with app_with(database_url, connection, people=people, PLUGINS="exhibitions") as (without_retail, _):
+        found = without_retail.as_("admin").get("/api/v1/users?role=store_staff")
+        assert found.status_code == 200 and [u["email"] for u in found.get_json()] == ["staff@example.com"]
+        assert without_retail.as_("admin").get("/api/v1/users?role=kingg").status_code == 422
