@@ -129,7 +129,8 @@ def trellis_demo_data(admin, rng):
     this plugin alone, so its demo is the same on every machine whatever else is enabled. A unit of work is
     open: write through services. The core records that the plugin's demo data are loaded and calls the
     hook once per database: after ``trellis demo --core-only``, or when the plugin is enabled later, the
-    next ``trellis demo`` adds just the missing plugins' data.
+    next ``trellis demo`` adds just the missing plugins' data (a database whose demo was loaded before data
+    sets were recorded one by one counts as complete).
     """
 
 

@@ -100,7 +100,8 @@ class BulkRecorder:
 
     def add(self, model: type, **values: Any) -> BulkRow:
         """Collect one row of ``model`` (column name → value; an ``id`` is generated unless given). Column
-        defaults are not applied: pass every value the row needs."""
+        defaults are not applied: pass every value the row needs (a column some rows of a model leave out
+        is written as NULL in those rows)."""
         values.setdefault("id", uuid.uuid4())
         self._rows[model].append(values)
         return BulkRow(model, values)
@@ -174,6 +175,7 @@ class BulkRecorder:
         unlisted = [m.__name__ for m, rows in self._rows.items() if rows and m not in order]
         if unlisted:
             raise ValueError(f"Rows collected for models not passed to flush: {', '.join(unlisted)}.")
+        db.session().flush()  # rows may point at ORM objects added but not yet written
         conn = db.session().connection()
         counts = {}
         for model in order:
