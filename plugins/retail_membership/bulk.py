@@ -35,7 +35,9 @@ from plugins.retail_membership import program as programme
 from plugins.retail_membership.models import (
     RetailCampaignMember, RetailMembership, RetailOccasion, RetailPointsEntry, RetailPurchase, RetailPurchaseLine,
 )
-from plugins.retail_membership.services import PLUGIN, TIER_WORKFLOW, check_balance_limit, earn_points
+from plugins.retail_membership.services import (
+    PLUGIN, TIER_WORKFLOW, check_balance_limit, earn_points, lock_members,
+)
 
 EVENT = "retail_membership.bulk_import"
 
@@ -83,8 +85,8 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
     prog = programme.current()
     sess = db.session()
     rec = BulkRecorder(user)
-    purchases = [{**p, "store_id": parse_uuid(p["store_id"], "store_id"),
-                  "membership_id": parse_uuid(p["membership_id"], "membership_id")} for p in purchases]
+    purchases = [{**p, "index": i, "store_id": parse_uuid(p["store_id"], "store_id"),
+                  "membership_id": parse_uuid(p["membership_id"], "membership_id")} for i, p in enumerate(purchases)]
     stores = {p["store_id"] for p in purchases}
     known = set(sess.execute(select(RetailPurchase.store_id, RetailPurchase.pos_transaction_id)
                              .where(RetailPurchase.store_id.in_(stores))).all()) if stores else set()
@@ -94,6 +96,7 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
         by_member[p["membership_id"]].append(p)
     if not by_member:
         return {"purchases": 0}
+    lock_members(list(by_member))  # the balances read below stay true until the batch commits
     members = {m.id: m for m in sess.scalars(select(RetailMembership).where(RetailMembership.id.in_(list(by_member))))}
     customers = {c.id: c for c in sess.scalars(select(Customer).where(
         Customer.id.in_([m.customer_id for m in members.values()])))}
@@ -139,7 +142,7 @@ def import_purchases(actor: Any, purchases: list[dict], *, now: datetime | None 
                 "points_earned": (None, points)}, payload={"membership_id": mid, "store_id": p["store_id"],
                                                            "customer_id": customer.id}, at=at)
             if points:
-                check_balance_limit(balance, points, field=f"purchases.{p['pos_transaction_id']}")
+                check_balance_limit(balance, points, field=f"purchases.{p['index']}.lines")
                 balance += points
                 rec.add(RetailPointsEntry, membership_id=mid, kind="earn", points=points, balance_after=balance,
                         occurred_at=at, expires_at=at + timedelta(days=prog.points_expiry_days), purchase_id=pid,

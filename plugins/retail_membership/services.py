@@ -656,12 +656,22 @@ def adjust(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailPoi
 
 
 def award_bonus(actor: Any, membership_id: uuid.UUID, points: int, *, kind: str = "bonus", reason: str = "",
-                at: datetime | None = None, **refs) -> RetailPointsEntry:
-    """Credit points outside a purchase (campaign bonus, referral reward); the caller checked the rights."""
+                at: datetime | None = None, **refs) -> RetailPointsEntry | None:
+    """Credit points outside a purchase (campaign bonus, referral reward); the caller checked the rights.
+
+    A gift never fails the sale or the launch that gives it: for a member near :data:`MAX_BALANCE` it is
+    cut to what fits (the audit entry records ``capped_from``), and a member at the cap gets none (None)."""
     at = at or utcnow()
     lock_member(membership_id)
-    entry = _append(membership_id, kind, points, at=at, actor=actor, reason=reason, expires_at=lot_expiry(at), **refs)
-    audit.record_change(actor, "created", entry, {"kind": (None, kind), "points": (None, points)},
+    granted = min(points, MAX_BALANCE - balance_of(membership_id))
+    if granted <= 0:
+        return None
+    entry = _append(membership_id, kind, granted, at=at, actor=actor, reason=reason, expires_at=lot_expiry(at),
+                    **refs)
+    changes = {"kind": (None, kind), "points": (None, granted)}
+    if granted < points:
+        changes["capped_from"] = (None, points)
+    audit.record_change(actor, "created", entry, changes,
                         payload={"membership_id": membership_id, "balance_after": entry.balance_after})
     return entry
 
@@ -969,6 +979,16 @@ def list_refunds(actor: Any, filters: Mapping[str, Any] | None = None, *, page=c
     return common.paginate(stmt, page, [RetailRefund.occurred_at.desc()], RetailRefund.id)
 
 
+def _refunded(purchase: RetailPurchase, values: Mapping[str, Any]) -> RetailRefund | None:
+    """The refund already recorded under this POS refund id (a 409 if it was for another amount)."""
+    existing = db.session().scalar(select(RetailRefund).where(RetailRefund.purchase_id == purchase.id,
+                                                              RetailRefund.pos_refund_id == values["pos_refund_id"]))
+    if existing is not None and "amount" in values and values["amount"].quantize(CENT) != existing.amount:
+        raise Conflict(f"POS refund {values['pos_refund_id']} was recorded with another amount ({existing.amount}).",
+                       fields={"pos_refund_id": ["Already used."]})
+    return existing
+
+
 def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
     """Refund a purchase fully or in part: the spend and the points it earned are taken back in
     proportion (never below a zero balance — what cannot be taken back is recorded as unrecovered),
@@ -982,15 +1002,13 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
         raise ValidationFailed(fields={"purchase_id": ["No purchase with this id."]}) from None
     _may_sell_at(user, db.session().get(RetailStore, purchase.store_id))
     sess = db.session()
-    existing = sess.scalar(select(RetailRefund).where(RetailRefund.purchase_id == purchase.id,
-                                                      RetailRefund.pos_refund_id == values["pos_refund_id"]))
-    if existing is not None:
-        if "amount" in values and values["amount"].quantize(CENT) != existing.amount:
-            raise Conflict(f"POS refund {values['pos_refund_id']} was recorded with another amount ({existing.amount}).",
-                           fields={"pos_refund_id": ["Already used."]})
+    if (existing := _refunded(purchase, values)) is not None:
         return existing, False
     member = sess.get(RetailMembership, purchase.membership_id)
     lock_member(member.id)
+    # a retry sent while the first was in flight waited for the lock: the first is committed now
+    if (existing := _refunded(purchase, values)) is not None:
+        return existing, False
     sess.refresh(member)
     sess.refresh(purchase)
     remaining = purchase.total - purchase.refunded_total

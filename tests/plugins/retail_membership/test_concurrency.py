@@ -147,3 +147,50 @@ def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_database
             assert services.balance_of(member.id) == 100
     finally:
         runtime.database.dispose()
+
+
+@pytest.mark.parametrize("amount", [None, "10.00"])  # a full refund, a partial one
+def test_simultaneous_retries_of_one_pos_refund_record_it_once(own_database, amount):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import func, select
+
+    from core.migrate import upgrade
+    from core.services import users
+    from plugins.retail_membership import services
+    from plugins.retail_membership.models import RetailRefund
+
+    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
+    runtime = app.extensions["trellis"]
+    upgrade(runtime)
+    with runtime.database.unit_of_work():
+        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
+        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
+        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
+        purchase, _ = services.record_purchase(admin, {
+            "pos_transaction_id": "T-1", "store_code": "C1", "card_number": member.card_number, "total": "100.00",
+            "occurred_at": datetime.now(timezone.utc).isoformat()})
+    body = {"purchase_id": str(purchase.id), "pos_refund_id": "R-RETRY", "reason": "returned",
+            **({"amount": amount} if amount else {})}
+
+    def send():
+        try:
+            with runtime.database.unit_of_work():
+                _, created = services.refund(admin, body)
+            return "created" if created else "replayed"
+        except Conflict:
+            return "busy"
+        except Exception as exc:  # noqa: BLE001 - the test names whatever escaped
+            return type(exc).__name__
+
+    outcomes = run_together(send, 6)
+    try:
+        assert outcomes.count("created") == 1, outcomes
+        if runtime.database.engine.dialect.name == "postgresql":
+            assert outcomes.count("replayed") == 5, outcomes
+        else:
+            assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
+        with runtime.database.unit_of_work() as sess:
+            assert sess.scalar(select(func.count()).select_from(RetailRefund)) == 1
+    finally:
+        runtime.database.dispose()

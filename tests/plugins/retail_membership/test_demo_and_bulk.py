@@ -56,3 +56,30 @@ def test_bulk_import_is_idempotent_and_keeps_the_ledger_balanced(shop):
         assert services.balance_of(mid) == sum(e.points for e in entries) == entries[-1].balance_after
         # 4 purchases of 600 at 1x, then 6 at silver's 1.2x (720), minus 100 redeemed
         assert services.balance_of(mid) == 4 * 600 + 6 * 720 - 100
+
+
+def test_a_bulk_import_that_would_pass_the_points_cap_is_refused_whole(shop):
+    import pytest
+
+    from core.errors import ValidationFailed
+    from plugins.retail_membership import bulk, services
+    from plugins.retail_membership.models import RetailPurchase
+
+    admin = shop.people.admin
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with shop.runtime.database.unit_of_work():
+        [mid] = bulk.enrol(admin, [{"name": "Full Fu", "card_number": "B0002", "home_store_id": shop.north["id"],
+                                    "joined_on": (now - timedelta(days=400)).date()}])
+        services.adjust(admin, mid, {"points": 10**9, "reason": "top up"})
+        services.adjust(admin, mid, {"points": 10**9 - 100, "reason": "top up"})
+    rows = [{"membership_id": mid, "store_id": shop.north["id"], "pos_transaction_id": f"F{i}",
+             "occurred_at": now - timedelta(days=10 - i),
+             "lines": [{"sku": "X", "category": "shirts", "quantity": 1, "unit_price": Decimal("60.00")}]}
+            for i in range(2)]
+    with pytest.raises(ValidationFailed) as refused:
+        with shop.runtime.database.unit_of_work():
+            bulk.import_purchases(admin, rows, now=now)
+    assert list(refused.value.fields) == ["purchases.1.lines"]  # the second sale is the one past the cap
+    with shop.runtime.database.unit_of_work() as sess:
+        assert sess.scalar(select(func.count()).select_from(RetailPurchase)) == 0
+        assert services.balance_of(mid) == 2 * 10**9 - 100

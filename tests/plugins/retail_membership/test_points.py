@@ -108,3 +108,27 @@ def test_a_balance_stays_within_two_billion_points_and_a_refused_sale_writes_not
     assert assert_balanced(shop.api, m["id"]) == 2 * 10**9
     body = shop.api.graphql('query($id: ID!) { retailMembership(id: $id) { pointsBalance } }', {"id": m["id"]})
     assert body.get("data", {}).get("retailMembership", {}).get("pointsBalance") == 2 * 10**9, body
+
+
+def test_a_bonus_for_a_member_near_the_cap_is_cut_to_what_fits_and_blocks_nobody(shop):
+    # the friend's first sale (a referral bonus for the referrer) and a points campaign are not refused
+    # because of someone else's balance; the bonus is cut to what fits, and its audit entry says so
+    referrer = enrol(shop.api, shop.north, name="Referrer")
+    url = f"{BASE}/memberships/{referrer['id']}/adjustments"
+    for points in (10**9, 10**9 - 10):
+        assert shop.api.post(url, json={"points": points, "reason": "top up"}).status_code == 201
+    friend = enrol(shop.api, shop.north, name="Friend", referred_by_card=referrer["card_number"])
+    sold = buy(shop.api, sale("T1", friend["card_number"], total="10.00"))
+    assert sold["points_earned"] == 10
+    entries = [(e["kind"], e["points"]) for e in ledger(shop.api, referrer["id"])]
+    assert ("referral", 10) in entries and assert_balanced(shop.api, referrer["id"]) == 2 * 10**9
+    audit = shop.api.get("/api/v1/audit?record_type=retail_membership_points_entry").get_json()
+    capped = [a for a in audit if a["changes"].get("points") == [None, 10]]
+    assert capped and capped[0]["changes"]["capped_from"] == [None, 200]
+
+    campaign = shop.api.as_("manager").post(f"{BASE}/campaigns", json={
+        "name": "Bonus", "offer_kind": "points_bonus", "offer_value": "500", "control_share": "0"})
+    launched = shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign.get_json()['id']}/launch")
+    assert launched.status_code == 200, launched.get_json()
+    assert assert_balanced(shop.api, referrer["id"]) == 2 * 10**9  # full: nothing credited, nothing refused
+    assert assert_balanced(shop.api, friend["id"]) == 10 + 500
