@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
@@ -39,6 +40,33 @@ def own_database(tmp_path):
         yield f"sqlite:///{tmp_path / 'concurrency.db'}"
 
 
+@dataclass
+class Shop:
+    runtime: object
+    admin: object
+    member: object
+
+
+@pytest.fixture
+def own_shop(own_database):
+    """An app of its own on ``own_database`` with an admin, one store (C1) and one member; disposed after."""
+    from core.migrate import upgrade
+    from core.services import users
+    from plugins.retail_membership import services
+
+    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
+    runtime = app.extensions["trellis"]
+    upgrade(runtime)
+    with runtime.database.unit_of_work():
+        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
+        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
+        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
+    try:
+        yield Shop(runtime, admin, member)
+    finally:
+        runtime.database.dispose()
+
+
 def run_together(action, threads_n: int) -> list[str]:
     """Run ``action`` in ``threads_n`` threads released at once; their results, in finishing order."""
     barrier = threading.Barrier(threads_n)
@@ -59,18 +87,11 @@ def run_together(action, threads_n: int) -> list[str]:
     return outcomes
 
 
-def test_concurrent_redemptions_never_overdraw(own_database):
-    from core.migrate import upgrade
-    from core.services import users
+def test_concurrent_redemptions_never_overdraw(own_shop):
     from plugins.retail_membership import services
 
-    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
-    runtime = app.extensions["trellis"]
-    upgrade(runtime)
+    runtime, admin, member = own_shop.runtime, own_shop.admin, own_shop.member
     with runtime.database.unit_of_work():
-        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
-        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
-        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
         services.adjust(admin, member.id, {"points": 100, "reason": "opening balance"})
     threads_n, each = 12, 30
 
@@ -85,41 +106,31 @@ def test_concurrent_redemptions_never_overdraw(own_database):
             return "busy"
 
     outcomes = run_together(redeem, threads_n)
-    try:
-        assert len(outcomes) == threads_n
-        granted = outcomes.count("ok")
-        with runtime.database.unit_of_work():
-            balance = services.balance_of(member.id)
-            entries = services.ledgers_for([member.id], 100)[member.id]
-        assert balance == 100 - each * granted >= 0
-        assert all(e.balance_after >= 0 for e in entries)
-        if runtime.database.engine.dialect.name == "postgresql":
-            assert (granted, outcomes.count("refused")) == (3, threads_n - 3)
-        else:
-            assert 1 <= granted <= 3
-    finally:
-        runtime.database.dispose()
+    assert len(outcomes) == threads_n
+    granted = outcomes.count("ok")
+    with runtime.database.unit_of_work():
+        balance = services.balance_of(member.id)
+        entries = services.ledgers_for([member.id], 100)[member.id]
+    assert balance == 100 - each * granted >= 0
+    assert all(e.balance_after >= 0 for e in entries)
+    if runtime.database.engine.dialect.name == "postgresql":
+        assert (granted, outcomes.count("refused")) == (3, threads_n - 3)
+    else:
+        assert 1 <= granted <= 3
 
 
-def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_database):
+def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_shop):
     """A POS that resends a sale while the first upload is still in flight gets the first purchase back
     (created False), not a unique-constraint error; the member's spend and points count it once."""
     from datetime import datetime, timezone
 
     from sqlalchemy import func, select
 
-    from core.migrate import upgrade
-    from core.services import users
     from plugins.retail_membership import services
     from plugins.retail_membership.models import RetailPurchase
 
-    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
-    runtime = app.extensions["trellis"]
-    upgrade(runtime)
+    runtime, admin, member = own_shop.runtime, own_shop.admin, own_shop.member
     with runtime.database.unit_of_work():
-        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
-        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
-        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
         card = member.card_number
     sale = {"pos_transaction_id": "T-RETRY", "store_code": "C1", "card_number": card, "total": "100.00",
             "occurred_at": datetime.now(timezone.utc).isoformat()}
@@ -136,37 +147,27 @@ def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_database
             return type(exc).__name__
 
     outcomes = run_together(upload, threads_n)
-    try:
-        assert outcomes.count("created") == 1, outcomes
-        if runtime.database.engine.dialect.name == "postgresql":
-            assert outcomes.count("replayed") == threads_n - 1, outcomes
-        else:  # SQLite refuses a writer that cannot get the write lock with 409
-            assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
-        with runtime.database.unit_of_work() as sess:
-            assert sess.scalar(select(func.count()).select_from(RetailPurchase)) == 1
-            assert services.balance_of(member.id) == 100
-    finally:
-        runtime.database.dispose()
+    assert outcomes.count("created") == 1, outcomes
+    if runtime.database.engine.dialect.name == "postgresql":
+        assert outcomes.count("replayed") == threads_n - 1, outcomes
+    else:  # SQLite refuses a writer that cannot get the write lock with 409
+        assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
+    with runtime.database.unit_of_work() as sess:
+        assert sess.scalar(select(func.count()).select_from(RetailPurchase)) == 1
+        assert services.balance_of(member.id) == 100
 
 
 @pytest.mark.parametrize("amount", [None, "10.00"])  # a full refund, a partial one
-def test_simultaneous_retries_of_one_pos_refund_record_it_once(own_database, amount):
+def test_simultaneous_retries_of_one_pos_refund_record_it_once(own_shop, amount):
     from datetime import datetime, timezone
 
     from sqlalchemy import func, select
 
-    from core.migrate import upgrade
-    from core.services import users
     from plugins.retail_membership import services
     from plugins.retail_membership.models import RetailRefund
 
-    app = create_app(app_config(own_database, PLUGINS="retail_membership"))
-    runtime = app.extensions["trellis"]
-    upgrade(runtime)
+    runtime, admin, member = own_shop.runtime, own_shop.admin, own_shop.member
     with runtime.database.unit_of_work():
-        admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
-        store = services.create_store(admin, {"code": "C1", "name": "Corner"})
-        member = services.create_membership(admin, {"customer": {"name": "Busy"}, "home_store_id": str(store.id)})
         purchase, _ = services.record_purchase(admin, {
             "pos_transaction_id": "T-1", "store_code": "C1", "card_number": member.card_number, "total": "100.00",
             "occurred_at": datetime.now(timezone.utc).isoformat()})
@@ -184,13 +185,10 @@ def test_simultaneous_retries_of_one_pos_refund_record_it_once(own_database, amo
             return type(exc).__name__
 
     outcomes = run_together(send, 6)
-    try:
-        assert outcomes.count("created") == 1, outcomes
-        if runtime.database.engine.dialect.name == "postgresql":
-            assert outcomes.count("replayed") == 5, outcomes
-        else:
-            assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
-        with runtime.database.unit_of_work() as sess:
-            assert sess.scalar(select(func.count()).select_from(RetailRefund)) == 1
-    finally:
-        runtime.database.dispose()
+    assert outcomes.count("created") == 1, outcomes
+    if runtime.database.engine.dialect.name == "postgresql":
+        assert outcomes.count("replayed") == 5, outcomes
+    else:
+        assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
+    with runtime.database.unit_of_work() as sess:
+        assert sess.scalar(select(func.count()).select_from(RetailRefund)) == 1
