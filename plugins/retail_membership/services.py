@@ -836,12 +836,24 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _recorded(store: RetailStore, pos_transaction_id: str, total: Decimal) -> RetailPurchase | None:
-    """The purchase already recorded under this POS transaction id at the store (a 409 if its total
-    differs: the id was reused for another sale)."""
+def _recorded(actor: User, store: RetailStore, member: RetailMembership, pos_transaction_id: str,
+              total: Decimal) -> RetailPurchase | None:
+    """The purchase already recorded under this POS transaction id at the store, for a retry by someone
+    who may read it. ``member`` was resolved through the caller's scope first, so a caller naming a
+    member they cannot see never gets here (422 on the card, as for a fresh POS id). A POS id taken by
+    another member's sale — one the caller may not see, or one of another member they may — is a 409
+    that names nothing of that sale; one taken by this member's sale with another total is a 409 naming
+    the total (the caller may read that sale)."""
     existing = db.session().scalar(select(RetailPurchase).where(RetailPurchase.store_id == store.id,
                                                                 RetailPurchase.pos_transaction_id == pos_transaction_id))
-    if existing is not None and existing.total != total:
+    if existing is None:
+        return None
+    readable = db.session().scalar(select(RetailPurchase.id).where(
+        RetailPurchase.id == existing.id, visibility(actor, RetailPurchase))) is not None
+    if existing.membership_id != member.id or not readable:
+        raise Conflict(f"POS transaction {pos_transaction_id} is already used at {store.code} for another sale.",
+                       fields={"pos_transaction_id": ["Already used."]})
+    if existing.total != total:
         raise Conflict(f"POS transaction {pos_transaction_id} was recorded at {store.code} with another "
                        f"total ({existing.total}).", fields={"pos_transaction_id": ["Already used."]})
     return existing
@@ -850,19 +862,21 @@ def _recorded(store: RetailStore, pos_transaction_id: str, total: Decimal) -> Re
 def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None = None) -> tuple[RetailPurchase, bool]:
     """Record a POS sale: lines, points earned at the member's tier, spend and tier, the purchase on the
     customer's timeline. Returns ``(purchase, created)``: a POS transaction id already recorded at the
-    store returns the first purchase unchanged (``created`` False) — retried uploads never count twice."""
+    store for this member returns the first purchase unchanged (``created`` False) — retried uploads
+    never count twice. The member is resolved through the caller's scope before any retry is looked up,
+    so a retry is answered only to someone who may read the sale (see :func:`_recorded`)."""
     user = require_actor(actor)
     values = _values if _values is not None else common.validate(S.PurchaseIn, data)
     store = _resolve_store(values)
     _may_sell_at(user, store)
     sess = db.session()
     lines, subtotal, discount, total = _amounts(values)
-    if (existing := _recorded(store, values["pos_transaction_id"], total)) is not None:
-        return existing, False
     member = _resolve_member(user, values)
+    if (existing := _recorded(user, store, member, values["pos_transaction_id"], total)) is not None:
+        return existing, False
     lock_member(member.id)
     # a retry sent while the first upload was in flight waited for the lock: the first is committed now
-    if (existing := _recorded(store, values["pos_transaction_id"], total)) is not None:
+    if (existing := _recorded(user, store, member, values["pos_transaction_id"], total)) is not None:
         return existing, False
     sess.refresh(member)
     earned = earn_points(total, member.tier)
