@@ -20,7 +20,7 @@ class SegmentOut(Schema):
     size_all = fields.Integer(allow_none=True, metadata={"description": "Every member (admins only)."})
     profile = fields.String()
     profile_zh_cn = fields.String()
-    centroid = fields.Dict()
+    centroid = fields.Dict(metadata={"description": "Means of the members you may see ({} for none)."})
     run_id = fields.UUID()
 
 
@@ -44,10 +44,13 @@ class RunOut(Schema):
     status = fields.String()
     trigger = fields.String()
     as_of = fields.DateTime()
-    customers = fields.Integer(allow_none=True, metadata={"description": "Admins only (null for others)."})
-    purchasers = fields.Integer(allow_none=True, metadata={"description": "Admins only (null for others)."})
+    customers = fields.Integer(allow_none=True,
+                               metadata={"description": "Customers analysed (for non-admins: those they may see)."})
+    purchasers = fields.Integer(allow_none=True, metadata={
+        "description": "Customers with a purchase (for non-admins: those they may see)."})
     seconds = fields.Float()
-    params = fields.Dict()
+    params = fields.Dict(metadata={"description": "The fit and its settings; for non-admins the counts in it "
+                                               "are of the customers they may see and log-likelihoods null."})
     message = fields.String()
 
 

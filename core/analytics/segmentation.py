@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["BEHAVIOUR", "Segmentation", "NoSegmentation", "segment_customers"]
+__all__ = ["BEHAVIOUR", "Segmentation", "NoSegmentation", "centroid", "segment_customers"]
 
 #: behavioural feature → (word when high, word when low, zh high, zh low)
 BEHAVIOUR: dict[str, tuple[str, str, str, str]] = {
@@ -73,6 +73,24 @@ def _one_hot(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
     for row, v in enumerate(values):
         out[row, index[str(v) if v not in (None, "") else "unknown"]] = 1.0
     return out, cats
+
+
+def centroid(behaviour: Mapping[str, np.ndarray], categories: Mapping[str, Sequence[Any]] | None = None
+             ) -> dict[str, Any]:
+    """What a group of customers looks like: the mean of each behavioural feature (original units, 2
+    decimals) and, per attribute, the dominant category with its share (None counts as "unknown"; a tie
+    goes to the first in sorted order). ``{}`` for no customers. :func:`segment_customers` describes its
+    segments with it; the analytics service describes the members of a segment a caller may see."""
+    names = [n for n in BEHAVIOUR if n in behaviour]
+    if not names or np.asarray(behaviour[names[0]]).shape[0] == 0:
+        return {}
+    out: dict[str, Any] = {name: round(float(np.asarray(behaviour[name], dtype=float).mean()), 2) for name in names}
+    for attr, values in (categories or {}).items():
+        hot, cats = _one_hot(list(values))
+        share = hot.mean(axis=0)
+        j = int(np.argmax(share))
+        out[attr] = {"value": cats[j], "share": round(float(share[j]), 3)}
+    return out
 
 
 def segment_customers(
@@ -152,10 +170,8 @@ def segment_customers(
         member = labels == seg
         sizes.append(int(member.sum()))
         words, words_zh = [], []
-        centroid: dict[str, Any] = {}
         zmean = z[member].mean(axis=0)
         for j, name in enumerate(names):
-            centroid[name] = round(float(raw[member, j].mean()), 2)
             high, low, high_zh, low_zh = BEHAVIOUR[name]
             if zmean[j] >= _NOTABLE:
                 words.append(high), words_zh.append(high_zh)
@@ -165,11 +181,12 @@ def segment_customers(
             share = hot[member].mean(axis=0)
             overall = hot.mean(axis=0)
             j = int(np.argmax(share))
-            centroid[attr] = {"value": cats[j], "share": round(float(share[j]), 3)}
             if cats[j] != "unknown" and share[j] >= 0.5 and share[j] > overall[j] + 0.1:
                 words.append(f"mostly {attr} {cats[j]}" if attr != "industry" else f"mostly {cats[j]}")
                 words_zh.append(f"多为{cats[j]}")
         profiles.append(", ".join(words) if words else "close to the average customer")
         profiles_zh.append("，".join(words_zh) if words_zh else "接近平均水平")
-        centroids.append(centroid)
+        centroids.append(centroid({name: raw[member, j] for j, name in enumerate(names)},
+                                  {attr: [v for v, m in zip(values, member) if m]
+                                   for attr, values in (categories or {}).items()}))
     return Segmentation(k, labels, round(score, 4), scores, sizes, profiles, profiles_zh, centroids)

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 from marshmallow import fields, validate
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,7 +32,7 @@ from core import db, runtime
 from core.analytics.clv import PERIOD_DAYS, customer_lifetime_value, expected_transactions, fit_bgnbd, \
     fit_gamma_gamma, probability_alive, seed_clv, summarize
 from core.analytics.rfm import rfm_score
-from core.analytics.segmentation import segment_customers
+from core.analytics.segmentation import centroid, segment_customers
 from core.analytics.value import TIERS, pareto_curve, parse_cuts, revenue_drop, usual_gap_days, value_tiers
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
@@ -567,8 +567,13 @@ def describe(customer_id: uuid.UUID, row: CustomerAnalytics | None, segment: Cus
 
 
 def latest_run(actor: Any) -> Any:
-    """The latest refresh: when, how, the fitted model parameters. The deployment-wide counts
-    (``customers``, ``purchasers``) are shown to admins only, like segments' ``size_all``."""
+    """The latest refresh: when, how, the fitted model parameters. An admin reads it as stored; anyone
+    else reads the figures of their scope (:func:`core.services.permissions.customer_visibility`):
+    ``customers``/``purchasers``, ``params.bgnbd.customers`` (their customers with a purchase, whom
+    the model covers), ``params.gamma_gamma.customers`` (those with a repeat purchase),
+    ``params.churn.flagged`` and ``params.churn.tasks_created`` count the customers they may see, and the
+    models' log-likelihoods — sums over every customer, telling the deployment's size — are null. The
+    fitted parameters themselves describe the model everyone is scored by and are shown to all."""
     user = require_actor(actor)
     run = db.session().scalars(select(AnalyticsRun).order_by(AnalyticsRun.started_at.desc(),
                                                              AnalyticsRun.id).limit(1)).first()
@@ -576,10 +581,30 @@ def latest_run(actor: Any) -> Any:
         raise NotFound("The analytics have not been computed yet: run `trellis analytics refresh`.")
     if user.role == "admin":
         return run
+    from copy import deepcopy
     from types import SimpleNamespace
 
+    def counted(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    a = CustomerAnalytics
+    customers, purchasers, repeat, flagged, tasks = db.session().execute(
+        select(func.count(), counted(a.transactions > 0), counted(a.transactions > 1), counted(a.churn_risk.is_(True)),
+               counted(and_(a.churn_task_id.is_not(None), a.churn_since == run.as_of)))
+        .select_from(a).join(Customer, Customer.id == a.customer_id)
+        .where(a.run_id == run.id, Customer.deleted_at.is_(None), customer_visibility(user))).one()
+    params = deepcopy(run.params or {})
+    for model, n in (("bgnbd", purchasers), ("gamma_gamma", repeat)):
+        fit = params.get(model)
+        if isinstance(fit, dict):
+            if "customers" in fit:
+                fit["customers"] = int(n)
+            if "log_likelihood" in fit:
+                fit["log_likelihood"] = None
+    if isinstance(params.get("churn"), dict):
+        params["churn"] = {**params["churn"], "flagged": int(flagged), "tasks_created": int(tasks)}
     view = {column.key: getattr(run, column.key) for column in AnalyticsRun.__table__.columns}
-    return SimpleNamespace(**{**view, "customers": None, "purchasers": None})
+    return SimpleNamespace(**{**view, "customers": int(customers), "purchasers": int(purchasers), "params": params})
 
 
 def refresh_now(actor: Any) -> AnalyticsRun:
@@ -589,8 +614,10 @@ def refresh_now(actor: Any) -> AnalyticsRun:
 
 
 def segments(actor: Any) -> list[dict[str, Any]]:
-    """The latest run's segments; ``size`` counts the members the actor may see (``size_all`` is every
-    member, shown to admins only)."""
+    """The latest run's segments, as the actor may see them: ``size`` counts the members they may see
+    and ``centroid`` describes those members (``{}`` when they see none); an admin's are every member's
+    (``size_all``, shown to admins only, is every member). The profile words are the segment's own —
+    what sets it apart in the model — and the same for everyone."""
     user = require_actor(actor)
     rows = db.session().scalars(
         select(CustomerSegment).join(AnalyticsRun, AnalyticsRun.id == CustomerSegment.run_id)
@@ -599,14 +626,41 @@ def segments(actor: Any) -> list[dict[str, Any]]:
         return []
     latest = rows[0].run_id
     rows = [r for r in rows if r.run_id == latest]
-    counts = dict(db.session().execute(
-        select(CustomerAnalytics.segment_id, func.count())
-        .join(Customer, Customer.id == CustomerAnalytics.customer_id)
-        .where(customer_visibility(user), Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.is_not(None))
-        .group_by(CustomerAnalytics.segment_id)).all())
-    return [{"id": s.id, "number": s.number, "name": s.name, "size": int(counts.get(s.id, 0)),
-             "size_all": s.size if user.role == "admin" else None, "profile": s.profile,
-             "profile_zh_cn": s.profile_zh_cn, "centroid": s.centroid, "run_id": s.run_id} for s in rows]
+    admin = user.role == "admin"
+    if admin:  # the stored centroids are every member's: only the counts are read
+        counts = dict(db.session().execute(
+            select(CustomerAnalytics.segment_id, func.count())
+            .join(Customer, Customer.id == CustomerAnalytics.customer_id)
+            .where(Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.is_not(None))
+            .group_by(CustomerAnalytics.segment_id)).all())
+        return [{"id": s.id, "number": s.number, "name": s.name, "size": int(counts.get(s.id, 0)),
+                 "size_all": s.size, "profile": s.profile, "profile_zh_cn": s.profile_zh_cn,
+                 "centroid": s.centroid, "run_id": s.run_id} for s in rows]
+    members: dict[uuid.UUID, list] = defaultdict(list)
+    for member in db.session().execute(
+            select(CustomerAnalytics.segment_id, CustomerAnalytics.recency_days, CustomerAnalytics.frequency,
+                   CustomerAnalytics.monetary, CustomerAnalytics.first_purchase_at, CustomerAnalytics.computed_at,
+                   Customer.industry, Customer.size)
+            .join(Customer, Customer.id == CustomerAnalytics.customer_id)
+            .where(customer_visibility(user), Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.is_not(None))):
+        members[member.segment_id].append(member)
+    return [{"id": s.id, "number": s.number, "name": s.name, "size": len(members.get(s.id, [])),
+             "size_all": None, "profile": s.profile, "profile_zh_cn": s.profile_zh_cn,
+             "centroid": _centroid_of(members.get(s.id, [])), "run_id": s.run_id} for s in rows]
+
+
+def _centroid_of(members: list) -> dict[str, Any]:
+    """The centroid of some members of a segment, from their stored numbers (as :func:`refresh` fed
+    them to k-means: recency, window frequency and spend, days since the first purchase at the run)."""
+    def day(value: datetime) -> int:
+        return int(np.datetime64(value.astimezone(timezone.utc).replace(tzinfo=None), "D").astype(np.int64))
+
+    return centroid(
+        {"recency": np.array([m.recency_days for m in members], dtype=float),
+         "frequency": np.array([m.frequency for m in members], dtype=float),
+         "monetary": np.array([m.monetary for m in members], dtype=float),
+         "tenure": np.array([day(m.computed_at) - day(m.first_purchase_at) for m in members], dtype=float)},
+        {"industry": [m.industry for m in members], "size": [m.size for m in members]})
 
 
 def _lost_reasons(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
