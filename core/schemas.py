@@ -45,7 +45,8 @@ class CustomerCreate(StrictSchema):
     size = fields.String(allow_none=True, validate=one_of(CustomerSize))
     source = fields.String(allow_none=True, validate=one_of(CustomerSource))
     stage = fields.String(validate=one_of(LifecycleStage),
-                          metadata={"description": "Initial stage (imports); later moves go through /stage."})
+                          metadata={"description": "Initial stage: one you could move a new customer to (an admin's "
+                                                   "create is an import: any); later moves go through /stage."})
     notes = fields.String(validate=validate.Length(max=20000))
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50))
     owner_id = fields.UUID(allow_none=True)

@@ -70,7 +70,9 @@ def types(registry) -> None:
         size: Optional[str] = UNSET
         source: Optional[str] = UNSET
         stage: Optional[str] = strawberry.field(default=UNSET,
-                                                description="Initial stage (imports); later moves go through the lifecycle.")
+                                                description="Initial stage: one you could move a new customer to (an admin's "
+                                                            "create is an import: any); later moves go through "
+                                                            "the lifecycle.")
         notes: Optional[str] = UNSET
         tags: Optional[list[str]] = UNSET
         owner_id: Optional[strawberry.ID] = strawberry.field(default=UNSET,

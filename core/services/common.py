@@ -65,8 +65,21 @@ def check_version(record: Any, version: int) -> None:
         )
 
 
+def workflow_fields(model: type) -> set[str]:
+    """The attributes of ``model`` that a workflow (core or plugin) owns."""
+    from core import runtime
+
+    return {w.field for w in runtime.current().workflows.for_model(model)}
+
+
 def apply_changes(record: Any, data: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Set attributes and return ``{field: (old, new)}`` for those that really changed."""
+    """Set attributes and return ``{field: (old, new)}`` for those that really changed. A state a
+    workflow owns is never set here: it changes only by a move (``core.services.workflow.transition``),
+    so no update reaches a gated state around its gate — a 422 naming the field."""
+    owned = [key for key in workflow_fields(type(record)) if key in data and getattr(record, key) != data[key]]
+    if owned:
+        raise ValidationFailed(fields={key: ["Changes only by a workflow move (its own endpoint or mutation)."]
+                                       for key in owned})
     changes: dict[str, tuple[Any, Any]] = {}
     for key, value in data.items():
         old = getattr(record, key)

@@ -11,10 +11,10 @@ from core.errors import NotFound
 from core import levels, lifecycle, runtime
 from core.db import utcnow
 from core.errors import Forbidden, ValidationFailed
-from core.models import Customer, CustomerTag, Interaction, LifecycleStage, Role, WorkflowTransitionEntry
+from core.models import Customer, CustomerTag, Interaction, LifecycleStage, Role
 from core.schemas import ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange
 from core.services import audit, common, workflow
-from core.workflow import AUTOMATIC, IMPORT
+from core.workflow import AUTOMATIC, IMPORT, MANUAL
 from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
 
 AUDITED = ["kind", "name", "industry", "region", "size", "source", "stage", "notes", "owner_id"]
@@ -80,23 +80,28 @@ def _set_tags(customer: Customer, tags: list[str]) -> None:
 
 
 def create(actor: Any, data: Mapping[str, Any]) -> Customer:
+    """Create a customer. A ``stage`` other than ``potential`` is the move to it, checked by the lifecycle
+    (:func:`core.services.workflow.check_start`): a person may start a customer where they could move
+    it by hand (``lost`` only a manager or admin, who approve it themselves); an admin's create counts
+    as an import (loading customers from an old system) and may start anywhere. A refused stage is a 422
+    on ``stage``."""
     user = require_actor(actor)
     values = common.validate(CustomerCreate, data)
     tags = values.pop("tags", [])
     values.setdefault("owner_id", user.id)
     check_owner_assignment(user, values["owner_id"])
+    trigger = IMPORT if user.role == Role.ADMIN.value else MANUAL
+    approved_by = workflow.check_start(user, lifecycle.WORKFLOW, values.get("stage", LifecycleStage.POTENTIAL.value),
+                                       trigger=trigger)
     customer = Customer(**values)
     _set_tags(customer, tags)
     db.session().add(customer)
     db.session().flush()
     audit.record_change(user, "created", customer, audit.created_fields(customer, AUDITED) | (
         {"tags": ([], customer.tags)} if customer.tags else {}))
-    if customer.stage != LifecycleStage.POTENTIAL.value:
-        # an imported customer arrives in a later stage: the history says so
-        db.session().add(WorkflowTransitionEntry(
-            workflow=lifecycle.WORKFLOW, record_type="customer", record_id=customer.id, from_state=None,
-            to_state=customer.stage, actor_id=user.id, trigger=IMPORT, reason="created in this stage"))
-        db.session().flush()
+    # a customer created in a later stage: the history says so, with the trigger and the approver
+    workflow.record_start(user, lifecycle.WORKFLOW, customer, trigger=trigger, approved_by=approved_by,
+                          reason="created in this stage")
     return customer
 
 

@@ -17,7 +17,7 @@ from core.db import utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import ApprovalRequest, Role, StagnationAlert, Team, User, WorkflowTransitionEntry
 from core.services import audit, common
-from core.workflow import MANUAL, TRIGGERS, Workflow
+from core.workflow import ANY, MANUAL, TRIGGERS, Workflow
 
 
 def _workflow(name: str) -> Workflow:
@@ -91,6 +91,52 @@ def transition(actor: Any, workflow_name: str, record: Any, to: str, *, reason: 
     audit.record_change(actor, f"{workflow.field}_changed", record, {workflow.field: (source, to)},
                         payload=move_payload(workflow, source, to, trigger=trigger, event=event, reason=reason,
                                              approved_by=approved_by))
+    return entry
+
+
+def check_start(actor: Any, workflow_name: str, state: str, *, trigger: str = MANUAL) -> Any:
+    """Check that a new record may start in ``state``. Starting anywhere but the workflow's initial
+    state is the move ``initial → state``, held to the rules of any move: declared for ``trigger``, and
+    a gated (approval) move only by someone who may approve it — so a gated state is reachable only
+    through its gate, never by creating the record in it. Returns who approved (as :func:`check_move`);
+    a refused state is a ValidationFailed naming the workflow's field. Call it before writing anything,
+    then :func:`record_start` once the record has its id."""
+    workflow = _workflow(workflow_name)
+    initial = workflow.initial
+    workflow.state(state)
+    if state == initial:
+        return None
+    try:
+        return check_move(actor, workflow, initial, state, trigger=trigger, reason="")
+    except (ValidationFailed, Forbidden):
+        possible = [initial]
+        for target in workflow.targets(initial, trigger):
+            try:
+                check_move(actor, workflow, initial, target, trigger=trigger, reason="")
+            except (ValidationFailed, Forbidden):
+                continue
+            possible.append(target)
+        gated = any(t.needs_approval and t.target == state and t.source in (initial, ANY)
+                    for t in workflow.transitions)
+        why = (f"Moving to '{state}' needs a manager's approval: start at '{initial}' and ask for the move."
+               if gated and trigger == MANUAL else f"A new record cannot start at '{state}'.")
+        raise ValidationFailed(why, fields={workflow.field: [f"{why} Possible: {', '.join(possible)}."]}) from None
+
+
+def record_start(actor: Any, workflow_name: str, record: Any, *, trigger: str = MANUAL, approved_by: Any = None,
+                 reason: str = "created in this state") -> WorkflowTransitionEntry | None:
+    """The history row of a record created in a state other than the initial one (checked by
+    :func:`check_start`): a move from no state, with its trigger and approver."""
+    workflow = _workflow(workflow_name)
+    state = getattr(record, workflow.field)
+    if state == workflow.initial:
+        return None
+    at = record.created_at or utcnow()
+    entry = WorkflowTransitionEntry(**history_values(
+        workflow, record.id, None, state, at=at, actor=actor, approved_by=approved_by, trigger=trigger,
+        event=None, reason=reason, entered=at))
+    db.session().add(entry)
+    db.session().flush()
     return entry
 
 

@@ -124,9 +124,12 @@ def test_a_lost_customer_buying_again_is_won_back_automatically(api):
     assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "first_purchase"
 
 
-def test_customer_created_in_a_later_stage_has_an_import_entry(api):
-    customer = create(api, stage="intent")
+def test_customer_created_in_a_later_stage_has_a_history_entry(api):
+    customer = create(api, stage="intent")  # a rep's create: the manual move potential → intent
     [entry] = history(api, customer["id"])
+    assert (entry["from_state"], entry["to_state"], entry["trigger"]) == (None, "intent", "manual")
+    imported = create(api, who="admin", stage="intent")  # an admin's create is an import
+    [entry] = history(api, imported["id"], who="admin")
     assert (entry["from_state"], entry["to_state"], entry["trigger"]) == (None, "intent", "import")
 
 
