@@ -576,8 +576,9 @@ def _escalation_recipients(request: PsRequest, level: int) -> list[User]:
 
 
 def check_sla(now: datetime) -> int:
-    """``trellis tick``: refresh every running request's SLA state, warn the assignee of a request at
-    risk, escalate an overdue one to the team's manager and, once it is overdue by the policy's
+    """``trellis tick``: refresh every running request's SLA state, warn the assignee of each deadline
+    with less than ``at_risk_share`` of its own target left (not of every pending deadline once the
+    request as a whole is at risk), escalate an overdue one to the team's manager and, once it is overdue by the policy's
     ``escalate_after``, to the centre — each once (levels on the record, dedupe keys on notifications)."""
     sess = db.session()
     values, cal = _context()
@@ -591,7 +592,7 @@ def check_sla(now: datetime) -> int:
         if old != state:
             audit.record_change(None, "sla_changed", request, {"sla_state": (old, state)})
         if state == sla.AT_RISK:
-            for which, due, _ in sla.pending_deadlines(request, targets):
+            for which, due in sla.deadlines_at_risk(request, now, cal, targets, values["at_risk_share"]):
                 recipient = (sess.get(User, request.assignee_id) if request.assignee_id else None)
                 recipients = [recipient] if recipient else _escalation_recipients(request, 1)
                 for user in recipients:
