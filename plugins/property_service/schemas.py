@@ -357,6 +357,11 @@ class RequestOut(RecordOut):
     rating = fields.Integer(allow_none=True)
     feedback_comment = fields.String()
     feedback_at = fields.DateTime(allow_none=True)
+    feedback_via = fields.String(allow_none=True, metadata={
+        "description": "Who gave the rating: 'link' (the requester, through their one-time link) or "
+                       "'on_behalf' (recorded for the owner by feedback_by_id)."})
+    feedback_by_id = fields.UUID(allow_none=True, metadata={
+        "description": "The centre user, manager or admin who recorded the rating on the owner's behalf."})
     follow_up_id = fields.UUID(allow_none=True)
     interaction_id = fields.UUID(allow_none=True)
     lat = fields.Float(allow_none=True)
