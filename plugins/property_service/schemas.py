@@ -174,7 +174,8 @@ class AttributeDefinition(StrictSchema):
     variable = fields.Boolean(load_default=True)
     description = fields.String(load_default="", validate=validate.Length(max=500))
     datatype_description = fields.String(load_default="", validate=validate.Length(max=500))
-    order = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+    order = fields.Integer(validate=validate.Range(min=1, max=1000), metadata={
+        "description": "Unique within the kind (Open311); left out, the lowest free number."})
     values = fields.List(fields.Nested(AttributeValue), load_default=list)
 
 
