@@ -128,6 +128,11 @@ def register_types(registry) -> None:
         rating: Optional[int]
         feedback_comment: str
         feedback_at: Optional[dt.datetime]
+        feedback_via: Optional[str] = strawberry.field(description=(
+            "Who gave the rating: link (the requester, through their one-time link) or on_behalf (recorded "
+            "for the owner by feedbackById)."))
+        feedback_by_id: Optional[strawberry.ID] = strawberry.field(description=(
+            "The centre user, manager or admin who recorded the rating on the owner's behalf."))
         created_at: dt.datetime
         updated_at: dt.datetime
         version: int

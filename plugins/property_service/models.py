@@ -213,6 +213,11 @@ class PsRequest(Base, Record):
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     feedback_comment: Mapped[str] = mapped_column(Text, default="")
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: who gave the rating: ``link`` (the requester, through their one-time link) or ``on_behalf``
+    #: (recorded by ``feedback_by_id`` — the centre, a manager or an admin — for the owner)
+    feedback_via: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    feedback_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                             nullable=True)
     feedback_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     follow_up_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
 

@@ -12,13 +12,21 @@ Endpoints (``{fmt}`` is ``json`` or ``xml``), as the spec names them:
 
 Reads are public as the spec intends and never show who asked: no name, email or phone, and for a
 request about a unit only the building's address. Errors are ``[{"code": …, "description": …}]``
-(``<errors><error>…`` in XML). Dates are W3C (``2026-03-02T09:00:00+00:00``).
+(``<errors><error>…`` in XML) for everything under ``/open311``, a wrong method (405) or an unknown
+path or format (404) included. Dates are W3C (``2026-03-02T09:00:00+00:00``).
 
-The blueprint is mounted at ``/open311/v2`` through ``trellis_mounted_blueprints`` and its endpoints
-are declared public through ``trellis_public_endpoints`` (posting still needs an ``api_key``).
+Every input — path, query and form, names and values — passes :func:`clean` before a view runs: a
+character XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE, U+FFFF; a NUL, which
+PostgreSQL also refuses) is a 400, so no request can break the XML feed; the XML writer replaces any
+such character a record got some other way.
+
+The blueprint is mounted at ``/open311`` through ``trellis_mounted_blueprints`` — the API under
+``/v2``, the GeoReport v2 service discovery document at ``/open311/discovery.{fmt}`` — and its
+endpoints are declared public through ``trellis_public_endpoints`` (posting still needs an ``api_key``).
 """
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import uuid
@@ -26,7 +34,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -41,24 +49,58 @@ from plugins.property_service import services
 from plugins.property_service.models import PsBuilding, PsKind, PsRequest, PsUnit
 from plugins.property_service.workflows import CLOSED, OPEN, REFERRED, REJECTED, RESOLVED, WAITING
 
-URL_PREFIX = "/open311/v2"
+URL_PREFIX = "/open311"
+V2 = "/v2"
 FMT = "<any(json, xml):fmt>"
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+FORMATS = {"xml": "text/xml", "json": "application/json"}
 DEFAULT_DAYS = 90
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
 ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
+#: What XML 1.0 cannot carry: C0 controls except tab, LF and CR; U+FFFE and U+FFFF; lone surrogates.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 #: The endpoints declared public through ``trellis_public_endpoints``: reads by the spec, and the
 #: POST, which authenticates with the form's ``api_key`` rather than a Trellis session or token.
 PUBLIC_ENDPOINTS = ("property_service_open311.services_list", "property_service_open311.service_definition",
                     "property_service_open311.post_request", "property_service_open311.list_requests",
-                    "property_service_open311.get_request", "property_service_open311.token")
+                    "property_service_open311.get_request", "property_service_open311.token",
+                    "property_service_open311.discovery", "property_service_open311.unknown")
 
 
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str):
+    def __init__(self, status: int, description: str, *, headers: dict | None = None):
         super().__init__(description)
-        self.status, self.description = status, description
+        self.status, self.description, self.headers = status, description, headers or {}
+
+
+# --- input -------------------------------------------------------------------------------------------
+
+def clean(name: str, value: str) -> str:
+    """The one check every Open311 input passes (path, query and form; names and values): a character
+    XML cannot carry is a 400 naming the parameter, never stored, never echoed."""
+    if XML_FORBIDDEN.search(value):
+        raise Open311Error(400, f"{xml_safe(name)} contains a character that is not allowed (a control "
+                                "character other than tab, line feed or carriage return, or U+FFFE/U+FFFF).")
+    return value
+
+
+def check_inputs() -> None:
+    """Run :func:`clean` over the whole request (``before_request`` of the blueprint)."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str):
+            clean(name, value)
+    for source in (request.args, request.form):
+        for name, values in source.lists():
+            clean("A parameter name", name)
+            for value in values:
+                clean(name, value)
+
+
+def xml_safe(value: str) -> str:
+    return XML_FORBIDDEN.sub("\ufffd", value)
 
 
 # --- rendering ---------------------------------------------------------------------------------------
@@ -72,13 +114,17 @@ def w3c(value: datetime | None) -> str | None:
 def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
     child = ET.SubElement(parent, key)
     if isinstance(value, list):
-        item_tag = {"attributes": "attribute", "values": "value"}.get(key, "item")
+        item_tag = {"attributes": "attribute", "values": "value", "endpoints": "endpoint",
+                    "formats": "format"}.get(key, "item")
         for item in value:
-            _xml_item(child, item_tag, item)
+            if isinstance(item, dict):
+                _xml_item(child, item_tag, item)
+            else:
+                _xml_value(child, item_tag, item)
     elif isinstance(value, bool):
         child.text = "true" if value else "false"
     elif value is not None:
-        child.text = str(value)
+        child.text = xml_safe(str(value))  # a record written some other way must not break the feed
 
 
 def _xml_item(parent: ET.Element, tag: str, item: dict) -> None:
@@ -105,8 +151,10 @@ def render(fmt: str, root: str, item: str | None, body: Any, status: int = 200) 
                     content_type="text/xml; charset=utf-8")
 
 
-def error(fmt: str, status: int, description: str) -> Response:
-    return render(fmt, "errors", "error", [{"code": status, "description": description}], status)
+def error(fmt: str, status: int, description: str, headers: dict | None = None) -> Response:
+    response = render(fmt, "errors", "error", [{"code": status, "description": description}], status)
+    response.headers.update(headers or {})
+    return response
 
 
 def _fmt() -> str:
@@ -117,6 +165,19 @@ def _fmt() -> str:
 
 
 # --- mapping records to the spec ---------------------------------------------------------------------
+
+def discovery_out() -> dict:
+    """The GeoReport v2 discovery document; ``changeset`` is when a public service last changed."""
+    changed = max((k.updated_at for k in services.all_kinds(public_only=True)), default=None)
+    changeset = w3c(changed)
+    return {
+        "changeset": changeset,
+        "contact": "The customer-service centre (客户服务中心) of this property-management company.",
+        "key_service": "api_key: an administrator creates one (POST /api/v1/property-service/api-keys).",
+        "endpoints": [{"specification": SPECIFICATION, "url": request.url_root.rstrip("/") + URL_PREFIX + V2,
+                       "changeset": changeset, "type": "production", "formats": list(FORMATS.values())}],
+    }
+
 
 def service_out(kind: PsKind) -> dict:
     return {"service_code": kind.code, "service_name": kind.label_en, "description": kind.description,
@@ -198,11 +259,16 @@ def _public_requests():
 
 
 def _parse_date(name: str, value: str) -> datetime:
+    """A W3C date and time, in UTC; one that has no UTC equivalent (0001-01-01T00:00:00+14:00) is a 400."""
     try:
-        parsed = datetime.fromisoformat(value.strip().replace(" ", "+"))
+        parsed = datetime.fromisoformat(clean(name, value).strip().replace(" ", "+"))
     except ValueError:
         raise Open311Error(400, f"{name} must be a W3C date and time (2026-03-02T09:00:00+08:00).") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except OverflowError:
+        raise Open311Error(400, f"{name} is out of range: it must fall between the years 1 and 9999 "
+                                "in UTC.") from None
 
 
 def list_public(args) -> list[PsRequest]:
@@ -227,6 +293,11 @@ def list_public(args) -> list[PsRequest]:
                 start = end - timedelta(days=DEFAULT_DAYS)
             except OverflowError:  # an end_date in the first 90 days of year 1
                 raise Open311Error(400, "end_date is out of range.") from None
+        elif end is None:  # a start_date alone: the 90 days from it, as the spec's window says
+            try:
+                end = start + timedelta(days=DEFAULT_DAYS)
+            except OverflowError:  # a start_date in the last 90 days of year 9999: nothing is later
+                end = None
         if end is not None and end < start:
             raise Open311Error(400, "end_date must not be before start_date.")
         if end is not None and end - start > timedelta(days=DEFAULT_DAYS):
@@ -249,13 +320,28 @@ def list_public(args) -> list[PsRequest]:
 # --- posting -----------------------------------------------------------------------------------------
 
 def _attributes(form, kind: PsKind) -> dict:
+    definitions = {a["code"]: a for a in kind.attributes or []}
     given: dict[str, Any] = {}
     for key in form.keys():
         match = ATTRIBUTE.match(key)
-        if match:
-            values = form.getlist(key)
-            given[match.group(1)] = values if match.group(2) or len(values) > 1 else values[0]
-    definitions = {a["code"]: a for a in kind.attributes or []}
+        if not match:
+            continue
+        code, as_list, values = match.group(1), bool(match.group(2)), form.getlist(key)
+        if code in given:
+            raise Open311Error(400, f"attribute[{code}] is given twice (as attribute[{code}] and "
+                                    f"attribute[{code}][]).")
+        if code not in definitions:
+            given[code] = values
+        elif definitions[code].get("datatype") == "multivaluelist":
+            given[code] = values
+        elif as_list or len(values) > 1:
+            raise Open311Error(400, f"attribute[{code}] takes a single value, not a list "
+                                    f"(only multivaluelist attributes take attribute[{code}][]).")
+        else:
+            given[code] = values[0]
+    unknown = set(given) - set(definitions)
+    if unknown:
+        raise Open311Error(400, f"Unknown attribute(s) for {kind.code}: {', '.join(sorted(unknown))}.")
     for code, definition in definitions.items():
         value = given.get(code)
         if definition.get("required") and definition.get("variable", True) and value in (None, "", []):
@@ -272,12 +358,13 @@ def _attributes(form, kind: PsKind) -> dict:
             given[code] = value
         if definition.get("datatype") == "number":
             try:
-                float(value)
+                finite = math.isfinite(float(value))
             except (TypeError, ValueError):
-                raise Open311Error(400, f"attribute[{code}] must be a number.") from None
-    unknown = set(given) - set(definitions)
-    if unknown:
-        raise Open311Error(400, f"Unknown attribute(s) for {kind.code}: {', '.join(sorted(unknown))}.")
+                finite = False
+            if not finite:
+                raise Open311Error(400, f"attribute[{code}] must be a number.")
+        if definition.get("datatype") == "datetime":
+            _parse_date(f"attribute[{code}]", value)
     return given
 
 
@@ -361,13 +448,19 @@ def _validation_message(exc: ValidationFailed) -> str:
 def blueprint() -> Blueprint:
     blp = Blueprint("property_service_open311", "property_service_open311", url_prefix=URL_PREFIX,
                     description="Open311 GeoReport v2 (JSON and XML). Reads are public; posting needs an api_key.")
+    blp.before_request(check_inputs)
 
-    @blp.route(f"/services.{FMT}")
+    @blp.route(f"/discovery.{FMT}")
+    def discovery(fmt):
+        """GeoReport v2 service discovery: where the endpoint is, its specification and formats"""
+        return render(fmt, "discovery", None, discovery_out())
+
+    @blp.route(f"{V2}/services.{FMT}")
     def services_list(fmt):
         """GeoReport v2: the list of services"""
         return render(fmt, "services", "service", [service_out(k) for k in services.all_kinds(public_only=True)])
 
-    @blp.route(f"/services/<service_code>.{FMT}")
+    @blp.route(f"{V2}/services/<service_code>.{FMT}")
     def service_definition(service_code, fmt):
         """GeoReport v2: a service definition with its attributes"""
         kind = services.kind_by_code(service_code)
@@ -375,7 +468,7 @@ def blueprint() -> Blueprint:
             raise Open311Error(404, f"No service with the code '{service_code}'.")
         return render(fmt, "service_definition", None, definition_out(kind))
 
-    @blp.route(f"/requests.{FMT}", methods=["POST"])
+    @blp.route(f"{V2}/requests.{FMT}", methods=["POST"])
     def post_request(fmt):
         """GeoReport v2: post a service request (form-encoded, with api_key)"""
         created = post(request.form)
@@ -383,12 +476,12 @@ def blueprint() -> Blueprint:
             "service_request_id": str(created.id), "token": created.open311_token, "service_notice": "",
             "account_id": None}], 201)
 
-    @blp.route(f"/requests.{FMT}")
+    @blp.route(f"{V2}/requests.{FMT}")
     def list_requests(fmt):
         """GeoReport v2: service requests (the last 90 days unless dates are given)"""
         return render(fmt, "service_requests", "request", _describe(list_public(request.args)))
 
-    @blp.route(f"/requests/<service_request_id>.{FMT}")
+    @blp.route(f"{V2}/requests/<service_request_id>.{FMT}")
     def get_request(service_request_id, fmt):
         """GeoReport v2: one service request"""
         try:
@@ -400,7 +493,7 @@ def blueprint() -> Blueprint:
             raise Open311Error(404, "No service request with this id.")
         return render(fmt, "service_requests", "request", _describe([row]))
 
-    @blp.route(f"/tokens/<token>.{FMT}")
+    @blp.route(f"{V2}/tokens/<token>.{FMT}")
     def token(token, fmt):
         """GeoReport v2: the service request id of a token"""
         row = db.session().scalar(_public_requests().where(PsRequest.open311_token == token))
@@ -408,8 +501,31 @@ def blueprint() -> Blueprint:
             raise Open311Error(404, "No service request with this token.")
         return render(fmt, "service_requests", "request", [{"service_request_id": str(row.id), "token": token}])
 
+    @blp.route("/", defaults={"path": ""}, methods=ANY_METHOD)
+    @blp.route("/<path:path>", methods=ANY_METHOD)
+    def unknown(path):
+        """Anything else under /open311: a 405 for a known path with another method, else a 404 — both
+        in the Open311 error format, not Trellis's"""
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        allowed = set()
+        for method in ("GET", "POST"):
+            try:
+                endpoint, _ = adapter.match(method=method)
+            except HTTPException:
+                continue
+            if endpoint != request.endpoint:
+                allowed |= {method, "HEAD"} if method == "GET" else {method}
+        if allowed:
+            use = " or ".join(sorted(allowed - {"HEAD"}))
+            raise Open311Error(405, f"{request.method} is not allowed here; use {use}.",
+                               headers={"Allow": ", ".join(sorted(allowed))})
+        suffix = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+        if suffix and suffix not in FORMATS:
+            raise Open311Error(404, f"Unknown format '{xml_safe(suffix)[:20]}': use .json or .xml.")
+        raise Open311Error(404, "No such Open311 resource. See /open311/discovery.json.")
+
     def on_open311_error(exc: Open311Error):
-        return error(_fmt(), exc.status, exc.description)
+        return error(_fmt(), exc.status, exc.description, exc.headers)
 
     def on_trellis_error(exc: TrellisError):
         if isinstance(exc, ValidationFailed):

@@ -463,6 +463,7 @@ def reopen(actor: Any, request_id: Any, data: Mapping[str, Any], *, at: datetime
     request.reopen_count = (request.reopen_count or 0) + 1
     request.resolved_at = request.closed_at = request.resolution_seconds = None
     request.rating, request.feedback_comment, request.feedback_at = None, "", None
+    request.feedback_via = request.feedback_by_id = None
     request.feedback_token_hash = None
     request.escalation_level = 0
     sla.start_clocks(request, now, cal, sla.Policies().targets(request.kind, request.priority), response=False)
@@ -512,10 +513,29 @@ def feedback_by_token(token: str, data: Mapping[str, Any]) -> PsRequest:
     return _record_feedback(None, request, common.validate(s.Feedback, data), utcnow())
 
 
+#: Who may record the owner's rating for them (a call-back, a form on paper); the owner themselves uses
+#: their one-time link.
+ON_BEHALF_ROLES = (Role.ADMIN.value, Role.MANAGER.value, CENTRE)
+
+
+def _require_on_behalf(user: User, request: PsRequest) -> None:
+    """The rating is the owner's: only the centre, a manager or an admin may record it for them, and never
+    someone of the team that did the work (its assignee, members or manager) — they would grade
+    themselves, close the request and count in satisfaction."""
+    if user.role not in ON_BEHALF_ROLES:
+        raise Forbidden("Only the owner (through their feedback link), or the customer-service centre, a "
+                        "manager or an admin on the owner's behalf, may rate a request.")
+    team = db.session().get(PsTeam, request.team_id) if request.team_id else None
+    if request.assignee_id == user.id or (team is not None and services.is_member(user, team)):
+        raise Forbidden("The team that handled the request may not rate it; the owner rates it through their "
+                        "link, or the centre records the owner's rating.")
+
+
 def give_feedback(actor: Any, request_id: Any, data: Mapping[str, Any], *, at: datetime | None = None) -> PsRequest:
     """Record the owner's rating (1–5) and comment on their behalf; a resolved request closes."""
     user = require_actor(actor)
     request = get(user, request_id)
+    _require_on_behalf(user, request)
     values = common.validate(s.Feedback, data)
     return _record_feedback(user, request, values, _now(at))
 
@@ -526,7 +546,9 @@ def _record_feedback(actor: User | None, request: PsRequest, values: dict, now: 
                                                   "can be rated."]})
     writer = actor or _system_actor()
     changes = common.apply_changes(request, {"rating": values["rating"], "feedback_comment": values["comment"],
-                                             "feedback_at": now, "feedback_token_hash": None})
+                                             "feedback_at": now, "feedback_token_hash": None,
+                                             "feedback_via": "on_behalf" if actor else "link",
+                                             "feedback_by_id": actor.id if actor else None})
     if request.status == RESOLVED:
         request.closed_at = now
         _move(actor, request, CLOSED, now, reason=f"Rated {values['rating']}/5")
@@ -576,8 +598,9 @@ def _escalation_recipients(request: PsRequest, level: int) -> list[User]:
 
 
 def check_sla(now: datetime) -> int:
-    """``trellis tick``: refresh every running request's SLA state, warn the assignee of a request at
-    risk, escalate an overdue one to the team's manager and, once it is overdue by the policy's
+    """``trellis tick``: refresh every running request's SLA state, warn the assignee of each deadline
+    with less than ``at_risk_share`` of its own target left (not of every pending deadline once the
+    request as a whole is at risk), escalate an overdue one to the team's manager and, once it is overdue by the policy's
     ``escalate_after``, to the centre — each once (levels on the record, dedupe keys on notifications)."""
     sess = db.session()
     values, cal = _context()
@@ -591,7 +614,7 @@ def check_sla(now: datetime) -> int:
         if old != state:
             audit.record_change(None, "sla_changed", request, {"sla_state": (old, state)})
         if state == sla.AT_RISK:
-            for which, due, _ in sla.pending_deadlines(request, targets):
+            for which, due in sla.deadlines_at_risk(request, now, cal, targets, values["at_risk_share"]):
                 recipient = (sess.get(User, request.assignee_id) if request.assignee_id else None)
                 recipients = [recipient] if recipient else _escalation_recipients(request, 1)
                 for user in recipients:

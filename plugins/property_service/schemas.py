@@ -174,7 +174,8 @@ class AttributeDefinition(StrictSchema):
     variable = fields.Boolean(load_default=True)
     description = fields.String(load_default="", validate=validate.Length(max=500))
     datatype_description = fields.String(load_default="", validate=validate.Length(max=500))
-    order = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+    order = fields.Integer(validate=validate.Range(min=1, max=1000), metadata={
+        "description": "Unique within the kind (Open311); left out, the lowest free number."})
     values = fields.List(fields.Nested(AttributeValue), load_default=list)
 
 
@@ -357,6 +358,11 @@ class RequestOut(RecordOut):
     rating = fields.Integer(allow_none=True)
     feedback_comment = fields.String()
     feedback_at = fields.DateTime(allow_none=True)
+    feedback_via = fields.String(allow_none=True, metadata={
+        "description": "Who gave the rating: 'link' (the requester, through their one-time link) or "
+                       "'on_behalf' (recorded for the owner by feedback_by_id)."})
+    feedback_by_id = fields.UUID(allow_none=True, metadata={
+        "description": "The centre user, manager or admin who recorded the rating on the owner's behalf."})
     follow_up_id = fields.UUID(allow_none=True)
     interaction_id = fields.UUID(allow_none=True)
     lat = fields.Float(allow_none=True)

@@ -314,6 +314,15 @@ def _check_kind(actor, values, row):
         codes = [a["code"] for a in attrs]
         if len(set(codes)) != len(codes):
             raise ValidationFailed(fields={"attributes": ["Attribute codes must be unique."]})
+        # Open311: order is "a positive integer not used by another attribute of the service"
+        orders = [a["order"] for a in attrs if a.get("order") is not None]
+        if dupes := sorted({o for o in orders if orders.count(o) > 1}):
+            raise ValidationFailed(fields={"attributes": [
+                f"Each attribute needs an order of its own; {', '.join(map(str, dupes))} is used more than once."]})
+        free = (n for n in range(1, 10**6) if n not in set(orders))
+        for a in attrs:
+            if a.get("order") is None:
+                a["order"] = next(free)
         for a in attrs:
             if a["datatype"] in ("singlevaluelist", "multivaluelist") and not a["values"]:
                 raise ValidationFailed(fields={"attributes": [f"'{a['code']}' is a list and needs values."]})

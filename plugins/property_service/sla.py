@@ -166,9 +166,21 @@ def evaluate(request: PsRequest, now: datetime, cal: WorkCalendar, targets: Targ
     for _which, due, target in pending_deadlines(request, targets):
         if now > due:
             return BREACHED
-        if cal.between(now, due) <= at_risk_share * target:
+        if _at_risk(now, due, target, cal, at_risk_share):
             state = AT_RISK
     return state
+
+
+def _at_risk(now: datetime, due: datetime, target: float, cal: WorkCalendar, at_risk_share: float) -> bool:
+    return now <= due and cal.between(now, due) <= at_risk_share * target
+
+
+def deadlines_at_risk(request: PsRequest, now: datetime, cal: WorkCalendar, targets: Targets,
+                      at_risk_share: float) -> list[tuple[str, datetime]]:
+    """``[(which, due)]`` of the pending deadlines not yet passed with less than ``at_risk_share`` of
+    their own target left — each deadline judged by itself, not by the request's overall state."""
+    return [(which, due) for which, due, target in pending_deadlines(request, targets)
+            if _at_risk(now, due, target, cal, at_risk_share)]
 
 
 def overdue(request: PsRequest, now: datetime, targets: Targets) -> tuple[str, datetime] | None:

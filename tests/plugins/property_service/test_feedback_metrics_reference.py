@@ -204,3 +204,34 @@ def test_the_demo_loads_a_busy_estate_once(ps):
     assert set(counts) & {"accepted", "dispatched", "in_progress", "waiting"}
     [count] = metric(ps, "property_service_requests", who="admin")
     assert count["value"] == 300
+
+
+def test_the_team_that_did_the_work_cannot_rate_it(ps):
+    # the assignee (and their team) rating their own work 5/5 would close it and count in satisfaction
+    r = resolved(ps)
+    for who in ("eng", "eng2", "eng_manager"):
+        response = ps.as_(who).post(f"{BASE}/requests/{r['id']}/feedback", json={"rating": 5})
+        assert response.status_code == 403, (who, response.get_json())
+    body = ps.as_("eng").graphql('mutation($id: ID!) { rateServiceRequest(id: $id, rating: 5) { status } }',
+                                 {"id": r["id"]})
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    request = ps.as_("centre").get(f"{BASE}/requests/{r['id']}").get_json()
+    assert request["status"] == "resolved" and request["rating"] is None and request["feedback_at"] is None
+    [row] = metric(ps, "property_service_satisfaction")
+    assert row["extra"]["n"] == 0
+
+
+def test_the_stored_feedback_says_who_gave_it(ps, public_feedback, client):
+    on_behalf = resolved(ps)
+    rated = ps.act(on_behalf["id"], "feedback", who="admin", rating=4)
+    assert rated["feedback_via"] == "on_behalf" and rated["feedback_by_id"] == str(ps.people.admin.id)
+    by_link = resolved(ps)
+    path = ps.as_("centre").post(f"{BASE}/requests/{by_link['id']}/feedback-link").get_json()["path"]
+    assert client.post(path, json={"rating": 5}).status_code == 200
+    shown = ps.as_("centre").get(f"{BASE}/requests/{by_link['id']}").get_json()
+    assert shown["feedback_via"] == "link" and shown["feedback_by_id"] is None
+    query = 'query($id: ID!) { serviceRequest(id: $id) { feedbackVia feedbackById } }'
+    body = ps.as_("centre").graphql(query, {"id": on_behalf["id"]})
+    assert body["data"]["serviceRequest"] == {"feedbackVia": "on_behalf", "feedbackById": str(ps.people.admin.id)}
+    body = ps.as_("centre").graphql(query, {"id": by_link["id"]})
+    assert body["data"]["serviceRequest"] == {"feedbackVia": "link", "feedbackById": None}

@@ -268,3 +268,141 @@ def test_hook_trellis_mounted_blueprints(ps, client):
     assert client.get(f"{BASE}/services.json").status_code == 200
     assert client.get("/api/v1/property-service/open311/v2/services.json").status_code == 404
     assert client.get("/api/v1/property-service/requests").status_code == 401
+
+
+# --- correctness and hardening (issue 7) ---------------------------------------------------------------
+
+KINDS = "/api/v1/property-service/kinds"
+
+
+def make_kind(ps, code, attributes):
+    response = ps.as_("admin").post(KINDS, json={"code": code, "label_en": code.title(), "label_zh_cn": code,
+                                                 "public": True, "attributes": attributes})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_attribute_orders_are_unique_within_a_service(ps, client311):
+    # the spec: order is "a positive integer not used by another attribute of the service"
+    clash = [{"code": "a", "order": 1}, {"code": "b", "order": 1}]
+    response = ps.as_("admin").post(KINDS, json={"code": "lamp", "label_en": "Lamp", "label_zh_cn": "路灯",
+                                                 "attributes": clash})
+    assert response.status_code == 422 and "attributes" in repr(response.get_json())
+    assert ps.as_("admin").get(KINDS, query_string={"public": "true"}).get_json()  # nothing else broke
+    # orders left out take the lowest free numbers, so they never collide either
+    kind = make_kind(ps, "lamp", [{"code": "a"}, {"code": "b", "order": 1}, {"code": "c"}])
+    assert sorted(a["order"] for a in kind["attributes"]) == [1, 2, 3]
+    update = ps.as_("admin").patch(f"{KINDS}/{kind['id']}", json={"version": kind["version"], "attributes": clash})
+    assert update.status_code == 422
+    _, definition = client311.service_definition("lamp")
+    orders = [a["order"] for a in definition["attributes"]]
+    assert len(set(orders)) == len(orders) == 3
+
+
+def test_characters_xml_forbids_are_refused_and_never_break_the_xml_feed(ps, client311, client):
+    for bad in ("Lamp\x00out", "Lamp\x01out", "Lamp\x1fout", "Lamp\ufffeout", "Lamp\uffffout"):
+        status, errors = client311.post_request(service_code="consultation", address_string="B3", description=bad)
+        assert status == 400 and "description" in errors[0]["description"], (repr(bad), errors)
+    status, errors = client311.post_request(service_code="repair", address_string="B3",
+                                            **{"attribute[location_type]": "unit\x02"})
+    assert status == 400 and "attribute[location_type]" in errors[0]["description"]
+    status, _ = client311.post_request(service_code="consultation", address_string="B3",
+                                       description="Tab\there,\r\nnew line")
+    assert status == 201
+    # a record written some other way with such a character still leaves the feed well-formed XML
+    created = post_repair(client311)
+    from plugins.property_service.models import PsRequest
+    from core import db
+
+    with ps.runtime.database.unit_of_work():
+        db.session().get(PsRequest, __import__("uuid").UUID(created["service_request_id"])).description = "bad\x0bchar"
+    xml = GeoReportClient(client, BASE, fmt="xml")
+    status, root = xml.requests()
+    assert status == 200
+    assert "bad\ufffdchar" in [r.findtext("description") for r in root.findall("request")]
+
+
+def test_datetime_and_number_attributes_must_hold_dates_and_numbers(ps, client311):
+    make_kind(ps, "noise", [{"code": "since", "datatype": "datetime", "order": 1},
+                            {"code": "level", "datatype": "number", "order": 2}])
+    for attribute, value in (("since", "not-a-date"), ("since", "2026-13-40T99:00:00Z"), ("level", "nan"),
+                             ("level", "inf"), ("level", "-Infinity"), ("level", "loud")):
+        status, errors = client311.post_request(service_code="noise", address_string="B3",
+                                                **{f"attribute[{attribute}]": value})
+        assert status == 400 and f"attribute[{attribute}]" in errors[0]["description"], (value, errors)
+    status, body = client311.post_request(service_code="noise", address_string="B3",
+                                          **{"attribute[since]": "2026-03-02T22:00:00+08:00",
+                                             "attribute[level]": "85.5"})
+    assert status == 201, body
+
+
+def test_a_start_date_alone_returns_90_days_from_it(ps, client311):
+    now = datetime.now(timezone.utc)
+    old = ps.new_request(received_at=(now - timedelta(days=120)).isoformat())
+    ps.new_request(received_at=(now - timedelta(days=10)).isoformat())
+    status, body = client311.requests(start_date=(now - timedelta(days=125)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert status == 200 and [r["service_request_id"] for r in body] == [old["id"]]
+    status, body = client311.requests(start_date="9999-12-30T00:00:00Z")  # no room for 90 days: still fine
+    assert status == 200 and body == []
+
+
+def test_wrong_methods_and_unknown_formats_answer_open311_errors(client311, client):
+    response = client.put(f"{BASE}/requests.json", data={"service_code": "repair"})
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    [error] = response.get_json()
+    assert error["code"] == 405 and error["description"]
+    response = client.delete(f"{BASE}/services.xml")
+    assert response.status_code == 405 and response.content_type.startswith("text/xml")
+    assert ET.fromstring(response.data).find("error").findtext("code") == "405"
+    for path in ("/services.csv", "/requests.html", "/nothing.json", "/services/repair.yaml"):
+        response = client.get(BASE + path)
+        assert response.status_code == 404, path
+        [error] = response.get_json()
+        assert error["code"] == 404 and error["description"], path
+
+
+def test_malformed_attributes_are_400_not_500(client311):
+    for params in ({"attribute[location_type]": ["unit", "common"]},  # a single value, repeated
+                   {"attribute[location_type][]": "unit"},  # a list for a single-value attribute
+                   {"attribute[location_type][]": ["unit", "common"]}):
+        status, errors = client311.post_request(service_code="repair", address_string="B3", **params)
+        assert status == 400 and "attribute[location_type]" in errors[0]["description"], (params, errors)
+
+
+def test_nul_bytes_anywhere_are_400(client311, client):
+    response = client.get(f"{BASE}/services/a%00b.json")
+    assert response.status_code == 400 and response.get_json()[0]["code"] == 400
+    for query in ({"service_code": "rep\x00air"}, {"service_request_id": "\x00"}, {"status": "open\x00"},
+                  {"start_date": "2026-03-02T00:00:00\x00Z"}):
+        status, errors = client311.requests(**query)
+        assert status == 400 and errors[0]["code"] == 400, (query, errors)
+    assert client.get(f"{BASE}/requests/a%00b.json").status_code == 400
+    assert client.get(f"{BASE}/tokens/a%00b.xml").status_code == 400
+    status, _ = client311.post_request(service_code="repair\x00", address_string="B3")
+    assert status == 400
+
+
+def test_dates_at_the_edges_of_the_calendar_are_400(client311):
+    for name, value in (("start_date", "0001-01-01T00:00:00+14:00"), ("end_date", "9999-12-31T23:59:59-14:00"),
+                        ("start_date", "9999-12-31T23:59:59-14:00"), ("end_date", "0001-01-01T00:00:00+14:00")):
+        status, errors = client311.requests(**{name: value})
+        assert status == 400, (name, value, errors)
+        assert errors[0]["code"] == 400 and name in errors[0]["description"]
+
+
+def test_the_discovery_document(ps, client):
+    # GeoReport v2 "Service Discovery": where the endpoint is, which spec and formats, no login
+    response = client.get("/open311/discovery.json")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert {"changeset", "contact", "key_service", "endpoints"} <= set(body)
+    [endpoint] = body["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"].endswith(BASE) and endpoint["type"] == "production"
+    assert set(endpoint["formats"]) == {"application/json", "text/xml"}
+    assert client.get(endpoint["url"].split("localhost", 1)[-1] + "/services.json").status_code == 200
+    response = client.get("/open311/discovery.xml")
+    assert response.status_code == 200 and response.content_type.startswith("text/xml")
+    root = ET.fromstring(response.data)
+    assert root.tag == "discovery"
+    assert [f.text for f in root.findall("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]

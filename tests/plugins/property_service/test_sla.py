@@ -149,3 +149,13 @@ def test_resolved_requests_close_after_the_feedback_timeout(ps):
     assert tick(ps, monday(11) + timedelta(hours=74))["property_service.auto_close"] == 0
     history = ps.as_("centre").get(f"/api/v1/property-service/requests/{rid}/history").get_json()
     assert history[-1]["trigger"] == "automatic" and history[-1]["to_state"] == "closed"
+
+
+def test_at_risk_warns_only_for_the_deadline_that_is_at_risk(ps):
+    # normal priority, received Monday 10:00: response due 12:00 (2 h), resolution Thursday 10:00 (27 h).
+    # At 11:40 only 20 min of the 2 h response target is left (under 25 %); the resolution deadline has
+    # more than 26 h of its 27 h left and must not be announced as "due soon".
+    rid = make(ps, monday(10))
+    tick(ps, monday(11, 40))
+    assert get(ps, rid).sla_state == "at_risk"
+    assert notes(ps, ps.centre, "property_service.sla_at_risk") == [("property_service.sla_at_risk", None, "response")]
