@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from core.db import BUSY_MESSAGE, is_lock_timeout
 from core.errors import Conflict, TrellisError
 
 log = logging.getLogger("trellis.api")
@@ -17,6 +18,8 @@ def error_response(exc: BaseException):
     """A JSON response for any exception: typed errors keep their status, fields and message."""
     if isinstance(exc, StaleDataError):
         exc = Conflict()
+    elif isinstance(exc, BaseException) and is_lock_timeout(exc):
+        exc = Conflict(BUSY_MESSAGE)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This change conflicts with existing data (a duplicate or a missing reference).")
     if isinstance(exc, TrellisError):
