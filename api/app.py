@@ -35,9 +35,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.extensions["trellis"] = runtime
+    from api import auth, headers
+
+    headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
     init_unit_of_work(app, runtime)
 
-    from api import auth
     from api.graphql import view as graphql_view
     from api.rest import init_rest
 
