@@ -64,6 +64,10 @@ class Settings:
     webhook_retry_base_seconds: int = 60
     #: Attempts before a webhook delivery is marked failed (it can be replayed).
     webhook_max_attempts: int = 8
+    #: Let webhooks target loopback, private, link-local and other non-public addresses (off: such a URL
+    #: is refused with 422, and a delivery whose host resolves to one fails). Only for receivers on your
+    #: own network you trust — it lets an admin make the server POST anywhere it can reach.
+    webhook_allow_private_targets: bool = False
     # --- customer analytics (docs/analytics.md §8) ---
     #: Days of purchases behind the RFM frequency and monetary values and the value tiers.
     analytics_window_days: int = 365
