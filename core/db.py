@@ -158,8 +158,10 @@ def _on_sqlite_begin(conn) -> None:
     # the busy timeout) instead of failing: a deferred transaction that read first and then wants to write
     # gets SQLITE_BUSY at once, without waiting, because the other writer may have changed what it read.
     # Queued in turn, the second of two PATCHes sees the first one's version and is refused with 409, as
-    # on PostgreSQL. The price: units of work on one SQLite database run one after another.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # on PostgreSQL. The price: units of work on one SQLite database run one after another. A connection
+    # that only reads and must not queue (the health check) asks for ``execution_options(sqlite_begin=
+    # "DEFERRED")``.
+    conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
 
 
 class Database:
@@ -229,7 +231,7 @@ class Database:
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:
-                conn.execute(select(1))
+                conn.execution_options(sqlite_begin="DEFERRED").execute(select(1))
             return True
         except Exception:
             return False
