@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
     app.extensions["trellis"] = runtime
     from api import auth, headers

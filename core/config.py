@@ -50,6 +50,11 @@ class Settings:
     graphql_max_aliases: int = 30
     #: Maximum number of tokens in one GraphQL document.
     graphql_max_tokens: int = 5000
+    #: Maximum estimated cost of one GraphQL operation: about the number of records it may load (page
+    #: sizes multiplied along nested lists; api/graphql/limits.py). Costlier operations are refused.
+    graphql_max_cost: int = 25000
+    #: Largest request body in bytes (413 above it); a few endpoints set their own (docs/security.md).
+    max_request_bytes: int = 1024 * 1024
     #: Password hashing method for werkzeug (``scrypt`` by default; tests use a cheaper one).
     password_hash_method: str = "scrypt"
     #: Mark the session cookie ``Secure`` (set to 1 behind HTTPS).

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, has_request_context, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.db import BUSY_MESSAGE, is_lock_timeout
 from core.errors import Conflict, TrellisError
@@ -28,6 +28,10 @@ def error_response(exc: BaseException):
         return response
     if isinstance(exc, HTTPException):
         body = {"code": exc.code, "status": exc.name, "message": exc.description}
+        if isinstance(exc, RequestEntityTooLarge):
+            limit = request.max_content_length if has_request_context() else None
+            body["message"] = (f"The request body is larger than the {limit} bytes accepted here; send less "
+                               "(split a batch into several requests)." if limit else exc.description)
         data = getattr(exc, "data", None)  # webargs / flask-smorest attach field messages here
         if isinstance(data, dict) and data.get("messages"):
             body["errors"] = data["messages"]

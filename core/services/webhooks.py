@@ -38,7 +38,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import OutboxEvent, Role
 from core.models.webhooks import WebhookDelivery, WebhookSubscription
-from core.schemas import StrictSchema
+from core.schemas import BoundedList, StrictSchema
 from core.services import audit, common
 from core.services.permissions import require_role
 
@@ -178,8 +178,8 @@ class WebhookCreate(StrictSchema):
     url = fields.String(required=True, validate=check_url,
                         metadata={"description": "Where events are POSTed (http or https).", "maxLength": 2000})
     description = fields.String(load_default="", validate=validate.Length(max=500))
-    events = fields.List(fields.String(validate=[validate.Length(min=1, max=120), _PATTERN]), required=True,
-                         validate=validate.Length(min=1, max=100),
+    events = BoundedList(fields.String(validate=[validate.Length(min=1, max=120), _PATTERN]), required=True,
+                         min_items=1, max_items=100,
                          metadata={"description": "Event name patterns: 'customer.created', 'customer.*' or '*'."})
     active = fields.Boolean(load_default=True)
 
