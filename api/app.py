@@ -32,12 +32,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
     app.extensions["trellis"] = runtime
+    from api import auth, headers
+
+    headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
     init_unit_of_work(app, runtime)
 
-    from api import auth
     from api.graphql import view as graphql_view
     from api.rest import init_rest
 

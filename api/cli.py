@@ -338,9 +338,9 @@ def _distribution() -> str:
 
 
 def _serve(app: Flask, host: str, port: int) -> None:
-    from werkzeug.serving import run_simple
+    from api.headers import dev_server
 
-    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    dev_server(host, port, app).serve_forever()
 
 
 def _urls(host: str, port: int) -> tuple[str, str]:

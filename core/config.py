@@ -50,6 +50,11 @@ class Settings:
     graphql_max_aliases: int = 30
     #: Maximum number of tokens in one GraphQL document.
     graphql_max_tokens: int = 5000
+    #: Maximum estimated cost of one GraphQL operation: about the number of records it may load (page
+    #: sizes multiplied along nested lists; api/graphql/limits.py). Costlier operations are refused.
+    graphql_max_cost: int = 25000
+    #: Largest request body in bytes (413 above it); a few endpoints set their own (docs/security.md).
+    max_request_bytes: int = 1024 * 1024
     #: Password hashing method for werkzeug (``scrypt`` by default; tests use a cheaper one).
     password_hash_method: str = "scrypt"
     #: Mark the session cookie ``Secure`` (set to 1 behind HTTPS).
@@ -64,6 +69,10 @@ class Settings:
     webhook_retry_base_seconds: int = 60
     #: Attempts before a webhook delivery is marked failed (it can be replayed).
     webhook_max_attempts: int = 8
+    #: Let webhooks target loopback, private, link-local and other non-public addresses (off: such a URL
+    #: is refused with 422, and a delivery whose host resolves to one fails). Only for receivers on your
+    #: own network you trust — it lets an admin make the server POST anywhere it can reach.
+    webhook_allow_private_targets: bool = False
     # --- customer analytics (docs/analytics.md §8) ---
     #: Days of purchases behind the RFM frequency and monetary values and the value tiers.
     analytics_window_days: int = 365

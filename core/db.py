@@ -122,17 +122,46 @@ def has_session() -> bool:
     return _current.get() is not None
 
 
+#: Seconds an SQLite writer waits for the database's write lock before giving up (then: 409 Conflict).
+SQLITE_BUSY_TIMEOUT = 30.0
+
+
 def _on_sqlite_connect(dbapi_connection, _record) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINTs; let SQLAlchemy emit BEGIN itself
     # (the recipe from SQLAlchemy's SQLite dialect docs), and turn foreign keys on.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+    cursor.close()
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """An SQLite writer that waited the whole busy timeout for the write lock: a Conflict, not a bug."""
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+BUSY_MESSAGE = "The database is busy with other changes; try again."
+
+
+def _on_sqlite_file_connect(dbapi_connection, _record) -> None:
+    # WAL: readers outside a unit of work (health checks, other tools) never wait for a writer
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def _on_sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # BEGIN IMMEDIATE takes the write lock when a unit of work starts, so concurrent writers queue (up to
+    # the busy timeout) instead of failing: a deferred transaction that read first and then wants to write
+    # gets SQLITE_BUSY at once, without waiting, because the other writer may have changed what it read.
+    # Queued in turn, the second of two PATCHes sees the first one's version and is refused with 409, as
+    # on PostgreSQL. The price: units of work on one SQLite database run one after another. A connection
+    # that only reads and must not queue (the health check) asks for ``execution_options(sqlite_begin=
+    # "DEFERRED")``.
+    conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
 
 
 class Database:
@@ -202,7 +231,7 @@ class Database:
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:
-                conn.execute(select(1))
+                conn.execution_options(sqlite_begin="DEFERRED").execute(select(1))
             return True
         except Exception:
             return False
@@ -226,11 +255,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
-        kwargs["connect_args"] = {"check_same_thread": False}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)
+        if engine.url.database not in (None, "", ":memory:"):
+            event.listen(engine, "connect", _on_sqlite_file_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     return engine

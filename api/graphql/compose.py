@@ -17,6 +17,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from api.graphql import core_schema
 from api.graphql.errors import TrellisErrors
+from api.graphql.limits import CostLimiter
 from api.graphql.registry import CORE, SchemaRegistry
 from core.errors import PluginError
 from core.runtime import Runtime
@@ -62,6 +63,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
                 lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
                 lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
                 lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+                lambda: CostLimiter(max_cost=settings.graphql_max_cost),
             ],
         )
     except PluginError:

@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from strawberry.extensions import SchemaExtension
 
 from api.graphql.inputs import graphql_field_name
+from core.db import BUSY_MESSAGE, is_lock_timeout
 from core.errors import Conflict, TrellisError
 
 log = logging.getLogger("trellis.graphql")
@@ -62,6 +63,8 @@ def format_error(error: GraphQLError, document: DocumentNode | None = None) -> G
     original = error.original_error
     if isinstance(original, StaleDataError):
         original = Conflict()
+    elif isinstance(original, BaseException) and is_lock_timeout(original):
+        original = Conflict(BUSY_MESSAGE)
     elif isinstance(original, IntegrityError):
         original = Conflict("This change conflicts with existing data (a duplicate or a missing reference).")
     if isinstance(original, TrellisError):

@@ -20,6 +20,8 @@ from core.errors import Unauthenticated
 from core.runtime import Runtime
 
 EXTENSION_KEY = "trellis.graphql"
+#: /graphql's body limit: room for a POS batch in variables (the cost and list limits bound the work)
+GRAPHQL_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 class TrellisGraphQLView(GraphQLView):
@@ -28,6 +30,7 @@ class TrellisGraphQLView(GraphQLView):
         self.runtime = runtime
 
     def dispatch_request(self):
+        request.max_content_length = GRAPHQL_REQUEST_BYTES
         if request.method == "POST" and not current_user.is_authenticated:
             request_failed()
             error = Unauthenticated()

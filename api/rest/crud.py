@@ -7,6 +7,7 @@ the rule is written once and both transports answer alike.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import request
@@ -17,6 +18,26 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from core.schemas import MAX_PAGE_SIZE
 from core.services.common import CrudService, PageRequest  # CrudService: importable from here too
+
+
+#: the body limit of bulk endpoints (POS batches, imports, scans), above the app-wide TRELLIS_MAX_REQUEST_BYTES
+BULK_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+def body_limit(max_bytes: int):
+    """Let a view accept bodies up to ``max_bytes`` instead of the app-wide ``TRELLIS_MAX_REQUEST_BYTES``
+    (larger for bulk uploads, or smaller). Put it right under ``@blp.route`` so it runs before anything
+    reads the body; a larger body is a 413 JSON answer naming the limit."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def limited(*args, **kwargs):
+            request.max_content_length = max_bytes
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorate
 
 
 def json_body() -> Any:

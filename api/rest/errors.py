@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, has_request_context, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from core.db import BUSY_MESSAGE, is_lock_timeout
 from core.errors import Conflict, TrellisError
 
 log = logging.getLogger("trellis.api")
@@ -17,6 +18,8 @@ def error_response(exc: BaseException):
     """A JSON response for any exception: typed errors keep their status, fields and message."""
     if isinstance(exc, StaleDataError):
         exc = Conflict()
+    elif isinstance(exc, BaseException) and is_lock_timeout(exc):
+        exc = Conflict(BUSY_MESSAGE)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This change conflicts with existing data (a duplicate or a missing reference).")
     if isinstance(exc, TrellisError):
@@ -25,6 +28,10 @@ def error_response(exc: BaseException):
         return response
     if isinstance(exc, HTTPException):
         body = {"code": exc.code, "status": exc.name, "message": exc.description}
+        if isinstance(exc, RequestEntityTooLarge):
+            limit = request.max_content_length if has_request_context() else None
+            body["message"] = (f"The request body is larger than the {limit} bytes accepted here; send less "
+                               "(split a batch into several requests)." if limit else exc.description)
         data = getattr(exc, "data", None)  # webargs / flask-smorest attach field messages here
         if isinstance(data, dict) and data.get("messages"):
             body["errors"] = data["messages"]

@@ -41,7 +41,7 @@ from core.models import (
     AnalyticsRun, Customer, CustomerAnalytics, CustomerSegment, Interaction, InteractionStatus, LifecycleStage,
     User, WorkflowTransitionEntry,
 )
-from core.schemas import StrictSchema
+from core.schemas import BoundedList, StrictSchema
 from core.services import common
 from core.services.permissions import customer_visibility, require_actor, require_role
 
@@ -705,7 +705,8 @@ def win_back(actor: Any, *, limit: int = 50) -> list[dict[str, Any]]:
 
 
 class WinBackTaskRequest(StrictSchema):
-    customer_ids = fields.List(fields.UUID(), metadata={"description": "Only these customers of the list."})
+    customer_ids = BoundedList(fields.UUID(), max_items=10000,
+                               metadata={"description": "Only these customers of the list."})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=500),
                            metadata={"description": "The top N of the list."})
     due_in_days = fields.Integer(validate=validate.Range(min=0, max=365))

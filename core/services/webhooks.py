@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import re
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -35,7 +38,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import OutboxEvent, Role
 from core.models.webhooks import WebhookDelivery, WebhookSubscription
-from core.schemas import StrictSchema
+from core.schemas import BoundedList, StrictSchema
 from core.services import audit, common
 from core.services.permissions import require_role
 
@@ -49,7 +52,8 @@ TIMEOUT_SECONDS = 5
 #: how long a claimed delivery stays hidden from other workers while it is being sent
 CLAIM_SECONDS = 300
 MAX_BACKOFF_SECONDS = 24 * 3600
-MAX_ERROR_LENGTH = 1000
+#: the longest delivery error stored (and shown); longer ones are cut
+MAX_ERROR_LENGTH = 500
 USER_AGENT = "Trellis-Webhooks/1"
 #: changes to the webhook machinery itself are audited but never sent to webhooks
 UNSENT_RECORD_TYPES = frozenset({"webhook_subscription", "webhook_delivery"})
@@ -79,6 +83,94 @@ def check_url(value: str) -> None:
         raise ValidationError("Must be an http:// or https:// URL with a host.")
 
 
+# --- targets (server-side request forgery) -------------------------------------------------------------
+
+PRIVATE_TARGET = ("Must not target a loopback, private, link-local or other non-public address "
+                  "(an administrator may allow that with TRELLIS_WEBHOOK_ALLOW_PRIVATE_TARGETS).")
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address is one the public internet routes to (not loopback, private, link-local,
+    shared, reserved, unspecified or multicast; an IPv4-mapped IPv6 address is judged as its IPv4)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def literal_address(host: str) -> str | None:
+    """The IP address ``host`` spells without DNS (``10.0.0.1``, ``::1``, and what the C library also
+    reads as IPv4: ``2130706433``, ``127.1``, ``0x7f.1``), or None for a name."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def check_target(url: str, *, allow_private: bool) -> None:
+    """At create/update: refuse a URL whose host is a non-public address or ``localhost`` (422 on
+    ``url``). A name is resolved only when a delivery is sent (:func:`post`), and checked then."""
+    if allow_private:
+        return
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    address = literal_address(host)
+    if host == "localhost" or host.endswith(".localhost") or (address is not None and not is_public(address)):
+        raise ValidationFailed(fields={"url": [PRIVATE_TARGET]})
+
+
+class TargetRefused(OSError):
+    """A delivery's host resolved to an address webhooks may not reach."""
+
+
+def _public_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
+    """``socket.create_connection`` that resolves the host once, refuses it if any of its addresses is
+    non-public, and connects to the addresses it checked — a name that resolves to a public address
+    when checked and a private one when connecting (DNS rebinding) cannot slip through."""
+    host, port = address
+    infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    refused = sorted({info[4][0] for info in infos if not is_public(info[4][0])})
+    if refused:
+        raise TargetRefused(f"{host} resolves to {', '.join(refused)}, a non-public address; not sent "
+                            "(TRELLIS_WEBHOOK_ALLOW_PRIVATE_TARGETS allows it).")
+    last: OSError | None = None
+    for family, kind, proto, _name, sockaddr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"{host} has no address.")
+
+
+def _guarded(connection_class):
+    def make(host, **kwargs):
+        connection = connection_class(host, **kwargs)
+        connection._create_connection = _public_connection  # what HTTP(S)Connection.connect calls
+        return connection
+
+    return make
+
+
+class _PublicHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_guarded(http.client.HTTPConnection), req)
+
+
+class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_guarded(http.client.HTTPSConnection), req, context=self._context)
+
+
 _PATTERN = validate.Regexp(r"^\S+$", error="Must not contain spaces.")
 
 
@@ -86,8 +178,8 @@ class WebhookCreate(StrictSchema):
     url = fields.String(required=True, validate=check_url,
                         metadata={"description": "Where events are POSTed (http or https).", "maxLength": 2000})
     description = fields.String(load_default="", validate=validate.Length(max=500))
-    events = fields.List(fields.String(validate=[validate.Length(min=1, max=120), _PATTERN]), required=True,
-                         validate=validate.Length(min=1, max=100),
+    events = BoundedList(fields.String(validate=[validate.Length(min=1, max=120), _PATTERN]), required=True,
+                         min_items=1, max_items=100,
                          metadata={"description": "Event name patterns: 'customer.created', 'customer.*' or '*'."})
     active = fields.Boolean(load_default=True)
 
@@ -155,6 +247,7 @@ def create(actor: Any, data: Mapping[str, Any]) -> WebhookSubscription:
     it to the admin now — list and read responses never include it."""
     user = _admin(actor)
     values = common.validate(WebhookCreate, data)
+    check_target(values["url"], allow_private=_allow_private())
     values["events"] = _dedupe(values["events"])
     sub = WebhookSubscription(**values, secret=SECRET_PREFIX + secrets.token_urlsafe(32))
     db.session().add(sub)
@@ -167,6 +260,8 @@ def update(actor: Any, subscription_id: Any, data: Mapping[str, Any]) -> Webhook
     sub = get(actor, subscription_id)
     values = common.validate_update(WebhookUpdate, data)
     common.check_version(sub, values.pop("version"))
+    if "url" in values:
+        check_target(values["url"], allow_private=_allow_private())
     if "events" in values:
         values["events"] = _dedupe(values["events"])
     changes = common.apply_changes(sub, values)
@@ -322,11 +417,21 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def post(outgoing: Outgoing, *, timeout: float = TIMEOUT_SECONDS) -> Outcome:
-    """POST one delivery; never raises (every problem is an outcome to record)."""
+def _allow_private(rt=None) -> bool:
+    return bool((rt or runtime_module.current()).settings.webhook_allow_private_targets)
+
+
+def post(outgoing: Outgoing, *, timeout: float = TIMEOUT_SECONDS, allow_private: bool = False) -> Outcome:
+    """POST one delivery; never raises (every problem is an outcome to record).
+
+    Unless ``allow_private``, the host is resolved once and refused if any of its addresses is
+    non-public; the connection goes to the addresses checked. No proxy from the environment is used
+    (a proxy would resolve the name itself, out of the check's sight)."""
     request = urllib.request.Request(outgoing.url, data=outgoing.body, headers=outgoing.headers, method="POST")
+    handlers = [_NoRedirect] if allow_private else \
+        [_NoRedirect, urllib.request.ProxyHandler({}), _PublicHTTPHandler, _PublicHTTPSHandler]
     try:
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
             response.read(64 * 1024)
             return Outcome(response.status, None)
     except urllib.error.HTTPError as exc:
@@ -338,6 +443,8 @@ def post(outgoing: Outgoing, *, timeout: float = TIMEOUT_SECONDS) -> Outcome:
             exc.close()
         return Outcome(exc.code, f"HTTP {exc.code} {exc.reason}" + (f": {detail}" if detail else ""))
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TargetRefused):
+            return Outcome(None, f"Refused: {exc.reason}")
         return Outcome(None, f"{type(exc.reason).__name__}: {exc.reason}")
     except Exception as exc:  # timeouts, resets, malformed answers: all a failed attempt
         return Outcome(None, f"{type(exc).__name__}: {exc}")
@@ -415,7 +522,7 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100, runtime=None) 
         outgoing = _claim(rt, delivery_id, now)
         if outgoing is None:
             continue
-        _record(rt, delivery_id, post(outgoing), now)
+        _record(rt, delivery_id, post(outgoing, allow_private=_allow_private(rt)), now)
         attempted += 1
     return attempted
 

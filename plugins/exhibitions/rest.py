@@ -10,7 +10,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import CrudService, body_doc, crud_blueprint, json_body, list_args_schema
+from api.rest.crud import BULK_REQUEST_BYTES, CrudService, body_doc, body_limit, crud_blueprint, json_body, list_args_schema
 from api.rest.lifecycle import TransitionOut
 from core.schemas import MAX_PAGE_SIZE
 from core.services import common
@@ -186,6 +186,7 @@ def _actions() -> Blueprint:
         return svc.matches_for_buyer(current_user, registration_id, limit=args["limit"])
 
     @blp.route("/editions/<uuid:edition_id>/registrations/import", methods=["POST"])
+    @body_limit(BULK_REQUEST_BYTES)
     @blp.doc(**body_doc(S.RegistrationImport))
     @blp.response(200, ImportOut)
     def import_registrations(edition_id):
@@ -194,6 +195,7 @@ def _actions() -> Blueprint:
 
     # scans ----------------------------------------------------------------------------------------
     @blp.route("/editions/<uuid:edition_id>/scans", methods=["POST"])
+    @body_limit(BULK_REQUEST_BYTES)
     @blp.doc(**body_doc(S.ScanUpload))
     @blp.response(200, S.ScanResultOut)
     def upload_scans(edition_id):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import RecordOut, StrictSchema
+from core.schemas import BoundedList, RecordOut, StrictSchema
 from plugins.exhibitions import labels as L
 
 MAX_SCANS = 5000
@@ -190,7 +190,7 @@ class RegistrationFilter(StrictSchema):
 
 
 class RegistrationImport(StrictSchema):
-    registrations = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_IMPORT))
+    registrations = BoundedList(fields.Dict(), required=True, min_items=1, max_items=MAX_IMPORT)
 
 
 # --- scans -------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class Scan(StrictSchema):
 
 
 class ScanUpload(StrictSchema):
-    scans = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_SCANS))
+    scans = BoundedList(fields.Dict(), required=True, min_items=1, max_items=MAX_SCANS)
 
 
 # --- leads -------------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ class MeetingFilter(StrictSchema):
 # --- invitations, follow-ups, surveys ----------------------------------------------------------------
 
 class InvitationCriteria(StrictSchema):
-    from_edition_ids = fields.List(fields.UUID(), validate=validate.Length(max=20),
+    from_edition_ids = BoundedList(fields.UUID(), max_items=20,
                                    metadata={"description": "Past editions to draw from (default: every earlier "
                                                             "edition of the same show)."})
     attended = fields.Boolean(allow_none=True, load_default=None,

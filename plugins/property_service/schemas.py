@@ -9,7 +9,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import RecordOut, StrictSchema
+from core.schemas import BoundedList, RecordOut, StrictSchema
 from plugins.property_service import labels
 
 PRIORITY = validate.OneOf(labels.values(labels.PRIORITIES))
@@ -142,7 +142,7 @@ class TeamCreate(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     name_zh_cn = fields.String(validate=validate.Length(max=120))
     manager_id = fields.UUID(allow_none=True)
-    member_ids = fields.List(fields.UUID(), validate=validate.Length(max=200))
+    member_ids = BoundedList(fields.UUID(), max_items=200)
 
 
 TeamUpdate = _updatable(TeamCreate, "TeamUpdate")
@@ -176,7 +176,7 @@ class AttributeDefinition(StrictSchema):
     datatype_description = fields.String(load_default="", validate=validate.Length(max=500))
     order = fields.Integer(validate=validate.Range(min=1, max=1000), metadata={
         "description": "Unique within the kind (Open311); left out, the lowest free number."})
-    values = fields.List(fields.Nested(AttributeValue), load_default=list)
+    values = BoundedList(fields.Nested(AttributeValue), load_default=list, max_items=500)
 
 
 class KindCreate(StrictSchema):
@@ -189,7 +189,7 @@ class KindCreate(StrictSchema):
     default_team_id = fields.UUID(allow_none=True)
     public = fields.Boolean()
     demand = fields.Boolean()
-    attributes = fields.List(fields.Nested(AttributeDefinition), validate=validate.Length(max=50))
+    attributes = BoundedList(fields.Nested(AttributeDefinition), max_items=50)
     active = fields.Boolean()
 
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import CrudService, body_doc, crud_blueprint, json_body, list_args_schema
+from api.rest.crud import BULK_REQUEST_BYTES, CrudService, body_doc, body_limit, crud_blueprint, json_body, list_args_schema
 from core.schemas import MAX_PAGE_SIZE
 from core.services import common
 from core.services.permissions import require_actor
@@ -179,6 +179,7 @@ def blueprints() -> list[Blueprint]:
         return purchase, 201 if created else 200
 
     @sales.route("/purchases/batch", methods=["POST"])
+    @body_limit(BULK_REQUEST_BYTES)
     @sales.doc(**body_doc(S.PurchaseBatch))
     @sales.response(200, S.BatchOut)
     def upload():

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import CustomerCreate
+from core.schemas import BoundedList, CustomerCreate
+
+#: purchases in one POS batch upload (REST and GraphQL)
+MAX_BATCH = 5000
 
 STORE_KINDS = ("clothing", "cosmetics", "restaurant", "books", "appliances", "grocery", "other")
 OCCASION_KINDS = ("birthday", "child_birthday", "anniversary", "other")
@@ -99,7 +102,7 @@ class MembershipCreate(Strict):
                               validate=validate.Length(max=30))
     referred_by_card = fields.String(validate=validate.Length(max=40),
                                      metadata={"description": "Card number of the member who referred them."})
-    occasions = fields.List(fields.Nested(OccasionIn), load_default=list, validate=validate.Length(max=20))
+    occasions = BoundedList(fields.Nested(OccasionIn), load_default=list, max_items=20)
 
     @validates_schema
     def one_customer(self, data, **kwargs):
@@ -217,7 +220,7 @@ class PurchaseIn(Strict):
     card_number = fields.String(validate=validate.Length(min=1, max=40))
     membership_id = fields.UUID()
     occurred_at = fields.AwareDateTime(required=True)
-    lines = fields.List(fields.Nested(LineIn), load_default=list, validate=validate.Length(max=500))
+    lines = BoundedList(fields.Nested(LineIn), load_default=list, max_items=500)
     discount = fields.Decimal(load_default=None, allow_none=True, **money)
     total = fields.Decimal(required=True, **money)
     payment_method = fields.String(load_default="card", validate=validate.OneOf(PAYMENT_METHODS))
@@ -232,7 +235,7 @@ class PurchaseIn(Strict):
 
 
 class PurchaseBatch(Strict):
-    purchases = fields.List(fields.Nested(PurchaseIn), required=True, validate=validate.Length(min=1, max=5000))
+    purchases = BoundedList(fields.Nested(PurchaseIn), required=True, min_items=1, max_items=MAX_BATCH)
 
 
 class PurchaseFilter(Strict):
@@ -320,9 +323,9 @@ class RefundOut(Schema):
 # --- campaigns ---------------------------------------------------------------------------------------
 
 class SegmentIn(Strict):
-    tiers = fields.List(fields.String(validate=validate.Length(max=30)), load_default=list)
-    store_ids = fields.List(fields.UUID(), load_default=list)
-    categories = fields.List(fields.String(validate=validate.Length(max=60)), load_default=list,
+    tiers = BoundedList(fields.String(validate=validate.Length(max=30)), load_default=list, max_items=50)
+    store_ids = BoundedList(fields.UUID(), load_default=list, max_items=1000)
+    categories = BoundedList(fields.String(validate=validate.Length(max=60)), load_default=list, max_items=200,
                              metadata={"description": "Bought something in one of these categories."})
     recency_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650),
                                   metadata={"description": "Bought something within this many days."})

@@ -26,6 +26,16 @@ from tests.api.rest.test_customers import create as create_customer
 from tests.conftest import Api, app_config, bound, make_people
 
 
+@pytest.fixture(scope="module")
+def app(engine, database_url):
+    """These tests' receivers listen on 127.0.0.1, a target only this setting allows
+    (tests/core/test_webhook_targets.py shows it refused by default)."""
+    app = create_app(app_config(database_url, WEBHOOK_ALLOW_PRIVATE_TARGETS=True))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["trellis"].database.dispose()
+
+
 class Receiver:
     """An HTTP endpoint on 127.0.0.1 that records every request and answers ``status``."""
 
@@ -339,7 +349,7 @@ def app_with(engine, database_url, connection):
     stack = []
 
     def build(*plugins):
-        app = create_app(app_config(database_url), extra_plugins=plugins)
+        app = create_app(app_config(database_url, WEBHOOK_ALLOW_PRIVATE_TARGETS=True), extra_plugins=plugins)
         ctx = bound(app, connection)
         runtime = ctx.__enter__()
         stack.append(ctx)

@@ -1,0 +1,55 @@
+"""GraphQL operations are costed before they run: page sizes multiplied along nested lists. One that may
+load more records than TRELLIS_GRAPHQL_MAX_COST is refused (BAD_USER_INPUT, with the numbers) and runs
+no resolver; a variable holding an overlong list is refused before it is coerced."""
+from __future__ import annotations
+
+from api.app import create_app
+from tests.conftest import Api, app_config, bound
+
+CUSTOMERS = ("customers(first: 100) { edges { node { id name contacts { id name } "
+             "interactions(first: 10) { edges { node { id subject } } } } } }")
+
+
+def test_thirty_aliases_of_a_nested_page_are_refused_before_running(api, count_queries):
+    query = "{ " + " ".join(f"a{i}: {CUSTOMERS}" for i in range(30)) + " }"
+    with count_queries() as counter:
+        body = api.as_("admin").graphql(query)
+    [error] = body["errors"]
+    assert body["data"] is None
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    # 30 x (100 customers + 100 x 10 contacts + 100 x 10 interactions)
+    assert error["extensions"]["cost"] == 63000 and error["extensions"]["maxCost"] == 25000
+    assert "first:" in error["message"]
+    assert counter.count <= 2  # the token lookup; no customer was read
+
+
+def test_the_same_page_once_is_within_the_budget(api):
+    body = api.as_("admin").graphql("{ " + CUSTOMERS + " }")
+    assert "errors" not in body and body["data"]["customers"]["edges"] == []
+
+
+def test_page_sizes_from_variables_and_fragments_count(engine, database_url, connection):
+    from core.services import users
+    from tests.conftest import make_people
+
+    app = create_app(app_config(database_url, GRAPHQL_MAX_COST=500))
+    with bound(app, connection) as runtime:
+        people = make_people(runtime)
+        with runtime.database.unit_of_work():
+            token = users.create_token(people.admin)[1]
+        api = Api(app.test_client(), {"admin": token}).as_("admin")
+        query = ("query($n: Int!) { customers(first: $n) { edges { node { ...parts } } } } "
+                 "fragment parts on Customer { interactions(first: 10) { edges { node { id } } } }")
+        small = api.graphql(query, {"n": 40})      # 40 + 400
+        assert "errors" not in small, small
+        big = api.graphql(query, {"n": 50})        # 50 + 500
+        assert big["errors"][0]["extensions"]["cost"] == 550
+    app.extensions["trellis"].database.dispose()
+
+
+def test_a_variable_with_an_overlong_list_is_refused_before_coercion(api):
+    mutation = ("mutation($p: [RetailPurchaseInput!]!) { uploadRetailPurchases(purchases: $p) { created } }")
+    body = api.as_("admin").graphql(mutation, {"p": [{"x": 1}] * 5001})
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "5001 items" in error["message"]
