@@ -85,6 +85,23 @@ def test_limits_are_configurable(strict_app, people):
     assert login(client, "admin@example.com", "admin-password").status_code == 429  # 3 failures from here
 
 
+def test_behind_a_proxy_the_address_limit_counts_the_forwarded_client(database_url, connection, people):
+    app = create_app(app_config(database_url, LOGIN_ADDRESS_LIMIT="2 per hour", PROXY_HOPS=1))
+    try:
+        with bound(app, connection):
+            client = app.test_client()
+
+            def attempt(client_address, email="ghost@example.com", password="wrong-password"):
+                return login(client, email, password, headers={"X-Forwarded-For": client_address})
+
+            assert attempt("198.51.100.1").status_code == 401
+            assert attempt("198.51.100.1", "ghost2@example.com").status_code == 401
+            assert attempt("198.51.100.1", "admin@example.com", "admin-password").status_code == 429
+            assert attempt("198.51.100.2", "admin@example.com", "admin-password").status_code == 200
+    finally:
+        app.extensions["trellis"].database.dispose()
+
+
 def _redis_or_skip(url: str) -> None:
     import redis
 
