@@ -3,32 +3,55 @@
 A bearer header wins over a session cookie: with an ``Authorization`` header present the session is
 ignored, and a wrong token is a 401 even when the cookie is valid. Unauthenticated API calls get a 401
 JSON body, never a redirect; a browser opening the API docs or GraphiQL is sent to the login form.
+
+A session carries the user's session generation (``User.session_generation``) from when it signed in;
+logout, a password change and deactivation raise it, so a cookie saved before is refused afterwards.
+Failed sign-ins are rate limited per account and per client address (Flask-Limiter, in the store named
+by ``TRELLIS_RATELIMIT_STORAGE_URI`` so every worker counts together); the form login needs the CSRF
+token its form carries. docs/security.md, "Authentication and credentials", says what is promised.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, render_template_string, request, url_for
+import hmac
+import math
+import secrets
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, jsonify, redirect, render_template_string, request, session, url_for
+from flask_limiter import Limiter, RequestLimit
 from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.errors import Unauthenticated
 from core.schemas import Login, UserOut
 from core.services import common, users
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
-
 PUBLIC_ENDPOINTS = {"auth.login", "auth.login_form", "healthz", "static"}
 BROWSER_PAGES = ("/api/v1/docs", "/graphql")
+DEFAULT_NEXT = "/api/v1/docs"
+#: Session keys: the generation the session was signed in under, and the login form's CSRF token.
+GENERATION_KEY = "_trellis_gen"
+CSRF_KEY = "_trellis_login_csrf"
 
 LOGIN_FORM = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Trellis · Sign in</title>
 <style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto}label,input,button{display:block;width:100%;margin:.4rem 0}
 input{padding:.4rem}button{padding:.5rem}</style><h1>Trellis</h1>
 {% if error %}<p role="alert" style="color:#b00">{{ error }}</p>{% endif %}
 <form method="post" action="{{ url_for('auth.login', next=next) }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <label>Email <input name="email" type="email" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button>Sign in</button></form></html>"""
 
 
 def init_app(app: Flask) -> None:
+    settings = app.extensions["trellis"].settings
+    if settings.proxy_hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
+    # computed now, once, so the first sign-in with an unknown email costs one hash check like the rest
+    users.prepare_dummy_hash(settings.password_hash_method)
+
     manager = LoginManager()
     manager.init_app(app)
 
@@ -36,7 +59,7 @@ def init_app(app: Flask) -> None:
     def load_from_session(user_id: str):
         if request.headers.get("Authorization"):
             return None  # the header decides; see load_from_header
-        return users.by_id(user_id)
+        return users.user_for_session(user_id, session.get(GENERATION_KEY))
 
     @manager.request_loader
     def load_from_header(req):
@@ -64,40 +87,131 @@ def init_app(app: Flask) -> None:
             return None  # GraphQL answers with an UNAUTHENTICATED error in its own format
         raise Unauthenticated()
 
-    app.register_blueprint(bp)
+    limiter = Limiter(key_func=_client_address, app=app, storage_uri=settings.ratelimit_storage_uri,
+                      strategy="moving-window", key_prefix="trellis", headers_enabled=False,
+                      on_breach=_too_many_attempts)
+    app.extensions["trellis_limiter"] = limiter
+    app.register_blueprint(_blueprint(limiter, settings))
 
 
-def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/api/v1/docs"
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
 
 
-@bp.get("/login")
-def login_form():
-    return render_template_string(LOGIN_FORM, error=None, next=request.args.get("next", ""))
-
-
-@bp.post("/login")
-def login():
-    """Sign in with email and password (JSON, or the form). Sets the session cookie."""
+def _login_email() -> str:
+    """The account a sign-in names, for its rate limit (normalised as ``authenticate`` does)."""
     if request.is_json:
-        data = common.validate(Login, request.get_json())
-        user = users.authenticate(data["email"], data["password"])
-        login_user(user)
-        return UserOut().dump(user), 200
-    try:
-        user = users.authenticate(request.form.get("email", ""), request.form.get("password", ""))
-    except Unauthenticated as exc:
-        return render_template_string(LOGIN_FORM, error=exc.message, next=request.args.get("next", "")), 401
+        data = request.get_json(silent=True)
+        email = data.get("email") if isinstance(data, dict) else None
+    else:
+        email = request.form.get("email")
+    return (email.strip().lower()[:254] if isinstance(email, str) else "") or "-"
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _too_many_attempts(limit: RequestLimit):
+    """429 with ``Retry-After``: the seconds until the oldest counted failure leaves the window."""
+    retry_after = max(1, math.ceil(limit.window[0] - time.time()))
+    response = jsonify(code=429, status="Too Many Requests",
+                       message=f"Too many failed sign-ins. Try again in {retry_after} seconds.")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the default page.
+
+    Browsers drop tabs and newlines from URLs and read ``\\`` as ``/``, so ``/\\t/evil.example`` would
+    become ``//evil.example``: only a path of printable characters, starting with one ``/``, with no
+    backslash and no scheme or host is kept (a CR or LF in a ``Location`` header was also a 500)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return DEFAULT_NEXT
+    if "\\" in target or any(ch.isspace() or not ch.isprintable() for ch in target):
+        return DEFAULT_NEXT
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return DEFAULT_NEXT
+    return target
+
+
+def _csrf_token() -> str:
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str) or len(token) != 43:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return token
+
+
+def _csrf_ok() -> bool:
+    expected, sent = session.get(CSRF_KEY), request.form.get("csrf_token", "")
+    return isinstance(expected, str) and bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def _sign_in(user) -> None:
     login_user(user)
-    return redirect(_safe_next(request.args.get("next")))
+    session[GENERATION_KEY] = users.session_generation(user)
+    session.pop(CSRF_KEY, None)
 
 
-@bp.post("/logout")
-def logout():
-    logout_user()
-    return "", 204
+def _form(error: str | None, status: int):
+    return render_template_string(LOGIN_FORM, error=error, next=request.args.get("next", ""),
+                                  csrf_token=_csrf_token()), status
 
 
-@bp.get("/me")
-def me():
-    return UserOut().dump(current_user), 200
+def _blueprint(limiter: Limiter, settings) -> Blueprint:
+    """The /auth routes, built per app so each app's limiter decorates its own login view."""
+    bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+    @bp.get("/login")
+    def login_form():
+        return _form(None, 200)
+
+    @bp.post("/login")
+    @limiter.limit(lambda: settings.login_address_limit, key_func=_client_address, deduct_when=_failed,
+                   scope="login-address")
+    @limiter.limit(lambda: settings.login_account_limit, key_func=_login_email, deduct_when=_failed,
+                   scope="login-account")
+    def login():
+        """Sign in with email and password (JSON, or the form with its CSRF token). Sets the session
+        cookie. Failed attempts are limited per account and per address: past the limit, 429."""
+        if request.is_json:
+            data = common.validate(Login, request.get_json())
+            user = users.authenticate(data["email"], data["password"])
+            _sign_in(user)
+            return UserOut().dump(user), 200
+        if not _csrf_ok():
+            return _form("The sign-in form expired. Please try again.", 400)
+        try:
+            user = users.authenticate(request.form.get("email", ""), request.form.get("password", ""))
+        except Unauthenticated as exc:
+            return _form(exc.message, 401)
+        _sign_in(user)
+        return redirect(safe_next(request.args.get("next")))
+
+    @bp.post("/logout")
+    def logout():
+        """End the session: every session cookie of this user is refused from now on (API tokens stay)."""
+        if current_user.is_authenticated and not request.headers.get("Authorization"):
+            users.end_sessions(current_user)
+        logout_user()
+        session.pop(GENERATION_KEY, None)
+        return "", 204
+
+    @bp.post("/password")
+    def change_password():
+        """Change your password (``current_password``, ``new_password``). Your other sessions end; this
+        one goes on."""
+        user = users.change_own_password(current_user, request.get_json(silent=True) or {})
+        if not request.headers.get("Authorization"):
+            session[GENERATION_KEY] = users.session_generation(user)
+        return "", 204
+
+    @bp.get("/me")
+    def me():
+        return UserOut().dump(current_user), 200
+
+    return bp

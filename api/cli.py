@@ -290,13 +290,46 @@ def tokens_group():
 @tokens_group.command("create")
 @click.argument("email")
 @click.option("--name", "-n", default="cli", show_default=True, help="What the token is for.")
+@click.option("--expires-in", "expires_in", type=click.IntRange(1, 3650), default=None, metavar="DAYS",
+              help="Days until the token stops working (default: until revoked).")
 @with_unit_of_work
-def tokens_create(email: str, name: str):
+def tokens_create(email: str, name: str, expires_in: int | None):
     """Create an API token for a user and print it (only the token: it is shown once)."""
     from core.services import users
 
-    _, plain = users.create_token(users.by_email(email), name)
+    _, plain = users.create_token(users.by_email(email), name, expires_in_days=expires_in)
     click.echo(plain)
+
+
+@tokens_group.command("list")
+@click.argument("email")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked tokens.")
+@with_unit_of_work
+def tokens_list(email: str, include_revoked: bool):
+    """A user's API tokens, newest first: id, prefix, name, created, expires, last used (never the token)."""
+    from core.services import users
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    rows = users.tokens_of(users.by_email(email), include_revoked=include_revoked)
+    if not rows:
+        click.echo("No tokens.")
+    for row in rows:
+        state = f"  revoked {when(row.revoked_at)}" if row.revoked_at else ""
+        click.echo(f"{row.id}  {row.prefix}…  {row.name or '-':<20}  created {when(row.created_at)}  "
+                   f"expires {when(row.expires_at)}  last used {when(row.last_used_at)}{state}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id")
+@with_unit_of_work
+def tokens_revoke(token_id: str):
+    """Revoke an API token by its id (see `tokens list`); it stops working at once."""
+    from core.services import users
+
+    row = users.system_revoke_token(token_id)
+    click.echo(f"Revoked token {row.id} ({row.prefix}…).")
 
 
 # --- trellis plugins ---------------------------------------------------------------------------------

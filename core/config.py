@@ -59,6 +59,16 @@ class Settings:
     password_hash_method: str = "scrypt"
     #: Mark the session cookie ``Secure`` (set to 1 behind HTTPS).
     secure_cookies: bool = False
+    #: Where login rate-limit counters live (Flask-Limiter / ``limits`` storage URI). ``memory://`` is
+    #: per process; with several gunicorn workers use a shared store: ``redis://127.0.0.1:6379``.
+    ratelimit_storage_uri: str = "memory://"
+    #: Failed sign-ins allowed per account (email) before further attempts are refused with 429.
+    login_account_limit: str = "5 per 15 minutes"
+    #: Failed sign-ins allowed per client address (any accounts) before it is refused with 429.
+    login_address_limit: str = "20 per 15 minutes"
+    #: Reverse proxies in front of Trellis whose ``X-Forwarded-For`` is trusted to name the client
+    #: address (0: the address the server sees, for a direct connection).
+    proxy_hops: int = 0
     #: Expected days per lifecycle stage before a stagnation alert, ``stage=days`` comma-separated.
     lifecycle_expected_days: str = "potential=15,intent=30"
     #: Customer level rules: ``level=metric>=threshold`` comma-separated, best level first. Metrics:

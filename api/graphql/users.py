@@ -1,8 +1,13 @@
-"""GraphQL for users: the ``User`` type and ``me``."""
+"""GraphQL for users: the ``User`` type and ``me``; API tokens (yours; admins: everybody's)."""
+import datetime as dt
 from typing import Optional
 
 import strawberry
+from strawberry import UNSET
 
+from api.graphql.inputs import input_to_dict
+from api.graphql.pagination import connection, page_request
+from core.services import users
 from core.services.permissions import require_actor
 
 
@@ -18,13 +23,64 @@ def types(registry) -> None:
         team_id: Optional[strawberry.ID]
         locale: str
 
+    @registry.type("ApiToken")
+    class ApiToken:
+        """A bearer token for programs (`Authorization: Bearer <token>`). The token itself is shown only
+        when it is created."""
+
+        id: strawberry.ID
+        user_id: strawberry.ID
+        name: str
+        prefix: str = strawberry.field(description="The token's first characters, to recognise it.")
+        created_at: dt.datetime
+        expires_at: Optional[dt.datetime] = strawberry.field(description="Null: the token works until revoked.")
+        last_used_at: Optional[dt.datetime] = strawberry.field(description="Updated at most once a minute.")
+        revoked_at: Optional[dt.datetime]
+
+    @registry.type("ApiTokenCreated")
+    class ApiTokenCreated:
+        """The new token's record and the token itself, shown this once."""
+
+        api_token: registry.ref("ApiToken")
+        token: str
+
+    @registry.input("ApiTokenCreateInput")
+    class ApiTokenCreateInput:
+        name: Optional[str] = UNSET
+        expires_in_days: Optional[int] = strawberry.field(
+            default=UNSET, description="Days until the token stops working (1 to 3650); omit for none.")
+        user_id: Optional[strawberry.ID] = strawberry.field(
+            default=UNSET, description="Admins: whose token (default: yours).")
+
 
 def query_fields(registry) -> dict:
     def me(info: strawberry.Info) -> Optional[registry.ref("User")]:
         return require_actor(info.context.user)
 
-    return {"me": strawberry.field(resolver=me, description="The signed-in user.")}
+    def api_tokens(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                   user_id: Optional[strawberry.ID] = None,
+                   include_revoked: bool = False) -> registry.connection("ApiToken"):
+        filters: dict = {"include_revoked": include_revoked}
+        if user_id is not None:
+            filters["user_id"] = user_id
+        return connection(info, users.list_tokens(info.context.user, filters, page=page_request(first, after)))
+
+    return {"me": strawberry.field(resolver=me, description="The signed-in user."),
+            "apiTokens": strawberry.field(resolver=api_tokens, description=(
+                "Your API tokens, newest first (admins: everybody's, or one user's with userId); revoked "
+                "ones only with includeRevoked."))}
 
 
 def mutation_fields(registry) -> dict:
-    return {}
+    def create_api_token(info: strawberry.Info,
+                         input: registry.ref("ApiTokenCreateInput")) -> registry.ref("ApiTokenCreated"):
+        row, plain = users.issue_token(info.context.user, input_to_dict(input))
+        return registry.module.ApiTokenCreated(api_token=row, token=plain)
+
+    def revoke_api_token(info: strawberry.Info, id: strawberry.ID) -> registry.ref("ApiToken"):
+        return users.revoke_token(info.context.user, id)
+
+    return {"createApiToken": strawberry.mutation(resolver=create_api_token, description=(
+                "Create an API token (for yourself; admins: for anyone). The token is returned this once.")),
+            "revokeApiToken": strawberry.mutation(resolver=revoke_api_token, description=(
+                "Revoke an API token for good (yours; admins: anyone's)."))}

@@ -26,6 +26,8 @@ def error_response(exc: BaseException):
         response = jsonify({**exc.to_dict(), "status": _reason(exc.http_status)})
         response.status_code = exc.http_status
         return response
+    if isinstance(exc, HTTPException) and exc.response is not None:
+        return exc.response  # an error that brings its own answer (a rate limit's 429 with Retry-After)
     if isinstance(exc, HTTPException):
         body = {"code": exc.code, "status": exc.name, "message": exc.description}
         if isinstance(exc, RequestEntityTooLarge):

@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import body_doc, json_body, page_request
 from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
-from core.services import people
+from core.services import people, users
 
 
 class UserDetailOut(UserOut):
@@ -25,6 +25,30 @@ class SalesTeamOut(Schema):
 
 
 class UserQuery(people.UserFilter):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class TokenOut(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.UUID()
+    user_id = fields.UUID()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "The token's first characters, to recognise it."})
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True, metadata={"description": "Null: until revoked."})
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "Updated at most once a minute."})
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class TokenCreatedOut(TokenOut):
+    token = fields.String(metadata={"description": "Send as `Authorization: Bearer <token>`. Shown only in "
+                                                   "this response: store it now."})
+
+
+class TokenQuery(users.TokenFilter):
     class Meta:
         unknown = EXCLUDE
 
@@ -65,6 +89,13 @@ def people_blueprints() -> list[Blueprint]:
             """Change a user's name, role, team, activity or locale (admins; send version)"""
             return people.update_user(current_user, user_id, json_body())
 
+    @blp.route("/users/<uuid:user_id>/password", methods=["POST"])
+    @blp.doc(**body_doc(users.PasswordReset))
+    @blp.response(204)
+    def reset_password(user_id):
+        """Set a user's password (admins); every session of that user ends"""
+        people.reset_password(current_user, user_id, json_body())
+
     @blp.route("/teams")
     class Teams(MethodView):
         @blp.response(200, SalesTeamOut(many=True))
@@ -78,4 +109,42 @@ def people_blueprints() -> list[Blueprint]:
             """Create a team, optionally with its manager (admins)"""
             return people.create_team(current_user, json_body())
 
-    return [blp]
+    tokens = Blueprint("tokens", "tokens", url_prefix="",
+                       description="API tokens: yours (admins: everybody's). The token is shown once.")
+
+    @tokens.route("/tokens")
+    class Tokens(MethodView):
+        @tokens.arguments(TokenQuery, location="query", as_kwargs=False)
+        @tokens.response(200, TokenOut(many=True))
+        @tokens.paginate(max_page_size=MAX_PAGE_SIZE)
+        def get(self, _args, pagination_parameters):
+            """Your API tokens, newest first (admins: all, or one user's with user_id); revoked ones with
+            include_revoked=true"""
+            from flask import request
+
+            filters = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+            page = users.list_tokens(current_user, filters, page=page_request(pagination_parameters))
+            pagination_parameters.item_count = page.total
+            return page.items
+
+        @tokens.doc(**body_doc(users.TokenCreate))
+        @tokens.response(201, TokenCreatedOut)
+        def post(self):
+            """Create an API token (for yourself; admins: for anyone), optionally expiring"""
+            row, plain = users.issue_token(current_user, json_body())
+            row.token = plain  # not a column: only this response carries it
+            return row
+
+    @tokens.route("/tokens/<uuid:token_id>")
+    @tokens.response(200, TokenOut)
+    def get_token(token_id):
+        """One API token (never the token itself)"""
+        return users.get_token(current_user, token_id)
+
+    @tokens.route("/tokens/<uuid:token_id>/revoke", methods=["POST"])
+    @tokens.response(200, TokenOut)
+    def revoke_token(token_id):
+        """Revoke an API token for good; it stops working at once"""
+        return users.revoke_token(current_user, token_id)
+
+    return [blp, tokens]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, Timestamps, UTCDateTime, UUIDPrimaryKey
@@ -33,6 +33,9 @@ class User(Base, Record):
                                                       index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="en")
+    #: Raised when the user's sessions must end (logout, a password change, deactivation). A session
+    #: carries the generation it was signed in under; one from an older generation is refused.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     team: Mapped[Team | None] = relationship(Team, foreign_keys=[team_id])
 
@@ -67,6 +70,8 @@ class ApiToken(Base, UUIDPrimaryKey, Timestamps):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: None: the token works until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(User)

@@ -91,9 +91,19 @@ def update_user(actor: Any, user_id: Any, data: Mapping[str, Any]) -> User:
         raise ValidationFailed(fields={"role": ["You cannot demote or deactivate yourself."]})
     changes = common.apply_changes(user, values)
     db.session().flush()
+    if changes.get("is_active", (None, None))[1] is False:
+        # sessions and tokens issued before deactivation stay dead if the user is re-activated
+        users.end_credentials(user)
     if changes:
         audit.record_change(actor, "updated", user, changes)
     return user
+
+
+def reset_password(actor: Any, user_id: Any, data: Mapping[str, Any]) -> User:
+    """Admins set a user's password (``{"password": ...}``); every session of that user ends."""
+    require_role(actor, Role.ADMIN.value)
+    get_user(actor, user_id)
+    return users.reset_password(actor, user_id, data)
 
 
 def list_teams(actor: Any) -> list[Team]:

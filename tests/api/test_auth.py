@@ -1,6 +1,9 @@
 """Sessions, bearer tokens and the 401 contract."""
 from __future__ import annotations
 
+import re
+
+import pytest
 from sqlalchemy import select
 
 from core.models import ApiToken
@@ -76,10 +79,58 @@ def test_browser_opening_the_docs_is_sent_to_the_login_form(client):
     assert client.get("/auth/login").status_code == 200
 
 
+def csrf_token(client, path="/auth/login") -> str:
+    """The CSRF token the sign-in form carries ("" when the form has none)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
+    return match.group(1) if match else ""
+
+
+def form_login(client, next_page=None, *, email="rep@example.com", password="rep-password", token=None):
+    query = "" if next_page is None else "?next=" + next_page
+    data = {"email": email, "password": password,
+            "csrf_token": csrf_token(client) if token is None else token}
+    return client.post("/auth/login" + query, data=data)
+
+
 def test_login_form_signs_in_and_redirects_only_to_local_pages(client, people):
-    response = client.post("/auth/login?next=//evil.example.com", data={"email": "rep@example.com",
-                                                                       "password": "rep-password"})
+    response = form_login(client, "//evil.example.com")
     assert response.status_code == 302 and response.headers["Location"] == "/api/v1/docs"
+    assert client.get("/auth/me").get_json()["email"] == "rep@example.com"
+
+
+@pytest.mark.parametrize("next_page", [
+    "/%09/evil.example/phish",      # a tab, dropped by browsers: //evil.example/phish
+    "/%0a/evil.example", "/%0d/x",  # newlines (a CR in the Location header was a 500)
+    "/%5Cevil.example", "/%5C%5Cevil.example",  # backslashes, read as slashes
+    "//evil.example", "https://evil.example/", "javascript:alert(1)", "evil.example",
+    "/%E3%80%80/evil.example",      # an ideographic space
+    "/%00/x",
+])
+def test_login_form_never_redirects_off_site(client, people, next_page):
+    response = form_login(client, next_page)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/api/v1/docs"
+
+
+def test_login_form_keeps_a_local_next_page(client, people):
+    response = form_login(client, "/graphql%3Fq%3D1")
+    assert response.status_code == 302 and response.headers["Location"] == "/graphql?q=1"
+
+
+def test_form_login_needs_the_forms_csrf_token(client, app, people):
+    missing = form_login(client, token="")
+    assert missing.status_code == 400 and "expired" in missing.get_data(as_text=True)
+    assert client.get("/auth/me").status_code == 401
+    other = app.test_client()
+    foreign = form_login(client, token=csrf_token(other))  # a token from another browser's session
+    assert foreign.status_code == 400
+    assert client.get("/auth/me").status_code == 401
+    assert form_login(client).status_code == 302
+    assert client.get("/auth/me").status_code == 200
+
+
+def test_json_login_needs_no_csrf_token(client, people):
+    assert client.post("/auth/login", json={"email": "rep@example.com", "password": "rep-password"}).status_code == 200
 
 
 def test_cross_site_form_posts_cannot_ride_the_session_cookie(client, people):

@@ -141,6 +141,29 @@ def test_tokens_create_prints_only_a_token_that_authenticates(migrated, web):
     assert unknown.exit_code == 1 and "No user with email nobody@example.com" in unknown.stderr
 
 
+def test_tokens_list_and_revoke_and_an_expiring_token(migrated, web):
+    run(migrated, "users", "create", "api@example.com", "--role", "rep", "--no-password")
+    keep = run(migrated, "tokens", "create", "api@example.com", "--name", "keep").stdout.strip()
+    weekly = run(migrated, "tokens", "create", "api@example.com", "--name", "weekly", "--expires-in", "7")
+    assert weekly.exit_code == 0, weekly.output
+    listed = run(migrated, "tokens", "list", "api@example.com")
+    assert listed.exit_code == 0, listed.output
+    lines = {line.split()[2]: line for line in listed.stdout.splitlines()}
+    assert set(lines) == {"keep", "weekly"}
+    assert "expires -" in lines["keep"] and "expires -" not in lines["weekly"]
+    assert keep not in listed.stdout and weekly.stdout.strip() not in listed.stdout  # never the token
+    assert lines["keep"].split()[1].rstrip("…") == keep[:12]
+    revoked = run(migrated, "tokens", "revoke", lines["keep"].split()[0])
+    assert revoked.exit_code == 0 and "Revoked token" in revoked.stdout
+    assert web.get("/auth/me", headers={"Authorization": f"Bearer {keep}"}).status_code == 401
+    assert web.get("/auth/me", headers={"Authorization": f"Bearer {weekly.stdout.strip()}"}).status_code == 200
+    assert "keep" not in run(migrated, "tokens", "list", "api@example.com").stdout
+    assert "revoked" in run(migrated, "tokens", "list", "api@example.com", "--all").stdout
+    assert run(migrated, "tokens", "create", "api@example.com", "--expires-in", "0").exit_code == 2
+    unknown = run(migrated, "tokens", "revoke", "00000000-0000-0000-0000-000000000000")
+    assert unknown.exit_code == 1 and "No token with this id" in unknown.stderr
+
+
 # --- plugins -----------------------------------------------------------------------------------------
 
 def test_plugins_list_shows_installed_plugins_enabled_or_not(cli_env):
