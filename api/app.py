@@ -35,6 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.extensions["trellis"] = runtime
+    from api import input as request_input
+
+    request_input.init_app(app)  # first: nothing runs on input it refuses
     init_unit_of_work(app, runtime)
 
     from api import auth

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import CustomerCreate
+from core.schemas import CustomerCreate, StrictSchema
 
 STORE_KINDS = ("clothing", "cosmetics", "restaurant", "books", "appliances", "grocery", "other")
 OCCASION_KINDS = ("birthday", "child_birthday", "anniversary", "other")
@@ -17,9 +17,8 @@ CAMPAIGN_STATUSES = ("draft", "launched", "closed")
 LEDGER_KINDS = ("earn", "redeem", "adjust", "expire", "reverse", "bonus", "referral")
 
 
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+class Strict(StrictSchema):
+    """The core's strict base (unknown fields refused, datetimes checked), under the plugin's old name."""
 
 
 # --- stores ------------------------------------------------------------------------------------------
