@@ -146,3 +146,10 @@ def test_graphql_datetime_outside_utc_calendar_is_bad_user_input(api, customer_i
         "mutation($c: ID!, $t: DateTime) { createInteraction(input: {customerId: $c, kind: \"call\", "
         "occurredAt: $t}) { id } }", {"c": customer_id, "t": "0001-01-01T00:00:00+14:00"})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+
+
+def test_nul_in_a_mounted_plugin_path_segment_is_a_422_naming_it(client):
+    # the Open311 blueprint is public (no token needed) and looked the token up in PostgreSQL as it came
+    response = client.get("/open311/v2/tokens/abc%00def.json")
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"path": {"token": [NUL_MESSAGE]}}
