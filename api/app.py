@@ -36,8 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     )
     app.extensions["trellis"] = runtime
     from api import auth, headers
+    from api import input as request_input
 
     headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
+    request_input.init_app(app)  # before any other hook: nothing runs on input it refuses
     init_unit_of_work(app, runtime)
 
     from api.graphql import view as graphql_view

@@ -6,6 +6,8 @@ into plain dicts and validated by the same services. A rule about a field's shap
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from core.models.enums import (
@@ -30,9 +32,26 @@ def not_blank(value: str) -> None:
         raise ValidationError("Must not be blank.")
 
 
+def in_utc_calendar(value) -> None:
+    """An aware datetime must stay inside years 1–9999 once converted to UTC (``0001-01-01T00:00+14:00``
+    parses, but is 31 December of year 0 in UTC, which neither Python nor a database can hold)."""
+    if isinstance(value, datetime) and value.utcoffset():
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Out of range: in UTC this falls outside the years 1–9999.") from None
+
+
 class StrictSchema(Schema):
+    """The base of every input schema: unknown fields are refused, and every datetime field accepts only
+    instants that exist in UTC (a plugin's schema gets both by deriving from this one)."""
+
     class Meta:
         unknown = RAISE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        if isinstance(field_obj, fields.DateTime) and in_utc_calendar not in field_obj.validators:
+            field_obj.validators = [*field_obj.validators, in_utc_calendar]
 
 
 class BoundedList(fields.List):

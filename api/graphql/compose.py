@@ -13,12 +13,13 @@ import weakref
 from typing import Iterator
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from api.graphql import core_schema
 from api.graphql.errors import TrellisErrors
 from api.graphql.limits import CostLimiter
 from api.graphql.registry import CORE, SchemaRegistry
+from api.graphql.text_rule import StorableText
 from core.errors import PluginError
 from core.runtime import Runtime
 
@@ -64,6 +65,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
                 lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
                 lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
                 lambda: CostLimiter(max_cost=settings.graphql_max_cost),
+                lambda: AddValidationRules([StorableText]),
             ],
         )
     except PluginError:

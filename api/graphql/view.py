@@ -11,11 +11,13 @@ from typing import Any
 from flask import Flask, Response, json, request
 from flask_login import current_user
 from strawberry.flask.views import GraphQLView
+from cross_web import HTTPException  # what strawberry's views catch
 
 from api.graphql.compose import build_schema
 from api.graphql.context import Context
 from api.graphql.errors import INTERNAL, format_error, request_failed
 from api.graphql.loaders import Loaders
+from api.input import BadJSON, load_json
 from core.errors import Unauthenticated
 from core.runtime import Runtime
 
@@ -38,6 +40,17 @@ class TrellisGraphQLView(GraphQLView):
                                               "extensions": {"code": error.graphql_code}}]}
             return Response(json.dumps(body), status=200, content_type="application/json")
         return super().dispatch_request()
+
+    def parse_json(self, data):
+        """The body was vetted by :mod:`api.input`; here it must also be an operation (an object)."""
+        try:
+            parsed = load_json(data)
+        except BadJSON as exc:
+            raise HTTPException(400, str(exc)) from None
+        if not isinstance(parsed, (dict, list)) or (isinstance(parsed, list)
+                                                    and not all(isinstance(i, dict) for i in parsed)):
+            raise HTTPException(400, "The body must be a JSON object with a 'query' string.")
+        return parsed
 
     def get_context(self, request, response) -> Context:
         return Context(user=current_user._get_current_object(), runtime=self.runtime, loaders=Loaders(),

@@ -1,14 +1,52 @@
 """REST composition: one flask-smorest Api at /api/v1, the core's blueprints and every plugin's."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Flask
 from flask_smorest import Api
+from marshmallow import fields as ma_fields
 
 from core.errors import PluginError
 from core.plugins import CORE_NAME
 from core.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+
+PAGINATION_HEADER = {
+    "description": "Pagination metadata: a JSON object (total, total_pages, first_page, last_page, page, "
+                   "previous_page, next_page) serialised into the header's string value.",
+    "schema": {"type": "string"},
+    "example": '{"total": 42, "total_pages": 3, "first_page": 1, "last_page": 3, "page": 1, "next_page": 2}',
+}
+
+
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def decimal_bounds_as_numbers(_converter, field, ret=None, **_kwargs) -> dict:
+    """apispec attribute function: ``Range(min=Decimal("0.00"))`` documents ``minimum: 0``, a JSON number
+    (apispec passes Decimal bounds through, and JSON encodes them as the string "0.00", which is no valid
+    OpenAPI). Registered once, so every schema of the core and of every plugin gets it."""
+    return {key: _plain_number(value) for key, value in (ret or {}).items()
+            if key in ("minimum", "maximum", "default", "example") and isinstance(value, Decimal)}
+
+
+def decimal_strings_as_strings(_converter, field, ret=None, **_kwargs) -> dict:
+    """apispec attribute function: ``Decimal(as_string=True)`` is sent as ``"12.50"``; document a string
+    (apispec documents every Decimal as a number)."""
+    if isinstance(field, ma_fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
+
+
+class TrellisApi(Api):
+    """flask-smorest's Api with the document telling the truth about what the API sends."""
+
+    def _register_pagination_header(self):
+        # flask-smorest declares X-Pagination as an object; a header is a string (holding JSON)
+        self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
 
 
 def init_rest(app: Flask, runtime: Runtime) -> Api:
@@ -28,7 +66,9 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
             "security": [{"bearer": []}, {"session": []}],
         },
     )
-    api = Api(app)
+    api = TrellisApi(app)
+    api.ma_plugin.converter.add_attribute_function(decimal_bounds_as_numbers)
+    api.ma_plugin.converter.add_attribute_function(decimal_strings_as_strings)
     from api.rest import errors
     from api.rest.resources import core_blueprints
 

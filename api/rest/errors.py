@@ -39,6 +39,9 @@ def error_response(exc: BaseException):
             body["errors"] = data["messages"]
         response = jsonify(body)
         response.status_code = exc.code or 500
+        for name, value in exc.get_headers():  # e.g. Allow on a 405, WWW-Authenticate, Retry-After
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response
     log.exception("Unhandled error", exc_info=exc)
     response = jsonify({"code": 500, "status": "Internal Server Error",

@@ -82,6 +82,35 @@ class NotificationArgs(Schema):
     unread = fields.Boolean(load_default=False)
 
 
+
+class MarkedOut(Schema):
+    marked = fields.Integer(metadata={"description": "How many notifications were marked read."})
+
+
+class WorkflowStateOut(Schema):
+    name = fields.String()
+    en = fields.String()
+    zh_cn = fields.String()
+    expected_days = fields.Float(allow_none=True)
+
+
+class WorkflowTransitionOut(Schema):
+    from_ = fields.String(attribute="source", data_key="from")
+    to = fields.String(attribute="target")
+    needs_approval = fields.Boolean()
+    triggers = fields.List(fields.String())
+
+
+class WorkflowOut(Schema):
+    name = fields.String()
+    record_type = fields.String()
+    field = fields.String()
+    initial = fields.String()
+    label_en = fields.String()
+    label_zh_cn = fields.String()
+    states = fields.List(fields.Nested(WorkflowStateOut))
+    transitions = fields.List(fields.Nested(WorkflowTransitionOut))
+
 def _page(pagination_parameters) -> common.PageRequest:
     return page_request(pagination_parameters)
 
@@ -157,6 +186,7 @@ def lifecycle_blueprints() -> list[Blueprint]:
         return notifications.mark_read(current_user, notification_id)
 
     @blp.route("/notifications/read-all", methods=["POST"])
+    @blp.response(200, MarkedOut)
     def read_all():
         """Mark all your notifications read"""
         return {"marked": notifications.mark_all_read(current_user)}
@@ -197,10 +227,9 @@ def lifecycle_blueprints() -> list[Blueprint]:
         return ownership.allocate(current_user, json_body())
 
     @blp.route("/workflows")
+    @blp.response(200, WorkflowOut(many=True))
     def workflows():
         """The declared workflows: states (labels, expected days) and transitions"""
-        return [{**w, "transitions": [{"from": t["source"], "to": t["target"], "needs_approval": t["needs_approval"],
-                                      "triggers": t["triggers"]} for t in w["transitions"]]}
-                for w in workflow.declared(current_user)]
+        return workflow.declared(current_user)
 
     return [blp]

@@ -30,6 +30,11 @@ class MetricOut(Schema):
     group_by = fields.List(fields.String())
     owner = fields.String()
 
+class PluginOut(Schema):
+    name = fields.String()
+    version = fields.String()
+    source = fields.String()
+
 class MetricArgs(Schema):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
@@ -135,6 +140,7 @@ def core_blueprints() -> list[Blueprint]:
 
 
     @meta_blp.route("/plugins")
+    @meta_blp.response(200, PluginOut(many=True))
     def plugins():
         """The enabled plugins"""
         require_actor(current_user)

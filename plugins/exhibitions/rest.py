@@ -259,6 +259,10 @@ def _actions() -> Blueprint:
         return {"created": svc.create_follow_ups(current_user, edition_id)}
 
     @blp.route("/editions/<uuid:edition_id>/metrics")
+    @blp.doc(responses={"200": {"description": "metric name → value, plus unique visitors per day", "content": {
+        "application/json": {"schema": {"type": "object", "additionalProperties": {}, "properties": {
+            "visitors_by_day": {"type": "array", "items": {"type": "object", "properties": {
+                "day": {"type": "string", "format": "date"}, "visitors": {"type": "integer"}}}}}}}}}})
     def edition_metrics(edition_id):
         """Every metric of the edition, with unique visitors per day"""
         return svc.edition_metrics(current_user, edition_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import BoundedList, CustomerCreate
+from core.schemas import BoundedList, CustomerCreate, StrictSchema
 
 #: purchases in one POS batch upload (REST and GraphQL)
 MAX_BATCH = 5000
@@ -20,9 +20,8 @@ CAMPAIGN_STATUSES = ("draft", "launched", "closed")
 LEDGER_KINDS = ("earn", "redeem", "adjust", "expire", "reverse", "bonus", "referral")
 
 
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+class Strict(StrictSchema):
+    """The core's strict base (unknown fields refused, datetimes checked), under the plugin's old name."""
 
 
 # --- stores ------------------------------------------------------------------------------------------
