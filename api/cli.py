@@ -202,17 +202,57 @@ def db_revision(component: str, message: str, autogenerate: bool):
 
 @db_group.command("check")
 def db_check():
-    """Compare the models of the enabled components with the database; exit 1 on any difference."""
-    from core import migrate
+    """Is the database fit to serve? Migrations at head, schema as the models expect, foreign keys and
+    integrity intact; prints row counts. Exit 1 on any problem."""
+    from core import backup
 
-    diffs = migrate.check(runtime())
-    if not diffs:
-        click.echo("No differences: the database matches the models.")
-        return
-    for diff in diffs:
-        click.echo(repr(diff))
-    raise click.ClickException(f"{len(diffs)} difference(s) between the models and the database. Run "
-                               "'trellis db upgrade', or write the missing migration with 'trellis db revision'.")
+    report = backup.check(runtime())
+    for component, (revision, head) in report.revisions.items():
+        state = "head" if revision == head else f"behind: head is {head}"
+        click.echo(f"{component}: {revision or 'not migrated'} ({state})")
+    if report.complete:
+        for diff in report.differences:
+            click.echo(repr(diff))
+        if not report.differences:
+            click.echo("No differences: the database matches the models.")
+        click.echo(f"foreign keys: {'ok' if not report.foreign_keys else '; '.join(report.foreign_keys)}")
+        click.echo(f"integrity: {report.integrity}")
+        click.echo(f"rows: {sum(report.rows.values())} in {len(report.rows)} tables")
+        for name, count in report.rows.items():
+            click.echo(f"  {name}: {count}")
+    if report.problems:
+        raise click.ClickException(" ".join(report.problems))
+
+
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def db_backup(file: str):
+    """Write a consistent copy of the database to FILE, the app may keep running (SQLite: the online
+    backup API; PostgreSQL: pg_dump -Fc)."""
+    from core import backup
+
+    path = backup.backup(runtime(), file)
+    click.echo(f"Backed up {_database_name()} to {path} ({path.stat().st_size} bytes).")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask: replace the database's contents with FILE.")
+def db_restore(file: str, yes: bool):
+    """Replace the database's contents with the backup FILE (checked first). Stop the app and workers
+    before; run 'trellis db check' after."""
+    from core import backup
+
+    if not yes:
+        if not _interactive():
+            raise click.UsageError("Restoring replaces every row of the database: give --yes.")
+        click.confirm(f"Replace every row of {_database_name()} with {file}?", abort=True)
+    backup.restore(runtime(), file)
+    click.echo(f"Restored {_database_name()} from {file}. Run 'trellis db check' next.")
+
+
+def _database_name() -> str:
+    return runtime().database.engine.url.render_as_string(hide_password=True)
 
 
 # --- trellis users / tokens --------------------------------------------------------------------------
@@ -486,6 +526,7 @@ def worker_command(interval: float, tick_every: float, rounds: int):
 
 
 from api.analytics_cli import analytics_group  # noqa: E402  (its command imports this module lazily)
+from api.privacy_cli import privacy_group  # noqa: E402
 
 BUILTIN = [db_group, users_group, teams_group, tokens_group, plugins_group, demo_command, serve_command,
-           graphql_schema_command, tick_command, worker_command, analytics_group]
+           graphql_schema_command, tick_command, worker_command, analytics_group, privacy_group]

@@ -103,3 +103,33 @@ def trellis_scheduled_jobs():
     ]
 
 
+
+
+@hookimpl
+def trellis_personal_data():
+    from sqlalchemy import or_
+
+    from core import models
+    from core.privacy import PersonalData
+
+    def of_customer(model, column):
+        return lambda person: getattr(model, column).in_(person.customer_ids)
+
+    return [
+        PersonalData(models.Customer, of_customer(models.Customer, "id"), fields=("name", "notes"),
+                     description="The customer: its name and notes (kind, industry, region, level, stage kept)."),
+        PersonalData(models.Contact, lambda p: models.Contact.id.in_(p.contact_ids),
+                     fields=("name", "title", "phone", "mobile", "email", "wechat", "birthday", "notes"),
+                     description="Contacts: every field that describes the person."),
+        PersonalData(models.Interaction,
+                     lambda p: or_(models.Interaction.customer_id.in_(p.customer_ids),
+                                   models.Interaction.contact_id.in_(p.contact_ids)),
+                     fields=("subject", "notes", "outcome"),
+                     description="The timeline and tasks: texts erased; kind, dates, amounts, scores kept."),
+        PersonalData(models.CustomerAnalytics, of_customer(models.CustomerAnalytics, "customer_id"),
+                     description="Analytics figures (exported, kept: they hold no names)."),
+        PersonalData(models.WorkflowTransitionEntry, of_customer(models.WorkflowTransitionEntry, "record_id"),
+                     fields=("reason",), description="Stage and level history: who and when kept, the reason erased."),
+        PersonalData(models.ApprovalRequest, of_customer(models.ApprovalRequest, "record_id"),
+                     fields=("reason", "decision_note"), description="Approval requests about the customer."),
+    ]

@@ -232,3 +232,16 @@ def trellis_settings():
     app's settings (``runtime.current().settings.retail_membership_basis``). Document them in the
     plugin's README.
     """
+
+
+@hookspec
+def trellis_personal_data():
+    """Return a list of :class:`core.privacy.PersonalData` saying where the plugin keeps personal data:
+    for each model, which rows belong to a person (a customer or a contact) and which columns are personal.
+
+    Called once per app (checked at start-up: the columns must exist and be erasable). ``trellis privacy
+    export`` and the admin-only privacy API gather the declared rows of every enabled component into one
+    document; ``privacy erase`` replaces the declared columns with a tombstone and scrubs the audit trail,
+    outbox events and notifications of those rows, keeping amounts, counts and ids. Declare every column a
+    person could be recognised by (names, emails, phones, free-text notes, photos); see docs/privacy.md.
+    """

@@ -33,6 +33,8 @@ class Runtime:
     jobs: list = field(default_factory=list)
     #: model → [(owner, scope(actor) -> condition | None)]
     scopes: dict[type, list] = field(default_factory=dict)
+    #: ``[(owner, core.privacy.PersonalData)]``, core first
+    personal_data: list = field(default_factory=list)
 
     @property
     def interaction_kinds(self) -> list[str]:
@@ -103,6 +105,13 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
                     "Prefix every plugin table with the plugin name so plugins never collide."
                 )
             rt.tables[table] = owner
+    for owner, declared in plugins.call_each("trellis_personal_data"):
+        for item in declared:
+            if rt.tables.get(item.model.__table__.name) != owner:
+                raise PluginError(f"Plugin '{owner}' declares personal data in '{item.model.__table__.name}', "
+                                  "a table it does not define. Declare only your own tables.")
+            item.check(owner)
+            rt.personal_data.append((owner, item))
     rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
                               info={"runtime": rt})
     return rt

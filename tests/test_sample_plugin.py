@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect as sa_inspect
 
 from api.app import create_app
+from core.errors import PluginError
 from tests import sample_plugin
 from tests.conftest import Api, app_config, bound, make_people
 
@@ -160,3 +161,37 @@ def test_hook_trellis_demo_data(sample):
     assert len(listed) == 1
     notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{listed[0]['id']}").get_json()
     assert notes[0]["text"].startswith("made by the sample plugin")
+
+
+def test_hook_trellis_personal_data(sample):
+    api, _, _ = sample
+    customer = api.as_("admin").post("/api/v1/customers", json={"kind": "person", "name": "Noted Person"}).get_json()
+    api.as_("admin").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": "Noted Person, 555-0199"})
+    doc = api.as_("admin").get(f"/api/v1/privacy/export?person={customer['id']}").get_json()
+    assert [n["text"] for n in doc["components"]["sample"]["sample_note"]] == ["Noted Person, 555-0199"]
+    report = api.as_("admin").post("/api/v1/privacy/erase", json={"person": customer["id"], "reason": "asked"}).get_json()
+    assert report["erased"]["sample"] == {"sample_note": 1}
+    notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{customer['id']}").get_json()
+    assert [n["text"] for n in notes] == ["[erased]"]
+
+
+def test_a_personal_data_declaration_is_checked_at_start_up(database_url):
+    import types
+
+    from core.hookspecs import hookimpl
+    from core.models import Customer
+    from core.privacy import PersonalData
+
+    def plugin(name, **declaration):
+        module = types.ModuleType(name)
+        module.name = name
+        module.trellis_models = hookimpl(lambda: [sample_plugin.SampleNote])
+        module.trellis_personal_data = hookimpl(lambda: [PersonalData(rows=lambda p: None, **declaration)])
+        return module
+
+    for declaration, error in (
+            ({"model": Customer, "fields": ("name",)}, "'sample' declares personal data in 'customer', a table it does not"),
+            ({"model": sample_plugin.SampleNote, "fields": ("txt",)}, "'sample_note.txt', which is not a column"),
+            ({"model": sample_plugin.SampleNote, "fields": ("score",)}, "neither text, JSON nor nullable")):
+        with pytest.raises(PluginError, match=error):
+            create_app(app_config(database_url), extra_plugins=[plugin("sample", **declaration)])

@@ -113,3 +113,10 @@ def trellis_graphql_mutation_fields(registry):
     from plugins.exhibitions import graphql
 
     return graphql.trellis_graphql_mutation_fields(registry)
+
+
+@hookimpl
+def trellis_personal_data():
+    from plugins.exhibitions.privacy import personal_data
+
+    return personal_data()

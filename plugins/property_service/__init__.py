@@ -133,3 +133,10 @@ def trellis_graphql_mutation_fields(registry):
     from plugins.property_service import graphql
 
     return graphql.mutation_fields(registry)
+
+
+@hookimpl
+def trellis_personal_data():
+    from plugins.property_service.privacy import personal_data
+
+    return personal_data()

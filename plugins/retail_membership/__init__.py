@@ -153,3 +153,10 @@ def trellis_settings():
         PluginSetting("retail_membership_lapse_min_days", d.lapse_min_days, "…and at least this many days."),
         PluginSetting("retail_membership_occasion_lead_days", d.occasion_lead_days, "Days of notice for occasions."),
     ]
+
+
+@hookimpl
+def trellis_personal_data():
+    from plugins.retail_membership.privacy import personal_data
+
+    return personal_data()

@@ -1,6 +1,7 @@
 """A throwaway plugin that lives only in the tests: it proves a third-party package can do everything a
 built-in plugin does — a model and its migration, a REST endpoint, a GraphQL query field and a field on
-the core ``Customer`` type, a metric, labels, an interaction kind, a CLI command and demo data. Its notes
+the core ``Customer`` type, a metric, labels, an interaction kind, a CLI command, demo data and a
+declaration of its personal data. Its notes
 are served over GraphQL by ``api.graphql.crud.crud_fields``, as a third-party record would be."""
 from __future__ import annotations
 
@@ -270,3 +271,11 @@ def trellis_cli_commands():
 def trellis_demo_data(admin, rng):
     customer = customers.create(admin, {"name": f"Sample demo customer {rng.randint(1, 9)}"})
     create_note(admin, {"customer_id": str(customer.id), "text": "made by the sample plugin's demo hook"})
+
+
+@hookimpl
+def trellis_personal_data():
+    from core.privacy import PersonalData
+
+    return [PersonalData(SampleNote, lambda person: SampleNote.customer_id.in_(person.customer_ids),
+                         fields=("text",), description="Notes about the customer: the text is erased.")]

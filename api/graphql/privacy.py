@@ -1,0 +1,63 @@
+"""GraphQL for privacy requests (admins only; the service checks): ``privacyExport`` returns the whole
+document, ``erasePerson`` erases and reports, ``privacyErasures`` lists the erasures recorded."""
+
+from typing import Optional
+
+import strawberry
+from strawberry.scalars import JSON
+
+from core.services import privacy
+
+
+def types(registry) -> None:
+    @registry.type("PrivacyErasure")
+    class PrivacyErasure:
+        """That an erasure happened: who, when and why (it holds no personal data)."""
+
+        id: strawberry.ID = strawberry.field(description="The audit entry recording it.")
+        at: Optional[str] = strawberry.field(description="When (ISO 8601, UTC).")
+        by: Optional[strawberry.ID] = strawberry.field(description="The admin who erased.")
+        reason: str = strawberry.field(description="Why (names found in it are erased too).")
+
+    @registry.type("PrivacyErasureReport")
+    class PrivacyErasureReport:
+        """What an erasure changed. Amounts, counts and ids are kept, so aggregates do not move."""
+
+        person: JSON = strawberry.field(description="{kind: customer|contact, id}.")
+        erased: JSON = strawberry.field(description="{component: {table: number of fields erased}}.")
+        trail: JSON = strawberry.field(description="{audit_entry|outbox_event|notification: rows scrubbed}.")
+        already_erased: bool = strawberry.field(description="Nothing was left to erase: the earlier erasure is shown.")
+        erasure: registry.ref("PrivacyErasure") = strawberry.field(description="The erasure record.")
+
+
+def _erasure(registry, values: dict):
+    return registry.module.PrivacyErasure(**values)
+
+
+def query_fields(registry) -> dict:
+    def privacy_export(info: strawberry.Info, person: str) -> JSON:
+        return privacy.export(info.context.user, person)
+
+    def privacy_erasures(info: strawberry.Info, person: str) -> list[registry.ref("PrivacyErasure")]:
+        return [_erasure(registry, e) for e in privacy.erasures(info.context.user, person)]
+
+    return {
+        "privacy_export": strawberry.field(
+            resolver=privacy_export,
+            description="Everything held about one customer or contact (an id or an email address), across "
+                        "the core and every enabled plugin, as one JSON document (admins)."),
+        "privacy_erasures": strawberry.field(
+            resolver=privacy_erasures, description="The erasures recorded for a person, by id (admins)."),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    def erase_person(info: strawberry.Info, person: str, reason: str) -> registry.ref("PrivacyErasureReport"):
+        report = privacy.erase_request(info.context.user, {"person": person, "reason": reason})
+        return registry.module.PrivacyErasureReport(
+            person=report["person"], erased=report["erased"], trail=report["trail"],
+            already_erased=report["already_erased"], erasure=_erasure(registry, report["erasure"]))
+
+    return {"erase_person": strawberry.mutation(
+        resolver=erase_person,
+        description="Erase a person's personal data everywhere (GDPR/PIPL erasure; admins). Idempotent.")}
