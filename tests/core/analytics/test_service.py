@@ -476,3 +476,30 @@ def test_customers_serialise_from_a_query_result_read_once(api, runtime):
     with runtime.database.unit_of_work():
         streamed = CustomerOut(many=True).dump(db.session().scalars(select(Customer)))
     assert len(streamed) == 3 and all(c["analytics"]["rfm"]["reason"] == "no purchase yet" for c in streamed)
+
+
+def test_rfm_scores_land_in_the_named_segment_of_the_default_grid(api):
+    """Five customers, each a distinct recency and frequency rank: the (R, F) pair names the segment on
+    the documented grid (R = 5 bought most recently, F = 5 buys most often)."""
+    plan = {  # name: (days since the last purchase, number of purchases) -> (R, F, segment)
+        "Recent and frequent": ((2, 5), (5, 5, "champions")),
+        "Recent-ish, rare": ((20, 2), (4, 2, "potential_loyalists")),
+        "Middling": ((40, 3), (3, 3, "need_attention")),
+        "Lapsing, frequent": ((60, 4), (2, 4, "at_risk")),
+        "Long gone, once": ((80, 1), (1, 1, "lost")),
+    }
+    made = {}
+    for name, ((last, count), _) in plan.items():
+        c = create(api, name=name)
+        for k in range(count):
+            buy(api, c, last + 30 * k, "100.00")
+        made[name] = c
+    refresh(api)
+    seen = {}
+    for name, c in made.items():
+        rfm = analytics_of(api, c)["rfm"]
+        seen[name] = (rfm["r_score"], rfm["f_score"], rfm["segment"])
+    assert seen == {name: want for name, (_, want) in plan.items()}
+    assert analytics_of(api, made["Recent and frequent"])["rfm"]["label_en"] == "Champions"
+    assert customer_ids(api, rfm_segment="champions") == {made["Recent and frequent"]["id"]}
+    assert customer_ids(api, rfm_segment="lost") == {made["Long gone, once"]["id"]}
