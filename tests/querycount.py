@@ -8,7 +8,7 @@ whether it holds 5 records or 50 (no query per row, at any nesting depth).
                        expected=8)
 
 For each size (5 and 50 by default, smallest first) ``grow`` makes the data up to that size, then
-``fetch(n)`` runs the request inside ``count_queries`` and returns the listed records. The helper asserts
+(after one uncounted warm-up request at the first size) ``fetch(n)`` runs the request inside ``count_queries`` and returns the listed records. The helper asserts
 that each answer holds exactly ``n`` records (``graphql_list`` / ``rest_list`` also assert there are no
 errors and the status), that the count is the same at every size (and equal to ``expected`` when given),
 and returns the records of the largest size for checks of their content. On failure it prints the
@@ -56,6 +56,8 @@ def pin_statements(count_queries, *, grow: Callable[[int, int], Any], fetch: Cal
     counted, have, items = [], 0, []
     for n in sizes:
         grow(have, n)
+        if not have:
+            fetch(n)  # warm-up, uncounted: process-wide caches (schema, settings) fill on the first request
         have = n
         with count_queries() as counter:
             items = fetch(n)
