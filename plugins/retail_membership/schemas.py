@@ -5,6 +5,8 @@ Input schemas are strict (unknown fields are a 422 naming them); services valida
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from core.schemas import BoundedList, CustomerCreate, StrictSchema
@@ -337,7 +339,7 @@ class CampaignCreate(Strict):
     control_share = fields.Decimal(load_default=None, allow_none=True, places=3,
                                    validate=validate.Range(min=0, max=0.9))
     offer_kind = fields.String(required=True, validate=validate.OneOf(OFFER_KINDS))
-    offer_value = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0, max=10**9),
+    offer_value = fields.Decimal(load_default=Decimal("0.00"), places=2, validate=validate.Range(min=0, max=10**9),
                                  metadata={"description": "Coupon amount, or points of a points bonus."})
     offer_description = fields.String(load_default="", validate=validate.Length(max=2000))
     goal_category = fields.String(allow_none=True, validate=validate.Length(max=60),

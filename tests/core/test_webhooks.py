@@ -43,12 +43,23 @@ class Receiver:
         self.requests: list[SimpleNamespace] = []
         self.status = 200
         self.location: str | None = None
+        self.delay = 0.0  # seconds to wait before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append(SimpleNamespace(path=self.path, headers=dict(self.headers), body=body))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                    try:
+                        self._answer()
+                    except OSError:  # the sender gave up and closed the connection
+                        pass
+                    return
+                self._answer()
+
+            def _answer(self):
                 self.send_response(receiver.status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)
@@ -241,6 +252,31 @@ def test_an_unreachable_receiver_is_a_failed_attempt(api, runtime, receiver):
     assert tick(runtime) == 1
     [delivery] = deliveries(api, sub)
     assert delivery["attempts"] == 1 and delivery["last_status_code"] is None and delivery["last_error"]
+
+
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_later(api, runtime, receiver,
+                                                                              monkeypatch):
+    # the receiver answers after 2 s; the sender gives up after 0.3 s (TIMEOUT_SECONDS, shortened here)
+    monkeypatch.setitem(webhooks.post.__kwdefaults__, "timeout", 0.3)
+    receiver.delay = 2.0
+    sub = subscribe(api, receiver.url, ["customer.created"])
+    create_customer(api)
+    now = utcnow()
+    assert tick(runtime, now) == 1
+    [delivery] = deliveries(api, sub)
+    assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("pending", 1, None)
+    assert "timed out" in delivery["last_error"], delivery["last_error"]
+    wait = webhooks.backoff(1, runtime.settings.webhook_retry_base_seconds)
+    assert delivery["next_attempt_at"] == (now + wait).isoformat() and delivery["delivered_at"] is None
+    assert tick(runtime, now + wait - timedelta(seconds=1)) == 0  # not due yet
+
+    receiver.delay = 0.0  # the receiver recovers: the retry gets through
+    assert tick(runtime, now + wait) == 1
+    [done] = deliveries(api, sub)
+    assert (done["status"], done["attempts"], done["last_status_code"], done["last_error"]) == (
+        "delivered", 2, 200, None)
+    first, second = receiver.requests
+    assert first.body == second.body and first.headers["X-Trellis-Delivery"] == done["id"]
 
 
 def test_ping_queues_a_webhook_ping_for_that_subscription_only(api, runtime, receiver):

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from tests.api.graphql.helpers import ok
+from tests.querycount import graphql_list, pin_statements, rest_list
 
-NESTED = """{ customers(first: 50) { edges { node {
+NESTED = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
     id name
     contacts { name }
     interactions(first: 3) { edges { node { subject } } }
@@ -28,24 +29,36 @@ def add_customers(runtime, owner, n: int, start: int = 0) -> None:
                                             "occurred_at": f"2024-02-0{k + 1}T10:00:00+00:00"})
 
 
-def run_counted(api, count_queries):
-    with count_queries() as counter:
-        data = ok(api.as_("rep").graphql(NESTED))
-    return data["customers"]["edges"], counter
-
-
 def test_nested_customer_list_runs_a_fixed_number_of_statements(api, runtime, people, count_queries):
-    add_customers(runtime, people.rep, 5)
-    few, few_count = run_counted(api, count_queries)
-    add_customers(runtime, people.rep, 45, start=5)
-    many, many_count = run_counted(api, count_queries)
+    edges = pin_statements(
+        count_queries, grow=lambda have, want: add_customers(runtime, people.rep, want - have, start=have),
+        fetch=lambda n: graphql_list(api.as_("rep").graphql(NESTED, {"first": n}), "customers.edges"),
+        expected=PINNED_STATEMENTS)
+    assert [e["node"]["name"] for e in edges] == [f"Customer {i:03d}" for i in range(50)]
+    for edge in edges:
+        node = edge["node"]
+        i = int(node["name"].split()[-1])
+        assert [c["name"] for c in node["contacts"]] == [f"Contact {i}-0", f"Contact {i}-1"]
+        assert [e["node"]["subject"] for e in node["interactions"]["edges"]] == ["call 3", "call 2", "call 1"]
+        assert node["owner"] == {"email": "rep@example.com"}
 
-    assert len(few) == 5 and len(many) == 50
-    node = many[0]["node"]
-    assert [c["name"] for c in node["contacts"]] == ["Contact 0-0", "Contact 0-1"]
-    assert [e["node"]["subject"] for e in node["interactions"]["edges"]] == ["call 3", "call 2", "call 1"]
-    assert node["owner"] == {"email": "rep@example.com"}
-    assert few_count.count == many_count.count == PINNED_STATEMENTS, "\n\n".join(many_count.statements)
+
+def test_rest_contact_and_interaction_lists_run_a_fixed_number_of_statements(api, runtime, people,
+                                                                             count_queries):
+    # 50 customers make 100 contacts and 200 interactions: pages of 5 and 50 of each
+    add_customers(runtime, people.rep, 50)
+    contacts = pin_statements(
+        count_queries, grow=lambda have, want: None,
+        fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/contacts?page_size={n}&sort=name")))
+    assert all(c["customer_id"] and c["name"].startswith("Contact ") for c in contacts)
+    calls = pin_statements(
+        count_queries, grow=lambda have, want: None,
+        fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/interactions?page_size={n}")))
+    assert all(c["kind"] == "call" and c["subject"].startswith("call ") for c in calls)
+    customers = pin_statements(
+        count_queries, grow=lambda have, want: None,
+        fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/customers?page_size={n}")))
+    assert all(c["owner_id"] == str(people.rep.id) for c in customers)
 
 
 def test_total_count_of_nested_interactions_costs_one_statement_and_only_when_asked(api, runtime, people,
@@ -63,14 +76,16 @@ def test_total_count_of_nested_interactions_costs_one_statement_and_only_when_as
 def test_records_reached_through_a_batch_load_their_own_fields_in_batches(api, runtime, people, count_queries):
     """contacts → customer and interactions → contact / assignee are batched too (siblings found through
     the batch that loaded them)."""
-    add_customers(runtime, people.rep, 4)
-    query = """{ customers { edges { node {
+    query = """query($first: Int!) { customers(first: $first) { edges { node {
+        name
         contacts { customer { name } }
         interactions(first: 2) { edges { node { customer { name } contact { name } createdBy { email } } } }
     } } } }"""
-    with count_queries() as four:
-        ok(api.as_("rep").graphql(query))
-    add_customers(runtime, people.rep, 6, start=4)
-    with count_queries() as ten:
-        ok(api.as_("rep").graphql(query))
-    assert four.count == ten.count
+    edges = pin_statements(
+        count_queries, grow=lambda have, want: add_customers(runtime, people.rep, want - have, start=have),
+        fetch=lambda n: graphql_list(api.as_("rep").graphql(query, {"first": n}), "customers.edges"))
+    for edge in edges:
+        node = edge["node"]
+        assert [c["customer"]["name"] for c in node["contacts"]] == [node["name"]] * 2
+        assert [e["node"]["customer"]["name"] for e in node["interactions"]["edges"]] == [node["name"]] * 2
+        assert all(e["node"]["createdBy"] == {"email": "rep@example.com"} for e in node["interactions"]["edges"])

@@ -132,3 +132,17 @@ def test_a_bonus_for_a_member_near_the_cap_is_cut_to_what_fits_and_blocks_nobody
     assert launched.status_code == 200, launched.get_json()
     assert assert_balanced(shop.api, referrer["id"]) == 2 * 10**9  # full: nothing credited, nothing refused
     assert assert_balanced(shop.api, friend["id"]) == 10 + 500
+
+
+def test_a_lot_expires_at_exactly_its_expiry_instant_not_a_second_before(shop):
+    m = enrol(shop.api, shop.north)
+    buy(shop.api, sale("T1", m["card_number"], total="100.00", days_ago=3))
+    [earn] = [e for e in ledger(shop.api, m["id"]) if e["kind"] == "earn"]
+    expires_at = datetime.fromisoformat(earn["expires_at"])
+    assert expires_at.tzinfo is not None
+    assert run_job(shop.runtime, "retail_membership.points_expiry", expires_at - timedelta(seconds=1)) == 0
+    assert member(shop.api, m["id"])["points_balance"] == 100
+    assert run_job(shop.runtime, "retail_membership.points_expiry", expires_at) == 1
+    [expired] = [e for e in ledger(shop.api, m["id"]) if e["kind"] == "expire"]
+    assert expired["points"] == -100 and datetime.fromisoformat(expired["occurred_at"]) == expires_at
+    assert assert_balanced(shop.api, m["id"]) == 0
