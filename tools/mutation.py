@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULE_TESTS: dict[str, list[str]] = {
     # core services
     "core/services/contacts.py": ["tests/api/rest/test_contacts_interactions.py",
-                                  "tests/api/rest/test_deleted_customer_records.py"],
+                                  "tests/api/rest/test_deleted_customer_records.py",
+                                  "tests/api/graphql/test_records.py"],  # Customer.contacts (for_customers)
     "core/services/interactions.py": ["tests/api/rest/test_contacts_interactions.py",
                                       "tests/api/rest/test_deleted_customer_records.py",
                                       "tests/core/test_tasks_ownership.py"],

@@ -108,3 +108,66 @@ def test_survey_answers_carry_a_score_on_its_scale(api):
     for bad in ({"score": 9, "score_scale": "csat"}, {"score": 3}, {"score": 11, "score_scale": "nps"}):
         response = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "survey", **bad})
         assert response.status_code == 422 and "score" in response.get_json()["errors"]["json"], bad
+
+
+def _contacts(api, customer_id, deleted=False):
+    response = api.as_("rep").get(f"/api/v1/contacts?customer_id={customer_id}&deleted={str(deleted).lower()}")
+    assert response.status_code == 200, response.get_json()
+    return {c["name"]: c for c in response.get_json()}
+
+
+def test_a_later_contact_is_not_primary_unless_asked_and_other_customers_do_not_count(api):
+    one, other = create(api, name="One"), create(api, name="Other")
+    add_contact(api, other["id"], name="Elsewhere")              # another customer's primary contact
+    first = add_contact(api, one["id"])
+    second = add_contact(api, one["id"], name="Han Meimei")
+    assert (first["is_primary"], second["is_primary"]) == (True, False)
+
+
+def test_making_a_contact_primary_by_update_demotes_the_old_one_and_is_audited(api):
+    customer = create(api)
+    first = add_contact(api, customer["id"])
+    second = add_contact(api, customer["id"], name="Han Meimei")
+    renamed = api.as_("rep").patch(f"/api/v1/contacts/{first['id']}", json={"version": first["version"],
+                                                                           "title": "Buyer"})
+    assert renamed.status_code == 200 and renamed.get_json()["is_primary"] is True  # a primary may be edited
+    promoted = api.as_("rep").patch(f"/api/v1/contacts/{second['id']}", json={"version": second["version"],
+                                                                             "is_primary": True})
+    assert promoted.status_code == 200, promoted.get_json()
+    listed = _contacts(api, customer["id"])
+    assert {n: c["is_primary"] for n, c in listed.items()} == {"Li Lei": False, "Han Meimei": True}
+    assert listed["Li Lei"]["version"] == renamed.get_json()["version"] + 1  # the demotion is a change
+    trail = api.as_("admin").get(f"/api/v1/audit?record_id={second['id']}").get_json()
+    assert [e["action"] for e in trail] == ["contact.updated", "contact.created"]
+    assert trail[0]["changes"] == {"is_primary": [False, True]}
+    again = api.as_("rep").patch(f"/api/v1/contacts/{second['id']}",
+                                 json={"version": promoted.get_json()["version"], "is_primary": True})
+    assert again.status_code == 200 and again.get_json()["version"] == promoted.get_json()["version"]
+
+
+def test_the_primary_contact_cannot_be_unmarked_only_replaced(api):
+    customer = create(api)
+    first = add_contact(api, customer["id"])
+    response = api.as_("rep").patch(f"/api/v1/contacts/{first['id']}",
+                                    json={"version": first["version"], "is_primary": False})
+    assert response.status_code == 422 and list(response.get_json()["errors"]["json"]) == ["is_primary"]
+    assert _contacts(api, customer["id"])["Li Lei"]["is_primary"] is True
+
+
+def test_a_deleted_primary_contact_stops_being_primary_and_comes_back_as_an_ordinary_one(api):
+    customer = create(api)
+    first = add_contact(api, customer["id"])
+    add_contact(api, customer["id"], name="Han Meimei")
+    assert api.as_("rep").delete(f"/api/v1/contacts/{first['id']}").status_code == 204
+    assert _contacts(api, customer["id"], deleted=True)["Li Lei"]["is_primary"] is False
+    assert api.as_("rep").post(f"/api/v1/contacts/{first['id']}/restore").status_code == 200
+    assert {n: c["is_primary"] for n, c in _contacts(api, customer["id"]).items()} == {
+        "Li Lei": False, "Han Meimei": True}
+
+
+def test_deleting_the_only_contact_leaves_no_primary_behind(api):
+    customer = create(api)
+    only = add_contact(api, customer["id"])
+    assert api.as_("rep").delete(f"/api/v1/contacts/{only['id']}").status_code == 204
+    assert _contacts(api, customer["id"]) == {}
+    assert _contacts(api, customer["id"], deleted=True)["Li Lei"]["is_primary"] is False
