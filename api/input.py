@@ -128,11 +128,24 @@ def _refuse(status: int, message: str, problems: dict[str, dict[str, list[str]]]
     return response
 
 
+def apply_body_limit(app: Flask) -> None:
+    """Give this request its endpoint's own body limit (``max_body_bytes`` on the view function, set by
+    :func:`api.rest.crud.body_limit` or the GraphQL view) before anything reads the body."""
+    view = app.view_functions.get(request.endpoint or "")
+    while view is not None:
+        limit = getattr(view, "max_body_bytes", None)
+        if limit is not None:
+            request.max_content_length = limit
+            return
+        view = getattr(view, "__wrapped__", None)
+
+
 def init_app(app: Flask) -> None:
     """Vet every request's input before anything else runs (registered first in the app factory)."""
 
     @app.before_request
     def _vet_input():
+        apply_body_limit(app)
         try:
             problems = _problems_in_request()
         except BadJSON as exc:

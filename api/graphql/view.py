@@ -32,7 +32,6 @@ class TrellisGraphQLView(GraphQLView):
         self.runtime = runtime
 
     def dispatch_request(self):
-        request.max_content_length = GRAPHQL_REQUEST_BYTES
         if request.method == "POST" and not current_user.is_authenticated:
             request_failed()
             error = Unauthenticated()
@@ -71,5 +70,6 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     """Compose this app's schema and mount it at ``/graphql``."""
     schema = build_schema(runtime)
     app.extensions[EXTENSION_KEY] = schema
-    app.add_url_rule("/graphql", view_func=TrellisGraphQLView.as_view("graphql", schema=schema, runtime=runtime,
-                                                                     graphql_ide="graphiql"))
+    view = TrellisGraphQLView.as_view("graphql", schema=schema, runtime=runtime, graphql_ide="graphiql")
+    view.max_body_bytes = GRAPHQL_REQUEST_BYTES  # applied by api.input before the body is read
+    app.add_url_rule("/graphql", view_func=view)

@@ -26,16 +26,13 @@ BULK_REQUEST_BYTES = 8 * 1024 * 1024
 
 def body_limit(max_bytes: int):
     """Let a view accept bodies up to ``max_bytes`` instead of the app-wide ``TRELLIS_MAX_REQUEST_BYTES``
-    (larger for bulk uploads, or smaller). Put it right under ``@blp.route`` so it runs before anything
-    reads the body; a larger body is a 413 JSON answer naming the limit."""
+    (larger for bulk uploads, or smaller). Put it right under ``@blp.route``. The limit is applied by
+    :func:`api.input.apply_body_limit` before anything reads the body (the input vetting included); a
+    larger body is a 413 JSON answer naming the limit."""
 
     def decorate(view):
-        @functools.wraps(view)
-        def limited(*args, **kwargs):
-            request.max_content_length = max_bytes
-            return view(*args, **kwargs)
-
-        return limited
+        view.max_body_bytes = max_bytes  # copied onto the wrappers above it by functools.wraps
+        return view
 
     return decorate
 
