@@ -89,7 +89,7 @@ def init_app(app: Flask) -> None:
 
     limiter = Limiter(key_func=_client_address, app=app, storage_uri=settings.ratelimit_storage_uri,
                       strategy="moving-window", key_prefix="trellis", headers_enabled=False,
-                      on_breach=_too_many_attempts)
+                      on_breach=_too_many_attempts, in_memory_fallback_enabled=True)
     app.extensions["trellis_limiter"] = limiter
     app.register_blueprint(_blueprint(limiter, settings))
 

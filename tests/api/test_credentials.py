@@ -102,6 +102,21 @@ def test_behind_a_proxy_the_address_limit_counts_the_forwarded_client(database_u
         app.extensions["trellis"].database.dispose()
 
 
+def test_with_the_store_down_the_limits_hold_per_process_instead_of_failing(database_url, connection, people):
+    """Nothing listens on port 1: sign-ins are still answered (not a 500) and still limited, in memory."""
+    app = create_app(app_config(database_url, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1",
+                                LOGIN_ACCOUNT_LIMIT="2 per hour"))
+    try:
+        with bound(app, connection):
+            client = app.test_client()
+            assert login(client, password="wrong-password").status_code == 401
+            assert login(client, password="wrong-password").status_code == 401
+            assert login(client).status_code == 429
+            assert login(client, "admin@example.com", "admin-password").status_code == 200
+    finally:
+        app.extensions["trellis"].database.dispose()
+
+
 def _redis_or_skip(url: str) -> None:
     import redis
 

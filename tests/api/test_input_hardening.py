@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from core.models import Customer  # noqa: F401 - the table the writes would land in
 
 NUL_MESSAGE = "Must not contain NUL (\\u0000) characters."
 SURROGATE_MESSAGE = "Must not contain unpaired UTF-16 surrogates (not valid Unicode text)."
