@@ -7,7 +7,6 @@ the rule is written once and both transports answer alike.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from flask import request
