@@ -104,12 +104,21 @@ def test_login_form_signs_in_and_redirects_only_to_local_pages(client, people):
     "/%5Cevil.example", "/%5C%5Cevil.example",  # backslashes, read as slashes
     "//evil.example", "https://evil.example/", "javascript:alert(1)", "evil.example",
     "/%E3%80%80/evil.example",      # an ideographic space
-    "/%00/x",
 ])
 def test_login_form_never_redirects_off_site(client, people, next_page):
     response = form_login(client, next_page)
     assert response.status_code == 302
     assert response.headers["Location"] == "/api/v1/docs"
+
+
+def test_a_nul_in_next_is_refused_before_sign_in(client, people):
+    """A NUL is refused with every other query parameter that holds one (api.input): a 422 naming
+    ``next``, no redirect and no session."""
+    response = form_login(client, "/%00/x")
+    assert response.status_code == 422
+    assert "next" in response.get_json()["errors"]["query"]
+    assert "Location" not in response.headers
+    assert client.get("/auth/me").status_code == 401
 
 
 def test_login_form_keeps_a_local_next_page(client, people):
