@@ -112,12 +112,25 @@ def _problems_in_request() -> dict[str, dict[str, list[str]]]:
     return found
 
 
-def _refuse(status: int, message: str, problems: dict[str, dict[str, list[str]]] | None = None) -> Response:
+class UnacceptableInput(ValidationFailed):
+    """Input refused at the door: ``problems`` by location (``query``, ``path``, ``form``, ``json``) and
+    field. Raised, not returned, so a blueprint with an error format of its own (Open311) answers in it;
+    everywhere else :func:`_refuse` writes the answer."""
+
+    def __init__(self, message: str, problems: dict[str, dict[str, list[str]]] | None = None, *,
+                 status: int = ValidationFailed.http_status):
+        self.problems = problems or {}
+        super().__init__(message, fields={name: messages for located in self.problems.values()
+                                          for name, messages in located.items()})
+        self.http_status = status
+
+
+def _refuse(exc: UnacceptableInput) -> Response:
+    status, message, problems = exc.http_status, exc.message, exc.problems
     if request.endpoint == "graphql":  # answer in GraphQL's own shape, so GraphQL clients can read it
         extensions: dict[str, Any] = {"code": "BAD_USER_INPUT"}
         if problems:
-            extensions["fields"] = {name: messages for located in problems.values()
-                                    for name, messages in located.items()}
+            extensions["fields"] = dict(exc.fields)
         response = jsonify({"data": None, "errors": [{"message": message, "extensions": extensions}]})
     else:
         body: dict[str, Any] = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
@@ -149,7 +162,8 @@ def init_app(app: Flask) -> None:
         try:
             problems = _problems_in_request()
         except BadJSON as exc:
-            return _refuse(400, str(exc))
+            raise UnacceptableInput(str(exc), status=400) from None
         if problems:
-            return _refuse(ValidationFailed.http_status, "Some input is not acceptable text.", problems)
-        return None
+            raise UnacceptableInput("Some input is not acceptable text.", problems)
+
+    app.register_error_handler(UnacceptableInput, _refuse)
