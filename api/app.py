@@ -49,6 +49,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     init_rest(app, runtime)
     graphql_view.init_app(app, runtime)
 
+    from api import landing
+
+    landing.init_app(app, runtime)
+
     @app.get("/healthz")
     def healthz():
         ok = runtime.database.ping()

@@ -27,7 +27,7 @@ from core.errors import Unauthenticated
 from core.schemas import Login, UserOut
 from core.services import common, users
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.login_form", "healthz", "static"}
+PUBLIC_ENDPOINTS = {"landing", "auth.login", "auth.login_form", "healthz", "static"}
 BROWSER_PAGES = ("/api/v1/docs", "/graphql")
 DEFAULT_NEXT = "/api/v1/docs"
 #: Session keys: the generation the session was signed in under, and the login form's CSRF token.

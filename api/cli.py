@@ -416,10 +416,11 @@ def _serve(app: Flask, host: str, port: int) -> None:
     dev_server(host, port, app).serve_forever()
 
 
-def _urls(host: str, port: int) -> tuple[str, str]:
+def _urls(host: str, port: int) -> tuple[str, str, str]:
+    """The landing page, the REST docs and GraphiQL at the address the server listens on."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{shown}:{port}"
-    return f"{base}/api/v1/docs", f"{base}/graphql"
+    return f"{base}/", f"{base}/api/v1/docs", f"{base}/graphql"
 
 
 @click.command("demo")
@@ -452,9 +453,9 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
         with rt.database.unit_of_work():  # so RFM, tiers, segments, CLV and churn flags show at once
             run = analytics.refresh(trigger="demo")
         click.echo(f"Customer analytics computed for {run.customers} customers.")
-    docs, graphiql = _urls(host, port)
+    home, docs, graphiql = _urls(host, port)
     click.echo(f"Database: {rt.database.engine.url.render_as_string(hide_password=True)}")
-    click.echo(f"Open {docs} (REST) or {graphiql} (GraphiQL)")
+    click.echo(f"Open {home} (start here), {docs} (REST) or {graphiql} (GraphiQL)")
     click.echo(f"Sign in as {demo.ADMIN_EMAIL} with password {password}")
     if not no_serve:
         _serve(current_app._get_current_object(), host, port)
@@ -465,8 +466,8 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host: str, port: int):
     """Serve the app with werkzeug's development server (local use; production: gunicorn)."""
-    docs, graphiql = _urls(host, port)
-    click.echo(f"Trellis at {docs} (REST) and {graphiql} (GraphiQL)")
+    home, docs, graphiql = _urls(host, port)
+    click.echo(f"Trellis at {home} (start here), {docs} (REST) and {graphiql} (GraphiQL)")
     _serve(current_app._get_current_object(), host, port)
 
 

@@ -5,7 +5,8 @@ is tricked into rendering one as a page runs no script and loads nothing. The tw
 serves — Swagger UI at ``/api/v1/docs`` and GraphiQL on a browser's ``GET /graphql`` — load their
 scripts and styles from a CDN (:data:`PAGE_ASSET_ORIGINS`) and start with an inline ``<script>``; their
 policy allows those origins and exactly the inline scripts of the page being sent, by their SHA-256
-hash, so no injected script would run. Every response forbids framing (``X-Frame-Options: DENY`` and
+hash, so no injected script would run. The landing page at ``/`` (:mod:`api.landing`) gets the same
+page policy; it has no script and loads nothing, its one ``<style>`` is allowed by ``style-src``. Every response forbids framing (``X-Frame-Options: DENY`` and
 ``frame-ancestors 'none'``) and MIME sniffing, sends no referrer, and, once the site is served over
 HTTPS (``TRELLIS_SECURE_COOKIES=1``), tells browsers to use nothing else for a year (HSTS).
 

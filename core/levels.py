@@ -3,7 +3,9 @@ kept in the ``customer.level`` workflow's history like a stage change, and a man
 level by hand with a reason.
 
 Rules come from ``TRELLIS_LEVEL_RULES`` (``A=revenue_12m>=100000,B=revenue_12m>=20000,C=revenue_12m>=1,D``):
-levels best first, each with ``metric>=threshold``; the last level, without a rule, is the default.
+levels best first, each with ``metric>=threshold``; the last level, without a rule, is the default: a new
+customer starts in it (nothing bought yet), and grading falls back to it. ``none`` ("Not graded") is only
+the level of a customer no rule matches — possible only when every level has a rule.
 Metrics: ``revenue_12m`` (done purchases over the last 365 days) and ``purchases_12m`` (their count).
 """
 from __future__ import annotations
@@ -77,3 +79,9 @@ def grade(rules: list[LevelRule], values: dict[str, float]) -> str:
         if rule.metric is None or values.get(rule.metric, 0.0) >= rule.threshold:
             return rule.level
     return UNGRADED
+
+
+def default_level(rules: list[LevelRule]) -> str:
+    """The level of a customer who has bought nothing: what the rules grade all-zero measures as (the
+    last level, without a rule, with the default rules), ``none`` if no rule matches zero."""
+    return grade(rules, {metric: 0.0 for metric in METRICS})

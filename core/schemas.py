@@ -389,7 +389,9 @@ class CustomerOut(RecordOut):
     region = fields.String(allow_none=True)
     size = fields.String(allow_none=True)
     source = fields.String(allow_none=True)
-    level = fields.String()
+    level = fields.String(metadata={"description": "The grade from `TRELLIS_LEVEL_RULES` (A, B, C …) or set by hand; "
+                                                   "a new customer starts in the rules' default level (the last one, "
+                                                   "`D` by default). `none` means no rule matched."})
     level_pinned = fields.Boolean()
     stage = fields.String()
     notes = fields.String()

@@ -23,7 +23,7 @@ def types(registry) -> None:
         region: Optional[str]
         size: Optional[str]
         source: Optional[str]
-        level: str = strawberry.field(description="The grade (A, B, C …) from the level rules or set by hand.")
+        level: str = strawberry.field(description="The grade (A, B, C …) from the level rules or set by hand; a new customer starts in the rules' default level (the last one, D by default).")
         level_pinned: bool = strawberry.field(description="Set by hand: automatic re-grading leaves it alone.")
         stage: str = strawberry.field(description="Lifecycle stage (see labels(vocabulary: \"lifecycle_stage\")).")
         notes: str

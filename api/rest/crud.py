@@ -103,7 +103,7 @@ def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_sche
         @blp.doc(**body_doc(update_schema))
         @blp.response(200, out_schema)
         def patch(self, record_id):
-            """Change some fields; send the ``version`` you read (a stale one is 409)"""
+            """Change some fields; send the `version` you read (a stale one is 409)"""
             return service.update(current_user, record_id, json_body())
 
         @blp.response(204)

@@ -97,7 +97,7 @@ def webhook_blueprints() -> list[Blueprint]:
         @blp.doc(**body_doc(webhooks.WebhookUpdate))
         @blp.response(200, WebhookOut)
         def patch(self, subscription_id):
-            """Change url, description, events or active; send the ``version`` you read (stale is 409)"""
+            """Change url, description, events or active; send the `version` you read (stale is 409)"""
             return webhooks.update(current_user, subscription_id, json_body())
 
         @blp.response(204)

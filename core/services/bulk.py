@@ -135,6 +135,17 @@ class BulkRecorder:
         self.audit(verb, record, changes, at=at)
         self.event(verb, record, payload, changes=changes, at=at, version=version)
 
+    def start(self, workflow_name: str, record: Any, state: str, *, at: datetime, trigger: str = IMPORT,
+              reason: str = "created in this state") -> None:
+        """Collect the history row of a record created in ``state`` rather than the workflow's initial
+        one (a move from no state) — the bulk form of ``core.services.workflow.record_start``."""
+        workflow = runtime.current().workflows.get(workflow_name)
+        if state == workflow.initial:
+            return
+        self.add(WorkflowTransitionEntry, **history_values(
+            workflow, record.id, None, state, at=at, actor=self.actor, approved_by=None, trigger=trigger,
+            event=None, reason=reason, entered=at))
+
     def transition(self, workflow_name: str, record: Any, from_state: str, to_state: str, *,
                    entered_at: datetime, at: datetime | None = None, trigger: str = IMPORT,
                    event: str | None = None, reason: str = "", approved_by: Any = None,

@@ -93,7 +93,8 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     trigger = IMPORT if user.role == Role.ADMIN.value else MANUAL
     approved_by = workflow.check_start(user, lifecycle.WORKFLOW, values.get("stage", LifecycleStage.POTENTIAL.value),
                                        trigger=trigger)
-    customer = Customer(**values)
+    rules = levels.parse_rules(runtime.current().settings.level_rules)
+    customer = Customer(**values, level=levels.default_level(rules))  # the rules' default, not "none"
     _set_tags(customer, tags)
     db.session().add(customer)
     db.session().flush()
@@ -102,6 +103,7 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     # a customer created in a later stage: the history says so, with the trigger and the approver
     workflow.record_start(user, lifecycle.WORKFLOW, customer, trigger=trigger, approved_by=approved_by,
                           reason="created in this stage")
+    workflow.record_start(user, levels.WORKFLOW, customer, trigger=AUTOMATIC, reason="the default level")
     return customer
 
 

@@ -29,7 +29,7 @@ from core.models import Customer, Interaction, Role
 from core.services.bulk import BulkRecorder
 from core.services.common import parse_uuid
 from core.services.permissions import require_role
-from core.workflow import IMPORT
+from core.workflow import AUTOMATIC, IMPORT
 
 from plugins.retail_membership import program as programme
 from plugins.retail_membership.models import (
@@ -49,15 +49,17 @@ def enrol(actor: Any, members: list[dict]) -> list[uuid.UUID]:
     user = require_role(actor, Role.ADMIN.value)
     rec = BulkRecorder(user)
     lowest = programme.current().lowest.code
+    level = levels.default_level(levels.parse_rules(runtime.current().settings.level_rules))
     ids = []
     for m in members:
         m = {**m, "home_store_id": parse_uuid(m["home_store_id"], "home_store_id")}
         at = datetime.combine(m["joined_on"], datetime.min.time(), tzinfo=utcnow().tzinfo)
         customer = rec.add(Customer, kind="person", name=m["name"], region=m.get("region"), source="walk_in",
-                           level=levels.UNGRADED, level_pinned=False, stage="potential", notes="", owner_id=None,
+                           level=level, level_pinned=False, stage="potential", notes="", owner_id=None,
                            created_at=at, updated_at=at, version=1)
         rec.change("created", customer, {"kind": (None, "person"), "name": (None, m["name"]),
                                          "source": (None, "walk_in")}, at=at)
+        rec.start(levels.WORKFLOW, customer, level, at=at, trigger=AUTOMATIC, reason="the default level")
         membership = rec.add(RetailMembership, customer_id=customer.id, card_number=m["card_number"],
                              home_store_id=m["home_store_id"], joined_on=m["joined_on"], tier=lowest,
                              birthday=m.get("birthday"), preferences=list(m.get("preferences", [])),

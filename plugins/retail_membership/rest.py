@@ -223,7 +223,7 @@ def blueprints() -> list[Blueprint]:
     @sales.response(200, S.LapseOut(many=True))
     @sales.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_lapses(_args_, pagination_parameters):
-        """Lapsed regulars flagged by ``trellis tick``"""
+        """Lapsed regulars flagged by `trellis tick`"""
         page = services.list_lapses(current_user, _args(), page=_page(pagination_parameters))
         pagination_parameters.item_count = page.total
         return page.items

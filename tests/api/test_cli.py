@@ -242,6 +242,7 @@ def test_demo_loads_once_and_resets_the_admin_password(cli_env, monkeypatch):
     assert "Demo data loaded: 200 customers" in first.stdout
     assert "Customer analytics computed for 200 customers." in first.stdout
     assert "http://127.0.0.1:5000/api/v1/docs" in first.stdout
+    assert "Open http://127.0.0.1:5000/ (start here)" in first.stdout  # the landing page
     password = re.search(r"Sign in as admin@example.com with password (\S+)", first.stdout)[1]
     count = customer_count(cli_env)
     assert count == 200 and served == []

@@ -189,8 +189,24 @@ def test_purchases_grade_the_customer_and_the_history_says_why(api):
     purchase(api, customer["id"], amount="6000.00")
     assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "B"
     moves = history(api, customer["id"], workflow="customer.level")
-    assert [(m["from_state"], m["to_state"]) for m in moves] == [("none", "C"), ("C", "B")]
-    assert "revenue_12m=21000" in moves[1]["reason"]
+    assert [(m["from_state"], m["to_state"]) for m in moves] == [(None, "D"), ("D", "C"), ("C", "B")]
+    assert "revenue_12m=21000" in moves[2]["reason"]
+
+
+def test_a_new_customer_starts_in_the_default_level_of_the_rules(api):
+    customer = create(api)
+    assert customer["level"] == "D"  # TRELLIS_LEVEL_RULES' last level, without a rule
+    [start] = history(api, customer["id"], workflow="customer.level")
+    assert (start["from_state"], start["to_state"], start["reason"]) == (None, "D", "the default level")
+    found = api.as_("rep").get("/api/v1/customers?level=D").get_json()
+    assert customer["id"] in [c["id"] for c in found]
+
+
+def test_when_every_level_has_a_rule_a_new_customer_is_not_graded(runtime):
+    from core import levels
+    rules = levels.parse_rules("A=revenue_12m>=100,B=purchases_12m>=1")
+    assert levels.default_level(rules) == levels.UNGRADED
+    assert levels.default_level(levels.parse_rules("A=revenue_12m>=100,B")) == "B"
 
 
 def test_manager_overrides_a_level_with_a_reason_and_it_stays_pinned(api):
@@ -215,7 +231,7 @@ def test_pinning_and_releasing_a_level_is_audited_even_when_the_level_stays(api)
         trail = api.get(f"/api/v1/audit?record_id={customer['id']}").get_json()
         return [e["changes"]["level_pinned"] for e in reversed(trail) if "level_pinned" in e["changes"]]
 
-    level = customer["level"] if customer["level"] != "none" else "D"
+    level = customer["level"]
     assert api.as_("manager").post(url, json={"level": level, "reason": "keep it"}).status_code == 200
     pinned = api.as_("manager").post(url, json={"level": level, "reason": "keep it"})  # already pinned: no entry
     assert pinned.get_json()["level_pinned"] is True

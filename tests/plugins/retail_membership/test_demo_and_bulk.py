@@ -83,3 +83,17 @@ def test_a_bulk_import_that_would_pass_the_points_cap_is_refused_whole(shop):
     with shop.runtime.database.unit_of_work() as sess:
         assert sess.scalar(select(func.count()).select_from(RetailPurchase)) == 0
         assert services.balance_of(mid) == 2 * 10**9 - 100
+
+
+def test_an_enrolled_member_starts_in_the_default_level_like_a_customer_created_one_by_one(shop):
+    from plugins.retail_membership import bulk
+
+    with shop.runtime.database.unit_of_work():
+        [mid] = bulk.enrol(shop.people.admin, [{"name": "New Niu", "card_number": "B0002",
+                                                "home_store_id": shop.north["id"],
+                                                "joined_on": datetime.now(timezone.utc).date()}])
+    m = shop.api.get(f"{BASE}/memberships/{mid}").get_json()
+    customer = shop.api.get(f"/api/v1/customers/{m['customer_id']}").get_json()
+    assert customer["level"] == "D"
+    history = shop.api.get(f"/api/v1/customers/{m['customer_id']}/history?workflow=customer.level").get_json()
+    assert [(h["from_state"], h["to_state"], h["reason"]) for h in history] == [(None, "D", "the default level")]
