@@ -35,10 +35,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
     app.extensions["trellis"] = runtime
-    from api import auth, headers
+    from api import auth, cors, headers
     from api import input as request_input
 
     headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
+    cors.init_app(app, settings)  # early too: a refused request still tells a listed page why
     request_input.init_app(app)  # before any other hook: nothing runs on input it refuses
     init_unit_of_work(app, runtime)
 

@@ -75,6 +75,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def require_login():
+        if request.method == "OPTIONS":
+            return None  # a CORS preflight carries no credentials; Flask answers it, no view runs
         if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS \
                 or request.endpoint in app.config.get("TRELLIS_PUBLIC_ENDPOINTS", ()):
             return None
