@@ -27,7 +27,8 @@ from core.errors import Unauthenticated
 from core.schemas import Login, UserOut
 from core.services import common, users
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.login_form", "healthz", "static"}
+#: ``static`` and ``swagger_ui.static``: the published GraphiQL and Swagger UI files the two pages load
+PUBLIC_ENDPOINTS = {"auth.login", "auth.login_form", "healthz", "static", "swagger_ui.static"}
 BROWSER_PAGES = ("/api/v1/docs", "/graphql")
 DEFAULT_NEXT = "/api/v1/docs"
 #: Session keys: the generation the session was signed in under, and the login form's CSRF token.
