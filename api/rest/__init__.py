@@ -1,8 +1,8 @@
 """REST composition: one flask-smorest Api at /api/v1, the core's blueprints and every plugin's."""
 from __future__ import annotations
 
-from decimal import Decimal
 import importlib.resources
+from decimal import Decimal
 
 from flask import Blueprint, Flask
 from flask_smorest import Api
