@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from flask import Flask, g, jsonify
@@ -10,6 +11,7 @@ from core.config import load_settings
 from core.runtime import Runtime, build_runtime
 
 log = logging.getLogger("trellis")
+STATIC_FOLDER = Path(__file__).with_name("static")
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterable[Any] = (),
@@ -24,7 +26,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     settings = load_settings(config)
     runtime = build_runtime(settings, extra_plugins=extra_plugins, bind=bind)
 
-    app = Flask("trellis", instance_path=settings.instance_path, instance_relative_config=False)
+    # /static: the files the GraphiQL page loads (api/static/graphiql), shipped in the package
+    app = Flask("trellis", instance_path=settings.instance_path, instance_relative_config=False,
+                static_folder=str(STATIC_FOLDER))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -35,10 +39,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
     app.extensions["trellis"] = runtime
-    from api import auth, headers
+    from api import auth, cors, headers
     from api import input as request_input
 
     headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
+    cors.init_app(app, settings)  # early too: a refused request still tells a listed page why
     request_input.init_app(app)  # before any other hook: nothing runs on input it refuses
     init_unit_of_work(app, runtime)
 

@@ -27,7 +27,8 @@ from core.errors import Unauthenticated
 from core.schemas import Login, UserOut
 from core.services import common, users
 
-PUBLIC_ENDPOINTS = {"landing", "auth.login", "auth.login_form", "healthz", "static"}
+#: ``static`` and ``swagger_ui.static``: the published GraphiQL and Swagger UI files the two pages load
+PUBLIC_ENDPOINTS = {"landing", "auth.login", "auth.login_form", "healthz", "static", "swagger_ui.static"}
 BROWSER_PAGES = ("/api/v1/docs", "/graphql")
 DEFAULT_NEXT = "/api/v1/docs"
 #: Session keys: the generation the session was signed in under, and the login form's CSRF token.
@@ -75,14 +76,16 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def require_login():
+        if request.method == "OPTIONS":
+            return None  # a CORS preflight carries no credentials; Flask answers it, no view runs
         if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS \
                 or request.endpoint in app.config.get("TRELLIS_PUBLIC_ENDPOINTS", ()):
             return None
         if current_user.is_authenticated:
             return None
-        wants_html = request.accept_mimetypes.best == "text/html" and request.method == "GET"
-        if wants_html and request.path.startswith(BROWSER_PAGES):
-            return redirect(url_for("auth.login_form", next=request.full_path))
+        if request.method == "GET" and request.path in BROWSER_PAGES and _asks_for_html():
+            page = request.full_path if request.query_string else request.path
+            return redirect(url_for("auth.login_form", next=page))
         if request.path == "/graphql" and request.method == "POST":
             return None  # GraphQL answers with an UNAUTHENTICATED error in its own format
         raise Unauthenticated()
@@ -92,6 +95,12 @@ def init_app(app: Flask) -> None:
                       on_breach=_too_many_attempts, in_memory_fallback_enabled=True)
     app.extensions["trellis_limiter"] = limiter
     app.register_blueprint(_blueprint(limiter, settings))
+
+
+def _asks_for_html() -> bool:
+    """A browser opening a page: its ``Accept`` names ``text/html`` (Chromium's lists more types at the
+    same quality, so the "best" match is not reliably HTML). ``*/*`` alone is a program: it gets a 401."""
+    return any(mimetype == "text/html" and quality > 0 for mimetype, quality in request.accept_mimetypes)
 
 
 def _client_address() -> str:

@@ -3,10 +3,11 @@
 JSON answers get a Content-Security-Policy that allows nothing (``default-src 'none'``): a browser that
 is tricked into rendering one as a page runs no script and loads nothing. The two HTML pages Trellis
 serves — Swagger UI at ``/api/v1/docs`` and GraphiQL on a browser's ``GET /graphql`` — load their
-scripts and styles from a CDN (:data:`PAGE_ASSET_ORIGINS`) and start with an inline ``<script>``; their
-policy allows those origins and exactly the inline scripts of the page being sent, by their SHA-256
-hash, so no injected script would run. The landing page at ``/`` (:mod:`api.landing`) gets the same
-page policy; it has no script and loads nothing, its one ``<style>`` is allowed by ``style-src``. Every response forbids framing (``X-Frame-Options: DENY`` and
+scripts and styles from Trellis itself (``/static/``, shipped in the package) and start with an inline
+``<script>``; their policy allows only this site ('self') and exactly the inline scripts of the page
+being sent, by their SHA-256 hash, so no injected script would run and nothing loads from elsewhere. The
+landing page at ``/`` (:mod:`api.landing`) gets the same page policy; it has no script and loads nothing,
+its one ``<style>`` is allowed by ``style-src``. Every response forbids framing (``X-Frame-Options: DENY`` and
 ``frame-ancestors 'none'``) and MIME sniffing, sends no referrer, and, once the site is served over
 HTTPS (``TRELLIS_SECURE_COOKIES=1``), tells browsers to use nothing else for a year (HSTS).
 
@@ -24,9 +25,6 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from core.config import Settings
 
-#: Where Swagger UI (flask-smorest's ``OPENAPI_SWAGGER_UI_URL``) and strawberry's GraphiQL load from.
-PAGE_ASSET_ORIGINS = ("https://cdn.jsdelivr.net", "https://unpkg.com")
-
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 #: What the development server would otherwise announce (``Werkzeug/3.x Python/3.x``).
@@ -38,18 +36,17 @@ _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S 
 
 
 def page_policy(html: str) -> str:
-    """The CSP of an HTML page: its CDN assets, its own inline scripts (by hash), calls back to us."""
+    """The CSP of an HTML page: assets from this site, its own inline scripts (by hash), calls back to us."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
         for body in _INLINE_SCRIPT.findall(html)
     )
-    origins = " ".join(PAGE_ASSET_ORIGINS)
     return (
         "default-src 'none'; "
-        f"script-src 'self' {origins} {hashes}".rstrip() + "; "
-        f"style-src 'self' 'unsafe-inline' {origins}; "  # the UIs set inline styles as they render
-        f"img-src 'self' data: {origins}; "
-        f"font-src 'self' data: {origins}; "
+        f"script-src 'self' {hashes}".rstrip() + "; "
+        "style-src 'self' 'unsafe-inline'; "  # the UIs set inline styles as they render
+        "img-src 'self' data:; "
+        "font-src 'self' data:; "
         "connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "TRELLIS_"
 
@@ -69,6 +70,9 @@ class Settings:
     #: Reverse proxies in front of Trellis whose ``X-Forwarded-For`` is trusted to name the client
     #: address (0: the address the server sees, for a direct connection).
     proxy_hops: int = 0
+    #: Web origins (``scheme://host[:port]``, comma-separated) whose pages may call the API from the
+    #: browser with the user's cookie (CORS). Default: none, only pages Trellis serves itself.
+    cors_origins: str = ""
     #: Expected days per lifecycle stage before a stagnation alert, ``stage=days`` comma-separated.
     lifecycle_expected_days: str = "potential=15,intent=30"
     #: Customer level rules: ``level=metric>=threshold`` comma-separated, best level first. Metrics:
@@ -137,6 +141,22 @@ class Settings:
             if "=" in part:
                 key, _, value = part.partition("=")
                 out[key.strip()] = float(value)
+        return out
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` parsed; an entry that is not a bare http(s) origin is a start-up error."""
+        out = []
+        for part in self.cors_origins.split(","):
+            origin = part.strip().rstrip("/")
+            if not origin:
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or "*" in origin or parts.path or parts.query \
+                    or parts.fragment or parts.username or parts.password:
+                raise ValueError(f"TRELLIS_CORS_ORIGINS: {part.strip()!r} is not an origin; write "
+                                 "scheme://host[:port], e.g. http://localhost:5173 (no path, no wildcard).")
+            out.append(origin.lower())
         return out
 
     @property

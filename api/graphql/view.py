@@ -1,11 +1,13 @@
 """``/graphql``: strawberry's synchronous Flask view over the schema composed for this app.
 
-POST JSON runs an operation; GET in a browser opens GraphiQL (after signing in). Batching is
-synchronous (:mod:`api.graphql.loaders`): Flask serves the request in one thread, no event loop. An
-unauthenticated POST is answered with a GraphQL error coded UNAUTHENTICATED before anything runs.
+POST JSON runs an operation; GET in a browser opens GraphiQL (after signing in), its assets served
+from the package. Batching is synchronous (:mod:`api.graphql.loaders`): Flask serves the request in
+one thread, no event loop. An unauthenticated POST is answered with a GraphQL error coded
+UNAUTHENTICATED before anything runs.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, json, request
@@ -26,7 +28,16 @@ EXTENSION_KEY = "trellis.graphql"
 GRAPHQL_REQUEST_BYTES = 4 * 1024 * 1024
 
 
+#: GraphiQL's page, loading its scripts and styles from this package (api/static/graphiql) rather than
+#: a CDN, so it works with no internet access; strawberry renders it with Flask's Jinja (``url_for``).
+GRAPHIQL_PAGE = Path(__file__).with_name("graphiql.html").read_text(encoding="utf-8")
+
+
 class TrellisGraphQLView(GraphQLView):
+    @property
+    def graphql_ide_html(self) -> str:
+        return GRAPHIQL_PAGE
+
     def __init__(self, schema, runtime: Runtime, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.runtime = runtime

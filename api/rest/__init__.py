@@ -1,9 +1,10 @@
 """REST composition: one flask-smorest Api at /api/v1, the core's blueprints and every plugin's."""
 from __future__ import annotations
 
+import importlib.resources
 from decimal import Decimal
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_smorest import Api
 from marshmallow import fields as ma_fields
 
@@ -12,6 +13,9 @@ from core.plugins import CORE_NAME
 from core.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+#: where the Swagger UI page at /api/v1/docs loads swagger-ui-bundle.js and the rest from
+SWAGGER_UI_URL = "/static/swagger-ui/"
+SWAGGER_UI_ASSETS = "swagger_ui"
 
 PAGINATION_HEADER = {
     "description": "Pagination metadata: a JSON object (total, total_pages, first_page, last_page, page, "
@@ -49,6 +53,15 @@ class TrellisApi(Api):
         self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
 
 
+def swagger_ui_assets() -> Blueprint:
+    """Swagger UI's scripts and styles at :data:`SWAGGER_UI_URL`, from the ``flask-swagger-ui`` package
+    (it ships swagger-ui-dist's files; only they are used, not its blueprint), so ``/api/v1/docs`` works
+    with no internet access. Public, like the sign-in page: they are the published Swagger UI."""
+    dist = importlib.resources.files("flask_swagger_ui") / "dist"
+    return Blueprint(SWAGGER_UI_ASSETS, __name__, static_folder=str(dist),
+                     static_url_path=SWAGGER_UI_URL.rstrip("/"))
+
+
 def init_rest(app: Flask, runtime: Runtime) -> Api:
     app.config.update(
         API_TITLE="Trellis CRM",
@@ -57,7 +70,9 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
+        # no badge fetched from the public validator: the page loads nothing from another host
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -66,6 +81,7 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
             "security": [{"bearer": []}, {"session": []}],
         },
     )
+    app.register_blueprint(swagger_ui_assets())
     api = TrellisApi(app)
     api.ma_plugin.converter.add_attribute_function(decimal_bounds_as_numbers)
     api.ma_plugin.converter.add_attribute_function(decimal_strings_as_strings)
