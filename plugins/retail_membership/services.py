@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
 from core import db
 from core.db import utcnow
@@ -275,7 +276,8 @@ def memberships_for_customers(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
 
 def list_memberships(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
     f = common.validate(S.MembershipFilter, dict(filters or {}))
-    stmt = visible_memberships(actor, deleted=f.pop("deleted"))
+    # the list shows each member's name: load the customers in one statement, not one per row
+    stmt = visible_memberships(actor, deleted=f.pop("deleted")).options(selectinload(RetailMembership.customer))
     if q := f.pop("q", None):
         stmt = stmt.join(Customer, Customer.id == RetailMembership.customer_id).where(or_(
             func.lower(Customer.name).contains(q.lower(), autoescape=True),

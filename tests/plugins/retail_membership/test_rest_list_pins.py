@@ -1,0 +1,31 @@
+"""Statement-count pins for the retail plugin's own REST lists: memberships and purchases cost the same
+number of SQL statements for 5 rows as for 50, and the rows carry what the list promises."""
+from __future__ import annotations
+
+from tests.plugins.retail_membership.conftest import BASE, buy, enrol, sale
+from tests.querycount import pin_statements, rest_list
+
+
+def test_memberships_list_is_pinned(shop, count_queries):
+    def grow(have, want):
+        for i in range(have, want):
+            enrol(shop.api, shop.north, name=f"Member {i:02d}")
+
+    rows = pin_statements(count_queries, grow=grow,
+                          fetch=lambda n: rest_list(shop.api.get(f"{BASE}/memberships?page_size={n}")))
+    assert {row["home_store_id"] for row in rows} == {shop.north["id"]}
+    assert len({row["card_number"] for row in rows}) == 50
+
+
+def test_purchases_list_is_pinned(shop, count_queries):
+    member = enrol(shop.api, shop.north)
+
+    def grow(have, want):
+        for i in range(have, want):
+            buy(shop.api, sale(f"PIN-{i:03d}", member["card_number"], total="20.00", lines=[
+                {"sku": "S", "category": "socks", "quantity": 2, "unit_price": "10.00"}]))
+
+    rows = pin_statements(count_queries, grow=grow,
+                          fetch=lambda n: rest_list(shop.api.get(f"{BASE}/purchases?page_size={n}")))
+    assert {row["total"] for row in rows} == {"20.00"}
+    assert len({row["pos_transaction_id"] for row in rows}) == 50
