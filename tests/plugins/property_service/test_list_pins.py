@@ -1,8 +1,8 @@
-"""Statement-count pins for the property-service plugin's own REST lists: service requests and units
+"""Statement-count pins for the property-service plugin's own REST lists and GraphQL connections: service requests and units
 cost the same number of SQL statements for 5 rows as for 50."""
 from __future__ import annotations
 
-from tests.querycount import pin_statements, rest_list
+from tests.querycount import graphql_list, pin_statements, rest_list
 
 BASE = "/api/v1/property-service"
 
@@ -28,3 +28,18 @@ def test_units_list_is_pinned(ps, count_queries):
     rows = pin_statements(count_queries, grow=grow,
                           fetch=lambda n: rest_list(ps.api.get(f"{BASE}/units?page_size={n}")))
     assert {row["building_id"] for row in rows} == {str(ps.building.id)}
+
+
+REQUESTS = """query($first: Int!) { serviceRequests(first: $first) { totalCount edges { node {
+  description unitId } } } }"""
+
+
+def test_requests_graphql_connection_is_pinned(ps, count_queries):
+    def grow(have, want):
+        for i in range(have, want):
+            ps.new_request(description=f"Request {i:03d}: the tap drips.")
+
+    edges = pin_statements(count_queries, grow=grow, fetch=lambda n: graphql_list(
+        ps.api.graphql(REQUESTS, {"first": n}), "serviceRequests.edges"))
+    assert sorted(edge["node"]["description"] for edge in edges) == [
+        f"Request {i:03d}: the tap drips." for i in range(50)]

@@ -1,9 +1,9 @@
-"""Statement-count pins for the retail plugin's own REST lists: memberships and purchases cost the same
+"""Statement-count pins for the retail plugin's own REST lists and GraphQL connections: memberships and purchases cost the same
 number of SQL statements for 5 rows as for 50, and the rows carry what the list promises."""
 from __future__ import annotations
 
 from tests.plugins.retail_membership.conftest import BASE, buy, enrol, sale
-from tests.querycount import pin_statements, rest_list
+from tests.querycount import graphql_list, pin_statements, rest_list
 
 
 def test_memberships_list_is_pinned(shop, count_queries):
@@ -29,3 +29,18 @@ def test_purchases_list_is_pinned(shop, count_queries):
                           fetch=lambda n: rest_list(shop.api.get(f"{BASE}/purchases?page_size={n}")))
     assert {row["total"] for row in rows} == {"20.00"}
     assert len({row["pos_transaction_id"] for row in rows}) == 50
+
+
+MEMBERSHIPS = """query($first: Int!) { retailMemberships(first: $first) { totalCount edges { node {
+  cardNumber pointsBalance tierInfo { en } homeStore { code } customer { name } } } } }"""
+
+
+def test_memberships_graphql_connection_is_pinned(shop, count_queries):
+    def grow(have, want):
+        for i in range(have, want):
+            enrol(shop.api, shop.north, name=f"Member {i:02d}")
+
+    edges = pin_statements(count_queries, grow=grow, fetch=lambda n: graphql_list(
+        shop.api.graphql(MEMBERSHIPS, {"first": n}), "retailMemberships.edges"))
+    assert {edge["node"]["homeStore"]["code"] for edge in edges} == {"N01"}
+    assert sorted(edge["node"]["customer"]["name"] for edge in edges) == [f"Member {i:02d}" for i in range(50)]
