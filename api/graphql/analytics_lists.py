@@ -1,0 +1,178 @@
+"""The analytics and audit lists REST serves under ``/analytics`` and ``/audit``, on GraphQL: the latest
+run (``analyticsRun``), the segments (``analyticsSegments``), the win-back list (``winBack``) and turning it
+into tasks (``createWinBackTasks``), a refresh (``refreshAnalytics``), a customer's satisfaction answers
+(``Customer.satisfaction``) and the audit trail (``auditEntries``). Resolvers only translate: every rule and
+permission check is in ``core.services.analytics`` and ``core.services.audit``, as for REST."""
+# no `from __future__ import annotations`: the type classes use registry.ref() in their annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.graphql.inputs import input_to_dict
+from api.graphql.pagination import connection, page_request
+from core.services import analytics, audit
+
+
+def types(registry) -> None:
+    @registry.type("AnalyticsRun")
+    class AnalyticsRun:
+        """One analytics refresh: when, how, and the fitted model parameters (docs/analytics.md)."""
+
+        id: strawberry.ID
+        started_at: dt.datetime
+        finished_at: Optional[dt.datetime]
+        status: str = strawberry.field(description="ok, or failed with the reason in `message`.")
+        trigger: str = strawberry.field(description="What started it: schedule, manual (CLI) or api.")
+        as_of: dt.datetime = strawberry.field(description="The calibration instant the customers were scored at.")
+        customers: Optional[int] = strawberry.field(
+            description="Customers analysed (for non-admins: those they may see).")
+        purchasers: Optional[int] = strawberry.field(
+            description="Customers with a purchase (for non-admins: those they may see).")
+        seconds: float = strawberry.field(description="How long the refresh took.")
+        params: JSON = strawberry.field(description="The fit and its settings, by model (bgnbd, gamma_gamma, "
+                                                    "churn …); for non-admins counts are of their customers and "
+                                                    "log-likelihoods null.")
+        message: str
+
+    @registry.type("SegmentMeasure")
+    class SegmentMeasure:
+        """One feature's mean over a segment's members (recency days, frequency, monetary …)."""
+
+        feature: str
+        value: Optional[float]
+
+    @registry.type("AnalyticsSegment")
+    class AnalyticsSegment:
+        """A k-means segment of the last refresh and its profile."""
+
+        id: strawberry.ID
+        number: int
+        name: str
+        size: int = strawberry.field(description="Members you may see.")
+        size_all: Optional[int] = strawberry.field(description="Every member (admins only; null otherwise).")
+        profile: str = strawberry.field(description="What sets the segment apart, in English.")
+        profile_zh_cn: str = strawberry.field(description="The same in Chinese (zh-CN).")
+        centroid: list[registry.ref("SegmentMeasure")] = strawberry.field(
+            description="Means of the members you may see (empty when you see none).")
+        run_id: strawberry.ID
+
+    @registry.type("WinBackEntry")
+    class WinBackEntry:
+        """A lost or at-risk customer on the win-back list (客户挽回)."""
+
+        customer_id: strawberry.ID
+        name: str
+        stage: str
+        owner_id: Optional[strawberry.ID]
+        status: str = strawberry.field(description="lost or at_risk.")
+        expected_value: float = strawberry.field(description="Expected value of winning the customer back.")
+        clv: Optional[float] = strawberry.field(description="Lifetime value by the model.")
+        clv_seed: Optional[float] = strawberry.field(description="Lifetime value by the seed formula.")
+        lost_reason: Optional[str] = strawberry.field(description="Why the customer was marked lost.")
+        churn_flags: list[registry.ref("ChurnFlag")]
+
+    @registry.type("CustomerSatisfaction")
+    class CustomerSatisfaction:
+        """The customer's survey answers (CSAT 1–5, NPS 0–10) as of the last analytics refresh."""
+
+        csat_answers: Optional[int]
+        csat_mean: Optional[float]
+        nps_answers: Optional[int]
+        nps_last: Optional[int] = strawberry.field(description="The latest 0–10 answer.")
+
+    @registry.type("AuditEntry")
+    class AuditEntry:
+        """One change in the audit trail: who did what to which record, field by field."""
+
+        id: strawberry.ID
+        at: dt.datetime
+        actor_id: Optional[strawberry.ID] = strawberry.field(description="Null for the system (jobs, rules).")
+        action: str = strawberry.field(description="What happened, e.g. customer.created, customer.updated, customer.deleted.")
+        record_type: str
+        record_id: strawberry.ID
+        changes: JSON = strawberry.field(description="Field name → [before, after].")
+
+    @registry.input("WinBackTasksInput")
+    class WinBackTasksInput:
+        """Which customers of your win-back list get a planned task for their owner."""
+
+        customer_ids: Optional[list[strawberry.ID]] = strawberry.field(
+            default=strawberry.UNSET, description="Only these customers of the list.")
+        limit: Optional[int] = strawberry.field(default=strawberry.UNSET,
+                                                description="The top N of the list (default 20).")
+        due_in_days: Optional[int] = strawberry.field(default=strawberry.UNSET,
+                                                      description="When the tasks are due (default: the setting).")
+
+
+def type_fields(registry) -> dict:
+    def satisfaction(root: strawberry.Parent[object], info: strawberry.Info) -> registry.ref("CustomerSatisfaction"):
+        user = info.context.user
+        row = info.context.loaders.load("analytics.by_customer", lambda ids: analytics.for_customers(user, ids),
+                                        root.id)
+        values = analytics.describe(root.id, row, None)["satisfaction"]
+        return getattr(registry.module, "CustomerSatisfaction")(**values)
+
+    return {"Customer": {
+        "satisfaction": strawberry.field(resolver=satisfaction,
+                                         description="CSAT and NPS answers (last analytics refresh)."),
+    }}
+
+
+def _segment(registry, values: dict) -> Any:
+    measure = getattr(registry.module, "SegmentMeasure")
+    centroid = [measure(feature=k, value=v) for k, v in sorted((values.get("centroid") or {}).items())]
+    return getattr(registry.module, "AnalyticsSegment")(**{**values, "centroid": centroid})
+
+
+def _win_back_entry(registry, values: dict) -> Any:
+    flag = getattr(registry.module, "ChurnFlag")
+    return getattr(registry.module, "WinBackEntry")(**{
+        **values, "churn_flags": [flag(flag=f["flag"], reason=f["reason"]) for f in values["churn_flags"]]})
+
+
+def query_fields(registry) -> dict:
+    def analytics_run(info: strawberry.Info) -> Optional[registry.ref("AnalyticsRun")]:
+        return analytics.latest_run(info.context.user)
+
+    def analytics_segments(info: strawberry.Info) -> list[registry.ref("AnalyticsSegment")]:
+        return [_segment(registry, s) for s in analytics.segments(info.context.user)]
+
+    def win_back(info: strawberry.Info, limit: int = 50) -> list[registry.ref("WinBackEntry")]:
+        return [_win_back_entry(registry, e) for e in analytics.win_back(info.context.user, limit=limit)]
+
+    def audit_entries(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                      record_type: Optional[str] = None,
+                      record_id: Optional[strawberry.ID] = None) -> registry.connection("AuditEntry"):
+        page = audit.entries(info.context.user, record_type=record_type, record_id=record_id,
+                             page=page_request(first, after))
+        return connection(info, page)
+
+    return {
+        "analyticsRun": strawberry.field(resolver=analytics_run, description=(
+            "The latest analytics refresh (an error NOT_FOUND before the first one).")),
+        "analyticsSegments": strawberry.field(resolver=analytics_segments, description=(
+            "The k-means segments of the latest refresh, as you may see them.")),
+        "winBack": strawberry.field(resolver=win_back, description=(
+            "Lost and at-risk customers you may see, highest expected value first (limit 1–500).")),
+        "auditEntries": strawberry.field(resolver=audit_entries, description=(
+            "The audit trail, newest first (admins); filter by record type and id.")),
+    }
+
+
+def mutation_fields(registry) -> dict:
+    def refresh_analytics(info: strawberry.Info) -> registry.ref("AnalyticsRun"):
+        return analytics.refresh_now(info.context.user)
+
+    def create_win_back_tasks(info: strawberry.Info, input: Optional[registry.ref("WinBackTasksInput")] = None
+                              ) -> list[registry.ref("Interaction")]:
+        return analytics.make_win_back_tasks(info.context.user, input_to_dict(input))
+
+    return {
+        "refreshAnalytics": strawberry.mutation(resolver=refresh_analytics, description=(
+            "Recompute every customer's analytics now (admins); the same as `trellis analytics refresh`.")),
+        "createWinBackTasks": strawberry.mutation(resolver=create_win_back_tasks, description=(
+            "A planned win-back task for the owner of each listed customer (once per customer).")),
+    }
