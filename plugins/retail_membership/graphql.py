@@ -17,6 +17,7 @@ from typing import Optional
 import strawberry
 from strawberry import UNSET
 
+from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import Slice, connection, page_request
 
@@ -207,9 +208,10 @@ def register_types(registry) -> None:
         control_count: int
         version: int
 
-        @strawberry.field
+        @strawberry.field(description="The share of members kept as the control group, 0–0.9 (3 places, as REST).")
         def control_share(self) -> str:
-            return str(self.control_share)
+            # a row just created holds the Decimal it was given ("0.2"); one read back holds "0.200"
+            return f"{self.control_share:.3f}"
 
         @strawberry.field(description="The lift against the control group (None before launch).")
         def result(self, info: strawberry.Info, confidence: float = 0.95) -> Optional[registry.ref("RetailCampaignResult")]:
@@ -265,6 +267,8 @@ def register_types(registry) -> None:
         home_store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
 
+    _register_store_and_campaign_inputs(registry)
+
     @registry.type("RetailUploadItem")
     class RetailUploadItem:
         index: int
@@ -299,6 +303,110 @@ def _results(ids, confidence):
     return campaigns.results_for([r for r in rows if r is not None], confidence)
 
 
+def _register_store_and_campaign_inputs(registry) -> None:
+    @registry.input("RetailStoreCreateInput")
+    class RetailStoreCreateInput:
+        """A new store."""
+
+        code: str = strawberry.field(description="Letters, digits, - and _, at most 40; unique.")
+        name: str
+        kind: Optional[str] = strawberry.field(default=UNSET, description="clothing (default), cosmetics, "
+                                               "restaurant, books, appliances, grocery or other.")
+        city: Optional[str] = UNSET
+        address: Optional[str] = UNSET
+
+    @registry.input("RetailStoreUpdateInput")
+    class RetailStoreUpdateInput:
+        """The fields to change and the version you read."""
+
+        version: int
+        code: Optional[str] = UNSET
+        name: Optional[str] = UNSET
+        kind: Optional[str] = UNSET
+        city: Optional[str] = UNSET
+        address: Optional[str] = UNSET
+
+    @registry.input("RetailStoreFilter")
+    class RetailStoreFilter:
+        q: Optional[str] = strawberry.field(default=UNSET, description="In the code or the name.")
+        kind: Optional[str] = UNSET
+        city: Optional[str] = UNSET
+        deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted stores instead.")
+
+    @registry.input("RetailCampaignSegmentInput")
+    class RetailCampaignSegmentInput:
+        """Which members a campaign targets (all conditions hold; empty lists match everyone)."""
+
+        tiers: Optional[list[str]] = UNSET
+        store_ids: Optional[list[strawberry.ID]] = UNSET
+        categories: Optional[list[str]] = strawberry.field(
+            default=UNSET, description="Bought something in one of these categories.")
+        recency_days: Optional[int] = strawberry.field(default=UNSET,
+                                                       description="Bought something within this many days.")
+        min_purchases: Optional[int] = UNSET
+
+    @registry.input("RetailCampaignCreateInput")
+    class RetailCampaignCreateInput:
+        """A draft campaign: its members are drawn and split into offer and control at launch."""
+
+        name: str
+        offer_kind: str = strawberry.field(description="coupon, sample or points_bonus.")
+        segment: Optional[registry.ref("RetailCampaignSegmentInput")] = UNSET
+        control_share: Optional[str] = strawberry.field(default=UNSET,
+                                                        description="0–0.9 as a decimal string (default 0.2).")
+        offer_value: Optional[str] = strawberry.field(default=UNSET, description=(
+            "Coupon amount, or points of a points bonus, as a decimal string."))
+        offer_description: Optional[str] = UNSET
+        goal_category: Optional[str] = strawberry.field(
+            default=UNSET, description="A purchase in this category converts (any when empty).")
+        goal_days: Optional[int] = UNSET
+
+    @registry.input("RetailCampaignUpdateInput")
+    class RetailCampaignUpdateInput:
+        """The fields of a draft campaign to change and the version you read."""
+
+        version: int
+        name: Optional[str] = UNSET
+        offer_kind: Optional[str] = UNSET
+        segment: Optional[registry.ref("RetailCampaignSegmentInput")] = UNSET
+        control_share: Optional[str] = UNSET
+        offer_value: Optional[str] = UNSET
+        offer_description: Optional[str] = UNSET
+        goal_category: Optional[str] = UNSET
+        goal_days: Optional[int] = UNSET
+
+    @registry.input("RetailCampaignFilter")
+    class RetailCampaignFilter:
+        status: Optional[str] = strawberry.field(default=UNSET, description="draft, launched or closed.")
+        offer_kind: Optional[str] = UNSET
+        deleted: Optional[bool] = UNSET
+
+
+def _stores(registry) -> CrudFields:
+    return crud_fields(
+        registry, "RetailStore",
+        service=CrudService(list=services.list_stores, get=services.get_store, create=services.create_store,
+                            update=services.update_store, delete=services.delete_store,
+                            restore=services.restore_store),
+        create_input="RetailStoreCreateInput", update_input="RetailStoreUpdateInput",
+        filter_input="RetailStoreFilter", sortable=list(services.STORE_SORT), default_sort="code",
+        descriptions={"get": "One store.", "list": "The stores.", "create": "A new store (admins).",
+                      "restore": "Bring a deleted store back (admins)."})
+
+
+def _campaigns(registry) -> CrudFields:
+    return crud_fields(
+        registry, "RetailCampaign",
+        service=CrudService(list=campaigns.list_campaigns, get=campaigns.get, create=campaigns.create,
+                            update=campaigns.update, delete=campaigns.delete, restore=campaigns.restore),
+        create_input="RetailCampaignCreateInput", update_input="RetailCampaignUpdateInput",
+        filter_input="RetailCampaignFilter", sortable=list(campaigns.SORT), default_sort="-created_at",
+        descriptions={"get": "One campaign.", "list": "The campaigns (managers and admins).",
+                      "create": "A draft campaign (managers and admins).",
+                      "update": "Change a draft campaign; send the version you read.",
+                      "restore": "Bring a deleted campaign back."})
+
+
 def type_fields(registry) -> dict:
     def membership(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("RetailMembership")]:
         return info.context.loaders.load("retail_membership.by_customer", services.memberships_for_customers, root.id)
@@ -319,10 +427,6 @@ def query_fields(registry) -> dict:
             page = services.list_memberships(info.context.user, input_to_dict(filter), page=request)
         return connection(info, page)
 
-    def retail_stores(info: strawberry.Info, first: int = 50, after: Optional[str] = None
-                      ) -> registry.connection("RetailStore"):
-        return connection(info, services.list_stores(info.context.user, page=page_request(first, after)))
-
     def retail_tiers(info: strawberry.Info) -> list[registry.ref("RetailTier")]:
         from core.services.permissions import require_actor
         from plugins.retail_membership import program
@@ -330,20 +434,12 @@ def query_fields(registry) -> dict:
         require_actor(info.context.user)
         return list(program.current().tiers)
 
-    def retail_campaigns(info: strawberry.Info, first: int = 20, after: Optional[str] = None
-                         ) -> registry.connection("RetailCampaign"):
-        return connection(info, campaigns.list_campaigns(info.context.user, page=page_request(first, after)))
-
-    def retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
-        return campaigns.get(info.context.user, id)
-
     return {
         "retailMembership": strawberry.field(resolver=retail_membership, description="One membership you may see."),
         "retailMemberships": strawberry.field(resolver=retail_memberships, description="Memberships you may see."),
-        "retailStores": strawberry.field(resolver=retail_stores),
         "retailTiers": strawberry.field(resolver=retail_tiers, description="The tiers, lowest first."),
-        "retailCampaigns": strawberry.field(resolver=retail_campaigns),
-        "retailCampaign": strawberry.field(resolver=retail_campaign),
+        **_stores(registry).query,
+        **_campaigns(registry).query,
     }
 
 
@@ -376,6 +472,9 @@ def mutation_fields(registry) -> dict:
     def launch_retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
         return campaigns.launch(info.context.user, id, {})
 
+    def close_retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
+        return campaigns.close(info.context.user, id)
+
     return {
         "createRetailMembership": strawberry.mutation(resolver=create_retail_membership),
         "recordRetailPurchase": strawberry.mutation(
@@ -386,4 +485,8 @@ def mutation_fields(registry) -> dict:
                                                     description="Returns the refunded purchase."),
         "redeemRetailPoints": strawberry.mutation(resolver=redeem_retail_points),
         "launchRetailCampaign": strawberry.mutation(resolver=launch_retail_campaign),
+        "closeRetailCampaign": strawberry.mutation(resolver=close_retail_campaign,
+                                                   description="End a launched campaign; its result stays."),
+        **_stores(registry).mutation,
+        **_campaigns(registry).mutation,
     }
