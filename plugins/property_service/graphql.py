@@ -13,6 +13,7 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
+from api.graphql.from_schema import input_from_schema, type_from_schema
 from api.graphql.loaders import customers_by_id, users_by_id
 from core import db
 from plugins.property_service import requests, services
@@ -55,6 +56,7 @@ def register_types(registry) -> None:
         address: str
         lat: Optional[float]
         long: Optional[float]
+        version: int
 
     @registry.type("PropertyUnit")
     class PropertyUnit:
@@ -65,6 +67,7 @@ def register_types(registry) -> None:
         unit: str
         room: str
         area: Optional[Decimal]
+        version: int
 
         @strawberry.field
         def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
@@ -80,6 +83,7 @@ def register_types(registry) -> None:
         relation: str
         start_date: Optional[dt.date]
         end_date: Optional[dt.date]
+        version: int
 
         @strawberry.field
         def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:
@@ -94,6 +98,7 @@ def register_types(registry) -> None:
         name: str
         name_zh_cn: str
         manager_id: Optional[strawberry.ID]
+        version: int
 
     @registry.type("ServiceRequest")
     class ServiceRequest:
@@ -200,6 +205,7 @@ def register_types(registry) -> None:
         topic: Optional[str] = UNSET
         unit_id: Optional[strawberry.ID] = UNSET
 
+    register_record_types(registry)
 
 def _occupancies(user, customer_ids: list) -> dict:
     out = {}
@@ -228,6 +234,52 @@ def type_fields(registry) -> dict:
                                                              description="The customer's newest service requests.")}}
 
 
+#: the estate's records served with the house CRUD fields: type name → (service, schemas prefix, list name)
+RECORDS = {
+    "PropertyEstate": (lambda: services.estates, "Estate", "propertyEstates"),
+    "PropertyBuilding": (lambda: services.buildings, "Building", "propertyBuildings"),
+    "PropertyUnit": (lambda: services.units, "Unit", "propertyUnits"),
+    "PropertyOccupancy": (lambda: services.occupancies, "Occupancy", "propertyOccupancies"),
+    "PropertyServiceKind": (lambda: services.kinds, "Kind", "propertyServiceKinds"),
+    "PropertySlaPolicy": (lambda: services.sla_policies, "SlaPolicy", "propertySlaPolicies"),
+    "ServiceTeam": (lambda: services.teams, "Team", None),   # serviceTeams is the plain list below
+}
+
+
+def register_record_types(registry) -> None:
+    """The types the hand-written ones above do not cover, and every record's inputs, from the
+    marshmallow schemas REST uses (one declaration of each field)."""
+    from plugins.property_service import schemas
+
+    type_from_schema(registry, "PropertyEstate", schemas.EstateOut, description="An estate (小区) and its address.")
+    type_from_schema(registry, "PropertyServiceKind", schemas.KindOut,
+                     description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
+    type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut,
+                     description="Response and resolution targets in working minutes, by kind and priority.")
+    for type_name, (_service, prefix, _list) in RECORDS.items():
+        input_from_schema(registry, f"{type_name}CreateInput", getattr(schemas, f"{prefix}Create"), prefix="Property")
+        input_from_schema(registry, f"{type_name}UpdateInput", getattr(schemas, f"{prefix}Update"), update=True,
+                          prefix="Property")
+        input_from_schema(registry, f"{type_name}Filter", getattr(schemas, f"{prefix}Filter"))
+
+
+def _records(registry) -> CrudFields:
+    out = CrudFields({}, {})
+    for type_name, (service, _prefix, list_name) in RECORDS.items():
+        resource = service()
+        fields = crud_fields(
+            registry, type_name,
+            service=CrudService(list=resource.list, get=resource.get, create=resource.create,
+                                update=resource.update, delete=resource.delete, restore=resource.restore),
+            create_input=f"{type_name}CreateInput", update_input=f"{type_name}UpdateInput",
+            filter_input=f"{type_name}Filter", sortable=list(resource.sortable),
+            default_sort=resource.default_sort, names={"list": list_name},
+            descriptions={"create": "Create one (the service centre).", "restore": "Bring a deleted one back."})
+        out.query.update(fields.query)
+        out.mutation.update(fields.mutation)
+    return out
+
+
 def _crud(registry) -> CrudFields:
     return crud_fields(
         registry, "ServiceRequest",
@@ -248,6 +300,7 @@ def query_fields(registry) -> dict:
 
     return {
         **_crud(registry).query,
+        **_records(registry).query,
         "serviceTeams": strawberry.field(resolver=service_teams, description="The service teams."),
     }
 
@@ -290,6 +343,7 @@ def mutation_fields(registry) -> dict:
     m = strawberry.mutation
     return {
         **_crud(registry).mutation,
+        **_records(registry).mutation,
         "dispatchServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),
         "startServiceRequest": m(resolver=start),
         "waitServiceRequest": m(resolver=wait, description="Wait on the owner: the SLA clocks pause."),

@@ -1,0 +1,145 @@
+"""GraphQL inputs and object types made from the marshmallow schemas a record already has for REST, so a
+record's fields are declared once: ``input_from_schema`` for its create, update and filter inputs,
+``type_from_schema`` for its output type::
+
+    from api.graphql.from_schema import input_from_schema, type_from_schema
+
+    @hookimpl
+    def trellis_graphql_types(registry):
+        type_from_schema(registry, "NoteBook", schemas.NoteBookOut, description="A notebook.")
+        input_from_schema(registry, "NoteBookCreateInput", schemas.NoteBookCreate)
+        input_from_schema(registry, "NoteBookUpdateInput", schemas.NoteBookUpdate)
+        input_from_schema(registry, "NoteBookFilter", schemas.NoteBookFilter)
+
+Then ``crud_fields(registry, "NoteBook", ...)`` serves them. Field names are the schema's (snake_case,
+shown camelCase); descriptions are the fields' ``metadata["description"]``. Types map as REST documents
+them: ``String``/``Email``/``Url`` → ``String``, ``Integer`` → ``Int``, ``Float`` → ``Float``,
+``Decimal`` → ``String`` (a decimal as a string, as REST sends it), ``Boolean``, ``Date``, ``DateTime``,
+``UUID`` → ``ID``, ``List(x)`` → ``[x]``, ``Nested(S)`` → an input ``<prefix>SInput`` or a type
+``<prefix>S`` made the same way (once per schema, shared by the inputs that nest it), anything else
+(``Dict``, ``Raw``) → ``JSON``. In an input, a field is non-null only when it is ``required`` and does not
+``allow_none`` (with ``update=True`` only ``version`` is), every other field may be left out: the service
+applies the schema's defaults, exactly as for a REST body. In a type, a field is nullable when it
+``allow_none``. Fields the type adds itself (a resolver through a loader, say) are kept: pass ``base``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+import strawberry
+from marshmallow import Schema, fields
+from strawberry import UNSET
+from strawberry.scalars import JSON
+
+__all__ = ["input_from_schema", "type_from_schema"]
+
+_SCALARS: tuple[tuple[type, Any], ...] = (
+    (fields.UUID, strawberry.ID),
+    (fields.Boolean, bool),
+    (fields.Integer, int),
+    (fields.Decimal, str),
+    (fields.Float, float),
+    (fields.AwareDateTime, dt.datetime),
+    (fields.NaiveDateTime, dt.datetime),
+    (fields.DateTime, dt.datetime),
+    (fields.Date, dt.date),
+    (fields.String, str),   # Email and Url are Strings
+)
+
+
+def _schema_class(schema: Any) -> type[Schema]:
+    return schema if isinstance(schema, type) else type(schema)
+
+
+def _annotation(registry: Any, prefix: str, field: fields.Field, *, is_input: bool) -> Any:
+    if isinstance(field, fields.List):
+        return list[_annotation(registry, prefix, field.inner, is_input=is_input)]
+    if isinstance(field, fields.Nested):
+        inner = registry.ref(_nested(registry, prefix, _schema_class(field.nested), is_input))
+        return list[inner] if field.many else inner
+    for kind, annotation in _SCALARS:
+        if isinstance(field, kind):
+            return annotation
+    return JSON
+
+
+def _nested(registry: Any, prefix: str, schema: type[Schema], is_input: bool) -> str:
+    """The name of the input or type made for a nested schema, made once per registry: ``<prefix><Schema>``
+    (``Input`` appended for an input), so the create and the update input share it."""
+    made = registry.__dict__.setdefault("_from_schema_nested", {})
+    key = (schema, is_input)
+    if key not in made:
+        name = made[key] = f"{prefix}{schema.__name__}{'Input' if is_input else ''}"
+        (input_from_schema if is_input else type_from_schema)(registry, name, schema, prefix=prefix)
+    return made[key]
+
+
+def _fields(schema: Any, exclude: tuple[str, ...]) -> dict[str, fields.Field]:
+    declared = _schema_class(schema)().fields   # an instance applies Meta.exclude and inheritance
+    return {key: f for key, f in declared.items() if key not in exclude and not f.dump_only}
+
+
+def input_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
+                      exclude: tuple[str, ...] = (), update: bool = False, prefix: str = "") -> Any:
+    """Register the input ``name`` with the load fields of the marshmallow ``schema``; returns it.
+
+    ``update=True`` makes every field optional but ``version``, as ``core.services.common.validate_update``
+    reads an update. Nested schemas become inputs named ``<prefix><Schema>Input``."""
+    annotations: dict[str, Any] = {}
+    body: dict[str, Any] = {}
+    for key, field in _fields(schema, exclude).items():
+        annotation = _annotation(registry, prefix, field, is_input=True)
+        text = field.metadata.get("description")
+        required = field.required and not field.allow_none and (not update or key == "version")
+        if required:
+            annotations[key] = annotation
+            body[key] = strawberry.field(description=text)
+        else:
+            annotations[key] = Optional[annotation]
+            body[key] = strawberry.field(default=UNSET, description=text)
+    # strawberry's inputs are keyword-only dataclasses: the schema's order stays, defaults or not
+    cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": description or _doc(schema)})
+    return registry.input(name, description=description or _doc(schema))(cls)
+
+
+def type_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
+                     exclude: tuple[str, ...] = (), base: type | None = None, prefix: str = "") -> Any:
+    """Register the object type ``name`` with the dump fields of the marshmallow ``schema`` (plus what
+    ``base`` declares: resolvers, extra fields); returns it."""
+    declared = _schema_class(schema)().fields
+    annotations: dict[str, Any] = dict(getattr(base, "__annotations__", {}) or {})
+    body: dict[str, Any] = {k: v for k, v in (vars(base).items() if base else ())
+                            if not k.startswith("__")}
+    for key, field in declared.items():
+        if key in exclude or field.load_only or key in annotations or key in body:
+            continue
+        annotation = _annotation(registry, prefix, field, is_input=False)
+        annotations[key] = Optional[annotation] if field.allow_none else annotation
+        attribute = field.attribute
+        if attribute and attribute != key:
+            body[key] = strawberry.field(description=field.metadata.get("description"),
+                                         resolver=_path_resolver(attribute, annotations.pop(key)))
+        else:
+            body[key] = strawberry.field(description=field.metadata.get("description"))
+    text = description or (base.__doc__ if base is not None and base.__doc__ else None) or _doc(schema)
+    cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": text})
+    return registry.type(name, description=text)(cls)
+
+
+def _path_resolver(path: str, annotation: Any):
+    def resolve(root: strawberry.Parent[Any]) -> Any:
+        value = root
+        for part in path.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value
+
+    resolve.__annotations__ = {"root": strawberry.Parent[Any], "return": Optional[annotation]}
+    return resolve
+
+
+def _doc(schema: Any) -> str | None:
+    doc = _schema_class(schema).__doc__
+    return " ".join(doc.split()) if doc else None
