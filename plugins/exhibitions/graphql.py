@@ -13,6 +13,8 @@ from typing import Optional
 
 import strawberry
 
+from api.graphql.crud import CrudFields, CrudService, crud_fields
+from api.graphql.from_schema import input_from_schema
 from api.graphql.inputs import input_to_dict
 from api.graphql.loaders import customers_by_id
 from api.graphql.pagination import connection, page_request
@@ -77,6 +79,7 @@ def trellis_graphql_types(registry):
         price: float
         status: str
         participation_id: Optional[strawberry.ID]
+        version: int
 
     @registry.type("ExhibitorParticipation")
     class ExhibitorParticipation:
@@ -221,6 +224,51 @@ def trellis_graphql_types(registry):
         tags: Optional[list[str]] = strawberry.UNSET
         notes: Optional[str] = strawberry.UNSET
 
+    _register_record_inputs(registry)
+
+
+#: records served with the house CRUD fields: type → (service functions' stem, schemas' stem, field stem,
+#: the operations a hand-written field already serves)
+RECORDS = {
+    "Exhibition": ("exhibition", "Exhibition", "Exhibition", {"list"}),
+    "Edition": ("edition", "Edition", "ExhibitionEdition", {"list", "get"}),
+    "Booth": ("booth", "Booth", "ExhibitionBooth", set()),
+    "ExhibitorParticipation": ("participation", "Participation", "ExhibitorParticipation", set()),
+    "VisitorRegistration": ("registration", "Registration", "VisitorRegistration", set()),
+}
+
+
+def _register_record_inputs(registry) -> None:
+    """Each record's create, update and filter inputs, from the marshmallow schemas REST uses."""
+    from plugins.exhibitions import schemas
+
+    for type_name, (_fn, stem, field_stem, _done) in RECORDS.items():
+        input_from_schema(registry, f"{field_stem}CreateInput", getattr(schemas, f"{stem}Create"), prefix="Exhibition")
+        input_from_schema(registry, f"{field_stem}UpdateInput", getattr(schemas, f"{stem}Update"), update=True,
+                          prefix="Exhibition")
+        input_from_schema(registry, f"{field_stem}Filter", getattr(schemas, f"{stem}Filter"))
+
+
+def _records(registry) -> CrudFields:
+    out = CrudFields({}, {})
+    for type_name, (fn, _stem, field_stem, done) in RECORDS.items():
+        one = field_stem[:1].lower() + field_stem[1:]
+        names = {"get": one, "list": f"{one}s", **{op: f"{op}{field_stem}" for op in
+                                                    ("create", "update", "delete", "restore")}}
+        names.update({op: None for op in done})
+        sort = getattr(svc, f"{fn.upper()}_SORT")
+        fields = crud_fields(
+            registry, type_name,
+            service=CrudService(list=getattr(svc, f"list_{fn}s"), get=getattr(svc, f"get_{fn}"),
+                                create=getattr(svc, f"create_{fn}"), update=getattr(svc, f"update_{fn}"),
+                                delete=getattr(svc, f"delete_{fn}"), restore=getattr(svc, f"restore_{fn}")),
+            create_input=f"{field_stem}CreateInput", update_input=f"{field_stem}UpdateInput",
+            filter_input=f"{field_stem}Filter", sortable=list(sort), names=names,
+            descriptions={"restore": "Bring a deleted one back."})
+        out.query.update(fields.query)
+        out.mutation.update(fields.mutation)
+    return out
+
 
 def trellis_graphql_type_fields(registry):
     def registrations(root: strawberry.Parent[object], info: strawberry.Info) -> list[registry.ref("VisitorRegistration")]:
@@ -264,7 +312,8 @@ def trellis_graphql_query_fields(registry):
     def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
         return svc.get_lead(info.context.user, id)
 
-    return {"exhibitions": strawberry.field(resolver=exhibitions),
+    return {**_records(registry).query,
+            "exhibitions": strawberry.field(resolver=exhibitions),
             "editions": strawberry.field(resolver=editions),
             "edition": strawberry.field(resolver=edition),
             "exhibitionLeads": strawberry.field(resolver=exhibition_leads),
@@ -284,6 +333,18 @@ def trellis_graphql_mutation_fields(registry):
                                     ) -> registry.ref("ExhibitorParticipation"):
         return svc.change_participation_status(info.context.user, id, {"to": to, "reason": reason})
 
-    return {"captureExhibitionLead": strawberry.mutation(resolver=capture_exhibition_lead),
+    def delete_exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
+        lead = svc.get_lead(info.context.user, id)   # as it was: the service reads no deleted lead
+        svc.delete_lead(info.context.user, id)
+        return lead
+
+    def restore_exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
+        return svc.restore_lead(info.context.user, id)
+
+    return {**_records(registry).mutation,
+            "deleteExhibitionLead": strawberry.mutation(resolver=delete_exhibition_lead,
+                                                        description="Soft delete; returns the deleted lead."),
+            "restoreExhibitionLead": strawberry.mutation(resolver=restore_exhibition_lead),
+            "captureExhibitionLead": strawberry.mutation(resolver=capture_exhibition_lead),
             "updateExhibitionLead": strawberry.mutation(resolver=update_exhibition_lead),
             "changeParticipationStatus": strawberry.mutation(resolver=change_participation_status)}
