@@ -50,7 +50,11 @@ def query_fields(registry) -> dict:
     def team_list(info: strawberry.Info) -> list[registry.ref("Team")]:
         return people.list_teams(info.context.user)
 
+    def user(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("User")]:
+        return people.get_user(info.context.user, id)
+
     return {"users": strawberry.field(resolver=user_list, description="Users you may see."),
+            "user": strawberry.field(resolver=user, description="One user you may see."),
             "teams": strawberry.field(resolver=team_list, description="Teams you may see.")}
 
 
@@ -65,6 +69,12 @@ def mutation_fields(registry) -> dict:
     def create_team(info: strawberry.Info, input: registry.ref("TeamCreateInput")) -> registry.ref("Team"):
         return people.create_team(info.context.user, input_to_dict(input))
 
-    return {"createUser": strawberry.mutation(resolver=create_user, description="Admins."),
+    def set_user_password(info: strawberry.Info, id: strawberry.ID, password: str) -> Optional[registry.ref("User")]:
+        people.reset_password(info.context.user, id, {"password": password})
+        return people.get_user(info.context.user, id)
+
+    return {"setUserPassword": strawberry.mutation(resolver=set_user_password, description=(
+                "Set a user's password (admins, at least 8 characters); every session of that user ends.")),
+            "createUser": strawberry.mutation(resolver=create_user, description="Admins."),
             "updateUser": strawberry.mutation(resolver=update_user, description="Admins; send the version."),
             "createTeam": strawberry.mutation(resolver=create_team, description="Admins.")}

@@ -65,7 +65,12 @@ def query_fields(registry) -> dict:
             filters["user_id"] = user_id
         return connection(info, users.list_tokens(info.context.user, filters, page=page_request(first, after)))
 
+    def api_token(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ApiToken")]:
+        return users.get_token(info.context.user, id)
+
     return {"me": strawberry.field(resolver=me, description="The signed-in user."),
+            "apiToken": strawberry.field(resolver=api_token, description=(
+                "One API token (yours; admins: anyone's), never the token itself.")),
             "apiTokens": strawberry.field(resolver=api_tokens, description=(
                 "Your API tokens, newest first (admins: everybody's, or one user's with userId); revoked "
                 "ones only with includeRevoked."))}

@@ -79,8 +79,13 @@ def query_fields(registry) -> dict:
     def webhook(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("WebhookSubscription")]:
         return webhooks.get(info.context.user, id)
 
+    def webhook_delivery(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("WebhookDelivery")]:
+        return webhooks.get_delivery(info.context.user, id)
+
     return {"webhooks": strawberry.field(resolver=webhook_list, description="Webhook subscriptions (admins)."),
-            "webhook": strawberry.field(resolver=webhook)}
+            "webhook": strawberry.field(resolver=webhook, description="One webhook subscription (admins)."),
+            "webhookDelivery": strawberry.field(resolver=webhook_delivery, description=(
+                "One delivery of an event to a subscription (admins)."))}
 
 
 def mutation_fields(registry) -> dict:
