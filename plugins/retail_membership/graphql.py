@@ -18,6 +18,7 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
+from api.graphql.from_schema import input_from_schema
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import Slice, connection, page_request
 
@@ -268,6 +269,7 @@ def register_types(registry) -> None:
         card_number: Optional[str] = UNSET
 
     _register_store_and_campaign_inputs(registry)
+    _register_member_inputs(registry)
 
     @registry.type("RetailUploadItem")
     class RetailUploadItem:
@@ -382,6 +384,36 @@ def _register_store_and_campaign_inputs(registry) -> None:
         deleted: Optional[bool] = UNSET
 
 
+def _register_member_inputs(registry) -> None:
+    from plugins.retail_membership import schemas
+
+    input_from_schema(registry, "RetailMembershipUpdateInput", schemas.MembershipUpdate, update=True)
+    input_from_schema(registry, "RetailPurchaseFilter", schemas.PurchaseFilter)
+    input_from_schema(registry, "RetailTierChangeInput", schemas.TierChange,
+                      description="A tier set by hand, with the reason kept in the tier history.")
+    input_from_schema(registry, "RetailPointsAdjustmentInput", schemas.Adjustment,
+                      description="A manager's correction of a balance, with a reason.")
+
+
+def _members_and_purchases(registry) -> CrudFields:
+    """Updating, deleting and restoring a membership, and reading purchases, as REST does."""
+    memberships = crud_fields(
+        registry, "RetailMembership",
+        service=CrudService(list=None, get=services.get_membership, create=None, update=services.update_membership,
+                            delete=services.delete_membership, restore=services.restore_membership),
+        update_input="RetailMembershipUpdateInput", names={"get": None, "list": None},
+        descriptions={"update": "Change the home store, birthday or preferences; send the version you read.",
+                      "restore": "Bring a deleted membership back."})
+    purchases = crud_fields(
+        registry, "RetailPurchase",
+        service=CrudService(list=services.list_purchases, get=services.get_purchase, create=None, update=None,
+                            delete=None, restore=None),
+        filter_input="RetailPurchaseFilter", sortable=list(services.PURCHASE_SORT), default_sort="-occurred_at",
+        names={"delete": None, "restore": None},
+        descriptions={"get": "One purchase you may see.", "list": "Purchases you may see, newest first."})
+    return CrudFields({**memberships.query, **purchases.query}, {**memberships.mutation, **purchases.mutation})
+
+
 def _stores(registry) -> CrudFields:
     return crud_fields(
         registry, "RetailStore",
@@ -440,6 +472,7 @@ def query_fields(registry) -> dict:
         "retailTiers": strawberry.field(resolver=retail_tiers, description="The tiers, lowest first."),
         **_stores(registry).query,
         **_campaigns(registry).query,
+        **_members_and_purchases(registry).query,
     }
 
 
@@ -472,6 +505,16 @@ def mutation_fields(registry) -> dict:
     def launch_retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
         return campaigns.launch(info.context.user, id, {})
 
+    def set_retail_membership_tier(info: strawberry.Info, membership_id: strawberry.ID,
+                                   input: registry.ref("RetailTierChangeInput")
+                                   ) -> Optional[registry.ref("RetailMembership")]:
+        return services.set_tier(info.context.user, membership_id, input_to_dict(input))
+
+    def adjust_retail_points(info: strawberry.Info, membership_id: strawberry.ID,
+                             input: registry.ref("RetailPointsAdjustmentInput")
+                             ) -> Optional[registry.ref("RetailPointsEntry")]:
+        return services.adjust(info.context.user, membership_id, input_to_dict(input))
+
     def close_retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
         return campaigns.close(info.context.user, id)
 
@@ -487,6 +530,11 @@ def mutation_fields(registry) -> dict:
         "launchRetailCampaign": strawberry.mutation(resolver=launch_retail_campaign),
         "closeRetailCampaign": strawberry.mutation(resolver=close_retail_campaign,
                                                    description="End a launched campaign; its result stays."),
+        "setRetailMembershipTier": strawberry.mutation(resolver=set_retail_membership_tier, description=(
+            "Place a member in a tier by hand (managers), with the reason kept in the tier history.")),
+        "adjustRetailPoints": strawberry.mutation(resolver=adjust_retail_points, description=(
+            "Correct a balance (managers); a positive adjustment expires like earned points.")),
         **_stores(registry).mutation,
         **_campaigns(registry).mutation,
+        **_members_and_purchases(registry).mutation,
     }
