@@ -25,6 +25,16 @@ def _history_loader(name: str):
     return field
 
 
+def history_field(registry, workflow_name: str, description: str | None = None):
+    """A ``[WorkflowTransition!]!`` field with every move of the record in the workflow ``workflow_name``,
+    oldest first, loaded in one statement for a whole list of records. A plugin adds it to its own type
+    from ``trellis_graphql_type_fields``: ``{"Booking": {"history": history_field(registry, "booking")}}``.
+    The record itself was read through its service, so the caller may see it."""
+    return strawberry.field(resolver=_history_loader(workflow_name),
+                            graphql_type=list[registry.ref("WorkflowTransition")],
+                            description=description or "Every move of this record in its workflow, oldest first.")
+
+
 def types(registry) -> None:
     @registry.type("WorkflowTransition")
     class WorkflowTransition:

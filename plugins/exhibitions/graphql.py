@@ -16,6 +16,7 @@ import strawberry
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
 from api.graphql.inputs import input_to_dict
+from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
 from api.graphql.pagination import connection, page_request
 from plugins.exhibitions import services as svc
@@ -282,7 +283,10 @@ def trellis_graphql_type_fields(registry):
         return info.context.loaders.load("exhibitions.participations_by_customer",
                                          lambda ids: svc.participations_for_customers(user, ids), root.id, [])
 
-    return {"Customer": {
+    from plugins.exhibitions.workflows import PARTICIPATION
+
+    return {"ExhibitorParticipation": {"history": history_field(registry, PARTICIPATION, "Every status move, oldest first.")},
+            "Customer": {
         "registrations": strawberry.field(resolver=registrations,
                                           description="Show registrations of this visitor (exhibitions)."),
         "exhibitorParticipations": strawberry.field(resolver=exhibitor_participations,

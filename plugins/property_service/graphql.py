@@ -14,6 +14,7 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema, type_from_schema
+from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id, users_by_id
 from core import db
 from plugins.property_service import requests, services
@@ -229,7 +230,9 @@ def type_fields(registry) -> dict:
             f"property_service.requests_of:{CUSTOMER_REQUESTS}",
             lambda ids: requests.for_customers(user, ids, limit=CUSTOMER_REQUESTS), root.id, default=[])
 
-    return {"Customer": {"units": strawberry.field(resolver=units, description="Units the customer owns or lives in."),
+    return {"ServiceRequest": {"history": history_field(registry, requests.WORKFLOW,
+                                                        "Every status move of the request, oldest first.")},
+            "Customer": {"units": strawberry.field(resolver=units, description="Units the customer owns or lives in."),
                          "serviceRequests": strawberry.field(resolver=service_requests,
                                                              description="The customer's newest service requests.")}}
 

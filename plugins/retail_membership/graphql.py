@@ -19,6 +19,7 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
+from api.graphql.lifecycle import history_field
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import Slice, connection, page_request
 
@@ -443,7 +444,9 @@ def type_fields(registry) -> dict:
     def membership(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("RetailMembership")]:
         return info.context.loaders.load("retail_membership.by_customer", services.memberships_for_customers, root.id)
 
-    return {"Customer": {"membership": strawberry.field(
+    return {"RetailMembership": {"tier_history": history_field(registry, services.TIER_WORKFLOW,
+                                                               "Every tier change, oldest first (with its reason).")},
+            "Customer": {"membership": strawberry.field(
         resolver=membership, description="The customer's member card (retail membership), if any.")}}
 
 

@@ -82,3 +82,14 @@ def test_an_exhibitor_deletes_and_restores_its_lead(show):
     back = show.as_("alpha").graphql("mutation($id: ID!) { restoreExhibitionLead(id: $id) { id visitor { name } } }",
                                      {"id": lead["id"]})
     assert back["data"]["restoreExhibitionLead"] == {"id": lead["id"], "visitor": {"name": "Wang Wei"}}
+
+
+def test_a_participations_status_history(show):
+    p = participate(show, "alpha", show.first, status="paid")
+    body = show.as_("organiser").graphql("""query($id: ID!) { exhibitorParticipation(id: $id) {
+      history { fromState toState trigger } } }""", {"id": p["id"]})
+    rest = ok(show.api.get(f"{BASE}/participations/{p['id']}/history"))
+    assert body["data"]["exhibitorParticipation"]["history"] == [
+        {"fromState": h["from_state"], "toState": h["to_state"], "trigger": h["trigger"]} for h in rest]
+    assert [h["toState"] for h in body["data"]["exhibitorParticipation"]["history"]][-3:] == [
+        "applied", "confirmed", "paid"]
