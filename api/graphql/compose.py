@@ -31,7 +31,7 @@ class TrellisSchema(strawberry.Schema):
 
 
 def build_schema(runtime: Runtime) -> TrellisSchema:
-    registry = SchemaRegistry()
+    registry = SchemaRegistry(labels=runtime.labels)
     plugins = runtime.plugins
 
     core_schema.types(registry)
@@ -59,6 +59,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
         schema = TrellisSchema(
             query=query,
             mutation=mutation,
+            types=list(registry.vocabulary_enums().values()),   # every vocabulary, used by a field or not
             extensions=[
                 TrellisErrors,
                 lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
