@@ -34,11 +34,15 @@ def _window(loaders, name, batch, key, first, after, count_name, count_batch):
 
 
 def register_types(registry) -> None:
+    vocabulary = registry.vocabulary_enum
+    Tier = vocabulary("retail_membership_membership.tier.state")
+    PaymentMethod = vocabulary("retail_membership_payment_method")
+
     @registry.type("RetailTier")
     class RetailTier:
         """A tier of the membership programme (configuration)."""
 
-        code: str
+        code: Tier
         en: str
         zh_cn: str
 
@@ -61,7 +65,7 @@ def register_types(registry) -> None:
         id: strawberry.ID
         code: str
         name: str
-        kind: str
+        kind: vocabulary("retail_membership_store_kind")
         city: str
         address: str
         version: int
@@ -71,7 +75,8 @@ def register_types(registry) -> None:
         """One movement on a member's points ledger (append-only)."""
 
         id: strawberry.ID
-        kind: str = strawberry.field(description="earn, redeem, adjust, expire, reverse, bonus, referral.")
+        kind: vocabulary("retail_membership_ledger_kind") = strawberry.field(
+            description="What moved the points: a purchase earns, a redemption spends, a refund reverses …")
         points: int
         balance_after: int
         occurred_at: dt.datetime
@@ -102,8 +107,8 @@ def register_types(registry) -> None:
         pos_transaction_id: str
         store_id: strawberry.ID
         occurred_at: dt.datetime
-        payment_method: str
-        tier_at_purchase: str
+        payment_method: PaymentMethod
+        tier_at_purchase: Tier
         points_earned: int
         lines: list[registry.ref("RetailPurchaseLine")]
         version: int
@@ -125,7 +130,7 @@ def register_types(registry) -> None:
         card_number: str
         home_store_id: strawberry.ID
         joined_on: dt.date
-        tier: str = strawberry.field(description="The tier code (labels: retail_membership_membership.tier.state).")
+        tier: Tier = strawberry.field(description="The member's tier; tierInfo has its configuration.")
         birthday: Optional[dt.date]
         preferences: list[str]
         purchase_count: int
@@ -198,8 +203,8 @@ def register_types(registry) -> None:
 
         id: strawberry.ID
         name: str
-        status: str
-        offer_kind: str
+        status: vocabulary("retail_membership_campaign.status.state")
+        offer_kind: vocabulary("retail_membership_offer_kind")
         goal_category: Optional[str]
         goal_days: int
         launched_at: Optional[dt.datetime]
@@ -237,7 +242,7 @@ def register_types(registry) -> None:
         membership_id: Optional[strawberry.ID] = UNSET
         lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = UNSET
         discount: Optional[str] = UNSET
-        payment_method: Optional[str] = UNSET
+        payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = UNSET
 
     @registry.input("RetailMembershipCreateInput")
@@ -261,7 +266,7 @@ def register_types(registry) -> None:
     @registry.input("RetailMembershipFilter")
     class RetailMembershipFilter:
         q: Optional[str] = UNSET
-        tier: Optional[str] = UNSET
+        tier: Optional[Tier] = UNSET
         home_store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
 
