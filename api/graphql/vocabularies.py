@@ -16,6 +16,11 @@ Names, derived by rule so a client can predict them and ``labels`` can report th
   digit gets a ``_`` before it (``first_purchase`` → ``FIRST_PURCHASE``, ``task.reminder`` →
   ``TASK_REMINDER``, ``zh-CN`` → ``ZH_CN``, ``A`` → ``A``, ``12m`` → ``_12M``).
 
+Every vocabulary enum also has :data:`UNKNOWN` (``UNKNOWN_VALUE``): what a field answers for a stored value
+the app's vocabulary lacks — a role or interaction kind of a plugin since disabled, a level or tier removed
+from the configuration — so one such record is not an error that erases its list. It is only an answer:
+sent as input, it is refused like any value the enum does not have (:func:`guard_unknown` wires both).
+
 Over the wire a field answers ``FIRST_PURCHASE``; in Python the resolvers keep returning the stored
 ``"first_purchase"`` and arguments and inputs arrive as members of a :class:`enum.StrEnum` whose values are
 the stored strings (``input_to_dict`` turns them into plain strings), so services are unchanged.
@@ -27,6 +32,7 @@ import re
 from typing import TYPE_CHECKING
 
 import strawberry
+from graphql import EnumValueNode, GraphQLError
 
 from core.errors import PluginError
 
@@ -35,6 +41,12 @@ if TYPE_CHECKING:
 
 CORE = "core"
 STATE_SUFFIX = ".state"
+#: the enum value every vocabulary enum answers for a stored value it does not have
+UNKNOWN = "UNKNOWN_VALUE"
+_UNKNOWN_STORED = "\x00unknown"   # its Python value: no vocabulary can hold it, and no input reaches it
+UNKNOWN_DESCRIPTION = ("A stored value this app's vocabulary does not have (a disabled plugin's, or one removed "
+                       "from the configuration); REST shows the value itself. An answer only: never accepted "
+                       "as input.")
 
 _WORDS = re.compile(r"[0-9A-Za-z]+")
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -91,9 +103,12 @@ def build_enums(labels: "LabelRegistry") -> dict[str, type[enum.StrEnum]]:
                 f"The vocabularies '{names[type_name]}' and '{vocabulary}' would both be the GraphQL enum "
                 f"'{type_name}'. Rename one of them (the plugin that declares it: '{owner}').")
         names[type_name] = vocabulary
-        members: dict[str, str] = {}
+        members: dict[str, str] = {UNKNOWN: _UNKNOWN_STORED}
         for choice in choices:
             member = enum_value_name(choice.value)
+            if member == UNKNOWN:
+                raise PluginError(f"The value '{choice.value}' of the vocabulary '{vocabulary}' would be the GraphQL "
+                                  f"enum value {UNKNOWN}, which every vocabulary enum reserves. Rename it.")
             if member in members:
                 raise PluginError(
                     f"The values '{members[member]}' and '{choice.value}' of the vocabulary '{vocabulary}' would "
@@ -101,7 +116,54 @@ def build_enums(labels: "LabelRegistry") -> dict[str, type[enum.StrEnum]]:
             members[member] = choice.value
         cls = enum.StrEnum(type_name, list(members.items()), module=__name__)
         strawberry.enum(cls, name=type_name, description=vocabulary_description(vocabulary, owner))
-        for value, choice in zip(cls.__strawberry_definition__.values, choices):
+        unknown, *values = cls.__strawberry_definition__.values
+        values.append(unknown)   # listed last, after the vocabulary's own values
+        cls.__strawberry_definition__.values = values
+        unknown.description = UNKNOWN_DESCRIPTION
+        for value, choice in zip(values, choices):
             value.description = choice.en
         out[vocabulary] = cls
     return out
+
+
+def guard_unknown(graphql_schema, enum_names) -> None:
+    """Make the built schema's vocabulary enums answer :data:`UNKNOWN` for a stored value they lack (instead
+    of failing the field) and refuse :data:`UNKNOWN` as input, literal or variable, like a value the enum
+    does not have."""
+    for name in enum_names:
+        gql_type = graphql_schema.type_map[name]
+        gql_type.coerce_output_value = _answer_unknown(gql_type.coerce_output_value)
+        gql_type.coerce_input_value = _refuse_unknown_value(gql_type, gql_type.coerce_input_value)
+        gql_type.coerce_input_literal = _refuse_unknown_literal(gql_type, gql_type.coerce_input_literal)
+
+
+def _answer_unknown(coerce):
+    def coerce_output_value(value):
+        try:
+            return coerce(value)
+        except GraphQLError:
+            if isinstance(value, str):
+                return UNKNOWN
+            raise
+    return coerce_output_value
+
+
+def _refused(gql_type) -> str:
+    return (f"Value '{UNKNOWN}' of '{gql_type.name}' is only an answer (a stored value this app does not know); "
+            "send one of the enum's other values.")
+
+
+def _refuse_unknown_value(gql_type, coerce):
+    def coerce_input_value(value, hide_suggestions=False):
+        if value == UNKNOWN:
+            raise GraphQLError(_refused(gql_type))
+        return coerce(value, hide_suggestions)
+    return coerce_input_value
+
+
+def _refuse_unknown_literal(gql_type, coerce):
+    def coerce_input_literal(node, hide_suggestions=False):
+        if isinstance(node, EnumValueNode) and node.value == UNKNOWN:
+            raise GraphQLError(_refused(gql_type), node)
+        return coerce(node, hide_suggestions)
+    return coerce_input_literal

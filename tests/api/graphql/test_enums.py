@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.graphql import schema_of
-from api.graphql.vocabularies import enum_type_name, enum_value_name
+from api.graphql.vocabularies import UNKNOWN, UNKNOWN_DESCRIPTION, enum_type_name, enum_value_name
 from core.errors import PluginError
 from core.labels import Choice
 from core.models import Customer
@@ -63,12 +63,13 @@ def test_every_vocabulary_of_the_label_registry_is_an_enum_of_the_schema():
     for vocabulary, choices in labels.vocabularies().items():
         name = enum_type_name(vocabulary, labels.owner(vocabulary))
         assert name in enums, f"vocabulary {vocabulary} has no enum {name}"
-        assert enums[name] == {enum_value_name(c.value): c.en for c in choices}, vocabulary
+        assert enums[name] == {**{enum_value_name(c.value): c.en for c in choices}, UNKNOWN: UNKNOWN_DESCRIPTION}, \
+            vocabulary
 
 
 def test_the_sample_plugins_vocabulary_and_interaction_kind_become_enum_values_without_graphql_code():
     with_sample, without = enums_of(new_app(sample_plugin)), enums_of(new_app())
-    assert with_sample["SampleMood"] == {"HAPPY": "Happy", "GRUMPY": "Grumpy"}
+    assert with_sample["SampleMood"] == {"HAPPY": "Happy", "GRUMPY": "Grumpy", UNKNOWN: UNKNOWN_DESCRIPTION}
     assert with_sample["InteractionKind"]["SAMPLE_PING"] == "Sample ping"
     assert "SampleMood" not in without and "SAMPLE_PING" not in without["InteractionKind"]
 
@@ -143,6 +144,34 @@ def test_an_unknown_enum_value_is_refused_naming_the_field_and_nothing_is_writte
     in_filter = error(api.as_("rep").graphql("{ customers(filter: {stage: SLEEPY}) { totalCount } }"),
                       "BAD_USER_INPUT")
     assert list(in_filter["extensions"]["fields"]) == ["filter.stage"]
+    assert rows(runtime, Customer) == before
+
+
+def test_a_stored_value_the_app_does_not_know_answers_unknown_value_not_an_error(api, runtime, people,
+                                                                                database_url, connection):
+    from core.services import users
+
+    with runtime.database.unit_of_work():
+        users.create_user(None, {"email": "staff@example.com", "name": "Store", "role": "store_staff"})
+    with app_with(database_url, connection, people=people, PLUGINS="exhibitions") as (without_retail, _):
+        listed = ok(without_retail.as_("admin").graphql("{ users(first: 50) { edges { node { email role } } } }"))
+        roles = {e["node"]["email"]: e["node"]["role"] for e in listed["users"]["edges"]}
+        assert roles["staff@example.com"] == UNKNOWN and roles["admin@example.com"] == "ADMIN"
+    # the app whose plugin declares the role answers it
+    listed = ok(api.as_("admin").graphql("{ users(first: 50) { edges { node { email role } } } }"))
+    assert {e["node"]["email"]: e["node"]["role"] for e in listed["users"]["edges"]}["staff@example.com"] == \
+        "STORE_STAFF"
+
+
+def test_unknown_value_is_an_answer_only_and_refused_as_input(api, runtime):
+    before = rows(runtime, Customer)
+    literal = error(api.as_("rep").graphql(
+        'mutation { createCustomer(input: {name: "X", kind: UNKNOWN_VALUE}) { id } }'), "BAD_USER_INPUT")
+    assert list(literal["extensions"]["fields"]) == ["kind"] and "only an answer" in literal["message"]
+    variable = error(api.as_("rep").graphql(
+        "query($f: CustomerFilter) { customers(filter: $f) { totalCount } }", {"f": {"stage": UNKNOWN}}),
+        "BAD_USER_INPUT")
+    assert list(variable["extensions"]["fields"]) == ["filter.stage"] and "only an answer" in variable["message"]
     assert rows(runtime, Customer) == before
 
 
