@@ -40,6 +40,12 @@ class LabelRegistry:
     def vocabularies(self) -> dict[str, list[Choice]]:
         return {name: list(choices.values()) for name, choices in sorted(self._vocabularies.items())}
 
+    def owner(self, vocabulary: str) -> str | None:
+        """The component that declared ``vocabulary`` first (the owner of its first value): the core for a
+        vocabulary plugins extend (``interaction_kind``, ``role``)."""
+        first = next(iter(self._vocabularies.get(vocabulary, {})), None)
+        return None if first is None else self._owner[(vocabulary, first)]
+
     def values(self, vocabulary: str) -> list[str]:
         return list(self._vocabularies.get(vocabulary, {}))
 
@@ -94,6 +100,26 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("planned", "Planned", "未完成"),
         Choice("cancelled", "Cancelled", "已取消"),
     ],
+    "interaction_score_scale": [
+        Choice("csat", "CSAT (1–5)", "满意度（1–5）"),
+        Choice("nps", "NPS (0–10)", "净推荐值（0–10）"),
+    ],
+    "approval_status": [
+        Choice("pending", "Pending", "待审批"),
+        Choice("approved", "Approved", "已批准"),
+        Choice("rejected", "Rejected", "已驳回"),
+    ],
+    "webhook_delivery_status": [
+        Choice("pending", "Pending", "待发送"),
+        Choice("delivered", "Delivered", "已送达"),
+        Choice("failed", "Failed", "发送失败"),
+    ],
+    "workflow_trigger": [
+        Choice("manual", "By hand", "手动"),
+        Choice("automatic", "Automatic", "自动"),
+        Choice("import", "Import", "导入"),
+    ],
+    "locale": [Choice("en", "English", "英文"), Choice("zh-CN", "Simplified Chinese", "简体中文")],
 }
 
 CORE_INTERACTION_KINDS: list[Choice] = [

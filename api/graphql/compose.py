@@ -20,6 +20,7 @@ from api.graphql.errors import TrellisErrors
 from api.graphql.limits import CostLimiter
 from api.graphql.registry import CORE, SchemaRegistry
 from api.graphql.text_rule import StorableText
+from api.graphql.vocabularies import guard_unknown
 from core.errors import PluginError
 from core.runtime import Runtime
 
@@ -31,7 +32,7 @@ class TrellisSchema(strawberry.Schema):
 
 
 def build_schema(runtime: Runtime) -> TrellisSchema:
-    registry = SchemaRegistry()
+    registry = SchemaRegistry(labels=runtime.labels)
     plugins = runtime.plugins
 
     core_schema.types(registry)
@@ -59,6 +60,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
         schema = TrellisSchema(
             query=query,
             mutation=mutation,
+            types=list(registry.vocabulary_enums().values()),   # every vocabulary, used by a field or not
             extensions=[
                 TrellisErrors,
                 lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
@@ -76,6 +78,8 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
             f"The GraphQL schema of the enabled plugins ({', '.join(plugins.enabled_names)}) could not be "
             f"built: {exc}. The plugin whose type or field is named above must fix it, or be disabled."
         ) from exc
+    guard_unknown(schema._schema, [enum_cls.__strawberry_definition__.name
+                                   for enum_cls in registry.vocabulary_enums().values()])
     # the synthetic module is needed while the schema resolves its lazy references; drop it with the schema
     weakref.finalize(schema, sys.modules.pop, registry.module_name, None)
     schema.trellis_registry = registry

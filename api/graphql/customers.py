@@ -11,21 +11,27 @@ from api.graphql.pagination import Slice, page_request
 from core.services import contacts, customers, interactions
 
 def types(registry) -> None:
+    Kind = registry.vocabulary_enum("customer_kind")
+    Size = registry.vocabulary_enum("customer_size")
+    Source = registry.vocabulary_enum("customer_source")
+    Stage = registry.vocabulary_enum("lifecycle_stage")
+    Level = registry.vocabulary_enum("customer.level.state")
+
     @registry.type("Customer")
     class Customer:
         """A company or person the business sells to (客户). Reps see their own customers, managers their
         team's, admins all."""
 
         id: strawberry.ID
-        kind: str = strawberry.field(description="company or person (see labels(vocabulary: \"customer_kind\")).")
+        kind: Kind = strawberry.field(description="A company or a person.")
         name: str
         industry: Optional[str]
         region: Optional[str]
-        size: Optional[str]
-        source: Optional[str]
-        level: str = strawberry.field(description="The grade (A, B, C …) from the level rules or set by hand; a new customer starts in the rules' default level (the last one, D by default).")
+        size: Optional[Size]
+        source: Optional[Source] = strawberry.field(description="How the customer found you (获客渠道).")
+        level: Level = strawberry.field(description="The grade (A, B, C …) from the level rules or set by hand; a new customer starts in the rules' default level (the last one, D by default).")
         level_pinned: bool = strawberry.field(description="Set by hand: automatic re-grading leaves it alone.")
-        stage: str = strawberry.field(description="Lifecycle stage (see labels(vocabulary: \"lifecycle_stage\")).")
+        stage: Stage = strawberry.field(description="Lifecycle stage; moves go through changeStage.")
         notes: str
         tags: list[str]
         owner_id: Optional[strawberry.ID]
@@ -64,12 +70,12 @@ def types(registry) -> None:
     @registry.input("CustomerCreateInput")
     class CustomerCreateInput:
         name: str
-        kind: Optional[str] = UNSET
+        kind: Optional[Kind] = UNSET
         industry: Optional[str] = UNSET
         region: Optional[str] = UNSET
-        size: Optional[str] = UNSET
-        source: Optional[str] = UNSET
-        stage: Optional[str] = strawberry.field(default=UNSET,
+        size: Optional[Size] = UNSET
+        source: Optional[Source] = UNSET
+        stage: Optional[Stage] = strawberry.field(default=UNSET,
                                                 description="Initial stage: one you could move a new customer to (an admin's "
                                                             "create is an import: any); later moves go through "
                                                             "the lifecycle.")
@@ -82,11 +88,11 @@ def types(registry) -> None:
     class CustomerUpdateInput:
         version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
         name: Optional[str] = UNSET
-        kind: Optional[str] = UNSET
+        kind: Optional[Kind] = UNSET
         industry: Optional[str] = UNSET
         region: Optional[str] = UNSET
-        size: Optional[str] = UNSET
-        source: Optional[str] = UNSET
+        size: Optional[Size] = UNSET
+        source: Optional[Source] = UNSET
         notes: Optional[str] = UNSET
         tags: Optional[list[str]] = UNSET
         owner_id: Optional[strawberry.ID] = UNSET
@@ -94,12 +100,12 @@ def types(registry) -> None:
     @registry.input("CustomerFilter")
     class CustomerFilter:
         q: Optional[str] = strawberry.field(default=UNSET, description="Name contains (case-insensitive).")
-        kind: Optional[str] = UNSET
+        kind: Optional[Kind] = UNSET
         industry: Optional[str] = UNSET
         region: Optional[str] = UNSET
-        source: Optional[str] = UNSET
-        stage: Optional[str] = UNSET
-        level: Optional[str] = UNSET
+        source: Optional[Source] = UNSET
+        stage: Optional[Stage] = UNSET
+        level: Optional[Level] = UNSET
         tag: Optional[str] = UNSET
         owner_id: Optional[strawberry.ID] = UNSET
         segment: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="k-means segment id.")

@@ -21,16 +21,22 @@ them: ``String``/``Email``/``Url`` → ``String``, ``Integer`` → ``Int``, ``Fl
 ``allow_none`` (with ``update=True`` only ``version`` is), every other field may be left out: the service
 applies the schema's defaults, exactly as for a REST body. In a type, a field is nullable when it
 ``allow_none``. Fields the type adds itself (a resolver through a loader, say) are kept: pass ``base``.
+
+A ``String`` whose ``OneOf`` choices are exactly the values of a label vocabulary becomes that
+vocabulary's enum (docs/graphql.md, "Enums and labels"); ``vocabularies={"field": "vocabulary"}`` names
+one for a field the rule cannot see (an output field, a vocabulary checked in the service).
 """
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import strawberry
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from strawberry import UNSET
 from strawberry.scalars import JSON
+
+from api.graphql.vocabularies import UNKNOWN
 
 __all__ = ["input_from_schema", "type_from_schema"]
 
@@ -52,7 +58,27 @@ def _schema_class(schema: Any) -> type[Schema]:
     return schema if isinstance(schema, type) else type(schema)
 
 
-def _annotation(registry: Any, prefix: str, field: fields.Field, *, is_input: bool) -> Any:
+def _vocabulary_by_values(registry: Any) -> dict[frozenset, str]:
+    """Each vocabulary's set of stored values → the vocabulary (the first by name when two share a set)."""
+    out: dict[frozenset, str] = {}
+    for name, enum_cls in sorted(registry.vocabulary_enums().items(), reverse=True):
+        out[frozenset(m.value for m in enum_cls if m.name != UNKNOWN)] = name
+    return out
+
+
+def _closed_vocabulary(registry: Any, field: fields.Field) -> str | None:
+    """The vocabulary whose values are exactly a field's ``OneOf`` choices, if any."""
+    for validator in field.validators:
+        if isinstance(validator, validate.OneOf):
+            return _vocabulary_by_values(registry).get(frozenset(validator.choices))
+    return None
+
+
+def _annotation(registry: Any, prefix: str, field: fields.Field, *, is_input: bool,
+                vocabulary: str | None = None) -> Any:
+    vocabulary = vocabulary or (_closed_vocabulary(registry, field) if isinstance(field, fields.String) else None)
+    if vocabulary:
+        return registry.vocabulary_enum(vocabulary)
     if isinstance(field, fields.List):
         return list[_annotation(registry, prefix, field.inner, is_input=is_input)]
     if isinstance(field, fields.Nested):
@@ -81,7 +107,8 @@ def _fields(schema: Any, exclude: tuple[str, ...]) -> dict[str, fields.Field]:
 
 
 def input_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
-                      exclude: tuple[str, ...] = (), update: bool = False, prefix: str = "") -> Any:
+                      exclude: tuple[str, ...] = (), update: bool = False, prefix: str = "",
+                      vocabularies: Mapping[str, str] | None = None) -> Any:
     """Register the input ``name`` with the load fields of the marshmallow ``schema``; returns it.
 
     ``update=True`` makes every field optional but ``version``, as ``core.services.common.validate_update``
@@ -89,7 +116,7 @@ def input_from_schema(registry: Any, name: str, schema: Any, *, description: str
     annotations: dict[str, Any] = {}
     body: dict[str, Any] = {}
     for key, field in _fields(schema, exclude).items():
-        annotation = _annotation(registry, prefix, field, is_input=True)
+        annotation = _annotation(registry, prefix, field, is_input=True, vocabulary=(vocabularies or {}).get(key))
         text = field.metadata.get("description")
         required = field.required and not field.allow_none and (not update or key == "version")
         if required:
@@ -104,7 +131,8 @@ def input_from_schema(registry: Any, name: str, schema: Any, *, description: str
 
 
 def type_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
-                     exclude: tuple[str, ...] = (), base: type | None = None, prefix: str = "") -> Any:
+                     exclude: tuple[str, ...] = (), base: type | None = None, prefix: str = "",
+                     vocabularies: Mapping[str, str] | None = None) -> Any:
     """Register the object type ``name`` with the dump fields of the marshmallow ``schema`` (plus what
     ``base`` declares: resolvers, extra fields); returns it."""
     declared = _schema_class(schema)().fields
@@ -114,7 +142,7 @@ def type_from_schema(registry: Any, name: str, schema: Any, *, description: str 
     for key, field in declared.items():
         if key in exclude or field.load_only or key in annotations or key in body:
             continue
-        annotation = _annotation(registry, prefix, field, is_input=False)
+        annotation = _annotation(registry, prefix, field, is_input=False, vocabulary=(vocabularies or {}).get(key))
         annotations[key] = Optional[annotation] if field.allow_none else annotation
         attribute = field.attribute
         if attribute and attribute != key:

@@ -29,6 +29,12 @@ def input_to_dict(value: Any) -> dict[str, Any]:
     return _plain(value)
 
 
+def stored(value: Any) -> Any:
+    """An argument as a service takes it: an enum member (a vocabulary's value) as its stored string,
+    anything else unchanged."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def _plain(value: Any) -> Any:
     if has_object_definition(value):
         out = {}

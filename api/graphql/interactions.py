@@ -11,6 +11,11 @@ from api.graphql.loaders import contacts_by_id, customers_by_id, users_by_id
 from core.services import interactions
 
 def types(registry) -> None:
+    Kind = registry.vocabulary_enum("interaction_kind")
+    Direction = registry.vocabulary_enum("interaction_direction")
+    Status = registry.vocabulary_enum("interaction_status")
+    ScoreScale = registry.vocabulary_enum("interaction_score_scale")
+
     @registry.type("Interaction")
     class Interaction:
         """A touchpoint with a customer: past (the timeline) or planned (a task)."""
@@ -18,9 +23,9 @@ def types(registry) -> None:
         id: strawberry.ID
         customer_id: strawberry.ID
         contact_id: Optional[strawberry.ID]
-        kind: str = strawberry.field(description="A registered kind (see labels(vocabulary: \"interaction_kind\")).")
-        direction: str
-        status: str = strawberry.field(description="done, planned or cancelled.")
+        kind: Kind = strawberry.field(description="What happened: a kind the core or a plugin registers.")
+        direction: Direction
+        status: Status = strawberry.field(description="Done (the timeline), planned (a task) or cancelled.")
         subject: str
         notes: str
         occurred_at: Optional[dt.datetime]
@@ -35,7 +40,7 @@ def types(registry) -> None:
         escalated_at: Optional[dt.datetime] = strawberry.field(description="When a manager last chased it (催办).")
         escalation_count: int
         score: Optional[int] = strawberry.field(description="A survey answer's score (see scoreScale).")
-        score_scale: Optional[str] = strawberry.field(description="csat (1–5) or nps (0–10).")
+        score_scale: Optional[ScoreScale] = strawberry.field(description="CSAT (1–5) or NPS (0–10).")
         created_at: dt.datetime
         updated_at: dt.datetime
         version: int
@@ -66,10 +71,10 @@ def types(registry) -> None:
     @registry.input("InteractionCreateInput")
     class InteractionCreateInput:
         customer_id: strawberry.ID
-        kind: str
+        kind: Kind
         contact_id: Optional[strawberry.ID] = UNSET
-        direction: Optional[str] = UNSET
-        status: Optional[str] = strawberry.field(
+        direction: Optional[Direction] = UNSET
+        status: Optional[Status] = strawberry.field(
             default=UNSET, description="Default: planned when only dueAt is given, done otherwise.")
         subject: Optional[str] = UNSET
         notes: Optional[str] = UNSET
@@ -80,15 +85,15 @@ def types(registry) -> None:
         reminder_at: Optional[dt.datetime] = UNSET
         outcome: Optional[str] = UNSET
         score: Optional[int] = UNSET
-        score_scale: Optional[str] = UNSET
+        score_scale: Optional[ScoreScale] = UNSET
 
     @registry.input("InteractionUpdateInput")
     class InteractionUpdateInput:
         version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
-        kind: Optional[str] = UNSET
+        kind: Optional[Kind] = UNSET
         contact_id: Optional[strawberry.ID] = UNSET
-        direction: Optional[str] = UNSET
-        status: Optional[str] = UNSET
+        direction: Optional[Direction] = UNSET
+        status: Optional[Status] = UNSET
         subject: Optional[str] = UNSET
         notes: Optional[str] = UNSET
         occurred_at: Optional[dt.datetime] = UNSET
@@ -98,13 +103,13 @@ def types(registry) -> None:
         reminder_at: Optional[dt.datetime] = UNSET
         outcome: Optional[str] = UNSET
         score: Optional[int] = UNSET
-        score_scale: Optional[str] = UNSET
+        score_scale: Optional[ScoreScale] = UNSET
 
     @registry.input("InteractionFilter")
     class InteractionFilter:
         customer_id: Optional[strawberry.ID] = UNSET
-        kind: Optional[str] = UNSET
-        status: Optional[str] = UNSET
+        kind: Optional[Kind] = UNSET
+        status: Optional[Status] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
         mine: Optional[bool] = strawberry.field(default=UNSET, description="Only tasks assigned to you.")
         overdue: Optional[bool] = strawberry.field(default=UNSET, description="Only planned ones past due.")

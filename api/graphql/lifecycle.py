@@ -10,7 +10,7 @@ import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import input_to_dict, stored
 from api.graphql.loaders import users_by_id
 from api.graphql.pagination import connection, page_request
 from core import levels, lifecycle
@@ -36,6 +36,10 @@ def history_field(registry, workflow_name: str, description: str | None = None):
 
 
 def types(registry) -> None:
+    Trigger = registry.vocabulary_enum("workflow_trigger")
+    ApprovalStatus = registry.vocabulary_enum("approval_status")
+    Size = registry.vocabulary_enum("customer_size")
+
     @registry.type("WorkflowTransition")
     class WorkflowTransition:
         """One move of a record: from, to, when, who, who approved, what fired it and why."""
@@ -47,7 +51,7 @@ def types(registry) -> None:
         at: dt.datetime
         actor_id: Optional[strawberry.ID]
         approved_by_id: Optional[strawberry.ID]
-        trigger: str = strawberry.field(description="manual, automatic or import.")
+        trigger: Trigger = strawberry.field(description="Who fired the move: a person, an automatic rule or an import.")
         trigger_event: Optional[str] = strawberry.field(description="The event that fired an automatic move.")
         reason: str
         seconds_in_previous: Optional[float] = strawberry.field(description="Time spent in the previous state.")
@@ -73,7 +77,7 @@ def types(registry) -> None:
         to_state: str
         reason: str
         requested_by_id: strawberry.ID
-        status: str = strawberry.field(description="pending, approved or rejected.")
+        status: ApprovalStatus = strawberry.field(description="Pending until a manager approves or rejects it.")
         decided_by_id: Optional[strawberry.ID]
         decided_at: Optional[dt.datetime]
         decision_note: str
@@ -150,7 +154,7 @@ def types(registry) -> None:
         rep_ids: list[strawberry.ID]
         industry: Optional[str] = UNSET
         region: Optional[str] = UNSET
-        size: Optional[str] = UNSET
+        size: Optional[Size] = UNSET
 
     @registry.input("AllocationInput")
     class AllocationInput:
@@ -173,14 +177,17 @@ def type_fields(registry) -> dict:
 
 
 def query_fields(registry) -> dict:
+    ApprovalStatus = registry.vocabulary_enum("approval_status")
+
     def notification_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
                           unread: bool = False) -> registry.connection("Notification"):
         return connection(info, notifications.list_for(info.context.user, unread=unread,
                                                        page=page_request(first, after)))
 
     def approval_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                      status: Optional[str] = "pending") -> registry.connection("ApprovalRequest"):
-        return connection(info, workflow.approvals_for(info.context.user, status=status or None,
+                      status: Optional[ApprovalStatus] = ApprovalStatus("pending"),
+                      ) -> registry.connection("ApprovalRequest"):
+        return connection(info, workflow.approvals_for(info.context.user, status=stored(status),
                                                        page=page_request(first, after)))
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
@@ -198,20 +205,21 @@ def query_fields(registry) -> dict:
 
 def mutation_fields(registry) -> dict:
     Customer, Interaction = registry.ref("Customer"), registry.ref("Interaction")
+    Stage, Level = registry.vocabulary_enum("lifecycle_stage"), registry.vocabulary_enum("customer.level.state")
 
-    def change_stage(info: strawberry.Info, customer_id: strawberry.ID, to: str, reason: str = "") -> Customer:
-        return customers.change_stage(info.context.user, customer_id, {"to": to, "reason": reason})
+    def change_stage(info: strawberry.Info, customer_id: strawberry.ID, to: Stage, reason: str = "") -> Customer:
+        return customers.change_stage(info.context.user, customer_id, {"to": stored(to), "reason": reason})
 
-    def request_stage_change(info: strawberry.Info, customer_id: strawberry.ID, to: str,
+    def request_stage_change(info: strawberry.Info, customer_id: strawberry.ID, to: Stage,
                              reason: str) -> registry.ref("ApprovalRequest"):
-        return customers.request_stage_change(info.context.user, customer_id, {"to": to, "reason": reason})
+        return customers.request_stage_change(info.context.user, customer_id, {"to": stored(to), "reason": reason})
 
     def decide_approval(info: strawberry.Info, id: strawberry.ID, approve: bool,
                         note: str = "") -> registry.ref("ApprovalRequest"):
         return customers.decide_approval(info.context.user, id, {"approve": approve, "note": note})
 
-    def set_customer_level(info: strawberry.Info, customer_id: strawberry.ID, level: str, reason: str) -> Customer:
-        return customers.set_level(info.context.user, customer_id, {"level": level, "reason": reason})
+    def set_customer_level(info: strawberry.Info, customer_id: strawberry.ID, level: Level, reason: str) -> Customer:
+        return customers.set_level(info.context.user, customer_id, {"level": stored(level), "reason": reason})
 
     def release_customer_level(info: strawberry.Info, customer_id: strawberry.ID) -> Customer:
         return customers.release_level(info.context.user, customer_id)

@@ -6,14 +6,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.inputs import field_names
+from api.graphql.vocabularies import enum_type_name, enum_value_name
 from core.errors import ValidationFailed
 from core.metrics import MetricQuery
 from core.services.permissions import require_actor
 
 
 class _Vocabulary:
-    def __init__(self, name, choices):
-        self.name, self.choices = name, choices
+    def __init__(self, name, choices, enum_name):
+        self.name, self.choices, self.enum_name = name, choices, enum_name
 
 
 class _MetricResult:
@@ -26,9 +27,13 @@ def types(registry) -> None:
     class Choice:
         """One value of a vocabulary with its English and Chinese labels."""
 
-        value: str
+        value: str = strawberry.field(description="The value as stored and as REST writes it (first_purchase).")
         en: str
         zh_cn: str
+
+        @strawberry.field(description="The value as the vocabulary's GraphQL enum writes it (FIRST_PURCHASE).")
+        def enum_value(self) -> str:
+            return enum_value_name(self.value)
 
     @registry.type("Vocabulary")
     class Vocabulary:
@@ -36,6 +41,8 @@ def types(registry) -> None:
 
         name: str
         choices: list[registry.ref("Choice")]
+        enum_name: Optional[str] = strawberry.field(description=(
+            "The GraphQL enum whose values these are (LifecycleStage); null for a vocabulary without values."))
 
     @registry.type("Metric")
     class Metric:
@@ -79,7 +86,9 @@ def query_fields(registry) -> dict:
             if vocabulary not in vocabularies:
                 raise ValidationFailed(fields={"vocabulary": [f"Unknown vocabulary. Known: {', '.join(vocabularies)}."]})
             vocabularies = {vocabulary: vocabularies[vocabulary]}
-        return [_Vocabulary(name, choices) for name, choices in vocabularies.items()]
+        labels = info.context.runtime.labels
+        return [_Vocabulary(name, choices, enum_type_name(name, labels.owner(name)) if choices else None)
+                for name, choices in vocabularies.items()]
 
     def metrics(info: strawberry.Info) -> list[registry.ref("Metric")]:
         require_actor(info.context.user)

@@ -4,12 +4,14 @@ from typing import Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import input_to_dict, stored
 from api.graphql.pagination import connection, page_request
 from core.services import people
 
 
 def types(registry) -> None:
+    Role, Locale = registry.vocabulary_enum("role"), registry.vocabulary_enum("locale")
+
     @registry.type("Team")
     class Team:
         id: strawberry.ID
@@ -20,20 +22,20 @@ def types(registry) -> None:
     @registry.input("UserCreateInput")
     class UserCreateInput:
         email: str
-        role: Optional[str] = UNSET
+        role: Optional[Role] = UNSET
         name: Optional[str] = UNSET
         password: Optional[str] = UNSET
         team_id: Optional[strawberry.ID] = UNSET
-        locale: Optional[str] = UNSET
+        locale: Optional[Locale] = UNSET
 
     @registry.input("UserUpdateInput")
     class UserUpdateInput:
         version: int
         name: Optional[str] = UNSET
-        role: Optional[str] = UNSET
+        role: Optional[Role] = UNSET
         team_id: Optional[strawberry.ID] = UNSET
         is_active: Optional[bool] = UNSET
-        locale: Optional[str] = UNSET
+        locale: Optional[Locale] = UNSET
 
     @registry.input("TeamCreateInput")
     class TeamCreateInput:
@@ -42,9 +44,11 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
+    Role = registry.vocabulary_enum("role")
+
     def user_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None, q: Optional[str] = None,
-                  role: Optional[str] = None, team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
-        filters = {k: v for k, v in {"q": q, "role": role, "team_id": team_id}.items() if v is not None}
+                  role: Optional[Role] = None, team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
+        filters = {k: v for k, v in {"q": q, "role": stored(role), "team_id": team_id}.items() if v is not None}
         return connection(info, people.list_users(info.context.user, filters, page=page_request(first, after)))
 
     def team_list(info: strawberry.Info) -> list[registry.ref("Team")]:

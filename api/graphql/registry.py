@@ -20,7 +20,10 @@ lazily, by name, through a synthetic module that belongs to this registry alone:
 
 ``registry.type`` collects plain classes; after every component has contributed, the registry sets the
 fields other components add (``trellis_graphql_type_fields``) on them and only then applies
-``strawberry.type``. Inputs and enums may be decorated by the plugin itself (or registered with
+``strawberry.type``. A field whose values are a label vocabulary is typed with its enum,
+``registry.vocabulary_enum("lifecycle_stage")``: the registry makes one enum per vocabulary of the app's
+labels (:mod:`api.graphql.vocabularies`), so a plugin's values join it with no GraphQL code. Inputs and other
+enums may be decorated by the plugin itself (or registered with
 ``registry.input`` / ``registry.enum`` to be reachable by ``registry.ref``). Two components claiming the
 same type name, the same field of a type, or the same ``Query`` / ``Mutation`` field is a start-up
 :class:`core.errors.PluginError` naming both.
@@ -44,7 +47,9 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.lazy_type import LazyType
 from strawberry.utils.str_converters import to_camel_case
 
+from api.graphql.vocabularies import build_enums
 from core.errors import PluginError
+from core.labels import LabelRegistry
 
 CORE = "core"
 ROOT_TYPES = ("Query", "Mutation")
@@ -65,7 +70,7 @@ class _PlainType:
 class SchemaRegistry:
     """Types, fields and root fields contributed by the core and every enabled plugin of one app."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: "LabelRegistry | None" = None) -> None:
         n = next(_numbers)
         self.module_name = f"trellis_graphql_{n}"
         #: the synthetic module ``registry.ref`` points at; it holds this app's strawberry types
@@ -80,6 +85,12 @@ class SchemaRegistry:
         self._referred: dict[str, str] = {}       # type name → first component referring to it
         self._connections: set[str] = set()
         self._done = False
+        #: vocabulary name → its enum, one per vocabulary of the app's labels (api.graphql.vocabularies)
+        self._vocabulary_enums: dict[str, type] = {}
+        for vocabulary, enum_cls in build_enums(labels or LabelRegistry()).items():
+            self.owner = labels.owner(vocabulary) or CORE
+            self._vocabulary_enums[vocabulary] = self.add(enum_cls)
+        self.owner = CORE
 
     # --- what plugins call ------------------------------------------------------------------------
 
@@ -108,6 +119,22 @@ class SchemaRegistry:
     def enum(self, enum_cls: type, *, name: str | None = None, description: str | None = None) -> type:
         """``strawberry.enum(enum_cls)``, registered so ``registry.ref(name)`` finds it."""
         return self.add(strawberry.enum(enum_cls, name=name, description=description))
+
+    def vocabulary_enum(self, vocabulary: str) -> Any:
+        """The GraphQL enum of the label vocabulary ``vocabulary`` (``"lifecycle_stage"``,
+        ``"customer.level.state"``), usable in any annotation of an output field, argument or input field.
+        Resolvers return the stored strings; arguments and inputs arrive as members of a ``StrEnum`` whose
+        values are the stored strings. Its values are the vocabulary's values in this app, plugins' included."""
+        enum_cls = self._vocabulary_enums.get(vocabulary)
+        if enum_cls is None:
+            known = ", ".join(sorted(self._vocabulary_enums)) or "none"
+            raise PluginError(f"Plugin '{self.owner}' uses the vocabulary '{vocabulary}' as a GraphQL enum, but no "
+                              f"enabled component declares it (trellis_labels, trellis_workflows …). Known: {known}.")
+        return enum_cls
+
+    def vocabulary_enums(self) -> dict[str, type]:
+        """Every vocabulary's enum, by vocabulary name: the schema includes them all, used by a field or not."""
+        return dict(self._vocabulary_enums)
 
     def add(self, strawberry_type: Any) -> Any:
         """Register a type the plugin decorated itself (a strawberry input, enum, scalar or type) under

@@ -12,6 +12,8 @@ from core.services.permissions import require_actor
 
 
 def types(registry) -> None:
+    Role, Locale = registry.vocabulary_enum("role"), registry.vocabulary_enum("locale")
+
     @registry.type("User")
     class User:
         """Someone who works with customers."""
@@ -19,9 +21,9 @@ def types(registry) -> None:
         id: strawberry.ID
         email: str
         name: str
-        role: str = strawberry.field(description="admin, manager, rep or a plugin's role (see labels(vocabulary: \"role\")).")
+        role: Role = strawberry.field(description="What the user may do: admin, manager, rep or a plugin's role.")
         team_id: Optional[strawberry.ID]
-        locale: str
+        locale: Locale = strawberry.field(description="The language Trellis speaks to the user in.")
 
     @registry.type("ApiToken")
     class ApiToken:

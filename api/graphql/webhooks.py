@@ -6,12 +6,14 @@ from typing import Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import input_to_dict, stored
 from api.graphql.pagination import connection, page_request
 from core.services import webhooks
 
 
 def types(registry) -> None:
+    DeliveryStatus = registry.vocabulary_enum("webhook_delivery_status")
+
     @registry.type("WebhookSubscription")
     class WebhookSubscription:
         """Where domain events are POSTed, signed with HMAC-SHA256 (see docs/webhooks.md)."""
@@ -28,8 +30,8 @@ def types(registry) -> None:
 
         @strawberry.field(description="Deliveries, newest first.")
         def deliveries(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                       status: Optional[str] = None) -> registry.connection("WebhookDelivery"):
-            filters = {"status": status} if status else {}
+                       status: Optional[DeliveryStatus] = None) -> registry.connection("WebhookDelivery"):
+            filters = {"status": stored(status)} if status else {}
             return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
                                                         page=page_request(first, after)))
 
@@ -39,7 +41,7 @@ def types(registry) -> None:
         subscription_id: strawberry.ID
         event_id: strawberry.ID
         event_name: str
-        status: str = strawberry.field(description="pending, delivered or failed.")
+        status: DeliveryStatus = strawberry.field(description="Pending (to be tried, again), delivered or failed for good.")
         attempts: int
         next_attempt_at: Optional[dt.datetime]
         last_status_code: Optional[int]

@@ -15,7 +15,7 @@ import strawberry
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
 from api.graphql.pagination import connection, page_request
@@ -44,6 +44,10 @@ def _edition_metrics(user, ids: list[uuid.UUID]) -> dict:
 
 
 def trellis_graphql_types(registry):
+    vocabulary = registry.vocabulary_enum
+    VisitorCategory, ProductCategory = vocabulary("exhibitions_visitor_category"), vocabulary("exhibitions_product_category")
+    PurchaseIntent, LeadRating = vocabulary("exhibitions_purchase_intent"), vocabulary("exhibitions_lead_rating")
+
     @registry.type("VisitorCard")
     class VisitorCard:
         """A visitor as the caller may see them: organiser staff see every field, an exhibitor only
@@ -57,9 +61,9 @@ def trellis_graphql_types(registry):
         email: Optional[str]
         phone: Optional[str]
         region: Optional[str]
-        category: Optional[str]
-        interests: Optional[list[str]]
-        purchase_intent: Optional[str]
+        category: Optional[VisitorCategory]
+        interests: Optional[list[ProductCategory]]
+        purchase_intent: Optional[PurchaseIntent]
 
     @registry.type("Exhibition")
     class Exhibition:
@@ -78,7 +82,7 @@ def trellis_graphql_types(registry):
         hall: str
         area: float
         price: float
-        status: str
+        status: vocabulary("exhibitions_booth_status")
         participation_id: Optional[strawberry.ID]
         version: int
 
@@ -88,10 +92,11 @@ def trellis_graphql_types(registry):
 
         id: strawberry.ID
         edition_id: strawberry.ID
-        status: str = strawberry.field(description="invited → applied → confirmed → paid → arrived → attended, "
+        status: vocabulary("exhibitions_participation.status.state") = strawberry.field(
+            description="invited → applied → confirmed → paid → arrived → attended, "
                                                    "or cancelled.")
         is_key: bool
-        categories: list[str]
+        categories: list[ProductCategory]
         notes: str
         version: int
 
@@ -108,11 +113,11 @@ def trellis_graphql_types(registry):
         id: strawberry.ID
         edition_id: strawberry.ID
         badge_code: str
-        category: str
-        interests: list[str]
-        purchase_intent: str
-        source: str
-        status: str
+        category: VisitorCategory
+        interests: list[ProductCategory]
+        purchase_intent: PurchaseIntent
+        source: vocabulary("exhibitions_registration_source")
+        status: vocabulary("exhibitions_registration_status")
         company_name: str
         job_title: str
         email: str
@@ -160,7 +165,8 @@ def trellis_graphql_types(registry):
         venue: str
         halls: list[str]
         timezone: str
-        lead_visible_fields: list[str]
+        lead_visible_fields: list[vocabulary("exhibitions_visitor_field")] = strawberry.field(
+            description="The visitor fields the edition's exhibitors see on their leads.")
         version: int
 
         @strawberry.field
@@ -199,7 +205,7 @@ def trellis_graphql_types(registry):
         id: strawberry.ID
         edition_id: strawberry.ID
         participation_id: strawberry.ID
-        rating: str
+        rating: LeadRating
         tags: list[str]
         notes: str
         captured_at: dt.datetime
@@ -214,14 +220,14 @@ def trellis_graphql_types(registry):
     class ExhibitionLeadInput:
         participation_id: strawberry.ID
         badge_code: str
-        rating: Optional[str] = strawberry.UNSET
+        rating: Optional[LeadRating] = strawberry.UNSET
         tags: Optional[list[str]] = strawberry.UNSET
         notes: Optional[str] = strawberry.UNSET
 
     @registry.input("ExhibitionLeadUpdateInput")
     class ExhibitionLeadUpdateInput:
         version: int
-        rating: Optional[str] = strawberry.UNSET
+        rating: Optional[LeadRating] = strawberry.UNSET
         tags: Optional[list[str]] = strawberry.UNSET
         notes: Optional[str] = strawberry.UNSET
 
@@ -308,9 +314,10 @@ def trellis_graphql_query_fields(registry):
         return svc.get_edition(info.context.user, id)
 
     def exhibition_leads(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                         edition_id: Optional[strawberry.ID] = None, rating: Optional[str] = None
+                         edition_id: Optional[strawberry.ID] = None,
+                         rating: Optional[registry.vocabulary_enum("exhibitions_lead_rating")] = None,
                          ) -> registry.connection("ExhibitionLead"):
-        filters = {k: v for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
+        filters = {k: stored(v) for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
         return connection(info, svc.list_leads(info.context.user, filters, page=page_request(first, after)))
 
     def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
@@ -333,9 +340,10 @@ def trellis_graphql_mutation_fields(registry):
                                input: registry.ref("ExhibitionLeadUpdateInput")) -> registry.ref("ExhibitionLead"):
         return svc.update_lead(info.context.user, id, input_to_dict(input))
 
-    def change_participation_status(info: strawberry.Info, id: strawberry.ID, to: str, reason: str = ""
-                                    ) -> registry.ref("ExhibitorParticipation"):
-        return svc.change_participation_status(info.context.user, id, {"to": to, "reason": reason})
+    def change_participation_status(info: strawberry.Info, id: strawberry.ID,
+                                    to: registry.vocabulary_enum("exhibitions_participation.status.state"),
+                                    reason: str = "") -> registry.ref("ExhibitorParticipation"):
+        return svc.change_participation_status(info.context.user, id, {"to": stored(to), "reason": reason})
 
     def delete_exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
         lead = svc.get_lead(info.context.user, id)   # as it was: the service reads no deleted lead

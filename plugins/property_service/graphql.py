@@ -81,7 +81,7 @@ def register_types(registry) -> None:
         id: strawberry.ID
         unit_id: strawberry.ID
         customer_id: strawberry.ID
-        relation: str
+        relation: registry.vocabulary_enum("property_service_relation")
         start_date: Optional[dt.date]
         end_date: Optional[dt.date]
         version: int
@@ -101,24 +101,29 @@ def register_types(registry) -> None:
         manager_id: Optional[strawberry.ID]
         version: int
 
+    Channel = registry.vocabulary_enum("property_service_channel")
+    Priority = registry.vocabulary_enum("property_service_priority")
+    Status = registry.vocabulary_enum("property_service_request.status.state")
+    SlaState = registry.vocabulary_enum("property_service_sla_state")
+
     @registry.type("ServiceRequest")
     class ServiceRequest:
         """A service request (服务申请) in the closed loop, with its SLA clocks and the owner's rating."""
 
         id: strawberry.ID
-        kind: str
-        channel: str
+        kind: str = strawberry.field(description="A service kind's code (the centre keeps the list of kinds).")
+        channel: Channel
         requester_id: strawberry.ID
         unit_id: Optional[strawberry.ID]
         building_id: Optional[strawberry.ID]
         description: str
         photos: list[str]
-        priority: str
+        priority: Priority
         topic: str
         team_id: Optional[strawberry.ID]
         assignee_id: Optional[strawberry.ID]
-        status: str = strawberry.field(description="See labels(vocabulary: \"property_service_request.status.state\").")
-        sla_state: str = strawberry.field(description="on_time, at_risk or breached.")
+        status: Status = strawberry.field(description="Where the request is in the closed loop.")
+        sla_state: SlaState = strawberry.field(description="Whether the request keeps its SLA clocks.")
         response_due_at: Optional[dt.datetime]
         resolution_due_at: Optional[dt.datetime]
         first_response_at: Optional[dt.datetime]
@@ -169,11 +174,11 @@ def register_types(registry) -> None:
 
     @registry.input("ServiceRequestFilter")
     class ServiceRequestFilter:
-        status: Optional[str] = UNSET
+        status: Optional[Status] = UNSET
         kind: Optional[str] = UNSET
-        channel: Optional[str] = UNSET
-        priority: Optional[str] = UNSET
-        sla_state: Optional[str] = strawberry.field(default=UNSET, description="on_time, at_risk or breached.")
+        channel: Optional[Channel] = UNSET
+        priority: Optional[Priority] = UNSET
+        sla_state: Optional[SlaState] = UNSET
         team_id: Optional[strawberry.ID] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
         requester_id: Optional[strawberry.ID] = UNSET
@@ -188,11 +193,11 @@ def register_types(registry) -> None:
         kind: str
         requester_id: strawberry.ID
         description: str
-        channel: Optional[str] = UNSET
+        channel: Optional[Channel] = UNSET
         unit_id: Optional[strawberry.ID] = UNSET
         building_id: Optional[strawberry.ID] = UNSET
         photos: Optional[list[str]] = UNSET
-        priority: Optional[str] = UNSET
+        priority: Optional[Priority] = UNSET
         topic: Optional[str] = UNSET
         team_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Dispatch at once.")
         assignee_id: Optional[strawberry.ID] = UNSET
@@ -202,7 +207,7 @@ def register_types(registry) -> None:
         version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
         description: Optional[str] = UNSET
         photos: Optional[list[str]] = UNSET
-        priority: Optional[str] = UNSET
+        priority: Optional[Priority] = UNSET
         topic: Optional[str] = UNSET
         unit_id: Optional[strawberry.ID] = UNSET
 
@@ -243,7 +248,7 @@ RECORDS = {
     "PropertyBuilding": (lambda: services.buildings, "Building", "propertyBuildings"),
     "PropertyUnit": (lambda: services.units, "Unit", "propertyUnits"),
     "PropertyOccupancy": (lambda: services.occupancies, "Occupancy", "propertyOccupancies"),
-    "PropertyServiceKind": (lambda: services.kinds, "Kind", "propertyServiceKinds"),
+    "PropertyRequestKind": (lambda: services.kinds, "Kind", "propertyRequestKinds"),
     "PropertySlaPolicy": (lambda: services.sla_policies, "SlaPolicy", "propertySlaPolicies"),
     "ServiceTeam": (lambda: services.teams, "Team", None),   # serviceTeams is the plain list below
 }
@@ -255,9 +260,9 @@ def register_record_types(registry) -> None:
     from plugins.property_service import schemas
 
     type_from_schema(registry, "PropertyEstate", schemas.EstateOut, description="An estate (小区) and its address.")
-    type_from_schema(registry, "PropertyServiceKind", schemas.KindOut,
+    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut,
                      description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
-    type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut,
+    type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, vocabularies={"priority": "property_service_priority"},
                      description="Response and resolution targets in working minutes, by kind and priority.")
     for type_name, (_service, prefix, _list) in RECORDS.items():
         input_from_schema(registry, f"{type_name}CreateInput", getattr(schemas, f"{prefix}Create"), prefix="Property")

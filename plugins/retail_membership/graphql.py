@@ -37,11 +37,15 @@ def _window(loaders, name, batch, key, first, after, count_name, count_batch):
 
 
 def register_types(registry) -> None:
+    vocabulary = registry.vocabulary_enum
+    Tier = vocabulary("retail_membership_membership.tier.state")
+    PaymentMethod = vocabulary("retail_membership_payment_method")
+
     @registry.type("RetailTier")
     class RetailTier:
         """A tier of the membership programme (configuration)."""
 
-        code: str
+        code: Tier
         en: str
         zh_cn: str
 
@@ -64,7 +68,7 @@ def register_types(registry) -> None:
         id: strawberry.ID
         code: str
         name: str
-        kind: str
+        kind: vocabulary("retail_membership_store_kind")
         city: str
         address: str
         version: int
@@ -74,7 +78,8 @@ def register_types(registry) -> None:
         """One movement on a member's points ledger (append-only)."""
 
         id: strawberry.ID
-        kind: str = strawberry.field(description="earn, redeem, adjust, expire, reverse, bonus, referral.")
+        kind: vocabulary("retail_membership_ledger_kind") = strawberry.field(
+            description="What moved the points: a purchase earns, a redemption spends, a refund reverses …")
         points: int
         balance_after: int
         occurred_at: dt.datetime
@@ -105,8 +110,8 @@ def register_types(registry) -> None:
         pos_transaction_id: str
         store_id: strawberry.ID
         occurred_at: dt.datetime
-        payment_method: str
-        tier_at_purchase: str
+        payment_method: PaymentMethod
+        tier_at_purchase: Tier
         points_earned: int
         lines: list[registry.ref("RetailPurchaseLine")]
         version: int
@@ -128,7 +133,7 @@ def register_types(registry) -> None:
         card_number: str
         home_store_id: strawberry.ID
         joined_on: dt.date
-        tier: str = strawberry.field(description="The tier code (labels: retail_membership_membership.tier.state).")
+        tier: Tier = strawberry.field(description="The member's tier; tierInfo has its configuration.")
         birthday: Optional[dt.date]
         preferences: list[str]
         purchase_count: int
@@ -201,8 +206,8 @@ def register_types(registry) -> None:
 
         id: strawberry.ID
         name: str
-        status: str
-        offer_kind: str
+        status: vocabulary("retail_membership_campaign.status.state")
+        offer_kind: vocabulary("retail_membership_offer_kind")
         goal_category: Optional[str]
         goal_days: int
         launched_at: Optional[dt.datetime]
@@ -241,7 +246,7 @@ def register_types(registry) -> None:
         membership_id: Optional[strawberry.ID] = UNSET
         lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = UNSET
         discount: Optional[str] = UNSET
-        payment_method: Optional[str] = UNSET
+        payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = UNSET
 
     @registry.input("RetailMembershipCreateInput")
@@ -265,7 +270,7 @@ def register_types(registry) -> None:
     @registry.input("RetailMembershipFilter")
     class RetailMembershipFilter:
         q: Optional[str] = UNSET
-        tier: Optional[str] = UNSET
+        tier: Optional[Tier] = UNSET
         home_store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
 
@@ -313,8 +318,8 @@ def _register_store_and_campaign_inputs(registry) -> None:
 
         code: str = strawberry.field(description="Letters, digits, - and _, at most 40; unique.")
         name: str
-        kind: Optional[str] = strawberry.field(default=UNSET, description="clothing (default), cosmetics, "
-                                               "restaurant, books, appliances, grocery or other.")
+        kind: Optional[registry.vocabulary_enum("retail_membership_store_kind")] = strawberry.field(
+            default=UNSET, description="Default CLOTHING.")
         city: Optional[str] = UNSET
         address: Optional[str] = UNSET
 
@@ -325,14 +330,14 @@ def _register_store_and_campaign_inputs(registry) -> None:
         version: int
         code: Optional[str] = UNSET
         name: Optional[str] = UNSET
-        kind: Optional[str] = UNSET
+        kind: Optional[registry.vocabulary_enum("retail_membership_store_kind")] = UNSET
         city: Optional[str] = UNSET
         address: Optional[str] = UNSET
 
     @registry.input("RetailStoreFilter")
     class RetailStoreFilter:
         q: Optional[str] = strawberry.field(default=UNSET, description="In the code or the name.")
-        kind: Optional[str] = UNSET
+        kind: Optional[registry.vocabulary_enum("retail_membership_store_kind")] = UNSET
         city: Optional[str] = UNSET
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted stores instead.")
 
@@ -353,7 +358,7 @@ def _register_store_and_campaign_inputs(registry) -> None:
         """A draft campaign: its members are drawn and split into offer and control at launch."""
 
         name: str
-        offer_kind: str = strawberry.field(description="coupon, sample or points_bonus.")
+        offer_kind: registry.vocabulary_enum("retail_membership_offer_kind")
         segment: Optional[registry.ref("RetailCampaignSegmentInput")] = UNSET
         control_share: Optional[str] = strawberry.field(default=UNSET,
                                                         description="0–0.9 as a decimal string (default 0.2).")
@@ -370,7 +375,7 @@ def _register_store_and_campaign_inputs(registry) -> None:
 
         version: int
         name: Optional[str] = UNSET
-        offer_kind: Optional[str] = UNSET
+        offer_kind: Optional[registry.vocabulary_enum("retail_membership_offer_kind")] = UNSET
         segment: Optional[registry.ref("RetailCampaignSegmentInput")] = UNSET
         control_share: Optional[str] = UNSET
         offer_value: Optional[str] = UNSET
@@ -380,8 +385,8 @@ def _register_store_and_campaign_inputs(registry) -> None:
 
     @registry.input("RetailCampaignFilter")
     class RetailCampaignFilter:
-        status: Optional[str] = strawberry.field(default=UNSET, description="draft, launched or closed.")
-        offer_kind: Optional[str] = UNSET
+        status: Optional[registry.vocabulary_enum("retail_membership_campaign.status.state")] = UNSET
+        offer_kind: Optional[registry.vocabulary_enum("retail_membership_offer_kind")] = UNSET
         deleted: Optional[bool] = UNSET
 
 

@@ -189,7 +189,7 @@ PARITY: dict[str, str] = {
 }
 
 for _plural, _type in (("estates", "PropertyEstate"), ("buildings", "PropertyBuilding"), ("units", "PropertyUnit"),
-                      ("occupancies", "PropertyOccupancy"), ("kinds", "PropertyServiceKind"),
+                      ("occupancies", "PropertyOccupancy"), ("kinds", "PropertyRequestKind"),
                       ("sla-policies", "PropertySlaPolicy")):
     _one = _type[:1].lower() + _type[1:]
     _many = _one[:-1] + "ies" if _one.endswith("y") else _one + "s"

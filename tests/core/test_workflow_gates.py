@@ -39,9 +39,9 @@ def test_a_rep_cannot_create_a_customer_at_a_gated_stage(api, stage):
     assert "Gone Co" not in names(api)
 
 
-@pytest.mark.parametrize("stage", ["lost", "repeat"])
+@pytest.mark.parametrize("stage", ["LOST", "REPEAT"])
 def test_a_rep_cannot_create_a_customer_at_a_gated_stage_over_graphql(api, stage):
-    body = gql(api, "rep", 'mutation($s: String) { createCustomer(input: {name: "Gone Co", stage: $s}) { id } }',
+    body = gql(api, "rep", 'mutation($s: LifecycleStage) { createCustomer(input: {name: "Gone Co", stage: $s}) { id } }',
                s=stage)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert list(body["errors"][0]["extensions"]["fields"]) == ["stage"]
@@ -61,8 +61,8 @@ def test_a_manager_creates_at_lost_approving_it_and_cannot_skip_to_repeat(api, p
     assert (entry["to_state"], entry["trigger"], entry["approved_by_id"]) == ("lost", "manual", str(people.manager.id))
     response = api.as_("manager").post("/api/v1/customers", json={"name": "Skip Co", "stage": "repeat"})
     assert response.status_code == 422 and "stage" in response.get_json()["errors"]["json"]
-    body = ok(gql(api, "manager", 'mutation { createCustomer(input: {name: "Lost GQL", stage: "lost"}) { stage } }'))
-    assert body["createCustomer"]["stage"] == "lost"
+    body = ok(gql(api, "manager", 'mutation { createCustomer(input: {name: "Lost GQL", stage: LOST}) { stage } }'))
+    assert body["createCustomer"]["stage"] == "LOST"
 
 
 def test_an_admins_create_is_an_import_and_may_start_anywhere(api):

@@ -19,26 +19,26 @@ def ok(body):
 
 def test_stage_moves_approvals_and_history(api, people):
     customer = create(api)
-    moved = ok(gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: "intent", reason: "quote") '
+    moved = ok(gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: INTENT, reason: "quote") '
                               '{ stage version } }', id=customer["id"]))
-    assert moved["changeStage"] == {"stage": "intent", "version": 2}
-    refused = gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: "repeat") { stage } }',
+    assert moved["changeStage"] == {"stage": "INTENT", "version": 2}
+    refused = gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: REPEAT) { stage } }',
                   id=customer["id"])
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "Allowed: potential, first_purchase, lost" in refused["errors"][0]["extensions"]["fields"]["stage"][0]
-    forbidden = gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: "lost") { stage } }',
+    forbidden = gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: LOST) { stage } }',
                     id=customer["id"])
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    asked = ok(gql(api, "rep", 'mutation($id: ID!) { requestStageChange(customerId: $id, to: "lost", reason: "gone") '
+    asked = ok(gql(api, "rep", 'mutation($id: ID!) { requestStageChange(customerId: $id, to: LOST, reason: "gone") '
                                '{ id status } }', id=customer["id"]))["requestStageChange"]
     pending = ok(gql(api, "manager", "{ approvals { totalCount edges { node { id reason } } } }"))["approvals"]
     assert pending["totalCount"] == 1 and pending["edges"][0]["node"]["reason"] == "gone"
     ok(gql(api, "manager", 'mutation($id: ID!) { decideApproval(id: $id, approve: true) { status } }', id=asked["id"]))
     history = ok(gql(api, "rep", 'query($id: ID!) { customer(id: $id) { stage stageHistory { fromState toState '
                                  'trigger reason actor { email } approvedBy { email } } } }', id=customer["id"]))
-    assert history["customer"]["stage"] == "lost"
+    assert history["customer"]["stage"] == "LOST"
     assert history["customer"]["stageHistory"][-1] == {
-        "fromState": "intent", "toState": "lost", "trigger": "manual", "reason": "gone",
+        "fromState": "intent", "toState": "lost", "trigger": "MANUAL", "reason": "gone",
         "actor": {"email": "rep@example.com"}, "approvedBy": {"email": "manager@example.com"}}
 
 
@@ -46,9 +46,9 @@ def test_tasks_escalation_and_notifications(api):
     customer = create(api)
     due = (utcnow() + timedelta(days=1)).isoformat()
     task = ok(gql(api, "rep", 'mutation($c: ID!, $due: DateTime!) { createInteraction(input: {customerId: $c, '
-                              'kind: "visit", subject: "visit", dueAt: $due, reminderAt: $due}) { id status } }',
+                              'kind: VISIT, subject: "visit", dueAt: $due, reminderAt: $due}) { id status } }',
                   c=customer["id"], due=due))["createInteraction"]
-    assert task["status"] == "planned"
+    assert task["status"] == "PLANNED"
     assert gql(api, "rep2", 'mutation($id: ID!) { escalateTask(id: $id) { id } }',
                id=task["id"])["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     escalated = ok(gql(api, "manager", 'mutation($id: ID!) { escalateTask(id: $id, note: "hurry") '
@@ -61,7 +61,7 @@ def test_tasks_escalation_and_notifications(api):
     assert ok(gql(api, "rep", "{ notifications(unread: true) { totalCount } }"))["notifications"]["totalCount"] == 0
     done = ok(gql(api, "rep", 'mutation($id: ID!) { completeTask(id: $id, input: {outcome: "met"}) '
                               '{ status outcome completedAt } }', id=task["id"]))["completeTask"]
-    assert done["status"] == "done" and done["outcome"] == "met" and done["completedAt"]
+    assert done["status"] == "DONE" and done["outcome"] == "met" and done["completedAt"]
 
 
 def test_handover_and_allocation(api, people):
@@ -82,7 +82,7 @@ def test_workflows_and_levels(api):
     lifecycle = next(w for w in flows["workflows"] if w["name"] == "customer.lifecycle")
     assert lifecycle["states"][0] == {"name": "potential", "zhCn": "潜在客户", "expectedDays": 15.0}
     customer = create(api)
-    set_ = ok(gql(api, "manager", 'mutation($id: ID!) { setCustomerLevel(customerId: $id, level: "A", reason: "key") '
+    set_ = ok(gql(api, "manager", 'mutation($id: ID!) { setCustomerLevel(customerId: $id, level: A, reason: "key") '
                                   '{ level levelPinned levelHistory { toState reason } } }', id=customer["id"]))
     assert set_["setCustomerLevel"]["level"] == "A" and set_["setCustomerLevel"]["levelPinned"] is True
 

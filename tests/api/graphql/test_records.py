@@ -30,7 +30,7 @@ def test_customer_created_over_rest_reads_back_over_graphql_with_its_contacts(ap
 
     assert data["id"] == customer["id"]  # the same identity in REST and GraphQL
     assert data["name"] == "Acme Trading" and data["industry"] == "textiles" and data["tags"] == ["vip"]
-    assert data["version"] == 1 and data["stage"] == "potential"
+    assert data["version"] == 1 and data["stage"] == "POTENTIAL"
     assert data["owner"] == {"email": "rep@example.com"} and data["ownerId"] == customer["owner_id"]
     assert [c["name"] for c in data["contacts"]] == ["Han Meimei", "Li Lei"]   # the first one is primary
     assert [c["isPrimary"] for c in data["contacts"]] == [True, False]
@@ -102,11 +102,11 @@ def test_contact_and_interaction_mutations_follow_the_same_shape(api):
     interaction = ok(api.as_("rep").graphql(
         """mutation($input: InteractionCreateInput!) { createInteraction(input: $input) {
              id kind subject amount status occurredAt contact { name } customer { name } createdBy { email } } }""",
-        {"input": {"customerId": customer["id"], "contactId": contact["id"], "kind": "purchase",
+        {"input": {"customerId": customer["id"], "contactId": contact["id"], "kind": "PURCHASE",
                    "subject": "First order", "amount": "1200.50", "occurredAt": "2024-03-01T08:00:00+00:00"}}
     ))["createInteraction"]
-    assert interaction["kind"] == "purchase" and interaction["amount"] == "1200.50"
-    assert interaction["status"] == "done" and interaction["occurredAt"].startswith("2024-03-01T08:00:00")
+    assert interaction["kind"] == "PURCHASE" and interaction["amount"] == "1200.50"
+    assert interaction["status"] == "DONE" and interaction["occurredAt"].startswith("2024-03-01T08:00:00")
     assert interaction["contact"] == {"name": "Wang Fang"} and interaction["customer"] == {"name": "Acme Trading"}
     assert interaction["createdBy"] == {"email": "rep@example.com"}
 

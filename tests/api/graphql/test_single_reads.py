@@ -31,7 +31,7 @@ def test_one_webhook_delivery_for_admins(api):
     delivery_id = ping["data"]["pingWebhook"]["id"]
     query = "query($id: ID!) { webhookDelivery(id: $id) { id eventName status attempts } }"
     body = api.as_("admin").graphql(query, {"id": delivery_id})
-    assert body["data"]["webhookDelivery"] == {"id": delivery_id, "eventName": "webhook.ping", "status": "pending",
+    assert body["data"]["webhookDelivery"] == {"id": delivery_id, "eventName": "webhook.ping", "status": "PENDING",
                                                "attempts": 0}
     denied = api.as_("manager").graphql(query, {"id": delivery_id})
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -71,7 +71,7 @@ def test_customer_fields_list_registrations_and_participations(show):
         visitor: customer(id: $v) { registrations { badgeCode category } }
         company: customer(id: $c) { exhibitorParticipations { status editionId } } }""",
                                  {"v": reg["visitor_id"], "c": show.companies["alpha"]["id"]}))
-    assert body["visitor"]["registrations"] == [{"badgeCode": reg["badge_code"], "category": "buyer"}]
+    assert body["visitor"]["registrations"] == [{"badgeCode": reg["badge_code"], "category": "BUYER"}]
     assert sorted(p["editionId"] for p in body["company"]["exhibitorParticipations"]) == sorted(
         [show.first["id"], show.second["id"]])
 
@@ -83,7 +83,7 @@ def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
     captured = data(show.as_("alpha").graphql("""mutation($input: ExhibitionLeadInput!) {
         captureExhibitionLead(input: $input) { id rating visitor { name email phone badgeCode } } }""",
                                               {"input": {"participationId": a["id"], "badgeCode": reg["badge_code"],
-                                                         "rating": "hot"}}))["captureExhibitionLead"]
+                                                         "rating": "HOT"}}))["captureExhibitionLead"]
     assert captured["visitor"] == {"name": "Private Person", "email": None, "phone": None,
                                    "badgeCode": reg["badge_code"]}
     query = "query($id: ID!) { exhibitionLead(id: $id) { id visitor { email } } }"
@@ -98,7 +98,7 @@ def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
         {"id": show.first["id"]}))["edition"]
     assert seen == {"visitors": [], "visitorCount": 0, "metrics": None}
     stale = show.as_("alpha").graphql("""mutation($id: ID!) {
-        updateExhibitionLead(id: $id, input: {version: 99, rating: "cold"}) { rating } }""", {"id": captured["id"]})
+        updateExhibitionLead(id: $id, input: {version: 99, rating: COLD}) { rating } }""", {"id": captured["id"]})
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
     # beta is booked (paid) on the same edition, and still reads no lead of alpha's
     assert (b["status"], b["company_id"], b["edition_id"]) == ("paid", show.companies["beta"]["id"], show.first["id"])
@@ -106,9 +106,9 @@ def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
 
 def test_participation_status_mutation_uses_the_workflow(show):
     p = participate(show, "alpha", show.first, status="applied")
-    moved = data(show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: "confirmed") {
+    moved = data(show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: CONFIRMED) {
         status } }""", {"id": p["id"]}))
-    assert moved["changeParticipationStatus"]["status"] == "confirmed"
-    bad = show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: "applied") { status } }""",
+    assert moved["changeParticipationStatus"]["status"] == "CONFIRMED"
+    bad = show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: APPLIED) { status } }""",
                            {"id": p["id"]})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

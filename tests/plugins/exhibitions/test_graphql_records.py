@@ -32,7 +32,7 @@ def test_an_organiser_builds_a_show_over_graphql(show):
 
     p = organiser.graphql("""mutation($input: ExhibitorParticipationCreateInput!) {
       createExhibitorParticipation(input: $input) { id editionId status company { name } } }""", {"input": {
-        "editionId": edition["id"], "companyId": show.companies["alpha"]["id"], "categories": ["textiles"]}})
+        "editionId": edition["id"], "companyId": show.companies["alpha"]["id"], "categories": ["TEXTILES"]}})
     assert p.get("errors") is None, p
     assert p["data"]["createExhibitorParticipation"]["company"] == {"name": "Alpha Machines Ltd"}
 
@@ -90,6 +90,6 @@ def test_a_participations_status_history(show):
       history { fromState toState trigger } } }""", {"id": p["id"]})
     rest = ok(show.api.get(f"{BASE}/participations/{p['id']}/history"))
     assert body["data"]["exhibitorParticipation"]["history"] == [
-        {"fromState": h["from_state"], "toState": h["to_state"], "trigger": h["trigger"]} for h in rest]
+        {"fromState": h["from_state"], "toState": h["to_state"], "trigger": h["trigger"].upper()} for h in rest]
     assert [h["toState"] for h in body["data"]["exhibitorParticipation"]["history"]][-3:] == [
         "applied", "confirmed", "paid"]

@@ -22,11 +22,11 @@ def test_service_requests_connection_with_filters(ps):
     data = body["data"]["serviceRequests"]
     assert data["totalCount"] == 2
     first = data["edges"][0]["node"]
-    assert first == {"id": a["id"], "kind": "repair", "status": "dispatched", "slaState": "on_time",
-                     "priority": "normal", "requester": {"name": "Wang Fang"}, "team": {"code": "engineering"},
+    assert first == {"id": a["id"], "kind": "repair", "status": "DISPATCHED", "slaState": "ON_TIME",
+                     "priority": "NORMAL", "requester": {"name": "Wang Fang"}, "team": {"code": "engineering"},
                      "building": {"name": "Building 3"}, "unit": {"room": "1203", "building": {"name": "Building 3"}}}
-    for flt, expected in (({"status": "dispatched"}, 1), ({"kind": "consultation"}, 1),
-                          ({"teamId": str(ps.engineering.id)}, 1), ({"slaState": "breached"}, 0),
+    for flt, expected in (({"status": "DISPATCHED"}, 1), ({"kind": "consultation"}, 1),
+                          ({"teamId": str(ps.engineering.id)}, 1), ({"slaState": "BREACHED"}, 0),
                           ({"buildingId": str(ps.building.id)}, 1)):
         body = ps.as_("centre").graphql(LIST, {"filter": flt})
         assert body["data"]["serviceRequests"]["totalCount"] == expected, flt
@@ -45,10 +45,10 @@ def test_the_loop_through_mutations(ps):
     rid = created["data"]["createServiceRequest"]["id"]
     steps = [
         ("centre", 'dispatchServiceRequest(id: $id, teamId: "%s", assigneeId: "%s") { status }'
-         % (ps.engineering.id, ps.eng.id), "dispatched"),
-        ("eng", "startServiceRequest(id: $id) { status }", "in_progress"),
-        ("eng", 'resolveServiceRequest(id: $id, resolution: "Planed the door") { status }', "resolved"),
-        ("centre", 'rateServiceRequest(id: $id, rating: 5, comment: "Great") { status }', "closed"),
+         % (ps.engineering.id, ps.eng.id), "DISPATCHED"),
+        ("eng", "startServiceRequest(id: $id) { status }", "IN_PROGRESS"),
+        ("eng", 'resolveServiceRequest(id: $id, resolution: "Planed the door") { status }', "RESOLVED"),
+        ("centre", 'rateServiceRequest(id: $id, rating: 5, comment: "Great") { status }', "CLOSED"),
     ]
     for who, field, status in steps:
         body = ps.as_(who).graphql("mutation($id: ID!) { r: %s }" % field, {"id": rid})
@@ -91,11 +91,11 @@ def test_customer_units_and_requests_cost_the_same_for_5_and_50_customers(ps, co
     edges = pin_statements(count_queries, grow=grow, expected=10, fetch=lambda n: graphql_list(
         ps.as_("centre").graphql(CUSTOMERS, {"first": n}), "customers.edges"))
     nodes = {e["node"]["name"]: e["node"] for e in edges}
-    assert nodes["Li Lei"]["serviceRequests"] == [{"kind": "complaint", "status": "dispatched",
+    assert nodes["Li Lei"]["serviceRequests"] == [{"kind": "complaint", "status": "DISPATCHED",
                                                    "team": {"code": "security"}}]
     residents = [n for name, n in nodes.items() if name.startswith("Resident ")]
     assert len(residents) >= 45
     for node in residents:
         room = node["name"].split()[-1]
-        assert node["units"] == [{"relation": "owner", "unit": {"room": room, "building": {"name": "Building 3"}}}]
-        assert node["serviceRequests"] == [{"kind": "repair", "status": "dispatched", "team": {"code": "engineering"}}]
+        assert node["units"] == [{"relation": "OWNER", "unit": {"room": room, "building": {"name": "Building 3"}}}]
+        assert node["serviceRequests"] == [{"kind": "repair", "status": "DISPATCHED", "team": {"code": "engineering"}}]

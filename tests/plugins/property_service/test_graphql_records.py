@@ -63,7 +63,7 @@ def test_occupancy_kind_policy_and_team_records(ps):
     occupancy = centre.graphql("""mutation($input: PropertyOccupancyCreateInput!) {
       createPropertyOccupancy(input: $input) { relation unitId customerId unit { room } } }""",
                                {"input": {"unitId": str(ps.unit2.id), "customerId": str(ps.owner.id),
-                                          "relation": "family"}})
+                                          "relation": "FAMILY"}})
     assert occupancy.get("errors") is None, occupancy
     assert occupancy["data"]["createPropertyOccupancy"]["unit"] == {"room": "501"}
     backwards = centre.graphql("""mutation($input: PropertyOccupancyCreateInput!) {
@@ -72,18 +72,18 @@ def test_occupancy_kind_policy_and_team_records(ps):
         "endDate": "2026-04-01"}})
     assert "endDate" in backwards["errors"][0]["extensions"]["fields"]
 
-    kind = centre.graphql("""mutation($input: PropertyServiceKindCreateInput!) {
-      createPropertyServiceKind(input: $input) { code labelZhCn attributes public } }""", {"input": {
+    kind = centre.graphql("""mutation($input: PropertyRequestKindCreateInput!) {
+      createPropertyRequestKind(input: $input) { code labelZhCn attributes public } }""", {"input": {
         "code": "pest", "labelEn": "Pest control", "labelZhCn": "除虫", "public": True,
         "attributes": [{"code": "room", "datatype": "string", "values": [{"key": "k", "name": "Kitchen"}]}]}})
     assert kind.get("errors") is None, kind
-    created = kind["data"]["createPropertyServiceKind"]
+    created = kind["data"]["createPropertyRequestKind"]
     assert (created["code"], created["labelZhCn"], created["public"]) == ("pest", "除虫", True)
     assert created["attributes"][0]["code"] == "room"
 
     policy = centre.graphql("""mutation($input: PropertySlaPolicyCreateInput!) {
       createPropertySlaPolicy(input: $input) { kind priority responseMinutes resolutionMinutes } }""", {"input": {
-        "kind": "pest", "priority": "urgent", "responseMinutes": 30, "resolutionMinutes": 10}})
+        "kind": "pest", "priority": "URGENT", "responseMinutes": 30, "resolutionMinutes": 10}})
     assert "resolutionMinutes" in policy["errors"][0]["extensions"]["fields"]
 
     team = centre.graphql("""mutation($input: ServiceTeamCreateInput!) { createServiceTeam(input: $input) {

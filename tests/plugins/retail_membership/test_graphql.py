@@ -28,7 +28,7 @@ def test_customer_membership_with_tier_balance_ledger_and_purchases(shop):
     assert body.get("errors") is None, body
     [edge] = body["data"]["customers"]["edges"]
     m = edge["node"]["membership"]
-    assert (m["tier"], m["tierInfo"]["en"], m["tierInfo"]["zhCn"], m["pointsBalance"]) == ("silver", "Silver", "银卡会员", 3200)
+    assert (m["tier"], m["tierInfo"]["en"], m["tierInfo"]["zhCn"], m["pointsBalance"]) == ("SILVER", "Silver", "银卡会员", 3200)
     assert m["homeStore"] == {"code": "N01"} and m["spendTotal"] == "3000.00"
     assert m["ledger"]["totalCount"] == 3 and [e["node"]["points"] for e in m["ledger"]["edges"]] == [1200, 1000]
     assert m["purchases"]["totalCount"] == 3 and m["purchases"]["pageInfo"]["hasNextPage"] is True
@@ -95,7 +95,7 @@ def test_a_campaign_reports_its_lift_over_graphql(shop):
     assert body.get("errors") is None, body
     c = body["data"]["retailCampaign"]
     rest = shop.api.get(f"{BASE}/campaigns/{campaign['id']}/result").get_json()
-    assert c["status"] == "launched" and c["treatedCount"] == 5
+    assert c["status"] == "LAUNCHED" and c["treatedCount"] == 5
     assert c["result"]["treated"]["converted"] + c["result"]["control"]["converted"] == 4
     assert (c["result"]["lift"], c["result"]["ciLow"], c["result"]["ciHigh"]) == (rest["lift"], rest["ci_low"], rest["ci_high"])
 

@@ -33,19 +33,19 @@ def test_manual_tier_and_points_adjustment_need_a_manager_and_a_reason(shop):
     clerk = shop.api.as_("staff_north").graphql(tier, {"id": m["id"], "input": {"tier": "gold", "reason": "VIP"}})
     assert clerk["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     done = shop.api.as_("manager").graphql(tier, {"id": m["id"], "input": {"tier": "gold", "reason": "VIP friend"}})
-    assert done["data"]["setRetailMembershipTier"] == {"tier": "gold"}
+    assert done["data"]["setRetailMembershipTier"] == {"tier": "GOLD"}
     history = shop.api.get(f"{BASE}/memberships/{m['id']}/tier-history").get_json()
     assert (history[-1]["to_state"], history[-1]["reason"], history[-1]["trigger"]) == ("gold", "VIP friend", "manual")
     read = shop.api.graphql("query($id: ID!) { retailMembership(id: $id) { tierHistory { toState reason trigger } } }",
                             {"id": m["id"]})["data"]["retailMembership"]["tierHistory"]
-    assert read == [{"toState": h["to_state"], "reason": h["reason"], "trigger": h["trigger"]} for h in history]
+    assert read == [{"toState": h["to_state"], "reason": h["reason"], "trigger": h["trigger"].upper()} for h in history]
 
     adjust = """mutation($id: ID!, $input: RetailPointsAdjustmentInput!) { adjustRetailPoints(membershipId: $id, input: $input) {
       kind points balanceAfter } }"""
     zero = shop.api.as_("manager").graphql(adjust, {"id": m["id"], "input": {"points": 0, "reason": "nothing"}})
     assert "points" in zero["errors"][0]["extensions"]["fields"]
     entry = shop.api.as_("manager").graphql(adjust, {"id": m["id"], "input": {"points": 150, "reason": "goodwill"}})
-    assert entry["data"]["adjustRetailPoints"] == {"kind": "adjust", "points": 150, "balanceAfter": 150}
+    assert entry["data"]["adjustRetailPoints"] == {"kind": "ADJUST", "points": 150, "balanceAfter": 150}
     assert member(shop.api, m["id"])["points_balance"] == 150
 
 

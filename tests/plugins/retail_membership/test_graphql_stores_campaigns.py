@@ -19,7 +19,7 @@ def test_store_crud_with_version_check_and_filter(shop):
     made = admin.graphql(CREATE_STORE, {"input": {"code": "E01", "name": "East Gate", "city": "Hangzhou"}})
     assert made.get("errors") is None, made
     store = made["data"]["createRetailStore"]
-    assert (store["code"], store["kind"], store["version"]) == ("E01", "clothing", 1)
+    assert (store["code"], store["kind"], store["version"]) == ("E01", "CLOTHING", 1)
     assert shop.api.get(f"{BASE}/stores/{store['id']}").get_json()["name"] == "East Gate"
 
     renamed = admin.graphql(UPDATE_STORE, {"id": store["id"], "input": {"version": 1, "name": "East Gate Mall"}})
@@ -51,12 +51,12 @@ def test_campaign_draft_update_launch_close(shop):
     enrol(shop.api, shop.north)
     manager = shop.api.as_("manager")
     made = manager.graphql(CREATE_CAMPAIGN, {"input": {
-        "name": "Lipstick samples", "offerKind": "sample", "goalDays": 14,
+        "name": "Lipstick samples", "offerKind": "SAMPLE", "goalDays": 14,
         "segment": {"storeIds": [shop.north["id"]], "minPurchases": 0}}})
     assert made.get("errors") is None, made
     campaign = made["data"]["createRetailCampaign"]
     rest = shop.api.get(f"{BASE}/campaigns/{campaign['id']}").get_json()
-    assert (campaign["status"], campaign["goalDays"]) == ("draft", 14)
+    assert (campaign["status"], campaign["goalDays"]) == ("DRAFT", 14)
     assert campaign["controlShare"] == rest["control_share"], (campaign["controlShare"], rest["control_share"])
     assert rest["segment"]["store_ids"] == [shop.north["id"]]
 
@@ -66,17 +66,17 @@ def test_campaign_draft_update_launch_close(shop):
     assert updated["data"]["updateRetailCampaign"] == {"name": "Lipstick samples, spring", "version": 2}
     launched = manager.graphql("mutation($id: ID!) { launchRetailCampaign(id: $id) { status treatedCount "
                                "controlCount } }", {"id": campaign["id"]})["data"]["launchRetailCampaign"]
-    assert launched["status"] == "launched" and launched["treatedCount"] + launched["controlCount"] == 1
+    assert launched["status"] == "LAUNCHED" and launched["treatedCount"] + launched["controlCount"] == 1
     closed = manager.graphql("mutation($id: ID!) { closeRetailCampaign(id: $id) { status } }", {"id": campaign["id"]})
-    assert closed["data"]["closeRetailCampaign"] == {"status": "closed"}
-    listed = manager.graphql('{ retailCampaigns(first: 5, filter: {status: "closed"}) { totalCount } }')
+    assert closed["data"]["closeRetailCampaign"] == {"status": "CLOSED"}
+    listed = manager.graphql('{ retailCampaigns(first: 5, filter: {status: CLOSED}) { totalCount } }')
     assert listed["data"]["retailCampaigns"]["totalCount"] == 1
 
 
 def test_a_rep_cannot_create_a_campaign_and_a_bad_offer_kind_names_the_field(shop):
-    denied = shop.api.as_("rep").graphql(CREATE_CAMPAIGN, {"input": {"name": "X", "offerKind": "sample"}})
+    denied = shop.api.as_("rep").graphql(CREATE_CAMPAIGN, {"input": {"name": "X", "offerKind": "SAMPLE"}})
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    bad = shop.api.as_("manager").graphql(CREATE_CAMPAIGN, {"input": {"name": "X", "offerKind": "lottery"}})
+    bad = shop.api.as_("manager").graphql(CREATE_CAMPAIGN, {"input": {"name": "X", "offerKind": "LOTTERY"}})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "offerKind" in bad["errors"][0]["extensions"]["fields"]
     assert shop.api.as_("manager").get(f"{BASE}/campaigns").get_json() == []
