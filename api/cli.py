@@ -433,9 +433,10 @@ class DemoProgress:
     #: at most this many redraws a second
     REDRAW = 0.1
 
-    def __init__(self, tty: bool | None = None):
-        self.tty = sys.stdout.isatty() if tty is None else tty
-        self.width = 0
+    def __init__(self, file: Any = None):
+        #: where the lines go (default: standard output); a bar is drawn when it is a terminal
+        self.file = file
+        self.tty = (file or sys.stdout).isatty()
 
     @contextlib.contextmanager
     def __call__(self, name: str):
@@ -444,7 +445,7 @@ class DemoProgress:
         bar, last = None, [0.0]
         if self.tty:
             bar = click.progressbar(length=1, label=f"{name:<18}", show_percent=True, show_eta=False,
-                                    item_show_func=lambda text: text)
+                                    item_show_func=lambda text: text, file=self.file)
 
             def redraw(progress: Progress) -> None:
                 now = progress.seconds
@@ -453,7 +454,7 @@ class DemoProgress:
                 last[0] = now
                 bar.length = max(progress.total or 0, progress.done, 1)
                 bar.pos = min(progress.done, bar.length)
-                bar.current_item = f"{progress.done:,} records, {progress.done / max(now, 1e-6):,.0f}/s"
+                bar.current_item = f"{_records(progress.done)}, {progress.done / max(now, 1e-6):,.0f}/s"
                 bar.render_progress()
 
             progress = Progress(name, redraw)
@@ -468,7 +469,7 @@ class DemoProgress:
             raise
         line = self.line(progress)
         if bar is None:
-            click.echo(f"{name}: {line}")
+            click.echo(f"{name}: {line}", file=self.file)
         else:
             bar.length = bar.pos = max(progress.done, 1)
             bar.finished, bar.current_item = True, line
@@ -481,7 +482,11 @@ class DemoProgress:
         seconds = progress.seconds
         if not progress.done:
             return f"done in {seconds:.1f} s"
-        return f"{progress.done:,} records in {seconds:.1f} s ({progress.done / max(seconds, 1e-6):,.0f}/s)"
+        return f"{_records(progress.done)} in {seconds:.1f} s ({progress.done / max(seconds, 1e-6):,.0f}/s)"
+
+
+def _records(count: int) -> str:
+    return f"{count:,} record{'' if count == 1 else 's'}"
 
 
 @click.command("demo")
@@ -511,8 +516,12 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
             click.echo(f"Plugins' demo data loaded: {', '.join(summary.plugins)}.")
         from core.services import analytics
 
+        shown = DemoProgress()
+        if shown.tty:
+            click.echo(f"{'analytics':<18} computing …", nl=False)
         with rt.database.unit_of_work():  # so RFM, tiers, segments, CLV and churn flags show at once
             run = analytics.refresh(trigger="demo")
+        click.echo(("\r" if shown.tty else "") + f"analytics: {run.customers:,} customers in {run.seconds:.1f} s")
         click.echo(f"Customer analytics computed for {run.customers} customers.")
     home, docs, graphiql = _urls(host, port)
     click.echo(f"Database: {rt.database.engine.url.render_as_string(hide_password=True)}")
