@@ -5,15 +5,18 @@ the same rules, audit trail, events and automatic lifecycle moves as real use (a
 customer to first purchase, the second to repeat; levels follow the revenue). The data comes from a
 seeded ``random.Random``: the same seed gives the same records on every machine (dates are relative
 to today). ``trellis demo`` calls :func:`load_demo` inside one unit of work; the core's data and each
-plugin's are loaded once, so a second call adds only what is missing.
+plugin's are loaded once, so a second call adds only what is missing. Each data set reports how far it
+has got through a :class:`Progress` (the CLI draws a progress bar from it).
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from time import perf_counter
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 
@@ -94,6 +97,52 @@ class DemoSummary:
     plugins: list[str] = field(default_factory=list)
 
 
+class Progress:
+    """How far one demo data set has got, for a progress display: the ``progress`` argument of the
+    ``trellis_demo_data`` hook.
+
+    Call it with the number of records just written (``progress(250)``); call :meth:`expect` with the
+    number of records the set will write in all, once known (an estimate is fine: the display ends at
+    what was written). A *record* is one thing a person would count — a customer, a contact, a
+    purchase, a gate scan — not the audit entries and events written with it. Calling it is optional:
+    a data set that reports nothing is shown when it is done, with its time."""
+
+    def __init__(self, name: str, on_change: Callable[["Progress"], None] | None = None):
+        #: the data set: ``core`` or the plugin's name
+        self.name = name
+        #: records reported so far, and the expected total (``None`` until :meth:`expect` is called)
+        self.done, self.total = 0, None
+        self.started = perf_counter()
+        self._on_change = on_change
+
+    def __call__(self, records: int = 1) -> None:
+        self.done += records
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def expect(self, total: int) -> None:
+        """The number of records the data set expects to write in all."""
+        self.total = total
+        if self._on_change is not None:
+            self._on_change(self)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the data set started loading."""
+        return perf_counter() - self.started
+
+
+#: ``progress_for(name)``: a context manager giving the :class:`Progress` of data set ``name``; entered
+#: around the set's loading and left when it is done (the CLI prints the set's line on leaving)
+ProgressFactory = Callable[[str], Any]
+
+
+@contextlib.contextmanager
+def silent_progress(name: str):
+    """The default ``progress_for``: a :class:`Progress` nobody displays."""
+    yield Progress(name)
+
+
 CORE_DATASET = "core"
 #: recorded for a demo loaded before data sets were recorded one by one: its plugins count as loaded
 EVERY_PLUGIN = "*"
@@ -121,27 +170,35 @@ def demo_admin() -> User:
 
 
 def load_demo(runtime: Any, rng: random.Random, *, customers: int = CUSTOMERS,
-              plugins: bool = True) -> DemoSummary | None:
+              plugins: bool = True, progress_for: ProgressFactory = silent_progress) -> DemoSummary | None:
     """Load the core's demo data, then (unless ``plugins`` is false) the demo data of every enabled plugin
     through the ``trellis_demo_data`` hook, in the open unit of work. Each set is loaded once and recorded,
     so a later run adds only what is missing: the plugins' data after a ``--core-only`` run, or a plugin
-    enabled since. Returns what was added, or None when nothing was."""
+    enabled since. ``progress_for(name)`` is entered around each set loaded (see :data:`ProgressFactory`).
+    Returns what was added, or None when nothing was."""
     admin = demo_admin()
     loaded = loaded_datasets()
     summary = None
     if CORE_DATASET not in loaded:
-        builder = _Builder(rng, today=datetime.combine(datetime.now(timezone.utc).date(), time(9), timezone.utc))
-        builder.staff()
-        for index in range(customers):
-            builder.customer(index)
-        db.session().add(DemoDataset(name=CORE_DATASET))
+        with progress_for(CORE_DATASET) as progress:
+            builder = _Builder(rng, today=datetime.combine(datetime.now(timezone.utc).date(), time(9), timezone.utc))
+            progress.expect(customers)
+            builder.staff()
+            for index in range(customers):
+                builder.customer(index)
+                progress(1)
+            db.session().add(DemoDataset(name=CORE_DATASET))
+            db.session().flush()
         summary = builder.summary
     if plugins and EVERY_PLUGIN not in loaded:
         for name in runtime.plugins.implementers("trellis_demo_data"):
             if name in loaded:
                 continue
-            runtime.plugins.call_each("trellis_demo_data", only={name}, admin=admin, rng=plugin_rng(name))
-            db.session().add(DemoDataset(name=name))
+            with progress_for(name) as progress:
+                runtime.plugins.call_each("trellis_demo_data", only={name}, admin=admin, rng=plugin_rng(name),
+                                          progress=progress)
+                db.session().add(DemoDataset(name=name))
+                db.session().flush()
             summary = summary or DemoSummary(0, 0, 0, 0, 0, 0)
             summary.plugins.append(name)
     if summary is not None:

@@ -122,15 +122,21 @@ def trellis_cli_commands():
 
 
 @hookspec
-def trellis_demo_data(admin, rng):
+def trellis_demo_data(admin, rng, progress):
     """Add the plugin's demo records; called by ``trellis demo`` after the core's demo data.
 
     ``admin`` is the demo administrator (a ``core.models.User``), ``rng`` a ``random.Random`` seeded for
     this plugin alone, so its demo is the same on every machine whatever else is enabled. A unit of work is
-    open: write through services. The core records that the plugin's demo data are loaded and calls the
-    hook once per database: after ``trellis demo --core-only``, or when the plugin is enabled later, the
-    next ``trellis demo`` adds just the missing plugins' data (a database whose demo was loaded before data
-    sets were recorded one by one counts as complete).
+    open: write through services, and through the bulk paths (``core.services.bulk.BulkRecorder``) for
+    thousands of rows, so the whole demo loads in seconds. The core records that the plugin's demo data
+    are loaded and calls the hook once per database: after ``trellis demo --core-only``, or when the
+    plugin is enabled later, the next ``trellis demo`` adds just the missing plugins' data (a database
+    whose demo was loaded before data sets were recorded one by one counts as complete).
+
+    ``progress`` (a ``core.demo.Progress``; optional: an implementation may leave the argument out) is
+    how the plugin shows how far it has got: ``progress.expect(total)`` with the number of records it
+    will write (an estimate is fine), then ``progress(n)`` after writing ``n`` more. ``trellis demo``
+    draws one line per data set from it, with a progress bar and records per second on a terminal.
     """
 
 

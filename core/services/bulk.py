@@ -196,9 +196,10 @@ class BulkRecorder:
             for start in range(0, len(rows), CHUNK):
                 conn.execute(insert(model.__table__), rows[start:start + CHUNK])
             counts[model.__tablename__] = len(rows)
-            if model is OutboxEvent:
+            if model is OutboxEvent and rows and webhooks.any_subscription():
                 # queue webhook deliveries as the single-record path does (its ``*`` subscriber); the
-                # other in-process subscribers are not called
+                # other in-process subscribers are not called. With no subscription there is nothing to
+                # queue, and building thousands of event objects to find that out is most of a flush.
                 for row in rows:
                     webhooks.on_event(OutboxEvent(**row), self.actor)
         return counts

@@ -346,6 +346,22 @@ def ping(actor: Any, subscription_id: Any) -> WebhookDelivery:
 _CACHE_KEY = "trellis.webhooks.active"
 
 
+def _active_subscriptions() -> list[WebhookSubscription]:
+    """The active subscriptions, read once per unit of work (see :func:`on_event`)."""
+    sess = db.session()
+    subs = sess.info.get(_CACHE_KEY)
+    if subs is None:
+        subs = sess.info[_CACHE_KEY] = sess.scalars(select(WebhookSubscription).where(
+            WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
+    return subs
+
+
+def any_subscription() -> bool:
+    """Whether any webhook subscription is active: with none, no event needs queueing (a bulk import
+    skips building its thousands of events into objects for :func:`on_event`)."""
+    return bool(_active_subscriptions())
+
+
 def on_event(event: OutboxEvent, actor: Any = None) -> None:
     """The ``*`` subscriber: queue the event for every active subscription whose patterns match it.
 
@@ -355,11 +371,7 @@ def on_event(event: OutboxEvent, actor: Any = None) -> None:
     if event.record_type in UNSENT_RECORD_TYPES:
         sess.info.pop(_CACHE_KEY, None)
         return
-    subs = sess.info.get(_CACHE_KEY)
-    if subs is None:
-        subs = sess.info[_CACHE_KEY] = sess.scalars(select(WebhookSubscription).where(
-            WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
-    targets = [sub for sub in subs if matches(sub.events, event.name)]
+    targets = [sub for sub in _active_subscriptions() if matches(sub.events, event.name)]
     if not targets:
         return
     if event.id is None:

@@ -81,10 +81,10 @@ def trellis_scheduled_jobs():
 
 
 @hookimpl
-def trellis_demo_data(admin, rng):
+def trellis_demo_data(admin, rng, progress):
     from plugins.exhibitions.demo import load
 
-    load(admin, rng)
+    load(admin, rng, progress)
 
 
 @hookimpl

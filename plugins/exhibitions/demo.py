@@ -75,8 +75,8 @@ def _upload(admin, edition_id, scans: list[dict]) -> None:
         svc.upload_scans(admin, edition_id, {"scans": scans[start:start + 2000]})
 
 
-def _edition_activity(admin, rng, edition, parts, attendees) -> None:
-    """Leads, meetings and survey answers of one edition."""
+def _edition_activity(admin, rng, edition, parts, attendees, progress) -> None:
+    """Leads, meetings and survey answers of one edition (each reported to ``progress``)."""
     eid = str(edition.id)
     buyers = [a for a in attendees if a["category"] in L.PROFESSIONAL]
     for p in parts:
@@ -84,11 +84,13 @@ def _edition_activity(admin, rng, edition, parts, attendees) -> None:
             svc.capture_lead(admin, {"participation_id": str(p.id), "badge_code": reg["badge_code"],
                                      "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
                                      "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
+            progress(1)
         if buyers and rng.random() < 0.5:
             reg = rng.choice(buyers)
             meeting = svc.request_meeting(admin, {"participation_id": str(p.id),
                                                   "registration_id": str(reg["registration_id"]),
                                                   "location": "Business matching area"})
+            progress(1)
             answer = rng.choice(["accepted", "accepted", "declined"])
             svc.change_meeting_status(admin, meeting.id, {"to": answer})
             if answer == "accepted":
@@ -96,12 +98,20 @@ def _edition_activity(admin, rng, edition, parts, attendees) -> None:
         if rng.random() < 0.3:
             svc.submit_survey(admin, {"edition_id": eid, "participation_id": str(p.id),
                                       "satisfaction": rng.choice([3, 4, 4, 5])})
+            progress(1)
     for reg in rng.sample(attendees, min(len(attendees), 40)):
         svc.submit_survey(admin, {"edition_id": eid, "registration_id": str(reg["registration_id"]),
                                   "phase": rng.choice(["during", "after"]), "satisfaction": rng.choice([2, 3, 4, 4, 5])})
+        progress(1)
 
 
-def load(admin, rng) -> None:
+def load(admin, rng, progress=None) -> None:
+    """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of the records as they are written:
+    booths, exhibitors, participations, registrations, gate scans, leads, meetings and surveys."""
+    from core.demo import Progress
+
+    progress = progress or Progress("exhibitions")
+    progress.expect(2 * 90 + N_COMPANIES + 170 + 2 * VISITORS_FIRST + NEW_VISITORS_SECOND + 9000 + 700)
     organiser = users.create_user(admin, {"email": "organiser@exhibitions.demo", "name": "Olivia Organiser",
                                           "role": L.ORGANISER, "password": "organiser-password"})
     show = svc.create_exhibition(organiser, {"name": "China International Machinery Fair",
@@ -119,11 +129,13 @@ def load(admin, rng) -> None:
             area = rng.choice([9, 18, 36, 54])
             svc.create_booth(organiser, {"edition_id": str(edition.id), "number": f"{hall}-{i + 1:03d}", "hall": hall,
                                          "area": area, "price": area * rng.choice([1800, 2000, 2400])})
+        progress(90)
     companies = [customers.create(organiser, {"name": f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_WORDS)} "
                                                       f"{rng.choice(['Machinery', 'Tools', 'Robotics', 'Equipment'])} "
                                                       f"Co. {i + 1}",
                                               "industry": "machinery", "source": "exhibition"})
                  for i in range(N_COMPANIES)]
+    progress(N_COMPANIES)
     for n, company in enumerate(companies[:2]):
         user = users.create_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
                                          "role": L.EXHIBITOR, "password": "exhibitor-password"})
@@ -142,15 +154,18 @@ def load(admin, rng) -> None:
     booths1 = list(reversed(svc.list_booths(organiser, {"edition_id": str(first.id)},
                                             page=svc.common.PageRequest(limit=100)).items))
     parts1 = [book(first, c, booths1) for c in companies[:70]]
+    progress(len(parts1))
     # first edition's visitors: pre-registration list, then the gates
     rows = [_visitor_row(rng, first) for _ in range(VISITORS_FIRST)]
     regs1 = []
     for start in range(0, len(rows), 1000):
         result = svc.import_registrations(organiser, first.id, {"registrations": rows[start:start + 1000]})
         regs1 += [{**r, "category": rows[start + r["index"]]["category"]} for r in result.registrations]
+        progress(len(result.registrations))
     scans, attendees1 = _scans(rng, {"starts_on": first.starts_on, "ends_on": first.ends_on}, regs1, show_up=0.62)
     _upload(organiser, first.id, scans)
-    _edition_activity(organiser, rng, first, parts1, attendees1)
+    progress(len(scans))
+    _edition_activity(organiser, rng, first, parts1, attendees1, progress)
     svc.create_follow_ups(organiser, first.id)
 
     # second edition: rebook most exhibitors, invite past visitors, register returning and new ones
@@ -169,6 +184,7 @@ def load(admin, rng) -> None:
         elif rng.random() < 0.5:
             svc.change_participation_status(organiser, p.id, {"to": "cancelled", "reason": "budget cut"})
     parts2 += [book(second, c, booths2) for c in companies[70:N_COMPANIES]]
+    progress(len(parts2))
     svc.build_invitations(organiser, second.id, {"attended": True})
     returning = [r for r in attendees1 if rng.random() < 0.45]
     rows2 = [_visitor_row(rng, second, visitor_id=r["visitor_id"]) for r in returning]
@@ -178,10 +194,12 @@ def load(admin, rng) -> None:
     for start in range(0, len(rows2), 1000):
         result = svc.import_registrations(organiser, second.id, {"registrations": rows2[start:start + 1000]})
         regs2 += [{**r, "category": rows2[start + r["index"]]["category"]} for r in result.registrations]
+        progress(len(result.registrations))
     svc.send_matches(organiser, second.id)
     scans, attendees2 = _scans(rng, {"starts_on": second.starts_on, "ends_on": second.ends_on}, regs2, show_up=0.66)
     _upload(organiser, second.id, scans)
-    _edition_activity(organiser, rng, second, parts2, attendees2)
+    progress(len(scans))
+    _edition_activity(organiser, rng, second, parts2, attendees2, progress)
     svc.create_follow_ups(organiser, second.id)
 
 

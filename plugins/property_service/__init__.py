@@ -101,10 +101,10 @@ def trellis_scheduled_jobs():
 
 
 @hookimpl
-def trellis_demo_data(admin, rng):
+def trellis_demo_data(admin, rng, progress):
     from plugins.property_service.demo import build
 
-    build(admin, rng)
+    build(admin, rng, progress)
 
 
 @hookimpl

@@ -59,9 +59,15 @@ COMPLAINT_TEAM = {"垃圾清运不及时": "environment", "宠物粪便无人清
                   "保安态度不好": "security"}
 
 
-def build(admin: User, rng: random.Random) -> None:
+def build(admin: User, rng: random.Random, progress=None) -> None:
+    """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of units, residents and requests as
+    they are written."""
+    from core.demo import Progress
+
+    progress = progress or Progress("property_service")
     if db.session().scalar(select(PsEstate.id).where(PsEstate.name == ESTATE)) is not None:
         return
+    progress.expect(96 + 80 + REQUESTS)
     from core.services import users
 
     now = utcnow()
@@ -106,6 +112,7 @@ def build(admin: User, rng: random.Random) -> None:
                     units.append(services.units.create(admin, {
                         "building_id": str(building.id), "unit": str(staircase), "room": f"{floor}0{room}",
                         "area": f"{rng.choice([68, 89, 96, 112, 128, 143])}.{rng.randrange(0, 100):02d}"}))
+                    progress(1)
 
     from core.services import customers
 
@@ -120,11 +127,13 @@ def build(admin: User, rng: random.Random) -> None:
                                             "relation": relation,
                                             "start_date": f"{rng.randrange(2012, 2025)}-0{rng.randrange(1, 10)}-01"})
         residents.append((owner, unit))
+        progress(1)
 
     kinds = [k for k, _ in KIND_WEIGHTS]
     weights = [w for _, w in KIND_WEIGHTS]
     for index in range(REQUESTS):
         _one_request(rng, now, index, residents, rng.choices(kinds, weights)[0], teams, members, centre)
+        progress(1)
     requests.check_sla(now)
 
 

@@ -101,10 +101,10 @@ def trellis_labels():
 
 
 @hookimpl
-def trellis_demo_data(admin, rng):
+def trellis_demo_data(admin, rng, progress):
     from plugins.retail_membership.demo import demo
 
-    demo(admin, rng)
+    demo(admin, rng, progress=progress)
 
 
 @hookimpl

@@ -43,7 +43,12 @@ GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "
 PREFERENCES = ["新品", "折扣", "环保", "简约风", "国潮", "护肤", "亲子", "数码"]
 
 
-def demo(admin, rng, members: int = MEMBERS) -> dict:
+def demo(admin, rng, members: int = MEMBERS, progress=None) -> dict:
+    """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of members and purchases as written."""
+    from core.demo import Progress
+
+    progress = progress or Progress(services.PLUGIN)
+    progress.expect(members * 9)  # about eight purchases a member; corrected once they are generated
     now = utcnow().replace(microsecond=0)
     today = now.date()
     stores = []
@@ -70,6 +75,7 @@ def demo(admin, rng, members: int = MEMBERS) -> dict:
                        "region": store.city, "preferences": rng.sample(PREFERENCES, 2), "occasions": occasions,
                        "_store": store})
     ids = bulk.enrol(admin, [{k: v for k, v in p.items() if not k.startswith("_")} for p in people])
+    progress(len(ids))
 
     # two campaigns launched 45 days ago, before the purchases are generated, so their effect can be built in
     launch_at = now - timedelta(days=45)
@@ -116,7 +122,9 @@ def demo(admin, rng, members: int = MEMBERS) -> dict:
     for row in purchases:
         if rng.random() < 0.04:
             row["redeem"] = rng.choice([200, 500, 1000])
+    progress.expect(len(ids) + len(purchases))
     counts = bulk.import_purchases(admin, purchases, now=now)
+    progress(len(purchases))
 
     # a few refunds through the ordinary service (points and spend reversed, the timeline shows the net)
     recent = list(db.session().scalars(select(RetailPurchase).where(RetailPurchase.occurred_at > now - timedelta(days=60))

@@ -2,6 +2,7 @@
 a database of its own (an SQLite file, or a fresh schema on the PostgreSQL test server)."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -384,3 +385,45 @@ def test_teams_create_and_users_join_them(migrated):
     assert joined.exit_code == 0 and "in team Harbour" in joined.stdout
     missing = run(migrated, "users", "create", "lost@example.com", "--team", "Nowhere", "--no-password")
     assert missing.exit_code == 1 and "trellis teams create 'Nowhere'" in missing.stderr
+
+
+def test_the_demo_reports_each_data_set_to_its_own_progress(runtime, uow):
+    import contextlib
+    import random
+
+    from core import demo
+
+    seen = []
+
+    @contextlib.contextmanager
+    def progress_for(name):
+        progress = demo.Progress(name)
+        yield progress
+        seen.append((name, progress.done, progress.total))
+
+    plugins = FakePlugins("alpha")
+    demo.load_demo(SimpleNamespace(plugins=plugins), random.Random(demo.SEED), customers=3, progress_for=progress_for)
+    assert seen == [("core", 3, 3), ("alpha", 0, None)]  # the fake plugin reports nothing
+    assert plugins.calls[0][2]["progress"].name == "alpha"  # the hook's optional ``progress`` argument
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_demo_progress_is_a_bar_on_a_terminal_and_one_plain_line_otherwise():
+    outputs = []
+    for file in (io.StringIO(), Terminal()):
+        with cli.DemoProgress(file)("exhibitions") as progress:
+            progress.expect(3000)
+            progress(1200)
+            progress(1234)
+        outputs.append(file.getvalue())
+    plain, terminal = outputs
+    assert plain.count("\n") == 1
+    plain = plain.strip()
+    assert re.fullmatch(r"exhibitions: 2,434 records in \d+\.\d s \([\d,]+/s\)", plain)
+    # click draws the bar on the terminal (redrawn in place with \r) and leaves the same numbers on it
+    assert "exhibitions" in terminal and "[####" in terminal and "100%" in terminal
+    assert re.search(r"2,434 records in \d+\.\d s", terminal)
