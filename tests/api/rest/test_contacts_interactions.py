@@ -171,3 +171,26 @@ def test_deleting_the_only_contact_leaves_no_primary_behind(api):
     assert api.as_("rep").delete(f"/api/v1/contacts/{only['id']}").status_code == 204
     assert _contacts(api, customer["id"]) == {}
     assert _contacts(api, customer["id"], deleted=True)["Li Lei"]["is_primary"] is False
+
+
+def test_contact_search_takes_percent_and_underscore_literally(api):
+    customer = create(api)
+    add_contact(api, customer["id"], name="Wang_Fang")
+    add_contact(api, customer["id"], name="WangXFang", is_primary=True)
+    url = f"/api/v1/contacts?customer_id={customer['id']}&q="
+    assert [c["name"] for c in api.as_("rep").get(url + "wang_f").get_json()] == ["Wang_Fang"]
+    assert api.as_("rep").get(url + "%25").get_json() == []  # a "%" is not a wildcard
+
+
+def test_editing_an_ordinary_contact_leaves_the_primary_where_it_is(api):
+    customer = create(api)
+    add_contact(api, customer["id"])
+    second = add_contact(api, customer["id"], name="Han Meimei")
+    edited = api.as_("rep").patch(f"/api/v1/contacts/{second['id']}", json={"version": second["version"],
+                                                                           "title": "Buyer"})
+    assert edited.status_code == 200 and edited.get_json()["is_primary"] is False
+    kept = api.as_("rep").patch(f"/api/v1/contacts/{second['id']}", json={"version": edited.get_json()["version"],
+                                                                         "is_primary": False})
+    assert kept.status_code == 200 and kept.get_json()["is_primary"] is False
+    assert {n: c["is_primary"] for n, c in _contacts(api, customer["id"]).items()} == {
+        "Li Lei": True, "Han Meimei": False}
