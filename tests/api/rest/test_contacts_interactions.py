@@ -1,6 +1,9 @@
 """Contacts and interactions over REST, and the customer timeline."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from core.db import utcnow
 from tests.api.rest.test_customers import create
 
 
@@ -64,6 +67,18 @@ def test_planned_interaction_is_a_task_assigned_to_its_creator(api, people):
     body = response.get_json()
     assert response.status_code == 201 and body["status"] == "planned"
     assert body["assignee_id"] == str(people.rep.id)
+
+
+def test_a_done_interaction_without_a_time_happened_now_and_a_task_has_not_happened_yet(api):
+    customer = create(api)
+    before = utcnow()
+    done = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "call"})
+    assert done.status_code == 201 and done.get_json()["status"] == "done"
+    occurred = done.get_json()["occurred_at"]
+    assert occurred is not None and datetime.fromisoformat(occurred) >= before.replace(microsecond=0)
+    planned = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "visit", "due_at": "2026-12-01T02:00:00Z"})
+    assert planned.status_code == 201 and planned.get_json()["occurred_at"] is None
 
 
 def test_planned_interaction_without_due_time_is_422(api):
