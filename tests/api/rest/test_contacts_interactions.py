@@ -209,3 +209,17 @@ def test_editing_an_ordinary_contact_leaves_the_primary_where_it_is(api):
     assert kept.status_code == 200 and kept.get_json()["is_primary"] is False
     assert {n: c["is_primary"] for n, c in _contacts(api, customer["id"]).items()} == {
         "Li Lei": True, "Han Meimei": False}
+
+
+def test_an_interaction_edit_is_audited_with_its_changes_and_a_no_op_edit_is_not(api):
+    customer = create(api)
+    made = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "call",
+                                                             "subject": "first call"}).get_json()
+    url = f"/api/v1/interactions/{made['id']}"
+    edited = api.as_("rep").patch(url, json={"version": made["version"], "subject": "intro call"})
+    assert edited.status_code == 200, edited.get_json()
+    same = api.as_("rep").patch(url, json={"version": edited.get_json()["version"], "subject": "intro call"})
+    assert same.status_code == 200 and same.get_json()["version"] == edited.get_json()["version"]
+    trail = api.as_("admin").get(f"/api/v1/audit?record_id={made['id']}").get_json()
+    assert [e["action"] for e in trail] == ["interaction.updated", "interaction.created"]
+    assert trail[0]["changes"] == {"subject": ["first call", "intro call"]}
