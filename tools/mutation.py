@@ -129,7 +129,11 @@ def serve(sock_path: str) -> int:
         conn, _ = server.accept()
         with conn:
             request = json.loads(_read_all(conn))
-            conn.sendall(json.dumps(_fork_pytest(request["cwd"], request["args"], request["timeout"])).encode())
+            result = _fork_pytest(request["cwd"], request["args"], request["timeout"], request.get("client"))
+            try:
+                conn.sendall(json.dumps(result).encode())
+            except OSError:
+                pass  # the client was stopped by cosmic-ray's timeout
 
 
 def _read_all(conn: socket.socket) -> bytes:
@@ -139,7 +143,17 @@ def _read_all(conn: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def _fork_pytest(cwd: str, args: list[str], timeout: float) -> dict:
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _fork_pytest(cwd: str, args: list[str], timeout: float, client_pid: int | None) -> dict:
     out = tempfile.NamedTemporaryFile(prefix="mutant-", suffix=".log", delete=False)
     pid = os.fork()
     if pid == 0:  # the child: one pytest run, then exit without running the server's cleanup
@@ -162,7 +176,8 @@ def _fork_pytest(cwd: str, args: list[str], timeout: float) -> dict:
         if done:
             code = os.waitstatus_to_exitcode(status)
             break
-        if time.monotonic() > deadline:
+        # a client stopped by cosmic-ray's timeout: stop its run too, or it would delay the next mutant
+        if time.monotonic() > deadline or not _alive(client_pid):
             os.kill(pid, 9)
             os.waitpid(pid, 0)
             code = -9
@@ -182,7 +197,7 @@ def client(sock_path: str, timeout: float, args: list[str]) -> int:
         conn.connect(sock_path)
     except OSError:  # no server: run pytest here rather than report a failure (a false "killed")
         os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])
-    conn.sendall(json.dumps({"cwd": os.getcwd(), "args": args, "timeout": timeout}).encode())
+    conn.sendall(json.dumps({"cwd": os.getcwd(), "args": args, "timeout": timeout, "client": os.getpid()}).encode())
     conn.shutdown(socket.SHUT_WR)
     reply = json.loads(_read_all(conn))
     print(reply["output"])
@@ -240,7 +255,9 @@ def score(session: Path, cwd: Path) -> dict:
         if result.get("worker_outcome") != "normal":
             other += 1  # a timeout or a crash of the worker: counted as neither
             continue
-        if result.get("test_outcome") == "killed":
+        if result.get("test_outcome") == "killed" and (result.get("output") or "").strip() == "timeout":
+            other += 1  # cosmic-ray counts a timeout as killed; it says nothing about the tests
+        elif result.get("test_outcome") == "killed":
             killed += 1
         elif result.get("test_outcome") == "survived":
             survived += 1
