@@ -316,7 +316,6 @@ def run(module: str, out: Path, timeout: float, full: bool, scratch: Path, sampl
           f"(resumable)...", flush=True)
     cosmic("cosmic-ray", "exec", str(cfg), str(session), cwd=scratch)
     result = score(session, scratch)
-    result["other"] -= left_out
     result["sampled"] = f"sampled {candidates - left_out} of {candidates}" if left_out else f"all {candidates}"
     return result
 
