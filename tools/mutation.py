@@ -4,6 +4,8 @@ checked by only the test files that cover that module, so a run is bounded.
     pip install -e '.[dev]'                         # cosmic-ray
     python tools/mutation.py --list                 # the modules it knows and their test files
     python tools/mutation.py core/services/contacts.py [more modules] [--full] [--timeout 300]
+    python tools/mutation.py plugins/retail_membership/services.py --sample 60 --seed 1   # a seeded sample
+    python tools/mutation.py core/services/contacts.py --rerun-survivors   # after writing tests
 
 The working tree is never touched: the tracked and untracked (not ignored) files are copied to a scratch
 directory and mutated there. Every mutant runs ``pytest -x`` on the module's test files; a mutant is
@@ -12,22 +14,36 @@ produce equivalent or duplicate mutants (a ``*`` turned into each of ``<<``, ``>
 ``==`` turned into each ordering) are left out, which cuts a module's mutants by about two thirds; pass
 ``--full`` for all of them. The survivors are printed with their diff; each is a test waiting to be
 written (or an equivalent mutant to note). Sessions are kept in ``--out`` (default
-``.mutation/``, ignored by git) so an interrupted run resumes where it stopped.
+``.mutation/``, ignored by git) so an interrupted run resumes where it stopped. ``--sample N`` runs a
+seeded random sample of N of the module's (filtered) mutants, for a module too big to run whole; the
+others are marked skipped in the session (so the sample is fixed once the session exists) and the report
+says "sampled N of M". ``--rerun-survivors`` runs only the last run's survivors again (after new tests).
+
+Speed: a mutant's cost is one pytest start-up. By default a *fork server* imports the heavy third-party
+packages (numpy, scipy, SQLAlchemy, Flask, strawberry, pytest) once and runs each mutant's pytest in a
+``fork()`` of itself, which imports the project's code fresh from the mutated scratch copy
+(``--no-fork-server`` for a plain ``python -m pytest`` per mutant).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import random
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: module -> the test files that exercise it (the run uses only these; keep the list honest and short)
+#: module -> the test files that exercise it (the run uses only these; keep the list honest and short).
+#: Order matters: ``pytest -x`` stops at the first failure, so a killed mutant costs only the start-up and
+#: the tests before the first failing one; put the fast, most specific file first.
 MODULE_TESTS: dict[str, list[str]] = {
     # core services
     "core/services/contacts.py": ["tests/api/rest/test_contacts_interactions.py",
@@ -35,7 +51,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                                   "tests/api/graphql/test_records.py"],  # Customer.contacts (for_customers)
     "core/services/interactions.py": ["tests/api/rest/test_contacts_interactions.py",
                                       "tests/api/rest/test_deleted_customer_records.py",
-                                      "tests/core/test_tasks_ownership.py"],
+                                      "tests/core/test_tasks_ownership.py",
+                                      "tests/api/graphql/test_records.py"],  # latest/count_for_customers
     "core/services/customers.py": ["tests/api/rest/test_customers.py", "tests/api/rest/test_audit.py",
                                    "tests/api/rest/test_error_mapping.py"],
     "core/services/common.py": ["tests/api/rest/test_customers.py", "tests/api/rest/test_contacts_interactions.py"],
@@ -80,6 +97,113 @@ NOISY_OPERATORS = [
 ]
 
 
+#: third-party packages the fork server imports once (never the project's own packages: those must be
+#: imported fresh, from disk, by every mutant's test run)
+PRELOAD = ["numpy", "scipy.stats", "scipy.optimize", "scipy.special", "scipy.integrate", "sqlalchemy",
+           "sqlalchemy.orm", "sqlalchemy.dialects.sqlite", "flask", "flask_smorest", "marshmallow", "strawberry",
+           "strawberry.flask.views", "pluggy", "werkzeug", "jinja2", "pytest", "_pytest.python",
+           "_pytest.assertion.rewrite"]
+PROJECT_PACKAGES = ("api", "core", "plugins", "tests", "bench")
+
+
+def serve(sock_path: str) -> int:
+    """The fork server: import the heavy third-party packages once, then run each mutant's pytest in a
+    fresh ``fork()`` of this process, so a mutant costs the project's imports and its tests, not numpy's
+    and scipy's import. The child starts with none of the project's modules imported and the scratch
+    directory first on ``sys.path`` (as ``python -m pytest`` run there would), so it reads the mutated
+    file from disk. One request at a time (cosmic-ray's local distributor runs mutants one by one)."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in PROJECT_PACKAGES)
+    if leaked:
+        raise SystemExit(f"fork server: project modules imported by the preload: {leaked}")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            request = json.loads(_read_all(conn))
+            result = _fork_pytest(request["cwd"], request["args"], request["timeout"], request.get("client"))
+            try:
+                conn.sendall(json.dumps(result).encode())
+            except OSError:
+                pass  # the client was stopped by cosmic-ray's timeout
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    chunks = []
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _fork_pytest(cwd: str, args: list[str], timeout: float, client_pid: int | None) -> dict:
+    out = tempfile.NamedTemporaryFile(prefix="mutant-", suffix=".log", delete=False)
+    pid = os.fork()
+    if pid == 0:  # the child: one pytest run, then exit without running the server's cleanup
+        code = 3
+        try:
+            os.chdir(cwd)
+            sys.path.insert(0, cwd)
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+            import pytest
+
+            code = int(pytest.main(args))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    deadline = time.monotonic() + timeout + 30  # cosmic-ray's own timeout comes first and is reported as such
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        # a client stopped by cosmic-ray's timeout: stop its run too, or it would delay the next mutant
+        if time.monotonic() > deadline or not _alive(client_pid):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            code = -9
+            break
+        time.sleep(0.05)
+    out.close()
+    text = Path(out.name).read_text(errors="replace")
+    os.unlink(out.name)
+    return {"code": code, "output": text[-20000:]}
+
+
+def client(sock_path: str, timeout: float, args: list[str]) -> int:
+    """The test command cosmic-ray runs per mutant when the fork server is on: pytest ``args`` run by the
+    server, its output printed, its exit code returned."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(sock_path)
+    except OSError:  # no server: run pytest here rather than report a failure (a false "killed")
+        os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])
+    conn.sendall(json.dumps({"cwd": os.getcwd(), "args": args, "timeout": timeout, "client": os.getpid()}).encode())
+    conn.shutdown(socket.SHUT_WR)
+    reply = json.loads(_read_all(conn))
+    print(reply["output"])
+    return 1 if reply["code"] == -9 else reply["code"]
+
+
 def copy_tree(dest: Path) -> None:
     """The tracked and untracked (not ignored) files of the working tree, as they are now."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
@@ -91,8 +215,13 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(src, dest / name)
 
 
-def config(module: str, tests: list[str], timeout: float, full: bool) -> str:
-    command = " ".join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests])
+def config(module: str, tests: list[str], timeout: float, full: bool, sock: Path | None = None) -> str:
+    pytest_args = ["-x", "-q", "-p", "no:cacheprovider", *tests]
+    if sock is None:
+        command = " ".join([sys.executable, "-m", "pytest", *pytest_args])
+    else:
+        command = " ".join([sys.executable, str(Path(__file__).resolve()), "--client", str(sock),
+                            "--timeout", str(timeout), "--", *pytest_args])
     lines = [
         "[cosmic-ray]",
         f"module-path = {json.dumps(module)}",
@@ -121,10 +250,14 @@ def score(session: Path, cwd: Path) -> dict:
         if not result:
             other += 1
             continue
+        if result.get("worker_outcome") == "skipped":
+            continue  # left out by the operator filter or the sample
         if result.get("worker_outcome") != "normal":
             other += 1  # a timeout or a crash of the worker: counted as neither
             continue
-        if result.get("test_outcome") == "killed":
+        if result.get("test_outcome") == "killed" and (result.get("output") or "").strip() == "timeout":
+            other += 1  # cosmic-ray counts a timeout as killed; it says nothing about the tests
+        elif result.get("test_outcome") == "killed":
             killed += 1
         elif result.get("test_outcome") == "survived":
             survived += 1
@@ -138,17 +271,53 @@ def score(session: Path, cwd: Path) -> dict:
             "score": round(100 * killed / total, 1) if total else None, "survivors": survivors}
 
 
-def run(module: str, out: Path, timeout: float, full: bool, scratch: Path) -> dict:
+SAMPLE_MARK = "Not in the sample"
+
+
+def take_sample(session: Path, size: int, seed: int) -> None:
+    """Keep a seeded random ``size`` of the not-yet-filtered mutants; mark the others skipped (the same
+    way cosmic-ray's filters do), so ``exec`` runs only the sample and a resumed run keeps it."""
+    with sqlite3.connect(session) as conn:
+        pending = sorted(job for (job,) in conn.execute(
+            "SELECT job_id FROM work_items WHERE job_id NOT IN (SELECT job_id FROM work_results)"))
+        keep = set(random.Random(seed).sample(pending, min(size, len(pending))))
+        conn.executemany("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
+                         "VALUES ('SKIPPED', ?, NULL, NULL, ?)",
+                         [(SAMPLE_MARK, job) for job in pending if job not in keep])
+
+
+def sample_info(session: Path) -> tuple[int, int]:
+    """(mutants left out of the sample, mutants after the operator filter)."""
+    with sqlite3.connect(session) as conn:
+        total = conn.execute("SELECT count(*) FROM work_items").fetchone()[0]
+        filtered = conn.execute("SELECT count(*) FROM work_results WHERE output = 'Filtered operator'").fetchone()[0]
+        left_out = conn.execute("SELECT count(*) FROM work_results WHERE output = ?", (SAMPLE_MARK,)).fetchone()[0]
+    return left_out, total - filtered
+
+
+def run(module: str, out: Path, timeout: float, full: bool, scratch: Path, sample: int | None, seed: int,
+        sock: Path | None, rerun_survivors: bool = False) -> dict:
     tests = MODULE_TESTS[module]
     cfg = scratch / "cosmic-ray.toml"
-    cfg.write_text(config(module, tests, timeout, full))
-    session = out / (module.replace("/", "__").removesuffix(".py") + (".full" if full else "") + ".sqlite")
+    cfg.write_text(config(module, tests, timeout, full, sock))
+    session = out / (module.replace("/", "__").removesuffix(".py") + (".full" if full else "")
+                     + (f".sample{sample}-seed{seed}" if sample else "") + ".sqlite")
     if not session.exists():
         cosmic("cosmic-ray", "init", str(cfg), str(session), cwd=scratch)
         cosmic("cr-filter-operators", str(session), str(cfg), cwd=scratch)
-    print(f"{module}: {len(tests)} test file(s); running the mutants (resumable)...", flush=True)
+        if sample:
+            take_sample(session, sample, seed)
+    elif rerun_survivors:  # after new tests: run again only the mutants that survived last time
+        with sqlite3.connect(session) as conn:
+            gone = conn.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+        print(f"{module}: running the {gone} survivor(s) of the last run again", flush=True)
+    left_out, candidates = sample_info(session)
+    print(f"{module}: {len(tests)} test file(s); {candidates - left_out} of {candidates} mutants "
+          f"(resumable)...", flush=True)
     cosmic("cosmic-ray", "exec", str(cfg), str(session), cwd=scratch)
-    return score(session, scratch)
+    result = score(session, scratch)
+    result["sampled"] = f"sampled {candidates - left_out} of {candidates}" if left_out else f"all {candidates}"
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,8 +326,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the modules and their test files")
     parser.add_argument("--full", action="store_true", help="every operator (about three times the mutants)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a mutant's run is abandoned")
+    parser.add_argument("--sample", type=int, help="run only a seeded random sample of this many mutants")
+    parser.add_argument("--seed", type=int, default=1, help="the sample's seed (default 1)")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="run again only the last run's survivors (after adding tests; same session)")
+    parser.add_argument("--no-fork-server", action="store_true",
+                        help="start a fresh `python -m pytest` per mutant (slower; the fork server is the default)")
+    parser.add_argument("--serve", metavar="SOCKET", help=argparse.SUPPRESS)
+    parser.add_argument("--client", metavar="SOCKET", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / ".mutation", help="where sessions are kept")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if args.serve:
+        return serve(args.serve)
+    if args.client:
+        return client(args.client, args.timeout, pytest_args)
     if args.list or not args.modules:
         for module, tests in MODULE_TESTS.items():
             print(module, "<-", ", ".join(tests))
@@ -171,10 +354,27 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         copy_tree(scratch)
         os.environ.pop("TRELLIS_TEST_DATABASE_URL", None)  # mutants run on SQLite
-        results = {m: run(m, args.out.resolve(), args.timeout, args.full, scratch) for m in args.modules}
+        server, sock = None, None
+        if not args.no_fork_server:
+            sock = scratch / "fork-server.sock"
+            # one BLAS thread: a fork of a process with a BLAS thread pool can hang, and the machine is shared
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(sock)],
+                                      cwd=scratch, env=env)
+            while not sock.exists():
+                if server.poll() is not None:
+                    raise SystemExit("the fork server did not start")
+                time.sleep(0.1)
+        try:
+            results = {m: run(m, args.out.resolve(), args.timeout, args.full, scratch, args.sample, args.seed,
+                              sock, args.rerun_survivors) for m in args.modules}
+        finally:
+            if server is not None:
+                server.kill()
+                server.wait()
     for module, r in results.items():
         print(f"\n== {module}: score {r['score']}% ({r['killed']} killed, {r['survived']} survived, "
-              f"{r['other']} timed out/incompetent)")
+              f"{r['other']} timed out/incompetent; {r['sampled']} mutants)")
         for s in r["survivors"]:
             print("-- survivor:", s)
     return 0

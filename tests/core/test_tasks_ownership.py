@@ -79,6 +79,19 @@ def test_tick_sends_reminders_and_overdue_notices_once(api, runtime):
     assert dict(run_all(runtime, now + timedelta(minutes=20)))["tasks.reminders"] == 0
 
 
+def test_tick_reminds_at_the_reminder_instant_and_calls_a_task_overdue_only_after_its_due_instant(api, runtime):
+    customer = create(api)
+    due = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
+    remind = due - timedelta(hours=1)
+    task(api, customer["id"], subject="call back", due_at=due.isoformat(), reminder_at=remind.isoformat())
+    assert dict(run_all(runtime, remind - timedelta(seconds=1)))["tasks.reminders"] == 0
+    assert dict(run_all(runtime, remind))["tasks.reminders"] == 1  # the reminder's own instant
+    assert dict(run_all(runtime, due))["tasks.reminders"] == 0  # due now is not overdue yet
+    assert dict(run_all(runtime, due + timedelta(seconds=1)))["tasks.reminders"] == 1
+    titles = [n["title"] for n in api.as_("rep").get("/api/v1/notifications").get_json()]
+    assert sorted(titles) == ["Overdue: call back", "Reminder: call back"]
+
+
 def test_reminder_after_due_time_is_422(api):
     customer = create(api)
     response = api.as_("rep").post("/api/v1/interactions", json={
@@ -93,6 +106,17 @@ def test_my_overdue_tasks_filter(api):
     task(api, customer["id"], subject="later")
     listed = api.as_("rep").get("/api/v1/interactions?mine=true&overdue=true").get_json()
     assert [t["subject"] for t in listed] == ["late"]
+
+
+def test_due_window_filter_includes_its_start_and_excludes_its_end(api):
+    customer = create(api)
+    base = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    for hours, subject in ((0, "early"), (1, "start"), (2, "inside"), (3, "end")):
+        task(api, customer["id"], subject=subject, due_at=(base + timedelta(hours=hours)).isoformat())
+    after, before = (base + timedelta(hours=1)).isoformat(), (base + timedelta(hours=3)).isoformat()
+    listed = api.as_("rep").get("/api/v1/interactions", query_string={
+        "due_after": after, "due_before": before, "sort": "due_at"}).get_json()
+    assert [t["subject"] for t in listed] == ["start", "inside"]
 
 
 # --- handover and allocation -------------------------------------------------------------------------

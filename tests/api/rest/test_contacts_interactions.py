@@ -1,6 +1,9 @@
 """Contacts and interactions over REST, and the customer timeline."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from core.db import utcnow
 from tests.api.rest.test_customers import create
 
 
@@ -64,6 +67,18 @@ def test_planned_interaction_is_a_task_assigned_to_its_creator(api, people):
     body = response.get_json()
     assert response.status_code == 201 and body["status"] == "planned"
     assert body["assignee_id"] == str(people.rep.id)
+
+
+def test_a_done_interaction_without_a_time_happened_now_and_a_task_has_not_happened_yet(api):
+    customer = create(api)
+    before = utcnow()
+    done = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "call"})
+    assert done.status_code == 201 and done.get_json()["status"] == "done"
+    occurred = done.get_json()["occurred_at"]
+    assert occurred is not None and datetime.fromisoformat(occurred) >= before.replace(microsecond=0)
+    planned = api.as_("rep").post("/api/v1/interactions", json={
+        "customer_id": customer["id"], "kind": "visit", "due_at": "2026-12-01T02:00:00Z"})
+    assert planned.status_code == 201 and planned.get_json()["occurred_at"] is None
 
 
 def test_planned_interaction_without_due_time_is_422(api):
@@ -171,3 +186,40 @@ def test_deleting_the_only_contact_leaves_no_primary_behind(api):
     assert api.as_("rep").delete(f"/api/v1/contacts/{only['id']}").status_code == 204
     assert _contacts(api, customer["id"]) == {}
     assert _contacts(api, customer["id"], deleted=True)["Li Lei"]["is_primary"] is False
+
+
+def test_contact_search_takes_percent_and_underscore_literally(api):
+    customer = create(api)
+    add_contact(api, customer["id"], name="Wang_Fang")
+    add_contact(api, customer["id"], name="WangXFang", is_primary=True)
+    url = f"/api/v1/contacts?customer_id={customer['id']}&q="
+    assert [c["name"] for c in api.as_("rep").get(url + "wang_f").get_json()] == ["Wang_Fang"]
+    assert api.as_("rep").get(url + "%25").get_json() == []  # a "%" is not a wildcard
+
+
+def test_editing_an_ordinary_contact_leaves_the_primary_where_it_is(api):
+    customer = create(api)
+    add_contact(api, customer["id"])
+    second = add_contact(api, customer["id"], name="Han Meimei")
+    edited = api.as_("rep").patch(f"/api/v1/contacts/{second['id']}", json={"version": second["version"],
+                                                                           "title": "Buyer"})
+    assert edited.status_code == 200 and edited.get_json()["is_primary"] is False
+    kept = api.as_("rep").patch(f"/api/v1/contacts/{second['id']}", json={"version": edited.get_json()["version"],
+                                                                         "is_primary": False})
+    assert kept.status_code == 200 and kept.get_json()["is_primary"] is False
+    assert {n: c["is_primary"] for n, c in _contacts(api, customer["id"]).items()} == {
+        "Li Lei": True, "Han Meimei": False}
+
+
+def test_an_interaction_edit_is_audited_with_its_changes_and_a_no_op_edit_is_not(api):
+    customer = create(api)
+    made = api.as_("rep").post("/api/v1/interactions", json={"customer_id": customer["id"], "kind": "call",
+                                                             "subject": "first call"}).get_json()
+    url = f"/api/v1/interactions/{made['id']}"
+    edited = api.as_("rep").patch(url, json={"version": made["version"], "subject": "intro call"})
+    assert edited.status_code == 200, edited.get_json()
+    same = api.as_("rep").patch(url, json={"version": edited.get_json()["version"], "subject": "intro call"})
+    assert same.status_code == 200 and same.get_json()["version"] == edited.get_json()["version"]
+    trail = api.as_("admin").get(f"/api/v1/audit?record_id={made['id']}").get_json()
+    assert [e["action"] for e in trail] == ["interaction.updated", "interaction.created"]
+    assert trail[0]["changes"] == {"subject": ["first call", "intro call"]}

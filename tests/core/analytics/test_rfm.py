@@ -89,3 +89,13 @@ def test_rfm_on_cdnow_summary_is_consistent():
     assert set(daily.segment) <= set(SEGMENTS)
     for s in (daily.r_score, daily.f_score, daily.m_score):
         assert s.min() >= 1 and s.max() <= 5
+
+
+def test_the_smallest_scale_is_two_bins_and_scores_must_fit_it():
+    np.testing.assert_array_equal(rfm_score([1.0, 2.0, 3.0, 4.0], bins=2), [1, 1, 2, 2])
+    with pytest.raises(ValueError, match="bins"):
+        rfm_score([1.0, 2.0], bins=2.5)
+    with pytest.raises(ValueError, match="f_score"):
+        rfm_segment([1], [0])
+    with pytest.raises(ValueError, match="same length"):
+        rfm_segment([1, 2], [1])

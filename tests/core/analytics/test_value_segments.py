@@ -65,3 +65,10 @@ def test_discounted_clv_survives_the_quadrature_fallback_of_a_degenerate_fit():
     value = discounted_clv(bounds, (1.0, 3.4, 100.0), x, tx, T, m, periods=12, period_length=4.35,
                            discount_rate=0.01)
     assert value.shape == (3,) and np.all(np.isfinite(value)) and np.all(value >= 0)
+
+
+def test_usual_gap_of_several_customers_with_odd_and_even_gap_counts():
+    cust = np.array([0, 0, 0, 0, 2, 2, 2, 3, 3])
+    day = np.array([0, 1, 11, 13, 5, 6, 16, 0, 30])
+    # customer 0: gaps 1, 10, 2 -> median 2; 1: no purchases; 2: gaps 1, 10 -> 5.5; 3: one gap of 30
+    assert list(usual_gap_days(cust, day, 4)) == [2.0, 0.0, 5.5, 30.0]
