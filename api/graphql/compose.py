@@ -59,6 +59,8 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
         schema = TrellisSchema(
             query=query,
             mutation=mutation,
+            # every record type is reachable through node(id:), even one no field returns
+            types=[getattr(registry.module, name) for name in registry.node_sources()],
             extensions=[
                 TrellisErrors,
                 lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),

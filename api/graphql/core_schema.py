@@ -1,8 +1,9 @@
 """The core's part of the schema, registered (as the component ``core``) before any plugin's, through
 the same registry calls a plugin makes."""
-from api.graphql import analytics, contacts, customers, interactions, lifecycle, meta, people, privacy, users, webhooks
+from api.graphql import (analytics, contacts, customers, interactions, lifecycle, meta, nodes, people, privacy, users,
+                         webhooks)
 
-DOMAINS = (customers, contacts, interactions, users, people, meta, lifecycle, webhooks, analytics, privacy)
+DOMAINS = (customers, contacts, interactions, users, people, meta, lifecycle, webhooks, analytics, privacy, nodes)
 
 
 def types(registry) -> None:

@@ -7,11 +7,13 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import users_by_id
+from api.graphql.nodes import NodeSource
+from core import models
 from api.graphql.pagination import Slice, page_request
 from core.services import contacts, customers, interactions
 
 def types(registry) -> None:
-    @registry.type("Customer")
+    @registry.type("Customer", node=NodeSource(models.Customer, visible=customers.visible))
     class Customer:
         """A company or person the business sells to (客户). Reps see their own customers, managers their
         team's, admins all."""

@@ -13,7 +13,8 @@ from strawberry.scalars import JSON
 from api.graphql.inputs import input_to_dict
 from api.graphql.loaders import users_by_id
 from api.graphql.pagination import connection, page_request
-from core import levels, lifecycle
+from api.graphql.nodes import NodeSource
+from core import levels, lifecycle, models
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
 
@@ -26,7 +27,8 @@ def _history_loader(name: str):
 
 
 def types(registry) -> None:
-    @registry.type("WorkflowTransition")
+    # a move's visibility would follow its record's, of any type: admins only (the default scope rule)
+    @registry.type("WorkflowTransition", node=models.WorkflowTransitionEntry)
     class WorkflowTransition:
         """One move of a record: from, to, when, who, who approved, what fired it and why."""
 
@@ -52,7 +54,7 @@ def types(registry) -> None:
             user = info.context.user
             return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.approved_by_id)
 
-    @registry.type("ApprovalRequest")
+    @registry.type("ApprovalRequest", node=NodeSource(models.ApprovalRequest, visible=workflow.visible_approvals))
     class ApprovalRequest:
         """A move that needs a manager's approval."""
 
@@ -70,7 +72,7 @@ def types(registry) -> None:
         created_at: dt.datetime
         version: int
 
-    @registry.type("Notification")
+    @registry.type("Notification", node=NodeSource(models.Notification, visible=notifications.visible))
     class Notification:
         id: strawberry.ID
         kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")

@@ -6,11 +6,13 @@ from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict
 from api.graphql.pagination import connection, page_request
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import people
 
 
 def types(registry) -> None:
-    @registry.type("Team")
+    @registry.type("Team", node=NodeSource(models.Team, visible=people.visible_teams))
     class Team:
         id: strawberry.ID
         name: str

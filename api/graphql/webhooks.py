@@ -8,11 +8,13 @@ from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict
 from api.graphql.pagination import connection, page_request
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import webhooks
 
 
 def types(registry) -> None:
-    @registry.type("WebhookSubscription")
+    @registry.type("WebhookSubscription", node=NodeSource(models.WebhookSubscription, get=webhooks.get))
     class WebhookSubscription:
         """Where domain events are POSTed, signed with HMAC-SHA256 (see docs/webhooks.md)."""
 
@@ -33,7 +35,7 @@ def types(registry) -> None:
             return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
                                                         page=page_request(first, after)))
 
-    @registry.type("WebhookDelivery")
+    @registry.type("WebhookDelivery", node=NodeSource(models.WebhookDelivery, get=webhooks.get_delivery))
     class WebhookDelivery:
         id: strawberry.ID
         subscription_id: strawberry.ID

@@ -15,7 +15,8 @@ from strawberry import UNSET
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import customers_by_id, users_by_id
 from core import db
-from plugins.property_service import requests, services
+from api.graphql.nodes import NodeSource
+from plugins.property_service import models, requests, services
 
 CUSTOMER_REQUESTS = 20
 
@@ -45,7 +46,7 @@ def _teams(ids: list) -> dict:
 
 
 def register_types(registry) -> None:
-    @registry.type("PropertyBuilding")
+    @registry.type("PropertyBuilding", node=models.PsBuilding)
     class PropertyBuilding:
         """A building (楼栋) of an estate."""
 
@@ -56,7 +57,7 @@ def register_types(registry) -> None:
         lat: Optional[float]
         long: Optional[float]
 
-    @registry.type("PropertyUnit")
+    @registry.type("PropertyUnit", node=models.PsUnit)
     class PropertyUnit:
         """A unit: building, staircase unit (单元), room, floor area."""
 
@@ -70,7 +71,7 @@ def register_types(registry) -> None:
         def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
             return info.context.loaders.load("property_service.buildings", _buildings, self.building_id)
 
-    @registry.type("PropertyOccupancy")
+    @registry.type("PropertyOccupancy", node=models.PsOccupancy)
     class PropertyOccupancy:
         """A customer's link to a unit: owner (业主), tenant (租户) or family (家属)."""
 
@@ -85,7 +86,7 @@ def register_types(registry) -> None:
         def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:
             return info.context.loaders.load("property_service.units", _units, self.unit_id)
 
-    @registry.type("ServiceTeam")
+    @registry.type("ServiceTeam", node=models.PsTeam)
     class ServiceTeam:
         """A service team (工程组, 环境组, 护卫组, 行政组 …)."""
 
@@ -95,7 +96,7 @@ def register_types(registry) -> None:
         name_zh_cn: str
         manager_id: Optional[strawberry.ID]
 
-    @registry.type("ServiceRequest")
+    @registry.type("ServiceRequest", node=NodeSource(models.PsRequest, visible=requests.visible))
     class ServiceRequest:
         """A service request (服务申请) in the closed loop, with its SLA clocks and the owner's rating."""
 

@@ -20,7 +20,8 @@ from strawberry import UNSET
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import Slice, connection, page_request
 
-from plugins.retail_membership import campaigns, services
+from api.graphql.nodes import NodeSource
+from plugins.retail_membership import campaigns, models, services
 
 
 def _window(loaders, name, batch, key, first, after, count_name, count_batch):
@@ -66,7 +67,7 @@ def register_types(registry) -> None:
         address: str
         version: int
 
-    @registry.type("RetailPointsEntry")
+    @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, visible=services.visible_points_entries))
     class RetailPointsEntry:
         """One movement on a member's points ledger (append-only)."""
 
@@ -116,7 +117,7 @@ def register_types(registry) -> None:
         def refunded_total(self) -> str:
             return str(self.refunded_total)
 
-    @registry.type("RetailMembership")
+    @registry.type("RetailMembership", node=NodeSource(models.RetailMembership, visible=services.visible_memberships))
     class RetailMembership:
         """A customer's member card (会员卡): home store, tier, points and purchases."""
 
