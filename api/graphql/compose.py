@@ -19,6 +19,7 @@ from api.graphql import core_schema
 from api.graphql.errors import TrellisErrors
 from api.graphql.limits import CostLimiter
 from api.graphql.registry import CORE, SchemaRegistry
+from api.graphql.savepoints import MutationSavepoints
 from api.graphql.text_rule import StorableText
 from core.errors import PluginError
 from core.runtime import Runtime
@@ -63,6 +64,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
             types=[getattr(registry.module, name) for name in registry.node_sources()],
             extensions=[
                 TrellisErrors,
+                MutationSavepoints,
                 lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
                 lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
                 lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
@@ -78,10 +80,23 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
             f"The GraphQL schema of the enabled plugins ({', '.join(plugins.enabled_names)}) could not be "
             f"built: {exc}. The plugin whose type or field is named above must fix it, or be disabled."
         ) from exc
+    _nullable_root_fields(schema)
     # the synthetic module is needed while the schema resolves its lazy references; drop it with the schema
     weakref.finalize(schema, sys.modules.pop, registry.module_name, None)
     schema.trellis_registry = registry
     return schema
+
+
+def _nullable_root_fields(schema: TrellisSchema) -> None:
+    """The nullability policy's first rule (docs/graphql.md), for every component alike: every ``Query``
+    and ``Mutation`` field is nullable, so an error in one nulls that field and not the whole ``data``
+    (with the mutation's savepoint, the fields before it keep their records and report them)."""
+    from graphql import GraphQLNonNull
+
+    for root in (schema._schema.query_type, schema._schema.mutation_type):
+        for field in (root.fields.values() if root is not None else ()):
+            if isinstance(field.type, GraphQLNonNull):
+                field.type = field.type.of_type
 
 
 def _attributed(hook_name: str, registry: SchemaRegistry):
