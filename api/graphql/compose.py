@@ -80,23 +80,37 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
             f"The GraphQL schema of the enabled plugins ({', '.join(plugins.enabled_names)}) could not be "
             f"built: {exc}. The plugin whose type or field is named above must fix it, or be disabled."
         ) from exc
-    _nullable_root_fields(schema)
+    _apply_nullability(schema, registry)
     # the synthetic module is needed while the schema resolves its lazy references; drop it with the schema
     weakref.finalize(schema, sys.modules.pop, registry.module_name, None)
     schema.trellis_registry = registry
     return schema
 
 
-def _nullable_root_fields(schema: TrellisSchema) -> None:
-    """The nullability policy's first rule (docs/graphql.md), for every component alike: every ``Query``
-    and ``Mutation`` field is nullable, so an error in one nulls that field and not the whole ``data``
-    (with the mutation's savepoint, the fields before it keep their records and report them)."""
-    from graphql import GraphQLNonNull
+def _apply_nullability(schema: TrellisSchema, registry: SchemaRegistry) -> None:
+    """The nullability policy (docs/graphql.md), enforced for every component alike:
 
-    for root in (schema._schema.query_type, schema._schema.mutation_type):
-        for field in (root.fields.values() if root is not None else ()):
-            if isinstance(field.type, GraphQLNonNull):
-                field.type = field.type.of_type
+    1. every ``Query`` and ``Mutation`` field is nullable, so an error in one nulls that field and not
+       the whole ``data`` (with the mutation's savepoint, the fields before it keep their records);
+    3. a field of a type that returns another record (a ``Node``) or a page of records (a connection) is
+       nullable: that read may be refused or find nothing, and must not erase the record holding it.
+       An edge's ``node`` stays non-null (an edge exists only for a record)."""
+    from graphql import GraphQLNonNull, GraphQLObjectType
+
+    gql = schema._schema
+    roots = {t for t in (gql.query_type, gql.mutation_type) if t is not None}
+    pages = {f"{name}{suffix}" for name in registry._connections for suffix in ("Connection", "Edge")}
+    node_types = set(registry.node_sources())
+    for gql_type in gql.type_map.values():
+        if not isinstance(gql_type, GraphQLObjectType) or gql_type.name in pages \
+                or gql_type.name.startswith("__"):
+            continue
+        for field in gql_type.fields.values():
+            if not isinstance(field.type, GraphQLNonNull):
+                continue
+            inner = field.type.of_type
+            if gql_type in roots or getattr(inner, "name", None) in node_types | pages:
+                field.type = inner
 
 
 def _attributed(hook_name: str, registry: SchemaRegistry):

@@ -38,6 +38,7 @@ from sqlalchemy import literal, select, union_all
 
 from core import db
 from core.errors import Forbidden, NotFound, PluginError, ValidationFailed
+from core.schemas import MAX_PAGE_SIZE
 
 __all__ = ["NodeSource", "query_fields"]
 
@@ -145,6 +146,8 @@ def query_fields(registry) -> dict:
         return resolve(info, registry, [_parse(id, "id")])[0]
 
     def nodes(info: strawberry.Info, ids: list[strawberry.ID]) -> list[Optional[node_ref]]:
+        if len(ids) > MAX_PAGE_SIZE:
+            raise ValidationFailed(fields={"ids": [f"At most {MAX_PAGE_SIZE} ids in one request."]})
         parsed = [_parse(value, "ids") for value in ids]
         return resolve(info, registry, parsed)
 
@@ -153,7 +156,8 @@ def query_fields(registry) -> dict:
             "Any record by its id (the UUID REST uses), within your scope: null when it does not exist, is "
             "deleted or is not yours to see.")),
         "nodes": strawberry.field(resolver=nodes, description=(
-            "Records by their ids, in the order given: null for each you may not see (see `node`).")),
+            f"Records by their ids (at most {MAX_PAGE_SIZE}), in the order given: null for each you may not "
+            "see (see `node`).")),
     }
 
 

@@ -138,7 +138,7 @@ def register_types(registry) -> None:
             return str(self.spend_total)
 
         @strawberry.field(description="The tier's configuration: threshold, discount, multiplier.")
-        def tier_info(self) -> registry.ref("RetailTier"):
+        def tier_info(self) -> Optional[registry.ref("RetailTier")]:
             from plugins.retail_membership import program
 
             return program.current().tier(self.tier)

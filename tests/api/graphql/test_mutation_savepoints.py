@@ -99,3 +99,20 @@ def test_every_root_field_is_nullable(app):
     for root in (schema.query_type, schema.mutation_type):
         strict = [name for name, field in root.fields.items() if isinstance(field.type, GraphQLNonNull)]
         assert strict == [], root.name
+
+
+def test_no_field_returns_a_non_null_record_or_page(app):
+    """Rule 3 of the nullability policy: a field reading another record or a page of records may fail
+    or find nothing without erasing the record holding it (an edge's node excepted)."""
+    from graphql import GraphQLNonNull, GraphQLObjectType
+
+    schema = app.extensions["trellis.graphql"]._schema
+    records = {t.name for t in schema.type_map.values()
+               if isinstance(t, GraphQLObjectType) and any(i.name == "Node" for i in t.interfaces)}
+    strict = [f"{t.name}.{name}" for t in schema.type_map.values() if isinstance(t, GraphQLObjectType)
+              and not t.name.endswith("Edge")
+              for name, field in t.fields.items()
+              if isinstance(field.type, GraphQLNonNull)
+              and (field.type.of_type.name if hasattr(field.type.of_type, "name") else "") in records
+              | {n + "Connection" for n in records}]
+    assert strict == []

@@ -179,3 +179,8 @@ def test_the_sample_plugins_note_is_a_node_with_nothing_written_for_it(database_
             "__typename": "SampleNote", "id": created["id"], "text": "hello"}
         assert ok(api.as_("rep2").graphql(query, {"id": created["id"]}))["node"] is None
         assert ok(api.as_("admin").graphql(query, {"id": created["id"]}))["node"]["text"] == "hello"
+
+
+def test_nodes_takes_at_most_a_page_of_ids(api):
+    body = api.as_("rep").graphql(NODES, {"ids": [str(uuid.uuid4()) for _ in range(101)]})
+    assert list(error(body, "BAD_USER_INPUT")["extensions"]["fields"]) == ["ids"]
