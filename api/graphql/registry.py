@@ -25,6 +25,14 @@ fields other components add (``trellis_graphql_type_fields``) on them and only t
 same type name, the same field of a type, or the same ``Query`` / ``Mutation`` field is a start-up
 :class:`core.errors.PluginError` naming both.
 
+Records are ``Node``\ s: a class declaring ``id: strawberry.ID`` (non-null) implements ``interface Node``
+and ``node(id:)`` / ``nodes(ids:)`` find its records in the caller's scope, with nothing more written when
+a model is named like the type (its reads: the ``crud_fields`` get, else the plugin's record scopes). One
+argument says otherwise: ``registry.type("Edition", node=ExhibitionEdition)`` (the model),
+``node=NodeSource(Model, visible=services.visible)`` (batched reads), or ``node=False`` (not a record).
+See :mod:`api.graphql.nodes`. The composed schema makes every root field, and every field returning a
+record or a page of records, nullable (docs/graphql.md, "Nullability").
+
 Annotations: a resolver module using ``from __future__ import annotations`` keeps annotations as strings;
 the registry evaluates them in the resolver's module, its closure, and with the name ``registry`` bound
 to this registry, so ``-> list[registry.ref("Note")]`` works inside a hook either way.
