@@ -25,7 +25,7 @@ fields other components add (``trellis_graphql_type_fields``) on them and only t
 same type name, the same field of a type, or the same ``Query`` / ``Mutation`` field is a start-up
 :class:`core.errors.PluginError` naming both.
 
-Records are ``Node``\ s: a class declaring ``id: strawberry.ID`` (non-null) implements ``interface Node``
+Records are ``Node`` types: a class declaring ``id: strawberry.ID`` (non-null) implements ``interface Node``
 and ``node(id:)`` / ``nodes(ids:)`` find its records in the caller's scope, with nothing more written when
 a model is named like the type (its reads: the ``crud_fields`` get, else the plugin's record scopes). One
 argument says otherwise: ``registry.type("Edition", node=ExhibitionEdition)`` (the model),
