@@ -85,7 +85,9 @@ def trellis_graphql_mutation_fields(registry):
     """Return ``{"fieldName": strawberry.mutation(resolver=...)}`` to add to the root ``Mutation`` type.
 
     Follow the house shape: ``createX(input:)``, ``updateX(id:, input:)``, ``deleteX(id:)`` returning the
-    record. Any error in the operation rolls the request's unit of work back, so nothing is half-written.
+    record. Each root mutation field runs in a savepoint of its own: when its resolver raises, everything
+    it wrote is rolled back (and the field answers null with the error), while the other mutations of the
+    request keep theirs. Raise the service's typed error; do not catch it. Root fields are made nullable.
     """
 
 

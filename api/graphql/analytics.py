@@ -96,19 +96,19 @@ def type_fields(registry) -> dict:
         names = {f.python_name for f in cls.__strawberry_definition__.fields}
         return cls(**{k: v for k, v in values.items() if k in names})
 
-    def rfm(root: strawberry.Parent[object], info: strawberry.Info) -> registry.ref("CustomerRfm"):
+    def rfm(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("CustomerRfm")]:
         return build("CustomerRfm", described(root, info)["rfm"])
 
-    def value_tier(root: strawberry.Parent[object], info: strawberry.Info) -> registry.ref("CustomerValueTier"):
+    def value_tier(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("CustomerValueTier")]:
         return build("CustomerValueTier", described(root, info)["value_tier"])
 
-    def segment(root: strawberry.Parent[object], info: strawberry.Info) -> registry.ref("CustomerSegmentInfo"):
+    def segment(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("CustomerSegmentInfo")]:
         return build("CustomerSegmentInfo", described(root, info)["segment"])
 
-    def clv(root: strawberry.Parent[object], info: strawberry.Info) -> registry.ref("CustomerClv"):
+    def clv(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("CustomerClv")]:
         return build("CustomerClv", described(root, info)["clv"])
 
-    def churn_risk(root: strawberry.Parent[object], info: strawberry.Info) -> registry.ref("ChurnRisk"):
+    def churn_risk(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("ChurnRisk")]:
         values = dict(described(root, info)["churn"])
         values["flags"] = [build("ChurnFlag", f) for f in values["flags"]]
         return build("ChurnRisk", values)

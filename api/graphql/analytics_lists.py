@@ -12,7 +12,11 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.inputs import input_to_dict
+from api.graphql.nodes import NodeSource
 from api.graphql.pagination import connection, page_request
+from core.errors import NotFound
+from core.models.analytics import CustomerSegment
+from core.models.audit import AuditEntry as AuditEntryModel
 from core.services import analytics, audit
 
 
@@ -44,7 +48,14 @@ def types(registry) -> None:
         feature: str
         value: Optional[float]
 
-    @registry.type("AnalyticsSegment")
+    def segment_as_seen(actor: Any, segment_id: Any) -> Any:
+        """node(id:) of a segment: the caller's view of it (sizes and centroid of the members they may see)."""
+        for values in analytics.segments(actor):
+            if str(values["id"]) == str(segment_id):
+                return _segment(registry, values)
+        raise NotFound("No segment with this id in the latest refresh.")
+
+    @registry.type("AnalyticsSegment", node=NodeSource(CustomerSegment, get=segment_as_seen))
     class AnalyticsSegment:
         """A k-means segment of the last refresh and its profile."""
 
@@ -83,7 +94,9 @@ def types(registry) -> None:
         nps_answers: Optional[int]
         nps_last: Optional[int] = strawberry.field(description="The latest 0–10 answer.")
 
-    @registry.type("AuditEntry")
+    # an erasure's entry is read by node(id:) as the PrivacyErasure it stands for, not as an AuditEntry
+    @registry.type("AuditEntry", node=NodeSource(AuditEntryModel, visible=lambda actor: audit.visible_entries(actor).where(
+        AuditEntryModel.action.not_like("%.erased"))))
     class AuditEntry:
         """One change in the audit trail: who did what to which record, field by field."""
 

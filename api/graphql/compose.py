@@ -19,6 +19,7 @@ from api.graphql import core_schema
 from api.graphql.errors import TrellisErrors
 from api.graphql.limits import CostLimiter
 from api.graphql.registry import CORE, SchemaRegistry
+from api.graphql.savepoints import MutationSavepoints
 from api.graphql.text_rule import StorableText
 from api.graphql.vocabularies import guard_unknown
 from core.errors import PluginError
@@ -60,9 +61,13 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
         schema = TrellisSchema(
             query=query,
             mutation=mutation,
-            types=list(registry.vocabulary_enums().values()),   # every vocabulary, used by a field or not
+            # every vocabulary's enum, used by a field or not, and every record type, reachable through
+            # node(id:) even when no field returns it
+            types=[*registry.vocabulary_enums().values(),
+                   *(getattr(registry.module, name) for name in registry.node_sources())],
             extensions=[
                 TrellisErrors,
+                MutationSavepoints,
                 lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
                 lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
                 lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
@@ -80,10 +85,37 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
         ) from exc
     guard_unknown(schema._schema, [enum_cls.__strawberry_definition__.name
                                    for enum_cls in registry.vocabulary_enums().values()])
+    _apply_nullability(schema, registry)
     # the synthetic module is needed while the schema resolves its lazy references; drop it with the schema
     weakref.finalize(schema, sys.modules.pop, registry.module_name, None)
     schema.trellis_registry = registry
     return schema
+
+
+def _apply_nullability(schema: TrellisSchema, registry: SchemaRegistry) -> None:
+    """The nullability policy (docs/graphql.md), enforced for every component alike:
+
+    1. every ``Query`` and ``Mutation`` field is nullable, so an error in one nulls that field and not
+       the whole ``data`` (with the mutation's savepoint, the fields before it keep their records);
+    3. a field of a type that returns another record (a ``Node``) or a page of records (a connection) is
+       nullable: that read may be refused or find nothing, and must not erase the record holding it.
+       An edge's ``node`` stays non-null (an edge exists only for a record)."""
+    from graphql import GraphQLNonNull, GraphQLObjectType
+
+    gql = schema._schema
+    roots = {t for t in (gql.query_type, gql.mutation_type) if t is not None}
+    pages = {f"{name}{suffix}" for name in registry._connections for suffix in ("Connection", "Edge")}
+    node_types = set(registry.node_sources())
+    for gql_type in gql.type_map.values():
+        if not isinstance(gql_type, GraphQLObjectType) or gql_type.name in pages \
+                or gql_type.name.startswith("__"):
+            continue
+        for field in gql_type.fields.values():
+            if not isinstance(field.type, GraphQLNonNull):
+                continue
+            inner = field.type.of_type
+            if gql_type in roots or getattr(inner, "name", None) in node_types | pages:
+                field.type = inner
 
 
 def _attributed(hook_name: str, registry: SchemaRegistry):

@@ -7,11 +7,13 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import customers_by_id
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import contacts
 
 
 def types(registry) -> None:
-    @registry.type("Contact")
+    @registry.type("Contact", node=NodeSource(models.Contact, visible=contacts.visible))
     class Contact:
         """A person at a customer. Each customer has exactly one primary contact while it has any."""
 

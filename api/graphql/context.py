@@ -16,5 +16,7 @@ class Context:
     runtime: Runtime
     #: this request's batch loaders (see :mod:`api.graphql.loaders`)
     loaders: Loaders = field(default_factory=Loaders)
+    #: id(record) → GraphQL type name, for what node()/nodes() return (see :mod:`api.graphql.nodes`)
+    node_types: dict = field(default_factory=dict)
     request: Any = None
     response: Any = None

@@ -103,6 +103,7 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
             raise PluginError(f"Plugin '{registry.owner}': crud_fields('{type_name}') names a {operation} "
                               f"field but has no {operation}_input; pass the input's name.")
 
+    registry.node_getter(type_name, service.get)   # node(id:) reads the record as get does
     one = type_name[:1].lower() + type_name[1:]
     defaults = {"get": one, "list": f"{one}s", **{op: f"{op}{type_name}" for op in OPERATIONS[2:]}}
     record = Optional[registry.ref(type_name)]

@@ -7,6 +7,8 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import users_by_id
+from api.graphql.nodes import NodeSource
+from core import models
 from api.graphql.pagination import Slice, page_request
 from core.services import contacts, customers, interactions
 
@@ -17,7 +19,7 @@ def types(registry) -> None:
     Stage = registry.vocabulary_enum("lifecycle_stage")
     Level = registry.vocabulary_enum("customer.level.state")
 
-    @registry.type("Customer")
+    @registry.type("Customer", node=NodeSource(models.Customer, visible=customers.visible))
     class Customer:
         """A company or person the business sells to (客户). Reps see their own customers, managers their
         team's, admins all."""

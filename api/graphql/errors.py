@@ -10,8 +10,9 @@
 - Anything else is a bug: logged with its traceback, answered as "Internal server error" with code
   INTERNAL_SERVER_ERROR.
 
-An operation that produced any error asks the request's unit of work to roll back
-(``flask.g.trellis_rollback``), so a mutation never leaves anything half-written.
+A query or a refused request that produced any error asks the request's unit of work to roll back
+(``flask.g.trellis_rollback``). A mutation's root fields each run in a savepoint of their own
+(:mod:`api.graphql.savepoints`): a failed one is already rolled back, the others commit.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from graphql.language import ArgumentNode, DocumentNode, FieldNode, Node, Object
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api.graphql.inputs import graphql_field_name
 from core.db import BUSY_MESSAGE, is_lock_timeout
@@ -47,7 +49,11 @@ class TrellisErrors(SchemaExtension):
             return
         document = self.execution_context.graphql_document
         result.errors = [format_error(error, document) for error in result.errors]
-        request_failed()
+        if document is None or self.execution_context.operation_type != OperationType.MUTATION \
+                or any(error.path is None for error in result.errors):
+            # a mutation's root fields each committed or rolled back to their own savepoint
+            # (api.graphql.savepoints); anything else that failed writes nothing
+            request_failed()
 
 
 def request_failed() -> None:

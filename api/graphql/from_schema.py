@@ -132,9 +132,10 @@ def input_from_schema(registry: Any, name: str, schema: Any, *, description: str
 
 def type_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
                      exclude: tuple[str, ...] = (), base: type | None = None, prefix: str = "",
-                     vocabularies: Mapping[str, str] | None = None) -> Any:
+                     vocabularies: Mapping[str, str] | None = None, node: Any = None) -> Any:
     """Register the object type ``name`` with the dump fields of the marshmallow ``schema`` (plus what
-    ``base`` declares: resolvers, extra fields); returns it."""
+    ``base`` declares: resolvers, extra fields); returns it. ``node`` is passed to ``registry.type``
+    (the model, or a ``NodeSource``, that ``node(id:)`` reads the type from)."""
     declared = _schema_class(schema)().fields
     annotations: dict[str, Any] = dict(getattr(base, "__annotations__", {}) or {})
     body: dict[str, Any] = {k: v for k, v in (vars(base).items() if base else ())
@@ -152,7 +153,7 @@ def type_from_schema(registry: Any, name: str, schema: Any, *, description: str 
             body[key] = strawberry.field(description=field.metadata.get("description"))
     text = description or (base.__doc__ if base is not None and base.__doc__ else None) or _doc(schema)
     cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": text})
-    return registry.type(name, description=text)(cls)
+    return registry.type(name, description=text, **({} if node is None else {"node": node}))(cls)
 
 
 def _path_resolver(path: str, annotation: Any):

@@ -8,6 +8,8 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import contacts_by_id, customers_by_id, users_by_id
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import interactions
 
 def types(registry) -> None:
@@ -16,7 +18,7 @@ def types(registry) -> None:
     Status = registry.vocabulary_enum("interaction_status")
     ScoreScale = registry.vocabulary_enum("interaction_score_scale")
 
-    @registry.type("Interaction")
+    @registry.type("Interaction", node=NodeSource(models.Interaction, visible=interactions.visible))
     class Interaction:
         """A touchpoint with a customer: past (the timeline) or planned (a task)."""
 

@@ -13,7 +13,8 @@ from strawberry.scalars import JSON
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.loaders import users_by_id
 from api.graphql.pagination import connection, page_request
-from core import levels, lifecycle
+from api.graphql.nodes import NodeSource
+from core import levels, lifecycle, models
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
 
@@ -40,7 +41,8 @@ def types(registry) -> None:
     ApprovalStatus = registry.vocabulary_enum("approval_status")
     Size = registry.vocabulary_enum("customer_size")
 
-    @registry.type("WorkflowTransition")
+    # a move's visibility would follow its record's, of any type: admins only (the default scope rule)
+    @registry.type("WorkflowTransition", node=models.WorkflowTransitionEntry)
     class WorkflowTransition:
         """One move of a record: from, to, when, who, who approved, what fired it and why."""
 
@@ -66,7 +68,7 @@ def types(registry) -> None:
             user = info.context.user
             return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.approved_by_id)
 
-    @registry.type("ApprovalRequest")
+    @registry.type("ApprovalRequest", node=NodeSource(models.ApprovalRequest, visible=workflow.visible_approvals))
     class ApprovalRequest:
         """A move that needs a manager's approval."""
 
@@ -84,7 +86,7 @@ def types(registry) -> None:
         created_at: dt.datetime
         version: int
 
-    @registry.type("Notification")
+    @registry.type("Notification", node=NodeSource(models.Notification, visible=notifications.visible))
     class Notification:
         id: strawberry.ID
         kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")

@@ -6,13 +6,15 @@ from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.pagination import connection, page_request
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import people
 
 
 def types(registry) -> None:
     Role, Locale = registry.vocabulary_enum("role"), registry.vocabulary_enum("locale")
 
-    @registry.type("Team")
+    @registry.type("Team", node=NodeSource(models.Team, visible=people.visible_teams))
     class Team:
         id: strawberry.ID
         name: str

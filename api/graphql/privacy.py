@@ -6,11 +6,14 @@ from typing import Optional
 import strawberry
 from strawberry.scalars import JSON
 
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import privacy
 
 
 def types(registry) -> None:
-    @registry.type("PrivacyErasure")
+    @registry.type("PrivacyErasure", node=NodeSource(
+        models.AuditEntry, get=lambda actor, rid: _erasure(registry, privacy.erasure(actor, rid))))
     class PrivacyErasure:
         """That an erasure happened: who, when and why (it holds no personal data)."""
 

@@ -28,6 +28,14 @@ enums may be decorated by the plugin itself (or registered with
 same type name, the same field of a type, or the same ``Query`` / ``Mutation`` field is a start-up
 :class:`core.errors.PluginError` naming both.
 
+Records are ``Node`` types: a class declaring ``id: strawberry.ID`` (non-null) implements ``interface Node``
+and ``node(id:)`` / ``nodes(ids:)`` find its records in the caller's scope, with nothing more written when
+a model is named like the type (its reads: the ``crud_fields`` get, else the plugin's record scopes). One
+argument says otherwise: ``registry.type("Edition", node=ExhibitionEdition)`` (the model),
+``node=NodeSource(Model, visible=services.visible)`` (batched reads), or ``node=False`` (not a record).
+See :mod:`api.graphql.nodes`. The composed schema makes every root field, and every field returning a
+record or a page of records, nullable (docs/graphql.md, "Nullability").
+
 Annotations: a resolver module using ``from __future__ import annotations`` keeps annotations as strings;
 the registry evaluates them in the resolver's module, its closure, and with the name ``registry`` bound
 to this registry, so ``-> list[registry.ref("Note")]`` works inside a hook either way.
@@ -91,17 +99,26 @@ class SchemaRegistry:
             self.owner = labels.owner(vocabulary) or CORE
             self._vocabulary_enums[vocabulary] = self.add(enum_cls)
         self.owner = CORE
+        self._init_nodes()
 
     # --- what plugins call ------------------------------------------------------------------------
 
-    def type(self, name: str, *, description: str | None = None) -> Callable[[type], type]:
+    def type(self, name: str, *, description: str | None = None, node: Any = None) -> Callable[[type], type]:
         """Register a plain class as the object type ``name``. Returns the class that becomes the
-        strawberry type once the schema is built (other components may still add fields to it)."""
+        strawberry type once the schema is built (other components may still add fields to it).
+
+        A class with ``id: strawberry.ID`` (non-null) is a record: it implements ``Node`` and ``node(id:)``
+        finds it. ``node`` says how (see :mod:`api.graphql.nodes`): the record's model, a
+        :class:`api.graphql.nodes.NodeSource`, nothing (the model named like the type, read with the type's
+        ``crud_fields`` get or the plugin scopes) or ``False`` (not a record: no ``Node``)."""
 
         def register(cls: type) -> type:
             self._check_open()
             self._claim(name)
-            fresh = _fresh_copy(cls)
+            is_node = node is not False and _has_node_id(cls)
+            fresh = _fresh_copy(cls, (self._node_interface,) if is_node else ())
+            if is_node:
+                self._node_decl[name] = (node, self.owner)
             self._plain[name] = _PlainType(name, fresh, self.owner, description or _doc(cls))
             setattr(self.module, name, fresh)
             return fresh
@@ -236,6 +253,7 @@ class SchemaRegistry:
                 raise PluginError(f"Plugin '{entry.owner}': the GraphQL type '{entry.name}' is not valid: "
                                   f"{exc}") from exc
 
+        self._build_node_sources()
         self.check_references()
         query = self._root_type("Query")
         mutation = self._root_type("Mutation") if self._root["Mutation"] else None
@@ -251,6 +269,58 @@ class SchemaRegistry:
             raise PluginError(
                 f"Plugin '{owner}' refers to the GraphQL type '{name}', which no enabled component registers. "
                 "Enable the plugin that registers it (and list it in `requires`) or fix the name.")
+
+    # --- global object identification (Node) -----------------------------------------------------------
+
+    def node_getter(self, type_name: str, get: Callable[..., Any]) -> None:
+        """Tell ``node(id:)`` the scoped get of ``type_name`` (``crud_fields`` does it with its
+        ``CrudService.get``), used when the type declared no :class:`api.graphql.nodes.NodeSource`."""
+        self._node_getters.setdefault(type_name, get)
+
+    def node_sources(self) -> dict[str, Any]:
+        """``{type name: NodeSource}`` for every type implementing ``Node`` (known once built)."""
+        return self._node_sources
+
+    def _init_nodes(self) -> None:
+        registry = self
+        self._node_decl: dict[str, tuple[Any, str]] = {}     # type name → (node argument, owner)
+        self._node_getters: dict[str, Callable[..., Any]] = {}
+        self._node_sources: dict[str, Any] = {}
+        self._node_names_by_model: dict[type, list[str]] = {}
+
+        @strawberry.interface(name="Node", description=(
+            "A record with a global id: the UUID REST uses. Query any record by id with `node(id:)`."))
+        class Node:
+            id: strawberry.ID = strawberry.field(description="The record's id (a UUID), as in REST.")
+
+            @classmethod
+            def resolve_type(cls, obj: Any, info: Any, _abstract: Any) -> str | None:
+                # node()/nodes() mark what they return; other fields returning Node fall back to the model
+                marked = getattr(info.context, "node_types", {}).get(id(obj))
+                if marked:
+                    return marked
+                definition = getattr(obj, "__strawberry_definition__", None)
+                if definition is not None:
+                    return definition.name
+                names = registry._node_names_by_model.get(type(obj), [])
+                return names[0] if len(names) == 1 else None
+
+            @classmethod
+            def is_type_of(cls, obj: Any, info: Any) -> bool:
+                # types return their records (ORM rows, views) as before they implemented Node
+                return True
+
+        self._node_interface = Node
+        self._names["Node"] = CORE
+        setattr(self.module, "Node", Node)
+
+    def _build_node_sources(self) -> None:
+        from api.graphql.nodes import source_for
+
+        for name, (node, owner) in self._node_decl.items():
+            source = source_for(name, node, self._node_getters.get(name), owner)
+            self._node_sources[name] = source
+            self._node_names_by_model.setdefault(source.model, []).append(name)
 
     # --- internals --------------------------------------------------------------------------------------
 
@@ -347,14 +417,16 @@ def _doc(cls: type) -> str | None:
     return inspect.cleandoc(doc) if doc else None
 
 
-def _fresh_copy(cls: type) -> type:
+def _fresh_copy(cls: type, bases: tuple = ()) -> type:
     """A new class with the same body, so registering a module-level class in two apps (two schemas)
-    never lets strawberry mutate a class another app uses."""
+    never lets strawberry mutate a class another app uses; ``bases`` (an interface) go first."""
     body = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
     body["__annotations__"] = dict(cls.__dict__.get("__annotations__", {}))
     for key, value in list(body.items()):
         if isinstance(value, StrawberryField):
             body[key] = copy.copy(value)
+    if bases:
+        return type(cls.__name__, bases + tuple(b for b in cls.__bases__ if b is not object), body)
     return type(cls.__name__, cls.__bases__, body)
 
 
@@ -393,6 +465,12 @@ def _free_attribute(cls: type, key: str, taken: dict) -> str:
         attr = f"{key}_{n}"
     return attr
 
+
+
+def _has_node_id(cls: type) -> bool:
+    """``id: strawberry.ID`` declared, non-null: the class describes a record."""
+    annotation = cls.__dict__.get("__annotations__", {}).get("id")
+    return annotation is strawberry.ID or annotation in ("strawberry.ID", "ID")
 
 
 class _OwnedView:

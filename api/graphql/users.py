@@ -7,14 +7,16 @@ from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict
 from api.graphql.pagination import connection, page_request
-from core.services import users
+from api.graphql.nodes import NodeSource
+from core import models
+from core.services import people, users
 from core.services.permissions import require_actor
 
 
 def types(registry) -> None:
     Role, Locale = registry.vocabulary_enum("role"), registry.vocabulary_enum("locale")
 
-    @registry.type("User")
+    @registry.type("User", node=NodeSource(models.User, visible=people.visible_users))
     class User:
         """Someone who works with customers."""
 
@@ -25,7 +27,7 @@ def types(registry) -> None:
         team_id: Optional[strawberry.ID]
         locale: Locale = strawberry.field(description="The language Trellis speaks to the user in.")
 
-    @registry.type("ApiToken")
+    @registry.type("ApiToken", node=NodeSource(models.ApiToken, get=users.get_token))
     class ApiToken:
         """A bearer token for programs (`Authorization: Bearer <token>`). The token itself is shown only
         when it is created."""

@@ -68,9 +68,11 @@ class TrellisGraphQLView(GraphQLView):
 
     def process_result(self, request, result):
         if result.errors:
-            # the schema extension has formatted them; this is the net for errors raised around it
+            # the schema extension has formatted them (and decided on the rollback); this is the net for
+            # errors raised around it
+            if any(not (e.extensions or {}).get("code") for e in result.errors):
+                request_failed()
             result.errors = [e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors]
-            request_failed()
         data = super().process_result(request, result)
         for error in data.get("errors", []) if isinstance(data, dict) else []:
             error.setdefault("extensions", {"code": INTERNAL})

@@ -8,13 +8,15 @@ from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.pagination import connection, page_request
+from api.graphql.nodes import NodeSource
+from core import models
 from core.services import webhooks
 
 
 def types(registry) -> None:
     DeliveryStatus = registry.vocabulary_enum("webhook_delivery_status")
 
-    @registry.type("WebhookSubscription")
+    @registry.type("WebhookSubscription", node=NodeSource(models.WebhookSubscription, get=webhooks.get))
     class WebhookSubscription:
         """Where domain events are POSTed, signed with HMAC-SHA256 (see docs/webhooks.md)."""
 
@@ -35,7 +37,7 @@ def types(registry) -> None:
             return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
                                                         page=page_request(first, after)))
 
-    @registry.type("WebhookDelivery")
+    @registry.type("WebhookDelivery", node=NodeSource(models.WebhookDelivery, get=webhooks.get_delivery))
     class WebhookDelivery:
         id: strawberry.ID
         subscription_id: strawberry.ID

@@ -8,13 +8,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from core import db
 from core.models import Role
 from core.models.audit import AuditEntry, OutboxEvent
 from core.services import common
-from core.services.permissions import require_role
+from core.services.permissions import require_actor, require_role
 
 
 def jsonable(value: Any) -> Any:
@@ -71,6 +71,13 @@ def created_fields(record: Any, fields: list[str]) -> dict[str, tuple[Any, Any]]
     return {f: (None, getattr(record, f)) for f in fields if getattr(record, f, None) not in (None, "", [])}
 
 
+def visible_entries(actor: Any):
+    """The audit entries ``actor`` may read, as a SELECT: every one for an admin, none for anyone else."""
+    user = require_actor(actor)
+    stmt = select(AuditEntry)
+    return stmt if user.role == Role.ADMIN.value else stmt.where(false())
+
+
 def entries(actor: Any, *, record_type: str | None = None, record_id: Any = None,
             page: common.PageRequest = common.PageRequest()) -> common.Page[AuditEntry]:
     """The audit trail, newest first; admins only."""
@@ -83,4 +90,4 @@ def entries(actor: Any, *, record_type: str | None = None, record_id: Any = None
     return common.paginate(stmt, page, [AuditEntry.at.desc()], AuditEntry.id)
 
 
-__all__ = ["created_fields", "entries", "jsonable", "record_change"]
+__all__ = ["created_fields", "entries", "jsonable", "record_change", "visible_entries"]

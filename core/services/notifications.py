@@ -36,9 +36,14 @@ def notify(user: User, kind: str, title: str, body: str = "", *, record: Any = N
     return note
 
 
-def list_for(actor: Any, *, unread: bool = False, page: common.PageRequest = common.PageRequest()) -> common.Page[Notification]:
+def visible(actor: Any):
+    """SELECT of the actor's own notifications (nobody reads anyone else's)."""
     user = require_actor(actor)
-    stmt = select(Notification).where(Notification.user_id == user.id)
+    return select(Notification).where(Notification.user_id == user.id)
+
+
+def list_for(actor: Any, *, unread: bool = False, page: common.PageRequest = common.PageRequest()) -> common.Page[Notification]:
+    stmt = visible(actor)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     return common.paginate(stmt, page, [Notification.created_at.desc()], Notification.id)

@@ -39,6 +39,11 @@ class SalesTeamCreate(StrictSchema):
     manager_id = fields.UUID(allow_none=True)
 
 
+def visible_users(actor: Any):
+    """SELECT of the live users ``actor`` may see: admins everyone, others their team (or themselves)."""
+    return _visible_users(actor)
+
+
 def _visible_users(actor: Any):
     user = require_actor(actor)
     stmt = select(User).where(User.deleted_at.is_(None))
@@ -106,12 +111,17 @@ def reset_password(actor: Any, user_id: Any, data: Mapping[str, Any]) -> User:
     return users.reset_password(actor, user_id, data)
 
 
-def list_teams(actor: Any) -> list[Team]:
+def visible_teams(actor: Any):
+    """SELECT of the live teams ``actor`` may see: admins all, others their own."""
     user = require_actor(actor)
-    stmt = select(Team).where(Team.deleted_at.is_(None)).order_by(Team.name)
+    stmt = select(Team).where(Team.deleted_at.is_(None))
     if user.role != Role.ADMIN.value:
         stmt = stmt.where(Team.id == user.team_id)
-    return list(db.session().scalars(stmt))
+    return stmt
+
+
+def list_teams(actor: Any) -> list[Team]:
+    return list(db.session().scalars(visible_teams(actor).order_by(Team.name)))
 
 
 def create_team(actor: Any, data: Mapping[str, Any]) -> Team:

@@ -277,6 +277,15 @@ def erasure_dict(entry: AuditEntry) -> dict[str, Any]:
             "by": str(entry.actor_id) if entry.actor_id else None, "reason": reason[1] if len(reason) > 1 else ""}
 
 
+def erasure(actor: Any, entry_id: Any) -> dict[str, Any]:
+    """One recorded erasure by its audit entry's id (admins); NotFound for any other id."""
+    require_role(actor, Role.ADMIN.value)
+    row = db.session().get(AuditEntry, common.parse_uuid(entry_id))
+    if row is None or row.action not in (f"{Customer.__table__.name}.erased", f"{Contact.__table__.name}.erased"):
+        raise NotFound("No erasure with this id.")
+    return erasure_dict(row)
+
+
 def erasures(actor: Any, query: str) -> list[dict[str, Any]]:
     """Every erasure recorded for a person (found by id: an erased email no longer finds anyone)."""
     person = find(actor, query)

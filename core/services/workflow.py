@@ -285,18 +285,27 @@ def approvals_for(actor: User, *, status: str | None = "pending",
     """Approval requests the actor may decide (admins: all; managers: their team's) or made."""
     from core.services.permissions import require_actor, team_member_ids
 
-    user = require_actor(actor)
     if status and status not in APPROVAL_STATUSES:
         raise ValidationFailed(fields={"status": [f"One of: {', '.join(APPROVAL_STATUSES)}."]})
+    stmt = visible_approvals(actor)
+    if status:
+        stmt = stmt.where(ApprovalRequest.status == status)
+    return common.paginate(stmt, page, [ApprovalRequest.created_at.desc()], ApprovalRequest.id)
+
+
+def visible_approvals(actor: Any):
+    """SELECT of the live approval requests the actor may decide (admins: all; managers: their team's)
+    or made."""
+    from core.services.permissions import require_actor, team_member_ids
+
+    user = require_actor(actor)
     stmt = select(ApprovalRequest).where(ApprovalRequest.deleted_at.is_(None))
     if user.role == Role.MANAGER.value and user.team_id is not None:
         stmt = stmt.where((ApprovalRequest.requested_by_id.in_(team_member_ids(user.team_id)))
                           | (ApprovalRequest.requested_by_id == user.id))
     elif user.role != Role.ADMIN.value:
         stmt = stmt.where(ApprovalRequest.requested_by_id == user.id)
-    if status:
-        stmt = stmt.where(ApprovalRequest.status == status)
-    return common.paginate(stmt, page, [ApprovalRequest.created_at.desc()], ApprovalRequest.id)
+    return stmt
 
 
 def declared(actor: Any) -> list[dict]:

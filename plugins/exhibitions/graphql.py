@@ -19,6 +19,8 @@ from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
 from api.graphql.pagination import connection, page_request
+from api.graphql.nodes import NodeSource
+from plugins.exhibitions import models
 from plugins.exhibitions import services as svc
 
 CARD_FIELDS = ("registration_id", "badge_code", "name", "company", "job_title", "email", "phone", "region",
@@ -65,7 +67,7 @@ def trellis_graphql_types(registry):
         interests: Optional[list[ProductCategory]]
         purchase_intent: Optional[PurchaseIntent]
 
-    @registry.type("Exhibition")
+    @registry.type("Exhibition", node=models.ExhibitionShow)
     class Exhibition:
         """A recurring show (展会)."""
 
@@ -75,7 +77,7 @@ def trellis_graphql_types(registry):
         description: str
         version: int
 
-    @registry.type("Booth")
+    @registry.type("Booth", node=models.ExhibitionBooth)
     class Booth:
         id: strawberry.ID
         number: str
@@ -153,7 +155,7 @@ def trellis_graphql_types(registry):
         meetings: int
         meetings_held: int
 
-    @registry.type("Edition")
+    @registry.type("Edition", node=models.ExhibitionEdition)
     class Edition:
         """One edition (届) of a show."""
 
@@ -198,7 +200,7 @@ def trellis_graphql_types(registry):
             return info.context.loaders.load("exhibitions.edition_metrics", lambda ids: _edition_metrics(user, ids),
                                              self.id)
 
-    @registry.type("ExhibitionLead")
+    @registry.type("ExhibitionLead", node=NodeSource(models.ExhibitionLead, get=svc.get_lead))
     class ExhibitionLead:
         """A badge scanned at an exhibitor's booth. An exhibitor sees only its own leads."""
 

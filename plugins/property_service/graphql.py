@@ -17,7 +17,8 @@ from api.graphql.from_schema import input_from_schema, type_from_schema
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id, users_by_id
 from core import db
-from plugins.property_service import requests, services
+from api.graphql.nodes import NodeSource
+from plugins.property_service import models, requests, services
 
 CUSTOMER_REQUESTS = 20
 
@@ -47,7 +48,7 @@ def _teams(ids: list) -> dict:
 
 
 def register_types(registry) -> None:
-    @registry.type("PropertyBuilding")
+    @registry.type("PropertyBuilding", node=models.PsBuilding)
     class PropertyBuilding:
         """A building (楼栋) of an estate."""
 
@@ -59,7 +60,7 @@ def register_types(registry) -> None:
         long: Optional[float]
         version: int
 
-    @registry.type("PropertyUnit")
+    @registry.type("PropertyUnit", node=models.PsUnit)
     class PropertyUnit:
         """A unit: building, staircase unit (单元), room, floor area."""
 
@@ -74,7 +75,7 @@ def register_types(registry) -> None:
         def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
             return info.context.loaders.load("property_service.buildings", _buildings, self.building_id)
 
-    @registry.type("PropertyOccupancy")
+    @registry.type("PropertyOccupancy", node=models.PsOccupancy)
     class PropertyOccupancy:
         """A customer's link to a unit: owner (业主), tenant (租户) or family (家属)."""
 
@@ -90,7 +91,7 @@ def register_types(registry) -> None:
         def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:
             return info.context.loaders.load("property_service.units", _units, self.unit_id)
 
-    @registry.type("ServiceTeam")
+    @registry.type("ServiceTeam", node=models.PsTeam)
     class ServiceTeam:
         """A service team (工程组, 环境组, 护卫组, 行政组 …)."""
 
@@ -106,7 +107,7 @@ def register_types(registry) -> None:
     Status = registry.vocabulary_enum("property_service_request.status.state")
     SlaState = registry.vocabulary_enum("property_service_sla_state")
 
-    @registry.type("ServiceRequest")
+    @registry.type("ServiceRequest", node=NodeSource(models.PsRequest, visible=requests.visible))
     class ServiceRequest:
         """A service request (服务申请) in the closed loop, with its SLA clocks and the owner's rating."""
 
@@ -258,11 +259,14 @@ def register_record_types(registry) -> None:
     """The types the hand-written ones above do not cover, and every record's inputs, from the
     marshmallow schemas REST uses (one declaration of each field)."""
     from plugins.property_service import schemas
+    from plugins.property_service.models import PsEstate, PsKind, PsSlaPolicy
 
-    type_from_schema(registry, "PropertyEstate", schemas.EstateOut, description="An estate (小区) and its address.")
-    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut,
+    type_from_schema(registry, "PropertyEstate", schemas.EstateOut, node=PsEstate,
+                     description="An estate (小区) and its address.")
+    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind,
                      description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
-    type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, vocabularies={"priority": "property_service_priority"},
+    type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, node=PsSlaPolicy,
+                     vocabularies={"priority": "property_service_priority"},
                      description="Response and resolution targets in working minutes, by kind and priority.")
     for type_name, (_service, prefix, _list) in RECORDS.items():
         input_from_schema(registry, f"{type_name}CreateInput", getattr(schemas, f"{prefix}Create"), prefix="Property")

@@ -23,7 +23,8 @@ from api.graphql.lifecycle import history_field
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import Slice, connection, page_request
 
-from plugins.retail_membership import campaigns, services
+from api.graphql.nodes import NodeSource
+from plugins.retail_membership import campaigns, models, services
 
 
 def _window(loaders, name, batch, key, first, after, count_name, count_batch):
@@ -73,7 +74,7 @@ def register_types(registry) -> None:
         address: str
         version: int
 
-    @registry.type("RetailPointsEntry")
+    @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, visible=services.visible_points_entries))
     class RetailPointsEntry:
         """One movement on a member's points ledger (append-only)."""
 
@@ -124,7 +125,7 @@ def register_types(registry) -> None:
         def refunded_total(self) -> str:
             return str(self.refunded_total)
 
-    @registry.type("RetailMembership")
+    @registry.type("RetailMembership", node=NodeSource(models.RetailMembership, visible=services.visible_memberships))
     class RetailMembership:
         """A customer's member card (会员卡): home store, tier, points and purchases."""
 
@@ -145,7 +146,7 @@ def register_types(registry) -> None:
             return str(self.spend_total)
 
         @strawberry.field(description="The tier's configuration: threshold, discount, multiplier.")
-        def tier_info(self) -> registry.ref("RetailTier"):
+        def tier_info(self) -> Optional[registry.ref("RetailTier")]:
             from plugins.retail_membership import program
 
             return program.current().tier(self.tier)

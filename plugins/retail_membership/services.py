@@ -251,6 +251,12 @@ def visible_memberships(actor: Any, *, deleted: bool = False):
                                           common.not_deleted(RetailMembership, deleted))
 
 
+def visible_points_entries(actor: Any):
+    """SELECT of the ledger entries of the memberships the actor may see."""
+    return select(RetailPointsEntry).where(RetailPointsEntry.membership_id.in_(
+        select(RetailMembership.id).where(visibility(actor, RetailMembership), RetailMembership.deleted_at.is_(None))))
+
+
 def get_membership(actor: Any, membership_id: Any, *, deleted: bool = False) -> RetailMembership:
     mid = common.parse_uuid(membership_id)
     row = db.session().scalars(visible_memberships(actor, deleted=deleted).where(RetailMembership.id == mid)).first()

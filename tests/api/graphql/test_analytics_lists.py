@@ -24,7 +24,7 @@ def test_refresh_and_latest_run_match_rest(api):
     customer = create(api, name="Buyer")
     buy(api, customer, 10, "250.00")
     denied = api.as_("rep").graphql("mutation { refreshAnalytics { id } }")
-    assert denied["data"] is None and denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert denied["data"] == {"refreshAnalytics": None} and denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
     made = api.as_("admin").graphql("mutation { refreshAnalytics { id trigger customers purchasers } }")
     assert made.get("errors") is None, made
@@ -78,6 +78,9 @@ def test_segments_and_satisfaction(api):
     assert [(s["number"], s["name"], s["size"]) for s in segments] == [(s["number"], s["name"], s["size"]) for s in rest]
     assert sum(s["size"] for s in segments) == 12
     assert {m["feature"] for m in segments[0]["centroid"]} == set(rest[0]["centroid"])
+    node = api.as_("admin").graphql("query($id: ID!) { node(id: $id) { __typename ... on AnalyticsSegment { name size } } }",
+                                    {"id": rest[0]["id"]})["data"]["node"]
+    assert node == {"__typename": "AnalyticsSegment", "name": rest[0]["name"], "size": rest[0]["size"]}
     assert api.as_("other_rep").graphql("{ analyticsSegments { size sizeAll } }")["data"]["analyticsSegments"] == [
         {"size": 0, "sizeAll": None} for _ in rest]
 

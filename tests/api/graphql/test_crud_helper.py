@@ -108,7 +108,7 @@ def test_crud_fields_have_the_house_shape(notes):
 
 def _widget_plugin(**options):
     def types(registry):
-        @registry.type("Widget")
+        @registry.type("Widget", node=False)   # no table behind it: not a Node
         class Widget:
             id: strawberry.ID
 

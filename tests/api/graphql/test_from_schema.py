@@ -38,7 +38,7 @@ class NoteOut(Schema):
 
 def _schema():
     registry = SchemaRegistry()
-    type_from_schema(registry, "Note", NoteOut, description="A note.", prefix="Demo")
+    type_from_schema(registry, "Note", NoteOut, description="A note.", prefix="Demo", node=False)
     input_from_schema(registry, "NoteCreateInput", NoteCreate, prefix="Demo")
     input_from_schema(registry, "NoteUpdateInput", NoteUpdate, update=True, prefix="Demo")
     seen = {}

@@ -1,0 +1,34 @@
+"""node(id:) finds every exhibitions record type within the caller's scope (null outside it)."""
+from __future__ import annotations
+
+from tests.api.graphql.helpers import ok as data
+from tests.plugins.exhibitions.conftest import BASE, ok, participate, register
+
+NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
+
+
+def test_node_reads_each_exhibitions_type_within_scope(show):
+    booth = ok(show.api.post(f"{BASE}/booths", json={"edition_id": show.first["id"], "number": "1-001", "hall": "1",
+                                                     "area": "18", "price": "36000"}), 201)
+    alpha = participate(show, "alpha", show.first)
+    beta = participate(show, "beta", show.first)
+    show.participations.update(alpha=alpha, beta=beta)
+    visitor = register(show, show.first, "Wang Wei")
+    lead = ok(show.as_("alpha").post(f"{BASE}/leads", json={"participation_id": alpha["id"],
+                                                            "badge_code": visitor["badge_code"]}), 201)
+    ids = {"Exhibition": show.exhibition["id"], "Edition": show.first["id"], "Booth": booth["id"],
+           "ExhibitorParticipation": alpha["id"], "VisitorRegistration": visitor["id"], "ExhibitionLead": lead["id"]}
+    names = list(ids)
+    query = {"ids": [ids[n] for n in names]}
+    everything = [{"__typename": n, "id": ids[n]} for n in names]
+    assert data(show.as_("admin").graphql(NODES, query)) == {"nodes": everything}
+    assert data(show.as_("alpha").graphql(NODES, query))["nodes"][-1] == {"__typename": "ExhibitionLead",
+                                                                         "id": lead["id"]}
+    # another exhibitor sees neither alpha's participation nor its lead; a rep sees no lead
+    beta_sees = data(show.as_("beta").graphql(NODES, query))["nodes"]
+    assert beta_sees[names.index("ExhibitorParticipation")] is None and beta_sees[-1] is None
+    assert data(show.as_("rep").graphql(NODES, query))["nodes"][-1] is None
+    # the Relay fragment on a plugin type
+    edition = data(show.as_("admin").graphql(
+        "query($id: ID!) { node(id: $id) { ... on Edition { name exhibition { name } } } }", {"id": ids["Edition"]}))
+    assert edition["node"] == {"name": "CMF 2025", "exhibition": {"name": "China Machinery Fair"}}
