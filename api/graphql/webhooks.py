@@ -7,7 +7,7 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict
-from api.graphql.pagination import connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.services import webhooks
 
 
@@ -27,11 +27,11 @@ def types(registry) -> None:
         deleted_at: Optional[dt.datetime]
 
         @strawberry.field(description="Deliveries, newest first.")
-        def deliveries(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+        def deliveries(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                        status: Optional[str] = None) -> registry.connection("WebhookDelivery"):
             filters = {"status": status} if status else {}
             return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
-                                                        page=page_request(first, after)))
+                                                        page=page_request(first, after, last, before)))
 
     @registry.type("WebhookDelivery")
     class WebhookDelivery:
@@ -70,11 +70,11 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
-    def webhook_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def webhook_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                      active: Optional[bool] = None) -> registry.connection("WebhookSubscription"):
         filters = {} if active is None else {"active": active}
         return connection(info, webhooks.list_subscriptions(info.context.user, filters,
-                                                            page=page_request(first, after)))
+                                                            page=page_request(first, after, last, before)))
 
     def webhook(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("WebhookSubscription")]:
         return webhooks.get(info.context.user, id)

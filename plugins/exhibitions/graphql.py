@@ -15,7 +15,7 @@ import strawberry
 
 from api.graphql.inputs import input_to_dict
 from api.graphql.loaders import customers_by_id
-from api.graphql.pagination import connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from plugins.exhibitions import services as svc
 
 CARD_FIELDS = ("registration_id", "badge_code", "name", "company", "job_title", "email", "phone", "region",
@@ -243,23 +243,23 @@ def trellis_graphql_type_fields(registry):
 
 
 def trellis_graphql_query_fields(registry):
-    def exhibitions(info: strawberry.Info, first: int = 20, after: Optional[str] = None
+    def exhibitions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None
                     ) -> registry.connection("Exhibition"):
-        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after)))
+        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after, last, before)))
 
-    def editions(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def editions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                  exhibition_id: Optional[strawberry.ID] = None) -> registry.connection("Edition"):
         filters = {"exhibition_id": exhibition_id} if exhibition_id else {}
-        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after)))
+        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after, last, before)))
 
     def edition(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Edition")]:
         return svc.get_edition(info.context.user, id)
 
-    def exhibition_leads(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def exhibition_leads(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                          edition_id: Optional[strawberry.ID] = None, rating: Optional[str] = None
                          ) -> registry.connection("ExhibitionLead"):
         filters = {k: v for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
-        return connection(info, svc.list_leads(info.context.user, filters, page=page_request(first, after)))
+        return connection(info, svc.list_leads(info.context.user, filters, page=page_request(first, after, last, before)))
 
     def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
         return svc.get_lead(info.context.user, id)
