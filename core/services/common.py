@@ -14,7 +14,7 @@ from core import db
 from core.db import utcnow
 from core.errors import Conflict, ValidationFailed
 from core.schemas import MAX_PAGE_SIZE
-from core.services.paging import KeysetRequest, seek_page
+from core.services.paging import KeysetRequest, offset_page, seek_page
 
 T = TypeVar("T")
 
@@ -163,8 +163,9 @@ class PageRequest:
 class Page(Generic[T]):
     """One page of a list. ``total`` is counted when first read (one COUNT), so a transport that does not
     show it costs no statement. A keyset page (read with a :class:`core.services.paging.KeysetRequest`)
-    also carries each row's ``cursors`` and knows whether rows lie before it; an offset page's cursors
-    are None (its place is ``offset``)."""
+    knows whether rows lie before it; an offset page's place is ``offset``. Either carries each row's
+    keyset cursor (``cursors``), so a client may go on from any page with ``after``/``before``. Both read
+    the ordering the same way (NULLs last ascending, first descending, on every database)."""
 
     def __init__(self, items: list[T], total: int | Callable[[], int], offset: int = 0, limit: int = 20, *,
                  cursors: list[str] | None = None, has_next: bool | None = None,
@@ -233,5 +234,5 @@ def paginate(stmt: Select, page: "PageRequest | KeysetRequest", order_by: Iterab
         return Page(found.items, count, 0, page.limit, cursors=found.cursors, has_next=found.has_next,
                     has_previous=found.has_previous)
     total = count()
-    rows = sess.scalars(stmt.order_by(*order_by, tiebreak).offset(page.offset).limit(page.limit)).all()
-    return Page(items=list(rows), total=total, offset=page.offset, limit=page.limit)
+    items, cursors = offset_page(sess, stmt, page.offset, page.limit, order_by, tiebreak)
+    return Page(items=items, total=total, offset=page.offset, limit=page.limit, cursors=cursors)

@@ -279,6 +279,18 @@ def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iter
     return KeysetPage(items=items, cursors=cursors, has_next=has_next, has_previous=has_previous)
 
 
+def offset_page(session: Any, stmt: Select, offset: int, limit: int, order_by: Iterable[Any], tiebreak: Any,
+                ) -> tuple[list, list[str]]:
+    """Rows ``offset`` to ``offset + limit`` of ``stmt`` in the same order keyset pages use, and their
+    cursors, so a client paging by number can carry on with ``after`` (REST's ``next_cursor``)."""
+    keys = keys_of(order_by, tiebreak)
+    labelled = [key.expr.label(f"_seek{i}") for i, key in enumerate(keys)]
+    rows = session.execute(stmt.order_by(None).add_columns(*labelled).order_by(*[key.order() for key in keys])
+                           .offset(offset).limit(limit)).all()
+    width = len(keys)
+    return [row[0] for row in rows], [encode_cursor(keys, list(row[-width:])) for row in rows]
+
+
 def cursor_for(values: Sequence[Any], order_by: Iterable[Any], tiebreak: Any) -> str:
     """The cursor of a row whose sort key values (then id) are ``values`` in this ordering: for lists read
     another way (a batched nested list) that still hand out keyset cursors."""

@@ -181,3 +181,102 @@ def test_graphql_nested_contacts_page_both_ways(api):
     before = page(last=2, before=last["pageInfo"]["startCursor"])
     assert names(before) == ["Bob", "Cid"]
     assert (before["pageInfo"]["hasPreviousPage"], before["pageInfo"]["hasNextPage"]) == (True, True)
+
+
+# --- REST: ?after= / ?before= on the lists of the shared crud helper ---------------------------------
+
+def rest_walk(api, sort: str, backward: bool, volatile: list[str]) -> tuple[list[str], set[str]]:
+    """Every page of /api/v1/customers?sort=… 4 at a time by cursor (following the Link header), churning
+    between fetches."""
+    seen: list[str] = []
+    deleted: set[str] = set()
+    url = f"/api/v1/customers?page_size=4&sort={sort}"
+    if backward:   # start from the end: the last page by number, then its previous_cursor
+        total = json.loads(api.as_("admin").get(url).headers["X-Pagination"])["total"]
+        url += f"&page={(total - 1) // 4 + 1}"
+    for step in range(100):
+        response = api.as_("admin").get(url)
+        assert response.status_code == 200, response.get_json()
+        ids = [row["id"] for row in response.get_json()]
+        seen = ids + seen if backward else seen + ids
+        links = links_of(response)
+        rel = "prev" if backward else "next"
+        if rel not in links:
+            meta = json.loads(response.headers["X-Pagination"])
+            assert ("previous_cursor" if backward else "next_cursor") not in meta
+            return seen, deleted
+        url = links[rel].replace("http://localhost", "")
+        for record_id in churn(api, seen, deleted, step):
+            delete(api, record_id)
+            deleted.add(record_id)
+        if volatile:
+            record_id = volatile.pop()
+            if record_id not in deleted:
+                delete(api, record_id)
+                deleted.add(record_id)
+    raise AssertionError("the walk did not end")
+
+
+def links_of(response) -> dict[str, str]:
+    """RFC 8288 Link header → {rel: url}."""
+    out = {}
+    for part in filter(None, (response.headers.get("Link") or "").split(", ")):
+        url, rel = part.split("; ")
+        out[rel.removeprefix('rel="').removesuffix('"')] = url.strip("<>")
+    return out
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+@pytest.mark.parametrize("sort", ["name", "industry,-name", "-created_at"])
+def test_rest_walk_by_cursor_with_inserts_and_deletes_returns_every_record_exactly_once(api, sort, backward):
+    stable = seed(api, 17)
+    volatile = seed(api, 5)
+    seen, deleted = rest_walk(api, sort, backward, list(volatile))
+
+    assert len(seen) == len(set(seen)), "a record came twice"
+    assert set(stable) - deleted <= set(seen), "a record that existed throughout was skipped"
+
+
+def test_rest_cursor_metadata_links_and_page_numbers_side_by_side(api):
+    ids = seed(api, 5)
+    by_page = api.as_("admin").get("/api/v1/customers?page_size=2&sort=created_at")
+    meta = json.loads(by_page.headers["X-Pagination"])
+    assert meta["page"] == 1 and meta["next_page"] == 2 and "previous_cursor" not in meta
+    assert [row["id"] for row in by_page.get_json()] == ids[:2]
+    assert set(links_of(by_page)) == {"next"}
+    assert links_of(by_page)["next"].endswith(f"after={meta['next_cursor']}")
+
+    middle = api.as_("admin").get(f"/api/v1/customers?page_size=2&sort=created_at&after={meta['next_cursor']}")
+    assert [row["id"] for row in middle.get_json()] == ids[2:4]
+    meta = json.loads(middle.headers["X-Pagination"])
+    assert set(meta) == {"total", "page_size", "next_cursor", "previous_cursor"} and meta["total"] == 5
+    assert set(links_of(middle)) == {"next", "prev"}
+    back = api.as_("admin").get(f"/api/v1/customers?page_size=2&sort=created_at&before={meta['previous_cursor']}")
+    assert [row["id"] for row in back.get_json()] == ids[:2]
+    assert "previous_cursor" not in json.loads(back.headers["X-Pagination"])
+
+
+def test_rest_bad_or_foreign_cursors_are_named(api):
+    seed(api, 3)
+    cursor = json.loads(api.as_("admin").get("/api/v1/customers?page_size=1&sort=name")
+                        .headers["X-Pagination"])["next_cursor"]
+
+    def refused(url: str) -> list[str]:
+        response = api.as_("admin").get(url)
+        assert response.status_code == 422, response.get_json()
+        return list(response.get_json()["errors"]["json"])
+
+    assert refused(f"/api/v1/customers?sort=-name&after={cursor}") == ["after"]
+    assert refused(f"/api/v1/customers?sort=-name&before={cursor}") == ["before"]
+    assert refused(f"/api/v1/contacts?after={cursor}") == ["after"]          # another list's cursor
+    assert refused("/api/v1/customers?after=garbage") == ["after"]
+    assert refused(f"/api/v1/customers?sort=name&page=2&after={cursor}") == ["page"]
+    assert refused(f"/api/v1/customers?sort=name&after={cursor}&before={cursor}") == ["before"]
+
+
+def test_rest_openapi_documents_the_cursor_arguments_and_link_header(api):
+    spec = api.as_("admin").get("/api/v1/openapi.json").get_json()
+    listing = spec["paths"]["/api/v1/customers"]["get"]
+    params = {p["name"]: p for p in listing["parameters"]}
+    assert "cursor" in params["after"]["description"] and "cursor" in params["before"]["description"]
+    assert "Link" in listing["responses"]["200"]["headers"]
