@@ -15,7 +15,7 @@ import strawberry
 
 from api.graphql.inputs import input_to_dict
 from api.graphql.loaders import customers_by_id
-from api.graphql.pagination import After, Before, First, Last, connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from plugins.exhibitions import services as svc
 
 CARD_FIELDS = ("registration_id", "badge_code", "name", "company", "job_title", "email", "phone", "region",
@@ -223,16 +223,25 @@ def trellis_graphql_types(registry):
 
 
 def trellis_graphql_type_fields(registry):
-    def registrations(root: strawberry.Parent[object], info: strawberry.Info) -> list[registry.ref("VisitorRegistration")]:
+    def registrations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
+                      after: After = None, last: Last = None, before: Before = None
+                      ) -> registry.connection("VisitorRegistration"):
         user = info.context.user
-        return info.context.loaders.load("exhibitions.registrations_by_customer",
-                                         lambda ids: svc.registrations_for_customers(user, ids), root.id, [])
+        return nested_connection(
+            info.context.loaders, "exhibitions.registrations_by_customer",
+            lambda ids, request: svc.registration_pages_for_customers(user, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name="exhibitions.registration_counts",
+            count_batch=lambda ids: svc.registration_counts(user, ids))
 
-    def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info
-                                 ) -> list[registry.ref("ExhibitorParticipation")]:
+    def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
+                                 after: After = None, last: Last = None, before: Before = None
+                                 ) -> registry.connection("ExhibitorParticipation"):
         user = info.context.user
-        return info.context.loaders.load("exhibitions.participations_by_customer",
-                                         lambda ids: svc.participations_for_customers(user, ids), root.id, [])
+        return nested_connection(
+            info.context.loaders, "exhibitions.participations_by_customer",
+            lambda ids, request: svc.participation_pages_for_customers(user, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name="exhibitions.participation_counts",
+            count_batch=lambda ids: svc.participation_counts(user, ids))
 
     return {"Customer": {
         "registrations": strawberry.field(resolver=registrations,

@@ -44,6 +44,44 @@ def test_nested_customer_list_runs_a_fixed_number_of_statements(api, runtime, pe
         assert node["owner"] == {"email": "rep@example.com"}
 
 
+NESTED_PAGES = """query($first: Int!, $after: String, $before: String) {
+    customers(first: $first, orderBy: "-name", after: $after) { edges { node {
+        name
+        contacts(last: 1) { edges { node { name } } pageInfo { hasPreviousPage } }
+        interactions(first: 2, after: $before) { edges { node { subject } } pageInfo { hasPreviousPage hasNextPage } }
+    } } } }"""
+
+
+def test_nested_pages_by_cursor_both_ways_run_a_fixed_number_of_statements(api, runtime, people, count_queries):
+    """A cursor on the root list and on a nested one, and a backward nested page: still a fixed count."""
+    import datetime as dt
+    import uuid
+
+    from core.models import Interaction
+    from core.services import interactions, paging
+
+    add_customers(runtime, people.rep, 1, start=999)   # first by -name: the root cursor's row, not on the page
+    root_cursor = ok(api.as_("rep").graphql('{ customers(first: 1, orderBy: "-name") { pageInfo { endCursor } } }')
+                     )["customers"]["pageInfo"]["endCursor"]
+    # a place in the timeline ordering: just past every interaction of 2024-02-04 10:00 ("call 3")
+    nested_cursor = paging.cursor_for([dt.datetime(2024, 2, 4, 10, tzinfo=dt.timezone.utc), uuid.UUID(int=2**128 - 1)],
+                                      interactions.timeline_order(), Interaction.id)
+    edges = pin_statements(
+        count_queries, grow=lambda have, want: add_customers(runtime, people.rep, want - have, start=have),
+        fetch=lambda n: graphql_list(api.as_("rep").graphql(
+            NESTED_PAGES, {"first": n, "after": root_cursor, "before": nested_cursor}), "customers.edges"),
+        # token and user, the page and its tags, one EXISTS for its pageInfo (after a cursor), contacts
+        # (a window), interactions (a window) and one grouped EXISTS for their pageInfo
+        expected=8)
+    for edge in edges:
+        node = edge["node"]
+        i = int(node["name"].split()[-1])
+        assert [c["node"]["name"] for c in node["contacts"]["edges"]] == [f"Contact {i}-1"]
+        assert node["contacts"]["pageInfo"] == {"hasPreviousPage": True}
+        assert [e["node"]["subject"] for e in node["interactions"]["edges"]] == ["call 2", "call 1"]
+        assert node["interactions"]["pageInfo"] == {"hasPreviousPage": True, "hasNextPage": True}
+
+
 def test_rest_contact_and_interaction_lists_run_a_fixed_number_of_statements(api, runtime, people,
                                                                              count_queries):
     # 50 customers make 100 contacts and 200 interactions: pages of 5 and 50 of each
