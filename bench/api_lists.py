@@ -14,6 +14,10 @@ gets a schema of its own, dropped at the end, on error too (no other schema is t
 the database (SQLite: $TMPDIR/trellis_bench_api_lists_<N>.db; PostgreSQL: schema
 trellis_bench_api_lists_<N>) and reuses it on the next run with the same --customers.
 
+The deep page: rows 10,001-10,050 of the default ordering (the last whole page of 50 when there are
+fewer customers: rows 9,951-10,000 at the default 10,000), by page number (OFFSET: the database walks every row before it) and by cursor (``after=``: a
+seek, which should cost what the first page costs).
+
 Run: python bench/api_lists.py [--customers 10000] [--runs 30] [--database-url URL] [--reuse]
 Prints numbers; not a test.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import os
 import random
 import signal
@@ -50,8 +55,9 @@ TEAMS = {"East": ["rep1.east", "rep2.east", "rep3.east"], "West": ["rep1.west", 
 TOUCHES = [("call", "outbound", "Call about needs"), ("email", "outbound", "Sent the brochure"),
            ("visit", "outbound", "On-site visit"), ("meeting", "outbound", "Demo meeting"),
            ("quote", "outbound", "Quote"), ("call", "inbound", "Asked about prices")]
-GRAPHQL = """{ customers(first: 50) { edges { node { name owner { name } contacts { name }
-  interactions(first: 3) { edges { node { subject } } } rfm { segment } clv { seed model } } } } }"""
+GRAPHQL = """query($after: String) { customers(first: 50, after: $after) { edges { node { name owner { name }
+  contacts { edges { node { name } } } interactions(first: 3) { edges { node { subject } } }
+  rfm { segment } clv { seed model } } } } }"""
 
 
 @contextlib.contextmanager
@@ -241,6 +247,21 @@ def main() -> None:
                  ("GET", "/api/v1/metrics/revenue?group_by=period:month", None)),
             ]
             client = app.test_client()
+            # the deep page: rows deep+1 … deep+50 of the default ordering (by name), by page number (OFFSET)
+            # and by cursor (a seek from the row before it; the same cursor serves REST and GraphQL)
+            deep = max(0, min(10_000, args.customers - 50)) // 50 * 50
+            before_deep = client.get(f"/api/v1/customers?page_size=50&page={deep // 50}",
+                                     headers={"Authorization": f"Bearer {tokens['admin']}"}) if deep else None
+            cursor = json.loads(before_deep.headers["X-Pagination"])["next_cursor"] if deep else None
+            if cursor:
+                requests[1:1] = [
+                    (f"REST customers page={deep // 50 + 1} (row {deep + 1:,})", "admin",
+                     ("GET", f"/api/v1/customers?page_size=50&page={deep // 50 + 1}", None)),
+                    (f"REST customers after=<row {deep:,}>", "admin",
+                     ("GET", f"/api/v1/customers?page_size=50&after={cursor}", None)),
+                ]
+                requests[7:7] = [(f"GraphQL customers(after: <row {deep:,}>)", "admin",
+                                  ("POST", "/graphql", {"query": GRAPHQL, "variables": {"after": cursor}}))]
             print(f"\n{'request':40s} {'rows':>5s} {'stmts':>6s} {'p50 ms':>8s} {'p95 ms':>8s}   ({args.runs} runs)")
             for label, who, request in requests:
                 n_stmts, p50, p95, rows = measure(client, rt.database.engine, request, tokens[who], args.runs,

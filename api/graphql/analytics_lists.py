@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from api.graphql.inputs import input_to_dict
 from api.graphql.nodes import NodeSource
-from api.graphql.pagination import connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
 from core.models.analytics import CustomerSegment
 from core.models.audit import AuditEntry as AuditEntryModel
@@ -156,11 +156,11 @@ def query_fields(registry) -> dict:
     def win_back(info: strawberry.Info, limit: int = 50) -> list[registry.ref("WinBackEntry")]:
         return [_win_back_entry(registry, e) for e in analytics.win_back(info.context.user, limit=limit)]
 
-    def audit_entries(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                      record_type: Optional[str] = None,
+    def audit_entries(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                      before: Before = None, record_type: Optional[str] = None,
                       record_id: Optional[strawberry.ID] = None) -> registry.connection("AuditEntry"):
         page = audit.entries(info.context.user, record_type=record_type, record_id=record_id,
-                             page=page_request(first, after))
+                             page=page_request(first, after, last, before))
         return connection(info, page)
 
     return {

@@ -15,7 +15,7 @@ is to REST. The core uses it for customers, contacts and interactions; a plugin 
 
     @hookimpl
     def trellis_graphql_query_fields(registry):
-        return _notes(registry).query          # note(id:), notes(first:, after:, filter:, orderBy:)
+        return _notes(registry).query          # note(id:), notes(first:, after:, last:, before:, filter:, orderBy:)
 
     @hookimpl
     def trellis_graphql_mutation_fields(registry):
@@ -36,7 +36,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from api.graphql.inputs import field_names, input_to_dict, snake_case, sort_to_service
-from api.graphql.pagination import connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import PluginError
 from core.services.common import CrudService
 
@@ -73,8 +73,9 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
     served by ``service``.
 
     - ``get`` — ``customer(id: ID!): Customer``: ``service.get(user, id)``.
-    - ``list`` — ``customers(first: Int! = 20, after: String, filter: CustomerFilter, orderBy: String):
-      CustomerConnection``: ``service.list(user, filters, page=…, sort=…)``. ``filter`` is there when
+    - ``list`` — ``customers(first: Int, after: String, last: Int, before: String, filter: CustomerFilter,
+      orderBy: String): CustomerConnection``: ``service.list(user, filters, page=…, sort=…)``, ``page`` a
+      :class:`core.services.paging.KeysetRequest` (cursors bound to the ordering; 20 rows by default). ``filter`` is there when
       ``filter_input`` is given, ``orderBy`` when ``sortable`` is (the service's sort keys, snake_case, as
       REST lists them; its description names them and ``default_sort``, the service's default).
     - ``create`` — ``createCustomer(input: CustomerCreateInput!): Customer``, when ``create_input`` is given.
@@ -147,11 +148,11 @@ def _list(registry: Any, type_name: str, service: CrudService, filter_input: str
     filter_type = registry.ref(filter_input) if filter_input else None
     order_doc = order_by_description(sortable, default_sort) if sortable is not None else None
 
-    def list_(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-              filter: Optional[filter_type] = None,
+    def list_(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+              before: Before = None, filter: Optional[filter_type] = None,
               order_by: Annotated[Optional[str], strawberry.argument(description=order_doc)] = None,
               ) -> Optional[registry.connection(type_name)]:
-        request = page_request(first, after)
+        request = page_request(first, after, last, before)
         with field_names({"sort": "orderBy"}, prefix="filter."):
             page = service.list(info.context.user, input_to_dict(filter), page=request,
                                 sort=sort_to_service(order_by))

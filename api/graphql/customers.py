@@ -8,8 +8,8 @@ from strawberry import UNSET
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import users_by_id
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from core import models
-from api.graphql.pagination import Slice, page_request
 from core.services import contacts, customers, interactions
 
 def types(registry) -> None:
@@ -47,27 +47,27 @@ def types(registry) -> None:
             user = info.context.user
             return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.owner_id)
 
-        @strawberry.field(description="Live contacts, the primary one first.")
-        def contacts(self, info: strawberry.Info) -> list[registry.ref("Contact")]:
+        @strawberry.field(description="Live contacts, the primary one first, then by name (10 by default).")
+        def contacts(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                     before: Before = None) -> registry.connection("Contact"):
             user = info.context.user
-            return info.context.loaders.load("core.contacts_of_customers",
-                                             lambda ids: contacts.for_customers(user, ids), self.id, default=[])
+            return nested_connection(
+                info.context.loaders, "core.contacts_of_customers",
+                lambda ids, request: contacts.pages_for_customers(user, ids, request), self.id,
+                page_request(first, after, last, before, default=10),
+                count_name="core.contact_counts", count_batch=lambda ids: contacts.count_for_customers(user, ids))
 
-        @strawberry.field(description="The customer's timeline, newest first (planned ones by their due time).")
-        def interactions(self, info: strawberry.Info, first: int = 10,
-                         after: Optional[str] = None) -> registry.connection("Interaction"):
-            user, loaders = info.context.user, info.context.loaders
-            request = page_request(first, after)
-            window = request.offset + request.limit + 1   # one more tells whether a next page exists
-            rows = loaders.load(f"core.latest_interactions:{window}",
-                                lambda ids: interactions.latest_for_customers(user, ids, window), self.id, default=[])
-            customer_id = self.id
-            return Slice(
-                rows[request.offset:request.offset + request.limit], offset=request.offset,
-                has_next=len(rows) > request.offset + request.limit,
-                total=lambda: loaders.load("core.interaction_counts",
-                                           lambda ids: interactions.count_for_customers(user, ids), customer_id,
-                                           default=0))
+        @strawberry.field(description="The customer's timeline, newest first (planned ones by their due time; "
+                                      "10 by default).")
+        def interactions(self, info: strawberry.Info, first: First = None, after: After = None,
+                         last: Last = None, before: Before = None) -> registry.connection("Interaction"):
+            user = info.context.user
+            return nested_connection(
+                info.context.loaders, "core.interactions_of_customers",
+                lambda ids, request: interactions.pages_for_customers(user, ids, request), self.id,
+                page_request(first, after, last, before, default=10),
+                count_name="core.interaction_counts",
+                count_batch=lambda ids: interactions.count_for_customers(user, ids))
 
     @registry.input("CustomerCreateInput")
     class CustomerCreateInput:

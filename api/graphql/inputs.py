@@ -77,18 +77,28 @@ def sort_to_service(order_by: str | None) -> str | None:
     return ",".join(snake_case(part.strip()) for part in order_by.split(","))
 
 
+#: the arguments of every connection field, named alike by the service and the client
+CONNECTION_ARGUMENTS = frozenset({"first", "after", "last", "before"})
+
+
 @contextlib.contextmanager
 def field_names(mapping: Mapping[str, str] | None = None, *, prefix: str = "") -> Iterator[None]:
     """Rename the fields of a TrellisError raised inside the block to what the GraphQL client wrote:
     ``mapping`` renames whole names (``{"sort": "orderBy"}``), ``prefix`` goes before the others
-    (``"filter."``)."""
+    (``"filter."``). The connection arguments (``first``, ``after``, ``last``, ``before``: a cursor is
+    checked by the service, against its ordering) keep their names."""
     try:
         yield
     except TrellisError as exc:
         if exc.fields:
             renamed: dict[str, list[str]] = {}
             for key, messages in exc.fields.items():
-                new = mapping.get(key) if mapping and key in mapping else prefix + graphql_field_name(key)
+                if mapping and key in mapping:
+                    new = mapping[key]
+                elif key in CONNECTION_ARGUMENTS:
+                    new = key
+                else:
+                    new = prefix + graphql_field_name(key)
                 renamed.setdefault(new, []).extend(messages)
             exc.fields = renamed
         raise

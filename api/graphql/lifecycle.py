@@ -12,8 +12,8 @@ from strawberry.scalars import JSON
 
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.loaders import users_by_id
-from api.graphql.pagination import connection, page_request
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import levels, lifecycle, models
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
@@ -181,16 +181,16 @@ def type_fields(registry) -> dict:
 def query_fields(registry) -> dict:
     ApprovalStatus = registry.vocabulary_enum("approval_status")
 
-    def notification_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def notification_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                           unread: bool = False) -> registry.connection("Notification"):
         return connection(info, notifications.list_for(info.context.user, unread=unread,
-                                                       page=page_request(first, after)))
+                                                       page=page_request(first, after, last, before)))
 
-    def approval_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def approval_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                       status: Optional[ApprovalStatus] = ApprovalStatus("pending"),
                       ) -> registry.connection("ApprovalRequest"):
         return connection(info, workflow.approvals_for(info.context.user, status=stored(status),
-                                                       page=page_request(first, after)))
+                                                       page=page_request(first, after, last, before)))
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
         module = registry.module

@@ -136,6 +136,9 @@ def _key_columns(cls: type) -> tuple[str, ...] | None:
 def _records_in(values: Iterable[Any]) -> list[Any]:
     out = []
     for value in values:
+        items = getattr(value, "items", None)   # a nested list's page (core.services.paging.KeysetPage)
+        if isinstance(items, list):
+            value = items
         if isinstance(value, (list, tuple)):
             out.extend(v for v in value if _key_columns(type(v)) is not None)
         elif value is not None and _key_columns(type(value)) is not None:

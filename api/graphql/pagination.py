@@ -1,50 +1,54 @@
-"""Relay-style connections over the services' offset pages.
+"""Relay connections over the services' keyset pages.
 
-A list field takes ``first`` and ``after`` and returns a ``<Type>Connection`` (see
-``registry.connection``). Cursors are opaque to clients: base64 of the row's offset in the list. A
-resolver turns its arguments into a :class:`core.services.common.PageRequest` with :func:`page_request`
-and the service's :class:`core.services.common.Page` into a :class:`Slice` with :func:`connection`,
-which also primes the request's loaders with the page's records (so their fields load in batches)::
+A list field takes ``first``/``after`` (forward) and ``last``/``before`` (backward) and returns a
+``<Type>Connection`` (see ``registry.connection``). Cursors are opaque to clients: they stand for a row's
+sort key and id in the list's ordering (:mod:`core.services.paging`), so rows inserted or deleted between
+two fetches cause no duplicates and no skips, and a cursor from another ordering is a BAD_USER_INPUT
+naming ``after``/``before``. A resolver declares the four arguments with the annotated types below (they
+carry the descriptions), turns them into a :class:`core.services.paging.KeysetRequest` with
+:func:`page_request`, and the service's :class:`core.services.common.Page` into a :class:`Slice` with
+:func:`connection`, which also primes the request's loaders with the page's records (so their fields load
+in batches)::
 
-    def notes(info: strawberry.Info, first: int = 20, after: str | None = None) -> registry.connection("Note"):
-        page = services.list_notes(current_user, page=page_request(first, after))
+    from api.graphql.pagination import After, Before, First, Last, connection, page_request
+
+    def notes(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+              before: Before = None) -> registry.connection("Note"):
+        page = services.list_notes(current_user, page=page_request(first, after, last, before))
         return connection(info, page)
+
+A nested list read for all its parents at once (``Customer.interactions``) uses
+:func:`core.services.paging.seek_windows` in its batch function and :meth:`Slice.from_keyset`.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Annotated, Any, Callable, Optional, Sequence, TypeVar
 
-from core.errors import ValidationFailed
-from core.services.common import Page, PageRequest
+import strawberry
+
+from core.schemas import MAX_PAGE_SIZE
+from core.services.common import Page
+from core.services.paging import DEFAULT_PAGE_SIZE, KeysetPage, KeysetRequest
 
 T = TypeVar("T")
-_PREFIX = "offset:"
+
+First = Annotated[Optional[int], strawberry.argument(
+    description=f"Read forward: this many records (1–{MAX_PAGE_SIZE}) from the start, or after `after`. "
+                "Not with `last`. Neither given: the field's default page size.")]
+After = Annotated[Optional[str], strawberry.argument(
+    description="A cursor (`endCursor` of the previous page, or an edge's `cursor`): the records after it.")]
+Last = Annotated[Optional[int], strawberry.argument(
+    description=f"Read backward: this many records (1–{MAX_PAGE_SIZE}) up to the end, or before `before`, "
+                "in list order. Not with `first`.")]
+Before = Annotated[Optional[str], strawberry.argument(
+    description="A cursor (`startCursor` of the next page, or an edge's `cursor`): the records before it.")]
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.b64encode(f"{_PREFIX}{offset}".encode()).decode()
-
-
-def decode_cursor(cursor: str, field: str = "after") -> int:
-    """The offset a cursor stands for; a cursor this API did not give out is a BAD_USER_INPUT."""
-    try:
-        raw = base64.b64decode(cursor.encode(), validate=True).decode()
-        if not raw.startswith(_PREFIX):
-            raise ValueError(raw)
-        offset = int(raw[len(_PREFIX):])
-        if offset < 0:
-            raise ValueError(raw)
-        return offset
-    except (ValueError, binascii.Error, UnicodeError):
-        raise ValidationFailed(fields={field: ["Not a cursor this API gave out."]}) from None
-
-
-def page_request(first: int, after: str | None) -> PageRequest:
-    """``first`` / ``after`` → the service's PageRequest (which rejects ``first`` over the maximum)."""
-    offset = decode_cursor(after) + 1 if after else 0
-    return PageRequest(offset=offset, limit=first)
+def page_request(first: int | None = None, after: str | None = None, last: int | None = None,
+                 before: str | None = None, *, default: int = DEFAULT_PAGE_SIZE) -> KeysetRequest:
+    """The connection arguments → the service's KeysetRequest (which rejects ``first`` with ``last``, or a
+    count over the maximum, naming the argument). ``default`` is the page size when neither is given."""
+    return KeysetRequest(first=first, after=after, last=last, before=before, default=default)
 
 
 class Edge:
@@ -63,29 +67,40 @@ class PageInfo:
         self.start_cursor, self.end_cursor = start_cursor, end_cursor
 
 
-class Slice(Generic[T]):
-    """What a connection field returns: a run of records starting at ``offset``. ``total`` may be a
-    callable, evaluated only when a client selects ``totalCount``."""
+class Slice:
+    """What a connection field returns: records in list order, each with its cursor, and where they lie.
+    ``total`` may be a callable, evaluated only when a client selects ``totalCount``."""
 
-    def __init__(self, items: Sequence[T], *, offset: int, has_next: bool, total: int | Callable[[], int]):
-        self.items, self.offset, self.has_next = list(items), offset, has_next
+    def __init__(self, items: Sequence[Any], cursors: Sequence[str], *, has_next: bool, has_previous: bool,
+                 total: int | Callable[[], int]):
+        self.items, self.cursors = list(items), list(cursors)
+        self.has_next, self.has_previous = has_next, has_previous
         self._total = total
 
     @classmethod
-    def from_page(cls, page: Page[T]) -> "Slice[T]":
-        return cls(page.items, offset=page.offset, has_next=page.has_next, total=page.total)
+    def from_page(cls, page: Page) -> "Slice":
+        if page.cursors is None:
+            raise TypeError("A connection serves keyset pages: pass the service a KeysetRequest "
+                            "(api.graphql.pagination.page_request).")
+        return cls(page.items, page.cursors, has_next=page.has_next, has_previous=page.has_previous,
+                   total=lambda: page.total)
+
+    @classmethod
+    def from_keyset(cls, page: KeysetPage, total: int | Callable[[], int]) -> "Slice":
+        return cls(page.items, page.cursors, has_next=page.has_next, has_previous=page.has_previous,
+                   total=total)
 
     @property
     def edges(self) -> list[Edge]:
-        return [Edge(encode_cursor(self.offset + i), item) for i, item in enumerate(self.items)]
+        return [Edge(cursor, item) for cursor, item in zip(self.cursors, self.items)]
 
     @property
     def page_info(self) -> PageInfo:
         return PageInfo(
             has_next_page=self.has_next,
-            has_previous_page=self.offset > 0,
-            start_cursor=encode_cursor(self.offset) if self.items else None,
-            end_cursor=encode_cursor(self.offset + len(self.items) - 1) if self.items else None,
+            has_previous_page=self.has_previous,
+            start_cursor=self.cursors[0] if self.cursors else None,
+            end_cursor=self.cursors[-1] if self.cursors else None,
         )
 
     @property
@@ -95,7 +110,21 @@ class Slice(Generic[T]):
         return self._total
 
 
-def connection(info: Any, page: Page[T]) -> Slice[T]:
-    """A service's page as a connection, its records primed for batch loading of their fields."""
+def connection(info: Any, page: Page) -> Slice:
+    """A service's keyset page as a connection, its records primed for batch loading of their fields."""
     info.context.loaders.prime(page.items)
     return Slice.from_page(page)
+
+
+def nested_connection(loaders: Any, name: str, batch: Callable[[list, KeysetRequest], dict], key: Any,
+                      request: KeysetRequest, *, count_name: str, count_batch: Callable[[list], dict]) -> Slice:
+    """A nested list (``Customer.interactions``) as a connection, read for all sibling parents at once:
+    ``batch(parent_ids, request)`` → ``{parent_id: KeysetPage}`` (see
+    :func:`core.services.paging.seek_windows`), ``count_batch(parent_ids)`` → ``{parent_id: n}`` for
+    ``totalCount``, run only when selected. Siblings asked with the same arguments share one batch, so a
+    nested level costs the same few statements whatever the number of parents."""
+    tag = f"{name}:{request.first}:{request.after}:{request.last}:{request.before}:{request.default}"
+    page = loaders.load(tag, lambda ids: batch(ids, request), key, default=None)
+    if page is None:
+        page = KeysetPage(items=[], cursors=[], has_next=False, has_previous=False)
+    return Slice.from_keyset(page, total=lambda: loaders.load(count_name, count_batch, key, default=0))

@@ -5,8 +5,8 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict, stored
-from api.graphql.pagination import connection, page_request
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
 from core.services import people
 
@@ -48,10 +48,12 @@ def types(registry) -> None:
 def query_fields(registry) -> dict:
     Role = registry.vocabulary_enum("role")
 
-    def user_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None, q: Optional[str] = None,
-                  role: Optional[Role] = None, team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
+    def user_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                  before: Before = None, q: Optional[str] = None, role: Optional[Role] = None,
+                  team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
         filters = {k: v for k, v in {"q": q, "role": stored(role), "team_id": team_id}.items() if v is not None}
-        return connection(info, people.list_users(info.context.user, filters, page=page_request(first, after)))
+        return connection(info, people.list_users(info.context.user, filters,
+                                                  page=page_request(first, after, last, before)))
 
     def team_list(info: strawberry.Info) -> list[registry.ref("Team")]:
         return people.list_teams(info.context.user)

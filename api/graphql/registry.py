@@ -14,7 +14,8 @@ lazily, by name, through a synthetic module that belongs to this registry alone:
 
     @hookimpl
     def trellis_graphql_query_fields(registry):
-        def memberships(first: int = 20, after: str | None = None) -> registry.connection("Membership"):
+        def memberships(first: First = None, after: After = None, last: Last = None,
+                        before: Before = None) -> registry.connection("Membership"):
             ...
         return {"memberships": strawberry.field(resolver=memberships)}
 
@@ -381,12 +382,14 @@ class SchemaRegistry:
         finally:
             self.owner = owner
 
-        @strawberry.type(name="PageInfo", description="Where a page lies in its list.")
+        @strawberry.type(name="PageInfo", description="Where a page lies in its list (Relay).")
         class PageInfo:
-            has_next_page: bool
-            has_previous_page: bool
-            start_cursor: Optional[str]
-            end_cursor: Optional[str]
+            has_next_page: bool = strawberry.field(description=(
+                "Records follow this page (with `before`: also when records lie at or after it)."))
+            has_previous_page: bool = strawberry.field(description=(
+                "Records precede this page (with `after`: also when records lie at or before it)."))
+            start_cursor: Optional[str] = strawberry.field(description="The first edge's cursor; null if empty.")
+            end_cursor: Optional[str] = strawberry.field(description="The last edge's cursor; null if empty.")
 
         setattr(self.module, "PageInfo", PageInfo)
         return PageInfo
@@ -408,7 +411,8 @@ class SchemaRegistry:
                                  "__annotations__": {"edges": list[edge], "page_info": page_info,
                                                      "total_count": int}}),
             name=conn_name,
-            description=f"A page of {node} records: pass `endCursor` as `after` to get the next one.")
+            description=f"A page of {node} records: pass `endCursor` as `after` (with `first`) for the next "
+                        f"page, `startCursor` as `before` (with `last`) for the previous one.")
         setattr(self.module, conn_name, conn)
 
 

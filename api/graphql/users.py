@@ -6,8 +6,8 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict
-from api.graphql.pagination import connection, page_request
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
 from core.services import people, users
 from core.services.permissions import require_actor
@@ -61,13 +61,13 @@ def query_fields(registry) -> dict:
     def me(info: strawberry.Info) -> Optional[registry.ref("User")]:
         return require_actor(info.context.user)
 
-    def api_tokens(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def api_tokens(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                    user_id: Optional[strawberry.ID] = None,
                    include_revoked: bool = False) -> registry.connection("ApiToken"):
         filters: dict = {"include_revoked": include_revoked}
         if user_id is not None:
             filters["user_id"] = user_id
-        return connection(info, users.list_tokens(info.context.user, filters, page=page_request(first, after)))
+        return connection(info, users.list_tokens(info.context.user, filters, page=page_request(first, after, last, before)))
 
     def api_token(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ApiToken")]:
         return users.get_token(info.context.user, id)

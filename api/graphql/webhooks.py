@@ -7,8 +7,8 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.inputs import input_to_dict, stored
-from api.graphql.pagination import connection, page_request
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
 from core.services import webhooks
 
@@ -31,11 +31,12 @@ def types(registry) -> None:
         deleted_at: Optional[dt.datetime]
 
         @strawberry.field(description="Deliveries, newest first.")
-        def deliveries(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                       status: Optional[DeliveryStatus] = None) -> registry.connection("WebhookDelivery"):
+        def deliveries(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                       before: Before = None, status: Optional[DeliveryStatus] = None
+                       ) -> registry.connection("WebhookDelivery"):
             filters = {"status": stored(status)} if status else {}
             return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
-                                                        page=page_request(first, after)))
+                                                        page=page_request(first, after, last, before)))
 
     @registry.type("WebhookDelivery", node=NodeSource(models.WebhookDelivery, get=webhooks.get_delivery))
     class WebhookDelivery:
@@ -74,11 +75,11 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
-    def webhook_list(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def webhook_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                      active: Optional[bool] = None) -> registry.connection("WebhookSubscription"):
         filters = {} if active is None else {"active": active}
         return connection(info, webhooks.list_subscriptions(info.context.user, filters,
-                                                            page=page_request(first, after)))
+                                                            page=page_request(first, after, last, before)))
 
     def webhook(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("WebhookSubscription")]:
         return webhooks.get(info.context.user, id)

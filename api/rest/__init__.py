@@ -19,7 +19,9 @@ SWAGGER_UI_ASSETS = "swagger_ui"
 
 PAGINATION_HEADER = {
     "description": "Pagination metadata: a JSON object (total, total_pages, first_page, last_page, page, "
-                   "previous_page, next_page) serialised into the header's string value.",
+                   "previous_page, next_page) serialised into the header's string value. Lists that page by "
+                   "cursor too add next_cursor and previous_cursor (pass them as `after` / `before`); a page "
+                   "read by cursor carries total, page_size and the cursors.",
     "schema": {"type": "string"},
     "example": '{"total": 42, "total_pages": 3, "first_page": 1, "last_page": 3, "page": 1, "next_page": 2}',
 }

@@ -7,16 +7,29 @@ the rule is written once and both transports answer alike.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import request
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import EXCLUDE, Schema, fields
 
+from core.errors import ValidationFailed
 from core.schemas import MAX_PAGE_SIZE
-from core.services.common import CrudService, PageRequest  # CrudService: importable from here too
+from core.services.common import CrudService, Page, PageRequest  # CrudService: importable from here too
+from core.services.paging import KeysetRequest
+
+#: the query arguments of cursor paging (:func:`list_page_request`)
+CURSOR_ARGUMENTS = ("after", "before")
+#: the OpenAPI description of a list's Link header
+LINK_HEADER = {
+    "description": 'RFC 8288 links to the next and previous pages by cursor: `<…?after=…>; rel="next"`, '
+                   '`<…?before=…>; rel="prev"` (absent at either end).',
+    "schema": {"type": "string"},
+}
 
 
 #: the body limit of bulk endpoints (POS batches, imports, scans), above the app-wide TRELLIS_MAX_REQUEST_BYTES
@@ -48,20 +61,91 @@ def page_request(pagination_parameters) -> PageRequest:
                        offset_field="page")
 
 
+def list_page_request(pagination_parameters, args: dict) -> PageRequest | KeysetRequest:
+    """The page a list request asks for: ``?after=<cursor>`` (the ``page_size`` rows after it) or
+    ``?before=<cursor>`` (the ``page_size`` rows before it) is a keyset page, which costs the same however
+    deep it lies and holds still while rows are inserted and deleted; otherwise ``page``/``page_size`` as
+    before. Pops ``after``/``before`` from ``args``. A cursor with ``page``, or both cursors, is a 422
+    naming the argument; so is a cursor of another list or ordering (``sort``)."""
+    after, before = (args.pop(key, None) for key in CURSOR_ARGUMENTS)
+    if after is None and before is None:
+        return page_request(pagination_parameters)
+    if "page" in request.args:
+        raise ValidationFailed(fields={"page": ["Not with after/before: a cursor says where the page starts."]})
+    if after is not None and before is not None:
+        raise ValidationFailed(fields={"before": ["Not with after: page one way at a time."]})
+    size = pagination_parameters.page_size
+    names = {"first": "page_size", "last": "page_size"}
+    if before is not None:
+        return KeysetRequest(last=size, before=before, names=names)
+    return KeysetRequest(first=size, after=after, names=names)
+
+
+def set_cursor_metadata(pagination_parameters, page: Page) -> None:
+    """Give a list response its paging metadata: ``X-Pagination`` (total, and the page numbers or, for a
+    keyset page, ``page_size``) with ``next_cursor``/``previous_cursor``, and an RFC 8288 ``Link`` header
+    (``rel="next"``/``rel="prev"``, URLs with ``after``/``before``). Call it in a view under
+    :class:`Blueprint`'s ``paginate``."""
+    pagination_parameters.item_count = page.total
+    pagination_parameters.cursors = {
+        "next_cursor": page.end_cursor if page.has_next else None,
+        "previous_cursor": page.start_cursor if page.has_previous else None,
+        "keyset": any(key in request.args for key in CURSOR_ARGUMENTS),
+    }
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint whose paginated lists also offer keyset cursors (see
+    :func:`set_cursor_metadata`)."""
+
+    def _set_pagination_metadata(self, page_params, result, headers):
+        result, headers = super()._set_pagination_metadata(page_params, result, headers)
+        cursors = getattr(page_params, "cursors", None)
+        if cursors is None:
+            return result, headers
+        meta = json.loads(headers[self.PAGINATION_HEADER_NAME])
+        if cursors["keyset"]:   # page numbers mean nothing on a keyset page
+            meta = {"total": meta["total"], "page_size": page_params.page_size}
+        for key in ("next_cursor", "previous_cursor"):
+            if cursors[key]:
+                meta[key] = cursors[key]
+        headers[self.PAGINATION_HEADER_NAME] = json.dumps(meta)
+        links = [f'<{_cursor_url(cursor, which)}>; rel="{rel}"'
+                 for cursor, which, rel in ((cursors["next_cursor"], "after", "next"),
+                                            (cursors["previous_cursor"], "before", "prev")) if cursor]
+        if links:
+            headers["Link"] = ", ".join(links)
+        return result, headers
+
+
+def _cursor_url(cursor: str, which: str) -> str:
+    """This request's URL with ``which`` (``after``/``before``) set to ``cursor``, without page/cursors."""
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", *CURSOR_ARGUMENTS)]
+    return f"{request.base_url}?{urlencode([*kept, (which, cursor)])}"
+
+
 def body_doc(schema: type[Schema]) -> dict:
     """OpenAPI ``requestBody`` for a schema the service validates."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[Schema]:
-    """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort``
-    (``page`` and ``page_size`` come from the paginate decorator). The service validates the raw query
-    strictly, so an unknown filter is a 422 naming it rather than a silently wider list."""
+    """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort`` and the
+    cursors ``after``/``before`` (``page`` and ``page_size`` come from the paginate decorator). The service
+    validates the raw query strictly, so an unknown filter is a 422 naming it rather than a silently wider
+    list."""
     meta = type("Meta", (), {"unknown": EXCLUDE})
     return type(f"{filter_schema.__name__}Query", (filter_schema,), {
         "Meta": meta,
         "sort": fields.String(metadata={"description": "Comma-separated keys, '-' for descending: "
                                                        + ", ".join(sortable)}),
+        "after": fields.String(metadata={"description": (
+            "Keyset paging: the page_size records after this cursor (`next_cursor` of X-Pagination, or the "
+            "Link rel=\"next\" URL), instead of `page`. It holds while records are added and removed, and "
+            "a deep page costs what the first does. Keep the same `sort` and filters.")}),
+        "before": fields.String(metadata={"description": (
+            "Keyset paging backward: the page_size records before this cursor (`previous_cursor`, or the "
+            "Link rel=\"prev\" URL), in list order.")}),
     })
 
 
@@ -74,17 +158,18 @@ def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_sche
     @blp.route("")
     class Collection(MethodView):
         @blp.arguments(query_schema, location="query", as_kwargs=False)
-        @blp.response(200, out_schema(many=True))
+        @blp.response(200, out_schema(many=True), headers={"Link": LINK_HEADER})
         @blp.paginate(max_page_size=MAX_PAGE_SIZE)
         def get(self, args, pagination_parameters):
-            """List (filtered, sorted, paginated; metadata in the X-Pagination header)"""
+            """List (filtered, sorted, paginated by `page` or by cursor, `after`/`before`; metadata in the
+            X-Pagination header, next and previous pages in the Link header)"""
             args = dict(request.args)
             for key in ("page", "page_size"):
                 args.pop(key, None)
             sort = args.pop("sort", None)
-            page = service.list(current_user, args, sort=sort,
-                                page=page_request(pagination_parameters))
-            pagination_parameters.item_count = page.total
+            paging = list_page_request(pagination_parameters, args)
+            page = service.list(current_user, args, sort=sort, page=paging)
+            set_cursor_metadata(pagination_parameters, page)
             return page.items
 
         @blp.doc(**body_doc(create_schema))

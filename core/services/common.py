@@ -14,6 +14,7 @@ from core import db
 from core.db import utcnow
 from core.errors import Conflict, ValidationFailed
 from core.schemas import MAX_PAGE_SIZE
+from core.services.paging import KeysetRequest, offset_page, seek_page
 
 T = TypeVar("T")
 
@@ -159,16 +160,47 @@ class PageRequest:
             raise ValidationFailed(fields=problems)
 
 
-@dataclass
 class Page(Generic[T]):
-    items: list[T]
-    total: int
-    offset: int
-    limit: int
+    """One page of a list. ``total`` is counted when first read (one COUNT), so a transport that does not
+    show it costs no statement. A keyset page (read with a :class:`core.services.paging.KeysetRequest`)
+    knows whether rows lie before it; an offset page's place is ``offset``. Either carries each row's
+    keyset cursor (``cursors``), so a client may go on from any page with ``after``/``before``. Both read
+    the ordering the same way (NULLs last ascending, first descending, on every database)."""
+
+    def __init__(self, items: list[T], total: int | Callable[[], int], offset: int = 0, limit: int = 20, *,
+                 cursors: list[str] | None = None, has_next: bool | None = None,
+                 has_previous: bool | None = None):
+        self.items, self.offset, self.limit, self.cursors = items, offset, limit, cursors
+        self._total, self._has_next, self._has_previous = total, has_next, has_previous
+
+    @property
+    def total(self) -> int:
+        if callable(self._total):
+            self._total = self._total()
+        return self._total
 
     @property
     def has_next(self) -> bool:
+        if self._has_next is not None:
+            return self._has_next
         return self.offset + len(self.items) < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        if self._has_previous is not None:
+            return self._has_previous
+        return self.offset > 0
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+    def __repr__(self) -> str:
+        return f"Page(items={len(self.items)}, offset={self.offset}, limit={self.limit})"
 
 
 def parse_sort(sort: str | None, allowed: Mapping[str, InstrumentedAttribute], default: str) -> list:
@@ -187,9 +219,20 @@ def parse_sort(sort: str | None, allowed: Mapping[str, InstrumentedAttribute], d
     return clauses
 
 
-def paginate(stmt: Select, page: PageRequest, order_by: Iterable, tiebreak: Any) -> Page:
-    """Count the rows of ``stmt`` and return one page of them, ordered stably."""
+def paginate(stmt: Select, page: "PageRequest | KeysetRequest", order_by: Iterable, tiebreak: Any) -> Page:
+    """One page of the rows of ``stmt``, ordered by ``order_by`` then ``tiebreak`` (the primary key), so
+    the order is stable. ``page`` is an offset :class:`PageRequest` (REST page numbers) or a
+    :class:`core.services.paging.KeysetRequest` (cursors: see that module); either way ``total`` is one
+    COUNT, run when read."""
     sess = db.session()
-    total = sess.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = sess.scalars(stmt.order_by(*order_by, tiebreak).offset(page.offset).limit(page.limit)).all()
-    return Page(items=list(rows), total=total, offset=page.offset, limit=page.limit)
+
+    def count() -> int:
+        return sess.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+    if isinstance(page, KeysetRequest):
+        found = seek_page(sess, stmt, page, order_by, tiebreak)
+        return Page(found.items, count, 0, page.limit, cursors=found.cursors, has_next=found.has_next,
+                    has_previous=found.has_previous)
+    total = count()
+    items, cursors = offset_page(sess, stmt, page.offset, page.limit, order_by, tiebreak)
+    return Page(items=items, total=total, offset=page.offset, limit=page.limit, cursors=cursors)

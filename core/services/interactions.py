@@ -13,7 +13,7 @@ from core.models import Contact, Customer, Interaction, InteractionStatus
 from core.schemas import (
     Escalation, InteractionCreate, InteractionFilter, InteractionUpdate, TaskCancellation, TaskCompletion,
 )
-from core.services import audit, common, customers
+from core.services import audit, common, customers, paging
 from core.services.permissions import customer_visibility
 
 AUDITED = ["customer_id", "contact_id", "kind", "direction", "status", "subject", "occurred_at", "due_at",
@@ -83,6 +83,19 @@ def latest_for_customers(actor: Any, customer_ids: list[uuid.UUID], limit: int) 
     for row in db.session().scalars(stmt):
         out[row.customer_id].append(row)
     return out
+
+
+#: a customer's timeline order: newest first, a planned one by its due time (``timeline`` and the nested list)
+def timeline_order() -> list:
+    return [func.coalesce(Interaction.occurred_at, Interaction.due_at).desc()]
+
+
+def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID],
+                        page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
+    """One keyset page of each customer's timeline (newest first), for many customers in one statement
+    (a window function; one more when a cursor is given): the nested ``Customer.interactions``."""
+    return paging.seek_windows(db.session(), visible(actor), Interaction.customer_id, customer_ids, page,
+                               timeline_order(), Interaction.id)
 
 
 def count_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -18,8 +18,8 @@ from api.graphql.from_schema import input_from_schema
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
-from api.graphql.pagination import connection, page_request
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from plugins.exhibitions import models
 from plugins.exhibitions import services as svc
 
@@ -280,16 +280,25 @@ def _records(registry) -> CrudFields:
 
 
 def trellis_graphql_type_fields(registry):
-    def registrations(root: strawberry.Parent[object], info: strawberry.Info) -> list[registry.ref("VisitorRegistration")]:
+    def registrations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
+                      after: After = None, last: Last = None, before: Before = None
+                      ) -> registry.connection("VisitorRegistration"):
         user = info.context.user
-        return info.context.loaders.load("exhibitions.registrations_by_customer",
-                                         lambda ids: svc.registrations_for_customers(user, ids), root.id, [])
+        return nested_connection(
+            info.context.loaders, "exhibitions.registrations_by_customer",
+            lambda ids, request: svc.registration_pages_for_customers(user, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name="exhibitions.registration_counts",
+            count_batch=lambda ids: svc.registration_counts(user, ids))
 
-    def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info
-                                 ) -> list[registry.ref("ExhibitorParticipation")]:
+    def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
+                                 after: After = None, last: Last = None, before: Before = None
+                                 ) -> registry.connection("ExhibitorParticipation"):
         user = info.context.user
-        return info.context.loaders.load("exhibitions.participations_by_customer",
-                                         lambda ids: svc.participations_for_customers(user, ids), root.id, [])
+        return nested_connection(
+            info.context.loaders, "exhibitions.participations_by_customer",
+            lambda ids, request: svc.participation_pages_for_customers(user, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name="exhibitions.participation_counts",
+            count_batch=lambda ids: svc.participation_counts(user, ids))
 
     from plugins.exhibitions.workflows import PARTICIPATION
 
@@ -303,24 +312,25 @@ def trellis_graphql_type_fields(registry):
 
 
 def trellis_graphql_query_fields(registry):
-    def exhibitions(info: strawberry.Info, first: int = 20, after: Optional[str] = None
+    def exhibitions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None
                     ) -> registry.connection("Exhibition"):
-        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after)))
+        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after, last, before)))
 
-    def editions(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def editions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                  exhibition_id: Optional[strawberry.ID] = None) -> registry.connection("Edition"):
         filters = {"exhibition_id": exhibition_id} if exhibition_id else {}
-        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after)))
+        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after, last, before)))
 
     def edition(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Edition")]:
         return svc.get_edition(info.context.user, id)
 
-    def exhibition_leads(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                         edition_id: Optional[strawberry.ID] = None,
+    def exhibition_leads(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                         before: Before = None, edition_id: Optional[strawberry.ID] = None,
                          rating: Optional[registry.vocabulary_enum("exhibitions_lead_rating")] = None,
                          ) -> registry.connection("ExhibitionLead"):
         filters = {k: stored(v) for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
-        return connection(info, svc.list_leads(info.context.user, filters, page=page_request(first, after)))
+        return connection(info, svc.list_leads(info.context.user, filters,
+                                               page=page_request(first, after, last, before)))
 
     def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
         return svc.get_lead(info.context.user, id)

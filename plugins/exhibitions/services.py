@@ -27,7 +27,7 @@ from core import db
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Customer, Interaction, User
-from core.services import audit, common, customers, interactions, workflow
+from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.notifications import notify
 from core.services.permissions import require_actor, require_role, visibility
 from plugins.exhibitions import bulk
@@ -1362,6 +1362,31 @@ def participations_for_customers(actor, customer_ids: list[uuid.UUID]) -> dict[u
                                                                               ExhibitorParticipation.id)):
             out[p.company_id].append(p)
     return out
+
+
+def registration_pages_for_customers(actor, customer_ids: list[uuid.UUID], page: paging.KeysetRequest
+                                     ) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each visitor's registrations (oldest first), in one statement (a window)."""
+    return paging.seek_windows(db.session(), _visible(actor, VisitorRegistration), VisitorRegistration.visitor_id,
+                               customer_ids, page, [VisitorRegistration.registered_at], VisitorRegistration.id)
+
+
+def registration_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return paging.count_windows(db.session(), _visible(actor, VisitorRegistration), VisitorRegistration.visitor_id,
+                                customer_ids)
+
+
+def participation_pages_for_customers(actor, customer_ids: list[uuid.UUID], page: paging.KeysetRequest
+                                      ) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each company's exhibitor participations (oldest first), in one statement."""
+    return paging.seek_windows(db.session(), _visible(actor, ExhibitorParticipation),
+                               ExhibitorParticipation.company_id, customer_ids, page,
+                               [ExhibitorParticipation.created_at], ExhibitorParticipation.id)
+
+
+def participation_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return paging.count_windows(db.session(), _visible(actor, ExhibitorParticipation),
+                                ExhibitorParticipation.company_id, customer_ids)
 
 
 def participations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ExhibitorParticipation]]:

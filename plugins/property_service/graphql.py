@@ -16,11 +16,10 @@ from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema, type_from_schema
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id, users_by_id
+from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from core import db
 from api.graphql.nodes import NodeSource
 from plugins.property_service import models, requests, services
-
-CUSTOMER_REQUESTS = 20
 
 
 def _buildings(ids: list) -> dict:
@@ -228,13 +227,16 @@ def type_fields(registry) -> dict:
         return info.context.loaders.load("property_service.units_of", lambda ids: _occupancies(user, ids),
                                          root.id, default=[])
 
-    def service_requests(root: strawberry.Parent[object], info: strawberry.Info
-                         ) -> list[registry.ref("ServiceRequest")]:
-        """The customer's newest service requests you may see (at most 20)."""
+    def service_requests(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
+                         after: After = None, last: Last = None, before: Before = None
+                         ) -> registry.connection("ServiceRequest"):
+        """The customer's service requests you may see, newest first (10 by default)."""
         user = info.context.user
-        return info.context.loaders.load(
-            f"property_service.requests_of:{CUSTOMER_REQUESTS}",
-            lambda ids: requests.for_customers(user, ids, limit=CUSTOMER_REQUESTS), root.id, default=[])
+        return nested_connection(
+            info.context.loaders, "property_service.requests_of",
+            lambda ids, request: requests.pages_for_customers(user, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name="property_service.request_counts",
+            count_batch=lambda ids: requests.counts_for_customers(user, ids))
 
     return {"ServiceRequest": {"history": history_field(registry, requests.WORKFLOW,
                                                         "Every status move of the request, oldest first.")},

@@ -21,7 +21,7 @@ from core import db, runtime
 from core.db import utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import Role, User
-from core.services import audit, common, customers, interactions, workflow
+from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.notifications import notify
 from core.services.permissions import require_actor, visibility
 from core.workflow import AUTOMATIC
@@ -82,6 +82,17 @@ def list_requests(actor: Any, filters: Mapping[str, Any] | None = None, *,
                   page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[PsRequest]:
     order = common.parse_sort(sort, SORTABLE, "-created_at")
     return common.paginate(filtered(actor, filters), page, order, PsRequest.id)
+
+
+def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: paging.KeysetRequest
+                        ) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each customer's visible requests (newest first), in one statement (a window)."""
+    return paging.seek_windows(db.session(), visible(actor), PsRequest.requester_id, customer_ids, page,
+                               [PsRequest.created_at.desc()], PsRequest.id)
+
+
+def counts_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return paging.count_windows(db.session(), visible(actor), PsRequest.requester_id, customer_ids)
 
 
 def for_customers(actor: Any, customer_ids: list[uuid.UUID], *, limit: int = 20) -> dict[uuid.UUID, list[PsRequest]]:

@@ -21,20 +21,10 @@ from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
 from api.graphql.lifecycle import history_field
 from api.graphql.inputs import field_names, input_to_dict
-from api.graphql.pagination import Slice, connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 
 from api.graphql.nodes import NodeSource
 from plugins.retail_membership import campaigns, models, services
-
-
-def _window(loaders, name, batch, key, first, after, count_name, count_batch):
-    """A connection over a per-parent list fetched for all siblings at once (newest ``window`` rows)."""
-    request = page_request(first, after)
-    window = request.offset + request.limit + 1
-    rows = loaders.load(f"{name}:{window}", lambda ids: batch(ids, window), key, default=[])
-    return Slice(rows[request.offset:request.offset + request.limit], offset=request.offset,
-                 has_next=len(rows) > request.offset + request.limit,
-                 total=lambda: loaders.load(count_name, count_batch, key, default=0))
 
 
 def register_types(registry) -> None:
@@ -168,17 +158,21 @@ def register_types(registry) -> None:
                                              lambda ids: customers.get_many(user, ids), self.customer_id)
 
         @strawberry.field(description="The points ledger, newest first.")
-        def ledger(self, info: strawberry.Info, first: int = 10,
-                   after: Optional[str] = None) -> registry.connection("RetailPointsEntry"):
-            return _window(info.context.loaders, "retail_membership.ledger", services.ledgers_for, self.id, first,
-                           after, "retail_membership.ledger_counts", services.ledger_counts)
+        def ledger(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                   before: Before = None) -> registry.connection("RetailPointsEntry"):
+            return nested_connection(info.context.loaders, "retail_membership.ledger", services.ledger_pages_for,
+                                     self.id, page_request(first, after, last, before, default=10),
+                                     count_name="retail_membership.ledger_counts",
+                                     count_batch=services.ledger_counts)
 
         @strawberry.field(description="Purchases, newest first.")
-        def purchases(self, info: strawberry.Info, first: int = 10,
-                      after: Optional[str] = None) -> registry.connection("RetailPurchase"):
-            return _window(info.context.loaders, "retail_membership.purchases",
-                           lambda ids, window: services.purchases_page_for(ids, 0, window), self.id, first, after,
-                           "retail_membership.purchase_counts", services.purchase_counts)
+        def purchases(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                      before: Before = None) -> registry.connection("RetailPurchase"):
+            return nested_connection(info.context.loaders, "retail_membership.purchases",
+                                     services.purchase_pages_for, self.id,
+                                     page_request(first, after, last, before, default=10),
+                                     count_name="retail_membership.purchase_counts",
+                                     count_batch=services.purchase_counts)
 
     @registry.type("RetailGroupResult")
     class RetailGroupResult:
@@ -460,10 +454,10 @@ def query_fields(registry) -> dict:
     def retail_membership(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailMembership")]:
         return services.get_membership(info.context.user, id)
 
-    def retail_memberships(info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+    def retail_memberships(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                            filter: Optional[registry.ref("RetailMembershipFilter")] = None,
                            ) -> registry.connection("RetailMembership"):
-        request = page_request(first, after)
+        request = page_request(first, after, last, before)
         with field_names(prefix="filter."):
             page = services.list_memberships(info.context.user, input_to_dict(filter), page=request)
         return connection(info, page)

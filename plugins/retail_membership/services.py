@@ -26,7 +26,7 @@ from core import db
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Customer, Role, User
-from core.services import audit, common, customers, interactions, workflow
+from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.permissions import customer_visibility, require_actor, require_role, visibility
 from core.workflow import AUTOMATIC, MANUAL
 
@@ -590,6 +590,14 @@ def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, 
     return out
 
 
+def ledger_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each member's ledger (newest first), in one statement (a window function)."""
+    return paging.seek_windows(db.session(), select(RetailPointsEntry), RetailPointsEntry.membership_id,
+                               membership_ids, page,
+                               [RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc()],
+                               RetailPointsEntry.id)
+
+
 def _fifo(lots: list[tuple[datetime, int]], debit: int) -> list[tuple[datetime, int]]:
     """Consume ``debit`` points from ``lots`` (expiry, amount) oldest first; what is left of each lot."""
     left = []
@@ -772,6 +780,13 @@ def purchases_page_for(membership_ids: list[uuid.UUID], offset: int, limit: int)
                                     .order_by(ranked.c.membership_id, ranked.c.rank)):
         out[row.membership_id].append(row)
     return out
+
+
+def purchase_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each member's purchases (newest first), in one statement (a window function)."""
+    return paging.seek_windows(db.session(), select(RetailPurchase).where(RetailPurchase.deleted_at.is_(None)),
+                               RetailPurchase.membership_id, membership_ids, page,
+                               [RetailPurchase.occurred_at.desc()], RetailPurchase.id)
 
 
 def purchase_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -6,14 +6,15 @@ from tests.querycount import graphql_list, pin_statements, rest_list
 
 NESTED = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
     id name
-    contacts { name }
+    contacts { edges { node { name } } }
     interactions(first: 3) { edges { node { subject } } }
     owner { email }
 } } } }"""
 
-# token + its user (authentication), count + page of customers, their tags (selectin), contacts of all
-# of them, the newest interactions of all of them (a window function), and their owners
-PINNED_STATEMENTS = 8
+# token + its user (authentication), the page of customers (no COUNT: totalCount is not asked for), their
+# tags (selectin), a page of contacts of all of them and a page of interactions of all of them (one window
+# function each), and their owners
+PINNED_STATEMENTS = 7
 
 
 def add_customers(runtime, owner, n: int, start: int = 0) -> None:
@@ -38,9 +39,47 @@ def test_nested_customer_list_runs_a_fixed_number_of_statements(api, runtime, pe
     for edge in edges:
         node = edge["node"]
         i = int(node["name"].split()[-1])
-        assert [c["name"] for c in node["contacts"]] == [f"Contact {i}-0", f"Contact {i}-1"]
+        assert [c["node"]["name"] for c in node["contacts"]["edges"]] == [f"Contact {i}-0", f"Contact {i}-1"]
         assert [e["node"]["subject"] for e in node["interactions"]["edges"]] == ["call 3", "call 2", "call 1"]
         assert node["owner"] == {"email": "rep@example.com"}
+
+
+NESTED_PAGES = """query($first: Int!, $after: String, $before: String) {
+    customers(first: $first, orderBy: "-name", after: $after) { edges { node {
+        name
+        contacts(last: 1) { edges { node { name } } pageInfo { hasPreviousPage } }
+        interactions(first: 2, after: $before) { edges { node { subject } } pageInfo { hasPreviousPage hasNextPage } }
+    } } } }"""
+
+
+def test_nested_pages_by_cursor_both_ways_run_a_fixed_number_of_statements(api, runtime, people, count_queries):
+    """A cursor on the root list and on a nested one, and a backward nested page: still a fixed count."""
+    import datetime as dt
+    import uuid
+
+    from core.models import Interaction
+    from core.services import interactions, paging
+
+    add_customers(runtime, people.rep, 1, start=999)   # first by -name: the root cursor's row, not on the page
+    root_cursor = ok(api.as_("rep").graphql('{ customers(first: 1, orderBy: "-name") { pageInfo { endCursor } } }')
+                     )["customers"]["pageInfo"]["endCursor"]
+    # a place in the timeline ordering: just past every interaction of 2024-02-04 10:00 ("call 3")
+    nested_cursor = paging.cursor_for([dt.datetime(2024, 2, 4, 10, tzinfo=dt.timezone.utc), uuid.UUID(int=2**128 - 1)],
+                                      interactions.timeline_order(), Interaction.id)
+    edges = pin_statements(
+        count_queries, grow=lambda have, want: add_customers(runtime, people.rep, want - have, start=have),
+        fetch=lambda n: graphql_list(api.as_("rep").graphql(
+            NESTED_PAGES, {"first": n, "after": root_cursor, "before": nested_cursor}), "customers.edges"),
+        # token and user, the page and its tags, one EXISTS for its pageInfo (after a cursor), contacts
+        # (a window), interactions (a window) and one grouped EXISTS for their pageInfo
+        expected=8)
+    for edge in edges:
+        node = edge["node"]
+        i = int(node["name"].split()[-1])
+        assert [c["node"]["name"] for c in node["contacts"]["edges"]] == [f"Contact {i}-1"]
+        assert node["contacts"]["pageInfo"] == {"hasPreviousPage": True}
+        assert [e["node"]["subject"] for e in node["interactions"]["edges"]] == ["call 2", "call 1"]
+        assert node["interactions"]["pageInfo"] == {"hasPreviousPage": True, "hasNextPage": True}
 
 
 def test_rest_contact_and_interaction_lists_run_a_fixed_number_of_statements(api, runtime, people,
@@ -78,7 +117,7 @@ def test_records_reached_through_a_batch_load_their_own_fields_in_batches(api, r
     the batch that loaded them)."""
     query = """query($first: Int!) { customers(first: $first) { edges { node {
         name
-        contacts { customer { name } }
+        contacts { edges { node { customer { name } } } }
         interactions(first: 2) { edges { node { customer { name } contact { name } createdBy { email } } } }
     } } } }"""
     edges = pin_statements(
@@ -86,6 +125,6 @@ def test_records_reached_through_a_batch_load_their_own_fields_in_batches(api, r
         fetch=lambda n: graphql_list(api.as_("rep").graphql(query, {"first": n}), "customers.edges"))
     for edge in edges:
         node = edge["node"]
-        assert [c["customer"]["name"] for c in node["contacts"]] == [node["name"]] * 2
+        assert [c["node"]["customer"]["name"] for c in node["contacts"]["edges"]] == [node["name"]] * 2
         assert [e["node"]["customer"]["name"] for e in node["interactions"]["edges"]] == [node["name"]] * 2
         assert all(e["node"]["createdBy"] == {"email": "rep@example.com"} for e in node["interactions"]["edges"])

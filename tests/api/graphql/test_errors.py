@@ -113,8 +113,8 @@ def test_syntax_errors_and_unknown_fields_are_bad_user_input(api):
 
 
 def test_query_depth_aliases_and_tokens_are_limited(api):
-    deep = "{ customers { edges { node { contacts { customer { contacts { customer { contacts { customer " \
-           "{ contacts { customer { name } } } } } } } } } } } }"
+    deep = "{ customers { edges { node { contacts { edges { node { customer { contacts { edges { node { " \
+           "customer { name } } } } } } } } } } } }"
     assert "depth" in error(api.as_("rep").graphql(deep), "BAD_USER_INPUT")["message"]
     aliases = "{ " + " ".join(f"a{i}: me {{ id }}" for i in range(31)) + " }"
     assert "aliases" in error(api.as_("rep").graphql(aliases), "BAD_USER_INPUT")["message"].lower()

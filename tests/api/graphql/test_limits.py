@@ -8,7 +8,7 @@ import json
 from api.app import create_app
 from tests.conftest import Api, app_config, bound
 
-CUSTOMERS = ("customers(first: 100) { edges { node { id name contacts { id name } "
+CUSTOMERS = ("customers(first: 100) { edges { node { id name contacts { edges { node { id name } } } "
              "interactions(first: 10) { edges { node { id subject } } } } } }")
 
 

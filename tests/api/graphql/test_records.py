@@ -7,7 +7,7 @@ from tests.api.graphql.helpers import error, ok, rest_contact, rest_customer, ro
 
 CUSTOMER = """query($id: ID!) { customer(id: $id) {
     id name industry tags version stage ownerId owner { email }
-    contacts { name isPrimary customer { id name } }
+    contacts { edges { node { name isPrimary customer { id name } } } }
 } }"""
 
 CREATE = """mutation($input: CustomerCreateInput!) { createCustomer(input: $input) {
@@ -32,9 +32,10 @@ def test_customer_created_over_rest_reads_back_over_graphql_with_its_contacts(ap
     assert data["name"] == "Acme Trading" and data["industry"] == "textiles" and data["tags"] == ["vip"]
     assert data["version"] == 1 and data["stage"] == "POTENTIAL"
     assert data["owner"] == {"email": "rep@example.com"} and data["ownerId"] == customer["owner_id"]
-    assert [c["name"] for c in data["contacts"]] == ["Han Meimei", "Li Lei"]   # the first one is primary
-    assert [c["isPrimary"] for c in data["contacts"]] == [True, False]
-    assert data["contacts"][0]["customer"] == {"id": customer["id"], "name": "Acme Trading"}
+    contacts = [edge["node"] for edge in data["contacts"]["edges"]]
+    assert [c["name"] for c in contacts] == ["Han Meimei", "Li Lei"]   # the first one is primary
+    assert [c["isPrimary"] for c in contacts] == [True, False]
+    assert contacts[0]["customer"] == {"id": customer["id"], "name": "Acme Trading"}
 
 
 def test_me_is_the_signed_in_user(api):

@@ -68,11 +68,15 @@ def test_customer_fields_list_registrations_and_participations(show):
     grow_editions(show, 0, 2)
     reg = ok(show.api.get(f"{BASE}/registrations?edition_id={show.first['id']}"))[0]
     body = data(show.api.graphql("""query($v: ID!, $c: ID!) {
-        visitor: customer(id: $v) { registrations { badgeCode category } }
-        company: customer(id: $c) { exhibitorParticipations { status editionId } } }""",
+        visitor: customer(id: $v) { registrations { edges { node { badgeCode category } } } }
+        company: customer(id: $c) { exhibitorParticipations(last: 5) { totalCount
+            edges { node { status editionId } } } } }""",
                                  {"v": reg["visitor_id"], "c": show.companies["alpha"]["id"]}))
-    assert body["visitor"]["registrations"] == [{"badgeCode": reg["badge_code"], "category": "BUYER"}]
-    assert sorted(p["editionId"] for p in body["company"]["exhibitorParticipations"]) == sorted(
+    assert [e["node"] for e in body["visitor"]["registrations"]["edges"]] == [
+        {"badgeCode": reg["badge_code"], "category": "BUYER"}]
+    participations = body["company"]["exhibitorParticipations"]
+    assert participations["totalCount"] == 2
+    assert sorted(e["node"]["editionId"] for e in participations["edges"]) == sorted(
         [show.first["id"], show.second["id"]])
 
 

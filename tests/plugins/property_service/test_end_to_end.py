@@ -34,9 +34,9 @@ def test_open311_to_rating_and_metrics(ps, client):
     assert (request["sla_state"], request["escalation_level"]) == ("breached", 2)  # 8 days late: the team manager (1), then the centre (2)
     timeline = ps.as_("centre").get(f"/api/v1/customers/{request['requester_id']}/timeline").get_json()
     assert {e["kind"] for e in timeline} == {"property_service_request", "property_service_feedback"}
-    body = ps.as_("centre").graphql('query($id: ID!) { customer(id: $id) { serviceRequests { id rating } } }',
+    body = ps.as_("centre").graphql('query($id: ID!) { customer(id: $id) { serviceRequests { edges { node { id rating } } } } }',
                                     {"id": request["requester_id"]})
-    assert body["data"]["customer"]["serviceRequests"] == [{"id": rid, "rating": 4}]
+    assert body["data"]["customer"]["serviceRequests"]["edges"] == [{"node": {"id": rid, "rating": 4}}]
 
     satisfaction = ps.as_("centre").get("/api/v1/metrics/property_service_satisfaction").get_json()["rows"]
     assert satisfaction[0]["value"] == 4.0
