@@ -59,9 +59,9 @@ def validate_update(schema: type[Schema], data: Any) -> dict:
 
 @functools.lru_cache(maxsize=1024)
 def _instance(schema: type[Schema]) -> Schema:
-    """One instance per schema class: building a marshmallow schema (binding every field) cost more than
-    loading the data through it (7 of the exhibitions demo's 27 s). An instance keeps no state between
-    loads (``partial`` is per call), so it is safe to share."""
+    """One instance per schema class: building a marshmallow schema (binding every field, about 0.07 ms)
+    was done on every call, 17,000 times in the exhibitions demo (about 1 s of CPU). An instance keeps no
+    state between loads (``partial`` is per call), so it is safe to share."""
     return schema()
 
 
