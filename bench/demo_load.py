@@ -3,7 +3,8 @@
 analytics refresh and the whole run, into a fresh temporary SQLite file, with the production password
 hashing. The machine's load average is printed before and after: compare runs made when it is low.
 
-Run: python bench/demo_load.py [--core-only] [--profile FILE]    Prints numbers; not a test.
+Run: python bench/demo_load.py [--core-only] [--profile FILE] [--keep FILE]    Prints numbers; not a test.
+(``--keep`` loads into FILE, a new SQLite file, and leaves it for timing other steps on demo data.)
 (``--profile`` writes a cProfile of the whole load to FILE; the profiler roughly quadruples the times.)
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--core-only", action="store_true")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--keep", metavar="FILE", help="load into this SQLite file (must not exist) and keep it")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
     rows: list = []
@@ -45,7 +47,8 @@ def main() -> None:
         from core import demo, migrate
         from core.services import analytics
 
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/demo.db"})
+        path = os.path.abspath(args.keep) if args.keep else f"{tmp}/demo.db"
+        app = create_app({"DATABASE_URL": f"sqlite:///{path}"})
         rt = app.extensions["trellis"]
 
         @contextlib.contextmanager

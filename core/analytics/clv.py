@@ -434,30 +434,70 @@ def _compress(*cols: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
 def _minimize_log(neg_ll_and_grad, start: np.ndarray, max_iter: int, extra_starts: Iterable[np.ndarray] = ()):
     """Minimise over log-parameters with L-BFGS-B; on failure retry with Nelder-Mead and polish.
 
+    A line search that stalls where the projected gradient is already negligible is the optimum reached to
+    rounding (the tolerances ask for more digits than the likelihood has), not a failure: it is accepted
+    as it is. Nelder-Mead gets ``max_iter`` iterations per start: on a flat ridge it would otherwise crawl
+    for tens of thousands of them (over a minute) to gain nothing. Among the starts, a converged result
+    beats an unconverged one that is lower only by rounding.
+
     Returns (best scipy result, combined iteration count).
     """
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * start.shape[0]
     opts = {"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9, "maxls": 50}
     iterations = 0
     best = None
-    for x0 in (start, *extra_starts):
+
+    def lbfgs(x0):
         res = minimize(neg_ll_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+        if not res.success and res.nit < max_iter and _stalled_at_optimum(neg_ll_and_grad, res.x):
+            res.success, res.message = True, f"line search stalled at a stationary point ({res.message})"
+        return res
+
+    def better(res, than) -> bool:
+        if than is None:
+            return True
+        if not np.isfinite(res.fun):
+            return False
+        if res.success != than.success:  # the converged one, unless the other is lower by more than rounding
+            slack = _SAME_OPTIMUM * max(1.0, abs(than.fun))
+            return res.fun < than.fun + slack if res.success else res.fun < than.fun - slack
+        return res.fun < than.fun
+
+    for x0 in (start, *extra_starts):
+        res = lbfgs(x0)
         iterations += int(res.nit)
         if not res.success and max_iter > 1:
             nm = minimize(
                 lambda z: neg_ll_and_grad(z)[0], res.x, method="Nelder-Mead", bounds=bounds,
-                options={"maxiter": max_iter * 20, "xatol": 1e-10, "fatol": 1e-14},
+                options={"maxiter": max_iter, "xatol": 1e-10, "fatol": 1e-14},
             )
             iterations += int(nm.nit)
-            polished = minimize(neg_ll_and_grad, nm.x, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+            polished = lbfgs(nm.x)
             iterations += int(polished.nit)
-            if np.isfinite(polished.fun) and polished.fun <= res.fun:
+            if np.isfinite(polished.fun) and (polished.fun <= res.fun or (polished.success and better(polished, res))):
                 res = polished
-        if best is None or (np.isfinite(res.fun) and res.fun < best.fun):
+        if better(res, best):
             best = res
         if best.success:
             break
     return best, iterations
+
+
+# Relative difference in the mean negative log-likelihood below which two optima are the same one.
+_SAME_OPTIMUM = 1e-9
+# Largest projected-gradient component (of the mean log-likelihood over log-parameters) at which a stalled
+# line search counts as having reached the optimum.
+_STALL_GTOL = 1e-5
+
+
+def _stalled_at_optimum(neg_ll_and_grad, theta: np.ndarray) -> bool:
+    """The projected gradient at ``theta`` is negligible: components pushing against a bound do not count."""
+    f, grad = neg_ll_and_grad(theta)
+    if not np.isfinite(f) or f >= 1e10:
+        return False
+    top = _LOG_BOUND - 1e-6
+    projected = np.where(((theta >= top) & (grad < 0)) | ((theta <= -top) & (grad > 0)), 0.0, grad)
+    return bool(np.all(np.abs(projected) <= _STALL_GTOL))
 
 
 def _homogeneous_dropout(theta: np.ndarray) -> bool:

@@ -132,8 +132,13 @@ class BulkRecorder:
         """Collect the audit entry and the outbox event of one change: the bulk form of
         ``core.services.audit.record_change(actor, verb, record, changes, payload=payload)``."""
         at = at or utcnow()
-        self.audit(verb, record, changes, at=at)
-        self.event(verb, record, payload, changes=changes, at=at, version=version)
+        rtype = record_type_of(_model_of(record))
+        diff = diff_of(changes)  # once for both rows: on a large batch the JSON conversion is a real cost
+        version = getattr(record, "version", None) if version is _RECORD_VERSION else version
+        self.add(AuditEntry, at=at, actor_id=self.actor_id, action=f"{rtype}.{verb}", record_type=rtype,
+                 record_id=record.id, changes=diff)
+        self.add(OutboxEvent, at=at, name=f"{rtype}.{verb}", record_type=rtype, record_id=record.id,
+                 actor_id=self.actor_id, payload=event_payload(record.id, version, diff, payload))
 
     def start(self, workflow_name: str, record: Any, state: str, *, at: datetime, trigger: str = IMPORT,
               reason: str = "created in this state") -> None:
