@@ -38,7 +38,7 @@ from strawberry.scalars import JSON
 
 from api.graphql.vocabularies import UNKNOWN
 
-__all__ = ["input_from_schema", "type_from_schema"]
+__all__ = ["crud_inputs", "input_from_schema", "type_from_schema"]
 
 _SCALARS: tuple[tuple[type, Any], ...] = (
     (fields.UUID, strawberry.ID),
@@ -128,6 +128,15 @@ def input_from_schema(registry: Any, name: str, schema: Any, *, description: str
     # strawberry's inputs are keyword-only dataclasses: the schema's order stays, defaults or not
     cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": description or _doc(schema)})
     return registry.input(name, description=description or _doc(schema))(cls)
+
+
+def crud_inputs(registry: Any, type_name: str, *, create: Any, update: Any, filter: Any, prefix: str = "") -> None:
+    """The three inputs ``crud_fields`` takes for ``type_name``: ``<type_name>CreateInput`` from ``create``,
+    ``<type_name>UpdateInput`` from ``update`` (every field optional but ``version``) and ``<type_name>Filter``
+    from ``filter``; nested schemas are named with ``prefix``."""
+    input_from_schema(registry, f"{type_name}CreateInput", create, prefix=prefix)
+    input_from_schema(registry, f"{type_name}UpdateInput", update, update=True, prefix=prefix)
+    input_from_schema(registry, f"{type_name}Filter", filter, prefix=prefix)
 
 
 def type_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,

@@ -14,7 +14,7 @@ from typing import Optional
 import strawberry
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
-from api.graphql.from_schema import input_from_schema
+from api.graphql.from_schema import crud_inputs
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
@@ -251,11 +251,10 @@ def _register_record_inputs(registry) -> None:
     """Each record's create, update and filter inputs, from the marshmallow schemas REST uses."""
     from plugins.exhibitions import schemas
 
-    for type_name, (_fn, stem, field_stem, _done) in RECORDS.items():
-        input_from_schema(registry, f"{field_stem}CreateInput", getattr(schemas, f"{stem}Create"), prefix="Exhibition")
-        input_from_schema(registry, f"{field_stem}UpdateInput", getattr(schemas, f"{stem}Update"), update=True,
-                          prefix="Exhibition")
-        input_from_schema(registry, f"{field_stem}Filter", getattr(schemas, f"{stem}Filter"))
+    for _type, (_fn, stem, field_stem, _done) in RECORDS.items():
+        crud_inputs(registry, field_stem, create=getattr(schemas, f"{stem}Create"),
+                    update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
+                    prefix="Exhibition")
 
 
 def _records(registry) -> CrudFields:

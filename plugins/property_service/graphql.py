@@ -13,7 +13,7 @@ import strawberry
 from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
-from api.graphql.from_schema import input_from_schema, type_from_schema
+from api.graphql.from_schema import crud_inputs, type_from_schema
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id, users_by_id
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
@@ -270,11 +270,10 @@ def register_record_types(registry) -> None:
     type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, node=PsSlaPolicy,
                      vocabularies={"priority": "property_service_priority"},
                      description="Response and resolution targets in working minutes, by kind and priority.")
-    for type_name, (_service, prefix, _list) in RECORDS.items():
-        input_from_schema(registry, f"{type_name}CreateInput", getattr(schemas, f"{prefix}Create"), prefix="Property")
-        input_from_schema(registry, f"{type_name}UpdateInput", getattr(schemas, f"{prefix}Update"), update=True,
-                          prefix="Property")
-        input_from_schema(registry, f"{type_name}Filter", getattr(schemas, f"{prefix}Filter"))
+    for type_name, (_service, stem, _list) in RECORDS.items():
+        crud_inputs(registry, type_name, create=getattr(schemas, f"{stem}Create"),
+                    update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
+                    prefix="Property")
 
 
 def _records(registry) -> CrudFields:
