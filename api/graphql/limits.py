@@ -42,6 +42,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from api.graphql.errors import BAD_USER_INPUT
+from core.services.paging import DEFAULT_PAGE_SIZE
 
 #: the size assumed for a list field without ``first``/``last`` (a customer's contacts, a sale's lines)
 LIST_SIZE_GUESS = 10
@@ -126,7 +127,11 @@ class _Estimator:
             return self.selections(node.selection_set, named, multiplier, seen)
         if isinstance(returned, GraphQLList) or _is_connection(named):
             size = self._page_size(node, field_def)
-            size = LIST_SIZE_GUESS if size is None else size
+            if size is None:
+                # a root connection without first/last serves the default page (20); nested ones serve 10,
+                # the guess for any other list
+                root = parent is self.schema.query_type or parent is self.schema.mutation_type
+                size = DEFAULT_PAGE_SIZE if root and _is_connection(named) else LIST_SIZE_GUESS
         else:
             size = 1
         count = multiplier * size

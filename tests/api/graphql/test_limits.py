@@ -65,3 +65,20 @@ def test_graphql_takes_bodies_above_the_app_wide_limit_up_to_its_own(api):
     response = api.as_("admin").post("/graphql", data=body, content_type="application/json")
     assert response.status_code == 200
     assert response.get_json()["data"] == {"__typename": "Query"}
+
+
+def test_a_root_connection_without_first_costs_its_default_page(engine, database_url, connection):
+    """Twenty customers come back when no `first` is given, so the estimate counts twenty, not ten."""
+    from core.services import users
+    from tests.conftest import make_people
+
+    app = create_app(app_config(database_url, GRAPHQL_MAX_COST=200))
+    with bound(app, connection) as runtime:
+        people = make_people(runtime)
+        with runtime.database.unit_of_work():
+            token = users.create_token(people.admin)[1]
+        api = Api(app.test_client(), {"admin": token}).as_("admin")
+        # 20 customers + 20 x 10 interactions (a nested connection's default page) = 220
+        body = api.graphql("{ customers { edges { node { interactions { edges { node { id } } } } } } }")
+        assert body["errors"][0]["extensions"]["cost"] == 220
+    app.extensions["trellis"].database.dispose()
