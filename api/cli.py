@@ -544,13 +544,28 @@ def serve_command(host: str, port: int):
 # --- trellis graphql-schema / tick -------------------------------------------------------------------
 
 @click.command("graphql-schema")
-def graphql_schema_command():
-    """Print the GraphQL schema (SDL) of the enabled components."""
-    try:
-        from api.graphql import sdl
-    except ImportError:
-        raise click.ClickException("This version has no GraphQL schema export (api.graphql.sdl).") from None
-    click.echo(sdl(current_app._get_current_object()), nl=False)  # exactly: `> schema.graphql` is the snapshot
+@click.option("--check", is_flag=True, help="Check the house conventions instead of printing the SDL.")
+@click.option("--plugin", "owner", default=None, help="With --check: only the types and fields of this plugin.")
+def graphql_schema_command(check, owner):
+    """Print the GraphQL schema (SDL) of the enabled components, or (--check) list where it departs from
+    the house conventions (docs/graphql.md): one line per finding, a count per rule, exit status 1 if any."""
+    from api.graphql import schema_of, sdl
+
+    app = current_app._get_current_object()
+    if not check:
+        click.echo(sdl(app), nl=False)  # exactly: `> schema.graphql` is the snapshot
+        return
+    from collections import Counter
+
+    from api.graphql.conventions import findings
+
+    found = findings(schema_of(app), owner=owner)
+    for finding in found:
+        click.echo(str(finding))
+    counts = Counter(f.rule for f in found)
+    click.echo(", ".join(f"{rule}: {n}" for rule, n in sorted(counts.items())) or "no findings", err=True)
+    if found:
+        raise SystemExit(1)
 
 
 @click.command("tick")

@@ -76,7 +76,7 @@ def types(registry) -> None:
 
         customer_id: strawberry.ID
         name: str
-        stage: str
+        stage: registry.vocabulary_enum("lifecycle_stage")
         owner_id: Optional[strawberry.ID]
         status: str = strawberry.field(description="lost or at_risk.")
         expected_value: float = strawberry.field(description="Expected value of winning the customer back.")

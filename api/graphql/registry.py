@@ -150,6 +150,20 @@ class SchemaRegistry:
                               f"enabled component declares it (trellis_labels, trellis_workflows …). Known: {known}.")
         return enum_cls
 
+    def owner_of(self, name: str) -> str | None:
+        """The component that registered the GraphQL type ``name`` (``"core"`` or a plugin), if any."""
+        return self._names.get(name)
+
+    def field_owner(self, type_name: str, field_name: str) -> str | None:
+        """The component that added the field ``field_name`` (GraphQL name) to ``Query``, ``Mutation`` or
+        another component's type; None for a type's own fields."""
+        if type_name in self._root:
+            entry = self._root[type_name].get(field_name)
+            return entry[0] if entry else None
+        plain = self._plain.get(type_name)
+        extra = plain.extra.get(field_name) if plain is not None else None
+        return extra[0] if extra else None
+
     def vocabulary_enums(self) -> dict[str, type]:
         """Every vocabulary's enum, by vocabulary name: the schema includes them all, used by a field or not."""
         return dict(self._vocabulary_enums)

@@ -391,6 +391,7 @@ def _register_member_inputs(registry) -> None:
     input_from_schema(registry, "RetailMembershipUpdateInput", schemas.MembershipUpdate, update=True)
     input_from_schema(registry, "RetailPurchaseFilter", schemas.PurchaseFilter)
     input_from_schema(registry, "RetailTierChangeInput", schemas.TierChange,
+                      vocabularies={"tier": services.TIER_WORKFLOW + ".state"},
                       description="A tier set by hand, with the reason kept in the tier history.")
     input_from_schema(registry, "RetailPointsAdjustmentInput", schemas.Adjustment,
                       description="A manager's correction of a balance, with a reason.")

@@ -28,11 +28,11 @@ def test_manual_tier_and_points_adjustment_need_a_manager_and_a_reason(shop):
     m = enrol(shop.api, shop.north)
     tier = """mutation($id: ID!, $input: RetailTierChangeInput!) { setRetailMembershipTier(membershipId: $id, input: $input) {
       tier } }"""
-    no_reason = shop.api.as_("manager").graphql(tier, {"id": m["id"], "input": {"tier": "gold", "reason": ""}})
+    no_reason = shop.api.as_("manager").graphql(tier, {"id": m["id"], "input": {"tier": "GOLD", "reason": ""}})
     assert "reason" in no_reason["errors"][0]["extensions"]["fields"]
-    clerk = shop.api.as_("staff_north").graphql(tier, {"id": m["id"], "input": {"tier": "gold", "reason": "VIP"}})
+    clerk = shop.api.as_("staff_north").graphql(tier, {"id": m["id"], "input": {"tier": "GOLD", "reason": "VIP"}})
     assert clerk["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    done = shop.api.as_("manager").graphql(tier, {"id": m["id"], "input": {"tier": "gold", "reason": "VIP friend"}})
+    done = shop.api.as_("manager").graphql(tier, {"id": m["id"], "input": {"tier": "GOLD", "reason": "VIP friend"}})
     assert done["data"]["setRetailMembershipTier"] == {"tier": "GOLD"}
     history = shop.api.get(f"{BASE}/memberships/{m['id']}/tier-history").get_json()
     assert (history[-1]["to_state"], history[-1]["reason"], history[-1]["trigger"]) == ("gold", "VIP friend", "manual")
