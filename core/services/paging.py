@@ -204,9 +204,24 @@ def decode_cursor(cursor: str, keys: Sequence[Key], field_name: str) -> list[Any
     return values
 
 
+def _bounds(request: "KeysetRequest", keys: list[Key]):
+    """The decoded cursors and the direction of a read: ``(after, before, reversed keys, forward?, the
+    keys in reading order, the bound the read starts from, the bound it stops at)``."""
+    after = decode_cursor(request.after, keys, request.name("after")) if request.after else None
+    before = decode_cursor(request.before, keys, request.name("before")) if request.before else None
+    reverse = [key.reversed() for key in keys]
+    forward = not request.backward
+    read_keys = keys if forward else reverse
+    start, end = (after, before) if forward else (before, after)
+    return after, before, reverse, forward, read_keys, start, end
+
+
 def _fits(key: Key, value: Any) -> bool:
     if value is None:
         return key.nullable
+    # TypeEngine.python_type raises NotImplementedError for a type that declares no Python type (some
+    # dialect and custom types): such a value cannot be checked by type, and it still reaches the SQL only
+    # as a bound parameter, never as text
     try:
         wanted = key.expr.type.python_type
     except (NotImplementedError, AttributeError):
@@ -239,12 +254,7 @@ def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iter
     tells whether the list goes on), plus one EXISTS when a cursor is given, to tell whether rows lie on
     its other side (Relay's ``hasPreviousPage`` after ``after``, ``hasNextPage`` before ``before``)."""
     keys = keys_of(order_by, tiebreak)
-    after = decode_cursor(request.after, keys, request.name("after")) if request.after else None
-    before = decode_cursor(request.before, keys, request.name("before")) if request.before else None
-    reverse = [key.reversed() for key in keys]
-    forward = not request.backward
-    read_keys = keys if forward else reverse
-    start, end = (after, before) if forward else (before, after)
+    after, before, reverse, forward, read_keys, start, end = _bounds(request, keys)
 
     query = stmt.order_by(None)
     if start is not None:
@@ -314,12 +324,7 @@ def seek_windows(session: Any, stmt: Select, partition: Any, parent_ids: Sequenc
     if not parent_ids:
         return out
     keys = keys_of(order_by, tiebreak)
-    after = decode_cursor(request.after, keys, request.name("after")) if request.after else None
-    before = decode_cursor(request.before, keys, request.name("before")) if request.before else None
-    reverse = [key.reversed() for key in keys]
-    forward = not request.backward
-    read_keys = keys if forward else reverse
-    start, end = (after, before) if forward else (before, after)
+    after, before, reverse, forward, read_keys, start, end = _bounds(request, keys)
 
     base = stmt.order_by(None).where(partition.in_(list(parent_ids)))
     query = base
