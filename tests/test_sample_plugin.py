@@ -12,7 +12,7 @@ from api.app import create_app
 from core.demo import Progress
 from core.errors import PluginError
 from tests import sample_plugin
-from tests.conftest import Api, app_config, bound, make_people
+from api.testing import Api, app_config, bound, make_people
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from api.app import create_app
 from tests.api.test_cli import run
-from tests.conftest import FAST_HASH
+from api.testing import FAST_HASH
 
 
 def env_for(path) -> dict:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from api.app import create_app
-from tests.conftest import app_config
+from api.testing import app_config
 
 VITE = "http://localhost:5173"
 #: what Chromium sends when the address bar opens a page

@@ -17,7 +17,7 @@ from api.app import create_app
 from api.cli import build_cli, with_unit_of_work
 from core.errors import PluginError, ValidationFailed
 from core.hookspecs import hookimpl
-from tests.conftest import FAST_HASH
+from api.testing import FAST_HASH
 from tests.core.test_migrations import scratch_database
 
 

@@ -13,7 +13,7 @@ from api.app import create_app
 from core.db import utcnow
 from core.models import ApiToken, User
 from core.services import users
-from tests.conftest import app_config, bound
+from api.testing import app_config, bound
 
 REP = {"email": "rep@example.com", "password": "rep-password"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from api.app import create_app
 from api.headers import dev_server
-from tests.conftest import app_config
+from api.testing import app_config
 
 COMMON = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 

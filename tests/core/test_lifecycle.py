@@ -16,7 +16,7 @@ from core.jobs import Job, run_all
 from core.models import Customer
 from core.workflow import State, Transition, Workflow
 from tests.api.rest.test_customers import create
-from tests.conftest import Api, app_config, bound, make_people
+from api.testing import Api, app_config, bound, make_people
 
 
 def purchase(api, customer_id, amount="100.00", who="rep", when="2026-11-01T10:00:00Z"):

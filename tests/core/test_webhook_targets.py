@@ -10,7 +10,7 @@ import pytest
 from api.app import create_app
 from core.services import webhooks
 from tests.api.rest.test_customers import create as create_customer
-from tests.conftest import app_config
+from api.testing import app_config
 from tests.core.test_webhooks import Receiver, deliveries, receiver, subscribe, tick  # noqa: F401 - fixture
 
 PRIVATE_URLS = [
@@ -69,7 +69,7 @@ def test_a_name_that_resolves_to_a_private_address_is_not_delivered_to(api, runt
 
 
 def test_the_admin_setting_allows_private_targets(engine, database_url, connection, receiver, monkeypatch):
-    from tests.conftest import Api, bound, make_people
+    from api.testing import Api, bound, make_people
     from core.services import users
 
     app = create_app(app_config(database_url, WEBHOOK_ALLOW_PRIVATE_TARGETS=True))

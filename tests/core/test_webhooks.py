@@ -23,7 +23,7 @@ from core.jobs import run_all
 from core.models import WebhookDelivery, WebhookSubscription
 from core.services import webhooks
 from tests.api.rest.test_customers import create as create_customer
-from tests.conftest import Api, app_config, bound, make_people
+from api.testing import Api, app_config, bound, make_people
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def app_with(database_url, connection, *plugins, people=None, **config):
     with the usual people signed in by token (made here unless the test has ``people`` already)."""
     from api.app import create_app
     from core.services import users
-    from tests.conftest import Api, app_config, bound, make_people
+    from api.testing import Api, app_config, bound, make_people
 
     app = create_app(app_config(database_url, **config), extra_plugins=list(plugins))
     app.config["TESTING"] = True

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.api.graphql.helpers import ok
-from tests.querycount import graphql_list, pin_statements, rest_list
+from api.testing import graphql_list, pin_statements, rest_list
 
 NESTED = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
     id name

@@ -182,7 +182,7 @@ def test_a_hook_that_raises_names_its_plugin():
 def test_a_record_type_whose_model_cannot_be_found_is_a_start_up_error_naming_the_fix(database_url):
     """A type with ``id: ID!`` implements Node; the registry finds its model by name or by ``node=``."""
     from api.app import create_app
-    from tests.conftest import app_config
+    from api.testing import app_config
 
     with pytest.raises(PluginError) as refused:
         create_app(app_config(database_url), extra_plugins=[registers_type("gadgets", "Gadget")])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from api.app import create_app
-from tests.conftest import Api, app_config, bound
+from api.testing import Api, app_config, bound
 
 CUSTOMERS = ("customers(first: 100) { edges { node { id name contacts { edges { node { id name } } } "
              "interactions(first: 10) { edges { node { id subject } } } } } }")
@@ -32,7 +32,7 @@ def test_the_same_page_once_is_within_the_budget(api):
 
 def test_page_sizes_from_variables_and_fragments_count(engine, database_url, connection):
     from core.services import users
-    from tests.conftest import make_people
+    from api.testing import make_people
 
     app = create_app(app_config(database_url, GRAPHQL_MAX_COST=500))
     with bound(app, connection) as runtime:
@@ -70,7 +70,7 @@ def test_graphql_takes_bodies_above_the_app_wide_limit_up_to_its_own(api):
 def test_a_root_connection_without_first_costs_its_default_page(engine, database_url, connection):
     """Twenty customers come back when no `first` is given, so the estimate counts twenty, not ten."""
     from core.services import users
-    from tests.conftest import make_people
+    from api.testing import make_people
 
     app = create_app(app_config(database_url, GRAPHQL_MAX_COST=200))
     with bound(app, connection) as runtime:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests import sample_plugin
 from tests.api.graphql.helpers import app_with, error, ok, rest_contact, rest_customer
-from tests.querycount import pin_statements
+from api.testing import pin_statements
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
 NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"

@@ -3,7 +3,7 @@ own connection and transaction, on a database of its own (a file on SQLite, a fr
 PostgreSQL): exactly one wins, the other nine are told 409 Conflict — never a 500 "database is locked"."""
 from __future__ import annotations
 
-from tests.conftest import app_config
+from api.testing import app_config
 from tests.plugins.retail_membership.test_concurrency import own_database, run_together  # noqa: F401 - fixture
 
 

@@ -8,7 +8,7 @@ import pytest
 from marshmallow import ValidationError
 
 from api.app import create_app
-from tests.conftest import app_config
+from api.testing import app_config
 
 BATCH = "/api/v1/retail-membership/purchases/batch"
 

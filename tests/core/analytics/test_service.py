@@ -15,7 +15,7 @@ from core.analytics.clv import seed_clv
 from core.db import utcnow
 from core.models import Interaction
 from tests.api.rest.test_customers import create
-from tests.querycount import graphql_list, pin_statements, rest_list
+from api.testing import graphql_list, pin_statements, rest_list
 
 
 def strict_json(response):

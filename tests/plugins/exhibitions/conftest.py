@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import Api
+from api.testing import Api
 
 BASE = "/api/v1/exhibitions"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from tests.plugins.exhibitions.conftest import BASE, ok, participate, register
-from tests.querycount import graphql_list, pin_statements
+from api.testing import graphql_list, pin_statements
 
 NESTED = """
 query($first: Int!) {

@@ -3,7 +3,7 @@ participations and an exhibitor's leads cost the same number of SQL statements f
 from __future__ import annotations
 
 from tests.plugins.exhibitions.conftest import BASE, ok, participate, register
-from tests.querycount import graphql_list, pin_statements, rest_list
+from api.testing import graphql_list, pin_statements, rest_list
 
 
 def test_registrations_list_is_pinned(show, count_queries):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.conftest import Api
+from api.testing import Api
 
 
 @dataclass

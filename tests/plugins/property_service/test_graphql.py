@@ -2,7 +2,7 @@
 without N+1, and the loop's mutations."""
 from __future__ import annotations
 
-from tests.querycount import graphql_list, pin_statements
+from api.testing import graphql_list, pin_statements
 
 LIST = """query($filter: ServiceRequestFilter) {
   serviceRequests(first: 10, filter: $filter, orderBy: "createdAt") {

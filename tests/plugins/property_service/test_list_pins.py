@@ -2,7 +2,7 @@
 cost the same number of SQL statements for 5 rows as for 50."""
 from __future__ import annotations
 
-from tests.querycount import graphql_list, pin_statements, rest_list
+from api.testing import graphql_list, pin_statements, rest_list
 
 BASE = "/api/v1/property-service"
 

@@ -18,7 +18,7 @@ from api.app import create_app
 from core import config
 from core.db import make_engine
 from core.errors import Conflict, ValidationFailed
-from tests.conftest import app_config
+from api.testing import app_config
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ statements however many customers are listed — and the plugin's queries and mu
 from __future__ import annotations
 
 from tests.plugins.retail_membership.conftest import BASE, buy, enrol, sale, when
-from tests.querycount import graphql_list, pin_statements
+from api.testing import graphql_list, pin_statements
 
 CUSTOMERS = """
 query($first: Int!) { customers(first: $first) { edges { node { name membership {

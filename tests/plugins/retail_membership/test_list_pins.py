@@ -3,7 +3,7 @@ number of SQL statements for 5 rows as for 50, and the rows carry what the list 
 from __future__ import annotations
 
 from tests.plugins.retail_membership.conftest import BASE, buy, enrol, sale
-from tests.querycount import graphql_list, pin_statements, rest_list
+from api.testing import graphql_list, pin_statements, rest_list
 
 
 def test_memberships_list_is_pinned(shop, count_queries):

@@ -1,0 +1,164 @@
+"""The Trellis pytest plugin (entry point ``pytest11: trellis``): the fixtures described in
+:mod:`api.testing`. Override ``trellis_settings`` (the app's settings) or ``trellis_migrated_plugins``
+(plugin objects, not installed, whose migrations the test database also gets) in a ``conftest.py``."""
+from __future__ import annotations
+
+import contextlib
+import uuid
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import event, text
+
+from api.testing import ROLES, Api, People, QueryCounter, app_config, bound, check_contract, make_people
+
+
+@pytest.fixture(scope="session")
+def trellis_settings() -> dict:
+    """Settings for the ``app`` fixture beyond the test database (e.g. ``{"PLUGINS": "my_plugin"}``)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def trellis_migrated_plugins() -> list:
+    """Plugin objects (passed to ``create_app(extra_plugins=...)``) whose migrations the test database
+    gets besides the installed plugins' — a plugin defined inside the tests, say."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """The test database: a temporary SQLite file, or a fresh schema in ``TRELLIS_TEST_DATABASE_URL``'s
+    PostgreSQL database (dropped at the end)."""
+    from core.config import test_database_url
+    from core.db import make_engine
+
+    base = test_database_url()
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    if not base.startswith("postgresql"):
+        yield base
+        return
+    schema = f"trellis_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url, trellis_migrated_plugins):
+    """The test database's engine, its schema built by the real migrations of every installed plugin
+    (and of ``trellis_migrated_plugins``)."""
+    from api.app import create_app
+    from core.db import make_engine
+    from core.migrate import upgrade
+
+    engine = make_engine(database_url)
+    app = create_app(app_config(database_url), extra_plugins=list(trellis_migrated_plugins))
+    upgrade(app.extensions["trellis"])
+    app.extensions["trellis"].database.dispose()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(engine, database_url, trellis_settings):
+    """The app the tests share (rebound to each test's transaction by ``runtime``)."""
+    from api.app import create_app
+
+    app = create_app(app_config(database_url, **trellis_settings))
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def connection(engine):
+    """A connection inside a transaction rolled back at the end of the test."""
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def runtime(app, connection):
+    """The app's runtime, bound to the test's transaction."""
+    with bound(app, connection) as rt:
+        yield rt
+
+
+@pytest.fixture
+def uow(runtime):
+    """An open unit of work, for tests that call services directly."""
+    with runtime.database.unit_of_work() as sess:
+        yield sess
+
+
+@pytest.fixture
+def client(app, runtime):
+    """Flask's test client of the app (sign-in rate-limit counters reset)."""
+    app.extensions["trellis_limiter"].reset()
+    return app.test_client()
+
+
+@pytest.fixture
+def people(runtime) -> People:
+    """Six users: admin, manager + rep + rep2 (team East), other_manager + other_rep (team West)."""
+    return make_people(runtime)
+
+
+@pytest.fixture
+def tokens(runtime, people) -> dict[str, str]:
+    """A bearer token for each of ``people``, by role name."""
+    from core.db import utcnow
+    from core.services import users
+
+    out = {}
+    with runtime.database.unit_of_work():
+        for role in ROLES:
+            row, plain = users.create_token(getattr(people, role), "test")
+            # as if just used: last_used_at is written at most once a minute, so the tests' requests
+            # run the same statements whichever comes first (tests of last_used_at make their own tokens)
+            row.last_used_at = utcnow()
+            out[role] = plain
+    return out
+
+
+@pytest.fixture
+def api(client, tokens) -> Api:
+    """The test client sending the admin's token; ``api.as_("rep")`` another's, ``as_(None)`` none."""
+    return Api(client, tokens).as_("admin")
+
+
+@pytest.fixture
+def count_queries(engine):
+    """``with count_queries() as counter: ...`` counts the SQL statements run inside the block."""
+
+    @contextlib.contextmanager
+    def counting():
+        counter = QueryCounter()
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+
+    return counting
+
+
+@pytest.fixture
+def contract(app, engine):
+    """``contract("my_plugin")``: the list of what the plugin does against the framework's contract
+    (:func:`api.testing.check_contract`); assert it is empty."""
+    return lambda plugin: check_contract(app, plugin)
