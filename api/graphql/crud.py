@@ -44,8 +44,15 @@ __all__ = ["CrudFields", "CrudService", "DESCRIPTIONS", "OPERATIONS", "crud_fiel
 
 #: the operations, in the order their fields are returned (queries, then mutations)
 OPERATIONS = ("get", "list", "create", "update", "delete", "restore")
-#: descriptions every record's fields carry unless ``descriptions`` says otherwise
-DESCRIPTIONS = {"update": "Send the version you read.", "delete": "Soft delete; returns the deleted record."}
+#: descriptions every record's fields carry unless ``descriptions`` says otherwise; ``{type}`` is the type's name
+DESCRIPTIONS = {
+    "get": "One `{type}` by its id: null, with a NOT_FOUND error, when it does not exist or is not yours to see.",
+    "list": "The `{type}` records you may see, a page at a time.",
+    "create": "Creates a `{type}` and returns it.",
+    "update": "Changes a `{type}` and returns it. Send the version you read.",
+    "delete": "Soft-deletes a `{type}` (its restore mutation brings it back); returns the deleted record.",
+    "restore": "Brings a soft-deleted `{type}` back; returns it.",
+}
 
 
 class CrudFields(NamedTuple):
@@ -88,7 +95,7 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
     ``names`` overrides a field's name by operation (``{"list": "allNotes"}``); ``None`` leaves the field
     out, and so may the service function (``CrudService(..., restore=None)`` with ``{"restore": None}``).
     The defaults are ``note``, ``notes``, ``createNote`` … for ``Note``. ``descriptions`` sets a field's
-    description by operation, over :data:`DESCRIPTIONS` (``None`` removes one). Every field returns a
+    description by operation, over :data:`DESCRIPTIONS` (``None`` removes one; ``{type}`` is ``type_name``). Every field returns a
     nullable record, so an error (``NOT_FOUND``, ``BAD_USER_INPUT``, ``CONFLICT`` …) nulls only its field.
     """
     names = dict(names or {})
@@ -129,7 +136,8 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
         resolver.__name__ = resolver.__qualname__ = snake_case(name)
         make = strawberry.field if operation in ("get", "list") else strawberry.mutation
         fields = out.query if operation in ("get", "list") else out.mutation
-        fields[name] = make(resolver=resolver, description=described.get(operation))
+        text = described.get(operation)
+        fields[name] = make(resolver=resolver, description=text and text.replace("{type}", type_name))
     return out
 
 

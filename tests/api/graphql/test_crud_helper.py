@@ -98,9 +98,10 @@ def test_crud_fields_have_the_house_shape(notes):
     schema = sdl(notes.client.application)
     assert "sampleNote(id: ID!): SampleNote" in schema
     assert "createSampleNote(input: SampleNoteCreateInput!): SampleNote" in schema
-    assert '"""Send the version you read."""\n  updateSampleNote(id: ID!, input: SampleNoteUpdateInput!): SampleNote' \
-        in schema
-    assert '"""Soft delete; returns the deleted record."""\n  deleteSampleNote(id: ID!): SampleNote' in schema
+    assert '"""Changes a `SampleNote` and returns it. Send the version you read."""\n  updateSampleNote(' \
+           'id: ID!, input: SampleNoteUpdateInput!): SampleNote' in schema
+    assert '"""\n  Soft-deletes a `SampleNote` (its restore mutation brings it back); returns the deleted record.\n  ' \
+           '"""\n  deleteSampleNote(id: ID!): SampleNote' in schema
     assert "restoreSampleNote(id: ID!): SampleNote" in schema
     assert "sampleNoteList(" in schema and "): SampleNoteConnection\n" in schema
     assert "Comma-separated, `-` for descending: createdAt, score. Default: createdAt." in schema
