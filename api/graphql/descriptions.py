@@ -51,6 +51,8 @@ RECORD_FIELDS = {
     "updatedAt": "When the record was last changed (UTC, ISO 8601).",
     "deletedAt": "When the record was soft-deleted (UTC, ISO 8601); null while it is live.",
     "createdById": "The id of the user who created the record; null when the system did.",
+    "recordType": ("The type of the record it concerns, as the audit log names it (customer, contact, interaction "
+                   "or a plugin's record type)."),
 }
 #: the bilingual labels a type carries beside a stored value (the label registry's two languages)
 LABEL_FIELDS = {
