@@ -7,7 +7,8 @@ component's types alike, and fills only what is still empty: a description the a
 (``api.graphql.from_schema``) — always wins. What it derives, in this order:
 
 - **Paging** — ``<T>Connection.edges`` / ``pageInfo`` / ``totalCount``, ``<T>Edge.node`` / ``cursor``, and
-  the arguments ``first`` / ``after`` / ``last`` / ``before`` (:mod:`api.graphql.pagination`).
+  the arguments ``first`` / ``after`` / ``last`` / ``before`` of a field returning a connection
+  (:mod:`api.graphql.pagination`).
 - **A model's column documentation** — a field of a record type (one implementing ``Node``) whose model
   column of the same name (snake_case) has ``doc=`` takes that text.
 - **Record fields every record has** (:data:`RECORD_FIELDS`): ``id``, ``version``, ``createdAt``,
@@ -81,6 +82,7 @@ ARGUMENTS = {
     "note": "A note kept with the decision or action in the record's history.",
 }
 
+PAGING_ARGUMENTS = ("first", "after", "last", "before")
 _INPUT_KINDS = (("CreateInput", "create"), ("UpdateInput", "update"), ("Filter", "filter"), ("Input", "input"))
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -205,14 +207,22 @@ def _argument(arg_name: str, gql_type: Any, field: Any) -> str | None:
         return f"What to send: the fields of `{arg_type.name}`."
     if arg_name == "filter":
         return f"Only the records that match every field given (`{arg_type.name}`)."
+    if arg_name in PAGING_ARGUMENTS and not returned_name.endswith("Connection"):
+        return None   # a plain list's own limit: its author says what it means
     return ARGUMENTS.get(arg_name) or _reference(arg_name, gql_type, {})
 
 
 def _record_of(input_name: str, types: Any) -> tuple[str | None, str | None]:
-    """``CustomerCreateInput`` → ``("Customer", "create")`` when ``Customer`` is an object type."""
+    """``CustomerCreateInput`` → ``("Customer", "create")`` when ``Customer`` is an object type; a plugin's
+    prefix the type lacks is dropped (``ExhibitionBoothFilter`` → ``Booth``)."""
     for suffix, kind in _INPUT_KINDS:
-        if input_name.endswith(suffix) and isinstance(types.get(input_name[:-len(suffix)]), GraphQLObjectType):
-            return input_name[:-len(suffix)], kind
+        if not input_name.endswith(suffix):
+            continue
+        stem = input_name[:-len(suffix)]
+        unprefixed = _HUMP.split(stem, maxsplit=1)[-1]
+        for name in (stem, unprefixed):
+            if isinstance(types.get(name), GraphQLObjectType) and not name.endswith(("Connection", "Edge")):
+                return name, kind
     return None, None
 
 
