@@ -41,7 +41,7 @@ from graphql import (GraphQLInputObjectType, GraphQLInterfaceType, GraphQLList, 
 from api.graphql.inputs import snake_case
 from core.schemas import MAX_PAGE_SIZE
 
-__all__ = ["ARGUMENTS", "INPUT_FIELDS", "LABEL_FIELDS", "RECORD_FIELDS", "derive"]
+__all__ = ["ARGUMENTS", "INPUT_FIELDS", "LABEL_FIELDS", "RECORD_FIELDS", "a_type", "derive"]
 
 #: fields every record has, by GraphQL name: what they mean on any record type and its inputs
 RECORD_FIELDS = {
@@ -112,7 +112,7 @@ def derive(schema: GraphQLSchema, registry: Any) -> None:
                                          or _referenced(field_name, field.type, gql_type.fields))
             for arg_name, arg in field.args.items():
                 if not arg.description:
-                    arg.description = _argument(arg_name, arg.type, field)
+                    arg.description = _argument(arg_name, arg.type, field_name, field)
 
     for name, gql_type in types.items():
         if name.startswith("__") or not isinstance(gql_type, GraphQLInputObjectType):
@@ -165,6 +165,12 @@ def _nullable(gql_type: Any) -> bool:
     return not isinstance(gql_type, GraphQLNonNull)
 
 
+def a_type(name: str) -> str:
+    """``Interaction`` → ``an `Interaction` `` (the article as the name is said; ``User`` → ``a `User` ``)."""
+    article = "an" if name[:1] in "AEIO" else "a"
+    return f"{article} `{name}`"
+
+
 def _words(name: str) -> str:
     return _HUMP.sub(" ", name).lower()
 
@@ -195,12 +201,16 @@ def _referenced(field_name: str, gql_type: Any, siblings: Any) -> str | None:
     return f"The `{named.name}` that `{field_name}Id` names; null when there is none or it is not yours to see."
 
 
-def _argument(arg_name: str, gql_type: Any, field: Any) -> str | None:
+def _argument(arg_name: str, gql_type: Any, field_name: str, field: Any) -> str | None:
     returned = get_named_type(field.type)
     returned_name = getattr(returned, "name", "record")
     arg_type = get_named_type(gql_type)
     if arg_name == "id":
-        if isinstance(returned, GraphQLObjectType) and not returned_name.endswith("Connection"):
+        # ``updateCustomer(id)`` answers the Customer it names; ``pingWebhook(id)`` answers a delivery, so the
+        # id is said to be the returned type's only when the field is named after it (its last word)
+        last_word = _HUMP.split(returned_name)[-1]
+        if isinstance(returned, GraphQLObjectType) and not returned_name.endswith("Connection") \
+                and last_word.lower() in field_name.lower():
             return f"The id (a UUID) of the `{returned_name}`."
         return "The record's id (a UUID)."
     if arg_name == "input":
@@ -229,8 +239,8 @@ def _record_of(input_name: str, types: Any) -> tuple[str | None, str | None]:
 def _input_type(kind: str | None, record: str) -> str:
     return {
         "create": f"The fields of a new `{record}`; a field left out takes its default (as in REST).",
-        "update": (f"Changes to a `{record}`: only the fields sent change (null clears a field that may be "
+        "update": (f"Changes to {a_type(record)}: only the fields sent change (null clears a field that may be "
                    "empty); `version` is the one you read."),
         "filter": f"Narrows a list of `{record}` records: a record is listed when it matches every field given.",
-        "input": f"The fields of a `{record}` to create or change.",
+        "input": f"The fields of {a_type(record)} to create or change.",
     }[kind]

@@ -157,7 +157,7 @@ def types(registry) -> None:
     class HandoverInput:
         """Which customers go to which rep (业务移交); each move is kept in the customers' owner history."""
 
-        to_user_id: strawberry.ID
+        to_user_id: strawberry.ID = strawberry.field(description="The id of the rep who takes the customers over.")
         reason: str = strawberry.field(description="Why (1–2000 characters): kept in each customer's owner history.")
         customer_ids: Optional[list[strawberry.ID]] = strawberry.field(default=UNSET, description="The ids of the customers to hand over (1–10000); or use fromUserId.")
         from_user_id: Optional[strawberry.ID] = strawberry.field(
@@ -174,8 +174,10 @@ def types(registry) -> None:
 
     @registry.input("AllocationInput")
     class AllocationInput:
+        """How to assign unowned customers to reps: rules tried in order, then a default pool; a dry run (the default) only shows the plan."""
+
         rules: Optional[list[registry.ref("AllocationRuleInput")]] = strawberry.field(default=UNSET, description="Rules tried in order; the first that matches a customer picks its reps (up to 200).")
-        rep_ids: Optional[list[strawberry.ID]] = UNSET
+        rep_ids: Optional[list[strawberry.ID]] = strawberry.field(default=UNSET, description="The pool for customers no rule matches (default: every rep you manage).")
         dry_run: Optional[bool] = strawberry.field(default=UNSET, description="Default true: show the plan only.")
         limit: Optional[int] = strawberry.field(default=UNSET, description="At most this many unowned customers (1–10000, default 1000).")
 
@@ -230,7 +232,7 @@ def mutation_fields(registry) -> dict:
                              reason: str) -> registry.ref("ApprovalRequest"):
         return customers.request_stage_change(info.context.user, customer_id, {"to": stored(to), "reason": reason})
 
-    def decide_approval(info: strawberry.Info, id: strawberry.ID, approve: Annotated[bool, strawberry.argument(description="True approves and carries out the move; false rejects it.")],
+    def decide_approval(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the approval request.")], approve: Annotated[bool, strawberry.argument(description="True approves and carries out the move; false rejects it.")],
                         note: str = "") -> registry.ref("ApprovalRequest"):
         return customers.decide_approval(info.context.user, id, {"approve": approve, "note": note})
 
@@ -240,14 +242,14 @@ def mutation_fields(registry) -> dict:
     def release_customer_level(info: strawberry.Info, customer_id: strawberry.ID) -> Customer:
         return customers.release_level(info.context.user, customer_id)
 
-    def complete_task(info: strawberry.Info, id: strawberry.ID,
+    def complete_task(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the planned interaction.")],
                       input: Optional[registry.ref("TaskCompletionInput")] = None) -> Interaction:
         return interactions.complete(info.context.user, id, input_to_dict(input))
 
-    def cancel_task(info: strawberry.Info, id: strawberry.ID, outcome: Annotated[str, strawberry.argument(description="Why it is cancelled, kept as the outcome.")]) -> Interaction:
+    def cancel_task(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the planned interaction.")], outcome: Annotated[str, strawberry.argument(description="Why it is cancelled, kept as the outcome.")]) -> Interaction:
         return interactions.cancel(info.context.user, id, {"outcome": outcome})
 
-    def escalate_task(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Interaction:
+    def escalate_task(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the planned interaction.")], note: str = "") -> Interaction:
         return interactions.escalate(info.context.user, id, {"note": note})
 
     def handover_customers(info: strawberry.Info, input: registry.ref("HandoverInput")) -> list[Customer]:

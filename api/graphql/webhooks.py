@@ -107,7 +107,7 @@ def mutation_fields(registry) -> dict:
         subscription = webhooks.create(info.context.user, input_to_dict(input))
         return registry.module.WebhookCreated(subscription=subscription, secret=subscription.secret)
 
-    def update_webhook(info: strawberry.Info, id: strawberry.ID, input: registry.ref("WebhookUpdateInput")) -> Sub:
+    def update_webhook(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the subscription.")], input: registry.ref("WebhookUpdateInput")) -> Sub:
         return webhooks.update(info.context.user, id, input_to_dict(input))
 
     def delete_webhook(info: strawberry.Info, id: strawberry.ID) -> Sub:
@@ -117,7 +117,7 @@ def mutation_fields(registry) -> dict:
     def restore_webhook(info: strawberry.Info, id: strawberry.ID) -> Sub:
         return webhooks.restore(info.context.user, id)
 
-    def ping_webhook(info: strawberry.Info, id: strawberry.ID) -> Delivery:
+    def ping_webhook(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the subscription to ping.")]) -> Delivery:
         return webhooks.ping(info.context.user, id)
 
     def replay_webhook_delivery(info: strawberry.Info, id: strawberry.ID) -> Delivery:
