@@ -38,6 +38,7 @@ from typing import Any
 from graphql import (GraphQLInputObjectType, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType,
                      GraphQLSchema, get_named_type)
 
+from api.graphql import pagination
 from api.graphql.inputs import snake_case
 from core.schemas import MAX_PAGE_SIZE
 
@@ -69,12 +70,10 @@ INPUT_FIELDS = {
 }
 #: arguments that mean the same on every field
 ARGUMENTS = {
-    "first": (f"Read forward: this many records (1–{MAX_PAGE_SIZE}) from the start, or after `after`. Not with "
-              "`last`. Neither given: the field's default page size."),
-    "after": "A cursor (`endCursor` of the previous page, or an edge's `cursor`): the records after it.",
-    "last": (f"Read backward: this many records (1–{MAX_PAGE_SIZE}) up to the end, or before `before`, in list "
-             "order. Not with `first`."),
-    "before": "A cursor (`startCursor` of the next page, or an edge's `cursor`): the records before it.",
+    # the texts the pagination annotations carry, for a connection field that typed its arguments otherwise
+    **{name: annotation.__metadata__[0].description for name, annotation in
+       (("first", pagination.First), ("after", pagination.After), ("last", pagination.Last),
+        ("before", pagination.Before))},
     "ids": f"Record ids (UUIDs), at most {MAX_PAGE_SIZE}.",
     "orderBy": "Sort keys, comma-separated, `-` before a key for descending.",
     "version": "The version you read; a stale one is a CONFLICT (someone changed the record since).",
