@@ -92,8 +92,8 @@ def types(registry) -> None:
 
         id: strawberry.ID
         kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")
-        title: str = strawberry.field(description="A one-line summary, in the user's language.")
-        body: str = strawberry.field(description="The message, in the user's language; may be empty.")
+        title: str = strawberry.field(description="A one-line summary.")
+        body: str = strawberry.field(description="The message; may be empty.")
         record_type: Optional[str]
         record_id: Optional[strawberry.ID]
         data: JSON = strawberry.field(description="Details for a program, by kind (ids, states, dates); an empty object when none.")

@@ -30,7 +30,7 @@ def types(registry) -> None:
         name: Optional[str] = strawberry.field(default=UNSET, description="The name shown to colleagues (up to 120 characters).")
         password: Optional[str] = strawberry.field(default=UNSET, description="The initial password (8–200 characters); null or left out: the user cannot sign in with a password until one is set.")
         team_id: Optional[strawberry.ID] = UNSET
-        locale: Optional[Locale] = strawberry.field(default=UNSET, description="The language Trellis speaks to the user in; default the app's.")
+        locale: Optional[Locale] = strawberry.field(default=UNSET, description="The language Trellis speaks to the user in; default English (en).")
 
     @registry.input("UserUpdateInput")
     class UserUpdateInput:

@@ -50,7 +50,7 @@ def types(registry) -> None:
 
     @registry.input("ApiTokenCreateInput")
     class ApiTokenCreateInput:
-        name: Optional[str] = strawberry.field(default=UNSET, description="A name to recognise the token by (up to 100 characters).")
+        name: Optional[str] = strawberry.field(default=UNSET, description="A name to recognise the token by (up to 120 characters).")
         expires_in_days: Optional[int] = strawberry.field(
             default=UNSET, description="Days until the token stops working (1 to 3650); omit for none.")
         user_id: Optional[strawberry.ID] = strawberry.field(

@@ -194,7 +194,7 @@ def register_types(registry) -> None:
         ci_low: Optional[float] = strawberry.field(description="The lower bound of the lift's interval at `confidence` (Newcombe's hybrid score); null with the lift.")
         ci_high: Optional[float] = strawberry.field(description="The upper bound of the lift's interval; null with the lift.")
         confidence: float = strawberry.field(description="The confidence level of the interval (0.95 unless asked otherwise).")
-        p_value: Optional[float] = strawberry.field(description="The pooled two-proportion z-test's p-value; null when it cannot be computed.")
+        p_value: Optional[float] = strawberry.field(description="The pooled two-proportion z-test's p-value; null when either group is empty.")
         coupons_redeemed: int = strawberry.field(description="Coupon codes of the campaign used at a purchase.")
         window_start: Optional[dt.datetime] = strawberry.field(description="When conversions start counting: the launch (UTC, ISO 8601).")
         window_end: Optional[dt.datetime] = strawberry.field(description="When they stop: goalDays after the launch (UTC, ISO 8601).")
