@@ -58,6 +58,9 @@ def trellis_graphql_types(registry):
     Types are plain classes decorated with ``@registry.type("Name")``; the registry turns them into
     strawberry types after every plugin has added its fields, so other plugins can extend them. Refer to
     any other type with ``registry.ref("Name")`` and to a connection with ``registry.connection("Name")``.
+    Give each type a docstring and each field a description of its own; paging, the house record fields,
+    ``<thing>Id`` references, inputs named after their record and model columns' ``doc=`` are described
+    for you (docs/graphql.md, "Descriptions").
     """
 
 

@@ -273,11 +273,16 @@ class RecordOut(Schema):
         unknown = EXCLUDE
         ordered = True
 
-    id = fields.UUID(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
-    version = fields.Integer(dump_only=True)
-    deleted_at = fields.DateTime(dump_only=True, allow_none=True)
+    # REST documents these, and GraphQL types made from a schema (api.graphql.from_schema) show the same text
+    id = fields.UUID(dump_only=True, metadata={"description": "The record's id (a UUID)."})
+    created_at = fields.DateTime(dump_only=True, metadata={"description": "When the record was created (UTC, ISO 8601)."})
+    updated_at = fields.DateTime(dump_only=True, metadata={
+        "description": "When the record was last changed (UTC, ISO 8601)."})
+    version = fields.Integer(dump_only=True, metadata={
+        "description": "Raised on every change (optimistic concurrency): send the version you read with an update; "
+                       "a stale one is refused as a conflict (REST 409, GraphQL CONFLICT)."})
+    deleted_at = fields.DateTime(dump_only=True, allow_none=True, metadata={
+        "description": "When the record was soft-deleted (UTC, ISO 8601); null while it is live."})
 
 
 class UserOut(Schema):

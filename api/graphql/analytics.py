@@ -18,18 +18,18 @@ def types(registry) -> None:
         """One reason a customer is on the churn watchlist."""
 
         flag: str = strawberry.field(description="drop, gap or p_alive (docs/analytics.md).")
-        reason: str
+        reason: str = strawberry.field(description="Why the flag is raised, in English, with the numbers (e.g. spend down 60 % against the customer's usual level).")
 
     @registry.type("CustomerRfm")
     class CustomerRfm:
         """Recency, frequency, monetary over the analytics window, scored 1–5 by quintiles."""
 
-        recency_days: Optional[int]
-        frequency: Optional[int]
-        monetary: Optional[float]
-        r_score: Optional[int]
-        f_score: Optional[int]
-        m_score: Optional[int]
+        recency_days: Optional[int] = strawberry.field(description="Days since the last purchase (all history); null with no purchase yet (see `reason`).")
+        frequency: Optional[int] = strawberry.field(description="Purchase days in the analytics window (365 days by default); null with no purchase yet.")
+        monetary: Optional[float] = strawberry.field(description="Purchases minus refunds dated in the window, not below 0, in the app's currency; null with no purchase yet.")
+        r_score: Optional[int] = strawberry.field(description="Recency score 1–5 (5: most recent) by quintile among the customers with a purchase; null with no purchase yet.")
+        f_score: Optional[int] = strawberry.field(description="Frequency score 1–5 (5: most frequent) by quintile; null with no purchase yet.")
+        m_score: Optional[int] = strawberry.field(description="Monetary score 1–5 (5: highest spend) by quintile; null with no purchase yet.")
         score: Optional[str] = strawberry.field(description="The RFM cell, e.g. \"545\".")
         segment: Optional[str] = strawberry.field(description="Named segment key (champions, at_risk …).")
         label_en: Optional[str]
@@ -43,41 +43,41 @@ def types(registry) -> None:
         tier: Optional[str] = strawberry.field(description="key, major, regular or small.")
         label_en: Optional[str]
         label_zh_cn: Optional[str]
-        revenue_share: Optional[float]
-        reason: Optional[str]
+        revenue_share: Optional[float] = strawberry.field(description="The share (0–1) of all window revenue brought by the customers ranked above this one; null with no purchase yet.")
+        reason: Optional[str] = strawberry.field(description="Why the tier is null, when it is.")
 
     @registry.type("CustomerSegmentInfo")
     class CustomerSegmentInfo:
         """The customer's k-means segment and what distinguishes it."""
 
-        id: Optional[strawberry.ID]
-        number: Optional[int]
-        name: Optional[str]
-        profile: Optional[str]
-        profile_zh_cn: Optional[str]
-        reason: Optional[str]
+        id: Optional[strawberry.ID] = strawberry.field(description="The segment's id (an AnalyticsSegment); null when the customer is in none (see `reason`).")
+        number: Optional[int] = strawberry.field(description="The segment's number in the last refresh, 1 for the highest mean spend.")
+        name: Optional[str] = strawberry.field(description="The segment's name.")
+        profile: Optional[str] = strawberry.field(description="What sets the segment apart, in English.")
+        profile_zh_cn: Optional[str] = strawberry.field(description="What sets the segment apart, in Chinese (zh-CN).")
+        reason: Optional[str] = strawberry.field(description="Why the segment is null, when it is (no purchase yet, no segmentation run).")
 
     @registry.type("CustomerClv")
     class CustomerClv:
         """Lifetime value by the seed formula and by BG/NBD + Gamma-Gamma."""
 
-        seed: Optional[float]
-        seed_reason: Optional[str]
-        model: Optional[float]
-        model_reason: Optional[str]
-        p_alive: Optional[float]
-        expected_transactions: Optional[float]
-        expected_value: Optional[float]
+        seed: Optional[float] = strawberry.field(description="Lifetime value by the brief's seed formula, in the app's currency; null with no purchase yet (see `seedReason`).")
+        seed_reason: Optional[str] = strawberry.field(description="Why `seed` is null, when it is.")
+        model: Optional[float] = strawberry.field(description="Lifetime value by BG/NBD + Gamma-Gamma over the configured horizon, in the app's currency; null when the model cannot tell (see `modelReason`).")
+        model_reason: Optional[str] = strawberry.field(description="Why `model` is null, when it is (no or one purchase only, a fit that did not converge).")
+        p_alive: Optional[float] = strawberry.field(description="The probability (0–1) that the customer is still active (BG/NBD); null when the model cannot tell.")
+        expected_transactions: Optional[float] = strawberry.field(description="Expected purchases over the horizon (BG/NBD); null when the model cannot tell.")
+        expected_value: Optional[float] = strawberry.field(description="What the win-back list ranks by: the model value when both fits converged, else the seed value; 0 without purchases.")
 
     @registry.type("ChurnRisk")
     class ChurnRisk:
         """The churn warning (流失预警): flags with reasons, since when, and the owner's task."""
 
-        at_risk: bool
-        flags: list[registry.ref("ChurnFlag")]
-        since: Optional[dt.datetime]
-        task_id: Optional[strawberry.ID]
-        reason: Optional[str]
+        at_risk: bool = strawberry.field(description="The customer is on the churn watchlist (at least one flag).")
+        flags: list[registry.ref("ChurnFlag")] = strawberry.field(description="Each reason it is flagged; empty when not at risk.")
+        since: Optional[dt.datetime] = strawberry.field(description="When it was first flagged (UTC, ISO 8601); null when not at risk.")
+        task_id: Optional[strawberry.ID] = strawberry.field(description="The id of the planned call task made for the owner; null when none was made.")
+        reason: Optional[str] = strawberry.field(description="Why the warning could not be computed, when it could not.")
 
 
 def type_fields(registry) -> dict:

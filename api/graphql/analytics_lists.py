@@ -6,7 +6,7 @@ permission check is in ``core.services.analytics`` and ``core.services.audit``, 
 # no `from __future__ import annotations`: the type classes use registry.ref() in their annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import strawberry
 from strawberry.scalars import JSON
@@ -26,8 +26,8 @@ def types(registry) -> None:
         """One analytics refresh: when, how, and the fitted model parameters (docs/analytics.md)."""
 
         id: strawberry.ID
-        started_at: dt.datetime
-        finished_at: Optional[dt.datetime]
+        started_at: dt.datetime = strawberry.field(description="When the refresh started (UTC, ISO 8601).")
+        finished_at: Optional[dt.datetime] = strawberry.field(description="When it finished (UTC, ISO 8601); null while it runs.")
         status: str = strawberry.field(description="ok, or failed with the reason in `message`.")
         trigger: str = strawberry.field(description="What started it: schedule, manual (CLI) or api.")
         as_of: dt.datetime = strawberry.field(description="The calibration instant the customers were scored at.")
@@ -39,14 +39,14 @@ def types(registry) -> None:
         params: JSON = strawberry.field(description="The fit and its settings, by model (bgnbd, gamma_gamma, "
                                                     "churn …); for non-admins counts are of their customers and "
                                                     "log-likelihoods null.")
-        message: str
+        message: str = strawberry.field(description="Why it failed, or notes on the run; empty when none.")
 
     @registry.type("SegmentMeasure")
     class SegmentMeasure:
         """One feature's mean over a segment's members (recency days, frequency, monetary …)."""
 
-        feature: str
-        value: Optional[float]
+        feature: str = strawberry.field(description="The feature: recency, frequency, monetary or tenure.")
+        value: Optional[float] = strawberry.field(description="Its mean over the members you may see; null when you see none.")
 
     def segment_as_seen(actor: Any, segment_id: Any) -> Any:
         """node(id:) of a segment: the caller's view of it (sizes and centroid of the members they may see)."""
@@ -60,38 +60,38 @@ def types(registry) -> None:
         """A k-means segment of the last refresh and its profile."""
 
         id: strawberry.ID
-        number: int
-        name: str
+        number: int = strawberry.field(description="The segment's number, 1 for the highest mean spend.")
+        name: str = strawberry.field(description="The segment's name.")
         size: int = strawberry.field(description="Members you may see.")
         size_all: Optional[int] = strawberry.field(description="Every member (admins only; null otherwise).")
         profile: str = strawberry.field(description="What sets the segment apart, in English.")
         profile_zh_cn: str = strawberry.field(description="The same in Chinese (zh-CN).")
         centroid: list[registry.ref("SegmentMeasure")] = strawberry.field(
             description="Means of the members you may see (empty when you see none).")
-        run_id: strawberry.ID
+        run_id: strawberry.ID = strawberry.field(description="The id of the analytics refresh that computed it.")
 
     @registry.type("WinBackEntry")
     class WinBackEntry:
         """A lost or at-risk customer on the win-back list (客户挽回)."""
 
         customer_id: strawberry.ID
-        name: str
-        stage: registry.vocabulary_enum("lifecycle_stage")
+        name: str = strawberry.field(description="The customer's name.")
+        stage: registry.vocabulary_enum("lifecycle_stage") = strawberry.field(description="The customer's lifecycle stage.")
         owner_id: Optional[strawberry.ID]
         status: str = strawberry.field(description="lost or at_risk.")
         expected_value: float = strawberry.field(description="Expected value of winning the customer back.")
         clv: Optional[float] = strawberry.field(description="Lifetime value by the model.")
         clv_seed: Optional[float] = strawberry.field(description="Lifetime value by the seed formula.")
         lost_reason: Optional[str] = strawberry.field(description="Why the customer was marked lost.")
-        churn_flags: list[registry.ref("ChurnFlag")]
+        churn_flags: list[registry.ref("ChurnFlag")] = strawberry.field(description="Why an at-risk customer is flagged; empty for a lost one.")
 
     @registry.type("CustomerSatisfaction")
     class CustomerSatisfaction:
         """The customer's survey answers (CSAT 1–5, NPS 0–10) as of the last analytics refresh."""
 
-        csat_answers: Optional[int]
-        csat_mean: Optional[float]
-        nps_answers: Optional[int]
+        csat_answers: Optional[int] = strawberry.field(description="How many CSAT (1–5) survey answers the customer gave; null before the first refresh.")
+        csat_mean: Optional[float] = strawberry.field(description="Their mean (1–5); null without answers.")
+        nps_answers: Optional[int] = strawberry.field(description="How many NPS (0–10) survey answers the customer gave; null before the first refresh.")
         nps_last: Optional[int] = strawberry.field(description="The latest 0–10 answer.")
 
     # an erasure's entry is read by node(id:) as the PrivacyErasure it stands for, not as an AuditEntry
@@ -101,7 +101,7 @@ def types(registry) -> None:
         """One change in the audit trail: who did what to which record, field by field."""
 
         id: strawberry.ID
-        at: dt.datetime
+        at: dt.datetime = strawberry.field(description="When the change happened (UTC, ISO 8601).")
         actor_id: Optional[strawberry.ID] = strawberry.field(description="Null for the system (jobs, rules).")
         action: str = strawberry.field(description="What happened, e.g. customer.created, customer.updated, customer.deleted.")
         record_type: str
@@ -153,11 +153,12 @@ def query_fields(registry) -> dict:
     def analytics_segments(info: strawberry.Info) -> list[registry.ref("AnalyticsSegment")]:
         return [_segment(registry, s) for s in analytics.segments(info.context.user)]
 
-    def win_back(info: strawberry.Info, limit: int = 50) -> list[registry.ref("WinBackEntry")]:
+    def win_back(info: strawberry.Info, limit: Annotated[int, strawberry.argument(description="How many customers, 1–500 (default 50).")] = 50) -> list[registry.ref("WinBackEntry")]:
         return [_win_back_entry(registry, e) for e in analytics.win_back(info.context.user, limit=limit)]
 
     def audit_entries(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None, record_type: Optional[str] = None,
+                      before: Before = None,
+                      record_type: Annotated[Optional[str], strawberry.argument(description="Only entries about records of this type (customer, contact …).")] = None,
                       record_id: Optional[strawberry.ID] = None) -> registry.connection("AuditEntry"):
         page = audit.entries(info.context.user, record_type=record_type, record_id=record_id,
                              page=page_request(first, after, last, before))

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from api.graphql import core_schema
+from api.graphql.descriptions import derive as derive_descriptions
 from api.graphql.errors import TrellisErrors
 from api.graphql.limits import CostLimiter
 from api.graphql.registry import CORE, SchemaRegistry
@@ -86,6 +87,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
     guard_unknown(schema._schema, [enum_cls.__strawberry_definition__.name
                                    for enum_cls in registry.vocabulary_enums().values()])
     _apply_nullability(schema, registry)
+    derive_descriptions(schema._schema, registry)   # api/graphql/descriptions.py: never over the author's
     # the synthetic module is needed while the schema resolves its lazy references; drop it with the schema
     weakref.finalize(schema, sys.modules.pop, registry.module_name, None)
     schema.trellis_registry = registry

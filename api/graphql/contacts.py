@@ -18,22 +18,22 @@ def types(registry) -> None:
         """A person at a customer. Each customer has exactly one primary contact while it has any."""
 
         id: strawberry.ID
-        customer_id: strawberry.ID
-        name: str
-        title: str
-        phone: str
-        mobile: str
-        email: str
-        wechat: str
-        birthday: Optional[dt.date]
-        notes: str
-        is_primary: bool
+        customer_id: strawberry.ID = strawberry.field(description="The id of the customer this person works at; `customer` reads it.")
+        name: str = strawberry.field(description="The person's full name.")
+        title: str = strawberry.field(description="Job title or role at the customer; empty when not known.")
+        phone: str = strawberry.field(description="Office or landline phone number, as written; empty when not known.")
+        mobile: str = strawberry.field(description="Mobile phone number, as written; empty when not known.")
+        email: str = strawberry.field(description="Email address; empty when not known.")
+        wechat: str = strawberry.field(description="WeChat id (微信号); empty when not known.")
+        birthday: Optional[dt.date] = strawberry.field(description="Date of birth (ISO 8601 date), for greetings; null when not known.")
+        notes: str = strawberry.field(description="Free-text notes about the person; empty when none.")
+        is_primary: bool = strawberry.field(description="The customer's primary contact: exactly one of its live contacts is.")
         created_at: dt.datetime
         updated_at: dt.datetime
         version: int
         deleted_at: Optional[dt.datetime]
 
-        @strawberry.field
+        @strawberry.field(description="The customer this person works at.")
         def customer(self, info: strawberry.Info) -> registry.ref("Customer"):
             user = info.context.user
             return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids),

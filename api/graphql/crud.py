@@ -35,6 +35,7 @@ import strawberry
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
+from api.graphql.descriptions import a_type
 from api.graphql.inputs import field_names, input_to_dict, snake_case, sort_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import PluginError
@@ -44,8 +45,16 @@ __all__ = ["CrudFields", "CrudService", "DESCRIPTIONS", "OPERATIONS", "crud_fiel
 
 #: the operations, in the order their fields are returned (queries, then mutations)
 OPERATIONS = ("get", "list", "create", "update", "delete", "restore")
-#: descriptions every record's fields carry unless ``descriptions`` says otherwise
-DESCRIPTIONS = {"update": "Send the version you read.", "delete": "Soft delete; returns the deleted record."}
+#: descriptions every record's fields carry unless ``descriptions`` says otherwise; ``{type}`` is the type's name,
+#: ``{a_type}`` the same with its article (an `Interaction`)
+DESCRIPTIONS = {
+    "get": "One `{type}` by its id: null, with a NOT_FOUND error, when it does not exist or is not yours to see.",
+    "list": "The `{type}` records you may see, a page at a time.",
+    "create": "Creates {a_type} and returns it.",
+    "update": "Changes {a_type} and returns it. Send the version you read.",
+    "delete": "Soft-deletes {a_type} (its restore mutation brings it back); returns the deleted record.",
+    "restore": "Brings a soft-deleted `{type}` back; returns it.",
+}
 
 
 class CrudFields(NamedTuple):
@@ -88,7 +97,8 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
     ``names`` overrides a field's name by operation (``{"list": "allNotes"}``); ``None`` leaves the field
     out, and so may the service function (``CrudService(..., restore=None)`` with ``{"restore": None}``).
     The defaults are ``note``, ``notes``, ``createNote`` … for ``Note``. ``descriptions`` sets a field's
-    description by operation, over :data:`DESCRIPTIONS` (``None`` removes one). Every field returns a
+    description by operation, over :data:`DESCRIPTIONS` (``None`` removes one; ``{type}`` is ``type_name``,
+    ``{a_type}`` the same with its article). Every field returns a
     nullable record, so an error (``NOT_FOUND``, ``BAD_USER_INPUT``, ``CONFLICT`` …) nulls only its field.
     """
     names = dict(names or {})
@@ -129,7 +139,9 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
         resolver.__name__ = resolver.__qualname__ = snake_case(name)
         make = strawberry.field if operation in ("get", "list") else strawberry.mutation
         fields = out.query if operation in ("get", "list") else out.mutation
-        fields[name] = make(resolver=resolver, description=described.get(operation))
+        text = described.get(operation)
+        text = text and text.replace("{a_type}", a_type(type_name)).replace("{type}", type_name)
+        fields[name] = make(resolver=resolver, description=text)
     return out
 
 

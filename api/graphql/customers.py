@@ -26,18 +26,18 @@ def types(registry) -> None:
 
         id: strawberry.ID
         kind: Kind = strawberry.field(description="A company or a person.")
-        name: str
-        industry: Optional[str]
-        region: Optional[str]
-        size: Optional[Size]
+        name: str = strawberry.field(description="The company's or person's name as the business knows it (up to 200 characters).")
+        industry: Optional[str] = strawberry.field(description="The industry (行业) reports are cut by, free text; null when not known.")
+        region: Optional[str] = strawberry.field(description="The region or territory, free text; null when not known.")
+        size: Optional[Size] = strawberry.field(description="How big the customer is (companies); null when not known.")
         source: Optional[Source] = strawberry.field(description="How the customer found you (获客渠道).")
         level: Level = strawberry.field(description="The grade (A, B, C …) from the level rules or set by hand; a new customer starts in the rules' default level (the last one, D by default).")
         level_pinned: bool = strawberry.field(description="Set by hand: automatic re-grading leaves it alone.")
         stage: Stage = strawberry.field(description="Lifecycle stage; moves go through changeStage.")
-        notes: str
-        tags: list[str]
-        owner_id: Optional[strawberry.ID]
-        created_at: dt.datetime
+        notes: str = strawberry.field(description="Free-text notes about the customer; empty when none.")
+        tags: list[str] = strawberry.field(description="Free-form tags (up to 50, each 1–50 characters), in no particular order.")
+        owner_id: Optional[strawberry.ID] = strawberry.field(description="The id of the owning sales rep (负责人); null when the customer has no owner.")
+        created_at: dt.datetime = strawberry.field(description="When the customer was recorded (UTC, ISO 8601).")
         updated_at: dt.datetime
         version: int = strawberry.field(description="Raised on every change; send it back in updateCustomer.")
         deleted_at: Optional[dt.datetime]
@@ -108,7 +108,7 @@ def types(registry) -> None:
         source: Optional[Source] = UNSET
         stage: Optional[Stage] = UNSET
         level: Optional[Level] = UNSET
-        tag: Optional[str] = UNSET
+        tag: Optional[str] = strawberry.field(default=UNSET, description="Only customers with this tag (exact match).")
         owner_id: Optional[strawberry.ID] = UNSET
         segment: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="k-means segment id.")
         value_tier: Optional[str] = strawberry.field(default=UNSET, description="key, major, regular or small.")

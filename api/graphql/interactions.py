@@ -23,24 +23,24 @@ def types(registry) -> None:
         """A touchpoint with a customer: past (the timeline) or planned (a task)."""
 
         id: strawberry.ID
-        customer_id: strawberry.ID
-        contact_id: Optional[strawberry.ID]
+        customer_id: strawberry.ID = strawberry.field(description="The id of the customer it concerns; `customer` reads it.")
+        contact_id: Optional[strawberry.ID] = strawberry.field(description="The id of the contact person involved; `contact` reads it; null when none is named.")
         kind: Kind = strawberry.field(description="What happened: a kind the core or a plugin registers.")
-        direction: Direction
+        direction: Direction = strawberry.field(description="Inbound (the customer reached out), outbound (you did) or internal (among colleagues).")
         status: Status = strawberry.field(description="Done (the timeline), planned (a task) or cancelled.")
-        subject: str
-        notes: str
-        occurred_at: Optional[dt.datetime]
-        due_at: Optional[dt.datetime]
-        amount: Optional[Decimal]
-        assignee_id: Optional[strawberry.ID]
-        created_by_id: Optional[strawberry.ID]
+        subject: str = strawberry.field(description="A one-line summary; empty when none.")
+        notes: str = strawberry.field(description="Free-text notes: what was said or agreed; empty when none.")
+        occurred_at: Optional[dt.datetime] = strawberry.field(description="When it happened (UTC, ISO 8601); null for a planned interaction not yet done.")
+        due_at: Optional[dt.datetime] = strawberry.field(description="When a planned interaction (a task) is due (UTC, ISO 8601); null when it has no due time.")
+        amount: Optional[Decimal] = strawberry.field(description="The money involved (a purchase, quote or refund) as a decimal string with two places, negative for a refund; null when none.")
+        assignee_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who is to do a planned interaction; `assignee` reads it; null when nobody is.")
+        created_by_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who recorded it; `createdBy` reads it; null when the system or a plugin did.")
         source: str = strawberry.field(description="The component that wrote it: core or a plugin's name.")
         reminder_at: Optional[dt.datetime] = strawberry.field(description="When to remind the assignee (预约提示).")
         outcome: str = strawberry.field(description="What came of it (done or cancelled tasks).")
-        completed_at: Optional[dt.datetime]
+        completed_at: Optional[dt.datetime] = strawberry.field(description="When a task was marked done or cancelled (UTC, ISO 8601); null while it is planned.")
         escalated_at: Optional[dt.datetime] = strawberry.field(description="When a manager last chased it (催办).")
-        escalation_count: int
+        escalation_count: int = strawberry.field(description="How many times a manager has chased it (催办); 0 when never.")
         score: Optional[int] = strawberry.field(description="A survey answer's score (see scoreScale).")
         score_scale: Optional[ScoreScale] = strawberry.field(description="CSAT (1–5) or NPS (0–10).")
         created_at: dt.datetime
@@ -55,7 +55,7 @@ def types(registry) -> None:
             return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids),
                                              self.customer_id)
 
-        @strawberry.field
+        @strawberry.field(description="The contact person involved; null when none is named or you may not see it.")
         def contact(self, info: strawberry.Info) -> Optional[registry.ref("Contact")]:
             user = info.context.user
             return info.context.loaders.load("core.contacts", lambda ids: contacts_by_id(user, ids), self.contact_id)
@@ -115,8 +115,8 @@ def types(registry) -> None:
         assignee_id: Optional[strawberry.ID] = UNSET
         mine: Optional[bool] = strawberry.field(default=UNSET, description="Only tasks assigned to you.")
         overdue: Optional[bool] = strawberry.field(default=UNSET, description="Only planned ones past due.")
-        due_before: Optional[dt.datetime] = UNSET
-        due_after: Optional[dt.datetime] = UNSET
+        due_before: Optional[dt.datetime] = strawberry.field(default=UNSET, description="Only interactions due before this instant (exclusive; UTC, ISO 8601).")
+        due_after: Optional[dt.datetime] = strawberry.field(default=UNSET, description="Only interactions due at or after this instant (UTC, ISO 8601).")
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted interactions instead.")
 
 

@@ -4,7 +4,7 @@ translates to the same service the REST endpoints call (api/rest/lifecycle.py)."
 
 import datetime as dt
 from decimal import Decimal
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
@@ -47,23 +47,23 @@ def types(registry) -> None:
         """One move of a record: from, to, when, who, who approved, what fired it and why."""
 
         id: strawberry.ID
-        workflow: str
-        from_state: Optional[str]
-        to_state: str
-        at: dt.datetime
-        actor_id: Optional[strawberry.ID]
-        approved_by_id: Optional[strawberry.ID]
+        workflow: str = strawberry.field(description="The workflow's name: lifecycle, customer.level, the owner history or a plugin's workflow.")
+        from_state: Optional[str] = strawberry.field(description="The state before the move (a stored value of the workflow's states); null for the first state.")
+        to_state: str = strawberry.field(description="The state after the move (a stored value of the workflow's states).")
+        at: dt.datetime = strawberry.field(description="When the move happened (UTC, ISO 8601).")
+        actor_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who made the move; `actor` reads it; null for an automatic move.")
+        approved_by_id: Optional[strawberry.ID] = strawberry.field(description="The id of the manager who approved it; `approvedBy` reads it; null when it needed no approval.")
         trigger: Trigger = strawberry.field(description="Who fired the move: a person, an automatic rule or an import.")
         trigger_event: Optional[str] = strawberry.field(description="The event that fired an automatic move.")
-        reason: str
+        reason: str = strawberry.field(description="Why, as the actor wrote it; empty when no reason was given.")
         seconds_in_previous: Optional[float] = strawberry.field(description="Time spent in the previous state.")
 
-        @strawberry.field
+        @strawberry.field(description="The user who made the move; null for an automatic move or one you may not see.")
         def actor(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
             user = info.context.user
             return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.actor_id)
 
-        @strawberry.field
+        @strawberry.field(description="The manager who approved the move; null when it needed no approval.")
         def approved_by(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
             user = info.context.user
             return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.approved_by_id)
@@ -73,55 +73,63 @@ def types(registry) -> None:
         """A move that needs a manager's approval."""
 
         id: strawberry.ID
-        workflow: str
+        workflow: str = strawberry.field(description="The name of the workflow the move belongs to (lifecycle …).")
         record_type: str
         record_id: strawberry.ID
-        to_state: str
-        reason: str
-        requested_by_id: strawberry.ID
+        to_state: str = strawberry.field(description="The state asked for (a stored value of the workflow's states).")
+        reason: str = strawberry.field(description="Why the requester asks for the move.")
+        requested_by_id: strawberry.ID = strawberry.field(description="The id of the user who asked.")
         status: ApprovalStatus = strawberry.field(description="Pending until a manager approves or rejects it.")
-        decided_by_id: Optional[strawberry.ID]
-        decided_at: Optional[dt.datetime]
-        decision_note: str
+        decided_by_id: Optional[strawberry.ID] = strawberry.field(description="The id of the manager who decided; null while pending.")
+        decided_at: Optional[dt.datetime] = strawberry.field(description="When it was decided (UTC, ISO 8601); null while pending.")
+        decision_note: str = strawberry.field(description="The deciding manager's note; empty when none.")
         created_at: dt.datetime
         version: int
 
     @registry.type("Notification", node=NodeSource(models.Notification, visible=notifications.visible))
     class Notification:
+        """A message to one user in the app (a task reminder, an overdue task, a chased task, a customer staying too long in a stage …)."""
+
         id: strawberry.ID
         kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")
-        title: str
-        body: str
+        title: str = strawberry.field(description="A one-line summary.")
+        body: str = strawberry.field(description="The message; may be empty.")
         record_type: Optional[str]
         record_id: Optional[strawberry.ID]
-        data: JSON
+        data: JSON = strawberry.field(description="Details for a program, by kind (ids, states, dates); an empty object when none.")
         created_at: dt.datetime
-        read_at: Optional[dt.datetime]
+        read_at: Optional[dt.datetime] = strawberry.field(description="When the user marked it read (UTC, ISO 8601); null while unread.")
 
     @registry.type("WorkflowState")
     class WorkflowState:
-        name: str
+        """One state of a declared workflow, with its labels."""
+
+        name: str = strawberry.field(description="The stored value of the state.")
         en: str
         zh_cn: str
-        expected_days: Optional[float]
+        expected_days: Optional[float] = strawberry.field(description="How long a record is expected to stay in this state, in days; longer raises a stagnation alert to its owner and their manager. Null: no limit.")
 
     @registry.type("WorkflowRule")
     class WorkflowRule:
+        """A move a workflow allows: from which state to which, whether a manager must approve it, and what may fire it."""
+
         source: str = strawberry.field(description="A state, or * for any.")
-        target: str
-        needs_approval: bool
-        triggers: list[str]
+        target: str = strawberry.field(description="The state the move leads to.")
+        needs_approval: bool = strawberry.field(description="A person's move needs a manager's approval (requestStageChange); automatic moves do not.")
+        triggers: list[str] = strawberry.field(description="What may fire the move: manual, automatic rules, import (workflow triggers).")
 
     @registry.type("Workflow")
     class Workflow:
-        name: str
-        record_type: str
-        field: str
-        initial: str
+        """A state machine the core or a plugin declares over a field of a record type (the lifecycle, the customer level …): its states and allowed moves. Every move is kept as a WorkflowTransition."""
+
+        name: str = strawberry.field(description="The workflow's name (lifecycle, customer.level, a plugin's).")
+        record_type: str = strawberry.field(description="The record type whose field it drives (customer, a plugin's record).")
+        field: str = strawberry.field(description="The record's field holding the state (stage, level …).")
+        initial: str = strawberry.field(description="The state a new record starts in.")
         label_en: str
         label_zh_cn: str
-        states: list[registry.ref("WorkflowState")]
-        transitions: list[registry.ref("WorkflowRule")]
+        states: list[registry.ref("WorkflowState")] = strawberry.field(description="Its states, in order.")
+        transitions: list[registry.ref("WorkflowRule")] = strawberry.field(description="The moves it allows.")
 
     @registry.type("Allocation")
     class Allocation:
@@ -129,41 +137,49 @@ def types(registry) -> None:
 
         rule: Optional[int] = strawberry.field(description="Index of the matching rule; null for the default pool.")
 
-        @strawberry.field
+        @strawberry.field(description="The customer to assign.")
         def customer(self) -> registry.ref("Customer"):
             return self.customer
 
-        @strawberry.field
+        @strawberry.field(description="The rep it goes to.")
         def rep(self) -> registry.ref("User"):
             return self.rep
 
     @registry.input("TaskCompletionInput")
     class TaskCompletionInput:
-        outcome: Optional[str] = UNSET
-        occurred_at: Optional[dt.datetime] = UNSET
-        amount: Optional[Decimal] = UNSET
+        """How a planned interaction went, recorded as it is marked done."""
+
+        outcome: Optional[str] = strawberry.field(default=UNSET, description="What came of it (up to 20000 characters).")
+        occurred_at: Optional[dt.datetime] = strawberry.field(default=UNSET, description="When it happened (UTC, ISO 8601); default now.")
+        amount: Optional[Decimal] = strawberry.field(default=UNSET, description="The money involved, as a decimal string with two places (negative for a refund).")
 
     @registry.input("HandoverInput")
     class HandoverInput:
-        to_user_id: strawberry.ID
-        reason: str
-        customer_ids: Optional[list[strawberry.ID]] = UNSET
+        """Which customers go to which rep (业务移交); each move is kept in the customers' owner history."""
+
+        to_user_id: strawberry.ID = strawberry.field(description="The id of the rep who takes the customers over.")
+        reason: str = strawberry.field(description="Why (1–2000 characters): kept in each customer's owner history.")
+        customer_ids: Optional[list[strawberry.ID]] = strawberry.field(default=UNSET, description="The ids of the customers to hand over (1–10000); or use fromUserId.")
         from_user_id: Optional[strawberry.ID] = strawberry.field(
             default=UNSET, description="Hand over every customer of this user.")
 
     @registry.input("AllocationRuleInput")
     class AllocationRuleInput:
-        rep_ids: list[strawberry.ID]
-        industry: Optional[str] = UNSET
-        region: Optional[str] = UNSET
-        size: Optional[Size] = UNSET
+        """Customers matching every criterion given go, in turn, to these reps."""
+
+        rep_ids: list[strawberry.ID] = strawberry.field(description="The ids of the reps who share the matching customers (1–1000).")
+        industry: Optional[str] = strawberry.field(default=UNSET, description="Only customers of this industry.")
+        region: Optional[str] = strawberry.field(default=UNSET, description="Only customers of this region.")
+        size: Optional[Size] = strawberry.field(default=UNSET, description="Only customers of this size.")
 
     @registry.input("AllocationInput")
     class AllocationInput:
-        rules: Optional[list[registry.ref("AllocationRuleInput")]] = UNSET
-        rep_ids: Optional[list[strawberry.ID]] = UNSET
+        """How to assign unowned customers to reps: rules tried in order, then a default pool; a dry run (the default) only shows the plan."""
+
+        rules: Optional[list[registry.ref("AllocationRuleInput")]] = strawberry.field(default=UNSET, description="Rules tried in order; the first that matches a customer picks its reps (up to 200).")
+        rep_ids: Optional[list[strawberry.ID]] = strawberry.field(default=UNSET, description="The pool for customers no rule matches (default: every rep you manage).")
         dry_run: Optional[bool] = strawberry.field(default=UNSET, description="Default true: show the plan only.")
-        limit: Optional[int] = UNSET
+        limit: Optional[int] = strawberry.field(default=UNSET, description="At most this many unowned customers (1–10000, default 1000).")
 
 
 def type_fields(registry) -> dict:
@@ -182,12 +198,12 @@ def query_fields(registry) -> dict:
     ApprovalStatus = registry.vocabulary_enum("approval_status")
 
     def notification_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                          unread: bool = False) -> registry.connection("Notification"):
+                          unread: Annotated[bool, strawberry.argument(description="Only unread notifications (default false).")] = False) -> registry.connection("Notification"):
         return connection(info, notifications.list_for(info.context.user, unread=unread,
                                                        page=page_request(first, after, last, before)))
 
     def approval_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                      status: Optional[ApprovalStatus] = ApprovalStatus("pending"),
+                      status: Annotated[Optional[ApprovalStatus], strawberry.argument(description="Only requests in this state (default pending; null: all).")] = ApprovalStatus("pending"),
                       ) -> registry.connection("ApprovalRequest"):
         return connection(info, workflow.approvals_for(info.context.user, status=stored(status),
                                                        page=page_request(first, after, last, before)))
@@ -209,31 +225,31 @@ def mutation_fields(registry) -> dict:
     Customer, Interaction = registry.ref("Customer"), registry.ref("Interaction")
     Stage, Level = registry.vocabulary_enum("lifecycle_stage"), registry.vocabulary_enum("customer.level.state")
 
-    def change_stage(info: strawberry.Info, customer_id: strawberry.ID, to: Stage, reason: str = "") -> Customer:
+    def change_stage(info: strawberry.Info, customer_id: strawberry.ID, to: Annotated[Stage, strawberry.argument(description="The stage to move to.")], reason: str = "") -> Customer:
         return customers.change_stage(info.context.user, customer_id, {"to": stored(to), "reason": reason})
 
-    def request_stage_change(info: strawberry.Info, customer_id: strawberry.ID, to: Stage,
+    def request_stage_change(info: strawberry.Info, customer_id: strawberry.ID, to: Annotated[Stage, strawberry.argument(description="The stage asked for.")],
                              reason: str) -> registry.ref("ApprovalRequest"):
         return customers.request_stage_change(info.context.user, customer_id, {"to": stored(to), "reason": reason})
 
-    def decide_approval(info: strawberry.Info, id: strawberry.ID, approve: bool,
+    def decide_approval(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the approval request.")], approve: Annotated[bool, strawberry.argument(description="True approves and carries out the move; false rejects it.")],
                         note: str = "") -> registry.ref("ApprovalRequest"):
         return customers.decide_approval(info.context.user, id, {"approve": approve, "note": note})
 
-    def set_customer_level(info: strawberry.Info, customer_id: strawberry.ID, level: Level, reason: str) -> Customer:
+    def set_customer_level(info: strawberry.Info, customer_id: strawberry.ID, level: Annotated[Level, strawberry.argument(description="The level to set.")], reason: str) -> Customer:
         return customers.set_level(info.context.user, customer_id, {"level": stored(level), "reason": reason})
 
     def release_customer_level(info: strawberry.Info, customer_id: strawberry.ID) -> Customer:
         return customers.release_level(info.context.user, customer_id)
 
-    def complete_task(info: strawberry.Info, id: strawberry.ID,
+    def complete_task(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the planned interaction.")],
                       input: Optional[registry.ref("TaskCompletionInput")] = None) -> Interaction:
         return interactions.complete(info.context.user, id, input_to_dict(input))
 
-    def cancel_task(info: strawberry.Info, id: strawberry.ID, outcome: str) -> Interaction:
+    def cancel_task(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the planned interaction.")], outcome: Annotated[str, strawberry.argument(description="Why it is cancelled, kept as the outcome.")]) -> Interaction:
         return interactions.cancel(info.context.user, id, {"outcome": outcome})
 
-    def escalate_task(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Interaction:
+    def escalate_task(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the planned interaction.")], note: str = "") -> Interaction:
         return interactions.escalate(info.context.user, id, {"note": note})
 
     def handover_customers(info: strawberry.Info, input: registry.ref("HandoverInput")) -> list[Customer]:
@@ -261,6 +277,6 @@ def mutation_fields(registry) -> dict:
         "escalateTask": m(resolver=escalate_task, description="Chase a task (催办): the assignee is notified."),
         "handoverCustomers": m(resolver=handover_customers, description="Hand customers to another rep (业务移交)."),
         "allocateCustomers": m(resolver=allocate_customers, description="Assign unowned customers by rules."),
-        "markNotificationRead": m(resolver=mark_notification_read),
+        "markNotificationRead": m(resolver=mark_notification_read, description="Mark one of your notifications read."),
         "markAllNotificationsRead": m(resolver=mark_all_notifications_read, description="Returns how many."),
     }

@@ -39,8 +39,8 @@ def types(registry) -> None:
     class Vocabulary:
         """A closed list of values (a customer's stage, an interaction's kind …), merged from every component."""
 
-        name: str
-        choices: list[registry.ref("Choice")]
+        name: str = strawberry.field(description="The vocabulary's name (lifecycle_stage, interaction_kind, customer.level.state …).")
+        choices: list[registry.ref("Choice")] = strawberry.field(description="Its values with their labels, in the vocabulary's order.")
         enum_name: Optional[str] = strawberry.field(description=(
             "The GraphQL enum whose values these are (LifecycleStage); null for a vocabulary without values."))
 
@@ -48,38 +48,42 @@ def types(registry) -> None:
     class Metric:
         """A number this deployment computes over the records you may see."""
 
-        name: str
+        name: str = strawberry.field(description="The metric's name, as metric(name:) takes it.")
         label_en: str
         label_zh_cn: str
-        description: str
-        unit: str
+        description: str = strawberry.field(description="What the metric measures, in English.")
+        unit: str = strawberry.field(description="The unit of its values (count, days, ratio, a currency …).")
         group_by: list[str] = strawberry.field(description="The groupings metric(groupBy:) accepts.")
         owner: str = strawberry.field(description="The component that computes it: core or a plugin's name.")
 
     @registry.type("MetricRow")
     class MetricRow:
+        """One value of a metric, for one group when grouped."""
+
         group: JSON = strawberry.field(description="The slice this value belongs to ({\"stage\": \"intent\"}); "
                                                    "empty without groupBy.")
-        value: Optional[float]
-        extra: JSON
+        value: Optional[float] = strawberry.field(description="The value, in the metric's unit; null when it cannot be computed (no data).")
+        extra: JSON = strawberry.field(description="Further numbers the metric gives with the value (counts behind a ratio …); an empty object when none.")
 
     @registry.type("MetricResult")
     class MetricResult:
-        name: str
-        rows: list[registry.ref("MetricRow")]
+        """A metric computed over the records you may see."""
+
+        name: str = strawberry.field(description="The metric's name.")
+        rows: list[registry.ref("MetricRow")] = strawberry.field(description="Its values: one row, or one per group with groupBy.")
 
     @registry.type("Plugin")
     class Plugin:
         """An enabled plugin."""
 
-        name: str
-        version: str
-        source: str
-        description: str
+        name: str = strawberry.field(description="The plugin's name, as TRELLIS_PLUGINS lists it.")
+        version: str = strawberry.field(description="The plugin's version.")
+        source: str = strawberry.field(description="Where it was loaded from: its package and version, or how it was passed to the app.")
+        description: str = strawberry.field(description="What the plugin adds, in English.")
 
 
 def query_fields(registry) -> dict:
-    def labels(info: strawberry.Info, vocabulary: Optional[str] = None) -> list[registry.ref("Vocabulary")]:
+    def labels(info: strawberry.Info, vocabulary: Annotated[Optional[str], strawberry.argument(description="Only this vocabulary (its name, as `Vocabulary.name`); left out: all.")] = None) -> list[registry.ref("Vocabulary")]:
         require_actor(info.context.user)
         vocabularies = info.context.runtime.labels.vocabularies()
         if vocabulary is not None:
@@ -94,9 +98,10 @@ def query_fields(registry) -> dict:
         require_actor(info.context.user)
         return info.context.runtime.metrics.all()
 
-    def metric(info: strawberry.Info, name: str,
-               from_: Annotated[Optional[dt.date], strawberry.argument(name="from")] = None,
-               to: Optional[dt.date] = None, group_by: Optional[str] = None) -> Optional[registry.ref("MetricResult")]:
+    def metric(info: strawberry.Info, name: Annotated[str, strawberry.argument(description="The metric (`Metric.name`).")],
+               from_: Annotated[Optional[dt.date], strawberry.argument(name="from", description="The first day of the period (ISO 8601 date, UTC), inclusive; left out: from the start.")] = None,
+               to: Annotated[Optional[dt.date], strawberry.argument(description="The last day of the period (ISO 8601 date, UTC), inclusive; left out: up to now.")] = None,
+               group_by: Annotated[Optional[str], strawberry.argument(description="One of the metric’s groupings (`Metric.groupBy`); left out: one row.")] = None) -> Optional[registry.ref("MetricResult")]:
         user = require_actor(info.context.user)
         with field_names({"group_by": "groupBy"}):
             rows = info.context.runtime.metrics.evaluate(

@@ -1,5 +1,5 @@
 """GraphQL for users and teams, translating to core.services.people."""
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
@@ -16,32 +16,34 @@ def types(registry) -> None:
 
     @registry.type("Team", node=NodeSource(models.Team, visible=people.visible_teams))
     class Team:
+        """A group of users with a manager: the manager sees the team's customers."""
+
         id: strawberry.ID
-        name: str
-        manager_id: Optional[strawberry.ID]
+        name: str = strawberry.field(description="The team's name, unique among teams.")
+        manager_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who manages the team; null when it has no manager.")
         version: int
 
     @registry.input("UserCreateInput")
     class UserCreateInput:
-        email: str
-        role: Optional[Role] = UNSET
-        name: Optional[str] = UNSET
-        password: Optional[str] = UNSET
+        email: str = strawberry.field(description="The sign-in email address (up to 254 characters), unique among users.")
+        role: Optional[Role] = strawberry.field(default=UNSET, description="What the user may do; default rep.")
+        name: Optional[str] = strawberry.field(default=UNSET, description="The name shown to colleagues (up to 120 characters).")
+        password: Optional[str] = strawberry.field(default=UNSET, description="The initial password (8–200 characters); null or left out: the user cannot sign in with a password until one is set.")
         team_id: Optional[strawberry.ID] = UNSET
-        locale: Optional[Locale] = UNSET
+        locale: Optional[Locale] = strawberry.field(default=UNSET, description="The language Trellis speaks to the user in; default English (en).")
 
     @registry.input("UserUpdateInput")
     class UserUpdateInput:
         version: int
-        name: Optional[str] = UNSET
+        name: Optional[str] = strawberry.field(default=UNSET, description="The name shown to colleagues (up to 120 characters).")
         role: Optional[Role] = UNSET
         team_id: Optional[strawberry.ID] = UNSET
-        is_active: Optional[bool] = UNSET
+        is_active: Optional[bool] = strawberry.field(default=UNSET, description="False deactivates the user: they can no longer sign in or use their API tokens.")
         locale: Optional[Locale] = UNSET
 
     @registry.input("TeamCreateInput")
     class TeamCreateInput:
-        name: str
+        name: str = strawberry.field(description="The team's name, unique among teams.")
         manager_id: Optional[strawberry.ID] = UNSET
 
 
@@ -49,7 +51,8 @@ def query_fields(registry) -> dict:
     Role = registry.vocabulary_enum("role")
 
     def user_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                  before: Before = None, q: Optional[str] = None, role: Optional[Role] = None,
+                  before: Before = None, q: Annotated[Optional[str], strawberry.argument(description="Only users whose name or email contains this text (case-insensitive).")] = None,
+                  role: Annotated[Optional[Role], strawberry.argument(description="Only users with this role.")] = None,
                   team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
         filters = {k: v for k, v in {"q": q, "role": stored(role), "team_id": team_id}.items() if v is not None}
         return connection(info, people.list_users(info.context.user, filters,
@@ -77,7 +80,8 @@ def mutation_fields(registry) -> dict:
     def create_team(info: strawberry.Info, input: registry.ref("TeamCreateInput")) -> registry.ref("Team"):
         return people.create_team(info.context.user, input_to_dict(input))
 
-    def set_user_password(info: strawberry.Info, id: strawberry.ID, password: str) -> Optional[registry.ref("User")]:
+    def set_user_password(info: strawberry.Info, id: strawberry.ID,
+                          password: Annotated[str, strawberry.argument(description="The new password, 8–200 characters.")]) -> Optional[registry.ref("User")]:
         people.reset_password(info.context.user, id, {"password": password})
         return people.get_user(info.context.user, id)
 

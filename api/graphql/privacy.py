@@ -1,7 +1,7 @@
 """GraphQL for privacy requests (admins only; the service checks): ``privacyExport`` returns the whole
 document, ``erasePerson`` erases and reports, ``privacyErasures`` lists the erasures recorded."""
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry.scalars import JSON
@@ -38,10 +38,10 @@ def _erasure(registry, values: dict):
 
 
 def query_fields(registry) -> dict:
-    def privacy_export(info: strawberry.Info, person: str) -> JSON:
+    def privacy_export(info: strawberry.Info, person: Annotated[str, strawberry.argument(description="A customer or contact: its id, or an email address.")]) -> JSON:
         return privacy.export(info.context.user, person)
 
-    def privacy_erasures(info: strawberry.Info, person: str) -> list[registry.ref("PrivacyErasure")]:
+    def privacy_erasures(info: strawberry.Info, person: Annotated[str, strawberry.argument(description="The erased customer or contact id.")]) -> list[registry.ref("PrivacyErasure")]:
         return [_erasure(registry, e) for e in privacy.erasures(info.context.user, person)]
 
     return {
@@ -55,7 +55,8 @@ def query_fields(registry) -> dict:
 
 
 def mutation_fields(registry) -> dict:
-    def erase_person(info: strawberry.Info, person: str, reason: str) -> registry.ref("PrivacyErasureReport"):
+    def erase_person(info: strawberry.Info, person: Annotated[str, strawberry.argument(description="A customer or contact: its id, or an email address.")],
+                     reason: Annotated[str, strawberry.argument(description="Why (the request you act on); names found in it are erased too.")]) -> registry.ref("PrivacyErasureReport"):
         report = privacy.erase_request(info.context.user, {"person": person, "reason": reason})
         return registry.module.PrivacyErasureReport(
             person=report["person"], erased=report["erased"], trail=report["trail"],

@@ -1,6 +1,6 @@
 """GraphQL for users: the ``User`` type and ``me``; API tokens (yours; admins: everybody's)."""
 import datetime as dt
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
@@ -21,10 +21,10 @@ def types(registry) -> None:
         """Someone who works with customers."""
 
         id: strawberry.ID
-        email: str
-        name: str
+        email: str = strawberry.field(description="The sign-in email address, unique among users.")
+        name: str = strawberry.field(description="The name shown to colleagues; may be empty.")
         role: Role = strawberry.field(description="What the user may do: admin, manager, rep or a plugin's role.")
-        team_id: Optional[strawberry.ID]
+        team_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user's team (a manager sees its members' customers); null when in none.")
         locale: Locale = strawberry.field(description="The language Trellis speaks to the user in.")
 
     @registry.type("ApiToken", node=NodeSource(models.ApiToken, get=users.get_token))
@@ -33,24 +33,24 @@ def types(registry) -> None:
         when it is created."""
 
         id: strawberry.ID
-        user_id: strawberry.ID
-        name: str
+        user_id: strawberry.ID = strawberry.field(description="The id of the user the token acts as.")
+        name: str = strawberry.field(description="A name to recognise the token by (what program uses it); may be empty.")
         prefix: str = strawberry.field(description="The token's first characters, to recognise it.")
         created_at: dt.datetime
         expires_at: Optional[dt.datetime] = strawberry.field(description="Null: the token works until revoked.")
         last_used_at: Optional[dt.datetime] = strawberry.field(description="Updated at most once a minute.")
-        revoked_at: Optional[dt.datetime]
+        revoked_at: Optional[dt.datetime] = strawberry.field(description="When the token was revoked (UTC, ISO 8601); null while it works.")
 
     @registry.type("ApiTokenCreated")
     class ApiTokenCreated:
         """The new token's record and the token itself, shown this once."""
 
-        api_token: registry.ref("ApiToken")
-        token: str
+        api_token: registry.ref("ApiToken") = strawberry.field(description="The new token's record.")
+        token: str = strawberry.field(description="The bearer token itself: store it now, Trellis keeps only its hash and never shows it again.")
 
     @registry.input("ApiTokenCreateInput")
     class ApiTokenCreateInput:
-        name: Optional[str] = UNSET
+        name: Optional[str] = strawberry.field(default=UNSET, description="A name to recognise the token by (up to 120 characters).")
         expires_in_days: Optional[int] = strawberry.field(
             default=UNSET, description="Days until the token stops working (1 to 3650); omit for none.")
         user_id: Optional[strawberry.ID] = strawberry.field(
@@ -63,7 +63,7 @@ def query_fields(registry) -> dict:
 
     def api_tokens(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                    user_id: Optional[strawberry.ID] = None,
-                   include_revoked: bool = False) -> registry.connection("ApiToken"):
+                   include_revoked: Annotated[bool, strawberry.argument(description="Also list revoked tokens (default false).")] = False) -> registry.connection("ApiToken"):
         filters: dict = {"include_revoked": include_revoked}
         if user_id is not None:
             filters["user_id"] = user_id

@@ -1,7 +1,7 @@
 """GraphQL for webhook subscriptions and their deliveries (admins only; the service checks)."""
 
 import datetime as dt
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
@@ -21,10 +21,10 @@ def types(registry) -> None:
         """Where domain events are POSTed, signed with HMAC-SHA256 (see docs/webhooks.md)."""
 
         id: strawberry.ID
-        url: str
-        description: str
+        url: str = strawberry.field(description="The absolute http(s) URL events are POSTed to (at most 2000 characters).")
+        description: str = strawberry.field(description="What the subscription is for, in your words; may be empty.")
         events: list[str] = strawberry.field(description="Patterns: *, customer.*, or exact event names.")
-        active: bool
+        active: bool = strawberry.field(description="False: events are not sent to it (nothing is queued while inactive).")
         created_at: dt.datetime
         updated_at: dt.datetime
         version: int
@@ -32,7 +32,8 @@ def types(registry) -> None:
 
         @strawberry.field(description="Deliveries, newest first.")
         def deliveries(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                       before: Before = None, status: Optional[DeliveryStatus] = None
+                       before: Before = None,
+                       status: Annotated[Optional[DeliveryStatus], strawberry.argument(description="Only deliveries in this state.")] = None
                        ) -> registry.connection("WebhookDelivery"):
             filters = {"status": stored(status)} if status else {}
             return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
@@ -40,43 +41,49 @@ def types(registry) -> None:
 
     @registry.type("WebhookDelivery", node=NodeSource(models.WebhookDelivery, get=webhooks.get_delivery))
     class WebhookDelivery:
+        """One event sent, or to be sent, to one subscription, with its attempts (retried with back-off until delivered or failed for good)."""
+
         id: strawberry.ID
-        subscription_id: strawberry.ID
-        event_id: strawberry.ID
-        event_name: str
+        subscription_id: strawberry.ID = strawberry.field(description="The id of the subscription it is sent to.")
+        event_id: strawberry.ID = strawberry.field(description="The id of the domain event it carries (the same for every subscription).")
+        event_name: str = strawberry.field(description="The event's name, such as customer.created.")
         status: DeliveryStatus = strawberry.field(description="Pending (to be tried, again), delivered or failed for good.")
-        attempts: int
-        next_attempt_at: Optional[dt.datetime]
-        last_status_code: Optional[int]
-        last_error: Optional[str]
-        delivered_at: Optional[dt.datetime]
+        attempts: int = strawberry.field(description="How many times sending it was tried; 0 while never tried.")
+        next_attempt_at: Optional[dt.datetime] = strawberry.field(description="When it will be tried next (UTC, ISO 8601); null once delivered or failed for good.")
+        last_status_code: Optional[int] = strawberry.field(description="The HTTP status the receiver answered last; null when it never answered.")
+        last_error: Optional[str] = strawberry.field(description="Why the last attempt failed (timeout, status, connection error); null when none failed.")
+        delivered_at: Optional[dt.datetime] = strawberry.field(description="When the receiver accepted it with a 2xx (UTC, ISO 8601); null until then.")
 
     @registry.type("WebhookCreated")
     class WebhookCreated:
         """The new subscription and its signing secret, shown this once."""
 
-        subscription: registry.ref("WebhookSubscription")
-        secret: str
+        subscription: registry.ref("WebhookSubscription") = strawberry.field(description="The new subscription.")
+        secret: str = strawberry.field(description="The HMAC-SHA256 signing secret: store it now to verify deliveries; it is never shown again.")
 
     @registry.input("WebhookCreateInput")
     class WebhookCreateInput:
-        url: str
-        events: list[str]
-        description: Optional[str] = UNSET
-        active: Optional[bool] = UNSET
+        """A new webhook subscription."""
+
+        url: str = strawberry.field(description="The absolute http(s) URL to POST events to (at most 2000 characters).")
+        events: list[str] = strawberry.field(description="Event patterns: *, customer.* or exact event names.")
+        description: Optional[str] = strawberry.field(default=UNSET, description="What the subscription is for, in your words.")
+        active: Optional[bool] = strawberry.field(default=UNSET, description="Whether events are sent to it; default true.")
 
     @registry.input("WebhookUpdateInput")
     class WebhookUpdateInput:
+        """Changes to a webhook subscription: only the fields sent change; `version` is the one you read."""
+
         version: int
-        url: Optional[str] = UNSET
-        events: Optional[list[str]] = UNSET
-        description: Optional[str] = UNSET
-        active: Optional[bool] = UNSET
+        url: Optional[str] = strawberry.field(default=UNSET, description="The absolute http(s) URL to POST events to (at most 2000 characters).")
+        events: Optional[list[str]] = strawberry.field(default=UNSET, description="Event patterns: *, customer.* or exact event names.")
+        description: Optional[str] = strawberry.field(default=UNSET, description="What the subscription is for, in your words.")
+        active: Optional[bool] = strawberry.field(default=UNSET, description="Whether events are sent to it.")
 
 
 def query_fields(registry) -> dict:
     def webhook_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                     active: Optional[bool] = None) -> registry.connection("WebhookSubscription"):
+                     active: Annotated[Optional[bool], strawberry.argument(description="Only active (true) or inactive (false) subscriptions.")] = None) -> registry.connection("WebhookSubscription"):
         filters = {} if active is None else {"active": active}
         return connection(info, webhooks.list_subscriptions(info.context.user, filters,
                                                             page=page_request(first, after, last, before)))
@@ -100,7 +107,7 @@ def mutation_fields(registry) -> dict:
         subscription = webhooks.create(info.context.user, input_to_dict(input))
         return registry.module.WebhookCreated(subscription=subscription, secret=subscription.secret)
 
-    def update_webhook(info: strawberry.Info, id: strawberry.ID, input: registry.ref("WebhookUpdateInput")) -> Sub:
+    def update_webhook(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the subscription.")], input: registry.ref("WebhookUpdateInput")) -> Sub:
         return webhooks.update(info.context.user, id, input_to_dict(input))
 
     def delete_webhook(info: strawberry.Info, id: strawberry.ID) -> Sub:
@@ -110,7 +117,7 @@ def mutation_fields(registry) -> dict:
     def restore_webhook(info: strawberry.Info, id: strawberry.ID) -> Sub:
         return webhooks.restore(info.context.user, id)
 
-    def ping_webhook(info: strawberry.Info, id: strawberry.ID) -> Delivery:
+    def ping_webhook(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id (a UUID) of the subscription to ping.")]) -> Delivery:
         return webhooks.ping(info.context.user, id)
 
     def replay_webhook_delivery(info: strawberry.Info, id: strawberry.ID) -> Delivery:
@@ -118,7 +125,8 @@ def mutation_fields(registry) -> dict:
 
     m = strawberry.mutation
     return {"createWebhook": m(resolver=create_webhook, description="The secret is returned this once."),
-            "updateWebhook": m(resolver=update_webhook), "deleteWebhook": m(resolver=delete_webhook),
-            "restoreWebhook": m(resolver=restore_webhook),
+            "updateWebhook": m(resolver=update_webhook, description="Change a subscription; send the version you read."),
+            "deleteWebhook": m(resolver=delete_webhook, description="Soft-delete a subscription (no more deliveries); returns it."),
+            "restoreWebhook": m(resolver=restore_webhook, description="Bring a deleted subscription back."),
             "pingWebhook": m(resolver=ping_webhook, description="Queue a webhook.ping delivery."),
             "replayWebhookDelivery": m(resolver=replay_webhook_delivery, description="Send a delivery again.")}

@@ -9,7 +9,7 @@ organiser hides for the edition are null.
 import datetime as dt
 import uuid
 from types import SimpleNamespace
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 
@@ -55,17 +55,17 @@ def trellis_graphql_types(registry):
         """A visitor as the caller may see them: organiser staff see every field, an exhibitor only
         the fields the organiser allows for the edition (the others are null)."""
 
-        registration_id: strawberry.ID
-        badge_code: str
-        name: Optional[str]
-        company: Optional[str]
-        job_title: Optional[str]
-        email: Optional[str]
-        phone: Optional[str]
-        region: Optional[str]
-        category: Optional[VisitorCategory]
-        interests: Optional[list[ProductCategory]]
-        purchase_intent: Optional[PurchaseIntent]
+        registration_id: strawberry.ID = strawberry.field(description="The id of the visitor's registration for the edition.")
+        badge_code: str = strawberry.field(description="The code on the visitor's badge.")
+        name: Optional[str] = strawberry.field(description="The visitor's name; null when hidden from you.")
+        company: Optional[str] = strawberry.field(description="The visitor's company; null when hidden from you or not given.")
+        job_title: Optional[str] = strawberry.field(description="The visitor's job title; null when hidden from you or not given.")
+        email: Optional[str] = strawberry.field(description="The visitor's email address; null when hidden from you or not given.")
+        phone: Optional[str] = strawberry.field(description="The visitor's phone number; null when hidden from you or not given.")
+        region: Optional[str] = strawberry.field(description="The visitor's region; null when hidden from you or not given.")
+        category: Optional[VisitorCategory] = strawberry.field(description="Professional buyer, general visitor, media or VIP; null when hidden from you.")
+        interests: Optional[list[ProductCategory]] = strawberry.field(description="The product categories the visitor is interested in; null when hidden from you.")
+        purchase_intent: Optional[PurchaseIntent] = strawberry.field(description="How ready the visitor says they are to buy; null when hidden from you.")
 
     @registry.type("Exhibition", node=models.ExhibitionShow)
     class Exhibition:
@@ -79,6 +79,8 @@ def trellis_graphql_types(registry):
 
     @registry.type("Booth", node=models.ExhibitionBooth)
     class Booth:
+        """A booth of an edition (展位): number, hall, area and price, and the exhibitor's participation that took it."""
+
         id: strawberry.ID
         number: str
         hall: str
@@ -102,7 +104,7 @@ def trellis_graphql_types(registry):
         notes: str
         version: int
 
-        @strawberry.field
+        @strawberry.field(description="The exhibiting company (a customer); null when you may not see it.")
         def company(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
             return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.company_id)
@@ -127,7 +129,7 @@ def trellis_graphql_types(registry):
         registered_at: dt.datetime
         version: int
 
-        @strawberry.field
+        @strawberry.field(description="The visitor (a person customer); null when you may not see it.")
         def visitor(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
             return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
@@ -136,24 +138,24 @@ def trellis_graphql_types(registry):
     class EditionMetrics:
         """An edition's figures (null for roles that get no figures: exhibitors, reps)."""
 
-        exhibitors: int
-        key_exhibitors: int
-        registrations: int
+        exhibitors: int = strawberry.field(description="Booked exhibitors (confirmed, paid, arrived or attended).")
+        key_exhibitors: int = strawberry.field(description="Booked exhibitors flagged as key exhibitors (重点展商).")
+        registrations: int = strawberry.field(description="Live registrations, cancelled ones not counted.")
         visitors: int = strawberry.field(description="Unique visitors, UFI-style: once per person per edition.")
-        professional_share: Optional[float]
-        show_up_rate: Optional[float]
-        new_visitor_share: Optional[float]
-        rebooking_rate: Optional[float]
-        churn_rate: Optional[float]
-        leads_per_exhibitor: Optional[float]
-        meetings_per_exhibitor: Optional[float]
-        satisfaction: Optional[float]
-        booth_area_sold: float
-        booth_revenue: float
-        leads: int
-        hot_leads: int
-        meetings: int
-        meetings_held: int
+        professional_share: Optional[float] = strawberry.field(description="Share (0–1) of unique visitors who are professional buyers or VIPs; null without visitors.")
+        show_up_rate: Optional[float] = strawberry.field(description="Unique visitors / registrations (0–1); null without registrations.")
+        new_visitor_share: Optional[float] = strawberry.field(description="Share (0–1) of unique visitors who attended no earlier edition of the show; null without visitors.")
+        rebooking_rate: Optional[float] = strawberry.field(description="Share (0–1) of the previous edition's booked exhibitors booked again; null for a first edition.")
+        churn_rate: Optional[float] = strawberry.field(description="1 − rebookingRate; null for a first edition.")
+        leads_per_exhibitor: Optional[float] = strawberry.field(description="Live leads / booked exhibitors; null without exhibitors.")
+        meetings_per_exhibitor: Optional[float] = strawberry.field(description="Accepted or held meetings / booked exhibitors; null without exhibitors.")
+        satisfaction: Optional[float] = strawberry.field(description="Average satisfaction answer (1–5) of the edition's surveys; null without answers.")
+        booth_area_sold: float = strawberry.field(description="Area of sold booths, in square metres.")
+        booth_revenue: float = strawberry.field(description="Price of sold booths, in the app's currency.")
+        leads: int = strawberry.field(description="Live leads captured at the edition's booths.")
+        hot_leads: int = strawberry.field(description="Of those, the ones rated hot.")
+        meetings: int = strawberry.field(description="Meetings accepted or held between exhibitors and visitors.")
+        meetings_held: int = strawberry.field(description="Of those, the ones held.")
 
     @registry.type("Edition", node=models.ExhibitionEdition)
     class Edition:
@@ -171,30 +173,30 @@ def trellis_graphql_types(registry):
             description="The visitor fields the edition's exhibitors see on their leads.")
         version: int
 
-        @strawberry.field
+        @strawberry.field(description="The show this is an edition of.")
         def exhibition(self, info: strawberry.Info) -> Optional[registry.ref("Exhibition")]:
             return self.exhibition  # joined-loaded with the edition
 
-        @strawberry.field
+        @strawberry.field(description="The exhibitors taking part (participations you may see), every status.")
         def exhibitors(self, info: strawberry.Info) -> list[registry.ref("ExhibitorParticipation")]:
             user = info.context.user
             return info.context.loaders.load("exhibitions.participations_by_edition",
                                              lambda ids: svc.participations_for_editions(user, ids), self.id, [])
 
-        @strawberry.field
-        def visitors(self, info: strawberry.Info, first: int = 20) -> list[registry.ref("VisitorRegistration")]:
+        @strawberry.field(description="Registered visitors you may see (none for exhibitor users).")
+        def visitors(self, info: strawberry.Info, first: Annotated[int, strawberry.argument(description="How many, 1–100 (default 20).")] = 20) -> list[registry.ref("VisitorRegistration")]:
             user = info.context.user
             limit = max(1, min(first, 100))
             return info.context.loaders.load(f"exhibitions.registrations_by_edition:{limit}",
                                              lambda ids: svc.registrations_for_editions(user, ids, limit), self.id, [])
 
-        @strawberry.field
+        @strawberry.field(description="How many registrations of the edition you may see.")
         def visitor_count(self, info: strawberry.Info) -> int:
             user = info.context.user
             return info.context.loaders.load("exhibitions.registration_counts",
                                              lambda ids: svc.count_registrations_for_editions(user, ids), self.id, 0)
 
-        @strawberry.field
+        @strawberry.field(description="The edition's figures; null for roles that get none (exhibitors, reps).")
         def metrics(self, info: strawberry.Info) -> Optional[registry.ref("EditionMetrics")]:
             user = info.context.user
             return info.context.loaders.load("exhibitions.edition_metrics", lambda ids: _edition_metrics(user, ids),
@@ -214,14 +216,14 @@ def trellis_graphql_types(registry):
         follow_up_task_id: Optional[strawberry.ID]
         version: int
 
-        @strawberry.field
+        @strawberry.field(description="The scanned visitor, with only the fields the edition lets exhibitors see (staff: all).")
         def visitor(self) -> registry.ref("VisitorCard"):
             return _card(self.visitor)
 
     @registry.input("ExhibitionLeadInput")
     class ExhibitionLeadInput:
         participation_id: strawberry.ID
-        badge_code: str
+        badge_code: str = strawberry.field(description="The code on the visitor's badge, as scanned at the booth.")
         rating: Optional[LeadRating] = strawberry.UNSET
         tags: Optional[list[str]] = strawberry.UNSET
         notes: Optional[str] = strawberry.UNSET
@@ -325,7 +327,7 @@ def trellis_graphql_query_fields(registry):
 
     def exhibition_leads(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
                          before: Before = None, edition_id: Optional[strawberry.ID] = None,
-                         rating: Optional[registry.vocabulary_enum("exhibitions_lead_rating")] = None,
+                         rating: Annotated[Optional[registry.vocabulary_enum("exhibitions_lead_rating")], strawberry.argument(description="Only leads with this rating.")] = None,
                          ) -> registry.connection("ExhibitionLead"):
         filters = {k: stored(v) for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
         return connection(info, svc.list_leads(info.context.user, filters,
@@ -335,11 +337,11 @@ def trellis_graphql_query_fields(registry):
         return svc.get_lead(info.context.user, id)
 
     return {**_records(registry).query,
-            "exhibitions": strawberry.field(resolver=exhibitions),
-            "editions": strawberry.field(resolver=editions),
-            "edition": strawberry.field(resolver=edition),
-            "exhibitionLeads": strawberry.field(resolver=exhibition_leads),
-            "exhibitionLead": strawberry.field(resolver=exhibition_lead)}
+            "exhibitions": strawberry.field(resolver=exhibitions, description="The shows, by name (everyone signed in)."),
+            "editions": strawberry.field(resolver=editions, description="Editions of the shows, newest first (everyone signed in)."),
+            "edition": strawberry.field(resolver=edition, description="One edition by its id."),
+            "exhibitionLeads": strawberry.field(resolver=exhibition_leads, description="Leads you may see, newest first: an exhibitor user its own company's, organiser staff all."),
+            "exhibitionLead": strawberry.field(resolver=exhibition_lead, description="One lead you may see.")}
 
 
 def trellis_graphql_mutation_fields(registry):
@@ -352,7 +354,7 @@ def trellis_graphql_mutation_fields(registry):
         return svc.update_lead(info.context.user, id, input_to_dict(input))
 
     def change_participation_status(info: strawberry.Info, id: strawberry.ID,
-                                    to: registry.vocabulary_enum("exhibitions_participation.status.state"),
+                                    to: Annotated[registry.vocabulary_enum("exhibitions_participation.status.state"), strawberry.argument(description="The status to move to.")],
                                     reason: str = "") -> registry.ref("ExhibitorParticipation"):
         return svc.change_participation_status(info.context.user, id, {"to": stored(to), "reason": reason})
 
@@ -367,7 +369,7 @@ def trellis_graphql_mutation_fields(registry):
     return {**_records(registry).mutation,
             "deleteExhibitionLead": strawberry.mutation(resolver=delete_exhibition_lead,
                                                         description="Soft delete; returns the deleted lead."),
-            "restoreExhibitionLead": strawberry.mutation(resolver=restore_exhibition_lead),
-            "captureExhibitionLead": strawberry.mutation(resolver=capture_exhibition_lead),
-            "updateExhibitionLead": strawberry.mutation(resolver=update_exhibition_lead),
-            "changeParticipationStatus": strawberry.mutation(resolver=change_participation_status)}
+            "restoreExhibitionLead": strawberry.mutation(resolver=restore_exhibition_lead, description="Bring a deleted lead back."),
+            "captureExhibitionLead": strawberry.mutation(resolver=capture_exhibition_lead, description="Record a badge scanned at a booked exhibitor's booth; scanning the same badge again returns the lead already captured."),
+            "updateExhibitionLead": strawberry.mutation(resolver=update_exhibition_lead, description="Rate, tag or note a lead; send the version you read."),
+            "changeParticipationStatus": strawberry.mutation(resolver=change_participation_status, description="Move a participation along its workflow (invited → applied → confirmed → paid → arrived → attended, or cancelled); paying sells its reserved booths, cancelling frees them.")}

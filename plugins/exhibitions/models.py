@@ -24,9 +24,9 @@ class ExhibitionShow(Base, Record):
 
     __tablename__ = "exhibitions_exhibition"
 
-    name: Mapped[str] = mapped_column(String(200), index=True)
-    industry: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    description: Mapped[str] = mapped_column(Text, default="")
+    name: Mapped[str] = mapped_column(String(200), index=True, doc="The show's name (up to 200 characters).")
+    industry: Mapped[str | None] = mapped_column(String(80), nullable=True, doc="The industry the show serves; null when not given.")
+    description: Mapped[str] = mapped_column(Text, default="", doc="What the show is about, free text; empty when none.")
 
 
 class ExhibitionEdition(Base, Record):
@@ -36,13 +36,13 @@ class ExhibitionEdition(Base, Record):
 
     exhibition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_exhibition.id", ondelete="CASCADE"),
                                                      index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    starts_on: Mapped[date] = mapped_column(Date)
-    ends_on: Mapped[date] = mapped_column(Date)
-    venue: Mapped[str] = mapped_column(String(200), default="")
-    halls: Mapped[list] = mapped_column(JSON, default=list)
+    name: Mapped[str] = mapped_column(String(200), doc="The edition's name, such as the show's name and year.")
+    starts_on: Mapped[date] = mapped_column(Date, doc="The first show day (ISO 8601 date, in the edition's time zone).")
+    ends_on: Mapped[date] = mapped_column(Date, doc="The last show day (ISO 8601 date), on or after the first.")
+    venue: Mapped[str] = mapped_column(String(200), default="", doc="Where the edition is held; empty when not yet known.")
+    halls: Mapped[list] = mapped_column(JSON, default=list, doc="The halls booths may be in (up to 50 names).")
     #: IANA zone of the venue: a scan's show day is its local date there.
-    timezone: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai", doc="The IANA time zone of the venue (default Asia/Shanghai): a gate scan's show day is its local date there.")
     #: Visitor fields an exhibitor may read on its leads, matches and meetings (organiser's setting).
     lead_visible_fields: Mapped[list] = mapped_column(JSON, default=list)
 
@@ -58,9 +58,9 @@ class ExhibitorParticipation(Base, Record):
                                                   index=True)
     company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="invited", index=True)
-    is_key: Mapped[bool] = mapped_column(Boolean, default=False)
-    categories: Mapped[list] = mapped_column(JSON, default=list)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False, doc="A key exhibitor (重点展商), whose presence draws others.")
+    categories: Mapped[list] = mapped_column(JSON, default=list, doc="The product categories the exhibitor offers (up to 20), used to match buyers.")
+    notes: Mapped[str] = mapped_column(Text, default="", doc="Organiser staff's free-text notes; empty when none.")
 
     company: Mapped[Customer] = relationship(Customer)
 
@@ -83,11 +83,11 @@ class ExhibitionBooth(Base, Record):
 
     edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exhibitions_edition.id", ondelete="CASCADE"),
                                                   index=True)
-    number: Mapped[str] = mapped_column(String(20))
-    hall: Mapped[str] = mapped_column(String(40), default="")
-    area: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("9"))
-    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
-    status: Mapped[str] = mapped_column(String(20), default="available", index=True)
+    number: Mapped[str] = mapped_column(String(20), doc="The booth number, unique within the edition (up to 20 characters).")
+    hall: Mapped[str] = mapped_column(String(40), default="", doc="The hall it is in (one of the edition's halls); empty when not set.")
+    area: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("9"), doc="The floor area in square metres.")
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), doc="The booth's price in the app's currency.")
+    status: Mapped[str] = mapped_column(String(20), default="available", index=True, doc="available → reserved → sold: reserved when a participation takes it, sold once the exhibitor has paid.")
     participation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("exhibitions_participation.id", ondelete="SET NULL"), nullable=True, index=True)
 
@@ -113,17 +113,17 @@ class VisitorRegistration(Base, Record):
     visitor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     company_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer.id", ondelete="SET NULL"),
                                                          nullable=True, index=True)
-    company_name: Mapped[str] = mapped_column(String(200), default="")
-    job_title: Mapped[str] = mapped_column(String(120), default="")
-    email: Mapped[str] = mapped_column(String(254), default="")
-    phone: Mapped[str] = mapped_column(String(40), default="")
-    category: Mapped[str] = mapped_column(String(20), default="general", index=True)
-    interests: Mapped[list] = mapped_column(JSON, default=list)
-    purchase_intent: Mapped[str] = mapped_column(String(20), default="none")
-    source: Mapped[str] = mapped_column(String(20), default="web")
-    badge_code: Mapped[str] = mapped_column(String(40), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="registered", index=True)
-    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    company_name: Mapped[str] = mapped_column(String(200), default="", doc="The visitor's company as registered; empty when not given.")
+    job_title: Mapped[str] = mapped_column(String(120), default="", doc="The visitor's job title; empty when not given.")
+    email: Mapped[str] = mapped_column(String(254), default="", doc="The visitor's email address as registered; empty when not given.")
+    phone: Mapped[str] = mapped_column(String(40), default="", doc="The visitor's phone number as registered; empty when not given.")
+    category: Mapped[str] = mapped_column(String(20), default="general", index=True, doc="Professional buyer (专业观众), general visitor, media or VIP.")
+    interests: Mapped[list] = mapped_column(JSON, default=list, doc="The product categories the visitor is interested in, used to match exhibitors.")
+    purchase_intent: Mapped[str] = mapped_column(String(20), default="none", doc="How ready the visitor says they are to buy.")
+    source: Mapped[str] = mapped_column(String(20), default="web", doc="How the visitor came to register: a past edition, a partner, the web or on site.")
+    badge_code: Mapped[str] = mapped_column(String(40), unique=True, doc="The code printed on the visitor's badge, unique across editions; gates and booths scan it.")
+    status: Mapped[str] = mapped_column(String(20), default="registered", index=True, doc="Registered, or cancelled.")
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, doc="When the visitor registered (UTC, ISO 8601).")
 
     visitor: Mapped[Customer] = relationship(Customer, foreign_keys=[visitor_id])
 
@@ -167,10 +167,10 @@ class ExhibitionLead(Base, Record):
         ForeignKey("exhibitions_registration.id", ondelete="CASCADE"), index=True)
     captured_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                              nullable=True)
-    captured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    rating: Mapped[str] = mapped_column(String(10), default="warm", index=True)
-    tags: Mapped[list] = mapped_column(JSON, default=list)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, doc="When the badge was scanned at the booth (UTC, ISO 8601).")
+    rating: Mapped[str] = mapped_column(String(10), default="warm", index=True, doc="How promising the exhibitor's staff rate the lead: hot, warm or cold.")
+    tags: Mapped[list] = mapped_column(JSON, default=list, doc="Free-form tags the exhibitor's staff add.")
+    notes: Mapped[str] = mapped_column(Text, default="", doc="The exhibitor's free-text notes on the conversation; empty when none.")
     #: The post-show follow-up task (a planned core interaction), once created.
     follow_up_task_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("interaction.id", ondelete="SET NULL"), nullable=True)

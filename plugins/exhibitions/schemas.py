@@ -147,7 +147,8 @@ class RegistrationCreate(StrictSchema):
     visitor_id = fields.UUID(metadata={"description": "An existing person customer; or give `name` to create one."})
     name = fields.String(validate=validate.Length(min=1, max=200),
                          metadata={"description": "Creates the visitor as a person customer."})
-    region = fields.String(allow_none=True, validate=validate.Length(max=80))
+    region = fields.String(allow_none=True, validate=validate.Length(max=80),
+                           metadata={"description": "The visitor's region, for a new visitor (with `name`)."})
     company_id = fields.UUID(allow_none=True)
     company_name = fields.String(validate=validate.Length(max=200))
     job_title = fields.String(validate=validate.Length(max=120))

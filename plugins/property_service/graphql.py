@@ -7,7 +7,7 @@ customers costs the same statements as one); the ``serviceRequests`` connection 
 """
 import datetime as dt
 from decimal import Decimal
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
@@ -335,13 +335,14 @@ def mutation_fields(registry) -> dict:
     def resume(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Optional[Ref]:
         return requests.resume(info.context.user, id, {"note": note})
 
-    def resolve(info: strawberry.Info, id: strawberry.ID, resolution: str) -> Optional[Ref]:
+    def resolve(info: strawberry.Info, id: strawberry.ID, resolution: Annotated[str, strawberry.argument(description="What was done, reported to the owner.")]) -> Optional[Ref]:
         return requests.resolve(info.context.user, id, {"resolution": resolution})
 
-    def reject(info: strawberry.Info, id: strawberry.ID, explanation: str) -> Optional[Ref]:
+    def reject(info: strawberry.Info, id: strawberry.ID, explanation: Annotated[str, strawberry.argument(description="Why the request is not taken up, as owed to the owner.")]) -> Optional[Ref]:
         return requests.reject(info.context.user, id, {"explanation": explanation})
 
-    def refer(info: strawberry.Info, id: strawberry.ID, referred_to: str, note: str = "") -> Optional[Ref]:
+    def refer(info: strawberry.Info, id: strawberry.ID, referred_to: Annotated[str, strawberry.argument(description="The outside party that can help (a utility, the police …).")],
+              note: str = "") -> Optional[Ref]:
         return requests.refer(info.context.user, id, {"referred_to": referred_to, "note": note})
 
     def close(info: strawberry.Info, id: strawberry.ID, note: str = "") -> Optional[Ref]:
@@ -350,7 +351,8 @@ def mutation_fields(registry) -> dict:
     def reopen(info: strawberry.Info, id: strawberry.ID, reason: str) -> Optional[Ref]:
         return requests.reopen(info.context.user, id, {"reason": reason})
 
-    def rate(info: strawberry.Info, id: strawberry.ID, rating: int, comment: str = "") -> Optional[Ref]:
+    def rate(info: strawberry.Info, id: strawberry.ID, rating: Annotated[int, strawberry.argument(description="The owner’s rating, 1 (poor) to 5 (excellent).")],
+             comment: Annotated[str, strawberry.argument(description="The owner’s comment, if any.")] = "") -> Optional[Ref]:
         return requests.give_feedback(info.context.user, id, {"rating": rating, "comment": comment})
 
     m = strawberry.mutation
@@ -358,13 +360,13 @@ def mutation_fields(registry) -> dict:
         **_crud(registry).mutation,
         **_records(registry).mutation,
         "dispatchServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),
-        "startServiceRequest": m(resolver=start),
+        "startServiceRequest": m(resolver=start, description="The team starts work on a dispatched request."),
         "waitServiceRequest": m(resolver=wait, description="Wait on the owner: the SLA clocks pause."),
-        "resumeServiceRequest": m(resolver=resume),
-        "resolveServiceRequest": m(resolver=resolve),
+        "resumeServiceRequest": m(resolver=resume, description="The owner did their part: back to the state the request waited in, deadlines moved on."),
+        "resolveServiceRequest": m(resolver=resolve, description="Report the request resolved; the owner then rates the work (it closes by itself when no rating comes)."),
         "rejectServiceRequest": m(resolver=reject, description="Reject with the explanation owed to the owner."),
         "referServiceRequest": m(resolver=refer, description="Refer to an outside party."),
-        "closeServiceRequest": m(resolver=close),
-        "reopenServiceRequest": m(resolver=reopen),
+        "closeServiceRequest": m(resolver=close, description="Close a resolved request without a rating (the owner confirmed by phone …)."),
+        "reopenServiceRequest": m(resolver=reopen, description="Bring back a resolved or closed request (the fix did not hold): to its team, with a new resolution deadline."),
         "rateServiceRequest": m(resolver=rate, description="The owner's rating 1–5, on their behalf."),
     }

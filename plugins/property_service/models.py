@@ -22,10 +22,10 @@ class PsEstate(Base, Record):
 
     __tablename__ = "property_service_estate"
 
-    name: Mapped[str] = mapped_column(String(200))
-    address: Mapped[str] = mapped_column(String(300), default="")
-    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
-    long: Mapped[float | None] = mapped_column(Float, nullable=True)
+    name: Mapped[str] = mapped_column(String(200), doc="The estate's name (up to 200 characters).")
+    address: Mapped[str] = mapped_column(String(300), default="", doc="Its street address; empty when not given.")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Latitude in decimal degrees (WGS 84), for Open311 and maps; null when not known.")
+    long: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Longitude in decimal degrees (WGS 84); null when not known.")
 
 
 class PsBuilding(Base, Record):
@@ -35,10 +35,10 @@ class PsBuilding(Base, Record):
 
     estate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("property_service_estate.id", ondelete="CASCADE"),
                                                  index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    address: Mapped[str] = mapped_column(String(300), default="")
-    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
-    long: Mapped[float | None] = mapped_column(Float, nullable=True)
+    name: Mapped[str] = mapped_column(String(100), doc="The building's name or number within its estate (up to 100 characters).")
+    address: Mapped[str] = mapped_column(String(300), default="", doc="Its street address; empty when not given.")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Latitude in decimal degrees (WGS 84), for Open311 and maps; null when not known.")
+    long: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Longitude in decimal degrees (WGS 84); null when not known.")
 
     estate: Mapped[PsEstate] = relationship(PsEstate)
 
@@ -50,9 +50,9 @@ class PsUnit(Base, Record):
 
     building_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("property_service_building.id", ondelete="CASCADE"), index=True)
-    unit: Mapped[str] = mapped_column(String(20), default="")
-    room: Mapped[str] = mapped_column(String(20))
-    area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    unit: Mapped[str] = mapped_column(String(20), default="", doc="The staircase unit (单元) within the building; empty when the building has none.")
+    room: Mapped[str] = mapped_column(String(20), doc="The room number (up to 20 characters).")
+    area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True, doc="Floor area in square metres; null when not known.")
 
     building: Mapped[PsBuilding] = relationship(PsBuilding)
 
@@ -65,9 +65,9 @@ class PsOccupancy(Base, Record):
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("property_service_unit.id", ondelete="CASCADE"),
                                                index=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
-    relation: Mapped[str] = mapped_column(String(20), default="owner")
-    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
-    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    relation: Mapped[str] = mapped_column(String(20), default="owner", doc="How the customer is linked to the unit: owner (业主), tenant (租户) or family (家属).")
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True, doc="From when (ISO 8601 date); null when not known.")
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True, doc="Until when (ISO 8601 date); null while it lasts.")
 
     unit: Mapped[PsUnit] = relationship(PsUnit)
     customer: Mapped[Customer] = relationship(Customer)
@@ -78,9 +78,9 @@ class PsTeam(Base, Record):
 
     __tablename__ = "property_service_team"
 
-    code: Mapped[str] = mapped_column(String(40), index=True)
-    name: Mapped[str] = mapped_column(String(120))
-    name_zh_cn: Mapped[str] = mapped_column(String(120), default="")
+    code: Mapped[str] = mapped_column(String(40), index=True, doc="A short code for the team (engineering, environment, security, administration …).")
+    name: Mapped[str] = mapped_column(String(120), doc="The team's name in English.")
+    name_zh_cn: Mapped[str] = mapped_column(String(120), default="", doc="The team's name in Chinese (zh-CN) (工程组 …); empty when not given.")
     manager_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                          nullable=True)
 
@@ -111,23 +111,23 @@ class PsKind(Base, Record):
 
     __tablename__ = "property_service_kind"
 
-    code: Mapped[str] = mapped_column(String(40), index=True)
+    code: Mapped[str] = mapped_column(String(40), index=True, doc="The kind's code (repair, complaint, consultation, suggestion …), also its Open311 service_code.")
     label_en: Mapped[str] = mapped_column(String(120))
     label_zh_cn: Mapped[str] = mapped_column(String(120))
-    description: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="", doc="What requests of this kind are about; empty when not given.")
     #: Open311 ``group``
-    group: Mapped[str] = mapped_column(String(60), default="")
+    group: Mapped[str] = mapped_column(String(60), default="", doc="The Open311 group the kind is listed under; empty when none.")
     #: Open311 ``keywords`` (comma-separated)
-    keywords: Mapped[str] = mapped_column(String(300), default="")
+    keywords: Mapped[str] = mapped_column(String(300), default="", doc="Open311 keywords, comma-separated; empty when none.")
     default_team_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("property_service_team.id", ondelete="SET NULL"), nullable=True)
     #: listed as an Open311 service (and its requests readable there)
-    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=True, doc="Listed as an Open311 service (and its requests readable there).")
     #: counted in demand analysis (consultations, suggestions)
-    demand: Mapped[bool] = mapped_column(Boolean, default=False)
+    demand: Mapped[bool] = mapped_column(Boolean, default=False, doc="Counted in demand analysis (consultations, suggestions).")
     #: Open311 attribute definitions: ``[{code, datatype, required, description, order, values}]``
-    attributes: Mapped[list] = mapped_column(JSON, default=list)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    attributes: Mapped[list] = mapped_column(JSON, default=list, doc="Open311 attribute definitions: what a request of this kind may or must say ([{code, datatype, required, description, order, values}]).")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, doc="False: no new requests of this kind are accepted; existing ones keep it.")
 
 
 class PsSlaPolicy(Base, Record):
@@ -135,12 +135,12 @@ class PsSlaPolicy(Base, Record):
 
     __tablename__ = "property_service_sla_policy"
 
-    kind: Mapped[str] = mapped_column(String(40), default="*")
-    priority: Mapped[str] = mapped_column(String(20))
-    response_minutes: Mapped[int] = mapped_column(Integer)
-    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40), default="*", doc="A kind's code, or * for every kind without its own policy.")
+    priority: Mapped[str] = mapped_column(String(20), doc="The priority the targets apply to.")
+    response_minutes: Mapped[int] = mapped_column(Integer, doc="Working minutes from acceptance to the first response.")
+    resolution_minutes: Mapped[int] = mapped_column(Integer, doc="Working minutes from acceptance to resolution.")
     #: working minutes past a deadline before the centre is told (the team's manager is told at once)
-    escalate_after_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    escalate_after_minutes: Mapped[int] = mapped_column(Integer, default=240, doc="Working minutes past a deadline before every centre user is told (the team's manager is told at once).")
 
     __table_args__ = (Index("ix_property_service_sla_policy_kind", "kind", "priority"),)
 
@@ -171,17 +171,17 @@ class PsRequest(Base, Record):
     __tablename__ = "property_service_request"
 
     kind: Mapped[str] = mapped_column(String(40), index=True)
-    channel: Mapped[str] = mapped_column(String(20), default="phone")
+    channel: Mapped[str] = mapped_column(String(20), default="phone", doc="How the request reached the centre: phone, in person, web, app, Open311 or in writing.")
     requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("property_service_unit.id", ondelete="SET NULL"),
                                                       nullable=True, index=True)
     building_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("property_service_building.id", ondelete="SET NULL"), nullable=True, index=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    photos: Mapped[list] = mapped_column(JSON, default=list)
-    priority: Mapped[str] = mapped_column(String(20), default="normal")
+    description: Mapped[str] = mapped_column(Text, default="", doc="What the requester asks for, in their words.")
+    photos: Mapped[list] = mapped_column(JSON, default=list, doc="URLs of photos of the problem.")
+    priority: Mapped[str] = mapped_column(String(20), default="normal", doc="Urgent, high, normal or low: sets the SLA targets.")
     #: what it is about, for demand analysis (``broadband``, ``dry_cleaning`` …)
-    topic: Mapped[str] = mapped_column(String(80), default="", index=True)
+    topic: Mapped[str] = mapped_column(String(80), default="", index=True, doc="What it is about, for demand analysis (broadband, dry_cleaning …); empty when not classified.")
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("property_service_team.id", ondelete="SET NULL"),
                                                       nullable=True, index=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
@@ -191,28 +191,28 @@ class PsRequest(Base, Record):
     # SLA clocks (working time of the configured calendar)
     sla_state: Mapped[str] = mapped_column(String(20), default="on_time", index=True)
     clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When the first response is due under the SLA (UTC, ISO 8601); null while the clocks do not run.")
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When resolution is due under the SLA (UTC, ISO 8601); null while the clocks do not run.")
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When the team first responded (UTC, ISO 8601); null until then.")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When it was resolved (UTC, ISO 8601); null until then (and again after a reopen).")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When it was closed (UTC, ISO 8601); null until then.")
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     response_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolution_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
-    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, doc="0 not escalated, 1 to the team's manager, 2 to the service centre.")
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, doc="How many times it was reopened after being resolved or closed.")
 
     # outcomes
-    resolution: Mapped[str] = mapped_column(Text, default="")
-    explanation: Mapped[str] = mapped_column(Text, default="")
-    referred_to: Mapped[str] = mapped_column(String(200), default="")
+    resolution: Mapped[str] = mapped_column(Text, default="", doc="What was done, as reported on resolving it; empty until then.")
+    explanation: Mapped[str] = mapped_column(Text, default="", doc="Why it was rejected, as owed to the owner; empty unless rejected.")
+    referred_to: Mapped[str] = mapped_column(String(200), default="", doc="The outside party it was referred to; empty unless referred.")
 
     # feedback
-    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    feedback_comment: Mapped[str] = mapped_column(Text, default="")
-    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="The owner's rating, 1 (poor) to 5 (excellent); null until given.")
+    feedback_comment: Mapped[str] = mapped_column(Text, default="", doc="The owner's comment with the rating; empty when none.")
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When the rating was given (UTC, ISO 8601); null until then.")
     #: who gave the rating: ``link`` (the requester, through their one-time link) or ``on_behalf``
     #: (recorded by ``feedback_by_id`` — the centre, a manager or an admin — for the owner)
     feedback_via: Mapped[str | None] = mapped_column(String(20), nullable=True)

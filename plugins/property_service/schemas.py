@@ -43,7 +43,8 @@ EstateUpdate = _updatable(EstateCreate, "EstateUpdate")
 
 
 class EstateFilter(StrictSchema):
-    q = fields.String(validate=validate.Length(max=200))
+    q = fields.String(validate=validate.Length(max=200),
+                      metadata={"description": "Only estates whose name contains this text (case-insensitive)."})
     deleted = fields.Boolean(load_default=False)
 
 
@@ -162,21 +163,33 @@ class TeamOut(RecordOut):
 
 
 class AttributeValue(StrictSchema):
-    key = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    """One choice of a list attribute (Open311)."""
+
+    key = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                        metadata={"description": "The value sent in a request (1–60 characters)."})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                         metadata={"description": "The value as shown to the requester."})
 
 
 class AttributeDefinition(StrictSchema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    """Something a request of the kind may or must say (an Open311 attribute definition)."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                         metadata={"description": "The attribute's code, unique within the kind."})
     datatype = fields.String(load_default="string", validate=validate.OneOf(
-        ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]))
-    required = fields.Boolean(load_default=False)
-    variable = fields.Boolean(load_default=True)
-    description = fields.String(load_default="", validate=validate.Length(max=500))
-    datatype_description = fields.String(load_default="", validate=validate.Length(max=500))
+        ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]),
+        metadata={"description": "string (default), number, datetime, text, singlevaluelist or multivaluelist."})
+    required = fields.Boolean(load_default=False, metadata={"description": "A request must give it (default false)."})
+    variable = fields.Boolean(load_default=True, metadata={
+        "description": "The requester gives a value (default true); false: only informational text."})
+    description = fields.String(load_default="", validate=validate.Length(max=500),
+                                metadata={"description": "The question or label shown to the requester."})
+    datatype_description = fields.String(load_default="", validate=validate.Length(max=500),
+                                         metadata={"description": "How to fill it in (format, unit)."})
     order = fields.Integer(validate=validate.Range(min=1, max=1000), metadata={
         "description": "Unique within the kind (Open311); left out, the lowest free number."})
-    values = BoundedList(fields.Nested(AttributeValue), load_default=list, max_items=500)
+    values = BoundedList(fields.Nested(AttributeValue), load_default=list, max_items=500,
+                         metadata={"description": "The choices of a list attribute (up to 500)."})
 
 
 class KindCreate(StrictSchema):

@@ -12,7 +12,7 @@ Resolvers only translate: inputs become the dicts the REST API takes, the servic
 a decimal string, as in REST.
 """
 import datetime as dt
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
@@ -36,7 +36,7 @@ def register_types(registry) -> None:
     class RetailTier:
         """A tier of the membership programme (configuration)."""
 
-        code: Tier
+        code: Tier = strawberry.field(description="The tier.")
         en: str
         zh_cn: str
 
@@ -80,16 +80,18 @@ def register_types(registry) -> None:
 
     @registry.type("RetailPurchaseLine")
     class RetailPurchaseLine:
-        line_no: int
-        sku: str
-        category: str
-        quantity: int
+        """One line of a purchase: an article, how many and at what price."""
 
-        @strawberry.field
+        line_no: int = strawberry.field(description="The line's position in the sale, from 1.")
+        sku: str = strawberry.field(description="The article's stock-keeping unit, as the POS sends it.")
+        category: str = strawberry.field(description="The article's product category, as the POS sends it (campaign goals and segments use it).")
+        quantity: int = strawberry.field(description="How many were bought.")
+
+        @strawberry.field(description="The price of one, as a decimal string with two places.")
         def unit_price(self) -> str:
             return str(self.unit_price)
 
-        @strawberry.field
+        @strawberry.field(description="quantity × unitPrice, as a decimal string with two places.")
         def amount(self) -> str:
             return str(self.amount)
 
@@ -104,7 +106,7 @@ def register_types(registry) -> None:
         payment_method: PaymentMethod
         tier_at_purchase: Tier
         points_earned: int
-        lines: list[registry.ref("RetailPurchaseLine")]
+        lines: list[registry.ref("RetailPurchaseLine")] = strawberry.field(description="The sale's lines, in order; empty when the POS sent only the total.")
         version: int
 
         @strawberry.field
@@ -145,7 +147,7 @@ def register_types(registry) -> None:
         def points_balance(self, info: strawberry.Info) -> int:
             return info.context.loaders.load("retail_membership.balances", services.balances, self.id, default=0)
 
-        @strawberry.field
+        @strawberry.field(description="The member's home store.")
         def home_store(self, info: strawberry.Info) -> Optional[registry.ref("RetailStore")]:
             return info.context.loaders.load("retail_membership.stores", services.stores_by_id, self.home_store_id)
 
@@ -176,24 +178,26 @@ def register_types(registry) -> None:
 
     @registry.type("RetailGroupResult")
     class RetailGroupResult:
-        members: int
-        converted: int
-        rate: Optional[float]
+        """How one group of a campaign (treated or control) converted."""
+
+        members: int = strawberry.field(description="Members in the group.")
+        converted: int = strawberry.field(description="Members who converted: a purchase (not fully refunded), in the goal category if set, within goalDays of launch.")
+        rate: Optional[float] = strawberry.field(description="converted / members (0–1); null for an empty group.")
 
     @registry.type("RetailCampaignResult")
     class RetailCampaignResult:
         """Conversion of the treated and control groups and the lift (treated − control) with its interval."""
 
-        treated: registry.ref("RetailGroupResult")
-        control: registry.ref("RetailGroupResult")
-        lift: Optional[float]
-        ci_low: Optional[float]
-        ci_high: Optional[float]
-        confidence: float
-        p_value: Optional[float]
-        coupons_redeemed: int
-        window_start: Optional[dt.datetime]
-        window_end: Optional[dt.datetime]
+        treated: registry.ref("RetailGroupResult") = strawberry.field(description="The members who got the offer.")
+        control: registry.ref("RetailGroupResult") = strawberry.field(description="The members kept as the control group.")
+        lift: Optional[float] = strawberry.field(description="The treated group's rate minus the control group's; null when either group is empty.")
+        ci_low: Optional[float] = strawberry.field(description="The lower bound of the lift's interval at `confidence` (Newcombe's hybrid score); null with the lift.")
+        ci_high: Optional[float] = strawberry.field(description="The upper bound of the lift's interval; null with the lift.")
+        confidence: float = strawberry.field(description="The confidence level of the interval (0.95 unless asked otherwise).")
+        p_value: Optional[float] = strawberry.field(description="The pooled two-proportion z-test's p-value; null when either group is empty.")
+        coupons_redeemed: int = strawberry.field(description="Coupon codes of the campaign used at a purchase.")
+        window_start: Optional[dt.datetime] = strawberry.field(description="When conversions start counting: the launch (UTC, ISO 8601).")
+        window_end: Optional[dt.datetime] = strawberry.field(description="When they stop: goalDays after the launch (UTC, ISO 8601).")
 
     @registry.type("RetailCampaign")
     class RetailCampaign:
@@ -216,7 +220,7 @@ def register_types(registry) -> None:
             return f"{self.control_share:.3f}"
 
         @strawberry.field(description="The lift against the control group (None before launch).")
-        def result(self, info: strawberry.Info, confidence: float = 0.95) -> Optional[registry.ref("RetailCampaignResult")]:
+        def result(self, info: strawberry.Info, confidence: Annotated[float, strawberry.argument(description="The confidence level of the interval (default 0.95).")] = 0.95) -> Optional[registry.ref("RetailCampaignResult")]:
             if self.launched_at is None:
                 return None
             found = info.context.loaders.load(f"retail_membership.campaign_results:{confidence}",
@@ -234,15 +238,15 @@ def register_types(registry) -> None:
     class RetailPurchaseInput:
         pos_transaction_id: str
         occurred_at: dt.datetime
-        total: str
-        store_code: Optional[str] = UNSET
+        total: str = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
+        store_code: Optional[str] = strawberry.field(default=UNSET, description="The store's code; or give storeId (exactly one of the two).")
         store_id: Optional[strawberry.ID] = UNSET
-        card_number: Optional[str] = UNSET
+        card_number: Optional[str] = strawberry.field(default=UNSET, description="The member's card number; or give membershipId.")
         membership_id: Optional[strawberry.ID] = UNSET
-        lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = UNSET
-        discount: Optional[str] = UNSET
+        lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = strawberry.field(default=UNSET, description="The sale's lines (up to 500).")
+        discount: Optional[str] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
         payment_method: Optional[PaymentMethod] = UNSET
-        coupon_code: Optional[str] = UNSET
+        coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon code used at this sale.")
 
     @registry.input("RetailMembershipCreateInput")
     class RetailMembershipCreateInput:
@@ -253,18 +257,20 @@ def register_types(registry) -> None:
         joined_on: Optional[dt.date] = UNSET
         birthday: Optional[dt.date] = UNSET
         preferences: Optional[list[str]] = UNSET
-        referred_by_card: Optional[str] = UNSET
+        referred_by_card: Optional[str] = strawberry.field(default=UNSET, description="The card number of the member who referred them (the referrer earns a bonus at their first purchase).")
 
     @registry.input("RetailRefundInput")
     class RetailRefundInput:
+        """A refund at the POS, full or partial: it takes back spend and points in proportion."""
+
         purchase_id: strawberry.ID
-        pos_refund_id: str
-        amount: Optional[str] = UNSET
-        reason: Optional[str] = UNSET
+        pos_refund_id: str = strawberry.field(description="The POS system's id of the refund, unique per purchase: recording it again changes nothing.")
+        amount: Optional[str] = strawberry.field(default=UNSET, description="How much is refunded, as a decimal string; left out: what is left of the purchase (a full refund).")
+        reason: Optional[str] = strawberry.field(default=UNSET, description="Why the member returned it.")
 
     @registry.input("RetailMembershipFilter")
     class RetailMembershipFilter:
-        q: Optional[str] = UNSET
+        q: Optional[str] = strawberry.field(default=UNSET, description="Only members whose name or card number contains this text.")
         tier: Optional[Tier] = UNSET
         home_store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
@@ -274,18 +280,22 @@ def register_types(registry) -> None:
 
     @registry.type("RetailUploadItem")
     class RetailUploadItem:
-        index: int
-        pos_transaction_id: str
-        status: str
-        purchase_id: strawberry.ID
-        points_earned: int
+        """What became of one purchase of a POS batch."""
+
+        index: int = strawberry.field(description="The purchase's position in the batch, from 0.")
+        pos_transaction_id: str = strawberry.field(description="The POS system's id of the sale.")
+        status: str = strawberry.field(description="created, or duplicate (recorded before: nothing changed).")
+        purchase_id: strawberry.ID = strawberry.field(description="The id of the purchase recorded for it.")
+        points_earned: int = strawberry.field(description="Points the purchase earned.")
 
     @registry.type("RetailUploadResult")
     class RetailUploadResult:
-        received: int
-        created: int
-        duplicates: int
-        items: list[registry.ref("RetailUploadItem")]
+        """What a POS batch upload recorded: uploading a batch twice leaves the same records, points and tiers as once."""
+
+        received: int = strawberry.field(description="Purchases in the batch.")
+        created: int = strawberry.field(description="Purchases recorded now.")
+        duplicates: int = strawberry.field(description="Purchases recorded before (nothing changed).")
+        items: list[registry.ref("RetailUploadItem")] = strawberry.field(description="One item per purchase, in batch order.")
 
 
 class _Obj:
@@ -340,13 +350,13 @@ def _register_store_and_campaign_inputs(registry) -> None:
     class RetailCampaignSegmentInput:
         """Which members a campaign targets (all conditions hold; empty lists match everyone)."""
 
-        tiers: Optional[list[str]] = UNSET
+        tiers: Optional[list[str]] = strawberry.field(default=UNSET, description="Members in one of these tiers (codes).")
         store_ids: Optional[list[strawberry.ID]] = UNSET
         categories: Optional[list[str]] = strawberry.field(
             default=UNSET, description="Bought something in one of these categories.")
         recency_days: Optional[int] = strawberry.field(default=UNSET,
                                                        description="Bought something within this many days.")
-        min_purchases: Optional[int] = UNSET
+        min_purchases: Optional[int] = strawberry.field(default=UNSET, description="Members with at least this many purchases (default 0).")
 
     @registry.input("RetailCampaignCreateInput")
     class RetailCampaignCreateInput:
@@ -354,12 +364,12 @@ def _register_store_and_campaign_inputs(registry) -> None:
 
         name: str
         offer_kind: registry.vocabulary_enum("retail_membership_offer_kind")
-        segment: Optional[registry.ref("RetailCampaignSegmentInput")] = UNSET
+        segment: Optional[registry.ref("RetailCampaignSegmentInput")] = strawberry.field(default=UNSET, description="Which members it targets; left out: every member.")
         control_share: Optional[str] = strawberry.field(default=UNSET,
                                                         description="0–0.9 as a decimal string (default 0.2).")
         offer_value: Optional[str] = strawberry.field(default=UNSET, description=(
             "Coupon amount, or points of a points bonus, as a decimal string."))
-        offer_description: Optional[str] = UNSET
+        offer_description: Optional[str] = strawberry.field(default=UNSET, description="The offer in words, for the staff.")
         goal_category: Optional[str] = strawberry.field(
             default=UNSET, description="A purchase in this category converts (any when empty).")
         goal_days: Optional[int] = UNSET
@@ -371,11 +381,11 @@ def _register_store_and_campaign_inputs(registry) -> None:
         version: int
         name: Optional[str] = UNSET
         offer_kind: Optional[registry.vocabulary_enum("retail_membership_offer_kind")] = UNSET
-        segment: Optional[registry.ref("RetailCampaignSegmentInput")] = UNSET
-        control_share: Optional[str] = UNSET
-        offer_value: Optional[str] = UNSET
-        offer_description: Optional[str] = UNSET
-        goal_category: Optional[str] = UNSET
+        segment: Optional[registry.ref("RetailCampaignSegmentInput")] = strawberry.field(default=UNSET, description="Which members it targets.")
+        control_share: Optional[str] = strawberry.field(default=UNSET, description="The share of members kept as the control group, 0–0.9 as a decimal string.")
+        offer_value: Optional[str] = strawberry.field(default=UNSET, description="Coupon amount, or points of a points bonus, as a decimal string.")
+        offer_description: Optional[str] = strawberry.field(default=UNSET, description="The offer in words, for the staff.")
+        goal_category: Optional[str] = strawberry.field(default=UNSET, description="A purchase in this category converts (null: any).")
         goal_days: Optional[int] = UNSET
 
     @registry.input("RetailCampaignFilter")
@@ -492,7 +502,7 @@ def mutation_fields(registry) -> dict:
                                ) -> Optional[registry.ref("RetailPurchase")]:
         return services.record_purchase(info.context.user, input_to_dict(input))[0]
 
-    def upload_retail_purchases(info: strawberry.Info, purchases: list[registry.ref("RetailPurchaseInput")]
+    def upload_retail_purchases(info: strawberry.Info, purchases: Annotated[list[registry.ref("RetailPurchaseInput")], strawberry.argument(description="The batch's purchases, validated together before any is recorded.")]
                                 ) -> registry.ref("RetailUploadResult"):
         result = services.upload_batch(info.context.user, {"purchases": [input_to_dict(p) for p in purchases]})
         return _Obj({**result, "items": [_Obj(i) for i in result["items"]]})
@@ -502,7 +512,7 @@ def mutation_fields(registry) -> dict:
         row, _ = services.refund(info.context.user, input_to_dict(input))
         return services.get_purchase(info.context.user, row.purchase_id)
 
-    def redeem_retail_points(info: strawberry.Info, membership_id: strawberry.ID, points: int,
+    def redeem_retail_points(info: strawberry.Info, membership_id: strawberry.ID, points: Annotated[int, strawberry.argument(description="How many points to spend (1 to the balance).")],
                              reason: str = "") -> Optional[registry.ref("RetailPointsEntry")]:
         return services.redeem(info.context.user, membership_id, {"points": points, "reason": reason})
 
@@ -523,15 +533,15 @@ def mutation_fields(registry) -> dict:
         return campaigns.close(info.context.user, id)
 
     return {
-        "createRetailMembership": strawberry.mutation(resolver=create_retail_membership),
+        "createRetailMembership": strawberry.mutation(resolver=create_retail_membership, description="Enrol a customer (or a new person customer) as a member at a home store."),
         "recordRetailPurchase": strawberry.mutation(
             resolver=record_retail_purchase, description="Idempotent by store and POS transaction id."),
         "uploadRetailPurchases": strawberry.mutation(
             resolver=upload_retail_purchases, description="A POS batch; recorded ones count as duplicates."),
         "refundRetailPurchase": strawberry.mutation(resolver=refund_retail_purchase,
                                                     description="Returns the refunded purchase."),
-        "redeemRetailPoints": strawberry.mutation(resolver=redeem_retail_points),
-        "launchRetailCampaign": strawberry.mutation(resolver=launch_retail_campaign),
+        "redeemRetailPoints": strawberry.mutation(resolver=redeem_retail_points, description="Spend points from a member's balance (oldest points first); returns the ledger entry."),
+        "launchRetailCampaign": strawberry.mutation(resolver=launch_retail_campaign, description="Draw a draft campaign's members, split them at random into treated and control, and hand the offer to the treated."),
         "closeRetailCampaign": strawberry.mutation(resolver=close_retail_campaign,
                                                    description="End a launched campaign; its result stays."),
         "setRetailMembershipTier": strawberry.mutation(resolver=set_retail_membership_tier, description=(

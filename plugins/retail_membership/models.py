@@ -25,11 +25,11 @@ class RetailStore(Base, Record):
 
     __tablename__ = "retail_membership_store"
 
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
-    kind: Mapped[str] = mapped_column(String(30), default="clothing")
-    city: Mapped[str] = mapped_column(String(80), default="")
-    address: Mapped[str] = mapped_column(String(300), default="")
+    code: Mapped[str] = mapped_column(String(40), unique=True, doc="The store's code, unique: letters, digits, - and _ (up to 40); a POS upload names the store by it.")
+    name: Mapped[str] = mapped_column(String(120), doc="The store's name.")
+    kind: Mapped[str] = mapped_column(String(30), default="clothing", doc="What the store sells: clothing, cosmetics, restaurant, books, appliances, grocery or other.")
+    city: Mapped[str] = mapped_column(String(80), default="", doc="The city it is in; empty when not given.")
+    address: Mapped[str] = mapped_column(String(300), default="", doc="Its street address; empty when not given.")
 
 
 class RetailStoreStaff(Base, UUIDPrimaryKey):
@@ -53,18 +53,18 @@ class RetailMembership(Base, Record):
     __tablename__ = "retail_membership_membership"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), unique=True)
-    card_number: Mapped[str] = mapped_column(String(40), unique=True)
+    card_number: Mapped[str] = mapped_column(String(40), unique=True, doc="The member card's number, unique (4–40 letters, digits or dashes).")
     home_store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
-    joined_on: Mapped[date] = mapped_column(Date)
+    joined_on: Mapped[date] = mapped_column(Date, doc="The day the customer became a member (ISO 8601 date).")
     tier: Mapped[str] = mapped_column(String(30), index=True)
-    birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
-    preferences: Mapped[list] = mapped_column(JSON, default=list)
+    birthday: Mapped[date | None] = mapped_column(Date, nullable=True, doc="The member's birthday (ISO 8601 date), for greetings; null when not known.")
+    preferences: Mapped[list] = mapped_column(JSON, default=list, doc="What the member likes (free-form, up to 30 entries), for the store's staff.")
     referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("retail_membership_membership.id", ondelete="SET NULL"), nullable=True)
     spend_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
-    purchase_count: Mapped[int] = mapped_column(Integer, default=0)
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0, doc="How many purchases the member has made.")
     first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When the member last bought (UTC, ISO 8601); null before the first purchase.")
     #: Raised by every ledger write: the row lock that serialises point movements on every database.
     ledger_seq: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -95,15 +95,15 @@ class RetailPurchase(Base, Record):
         ForeignKey("retail_membership_membership.id", ondelete="CASCADE"))
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
-    pos_transaction_id: Mapped[str] = mapped_column(String(80))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    pos_transaction_id: Mapped[str] = mapped_column(String(80), doc="The POS system's id of the sale, unique per store: recording it again returns this purchase.")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, doc="When the sale happened (UTC, ISO 8601).")
     subtotal: Mapped[Decimal] = mapped_column(MONEY)
     discount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
-    total: Mapped[Decimal] = mapped_column(MONEY)
-    refunded_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
-    payment_method: Mapped[str] = mapped_column(String(30), default="card")
-    tier_at_purchase: Mapped[str] = mapped_column(String(30), default="")
-    points_earned: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[Decimal] = mapped_column(MONEY, doc="What the member paid, after the discount, as a decimal string with two places.")
+    refunded_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), doc="How much of it was refunded so far, as a decimal string; \"0.00\" when nothing was.")
+    payment_method: Mapped[str] = mapped_column(String(30), default="card", doc="How the member paid.")
+    tier_at_purchase: Mapped[str] = mapped_column(String(30), default="", doc="The member's tier when they bought (it set the points multiplier).")
+    points_earned: Mapped[int] = mapped_column(Integer, default=0, doc="Points the purchase earned: ⌊total × points per unit × the tier's multiplier⌋.")
     #: The purchase on the customer's core timeline (kind ``purchase``, source ``retail_membership``).
     interaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"),
                                                              nullable=True)
@@ -169,17 +169,17 @@ class RetailPointsEntry(Base, UUIDPrimaryKey):
     membership_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("retail_membership_membership.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
-    points: Mapped[int] = mapped_column(Integer)
-    balance_after: Mapped[int] = mapped_column(Integer)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    points: Mapped[int] = mapped_column(Integer, doc="The points moved: positive for a credit (earn, bonus, referral), negative for a debit (redeem, expire).")
+    balance_after: Mapped[int] = mapped_column(Integer, doc="The member's balance after this entry (never negative).")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), doc="When the points moved (UTC, ISO 8601).")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When the points of a credit expire (UTC, ISO 8601); null for a debit or points that do not expire.")
     purchase_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("retail_membership_purchase.id", ondelete="SET NULL"), nullable=True, index=True)
     refund_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("retail_membership_refund.id", ondelete="SET NULL"), nullable=True)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("retail_membership_campaign.id", ondelete="SET NULL"), nullable=True)
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="", doc="Why, for a redemption or an adjustment; empty otherwise.")
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                        nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -192,20 +192,20 @@ class RetailCampaign(Base, Record):
 
     __tablename__ = "retail_membership_campaign"
 
-    name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    name: Mapped[str] = mapped_column(String(200), doc="The campaign's name.")
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True, doc="draft (being prepared), launched (groups drawn, offer out) or closed.")
     #: ``{"tiers": [...], "store_ids": [...], "categories": [...], "recency_days": n, "min_purchases": n}``
     segment: Mapped[dict] = mapped_column(JSON, default=dict)
     control_share: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.2"))
-    offer_kind: Mapped[str] = mapped_column(String(20))
+    offer_kind: Mapped[str] = mapped_column(String(20), doc="What the treated members get: a coupon, a sample or a points bonus.")
     offer_value: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
-    offer_description: Mapped[str] = mapped_column(Text, default="")
-    goal_category: Mapped[str | None] = mapped_column(String(60), nullable=True)
-    goal_days: Mapped[int] = mapped_column(Integer, default=30)
-    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    offer_description: Mapped[str] = mapped_column(Text, default="", doc="The offer in words, for the staff; empty when none.")
+    goal_category: Mapped[str | None] = mapped_column(String(60), nullable=True, doc="A purchase in this category converts a member; null: any purchase does.")
+    goal_days: Mapped[int] = mapped_column(Integer, default=30, doc="How many days after launch a purchase still converts (default 30).")
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When it was launched (UTC, ISO 8601); null while a draft.")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    treated_count: Mapped[int] = mapped_column(Integer, default=0)
-    control_count: Mapped[int] = mapped_column(Integer, default=0)
+    treated_count: Mapped[int] = mapped_column(Integer, default=0, doc="Members who got the offer; 0 before launch.")
+    control_count: Mapped[int] = mapped_column(Integer, default=0, doc="Members kept as the control group; 0 before launch.")
 
 
 class RetailCampaignMember(Base, UUIDPrimaryKey):

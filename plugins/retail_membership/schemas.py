@@ -161,8 +161,10 @@ class OccasionOut(Schema):
 
 
 class TierChange(Strict):
-    tier = fields.String(required=True, validate=validate.Length(min=1, max=30))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    tier = fields.String(required=True, validate=validate.Length(min=1, max=30),
+                         metadata={"description": "The tier to place the member in."})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"description": "Why (1–2000 characters), kept in the tier history."})
 
 
 # --- points ------------------------------------------------------------------------------------------
@@ -175,8 +177,10 @@ class Redemption(Strict):
 class Adjustment(Strict):
     points = fields.Integer(required=True, strict=True, validate=[
         validate.Range(min=-10**9, max=10**9),
-        validate.NoneOf([0], error="An adjustment of 0 changes nothing.")])
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+        validate.NoneOf([0], error="An adjustment of 0 changes nothing.")],
+        metadata={"description": "Points to add (positive) or take away (negative), not 0."})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"description": "Why (1–2000 characters), kept on the ledger entry."})
 
 
 class PointsEntryOut(Schema):
@@ -243,9 +247,10 @@ class PurchaseFilter(Strict):
     membership_id = fields.UUID()
     customer_id = fields.UUID()
     store_id = fields.UUID()
-    occurred_after = fields.AwareDateTime()
-    occurred_before = fields.AwareDateTime()
-    category = fields.String(validate=validate.Length(max=60))
+    occurred_after = fields.AwareDateTime(metadata={"description": "Only purchases at or after this instant."})
+    occurred_before = fields.AwareDateTime(metadata={"description": "Only purchases before this instant."})
+    category = fields.String(validate=validate.Length(max=60),
+                             metadata={"description": "Only purchases with a line in this category."})
     deleted = fields.Boolean(load_default=False)
 
 

@@ -37,8 +37,8 @@ class SampleNote(Base, Record):
     __tablename__ = "sample_note"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
-    text: Mapped[str] = mapped_column(String(200))
-    score: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(String(200), doc="The note itself (1–200 characters).")
+    score: Mapped[int] = mapped_column(Integer, default=0, doc="How much the note matters, 0–10 (default 0).")
 
 
 class NoteCreate(Schema):
@@ -183,6 +183,8 @@ def trellis_rest_blueprints():
 def trellis_graphql_types(registry):
     @registry.type("SampleNote")
     class SampleNoteType:
+        """A note about a customer (the sample plugin's record)."""
+
         id: strawberry.ID
         customer_id: strawberry.ID
         text: str
@@ -226,7 +228,8 @@ def trellis_graphql_query_fields(registry):
     def sample_notes(customer_id: strawberry.ID) -> list[registry.ref("SampleNote")]:
         return notes_of(current_user, customer_id)
 
-    return {**_note_crud(registry).query, "sampleNotes": strawberry.field(resolver=sample_notes)}
+    return {**_note_crud(registry).query,
+            "sampleNotes": strawberry.field(resolver=sample_notes, description="Every note of one customer.")}
 
 
 @hookimpl
@@ -239,7 +242,8 @@ def trellis_graphql_type_fields(registry):
     def sample_note_count(root: strawberry.Parent[object], info: strawberry.Info) -> int:
         return info.context.loaders.load("sample.note_counts", note_counts, root.id)
 
-    return {"Customer": {"sampleNoteCount": strawberry.field(resolver=sample_note_count)}}
+    return {"Customer": {"sampleNoteCount": strawberry.field(resolver=sample_note_count,
+                                                             description="How many live notes the customer has.")}}
 
 
 @hookimpl

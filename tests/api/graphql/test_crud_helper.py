@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import strawberry
 
-from api.graphql import sdl
+from api.graphql import schema_of, sdl
 from api.graphql.crud import CrudService, crud_fields, order_by_description
 from core.errors import PluginError
 from tests import sample_plugin
@@ -94,16 +94,32 @@ def test_crud_fields_report_errors_as_the_core_does(notes):
     assert ok(api.as_("rep").graphql(GET, {"id": note["id"]}))["sampleNote"]["deletedAt"] is None
 
 
+def _signature(field_name: str, field) -> str:
+    """``name(arg: Type, …): Type``: the field's shape, without the descriptions SDL prints between."""
+    args = ", ".join(f"{name}: {arg.type}" for name, arg in field.args.items())
+    return f"{field_name}({args}): {field.type}"
+
+
 def test_crud_fields_have_the_house_shape(notes):
-    schema = sdl(notes.client.application)
-    assert "sampleNote(id: ID!): SampleNote" in schema
-    assert "createSampleNote(input: SampleNoteCreateInput!): SampleNote" in schema
-    assert '"""Send the version you read."""\n  updateSampleNote(id: ID!, input: SampleNoteUpdateInput!): SampleNote' \
-        in schema
-    assert '"""Soft delete; returns the deleted record."""\n  deleteSampleNote(id: ID!): SampleNote' in schema
-    assert "restoreSampleNote(id: ID!): SampleNote" in schema
-    assert "sampleNoteList(" in schema and "): SampleNoteConnection\n" in schema
-    assert "Comma-separated, `-` for descending: createdAt, score. Default: createdAt." in schema
+    gql = schema_of(notes.client.application)._schema
+    query, mutation = gql.query_type.fields, gql.mutation_type.fields
+    assert _signature("sampleNote", query["sampleNote"]) == "sampleNote(id: ID!): SampleNote"
+    assert _signature("createSampleNote", mutation["createSampleNote"]) == \
+        "createSampleNote(input: SampleNoteCreateInput!): SampleNote"
+    assert _signature("updateSampleNote", mutation["updateSampleNote"]) == \
+        "updateSampleNote(id: ID!, input: SampleNoteUpdateInput!): SampleNote"
+    assert _signature("deleteSampleNote", mutation["deleteSampleNote"]) == "deleteSampleNote(id: ID!): SampleNote"
+    assert _signature("restoreSampleNote", mutation["restoreSampleNote"]) == "restoreSampleNote(id: ID!): SampleNote"
+    assert _signature("sampleNoteList", query["sampleNoteList"]) == (
+        "sampleNoteList(first: Int, after: String, last: Int, before: String, filter: SampleNoteFilter, "
+        "orderBy: String): SampleNoteConnection")
+    # the descriptions every record's fields get, the record's name in them
+    assert mutation["updateSampleNote"].description == "Changes a `SampleNote` and returns it. Send the version you read."
+    assert mutation["deleteSampleNote"].description == (
+        "Soft-deletes a `SampleNote` (its restore mutation brings it back); returns the deleted record.")
+    assert mutation["updateSampleNote"].args["id"].description == "The id (a UUID) of the `SampleNote`."
+    assert query["sampleNoteList"].args["orderBy"].description == \
+        "Comma-separated, `-` for descending: createdAt, score. Default: createdAt."
 
 
 def _widget_plugin(**options):
@@ -133,14 +149,14 @@ def _widget_plugin(**options):
 def test_crud_fields_leave_out_what_a_record_does_not_have():
     from api.app import create_app
 
-    schema = sdl(create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[_widget_plugin(
-        names={"list": "allWidgets", "restore": None}, update_input="WidgetUpdateInput")]))
-    assert "widget(id: ID!): Widget\n" in schema
-    listing = schema[schema.index("  allWidgets("):]
-    listing = listing[:listing.index("): WidgetConnection\n")]
-    assert [line.strip() for line in listing.splitlines() if line.strip().endswith("= null")] == [
-        "first: Int = null", "after: String = null", "last: Int = null", "before: String = null"]
-    assert "deleteWidget(id: ID!): Widget\n" in schema
+    app = create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[_widget_plugin(
+        names={"list": "allWidgets", "restore": None}, update_input="WidgetUpdateInput")])
+    gql, schema = schema_of(app)._schema, sdl(app)
+    query, mutation = gql.query_type.fields, gql.mutation_type.fields
+    assert _signature("widget", query["widget"]) == "widget(id: ID!): Widget"
+    assert _signature("allWidgets", query["allWidgets"]) == \
+        "allWidgets(first: Int, after: String, last: Int, before: String): WidgetConnection"
+    assert _signature("deleteWidget", mutation["deleteWidget"]) == "deleteWidget(id: ID!): Widget"
     assert "createWidget" not in schema and "restoreWidget" not in schema and "widgets(" not in schema
 
 
