@@ -11,6 +11,7 @@ from typing import Any, Optional
 import strawberry
 from strawberry.scalars import JSON
 
+from api.graphql.conventions import bounded_list
 from api.graphql.inputs import input_to_dict
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
@@ -28,7 +29,8 @@ def types(registry) -> None:
         id: strawberry.ID
         started_at: dt.datetime
         finished_at: Optional[dt.datetime]
-        status: str = strawberry.field(description="ok, or failed with the reason in `message`.")
+        status: registry.vocabulary_enum("analytics_run_status") = strawberry.field(
+            description="OK, or PARTIAL with the reason in `message`.")
         trigger: str = strawberry.field(description="What started it: schedule, manual (CLI) or api.")
         as_of: dt.datetime = strawberry.field(description="The calibration instant the customers were scored at.")
         customers: Optional[int] = strawberry.field(
@@ -78,7 +80,7 @@ def types(registry) -> None:
         name: str
         stage: registry.vocabulary_enum("lifecycle_stage")
         owner_id: Optional[strawberry.ID]
-        status: str = strawberry.field(description="lost or at_risk.")
+        status: registry.vocabulary_enum("win_back_status") = strawberry.field(description="Lost or at risk.")
         expected_value: float = strawberry.field(description="Expected value of winning the customer back.")
         clv: Optional[float] = strawberry.field(description="Lifetime value by the model.")
         clv_seed: Optional[float] = strawberry.field(description="Lifetime value by the seed formula.")
@@ -167,7 +169,8 @@ def query_fields(registry) -> dict:
         "analyticsRun": strawberry.field(resolver=analytics_run, description=(
             "The latest analytics refresh (an error NOT_FOUND before the first one).")),
         "analyticsSegments": strawberry.field(resolver=analytics_segments, description=(
-            "The k-means segments of the latest refresh, as you may see them.")),
+            "The k-means segments of the latest refresh, as you may see them."), metadata=bounded_list(
+            "The segments of one refresh: at most k_max (8 by default), computed per call for your scope.")),
         "winBack": strawberry.field(resolver=win_back, description=(
             "Lost and at-risk customers you may see, highest expected value first (limit 1–500).")),
         "auditEntries": strawberry.field(resolver=audit_entries, description=(

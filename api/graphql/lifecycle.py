@@ -13,26 +13,32 @@ from strawberry.scalars import JSON
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.loaders import users_by_id
 from api.graphql.nodes import NodeSource
-from api.graphql.pagination import After, Before, First, Last, connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from core import levels, lifecycle, models
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
 
 
 def _history_loader(name: str):
-    def field(root: strawberry.Parent[object], info: strawberry.Info) -> list:
-        return info.context.loaders.load(f"core.history:{name}", lambda ids: workflow.history_for(name, ids),
-                                         root.id, default=[])
+    def field(root: strawberry.Parent[object], info: strawberry.Info, first: First = None, after: After = None,
+              last: Last = None, before: Before = None) -> list:
+        return nested_connection(
+            info.context.loaders, f"core.history:{name}",
+            lambda ids, request: workflow.history_pages_for(name, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name=f"core.history_counts:{name}",
+            count_batch=lambda ids: workflow.history_counts_for(name, ids))
     return field
 
 
 def history_field(registry, workflow_name: str, description: str | None = None):
-    """A ``[WorkflowTransition!]!`` field with every move of the record in the workflow ``workflow_name``,
-    oldest first, loaded in one statement for a whole list of records. A plugin adds it to its own type
-    from ``trellis_graphql_type_fields``: ``{"Booking": {"history": history_field(registry, "booking")}}``.
-    The record itself was read through its service, so the caller may see it."""
+    """A ``WorkflowTransitionConnection`` field with the moves of the record in the workflow
+    ``workflow_name``, oldest first (10 by default), read for a whole list of records in one statement
+    (nested paging, docs/graphql.md). A plugin adds it to its own type from ``trellis_graphql_type_fields``:
+    ``{"Booking": {"history": history_field(registry, "booking")}}``. The record itself was read through its
+    service, so the caller may see it."""
     return strawberry.field(resolver=_history_loader(workflow_name),
-                            graphql_type=list[registry.ref("WorkflowTransition")],
+                            # the core's type, whoever asks first: its connection belongs to the core
+                            graphql_type=registry._connection("WorkflowTransition", "core"),
                             description=description or "Every move of this record in its workflow, oldest first.")
 
 
@@ -89,7 +95,8 @@ def types(registry) -> None:
     @registry.type("Notification", node=NodeSource(models.Notification, visible=notifications.visible))
     class Notification:
         id: strawberry.ID
-        kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")
+        kind: registry.vocabulary_enum("notification_kind") = strawberry.field(
+            description="What it is about: TASK_REMINDER, TASK_OVERDUE, TASK_ESCALATED, WORKFLOW_STAGNATION …")
         title: str
         body: str
         record_type: Optional[str]
@@ -158,8 +165,8 @@ def types(registry) -> None:
         region: Optional[str] = UNSET
         size: Optional[Size] = UNSET
 
-    @registry.input("AllocationInput")
-    class AllocationInput:
+    @registry.input("AllocateCustomersInput")
+    class AllocateCustomersInput:
         rules: Optional[list[registry.ref("AllocationRuleInput")]] = UNSET
         rep_ids: Optional[list[strawberry.ID]] = UNSET
         dry_run: Optional[bool] = strawberry.field(default=UNSET, description="Default true: show the plan only.")
@@ -167,14 +174,10 @@ def types(registry) -> None:
 
 
 def type_fields(registry) -> dict:
-    ref = registry.ref("WorkflowTransition")
     return {"Customer": {
-        "stage_history": strawberry.field(resolver=_history_loader(lifecycle.WORKFLOW), graphql_type=list[ref],
-                                          description="Every lifecycle stage change, oldest first."),
-        "level_history": strawberry.field(resolver=_history_loader(levels.WORKFLOW), graphql_type=list[ref],
-                                          description="Every level change, oldest first."),
-        "owner_history": strawberry.field(resolver=_history_loader(OWNER_HISTORY), graphql_type=list[ref],
-                                          description="Every handover, oldest first (states are user ids)."),
+        "stage_history": history_field(registry, lifecycle.WORKFLOW, "Every lifecycle stage change, oldest first."),
+        "level_history": history_field(registry, levels.WORKFLOW, "Every level change, oldest first."),
+        "owner_history": history_field(registry, OWNER_HISTORY, "Every handover, oldest first (states are user ids)."),
     }}
 
 
@@ -240,7 +243,7 @@ def mutation_fields(registry) -> dict:
         return ownership.handover(info.context.user, input_to_dict(input))
 
     def allocate_customers(info: strawberry.Info,
-                           input: registry.ref("AllocationInput")) -> list[registry.ref("Allocation")]:
+                           input: registry.ref("AllocateCustomersInput")) -> list[registry.ref("Allocation")]:
         return ownership.allocate(info.context.user, input_to_dict(input))
 
     def mark_notification_read(info: strawberry.Info, id: strawberry.ID) -> registry.ref("Notification"):

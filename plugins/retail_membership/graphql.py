@@ -17,6 +17,7 @@ from typing import Optional
 import strawberry
 from strawberry import UNSET
 
+from api.graphql.conventions import open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
 from api.graphql.lifecycle import history_field
@@ -25,6 +26,9 @@ from api.graphql.pagination import After, Before, First, Last, connection, neste
 
 from api.graphql.nodes import NodeSource
 from plugins.retail_membership import campaigns, models, services
+
+#: a purchase line's category is what the POS sends (free text up to 60 characters), not a vocabulary
+CATEGORY = open_vocabulary("The category the POS system sends with a line (free text), not a fixed list.")
 
 
 def register_types(registry) -> None:
@@ -82,7 +86,7 @@ def register_types(registry) -> None:
     class RetailPurchaseLine:
         line_no: int
         sku: str
-        category: str
+        category: str = strawberry.field(metadata=CATEGORY)
         quantity: int
 
         @strawberry.field
@@ -223,15 +227,15 @@ def register_types(registry) -> None:
                                               lambda ids: _results(ids, confidence), self.id)
             return _Result(found) if found else None
 
-    @registry.input("RetailPurchaseLineInput")
-    class RetailPurchaseLineInput:
+    @registry.input("RetailPurchaseLineCreateInput")
+    class RetailPurchaseLineCreateInput:
         sku: str
-        category: str
+        category: str = strawberry.field(metadata=CATEGORY)
         quantity: int
         unit_price: str
 
-    @registry.input("RetailPurchaseInput")
-    class RetailPurchaseInput:
+    @registry.input("RetailPurchaseCreateInput")
+    class RetailPurchaseCreateInput:
         pos_transaction_id: str
         occurred_at: dt.datetime
         total: str
@@ -239,7 +243,7 @@ def register_types(registry) -> None:
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
         membership_id: Optional[strawberry.ID] = UNSET
-        lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = UNSET
+        lines: Optional[list[registry.ref("RetailPurchaseLineCreateInput")]] = UNSET
         discount: Optional[str] = UNSET
         payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = UNSET
@@ -276,7 +280,7 @@ def register_types(registry) -> None:
     class RetailUploadItem:
         index: int
         pos_transaction_id: str
-        status: str
+        status: vocabulary("retail_membership_upload_status")
         purchase_id: strawberry.ID
         points_earned: int
 
@@ -389,7 +393,7 @@ def _register_member_inputs(registry) -> None:
     from plugins.retail_membership import schemas
 
     input_from_schema(registry, "RetailMembershipUpdateInput", schemas.MembershipUpdate, update=True)
-    input_from_schema(registry, "RetailPurchaseFilter", schemas.PurchaseFilter)
+    input_from_schema(registry, "RetailPurchaseFilter", schemas.PurchaseFilter, metadata={"category": CATEGORY})
     input_from_schema(registry, "RetailTierChangeInput", schemas.TierChange,
                       vocabularies={"tier": services.TIER_WORKFLOW + ".state"},
                       description="A tier set by hand, with the reason kept in the tier history.")
@@ -488,11 +492,11 @@ def mutation_fields(registry) -> dict:
             data["customer"] = {"name": data.pop("customer_name")}
         return services.create_membership(info.context.user, data)
 
-    def record_retail_purchase(info: strawberry.Info, input: registry.ref("RetailPurchaseInput")
+    def record_retail_purchase(info: strawberry.Info, input: registry.ref("RetailPurchaseCreateInput")
                                ) -> Optional[registry.ref("RetailPurchase")]:
         return services.record_purchase(info.context.user, input_to_dict(input))[0]
 
-    def upload_retail_purchases(info: strawberry.Info, purchases: list[registry.ref("RetailPurchaseInput")]
+    def upload_retail_purchases(info: strawberry.Info, purchases: list[registry.ref("RetailPurchaseCreateInput")]
                                 ) -> registry.ref("RetailUploadResult"):
         result = services.upload_batch(info.context.user, {"purchases": [input_to_dict(p) for p in purchases]})
         return _Obj({**result, "items": [_Obj(i) for i in result["items"]]})

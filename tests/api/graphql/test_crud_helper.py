@@ -18,7 +18,7 @@ UPDATE = (f"mutation($id: ID!, $input: SampleNoteUpdateInput!) {{ updateSampleNo
           f"{{ {NOTE} }} }}")
 GET = f"query($id: ID!) {{ sampleNote(id: $id) {{ {NOTE} }} }}"
 LIST = """query($filter: SampleNoteFilter, $orderBy: String, $first: Int! = 20, $after: String) {
-    sampleNoteList(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+    sampleNotes(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { text score } } } }"""
 
 
@@ -43,11 +43,11 @@ def test_crud_fields_serve_list_get_create_update_delete_restore(notes):
     assert ok(api.as_("rep").graphql(GET, {"id": first["id"]}))["sampleNote"] == first
 
     page = ok(api.as_("rep").graphql(LIST, {"filter": {"customerId": customer["id"]}, "orderBy": "-score",
-                                            "first": 1}))["sampleNoteList"]
+                                            "first": 1}))["sampleNotes"]
     assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"]
     assert [e["node"]["text"] for e in page["edges"]] == ["second"]
     rest = ok(api.as_("rep").graphql(LIST, {"orderBy": "-score", "after": page["pageInfo"]["endCursor"]}))
-    assert [e["node"]["text"] for e in rest["sampleNoteList"]["edges"]] == ["first"]
+    assert [e["node"]["text"] for e in rest["sampleNotes"]["edges"]] == ["first"]
 
     updated = ok(api.as_("rep").graphql(UPDATE, {"id": first["id"], "input": {"version": 1, "score": 5}}))
     assert updated["updateSampleNote"]["score"] == 5 and updated["updateSampleNote"]["version"] == 2
@@ -56,7 +56,7 @@ def test_crud_fields_serve_list_get_create_update_delete_restore(notes):
                                         {"id": first["id"]}))["deleteSampleNote"]
     assert deleted["id"] == first["id"] and deleted["deletedAt"]
     error(api.as_("rep").graphql(GET, {"id": first["id"]}), "NOT_FOUND")
-    in_bin = ok(api.as_("rep").graphql(LIST, {"filter": {"deleted": True}}))["sampleNoteList"]
+    in_bin = ok(api.as_("rep").graphql(LIST, {"filter": {"deleted": True}}))["sampleNotes"]
     assert [e["node"]["text"] for e in in_bin["edges"]] == ["first"]
 
     restored = ok(api.as_("rep").graphql("mutation($id: ID!) { restoreSampleNote(id: $id) { id deletedAt } }",
@@ -102,7 +102,7 @@ def test_crud_fields_have_the_house_shape(notes):
         in schema
     assert '"""Soft delete; returns the deleted record."""\n  deleteSampleNote(id: ID!): SampleNote' in schema
     assert "restoreSampleNote(id: ID!): SampleNote" in schema
-    assert "sampleNoteList(" in schema and "): SampleNoteConnection\n" in schema
+    assert "sampleNotes(" in schema and "): SampleNoteConnection\n" in schema
     assert "Comma-separated, `-` for descending: createdAt, score. Default: createdAt." in schema
 
 
