@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.conventions import bounded_list
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
@@ -110,6 +110,15 @@ def types(registry) -> None:
         record_id: strawberry.ID
         changes: JSON = strawberry.field(description="Field name → [before, after].")
 
+    @registry.input("AuditEntryFilter")
+    class AuditEntryFilter:
+        """Which entries of the audit trail to list."""
+
+        record_type: Optional[str] = strawberry.field(default=strawberry.UNSET, description=(
+            "The changed record's type: customer, contact, interaction, or a plugin's record type."))
+        record_id: Optional[strawberry.ID] = strawberry.field(default=strawberry.UNSET,
+                                                              description="The changed record's id.")
+
     @registry.input("WinBackTasksInput")
     class WinBackTasksInput:
         """Which customers of your win-back list get a planned task for their owner."""
@@ -159,10 +168,12 @@ def query_fields(registry) -> dict:
         return [_win_back_entry(registry, e) for e in analytics.win_back(info.context.user, limit=limit)]
 
     def audit_entries(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None, record_type: Optional[str] = None,
-                      record_id: Optional[strawberry.ID] = None) -> registry.connection("AuditEntry"):
-        page = audit.entries(info.context.user, record_type=record_type, record_id=record_id,
-                             page=page_request(first, after, last, before))
+                      before: Before = None, filter: Optional[registry.ref("AuditEntryFilter")] = None
+                      ) -> registry.connection("AuditEntry"):
+        given = input_to_dict(filter)
+        with field_names(prefix="filter."):
+            page = audit.entries(info.context.user, record_type=given.get("record_type"),
+                                 record_id=given.get("record_id"), page=page_request(first, after, last, before))
         return connection(info, page)
 
     return {

@@ -10,7 +10,7 @@ import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
 
-from api.graphql.inputs import input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict, stored
 from api.graphql.loaders import users_by_id
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
@@ -144,6 +144,19 @@ def types(registry) -> None:
         def rep(self) -> registry.ref("User"):
             return self.rep
 
+    @registry.input("NotificationFilter")
+    class NotificationFilter:
+        """Which of your notifications to list."""
+
+        unread: Optional[bool] = strawberry.field(default=UNSET, description="Only those not yet read (true).")
+
+    @registry.input("ApprovalRequestFilter")
+    class ApprovalRequestFilter:
+        """Which approval requests to list."""
+
+        status: Optional[ApprovalStatus] = strawberry.field(default=UNSET, description=(
+            "Left out: PENDING only; null: every status."))
+
     @registry.input("TaskCompletionInput")
     class TaskCompletionInput:
         outcome: Optional[str] = UNSET
@@ -185,15 +198,18 @@ def query_fields(registry) -> dict:
     ApprovalStatus = registry.vocabulary_enum("approval_status")
 
     def notification_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                          unread: bool = False) -> registry.connection("Notification"):
+                          filter: Optional[registry.ref("NotificationFilter")] = None) -> registry.connection("Notification"):
+        unread = bool(input_to_dict(filter).get("unread"))
         return connection(info, notifications.list_for(info.context.user, unread=unread,
                                                        page=page_request(first, after, last, before)))
 
     def approval_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                      status: Optional[ApprovalStatus] = ApprovalStatus("pending"),
+                      filter: Optional[registry.ref("ApprovalRequestFilter")] = None,
                       ) -> registry.connection("ApprovalRequest"):
-        return connection(info, workflow.approvals_for(info.context.user, status=stored(status),
-                                                       page=page_request(first, after, last, before)))
+        status = input_to_dict(filter).get("status", "pending")
+        with field_names({"status": "filter.status"}):
+            page = workflow.approvals_for(info.context.user, status=status, page=page_request(first, after, last, before))
+        return connection(info, page)
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
         module = registry.module

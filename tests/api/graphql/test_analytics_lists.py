@@ -95,7 +95,7 @@ def test_segments_and_satisfaction(api):
 def test_audit_entries_for_admins_only(api):
     customer = create(api, name="Audited")
     api.as_("admin").patch(f"/api/v1/customers/{customer['id']}", json={"name": "Audited Co", "version": 1})
-    query = """query($id: ID) { auditEntries(first: 5, recordType: "customer", recordId: $id) {
+    query = """query($id: ID) { auditEntries(first: 5, filter: {recordType: "customer", recordId: $id}) {
       totalCount edges { node { action recordId changes actorId } } } }"""
     body = api.as_("admin").graphql(query, {"id": customer["id"]})
     assert body.get("errors") is None, body

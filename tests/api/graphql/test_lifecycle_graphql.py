@@ -56,11 +56,11 @@ def test_tasks_escalation_and_notifications(api):
     escalated = ok(gql(api, "manager", 'mutation($id: ID!) { escalateTask(id: $id, note: "hurry") '
                                        '{ escalationCount } }', id=task["id"]))
     assert escalated["escalateTask"]["escalationCount"] == 1
-    notes = ok(gql(api, "rep", "{ notifications(unread: true) { totalCount edges { node { id kind body } } } }"))
+    notes = ok(gql(api, "rep", "{ notifications(filter: {unread: true}) { totalCount edges { node { id kind body } } } }"))
     [edge] = notes["notifications"]["edges"]
     assert edge["node"]["kind"] == "TASK_ESCALATED" and edge["node"]["body"] == "hurry"
     ok(gql(api, "rep", 'mutation($id: ID!) { markNotificationRead(id: $id) { readAt } }', id=edge["node"]["id"]))
-    assert ok(gql(api, "rep", "{ notifications(unread: true) { totalCount } }"))["notifications"]["totalCount"] == 0
+    assert ok(gql(api, "rep", "{ notifications(filter: {unread: true}) { totalCount } }"))["notifications"]["totalCount"] == 0
     done = ok(gql(api, "rep", 'mutation($id: ID!) { completeTask(id: $id, input: {outcome: "met"}) '
                               '{ status outcome completedAt } }', id=task["id"]))["completeTask"]
     assert done["status"] == "DONE" and done["outcome"] == "met" and done["completedAt"]
