@@ -195,8 +195,6 @@ def type_fields(registry) -> dict:
 
 
 def query_fields(registry) -> dict:
-    ApprovalStatus = registry.vocabulary_enum("approval_status")
-
     def notification_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                           filter: Optional[registry.ref("NotificationFilter")] = None) -> registry.connection("Notification"):
         unread = bool(input_to_dict(filter).get("unread"))

@@ -54,8 +54,6 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
-    Role = registry.vocabulary_enum("role")
-
     def user_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
                   before: Before = None, filter: Optional[registry.ref("UserFilter")] = None
                   ) -> registry.connection("User"):

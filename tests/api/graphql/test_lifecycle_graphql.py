@@ -34,6 +34,10 @@ def test_stage_moves_approvals_and_history(api, people):
     pending = ok(gql(api, "manager", "{ approvals { totalCount edges { node { id reason } } } }"))["approvals"]
     assert pending["totalCount"] == 1 and pending["edges"][0]["node"]["reason"] == "gone"
     ok(gql(api, "manager", 'mutation($id: ID!) { decideApproval(id: $id, approve: true) { status } }', id=asked["id"]))
+    # the filter: left out, pending only; a status; null, every status
+    counts = ok(gql(api, "manager", "{ pending: approvals { totalCount } approved: approvals(filter: {status: APPROVED}) "
+                                    "{ totalCount } every: approvals(filter: {status: null}) { totalCount } }"))
+    assert {k: v["totalCount"] for k, v in counts.items()} == {"pending": 0, "approved": 1, "every": 1}
     history = ok(gql(api, "rep", 'query($id: ID!) { customer(id: $id) { stage stageHistory(last: 1) { totalCount '
                                  'edges { node { fromState toState trigger reason actor { email } approvedBy { email } '
                                  '} } } } }', id=customer["id"]))
