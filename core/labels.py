@@ -120,6 +120,30 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("import", "Import", "导入"),
     ],
     "locale": [Choice("en", "English", "英文"), Choice("zh-CN", "Simplified Chinese", "简体中文")],
+    "analytics_run_status": [
+        Choice("ok", "Complete", "完成"),
+        Choice("partial", "Partial: some models failed (see the message)", "部分完成（见说明）"),
+    ],
+    "value_tier": [   # core.analytics.value.TIERS, best first
+        Choice("key", "Key account", "大客户"),
+        Choice("major", "Major customer", "重要客户"),
+        Choice("regular", "Regular customer", "普通客户"),
+        Choice("small", "Small customer", "小客户"),
+    ],
+    "win_back_status": [
+        Choice("lost", "Lost", "已流失"),
+        Choice("at_risk", "At risk", "有流失风险"),
+    ],
+    # what a notification is about; a plugin adds its own kinds (trellis_labels: "notification_kind")
+    "notification_kind": [
+        Choice("task.reminder", "Task reminder", "任务提醒"),
+        Choice("task.overdue", "Task overdue", "任务逾期"),
+        Choice("task.escalated", "Task chased", "任务催办"),
+        Choice("workflow.stagnation", "Stuck in a stage", "阶段停滞"),
+        Choice("workflow.approval_requested", "Approval requested", "待审批"),
+        Choice("workflow.approval_approved", "Request approved", "申请已批准"),
+        Choice("workflow.approval_rejected", "Request rejected", "申请已驳回"),
+    ],
 }
 
 CORE_INTERACTION_KINDS: list[Choice] = [

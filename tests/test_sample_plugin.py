@@ -71,10 +71,10 @@ def test_hook_trellis_graphql_types(sample):
     api, _, _ = sample
     customer = make_customer(api)
     api.as_("rep").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": "a note", "score": 7})
-    body = api.as_("rep").graphql("query($id: ID!) { sampleNotes(customerId: $id) { text score } }",
-                                  {"id": customer["id"]})
+    body = api.as_("rep").graphql("query($id: ID!) { sampleNotes(filter: {customerId: $id}) { edges { node { "
+                                  "text score } } } }", {"id": customer["id"]})
     assert body.get("errors") is None, body
-    assert body["data"]["sampleNotes"] == [{"text": "a note", "score": 7}]
+    assert body["data"]["sampleNotes"] == {"edges": [{"node": {"text": "a note", "score": 7}}]}
 
 
 def test_hook_trellis_graphql_query_fields(sample):

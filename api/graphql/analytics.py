@@ -40,7 +40,8 @@ def types(registry) -> None:
     class CustomerValueTier:
         """大客户/重要客户/普通客户/小客户 by cumulative share of revenue."""
 
-        tier: Optional[str] = strawberry.field(description="key, major, regular or small.")
+        tier: Optional[registry.vocabulary_enum("value_tier")] = strawberry.field(
+            description="Key, major, regular or small.")
         label_en: Optional[str]
         label_zh_cn: Optional[str]
         revenue_share: Optional[float] = strawberry.field(description="The share (0–1) of all window revenue brought by the customers ranked above this one; null with no purchase yet.")

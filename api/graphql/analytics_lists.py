@@ -11,7 +11,8 @@ from typing import Annotated, Any, Optional
 import strawberry
 from strawberry.scalars import JSON
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.conventions import bounded_list
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
@@ -28,7 +29,8 @@ def types(registry) -> None:
         id: strawberry.ID
         started_at: dt.datetime = strawberry.field(description="When the refresh started (UTC, ISO 8601).")
         finished_at: Optional[dt.datetime] = strawberry.field(description="When it finished (UTC, ISO 8601); null while it runs.")
-        status: str = strawberry.field(description="ok, or failed with the reason in `message`.")
+        status: registry.vocabulary_enum("analytics_run_status") = strawberry.field(
+            description="OK, or PARTIAL with the reason in `message`.")
         trigger: str = strawberry.field(description="What started it: schedule, manual (CLI) or api.")
         as_of: dt.datetime = strawberry.field(description="The calibration instant the customers were scored at.")
         customers: Optional[int] = strawberry.field(
@@ -78,7 +80,7 @@ def types(registry) -> None:
         name: str = strawberry.field(description="The customer's name.")
         stage: registry.vocabulary_enum("lifecycle_stage") = strawberry.field(description="The customer's lifecycle stage.")
         owner_id: Optional[strawberry.ID]
-        status: str = strawberry.field(description="lost or at_risk.")
+        status: registry.vocabulary_enum("win_back_status") = strawberry.field(description="Lost or at risk.")
         expected_value: float = strawberry.field(description="Expected value of winning the customer back.")
         clv: Optional[float] = strawberry.field(description="Lifetime value by the model.")
         clv_seed: Optional[float] = strawberry.field(description="Lifetime value by the seed formula.")
@@ -107,6 +109,15 @@ def types(registry) -> None:
         record_type: str
         record_id: strawberry.ID
         changes: JSON = strawberry.field(description="Field name → [before, after].")
+
+    @registry.input("AuditEntryFilter")
+    class AuditEntryFilter:
+        """Which entries of the audit trail to list."""
+
+        record_type: Optional[str] = strawberry.field(default=strawberry.UNSET, description=(
+            "The changed record's type: customer, contact, interaction, or a plugin's record type."))
+        record_id: Optional[strawberry.ID] = strawberry.field(default=strawberry.UNSET,
+                                                              description="The changed record's id.")
 
     @registry.input("WinBackTasksInput")
     class WinBackTasksInput:
@@ -157,18 +168,20 @@ def query_fields(registry) -> dict:
         return [_win_back_entry(registry, e) for e in analytics.win_back(info.context.user, limit=limit)]
 
     def audit_entries(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None,
-                      record_type: Annotated[Optional[str], strawberry.argument(description="Only entries about records of this type (customer, contact …).")] = None,
-                      record_id: Optional[strawberry.ID] = None) -> registry.connection("AuditEntry"):
-        page = audit.entries(info.context.user, record_type=record_type, record_id=record_id,
-                             page=page_request(first, after, last, before))
+                      before: Before = None, filter: Optional[registry.ref("AuditEntryFilter")] = None
+                      ) -> registry.connection("AuditEntry"):
+        given = input_to_dict(filter)
+        with field_names(prefix="filter."):
+            page = audit.entries(info.context.user, record_type=given.get("record_type"),
+                                 record_id=given.get("record_id"), page=page_request(first, after, last, before))
         return connection(info, page)
 
     return {
         "analyticsRun": strawberry.field(resolver=analytics_run, description=(
             "The latest analytics refresh (an error NOT_FOUND before the first one).")),
         "analyticsSegments": strawberry.field(resolver=analytics_segments, description=(
-            "The k-means segments of the latest refresh, as you may see them.")),
+            "The k-means segments of the latest refresh, as you may see them."), metadata=bounded_list(
+            "The segments of one refresh: at most k_max (8 by default), computed per call for your scope.")),
         "winBack": strawberry.field(resolver=win_back, description=(
             "Lost and at-risk customers you may see, highest expected value first (limit 1–500).")),
         "auditEntries": strawberry.field(resolver=audit_entries, description=(

@@ -11,9 +11,15 @@ Rules (docs/graphql.md, "Conventions"):
 - ``closed-vocabulary``: a ``String`` named like a vocabulary (status, stage, kind, tier, role, level,
   priority, relation, rating, category) is an enum of the label registry.
 - ``plugin-prefix``: a plugin's object and input types start with the plugin's first word, singular
-  (``retail_membership`` → ``Retail…``, ``exhibitions`` → ``Exhibition…``).
-- ``input-name``: an input named after a record type is ``<Type>CreateInput`` / ``<Type>UpdateInput`` /
-  ``<Type>Filter``, not ``<Type>Input``.
+  (``retail_membership`` → ``Retail…``, ``exhibitions`` → ``Exhibition…``), and its ``Query`` and
+  ``Mutation`` fields hold that word (``retailStores``, ``createExhibitionBooth``, ``redeemRetailPoints``).
+- ``input-name``: an input is never ``<Type>Input`` for an object type of the schema;
+  ``<X>CreateInput`` / ``<X>UpdateInput`` name an object type ``X`` or the mutation ``create<X>`` /
+  ``update<X>``; ``<X>Filter`` names an object type ``X``. Any other input is named after the mutation that
+  takes it (``AllocateCustomersInput``) or the part of another input it is (``AllocationRuleInput``).
+
+A field may be exempt from ``closed-vocabulary`` or ``record-list`` with a stated reason:
+``strawberry.field(metadata=open_vocabulary("…"))`` / ``metadata=bounded_list("…")``.
 """
 from __future__ import annotations
 
@@ -24,6 +30,23 @@ from graphql import (GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceTy
                      GraphQLObjectType, GraphQLScalarType, get_named_type)
 
 RULES = ("description", "record-list", "closed-vocabulary", "plugin-prefix", "input-name")
+#: the ``metadata`` key of a field (``strawberry.field(metadata=...)``) saying which rule does not apply to it
+#: and why; set it with :func:`open_vocabulary` or :func:`bounded_list`, never by hand
+EXEMPT = "trellis.conventions.exempt"
+
+
+def open_vocabulary(why: str) -> dict:
+    """``metadata`` of a field named like a vocabulary whose values are not a closed vocabulary but records
+    created at run time (a request kind the service centre adds, a purchase category a POS sends): it stays
+    a ``String`` and ``closed-vocabulary`` does not flag it. ``why`` says where the values come from."""
+    return {EXEMPT: {"closed-vocabulary": why}}
+
+
+def bounded_list(why: str) -> dict:
+    """``metadata`` of a plain list of records that is not a list to page through: a small set fixed by
+    configuration or computed per call (the k segments of an analytics run). ``record-list`` does not flag
+    it. ``why`` says what bounds it."""
+    return {EXEMPT: {"record-list": why}}
 VOCABULARY_NAMES = {"status", "stage", "kind", "tier", "role", "level", "priority", "relation", "rating",
                     "category"}
 
@@ -70,8 +93,7 @@ def _check(schema: Any, registry: Any) -> Iterator[Finding]:
         if owner != "core" and isinstance(gql_type, (GraphQLObjectType, GraphQLInputObjectType)) \
                 and gql_type not in roots and not name.startswith(_prefix(owner)):
             yield Finding("plugin-prefix", name, owner)
-        if isinstance(gql_type, GraphQLInputObjectType) and name.endswith("Input") \
-                and isinstance(schema.type_map.get(name[:-len("Input")]), GraphQLObjectType):
+        if isinstance(gql_type, GraphQLInputObjectType) and _off_convention_input(schema, name):
             yield Finding("input-name", name, owner)
         if isinstance(gql_type, GraphQLEnumType):
             for value_name, value in gql_type.values.items():
@@ -85,14 +107,19 @@ def _check(schema: Any, registry: Any) -> Iterator[Finding]:
             field_owner = _field_owner(registry, name, field_name, owner)
             if not field.description:
                 yield Finding("description", place, field_owner)
+            if gql_type in roots and field_owner != "core" and _prefix(field_owner).lower() not in field_name.lower():
+                yield Finding("plugin-prefix", place, field_owner)
             for arg_name, arg in getattr(field, "args", {}).items():
                 if not arg.description:
                     yield Finding("description", f"{place}({arg_name})", field_owner)
             returned = _unwrap(field.type)
             named = get_named_type(returned)
-            if field_name in VOCABULARY_NAMES and getattr(named, "name", None) == "String":
+            exempt = _exemptions(field)
+            if field_name in VOCABULARY_NAMES and getattr(named, "name", None) == "String" \
+                    and "closed-vocabulary" not in exempt:
                 yield Finding("closed-vocabulary", place, field_owner)
             if isinstance(returned, GraphQLList) and gql_type is not schema.mutation_type \
+                    and "record-list" not in exempt \
                     and isinstance(named, GraphQLObjectType) and node is not None and node in named.interfaces:
                 yield Finding("record-list", place, field_owner)
 
@@ -100,3 +127,24 @@ def _check(schema: Any, registry: Any) -> Iterator[Finding]:
 def _field_owner(registry: Any, type_name: str, field_name: str, default: str) -> str:
     """Who added ``type_name.field_name``: root fields and added fields carry their own owner."""
     return registry.field_owner(type_name, field_name) or default
+
+
+def _exemptions(field: Any) -> dict:
+    """The rules a field is exempt from (:func:`open_vocabulary`, :func:`bounded_list`), with the reasons."""
+    definition = (getattr(field, "extensions", None) or {}).get("strawberry-definition")
+    return dict((getattr(definition, "metadata", None) or {}).get(EXEMPT) or {})
+
+
+def _off_convention_input(schema: Any, name: str) -> bool:
+    """``input-name``: see the module docstring."""
+    def is_object(type_name: str) -> bool:
+        return isinstance(schema.type_map.get(type_name), GraphQLObjectType)
+
+    mutations = schema.mutation_type.fields if schema.mutation_type is not None else {}
+    for suffix, verb in (("CreateInput", "create"), ("UpdateInput", "update")):
+        if name.endswith(suffix):
+            stem = name[:-len(suffix)]
+            return not is_object(stem) and f"{verb}{stem}" not in mutations
+    if name.endswith("Filter"):
+        return not is_object(name[:-len("Filter")])
+    return name.endswith("Input") and is_object(name[:-len("Input")])

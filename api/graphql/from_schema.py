@@ -108,43 +108,53 @@ def _fields(schema: Any, exclude: tuple[str, ...]) -> dict[str, fields.Field]:
 
 def input_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
                       exclude: tuple[str, ...] = (), update: bool = False, prefix: str = "",
-                      vocabularies: Mapping[str, str] | None = None) -> Any:
+                      vocabularies: Mapping[str, str] | None = None,
+                      metadata: Mapping[str, dict] | None = None) -> Any:
     """Register the input ``name`` with the load fields of the marshmallow ``schema``; returns it.
 
     ``update=True`` makes every field optional but ``version``, as ``core.services.common.validate_update``
-    reads an update. Nested schemas become inputs named ``<prefix><Schema>Input``."""
+    reads an update. Nested schemas become inputs named ``<prefix><Schema>Input``. ``metadata`` gives a
+    field's strawberry metadata by name (``{"kind": conventions.open_vocabulary("…")}``)."""
     annotations: dict[str, Any] = {}
     body: dict[str, Any] = {}
     for key, field in _fields(schema, exclude).items():
         annotation = _annotation(registry, prefix, field, is_input=True, vocabulary=(vocabularies or {}).get(key))
         text = field.metadata.get("description")
         required = field.required and not field.allow_none and (not update or key == "version")
+        extra = (metadata or {}).get(key)
         if required:
             annotations[key] = annotation
-            body[key] = strawberry.field(description=text)
+            body[key] = strawberry.field(description=text, metadata=extra)
         else:
             annotations[key] = Optional[annotation]
-            body[key] = strawberry.field(default=UNSET, description=text)
+            body[key] = strawberry.field(default=UNSET, description=text, metadata=extra)
     # strawberry's inputs are keyword-only dataclasses: the schema's order stays, defaults or not
     cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": description or _doc(schema)})
     return registry.input(name, description=description or _doc(schema))(cls)
 
 
-def crud_inputs(registry: Any, type_name: str, *, create: Any, update: Any, filter: Any, prefix: str = "") -> None:
+def crud_inputs(registry: Any, type_name: str, *, create: Any, update: Any, filter: Any, prefix: str = "",
+                vocabularies: Mapping[str, str] | None = None, metadata: Mapping[str, dict] | None = None) -> None:
     """The three inputs ``crud_fields`` takes for ``type_name``: ``<type_name>CreateInput`` from ``create``,
     ``<type_name>UpdateInput`` from ``update`` (every field optional but ``version``) and ``<type_name>Filter``
-    from ``filter``; nested schemas are named with ``prefix``."""
-    input_from_schema(registry, f"{type_name}CreateInput", create, prefix=prefix)
-    input_from_schema(registry, f"{type_name}UpdateInput", update, update=True, prefix=prefix)
-    input_from_schema(registry, f"{type_name}Filter", filter, prefix=prefix)
+    from ``filter``; nested schemas are named with ``prefix``, ``vocabularies`` and ``metadata`` as for
+    ``input_from_schema``."""
+    input_from_schema(registry, f"{type_name}CreateInput", create, prefix=prefix, vocabularies=vocabularies,
+                      metadata=metadata)
+    input_from_schema(registry, f"{type_name}UpdateInput", update, update=True, prefix=prefix,
+                      vocabularies=vocabularies, metadata=metadata)
+    input_from_schema(registry, f"{type_name}Filter", filter, prefix=prefix, vocabularies=vocabularies,
+                      metadata=metadata)
 
 
 def type_from_schema(registry: Any, name: str, schema: Any, *, description: str | None = None,
                      exclude: tuple[str, ...] = (), base: type | None = None, prefix: str = "",
-                     vocabularies: Mapping[str, str] | None = None, node: Any = None) -> Any:
+                     vocabularies: Mapping[str, str] | None = None, node: Any = None,
+                     metadata: Mapping[str, dict] | None = None) -> Any:
     """Register the object type ``name`` with the dump fields of the marshmallow ``schema`` (plus what
     ``base`` declares: resolvers, extra fields); returns it. ``node`` is passed to ``registry.type``
-    (the model, or a ``NodeSource``, that ``node(id:)`` reads the type from)."""
+    (the model, or a ``NodeSource``, that ``node(id:)`` reads the type from); ``metadata`` as for
+    ``input_from_schema``."""
     declared = _schema_class(schema)().fields
     annotations: dict[str, Any] = dict(getattr(base, "__annotations__", {}) or {})
     body: dict[str, Any] = {k: v for k, v in (vars(base).items() if base else ())
@@ -155,11 +165,12 @@ def type_from_schema(registry: Any, name: str, schema: Any, *, description: str 
         annotation = _annotation(registry, prefix, field, is_input=False, vocabulary=(vocabularies or {}).get(key))
         annotations[key] = Optional[annotation] if field.allow_none else annotation
         attribute = field.attribute
+        extra = (metadata or {}).get(key)
         if attribute and attribute != key:
-            body[key] = strawberry.field(description=field.metadata.get("description"),
+            body[key] = strawberry.field(description=field.metadata.get("description"), metadata=extra,
                                          resolver=_path_resolver(attribute, annotations.pop(key)))
         else:
-            body[key] = strawberry.field(description=field.metadata.get("description"))
+            body[key] = strawberry.field(description=field.metadata.get("description"), metadata=extra)
     text = description or (base.__doc__ if base is not None and base.__doc__ else None) or _doc(schema)
     cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": text})
     return registry.type(name, description=text, **({} if node is None else {"node": node}))(cls)

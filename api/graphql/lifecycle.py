@@ -10,29 +10,35 @@ import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
 
-from api.graphql.inputs import input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict, stored
 from api.graphql.loaders import users_by_id
 from api.graphql.nodes import NodeSource
-from api.graphql.pagination import After, Before, First, Last, connection, page_request
+from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from core import levels, lifecycle, models
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
 
 
 def _history_loader(name: str):
-    def field(root: strawberry.Parent[object], info: strawberry.Info) -> list:
-        return info.context.loaders.load(f"core.history:{name}", lambda ids: workflow.history_for(name, ids),
-                                         root.id, default=[])
+    def field(root: strawberry.Parent[object], info: strawberry.Info, first: First = None, after: After = None,
+              last: Last = None, before: Before = None) -> list:
+        return nested_connection(
+            info.context.loaders, f"core.history:{name}",
+            lambda ids, request: workflow.history_pages_for(name, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name=f"core.history_counts:{name}",
+            count_batch=lambda ids: workflow.history_counts_for(name, ids))
     return field
 
 
 def history_field(registry, workflow_name: str, description: str | None = None):
-    """A ``[WorkflowTransition!]!`` field with every move of the record in the workflow ``workflow_name``,
-    oldest first, loaded in one statement for a whole list of records. A plugin adds it to its own type
-    from ``trellis_graphql_type_fields``: ``{"Booking": {"history": history_field(registry, "booking")}}``.
-    The record itself was read through its service, so the caller may see it."""
+    """A ``WorkflowTransitionConnection`` field with the moves of the record in the workflow
+    ``workflow_name``, oldest first (10 by default), read for a whole list of records in one statement
+    (nested paging, docs/graphql.md). A plugin adds it to its own type from ``trellis_graphql_type_fields``:
+    ``{"Booking": {"history": history_field(registry, "booking")}}``. The record itself was read through its
+    service, so the caller may see it."""
     return strawberry.field(resolver=_history_loader(workflow_name),
-                            graphql_type=list[registry.ref("WorkflowTransition")],
+                            # the core's type, whoever asks first: its connection belongs to the core
+                            graphql_type=registry._connection("WorkflowTransition", "core"),
                             description=description or "Every move of this record in its workflow, oldest first.")
 
 
@@ -91,7 +97,8 @@ def types(registry) -> None:
         """A message to one user in the app (a task reminder, an overdue task, a chased task, a customer staying too long in a stage …)."""
 
         id: strawberry.ID
-        kind: str = strawberry.field(description="task.reminder, task.overdue, task.escalated, workflow.stagnation …")
+        kind: registry.vocabulary_enum("notification_kind") = strawberry.field(
+            description="What it is about: TASK_REMINDER, TASK_OVERDUE, TASK_ESCALATED, WORKFLOW_STAGNATION …")
         title: str = strawberry.field(description="A one-line summary.")
         body: str = strawberry.field(description="The message; may be empty.")
         record_type: Optional[str]
@@ -145,6 +152,19 @@ def types(registry) -> None:
         def rep(self) -> registry.ref("User"):
             return self.rep
 
+    @registry.input("NotificationFilter")
+    class NotificationFilter:
+        """Which of your notifications to list."""
+
+        unread: Optional[bool] = strawberry.field(default=UNSET, description="Only those not yet read (true).")
+
+    @registry.input("ApprovalRequestFilter")
+    class ApprovalRequestFilter:
+        """Which approval requests to list."""
+
+        status: Optional[ApprovalStatus] = strawberry.field(default=UNSET, description=(
+            "Left out: PENDING only; null: every status."))
+
     @registry.input("TaskCompletionInput")
     class TaskCompletionInput:
         """How a planned interaction went, recorded as it is marked done."""
@@ -172,8 +192,8 @@ def types(registry) -> None:
         region: Optional[str] = strawberry.field(default=UNSET, description="Only customers of this region.")
         size: Optional[Size] = strawberry.field(default=UNSET, description="Only customers of this size.")
 
-    @registry.input("AllocationInput")
-    class AllocationInput:
+    @registry.input("AllocateCustomersInput")
+    class AllocateCustomersInput:
         """How to assign unowned customers to reps: rules tried in order, then a default pool; a dry run (the default) only shows the plan."""
 
         rules: Optional[list[registry.ref("AllocationRuleInput")]] = strawberry.field(default=UNSET, description="Rules tried in order; the first that matches a customer picks its reps (up to 200).")
@@ -183,30 +203,27 @@ def types(registry) -> None:
 
 
 def type_fields(registry) -> dict:
-    ref = registry.ref("WorkflowTransition")
     return {"Customer": {
-        "stage_history": strawberry.field(resolver=_history_loader(lifecycle.WORKFLOW), graphql_type=list[ref],
-                                          description="Every lifecycle stage change, oldest first."),
-        "level_history": strawberry.field(resolver=_history_loader(levels.WORKFLOW), graphql_type=list[ref],
-                                          description="Every level change, oldest first."),
-        "owner_history": strawberry.field(resolver=_history_loader(OWNER_HISTORY), graphql_type=list[ref],
-                                          description="Every handover, oldest first (states are user ids)."),
+        "stage_history": history_field(registry, lifecycle.WORKFLOW, "Every lifecycle stage change, oldest first."),
+        "level_history": history_field(registry, levels.WORKFLOW, "Every level change, oldest first."),
+        "owner_history": history_field(registry, OWNER_HISTORY, "Every handover, oldest first (states are user ids)."),
     }}
 
 
 def query_fields(registry) -> dict:
-    ApprovalStatus = registry.vocabulary_enum("approval_status")
-
     def notification_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                          unread: Annotated[bool, strawberry.argument(description="Only unread notifications (default false).")] = False) -> registry.connection("Notification"):
+                          filter: Optional[registry.ref("NotificationFilter")] = None) -> registry.connection("Notification"):
+        unread = bool(input_to_dict(filter).get("unread"))
         return connection(info, notifications.list_for(info.context.user, unread=unread,
                                                        page=page_request(first, after, last, before)))
 
     def approval_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                      status: Annotated[Optional[ApprovalStatus], strawberry.argument(description="Only requests in this state (default pending; null: all).")] = ApprovalStatus("pending"),
+                      filter: Optional[registry.ref("ApprovalRequestFilter")] = None,
                       ) -> registry.connection("ApprovalRequest"):
-        return connection(info, workflow.approvals_for(info.context.user, status=stored(status),
-                                                       page=page_request(first, after, last, before)))
+        status = input_to_dict(filter).get("status", "pending")
+        with field_names({"status": "filter.status"}):
+            page = workflow.approvals_for(info.context.user, status=status, page=page_request(first, after, last, before))
+        return connection(info, page)
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
         module = registry.module
@@ -256,7 +273,7 @@ def mutation_fields(registry) -> dict:
         return ownership.handover(info.context.user, input_to_dict(input))
 
     def allocate_customers(info: strawberry.Info,
-                           input: registry.ref("AllocationInput")) -> list[registry.ref("Allocation")]:
+                           input: registry.ref("AllocateCustomersInput")) -> list[registry.ref("Allocation")]:
         return ownership.allocate(info.context.user, input_to_dict(input))
 
     def mark_notification_read(info: strawberry.Info, id: strawberry.ID) -> registry.ref("Notification"):

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
@@ -41,6 +41,14 @@ def types(registry) -> None:
         is_active: Optional[bool] = strawberry.field(default=UNSET, description="False deactivates the user: they can no longer sign in or use their API tokens.")
         locale: Optional[Locale] = UNSET
 
+    @registry.input("UserFilter")
+    class UserFilter:
+        """Which users to list (all conditions hold)."""
+
+        q: Optional[str] = strawberry.field(default=UNSET, description="In the name or email.")
+        role: Optional[Role] = strawberry.field(default=UNSET, description="Users with this role.")
+        team_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Members of this team.")
+
     @registry.input("TeamCreateInput")
     class TeamCreateInput:
         name: str = strawberry.field(description="The team's name, unique among teams.")
@@ -48,18 +56,17 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
-    Role = registry.vocabulary_enum("role")
-
     def user_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                  before: Before = None, q: Annotated[Optional[str], strawberry.argument(description="Only users whose name or email contains this text (case-insensitive).")] = None,
-                  role: Annotated[Optional[Role], strawberry.argument(description="Only users with this role.")] = None,
-                  team_id: Optional[strawberry.ID] = None) -> registry.connection("User"):
-        filters = {k: v for k, v in {"q": q, "role": stored(role), "team_id": team_id}.items() if v is not None}
-        return connection(info, people.list_users(info.context.user, filters,
-                                                  page=page_request(first, after, last, before)))
+                  before: Before = None, filter: Optional[registry.ref("UserFilter")] = None
+                  ) -> registry.connection("User"):
+        filters = {k: v for k, v in input_to_dict(filter).items() if v is not None}
+        with field_names(prefix="filter."):
+            page = people.list_users(info.context.user, filters, page=page_request(first, after, last, before))
+        return connection(info, page)
 
-    def team_list(info: strawberry.Info) -> list[registry.ref("Team")]:
-        return people.list_teams(info.context.user)
+    def team_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                  before: Before = None) -> registry.connection("Team"):
+        return connection(info, people.team_page(info.context.user, page_request(first, after, last, before)))
 
     def user(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("User")]:
         return people.get_user(info.context.user, id)

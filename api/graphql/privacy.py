@@ -7,6 +7,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.nodes import NodeSource
+from api.graphql.pagination import After, Before, First, Last, Slice, page_request
 from core import models
 from core.services import privacy
 
@@ -41,8 +42,13 @@ def query_fields(registry) -> dict:
     def privacy_export(info: strawberry.Info, person: Annotated[str, strawberry.argument(description="A customer or contact: its id, or an email address.")]) -> JSON:
         return privacy.export(info.context.user, person)
 
-    def privacy_erasures(info: strawberry.Info, person: Annotated[str, strawberry.argument(description="The erased customer or contact id.")]) -> list[registry.ref("PrivacyErasure")]:
-        return [_erasure(registry, e) for e in privacy.erasures(info.context.user, person)]
+    def privacy_erasures(info: strawberry.Info,
+                         person: Annotated[str, strawberry.argument(description="The erased customer or contact id.")],
+                         first: First = None, after: After = None,
+                         last: Last = None, before: Before = None) -> registry.connection("PrivacyErasure"):
+        page = privacy.erasure_page(info.context.user, person, page_request(first, after, last, before))
+        page.items = [_erasure(registry, e) for e in page.items]
+        return Slice.from_page(page)
 
     return {
         "privacy_export": strawberry.field(
@@ -50,7 +56,7 @@ def query_fields(registry) -> dict:
             description="Everything held about one customer or contact (an id or an email address), across "
                         "the core and every enabled plugin, as one JSON document (admins)."),
         "privacy_erasures": strawberry.field(
-            resolver=privacy_erasures, description="The erasures recorded for a person, by id (admins)."),
+            resolver=privacy_erasures, description="The erasures recorded for a person, by id, oldest first (admins)."),
     }
 
 

@@ -1,11 +1,11 @@
 """GraphQL for users: the ``User`` type and ``me``; API tokens (yours; admins: everybody's)."""
 import datetime as dt
-from typing import Annotated, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
@@ -48,6 +48,14 @@ def types(registry) -> None:
         api_token: registry.ref("ApiToken") = strawberry.field(description="The new token's record.")
         token: str = strawberry.field(description="The bearer token itself: store it now, Trellis keeps only its hash and never shows it again.")
 
+    @registry.input("ApiTokenFilter")
+    class ApiTokenFilter:
+        """Which tokens to list."""
+
+        user_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description=(
+            "The tokens of this user (admins; others see their own)."))
+        include_revoked: Optional[bool] = strawberry.field(default=UNSET, description="Revoked tokens too.")
+
     @registry.input("ApiTokenCreateInput")
     class ApiTokenCreateInput:
         name: Optional[str] = strawberry.field(default=UNSET, description="A name to recognise the token by (up to 120 characters).")
@@ -62,12 +70,11 @@ def query_fields(registry) -> dict:
         return require_actor(info.context.user)
 
     def api_tokens(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                   user_id: Optional[strawberry.ID] = None,
-                   include_revoked: Annotated[bool, strawberry.argument(description="Also list revoked tokens (default false).")] = False) -> registry.connection("ApiToken"):
-        filters: dict = {"include_revoked": include_revoked}
-        if user_id is not None:
-            filters["user_id"] = user_id
-        return connection(info, users.list_tokens(info.context.user, filters, page=page_request(first, after, last, before)))
+                   filter: Optional[registry.ref("ApiTokenFilter")] = None) -> registry.connection("ApiToken"):
+        filters = {"include_revoked": False, **{k: v for k, v in input_to_dict(filter).items() if v is not None}}
+        with field_names(prefix="filter."):
+            page = users.list_tokens(info.context.user, filters, page=page_request(first, after, last, before))
+        return connection(info, page)
 
     def api_token(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ApiToken")]:
         return users.get_token(info.context.user, id)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict, stored
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
@@ -61,6 +61,12 @@ def types(registry) -> None:
         subscription: registry.ref("WebhookSubscription") = strawberry.field(description="The new subscription.")
         secret: str = strawberry.field(description="The HMAC-SHA256 signing secret: store it now to verify deliveries; it is never shown again.")
 
+    @registry.input("WebhookSubscriptionFilter")
+    class WebhookSubscriptionFilter:
+        """Which subscriptions to list."""
+
+        active: Optional[bool] = strawberry.field(default=UNSET, description="Only active (true) or paused (false).")
+
     @registry.input("WebhookCreateInput")
     class WebhookCreateInput:
         """A new webhook subscription."""
@@ -83,10 +89,12 @@ def types(registry) -> None:
 
 def query_fields(registry) -> dict:
     def webhook_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                     active: Annotated[Optional[bool], strawberry.argument(description="Only active (true) or inactive (false) subscriptions.")] = None) -> registry.connection("WebhookSubscription"):
-        filters = {} if active is None else {"active": active}
-        return connection(info, webhooks.list_subscriptions(info.context.user, filters,
-                                                            page=page_request(first, after, last, before)))
+                     filter: Optional[registry.ref("WebhookSubscriptionFilter")] = None
+                     ) -> registry.connection("WebhookSubscription"):
+        filters = {k: v for k, v in input_to_dict(filter).items() if v is not None}
+        with field_names(prefix="filter."):
+            page = webhooks.list_subscriptions(info.context.user, filters, page=page_request(first, after, last, before))
+        return connection(info, page)
 
     def webhook(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("WebhookSubscription")]:
         return webhooks.get(info.context.user, id)

@@ -124,6 +124,11 @@ def list_teams(actor: Any) -> list[Team]:
     return list(db.session().scalars(visible_teams(actor).order_by(Team.name)))
 
 
+def team_page(actor: Any, page: Any) -> common.Page:
+    """One page (keyset or offset) of the teams ``actor`` may see, by name."""
+    return common.paginate(visible_teams(actor), page, [Team.name], Team.id)
+
+
 def create_team(actor: Any, data: Mapping[str, Any]) -> Team:
     require_role(actor, Role.ADMIN.value)
     values = common.validate(SalesTeamCreate, data)

@@ -296,4 +296,15 @@ def erasures(actor: Any, query: str) -> list[dict[str, Any]]:
     return [erasure_dict(row) for row in rows]
 
 
-__all__ = ["ErasureRequest", "erase", "erase_request", "erasures", "export", "find"]
+def erasure_page(actor: Any, query: str, page: Any) -> common.Page:
+    """One page (keyset or offset) of the erasures recorded for a person, oldest first, as
+    :func:`erasures` gives them."""
+    person = find(actor, query)
+    stmt = select(AuditEntry).where(AuditEntry.record_id == person.id,
+                                    AuditEntry.action == f"{_record_type(person)}.erased")
+    found = common.paginate(stmt, page, [AuditEntry.at], AuditEntry.id)
+    found.items = [erasure_dict(row) for row in found.items]
+    return found
+
+
+__all__ = ["ErasureRequest", "erase", "erase_request", "erasure_page", "erasures", "export", "find"]

@@ -161,6 +161,25 @@ def history_for(workflow_name: str, record_ids: list) -> dict:
     return out
 
 
+def history_pages_for(workflow_name: str, record_ids: list, page: Any) -> dict:
+    """A keyset page (``page``: a :class:`core.services.paging.KeysetRequest`) of each record's moves in the
+    workflow, oldest first, for many records in one statement (a window): a nested ``history``. The caller
+    read the records through their own permission-checked service."""
+    from core.services import paging
+
+    stmt = select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.workflow == workflow_name)
+    return paging.seek_windows(db.session(), stmt, WorkflowTransitionEntry.record_id, record_ids, page,
+                               [WorkflowTransitionEntry.at], WorkflowTransitionEntry.id)
+
+
+def history_counts_for(workflow_name: str, record_ids: list) -> dict:
+    """How many moves each record has in the workflow, in one grouped COUNT."""
+    from core.services import paging
+
+    stmt = select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.workflow == workflow_name)
+    return paging.count_windows(db.session(), stmt, WorkflowTransitionEntry.record_id, record_ids)
+
+
 # --- approvals ---------------------------------------------------------------------------------------
 
 APPROVAL_STATUSES = ("pending", "approved", "rejected")

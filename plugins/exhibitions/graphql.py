@@ -2,7 +2,7 @@
 
 Resolvers only translate: they call ``plugins.exhibitions.services`` as ``info.context.user`` and batch
 nested lists through ``info.context.loaders`` (one query per level however many editions a page holds).
-Visitor data reaches exhibitor users only as a ``VisitorCard`` built by the services: fields the
+Visitor data reaches exhibitor users only as an ``ExhibitionVisitorCard`` built by the services: fields the
 organiser hides for the edition are null.
 """
 
@@ -14,12 +14,12 @@ from typing import Annotated, Optional
 import strawberry
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
-from api.graphql.from_schema import crud_inputs
+from api.graphql.from_schema import crud_inputs, input_from_schema
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
 from api.graphql.nodes import NodeSource
-from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
+from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from plugins.exhibitions import models
 from plugins.exhibitions import services as svc
 
@@ -50,8 +50,8 @@ def trellis_graphql_types(registry):
     VisitorCategory, ProductCategory = vocabulary("exhibitions_visitor_category"), vocabulary("exhibitions_product_category")
     PurchaseIntent, LeadRating = vocabulary("exhibitions_purchase_intent"), vocabulary("exhibitions_lead_rating")
 
-    @registry.type("VisitorCard")
-    class VisitorCard:
+    @registry.type("ExhibitionVisitorCard")
+    class ExhibitionVisitorCard:
         """A visitor as the caller may see them: organiser staff see every field, an exhibitor only
         the fields the organiser allows for the edition (the others are null)."""
 
@@ -77,8 +77,8 @@ def trellis_graphql_types(registry):
         description: str
         version: int
 
-    @registry.type("Booth", node=models.ExhibitionBooth)
-    class Booth:
+    @registry.type("ExhibitionBooth", node=models.ExhibitionBooth)
+    class ExhibitionBooth:
         """A booth of an edition (展位): number, hall, area and price, and the exhibitor's participation that took it."""
 
         id: strawberry.ID
@@ -90,8 +90,8 @@ def trellis_graphql_types(registry):
         participation_id: Optional[strawberry.ID]
         version: int
 
-    @registry.type("ExhibitorParticipation")
-    class ExhibitorParticipation:
+    @registry.type("ExhibitionParticipation", node=models.ExhibitorParticipation)
+    class ExhibitionParticipation:
         """An exhibitor (a company customer) at one edition (参展)."""
 
         id: strawberry.ID
@@ -109,8 +109,8 @@ def trellis_graphql_types(registry):
             user = info.context.user
             return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.company_id)
 
-    @registry.type("VisitorRegistration")
-    class VisitorRegistration:
+    @registry.type("ExhibitionVisitorRegistration", node=models.VisitorRegistration)
+    class ExhibitionVisitorRegistration:
         """A visitor registered for an edition, with a badge code (organiser staff, and managers and reps for
         the visitors they may see)."""
 
@@ -134,8 +134,8 @@ def trellis_graphql_types(registry):
             user = info.context.user
             return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
 
-    @registry.type("EditionMetrics")
-    class EditionMetrics:
+    @registry.type("ExhibitionEditionMetrics")
+    class ExhibitionEditionMetrics:
         """An edition's figures (null for roles that get no figures: exhibitors, reps)."""
 
         exhibitors: int = strawberry.field(description="Booked exhibitors (confirmed, paid, arrived or attended).")
@@ -157,8 +157,8 @@ def trellis_graphql_types(registry):
         meetings: int = strawberry.field(description="Meetings accepted or held between exhibitors and visitors.")
         meetings_held: int = strawberry.field(description="Of those, the ones held.")
 
-    @registry.type("Edition", node=models.ExhibitionEdition)
-    class Edition:
+    @registry.type("ExhibitionEdition", node=models.ExhibitionEdition)
+    class ExhibitionEdition:
         """One edition (届) of a show."""
 
         id: strawberry.ID
@@ -177,18 +177,27 @@ def trellis_graphql_types(registry):
         def exhibition(self, info: strawberry.Info) -> Optional[registry.ref("Exhibition")]:
             return self.exhibition  # joined-loaded with the edition
 
-        @strawberry.field(description="The exhibitors taking part (participations you may see), every status.")
-        def exhibitors(self, info: strawberry.Info) -> list[registry.ref("ExhibitorParticipation")]:
+        @strawberry.field(description="The edition's exhibitors, oldest first (10 by default).")
+        def exhibitors(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                       before: Before = None) -> registry.connection("ExhibitionParticipation"):
             user = info.context.user
-            return info.context.loaders.load("exhibitions.participations_by_edition",
-                                             lambda ids: svc.participations_for_editions(user, ids), self.id, [])
+            return nested_connection(
+                info.context.loaders, "exhibitions.participations_by_edition",
+                lambda ids, request: svc.participation_pages_for_editions(user, ids, request), self.id,
+                page_request(first, after, last, before, default=10),
+                count_name="exhibitions.participation_counts_by_edition",
+                count_batch=lambda ids: svc.participation_counts_for_editions(user, ids))
 
-        @strawberry.field(description="Registered visitors you may see (none for exhibitor users).")
-        def visitors(self, info: strawberry.Info, first: Annotated[int, strawberry.argument(description="How many, 1–100 (default 20).")] = 20) -> list[registry.ref("VisitorRegistration")]:
+        @strawberry.field(description="The edition's visitor registrations, by registration time (20 by default).")
+        def visitors(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                     before: Before = None) -> registry.connection("ExhibitionVisitorRegistration"):
             user = info.context.user
-            limit = max(1, min(first, 100))
-            return info.context.loaders.load(f"exhibitions.registrations_by_edition:{limit}",
-                                             lambda ids: svc.registrations_for_editions(user, ids, limit), self.id, [])
+            return nested_connection(
+                info.context.loaders, "exhibitions.registrations_by_edition",
+                lambda ids, request: svc.registration_pages_for_editions(user, ids, request), self.id,
+                page_request(first, after, last, before, default=20),
+                count_name="exhibitions.registration_counts",
+                count_batch=lambda ids: svc.count_registrations_for_editions(user, ids))
 
         @strawberry.field(description="How many registrations of the edition you may see.")
         def visitor_count(self, info: strawberry.Info) -> int:
@@ -197,7 +206,7 @@ def trellis_graphql_types(registry):
                                              lambda ids: svc.count_registrations_for_editions(user, ids), self.id, 0)
 
         @strawberry.field(description="The edition's figures; null for roles that get none (exhibitors, reps).")
-        def metrics(self, info: strawberry.Info) -> Optional[registry.ref("EditionMetrics")]:
+        def metrics(self, info: strawberry.Info) -> Optional[registry.ref("ExhibitionEditionMetrics")]:
             user = info.context.user
             return info.context.loaders.load("exhibitions.edition_metrics", lambda ids: _edition_metrics(user, ids),
                                              self.id)
@@ -217,11 +226,11 @@ def trellis_graphql_types(registry):
         version: int
 
         @strawberry.field(description="The scanned visitor, with only the fields the edition lets exhibitors see (staff: all).")
-        def visitor(self) -> registry.ref("VisitorCard"):
+        def visitor(self) -> registry.ref("ExhibitionVisitorCard"):
             return _card(self.visitor)
 
-    @registry.input("ExhibitionLeadInput")
-    class ExhibitionLeadInput:
+    @registry.input("ExhibitionLeadCreateInput")
+    class ExhibitionLeadCreateInput:
         participation_id: strawberry.ID
         badge_code: str = strawberry.field(description="The code on the visitor's badge, as scanned at the booth.")
         rating: Optional[LeadRating] = strawberry.UNSET
@@ -241,11 +250,11 @@ def trellis_graphql_types(registry):
 #: records served with the house CRUD fields: type → (service functions' stem, schemas' stem, field stem,
 #: the operations a hand-written field already serves)
 RECORDS = {
-    "Exhibition": ("exhibition", "Exhibition", "Exhibition", {"list"}),
-    "Edition": ("edition", "Edition", "ExhibitionEdition", {"list", "get"}),
-    "Booth": ("booth", "Booth", "ExhibitionBooth", set()),
-    "ExhibitorParticipation": ("participation", "Participation", "ExhibitorParticipation", set()),
-    "VisitorRegistration": ("registration", "Registration", "VisitorRegistration", set()),
+    "Exhibition": ("exhibition", "Exhibition", "Exhibition", set()),
+    "ExhibitionEdition": ("edition", "Edition", "ExhibitionEdition", set()),
+    "ExhibitionBooth": ("booth", "Booth", "ExhibitionBooth", set()),
+    "ExhibitionParticipation": ("participation", "Participation", "ExhibitionParticipation", set()),
+    "ExhibitionVisitorRegistration": ("registration", "Registration", "ExhibitionVisitorRegistration", set()),
 }
 
 
@@ -256,7 +265,9 @@ def _register_record_inputs(registry) -> None:
     for _type, (_fn, stem, field_stem, _done) in RECORDS.items():
         crud_inputs(registry, field_stem, create=getattr(schemas, f"{stem}Create"),
                     update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
-                    prefix="Exhibition")
+                    prefix="Exhibition", vocabularies={"status": "exhibitions_participation.status.state"}
+                    if stem == "Participation" else None)
+    input_from_schema(registry, "ExhibitionLeadFilter", schemas.LeadFilter)
 
 
 def _records(registry) -> CrudFields:
@@ -283,7 +294,7 @@ def _records(registry) -> CrudFields:
 def trellis_graphql_type_fields(registry):
     def registrations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
                       after: After = None, last: Last = None, before: Before = None
-                      ) -> registry.connection("VisitorRegistration"):
+                      ) -> registry.connection("ExhibitionVisitorRegistration"):
         user = info.context.user
         return nested_connection(
             info.context.loaders, "exhibitions.registrations_by_customer",
@@ -293,7 +304,7 @@ def trellis_graphql_type_fields(registry):
 
     def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
                                  after: After = None, last: Last = None, before: Before = None
-                                 ) -> registry.connection("ExhibitorParticipation"):
+                                 ) -> registry.connection("ExhibitionParticipation"):
         user = info.context.user
         return nested_connection(
             info.context.loaders, "exhibitions.participations_by_customer",
@@ -303,7 +314,7 @@ def trellis_graphql_type_fields(registry):
 
     from plugins.exhibitions.workflows import PARTICIPATION
 
-    return {"ExhibitorParticipation": {"history": history_field(registry, PARTICIPATION, "Every status move, oldest first.")},
+    return {"ExhibitionParticipation": {"history": history_field(registry, PARTICIPATION, "Every status move, oldest first.")},
             "Customer": {
         "registrations": strawberry.field(resolver=registrations,
                                           description="Show registrations of this visitor (exhibitions)."),
@@ -313,39 +324,17 @@ def trellis_graphql_type_fields(registry):
 
 
 def trellis_graphql_query_fields(registry):
-    def exhibitions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None
-                    ) -> registry.connection("Exhibition"):
-        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after, last, before)))
-
-    def editions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                 exhibition_id: Optional[strawberry.ID] = None) -> registry.connection("Edition"):
-        filters = {"exhibition_id": exhibition_id} if exhibition_id else {}
-        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after, last, before)))
-
-    def edition(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Edition")]:
-        return svc.get_edition(info.context.user, id)
-
-    def exhibition_leads(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                         before: Before = None, edition_id: Optional[strawberry.ID] = None,
-                         rating: Annotated[Optional[registry.vocabulary_enum("exhibitions_lead_rating")], strawberry.argument(description="Only leads with this rating.")] = None,
-                         ) -> registry.connection("ExhibitionLead"):
-        filters = {k: stored(v) for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
-        return connection(info, svc.list_leads(info.context.user, filters,
-                                               page=page_request(first, after, last, before)))
-
-    def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
-        return svc.get_lead(info.context.user, id)
-
-    return {**_records(registry).query,
-            "exhibitions": strawberry.field(resolver=exhibitions, description="The shows, by name (everyone signed in)."),
-            "editions": strawberry.field(resolver=editions, description="Editions of the shows, newest first (everyone signed in)."),
-            "edition": strawberry.field(resolver=edition, description="One edition by its id."),
-            "exhibitionLeads": strawberry.field(resolver=exhibition_leads, description="Leads you may see, newest first: an exhibitor user its own company's, organiser staff all."),
-            "exhibitionLead": strawberry.field(resolver=exhibition_lead, description="One lead you may see.")}
+    leads = crud_fields(
+        registry, "ExhibitionLead",
+        service=CrudService(list=svc.list_leads, get=svc.get_lead, create=None, update=None, delete=None,
+                            restore=None),
+        filter_input="ExhibitionLeadFilter", sortable=list(svc.LEAD_SORT), default_sort="-captured_at",
+        names={"delete": None, "restore": None})
+    return {**_records(registry).query, **leads.query}
 
 
 def trellis_graphql_mutation_fields(registry):
-    def capture_exhibition_lead(info: strawberry.Info, input: registry.ref("ExhibitionLeadInput")
+    def capture_exhibition_lead(info: strawberry.Info, input: registry.ref("ExhibitionLeadCreateInput")
                                 ) -> registry.ref("ExhibitionLead"):
         return svc.capture_lead(info.context.user, input_to_dict(input))[0]
 
@@ -355,7 +344,7 @@ def trellis_graphql_mutation_fields(registry):
 
     def change_participation_status(info: strawberry.Info, id: strawberry.ID,
                                     to: Annotated[registry.vocabulary_enum("exhibitions_participation.status.state"), strawberry.argument(description="The status to move to.")],
-                                    reason: str = "") -> registry.ref("ExhibitorParticipation"):
+                                    reason: str = "") -> registry.ref("ExhibitionParticipation"):
         return svc.change_participation_status(info.context.user, id, {"to": stored(to), "reason": reason})
 
     def delete_exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
@@ -372,4 +361,4 @@ def trellis_graphql_mutation_fields(registry):
             "restoreExhibitionLead": strawberry.mutation(resolver=restore_exhibition_lead, description="Bring a deleted lead back."),
             "captureExhibitionLead": strawberry.mutation(resolver=capture_exhibition_lead, description="Record a badge scanned at a booked exhibitor's booth; scanning the same badge again returns the lead already captured."),
             "updateExhibitionLead": strawberry.mutation(resolver=update_exhibition_lead, description="Rate, tag or note a lead; send the version you read."),
-            "changeParticipationStatus": strawberry.mutation(resolver=change_participation_status, description="Move a participation along its workflow (invited → applied → confirmed → paid → arrived → attended, or cancelled); paying sells its reserved booths, cancelling frees them.")}
+            "changeExhibitionParticipationStatus": strawberry.mutation(resolver=change_participation_status, description="Move a participation along its workflow (invited → applied → confirmed → paid → arrived → attended, or cancelled); paying sells its reserved booths, cancelling frees them.")}

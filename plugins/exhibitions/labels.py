@@ -119,6 +119,11 @@ VISITOR_FIELD = [
 DEFAULT_VISIBLE_FIELDS = ["name", "company", "job_title", "category", "interests"]
 
 LABELS = {
+    "notification_kind": [
+        Choice("exhibitions.follow_up", "Lead follow-up due", "线索跟进"),
+        Choice("exhibitions.matches", "Matching buyers", "匹配买家"),
+        Choice("exhibitions.meeting_requested", "Meeting requested", "洽谈邀约"),
+    ],
     "exhibitions_visitor_category": VISITOR_CATEGORY,
     "exhibitions_purchase_intent": PURCHASE_INTENT,
     "exhibitions_registration_source": REGISTRATION_SOURCE,

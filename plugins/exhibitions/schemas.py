@@ -40,7 +40,8 @@ class ExhibitionUpdate(ExhibitionCreate):
 
 
 class ExhibitionFilter(StrictSchema):
-    q = fields.String(validate=validate.Length(max=200))
+    q = fields.String(validate=validate.Length(max=200),
+                      metadata={"description": "Only shows whose name contains this text (case-insensitive)."})
     deleted = fields.Boolean(load_default=False)
 
 
@@ -230,7 +231,7 @@ class LeadFilter(StrictSchema):
     edition_id = fields.UUID()
     participation_id = fields.UUID()
     rating = fields.String(validate=one_of(L.LEAD_RATING))
-    tag = fields.String(validate=validate.Length(max=40))
+    tag = fields.String(validate=validate.Length(max=40), metadata={"description": "Only leads carrying this tag."})
     deleted = fields.Boolean(load_default=False)
 
 

@@ -1389,34 +1389,26 @@ def participation_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID
                                 ExhibitorParticipation.company_id, customer_ids)
 
 
-def participations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ExhibitorParticipation]]:
-    out = {eid: [] for eid in edition_ids}
-    if edition_ids:
-        rows = list(db.session().scalars(_visible(actor, ExhibitorParticipation).where(
-            ExhibitorParticipation.edition_id.in_(edition_ids)).order_by(ExhibitorParticipation.created_at,
-                                                                         ExhibitorParticipation.id)))
-        for p in rows:
-            out[p.edition_id].append(p)
-    return out
+def participation_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: paging.KeysetRequest
+                                     ) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each edition's exhibitors (oldest first), in one statement (a window): the nested
+    ``ExhibitionEdition.exhibitors``."""
+    return paging.seek_windows(db.session(), _visible(actor, ExhibitorParticipation),
+                               ExhibitorParticipation.edition_id, edition_ids, page,
+                               [ExhibitorParticipation.created_at], ExhibitorParticipation.id)
 
 
-def registrations_for_editions(actor, edition_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list]:
-    """The first ``limit`` registrations of each edition (one windowed query)."""
-    from sqlalchemy.orm import aliased
+def participation_counts_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return paging.count_windows(db.session(), _visible(actor, ExhibitorParticipation),
+                                ExhibitorParticipation.edition_id, edition_ids)
 
-    out = {eid: [] for eid in edition_ids}
-    if not edition_ids:
-        return out
-    ranked = (_visible(actor, VisitorRegistration).where(VisitorRegistration.edition_id.in_(edition_ids))
-              .add_columns(func.row_number().over(partition_by=VisitorRegistration.edition_id,
-                                                  order_by=(VisitorRegistration.registered_at,
-                                                            VisitorRegistration.id)).label("rank")).subquery())
-    alias = aliased(VisitorRegistration, ranked)
-    rows = list(db.session().scalars(select(alias).where(ranked.c.rank <= limit)
-                                     .order_by(ranked.c.edition_id, ranked.c.rank)))
-    for reg in rows:
-        out[reg.edition_id].append(reg)
-    return out
+
+def registration_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: paging.KeysetRequest
+                                    ) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each edition's registrations (by registration time), in one statement (a window):
+    the nested ``ExhibitionEdition.visitors``."""
+    return paging.seek_windows(db.session(), _visible(actor, VisitorRegistration), VisitorRegistration.edition_id,
+                               edition_ids, page, [VisitorRegistration.registered_at], VisitorRegistration.id)
 
 
 def count_registrations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -1,9 +1,10 @@
 """Property service (物业服务): GraphQL types and fields, contributed through the ``trellis_graphql_*`` hooks.
 
-Types ``ServiceRequest``, ``ServiceTeam``, ``PropertyOccupancy``, ``PropertyUnit``, ``PropertyBuilding``;
-``Customer.units`` and ``Customer.serviceRequests`` on the core type (batched per request: a list of N
-customers costs the same statements as one); the ``serviceRequests`` connection with filters and
-``serviceRequest(id:)``; mutations for the loop. Resolvers only translate to the services.
+Types ``PropertyServiceRequest``, ``PropertyTeam``, ``PropertyOccupancy``, ``PropertyUnit``,
+``PropertyBuilding``; ``Customer.units`` and ``Customer.serviceRequests`` on the core type (connections,
+batched per request: a list of N customers costs the same statements as one); the
+``propertyServiceRequests`` connection with filters and ``propertyServiceRequest(id:)``; mutations for the
+loop. Resolvers only translate to the services.
 """
 import datetime as dt
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
+from api.graphql.conventions import open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import crud_inputs, type_from_schema
 from api.graphql.lifecycle import history_field
@@ -90,8 +92,8 @@ def register_types(registry) -> None:
         def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:
             return info.context.loaders.load("property_service.units", _units, self.unit_id)
 
-    @registry.type("ServiceTeam", node=models.PsTeam)
-    class ServiceTeam:
+    @registry.type("PropertyTeam", node=models.PsTeam)
+    class PropertyTeam:
         """A service team (工程组, 环境组, 护卫组, 行政组 …)."""
 
         id: strawberry.ID
@@ -106,12 +108,13 @@ def register_types(registry) -> None:
     Status = registry.vocabulary_enum("property_service_request.status.state")
     SlaState = registry.vocabulary_enum("property_service_sla_state")
 
-    @registry.type("ServiceRequest", node=NodeSource(models.PsRequest, visible=requests.visible))
-    class ServiceRequest:
+    @registry.type("PropertyServiceRequest", node=NodeSource(models.PsRequest, visible=requests.visible))
+    class PropertyServiceRequest:
         """A service request (服务申请) in the closed loop, with its SLA clocks and the owner's rating."""
 
         id: strawberry.ID
-        kind: str = strawberry.field(description="A service kind's code (the centre keeps the list of kinds).")
+        kind: str = strawberry.field(description="A service kind's code (the centre keeps the list of kinds).",
+                                     metadata=open_vocabulary("A service kind's code: the kinds are records the service centre keeps (propertyRequestKinds)."))
         channel: Channel
         requester_id: strawberry.ID
         unit_id: Optional[strawberry.ID]
@@ -156,7 +159,7 @@ def register_types(registry) -> None:
                                              self.requester_id)
 
         @strawberry.field
-        def team(self, info: strawberry.Info) -> Optional[registry.ref("ServiceTeam")]:
+        def team(self, info: strawberry.Info) -> Optional[registry.ref("PropertyTeam")]:
             return info.context.loaders.load("property_service.teams", _teams, self.team_id)
 
         @strawberry.field
@@ -172,10 +175,10 @@ def register_types(registry) -> None:
         def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
             return info.context.loaders.load("property_service.buildings", _buildings, self.building_id)
 
-    @registry.input("ServiceRequestFilter")
-    class ServiceRequestFilter:
+    @registry.input("PropertyServiceRequestFilter")
+    class PropertyServiceRequestFilter:
         status: Optional[Status] = UNSET
-        kind: Optional[str] = UNSET
+        kind: Optional[str] = strawberry.field(default=UNSET, metadata=open_vocabulary("A service kind's code: the kinds are records the service centre keeps (propertyRequestKinds)."))
         channel: Optional[Channel] = UNSET
         priority: Optional[Priority] = UNSET
         sla_state: Optional[SlaState] = UNSET
@@ -188,9 +191,9 @@ def register_types(registry) -> None:
         open: Optional[bool] = strawberry.field(default=UNSET, description="Only requests still owed work.")
         deleted: Optional[bool] = UNSET
 
-    @registry.input("ServiceRequestCreateInput")
-    class ServiceRequestCreateInput:
-        kind: str
+    @registry.input("PropertyServiceRequestCreateInput")
+    class PropertyServiceRequestCreateInput:
+        kind: str = strawberry.field(metadata=open_vocabulary("A service kind's code: the kinds are records the service centre keeps (propertyRequestKinds)."))
         requester_id: strawberry.ID
         description: str
         channel: Optional[Channel] = UNSET
@@ -202,8 +205,8 @@ def register_types(registry) -> None:
         team_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Dispatch at once.")
         assignee_id: Optional[strawberry.ID] = UNSET
 
-    @registry.input("ServiceRequestUpdateInput")
-    class ServiceRequestUpdateInput:
+    @registry.input("PropertyServiceRequestUpdateInput")
+    class PropertyServiceRequestUpdateInput:
         version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
         description: Optional[str] = UNSET
         photos: Optional[list[str]] = UNSET
@@ -213,23 +216,20 @@ def register_types(registry) -> None:
 
     register_record_types(registry)
 
-def _occupancies(user, customer_ids: list) -> dict:
-    out = {}
-    for customer_id, pairs in services.units_of_customers(user, customer_ids).items():
-        out[customer_id] = [occupancy for occupancy, _unit in pairs]
-    return out
-
-
 def type_fields(registry) -> dict:
-    def units(root: strawberry.Parent[object], info: strawberry.Info) -> list[registry.ref("PropertyOccupancy")]:
-        """The units the customer owns or lives in now (业主/住户)."""
+    def units(root: strawberry.Parent[object], info: strawberry.Info, first: First = None, after: After = None,
+              last: Last = None, before: Before = None) -> registry.connection("PropertyOccupancy"):
+        """The units the customer owns or lives in now (业主/住户), by unit and room (10 by default)."""
         user = info.context.user
-        return info.context.loaders.load("property_service.units_of", lambda ids: _occupancies(user, ids),
-                                         root.id, default=[])
+        return nested_connection(
+            info.context.loaders, "property_service.units_of",
+            lambda ids, request: services.occupancy_pages_for_customers(user, ids, request), root.id,
+            page_request(first, after, last, before, default=10), count_name="property_service.unit_counts",
+            count_batch=lambda ids: services.occupancy_counts_for_customers(user, ids))
 
     def service_requests(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
                          after: After = None, last: Last = None, before: Before = None
-                         ) -> registry.connection("ServiceRequest"):
+                         ) -> registry.connection("PropertyServiceRequest"):
         """The customer's service requests you may see, newest first (10 by default)."""
         user = info.context.user
         return nested_connection(
@@ -238,7 +238,7 @@ def type_fields(registry) -> dict:
             page_request(first, after, last, before, default=10), count_name="property_service.request_counts",
             count_batch=lambda ids: requests.counts_for_customers(user, ids))
 
-    return {"ServiceRequest": {"history": history_field(registry, requests.WORKFLOW,
+    return {"PropertyServiceRequest": {"history": history_field(registry, requests.WORKFLOW,
                                                         "Every status move of the request, oldest first.")},
             "Customer": {"units": strawberry.field(resolver=units, description="Units the customer owns or lives in."),
                          "serviceRequests": strawberry.field(resolver=service_requests,
@@ -253,7 +253,7 @@ RECORDS = {
     "PropertyOccupancy": (lambda: services.occupancies, "Occupancy", "propertyOccupancies"),
     "PropertyRequestKind": (lambda: services.kinds, "Kind", "propertyRequestKinds"),
     "PropertySlaPolicy": (lambda: services.sla_policies, "SlaPolicy", "propertySlaPolicies"),
-    "ServiceTeam": (lambda: services.teams, "Team", None),   # serviceTeams is the plain list below
+    "PropertyTeam": (lambda: services.teams, "Team", "propertyTeams"),
 }
 
 
@@ -267,13 +267,14 @@ def register_record_types(registry) -> None:
                      description="An estate (小区) and its address.")
     type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind,
                      description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
+    sla_kind = {"kind": open_vocabulary("A service kind's code (propertyRequestKinds), or * for every kind.")}
     type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, node=PsSlaPolicy,
-                     vocabularies={"priority": "property_service_priority"},
+                     vocabularies={"priority": "property_service_priority"}, metadata=sla_kind,
                      description="Response and resolution targets in working minutes, by kind and priority.")
     for type_name, (_service, stem, _list) in RECORDS.items():
         crud_inputs(registry, type_name, create=getattr(schemas, f"{stem}Create"),
                     update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
-                    prefix="Property")
+                    prefix="Property", metadata=sla_kind)
 
 
 def _records(registry) -> CrudFields:
@@ -295,31 +296,25 @@ def _records(registry) -> CrudFields:
 
 def _crud(registry) -> CrudFields:
     return crud_fields(
-        registry, "ServiceRequest",
+        registry, "PropertyServiceRequest",
         service=CrudService(list=requests.list_requests, get=requests.get, create=requests.create,
                             update=requests.update, delete=requests.delete, restore=requests.restore),
-        create_input="ServiceRequestCreateInput", update_input="ServiceRequestUpdateInput",
-        filter_input="ServiceRequestFilter", sortable=list(requests.SORTABLE), default_sort="-created_at",
+        create_input="PropertyServiceRequestCreateInput", update_input="PropertyServiceRequestUpdateInput",
+        filter_input="PropertyServiceRequestFilter", sortable=list(requests.SORTABLE), default_sort="-created_at",
         descriptions={"get": "One service request you may see.",
                       "list": "Service requests you may see, filtered and paginated.",
                       "delete": "Soft delete (centre); returns the record."})
 
 
 def query_fields(registry) -> dict:
-    def service_teams(info: strawberry.Info) -> list[registry.ref("ServiceTeam")]:
-        from core.services.common import PageRequest
-
-        return services.teams.list(info.context.user, {}, page=PageRequest(limit=100)).items
-
     return {
         **_crud(registry).query,
         **_records(registry).query,
-        "serviceTeams": strawberry.field(resolver=service_teams, description="The service teams."),
     }
 
 
 def mutation_fields(registry) -> dict:
-    Ref = registry.ref("ServiceRequest")
+    Ref = registry.ref("PropertyServiceRequest")
 
     def dispatch(info: strawberry.Info, id: strawberry.ID, team_id: strawberry.ID,
                  assignee_id: Optional[strawberry.ID] = None, note: str = "") -> Optional[Ref]:
@@ -359,14 +354,14 @@ def mutation_fields(registry) -> dict:
     return {
         **_crud(registry).mutation,
         **_records(registry).mutation,
-        "dispatchServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),
-        "startServiceRequest": m(resolver=start, description="The team starts work on a dispatched request."),
-        "waitServiceRequest": m(resolver=wait, description="Wait on the owner: the SLA clocks pause."),
-        "resumeServiceRequest": m(resolver=resume, description="The owner did their part: back to the state the request waited in, deadlines moved on."),
-        "resolveServiceRequest": m(resolver=resolve, description="Report the request resolved; the owner then rates the work (it closes by itself when no rating comes)."),
-        "rejectServiceRequest": m(resolver=reject, description="Reject with the explanation owed to the owner."),
-        "referServiceRequest": m(resolver=refer, description="Refer to an outside party."),
-        "closeServiceRequest": m(resolver=close, description="Close a resolved request without a rating (the owner confirmed by phone …)."),
-        "reopenServiceRequest": m(resolver=reopen, description="Bring back a resolved or closed request (the fix did not hold): to its team, with a new resolution deadline."),
-        "rateServiceRequest": m(resolver=rate, description="The owner's rating 1–5, on their behalf."),
+        "dispatchPropertyServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),
+        "startPropertyServiceRequest": m(resolver=start, description="The team starts work on a dispatched request."),
+        "waitPropertyServiceRequest": m(resolver=wait, description="Wait on the owner: the SLA clocks pause."),
+        "resumePropertyServiceRequest": m(resolver=resume, description="The owner did their part: back to the state the request waited in, deadlines moved on."),
+        "resolvePropertyServiceRequest": m(resolver=resolve, description="Report the request resolved; the owner then rates the work (it closes by itself when no rating comes)."),
+        "rejectPropertyServiceRequest": m(resolver=reject, description="Reject with the explanation owed to the owner."),
+        "referPropertyServiceRequest": m(resolver=refer, description="Refer to an outside party."),
+        "closePropertyServiceRequest": m(resolver=close, description="Close a resolved request without a rating (the owner confirmed by phone …)."),
+        "reopenPropertyServiceRequest": m(resolver=reopen, description="Bring back a resolved or closed request (the fix did not hold): to its team, with a new resolution deadline."),
+        "ratePropertyServiceRequest": m(resolver=rate, description="The owner's rating 1–5, on their behalf."),
     }

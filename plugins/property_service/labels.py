@@ -54,6 +54,12 @@ SLA_STATES = [
 ]
 
 LABELS = {
+    "notification_kind": [
+        Choice("property_service.dispatched", "Service request dispatched", "服务申请已派单"),
+        Choice("property_service.escalated", "Service request escalated", "服务申请已升级"),
+        Choice("property_service.low_rating", "Low rating", "低分评价"),
+        Choice("property_service.sla_at_risk", "SLA at risk", "时限将超"),
+    ],
     "property_service_kind": KINDS,
     "property_service_channel": CHANNELS,
     "property_service_priority": PRIORITIES,

@@ -210,6 +210,28 @@ def units_of_customers(actor: Any, customer_ids: list[uuid.UUID], *, current_onl
     return out
 
 
+def _current_occupancies(actor: Any) -> Select:
+    today = utcnow().date()
+    return (select(PsOccupancy).join(PsUnit, PsUnit.id == PsOccupancy.unit_id)
+            .where(visibility(actor, PsOccupancy), PsOccupancy.deleted_at.is_(None), PsUnit.deleted_at.is_(None),
+                   (PsOccupancy.end_date.is_(None)) | (PsOccupancy.end_date >= today)))
+
+
+def occupancy_pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: Any) -> dict:
+    """A keyset page of each customer's current occupancies (by unit and room), for many customers in one
+    statement (a window): the nested ``Customer.units``."""
+    from core.services import paging
+
+    return paging.seek_windows(db.session(), _current_occupancies(actor), PsOccupancy.customer_id, customer_ids,
+                               page, [PsUnit.unit, PsUnit.room], PsOccupancy.id)
+
+
+def occupancy_counts_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict:
+    from core.services import paging
+
+    return paging.count_windows(db.session(), _current_occupancies(actor), PsOccupancy.customer_id, customer_ids)
+
+
 def units_of(actor: Any, customer_id: Any) -> list:
     customer = customers.get(actor, customer_id)
     return units_of_customers(actor, [customer.id], current_only=False)[customer.id]

@@ -72,6 +72,12 @@ def trellis_record_scopes():
 @hookimpl
 def trellis_labels():
     return {
+        "notification_kind": [
+            Choice("retail_membership.occasion", "Member's occasion", "会员纪念日"),
+            Choice("retail_membership.season", "Seasonal greeting", "季节问候"),
+            Choice("retail_membership.holiday", "Holiday greeting", "节日问候")],
+        "retail_membership_upload_status": [
+            Choice("created", "Recorded", "已记录"), Choice("duplicate", "Already recorded", "重复")],
         "retail_membership_store_kind": [
             Choice("clothing", "Clothing", "服装"), Choice("cosmetics", "Cosmetics", "化妆品"),
             Choice("restaurant", "Restaurant", "餐饮"), Choice("books", "Books", "图书"),

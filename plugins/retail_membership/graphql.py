@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
+from api.graphql.conventions import open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
 from api.graphql.lifecycle import history_field
@@ -25,6 +26,9 @@ from api.graphql.pagination import After, Before, First, Last, connection, neste
 
 from api.graphql.nodes import NodeSource
 from plugins.retail_membership import campaigns, models, services
+
+#: a purchase line's category is what the POS sends (free text up to 60 characters), not a vocabulary
+CATEGORY = open_vocabulary("The category the POS system sends with a line (free text), not a fixed list.")
 
 
 def register_types(registry) -> None:
@@ -84,7 +88,7 @@ def register_types(registry) -> None:
 
         line_no: int = strawberry.field(description="The line's position in the sale, from 1.")
         sku: str = strawberry.field(description="The article's stock-keeping unit, as the POS sends it.")
-        category: str = strawberry.field(description="The article's product category, as the POS sends it (campaign goals and segments use it).")
+        category: str = strawberry.field(metadata=CATEGORY, description="The article's product category, as the POS sends it (campaign goals and segments use it).")
         quantity: int = strawberry.field(description="How many were bought.")
 
         @strawberry.field(description="The price of one, as a decimal string with two places.")
@@ -227,15 +231,15 @@ def register_types(registry) -> None:
                                               lambda ids: _results(ids, confidence), self.id)
             return _Result(found) if found else None
 
-    @registry.input("RetailPurchaseLineInput")
-    class RetailPurchaseLineInput:
+    @registry.input("RetailPurchaseLineCreateInput")
+    class RetailPurchaseLineCreateInput:
         sku: str
-        category: str
+        category: str = strawberry.field(metadata=CATEGORY)
         quantity: int
         unit_price: str
 
-    @registry.input("RetailPurchaseInput")
-    class RetailPurchaseInput:
+    @registry.input("RetailPurchaseCreateInput")
+    class RetailPurchaseCreateInput:
         pos_transaction_id: str
         occurred_at: dt.datetime
         total: str = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
@@ -243,7 +247,7 @@ def register_types(registry) -> None:
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = strawberry.field(default=UNSET, description="The member's card number; or give membershipId.")
         membership_id: Optional[strawberry.ID] = UNSET
-        lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = strawberry.field(default=UNSET, description="The sale's lines (up to 500).")
+        lines: Optional[list[registry.ref("RetailPurchaseLineCreateInput")]] = strawberry.field(default=UNSET, description="The sale's lines (up to 500).")
         discount: Optional[str] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
         payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon code used at this sale.")
@@ -284,7 +288,7 @@ def register_types(registry) -> None:
 
         index: int = strawberry.field(description="The purchase's position in the batch, from 0.")
         pos_transaction_id: str = strawberry.field(description="The POS system's id of the sale.")
-        status: str = strawberry.field(description="created, or duplicate (recorded before: nothing changed).")
+        status: vocabulary("retail_membership_upload_status") = strawberry.field(description="CREATED, or DUPLICATE (recorded before: nothing changed).")
         purchase_id: strawberry.ID = strawberry.field(description="The id of the purchase recorded for it.")
         points_earned: int = strawberry.field(description="Points the purchase earned.")
 
@@ -399,7 +403,7 @@ def _register_member_inputs(registry) -> None:
     from plugins.retail_membership import schemas
 
     input_from_schema(registry, "RetailMembershipUpdateInput", schemas.MembershipUpdate, update=True)
-    input_from_schema(registry, "RetailPurchaseFilter", schemas.PurchaseFilter)
+    input_from_schema(registry, "RetailPurchaseFilter", schemas.PurchaseFilter, metadata={"category": CATEGORY})
     input_from_schema(registry, "RetailTierChangeInput", schemas.TierChange,
                       vocabularies={"tier": services.TIER_WORKFLOW + ".state"},
                       description="A tier set by hand, with the reason kept in the tier history.")
@@ -498,11 +502,11 @@ def mutation_fields(registry) -> dict:
             data["customer"] = {"name": data.pop("customer_name")}
         return services.create_membership(info.context.user, data)
 
-    def record_retail_purchase(info: strawberry.Info, input: registry.ref("RetailPurchaseInput")
+    def record_retail_purchase(info: strawberry.Info, input: registry.ref("RetailPurchaseCreateInput")
                                ) -> Optional[registry.ref("RetailPurchase")]:
         return services.record_purchase(info.context.user, input_to_dict(input))[0]
 
-    def upload_retail_purchases(info: strawberry.Info, purchases: Annotated[list[registry.ref("RetailPurchaseInput")], strawberry.argument(description="The batch's purchases, validated together before any is recorded.")]
+    def upload_retail_purchases(info: strawberry.Info, purchases: Annotated[list[registry.ref("RetailPurchaseCreateInput")], strawberry.argument(description="The batch's purchases, validated together before any is recorded.")]
                                 ) -> registry.ref("RetailUploadResult"):
         result = services.upload_batch(info.context.user, {"purchases": [input_to_dict(p) for p in purchases]})
         return _Obj({**result, "items": [_Obj(i) for i in result["items"]]})

@@ -102,8 +102,8 @@ def test_approval_request_is_decided_by_the_teams_manager(api, people):
 def test_an_unknown_approval_status_filter_is_named_not_an_empty_list(api):
     response = api.as_("manager").get("/api/v1/approvals?status=approve")
     assert response.status_code == 422 and "status" in str(response.get_json())
-    body = api.as_("manager").graphql('{ approvals(status: APPROVE) { totalCount } }')
-    assert list(body["errors"][0]["extensions"]["fields"]) == ["status"]
+    body = api.as_("manager").graphql('{ approvals(filter: {status: APPROVE}) { totalCount } }')
+    assert list(body["errors"][0]["extensions"]["fields"]) == ["filter.status"]
     assert "Did you mean the enum value 'APPROVED'?" in body["errors"][0]["message"]
     assert api.as_("manager").get("/api/v1/approvals?status=").status_code == 200  # empty: every status
 

@@ -219,17 +219,12 @@ def _note_crud(registry):
                             delete=delete_note, restore=restore_note),
         create_input="SampleNoteCreateInput", update_input="SampleNoteUpdateInput", filter_input="SampleNoteFilter",
         sortable=list(NOTE_SORTABLE), default_sort="created_at",
-        names={"list": "sampleNoteList"},   # ``sampleNotes`` is the hand-written field below
-        descriptions={"get": "One sample note you may see."})
+        descriptions={"get": "One sample note you may see.", "list": "Notes you may see (filter by customer)."})
 
 
 @hookimpl
 def trellis_graphql_query_fields(registry):
-    def sample_notes(customer_id: strawberry.ID) -> list[registry.ref("SampleNote")]:
-        return notes_of(current_user, customer_id)
-
-    return {**_note_crud(registry).query,
-            "sampleNotes": strawberry.field(resolver=sample_notes, description="Every note of one customer.")}
+    return _note_crud(registry).query   # sampleNote(id:), sampleNotes(filter: {customerId}, …)
 
 
 @hookimpl

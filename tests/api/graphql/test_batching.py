@@ -128,3 +128,36 @@ def test_records_reached_through_a_batch_load_their_own_fields_in_batches(api, r
         assert [c["node"]["customer"]["name"] for c in node["contacts"]["edges"]] == [node["name"]] * 2
         assert [e["node"]["customer"]["name"] for e in node["interactions"]["edges"]] == [node["name"]] * 2
         assert all(e["node"]["createdBy"] == {"email": "rep@example.com"} for e in node["interactions"]["edges"])
+
+
+HISTORIES = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
+    name
+    stageHistory { totalCount edges { node { fromState toState } } }
+    levelHistory(last: 1) { edges { node { toState } } }
+    ownerHistory { edges { node { reason } } }
+} } } }"""
+
+
+def test_nested_histories_are_connections_read_in_one_window_each(api, runtime, people, count_queries):
+    """Customer.stageHistory / levelHistory / ownerHistory (and every plugin's ``history_field``) page each
+    customer's moves for the whole list at once: the same statements for 5 customers as for 50."""
+    from core.services import customers
+
+    def grow(have, want):
+        with runtime.database.unit_of_work():
+            for i in range(have, want):
+                customer = customers.create(people.rep, {"name": f"Customer {i:03d}"})
+                customers.change_stage(people.rep, customer.id, {"to": "intent", "reason": "asked for a quote"})
+
+    edges = pin_statements(
+        count_queries, grow=grow,
+        fetch=lambda n: graphql_list(api.as_("rep").graphql(HISTORIES, {"first": n}), "customers.edges"),
+        # token and user, the page and its tags, then one window per history and one grouped COUNT for
+        # stageHistory's totalCount
+        expected=8)
+    for edge in edges:
+        stages = edge["node"]["stageHistory"]
+        assert stages["totalCount"] == len(stages["edges"]) >= 1
+        assert stages["edges"][-1]["node"]["toState"] == "intent"
+        assert edge["node"]["ownerHistory"] == {"edges": []}
+

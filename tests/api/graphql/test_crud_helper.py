@@ -18,7 +18,7 @@ UPDATE = (f"mutation($id: ID!, $input: SampleNoteUpdateInput!) {{ updateSampleNo
           f"{{ {NOTE} }} }}")
 GET = f"query($id: ID!) {{ sampleNote(id: $id) {{ {NOTE} }} }}"
 LIST = """query($filter: SampleNoteFilter, $orderBy: String, $first: Int! = 20, $after: String) {
-    sampleNoteList(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+    sampleNotes(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { text score } } } }"""
 
 
@@ -43,11 +43,11 @@ def test_crud_fields_serve_list_get_create_update_delete_restore(notes):
     assert ok(api.as_("rep").graphql(GET, {"id": first["id"]}))["sampleNote"] == first
 
     page = ok(api.as_("rep").graphql(LIST, {"filter": {"customerId": customer["id"]}, "orderBy": "-score",
-                                            "first": 1}))["sampleNoteList"]
+                                            "first": 1}))["sampleNotes"]
     assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"]
     assert [e["node"]["text"] for e in page["edges"]] == ["second"]
     rest = ok(api.as_("rep").graphql(LIST, {"orderBy": "-score", "after": page["pageInfo"]["endCursor"]}))
-    assert [e["node"]["text"] for e in rest["sampleNoteList"]["edges"]] == ["first"]
+    assert [e["node"]["text"] for e in rest["sampleNotes"]["edges"]] == ["first"]
 
     updated = ok(api.as_("rep").graphql(UPDATE, {"id": first["id"], "input": {"version": 1, "score": 5}}))
     assert updated["updateSampleNote"]["score"] == 5 and updated["updateSampleNote"]["version"] == 2
@@ -56,7 +56,7 @@ def test_crud_fields_serve_list_get_create_update_delete_restore(notes):
                                         {"id": first["id"]}))["deleteSampleNote"]
     assert deleted["id"] == first["id"] and deleted["deletedAt"]
     error(api.as_("rep").graphql(GET, {"id": first["id"]}), "NOT_FOUND")
-    in_bin = ok(api.as_("rep").graphql(LIST, {"filter": {"deleted": True}}))["sampleNoteList"]
+    in_bin = ok(api.as_("rep").graphql(LIST, {"filter": {"deleted": True}}))["sampleNotes"]
     assert [e["node"]["text"] for e in in_bin["edges"]] == ["first"]
 
     restored = ok(api.as_("rep").graphql("mutation($id: ID!) { restoreSampleNote(id: $id) { id deletedAt } }",
@@ -110,15 +110,15 @@ def test_crud_fields_have_the_house_shape(notes):
         "updateSampleNote(id: ID!, input: SampleNoteUpdateInput!): SampleNote"
     assert _signature("deleteSampleNote", mutation["deleteSampleNote"]) == "deleteSampleNote(id: ID!): SampleNote"
     assert _signature("restoreSampleNote", mutation["restoreSampleNote"]) == "restoreSampleNote(id: ID!): SampleNote"
-    assert _signature("sampleNoteList", query["sampleNoteList"]) == (
-        "sampleNoteList(first: Int, after: String, last: Int, before: String, filter: SampleNoteFilter, "
+    assert _signature("sampleNotes", query["sampleNotes"]) == (
+        "sampleNotes(first: Int, after: String, last: Int, before: String, filter: SampleNoteFilter, "
         "orderBy: String): SampleNoteConnection")
     # the descriptions every record's fields get, the record's name in them
     assert mutation["updateSampleNote"].description == "Changes a `SampleNote` and returns it. Send the version you read."
     assert mutation["deleteSampleNote"].description == (
         "Soft-deletes a `SampleNote` (its restore mutation brings it back); returns the deleted record.")
     assert mutation["updateSampleNote"].args["id"].description == "The id (a UUID) of the `SampleNote`."
-    assert query["sampleNoteList"].args["orderBy"].description == \
+    assert query["sampleNotes"].args["orderBy"].description == \
         "Comma-separated, `-` for descending: createdAt, score. Default: createdAt."
 
 

@@ -35,7 +35,7 @@ def test_a_plugin_record_is_described_from_its_model_and_the_conventions(databas
     assert "`SampleNote`" in types["SampleNoteFilter"].description
     connection_type, edge = types["SampleNoteConnection"], types["SampleNoteEdge"]
     assert all(f.description for f in [*connection_type.fields.values(), *edge.fields.values()])
-    listing = types["Query"].fields["sampleNoteList"]
+    listing = types["Query"].fields["sampleNotes"]
     assert all(arg.description for arg in listing.args.values())
     assert types["Mutation"].fields["createSampleNote"].args["input"].description == \
         "What to send: the fields of `SampleNoteCreateInput`."

@@ -92,7 +92,7 @@ def test_vocabulary_fields_arguments_and_filters_are_typed_with_their_enums():
     assert {f["name"]: f["type"]["name"] for f in result.data["filter"]["inputFields"]}["stage"] == "LifecycleStage"
     args = {f["name"]: {a["name"]: of(a["type"]) for a in f["args"]} for f in result.data["mutation"]["fields"]}
     assert args["setCustomerLevel"]["level"] == "CustomerLevel"
-    assert args["changeParticipationStatus"]["to"] == "ExhibitionsParticipationStatus"
+    assert args["changeExhibitionParticipationStatus"]["to"] == "ExhibitionsParticipationStatus"
 
 
 # --- over the wire ---------------------------------------------------------------------------------------------

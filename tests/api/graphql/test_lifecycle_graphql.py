@@ -34,10 +34,16 @@ def test_stage_moves_approvals_and_history(api, people):
     pending = ok(gql(api, "manager", "{ approvals { totalCount edges { node { id reason } } } }"))["approvals"]
     assert pending["totalCount"] == 1 and pending["edges"][0]["node"]["reason"] == "gone"
     ok(gql(api, "manager", 'mutation($id: ID!) { decideApproval(id: $id, approve: true) { status } }', id=asked["id"]))
-    history = ok(gql(api, "rep", 'query($id: ID!) { customer(id: $id) { stage stageHistory { fromState toState '
-                                 'trigger reason actor { email } approvedBy { email } } } }', id=customer["id"]))
+    # the filter: left out, pending only; a status; null, every status
+    counts = ok(gql(api, "manager", "{ pending: approvals { totalCount } approved: approvals(filter: {status: APPROVED}) "
+                                    "{ totalCount } every: approvals(filter: {status: null}) { totalCount } }"))
+    assert {k: v["totalCount"] for k, v in counts.items()} == {"pending": 0, "approved": 1, "every": 1}
+    history = ok(gql(api, "rep", 'query($id: ID!) { customer(id: $id) { stage stageHistory(last: 1) { totalCount '
+                                 'edges { node { fromState toState trigger reason actor { email } approvedBy { email } '
+                                 '} } } } }', id=customer["id"]))
     assert history["customer"]["stage"] == "LOST"
-    assert history["customer"]["stageHistory"][-1] == {
+    assert history["customer"]["stageHistory"]["totalCount"] >= 2
+    assert history["customer"]["stageHistory"]["edges"][-1]["node"] == {
         "fromState": "intent", "toState": "lost", "trigger": "MANUAL", "reason": "gone",
         "actor": {"email": "rep@example.com"}, "approvedBy": {"email": "manager@example.com"}}
 
@@ -54,11 +60,11 @@ def test_tasks_escalation_and_notifications(api):
     escalated = ok(gql(api, "manager", 'mutation($id: ID!) { escalateTask(id: $id, note: "hurry") '
                                        '{ escalationCount } }', id=task["id"]))
     assert escalated["escalateTask"]["escalationCount"] == 1
-    notes = ok(gql(api, "rep", "{ notifications(unread: true) { totalCount edges { node { id kind body } } } }"))
+    notes = ok(gql(api, "rep", "{ notifications(filter: {unread: true}) { totalCount edges { node { id kind body } } } }"))
     [edge] = notes["notifications"]["edges"]
-    assert edge["node"]["kind"] == "task.escalated" and edge["node"]["body"] == "hurry"
+    assert edge["node"]["kind"] == "TASK_ESCALATED" and edge["node"]["body"] == "hurry"
     ok(gql(api, "rep", 'mutation($id: ID!) { markNotificationRead(id: $id) { readAt } }', id=edge["node"]["id"]))
-    assert ok(gql(api, "rep", "{ notifications(unread: true) { totalCount } }"))["notifications"]["totalCount"] == 0
+    assert ok(gql(api, "rep", "{ notifications(filter: {unread: true}) { totalCount } }"))["notifications"]["totalCount"] == 0
     done = ok(gql(api, "rep", 'mutation($id: ID!) { completeTask(id: $id, input: {outcome: "met"}) '
                               '{ status outcome completedAt } }', id=task["id"]))["completeTask"]
     assert done["status"] == "DONE" and done["outcome"] == "met" and done["completedAt"]
@@ -67,9 +73,10 @@ def test_tasks_escalation_and_notifications(api):
 def test_handover_and_allocation(api, people):
     customer = create(api)
     moved = ok(gql(api, "manager", 'mutation($c: ID!, $to: ID!) { handoverCustomers(input: {customerIds: [$c], '
-                                   'toUserId: $to, reason: "left"}) { id owner { email } ownerHistory { reason } } }',
+                                   'toUserId: $to, reason: "left"}) { id owner { email } ownerHistory { edges { node { reason } } } } }',
                    c=customer["id"], to=str(people.rep2.id)))["handoverCustomers"]
-    assert moved == [{"id": customer["id"], "owner": {"email": "rep2@example.com"}, "ownerHistory": [{"reason": "left"}]}]
+    assert moved == [{"id": customer["id"], "owner": {"email": "rep2@example.com"},
+                      "ownerHistory": {"edges": [{"node": {"reason": "left"}}]}}]
     api.as_("manager").post("/api/v1/customers", json={"name": "Unowned", "owner_id": None})
     plan = ok(gql(api, "manager", 'mutation { allocateCustomers(input: {}) { rule customer { name } rep { email } } }'))
     assert plan["allocateCustomers"][0]["customer"]["name"] == "Unowned"
@@ -83,7 +90,7 @@ def test_workflows_and_levels(api):
     assert lifecycle["states"][0] == {"name": "potential", "zhCn": "潜在客户", "expectedDays": 15.0}
     customer = create(api)
     set_ = ok(gql(api, "manager", 'mutation($id: ID!) { setCustomerLevel(customerId: $id, level: A, reason: "key") '
-                                  '{ level levelPinned levelHistory { toState reason } } }', id=customer["id"]))
+                                  '{ level levelPinned levelHistory { edges { node { toState reason } } } } }', id=customer["id"]))
     assert set_["setCustomerLevel"]["level"] == "A" and set_["setCustomerLevel"]["levelPinned"] is True
 
 

@@ -50,7 +50,7 @@ def test_page_sizes_from_variables_and_fragments_count(engine, database_url, con
 
 
 def test_a_variable_with_an_overlong_list_is_refused_before_coercion(api):
-    mutation = ("mutation($p: [RetailPurchaseInput!]!) { uploadRetailPurchases(purchases: $p) { created } }")
+    mutation = ("mutation($p: [RetailPurchaseCreateInput!]!) { uploadRetailPurchases(purchases: $p) { created } }")
     body = api.as_("admin").graphql(mutation, {"p": [{"x": 1}] * 5001})
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"

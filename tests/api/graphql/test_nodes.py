@@ -167,8 +167,9 @@ def test_node_finds_a_record_of_every_core_type(api, runtime, people, tokens):
             assert ok(api.as_(who).graphql(NODE, {"id": ids[name]}))["node"] == expected[names.index(name)], name
 
 
-PLUGIN_TYPES = {"Exhibition", "Booth", "Edition", "ExhibitorParticipation", "VisitorRegistration", "ExhibitionLead",
-                "PropertyBuilding", "PropertyUnit", "PropertyOccupancy", "ServiceTeam", "ServiceRequest",
+PLUGIN_TYPES = {"Exhibition", "ExhibitionBooth", "ExhibitionEdition", "ExhibitionParticipation",
+                "ExhibitionVisitorRegistration", "ExhibitionLead",
+                "PropertyBuilding", "PropertyUnit", "PropertyOccupancy", "PropertyTeam", "PropertyServiceRequest",
                 "PropertyEstate", "PropertyRequestKind", "PropertySlaPolicy",
                 "RetailStore", "RetailMembership", "RetailPurchase", "RetailPointsEntry", "RetailCampaign"}
 

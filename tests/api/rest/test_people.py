@@ -56,8 +56,9 @@ def test_people_over_graphql(api, people):
     body = api.as_("admin").graphql('mutation($t: ID!) { createUser(input: {email: "s@example.com", role: MANAGER, '
                                     'teamId: $t}) { email role teamId } }', {"t": team_id})
     assert body["data"]["createUser"] == {"email": "s@example.com", "role": "MANAGER", "teamId": team_id}
-    listed = api.as_("rep").graphql("{ users(first: 10) { totalCount } teams { name } }")["data"]
-    assert listed == {"users": {"totalCount": 3}, "teams": [{"name": "East"}]}
+    listed = api.as_("rep").graphql("{ users(first: 10) { totalCount } teams { totalCount edges { node { name } } } }"
+                                    )["data"]
+    assert listed == {"users": {"totalCount": 3}, "teams": {"totalCount": 1, "edges": [{"node": {"name": "East"}}]}}
     denied = api.as_("rep").graphql('mutation { createTeam(input: {name: "X"}) { id } }')
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -67,7 +68,7 @@ def test_listing_users_by_an_unknown_role_is_a_422_not_an_empty_list(api, people
     assert bad.status_code == 422 and "Unknown role" in str(bad.get_json()["errors"])
     reps = api.as_("admin").get("/api/v1/users?role=rep")
     assert reps.status_code == 200 and {u["role"] for u in reps.get_json()} == {"rep"}
-    body = api.as_("admin").graphql('{ users(role: KINGG) { totalCount } }')
+    body = api.as_("admin").graphql('{ users(filter: {role: KINGG}) { totalCount } }')
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
 
 

@@ -1,4 +1,4 @@
-"""GraphQL: editions with nested exhibitors, visitors and metrics at a pinned SQL cost, Customer fields,
+"""GraphQL: editions (``exhibitionEditions``) with nested exhibitors, visitors and metrics at a pinned SQL cost, Customer fields,
 and the same lead privacy as REST."""
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from api.testing import graphql_list, pin_statements
 
 NESTED = """
 query($first: Int!) {
-  editions(first: $first) {
+  exhibitionEditions(first: $first) {
     totalCount
     edges { node {
       name startsOn exhibition { name }
-      exhibitors { status isKey categories company { name } }
-      visitors(first: 5) { badgeCode category visitor { name } }
+      exhibitors { totalCount edges { node { status isKey categories company { name } } } }
+      visitors(first: 5) { edges { node { badgeCode category visitor { name } } } }
       visitorCount
       metrics { exhibitors visitors showUpRate rebookingRate churnRate }
     } }
@@ -49,16 +49,18 @@ def grow_editions(show, have, want):
 
 
 def test_nested_edition_query_costs_a_fixed_number_of_statements(show, count_queries):
-    # auth 2, editions page 2, exhibitors 1 + their companies 2, visitors 1 + their people 2, visitor counts 1,
-    # metrics 14 — the same for 5 editions as for 50
+    # auth 2, editions page 2, exhibitors 1 (a window) + their count 1 + their companies 2, visitors 1 (a
+    # window) + their people 2, visitor counts 1, metrics 14 — the same for 5 editions as for 50
     edges = pin_statements(count_queries, grow=lambda have, want: grow_editions(show, have, want),
-                           fetch=lambda n: graphql_list(show.api.graphql(NESTED, {"first": n}), "editions.edges"),
-                           expected=25)
+                           fetch=lambda n: graphql_list(show.api.graphql(NESTED, {"first": n}),
+                                                        "exhibitionEditions.edges"),
+                           expected=26)
     nodes = [e["node"] for e in edges]
     assert nodes[0]["name"] == "CMF 2074" and nodes[-1]["name"] == "CMF 2025"  # newest first
     for node in nodes:
         assert node["exhibition"]["name"] == "China Machinery Fair"
-        assert len(node["exhibitors"]) == 2 and node["visitorCount"] == 3 and len(node["visitors"]) == 3
+        assert node["exhibitors"]["totalCount"] == 2 and len(node["exhibitors"]["edges"]) == 2
+        assert node["visitorCount"] == 3 and len(node["visitors"]["edges"]) == 3
         assert node["metrics"]["visitors"] == 3 and node["metrics"]["showUpRate"] == 1.0
     assert nodes[-1]["metrics"]["rebookingRate"] is None
     assert all((n["metrics"]["rebookingRate"], n["metrics"]["churnRate"]) == (0.5, 0.5) for n in nodes[:-1])
@@ -84,7 +86,7 @@ def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
     a = participate(show, "alpha", show.first)
     b = participate(show, "beta", show.first)
     reg = register(show, show.first, "Private Person")
-    captured = data(show.as_("alpha").graphql("""mutation($input: ExhibitionLeadInput!) {
+    captured = data(show.as_("alpha").graphql("""mutation($input: ExhibitionLeadCreateInput!) {
         captureExhibitionLead(input: $input) { id rating visitor { name email phone badgeCode } } }""",
                                               {"input": {"participationId": a["id"], "badgeCode": reg["badge_code"],
                                                          "rating": "HOT"}}))["captureExhibitionLead"]
@@ -98,9 +100,9 @@ def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
         "private.person@buyer.example"
     # nor does an exhibitor read visitors or figures through an edition
     seen = data(show.as_("alpha").graphql(
-        "query($id: ID!) { edition(id: $id) { visitors { email } visitorCount metrics { visitors } } }",
-        {"id": show.first["id"]}))["edition"]
-    assert seen == {"visitors": [], "visitorCount": 0, "metrics": None}
+        "query($id: ID!) { exhibitionEdition(id: $id) { visitors { edges { node { email } } } visitorCount "
+        "metrics { visitors } } }", {"id": show.first["id"]}))["exhibitionEdition"]
+    assert seen == {"visitors": {"edges": []}, "visitorCount": 0, "metrics": None}
     stale = show.as_("alpha").graphql("""mutation($id: ID!) {
         updateExhibitionLead(id: $id, input: {version: 99, rating: COLD}) { rating } }""", {"id": captured["id"]})
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
@@ -110,9 +112,9 @@ def test_exhibitor_reads_only_its_leads_and_allowed_fields_over_graphql(show):
 
 def test_participation_status_mutation_uses_the_workflow(show):
     p = participate(show, "alpha", show.first, status="applied")
-    moved = data(show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: CONFIRMED) {
+    moved = data(show.api.graphql("""mutation($id: ID!) { changeExhibitionParticipationStatus(id: $id, to: CONFIRMED) {
         status } }""", {"id": p["id"]}))
-    assert moved["changeParticipationStatus"]["status"] == "CONFIRMED"
-    bad = show.api.graphql("""mutation($id: ID!) { changeParticipationStatus(id: $id, to: APPLIED) { status } }""",
+    assert moved["changeExhibitionParticipationStatus"]["status"] == "CONFIRMED"
+    bad = show.api.graphql("""mutation($id: ID!) { changeExhibitionParticipationStatus(id: $id, to: APPLIED) { status } }""",
                            {"id": p["id"]})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -30,25 +30,25 @@ def test_an_organiser_builds_a_show_over_graphql(show):
       totalCount edges { node { number } } } }""", {"e": edition["id"]})["data"]["exhibitionBooths"]
     assert booths == {"totalCount": 1, "edges": [{"node": {"number": "A-01"}}]}
 
-    p = organiser.graphql("""mutation($input: ExhibitorParticipationCreateInput!) {
-      createExhibitorParticipation(input: $input) { id editionId status company { name } } }""", {"input": {
+    p = organiser.graphql("""mutation($input: ExhibitionParticipationCreateInput!) {
+      createExhibitionParticipation(input: $input) { id editionId status company { name } } }""", {"input": {
         "editionId": edition["id"], "companyId": show.companies["alpha"]["id"], "categories": ["TEXTILES"]}})
     assert p.get("errors") is None, p
-    assert p["data"]["createExhibitorParticipation"]["company"] == {"name": "Alpha Machines Ltd"}
+    assert p["data"]["createExhibitionParticipation"]["company"] == {"name": "Alpha Machines Ltd"}
 
-    r = organiser.graphql("""mutation($input: VisitorRegistrationCreateInput!) {
-      createVisitorRegistration(input: $input) { id badgeCode visitor { name } } }""", {"input": {
+    r = organiser.graphql("""mutation($input: ExhibitionVisitorRegistrationCreateInput!) {
+      createExhibitionVisitorRegistration(input: $input) { id badgeCode visitor { name } } }""", {"input": {
         "editionId": edition["id"], "name": "Chen Jing", "email": "chen.jing@buyer.example"}})
     assert r.get("errors") is None, r
-    registration = r["data"]["createVisitorRegistration"]
+    registration = r["data"]["createExhibitionVisitorRegistration"]
     assert registration["visitor"] == {"name": "Chen Jing"} and registration["badgeCode"]
-    gone = organiser.graphql("mutation($id: ID!) { deleteVisitorRegistration(id: $id) { badgeCode } }",
+    gone = organiser.graphql("mutation($id: ID!) { deleteExhibitionVisitorRegistration(id: $id) { badgeCode } }",
                              {"id": registration["id"]})
-    assert gone["data"]["deleteVisitorRegistration"] == {"badgeCode": registration["badgeCode"]}
+    assert gone["data"]["deleteExhibitionVisitorRegistration"] == {"badgeCode": registration["badgeCode"]}
     assert show.api.get(f"{BASE}/registrations/{registration['id']}").status_code == 404
-    back = organiser.graphql("mutation($id: ID!) { restoreVisitorRegistration(id: $id) { id } }",
+    back = organiser.graphql("mutation($id: ID!) { restoreExhibitionVisitorRegistration(id: $id) { id } }",
                              {"id": registration["id"]})
-    assert back["data"]["restoreVisitorRegistration"] == {"id": registration["id"]}
+    assert back["data"]["restoreExhibitionVisitorRegistration"] == {"id": registration["id"]}
 
 
 def test_bad_or_forbidden_show_input_changes_nothing(show):
@@ -86,10 +86,11 @@ def test_an_exhibitor_deletes_and_restores_its_lead(show):
 
 def test_a_participations_status_history(show):
     p = participate(show, "alpha", show.first, status="paid")
-    body = show.as_("organiser").graphql("""query($id: ID!) { exhibitorParticipation(id: $id) {
-      history { fromState toState trigger } } }""", {"id": p["id"]})
+    body = show.as_("organiser").graphql("""query($id: ID!) { exhibitionParticipation(id: $id) {
+      history { edges { node { fromState toState trigger } } } } }""", {"id": p["id"]})
     rest = ok(show.api.get(f"{BASE}/participations/{p['id']}/history"))
-    assert body["data"]["exhibitorParticipation"]["history"] == [
+    history = [e["node"] for e in body["data"]["exhibitionParticipation"]["history"]["edges"]]
+    assert history == [
         {"fromState": h["from_state"], "toState": h["to_state"], "trigger": h["trigger"].upper()} for h in rest]
-    assert [h["toState"] for h in body["data"]["exhibitorParticipation"]["history"]][-3:] == [
+    assert [h["toState"] for h in history][-3:] == [
         "applied", "confirmed", "paid"]

@@ -16,8 +16,9 @@ def test_node_reads_each_exhibitions_type_within_scope(show):
     visitor = register(show, show.first, "Wang Wei")
     lead = ok(show.as_("alpha").post(f"{BASE}/leads", json={"participation_id": alpha["id"],
                                                             "badge_code": visitor["badge_code"]}), 201)
-    ids = {"Exhibition": show.exhibition["id"], "Edition": show.first["id"], "Booth": booth["id"],
-           "ExhibitorParticipation": alpha["id"], "VisitorRegistration": visitor["id"], "ExhibitionLead": lead["id"]}
+    ids = {"Exhibition": show.exhibition["id"], "ExhibitionEdition": show.first["id"], "ExhibitionBooth": booth["id"],
+           "ExhibitionParticipation": alpha["id"], "ExhibitionVisitorRegistration": visitor["id"],
+           "ExhibitionLead": lead["id"]}
     names = list(ids)
     query = {"ids": [ids[n] for n in names]}
     everything = [{"__typename": n, "id": ids[n]} for n in names]
@@ -26,9 +27,10 @@ def test_node_reads_each_exhibitions_type_within_scope(show):
                                                                          "id": lead["id"]}
     # another exhibitor sees neither alpha's participation nor its lead; a rep sees no lead
     beta_sees = data(show.as_("beta").graphql(NODES, query))["nodes"]
-    assert beta_sees[names.index("ExhibitorParticipation")] is None and beta_sees[-1] is None
+    assert beta_sees[names.index("ExhibitionParticipation")] is None and beta_sees[-1] is None
     assert data(show.as_("rep").graphql(NODES, query))["nodes"][-1] is None
     # the Relay fragment on a plugin type
     edition = data(show.as_("admin").graphql(
-        "query($id: ID!) { node(id: $id) { ... on Edition { name exhibition { name } } } }", {"id": ids["Edition"]}))
+        "query($id: ID!) { node(id: $id) { ... on ExhibitionEdition { name exhibition { name } } } }",
+        {"id": ids["ExhibitionEdition"]}))
     assert edition["node"] == {"name": "CMF 2025", "exhibition": {"name": "China Machinery Fair"}}

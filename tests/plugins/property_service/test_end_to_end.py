@@ -24,9 +24,9 @@ def test_open311_to_rating_and_metrics(ps, client):
     assert [n["kind"] for n in escalated if n["record_id"] == rid] == ["property_service.escalated"]
 
     ps.act(rid, "resolve", who="eng", resolution="Replaced the heating element.")
-    rated = ps.as_("centre").graphql('mutation($id: ID!) { rateServiceRequest(id: $id, rating: 4) { status rating } }',
+    rated = ps.as_("centre").graphql('mutation($id: ID!) { ratePropertyServiceRequest(id: $id, rating: 4) { status rating } }',
                                      {"id": rid})
-    assert rated["data"]["rateServiceRequest"] == {"status": "CLOSED", "rating": 4}
+    assert rated["data"]["ratePropertyServiceRequest"] == {"status": "CLOSED", "rating": 4}
     _, [public] = open311.request(rid)
     assert public["status"] == "closed" and public["status_notes"] == "Replaced the heating element."
 

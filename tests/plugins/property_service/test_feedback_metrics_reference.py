@@ -212,7 +212,7 @@ def test_the_team_that_did_the_work_cannot_rate_it(ps):
     for who in ("eng", "eng2", "eng_manager"):
         response = ps.as_(who).post(f"{BASE}/requests/{r['id']}/feedback", json={"rating": 5})
         assert response.status_code == 403, (who, response.get_json())
-    body = ps.as_("eng").graphql('mutation($id: ID!) { rateServiceRequest(id: $id, rating: 5) { status } }',
+    body = ps.as_("eng").graphql('mutation($id: ID!) { ratePropertyServiceRequest(id: $id, rating: 5) { status } }',
                                  {"id": r["id"]})
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     request = ps.as_("centre").get(f"{BASE}/requests/{r['id']}").get_json()
@@ -230,8 +230,8 @@ def test_the_stored_feedback_says_who_gave_it(ps, public_feedback, client):
     assert client.post(path, json={"rating": 5}).status_code == 200
     shown = ps.as_("centre").get(f"{BASE}/requests/{by_link['id']}").get_json()
     assert shown["feedback_via"] == "link" and shown["feedback_by_id"] is None
-    query = 'query($id: ID!) { serviceRequest(id: $id) { feedbackVia feedbackById } }'
+    query = 'query($id: ID!) { propertyServiceRequest(id: $id) { feedbackVia feedbackById } }'
     body = ps.as_("centre").graphql(query, {"id": on_behalf["id"]})
-    assert body["data"]["serviceRequest"] == {"feedbackVia": "on_behalf", "feedbackById": str(ps.people.admin.id)}
+    assert body["data"]["propertyServiceRequest"] == {"feedbackVia": "on_behalf", "feedbackById": str(ps.people.admin.id)}
     body = ps.as_("centre").graphql(query, {"id": by_link["id"]})
-    assert body["data"]["serviceRequest"] == {"feedbackVia": "link", "feedbackById": None}
+    assert body["data"]["propertyServiceRequest"] == {"feedbackVia": "link", "feedbackById": None}

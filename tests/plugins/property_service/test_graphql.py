@@ -1,11 +1,11 @@
-"""GraphQL: the serviceRequests connection and its filters, Customer.units and Customer.serviceRequests
+"""GraphQL: the propertyServiceRequests connection and its filters, Customer.units and Customer.serviceRequests
 without N+1, and the loop's mutations."""
 from __future__ import annotations
 
 from api.testing import graphql_list, pin_statements
 
-LIST = """query($filter: ServiceRequestFilter) {
-  serviceRequests(first: 10, filter: $filter, orderBy: "createdAt") {
+LIST = """query($filter: PropertyServiceRequestFilter) {
+  propertyServiceRequests(first: 10, filter: $filter, orderBy: "createdAt") {
     totalCount
     edges { node { id kind status slaState priority requester { name } team { code } building { name }
                    unit { room building { name } } } }
@@ -19,7 +19,7 @@ def test_service_requests_connection_with_filters(ps):
     ps.act(a["id"], "dispatch", team_id=str(ps.engineering.id))
     body = ps.as_("centre").graphql(LIST)
     assert body.get("errors") is None, body
-    data = body["data"]["serviceRequests"]
+    data = body["data"]["propertyServiceRequests"]
     assert data["totalCount"] == 2
     first = data["edges"][0]["node"]
     assert first == {"id": a["id"], "kind": "repair", "status": "DISPATCHED", "slaState": "ON_TIME",
@@ -29,41 +29,41 @@ def test_service_requests_connection_with_filters(ps):
                           ({"teamId": str(ps.engineering.id)}, 1), ({"slaState": "BREACHED"}, 0),
                           ({"buildingId": str(ps.building.id)}, 1)):
         body = ps.as_("centre").graphql(LIST, {"filter": flt})
-        assert body["data"]["serviceRequests"]["totalCount"] == expected, flt
+        assert body["data"]["propertyServiceRequests"]["totalCount"] == expected, flt
     bad = ps.as_("centre").graphql(LIST, {"filter": {"slaState": "late"}})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "filter.slaState" in bad["errors"][0]["extensions"]["fields"]
     # permission scope: the security team sees none of these
-    assert ps.as_("sec").graphql(LIST)["data"]["serviceRequests"]["totalCount"] == 0
+    assert ps.as_("sec").graphql(LIST)["data"]["propertyServiceRequests"]["totalCount"] == 0
 
 
 def test_the_loop_through_mutations(ps):
-    created = ps.as_("centre").graphql("""mutation($input: ServiceRequestCreateInput!) {
-        createServiceRequest(input: $input) { id status } }""", {"input": {
+    created = ps.as_("centre").graphql("""mutation($input: PropertyServiceRequestCreateInput!) {
+        createPropertyServiceRequest(input: $input) { id status } }""", {"input": {
         "kind": "repair", "requesterId": str(ps.owner.id), "unitId": str(ps.unit.id), "description": "Door sticks"}})
     assert created.get("errors") is None, created
-    rid = created["data"]["createServiceRequest"]["id"]
+    rid = created["data"]["createPropertyServiceRequest"]["id"]
     steps = [
-        ("centre", 'dispatchServiceRequest(id: $id, teamId: "%s", assigneeId: "%s") { status }'
+        ("centre", 'dispatchPropertyServiceRequest(id: $id, teamId: "%s", assigneeId: "%s") { status }'
          % (ps.engineering.id, ps.eng.id), "DISPATCHED"),
-        ("eng", "startServiceRequest(id: $id) { status }", "IN_PROGRESS"),
-        ("eng", 'resolveServiceRequest(id: $id, resolution: "Planed the door") { status }', "RESOLVED"),
-        ("centre", 'rateServiceRequest(id: $id, rating: 5, comment: "Great") { status }', "CLOSED"),
+        ("eng", "startPropertyServiceRequest(id: $id) { status }", "IN_PROGRESS"),
+        ("eng", 'resolvePropertyServiceRequest(id: $id, resolution: "Planed the door") { status }', "RESOLVED"),
+        ("centre", 'ratePropertyServiceRequest(id: $id, rating: 5, comment: "Great") { status }', "CLOSED"),
     ]
     for who, field, status in steps:
         body = ps.as_(who).graphql("mutation($id: ID!) { r: %s }" % field, {"id": rid})
         assert body.get("errors") is None, body
         assert body["data"]["r"]["status"] == status
-    denied = ps.as_("eng").graphql('mutation($id: ID!) { reopenServiceRequest(id: $id, reason: "x") { id } }',
+    denied = ps.as_("eng").graphql('mutation($id: ID!) { reopenPropertyServiceRequest(id: $id, reason: "x") { id } }',
                                    {"id": rid})
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    stale = ps.as_("centre").graphql("""mutation($id: ID!) { updateServiceRequest(id: $id,
+    stale = ps.as_("centre").graphql("""mutation($id: ID!) { updatePropertyServiceRequest(id: $id,
         input: {version: 1, topic: "doors"}) { id } }""", {"id": rid})
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
 
 
 CUSTOMERS = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
-  name units { relation unit { room building { name } } }
+  name units { totalCount edges { node { relation unit { room building { name } } } } }
   serviceRequests { edges { node { kind status team { code } } } }
 } } } }"""
 
@@ -87,8 +87,8 @@ def test_customer_units_and_requests_cost_the_same_for_5_and_50_customers(ps, co
                                            "description": "Light", "team_id": str(ps.engineering.id)})
 
     # auth, the customers page (no COUNT: totalCount is not asked for), tags, then one batch each:
-    # occupancies, units, buildings, requests, teams — for 5 customers as for 50
-    edges = pin_statements(count_queries, grow=grow, expected=9, fetch=lambda n: graphql_list(
+    # occupancies (a window) and their count, units, buildings, requests, teams — for 5 customers as for 50
+    edges = pin_statements(count_queries, grow=grow, expected=10, fetch=lambda n: graphql_list(
         ps.as_("centre").graphql(CUSTOMERS, {"first": n}), "customers.edges"))
     nodes = {e["node"]["name"]: e["node"] for e in edges}
     assert [e["node"] for e in nodes["Li Lei"]["serviceRequests"]["edges"]] == [
@@ -97,6 +97,7 @@ def test_customer_units_and_requests_cost_the_same_for_5_and_50_customers(ps, co
     assert len(residents) >= 45
     for node in residents:
         room = node["name"].split()[-1]
-        assert node["units"] == [{"relation": "OWNER", "unit": {"room": room, "building": {"name": "Building 3"}}}]
+        assert node["units"] == {"totalCount": 1, "edges": [
+            {"node": {"relation": "OWNER", "unit": {"room": room, "building": {"name": "Building 3"}}}}]}
         assert [e["node"] for e in node["serviceRequests"]["edges"]] == [
             {"kind": "repair", "status": "DISPATCHED", "team": {"code": "engineering"}}]

@@ -86,9 +86,9 @@ def test_occupancy_kind_policy_and_team_records(ps):
         "kind": "pest", "priority": "URGENT", "responseMinutes": 30, "resolutionMinutes": 10}})
     assert "resolutionMinutes" in policy["errors"][0]["extensions"]["fields"]
 
-    team = centre.graphql("""mutation($input: ServiceTeamCreateInput!) { createServiceTeam(input: $input) {
+    team = centre.graphql("""mutation($input: PropertyTeamCreateInput!) { createPropertyTeam(input: $input) {
       code name version } }""", {"input": {"code": "greening", "name": "Greening", "memberIds": [str(ps.eng2.id)]}})
-    assert team["data"]["createServiceTeam"] == {"code": "greening", "name": "Greening", "version": 1}
+    assert team["data"]["createPropertyTeam"] == {"code": "greening", "name": "Greening", "version": 1}
     assert [t["code"] for t in ps.api.get(f"{BASE}/teams?code=greening").get_json()] == ["greening"]
 
 
@@ -96,9 +96,11 @@ def test_a_requests_status_history(ps):
     r = ps.new_request()
     ps.act(r["id"], "dispatch", team_id=str(ps.engineering.id), assignee_id=str(ps.eng.id))
     ps.act(r["id"], "start", who="eng")
-    body = ps.as_("centre").graphql("query($id: ID!) { serviceRequest(id: $id) { history { fromState toState } } }",
-                                    {"id": r["id"]})
+    body = ps.as_("centre").graphql("query($id: ID!) { propertyServiceRequest(id: $id) { history { totalCount "
+                                    "edges { node { fromState toState } } } } }", {"id": r["id"]})
     rest = ps.as_("centre").get(f"{BASE}/requests/{r['id']}/history").get_json()
-    assert body["data"]["serviceRequest"]["history"] == [
+    history = body["data"]["propertyServiceRequest"]["history"]
+    assert history["totalCount"] == len(rest)
+    assert [e["node"] for e in history["edges"]] == [
         {"fromState": h["from_state"], "toState": h["to_state"]} for h in rest]
-    assert [h["toState"] for h in body["data"]["serviceRequest"]["history"]][-2:] == ["dispatched", "in_progress"]
+    assert [e["node"]["toState"] for e in history["edges"]][-2:] == ["dispatched", "in_progress"]

@@ -30,7 +30,7 @@ def test_units_list_is_pinned(ps, count_queries):
     assert {row["building_id"] for row in rows} == {str(ps.building.id)}
 
 
-REQUESTS = """query($first: Int!) { serviceRequests(first: $first) { totalCount edges { node {
+REQUESTS = """query($first: Int!) { propertyServiceRequests(first: $first) { totalCount edges { node {
   description unitId } } } }"""
 
 
@@ -40,6 +40,6 @@ def test_requests_graphql_connection_is_pinned(ps, count_queries):
             ps.new_request(description=f"Request {i:03d}: the tap drips.")
 
     edges = pin_statements(count_queries, grow=grow, fetch=lambda n: graphql_list(
-        ps.api.graphql(REQUESTS, {"first": n}), "serviceRequests.edges"))
+        ps.api.graphql(REQUESTS, {"first": n}), "propertyServiceRequests.edges"))
     assert sorted(edge["node"]["description"] for edge in edges) == [
         f"Request {i:03d}: the tap drips." for i in range(50)]

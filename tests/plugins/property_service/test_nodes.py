@@ -13,8 +13,8 @@ def test_node_reads_each_property_type_within_scope(ps):
     with ps.runtime.database.unit_of_work() as session:
         occupancy = session.scalars(select(PsOccupancy).where(PsOccupancy.unit_id == ps.unit.id)).first()
         ids = {"PropertyBuilding": str(ps.building.id), "PropertyUnit": str(ps.unit.id),
-               "PropertyOccupancy": str(occupancy.id), "ServiceTeam": str(ps.engineering.id),
-               "ServiceRequest": request["id"]}
+               "PropertyOccupancy": str(occupancy.id), "PropertyTeam": str(ps.engineering.id),
+               "PropertyServiceRequest": request["id"]}
     names = list(ids)
     query = {"ids": [ids[n] for n in names]}
 
@@ -26,4 +26,4 @@ def test_node_reads_each_property_type_within_scope(ps):
     assert seen("admin") == names
     assert seen("centre") == names
     # a sales rep sees the estate's reference data, not the owner's occupancy nor the request
-    assert seen("rep") == ["PropertyBuilding", "PropertyUnit", None, "ServiceTeam", None]
+    assert seen("rep") == ["PropertyBuilding", "PropertyUnit", None, "PropertyTeam", None]

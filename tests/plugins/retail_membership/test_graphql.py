@@ -66,14 +66,17 @@ def test_purchases_redemptions_and_uploads_through_mutations(shop):
     purchase = {"posTransactionId": "G1", "storeCode": "N01", "cardNumber": m["card_number"],
                 "occurredAt": when(1), "total": "50.00",
                 "lines": [{"sku": "A", "category": "socks", "quantity": 5, "unitPrice": "10.00"}]}
-    mutation = """mutation($p: RetailPurchaseInput!) { recordRetailPurchase(input: $p) { id pointsEarned total } }"""
+    mutation = """mutation($p: RetailPurchaseCreateInput!) { recordRetailPurchase(input: $p) { id pointsEarned total } }"""
     first = shop.api.graphql(mutation, {"p": purchase})
     assert first.get("errors") is None, first
     again = shop.api.graphql(mutation, {"p": purchase})
     assert again["data"]["recordRetailPurchase"]["id"] == first["data"]["recordRetailPurchase"]["id"]
-    upload = shop.api.graphql("""mutation($ps: [RetailPurchaseInput!]!) { uploadRetailPurchases(purchases: $ps) {
-        received created duplicates } }""", {"ps": [purchase, {**purchase, "posTransactionId": "G2"}]})
-    assert upload["data"]["uploadRetailPurchases"] == {"received": 2, "created": 1, "duplicates": 1}
+    upload = shop.api.graphql("""mutation($ps: [RetailPurchaseCreateInput!]!) { uploadRetailPurchases(purchases: $ps) {
+        received created duplicates items { posTransactionId status } } }""",
+                              {"ps": [purchase, {**purchase, "posTransactionId": "G2"}]})
+    assert upload["data"]["uploadRetailPurchases"] == {"received": 2, "created": 1, "duplicates": 1, "items": [
+        {"posTransactionId": purchase["posTransactionId"], "status": "DUPLICATE"},
+        {"posTransactionId": "G2", "status": "CREATED"}]}
     redeem = """mutation($id: ID!, $n: Int!) { redeemRetailPoints(membershipId: $id, points: $n) { balanceAfter } }"""
     assert shop.api.graphql(redeem, {"id": m["id"], "n": 60})["data"]["redeemRetailPoints"]["balanceAfter"] == 40
     refused = shop.api.graphql(redeem, {"id": m["id"], "n": 41})

@@ -36,9 +36,9 @@ def test_manual_tier_and_points_adjustment_need_a_manager_and_a_reason(shop):
     assert done["data"]["setRetailMembershipTier"] == {"tier": "GOLD"}
     history = shop.api.get(f"{BASE}/memberships/{m['id']}/tier-history").get_json()
     assert (history[-1]["to_state"], history[-1]["reason"], history[-1]["trigger"]) == ("gold", "VIP friend", "manual")
-    read = shop.api.graphql("query($id: ID!) { retailMembership(id: $id) { tierHistory { toState reason trigger } } }",
-                            {"id": m["id"]})["data"]["retailMembership"]["tierHistory"]
-    assert read == [{"toState": h["to_state"], "reason": h["reason"], "trigger": h["trigger"].upper()} for h in history]
+    read = shop.api.graphql("query($id: ID!) { retailMembership(id: $id) { tierHistory { edges { node {"
+                            " toState reason trigger } } } } }", {"id": m["id"]})["data"]["retailMembership"]["tierHistory"]
+    assert [e["node"] for e in read["edges"]] == [{"toState": h["to_state"], "reason": h["reason"], "trigger": h["trigger"].upper()} for h in history]
 
     adjust = """mutation($id: ID!, $input: RetailPointsAdjustmentInput!) { adjustRetailPoints(membershipId: $id, input: $input) {
       kind points balanceAfter } }"""

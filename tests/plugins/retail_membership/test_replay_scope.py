@@ -90,7 +90,7 @@ def test_a_colliding_pos_id_for_ones_own_member_reveals_nothing_of_the_other_sal
 
 def test_the_graphql_retry_of_another_teams_sale_reveals_nothing(shop):
     east, first = east_sale(shop)
-    mutation = """mutation($p: RetailPurchaseInput!) {
+    mutation = """mutation($p: RetailPurchaseCreateInput!) {
         recordRetailPurchase(input: $p) { id total pointsEarned lines { sku } } }"""
 
     def attempt(pos_id, total):
