@@ -70,13 +70,6 @@ def snake_case(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
 
 
-def sort_to_service(order_by: str | None) -> str | None:
-    """``"-createdAt,name"`` → ``"-created_at,name"`` (the services' sort syntax)."""
-    if not order_by:
-        return None
-    return ",".join(snake_case(part.strip()) for part in order_by.split(","))
-
-
 #: the arguments of every connection field, named alike by the service and the client
 CONNECTION_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 

@@ -19,6 +19,7 @@ from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from plugins.exhibitions import models
 from plugins.exhibitions import services as svc
@@ -311,14 +312,20 @@ def trellis_graphql_type_fields(registry):
 
 
 def trellis_graphql_query_fields(registry):
-    def exhibitions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None
-                    ) -> registry.connection("Exhibition"):
-        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after, last, before)))
+    exhibition_order = order_by_argument(registry, "Exhibition", svc.EXHIBITION_SORT, "name")
+    edition_order = order_by_argument(registry, "Edition", svc.EDITION_SORT, "-starts_on")
+    lead_order = order_by_argument(registry, "ExhibitionLead", svc.LEAD_SORT, "-captured_at")
+
+    def exhibitions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
+                    order_by: exhibition_order = None) -> registry.connection("Exhibition"):
+        return connection(info, svc.list_exhibitions(info.context.user, page=page_request(first, after, last, before),
+                                                     sort=order_to_service(order_by)))
 
     def editions(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                 exhibition_id: Optional[strawberry.ID] = None) -> registry.connection("Edition"):
+                 exhibition_id: Optional[strawberry.ID] = None, order_by: edition_order = None) -> registry.connection("Edition"):
         filters = {"exhibition_id": exhibition_id} if exhibition_id else {}
-        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after, last, before)))
+        return connection(info, svc.list_editions(info.context.user, filters, page=page_request(first, after, last, before),
+                                                  sort=order_to_service(order_by)))
 
     def edition(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("Edition")]:
         return svc.get_edition(info.context.user, id)
@@ -326,10 +333,11 @@ def trellis_graphql_query_fields(registry):
     def exhibition_leads(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
                          before: Before = None, edition_id: Optional[strawberry.ID] = None,
                          rating: Optional[registry.vocabulary_enum("exhibitions_lead_rating")] = None,
-                         ) -> registry.connection("ExhibitionLead"):
+                         order_by: lead_order = None) -> registry.connection("ExhibitionLead"):
         filters = {k: stored(v) for k, v in (("edition_id", edition_id), ("rating", rating)) if v}
         return connection(info, svc.list_leads(info.context.user, filters,
-                                               page=page_request(first, after, last, before)))
+                                               page=page_request(first, after, last, before),
+                                               sort=order_to_service(order_by)))
 
     def exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
         return svc.get_lead(info.context.user, id)

@@ -24,6 +24,7 @@ from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from plugins.retail_membership import campaigns, models, services
 
 
@@ -452,15 +453,18 @@ def type_fields(registry) -> dict:
 
 
 def query_fields(registry) -> dict:
+    member_order = order_by_argument(registry, "RetailMembership", services.MEMBER_SORT, "card_number")
+
     def retail_membership(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailMembership")]:
         return services.get_membership(info.context.user, id)
 
     def retail_memberships(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                            filter: Optional[registry.ref("RetailMembershipFilter")] = None,
-                           ) -> registry.connection("RetailMembership"):
+                           order_by: member_order = None) -> registry.connection("RetailMembership"):
         request = page_request(first, after, last, before)
         with field_names(prefix="filter."):
-            page = services.list_memberships(info.context.user, input_to_dict(filter), page=request)
+            page = services.list_memberships(info.context.user, input_to_dict(filter), page=request,
+                                             sort=order_to_service(order_by))
         return connection(info, page)
 
     def retail_tiers(info: strawberry.Info) -> list[registry.ref("RetailTier")]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.querycount import graphql_list, pin_statements
 
 LIST = """query($filter: ServiceRequestFilter) {
-  serviceRequests(first: 10, filter: $filter, orderBy: "createdAt") {
+  serviceRequests(first: 10, filter: $filter, orderBy: [{field: CREATED_AT}]) {
     totalCount
     edges { node { id kind status slaState priority requester { name } team { code } building { name }
                    unit { room building { name } } } }
@@ -62,7 +62,7 @@ def test_the_loop_through_mutations(ps):
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
 
 
-CUSTOMERS = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
+CUSTOMERS = """query($first: Int!) { customers(first: $first, orderBy: [{field: NAME}]) { edges { node {
   name units { relation unit { room building { name } } }
   serviceRequests { edges { node { kind status team { code } } } }
 } } } }"""
