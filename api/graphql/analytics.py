@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import strawberry
 
+from api.graphql.label import fold_labels
+from api.graphql.money import Money
 from core.services import analytics
 
 
@@ -26,14 +28,13 @@ def types(registry) -> None:
 
         recency_days: Optional[int]
         frequency: Optional[int]
-        monetary: Optional[float]
+        monetary: Optional[Money]
         r_score: Optional[int]
         f_score: Optional[int]
         m_score: Optional[int]
         score: Optional[str] = strawberry.field(description="The RFM cell, e.g. \"545\".")
         segment: Optional[str] = strawberry.field(description="Named segment key (champions, at_risk …).")
-        label_en: Optional[str]
-        label_zh_cn: Optional[str]
+        label: Optional[registry.ref("Label")] = strawberry.field(description="The segment's name.")
         reason: Optional[str] = strawberry.field(description="Why the numbers are null, when they are.")
 
     @registry.type("CustomerValueTier")
@@ -41,8 +42,7 @@ def types(registry) -> None:
         """大客户/重要客户/普通客户/小客户 by cumulative share of revenue."""
 
         tier: Optional[str] = strawberry.field(description="key, major, regular or small.")
-        label_en: Optional[str]
-        label_zh_cn: Optional[str]
+        label: Optional[registry.ref("Label")] = strawberry.field(description="The tier's name.")
         revenue_share: Optional[float]
         reason: Optional[str]
 
@@ -53,21 +53,20 @@ def types(registry) -> None:
         id: Optional[strawberry.ID]
         number: Optional[int]
         name: Optional[str]
-        profile: Optional[str]
-        profile_zh_cn: Optional[str]
+        profile: Optional[registry.ref("Label")] = strawberry.field(description="What distinguishes the segment.")
         reason: Optional[str]
 
     @registry.type("CustomerClv")
     class CustomerClv:
         """Lifetime value by the seed formula and by BG/NBD + Gamma-Gamma."""
 
-        seed: Optional[float]
+        seed: Optional[Money]
         seed_reason: Optional[str]
-        model: Optional[float]
+        model: Optional[Money]
         model_reason: Optional[str]
         p_alive: Optional[float]
         expected_transactions: Optional[float]
-        expected_value: Optional[float]
+        expected_value: Optional[Money]
 
     @registry.type("ChurnRisk")
     class ChurnRisk:
@@ -94,7 +93,7 @@ def type_fields(registry) -> dict:
     def build(type_name: str, values: dict) -> Any:
         cls = getattr(module, type_name)
         names = {f.python_name for f in cls.__strawberry_definition__.fields}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**{k: v for k, v in fold_labels(values).items() if k in names})
 
     def rfm(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("CustomerRfm")]:
         return build("CustomerRfm", described(root, info)["rfm"])

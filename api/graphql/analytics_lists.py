@@ -12,6 +12,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.inputs import input_to_dict
+from api.graphql.label import fold_labels
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
@@ -46,7 +48,14 @@ def types(registry) -> None:
         """One feature's mean over a segment's members (recency days, frequency, monetary …)."""
 
         feature: str
-        value: Optional[float]
+
+        @strawberry.field(description="The mean, for a feature that is not money (null for monetary).")
+        def value(self) -> Optional[float]:
+            return None if self.feature in MONEY_FEATURES else self.mean
+
+        @strawberry.field(description="The mean, for a feature that is money (monetary; null for the others).")
+        def amount(self) -> Optional[Money]:
+            return self.mean if self.feature in MONEY_FEATURES else None
 
     def segment_as_seen(actor: Any, segment_id: Any) -> Any:
         """node(id:) of a segment: the caller's view of it (sizes and centroid of the members they may see)."""
@@ -64,8 +73,7 @@ def types(registry) -> None:
         name: str
         size: int = strawberry.field(description="Members you may see.")
         size_all: Optional[int] = strawberry.field(description="Every member (admins only; null otherwise).")
-        profile: str = strawberry.field(description="What sets the segment apart, in English.")
-        profile_zh_cn: str = strawberry.field(description="The same in Chinese (zh-CN).")
+        profile: registry.ref("Label") = strawberry.field(description="What sets the segment apart.")
         centroid: list[registry.ref("SegmentMeasure")] = strawberry.field(
             description="Means of the members you may see (empty when you see none).")
         run_id: strawberry.ID
@@ -79,9 +87,9 @@ def types(registry) -> None:
         stage: registry.vocabulary_enum("lifecycle_stage")
         owner_id: Optional[strawberry.ID]
         status: str = strawberry.field(description="lost or at_risk.")
-        expected_value: float = strawberry.field(description="Expected value of winning the customer back.")
-        clv: Optional[float] = strawberry.field(description="Lifetime value by the model.")
-        clv_seed: Optional[float] = strawberry.field(description="Lifetime value by the seed formula.")
+        expected_value: Money = strawberry.field(description="Expected value of winning the customer back.")
+        clv: Optional[Money] = strawberry.field(description="Lifetime value by the model.")
+        clv_seed: Optional[Money] = strawberry.field(description="Lifetime value by the seed formula.")
         lost_reason: Optional[str] = strawberry.field(description="Why the customer was marked lost.")
         churn_flags: list[registry.ref("ChurnFlag")]
 
@@ -134,10 +142,17 @@ def type_fields(registry) -> dict:
     }}
 
 
+#: the segment features that are amounts of money (SegmentMeasure.amount)
+MONEY_FEATURES = frozenset({"monetary"})
+
+
 def _segment(registry, values: dict) -> Any:
     measure = getattr(registry.module, "SegmentMeasure")
-    centroid = [measure(feature=k, value=v) for k, v in sorted((values.get("centroid") or {}).items())]
-    return getattr(registry.module, "AnalyticsSegment")(**{**values, "centroid": centroid})
+    centroid = []
+    for k, v in sorted((values.get("centroid") or {}).items()):
+        centroid.append(measure(feature=k))
+        centroid[-1].mean = v
+    return getattr(registry.module, "AnalyticsSegment")(**{**fold_labels(values), "centroid": centroid})
 
 
 def _win_back_entry(registry, values: dict) -> Any:

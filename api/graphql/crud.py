@@ -34,7 +34,7 @@ from typing import Annotated, Any, Mapping, NamedTuple, Optional, Sequence
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from api.graphql.inputs import field_names, input_to_dict, snake_case
+from api.graphql.inputs import field_names, input_to_dict, label_field_names, snake_case
 from api.graphql.ordering import order_by_description, order_by_type, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import PluginError
@@ -163,14 +163,16 @@ def _list(registry: Any, type_name: str, service: CrudService, filter_input: str
 
 def _create(service: CrudService, record: Any, input_type: Any):
     def create(info: strawberry.Info, input: input_type) -> record:
-        return service.create(info.context.user, input_to_dict(input))
+        with field_names(label_field_names(type(input))):
+            return service.create(info.context.user, input_to_dict(input))
 
     return create
 
 
 def _update(service: CrudService, record: Any, input_type: Any):
     def update(info: strawberry.Info, id: strawberry.ID, input: input_type) -> record:
-        return service.update(info.context.user, id, input_to_dict(input))
+        with field_names(label_field_names(type(input))):
+            return service.update(info.context.user, id, input_to_dict(input))
 
     return update
 

@@ -3,7 +3,6 @@ tasks and escalation, handover and allocation, notifications and the declared wo
 translates to the same service the REST endpoints call (api/rest/lifecycle.py)."""
 
 import datetime as dt
-from decimal import Decimal
 from typing import Optional
 
 import strawberry
@@ -11,7 +10,9 @@ from strawberry import UNSET
 from strawberry.scalars import JSON
 
 from api.graphql.inputs import input_to_dict, stored
+from api.graphql.label import fold_labels
 from api.graphql.loaders import users_by_id
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import levels, lifecycle, models
@@ -101,8 +102,7 @@ def types(registry) -> None:
     @registry.type("WorkflowState")
     class WorkflowState:
         name: str
-        en: str
-        zh_cn: str
+        label: registry.ref("Label")
         expected_days: Optional[float]
 
     @registry.type("WorkflowRule")
@@ -118,8 +118,7 @@ def types(registry) -> None:
         record_type: str
         field: str
         initial: str
-        label_en: str
-        label_zh_cn: str
+        label: registry.ref("Label")
         states: list[registry.ref("WorkflowState")]
         transitions: list[registry.ref("WorkflowRule")]
 
@@ -141,7 +140,7 @@ def types(registry) -> None:
     class TaskCompletionInput:
         outcome: Optional[str] = UNSET
         occurred_at: Optional[dt.datetime] = UNSET
-        amount: Optional[Decimal] = UNSET
+        amount: Optional[Money] = UNSET
 
     @registry.input("HandoverInput")
     class HandoverInput:
@@ -194,7 +193,9 @@ def query_fields(registry) -> dict:
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
         module = registry.module
-        return [module.Workflow(**{**w, "states": [module.WorkflowState(**st) for st in w["states"]],
+        return [module.Workflow(**{**fold_labels(w), "states": [
+                    module.WorkflowState(**fold_labels({"label_en": st["en"], "label_zh_cn": st["zh_cn"], **{
+                        k: v for k, v in st.items() if k not in ("en", "zh_cn")}})) for st in w["states"]],
                                    "transitions": [module.WorkflowRule(**t) for t in w["transitions"]]})
                 for w in workflow.declared(info.context.user)]
 

@@ -18,6 +18,7 @@ from api.graphql.from_schema import crud_inputs
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
@@ -84,7 +85,7 @@ def trellis_graphql_types(registry):
         number: str
         hall: str
         area: float
-        price: float
+        price: Money
         status: vocabulary("exhibitions_booth_status")
         participation_id: Optional[strawberry.ID]
         version: int
@@ -150,7 +151,7 @@ def trellis_graphql_types(registry):
         meetings_per_exhibitor: Optional[float]
         satisfaction: Optional[float]
         booth_area_sold: float
-        booth_revenue: float
+        booth_revenue: Money
         leads: int
         hot_leads: int
         meetings: int

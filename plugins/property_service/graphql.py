@@ -15,6 +15,7 @@ from strawberry import UNSET
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import crud_inputs, type_from_schema
 from api.graphql.lifecycle import history_field
+from api.graphql.label import label_field
 from api.graphql.loaders import customers_by_id, users_by_id
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from core import db
@@ -96,8 +97,7 @@ def register_types(registry) -> None:
 
         id: strawberry.ID
         code: str
-        name: str
-        name_zh_cn: str
+        name = label_field(registry, "name", "name_zh_cn", description="The team's name.")
         manager_id: Optional[strawberry.ID]
         version: int
 

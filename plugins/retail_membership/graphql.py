@@ -23,6 +23,8 @@ from api.graphql.lifecycle import history_field
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 
+from api.graphql.label import label_field
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.ordering import order_by_argument, order_to_service
 from plugins.retail_membership import campaigns, models, services
@@ -38,12 +40,11 @@ def register_types(registry) -> None:
         """A tier of the membership programme (configuration)."""
 
         code: Tier
-        en: str
-        zh_cn: str
+        label = label_field(registry, "en", "zh_cn", description="The tier's name.")
 
-        @strawberry.field(description="Spend that earns the tier (currency, decimal string).")
-        def threshold(self) -> str:
-            return str(self.threshold)
+        @strawberry.field(description="Spend that earns the tier.")
+        def threshold(self) -> Money:
+            return self.threshold
 
         @strawberry.field(description="Discount rate, 0..1 (decimal string).")
         def discount(self) -> str:
@@ -87,12 +88,12 @@ def register_types(registry) -> None:
         quantity: int
 
         @strawberry.field
-        def unit_price(self) -> str:
-            return str(self.unit_price)
+        def unit_price(self) -> Money:
+            return self.unit_price
 
         @strawberry.field
-        def amount(self) -> str:
-            return str(self.amount)
+        def amount(self) -> Money:
+            return self.amount
 
     @registry.type("RetailPurchase")
     class RetailPurchase:
@@ -109,12 +110,12 @@ def register_types(registry) -> None:
         version: int
 
         @strawberry.field
-        def total(self) -> str:
-            return str(self.total)
+        def total(self) -> Money:
+            return self.total
 
         @strawberry.field
-        def refunded_total(self) -> str:
-            return str(self.refunded_total)
+        def refunded_total(self) -> Money:
+            return self.refunded_total
 
     @registry.type("RetailMembership", node=NodeSource(models.RetailMembership, visible=services.visible_memberships))
     class RetailMembership:
@@ -132,9 +133,9 @@ def register_types(registry) -> None:
         last_purchase_at: Optional[dt.datetime]
         version: int
 
-        @strawberry.field(description="Net spend (purchases minus refunds), a decimal string.")
-        def spend_total(self) -> str:
-            return str(self.spend_total)
+        @strawberry.field(description="Net spend (purchases minus refunds).")
+        def spend_total(self) -> Money:
+            return self.spend_total
 
         @strawberry.field(description="The tier's configuration: threshold, discount, multiplier.")
         def tier_info(self) -> Optional[registry.ref("RetailTier")]:
@@ -229,19 +230,19 @@ def register_types(registry) -> None:
         sku: str
         category: str
         quantity: int
-        unit_price: str
+        unit_price: Money
 
     @registry.input("RetailPurchaseInput")
     class RetailPurchaseInput:
         pos_transaction_id: str
         occurred_at: dt.datetime
-        total: str
+        total: Money
         store_code: Optional[str] = UNSET
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
         membership_id: Optional[strawberry.ID] = UNSET
         lines: Optional[list[registry.ref("RetailPurchaseLineInput")]] = UNSET
-        discount: Optional[str] = UNSET
+        discount: Optional[Money] = UNSET
         payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = UNSET
 
@@ -260,7 +261,7 @@ def register_types(registry) -> None:
     class RetailRefundInput:
         purchase_id: strawberry.ID
         pos_refund_id: str
-        amount: Optional[str] = UNSET
+        amount: Optional[Money] = UNSET
         reason: Optional[str] = UNSET
 
     @registry.input("RetailMembershipFilter")

@@ -2,6 +2,9 @@
 latest run, segments, win-back list and tasks, refresh, a customer's satisfaction, the audit trail."""
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from tests.api.rest.test_customers import create
 from tests.core.analytics.test_service import buy, refresh, survey
 
@@ -52,7 +55,9 @@ def test_win_back_list_and_tasks_as_over_rest(api, people):
     listed = api.as_("rep").graphql(WIN_BACK, {"limit": 10})["data"]["winBack"]
     assert [(r["name"], r["status"], r["lostReason"]) for r in listed] == [
         ("Gone", "lost", "moved to a competitor"), ("Small and lost", "lost", "closed")]
-    assert listed[0]["expectedValue"] > listed[1]["expectedValue"] > 0
+    # money is a decimal string (the Money scalar), never a float
+    assert all(re.fullmatch(r"\d+\.\d\d", r["expectedValue"]) for r in listed)
+    assert Decimal(listed[0]["expectedValue"]) > Decimal(listed[1]["expectedValue"]) > 0
     assert api.as_("other_rep").graphql(WIN_BACK, {"limit": 10})["data"]["winBack"] == []
     bad = api.as_("rep").graphql(WIN_BACK, {"limit": 0})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "limit" in str(bad["errors"][0])

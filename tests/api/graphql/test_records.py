@@ -238,15 +238,15 @@ def test_unauthenticated_request_gets_unauthenticated_and_runs_nothing(api, runt
 
 
 def test_labels_metrics_and_plugins(api):
-    stages = ok(api.as_("rep").graphql('{ labels(vocabulary: "lifecycle_stage") { name choices { value en zhCn } } }'))
+    stages = ok(api.as_("rep").graphql('{ labels(vocabulary: "lifecycle_stage") { name choices { value label { en zhCn } } } }'))
     assert stages["labels"][0]["name"] == "lifecycle_stage"
-    assert stages["labels"][0]["choices"][0] == {"value": "potential", "en": "Potential", "zhCn": "潜在客户"}
+    assert stages["labels"][0]["choices"][0] == {"value": "potential", "label": {"en": "Potential", "zhCn": "潜在客户"}}
     error(api.as_("rep").graphql('{ labels(vocabulary: "colours") { name } }'), "BAD_USER_INPUT")
 
     create(api, name="One", industry="retail")
     create(api, name="Two", industry="retail")
-    metrics = ok(api.as_("rep").graphql("{ metrics { name labelEn groupBy owner } }"))["metrics"]
-    assert {"name": "customers", "labelEn": "Customers", "owner": "core"}.items() <= \
+    metrics = ok(api.as_("rep").graphql("{ metrics { name label { en } groupBy owner } }"))["metrics"]
+    assert {"name": "customers", "label": {"en": "Customers"}, "owner": "core"}.items() <= \
         next(m for m in metrics if m["name"] == "customers").items()
     grouped = ok(api.as_("rep").graphql('{ metric(name: "customers", groupBy: "industry") { name rows { group value } } }'))
     assert grouped["metric"]["rows"] == [{"group": {"industry": "retail"}, "value": 2}]

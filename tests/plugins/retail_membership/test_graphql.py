@@ -7,7 +7,7 @@ from tests.querycount import graphql_list, pin_statements
 
 CUSTOMERS = """
 query($first: Int!) { customers(first: $first) { edges { node { name membership {
-  cardNumber tier tierInfo { en zhCn multiplier } pointsBalance spendTotal homeStore { code }
+  cardNumber tier tierInfo { label { en zhCn } multiplier } pointsBalance spendTotal homeStore { code }
   ledger(first: 2) { totalCount edges { node { kind points balanceAfter } } }
   purchases(first: 2) { totalCount pageInfo { hasNextPage } edges { node { posTransactionId total
     lines { sku category amount } } } }
@@ -28,7 +28,7 @@ def test_customer_membership_with_tier_balance_ledger_and_purchases(shop):
     assert body.get("errors") is None, body
     [edge] = body["data"]["customers"]["edges"]
     m = edge["node"]["membership"]
-    assert (m["tier"], m["tierInfo"]["en"], m["tierInfo"]["zhCn"], m["pointsBalance"]) == ("SILVER", "Silver", "银卡会员", 3200)
+    assert (m["tier"], m["tierInfo"]["label"]["en"], m["tierInfo"]["label"]["zhCn"], m["pointsBalance"]) == ("SILVER", "Silver", "银卡会员", 3200)
     assert m["homeStore"] == {"code": "N01"} and m["spendTotal"] == "3000.00"
     assert m["ledger"]["totalCount"] == 3 and [e["node"]["points"] for e in m["ledger"]["edges"]] == [1200, 1000]
     assert m["purchases"]["totalCount"] == 3 and m["purchases"]["pageInfo"]["hasNextPage"] is True
