@@ -9,9 +9,8 @@ import datetime as dt
 from typing import Any, Optional
 
 import strawberry
-from strawberry.scalars import JSON
 
-from api.graphql.inputs import input_to_dict
+from api.graphql.inputs import input_to_dict, json_field
 from api.graphql.label import fold_labels
 from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
@@ -38,9 +37,9 @@ def types(registry) -> None:
         purchasers: Optional[int] = strawberry.field(
             description="Customers with a purchase (for non-admins: those they may see).")
         seconds: float = strawberry.field(description="How long the refresh took.")
-        params: JSON = strawberry.field(description="The fit and its settings, by model (bgnbd, gamma_gamma, "
-                                                    "churn …); for non-admins counts are of their customers and "
-                                                    "log-likelihoods null.")
+        params = json_field("params", description="The fit and its settings, by model (bgnbd, gammaGamma, "
+                                                  "churn …), keys camelCase; for non-admins counts are of their "
+                                                  "customers and log-likelihoods null.")
         message: str
 
     @registry.type("SegmentMeasure")
@@ -114,7 +113,7 @@ def types(registry) -> None:
         action: str = strawberry.field(description="What happened, e.g. customer.created, customer.updated, customer.deleted.")
         record_type: str
         record_id: strawberry.ID
-        changes: JSON = strawberry.field(description="Field name → [before, after].")
+        changes = json_field("changes", description="Field name (camelCase) → [before, after].")
 
     @registry.input("WinBackTasksInput")
     class WinBackTasksInput:

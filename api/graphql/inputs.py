@@ -111,6 +111,20 @@ def json_out(value: Any) -> Any:
     return value
 
 
+def json_field(attribute: str, *, description: str | None = None) -> Any:
+    """A ``JSON!`` field answering the root's ``attribute`` (or key) through :func:`json_out`."""
+    import strawberry
+    from strawberry.scalars import JSON
+
+    def resolve(root):
+        value = root.get(attribute) if isinstance(root, Mapping) else getattr(root, attribute, None)
+        return json_out(value if value is not None else {})
+
+    resolve.__annotations__ = {"root": strawberry.Parent[Any], "return": JSON}
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
 #: the arguments of every connection field, named alike by the service and the client
 CONNECTION_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 

@@ -7,9 +7,8 @@ from typing import Optional
 
 import strawberry
 from strawberry import UNSET
-from strawberry.scalars import JSON
 
-from api.graphql.inputs import input_to_dict, stored
+from api.graphql.inputs import input_to_dict, json_field, stored
 from api.graphql.label import fold_labels
 from api.graphql.loaders import users_by_id
 from api.graphql.money import Money
@@ -95,7 +94,7 @@ def types(registry) -> None:
         body: str
         record_type: Optional[str]
         record_id: Optional[strawberry.ID]
-        data: JSON
+        data = json_field("data", description="More about the notification, by kind (keys camelCase).")
         created_at: dt.datetime
         read_at: Optional[dt.datetime]
 

@@ -7,6 +7,7 @@ customers costs the same statements as one); the ``serviceRequests`` connection 
 """
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Optional
 
 import strawberry
@@ -265,7 +266,15 @@ def register_record_types(registry) -> None:
 
     type_from_schema(registry, "PropertyEstate", schemas.EstateOut, node=PsEstate,
                      description="An estate (小区) and its address.")
-    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind,
+    type_from_schema(registry, "PropertyAttributeDefinition", schemas.AttributeDefinition, prefix="Property",
+                     node=False, description="A question a request of this kind answers (Open311 attribute).")
+
+    class KindFields:
+        @strawberry.field(description="The questions a request of this kind answers (Open311 attributes).")
+        def attributes(self) -> list[registry.ref("PropertyAttributeDefinition")]:
+            return [_attribute(a) for a in (self.attributes or [])]
+
+    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind, base=KindFields,
                      description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
     type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, node=PsSlaPolicy,
                      vocabularies={"priority": "property_service_priority"},
@@ -274,6 +283,13 @@ def register_record_types(registry) -> None:
         crud_inputs(registry, type_name, create=getattr(schemas, f"{stem}Create"),
                     update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
                     prefix="Property")
+
+
+def _attribute(stored: dict) -> SimpleNamespace:
+    """A kind's stored attribute (a JSON object) as PropertyAttributeDefinition reads it, defaults filled."""
+    values = [SimpleNamespace(**v) for v in stored.get("values") or []]
+    return SimpleNamespace(**{"datatype": "string", "required": False, "variable": True, "description": "",
+                              "datatype_description": "", "order": None, **stored, "values": values})
 
 
 def _records(registry) -> CrudFields:

@@ -73,3 +73,11 @@ def test_every_bilingual_text_is_a_label(api):
         assert old not in text
     metric = ok(api.as_("rep").graphql('{ metrics { name label { en zhCn } } }'))["metrics"]
     assert {"name": "revenue", "label": {"en": "Revenue", "zhCn": "销售额"}} in metric
+
+
+def test_open_json_keys_are_camel_case_and_label_pairs_fold():
+    from api.graphql.inputs import json_out
+
+    assert json_out({"rfm_segment": "champions", "label_en": "Champions", "label_zh_cn": "冠军客户",
+                     "rows": [{"tasks_created": 1}]}) == {
+        "rfmSegment": "champions", "label": {"en": "Champions", "zhCn": "冠军客户"}, "rows": [{"tasksCreated": 1}]}

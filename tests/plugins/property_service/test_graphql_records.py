@@ -73,13 +73,14 @@ def test_occupancy_kind_policy_and_team_records(ps):
     assert "endDate" in backwards["errors"][0]["extensions"]["fields"]
 
     kind = centre.graphql("""mutation($input: PropertyRequestKindCreateInput!) {
-      createPropertyRequestKind(input: $input) { id code label { zhCn } attributes public } }""", {"input": {
+      createPropertyRequestKind(input: $input) { id code label { zhCn } attributes { code datatype order values { key name } } public } }""", {"input": {
         "code": "pest", "label": {"en": "Pest control", "zhCn": "除虫"}, "public": True,
         "attributes": [{"code": "room", "datatype": "string", "values": [{"key": "k", "name": "Kitchen"}]}]}})
     assert kind.get("errors") is None, kind
     created = kind["data"]["createPropertyRequestKind"]
     assert (created["code"], created["label"]["zhCn"], created["public"]) == ("pest", "除虫", True)
-    assert created["attributes"][0]["code"] == "room"
+    assert created["attributes"] == [{"code": "room", "datatype": "string", "order": 1,
+                                      "values": [{"key": "k", "name": "Kitchen"}]}]
 
     policy = centre.graphql("""mutation($input: PropertySlaPolicyCreateInput!) {
       createPropertySlaPolicy(input: $input) { kind priority responseMinutes resolutionMinutes } }""", {"input": {
