@@ -104,3 +104,18 @@ def test_a_bad_membership_filter_names_the_field_as_every_list_does(shop):
     body = shop.api.graphql('{ retailMemberships(first: 5, filter: {homeStoreId: "nope"}) { totalCount } }')
     err = body["errors"][0]
     assert err["extensions"]["code"] == "BAD_USER_INPUT" and set(err["extensions"]["fields"]) == {"filter.homeStoreId"}
+
+
+def test_hand_written_lists_take_the_typed_order_by_too(shop):
+    populate(shop, 3)
+    query = """query($orderBy: [RetailMembershipOrder!]) { retailMemberships(first: 10, orderBy: $orderBy) {
+      edges { node { cardNumber } } } }"""
+    cards = lambda order: [e["node"]["cardNumber"] for e in  # noqa: E731
+                           shop.api.graphql(query, {"orderBy": order})["data"]["retailMemberships"]["edges"]]
+    ascending = cards([{"field": "CARD_NUMBER"}])
+    assert ascending == sorted(ascending) and len(ascending) == 3
+    assert cards([{"field": "CARD_NUMBER", "direction": "DESC"}]) == ascending[::-1]
+    # spend is money; the tie (all spent the same) is broken by the id, so both directions hold
+    assert sorted(cards([{"field": "SPEND_TOTAL", "direction": "DESC"}, {"field": "CARD_NUMBER"}])) == ascending
+    bad = shop.api.graphql(query, {"orderBy": [{"field": "PASSWORD"}]})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
