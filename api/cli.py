@@ -15,6 +15,7 @@ import functools
 import random
 import secrets
 import sys
+import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -50,6 +51,14 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from sqlalchemy.exc import SQLAlchemyError
 
     return TrellisError, PluginError, CommandError, SQLAlchemyError
+
+
+def failure(ctx: click.Context, exc: BaseException) -> click.ClickException:
+    """The one-line error a command ends with; with ``trellis --debug`` the traceback (the plugin's
+    own, for a PluginError wrapping it) is printed first."""
+    if ctx.find_root().params.get("debug"):
+        click.echo("".join(traceback.format_exception(exc)), err=True)
+    return click.ClickException(error_message(exc))
 
 
 def runtime():
@@ -92,7 +101,7 @@ class TrellisGroup(click.Group):
             try:
                 app = create_app()
             except PluginError as exc:
-                raise click.ClickException(error_message(exc)) from None
+                raise failure(ctx, exc) from None
             root.meta[APP_KEY] = app
             root.call_on_close(app.extensions["trellis"].database.dispose)
         return app
@@ -111,7 +120,7 @@ class TrellisGroup(click.Group):
             try:
                 command = self.plugin_commands(self.app(ctx)).get(cmd_name)
             except PluginError as exc:
-                raise click.ClickException(error_message(exc)) from None
+                raise failure(ctx, exc) from None
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -120,7 +129,7 @@ class TrellisGroup(click.Group):
             with app.app_context():
                 return super().invoke(ctx)
         except _known_errors() as exc:
-            raise click.ClickException(error_message(exc)) from None
+            raise failure(ctx, exc) from None
 
 
 def collect_plugin_commands(app: Flask, builtin: dict[str, click.Command]) -> dict[str, click.Command]:
@@ -145,7 +154,9 @@ def build_cli(app: Flask | None = None) -> TrellisGroup:
     """The ``trellis`` command group. With ``app`` every command runs against it (tests); without,
     the app is built from the environment when a command runs."""
     group = TrellisGroup(name="trellis", app=app, help=HELP,
-                         context_settings={"help_option_names": ["-h", "--help"]})
+                         context_settings={"help_option_names": ["-h", "--help"]},
+                         params=[click.Option(["--debug"], is_flag=True,
+                                              help="On an error, print its traceback too.")])
     for command in BUILTIN:
         group.add_command(command)
     if app is not None:

@@ -161,11 +161,17 @@ class Settings:
 
     @property
     def enabled_plugin_names(self) -> list[str] | None:
-        """None means every installed plugin."""
+        """None means every installed plugin (``all``, ``*`` or empty); ``none`` (or ``core``) means the
+        core alone; otherwise the listed plugins (the core is always on, so naming it changes nothing)."""
         value = self.plugins.strip()
-        if value in ("", "all", "*"):
+        if value.lower() in ("", "all", "*"):
             return None
-        return [name.strip() for name in value.split(",") if name.strip()]
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if "none" in (n.lower() for n in names):
+            if len(names) > 1:
+                raise ValueError(f"TRELLIS_PLUGINS: 'none' cannot be combined with plugin names ({value!r}).")
+            return []
+        return [name for name in names if name != "core"]
 
     def resolved_database_url(self) -> str:
         if self.database_url:

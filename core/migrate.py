@@ -292,6 +292,15 @@ def revision(runtime: "Runtime", component: str, message: str, autogenerate: boo
         raise PluginError(
             f"Component '{component}' has no migrations folder: it is not enabled or does not implement "
             f"trellis_migrations. Components with migrations: {', '.join(locations) or 'none'}.")
+    if autogenerate:
+        applied, wanted = current(runtime), heads(runtime)
+        behind = {name: applied.get(name) for name, head in wanted.items() if applied.get(name) != head}
+        if behind:
+            states = ", ".join(f"{name}: {'not migrated' if rev is None else 'behind'}" for name, rev in behind.items())
+            raise CommandError(
+                f"The database is not at the migration heads ({states}), and --autogenerate compares "
+                f"'{component}''s models with it. Run 'trellis db upgrade' first, then this command again; "
+                "or write an empty revision with --empty.")
     folder = locations[component]
     folder.mkdir(parents=True, exist_ok=True)
     cfg = make_config(runtime, component=component)

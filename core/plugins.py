@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable, Collection, ContextManager, Iterable
+from typing import Any, Callable, Collection, ContextManager, Iterable, Iterator
 
 import pluggy
 
@@ -59,6 +59,23 @@ def _info(obj: Any, *, default_name: str, source: str) -> PluginInfo:
         requires=tuple(getattr(obj, "requires", ()) or ()),
         description=(getattr(obj, "__doc__", "") or "").strip().splitlines()[0] if getattr(obj, "__doc__", None) else "",
     )
+
+
+@contextlib.contextmanager
+def naming_the_plugin(plugin_name: str, doing: str) -> Iterator[None]:
+    """Turn an exception escaping a plugin's code into one :class:`PluginError` that names the plugin,
+    what it was doing (a hook, usually) and the cause; the original stays chained as ``__cause__`` (the
+    CLI prints it with ``--debug``). A ``PluginError`` passes through as it is (it names its plugin), and
+    so does the core's own code."""
+    try:
+        yield
+    except PluginError:
+        raise
+    except Exception as exc:
+        if plugin_name == CORE_NAME:
+            raise
+        raise PluginError(f"Plugin '{plugin_name}' failed in {doing}: {type(exc).__name__}: {exc}. "
+                          "Fix the plugin or disable it (TRELLIS_PLUGINS).") from exc
 
 
 class PluginSet:
@@ -147,7 +164,8 @@ class PluginSet:
             if only is not None and impl.plugin_name not in only:
                 continue
             args = {name: kwargs[name] for name in impl.argnames}
-            with around(impl.plugin_name) if around is not None else contextlib.nullcontext():
+            with around(impl.plugin_name) if around is not None else contextlib.nullcontext(), \
+                    naming_the_plugin(impl.plugin_name, hook_name):
                 result = impl.function(**args)
             if result is not None:
                 results.append((impl.plugin_name, result))

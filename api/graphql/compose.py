@@ -124,18 +124,13 @@ def _apply_nullability(schema: TrellisSchema, registry: SchemaRegistry) -> None:
 def _attributed(hook_name: str, registry: SchemaRegistry):
     """``call_each``'s ``around``: while a plugin's implementation of ``hook_name`` runs, the registry
     knows which plugin is calling it (types registered with ``registry.type`` are not return values, so
-    ``call_each`` cannot tell), and an exception escaping it becomes a PluginError naming the plugin."""
+    ``call_each`` cannot tell). An exception escaping it is named by ``call_each``."""
 
     @contextlib.contextmanager
     def owned(name: str) -> Iterator[None]:
         registry.owner = name
         try:
             yield
-        except PluginError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"Plugin '{name}' failed in {hook_name}: {exc!r}. Fix the plugin or disable it.") \
-                from exc
         finally:
             registry.owner = CORE
 

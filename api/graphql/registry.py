@@ -117,7 +117,7 @@ class SchemaRegistry:
             self._check_open()
             self._claim(name)
             is_node = node is not False and _has_node_id(cls)
-            fresh = _fresh_copy(cls, (self._node_interface,) if is_node else ())
+            fresh = _fresh_copy(cls, (self._node_interface,) if is_node else (), registry=_OwnedView(self, self.owner))
             if is_node:
                 self._node_decl[name] = (node, self.owner)
             self._plain[name] = _PlainType(name, fresh, self.owner, description or _doc(cls))
@@ -130,7 +130,8 @@ class SchemaRegistry:
         """``strawberry.input(cls, name=name)``, registered so ``registry.ref(name)`` finds it."""
 
         def register(cls: type) -> type:
-            return self.add(strawberry.input(_fresh_copy(cls), name=name, description=description or _doc(cls)))
+            return self.add(strawberry.input(_fresh_copy(cls, registry=_OwnedView(self, self.owner)), name=name,
+                                             description=description or _doc(cls)))
 
         return register
 
@@ -435,11 +436,20 @@ def _doc(cls: type) -> str | None:
     return inspect.cleandoc(doc) if doc else None
 
 
-def _fresh_copy(cls: type, bases: tuple = ()) -> type:
+def _fresh_copy(cls: type, bases: tuple = (), *, registry: Any = None) -> type:
     """A new class with the same body, so registering a module-level class in two apps (two schemas)
-    never lets strawberry mutate a class another app uses; ``bases`` (an interface) go first."""
+    never lets strawberry mutate a class another app uses; ``bases`` (an interface) go first.
+
+    With ``registry``, string annotations naming it (a module using ``from __future__ import
+    annotations``: ``tier: registry.vocabulary_enum(...)``) are evaluated now, with ``registry`` bound:
+    strawberry would evaluate them later in the module's globals, where the hook's ``registry`` is not."""
     body = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
     body["__annotations__"] = dict(cls.__dict__.get("__annotations__", {}))
+    if registry is not None:
+        namespace = {**vars(sys.modules[cls.__module__]), "registry": registry}
+        for key, annotation in body["__annotations__"].items():
+            if isinstance(annotation, str) and "registry." in annotation:
+                body["__annotations__"][key] = eval(annotation, namespace)  # noqa: S307 - the class's own annotation
     for key, value in list(body.items()):
         if isinstance(value, StrawberryField):
             body[key] = copy.copy(value)

@@ -1,7 +1,10 @@
 """REST composition: one flask-smorest Api at /api/v1, the core's blueprints and every plugin's."""
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
+import re
+import warnings
 from decimal import Decimal
 
 from flask import Blueprint, Flask
@@ -9,7 +12,7 @@ from flask_smorest import Api
 from marshmallow import fields as ma_fields
 
 from core.errors import PluginError
-from core.plugins import CORE_NAME
+from core.plugins import CORE_NAME, naming_the_plugin
 from core.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -91,8 +94,10 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
     from api.rest.resources import core_blueprints
 
     errors.init_error_handlers(app)
+    schema_owners: dict[str, str] = {}
     for blueprint in core_blueprints():
-        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+        with _schema_names_kept(api, CORE_NAME, schema_owners):
+            api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
     owners: dict[str, str] = {}
     for owner, blueprints in runtime.plugins.call_each("trellis_rest_blueprints"):
         if owner == CORE_NAME:
@@ -105,7 +110,9 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
                     f"blueprint named '{blueprint.name}'. Rename one (prefix it with the plugin name)."
                 )
             owners[blueprint.name] = owner
-            api.register_blueprint(blueprint, url_prefix=prefix)
+            with naming_the_plugin(owner, f"registering its REST blueprint '{blueprint.name}'"), \
+                    _schema_names_kept(api, owner, schema_owners):
+                api.register_blueprint(blueprint, url_prefix=prefix)
     for owner, mounted in runtime.plugins.call_each("trellis_mounted_blueprints"):
         for blueprint, prefix in mounted:
             _check_mount(owner, blueprint, prefix, owners, app)
@@ -117,6 +124,32 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
 
 
 RESERVED_PREFIXES = ("/api", "/graphql", "/auth", "/healthz")
+_RENAMED_SCHEMA = re.compile(r"Multiple schemas resolved to the name (\S+?)\.")
+
+
+@contextlib.contextmanager
+def _schema_names_kept(api: Api, owner: str, schema_owners: dict[str, str]):
+    """While ``owner``'s blueprint is documented, a marshmallow schema whose OpenAPI name is already
+    taken by another schema class is a start-up error naming both owners (apispec would only warn and
+    publish it as ``Name1``, so clients would get a renamed, unpredictable type). ``schema_owners``
+    (component name → owner) grows with the names the blueprint adds."""
+    before = set(api.spec.components.schemas)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        clash = _RENAMED_SCHEMA.search(str(warning.message))
+        if clash is None:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            continue
+        name = clash.group(1)
+        other = schema_owners.get(name, CORE_NAME)
+        raise PluginError(
+            f"Plugins '{other}' and '{owner}' both have a REST schema named '{name}' (the marshmallow class "
+            f"name less 'Schema'); OpenAPI needs one name per schema. Rename the class in '{owner}' "
+            "(prefix it with the plugin's name).")
+    for name in set(api.spec.components.schemas) - before:
+        schema_owners.setdefault(name, owner)
 
 
 def _check_mount(owner: str, blueprint, prefix: str, owners: dict[str, str], app: Flask) -> None:

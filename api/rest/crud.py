@@ -129,23 +129,52 @@ def body_doc(schema: type[Schema]) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+class CursorArgs(Schema):
+    """The cursor arguments every paginated list takes besides ``page``/``page_size``: give a list view's
+    query schema this base (or use it alone), read the page with :func:`list_query` and answer with
+    :func:`served`, on this module's :class:`Blueprint`. Other query keys pass through (the service
+    validates its own filters)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    after = fields.String(metadata={"description": (
+        "Keyset paging: the page_size records after this cursor (`next_cursor` of X-Pagination, or the "
+        "Link rel=\"next\" URL), instead of `page`. It holds while records are added and removed, and "
+        "a deep page costs what the first does. Keep the same `sort` and filters.")})
+    before = fields.String(metadata={"description": (
+        "Keyset paging backward: the page_size records before this cursor (`previous_cursor`, or the "
+        "Link rel=\"prev\" URL), in list order.")})
+
+
+def list_query(pagination_parameters, args: dict | None = None) -> tuple[dict, PageRequest | KeysetRequest]:
+    """A list view's query, split in two: the filters for the service and the page asked for (by
+    ``page``/``page_size``, or by cursor: :func:`list_page_request`). ``args`` is the view's parsed query
+    arguments; without it the filters are the raw query strings (the service validates them), less the
+    paging keys."""
+    if args is None:
+        args = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+    else:
+        args = dict(args)
+    return args, list_page_request(pagination_parameters, args)
+
+
+def served(pagination_parameters, page: Page) -> list:
+    """A list view's answer: the page's rows, with its paging metadata and Link header
+    (:func:`set_cursor_metadata`)."""
+    set_cursor_metadata(pagination_parameters, page)
+    return page.items
+
+
 def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[Schema]:
     """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort`` and the
     cursors ``after``/``before`` (``page`` and ``page_size`` come from the paginate decorator). The service
     validates the raw query strictly, so an unknown filter is a 422 naming it rather than a silently wider
     list."""
-    meta = type("Meta", (), {"unknown": EXCLUDE})
-    return type(f"{filter_schema.__name__}Query", (filter_schema,), {
-        "Meta": meta,
+    return type(f"{filter_schema.__name__}Query", (filter_schema, CursorArgs), {
+        "Meta": CursorArgs.Meta,
         "sort": fields.String(metadata={"description": "Comma-separated keys, '-' for descending: "
                                                        + ", ".join(sortable)}),
-        "after": fields.String(metadata={"description": (
-            "Keyset paging: the page_size records after this cursor (`next_cursor` of X-Pagination, or the "
-            "Link rel=\"next\" URL), instead of `page`. It holds while records are added and removed, and "
-            "a deep page costs what the first does. Keep the same `sort` and filters.")}),
-        "before": fields.String(metadata={"description": (
-            "Keyset paging backward: the page_size records before this cursor (`previous_cursor`, or the "
-            "Link rel=\"prev\" URL), in list order.")}),
     })
 
 
@@ -163,14 +192,9 @@ def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_sche
         def get(self, args, pagination_parameters):
             """List (filtered, sorted, paginated by `page` or by cursor, `after`/`before`; metadata in the
             X-Pagination header, next and previous pages in the Link header)"""
-            args = dict(request.args)
-            for key in ("page", "page_size"):
-                args.pop(key, None)
+            args, paging = list_query(pagination_parameters)
             sort = args.pop("sort", None)
-            paging = list_page_request(pagination_parameters, args)
-            page = service.list(current_user, args, sort=sort, page=paging)
-            set_cursor_metadata(pagination_parameters, page)
-            return page.items
+            return served(pagination_parameters, service.list(current_user, args, sort=sort, page=paging))
 
         @blp.doc(**body_doc(create_schema))
         @blp.response(201, out_schema)

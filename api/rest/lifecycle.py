@@ -3,15 +3,14 @@ notifications and the declared workflows."""
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_dump
 
-from api.rest.crud import body_doc, json_body, page_request
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served
 from core.schemas import (
     Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
     StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
 )
-from core.services import common, customers, interactions, notifications, ownership, workflow
+from core.services import customers, interactions, notifications, ownership, workflow
 
 
 class TransitionOut(Schema):
@@ -74,11 +73,11 @@ class HistoryArgs(Schema):
     workflow = fields.String(load_default="customer.lifecycle")
 
 
-class ApprovalArgs(Schema):
+class ApprovalArgs(CursorArgs):
     status = fields.String(load_default="pending")
 
 
-class NotificationArgs(Schema):
+class NotificationArgs(CursorArgs):
     unread = fields.Boolean(load_default=False)
 
 
@@ -110,10 +109,6 @@ class WorkflowOut(Schema):
     label_zh_cn = fields.String()
     states = fields.List(fields.Nested(WorkflowStateOut))
     transitions = fields.List(fields.Nested(WorkflowTransitionOut))
-
-def _page(pagination_parameters) -> common.PageRequest:
-    return page_request(pagination_parameters)
-
 
 def lifecycle_blueprints() -> list[Blueprint]:
     blp = Blueprint("lifecycle", "lifecycle", url_prefix="", description="Stages, levels, approvals, history.")
@@ -154,13 +149,13 @@ def lifecycle_blueprints() -> list[Blueprint]:
 
     @blp.route("/approvals")
     @blp.arguments(ApprovalArgs, location="query")
-    @blp.response(200, ApprovalOut(many=True))
+    @blp.response(200, ApprovalOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def approvals(args, pagination_parameters):
         """Approval requests you may decide (or made)"""
-        page = workflow.approvals_for(current_user, status=args["status"] or None, page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        args, paging = list_query(pagination_parameters, args)
+        return served(pagination_parameters,
+                      workflow.approvals_for(current_user, status=args["status"] or None, page=paging))
 
     @blp.route("/approvals/<uuid:request_id>/decision", methods=["POST"])
     @blp.doc(**body_doc(ApprovalDecision))
@@ -171,13 +166,12 @@ def lifecycle_blueprints() -> list[Blueprint]:
 
     @blp.route("/notifications")
     @blp.arguments(NotificationArgs, location="query")
-    @blp.response(200, NotificationOut(many=True))
+    @blp.response(200, NotificationOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def notification_list(args, pagination_parameters):
         """Your notifications, newest first"""
-        page = notifications.list_for(current_user, unread=args["unread"], page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        args, paging = list_query(pagination_parameters, args)
+        return served(pagination_parameters, notifications.list_for(current_user, unread=args["unread"], page=paging))
 
     @blp.route("/notifications/<uuid:notification_id>/read", methods=["POST"])
     @blp.response(200, NotificationOut)

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import body_doc, json_body, page_request
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served
 from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
 from core.services import people, users
 
@@ -24,7 +23,7 @@ class SalesTeamOut(Schema):
     version = fields.Integer()
 
 
-class UserQuery(people.UserFilter):
+class UserQuery(people.UserFilter, CursorArgs):
     class Meta:
         unknown = EXCLUDE
 
@@ -48,7 +47,7 @@ class TokenCreatedOut(TokenOut):
                                                    "this response: store it now."})
 
 
-class TokenQuery(users.TokenFilter):
+class TokenQuery(users.TokenFilter, CursorArgs):
     class Meta:
         unknown = EXCLUDE
 
@@ -59,16 +58,12 @@ def people_blueprints() -> list[Blueprint]:
     @blp.route("/users")
     class Users(MethodView):
         @blp.arguments(UserQuery, location="query", as_kwargs=False)
-        @blp.response(200, UserDetailOut(many=True))
+        @blp.response(200, UserDetailOut(many=True), headers={"Link": LINK_HEADER})
         @blp.paginate(max_page_size=MAX_PAGE_SIZE)
         def get(self, _args, pagination_parameters):
             """Users you may see (admins: all; others: their team)"""
-            from flask import request
-
-            filters = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
-            page = people.list_users(current_user, filters, page=page_request(pagination_parameters))
-            pagination_parameters.item_count = page.total
-            return page.items
+            filters, paging = list_query(pagination_parameters)
+            return served(pagination_parameters, people.list_users(current_user, filters, page=paging))
 
         @blp.doc(**body_doc(UserCreate))
         @blp.response(201, UserDetailOut)
@@ -115,17 +110,13 @@ def people_blueprints() -> list[Blueprint]:
     @tokens.route("/tokens")
     class Tokens(MethodView):
         @tokens.arguments(TokenQuery, location="query", as_kwargs=False)
-        @tokens.response(200, TokenOut(many=True))
+        @tokens.response(200, TokenOut(many=True), headers={"Link": LINK_HEADER})
         @tokens.paginate(max_page_size=MAX_PAGE_SIZE)
         def get(self, _args, pagination_parameters):
             """Your API tokens, newest first (admins: all, or one user's with user_id); revoked ones with
             include_revoked=true"""
-            from flask import request
-
-            filters = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
-            page = users.list_tokens(current_user, filters, page=page_request(pagination_parameters))
-            pagination_parameters.item_count = page.total
-            return page.items
+            filters, paging = list_query(pagination_parameters)
+            return served(pagination_parameters, users.list_tokens(current_user, filters, page=paging))
 
         @tokens.doc(**body_doc(users.TokenCreate))
         @tokens.response(201, TokenCreatedOut)

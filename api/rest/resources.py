@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import CrudService, crud_blueprint, page_request
+from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, crud_blueprint, list_query, served
 from core import runtime
 from core.metrics import MetricQuery
 from core.schemas import (
@@ -45,7 +44,7 @@ class MetricRowOut(Schema):
     value = fields.Raw(allow_none=True)
     extra = fields.Dict()
 
-class AuditArgs(Schema):
+class AuditArgs(CursorArgs):
     record_type = fields.String()
     record_id = fields.UUID()
 
@@ -91,13 +90,13 @@ def core_blueprints() -> list[Blueprint]:
 
 
     @customers_blp.route("/<uuid:record_id>/timeline")
-    @customers_blp.response(200, InteractionOut(many=True))
+    @customers_blp.arguments(CursorArgs, location="query", as_kwargs=False)
+    @customers_blp.response(200, InteractionOut(many=True), headers={"Link": LINK_HEADER})
     @customers_blp.paginate(max_page_size=MAX_PAGE_SIZE)
-    def timeline(record_id, pagination_parameters):
+    def timeline(_args, record_id, pagination_parameters):
         """The customer's interactions, newest first"""
-        page = customers.timeline(current_user, record_id, page=page_request(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _filters, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, customers.timeline(current_user, record_id, page=paging))
 
 
     meta_blp = Blueprint("meta", "meta", url_prefix="", description="Labels, metrics and plugins.")
@@ -149,13 +148,12 @@ def core_blueprints() -> list[Blueprint]:
 
     @meta_blp.route("/audit")
     @meta_blp.arguments(AuditArgs, location="query")
-    @meta_blp.response(200, AuditEntryOut(many=True))
+    @meta_blp.response(200, AuditEntryOut(many=True), headers={"Link": LINK_HEADER})
     @meta_blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def audit_trail(args, pagination_parameters):
         """Who changed what, newest first (admins; filter by record_type and record_id)"""
-        page = audit.entries(current_user, **args, page=page_request(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        args, paging = list_query(pagination_parameters, args)
+        return served(pagination_parameters, audit.entries(current_user, **args, page=paging))
 
     from api.rest.lifecycle import lifecycle_blueprints
     from api.rest.analytics import analytics_blueprints

@@ -2,15 +2,13 @@
 replay. The views only translate; ``core.services.webhooks`` validates and checks the role."""
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import body_doc, json_body, list_args_schema, page_request
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_args_schema, list_query, served
 from core.schemas import MAX_PAGE_SIZE, RecordOut
-from core.services import common, webhooks
+from core.services import webhooks
 
 
 class WebhookOut(RecordOut):
@@ -43,24 +41,13 @@ class DeliveryOut(Schema):
     updated_at = fields.DateTime()
 
 
-class DeliveryQuery(Schema):
+class DeliveryQuery(CursorArgs):
     """For the OpenAPI document only: the service validates the raw query (a 422 naming the field)."""
 
     class Meta:
         unknown = EXCLUDE
 
     status = fields.String(metadata={"enum": list(webhooks.STATUSES)})
-
-
-def _page(pagination_parameters) -> common.PageRequest:
-    return page_request(pagination_parameters)
-
-
-def _query_args() -> dict:
-    args = dict(request.args)
-    for key in ("page", "page_size"):
-        args.pop(key, None)
-    return args
 
 
 def webhook_blueprints() -> list[Blueprint]:
@@ -71,15 +58,14 @@ def webhook_blueprints() -> list[Blueprint]:
     class Subscriptions(MethodView):
         @blp.arguments(list_args_schema(webhooks.WebhookFilter, sorted(webhooks.SORTABLE)), location="query",
                        as_kwargs=False)
-        @blp.response(200, WebhookOut(many=True))
+        @blp.response(200, WebhookOut(many=True), headers={"Link": LINK_HEADER})
         @blp.paginate(max_page_size=MAX_PAGE_SIZE)
         def get(self, args, pagination_parameters):
             """List subscriptions"""
-            args = _query_args()
+            args, paging = list_query(pagination_parameters)
             sort = args.pop("sort", None)
-            page = webhooks.list_subscriptions(current_user, args, sort=sort, page=_page(pagination_parameters))
-            pagination_parameters.item_count = page.total
-            return page.items
+            return served(pagination_parameters,
+                          webhooks.list_subscriptions(current_user, args, sort=sort, page=paging))
 
         @blp.doc(**body_doc(webhooks.WebhookCreate))
         @blp.response(201, WebhookCreatedOut)
@@ -113,13 +99,12 @@ def webhook_blueprints() -> list[Blueprint]:
 
     @blp.route("/webhooks/<uuid:subscription_id>/deliveries")
     @blp.arguments(DeliveryQuery, location="query", as_kwargs=False)
-    @blp.response(200, DeliveryOut(many=True))
+    @blp.response(200, DeliveryOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def deliveries(args, subscription_id, pagination_parameters):
         """The subscription's deliveries, newest first (filter by status: pending, delivered, failed)"""
-        page = webhooks.deliveries(current_user, subscription_id, _query_args(), page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        filters, paging = list_query(pagination_parameters)
+        return served(pagination_parameters, webhooks.deliveries(current_user, subscription_id, filters, page=paging))
 
     @blp.route("/webhooks/<uuid:subscription_id>/ping", methods=["POST"])
     @blp.response(202, DeliveryOut)

@@ -5,28 +5,19 @@ Mounted under ``/api/v1/exhibitions``. The views only translate: bodies and quer
 """
 from __future__ import annotations
 
-from flask import request
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import BULK_REQUEST_BYTES, CrudService, body_doc, body_limit, crud_blueprint, json_body, list_args_schema
+from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
+                           crud_blueprint, json_body, list_args_schema, list_query, served)
 from api.rest.lifecycle import TransitionOut
 from core.schemas import MAX_PAGE_SIZE
-from core.services import common
 from plugins.exhibitions import schemas as S
 from plugins.exhibitions import services as svc
 
 
-def _page(pagination_parameters) -> common.PageRequest:
-    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
-
-
-def _query_args() -> dict:
-    args = dict(request.args)
-    for key in ("page", "page_size"):
-        args.pop(key, None)
-    return args
+class CheckInQuery(CursorArgs):
+    registration_id = fields.UUID(metadata={"description": "Only this registration's scans."})
 
 
 class ImportRowOut(Schema):
@@ -212,14 +203,14 @@ def _actions() -> Blueprint:
         return checkin, 201 if new else 200
 
     @blp.route("/editions/<uuid:edition_id>/checkins")
-    @blp.response(200, S.CheckInOut(many=True))
+    @blp.arguments(CheckInQuery, location="query", as_kwargs=False)
+    @blp.response(200, S.CheckInOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
-    def checkins(edition_id, pagination_parameters):
+    def checkins(_args, edition_id, pagination_parameters):
         """Stored scans, in time order"""
-        page = svc.list_checkins(current_user, edition_id, page=_page(pagination_parameters),
-                                 registration_id=request.args.get("registration_id"))
-        pagination_parameters.item_count = page.total
-        return page.items
+        filters, paging = list_query(pagination_parameters)
+        return served(pagination_parameters, svc.list_checkins(
+            current_user, edition_id, page=paging, registration_id=filters.get("registration_id")))
 
     # matching, invitations, follow-up, metrics ----------------------------------------------------
     @blp.route("/editions/<uuid:edition_id>/matches/send", methods=["POST"])
@@ -236,15 +227,16 @@ def _actions() -> Blueprint:
         return svc.build_invitations(current_user, edition_id, json_body())
 
     @blp.route("/editions/<uuid:edition_id>/invitations")
-    @blp.response(200, S.InvitationOut(many=True))
+    @blp.arguments(list_args_schema(S.InvitationFilter, sorted(svc.INVITATION_SORT)), location="query",
+                   as_kwargs=False)
+    @blp.response(200, S.InvitationOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
-    def invitations(edition_id, pagination_parameters):
+    def invitations(_args, edition_id, pagination_parameters):
         """The edition's invitations (filter: status)"""
-        args = _query_args()
+        args, paging = list_query(pagination_parameters)
         sort = args.pop("sort", None)
-        page = svc.list_invitations(current_user, edition_id, args, page=_page(pagination_parameters), sort=sort)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return served(pagination_parameters,
+                      svc.list_invitations(current_user, edition_id, args, page=paging, sort=sort))
 
     @blp.route("/editions/<uuid:edition_id>/exhibitor-invitations", methods=["POST"])
     @blp.response(200, S.ParticipationOut(many=True))
@@ -277,15 +269,13 @@ def _actions() -> Blueprint:
 
     @blp.route("/meetings")
     @blp.arguments(list_args_schema(S.MeetingFilter, sorted(svc.MEETING_SORT)), location="query", as_kwargs=False)
-    @blp.response(200, S.MeetingOut(many=True))
+    @blp.response(200, S.MeetingOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def meetings(_args, pagination_parameters):
         """Meetings you may see"""
-        args = _query_args()
+        args, paging = list_query(pagination_parameters)
         sort = args.pop("sort", None)
-        page = svc.list_meetings(current_user, args, page=_page(pagination_parameters), sort=sort)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return served(pagination_parameters, svc.list_meetings(current_user, args, page=paging, sort=sort))
 
     @blp.route("/meetings/<uuid:meeting_id>")
     @blp.response(200, S.MeetingOut)

@@ -6,21 +6,15 @@ permissions and audit. The Open311 GeoReport v2 blueprint is in :mod:`plugins.pr
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
-from api.rest.crud import CrudService, body_doc, crud_blueprint, json_body
+from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, crud_blueprint, json_body, list_query, served
 from core.schemas import MAX_PAGE_SIZE
-from core.services import common
 from plugins.property_service import requests, schemas as s, services
 
 
 def _crud(resource: services.Resource) -> CrudService:
     return CrudService(list=resource.list, get=resource.get, create=resource.create, update=resource.update,
                        delete=resource.delete, restore=resource.restore)
-
-
-def _page(pagination_parameters) -> common.PageRequest:
-    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
 
 
 def _sortable(resource: services.Resource) -> list[str]:
@@ -118,13 +112,13 @@ def misc_blueprint() -> Blueprint:
         return services.update_settings(current_user, json_body())
 
     @blp.route("/api-keys")
-    @blp.response(200, s.ApiKeyOut(many=True))
+    @blp.arguments(CursorArgs, location="query", as_kwargs=False)
+    @blp.response(200, s.ApiKeyOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
-    def api_keys(pagination_parameters):
+    def api_keys(_args, pagination_parameters):
         """Open311 API keys (admins)"""
-        page = services.list_api_keys(current_user, page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _filters, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, services.list_api_keys(current_user, page=paging))
 
     @blp.route("/api-keys", methods=["POST"])
     @blp.doc(**body_doc(s.ApiKeyCreate))
@@ -148,17 +142,17 @@ def misc_blueprint() -> Blueprint:
         return [occupancy for occupancy, _unit in services.units_of(current_user, customer_id)]
 
     @blp.route("/customers/<uuid:customer_id>/requests")
-    @blp.response(200, s.RequestOut(many=True))
+    @blp.arguments(CursorArgs, location="query", as_kwargs=False)
+    @blp.response(200, s.RequestOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
-    def customer_requests(customer_id, pagination_parameters):
+    def customer_requests(_args, customer_id, pagination_parameters):
         """The customer's service requests you may see, newest first"""
         from core.services import customers
 
         customer = customers.get(current_user, customer_id)
-        page = requests.list_requests(current_user, {"requester_id": str(customer.id)},
-                                      page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _filters, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters,
+                      requests.list_requests(current_user, {"requester_id": str(customer.id)}, page=paging))
 
     return blp
 

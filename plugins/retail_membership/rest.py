@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from flask import request
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import BULK_REQUEST_BYTES, CrudService, body_doc, body_limit, crud_blueprint, json_body, list_args_schema
+from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
+                           crud_blueprint, json_body, list_args_schema, list_query, served)
 from core.schemas import MAX_PAGE_SIZE
-from core.services import common
 from core.services.permissions import require_actor
 
 from plugins.retail_membership import campaigns, services
@@ -28,17 +27,6 @@ class TierTransitionOut(Schema):
     trigger = fields.String()
     trigger_event = fields.String(allow_none=True)
     reason = fields.String()
-
-
-def _page(pagination_parameters) -> common.PageRequest:
-    return common.PageRequest(offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
-
-
-def _args() -> dict:
-    args = dict(request.args)
-    for key in ("page", "page_size"):
-        args.pop(key, None)
-    return args
 
 
 def _memberships_list(actor, filters, *, page, sort=None):
@@ -83,13 +71,13 @@ def blueprints() -> list[Blueprint]:
         filter_schema=S.MembershipFilter, sortable=list(services.MEMBER_SORT))
 
     @members.route("/<uuid:membership_id>/ledger")
-    @members.response(200, S.PointsEntryOut(many=True))
+    @members.arguments(CursorArgs, location="query", as_kwargs=False)
+    @members.response(200, S.PointsEntryOut(many=True), headers={"Link": LINK_HEADER})
     @members.paginate(max_page_size=MAX_PAGE_SIZE)
-    def ledger(membership_id, pagination_parameters):
+    def ledger(_args, membership_id, pagination_parameters):
         """The points ledger, newest first (append-only)"""
-        page = services.ledger(current_user, membership_id, page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _filters, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, services.ledger(current_user, membership_id, page=paging))
 
     @members.route("/<uuid:membership_id>/balance")
     @members.response(200, S.BalanceOut)
@@ -125,15 +113,15 @@ def blueprints() -> list[Blueprint]:
         return services.tier_history(current_user, membership_id)
 
     @members.route("/<uuid:membership_id>/purchases")
-    @members.response(200, S.PurchaseOut(many=True))
+    @members.arguments(CursorArgs, location="query", as_kwargs=False)
+    @members.response(200, S.PurchaseOut(many=True), headers={"Link": LINK_HEADER})
     @members.paginate(max_page_size=MAX_PAGE_SIZE)
-    def member_purchases(membership_id, pagination_parameters):
+    def member_purchases(_args, membership_id, pagination_parameters):
         """The member's purchases, newest first"""
         member = services.get_membership(current_user, membership_id)
-        page = services.list_purchases(current_user, {"membership_id": str(member.id)},
-                                       page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _filters, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters,
+                      services.list_purchases(current_user, {"membership_id": str(member.id)}, page=paging))
 
     @members.route("/<uuid:membership_id>/occasions")
     @members.response(200, S.OccasionOut(many=True))
@@ -159,15 +147,13 @@ def blueprints() -> list[Blueprint]:
 
     @sales.route("/purchases")
     @sales.arguments(list_args_schema(S.PurchaseFilter, list(services.PURCHASE_SORT)), location="query", as_kwargs=False)
-    @sales.response(200, S.PurchaseOut(many=True))
+    @sales.response(200, S.PurchaseOut(many=True), headers={"Link": LINK_HEADER})
     @sales.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_purchases(_args_, pagination_parameters):
         """Purchases you may see (filtered, newest first)"""
-        args = _args()
+        args, paging = list_query(pagination_parameters)
         sort = args.pop("sort", None)
-        page = services.list_purchases(current_user, args, page=_page(pagination_parameters), sort=sort)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return served(pagination_parameters, services.list_purchases(current_user, args, page=paging, sort=sort))
 
     @sales.route("/purchases", methods=["POST"])
     @sales.doc(**body_doc(S.PurchaseIn))
@@ -194,13 +180,12 @@ def blueprints() -> list[Blueprint]:
 
     @sales.route("/refunds")
     @sales.arguments(list_args_schema(S.RefundFilter, []), location="query", as_kwargs=False)
-    @sales.response(200, S.RefundOut(many=True))
+    @sales.response(200, S.RefundOut(many=True), headers={"Link": LINK_HEADER})
     @sales.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_refunds(_args_, pagination_parameters):
         """Refunds you may see, newest first"""
-        page = services.list_refunds(current_user, _args(), page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        filters, paging = list_query(pagination_parameters)
+        return served(pagination_parameters, services.list_refunds(current_user, filters, page=paging))
 
     @sales.route("/refunds", methods=["POST"])
     @sales.doc(**body_doc(S.RefundIn))
@@ -220,13 +205,12 @@ def blueprints() -> list[Blueprint]:
 
     @sales.route("/lapses")
     @sales.arguments(list_args_schema(S.LapseFilter, []), location="query", as_kwargs=False)
-    @sales.response(200, S.LapseOut(many=True))
+    @sales.response(200, S.LapseOut(many=True), headers={"Link": LINK_HEADER})
     @sales.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_lapses(_args_, pagination_parameters):
         """Lapsed regulars flagged by `trellis tick`"""
-        page = services.list_lapses(current_user, _args(), page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        filters, paging = list_query(pagination_parameters)
+        return served(pagination_parameters, services.list_lapses(current_user, filters, page=paging))
 
     promo = crud_blueprint(
         "retail_membership_campaigns", "/campaigns",
@@ -257,13 +241,13 @@ def blueprints() -> list[Blueprint]:
         return campaigns.result(current_user, campaign_id, args)
 
     @promo.route("/<uuid:campaign_id>/members")
-    @promo.response(200, S.CampaignMemberOut(many=True))
+    @promo.arguments(CursorArgs, location="query", as_kwargs=False)
+    @promo.response(200, S.CampaignMemberOut(many=True), headers={"Link": LINK_HEADER})
     @promo.paginate(max_page_size=MAX_PAGE_SIZE)
-    def campaign_members(campaign_id, pagination_parameters):
+    def campaign_members(_args, campaign_id, pagination_parameters):
         """Who is in which group (and their coupon)"""
-        page = campaigns.members(current_user, campaign_id, page=_page(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _filters, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, campaigns.members(current_user, campaign_id, page=paging))
 
     coupons = Blueprint("retail_membership_coupons", "retail_membership_coupons", url_prefix="/coupons",
                         description="Single-use coupon codes.")

@@ -88,6 +88,22 @@ def test_db_revision_writes_a_plugins_first_migration(migrated, tmp_path):
         app.extensions["trellis"].database.dispose()
 
 
+def test_db_revision_on_a_database_not_yet_upgraded_says_what_to_run(cli_env, tmp_path):
+    from tests.core.test_migrations import ScratchpadThing, make_plugin
+
+    versions = tmp_path / "versions"
+    app = create_app({"DATABASE_URL": cli_env["TRELLIS_DATABASE_URL"]},
+                     extra_plugins=[make_plugin("scratchpad", ScratchpadThing, versions)])
+    try:
+        result = CliRunner().invoke(build_cli(app), ["db", "revision", "-c", "scratchpad", "-m", "things"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "core: not migrated" in result.stderr
+        assert "Run 'trellis db upgrade' first" in result.stderr and "--empty" in result.stderr
+        assert not list(versions.glob("*.py"))
+    finally:
+        app.extensions["trellis"].database.dispose()
+
+
 def test_db_check_fails_on_an_empty_database(cli_env):
     result = run(cli_env, "db", "check")
     assert result.exit_code == 1
@@ -182,6 +198,24 @@ def test_plugins_list_shows_installed_plugins_enabled_or_not(cli_env):
 def test_an_unknown_plugin_name_is_a_clear_error(cli_env):
     result = run({**cli_env, "TRELLIS_PLUGINS": "nosuchplugin"}, "plugins", "list")
     assert result.exit_code == 1 and "nosuchplugin" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_plugins_start_up_error_is_one_line_and_debug_adds_the_traceback(cli_env, monkeypatch):
+    def metrics_of_a_broken_plugin():
+        return {}["unit"]
+
+    broken = SimpleNamespace(name="broken", version="1", trellis_metrics=hookimpl(metrics_of_a_broken_plugin))
+    real = create_app
+    monkeypatch.setattr("api.app.create_app", lambda *a, **k: real(*a, **k, extra_plugins=[broken]))
+
+    plain = run(cli_env, "plugins", "list")
+    assert plain.exit_code == 1
+    assert "Plugin 'broken' failed in trellis_metrics: KeyError: 'unit'" in plain.stderr
+    assert "Traceback" not in plain.output
+    debug = run(cli_env, "--debug", "plugins", "list")
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr
+    assert "metrics_of_a_broken_plugin" in debug.stderr        # the plugin's own frame
+    assert debug.stderr.rstrip().endswith("Fix the plugin or disable it (TRELLIS_PLUGINS).")
 
 
 def plugin_with_commands(name, *commands):

@@ -198,3 +198,69 @@ def test_call_each_runs_only_the_named_plugins_each_inside_its_around_context():
     results = plugins.call_each("trellis_labels", only={"one"}, around=around)
     assert results == [("one", {"x": []})]
     assert calls == ["enter one", "one", "leave one"]
+
+
+# --- errors in a plugin's code name the plugin (issue #14 item 6) ---------------------------------------
+
+def test_an_exception_in_a_plugins_hook_names_the_plugin_and_the_hook():
+    def broken():
+        raise KeyError("unit")
+
+    with pytest.raises(PluginError, match=r"Plugin 'broken' failed in trellis_metrics: KeyError: 'unit'") as raised:
+        create_app(CONFIG, extra_plugins=[plugin("broken", trellis_metrics=broken)])
+    assert isinstance(raised.value.__cause__, KeyError)     # kept for --debug
+
+
+def test_a_blueprint_apispec_cannot_document_names_the_plugin():
+    from marshmallow import Schema, fields
+
+    from api.rest.crud import Blueprint
+
+    class NoteOut(Schema):
+        id = fields.UUID()
+
+    def blueprints():
+        blp = Blueprint("botched_notes", "botched_notes", url_prefix="/notes")
+
+        @blp.route("")
+        @blp.doc(requestBody=NoteOut)     # body_doc(NoteOut) is meant: the spec cannot take a class here
+        @blp.response(200, NoteOut)
+        def notes():
+            return {}
+
+        return [blp]
+
+    with pytest.raises(PluginError, match=r"Plugin 'botched' failed in registering its REST blueprint 'botched_notes'"):
+        create_app(CONFIG, extra_plugins=[plugin("botched", trellis_rest_blueprints=blueprints)])
+
+
+def test_an_openapi_schema_name_taken_by_the_core_is_a_start_up_error_naming_both():
+    from marshmallow import Schema, fields
+
+    from api.rest.crud import Blueprint
+
+    class CustomerOut(Schema):          # the core publishes a CustomerOut already
+        nickname = fields.String()
+
+    def blueprints():
+        blp = Blueprint("copycat_things", "copycat_things", url_prefix="/things")
+
+        @blp.route("")
+        @blp.response(200, CustomerOut)
+        def things():
+            return {}
+
+        return [blp]
+
+    with pytest.raises(PluginError, match=r"Plugins 'core' and 'copycat' both have a REST schema named 'CustomerOut'"):
+        create_app(CONFIG, extra_plugins=[plugin("copycat", trellis_rest_blueprints=blueprints)])
+
+
+def test_trellis_plugins_none_runs_the_core_alone():
+    app = create_app({**CONFIG, "PLUGINS": "none"})
+    assert app.extensions["trellis"].plugins.enabled_names == ["core"]
+    assert create_app({**CONFIG, "PLUGINS": "core"}).extensions["trellis"].plugins.enabled_names == ["core"]
+    assert create_app({**CONFIG, "PLUGINS": "core,exhibitions"}).extensions["trellis"].plugins.enabled_names == [
+        "core", "exhibitions"]
+    with pytest.raises(ValueError, match="'none' cannot be combined"):
+        create_app({**CONFIG, "PLUGINS": "none,exhibitions"})

@@ -212,3 +212,31 @@ def test_a_record_type_whose_model_cannot_be_found_is_a_start_up_error_naming_th
         plugin("gadgets", trellis_graphql_types=types, trellis_graphql_query_fields=fields)])
     schema = sdl(app)
     assert "type Gadget {" in schema and "type GadgetRecord implements Node {" in schema
+
+
+def test_registry_names_in_class_annotations_work_under_postponed_annotations():
+    # this module uses ``from __future__ import annotations``: every annotation below is a string,
+    # and ``registry`` exists only inside the hook
+    def types(registry):
+        @registry.type("FutureThing", node=False)
+        class FutureThing:
+            """A thing typed with the registry inside its class body."""
+
+            stage: registry.vocabulary_enum("lifecycle_stage")
+            owner: registry.ref("User") | None
+
+        @registry.input("FutureThingFilter")
+        class FutureThingFilter:
+            """Its filter."""
+
+            stage: registry.vocabulary_enum("lifecycle_stage") | None = None
+
+    def query_fields(registry):
+        def future_thing(filter: registry.ref("FutureThingFilter") | None = None) -> registry.ref("FutureThing"):
+            return None
+
+        return {"futureThing": strawberry.field(resolver=future_thing)}
+
+    text = sdl(new_app(plugin("futurist", trellis_graphql_types=types, trellis_graphql_query_fields=query_fields)))
+    assert "type FutureThing {\n  stage: LifecycleStage!\n  owner: User\n}" in text
+    assert "input FutureThingFilter {\n  stage: LifecycleStage = null\n}" in text
