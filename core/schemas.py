@@ -23,6 +23,12 @@ from core.models.enums import (
 MAX_PAGE_SIZE = 100
 
 
+class Money(fields.Decimal):
+    """An amount of money: a ``Decimal`` field (the same JSON and OpenAPI as ``fields.Decimal``) that says
+    it is money, so GraphQL types it with the ``Money`` scalar (api/graphql/money.py) rather than a plain
+    decimal string. Amounts carry no currency: a deployment has one."""
+
+
 def one_of(enum) -> validate.OneOf:
     return validate.OneOf([e.value for e in enum])
 
@@ -179,7 +185,7 @@ class InteractionCreate(StrictSchema):
     notes = fields.String(validate=validate.Length(max=20000))
     occurred_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
     due_at = fields.AwareDateTime(allow_none=True)
-    amount = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
+    amount = Money(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
     assignee_id = fields.UUID(allow_none=True)
     reminder_at = fields.AwareDateTime(allow_none=True)
     outcome = fields.String(validate=validate.Length(max=20000))
@@ -217,7 +223,7 @@ class InteractionFilter(StrictSchema):
 class TaskCompletion(StrictSchema):
     outcome = fields.String(load_default="", validate=validate.Length(max=20000))
     occurred_at = fields.AwareDateTime(allow_none=True)
-    amount = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
+    amount = Money(allow_none=True, places=2, validate=validate.Range(min=-10**11, max=10**11))
 
 
 class TaskCancellation(StrictSchema):
@@ -446,7 +452,7 @@ class InteractionOut(RecordOut):
     notes = fields.String()
     occurred_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
-    amount = fields.Decimal(allow_none=True, as_string=True)
+    amount = Money(allow_none=True, as_string=True)
     assignee_id = fields.UUID(allow_none=True)
     created_by_id = fields.UUID(allow_none=True)
     source = fields.String()

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import strawberry
 
+from api.graphql.label import fold_labels
+from api.graphql.money import Money
 from core.services import analytics
 
 
@@ -26,14 +28,13 @@ def types(registry) -> None:
 
         recency_days: Optional[int] = strawberry.field(description="Days since the last purchase (all history); null with no purchase yet (see `reason`).")
         frequency: Optional[int] = strawberry.field(description="Purchase days in the analytics window (365 days by default); null with no purchase yet.")
-        monetary: Optional[float] = strawberry.field(description="Purchases minus refunds dated in the window, not below 0, in the app's currency; null with no purchase yet.")
+        monetary: Optional[Money] = strawberry.field(description="Purchases minus refunds dated in the window, not below 0, in the app's currency; null with no purchase yet.")
         r_score: Optional[int] = strawberry.field(description="Recency score 1–5 (5: most recent) by quintile among the customers with a purchase; null with no purchase yet.")
         f_score: Optional[int] = strawberry.field(description="Frequency score 1–5 (5: most frequent) by quintile; null with no purchase yet.")
         m_score: Optional[int] = strawberry.field(description="Monetary score 1–5 (5: highest spend) by quintile; null with no purchase yet.")
         score: Optional[str] = strawberry.field(description="The RFM cell, e.g. \"545\".")
         segment: Optional[str] = strawberry.field(description="Named segment key (champions, at_risk …).")
-        label_en: Optional[str]
-        label_zh_cn: Optional[str]
+        label: Optional[registry.ref("Label")] = strawberry.field(description="The segment's name.")
         reason: Optional[str] = strawberry.field(description="Why the numbers are null, when they are.")
 
     @registry.type("CustomerValueTier")
@@ -42,8 +43,7 @@ def types(registry) -> None:
 
         tier: Optional[registry.vocabulary_enum("value_tier")] = strawberry.field(
             description="Key, major, regular or small.")
-        label_en: Optional[str]
-        label_zh_cn: Optional[str]
+        label: Optional[registry.ref("Label")] = strawberry.field(description="The tier's name.")
         revenue_share: Optional[float] = strawberry.field(description="The share (0–1) of all window revenue brought by the customers ranked above this one; null with no purchase yet.")
         reason: Optional[str] = strawberry.field(description="Why the tier is null, when it is.")
 
@@ -54,21 +54,20 @@ def types(registry) -> None:
         id: Optional[strawberry.ID] = strawberry.field(description="The segment's id (an AnalyticsSegment); null when the customer is in none (see `reason`).")
         number: Optional[int] = strawberry.field(description="The segment's number in the last refresh, 1 for the highest mean spend.")
         name: Optional[str] = strawberry.field(description="The segment's name.")
-        profile: Optional[str] = strawberry.field(description="What sets the segment apart, in English.")
-        profile_zh_cn: Optional[str] = strawberry.field(description="What sets the segment apart, in Chinese (zh-CN).")
+        profile: Optional[registry.ref("Label")] = strawberry.field(description="What sets the segment apart.")
         reason: Optional[str] = strawberry.field(description="Why the segment is null, when it is (no purchase yet, no segmentation run).")
 
     @registry.type("CustomerClv")
     class CustomerClv:
         """Lifetime value by the seed formula and by BG/NBD + Gamma-Gamma."""
 
-        seed: Optional[float] = strawberry.field(description="Lifetime value by the brief's seed formula, in the app's currency; null with no purchase yet (see `seedReason`).")
+        seed: Optional[Money] = strawberry.field(description="Lifetime value by the brief's seed formula, in the app's currency; null with no purchase yet (see `seedReason`).")
         seed_reason: Optional[str] = strawberry.field(description="Why `seed` is null, when it is.")
-        model: Optional[float] = strawberry.field(description="Lifetime value by BG/NBD + Gamma-Gamma over the configured horizon, in the app's currency; null when the model cannot tell (see `modelReason`).")
+        model: Optional[Money] = strawberry.field(description="Lifetime value by BG/NBD + Gamma-Gamma over the configured horizon, in the app's currency; null when the model cannot tell (see `modelReason`).")
         model_reason: Optional[str] = strawberry.field(description="Why `model` is null, when it is (no or one purchase only, a fit that did not converge).")
         p_alive: Optional[float] = strawberry.field(description="The probability (0–1) that the customer is still active (BG/NBD); null when the model cannot tell.")
         expected_transactions: Optional[float] = strawberry.field(description="Expected purchases over the horizon (BG/NBD); null when the model cannot tell.")
-        expected_value: Optional[float] = strawberry.field(description="What the win-back list ranks by: the model value when both fits converged, else the seed value; 0 without purchases.")
+        expected_value: Optional[Money] = strawberry.field(description="What the win-back list ranks by: the model value when both fits converged, else the seed value; 0 without purchases.")
 
     @registry.type("ChurnRisk")
     class ChurnRisk:
@@ -95,7 +94,7 @@ def type_fields(registry) -> dict:
     def build(type_name: str, values: dict) -> Any:
         cls = getattr(module, type_name)
         names = {f.python_name for f in cls.__strawberry_definition__.fields}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**{k: v for k, v in fold_labels(values).items() if k in names})
 
     def rfm(root: strawberry.Parent[object], info: strawberry.Info) -> Optional[registry.ref("CustomerRfm")]:
         return build("CustomerRfm", described(root, info)["rfm"])

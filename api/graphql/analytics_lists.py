@@ -9,10 +9,11 @@ import datetime as dt
 from typing import Annotated, Any, Optional
 
 import strawberry
-from strawberry.scalars import JSON
 
 from api.graphql.conventions import bounded_list
-from api.graphql.inputs import field_names, input_to_dict
+from api.graphql.inputs import field_names, input_to_dict, json_field
+from api.graphql.label import fold_labels
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
@@ -38,9 +39,9 @@ def types(registry) -> None:
         purchasers: Optional[int] = strawberry.field(
             description="Customers with a purchase (for non-admins: those they may see).")
         seconds: float = strawberry.field(description="How long the refresh took.")
-        params: JSON = strawberry.field(description="The fit and its settings, by model (bgnbd, gamma_gamma, "
-                                                    "churn …); for non-admins counts are of their customers and "
-                                                    "log-likelihoods null.")
+        params = json_field("params", description="The fit and its settings, by model (bgnbd, gammaGamma, "
+                                                  "churn …), keys camelCase; for non-admins counts are of their "
+                                                  "customers and log-likelihoods null.")
         message: str = strawberry.field(description="Why it failed, or notes on the run; empty when none.")
 
     @registry.type("SegmentMeasure")
@@ -48,7 +49,14 @@ def types(registry) -> None:
         """One feature's mean over a segment's members (recency days, frequency, monetary …)."""
 
         feature: str = strawberry.field(description="The feature: recency, frequency, monetary or tenure.")
-        value: Optional[float] = strawberry.field(description="Its mean over the members you may see; null when you see none.")
+
+        @strawberry.field(description="Its mean over the members you may see, for a feature that is not money (null for monetary, and when you see none).")
+        def value(self) -> Optional[float]:
+            return None if self.feature in MONEY_FEATURES else self.mean
+
+        @strawberry.field(description="Its mean over the members you may see, for a feature that is money (monetary; null for the others, and when you see none).")
+        def amount(self) -> Optional[Money]:
+            return self.mean if self.feature in MONEY_FEATURES else None
 
     def segment_as_seen(actor: Any, segment_id: Any) -> Any:
         """node(id:) of a segment: the caller's view of it (sizes and centroid of the members they may see)."""
@@ -66,8 +74,7 @@ def types(registry) -> None:
         name: str = strawberry.field(description="The segment's name.")
         size: int = strawberry.field(description="Members you may see.")
         size_all: Optional[int] = strawberry.field(description="Every member (admins only; null otherwise).")
-        profile: str = strawberry.field(description="What sets the segment apart, in English.")
-        profile_zh_cn: str = strawberry.field(description="The same in Chinese (zh-CN).")
+        profile: registry.ref("Label") = strawberry.field(description="What sets the segment apart.")
         centroid: list[registry.ref("SegmentMeasure")] = strawberry.field(
             description="Means of the members you may see (empty when you see none).")
         run_id: strawberry.ID = strawberry.field(description="The id of the analytics refresh that computed it.")
@@ -81,9 +88,9 @@ def types(registry) -> None:
         stage: registry.vocabulary_enum("lifecycle_stage") = strawberry.field(description="The customer's lifecycle stage.")
         owner_id: Optional[strawberry.ID]
         status: registry.vocabulary_enum("win_back_status") = strawberry.field(description="Lost or at risk.")
-        expected_value: float = strawberry.field(description="Expected value of winning the customer back.")
-        clv: Optional[float] = strawberry.field(description="Lifetime value by the model.")
-        clv_seed: Optional[float] = strawberry.field(description="Lifetime value by the seed formula.")
+        expected_value: Money = strawberry.field(description="Expected value of winning the customer back.")
+        clv: Optional[Money] = strawberry.field(description="Lifetime value by the model.")
+        clv_seed: Optional[Money] = strawberry.field(description="Lifetime value by the seed formula.")
         lost_reason: Optional[str] = strawberry.field(description="Why the customer was marked lost.")
         churn_flags: list[registry.ref("ChurnFlag")] = strawberry.field(description="Why an at-risk customer is flagged; empty for a lost one.")
 
@@ -108,7 +115,7 @@ def types(registry) -> None:
         action: str = strawberry.field(description="What happened, e.g. customer.created, customer.updated, customer.deleted.")
         record_type: str
         record_id: strawberry.ID
-        changes: JSON = strawberry.field(description="Field name → [before, after].")
+        changes = json_field("changes", description="Field name (camelCase) → [before, after].")
 
     @registry.input("AuditEntryFilter")
     class AuditEntryFilter:
@@ -145,10 +152,17 @@ def type_fields(registry) -> dict:
     }}
 
 
+#: the segment features that are amounts of money (SegmentMeasure.amount)
+MONEY_FEATURES = frozenset({"monetary"})
+
+
 def _segment(registry, values: dict) -> Any:
     measure = getattr(registry.module, "SegmentMeasure")
-    centroid = [measure(feature=k, value=v) for k, v in sorted((values.get("centroid") or {}).items())]
-    return getattr(registry.module, "AnalyticsSegment")(**{**values, "centroid": centroid})
+    centroid = []
+    for k, v in sorted((values.get("centroid") or {}).items()):
+        centroid.append(measure(feature=k))
+        centroid[-1].mean = v
+    return getattr(registry.module, "AnalyticsSegment")(**{**fold_labels(values), "centroid": centroid})
 
 
 def _win_back_entry(registry, values: dict) -> Any:

@@ -14,11 +14,13 @@ from typing import Iterator
 
 import strawberry
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 
 from api.graphql import core_schema
 from api.graphql.descriptions import derive as derive_descriptions
 from api.graphql.errors import TrellisErrors
 from api.graphql.limits import CostLimiter
+from api.graphql.money import SCALAR_MAP
 from api.graphql.registry import CORE, SchemaRegistry
 from api.graphql.savepoints import MutationSavepoints
 from api.graphql.text_rule import StorableText
@@ -62,6 +64,7 @@ def build_schema(runtime: Runtime) -> TrellisSchema:
         schema = TrellisSchema(
             query=query,
             mutation=mutation,
+            config=StrawberryConfig(scalar_map=SCALAR_MAP),   # Money (api/graphql/money.py)
             # every vocabulary's enum, used by a field or not, and every record type, reachable through
             # node(id:) even when no field returns it
             types=[*registry.vocabulary_enums().values(),

@@ -13,7 +13,8 @@ Rules (docs/graphql.md, "Conventions"):
 - ``plugin-prefix``: a plugin's object and input types start with the plugin's first word, singular
   (``retail_membership`` → ``Retail…``, ``exhibitions`` → ``Exhibition…``), and its ``Query`` and
   ``Mutation`` fields hold that word (``retailStores``, ``createExhibitionBooth``, ``redeemRetailPoints``).
-- ``input-name``: an input is never ``<Type>Input`` for an object type of the schema;
+- ``input-name``: an input is never ``<Type>Input`` for a record type of the schema (a type with an
+  ``id``; a value object's mirror, ``LabelInput`` for ``Label``, is fine);
   ``<X>CreateInput`` / ``<X>UpdateInput`` name an object type ``X`` or the mutation ``create<X>`` /
   ``update<X>``; ``<X>Filter`` names an object type ``X``. Any other input is named after the mutation that
   takes it (``AllocateCustomersInput``) or the part of another input it is (``AllocationRuleInput``).
@@ -147,4 +148,7 @@ def _off_convention_input(schema: Any, name: str) -> bool:
             return not is_object(stem) and f"{verb}{stem}" not in mutations
     if name.endswith("Filter"):
         return not is_object(name[:-len("Filter")])
-    return name.endswith("Input") and is_object(name[:-len("Input")])
+    # a value object (no ``id``) is sent as its mirror, ``LabelInput`` for ``Label``: it creates nothing,
+    # so the name cannot mislead; for a record it would not say whether it creates, changes or filters
+    stem = name[:-len("Input")] if name.endswith("Input") else None
+    return stem is not None and is_object(stem) and "id" in schema.type_map[stem].fields

@@ -33,10 +33,10 @@ from typing import Annotated, Any, Mapping, NamedTuple, Optional, Sequence
 
 import strawberry
 from strawberry.types.field import StrawberryField
-from strawberry.utils.str_converters import to_camel_case
 
 from api.graphql.descriptions import a_type
-from api.graphql.inputs import field_names, input_to_dict, snake_case, sort_to_service
+from api.graphql.inputs import field_names, input_to_dict, label_field_names, snake_case
+from api.graphql.ordering import order_by_description, order_by_type, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import PluginError
 from core.services.common import CrudService
@@ -64,15 +64,6 @@ class CrudFields(NamedTuple):
     mutation: dict[str, StrawberryField]
 
 
-def order_by_description(sortable: Sequence[str], default_sort: str | None = None) -> str:
-    """``["name", "created_at"]``, ``"-created_at"`` → the ``orderBy`` argument's description, keys as
-    GraphQL writes them."""
-    text = f"Comma-separated, `-` for descending: {', '.join(to_camel_case(key) for key in sortable)}."
-    if default_sort:
-        text += f" Default: {', '.join(_camel_sort(part) for part in default_sort.split(','))}."
-    return text
-
-
 def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_input: str | None = None,
                 update_input: str | None = None, filter_input: str | None = None,
                 sortable: Sequence[str] | None = None, default_sort: str | None = None,
@@ -83,10 +74,12 @@ def crud_fields(registry: Any, type_name: str, *, service: CrudService, create_i
 
     - ``get`` — ``customer(id: ID!): Customer``: ``service.get(user, id)``.
     - ``list`` — ``customers(first: Int, after: String, last: Int, before: String, filter: CustomerFilter,
-      orderBy: String): CustomerConnection``: ``service.list(user, filters, page=…, sort=…)``, ``page`` a
+      orderBy: [CustomerOrder!]): CustomerConnection``: ``service.list(user, filters, page=…, sort=…)``, ``page`` a
       :class:`core.services.paging.KeysetRequest` (cursors bound to the ordering; 20 rows by default). ``filter`` is there when
       ``filter_input`` is given, ``orderBy`` when ``sortable`` is (the service's sort keys, snake_case, as
-      REST lists them; its description names them and ``default_sort``, the service's default).
+      REST lists them: they become the values of the enum ``CustomerOrderField`` of the input
+      ``CustomerOrder {field, direction}``, see :mod:`api.graphql.ordering`; the description names
+      ``default_sort``, the service's default).
     - ``create`` — ``createCustomer(input: CustomerCreateInput!): Customer``, when ``create_input`` is given.
     - ``update`` — ``updateCustomer(id: ID!, input: CustomerUpdateInput!): Customer``, when ``update_input``
       is given (the input carries the ``version`` read).
@@ -159,15 +152,16 @@ def _list(registry: Any, type_name: str, service: CrudService, filter_input: str
           sortable: Sequence[str] | None, default_sort: str | None):
     filter_type = registry.ref(filter_input) if filter_input else None
     order_doc = order_by_description(sortable, default_sort) if sortable is not None else None
+    order_type = order_by_type(registry, type_name, sortable) if sortable is not None else Optional[str]
 
     def list_(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
               before: Before = None, filter: Optional[filter_type] = None,
-              order_by: Annotated[Optional[str], strawberry.argument(description=order_doc)] = None,
+              order_by: Annotated[order_type, strawberry.argument(description=order_doc)] = None,
               ) -> Optional[registry.connection(type_name)]:
         request = page_request(first, after, last, before)
         with field_names({"sort": "orderBy"}, prefix="filter."):
             page = service.list(info.context.user, input_to_dict(filter), page=request,
-                                sort=sort_to_service(order_by))
+                                sort=order_to_service(order_by))
         return connection(info, page)
 
     # the arguments a record does not have are left out of the signature strawberry reads
@@ -181,14 +175,16 @@ def _list(registry: Any, type_name: str, service: CrudService, filter_input: str
 
 def _create(service: CrudService, record: Any, input_type: Any):
     def create(info: strawberry.Info, input: input_type) -> record:
-        return service.create(info.context.user, input_to_dict(input))
+        with field_names(label_field_names(type(input))):
+            return service.create(info.context.user, input_to_dict(input))
 
     return create
 
 
 def _update(service: CrudService, record: Any, input_type: Any):
     def update(info: strawberry.Info, id: strawberry.ID, input: input_type) -> record:
-        return service.update(info.context.user, id, input_to_dict(input))
+        with field_names(label_field_names(type(input))):
+            return service.update(info.context.user, id, input_to_dict(input))
 
     return update
 
@@ -206,9 +202,3 @@ def _restore(service: CrudService, record: Any):
         return service.restore(info.context.user, id)
 
     return restore
-
-
-def _camel_sort(part: str) -> str:
-    part = part.strip()
-    sign = "-" if part.startswith("-") else ""
-    return sign + to_camel_case(part.lstrip("-+"))

@@ -62,6 +62,7 @@ LABEL_FIELDS = {
     "labelZhCn": "The Chinese (zh-CN) label.",
     "en": "The English label.",
     "zhCn": "The Chinese (zh-CN) label.",
+    "label": "Its name, in English (`en`) and Chinese (`zhCn`).",
 }
 #: the same names in an input: what a client sends
 INPUT_FIELDS = {

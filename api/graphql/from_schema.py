@@ -14,13 +14,15 @@ record's fields are declared once: ``input_from_schema`` for its create, update 
 Then ``crud_fields(registry, "NoteBook", ...)`` serves them. Field names are the schema's (snake_case,
 shown camelCase); descriptions are the fields' ``metadata["description"]``. Types map as REST documents
 them: ``String``/``Email``/``Url`` → ``String``, ``Integer`` → ``Int``, ``Float`` → ``Float``,
-``Decimal`` → ``String`` (a decimal as a string, as REST sends it), ``Boolean``, ``Date``, ``DateTime``,
+``core.schemas.Money`` → ``Money`` (api/graphql/money.py), any other ``Decimal`` → ``String`` (a decimal as a
+string, as REST sends it), ``Boolean``, ``Date``, ``DateTime``,
 ``UUID`` → ``ID``, ``List(x)`` → ``[x]``, ``Nested(S)`` → an input ``<prefix>SInput`` or a type
 ``<prefix>S`` made the same way (once per schema, shared by the inputs that nest it), anything else
 (``Dict``, ``Raw``) → ``JSON``. In an input, a field is non-null only when it is ``required`` and does not
 ``allow_none`` (with ``update=True`` only ``version`` is), every other field may be left out: the service
 applies the schema's defaults, exactly as for a REST body. In a type, a field is nullable when it
-``allow_none``. Fields the type adds itself (a resolver through a loader, say) are kept: pass ``base``.
+``allow_none``; a bilingual pair (``label_en`` + ``label_zh_cn``, or ``name`` + ``name_zh_cn``) becomes
+one field ``label: Label!`` / ``name: Label!`` (api/graphql/label.py). Fields the type adds itself (a resolver through a loader, say) are kept: pass ``base``.
 
 A ``String`` whose ``OneOf`` choices are exactly the values of a label vocabulary becomes that
 vocabulary's enum (docs/graphql.md, "Enums and labels"); ``vocabularies={"field": "vocabulary"}`` names
@@ -36,7 +38,11 @@ from marshmallow import Schema, fields, validate
 from strawberry import UNSET
 from strawberry.scalars import JSON
 
+from api.graphql.inputs import LABELS
+from api.graphql.label import label_field, label_pairs
+from api.graphql.money import Money
 from api.graphql.vocabularies import UNKNOWN
+from core import schemas as core_schemas
 
 __all__ = ["crud_inputs", "input_from_schema", "type_from_schema"]
 
@@ -44,6 +50,7 @@ _SCALARS: tuple[tuple[type, Any], ...] = (
     (fields.UUID, strawberry.ID),
     (fields.Boolean, bool),
     (fields.Integer, int),
+    (core_schemas.Money, Money),   # before Decimal, which it is
     (fields.Decimal, str),
     (fields.Float, float),
     (fields.AwareDateTime, dt.datetime),
@@ -117,7 +124,16 @@ def input_from_schema(registry: Any, name: str, schema: Any, *, description: str
     field's strawberry metadata by name (``{"kind": conventions.open_vocabulary("…")}``)."""
     annotations: dict[str, Any] = {}
     body: dict[str, Any] = {}
-    for key, field in _fields(schema, exclude).items():
+    loaded = _fields(schema, exclude)
+    pairs = label_pairs(loaded)   # x_en + x_zh_cn (or x + x_zh_cn) → x: LabelInput
+    for label, (en, zh) in pairs.items():
+        required = loaded[en].required and not loaded[en].allow_none and not update
+        annotations[label] = registry.ref("LabelInput") if required else Optional[registry.ref("LabelInput")]
+        body[label] = strawberry.field(description=loaded[en].metadata.get("description"),
+                                       **({} if required else {"default": UNSET}))
+    for key, field in loaded.items():
+        if any(key in pair for pair in pairs.values()):
+            continue
         annotation = _annotation(registry, prefix, field, is_input=True, vocabulary=(vocabularies or {}).get(key))
         text = field.metadata.get("description")
         required = field.required and not field.allow_none and (not update or key == "version")
@@ -129,7 +145,8 @@ def input_from_schema(registry: Any, name: str, schema: Any, *, description: str
             annotations[key] = Optional[annotation]
             body[key] = strawberry.field(default=UNSET, description=text, metadata=extra)
     # strawberry's inputs are keyword-only dataclasses: the schema's order stays, defaults or not
-    cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": description or _doc(schema)})
+    cls = type(name, (), {"__annotations__": annotations, **body, "__doc__": description or _doc(schema),
+                          LABELS: pairs})
     return registry.input(name, description=description or _doc(schema))(cls)
 
 
@@ -159,6 +176,12 @@ def type_from_schema(registry: Any, name: str, schema: Any, *, description: str 
     annotations: dict[str, Any] = dict(getattr(base, "__annotations__", {}) or {})
     body: dict[str, Any] = {k: v for k, v in (vars(base).items() if base else ())
                             if not k.startswith("__")}
+    shown = [key for key, field in declared.items() if key not in exclude and not field.load_only]
+    for label, (en, zh) in label_pairs(shown).items():   # x_en + x_zh_cn (or x + x_zh_cn) → x: Label
+        if label not in annotations and label not in body:
+            body[label] = label_field(registry, en, zh, description=declared[en].metadata.get("description"),
+                                      optional=declared[en].allow_none)
+        exclude = (*exclude, en, zh)
     for key, field in declared.items():
         if key in exclude or field.load_only or key in annotations or key in body:
             continue

@@ -35,13 +35,25 @@ def stored(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+#: an input class's bilingual fields: ``{"label": ("label_en", "label_zh_cn")}`` (api/graphql/from_schema.py)
+LABELS = "__trellis_labels__"
+
+
 def _plain(value: Any) -> Any:
     if has_object_definition(value):
         out = {}
+        labels = getattr(type(value), LABELS, None) or {}
         for fld in value.__strawberry_definition__.fields:
             item = getattr(value, fld.python_name, UNSET)
-            if item is not UNSET:
-                out[fld.python_name] = _plain(item)
+            if item is UNSET:
+                continue
+            if fld.python_name in labels:   # label: {en, zhCn} → label_en, label_zh_cn as the service reads
+                en, zh = labels[fld.python_name]
+                for key, text in ((en, getattr(item, "en", UNSET)), (zh, getattr(item, "zh_cn", UNSET))):
+                    if item is None or text is not UNSET:
+                        out[key] = None if item is None else text
+                continue
+            out[fld.python_name] = _plain(item)
         return out
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items() if v is not UNSET}
@@ -54,6 +66,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (uuid.UUID, Decimal)):
         return str(value)
     return value
+
+
+def label_field_names(input_type: Any) -> dict[str, str]:
+    """An input's bilingual fields as a :func:`field_names` mapping: ``{"label_en": "label.en",
+    "label_zh_cn": "label.zhCn"}``, so a service error names what the client wrote."""
+    out = {}
+    for base, (en, zh) in (getattr(input_type, LABELS, None) or {}).items():
+        out[en], out[zh] = f"{to_camel_case(base)}.en", f"{to_camel_case(base)}.zhCn"
+    return out
 
 
 def graphql_field_name(name: str) -> str:
@@ -70,11 +91,38 @@ def snake_case(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
 
 
-def sort_to_service(order_by: str | None) -> str | None:
-    """``"-createdAt,name"`` → ``"-created_at,name"`` (the services' sort syntax)."""
-    if not order_by:
-        return None
-    return ",".join(snake_case(part.strip()) for part in order_by.split(","))
+def json_out(value: Any) -> Any:
+    """Open-shaped JSON as GraphQL answers it (docs/graphql.md, "JSON"): dict keys camelCase (``owner_id`` →
+    ``ownerId``), a bilingual pair ``x_en`` + ``x_zh_cn`` folded into ``x: {"en": …, "zhCn": …}`` (the
+    shape of ``Label``), at every depth; values unchanged."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            key = str(key)
+            if key.endswith("_zh_cn") and f"{key[:-6]}_en" in value:
+                continue
+            if key.endswith("_en") and f"{key[:-3]}_zh_cn" in value:
+                out[graphql_field_name(key[:-3])] = {"en": json_out(item), "zhCn": json_out(value[f"{key[:-3]}_zh_cn"])}
+                continue
+            out[graphql_field_name(key)] = json_out(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [json_out(item) for item in value]
+    return value
+
+
+def json_field(attribute: str, *, description: str | None = None) -> Any:
+    """A ``JSON!`` field answering the root's ``attribute`` (or key) through :func:`json_out`."""
+    import strawberry
+    from strawberry.scalars import JSON
+
+    def resolve(root):
+        value = root.get(attribute) if isinstance(root, Mapping) else getattr(root, attribute, None)
+        return json_out(value if value is not None else {})
+
+    resolve.__annotations__ = {"root": strawberry.Parent[Any], "return": JSON}
+
+    return strawberry.field(resolver=resolve, description=description)
 
 
 #: the arguments of every connection field, named alike by the service and the client

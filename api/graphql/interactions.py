@@ -1,6 +1,5 @@
 """GraphQL for interactions (交往记录): the customer timeline (done) and reps' tasks (planned)."""
 import datetime as dt
-from decimal import Decimal
 from typing import Optional
 
 import strawberry
@@ -8,6 +7,7 @@ from strawberry import UNSET
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import contacts_by_id, customers_by_id, users_by_id
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from core import models
 from core.services import interactions
@@ -32,7 +32,7 @@ def types(registry) -> None:
         notes: str = strawberry.field(description="Free-text notes: what was said or agreed; empty when none.")
         occurred_at: Optional[dt.datetime] = strawberry.field(description="When it happened (UTC, ISO 8601); null for a planned interaction not yet done.")
         due_at: Optional[dt.datetime] = strawberry.field(description="When a planned interaction (a task) is due (UTC, ISO 8601); null when it has no due time.")
-        amount: Optional[Decimal] = strawberry.field(description="The money involved (a purchase, quote or refund) as a decimal string with two places, negative for a refund; null when none.")
+        amount: Optional[Money] = strawberry.field(description="The money involved (a purchase, quote or refund) as a decimal string with two places, negative for a refund; null when none.")
         assignee_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who is to do a planned interaction; `assignee` reads it; null when nobody is.")
         created_by_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who recorded it; `createdBy` reads it; null when the system or a plugin did.")
         source: str = strawberry.field(description="The component that wrote it: core or a plugin's name.")
@@ -82,7 +82,7 @@ def types(registry) -> None:
         notes: Optional[str] = UNSET
         occurred_at: Optional[dt.datetime] = UNSET
         due_at: Optional[dt.datetime] = UNSET
-        amount: Optional[Decimal] = UNSET
+        amount: Optional[Money] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
         reminder_at: Optional[dt.datetime] = UNSET
         outcome: Optional[str] = UNSET
@@ -100,7 +100,7 @@ def types(registry) -> None:
         notes: Optional[str] = UNSET
         occurred_at: Optional[dt.datetime] = UNSET
         due_at: Optional[dt.datetime] = UNSET
-        amount: Optional[Decimal] = UNSET
+        amount: Optional[Money] = UNSET
         assignee_id: Optional[strawberry.ID] = UNSET
         reminder_at: Optional[dt.datetime] = UNSET
         outcome: Optional[str] = UNSET

@@ -3,15 +3,15 @@ tasks and escalation, handover and allocation, notifications and the declared wo
 translates to the same service the REST endpoints call (api/rest/lifecycle.py)."""
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Optional
 
 import strawberry
 from strawberry import UNSET
-from strawberry.scalars import JSON
 
-from api.graphql.inputs import field_names, input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict, json_field, stored
+from api.graphql.label import fold_labels
 from api.graphql.loaders import users_by_id
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from core import levels, lifecycle, models
@@ -103,7 +103,7 @@ def types(registry) -> None:
         body: str = strawberry.field(description="The message; may be empty.")
         record_type: Optional[str]
         record_id: Optional[strawberry.ID]
-        data: JSON = strawberry.field(description="Details for a program, by kind (ids, states, dates); an empty object when none.")
+        data = json_field("data", description="Details for a program, by kind (ids, states, dates; keys camelCase); an empty object when none.")
         created_at: dt.datetime
         read_at: Optional[dt.datetime] = strawberry.field(description="When the user marked it read (UTC, ISO 8601); null while unread.")
 
@@ -112,8 +112,7 @@ def types(registry) -> None:
         """One state of a declared workflow, with its labels."""
 
         name: str = strawberry.field(description="The stored value of the state.")
-        en: str
-        zh_cn: str
+        label: registry.ref("Label") = strawberry.field(description="The state's name, in English and Chinese.")
         expected_days: Optional[float] = strawberry.field(description="How long a record is expected to stay in this state, in days; longer raises a stagnation alert to its owner and their manager. Null: no limit.")
 
     @registry.type("WorkflowRule")
@@ -133,8 +132,7 @@ def types(registry) -> None:
         record_type: str = strawberry.field(description="The record type whose field it drives (customer, a plugin's record).")
         field: str = strawberry.field(description="The record's field holding the state (stage, level …).")
         initial: str = strawberry.field(description="The state a new record starts in.")
-        label_en: str
-        label_zh_cn: str
+        label: registry.ref("Label") = strawberry.field(description="The workflow's name, in English and Chinese.")
         states: list[registry.ref("WorkflowState")] = strawberry.field(description="Its states, in order.")
         transitions: list[registry.ref("WorkflowRule")] = strawberry.field(description="The moves it allows.")
 
@@ -171,7 +169,7 @@ def types(registry) -> None:
 
         outcome: Optional[str] = strawberry.field(default=UNSET, description="What came of it (up to 20000 characters).")
         occurred_at: Optional[dt.datetime] = strawberry.field(default=UNSET, description="When it happened (UTC, ISO 8601); default now.")
-        amount: Optional[Decimal] = strawberry.field(default=UNSET, description="The money involved, as a decimal string with two places (negative for a refund).")
+        amount: Optional[Money] = strawberry.field(default=UNSET, description="The money involved, as a decimal string with two places (negative for a refund).")
 
     @registry.input("HandoverInput")
     class HandoverInput:
@@ -227,7 +225,9 @@ def query_fields(registry) -> dict:
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
         module = registry.module
-        return [module.Workflow(**{**w, "states": [module.WorkflowState(**st) for st in w["states"]],
+        return [module.Workflow(**{**fold_labels(w), "states": [
+                    module.WorkflowState(**fold_labels({"label_en": st["en"], "label_zh_cn": st["zh_cn"], **{
+                        k: v for k, v in st.items() if k not in ("en", "zh_cn")}})) for st in w["states"]],
                                    "transitions": [module.WorkflowRule(**t) for t in w["transitions"]]})
                 for w in workflow.declared(info.context.user)]
 

@@ -5,7 +5,10 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry.scalars import JSON
 
-from api.graphql.inputs import field_names
+from api.graphql.inputs import field_names, graphql_field_name, json_out, snake_case
+from api.graphql.label import label_field
+from api.graphql.label import register as register_label
+from api.graphql.money import Money
 from api.graphql.vocabularies import enum_type_name, enum_value_name
 from core.errors import ValidationFailed
 from core.metrics import MetricQuery
@@ -22,14 +25,20 @@ class _MetricResult:
         self.name, self.rows = name, rows
 
 
+class _MetricRow:
+    def __init__(self, row, money):
+        self.row, self.money = row, money
+
+
 def types(registry) -> None:
+    register_label(registry)
+
     @registry.type("Choice")
     class Choice:
         """One value of a vocabulary with its English and Chinese labels."""
 
         value: str = strawberry.field(description="The value as stored and as REST writes it (first_purchase).")
-        en: str
-        zh_cn: str
+        label = label_field(registry, "en", "zh_cn", description="The value's English and Chinese labels.")
 
         @strawberry.field(description="The value as the vocabulary's GraphQL enum writes it (FIRST_PURCHASE).")
         def enum_value(self) -> str:
@@ -49,21 +58,36 @@ def types(registry) -> None:
         """A number this deployment computes over the records you may see."""
 
         name: str = strawberry.field(description="The metric's name, as metric(name:) takes it.")
-        label_en: str
-        label_zh_cn: str
+        label = label_field(registry, "label_en", "label_zh_cn", description="The metric's name, in English and Chinese.")
         description: str = strawberry.field(description="What the metric measures, in English.")
         unit: str = strawberry.field(description="The unit of its values (count, days, ratio, a currency …).")
-        group_by: list[str] = strawberry.field(description="The groupings metric(groupBy:) accepts.")
+
+        @strawberry.field(description="The groupings metric(groupBy:) accepts, camelCase.")
+        def group_by(self) -> list[str]:
+            return [graphql_field_name(key) for key in self.group_by]
+
         owner: str = strawberry.field(description="The component that computes it: core or a plugin's name.")
 
     @registry.type("MetricRow")
     class MetricRow:
         """One value of a metric, for one group when grouped."""
 
-        group: JSON = strawberry.field(description="The slice this value belongs to ({\"stage\": \"intent\"}); "
-                                                   "empty without groupBy.")
-        value: Optional[float] = strawberry.field(description="The value, in the metric's unit; null when it cannot be computed (no data).")
-        extra: JSON = strawberry.field(description="Further numbers the metric gives with the value (counts behind a ratio …); an empty object when none.")
+        @strawberry.field(description="The slice this value belongs to ({\"stage\": \"intent\"}, keys camelCase); "
+                                      "empty without groupBy.")
+        def group(self) -> JSON:
+            return json_out(self.row.group)
+
+        @strawberry.field(description="The value, in the metric's unit, for a metric whose unit is not currency (null for one that is, and when it cannot be computed).")
+        def value(self) -> Optional[float]:
+            return None if self.money else self.row.value
+
+        @strawberry.field(description="The amount, for a metric whose unit is currency (null for any other, and when it cannot be computed).")
+        def amount(self) -> Optional[Money]:
+            return self.row.value if self.money else None
+
+        @strawberry.field(description="Further numbers the metric gives with the value (counts behind a ratio …; keys camelCase, label pairs as {en, zhCn}); an empty object when none.")
+        def extra(self) -> JSON:
+            return json_out(self.row.extra)
 
     @registry.type("MetricResult")
     class MetricResult:
@@ -105,8 +129,9 @@ def query_fields(registry) -> dict:
         user = require_actor(info.context.user)
         with field_names({"group_by": "groupBy"}):
             rows = info.context.runtime.metrics.evaluate(
-                name, MetricQuery(actor=user, date_from=from_, date_to=to, group_by=group_by))
-        return _MetricResult(name, rows)
+                name, MetricQuery(actor=user, date_from=from_, date_to=to, group_by=group_by and snake_case(group_by)))
+        money = info.context.runtime.metrics.get(name).unit == "currency"
+        return _MetricResult(name, [_MetricRow(row, money) for row in rows])
 
     def plugins(info: strawberry.Info) -> list[registry.ref("Plugin")]:
         require_actor(info.context.user)

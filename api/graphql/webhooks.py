@@ -8,6 +8,7 @@ from strawberry import UNSET
 
 from api.graphql.inputs import field_names, input_to_dict, stored
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
 from core.services import webhooks
@@ -88,12 +89,15 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
+    order = order_by_argument(registry, "WebhookSubscription", webhooks.SORTABLE, "created_at")
+
     def webhook_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                     filter: Optional[registry.ref("WebhookSubscriptionFilter")] = None
+                     filter: Optional[registry.ref("WebhookSubscriptionFilter")] = None, order_by: order = None
                      ) -> registry.connection("WebhookSubscription"):
         filters = {k: v for k, v in input_to_dict(filter).items() if v is not None}
         with field_names(prefix="filter."):
-            page = webhooks.list_subscriptions(info.context.user, filters, page=page_request(first, after, last, before))
+            page = webhooks.list_subscriptions(info.context.user, filters, page=page_request(first, after, last, before),
+                                               sort=order_to_service(order_by))
         return connection(info, page)
 
     def webhook(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("WebhookSubscription")]:

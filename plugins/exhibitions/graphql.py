@@ -18,6 +18,7 @@ from api.graphql.from_schema import crud_inputs, input_from_schema
 from api.graphql.inputs import input_to_dict, stored
 from api.graphql.lifecycle import history_field
 from api.graphql.loaders import customers_by_id
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from plugins.exhibitions import models
@@ -85,7 +86,7 @@ def trellis_graphql_types(registry):
         number: str
         hall: str
         area: float
-        price: float
+        price: Money
         status: vocabulary("exhibitions_booth_status")
         participation_id: Optional[strawberry.ID]
         version: int
@@ -151,7 +152,7 @@ def trellis_graphql_types(registry):
         meetings_per_exhibitor: Optional[float] = strawberry.field(description="Accepted or held meetings / booked exhibitors; null without exhibitors.")
         satisfaction: Optional[float] = strawberry.field(description="Average satisfaction answer (1–5) of the edition's surveys; null without answers.")
         booth_area_sold: float = strawberry.field(description="Area of sold booths, in square metres.")
-        booth_revenue: float = strawberry.field(description="Price of sold booths, in the app's currency.")
+        booth_revenue: Money = strawberry.field(description="Price of sold booths, in the app's currency.")
         leads: int = strawberry.field(description="Live leads captured at the edition's booths.")
         hot_leads: int = strawberry.field(description="Of those, the ones rated hot.")
         meetings: int = strawberry.field(description="Meetings accepted or held between exhibitors and visitors.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import BoundedList, RecordOut, StrictSchema
+from core.schemas import BoundedList, Money, RecordOut, StrictSchema
 from plugins.exhibitions import labels as L
 
 MAX_SCANS = 5000
@@ -83,14 +83,14 @@ class BoothCreate(StrictSchema):
     number = fields.String(required=True, validate=validate.Length(min=1, max=20))
     hall = fields.String(validate=validate.Length(max=40))
     area = fields.Decimal(places=2, required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000))
-    price = fields.Decimal(places=2, load_default=0, validate=validate.Range(min=0, max=10**11))
+    price = Money(places=2, load_default=0, validate=validate.Range(min=0, max=10**11))
 
 
 class BoothUpdate(BoothCreate):
     edition_id = fields.UUID(dump_only=True)
     number = fields.String(validate=validate.Length(min=1, max=20))
     area = fields.Decimal(places=2, validate=validate.Range(min=0, min_inclusive=False, max=100000))
-    price = fields.Decimal(places=2, validate=validate.Range(min=0, max=10**11))
+    price = Money(places=2, validate=validate.Range(min=0, max=10**11))
     version = fields.Integer(required=True)
 
 
@@ -314,7 +314,7 @@ class BoothOut(RecordOut):
     number = fields.String()
     hall = fields.String()
     area = fields.Decimal(as_string=True)
-    price = fields.Decimal(as_string=True)
+    price = Money(as_string=True)
     status = fields.String()
     participation_id = fields.UUID(allow_none=True)
 

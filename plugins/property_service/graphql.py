@@ -8,6 +8,7 @@ loop. Resolvers only translate to the services.
 """
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Annotated, Optional
 
 import strawberry
@@ -17,6 +18,7 @@ from api.graphql.conventions import open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import crud_inputs, type_from_schema
 from api.graphql.lifecycle import history_field
+from api.graphql.label import label_field
 from api.graphql.loaders import customers_by_id, users_by_id
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from core import db
@@ -98,8 +100,7 @@ def register_types(registry) -> None:
 
         id: strawberry.ID
         code: str
-        name: str
-        name_zh_cn: str
+        name = label_field(registry, "name", "name_zh_cn", description="The team's name.")
         manager_id: Optional[strawberry.ID]
         version: int
 
@@ -265,7 +266,15 @@ def register_record_types(registry) -> None:
 
     type_from_schema(registry, "PropertyEstate", schemas.EstateOut, node=PsEstate,
                      description="An estate (小区) and its address.")
-    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind,
+    type_from_schema(registry, "PropertyAttributeDefinition", schemas.AttributeDefinition, prefix="Property",
+                     node=False, description="A question a request of this kind answers (Open311 attribute).")
+
+    class KindFields:
+        @strawberry.field(description="The questions a request of this kind answers (Open311 attributes).")
+        def attributes(self) -> list[registry.ref("PropertyAttributeDefinition")]:
+            return [_attribute(a) for a in (self.attributes or [])]
+
+    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind, base=KindFields,
                      description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
     sla_kind = {"kind": open_vocabulary("A service kind's code (propertyRequestKinds), or * for every kind.")}
     type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, node=PsSlaPolicy,
@@ -275,6 +284,13 @@ def register_record_types(registry) -> None:
         crud_inputs(registry, type_name, create=getattr(schemas, f"{stem}Create"),
                     update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
                     prefix="Property", metadata=sla_kind)
+
+
+def _attribute(stored: dict) -> SimpleNamespace:
+    """A kind's stored attribute (a JSON object) as PropertyAttributeDefinition reads it, defaults filled."""
+    values = [SimpleNamespace(**v) for v in stored.get("values") or []]
+    return SimpleNamespace(**{"datatype": "string", "required": False, "variable": True, "description": "",
+                              "datatype_description": "", "order": None, **stored, "values": values})
 
 
 def _records(registry) -> CrudFields:

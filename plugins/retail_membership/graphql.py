@@ -24,7 +24,10 @@ from api.graphql.lifecycle import history_field
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 
+from api.graphql.label import label_field
+from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from plugins.retail_membership import campaigns, models, services
 
 #: a purchase line's category is what the POS sends (free text up to 60 characters), not a vocabulary
@@ -41,12 +44,11 @@ def register_types(registry) -> None:
         """A tier of the membership programme (configuration)."""
 
         code: Tier = strawberry.field(description="The tier.")
-        en: str
-        zh_cn: str
+        label = label_field(registry, "en", "zh_cn", description="The tier's name.")
 
-        @strawberry.field(description="Spend that earns the tier (currency, decimal string).")
-        def threshold(self) -> str:
-            return str(self.threshold)
+        @strawberry.field(description="Spend that earns the tier.")
+        def threshold(self) -> Money:
+            return self.threshold
 
         @strawberry.field(description="Discount rate, 0..1 (decimal string).")
         def discount(self) -> str:
@@ -92,12 +94,12 @@ def register_types(registry) -> None:
         quantity: int = strawberry.field(description="How many were bought.")
 
         @strawberry.field(description="The price of one, as a decimal string with two places.")
-        def unit_price(self) -> str:
-            return str(self.unit_price)
+        def unit_price(self) -> Money:
+            return self.unit_price
 
         @strawberry.field(description="quantity × unitPrice, as a decimal string with two places.")
-        def amount(self) -> str:
-            return str(self.amount)
+        def amount(self) -> Money:
+            return self.amount
 
     @registry.type("RetailPurchase")
     class RetailPurchase:
@@ -114,12 +116,12 @@ def register_types(registry) -> None:
         version: int
 
         @strawberry.field
-        def total(self) -> str:
-            return str(self.total)
+        def total(self) -> Money:
+            return self.total
 
         @strawberry.field
-        def refunded_total(self) -> str:
-            return str(self.refunded_total)
+        def refunded_total(self) -> Money:
+            return self.refunded_total
 
     @registry.type("RetailMembership", node=NodeSource(models.RetailMembership, visible=services.visible_memberships))
     class RetailMembership:
@@ -137,9 +139,9 @@ def register_types(registry) -> None:
         last_purchase_at: Optional[dt.datetime]
         version: int
 
-        @strawberry.field(description="Net spend (purchases minus refunds), a decimal string.")
-        def spend_total(self) -> str:
-            return str(self.spend_total)
+        @strawberry.field(description="Net spend (purchases minus refunds).")
+        def spend_total(self) -> Money:
+            return self.spend_total
 
         @strawberry.field(description="The tier's configuration: threshold, discount, multiplier.")
         def tier_info(self) -> Optional[registry.ref("RetailTier")]:
@@ -236,19 +238,19 @@ def register_types(registry) -> None:
         sku: str
         category: str = strawberry.field(metadata=CATEGORY)
         quantity: int
-        unit_price: str
+        unit_price: Money
 
     @registry.input("RetailPurchaseCreateInput")
     class RetailPurchaseCreateInput:
         pos_transaction_id: str
         occurred_at: dt.datetime
-        total: str = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
+        total: Money = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
         store_code: Optional[str] = strawberry.field(default=UNSET, description="The store's code; or give storeId (exactly one of the two).")
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = strawberry.field(default=UNSET, description="The member's card number; or give membershipId.")
         membership_id: Optional[strawberry.ID] = UNSET
         lines: Optional[list[registry.ref("RetailPurchaseLineCreateInput")]] = strawberry.field(default=UNSET, description="The sale's lines (up to 500).")
-        discount: Optional[str] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
+        discount: Optional[Money] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
         payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon code used at this sale.")
 
@@ -269,7 +271,7 @@ def register_types(registry) -> None:
 
         purchase_id: strawberry.ID
         pos_refund_id: str = strawberry.field(description="The POS system's id of the refund, unique per purchase: recording it again changes nothing.")
-        amount: Optional[str] = strawberry.field(default=UNSET, description="How much is refunded, as a decimal string; left out: what is left of the purchase (a full refund).")
+        amount: Optional[Money] = strawberry.field(default=UNSET, description="How much is refunded, as a decimal string; left out: what is left of the purchase (a full refund).")
         reason: Optional[str] = strawberry.field(default=UNSET, description="Why the member returned it.")
 
     @registry.input("RetailMembershipFilter")
@@ -466,15 +468,18 @@ def type_fields(registry) -> dict:
 
 
 def query_fields(registry) -> dict:
+    member_order = order_by_argument(registry, "RetailMembership", services.MEMBER_SORT, "card_number")
+
     def retail_membership(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailMembership")]:
         return services.get_membership(info.context.user, id)
 
     def retail_memberships(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                            filter: Optional[registry.ref("RetailMembershipFilter")] = None,
-                           ) -> registry.connection("RetailMembership"):
+                           order_by: member_order = None) -> registry.connection("RetailMembership"):
         request = page_request(first, after, last, before)
         with field_names(prefix="filter."):
-            page = services.list_memberships(info.context.user, input_to_dict(filter), page=request)
+            page = services.list_memberships(info.context.user, input_to_dict(filter), page=request,
+                                             sort=order_to_service(order_by))
         return connection(info, page)
 
     def retail_tiers(info: strawberry.Info) -> list[registry.ref("RetailTier")]:

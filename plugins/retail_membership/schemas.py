@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from core.schemas import BoundedList, CustomerCreate, StrictSchema
+from core.schemas import BoundedList, CustomerCreate, Money, StrictSchema
 
 #: purchases in one POS batch upload (REST and GraphQL)
 MAX_BATCH = 5000
@@ -139,7 +139,7 @@ class MembershipOut(Schema):
     birthday = fields.Date(allow_none=True)
     preferences = fields.List(fields.String())
     referred_by_id = fields.UUID(allow_none=True)
-    spend_total = fields.Decimal(as_string=True)
+    spend_total = Money(as_string=True)
     purchase_count = fields.Integer()
     first_purchase_at = fields.DateTime(allow_none=True)
     last_purchase_at = fields.DateTime(allow_none=True)
@@ -215,7 +215,7 @@ class LineIn(Strict):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=60))
     category = fields.String(required=True, validate=validate.Length(min=1, max=60))
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
-    unit_price = fields.Decimal(required=True, **money)
+    unit_price = Money(required=True, **money)
 
 
 class PurchaseIn(Strict):
@@ -226,8 +226,8 @@ class PurchaseIn(Strict):
     membership_id = fields.UUID()
     occurred_at = fields.AwareDateTime(required=True)
     lines = BoundedList(fields.Nested(LineIn), load_default=list, max_items=500)
-    discount = fields.Decimal(load_default=None, allow_none=True, **money)
-    total = fields.Decimal(required=True, **money)
+    discount = Money(load_default=None, allow_none=True, **money)
+    total = Money(required=True, **money)
     payment_method = fields.String(load_default="card", validate=validate.OneOf(PAYMENT_METHODS))
     coupon_code = fields.String(validate=validate.Length(max=40))
 
@@ -259,8 +259,8 @@ class LineOut(Schema):
     sku = fields.String()
     category = fields.String()
     quantity = fields.Integer()
-    unit_price = fields.Decimal(as_string=True)
-    amount = fields.Decimal(as_string=True)
+    unit_price = Money(as_string=True)
+    amount = Money(as_string=True)
 
 
 class PurchaseOut(Schema):
@@ -270,10 +270,10 @@ class PurchaseOut(Schema):
     store_id = fields.UUID()
     pos_transaction_id = fields.String()
     occurred_at = fields.DateTime()
-    subtotal = fields.Decimal(as_string=True)
-    discount = fields.Decimal(as_string=True)
-    total = fields.Decimal(as_string=True)
-    refunded_total = fields.Decimal(as_string=True)
+    subtotal = Money(as_string=True)
+    discount = Money(as_string=True)
+    total = Money(as_string=True)
+    refunded_total = Money(as_string=True)
     payment_method = fields.String()
     tier_at_purchase = fields.String()
     points_earned = fields.Integer()
@@ -301,8 +301,8 @@ class BatchOut(Schema):
 class RefundIn(Strict):
     purchase_id = fields.UUID(required=True)
     pos_refund_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    amount = fields.Decimal(metadata={"description": "Default: what is left of the purchase (a full refund)."},
-                            places=2, validate=validate.Range(min=0.01, max=10**9))
+    amount = Money(metadata={"description": "Default: what is left of the purchase (a full refund)."},
+                   places=2, validate=validate.Range(min=0.01, max=10**9))
     occurred_at = fields.AwareDateTime()
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -318,7 +318,7 @@ class RefundOut(Schema):
     membership_id = fields.UUID()
     pos_refund_id = fields.String()
     occurred_at = fields.DateTime()
-    amount = fields.Decimal(as_string=True)
+    amount = Money(as_string=True)
     reason = fields.String()
     points_reversed = fields.Integer()
     points_unrecovered = fields.Integer()
@@ -447,6 +447,6 @@ class TierOut(Schema):
     code = fields.String()
     en = fields.String()
     zh_cn = fields.String()
-    threshold = fields.Decimal(as_string=True)
+    threshold = Money(as_string=True)
     discount = fields.Decimal(as_string=True)
     multiplier = fields.Decimal(as_string=True)

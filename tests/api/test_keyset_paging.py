@@ -12,13 +12,22 @@ import pytest
 
 from tests.api.graphql.helpers import error, ok, rest_contact, rest_customer
 
-PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $orderBy: String) {
+PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $orderBy: [CustomerOrder!]) {
     customers(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
         totalCount edges { cursor node { id name } }
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
 
 INDUSTRIES = ["textiles", None, "retail", None, "software"]   # NULLs sort as the largest value
 ORDERINGS = ["name", "-createdAt", "industry,-name", "-industry,createdAt"]
+
+
+def order(ordering: str) -> list[dict]:
+    """``"industry,-name"`` → ``[{field: INDUSTRY}, {field: NAME, direction: DESC}]`` (a CustomerOrder list)."""
+    out = []
+    for part in ordering.split(","):
+        key = "".join("_" + c if c.isupper() else c for c in part.lstrip("-")).upper()
+        out.append({"field": key, **({"direction": "DESC"} if part.startswith("-") else {})})
+    return out
 _names = itertools.count()
 
 
@@ -52,7 +61,7 @@ def graphql_walk(api, ordering: str, backward: bool, volatile: list[str]) -> tup
     deleted: set[str] = set()
     cursor = None
     for step in range(100):
-        variables = {"orderBy": ordering, ("last" if backward else "first"): 4,
+        variables = {"orderBy": order(ordering), ("last" if backward else "first"): 4,
                      ("before" if backward else "after"): cursor}
         page = ok(api.as_("admin").graphql(PAGE, variables))["customers"]
         ids = [edge["node"]["id"] for edge in page["edges"]]
@@ -83,13 +92,13 @@ def test_graphql_walk_with_inserts_and_deletes_returns_every_record_exactly_once
     assert set(stable) - deleted <= set(seen), "a record that existed throughout was skipped"
     # the pages join up in list order: what was read equals the list as it stands, less what went since
     final = [e["node"]["id"] for e in ok(api.as_("admin").graphql(
-        PAGE, {"orderBy": ordering, "first": 100}))["customers"]["edges"]]
+        PAGE, {"orderBy": order(ordering), "first": 100}))["customers"]["edges"]]
     assert [i for i in seen if i in final] == [i for i in final if i in seen]
 
 
 def test_graphql_page_info_in_both_directions(api):
     seed(api, 5)
-    query = lambda **v: ok(api.as_("admin").graphql(PAGE, {"orderBy": "name", **v}))["customers"]  # noqa: E731
+    query = lambda **v: ok(api.as_("admin").graphql(PAGE, {"orderBy": order("name"), **v}))["customers"]  # noqa: E731
     everything = query(first=5)
     cursors = [e["cursor"] for e in everything["edges"]]
     flags = lambda page: (page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["hasNextPage"])  # noqa: E731
@@ -120,9 +129,9 @@ def test_graphql_page_info_in_both_directions(api):
 
 def test_graphql_page_info_after_the_cursor_row_was_deleted(api):
     ids = seed(api, 3)
-    page = ok(api.as_("admin").graphql(PAGE, {"orderBy": "-createdAt", "first": 1}))["customers"]
+    page = ok(api.as_("admin").graphql(PAGE, {"orderBy": order("-createdAt"), "first": 1}))["customers"]
     delete(api, page["edges"][0]["node"]["id"])
-    nxt = ok(api.as_("admin").graphql(PAGE, {"orderBy": "-createdAt", "first": 5,
+    nxt = ok(api.as_("admin").graphql(PAGE, {"orderBy": order("-createdAt"), "first": 5,
                                               "after": page["pageInfo"]["endCursor"]}))["customers"]
     assert [e["node"]["id"] for e in nxt["edges"]] == [ids[1], ids[0]]
     assert nxt["pageInfo"]["hasPreviousPage"] is False   # nothing is left before it
@@ -135,11 +144,11 @@ def bad_input(body: dict) -> dict:
 def test_graphql_bad_or_foreign_cursors_and_counts_are_named(api):
     customer = rest_customer(api, who="admin")
     rest_contact(api, customer["id"], who="admin")
-    by_name = ok(api.as_("admin").graphql(PAGE, {"orderBy": "name", "first": 1}))["customers"]["pageInfo"]
+    by_name = ok(api.as_("admin").graphql(PAGE, {"orderBy": order("name"), "first": 1}))["customers"]["pageInfo"]
     cursor = by_name["endCursor"]
 
     for argument, count in (("after", "first"), ("before", "last")):
-        fields = bad_input(api.as_("admin").graphql(PAGE, {"orderBy": "-createdAt", count: 1, argument: cursor}))
+        fields = bad_input(api.as_("admin").graphql(PAGE, {"orderBy": order("-createdAt"), count: 1, argument: cursor}))
         assert list(fields) == [argument] and "ordering" in fields[argument][0]
         assert list(bad_input(api.as_("admin").graphql(PAGE, {count: 1, argument: "not a cursor"}))) == [argument]
     # a contact's cursor is not a customer's
@@ -150,7 +159,7 @@ def test_graphql_bad_or_foreign_cursors_and_counts_are_named(api):
     raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     raw[2][-1] = {"u": "not-a-uuid"}
     forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode()
-    assert list(bad_input(api.as_("admin").graphql(PAGE, {"orderBy": "name", "first": 1, "after": forged}))) == ["after"]
+    assert list(bad_input(api.as_("admin").graphql(PAGE, {"orderBy": order("name"), "first": 1, "after": forged}))) == ["after"]
 
     assert list(bad_input(api.as_("admin").graphql(PAGE, {"first": 1, "last": 1}))) == ["last"]
     assert list(bad_input(api.as_("admin").graphql(PAGE, {"first": 101}))) == ["first"]

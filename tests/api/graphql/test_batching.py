@@ -4,7 +4,7 @@ from __future__ import annotations
 from tests.api.graphql.helpers import ok
 from api.testing import graphql_list, pin_statements, rest_list
 
-NESTED = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
+NESTED = """query($first: Int!) { customers(first: $first, orderBy: [{field: NAME}]) { edges { node {
     id name
     contacts { edges { node { name } } }
     interactions(first: 3) { edges { node { subject } } }
@@ -45,7 +45,7 @@ def test_nested_customer_list_runs_a_fixed_number_of_statements(api, runtime, pe
 
 
 NESTED_PAGES = """query($first: Int!, $after: String, $before: String) {
-    customers(first: $first, orderBy: "-name", after: $after) { edges { node {
+    customers(first: $first, orderBy: [{field: NAME, direction: DESC}], after: $after) { edges { node {
         name
         contacts(last: 1) { edges { node { name } } pageInfo { hasPreviousPage } }
         interactions(first: 2, after: $before) { edges { node { subject } } pageInfo { hasPreviousPage hasNextPage } }
@@ -61,7 +61,7 @@ def test_nested_pages_by_cursor_both_ways_run_a_fixed_number_of_statements(api, 
     from core.services import interactions, paging
 
     add_customers(runtime, people.rep, 1, start=999)   # first by -name: the root cursor's row, not on the page
-    root_cursor = ok(api.as_("rep").graphql('{ customers(first: 1, orderBy: "-name") { pageInfo { endCursor } } }')
+    root_cursor = ok(api.as_("rep").graphql('{ customers(first: 1, orderBy: [{field: NAME, direction: DESC}]) { pageInfo { endCursor } } }')
                      )["customers"]["pageInfo"]["endCursor"]
     # a place in the timeline ordering: just past every interaction of 2024-02-04 10:00 ("call 3")
     nested_cursor = paging.cursor_for([dt.datetime(2024, 2, 4, 10, tzinfo=dt.timezone.utc), uuid.UUID(int=2**128 - 1)],

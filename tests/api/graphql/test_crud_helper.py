@@ -17,7 +17,7 @@ CREATE = f"mutation($input: SampleNoteCreateInput!) {{ createSampleNote(input: $
 UPDATE = (f"mutation($id: ID!, $input: SampleNoteUpdateInput!) {{ updateSampleNote(id: $id, input: $input) "
           f"{{ {NOTE} }} }}")
 GET = f"query($id: ID!) {{ sampleNote(id: $id) {{ {NOTE} }} }}"
-LIST = """query($filter: SampleNoteFilter, $orderBy: String, $first: Int! = 20, $after: String) {
+LIST = """query($filter: SampleNoteFilter, $orderBy: [SampleNoteOrder!], $first: Int! = 20, $after: String) {
     sampleNotes(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { text score } } } }"""
 
@@ -42,11 +42,11 @@ def test_crud_fields_serve_list_get_create_update_delete_restore(notes):
 
     assert ok(api.as_("rep").graphql(GET, {"id": first["id"]}))["sampleNote"] == first
 
-    page = ok(api.as_("rep").graphql(LIST, {"filter": {"customerId": customer["id"]}, "orderBy": "-score",
+    page = ok(api.as_("rep").graphql(LIST, {"filter": {"customerId": customer["id"]}, "orderBy": [{"field": "SCORE", "direction": "DESC"}],
                                             "first": 1}))["sampleNotes"]
     assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"]
     assert [e["node"]["text"] for e in page["edges"]] == ["second"]
-    rest = ok(api.as_("rep").graphql(LIST, {"orderBy": "-score", "after": page["pageInfo"]["endCursor"]}))
+    rest = ok(api.as_("rep").graphql(LIST, {"orderBy": [{"field": "SCORE", "direction": "DESC"}], "after": page["pageInfo"]["endCursor"]}))
     assert [e["node"]["text"] for e in rest["sampleNotes"]["edges"]] == ["first"]
 
     updated = ok(api.as_("rep").graphql(UPDATE, {"id": first["id"], "input": {"version": 1, "score": 5}}))
@@ -76,8 +76,8 @@ def test_crud_fields_report_errors_as_the_core_does(notes):
 
     err = error(api.as_("rep").graphql(LIST, {"filter": {"customerId": "not-a-uuid"}}), "BAD_USER_INPUT")
     assert set(err["extensions"]["fields"]) == {"filter.customerId"}
-    err = error(api.as_("rep").graphql(LIST, {"orderBy": "text"}), "BAD_USER_INPUT")
-    assert set(err["extensions"]["fields"]) == {"orderBy"}
+    err = error(api.as_("rep").graphql(LIST, {"orderBy": [{"field": "TEXT"}]}), "BAD_USER_INPUT")
+    assert {key.split(".")[0] for key in err["extensions"]["fields"]} == {"orderBy"}
     err = error(api.as_("rep").graphql(LIST, {"first": 101}), "BAD_USER_INPUT")
     assert set(err["extensions"]["fields"]) == {"first"}
 
@@ -112,14 +112,15 @@ def test_crud_fields_have_the_house_shape(notes):
     assert _signature("restoreSampleNote", mutation["restoreSampleNote"]) == "restoreSampleNote(id: ID!): SampleNote"
     assert _signature("sampleNotes", query["sampleNotes"]) == (
         "sampleNotes(first: Int, after: String, last: Int, before: String, filter: SampleNoteFilter, "
-        "orderBy: String): SampleNoteConnection")
+        "orderBy: [SampleNoteOrder!]): SampleNoteConnection")
     # the descriptions every record's fields get, the record's name in them
     assert mutation["updateSampleNote"].description == "Changes a `SampleNote` and returns it. Send the version you read."
     assert mutation["deleteSampleNote"].description == (
         "Soft-deletes a `SampleNote` (its restore mutation brings it back); returns the deleted record.")
     assert mutation["updateSampleNote"].args["id"].description == "The id (a UUID) of the `SampleNote`."
-    assert query["sampleNotes"].args["orderBy"].description == \
-        "Comma-separated, `-` for descending: createdAt, score. Default: createdAt."
+    assert "Default: CREATED_AT ASC." in query["sampleNotes"].args["orderBy"].description
+    schema = sdl(notes.client.application)
+    assert "enum SampleNoteOrderField {" in schema and "input SampleNoteOrder {" in schema
 
 
 def _widget_plugin(**options):
@@ -170,6 +171,6 @@ def test_crud_fields_name_the_plugin_when_misused():
         create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[_widget_plugin(names={"remove": None})])
 
 
-def test_order_by_description_names_graphql_keys():
-    assert order_by_description(["occurred_at", "kind"], "-occurred_at") == (
-        "Comma-separated, `-` for descending: occurredAt, kind. Default: -occurredAt.")
+def test_order_by_description_names_the_default_as_the_enum_writes_it():
+    assert order_by_description(["occurred_at", "kind"], "-occurred_at,kind") == (
+        "Orderings, first sorts first; the record id breaks ties. Default: OCCURRED_AT DESC, KIND ASC.")

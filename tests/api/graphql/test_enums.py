@@ -190,11 +190,11 @@ def test_an_enum_argument_reaches_the_service_as_the_stored_value(api, runtime):
 
 def test_labels_name_the_enum_and_the_enum_value_of_each_choice(api):
     data = ok(api.as_("rep").graphql(
-        '{ labels(vocabulary: "lifecycle_stage") { name enumName choices { value enumValue en zhCn } } }'))
+        '{ labels(vocabulary: "lifecycle_stage") { name enumName choices { value enumValue label { en zhCn } } } }'))
     vocabulary = data["labels"][0]
     assert vocabulary["enumName"] == "LifecycleStage"
     assert vocabulary["choices"][2] == {"value": "first_purchase", "enumValue": "FIRST_PURCHASE",
-                                        "en": "First purchase", "zhCn": "购买客户"}
+                                        "label": {"en": "First purchase", "zhCn": "购买客户"}}
     every = ok(api.as_("rep").graphql("{ labels { name enumName } }"))["labels"]
     assert {"name": "customer.level.state", "enumName": "CustomerLevel"} in every
 

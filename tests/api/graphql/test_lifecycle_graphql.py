@@ -85,9 +85,9 @@ def test_handover_and_allocation(api, people):
 
 
 def test_workflows_and_levels(api):
-    flows = ok(gql(api, "rep", "{ workflows { name states { name zhCn expectedDays } transitions { source target needsApproval } } }"))
+    flows = ok(gql(api, "rep", "{ workflows { name states { name label { zhCn } expectedDays } transitions { source target needsApproval } } }"))
     lifecycle = next(w for w in flows["workflows"] if w["name"] == "customer.lifecycle")
-    assert lifecycle["states"][0] == {"name": "potential", "zhCn": "潜在客户", "expectedDays": 15.0}
+    assert lifecycle["states"][0] == {"name": "potential", "label": {"zhCn": "潜在客户"}, "expectedDays": 15.0}
     customer = create(api)
     set_ = ok(gql(api, "manager", 'mutation($id: ID!) { setCustomerLevel(customerId: $id, level: A, reason: "key") '
                                   '{ level levelPinned levelHistory { edges { node { toState reason } } } } }', id=customer["id"]))

@@ -171,18 +171,22 @@ def test_customers_filter_and_order_by(api):
     for name, industry in [("Beta", "retail"), ("Alpha", "retail"), ("Gamma", "software")]:
         create(api, name=name, industry=industry)
     body = api.as_("rep").graphql(
-        '{ customers(filter: {industry: "retail"}, orderBy: "-name") { totalCount edges { node { name } } } }')
+        '{ customers(filter: {industry: "retail"}, orderBy: [{field: NAME, direction: DESC}]) { totalCount edges { node { name } } } }')
     data = ok(body)["customers"]
     assert data["totalCount"] == 2 and [e["node"]["name"] for e in data["edges"]] == ["Beta", "Alpha"]
-    newest_first = ok(api.as_("rep").graphql('{ customers(orderBy: "-createdAt,name") { edges { node { name } } } }'))
+    newest_first = ok(api.as_("rep").graphql('{ customers(orderBy: [{field: CREATED_AT, direction: DESC}, {field: NAME}]) { edges { node { name } } } }'))
     assert [e["node"]["name"] for e in newest_first["customers"]["edges"]] == ["Gamma", "Alpha", "Beta"]
     by_text = ok(api.as_("rep").graphql('{ customers(filter: {q: "alp"}) { edges { node { name } } } }'))
     assert [e["node"]["name"] for e in by_text["customers"]["edges"]] == ["Alpha"]
 
 
 def test_unknown_order_key_names_order_by(api):
-    err = error(api.as_("rep").graphql('{ customers(orderBy: "password") { totalCount } }'), "BAD_USER_INPUT")
-    assert list(err["extensions"]["fields"]) == ["orderBy"]
+    # an ordering the service does not support cannot be written: the field enum has no such value
+    err = error(api.as_("rep").graphql('{ customers(orderBy: [{field: PASSWORD}]) { totalCount } }'), "BAD_USER_INPUT")
+    assert "PASSWORD" in err["message"] and "CustomerOrderField" in err["message"]
+    assert [key.split(".")[0] for key in err["extensions"]["fields"]] == ["orderBy"]
+    err = error(api.as_("rep").graphql('{ customers(orderBy: "-name") { totalCount } }'), "BAD_USER_INPUT")
+    assert [key.split(".")[0] for key in err["extensions"]["fields"]] == ["orderBy"]
     err = error(api.as_("rep").graphql('{ customers(filter: {stage: "sleepy"}) { totalCount } }'), "BAD_USER_INPUT")
     assert list(err["extensions"]["fields"]) == ["filter.stage"]
 
@@ -234,15 +238,15 @@ def test_unauthenticated_request_gets_unauthenticated_and_runs_nothing(api, runt
 
 
 def test_labels_metrics_and_plugins(api):
-    stages = ok(api.as_("rep").graphql('{ labels(vocabulary: "lifecycle_stage") { name choices { value en zhCn } } }'))
+    stages = ok(api.as_("rep").graphql('{ labels(vocabulary: "lifecycle_stage") { name choices { value label { en zhCn } } } }'))
     assert stages["labels"][0]["name"] == "lifecycle_stage"
-    assert stages["labels"][0]["choices"][0] == {"value": "potential", "en": "Potential", "zhCn": "潜在客户"}
+    assert stages["labels"][0]["choices"][0] == {"value": "potential", "label": {"en": "Potential", "zhCn": "潜在客户"}}
     error(api.as_("rep").graphql('{ labels(vocabulary: "colours") { name } }'), "BAD_USER_INPUT")
 
     create(api, name="One", industry="retail")
     create(api, name="Two", industry="retail")
-    metrics = ok(api.as_("rep").graphql("{ metrics { name labelEn groupBy owner } }"))["metrics"]
-    assert {"name": "customers", "labelEn": "Customers", "owner": "core"}.items() <= \
+    metrics = ok(api.as_("rep").graphql("{ metrics { name label { en } groupBy owner } }"))["metrics"]
+    assert {"name": "customers", "label": {"en": "Customers"}, "owner": "core"}.items() <= \
         next(m for m in metrics if m["name"] == "customers").items()
     grouped = ok(api.as_("rep").graphql('{ metric(name: "customers", groupBy: "industry") { name rows { group value } } }'))
     assert grouped["metric"]["rows"] == [{"group": {"industry": "retail"}, "value": 2}]

@@ -403,7 +403,7 @@ def add_buyers(runtime, owner, start, stop):
 
 def test_graphql_customer_fields_in_a_fixed_number_of_queries(api, runtime, people, count_queries):
     query = """query($first: Int!) { customers(first: $first) { edges { node { name
-        rfm { segment labelZhCn rScore reason } valueTier { tier labelZhCn } segment { name profile }
+        rfm { segment label { zhCn } rScore reason } valueTier { tier label { zhCn } } segment { name profile { en zhCn } }
         clv { seed model pAlive modelReason } churnRisk { atRisk flags { flag reason } } } } } }"""
 
     def grow(have, want):
@@ -413,7 +413,7 @@ def test_graphql_customer_fields_in_a_fixed_number_of_queries(api, runtime, peop
     edges = pin_statements(count_queries, grow=grow,
                            fetch=lambda n: graphql_list(api.as_("rep").graphql(query, {"first": n}), "customers.edges"))
     nodes = [e["node"] for e in edges]
-    assert all(n["rfm"]["segment"] and n["rfm"]["labelZhCn"] for n in nodes)
+    assert all(n["rfm"]["segment"] and n["rfm"]["label"]["zhCn"] for n in nodes)
     assert {n["valueTier"]["tier"] for n in nodes} <= {"KEY", "MAJOR", "REGULAR", "SMALL"}
     assert all(n["segment"]["profile"] and n["clv"]["seed"] is not None for n in nodes)
 

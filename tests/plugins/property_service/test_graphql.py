@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.testing import graphql_list, pin_statements
 
 LIST = """query($filter: PropertyServiceRequestFilter) {
-  propertyServiceRequests(first: 10, filter: $filter, orderBy: "createdAt") {
+  propertyServiceRequests(first: 10, filter: $filter, orderBy: [{field: CREATED_AT}]) {
     totalCount
     edges { node { id kind status slaState priority requester { name } team { code } building { name }
                    unit { room building { name } } } }
@@ -62,7 +62,7 @@ def test_the_loop_through_mutations(ps):
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
 
 
-CUSTOMERS = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
+CUSTOMERS = """query($first: Int!) { customers(first: $first, orderBy: [{field: NAME}]) { edges { node {
   name units { totalCount edges { node { relation unit { room building { name } } } } }
   serviceRequests { edges { node { kind status team { code } } } }
 } } } }"""

@@ -73,13 +73,14 @@ def test_occupancy_kind_policy_and_team_records(ps):
     assert "endDate" in backwards["errors"][0]["extensions"]["fields"]
 
     kind = centre.graphql("""mutation($input: PropertyRequestKindCreateInput!) {
-      createPropertyRequestKind(input: $input) { code labelZhCn attributes public } }""", {"input": {
-        "code": "pest", "labelEn": "Pest control", "labelZhCn": "除虫", "public": True,
+      createPropertyRequestKind(input: $input) { id code label { zhCn } attributes { code datatype order values { key name } } public } }""", {"input": {
+        "code": "pest", "label": {"en": "Pest control", "zhCn": "除虫"}, "public": True,
         "attributes": [{"code": "room", "datatype": "string", "values": [{"key": "k", "name": "Kitchen"}]}]}})
     assert kind.get("errors") is None, kind
     created = kind["data"]["createPropertyRequestKind"]
-    assert (created["code"], created["labelZhCn"], created["public"]) == ("pest", "除虫", True)
-    assert created["attributes"][0]["code"] == "room"
+    assert (created["code"], created["label"]["zhCn"], created["public"]) == ("pest", "除虫", True)
+    assert created["attributes"] == [{"code": "room", "datatype": "string", "order": 1,
+                                      "values": [{"key": "k", "name": "Kitchen"}]}]
 
     policy = centre.graphql("""mutation($input: PropertySlaPolicyCreateInput!) {
       createPropertySlaPolicy(input: $input) { kind priority responseMinutes resolutionMinutes } }""", {"input": {
@@ -87,9 +88,18 @@ def test_occupancy_kind_policy_and_team_records(ps):
     assert "resolutionMinutes" in policy["errors"][0]["extensions"]["fields"]
 
     team = centre.graphql("""mutation($input: PropertyTeamCreateInput!) { createPropertyTeam(input: $input) {
-      code name version } }""", {"input": {"code": "greening", "name": "Greening", "memberIds": [str(ps.eng2.id)]}})
-    assert team["data"]["createPropertyTeam"] == {"code": "greening", "name": "Greening", "version": 1}
+      code name { en } version } }""", {"input": {"code": "greening", "name": {"en": "Greening"}, "memberIds": [str(ps.eng2.id)]}})
+    assert team["data"]["createPropertyTeam"] == {"code": "greening", "name": {"en": "Greening"}, "version": 1}
     assert [t["code"] for t in ps.api.get(f"{BASE}/teams?code=greening").get_json()] == ["greening"]
+    # a label is one input {en, zhCn}: a missing half is named as the client wrote it, the other half kept
+    half = centre.graphql("""mutation($input: PropertyRequestKindCreateInput!) {
+      createPropertyRequestKind(input: $input) { code } }""", {"input": {"code": "moss", "label": {"en": "Moss"}}})
+    assert list(half["errors"][0]["extensions"]["fields"]) == ["label.zhCn"]
+    renamed = centre.graphql("""mutation($id: ID!, $input: PropertyRequestKindUpdateInput!) {
+      updatePropertyRequestKind(id: $id, input: $input) { label { en zhCn } } }""",
+                             {"id": kind["data"]["createPropertyRequestKind"]["id"],
+                              "input": {"version": 1, "label": {"zhCn": "灭虫"}}})
+    assert renamed["data"]["updatePropertyRequestKind"]["label"] == {"en": "Pest control", "zhCn": "灭虫"}
 
 
 def test_a_requests_status_history(ps):

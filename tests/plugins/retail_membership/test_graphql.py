@@ -7,7 +7,7 @@ from api.testing import graphql_list, pin_statements
 
 CUSTOMERS = """
 query($first: Int!) { customers(first: $first) { edges { node { name membership {
-  cardNumber tier tierInfo { en zhCn multiplier } pointsBalance spendTotal homeStore { code }
+  cardNumber tier tierInfo { label { en zhCn } multiplier } pointsBalance spendTotal homeStore { code }
   ledger(first: 2) { totalCount edges { node { kind points balanceAfter } } }
   purchases(first: 2) { totalCount pageInfo { hasNextPage } edges { node { posTransactionId total
     lines { sku category amount } } } }
@@ -28,7 +28,7 @@ def test_customer_membership_with_tier_balance_ledger_and_purchases(shop):
     assert body.get("errors") is None, body
     [edge] = body["data"]["customers"]["edges"]
     m = edge["node"]["membership"]
-    assert (m["tier"], m["tierInfo"]["en"], m["tierInfo"]["zhCn"], m["pointsBalance"]) == ("SILVER", "Silver", "银卡会员", 3200)
+    assert (m["tier"], m["tierInfo"]["label"]["en"], m["tierInfo"]["label"]["zhCn"], m["pointsBalance"]) == ("SILVER", "Silver", "银卡会员", 3200)
     assert m["homeStore"] == {"code": "N01"} and m["spendTotal"] == "3000.00"
     assert m["ledger"]["totalCount"] == 3 and [e["node"]["points"] for e in m["ledger"]["edges"]] == [1200, 1000]
     assert m["purchases"]["totalCount"] == 3 and m["purchases"]["pageInfo"]["hasNextPage"] is True
@@ -107,3 +107,18 @@ def test_a_bad_membership_filter_names_the_field_as_every_list_does(shop):
     body = shop.api.graphql('{ retailMemberships(first: 5, filter: {homeStoreId: "nope"}) { totalCount } }')
     err = body["errors"][0]
     assert err["extensions"]["code"] == "BAD_USER_INPUT" and set(err["extensions"]["fields"]) == {"filter.homeStoreId"}
+
+
+def test_hand_written_lists_take_the_typed_order_by_too(shop):
+    populate(shop, 3)
+    query = """query($orderBy: [RetailMembershipOrder!]) { retailMemberships(first: 10, orderBy: $orderBy) {
+      edges { node { cardNumber } } } }"""
+    cards = lambda order: [e["node"]["cardNumber"] for e in  # noqa: E731
+                           shop.api.graphql(query, {"orderBy": order})["data"]["retailMemberships"]["edges"]]
+    ascending = cards([{"field": "CARD_NUMBER"}])
+    assert ascending == sorted(ascending) and len(ascending) == 3
+    assert cards([{"field": "CARD_NUMBER", "direction": "DESC"}]) == ascending[::-1]
+    # spend is money; the tie (all spent the same) is broken by the id, so both directions hold
+    assert sorted(cards([{"field": "SPEND_TOTAL", "direction": "DESC"}, {"field": "CARD_NUMBER"}])) == ascending
+    bad = shop.api.graphql(query, {"orderBy": [{"field": "PASSWORD"}]})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -8,7 +8,7 @@ CREATE_STORE = """mutation($input: RetailStoreCreateInput!) { createRetailStore(
   id code name kind city version } }"""
 UPDATE_STORE = """mutation($id: ID!, $input: RetailStoreUpdateInput!) { updateRetailStore(id: $id, input: $input) {
   name version } }"""
-STORES = """query($filter: RetailStoreFilter) { retailStores(first: 10, filter: $filter, orderBy: "code") {
+STORES = """query($filter: RetailStoreFilter) { retailStores(first: 10, filter: $filter, orderBy: [{field: CODE}]) {
   totalCount edges { node { code } } } }"""
 CREATE_CAMPAIGN = """mutation($input: RetailCampaignCreateInput!) { createRetailCampaign(input: $input) {
   id name status offerKind goalDays controlShare version } }"""

@@ -32,7 +32,7 @@ def test_purchases_list_is_pinned(shop, count_queries):
 
 
 MEMBERSHIPS = """query($first: Int!) { retailMemberships(first: $first) { totalCount edges { node {
-  cardNumber pointsBalance tierInfo { en } homeStore { code } customer { name } } } } }"""
+  cardNumber pointsBalance tierInfo { label { en } } homeStore { code } customer { name } } } } }"""
 
 
 def test_memberships_graphql_connection_is_pinned(shop, count_queries):
