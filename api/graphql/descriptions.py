@@ -62,8 +62,9 @@ LABEL_FIELDS = {
     "labelZhCn": "The Chinese (zh-CN) label.",
     "en": "The English label.",
     "zhCn": "The Chinese (zh-CN) label.",
-    "label": "Its name, in English (`en`) and Chinese (`zhCn`).",
 }
+#: a bilingual name (the ``Label`` type, or ``LabelInput``) in a field of this name
+LABEL_OBJECT = ("label", "Its name, in English (`en`) and Chinese (`zhCn`).")
 #: the same names in an input: what a client sends
 INPUT_FIELDS = {
     "version": "The version you read; a stale one is a CONFLICT (someone changed the record since).",
@@ -108,6 +109,7 @@ def derive(schema: GraphQLSchema, registry: Any) -> None:
                 elif gql_type not in roots:
                     field.description = (_column_doc(models.get(name), field_name)
                                          or RECORD_FIELDS.get(field_name) or LABEL_FIELDS.get(field_name)
+                                         or _label_object(field_name, field.type)
                                          or _reference(field_name, field.type, gql_type.fields)
                                          or _referenced(field_name, field.type, gql_type.fields))
             for arg_name, arg in field.args.items():
@@ -134,6 +136,12 @@ def derive(schema: GraphQLSchema, registry: Any) -> None:
                 field.description = (INPUT_FIELDS.get(field_name) or RECORD_FIELDS.get(field_name)
                                      or _reference(field_name, field.type, gql_type.fields))
 
+
+
+def _label_object(field_name: str, field_type) -> str | None:
+    """The description of a field named ``label`` holding a ``Label`` (or ``LabelInput``)."""
+    return LABEL_OBJECT[1] if field_name == LABEL_OBJECT[0] and get_named_type(field_type).name in (
+        "Label", "LabelInput") else None
 
 def _connection_field(field_name: str, node: str) -> str | None:
     return {

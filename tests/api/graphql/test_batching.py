@@ -130,7 +130,7 @@ def test_records_reached_through_a_batch_load_their_own_fields_in_batches(api, r
         assert all(e["node"]["createdBy"] == {"email": "rep@example.com"} for e in node["interactions"]["edges"])
 
 
-HISTORIES = """query($first: Int!) { customers(first: $first, orderBy: "name") { edges { node {
+HISTORIES = """query($first: Int!) { customers(first: $first, orderBy: [{field: NAME}]) { edges { node {
     name
     stageHistory { totalCount edges { node { fromState toState } } }
     levelHistory(last: 1) { edges { node { toState } } }
