@@ -111,7 +111,8 @@ def types(registry) -> None:
         tag: Optional[str] = strawberry.field(default=UNSET, description="Only customers with this tag (exact match).")
         owner_id: Optional[strawberry.ID] = UNSET
         segment: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="k-means segment id.")
-        value_tier: Optional[str] = strawberry.field(default=UNSET, description="key, major, regular or small.")
+        value_tier: Optional[registry.vocabulary_enum("value_tier")] = strawberry.field(
+            default=UNSET, description="Only customers in this value tier (KEY, MAJOR, REGULAR or SMALL).")
         rfm_segment: Optional[str] = strawberry.field(default=UNSET, description="An RFM segment key (champions …).")
         churn_risk: Optional[bool] = strawberry.field(default=UNSET, description="Flagged by the churn warning.")
         deleted: Optional[bool] = strawberry.field(default=UNSET, description="List deleted customers instead.")

@@ -76,6 +76,14 @@ class _PlainType:
     extra: dict[str, tuple[str, str, StrawberryField]] = field(default_factory=dict)
 
 
+#: what the root types are, for the docs panel of GraphiQL and the codegen output
+ROOT_DESCRIPTIONS = {
+    "Query": "Every read: records by id (`node`, `customer` …), lists as connections, labels, metrics and "
+             "analytics — the core's and every enabled plugin's, within what the signed-in user may see.",
+    "Mutation": "Every change: create, update, delete and restore records, workflow moves and other actions. "
+                "Each root field runs in its own savepoint: it commits or fails on its own.",
+}
+
 class SchemaRegistry:
     """Types, fields and root fields contributed by the core and every enabled plugin of one app."""
 
@@ -344,7 +352,7 @@ class SchemaRegistry:
         cls = type(name, (), {"__module__": self.module_name, "__annotations__": {}})
         for gql, (_owner, fld) in self._root[name].items():
             setattr(cls, _free_attribute(cls, gql, {}), fld)
-        root = strawberry.type(cls, name=name)
+        root = strawberry.type(cls, name=name, description=ROOT_DESCRIPTIONS[name])
         setattr(self.module, name, root)
         return root
 

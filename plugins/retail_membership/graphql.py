@@ -97,7 +97,7 @@ def register_types(registry) -> None:
         def unit_price(self) -> Money:
             return self.unit_price
 
-        @strawberry.field(description="quantity × unitPrice, as a decimal string with two places.")
+        @strawberry.field(description="The line's total, quantity × unitPrice, as a decimal string with two places.")
         def amount(self) -> Money:
             return self.amount
 

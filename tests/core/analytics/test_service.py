@@ -181,7 +181,10 @@ def test_segments_are_profiled_in_words_and_customers_filter_by_them(api):
                        'segment { id } } } } }', {"s": top["id"]})
     assert body.get("errors") is None, body
     assert {e["node"]["id"] for e in body["data"]["customers"]["edges"]} == members
-    body = api.graphql('{ customers(first: 100, filter: {valueTier: "huge"}) { totalCount } }')
+    body = api.graphql('{ customers(first: 100, filter: {valueTier: KEY}) { edges { node { id } } } }')
+    assert body.get("errors") is None, body
+    assert {e["node"]["id"] for e in body["data"]["customers"]["edges"]} == customer_ids(api, value_tier="key")
+    body = api.graphql('{ customers(first: 100, filter: {valueTier: HUGE}) { totalCount } }')   # an enum
     assert list(body["errors"][0]["extensions"]["fields"]) == ["filter.valueTier"]
 
 
