@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from core.services import customers, users
+from core.services import customers
 from plugins.exhibitions import labels as L
 from plugins.exhibitions import services as svc
 
@@ -108,11 +108,11 @@ def _edition_activity(admin, rng, edition, parts, attendees, progress) -> None:
 def load(admin, rng, progress=None) -> None:
     """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of the records as they are written:
     booths, exhibitors, participations, registrations, gate scans, leads, meetings and surveys."""
-    from core.demo import Progress
+    from core.demo import Progress, create_demo_user
 
     progress = progress or Progress("exhibitions")
     progress.expect(2 * 90 + N_COMPANIES + 170 + 2 * VISITORS_FIRST + NEW_VISITORS_SECOND + 9000 + 700)
-    organiser = users.create_user(admin, {"email": "organiser@exhibitions.demo", "name": "Olivia Organiser",
+    organiser = create_demo_user(admin, {"email": "organiser@exhibitions.demo", "name": "Olivia Organiser",
                                           "role": L.ORGANISER, "password": "organiser-password"})
     show = svc.create_exhibition(organiser, {"name": "China International Machinery Fair",
                                              "industry": "machinery",
@@ -137,7 +137,7 @@ def load(admin, rng, progress=None) -> None:
                  for i in range(N_COMPANIES)]
     progress(N_COMPANIES)
     for n, company in enumerate(companies[:2]):
-        user = users.create_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
+        user = create_demo_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
                                          "role": L.EXHIBITOR, "password": "exhibitor-password"})
         svc.link_exhibitor_user(organiser, {"user_id": str(user.id), "company_id": str(company.id)})
 
