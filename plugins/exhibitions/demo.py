@@ -21,7 +21,7 @@ from core.workflow import MANUAL
 from plugins.exhibitions import labels as L
 from plugins.exhibitions import schemas as S
 from plugins.exhibitions import services as svc
-from plugins.exhibitions.models import ExhibitionBooth, ExhibitorParticipation
+from plugins.exhibitions.models import ExhibitionBooth, ExhibitionLead, ExhibitorParticipation
 from plugins.exhibitions.workflows import PARTICIPATION
 
 SURNAMES = "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo".split()
@@ -104,11 +104,12 @@ class _Booking:
         self.last = max(db.utcnow(), self.last + timedelta(microseconds=1))
         return self.last
 
-    def _timeline(self, customer_id, subject: str, notes: str = "") -> None:
+    def _timeline(self, customer_id, subject: str, notes: str = "", *, kind: str = L.KIND_PARTICIPATION,
+                  occurred_at: datetime | None = None) -> None:
         """``interactions.record_on_behalf`` of a done entry, as ``services._timeline`` writes it."""
         values = common.validate(InteractionCreate, {
-            "customer_id": str(customer_id), "kind": L.KIND_PARTICIPATION, "subject": subject[:200],
-            "notes": notes, "direction": "inbound", "status": "done", "occurred_at": self.now().isoformat()})
+            "customer_id": str(customer_id), "kind": kind, "subject": subject[:200], "notes": notes,
+            "direction": "inbound", "status": "done", "occurred_at": (occurred_at or self.now()).isoformat()})
         at = self.now()
         row = self.rec.add(Interaction, **values, created_by_id=self.actor.id, source=svc.SOURCE, outcome="",
                            escalation_count=0, created_at=at, updated_at=at, version=1, deleted_at=None)
@@ -172,12 +173,26 @@ class _Booking:
         if to in svc.TIMELINE_STATES:
             self._timeline(state["company_id"], f"Participation at {state['edition'].name}: {to}", notes=reason)
 
+    def lead(self, edition, participation, company_name: str, reg: dict[str, Any], data: dict[str, Any]) -> None:
+        """``capture_lead`` of a badge not scanned at this booth before: the lead and the visitor's
+        timeline entry."""
+        values = common.validate(S.LeadCreate, {"participation_id": str(participation.id),
+                                                "badge_code": reg["badge_code"], **data})
+        at = values.get("captured_at") or self.now()
+        row = self.rec.add(ExhibitionLead, edition_id=edition.id, participation_id=participation.id,
+                           registration_id=reg["registration_id"], captured_by_id=self.actor.id, captured_at=at,
+                           rating=values["rating"], tags=list(dict.fromkeys(values["tags"])), notes=values["notes"],
+                           created_at=at, updated_at=at, version=1, deleted_at=None)
+        self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values), [
+            "participation_id", "registration_id", "rating", "tags"]), at=at)
+        self._timeline(reg["visitor_id"], f"Visited the booth of {company_name}", kind=L.KIND_LEAD, occurred_at=at)
+
     def flush(self) -> None:
         for state in self.state.values():
             if isinstance(state["record"], BulkRow):
                 state["record"].values.update(status=state["status"], version=state["version"],
                                               updated_at=state.get("updated_at", state["since"]))
-        self.rec.flush([ExhibitorParticipation, Interaction])
+        self.rec.flush([ExhibitorParticipation, ExhibitionLead, Interaction])
         conn, sess = db.session().connection(), db.session()
         for state in self.state.values():
             if not isinstance(state["record"], BulkRow) and "updated_at" in state:
@@ -196,15 +211,18 @@ def _upload(admin, edition_id, scans: list[dict]) -> None:
         svc.upload_scans(admin, edition_id, {"scans": scans[start:start + 2000]})
 
 
-def _edition_activity(admin, rng, edition, parts, attendees, progress) -> None:
-    """Leads, meetings and survey answers of one edition (each reported to ``progress``)."""
+def _edition_activity(admin, rng, edition, parts, attendees, progress, names) -> None:
+    """Leads (in bulk: :meth:`_Booking.lead`), meetings and survey answers of one edition (each reported
+    to ``progress``); ``names`` maps company ids to names."""
     eid = str(edition.id)
     buyers = [a for a in attendees if a["category"] in L.PROFESSIONAL]
+    leads = _Booking(admin)
     for p in parts:
+        company_id = p.values["company_id"] if isinstance(p, BulkRow) else p.company_id
         for reg in rng.sample(attendees, min(len(attendees), rng.randint(1, 4))):
-            svc.capture_lead(admin, {"participation_id": str(p.id), "badge_code": reg["badge_code"],
-                                     "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
-                                     "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
+            leads.lead(edition, p, names[company_id], reg, {
+                "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
+                "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
             progress(1)
         if buyers and rng.random() < 0.5:
             reg = rng.choice(buyers)
@@ -224,6 +242,7 @@ def _edition_activity(admin, rng, edition, parts, attendees, progress) -> None:
         svc.submit_survey(admin, {"edition_id": eid, "registration_id": str(reg["registration_id"]),
                                   "phase": rng.choice(["during", "after"]), "satisfaction": rng.choice([2, 3, 4, 4, 5])})
         progress(1)
+    leads.flush()
 
 
 def load(admin, rng, progress=None) -> None:
@@ -257,6 +276,7 @@ def load(admin, rng, progress=None) -> None:
                                               "industry": "machinery", "source": "exhibition"})
                  for i in range(N_COMPANIES)]
     progress(N_COMPANIES)
+    names = {c.id: c.name for c in companies}
     for n, company in enumerate(companies[:2]):
         user = create_demo_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
                                          "role": L.EXHIBITOR, "password": "exhibitor-password"})
@@ -288,7 +308,7 @@ def load(admin, rng, progress=None) -> None:
     scans, attendees1 = _scans(rng, {"starts_on": first.starts_on, "ends_on": first.ends_on}, regs1, show_up=0.62)
     _upload(organiser, first.id, scans)
     progress(len(scans))
-    _edition_activity(organiser, rng, first, parts1, attendees1, progress)
+    _edition_activity(organiser, rng, first, parts1, attendees1, progress, names)
     svc.create_follow_ups(organiser, first.id)
 
     # second edition: rebook most exhibitors, invite past visitors, register returning and new ones
@@ -324,7 +344,7 @@ def load(admin, rng, progress=None) -> None:
     scans, attendees2 = _scans(rng, {"starts_on": second.starts_on, "ends_on": second.ends_on}, regs2, show_up=0.66)
     _upload(organiser, second.id, scans)
     progress(len(scans))
-    _edition_activity(organiser, rng, second, parts2, attendees2, progress)
+    _edition_activity(organiser, rng, second, parts2, attendees2, progress, names)
     svc.create_follow_ups(organiser, second.id)
 
 
