@@ -195,7 +195,7 @@ def test_bulk_rows_are_stored_exactly_as_connection_execute_stores_them(api, run
     """flush hands SQLite tuples converted by each column type's bind processor; what lands in the table
     (dates, UUIDs, decimals, JSON — a None in JSON too — and the default of a column left out) is what
     the ordinary ``Connection.execute`` path stores for the same values."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
 
     from core import db
     from core.models import Interaction
@@ -220,10 +220,9 @@ def test_bulk_rows_are_stored_exactly_as_connection_execute_stores_them(api, run
             rec = BulkRecorder(people.admin)
             rec.add(model, **twin)
             rec.flush([model])
-            stored[model] = [dict(conn.exec_driver_sql(f"SELECT * FROM {model.__tablename__} WHERE id = ?",
-                                                       (str(r["id"]) if runtime.database.engine.dialect.name != "sqlite"
-                                                        else r["id"].hex,)).mappings().one())
-                             for r in (row, twin)]
+            raw = text(f"SELECT * FROM {model.__tablename__} WHERE id = :id")  # values as the database holds them
+            key = (lambda u: u.hex) if conn.dialect.name == "sqlite" else str
+            stored[model] = [dict(conn.execute(raw, {"id": key(r["id"])}).mappings().one()) for r in (row, twin)]
     for model, (general, fast) in stored.items():
         assert without(general, "id") == without(fast, "id"), model.__tablename__
     assert stored[Interaction][1]["escalation_count"] == 0
