@@ -50,7 +50,8 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+        elif value.tzinfo is not timezone.utc:  # already UTC (most values): no conversion to make
+            value = value.astimezone(timezone.utc)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value

@@ -133,7 +133,9 @@ def trellis_demo_data(admin, rng, progress):
     ``admin`` is the demo administrator (a ``core.models.User``), ``rng`` a ``random.Random`` seeded for
     this plugin alone, so its demo is the same on every machine whatever else is enabled. A unit of work is
     open: write through services, and through the bulk paths (``core.services.bulk.BulkRecorder``) for
-    thousands of rows, so the whole demo loads in seconds. The core records that the plugin's demo data
+    thousands of rows, so the whole demo loads in seconds; demo accounts with a published password are
+    best made with ``core.demo.create_demo_user`` (one hash per demo password, not one per account). The
+    core records that the plugin's demo data
     are loaded and calls the hook once per database: after ``trellis demo --core-only``, or when the
     plugin is enabled later, the next ``trellis demo`` adds just the missing plugins' data (a database
     whose demo was loaded before data sets were recorded one by one counts as complete).

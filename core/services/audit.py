@@ -17,8 +17,13 @@ from core.services import common
 from core.services.permissions import require_actor, require_role
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy of a field value (UUIDs, datetimes and decimals as strings)."""
+    if type(value) in _PLAIN:  # most values: the bulk path converts hundreds of thousands of them
+        return value
     if isinstance(value, (uuid.UUID, Decimal)):
         return str(value)
     if isinstance(value, (datetime, date)):

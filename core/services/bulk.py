@@ -198,8 +198,7 @@ class BulkRecorder:
             rows = self._rows.pop(model, [])
             keys = set().union(*(row.keys() for row in rows)) if rows else set()
             rows = [row if len(row) == len(keys) else {k: row.get(k) for k in keys} for row in rows]
-            for start in range(0, len(rows), CHUNK):
-                conn.execute(insert(model.__table__), rows[start:start + CHUNK])
+            _insert(conn, model.__table__, rows, keys)
             counts[model.__tablename__] = len(rows)
             if model is OutboxEvent and rows and webhooks.any_subscription():
                 # queue webhook deliveries as the single-record path does (its ``*`` subscriber); the
@@ -208,6 +207,45 @@ class BulkRecorder:
                 for row in rows:
                     webhooks.on_event(OutboxEvent(**row), self.actor)
         return counts
+
+
+def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str]) -> None:
+    """INSERT ``rows`` (dicts with the same ``keys``) into ``table``, :data:`CHUNK` rows a statement.
+
+    On a driver with positional parameters (SQLite's ``qmark``) the statement is compiled once and the
+    rows are converted by each column type's own bind processor (the conversion ``Connection.execute``
+    applies) and handed to the driver's ``executemany`` as tuples: SQLAlchemy's per-row parameter
+    building cost as much as SQLite's inserting. Other drivers go through ``Connection.execute``."""
+    if not rows:
+        return
+    if conn.dialect.paramstyle != "qmark":
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(insert(table), rows[start:start + CHUNK])
+        return
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(keys))
+    order = list(compiled.positiontup)
+    # a column left out gets its default, as Connection.execute gives it; only constant ones here
+    constants = {}
+    for key in order:
+        if key not in keys:
+            default = table.c[key].default if key in table.c else None
+            if default is None or not default.is_scalar:
+                for start in range(0, len(rows), CHUNK):
+                    conn.execute(insert(table), rows[start:start + CHUNK])
+                return
+            constants[key] = default.arg
+    procs = [table.c[key].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for key in order]
+    pairs = [(key, proc, key in constants, constants.get(key)) for key, proc in zip(order, procs)]
+    sql = str(compiled)
+    for start in range(0, len(rows), CHUNK):
+        params = []
+        for row in rows[start:start + CHUNK]:
+            values = []
+            for key, proc, constant, default in pairs:
+                value = default if constant else row[key]
+                values.append(value if proc is None else proc(value))
+            params.append(tuple(values))
+        conn.exec_driver_sql(sql, params)
 
 
 def _model_of(record: Any) -> Any:

@@ -1,14 +1,28 @@
 """Exhibitions (会展): demo data for ``trellis demo`` — one show, two editions a year apart, about a
 hundred exhibitors (most rebook), thousands of visitors (many come back, invited from the first
 edition) and their gate scans, leads, meetings and survey answers, written through the services
-(registrations and scans through the bulk services, so it stays fast)."""
+(registrations and scans through the bulk services, so it stays fast). Booking the exhibitors (a
+participation, its booth and its five moves to ``attended``: thirteen service calls each) goes through
+the core's bulk path instead, writing what those services write (:class:`_Booking`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
 
-from core.services import customers, users
+from sqlalchemy import update
+
+from core import db
+from core.models import Interaction
+from core.schemas import InteractionCreate
+from core.services import audit, common, customers, interactions
+from core.services.bulk import BulkRecorder, BulkRow
+from core.workflow import MANUAL
 from plugins.exhibitions import labels as L
+from plugins.exhibitions import schemas as S
 from plugins.exhibitions import services as svc
+from plugins.exhibitions.models import ExhibitionBooth, ExhibitionLead, ExhibitorParticipation
+from plugins.exhibitions.workflows import PARTICIPATION
 
 SURNAMES = "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo".split()
 GIVEN = "Wei Fang Na Min Jing Lei Qiang Jun Yang Yong Yan Jie Tao Ming Chao Xia Hui Ping Gang Bo".split()
@@ -70,20 +84,145 @@ def _scans(rng, edition: dict, registrations: list[dict], show_up: float) -> tup
     return scans, attendees
 
 
+class _Booking:
+    """Books exhibitors as ``create_participation``, ``assign_booth`` and ``change_participation_status``
+    do, one organiser's moves after another: the same participation rows, booth changes, workflow
+    history, audit entries, events and timeline entries, collected in one :class:`BulkRecorder` and
+    written by :meth:`flush` (one INSERT per table; the booths and the participations that existed
+    before, one UPDATE each). The organiser is staff, which is all those services check."""
+
+    def __init__(self, organiser):
+        self.actor = organiser
+        self.rec = BulkRecorder(organiser)
+        self.last = db.utcnow()
+        #: per participation id: its row (a BulkRow, or the loaded record) and what the batch made of it
+        self.state: dict[Any, dict[str, Any]] = {}
+        self.booths: dict[Any, tuple[Any, dict[str, Any]]] = {}
+
+    def now(self) -> datetime:
+        """Load time, a microsecond further at each call: two moves never share an instant."""
+        self.last = max(db.utcnow(), self.last + timedelta(microseconds=1))
+        return self.last
+
+    def _timeline(self, customer_id, subject: str, notes: str = "", *, kind: str = L.KIND_PARTICIPATION,
+                  occurred_at: datetime | None = None) -> None:
+        """``interactions.record_on_behalf`` of a done entry, as ``services._timeline`` writes it."""
+        values = common.validate(InteractionCreate, {
+            "customer_id": str(customer_id), "kind": kind, "subject": subject[:200], "notes": notes,
+            "direction": "inbound", "status": "done", "occurred_at": (occurred_at or self.now()).isoformat()})
+        at = self.now()
+        row = self.rec.add(Interaction, **values, created_by_id=self.actor.id, source=svc.SOURCE, outcome="",
+                           escalation_count=0, created_at=at, updated_at=at, version=1, deleted_at=None)
+        self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values), interactions.AUDITED),
+                        payload={"customer_id": values["customer_id"], "kind": values["kind"],
+                                 "source": svc.SOURCE}, at=at)
+
+    def invite(self, edition, company_id, data: dict[str, Any]) -> BulkRow:
+        """``create_participation`` by staff: the participation, invited, and its timeline entry."""
+        values = common.validate(S.ParticipationCreate, {"edition_id": str(edition.id),
+                                                         "company_id": str(company_id), **data})
+        at = self.now()
+        row = self.rec.add(ExhibitorParticipation, **{"notes": "", **values}, status="invited", created_at=at,
+                           updated_at=at, version=1, deleted_at=None)
+        self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values),
+                                                             svc.PARTICIPATION_AUDITED), at=at)
+        self.state[row.id] = {"record": row, "edition": edition, "status": "invited", "version": 1,
+                              "since": at, "company_id": values["company_id"], "booths": []}
+        self._timeline(values["company_id"], f"Invited to exhibit at {edition.name}")
+        return row
+
+    def existing(self, participation, edition) -> None:
+        """A participation already written (invited by ``invite_exhibitors``), for :meth:`move`."""
+        self.state[participation.id] = {
+            "record": participation, "edition": edition, "status": participation.status,
+            "version": participation.version, "since": participation.created_at,
+            "company_id": participation.company_id, "booths": []}
+
+    def _booth(self, booth, status: str, participation_id) -> None:
+        """``services._set_booth``: the change, audited, if there is one."""
+        _, values = self.booths.setdefault(booth.id, (booth, {"status": booth.status, "version": booth.version,
+                                                             "participation_id": booth.participation_id}))
+        changes = {k: (values[k], v) for k, v in (("status", status), ("participation_id", participation_id))
+                   if values[k] != v}
+        if changes:
+            values.update({k: new for k, (_, new) in changes.items()}, version=values["version"] + 1,
+                          updated_at=self.now())
+            self.rec.change("updated", booth, changes, at=values["updated_at"], version=values["version"])
+
+    def assign(self, participation_id, booth) -> None:
+        """``assign_booth`` before payment: the booth is reserved for the participation."""
+        state = self.state[participation_id]
+        self._booth(booth, "sold" if state["status"] in ("paid", "arrived", "attended") else "reserved",
+                    participation_id)
+        state["booths"].append(booth)
+
+    def move(self, participation_id, to: str, reason: str = "") -> None:
+        """``change_participation_status``: the move, the booths sold on payment, the timeline entry."""
+        state = self.state[participation_id]
+        at = self.now()
+        state["version"] += 1
+        self.rec.transition(PARTICIPATION, state["record"], state["status"], to, entered_at=state["since"], at=at,
+                            trigger=MANUAL, reason=reason, version=state["version"])
+        state.update(status=to, since=at, updated_at=at)
+        if to == "cancelled":
+            for booth in state["booths"]:
+                self._booth(booth, "available", None)
+        elif to in ("paid", "arrived", "attended"):
+            for booth in state["booths"]:
+                self._booth(booth, "sold", participation_id)
+        if to in svc.TIMELINE_STATES:
+            self._timeline(state["company_id"], f"Participation at {state['edition'].name}: {to}", notes=reason)
+
+    def lead(self, edition, participation, company_name: str, reg: dict[str, Any], data: dict[str, Any]) -> None:
+        """``capture_lead`` of a badge not scanned at this booth before: the lead and the visitor's
+        timeline entry."""
+        values = common.validate(S.LeadCreate, {"participation_id": str(participation.id),
+                                                "badge_code": reg["badge_code"], **data})
+        at = values.get("captured_at") or self.now()
+        row = self.rec.add(ExhibitionLead, edition_id=edition.id, participation_id=participation.id,
+                           registration_id=reg["registration_id"], captured_by_id=self.actor.id, captured_at=at,
+                           rating=values["rating"], tags=list(dict.fromkeys(values["tags"])), notes=values["notes"],
+                           created_at=at, updated_at=at, version=1, deleted_at=None)
+        self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values), [
+            "participation_id", "registration_id", "rating", "tags"]), at=at)
+        self._timeline(reg["visitor_id"], f"Visited the booth of {company_name}", kind=L.KIND_LEAD, occurred_at=at)
+
+    def flush(self) -> None:
+        for state in self.state.values():
+            if isinstance(state["record"], BulkRow):
+                state["record"].values.update(status=state["status"], version=state["version"],
+                                              updated_at=state.get("updated_at", state["since"]))
+        self.rec.flush([ExhibitorParticipation, ExhibitionLead, Interaction])
+        conn, sess = db.session().connection(), db.session()
+        for state in self.state.values():
+            if not isinstance(state["record"], BulkRow) and "updated_at" in state:
+                conn.execute(update(ExhibitorParticipation).where(ExhibitorParticipation.id == state["record"].id)
+                             .values(status=state["status"], version=state["version"], updated_at=state["updated_at"]))
+                sess.expire(state["record"])
+        for booth, values in self.booths.values():
+            conn.execute(update(ExhibitionBooth).where(ExhibitionBooth.id == booth.id).values(**values))
+            sess.expire(booth)
+        self.state.clear()
+        self.booths.clear()
+
+
 def _upload(admin, edition_id, scans: list[dict]) -> None:
     for start in range(0, len(scans), 2000):
         svc.upload_scans(admin, edition_id, {"scans": scans[start:start + 2000]})
 
 
-def _edition_activity(admin, rng, edition, parts, attendees, progress) -> None:
-    """Leads, meetings and survey answers of one edition (each reported to ``progress``)."""
+def _edition_activity(admin, rng, edition, parts, attendees, progress, names) -> None:
+    """Leads (in bulk: :meth:`_Booking.lead`), meetings and survey answers of one edition (each reported
+    to ``progress``); ``names`` maps company ids to names."""
     eid = str(edition.id)
     buyers = [a for a in attendees if a["category"] in L.PROFESSIONAL]
+    leads = _Booking(admin)
     for p in parts:
+        company_id = p.values["company_id"] if isinstance(p, BulkRow) else p.company_id
         for reg in rng.sample(attendees, min(len(attendees), rng.randint(1, 4))):
-            svc.capture_lead(admin, {"participation_id": str(p.id), "badge_code": reg["badge_code"],
-                                     "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
-                                     "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
+            leads.lead(edition, p, names[company_id], reg, {
+                "rating": rng.choices(["hot", "warm", "cold"], weights=[2, 5, 3])[0],
+                "tags": rng.sample(["price", "sample", "catalogue", "distributor"], 1)})
             progress(1)
         if buyers and rng.random() < 0.5:
             reg = rng.choice(buyers)
@@ -103,16 +242,17 @@ def _edition_activity(admin, rng, edition, parts, attendees, progress) -> None:
         svc.submit_survey(admin, {"edition_id": eid, "registration_id": str(reg["registration_id"]),
                                   "phase": rng.choice(["during", "after"]), "satisfaction": rng.choice([2, 3, 4, 4, 5])})
         progress(1)
+    leads.flush()
 
 
 def load(admin, rng, progress=None) -> None:
     """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of the records as they are written:
     booths, exhibitors, participations, registrations, gate scans, leads, meetings and surveys."""
-    from core.demo import Progress
+    from core.demo import Progress, create_demo_user
 
     progress = progress or Progress("exhibitions")
     progress.expect(2 * 90 + N_COMPANIES + 170 + 2 * VISITORS_FIRST + NEW_VISITORS_SECOND + 9000 + 700)
-    organiser = users.create_user(admin, {"email": "organiser@exhibitions.demo", "name": "Olivia Organiser",
+    organiser = create_demo_user(admin, {"email": "organiser@exhibitions.demo", "name": "Olivia Organiser",
                                           "role": L.ORGANISER, "password": "organiser-password"})
     show = svc.create_exhibition(organiser, {"name": "China International Machinery Fair",
                                              "industry": "machinery",
@@ -136,24 +276,27 @@ def load(admin, rng, progress=None) -> None:
                                               "industry": "machinery", "source": "exhibition"})
                  for i in range(N_COMPANIES)]
     progress(N_COMPANIES)
+    names = {c.id: c.name for c in companies}
     for n, company in enumerate(companies[:2]):
-        user = users.create_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
+        user = create_demo_user(admin, {"email": f"exhibitor{n + 1}@exhibitions.demo", "name": f"Exhibitor {n + 1}",
                                          "role": L.EXHIBITOR, "password": "exhibitor-password"})
         svc.link_exhibitor_user(organiser, {"user_id": str(user.id), "company_id": str(company.id)})
 
+    booking = _Booking(organiser)
+
     def book(edition, company, booths, status="attended"):
-        p = svc.create_participation(organiser, {"edition_id": str(edition.id), "company_id": str(company.id),
-                                                 "is_key": rng.random() < 0.1, "categories": _interests(rng)})
-        svc.assign_booth(organiser, p.id, {"booth_id": str(booths.pop().id)})
+        p = booking.invite(edition, company.id, {"is_key": rng.random() < 0.1, "categories": _interests(rng)})
+        booking.assign(p.id, booths.pop())
         path = ["applied", "confirmed", "paid", "arrived", "attended"]
         for state in path[:path.index(status) + 1]:
-            svc.change_participation_status(organiser, p.id, {"to": state})
+            booking.move(p.id, state)
         return p
 
     first, second = editions
     booths1 = list(reversed(svc.list_booths(organiser, {"edition_id": str(first.id)},
                                             page=svc.common.PageRequest(limit=100)).items))
     parts1 = [book(first, c, booths1) for c in companies[:70]]
+    booking.flush()
     progress(len(parts1))
     # first edition's visitors: pre-registration list, then the gates
     rows = [_visitor_row(rng, first) for _ in range(VISITORS_FIRST)]
@@ -165,7 +308,7 @@ def load(admin, rng, progress=None) -> None:
     scans, attendees1 = _scans(rng, {"starts_on": first.starts_on, "ends_on": first.ends_on}, regs1, show_up=0.62)
     _upload(organiser, first.id, scans)
     progress(len(scans))
-    _edition_activity(organiser, rng, first, parts1, attendees1, progress)
+    _edition_activity(organiser, rng, first, parts1, attendees1, progress, names)
     svc.create_follow_ups(organiser, first.id)
 
     # second edition: rebook most exhibitors, invite past visitors, register returning and new ones
@@ -176,14 +319,16 @@ def load(admin, rng, progress=None) -> None:
     invited = svc.list_participations(organiser, {"edition_id": str(second.id)},
                                       page=svc.common.PageRequest(limit=100)).items
     for p in invited:
+        booking.existing(p, second)
         if rng.random() < 0.72:  # about a quarter of last year's exhibitors do not come back
-            svc.assign_booth(organiser, p.id, {"booth_id": str(booths2.pop().id)})
+            booking.assign(p.id, booths2.pop())
             for state in ("applied", "confirmed", "paid", "arrived", "attended"):
-                svc.change_participation_status(organiser, p.id, {"to": state})
+                booking.move(p.id, state)
             parts2.append(p)
         elif rng.random() < 0.5:
-            svc.change_participation_status(organiser, p.id, {"to": "cancelled", "reason": "budget cut"})
+            booking.move(p.id, "cancelled", "budget cut")
     parts2 += [book(second, c, booths2) for c in companies[70:N_COMPANIES]]
+    booking.flush()
     progress(len(parts2))
     svc.build_invitations(organiser, second.id, {"attended": True})
     returning = [r for r in attendees1 if rng.random() < 0.45]
@@ -199,7 +344,7 @@ def load(admin, rng, progress=None) -> None:
     scans, attendees2 = _scans(rng, {"starts_on": second.starts_on, "ends_on": second.ends_on}, regs2, show_up=0.66)
     _upload(organiser, second.id, scans)
     progress(len(scans))
-    _edition_activity(organiser, rng, second, parts2, attendees2, progress)
+    _edition_activity(organiser, rng, second, parts2, attendees2, progress, names)
     svc.create_follow_ups(organiser, second.id)
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from core import db
 from core.db import utcnow
-from core.services import users
 
 from plugins.retail_membership import bulk, campaigns, jobs, services
 from plugins.retail_membership.models import RetailCampaignMember, RetailPurchase
@@ -45,7 +44,7 @@ PREFERENCES = ["新品", "折扣", "环保", "简约风", "国潮", "护肤", "�
 
 def demo(admin, rng, members: int = MEMBERS, progress=None) -> dict:
     """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of members and purchases as written."""
-    from core.demo import Progress
+    from core.demo import Progress, create_demo_user
 
     progress = progress or Progress(services.PLUGIN)
     progress.expect(members * 9)  # about eight purchases a member; corrected once they are generated
@@ -55,7 +54,7 @@ def demo(admin, rng, members: int = MEMBERS, progress=None) -> dict:
     for code, name, kind, city in STORES:
         store = services.store_by_code(code) or services.create_store(
             admin, {"code": code, "name": name, "kind": kind, "city": city})
-        staff = users.create_user(admin, {"email": f"staff.{code.lower()}@example.com", "name": f"{city}店员",
+        staff = create_demo_user(admin, {"email": f"staff.{code.lower()}@example.com", "name": f"{city}店员",
                                           "role": services.STAFF_ROLE, "password": "store-staff-password"})
         services.assign_staff(admin, store.id, {"user_id": str(staff.id)})
         stores.append(store)

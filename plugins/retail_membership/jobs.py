@@ -142,12 +142,15 @@ def flag_lapsed(now: datetime) -> int:
             RetailPurchase.membership_id.in_(list(times)), RetailPurchase.deleted_at.is_(None))):
         times[mid].append(at)
     flagged = 0
+    owners: dict = {}  # a store's task owner, looked up once per run (the job changes no staff)
     for member in candidates:
         gap = median_gap_days(times[member.id])
         absent = (now - member.last_purchase_at).total_seconds() / 86400
         if gap is None or absent <= prog.lapse_factor * gap:
             continue
-        owner = _task_owner(member.home_store_id)
+        if member.home_store_id not in owners:
+            owners[member.home_store_id] = _task_owner(member.home_store_id)
+        owner = owners[member.home_store_id]
         task = None
         if owner is not None:
             customer = sess.get(Customer, member.customer_id)

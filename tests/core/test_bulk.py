@@ -189,3 +189,40 @@ def test_flush_writes_one_insert_per_table_and_refuses_models_it_was_not_given(a
     inserts = [s.split()[2].strip('"') for s in counter.statements if s.lstrip().upper().startswith("INSERT")]
     assert inserts == ["customer", "audit_entry", "outbox_event"]
     assert len(api.get("/api/v1/customers?q=Batch&page_size=100").get_json()) == 50
+
+
+def test_bulk_rows_are_stored_exactly_as_connection_execute_stores_them(api, runtime, people):
+    """flush hands SQLite tuples converted by each column type's bind processor; what lands in the table
+    (dates, UUIDs, decimals, JSON — a None in JSON too — and the default of a column left out) is what
+    the ordinary ``Connection.execute`` path stores for the same values."""
+    from sqlalchemy import insert, text
+
+    from core import db
+    from core.models import Interaction
+    from core.models.audit import AuditEntry
+
+    with runtime.database.unit_of_work():
+        customer = new_customer(BulkRecorder(people.admin), "Stored Ltd").values
+        rows = {
+            Customer: customer,
+            Interaction: dict(id=uuid.uuid4(), customer_id=customer["id"], kind="purchase", direction="inbound",
+                              status="done", subject="订单", notes="", occurred_at=WHEN, due_at=None,
+                              amount=Decimal("1234.50"), created_by_id=people.admin.id, source="core", version=1,
+                              created_at=WHEN, updated_at=WHEN, outcome=""),  # escalation_count: its default
+            AuditEntry: dict(id=uuid.uuid4(), at=WHEN, actor_id=None, action="customer.created",
+                             record_type="customer", record_id=customer["id"], changes=None),
+        }
+        conn = db.session().connection()
+        stored = {}
+        for model, row in rows.items():
+            twin = {**row, "id": uuid.uuid4()}
+            conn.execute(insert(model.__table__), [row])
+            rec = BulkRecorder(people.admin)
+            rec.add(model, **twin)
+            rec.flush([model])
+            raw = text(f"SELECT * FROM {model.__tablename__} WHERE id = :id")  # values as the database holds them
+            key = (lambda u: u.hex) if conn.dialect.name == "sqlite" else str
+            stored[model] = [dict(conn.execute(raw, {"id": key(r["id"])}).mappings().one()) for r in (row, twin)]
+    for model, (general, fast) in stored.items():
+        assert without(general, "id") == without(fast, "id"), model.__tablename__
+    assert stored[Interaction][1]["escalation_count"] == 0

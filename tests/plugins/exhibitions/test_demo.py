@@ -25,3 +25,61 @@ def test_demo_builds_two_editions_with_thousands_of_visitors(runtime, people):
     assert 0 < second["new_visitor_share"] < 1 and 0.5 < second["show_up_rate"] < 0.8
     assert second["leads_per_exhibitor"] > 1 and second["satisfaction"] is not None
     assert second["booth_revenue"] > 0
+
+
+def test_the_demo_books_an_exhibitor_with_the_rows_the_services_write(runtime, people):
+    """The demo books exhibitors in bulk (``demo._Booking``); what it writes for one — the participation,
+    its booth, the workflow history, the audit trail, the events and the timeline — is what
+    create_participation, assign_booth and change_participation_status write for another."""
+    from core.models import Interaction, WorkflowTransitionEntry
+    from core.models.audit import AuditEntry, OutboxEvent
+    from core.services import users
+    from plugins.exhibitions import labels as L
+    from plugins.exhibitions.models import ExhibitionBooth, ExhibitorParticipation
+
+    path = ["applied", "confirmed", "paid", "arrived", "attended"]
+    with runtime.database.unit_of_work():
+        organiser = users.create_user(people.admin, {"email": "org@example.com", "name": "Org", "role": L.ORGANISER})
+        show = services.create_exhibition(organiser, {"name": "Fair", "industry": "machinery"})
+        edition = services.create_edition(organiser, {"exhibition_id": str(show.id), "name": "Fair 2025",
+                                                      "starts_on": "2025-05-12", "ends_on": "2025-05-14"})
+        booths = [services.create_booth(organiser, {"edition_id": str(edition.id), "number": f"A-{i}", "area": 9,
+                                                    "price": 1000}) for i in (1, 2)]
+        by_service, in_bulk = (demo.customers.create(organiser, {"name": n, "source": "exhibition"})
+                               for n in ("Served Co.", "Bulk Co."))
+        p = services.create_participation(organiser, {"edition_id": str(edition.id), "company_id": str(by_service.id),
+                                                      "is_key": True, "categories": []})
+        services.assign_booth(organiser, p.id, {"booth_id": str(booths[0].id)})
+        for state in path:
+            services.change_participation_status(organiser, p.id, {"to": state})
+        booking = demo._Booking(organiser)
+        q = booking.invite(edition, in_bulk.id, {"is_key": True, "categories": []})
+        booking.assign(q.id, booths[1])
+        for state in path:
+            booking.move(q.id, state)
+        booking.flush()
+
+        sess = db.session()
+
+        def written(participation_id, booth_id, company_id):
+            part = sess.get(ExhibitorParticipation, participation_id)
+            booth = sess.get(ExhibitionBooth, booth_id)
+            ids = (participation_id, booth_id)
+            return {
+                "participation": (part.status, part.version, part.is_key),
+                "booth": (booth.status, booth.version, booth.participation_id == participation_id),
+                "history": [(h.from_state, h.to_state, h.trigger, h.actor_id) for h in sess.scalars(
+                    select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.record_id == participation_id)
+                    .order_by(WorkflowTransitionEntry.at))],
+                "audit": sorted((a.action, sorted(a.changes)) for a in sess.scalars(
+                    select(AuditEntry).where(AuditEntry.record_id.in_(ids)))),
+                "events": sorted((e.name, e.payload["version"], e.payload.get("to")) for e in sess.scalars(
+                    select(OutboxEvent).where(OutboxEvent.record_id.in_(ids)))),
+                "timeline": sorted((i.kind, i.subject.replace(str(company_id), ""), i.source) for i in sess.scalars(
+                    select(Interaction).where(Interaction.customer_id == company_id))),
+            }
+
+        served = written(p.id, booths[0].id, by_service.id)
+        assert written(q.id, booths[1].id, in_bulk.id) == served
+    assert served["participation"] == ("attended", 6, True) and served["booth"] == ("sold", 3, True)
+    assert len(served["timeline"]) == 4 and len(served["history"]) == 5
