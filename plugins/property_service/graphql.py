@@ -17,6 +17,7 @@ from strawberry import UNSET
 from api.graphql.conventions import open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import crud_inputs, type_from_schema
+from api.graphql.inputs import input_to_dict
 from api.graphql.lifecycle import history_field
 from api.graphql.label import label_field
 from api.graphql.loaders import customers_by_id, users_by_id
@@ -216,6 +217,69 @@ def register_types(registry) -> None:
         unit_id: Optional[strawberry.ID] = UNSET
 
     register_record_types(registry)
+    register_settings_types(registry)
+
+
+def register_settings_types(registry) -> None:
+    """The service centre's settings: working calendar, SLA warning share and feedback rules (one per deployment)."""
+
+    @registry.type("PropertyWorkingHours")
+    class PropertyWorkingHours:
+        """One working interval of a working day, in the settings' time zone."""
+
+        start: str = strawberry.field(description="When work starts, HH:MM (24-hour clock).")
+        end: str = strawberry.field(description="When it stops, HH:MM (24:00 for midnight at the end of the day).")
+
+    @registry.type("PropertyFeedbackLink")
+    class PropertyFeedbackLink:
+        """A one-time link for the owner to rate a resolved request without signing in (send it by SMS or WeChat)."""
+
+        token: str = strawberry.field(description="The link's secret, shown this once; a new link replaces the previous one.")
+        path: str = strawberry.field(description="The owner's feedback page, relative to this site (it holds the token).")
+
+    @registry.type("PropertySettings")
+    class PropertySettings:
+        """The working calendar the SLA clocks count in, and the feedback rules."""
+
+        timezone: str = strawberry.field(description="The IANA time zone of the working calendar (Asia/Shanghai).")
+        workdays: list[int] = strawberry.field(description="The working days of the week: 0 = Monday … 6 = Sunday.")
+        at_risk_share: float = strawberry.field(description="A request is at risk when less than this share (0–1) of a target is left.")
+        feedback_timeout_hours: int = strawberry.field(description="Hours a resolved request waits for the owner's rating before it closes by itself.")
+        low_rating_threshold: int = strawberry.field(description="A rating at or below this (1–5) alerts the service centre.")
+        version: Optional[int] = strawberry.field(description="Send it back with updatePropertySettings; null while the defaults were never changed.")
+
+        @strawberry.field(description="The working intervals of a working day, in order.")
+        def hours(self) -> list[registry.ref("PropertyWorkingHours")]:
+            return [SimpleNamespace(start=start, end=end) for start, end in self.hours]
+
+        @strawberry.field(description="Public holidays: days off although on a working weekday.")
+        def holidays(self) -> list[dt.date]:
+            return [dt.date.fromisoformat(str(d)) for d in self.holidays]
+
+        @strawberry.field(description="Weekend days that are worked (调休).")
+        def extra_workdays(self) -> list[dt.date]:
+            return [dt.date.fromisoformat(str(d)) for d in self.extra_workdays]
+
+    @registry.input("PropertyWorkingHoursInput")
+    class PropertyWorkingHoursInput:
+        """One working interval."""
+
+        start: str = strawberry.field(description="When work starts, HH:MM.")
+        end: str = strawberry.field(description="When it stops, HH:MM (24:00 for midnight).")
+
+    @registry.input("PropertySettingsUpdateInput")
+    class PropertySettingsUpdateInput:
+        """The settings to change (the others stay) and the version you read."""
+
+        version: Optional[int] = strawberry.field(description="The version you read (propertySettings.version); a stale one is a CONFLICT. Null only while the defaults were never changed.")
+        timezone: Optional[str] = strawberry.field(default=UNSET, description="An IANA time zone (Asia/Shanghai).")
+        workdays: Optional[list[int]] = strawberry.field(default=UNSET, description="The working days of the week: 0 = Monday … 6 = Sunday.")
+        hours: Optional[list[registry.ref("PropertyWorkingHoursInput")]] = strawberry.field(default=UNSET, description="The working intervals of a day (1–6, not overlapping).")
+        holidays: Optional[list[dt.date]] = strawberry.field(default=UNSET, description="Public holidays (the whole list: it replaces the one kept).")
+        extra_workdays: Optional[list[dt.date]] = strawberry.field(default=UNSET, description="Weekend days that are worked (调休; the whole list).")
+        at_risk_share: Optional[float] = strawberry.field(default=UNSET, description="A request is at risk when less than this share (0–1) of a target is left.")
+        feedback_timeout_hours: Optional[int] = strawberry.field(default=UNSET, description="Hours a resolved request waits for a rating before it closes (1–2160).")
+        low_rating_threshold: Optional[int] = strawberry.field(default=UNSET, description="A rating at or below this (1–5) alerts the service centre.")
 
 def type_fields(registry) -> dict:
     def units(root: strawberry.Parent[object], info: strawberry.Info, first: First = None, after: After = None,
@@ -322,8 +386,16 @@ def _crud(registry) -> CrudFields:
                       "delete": "Soft delete (centre); returns the record."})
 
 
+def _settings(values: dict) -> SimpleNamespace:
+    return SimpleNamespace(**values)
+
+
 def query_fields(registry) -> dict:
+    def property_settings(info: strawberry.Info) -> Optional[registry.ref("PropertySettings")]:
+        return _settings(services.get_settings(info.context.user))
+
     return {
+        "propertySettings": strawberry.field(resolver=property_settings, description="The working calendar and feedback rules (everyone signed in reads them)."),
         **_crud(registry).query,
         **_records(registry).query,
     }
@@ -366,8 +438,21 @@ def mutation_fields(registry) -> dict:
              comment: Annotated[str, strawberry.argument(description="The owner’s comment, if any.")] = "") -> Optional[Ref]:
         return requests.give_feedback(info.context.user, id, {"rating": rating, "comment": comment})
 
+    def feedback_link(info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The id of the resolved service request to rate.")]
+                      ) -> Optional[registry.ref("PropertyFeedbackLink")]:
+        return SimpleNamespace(**requests.feedback_link(info.context.user, id))
+
+    def update_settings(info: strawberry.Info, input: registry.ref("PropertySettingsUpdateInput")
+                        ) -> Optional[registry.ref("PropertySettings")]:
+        data = input_to_dict(input)
+        if "hours" in data:
+            data["hours"] = [[h["start"], h["end"]] for h in data["hours"]] if data["hours"] is not None else None
+        return _settings(services.update_settings(info.context.user, data))
+
     m = strawberry.mutation
     return {
+        "createPropertyFeedbackLink": m(resolver=feedback_link, description="A one-time link for the owner to rate a resolved request without signing in (the service centre); a new link replaces the previous one."),
+        "updatePropertySettings": m(resolver=update_settings, description="Change the working calendar and feedback rules (the service centre, admins); send the version you read."),
         **_crud(registry).mutation,
         **_records(registry).mutation,
         "dispatchPropertyServiceRequest": m(resolver=dispatch, description="Dispatch or reassign to a team (and person)."),

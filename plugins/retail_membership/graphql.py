@@ -5,8 +5,12 @@
   the same number of SQL statements as a list of one.
 - Queries: ``retailMembership(id:)``, ``retailMemberships``, ``retailStores``, ``retailTiers``,
   ``retailCampaigns``, ``retailCampaign(id:)`` (with its ``result``: the lift and its interval).
+- Queries: ``retailRefunds``, ``retailLapses``; nested ``RetailMembership.occasions``,
+  ``RetailStore.staff``, ``RetailCampaign.members`` (connections read per parent, through the services
+  REST's views call).
 - Mutations: ``createRetailMembership``, ``recordRetailPurchase``, ``uploadRetailPurchases``,
-  ``refundRetailPurchase``, ``redeemRetailPoints``, ``launchRetailCampaign``.
+  ``refundRetailPurchase``, ``redeemRetailPoints``, ``launchRetailCampaign``, ``createRetailOccasion``,
+  ``deleteRetailOccasion``, ``assignRetailStoreStaff``, ``removeRetailStoreStaff``, ``redeemRetailCoupon``.
 
 Resolvers only translate: inputs become the dicts the REST API takes, the services do the rest. Money is
 a decimal string, as in REST.
@@ -69,6 +73,94 @@ def register_types(registry) -> None:
         city: str
         address: str
         version: int
+
+        @strawberry.field(description="Who works at the store, longest-serving first (20 by default): store staff see the members of their stores.")
+        def staff(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                  before: Before = None) -> registry.connection("RetailStoreStaff"):
+            return connection(info, services.staff_of(info.context.user, self.id,
+                                                      page=page_request(first, after, last, before)))
+
+    @registry.type("RetailStoreStaff")
+    class RetailStoreStaff:
+        """A user's place on a store's staff (admins assign it)."""
+
+        store_id: strawberry.ID = strawberry.field(description="The id of the store.")
+        user_id: strawberry.ID = strawberry.field(description="The id of the user working there.")
+
+        @strawberry.field(description="The user's sign-in email.")
+        def email(self) -> str:
+            return self.user.email
+
+        @strawberry.field(description="The user's display name.")
+        def name(self) -> str:
+            return self.user.name
+
+        @strawberry.field(description="The user working at the store, if you may see users.")
+        def user(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            from api.graphql.loaders import users_by_id
+
+            actor = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(actor, ids), self.user_id)
+
+    @registry.type("RetailOccasion", node=NodeSource(models.RetailOccasion, visible=services.visible_occasions))
+    class RetailOccasion:
+        """A date the store greets the member on (a birthday, a child's birthday, an anniversary); its month and day recur yearly."""
+
+        id: strawberry.ID
+        membership_id: strawberry.ID = strawberry.field(description="The id of the membership.")
+        kind: vocabulary("retail_membership_occasion_kind") = strawberry.field(description="What the occasion is.")
+        name: str = strawberry.field(description="Whose occasion, in words (a child's name …); empty when not given.")
+        month: int = strawberry.field(description="The month, 1–12.")
+        day: int = strawberry.field(description="The day of the month, 1–31.")
+        year: Optional[int] = strawberry.field(description="The year of the date given (a birth year); null when not known.")
+        version: int
+
+    @registry.type("RetailRefund")
+    class RetailRefund:
+        """A full or partial refund of a purchase at the POS: spend and points taken back in proportion."""
+
+        id: strawberry.ID
+        purchase_id: strawberry.ID = strawberry.field(description="The id of the refunded purchase.")
+        membership_id: strawberry.ID = strawberry.field(description="The id of the member's membership.")
+        pos_refund_id: str = strawberry.field(description="The POS system's id of the refund, unique per purchase.")
+        occurred_at: dt.datetime = strawberry.field(description="When the refund happened (UTC, ISO 8601).")
+        reason: str = strawberry.field(description="Why the member returned it; empty when not given.")
+        points_reversed: int = strawberry.field(description="Points taken back from the balance.")
+        points_unrecovered: int = strawberry.field(description="Points the refund should have taken back but could not (already spent): the balance never goes below zero.")
+        created_at: dt.datetime
+        version: int
+
+        @strawberry.field(description="How much was refunded.")
+        def amount(self) -> Money:
+            return self.amount
+
+    @registry.type("RetailLapse", node=models.RetailLapseAlert)
+    class RetailLapse:
+        """A regular who stopped coming, flagged by `trellis tick` once per absence (with a follow-up task)."""
+
+        id: strawberry.ID
+        membership_id: strawberry.ID = strawberry.field(description="The id of the lapsed member's membership.")
+        last_purchase_at: dt.datetime = strawberry.field(description="The member's last purchase before the absence (UTC, ISO 8601).")
+        usual_gap_days: float = strawberry.field(description="The member's usual days between purchases.")
+        absent_days: float = strawberry.field(description="Days since the last purchase when flagged.")
+        task_id: Optional[strawberry.ID] = strawberry.field(description="The id of the follow-up task on the customer's timeline; null when none was made.")
+        flagged_at: dt.datetime = strawberry.field(description="When the absence was flagged (UTC, ISO 8601).")
+        returned_at: Optional[dt.datetime] = strawberry.field(description="When the member came back (UTC, ISO 8601); null while absent.")
+
+        @strawberry.field(description="The lapsed member's membership.")
+        def membership(self, info: strawberry.Info) -> Optional[registry.ref("RetailMembership")]:
+            user = info.context.user
+            return info.context.loaders.load("retail_membership.memberships_by_id",
+                                             lambda ids: _memberships_by_id(user, ids), self.membership_id)
+
+    @registry.type("RetailCampaignMember")
+    class RetailCampaignMember:
+        """A member's place in a launched campaign: treated (got the offer, and a coupon) or control."""
+
+        membership_id: strawberry.ID = strawberry.field(description="The id of the membership.")
+        group: vocabulary("retail_membership_campaign_group") = strawberry.field(description="The group the member was drawn into.")
+        coupon_code: Optional[str] = strawberry.field(description="The member's single-use coupon code; null in the control group or for an offer without coupons.")
+        coupon_redeemed_at: Optional[dt.datetime] = strawberry.field(description="When the coupon was used (UTC, ISO 8601); null while unused.")
 
     @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, visible=services.visible_points_entries))
     class RetailPointsEntry:
@@ -182,6 +274,12 @@ def register_types(registry) -> None:
                                      count_name="retail_membership.purchase_counts",
                                      count_batch=services.purchase_counts)
 
+        @strawberry.field(description="Family occasions the store greets the member for, in calendar order (20 by default).")
+        def occasions(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                      before: Before = None) -> registry.connection("RetailOccasion"):
+            return connection(info, services.occasions_of(info.context.user, self.id,
+                                                          page=page_request(first, after, last, before)))
+
     @registry.type("RetailGroupResult")
     class RetailGroupResult:
         """How one group of a campaign (treated or control) converted."""
@@ -233,6 +331,12 @@ def register_types(registry) -> None:
                                               lambda ids: _results(ids, confidence), self.id)
             return _Result(found) if found else None
 
+        @strawberry.field(description="Who is in which group, and their coupon, treated first (20 by default); members you may not see are left out.")
+        def members(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                    before: Before = None) -> registry.connection("RetailCampaignMember"):
+            return connection(info, campaigns.members(info.context.user, self.id,
+                                                      page=page_request(first, after, last, before)))
+
     @registry.input("RetailPurchaseLineCreateInput")
     class RetailPurchaseLineCreateInput:
         sku: str
@@ -265,8 +369,8 @@ def register_types(registry) -> None:
         preferences: Optional[list[str]] = UNSET
         referred_by_card: Optional[str] = strawberry.field(default=UNSET, description="The card number of the member who referred them (the referrer earns a bonus at their first purchase).")
 
-    @registry.input("RetailRefundInput")
-    class RetailRefundInput:
+    @registry.input("RetailRefundCreateInput")
+    class RetailRefundCreateInput:
         """A refund at the POS, full or partial: it takes back spend and points in proportion."""
 
         purchase_id: strawberry.ID
@@ -280,6 +384,24 @@ def register_types(registry) -> None:
         tier: Optional[Tier] = UNSET
         home_store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = UNSET
+
+    @registry.input("RetailRefundFilter")
+    class RetailRefundFilter:
+        purchase_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Only the refunds of this purchase.")
+        membership_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Only the refunds of this member.")
+
+    @registry.input("RetailLapseFilter")
+    class RetailLapseFilter:
+        open: Optional[bool] = strawberry.field(default=UNSET, description="Only members who have not come back.")
+        store_id: Optional[strawberry.ID] = strawberry.field(default=UNSET, description="Only members whose home store this is.")
+
+    @registry.input("RetailOccasionCreateInput")
+    class RetailOccasionCreateInput:
+        """An occasion to greet the member for."""
+
+        kind: vocabulary("retail_membership_occasion_kind") = strawberry.field(description="What the occasion is.")
+        date: dt.date = strawberry.field(description="The date (ISO 8601); its month and day recur yearly.")
+        name: Optional[str] = strawberry.field(default=UNSET, description="Whose occasion, in words (up to 120 characters).")
 
     _register_store_and_campaign_inputs(registry)
     _register_member_inputs(registry)
@@ -312,6 +434,14 @@ class _Obj:
 class _Result(_Obj):
     def __init__(self, data: dict):
         super().__init__({**data, "treated": _Obj(data["treated"]), "control": _Obj(data["control"])})
+
+
+def _memberships_by_id(actor, ids) -> dict:
+    """Memberships by id, as the actor may see them (one statement for a page of lapses)."""
+    from core import db
+
+    stmt = services.visible_memberships(actor).where(models.RetailMembership.id.in_(ids))
+    return {m.id: m for m in db.session().scalars(stmt)}
 
 
 def _results(ids, confidence):
@@ -489,7 +619,25 @@ def query_fields(registry) -> dict:
         require_actor(info.context.user)
         return list(program.current().tiers)
 
+    def retail_refunds(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                       before: Before = None, filter: Optional[registry.ref("RetailRefundFilter")] = None
+                       ) -> registry.connection("RetailRefund"):
+        request = page_request(first, after, last, before)
+        with field_names(prefix="filter."):
+            page = services.list_refunds(info.context.user, input_to_dict(filter), page=request)
+        return connection(info, page)
+
+    def retail_lapses(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
+                      before: Before = None, filter: Optional[registry.ref("RetailLapseFilter")] = None
+                      ) -> registry.connection("RetailLapse"):
+        request = page_request(first, after, last, before)
+        with field_names(prefix="filter."):
+            page = services.list_lapses(info.context.user, input_to_dict(filter), page=request)
+        return connection(info, page)
+
     return {
+        "retailRefunds": strawberry.field(resolver=retail_refunds, description="Refunds of the members you may see, newest first."),
+        "retailLapses": strawberry.field(resolver=retail_lapses, description="Lapsed regulars flagged by `trellis tick`, of the members you may see, newest first."),
         "retailMembership": strawberry.field(resolver=retail_membership, description="One membership you may see."),
         "retailMemberships": strawberry.field(resolver=retail_memberships, description="Memberships you may see."),
         "retailTiers": strawberry.field(resolver=retail_tiers, description="The tiers, lowest first."),
@@ -516,7 +664,7 @@ def mutation_fields(registry) -> dict:
         result = services.upload_batch(info.context.user, {"purchases": [input_to_dict(p) for p in purchases]})
         return _Obj({**result, "items": [_Obj(i) for i in result["items"]]})
 
-    def refund_retail_purchase(info: strawberry.Info, input: registry.ref("RetailRefundInput")
+    def refund_retail_purchase(info: strawberry.Info, input: registry.ref("RetailRefundCreateInput")
                                ) -> Optional[registry.ref("RetailPurchase")]:
         row, _ = services.refund(info.context.user, input_to_dict(input))
         return services.get_purchase(info.context.user, row.purchase_id)
@@ -541,7 +689,38 @@ def mutation_fields(registry) -> dict:
     def close_retail_campaign(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailCampaign")]:
         return campaigns.close(info.context.user, id)
 
+    def create_retail_occasion(info: strawberry.Info, membership_id: strawberry.ID,
+                               input: registry.ref("RetailOccasionCreateInput")) -> Optional[registry.ref("RetailOccasion")]:
+        return services.add_occasion(info.context.user, membership_id, input_to_dict(input))
+
+    def delete_retail_occasion(info: strawberry.Info, membership_id: strawberry.ID,
+                               id: Annotated[strawberry.ID, strawberry.argument(description="The id of the occasion to remove.")]
+                               ) -> Optional[registry.ref("RetailOccasion")]:
+        from core import db
+        from core.services import common
+
+        services.delete_occasion(info.context.user, membership_id, id)
+        return db.session().get(models.RetailOccasion, common.parse_uuid(id))
+
+    def assign_retail_store_staff(info: strawberry.Info, store_id: strawberry.ID, user_id: strawberry.ID
+                                  ) -> Optional[registry.ref("RetailStoreStaff")]:
+        return services.assign_staff(info.context.user, store_id, {"user_id": user_id})
+
+    def remove_retail_store_staff(info: strawberry.Info, store_id: strawberry.ID, user_id: strawberry.ID
+                                  ) -> Optional[registry.ref("RetailStore")]:
+        services.remove_staff(info.context.user, store_id, user_id)
+        return services.get_store(info.context.user, store_id)
+
+    def redeem_retail_coupon(info: strawberry.Info, code: Annotated[str, strawberry.argument(description="The coupon's code, as the member shows it.")]
+                             ) -> Optional[registry.ref("RetailCampaignMember")]:
+        return campaigns.redeem_coupon(info.context.user, code)
+
     return {
+        "createRetailOccasion": strawberry.mutation(resolver=create_retail_occasion, description="Add an occasion (a child's birthday …) the store greets the member for."),
+        "deleteRetailOccasion": strawberry.mutation(resolver=delete_retail_occasion, description="Remove a member's occasion; returns the removed occasion."),
+        "assignRetailStoreStaff": strawberry.mutation(resolver=assign_retail_store_staff, description="Put an active user on a store's staff (admins); assigning twice changes nothing."),
+        "removeRetailStoreStaff": strawberry.mutation(resolver=remove_retail_store_staff, description="Take a user off a store's staff (admins); returns the store."),
+        "redeemRetailCoupon": strawberry.mutation(resolver=redeem_retail_coupon, description="Use a campaign's single-use coupon at the till outside a recorded purchase; a second use is a CONFLICT."),
         "createRetailMembership": strawberry.mutation(resolver=create_retail_membership, description="Enrol a customer (or a new person customer) as a member at a home store."),
         "recordRetailPurchase": strawberry.mutation(
             resolver=record_retail_purchase, description="Idempotent by store and POS transaction id."),

@@ -193,10 +193,14 @@ def stores_by_id(ids: list[uuid.UUID]) -> dict[uuid.UUID, RetailStore]:
     return {s.id: s for s in db.session().scalars(select(RetailStore).where(RetailStore.id.in_(ids)))}
 
 
-def staff_of(actor: Any, store_id: Any) -> list[RetailStoreStaff]:
+def staff_of(actor: Any, store_id: Any, *, page=None):
+    """The store's staff, longest-serving first: a list, or one :class:`common.Page` when ``page`` is
+    given (GraphQL's ``RetailStore.staff`` connection)."""
     store = get_store(actor, store_id)
-    return list(db.session().scalars(select(RetailStoreStaff).where(RetailStoreStaff.store_id == store.id)
-                                     .order_by(RetailStoreStaff.created_at, RetailStoreStaff.id)))
+    stmt = select(RetailStoreStaff).where(RetailStoreStaff.store_id == store.id)
+    if page is not None:
+        return common.paginate(stmt, page, [RetailStoreStaff.created_at], RetailStoreStaff.id)
+    return list(db.session().scalars(stmt.order_by(RetailStoreStaff.created_at, RetailStoreStaff.id)))
 
 
 def assign_staff(actor: Any, store_id: Any, data: Mapping[str, Any]) -> RetailStoreStaff:
@@ -394,11 +398,21 @@ def create_membership_out(actor: Any, data: Mapping[str, Any]) -> RetailMembersh
     return membership
 
 
-def occasions_of(actor: Any, membership_id: Any) -> list[RetailOccasion]:
+def visible_occasions(actor: Any):
+    """SELECT of the live occasions of the memberships the actor may see."""
+    return select(RetailOccasion).where(RetailOccasion.deleted_at.is_(None), RetailOccasion.membership_id.in_(
+        select(RetailMembership.id).where(visibility(actor, RetailMembership), RetailMembership.deleted_at.is_(None))))
+
+
+def occasions_of(actor: Any, membership_id: Any, *, page=None):
+    """The member's occasions in calendar order: a list, or one :class:`common.Page` when ``page`` is
+    given (GraphQL's ``RetailMembership.occasions`` connection)."""
     membership = get_membership(actor, membership_id)
-    return list(db.session().scalars(select(RetailOccasion).where(
-        RetailOccasion.membership_id == membership.id, RetailOccasion.deleted_at.is_(None))
-        .order_by(RetailOccasion.month, RetailOccasion.day, RetailOccasion.id)))
+    stmt = select(RetailOccasion).where(RetailOccasion.membership_id == membership.id,
+                                        RetailOccasion.deleted_at.is_(None))
+    if page is not None:
+        return common.paginate(stmt, page, [RetailOccasion.month, RetailOccasion.day], RetailOccasion.id)
+    return list(db.session().scalars(stmt.order_by(RetailOccasion.month, RetailOccasion.day, RetailOccasion.id)))
 
 
 def add_occasion(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailOccasion:

@@ -171,7 +171,8 @@ PLUGIN_TYPES = {"Exhibition", "ExhibitionBooth", "ExhibitionEdition", "Exhibitio
                 "ExhibitionVisitorRegistration", "ExhibitionLead",
                 "PropertyBuilding", "PropertyUnit", "PropertyOccupancy", "PropertyTeam", "PropertyServiceRequest",
                 "PropertyEstate", "PropertyRequestKind", "PropertySlaPolicy",
-                "RetailStore", "RetailMembership", "RetailPurchase", "RetailPointsEntry", "RetailCampaign"}
+                "RetailStore", "RetailMembership", "RetailPurchase", "RetailPointsEntry", "RetailCampaign",
+                "RetailOccasion", "RetailRefund", "RetailLapse"}
 
 
 def test_the_sample_plugins_note_is_a_node_with_nothing_written_for_it(database_url, connection, people):
