@@ -77,8 +77,9 @@ def register_types(registry) -> None:
         @strawberry.field(description="Who works at the store, longest-serving first (20 by default): store staff see the members of their stores.")
         def staff(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
                   before: Before = None) -> registry.connection("RetailStoreStaff"):
-            return connection(info, services.staff_of(info.context.user, self.id,
-                                                      page=page_request(first, after, last, before)))
+            return nested_connection(info.context.loaders, "retail_membership.staff", services.staff_pages_for,
+                                     self.id, page_request(first, after, last, before),
+                                     count_name="retail_membership.staff_counts", count_batch=services.staff_counts)
 
     @registry.type("RetailStoreStaff")
     class RetailStoreStaff:
@@ -277,8 +278,10 @@ def register_types(registry) -> None:
         @strawberry.field(description="Family occasions the store greets the member for, in calendar order (20 by default).")
         def occasions(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
                       before: Before = None) -> registry.connection("RetailOccasion"):
-            return connection(info, services.occasions_of(info.context.user, self.id,
-                                                          page=page_request(first, after, last, before)))
+            return nested_connection(info.context.loaders, "retail_membership.occasions",
+                                     services.occasion_pages_for, self.id, page_request(first, after, last, before),
+                                     count_name="retail_membership.occasion_counts",
+                                     count_batch=services.occasion_counts)
 
     @registry.type("RetailGroupResult")
     class RetailGroupResult:
@@ -334,8 +337,12 @@ def register_types(registry) -> None:
         @strawberry.field(description="Who is in which group, and their coupon, treated first (20 by default); members you may not see are left out.")
         def members(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
                     before: Before = None) -> registry.connection("RetailCampaignMember"):
-            return connection(info, campaigns.members(info.context.user, self.id,
-                                                      page=page_request(first, after, last, before)))
+            user = info.context.user
+            return nested_connection(info.context.loaders, "retail_membership.campaign_members",
+                                     lambda ids, request: campaigns.member_pages_for(user, ids, request), self.id,
+                                     page_request(first, after, last, before),
+                                     count_name="retail_membership.campaign_member_counts",
+                                     count_batch=lambda ids: campaigns.member_counts(user, ids))
 
     @registry.input("RetailPurchaseLineCreateInput")
     class RetailPurchaseLineCreateInput:

@@ -813,6 +813,32 @@ def purchase_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return out
 
 
+def _live_occasions():
+    return select(RetailOccasion).where(RetailOccasion.deleted_at.is_(None))
+
+
+def occasion_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each member's occasions (calendar order), in one statement; the members are ones
+    the caller was allowed to read (GraphQL's ``RetailMembership.occasions``, as :func:`occasions_of`)."""
+    return paging.seek_windows(db.session(), _live_occasions(), RetailOccasion.membership_id, membership_ids, page,
+                               [RetailOccasion.month, RetailOccasion.day], RetailOccasion.id)
+
+
+def occasion_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return paging.count_windows(db.session(), _live_occasions(), RetailOccasion.membership_id, membership_ids)
+
+
+def staff_pages_for(store_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each store's staff (longest-serving first), in one statement; the stores are ones
+    the caller was allowed to read (GraphQL's ``RetailStore.staff``, as :func:`staff_of`)."""
+    return paging.seek_windows(db.session(), select(RetailStoreStaff), RetailStoreStaff.store_id, store_ids, page,
+                               [RetailStoreStaff.created_at], RetailStoreStaff.id)
+
+
+def staff_counts(store_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return paging.count_windows(db.session(), select(RetailStoreStaff), RetailStoreStaff.store_id, store_ids)
+
+
 def ledger_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     out = {mid: 0 for mid in membership_ids}
     if membership_ids:

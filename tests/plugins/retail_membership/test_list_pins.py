@@ -44,3 +44,21 @@ def test_memberships_graphql_connection_is_pinned(shop, count_queries):
         shop.api.graphql(MEMBERSHIPS, {"first": n}), "retailMemberships.edges"))
     assert {edge["node"]["homeStore"]["code"] for edge in edges} == {"N01"}
     assert sorted(edge["node"]["customer"]["name"] for edge in edges) == [f"Member {i:02d}" for i in range(50)]
+
+
+OCCASIONS = """query($first: Int!) { retailMemberships(first: $first) { edges { node {
+  cardNumber occasions(first: 5) { totalCount edges { node { kind name month day } } } } } } }"""
+
+
+def test_members_occasions_nested_in_the_memberships_list_are_pinned(shop, count_queries):
+    def grow(have, want):
+        for i in range(have, want):
+            member = enrol(shop.api, shop.north, name=f"Member {i:02d}")
+            response = shop.api.post(f"{BASE}/memberships/{member['id']}/occasions",
+                                     json={"kind": "birthday", "name": f"Kid {i:02d}", "date": "2019-06-15"})
+            assert response.status_code == 201, response.get_json()
+
+    edges = pin_statements(count_queries, grow=grow, fetch=lambda n: graphql_list(
+        shop.api.graphql(OCCASIONS, {"first": n}), "retailMemberships.edges"))
+    assert all(e["node"]["occasions"]["totalCount"] == 1 for e in edges)
+    assert sorted(e["node"]["occasions"]["edges"][0]["node"]["name"] for e in edges) == [f"Kid {i:02d}" for i in range(50)]
