@@ -224,6 +224,16 @@ def test_manager_overrides_a_level_with_a_reason_and_it_stays_pinned(api):
     assert released.get_json()["level"] == "C" and released.get_json()["level_pinned"] is False
 
 
+def test_a_level_set_by_hand_must_be_one_of_the_graded_levels(api):
+    customer = create(api)
+    url = f"/api/v1/customers/{customer['id']}/level"
+    for level in ("Z", "none"):  # unknown, and the workflow's "not graded" state: neither may be chosen
+        refused = api.as_("manager").post(url, json={"level": level, "reason": "x"})
+        assert refused.status_code == 422
+        assert refused.get_json()["errors"]["json"] == {"level": ["One of: A, B, C, D."]}
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").get_json()["level"] == "D"
+
+
 def test_pinning_and_releasing_a_level_is_audited_even_when_the_level_stays(api):
     customer = create(api)
     url = f"/api/v1/customers/{customer['id']}/level"

@@ -41,3 +41,16 @@ def test_a_failed_request_leaves_no_audit_entry_or_event(api, runtime):
 def test_only_admins_read_the_audit_trail(api):
     assert api.as_("manager").get("/api/v1/audit").status_code == 403
     assert api.as_("admin").get("/api/v1/audit").status_code == 200
+
+
+def test_a_tag_edit_bumps_the_version_and_is_audited_and_resending_the_same_tags_is_not(api):
+    body = create(api, tags=["vip"])
+    url = f"/api/v1/customers/{body['id']}"
+    edited = api.as_("rep").patch(url, json={"version": 1, "tags": ["vip", "export"]})
+    assert edited.status_code == 200 and edited.get_json()["version"] == 2
+    assert edited.get_json()["tags"] == ["export", "vip"]
+    same = api.as_("rep").patch(url, json={"version": 2, "tags": ["export", "vip"]})
+    assert same.status_code == 200 and same.get_json()["version"] == 2
+    trail = api.as_("admin").get(f"/api/v1/audit?record_type=customer&record_id={body['id']}").get_json()
+    assert [e["action"] for e in trail] == ["customer.updated", "customer.created"]
+    assert trail[0]["changes"] == {"tags": [["vip"], ["export", "vip"]]}

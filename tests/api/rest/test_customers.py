@@ -141,6 +141,17 @@ def test_manager_can_assign_within_the_team_only(api, people):
     assert refused.status_code == 403
 
 
+def test_rep_cannot_hand_a_customer_over_by_patching_its_owner(api, people):
+    body = create(api, who="rep")
+    url = f"/api/v1/customers/{body['id']}"
+    refused = api.as_("rep").patch(url, json={"version": 1, "owner_id": str(people.rep2.id)})
+    assert refused.status_code == 403
+    kept = api.as_("rep").patch(url, json={"version": 1, "owner_id": str(people.rep.id), "region": "North"})
+    assert kept.status_code == 200 and kept.get_json()["owner_id"] == str(people.rep.id)
+    moved = api.as_("manager").patch(url, json={"version": 2, "owner_id": str(people.rep2.id)})
+    assert moved.status_code == 200 and moved.get_json()["owner_id"] == str(people.rep2.id)
+    assert api.as_("rep").get(url).status_code == 404
+
 # --- bad input: every kind answers 4xx naming the field, and writes nothing ---------------------------
 
 def test_malformed_json_is_400_and_writes_nothing(api, runtime):
@@ -205,3 +216,13 @@ def test_blank_names_are_refused(api, runtime):
     response = api.as_("rep").post("/api/v1/customers", json={"name": "   "})
     assert response.status_code == 422 and response.get_json()["errors"]["json"]["name"] == ["Must not be blank."]
     assert customer_count(runtime) == 0
+
+
+def test_customer_search_takes_percent_and_underscore_literally(api):
+    create(api, name="Acme_Trading")
+    create(api, name="AcmeXTrading")
+    search = "/api/v1/customers?q="
+    assert [c["name"] for c in api.as_("rep").get(search + "acme_t").get_json()] == ["Acme_Trading"]
+    assert api.as_("rep").get(search + "%25").get_json() == []  # a "%" is not a wildcard
+    assert sorted(c["name"] for c in api.as_("rep").get(search + "TRADING").get_json()) == [
+        "AcmeXTrading", "Acme_Trading"]  # case-insensitive
