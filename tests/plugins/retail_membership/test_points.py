@@ -84,6 +84,16 @@ def test_unused_points_expire_when_their_lot_does(shop):
     assert metrics == {"points_issued": 140, "points_expired": 100, "points_outstanding": 40}
 
 
+def test_one_expiry_run_expires_the_points_of_every_member_due(shop):
+    members = [enrol(shop.api, shop.north, name=f"Member {i}") for i in range(3)]
+    for i, m in enumerate(members):
+        buy(shop.api, sale(f"OLD{i}", m["card_number"], total=f"{10 * (i + 1)}.00", days_ago=400))
+    assert run_job(shop.runtime, "retail_membership.points_expiry") == 3
+    for i, m in enumerate(members):
+        assert [(e["kind"], e["points"]) for e in ledger(shop.api, m["id"])] == [
+            ("expire", -10 * (i + 1)), ("earn", 10 * (i + 1))]
+        assert member(shop.api, m["id"])["points_balance"] == 0
+
 def test_a_referral_rewards_the_referrer_once(shop):
     referrer = enrol(shop.api, shop.north, name="Referrer")
     friend = enrol(shop.api, shop.north, name="Friend", referred_by_card=referrer["card_number"])
@@ -92,6 +102,16 @@ def test_a_referral_rewards_the_referrer_once(shop):
     kinds = [(e["kind"], e["points"]) for e in ledger(shop.api, referrer["id"])]
     assert kinds == [("referral", 200)]
 
+
+def test_an_adjustment_that_mentions_the_referral_does_not_stand_in_for_the_bonus(shop):
+    referrer = enrol(shop.api, shop.north, name="Referrer")
+    friend = enrol(shop.api, shop.north, name="Friend", referred_by_card=referrer["card_number"])
+    adjusted = shop.api.post(f"{BASE}/memberships/{referrer['id']}/adjustments",
+                             json={"points": 5, "reason": f"referred {friend['card_number']}"})
+    assert adjusted.status_code == 201
+    buy(shop.api, sale("T1", friend["card_number"], total="10.00"))
+    kinds = sorted((e["kind"], e["points"]) for e in ledger(shop.api, referrer["id"]))
+    assert kinds == [("adjust", 5), ("referral", 200)]
 
 def test_a_balance_stays_within_two_billion_points_and_a_refused_sale_writes_nothing(shop):
     # 2,000,000,000 fits every database's integer column and GraphQL's Int; past it is a clear 422

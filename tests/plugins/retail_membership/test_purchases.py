@@ -82,6 +82,8 @@ def test_refunds_reverse_points_and_the_timeline_shows_the_net_amount(shop):
                                                   "amount": "100.00"}).status_code == 200
     rest = shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R2"})
     assert rest.status_code == 201 and rest.get_json()["amount"] == "200.00"
+    # the second refund reverses only what the first did not: 300 earned - 100 already reversed
+    assert (rest.get_json()["points_reversed"], rest.get_json()["points_unrecovered"]) == (200, 0)
     too_much = shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R3", "amount": "1"})
     assert too_much.status_code == 422 and "amount" in too_much.get_json()["errors"]["json"]
     after = member(shop.api, m["id"])
@@ -102,3 +104,41 @@ def test_a_refund_id_reused_with_another_amount_is_a_conflict_not_silently_the_f
     # the same refund retried without an amount is still the first one
     assert shop.api.post(f"{BASE}/refunds", json={"purchase_id": p["id"], "pos_refund_id": "R1"}).status_code == 200
     assert member(shop.api, m["id"])["spend_total"] == "200.00"
+
+
+def test_a_back_dated_sale_moves_the_first_purchase_date_back_and_not_the_last(shop):
+    from datetime import datetime
+
+    m = enrol(shop.api, shop.north)
+    stamps = {"mid": "2026-06-01T10:00:00+00:00", "early": "2026-03-01T10:00:00+00:00",
+              "late": "2026-09-01T10:00:00+00:00"}
+    buy(shop.api, sale("T1", m["card_number"], occurred_at=stamps["mid"]))
+    buy(shop.api, sale("T2", m["card_number"], occurred_at=stamps["early"]))  # sent late by the till
+
+    def dates():
+        body = member(shop.api, m["id"])
+        return [datetime.fromisoformat(body[k]) for k in ("first_purchase_at", "last_purchase_at")]
+
+    assert dates() == [datetime.fromisoformat(stamps["early"]), datetime.fromisoformat(stamps["mid"])]
+    buy(shop.api, sale("T3", m["card_number"], occurred_at=stamps["late"]))
+    assert dates() == [datetime.fromisoformat(stamps["early"]), datetime.fromisoformat(stamps["late"])]
+
+
+def test_on_the_rolling_basis_a_sale_counts_for_365_days(shop):
+    from dataclasses import replace
+
+    from plugins.retail_membership import program
+
+    settings = shop.runtime.settings
+    program.override(settings, replace(program.program(settings), basis="rolling_12m"))
+    try:
+        m = enrol(shop.api, shop.north)
+        buy(shop.api, sale("OLD", m["card_number"], total="2500.00", days_ago=366))  # outside the window
+        assert member(shop.api, m["id"])["tier"] == "member"
+        buy(shop.api, sale("NEW", m["card_number"], total="2500.00", days_ago=364))
+        after = member(shop.api, m["id"])
+        assert after["tier"] == "silver" and after["spend_total"] == "5000.00"  # the total still counts both
+        history = shop.api.get(f"{BASE}/memberships/{m['id']}/tier-history").get_json()
+        assert history[-1]["reason"] == "rolling_12m spend 2500.00"
+    finally:
+        program.override(settings, None)
