@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.analytics.clv import discounted_clv
-from core.analytics.segmentation import NoSegmentation, segment_customers
+from core.analytics.segmentation import NoSegmentation, centroid, segment_customers
 from core.analytics.value import pareto_curve, parse_cuts, usual_gap_days, value_tiers
 
 
@@ -49,6 +49,64 @@ def test_segments_choose_k_by_silhouette_and_say_what_distinguishes_them():
     assert seg.profiles[1] == "bought recently, high frequency, low spend, mostly retail"
     assert set(seg.labels[:n]) == {1} and set(seg.labels[n:]) == {0}
 
+
+def _two_groups(n, seed=1):
+    rng = np.random.default_rng(seed)
+    return {"recency": np.r_[rng.integers(1, 10, n), rng.integers(200, 300, n)],
+            "frequency": np.r_[rng.integers(20, 30, n), rng.integers(1, 3, n)],
+            "monetary": np.r_[rng.normal(500, 50, n), rng.normal(20000, 2000, n)],
+            "tenure": np.r_[rng.integers(300, 400, n), rng.integers(300, 400, n)]}
+
+
+def test_a_category_everyone_shares_is_not_a_distinction_but_the_centroids_show_it():
+    seg = segment_customers(_two_groups(40), {"industry": ["retail"] * 80}, k_min=2, k_max=5)
+    assert seg.k == 2 and not any("retail" in p for p in seg.profiles)
+    assert seg.profiles[0] == "not bought for long, low frequency, high spend"
+    assert [c["industry"] for c in seg.centroids] == [{"value": "retail", "share": 1.0}] * 2
+    assert seg.scores[seg.k] == seg.silhouette == round(seg.silhouette, 4)  # four decimals, both
+
+
+@pytest.mark.parametrize("high_spenders_first", [False, True])
+def test_segment_one_is_the_highest_spending_whatever_the_order_of_the_customers(high_spenders_first):
+    behaviour = _two_groups(40)
+    if high_spenders_first:
+        behaviour = {name: values[::-1] for name, values in behaviour.items()}
+    seg = segment_customers(behaviour, k_min=2, k_max=3)
+    means = [c["monetary"] for c in seg.centroids]
+    assert seg.k == 2 and means[0] > 10000 > means[1]
+    assert seg.profiles[0].endswith("high spend") and seg.profiles[1].endswith("low spend")
+
+def test_the_k_with_the_best_silhouette_wins_not_the_first_tried():
+    rng = np.random.default_rng(3)
+    n = 30  # three clear groups: k = 3 beats k = 2 and k = 4
+    behaviour = {"recency": np.r_[rng.normal(5, 1, n), rng.normal(150, 5, n), rng.normal(300, 5, n)],
+                 "monetary": np.r_[rng.normal(20000, 500, n), rng.normal(2000, 100, n), rng.normal(100, 10, n)]}
+    seg = segment_customers(behaviour, k_min=2, k_max=4)
+    assert seg.k == 3 and seg.sizes == [n, n, n]
+    assert seg.silhouette == max(seg.scores.values()) > seg.scores[2]
+
+
+def test_a_category_is_mentioned_for_a_majority_of_a_segment_not_a_plurality():
+    industries = (["retail"] * 16 + ["construction"] * 12 + ["software"] * 12  # low spenders: retail 40 %
+                  + ["farming"] * 20 + ["mining"] * 20)                          # high spenders: farming 50 %
+    seg = segment_customers(_two_groups(40), {"industry": industries}, k_min=2, k_max=2)
+    assert seg.profiles == ["not bought for long, low frequency, high spend, mostly farming",
+                            "bought recently, high frequency, low spend"]
+    assert seg.profiles_zh_cn[0].endswith("多为farming") and "多为" not in seg.profiles_zh_cn[1]
+
+def test_a_centroid_is_the_mean_in_original_units_and_the_dominant_category_with_its_share():
+    got = centroid({"monetary": np.array([1.0, 1.0, 2.0]), "recency": np.array([3, 4, 4])},
+                   {"industry": ["retail", None, "retail"], "size": [None, "", "large"]})
+    assert got == {"recency": 3.67, "monetary": 1.33, "industry": {"value": "retail", "share": 0.667},
+                   "size": {"value": "unknown", "share": 0.667}}
+    assert centroid({"monetary": np.array([])}) == {}
+
+
+def test_past_two_thousand_customers_k_is_chosen_on_a_sample_and_everyone_gets_a_segment():
+    n = 1100  # 2,200 customers: more than the 2,000 the silhouette is computed on
+    seg = segment_customers(_two_groups(n, seed=2), k_min=2, k_max=3)
+    assert seg.k == 2 and seg.labels.shape == (2 * n,) and seg.sizes == [n, n]
+    assert set(seg.labels[:n]) == {1} and set(seg.labels[n:]) == {0}
 
 def test_too_few_or_identical_customers_give_no_segmentation():
     same = {"recency": [1, 1, 1, 1], "frequency": [2, 2, 2, 2], "monetary": [5, 5, 5, 5], "tenure": [9, 9, 9, 9]}
