@@ -139,6 +139,27 @@ def test_hot_leads_get_one_follow_up_task_for_the_exhibitor_after_the_show(show,
     assert done.status_code == 200
 
 
+def test_a_follow_up_goes_to_the_exhibitor_who_captured_the_lead_while_they_are_active(show, ex_tokens):
+    _, made = ex_tokens
+    ok(show.api.post(f"{BASE}/exhibitor-users", json={"user_id": str(made["loose"].id),
+                                                      "company_id": show.companies["alpha"]["id"]}))
+    p = participate(show, "alpha", show.first)
+    url = f"{BASE}/editions/{show.first['id']}/follow-ups"
+    for name in ("First Prospect", "Second Prospect"):
+        reg = register(show, show.first, name)
+        ok(show.as_("loose").post(f"{BASE}/leads", json={"participation_id": p["id"], "badge_code": reg["badge_code"],
+                                                         "rating": "hot"}), 201)
+        if name == "First Prospect":  # captured by loose, a colleague of alpha (alpha sorts first)
+            assert ok(show.api.post(url)) == {"created": 1}
+    loose = ok(show.as_("admin").get(f"/api/v1/users/{made['loose'].id}"))
+    ok(show.as_("admin").patch(f"/api/v1/users/{made['loose'].id}", json={"version": loose["version"],
+                                                                          "is_active": False}))
+    assert ok(show.api.post(url)) == {"created": 1}  # loose has left: the company's first active user
+    tasks = ok(show.as_("admin").get("/api/v1/interactions?kind=exhibitions_follow_up&sort=created_at"))
+    assert [(t["subject"], t["assignee_id"]) for t in tasks] == [
+        ("Follow up hot lead First Prospect from CMF 2025", str(made["loose"].id)),
+        ("Follow up hot lead Second Prospect from CMF 2025", str(made["alpha"].id))]
+
 def test_scheduled_job_creates_follow_ups_for_ended_editions_once(show, runtime):
     p = participate(show, "alpha", show.first)
     reg = register(show, show.first, "Job Prospect")
@@ -149,6 +170,16 @@ def test_scheduled_job_creates_follow_ups_for_ended_editions_once(show, runtime)
     assert results["exhibitions.follow_ups"] == 1
     assert dict(run_all(runtime, now))["exhibitions.follow_ups"] == 0
 
+
+def test_scheduled_follow_ups_wait_for_the_day_after_the_last_show_day(show, runtime):
+    p = participate(show, "alpha", show.first)  # CMF 2025 ends on 2025-05-12
+    reg = register(show, show.first, "Late Prospect")
+    ok(show.as_("alpha").post(f"{BASE}/leads", json={"participation_id": p["id"], "badge_code": reg["badge_code"],
+                                                     "rating": "hot"}), 201)
+    last_evening = datetime(2025, 5, 12, 23, 59, tzinfo=timezone.utc)
+    assert dict(run_all(runtime, last_evening))["exhibitions.follow_ups"] == 0
+    assert ok(show.as_("alpha").get(f"{BASE}/leads?rating=hot"))[0]["follow_up_task_id"] is None
+    assert dict(run_all(runtime, datetime(2025, 5, 13, tzinfo=timezone.utc)))["exhibitions.follow_ups"] == 1
 
 def test_survey_answers_go_on_the_timeline_and_into_satisfaction(show):
     p = participate(show, "alpha", show.first)

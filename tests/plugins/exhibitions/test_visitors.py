@@ -48,6 +48,15 @@ def test_only_staff_register_visitors_and_exhibitors_cannot_read_registrations(s
     assert show.as_("alpha").get(f"/api/v1/customers/{reg['visitor_id']}").status_code == 404
 
 
+def test_a_deleted_registration_is_restored_with_its_badge(show):
+    reg = register(show, show.first, "Back Again")
+    url = f"{BASE}/registrations/{reg['id']}"
+    assert show.api.delete(url).status_code == 204
+    assert show.api.get(url).status_code == 404
+    restored = show.api.post(f"{url}/restore")
+    assert restored.status_code == 200 and restored.get_json()["badge_code"] == reg["badge_code"]
+    assert [r["id"] for r in ok(show.api.get(f"{BASE}/registrations?edition_id={show.first['id']}"))] == [reg["id"]]
+
 def test_import_rejects_everything_when_one_row_is_bad(show):
     response = show.api.post(f"{BASE}/editions/{show.first['id']}/registrations/import", json={"registrations": [
         {"name": "Good One", "category": "buyer"}, {"name": "Bad One", "category": "martian"}]})
@@ -67,6 +76,33 @@ def test_import_is_safe_to_send_again(show):
     listed = show.api.get(f"{BASE}/registrations?edition_id={show.first['id']}")
     assert len(listed.get_json()) == 5 and '"total": 5' in listed.headers["X-Pagination"]
 
+
+def test_an_imported_badge_code_already_in_use_is_replaced_by_a_fresh_one(show):
+    register(show, show.first, "First Holder", badge_code="CMF-0001")
+    result = ok(show.api.post(f"{BASE}/editions/{show.first['id']}/registrations/import", json={"registrations": [
+        {"name": "Second Holder", "category": "buyer", "badge_code": "CMF-0001"},
+        {"name": "Own Badge", "category": "buyer", "badge_code": "CMF-0002"}]}))
+    assert result["created"] == 2
+    codes = [r["badge_code"] for r in result["registrations"]]
+    assert codes[0] not in ("CMF-0001", None) and codes[1] == "CMF-0002"
+    listed = ok(show.api.get(f"{BASE}/registrations?edition_id={show.first['id']}&badge_code=CMF-0001"))
+    assert [r["visitor_name"] for r in listed] == ["First Holder"]
+
+
+def test_an_import_and_a_scan_upload_past_the_900_row_chunks_are_safe_to_send_again(show):
+    n = 950  # the import reads back in chunks of 900 (SQLite's bound-parameter limit)
+    url = f"{BASE}/editions/{show.first['id']}/registrations/import"
+    first = ok(show.api.post(url, json={"registrations": [
+        {"name": f"Visitor {i}", "category": "buyer", "badge_code": f"BULK-{i:04d}"} for i in range(n)]}))
+    assert first["created"] == n
+    again = ok(show.api.post(url, json={"registrations": [
+        {"visitor_id": str(r["visitor_id"])} for r in first["registrations"]]}))
+    assert (again["created"], again["existing"]) == (0, n)
+    assert [r["badge_code"] for r in again["registrations"]] == [f"BULK-{i:04d}" for i in range(n)]
+    scans = {"scans": [{"badge_code": f"BULK-{i:04d}", "scanned_at": "2025-05-10T01:00:00Z"} for i in range(n)]}
+    uploaded = ok(show.api.post(scans_url(show), json=scans))  # the badges are looked up 900 at a time too
+    assert (uploaded["accepted"], uploaded["rejected"]) == (n, [])
+    assert ok(show.api.post(scans_url(show), json=scans))["duplicates"] == n
 
 def test_bulk_scan_upload_is_idempotent(show):
     a, b = register(show, show.first, "Alpha Buyer"), register(show, show.first, "Beta Buyer")
