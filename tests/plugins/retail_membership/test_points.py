@@ -94,6 +94,26 @@ def test_one_expiry_run_expires_the_points_of_every_member_due(shop):
             ("expire", -10 * (i + 1)), ("earn", 10 * (i + 1))]
         assert member(shop.api, m["id"])["points_balance"] == 0
 
+def test_one_expiry_run_reaches_the_members_past_the_first_500(shop):
+    from decimal import Decimal
+
+    from plugins.retail_membership import bulk, services
+
+    n = 501  # members are locked and read 500 at a time
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with shop.runtime.database.unit_of_work():
+        ids = bulk.enrol(shop.people.admin, [{"name": f"Bulk {i}", "card_number": f"X{i:04d}",
+                                              "home_store_id": shop.north["id"],
+                                              "joined_on": (now - timedelta(days=500)).date()} for i in range(n)])
+        bulk.import_purchases(shop.people.admin, [
+            {"membership_id": mid, "store_id": shop.north["id"], "pos_transaction_id": f"X{i}",
+             "occurred_at": now - timedelta(days=400),
+             "lines": [{"sku": "X", "category": "shirts", "quantity": 1, "unit_price": Decimal("10.00")}]}
+            for i, mid in enumerate(ids)], now=now)
+    assert run_job(shop.runtime, "retail_membership.points_expiry", now) == n
+    with shop.runtime.database.unit_of_work():
+        assert set(services.balances(ids).values()) == {0}
+
 def test_a_referral_rewards_the_referrer_once(shop):
     referrer = enrol(shop.api, shop.north, name="Referrer")
     friend = enrol(shop.api, shop.north, name="Friend", referred_by_card=referrer["card_number"])
