@@ -146,6 +146,28 @@ def test_reference_records_follow_the_rest_contract(ps):
     assert len(listed.get_json()) == 1 and "X-Pagination" in listed.headers
 
 
+def test_an_sla_policy_never_resolves_sooner_than_it_responds_even_when_one_side_is_patched(ps):
+    api = ps.as_("centre")
+    url = f"{BASE}/sla-policies"
+    made = api.post(url, json={"kind": "repair", "priority": "urgent", "response_minutes": 60,
+                               "resolution_minutes": 120})
+    assert made.status_code == 201, made.get_json()
+    policy = made.get_json()
+    one = f"{url}/{policy['id']}"
+    for change in ({"response_minutes": 180}, {"resolution_minutes": 30}):  # against the stored other side
+        refused = api.patch(one, json={"version": policy["version"], **change})
+        assert refused.status_code == 422, change
+        assert refused.get_json()["errors"]["json"] == {"resolution_minutes": ["Must not be shorter than response_minutes."]}
+    widened = api.patch(one, json={"version": policy["version"], "resolution_minutes": 240})
+    assert widened.status_code == 200 and widened.get_json()["resolution_minutes"] == 240
+    again = api.post(url, json={"kind": "repair", "priority": "urgent", "response_minutes": 5, "resolution_minutes": 9})
+    assert again.status_code == 409 and "priority" in again.get_json()["errors"]["json"]
+    other = api.post(url, json={"kind": "repair", "priority": "normal", "response_minutes": 5, "resolution_minutes": 9})
+    assert other.status_code == 201
+    unknown = api.post(url, json={"kind": "no-such-kind", "priority": "normal", "response_minutes": 5,
+                                  "resolution_minutes": 9})
+    assert unknown.status_code == 422 and "kind" in unknown.get_json()["errors"]["json"]
+
 def test_teams_carry_their_members(ps):
     api = ps.as_("admin")
     team = api.get(f"{BASE}/teams/{ps.engineering.id}").get_json()
@@ -162,6 +184,16 @@ def test_teams_carry_their_members(ps):
     assert [t["code"] for t in listed] == ["engineering", "security"]
 
 
+def test_a_restored_team_comes_back_with_its_members(ps):
+    api = ps.as_("admin")
+    made = api.post(f"{BASE}/teams", json={"code": "cleaning", "name": "Cleaning", "member_ids": [str(ps.eng.id)]})
+    assert made.status_code == 201 and made.get_json()["member_ids"] == [str(ps.eng.id)]
+    url = f"{BASE}/teams/{made.get_json()['id']}"
+    assert api.delete(url).status_code == 204
+    assert api.get(url).status_code == 404
+    restored = api.post(f"{url}/restore")
+    assert restored.status_code == 200 and restored.get_json()["member_ids"] == [str(ps.eng.id)]
+
 def test_occupancies_follow_their_customer(ps):
     api = ps.as_("centre")
     bad = api.post(f"{BASE}/occupancies", json={"unit_id": str(ps.unit.id), "customer_id": str(ps.owner.id),
@@ -173,6 +205,20 @@ def test_occupancies_follow_their_customer(ps):
     assert len(ps.as_("rep").get(f"{BASE}/occupancies").get_json()) == 0
     assert len(api.get(f"{BASE}/occupancies").get_json()) == 2
 
+
+def test_an_occupancy_cannot_end_before_it_starts_even_when_only_one_date_is_patched(ps):
+    api = ps.as_("centre")
+    made = api.post(f"{BASE}/occupancies", json={"unit_id": str(ps.unit.id), "customer_id": str(ps.tenant.id),
+                                                 "relation": "tenant", "start_date": "2024-01-01"})
+    assert made.status_code == 201, made.get_json()
+    url = f"{BASE}/occupancies/{made.get_json()['id']}"
+    early = api.patch(url, json={"version": made.get_json()["version"], "end_date": "2023-06-30"})
+    assert early.status_code == 422 and early.get_json()["errors"]["json"] == {
+        "end_date": ["Must not be before start_date."]}
+    ended = api.patch(url, json={"version": made.get_json()["version"], "end_date": "2024-06-30"})
+    assert ended.status_code == 200 and ended.get_json()["end_date"] == "2024-06-30"
+    late = api.patch(url, json={"version": ended.get_json()["version"], "start_date": "2024-07-01"})
+    assert late.status_code == 422 and "end_date" in late.get_json()["errors"]["json"]
 
 def test_labels_and_roles_have_english_and_chinese(ps):
     labels = ps.as_("centre").get("/api/v1/labels").get_json()

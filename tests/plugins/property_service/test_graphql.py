@@ -101,3 +101,24 @@ def test_customer_units_and_requests_cost_the_same_for_5_and_50_customers(ps, co
             {"node": {"relation": "OWNER", "unit": {"room": room, "building": {"name": "Building 3"}}}}]}
         assert [e["node"] for e in node["serviceRequests"]["edges"]] == [
             {"kind": "repair", "status": "DISPATCHED", "team": {"code": "engineering"}}]
+
+
+def test_customer_units_are_the_current_ones_ending_today_included_and_rest_lists_the_past_too(ps):
+    from datetime import datetime, timedelta, timezone
+
+    today = datetime.now(timezone.utc).date()
+    api = ps.as_("centre")
+    for room, end in (("701", today - timedelta(days=1)), ("702", today)):
+        unit = api.post("/api/v1/property-service/units", json={"building_id": str(ps.building.id), "unit": "3",
+                                                                 "room": room})
+        assert unit.status_code == 201, unit.get_json()
+        made = api.post("/api/v1/property-service/occupancies", json={
+            "unit_id": unit.get_json()["id"], "customer_id": str(ps.tenant.id), "relation": "tenant",
+            "start_date": "2024-01-01", "end_date": end.isoformat()})
+        assert made.status_code == 201, made.get_json()
+    body = api.graphql(CUSTOMERS, {"first": 10})
+    assert body.get("errors") is None, body
+    [tenant] = [e["node"] for e in body["data"]["customers"]["edges"] if e["node"]["name"] == "Li Lei"]
+    assert sorted(u["unit"]["room"] for u in tenant["units"]) == ["501", "702"]  # not the one that ended yesterday
+    past = api.get(f"/api/v1/property-service/customers/{ps.tenant.id}/units")
+    assert past.status_code == 200 and len(past.get_json()) == 3
