@@ -65,6 +65,26 @@ def test_a_page_number_far_past_any_list_is_422_naming_the_field(api):
         assert "page" in json.dumps(response.get_json())
 
 
+def test_the_deepest_page_is_read_and_one_past_it_is_422(api):
+    deepest = 2**31  # page_size 1: page n skips n - 1 rows, and 2**31 - 1 rows is as far as a list is read
+    last = api.as_("rep").get(f"/api/v1/customers?page_size=1&page={deepest}")
+    assert last.status_code == 200 and last.get_json() == []
+    past = api.as_("rep").get(f"/api/v1/customers?page_size=1&page={deepest + 1}")
+    assert past.status_code == 422 and "page" in past.get_json()["errors"]["json"]
+
+def test_an_empty_key_in_a_sort_list_is_skipped_not_the_end_of_the_list(api):
+    for name in ("Beta", "Alpha", "Gamma"):
+        create(api, name=name, industry="retail")
+
+    def names(sort):
+        response = api.as_("rep").get(f"/api/v1/customers?sort={sort}")
+        assert response.status_code == 200, response.get_json()
+        return [c["name"] for c in response.get_json()]
+
+    # both cannot hold for a list that stopped at the empty key (it would come in id order)
+    assert names(",-name") == ["Gamma", "Beta", "Alpha"]
+    assert names("industry,,name") == ["Alpha", "Beta", "Gamma"]
+
 def test_unknown_filter_and_sort_key_are_422_naming_them(api):
     bad_filter = api.as_("rep").get("/api/v1/customers?colour=red")
     assert bad_filter.status_code == 422 and "colour" in bad_filter.get_json()["errors"]["json"]
