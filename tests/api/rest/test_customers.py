@@ -72,6 +72,20 @@ def test_the_deepest_page_is_read_and_one_past_it_is_422(api):
     past = api.as_("rep").get(f"/api/v1/customers?page_size=1&page={deepest + 1}")
     assert past.status_code == 422 and "page" in past.get_json()["errors"]["json"]
 
+def test_the_last_page_of_a_list_longer_than_256_offers_no_next_cursor(api, runtime, people):
+    from core.services import customers
+
+    with runtime.database.unit_of_work():
+        for i in range(257):  # past CPython's small-int cache, where `is not` and `<` part ways
+            customers.create(people.rep, {"name": f"Customer {i:03d}"})
+    middle = api.as_("rep").get("/api/v1/customers?page_size=100&page=2")
+    assert middle.status_code == 200 and json.loads(middle.headers["X-Pagination"]).get("next_cursor")
+    last = api.as_("rep").get("/api/v1/customers?page_size=100&page=3")
+    assert last.status_code == 200 and len(last.get_json()) == 57
+    pagination = json.loads(last.headers["X-Pagination"])
+    assert pagination["total"] == 257 and not pagination.get("next_cursor")
+    assert 'rel="next"' not in last.headers.get("Link", "")
+
 def test_an_empty_key_in_a_sort_list_is_skipped_not_the_end_of_the_list(api):
     for name in ("Beta", "Alpha", "Gamma"):
         create(api, name=name, industry="retail")
