@@ -119,6 +119,7 @@ def test_customer_units_are_the_current_ones_ending_today_included_and_rest_list
     body = api.graphql(CUSTOMERS, {"first": 10})
     assert body.get("errors") is None, body
     [tenant] = [e["node"] for e in body["data"]["customers"]["edges"] if e["node"]["name"] == "Li Lei"]
-    assert sorted(u["unit"]["room"] for u in tenant["units"]) == ["501", "702"]  # not the one that ended yesterday
+    rooms = sorted(e["node"]["unit"]["room"] for e in tenant["units"]["edges"])
+    assert rooms == ["501", "702"]  # not the one that ended yesterday
     past = api.get(f"/api/v1/property-service/customers/{ps.tenant.id}/units")
     assert past.status_code == 200 and len(past.get_json()) == 3
