@@ -15,12 +15,13 @@ import strawberry
 
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import crud_inputs, input_from_schema
-from api.graphql.inputs import input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict, stored
 from api.graphql.lifecycle import history_field
-from api.graphql.loaders import customers_by_id
+from api.graphql.loaders import customers_by_id, users_by_id
 from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
-from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
+from api.graphql.ordering import order_by_argument, order_to_service
+from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from plugins.exhibitions import models
 from plugins.exhibitions import services as svc
 
@@ -245,6 +246,205 @@ def trellis_graphql_types(registry):
         tags: Optional[list[str]] = strawberry.UNSET
         notes: Optional[str] = strawberry.UNSET
 
+    MeetingStatus = vocabulary("exhibitions_meeting.status.state")
+
+    @registry.type("ExhibitionMeeting", node=NodeSource(models.ExhibitionMeeting, get=svc.get_meeting))
+    class ExhibitionMeeting:
+        """A meeting between an exhibitor and a registered buyer (洽谈): requested → accepted or declined →
+        held or no-show. An exhibitor sees only its own meetings."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        participation_id: strawberry.ID
+        registration_id: strawberry.ID
+        status: MeetingStatus = strawberry.field(
+            description="requested → accepted or declined → held or no_show.")
+        requested_by_id: Optional[strawberry.ID] = strawberry.field(
+            description="The id of the user who asked for the meeting; null when that user is gone.")
+        starts_at: Optional[dt.datetime] = strawberry.field(
+            description="When the meeting starts (UTC, ISO 8601); null when no time is set yet.")
+        location: str = strawberry.field(description="Where the meeting takes place (a booth, a room); empty when not set.")
+        notes: str = strawberry.field(description="Free-text notes on the meeting; empty when none.")
+        exhibitor_name: Optional[str] = strawberry.field(description="The exhibiting company's name.")
+        version: int
+
+        @strawberry.field(description="The buyer, with only the fields the edition lets exhibitors see (staff: all).")
+        def visitor(self) -> registry.ref("ExhibitionVisitorCard"):
+            return _card(self.visitor)
+
+    @registry.type("ExhibitionCheckIn", node=models.CheckIn)
+    class ExhibitionCheckIn:
+        """One badge scan at a gate (门禁数据), organiser staff only. The same scan sent again is stored once."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        registration_id: strawberry.ID
+        scanned_at: dt.datetime = strawberry.field(description="When the badge was scanned (UTC, ISO 8601).")
+        day: dt.date = strawberry.field(description="The show day of the scan, in the edition's timezone (ISO 8601).")
+        gate: str = strawberry.field(description="The gate the badge was scanned at; empty when not given.")
+        direction: vocabulary("exhibitions_scan_direction") = strawberry.field(
+            description="Whether the visitor went in or out.")
+        device: str = strawberry.field(description="The scanner that read the badge; empty when not given.")
+
+    @registry.type("ExhibitionInvitation", node=models.ExhibitionInvitation)
+    class ExhibitionInvitation:
+        """A past visitor invited to an edition, with the reason they were picked (organiser staff only)."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        visitor_id: strawberry.ID
+        reason: str = strawberry.field(description="Why the visitor was picked (attended before, interests, lapsed …).")
+        status: vocabulary("exhibitions_invitation_status") = strawberry.field(
+            description="Invited, or registered once the visitor registers for the edition.")
+        invited_by_id: Optional[strawberry.ID] = strawberry.field(
+            description="The id of the user who built the list; null when that user is gone.")
+        created_at: dt.datetime
+        version: int
+
+        @strawberry.field(description="The invited visitor (a person customer); null when you may not see it.")
+        def visitor(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            user = info.context.user
+            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
+
+    @registry.type("ExhibitionInvitationResult")
+    class ExhibitionInvitationResult:
+        """What building an edition's invitation list did (or, as a dry run, would do)."""
+
+        selected: int = strawberry.field(description="Past visitors matching the criteria.")
+        created: int = strawberry.field(description="Invitations written (in a dry run: the ones that would be).")
+        already_invited: int = strawberry.field(description="Matching visitors already invited to the edition.")
+        already_registered: int = strawberry.field(description="Matching visitors already registered for the edition.")
+        dry_run: bool = strawberry.field(description="True when nothing was written.")
+
+    @registry.input("ExhibitionInvitationCriteriaInput")
+    class ExhibitionInvitationCriteriaInput:
+        """Which past visitors to invite; every criterion given must hold."""
+
+        from_edition_ids: Optional[list[strawberry.ID]] = strawberry.field(
+            default=strawberry.UNSET, description="Past editions to draw from (default: every earlier edition of the same show; at most 20).")
+        attended: Optional[bool] = strawberry.field(
+            default=strawberry.UNSET, description="true: only visitors who checked in; false: only no-shows; null or absent: both.")
+        categories: Optional[list[VisitorCategory]] = strawberry.field(
+            default=strawberry.UNSET, description="Only visitors of these categories (default: any).")
+        interests: Optional[list[ProductCategory]] = strawberry.field(
+            default=strawberry.UNSET, description="Only visitors with any of these interests (default: any).")
+        lapsed: Optional[bool] = strawberry.field(
+            default=strawberry.UNSET, description="Only visitors who came before but skipped the latest edition.")
+        dry_run: Optional[bool] = strawberry.field(
+            default=strawberry.UNSET, description="Count only; write nothing.")
+
+    @registry.type("ExhibitionMatch")
+    class ExhibitionMatch:
+        """A buyer and an exhibitor whose offer meets the buyer's needs, ranked by score, with the reasons."""
+
+        score: float = strawberry.field(description="How well they match; higher is better.")
+        reasons: list[str] = strawberry.field(description="Why they match, in English.")
+        common_categories: list[ProductCategory] = strawberry.field(
+            description="The product categories the exhibitor offers and the buyer wants.")
+        registration_id: Optional[strawberry.ID] = strawberry.field(
+            description="The buyer's registration (in a list of buyers); null in a list of exhibitors.")
+        participation_id: Optional[strawberry.ID] = strawberry.field(
+            description="The exhibitor's participation (in a list of exhibitors); null in a list of buyers.")
+        exhibitor_name: Optional[str] = strawberry.field(
+            description="The exhibiting company's name (in a list of exhibitors); null in a list of buyers.")
+
+        @strawberry.field(description="The buyer as you may see them (in a list of buyers); null in a list of exhibitors.")
+        def visitor(self) -> Optional[registry.ref("ExhibitionVisitorCard")]:
+            return _card(self.visitor)
+
+    @registry.type("ExhibitionMatchesSent")
+    class ExhibitionMatchesSent:
+        """What telling an edition's exhibitors about their matching buyers did."""
+
+        exhibitors: int = strawberry.field(description="Booked exhibitors with at least one matching buyer.")
+        notified: int = strawberry.field(description="Exhibitor users notified now (each exhibitor is told once).")
+        buyers: int = strawberry.field(description="Professional buyers registered for the edition (cancelled ones not counted).")
+
+    @registry.type("ExhibitionExhibitorUser")
+    class ExhibitionExhibitorUser:
+        """A user with the exhibitor role and the company they work for (one company per user)."""
+
+        user_id: strawberry.ID
+        company_id: strawberry.ID
+        created_at: dt.datetime = strawberry.field(description="When the user was first linked to a company (UTC, ISO 8601).")
+
+        @strawberry.field(description="The exhibitor user; null when you may not see it.")
+        def user(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
+            user = info.context.user
+            return info.context.loaders.load("core.users", lambda ids: users_by_id(user, ids), self.user_id)
+
+        @strawberry.field(description="The company (a customer); null when you may not see it.")
+        def company(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            user = info.context.user
+            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.company_id)
+
+    @registry.type("ExhibitionSurveyAnswer", node=models.SurveyAnswer)
+    class ExhibitionSurveyAnswer:
+        """A satisfaction answer of a visitor or an exhibitor (organiser staff only); the same answer is on
+        the respondent's timeline."""
+
+        id: strawberry.ID
+        edition_id: strawberry.ID
+        respondent: vocabulary("exhibitions_survey_respondent") = strawberry.field(
+            description="Whether a visitor or an exhibitor answered.")
+        registration_id: Optional[strawberry.ID] = strawberry.field(
+            description="The visitor's registration, when a visitor answered.")
+        participation_id: Optional[strawberry.ID] = strawberry.field(
+            description="The exhibitor's participation, when an exhibitor answered.")
+        phase: vocabulary("exhibitions_survey_phase") = strawberry.field(
+            description="Whether the answer was given during or after the show.")
+        satisfaction: int = strawberry.field(description="The satisfaction answer, 1 (poor) to 5 (excellent).")
+        comment: str = strawberry.field(description="The respondent's comment; empty when none.")
+        interaction_id: Optional[strawberry.ID] = strawberry.field(
+            description="The interaction on the respondent's timeline that holds the answer.")
+        created_at: dt.datetime
+
+    @registry.input("ExhibitionSurveyAnswerCreateInput")
+    class ExhibitionSurveyAnswerCreateInput:
+        """A satisfaction answer: give exactly one of registrationId (a visitor) or participationId (an exhibitor)."""
+
+        edition_id: strawberry.ID
+        satisfaction: int = strawberry.field(description="1 (poor) to 5 (excellent).")
+        registration_id: Optional[strawberry.ID] = strawberry.field(
+            default=strawberry.UNSET, description="The visitor's registration, when a visitor answers.")
+        participation_id: Optional[strawberry.ID] = strawberry.field(
+            default=strawberry.UNSET, description="The exhibitor's participation, when an exhibitor answers.")
+        phase: Optional[vocabulary("exhibitions_survey_phase")] = strawberry.field(
+            default=strawberry.UNSET, description="During or after the show (default: after).")
+        comment: Optional[str] = strawberry.field(default=strawberry.UNSET, description="The respondent's comment (at most 5000 characters).")
+
+    @registry.type("ExhibitionRegistrationImportRow")
+    class ExhibitionRegistrationImportRow:
+        """What became of one row of a registration import."""
+
+        index: int = strawberry.field(description="The row's position in the import, from 0.")
+        registration_id: Optional[strawberry.ID] = strawberry.field(
+            description="The registration the row made, or the visitor's existing one; null when the visitor "
+                        "appeared twice in the import.")
+        visitor_id: Optional[strawberry.ID] = strawberry.field(description="The visitor (a person customer, new or existing).")
+        badge_code: Optional[str] = strawberry.field(description="The registration's badge code; null as for registrationId.")
+        created: bool = strawberry.field(description="True when the row made a new registration, false when the visitor was already registered.")
+
+    @registry.type("ExhibitionRegistrationImportResult")
+    class ExhibitionRegistrationImportResult:
+        """What a registration import did: every row was valid, or nothing was written."""
+
+        created: int = strawberry.field(description="Registrations made.")
+        existing: int = strawberry.field(description="Rows whose visitor was already registered for the edition.")
+        registrations: list[registry.ref("ExhibitionRegistrationImportRow")] = strawberry.field(
+            description="One entry per row, in the import's order.")
+
+    @registry.input("ExhibitionCheckInCreateInput")
+    class ExhibitionCheckInCreateInput:
+        """One badge scanned at a gate."""
+
+        badge_code: str = strawberry.field(description="The code on the visitor's badge, as scanned.")
+        scanned_at: dt.datetime = strawberry.field(description="When the badge was scanned (ISO 8601 with an offset).")
+        gate: Optional[str] = strawberry.field(default=strawberry.UNSET, description="The gate (at most 40 characters).")
+        direction: Optional[vocabulary("exhibitions_scan_direction")] = strawberry.field(
+            default=strawberry.UNSET, description="In or out (default: entry).")
+        device: Optional[str] = strawberry.field(default=strawberry.UNSET, description="The scanner (at most 60 characters).")
+
     _register_record_inputs(registry)
 
 
@@ -269,6 +469,14 @@ def _register_record_inputs(registry) -> None:
                     prefix="Exhibition", vocabularies={"status": "exhibitions_participation.status.state"}
                     if stem == "Participation" else None)
     input_from_schema(registry, "ExhibitionLeadFilter", schemas.LeadFilter)
+    input_from_schema(registry, "ExhibitionMeetingCreateInput", schemas.MeetingCreate)
+    input_from_schema(registry, "ExhibitionMeetingFilter", schemas.MeetingFilter,
+                      vocabularies={"status": "exhibitions_meeting.status.state"})
+    input_from_schema(registry, "ExhibitionInvitationFilter", schemas.InvitationFilter)
+    input_from_schema(registry, "ExhibitionRegistrationImportRowInput", schemas.RegistrationCreate,
+                      exclude=("edition_id",),
+                      description="One visitor to register: an existing person customer (visitorId) or a new "
+                                  "one (name).")
 
 
 def _records(registry) -> CrudFields:
@@ -313,9 +521,10 @@ def trellis_graphql_type_fields(registry):
             page_request(first, after, last, before, default=10), count_name="exhibitions.participation_counts",
             count_batch=lambda ids: svc.participation_counts(user, ids))
 
-    from plugins.exhibitions.workflows import PARTICIPATION
+    from plugins.exhibitions.workflows import MEETING, PARTICIPATION
 
     return {"ExhibitionParticipation": {"history": history_field(registry, PARTICIPATION, "Every status move, oldest first.")},
+            "ExhibitionMeeting": {"history": history_field(registry, MEETING, "Every status move, oldest first.")},
             "Customer": {
         "registrations": strawberry.field(resolver=registrations,
                                           description="Show registrations of this visitor (exhibitions)."),
@@ -331,7 +540,75 @@ def trellis_graphql_query_fields(registry):
                             restore=None),
         filter_input="ExhibitionLeadFilter", sortable=list(svc.LEAD_SORT), default_sort="-captured_at",
         names={"delete": None, "restore": None})
-    return {**_records(registry).query, **leads.query}
+    meetings = crud_fields(
+        registry, "ExhibitionMeeting",
+        service=CrudService(list=svc.list_meetings, get=svc.get_meeting, create=None, update=None, delete=None,
+                            restore=None),
+        filter_input="ExhibitionMeetingFilter", sortable=list(svc.MEETING_SORT), default_sort="starts_at",
+        names={"delete": None, "restore": None},
+        descriptions={"get": "One meeting you may see (an exhibitor: its own).",
+                      "list": "The meetings you may see (an exhibitor: its own)."})
+    Limit = Annotated[int, strawberry.argument(description="At most this many matches (1–100).")]
+
+    def exhibition_check_ins(info: strawberry.Info, edition_id: strawberry.ID,
+                             registration_id: Optional[strawberry.ID] = None, first: First = None,
+                             after: After = None, last: Last = None, before: Before = None
+                             ) -> Optional[registry.connection("ExhibitionCheckIn")]:
+        with field_names():
+            return connection(info, svc.list_checkins(info.context.user, edition_id,
+                                                      page=page_request(first, after, last, before),
+                                                      registration_id=registration_id))
+
+    invitation_order = order_by_argument(registry, "ExhibitionInvitation", list(svc.INVITATION_SORT), "created_at")
+
+    def exhibition_invitations(info: strawberry.Info, edition_id: strawberry.ID,
+                               filter: Optional[registry.ref("ExhibitionInvitationFilter")] = None,
+                               order_by: invitation_order = None, first: First = None, after: After = None,
+                               last: Last = None, before: Before = None
+                               ) -> Optional[registry.connection("ExhibitionInvitation")]:
+        with field_names({"sort": "orderBy"}, prefix="filter."):
+            return connection(info, svc.list_invitations(
+                info.context.user, edition_id, input_to_dict(filter), page=page_request(first, after, last, before),
+                sort=order_to_service(order_by)))
+
+    def _limit(limit: int) -> int:
+        from plugins.exhibitions import schemas
+        from core.services import common
+
+        with field_names():
+            return common.validate(schemas.MatchArgs, {"limit": limit})["limit"]
+
+    def exhibition_buyer_matches(info: strawberry.Info, participation_id: strawberry.ID, limit: Limit = 20
+                                 ) -> Optional[list[registry.ref("ExhibitionMatch")]]:
+        return svc.matches_for_exhibitor(info.context.user, participation_id, limit=_limit(limit))
+
+    def exhibition_exhibitor_matches(info: strawberry.Info, registration_id: strawberry.ID, limit: Limit = 20
+                                     ) -> Optional[list[registry.ref("ExhibitionMatch")]]:
+        return svc.matches_for_buyer(info.context.user, registration_id, limit=_limit(limit))
+
+    def exhibition_exhibitor_users(info: strawberry.Info, company_id: Optional[strawberry.ID] = None
+                                   ) -> Optional[list[registry.ref("ExhibitionExhibitorUser")]]:
+        with field_names():
+            return svc.list_exhibitor_users(info.context.user, company_id)
+
+    return {**_records(registry).query, **leads.query, **meetings.query,
+            "exhibitionCheckIns": strawberry.field(
+                resolver=exhibition_check_ins, description="An edition's gate scans in time order (organiser staff)."),
+            "exhibitionInvitations": strawberry.field(
+                resolver=exhibition_invitations, description="An edition's visitor invitations (organiser staff)."),
+            "exhibitionBuyerMatches": strawberry.field(
+                resolver=exhibition_buyer_matches,
+                description="Buyers of the participation's edition ranked by how well their needs meet the "
+                            "exhibitor's offer, with reasons (organiser staff, or the exhibitor itself)."),
+            "exhibitionExhibitorMatches": strawberry.field(
+                resolver=exhibition_exhibitor_matches,
+                description="Exhibitors of the registration's edition ranked by how well their offer meets the "
+                            "buyer's needs, with reasons."),
+            "exhibitionExhibitorUsers": strawberry.field(
+                resolver=exhibition_exhibitor_users,
+                description="Exhibitor users and their companies (an exhibitor: its own company's); at most one "
+                            "row per exhibitor user, so the list is not paged."),
+            }
 
 
 def trellis_graphql_mutation_fields(registry):
@@ -356,7 +633,102 @@ def trellis_graphql_mutation_fields(registry):
     def restore_exhibition_lead(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ExhibitionLead")]:
         return svc.restore_lead(info.context.user, id)
 
+    MeetingStatus = registry.vocabulary_enum("exhibitions_meeting.status.state")
+    EditionId = Annotated[strawberry.ID, strawberry.argument(description="The id of the edition.")]
+
+    def request_exhibition_meeting(info: strawberry.Info, input: registry.ref("ExhibitionMeetingCreateInput")
+                                   ) -> Optional[registry.ref("ExhibitionMeeting")]:
+        with field_names():
+            return svc.request_meeting(info.context.user, input_to_dict(input))
+
+    def change_meeting_status(info: strawberry.Info, id: strawberry.ID,
+                              to: Annotated[MeetingStatus, strawberry.argument(description="The status to move to.")],
+                              reason: str = "") -> Optional[registry.ref("ExhibitionMeeting")]:
+        with field_names():
+            return svc.change_meeting_status(info.context.user, id, {"to": stored(to), "reason": reason})
+
+    def assign_booth(info: strawberry.Info, participation_id: strawberry.ID, booth_id: strawberry.ID
+                     ) -> Optional[registry.ref("ExhibitionBooth")]:
+        with field_names():
+            return svc.assign_booth(info.context.user, participation_id, {"booth_id": booth_id})
+
+    def release_booth(info: strawberry.Info, participation_id: strawberry.ID, booth_id: strawberry.ID
+                      ) -> Optional[registry.ref("ExhibitionBooth")]:
+        with field_names():
+            return svc.release_booth(info.context.user, participation_id, booth_id)
+
+    def cancel_registration(info: strawberry.Info, id: strawberry.ID
+                            ) -> Optional[registry.ref("ExhibitionVisitorRegistration")]:
+        return svc.cancel_registration(info.context.user, id)
+
+    def record_check_in(info: strawberry.Info, edition_id: EditionId,
+                        input: registry.ref("ExhibitionCheckInCreateInput")) -> Optional[registry.ref("ExhibitionCheckIn")]:
+        with field_names():
+            return svc.record_scan(info.context.user, edition_id, input_to_dict(input))[0]
+
+    def build_invitations(info: strawberry.Info, edition_id: EditionId,
+                          input: registry.ref("ExhibitionInvitationCriteriaInput")
+                          ) -> Optional[registry.ref("ExhibitionInvitationResult")]:
+        with field_names():
+            return svc.build_invitations(info.context.user, edition_id, input_to_dict(input))
+
+    def invite_exhibitors(info: strawberry.Info, edition_id: EditionId
+                          ) -> Optional[list[registry.ref("ExhibitionParticipation")]]:
+        with field_names():
+            return svc.invite_exhibitors(info.context.user, edition_id)
+
+    def create_follow_ups(info: strawberry.Info, edition_id: EditionId) -> Optional[int]:
+        with field_names():
+            return svc.create_follow_ups(info.context.user, edition_id)
+
+    def send_matches(info: strawberry.Info, edition_id: EditionId) -> Optional[registry.ref("ExhibitionMatchesSent")]:
+        with field_names():
+            return SimpleNamespace(**svc.send_matches(info.context.user, edition_id))
+
+    def link_exhibitor_user(info: strawberry.Info, user_id: strawberry.ID, company_id: strawberry.ID
+                            ) -> Optional[registry.ref("ExhibitionExhibitorUser")]:
+        with field_names():
+            return svc.link_exhibitor_user(info.context.user, {"user_id": user_id, "company_id": company_id})
+
+    def unlink_exhibitor_user(info: strawberry.Info, user_id: strawberry.ID) -> Optional[bool]:
+        with field_names():
+            svc.unlink_exhibitor_user(info.context.user, user_id)
+        return True
+
+    def submit_survey(info: strawberry.Info, input: registry.ref("ExhibitionSurveyAnswerCreateInput")
+                      ) -> Optional[registry.ref("ExhibitionSurveyAnswer")]:
+        with field_names():
+            return svc.submit_survey(info.context.user, input_to_dict(input))
+
+    def import_registrations(
+            info: strawberry.Info, edition_id: EditionId,
+            registrations: Annotated[list[registry.ref("ExhibitionRegistrationImportRowInput")], strawberry.argument(
+                description="The visitors to register (at most the import limit, see the REST API's README).")]
+    ) -> Optional[registry.ref("ExhibitionRegistrationImportResult")]:
+        with field_names():
+            result = svc.import_registrations(info.context.user, edition_id,
+                                              {"registrations": [input_to_dict(row) for row in registrations]})
+        result.registrations = [SimpleNamespace(**row) for row in result.registrations]
+        return result
+
+    actions = {
+        "importExhibitionVisitorRegistrations": (import_registrations, "Register many visitors for the edition at once (organiser staff): every row is checked first and a bad row rejects the whole import (BAD_USER_INPUT naming registrations.<i>.<field>); visitors already registered are reported, not duplicated, so an import may be sent again."),
+        "requestExhibitionMeeting": (request_exhibition_meeting, "Request a meeting between a booked exhibitor and a buyer registered for the same edition: an exhibitor user for its own participation, or organiser staff on a buyer's behalf (the exhibitor's users are told)."),
+        "changeExhibitionMeetingStatus": (change_meeting_status, "Move a meeting: requested → accepted or declined (answered by the side that did not ask; staff answer for buyers) → held or no_show. A held meeting goes onto both timelines."),
+        "assignExhibitionBooth": (assign_booth, "Reserve a booth of the same edition for a participation (sold once the participation is paid); organiser staff."),
+        "releaseExhibitionBooth": (release_booth, "Release a booth the participation holds; it becomes available again. Organiser staff."),
+        "cancelExhibitionVisitorRegistration": (cancel_registration, "Cancel a registration: its badge no longer opens the gates. Organiser staff."),
+        "recordExhibitionCheckIn": (record_check_in, "One badge scanned at a gate of the edition (organiser staff). The same scan sent again returns the check-in already stored; an unknown or cancelled badge is BAD_USER_INPUT naming badgeCode."),
+        "buildExhibitionInvitations": (build_invitations, "Build the edition's visitor invitation list from past editions' visitors (attendance, category, interests, lapse); visitors already invited or registered are skipped, so it may be built again. Organiser staff."),
+        "inviteExhibitionExhibitors": (invite_exhibitors, "Rebooking: invite every company booked at the previous edition that is not yet part of this one; returns the participations created. Organiser staff."),
+        "createExhibitionFollowUps": (create_follow_ups, "A follow-up task for each hot lead of the edition, assigned to the exhibitor user who captured it; a lead gets one task however often this runs. Returns how many tasks were created. Organiser staff."),
+        "sendExhibitionMatches": (send_matches, "Tell every booked exhibitor of the edition how many buyers match its offer (each exhibitor once). Organiser staff."),
+        "linkExhibitionExhibitorUser": (link_exhibitor_user, "Link a user with the exhibitor role to the company they work for (a user already linked moves to this company). Organiser staff."),
+        "unlinkExhibitionExhibitorUser": (unlink_exhibitor_user, "Unlink an exhibitor user from their company; true when done. Organiser staff."),
+        "submitExhibitionSurveyAnswer": (submit_survey, "Store a satisfaction answer (staff for visitors; an exhibitor user for its own participation) and put it on the respondent's timeline."),
+    }
     return {**_records(registry).mutation,
+            **{name: strawberry.mutation(resolver=resolver, description=text) for name, (resolver, text) in actions.items()},
             "deleteExhibitionLead": strawberry.mutation(resolver=delete_exhibition_lead,
                                                         description="Soft delete; returns the deleted lead."),
             "restoreExhibitionLead": strawberry.mutation(resolver=restore_exhibition_lead, description="Bring a deleted lead back."),

@@ -151,17 +151,25 @@ class RegistrationCreate(StrictSchema):
     region = fields.String(allow_none=True, validate=validate.Length(max=80),
                            metadata={"description": "The visitor's region, for a new visitor (with `name`)."})
     company_id = fields.UUID(allow_none=True)
-    company_name = fields.String(validate=validate.Length(max=200))
-    job_title = fields.String(validate=validate.Length(max=120))
-    email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Length(max=40))
-    category = fields.String(load_default="general", validate=one_of(L.VISITOR_CATEGORY))
-    interests = category_list(load_default=list)
-    purchase_intent = fields.String(load_default="none", validate=one_of(L.PURCHASE_INTENT))
-    source = fields.String(load_default="web", validate=one_of(L.REGISTRATION_SOURCE))
+    company_name = fields.String(validate=validate.Length(max=200),
+                                 metadata={"description": "The visitor's company as registered; empty when not given."})
+    job_title = fields.String(validate=validate.Length(max=120),
+                              metadata={"description": "The visitor's job title; empty when not given."})
+    email = fields.Email(validate=validate.Length(max=254),
+                         metadata={"description": "The visitor's email address as registered; empty when not given."})
+    phone = fields.String(validate=validate.Length(max=40),
+                          metadata={"description": "The visitor's phone number as registered; empty when not given."})
+    category = fields.String(load_default="general", validate=one_of(L.VISITOR_CATEGORY),
+                             metadata={"description": "Professional buyer (专业观众), general visitor, media or VIP."})
+    interests = category_list(load_default=list, metadata={
+        "description": "The product categories the visitor is interested in, used to match exhibitors."})
+    purchase_intent = fields.String(load_default="none", validate=one_of(L.PURCHASE_INTENT),
+                                    metadata={"description": "How ready the visitor says they are to buy."})
+    source = fields.String(load_default="web", validate=one_of(L.REGISTRATION_SOURCE), metadata={
+        "description": "How the visitor came to register: a past edition, a partner, the web or on site."})
     badge_code = fields.String(validate=[validate.Length(min=4, max=40), validate.Regexp(r"^[A-Za-z0-9-]+$")],
                                metadata={"description": "Generated when omitted."})
-    registered_at = fields.AwareDateTime()
+    registered_at = fields.AwareDateTime(metadata={"description": "When the visitor registered (UTC, ISO 8601)."})
 
     @validates_schema
     def who(self, data, **kwargs):

@@ -168,7 +168,8 @@ def test_node_finds_a_record_of_every_core_type(api, runtime, people, tokens):
 
 
 PLUGIN_TYPES = {"Exhibition", "ExhibitionBooth", "ExhibitionEdition", "ExhibitionParticipation",
-                "ExhibitionVisitorRegistration", "ExhibitionLead",
+                "ExhibitionVisitorRegistration", "ExhibitionLead", "ExhibitionMeeting", "ExhibitionCheckIn",
+                "ExhibitionInvitation", "ExhibitionSurveyAnswer",
                 "PropertyBuilding", "PropertyUnit", "PropertyOccupancy", "PropertyTeam", "PropertyServiceRequest",
                 "PropertyEstate", "PropertyRequestKind", "PropertySlaPolicy",
                 "RetailStore", "RetailMembership", "RetailPurchase", "RetailPointsEntry", "RetailCampaign",
