@@ -26,12 +26,16 @@ A plugin's ``conftest.py`` needs nothing but, if it wants fewer plugins than eve
 from __future__ import annotations
 
 import contextlib
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
 
 from api.testing.querycount import SIZES, graphql_list, pin_statements, rest_list
 
 __all__ = ["FAST_HASH", "Api", "People", "QueryCounter", "SIZES", "app_config", "bound", "check_contract",
-           "graphql_list", "make_people", "pin_statements", "rest_list"]
+           "graphql_list", "make_people", "pin_statements", "rest_list", "scratch_database"]
 
 # scrypt is the production default; a cheap KDF keeps a suite that creates many users fast.
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -40,6 +44,33 @@ FAST_HASH = "pbkdf2:sha256:1000"
 def app_config(database_url: str, **extra) -> dict:
     """``create_app`` settings for tests: the database, a cheap password hash, a fixed secret."""
     return {"DATABASE_URL": database_url, "PASSWORD_HASH_METHOD": FAST_HASH, "SECRET_KEY": "test", **extra}
+
+
+@contextlib.contextmanager
+def scratch_database(sqlite_file: Path, *, name: str = "trellis_scratch") -> Iterator[str]:
+    """The URL of an empty database of its own, for a test that needs real connections or a schema
+    built its own way: the SQLite file ``sqlite_file``, or — when ``TRELLIS_TEST_DATABASE_URL`` names a
+    PostgreSQL database — a fresh schema ``<name>_<random>`` there, dropped with everything in it at the
+    end of the block."""
+    from sqlalchemy import text
+
+    from core.config import test_database_url
+    from core.db import make_engine
+
+    base = test_database_url()
+    if not base.startswith("postgresql"):
+        yield f"sqlite:///{sqlite_file}"
+        return
+    schema = f"{name}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @contextlib.contextmanager

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 
-from api.testing import ROLES, Api, People, QueryCounter, app_config, bound, check_contract, make_people
+from api.testing import (ROLES, Api, People, QueryCounter, app_config, bound, check_contract, make_people,
+                         scratch_database)
 
 
 @pytest.fixture(scope="session")
@@ -31,26 +30,13 @@ def database_url(tmp_path_factory):
     """The test database: a temporary SQLite file, or a fresh schema in ``TRELLIS_TEST_DATABASE_URL``'s
     PostgreSQL database (dropped at the end)."""
     from core.config import test_database_url
-    from core.db import make_engine
 
     base = test_database_url()
-    if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if base and not base.startswith("postgresql"):
+        yield base          # another database server: used as it is
         return
-    if not base.startswith("postgresql"):
-        yield base
-        return
-    schema = f"trellis_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(tmp_path_factory.mktemp("db") / "test.db", name="trellis_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

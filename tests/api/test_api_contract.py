@@ -19,6 +19,7 @@ from openapi_spec_validator import validate as validate_openapi
 from api.graphql.errors import INTERNAL
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.graphql import nodes
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -59,6 +60,12 @@ def _bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def rest_schema(app, runtime, tokens):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=_bearer(tokens["admin"]))
+
+
+# the schema's own scalars, as clients write them: amounts and decimals are decimal strings
+_DECIMALS = st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
+for _scalar in ("Money", "Decimal"):
+    schemathesis.graphql.scalar(_scalar, _DECIMALS.map(lambda d: nodes.String(str(d))))
 
 
 @pytest.fixture

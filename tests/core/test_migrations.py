@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import quote
 
 import pytest
 from alembic.operations import ops
@@ -15,10 +14,10 @@ from alembic.util import CommandError
 from sqlalchemy import ForeignKey, String, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api import testing
 from api.app import create_app
 from core import migrate
-from core import config as trellis_config
-from core.db import Base, UTCDateTime, UUIDPrimaryKey, make_engine
+from core.db import Base, UTCDateTime, UUIDPrimaryKey
 from core.hookspecs import hookimpl
 
 CORE_VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
@@ -54,23 +53,9 @@ def make_plugin(name: str, model, versions: Path):
 throwaway = make_plugin("throwaway", ThrowawayItem, THROWAWAY_VERSIONS)
 
 
-@contextlib.contextmanager
 def scratch_database(tmp_path: Path):
     """A database of its own (an SQLite file, or a fresh schema on the test PostgreSQL server)."""
-    base = trellis_config.test_database_url()
-    if not base.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    schema = f"trellis_scratch_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return testing.scratch_database(tmp_path / "scratch.db")
 
 
 @contextlib.contextmanager

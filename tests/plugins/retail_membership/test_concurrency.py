@@ -7,37 +7,19 @@ a writer that cannot get it is refused with 409 — either way, never an overdra
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
 
 from api.app import create_app
-from core import config
-from core.db import make_engine
+from api.testing import app_config, scratch_database
 from core.errors import Conflict, ValidationFailed
-from api.testing import app_config
 
 
 @pytest.fixture
 def own_database(tmp_path):
-    base = config.test_database_url()
-    if base.startswith("postgresql"):
-        schema = f"trellis_rm_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        try:
-            yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    else:
-        yield f"sqlite:///{tmp_path / 'concurrency.db'}"
+    with scratch_database(tmp_path / "concurrency.db", name="trellis_rm") as url:
+        yield url
 
 
 @dataclass
