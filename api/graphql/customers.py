@@ -8,6 +8,7 @@ from strawberry import UNSET
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.loaders import users_by_id
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from core import models
 from core.services import contacts, customers, interactions
@@ -18,6 +19,12 @@ def types(registry) -> None:
     Source = registry.vocabulary_enum("customer_source")
     Stage = registry.vocabulary_enum("lifecycle_stage")
     Level = registry.vocabulary_enum("customer.level.state")
+    # the same inputs as the root lists `contacts` and `interactions` take (the nested defaults differ)
+    ContactOrder = order_by_argument(registry, "Contact", list(contacts.SORTABLE),
+                                     default_text="the primary contact first, then NAME ASC")
+    InteractionOrder = order_by_argument(
+        registry, "Interaction", list(interactions.SORTABLE),
+        default_text="newest first, by OCCURRED_AT or, for a planned one, its due time")
 
     @registry.type("Customer", node=NodeSource(models.Customer, visible=customers.visible))
     class Customer:
@@ -49,25 +56,27 @@ def types(registry) -> None:
 
         @strawberry.field(description="Live contacts, the primary one first, then by name (10 by default).")
         def contacts(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                     before: Before = None) -> registry.connection("Contact"):
-            user = info.context.user
+                     before: Before = None, order_by: ContactOrder = None) -> registry.connection("Contact"):
+            user, sort = info.context.user, order_to_service(order_by)
             return nested_connection(
                 info.context.loaders, "core.contacts_of_customers",
-                lambda ids, request: contacts.pages_for_customers(user, ids, request), self.id,
+                lambda ids, request: contacts.pages_for_customers(user, ids, request, sort), self.id,
                 page_request(first, after, last, before, default=10),
-                count_name="core.contact_counts", count_batch=lambda ids: contacts.count_for_customers(user, ids))
+                count_name="core.contact_counts", count_batch=lambda ids: contacts.count_for_customers(user, ids),
+                sort=sort)
 
         @strawberry.field(description="The customer's timeline, newest first (planned ones by their due time; "
                                       "10 by default).")
         def interactions(self, info: strawberry.Info, first: First = None, after: After = None,
-                         last: Last = None, before: Before = None) -> registry.connection("Interaction"):
-            user = info.context.user
+                         last: Last = None, before: Before = None,
+                         order_by: InteractionOrder = None) -> registry.connection("Interaction"):
+            user, sort = info.context.user, order_to_service(order_by)
             return nested_connection(
                 info.context.loaders, "core.interactions_of_customers",
-                lambda ids, request: interactions.pages_for_customers(user, ids, request), self.id,
+                lambda ids, request: interactions.pages_for_customers(user, ids, request, sort), self.id,
                 page_request(first, after, last, before, default=10),
                 count_name="core.interaction_counts",
-                count_batch=lambda ids: interactions.count_for_customers(user, ids))
+                count_batch=lambda ids: interactions.count_for_customers(user, ids), sort=sort)
 
     @registry.input("CustomerCreateInput")
     class CustomerCreateInput:

@@ -13,20 +13,29 @@ from api.graphql.label import fold_labels
 from api.graphql.loaders import users_by_id
 from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 from core import levels, lifecycle, models
 from core.services import customers, interactions, notifications, ownership, workflow
 from core.services.ownership import OWNER_HISTORY
 
 
-def _history_loader(name: str):
+def _history_loader(registry, name: str):
+    # the core's input, whoever asks first (a plugin's history field may be composed before the core's)
+    owner, registry.owner = registry.owner, "core"
+    try:
+        Order = order_by_argument(registry, "WorkflowTransition", workflow.HISTORY_SORTABLE, "at")
+    finally:
+        registry.owner = owner
+
     def field(root: strawberry.Parent[object], info: strawberry.Info, first: First = None, after: After = None,
-              last: Last = None, before: Before = None) -> list:
+              last: Last = None, before: Before = None, order_by: Order = None) -> list:
+        sort = order_to_service(order_by)
         return nested_connection(
             info.context.loaders, f"core.history:{name}",
-            lambda ids, request: workflow.history_pages_for(name, ids, request), root.id,
+            lambda ids, request: workflow.history_pages_for(name, ids, request, sort), root.id,
             page_request(first, after, last, before, default=10), count_name=f"core.history_counts:{name}",
-            count_batch=lambda ids: workflow.history_counts_for(name, ids))
+            count_batch=lambda ids: workflow.history_counts_for(name, ids), sort=sort)
     return field
 
 
@@ -36,7 +45,7 @@ def history_field(registry, workflow_name: str, description: str | None = None):
     (nested paging, docs/graphql.md). A plugin adds it to its own type from ``trellis_graphql_type_fields``:
     ``{"Booking": {"history": history_field(registry, "booking")}}``. The record itself was read through its
     service, so the caller may see it."""
-    return strawberry.field(resolver=_history_loader(workflow_name),
+    return strawberry.field(resolver=_history_loader(registry, workflow_name),
                             # the core's type, whoever asks first: its connection belongs to the core
                             graphql_type=registry._connection("WorkflowTransition", "core"),
                             description=description or "Every move of this record in its workflow, oldest first.")

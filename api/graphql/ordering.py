@@ -29,11 +29,15 @@ from strawberry.utils.str_converters import to_camel_case
 __all__ = ["order_by_argument", "order_by_description", "order_by_type", "order_to_service", "sort_direction"]
 
 
-def order_by_description(sortable: Sequence[str], default_sort: str | None = None) -> str:
+def order_by_description(sortable: Sequence[str], default_sort: str | None = None,
+                         default_text: str | None = None) -> str:
     """``["name", "created_at"]``, ``"-created_at"`` → the ``orderBy`` argument's description, the default
-    ordering written as the field enum and direction."""
+    ordering written as the field enum and direction (or ``default_text``, for a default no list of keys
+    says: "the primary contact first, then NAME ASC")."""
     text = "Orderings, first sorts first; the record id breaks ties."
-    if default_sort:
+    if default_text:
+        text += f" Default: {default_text}."
+    elif default_sort:
         text += f" Default: {', '.join(_enum_sort(part) for part in default_sort.split(','))}."
     return text
 
@@ -83,10 +87,12 @@ def order_by_type(registry: Any, type_name: str, sortable: Sequence[str]) -> Any
     return Optional[list[existing]]
 
 
-def order_by_argument(registry: Any, type_name: str, sortable: Sequence[str], default_sort: str | None = None) -> Any:
-    """:func:`order_by_type` with its description, for a hand-written list's ``order_by`` parameter."""
+def order_by_argument(registry: Any, type_name: str, sortable: Sequence[str], default_sort: str | None = None,
+                      *, default_text: str | None = None) -> Any:
+    """:func:`order_by_type` with its description, for a hand-written list's ``order_by`` parameter
+    (``default_text``: the default ordering in words, when it is not a list of ``sortable`` keys)."""
     return Annotated[order_by_type(registry, type_name, sortable),
-                     strawberry.argument(description=order_by_description(sortable, default_sort))]
+                     strawberry.argument(description=order_by_description(sortable, default_sort, default_text))]
 
 
 def order_to_service(order_by: Sequence[Any] | None) -> str | None:

@@ -117,13 +117,16 @@ def connection(info: Any, page: Page) -> Slice:
 
 
 def nested_connection(loaders: Any, name: str, batch: Callable[[list, KeysetRequest], dict], key: Any,
-                      request: KeysetRequest, *, count_name: str, count_batch: Callable[[list], dict]) -> Slice:
+                      request: KeysetRequest, *, count_name: str, count_batch: Callable[[list], dict],
+                      sort: str | None = None) -> Slice:
     """A nested list (``Customer.interactions``) as a connection, read for all sibling parents at once:
     ``batch(parent_ids, request)`` → ``{parent_id: KeysetPage}`` (see
     :func:`core.services.paging.seek_windows`), ``count_batch(parent_ids)`` → ``{parent_id: n}`` for
     ``totalCount``, run only when selected. Siblings asked with the same arguments share one batch, so a
-    nested level costs the same few statements whatever the number of parents."""
-    tag = f"{name}:{request.first}:{request.after}:{request.last}:{request.before}:{request.default}"
+    nested level costs the same few statements whatever the number of parents. ``sort`` is the ordering
+    ``batch`` reads in (the field's ``orderBy`` as :func:`api.graphql.ordering.order_to_service` gives
+    it): siblings asked with another ordering are another batch."""
+    tag = f"{name}:{request.first}:{request.after}:{request.last}:{request.before}:{request.default}:{sort}"
     page = loaders.load(tag, lambda ids: batch(ids, request), key, default=None)
     if page is None:
         page = KeysetPage(items=[], cursors=[], has_next=False, has_previous=False)

@@ -65,14 +65,15 @@ def for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
 NESTED_ORDER = (Contact.is_primary.desc(), Contact.name.asc())
 
 
-def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID],
-                        page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
-    """One keyset page of each customer's live contacts (primary first, then by name), for many customers
-    in one statement (a window function; one more when a cursor is given): the nested
-    ``Customer.contacts``. The caller passes customers it already loaded through a permission-checked
-    query."""
+def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                        sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """One keyset page of each customer's live contacts (primary first, then by name; ``sort`` — keys of
+    ``SORTABLE``, as the root list takes them — orders them otherwise), for many customers in one
+    statement (a window function; one more when a cursor is given): the nested ``Customer.contacts``. The
+    caller passes customers it already loaded through a permission-checked query."""
+    order = common.parse_sort(sort, SORTABLE, "name") if sort else NESTED_ORDER
     return paging.seek_windows(db.session(), visible(actor), Contact.customer_id, customer_ids, page,
-                               NESTED_ORDER, Contact.id)
+                               order, Contact.id)
 
 
 def count_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

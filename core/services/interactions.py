@@ -90,12 +90,14 @@ def timeline_order() -> list:
     return [func.coalesce(Interaction.occurred_at, Interaction.due_at).desc()]
 
 
-def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID],
-                        page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
-    """One keyset page of each customer's timeline (newest first), for many customers in one statement
-    (a window function; one more when a cursor is given): the nested ``Customer.interactions``."""
+def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                        sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """One keyset page of each customer's timeline (newest first; ``sort`` — keys of ``SORTABLE``, as the
+    root list takes them — orders it otherwise), for many customers in one statement (a window function;
+    one more when a cursor is given): the nested ``Customer.interactions``."""
+    order = common.parse_sort(sort, SORTABLE, "-occurred_at") if sort else timeline_order()
     return paging.seek_windows(db.session(), visible(actor), Interaction.customer_id, customer_ids, page,
-                               timeline_order(), Interaction.id)
+                               order, Interaction.id)
 
 
 def count_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -161,15 +161,19 @@ def history_for(workflow_name: str, record_ids: list) -> dict:
     return out
 
 
-def history_pages_for(workflow_name: str, record_ids: list, page: Any) -> dict:
+#: the orderings of a record's history (``sort`` of :func:`history_pages_for`)
+HISTORY_SORTABLE = {"at": WorkflowTransitionEntry.at}
+
+
+def history_pages_for(workflow_name: str, record_ids: list, page: Any, sort: str | None = None) -> dict:
     """A keyset page (``page``: a :class:`core.services.paging.KeysetRequest`) of each record's moves in the
-    workflow, oldest first, for many records in one statement (a window): a nested ``history``. The caller
-    read the records through their own permission-checked service."""
-    from core.services import paging
+    workflow, oldest first (``sort="-at"``: newest first), for many records in one statement (a window): a
+    nested ``history``. The caller read the records through their own permission-checked service."""
+    from core.services import common, paging
 
     stmt = select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.workflow == workflow_name)
     return paging.seek_windows(db.session(), stmt, WorkflowTransitionEntry.record_id, record_ids, page,
-                               [WorkflowTransitionEntry.at], WorkflowTransitionEntry.id)
+                               common.parse_sort(sort, HISTORY_SORTABLE, "at"), WorkflowTransitionEntry.id)
 
 
 def history_counts_for(workflow_name: str, record_ids: list) -> dict:
