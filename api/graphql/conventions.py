@@ -13,6 +13,11 @@ Rules (docs/graphql.md, "Conventions"):
 - ``plugin-prefix``: a plugin's object and input types start with the plugin's first word, singular
   (``retail_membership`` → ``Retail…``, ``exhibitions`` → ``Exhibition…``), and its ``Query`` and
   ``Mutation`` fields hold that word (``retailStores``, ``createExhibitionBooth``, ``redeemRetailPoints``).
+- ``ordered-list``: a connection takes ``orderBy: [<Node>Order!]`` (a field enum and a direction,
+  :mod:`api.graphql.ordering`), whatever its default ordering.
+- ``list-arguments``: a connection's arguments are the paging ones (``first``, ``after``, ``last``,
+  ``before``), ``filter`` (one ``<Node>Filter`` input holding every condition) and ``orderBy``; nothing
+  loose beside them.
 - ``input-name``: an input is never ``<Type>Input`` for a record type of the schema (a type with an
   ``id``; a value object's mirror, ``LabelInput`` for ``Label``, is fine);
   ``<X>CreateInput`` / ``<X>UpdateInput`` name an object type ``X`` or the mutation ``create<X>`` /
@@ -30,7 +35,10 @@ from typing import Any, Iterator
 from graphql import (GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLList, GraphQLNonNull,
                      GraphQLObjectType, GraphQLScalarType, get_named_type)
 
-RULES = ("description", "record-list", "closed-vocabulary", "plugin-prefix", "input-name")
+RULES = ("description", "record-list", "closed-vocabulary", "plugin-prefix", "input-name", "ordered-list",
+         "list-arguments")
+#: the arguments a connection may take (``list-arguments``)
+LIST_ARGUMENTS = {"first", "after", "last", "before", "filter", "orderBy"}
 #: the ``metadata`` key of a field (``strawberry.field(metadata=...)``) saying which rule does not apply to it
 #: and why; set it with :func:`open_vocabulary` or :func:`bounded_list`, never by hand
 EXEMPT = "trellis.conventions.exempt"
@@ -119,10 +127,29 @@ def _check(schema: Any, registry: Any) -> Iterator[Finding]:
             if field_name in VOCABULARY_NAMES and getattr(named, "name", None) == "String" \
                     and "closed-vocabulary" not in exempt:
                 yield Finding("closed-vocabulary", place, field_owner)
+            if gql_type is not schema.mutation_type and _is_connection(named):
+                yield from _check_list_arguments(place, field, named, field_owner)
             if isinstance(returned, GraphQLList) and gql_type is not schema.mutation_type \
                     and "record-list" not in exempt \
                     and isinstance(named, GraphQLObjectType) and node is not None and node in named.interfaces:
                 yield Finding("record-list", place, field_owner)
+
+
+def _is_connection(named: Any) -> bool:
+    return isinstance(named, GraphQLObjectType) and named.name.endswith("Connection") \
+        and {"edges", "pageInfo"} <= set(named.fields)
+
+
+def _check_list_arguments(place: str, field: Any, connection: Any, owner: str) -> Iterator[Finding]:
+    """``ordered-list`` and ``list-arguments`` for one connection field."""
+    node_name = get_named_type(get_named_type(connection.fields["edges"].type).fields["node"].type).name
+    order = field.args.get("orderBy")
+    if order is None or get_named_type(order.type).name != f"{node_name}Order":
+        yield Finding("ordered-list", place, owner)
+    for arg_name, arg in field.args.items():
+        if arg_name not in LIST_ARGUMENTS or (
+                arg_name == "filter" and get_named_type(arg.type).name != f"{node_name}Filter"):
+            yield Finding("list-arguments", f"{place}({arg_name})", owner)
 
 
 def _field_owner(registry: Any, type_name: str, field_name: str, default: str) -> str:
