@@ -73,11 +73,14 @@ class Workflow:
     def record_type(self) -> str:
         return self.model.__table__.name
 
-    def state(self, name: str) -> State:
+    def state(self, name: str, *, argument: str | None = None) -> State:
+        """The state ``name``; an unknown one is a ValidationFailed naming ``argument`` (the input the name
+        came in, ``to``), or the workflow's field when not given."""
         for s in self.states:
             if s.name == name:
                 return s
-        raise ValidationFailed(fields={self.field: [f"Unknown state '{name}'. Known: {', '.join(self.state_names)}."]})
+        raise ValidationFailed(fields={argument or self.field: [
+            f"Unknown state '{name}'. Known: {', '.join(self.state_names)}."]})
 
     @property
     def state_names(self) -> list[str]:
@@ -94,16 +97,17 @@ class Workflow:
                 out.append(t.target)
         return out
 
-    def find(self, source: str, target: str, trigger: str) -> Transition:
-        """The transition that permits the move, or ValidationFailed naming the allowed targets."""
-        self.state(target)
+    def find(self, source: str, target: str, trigger: str, *, argument: str | None = None) -> Transition:
+        """The transition that permits the move, or ValidationFailed naming the allowed targets, under
+        ``argument`` (the input the target came in) or else the workflow's field."""
+        self.state(target, argument=argument)
         for t in self.transitions:
             if t.source in (source, ANY) and t.target == target and trigger in t.triggers and source != target:
                 return t
         allowed = self.targets(source, trigger)
         raise ValidationFailed(
             f"Cannot move from '{source}' to '{target}'.",
-            fields={self.field: [f"Cannot move from '{source}' to '{target}'. Allowed: "
+            fields={argument or self.field: [f"Cannot move from '{source}' to '{target}'. Allowed: "
                                  f"{', '.join(allowed) if allowed else 'none'}."]},
         )
 

@@ -155,7 +155,7 @@ def change_stage(actor: Any, customer_id: Any, data: Mapping[str, Any]) -> Custo
     gets Forbidden and asks with :func:`request_stage_change`."""
     customer = get(actor, customer_id)
     values = common.validate(StageChange, data)
-    workflow.transition(actor, lifecycle.WORKFLOW, customer, values["to"], reason=values["reason"])
+    workflow.transition(actor, lifecycle.WORKFLOW, customer, values["to"], reason=values["reason"], argument="to")
     return customer
 
 

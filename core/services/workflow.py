@@ -41,15 +41,16 @@ def is_approver(user: User) -> bool:
 
 
 def check_move(actor: Any, workflow: Workflow, source: str, to: str, *, trigger: str, reason: str,
-               approved_by: Any = None) -> Any:
+               approved_by: Any = None, argument: str | None = None) -> Any:
     """Check a move is declared for ``trigger`` and its reason fits; returns who approved it (the actor
-    itself for a manual move needing approval that a manager or admin makes). Raises ValidationFailed, or
-    Forbidden when the move needs an approval the actor cannot give."""
+    itself for a manual move needing approval that a manager or admin makes). Raises ValidationFailed
+    (an unknown or refused target under ``argument``, the name of the input it came in; default: the
+    workflow's field), or Forbidden when the move needs an approval the actor cannot give."""
     if trigger not in TRIGGERS:
         raise ValidationFailed(fields={"trigger": [f"One of: {', '.join(TRIGGERS)}."]})
     if reason and len(reason) > 2000:
         raise ValidationFailed(fields={"reason": ["At most 2000 characters."]})
-    rule = workflow.find(source, to, trigger)
+    rule = workflow.find(source, to, trigger, argument=argument)
     if rule.needs_approval and trigger == MANUAL and approved_by is None:
         if actor is not None and is_approver(actor):
             return actor
@@ -76,11 +77,14 @@ def move_payload(workflow: Workflow, source: str, to: str, *, trigger: str, even
 
 def transition(actor: Any, workflow_name: str, record: Any, to: str, *, reason: str = "",
                trigger: str = MANUAL, event: str | None = None, approved_by: User | None = None,
-               at: datetime | None = None) -> WorkflowTransitionEntry:
-    """Move ``record`` (already loaded through a permission-checked service) to state ``to``."""
+               at: datetime | None = None, argument: str | None = None) -> WorkflowTransitionEntry:
+    """Move ``record`` (already loaded through a permission-checked service) to state ``to``. A refused
+    or unknown ``to`` is a ValidationFailed naming ``argument`` — the input field the client sent the
+    state in (``"to"``) — or, when not given, the workflow's field (``stage``)."""
     workflow = _workflow(workflow_name)
     source = getattr(record, workflow.field)
-    approved_by = check_move(actor, workflow, source, to, trigger=trigger, reason=reason, approved_by=approved_by)
+    approved_by = check_move(actor, workflow, source, to, trigger=trigger, reason=reason, approved_by=approved_by,
+                             argument=argument)
     now = at or utcnow()
     entry = WorkflowTransitionEntry(**history_values(
         workflow, record.id, source, to, at=now, actor=actor, approved_by=approved_by, trigger=trigger,
@@ -202,11 +206,11 @@ def approvers_of(user: User) -> list[User]:
 
 
 def request_approval(actor: User, workflow_name: str, record: Any, to: str, *, reason: str = "") -> ApprovalRequest:
-    """Ask for a move that needs approval; the approvers are notified."""
+    """Ask for a move that needs approval (sent as ``to``: errors name it); the approvers are notified."""
     from core.services.notifications import notify
 
     workflow = _workflow(workflow_name)
-    rule = workflow.find(getattr(record, workflow.field), to, MANUAL)
+    rule = workflow.find(getattr(record, workflow.field), to, MANUAL, argument="to")
     if not rule.needs_approval:
         raise ValidationFailed(fields={"to": ["This move needs no approval: make it directly."]})
     if not reason.strip():

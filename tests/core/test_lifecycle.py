@@ -55,7 +55,7 @@ def test_illegal_move_is_422_naming_the_allowed_targets(api):
     customer = create(api)
     response = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage", json={"to": "repeat"})
     assert response.status_code == 422
-    message = response.get_json()["errors"]["json"]["stage"][0]
+    message = response.get_json()["errors"]["json"]["to"][0]   # the field sent, not the record's
     assert "Allowed: intent, first_purchase, lost" in message
 
 
@@ -359,3 +359,17 @@ def test_jobs_from_plugins_run_in_tick_and_a_failing_one_does_not_stop_the_other
     _, runtime, _ = plugin_app(extra)
     results = dict(run_all(runtime, utcnow()))
     assert isinstance(results["cron.boom"], RuntimeError) and results["cron.count"] == 1
+
+
+def test_a_refused_or_unknown_target_is_reported_under_to_the_field_the_client_sent(api):
+    """The workflow names the argument that carried the state (``to``), not the record's ``stage``, in a
+    move and in a request for approval alike."""
+    customer = create(api)
+    rep = api.as_("rep")
+    for url, body in ((f"/api/v1/customers/{customer['id']}/stage", {"to": "repeat"}),
+                      (f"/api/v1/customers/{customer['id']}/stage-requests", {"to": "repeat", "reason": "why not"})):
+        response = rep.post(url, json=body)
+        assert response.status_code == 422, response.get_json()
+        assert list(response.get_json()["errors"]["json"]) == ["to"]
+        assert "Allowed:" in response.get_json()["errors"]["json"]["to"][0]
+    assert rep.get(f"/api/v1/customers/{customer['id']}").get_json()["stage"] == "potential"

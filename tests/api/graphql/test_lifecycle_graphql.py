@@ -25,7 +25,7 @@ def test_stage_moves_approvals_and_history(api, people):
     refused = gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: REPEAT) { stage } }',
                   id=customer["id"])
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "Allowed: potential, first_purchase, lost" in refused["errors"][0]["extensions"]["fields"]["stage"][0]
+    assert "Allowed: potential, first_purchase, lost" in refused["errors"][0]["extensions"]["fields"]["to"][0]
     forbidden = gql(api, "rep", 'mutation($id: ID!) { changeStage(customerId: $id, to: LOST) { stage } }',
                     id=customer["id"])
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
