@@ -42,6 +42,17 @@ def register_types(registry) -> None:
     vocabulary = registry.vocabulary_enum
     Tier = vocabulary("retail_membership_membership.tier.state")
     PaymentMethod = vocabulary("retail_membership_payment_method")
+    StaffOrder = order_by_argument(registry, "RetailStoreStaff", list(services.STAFF_SORTABLE),
+                                   default_text="longest-serving first (the order they were assigned)")
+    PointsEntryOrder = order_by_argument(
+        registry, "RetailPointsEntry", list(services.LEDGER_SORTABLE),
+        default_text="newest first (OCCURRED_AT DESC; entries of the same moment, the last recorded first)")
+    # the same input as the root list `retailPurchases` takes (same keys and default)
+    PurchaseOrder = order_by_argument(registry, "RetailPurchase", list(services.PURCHASE_SORT), "-occurred_at")
+    OccasionOrder = order_by_argument(registry, "RetailOccasion", list(services.OCCASION_SORTABLE),
+                                      services.OCCASION_DEFAULT_SORT)
+    CampaignMemberOrder = order_by_argument(registry, "RetailCampaignMember", list(campaigns.MEMBER_SORTABLE),
+                                            campaigns.MEMBER_DEFAULT_SORT)
 
     @registry.type("RetailTier")
     class RetailTier:
@@ -76,10 +87,13 @@ def register_types(registry) -> None:
 
         @strawberry.field(description="Who works at the store, longest-serving first (20 by default): store staff see the members of their stores.")
         def staff(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                  before: Before = None) -> registry.connection("RetailStoreStaff"):
-            return nested_connection(info.context.loaders, "retail_membership.staff", services.staff_pages_for,
+                  before: Before = None, order_by: StaffOrder = None) -> registry.connection("RetailStoreStaff"):
+            sort = order_to_service(order_by)
+            return nested_connection(info.context.loaders, "retail_membership.staff",
+                                     lambda ids, request: services.staff_pages_for(ids, request, sort),
                                      self.id, page_request(first, after, last, before),
-                                     count_name="retail_membership.staff_counts", count_batch=services.staff_counts)
+                                     count_name="retail_membership.staff_counts", count_batch=services.staff_counts,
+                                     sort=sort)
 
     @registry.type("RetailStoreStaff")
     class RetailStoreStaff:
@@ -260,28 +274,33 @@ def register_types(registry) -> None:
 
         @strawberry.field(description="The points ledger, newest first.")
         def ledger(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                   before: Before = None) -> registry.connection("RetailPointsEntry"):
-            return nested_connection(info.context.loaders, "retail_membership.ledger", services.ledger_pages_for,
+                   before: Before = None, order_by: PointsEntryOrder = None) -> registry.connection("RetailPointsEntry"):
+            sort = order_to_service(order_by)
+            return nested_connection(info.context.loaders, "retail_membership.ledger",
+                                     lambda ids, request: services.ledger_pages_for(ids, request, sort),
                                      self.id, page_request(first, after, last, before, default=10),
                                      count_name="retail_membership.ledger_counts",
-                                     count_batch=services.ledger_counts)
+                                     count_batch=services.ledger_counts, sort=sort)
 
         @strawberry.field(description="Purchases, newest first.")
         def purchases(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None) -> registry.connection("RetailPurchase"):
+                      before: Before = None, order_by: PurchaseOrder = None) -> registry.connection("RetailPurchase"):
+            sort = order_to_service(order_by)
             return nested_connection(info.context.loaders, "retail_membership.purchases",
-                                     services.purchase_pages_for, self.id,
+                                     lambda ids, request: services.purchase_pages_for(ids, request, sort), self.id,
                                      page_request(first, after, last, before, default=10),
                                      count_name="retail_membership.purchase_counts",
-                                     count_batch=services.purchase_counts)
+                                     count_batch=services.purchase_counts, sort=sort)
 
         @strawberry.field(description="Family occasions the store greets the member for, in calendar order (20 by default).")
         def occasions(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None) -> registry.connection("RetailOccasion"):
+                      before: Before = None, order_by: OccasionOrder = None) -> registry.connection("RetailOccasion"):
+            sort = order_to_service(order_by)
             return nested_connection(info.context.loaders, "retail_membership.occasions",
-                                     services.occasion_pages_for, self.id, page_request(first, after, last, before),
+                                     lambda ids, request: services.occasion_pages_for(ids, request, sort), self.id,
+                                     page_request(first, after, last, before),
                                      count_name="retail_membership.occasion_counts",
-                                     count_batch=services.occasion_counts)
+                                     count_batch=services.occasion_counts, sort=sort)
 
     @registry.type("RetailGroupResult")
     class RetailGroupResult:
@@ -336,13 +355,14 @@ def register_types(registry) -> None:
 
         @strawberry.field(description="Who is in which group, and their coupon, treated first (20 by default); members you may not see are left out.")
         def members(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                    before: Before = None) -> registry.connection("RetailCampaignMember"):
-            user = info.context.user
+                    before: Before = None, order_by: CampaignMemberOrder = None
+                    ) -> registry.connection("RetailCampaignMember"):
+            user, sort = info.context.user, order_to_service(order_by)
             return nested_connection(info.context.loaders, "retail_membership.campaign_members",
-                                     lambda ids, request: campaigns.member_pages_for(user, ids, request), self.id,
+                                     lambda ids, request: campaigns.member_pages_for(user, ids, request, sort), self.id,
                                      page_request(first, after, last, before),
                                      count_name="retail_membership.campaign_member_counts",
-                                     count_batch=lambda ids: campaigns.member_counts(user, ids))
+                                     count_batch=lambda ids: campaigns.member_counts(user, ids), sort=sort)
 
     @registry.input("RetailPurchaseLineCreateInput")
     class RetailPurchaseLineCreateInput:
@@ -606,6 +626,8 @@ def type_fields(registry) -> dict:
 
 def query_fields(registry) -> dict:
     member_order = order_by_argument(registry, "RetailMembership", services.MEMBER_SORT, "card_number")
+    refund_order = order_by_argument(registry, "RetailRefund", list(services.REFUND_SORTABLE), "-occurred_at")
+    lapse_order = order_by_argument(registry, "RetailLapse", list(services.LAPSE_SORTABLE), "-flagged_at")
 
     def retail_membership(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("RetailMembership")]:
         return services.get_membership(info.context.user, id)
@@ -627,19 +649,21 @@ def query_fields(registry) -> dict:
         return list(program.current().tiers)
 
     def retail_refunds(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                       before: Before = None, filter: Optional[registry.ref("RetailRefundFilter")] = None
-                       ) -> registry.connection("RetailRefund"):
+                       before: Before = None, filter: Optional[registry.ref("RetailRefundFilter")] = None,
+                       order_by: refund_order = None) -> registry.connection("RetailRefund"):
         request = page_request(first, after, last, before)
         with field_names(prefix="filter."):
-            page = services.list_refunds(info.context.user, input_to_dict(filter), page=request)
+            page = services.list_refunds(info.context.user, input_to_dict(filter), page=request,
+                                         sort=order_to_service(order_by))
         return connection(info, page)
 
     def retail_lapses(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None, filter: Optional[registry.ref("RetailLapseFilter")] = None
-                      ) -> registry.connection("RetailLapse"):
+                      before: Before = None, filter: Optional[registry.ref("RetailLapseFilter")] = None,
+                      order_by: lapse_order = None) -> registry.connection("RetailLapse"):
         request = page_request(first, after, last, before)
         with field_names(prefix="filter."):
-            page = services.list_lapses(info.context.user, input_to_dict(filter), page=request)
+            page = services.list_lapses(info.context.user, input_to_dict(filter), page=request,
+                                        sort=order_to_service(order_by))
         return connection(info, page)
 
     return {

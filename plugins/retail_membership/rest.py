@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_login import current_user
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
                            crud_blueprint, json_body, list_args_schema, list_query, served)
@@ -29,6 +29,13 @@ class TierTransitionOut(Schema):
     reason = fields.String()
 
 
+def _sorted(name: str, sortable, base: type[Schema] = CursorArgs) -> type[Schema]:
+    """A sub-list's query arguments: ``base``'s (the cursors) plus ``sort`` (keys of ``sortable``)."""
+    # other query keys pass through, as before ``sort`` was taken
+    return type(name, (base,), {"Meta": type("Meta", (), {"unknown": EXCLUDE}), "sort": fields.String(
+        metadata={"description": "Comma-separated keys, '-' for descending: " + ", ".join(sortable)})})
+
+
 def _memberships_list(actor, filters, *, page, sort=None):
     return services.list_memberships(actor, filters, page=page, sort=sort)
 
@@ -43,10 +50,11 @@ def blueprints() -> list[Blueprint]:
         filter_schema=S.StoreFilter, sortable=list(services.STORE_SORT))
 
     @stores.route("/<uuid:store_id>/staff")
+    @stores.arguments(_sorted("StaffListArgs", services.STAFF_SORTABLE, Schema), location="query", as_kwargs=False)
     @stores.response(200, S.StaffOut(many=True))
-    def store_staff(store_id):
-        """The store's staff"""
-        return services.staff_of(current_user, store_id)
+    def store_staff(args, store_id):
+        """The store's staff, longest-serving first"""
+        return services.staff_of(current_user, store_id, sort=args.get("sort"))
 
     @stores.route("/<uuid:store_id>/staff", methods=["POST"])
     @stores.doc(**body_doc(S.StaffAssign))
@@ -71,13 +79,14 @@ def blueprints() -> list[Blueprint]:
         filter_schema=S.MembershipFilter, sortable=list(services.MEMBER_SORT))
 
     @members.route("/<uuid:membership_id>/ledger")
-    @members.arguments(CursorArgs, location="query", as_kwargs=False)
+    @members.arguments(_sorted("LedgerListArgs", services.LEDGER_SORTABLE), location="query", as_kwargs=False)
     @members.response(200, S.PointsEntryOut(many=True), headers={"Link": LINK_HEADER})
     @members.paginate(max_page_size=MAX_PAGE_SIZE)
     def ledger(_args, membership_id, pagination_parameters):
         """The points ledger, newest first (append-only)"""
-        _filters, paging = list_query(pagination_parameters, _args)
-        return served(pagination_parameters, services.ledger(current_user, membership_id, page=paging))
+        args, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, services.ledger(current_user, membership_id, page=paging,
+                                                             sort=args.get("sort")))
 
     @members.route("/<uuid:membership_id>/balance")
     @members.response(200, S.BalanceOut)
@@ -113,21 +122,23 @@ def blueprints() -> list[Blueprint]:
         return services.tier_history(current_user, membership_id)
 
     @members.route("/<uuid:membership_id>/purchases")
-    @members.arguments(CursorArgs, location="query", as_kwargs=False)
+    @members.arguments(_sorted("MemberPurchaseListArgs", services.PURCHASE_SORT), location="query", as_kwargs=False)
     @members.response(200, S.PurchaseOut(many=True), headers={"Link": LINK_HEADER})
     @members.paginate(max_page_size=MAX_PAGE_SIZE)
     def member_purchases(_args, membership_id, pagination_parameters):
         """The member's purchases, newest first"""
         member = services.get_membership(current_user, membership_id)
-        _filters, paging = list_query(pagination_parameters, _args)
-        return served(pagination_parameters,
-                      services.list_purchases(current_user, {"membership_id": str(member.id)}, page=paging))
+        args, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, services.list_purchases(
+            current_user, {"membership_id": str(member.id)}, page=paging, sort=args.get("sort")))
 
     @members.route("/<uuid:membership_id>/occasions")
+    @members.arguments(_sorted("OccasionListArgs", services.OCCASION_SORTABLE, Schema), location="query",
+                       as_kwargs=False)
     @members.response(200, S.OccasionOut(many=True))
-    def occasions(membership_id):
-        """Family occasions the store greets the member for"""
-        return services.occasions_of(current_user, membership_id)
+    def occasions(args, membership_id):
+        """Family occasions the store greets the member for, in calendar order"""
+        return services.occasions_of(current_user, membership_id, sort=args.get("sort"))
 
     @members.route("/<uuid:membership_id>/occasions", methods=["POST"])
     @members.doc(**body_doc(S.OccasionIn))
@@ -179,13 +190,15 @@ def blueprints() -> list[Blueprint]:
         return services.get_purchase(current_user, purchase_id)
 
     @sales.route("/refunds")
-    @sales.arguments(list_args_schema(S.RefundFilter, []), location="query", as_kwargs=False)
+    @sales.arguments(list_args_schema(S.RefundFilter, list(services.REFUND_SORTABLE)), location="query",
+                     as_kwargs=False)
     @sales.response(200, S.RefundOut(many=True), headers={"Link": LINK_HEADER})
     @sales.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_refunds(_args_, pagination_parameters):
         """Refunds you may see, newest first"""
         filters, paging = list_query(pagination_parameters)
-        return served(pagination_parameters, services.list_refunds(current_user, filters, page=paging))
+        sort = filters.pop("sort", None)
+        return served(pagination_parameters, services.list_refunds(current_user, filters, page=paging, sort=sort))
 
     @sales.route("/refunds", methods=["POST"])
     @sales.doc(**body_doc(S.RefundIn))
@@ -204,13 +217,15 @@ def blueprints() -> list[Blueprint]:
         return services.tiers()
 
     @sales.route("/lapses")
-    @sales.arguments(list_args_schema(S.LapseFilter, []), location="query", as_kwargs=False)
+    @sales.arguments(list_args_schema(S.LapseFilter, list(services.LAPSE_SORTABLE)), location="query",
+                     as_kwargs=False)
     @sales.response(200, S.LapseOut(many=True), headers={"Link": LINK_HEADER})
     @sales.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_lapses(_args_, pagination_parameters):
-        """Lapsed regulars flagged by `trellis tick`"""
+        """Lapsed regulars flagged by `trellis tick`, newest flag first"""
         filters, paging = list_query(pagination_parameters)
-        return served(pagination_parameters, services.list_lapses(current_user, filters, page=paging))
+        sort = filters.pop("sort", None)
+        return served(pagination_parameters, services.list_lapses(current_user, filters, page=paging, sort=sort))
 
     promo = crud_blueprint(
         "retail_membership_campaigns", "/campaigns",
@@ -241,13 +256,14 @@ def blueprints() -> list[Blueprint]:
         return campaigns.result(current_user, campaign_id, args)
 
     @promo.route("/<uuid:campaign_id>/members")
-    @promo.arguments(CursorArgs, location="query", as_kwargs=False)
+    @promo.arguments(_sorted("CampaignMemberListArgs", campaigns.MEMBER_SORTABLE), location="query", as_kwargs=False)
     @promo.response(200, S.CampaignMemberOut(many=True), headers={"Link": LINK_HEADER})
     @promo.paginate(max_page_size=MAX_PAGE_SIZE)
     def campaign_members(_args, campaign_id, pagination_parameters):
         """Who is in which group (and their coupon)"""
-        _filters, paging = list_query(pagination_parameters, _args)
-        return served(pagination_parameters, campaigns.members(current_user, campaign_id, page=paging))
+        args, paging = list_query(pagination_parameters, _args)
+        return served(pagination_parameters, campaigns.members(current_user, campaign_id, page=paging,
+                                                               sort=args.get("sort")))
 
     coupons = Blueprint("retail_membership_coupons", "retail_membership_coupons", url_prefix="/coupons",
                         description="Single-use coupon codes.")

@@ -193,14 +193,30 @@ def stores_by_id(ids: list[uuid.UUID]) -> dict[uuid.UUID, RetailStore]:
     return {s.id: s for s in db.session().scalars(select(RetailStore).where(RetailStore.id.in_(ids)))}
 
 
-def staff_of(actor: Any, store_id: Any, *, page=None):
-    """The store's staff, longest-serving first: a list, or one :class:`common.Page` when ``page`` is
-    given (GraphQL's ``RetailStore.staff`` connection)."""
+#: the orderings of a store's staff (``sort`` of :func:`staff_of` and :func:`staff_pages_for`): the user's
+#: name or email; without one, longest-serving first (the order they were assigned)
+STAFF_SORTABLE = {"name": User.name, "email": User.email}
+STAFF_ORDER = (RetailStoreStaff.created_at,)
+
+
+def _staff(sort: str | None):
+    """The staff rows and their ORDER BY: the users are joined only to sort by their name or email."""
+    stmt = select(RetailStoreStaff)
+    if not sort:
+        return stmt, list(STAFF_ORDER)
+    order = common.parse_sort(sort, STAFF_SORTABLE, "name")
+    return stmt.join(User, User.id == RetailStoreStaff.user_id), order
+
+
+def staff_of(actor: Any, store_id: Any, *, page=None, sort: str | None = None):
+    """The store's staff, longest-serving first (``sort`` — keys of ``STAFF_SORTABLE`` — orders them
+    otherwise): a list, or one :class:`common.Page` when ``page`` is given."""
     store = get_store(actor, store_id)
-    stmt = select(RetailStoreStaff).where(RetailStoreStaff.store_id == store.id)
+    stmt, order = _staff(sort)
+    stmt = stmt.where(RetailStoreStaff.store_id == store.id)
     if page is not None:
-        return common.paginate(stmt, page, [RetailStoreStaff.created_at], RetailStoreStaff.id)
-    return list(db.session().scalars(stmt.order_by(RetailStoreStaff.created_at, RetailStoreStaff.id)))
+        return common.paginate(stmt, page, order, RetailStoreStaff.id)
+    return list(db.session().scalars(stmt.order_by(*order, RetailStoreStaff.id)))
 
 
 def assign_staff(actor: Any, store_id: Any, data: Mapping[str, Any]) -> RetailStoreStaff:
@@ -404,15 +420,23 @@ def visible_occasions(actor: Any):
         select(RetailMembership.id).where(visibility(actor, RetailMembership), RetailMembership.deleted_at.is_(None))))
 
 
-def occasions_of(actor: Any, membership_id: Any, *, page=None):
-    """The member's occasions in calendar order: a list, or one :class:`common.Page` when ``page`` is
-    given (GraphQL's ``RetailMembership.occasions`` connection)."""
+#: the orderings of a member's occasions (``sort`` of :func:`occasions_of` and :func:`occasion_pages_for`)
+OCCASION_SORTABLE = {"month": RetailOccasion.month, "day": RetailOccasion.day, "year": RetailOccasion.year,
+                     "name": RetailOccasion.name}
+#: calendar order
+OCCASION_DEFAULT_SORT = "month,day"
+
+
+def occasions_of(actor: Any, membership_id: Any, *, page=None, sort: str | None = None):
+    """The member's occasions in calendar order (``sort`` — keys of ``OCCASION_SORTABLE`` — orders them
+    otherwise): a list, or one :class:`common.Page` when ``page`` is given."""
     membership = get_membership(actor, membership_id)
     stmt = select(RetailOccasion).where(RetailOccasion.membership_id == membership.id,
                                         RetailOccasion.deleted_at.is_(None))
+    order = common.parse_sort(sort, OCCASION_SORTABLE, OCCASION_DEFAULT_SORT)
     if page is not None:
-        return common.paginate(stmt, page, [RetailOccasion.month, RetailOccasion.day], RetailOccasion.id)
-    return list(db.session().scalars(stmt.order_by(RetailOccasion.month, RetailOccasion.day, RetailOccasion.id)))
+        return common.paginate(stmt, page, order, RetailOccasion.id)
+    return list(db.session().scalars(stmt.order_by(*order, RetailOccasion.id)))
 
 
 def add_occasion(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailOccasion:
@@ -578,11 +602,23 @@ def earn_points(total: Decimal, tier_code: str) -> int:
     return max(int(value), 0)
 
 
-def ledger(actor: Any, membership_id: Any, *, page=common.PageRequest()):
+#: the orderings of a member's ledger (``sort`` of :func:`ledger` and :func:`ledger_pages_for`)
+LEDGER_SORTABLE = {"occurred_at": RetailPointsEntry.occurred_at, "points": RetailPointsEntry.points,
+                   "balance_after": RetailPointsEntry.balance_after, "expires_at": RetailPointsEntry.expires_at}
+#: newest first; entries of the same moment in the order they were written, the last first
+LEDGER_ORDER = (RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc())
+
+
+def _ledger_order(sort: str | None) -> list:
+    return common.parse_sort(sort, LEDGER_SORTABLE, "-occurred_at") if sort else list(LEDGER_ORDER)
+
+
+def ledger(actor: Any, membership_id: Any, *, page=common.PageRequest(), sort: str | None = None):
+    """One page of the member's points ledger, newest first (``sort`` — keys of ``LEDGER_SORTABLE`` —
+    orders it otherwise)."""
     membership = get_membership(actor, membership_id)
     stmt = select(RetailPointsEntry).where(RetailPointsEntry.membership_id == membership.id)
-    return common.paginate(stmt, page, [RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc()],
-                           RetailPointsEntry.id)
+    return common.paginate(stmt, page, _ledger_order(sort), RetailPointsEntry.id)
 
 
 def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list[RetailPointsEntry]]:
@@ -604,12 +640,12 @@ def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, 
     return out
 
 
-def ledger_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each member's ledger (newest first), in one statement (a window function)."""
+def ledger_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                     sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each member's ledger (newest first; ``sort`` — keys of ``LEDGER_SORTABLE`` —
+    orders it otherwise), in one statement (a window function)."""
     return paging.seek_windows(db.session(), select(RetailPointsEntry), RetailPointsEntry.membership_id,
-                               membership_ids, page,
-                               [RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc()],
-                               RetailPointsEntry.id)
+                               membership_ids, page, _ledger_order(sort), RetailPointsEntry.id)
 
 
 def _fifo(lots: list[tuple[datetime, int]], debit: int) -> list[tuple[datetime, int]]:
@@ -796,11 +832,13 @@ def purchases_page_for(membership_ids: list[uuid.UUID], offset: int, limit: int)
     return out
 
 
-def purchase_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each member's purchases (newest first), in one statement (a window function)."""
+def purchase_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                       sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each member's purchases (newest first; ``sort`` — keys of ``PURCHASE_SORT``, as
+    :func:`list_purchases` takes them — orders them otherwise), in one statement (a window function)."""
     return paging.seek_windows(db.session(), select(RetailPurchase).where(RetailPurchase.deleted_at.is_(None)),
                                RetailPurchase.membership_id, membership_ids, page,
-                               [RetailPurchase.occurred_at.desc()], RetailPurchase.id)
+                               common.parse_sort(sort, PURCHASE_SORT, "-occurred_at"), RetailPurchase.id)
 
 
 def purchase_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -817,22 +855,27 @@ def _live_occasions():
     return select(RetailOccasion).where(RetailOccasion.deleted_at.is_(None))
 
 
-def occasion_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each member's occasions (calendar order), in one statement; the members are ones
-    the caller was allowed to read (GraphQL's ``RetailMembership.occasions``, as :func:`occasions_of`)."""
+def occasion_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                       sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each member's occasions (calendar order; ``sort`` — keys of ``OCCASION_SORTABLE``
+    — orders them otherwise), in one statement; the members are ones the caller was allowed to read
+    (GraphQL's ``RetailMembership.occasions``, as :func:`occasions_of`)."""
     return paging.seek_windows(db.session(), _live_occasions(), RetailOccasion.membership_id, membership_ids, page,
-                               [RetailOccasion.month, RetailOccasion.day], RetailOccasion.id)
+                               common.parse_sort(sort, OCCASION_SORTABLE, OCCASION_DEFAULT_SORT), RetailOccasion.id)
 
 
 def occasion_counts(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return paging.count_windows(db.session(), _live_occasions(), RetailOccasion.membership_id, membership_ids)
 
 
-def staff_pages_for(store_ids: list[uuid.UUID], page: paging.KeysetRequest) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each store's staff (longest-serving first), in one statement; the stores are ones
-    the caller was allowed to read (GraphQL's ``RetailStore.staff``, as :func:`staff_of`)."""
-    return paging.seek_windows(db.session(), select(RetailStoreStaff), RetailStoreStaff.store_id, store_ids, page,
-                               [RetailStoreStaff.created_at], RetailStoreStaff.id)
+def staff_pages_for(store_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                    sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each store's staff (longest-serving first; ``sort`` — keys of ``STAFF_SORTABLE``
+    — orders them otherwise), in one statement; the stores are ones the caller was allowed to read
+    (GraphQL's ``RetailStore.staff``, as :func:`staff_of`)."""
+    stmt, order = _staff(sort)
+    return paging.seek_windows(db.session(), stmt, RetailStoreStaff.store_id, store_ids, page, order,
+                               RetailStoreStaff.id)
 
 
 def staff_counts(store_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -1048,12 +1091,18 @@ def _reward_referrer(actor: User, member: RetailMembership, purchase: RetailPurc
 
 # --- refunds -----------------------------------------------------------------------------------------
 
+#: the orderings of the refunds list (``sort`` of :func:`list_refunds`)
+REFUND_SORTABLE = {"occurred_at": RetailRefund.occurred_at, "amount": RetailRefund.amount,
+                   "points_reversed": RetailRefund.points_reversed, "created_at": RetailRefund.created_at}
+
+
 def list_refunds(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    """Refunds of the members the actor may see, newest first (``sort``: keys of ``REFUND_SORTABLE``)."""
     f = common.validate(S.RefundFilter, dict(filters or {}))
     stmt = select(RetailRefund).where(visibility(actor, RetailRefund), RetailRefund.deleted_at.is_(None))
     for key, value in f.items():
         stmt = stmt.where(getattr(RetailRefund, key) == value)
-    return common.paginate(stmt, page, [RetailRefund.occurred_at.desc()], RetailRefund.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, REFUND_SORTABLE, "-occurred_at"), RetailRefund.id)
 
 
 def _refunded(purchase: RetailPurchase, values: Mapping[str, Any]) -> RetailRefund | None:
@@ -1132,7 +1181,15 @@ def refund_out(actor: Any, data: Mapping[str, Any]) -> RetailRefund:
 
 # --- lapsed regulars ---------------------------------------------------------------------------------
 
-def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest()):
+#: the orderings of the lapsed regulars (``sort`` of :func:`list_lapses`)
+LAPSE_SORTABLE = {"flagged_at": RetailLapseAlert.flagged_at, "last_purchase_at": RetailLapseAlert.last_purchase_at,
+                  "absent_days": RetailLapseAlert.absent_days, "usual_gap_days": RetailLapseAlert.usual_gap_days,
+                  "returned_at": RetailLapseAlert.returned_at}
+
+
+def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    """Lapsed regulars of the members the actor may see, newest flag first (``sort``: keys of
+    ``LAPSE_SORTABLE``)."""
     f = common.validate(S.LapseFilter, dict(filters or {}))
     stmt = select(RetailLapseAlert).where(visibility(actor, RetailLapseAlert))
     if f.get("open"):
@@ -1140,5 +1197,5 @@ def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=co
     if f.get("store_id"):
         stmt = stmt.where(RetailLapseAlert.membership_id.in_(
             select(RetailMembership.id).where(RetailMembership.home_store_id == f["store_id"])))
-    return common.paginate(stmt, page, [RetailLapseAlert.flagged_at.desc()], RetailLapseAlert.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, LAPSE_SORTABLE, "-flagged_at"), RetailLapseAlert.id)
 
