@@ -51,6 +51,11 @@ def trellis_graphql_types(registry):
     vocabulary = registry.vocabulary_enum
     VisitorCategory, ProductCategory = vocabulary("exhibitions_visitor_category"), vocabulary("exhibitions_product_category")
     PurchaseIntent, LeadRating = vocabulary("exhibitions_purchase_intent"), vocabulary("exhibitions_lead_rating")
+    # the same inputs the root lists exhibitionParticipations / exhibitionVisitorRegistrations take
+    ParticipationOrder = order_by_argument(registry, "ExhibitionParticipation", list(svc.PARTICIPATION_SORT),
+                                           "created_at")
+    RegistrationOrder = order_by_argument(registry, "ExhibitionVisitorRegistration", list(svc.REGISTRATION_SORT),
+                                          "registered_at")
 
     @registry.type("ExhibitionVisitorCard")
     class ExhibitionVisitorCard:
@@ -181,25 +186,27 @@ def trellis_graphql_types(registry):
 
         @strawberry.field(description="The edition's exhibitors, oldest first (10 by default).")
         def exhibitors(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                       before: Before = None) -> registry.connection("ExhibitionParticipation"):
-            user = info.context.user
+                       before: Before = None, order_by: ParticipationOrder = None
+                       ) -> registry.connection("ExhibitionParticipation"):
+            user, sort = info.context.user, order_to_service(order_by)
             return nested_connection(
                 info.context.loaders, "exhibitions.participations_by_edition",
-                lambda ids, request: svc.participation_pages_for_editions(user, ids, request), self.id,
+                lambda ids, request: svc.participation_pages_for_editions(user, ids, request, sort), self.id,
                 page_request(first, after, last, before, default=10),
                 count_name="exhibitions.participation_counts_by_edition",
-                count_batch=lambda ids: svc.participation_counts_for_editions(user, ids))
+                count_batch=lambda ids: svc.participation_counts_for_editions(user, ids), sort=sort)
 
         @strawberry.field(description="The edition's visitor registrations, by registration time (20 by default).")
         def visitors(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                     before: Before = None) -> registry.connection("ExhibitionVisitorRegistration"):
-            user = info.context.user
+                     before: Before = None, order_by: RegistrationOrder = None
+                     ) -> registry.connection("ExhibitionVisitorRegistration"):
+            user, sort = info.context.user, order_to_service(order_by)
             return nested_connection(
                 info.context.loaders, "exhibitions.registrations_by_edition",
-                lambda ids, request: svc.registration_pages_for_editions(user, ids, request), self.id,
+                lambda ids, request: svc.registration_pages_for_editions(user, ids, request, sort), self.id,
                 page_request(first, after, last, before, default=20),
                 count_name="exhibitions.registration_counts",
-                count_batch=lambda ids: svc.count_registrations_for_editions(user, ids))
+                count_batch=lambda ids: svc.count_registrations_for_editions(user, ids), sort=sort)
 
         @strawberry.field(description="How many registrations of the edition you may see.")
         def visitor_count(self, info: strawberry.Info) -> int:
@@ -434,6 +441,14 @@ def trellis_graphql_types(registry):
         registrations: list[registry.ref("ExhibitionRegistrationImportRow")] = strawberry.field(
             description="One entry per row, in the import's order.")
 
+    @registry.input("ExhibitionCheckInFilter")
+    class ExhibitionCheckInFilter:
+        """Which of the stored scans to list: one edition's, maybe only one registration's."""
+
+        edition_id: strawberry.ID = strawberry.field(description="The edition whose scans are listed.")
+        registration_id: Optional[strawberry.ID] = strawberry.field(
+            default=strawberry.UNSET, description="Only this registration's scans.")
+
     @registry.input("ExhibitionCheckInCreateInput")
     class ExhibitionCheckInCreateInput:
         """One badge scanned at a gate."""
@@ -501,25 +516,32 @@ def _records(registry) -> CrudFields:
 
 
 def trellis_graphql_type_fields(registry):
+    # the same inputs the root lists take
+    RegistrationOrder = order_by_argument(registry, "ExhibitionVisitorRegistration", list(svc.REGISTRATION_SORT),
+                                          "registered_at")
+    ParticipationOrder = order_by_argument(registry, "ExhibitionParticipation", list(svc.PARTICIPATION_SORT),
+                                           "created_at")
+
     def registrations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
-                      after: After = None, last: Last = None, before: Before = None
-                      ) -> registry.connection("ExhibitionVisitorRegistration"):
-        user = info.context.user
+                      after: After = None, last: Last = None, before: Before = None,
+                      order_by: RegistrationOrder = None) -> registry.connection("ExhibitionVisitorRegistration"):
+        user, sort = info.context.user, order_to_service(order_by)
         return nested_connection(
             info.context.loaders, "exhibitions.registrations_by_customer",
-            lambda ids, request: svc.registration_pages_for_customers(user, ids, request), root.id,
+            lambda ids, request: svc.registration_pages_for_customers(user, ids, request, sort), root.id,
             page_request(first, after, last, before, default=10), count_name="exhibitions.registration_counts",
-            count_batch=lambda ids: svc.registration_counts(user, ids))
+            count_batch=lambda ids: svc.registration_counts(user, ids), sort=sort)
 
     def exhibitor_participations(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
-                                 after: After = None, last: Last = None, before: Before = None
+                                 after: After = None, last: Last = None, before: Before = None,
+                                 order_by: ParticipationOrder = None
                                  ) -> registry.connection("ExhibitionParticipation"):
-        user = info.context.user
+        user, sort = info.context.user, order_to_service(order_by)
         return nested_connection(
             info.context.loaders, "exhibitions.participations_by_customer",
-            lambda ids, request: svc.participation_pages_for_customers(user, ids, request), root.id,
+            lambda ids, request: svc.participation_pages_for_customers(user, ids, request, sort), root.id,
             page_request(first, after, last, before, default=10), count_name="exhibitions.participation_counts",
-            count_batch=lambda ids: svc.participation_counts(user, ids))
+            count_batch=lambda ids: svc.participation_counts(user, ids), sort=sort)
 
     from plugins.exhibitions.workflows import MEETING, PARTICIPATION
 
@@ -550,14 +572,18 @@ def trellis_graphql_query_fields(registry):
                       "list": "The meetings you may see (an exhibitor: its own)."})
     Limit = Annotated[int, strawberry.argument(description="At most this many matches (1–100).")]
 
-    def exhibition_check_ins(info: strawberry.Info, edition_id: strawberry.ID,
-                             registration_id: Optional[strawberry.ID] = None, first: First = None,
-                             after: After = None, last: Last = None, before: Before = None
+    check_in_order = order_by_argument(registry, "ExhibitionCheckIn", list(svc.CHECKIN_SORT), "scanned_at")
+
+    def exhibition_check_ins(info: strawberry.Info, filter: registry.ref("ExhibitionCheckInFilter"),
+                             order_by: check_in_order = None, first: First = None, after: After = None,
+                             last: Last = None, before: Before = None
                              ) -> Optional[registry.connection("ExhibitionCheckIn")]:
-        with field_names():
-            return connection(info, svc.list_checkins(info.context.user, edition_id,
+        wanted = input_to_dict(filter)
+        with field_names({"sort": "orderBy"}, prefix="filter."):
+            return connection(info, svc.list_checkins(info.context.user, wanted["edition_id"],
                                                       page=page_request(first, after, last, before),
-                                                      registration_id=registration_id))
+                                                      registration_id=wanted.get("registration_id"),
+                                                      sort=order_to_service(order_by)))
 
     invitation_order = order_by_argument(registry, "ExhibitionInvitation", list(svc.INVITATION_SORT), "created_at")
 

@@ -824,13 +824,19 @@ def record_scan(actor, edition_id, data) -> tuple[CheckIn, bool]:
     return checkin, bool(result.accepted)
 
 
-def list_checkins(actor, edition_id, *, page=common.PageRequest(), registration_id=None):
+#: the orderings of an edition's check-ins (``sort`` of :func:`list_checkins`)
+CHECKIN_SORT = {"scanned_at": CheckIn.scanned_at, "gate": CheckIn.gate, "uploaded_at": CheckIn.uploaded_at}
+
+
+def list_checkins(actor, edition_id, *, page=common.PageRequest(), registration_id=None, sort=None):
+    """An edition's stored scans (organiser staff), in scan time order (``sort``: keys of ``CHECKIN_SORT``,
+    ``"-scanned_at"`` newest first); ``registration_id``: only that registration's."""
     require_staff(actor)
-    edition = get_edition(actor, edition_id)
+    edition = get_edition(actor, common.parse_uuid(edition_id, "edition_id"))
     stmt = select(CheckIn).where(CheckIn.edition_id == edition.id)
     if registration_id is not None:
         stmt = stmt.where(CheckIn.registration_id == common.parse_uuid(registration_id, "registration_id"))
-    return common.paginate(stmt, page, [CheckIn.scanned_at], CheckIn.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, CHECKIN_SORT, "scanned_at"), CheckIn.id)
 
 
 # --- what an exhibitor may see of a visitor ----------------------------------------------------------
@@ -1364,11 +1370,13 @@ def participations_for_customers(actor, customer_ids: list[uuid.UUID]) -> dict[u
     return out
 
 
-def registration_pages_for_customers(actor, customer_ids: list[uuid.UUID], page: paging.KeysetRequest
-                                     ) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each visitor's registrations (oldest first), in one statement (a window)."""
+def registration_pages_for_customers(actor, customer_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                                     sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each visitor's registrations (oldest first; ``sort``, keys of ``REGISTRATION_SORT``
+    as the root list takes them, orders them otherwise), in one statement (a window)."""
     return paging.seek_windows(db.session(), _visible(actor, VisitorRegistration), VisitorRegistration.visitor_id,
-                               customer_ids, page, [VisitorRegistration.registered_at], VisitorRegistration.id)
+                               customer_ids, page, common.parse_sort(sort, REGISTRATION_SORT, "registered_at"),
+                               VisitorRegistration.id)
 
 
 def registration_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -1376,12 +1384,13 @@ def registration_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID,
                                 customer_ids)
 
 
-def participation_pages_for_customers(actor, customer_ids: list[uuid.UUID], page: paging.KeysetRequest
-                                      ) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each company's exhibitor participations (oldest first), in one statement."""
+def participation_pages_for_customers(actor, customer_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                                      sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each company's exhibitor participations (oldest first; ``sort``, keys of
+    ``PARTICIPATION_SORT`` as the root list takes them, orders them otherwise), in one statement."""
     return paging.seek_windows(db.session(), _visible(actor, ExhibitorParticipation),
                                ExhibitorParticipation.company_id, customer_ids, page,
-                               [ExhibitorParticipation.created_at], ExhibitorParticipation.id)
+                               common.parse_sort(sort, PARTICIPATION_SORT, "created_at"), ExhibitorParticipation.id)
 
 
 def participation_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -1389,13 +1398,13 @@ def participation_counts(actor, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID
                                 ExhibitorParticipation.company_id, customer_ids)
 
 
-def participation_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: paging.KeysetRequest
-                                     ) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each edition's exhibitors (oldest first), in one statement (a window): the nested
-    ``ExhibitionEdition.exhibitors``."""
+def participation_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                                     sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each edition's exhibitors (oldest first; ``sort``, keys of ``PARTICIPATION_SORT``,
+    orders them otherwise), in one statement (a window): the nested ``ExhibitionEdition.exhibitors``."""
     return paging.seek_windows(db.session(), _visible(actor, ExhibitorParticipation),
                                ExhibitorParticipation.edition_id, edition_ids, page,
-                               [ExhibitorParticipation.created_at], ExhibitorParticipation.id)
+                               common.parse_sort(sort, PARTICIPATION_SORT, "created_at"), ExhibitorParticipation.id)
 
 
 def participation_counts_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -1403,12 +1412,14 @@ def participation_counts_for_editions(actor, edition_ids: list[uuid.UUID]) -> di
                                 ExhibitorParticipation.edition_id, edition_ids)
 
 
-def registration_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: paging.KeysetRequest
-                                    ) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each edition's registrations (by registration time), in one statement (a window):
-    the nested ``ExhibitionEdition.visitors``."""
+def registration_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                                    sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each edition's registrations (by registration time; ``sort``, keys of
+    ``REGISTRATION_SORT``, orders them otherwise), in one statement (a window): the nested
+    ``ExhibitionEdition.visitors``."""
     return paging.seek_windows(db.session(), _visible(actor, VisitorRegistration), VisitorRegistration.edition_id,
-                               edition_ids, page, [VisitorRegistration.registered_at], VisitorRegistration.id)
+                               edition_ids, page, common.parse_sort(sort, REGISTRATION_SORT, "registered_at"),
+                               VisitorRegistration.id)
 
 
 def count_registrations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -21,6 +21,7 @@ from api.graphql.inputs import input_to_dict
 from api.graphql.lifecycle import history_field
 from api.graphql.label import label_field
 from api.graphql.loaders import customers_by_id, users_by_id
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
 from core import db
 from api.graphql.nodes import NodeSource
@@ -282,26 +283,32 @@ def register_settings_types(registry) -> None:
         low_rating_threshold: Optional[int] = strawberry.field(default=UNSET, description="A rating at or below this (1–5) alerts the service centre.")
 
 def type_fields(registry) -> dict:
+    # the same inputs the root lists propertyOccupancies and propertyServiceRequests take
+    OccupancyOrder = order_by_argument(registry, "PropertyOccupancy", list(services.occupancies.sortable),
+                                       default_text="by unit, then room")
+    RequestOrder = order_by_argument(registry, "PropertyServiceRequest", list(requests.SORTABLE), "-created_at")
+
     def units(root: strawberry.Parent[object], info: strawberry.Info, first: First = None, after: After = None,
-              last: Last = None, before: Before = None) -> registry.connection("PropertyOccupancy"):
+              last: Last = None, before: Before = None,
+              order_by: OccupancyOrder = None) -> registry.connection("PropertyOccupancy"):
         """The units the customer owns or lives in now (业主/住户), by unit and room (10 by default)."""
-        user = info.context.user
+        user, sort = info.context.user, order_to_service(order_by)
         return nested_connection(
             info.context.loaders, "property_service.units_of",
-            lambda ids, request: services.occupancy_pages_for_customers(user, ids, request), root.id,
+            lambda ids, request: services.occupancy_pages_for_customers(user, ids, request, sort), root.id,
             page_request(first, after, last, before, default=10), count_name="property_service.unit_counts",
-            count_batch=lambda ids: services.occupancy_counts_for_customers(user, ids))
+            count_batch=lambda ids: services.occupancy_counts_for_customers(user, ids), sort=sort)
 
     def service_requests(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
-                         after: After = None, last: Last = None, before: Before = None
-                         ) -> registry.connection("PropertyServiceRequest"):
+                         after: After = None, last: Last = None, before: Before = None,
+                         order_by: RequestOrder = None) -> registry.connection("PropertyServiceRequest"):
         """The customer's service requests you may see, newest first (10 by default)."""
-        user = info.context.user
+        user, sort = info.context.user, order_to_service(order_by)
         return nested_connection(
             info.context.loaders, "property_service.requests_of",
-            lambda ids, request: requests.pages_for_customers(user, ids, request), root.id,
+            lambda ids, request: requests.pages_for_customers(user, ids, request, sort), root.id,
             page_request(first, after, last, before, default=10), count_name="property_service.request_counts",
-            count_batch=lambda ids: requests.counts_for_customers(user, ids))
+            count_batch=lambda ids: requests.counts_for_customers(user, ids), sort=sort)
 
     return {"PropertyServiceRequest": {"history": history_field(registry, requests.WORKFLOW,
                                                         "Every status move of the request, oldest first.")},

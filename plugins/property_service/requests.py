@@ -84,11 +84,12 @@ def list_requests(actor: Any, filters: Mapping[str, Any] | None = None, *,
     return common.paginate(filtered(actor, filters), page, order, PsRequest.id)
 
 
-def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: paging.KeysetRequest
-                        ) -> dict[uuid.UUID, paging.KeysetPage]:
-    """A keyset page of each customer's visible requests (newest first), in one statement (a window)."""
+def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: paging.KeysetRequest,
+                        sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
+    """A keyset page of each customer's visible requests (newest first; ``sort``, keys of ``SORTABLE`` as
+    the root list takes them, orders them otherwise), in one statement (a window)."""
     return paging.seek_windows(db.session(), visible(actor), PsRequest.requester_id, customer_ids, page,
-                               [PsRequest.created_at.desc()], PsRequest.id)
+                               common.parse_sort(sort, SORTABLE, "-created_at"), PsRequest.id)
 
 
 def counts_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -217,13 +217,17 @@ def _current_occupancies(actor: Any) -> Select:
                    (PsOccupancy.end_date.is_(None)) | (PsOccupancy.end_date >= today)))
 
 
-def occupancy_pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: Any) -> dict:
-    """A keyset page of each customer's current occupancies (by unit and room), for many customers in one
+def occupancy_pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: Any,
+                                  sort: str | None = None) -> dict:
+    """A keyset page of each customer's current occupancies (by unit and room; ``sort``, keys of
+    ``occupancies.sortable`` as the root list takes them, orders them otherwise), for many customers in one
     statement (a window): the nested ``Customer.units``."""
     from core.services import paging
 
+    order = (common.parse_sort(sort, occupancies.sortable, occupancies.default_sort) if sort
+             else [PsUnit.unit, PsUnit.room])
     return paging.seek_windows(db.session(), _current_occupancies(actor), PsOccupancy.customer_id, customer_ids,
-                               page, [PsUnit.unit, PsUnit.room], PsOccupancy.id)
+                               page, order, PsOccupancy.id)
 
 
 def occupancy_counts_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict:

@@ -125,7 +125,7 @@ def test_gate_scans_are_recorded_once_and_listed(booked):
         "2025-05-12", "E1", "ENTRY", wang["id"])
     assert booked.api.graphql(SCAN, body)["data"]["recordExhibitionCheckIn"]["id"] == checkin["id"]   # a duplicate
 
-    listed = booked.api.graphql("""query($e: ID!) { exhibitionCheckIns(editionId: $e, first: 5) { totalCount
+    listed = booked.api.graphql("""query($e: ID!) { exhibitionCheckIns(filter: {editionId: $e}, first: 5) { totalCount
       edges { node { id scannedAt } } } }""", {"e": booked.first["id"]})["data"]["exhibitionCheckIns"]
     assert listed == {"totalCount": 1, "edges": [{"node": {"id": checkin["id"], "scannedAt": "2025-05-12T03:00:00+00:00"}}]}
     assert len(ok(booked.api.get(f"{BASE}/editions/{booked.first['id']}/checkins"))) == 1
@@ -133,7 +133,7 @@ def test_gate_scans_are_recorded_once_and_listed(booked):
     unknown = booked.api.graphql(SCAN, {**body, "input": {**body["input"], "badgeCode": "UNKNOWN-1"}})
     problem = error(unknown, "recordExhibitionCheckIn")
     assert problem["code"] == "BAD_USER_INPUT" and problem["fields"] == {"badgeCode": ["Unknown badge code for this edition."]}
-    refused = booked.as_("alpha").graphql("""query($e: ID!) { exhibitionCheckIns(editionId: $e) { totalCount } }""",
+    refused = booked.as_("alpha").graphql("""query($e: ID!) { exhibitionCheckIns(filter: {editionId: $e}) { totalCount } }""",
                                           {"e": booked.first["id"]})
     assert error(refused, "exhibitionCheckIns")["code"] == "FORBIDDEN"
 
