@@ -487,7 +487,7 @@ def _register_record_inputs(registry) -> None:
     input_from_schema(registry, "ExhibitionMeetingCreateInput", schemas.MeetingCreate)
     input_from_schema(registry, "ExhibitionMeetingFilter", schemas.MeetingFilter,
                       vocabularies={"status": "exhibitions_meeting.status.state"})
-    input_from_schema(registry, "ExhibitionInvitationFilter", schemas.InvitationFilter)
+    input_from_schema(registry, "ExhibitionInvitationFilter", schemas.InvitationListFilter)
     input_from_schema(registry, "ExhibitionRegistrationImportRowInput", schemas.RegistrationCreate,
                       exclude=("edition_id",),
                       description="One visitor to register: an existing person customer (visitorId) or a new "
@@ -587,14 +587,15 @@ def trellis_graphql_query_fields(registry):
 
     invitation_order = order_by_argument(registry, "ExhibitionInvitation", list(svc.INVITATION_SORT), "created_at")
 
-    def exhibition_invitations(info: strawberry.Info, edition_id: strawberry.ID,
-                               filter: Optional[registry.ref("ExhibitionInvitationFilter")] = None,
+    def exhibition_invitations(info: strawberry.Info, filter: registry.ref("ExhibitionInvitationFilter"),
                                order_by: invitation_order = None, first: First = None, after: After = None,
                                last: Last = None, before: Before = None
                                ) -> Optional[registry.connection("ExhibitionInvitation")]:
+        wanted = input_to_dict(filter)
+        edition_id = wanted.pop("edition_id")
         with field_names({"sort": "orderBy"}, prefix="filter."):
             return connection(info, svc.list_invitations(
-                info.context.user, edition_id, input_to_dict(filter), page=page_request(first, after, last, before),
+                info.context.user, edition_id, wanted, page=page_request(first, after, last, before),
                 sort=order_to_service(order_by)))
 
     def _limit(limit: int) -> int:

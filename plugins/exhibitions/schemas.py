@@ -279,6 +279,13 @@ class InvitationFilter(StrictSchema):
     status = fields.String(validate=one_of(L.INVITATION_STATUS))
 
 
+class InvitationListFilter(InvitationFilter):
+    """GraphQL's ``exhibitionInvitations(filter:)``: every condition in one input, the edition included
+    (REST has it in the path)."""
+
+    edition_id = fields.UUID(required=True, metadata={"description": "The edition whose invitations are listed."})
+
+
 class SurveyCreate(StrictSchema):
     edition_id = fields.UUID(required=True)
     registration_id = fields.UUID(allow_none=True)

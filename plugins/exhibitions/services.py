@@ -1240,7 +1240,7 @@ INVITATION_SORT = {"created_at": ExhibitionInvitation.created_at, "status": Exhi
 
 def list_invitations(actor, edition_id, filters=None, *, page=common.PageRequest(), sort=None):
     require_staff(actor)
-    edition = get_edition(actor, edition_id)
+    edition = get_edition(actor, common.parse_uuid(edition_id, "edition_id"))
     f = common.validate(S.InvitationFilter, dict(filters or {}))
     stmt = _visible(actor, ExhibitionInvitation).where(ExhibitionInvitation.edition_id == edition.id)
     if f.get("status"):

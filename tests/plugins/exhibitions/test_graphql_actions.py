@@ -166,12 +166,15 @@ def test_an_organiser_builds_and_reads_an_invitation_list(booked):
     built = booked.api.graphql(BUILD, criteria)["data"]["buildExhibitionInvitations"]
     assert (built["created"], built["dryRun"]) == (2, False)
 
-    listed = booked.api.graphql("""query($e: ID!) { exhibitionInvitations(editionId: $e, filter: {status: INVITED},
+    listed = booked.api.graphql("""query($e: ID!) { exhibitionInvitations(filter: {editionId: $e, status: INVITED},
       orderBy: [{field: CREATED_AT}]) { totalCount edges { node { status reason visitor { name } } } } }""",
                                 {"e": booked.second["id"]})["data"]["exhibitionInvitations"]
     assert listed["totalCount"] == 2
     assert sorted(e["node"]["visitor"]["name"] for e in listed["edges"]) == ["Li Na", "Wang Wei"]
     assert {e["node"]["reason"] for e in listed["edges"]} == {"Registered for CMF 2025 as buyer"}
+    bad_edition = booked.api.graphql("""{ exhibitionInvitations(filter: {editionId: "not-an-id"}) { totalCount } }""")
+    assert error(bad_edition, "exhibitionInvitations")["code"] == "BAD_USER_INPUT"
+    assert list(error(bad_edition, "exhibitionInvitations")["fields"]) == ["filter.editionId"]
 
     refused = booked.as_("alpha").graphql(BUILD, criteria)
     assert error(refused, "buildExhibitionInvitations")["code"] == "FORBIDDEN"
