@@ -461,7 +461,7 @@ def change_participation_status(actor, participation_id, data) -> ExhibitorParti
     to = values["to"]
     if not is_staff(user) and to not in ("applied", "cancelled"):
         raise Forbidden("Exhibitors may apply or cancel; the organiser confirms and records payment and arrival.")
-    workflow.transition(actor, PARTICIPATION, participation, to, reason=values["reason"])
+    workflow.transition(actor, PARTICIPATION, participation, to, reason=values["reason"], argument="to")
     if to == "cancelled":
         _release_booths(actor, participation)
     elif to in ("paid", "arrived", "attended"):
@@ -1133,7 +1133,7 @@ def change_meeting_status(actor, meeting_id, data) -> _View:
     to = values["to"]
     if to in ("accepted", "declined") and not is_staff(user) and meeting.requested_by_id == user.id:
         raise Forbidden("The other side answers a meeting request.")
-    workflow.transition(actor, MEETING, meeting, to, reason=values["reason"])
+    workflow.transition(actor, MEETING, meeting, to, reason=values["reason"], argument="to")
     if to == "held":
         reg = db.session().get(VisitorRegistration, meeting.registration_id)
         participation = db.session().get(ExhibitorParticipation, meeting.participation_id)

@@ -19,7 +19,7 @@ def test_illegal_move_is_422_naming_the_allowed_targets(show):
     p = participate(show, "alpha", show.first, status="applied")
     response = show.api.post(f"{BASE}/participations/{p['id']}/status", json={"to": "attended"})
     assert response.status_code == 422
-    assert "Allowed: confirmed, cancelled" in response.get_json()["errors"]["json"]["status"][0]
+    assert "Allowed: confirmed, cancelled" in response.get_json()["errors"]["json"]["to"][0]   # the field sent
 
 
 def test_exhibitor_applies_and_cancels_but_cannot_confirm(show):
