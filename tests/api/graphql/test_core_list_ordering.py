@@ -290,6 +290,9 @@ def test_deliveries_filter_by_status(api, people, runtime):
     assert names(f={}) == ["e.four", "e.three", "e.two", "e.one"]
     bad = api.as_("admin").graphql(DELIVERIES, {"id": sid, "f": {"status": "LOST"}})
     assert bad["errors"] and "status" in bad["errors"][0]["message"] and "LOST" in bad["errors"][0]["message"]
+    unknown = error(api.as_("admin").graphql(DELIVERIES, {"id": sid, "f": {"status": "UNKNOWN_VALUE"}}),
+                    "BAD_USER_INPUT")
+    assert "filter.status" in unknown["extensions"]["fields"]
 
 
 DELIVERY_PAGES = """query($id: ID!, $after: String) { webhook(id: $id) {
