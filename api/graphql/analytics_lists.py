@@ -15,6 +15,7 @@ from api.graphql.inputs import field_names, input_to_dict, json_field
 from api.graphql.label import fold_labels
 from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
 from core.models.analytics import CustomerSegment
@@ -181,13 +182,16 @@ def query_fields(registry) -> dict:
     def win_back(info: strawberry.Info, limit: Annotated[int, strawberry.argument(description="How many customers, 1–500 (default 50).")] = 50) -> list[registry.ref("WinBackEntry")]:
         return [_win_back_entry(registry, e) for e in analytics.win_back(info.context.user, limit=limit)]
 
+    audit_order = order_by_argument(registry, "AuditEntry", list(audit.SORTABLE), "-at")
+
     def audit_entries(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                      before: Before = None, filter: Optional[registry.ref("AuditEntryFilter")] = None
-                      ) -> registry.connection("AuditEntry"):
+                      before: Before = None, filter: Optional[registry.ref("AuditEntryFilter")] = None,
+                      order_by: audit_order = None) -> registry.connection("AuditEntry"):
         given = input_to_dict(filter)
         with field_names(prefix="filter."):
             page = audit.entries(info.context.user, record_type=given.get("record_type"),
-                                 record_id=given.get("record_id"), page=page_request(first, after, last, before))
+                                 record_id=given.get("record_id"), page=page_request(first, after, last, before),
+                                 sort=order_to_service(order_by))
         return connection(info, page)
 
     return {

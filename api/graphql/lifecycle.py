@@ -218,18 +218,24 @@ def type_fields(registry) -> dict:
 
 
 def query_fields(registry) -> dict:
+    notification_order = order_by_argument(registry, "Notification", list(notifications.SORTABLE), "-created_at")
+    approval_order = order_by_argument(registry, "ApprovalRequest", list(workflow.APPROVAL_SORTABLE), "-created_at")
+
     def notification_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                          filter: Optional[registry.ref("NotificationFilter")] = None) -> registry.connection("Notification"):
+                          filter: Optional[registry.ref("NotificationFilter")] = None,
+                          order_by: notification_order = None) -> registry.connection("Notification"):
         unread = bool(input_to_dict(filter).get("unread"))
         return connection(info, notifications.list_for(info.context.user, unread=unread,
-                                                       page=page_request(first, after, last, before)))
+                                                       page=page_request(first, after, last, before),
+                                                       sort=order_to_service(order_by)))
 
     def approval_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
                       filter: Optional[registry.ref("ApprovalRequestFilter")] = None,
-                      ) -> registry.connection("ApprovalRequest"):
+                      order_by: approval_order = None) -> registry.connection("ApprovalRequest"):
         status = input_to_dict(filter).get("status", "pending")
         with field_names({"status": "filter.status"}):
-            page = workflow.approvals_for(info.context.user, status=status, page=page_request(first, after, last, before))
+            page = workflow.approvals_for(info.context.user, status=status, page=page_request(first, after, last, before),
+                                          sort=order_to_service(order_by))
         return connection(info, page)
 
     def workflow_list(info: strawberry.Info) -> list[registry.ref("Workflow")]:
@@ -242,7 +248,7 @@ def query_fields(registry) -> dict:
 
     return {
         "notifications": strawberry.field(resolver=notification_list, description="Your notifications, newest first."),
-        "approvals": strawberry.field(resolver=approval_list, description="Approval requests you may decide or made."),
+        "approvals": strawberry.field(resolver=approval_list, description="Approval requests you may decide or made, newest first."),
         "workflows": strawberry.field(resolver=workflow_list, description="The declared workflows."),
     }
 

@@ -1,4 +1,5 @@
 """GraphQL for users and teams, translating to core.services.people."""
+import datetime as dt
 from typing import Annotated, Optional
 
 import strawberry
@@ -6,6 +7,7 @@ from strawberry import UNSET
 
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
 from core.services import people
@@ -21,6 +23,7 @@ def types(registry) -> None:
         id: strawberry.ID
         name: str = strawberry.field(description="The team's name, unique among teams.")
         manager_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user who manages the team; null when it has no manager.")
+        created_at: dt.datetime = strawberry.field(description="When the team was created (UTC, ISO 8601).")
         version: int
 
     @registry.input("UserCreateInput")
@@ -56,24 +59,29 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
+    user_order = order_by_argument(registry, "User", list(people.USER_SORTABLE), "name,email")
+    team_order = order_by_argument(registry, "Team", list(people.TEAM_SORTABLE), "name")
+
     def user_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                  before: Before = None, filter: Optional[registry.ref("UserFilter")] = None
-                  ) -> registry.connection("User"):
+                  before: Before = None, filter: Optional[registry.ref("UserFilter")] = None,
+                  order_by: user_order = None) -> registry.connection("User"):
         filters = {k: v for k, v in input_to_dict(filter).items() if v is not None}
         with field_names(prefix="filter."):
-            page = people.list_users(info.context.user, filters, page=page_request(first, after, last, before))
+            page = people.list_users(info.context.user, filters, page=page_request(first, after, last, before),
+                                     sort=order_to_service(order_by))
         return connection(info, page)
 
     def team_list(info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                  before: Before = None) -> registry.connection("Team"):
-        return connection(info, people.team_page(info.context.user, page_request(first, after, last, before)))
+                  before: Before = None, order_by: team_order = None) -> registry.connection("Team"):
+        return connection(info, people.team_page(info.context.user, page_request(first, after, last, before),
+                                                 order_to_service(order_by)))
 
     def user(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("User")]:
         return people.get_user(info.context.user, id)
 
-    return {"users": strawberry.field(resolver=user_list, description="Users you may see."),
+    return {"users": strawberry.field(resolver=user_list, description="Users you may see, by name then email."),
             "user": strawberry.field(resolver=user, description="One user you may see."),
-            "teams": strawberry.field(resolver=team_list, description="Teams you may see.")}
+            "teams": strawberry.field(resolver=team_list, description="Teams you may see, by name.")}
 
 
 def mutation_fields(registry) -> dict:

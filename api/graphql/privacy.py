@@ -6,7 +6,9 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry.scalars import JSON
 
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, Slice, page_request
 from core import models
 from core.services import privacy
@@ -33,6 +35,12 @@ def types(registry) -> None:
         already_erased: bool = strawberry.field(description="Nothing was left to erase: the earlier erasure is shown.")
         erasure: registry.ref("PrivacyErasure") = strawberry.field(description="The erasure record.")
 
+    @registry.input("PrivacyErasureFilter")
+    class PrivacyErasureFilter:
+        """Whose erasures to list."""
+
+        person: str = strawberry.field(description="The erased customer or contact id.")
+
 
 def _erasure(registry, values: dict):
     return registry.module.PrivacyErasure(**values)
@@ -42,11 +50,15 @@ def query_fields(registry) -> dict:
     def privacy_export(info: strawberry.Info, person: Annotated[str, strawberry.argument(description="A customer or contact: its id, or an email address.")]) -> JSON:
         return privacy.export(info.context.user, person)
 
-    def privacy_erasures(info: strawberry.Info,
-                         person: Annotated[str, strawberry.argument(description="The erased customer or contact id.")],
-                         first: First = None, after: After = None,
-                         last: Last = None, before: Before = None) -> registry.connection("PrivacyErasure"):
-        page = privacy.erasure_page(info.context.user, person, page_request(first, after, last, before))
+    erasure_order = order_by_argument(registry, "PrivacyErasure", list(privacy.ERASURE_SORTABLE), "at")
+
+    def privacy_erasures(info: strawberry.Info, filter: registry.ref("PrivacyErasureFilter"),
+                         first: First = None, after: After = None, last: Last = None, before: Before = None,
+                         order_by: erasure_order = None) -> registry.connection("PrivacyErasure"):
+        given = input_to_dict(filter)
+        with field_names(prefix="filter."):
+            page = privacy.erasure_page(info.context.user, given["person"], page_request(first, after, last, before),
+                                        sort=order_to_service(order_by))
         page.items = [_erasure(registry, e) for e in page.items]
         return Slice.from_page(page)
 

@@ -7,6 +7,7 @@ from strawberry import UNSET
 
 from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core import models
 from core.services import people, users
@@ -26,6 +27,7 @@ def types(registry) -> None:
         role: Role = strawberry.field(description="What the user may do: admin, manager, rep or a plugin's role.")
         team_id: Optional[strawberry.ID] = strawberry.field(description="The id of the user's team (a manager sees its members' customers); null when in none.")
         locale: Locale = strawberry.field(description="The language Trellis speaks to the user in.")
+        created_at: dt.datetime = strawberry.field(description="When the user was created (UTC, ISO 8601).")
 
     @registry.type("ApiToken", node=NodeSource(models.ApiToken, get=users.get_token))
     class ApiToken:
@@ -66,14 +68,18 @@ def types(registry) -> None:
 
 
 def query_fields(registry) -> dict:
+    order = order_by_argument(registry, "ApiToken", list(users.TOKEN_SORTABLE), "-created_at")
+
     def me(info: strawberry.Info) -> Optional[registry.ref("User")]:
         return require_actor(info.context.user)
 
     def api_tokens(info: strawberry.Info, first: First = None, after: After = None, last: Last = None, before: Before = None,
-                   filter: Optional[registry.ref("ApiTokenFilter")] = None) -> registry.connection("ApiToken"):
+                   filter: Optional[registry.ref("ApiTokenFilter")] = None, order_by: order = None
+                   ) -> registry.connection("ApiToken"):
         filters = {"include_revoked": False, **{k: v for k, v in input_to_dict(filter).items() if v is not None}}
         with field_names(prefix="filter."):
-            page = users.list_tokens(info.context.user, filters, page=page_request(first, after, last, before))
+            page = users.list_tokens(info.context.user, filters, page=page_request(first, after, last, before),
+                                     sort=order_to_service(order_by))
         return connection(info, page)
 
     def api_token(info: strawberry.Info, id: strawberry.ID) -> Optional[registry.ref("ApiToken")]:

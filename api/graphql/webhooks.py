@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.inputs import field_names, input_to_dict, stored
+from api.graphql.inputs import field_names, input_to_dict
 from api.graphql.nodes import NodeSource
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
@@ -16,6 +16,13 @@ from core.services import webhooks
 
 def types(registry) -> None:
     DeliveryStatus = registry.vocabulary_enum("webhook_delivery_status")
+    DeliveryOrder = order_by_argument(registry, "WebhookDelivery", list(webhooks.DELIVERY_SORTABLE), "-created_at")
+
+    @registry.input("WebhookDeliveryFilter")
+    class WebhookDeliveryFilter:
+        """Which deliveries of a subscription to list."""
+
+        status: Optional[DeliveryStatus] = strawberry.field(default=UNSET, description="Only deliveries in this state.")
 
     @registry.type("WebhookSubscription", node=NodeSource(models.WebhookSubscription, get=webhooks.get))
     class WebhookSubscription:
@@ -33,12 +40,14 @@ def types(registry) -> None:
 
         @strawberry.field(description="Deliveries, newest first.")
         def deliveries(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,
-                       before: Before = None,
-                       status: Annotated[Optional[DeliveryStatus], strawberry.argument(description="Only deliveries in this state.")] = None
-                       ) -> registry.connection("WebhookDelivery"):
-            filters = {"status": stored(status)} if status else {}
-            return connection(info, webhooks.deliveries(info.context.user, self.id, filters,
-                                                        page=page_request(first, after, last, before)))
+                       before: Before = None, filter: Optional[registry.ref("WebhookDeliveryFilter")] = None,
+                       order_by: DeliveryOrder = None) -> registry.connection("WebhookDelivery"):
+            filters = {k: v for k, v in input_to_dict(filter).items() if v is not None}
+            with field_names(prefix="filter."):
+                page = webhooks.deliveries(info.context.user, self.id, filters,
+                                           page=page_request(first, after, last, before),
+                                           sort=order_to_service(order_by))
+            return connection(info, page)
 
     @registry.type("WebhookDelivery", node=NodeSource(models.WebhookDelivery, get=webhooks.get_delivery))
     class WebhookDelivery:
@@ -54,6 +63,7 @@ def types(registry) -> None:
         last_status_code: Optional[int] = strawberry.field(description="The HTTP status the receiver answered last; null when it never answered.")
         last_error: Optional[str] = strawberry.field(description="Why the last attempt failed (timeout, status, connection error); null when none failed.")
         delivered_at: Optional[dt.datetime] = strawberry.field(description="When the receiver accepted it with a 2xx (UTC, ISO 8601); null until then.")
+        created_at: dt.datetime = strawberry.field(description="When the delivery was queued (UTC, ISO 8601).")
 
     @registry.type("WebhookCreated")
     class WebhookCreated:

@@ -8,7 +8,7 @@ the rule is written once and both transports answer alike.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import urlencode
 
 from flask import request
@@ -166,6 +166,13 @@ def served(pagination_parameters, page: Page) -> list:
     return page.items
 
 
+def sort_field(sortable: Iterable[str]) -> fields.String:
+    """The ``sort`` query argument of a list whose service sorts by the keys ``sortable``, for a view's
+    query schema (the service checks the value: an unknown key is a 422 naming the allowed ones)."""
+    return fields.String(metadata={"description": "Comma-separated keys, '-' for descending: "
+                                                  + ", ".join(sortable)})
+
+
 def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[Schema]:
     """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort`` and the
     cursors ``after``/``before`` (``page`` and ``page_size`` come from the paginate decorator). The service
@@ -173,8 +180,7 @@ def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[S
     list."""
     return type(f"{filter_schema.__name__}Query", (filter_schema, CursorArgs), {
         "Meta": CursorArgs.Meta,
-        "sort": fields.String(metadata={"description": "Comma-separated keys, '-' for descending: "
-                                                       + ", ".join(sortable)}),
+        "sort": sort_field(sortable),
     })
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import Schema, fields, pre_dump
 
-from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import (
     Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
     StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
@@ -75,10 +75,12 @@ class HistoryArgs(Schema):
 
 class ApprovalArgs(CursorArgs):
     status = fields.String(load_default="pending")
+    sort = sort_field(sorted(workflow.APPROVAL_SORTABLE))
 
 
 class NotificationArgs(CursorArgs):
     unread = fields.Boolean(load_default=False)
+    sort = sort_field(sorted(notifications.SORTABLE))
 
 
 
@@ -152,10 +154,10 @@ def lifecycle_blueprints() -> list[Blueprint]:
     @blp.response(200, ApprovalOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def approvals(args, pagination_parameters):
-        """Approval requests you may decide (or made)"""
+        """Approval requests you may decide (or made), newest first"""
         args, paging = list_query(pagination_parameters, args)
-        return served(pagination_parameters,
-                      workflow.approvals_for(current_user, status=args["status"] or None, page=paging))
+        return served(pagination_parameters, workflow.approvals_for(
+            current_user, status=args["status"] or None, page=paging, sort=args.get("sort")))
 
     @blp.route("/approvals/<uuid:request_id>/decision", methods=["POST"])
     @blp.doc(**body_doc(ApprovalDecision))
@@ -171,7 +173,8 @@ def lifecycle_blueprints() -> list[Blueprint]:
     def notification_list(args, pagination_parameters):
         """Your notifications, newest first"""
         args, paging = list_query(pagination_parameters, args)
-        return served(pagination_parameters, notifications.list_for(current_user, unread=args["unread"], page=paging))
+        return served(pagination_parameters, notifications.list_for(current_user, unread=args["unread"], page=paging,
+                                                                    sort=args.get("sort")))
 
     @blp.route("/notifications/<uuid:notification_id>/read", methods=["POST"])
     @blp.response(200, NotificationOut)

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
 from core.services import people, users
 
@@ -26,6 +26,8 @@ class SalesTeamOut(Schema):
 class UserQuery(people.UserFilter, CursorArgs):
     class Meta:
         unknown = EXCLUDE
+
+    sort = sort_field(sorted(people.USER_SORTABLE))
 
 
 class TokenOut(Schema):
@@ -51,6 +53,8 @@ class TokenQuery(users.TokenFilter, CursorArgs):
     class Meta:
         unknown = EXCLUDE
 
+    sort = sort_field(sorted(users.TOKEN_SORTABLE))
+
 
 def people_blueprints() -> list[Blueprint]:
     blp = Blueprint("people", "people", url_prefix="", description="Users and teams.")
@@ -61,9 +65,10 @@ def people_blueprints() -> list[Blueprint]:
         @blp.response(200, UserDetailOut(many=True), headers={"Link": LINK_HEADER})
         @blp.paginate(max_page_size=MAX_PAGE_SIZE)
         def get(self, _args, pagination_parameters):
-            """Users you may see (admins: all; others: their team)"""
+            """Users you may see (admins: all; others: their team), by name then email"""
             filters, paging = list_query(pagination_parameters)
-            return served(pagination_parameters, people.list_users(current_user, filters, page=paging))
+            sort = filters.pop("sort", None)
+            return served(pagination_parameters, people.list_users(current_user, filters, page=paging, sort=sort))
 
         @blp.doc(**body_doc(UserCreate))
         @blp.response(201, UserDetailOut)
@@ -116,7 +121,8 @@ def people_blueprints() -> list[Blueprint]:
             """Your API tokens, newest first (admins: all, or one user's with user_id); revoked ones with
             include_revoked=true"""
             filters, paging = list_query(pagination_parameters)
-            return served(pagination_parameters, users.list_tokens(current_user, filters, page=paging))
+            sort = filters.pop("sort", None)
+            return served(pagination_parameters, users.list_tokens(current_user, filters, page=paging, sort=sort))
 
         @tokens.doc(**body_doc(users.TokenCreate))
         @tokens.response(201, TokenCreatedOut)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, crud_blueprint, list_query, served
+from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, crud_blueprint, list_query, served, sort_field
 from core import runtime
 from core.metrics import MetricQuery
 from core.schemas import (
@@ -47,6 +47,7 @@ class MetricRowOut(Schema):
 class AuditArgs(CursorArgs):
     record_type = fields.String()
     record_id = fields.UUID()
+    sort = sort_field(sorted(audit.SORTABLE))
 
 
 class AuditEntryOut(Schema):
@@ -153,7 +154,7 @@ def core_blueprints() -> list[Blueprint]:
     def audit_trail(args, pagination_parameters):
         """Who changed what, newest first (admins; filter by record_type and record_id)"""
         args, paging = list_query(pagination_parameters, args)
-        return served(pagination_parameters, audit.entries(current_user, **args, page=paging))
+        return served(pagination_parameters, audit.entries(current_user, **args, page=paging))  # filters and sort
 
     from api.rest.lifecycle import lifecycle_blueprints
     from api.rest.analytics import analytics_blueprints

@@ -6,7 +6,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_args_schema, list_query, served
+from api.rest.crud import (LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_args_schema, list_query,
+                           served, sort_field)
 from core.schemas import MAX_PAGE_SIZE, RecordOut
 from core.services import webhooks
 
@@ -48,6 +49,7 @@ class DeliveryQuery(CursorArgs):
         unknown = EXCLUDE
 
     status = fields.String(metadata={"enum": list(webhooks.STATUSES)})
+    sort = sort_field(sorted(webhooks.DELIVERY_SORTABLE))
 
 
 def webhook_blueprints() -> list[Blueprint]:
@@ -104,7 +106,9 @@ def webhook_blueprints() -> list[Blueprint]:
     def deliveries(args, subscription_id, pagination_parameters):
         """The subscription's deliveries, newest first (filter by status: pending, delivered, failed)"""
         filters, paging = list_query(pagination_parameters)
-        return served(pagination_parameters, webhooks.deliveries(current_user, subscription_id, filters, page=paging))
+        sort = filters.pop("sort", None)
+        return served(pagination_parameters,
+                      webhooks.deliveries(current_user, subscription_id, filters, page=paging, sort=sort))
 
     @blp.route("/webhooks/<uuid:subscription_id>/ping", methods=["POST"])
     @blp.response(202, DeliveryOut)

@@ -83,16 +83,20 @@ def visible_entries(actor: Any):
     return stmt if user.role == Role.ADMIN.value else stmt.where(false())
 
 
+#: the orderings of :func:`entries` (``sort``)
+SORTABLE = {"at": AuditEntry.at, "action": AuditEntry.action, "record_type": AuditEntry.record_type}
+
+
 def entries(actor: Any, *, record_type: str | None = None, record_id: Any = None,
-            page: common.PageRequest = common.PageRequest()) -> common.Page[AuditEntry]:
-    """The audit trail, newest first; admins only."""
+            page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[AuditEntry]:
+    """The audit trail, newest first (``sort``: keys of ``SORTABLE``, "-" for descending); admins only."""
     require_role(actor, Role.ADMIN.value)
     stmt = select(AuditEntry)
     if record_type:
         stmt = stmt.where(AuditEntry.record_type == record_type)
     if record_id is not None:
         stmt = stmt.where(AuditEntry.record_id == common.parse_uuid(record_id, "record_id"))
-    return common.paginate(stmt, page, [AuditEntry.at.desc()], AuditEntry.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "-at"), AuditEntry.id)
 
 
-__all__ = ["created_fields", "entries", "jsonable", "record_change", "visible_entries"]
+__all__ = ["SORTABLE", "created_fields", "entries", "jsonable", "record_change", "visible_entries"]

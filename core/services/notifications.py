@@ -42,11 +42,18 @@ def visible(actor: Any):
     return select(Notification).where(Notification.user_id == user.id)
 
 
-def list_for(actor: Any, *, unread: bool = False, page: common.PageRequest = common.PageRequest()) -> common.Page[Notification]:
+#: the orderings of :func:`list_for` (``sort``)
+SORTABLE = {"created_at": Notification.created_at, "read_at": Notification.read_at, "kind": Notification.kind}
+
+
+def list_for(actor: Any, *, unread: bool = False, page: common.PageRequest = common.PageRequest(),
+             sort: str | None = None) -> common.Page[Notification]:
+    """The actor's notifications, newest first (``sort``: keys of ``SORTABLE``, "-" for descending);
+    ``unread``: only those not yet read."""
     stmt = visible(actor)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
-    return common.paginate(stmt, page, [Notification.created_at.desc()], Notification.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "-created_at"), Notification.id)
 
 
 def mark_read(actor: Any, notification_id: Any) -> Notification:

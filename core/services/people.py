@@ -54,8 +54,16 @@ def _visible_users(actor: Any):
     return stmt.where(User.team_id == user.team_id)
 
 
+#: the orderings of :func:`list_users` (``sort``)
+USER_SORTABLE = {"name": User.name, "email": User.email, "role": User.role, "created_at": User.created_at}
+#: the orderings of :func:`team_page` (``sort``)
+TEAM_SORTABLE = {"name": Team.name, "created_at": Team.created_at}
+
+
 def list_users(actor: Any, filters: Mapping[str, Any] | None = None, *,
-               page: common.PageRequest = common.PageRequest()) -> common.Page[User]:
+               page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[User]:
+    """The users ``actor`` may see, by name then email (``sort``: keys of ``USER_SORTABLE``, "-" for
+    descending); ``filters`` may hold ``q`` (in the name or email), ``role`` and ``team_id``."""
     f = common.validate(UserFilter, dict(filters or {}))
     stmt = _visible_users(actor)
     if q := f.get("q"):
@@ -67,7 +75,7 @@ def list_users(actor: Any, filters: Mapping[str, Any] | None = None, *,
     for key in ("role", "team_id"):
         if key in f:
             stmt = stmt.where(getattr(User, key) == f[key])
-    return common.paginate(stmt, page, [User.name, User.email], User.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, USER_SORTABLE, "name,email"), User.id)
 
 
 def get_user(actor: Any, user_id: Any) -> User:
@@ -124,9 +132,10 @@ def list_teams(actor: Any) -> list[Team]:
     return list(db.session().scalars(visible_teams(actor).order_by(Team.name)))
 
 
-def team_page(actor: Any, page: Any) -> common.Page:
-    """One page (keyset or offset) of the teams ``actor`` may see, by name."""
-    return common.paginate(visible_teams(actor), page, [Team.name], Team.id)
+def team_page(actor: Any, page: Any, sort: str | None = None) -> common.Page:
+    """One page (keyset or offset) of the teams ``actor`` may see, by name (``sort``: keys of
+    ``TEAM_SORTABLE``, "-" for descending)."""
+    return common.paginate(visible_teams(actor), page, common.parse_sort(sort, TEAM_SORTABLE, "name"), Team.id)
 
 
 def create_team(actor: Any, data: Mapping[str, Any]) -> Team:

@@ -296,15 +296,19 @@ def erasures(actor: Any, query: str) -> list[dict[str, Any]]:
     return [erasure_dict(row) for row in rows]
 
 
-def erasure_page(actor: Any, query: str, page: Any) -> common.Page:
-    """One page (keyset or offset) of the erasures recorded for a person, oldest first, as
-    :func:`erasures` gives them."""
+#: the orderings of :func:`erasure_page` (``sort``)
+ERASURE_SORTABLE = {"at": AuditEntry.at}
+
+
+def erasure_page(actor: Any, query: str, page: Any, sort: str | None = None) -> common.Page:
+    """One page (keyset or offset) of the erasures recorded for a person, oldest first (``sort="-at"``:
+    newest first), as :func:`erasures` gives them."""
     person = find(actor, query)
     stmt = select(AuditEntry).where(AuditEntry.record_id == person.id,
                                     AuditEntry.action == f"{_record_type(person)}.erased")
-    found = common.paginate(stmt, page, [AuditEntry.at], AuditEntry.id)
+    found = common.paginate(stmt, page, common.parse_sort(sort, ERASURE_SORTABLE, "at"), AuditEntry.id)
     found.items = [erasure_dict(row) for row in found.items]
     return found
 
 
-__all__ = ["ErasureRequest", "erase", "erase_request", "erasure_page", "erasures", "export", "find"]
+__all__ = ["ERASURE_SORTABLE", "ErasureRequest", "erase", "erase_request", "erasure_page", "erasures", "export", "find"]

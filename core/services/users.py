@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from datetime import timedelta
 from typing import Any, Mapping
 
@@ -282,10 +281,19 @@ def issue_token(actor: Any, data: Mapping[str, Any]) -> tuple[ApiToken, str]:
     return row, plain
 
 
+#: the orderings of :func:`list_tokens` (``sort``)
+TOKEN_SORTABLE = {
+    "created_at": ApiToken.created_at,
+    "name": ApiToken.name,
+    "expires_at": ApiToken.expires_at,
+    "last_used_at": ApiToken.last_used_at,
+}
+
+
 def list_tokens(actor: Any, filters: Mapping[str, Any] | None = None, *,
-                page: common.PageRequest = common.PageRequest()) -> common.Page[ApiToken]:
-    """Your tokens, newest first (admins: everybody's, or one user's with ``user_id``). Revoked tokens
-    are left out unless ``include_revoked``."""
+                page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[ApiToken]:
+    """Your tokens, newest first (``sort``: keys of ``TOKEN_SORTABLE``, "-" for descending) (admins:
+    everybody's, or one user's with ``user_id``). Revoked tokens are left out unless ``include_revoked``."""
     user = require_actor(actor)
     f = common.validate(TokenFilter, dict(filters or {}))
     stmt = select(ApiToken)
@@ -295,7 +303,7 @@ def list_tokens(actor: Any, filters: Mapping[str, Any] | None = None, *,
         stmt = stmt.where(ApiToken.user_id == f["user_id"])
     if not f.get("include_revoked"):
         stmt = stmt.where(ApiToken.revoked_at.is_(None))
-    return common.paginate(stmt, page, [ApiToken.created_at.desc()], ApiToken.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, TOKEN_SORTABLE, "-created_at"), ApiToken.id)
 
 
 def get_token(actor: Any, token_id: Any) -> ApiToken:

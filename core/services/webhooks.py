@@ -64,6 +64,14 @@ SORTABLE = {
     "updated_at": WebhookSubscription.updated_at,
     "url": WebhookSubscription.url,
 }
+#: the orderings of a subscription's :func:`deliveries` (``sort``)
+DELIVERY_SORTABLE = {
+    "created_at": WebhookDelivery.created_at,
+    "status": WebhookDelivery.status,
+    "attempts": WebhookDelivery.attempts,
+    "next_attempt_at": WebhookDelivery.next_attempt_at,
+    "delivered_at": WebhookDelivery.delivered_at,
+}
 
 
 # --- input -------------------------------------------------------------------------------------------
@@ -288,14 +296,17 @@ def restore(actor: Any, subscription_id: Any) -> WebhookSubscription:
 # --- deliveries --------------------------------------------------------------------------------------
 
 def deliveries(actor: Any, subscription_id: Any, filters: Mapping[str, Any] | None = None, *,
-               page: common.PageRequest = common.PageRequest()) -> common.Page[WebhookDelivery]:
-    """A subscription's deliveries, newest first; ``filters`` may hold ``status``."""
+               page: common.PageRequest = common.PageRequest(),
+               sort: str | None = None) -> common.Page[WebhookDelivery]:
+    """A subscription's deliveries, newest first (``sort``: keys of ``DELIVERY_SORTABLE``, "-" for
+    descending); ``filters`` may hold ``status``."""
     sub = get(actor, subscription_id)
     f = common.validate(DeliveryFilter, dict(filters or {}))
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
     if "status" in f:
         stmt = stmt.where(WebhookDelivery.status == f["status"])
-    return common.paginate(stmt, page, [WebhookDelivery.created_at.desc()], WebhookDelivery.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, DELIVERY_SORTABLE, "-created_at"),
+                           WebhookDelivery.id)
 
 
 def get_delivery(actor: Any, delivery_id: Any) -> WebhookDelivery:
@@ -548,7 +559,7 @@ def delivery_job():
 
 
 __all__ = [
-    "DELIVERED", "FAILED", "PENDING", "PING_EVENT", "WebhookCreate", "WebhookUpdate", "backoff", "create",
+    "DELIVERED", "DELIVERY_SORTABLE", "FAILED", "PENDING", "PING_EVENT", "SORTABLE", "WebhookCreate", "WebhookUpdate", "backoff", "create",
     "delete", "deliver_due", "deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
     "matches", "on_event", "ping", "post", "replay", "restore", "sign", "update",
 ]

@@ -307,17 +307,23 @@ def check_stagnation(now: datetime, *, owner_of=None) -> int:
     return created
 
 
-def approvals_for(actor: User, *, status: str | None = "pending",
-                  page: common.PageRequest = common.PageRequest()) -> common.Page[ApprovalRequest]:
-    """Approval requests the actor may decide (admins: all; managers: their team's) or made."""
-    from core.services.permissions import require_actor, team_member_ids
+#: the orderings of :func:`approvals_for` (``sort``)
+APPROVAL_SORTABLE = {"created_at": ApprovalRequest.created_at, "status": ApprovalRequest.status,
+                     "decided_at": ApprovalRequest.decided_at}
 
+
+def approvals_for(actor: User, *, status: str | None = "pending",
+                  page: common.PageRequest = common.PageRequest(),
+                  sort: str | None = None) -> common.Page[ApprovalRequest]:
+    """Approval requests the actor may decide (admins: all; managers: their team's) or made, newest
+    first (``sort``: keys of ``APPROVAL_SORTABLE``, "-" for descending)."""
     if status and status not in APPROVAL_STATUSES:
         raise ValidationFailed(fields={"status": [f"One of: {', '.join(APPROVAL_STATUSES)}."]})
     stmt = visible_approvals(actor)
     if status:
         stmt = stmt.where(ApprovalRequest.status == status)
-    return common.paginate(stmt, page, [ApprovalRequest.created_at.desc()], ApprovalRequest.id)
+    return common.paginate(stmt, page, common.parse_sort(sort, APPROVAL_SORTABLE, "-created_at"),
+                           ApprovalRequest.id)
 
 
 def visible_approvals(actor: Any):

@@ -209,7 +209,7 @@ def test_graphql_exports_and_erases(api, wang):
     report = result["data"]["erasePerson"]
     assert report["person"] == {"kind": "customer", "id": cid} and report["alreadyErased"] is False
     assert report["erasure"]["reason"] == "request #9"
-    again = api.graphql('query { privacyErasures(person: "%s") { totalCount edges { node { reason } } } }' % cid)
+    again = api.graphql('query { privacyErasures(filter: {person: "%s"}) { totalCount edges { node { reason } } } }' % cid)
     assert again["data"]["privacyErasures"] == {"totalCount": 1, "edges": [{"node": {"reason": "request #9"}}]}
 
 
