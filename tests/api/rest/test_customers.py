@@ -165,6 +165,7 @@ def test_manager_sees_the_teams_customers_other_manager_does_not(api):
 def test_rep_cannot_give_a_customer_to_someone_else(api, people, runtime):
     response = api.as_("rep").post("/api/v1/customers", json={"name": "X", "owner_id": str(people.rep2.id)})
     assert response.status_code == 403
+    assert response.get_json()["message"] == "You may only assign customers to yourself."
     assert customer_count(runtime) == 0
 
 
@@ -173,6 +174,19 @@ def test_manager_can_assign_within_the_team_only(api, people):
     assert ok.status_code == 201
     refused = api.as_("manager").post("/api/v1/customers", json={"name": "Y", "owner_id": str(people.other_rep.id)})
     assert refused.status_code == 403
+    assert refused.get_json()["message"] == "You may only assign customers to yourself or your team."
+
+
+def test_a_customer_cannot_be_given_to_a_deactivated_or_deleted_user(api, people, runtime):
+    from core.services import people as people_service
+
+    with runtime.database.unit_of_work():
+        people_service.update_user(people.admin, people.rep2.id, {"version": people.rep2.version, "is_active": False})
+    for who in ("admin", "manager"):
+        response = api.as_(who).post("/api/v1/customers", json={"name": "X", "owner_id": str(people.rep2.id)})
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"]["json"]["owner_id"] == ["No active user has this id."]
+    assert customer_count(runtime) == 0
 
 
 def test_rep_cannot_hand_a_customer_over_by_patching_its_owner(api, people):
