@@ -205,10 +205,14 @@ def test_bulk_rows_are_stored_exactly_as_connection_execute_stores_them(api, run
         customer = new_customer(BulkRecorder(people.admin), "Stored Ltd").values
         rows = {
             Customer: customer,
+            # times in another zone, naive (taken as UTC), with and without microseconds, and none
             Interaction: dict(id=uuid.uuid4(), customer_id=customer["id"], kind="purchase", direction="inbound",
                               status="done", subject="订单", notes="", occurred_at=WHEN, due_at=None,
+                              reminder_at=datetime(2024, 3, 1, 17, 30, 0, 250, tzinfo=timezone(timedelta(hours=8))),
+                              completed_at=datetime(2024, 3, 1, 9, 31, 5, 123456), contact_id=None,
                               amount=Decimal("1234.50"), created_by_id=people.admin.id, source="core", version=1,
-                              created_at=WHEN, updated_at=WHEN, outcome=""),  # escalation_count: its default
+                              created_at=WHEN, updated_at=WHEN.replace(microsecond=7), outcome=""),
+            # (escalation_count: its default)
             AuditEntry: dict(id=uuid.uuid4(), at=WHEN, actor_id=None, action="customer.created",
                              record_type="customer", record_id=customer["id"], changes=None),
         }
