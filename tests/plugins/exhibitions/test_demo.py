@@ -25,6 +25,54 @@ def test_demo_builds_two_editions_with_thousands_of_visitors(runtime, people):
     assert 0 < second["new_visitor_share"] < 1 and 0.5 < second["show_up_rate"] < 0.8
     assert second["leads_per_exhibitor"] > 1 and second["satisfaction"] is not None
     assert second["booth_revenue"] > 0
+    with runtime.database.unit_of_work():
+        _every_demo_record_is_audited_and_on_its_timeline()
+
+
+def _every_demo_record_is_audited_and_on_its_timeline():
+    """What the audit trail and the timelines show of the demo's visitors: one audit entry per
+    registration, lead, meeting and survey answer (and an event for those written one by one), each
+    meeting move in its history; registrations, first entries of a day, leads, held meetings and survey
+    answers each on the visitor's (or exhibitor's) timeline."""
+    from core.models import Interaction, WorkflowTransitionEntry
+    from core.models.audit import AuditEntry, OutboxEvent
+    from plugins.exhibitions import labels as L
+    from plugins.exhibitions.models import ExhibitionLead, ExhibitionMeeting, SurveyAnswer
+    from plugins.exhibitions.workflows import MEETING
+
+    sess = db.session()
+
+    def audited(action):
+        return sorted(sess.scalars(select(AuditEntry.record_id).where(AuditEntry.action == action)))
+
+    def announced(name):
+        return sorted(sess.scalars(select(OutboxEvent.record_id).where(OutboxEvent.name == name)))
+
+    def on_timeline(kind):
+        return sess.scalar(select(func.count()).select_from(Interaction).where(Interaction.kind == kind,
+                                                                                Interaction.source == "exhibitions"))
+
+    registrations = sorted(sess.scalars(select(VisitorRegistration.id)))
+    assert audited("exhibitions_registration.created") == registrations
+    assert on_timeline(L.KIND_REGISTRATION) == len(registrations)
+    entries = set(sess.execute(select(CheckIn.registration_id, CheckIn.day).where(CheckIn.direction == "entry")))
+    assert on_timeline(L.KIND_CHECK_IN) == len(entries)
+    assert sess.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "exhibitions_edition.scans_uploaded")) == len(announced("exhibitions_edition.scans_uploaded")) >= 2
+    leads = sorted(sess.scalars(select(ExhibitionLead.id)))
+    assert audited("exhibitions_lead.created") == announced("exhibitions_lead.created") == leads
+    assert on_timeline(L.KIND_LEAD) == len(leads)
+    meetings = list(sess.scalars(select(ExhibitionMeeting)))
+    assert audited("exhibitions_meeting.created") == announced("exhibitions_meeting.created") == sorted(
+        m.id for m in meetings)
+    moved = sorted(sess.scalars(select(WorkflowTransitionEntry.record_id).where(WorkflowTransitionEntry.workflow == MEETING)))
+    assert moved == audited("exhibitions_meeting.status_changed") == announced("exhibitions_meeting.status_changed")
+    assert len(moved) == sum({"requested": 0, "declined": 1, "accepted": 1}.get(m.status, 2) for m in meetings)
+    held = sum(1 for m in meetings if m.status == "held")
+    assert held and on_timeline(L.KIND_MEETING) == 2 * held  # the visitor's and the exhibitor's
+    surveys = sorted(sess.scalars(select(SurveyAnswer.id)))
+    assert audited("exhibitions_survey_answer.created") == announced("exhibitions_survey_answer.created") == surveys
+    assert on_timeline(L.KIND_SURVEY) == len(surveys)
 
 
 def test_the_demo_books_an_exhibitor_with_the_rows_the_services_write(runtime, people):
