@@ -11,6 +11,7 @@ notifications, one lapse alert per absence, expiry as a debit, downgrades as wor
 from __future__ import annotations
 
 import statistics
+import uuid
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import extract, select
@@ -141,30 +142,36 @@ def flag_lapsed(now: datetime) -> int:
     for mid, at in sess.execute(select(RetailPurchase.membership_id, RetailPurchase.occurred_at).where(
             RetailPurchase.membership_id.in_(list(times)), RetailPurchase.deleted_at.is_(None))):
         times[mid].append(at)
-    flagged = 0
-    owners: dict = {}  # a store's task owner, looked up once per run (the job changes no staff)
+    lapsed = []
     for member in candidates:
         gap = median_gap_days(times[member.id])
         absent = (now - member.last_purchase_at).total_seconds() / 86400
-        if gap is None or absent <= prog.lapse_factor * gap:
-            continue
+        if gap is not None and absent > prog.lapse_factor * gap:
+            lapsed.append((member, gap, absent))
+    names: dict = {}  # the lapsed members' names, read in one query rather than a customer load each
+    customer_ids = [member.customer_id for member, _, _ in lapsed]
+    for start in range(0, len(customer_ids), 500):
+        names.update(sess.execute(select(Customer.id, Customer.name)
+                                  .where(Customer.id.in_(customer_ids[start:start + 500]))).all())
+    flagged = 0
+    owners: dict = {}  # a store's task owner, looked up once per run (the job changes no staff)
+    for member, gap, absent in lapsed:
         if member.home_store_id not in owners:
             owners[member.home_store_id] = _task_owner(member.home_store_id)
         owner = owners[member.home_store_id]
         task = None
         if owner is not None:
-            customer = sess.get(Customer, member.customer_id)
             task = interactions.create(owner, {
                 "customer_id": str(member.customer_id), "kind": "call", "status": "planned",
                 "due_at": (now + timedelta(days=3)).isoformat(), "assignee_id": str(owner.id),
-                "subject": f"Lapsed regular: call {customer.name}"[:200],
+                "subject": f"Lapsed regular: call {names[member.customer_id]}"[:200],
                 "notes": f"Used to come every {gap:.0f} days; last visit {member.last_purchase_at:%Y-%m-%d} "
                          f"({absent:.0f} days ago)."}, source=services.PLUGIN)
-        alert = RetailLapseAlert(membership_id=member.id, last_purchase_at=member.last_purchase_at,
+        # the id is set here so the alert needs no flush of its own: the next task's flushes it
+        alert = RetailLapseAlert(id=uuid.uuid4(), membership_id=member.id, last_purchase_at=member.last_purchase_at,
                                  usual_gap_days=round(gap, 2), absent_days=round(absent, 2),
                                  task_id=task.id if task else None, flagged_at=now)
         sess.add(alert)
-        sess.flush()
         audit.record_change(None, "created", alert, {"membership_id": (None, member.id)},
                             payload={"usual_gap_days": alert.usual_gap_days, "absent_days": alert.absent_days})
         flagged += 1

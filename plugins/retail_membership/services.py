@@ -766,10 +766,11 @@ def expire_points(now: datetime) -> int:
             due = min(sum(pts for at, pts in _fifo(member_lots[mid], member_debits[mid]) if at <= now), balance)
             if due <= 0:
                 continue
-            entry = RetailPointsEntry(membership_id=mid, kind="expire", points=-due, balance_after=balance - due,
-                                      occurred_at=now, reason="points past their expiry date")
+            # the id is set here so the entries need no flush each: the ORM writes them in one batch
+            entry = RetailPointsEntry(id=uuid.uuid4(), membership_id=mid, kind="expire", points=-due,
+                                      balance_after=balance - due, occurred_at=now,
+                                      reason="points past their expiry date")
             sess.add(entry)
-            sess.flush()
             audit.record_change(None, "created", entry, {"kind": (None, "expire"), "points": (None, entry.points)},
                                 payload={"membership_id": mid, "balance_after": entry.balance_after})
             expired += 1
