@@ -16,7 +16,7 @@ from core import db
 from core.models import Interaction
 from core.schemas import InteractionCreate
 from core.services import audit, common, customers, interactions
-from core.services.bulk import BulkRecorder, BulkRow
+from core.services.bulk import BulkRecorder, BulkRow, gc_paused
 from core.workflow import MANUAL
 from plugins.exhibitions import labels as L
 from plugins.exhibitions import schemas as S
@@ -248,6 +248,11 @@ def _edition_activity(admin, rng, edition, parts, attendees, progress, names) ->
 def load(admin, rng, progress=None) -> None:
     """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of the records as they are written:
     booths, exhibitors, participations, registrations, gate scans, leads, meetings and surveys."""
+    with gc_paused():  # its few cycles wait for one collection at the end (core.services.bulk.gc_paused)
+        return _load(admin, rng, progress)
+
+
+def _load(admin, rng, progress) -> None:
     from core.demo import Progress, create_demo_user
 
     progress = progress or Progress("exhibitions")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core import db
 from core.db import utcnow
+from core.services.bulk import gc_paused
 
 from plugins.retail_membership import bulk, campaigns, jobs, services
 from plugins.retail_membership.models import RetailCampaignMember, RetailPurchase
@@ -44,6 +45,11 @@ PREFERENCES = ["新品", "折扣", "环保", "简约风", "国潮", "护肤", "�
 
 def demo(admin, rng, members: int = MEMBERS, progress=None) -> dict:
     """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of members and purchases as written."""
+    with gc_paused():  # its few cycles wait for one collection at the end (core.services.bulk.gc_paused)
+        return _demo(admin, rng, members, progress)
+
+
+def _demo(admin, rng, members: int, progress) -> dict:
     from core.demo import Progress, create_demo_user
 
     progress = progress or Progress(services.PLUGIN)
