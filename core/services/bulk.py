@@ -117,7 +117,7 @@ class BulkRecorder:
     def audit(self, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None, *,
               at: datetime | None = None) -> None:
         """Collect the audit entry ``<record type>.<verb>`` with ``changes`` (field → ``(old, new)``)."""
-        rtype = record_type_of(_model_of(record))
+        rtype = _record_type(record)
         self.add(AuditEntry, at=at or utcnow(), actor_id=self.actor_id, action=f"{rtype}.{verb}", record_type=rtype,
                  record_id=record.id, changes=diff_of(changes))
 
@@ -127,7 +127,7 @@ class BulkRecorder:
         """Collect the outbox event ``<record type>.<verb>``; its payload is ``{"id", "version",
         "changes", **payload}`` as in ``record_change``. ``version`` defaults to the record's; pass the
         version the record will have once the batch has updated it, when the batch does so itself."""
-        rtype = record_type_of(_model_of(record))
+        rtype = _record_type(record)
         version = getattr(record, "version", None) if version is _RECORD_VERSION else version
         self.add(OutboxEvent, at=at or utcnow(), name=f"{rtype}.{verb}", record_type=rtype, record_id=record.id,
                  actor_id=self.actor_id, payload=event_payload(record.id, version, diff_of(changes), payload))
@@ -138,7 +138,7 @@ class BulkRecorder:
         """Collect the audit entry and the outbox event of one change: the bulk form of
         ``core.services.audit.record_change(actor, verb, record, changes, payload=payload)``."""
         at = at or utcnow()
-        rtype = record_type_of(_model_of(record))
+        rtype = _record_type(record)
         diff = diff_of(changes)  # once for both rows: on a large batch the JSON conversion is a real cost
         version = getattr(record, "version", None) if version is _RECORD_VERSION else version
         action, record_id = f"{rtype}.{verb}", record.id
@@ -203,12 +203,13 @@ class BulkRecorder:
         db.session().flush()  # rows may point at ORM objects added but not yet written
         conn = db.session().connection()
         counts = {}
+        texts: dict = {}  # datetime → its stored text, for the whole flush: most rows repeat their batch's times
         for model in order:
             rows = self._rows.pop(model, [])
             keys = set().union(*(row.keys() for row in rows)) if rows else set()
             rows = [row if len(row) == len(keys) else {k: row.get(k) for k in keys} for row in rows]
             with gc_paused():
-                _insert(conn, model.__table__, rows, keys)
+                _insert(conn, model.__table__, rows, keys, texts)
             counts[model.__tablename__] = len(rows)
             if model is OutboxEvent and rows and webhooks.any_subscription():
                 # queue webhook deliveries as the single-record path does (its ``*`` subscriber); the
@@ -236,7 +237,7 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str]) -> None:
+def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str], texts: dict | None = None) -> None:
     """INSERT ``rows`` (dicts with the same ``keys``) into ``table``, :data:`CHUNK` rows a statement.
 
     On a driver with positional parameters (SQLite's ``qmark``) the statement is compiled once and the
@@ -244,7 +245,8 @@ def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str]) -> None:
     applies) and handed to the driver's ``executemany`` as tuples: SQLAlchemy's per-row parameter
     building cost as much as SQLite's inserting. The conversion runs a column at a time (one loop per
     column, tuples built by ``zip``), with a cheaper equivalent of the two processors every row calls
-    most (:func:`_fast_processor`). Other drivers go through ``Connection.execute``."""
+    most (:func:`_fast_processor`; ``texts`` remembers the datetimes converted, across calls). Other
+    drivers go through ``Connection.execute``."""
     if not rows:
         return
     if conn.dialect.paramstyle != "qmark":
@@ -263,7 +265,8 @@ def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str]) -> None:
                     conn.execute(insert(table), rows[start:start + CHUNK])
                 return
             constants[key] = default.arg
-    procs = [_fast_processor(table.c[key].type, conn.dialect) for key in order]
+    texts = {} if texts is None else texts
+    procs = [_fast_processor(table.c[key].type, conn.dialect, texts) for key in order]
     sql = str(compiled)
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
@@ -278,16 +281,25 @@ def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str]) -> None:
         conn.exec_driver_sql(sql, list(zip(*columns)))
 
 
-def _fast_processor(column_type: Any, dialect: Any) -> Any:
-    """The bind processor of ``column_type`` on ``dialect``: its own, or for the two SQLite conversions
-    every bulk row makes several of (UTC datetimes, UUIDs) a function giving the same string at a
-    third of the cost."""
+def _fast_processor(column_type: Any, dialect: Any, texts: dict) -> Any:
+    """The bind processor of ``column_type`` on ``dialect``: its own, or for the SQLite conversions every
+    bulk row makes several of (UTC datetimes, UUIDs, JSON) a function giving the same string cheaper.
+    Datetimes are converted once each (``texts`` maps each to its text): the rows of one change (the
+    record, its audit entry, its event, its timeline entry) share their time."""
     impl = column_type.dialect_impl(dialect)
     generic = impl.bind_processor(dialect)
     if dialect.name != "sqlite" or generic is None:
         return generic
     if isinstance(column_type, UTCDateTime) and impl.impl_instance._storage_format == _SQLITE_DATETIME:
-        return _sqlite_utc_datetime
+        def process(value: datetime | None) -> str | None:
+            # equal aware datetimes are the same instant, hence the same UTC text; a naive one never
+            # equals an aware one
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = _sqlite_utc_datetime(value)
+            return text
+
+        return process
     if type(column_type) is JSON and dialect._json_serializer is None and impl._str_impl.bind_processor(dialect) is None:
         return _json_processor(column_type.none_as_null)
     if isinstance(column_type, Uuid) and column_type.as_uuid and not (dialect.supports_native_uuid
@@ -334,6 +346,13 @@ def _uuid_hex(value: uuid.UUID | None) -> str | None:
 
 def _model_of(record: Any) -> Any:
     return record.model if isinstance(record, BulkRow) else record
+
+
+def _record_type(record: Any) -> str:
+    """``record_type_of`` as a plain ``str``: a table's name is SQLAlchemy's ``quoted_name``, a ``str``
+    subclass the SQLite driver does not take as text without asking it (and failing) to adapt itself,
+    once per audit and outbox row."""
+    return str(record_type_of(_model_of(record)))
 
 
 __all__ = ["BulkRecorder", "BulkRow", "CHUNK", "gc_paused"]
