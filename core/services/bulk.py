@@ -352,7 +352,15 @@ def _record_type(record: Any) -> str:
     """``record_type_of`` as a plain ``str``: a table's name is SQLAlchemy's ``quoted_name``, a ``str``
     subclass the SQLite driver does not take as text without asking it (and failing) to adapt itself,
     once per audit and outbox row."""
-    return str(record_type_of(_model_of(record)))
+    model = record.model if isinstance(record, BulkRow) else type(record)
+    try:
+        return _RECORD_TYPES[model]
+    except KeyError:
+        rtype = _RECORD_TYPES[model] = str(record_type_of(model))
+        return rtype
+
+
+_RECORD_TYPES: dict[Any, str] = {}
 
 
 __all__ = ["BulkRecorder", "BulkRow", "CHUNK", "gc_paused"]
