@@ -63,7 +63,8 @@ def _visitor_row(rng, edition, name=None, visitor_id=None) -> dict:
 
 
 def _scans(rng, edition: dict, registrations: list[dict], show_up: float) -> tuple[list[dict], list[dict]]:
-    """Entry (and most exit) scans for the visitors who come; returns (scans, the attendees)."""
+    """Entry (and most exit) scans for the visitors who come, as ``upload_scans`` validates them (for
+    :func:`services.upload_checked_scans`); returns (scans, the attendees)."""
     days = [edition["starts_on"] + timedelta(days=i) for i in range((edition["ends_on"] - edition["starts_on"]).days + 1)]
     scans, attendees = [], []
     for reg in registrations:
@@ -73,11 +74,11 @@ def _scans(rng, edition: dict, registrations: list[dict], show_up: float) -> tup
         for day in sorted(rng.sample(days, rng.choice([1, 1, 1, 2, 2, 3]))):
             entry = datetime(day.year, day.month, day.day, rng.randint(9, 13), rng.randint(0, 59), tzinfo=CST)
             gate = rng.choice(["N1", "N2", "S1", "E1"])
-            scans.append({"badge_code": reg["badge_code"], "scanned_at": entry.isoformat(), "gate": gate,
+            scans.append({"badge_code": reg["badge_code"], "scanned_at": entry, "gate": gate,
                           "direction": "entry", "device": f"scanner-{gate}"})
             if rng.random() < 0.8:
                 leave = entry + timedelta(hours=rng.randint(2, 6), minutes=rng.randint(0, 59))
-                scans.append({"badge_code": reg["badge_code"], "scanned_at": leave.isoformat(), "gate": gate,
+                scans.append({"badge_code": reg["badge_code"], "scanned_at": leave, "gate": gate,
                               "direction": "exit", "device": f"scanner-{gate}"})
             if rng.random() < 0.05:  # a scanner hiccup: the same scan twice (harmless)
                 scans.append(dict(scans[-1]))
@@ -208,7 +209,7 @@ class _Booking:
 
 def _upload(admin, edition_id, scans: list[dict]) -> None:
     for start in range(0, len(scans), 2000):
-        svc.upload_scans(admin, edition_id, {"scans": scans[start:start + 2000]})
+        svc.upload_checked_scans(admin, edition_id, scans[start:start + 2000])
 
 
 def _edition_activity(admin, rng, edition, parts, attendees, progress, names) -> None:

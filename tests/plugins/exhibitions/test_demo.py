@@ -131,3 +131,20 @@ def test_the_demo_books_an_exhibitor_with_the_rows_the_services_write(runtime, p
         assert written(q.id, booths[1].id, in_bulk.id) == served
     assert served["participation"] == ("attended", 6, True) and served["booth"] == ("sold", 3, True)
     assert len(served["timeline"]) == 4 and len(served["history"]) == 5
+
+
+def test_the_demo_scans_are_what_upload_scans_would_make_of_them():
+    """The demo hands its scans to ``upload_checked_scans``, which skips ``upload_scans``'s parsing: they
+    must already be what that parsing gives."""
+    from datetime import date
+
+    from core.services import common
+    from plugins.exhibitions import schemas as S
+
+    regs = [{"badge_code": f"B-{i:04d}"} for i in range(40)]
+    scans, _ = demo._scans(random.Random(3), {"starts_on": date(2025, 5, 12), "ends_on": date(2025, 5, 14)}, regs,
+                           show_up=0.9)
+    assert scans
+    for scan in scans:
+        sent = {**scan, "scanned_at": scan["scanned_at"].isoformat()}
+        assert common.validate(S.Scan, sent) == scan
