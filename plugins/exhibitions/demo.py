@@ -44,6 +44,7 @@ def _interests(rng) -> list[str]:
 
 
 def _visitor_row(rng, edition, name=None, visitor_id=None) -> dict:
+    """A registration as ``import_registrations`` validates it (for ``import_checked_registrations``)."""
     category = rng.choices(["buyer", "general", "media", "vip"], weights=[55, 35, 4, 6])[0]
     row = {"category": category, "interests": _interests(rng),
            "purchase_intent": rng.choice(["none", "low", "medium", "high"]) if category in L.PROFESSIONAL else "none",
@@ -52,9 +53,10 @@ def _visitor_row(rng, edition, name=None, visitor_id=None) -> dict:
            "job_title": rng.choice(["Purchasing manager", "Engineer", "CEO", "Buyer", "Reporter", ""]),
            "phone": f"+86 13{rng.randint(100000000, 999999999)}",
            "registered_at": (datetime(edition.starts_on.year, edition.starts_on.month, edition.starts_on.day,
-                                      tzinfo=timezone.utc) - timedelta(days=rng.randint(1, 90))).isoformat()}
+                                      tzinfo=timezone.utc) - timedelta(days=rng.randint(1, 90))),
+           "edition_id": edition.id}
     if visitor_id:
-        row["visitor_id"] = str(visitor_id)
+        row["visitor_id"] = visitor_id
         row["source"] = "past_edition"
     else:
         row["name"] = name or _person(rng)
@@ -308,7 +310,7 @@ def _load(admin, rng, progress) -> None:
     rows = [_visitor_row(rng, first) for _ in range(VISITORS_FIRST)]
     regs1 = []
     for start in range(0, len(rows), 1000):
-        result = svc.import_registrations(organiser, first.id, {"registrations": rows[start:start + 1000]})
+        result = svc.import_checked_registrations(organiser, first.id, rows[start:start + 1000])
         regs1 += [{**r, "category": rows[start + r["index"]]["category"]} for r in result.registrations]
         progress(len(result.registrations))
     scans, attendees1 = _scans(rng, {"starts_on": first.starts_on, "ends_on": first.ends_on}, regs1, show_up=0.62)
@@ -343,7 +345,7 @@ def _load(admin, rng, progress) -> None:
     rng.shuffle(rows2)
     regs2 = []
     for start in range(0, len(rows2), 1000):
-        result = svc.import_registrations(organiser, second.id, {"registrations": rows2[start:start + 1000]})
+        result = svc.import_checked_registrations(organiser, second.id, rows2[start:start + 1000])
         regs2 += [{**r, "category": rows2[start + r["index"]]["category"]} for r in result.registrations]
         progress(len(result.registrations))
     svc.send_matches(organiser, second.id)

@@ -148,3 +148,24 @@ def test_the_demo_scans_are_what_upload_scans_would_make_of_them():
     for scan in scans:
         sent = {**scan, "scanned_at": scan["scanned_at"].isoformat()}
         assert common.validate(S.Scan, sent) == scan
+
+
+def test_the_demo_registrations_are_what_import_registrations_would_make_of_them():
+    """The demo hands its visitors to ``import_checked_registrations``, which skips
+    ``import_registrations``'s parsing: they must already be what that parsing gives."""
+    import uuid
+    from datetime import date
+    from types import SimpleNamespace
+
+    from core.services import common
+    from plugins.exhibitions import schemas as S
+
+    edition = SimpleNamespace(id=uuid.uuid4(), starts_on=date(2025, 5, 12))
+    rng = random.Random(5)
+    rows = [demo._visitor_row(rng, edition) for _ in range(30)]
+    rows += [demo._visitor_row(rng, edition, visitor_id=uuid.uuid4()) for _ in range(30)]
+    for row in rows:
+        sent = {**row, "edition_id": str(row["edition_id"]), "registered_at": row["registered_at"].isoformat()}
+        if "visitor_id" in row:
+            sent["visitor_id"] = str(row["visitor_id"])
+        assert common.validate(S.RegistrationCreate, sent) == row
