@@ -2,8 +2,9 @@
 hundred exhibitors (most rebook), thousands of visitors (many come back, invited from the first
 edition) and their gate scans, leads, meetings and survey answers, written through the services
 (registrations and scans through the bulk services, so it stays fast). Booking the exhibitors (a
-participation, its booth and its five moves to ``attended``: thirteen service calls each) goes through
-the core's bulk path instead, writing what those services write (:class:`_Booking`)."""
+participation, its booth and its five moves to ``attended``: thirteen service calls each), their leads,
+meetings and survey answers go through the core's bulk path instead, writing what those services write
+(:class:`_Booking`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -17,12 +18,15 @@ from core.models import Interaction
 from core.schemas import InteractionCreate
 from core.services import audit, common, customers, interactions
 from core.services.bulk import BulkRecorder, BulkRow, gc_paused
+from core.services.notifications import notify
 from core.workflow import MANUAL
 from plugins.exhibitions import labels as L
 from plugins.exhibitions import schemas as S
 from plugins.exhibitions import services as svc
-from plugins.exhibitions.models import ExhibitionBooth, ExhibitionLead, ExhibitorParticipation
-from plugins.exhibitions.workflows import PARTICIPATION
+from plugins.exhibitions.models import (
+    ExhibitionBooth, ExhibitionLead, ExhibitionMeeting, ExhibitorParticipation, SurveyAnswer,
+)
+from plugins.exhibitions.workflows import MEETING, PARTICIPATION
 
 SURNAMES = "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo".split()
 GIVEN = "Wei Fang Na Min Jing Lei Qiang Jun Yang Yong Yan Jie Tao Ming Chao Xia Hui Ping Gang Bo".split()
@@ -101,6 +105,7 @@ class _Booking:
         #: per participation id: its row (a BulkRow, or the loaded record) and what the batch made of it
         self.state: dict[Any, dict[str, Any]] = {}
         self.booths: dict[Any, tuple[Any, dict[str, Any]]] = {}
+        self.company_users: dict[Any, list] = {}  # the exhibitor users told of a meeting, per company
 
     def now(self) -> datetime:
         """Load time, a microsecond further at each call: two moves never share an instant."""
@@ -119,6 +124,7 @@ class _Booking:
         self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values), interactions.AUDITED),
                         payload={"customer_id": values["customer_id"], "kind": values["kind"],
                                  "source": svc.SOURCE}, at=at)
+        return row
 
     def invite(self, edition, company_id, data: dict[str, Any]) -> BulkRow:
         """``create_participation`` by staff: the participation, invited, and its timeline entry."""
@@ -190,12 +196,62 @@ class _Booking:
             "participation_id", "registration_id", "rating", "tags"]), at=at)
         self._timeline(reg["visitor_id"], f"Visited the booth of {company_name}", kind=L.KIND_LEAD, occurred_at=at)
 
+    def meeting(self, participation, reg: dict[str, Any], location: str, answers: list[str], company_name: str) -> None:
+        """``request_meeting`` by staff between a booked participation and a registered visitor
+        (``reg``: its ``registration_id``, ``visitor_id`` and ``badge_code``), then
+        ``change_meeting_status`` to each of ``answers`` in turn: the meeting, the exhibitor's users
+        told, its moves, and once held, the entries on the visitor's and the exhibitor's timelines."""
+        values = common.validate(S.MeetingCreate, {"participation_id": str(participation.id),
+                                                   "registration_id": str(reg["registration_id"]),
+                                                   "location": location})
+        company_id, edition_id = (_field(participation, "company_id"), _field(participation, "edition_id"))
+        at = self.now()
+        row = self.rec.add(ExhibitionMeeting, edition_id=edition_id, participation_id=participation.id,
+                           registration_id=reg["registration_id"], requested_by_id=self.actor.id,
+                           status="requested", starts_at=values.get("starts_at"), location=values["location"],
+                           notes=values["notes"], created_at=at, updated_at=at, version=1, deleted_at=None)
+        self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values), [
+            "participation_id", "registration_id", "starts_at", "location"]), at=at)
+        if company_id not in self.company_users:
+            self.company_users[company_id] = svc.users_of_company(company_id)
+        for member in self.company_users[company_id]:
+            notify(member, "exhibitions.meeting_requested", "A buyer asks for a meeting",
+                   "Accept or decline it under your meetings.",
+                   record=SimpleNamespace(__table__=ExhibitionMeeting.__table__, id=row.id))
+        status, since, version = "requested", at, 1
+        for to in answers:
+            at, version = self.now(), version + 1
+            self.rec.transition(MEETING, row, status, to, entered_at=since, at=at, trigger=MANUAL, version=version)
+            status, since = to, at
+            if to == "held":
+                when = values.get("starts_at") or self.now()
+                self._timeline(reg["visitor_id"], f"Met {company_name}", kind=L.KIND_MEETING, occurred_at=when)
+                self._timeline(company_id, f"Met visitor {reg['badge_code']}", kind=L.KIND_MEETING, occurred_at=when)
+        row.values.update(status=status, version=version, updated_at=since)
+
+    def survey(self, edition, customer_id, data: dict[str, Any]) -> None:
+        """``submit_survey`` by staff for the respondent ``customer_id`` (the visitor of
+        ``data["registration_id"]`` or the company of ``data["participation_id"]``): the answer and its
+        entry on the respondent's timeline."""
+        values = common.validate(S.SurveyCreate, {"edition_id": str(edition.id), **data})
+        entry = self._timeline(customer_id, f"{edition.name} survey ({values['phase']}): satisfaction "
+                                            f"{values['satisfaction']}/5", notes=values["comment"], kind=L.KIND_SURVEY)
+        at = self.now()
+        row = self.rec.add(SurveyAnswer, edition_id=edition.id,
+                           respondent="visitor" if values.get("registration_id") else "exhibitor",
+                           registration_id=values.get("registration_id"),
+                           participation_id=values.get("participation_id"), phase=values["phase"],
+                           satisfaction=values["satisfaction"], comment=values["comment"], interaction_id=entry.id,
+                           submitted_by_id=self.actor.id, created_at=at, updated_at=at)
+        self.rec.change("created", row, audit.created_fields(SimpleNamespace(**row.values), [
+            "edition_id", "respondent", "phase", "satisfaction"]), at=at)
+
     def flush(self) -> None:
         for state in self.state.values():
             if isinstance(state["record"], BulkRow):
                 state["record"].values.update(status=state["status"], version=state["version"],
                                               updated_at=state.get("updated_at", state["since"]))
-        self.rec.flush([ExhibitorParticipation, ExhibitionLead, Interaction])
+        self.rec.flush([ExhibitorParticipation, ExhibitionLead, Interaction, ExhibitionMeeting, SurveyAnswer])
         conn, sess = db.session().connection(), db.session()
         for state in self.state.values():
             if not isinstance(state["record"], BulkRow) and "updated_at" in state:
@@ -209,15 +265,20 @@ class _Booking:
         self.booths.clear()
 
 
+def _field(record, name: str) -> Any:
+    """A column value of a row collected in bulk or of a loaded record."""
+    return record.values[name] if isinstance(record, BulkRow) else getattr(record, name)
+
+
 def _upload(admin, edition_id, scans: list[dict]) -> None:
     for start in range(0, len(scans), 2000):
         svc.upload_checked_scans(admin, edition_id, scans[start:start + 2000])
 
 
 def _edition_activity(admin, rng, edition, parts, attendees, progress, names) -> None:
-    """Leads (in bulk: :meth:`_Booking.lead`), meetings and survey answers of one edition (each reported
-    to ``progress``); ``names`` maps company ids to names."""
-    eid = str(edition.id)
+    """Leads, meetings and survey answers of one edition, in bulk (:meth:`_Booking.lead`,
+    :meth:`_Booking.meeting`, :meth:`_Booking.survey`; each reported to ``progress``); ``names`` maps
+    company ids to names."""
     buyers = [a for a in attendees if a["category"] in L.PROFESSIONAL]
     leads = _Booking(admin)
     for p in parts:
@@ -229,21 +290,18 @@ def _edition_activity(admin, rng, edition, parts, attendees, progress, names) ->
             progress(1)
         if buyers and rng.random() < 0.5:
             reg = rng.choice(buyers)
-            meeting = svc.request_meeting(admin, {"participation_id": str(p.id),
-                                                  "registration_id": str(reg["registration_id"]),
-                                                  "location": "Business matching area"})
+            answers = [rng.choice(["accepted", "accepted", "declined"])]
+            if answers[0] == "accepted":
+                answers.append(rng.choice(["held", "held", "no_show"]))
+            leads.meeting(p, reg, "Business matching area", answers, names[company_id])
             progress(1)
-            answer = rng.choice(["accepted", "accepted", "declined"])
-            svc.change_meeting_status(admin, meeting.id, {"to": answer})
-            if answer == "accepted":
-                svc.change_meeting_status(admin, meeting.id, {"to": rng.choice(["held", "held", "no_show"])})
         if rng.random() < 0.3:
-            svc.submit_survey(admin, {"edition_id": eid, "participation_id": str(p.id),
-                                      "satisfaction": rng.choice([3, 4, 4, 5])})
+            leads.survey(edition, company_id, {"participation_id": str(p.id), "satisfaction": rng.choice([3, 4, 4, 5])})
             progress(1)
     for reg in rng.sample(attendees, min(len(attendees), 40)):
-        svc.submit_survey(admin, {"edition_id": eid, "registration_id": str(reg["registration_id"]),
-                                  "phase": rng.choice(["during", "after"]), "satisfaction": rng.choice([2, 3, 4, 4, 5])})
+        leads.survey(edition, reg["visitor_id"], {"registration_id": str(reg["registration_id"]),
+                                                  "phase": rng.choice(["during", "after"]),
+                                                  "satisfaction": rng.choice([2, 3, 4, 4, 5])})
         progress(1)
     leads.flush()
 

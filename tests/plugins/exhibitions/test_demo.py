@@ -169,3 +169,89 @@ def test_the_demo_registrations_are_what_import_registrations_would_make_of_them
         if "visitor_id" in row:
             sent["visitor_id"] = str(row["visitor_id"])
         assert common.validate(S.RegistrationCreate, sent) == row
+
+
+def test_the_demo_writes_a_meeting_and_survey_answers_as_the_services_do(runtime, people):
+    """The demo writes meetings and survey answers in bulk (``demo._Booking.meeting`` and ``.survey``);
+    what it writes for one exhibitor and one visitor — the meeting, its moves, the audit trail, the
+    events, the exhibitor users' notifications, the answers and the timelines — is what request_meeting,
+    change_meeting_status and submit_survey write for another pair."""
+    from core.models import Interaction, Notification, WorkflowTransitionEntry
+    from core.models.audit import AuditEntry, OutboxEvent
+    from core.services import users
+    from plugins.exhibitions import labels as L
+    from plugins.exhibitions.models import ExhibitionMeeting, SurveyAnswer
+
+    with runtime.database.unit_of_work():
+        organiser = users.create_user(people.admin, {"email": "org@example.com", "name": "Org", "role": L.ORGANISER})
+        show = services.create_exhibition(organiser, {"name": "Fair", "industry": "machinery"})
+        edition = services.create_edition(organiser, {"exhibition_id": str(show.id), "name": "Fair 2025",
+                                                      "starts_on": "2025-05-12", "ends_on": "2025-05-14"})
+        sides = []
+        for n, name in enumerate(("Served Co.", "Bulk Co.")):
+            company = demo.customers.create(organiser, {"name": name, "source": "exhibition"})
+            member = users.create_user(people.admin, {"email": f"ex{n}@example.com", "name": f"Ex {n}",
+                                                      "role": L.EXHIBITOR})
+            services.link_exhibitor_user(organiser, {"user_id": str(member.id), "company_id": str(company.id)})
+            p = services.create_participation(organiser, {"edition_id": str(edition.id),
+                                                          "company_id": str(company.id), "categories": []})
+            for state in ["applied", "confirmed", "paid", "arrived", "attended"]:
+                services.change_participation_status(organiser, p.id, {"to": state})
+            [reg] = services.import_registrations(organiser, edition.id, {"registrations": [
+                {"name": f"Visitor {n}", "category": "buyer"}]}).registrations
+            sides.append((company, member, p, reg))
+
+        (company, _, p, reg), (bulk_company, _, q, bulk_reg) = sides
+        meeting = services.request_meeting(organiser, {"participation_id": str(p.id),
+                                                       "registration_id": str(reg["registration_id"]),
+                                                       "location": "Hall 1"})
+        for to in ("accepted", "held"):
+            services.change_meeting_status(organiser, meeting.id, {"to": to})
+        services.submit_survey(organiser, {"edition_id": str(edition.id), "participation_id": str(p.id),
+                                           "satisfaction": 4})
+        services.submit_survey(organiser, {"edition_id": str(edition.id), "phase": "during",
+                                           "registration_id": str(reg["registration_id"]), "satisfaction": 2})
+        booking = demo._Booking(organiser)
+        booking.meeting(q, bulk_reg, "Hall 1", ["accepted", "held"], bulk_company.name)
+        booking.survey(edition, bulk_company.id, {"participation_id": str(q.id), "satisfaction": 4})
+        booking.survey(edition, bulk_reg["visitor_id"], {"phase": "during", "satisfaction": 2,
+                                                         "registration_id": str(bulk_reg["registration_id"])})
+        booking.flush()
+
+        sess = db.session()
+
+        def written(company, member, participation, reg):
+            [m] = sess.scalars(select(ExhibitionMeeting).where(ExhibitionMeeting.participation_id == participation.id))
+            answers = list(sess.scalars(select(SurveyAnswer).where(SurveyAnswer.edition_id == edition.id)))
+            answers = [a for a in answers if participation.id == a.participation_id
+                       or a.registration_id == reg["registration_id"]]
+            ids = [m.id] + [a.id for a in answers]
+            anon = {company.name: "<company>", reg["badge_code"]: "<badge>"}
+
+            def plain(text):
+                for old, new in anon.items():
+                    text = text.replace(old, new)
+                return text
+
+            return {
+                "meeting": (m.status, m.version, m.location, m.requested_by_id),
+                "history": [(h.from_state, h.to_state, h.trigger, h.actor_id) for h in sess.scalars(
+                    select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.record_id == m.id)
+                    .order_by(WorkflowTransitionEntry.at))],
+                "audit": sorted((a.action, sorted(a.changes)) for a in sess.scalars(
+                    select(AuditEntry).where(AuditEntry.record_id.in_(ids)))),
+                "events": sorted((e.name, e.payload["version"], e.payload.get("to"), sorted(e.payload["changes"]))
+                                 for e in sess.scalars(select(OutboxEvent).where(OutboxEvent.record_id.in_(ids)))),
+                "answers": sorted((a.respondent, a.phase, a.satisfaction, a.comment,
+                                   sess.get(Interaction, a.interaction_id).kind) for a in answers),
+                "notified": [(n.kind, n.title, n.record_type, n.record_id == m.id) for n in sess.scalars(
+                    select(Notification).where(Notification.user_id == member.id))],
+                "timeline": sorted((i.kind, plain(i.subject), i.status, i.source) for i in sess.scalars(
+                    select(Interaction).where(Interaction.customer_id.in_([company.id, reg["visitor_id"]]),
+                                              Interaction.kind.in_([L.KIND_MEETING, L.KIND_SURVEY])))),
+            }
+
+        served = written(*sides[0])
+        assert written(*sides[1]) == served
+    assert served["meeting"][:2] == ("held", 3) and len(served["history"]) == 2
+    assert len(served["answers"]) == 2 and len(served["timeline"]) == 4 and len(served["notified"]) == 1
