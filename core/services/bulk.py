@@ -47,6 +47,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import JSON, Uuid, insert
@@ -276,7 +277,7 @@ def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str], texts: dict
                 value = constants[key] if proc is None else proc(constants[key])
                 columns.append(repeat(value, len(chunk)))
             else:
-                column = [row[key] for row in chunk]
+                column = list(map(itemgetter(key), chunk))
                 columns.append(column if proc is None else list(map(proc, column)))
         conn.exec_driver_sql(sql, list(zip(*columns)))
 

@@ -161,7 +161,9 @@ def flag_lapsed(now: datetime) -> int:
         owner = owners[member.home_store_id]
         task = None
         if owner is not None:
-            task = interactions.create(owner, {
+            # on behalf: the owner is staff of the member's home store (or an admin), who sees the
+            # customer anyway; create() would check that again with a scope query per task
+            task = interactions.record_on_behalf(owner, {
                 "customer_id": str(member.customer_id), "kind": "call", "status": "planned",
                 "due_at": (now + timedelta(days=3)).isoformat(), "assignee_id": str(owner.id),
                 "subject": f"Lapsed regular: call {names[member.customer_id]}"[:200],
