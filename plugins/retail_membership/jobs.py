@@ -148,11 +148,13 @@ def flag_lapsed(now: datetime) -> int:
         absent = (now - member.last_purchase_at).total_seconds() / 86400
         if gap is not None and absent > prog.lapse_factor * gap:
             lapsed.append((member, gap, absent))
-    names: dict = {}  # the lapsed members' names, read in one query rather than a customer load each
+    # the lapsed members' customers, loaded in one query rather than one each (the task's service
+    # finds them in the session)
+    names: dict = {}
     customer_ids = [member.customer_id for member, _, _ in lapsed]
     for start in range(0, len(customer_ids), 500):
-        names.update(sess.execute(select(Customer.id, Customer.name)
-                                  .where(Customer.id.in_(customer_ids[start:start + 500]))).all())
+        names.update((c.id, c.name) for c in sess.scalars(
+            select(Customer).where(Customer.id.in_(customer_ids[start:start + 500]))))
     flagged = 0
     owners: dict = {}  # a store's task owner, looked up once per run (the job changes no staff)
     for member, gap, absent in lapsed:
