@@ -255,3 +255,33 @@ def test_the_demo_writes_a_meeting_and_survey_answers_as_the_services_do(runtime
         assert written(*sides[1]) == served
     assert served["meeting"][:2] == ("held", 3) and len(served["history"]) == 2
     assert len(served["answers"]) == 2 and len(served["timeline"]) == 4 and len(served["notified"]) == 1
+
+
+def test_checked_scans_are_stored_and_refused_as_upload_scans_does(runtime, people):
+    """``upload_checked_scans`` (the demo's path) stores what ``upload_scans`` would: sending the same
+    scans through ``upload_scans`` afterwards finds every stored one a duplicate and refuses the same."""
+    from datetime import datetime, timedelta, timezone
+
+    from core.services import users
+    from plugins.exhibitions import labels as L
+
+    cst = timezone(timedelta(hours=8))
+    with runtime.database.unit_of_work():
+        organiser = users.create_user(people.admin, {"email": "org@example.com", "name": "Org", "role": L.ORGANISER})
+        show = services.create_exhibition(organiser, {"name": "Fair", "industry": "machinery"})
+        edition = services.create_edition(organiser, {"exhibition_id": str(show.id), "name": "Fair 2025",
+                                                      "starts_on": "2025-05-12", "ends_on": "2025-05-14",
+                                                      "timezone": "Asia/Shanghai"})
+        [reg] = services.import_registrations(organiser, edition.id, {"registrations": [
+            {"name": "Visitor", "category": "buyer"}]}).registrations
+        scan = {"badge_code": reg["badge_code"], "scanned_at": datetime(2025, 5, 12, 9, 30, tzinfo=cst),
+                "gate": "N1", "direction": "entry", "device": "scanner-N1"}
+        scans = [scan, dict(scan), {**scan, "badge_code": "NOPE-1"},
+                 {**scan, "scanned_at": datetime(2025, 5, 20, 9, 30, tzinfo=cst)}]
+        checked = services.upload_checked_scans(organiser, edition.id, scans)
+        again = services.upload_scans(organiser, edition.id, {"scans": [
+            {**s, "scanned_at": s["scanned_at"].isoformat()} for s in scans]})
+    refused = [(r["index"], r["field"]) for r in checked.rejected]
+    assert (checked.received, checked.accepted, checked.duplicates, refused) == (4, 1, 1, [(2, "badge_code"),
+                                                                                        (3, "scanned_at")])
+    assert (again.accepted, again.duplicates, [(r["index"], r["field"]) for r in again.rejected]) == (0, 2, refused)
