@@ -411,6 +411,14 @@ def plugins_list():
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
 
 
+@plugins_group.command("reference")
+def plugins_reference():
+    """Print the plugin API reference (docs/plugins-reference.md) from trellis.plugin's docstrings."""
+    from trellis.reference import render
+
+    click.echo(render(), nl=False)
+
+
 # --- trellis demo / serve ----------------------------------------------------------------------------
 
 def _distribution() -> str:

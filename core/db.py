@@ -36,6 +36,7 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
+    """Now, as an aware UTC datetime: what every timestamp column stores and every rule compares with."""
     return datetime.now(timezone.utc)
 
 
@@ -65,6 +66,12 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table, the core's and every plugin's: one ``MetaData`` with the house
+    constraint naming convention (so migrations name constraints the same on every database), ``datetime``
+    columns stored as UTC (:class:`UTCDateTime`) and ``uuid.UUID`` columns portable across SQLite and
+    PostgreSQL. A plugin's model is ``class MyThing(Base, Record)`` with ``__tablename__`` prefixed with
+    the plugin's name."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
 

@@ -37,12 +37,18 @@ class ValidationFailed(TrellisError):
 
 
 class Unauthenticated(TrellisError):
+    """No signed-in, active user: HTTP 401, GraphQL ``UNAUTHENTICATED``."""
+
     http_status = 401
     graphql_code = "UNAUTHENTICATED"
     default_message = "Authentication required."
 
 
 class Forbidden(TrellisError):
+    """The user is known but may not do this (a role or an approval is missing): HTTP 403, GraphQL
+    ``FORBIDDEN``. A record outside the user's scope is :class:`NotFound` instead, so ids cannot be
+    probed."""
+
     http_status = 403
     graphql_code = "FORBIDDEN"
     default_message = "You are not allowed to do this."

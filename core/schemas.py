@@ -30,10 +30,13 @@ class Money(fields.Decimal):
 
 
 def one_of(enum) -> validate.OneOf:
+    """A marshmallow validator accepting the values of a ``StrEnum`` (``one_of(Role)``): the error names
+    the allowed values."""
     return validate.OneOf([e.value for e in enum])
 
 
 def not_blank(value: str) -> None:
+    """A marshmallow validator refusing a string that is empty or only whitespace ("Must not be blank.")."""
     if not value.strip():
         raise ValidationError("Must not be blank.")
 
