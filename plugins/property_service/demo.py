@@ -59,9 +59,10 @@ COMPLAINT_TEAM = {"垃圾清运不及时": "environment", "宠物粪便无人清
                   "保安态度不好": "security"}
 
 
-def build(admin: User, rng: random.Random, progress=None) -> None:
-    """Load the demo; ``progress`` (a ``core.demo.Progress``) hears of units, residents and requests as
-    they are written."""
+def build(admin: User, rng: random.Random, progress=None, *, now: datetime | None = None) -> None:
+    """Load the demo as of ``now`` (default: the present; a test passes a fixed instant to get the same
+    statuses on any day); ``progress`` (a ``core.demo.Progress``) hears of units, residents and requests
+    as they are written."""
     from core.demo import Progress
 
     progress = progress or Progress("property_service")
@@ -70,7 +71,7 @@ def build(admin: User, rng: random.Random, progress=None) -> None:
     progress.expect(96 + 80 + REQUESTS)
     from core.services import users
 
-    now = utcnow()
+    now = now or utcnow()
 
     def user(email: str, name: str, role: str) -> User:
         return users.create_user(None, {"email": f"{email}@{DOMAIN}", "name": name, "role": role, "locale": "zh-CN"})
