@@ -143,3 +143,89 @@ def test_a_second_run_adds_nothing(loaded, people):
     with loaded.database.unit_of_work() as sess:
         demo.build(people.admin, random.Random(8), now=NOW)
         assert sess.scalar(select(func.count()).select_from(PsRequest)) == 300
+
+
+def test_the_loader_writes_what_the_services_write(ps):
+    """The demo plays the loop in memory (``demo._Loop``) and writes it in bulk; for one request taken
+    through every step — dispatch, start, wait, resume, resolve, a poor rating (follow-up task and
+    notifications), reopen, resolve again — and for a rejected one, it writes what the services write:
+    the request with its SLA fields and version, the history, the audit trail and events with their
+    versions, the timeline entries and the notifications."""
+    import uuid
+    from datetime import timedelta
+
+    from core.models import Interaction, WorkflowTransitionEntry
+    from core.models.audit import AuditEntry, OutboxEvent
+    from core.models.notifications import Notification
+    from plugins.property_service import demo, requests
+    from plugins.property_service.models import PsRequest
+    from tests.plugins.property_service.conftest import monday
+
+    received = monday(10, 5)
+    steps = [("dispatch", 1), ("start", 3), ("wait", 5), ("resume", 30), ("resolve", 50), ("give_feedback", 60),
+             ("reopen", 70), ("resolve", 75)]
+
+    def play(api, requester):
+        """Both paths through one interface: ``api`` is the requests module or a ``_Loop``."""
+        data = {"kind": "repair", "requester_id": str(requester.id), "unit_id": str(ps.unit.id), "priority": "high",
+                "channel": "phone", "description": "厨房水龙头漏水", "topic": "", "received_at": received.isoformat()}
+        first = api.create(ps.centre, data).id
+        for step, hours in steps:
+            at = received + timedelta(hours=hours)
+            worker = ps.eng if step in ("start", "wait", "resume", "resolve") else ps.centre
+            body = {"dispatch": {"team_id": str(ps.engineering.id), "assignee_id": str(ps.eng.id)},
+                    "wait": {"note": "业主不在家"}, "resolve": {"resolution": "已处理完毕。"},
+                    "give_feedback": {"rating": 1, "comment": "很不满意"}, "reopen": {"reason": "问题复发"}}.get(step, {})
+            getattr(api, step)(worker, first, body, at=at)
+        second = api.create(ps.centre, {**data, "description": "楼上装修噪音"}).id
+        api.reject(ps.centre, second, {"explanation": "不属于物业服务范围"}, at=received + timedelta(hours=1))
+        return [first, second]
+
+    def written(sess, rids, requester_id):
+        rows = [sess.get(PsRequest, rid) for rid in rids]
+        entries = list(sess.scalars(select(Interaction).where(Interaction.customer_id == requester_id)
+                                    .order_by(Interaction.kind, Interaction.occurred_at)))
+        names = {requester_id: "requester", **{rid: f"request{n}" for n, rid in enumerate(rids)},
+                 **{e.id: f"entry:{e.kind}:{e.occurred_at}" for e in entries}}
+
+        def norm(value):
+            if isinstance(value, dict):
+                return {k: norm(v) for k, v in value.items() if k != "due_at"}  # real now + a working day
+            if isinstance(value, list):
+                return [norm(v) for v in value]
+            if isinstance(value, (str, uuid.UUID)):
+                for key, name in names.items():
+                    value = str(value).replace(str(key), name)
+            return value
+
+        def columns(record, skip=()):
+            return norm({c.key: getattr(record, c.key) for c in record.__table__.columns
+                         if c.key not in ("id", "updated_at", *skip)})
+
+        def trail(model, record_id):
+            return [(row.action if model is AuditEntry else row.name, norm(row.changes if model is AuditEntry
+                                                                           else row.payload))
+                    for row in sess.scalars(select(model).where(model.record_id == record_id).order_by(model.at))]
+
+        return {
+            "requests": [columns(r) for r in rows],
+            "history": [[columns(h, ("record_id",)) for h in sess.scalars(
+                select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.record_id == r.id)
+                .order_by(WorkflowTransitionEntry.at))] for r in rows],
+            "audit": [trail(AuditEntry, r.id) for r in rows] + [trail(AuditEntry, e.id) for e in entries],
+            "events": [trail(OutboxEvent, r.id) for r in rows] + [trail(OutboxEvent, e.id) for e in entries],
+            "timeline": [columns(e, ("created_at", "customer_id")) for e in entries],
+            "notifications": sorted(str(columns(n, ("created_at",))) for n in sess.scalars(
+                select(Notification).where(Notification.record_id.in_(rids)))),
+        }
+
+    with ps.runtime.database.unit_of_work() as sess:
+        by_services = play(requests, ps.owner)
+        loop = demo._Loop(requests.centre_users())
+        in_bulk = play(loop, ps.tenant)
+        loop.flush()
+        expected, got = written(sess, by_services, ps.owner.id), written(sess, in_bulk, ps.tenant.id)
+    assert [r["version"] for r in got["requests"]] == [r["version"] for r in expected["requests"]]
+    for key in expected:
+        assert got[key] == expected[key], key
+    assert len(expected["timeline"]) == 4 and len(expected["notifications"]) == 2  # 2 requests, a rating, its follow-up
