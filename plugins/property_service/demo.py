@@ -4,7 +4,8 @@ An estate (翠湖花园) with four buildings and 96 units, ~80 owners and reside
 with managers and members, two centre agents, and ~300 service requests over the last half year, carried
 through the loop at the times they would have happened (by the services' rules, written in bulk: see
 :class:`_Loop`): dispatched, worked, some waiting on the owner, resolved, rated (a few poorly, which
-opens follow-ups), some reopened, rejected or referred, the recent ones still open. Everything comes from the seeded ``rng``; a second run adds nothing.
+opens follow-ups), some reopened, rejected or referred, the recent ones still open. Everything comes from
+the seeded ``rng``; a second run adds nothing.
 """
 from __future__ import annotations
 
