@@ -278,6 +278,10 @@ class Login(StrictSchema):
 # --- output ------------------------------------------------------------------------------------------
 
 class RecordOut(Schema):
+    """The base of a record's output schema (REST responses, GraphQL types made by `type_from_schema`):
+    `id`, `created_at`, `updated_at`, `version` and `deleted_at`, each documented; add the record's own
+    fields in a subclass."""
+
     class Meta:
         unknown = EXCLUDE
         ordered = True

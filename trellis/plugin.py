@@ -24,12 +24,13 @@ from core.db import Base, Record, UTCDateTime, session, utcnow
 from core.errors import Conflict, Forbidden, NotFound, PluginError, Unauthenticated, ValidationFailed
 
 # --- input schemas -----------------------------------------------------------------------------------------
-from core.schemas import BoundedList, Money, StrictSchema, not_blank, one_of
+from core.schemas import BoundedList, Money, RecordOut, StrictSchema, not_blank, one_of
 
 # --- services: validation, versions, soft delete, paging ---------------------------------------------------
 from core.services.common import (CrudService, Page, PageRequest, apply_changes, check_version, not_deleted,
                                   paginate, parse_sort, parse_uuid, restore, soft_delete, validate,
                                   validate_update)
+from core.services.paging import count_windows, seek_windows
 
 # --- permissions and the audit trail ---------------------------------------------------------------------------
 from core.services.audit import created_fields, record_change
@@ -52,6 +53,10 @@ from core.services.workflow import history as workflow_history
 from core.services.workflow import transition
 from core.workflow import ANY, AUTOMATIC, IMPORT, MANUAL, State, Transition, Workflow
 
+# --- CLI commands and demo data ---------------------------------------------------------------------------
+from api.cli import with_unit_of_work
+from core.demo import create_demo_user
+
 # --- bulk loading (imports, demo data) ---------------------------------------------------------------------
 from core.services.bulk import BulkRecorder
 
@@ -67,21 +72,35 @@ from api.graphql.money import Money as MoneyScalar
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
 
+
+
+def setting(name: str):
+    """The value of the setting `name` (a plugin's, declared with `trellis_settings` as
+    `PluginSetting("<plugin>_<name>", default)`, or the core's) in the app whose unit of work is open:
+    `setting("training_grace_days")`. Read it where it is used, not at import, so each app (and each
+    test's `trellis_settings`) gets its own value."""
+    from core import runtime
+
+    return getattr(runtime.current().settings, name)
+
+
 #: the reference's sections (docs/plugins-reference.md), in order; ``__all__`` is their names
 SECTIONS: dict[str, list[str]] = {
     "Hooks": ["hookimpl"],
     "Records": ["Base", "Record", "UTCDateTime", "session", "utcnow"],
     "Errors": ["ValidationFailed", "NotFound", "Forbidden", "Conflict", "Unauthenticated", "PluginError"],
-    "Input schemas": ["StrictSchema", "Money", "BoundedList", "one_of", "not_blank"],
+    "Schemas": ["StrictSchema", "RecordOut", "Money", "BoundedList", "one_of", "not_blank"],
     "Services": ["validate", "validate_update", "check_version", "apply_changes", "soft_delete", "restore",
-                 "not_deleted", "parse_uuid", "parse_sort", "paginate", "Page", "PageRequest", "CrudService"],
+                 "not_deleted", "parse_uuid", "parse_sort", "paginate", "Page", "PageRequest", "CrudService",
+                 "seek_windows", "count_windows"],
     "Permissions and audit": ["require_actor", "require_role", "customer_visibility", "visibility",
                               "record_change", "created_fields"],
     "The core's records": ["Customer", "User", "Role", "get_customer", "create_customer", "record_on_behalf"],
     "Vocabularies and workflows": ["Choice", "Workflow", "State", "Transition", "ANY", "MANUAL", "AUTOMATIC",
                                    "IMPORT", "transition", "workflow_history"],
     "Metrics": ["Metric", "MetricQuery", "MetricRow", "grain_of", "period_start", "buckets", "bucket_key"],
-    "Settings, jobs, personal data": ["PluginSetting", "Job", "PersonalData"],
+    "Settings, jobs, personal data": ["PluginSetting", "setting", "Job", "PersonalData"],
+    "CLI commands and demo data": ["with_unit_of_work", "create_demo_user"],
     "Bulk loading": ["BulkRecorder"],
     "REST": ["Blueprint", "crud_blueprint", "list_args_schema", "body_doc"],
     "GraphQL": ["crud_fields", "CrudFields", "input_from_schema", "type_from_schema", "crud_inputs",
