@@ -4,7 +4,6 @@ nothing of Trellis but `trellis.plugin`."""
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -13,6 +12,8 @@ from sqlalchemy import select, true
 from trellis.plugin import (AUTOMATIC, MANUAL, Choice, Customer, Job, Metric, PersonalData, PluginSetting, State,
                             Transition, ValidationFailed, Workflow, create_demo_user, hookimpl, session,
                             with_unit_of_work)
+from trellis_training import graphql, rest, services
+from trellis_training.models import TrainingCourse, TrainingEnrolment
 
 name = "training"
 version = "0.1.0"
@@ -20,8 +21,6 @@ version = "0.1.0"
 
 @hookimpl
 def trellis_models():
-    from trellis_training.models import TrainingCourse, TrainingEnrolment
-
     return [TrainingCourse, TrainingEnrolment]
 
 
@@ -32,30 +31,25 @@ def trellis_migrations():
 
 @hookimpl
 def trellis_workflows(settings):
-    from trellis_training.models import TrainingEnrolment
-
-    def move(source, target, *triggers):
-        return Transition(source, target, triggers=triggers or (MANUAL,))
+    def move(source, target, triggers=(MANUAL,)):
+        return Transition(source, target, triggers=triggers)
 
     return [Workflow(
-        name="training_enrolment.status", model=TrainingEnrolment, field="status", initial="applied",
+        name=services.WORKFLOW, model=TrainingEnrolment, field="status", initial="applied",
         label_en="Enrolment status", label_zh_cn="报名状态",
         states=(State("applied", "Applied", "已申请"), State("confirmed", "Confirmed", "已确认"),
                 State("attended", "Attended", "已参加"), State("cancelled", "Cancelled", "已取消")),
         transitions=(move("applied", "confirmed"), move("confirmed", "attended"),
-                     move("applied", "cancelled", MANUAL, AUTOMATIC), move("confirmed", "cancelled")))]
+                     move("applied", "cancelled", (MANUAL, AUTOMATIC)), move("confirmed", "cancelled")))]
 
 
 @hookimpl
 def trellis_roles():
-    return [Choice("training_coordinator", "Training coordinator", "培训协调员")]
+    return [Choice(services.COORDINATOR, "Training coordinator", "培训协调员")]
 
 
 @hookimpl
 def trellis_record_scopes():
-    from trellis_training import services
-    from trellis_training.models import TrainingCourse, TrainingEnrolment
-
     return {TrainingCourse: lambda actor: true(), TrainingEnrolment: services.enrolment_scope,
             Customer: services.customer_scope}
 
@@ -67,43 +61,31 @@ def trellis_interaction_kinds():
 
 @hookimpl
 def trellis_rest_blueprints():
-    from trellis_training import rest
-
     return rest.blueprints()
 
 
 @hookimpl
 def trellis_graphql_types(registry):
-    from trellis_training import graphql
-
     graphql.register_types(registry)
 
 
 @hookimpl
 def trellis_graphql_type_fields(registry):
-    from trellis_training import graphql
-
     return graphql.type_fields(registry)
 
 
 @hookimpl
 def trellis_graphql_query_fields(registry):
-    from trellis_training import graphql
-
     return graphql.query_fields(registry)
 
 
 @hookimpl
 def trellis_graphql_mutation_fields(registry):
-    from trellis_training import graphql
-
     return graphql.mutation_fields(registry)
 
 
 @hookimpl
 def trellis_metrics():
-    from trellis_training import services
-
     return [Metric("training_enrolments", "Enrolments", "报名人次", services.enrolments_metric,
                    description="Enrolments made in the period.", group_by=("status", "period:month")),
             Metric("training_fill_rate", "Course fill rate", "课程满员率", services.fill_rate_metric, unit="share",
@@ -118,17 +100,12 @@ def trellis_settings():
 
 @hookimpl
 def trellis_scheduled_jobs():
-    from trellis_training import services
-
     return [Job("training.expire_applications", services.expire_applications,
                 "Cancel applications left unconfirmed after their course started.")]
 
 
 @hookimpl
 def trellis_cli_commands():
-    from trellis_training import services
-    from trellis_training.models import TrainingCourse
-
     @click.command("training-courses")
     @with_unit_of_work
     def courses():
@@ -144,25 +121,23 @@ def trellis_cli_commands():
 
 @hookimpl
 def trellis_demo_data(admin, rng, progress):
-    from trellis_training import services as sv
-
     customers = session().scalars(select(Customer).where(Customer.deleted_at.is_(None))
                                   .order_by(Customer.created_at, Customer.id).limit(40)).all()
     progress.expect(5 + 2 * len(customers))
     coordinator = create_demo_user(admin, {"email": "coordinator@training.demo", "name": "培训协调员",
-                                           "role": "training_coordinator", "password": "coordinator-demo-1"})
-    start = datetime.date.today()
-    courses = [sv.create_course(coordinator, {
-        "code": f"TR-10{i}", "name": name, "capacity": rng.randint(8, 15), "price": str(Decimal(800 + 200 * i)),
-        "starts_on": (start + datetime.timedelta(days=14 * i - 14)).isoformat()})
+                                           "role": services.COORDINATOR, "password": "coordinator-demo-1"})
+    today = datetime.date.today()
+    courses = [services.create_course(coordinator, {
+        "code": f"TR-10{i}", "name": name, "capacity": rng.randint(8, 15), "price": str(600 + 200 * i),
+        "starts_on": (today + datetime.timedelta(days=14 * (i - 1))).isoformat()})
         for i, name in enumerate(["客户服务基础", "大客户销售", "谈判技巧", "数据分析入门"], start=1)]
     progress(5)
     for customer in customers:
-        enrolment = sv.create_enrolment(admin, {"course_id": str(rng.choice(courses).id),
-                                                "customer_id": str(customer.id)})
+        enrolment = services.create_enrolment(admin, {"course_id": str(rng.choice(courses).id),
+                                                      "customer_id": str(customer.id)})
         for to in rng.choice([[], ["confirmed"], ["confirmed", "attended"], ["cancelled"]]):
             try:
-                sv.move_enrolment(coordinator, enrolment.id, {"to": to})
+                services.move_enrolment(coordinator, enrolment.id, {"to": to})
             except ValidationFailed:
                 break   # the course is full: the application waits
         progress(2)
@@ -170,7 +145,5 @@ def trellis_demo_data(admin, rng, progress):
 
 @hookimpl
 def trellis_personal_data():
-    from trellis_training.models import TrainingEnrolment
-
     return [PersonalData(TrainingEnrolment, lambda person: TrainingEnrolment.customer_id.in_(person.customer_ids),
                          fields=("note",), description="Enrolments in courses: the school's note is erased.")]

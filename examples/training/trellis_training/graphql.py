@@ -43,11 +43,11 @@ def query_fields(registry) -> dict:
 
 
 def mutation_fields(registry) -> dict:
-    Status = registry.vocabulary_enum("training_enrolment.status.state")
+    Status, Enrolment = registry.vocabulary_enum("training_enrolment.status.state"), registry.ref("TrainingEnrolment")
 
     def move(info: strawberry.Info, id: strawberry.ID,
              to: Annotated[Status, strawberry.argument(description="The status to move to.")],
-             reason: str = "") -> Optional[registry.ref("TrainingEnrolment")]:
+             reason: str = "") -> Optional[Enrolment]:
         return services.move_enrolment(info.context.user, id, {"to": str(to), "reason": reason})
 
     return {**_crud(registry)[1], "moveTrainingEnrolment": strawberry.mutation(
@@ -56,10 +56,11 @@ def mutation_fields(registry) -> dict:
 
 def type_fields(registry) -> dict:
     Order = order_by_argument(registry, "TrainingEnrolment", list(services.ENROLMENT_SORTABLE), "-created_at")
+    Connection = registry.connection("TrainingEnrolment")
 
     def training_enrolments(root: strawberry.Parent[object], info: strawberry.Info, first: First = None,
                             after: After = None, last: Last = None, before: Before = None,
-                            order_by: Order = None) -> registry.connection("TrainingEnrolment"):
+                            order_by: Order = None) -> Connection:
         user, sort = info.context.user, order_to_service(order_by)
         return nested_connection(   # one batch for every customer of the page, not one query each
             info.context.loaders, "training.enrolments_of",

@@ -3,15 +3,16 @@ validates its input through the schemas and audits what it writes; REST and Grap
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import and_, func, select, true
 
 from trellis.plugin import (AUTOMATIC, Conflict, Customer, MetricQuery, MetricRow, NotFound, PageRequest, Role,
-                            ValidationFailed, apply_changes, bucket_key, buckets, check_version, count_windows, created_fields,
-                            customer_visibility, get_customer, grain_of, not_deleted, paginate, parse_sort, parse_uuid,
-                            period_start, record_change, record_on_behalf, require_actor, require_role, restore,
-                            seek_windows, session, setting, soft_delete, transition, utcnow, validate,
-                            validate_update, visibility)
+                            ValidationFailed, apply_changes, bucket_key, buckets, check_version, count_windows,
+                            created_fields, customer_visibility, get_customer, grain_of, not_deleted, paginate,
+                            parse_sort, parse_uuid, period_start, record_change, record_on_behalf, require_actor,
+                            require_role, restore, seek_windows, session, setting, soft_delete, transition, utcnow,
+                            validate, validate_update, visibility)
 from trellis_training import schemas as s
 from trellis_training.models import TrainingCourse, TrainingEnrolment
 
@@ -23,7 +24,7 @@ ENROLMENT_SORTABLE = {"created_at": TrainingEnrolment.created_at, "status": Trai
 
 
 def require_coordinator(actor):
-    return require_role(actor, COORDINATOR, Role.ADMIN.value)
+    return require_role(actor, COORDINATOR, Role.ADMIN.value)   # 403 naming the roles otherwise
 
 
 # --- who sees what (trellis_record_scopes) -----------------------------------------------------------
@@ -42,153 +43,135 @@ def customer_scope(actor):
     return None
 
 
-# --- courses -----------------------------------------------------------------------------------------
+# --- the house rules, shared by courses and enrolments --------------------------------------------------
 
-def _courses(actor, deleted=False):
-    return select(TrainingCourse).where(visibility(actor, TrainingCourse), not_deleted(TrainingCourse, deleted))
-
-
-def get_course(actor, course_id, *, deleted=False) -> TrainingCourse:
-    stmt = _courses(actor, deleted).where(TrainingCourse.id == parse_uuid(course_id))
-    if (course := session().scalars(stmt).first()) is None:
-        raise NotFound("No course with this id.")
-    return course
+def _visible(model, actor, deleted=False):
+    """Every read goes through the scopes (`visibility`) and leaves the soft-deleted out (or reads only them)."""
+    return select(model).where(visibility(actor, model), not_deleted(model, deleted))
 
 
-def list_courses(actor, filters=None, *, page=PageRequest(), sort=None):
-    values = validate(s.CourseFilter, dict(filters or {}))
-    stmt = _courses(actor, values.pop("deleted"))
-    if "starts_after" in values:
-        stmt = stmt.where(TrainingCourse.starts_on >= values["starts_after"])
-    return paginate(stmt, page, parse_sort(sort, COURSE_SORTABLE, "starts_on"), TrainingCourse.id)
+def _get(model, actor, record_id, *, deleted=False):
+    stmt = _visible(model, actor, deleted).where(model.id == parse_uuid(record_id))
+    if (row := session().scalars(stmt).first()) is None:   # out of scope reads as missing: ids cannot be probed
+        raise NotFound(f"No {model.__tablename__.removeprefix('training_')} with this id.")
+    return row
 
 
-def _check_course(values, course=None):
-    code = values.get("code")
-    clash = select(TrainingCourse.id).where(TrainingCourse.code == code)
-    if code is not None and session().scalar(clash if course is None else clash.where(TrainingCourse.id != course.id)):
-        raise Conflict(fields={"code": ["Another course has this code (maybe a deleted one: restore it)."]})
-    taken = places_taken([course.id])[course.id] if course is not None else 0
-    if values.get("capacity", taken) < taken:
-        raise ValidationFailed(fields={"capacity": [f"{taken} places are taken already."]})
+def _list(model, schema, sortable, default, actor, filters=None, *, page=PageRequest(), sort=None):
+    values = validate(schema, dict(filters or {}))   # an unknown filter is a 422 naming it
+    stmt = _visible(model, actor, values.pop("deleted"))
+    if (day := values.pop("starts_after", None)) is not None:
+        stmt = stmt.where(model.starts_on >= day)
+    for key, value in values.items():
+        stmt = stmt.where(getattr(model, key) == value)
+    return paginate(stmt, page, parse_sort(sort, sortable, default), model.id)
 
 
-def create_course(actor, data) -> TrainingCourse:
-    user = require_coordinator(actor)
-    values = validate(s.CourseCreate, data)
-    _check_course(values)
-    course = TrainingCourse(**values)
-    session().add(course)
+def _create(user, row, fields):
+    session().add(row)
     session().flush()
-    record_change(user, "created", course, created_fields(course, list(values)))
-    return course
+    record_change(user, "created", row, created_fields(row, fields))   # audit entry + outbox event
+    return row
 
 
-def update_course(actor, course_id, data) -> TrainingCourse:
-    user = require_coordinator(actor)
-    values = validate_update(s.CourseUpdate, data)
-    course = get_course(user, course_id)
-    check_version(course, values.pop("version"))   # a stale version is a 409
-    _check_course(values, course)
-    if changes := apply_changes(course, values):
+def _update(user, row, values):
+    check_version(row, values.pop("version"))   # a client that read an older version gets a 409
+    if changes := apply_changes(row, values):
         session().flush()
-        record_change(user, "updated", course, changes)
-    return course
+        record_change(user, "updated", row, changes)
+    return row
 
 
-def delete_course(actor, course_id) -> None:
-    user = require_coordinator(actor)
+def _delete(user, row):
+    soft_delete(row)
+    record_change(user, "deleted", row)
+
+
+def _restore(user, row):
+    restore(row)
+    record_change(user, "restored", row)
+    return row
+
+
+# --- courses: everyone signed in reads them, the coordinator (or an admin) keeps them ------------------
+
+get_course = partial(_get, TrainingCourse)
+list_courses = partial(_list, TrainingCourse, s.CourseFilter, COURSE_SORTABLE, "starts_on")
+
+
+def _unique_code(values, course=None):
+    clash = select(TrainingCourse.id).where(TrainingCourse.code == values.get("code"))
+    if session().scalar(clash if course is None else clash.where(TrainingCourse.id != course.id)):
+        raise Conflict(fields={"code": ["Another course has this code (maybe a deleted one: restore it)."]})
+
+
+def create_course(actor, data):
+    user, values = require_coordinator(actor), validate(s.CourseCreate, data)
+    _unique_code(values)
+    return _create(user, TrainingCourse(**values), list(values))
+
+
+def update_course(actor, course_id, data):
+    user, values = require_coordinator(actor), validate_update(s.CourseUpdate, data)
     course = get_course(user, course_id)
-    soft_delete(course)
-    record_change(user, "deleted", course)
+    if "code" in values:
+        _unique_code(values, course)
+    return _update(user, course, values)
 
 
-def restore_course(actor, course_id) -> TrainingCourse:
+def delete_course(actor, course_id):
     user = require_coordinator(actor)
-    course = get_course(user, course_id, deleted=True)
-    restore(course)
-    record_change(user, "restored", course)
-    return course
+    _delete(user, get_course(user, course_id))
+
+
+def restore_course(actor, course_id):
+    user = require_coordinator(actor)
+    return _restore(user, get_course(user, course_id, deleted=True))
 
 
 def places_taken(course_ids) -> dict:
     """How many live enrolments hold a place in each course, in one grouped count."""
-    out = {cid: 0 for cid in course_ids}
     rows = session().execute(select(TrainingEnrolment.course_id, func.count()).where(
         TrainingEnrolment.course_id.in_(course_ids), TrainingEnrolment.status.in_(TAKEN),
         TrainingEnrolment.deleted_at.is_(None)).group_by(TrainingEnrolment.course_id))
-    out.update(dict(rows.all()))
-    return out
+    return {cid: 0 for cid in course_ids} | dict(rows.all())
 
 
-# --- enrolments --------------------------------------------------------------------------------------
+# --- enrolments: whoever sees the customer applies; the coordinator confirms ---------------------------
 
-def _enrolments(actor, deleted=False):
-    return select(TrainingEnrolment).where(visibility(actor, TrainingEnrolment),
-                                           not_deleted(TrainingEnrolment, deleted))
-
-
-def get_enrolment(actor, enrolment_id, *, deleted=False) -> TrainingEnrolment:
-    stmt = _enrolments(actor, deleted).where(TrainingEnrolment.id == parse_uuid(enrolment_id))
-    if (enrolment := session().scalars(stmt).first()) is None:
-        raise NotFound("No enrolment with this id.")
-    return enrolment
+get_enrolment = partial(_get, TrainingEnrolment)
+list_enrolments = partial(_list, TrainingEnrolment, s.EnrolmentFilter, ENROLMENT_SORTABLE, "-created_at")
 
 
-def list_enrolments(actor, filters=None, *, page=PageRequest(), sort=None):
-    values = validate(s.EnrolmentFilter, dict(filters or {}))
-    stmt = _enrolments(actor, values.pop("deleted"))
-    for key, value in values.items():
-        stmt = stmt.where(getattr(TrainingEnrolment, key) == value)
-    return paginate(stmt, page, parse_sort(sort, ENROLMENT_SORTABLE, "-created_at"), TrainingEnrolment.id)
-
-
-def create_enrolment(actor, data) -> TrainingEnrolment:
-    """A rep (or anyone who sees the customer) applies for a place; the enrolment starts at `applied`."""
-    user = require_actor(actor)
-    values = validate(s.EnrolmentCreate, data)
-    try:
-        course = get_course(user, values["course_id"])
-        customer = get_customer(user, values["customer_id"])
-    except NotFound as missing:
-        field = "course_id" if "course" in missing.message else "customer_id"
-        raise ValidationFailed(fields={field: [missing.message]}) from None
+def create_enrolment(actor, data):
+    user, values = require_actor(actor), validate(s.EnrolmentCreate, data)
+    for field, get in (("course_id", get_course), ("customer_id", get_customer)):
+        try:
+            get(user, values[field])   # a customer the user may not see is refused like a missing one
+        except NotFound as missing:
+            raise ValidationFailed(fields={field: [missing.message]}) from None
     if session().scalar(select(TrainingEnrolment.id).where(
-            TrainingEnrolment.course_id == course.id, TrainingEnrolment.customer_id == customer.id,
+            TrainingEnrolment.course_id == values["course_id"],
+            TrainingEnrolment.customer_id == values["customer_id"],
             TrainingEnrolment.status != "cancelled", TrainingEnrolment.deleted_at.is_(None))):
         raise Conflict(fields={"customer_id": ["The customer is enrolled in this course already."]})
-    enrolment = TrainingEnrolment(course_id=course.id, customer_id=customer.id, note=values["note"], status="applied")
-    session().add(enrolment)
-    session().flush()
-    record_change(user, "created", enrolment, created_fields(enrolment, ["course_id", "customer_id", "note"]))
-    return enrolment
+    return _create(user, TrainingEnrolment(status="applied", **values), list(values))
 
 
-def update_enrolment(actor, enrolment_id, data) -> TrainingEnrolment:
-    user = require_actor(actor)
-    values = validate_update(s.EnrolmentUpdate, data)
-    enrolment = get_enrolment(user, enrolment_id)
-    check_version(enrolment, values.pop("version"))
-    if changes := apply_changes(enrolment, values):
-        session().flush()
-        record_change(user, "updated", enrolment, changes)
-    return enrolment
+def update_enrolment(actor, enrolment_id, data):
+    user, values = require_actor(actor), validate_update(s.EnrolmentUpdate, data)
+    return _update(user, get_enrolment(user, enrolment_id), values)
 
 
-def delete_enrolment(actor, enrolment_id) -> None:
-    enrolment = get_enrolment(actor, enrolment_id)
-    soft_delete(enrolment)
-    record_change(actor, "deleted", enrolment)
+def delete_enrolment(actor, enrolment_id):
+    _delete(actor, get_enrolment(actor, enrolment_id))
 
 
-def restore_enrolment(actor, enrolment_id) -> TrainingEnrolment:
-    enrolment = get_enrolment(actor, enrolment_id, deleted=True)
-    restore(enrolment)
-    record_change(actor, "restored", enrolment)
-    return enrolment
+def restore_enrolment(actor, enrolment_id):
+    return _restore(actor, get_enrolment(actor, enrolment_id, deleted=True))
 
 
-def move_enrolment(actor, enrolment_id, data) -> TrainingEnrolment:
+def move_enrolment(actor, enrolment_id, data):
     """Move an enrolment through its workflow. Confirming and attending are the coordinator's; a full
     course refuses confirmation (422 on `to`); attending writes an entry on the customer's timeline."""
     values = validate(s.Move, data)
@@ -211,12 +194,13 @@ def move_enrolment(actor, enrolment_id, data) -> TrainingEnrolment:
 def enrolment_pages(actor, customer_ids, request, sort=None) -> dict:
     """A page of each customer's visible enrolments, for many customers in one statement."""
     order = parse_sort(sort, ENROLMENT_SORTABLE, "-created_at")
-    return seek_windows(session(), _enrolments(actor), TrainingEnrolment.customer_id, customer_ids, request,
-                        order, TrainingEnrolment.id)
+    return seek_windows(session(), _visible(TrainingEnrolment, actor), TrainingEnrolment.customer_id,
+                        customer_ids, request, order, TrainingEnrolment.id)
 
 
 def enrolment_counts(actor, customer_ids) -> dict:
-    return count_windows(session(), _enrolments(actor), TrainingEnrolment.customer_id, customer_ids)
+    return count_windows(session(), _visible(TrainingEnrolment, actor), TrainingEnrolment.customer_id,
+                         customer_ids)
 
 
 # --- metrics and the scheduled job --------------------------------------------------------------------
@@ -224,7 +208,7 @@ def enrolment_counts(actor, customer_ids) -> dict:
 def enrolments_metric(query: MetricQuery) -> list[MetricRow]:
     """Enrolments made in the period that the caller sees; by status or by calendar period."""
     when = TrainingEnrolment.created_at
-    stmt = _enrolments(query.actor).with_only_columns(func.count(TrainingEnrolment.id))
+    stmt = _visible(TrainingEnrolment, query.actor).with_only_columns(func.count(TrainingEnrolment.id))
     stmt = stmt.where(when >= query.start) if query.start else stmt
     stmt = stmt.where(when < query.end) if query.end else stmt
     if query.group_by == "status":
@@ -241,16 +225,18 @@ def fill_rate_metric(query: MetricQuery) -> list[MetricRow]:
     """The share of places taken, per course (`group_by=course`) or over every course starting in the
     period. A course's places are the course's to show, so every enrolment counts whoever asks."""
     taken = func.count(TrainingEnrolment.id)
-    stmt = (_courses(query.actor).with_only_columns(TrainingCourse.code, TrainingCourse.capacity, taken)
+    columns = (TrainingCourse.code, TrainingCourse.capacity, taken)
+    stmt = (_visible(TrainingCourse, query.actor).with_only_columns(*columns)
             .outerjoin(TrainingEnrolment, and_(TrainingEnrolment.course_id == TrainingCourse.id,
                                                TrainingEnrolment.status.in_(TAKEN),
                                                TrainingEnrolment.deleted_at.is_(None)))
-            .group_by(TrainingCourse.id, TrainingCourse.code, TrainingCourse.capacity).order_by(TrainingCourse.code))
+            .group_by(TrainingCourse.id, *columns[:2]).order_by(TrainingCourse.code))
     stmt = stmt.where(TrainingCourse.starts_on >= query.date_from) if query.date_from else stmt
     stmt = stmt.where(TrainingCourse.starts_on <= query.date_to) if query.date_to else stmt
     rows = session().execute(stmt).all()
     if query.group_by == "course":
-        return [MetricRow(round(n / cap, 4), {"course": code}, {"taken": n, "capacity": cap}) for code, cap, n in rows]
+        return [MetricRow(round(n / cap, 4), {"course": code}, {"taken": n, "capacity": cap})
+                for code, cap, n in rows]
     places = sum(cap for _, cap, _ in rows)
     return [MetricRow(round(sum(n for *_, n in rows) / places, 4) if places else None)]
 
