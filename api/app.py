@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from flask import Flask, g, jsonify
+from flask import Flask, g
 
 from core.config import load_settings
 from core.runtime import Runtime, build_runtime
@@ -51,17 +51,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     from api.rest import init_rest
 
     auth.init_app(app)
+    from api import health
+
+    health.init_app(app, runtime)  # /healthz, /readyz, and the schema gate (after sign-in: strangers get 401)
     init_rest(app, runtime)
     graphql_view.init_app(app, runtime)
 
     from api import landing
 
     landing.init_app(app, runtime)
-
-    @app.get("/healthz")
-    def healthz():
-        ok = runtime.database.ping()
-        return jsonify(status="ok" if ok else "unavailable", database=ok), (200 if ok else 503)
 
     return app
 
