@@ -39,9 +39,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
     app.extensions["trellis"] = runtime
-    from api import auth, cors, headers
+    from api import auth, cors, headers, logs
     from api import input as request_input
 
+    logs.init_app(app, settings.log_format)  # first: its after_request runs last, on the final response
     headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
     cors.init_app(app, settings)  # early too: a refused request still tells a listed page why
     request_input.init_app(app)  # before any other hook: nothing runs on input it refuses

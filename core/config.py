@@ -45,6 +45,9 @@ class Settings:
     instance_path: str = field(default_factory=_default_instance_path)
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
+    #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the
+    #: request id and the access fields; api/logs.py).
+    log_format: str = "text"
     #: Maximum depth of a GraphQL query; deeper queries are refused before they run.
     graphql_max_depth: int = 10
     #: Maximum number of aliases in one GraphQL document.
