@@ -26,11 +26,13 @@ from datetime import datetime, timezone
 
 from flask import Flask, g, request
 
+from core.config import LOG_FORMATS
+
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@]{1,128}")
 #: the fields the access line adds to its record (and to a JSON line)
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "user_id")
-FORMATS = ("text", "json")
+FORMATS = LOG_FORMATS
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trellis_request_id", default=None)

@@ -87,5 +87,9 @@ class Unavailable(TrellisError):
         self.retry_after = retry_after
 
 
+class ConfigError(ValueError):
+    """A setting that stops the start: the message names the ``TRELLIS_*`` variable and what to do."""
+
+
 class PluginError(Exception):
     """A start-up error in the plugin set. The message names the plugin at fault and what to do."""
