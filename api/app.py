@@ -43,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     from api import input as request_input
 
     logs.init_app(app, settings.log_format)  # first: its after_request runs last, on the final response
-    headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
+    headers.init_app(app, settings)  # registered early, so it runs late: every response gets them
     cors.init_app(app, settings)  # early too: a refused request still tells a listed page why
     request_input.init_app(app)  # before any other hook: nothing runs on input it refuses
     init_unit_of_work(app, runtime)

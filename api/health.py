@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify, request
 from flask_login import current_user
 
+from api.auth import PUBLIC_ENDPOINTS
 from core.errors import Unavailable
 from core.health import SchemaGate
 from core.runtime import Runtime
@@ -29,8 +30,6 @@ def init_app(app: Flask, runtime: Runtime) -> None:
 
     @app.before_request
     def _schema_gate():
-        from api.auth import PUBLIC_ENDPOINTS
-
         endpoint = request.endpoint
         if request.method == "OPTIONS" or endpoint is None or endpoint in PUBLIC_ENDPOINTS \
                 or endpoint in current_app.config.get("TRELLIS_PUBLIC_ENDPOINTS", ()) \
