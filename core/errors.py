@@ -71,5 +71,25 @@ class Conflict(TrellisError):
     default_message = "The record was changed by someone else; reload it and try again."
 
 
+class Unavailable(TrellisError):
+    """The server cannot answer now, through no fault of the request: the database is unreachable, or its
+    schema is behind the code (``trellis db upgrade`` has not run). HTTP 503 with ``Retry-After``; GraphQL
+    ``SERVICE_UNAVAILABLE`` (and the same header on the HTTP response)."""
+
+    http_status = 503
+    graphql_code = "SERVICE_UNAVAILABLE"
+    default_message = "The service is unavailable right now; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5,
+                 fields: Mapping[str, Sequence[str]] | None = None):
+        super().__init__(message, fields=fields)
+        #: seconds a client should wait before trying again (the ``Retry-After`` header)
+        self.retry_after = retry_after
+
+
+class ConfigError(ValueError):
+    """A setting that stops the start: the message names the ``TRELLIS_*`` variable and what to do."""
+
+
 class PluginError(Exception):
     """A start-up error in the plugin set. The message names the plugin at fault and what to do."""
