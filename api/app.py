@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from flask import Flask, g, jsonify
+from flask import Flask, g
 
 from core.config import load_settings
 from core.runtime import Runtime, build_runtime
@@ -39,10 +39,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
     app.extensions["trellis"] = runtime
-    from api import auth, cors, headers
+    from api import auth, cors, headers, logs
     from api import input as request_input
 
-    headers.init_app(app, settings)  # registered first, so it runs last: every response gets them
+    logs.init_app(app, settings.log_format)  # first: its after_request runs last, on the final response
+    headers.init_app(app, settings)  # registered early, so it runs late: every response gets them
     cors.init_app(app, settings)  # early too: a refused request still tells a listed page why
     request_input.init_app(app)  # before any other hook: nothing runs on input it refuses
     init_unit_of_work(app, runtime)
@@ -51,17 +52,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     from api.rest import init_rest
 
     auth.init_app(app)
+    from api import health
+
+    health.init_app(app, runtime)  # /healthz, /readyz, and the schema gate (after sign-in: strangers get 401)
     init_rest(app, runtime)
     graphql_view.init_app(app, runtime)
 
     from api import landing
 
     landing.init_app(app, runtime)
-
-    @app.get("/healthz")
-    def healthz():
-        ok = runtime.database.ping()
-        return jsonify(status="ok" if ok else "unavailable", database=ok), (200 if ok else 503)
 
     return app
 

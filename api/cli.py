@@ -22,7 +22,7 @@ from typing import Any, Callable
 import click
 from flask import Flask, current_app
 
-from core.errors import PluginError, TrellisError
+from core.errors import ConfigError, PluginError, TrellisError
 from core.plugins import CORE_NAME
 
 APP_KEY = "trellis.app"
@@ -100,7 +100,7 @@ class TrellisGroup(click.Group):
 
             try:
                 app = create_app()
-            except PluginError as exc:
+            except (PluginError, ConfigError) as exc:
                 raise failure(ctx, exc) from None
             root.meta[APP_KEY] = app
             root.call_on_close(app.extensions["trellis"].database.dispose)
@@ -124,12 +124,25 @@ class TrellisGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        if _subcommand_name(ctx) in WITHOUT_APP:
+            return super().invoke(ctx)   # it must work when the app cannot start
         try:
             app = self.app(ctx)
             with app.app_context():
                 return super().invoke(ctx)
         except _known_errors() as exc:
             raise failure(ctx, exc) from None
+
+
+#: Commands that read the settings only and must run when the app cannot start (``trellis config``).
+WITHOUT_APP = {"config"}
+
+
+def _subcommand_name(ctx: click.Context) -> str | None:
+    # click 8.2+ keeps the not-yet-parsed subcommand in ``_protected_args`` (``protected_args`` before)
+    pending = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
+    args = [*pending, *ctx.args]
+    return args[0] if args else None
 
 
 def collect_plugin_commands(app: Flask, builtin: dict[str, click.Command]) -> dict[str, click.Command]:
@@ -411,6 +424,45 @@ def plugins_list():
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
 
 
+@plugins_group.command("reference")
+def plugins_reference():
+    """Print the plugin API reference (docs/plugins-reference.md) from trellis.plugin's docstrings."""
+    from trellis.reference import render
+
+    click.echo(render(), nl=False)
+
+
+# --- trellis config -----------------------------------------------------------------------------------
+
+@click.group("config")
+def config_group():
+    """The settings (TRELLIS_* environment variables)."""
+
+
+@config_group.command("check")
+def config_check():
+    """Print the effective settings, secrets masked, and check them: exit 1 naming each problem (what
+    would stop the app from starting)."""
+    from core.config import describe, load_settings
+    from core.runtime import build_runtime
+
+    settings = load_settings(strict=False)
+    problems = settings.problems()
+    if not problems:
+        try:   # the plugins' own settings, as the app would resolve them (no database connection)
+            runtime = build_runtime(settings)
+            runtime.database.dispose()
+        except (PluginError, ConfigError) as exc:
+            problems.append(error_message(exc))
+    rows = describe(settings)
+    width = max(len(name) for name, _value, _source in rows)
+    for name, value, source in rows:
+        click.echo(f"{name.ljust(width)}  {value}  ({source})")
+    if problems:
+        raise click.ClickException(" ".join(problems))
+    click.echo("The settings are valid.")
+
+
 # --- trellis demo / serve ----------------------------------------------------------------------------
 
 def _distribution() -> str:
@@ -625,5 +677,5 @@ def worker_command(interval: float, tick_every: float, rounds: int):
 from api.analytics_cli import analytics_group  # noqa: E402  (its command imports this module lazily)
 from api.privacy_cli import privacy_group  # noqa: E402
 
-BUILTIN = [db_group, users_group, teams_group, tokens_group, plugins_group, demo_command, serve_command,
+BUILTIN = [db_group, config_group, users_group, teams_group, tokens_group, plugins_group, demo_command, serve_command,
            graphql_schema_command, tick_command, worker_command, analytics_group, privacy_group]

@@ -16,7 +16,7 @@ from core.config import Settings
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: headers a page on a listed origin may read besides the CORS-safelisted ones
-EXPOSED = ["X-Pagination", "Link", "Retry-After", "Content-Disposition"]
+EXPOSED = ["X-Pagination", "Link", "Retry-After", "Content-Disposition", "X-Request-Id"]
 #: seconds a browser may reuse a preflight's answer
 MAX_AGE = 600
 

@@ -41,7 +41,8 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:t
 <a href="{{ links.openapi }}">OpenAPI document</a>.</li>
 <li><a href="{{ links.graphql }}">GraphiQL</a> — the GraphQL API at <code>/graphql</code>.</li>
 <li><a href="{{ links.labels }}">Labels</a> — every vocabulary (stages, levels, kinds …) in English and zh-CN.</li>
-<li><a href="{{ links.healthz }}">Health check</a> — <code>/healthz</code>, for load balancers.</li>
+<li><a href="{{ links.healthz }}">Health check</a> — <code>/healthz</code> (liveness) and
+<a href="{{ links.readyz }}"><code>/readyz</code></a> (migrations at head too), for load balancers.</li>
 </ul>
 <h2>Plugins enabled</h2>
 {% if plugins %}<table><tr><th>Name</th><th>Version</th><th>What it adds</th></tr>
@@ -62,7 +63,8 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     @app.get("/")
     def landing():
         links = {"openapi": url_for("api-docs.openapi_json"), "docs": "/api/v1/docs", "graphql": "/graphql",
-                 "auth": url_for("auth.login"), "healthz": url_for("healthz"), "labels": "/api/v1/labels"}
+                 "auth": url_for("auth.login"), "healthz": url_for("healthz"),
+                 "readyz": url_for("readyz"), "labels": "/api/v1/labels"}
         signed_in = bool(current_user.is_authenticated)
         if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
             return jsonify(name="Trellis", signed_in=signed_in, links=links)

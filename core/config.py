@@ -14,6 +14,11 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "TRELLIS_"
+ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("text", "json")
+#: Settings shown masked by ``trellis config check``: names ending in one of these words or containing
+#: ``secret`` (``secret_key``, a plugin's ``…_api_token``; not ``graphql_max_tokens``), and URL passwords.
+SECRET_ENDINGS = ("secret", "password", "token", "key")
 
 
 def _default_instance_path() -> str:
@@ -35,6 +40,8 @@ class Settings:
     """The typed view of Trellis' configuration. Field ``database_url`` is read from
     ``TRELLIS_DATABASE_URL``, and so on for every field."""
 
+    #: ``development`` or ``production``. Production refuses to start without an explicit secret key.
+    env: str = "development"
     #: SQLAlchemy URL. Default: an SQLite file ``trellis.db`` in the instance folder.
     database_url: str = ""
     #: Signs session cookies. Default: a random key per process (sessions end on restart).
@@ -45,6 +52,9 @@ class Settings:
     instance_path: str = field(default_factory=_default_instance_path)
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
+    #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the
+    #: request id and the access fields; api/logs.py).
+    log_format: str = "text"
     #: Maximum depth of a GraphQL query; deeper queries are refused before they run.
     graphql_max_depth: int = 10
     #: Maximum number of aliases in one GraphQL document.
@@ -154,9 +164,32 @@ class Settings:
             parts = urlsplit(origin)
             if parts.scheme not in ("http", "https") or not parts.hostname or "*" in origin or parts.path or parts.query \
                     or parts.fragment or parts.username or parts.password:
-                raise ValueError(f"TRELLIS_CORS_ORIGINS: {part.strip()!r} is not an origin; write "
+                from core.errors import ConfigError
+
+                raise ConfigError(f"TRELLIS_CORS_ORIGINS: {part.strip()!r} is not an origin; write "
                                  "scheme://host[:port], e.g. http://localhost:5173 (no path, no wildcard).")
             out.append(origin.lower())
+        return out
+
+    def problems(self) -> list[str]:
+        """What stops the start, one sentence each naming the variable (checked by :func:`load_settings`
+        and reported by ``trellis config check``)."""
+        from core.errors import ConfigError
+
+        out = []
+        if self.env not in ENVIRONMENTS:
+            out.append(f"TRELLIS_ENV: {self.env!r} is not one of {', '.join(ENVIRONMENTS)}.")
+        if self.env == "production" and not self.secret_key:
+            out.append("TRELLIS_ENV=production needs an explicit TRELLIS_SECRET_KEY (python3 -c 'import secrets; "
+                       "print(secrets.token_hex(32))'); a random one would sign everyone out on every restart "
+                       "and differ between workers.")
+        if self.log_format not in LOG_FORMATS:
+            out.append(f"TRELLIS_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}.")
+        try:
+            self.cors_origin_list
+            self.enabled_plugin_names
+        except ConfigError as exc:
+            out.append(str(exc))
         return out
 
     @property
@@ -169,7 +202,9 @@ class Settings:
         names = [name.strip() for name in value.split(",") if name.strip()]
         if "none" in (n.lower() for n in names):
             if len(names) > 1:
-                raise ValueError(f"TRELLIS_PLUGINS: 'none' cannot be combined with plugin names ({value!r}).")
+                from core.errors import ConfigError
+
+                raise ConfigError(f"TRELLIS_PLUGINS: 'none' cannot be combined with plugin names ({value!r}).")
             return []
         return [name for name in names if name != "core"]
 
@@ -190,8 +225,11 @@ def _coerce(value: str, kind: Any) -> Any:
     return value
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment, then apply ``overrides`` (keys like ``DATABASE_URL``)."""
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, *,
+                  strict: bool = True) -> Settings:
+    """Build Settings from the environment, then apply ``overrides`` (keys like ``DATABASE_URL``).
+    ``strict`` (the default) raises :class:`core.errors.ConfigError` with the first of
+    :meth:`Settings.problems`; without it the settings come back as they are (``trellis config check``)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields(Settings):
@@ -208,9 +246,50 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         name = key.lower().removeprefix("trellis_")
         (extra if name in core_names else unclaimed)[name] = value
     settings = replace(settings, **extra, unclaimed=unclaimed, plugin_values={})
-    if not settings.secret_key:
+    problems = settings.problems()
+    if strict and problems:
+        from core.errors import ConfigError
+
+        raise ConfigError(problems[0])
+    if not settings.secret_key and strict:
         settings = replace(settings, secret_key=secrets.token_hex(32))
     return settings
+
+
+def is_secret(name: str) -> bool:
+    parts = name.lower().split("_")
+    return parts[-1] in SECRET_ENDINGS or "secret" in parts
+
+
+def masked(name: str, value: Any) -> str:
+    """``value`` as ``trellis config check`` shows it: a secret as ``***`` (``(not set)`` when empty), a
+    URL with its password replaced by ``***``."""
+    if is_secret(name):
+        return "***" if value not in (None, "") else "(not set)"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    text = str(value)
+    if text == "":
+        return "(empty)"
+    parts = urlsplit(text) if "://" in text else None
+    if parts is not None and parts.password:
+        host = parts.netloc.rpartition("@")[2]
+        text = parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+    return text
+
+
+def describe(settings: Settings, environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """``[(TRELLIS_NAME, shown value, "environment" | "default")]`` for every core and plugin setting,
+    secrets masked."""
+    environ = os.environ if environ is None else environ
+    rows = []
+    values = [(f.name, getattr(settings, f.name)) for f in fields(Settings) if not f.metadata.get("internal")]
+    values += sorted(settings.plugin_values.items())
+    for name, value in values:
+        variable = ENV_PREFIX + name.upper()
+        source = "environment" if environ.get(variable) not in (None, "") else "default"
+        rows.append((variable, masked(name, value), source))
+    return rows
 
 
 def resolve_plugin_settings(settings: Settings, declared: list[PluginSetting],

@@ -36,6 +36,7 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
+    """Now, as an aware UTC datetime: what every timestamp column stores and every rule compares with."""
     return datetime.now(timezone.utc)
 
 
@@ -65,6 +66,12 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table, the core's and every plugin's: one ``MetaData`` with the house
+    constraint naming convention (so migrations name constraints the same on every database), ``datetime``
+    columns stored as UTC (:class:`UTCDateTime`) and ``uuid.UUID`` columns portable across SQLite and
+    PostgreSQL. A plugin's model is ``class MyThing(Base, Record)`` with ``__tablename__`` prefixed with
+    the plugin's name."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
 
@@ -145,6 +152,32 @@ def is_lock_timeout(exc: BaseException) -> bool:
 
 
 BUSY_MESSAGE = "The database is busy with other changes; try again."
+
+#: What DBAPI drivers say when there is no connection to be had (SQLite: a file that cannot be opened;
+#: psycopg: a refused, unresolvable, timed-out or dropped connection; a server starting or stopping).
+CONNECTION_FAILURES = (
+    "unable to open database file", "connection refused", "could not connect", "connection failed",
+    "connection timed out", "timeout expired", "could not translate host name", "name or service not known",
+    "no route to host", "server closed the connection", "terminating connection", "connection is closed",
+    "connection already closed", "the connection is lost", "ssl connection has been closed",
+    "the database system is starting up", "the database system is shutting down",
+)
+UNREACHABLE_MESSAGE = "The database cannot be reached right now; try again shortly."
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The database could not be reached (or the connection dropped): a 503 with ``Retry-After``, not a
+    bug. A lock timeout is not one (:func:`is_lock_timeout`, a Conflict)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(exc, DBAPIError) or is_lock_timeout(exc):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    text = str(exc.orig).lower()
+    return any(failure in text for failure in CONNECTION_FAILURES)
 
 
 def _on_sqlite_file_connect(dbapi_connection, _record) -> None:

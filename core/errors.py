@@ -37,12 +37,18 @@ class ValidationFailed(TrellisError):
 
 
 class Unauthenticated(TrellisError):
+    """No signed-in, active user: HTTP 401, GraphQL ``UNAUTHENTICATED``."""
+
     http_status = 401
     graphql_code = "UNAUTHENTICATED"
     default_message = "Authentication required."
 
 
 class Forbidden(TrellisError):
+    """The user is known but may not do this (a role or an approval is missing): HTTP 403, GraphQL
+    ``FORBIDDEN``. A record outside the user's scope is :class:`NotFound` instead, so ids cannot be
+    probed."""
+
     http_status = 403
     graphql_code = "FORBIDDEN"
     default_message = "You are not allowed to do this."
@@ -63,6 +69,26 @@ class Conflict(TrellisError):
     http_status = 409
     graphql_code = "CONFLICT"
     default_message = "The record was changed by someone else; reload it and try again."
+
+
+class Unavailable(TrellisError):
+    """The server cannot answer now, through no fault of the request: the database is unreachable, or its
+    schema is behind the code (``trellis db upgrade`` has not run). HTTP 503 with ``Retry-After``; GraphQL
+    ``SERVICE_UNAVAILABLE`` (and the same header on the HTTP response)."""
+
+    http_status = 503
+    graphql_code = "SERVICE_UNAVAILABLE"
+    default_message = "The service is unavailable right now; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5,
+                 fields: Mapping[str, Sequence[str]] | None = None):
+        super().__init__(message, fields=fields)
+        #: seconds a client should wait before trying again (the ``Retry-After`` header)
+        self.retry_after = retry_after
+
+
+class ConfigError(ValueError):
+    """A setting that stops the start: the message names the ``TRELLIS_*`` variable and what to do."""
 
 
 class PluginError(Exception):

@@ -8,6 +8,10 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Job:
+    """A scheduled job, declared by ``trellis_scheduled_jobs``: ``trellis tick`` and the worker run
+    ``run(now)`` in a unit of work of its own (a failure rolls back its writes only). ``name`` is unique
+    across the app (prefix it with the plugin's name); ``description`` is what ``trellis tick`` lists."""
+
     name: str
     #: ``run(now) -> summary``; must be safe to run again at once (it sends nothing twice)
     run: Callable[[datetime], Any]

@@ -49,6 +49,22 @@ class MetricRow:
 
 @dataclass(frozen=True)
 class Metric:
+    """A number the metrics API serves (``GET /api/v1/metrics/<name>``, GraphQL ``metric(name:)``), declared
+    by ``trellis_metrics``.
+
+    - ``name``: unique across the app, prefixed with the plugin's name (``training_enrolments``).
+    - ``label_en`` / ``label_zh_cn``: what a dashboard calls it.
+    - ``compute(query)``: the rows for a :class:`MetricQuery` — scope them to ``query.actor`` (a rep's
+      numbers cover only what they may see) and to ``query.start``/``query.end`` when given.
+    - ``description``: one sentence, shown in the catalogue.
+    - ``unit``: how to read ``value``: ``count`` (the default), ``currency`` (money: GraphQL serves it as
+      ``amount``, a ``Money`` string, and ``value`` is null), ``ratio`` or ``share`` (0–1), ``percent``
+      (0–100), ``hours``, ``points``, ``rating`` (1–5) or ``score``.
+    - ``group_by``: the groupings ``compute`` accepts in ``query.group_by`` (``"stage"``, ``"owner_id"``,
+      ``"period:month"`` …; see :func:`grain_of`); any other is refused before ``compute`` runs.
+    - ``owner``: set by the framework to the declaring plugin's name.
+    """
+
     name: str
     label_en: str
     label_zh_cn: str

@@ -237,11 +237,15 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def current(runtime: "Runtime") -> dict[str, str | None]:
-    """``{component: applied revision or None}`` for every enabled component with migrations."""
+def current(runtime: "Runtime", *, connection: Any = None) -> dict[str, str | None]:
+    """``{component: applied revision or None}`` for every enabled component with migrations, read
+    through ``connection`` or a connection of its own."""
     script = script_directory(runtime)
-    with runtime.database.engine.connect() as conn:
-        db_heads = MigrationContext.configure(conn).get_current_heads()
+    if connection is not None:
+        db_heads = MigrationContext.configure(connection).get_current_heads()
+    else:
+        with runtime.database.engine.connect() as conn:
+            db_heads = MigrationContext.configure(conn).get_current_heads()
     applied = _applied(script, visible_heads(script, db_heads))
     labels = branch_labels(script)
     return {name: _newest_applied(script, name, applied) if name in labels else None

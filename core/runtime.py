@@ -49,6 +49,21 @@ def current() -> Runtime:
     return runtime
 
 
+def _check_prefixed(owner: str, what: str, name: str) -> None:
+    """A plugin's global names — metrics, workflows, scheduled jobs, its vocabularies and the values it adds
+    to another component's vocabulary (interaction and notification kinds) — start with the plugin's name
+    and ``_`` or ``.``, so two plugins never collide and every name says where it comes from. (Roles are
+    the exception: they are named for the people who hold them, ``exhibitor``; a clash is refused.)"""
+    from core.errors import PluginError
+    from core.plugins import CORE_NAME
+
+    stem = owner.replace("-", "_")
+    if owner == CORE_NAME or name.startswith((f"{stem}_", f"{stem}.")):
+        return
+    raise PluginError(f"Plugin '{owner}' declares the {what} '{name}', which does not start with '{stem}_' "
+                      f"or '{stem}.'. Prefix it with the plugin's name ('{stem}_{name}') so plugins never collide.")
+
+
 def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=None) -> Runtime:
     """Load the plugin set and fill the registries from every enabled component's hooks.
 
@@ -70,11 +85,19 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
         resolve_plugin_settings(settings, list(declared))
     for owner, vocabularies in plugins.call_each("trellis_labels"):
         for vocabulary, choices in vocabularies.items():
+            if rt.labels.owner(vocabulary) not in (None, owner):   # adding to another's: values prefixed
+                for choice in choices:
+                    _check_prefixed(owner, f"value of the vocabulary '{vocabulary}'", choice.value)
+            else:
+                _check_prefixed(owner, "vocabulary", vocabulary)
             rt.labels.add(vocabulary, list(choices), owner=owner)
     for owner, kinds in plugins.call_each("trellis_interaction_kinds"):
+        for kind in kinds:
+            _check_prefixed(owner, "interaction kind", kind.value)
         rt.labels.add("interaction_kind", list(kinds), owner=owner)
     for owner, metrics in plugins.call_each("trellis_metrics"):
         for metric in metrics:
+            _check_prefixed(owner, "metric", metric.name)
             rt.metrics.add(metric, owner=owner)
     for owner, roles in plugins.call_each("trellis_roles"):
         rt.labels.add("role", list(roles), owner=owner)
@@ -83,6 +106,7 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
             rt.scopes.setdefault(model, []).append((owner, scope))
     for owner, workflows in plugins.call_each("trellis_workflows", settings=settings):
         for workflow in workflows:
+            _check_prefixed(owner, "workflow", workflow.name)
             rt.workflows.add(workflow, owner=owner)
             rt.labels.add(f"{workflow.name}.state", workflow.labels(), owner=owner)
     for owner, subscribers in plugins.call_each("trellis_event_subscribers"):
@@ -91,6 +115,7 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
     seen_jobs: dict[str, str] = {}
     for owner, jobs in plugins.call_each("trellis_scheduled_jobs"):
         for job in jobs:
+            _check_prefixed(owner, "scheduled job", job.name)
             if job.name in seen_jobs:
                 raise PluginError(f"Plugins '{seen_jobs[job.name]}' and '{owner}' both schedule a job named "
                                   f"'{job.name}'. Rename one.")

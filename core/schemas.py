@@ -30,10 +30,13 @@ class Money(fields.Decimal):
 
 
 def one_of(enum) -> validate.OneOf:
+    """A marshmallow validator accepting the values of a ``StrEnum`` (``one_of(Role)``): the error names
+    the allowed values."""
     return validate.OneOf([e.value for e in enum])
 
 
 def not_blank(value: str) -> None:
+    """A marshmallow validator refusing a string that is empty or only whitespace ("Must not be blank.")."""
     if not value.strip():
         raise ValidationError("Must not be blank.")
 
@@ -275,6 +278,10 @@ class Login(StrictSchema):
 # --- output ------------------------------------------------------------------------------------------
 
 class RecordOut(Schema):
+    """The base of a record's output schema (REST responses, GraphQL types made by `type_from_schema`):
+    `id`, `created_at`, `updated_at`, `version` and `deleted_at`, each documented; add the record's own
+    fields in a subclass."""
+
     class Meta:
         unknown = EXCLUDE
         ordered = True

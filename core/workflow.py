@@ -26,6 +26,9 @@ TRIGGERS = (MANUAL, AUTOMATIC, IMPORT)
 
 @dataclass(frozen=True)
 class State:
+    """One state of a :class:`Workflow`: ``name`` is the stored value (and, UPPER_SNAKE, the GraphQL enum
+    value), ``en`` / ``zh_cn`` its labels (served by ``labels``)."""
+
     name: str
     en: str
     zh_cn: str
@@ -47,6 +50,14 @@ class Transition:
 
 @dataclass(frozen=True)
 class Workflow:
+    """A state machine over one column of a model, declared by ``trellis_workflows(settings)``: its states
+    become a label vocabulary (``<name>.state``) and a GraphQL enum without more code, and
+    :func:`core.services.workflow.transition` moves records through it — checking the move is one of
+    ``transitions`` for its trigger, asking for approval where a transition ``needs_approval``, writing the
+    history row, the audit entry and the ``<record>.<field>_changed`` event. Never assign the column
+    directly. ``initial`` is where new records start; a record created further along is held to the same
+    rules (``check_start``)."""
+
     #: Global name, ``<record type>.<aspect>``: ``customer.lifecycle``.
     name: str
     #: The SQLAlchemy model whose rows move through the states.

@@ -7,6 +7,9 @@
   limits) is BAD_USER_INPUT; where the offending input can be located, ``extensions.fields`` names it the
   way the client wrote it, relative to a mutation's ``input`` (``name``, ``ownerId``, ``first``,
   ``filter.stage``).
+- The database unreachable (a connection error, :func:`core.db.is_connection_error`) is
+  SERVICE_UNAVAILABLE, and the HTTP response carries ``Retry-After``; so is a request refused because the
+  schema is behind (:mod:`api.health`).
 - Anything else is a bug: logged with its traceback, answered as "Internal server error" with code
   INTERNAL_SERVER_ERROR.
 
@@ -20,7 +23,7 @@ import logging
 import re
 from typing import Any, Iterator
 
-from flask import g, has_request_context
+from flask import Response, g, has_request_context, json
 from graphql import GraphQLError
 from graphql.language import ArgumentNode, DocumentNode, FieldNode, Node, ObjectFieldNode, VariableNode
 from sqlalchemy.exc import IntegrityError
@@ -29,8 +32,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from api.graphql.inputs import graphql_field_name
-from core.db import BUSY_MESSAGE, is_lock_timeout
-from core.errors import Conflict, TrellisError
+from core.db import BUSY_MESSAGE, UNREACHABLE_MESSAGE, is_connection_error, is_lock_timeout
+from core.errors import Conflict, TrellisError, Unavailable
+from core.health import UNREACHABLE_RETRY_AFTER
 
 log = logging.getLogger("trellis.graphql")
 
@@ -71,9 +75,13 @@ def format_error(error: GraphQLError, document: DocumentNode | None = None) -> G
         original = Conflict()
     elif isinstance(original, BaseException) and is_lock_timeout(original):
         original = Conflict(BUSY_MESSAGE)
+    elif isinstance(original, BaseException) and is_connection_error(original):
+        log.warning("Database unreachable: %s", getattr(original, "orig", original))
+        original = Unavailable(UNREACHABLE_MESSAGE, retry_after=UNREACHABLE_RETRY_AFTER)
     elif isinstance(original, IntegrityError):
         original = Conflict("This change conflicts with existing data (a duplicate or a missing reference).")
     if isinstance(original, TrellisError):
+        retry_after(getattr(original, "retry_after", None))
         extensions: dict[str, Any] = {"code": original.graphql_code}
         if original.fields:
             extensions["fields"] = {graphql_field_name(k): list(v) for k, v in original.fields.items()}
@@ -88,6 +96,24 @@ def format_error(error: GraphQLError, document: DocumentNode | None = None) -> G
     log.error("GraphQL resolver failed at %s: %s", ".".join(map(str, error.path)), error.message,
               exc_info=original if isinstance(original, BaseException) else None)
     return _rebuilt(error, INTERNAL_MESSAGE, {"code": INTERNAL})
+
+
+def retry_after(seconds: int | None) -> None:
+    """Ask for a ``Retry-After`` header on this request's HTTP response (set by the view)."""
+    if seconds and has_request_context():
+        g.trellis_retry_after = max(seconds, g.get("trellis_retry_after") or 0)
+
+
+def http_error_response(error: TrellisError) -> Response:
+    """The HTTP answer of ``/graphql`` to an error raised before any operation ran (not signed in, the
+    schema behind, the database unreachable): one error with its code in GraphQL's shape, status 200 like
+    every GraphQL answer, plus ``Retry-After`` when the error has one."""
+    request_failed()
+    body = {"data": None, "errors": [{"message": error.message, "extensions": {"code": error.graphql_code}}]}
+    response = Response(json.dumps(body), status=200, content_type="application/json")
+    if getattr(error, "retry_after", None):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _rebuilt(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

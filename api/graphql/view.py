@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, g, request
 from flask_login import current_user
 from strawberry.flask.views import GraphQLView
 from cross_web import HTTPException  # what strawberry's views catch
 
 from api.graphql.compose import build_schema
 from api.graphql.context import Context
-from api.graphql.errors import INTERNAL, format_error, request_failed
+from api.graphql.errors import INTERNAL, format_error, http_error_response, request_failed
 from api.graphql.loaders import Loaders
 from api.input import BadJSON, load_json
 from core.errors import Unauthenticated
@@ -44,12 +44,11 @@ class TrellisGraphQLView(GraphQLView):
 
     def dispatch_request(self):
         if request.method == "POST" and not current_user.is_authenticated:
-            request_failed()
-            error = Unauthenticated()
-            body = {"data": None, "errors": [{"message": error.message,
-                                              "extensions": {"code": error.graphql_code}}]}
-            return Response(json.dumps(body), status=200, content_type="application/json")
-        return super().dispatch_request()
+            return http_error_response(Unauthenticated())
+        response = super().dispatch_request()
+        if g.get("trellis_retry_after") and hasattr(response, "headers"):   # an error asked for it
+            response.headers["Retry-After"] = str(g.trellis_retry_after)
+        return response
 
     def parse_json(self, data):
         """The body was vetted by :mod:`api.input`; here it must also be an operation (an object)."""

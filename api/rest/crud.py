@@ -187,6 +187,13 @@ def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[S
 def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_schema: type[Schema],
                    create_schema: type[Schema], update_schema: type[Schema], filter_schema: type[Schema],
                    sortable: list[str], description: str = "") -> Blueprint:
+    """A blueprint with a record's six REST operations, each calling ``service`` (a :class:`CrudService`)
+    with the signed-in user: ``GET ""`` (list: the ``filter_schema`` fields and ``sort`` — keys of
+    ``sortable`` — as query arguments, paged by ``page``/``page_size`` or by cursor ``after``/``before``),
+    ``POST ""`` (create, 201), ``GET /<id>``, ``PATCH /<id>`` (send the ``version`` read; stale: 409),
+    ``DELETE /<id>`` (soft, 204) and ``POST /<id>/restore``. Bodies are documented in OpenAPI from the
+    schemas; the service validates them. ``url_prefix`` is relative to the plugin's ``/api/v1/<plugin>``;
+    return the blueprint from ``trellis_rest_blueprints``."""
     blp = Blueprint(name, name, url_prefix=url_prefix, description=description)
     query_schema = list_args_schema(filter_schema, sortable)
 

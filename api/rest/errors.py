@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core.db import BUSY_MESSAGE, is_lock_timeout
-from core.errors import Conflict, TrellisError
+from core.db import BUSY_MESSAGE, UNREACHABLE_MESSAGE, is_connection_error, is_lock_timeout
+from core.errors import Conflict, TrellisError, Unavailable
+from core.health import UNREACHABLE_RETRY_AFTER
 
 log = logging.getLogger("trellis.api")
 
@@ -20,11 +21,20 @@ def error_response(exc: BaseException):
         exc = Conflict()
     elif isinstance(exc, BaseException) and is_lock_timeout(exc):
         exc = Conflict(BUSY_MESSAGE)
+    elif isinstance(exc, BaseException) and is_connection_error(exc):
+        log.warning("Database unreachable: %s", getattr(exc, "orig", exc))
+        exc = Unavailable(UNREACHABLE_MESSAGE, retry_after=UNREACHABLE_RETRY_AFTER)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This change conflicts with existing data (a duplicate or a missing reference).")
+    if isinstance(exc, Unavailable) and has_request_context() and request.endpoint == "graphql":
+        from api.graphql.errors import http_error_response
+
+        return http_error_response(exc)  # raised before the operation ran (signing in): GraphQL's format
     if isinstance(exc, TrellisError):
         response = jsonify({**exc.to_dict(), "status": _reason(exc.http_status)})
         response.status_code = exc.http_status
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, HTTPException) and exc.response is not None:
         return exc.response  # an error that brings its own answer (a rate limit's 429 with Retry-After)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import betaincinv, betaln, digamma, expit, gammaln, hyp2f1
+# SciPy is imported inside the functions that use it: importing it costs about half a second, which every
+# app start (registering the analytics metrics) would otherwise pay without fitting anything
 
 __all__ = [
     "PERIOD_DAYS",
@@ -389,6 +389,7 @@ def _bgnbd_terms(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarra
     The second term over the first is exp(D), D = log(a/(b+x-1)) + (r+x) log((alpha+T)/(alpha+t_x)),
     so log L = first + log(1 + exp(D)) is a numerically safe log-sum-exp.
     """
+    from scipy.special import betaln, digamma, expit, gammaln
     r, alpha, a, b = params
     rx = r + x
     log_aT = np.log(alpha + T)
@@ -442,6 +443,7 @@ def _minimize_log(neg_ll_and_grad, start: np.ndarray, max_iter: int, extra_start
 
     Returns (best scipy result, combined iteration count).
     """
+    from scipy.optimize import minimize
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * start.shape[0]
     opts = {"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9, "maxls": 50}
     iterations = 0
@@ -612,6 +614,7 @@ def _growth(r: float, alpha: float, a: float, b: float, x: np.ndarray, T: np.nda
     the bracket becomes 1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose upper parameters do
     not grow with x, so it stays accurate for heavy buyers and long horizons.
     """
+    from scipy.special import hyp2f1
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
     F = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
@@ -630,6 +633,7 @@ def _conditional_mean_quadrature(
     out leaves h(p) = (1 - (1 + p t/(alpha+T))^-(r+x)) / p, bounded and smooth on [0, 1]; the
     p-integral is taken with Gauss-Legendre nodes in the Beta quantile scale (p = I^-1(v)).
     """
+    from scipy.special import betaincinv
     r, alpha, a, b = params
     # p's coefficient of variation is below 1/sqrt(a): for a >= 100 the Beta is narrow, h is nearly
     # linear over it, and 32 nodes are as accurate as 128 are below (about 1e-5 at worst)
@@ -656,6 +660,7 @@ def _conditional_mean_quadrature(
 
 
 def _p_alive(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
     r, alpha, a, b = params
     pos = x > 0
     bx1 = np.where(pos, b + x - 1.0, 1.0)
@@ -727,6 +732,7 @@ def unconditional_expected_transactions(fit: BGNBDFit | Iterable[float], t: Any)
 def _gg_terms(params: np.ndarray, x: np.ndarray, m: np.ndarray, grad: bool):
     """Log-likelihood of the mean spend m of x transactions:
     log L = -log B(px, q) + q log(gamma) + (px-1) log m + px log x - (px+q) log(gamma + m x)."""
+    from scipy.special import betaln, digamma
     p, q, g_ = params
     px = p * x
     log_gmx = np.log(g_ + m * x)

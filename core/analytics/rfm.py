@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from core.analytics.clv import Summary, summarize
 
@@ -93,6 +92,8 @@ def rfm_score(values: Any, *, bins: int = 5, higher_is_better: bool = True, colu
     n = v.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    from scipy.stats import rankdata   # here: importing scipy.stats costs every app start a quarter second
+
     ranks = rankdata(v if higher_is_better else -v, method="average")
     scores = np.floor((ranks - 0.5) / n * bins).astype(np.int64) + 1
     return np.clip(scores, 1, bins)

@@ -89,6 +89,9 @@ def grain_of(group_by: str | None) -> str | None:
 
 
 def period_start(grain: str, column: Any) -> ColumnElement:
+    """The first day (UTC) of the day, ISO week or month (``grain``: ``day``, ``week``, ``month``) that the
+    timestamp ``column`` falls in, as SQL that runs on SQLite and PostgreSQL alike: group a metric's rows
+    by it (``grain_of(query.group_by)`` tells the grain; :func:`buckets` lists the periods to fill)."""
     return _CONSTRUCTS[grain](column)
 
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 
 class Customer(Base, Record):
+    """A company or person the business sells to (客户): the record every plugin's data hangs from. Read
+    and write it through ``core.services.customers`` (scoped by role), never directly."""
+
     __tablename__ = "customer"
 
     kind: Mapped[str] = mapped_column(String(20), default=CustomerKind.COMPANY.value)

@@ -3,6 +3,9 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
+    """The core's roles: an admin sees everything, a manager their team's customers, a rep their own.
+    Plugins add roles of their own (``trellis_roles``) that see what their scopes grant."""
+
     ADMIN = "admin"
     MANAGER = "manager"
     REP = "rep"

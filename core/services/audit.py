@@ -77,6 +77,8 @@ def record_change(actor: Any, verb: str, record: Any, changes: Mapping[str, tupl
 
 
 def created_fields(record: Any, fields: list[str]) -> dict[str, tuple[Any, Any]]:
+    """The ``changes`` of a ``created`` audit entry: each of ``fields`` that has a value, as
+    ``(None, value)`` — pass it to :func:`record_change` right after creating ``record``."""
     return {f: (None, getattr(record, f)) for f in fields if getattr(record, f, None) not in (None, "", [])}
 
 

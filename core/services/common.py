@@ -100,12 +100,15 @@ def apply_changes(record: Any, data: Mapping[str, Any]) -> dict[str, tuple[Any, 
 
 
 def soft_delete(record: Any) -> None:
+    """Mark ``record`` deleted now (``deleted_at``); nothing is removed, :func:`restore` brings it back.
+    Deleting a deleted record changes nothing. The caller checked the actor may delete it and audits it."""
     if record.deleted_at is None:
         record.deleted_at = utcnow()
         db.session().flush()
 
 
 def restore(record: Any) -> None:
+    """Undo :func:`soft_delete` (clear ``deleted_at``); restoring a live record changes nothing."""
     if record.deleted_at is not None:
         record.deleted_at = None
         db.session().flush()
@@ -117,6 +120,7 @@ def not_deleted(model: Any, deleted: bool = False):
 
 
 def parse_uuid(value: Any, field: str = "id") -> uuid.UUID:
+    """``value`` as a UUID (a UUID or its text); anything else is a ValidationFailed naming ``field``."""
     if isinstance(value, uuid.UUID):
         return value
     try:

@@ -17,12 +17,15 @@ from core.models import Customer, Role, User
 
 
 def require_actor(actor: Any) -> User:
+    """``actor`` if it is a signed-in, active user; otherwise :class:`Unauthenticated`. Every service
+    entry point calls it (or a function that does) before reading anything."""
     if actor is None or not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
         raise Unauthenticated()
     return actor
 
 
 def require_role(actor: Any, *roles: str) -> User:
+    """:func:`require_actor`, and :class:`Forbidden` naming ``roles`` unless the user has one of them."""
     user = require_actor(actor)
     if user.role not in roles:
         raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")

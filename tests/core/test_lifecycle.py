@@ -286,28 +286,39 @@ def plugin_app(engine, database_url, connection):
 
 def test_hook_trellis_workflows(plugin_app):
     def workflows(settings):
-        return [Workflow(name="customer.temperature", model=Customer, field="region", initial="cold",
+        return [Workflow(name="thermo.temperature", model=Customer, field="region", initial="cold",
                          states=(State("cold", "Cold", "冷"), State("warm", "Warm", "温", timedelta(days=3))),
                          transitions=(Transition("cold", "warm"),))]
 
     extra = SimpleNamespace(name="thermo", version="1", trellis_workflows=hookimpl(workflows))
     api, runtime, _ = plugin_app(extra)
     listed = {w["name"]: w for w in api.as_("rep").get("/api/v1/workflows").get_json()}
-    assert listed["customer.temperature"]["states"][1] == {"name": "warm", "en": "Warm", "zh_cn": "温",
+    assert listed["thermo.temperature"]["states"][1] == {"name": "warm", "en": "Warm", "zh_cn": "温",
                                                           "expected_days": 3.0}
     assert "customer.lifecycle" in listed and "customer.level" in listed
     labels = api.as_("rep").get("/api/v1/labels").get_json()
-    assert labels["customer.temperature.state"][0] == {"value": "cold", "en": "Cold", "zh_cn": "冷"}
+    assert labels["thermo.temperature.state"][0] == {"value": "cold", "en": "Cold", "zh_cn": "冷"}
     with runtime.database.unit_of_work():
         from core.services import customers, workflow
 
         customer = customers.create(runtime.plugins and _admin(runtime), {"name": "T", "region": "cold"})
-        workflow.transition(None, "customer.temperature", customer, "warm", trigger="automatic")
+        workflow.transition(None, "thermo.temperature", customer, "warm", trigger="automatic")
         with pytest.raises(ValidationFailed):
-            workflow.transition(None, "customer.temperature", customer, "cold", trigger="automatic")
-    clash = SimpleNamespace(name="thermo2", version="1", trellis_workflows=hookimpl(workflows))
-    with pytest.raises(PluginError, match="'thermo' and 'thermo2' both declare the workflow"):
-        create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[extra, clash])
+            workflow.transition(None, "thermo.temperature", customer, "cold", trigger="automatic")
+    # another plugin cannot declare a workflow in thermo's name: the prefix rule names it and the fix
+    squatter = SimpleNamespace(name="thermo2", version="1", trellis_workflows=hookimpl(workflows))
+    with pytest.raises(PluginError, match=r"Plugin 'thermo2' declares the workflow 'thermo.temperature', which "
+                                          r"does not start with 'thermo2_' or 'thermo2.'"):
+        create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[extra, squatter])
+    # names that satisfy both prefixes ("thermo_x_…" for the plugins thermo and thermo_x) still clash by name
+    def overlapping(settings):
+        return [Workflow(name="thermo_x_temperature", model=Customer, field="region", initial="cold",
+                         states=(State("cold", "Cold", "冷"),), transitions=())]
+
+    one = SimpleNamespace(name="thermo", version="1", trellis_workflows=hookimpl(overlapping))
+    two = SimpleNamespace(name="thermo_x", version="1", trellis_workflows=hookimpl(overlapping))
+    with pytest.raises(PluginError, match="'thermo' and 'thermo_x' both declare the workflow"):
+        create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[one, two])
 
 
 def _admin(runtime):

@@ -66,25 +66,82 @@ def _metric(name):
 
 
 def test_two_plugins_registering_one_metric_name_is_an_error_naming_both():
-    one = plugin("one", trellis_metrics=lambda: [_metric("shared_metric")])
-    two = plugin("two", trellis_metrics=lambda: [_metric("shared_metric")])
-    with pytest.raises(PluginError, match="Plugins 'one' and 'two' both register the metric 'shared_metric'"):
+    # a name both prefixes allow (plugins "one" and "one_two"): the clash itself is refused
+    one = plugin("one", trellis_metrics=lambda: [_metric("one_two_metric")])
+    two = plugin("one_two", trellis_metrics=lambda: [_metric("one_two_metric")])
+    with pytest.raises(PluginError, match="Plugins 'one' and 'one_two' both register the metric 'one_two_metric'"):
         create_app(CONFIG, extra_plugins=[one, two])
 
 
 def test_a_plugin_cannot_take_over_a_core_metric():
     thief = plugin("thief", trellis_metrics=lambda: [_metric("customers")])
-    with pytest.raises(PluginError, match="'core' and 'thief'"):
+    with pytest.raises(PluginError, match="Plugin 'thief' declares the metric 'customers'"):
         create_app(CONFIG, extra_plugins=[thief])
 
 
 def test_two_plugins_defining_one_label_value_is_an_error():
     from core.labels import Choice
 
-    one = plugin("one", trellis_interaction_kinds=lambda: [Choice("one_visit", "Visit", "访问")])
-    two = plugin("two", trellis_interaction_kinds=lambda: [Choice("one_visit", "Visit", "访问")])
-    with pytest.raises(PluginError, match="'one' and 'two' both define the value 'one_visit'"):
+    one = plugin("one", trellis_interaction_kinds=lambda: [Choice("one_two_visit", "Visit", "访问")])
+    two = plugin("one_two", trellis_interaction_kinds=lambda: [Choice("one_two_visit", "Visit", "访问")])
+    with pytest.raises(PluginError, match="'one' and 'one_two' both define the value 'one_two_visit'"):
         create_app(CONFIG, extra_plugins=[one, two])
+
+
+def _unprefixed_declarations():
+    from core.jobs import Job
+    from core.labels import Choice
+    from core.models import Customer
+    from core.workflow import State, Workflow
+
+    choice = [Choice("visit", "Visit", "访问")]
+    return [
+        ("metric 'visits'", {"trellis_metrics": lambda: [_metric("visits")]}),
+        ("interaction kind 'visit'", {"trellis_interaction_kinds": lambda: choice}),
+        ("vocabulary 'moods'", {"trellis_labels": lambda: {"moods": choice}}),
+        ("value of the vocabulary 'notification_kind' 'visit'", {"trellis_labels": lambda: {"notification_kind": choice}}),
+        ("scheduled job 'nightly'", {"trellis_scheduled_jobs": lambda: [Job("nightly", lambda now: None)]}),
+        ("workflow 'customer.mood'", {"trellis_workflows": lambda settings: [Workflow(
+            name="customer.mood", model=Customer, field="region", initial="calm",
+            states=(State("calm", "Calm", "平静"),), transitions=())]}),
+    ]
+
+
+@pytest.mark.parametrize("what, hooks", _unprefixed_declarations(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_plugins_global_names_carry_its_prefix_or_start_up_names_the_plugin_and_the_fix(what, hooks):
+    """Metrics, workflows, scheduled jobs, a plugin's vocabularies and the values it adds to another's
+    (interaction and notification kinds) start with ``<plugin>_`` or ``<plugin>.``; start-up says which
+    plugin declared what, and how to fix it."""
+    careless = plugin("tidy", **hooks)
+    with pytest.raises(PluginError) as refused:
+        create_app(CONFIG, extra_plugins=[careless])
+    message = str(refused.value)
+    assert f"Plugin 'tidy' declares the {what}" in message
+    assert "does not start with 'tidy_' or 'tidy.'" in message and "Prefix it with the plugin's name" in message
+    prefixed = plugin("tidy", **{name: ((lambda settings, _f=f: _rename(_f(settings))) if name == "trellis_workflows"
+                                        else (lambda _f=f: _rename(_f()))) for name, f in hooks.items()})
+    create_app(CONFIG, extra_plugins=[prefixed])   # the same declarations, prefixed: accepted
+
+
+def _rename(declared):
+    """``declared`` with every name prefixed ``tidy_`` (what the error message tells the author to do)."""
+    import dataclasses
+
+    from core.jobs import Job
+    from core.labels import Choice
+    from core.metrics import Metric
+    from core.workflow import Workflow
+
+    def one(item):
+        if isinstance(item, Choice):
+            return Choice(f"tidy_{item.value}", item.en, item.zh_cn)
+        if isinstance(item, (Metric, Job, Workflow)):
+            return dataclasses.replace(item, name=f"tidy_{item.name}")
+        return item
+
+    if isinstance(declared, dict):
+        return {(k if k == "notification_kind" else f"tidy_{k}"): [one(v) for v in vs] for k, vs in declared.items()}
+    return [one(item) for item in declared]
 
 
 def test_two_plugins_with_the_same_rest_blueprint_name_is_an_error():

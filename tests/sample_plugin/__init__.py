@@ -1,8 +1,8 @@
 """A throwaway plugin that lives only in the tests: it proves a third-party package can do everything a
 built-in plugin does — a model and its migration, a REST endpoint, a GraphQL query field and a field on
 the core ``Customer`` type, a metric, labels, an interaction kind, a CLI command, demo data and a
-declaration of its personal data. Its notes
-are served over GraphQL by ``api.graphql.crud.crud_fields``, as a third-party record would be."""
+declaration of its personal data — importing nothing of Trellis but the public module ``trellis.plugin``.
+Its notes are served over GraphQL by ``crud_fields``, as a third-party record would be."""
 from __future__ import annotations
 
 import datetime
@@ -19,15 +19,11 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import db
-from core.db import Base, Record
-from core.errors import NotFound
-from core.hookspecs import hookimpl
-from core.labels import Choice
-from core.metrics import Metric, MetricQuery, MetricRow
-from core.models import Customer
-from core.services import common, customers
-from core.services.permissions import customer_visibility
+from trellis.plugin import (Base, Choice, CrudService, Customer, Metric, MetricQuery, MetricRow, NotFound, Page,
+                            PageRequest, PersonalData, Record, apply_changes, check_version, create_customer,
+                            crud_fields, customer_visibility, get_customer, hookimpl, not_deleted, paginate,
+                            parse_sort, parse_uuid, restore, session, soft_delete, validate_update)
+from trellis.plugin import validate as validate_input   # beside marshmallow's ``validate``
 
 name = "sample"
 version = "0.0.1"
@@ -81,64 +77,64 @@ class NoteOut(Schema):
 # --- services ----------------------------------------------------------------------------------------
 
 def create_note(actor, data) -> SampleNote:
-    values = common.validate(NoteCreate, data)
-    customer = customers.get(actor, values["customer_id"])  # permission-checked
+    values = validate_input(NoteCreate, data)
+    customer = get_customer(actor, values["customer_id"])  # permission-checked
     note = SampleNote(customer_id=customer.id, text=values["text"], score=values["score"])
-    db.session().add(note)
-    db.session().flush()
+    session().add(note)
+    session().flush()
     return note
 
 
 def _visible_notes(actor, *, deleted: bool = False):
     return (select(SampleNote).join(Customer, Customer.id == SampleNote.customer_id)
-            .where(customer_visibility(actor), common.not_deleted(SampleNote, deleted)))
+            .where(customer_visibility(actor), not_deleted(SampleNote, deleted)))
 
 
 def get_note(actor, note_id, *, deleted: bool = False) -> SampleNote:
-    nid = common.parse_uuid(note_id)
-    note = db.session().scalars(_visible_notes(actor, deleted=deleted).where(SampleNote.id == nid)).first()
+    nid = parse_uuid(note_id)
+    note = session().scalars(_visible_notes(actor, deleted=deleted).where(SampleNote.id == nid)).first()
     if note is None:
         raise NotFound("No note with this id.")
     return note
 
 
-def list_notes(actor, filters=None, *, page=common.PageRequest(), sort=None) -> common.Page:
-    values = common.validate(NoteFilter, dict(filters or {}))
+def list_notes(actor, filters=None, *, page=PageRequest(), sort=None) -> Page:
+    values = validate_input(NoteFilter, dict(filters or {}))
     stmt = _visible_notes(actor, deleted=values.pop("deleted"))
     if "customer_id" in values:
         stmt = stmt.where(SampleNote.customer_id == values["customer_id"])
-    return common.paginate(stmt, page, common.parse_sort(sort, NOTE_SORTABLE, "created_at"), SampleNote.id)
+    return paginate(stmt, page, parse_sort(sort, NOTE_SORTABLE, "created_at"), SampleNote.id)
 
 
 def update_note(actor, note_id, data) -> SampleNote:
-    values = common.validate_update(NoteUpdate, data)
+    values = validate_update(NoteUpdate, data)
     note = get_note(actor, note_id)
-    common.check_version(note, values.pop("version"))
-    common.apply_changes(note, values)
-    db.session().flush()
+    check_version(note, values.pop("version"))
+    apply_changes(note, values)
+    session().flush()
     return note
 
 
 def delete_note(actor, note_id) -> None:
-    common.soft_delete(get_note(actor, note_id))
+    soft_delete(get_note(actor, note_id))
 
 
 def restore_note(actor, note_id) -> SampleNote:
     note = get_note(actor, note_id, deleted=True)
-    common.restore(note)
+    restore(note)
     return note
 
 
 def notes_of(actor, customer_id) -> list[SampleNote]:
-    customer = customers.get(actor, customer_id)
-    return list(db.session().scalars(select(SampleNote).where(SampleNote.customer_id == customer.id,
+    customer = get_customer(actor, customer_id)
+    return list(session().scalars(select(SampleNote).where(SampleNote.customer_id == customer.id,
                                                               SampleNote.deleted_at.is_(None))
                                      .order_by(SampleNote.created_at, SampleNote.id)))
 
 
 def note_counts(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     out = {cid: 0 for cid in customer_ids}
-    rows = db.session().execute(select(SampleNote.customer_id, func.count()).where(
+    rows = session().execute(select(SampleNote.customer_id, func.count()).where(
         SampleNote.customer_id.in_(customer_ids), SampleNote.deleted_at.is_(None)).group_by(SampleNote.customer_id))
     out.update(dict(rows.all()))
     return out
@@ -147,7 +143,7 @@ def note_counts(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
 def notes_metric(query: MetricQuery) -> list[MetricRow]:
     stmt = (select(func.count(SampleNote.id)).join(Customer, Customer.id == SampleNote.customer_id)
             .where(customer_visibility(query.actor), SampleNote.deleted_at.is_(None)))
-    return [MetricRow(value=db.session().scalar(stmt) or 0)]
+    return [MetricRow(value=session().scalar(stmt) or 0)]
 
 
 # --- hooks -------------------------------------------------------------------------------------------
@@ -211,8 +207,6 @@ def trellis_graphql_types(registry):
 
 
 def _note_crud(registry):
-    from api.graphql.crud import CrudService, crud_fields
-
     return crud_fields(
         registry, "SampleNote",
         service=CrudService(list=list_notes, get=get_note, create=create_note, update=update_note,
@@ -268,13 +262,11 @@ def trellis_cli_commands():
 
 @hookimpl
 def trellis_demo_data(admin, rng):
-    customer = customers.create(admin, {"name": f"Sample demo customer {rng.randint(1, 9)}"})
+    customer = create_customer(admin, {"name": f"Sample demo customer {rng.randint(1, 9)}"})
     create_note(admin, {"customer_id": str(customer.id), "text": "made by the sample plugin's demo hook"})
 
 
 @hookimpl
 def trellis_personal_data():
-    from core.privacy import PersonalData
-
     return [PersonalData(SampleNote, lambda person: SampleNote.customer_id.in_(person.customer_ids),
                          fields=("text",), description="Notes about the customer: the text is erased.")]

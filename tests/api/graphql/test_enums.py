@@ -205,11 +205,11 @@ def colours():
     """A third-party plugin with a vocabulary of awkward values and one field typed with its enum."""
 
     def labels():
-        return {"colour": [Choice("dark-red", "Dark red", "深红"), Choice("sky.blue", "Sky blue", "天蓝")]}
+        return {"paint_colour": [Choice("dark-red", "Dark red", "深红"), Choice("sky.blue", "Sky blue", "天蓝")]}
 
     def query_fields(registry):
         # this module uses ``from __future__ import annotations``: the registry evaluates the strings
-        def paint_colour(colour: registry.vocabulary_enum("colour")) -> registry.vocabulary_enum("colour"):
+        def paint_colour(colour: registry.vocabulary_enum("paint_colour")) -> registry.vocabulary_enum("paint_colour"):
             assert isinstance(colour, str)
             return "sky.blue" if str(colour) == "dark-red" else "dark-red"   # a stored value, as a service returns
 
