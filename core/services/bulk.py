@@ -213,12 +213,12 @@ class BulkRecorder:
                 with gc_paused():
                     _insert(conn, model.__table__, rows, keys, texts)
                 counts[model.__tablename__] = len(rows)
-            if model is OutboxEvent and rows and webhooks.any_subscription():
-                # queue webhook deliveries as the single-record path does (its ``*`` subscriber); the
-                # other in-process subscribers are not called. With no subscription there is nothing to
-                # queue, and building thousands of event objects to find that out is most of a flush.
-                for row in rows:
-                    webhooks.on_event(OutboxEvent(**row), self.actor)
+                if model is OutboxEvent and rows and webhooks.any_subscription():
+                    # queue webhook deliveries as the single-record path does (its ``*`` subscriber); the
+                    # other in-process subscribers are not called. With no subscription there is nothing
+                    # to queue, and building thousands of event objects to find that out is most of a flush.
+                    for row in rows:
+                        webhooks.on_event(OutboxEvent(**row), self.actor)
         return counts
 
 
