@@ -98,6 +98,13 @@ MODULE_TESTS: dict[str, list[str]] = {
         "tests/plugins/property_service/test_end_to_end.py",
         "tests/plugins/property_service/test_open311.py",  # API keys, public kinds
         "tests/plugins/property_service/test_graphql.py"],  # Customer.units (current occupancies)
+    "plugins/property_service/requests.py": [  # the request lifecycle, SLA tick, feedback, Open311 intake
+        "tests/plugins/property_service/test_requests.py",
+        "tests/plugins/property_service/test_sla.py",  # check_sla, auto_close, deadlines on dispatch/wait
+        "tests/plugins/property_service/test_end_to_end.py",
+        "tests/plugins/property_service/test_feedback_metrics_reference.py",  # feedback links and ratings
+        "tests/plugins/property_service/test_open311.py",  # create(open311=...), the public token paths
+        "tests/plugins/property_service/test_graphql.py"],  # Customer.serviceRequests (pages/counts_for_customers)
     "plugins/property_service/workhours.py": ["tests/plugins/property_service/test_workhours.py"],
     "plugins/property_service/sla.py": ["tests/plugins/property_service/test_sla.py"],
 }

@@ -89,6 +89,21 @@ def test_at_risk_warns_the_assignee_once(ps):
     assert notes(ps, ps.eng, "property_service.sla_at_risk") == [("property_service.sla_at_risk", None, "resolution")]
     listed = ps.as_("centre").get("/api/v1/property-service/requests?sla_state=at_risk").get_json()
     assert [r["id"] for r in listed] == [str(rid)]
+    # each change of state is audited once, by the tick (no actor); the ticks that changed nothing are not
+    trail = ps.as_("admin").get(f"/api/v1/audit?record_type=property_service_request&record_id={rid}").get_json()
+    changes = [(e["changes"], e["actor_id"]) for e in trail if e["action"] == "property_service_request.sla_changed"]
+    assert changes == [({"sla_state": ["on_time", "at_risk"]}, None)]
+
+
+def test_at_risk_without_an_assignee_warns_the_teams_manager(ps):
+    rid = make(ps, monday(10))
+    with ps.runtime.database.unit_of_work():
+        service.dispatch(ps.centre, rid, {"team_id": str(ps.engineering.id)}, at=monday(10, 20))
+    tick(ps, monday(13, day=4))  # resolution due Thursday 10:00, at risk from Wednesday 12:15
+    assert get(ps, rid).sla_state == "at_risk"
+    assert notes(ps, ps.eng_manager, "property_service.sla_at_risk") == [
+        ("property_service.sla_at_risk", None, "resolution")]
+    assert notes(ps, ps.centre, "property_service.sla_at_risk") == []
 
 
 def test_overdue_escalates_to_the_manager_then_the_centre_once_per_level(ps):
@@ -109,6 +124,22 @@ def test_overdue_escalates_to_the_manager_then_the_centre_once_per_level(ps):
     assert get(ps, rid).escalation_level == 2
     assert notes(ps, ps.centre, "property_service.escalated") == [("property_service.escalated", 2, "resolution")]
     assert len(notes(ps, ps.eng_manager, "property_service.escalated")) == 1
+
+
+def test_an_overdue_request_of_a_team_whose_manager_left_escalates_to_the_centre(ps):
+    from core.services import people as people_service
+
+    rid = make(ps, monday(10))
+    with ps.runtime.database.unit_of_work():
+        service.dispatch(ps.centre, rid, {"team_id": str(ps.engineering.id), "assignee_id": str(ps.eng.id)},
+                         at=monday(10, 20))
+        manager = db.session().get(type(ps.eng_manager), ps.eng_manager.id)
+        people_service.update_user(ps.people.admin, manager.id, {"version": manager.version, "is_active": False})
+    tick(ps, monday(10, 30, day=5))  # half an hour past the resolution deadline
+    assert get(ps, rid).escalation_level == 1
+    # the deactivated manager would never read it: the first level goes to the centre instead
+    assert notes(ps, ps.centre, "property_service.escalated") == [("property_service.escalated", 1, "resolution")]
+    assert notes(ps, ps.eng_manager, "property_service.escalated") == []
 
 
 def test_an_undispatched_request_escalates_to_the_centre(ps):
