@@ -72,12 +72,14 @@ MODULE_TESTS: dict[str, list[str]] = {
     "core/services/notifications.py": ["tests/core/test_lifecycle.py"],
     "core/services/webhooks.py": ["tests/core/test_webhooks.py"],
     "core/services/bulk.py": ["tests/core/test_bulk.py"],
-    "core/services/analytics.py": ["tests/core/analytics/test_service.py"],
+    "core/services/analytics.py": ["tests/core/analytics/test_service.py",
+                                   "tests/core/analytics/test_scope.py"],  # latest_run and segments per caller
     # core analytics (pure numerics)
     "core/analytics/rfm.py": ["tests/core/analytics/test_rfm.py", "tests/core/analytics/test_service.py"],
     "core/analytics/value.py": ["tests/core/analytics/test_value_segments.py"],
     "core/analytics/segmentation.py": ["tests/core/analytics/test_value_segments.py"],
-    "core/analytics/clv.py": ["tests/core/analytics/test_clv.py"],
+    "core/analytics/clv.py": ["tests/core/analytics/test_clv.py",
+                              "tests/core/analytics/test_value_segments.py"],  # discounted_clv's quadrature fallback
     # plugin services
     "plugins/exhibitions/services.py": ["tests/plugins/exhibitions/test_visitors.py",
                                         "tests/plugins/exhibitions/test_participations.py",
@@ -90,7 +92,10 @@ MODULE_TESTS: dict[str, list[str]] = {
                                               "tests/plugins/retail_membership/test_pos_batch_and_scope.py",
                                               "tests/plugins/retail_membership/test_replay_scope.py"],  # POS retries
     "plugins/retail_membership/campaigns.py": ["tests/plugins/retail_membership/test_jobs_and_campaigns.py",
-                                               "tests/plugins/retail_membership/test_crud.py"],
+                                               "tests/plugins/retail_membership/test_crud.py",
+                                               # member_pages_for and member_counts (GraphQL only)
+                                               "tests/plugins/retail_membership/test_graphql_parity.py::"
+                                               "test_a_campaigns_members_and_their_single_use_coupons"],
     "plugins/property_service/services.py": [  # the reference records: estates, units, teams, kinds, settings, keys
         "tests/plugins/property_service/test_feedback_metrics_reference.py",
         "tests/plugins/property_service/test_graphql_records.py",
@@ -98,8 +103,18 @@ MODULE_TESTS: dict[str, list[str]] = {
         "tests/plugins/property_service/test_end_to_end.py",
         "tests/plugins/property_service/test_open311.py",  # API keys, public kinds
         "tests/plugins/property_service/test_graphql.py"],  # Customer.units (current occupancies)
+    "plugins/property_service/requests.py": [  # the request lifecycle, SLA tick, feedback, Open311 intake
+        "tests/plugins/property_service/test_requests.py",
+        "tests/plugins/property_service/test_sla.py",  # check_sla, auto_close, deadlines on dispatch/wait
+        "tests/plugins/property_service/test_end_to_end.py",
+        "tests/plugins/property_service/test_feedback_metrics_reference.py",  # feedback links and ratings
+        "tests/plugins/property_service/test_open311.py",  # create(open311=...), the public token paths
+        "tests/plugins/property_service/test_graphql.py"],  # Customer.serviceRequests (pages/counts_for_customers)
     "plugins/property_service/workhours.py": ["tests/plugins/property_service/test_workhours.py"],
-    "plugins/property_service/sla.py": ["tests/plugins/property_service/test_sla.py"],
+    "plugins/property_service/sla.py": ["tests/plugins/property_service/test_sla.py",
+                                        "tests/plugins/property_service/test_requests.py",  # wait/resume: pause, unpause
+                                        # the settings (cached, forgotten on change) and the SLA policies
+                                        "tests/plugins/property_service/test_feedback_metrics_reference.py"],
 }
 
 #: operator families left out unless --full (duplicates of a mutant already made, or equivalent ones)

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from core import db, runtime
 from core.db import utcnow
@@ -94,24 +94,6 @@ def pages_for_customers(actor: Any, customer_ids: list[uuid.UUID], page: paging.
 
 def counts_for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return paging.count_windows(db.session(), visible(actor), PsRequest.requester_id, customer_ids)
-
-
-def for_customers(actor: Any, customer_ids: list[uuid.UUID], *, limit: int = 20) -> dict[uuid.UUID, list[PsRequest]]:
-    """The newest ``limit`` visible requests of each customer, in one query (DataLoaders)."""
-    out: dict[uuid.UUID, list[PsRequest]] = {cid: [] for cid in customer_ids}
-    if not customer_ids:
-        return out
-    ranked = (visible(actor).where(PsRequest.requester_id.in_(customer_ids))
-              .add_columns(func.row_number().over(partition_by=PsRequest.requester_id,
-                                                  order_by=(PsRequest.created_at.desc(), PsRequest.id))
-                           .label("rank")).subquery())
-    from sqlalchemy.orm import aliased
-
-    alias = aliased(PsRequest, ranked)
-    for row in db.session().scalars(select(alias).where(ranked.c.rank <= limit)
-                                    .order_by(ranked.c.requester_id, ranked.c.rank)):
-        out[row.requester_id].append(row)
-    return out
 
 
 def history(actor: Any, request_id: Any):

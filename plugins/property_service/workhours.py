@@ -121,14 +121,14 @@ class WorkCalendar:
         if b <= a:
             return 0.0
         total = 0.0
-        last_day = b.astimezone(self.zone).date()
-        for day in self._days_from(a):
-            if day > last_day:
-                break
+        # every day of the span, however long (a request can wait for years): MAX_DAYS bounds only add's search
+        day, last_day = a.astimezone(self.zone).date(), b.astimezone(self.zone).date()
+        while day <= last_day:
             for x, y in self.intervals(day):
                 lo, hi = max(x, a), min(y, b)
                 if hi > lo:
                     total += (hi - lo).total_seconds()
+            day += timedelta(days=1)
         return total
 
     def is_working(self, instant: datetime) -> bool:

@@ -285,12 +285,6 @@ def get_membership(actor: Any, membership_id: Any, *, deleted: bool = False) -> 
     return row
 
 
-def membership_of_customer(actor: Any, customer_id: Any) -> RetailMembership | None:
-    customer = customers.get(actor, customer_id)
-    return db.session().scalar(select(RetailMembership).where(RetailMembership.customer_id == customer.id,
-                                                              RetailMembership.deleted_at.is_(None)))
-
-
 def memberships_for_customers(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, RetailMembership]:
     """Live memberships of customers the caller already may see, in one query (DataLoaders)."""
     if not customer_ids:
@@ -481,15 +475,14 @@ def rolling_spend(membership_ids: list[uuid.UUID], now: datetime) -> dict[uuid.U
 
 
 def retier(actor: Any, membership: RetailMembership, *, now: datetime | None = None, event: str | None = None,
-           downgrade: bool = True, spend: Decimal | None = None) -> bool:
-    """Move the member to the tier their spend earns (through the tier workflow); True when it moved."""
+           spend: Decimal | None = None) -> bool:
+    """Move the member to the tier their spend earns (through the tier workflow), up or down; True when it
+    moved. A downgrade's grace period is the caller's to apply (the tick's ``retier_all`` does)."""
     now = now or utcnow()
     prog = programme.current()
     spend = spend_basis(membership, now) if spend is None else spend
     target = prog.tier_for(spend)
     if target.code == membership.tier:
-        return False
-    if prog.rank(target.code) < prog.rank(membership.tier) and not downgrade:
         return False
     workflow.transition(actor, TIER_WORKFLOW, membership, target.code, trigger=AUTOMATIC, event=event,
                         reason=f"{prog.basis} spend {spend:.2f}")
@@ -812,25 +805,6 @@ def _purchase_filter(actor: Any, filters: Mapping[str, Any] | None):
 def list_purchases(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
     return common.paginate(_purchase_filter(actor, filters), page,
                            common.parse_sort(sort, PURCHASE_SORT, "-occurred_at"), RetailPurchase.id)
-
-
-def purchases_page_for(membership_ids: list[uuid.UUID], offset: int, limit: int) -> dict[uuid.UUID, list[RetailPurchase]]:
-    """A page of each member's purchases (newest first) in one query (DataLoaders)."""
-    from sqlalchemy.orm import aliased
-
-    out = {mid: [] for mid in membership_ids}
-    if not membership_ids:
-        return out
-    ranked = (select(RetailPurchase).where(RetailPurchase.membership_id.in_(membership_ids),
-                                           RetailPurchase.deleted_at.is_(None))
-              .add_columns(func.row_number().over(partition_by=RetailPurchase.membership_id,
-                                                  order_by=(RetailPurchase.occurred_at.desc(), RetailPurchase.id))
-                           .label("rank")).subquery())
-    alias = aliased(RetailPurchase, ranked)
-    for row in db.session().scalars(select(alias).where(ranked.c.rank > offset, ranked.c.rank <= offset + limit)
-                                    .order_by(ranked.c.membership_id, ranked.c.rank)):
-        out[row.membership_id].append(row)
-    return out
 
 
 def purchase_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest,
@@ -1174,10 +1148,6 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
                                  "points_unrecovered": row.points_unrecovered})
     retier(user, member, now=utcnow(), event="retail_membership_refund.created")
     return row, True
-
-
-def refund_out(actor: Any, data: Mapping[str, Any]) -> RetailRefund:
-    return refund(actor, data)[0]
 
 
 # --- lapsed regulars ---------------------------------------------------------------------------------

@@ -219,6 +219,29 @@ def test_quadrature_fallback_agrees_with_hypergeometric_form():
         )
 
 
+def test_quadrature_fallback_agrees_where_the_dropout_quantiles_underflow_to_zero():
+    # a tiny a: most customers' dropout probability is all but zero, and the Beta quantiles at the
+    # first nodes underflow to p = 0 (14 of 128 at a = 0.005), where h(p) is taken at its limit (r+x) t/(alpha+T)
+    params = np.array([0.2426, 4.4136, 0.005, 2.4259])
+    x = np.array([0.0, 1, 2, 5, 30])
+    tx = np.array([0.0, 1, 30.43, 20, 38])
+    T = np.array([38.86, 30, 38.86, 35, 38.86])
+    t = np.full_like(x, 39.0)
+    np.testing.assert_allclose(clv_module._conditional_mean_quadrature(params, x, tx, T, t),
+                               clv_module._conditional_mean(params, x, tx, T, t), rtol=1e-5)
+
+
+def test_ordinary_parameters_are_answered_by_the_closed_form_alone(monkeypatch):
+    # the quadrature (128 nodes per customer and horizon) is the fallback for where 2F1 fails; small
+    # expectations (under one purchase) are not a failure
+    def no_quadrature(*args):
+        raise AssertionError("the quadrature fallback ran")
+
+    monkeypatch.setattr(clv_module, "_conditional_mean_quadrature", no_quadrature)
+    e = expected_transactions(BG_PARAMS, 1.0, [0, 1, 2, 5], [0.0, 1.0, 30.43, 20.0], [38.86, 30.0, 38.86, 35.0])
+    assert np.all((e > 0) & (e < 1))
+
+
 def test_extreme_parameters_fall_back_to_quadrature():
     # a huge, b tiny: p ~ 1, every customer drops out right after a repeat purchase. The
     # hypergeometric form overflows here; the answer for x = 0 is the chance of one more purchase,
@@ -493,6 +516,28 @@ def test_non_convergence_is_reported(cdnow):
     assert np.all(np.isfinite(bg.params)) and math.isfinite(bg.log_likelihood)
     gg = fit_gamma_gamma(cdnow.frequency, cdnow.monetary_value, max_iter=1)
     assert isinstance(gg, GammaGammaFit) and not gg.converged and "iteration limit" in gg.message
+
+
+def test_a_fit_cut_short_by_the_iteration_limit_keeps_the_best_point_its_retries_reached(cdnow):
+    # five iterations per attempt: L-BFGS-B stops short, Nelder-Mead and a polishing L-BFGS-B go on from
+    # there; the fit reports where they got (a log-likelihood within 0.1 of the optimum), not the first stop
+    bg = fit_bgnbd(cdnow.frequency, cdnow.recency, cdnow.T, max_iter=5)
+    assert not bg.converged and bg.log_likelihood == pytest.approx(PUBLISHED_LL, abs=0.1)
+    gg = fit_gamma_gamma(cdnow.frequency, cdnow.monetary_value, max_iter=5)
+    full = fit_gamma_gamma(cdnow.frequency, cdnow.monetary_value)
+    assert not gg.converged and gg.log_likelihood == pytest.approx(full.log_likelihood, abs=0.1)
+
+
+def test_a_stall_at_a_bound_counts_as_the_optimum_when_only_the_bound_holds_the_gradient():
+    # a parameter at its bound with the likelihood still rising beyond it: that component does not count
+    top = clv_module._LOG_BOUND
+
+    def stalled(theta, grad):
+        return clv_module._stalled_at_optimum(lambda _: (1.0, np.array(grad)), np.array(theta))
+
+    assert stalled([top, 0.0], [-0.5, 0.0]) and stalled([-top, 0.0], [0.5, 0.0])
+    assert not stalled([top, 0.0], [0.5, 0.0]) and not stalled([0.0, 0.0], [-0.5, 0.0])
+    assert not stalled([top, 0.0], [-0.5, 1e-3])  # the free parameter still has somewhere to go
 
 
 def test_spend_with_q_below_one_falls_back_to_observed_means():

@@ -55,6 +55,19 @@ def test_the_latest_run_counts_only_the_callers_customers(api):
     assert strict_json(api.as_("rep").get("/api/v1/analytics/runs/latest"))["params"]["churn"]["tasks_created"] == 0
 
 
+def test_the_latest_run_counts_a_callers_purchasers_and_repeat_buyers_apart(api):
+    create(api, name="Browsing")                     # no purchase
+    once = create(api, name="Once")
+    buy(api, once, 30, "100.00")
+    twice = create(api, name="Twice")
+    buy(api, twice, 60, "100.00")
+    buy(api, twice, 20, "100.00")
+    refresh(api)
+    run = strict_json(api.as_("rep").get("/api/v1/analytics/runs/latest"))
+    assert (run["customers"], run["purchasers"]) == (3, 2)
+    assert run["params"]["bgnbd"]["customers"] == 2 and run["params"]["gamma_gamma"]["customers"] == 1
+
+
 def test_segment_centroids_are_means_over_the_members_the_caller_sees(api):
     retail, build, lapsed = population(api)
     refresh(api)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -186,6 +186,15 @@ def test_segments_are_profiled_in_words_and_customers_filter_by_them(api):
     assert {e["node"]["id"] for e in body["data"]["customers"]["edges"]} == customer_ids(api, value_tier="key")
     body = api.graphql('{ customers(first: 100, filter: {valueTier: HUGE}) { totalCount } }')   # an enum
     assert list(body["errors"][0]["extensions"]["fields"]) == ["filter.valueTier"]
+    # survey answers grouped by segment name their segment; a customer in none (created after the refresh)
+    # is the group without a name
+    newcomer = create(api, name="Newcomer")
+    survey(api, retail[0], "nps", 10)
+    survey(api, newcomer, "nps", 2)
+    rows = {r["group"]["segment"]: r for r in api.get("/api/v1/metrics/analytics_nps?group_by=segment").get_json()["rows"]}
+    names = {s["id"]: s["name"] for s in segments}
+    assert {k: (r["value"], r["extra"]["name"]) for k, r in rows.items()} == {
+        shop["segment"]["id"]: (100.0, names[shop["segment"]["id"]]), None: (-100.0, None)}
 
 
 def test_value_tiers_follow_cumulative_revenue_share_and_the_pareto_curve(api):
@@ -237,6 +246,20 @@ def test_a_new_churn_flag_creates_one_task_for_the_owner_and_names_its_reason(ap
     assert api.as_("other_rep").get("/api/v1/metrics/analytics_churn_watchlist").get_json()["rows"] == []
 
 
+def test_the_gap_flag_waits_for_three_usual_gaps_of_silence(api):
+    # a monthly buyer (usual gap 30 days; analytics_churn_gap_factor 3): 90 silent days are still within
+    # the usual rhythm, 91 are not
+    quiet = {}
+    for silent in (60, 90, 91):
+        quiet[silent] = create(api, name=f"Quiet for {silent} days")
+        for days in range(silent, silent + 271, 30):
+            buy(api, quiet[silent], days, "1000.00")
+    refresh(api)
+    gap = {silent: [f["reason"] for f in analytics_of(api, c)["churn"]["flags"] if f["flag"] == "gap"]
+           for silent, c in quiet.items()}
+    assert gap == {60: [], 90: [], 91: ["91 days since the last purchase, against a usual gap of 30 days"]}
+
+
 def test_win_back_list_ranks_lost_and_at_risk_customers_and_turns_into_tasks_once(api, people):
     gone = create(api, name="Gone")
     buy(api, gone, 200, "3000.00")
@@ -264,6 +287,59 @@ def test_win_back_list_ranks_lost_and_at_risk_customers_and_turns_into_tasks_onc
     assert api.as_("manager").post("/api/v1/analytics/win-back/tasks", json={}).get_json() == []
     foreign = api.as_("other_rep").post("/api/v1/analytics/win-back/tasks", json={"customer_ids": [gone["id"]]})
     assert foreign.status_code == 422 and "customer_ids" in foreign.get_json()["errors"]["json"]
+
+
+def test_a_lost_customer_not_yet_analysed_ranks_as_worth_nothing_and_a_long_name_fits_its_task(api):
+    def lose(customer):
+        response = api.as_("manager").post(f"/api/v1/customers/{customer['id']}/stage",
+                                           json={"to": "lost", "reason": "closed"})
+        assert response.status_code == 200, response.get_json()
+
+    scored = create(api, name="Aardvark Ltd")  # lost without a purchase: the refresh values it at 0
+    lose(scored)
+    refresh(api)
+    long_name = "B" * 200  # the longest name a customer may have; lost after the refresh, so not analysed
+    fresh = create(api, name=long_name)
+    lose(fresh)
+    listed = strict_json(api.as_("rep").get("/api/v1/analytics/win-back"))
+    # equal expected values (0) fall back to the name
+    assert [(r["name"], r["expected_value"]) for r in listed] == [("Aardvark Ltd", 0.0), (long_name, 0.0)]
+    made = api.as_("manager").post("/api/v1/analytics/win-back/tasks", json={"customer_ids": [fresh["id"]]})
+    assert made.status_code == 201, made.get_json()
+    [task] = made.get_json()
+    assert task["subject"] == ("Win back: " + long_name)[:200]  # cut to the 200 characters a subject holds
+
+
+def test_win_back_tasks_take_up_to_ten_thousand_ids_and_may_fall_due_today(api):
+    gone = create(api, name="Gone")
+    assert api.as_("manager").post(f"/api/v1/customers/{gone['id']}/stage",
+                                   json={"to": "lost", "reason": "closed"}).status_code == 200
+    url = "/api/v1/analytics/win-back/tasks"
+    ids = [str(uuid.uuid4()) for _ in range(9999)] + [gone["id"]]
+    [most] = api.as_("manager").post(url, json={"customer_ids": ids}).get_json()["errors"]["json"]["customer_ids"]
+    assert most.startswith("Not on your win-back list: ")  # read, not refused for its length
+    too_many = api.as_("manager").post(url, json={"customer_ids": ids + [str(uuid.uuid4())]})
+    assert too_many.status_code == 422
+    assert not too_many.get_json()["errors"]["json"]["customer_ids"][0].startswith("Not on your win-back list")
+    past = api.as_("manager").post(url, json={"customer_ids": [gone["id"]], "due_in_days": -1})
+    assert past.status_code == 422 and "due_in_days" in past.get_json()["errors"]["json"]
+    today = api.as_("manager").post(url, json={"customer_ids": [gone["id"]], "due_in_days": 0})
+    assert today.status_code == 201, today.get_json()
+    due = datetime.fromisoformat(today.get_json()[0]["due_at"])
+    assert abs((due - utcnow()).total_seconds()) < 60
+
+
+def test_a_refresh_counts_the_purchases_up_to_its_instant_included(api, runtime):
+    from core.services import analytics
+
+    shop = create(api, name="Shop")
+    buy(api, shop, 30)
+    buy(api, shop, 5)
+    last = (utcnow() - timedelta(days=5)).replace(hour=10, minute=0, second=0, microsecond=0)  # as buy() dates it
+    for now, counted in ((last, 2), (last - timedelta(seconds=1), 1)):
+        with runtime.database.unit_of_work():
+            analytics.refresh(now=now, trigger="test")
+        assert analytics_of(api, shop)["purchases"]["transactions"] == counted, now
 
 
 def test_reads_respect_the_permission_scope(api):
@@ -337,6 +413,22 @@ def test_nps_csat_and_satisfaction_against_repurchase(api):
     assert link[("nps", "passive")]["value"] is None
     assert analytics_of(api, fan)["satisfaction"] == {"csat_answers": 1, "csat_mean": 5.0, "nps_answers": 1,
                                                       "nps_last": 10}
+
+
+def test_csat_bands_call_four_and_up_satisfied_and_two_and_below_unsatisfied(api):
+    # no refresh needed: the satisfaction metrics read the survey answers as they are
+    [nps] = api.get("/api/v1/metrics/analytics_nps").get_json()["rows"]
+    assert nps["value"] is None and nps["extra"] == {"answers": 0, "promoters": 0, "passives": 0, "detractors": 0}
+    for name, score, bought_again in (("Four", 4, True), ("Three", 3, True), ("Two", 2, False), ("One", 1, True)):
+        customer = create(api, name=name)
+        survey(api, customer, "csat", score, days_ago=20)
+        if bought_again:
+            buy(api, customer, 5)
+    link = {(r["group"]["scale"], r["group"]["band"]): (r["value"], r["extra"]["customers"]) for r in
+            api.get("/api/v1/metrics/analytics_satisfaction_repurchase").get_json()["rows"]}
+    assert link[("csat", "satisfied")] == (1.0, 1)
+    assert link[("csat", "neutral")] == (1.0, 1)
+    assert link[("csat", "unsatisfied")] == (0.5, 2)
 
 
 def test_the_tick_job_recomputes_only_when_due(api, runtime):

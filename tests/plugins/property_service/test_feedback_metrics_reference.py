@@ -281,3 +281,20 @@ def test_the_stored_feedback_says_who_gave_it(ps, public_feedback, client):
     assert body["data"]["propertyServiceRequest"] == {"feedbackVia": "on_behalf", "feedbackById": str(ps.people.admin.id)}
     body = ps.as_("centre").graphql(query, {"id": by_link["id"]})
     assert body["data"]["propertyServiceRequest"] == {"feedbackVia": "link", "feedbackById": None}
+    # the feedback event (what a webhook delivers) says the same: rated over the API or through the link
+    assert feedback_event(ps, on_behalf["id"])["via"] == "api" and feedback_event(ps, on_behalf["id"])["rating"] == 4
+    assert feedback_event(ps, by_link["id"])["via"] == "link" and feedback_event(ps, by_link["id"])["rating"] == 5
+
+
+def feedback_event(ps, request_id):
+    import uuid
+
+    from sqlalchemy import select
+
+    from core import db
+    from core.models import OutboxEvent
+
+    with ps.runtime.database.unit_of_work():
+        [event] = db.session().scalars(select(OutboxEvent).where(
+            OutboxEvent.record_id == uuid.UUID(request_id), OutboxEvent.name == "property_service_request.feedback"))
+        return event.payload

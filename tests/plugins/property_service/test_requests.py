@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
-from core.models import AuditEntry, Interaction, Notification, OutboxEvent
+from core.models import AuditEntry, OutboxEvent
 
 BASE = "/api/v1/property-service"
 
@@ -119,6 +119,11 @@ def test_reopen_sends_the_request_back_to_its_team_and_counts(ps):
     assert again["resolved_at"] is None and again["escalation_level"] == 0
     ps.act(r["id"], "resolve", who="eng", resolution="New tap.")
     assert "property_service_request.reopened" in events(ps, r["id"])
+    ps.act(r["id"], "reopen", reason="Still drips.")
+    # the audit trail says by how much each reopening moved the count
+    trail = ps.as_("admin").get(f"/api/v1/audit?record_type=property_service_request&record_id={r['id']}").get_json()
+    reopened = [e["changes"] for e in trail if e["action"] == "property_service_request.reopened"]
+    assert reopened == [{"reopen_count": [1, 2]}, {"reopen_count": [0, 1]}]  # newest first
 
 
 def test_wait_pauses_the_clocks_and_resume_moves_the_deadline(ps):
@@ -155,6 +160,21 @@ def test_patch_takes_the_version_and_a_stale_one_is_409(ps):
     assert ok.get_json()["resolution_due_at"] < r["resolution_due_at"]
     stale = ps.as_("centre").patch(f"{BASE}/requests/{r['id']}", json={"topic": "x", "version": r["version"]})
     assert stale.status_code == 409
+
+
+def test_a_request_moved_to_another_unit_takes_its_building_and_a_missing_or_deleted_unit_is_422(ps):
+    r = ps.new_request()
+    url = f"{BASE}/requests/{r['id']}"
+    moved = ps.as_("centre").patch(url, json={"unit_id": str(ps.unit2.id), "version": r["version"]})
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["unit_id"] == str(ps.unit2.id) and moved.get_json()["building_id"] == str(ps.building.id)
+    version = moved.get_json()["version"]
+    missing = ps.as_("centre").patch(url, json={"unit_id": "00000000-0000-0000-0000-000000000000", "version": version})
+    assert missing.status_code == 422 and missing.get_json()["errors"]["json"]["unit_id"] == ["No unit with this id."]
+    assert ps.as_("admin").delete(f"{BASE}/units/{ps.unit.id}").status_code == 204
+    gone = ps.as_("centre").patch(url, json={"unit_id": str(ps.unit.id), "version": version})
+    assert gone.status_code == 422 and gone.get_json()["errors"]["json"]["unit_id"] == ["No unit with this id."]
+    assert ps.as_("centre").get(url).get_json()["unit_id"] == str(ps.unit2.id)
 
 
 def test_bad_input_is_422_naming_the_field_and_writes_nothing(ps):
@@ -253,6 +273,14 @@ def test_low_rating_opens_a_follow_up_task_for_the_centre(ps):
     assert task["assignee_id"] == str(ps.centre.id) and task["due_at"]
     kinds = [n["kind"] for n in ps.as_("centre").get("/api/v1/notifications").get_json()]
     assert "property_service.low_rating" in kinds
+
+
+def test_a_low_rating_given_by_an_admin_is_followed_up_by_the_centre_not_the_admin(ps):
+    r = ps.new_request()
+    ps.act(r["id"], "resolve", resolution="Answered on the phone.")
+    rated = ps.act(r["id"], "feedback", who="admin", rating=1, comment="Nobody came.")
+    task = ps.as_("admin").get(f"/api/v1/interactions/{rated['follow_up_id']}").get_json()
+    assert task["assignee_id"] == str(ps.centre.id) and task["kind"] == "property_service_follow_up"
 
 
 def test_a_good_rating_opens_no_follow_up(ps):

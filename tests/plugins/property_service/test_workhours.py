@@ -150,3 +150,29 @@ def test_add_and_between_agree_on_random_spans():
         end = cal.add(start, seconds)
         assert end >= start
         assert cal.between(start, end) == pytest.approx(seconds)
+
+
+def test_between_counts_spans_longer_than_three_years():
+    # a request left waiting for years: every working hour counts, not just the first 3 × 366 days' worth
+    start, middle, end = utc(2026, 3, 2, 9), utc(2028, 3, 2, 9), utc(2030, 3, 4, 9)
+    assert OFFICE.between(start, end) == OFFICE.between(start, middle) + OFFICE.between(middle, end)
+    assert OFFICE.between(start, end) > 4 * 50 * 45 * H  # four years of (at least) 50 weeks of 45 hours
+
+
+def test_add_looks_three_times_366_days_ahead_for_working_time_and_no_further():
+    start = utc(2026, 3, 2, 12)
+    last = date(2026, 3, 2) + timedelta(days=3 * 366 - 1)  # the last day it looks at
+    found = WorkCalendar(workdays=frozenset(), extra_workdays=frozenset({last})).add(start, H)
+    assert found == datetime.combine(last, time(10), tzinfo=timezone.utc)
+    too_far = WorkCalendar(workdays=frozenset(), extra_workdays=frozenset({last + timedelta(days=1)}))
+    with pytest.raises(ValueError, match="no working time in the 1098 days"):
+        too_far.add(start, H)
+
+
+def test_is_working_from_the_opening_instant_to_just_before_closing():
+    assert OFFICE.is_working(utc(2026, 3, 2, 9)) and OFFICE.is_working(utc(2026, 3, 2, 17, 59, 59))
+    assert not OFFICE.is_working(utc(2026, 3, 2, 18)) and not OFFICE.is_working(utc(2026, 3, 2, 8, 59, 59))
+
+
+def test_a_calendar_built_from_no_values_is_the_default_calendar():
+    assert WorkCalendar.build() == WorkCalendar()  # UTC, Monday to Friday, 09:00-18:00

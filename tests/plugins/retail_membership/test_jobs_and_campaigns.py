@@ -86,9 +86,18 @@ def make_campaign(api, **extra):
 def test_a_campaign_splits_its_segment_and_reports_the_lift(shop):
     cards = [enrol(shop.api, shop.south, name=f"M{i:02d}")["card_number"] for i in range(40)]
     campaign = make_campaign(shop.api, segment={"store_ids": [shop.south["id"]]})
-    launched = shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign['id']}/launch", json={"at": when(1)})
+    draft = shop.api.get(f"{BASE}/campaigns/{campaign['id']}/result")
+    assert draft.status_code == 200 and (draft.get_json()["window_start"], draft.get_json()["window_end"]) == (None, None)
+    at = when(1)
+    launched = shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign['id']}/launch", json={"at": at})
     assert launched.status_code == 200, launched.get_json()
     assert (launched.get_json()["treated_count"], launched.get_json()["control_count"]) == (20, 20)
+    quiet = shop.api.get(f"{BASE}/campaigns/{campaign['id']}/result").get_json()  # nobody has bought yet
+    assert (quiet["lift"], quiet["p_value"]) == (0.0, 1.0)
+    trail = shop.api.as_("admin").get(
+        f"/api/v1/audit?record_type=retail_membership_campaign&record_id={campaign['id']}").get_json()
+    [launch] = [e["changes"] for e in trail if e["action"] == "retail_membership_campaign.launched"]
+    assert launch == {"treated_count": [0, 20], "control_count": [0, 20]}
     assert shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign['id']}/launch").status_code == 422
     groups = {row["membership_id"]: row["group"] for row in
               shop.api.get(f"{BASE}/campaigns/{campaign['id']}/members?page_size=100").get_json()}
@@ -110,8 +119,50 @@ def test_a_campaign_splits_its_segment_and_reports_the_lift(shop):
     # Newcombe's hybrid score interval (Wilson 12/20: 0.387–0.781, 4/20: 0.081–0.416); pooled z-test
     assert (round(result["ci_low"], 3), round(result["ci_high"], 3)) == (0.096, 0.617)
     assert round(result["p_value"], 4) == 0.0098 and result["confidence"] == 0.95
+    # the goal window: goal_days (30) from the launch
+    start, end = (datetime.fromisoformat(result[k]) for k in ("window_start", "window_end"))
+    assert start == datetime.fromisoformat(at) and end - start == timedelta(days=30)
     rows = shop.api.get("/api/v1/metrics/retail_membership_campaign_lift").get_json()["rows"]
     assert rows[0]["group"] == {"campaign": "Lipstick samples"} and rows[0]["value"] == 0.4
+
+
+def test_a_campaign_whose_treated_group_rounds_to_nobody_reports_no_lift(shop):
+    # one member at a control share of 0.9: the control group rounds to that member, nobody is treated
+    enrol(shop.api, shop.south, name="Only One")
+    campaign = make_campaign(shop.api, segment={"store_ids": [shop.south["id"]]}, control_share="0.9")
+    launched = shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign['id']}/launch")
+    assert (launched.get_json()["treated_count"], launched.get_json()["control_count"]) == (0, 1)
+    result = shop.api.get(f"{BASE}/campaigns/{campaign['id']}/result")
+    assert result.status_code == 200, result.get_json()
+    body = result.get_json()
+    assert body["treated"] == {"members": 0, "converted": 0, "rate": None}
+    assert (body["lift"], body["ci_low"], body["ci_high"], body["p_value"]) == (None, None, None, None)
+
+
+def test_a_recency_segment_takes_the_members_who_bought_within_its_days_of_the_launch(shop):
+    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    bought = {}
+    for name, days_ago in (("Recent", 10), ("Edge", 30), ("Gone", 31)):
+        card = enrol(shop.api, shop.south, name=name)["card_number"]
+        bought[name] = buy(shop.api, sale(f"R-{name}", card, store_code="S01",
+                                          occurred_at=when(days_ago, base)))["membership_id"]
+    enrol(shop.api, shop.south, name="Never")
+    campaign = make_campaign(shop.api, segment={"store_ids": [shop.south["id"]], "recency_days": 30})
+    launched = shop.api.as_("manager").post(f"{BASE}/campaigns/{campaign['id']}/launch", json={"at": when(0, base)})
+    assert launched.status_code == 200, launched.get_json()
+    members = {r["membership_id"] for r in shop.api.get(f"{BASE}/campaigns/{campaign['id']}/members").get_json()}
+    assert members == {bought["Recent"], bought["Edge"]}  # 30 days before the launch to the second is in
+    # one treated, one control: a lift (0, nobody bought since) is reported even for groups of one
+    result = shop.api.get(f"{BASE}/campaigns/{campaign['id']}/result").get_json()
+    assert (result["treated"]["members"], result["control"]["members"]) == (1, 1)
+    assert (result["lift"], result["p_value"]) == (0.0, 1.0)
+    # a segment of members with at least two purchases
+    recent_card = member(shop.api, bought["Recent"])["card_number"]
+    buy(shop.api, sale("R-Recent-2", recent_card, store_code="S01", occurred_at=when(20, base)))
+    regulars = make_campaign(shop.api, name="Regulars", segment={"store_ids": [shop.south["id"]], "min_purchases": 2})
+    assert shop.api.as_("manager").post(f"{BASE}/campaigns/{regulars['id']}/launch").status_code == 200
+    members = {r["membership_id"] for r in shop.api.get(f"{BASE}/campaigns/{regulars['id']}/members").get_json()}
+    assert members == {bought["Recent"]}
 
 
 def test_assignment_is_random_but_reproducible(shop, runtime):
