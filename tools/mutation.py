@@ -72,7 +72,9 @@ MODULE_TESTS: dict[str, list[str]] = {
     "core/services/workflow.py": ["tests/core/test_lifecycle.py",
                                   "tests/core/test_workflow_gates.py",  # check_start: a record created at a later stage
                                   "tests/api/graphql/test_lifecycle_graphql.py"],
-    "core/services/notifications.py": ["tests/core/test_lifecycle.py"],
+    "core/services/notifications.py": ["tests/core/test_lifecycle.py",
+                                       "tests/core/test_tasks_ownership.py",  # reminders sent once (dedupe_key)
+                                       "tests/api/graphql/test_lifecycle_graphql.py"],  # markNotificationRead
     "core/services/webhooks.py": ["tests/core/test_webhooks.py"],
     "core/services/bulk.py": ["tests/core/test_bulk.py"],
     "core/services/analytics.py": ["tests/core/analytics/test_service.py"],

@@ -233,6 +233,55 @@ def test_notifications_are_marked_read(api, runtime):
     assert api.as_("rep").get("/api/v1/notifications?unread=true").get_json() == []
 
 
+def test_reading_all_marks_only_your_unread_notifications_and_says_how_many(api, runtime, people):
+    from core.services import notifications
+
+    with runtime.database.unit_of_work():
+        for user, title in ((people.rep, "first"), (people.rep, "second"), (people.rep2, "not yours")):
+            notifications.notify(user, "task.reminder", title)
+    rep = api.as_("rep")
+    first = next(n for n in rep.get("/api/v1/notifications").get_json() if n["title"] == "first")
+    read_at = rep.post(f"/api/v1/notifications/{first['id']}/read").get_json()["read_at"]
+    assert rep.post(f"/api/v1/notifications/{first['id']}/read").get_json()["read_at"] == read_at  # read once
+    assert rep.post("/api/v1/notifications/read-all").get_json() == {"marked": 1}
+    assert rep.get("/api/v1/notifications?unread=true").get_json() == []
+    assert {n["title"]: n["read_at"] for n in rep.get("/api/v1/notifications").get_json()}["first"] == read_at
+    assert [n["title"] for n in api.as_("rep2").get("/api/v1/notifications?unread=true").get_json()] == ["not yours"]
+    assert rep.post("/api/v1/notifications/read-all").get_json() == {"marked": 0}
+    with runtime.database.unit_of_work():  # a plugin calling the service lists read ones too unless it asks
+        assert sorted(n.title for n in notifications.list_for(people.rep).items) == ["first", "second"]
+        assert notifications.list_for(people.rep, unread=True).items == []
+
+
+def test_a_notification_points_at_its_record_and_one_without_a_record_at_none(api, runtime, people):
+    from core.services import notifications
+
+    customer = create(api)
+    asked = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage-requests",
+                                json={"to": "lost", "reason": "went with a competitor"}).get_json()
+    [note] = api.as_("manager").get("/api/v1/notifications").get_json()
+    assert (note["record_type"], note["record_id"]) == ("workflow_approval", asked["id"])
+    assert note["data"] == {"workflow": "customer.lifecycle", "record_id": customer["id"]}
+    with runtime.database.unit_of_work():
+        notifications.notify(people.rep2, "task.reminder", "Nothing attached")
+    [plain] = api.as_("rep2").get("/api/v1/notifications").get_json()
+    assert (plain["record_type"], plain["record_id"], plain["data"]) == (None, None, {})
+
+
+def test_a_long_title_and_dedupe_key_are_cut_to_their_columns_200_characters(runtime, people):
+    """``Notification.title`` and ``dedupe_key`` are ``String(200)`` (PostgreSQL refuses a longer value);
+    the user's id is part of the key, so the same long key still sends once per user."""
+    from core.services import notifications
+
+    long_key = "stagnation:" + "x" * 300
+    with runtime.database.unit_of_work():
+        note = notifications.notify(people.rep, "workflow.stagnation", "T" * 250, dedupe_key=long_key)
+        assert note.title == "T" * 200
+        assert note.dedupe_key == f"{people.rep.id}:{long_key}"[:200] and len(note.dedupe_key) == 200
+        assert notifications.notify(people.rep, "workflow.stagnation", "Stale", dedupe_key=long_key) is None
+        assert notifications.notify(people.rep2, "workflow.stagnation", "Stale", dedupe_key=long_key) is not None
+
+
 # --- levels ------------------------------------------------------------------------------------------
 
 def test_purchases_grade_the_customer_and_the_history_says_why(api):
