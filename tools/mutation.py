@@ -66,7 +66,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                                "test_audit_entries_order_both_ways_and_newest_first_by_default",
                                "tests/api/graphql/test_core_list_ordering.py::test_audit_entries_over_rest_take_the_same_sort",
                                "tests/api/graphql/test_nodes.py::test_node_finds_a_record_of_every_core_type"],
-    "core/services/users.py": ["tests/api/rest/test_people.py", "tests/api/test_auth.py"],
+    "core/services/users.py": ["tests/api/rest/test_people.py", "tests/api/test_auth.py",
+                               "tests/api/test_credentials.py"],  # passwords, sessions, tokens: expiry, lists, revoking
     "core/services/people.py": ["tests/api/rest/test_people.py"],
     "core/services/permissions.py": ["tests/core/test_permissions.py", "tests/api/rest/test_customers.py",
                                      "tests/core/test_tasks_ownership.py",
