@@ -68,7 +68,15 @@ MODULE_TESTS: dict[str, list[str]] = {
                                "tests/api/graphql/test_nodes.py::test_node_finds_a_record_of_every_core_type"],
     "core/services/users.py": ["tests/api/rest/test_people.py", "tests/api/test_auth.py",
                                "tests/api/test_credentials.py"],  # passwords, sessions, tokens: expiry, lists, revoking
-    "core/services/people.py": ["tests/api/rest/test_people.py"],
+    "core/services/people.py": ["tests/api/rest/test_people.py",
+                                # deactivation ends credentials; an admin's password reset
+                                "tests/api/test_credentials.py::test_reactivating_a_user_revives_no_session_or_token",
+                                "tests/api/test_credentials.py::test_an_admin_password_reset_ends_every_session_of_the_user",
+                                # USER_SORTABLE, TEAM_SORTABLE and their defaults
+                                "tests/api/graphql/test_core_list_ordering.py::"
+                                "test_users_order_by_name_and_email_both_ways_and_by_name_by_default",
+                                "tests/api/graphql/test_core_list_ordering.py::"
+                                "test_teams_order_by_name_both_ways_and_by_name_by_default"],
     "core/services/permissions.py": ["tests/core/test_permissions.py", "tests/api/rest/test_customers.py",
                                      "tests/core/test_tasks_ownership.py",
                                      # visibility() of a plugin's records: admins see all, a role its scopes
