@@ -59,18 +59,39 @@ MODULE_TESTS: dict[str, list[str]] = {
                                    "tests/core/test_lifecycle.py"],  # stages, levels, regrade
     "core/services/common.py": ["tests/api/rest/test_customers.py", "tests/api/rest/test_contacts_interactions.py",
                                 "tests/api/test_keyset_paging.py"],  # Page, paginate with a KeysetRequest
-    "core/services/audit.py": ["tests/api/rest/test_audit.py"],
-    "core/services/users.py": ["tests/api/rest/test_people.py", "tests/api/test_auth.py"],
-    "core/services/people.py": ["tests/api/rest/test_people.py"],
+    "core/services/audit.py": ["tests/api/rest/test_audit.py",
+                               # entries over GraphQL, their sort, visible_entries (an AuditEntry node)
+                               "tests/api/graphql/test_analytics_lists.py::test_audit_entries_for_admins_only",
+                               "tests/api/graphql/test_core_list_ordering.py::"
+                               "test_audit_entries_order_both_ways_and_newest_first_by_default",
+                               "tests/api/graphql/test_core_list_ordering.py::test_audit_entries_over_rest_take_the_same_sort",
+                               "tests/api/graphql/test_nodes.py::test_node_finds_a_record_of_every_core_type"],
+    "core/services/users.py": ["tests/api/rest/test_people.py", "tests/api/test_auth.py",
+                               "tests/api/test_credentials.py"],  # passwords, sessions, tokens: expiry, lists, revoking
+    "core/services/people.py": ["tests/api/rest/test_people.py",
+                                # deactivation ends credentials; an admin's password reset
+                                "tests/api/test_credentials.py::test_reactivating_a_user_revives_no_session_or_token",
+                                "tests/api/test_credentials.py::test_an_admin_password_reset_ends_every_session_of_the_user",
+                                # USER_SORTABLE, TEAM_SORTABLE and their defaults
+                                "tests/api/graphql/test_core_list_ordering.py::"
+                                "test_users_order_by_name_and_email_both_ways_and_by_name_by_default",
+                                "tests/api/graphql/test_core_list_ordering.py::"
+                                "test_teams_order_by_name_both_ways_and_by_name_by_default"],
     "core/services/permissions.py": ["tests/core/test_permissions.py", "tests/api/rest/test_customers.py",
                                      "tests/core/test_tasks_ownership.py",
                                      # visibility() of a plugin's records: admins see all, a role its scopes
                                      "tests/plugins/property_service/test_requests.py::"
                                      "test_permissions_team_members_see_their_teams_requests_reps_their_customers"],
-    "core/services/ownership.py": ["tests/core/test_tasks_ownership.py"],
-    "core/services/workflow.py": ["tests/core/test_lifecycle.py", "tests/api/graphql/test_lifecycle_graphql.py"],
-    "core/services/notifications.py": ["tests/core/test_lifecycle.py"],
-    "core/services/webhooks.py": ["tests/core/test_webhooks.py"],
+    "core/services/ownership.py": ["tests/core/test_tasks_ownership.py",
+                                   "tests/api/graphql/test_lifecycle_graphql.py"],  # handoverCustomers, allocateCustomers
+    "core/services/workflow.py": ["tests/core/test_lifecycle.py",
+                                  "tests/core/test_workflow_gates.py",  # check_start: a record created at a later stage
+                                  "tests/api/graphql/test_lifecycle_graphql.py"],
+    "core/services/notifications.py": ["tests/core/test_lifecycle.py",
+                                       "tests/core/test_tasks_ownership.py",  # reminders sent once (dedupe_key)
+                                       "tests/api/graphql/test_lifecycle_graphql.py"],  # markNotificationRead
+    "core/services/webhooks.py": ["tests/core/test_webhooks.py",
+                                  "tests/core/test_webhook_targets.py"],  # private targets refused, at create and delivery
     "core/services/bulk.py": ["tests/core/test_bulk.py"],
     "core/services/analytics.py": ["tests/core/analytics/test_service.py",
                                    "tests/core/analytics/test_scope.py"],  # latest_run and segments per caller

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from core.db import utcnow
+from core.errors import ValidationFailed
 from core.models import ApiToken, User
 from core.services import users
 from api.testing import app_config, bound
@@ -336,3 +337,58 @@ def test_tokens_over_graphql(client, tokens, people):
     assert gql("{ apiTokens { totalCount } }", who="admin")["data"]["apiTokens"]["totalCount"] == 6
     other = gql("mutation($id: ID!) { revokeApiToken(id: $id) { id } }", who="other_rep", id=made["apiToken"]["id"])
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_a_token_is_listed_by_its_first_twelve_characters_never_more(client, tokens):
+    rep = bearer(tokens["rep"])
+    made = client.post("/api/v1/tokens", json={"name": "laptop"}, headers=rep).get_json()
+    [listed] = [t for t in client.get("/api/v1/tokens", headers=rep).get_json() if t["name"] == "laptop"]
+    assert listed["prefix"] == made["token"][:12] and len(listed["prefix"]) == 12
+
+
+def test_an_admins_token_for_an_unknown_user_is_422_naming_user_id(client, tokens):
+    response = client.post("/api/v1/tokens", json={"user_id": str(uuid.uuid4())}, headers=bearer(tokens["admin"]))
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]["json"] == {"user_id": ["No user with this id."]}
+
+
+def test_a_password_of_exactly_200_characters_is_accepted(client, app, people, tokens):
+    long = "p" * 200
+    reset = client.post(f"/api/v1/users/{people.rep.id}/password", json={"password": long},
+                        headers=bearer(tokens["admin"]))
+    assert reset.status_code == 204, reset.get_json()
+    assert login(app.test_client(), password=long).status_code == 200
+
+
+def test_the_services_behind_the_cli_and_plugins_refuse_unknown_ids(runtime, people):
+    """``system_revoke_token`` (the CLI's revoke) and ``users.reset_password`` look the row up themselves."""
+    from core.errors import NotFound
+
+    with runtime.database.unit_of_work():
+        with pytest.raises(NotFound, match="No token with this id"):
+            users.system_revoke_token(uuid.uuid4())
+        row, plain = users.create_token(people.rep, "cli")
+        assert users.system_revoke_token(row.id).revoked_at is not None
+        assert users.user_for_token(plain) is None
+        with pytest.raises(NotFound, match="No user with this id"):
+            users.reset_password(people.admin, uuid.uuid4(), {"password": "long-enough"})
+
+
+def test_a_token_with_a_null_user_id_is_your_own(client, tokens, people):
+    made = client.post("/api/v1/tokens", json={"user_id": None, "name": "mine"}, headers=bearer(tokens["rep"]))
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["user_id"] == str(people.rep.id)
+
+
+def test_the_password_and_team_name_rules_hold_for_callers_without_a_schema(runtime, people):
+    """The CLI (``users``/``teams`` commands, the demo's admin reset) calls these services directly."""
+    with runtime.database.unit_of_work():
+        for bad, message in (("short", "At least 8 characters."), ("p" * 201, "At most 200 characters.")):
+            with pytest.raises(ValidationFailed) as refused:
+                users.set_password(people.rep, bad)
+            assert refused.value.fields == {"password": [message]}
+        for name in ("", "n" * 121):
+            with pytest.raises(ValidationFailed) as refused:
+                users.create_team(None, name)
+            assert refused.value.fields == {"name": ["Between 1 and 120 characters."]}
+        assert users.create_team(None, "n" * 120).name == "n" * 120

@@ -99,6 +99,58 @@ def test_approval_request_is_decided_by_the_teams_manager(api, people):
     assert [n["kind"] for n in api.as_("rep").get("/api/v1/notifications").get_json()] == ["workflow.approval_approved"]
 
 
+def test_each_role_lists_the_requests_it_may_decide_or_made(api, people):
+    """A rep sees their own requests (not a teammate's), a manager their team's, an admin everyone's."""
+    asked = {}
+    for who in ("rep", "rep2", "other_rep"):
+        customer = create(api, who=who, name=f"Gone {who}")
+        response = api.as_(who).post(f"/api/v1/customers/{customer['id']}/stage-requests",
+                                     json={"to": "lost", "reason": "went with a competitor"})
+        assert response.status_code == 201, response.get_json()
+        asked[who] = response.get_json()["id"]
+
+    def listed(who):
+        return {r["id"] for r in api.as_(who).get("/api/v1/approvals").get_json()}
+
+    assert listed("rep") == {asked["rep"]}
+    assert listed("rep2") == {asked["rep2"]}
+    assert listed("manager") == {asked["rep"], asked["rep2"]}
+    assert listed("other_manager") == {asked["other_rep"]}
+    assert listed("admin") == set(asked.values())
+
+
+def test_a_managers_own_request_goes_to_the_admins_not_to_themself(api, people):
+    """A manager is their team's manager: their request waits for an (active) admin, who is notified;
+    the manager cannot approve it."""
+    customer = create(api, who="manager", name="Own Co")
+    asked = api.as_("manager").post(f"/api/v1/customers/{customer['id']}/stage-requests",
+                                    json={"to": "lost", "reason": "closed down"})
+    assert asked.status_code == 201, asked.get_json()
+    assert [n["kind"] for n in api.as_("admin").get("/api/v1/notifications").get_json()] == [
+        "workflow.approval_requested"]
+    assert api.as_("manager").get("/api/v1/notifications").get_json() == []
+    url = f"/api/v1/approvals/{asked.get_json()['id']}/decision"
+    assert api.as_("manager").post(url, json={"approve": True}).status_code == 404
+    assert api.as_("admin").post(url, json={"approve": True}).get_json()["status"] == "approved"
+    [move] = history(api, customer["id"], who="manager")
+    assert (move["to_state"], move["approved_by_id"]) == ("lost", str(people.admin.id))
+
+
+def test_a_move_reason_is_at_most_2000_characters_whoever_calls_the_service(api, runtime, people):
+    """The service holds the limit itself (a plugin's move has no REST schema in front of it)."""
+    from core.services import customers, workflow
+
+    customer = create(api)
+    with runtime.database.unit_of_work():
+        row = customers.get(people.rep, customer["id"])
+        with pytest.raises(ValidationFailed) as refused:
+            workflow.transition(people.rep, "customer.lifecycle", row, "intent", reason="x" * 2001)
+        assert refused.value.fields == {"reason": ["At most 2000 characters."]}
+        workflow.transition(people.rep, "customer.lifecycle", row, "intent", reason="x" * 2000)
+    [move] = history(api, customer["id"])
+    assert (move["to_state"], len(move["reason"])) == ("intent", 2000)
+
+
 def test_an_unknown_approval_status_filter_is_named_not_an_empty_list(api):
     response = api.as_("manager").get("/api/v1/approvals?status=approve")
     assert response.status_code == 422 and "status" in str(response.get_json())
@@ -179,6 +231,55 @@ def test_notifications_are_marked_read(api, runtime):
     assert api.as_("rep2").post(f"/api/v1/notifications/{note['id']}/read").status_code == 404
     assert api.as_("rep").post(f"/api/v1/notifications/{note['id']}/read").get_json()["read_at"]
     assert api.as_("rep").get("/api/v1/notifications?unread=true").get_json() == []
+
+
+def test_reading_all_marks_only_your_unread_notifications_and_says_how_many(api, runtime, people):
+    from core.services import notifications
+
+    with runtime.database.unit_of_work():
+        for user, title in ((people.rep, "first"), (people.rep, "second"), (people.rep2, "not yours")):
+            notifications.notify(user, "task.reminder", title)
+    rep = api.as_("rep")
+    first = next(n for n in rep.get("/api/v1/notifications").get_json() if n["title"] == "first")
+    read_at = rep.post(f"/api/v1/notifications/{first['id']}/read").get_json()["read_at"]
+    assert rep.post(f"/api/v1/notifications/{first['id']}/read").get_json()["read_at"] == read_at  # read once
+    assert rep.post("/api/v1/notifications/read-all").get_json() == {"marked": 1}
+    assert rep.get("/api/v1/notifications?unread=true").get_json() == []
+    assert {n["title"]: n["read_at"] for n in rep.get("/api/v1/notifications").get_json()}["first"] == read_at
+    assert [n["title"] for n in api.as_("rep2").get("/api/v1/notifications?unread=true").get_json()] == ["not yours"]
+    assert rep.post("/api/v1/notifications/read-all").get_json() == {"marked": 0}
+    with runtime.database.unit_of_work():  # a plugin calling the service lists read ones too unless it asks
+        assert sorted(n.title for n in notifications.list_for(people.rep).items) == ["first", "second"]
+        assert notifications.list_for(people.rep, unread=True).items == []
+
+
+def test_a_notification_points_at_its_record_and_one_without_a_record_at_none(api, runtime, people):
+    from core.services import notifications
+
+    customer = create(api)
+    asked = api.as_("rep").post(f"/api/v1/customers/{customer['id']}/stage-requests",
+                                json={"to": "lost", "reason": "went with a competitor"}).get_json()
+    [note] = api.as_("manager").get("/api/v1/notifications").get_json()
+    assert (note["record_type"], note["record_id"]) == ("workflow_approval", asked["id"])
+    assert note["data"] == {"workflow": "customer.lifecycle", "record_id": customer["id"]}
+    with runtime.database.unit_of_work():
+        notifications.notify(people.rep2, "task.reminder", "Nothing attached")
+    [plain] = api.as_("rep2").get("/api/v1/notifications").get_json()
+    assert (plain["record_type"], plain["record_id"], plain["data"]) == (None, None, {})
+
+
+def test_a_long_title_and_dedupe_key_are_cut_to_their_columns_200_characters(runtime, people):
+    """``Notification.title`` and ``dedupe_key`` are ``String(200)`` (PostgreSQL refuses a longer value);
+    the user's id is part of the key, so the same long key still sends once per user."""
+    from core.services import notifications
+
+    long_key = "stagnation:" + "x" * 300
+    with runtime.database.unit_of_work():
+        note = notifications.notify(people.rep, "workflow.stagnation", "T" * 250, dedupe_key=long_key)
+        assert note.title == "T" * 200
+        assert note.dedupe_key == f"{people.rep.id}:{long_key}"[:200] and len(note.dedupe_key) == 200
+        assert notifications.notify(people.rep, "workflow.stagnation", "Stale", dedupe_key=long_key) is None
+        assert notifications.notify(people.rep2, "workflow.stagnation", "Stale", dedupe_key=long_key) is not None
 
 
 # --- levels ------------------------------------------------------------------------------------------

@@ -167,6 +167,67 @@ def test_allocation_plans_by_rules_balances_load_and_applies(api, people):
     assert api.as_("manager").post("/api/v1/customers/allocate", json=body).get_json() == []
 
 
+def test_a_managers_allocation_balances_their_own_team_and_ties_go_to_the_first_rep_by_name(api, people):
+    """Without ``rep_ids`` a manager's pool is the active reps of their team (never another team's), each
+    customer goes to the least loaded rep, and among equals to the first by name (not by email)."""
+    alan = api.as_("admin").post("/api/v1/users", json={"email": "zed@example.com", "name": "Alan Rep",
+                                                        "role": "rep", "team_id": str(people.rep.team_id)})
+    assert alan.status_code == 201, alan.get_json()
+    for name in ("C1", "C2", "C3", "C4"):
+        api.as_("manager").post("/api/v1/customers", json={"name": name, "owner_id": None})
+    plan = api.as_("manager").post("/api/v1/customers/allocate", json={}).get_json()
+    assert [(p["customer"]["name"], p["rep"]["email"], p["rule"]) for p in plan] == [
+        ("C1", "zed@example.com", None), ("C2", "rep@example.com", None), ("C3", "rep2@example.com", None),
+        ("C4", "zed@example.com", None)]
+
+
+def test_an_applied_allocation_records_which_rule_gave_each_customer(api, people):
+    for name, industry in (("Shop", "retail"), ("Soft", "software")):
+        api.as_("manager").post("/api/v1/customers", json={"name": name, "industry": industry, "owner_id": None})
+    body = {"rules": [{"industry": "software", "rep_ids": [str(people.rep2.id)]},
+                      {"industry": "retail", "rep_ids": [str(people.rep.id)]}],
+            "rep_ids": [str(people.rep.id)], "dry_run": False}
+    applied = api.as_("manager").post("/api/v1/customers/allocate", json=body).get_json()
+    assert {p["customer"]["name"]: p["rule"] for p in applied} == {"Shop": 1, "Soft": 0}
+    for p in applied:
+        [move] = api.as_("manager").get(f"/api/v1/customers/{p['customer']['id']}/history?workflow=customer.owner"
+                                        ).get_json()
+        assert (move["from_state"], move["trigger"]) == (None, "automatic")
+        assert move["reason"] == {"Shop": "allocated by rule 2", "Soft": "allocated by rule 1"}[p["customer"]["name"]]
+    api.as_("manager").post("/api/v1/customers", json={"name": "Plain", "owner_id": None})
+    [pooled] = api.as_("manager").post("/api/v1/customers/allocate", json=body).get_json()
+    [move] = api.as_("manager").get(f"/api/v1/customers/{pooled['customer']['id']}/history?workflow=customer.owner"
+                                    ).get_json()
+    assert (pooled["rule"], move["reason"]) == (None, "allocated")
+
+
+def test_a_handed_over_task_gets_a_new_version_so_a_stale_edit_is_refused(api, people):
+    customer = create(api)
+    planned = task(api, customer["id"])
+    assert planned["version"] == 1
+    api.as_("manager").post("/api/v1/customers/handover", json={
+        "customer_ids": [customer["id"]], "to_user_id": str(people.rep2.id), "reason": "Ray left"})
+    moved = api.as_("rep2").get(f"/api/v1/interactions/{planned['id']}").get_json()
+    assert (moved["assignee_id"], moved["version"]) == (str(people.rep2.id), 2)
+    stale = api.as_("rep2").patch(f"/api/v1/interactions/{planned['id']}", json={"version": 1, "subject": "mine"})
+    assert stale.status_code == 409
+
+
+def test_a_handover_to_an_unknown_or_deactivated_user_is_422_naming_the_field(api, people, runtime):
+    from core.services import people as people_service
+
+    customer = create(api)
+    url = "/api/v1/customers/handover"
+    with runtime.database.unit_of_work():
+        people_service.update_user(people.admin, people.rep2.id, {"version": people.rep2.version, "is_active": False})
+    for to in ("00000000-0000-4000-8000-000000000000", str(people.rep2.id)):
+        response = api.as_("manager").post(url, json={"customer_ids": [customer["id"]], "to_user_id": to,
+                                                      "reason": "territory"})
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"]["json"] == {"to_user_id": ["No active user has this id."]}
+    assert api.as_("rep").get(f"/api/v1/customers/{customer['id']}").status_code == 200  # still Ray's
+
+
 def test_allocation_refuses_reps_outside_the_team(api, people):
     response = api.as_("manager").post("/api/v1/customers/allocate", json={"rep_ids": [str(people.other_rep.id)]})
     assert response.status_code == 403

@@ -371,6 +371,13 @@ def test_bad_input_is_422_naming_the_field_and_writes_nothing(api, body, field):
     assert api.as_("admin").get("/api/v1/webhooks").get_json() == []
 
 
+def test_a_url_of_exactly_2000_characters_is_accepted_and_one_more_is_not(api):
+    base = "https://example.com/"
+    subscribe(api, base + "x" * (2000 - len(base)))
+    longer = api.as_("admin").post("/api/v1/webhooks", json={"url": base + "x" * (2001 - len(base)), "events": ["*"]})
+    assert longer.status_code == 422 and longer.get_json()["errors"]["json"]["url"] == ["At most 2000 characters."]
+
+
 def test_deliveries_status_filter_is_validated(api):
     sub = subscribe(api, "https://example.com/hook")
     response = api.as_("admin").get(f"/api/v1/webhooks/{sub['id']}/deliveries?status=lost")

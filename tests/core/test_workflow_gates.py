@@ -39,6 +39,16 @@ def test_a_rep_cannot_create_a_customer_at_a_gated_stage(api, stage):
     assert "Gone Co" not in names(api)
 
 
+@pytest.mark.parametrize("stage, why", [
+    ("lost", "Moving to 'lost' needs a manager's approval: start at 'potential' and ask for the move."),
+    ("repeat", "A new record cannot start at 'repeat'.")])
+def test_a_refused_start_says_whether_a_gate_or_nothing_leads_there(api, stage, why):
+    """Only a stage behind an approval gate sends the rep to ask for it; ``repeat`` only purchases reach."""
+    response = api.as_("rep").post("/api/v1/customers", json={"name": "Gone Co", "stage": stage})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]["json"]["stage"] == [f"{why} Possible: potential, intent, first_purchase."]
+
+
 @pytest.mark.parametrize("stage", ["LOST", "REPEAT"])
 def test_a_rep_cannot_create_a_customer_at_a_gated_stage_over_graphql(api, stage):
     body = gql(api, "rep", 'mutation($s: LifecycleStage) { createCustomer(input: {name: "Gone Co", stage: $s}) { id } }',

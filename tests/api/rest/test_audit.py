@@ -54,3 +54,13 @@ def test_a_tag_edit_bumps_the_version_and_is_audited_and_resending_the_same_tags
     trail = api.as_("admin").get(f"/api/v1/audit?record_type=customer&record_id={body['id']}").get_json()
     assert [e["action"] for e in trail] == ["customer.updated", "customer.created"]
     assert trail[0]["changes"] == {"tags": [["vip"], ["export", "vip"]]}
+
+
+def test_the_trail_filters_by_record_type_and_lists_everything_without_a_filter(api):
+    customer = create(api)
+    contact = api.as_("rep").post("/api/v1/contacts", json={"customer_id": customer["id"], "name": "Li Lei"})
+    assert contact.status_code == 201, contact.get_json()
+    admin = api.as_("admin")
+    only = admin.get("/api/v1/audit?record_type=contact").get_json()
+    assert [(e["action"], e["record_id"]) for e in only] == [("contact.created", contact.get_json()["id"])]
+    assert [e["action"] for e in admin.get("/api/v1/audit").get_json()] == ["contact.created", "customer.created"]

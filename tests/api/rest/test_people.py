@@ -1,6 +1,8 @@
 """Users and teams: admins manage them; managers and reps see their team."""
 from __future__ import annotations
 
+import uuid
+
 
 def test_admin_creates_a_team_and_a_rep_who_then_sees_only_the_team(api, people):
     team = api.as_("admin").post("/api/v1/teams", json={"name": "North", "manager_id": str(people.other_manager.id)})
@@ -82,3 +84,47 @@ def test_users_keeping_a_disabled_plugins_role_can_still_be_found(api, runtime, 
         found = without_retail.as_("admin").get("/api/v1/users?role=store_staff")
         assert found.status_code == 200 and [u["email"] for u in found.get_json()] == ["staff@example.com"]
         assert without_retail.as_("admin").get("/api/v1/users?role=kingg").status_code == 422
+
+
+def test_user_search_takes_percent_and_underscore_literally_in_names_and_emails(api, people):
+    admin = api.as_("admin")
+    assert admin.get("/api/v1/users?q=r_y").get_json() == []  # not "Ray Rep"
+    assert admin.get("/api/v1/users?q=rep_@").get_json() == []  # not "rep2@example.com"
+    assert admin.get("/api/v1/users?q=%25").get_json() == []
+    assert [u["email"] for u in admin.get("/api/v1/users?q=RITA").get_json()] == ["rep2@example.com"]
+    assert [u["email"] for u in admin.get("/api/v1/users?q=om@").get_json()] == ["om@example.com"]
+    assert admin.get(f"/api/v1/users?q={'x' * 120}").status_code == 200
+    too_long = admin.get(f"/api/v1/users?q={'x' * 121}")
+    assert too_long.status_code == 422 and "q" in too_long.get_json()["errors"]["query"]
+
+
+def test_a_user_edit_is_audited_with_its_changes_and_a_no_op_edit_is_not(api, people):
+    url = f"/api/v1/users/{people.rep.id}"
+    admin = api.as_("admin")
+    edited = admin.patch(url, json={"version": 1, "name": "n" * 120})
+    assert edited.status_code == 200, edited.get_json()
+    too_long = admin.patch(url, json={"version": edited.get_json()["version"], "name": "n" * 121})
+    assert too_long.status_code == 422 and "name" in too_long.get_json()["errors"]["json"]
+    same = admin.patch(url, json={"version": edited.get_json()["version"], "name": "n" * 120})
+    assert same.status_code == 200
+    trail = admin.get(f"/api/v1/audit?record_type=user_account&record_id={people.rep.id}").get_json()
+    assert [(e["action"], e["changes"]) for e in trail] == [("user_account.updated", {"name": ["Ray Rep", "n" * 120]})]
+
+
+def test_a_team_without_a_manager_or_with_an_unknown_one(api, people):
+    made = api.as_("admin").post("/api/v1/teams", json={"name": "Floaters", "manager_id": None})
+    assert made.status_code == 201 and made.get_json()["manager_id"] is None
+    unknown = api.as_("admin").post("/api/v1/teams", json={"name": "Ghosts", "manager_id": str(uuid.uuid4())})
+    assert unknown.status_code == 422, unknown.get_json()
+    assert unknown.get_json()["errors"]["json"] == {"manager_id": ["No manager has this id."]}
+
+
+def test_a_user_without_a_team_sees_only_themself(api, runtime, people):
+    from core.services import users
+
+    made = api.as_("admin").post("/api/v1/users", json={"email": "solo@example.com", "name": "Solo", "role": "rep"})
+    assert made.status_code == 201 and made.get_json()["team_id"] is None
+    with runtime.database.unit_of_work():
+        _, token = users.create_token(users.by_email("solo@example.com"))
+    listed = api.client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [u["email"] for u in listed] == ["solo@example.com"]
