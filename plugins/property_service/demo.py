@@ -448,13 +448,7 @@ class _Loop:
         sim = self.requests[rid]
         row = sim.row
         self._move(agent, sim, DISPATCHED if row.team_id else ACCEPTED, at, data["reason"])
-        row.reopen_count = (row.reopen_count or 0) + 1
-        row.resolved_at = row.closed_at = row.resolution_seconds = None
-        row.rating, row.feedback_comment, row.feedback_at = None, "", None
-        row.feedback_via = row.feedback_by_id = None
-        row.feedback_token_hash = None
-        row.escalation_level = 0
-        sla.start_clocks(row, at, self.cal, self.policies.targets(row.kind, row.priority), response=False)
+        requests.reset_for_reopening(row, at, self.cal, self.policies.targets(row.kind, row.priority))
         self._refresh(sim, at)
         self._flush(sim)
         self._audit(agent, "reopened", row, {"reopen_count": (row.reopen_count - 1, row.reopen_count)},

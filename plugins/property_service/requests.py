@@ -442,6 +442,19 @@ def close(actor: Any, request_id: Any, data: Mapping[str, Any] | None = None, *,
     return request
 
 
+def reset_for_reopening(request: PsRequest, now: datetime, cal: Any, targets: Any) -> None:
+    """What reopening does to a request besides its move (the service and the demo's bulk loop share it):
+    one more reopening counted, the resolution and the feedback cleared, the escalation reset and a new
+    resolution clock started (the response was given already)."""
+    request.reopen_count = (request.reopen_count or 0) + 1
+    request.resolved_at = request.closed_at = request.resolution_seconds = None
+    request.rating, request.feedback_comment, request.feedback_at = None, "", None
+    request.feedback_via = request.feedback_by_id = None
+    request.feedback_token_hash = None
+    request.escalation_level = 0
+    sla.start_clocks(request, now, cal, targets, response=False)
+
+
 def reopen(actor: Any, request_id: Any, data: Mapping[str, Any], *, at: datetime | None = None) -> PsRequest:
     """A resolved or closed request comes back (the fix did not hold): to its team if it had one, with a
     new resolution deadline; the reopening is counted."""
@@ -454,13 +467,7 @@ def reopen(actor: Any, request_id: Any, data: Mapping[str, Any], *, at: datetime
     _, cal = _context()
     target = DISPATCHED if request.team_id else ACCEPTED
     _move(user, request, target, now, reason=values["reason"])
-    request.reopen_count = (request.reopen_count or 0) + 1
-    request.resolved_at = request.closed_at = request.resolution_seconds = None
-    request.rating, request.feedback_comment, request.feedback_at = None, "", None
-    request.feedback_via = request.feedback_by_id = None
-    request.feedback_token_hash = None
-    request.escalation_level = 0
-    sla.start_clocks(request, now, cal, sla.Policies().targets(request.kind, request.priority), response=False)
+    reset_for_reopening(request, now, cal, sla.Policies().targets(request.kind, request.priority))
     _refresh(request, now)
     db.session().flush()
     audit.record_change(user, "reopened", request, {"reopen_count": (request.reopen_count - 1, request.reopen_count)},
