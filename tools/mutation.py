@@ -93,6 +93,9 @@ MODULE_TESTS: dict[str, list[str]] = {
     "core/services/webhooks.py": ["tests/core/test_webhooks.py",
                                   "tests/core/test_webhook_targets.py"],  # private targets refused, at create and delivery
     "core/services/bulk.py": ["tests/core/test_bulk.py"],
+    "core/services/paging.py": ["tests/api/test_keyset_paging.py",  # seek_page, cursors, both transports
+                                "tests/api/graphql/test_nested_ordering.py",  # seek_windows under orderBy
+                                "tests/api/graphql/test_batching.py"],  # seek_windows by cursor both ways
     "core/services/analytics.py": ["tests/core/analytics/test_service.py",
                                    "tests/core/analytics/test_scope.py"],  # latest_run and segments per caller
     # core analytics (pure numerics)
