@@ -93,6 +93,17 @@ MODULE_TESTS: dict[str, list[str]] = {
     "core/services/webhooks.py": ["tests/core/test_webhooks.py",
                                   "tests/core/test_webhook_targets.py"],  # private targets refused, at create and delivery
     "core/services/bulk.py": ["tests/core/test_bulk.py"],
+    "core/services/paging.py": ["tests/api/test_keyset_paging.py",  # seek_page, cursors, both transports
+                                "tests/api/graphql/test_nested_ordering.py",  # seek_windows under orderBy
+                                "tests/api/graphql/test_batching.py"],  # seek_windows by cursor both ways
+    "core/services/privacy.py": ["tests/core/test_privacy.py",  # export, erase, erasures: REST, GraphQL, CLI
+                                 # privacyErasures: erasure_page, its sort and filter
+                                 "tests/api/graphql/test_core_list_ordering.py::"
+                                 "test_privacy_erasures_take_a_filter_and_order_both_ways_oldest_first_by_default",
+                                 "tests/api/graphql/test_core_list_ordering.py::"
+                                 "test_privacy_erasures_filter_errors_name_the_filter_field",
+                                 # a plugin's declared personal data exported and erased
+                                 "tests/test_sample_plugin.py::test_hook_trellis_personal_data"],
     "core/services/analytics.py": ["tests/core/analytics/test_service.py",
                                    "tests/core/analytics/test_scope.py"],  # latest_run and segments per caller
     # core analytics (pure numerics)

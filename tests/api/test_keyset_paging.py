@@ -137,6 +137,39 @@ def test_graphql_page_info_after_the_cursor_row_was_deleted(api):
     assert nxt["pageInfo"]["hasPreviousPage"] is False   # nothing is left before it
 
 
+@pytest.mark.parametrize("direction", ["", "-"], ids=["asc", "desc"])
+def test_graphql_sorted_by_a_nullable_field_alone_puts_the_blanks_at_the_large_end_and_pages_through_them(
+        api, direction):
+    """``orderBy: [INDUSTRY]`` alone (the id only breaks ties): customers without an industry come last
+    ascending and first descending, and paging one at a time past them reads every customer once."""
+    ids = seed(api, 5)   # textiles, none, retail, none, software (the sequence shifts with the counter)
+    industries = {row["id"]: row.get("industry") for row in api.as_("admin").get(
+        "/api/v1/customers?page_size=100").get_json()}
+    whole = ok(api.as_("admin").graphql(PAGE, {"orderBy": order(f"{direction}industry"), "first": 100}))["customers"]
+    listed = [industries[e["node"]["id"]] for e in whole["edges"]]
+    blanks = [None] * listed.count(None)
+    assert blanks and listed == (sorted(filter(None, listed)) + blanks if not direction
+                                 else blanks + sorted(filter(None, listed), reverse=True))
+    walked, cursor = [], None
+    for _ in range(len(ids) + 1):
+        page = ok(api.as_("admin").graphql(PAGE, {"orderBy": order(f"{direction}industry"), "first": 1,
+                                                  "after": cursor}))["customers"]
+        walked += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        cursor = page["pageInfo"]["endCursor"]
+    assert walked == [e["node"]["id"] for e in whole["edges"]]
+
+
+def test_graphql_a_list_read_without_first_or_last_gives_twenty_rows_and_says_there_are_more(api):
+    seed(api, 21)
+    page = ok(api.as_("admin").graphql(PAGE, {"orderBy": order("name")}))["customers"]
+    assert len(page["edges"]) == 20 and page["totalCount"] == 21
+    assert page["pageInfo"]["hasNextPage"] is True
+    rest = ok(api.as_("admin").graphql(PAGE, {"orderBy": order("name"), "after": page["pageInfo"]["endCursor"]}))
+    assert len(rest["customers"]["edges"]) == 1 and rest["customers"]["pageInfo"]["hasNextPage"] is False
+
+
 def bad_input(body: dict) -> dict:
     return error(body, "BAD_USER_INPUT")["extensions"]["fields"]
 

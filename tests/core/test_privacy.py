@@ -157,6 +157,19 @@ def test_the_erasure_is_recorded_once_without_personal_data_and_repeating_it_cha
     assert third["already_erased"] is True
 
 
+def test_free_text_that_names_nobody_is_erased_from_the_trail_by_its_field(api, runtime):
+    """Long free text (a customer's notes) is found in the audit trail and the events by the field it was
+    written to, not by a name in it: notes that name nobody go too."""
+    health = "Allergic to peanuts; prefers calls after 6 pm"
+    customer = ok(api.post("/api/v1/customers", json={"kind": "person", "name": "Zhao Min"}), 201)
+    ok(api.patch(f"/api/v1/customers/{customer['id']}", json={"version": customer["version"], "notes": health}))
+    assert health in trail_text(runtime)
+    report = ok(api.post("/api/v1/privacy/erase", json={"person": customer["id"], "reason": "request #8"}))
+    assert report["trail"]["audit_entry"] > 0
+    assert health not in trail_text(runtime)
+    assert ok(api.get(f"/api/v1/customers/{customer['id']}"))["notes"] == TOMBSTONE
+
+
 def test_a_contact_of_a_company_is_erased_alone(api, runtime):
     company = ok(api.post("/api/v1/customers", json={"name": "Acme Tea Ltd"}), 201)
     contact = ok(api.post("/api/v1/contacts", json={"customer_id": company["id"], "name": "Li Lei",
@@ -186,6 +199,9 @@ def test_only_admins_may_export_or_erase(api, wang):
 def test_bad_requests_name_the_field(api, wang):
     response = api.post("/api/v1/privacy/erase", json={"person": wang["customer"]["id"], "reason": ""})
     assert response.status_code == 422 and "reason" in response.get_json()["errors"]["json"]
+    response = api.post("/api/v1/privacy/erase", json={"person": wang["customer"]["id"]})   # no reason at all
+    assert response.status_code == 422 and "reason" in response.get_json()["errors"]["json"]
+    assert ok(api.get(f"/api/v1/customers/{wang['customer']['id']}"))["name"] == NAME
     response = api.post("/api/v1/privacy/erase", json={"person": "nobody", "reason": "x"})
     assert response.status_code == 422 and "person" in response.get_json()["errors"]["json"]
     assert api.get("/api/v1/privacy/export?person=00000000-0000-0000-0000-000000000000").status_code == 404
