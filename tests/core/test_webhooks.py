@@ -378,6 +378,14 @@ def test_a_url_of_exactly_2000_characters_is_accepted_and_one_more_is_not(api):
     assert longer.status_code == 422 and longer.get_json()["errors"]["json"]["url"] == ["At most 2000 characters."]
 
 
+def test_a_description_of_500_characters_is_kept_and_one_more_is_422(api):
+    sub = subscribe(api, "https://example.com/hook", description="d" * 500)
+    assert api.as_("admin").get(f"/api/v1/webhooks/{sub['id']}").get_json()["description"] == "d" * 500
+    longer = api.as_("admin").post("/api/v1/webhooks", json={"url": "https://example.com/hook", "events": ["*"],
+                                                            "description": "d" * 501})
+    assert longer.status_code == 422 and "description" in longer.get_json()["errors"]["json"]
+
+
 def test_deliveries_status_filter_is_validated(api):
     sub = subscribe(api, "https://example.com/hook")
     response = api.as_("admin").get(f"/api/v1/webhooks/{sub['id']}/deliveries?status=lost")
