@@ -44,6 +44,7 @@ class Receiver:
         self.status = 200
         self.location: str | None = None
         self.delay = 0.0  # seconds to wait before answering
+        self.reply: bytes | None = None  # the body of the answer (a default one when None)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +66,8 @@ class Receiver:
                     self.send_header("Location", receiver.location)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok" if receiver.status < 300 else b"receiver says no")
+                self.wfile.write(receiver.reply if receiver.reply is not None
+                                 else b"ok" if receiver.status < 300 else b"receiver says no")
 
             def log_message(self, *args):
                 pass
@@ -191,6 +193,15 @@ def test_a_failing_receiver_is_retried_with_backoff_then_marked_failed(api, runt
     assert failed["next_attempt_at"] is None and failed["delivered_at"] is None
     assert deliveries(api, sub, "pending") == []
     assert tick(runtime, now + timedelta(days=30)) == 0  # failed for good, until replayed
+
+
+def test_a_failed_attempt_keeps_the_first_300_bytes_of_the_receivers_answer(api, runtime, receiver):
+    receiver.status, receiver.reply = 500, ("a" * 299 + "bc").encode()
+    sub = subscribe(api, receiver.url, ["customer.created"])
+    create_customer(api)
+    assert tick(runtime) == 1
+    [delivery] = deliveries(api, sub)
+    assert delivery["last_error"] == "HTTP 500 Internal Server Error: " + "a" * 299 + "b"
 
 
 def test_backoff_doubles_and_is_capped_at_a_day():
@@ -384,6 +395,14 @@ def test_a_description_of_500_characters_is_kept_and_one_more_is_422(api):
     longer = api.as_("admin").post("/api/v1/webhooks", json={"url": "https://example.com/hook", "events": ["*"],
                                                             "description": "d" * 501})
     assert longer.status_code == 422 and "description" in longer.get_json()["errors"]["json"]
+
+
+def test_an_event_pattern_of_120_characters_is_kept_and_one_more_is_422(api):
+    pattern = "customer." + "x" * 111
+    assert subscribe(api, "https://example.com/hook", [pattern])["events"] == [pattern]
+    longer = api.as_("admin").post("/api/v1/webhooks", json={"url": "https://example.com/hook", "events": [pattern + "x"]})
+    assert longer.status_code == 422
+    assert longer.get_json()["errors"]["json"] == {"events.0": ["Length must be between 1 and 120."]}
 
 
 def test_deliveries_status_filter_is_validated(api):
