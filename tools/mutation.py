@@ -337,8 +337,14 @@ def take_sample(session: Path, size: int, seed: int) -> None:
     """Keep a seeded random ``size`` of the not-yet-filtered mutants; mark the others skipped (the same
     way cosmic-ray's filters do), so ``exec`` runs only the sample and a resumed run keeps it."""
     with sqlite3.connect(session) as conn:
-        pending = sorted(job for (job,) in conn.execute(
-            "SELECT job_id FROM work_items WHERE job_id NOT IN (SELECT job_id FROM work_results)"))
+        # drawn from the mutants in the order of their place in the code, not of their job ids: those are
+        # random UUIDs made by ``cosmic-ray init``, so sorting by them drew another sample in every new
+        # session of the same module and seed
+        pending = [job for (job,) in conn.execute(
+            "SELECT w.job_id FROM work_items w JOIN mutation_specs s ON s.job_id = w.job_id"
+            " WHERE w.job_id NOT IN (SELECT job_id FROM work_results)"
+            " ORDER BY s.module_path, s.start_pos_row, s.start_pos_col, s.end_pos_row, s.end_pos_col,"
+            " s.operator_name, s.occurrence, s.operator_args")]
         keep = set(random.Random(seed).sample(pending, min(size, len(pending))))
         conn.executemany("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
                          "VALUES ('SKIPPED', ?, NULL, NULL, ?)",
