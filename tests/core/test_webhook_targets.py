@@ -29,6 +29,15 @@ def test_a_subscription_to_a_non_public_address_is_refused_naming_url(api, url):
     assert "non-public" in response.get_json()["errors"]["json"]["url"][0]
 
 
+def test_an_ipv4_mapped_address_is_judged_as_its_ipv4_and_a_zone_is_ignored():
+    """A resolver may answer ``::ffff:a.b.c.d`` for an IPv4 host, or a link-local address with its zone
+    (``fe80::1%eth0``): judged as the IPv4 address, and as the address without its zone."""
+    assert webhooks.is_public("::ffff:8.8.8.8") and webhooks.is_public("8.8.8.8")
+    assert not webhooks.is_public("::ffff:224.0.0.1")  # multicast, though Python calls it global
+    assert not webhooks.is_public("::ffff:127.0.0.1")
+    assert not webhooks.is_public("fe80::1%eth0") and webhooks.is_public("2606:4700::1111%eth0")
+
+
 def test_changing_a_subscription_to_a_private_address_is_refused_and_changes_nothing(api):
     sub = subscribe(api, "https://hooks.example.com/trellis")
     response = api.as_("admin").patch(f"/api/v1/webhooks/{sub['id']}",

@@ -44,6 +44,7 @@ class Receiver:
         self.status = 200
         self.location: str | None = None
         self.delay = 0.0  # seconds to wait before answering
+        self.reply: bytes | None = None  # the body of the answer (a default one when None)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +66,8 @@ class Receiver:
                     self.send_header("Location", receiver.location)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok" if receiver.status < 300 else b"receiver says no")
+                self.wfile.write(receiver.reply if receiver.reply is not None
+                                 else b"ok" if receiver.status < 300 else b"receiver says no")
 
             def log_message(self, *args):
                 pass
@@ -191,6 +193,15 @@ def test_a_failing_receiver_is_retried_with_backoff_then_marked_failed(api, runt
     assert failed["next_attempt_at"] is None and failed["delivered_at"] is None
     assert deliveries(api, sub, "pending") == []
     assert tick(runtime, now + timedelta(days=30)) == 0  # failed for good, until replayed
+
+
+def test_a_failed_attempt_keeps_the_first_300_bytes_of_the_receivers_answer(api, runtime, receiver):
+    receiver.status, receiver.reply = 500, ("a" * 299 + "bc").encode()
+    sub = subscribe(api, receiver.url, ["customer.created"])
+    create_customer(api)
+    assert tick(runtime) == 1
+    [delivery] = deliveries(api, sub)
+    assert delivery["last_error"] == "HTTP 500 Internal Server Error: " + "a" * 299 + "b"
 
 
 def test_backoff_doubles_and_is_capped_at_a_day():
@@ -378,6 +389,22 @@ def test_a_url_of_exactly_2000_characters_is_accepted_and_one_more_is_not(api):
     assert longer.status_code == 422 and longer.get_json()["errors"]["json"]["url"] == ["At most 2000 characters."]
 
 
+def test_a_description_of_500_characters_is_kept_and_one_more_is_422(api):
+    sub = subscribe(api, "https://example.com/hook", description="d" * 500)
+    assert api.as_("admin").get(f"/api/v1/webhooks/{sub['id']}").get_json()["description"] == "d" * 500
+    longer = api.as_("admin").post("/api/v1/webhooks", json={"url": "https://example.com/hook", "events": ["*"],
+                                                            "description": "d" * 501})
+    assert longer.status_code == 422 and "description" in longer.get_json()["errors"]["json"]
+
+
+def test_an_event_pattern_of_120_characters_is_kept_and_one_more_is_422(api):
+    pattern = "customer." + "x" * 111
+    assert subscribe(api, "https://example.com/hook", [pattern])["events"] == [pattern]
+    longer = api.as_("admin").post("/api/v1/webhooks", json={"url": "https://example.com/hook", "events": [pattern + "x"]})
+    assert longer.status_code == 422
+    assert longer.get_json()["errors"]["json"] == {"events.0": ["Length must be between 1 and 120."]}
+
+
 def test_deliveries_status_filter_is_validated(api):
     sub = subscribe(api, "https://example.com/hook")
     response = api.as_("admin").get(f"/api/v1/webhooks/{sub['id']}/deliveries?status=lost")
@@ -476,3 +503,78 @@ def test_subscriptions_are_read_once_per_unit_of_work_and_changes_are_seen(api, 
         sub = webhooks.create(admin, {"url": "https://example.com/h", "events": ["customer.*"]})
         customers.create(admin, {"name": "After"})
         assert len(webhooks.deliveries(admin, sub.id).items) == 1
+
+
+# --- several workers, and the tick's batch -----------------------------------------------------------
+
+def test_a_tick_sends_a_hundred_due_deliveries_and_the_next_tick_the_rest(api, runtime, receiver):
+    """``trellis tick`` sends up to 100 deliveries a run: a receiver with 101 queued pings gets 100 from
+    the first tick and the last one from the next."""
+    from core.models import User
+
+    sub = subscribe(api, receiver.url)
+    with runtime.database.unit_of_work() as s:
+        admin = s.scalars(select(User).where(User.email == "admin@example.com")).one()
+        for _ in range(101):
+            webhooks.ping(admin, sub["id"])
+    now = utcnow()
+    assert tick(runtime, now) == 100
+    assert len(receiver.requests) == 100 and len(deliveries(api, sub, "pending")) == 1
+    assert tick(runtime, now) == 1
+    assert len(receiver.requests) == 101 and deliveries(api, sub, "pending") == []
+    assert len({r.headers["X-Trellis-Delivery"] for r in receiver.requests}) == 101
+
+
+def test_a_delivery_another_worker_took_is_skipped_and_the_rest_are_still_sent(api, runtime, receiver,
+                                                                              monkeypatch):
+    """Two workers tick at once: while this one POSTs its first delivery, the other takes the second.
+    This one skips the second (its claim finds it gone) and still sends the third; each event reaches
+    the receiver once."""
+    sub = subscribe(api, receiver.url, ["customer.created"])
+    for name in ("One", "Two", "Three"):
+        create_customer(api, name=name)
+    now = utcnow()
+    real_post = webhooks.post
+    other_worker = []
+
+    def post_while_another_worker_ticks(outgoing, **kwargs):
+        if not other_worker:
+            other_worker.append("ticking")  # its own POST goes straight out
+            # its select sees the two deliveries not yet claimed and takes the first of them
+            other_worker[0] = webhooks.deliver_due(now, limit=1, runtime=runtime)
+        return real_post(outgoing, **kwargs)
+
+    monkeypatch.setattr(webhooks, "post", post_while_another_worker_ticks)
+    assert webhooks.deliver_due(now, runtime=runtime) == 2
+    assert other_worker == [1]
+    names = sorted(json.loads(r.body)["payload"]["changes"]["name"][1] for r in receiver.requests)
+    assert names == ["One", "Three", "Two"]
+    sent = deliveries(api, sub)
+    assert [(d["status"], d["attempts"]) for d in sent] == [("delivered", 1)] * 3
+
+
+def test_a_post_that_outlives_its_claim_does_not_undo_the_other_workers_delivery(api, runtime, receiver,
+                                                                                 monkeypatch):
+    """A worker's POST hangs past the claim; another worker, ticking after the claim expired, sends the
+    delivery and records it delivered. When the first POST finally times out, its failure is not
+    recorded over the delivery: it stays delivered, after one attempt, with no error and no retry."""
+    sub = subscribe(api, receiver.url, ["customer.created"])
+    create_customer(api, name="Raced Corp")
+    now = utcnow()
+    real_post = webhooks.post
+    calls = []
+
+    def hanging_post(outgoing, **kwargs):
+        calls.append(outgoing.delivery_id)
+        if len(calls) == 1:
+            later = now + timedelta(seconds=webhooks.CLAIM_SECONDS + 1)
+            assert webhooks.deliver_due(later, runtime=runtime) == 1  # the other worker
+            return webhooks.Outcome(status_code=None, error="Timed out.")
+        return real_post(outgoing, **kwargs)
+
+    monkeypatch.setattr(webhooks, "post", hanging_post)
+    assert webhooks.deliver_due(now, runtime=runtime) == 1
+    assert len(calls) == 2 and calls[0] == calls[1] and len(receiver.requests) == 1
+    [delivery] = deliveries(api, sub)
+    assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("delivered", 1, 200)
+    assert delivery["last_error"] is None and delivery["next_attempt_at"] is None
