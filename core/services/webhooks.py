@@ -301,12 +301,37 @@ def deliveries(actor: Any, subscription_id: Any, filters: Mapping[str, Any] | No
     """A subscription's deliveries, newest first (``sort``: keys of ``DELIVERY_SORTABLE``, "-" for
     descending); ``filters`` may hold ``status``."""
     sub = get(actor, subscription_id)
-    f = common.validate(DeliveryFilter, dict(filters or {}))
-    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
-    if "status" in f:
-        stmt = stmt.where(WebhookDelivery.status == f["status"])
+    stmt = _deliveries(filters).where(WebhookDelivery.subscription_id == sub.id)
     return common.paginate(stmt, page, common.parse_sort(sort, DELIVERY_SORTABLE, "-created_at"),
                            WebhookDelivery.id)
+
+
+def _deliveries(filters: Mapping[str, Any] | None) -> Any:
+    """The deliveries matching ``filters`` (validated: ``status``), for a list or a batch of lists."""
+    f = common.validate(DeliveryFilter, dict(filters or {}))
+    stmt = select(WebhookDelivery)
+    return stmt.where(WebhookDelivery.status == f["status"]) if "status" in f else stmt
+
+
+def delivery_pages_for(actor: Any, subscription_ids: list, page: Any, filters: Mapping[str, Any] | None = None,
+                       sort: str | None = None) -> dict:
+    """A keyset page of each subscription's deliveries (as :func:`deliveries`: newest first, ``filters``
+    may hold ``status``), for many subscriptions in one statement (a window): GraphQL's nested
+    ``WebhookSubscription.deliveries``. Admins only; the subscriptions were read through :func:`get` or
+    the list."""
+    from core.services import paging
+
+    _admin(actor)
+    return paging.seek_windows(db.session(), _deliveries(filters), WebhookDelivery.subscription_id, subscription_ids, page,
+                               common.parse_sort(sort, DELIVERY_SORTABLE, "-created_at"), WebhookDelivery.id)
+
+
+def delivery_counts_for(actor: Any, subscription_ids: list, filters: Mapping[str, Any] | None = None) -> dict:
+    """How many deliveries (matching ``filters``) each subscription has, in one grouped COUNT."""
+    from core.services import paging
+
+    _admin(actor)
+    return paging.count_windows(db.session(), _deliveries(filters), WebhookDelivery.subscription_id, subscription_ids)
 
 
 def get_delivery(actor: Any, delivery_id: Any) -> WebhookDelivery:

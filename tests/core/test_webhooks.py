@@ -578,3 +578,27 @@ def test_a_post_that_outlives_its_claim_does_not_undo_the_other_workers_delivery
     [delivery] = deliveries(api, sub)
     assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("delivered", 1, 200)
     assert delivery["last_error"] is None and delivery["next_attempt_at"] is None
+
+
+# --- statement-count pin -----------------------------------------------------------------------------
+
+SUBSCRIPTION_DELIVERIES = """query($first: Int!) { webhooks(first: $first) { edges { node {
+  url deliveries { edges { node { eventName status subscriptionId } } } } } } }"""
+
+
+def test_subscription_deliveries_nested_in_the_list_are_pinned(api, count_queries):
+    """Each subscription's deliveries, nested in the list, cost no statement per subscription."""
+    from api.testing import graphql_list, pin_statements
+
+    def grow(have, want):
+        for i in range(have, want):
+            subscribe(api, f"https://example.com/hooks/{i:03d}", ["customer.created"])
+        create_customer(api, name=f"Queued for {want}")    # one delivery to each subscription so far
+
+    edges = pin_statements(count_queries, grow=grow, fetch=lambda n: graphql_list(
+        api.as_("admin").graphql(SUBSCRIPTION_DELIVERIES, {"first": n}), "webhooks.edges"))
+    # the first five saw both customers, the other 45 only the second
+    got = {edge["node"]["url"]: [(d["node"]["eventName"], d["node"]["status"]) for d in edge["node"]["deliveries"]["edges"]]
+           for edge in edges}
+    assert got == {f"https://example.com/hooks/{i:03d}": [("customer.created", "PENDING")] * (2 if i < 5 else 1)
+                   for i in range(50)}

@@ -43,3 +43,24 @@ def test_requests_graphql_connection_is_pinned(ps, count_queries):
         ps.api.graphql(REQUESTS, {"first": n}), "propertyServiceRequests.edges"))
     assert sorted(edge["node"]["description"] for edge in edges) == [
         f"Request {i:03d}: the tap drips." for i in range(50)]
+
+
+REQUEST_HISTORY = """query($first: Int!) { propertyServiceRequests(first: $first) { edges { node {
+  description history { edges { node { fromState toState actor { email } } } } } } } }"""
+
+
+def test_requests_history_is_pinned(ps, count_queries):
+    """Each request's status moves, nested in the connection, are read for the whole page at once."""
+    def grow(have, want):
+        for i in range(have, want):
+            request = ps.new_request(description=f"Request {i:03d}: the tap drips.")
+            ps.act(request["id"], "dispatch", team_id=str(ps.engineering.id), assignee_id=str(ps.eng.id))
+
+    edges = pin_statements(count_queries, grow=grow, fetch=lambda n: graphql_list(
+        ps.api.graphql(REQUEST_HISTORY, {"first": n}), "propertyServiceRequests.edges"),
+        expected=5)  # the token, its user, the page of requests, their moves, the moves' actors
+    assert sorted(edge["node"]["description"] for edge in edges) == [
+        f"Request {i:03d}: the tap drips." for i in range(50)]
+    moves = {tuple((m["node"]["fromState"], m["node"]["toState"], m["node"]["actor"]["email"])
+                   for m in edge["node"]["history"]["edges"]) for edge in edges}
+    assert moves == {(("accepted", "dispatched", "centre@example.com"),)}  # each request: its one move, by whom
