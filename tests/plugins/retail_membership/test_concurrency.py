@@ -95,10 +95,12 @@ def test_concurrent_redemptions_never_overdraw(own_shop):
         entries = services.ledgers_for([member.id], 100)[member.id]
     assert balance == 100 - each * granted >= 0
     assert all(e.balance_after >= 0 for e in entries)
-    if runtime.database.engine.dialect.name == "postgresql":
-        assert (granted, outcomes.count("refused")) == (3, threads_n - 3)
-    else:
-        assert 1 <= granted <= 3
+    if runtime.database.engine.dialect.name == "postgresql" or "busy" not in outcomes:
+        # PostgreSQL queues every writer on the row lock; SQLite does too on its write lock, unless one
+        # waits past the busy timeout: then exactly what PostgreSQL gives
+        assert (granted, outcomes.count("refused")) == (3, threads_n - 3), outcomes
+    else:  # the writers that waited too long were refused whole with 409; the others kept to the balance
+        assert set(outcomes) <= {"ok", "refused", "busy"} and 1 <= granted <= 3, outcomes
 
 
 def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_shop):
@@ -130,9 +132,9 @@ def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_shop):
 
     outcomes = run_together(upload, threads_n)
     assert outcomes.count("created") == 1, outcomes
-    if runtime.database.engine.dialect.name == "postgresql":
+    if runtime.database.engine.dialect.name == "postgresql" or "busy" not in outcomes:
         assert outcomes.count("replayed") == threads_n - 1, outcomes
-    else:  # SQLite refuses a writer that cannot get the write lock with 409
+    else:  # SQLite refuses a writer that waited past its busy timeout with 409, whole
         assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
     with runtime.database.unit_of_work() as sess:
         assert sess.scalar(select(func.count()).select_from(RetailPurchase)) == 1
@@ -168,9 +170,9 @@ def test_simultaneous_retries_of_one_pos_refund_record_it_once(own_shop, amount)
 
     outcomes = run_together(send, 6)
     assert outcomes.count("created") == 1, outcomes
-    if runtime.database.engine.dialect.name == "postgresql":
+    if runtime.database.engine.dialect.name == "postgresql" or "busy" not in outcomes:
         assert outcomes.count("replayed") == 5, outcomes
-    else:
+    else:  # SQLite refuses a writer that waited past its busy timeout with 409, whole
         assert set(outcomes) <= {"created", "replayed", "busy"}, outcomes
     with runtime.database.unit_of_work() as sess:
         assert sess.scalar(select(func.count()).select_from(RetailRefund)) == 1
