@@ -61,14 +61,13 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "lt": lambda column, value: column < value,
     "lte": lambda column, value: column <= value,
     "contains": lambda column, value: func.lower(column).contains(value.lower(), autoescape=True),
-    "in": lambda column, value: column.in_(value),
 }
 
 
 @dataclass(frozen=True)
 class FilterSpec:
     """One list filter on a field: ``op`` (a key of :data:`OPERATORS`: ``eq``, ``ne``, ``gt``, ``gte``,
-    ``lt``, ``lte``, ``contains`` — case-insensitive text —, ``in`` — a list of values) and the filter's
+    ``lt``, ``lte``, ``contains`` — case-insensitive text) and the filter's
     ``description`` (REST's query argument, GraphQL's filter input field; by default GraphQL derives "Only
     the records whose `x` is this value")."""
 
@@ -283,8 +282,7 @@ class RecordSpec:
             if rules:
                 kwargs["validate"] = rules
             field = o.field if o.field is not None and spec.op != "contains" else kind(**extra, **kwargs)
-            body[filter_name] = fields.List(field, **({"metadata": field.metadata} if field.metadata else {})) \
-                if spec.op == "in" else field
+            body[filter_name] = field
         body.update(self.extra.get("filter", {}))
         body["deleted"] = fields.Boolean(load_default=False)
         return type(name, (StrictSchema,), {**body, "__doc__": None, "__module__": self.model.__module__})
