@@ -32,6 +32,9 @@ from core.services.common import (CrudService, Page, PageRequest, apply_changes,
                                   validate_update)
 from core.services.paging import count_windows, seek_windows
 
+# --- a record declared once: schemas and the service from the model -------------------------------------
+from core.records import FieldSpec, FilterSpec, RecordSpec
+
 # --- permissions and the audit trail ---------------------------------------------------------------------------
 from core.services.audit import created_fields, record_change
 from core.services.permissions import customer_visibility, require_actor, require_role, visibility
@@ -61,7 +64,7 @@ from core.demo import create_demo_user
 from core.services.bulk import BulkRecorder
 
 # --- REST --------------------------------------------------------------------------------------------------
-from api.rest.crud import Blueprint, body_doc, crud_blueprint, list_args_schema
+from api.rest.crud import Blueprint, body_doc, crud_blueprint, list_args_schema, record_blueprint
 
 # --- GraphQL -----------------------------------------------------------------------------------------------
 from api.graphql.conventions import bounded_list, open_vocabulary
@@ -71,6 +74,7 @@ from api.graphql.lifecycle import history_field
 from api.graphql.money import Money as MoneyScalar
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
+from api.graphql.records import nested_records, record_fields, record_types
 
 
 
@@ -93,6 +97,7 @@ SECTIONS: dict[str, list[str]] = {
     "Services": ["validate", "validate_update", "check_version", "apply_changes", "soft_delete", "restore",
                  "not_deleted", "parse_uuid", "parse_sort", "paginate", "Page", "PageRequest", "CrudService",
                  "seek_windows", "count_windows"],
+    "Declared records": ["RecordSpec", "FieldSpec", "FilterSpec"],
     "Permissions and audit": ["require_actor", "require_role", "customer_visibility", "visibility",
                               "record_change", "created_fields"],
     "The core's records": ["Customer", "User", "Role", "get_customer", "create_customer", "record_on_behalf"],
@@ -102,11 +107,11 @@ SECTIONS: dict[str, list[str]] = {
     "Settings, jobs, personal data": ["PluginSetting", "setting", "Job", "PersonalData"],
     "CLI commands and demo data": ["with_unit_of_work", "create_demo_user"],
     "Bulk loading": ["BulkRecorder"],
-    "REST": ["Blueprint", "crud_blueprint", "list_args_schema", "body_doc"],
-    "GraphQL": ["crud_fields", "CrudFields", "input_from_schema", "type_from_schema", "crud_inputs",
-                "history_field", "MoneyScalar", "order_by_argument", "order_to_service", "page_request",
-                "connection", "nested_connection", "First", "After", "Last", "Before", "open_vocabulary",
-                "bounded_list"],
+    "REST": ["Blueprint", "crud_blueprint", "record_blueprint", "list_args_schema", "body_doc"],
+    "GraphQL": ["record_types", "record_fields", "nested_records", "crud_fields", "CrudFields",
+                "input_from_schema", "type_from_schema", "crud_inputs", "history_field", "MoneyScalar",
+                "order_by_argument", "order_to_service", "page_request", "connection", "nested_connection",
+                "First", "After", "Last", "Before", "open_vocabulary", "bounded_list"],
 }
 
 __all__ = [name for names in SECTIONS.values() for name in names]

@@ -240,3 +240,13 @@ def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_sche
         return service.restore(current_user, record_id)
 
     return blp
+
+
+def record_blueprint(spec: Any, name: str, url_prefix: str, *, description: str = "") -> Blueprint:
+    """:func:`crud_blueprint` for a declared record (``trellis.plugin.RecordSpec``): its six endpoints
+    served by the spec's service, documented with its schemas and sort keys. Add other routes to the
+    blueprint returned, as to any."""
+    return crud_blueprint(name, url_prefix, service=spec.crud_service(), out_schema=spec.out_schema,
+                          create_schema=spec.create_schema, update_schema=spec.update_schema,
+                          filter_schema=spec.filter_schema, sortable=sorted(spec.sortable),
+                          description=description)

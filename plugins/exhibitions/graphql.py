@@ -22,6 +22,7 @@ from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, nested_connection, page_request
+from api.graphql.records import record_fields, record_types
 from plugins.exhibitions import models
 from plugins.exhibitions import services as svc
 
@@ -465,8 +466,7 @@ def trellis_graphql_types(registry):
 
 #: records served with the house CRUD fields: type → (service functions' stem, schemas' stem, field stem,
 #: the operations a hand-written field already serves)
-RECORDS = {
-    "Exhibition": ("exhibition", "Exhibition", "Exhibition", set()),
+RECORDS = {   # the show (Exhibition) is declared once: services.SHOWS
     "ExhibitionEdition": ("edition", "Edition", "ExhibitionEdition", set()),
     "ExhibitionBooth": ("booth", "Booth", "ExhibitionBooth", set()),
     "ExhibitionParticipation": ("participation", "Participation", "ExhibitionParticipation", set()),
@@ -478,6 +478,7 @@ def _register_record_inputs(registry) -> None:
     """Each record's create, update and filter inputs, from the marshmallow schemas REST uses."""
     from plugins.exhibitions import schemas
 
+    record_types(registry, svc.SHOWS, own_type=True)   # the type is written above
     for _type, (_fn, stem, field_stem, _done) in RECORDS.items():
         crud_inputs(registry, field_stem, create=getattr(schemas, f"{stem}Create"),
                     update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
@@ -495,7 +496,7 @@ def _register_record_inputs(registry) -> None:
 
 
 def _records(registry) -> CrudFields:
-    out = CrudFields({}, {})
+    out = record_fields(registry, svc.SHOWS, default_sort=None, descriptions={"restore": "Bring a deleted one back."})
     for type_name, (fn, _stem, field_stem, done) in RECORDS.items():
         one = field_stem[:1].lower() + field_stem[1:]
         names = {"get": one, "list": f"{one}s", **{op: f"{op}{field_stem}" for op in

@@ -9,7 +9,7 @@ from flask_login import current_user
 from marshmallow import Schema, fields
 
 from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
-                           crud_blueprint, json_body, list_args_schema, list_query, served)
+                           crud_blueprint, json_body, list_args_schema, list_query, record_blueprint, served)
 from api.rest.lifecycle import TransitionOut
 from core.schemas import MAX_PAGE_SIZE
 from plugins.exhibitions import schemas as S
@@ -61,11 +61,8 @@ def _crud(name, prefix, description, *, list_, get, create, update, delete, rest
 
 
 def blueprints() -> list[Blueprint]:
-    shows = _crud("shows", "/exhibitions", "Shows (展会): recurring exhibitions.",
-                  list_=svc.list_exhibitions, get=svc.get_exhibition, create=svc.create_exhibition,
-                  update=svc.update_exhibition, delete=svc.delete_exhibition, restore=svc.restore_exhibition,
-                  out=S.ExhibitionOut, create_schema=S.ExhibitionCreate, update_schema=S.ExhibitionUpdate,
-                  filter_schema=S.ExhibitionFilter, sortable=svc.EXHIBITION_SORT)
+    shows = record_blueprint(svc.SHOWS, "exhibitions_shows", "/exhibitions",
+                             description="Shows (展会): recurring exhibitions.")
     editions = _crud("editions", "/editions", "Editions (届): dates, venue, halls, lead privacy setting.",
                      list_=svc.list_editions, get=svc.get_edition, create=svc.create_edition,
                      update=svc.update_edition, delete=svc.delete_edition, restore=svc.restore_edition,

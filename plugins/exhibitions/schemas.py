@@ -28,23 +28,6 @@ Tags = lambda **kw: fields.List(fields.String(validate=validate.Length(min=1, ma
 
 # --- exhibitions and editions ------------------------------------------------------------------------
 
-class ExhibitionCreate(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    industry = fields.String(allow_none=True, validate=validate.Length(max=80))
-    description = fields.String(validate=validate.Length(max=20000))
-
-
-class ExhibitionUpdate(ExhibitionCreate):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    version = fields.Integer(required=True)
-
-
-class ExhibitionFilter(StrictSchema):
-    q = fields.String(validate=validate.Length(max=200),
-                      metadata={"description": "Only shows whose name contains this text (case-insensitive)."})
-    deleted = fields.Boolean(load_default=False)
-
-
 class EditionCreate(StrictSchema):
     exhibition_id = fields.UUID(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -306,12 +289,6 @@ class MatchArgs(StrictSchema):
 
 
 # --- output ------------------------------------------------------------------------------------------
-
-class ExhibitionOut(RecordOut):
-    name = fields.String()
-    industry = fields.String(allow_none=True)
-    description = fields.String()
-
 
 class EditionOut(RecordOut):
     exhibition_id = fields.UUID()

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from marshmallow import validate
 from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -26,6 +27,7 @@ from sqlalchemy.orm import selectinload
 from core import db
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.records import FieldSpec, FilterSpec, RecordSpec
 from core.models import Customer, Interaction, User
 from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.notifications import notify
@@ -150,44 +152,15 @@ def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, oc
         source=SOURCE)
 
 
-# --- shows -------------------------------------------------------------------------------------------
+# --- shows: declared once (core.records), the organiser's staff keep them ---------------------------
 
-EXHIBITION_SORT = {"name": ExhibitionShow.name, "created_at": ExhibitionShow.created_at}
-
-
-def list_exhibitions(actor, filters=None, *, page=common.PageRequest(), sort=None):
-    def special(stmt, f):
-        if q := f.pop("q", None):
-            stmt = stmt.where(func.lower(ExhibitionShow.name).contains(q.lower(), autoescape=True))
-        return stmt
-    return _list(actor, ExhibitionShow, S.ExhibitionFilter, filters, page, sort, EXHIBITION_SORT, "name",
-                 special=special)
-
-
-def get_exhibition(actor, exhibition_id, *, deleted=False) -> ExhibitionShow:
-    return _get(actor, ExhibitionShow, exhibition_id, "exhibition", deleted=deleted)
-
-
-def create_exhibition(actor, data) -> ExhibitionShow:
-    require_staff(actor)
-    show = ExhibitionShow(**common.validate(S.ExhibitionCreate, data))
-    _created(actor, show, ["name", "industry"])
-    return show
-
-
-def update_exhibition(actor, exhibition_id, data) -> ExhibitionShow:
-    require_staff(actor)
-    return _update(actor, get_exhibition(actor, exhibition_id), S.ExhibitionUpdate, data)
-
-
-def delete_exhibition(actor, exhibition_id) -> None:
-    require_staff(actor)
-    _delete(actor, get_exhibition(actor, exhibition_id))
-
-
-def restore_exhibition(actor, exhibition_id) -> ExhibitionShow:
-    require_staff(actor)
-    return _restore(actor, get_exhibition(actor, exhibition_id, deleted=True))
+SHOWS = RecordSpec(
+    ExhibitionShow, "Exhibition", noun="exhibition", writers=STAFF, sortable=("name", "created_at"),
+    default_sort="name",
+    fields={"name": FieldSpec(validate=validate.Length(min=1, max=200), filter={"q": FilterSpec(
+                "contains", "Only shows whose name contains this text (case-insensitive).")}),
+            "description": FieldSpec(validate=validate.Length(max=20000))})
+create_exhibition = SHOWS.create   # the demo data and the tests make shows through it
 
 
 # --- editions ----------------------------------------------------------------------------------------

@@ -127,13 +127,13 @@ def trellis_demo_data(admin, rng, progress):
     coordinator = create_demo_user(admin, {"email": "coordinator@training.demo", "name": "培训协调员",
                                            "role": services.COORDINATOR, "password": "coordinator-demo-1"})
     today = datetime.date.today()
-    courses = [services.create_course(coordinator, {
+    courses = [services.COURSES.create(coordinator, {
         "code": f"TR-10{i}", "name": name, "capacity": rng.randint(8, 15), "price": str(600 + 200 * i),
         "starts_on": (today + datetime.timedelta(days=14 * (i - 1))).isoformat()})
         for i, name in enumerate(["客户服务基础", "大客户销售", "谈判技巧", "数据分析入门"], start=1)]
     progress(5)
     for customer in customers:
-        enrolment = services.create_enrolment(admin, {"course_id": str(rng.choice(courses).id),
+        enrolment = services.ENROLMENTS.create(admin, {"course_id": str(rng.choice(courses).id),
                                                       "customer_id": str(customer.id)})
         for to in rng.choice([[], ["confirmed"], ["confirmed", "attended"], ["cancelled"]]):
             try:

@@ -12,6 +12,8 @@ from trellis.plugin import Base, Record, UTCDateTime
 
 
 class TrainingCourse(Base, Record):
+    """A course the school runs: its code, name, capacity, price and first day."""
+
     __tablename__ = "training_course"   # tables start with the plugin's name
 
     code: Mapped[str] = mapped_column(String(20), unique=True, doc="The course's code (TR-101), unique.")
@@ -22,6 +24,8 @@ class TrainingCourse(Base, Record):
 
 
 class TrainingEnrolment(Base, Record):
+    """A customer's enrolment in a course, moved applied → confirmed → attended (or cancelled)."""
+
     __tablename__ = "training_enrolment"
 
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("training_course.id"), index=True)

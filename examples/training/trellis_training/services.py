@@ -1,26 +1,24 @@
-"""The training school's rules. Every function takes the acting user first, checks what they may do,
-validates its input through the schemas and audits what it writes; REST and GraphQL only call these."""
+"""The training school's rules. Courses and enrolments are declared once (`RecordSpec`): their schemas,
+their CRUD service (scope, validation, versions, audit, soft delete) and their REST and GraphQL are made
+from the models and the options here. What is the school's own is written out: who keeps courses, one
+live enrolment per customer and course, the workflow's moves, the metrics and the job."""
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
+from marshmallow import fields, validate
 from sqlalchemy import and_, func, select, true
 
-from trellis.plugin import (AUTOMATIC, Conflict, Customer, MetricQuery, MetricRow, NotFound, PageRequest, Role,
-                            ValidationFailed, apply_changes, bucket_key, buckets, check_version, count_windows,
-                            created_fields, customer_visibility, get_customer, grain_of, not_deleted, paginate,
-                            parse_sort, parse_uuid, period_start, record_change, record_on_behalf, require_actor,
-                            require_role, restore, seek_windows, session, setting, soft_delete, transition, utcnow,
-                            validate, validate_update, visibility)
-from trellis_training import schemas as s
+from trellis.plugin import (AUTOMATIC, Conflict, Customer, FieldSpec, FilterSpec, MetricQuery, MetricRow, RecordSpec,
+                            Role, StrictSchema, ValidationFailed, bucket_key, buckets, customer_visibility, grain_of,
+                            period_start, record_on_behalf, require_actor, require_role, session, setting,
+                            transition, utcnow, validate as load)
 from trellis_training.models import TrainingCourse, TrainingEnrolment
 
 WORKFLOW = "training_enrolment.status"
 COORDINATOR = "training_coordinator"
+STATUSES = ("applied", "confirmed", "attended", "cancelled")
 TAKEN = ("confirmed", "attended")   # the states that hold a place
-COURSE_SORTABLE = {"starts_on": TrainingCourse.starts_on, "code": TrainingCourse.code}
-ENROLMENT_SORTABLE = {"created_at": TrainingEnrolment.created_at, "status": TrainingEnrolment.status}
 
 
 def require_coordinator(actor):
@@ -43,90 +41,46 @@ def customer_scope(actor):
     return None
 
 
-# --- the house rules, shared by courses and enrolments --------------------------------------------------
+# --- the records, declared once --------------------------------------------------------------------------
 
-def _visible(model, actor, deleted=False):
-    """Every read goes through the scopes (`visibility`) and leaves the soft-deleted out (or reads only them)."""
-    return select(model).where(visibility(actor, model), not_deleted(model, deleted))
-
-
-def _get(model, actor, record_id, *, deleted=False):
-    stmt = _visible(model, actor, deleted).where(model.id == parse_uuid(record_id))
-    if (row := session().scalars(stmt).first()) is None:   # out of scope reads as missing: ids cannot be probed
-        raise NotFound(f"No {model.__tablename__.removeprefix('training_')} with this id.")
-    return row
+COURSES = RecordSpec(
+    TrainingCourse, "TrainingCourse", noun="course", writers=require_coordinator,
+    sortable=("starts_on", "code"), default_sort="starts_on",
+    fields={"capacity": FieldSpec(validate=validate.Range(min=1, max=1000)),
+            "price": FieldSpec(money=True, validate=validate.Range(min=0, max=10**9)),
+            "starts_on": FieldSpec(filter={"starts_after": FilterSpec(
+                "gte", "Only courses starting on or after this day.")})})
 
 
-def _list(model, schema, sortable, default, actor, filters=None, *, page=PageRequest(), sort=None):
-    values = validate(schema, dict(filters or {}))   # an unknown filter is a 422 naming it
-    stmt = _visible(model, actor, values.pop("deleted"))
-    if (day := values.pop("starts_after", None)) is not None:
-        stmt = stmt.where(model.starts_on >= day)
-    for key, value in values.items():
-        stmt = stmt.where(getattr(model, key) == value)
-    return paginate(stmt, page, parse_sort(sort, sortable, default), model.id)
+def one_live_enrolment(user, values):
+    """A customer holds one enrolment per course, unless it was cancelled (a hook: before_create)."""
+    if session().scalar(select(TrainingEnrolment.id).where(
+            TrainingEnrolment.course_id == values["course_id"],
+            TrainingEnrolment.customer_id == values["customer_id"],
+            TrainingEnrolment.status != "cancelled", TrainingEnrolment.deleted_at.is_(None))):
+        raise Conflict(fields={"customer_id": ["The customer is enrolled in this course already."]})
 
 
-def _create(user, row, fields):
-    session().add(row)
-    session().flush()
-    record_change(user, "created", row, created_fields(row, fields))   # audit entry + outbox event
-    return row
+ENROLMENTS = RecordSpec(
+    TrainingEnrolment, "TrainingEnrolment", noun="enrolment",
+    sortable=("created_at", "status"), default_sort="-created_at",
+    fields={"course_id": FieldSpec(create_only=True, filter=True),
+            "customer_id": FieldSpec(create_only=True, filter=True),
+            "status": FieldSpec(read_only=True, filter=True, choices=STATUSES, vocabulary=f"{WORKFLOW}.state",
+                                description="Where the enrolment is: applied, confirmed, attended, cancelled."),
+            "note": FieldSpec(validate=validate.Length(max=2000)),
+            "attended_at": FieldSpec(read_only=True)},
+    hooks={"before_create": one_live_enrolment})
+
+create_course, create_enrolment = COURSES.create, ENROLMENTS.create
 
 
-def _update(user, row, values):
-    check_version(row, values.pop("version"))   # a client that read an older version gets a 409
-    if changes := apply_changes(row, values):
-        session().flush()
-        record_change(user, "updated", row, changes)
-    return row
+# --- the workflow ----------------------------------------------------------------------------------------
 
-
-def _delete(user, row):
-    soft_delete(row)
-    record_change(user, "deleted", row)
-
-
-def _restore(user, row):
-    restore(row)
-    record_change(user, "restored", row)
-    return row
-
-
-# --- courses: everyone signed in reads them, the coordinator (or an admin) keeps them ------------------
-
-get_course = partial(_get, TrainingCourse)
-list_courses = partial(_list, TrainingCourse, s.CourseFilter, COURSE_SORTABLE, "starts_on")
-
-
-def _unique_code(values, course=None):
-    clash = select(TrainingCourse.id).where(TrainingCourse.code == values.get("code"))
-    if session().scalar(clash if course is None else clash.where(TrainingCourse.id != course.id)):
-        raise Conflict(fields={"code": ["Another course has this code (maybe a deleted one: restore it)."]})
-
-
-def create_course(actor, data):
-    user, values = require_coordinator(actor), validate(s.CourseCreate, data)
-    _unique_code(values)
-    return _create(user, TrainingCourse(**values), list(values))
-
-
-def update_course(actor, course_id, data):
-    user, values = require_coordinator(actor), validate_update(s.CourseUpdate, data)
-    course = get_course(user, course_id)
-    if "code" in values:
-        _unique_code(values, course)
-    return _update(user, course, values)
-
-
-def delete_course(actor, course_id):
-    user = require_coordinator(actor)
-    _delete(user, get_course(user, course_id))
-
-
-def restore_course(actor, course_id):
-    user = require_coordinator(actor)
-    return _restore(user, get_course(user, course_id, deleted=True))
+class Move(StrictSchema):
+    to = fields.String(required=True, validate=validate.OneOf(STATUSES),
+                       metadata={"description": "The status to move to."})
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
 
 
 def places_taken(course_ids) -> dict:
@@ -137,46 +91,12 @@ def places_taken(course_ids) -> dict:
     return {cid: 0 for cid in course_ids} | dict(rows.all())
 
 
-# --- enrolments: whoever sees the customer applies; the coordinator confirms ---------------------------
-
-get_enrolment = partial(_get, TrainingEnrolment)
-list_enrolments = partial(_list, TrainingEnrolment, s.EnrolmentFilter, ENROLMENT_SORTABLE, "-created_at")
-
-
-def create_enrolment(actor, data):
-    user, values = require_actor(actor), validate(s.EnrolmentCreate, data)
-    for field, get in (("course_id", get_course), ("customer_id", get_customer)):
-        try:
-            get(user, values[field])   # a customer the user may not see is refused like a missing one
-        except NotFound as missing:
-            raise ValidationFailed(fields={field: [missing.message]}) from None
-    if session().scalar(select(TrainingEnrolment.id).where(
-            TrainingEnrolment.course_id == values["course_id"],
-            TrainingEnrolment.customer_id == values["customer_id"],
-            TrainingEnrolment.status != "cancelled", TrainingEnrolment.deleted_at.is_(None))):
-        raise Conflict(fields={"customer_id": ["The customer is enrolled in this course already."]})
-    return _create(user, TrainingEnrolment(status="applied", **values), list(values))
-
-
-def update_enrolment(actor, enrolment_id, data):
-    user, values = require_actor(actor), validate_update(s.EnrolmentUpdate, data)
-    return _update(user, get_enrolment(user, enrolment_id), values)
-
-
-def delete_enrolment(actor, enrolment_id):
-    _delete(actor, get_enrolment(actor, enrolment_id))
-
-
-def restore_enrolment(actor, enrolment_id):
-    return _restore(actor, get_enrolment(actor, enrolment_id, deleted=True))
-
-
 def move_enrolment(actor, enrolment_id, data):
     """Move an enrolment through its workflow. Confirming and attending are the coordinator's; a full
     course refuses confirmation (422 on `to`); attending writes an entry on the customer's timeline."""
-    values = validate(s.Move, data)
+    values = load(Move, data)
     user = require_actor(actor) if values["to"] == "cancelled" else require_coordinator(actor)
-    enrolment = get_enrolment(user, enrolment_id)
+    enrolment = ENROLMENTS.get(user, enrolment_id)
     # lock the course row: two coordinators confirming the last place at once must not both succeed
     course = session().scalars(select(TrainingCourse).where(TrainingCourse.id == enrolment.course_id)
                                .with_for_update()).one()
@@ -191,24 +111,12 @@ def move_enrolment(actor, enrolment_id, data):
     return enrolment
 
 
-def enrolment_pages(actor, customer_ids, request, sort=None) -> dict:
-    """A page of each customer's visible enrolments, for many customers in one statement."""
-    order = parse_sort(sort, ENROLMENT_SORTABLE, "-created_at")
-    return seek_windows(session(), _visible(TrainingEnrolment, actor), TrainingEnrolment.customer_id,
-                        customer_ids, request, order, TrainingEnrolment.id)
-
-
-def enrolment_counts(actor, customer_ids) -> dict:
-    return count_windows(session(), _visible(TrainingEnrolment, actor), TrainingEnrolment.customer_id,
-                         customer_ids)
-
-
 # --- metrics and the scheduled job --------------------------------------------------------------------
 
 def enrolments_metric(query: MetricQuery) -> list[MetricRow]:
     """Enrolments made in the period that the caller sees; by status or by calendar period."""
     when = TrainingEnrolment.created_at
-    stmt = _visible(TrainingEnrolment, query.actor).with_only_columns(func.count(TrainingEnrolment.id))
+    stmt = ENROLMENTS.visible(query.actor).with_only_columns(func.count(TrainingEnrolment.id))
     stmt = stmt.where(when >= query.start) if query.start else stmt
     stmt = stmt.where(when < query.end) if query.end else stmt
     if query.group_by == "status":
@@ -226,7 +134,7 @@ def fill_rate_metric(query: MetricQuery) -> list[MetricRow]:
     period. A course's places are the course's to show, so every enrolment counts whoever asks."""
     taken = func.count(TrainingEnrolment.id)
     columns = (TrainingCourse.code, TrainingCourse.capacity, taken)
-    stmt = (_visible(TrainingCourse, query.actor).with_only_columns(*columns)
+    stmt = (COURSES.visible(query.actor).with_only_columns(*columns)
             .outerjoin(TrainingEnrolment, and_(TrainingEnrolment.course_id == TrainingCourse.id,
                                                TrainingEnrolment.status.in_(TAKEN),
                                                TrainingEnrolment.deleted_at.is_(None)))

@@ -1,0 +1,188 @@
+"""A record declared once (core/records.py): the schemas derived from the model, and the generic service's
+house rules as a plugin's users meet them — 409 on a stale version and on a taken unique value (naming the
+field), 422 on an unknown filter or a reference out of reach, out of scope reads as missing, soft delete and
+restore, an audit entry and an event per change, and nothing written when a rule refuses."""
+from __future__ import annotations
+
+import pytest
+from marshmallow import validate
+from sqlalchemy import func, select, true
+
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.models import AuditEntry, Customer, OutboxEvent, Team
+from core.records import FieldSpec, FilterSpec, RecordSpec
+from core.services import customers
+from core.services.paging import KeysetRequest
+from core.services.permissions import customer_visibility
+from tests.sample_plugin import SampleNote
+
+
+def _note_scope(actor):
+    return SampleNote.customer_id.in_(select(Customer.id).where(customer_visibility(actor)))
+
+
+def _no_shouting(user, values):
+    if len(values.get("text", "")) > 2 and values["text"].isupper():
+        raise ValidationFailed(fields={"text": ["No shouting."]})
+
+
+NOTES = RecordSpec(
+    SampleNote, "RecordsTestNote", noun="note", scope=_note_scope, sortable=("score",), default_sort="-score",
+    fields={"customer_id": FieldSpec(create_only=True, filter=True),
+            "score": FieldSpec(sortable=True, validate=validate.Range(min=0, max=10),
+                               filter={"min_score": FilterSpec("gte", "At least this score.")}),
+            "text": FieldSpec(filter={"q": "contains"})},
+    hooks={"before_create": _no_shouting, "before_update": lambda user, note, values: _no_shouting(user, values)})
+
+TEAMS = RecordSpec(Team, "RecordsTestTeam", noun="team", scope=lambda actor: true(), writers=("admin", "manager"))
+# the same table with the pre-check off: only the database's unique constraint is left to catch a clash
+TEAMS_UNCHECKED = RecordSpec(Team, "RecordsTestTeamUnchecked", noun="team", scope=lambda actor: true(),
+                             fields={"name": FieldSpec(unique=False)})
+
+
+def _counts(session):
+    return (session.scalar(select(func.count()).select_from(SampleNote)),
+            session.scalar(select(func.count()).select_from(AuditEntry)),
+            session.scalar(select(func.count()).select_from(OutboxEvent)))
+
+
+@pytest.fixture
+def customer(uow, people):
+    return customers.create(people.rep, {"name": "Records test customer"})
+
+
+def test_the_schemas_are_derived_from_the_model():
+    create, update = NOTES.create_schema().fields, NOTES.update_schema().fields
+    assert list(create) == ["customer_id", "text", "score"] and create["text"].required
+    assert not create["score"].required                    # the column has a default
+    assert create["text"].metadata["description"] == "The note itself (1–200 characters)."   # the column's doc
+    assert list(update) == ["text", "score", "version"] and update["version"].required
+    assert not update["text"].required                     # a PATCH sends what changes
+    assert list(NOTES.filter_schema().fields) == ["customer_id", "min_score", "q", "deleted"]
+    out = NOTES.out_schema().fields
+    assert {"id", "version", "deleted_at", "customer_id", "text", "score"} <= set(out)
+    assert list(NOTES.sortable) == ["score"]
+    assert NOTES.create_schema.__name__ == "RecordsTestNoteCreate"
+
+
+def test_create_update_delete_restore_each_write_an_audit_entry_and_an_event(uow, people, customer):
+    before = _counts(uow)
+    note = NOTES.create(people.rep, {"customer_id": str(customer.id), "text": "Call back", "score": 3})
+    NOTES.update(people.rep, note.id, {"version": 1, "score": 5})
+    NOTES.delete(people.rep, note.id)
+    with pytest.raises(NotFound):
+        NOTES.get(people.rep, note.id)
+    assert [n.id for n in NOTES.list(people.rep, {"deleted": "true"}).items] == [note.id]
+    assert NOTES.restore(people.rep, note.id).deleted_at is None
+    actions = uow.scalars(select(AuditEntry.action).where(AuditEntry.record_id == note.id)
+                          .order_by(AuditEntry.at, AuditEntry.id)).all()
+    assert sorted(actions) == sorted(["sample_note.created", "sample_note.updated", "sample_note.deleted",
+                                      "sample_note.restored"])
+    updated = uow.scalars(select(AuditEntry).where(AuditEntry.action == "sample_note.updated",
+                                                   AuditEntry.record_id == note.id)).one()
+    assert updated.changes == {"score": [3, 5]}
+    events = uow.scalars(select(OutboxEvent.name).where(OutboxEvent.record_id == note.id)).all()
+    assert sorted(events) == sorted(actions)
+    assert _counts(uow)[1:] == (before[1] + 4, before[2] + 4)
+
+
+def test_a_stale_version_is_a_conflict_naming_version_and_changes_nothing(uow, people, customer):
+    note = NOTES.create(people.rep, {"customer_id": str(customer.id), "text": "First"})
+    NOTES.update(people.rep, note.id, {"version": 1, "text": "Second"})
+    before = _counts(uow)
+    with pytest.raises(Conflict) as stale:
+        NOTES.update(people.rep, note.id, {"version": 1, "text": "Lost update"})
+    assert "version" in stale.value.fields
+    assert NOTES.get(people.rep, note.id).text == "Second" and _counts(uow) == before
+
+
+def test_nothing_is_written_when_validation_or_a_hook_refuses(uow, people, customer):
+    before = _counts(uow)
+    for body, field in (({"customer_id": str(customer.id), "text": "x" * 201}, "text"),
+                        ({"customer_id": str(customer.id), "text": "Fine", "score": 11}, "score"),
+                        ({"customer_id": str(customer.id), "text": "Fine", "colour": "red"}, "colour"),
+                        ({"customer_id": str(customer.id), "text": "   "}, "text"),          # blank
+                        ({"customer_id": str(customer.id), "text": "LOUD"}, "text")):         # the hook
+        with pytest.raises(ValidationFailed) as refused:
+            NOTES.create(people.rep, body)
+        assert field in refused.value.fields, body
+    assert _counts(uow) == before
+
+
+def test_an_unknown_filter_is_a_422_naming_it_and_declared_filters_apply(uow, people, customer):
+    with pytest.raises(ValidationFailed) as unknown:
+        NOTES.list(people.rep, {"colour": "red"})
+    assert "colour" in unknown.value.fields
+    for text, score in (("Low", 1), ("High", 8), ("Higher", 9)):
+        NOTES.create(people.rep, {"customer_id": str(customer.id), "text": text, "score": score})
+    assert [n.text for n in NOTES.list(people.rep, {"min_score": "8"}).items] == ["Higher", "High"]
+    assert [n.text for n in NOTES.list(people.rep, {"q": "HIGH"}, sort="score").items] == ["High", "Higher"]
+    with pytest.raises(ValidationFailed) as sort:
+        NOTES.list(people.rep, sort="text")
+    assert "sort" in sort.value.fields
+
+
+def test_out_of_scope_reads_as_missing_and_a_reference_out_of_reach_is_a_422(uow, people, customer):
+    note = NOTES.create(people.rep, {"customer_id": str(customer.id), "text": "Mine"})
+    for act in (lambda: NOTES.get(people.other_rep, note.id),
+                lambda: NOTES.update(people.other_rep, note.id, {"version": 1, "text": "Theirs"}),
+                lambda: NOTES.delete(people.other_rep, note.id)):
+        with pytest.raises(NotFound, match="No note with this id"):
+            act()
+    assert NOTES.list(people.other_rep).items == []
+    before = _counts(uow)
+    with pytest.raises(ValidationFailed) as refused:   # the other rep cannot see the customer
+        NOTES.create(people.other_rep, {"customer_id": str(customer.id), "text": "Sneaky"})
+    assert list(refused.value.fields) == ["customer_id"] and _counts(uow) == before
+
+
+def test_a_taken_unique_value_is_a_409_naming_the_field(uow, people):
+    TEAMS.create(people.admin, {"name": "Records North"})
+    with pytest.raises(Conflict) as taken:
+        TEAMS.create(people.admin, {"name": "Records North"})
+    assert taken.value.fields == {"name": ["Another team has this name."]}
+    south = TEAMS.create(people.manager, {"name": "Records South"})
+    TEAMS.delete(people.admin, south.id)
+    with pytest.raises(Conflict) as deleted:
+        TEAMS.update(people.admin, TEAMS.create(people.admin, {"name": "Records West"}).id,
+                     {"version": 1, "name": "Records South"})
+    assert "restore it" in deleted.value.fields["name"][0]
+
+
+def test_an_integrity_error_on_a_unique_constraint_names_the_field(runtime, people):
+    with pytest.raises(Conflict) as taken:
+        with runtime.database.unit_of_work():
+            TEAMS_UNCHECKED.create(people.admin, {"name": "Records East Clash"})
+            TEAMS_UNCHECKED.create(people.admin, {"name": "Records East Clash"})
+    assert list(taken.value.fields) == ["name"]
+
+
+def test_writers_are_checked_before_anything_else(uow, people):
+    with pytest.raises(Forbidden):
+        TEAMS.create(people.rep, {"name": "Records Rep Team"})
+    with pytest.raises(Forbidden):
+        TEAMS.create(people.rep, {"nonsense": True})    # a 403, not a 422 naming the field
+
+
+def test_a_reference_to_a_record_without_a_scope_is_refused_for_all_but_admins(uow, people):
+    with pytest.raises(ValidationFailed) as refused:   # a manager sees no user through plugin scopes
+        TEAMS.create(people.manager, {"name": "Records Managed", "manager_id": str(people.manager.id)})
+    assert list(refused.value.fields) == ["manager_id"]
+    assert TEAMS.create(people.admin, {"name": "Records Managed", "manager_id": str(people.manager.id)}).manager_id \
+        == people.manager.id
+
+
+def test_pages_for_and_counts_for_read_every_parent_at_once(uow, people, customer, count_queries):
+    other = customers.create(people.rep, {"name": "Records second customer"})
+    for text, score in (("A", 1), ("B", 2), ("C", 3)):
+        NOTES.create(people.rep, {"customer_id": str(customer.id), "text": text, "score": score})
+    NOTES.create(people.rep, {"customer_id": str(other.id), "text": "D", "score": 4})
+    ids = [customer.id, other.id]
+    uow.flush()   # the audit entries and events still pending, out of the count
+    with count_queries() as statements:
+        pages = NOTES.pages_for(people.rep, "customer_id", ids, KeysetRequest(first=2))
+        counts = NOTES.counts_for(people.rep, "customer_id", ids)
+    assert statements.count == 2, statements.statements
+    assert [n.text for n in pages[customer.id].items] == ["C", "B"] and pages[customer.id].has_next
+    assert [n.text for n in pages[other.id].items] == ["D"]
+    assert counts == {customer.id: 3, other.id: 1}
