@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
-from api.logs import _user_id, current_request_id
+from api.logs import _user_id
+from core.request_context import current_request_id
 
 log = logging.getLogger("trellis.errors")
 _sentry_dsn: str | None = None
