@@ -43,6 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     from api import input as request_input
 
     logs.init_app(app, settings.log_format)  # first: its after_request runs last, on the final response
+    if settings.sentry_dsn:
+        from api.error_reports import init_sentry
+
+        init_sentry(settings.sentry_dsn, environment=settings.env, release=_release())
     headers.init_app(app, settings)  # registered early, so it runs late: every response gets them
     cors.init_app(app, settings)  # early too: a refused request still tells a listed page why
     request_input.init_app(app)  # before any other hook: nothing runs on input it refuses
@@ -97,3 +101,13 @@ def init_unit_of_work(app: Flask, runtime: Runtime) -> None:
         uow = g.pop("_trellis_uow", None)
         if uow is not None:
             runtime.database.close(*uow, commit=False)
+
+
+def _release() -> str | None:
+    """The installed trellis-crm version, as Sentry groups errors by release."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"trellis-crm@{version('trellis-crm')}"
+    except PackageNotFoundError:
+        return None

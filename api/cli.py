@@ -273,7 +273,28 @@ def db_restore(file: str, yes: bool):
             raise click.UsageError("Restoring replaces every row of the database: give --yes.")
         click.confirm(f"Replace every row of {_database_name()} with {file}?", abort=True)
     backup.restore(runtime(), file)
-    click.echo(f"Restored {_database_name()} from {file}. Run 'trellis db check' next.")
+    click.echo(f"Restored {_database_name()} from {file}. Run 'trellis db check' next, and on any copy that "
+               "is not production 'trellis db scrub', so it never posts webhooks to production's receivers.")
+
+
+@db_group.command("scrub")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def db_scrub(yes: bool):
+    """Make a restored copy (staging, a test of a backup) safe to run: switch every webhook subscription
+    off, rotate its signing secret and drop its pending deliveries, so the copy never posts to
+    production's receivers. Refused when TRELLIS_ENV=production."""
+    from core import backup
+
+    if not yes:
+        if not _interactive():
+            raise click.UsageError("Scrubbing switches every webhook subscription off: give --yes.")
+        click.confirm(f"Switch off every webhook subscription of {_database_name()}?", abort=True)
+    report = backup.scrub(runtime())
+    for url in report.subscriptions:
+        click.echo(f"switched off, secret rotated: {url}")
+    click.echo(f"Scrubbed {_database_name()}: {len(report.subscriptions)} webhook subscription(s) switched off, "
+               f"{report.deliveries_dropped} pending deliveries dropped. Switch a subscription back on (with its "
+               "new secret given to its receiver) only if it points at a staging receiver.")
 
 
 def _database_name() -> str:

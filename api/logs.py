@@ -15,7 +15,6 @@ logging (gunicorn's ``--log-config``, pytest): then Trellis leaves the handlers 
 """
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
@@ -27,6 +26,7 @@ from datetime import datetime, timezone
 from flask import Flask, g, request
 
 from core.config import LOG_FORMATS
+from core.request_context import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@]{1,128}")
@@ -35,13 +35,7 @@ ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "user_id")
 FORMATS = LOG_FORMATS
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trellis_request_id", default=None)
 access_log = logging.getLogger("trellis.access")
-
-
-def current_request_id() -> str | None:
-    """The id of the request being served, or None outside one."""
-    return request_id_var.get()
 
 
 def accepted_id(value: str | None) -> str:

@@ -175,3 +175,52 @@ def check(runtime: "Runtime") -> CheckReport:
     if report.integrity != "ok":
         report.problems.append(f"The database file is damaged: {report.integrity}")
     return report
+
+
+@dataclass
+class ScrubReport:
+    """What :func:`scrub` changed: the subscriptions switched off (their secrets rotated) and the
+    deliveries that will never be sent from this copy."""
+
+    subscriptions: list[str] = field(default_factory=list)
+    deliveries_dropped: int = 0
+
+
+SCRUBBED = "Not sent: the database was scrubbed as a non-production copy ('trellis db scrub')."
+
+
+def scrub(runtime: "Runtime") -> ScrubReport:
+    """Make a restored copy safe to run beside production: every webhook subscription is switched off
+    and gets a new signing secret (so the copy can never post to production's receivers, nor sign as
+    production), and its pending deliveries are marked failed. Each change is audited (system actor).
+    Refused when ``TRELLIS_ENV=production``: that is the database the receivers are for."""
+    import secrets as token_source
+
+    from sqlalchemy import update
+
+    from core.models.webhooks import WebhookDelivery, WebhookSubscription
+    from core.services import audit, common
+    from core.services.webhooks import SECRET_PREFIX
+
+    if runtime.settings.env == "production":
+        raise ValidationFailed("TRELLIS_ENV is production: 'trellis db scrub' is for staging and other copies "
+                               "restored from a backup, never for the production database.")
+    report = ScrubReport()
+    with runtime.database.unit_of_work() as sess:
+        subs = sess.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at)).all()
+        for sub in subs:
+            changes = common.apply_changes(sub, {"active": False})
+            sub.secret = SECRET_PREFIX + token_source.token_urlsafe(32)
+            changes["secret"] = ("***", "*** (rotated)")   # the audit trail never holds a secret
+            sess.flush()
+            audit.record_change(None, "updated", sub, changes)
+            report.subscriptions.append(sub.url)
+        if subs:
+            dropped = sess.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending",
+                       WebhookDelivery.subscription_id.in_([sub.id for sub in subs]))
+                .values(status="failed", next_attempt_at=None, last_error=SCRUBBED)
+                .execution_options(synchronize_session=False))
+            report.deliveries_dropped = dropped.rowcount
+    return report

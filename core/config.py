@@ -6,6 +6,7 @@ upper case), which is how tests build apps with different plugin sets in one pro
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
@@ -18,7 +19,7 @@ ENVIRONMENTS = ("development", "production")
 LOG_FORMATS = ("text", "json")
 #: Settings shown masked by ``trellis config check``: names ending in one of these words or containing
 #: ``secret`` (``secret_key``, a plugin's ``…_api_token``; not ``graphql_max_tokens``), and URL passwords.
-SECRET_ENDINGS = ("secret", "password", "token", "key")
+SECRET_ENDINGS = ("secret", "password", "token", "key", "dsn")
 
 
 def _default_instance_path() -> str:
@@ -55,6 +56,9 @@ class Settings:
     #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the
     #: request id and the access fields; api/logs.py).
     log_format: str = "text"
+    #: Report unhandled errors to Sentry (or a Sentry-compatible server such as GlitchTip) at this DSN,
+    #: with the request id, method, path and user id. Needs ``pip install 'trellis-crm[sentry]'``.
+    sentry_dsn: str = ""
     #: Maximum depth of a GraphQL query; deeper queries are refused before they run.
     graphql_max_depth: int = 10
     #: Maximum number of aliases in one GraphQL document.
@@ -185,6 +189,8 @@ class Settings:
                        "and differ between workers.")
         if self.log_format not in LOG_FORMATS:
             out.append(f"TRELLIS_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}.")
+        if self.sentry_dsn and importlib.util.find_spec("sentry_sdk") is None:
+            out.append("TRELLIS_SENTRY_DSN is set but sentry-sdk is not installed: pip install 'trellis-crm[sentry]'.")
         try:
             self.cors_origin_list
             self.enabled_plugin_names

@@ -117,6 +117,9 @@ def types(registry) -> None:
         record_type: str
         record_id: strawberry.ID
         changes = json_field("changes", description="Field name (camelCase) → [before, after].")
+        request_id: Optional[str] = strawberry.field(description=(
+            "The X-Request-Id of the request (or the id of the job run) that made the change; null for "
+            "changes made outside both."))
 
     @registry.input("AuditEntryFilter")
     class AuditEntryFilter:
@@ -126,6 +129,8 @@ def types(registry) -> None:
             "The changed record's type: customer, contact, interaction, or a plugin's record type."))
         record_id: Optional[strawberry.ID] = strawberry.field(default=strawberry.UNSET,
                                                               description="The changed record's id.")
+        request_id: Optional[str] = strawberry.field(default=strawberry.UNSET, description=(
+            "Only the changes made by this request (its X-Request-Id) or job run."))
 
     @registry.input("WinBackTasksInput")
     class WinBackTasksInput:
@@ -190,7 +195,8 @@ def query_fields(registry) -> dict:
         given = input_to_dict(filter)
         with field_names(prefix="filter."):
             page = audit.entries(info.context.user, record_type=given.get("record_type"),
-                                 record_id=given.get("record_id"), page=page_request(first, after, last, before),
+                                 record_id=given.get("record_id"), request_id=given.get("request_id"),
+                                 page=page_request(first, after, last, before),
                                  sort=order_to_service(order_by))
         return connection(info, page)
 

@@ -93,8 +93,13 @@ def format_error(error: GraphQLError, document: DocumentNode | None = None) -> G
         if fields:
             extensions["fields"] = fields
         return _rebuilt(error, error.message, extensions)
-    log.error("GraphQL resolver failed at %s: %s", ".".join(map(str, error.path)), error.message,
-              exc_info=original if isinstance(original, BaseException) else None)
+    where = "GraphQL " + ".".join(map(str, error.path))
+    if isinstance(original, BaseException):
+        from api.error_reports import report_unhandled
+
+        report_unhandled(original, where)
+    else:
+        log.error("GraphQL resolver failed at %s: %s", where, error.message)
     return _rebuilt(error, INTERNAL_MESSAGE, {"code": INTERNAL})
 
 

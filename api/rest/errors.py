@@ -53,7 +53,9 @@ def error_response(exc: BaseException):
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response
-    log.exception("Unhandled error", exc_info=exc)
+    from api.error_reports import report_unhandled
+
+    report_unhandled(exc)
     response = jsonify({"code": 500, "status": "Internal Server Error",
                         "message": "Something went wrong on our side; it has been logged."})
     response.status_code = 500

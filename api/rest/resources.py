@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, crud_blueprint, list_query, served, sort_field
 from core import runtime
@@ -47,6 +47,8 @@ class MetricRowOut(Schema):
 class AuditArgs(CursorArgs):
     record_type = fields.String()
     record_id = fields.UUID()
+    request_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
+        "description": "Only the changes made by this request (its X-Request-Id) or job run."})
     sort = sort_field(sorted(audit.SORTABLE))
 
 
@@ -58,6 +60,8 @@ class AuditEntryOut(Schema):
     record_type = fields.String()
     record_id = fields.UUID()
     changes = fields.Dict()
+    request_id = fields.String(allow_none=True, metadata={
+        "description": "The X-Request-Id of the request (or the id of the job run) that made the change."})
 
 
 class MetricResultOut(Schema):
@@ -152,7 +156,7 @@ def core_blueprints() -> list[Blueprint]:
     @meta_blp.response(200, AuditEntryOut(many=True), headers={"Link": LINK_HEADER})
     @meta_blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def audit_trail(args, pagination_parameters):
-        """Who changed what, newest first (admins; filter by record_type and record_id)"""
+        """Who changed what, newest first (admins; filter by record_type, record_id or request_id)"""
         args, paging = list_query(pagination_parameters, args)
         return served(pagination_parameters, audit.entries(current_user, **args, page=paging))  # filters and sort
 

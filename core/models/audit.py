@@ -23,6 +23,9 @@ class AuditEntry(Base, UUIDPrimaryKey):
     record_id: Mapped[uuid.UUID] = mapped_column()
     #: ``{field: [old, new]}`` as JSON values
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the ``X-Request-Id`` of the request (or the id of the job run) that made the change; null before
+    #: ids were recorded and for changes made outside both (a script, the shell)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
 
     __table_args__ = (Index("ix_audit_entry_record", "record_type", "record_id", "at"),)
 
@@ -36,3 +39,5 @@ class OutboxEvent(Base, UUIDPrimaryKey):
     record_id: Mapped[uuid.UUID] = mapped_column()
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the request (or job run) that caused the event, as on its audit entry
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)

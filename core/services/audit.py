@@ -13,6 +13,7 @@ from sqlalchemy import false, select
 from core import db
 from core.models import Role
 from core.models.audit import AuditEntry, OutboxEvent
+from core.request_context import current_request_id
 from core.services import common
 from core.services.permissions import require_actor, require_role
 
@@ -66,8 +67,10 @@ def record_change(actor: Any, verb: str, record: Any, changes: Mapping[str, tupl
     actor_id = getattr(actor, "id", None)
     diff = diff_of(changes)
     sess = db.session()
-    sess.add(AuditEntry(actor_id=actor_id, action=action, record_type=rtype, record_id=record.id, changes=diff))
-    event = OutboxEvent(name=action, record_type=rtype, record_id=record.id, actor_id=actor_id,
+    request_id = current_request_id()
+    sess.add(AuditEntry(actor_id=actor_id, action=action, record_type=rtype, record_id=record.id, changes=diff,
+                        request_id=request_id))
+    event = OutboxEvent(name=action, record_type=rtype, record_id=record.id, actor_id=actor_id, request_id=request_id,
                         payload=event_payload(record.id, getattr(record, "version", None), diff, payload))
     sess.add(event)
     from core import events
@@ -93,11 +96,14 @@ def visible_entries(actor: Any):
 SORTABLE = {"at": AuditEntry.at, "action": AuditEntry.action, "record_type": AuditEntry.record_type}
 
 
-def entries(actor: Any, *, record_type: str | None = None, record_id: Any = None,
+def entries(actor: Any, *, record_type: str | None = None, record_id: Any = None, request_id: str | None = None,
             page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[AuditEntry]:
-    """The audit trail, newest first (``sort``: keys of ``SORTABLE``, "-" for descending); admins only."""
+    """The audit trail, newest first (``sort``: keys of ``SORTABLE``, "-" for descending); admins only.
+    ``request_id``: only the changes made by that request (its ``X-Request-Id``) or job run."""
     require_role(actor, Role.ADMIN.value)
     stmt = select(AuditEntry)
+    if request_id:
+        stmt = stmt.where(AuditEntry.request_id == request_id)
     if record_type:
         stmt = stmt.where(AuditEntry.record_type == record_type)
     if record_id is not None:

@@ -57,6 +57,7 @@ from core import db, runtime
 from core.db import UTCDateTime, utcnow
 from core.models import WorkflowTransitionEntry
 from core.models.audit import AuditEntry, OutboxEvent
+from core.request_context import current_request_id
 from core.services import webhooks
 from core.services.audit import diff_of, event_payload, record_type_of
 from core.services.workflow import check_move, history_values, move_payload
@@ -100,6 +101,8 @@ class BulkRecorder:
         #: the user recorded as having made every change (``None`` for the system)
         self.actor = actor
         self.actor_id: uuid.UUID | None = getattr(actor, "id", None)
+        #: the request (or job run) recorded on every audit entry and event of the batch
+        self.request_id: str | None = current_request_id()
         self._rows: dict[type, list[dict]] = defaultdict(list)
 
     # --- the caller's own rows -----------------------------------------------------------------------
@@ -120,7 +123,7 @@ class BulkRecorder:
         """Collect the audit entry ``<record type>.<verb>`` with ``changes`` (field → ``(old, new)``)."""
         rtype = _record_type(record)
         self.add(AuditEntry, at=at or utcnow(), actor_id=self.actor_id, action=f"{rtype}.{verb}", record_type=rtype,
-                 record_id=record.id, changes=diff_of(changes))
+                 record_id=record.id, changes=diff_of(changes), request_id=self.request_id)
 
     def event(self, verb: str, record: Any, payload: Mapping[str, Any] | None = None, *,
               changes: Mapping[str, tuple[Any, Any]] | None = None, at: datetime | None = None,
@@ -131,7 +134,8 @@ class BulkRecorder:
         rtype = _record_type(record)
         version = getattr(record, "version", None) if version is _RECORD_VERSION else version
         self.add(OutboxEvent, at=at or utcnow(), name=f"{rtype}.{verb}", record_type=rtype, record_id=record.id,
-                 actor_id=self.actor_id, payload=event_payload(record.id, version, diff_of(changes), payload))
+                 actor_id=self.actor_id, payload=event_payload(record.id, version, diff_of(changes), payload),
+                 request_id=self.request_id)
 
     def change(self, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None, *,
                payload: Mapping[str, Any] | None = None, at: datetime | None = None,
@@ -145,10 +149,12 @@ class BulkRecorder:
         action, record_id = f"{rtype}.{verb}", record.id
         # appended directly, not through add(): a batch makes tens of thousands of these pairs
         self._rows[AuditEntry].append({"id": uuid.uuid4(), "at": at, "actor_id": self.actor_id, "action": action,
-                                       "record_type": rtype, "record_id": record_id, "changes": diff})
+                                       "record_type": rtype, "record_id": record_id, "changes": diff,
+                                       "request_id": self.request_id})
         self._rows[OutboxEvent].append({"id": uuid.uuid4(), "at": at, "name": action, "record_type": rtype,
                                         "record_id": record_id, "actor_id": self.actor_id,
-                                        "payload": event_payload(record_id, version, diff, payload)})
+                                        "payload": event_payload(record_id, version, diff, payload),
+                                        "request_id": self.request_id})
 
     def start(self, workflow_name: str, record: Any, state: str, *, at: datetime, trigger: str = IMPORT,
               reason: str = "created in this state") -> None:

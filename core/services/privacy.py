@@ -22,6 +22,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import AuditEntry, Contact, Customer, CustomerKind, Notification, OutboxEvent, Role
 from core.privacy import TOMBSTONE, Person, PersonalData, erased_value, scrub
+from core.request_context import current_request_id
 from core.schemas import StrictSchema
 from core.services import audit, common
 from core.services.permissions import require_role
@@ -158,7 +159,8 @@ def export(actor: Any, query: str) -> dict[str, Any]:
         "notifications": [as_dict(row) for row in _trail(Notification, ids)],
     }
     db.session().add(AuditEntry(actor_id=actor.id, action=f"{_record_type(person)}.exported",
-                                record_type=_record_type(person), record_id=person.id, changes={}))
+                                record_type=_record_type(person), record_id=person.id, changes={},
+                                request_id=current_request_id()))
     db.session().flush()
     return document
 

@@ -151,3 +151,39 @@ def test_postgresql_backup_and_restore_go_through_pg_dump_and_pg_restore(tmp_pat
             for name in names:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         server.dispose()
+
+
+def test_db_scrub_switches_every_webhook_off_rotates_its_secret_and_drops_its_pending_deliveries(live):
+    env, token = live
+    with web(env) as client:   # production's receiver, as the backup knows it
+        created = client.post("/api/v1/webhooks", json={"url": "https://crm-hooks.example.com/in", "events": ["*"]},
+                              headers={"Authorization": f"Bearer {token}"})
+        assert created.status_code == 201, created.get_json()
+    sub = created.get_json()
+    add_customer(env, token, "Queued Before The Backup")   # a delivery pending for the receiver
+
+    result = run(env, "db", "scrub", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "1 webhook subscription(s) switched off, 1 pending deliveries dropped" in result.stdout
+    with contextlib.closing(sqlite3.connect(env["TRELLIS_DATABASE_URL"].removeprefix("sqlite:///"))) as db:
+        active, secret = db.execute("SELECT active, secret FROM webhook_subscription").fetchone()
+        statuses = db.execute("SELECT status, last_error FROM webhook_delivery").fetchall()
+        audit = db.execute("SELECT action, changes FROM audit_entry WHERE record_id = ? ORDER BY at",
+                           (uuid.UUID(sub["id"]).hex,)).fetchall()
+    assert active == 0
+    assert secret.startswith("whsec_") and secret != sub["secret"]
+    assert statuses == [("failed", "Not sent: the database was scrubbed as a non-production copy "
+                                   "('trellis db scrub').")]
+    assert [action for action, _ in audit] == ["webhook_subscription.created", "webhook_subscription.updated"]
+    assert sub["secret"] not in audit[-1][1]   # the trail never holds a secret, old or new
+
+
+def test_db_scrub_refuses_a_production_database_and_changes_nothing(live):
+    env, token = live
+    env = {**env, "TRELLIS_ENV": "production", "TRELLIS_SECRET_KEY": "a-long-production-secret-key-for-the-test"}
+
+    result = run(env, "db", "scrub", "--yes")
+
+    assert result.exit_code != 0
+    assert "never for the production database" in result.output

@@ -89,7 +89,8 @@ def test_rows_added_in_bulk_are_records_with_their_audit_trail_at_the_time_given
     assert audit_trail(api, row.id) == [{
         "id": audit_trail(api, row.id)[0]["id"], "at": WHEN.isoformat(), "actor_id": str(people.admin.id),
         "action": "customer.created", "record_type": "customer", "record_id": str(row.id),
-        "changes": {"name": [None, "Bulk Ltd"], "source": [None, "import"]}}]
+        "changes": {"name": [None, "Bulk Ltd"], "source": [None, "import"]},
+        "request_id": None}]   # recorded outside any request
     with runtime.database.unit_of_work():
         event = the_event(row.id, "customer.created")
         assert (event.at, event.record_type, event.actor_id) == (WHEN, "customer", people.admin.id)

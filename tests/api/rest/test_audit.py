@@ -64,3 +64,22 @@ def test_the_trail_filters_by_record_type_and_lists_everything_without_a_filter(
     only = admin.get("/api/v1/audit?record_type=contact").get_json()
     assert [(e["action"], e["record_id"]) for e in only] == [("contact.created", contact.get_json()["id"])]
     assert [e["action"] for e in admin.get("/api/v1/audit").get_json()] == ["contact.created", "customer.created"]
+
+
+def test_a_change_carries_the_request_id_on_its_audit_entry_and_event_and_the_trail_filters_by_it(api, runtime):
+    created = api.as_("rep").post("/api/v1/customers", json={"name": "Traced Ltd"},
+                                  headers={"X-Request-Id": "lb-trace-7"})
+    assert created.status_code == 201 and created.headers["X-Request-Id"] == "lb-trace-7"
+    create(api, name="Someone Else")   # another request, another id
+
+    trail = api.as_("admin").get("/api/v1/audit?request_id=lb-trace-7").get_json()
+    assert [(e["action"], e["record_id"], e["request_id"]) for e in trail] == [
+        ("customer.created", created.get_json()["id"], "lb-trace-7")]
+    with runtime.database.unit_of_work() as s:
+        event = s.scalars(select(OutboxEvent).where(OutboxEvent.request_id == "lb-trace-7")).one()
+    assert (event.name, str(event.record_id)) == ("customer.created", created.get_json()["id"])
+
+    found = api.as_("admin").graphql('{ auditEntries(filter: {requestId: "lb-trace-7"}) '
+                                     '{ edges { node { action requestId } } } }')
+    assert found["data"]["auditEntries"]["edges"] == [{"node": {"action": "customer.created",
+                                                                "requestId": "lb-trace-7"}}]

@@ -83,13 +83,14 @@ def test_an_unhandled_exception_is_a_500_json_without_a_stack_trace_and_is_logge
         raise RuntimeError(f"a bug with an {SECRET}")
 
     after_changes(bug)
-    with caplog.at_level(logging.ERROR, logger="trellis.api"):
+    with caplog.at_level(logging.ERROR, logger="trellis.errors"):
         response = _update(api, customer, name="Renamed")
     assert response.status_code == 500 and response.is_json
     assert response.get_json() == {"code": 500, "status": "Internal Server Error",
                                    "message": "Something went wrong on our side; it has been logged."}
     raw = response.get_data(as_text=True)
     assert SECRET not in raw and "Traceback" not in raw and "RuntimeError" not in raw
-    [logged] = [r for r in caplog.records if r.name == "trellis.api"]
+    [logged] = [r for r in caplog.records if r.name == "trellis.errors"]
     assert logged.exc_info and SECRET in str(logged.exc_info[1])
+    assert logged.getMessage().startswith(f"Unhandled error in PATCH /api/v1/customers/{customer['id']} (user ")
     _unchanged(api, customer)
