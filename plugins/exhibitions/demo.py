@@ -147,11 +147,13 @@ class _Booking:
             "version": participation.version, "since": participation.created_at,
             "company_id": participation.company_id, "booths": []}
 
-    def _booth(self, booth, status: str, participation_id) -> None:
+    def _booth(self, booth, status: str, participation_id, **more) -> None:
         """``services._set_booth``: the change, audited, if there is one."""
-        _, values = self.booths.setdefault(booth.id, (booth, {"status": booth.status, "version": booth.version,
-                                                             "participation_id": booth.participation_id}))
-        changes = {k: (values[k], v) for k, v in (("status", status), ("participation_id", participation_id))
+        _, values = self.booths.setdefault(booth.id, (booth, {
+            "status": booth.status, "version": booth.version, "participation_id": booth.participation_id,
+            "purchase_interaction_id": booth.purchase_interaction_id}))
+        changes = {k: (values[k], v) for k, v in (("status", status), ("participation_id", participation_id),
+                                                  *more.items())
                    if values[k] != v}
         if changes:
             values.update({k: new for k, (_, new) in changes.items()}, version=values["version"] + 1,
@@ -161,9 +163,11 @@ class _Booking:
     def assign(self, participation_id, booth) -> None:
         """``assign_booth`` before payment: the booth is reserved for the participation."""
         state = self.state[participation_id]
-        self._booth(booth, "sold" if state["status"] in ("paid", "arrived", "attended") else "reserved",
-                    participation_id)
         state["booths"].append(booth)
+        if state["status"] in svc.PAID:
+            self._sell(participation_id, state)   # a booth added after payment is its own purchase
+        else:
+            self._booth(booth, "reserved", participation_id)
 
     def move(self, participation_id, to: str, reason: str = "") -> None:
         """``change_participation_status``: the move, the booths sold on payment, the timeline entry."""
@@ -176,11 +180,27 @@ class _Booking:
         if to == "cancelled":
             for booth in state["booths"]:
                 self._booth(booth, "available", None)
-        elif to in ("paid", "arrived", "attended"):
-            for booth in state["booths"]:
-                self._booth(booth, "sold", participation_id)
+        elif to in svc.PAID:
+            self._sell(participation_id, state)
         if to in svc.TIMELINE_STATES:
             self._timeline(state["company_id"], f"Participation at {state['edition'].name}: {to}", notes=reason)
+
+    def _sell(self, participation_id, state) -> None:
+        """``services._sell``: the booths not yet charged are one purchase on the company's history, written
+        through the core's interactions as the service writes it (the lifecycle and level follow), then
+        the booths sold."""
+        due = [b for b in state["booths"]
+               if self.booths.get(b.id, (b, {"purchase_interaction_id": b.purchase_interaction_id}))[1][
+                   "purchase_interaction_id"] is None]
+        values = svc.booth_purchase(state["edition"], due)
+        purchase = None
+        if values is not None:
+            purchase = interactions.record_on_behalf(self.actor, {
+                **values, "customer_id": str(state["company_id"]), "occurred_at": self.now().isoformat()},
+                source=svc.SOURCE)
+        for booth in state["booths"]:
+            more = {"purchase_interaction_id": purchase.id} if purchase is not None and booth in due else {}
+            self._booth(booth, "sold", participation_id, **more)
 
     def lead(self, edition, participation, company_name: str, reg: dict[str, Any], data: dict[str, Any]) -> None:
         """``capture_lead`` of a badge not scanned at this booth before: the lead and the visitor's

@@ -30,7 +30,7 @@ CARD_FIELDS = ("registration_id", "badge_code", "name", "company", "job_title", 
                "category", "interests", "purchase_intent")
 METRIC_FIELDS = ("exhibitors", "key_exhibitors", "registrations", "visitors", "professional_share", "show_up_rate",
                  "new_visitor_share", "rebooking_rate", "churn_rate", "leads_per_exhibitor", "meetings_per_exhibitor",
-                 "satisfaction", "booth_area_sold", "booth_revenue", "leads", "hot_leads", "meetings",
+                 "visitor_satisfaction", "exhibitor_satisfaction", "booth_area_sold", "booth_revenue", "leads", "hot_leads", "meetings",
                  "meetings_held")
 
 
@@ -157,7 +157,8 @@ def trellis_graphql_types(registry):
         churn_rate: Optional[float] = strawberry.field(description="1 − rebookingRate; null for a first edition.")
         leads_per_exhibitor: Optional[float] = strawberry.field(description="Live leads / booked exhibitors; null without exhibitors.")
         meetings_per_exhibitor: Optional[float] = strawberry.field(description="Accepted or held meetings / booked exhibitors; null without exhibitors.")
-        satisfaction: Optional[float] = strawberry.field(description="Average satisfaction answer (1–5) of the edition's surveys; null without answers.")
+        visitor_satisfaction: Optional[float] = strawberry.field(description="Average satisfaction answer (1–5) of the edition's visitors, one answer per visitor and survey; null without answers.")
+        exhibitor_satisfaction: Optional[float] = strawberry.field(description="Average satisfaction answer (1–5) of the edition's exhibitors, one answer per exhibitor and survey; null without answers.")
         booth_area_sold: float = strawberry.field(description="Area of sold booths, in square metres.")
         booth_revenue: Money = strawberry.field(description="Price of sold booths, in the app's currency.")
         leads: int = strawberry.field(description="Live leads captured at the edition's booths.")
@@ -209,11 +210,12 @@ def trellis_graphql_types(registry):
                 count_name="exhibitions.registration_counts",
                 count_batch=lambda ids: svc.count_registrations_for_editions(user, ids), sort=sort)
 
-        @strawberry.field(description="How many registrations of the edition you may see.")
+        @strawberry.field(description="How many live registrations of the edition you may see (cancelled ones not counted, as in metrics.registrations).")
         def visitor_count(self, info: strawberry.Info) -> int:
             user = info.context.user
-            return info.context.loaders.load("exhibitions.registration_counts",
-                                             lambda ids: svc.count_registrations_for_editions(user, ids), self.id, 0)
+            return info.context.loaders.load(
+                "exhibitions.live_registration_counts",
+                lambda ids: svc.count_registrations_for_editions(user, ids, live=True), self.id, 0)
 
         @strawberry.field(description="The edition's figures; null for roles that get none (exhibitors, reps).")
         def metrics(self, info: strawberry.Info) -> Optional[registry.ref("ExhibitionEditionMetrics")]:
@@ -367,6 +369,7 @@ def trellis_graphql_types(registry):
         exhibitors: int = strawberry.field(description="Booked exhibitors with at least one matching buyer.")
         notified: int = strawberry.field(description="Exhibitor users notified now (each exhibitor is told once).")
         buyers: int = strawberry.field(description="Professional buyers registered for the edition (cancelled ones not counted).")
+        buyers_notified: int = strawberry.field(description="Buyers told now of the exhibitors matching their interests, on their timeline and in the event exhibitions_registration.matches_sent (each buyer once).")
 
     @registry.type("ExhibitionExhibitorUser")
     class ExhibitionExhibitorUser:
@@ -406,6 +409,7 @@ def trellis_graphql_types(registry):
         interaction_id: Optional[strawberry.ID] = strawberry.field(
             description="The interaction on the respondent's timeline that holds the answer.")
         created_at: dt.datetime
+        updated_at: dt.datetime = strawberry.field(description="When the answer was last given (a re-answer replaces it).")
 
     @registry.input("ExhibitionSurveyAnswerCreateInput")
     class ExhibitionSurveyAnswerCreateInput:
@@ -427,10 +431,10 @@ def trellis_graphql_types(registry):
 
         index: int = strawberry.field(description="The row's position in the import, from 0.")
         registration_id: Optional[strawberry.ID] = strawberry.field(
-            description="The registration the row made, or the visitor's existing one; null when the visitor "
-                        "appeared twice in the import.")
+            description="The registration the row made, or the visitor's existing one (a visitor named by id, or "
+                        "recognised by e-mail or phone, in this edition or an earlier row).")
         visitor_id: Optional[strawberry.ID] = strawberry.field(description="The visitor (a person customer, new or existing).")
-        badge_code: Optional[str] = strawberry.field(description="The registration's badge code; null as for registrationId.")
+        badge_code: Optional[str] = strawberry.field(description="The registration's badge code.")
         created: bool = strawberry.field(description="True when the row made a new registration, false when the visitor was already registered.")
 
     @registry.type("ExhibitionRegistrationImportResult")
@@ -489,6 +493,8 @@ def _register_record_inputs(registry) -> None:
     input_from_schema(registry, "ExhibitionMeetingFilter", schemas.MeetingFilter,
                       vocabularies={"status": "exhibitions_meeting.status.state"})
     input_from_schema(registry, "ExhibitionInvitationFilter", schemas.InvitationListFilter)
+    input_from_schema(registry, "ExhibitionSurveyAnswerFilter", schemas.SurveyFilter,
+                      vocabularies={"respondent": "exhibitions_survey_respondent", "phase": "exhibitions_survey_phase"})
     input_from_schema(registry, "ExhibitionRegistrationImportRowInput", schemas.RegistrationCreate,
                       exclude=("edition_id",),
                       description="One visitor to register: an existing person customer (visitorId) or a new "
@@ -571,6 +577,15 @@ def trellis_graphql_query_fields(registry):
         names={"delete": None, "restore": None},
         descriptions={"get": "One meeting you may see (an exhibitor: its own).",
                       "list": "The meetings you may see (an exhibitor: its own)."})
+    surveys = crud_fields(
+        registry, "ExhibitionSurveyAnswer",
+        service=CrudService(list=svc.list_surveys, get=svc.get_survey, create=None, update=None, delete=None,
+                            restore=None),
+        filter_input="ExhibitionSurveyAnswerFilter", sortable=list(svc.SURVEY_SORT), default_sort="-created_at",
+        names={"delete": None, "restore": None},
+        descriptions={"get": "One survey answer you may see (organiser staff; an exhibitor: its own).",
+                      "list": "The survey answers you may see (organiser staff: all; an exhibitor: its own), "
+                              "newest first."})
     Limit = Annotated[int, strawberry.argument(description="At most this many matches (1–100).")]
 
     check_in_order = order_by_argument(registry, "ExhibitionCheckIn", list(svc.CHECKIN_SORT), "scanned_at")
@@ -619,7 +634,7 @@ def trellis_graphql_query_fields(registry):
         with field_names():
             return svc.list_exhibitor_users(info.context.user, company_id)
 
-    return {**_records(registry).query, **leads.query, **meetings.query,
+    return {**_records(registry).query, **leads.query, **meetings.query, **surveys.query,
             "exhibitionCheckIns": strawberry.field(
                 resolver=exhibition_check_ins, description="An edition's gate scans in time order (organiser staff)."),
             "exhibitionInvitations": strawberry.field(
@@ -750,10 +765,10 @@ def trellis_graphql_mutation_fields(registry):
         "buildExhibitionInvitations": (build_invitations, "Build the edition's visitor invitation list from past editions' visitors (attendance, category, interests, lapse); visitors already invited or registered are skipped, so it may be built again. Organiser staff."),
         "inviteExhibitionExhibitors": (invite_exhibitors, "Rebooking: invite every company booked at the previous edition that is not yet part of this one; returns the participations created. Organiser staff."),
         "createExhibitionFollowUps": (create_follow_ups, "A follow-up task for each hot lead of the edition, assigned to the exhibitor user who captured it; a lead gets one task however often this runs. Returns how many tasks were created. Organiser staff."),
-        "sendExhibitionMatches": (send_matches, "Tell every booked exhibitor of the edition how many buyers match its offer (each exhibitor once). Organiser staff."),
+        "sendExhibitionMatches": (send_matches, "Tell every booked exhibitor of the edition how many buyers match its offer, and every registered buyer which exhibitors match their interests (each once). Organiser staff."),
         "linkExhibitionExhibitorUser": (link_exhibitor_user, "Link a user with the exhibitor role to the company they work for (a user already linked moves to this company). Organiser staff."),
         "unlinkExhibitionExhibitorUser": (unlink_exhibitor_user, "Unlink an exhibitor user from their company; true when done. Organiser staff."),
-        "submitExhibitionSurveyAnswer": (submit_survey, "Store a satisfaction answer (staff for visitors; an exhibitor user for its own participation) and put it on the respondent's timeline."),
+        "submitExhibitionSurveyAnswer": (submit_survey, "Store a satisfaction answer (staff for visitors; an exhibitor user for its own participation) and put it on the respondent's timeline; one answer per respondent and survey (edition and phase): answering again replaces it."),
     }
     return {**_records(registry).mutation,
             **{name: strawberry.mutation(resolver=resolver, description=text) for name, (resolver, text) in actions.items()},

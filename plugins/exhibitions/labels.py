@@ -20,6 +20,7 @@ KIND_INVITATION = "exhibitions_invitation"
 KIND_SURVEY = "exhibitions_survey"
 KIND_FOLLOW_UP = "exhibitions_follow_up"
 KIND_PARTICIPATION = "exhibitions_participation"
+KIND_MATCHES = "exhibitions_matches"
 
 INTERACTION_KINDS = [
     Choice(KIND_REGISTRATION, "Show registration", "展会预登记"),
@@ -30,6 +31,7 @@ INTERACTION_KINDS = [
     Choice(KIND_SURVEY, "Show survey answer", "展会满意度调查"),
     Choice(KIND_FOLLOW_UP, "Post-show follow-up", "展后跟进"),
     Choice(KIND_PARTICIPATION, "Exhibitor participation", "参展"),
+    Choice(KIND_MATCHES, "Show matches sent to a buyer", "展会供需配对推荐"),
 ]
 
 VISITOR_CATEGORY = [

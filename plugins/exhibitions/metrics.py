@@ -45,7 +45,11 @@ DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
     "leads_per_exhibitor": ("Leads per exhibitor", "展商人均线索", "ratio", "Live leads / booked exhibitors."),
     "meetings_per_exhibitor": ("Meetings per exhibitor", "展商人均洽谈", "ratio",
                                "Accepted or held meetings / booked exhibitors."),
-    "satisfaction": ("Satisfaction", "满意度", "score", "Average satisfaction answer (1–5)."),
+    "visitor_satisfaction": ("Visitor satisfaction", "观众满意度", "score",
+                             "Average satisfaction answer (1–5) of visitors: one answer per visitor and survey."),
+    "exhibitor_satisfaction": ("Exhibitor satisfaction", "展商满意度", "score",
+                               "Average satisfaction answer (1–5) of exhibitors: one answer per exhibitor and "
+                               "survey."),
     "booth_area_sold": ("Booth area sold", "已售展位面积", "m2", "Area of sold booths."),
     "booth_revenue": ("Booth revenue", "展位收入", "currency", "Price of sold booths."),
 }
@@ -121,9 +125,16 @@ def compute(edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         M.deleted_at.is_(None), M.status.in_(("accepted", "held")), M.edition_id.in_(edition_ids)).group_by(M.edition_id))
     held = _grouped(select(M.edition_id, func.count()).where(
         M.deleted_at.is_(None), M.status == "held", M.edition_id.in_(edition_ids)).group_by(M.edition_id))
-    satisfaction = {eid: (avg, n) for eid, avg, n in sess.execute(
-        select(SurveyAnswer.edition_id, func.avg(SurveyAnswer.satisfaction), func.count())
-        .where(SurveyAnswer.edition_id.in_(edition_ids)).group_by(SurveyAnswer.edition_id))}
+    # one answer per respondent and survey (edition, phase): the latest, should older data hold several
+    latest: dict[tuple, tuple[str, int]] = {}
+    for eid, respondent, rid, pid, phase, value in sess.execute(
+            select(SurveyAnswer.edition_id, SurveyAnswer.respondent, SurveyAnswer.registration_id,
+                   SurveyAnswer.participation_id, SurveyAnswer.phase, SurveyAnswer.satisfaction)
+            .where(SurveyAnswer.edition_id.in_(edition_ids)).order_by(SurveyAnswer.created_at, SurveyAnswer.id)):
+        latest[(eid, rid, pid, phase)] = (respondent, value)
+    answers: dict[tuple, list[int]] = defaultdict(list)
+    for (eid, *_), (respondent, value) in latest.items():
+        answers[(eid, respondent)].append(value)
     B = ExhibitionBooth
     booths = {eid: (area, price) for eid, area, price in sess.execute(
         select(B.edition_id, func.coalesce(func.sum(B.area), 0), func.coalesce(func.sum(B.price), 0))
@@ -138,7 +149,7 @@ def compute(edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         seen_before = set().union(*(past_attendees[x] for x in earlier[eid])) if earlier[eid] else set()
         prev = previous[eid]
         rebooking = _ratio(len(companies[prev] & companies[eid]), len(companies[prev])) if prev else None
-        avg, _n = satisfaction.get(eid, (None, 0))
+        by_visitors, by_exhibitors = answers[(eid, "visitor")], answers[(eid, "exhibitor")]
         area, revenue = booths.get(eid, (0, 0))
         out[eid] = {
             "exhibitors": n_exh,
@@ -152,7 +163,8 @@ def compute(edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
             "churn_rate": round(1 - rebooking, 4) if rebooking is not None else None,
             "leads_per_exhibitor": _ratio(leads.get(eid, 0), n_exh),
             "meetings_per_exhibitor": _ratio(meetings.get(eid, 0), n_exh),
-            "satisfaction": round(float(avg), 2) if avg is not None else None,
+            "visitor_satisfaction": round(sum(by_visitors) / len(by_visitors), 2) if by_visitors else None,
+            "exhibitor_satisfaction": round(sum(by_exhibitors) / len(by_exhibitors), 2) if by_exhibitors else None,
             "booth_area_sold": float(area or 0),
             "booth_revenue": float(revenue or 0),
             # supporting figures
@@ -160,7 +172,9 @@ def compute(edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
             "hot_leads": hot.get(eid, 0),
             "meetings": meetings.get(eid, 0),
             "meetings_held": held.get(eid, 0),
-            "survey_answers": satisfaction.get(eid, (None, 0))[1],
+            "survey_answers": len(by_visitors) + len(by_exhibitors),
+            "visitor_survey_answers": len(by_visitors),
+            "exhibitor_survey_answers": len(by_exhibitors),
             "previous_edition_id": str(prev) if prev else None,
         }
     return out

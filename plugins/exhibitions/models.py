@@ -90,6 +90,11 @@ class ExhibitionBooth(Base, Record):
     status: Mapped[str] = mapped_column(String(20), default="available", index=True, doc="available → reserved → sold: reserved when a participation takes it, sold once the exhibitor has paid.")
     participation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("exhibitions_participation.id", ondelete="SET NULL"), nullable=True, index=True)
+    #: The purchase (a done core interaction of kind ``purchase`` on the exhibitor company) that sold the
+    #: booth: written once when the participation is paid, so later moves do not charge it again.
+    purchase_interaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("interaction.id", ondelete="SET NULL"), nullable=True,
+        doc="The purchase on the buying company's history that sold the booth; null until it is paid for.")
 
     __table_args__ = (UniqueConstraint("edition_id", "number"),)
 
@@ -124,6 +129,12 @@ class VisitorRegistration(Base, Record):
     badge_code: Mapped[str] = mapped_column(String(40), unique=True, doc="The code printed on the visitor's badge, unique across editions; gates and booths scan it.")
     status: Mapped[str] = mapped_column(String(20), default="registered", index=True, doc="Registered, or cancelled.")
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, doc="When the visitor registered (UTC, ISO 8601).")
+    #: ``email`` and ``phone`` normalised (``services.email_key``/``phone_key``): how a returning visitor
+    #: is found again, within the edition and across editions.
+    email_key: Mapped[str] = mapped_column(String(254), default="", index=True)
+    phone_key: Mapped[str] = mapped_column(String(40), default="", index=True)
+    #: When the buyer was told of the exhibitors matching their interests (once per registration).
+    matches_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     visitor: Mapped[Customer] = relationship(Customer, foreign_keys=[visitor_id])
 

@@ -18,7 +18,8 @@ def _registrations(person):
 def personal_data() -> list[PersonalData]:
     return [
         PersonalData(VisitorRegistration, lambda p: VisitorRegistration.visitor_id.in_(p.customer_ids),
-                     fields=("company_name", "job_title", "email", "phone"), email="email", customer="visitor_id",
+                     fields=("company_name", "job_title", "email", "phone", "email_key", "phone_key"), email="email",
+                     customer="visitor_id",
                      description="Registrations: contact details erased; category, interests, intent, badge kept."),
         PersonalData(CheckIn, lambda p: CheckIn.registration_id.in_(_registrations(p)),
                      description="Gate scans (exported; times and gates kept for attendance figures)."),

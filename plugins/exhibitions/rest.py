@@ -39,9 +39,11 @@ class LeadCaptureOut(S.LeadOut):
 
 
 class MatchesSentOut(Schema):
-    exhibitors = fields.Integer()
-    notified = fields.Integer()
-    buyers = fields.Integer()
+    exhibitors = fields.Integer(metadata={"description": "Booked exhibitors with at least one matching buyer."})
+    notified = fields.Integer(metadata={"description": "Exhibitor users notified now (each exhibitor once)."})
+    buyers = fields.Integer(metadata={"description": "Professional buyers registered (cancelled ones not counted)."})
+    buyers_notified = fields.Integer(metadata={"description": "Buyers told of their matching exhibitors now "
+                                                              "(each buyer once)."})
 
 
 class FollowUpsOut(Schema):
@@ -87,7 +89,8 @@ def blueprints() -> list[Blueprint]:
         filter_schema=S.RegistrationFilter, sortable=svc.REGISTRATION_SORT)
     leads = _crud(
         "leads", "/leads", "Leads (展位线索): badges scanned at a booth. POST with the same badge again returns "
-                           "the same lead (new=false). Visitor fields follow the edition's setting.",
+                           "the same lead (200, new=false; 201 when created). Visitor fields follow the "
+                           "edition's setting.",
         list_=svc.list_leads, get=svc.get_lead, create=_capture, update=svc.update_lead,
         delete=svc.delete_lead, restore=svc.restore_lead, out=LeadCaptureOut, create_schema=S.LeadCreate,
         update_schema=S.LeadUpdate, filter_schema=S.LeadFilter, sortable=svc.LEAD_SORT)
@@ -95,9 +98,10 @@ def blueprints() -> list[Blueprint]:
 
 
 def _capture(actor, data):
+    """201 with ``new: true`` for a lead captured now; 200 with ``new: false`` for the badge captured before."""
     view, new = svc.capture_lead(actor, data)
     view.new = new
-    return view
+    return view, 201 if new else 200
 
 
 def _actions() -> Blueprint:
@@ -297,8 +301,27 @@ def _actions() -> Blueprint:
     @blp.route("/surveys", methods=["POST"])
     @blp.doc(**body_doc(S.SurveyCreate))
     @blp.response(201, S.SurveyOut)
+    @blp.alt_response(200, schema=S.SurveyOut, description="The respondent had answered this survey: the answer "
+                                                           "is replaced.")
     def survey():
-        """A satisfaction answer (also written to the respondent's timeline)"""
-        return svc.submit_survey(current_user, json_body())
+        """A satisfaction answer (also written to the respondent's timeline); one per respondent and survey"""
+        answer, new = svc.record_survey(current_user, json_body())
+        return answer, 201 if new else 200
+
+    @blp.route("/surveys")
+    @blp.arguments(list_args_schema(S.SurveyFilter, sorted(svc.SURVEY_SORT)), location="query", as_kwargs=False)
+    @blp.response(200, S.SurveyOut(many=True), headers={"Link": LINK_HEADER})
+    @blp.paginate(max_page_size=MAX_PAGE_SIZE)
+    def surveys(_args, pagination_parameters):
+        """Survey answers you may see (organiser staff: all; an exhibitor: its own), newest first"""
+        args, paging = list_query(pagination_parameters)
+        sort = args.pop("sort", None)
+        return served(pagination_parameters, svc.list_surveys(current_user, args, page=paging, sort=sort))
+
+    @blp.route("/surveys/<uuid:answer_id>")
+    @blp.response(200, S.SurveyOut)
+    def survey_answer(answer_id):
+        """One survey answer"""
+        return svc.get_survey(current_user, answer_id)
 
     return blp

@@ -5,7 +5,7 @@ the same schemas and dumps records with the output ones.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from core.schemas import BoundedList, Money, RecordOut, StrictSchema
 from plugins.exhibitions import labels as L
@@ -126,6 +126,20 @@ class ExhibitorUserLink(StrictSchema):
 
 # --- registrations -----------------------------------------------------------------------------------
 
+def _trimmed_contact(data, *, drop_empty: bool):
+    """Spreadsheets carry stray spaces: ``email`` and ``phone`` are trimmed before they are checked (a
+    blank one on a new registration is as if not given)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for key in ("email", "phone"):
+        if isinstance(data.get(key), str):
+            data[key] = data[key].strip()
+            if drop_empty and not data[key]:
+                del data[key]
+    return data
+
+
 class RegistrationCreate(StrictSchema):
     edition_id = fields.UUID(required=True)
     visitor_id = fields.UUID(metadata={"description": "An existing person customer; or give `name` to create one."})
@@ -154,6 +168,10 @@ class RegistrationCreate(StrictSchema):
                                metadata={"description": "Generated when omitted."})
     registered_at = fields.AwareDateTime(metadata={"description": "When the visitor registered (UTC, ISO 8601)."})
 
+    @pre_load
+    def trim(self, data, **kwargs):
+        return _trimmed_contact(data, drop_empty=True)
+
     @validates_schema
     def who(self, data, **kwargs):
         if not data.get("visitor_id") and not data.get("name"):
@@ -170,6 +188,10 @@ class RegistrationUpdate(StrictSchema):
     interests = category_list()
     purchase_intent = fields.String(validate=one_of(L.PURCHASE_INTENT))
     version = fields.Integer(required=True)
+
+    @pre_load
+    def trim(self, data, **kwargs):
+        return _trimmed_contact(data, drop_empty=False)
 
 
 class RegistrationFilter(StrictSchema):
@@ -282,6 +304,15 @@ class SurveyCreate(StrictSchema):
         if bool(data.get("registration_id")) == bool(data.get("participation_id")):
             raise ValidationError("Give exactly one of registration_id (a visitor) or participation_id "
                                   "(an exhibitor).", "registration_id")
+
+
+class SurveyFilter(StrictSchema):
+    edition_id = fields.UUID()
+    respondent = fields.String(validate=one_of(L.SURVEY_RESPONDENT),
+                               metadata={"description": "Only visitors' or only exhibitors' answers."})
+    phase = fields.String(validate=one_of(L.SURVEY_PHASE))
+    registration_id = fields.UUID()
+    participation_id = fields.UUID()
 
 
 class MatchArgs(StrictSchema):
@@ -451,3 +482,4 @@ class SurveyOut(Schema):
     comment = fields.String()
     interaction_id = fields.UUID(allow_none=True)
     created_at = fields.DateTime()
+    updated_at = fields.DateTime()

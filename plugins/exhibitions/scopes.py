@@ -9,7 +9,7 @@ participations and registrations of customers they can see.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select, true
+from sqlalchemy import and_, exists, or_, select, true
 
 from core.models import Customer
 from plugins.exhibitions import labels as L
@@ -58,7 +58,9 @@ def public(actor):
 
 def booth_scope(actor):
     if actor.role == L.EXHIBITOR:
-        return ExhibitionBooth.participation_id.in_(_own_participations(actor))
+        # its own booths, and those still free to book (never another exhibitor's)
+        return or_(ExhibitionBooth.participation_id.in_(_own_participations(actor)),
+                   and_(ExhibitionBooth.status == "available", ExhibitionBooth.participation_id.is_(None)))
     return staff_or_readers(actor)
 
 
@@ -92,6 +94,14 @@ def lead_scope(actor):
     return None
 
 
+def survey_scope(actor):
+    if actor.role == L.ORGANISER:
+        return true()
+    if actor.role == L.EXHIBITOR:
+        return SurveyAnswer.participation_id.in_(_own_participations(actor))
+    return None
+
+
 def meeting_scope(actor):
     if actor.role == L.ORGANISER:
         return true()
@@ -111,5 +121,5 @@ SCOPES = {
     ExhibitionLead: lead_scope,
     ExhibitionMeeting: meeting_scope,
     ExhibitionInvitation: organiser_only,
-    SurveyAnswer: organiser_only,
+    SurveyAnswer: survey_scope,
 }

@@ -12,10 +12,12 @@ A record outside the caller's scope is NotFound.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +32,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.records import FieldSpec, FilterSpec, RecordSpec
 from core.models import Customer, Interaction, User
 from core.services import audit, common, customers, interactions, paging, workflow
+from core.services.bulk import BulkRow
 from core.services.notifications import notify
 from core.services.permissions import require_actor, require_role, visibility
 from plugins.exhibitions import bulk
@@ -46,6 +49,15 @@ STAFF = ("admin", L.ORGANISER)
 READERS = ("admin", L.ORGANISER, "manager", "rep")
 ALL_VISITOR_FIELDS = L.values(L.VISITOR_FIELD)
 INTENT_WEIGHT = {"high": 3, "medium": 2, "low": 1, "none": 0}
+#: a phone number written without a country code is taken to be this country's (China)
+DEFAULT_COUNTRY_CODE = "86"
+#: how far before the first and after the last show day (local dates at the venue) a lead may be captured
+#: or a meeting held: move-in day, pre-show appointments, the day after
+DATE_MARGIN = timedelta(days=3)
+#: a meeting takes this long: a buyer or an exhibitor holds one accepted meeting per slot
+MEETING_SLOT = timedelta(minutes=30)
+#: a capture time a little ahead of the server's clock is a scanner's clock drifting, not the future
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 # --- who is who --------------------------------------------------------------------------------------
@@ -150,6 +162,73 @@ def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, oc
         "customer_id": str(customer_id), "kind": kind, "subject": subject[:200], "notes": notes,
         "direction": "inbound", "status": "done", "occurred_at": (occurred_at or utcnow()).isoformat()},
         source=SOURCE)
+
+
+# --- returning visitors ------------------------------------------------------------------------------
+
+def email_key(raw: str | None) -> str:
+    """An e-mail address as a returning visitor is found by: trimmed, lower-case ("" for none)."""
+    return (raw or "").strip().lower()[:254]
+
+
+def phone_key(raw: str | None, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
+    """A phone number as a returning visitor is found by: ``+<country code><number>``, digits only, however
+    it was written (``+86 138-0013-8000``, ``0086 13800138000``, ``13800138000`` are one number; a national
+    trunk ``0`` is dropped: ``021 5555 0000`` is ``+862155550000``). A number without a country code is
+    taken to be ``country_code``'s. "" for none, or for fewer than five digits."""
+    text = (raw or "").strip()
+    digits = re.sub(r"\D", "", text)
+    if len(digits) < 5:
+        return ""
+    if text.startswith("+"):
+        full = digits
+    elif digits.startswith("00"):
+        full = digits[2:]
+    elif digits.startswith(country_code) and len(digits) >= len(country_code) + 10:
+        full = digits  # written with the country code but without the "+"
+    else:
+        full = country_code + (digits[1:] if digits.startswith("0") else digits)
+    if full.startswith(country_code + "0"):  # +86 (0)21 …
+        full = country_code + full[len(country_code) + 1:]
+    return ("+" + full)[:40]
+
+
+class _Returning:
+    """Finds returning visitors by normalised e-mail or phone among the live registrations of every edition
+    (and among the visitors an import is adding, once :meth:`add` has been told of them). E-mail first; a
+    phone number matches only a person whose e-mail does not contradict it (none on one side, or the same),
+    so colleagues sharing a switchboard number with their own addresses stay different people. When several
+    people share a key, the one registered first wins."""
+
+    def __init__(self, email_keys: Iterable[str], phone_keys: Iterable[str]):
+        self.by_email: dict[str, uuid.UUID] = {}
+        self.by_phone: dict[str, list[tuple[str, uuid.UUID]]] = {}
+        emails, phones = sorted({k for k in email_keys if k}), sorted({k for k in phone_keys if k})
+        rows = []
+        R = VisitorRegistration
+        base = (select(R.visitor_id, R.email_key, R.phone_key).join(Customer, Customer.id == R.visitor_id)
+                .where(R.deleted_at.is_(None), Customer.deleted_at.is_(None), Customer.kind == "person"))
+        for keys, column in ((emails, R.email_key), (phones, R.phone_key)):
+            for start in range(0, len(keys), 900):
+                rows += db.session().execute(base.where(column.in_(keys[start:start + 900]))
+                                             .order_by(R.registered_at, R.id)).all()
+        for vid, ek, pk in rows:
+            self.add(vid, ek, pk)
+
+    def add(self, visitor_id: uuid.UUID, ek: str, pk: str) -> None:
+        if ek:
+            self.by_email.setdefault(ek, visitor_id)
+        if pk and (ek, visitor_id) not in self.by_phone.get(pk, []):
+            self.by_phone.setdefault(pk, []).append((ek, visitor_id))
+
+    def find(self, ek: str, pk: str) -> tuple[uuid.UUID | None, str | None]:
+        """The returning visitor of these keys and the field that found them (``email``/``phone``)."""
+        if ek and ek in self.by_email:
+            return self.by_email[ek], "email"
+        for known_email, vid in self.by_phone.get(pk, []) if pk else []:
+            if not ek or not known_email:
+                return vid, "phone"
+        return None, None
 
 
 # --- shows: declared once (core.records), the organiser's staff keep them ---------------------------
@@ -269,7 +348,13 @@ def update_booth(actor, booth_id, data) -> ExhibitionBooth:
     require_staff(actor)
     booth = get_booth(actor, booth_id)
     edition = db.session().get(ExhibitionEdition, booth.edition_id)
-    return _update(actor, booth, S.BoothUpdate, data, check=lambda values: _check_hall(edition, values))
+
+    def check(values):
+        _check_hall(edition, values)
+        if booth.status == "sold" and "price" in values and values["price"] != booth.price:
+            raise Conflict("The booth is sold: its price is what the exhibitor paid.", fields={"price": [
+                f"The booth is sold at {booth.price:.2f}; its price no longer changes."]})
+    return _update(actor, booth, S.BoothUpdate, data, check=check)
 
 
 def delete_booth(actor, booth_id) -> None:
@@ -413,11 +498,55 @@ def _booths_of(participation: ExhibitorParticipation) -> list[ExhibitionBooth]:
         ExhibitionBooth.participation_id == participation.id, ExhibitionBooth.deleted_at.is_(None))))
 
 
-def _set_booth(actor, booth: ExhibitionBooth, status: str, participation_id: uuid.UUID | None) -> None:
-    changes = common.apply_changes(booth, {"status": status, "participation_id": participation_id})
+def _set_booth(actor, booth: ExhibitionBooth, status: str, participation_id: uuid.UUID | None, **more) -> None:
+    changes = common.apply_changes(booth, {"status": status, "participation_id": participation_id, **more})
     db.session().flush()
     if changes:
         audit.record_change(actor, "updated", booth, changes)
+
+
+PAID = ("paid", "arrived", "attended")
+
+
+def booths_to_charge(company_id: uuid.UUID, booths: list[ExhibitionBooth]) -> list[ExhibitionBooth]:
+    """The booths a paying company has not been charged for yet: those without a purchase, or whose
+    purchase is another company's (a booth released and sold again). A participation cancelled and paid
+    again keeps its booths' purchase: it is not charged twice."""
+    ids = {b.purchase_interaction_id for b in booths if b.purchase_interaction_id is not None}
+    owners = dict(db.session().execute(select(Interaction.id, Interaction.customer_id)
+                                       .where(Interaction.id.in_(ids))).all()) if ids else {}
+    return [b for b in booths if owners.get(b.purchase_interaction_id) != company_id]
+
+
+def booth_purchase(edition: ExhibitionEdition, booths: list[ExhibitionBooth]) -> dict | None:
+    """The purchase (core interaction values, kind ``purchase``) that ``booths`` being paid for makes, or
+    None when they cost nothing (a complimentary booth is no purchase)."""
+    total = sum((b.price or 0 for b in booths), Decimal("0"))
+    if not booths or total <= 0:
+        return None
+    area = sum((b.area or 0 for b in booths), Decimal("0"))
+    n = len(booths)
+    return {"kind": "purchase", "direction": "inbound", "status": "done", "amount": str(total),
+            "subject": f"Booth{'s' if n > 1 else ''} at {edition.name}: {n} booth{'s' if n > 1 else ''}, "
+                       f"{float(area):g} m²"[:200],
+            "notes": "; ".join(f"{b.number}" + (f" (hall {b.hall})" if b.hall else "") + f": {float(b.area):g} m², "
+                               f"{b.price:.2f}" for b in sorted(booths, key=lambda b: b.number))}
+
+
+def _sell(actor, participation: ExhibitorParticipation, booths: list[ExhibitionBooth]) -> None:
+    """Mark ``booths`` sold to a paying participation; those not yet charged to its company are one
+    purchase on the company's history (through the core's interactions, so its lifecycle stage, level
+    and analytics follow), which each of them remembers."""
+    due = booths_to_charge(participation.company_id, booths)
+    values = booth_purchase(db.session().get(ExhibitionEdition, participation.edition_id), due)
+    purchase = None
+    if values is not None:
+        purchase = interactions.record_on_behalf(actor, {
+            **values, "customer_id": str(participation.company_id), "occurred_at": utcnow().isoformat()},
+            source=SOURCE)
+    for booth in booths:
+        more = {"purchase_interaction_id": purchase.id} if purchase is not None and booth in due else {}
+        _set_booth(actor, booth, "sold", participation.id, **more)
 
 
 def _release_booths(actor, participation: ExhibitorParticipation) -> None:
@@ -437,9 +566,8 @@ def change_participation_status(actor, participation_id, data) -> ExhibitorParti
     workflow.transition(actor, PARTICIPATION, participation, to, reason=values["reason"], argument="to")
     if to == "cancelled":
         _release_booths(actor, participation)
-    elif to in ("paid", "arrived", "attended"):
-        for booth in _booths_of(participation):
-            _set_booth(actor, booth, "sold", participation.id)
+    elif to in PAID:
+        _sell(actor, participation, _booths_of(participation))
     if to in TIMELINE_STATES:
         edition = db.session().get(ExhibitionEdition, participation.edition_id)
         _timeline(actor, participation.company_id, L.KIND_PARTICIPATION,
@@ -462,8 +590,10 @@ def assign_booth(actor, participation_id, data) -> ExhibitionBooth:
         raise ValidationFailed(fields={"status": ["The participation is cancelled."]})
     if booth.participation_id not in (None, participation.id):
         raise Conflict("The booth is taken by another exhibitor.", fields={"booth_id": ["Already taken."]})
-    _set_booth(actor, booth, "sold" if participation.status in ("paid", "arrived", "attended") else "reserved",
-               participation.id)
+    if participation.status in PAID:
+        _sell(actor, participation, [booth])   # a booth added after payment is its own purchase
+    else:
+        _set_booth(actor, booth, "reserved", participation.id)
     return booth
 
 
@@ -498,7 +628,10 @@ def get_registration(actor, registration_id, *, deleted=False) -> VisitorRegistr
     return _get(actor, VisitorRegistration, registration_id, "registration", deleted=deleted)
 
 
-def _visitor(actor, values: dict) -> Customer:
+def _visitor(actor, values: dict) -> tuple[Customer, str]:
+    """The visitor of a registration and the field that named them: the person customer ``visitor_id``
+    names; else a returning visitor found by e-mail or phone (:class:`_Returning`); else a new person
+    customer by ``name``."""
     if values.get("visitor_id"):
         try:
             visitor = customers.get(actor, values["visitor_id"])
@@ -506,13 +639,19 @@ def _visitor(actor, values: dict) -> Customer:
             raise ValidationFailed(fields={"visitor_id": ["No customer with this id."]}) from None
         if visitor.kind != "person":
             raise ValidationFailed(fields={"visitor_id": ["A visitor is a person customer."]})
-        return visitor
+        return visitor, "visitor_id"
+    ek, pk = email_key(values.get("email")), phone_key(values.get("phone"))
+    vid, found_by = _Returning([ek], [pk]).find(ek, pk)
+    if vid is not None:
+        return db.session().get(Customer, vid), found_by
     return customers.create(actor, {"kind": "person", "name": values["name"], "region": values.get("region"),
-                                    "source": "exhibition"})
+                                    "source": "exhibition"}), "visitor_id"
 
 
 def create_registration(actor, data) -> VisitorRegistration:
-    """Register a visitor (an existing person customer, or a new one by name) for an edition."""
+    """Register a visitor (an existing person customer, a returning visitor recognised by e-mail or phone,
+    or a new one by name) for an edition. A visitor already registered for it is a 409 naming the field
+    that found them."""
     require_staff(actor)
     values = common.validate(S.RegistrationCreate, data)
     edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
@@ -522,14 +661,17 @@ def create_registration(actor, data) -> VisitorRegistration:
     badge = values.get("badge_code") or new_badge_code()
     if db.session().scalar(select(VisitorRegistration.id).where(VisitorRegistration.badge_code == badge)):
         raise Conflict("This badge code is already in use.", fields={"badge_code": ["Already in use."]})
-    visitor = _visitor(actor, values)
-    if db.session().scalar(select(VisitorRegistration.id).where(VisitorRegistration.edition_id == edition.id,
-                                                                VisitorRegistration.visitor_id == visitor.id)):
-        raise Conflict("This visitor is already registered for this edition.",
-                       fields={"visitor_id": ["Already registered."]})
+    visitor, found_by = _visitor(actor, values)
+    existing = db.session().scalar(select(VisitorRegistration).where(VisitorRegistration.edition_id == edition.id,
+                                                                    VisitorRegistration.visitor_id == visitor.id))
+    if existing is not None:
+        raise Conflict(f"This visitor is already registered for this edition (badge {existing.badge_code}).",
+                       fields={found_by: [f"Already registered for this edition (badge {existing.badge_code})."]})
     for key in ("visitor_id", "name", "region", "badge_code"):
         values.pop(key, None)
-    registration = VisitorRegistration(**values, visitor_id=visitor.id, badge_code=badge)
+    registration = VisitorRegistration(**values, visitor_id=visitor.id, badge_code=badge,
+                                       email_key=email_key(values.get("email")),
+                                       phone_key=phone_key(values.get("phone")))
     _created(actor, registration, REGISTRATION_AUDITED)
     _mark_invitations_registered(edition.id, [visitor.id])
     _timeline(actor, visitor.id, L.KIND_REGISTRATION, f"Registered for {edition.name} ({registration.category})",
@@ -554,6 +696,10 @@ def update_registration(actor, registration_id, data) -> VisitorRegistration:
     def check(values):
         if values.get("company_id"):
             _company(actor, values["company_id"], "company_id")
+        if "email" in values:
+            values["email_key"] = email_key(values["email"])
+        if "phone" in values:
+            values["phone_key"] = phone_key(values["phone"])
     return _update(actor, registration, S.RegistrationUpdate, data, check=check)
 
 
@@ -643,8 +789,18 @@ def _import_rows(user, edition, rows: list[dict]) -> ImportResult:
             problems[f"registrations.{i}.visitor_id"] = ["A visitor is a person customer."]
     if problems:
         raise ValidationFailed("Some rows are invalid; nothing was imported.", fields=problems)
+    # returning visitors: rows without visitor_id are matched by e-mail or phone (earlier editions, this
+    # one, and the rows before them in this import)
+    keys = [(email_key(r.get("email")), phone_key(r.get("phone"))) for r in rows]
+    returning = _Returning([ek for ek, _ in keys], [pk for _, pk in keys])
+    matched = {}
+    for i, r in enumerate(rows):
+        if not r.get("visitor_id"):
+            vid, _ = returning.find(*keys[i])
+            if vid is not None:
+                matched[i] = vid
     already = {}
-    ids = list(known)
+    ids = list(set(known) | set(matched.values()))
     for start in range(0, len(ids), 900):
         already.update({vid: (rid, code) for rid, vid, code in sess.execute(
             select(VisitorRegistration.id, VisitorRegistration.visitor_id, VisitorRegistration.badge_code)
@@ -652,11 +808,14 @@ def _import_rows(user, edition, rows: list[dict]) -> ImportResult:
                    VisitorRegistration.visitor_id.in_(ids[start:start + 900])))})
     now = utcnow()
     new_customers, new_regs, result = [], [], ImportResult()
-    seen_visitors: set = set()
+    conflicts: dict[str, list[str]] = {}
     for i, r in enumerate(rows):
-        vid = r.get("visitor_id")
-        if vid in already or (vid and vid in seen_visitors):
-            rid, code = already.get(vid, (None, None))
+        ek, pk = keys[i]
+        vid = r.get("visitor_id") or matched.get(i)
+        if vid is None:
+            vid, _ = returning.find(ek, pk)  # a visitor added by an earlier row of this import
+        if vid in already:
+            rid, code = already[vid]
             result.existing += 1
             result.registrations.append({"index": i, "registration_id": rid, "visitor_id": vid,
                                          "badge_code": code, "created": False})
@@ -667,8 +826,10 @@ def _import_rows(user, edition, rows: list[dict]) -> ImportResult:
                                   "source": "exhibition", "owner_id": user.id, "stage": "potential",
                                   "level": "none", "level_pinned": False, "notes": "", "version": 1,
                                   "created_at": now, "updated_at": now})
-        seen_visitors.add(vid)
+        returning.add(vid, ek, pk)
         code = r.get("badge_code")
+        if code and code in taken:
+            conflicts[f"registrations.{i}.badge_code"] = ["Already in use."]
         while not code or code in taken:
             code = new_badge_code()
         taken.add(code)
@@ -678,11 +839,14 @@ def _import_rows(user, edition, rows: list[dict]) -> ImportResult:
                "phone": r.get("phone", ""), "category": r["category"], "interests": r["interests"],
                "purchase_intent": r["purchase_intent"], "source": r["source"], "badge_code": code,
                "status": "registered", "registered_at": r.get("registered_at") or now, "version": 1,
-               "created_at": now, "updated_at": now}
+               "created_at": now, "updated_at": now, "email_key": ek, "phone_key": pk, "matches_sent_at": None}
         new_regs.append(reg)
+        already[vid] = (reg["id"], code)
         result.created += 1
         result.registrations.append({"index": i, "registration_id": reg["id"], "visitor_id": vid,
                                      "badge_code": code, "created": True})
+    if conflicts:
+        raise Conflict("Some badge codes are already in use; nothing was imported.", fields=conflicts)
     rec = bulk.BulkRecorder(user)
     bulk.add_created(rec, Customer, new_customers, ("kind", "name", "source"))
     bulk.add_created(rec, VisitorRegistration, new_regs, ("edition_id", "visitor_id", "category", "badge_code"))
@@ -913,6 +1077,26 @@ def _registration_by_badge(edition_id: uuid.UUID, badge_code: str, field_name: s
     return reg
 
 
+def check_show_time(edition: ExhibitionEdition, instant: datetime | None, field_name: str, *,
+                    not_after: datetime | None = None) -> None:
+    """A lead's capture or a meeting's time must fall on the edition's show days (local dates at the
+    venue) give or take ``DATE_MARGIN``; ``not_after``: nor later than that (a capture is never ahead
+    of the clock, give or take ``CLOCK_SKEW``). 422 naming ``field_name`` otherwise."""
+    if instant is None:
+        return
+    first, last = edition.starts_on - DATE_MARGIN, edition.ends_on + DATE_MARGIN
+    try:
+        day = show_day(edition, instant)
+    except (OverflowError, ValueError):
+        day = None
+    if day is None or not first <= day <= last:
+        message = (f"Must fall within the edition's days give or take {DATE_MARGIN.days} days: {first.isoformat()} "
+                   f"to {last.isoformat()} ({edition.timezone}).")
+        raise ValidationFailed(message, fields={field_name: [message]})
+    if not_after is not None and instant > not_after + CLOCK_SKEW:
+        raise ValidationFailed(fields={field_name: ["Must not be in the future."]})
+
+
 def capture_lead(actor, data) -> tuple[_View, bool]:
     """An exhibitor's staff scan a visitor's badge at the booth. Scanning the same badge again returns the
     lead already captured (nothing is duplicated). Returns the lead and whether it is new."""
@@ -923,6 +1107,8 @@ def capture_lead(actor, data) -> tuple[_View, bool]:
     if participation.status not in BOOKED:
         raise ValidationFailed(fields={"participation_id": [
             f"Only a booked exhibitor captures leads (this one is '{participation.status}')."]})
+    check_show_time(db.session().get(ExhibitionEdition, participation.edition_id), values.get("captured_at"),
+                    "captured_at", not_after=utcnow())
     reg = _registration_by_badge(participation.edition_id, values["badge_code"])
     lead = db.session().scalar(select(ExhibitionLead).where(ExhibitionLead.participation_id == participation.id,
                                                             ExhibitionLead.registration_id == reg.id))
@@ -1045,36 +1231,80 @@ def matches_for_buyer(actor, registration_id, *, limit: int = 20) -> list[_View]
 
 
 def send_matches(actor, edition_id, *, limit: int = 10) -> dict:
-    """Before the show: tell each booked exhibitor's users how many buyers match their offer (once per
-    edition), and emit ``exhibitions_edition.matches_sent`` for mailers serving the buyers' side."""
-    require_staff(actor)
+    """Before the show, tell both sides of their matches, each once per edition: every booked exhibitor's
+    users are notified (``exhibitions.matches``) of how many buyers match their offer; every registered
+    buyer with a matching exhibitor gets the best ``limit`` of them on their timeline (kind
+    ``exhibitions_matches``) and in the event ``exhibitions_registration.matches_sent`` (with the buyer's
+    name, e-mail, phone and badge, for the mailer or SMS gateway that reaches visitors, who have no user
+    account). Ends with the summary event ``exhibitions_edition.matches_sent``."""
+    user = require_staff(actor)
     edition = get_edition(actor, edition_id)
     sess = db.session()
-    buyers = list(sess.execute(select(VisitorRegistration.category, VisitorRegistration.interests,
-                                      VisitorRegistration.purchase_intent)
-                               .where(VisitorRegistration.edition_id == edition.id,
-                                      VisitorRegistration.status == "registered",
-                                      VisitorRegistration.deleted_at.is_(None),
-                                      VisitorRegistration.category.in_(L.PROFESSIONAL))))
-    parts = list(sess.scalars(select(ExhibitorParticipation).where(
-        ExhibitorParticipation.edition_id == edition.id, ExhibitorParticipation.status.in_(BOOKED),
-        ExhibitorParticipation.deleted_at.is_(None))))
+    R = VisitorRegistration
+    buyers = list(sess.execute(select(R.id, R.visitor_id, R.category, R.interests, R.purchase_intent, R.email, R.phone,
+                                      R.badge_code, R.version, R.matches_sent_at, Customer.name)
+                               .join(Customer, Customer.id == R.visitor_id)
+                               .where(R.edition_id == edition.id, R.status == "registered", R.deleted_at.is_(None),
+                                      R.category.in_(L.PROFESSIONAL))
+                               .order_by(R.registered_at, R.id)))
+    parts = list(sess.execute(select(ExhibitorParticipation, Customer.name)
+                              .join(Customer, Customer.id == ExhibitorParticipation.company_id)
+                              .where(ExhibitorParticipation.edition_id == edition.id,
+                                     ExhibitorParticipation.status.in_(BOOKED),
+                                     ExhibitorParticipation.deleted_at.is_(None))
+                              .order_by(Customer.name, ExhibitorParticipation.id)))
     notified = exhibitors = 0
-    for participation in parts:
+    for participation, _name in parts:
         offers = set(participation.categories or [])
-        count = sum(1 for c, i, p in buyers if _score_buyer(offers, c, i, p)[0])
+        count = sum(1 for b in buyers if _score_buyer(offers, b.category, b.interests, b.purchase_intent)[0])
         if not count:
             continue
         exhibitors += 1
-        for user in users_of_company(participation.company_id):
-            if notify(user, "exhibitions.matches", f"{count} buyers at {edition.name} match your offer",
+        for member in users_of_company(participation.company_id):
+            if notify(member, "exhibitions.matches", f"{count} buyers at {edition.name} match your offer",
                       "See them ranked with the reasons under your participation's matches.",
                       record=participation, data={"edition_id": edition.id, "count": count},
                       dedupe_key=f"exhibitions:matches:{participation.id}"):
                 notified += 1
-    audit.record_change(actor, "matches_sent", edition,
-                        payload={"exhibitors": exhibitors, "notified": notified, "buyers": len(buyers)})
-    return {"exhibitors": exhibitors, "notified": notified, "buyers": len(buyers)}
+    now = utcnow()
+    rec = bulk.BulkRecorder(user)
+    entries, told = [], []
+    for b in buyers:
+        if b.matches_sent_at is not None:
+            continue
+        needs = set(b.interests or [])
+        ranked = []
+        for participation, name in parts:
+            common_ = sorted(needs & set(participation.categories or []))
+            if common_:
+                ranked.append((10.0 * len(common_) + (3 if participation.is_key else 0), name, participation, common_))
+        if not ranked:
+            continue
+        ranked.sort(key=lambda t: (-t[0], t[1]))
+        top = ranked[:limit]
+        entries.append(bulk.timeline_row(
+            user, b.visitor_id, L.KIND_MATCHES,
+            f"{len(ranked)} exhibitor{'s' if len(ranked) > 1 else ''} at {edition.name} match your interests",
+            now, "; ".join(f"{name} ({_labels(c)})" for _, name, _, c in top)) | {"direction": "outbound"})
+        told.append(b.id)
+        rec.change("matches_sent", BulkRow(R, {"id": b.id, "version": b.version + 1}),
+                   {"matches_sent_at": (None, now)}, at=now, payload={
+                       "edition_id": edition.id, "edition_name": edition.name, "visitor_id": b.visitor_id,
+                       "name": b.name, "email": b.email, "phone": b.phone, "badge_code": b.badge_code,
+                       "matches": len(ranked),
+                       "exhibitors": [{"participation_id": p.id, "company_name": name, "score": score,
+                                       "common_categories": c} for score, name, p, c in top]})
+    bulk.add_timeline(rec, entries)
+    rec.flush([Interaction])
+    for start in range(0, len(told), 900):
+        sess.execute(update(R).where(R.id.in_(told[start:start + 900]))
+                     .values(matches_sent_at=now, updated_at=now, version=R.version + 1)
+                     .execution_options(synchronize_session=False))
+    if told:
+        sess.expire_all()  # the registrations loaded in this session are behind the UPDATE
+    summary = {"exhibitors": exhibitors, "notified": notified, "buyers": len(buyers), "buyers_notified": len(told)}
+    audit.record_change(actor, "matches_sent", edition, payload=summary)
+    return summary
 
 
 # --- meetings ----------------------------------------------------------------------------------------
@@ -1092,6 +1322,32 @@ def _meeting_views(actor, meetings: list[ExhibitionMeeting]) -> list[_View]:
             for m in meetings]
 
 
+def _check_slot(participation_id: uuid.UUID, registration_id: uuid.UUID, starts_at: datetime | None, *,
+                meeting_id: uuid.UUID | None = None) -> None:
+    """A buyer, and an exhibitor, hold one accepted (or held) meeting per ``MEETING_SLOT``: another one
+    starting less than a slot away is a 409 naming ``starts_at``. The buyer's registration and the
+    exhibitor's participation are locked first (PostgreSQL), so two answers at once cannot both pass."""
+    if starts_at is None:
+        return
+    sess = db.session()
+    sess.execute(select(VisitorRegistration.id).where(VisitorRegistration.id == registration_id).with_for_update())
+    sess.execute(select(ExhibitorParticipation.id).where(ExhibitorParticipation.id == participation_id)
+                 .with_for_update())
+    M = ExhibitionMeeting
+    near = select(M.starts_at).where(M.status.in_(("accepted", "held")), M.deleted_at.is_(None),
+                                     M.starts_at > starts_at - MEETING_SLOT, M.starts_at < starts_at + MEETING_SLOT)
+    if meeting_id is not None:
+        near = near.where(M.id != meeting_id)
+    for side, column, rid in (("buyer", M.registration_id, registration_id),
+                              ("exhibitor", M.participation_id, participation_id)):
+        taken = sess.scalars(near.where(column == rid).limit(1)).first()
+        if taken is not None:
+            slot = int(MEETING_SLOT.total_seconds() // 60)
+            message = (f"The {side} already has an accepted meeting at {taken.astimezone(timezone.utc):%Y-%m-%d %H:%M} "
+                       f"UTC; meetings take {slot} minutes, one at a time.")
+            raise Conflict(message, fields={"starts_at": [message]})
+
+
 def request_meeting(actor, data) -> _View:
     """Book a meeting between an exhibitor and a registered visitor: an exhibitor user for its own
     participation, or organiser staff on a buyer's behalf (the exhibitor's users are told)."""
@@ -1106,6 +1362,9 @@ def request_meeting(actor, data) -> _View:
         raise ValidationFailed(fields={"registration_id": ["No registration with this id in this edition."]})
     if reg.status == "cancelled":
         raise ValidationFailed(fields={"registration_id": ["The visitor's registration is cancelled."]})
+    check_show_time(db.session().get(ExhibitionEdition, participation.edition_id), values.get("starts_at"),
+                    "starts_at")
+    _check_slot(participation.id, reg.id, values.get("starts_at"))
     meeting = ExhibitionMeeting(edition_id=participation.edition_id, participation_id=participation.id,
                                 registration_id=reg.id, requested_by_id=user.id, status="requested",
                                 starts_at=values.get("starts_at"), location=values["location"], notes=values["notes"])
@@ -1140,6 +1399,8 @@ def change_meeting_status(actor, meeting_id, data) -> _View:
     to = values["to"]
     if to in ("accepted", "declined") and not is_staff(user) and meeting.requested_by_id == user.id:
         raise Forbidden("The other side answers a meeting request.")
+    if to == "accepted":
+        _check_slot(meeting.participation_id, meeting.registration_id, meeting.starts_at, meeting_id=meeting.id)
     workflow.transition(actor, MEETING, meeting, to, reason=values["reason"], argument="to")
     if to == "held":
         reg = db.session().get(VisitorRegistration, meeting.registration_id)
@@ -1326,9 +1587,17 @@ def create_follow_ups(actor, edition_id=None, *, now: datetime | None = None) ->
 
 # --- surveys -----------------------------------------------------------------------------------------
 
-def submit_survey(actor, data) -> SurveyAnswer:
+SURVEY_SORT = {"created_at": SurveyAnswer.created_at, "updated_at": SurveyAnswer.updated_at,
+               "satisfaction": SurveyAnswer.satisfaction}
+SURVEY_AUDITED = ["edition_id", "respondent", "phase", "satisfaction"]
+
+
+def record_survey(actor, data) -> tuple[SurveyAnswer, bool]:
     """Store a satisfaction answer (staff for visitors, at kiosks or from the post-show mailing; an
-    exhibitor user for its own participation) and put it on the respondent's timeline."""
+    exhibitor user for its own participation) and put it on the respondent's timeline. A respondent (a
+    visitor's registration, an exhibitor's participation) gives one answer per survey (edition and
+    phase): answering again replaces the answer and its timeline entry. Returns the answer and whether
+    it is new."""
     user = require_staff_or_exhibitor(actor)
     values = common.validate(S.SurveyCreate, data)
     edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
@@ -1337,22 +1606,55 @@ def submit_survey(actor, data) -> SurveyAnswer:
         reg = _ref(actor, VisitorRegistration, values["registration_id"], "registration_id", "registration")
         if reg.edition_id != edition.id:
             raise ValidationFailed(fields={"registration_id": ["Belongs to another edition."]})
-        respondent, customer_id = "visitor", reg.visitor_id
+        respondent, customer_id, who = "visitor", reg.visitor_id, SurveyAnswer.registration_id == reg.id
     else:
         participation = _ref(actor, ExhibitorParticipation, values["participation_id"], "participation_id",
                              "participation")
         if participation.edition_id != edition.id:
             raise ValidationFailed(fields={"participation_id": ["Belongs to another edition."]})
         respondent, customer_id = "exhibitor", participation.company_id
+        who = SurveyAnswer.participation_id == participation.id
+    subject = f"{edition.name} survey ({values['phase']}): satisfaction {values['satisfaction']}/5"
+    answer = db.session().scalars(select(SurveyAnswer).where(
+        SurveyAnswer.edition_id == edition.id, who, SurveyAnswer.phase == values["phase"])
+        .order_by(SurveyAnswer.created_at.desc(), SurveyAnswer.id.desc()).limit(1)).first()
+    if answer is not None:
+        changes = common.apply_changes(answer, {"satisfaction": values["satisfaction"], "comment": values["comment"],
+                                                "submitted_by_id": user.id})
+        entry = db.session().get(Interaction, answer.interaction_id) if answer.interaction_id else None
+        try:
+            if entry is None or entry.deleted_at is not None:
+                raise NotFound("The answer's timeline entry is gone.")
+            interactions.update(actor, entry.id, {"version": entry.version, "subject": subject[:200],
+                                                  "notes": values["comment"]})
+        except NotFound:  # deleted from the timeline, or not the actor's to change: a new entry then
+            answer.interaction_id = _timeline(actor, customer_id, L.KIND_SURVEY, subject, notes=values["comment"]).id
+        db.session().flush()
+        if changes:
+            audit.record_change(actor, "updated", answer, changes)
+        return answer, False
     answer = SurveyAnswer(edition_id=edition.id, respondent=respondent, registration_id=values.get("registration_id"),
                           participation_id=values.get("participation_id"), phase=values["phase"],
                           satisfaction=values["satisfaction"], comment=values["comment"], submitted_by_id=user.id)
-    entry = _timeline(actor, customer_id, L.KIND_SURVEY,
-                      f"{edition.name} survey ({values['phase']}): satisfaction {values['satisfaction']}/5",
-                      notes=values["comment"])
+    entry = _timeline(actor, customer_id, L.KIND_SURVEY, subject, notes=values["comment"])
     answer.interaction_id = entry.id
-    _created(actor, answer, ["edition_id", "respondent", "phase", "satisfaction"])
-    return answer
+    _created(actor, answer, SURVEY_AUDITED)
+    return answer, True
+
+
+def submit_survey(actor, data) -> SurveyAnswer:
+    """:func:`record_survey`, the answer only (GraphQL's ``submitExhibitionSurveyAnswer``)."""
+    return record_survey(actor, data)[0]
+
+
+def list_surveys(actor, filters=None, *, page=common.PageRequest(), sort=None):
+    """The survey answers ``actor`` may see (organiser staff: all; an exhibitor user: its own company's),
+    filtered by edition, respondent, phase, registration, participation; newest first by default."""
+    return _list(actor, SurveyAnswer, S.SurveyFilter, filters, page, sort, SURVEY_SORT, "-created_at")
+
+
+def get_survey(actor, answer_id) -> SurveyAnswer:
+    return _get(actor, SurveyAnswer, answer_id, "survey answer")
 
 
 # --- what the GraphQL layer and the customers' pages ask for, batched --------------------------------
@@ -1429,13 +1731,18 @@ def registration_pages_for_editions(actor, edition_ids: list[uuid.UUID], page: p
                                VisitorRegistration.id)
 
 
-def count_registrations_for_editions(actor, edition_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+def count_registrations_for_editions(actor, edition_ids: list[uuid.UUID], *, live: bool = False
+                                     ) -> dict[uuid.UUID, int]:
+    """How many registrations of each edition ``actor`` may see (the ``visitors`` connection's total);
+    ``live``: only those not cancelled (``visitorCount``, as the ``registrations`` metric counts)."""
     out = {eid: 0 for eid in edition_ids}
     if edition_ids:
-        out.update(dict(db.session().execute(
-            select(VisitorRegistration.edition_id, func.count()).where(
-                visibility(actor, VisitorRegistration), VisitorRegistration.deleted_at.is_(None),
-                VisitorRegistration.edition_id.in_(edition_ids)).group_by(VisitorRegistration.edition_id)).all()))
+        stmt = select(VisitorRegistration.edition_id, func.count()).where(
+            visibility(actor, VisitorRegistration), VisitorRegistration.deleted_at.is_(None),
+            VisitorRegistration.edition_id.in_(edition_ids))
+        if live:
+            stmt = stmt.where(VisitorRegistration.status == "registered")
+        out.update(dict(db.session().execute(stmt.group_by(VisitorRegistration.edition_id)).all()))
     return out
 
 

@@ -152,6 +152,8 @@ PARITY: dict[str, str] = {
     "POST /exhibitions/meetings/{meeting_id}/status": "Mutation.changeExhibitionMeetingStatus",
     "GET /exhibitions/meetings/{meeting_id}/history": "ExhibitionMeeting.history",
     "POST /exhibitions/surveys": "Mutation.submitExhibitionSurveyAnswer",
+    "GET /exhibitions/surveys": "Query.exhibitionSurveyAnswers",
+    "GET /exhibitions/surveys/{answer_id}": "Query.exhibitionSurveyAnswer",
     # --- property service ------------------------------------------------------------------------
     "GET /property-service/requests": "Query.propertyServiceRequests",
     "POST /property-service/requests": "Mutation.createPropertyServiceRequest",

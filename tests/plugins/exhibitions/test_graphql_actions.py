@@ -267,7 +267,7 @@ def test_a_satisfaction_answer_is_stored_over_graphql(booked):
     stored = answer["data"]["submitExhibitionSurveyAnswer"]
     assert (stored["respondent"], stored["phase"], stored["satisfaction"]) == ("VISITOR", "AFTER", 4)
     assert stored["interactionId"] is not None
-    assert ok(booked.api.get(f"{BASE}/editions/{booked.first['id']}/metrics"))["satisfaction"] == 4
+    assert ok(booked.api.get(f"{BASE}/editions/{booked.first['id']}/metrics"))["visitor_satisfaction"] == 4
 
     both = booked.api.graphql(submit, {"input": {"editionId": booked.first["id"], "satisfaction": 2,
                                                  "registrationId": booked.visitors["li"]["id"],
@@ -278,7 +278,7 @@ def test_a_satisfaction_answer_is_stored_over_graphql(booked):
                                                           "participationId": booked.participations["alpha"]["id"]}})
     problem = error(other, "submitExhibitionSurveyAnswer")   # another exhibitor's participation is not beta's to see
     assert problem["code"] == "BAD_USER_INPUT" and list(problem["fields"]) == ["participationId"]
-    assert ok(booked.api.get(f"{BASE}/editions/{booked.first['id']}/metrics"))["satisfaction"] == 4
+    assert ok(booked.api.get(f"{BASE}/editions/{booked.first['id']}/metrics"))["visitor_satisfaction"] == 4
 
 
 IMPORT = """mutation($e: ID!, $rows: [ExhibitionRegistrationImportRowInput!]!) {

@@ -39,7 +39,7 @@ def test_exhibitor_captures_a_lead_and_sees_only_the_allowed_visitor_fields(book
 
 def test_scanning_the_same_badge_again_returns_the_same_lead(booked):
     first = ok(capture(booked, "alpha", "wang"), 201)
-    again = ok(capture(booked, "alpha", "wang", rating="cold"), 201)
+    again = ok(capture(booked, "alpha", "wang", rating="cold"), 200)   # found, not created (issue #19)
     assert again["id"] == first["id"] and again["new"] is False and again["rating"] == "hot"
 
 
@@ -134,7 +134,7 @@ def test_exhibitors_are_ranked_for_a_buyer(booked):
 
 def test_sending_matches_notifies_exhibitor_users_once(booked):
     sent = ok(booked.api.post(f"{BASE}/editions/{booked.first['id']}/matches/send"))
-    assert sent == {"exhibitors": 2, "notified": 2, "buyers": 3}
+    assert sent == {"exhibitors": 2, "notified": 2, "buyers": 3, "buyers_notified": 3}
     assert ok(booked.api.post(f"{BASE}/editions/{booked.first['id']}/matches/send"))["notified"] == 0
     notes = ok(booked.as_("alpha").get("/api/v1/notifications"))
     assert [n["title"] for n in notes] == ["2 buyers at CMF 2025 match your offer"]

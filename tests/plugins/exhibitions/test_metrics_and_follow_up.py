@@ -70,7 +70,8 @@ def test_metrics_registry_serves_the_same_numbers_per_edition(show):
     assert [(r["group"]["edition"], r["value"]) for r in churn] == [(show.second["id"], 0.5)]
     names = {m["name"] for m in ok(show.api.get("/api/v1/metrics"))}
     assert {"exhibitions_show_up_rate", "exhibitions_rebooking_rate", "exhibitions_new_visitor_share",
-            "exhibitions_leads_per_exhibitor", "exhibitions_satisfaction", "exhibitions_booth_revenue"} <= names
+            "exhibitions_leads_per_exhibitor", "exhibitions_visitor_satisfaction", "exhibitions_exhibitor_satisfaction",
+            "exhibitions_booth_revenue"} <= names
 
 
 def test_exhibitors_and_reps_get_no_edition_figures(show):
@@ -198,4 +199,5 @@ def test_survey_answers_go_on_the_timeline_and_into_satisfaction(show):
     assert nobody.status_code == 422 and list(nobody.get_json()["errors"]["json"]) == ["registration_id"]
     timeline = ok(show.api.get(f"/api/v1/customers/{reg['visitor_id']}/timeline"))
     assert [t["notes"] for t in timeline if t["kind"] == "exhibitions_survey"] == ["great"]
-    assert ok(show.api.get(f"{BASE}/editions/{show.first['id']}/metrics"))["satisfaction"] == 4.0
+    metrics = ok(show.api.get(f"{BASE}/editions/{show.first['id']}/metrics"))
+    assert (metrics["visitor_satisfaction"], metrics["exhibitor_satisfaction"]) == (5.0, 3.0)   # never mixed

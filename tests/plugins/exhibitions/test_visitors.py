@@ -77,18 +77,6 @@ def test_import_is_safe_to_send_again(show):
     assert len(listed.get_json()) == 5 and '"total": 5' in listed.headers["X-Pagination"]
 
 
-def test_an_imported_badge_code_already_in_use_is_replaced_by_a_fresh_one(show):
-    register(show, show.first, "First Holder", badge_code="CMF-0001")
-    result = ok(show.api.post(f"{BASE}/editions/{show.first['id']}/registrations/import", json={"registrations": [
-        {"name": "Second Holder", "category": "buyer", "badge_code": "CMF-0001"},
-        {"name": "Own Badge", "category": "buyer", "badge_code": "CMF-0002"}]}))
-    assert result["created"] == 2
-    codes = [r["badge_code"] for r in result["registrations"]]
-    assert codes[0] not in ("CMF-0001", None) and codes[1] == "CMF-0002"
-    listed = ok(show.api.get(f"{BASE}/registrations?edition_id={show.first['id']}&badge_code=CMF-0001"))
-    assert [r["visitor_name"] for r in listed] == ["First Holder"]
-
-
 def test_an_import_and_a_scan_upload_past_the_900_row_chunks_are_safe_to_send_again(show):
     n = 950  # the import reads back in chunks of 900 (SQLite's bound-parameter limit)
     url = f"{BASE}/editions/{show.first['id']}/registrations/import"
