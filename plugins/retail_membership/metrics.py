@@ -5,7 +5,7 @@ period asked for (``from``/``to``; open ends when omitted). Names are prefixed `
 """
 from __future__ import annotations
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, func, or_, select
 
 from core import db
 from core.metrics import Metric, MetricQuery, MetricRow
@@ -59,8 +59,13 @@ def _grouped(query: MetricQuery, stmt, value_of) -> list[MetricRow]:
     return [value_of(row[:-1], {query.group_by: row[-1]}) for row in db.session().execute(stmt)]
 
 
+#: a purchase that still stands: not refunded in full (a sale of 0.00 stands unless refunded, which it cannot be)
+STANDING = or_(RetailPurchase.refunded_total < RetailPurchase.total, RetailPurchase.total == 0)
+
+
 def active_members(query: MetricQuery) -> list[MetricRow]:
-    stmt = _purchases(query, func.count(distinct(RetailPurchase.membership_id)))
+    """Members with a purchase in the period that was not refunded in full."""
+    stmt = _purchases(query, func.count(distinct(RetailPurchase.membership_id))).where(STANDING)
     return _grouped(query, stmt, lambda r, g: MetricRow(value=int(r[0] or 0), group=g))
 
 

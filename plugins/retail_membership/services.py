@@ -898,19 +898,35 @@ def _resolve_member(actor: User, values: dict) -> RetailMembership:
 
 
 def _amounts(values: dict) -> tuple[list[dict], Decimal, Decimal, Decimal]:
+    """The lines with their amounts, the subtotal (their sum), the discount and the total. The lines
+    minus ``discount`` (0 when not sent) must make the total: a total below the lines is not taken for a
+    discount the POS did not send, and either way the 422 on ``total`` shows the two amounts."""
     lines = [{**line, "line_no": i + 1, "amount": (line["unit_price"] * line["quantity"]).quantize(CENT)}
              for i, line in enumerate(values["lines"])]
     total = values["total"].quantize(CENT)
-    if lines:
-        subtotal = sum((line["amount"] for line in lines), Decimal("0"))
-        discount = subtotal - total if values.get("discount") is None else values["discount"].quantize(CENT)
-        if discount < 0 or subtotal - discount != total:
-            raise ValidationFailed(fields={"total": [f"Lines add up to {subtotal}; minus discount {discount} that is "
-                                                     f"{subtotal - discount}, not {total}."]})
+    subtotal = sum((line["amount"] for line in lines), Decimal("0"))
+    if values.get("discount") is None:
+        discount = Decimal("0.00")
+        if subtotal != total:
+            raise ValidationFailed(fields={"total": [f"The lines add up to {subtotal}, not {total} (send a discount "
+                                                     f"as `discount`)."]})
     else:
-        discount = (values.get("discount") or Decimal("0")).quantize(CENT)
-        subtotal = total + discount
+        discount = values["discount"].quantize(CENT)
+        if subtotal - discount != total:
+            raise ValidationFailed(fields={"total": [f"The lines add up to {subtotal}; minus the discount of "
+                                                     f"{discount} that is {subtotal - discount}, not {total}."]})
     return lines, subtotal, discount, total
+
+
+#: how far ahead of the server's clock a POS may date a sale or a refund (clocks drift a little)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_ahead(at: datetime, field: str = "occurred_at") -> None:
+    """Refuse (422 on ``field``) a moment more than :data:`CLOCK_SKEW` ahead of now."""
+    now = utcnow()
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed(fields={field: [f"{at.isoformat()} is in the future (it is {now:%Y-%m-%d %H:%M} UTC)."]})
 
 
 def _iso(value: datetime) -> str:
@@ -951,6 +967,7 @@ def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None
     store = _resolve_store(values)
     _may_sell_at(user, store)
     sess = db.session()
+    _not_ahead(values["occurred_at"])
     lines, subtotal, discount, total = _amounts(values)
     member = _resolve_member(user, values)
     if (existing := _recorded(user, store, member, values["pos_transaction_id"], total)) is not None:
@@ -1105,6 +1122,11 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
     sess = db.session()
     if (existing := _refunded(purchase, values)) is not None:
         return existing, False
+    if values.get("occurred_at") is not None:
+        _not_ahead(values["occurred_at"])
+        if values["occurred_at"] < purchase.occurred_at:
+            raise ValidationFailed(fields={"occurred_at": [
+                f"The refund cannot be before the sale ({purchase.occurred_at.isoformat()})."]})
     member = sess.get(RetailMembership, purchase.membership_id)
     lock_member(member.id)
     # a retry sent while the first was in flight waited for the lock: the first is committed now
