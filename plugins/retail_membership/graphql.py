@@ -177,7 +177,7 @@ def register_types(registry) -> None:
         coupon_code: Optional[str] = strawberry.field(description="The member's single-use coupon code; null in the control group or for an offer without coupons.")
         coupon_redeemed_at: Optional[dt.datetime] = strawberry.field(description="When the coupon was used (UTC, ISO 8601); null while unused.")
 
-    @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, visible=services.visible_points_entries))
+    @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, get=services.get_points_entry))
     class RetailPointsEntry:
         """One movement on a member's points ledger (append-only)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import case, distinct, func, or_, select
 
 from core import db
+from core.db import utcnow
 from core.metrics import Metric, MetricQuery, MetricRow
 from core.services.permissions import visibility
 
@@ -144,8 +145,15 @@ def points_expired(query):
 
 
 def points_outstanding(query):
-    """The liability: every point earned and not yet redeemed, expired or reversed, at the period's end."""
-    return _points(query, RetailPointsEntry.id.is_not(None), cumulative=True)
+    """The liability: every point earned and not yet redeemed, expired or reversed, at the period's end
+    (points past their expiry then are left out, whether or not their ``expire`` entry is written)."""
+    from plugins.retail_membership.services import ledger_sums
+
+    end = query.end or utcnow()
+    per_member = ledger_sums(end, RetailPointsEntry.membership_id.in_(_members(query)),
+                             RetailPointsEntry.occurred_at <= end).subquery()
+    value = db.session().scalar(select(func.coalesce(func.sum(per_member.c.total - per_member.c.due), 0)))
+    return [MetricRow(value=int(value or 0))]
 
 
 def redemption_rate(query):

@@ -179,6 +179,23 @@ def test_a_back_dated_sale_keeps_the_running_balance_in_statement_order(shop):
     assert [[n["node"]["balanceAfter"] for n in edges] for edges in ledgers] == [[255, 300, 200]], body
 
 
+def test_a_back_dated_refund_takes_back_no_points_the_statement_shows_spent_by_then(shop):
+    m = enrol(shop.api, shop.north)
+    a = buy(shop.api, sale("A", m["card_number"], total="100.00", days_ago=10, lines=line("100.00")))
+    assert shop.api.post(f"{BASE}/memberships/{m['id']}/redemptions", json={"points": 100}).status_code == 201
+    # (a minute ahead of the clock, within the POS skew allowed: after the redemption, to the microsecond)
+    buy(shop.api, sale("B", m["card_number"], total="100.00", days_ago=-1 / 1440, lines=line("100.00")))
+    # refunded as of 5 days ago: by the statement, A's points were redeemed after that, so the reversal
+    # would take the running balance below zero at the redemption; they are unrecovered instead
+    refund = shop.api.post(f"{BASE}/refunds", json={"purchase_id": a["id"], "pos_refund_id": "R1",
+                                                    "occurred_at": when(5)})
+    assert refund.status_code == 201, refund.get_json()
+    assert (refund.get_json()["points_reversed"], refund.get_json()["points_unrecovered"]) == (0, 100)
+    entries = ledger(shop.api, m["id"])
+    assert all(e["balance_after"] >= 0 for e in entries), entries
+    assert member(shop.api, m["id"])["points_balance"] == 100
+
+
 # --- 5. POS totals ------------------------------------------------------------------------------------
 
 def test_a_total_below_the_lines_is_refused_not_turned_into_a_discount(shop):
