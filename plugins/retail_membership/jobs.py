@@ -33,7 +33,8 @@ OCCASION_LABELS = {"birthday": "birthday", "child_birthday": "child's birthday",
 
 
 def retier_all(now: datetime) -> int:
-    """Upgrades at once; downgrades only after ``downgrade_grace_days`` in the current tier."""
+    """Upgrades at once; downgrades only after ``downgrade_grace_days`` in the current tier. A tier set
+    by hand is left alone until its pin lapses (then released here) or is released."""
     prog = programme.current()
     sess = db.session()
     ids = list(sess.scalars(select(RetailMembership.id).where(RetailMembership.deleted_at.is_(None))))
@@ -44,6 +45,8 @@ def retier_all(now: datetime) -> int:
                   else {m.id: m.spend_total or 0 for m in batch})
         wf = workflow._workflow(services.TIER_WORKFLOW)
         for member in batch:
+            if services.tier_held(None, member, now):   # set by hand: holds until it lapses or is released
+                continue
             target = prog.tier_for(spends[member.id])
             if target.code == member.tier:
                 continue

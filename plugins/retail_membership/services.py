@@ -474,11 +474,26 @@ def rolling_spend(membership_ids: list[uuid.UUID], now: datetime) -> dict[uuid.U
     return out
 
 
+def tier_held(actor: Any, membership: RetailMembership, now: datetime) -> bool:
+    """Whether a tier set by hand still holds at ``now``; a pin past its ``tier_pinned_until`` is released
+    here (audited, by nobody: it lapsed), so the spend decides again."""
+    if not membership.tier_pinned:
+        return False
+    until = membership.tier_pinned_until
+    if until is None or until > now:
+        return True
+    _pin_tier(None, membership, False, None, reason="the tier set by hand lapsed")
+    return False
+
+
 def retier(actor: Any, membership: RetailMembership, *, now: datetime | None = None, event: str | None = None,
            spend: Decimal | None = None) -> bool:
     """Move the member to the tier their spend earns (through the tier workflow), up or down; True when it
-    moved. A downgrade's grace period is the caller's to apply (the tick's ``retier_all`` does)."""
+    moved. A tier set by hand holds until it lapses or is released (:func:`set_tier`). A downgrade's
+    grace period is the caller's to apply (the tick's ``retier_all`` does)."""
     now = now or utcnow()
+    if tier_held(actor, membership, now):
+        return False
     prog = programme.current()
     spend = spend_basis(membership, now) if spend is None else spend
     target = prog.tier_for(spend)
@@ -489,15 +504,44 @@ def retier(actor: Any, membership: RetailMembership, *, now: datetime | None = N
     return True
 
 
+def _pin_tier(actor: Any, membership: RetailMembership, pinned: bool, until: datetime | None, reason: str = "") -> None:
+    """Pin or release a member's tier (and when the pin lapses); a change is audited like any other field."""
+    changes = {}
+    if membership.tier_pinned != pinned:
+        changes["tier_pinned"] = (membership.tier_pinned, pinned)
+    if membership.tier_pinned_until != until:
+        changes["tier_pinned_until"] = (membership.tier_pinned_until, until)
+    if changes:
+        membership.tier_pinned, membership.tier_pinned_until = pinned, until
+        db.session().flush()
+        audit.record_change(actor, "updated", membership, changes, payload={"reason": reason} if reason else None)
+
+
 def set_tier(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailMembership:
-    """A manager places a member in a tier by hand, with a reason (kept in the tier history)."""
+    """A manager places a member in a tier by hand, with a reason (kept in the tier history). The tier
+    is pinned, like a customer's level set by hand: sales, refunds and the tick leave it alone until it
+    is released (:func:`release_tier`) or ``until`` passes."""
     require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
     membership = get_membership(actor, membership_id)
     values = common.validate(S.TierChange, data)
     if values["tier"] not in programme.current().codes:
         raise ValidationFailed(fields={"tier": [f"One of: {', '.join(programme.current().codes)}."]})
+    until = values.get("until")
+    if until is not None and until <= utcnow():
+        raise ValidationFailed(fields={"until": ["Must be in the future (leave it out to hold until released)."]})
     if values["tier"] != membership.tier:
         workflow.transition(actor, TIER_WORKFLOW, membership, values["tier"], trigger=MANUAL, reason=values["reason"])
+    _pin_tier(actor, membership, True, until, values["reason"])
+    attach_balances([membership])
+    return membership
+
+
+def release_tier(actor: Any, membership_id: Any) -> RetailMembership:
+    """Release a tier set by hand (managers, admins): the spend decides the tier again, at once."""
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    membership = get_membership(actor, membership_id)
+    _pin_tier(actor, membership, False, None)
+    retier(actor, membership, now=utcnow())
     attach_balances([membership])
     return membership
 
