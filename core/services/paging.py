@@ -317,7 +317,10 @@ def seek_windows(session: Any, stmt: Select, partition: Any, parent_ids: Sequenc
     ``ROW_NUMBER() OVER (PARTITION BY partition ORDER BY …)`` after the cursor's seek condition, keeping
     ``limit + 1`` rows each. A cursor applies to every parent (the same arguments reach every sibling):
     it is a place in the ordering, not a row of one list. One more grouped statement when a cursor is
-    given tells which parents have rows on its other side. Every parent gets a page (maybe empty)."""
+    given tells which parents have rows on its other side. Every parent gets a page (maybe empty).
+    ``stmt`` may select an aliased model — a subquery with columns computed in the read, as a ledger's
+    running balance — whose rows are mapped back by column name; its execution options (such as
+    ``populate_existing``) apply to the read."""
     from sqlalchemy.orm import aliased
 
     out = {pid: KeysetPage(items=[], cursors=[], has_next=False, has_previous=False) for pid in parent_ids}

@@ -380,11 +380,11 @@ def register_types(registry) -> None:
         pos_transaction_id: str
         occurred_at: dt.datetime
         total: Money = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
+        lines: list[registry.ref("RetailPurchaseLineCreateInput")] = strawberry.field(description="The sale's lines (1 to 500).")
         store_code: Optional[str] = strawberry.field(default=UNSET, description="The store's code; or give storeId (exactly one of the two).")
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = strawberry.field(default=UNSET, description="The member's card number; or give membershipId.")
         membership_id: Optional[strawberry.ID] = UNSET
-        lines: Optional[list[registry.ref("RetailPurchaseLineCreateInput")]] = strawberry.field(default=UNSET, description="The sale's lines (up to 500).")
         discount: Optional[Money] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
         payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon code used at this sale.")
