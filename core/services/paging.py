@@ -28,7 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, and_, false, func, literal, or_, select, true
+from sqlalchemy import Select, and_, false, func, inspect, literal, or_, select, true
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -317,7 +317,10 @@ def seek_windows(session: Any, stmt: Select, partition: Any, parent_ids: Sequenc
     ``ROW_NUMBER() OVER (PARTITION BY partition ORDER BY …)`` after the cursor's seek condition, keeping
     ``limit + 1`` rows each. A cursor applies to every parent (the same arguments reach every sibling):
     it is a place in the ordering, not a row of one list. One more grouped statement when a cursor is
-    given tells which parents have rows on its other side. Every parent gets a page (maybe empty)."""
+    given tells which parents have rows on its other side. Every parent gets a page (maybe empty).
+    ``stmt`` may select an aliased model — a subquery with columns computed in the read, as a ledger's
+    running balance — whose rows are mapped back by column name; its execution options (such as
+    ``populate_existing``) apply to the read."""
     from sqlalchemy.orm import aliased
 
     out = {pid: KeysetPage(items=[], cursors=[], has_next=False, has_previous=False) for pid in parent_ids}
@@ -338,10 +341,17 @@ def seek_windows(session: Any, stmt: Select, partition: Any, parent_ids: Sequenc
         func.row_number().over(partition_by=partition, order_by=[k.order() for k in read_keys]).label("_rank"),
     ).subquery()
     model = stmt.column_descriptions[0]["entity"]
-    alias = aliased(model, ranked)
+    found = inspect(model)
+    if found.is_aliased_class:
+        # a model read from a subquery (columns computed in the read, as a ledger's running balance): its
+        # columns are found again by name, the correspondence to the table's being lost in the subquery
+        alias = aliased(found.mapper, ranked, adapt_on_names=True)
+    else:
+        alias = aliased(model, ranked)
     rows = session.execute(
         select(alias, *[ranked.c[f"_seek{i}"] for i in range(width)])
-        .where(ranked.c._rank <= request.limit + 1).order_by(ranked.c[partition.key], ranked.c._rank)).all()
+        .where(ranked.c._rank <= request.limit + 1).order_by(ranked.c[partition.key], ranked.c._rank)
+        .execution_options(**stmt.get_execution_options())).all()
     grouped: dict[Any, list] = {}
     for row in rows:
         grouped.setdefault(getattr(row[0], partition.key), []).append(row)

@@ -172,7 +172,8 @@ def _import_purchases(user: Any, purchases: list[dict], now: datetime | None) ->
             if at > now - timedelta(days=365):
                 revenue_12m += total
             target = prog.tier_for(spend).code
-            if prog.rank(target) > prog.rank(tier):
+            pinned = m.tier_pinned and (m.tier_pinned_until is None or m.tier_pinned_until > at)
+            if prog.rank(target) > prog.rank(tier) and not pinned:   # a tier set by hand holds
                 rec.transition(TIER_WORKFLOW, m, tier, target, at=at, entered_at=tier_since, trigger=IMPORT,
                                event=EVENT, reason=f"cumulative spend {spend:.2f}", version=m.version + 1)
                 tier, tier_since = target, at

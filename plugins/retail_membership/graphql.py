@@ -177,7 +177,7 @@ def register_types(registry) -> None:
         coupon_code: Optional[str] = strawberry.field(description="The member's single-use coupon code; null in the control group or for an offer without coupons.")
         coupon_redeemed_at: Optional[dt.datetime] = strawberry.field(description="When the coupon was used (UTC, ISO 8601); null while unused.")
 
-    @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, visible=services.visible_points_entries))
+    @registry.type("RetailPointsEntry", node=NodeSource(models.RetailPointsEntry, get=services.get_points_entry))
     class RetailPointsEntry:
         """One movement on a member's points ledger (append-only)."""
 
@@ -240,6 +240,10 @@ def register_types(registry) -> None:
         home_store_id: strawberry.ID
         joined_on: dt.date
         tier: Tier = strawberry.field(description="The member's tier; tierInfo has its configuration.")
+        tier_pinned: bool = strawberry.field(description=(
+            "The tier was set by hand: sales, refunds and the tick leave it alone until it lapses or is released."))
+        tier_pinned_until: Optional[dt.datetime] = strawberry.field(description=(
+            "When a tier set by hand lapses; null: until released (or not set by hand)."))
         birthday: Optional[dt.date]
         preferences: list[str]
         purchase_count: int
@@ -376,11 +380,11 @@ def register_types(registry) -> None:
         pos_transaction_id: str
         occurred_at: dt.datetime
         total: Money = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
+        lines: list[registry.ref("RetailPurchaseLineCreateInput")] = strawberry.field(description="The sale's lines (1 to 500).")
         store_code: Optional[str] = strawberry.field(default=UNSET, description="The store's code; or give storeId (exactly one of the two).")
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = strawberry.field(default=UNSET, description="The member's card number; or give membershipId.")
         membership_id: Optional[strawberry.ID] = UNSET
-        lines: Optional[list[registry.ref("RetailPurchaseLineCreateInput")]] = strawberry.field(default=UNSET, description="The sale's lines (up to 500).")
         discount: Optional[Money] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
         payment_method: Optional[PaymentMethod] = UNSET
         coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon code used at this sale.")
@@ -712,6 +716,10 @@ def mutation_fields(registry) -> dict:
                                    ) -> Optional[registry.ref("RetailMembership")]:
         return services.set_tier(info.context.user, membership_id, input_to_dict(input))
 
+    def release_retail_membership_tier(info: strawberry.Info, membership_id: strawberry.ID
+                                       ) -> Optional[registry.ref("RetailMembership")]:
+        return services.release_tier(info.context.user, membership_id)
+
     def adjust_retail_points(info: strawberry.Info, membership_id: strawberry.ID,
                              input: registry.ref("RetailPointsAdjustmentInput")
                              ) -> Optional[registry.ref("RetailPointsEntry")]:
@@ -764,7 +772,10 @@ def mutation_fields(registry) -> dict:
         "closeRetailCampaign": strawberry.mutation(resolver=close_retail_campaign,
                                                    description="End a launched campaign; its result stays."),
         "setRetailMembershipTier": strawberry.mutation(resolver=set_retail_membership_tier, description=(
-            "Place a member in a tier by hand (managers), with the reason kept in the tier history.")),
+            "Place a member in a tier by hand (managers), with the reason kept in the tier history; it holds "
+            "(sales, refunds and the tick leave it alone) until `until` or releaseRetailMembershipTier.")),
+        "releaseRetailMembershipTier": strawberry.mutation(resolver=release_retail_membership_tier, description=(
+            "Release a tier set by hand (managers): the spend decides the tier again, at once.")),
         "adjustRetailPoints": strawberry.mutation(resolver=adjust_retail_points, description=(
             "Correct a balance (managers); a positive adjustment expires like earned points.")),
         **_stores(registry).mutation,

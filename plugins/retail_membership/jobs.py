@@ -5,16 +5,18 @@ notifications, one lapse alert per absence, expiry as a debit, downgrades as wor
 - ``retail_membership.retier``: re-tier every member (a rolling 12-month window slides; downgrades wait
   for the configured grace).
 - ``retail_membership.occasions``: tell the home store's staff about members' birthdays, children's
-  birthdays and other occasions, holidays and season changes, a few days ahead.
+  birthdays and other occasions, holidays and season changes, from today to a few days ahead — each
+  occasion once a year (recorded), whichever day the tick runs.
 - ``retail_membership.lapsed``: flag regulars who stopped coming to their store (a call task), once.
 """
 from __future__ import annotations
 
+import calendar
 import statistics
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import extract, select
+from sqlalchemy import and_, extract, or_, select
 
 from core import db
 from core.jobs import Job
@@ -25,7 +27,7 @@ from core.services.notifications import notify
 from plugins.retail_membership import program as programme
 from plugins.retail_membership import services
 from plugins.retail_membership.models import (
-    RetailLapseAlert, RetailMembership, RetailOccasion, RetailPurchase, RetailStore,
+    RetailLapseAlert, RetailMembership, RetailOccasion, RetailOccasionNotice, RetailPurchase, RetailStore,
 )
 
 OCCASION_LABELS = {"birthday": "birthday", "child_birthday": "child's birthday", "anniversary": "anniversary",
@@ -33,7 +35,8 @@ OCCASION_LABELS = {"birthday": "birthday", "child_birthday": "child's birthday",
 
 
 def retier_all(now: datetime) -> int:
-    """Upgrades at once; downgrades only after ``downgrade_grace_days`` in the current tier."""
+    """Upgrades at once; downgrades only after ``downgrade_grace_days`` in the current tier. A tier set
+    by hand is left alone until its pin lapses (then released here) or is released."""
     prog = programme.current()
     sess = db.session()
     ids = list(sess.scalars(select(RetailMembership.id).where(RetailMembership.deleted_at.is_(None))))
@@ -44,6 +47,8 @@ def retier_all(now: datetime) -> int:
                   else {m.id: m.spend_total or 0 for m in batch})
         wf = workflow._workflow(services.TIER_WORKFLOW)
         for member in batch:
+            if services.tier_held(None, member, now):   # set by hand: holds until it lapses or is released
+                continue
             target = prog.tier_for(spends[member.id])
             if target.code == member.tier:
                 continue
@@ -64,49 +69,89 @@ def _recipients(store_id, cache: dict) -> list[User]:
     return cache[store_id]
 
 
+def occasion_window(now: datetime, lead_days: int) -> dict[tuple[int, int], date]:
+    """The days from today to ``lead_days`` ahead, by ``(month, day)``: the date each month-day falls on
+    next within the window (a 29 February is greeted on the 28th in other years)."""
+    out: dict[tuple[int, int], date] = {}
+    for offset in range(max(lead_days, 0) + 1):
+        day = (now + timedelta(days=offset)).date()
+        out[(day.month, day.day)] = day
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            out.setdefault((2, 29), day)
+    return out
+
+
 def send_occasion_reminders(now: datetime) -> int:
-    """Notify each home store's staff of the occasions ``occasion_lead_days`` ahead (once per year each)."""
+    """Notify each home store's staff of the members' occasions from today to ``occasion_lead_days``
+    ahead that were not announced yet — each once per year, recorded in ``RetailOccasionNotice``, so a
+    rerun repeats nothing and a tick that missed days (or an occasion added inside the window) misses
+    nothing still ahead; every store's staff of holidays and season changes in the same window. Returns
+    the notifications sent."""
     prog = programme.current()
-    day: date = (now + timedelta(days=prog.occasion_lead_days)).date()
+    window = occasion_window(now, prog.occasion_lead_days)
     sess = db.session()
     staff: dict = {}
-    sent = 0
     live = (RetailMembership.deleted_at.is_(None), Customer.deleted_at.is_(None))
-    birthdays = sess.execute(
-        select(RetailMembership, Customer.name).join(Customer, Customer.id == RetailMembership.customer_id)
-        .where(*live, extract("month", RetailMembership.birthday) == day.month,
-               extract("day", RetailMembership.birthday) == day.day))
-    for member, name in birthdays:
-        for user in _recipients(member.home_store_id, staff):
-            if notify(user, "retail_membership.occasion", f"{name}'s birthday on {day:%m-%d}",
-                      f"Greet {name} (card {member.card_number}, {member.tier}) on their birthday.", record=member,
-                      data={"membership_id": member.id, "customer_id": member.customer_id, "occasion": "birthday",
-                            "date": day.isoformat()},
-                      dedupe_key=f"retail_membership.birthday:{member.id}:{day.year}"):
+    on_birthday = or_(*[and_(extract("month", RetailMembership.birthday) == m, extract("day", RetailMembership.birthday) == d)
+                        for m, d in window])
+    on_occasion = or_(*[and_(RetailOccasion.month == m, RetailOccasion.day == d) for m, d in window])
+    due = []   # (member, name, subject, day, kind, occasion or None)
+    for member, name in sess.execute(
+            select(RetailMembership, Customer.name).join(Customer, Customer.id == RetailMembership.customer_id)
+            .where(*live, RetailMembership.birthday.is_not(None), on_birthday)):
+        day = window[(member.birthday.month, member.birthday.day)]
+        due.append((member, name, "birthday", day, "birthday", None))
+    for occ, member, name in sess.execute(
+            select(RetailOccasion, RetailMembership, Customer.name)
+            .join(RetailMembership, RetailMembership.id == RetailOccasion.membership_id)
+            .join(Customer, Customer.id == RetailMembership.customer_id)
+            .where(*live, RetailOccasion.deleted_at.is_(None), on_occasion)):
+        due.append((member, name, str(occ.id), window[(occ.month, occ.day)], occ.kind, occ))
+    announced = set()
+    if due:
+        announced = set(sess.execute(select(RetailOccasionNotice.membership_id, RetailOccasionNotice.subject,
+                                            RetailOccasionNotice.year)
+                                     .where(RetailOccasionNotice.membership_id.in_({d[0].id for d in due}),
+                                            RetailOccasionNotice.year.in_({d[3].year for d in due}))).all())
+    sent = 0
+    for member, name, subject, day, kind, occ in sorted(due, key=lambda d: (d[3], d[1], d[2])):
+        if (member.id, subject, day.year) in announced:
+            continue
+        recipients = _recipients(member.home_store_id, staff)
+        if not recipients:
+            continue   # nobody to tell yet: a staff member assigned while it is still ahead will be
+        if occ is None:
+            title = f"{name}'s birthday on {day:%m-%d}"
+            body = f"Greet {name} (card {member.card_number}, {member.tier}) on their birthday."
+            data = {"occasion": "birthday"}
+            key = f"retail_membership.birthday:{member.id}:{day.year}"
+        else:
+            what = OCCASION_LABELS.get(kind, kind)
+            title = f"{name}: {occ.name + chr(39) + 's ' if occ.name else ''}{what} on {day:%m-%d}"
+            body = f"Greet {name} (card {member.card_number})."
+            data = {"occasion": kind, "name": occ.name}
+            key = f"retail_membership.occasion:{occ.id}:{day.year}"
+        for user in recipients:
+            if notify(user, "retail_membership.occasion", title, body, record=member,
+                      data={"membership_id": member.id, "customer_id": member.customer_id, **data,
+                            "date": day.isoformat()}, dedupe_key=key):
                 sent += 1
-    others = sess.execute(
-        select(RetailOccasion, RetailMembership, Customer.name)
-        .join(RetailMembership, RetailMembership.id == RetailOccasion.membership_id)
-        .join(Customer, Customer.id == RetailMembership.customer_id)
-        .where(*live, RetailOccasion.deleted_at.is_(None), RetailOccasion.month == day.month,
-               RetailOccasion.day == day.day))
-    for occ, member, name in others:
-        what = OCCASION_LABELS.get(occ.kind, occ.kind)
-        title = f"{name}: {occ.name + chr(39) + 's ' if occ.name else ''}{what} on {day:%m-%d}"
-        for user in _recipients(member.home_store_id, staff):
-            if notify(user, "retail_membership.occasion", title, f"Greet {name} (card {member.card_number}).",
-                      record=member, data={"membership_id": member.id, "customer_id": member.customer_id,
-                                           "occasion": occ.kind, "name": occ.name, "date": day.isoformat()},
-                      dedupe_key=f"retail_membership.occasion:{occ.id}:{day.year}"):
-                sent += 1
-    for kind, en, zh in prog.occasions_on(day):
-        for store in sess.scalars(select(RetailStore).where(RetailStore.deleted_at.is_(None))):
-            for user in _recipients(store.id, staff):
-                if notify(user, "retail_membership.season" if kind == "season" else "retail_membership.holiday",
-                          f"{en} ({zh}) on {day:%m-%d}", f"Prepare greetings and displays at {store.name}.",
-                          record=store, data={"store_id": store.id, "occasion": kind, "date": day.isoformat()},
-                          dedupe_key=f"retail_membership.{kind}:{store.id}:{day.isoformat()}"):
-                    sent += 1
+        sess.add(RetailOccasionNotice(membership_id=member.id, subject=subject, year=day.year, on_date=day,
+                                      announced_at=now))
+        announced.add((member.id, subject, day.year))
+    sess.flush()
+    stores = None
+    for day in sorted(set(window.values())):
+        for kind, en, zh in prog.occasions_on(day):
+            if stores is None:
+                stores = list(sess.scalars(select(RetailStore).where(RetailStore.deleted_at.is_(None))))
+            for store in stores:
+                for user in _recipients(store.id, staff):
+                    if notify(user, "retail_membership.season" if kind == "season" else "retail_membership.holiday",
+                              f"{en} ({zh}) on {day:%m-%d}", f"Prepare greetings and displays at {store.name}.",
+                              record=store, data={"store_id": store.id, "occasion": kind, "date": day.isoformat()},
+                              dedupe_key=f"retail_membership.{kind}:{store.id}:{day.isoformat()}"):
+                        sent += 1
     return sent
 
 

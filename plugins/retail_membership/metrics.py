@@ -5,9 +5,10 @@ period asked for (``from``/``to``; open ends when omitted). Names are prefixed `
 """
 from __future__ import annotations
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, func, or_, select
 
 from core import db
+from core.db import utcnow
 from core.metrics import Metric, MetricQuery, MetricRow
 from core.services.permissions import visibility
 
@@ -59,8 +60,13 @@ def _grouped(query: MetricQuery, stmt, value_of) -> list[MetricRow]:
     return [value_of(row[:-1], {query.group_by: row[-1]}) for row in db.session().execute(stmt)]
 
 
+#: a purchase that still stands: not refunded in full (a sale of 0.00 stands unless refunded, which it cannot be)
+STANDING = or_(RetailPurchase.refunded_total < RetailPurchase.total, RetailPurchase.total == 0)
+
+
 def active_members(query: MetricQuery) -> list[MetricRow]:
-    stmt = _purchases(query, func.count(distinct(RetailPurchase.membership_id)))
+    """Members with a purchase in the period that was not refunded in full."""
+    stmt = _purchases(query, func.count(distinct(RetailPurchase.membership_id))).where(STANDING)
     return _grouped(query, stmt, lambda r, g: MetricRow(value=int(r[0] or 0), group=g))
 
 
@@ -139,8 +145,15 @@ def points_expired(query):
 
 
 def points_outstanding(query):
-    """The liability: every point earned and not yet redeemed, expired or reversed, at the period's end."""
-    return _points(query, RetailPointsEntry.id.is_not(None), cumulative=True)
+    """The liability: every point earned and not yet redeemed, expired or reversed, at the period's end
+    (points past their expiry then are left out, whether or not their ``expire`` entry is written)."""
+    from plugins.retail_membership.services import ledger_sums
+
+    end = query.end or utcnow()
+    per_member = ledger_sums(end, RetailPointsEntry.membership_id.in_(_members(query)),
+                             RetailPointsEntry.occurred_at <= end).subquery()
+    value = db.session().scalar(select(func.coalesce(func.sum(per_member.c.total - per_member.c.due), 0)))
+    return [MetricRow(value=int(value or 0))]
 
 
 def redemption_rate(query):

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+    JSON, Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +57,10 @@ class RetailMembership(Base, Record):
     home_store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
     joined_on: Mapped[date] = mapped_column(Date, doc="The day the customer became a member (ISO 8601 date).")
     tier: Mapped[str] = mapped_column(String(30), index=True)
+    #: a tier set by hand holds (sales, refunds and the tick leave it alone) until released or until
+    #: ``tier_pinned_until``, like a customer's pinned level in the core
+    tier_pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), doc="The tier was set by hand and holds until it lapses or is released.")
+    tier_pinned_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When a tier set by hand lapses (UTC, ISO 8601); null: until released.")
     birthday: Mapped[date | None] = mapped_column(Date, nullable=True, doc="The member's birthday (ISO 8601 date), for greetings; null when not known.")
     preferences: Mapped[list] = mapped_column(JSON, default=list, doc="What the member likes (free-form, up to 30 entries), for the store's staff.")
     referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -84,6 +88,23 @@ class RetailOccasion(Base, Record):
     month: Mapped[int] = mapped_column(Integer)
     day: Mapped[int] = mapped_column(Integer)
     year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class RetailOccasionNotice(Base, UUIDPrimaryKey):
+    """An occasion of a member announced to their home store's staff: one per occasion and year, so a
+    rerun of the reminders, or a tick that missed days, neither repeats nor misses one."""
+
+    __tablename__ = "retail_membership_occasion_notice"
+
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retail_membership_membership.id", ondelete="CASCADE"), index=True)
+    #: ``birthday`` (the card's) or the id of the :class:`RetailOccasion`
+    subject: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    on_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("membership_id", "subject", "year"),)
 
 
 class RetailPurchase(Base, Record):
@@ -246,4 +267,5 @@ class RetailLapseAlert(Base, UUIDPrimaryKey):
 
 
 MODELS = [RetailStore, RetailStoreStaff, RetailMembership, RetailOccasion, RetailPurchase, RetailPurchaseLine,
-          RetailRefund, RetailCampaign, RetailPointsEntry, RetailCampaignMember, RetailLapseAlert]
+          RetailRefund, RetailCampaign, RetailPointsEntry, RetailCampaignMember, RetailLapseAlert,
+          RetailOccasionNotice]

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from core.privacy import PersonalData
 from plugins.retail_membership.models import (
-    RetailCampaignMember, RetailLapseAlert, RetailMembership, RetailOccasion, RetailPointsEntry, RetailPurchase,
-    RetailPurchaseLine, RetailRefund,
+    RetailCampaignMember, RetailLapseAlert, RetailMembership, RetailOccasion, RetailOccasionNotice, RetailPointsEntry,
+    RetailPurchase, RetailPurchaseLine, RetailRefund,
 )
 
 
@@ -24,6 +24,8 @@ def personal_data() -> list[PersonalData]:
         PersonalData(RetailOccasion, lambda p: RetailOccasion.membership_id.in_(_members(p)),
                      fields=("name", "year"), retire=True,
                      description="Family occasions: names and years erased and the occasions retired (no greetings)."),
+        PersonalData(RetailOccasionNotice, lambda p: RetailOccasionNotice.membership_id.in_(_members(p)),
+                     fields=("on_date",), description="Occasions announced to the staff: the date erased."),
         PersonalData(RetailPurchase, lambda p: RetailPurchase.customer_id.in_(p.customer_ids),
                      description="Purchases (exported; amounts kept)."),
         PersonalData(RetailPurchaseLine, lambda p: RetailPurchaseLine.purchase_id.in_(

@@ -112,8 +112,14 @@ def blueprints() -> list[Blueprint]:
     @members.doc(**body_doc(S.TierChange))
     @members.response(200, S.MembershipOut)
     def set_tier(membership_id):
-        """Place the member in a tier by hand, with a reason (managers, admins)"""
+        """Place the member in a tier by hand, with a reason (pins it until released or `until`; managers, admins)"""
         return services.set_tier(current_user, membership_id, json_body())
+
+    @members.route("/<uuid:membership_id>/tier", methods=["DELETE"])
+    @members.response(200, S.MembershipOut)
+    def release_tier(membership_id):
+        """Release a tier set by hand: the spend decides the tier again (managers, admins)"""
+        return services.release_tier(current_user, membership_id)
 
     @members.route("/<uuid:membership_id>/tier-history")
     @members.response(200, TierTransitionOut(many=True))

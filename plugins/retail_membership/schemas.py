@@ -136,6 +136,10 @@ class MembershipOut(Schema):
     home_store_id = fields.UUID()
     joined_on = fields.Date()
     tier = fields.String()
+    tier_pinned = fields.Boolean(metadata={"description": "The tier was set by hand: sales, refunds and the "
+                                                          "tick leave it alone until it lapses or is released."})
+    tier_pinned_until = fields.DateTime(allow_none=True, metadata={
+        "description": "When a tier set by hand lapses; null: until released (or not set by hand)."})
     birthday = fields.Date(allow_none=True)
     preferences = fields.List(fields.String())
     referred_by_id = fields.UUID(allow_none=True)
@@ -165,6 +169,8 @@ class TierChange(Strict):
                          metadata={"description": "The tier to place the member in."})
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
                            metadata={"description": "Why (1–2000 characters), kept in the tier history."})
+    until = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the tier set by hand lapses (in the future); without it, it holds until released."})
 
 
 # --- points ------------------------------------------------------------------------------------------
@@ -224,9 +230,13 @@ class PurchaseIn(Strict):
     store_id = fields.UUID()
     card_number = fields.String(validate=validate.Length(min=1, max=40))
     membership_id = fields.UUID()
-    occurred_at = fields.AwareDateTime(required=True)
-    lines = BoundedList(fields.Nested(LineIn), load_default=list, max_items=500)
-    discount = Money(load_default=None, allow_none=True, **money)
+    occurred_at = fields.AwareDateTime(required=True, metadata={
+        "description": "When the sale happened; not more than 5 minutes ahead of the server's clock."})
+    lines = BoundedList(fields.Nested(LineIn), required=True, min_items=1, max_items=500,
+                        metadata={"description": "What was sold (1–500 lines); their amounts minus `discount` "
+                                                 "make the total."})
+    discount = Money(load_default=None, allow_none=True, metadata={
+        "description": "Taken off the lines' sum; without it the lines must add up to the total."}, **money)
     total = Money(required=True, **money)
     payment_method = fields.String(load_default="card", validate=validate.OneOf(PAYMENT_METHODS))
     coupon_code = fields.String(validate=validate.Length(max=40))
@@ -303,7 +313,8 @@ class RefundIn(Strict):
     pos_refund_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
     amount = Money(metadata={"description": "Default: what is left of the purchase (a full refund)."},
                    places=2, validate=validate.Range(min=0.01, max=10**9))
-    occurred_at = fields.AwareDateTime()
+    occurred_at = fields.AwareDateTime(metadata={
+        "description": "Default: now. Not before the sale, not more than 5 minutes ahead of the server's clock."})
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import func, or_, select, true, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -474,11 +474,26 @@ def rolling_spend(membership_ids: list[uuid.UUID], now: datetime) -> dict[uuid.U
     return out
 
 
+def tier_held(actor: Any, membership: RetailMembership, now: datetime) -> bool:
+    """Whether a tier set by hand still holds at ``now``; a pin past its ``tier_pinned_until`` is released
+    here (audited, by nobody: it lapsed), so the spend decides again."""
+    if not membership.tier_pinned:
+        return False
+    until = membership.tier_pinned_until
+    if until is None or until > now:
+        return True
+    _pin_tier(None, membership, False, None, reason="the tier set by hand lapsed")
+    return False
+
+
 def retier(actor: Any, membership: RetailMembership, *, now: datetime | None = None, event: str | None = None,
            spend: Decimal | None = None) -> bool:
     """Move the member to the tier their spend earns (through the tier workflow), up or down; True when it
-    moved. A downgrade's grace period is the caller's to apply (the tick's ``retier_all`` does)."""
+    moved. A tier set by hand holds until it lapses or is released (:func:`set_tier`). A downgrade's
+    grace period is the caller's to apply (the tick's ``retier_all`` does)."""
     now = now or utcnow()
+    if tier_held(actor, membership, now):
+        return False
     prog = programme.current()
     spend = spend_basis(membership, now) if spend is None else spend
     target = prog.tier_for(spend)
@@ -489,15 +504,44 @@ def retier(actor: Any, membership: RetailMembership, *, now: datetime | None = N
     return True
 
 
+def _pin_tier(actor: Any, membership: RetailMembership, pinned: bool, until: datetime | None, reason: str = "") -> None:
+    """Pin or release a member's tier (and when the pin lapses); a change is audited like any other field."""
+    changes = {}
+    if membership.tier_pinned != pinned:
+        changes["tier_pinned"] = (membership.tier_pinned, pinned)
+    if membership.tier_pinned_until != until:
+        changes["tier_pinned_until"] = (membership.tier_pinned_until, until)
+    if changes:
+        membership.tier_pinned, membership.tier_pinned_until = pinned, until
+        db.session().flush()
+        audit.record_change(actor, "updated", membership, changes, payload={"reason": reason} if reason else None)
+
+
 def set_tier(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailMembership:
-    """A manager places a member in a tier by hand, with a reason (kept in the tier history)."""
+    """A manager places a member in a tier by hand, with a reason (kept in the tier history). The tier
+    is pinned, like a customer's level set by hand: sales, refunds and the tick leave it alone until it
+    is released (:func:`release_tier`) or ``until`` passes."""
     require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
     membership = get_membership(actor, membership_id)
     values = common.validate(S.TierChange, data)
     if values["tier"] not in programme.current().codes:
         raise ValidationFailed(fields={"tier": [f"One of: {', '.join(programme.current().codes)}."]})
+    until = values.get("until")
+    if until is not None and until <= utcnow():
+        raise ValidationFailed(fields={"until": ["Must be in the future (leave it out to hold until released)."]})
     if values["tier"] != membership.tier:
         workflow.transition(actor, TIER_WORKFLOW, membership, values["tier"], trigger=MANUAL, reason=values["reason"])
+    _pin_tier(actor, membership, True, until, values["reason"])
+    attach_balances([membership])
+    return membership
+
+
+def release_tier(actor: Any, membership_id: Any) -> RetailMembership:
+    """Release a tier set by hand (managers, admins): the spend decides the tier again, at once."""
+    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    membership = get_membership(actor, membership_id)
+    _pin_tier(actor, membership, False, None)
+    retier(actor, membership, now=utcnow())
     attach_balances([membership])
     return membership
 
@@ -537,18 +581,35 @@ def lock_members(membership_ids: list[uuid.UUID]) -> None:
 
 
 def balance_of(membership_id: uuid.UUID) -> int:
+    """The sum of the member's ledger as written. Points past their expiry stay in it until an ``expire``
+    entry is written (:func:`settle_expiry`, the tick): a debit settles first; reads use :func:`balances`."""
     return int(db.session().scalar(select(func.coalesce(func.sum(RetailPointsEntry.points), 0))
                                    .where(RetailPointsEntry.membership_id == membership_id)) or 0)
 
 
-def balances(membership_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Balances of many members in one query: the sum of each one's ledger."""
+def ledger_sums(now: datetime, *conditions):
+    """SELECT of ``(membership_id, ledger sum, points due to expire)`` per member, over the entries matching
+    ``conditions``: what the lots past their expiry at ``now`` still hold once every debit has taken the
+    oldest lots first (lots in expiry order: those expired come first, so the debits take them first) —
+    the same figure as :func:`fifo_lots` gives, in one grouped statement."""
+    E = RetailPointsEntry
+    total = func.coalesce(func.sum(E.points), 0)
+    lapsed = func.coalesce(func.sum(case((and_(E.expires_at.is_not(None), E.expires_at <= now), E.points),
+                                         else_=0)), 0)
+    debits = func.coalesce(func.sum(case((E.expires_at.is_(None), E.points), else_=0)), 0)
+    left = lapsed + debits   # what the debits left of the lapsed lots (<= 0: nothing)
+    due = case((left <= 0, 0), (left >= total, total), else_=left)
+    return select(E.membership_id, total.label("total"), due.label("due")).where(*conditions).group_by(E.membership_id)
+
+
+def balances(membership_ids: list[uuid.UUID], now: datetime | None = None) -> dict[uuid.UUID, int]:
+    """Balances of many members in one query: the sum of each one's ledger less the points past their
+    expiry (whether or not the ``expire`` entry is written yet), so expiry holds whatever the job's
+    schedule."""
     out = {mid: 0 for mid in membership_ids}
     if membership_ids:
-        rows = db.session().execute(select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points))
-                                    .where(RetailPointsEntry.membership_id.in_(membership_ids))
-                                    .group_by(RetailPointsEntry.membership_id))
-        out.update({mid: int(v or 0) for mid, v in rows})
+        rows = db.session().execute(ledger_sums(now or utcnow(), RetailPointsEntry.membership_id.in_(membership_ids)))
+        out.update({mid: int(total or 0) - int(due or 0) for mid, total, due in rows})
     return out
 
 
@@ -572,10 +633,11 @@ def check_balance_limit(balance: int, points: int, field: str = "points") -> Non
 
 def _append(membership_id: uuid.UUID, kind: str, points: int, *, at: datetime, actor: Any = None,
             expires_at: datetime | None = None, reason: str = "", **refs) -> RetailPointsEntry:
-    """Append one entry; the caller holds the member's lock (:func:`lock_member`)."""
+    """Append one entry; the caller holds the member's lock (:func:`lock_member`). A debit may take
+    only what the statement holds from ``at`` on (:func:`spendable_at`)."""
     current = balance_of(membership_id)
-    if current + points < 0:
-        raise ValidationFailed(fields={"points": [f"Only {current} points available."]})
+    if points < 0 and (available := spendable_at(membership_id, at)) + points < 0:
+        raise ValidationFailed(fields={"points": [f"Only {available} points available."]})
     check_balance_limit(current, points)
     entry = RetailPointsEntry(membership_id=membership_id, kind=kind, points=points, balance_after=current + points,
                               occurred_at=at, expires_at=expires_at, reason=reason,
@@ -583,6 +645,19 @@ def _append(membership_id: uuid.UUID, kind: str, points: int, *, at: datetime, a
     db.session().add(entry)
     db.session().flush()
     return entry
+
+
+def spendable_at(membership_id: uuid.UUID, at: datetime) -> int:
+    """What a debit dated ``at`` may take without any running balance of the statement going below zero:
+    the balance at ``at`` and the lowest running balance after it (a debit dated now: the balance). One
+    statement; the caller holds the member's lock."""
+    E = RetailPointsEntry
+    entries = statement(E.membership_id == membership_id)
+    upto = (select(func.coalesce(func.sum(E.points), 0))
+            .where(E.membership_id == membership_id, E.occurred_at <= at).scalar_subquery())
+    lowest_after = select(func.min(entries.balance_after)).where(entries.occurred_at > at).scalar_subquery()
+    before, after = db.session().execute(select(upto, lowest_after)).one()
+    return max(min(int(before or 0), int(after)) if after is not None else int(before or 0), 0)
 
 
 def lot_expiry(at: datetime) -> datetime:
@@ -598,37 +673,71 @@ def earn_points(total: Decimal, tier_code: str) -> int:
 #: the orderings of a member's ledger (``sort`` of :func:`ledger` and :func:`ledger_pages_for`)
 LEDGER_SORTABLE = {"occurred_at": RetailPointsEntry.occurred_at, "points": RetailPointsEntry.points,
                    "balance_after": RetailPointsEntry.balance_after, "expires_at": RetailPointsEntry.expires_at}
-#: newest first; entries of the same moment in the order they were written, the last first
-LEDGER_ORDER = (RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc())
+def statement(*conditions):
+    """The ledger as a statement: the entries matching ``conditions`` (they should select whole members),
+    each with ``balance_after`` read as the running balance in statement order — the sum of the member's
+    entries up to it by ``occurred_at`` (then the order they were written) — computed in the read by one
+    window function, so an entry written later but dated earlier (a back-dated sale, an expiry dated when
+    its lot expired) never leaves the running balance out of step with the order the statement is read
+    in. The stored column keeps what the balance was when the entry was written (a check; the ledger
+    itself is never updated). An aliased ``RetailPointsEntry``: read it with ``populate_existing`` so an
+    entry already in the session takes the statement's balance."""
+    from sqlalchemy.orm import aliased
+
+    E = RetailPointsEntry
+    running = func.sum(E.points).over(partition_by=E.membership_id,
+                                      order_by=(E.occurred_at, E.created_at, E.id.desc()))
+    columns = [c for c in E.__table__.c if c.key != "balance_after"]
+    sub = select(*columns, running.label("balance_after")).where(*conditions).subquery("statement")
+    return aliased(E, sub, adapt_on_names=True)
 
 
-def _ledger_order(sort: str | None) -> list:
-    return common.parse_sort(sort, LEDGER_SORTABLE, "-occurred_at") if sort else list(LEDGER_ORDER)
+def _ledger_order(sort: str | None, entity=RetailPointsEntry) -> list:
+    """The ORDER BY of a ledger read from ``entity`` (the table or a :func:`statement`); the id breaks
+    ties last (ascending), so the default order is exactly the reverse of the statement's running order."""
+    if not sort:
+        return [entity.occurred_at.desc(), entity.created_at.desc()]
+    return common.parse_sort(sort, {key: getattr(entity, key) for key in LEDGER_SORTABLE}, "-occurred_at")
 
 
 def ledger(actor: Any, membership_id: Any, *, page=common.PageRequest(), sort: str | None = None):
     """One page of the member's points ledger, newest first (``sort`` — keys of ``LEDGER_SORTABLE`` —
-    orders it otherwise)."""
+    orders it otherwise), ``balance_after`` running in statement order (:func:`statement`)."""
     membership = get_membership(actor, membership_id)
-    stmt = select(RetailPointsEntry).where(RetailPointsEntry.membership_id == membership.id)
-    return common.paginate(stmt, page, _ledger_order(sort), RetailPointsEntry.id)
+    entries = statement(RetailPointsEntry.membership_id == membership.id)
+    stmt = select(entries).execution_options(populate_existing=True)
+    return common.paginate(stmt, page, _ledger_order(sort, entries), entries.id)
+
+
+def get_points_entry(actor: Any, entry_id: Any) -> RetailPointsEntry:
+    """One ledger entry of a member the actor may see (GraphQL's ``node``), its ``balance_after`` as the
+    statement shows it."""
+    eid = common.parse_uuid(entry_id)
+    mid = db.session().scalar(visible_points_entries(actor).with_only_columns(RetailPointsEntry.membership_id)
+                              .where(RetailPointsEntry.id == eid))
+    if mid is None:
+        raise NotFound("No ledger entry with this id.")
+    entries = statement(RetailPointsEntry.membership_id == mid)
+    return db.session().scalars(select(entries).where(entries.id == eid)
+                                .execution_options(populate_existing=True)).one()
 
 
 def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list[RetailPointsEntry]]:
-    """The newest ``limit`` entries of each member, in one query (a window function)."""
+    """The newest ``limit`` entries of each member, in one query (a window function), as the statement
+    shows them."""
     from sqlalchemy.orm import aliased
 
     out = {mid: [] for mid in membership_ids}
     if not membership_ids:
         return out
-    ranked = (select(RetailPointsEntry).where(RetailPointsEntry.membership_id.in_(membership_ids))
-              .add_columns(func.row_number().over(
-                  partition_by=RetailPointsEntry.membership_id,
-                  order_by=(RetailPointsEntry.occurred_at.desc(), RetailPointsEntry.created_at.desc(),
-                            RetailPointsEntry.id)).label("rank")).subquery())
-    alias = aliased(RetailPointsEntry, ranked)
+    entries = statement(RetailPointsEntry.membership_id.in_(membership_ids))
+    ranked = (select(entries).add_columns(func.row_number().over(
+        partition_by=entries.membership_id,
+        order_by=(entries.occurred_at.desc(), entries.created_at.desc(), entries.id)).label("rank")).subquery())
+    alias = aliased(RetailPointsEntry, ranked, adapt_on_names=True)
     for row in db.session().scalars(select(alias).where(ranked.c.rank <= limit)
-                                    .order_by(ranked.c.membership_id, ranked.c.rank)):
+                                    .order_by(ranked.c.membership_id, ranked.c.rank)
+                                    .execution_options(populate_existing=True)):
         out[row.membership_id].append(row)
     return out
 
@@ -636,9 +745,10 @@ def ledgers_for(membership_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, 
 def ledger_pages_for(membership_ids: list[uuid.UUID], page: paging.KeysetRequest,
                      sort: str | None = None) -> dict[uuid.UUID, paging.KeysetPage]:
     """A keyset page of each member's ledger (newest first; ``sort`` — keys of ``LEDGER_SORTABLE`` —
-    orders it otherwise), in one statement (a window function)."""
-    return paging.seek_windows(db.session(), select(RetailPointsEntry), RetailPointsEntry.membership_id,
-                               membership_ids, page, _ledger_order(sort), RetailPointsEntry.id)
+    orders it otherwise), in one statement (a window function), as the statement shows it."""
+    entries = statement(RetailPointsEntry.membership_id.in_(membership_ids))
+    return paging.seek_windows(db.session(), select(entries).execution_options(populate_existing=True),
+                               entries.membership_id, membership_ids, page, _ledger_order(sort, entries), entries.id)
 
 
 def _fifo(lots: list[tuple[datetime, int]], debit: int) -> list[tuple[datetime, int]]:
@@ -678,14 +788,59 @@ def fifo_lots(membership_id: uuid.UUID) -> list[tuple[datetime, int]]:
 
 
 def balance_report(actor: Any, membership_id: Any) -> dict:
+    """The balance (points past their expiry left out, written off or not), the ledger's sum as written,
+    and the next lot to expire."""
     membership = get_membership(actor, membership_id)
     sess = db.session()
-    total, count = sess.execute(select(func.coalesce(func.sum(RetailPointsEntry.points), 0), func.count())
-                                .where(RetailPointsEntry.membership_id == membership.id)).one()
     now = utcnow()
+    count = sess.scalar(select(func.count()).where(RetailPointsEntry.membership_id == membership.id))
+    row = sess.execute(ledger_sums(now, RetailPointsEntry.membership_id == membership.id)).first()
+    total, due = (int(row.total), int(row.due)) if row is not None else (0, 0)
     upcoming = [(at, pts) for at, pts in fifo_lots(membership.id) if at > now]
-    return {"membership_id": membership.id, "balance": int(total), "ledger_sum": int(total), "entries": count,
-            "next_expiry": {"at": upcoming[0][0].isoformat(), "points": upcoming[0][1]} if upcoming else None}
+    return {"membership_id": membership.id, "balance": int(total) - int(due), "ledger_sum": int(total),
+            "entries": count, "next_expiry": {"at": upcoming[0][0].isoformat(), "points": upcoming[0][1]} if upcoming else None}
+
+
+def _due_lots(lots: list[tuple[datetime, int]], debits: int, balance: int, now: datetime) -> list[tuple[datetime, int]]:
+    """The lots (expiry, points left) past their expiry at ``now``, oldest first, never more in all than
+    ``balance``."""
+    out = []
+    for at, points in _fifo(lots, debits):
+        if at > now or balance <= 0:
+            break
+        take = min(points, balance)
+        out.append((at, take))
+        balance -= take
+    return out
+
+
+def _expiry_entries(membership_id: uuid.UUID, lots: list, debits: int, now: datetime) -> list[RetailPointsEntry]:
+    """Write an ``expire`` entry for each lot past its expiry at ``now`` (dated when the lot expired, so
+    the statement shows it where it happened), audited; the caller holds the member's lock."""
+    sess = db.session()
+    balance = sum(amount for _, amount in lots) - debits
+    entries = []
+    for at, points in _due_lots(lots, debits, balance, now):
+        balance -= points
+        # the id is set here so the entries need no flush each: the ORM writes them in one batch
+        entry = RetailPointsEntry(id=uuid.uuid4(), membership_id=membership_id, kind="expire", points=-points,
+                                  balance_after=balance, occurred_at=at, reason="points past their expiry date")
+        sess.add(entry)
+        audit.record_change(None, "created", entry, {"kind": (None, "expire"), "points": (None, entry.points)},
+                            payload={"membership_id": membership_id, "balance_after": entry.balance_after})
+        entries.append(entry)
+    return entries
+
+
+def settle_expiry(membership_id: uuid.UUID, now: datetime | None = None) -> int:
+    """Expire what is due of the member's lots before a debit takes points, so a redemption (an
+    adjustment, a refund) can never spend points past their expiry however late the tick runs. The
+    caller holds the member's lock. Returns the points expired."""
+    lots, debits = _lots_and_debits([membership_id])
+    entries = _expiry_entries(membership_id, lots[membership_id], debits[membership_id], now or utcnow())
+    if entries:
+        db.session().flush()
+    return -sum(e.points for e in entries)
 
 
 def redeem(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailPointsEntry:
@@ -693,6 +848,7 @@ def redeem(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailPoi
     membership = get_membership(actor, membership_id)
     values = common.validate(S.Redemption, data)
     lock_member(membership.id)
+    settle_expiry(membership.id)
     entry = _append(membership.id, "redeem", -values["points"], at=utcnow(), actor=actor, reason=values["reason"])
     audit.record_change(actor, "created", entry, {"kind": (None, "redeem"), "points": (None, entry.points)},
                         payload={"membership_id": membership.id, "balance_after": entry.balance_after})
@@ -706,6 +862,7 @@ def adjust(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailPoi
     values = common.validate(S.Adjustment, data)
     now = utcnow()
     lock_member(membership.id)
+    settle_expiry(membership.id, now)
     entry = _append(membership.id, "adjust", values["points"], at=now, actor=actor, reason=values["reason"],
                     expires_at=lot_expiry(now) if values["points"] > 0 else None)
     audit.record_change(actor, "created", entry, {"kind": (None, "adjust"), "points": (None, entry.points),
@@ -736,9 +893,10 @@ def award_bonus(actor: Any, membership_id: uuid.UUID, points: int, *, kind: str 
 
 
 def expire_points(now: datetime) -> int:
-    """``trellis tick``: expire what is left of every lot whose time has come, oldest first. Idempotent:
-    an expiry is a debit, so the next run finds nothing left to expire. Members are locked (and read)
-    500 at a time."""
+    """``trellis tick``: expire what is left of every lot whose time has come, oldest first — one
+    ``expire`` entry per lot, dated when it expired. Idempotent: an expiry is a debit, so the next run
+    finds nothing left to expire (nor does it after a debit settled the member: :func:`settle_expiry`).
+    Members are locked (and read) 500 at a time; returns how many ``expire`` entries (lots) it wrote."""
     sess = db.session()
     lots = (select(RetailPointsEntry.membership_id, func.sum(RetailPointsEntry.points).label("due"))
             .where(RetailPointsEntry.expires_at.is_not(None), RetailPointsEntry.expires_at <= now)
@@ -755,18 +913,7 @@ def expire_points(now: datetime) -> int:
         lock_members(chunk)
         member_lots, member_debits = _lots_and_debits(chunk)
         for mid in chunk:
-            balance = sum(amount for _, amount in member_lots[mid]) - member_debits[mid]
-            due = min(sum(pts for at, pts in _fifo(member_lots[mid], member_debits[mid]) if at <= now), balance)
-            if due <= 0:
-                continue
-            # the id is set here so the entries need no flush each: the ORM writes them in one batch
-            entry = RetailPointsEntry(id=uuid.uuid4(), membership_id=mid, kind="expire", points=-due,
-                                      balance_after=balance - due, occurred_at=now,
-                                      reason="points past their expiry date")
-            sess.add(entry)
-            audit.record_change(None, "created", entry, {"kind": (None, "expire"), "points": (None, entry.points)},
-                                payload={"membership_id": mid, "balance_after": entry.balance_after})
-            expired += 1
+            expired += len(_expiry_entries(mid, member_lots[mid], member_debits[mid], now))
     return expired
 
 
@@ -898,19 +1045,35 @@ def _resolve_member(actor: User, values: dict) -> RetailMembership:
 
 
 def _amounts(values: dict) -> tuple[list[dict], Decimal, Decimal, Decimal]:
+    """The lines with their amounts, the subtotal (their sum), the discount and the total. The lines
+    minus ``discount`` (0 when not sent) must make the total: a total below the lines is not taken for a
+    discount the POS did not send, and either way the 422 on ``total`` shows the two amounts."""
     lines = [{**line, "line_no": i + 1, "amount": (line["unit_price"] * line["quantity"]).quantize(CENT)}
              for i, line in enumerate(values["lines"])]
     total = values["total"].quantize(CENT)
-    if lines:
-        subtotal = sum((line["amount"] for line in lines), Decimal("0"))
-        discount = subtotal - total if values.get("discount") is None else values["discount"].quantize(CENT)
-        if discount < 0 or subtotal - discount != total:
-            raise ValidationFailed(fields={"total": [f"Lines add up to {subtotal}; minus discount {discount} that is "
-                                                     f"{subtotal - discount}, not {total}."]})
+    subtotal = sum((line["amount"] for line in lines), Decimal("0"))
+    if values.get("discount") is None:
+        discount = Decimal("0.00")
+        if subtotal != total:
+            raise ValidationFailed(fields={"total": [f"The lines add up to {subtotal}, not {total} (send a discount "
+                                                     f"as `discount`)."]})
     else:
-        discount = (values.get("discount") or Decimal("0")).quantize(CENT)
-        subtotal = total + discount
+        discount = values["discount"].quantize(CENT)
+        if subtotal - discount != total:
+            raise ValidationFailed(fields={"total": [f"The lines add up to {subtotal}; minus the discount of "
+                                                     f"{discount} that is {subtotal - discount}, not {total}."]})
     return lines, subtotal, discount, total
+
+
+#: how far ahead of the server's clock a POS may date a sale or a refund (clocks drift a little)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_ahead(at: datetime, field: str = "occurred_at") -> None:
+    """Refuse (422 on ``field``) a moment more than :data:`CLOCK_SKEW` ahead of now."""
+    now = utcnow()
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed(fields={field: [f"{at.isoformat()} is in the future (it is {now:%Y-%m-%d %H:%M} UTC)."]})
 
 
 def _iso(value: datetime) -> str:
@@ -951,6 +1114,7 @@ def record_purchase(actor: Any, data: Mapping[str, Any], *, _values: dict | None
     store = _resolve_store(values)
     _may_sell_at(user, store)
     sess = db.session()
+    _not_ahead(values["occurred_at"])
     lines, subtotal, discount, total = _amounts(values)
     member = _resolve_member(user, values)
     if (existing := _recorded(user, store, member, values["pos_transaction_id"], total)) is not None:
@@ -1105,6 +1269,11 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
     sess = db.session()
     if (existing := _refunded(purchase, values)) is not None:
         return existing, False
+    if values.get("occurred_at") is not None:
+        _not_ahead(values["occurred_at"])
+        if values["occurred_at"] < purchase.occurred_at:
+            raise ValidationFailed(fields={"occurred_at": [
+                f"The refund cannot be before the sale ({purchase.occurred_at.isoformat()})."]})
     member = sess.get(RetailMembership, purchase.membership_id)
     lock_member(member.id)
     # a retry sent while the first was in flight waited for the lock: the first is committed now
@@ -1112,6 +1281,7 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
         return existing, False
     sess.refresh(member)
     sess.refresh(purchase)
+    settle_expiry(member.id)
     remaining = purchase.total - purchase.refunded_total
     amount = values.get("amount", remaining)
     amount = amount.quantize(CENT) if isinstance(amount, Decimal) else Decimal(str(amount)).quantize(CENT)
@@ -1123,9 +1293,9 @@ def refund(actor: Any, data: Mapping[str, Any]) -> tuple[RetailRefund, bool]:
     target = (purchase.points_earned if refunded_after == purchase.total or purchase.total == 0 else
               int((Decimal(purchase.points_earned) * refunded_after / purchase.total).to_integral_value(ROUND_FLOOR)))
     to_reverse = max(target - already, 0)
-    available = balance_of(member.id)
-    reversed_now = min(to_reverse, available)
     now = values.get("occurred_at") or utcnow()
+    # a refund dated in the past takes back no more than the statement still holds from then on
+    reversed_now = min(to_reverse, spendable_at(member.id, now))
     row = RetailRefund(purchase_id=purchase.id, membership_id=member.id, pos_refund_id=values["pos_refund_id"],
                        occurred_at=now, amount=amount, reason=values["reason"], points_reversed=reversed_now,
                        points_unrecovered=to_reverse - reversed_now)

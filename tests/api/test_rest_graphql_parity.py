@@ -218,6 +218,7 @@ PARITY.update({
     "POST /retail-membership/memberships/{membership_id}/redemptions": "Mutation.redeemRetailPoints",
     "POST /retail-membership/memberships/{membership_id}/adjustments": "Mutation.adjustRetailPoints",
     "POST /retail-membership/memberships/{membership_id}/tier": "Mutation.setRetailMembershipTier",
+    "DELETE /retail-membership/memberships/{membership_id}/tier": "Mutation.releaseRetailMembershipTier",
     "GET /retail-membership/memberships/{membership_id}/tier-history": "RetailMembership.tierHistory",
     "GET /retail-membership/memberships/{membership_id}/occasions": "RetailMembership.occasions",
     "POST /retail-membership/memberships/{membership_id}/occasions": "Mutation.createRetailOccasion",

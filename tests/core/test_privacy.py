@@ -52,7 +52,9 @@ def wang(api, runtime, people):
         "occasions": [{"kind": "child_birthday", "name": CHILD, "date": "2019-06-01"}]}), 201)
     ok(api.post(f"{rm}/purchases", json={"pos_transaction_id": "P-1", "store_code": "T01",
                                          "card_number": membership["card_number"],
-                                         "occurred_at": "2026-02-01T10:00:00+00:00", "total": "300.00"}), 201)
+                                         "occurred_at": "2026-02-01T10:00:00+00:00", "total": "300.00",
+                                         "lines": [{"sku": "OOLONG-1", "category": "tea", "quantity": 1,
+                                                    "unit_price": "300.00"}]}), 201)
     # property service: a repair request with her words, a photo and her address
     from plugins.property_service import services as ps
 

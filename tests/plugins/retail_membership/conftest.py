@@ -55,11 +55,11 @@ def when(days_ago: float = 0, base: datetime | None = None) -> str:
 
 
 def sale(pos_id, card, store_code="N01", total="100.00", days_ago=1.0, lines=None, **extra):
-    body = {"pos_transaction_id": pos_id, "store_code": store_code, "card_number": card,
-            "occurred_at": when(days_ago), "total": total, **extra}
-    if lines is not None:
-        body["lines"] = lines
-    return body
+    """A POS sale's body; without ``lines``, one line of the whole total (a sale has at least one)."""
+    if lines is None:
+        lines = [{"sku": "ITEM", "category": "general", "quantity": 1, "unit_price": total}]
+    return {"pos_transaction_id": pos_id, "store_code": store_code, "card_number": card,
+            "occurred_at": when(days_ago), "total": total, "lines": lines, **extra}
 
 
 def buy(api, body, who="admin", status=201):

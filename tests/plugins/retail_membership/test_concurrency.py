@@ -117,7 +117,8 @@ def test_simultaneous_retries_of_one_pos_transaction_record_it_once(own_shop):
     with runtime.database.unit_of_work():
         card = member.card_number
     sale = {"pos_transaction_id": "T-RETRY", "store_code": "C1", "card_number": card, "total": "100.00",
-            "occurred_at": datetime.now(timezone.utc).isoformat()}
+            "occurred_at": datetime.now(timezone.utc).isoformat(),
+            "lines": [{"sku": "S", "category": "shirts", "quantity": 1, "unit_price": "100.00"}]}
     threads_n = 8
 
     def upload():
@@ -154,7 +155,8 @@ def test_simultaneous_retries_of_one_pos_refund_record_it_once(own_shop, amount)
     with runtime.database.unit_of_work():
         purchase, _ = services.record_purchase(admin, {
             "pos_transaction_id": "T-1", "store_code": "C1", "card_number": member.card_number, "total": "100.00",
-            "occurred_at": datetime.now(timezone.utc).isoformat()})
+            "occurred_at": datetime.now(timezone.utc).isoformat(),
+            "lines": [{"sku": "S", "category": "shirts", "quantity": 1, "unit_price": "100.00"}]})
     body = {"purchase_id": str(purchase.id), "pos_refund_id": "R-RETRY", "reason": "returned",
             **({"amount": amount} if amount else {})}
 

@@ -58,16 +58,19 @@ def test_points_expire_oldest_first_and_only_once(shop):
     buy(shop.api, sale("OLD", m["card_number"], total="100.00", days_ago=400))   # expired 35 days ago
     buy(shop.api, sale("MID", m["card_number"], total="50.00", days_ago=200))
     buy(shop.api, sale("NEW", m["card_number"], total="30.00", days_ago=10))
-    # 120 redeemed: FIFO takes the whole old lot (100) and 20 of the middle one
-    shop.api.post(f"{BASE}/memberships/{m['id']}/redemptions", json={"points": 120})
-    assert run_job(shop.runtime, "retail_membership.points_expiry") == 0  # the old lot was used up
+    # the old lot expired before the redemption (issue #19): it is written off first, then the 20
+    # redeemed come from the oldest lot still valid, the middle one
+    url = f"{BASE}/memberships/{m['id']}/redemptions"
+    assert shop.api.post(url, json={"points": 81}).status_code == 422
+    assert shop.api.post(url, json={"points": 20}).status_code == 201
+    assert run_job(shop.runtime, "retail_membership.points_expiry") == 0  # the redemption settled the old lot
     assert assert_balanced(shop.api, m["id"]) == 60
     # 200 days on, the middle lot's 30 remaining points expire; the new lot keeps its 30
     later = datetime.now(timezone.utc) + timedelta(days=200)
     assert run_job(shop.runtime, "retail_membership.points_expiry", later) == 1
     assert run_job(shop.runtime, "retail_membership.points_expiry", later) == 0
     expired = [e for e in ledger(shop.api, m["id"]) if e["kind"] == "expire"]
-    assert [e["points"] for e in expired] == [-30]
+    assert [e["points"] for e in expired] == [-30, -100]
     assert assert_balanced(shop.api, m["id"]) == 30
 
 

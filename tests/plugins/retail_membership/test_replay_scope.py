@@ -96,7 +96,8 @@ def test_the_graphql_retry_of_another_teams_sale_reveals_nothing(shop):
     def attempt(pos_id, total):
         return shop.api.as_("other_manager").graphql(mutation, {"p": {
             "posTransactionId": pos_id, "storeCode": "N01", "cardNumber": east["card_number"],
-            "occurredAt": first["occurred_at"], "total": total}})
+            "occurredAt": first["occurred_at"], "total": total,
+            "lines": [{"sku": "S", "category": "shirts", "quantity": 1, "unitPrice": total}]}})
 
     unknown = attempt("NEVER-USED", "999.00")
     assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -108,7 +109,8 @@ def test_the_graphql_retry_of_another_teams_sale_reveals_nothing(shop):
         assert "100.00" not in str(body) and "SECRET-SKU" not in str(body)
     mine = shop.api.as_("manager").graphql(mutation, {"p": {
         "posTransactionId": first["pos_transaction_id"], "storeCode": "N01", "cardNumber": east["card_number"],
-        "occurredAt": first["occurred_at"], "total": "100.00"}})
+        "occurredAt": first["occurred_at"], "total": "100.00",
+        "lines": [{"sku": "SECRET-SKU", "category": "shirts", "quantity": 1, "unitPrice": "100.00"}]}})
     assert mine["data"]["recordRetailPurchase"]["id"] == first["id"]
 
 
