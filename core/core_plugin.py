@@ -18,7 +18,8 @@ def trellis_models():
             models.Interaction, models.AuditEntry, models.OutboxEvent, models.WorkflowTransitionEntry,
             models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
             models.WebhookDelivery,
-            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset]
+            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset,
+            models.ImportRun]
 
 
 @hookimpl
