@@ -53,8 +53,6 @@ class Settings:
     #: Where files uploaded to ``POST /api/v1/imports`` wait for the worker. Default: ``<instance_path>/imports``;
     #: with several hosts, a directory they share.
     import_path: str = ""
-    #: Largest file ``POST /api/v1/imports`` accepts, in bytes.
-    import_max_bytes: int = 512 * 1024 * 1024
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
     #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the

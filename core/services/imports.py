@@ -146,6 +146,14 @@ def _discard(path: str) -> None:
             pass
 
 
+def describe_types(actor: Any) -> list[dict]:
+    """The import types and their columns (admins)."""
+    _require_admin(actor)
+    return [{"name": t.name, "description": t.description,
+             "columns": [{"name": c.name, "description": c.description, "required": c.required} for c in t.columns]}
+            for _, t in sorted(types().items())]
+
+
 def get_run(actor: Any, run_id: Any) -> ImportRun:
     _require_admin(actor)
     run = db.session().get(ImportRun, common.parse_uuid(run_id))
