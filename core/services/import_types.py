@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, func, select, update
 from core import db, levels, lifecycle, runtime
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.imports import ImportBatch, ImportColumn, ImportRow, ImportType, split_list, utc_datetime_text
-from core.models import Contact, Customer, CustomerTag, Interaction, InteractionStatus, WorkflowTransitionEntry
+from core.models import Contact, Customer, CustomerSize, CustomerSource, CustomerTag, Interaction, InteractionStatus, WorkflowTransitionEntry
 from core.schemas import ContactCreate, CustomerCreate, InteractionCreate
 from core.services import audit, common, contacts, customers, interactions
 from core.workflow import AUTOMATIC
@@ -53,8 +53,9 @@ def _external_id(batch: ImportBatch, row: ImportRow) -> str | None:
     return text
 
 
-def _keyed(batch: ImportBatch) -> list[tuple[ImportRow, str]]:
-    """The rows with a usable external id, a repeat within the batch refused (an external id names one record)."""
+def keyed_rows(batch: ImportBatch) -> list[tuple[ImportRow, str]]:
+    """``[(row, external id)]`` of the batch's rows with a usable ``external_id`` (taken out of the row's
+    values); a row without one, or repeating one within the batch, fails (an external id names one record)."""
     seen: dict[str, int] = {}
     out = []
     for row in batch.live():
@@ -69,8 +70,9 @@ def _keyed(batch: ImportBatch) -> list[tuple[ImportRow, str]]:
     return out
 
 
-def _existing(model: type, externals: Iterable[str]) -> dict[str, Any]:
-    """The live records of ``model`` with these external ids, by external id (one query)."""
+def existing_by_external_id(model: type, externals: Iterable[str]) -> dict[str, Any]:
+    """The live records of ``model`` (a model with an ``external_id`` column) with these external ids, by
+    external id, in one query."""
     externals = list(externals)
     if not externals:
         return {}
@@ -78,9 +80,10 @@ def _existing(model: type, externals: Iterable[str]) -> dict[str, Any]:
     return {r.external_id: r for r in rows}
 
 
-def _resolve_customers(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> None:
-    """Replace ``customer_external_id`` by ``customer_id`` (one query per batch); a row naming no live
-    customer fails on the column it used."""
+def resolve_customers(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> None:
+    """Turn each row's ``customer_external_id`` into ``customer_id`` (one query per batch); a row naming no
+    live customer, or none at all, fails on the column it used. Use it for any record that belongs to a
+    customer (declare the columns ``CUSTOMER_REF``)."""
     externals = {str(r.values["customer_external_id"]) for r, _ in rows if "customer_external_id" in r.values}
     found = dict(db.session().execute(select(Customer.external_id, Customer.id).where(
         Customer.external_id.in_(externals), Customer.deleted_at.is_(None))).all()) if externals else {}
@@ -118,8 +121,11 @@ def _differs(record: Any, values: dict, keys: Iterable[str]) -> list[str]:
     return [k for k in keys if getattr(record, k) != values[k]]
 
 
-def _update(batch: ImportBatch, row: ImportRow, service_update: Any, record: Any, raw: dict, changed: list[str]) -> None:
-    """Update ``record`` through its service with the changed fields (as the file gave them)."""
+def update_row(batch: ImportBatch, row: ImportRow, service_update: Any, record: Any, raw: dict, changed: list[str]) -> None:
+    """Finish a row whose record exists: ``changed`` (the fields whose validated value differs from the
+    record's) empty → ``unchanged``, nothing written; else ``service_update(actor, id, {field: raw value,
+    "version": record.version})`` — the record's own update service, its rules, audit entry and event — in
+    a savepoint, so a refused update fails only this row."""
     if not changed:
         row.outcome = "unchanged"
         return
@@ -140,9 +146,8 @@ CUSTOMER_COLUMNS = (
     ImportColumn("kind", "company (default) or person."),
     ImportColumn("industry", "Free text, at most 80 characters."),
     ImportColumn("region", "Free text, at most 80 characters."),
-    ImportColumn("size", "micro, small, medium, large or enterprise."),
-    ImportColumn("source", "How the customer came: referral, website, exhibition, cold_call, advertising, "
-                           "partner, walk_in or other."),
+    ImportColumn("size", f"One of: {', '.join(s.value for s in CustomerSize)}."),
+    ImportColumn("source", f"How the customer came, one of: {', '.join(s.value for s in CustomerSource)}."),
     ImportColumn("stage", "The lifecycle stage it starts in (potential by default); used when the customer is "
                           "created, later moves go through the lifecycle."),
     ImportColumn("notes", "Free text."),
@@ -171,9 +176,9 @@ def _resolve_owners(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> No
 
 def write_customers(batch: ImportBatch) -> None:
     rec, now, user = batch.recorder, batch.now, batch.actor
-    keyed = _keyed(batch)
+    keyed = keyed_rows(batch)
     _resolve_owners(batch, keyed)
-    existing = _existing(Customer, (ext for _, ext in keyed))
+    existing = existing_by_external_id(Customer, (ext for _, ext in keyed))
     rules = levels.parse_rules(runtime.current().settings.level_rules)
     level = levels.default_level(rules)
     for row, ext in keyed:
@@ -193,7 +198,7 @@ def write_customers(batch: ImportBatch) -> None:
             changed = _differs(record, values, keys)
             if "tags" in values and sorted(customers.clean_tags(values["tags"])) != record.tags:
                 changed.append("tags")
-            _update(batch, row, customers.update, record, raw, changed)
+            update_row(batch, row, customers.update, record, raw, changed)
             continue
         try:
             values, tags, trigger, _approved = customers.prepare_new(user, values)
@@ -234,9 +239,9 @@ CONTACT_COLUMNS = (
 
 def write_contacts(batch: ImportBatch) -> None:
     rec, now = batch.recorder, batch.now
-    keyed = _keyed(batch)
-    _resolve_customers(batch, keyed)
-    existing = _existing(Contact, (ext for _, ext in keyed))
+    keyed = keyed_rows(batch)
+    resolve_customers(batch, keyed)
+    existing = existing_by_external_id(Contact, (ext for _, ext in keyed))
     fresh: list[tuple[ImportRow, dict, str]] = []
     for row, ext in keyed:
         if row.failed:
@@ -254,7 +259,7 @@ def write_contacts(batch: ImportBatch) -> None:
                            "A contact cannot move to another customer.")
                 continue
             keys = [k for k in values if k in raw and k != "customer_id" and not (k == "is_primary" and not values[k])]
-            _update(batch, row, contacts.update, record, raw, _differs(record, values, keys))
+            update_row(batch, row, contacts.update, record, raw, _differs(record, values, keys))
             continue
         fresh.append((row, values, ext))
     if not fresh:
@@ -316,9 +321,9 @@ _TIMES = ("occurred_at", "due_at", "reminder_at")
 
 def write_interactions(batch: ImportBatch) -> None:
     rec, now, user = batch.recorder, batch.now, batch.actor
-    keyed = _keyed(batch)
-    _resolve_customers(batch, keyed)
-    existing = _existing(Interaction, (ext for _, ext in keyed))
+    keyed = keyed_rows(batch)
+    resolve_customers(batch, keyed)
+    existing = existing_by_external_id(Interaction, (ext for _, ext in keyed))
     purchases: dict[uuid.UUID, list] = defaultdict(list)
     payload_source = "core"
     validate = common.validate
@@ -341,7 +346,7 @@ def write_interactions(batch: ImportBatch) -> None:
                            "An interaction cannot move to another customer.")
                 continue
             keys = [k for k in values if k in raw and k != "customer_id"]
-            _update(batch, row, interactions.update, record, raw, _differs(record, values, keys))
+            update_row(batch, row, interactions.update, record, raw, _differs(record, values, keys))
             continue
         customer_id = values["customer_id"]
         try:
