@@ -349,6 +349,24 @@ def utc_datetime_text(value: Any) -> Any:
     return parsed.isoformat()
 
 
+_SCHEMAS: dict = {}
+
+
+def schema_for(schema: type, keys: Any) -> Any:
+    """An instance of the marshmallow ``schema`` restricted to the fields a row has (``keys``) and its required
+    ones: the same fields, validators and schema rules, without visiting the dozen fields an import file does
+    not have on every one of a million rows. Cached per schema and set of keys."""
+    key = (schema, frozenset(keys))
+    found = _SCHEMAS.get(key)
+    if found is None:
+        declared = schema._declared_fields
+        only = {k for k in keys if k in declared} | {n for n, f in declared.items() if f.required}
+        unknown = set(keys) - set(declared)
+        # an unknown key must still be refused as the full schema refuses it: keep every field then
+        found = _SCHEMAS[key] = schema() if unknown else schema(only=sorted(only))
+    return found
+
+
 def split_list(value: Any) -> list[str]:
     """A list cell: a JSON list as it is; text split on ``;`` or ``,``."""
     if isinstance(value, list):
@@ -367,4 +385,4 @@ def error_csv(errors: list[RowError]) -> str:
 
 
 __all__ = ["ImportBatch", "ImportColumn", "ImportRow", "ImportType", "RowError", "file_format", "load_mapping",
-           "read_rows", "resolve_columns", "scan", "split_list", "utc_datetime_text"]
+           "read_rows", "resolve_columns", "scan", "schema_for", "split_list", "utc_datetime_text"]

@@ -27,9 +27,10 @@ from sqlalchemy import bindparam, func, select, update
 
 from core import db, levels, lifecycle, runtime
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.imports import ImportBatch, ImportColumn, ImportRow, ImportType, split_list, utc_datetime_text
+from core.imports import ImportBatch, ImportColumn, ImportRow, ImportType, schema_for, split_list, utc_datetime_text
 from core.models import Contact, Customer, CustomerSize, CustomerSource, CustomerTag, Interaction, InteractionStatus, WorkflowTransitionEntry
 from core.schemas import ContactCreate, CustomerCreate, InteractionCreate
+from core.services.bulk import BulkRow
 from core.services import audit, common, contacts, customers, interactions
 from core.workflow import AUTOMATIC
 
@@ -188,7 +189,7 @@ def write_customers(batch: ImportBatch) -> None:
         if "tags" in raw:
             raw["tags"] = split_list(raw["tags"])
         try:
-            values = common.validate(CustomerCreate, raw)
+            values = common.validate(schema_for(CustomerCreate, raw), raw)
         except ValidationFailed as exc:
             batch.fail_validation(row, exc)
             continue
@@ -248,7 +249,7 @@ def write_contacts(batch: ImportBatch) -> None:
             continue
         raw = dict(row.values)
         try:
-            values = common.validate(ContactCreate, raw)
+            values = common.validate(schema_for(ContactCreate, raw), raw)
         except ValidationFailed as exc:
             batch.fail_validation(row, exc)
             continue
@@ -335,7 +336,7 @@ def write_interactions(batch: ImportBatch) -> None:
             if key in raw:
                 raw[key] = utc_datetime_text(raw[key])
         try:
-            values = validate(InteractionCreate, raw)
+            values = validate(schema_for(InteractionCreate, raw), raw)
         except ValidationFailed as exc:
             batch.fail_validation(row, exc)
             continue
@@ -380,10 +381,13 @@ def _purchases_move_customers(batch: ImportBatch, purchases: dict[uuid.UUID, lis
         Interaction.status == InteractionStatus.DONE.value, Interaction.deleted_at.is_(None))
         .group_by(Interaction.customer_id)).all())
     entered = _entered(lifecycle.WORKFLOW, ids)
-    state = {c.id: c for c in sess.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    t = Customer.__table__
+    state = {r.id: r for r in sess.execute(select(t.c.id, t.c.stage, t.c.level, t.c.level_pinned, t.c.version,
+                                                  t.c.created_at).where(t.c.id.in_(ids)))}
     moved: dict[uuid.UUID, dict] = {}
     for cid, times in purchases.items():
         customer = state[cid]
+        record = BulkRow(Customer, {"id": cid, "version": customer.version})
         stage, version, since = customer.stage, customer.version, entered.get(cid) or customer.created_at
         count = stored.get(cid, 0)
         for at in sorted(times):
@@ -392,7 +396,7 @@ def _purchases_move_customers(batch: ImportBatch, purchases: dict[uuid.UUID, lis
             if stage == target or stage == "repeat":
                 continue
             version += 1
-            rec.transition(lifecycle.WORKFLOW, customer, stage, target, at=at, entered_at=since, trigger=AUTOMATIC,
+            rec.transition(lifecycle.WORKFLOW, record, stage, target, at=at, entered_at=since, trigger=AUTOMATIC,
                            event="interaction.created", version=version,
                            reason=f"{count} purchase{'s' if count > 1 else ''} recorded")
             stage, since = target, at
@@ -408,7 +412,8 @@ def _purchases_move_customers(batch: ImportBatch, purchases: dict[uuid.UUID, lis
         target = levels.grade(rules, values[customer.id])
         if target != customer.level:
             version = moved.get(customer.id, {}).get("b_version", customer.version) + 1
-            rec.transition(levels.WORKFLOW, customer, customer.level, target, at=now,
+            rec.transition(levels.WORKFLOW, BulkRow(Customer, {"id": customer.id, "version": customer.version}),
+                           customer.level, target, at=now,
                            entered_at=level_since.get(customer.id) or customer.created_at, trigger=AUTOMATIC, event="interaction.created",
                            reason=", ".join(f"{k}={v:g}" for k, v in values[customer.id].items()), version=version)
             moved.setdefault(customer.id, {"b_id": customer.id, "b_stage": customer.stage})["b_version"] = version
