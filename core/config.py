@@ -51,6 +51,9 @@ class Settings:
     plugins: str = "all"
     #: Where the default SQLite file lives.
     instance_path: str = field(default_factory=_default_instance_path)
+    #: Where files uploaded to ``POST /api/v1/imports`` wait for the worker. Default: ``<instance_path>/imports``;
+    #: with several hosts, a directory they share.
+    import_path: str = ""
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
     #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the

@@ -18,7 +18,8 @@ def trellis_models():
             models.Interaction, models.AuditEntry, models.OutboxEvent, models.WorkflowTransitionEntry,
             models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
             models.WebhookDelivery,
-            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset]
+            models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset,
+            models.ImportRun]
 
 
 @hookimpl
@@ -90,7 +91,7 @@ def trellis_event_subscribers():
 @hookimpl
 def trellis_scheduled_jobs():
     from core.jobs import Job
-    from core.services import analytics, customers, interactions, webhooks, workflow
+    from core.services import analytics, customers, imports, interactions, webhooks, workflow
 
     return [
         Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
@@ -100,7 +101,15 @@ def trellis_scheduled_jobs():
         webhooks.delivery_job(),
         Job("analytics.refresh", analytics.refresh_job,
             "Recompute customer analytics when the last run is older than TRELLIS_ANALYTICS_REFRESH_HOURS."),
+        Job("imports.run", imports.run_pending, "Run the imports uploaded to POST /api/v1/imports."),
     ]
+
+
+@hookimpl
+def trellis_import_types():
+    from core.services.import_types import core_import_types
+
+    return core_import_types()
 
 
 

@@ -189,6 +189,27 @@ def trellis_scheduled_jobs():
 
 
 @hookspec
+def trellis_import_types():
+    """Return a list of :class:`core.imports.ImportType`: record types a file can be imported into with
+    ``trellis import NAME FILE`` and ``POST /api/v1/imports`` (CSV, XLSX or JSON Lines; docs/import-export.md).
+
+    Called once per app. Names are global: prefix them with the plugin's name and a dot
+    (``retail_membership.members``). An import type lists its columns (``ImportColumn``: name, description,
+    required), one of them ``external_id``, the record's id in the system it comes from, by which a
+    re-import finds it again. Its ``write(batch)`` gets an :class:`core.imports.ImportBatch` of rows (values
+    keyed by column name, blank cells left out) and, for each row: validates it through the same schemas
+    and service rules as the plugin's API (``batch.fail(row, column, reason)`` or
+    ``batch.fail_validation(row, exc)`` for a bad one: it is skipped and reported), finds an existing record
+    by its external id (unchanged: ``row.outcome = "unchanged"``, nothing written; changed: update it through
+    the plugin's own update service, ``"updated"``), and collects a new one with its audit entry and event in
+    ``batch.recorder`` (a :class:`core.services.bulk.BulkRecorder`; ``"created"``). The import flushes the
+    recorder with ``models`` (parents first) and commits each batch together with its progress, so an
+    interrupted import continues where it stopped; a dry run rolls every batch back. The admin importing is
+    ``batch.actor``, already checked.
+    """
+
+
+@hookspec
 def trellis_roles():
     """Return a list of :class:`core.labels.Choice` naming roles the plugin adds (``exhibitor``,
     ``store_staff`` …), with en and zh-CN labels.

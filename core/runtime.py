@@ -35,6 +35,8 @@ class Runtime:
     scopes: dict[type, list] = field(default_factory=dict)
     #: ``[(owner, core.privacy.PersonalData)]``, core first
     personal_data: list = field(default_factory=list)
+    #: import type name → ``core.imports.ImportType`` (``trellis import``), core first
+    import_types: dict = field(default_factory=dict)
 
     @property
     def interaction_kinds(self) -> list[str]:
@@ -137,6 +139,15 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
                                   "a table it does not define. Declare only your own tables.")
             item.check(owner)
             rt.personal_data.append((owner, item))
+    import_owners: dict[str, str] = {}
+    for owner, declared in plugins.call_each("trellis_import_types"):
+        for itype in declared:
+            _check_prefixed(owner, "import type", itype.name)
+            if itype.name in import_owners:
+                raise PluginError(f"Plugins '{import_owners[itype.name]}' and '{owner}' both declare the import "
+                                  f"type '{itype.name}'. Rename one.")
+            import_owners[itype.name] = owner
+            rt.import_types[itype.name] = itype
     rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
                               info={"runtime": rt})
     return rt

@@ -177,6 +177,30 @@ def test_hook_trellis_personal_data(sample):
     assert [n["text"] for n in notes] == ["[erased]"]
 
 
+def test_hook_trellis_import_types(sample_app, sample, tmp_path):
+    api, runtime, _ = sample
+    customer = api.as_("admin").post("/api/v1/customers", json={"name": "Imported Notes Co"}).get_json()
+    path = tmp_path / "notes.csv"
+    path.write_text(f"external_id,customer_id,text,score\nN1,{customer['id']},First,3\nN2,{customer['id']},,1\n")
+    invoke = lambda: CliRunner().invoke(_cli(sample_app), ["import", "sample.notes", str(path)])  # noqa: E731
+    first = invoke()
+    assert "2 rows imported: 1 created, 0 updated, 0 unchanged, 1 with errors" in first.stdout
+    assert "row 3, text: Missing data for required field." in first.stderr
+    assert "0 created, 0 updated, 1 unchanged" in invoke().stdout
+    path.write_text(f"external_id,customer_id,text,score\nN1,{customer['id']},First,5\n")
+    assert "0 created, 1 updated, 0 unchanged" in invoke().stdout
+    notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{customer['id']}").get_json()
+    assert [(n["text"], n["score"], n["version"]) for n in notes] == [("First", 5, 2)]
+    types = {t["name"] for t in api.as_("admin").get("/api/v1/imports/types").get_json()}
+    assert "sample.notes" in types
+
+
+def _cli(app):
+    from api.cli import build_cli
+
+    return build_cli(app)
+
+
 def test_a_personal_data_declaration_is_checked_at_start_up(database_url):
     import types
 

@@ -63,6 +63,11 @@ from core.demo import create_demo_user
 # --- bulk loading (imports, demo data) ---------------------------------------------------------------------
 from core.services.bulk import BulkRecorder
 
+# --- importing files (trellis_import_types; docs/import-export.md) ------------------------------------------
+from core.imports import ImportBatch, ImportColumn, ImportRow, ImportType, split_list, utc_datetime_text
+from core.services.import_types import (CUSTOMER_REF, EXTERNAL_ID, existing_by_external_id, keyed_rows,
+                                        resolve_customers, update_row)
+
 # --- REST --------------------------------------------------------------------------------------------------
 from api.rest.crud import Blueprint, body_doc, crud_blueprint, list_args_schema, record_blueprint
 
@@ -107,6 +112,9 @@ SECTIONS: dict[str, list[str]] = {
     "Settings, jobs, personal data": ["PluginSetting", "setting", "Job", "PersonalData"],
     "CLI commands and demo data": ["with_unit_of_work", "create_demo_user"],
     "Bulk loading": ["BulkRecorder"],
+    "Importing files": ["ImportType", "ImportColumn", "ImportBatch", "ImportRow", "EXTERNAL_ID", "CUSTOMER_REF",
+                        "keyed_rows", "resolve_customers", "existing_by_external_id", "update_row", "split_list",
+                        "utc_datetime_text"],
     "REST": ["Blueprint", "crud_blueprint", "record_blueprint", "list_args_schema", "body_doc"],
     "GraphQL": ["record_types", "record_fields", "nested_records", "crud_fields", "CrudFields",
                 "input_from_schema", "type_from_schema", "crud_inputs", "history_field", "MoneyScalar",

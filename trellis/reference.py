@@ -29,6 +29,10 @@ _NOTES = {
     "After": "The annotation of a connection's `after` argument: a cursor, the records after it.",
     "Last": "The annotation of a connection's `last` argument: read backward.",
     "Before": "The annotation of a connection's `before` argument: a cursor, the records before it.",
+    "EXTERNAL_ID": "The `external_id` column every import type declares first (`ImportType(..., (EXTERNAL_ID, ...))`): "
+                   "the record's id in the system it comes from, by which a re-import finds it (`keyed_rows`).",
+    "CUSTOMER_REF": "The columns `customer_external_id` and `customer_id` of a record that belongs to a customer "
+                    "(`(EXTERNAL_ID, *CUSTOMER_REF, ...)`); `resolve_customers` turns them into `customer_id`.",
     "MoneyScalar": "The GraphQL `Money` scalar (a `Decimal` in Python, a decimal string on the wire): "
                    "annotate money fields with it (`price: MoneyScalar`). `input_from_schema` and "
                    "`type_from_schema` map a marshmallow `Money` field to it for you.",

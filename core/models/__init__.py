@@ -12,6 +12,7 @@ from core.models.enums import (
     LifecycleStage,
     Role,
 )
+from core.models.imports import ImportRun
 from core.models.interactions import Interaction
 from core.models.notifications import Notification
 from core.models.users import ApiToken, Team, User
@@ -21,7 +22,7 @@ from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTrans
 __all__ = [
     "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
-    "ApiToken", "AuditEntry", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "ApiToken", "AuditEntry", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
     "WebhookDelivery", "WebhookSubscription",
 ]

@@ -5,7 +5,7 @@ import uuid
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record
@@ -14,6 +14,14 @@ from core.models.users import User
 
 if TYPE_CHECKING:
     from core.models.analytics import CustomerAnalytics
+
+
+def live_unique(table: str) -> Index:
+    """The unique index on ``external_id`` among live rows (deleted ones and rows without one excluded):
+    ``trellis import`` finds a record again by it, so a file imported twice changes nothing."""
+    where = text("external_id IS NOT NULL AND deleted_at IS NULL")
+    return Index(f"uq_{table}_external_id_live", "external_id", unique=True, sqlite_where=where,
+                 postgresql_where=where)
 
 
 class Customer(Base, Record):
@@ -35,6 +43,8 @@ class Customer(Base, Record):
     notes: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                        nullable=True, index=True)
+    #: the customer's id in the system it was imported from (``trellis import``): unique among live customers
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     owner: Mapped[User | None] = relationship(User, foreign_keys=[owner_id])
     tag_rows: Mapped[list["CustomerTag"]] = relationship(
@@ -44,6 +54,8 @@ class Customer(Base, Record):
     #: the numbers of the last analytics refresh (read-only here: only the refresh writes them)
     analytics: Mapped["CustomerAnalytics | None"] = relationship("CustomerAnalytics", uselist=False,
                                                                  viewonly=True)
+
+    __table_args__ = (live_unique("customer"),)
 
     @property
     def tags(self) -> list[str]:
@@ -74,5 +86,9 @@ class Contact(Base, Record):
     birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the contact's id in the system it was imported from: unique among live contacts
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     customer: Mapped[Customer] = relationship(Customer)
+
+    __table_args__ = (live_unique("contact"),)

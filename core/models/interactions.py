@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, UTCDateTime
-from core.models.customers import Contact, Customer
+from core.models.customers import Contact, Customer, live_unique
 from core.models.enums import InteractionDirection, InteractionStatus
 from core.models.users import User
 
@@ -48,10 +48,12 @@ class Interaction(Base, Record):
     escalation_count: Mapped[int] = mapped_column(Integer, default=0)
     #: Which component wrote it: ``core`` or a plugin name (a check-in comes from ``exhibitions``).
     source: Mapped[str] = mapped_column(String(60), default="core")
+    #: the interaction's id in the system it was imported from: unique among live interactions
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     customer: Mapped[Customer] = relationship(Customer)
     contact: Mapped[Contact | None] = relationship(Contact)
     assignee: Mapped[User | None] = relationship(User, foreign_keys=[assignee_id])
 
     __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
-                      Index("ix_interaction_status_due", "status", "due_at"))
+                      Index("ix_interaction_status_due", "status", "due_at"), live_unique("interaction"))

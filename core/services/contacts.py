@@ -91,6 +91,12 @@ def _make_primary(contact: Contact) -> None:
     contact.is_primary = True
 
 
+def becomes_primary(wants_primary: bool, customer_has_primary: bool) -> bool:
+    """Is a new contact its customer's primary one? When asked, or when the customer has none (its first
+    contact); the customer's other primary contact is then demoted. Used by :func:`create` and the import."""
+    return bool(wants_primary) or not customer_has_primary
+
+
 def create(actor: Any, data: Mapping[str, Any]) -> Contact:
     values = common.validate(ContactCreate, data)
     try:
@@ -105,7 +111,7 @@ def create(actor: Any, data: Mapping[str, Any]) -> Contact:
     contact = Contact(**values)
     db.session().add(contact)
     db.session().flush()
-    if wants_primary or not has_primary:
+    if becomes_primary(wants_primary, bool(has_primary)):
         _make_primary(contact)
     db.session().flush()
     audit.record_change(actor, "created", contact, audit.created_fields(contact, AUDITED))

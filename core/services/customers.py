@@ -73,10 +73,29 @@ def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
 
 
 def _set_tags(customer: Customer, tags: list[str]) -> None:
-    wanted = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    wanted = clean_tags(tags)
     customer.tag_rows = [row for row in customer.tag_rows if row.tag in wanted]
     have = {row.tag for row in customer.tag_rows}
     customer.tag_rows.extend(CustomerTag(tag=t) for t in wanted if t not in have)
+
+
+def prepare_new(user: Any, values: dict) -> tuple[dict, list[str], str, Any]:
+    """The rules of a new customer on its validated values (``CustomerCreate``): the owner (default: the
+    creator; one the creator may assign) and the starting stage (:func:`create` explains the trigger).
+    Returns ``(values without tags, tags, trigger, approved_by)``; raises ValidationFailed or Forbidden.
+    Used by :func:`create` and the import (``core.services.import_types``)."""
+    tags = values.pop("tags", [])
+    values.setdefault("owner_id", user.id)
+    check_owner_assignment(user, values["owner_id"])
+    trigger = IMPORT if user.role == Role.ADMIN.value else MANUAL
+    approved_by = workflow.check_start(user, lifecycle.WORKFLOW, values.get("stage", LifecycleStage.POTENTIAL.value),
+                                       trigger=trigger)
+    return values, tags, trigger, approved_by
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    """Tags as a customer keeps them: stripped, blanks and repeats dropped (first occurrence kept)."""
+    return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
 
 
 def create(actor: Any, data: Mapping[str, Any]) -> Customer:
@@ -86,13 +105,7 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     as an import (loading customers from an old system) and may start anywhere. A refused stage is a 422
     on ``stage``."""
     user = require_actor(actor)
-    values = common.validate(CustomerCreate, data)
-    tags = values.pop("tags", [])
-    values.setdefault("owner_id", user.id)
-    check_owner_assignment(user, values["owner_id"])
-    trigger = IMPORT if user.role == Role.ADMIN.value else MANUAL
-    approved_by = workflow.check_start(user, lifecycle.WORKFLOW, values.get("stage", LifecycleStage.POTENTIAL.value),
-                                       trigger=trigger)
+    values, tags, trigger, approved_by = prepare_new(user, common.validate(CustomerCreate, data))
     rules = levels.parse_rules(runtime.current().settings.level_rules)
     customer = Customer(**values, level=levels.default_level(rules))  # the rules' default, not "none"
     _set_tags(customer, tags)

@@ -128,13 +128,24 @@ def _check_references(actor: Any, values: dict, customer_id: uuid.UUID) -> None:
             raise ValidationFailed(fields={"assignee_id": ["No active user has this id."]})
 
 
-def _check_times(interaction: Interaction) -> None:
-    if interaction.status == InteractionStatus.PLANNED.value and interaction.due_at is None:
+def check_times(values: dict) -> None:
+    """The rules on an interaction's times, on its column values (``status``, ``due_at``, ``reminder_at``,
+    ``occurred_at``): a planned one needs a due time, a reminder comes before it, a done one without a
+    time happened now (``occurred_at`` is set). Used by :func:`create`, :func:`update` and the import."""
+    status, due_at, reminder_at = values.get("status"), values.get("due_at"), values.get("reminder_at")
+    if status == InteractionStatus.PLANNED.value and due_at is None:
         raise ValidationFailed(fields={"due_at": ["A planned interaction needs a due time."]})
-    if interaction.reminder_at is not None and interaction.due_at is not None and interaction.reminder_at > interaction.due_at:
+    if reminder_at is not None and due_at is not None and reminder_at > due_at:
         raise ValidationFailed(fields={"reminder_at": ["The reminder must come before the due time."]})
-    if interaction.status == InteractionStatus.DONE.value and interaction.occurred_at is None:
-        interaction.occurred_at = utcnow()
+    if status == InteractionStatus.DONE.value and values.get("occurred_at") is None:
+        values["occurred_at"] = utcnow()
+
+
+def _check_times(interaction: Interaction) -> None:
+    values = {key: getattr(interaction, key) for key in ("status", "due_at", "reminder_at", "occurred_at")}
+    check_times(values)
+    if interaction.occurred_at is None and values["occurred_at"] is not None:
+        interaction.occurred_at = values["occurred_at"]
 
 
 def create(actor: Any, data: Mapping[str, Any], *, source: str = "core") -> Interaction:
@@ -162,15 +173,25 @@ def record_on_behalf(actor: Any, data: Mapping[str, Any], *, source: str) -> Int
     return _write(actor, values, customer.id, source)
 
 
-def _write(actor: Any, values: dict, customer_id: Any, source: str) -> Interaction:
+def prepare_new(actor: Any, values: dict, customer_id: Any) -> dict:
+    """The rules of a new interaction on its validated values (``InteractionCreate``), for a customer
+    already found: a registered kind, a contact of that customer, an active assignee, the default status
+    (planned when only a due time is given) and assignee (the actor, for a planned one), and the times
+    (:func:`check_times`). Returns ``values`` completed; raises ValidationFailed. Used by :func:`create`,
+    :func:`record_on_behalf` and the import (``core.services.import_types``)."""
     _check_references(actor, values, customer_id)
     values.setdefault("status", InteractionStatus.PLANNED.value if values.get("due_at") and not values.get("occurred_at")
                       else InteractionStatus.DONE.value)
     actor_id = getattr(actor, "id", None)
     if values["status"] == InteractionStatus.PLANNED.value and actor_id is not None:
         values.setdefault("assignee_id", actor_id)
-    interaction = Interaction(**values, created_by_id=actor_id, source=source)
-    _check_times(interaction)
+    check_times(values)
+    return values
+
+
+def _write(actor: Any, values: dict, customer_id: Any, source: str) -> Interaction:
+    values = prepare_new(actor, values, customer_id)
+    interaction = Interaction(**values, created_by_id=getattr(actor, "id", None), source=source)
     db.session().add(interaction)
     db.session().flush()
     audit.record_change(actor, "created", interaction, audit.created_fields(interaction, AUDITED),

@@ -19,10 +19,13 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from trellis.plugin import (CUSTOMER_REF, EXTERNAL_ID, ImportColumn, ImportType, existing_by_external_id, keyed_rows,
+                            resolve_customers, update_row)
 from trellis.plugin import (Base, Choice, CrudService, Customer, Metric, MetricQuery, MetricRow, NotFound, Page,
                             PageRequest, PersonalData, Record, apply_changes, check_version, create_customer,
                             crud_fields, customer_visibility, get_customer, hookimpl, not_deleted, paginate,
-                            parse_sort, parse_uuid, restore, session, soft_delete, validate_update)
+                            parse_sort, parse_uuid, restore, session, soft_delete, validate_update,
+                            ValidationFailed)
 from trellis.plugin import validate as validate_input   # beside marshmallow's ``validate``
 
 name = "sample"
@@ -35,6 +38,8 @@ class SampleNote(Base, Record):
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(String(200), doc="The note itself (1–200 characters).")
     score: Mapped[int] = mapped_column(Integer, default=0, doc="How much the note matters, 0–10 (default 0).")
+    external_id: Mapped[Optional[str]] = mapped_column(String(100), nullable=True, doc="The note's id where it was "
+                                                       "imported from (``trellis import sample.notes``).")
 
 
 class NoteCreate(Schema):
@@ -151,6 +156,40 @@ def notes_metric(query: MetricQuery) -> list[MetricRow]:
 @hookimpl
 def trellis_models():
     return [SampleNote]
+
+
+def write_notes(batch) -> None:
+    """``trellis import sample.notes FILE``: each row checked by ``NoteCreate`` and the customer's visibility,
+    as ``create_note`` does; a changed note updated through ``update_note``."""
+    rows = keyed_rows(batch)
+    resolve_customers(batch, rows)
+    existing = existing_by_external_id(SampleNote, (ext for _, ext in rows))
+    for row, ext in rows:
+        if row.failed:
+            continue
+        try:
+            values = validate_input(NoteCreate, row.values)
+        except ValidationFailed as exc:
+            batch.fail_validation(row, exc)
+            continue
+        note = existing.get(ext)
+        if note is not None:
+            changed = [k for k in ("text", "score") if k in row.values and getattr(note, k) != values[k]]
+            update_row(batch, row, update_note, note, row.values, changed)
+            continue
+        now = batch.now
+        batch.recorder.add(SampleNote, customer_id=values["customer_id"], text=values["text"], score=values["score"],
+                           external_id=ext, created_at=now, updated_at=now, version=1, deleted_at=None)
+        row.outcome = "created"
+
+
+@hookimpl
+def trellis_import_types():
+    return [ImportType("sample.notes", "Notes about customers.", (
+        EXTERNAL_ID, *CUSTOMER_REF,
+        ImportColumn("text", "The note (1–200 characters).", required=True),
+        ImportColumn("score", "0–10 (default 0)."),
+    ), write_notes, models=(SampleNote,))]
 
 
 @hookimpl
