@@ -7,6 +7,7 @@ import hmac
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -267,8 +268,8 @@ def test_an_unreachable_receiver_is_a_failed_attempt(api, runtime, receiver):
 
 def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_later(api, runtime, receiver,
                                                                               monkeypatch):
-    # the receiver answers after 2 s; the sender gives up after 0.3 s (TIMEOUT_SECONDS, shortened here)
-    monkeypatch.setitem(webhooks.post.__kwdefaults__, "timeout", 0.3)
+    # the receiver answers after 2 s; the sender gives up after 0.3 s (TRELLIS_WEBHOOK_TIMEOUT, shortened here)
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, webhook_timeout=0.3))
     receiver.delay = 2.0
     sub = subscribe(api, receiver.url, ["customer.created"])
     create_customer(api)
