@@ -151,6 +151,8 @@ class Settings:
 
     #: create_app overrides no core setting claimed (plugin settings are resolved from them)
     unclaimed: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
+    #: the environment variables that did not parse (their settings keep the default), one message each
+    unparsed: tuple = field(default=(), compare=False, repr=False, metadata={"internal": True})
     #: the values of plugin-declared settings, readable as attributes (``settings.retail_membership_basis``)
     plugin_values: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
 
@@ -192,7 +194,7 @@ class Settings:
         and reported by ``trellis config check``)."""
         from core.errors import ConfigError
 
-        out = []
+        out = list(self.unparsed)
         if self.env not in ENVIRONMENTS:
             out.append(f"TRELLIS_ENV: {self.env!r} is not one of {', '.join(ENVIRONMENTS)}.")
         if self.env == "production" and not self.secret_key:
@@ -269,6 +271,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     :meth:`Settings.problems`; without it the settings come back as they are (``trellis config check``)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    unparsed: list[str] = []
     for f in fields(Settings):
         if f.metadata.get("internal"):
             continue
@@ -276,11 +279,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         if raw is not None and raw != "":
             try:
                 values[f.name] = _coerce(raw.strip(), f.type)
-            except ValueError:
-                from core.errors import ConfigError
-
-                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not {_FORMS[f.type]}.") from None
-    settings = Settings(**values)
+            except ValueError:  # reported by problems(): one line naming the variable, not a traceback
+                unparsed.append(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not {_FORMS[f.type]}.")
+    settings = Settings(**values, unparsed=tuple(unparsed))
     extra: dict[str, Any] = {}
     unclaimed: dict[str, Any] = {}
     core_names = {f.name for f in fields(Settings) if not f.metadata.get("internal")}
