@@ -3,8 +3,10 @@
 Queueing happens in-process and in the transaction of the change: :func:`on_event` (subscribed to
 ``*``) adds a pending :class:`WebhookDelivery` for every active subscription whose patterns match the
 event, so a rolled-back change queues nothing. Sending happens later, outside any long transaction:
-:func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims one due
-delivery at a time in a short unit of work, POSTs it, then records the outcome in another.
+:func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims each due
+delivery in a short unit of work, POSTs it on a thread pool — several subscriptions at once, each one
+delivery at a time, one record's events in order — then records the outcome in another; a circuit
+breaker per subscription backs off a receiver that keeps failing (docs/webhooks.md).
 
 Every function takes the acting user first, plain data in and records out, so REST and GraphQL are thin
 layers over the same rules. Only admins manage webhooks; anyone else gets Forbidden.
@@ -818,6 +820,7 @@ def delivery_job():
 
 
 __all__ = [
+    "BREAKER_STATES", "CLOSED", "HALF_OPEN", "OPEN", "cooldown",
     "DELIVERED", "DELIVERY_SORTABLE", "FAILED", "PENDING", "PING_EVENT", "SORTABLE", "WebhookCreate", "WebhookUpdate", "backoff", "create",
     "delete", "deliver_due", "deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
     "matches", "on_event", "ping", "post", "replay", "restore", "sign", "update",

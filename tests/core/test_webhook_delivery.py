@@ -22,7 +22,7 @@ from core.errors import ConfigError
 from core.models import User, WebhookDelivery
 from core.services import webhooks
 from tests.api.rest.test_customers import create as create_customer
-from tests.core.test_webhooks import Receiver, deliveries, receiver, subscribe  # noqa: F401 - fixture
+from tests.core.test_webhooks import Receiver, deliveries, subscribe
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,15 @@ def app(engine, database_url):
     app.config["TESTING"] = True
     yield app
     app.extensions["trellis"].database.dispose()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def configure(monkeypatch, runtime, **settings):
@@ -125,6 +134,46 @@ def test_a_receiver_that_never_answers_delays_only_its_own_deliveries(own_runtim
     finally:
         dead.stop()
         healthy.stop()
+
+
+def test_two_workers_at_once_send_every_delivery_exactly_once(own_runtime):
+    """Two workers (threads with connections of their own) run deliver_due at the same time over 3
+    subscriptions × 15 customers: every delivery reaches its receiver once, after one attempt."""
+    from core.services import customers, users
+
+    runtime = own_runtime
+    receivers = [Receiver() for _ in range(3)]
+    try:
+        for r in receivers:
+            r.delay = 0.01
+        with runtime.database.unit_of_work():
+            admin = users.create_user(None, {"email": "admin@example.com", "role": "admin"})
+            for r in receivers:
+                webhooks.create(admin, {"url": r.url, "events": ["customer.created"]})
+            for i in range(15):
+                customers.create(admin, {"name": f"Customer {i}"})
+        barrier, sent = threading.Barrier(2), []
+
+        def worker():
+            barrier.wait()
+            while (count := webhooks.deliver_due(runtime=runtime, limit=7)):
+                sent.append(count)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sum(sent) == 45
+        for r in receivers:
+            ids = [request.headers["X-Trellis-Delivery"] for request in r.requests]
+            assert len(ids) == len(set(ids)) == 15
+        with runtime.database.unit_of_work() as s:
+            rows = s.execute(select(WebhookDelivery.status, WebhookDelivery.attempts)).all()
+        assert sorted(set(rows)) == [("delivered", 1)] and len(rows) == 45
+    finally:
+        for r in receivers:
+            r.stop()
 
 
 def test_several_subscriptions_are_sent_to_at_once_and_each_one_at_a_time(api, runtime, monkeypatch):
