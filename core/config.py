@@ -104,6 +104,18 @@ class Settings:
     #: is refused with 422, and a delivery whose host resolves to one fails). Only for receivers on your
     #: own network you trust — it lets an admin make the server POST anywhere it can reach.
     webhook_allow_private_targets: bool = False
+    #: Seconds a webhook POST may take to connect, and then between bytes of the answer (0 < t <= 120);
+    #: a slower receiver is a failed attempt.
+    webhook_timeout: float = 5.0
+    #: Webhook POSTs one ``deliver_due`` run (a worker) has in flight at once, each to a different
+    #: subscription (1..64): a slow receiver holds one of them, the others keep sending.
+    webhook_concurrency: int = 8
+    #: Failed attempts in a row after which a subscription's circuit breaker opens: nothing is sent to
+    #: it until the cooldown has passed, then one trial delivery (docs/webhooks.md).
+    webhook_breaker_threshold: int = 5
+    #: Seconds an open breaker waits before its trial; doubled after each failed trial, at most an hour
+    #: (or this, when longer).
+    webhook_breaker_cooldown_seconds: int = 60
     # --- customer analytics (docs/analytics.md §8) ---
     #: Days of purchases behind the RFM frequency and monetary values and the value tiers.
     analytics_window_days: int = 365
@@ -142,6 +154,8 @@ class Settings:
 
     #: create_app overrides no core setting claimed (plugin settings are resolved from them)
     unclaimed: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
+    #: the environment variables that did not parse (their settings keep the default), one message each
+    unparsed: tuple = field(default=(), compare=False, repr=False, metadata={"internal": True})
     #: the values of plugin-declared settings, readable as attributes (``settings.retail_membership_basis``)
     plugin_values: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
 
@@ -183,7 +197,7 @@ class Settings:
         and reported by ``trellis config check``)."""
         from core.errors import ConfigError
 
-        out = []
+        out = list(self.unparsed)
         if self.env not in ENVIRONMENTS:
             out.append(f"TRELLIS_ENV: {self.env!r} is not one of {', '.join(ENVIRONMENTS)}.")
         if self.env == "production" and not self.secret_key:
@@ -194,6 +208,10 @@ class Settings:
             out.append(f"TRELLIS_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}.")
         if self.sentry_dsn and importlib.util.find_spec("sentry_sdk") is None:
             out.append("TRELLIS_SENTRY_DSN is set but sentry-sdk is not installed: pip install 'trellis-crm[sentry]'.")
+        for name, low, high, expected in _BOUNDS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
+                out.append(f"{ENV_PREFIX}{name.upper()}: {value!r} is not {expected}.")
         try:
             self.cors_origin_list
             self.enabled_plugin_names
@@ -224,6 +242,21 @@ class Settings:
         return f"sqlite:///{Path(self.instance_path) / 'trellis.db'}"
 
 
+#: ``(setting, exclusive low, inclusive high, what is expected)`` checked by :meth:`Settings.problems`
+_BOUNDS = (
+    ("webhook_timeout", 0, 120, "a number of seconds more than 0 and at most 120, e.g. 5 or 2.5"),
+    ("webhook_concurrency", 0, 64, "a whole number from 1 to 64"),
+    ("webhook_breaker_threshold", 0, 1000, "a whole number from 1 to 1000"),
+    ("webhook_breaker_cooldown_seconds", 0, 86400, "a whole number of seconds from 1 to 86400"),
+    ("webhook_max_attempts", 0, 100, "a whole number from 1 to 100"),
+    ("webhook_retry_base_seconds", 0, 86400, "a whole number of seconds from 1 to 86400"),
+)
+
+#: how each kind of setting is spelt, for a parse error
+_FORMS = {int: "a whole number, e.g. 8", "int": "a whole number, e.g. 8",
+          float: "a number, e.g. 2.5", "float": "a number, e.g. 2.5"}
+
+
 def _coerce(value: str, kind: Any) -> Any:
     if kind in (bool, "bool"):
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -241,13 +274,17 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     :meth:`Settings.problems`; without it the settings come back as they are (``trellis config check``)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    unparsed: list[str] = []
     for f in fields(Settings):
         if f.metadata.get("internal"):
             continue
         raw = environ.get(ENV_PREFIX + f.name.upper())
         if raw is not None and raw != "":
-            values[f.name] = _coerce(raw, f.type)
-    settings = Settings(**values)
+            try:
+                values[f.name] = _coerce(raw.strip(), f.type)
+            except ValueError:  # reported by problems(): one line naming the variable, not a traceback
+                unparsed.append(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not {_FORMS[f.type]}.")
+    settings = Settings(**values, unparsed=tuple(unparsed))
     extra: dict[str, Any] = {}
     unclaimed: dict[str, Any] = {}
     core_names = {f.name for f in fields(Settings) if not f.metadata.get("internal")}

@@ -114,6 +114,11 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("delivered", "Delivered", "已送达"),
         Choice("failed", "Failed", "发送失败"),
     ],
+    "webhook_breaker_state": [
+        Choice("closed", "Closed: sending", "正常发送"),
+        Choice("open", "Open: paused after failures", "因连续失败暂停"),
+        Choice("half_open", "Half-open: one trial delivery", "试探发送中"),
+    ],
     "workflow_trigger": [
         Choice("manual", "By hand", "手动"),
         Choice("automatic", "Automatic", "自动"),

@@ -16,6 +16,16 @@ from core.services import webhooks
 
 def types(registry) -> None:
     DeliveryStatus = registry.vocabulary_enum("webhook_delivery_status")
+    BreakerState = registry.vocabulary_enum("webhook_breaker_state")
+
+    @registry.type("WebhookBreaker")
+    class WebhookBreaker:
+        """A subscription's circuit breaker: after failed attempts in a row it stops sending to the receiver for a while, then tries one delivery (docs/webhooks.md)."""
+
+        state: BreakerState = strawberry.field(description="Closed: deliveries are sent; open: nothing is sent until openUntil; half-open: one trial delivery is being sent.")
+        consecutive_failures: int = strawberry.field(description="Failed attempts in a row; 0 after a success.")
+        open_until: Optional[dt.datetime] = strawberry.field(description="While open, when the trial delivery may be sent (UTC, ISO 8601); null when closed.")
+        last_error: Optional[str] = strawberry.field(description="Why the last of the failures in a row failed; null once a delivery succeeds.")
     DeliveryOrder = order_by_argument(registry, "WebhookDelivery", list(webhooks.DELIVERY_SORTABLE), "-created_at")
 
     @registry.input("WebhookDeliveryFilter")
@@ -37,6 +47,10 @@ def types(registry) -> None:
         updated_at: dt.datetime
         version: int
         deleted_at: Optional[dt.datetime]
+
+        @strawberry.field(description="The circuit breaker that pauses sending to a receiver that keeps failing.")
+        def breaker(self) -> registry.ref("WebhookBreaker"):
+            return registry.module.WebhookBreaker(**self.breaker)
 
         @strawberry.field(description="Deliveries, newest first.")
         def deliveries(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,

@@ -22,6 +22,22 @@ class WebhookSubscription(Base, Record):
     #: as is (not hashed): the server needs it to sign, as the receiver needs it to verify.
     secret: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # --- the circuit breaker (written by the sender, never by an admin's change; not versioned) ---
+    #: ``closed`` (sent to), ``open`` (nothing sent until ``breaker_open_until``) or ``half_open`` (one
+    #: trial delivery in flight: a success closes the breaker, a failure opens it again)
+    breaker_state: Mapped[str] = mapped_column(String(20), default="closed", server_default="closed")
+    #: failed attempts in a row (any delivery of this subscription); a 2xx sets it back to 0
+    breaker_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: while ``open``: when a trial may be sent; while ``half_open``: when an unfinished trial is given up
+    breaker_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: why the last of the ``breaker_failures`` failed; cleared when the breaker closes
+    breaker_last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    @property
+    def breaker(self) -> dict:
+        """The breaker's columns as the API shows them (REST ``breaker``, GraphQL ``breaker``)."""
+        return {"state": self.breaker_state, "consecutive_failures": self.breaker_failures,
+                "open_until": self.breaker_open_until, "last_error": self.breaker_last_error}
 
 
 class WebhookDelivery(Base, UUIDPrimaryKey, Timestamps):
@@ -43,4 +59,7 @@ class WebhookDelivery(Base, UUIDPrimaryKey, Timestamps):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+                      # a subscription's pending deliveries in queue order: what keeps one record's
+                      # deliveries in order (core.services.webhooks._due)
+                      Index("ix_webhook_delivery_subscription_queue", "subscription_id", "status", "created_at"))

@@ -3,8 +3,10 @@
 Queueing happens in-process and in the transaction of the change: :func:`on_event` (subscribed to
 ``*``) adds a pending :class:`WebhookDelivery` for every active subscription whose patterns match the
 event, so a rolled-back change queues nothing. Sending happens later, outside any long transaction:
-:func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims one due
-delivery at a time in a short unit of work, POSTs it, then records the outcome in another.
+:func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims each due
+delivery in a short unit of work, POSTs it on a thread pool — several subscriptions at once, each one
+delivery at a time, one record's events in order — then records the outcome in another; a circuit
+breaker per subscription backs off a receiver that keeps failing (docs/webhooks.md).
 
 Every function takes the acting user first, plain data in and records out, so REST and GraphQL are thin
 layers over the same rules. Only admins manage webhooks; anyone else gets Forbidden.
@@ -16,6 +18,7 @@ import hmac
 import http.client
 import ipaddress
 import json
+import logging
 import re
 import secrets
 import socket
@@ -23,14 +26,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.orm import aliased
 
 from core import db
 from core import runtime as runtime_module
@@ -47,7 +53,8 @@ STATUSES = (PENDING, DELIVERED, FAILED)
 PING_EVENT = "webhook.ping"
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER = "X-Trellis-Signature"
-#: seconds a POST may take to connect, and then between bytes of the answer
+#: seconds a POST may take to connect, and then between bytes of the answer, unless told otherwise
+#: (``deliver_due`` passes ``TRELLIS_WEBHOOK_TIMEOUT``)
 TIMEOUT_SECONDS = 5
 #: how long a claimed delivery stays hidden from other workers while it is being sent
 CLAIM_SECONDS = 300
@@ -55,8 +62,22 @@ MAX_BACKOFF_SECONDS = 24 * 3600
 #: the longest delivery error stored (and shown); longer ones are cut
 MAX_ERROR_LENGTH = 500
 USER_AGENT = "Trellis-Webhooks/1"
+#: a subscription's circuit breaker: ``closed`` (sent to), ``open`` (paused until ``breaker_open_until``),
+#: ``half_open`` (one trial delivery in flight)
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+BREAKER_STATES = (CLOSED, OPEN, HALF_OPEN)
+#: the audit actions of the breaker's changes (``webhook_subscription.breaker_opened`` …)
+BREAKER_VERBS = {OPEN: "breaker_opened", HALF_OPEN: "breaker_half_opened", CLOSED: "breaker_closed"}
+#: the longest an open breaker waits for its trial (unless the configured cooldown is longer)
+MAX_COOLDOWN_SECONDS = 3600
+#: how often a run waiting on POSTs in flight looks for newly due deliveries to other subscriptions
+POLL_SECONDS = 0.25
+#: the most deliveries of one subscription one look at the due deliveries takes (the rest come later)
+QUEUE_PER_SUBSCRIPTION = 10
 #: changes to the webhook machinery itself are audited but never sent to webhooks
 UNSENT_RECORD_TYPES = frozenset({"webhook_subscription", "webhook_delivery"})
+
+log = logging.getLogger("trellis.webhooks")
 
 AUDITED = ["url", "description", "events", "active"]  # never the secret
 SORTABLE = {
@@ -273,6 +294,11 @@ def update(actor: Any, subscription_id: Any, data: Mapping[str, Any]) -> Webhook
     if "events" in values:
         values["events"] = _dedupe(values["events"])
     changes = common.apply_changes(sub, values)
+    if ("url" in changes or changes.get("active") == (False, True)) and \
+            (sub.breaker_state != CLOSED or sub.breaker_failures):
+        # a new address, or a subscription switched back on: its receiver gets a fresh start
+        changes["breaker_state"] = (sub.breaker_state, CLOSED)
+        sub.breaker_state, sub.breaker_failures, sub.breaker_open_until, sub.breaker_last_error = CLOSED, 0, None, None
     db.session().flush()
     if changes:
         audit.record_change(actor, "updated", sub, changes)
@@ -356,9 +382,20 @@ def replay(actor: Any, delivery_id: Any) -> WebhookDelivery:
     return delivery
 
 
+_QUEUED_AT = "trellis.webhooks.queued_at"
+
+
 def _queue(sub: WebhookSubscription, event: OutboxEvent) -> WebhookDelivery:
+    """Queue ``event`` for ``sub``. ``created_at`` is the queue order: strictly later than the delivery
+    queued before it in this unit of work (two events about one record in one change keep their order
+    even within a microsecond; a later change to the record commits, so queues, later still)."""
+    sess = db.session()
+    at, last = utcnow(), sess.info.get(_QUEUED_AT)
+    if last is not None and at <= last:
+        at = last + timedelta(microseconds=1)
+    sess.info[_QUEUED_AT] = at
     delivery = WebhookDelivery(subscription_id=sub.id, event_id=event.id, event_name=event.name,
-                               status=PENDING, attempts=0, next_attempt_at=utcnow())
+                               status=PENDING, attempts=0, next_attempt_at=at, created_at=at, updated_at=at)
     db.session().add(delivery)
     return delivery
 
@@ -446,6 +483,7 @@ class Outgoing:
     url: str
     body: bytes
     headers: dict[str, str]
+    subscription_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -498,39 +536,132 @@ def post(outgoing: Outgoing, *, timeout: float = TIMEOUT_SECONDS, allow_private:
         return Outcome(None, f"{type(exc).__name__}: {exc}")
 
 
-def _claim(rt, delivery_id: uuid.UUID, now: datetime) -> Outgoing | None:
-    """Take one due delivery (hide it from other workers for a while) and build its request."""
-    with rt.database.unit_of_work() as sess:
-        row = sess.execute(
-            select(WebhookDelivery, WebhookSubscription, OutboxEvent)
-            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-            .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-            .where(WebhookDelivery.id == delivery_id)).first()
-        if row is None:
-            return None
-        delivery, sub, event = row
-        if not sub.active or sub.deleted_at is not None:
-            return None
-        claimed = sess.execute(
-            sql_update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING,
-                   WebhookDelivery.next_attempt_at <= now)
-            .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
-            .execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:  # another worker took it, or it is no longer due
-            return None
-        body = body_of(delivery, event)
-        timestamp = int(time.time())
-        return Outgoing(delivery_id=delivery.id, url=sub.url, body=body, headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Trellis-Event": delivery.event_name,
-            "X-Trellis-Delivery": str(delivery.id),
-            SIGNATURE_HEADER: f"t={timestamp},v1={sign(sub.secret, timestamp, body)}",
-        })
+# --- the circuit breaker -------------------------------------------------------------------------------
+
+def cooldown(failed_trials: int, base_seconds: float) -> timedelta:
+    """How long an open breaker waits before its trial: ``base`` when it opens, doubled after each
+    failed trial, at most an hour (or ``base``, when that is longer)."""
+    return timedelta(seconds=min(base_seconds * 2 ** min(failed_trials, 20),
+                                 max(MAX_COOLDOWN_SECONDS, base_seconds)))
+
+
+def _set_breaker(sess, sub: WebhookSubscription, before: str, values: dict) -> None:
+    """Write ``values`` (breaker columns) to ``sub`` with an UPDATE of its own, so neither ``version``
+    nor ``updated_at`` moves (an admin editing the subscription meanwhile gets no 409)."""
+    sess.execute(sql_update(WebhookSubscription).where(WebhookSubscription.id == sub.id)
+                 .values(**values, updated_at=WebhookSubscription.updated_at)
+                 .execution_options(synchronize_session=False))
+    _breaker_changed(sub, before, values)
+
+
+def _breaker_changed(sub: WebhookSubscription, before: str, values: dict) -> None:
+    """Audit (as the system: no actor) and log a change of the breaker's state; ``sub`` holds the
+    values before it."""
+    after = values.get("breaker_state", before)
+    if after == before:
+        return
+    changes: dict[str, tuple[Any, Any]] = {"breaker_state": (before, after)}
+    if "breaker_open_until" in values:
+        changes["breaker_open_until"] = (sub.breaker_open_until, values["breaker_open_until"])
+    if after == OPEN:
+        changes["breaker_failures"] = (sub.breaker_failures, values.get("breaker_failures", sub.breaker_failures))
+        changes["breaker_last_error"] = (sub.breaker_last_error, values.get("breaker_last_error"))
+    audit.record_change(None, BREAKER_VERBS[after], sub, changes)
+    (log.warning if after == OPEN else log.info)(
+        "webhook %s (%s): breaker %s -> %s%s", sub.id, sub.url, before, after,
+        f" until {values['breaker_open_until'].isoformat()} after {values.get('breaker_failures')} failures in a row: "
+        f"{values.get('breaker_last_error')}" if after == OPEN else "")
+
+
+def _breaker_after(rt, sess, subscription_id: uuid.UUID, outcome: Outcome, at: datetime) -> None:
+    """Count the outcome of an attempt on the subscription's breaker: a success closes it; a failure
+    adds one to the failures in a row, and opens the breaker at the threshold or when the trial failed."""
+    sub = sess.execute(select(WebhookSubscription).where(WebhookSubscription.id == subscription_id)
+                       .with_for_update(key_share=True)).scalar_one_or_none()  # FOR NO KEY UPDATE: queueing goes on
+    if sub is None:
+        return
+    settings, before = rt.settings, sub.breaker_state
+    if outcome.ok:
+        if before != CLOSED or sub.breaker_failures:
+            _set_breaker(sess, sub, before, {"breaker_state": CLOSED, "breaker_failures": 0,
+                                             "breaker_open_until": None, "breaker_last_error": None})
+        return
+    failures, threshold = sub.breaker_failures + 1, settings.webhook_breaker_threshold
+    values: dict[str, Any] = {"breaker_failures": failures,
+                              "breaker_last_error": (outcome.error or "Failed.")[:MAX_ERROR_LENGTH]}
+    if before == HALF_OPEN or (before == CLOSED and failures >= threshold):
+        values["breaker_state"] = OPEN
+        values["breaker_open_until"] = at + cooldown(max(0, failures - threshold),
+                                                     settings.webhook_breaker_cooldown_seconds)
+    _set_breaker(sess, sub, before, values)
+
+
+# --- claiming, sending, recording ----------------------------------------------------------------------
+
+class _NotOurs(Exception):
+    """Raised inside a claim's unit of work to roll it back: the trial belongs to another worker."""
+
+
+#: what :func:`_claim` answers when nothing more may be sent to the subscription in this run
+SKIP_SUBSCRIPTION = "skip subscription"
+
+
+def _claim(rt, delivery_id: uuid.UUID, now: datetime) -> Outgoing | str | None:
+    """Take one due delivery (hide it from other workers for a while) and build its request.
+
+    None: the delivery is no longer ours to send (another worker took it, or it is not due).
+    :data:`SKIP_SUBSCRIPTION`: its subscription is paused, deleted, or its breaker is open (or its
+    half-open trial is another worker's). When the breaker's cooldown has passed, the delivery becomes
+    the trial: the breaker goes ``half_open`` in the same unit of work, which only one worker wins."""
+    try:
+        with rt.database.unit_of_work() as sess:
+            row = sess.execute(
+                select(WebhookDelivery, WebhookSubscription, OutboxEvent)
+                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+                .where(WebhookDelivery.id == delivery_id)).first()
+            if row is None:
+                return None
+            delivery, sub, event = row
+            if not sub.active or sub.deleted_at is not None:
+                return SKIP_SUBSCRIPTION
+            claimed = sess.execute(
+                sql_update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING,
+                       WebhookDelivery.next_attempt_at <= now)
+                .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+                .execution_options(synchronize_session=False))
+            if claimed.rowcount != 1:  # another worker took it, or it is no longer due
+                return None
+            if sub.breaker_state != CLOSED:
+                trial = sess.execute(
+                    sql_update(WebhookSubscription)
+                    .where(WebhookSubscription.id == sub.id,
+                           WebhookSubscription.breaker_state.in_((OPEN, HALF_OPEN)),
+                           WebhookSubscription.breaker_open_until <= now)
+                    .values(breaker_state=HALF_OPEN, breaker_open_until=now + timedelta(seconds=CLAIM_SECONDS),
+                            updated_at=WebhookSubscription.updated_at)
+                    .execution_options(synchronize_session=False))
+                if trial.rowcount != 1:
+                    raise _NotOurs  # still open, or another worker sends the trial: release the claim
+                _breaker_changed(sub, sub.breaker_state, {
+                    "breaker_state": HALF_OPEN, "breaker_open_until": now + timedelta(seconds=CLAIM_SECONDS)})
+            body = body_of(delivery, event)
+            timestamp = int(time.time())
+            return Outgoing(delivery_id=delivery.id, url=sub.url, body=body, headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "X-Trellis-Event": delivery.event_name,
+                "X-Trellis-Delivery": str(delivery.id),
+                SIGNATURE_HEADER: f"t={timestamp},v1={sign(sub.secret, timestamp, body)}",
+            }, subscription_id=sub.id)
+    except _NotOurs:
+        return SKIP_SUBSCRIPTION
 
 
 def _record(rt, delivery_id: uuid.UUID, outcome: Outcome, now: datetime) -> None:
+    """Record an attempt's outcome on the delivery and on its subscription's breaker, unless another
+    worker has settled the delivery meanwhile (this POST outlived its claim)."""
     settings = rt.settings
     with rt.database.unit_of_work() as sess:
         delivery = sess.get(WebhookDelivery, delivery_id)
@@ -547,32 +678,137 @@ def _record(rt, delivery_id: uuid.UUID, outcome: Outcome, now: datetime) -> None
                 delivery.status, delivery.next_attempt_at = FAILED, None
             else:
                 delivery.next_attempt_at = now + backoff(delivery.attempts, settings.webhook_retry_base_seconds)
+        sess.flush()
+        _breaker_after(rt, sess, delivery.subscription_id, outcome, now)
+
+
+def _due(rt, at: datetime, limit: int, exclude: set) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Up to ``limit`` deliveries that may be sent at ``at``, as ``(delivery id, subscription id)``,
+    each subscription's in queue order (at most :data:`QUEUE_PER_SUBSCRIPTION` of each, so one long
+    backlog does not crowd the others out), subscriptions in ``exclude`` left out.
+
+    Sendable: pending and due, to an active subscription whose breaker is closed (or whose cooldown
+    has passed: the trial), and no earlier delivery about the same record to the same subscription is
+    still pending — that is what keeps one record's events in order at each receiver."""
+    D, S, E = WebhookDelivery, WebhookSubscription, OutboxEvent
+    D2, E2 = aliased(WebhookDelivery), aliased(OutboxEvent)
+    earlier = (select(D2.id).join(E2, E2.id == D2.event_id)
+               .where(D2.subscription_id == D.subscription_id, D2.status == PENDING,
+                      E2.record_id == E.record_id, E2.record_type == E.record_type,
+                      or_(D2.created_at < D.created_at, and_(D2.created_at == D.created_at, D2.id < D.id))))
+    place = func.row_number().over(partition_by=D.subscription_id, order_by=(D.created_at, D.id)).label("place")
+    stmt = (select(D.id, D.subscription_id, D.next_attempt_at, D.created_at, place)
+            .join(S, S.id == D.subscription_id)
+            .join(E, E.id == D.event_id)
+            .where(D.status == PENDING, D.next_attempt_at <= at,
+                   S.active.is_(True), S.deleted_at.is_(None),
+                   or_(S.breaker_state == CLOSED, S.breaker_open_until <= at),
+                   ~earlier.exists()))
+    if exclude:
+        stmt = stmt.where(D.subscription_id.not_in(list(exclude)))
+    ranked = stmt.subquery()
+    with rt.database.unit_of_work() as sess:
+        rows = sess.execute(
+            select(ranked.c.id, ranked.c.subscription_id)
+            .where(ranked.c.place <= QUEUE_PER_SUBSCRIPTION)
+            .order_by(ranked.c.next_attempt_at, ranked.c.created_at, ranked.c.id)
+            .limit(limit)).all()
+    return [(row.id, row.subscription_id) for row in rows]
+
+
+def _posted(future) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:  # post never raises; a replaced one might: a failed attempt all the same
+        return Outcome(None, f"{type(exc).__name__}: {exc}")
 
 
 def deliver_due(now: datetime | None = None, *, limit: int = 100, runtime=None) -> int:
     """Send up to ``limit`` due deliveries; return how many were attempted.
 
-    Each delivery is claimed in a short unit of work, POSTed with no transaction open, and its
-    outcome recorded in another short one. ``runtime`` defaults to the runtime of the open unit of
-    work (``trellis tick``); a worker loop without one passes the app's runtime."""
+    Deliveries to different subscriptions go out at once (up to ``TRELLIS_WEBHOOK_CONCURRENCY`` POSTs
+    in flight, on a thread pool); each subscription gets one at a time, in queue order, so a slow or
+    dead receiver holds only its own. After a failed attempt a subscription gets nothing more in this
+    run; its breaker counts the failure (:func:`_breaker_after`). While POSTs are in flight the run
+    looks for deliveries that became due since it started (every :data:`POLL_SECONDS`, and as soon as a
+    subscription's queue is empty), so a run waiting on a slow receiver still sends new events to the
+    others at once. It returns when nothing is in flight and nothing more is due, or ``limit`` is reached.
+
+    Only the calling thread touches the database: each delivery is claimed in a short unit of work,
+    POSTed (on the pool, no transaction open), and its outcome recorded in another short one.
+    ``now`` (default: the current time) is when the run starts; deliveries found later in the run are
+    judged by ``now`` plus the time elapsed. ``runtime`` defaults to the runtime of the open unit of
+    work (``trellis tick``); a worker without one passes the app's runtime."""
     rt = runtime or runtime_module.current()
-    now = now or utcnow()
-    with rt.database.unit_of_work() as sess:
-        due = sess.scalars(
-            select(WebhookDelivery.id)
-            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-            .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now,
-                   WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at, WebhookDelivery.id)
-            .limit(limit)).all()
+    settings = rt.settings
+    start, began = now or utcnow(), time.monotonic()
+    allow_private, timeout = _allow_private(rt), settings.webhook_timeout
+    width = max(1, int(settings.webhook_concurrency))
+
+    queues: dict[uuid.UUID, deque] = {}   # subscription -> [(delivery id, the time it was found due)]
+    in_flight: dict[Any, tuple[uuid.UUID, uuid.UUID, datetime]] = {}   # future -> (subscription, delivery, at)
+    finished: set[uuid.UUID] = set()      # subscriptions that get nothing more in this run
+    seen: set[uuid.UUID] = set()          # deliveries this run has tried to claim
     attempted = 0
-    for delivery_id in due:
-        outgoing = _claim(rt, delivery_id, now)
-        if outgoing is None:
-            continue
-        _record(rt, delivery_id, post(outgoing, allow_private=_allow_private(rt)), now)
-        attempted += 1
-    return attempted
+
+    def refill(at: datetime) -> int:
+        busy = {sub for sub, _d, _a in in_flight.values()}
+        found = 0
+        for delivery_id, sub in _due(rt, at, max(1, limit - attempted), finished | busy | set(queues)):
+            if delivery_id not in seen:
+                queues.setdefault(sub, deque()).append((delivery_id, at))
+                found += 1
+        return found
+
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="trellis-webhooks")
+    try:
+        refill(start)
+        polled = time.monotonic()
+        while True:
+            busy = {sub for sub, _d, _a in in_flight.values()}
+            for sub in list(queues):
+                if len(in_flight) >= width or attempted >= limit:
+                    break
+                if sub in busy:
+                    continue
+                queue = queues[sub]
+                while queue:
+                    delivery_id, at = queue.popleft()
+                    seen.add(delivery_id)
+                    outgoing = _claim(rt, delivery_id, at)
+                    if outgoing == SKIP_SUBSCRIPTION:
+                        finished.add(sub)
+                        queue.clear()
+                    elif outgoing is not None:
+                        future = pool.submit(post, outgoing, timeout=timeout, allow_private=allow_private)
+                        in_flight[future] = (sub, delivery_id, at)
+                        attempted += 1
+                        break
+                if not queue:
+                    del queues[sub]
+            if not in_flight:
+                if queues and attempted < limit:
+                    continue  # claims were lost to another worker: try the next in each queue
+                if attempted >= limit or not refill(start + timedelta(seconds=time.monotonic() - began)):
+                    return attempted
+                polled = time.monotonic()
+                continue
+            done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            freed = False
+            for future in done:
+                sub, delivery_id, at = in_flight.pop(future)
+                outcome = _posted(future)
+                _record(rt, delivery_id, outcome, at)
+                if outcome.ok:
+                    freed = freed or sub not in queues
+                else:
+                    finished.add(sub)
+                    queues.pop(sub, None)
+            if attempted < limit and len(in_flight) < width and (freed or time.monotonic() - polled >= POLL_SECONDS):
+                refill(start + timedelta(seconds=time.monotonic() - began))
+                polled = time.monotonic()
+    finally:
+        pool.shutdown(wait=not in_flight, cancel_futures=True)
 
 
 def delivery_job():
@@ -584,6 +820,7 @@ def delivery_job():
 
 
 __all__ = [
+    "BREAKER_STATES", "CLOSED", "HALF_OPEN", "OPEN", "cooldown",
     "DELIVERED", "DELIVERY_SORTABLE", "FAILED", "PENDING", "PING_EVENT", "SORTABLE", "WebhookCreate", "WebhookUpdate", "backoff", "create",
     "delete", "deliver_due", "deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
     "matches", "on_event", "ping", "post", "replay", "restore", "sign", "update",

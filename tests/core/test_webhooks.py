@@ -7,6 +7,7 @@ import hmac
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -43,22 +44,28 @@ class Receiver:
         self.requests: list[SimpleNamespace] = []
         self.status = 200
         self.location: str | None = None
-        self.delay = 0.0  # seconds to wait before answering
+        self.delay = 0.0  # seconds to wait before answering (cut short by stop())
         self.reply: bytes | None = None  # the body of the answer (a default one when None)
+        self.stopping = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(SimpleNamespace(path=self.path, headers=dict(self.headers), body=body))
+                # at: when the request arrived, answered_at: when the answer went out (time.time())
+                request = SimpleNamespace(path=self.path, headers=dict(self.headers), body=body, at=time.time(),
+                                          answered_at=None)
+                receiver.requests.append(request)
                 if receiver.delay:
-                    time.sleep(receiver.delay)
+                    receiver.stopping.wait(receiver.delay)
                     try:
                         self._answer()
                     except OSError:  # the sender gave up and closed the connection
                         pass
+                    request.answered_at = time.time()
                     return
                 self._answer()
+                request.answered_at = time.time()
 
             def _answer(self):
                 self.send_response(receiver.status)
@@ -78,6 +85,7 @@ class Receiver:
         self.thread.start()
 
     def stop(self):
+        self.stopping.set()
         if self.thread.is_alive():
             self.server.shutdown()
             self.server.server_close()
@@ -267,8 +275,8 @@ def test_an_unreachable_receiver_is_a_failed_attempt(api, runtime, receiver):
 
 def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_later(api, runtime, receiver,
                                                                               monkeypatch):
-    # the receiver answers after 2 s; the sender gives up after 0.3 s (TIMEOUT_SECONDS, shortened here)
-    monkeypatch.setitem(webhooks.post.__kwdefaults__, "timeout", 0.3)
+    # the receiver answers after 2 s; the sender gives up after 0.3 s (TRELLIS_WEBHOOK_TIMEOUT, shortened here)
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, webhook_timeout=0.3))
     receiver.delay = 2.0
     sub = subscribe(api, receiver.url, ["customer.created"])
     create_customer(api)
