@@ -7,7 +7,7 @@ and ``breaker_last_error`` (NULL). ``webhook_delivery`` gains the index
 keep one record's deliveries in order. Nothing is dropped.
 
 Revision ID: fd44cf5fbce5
-Revises: aed1fad567e2
+Revises: 07a2c2da500a
 Create Date: 2026-12-04 04:45:20.305255
 """
 from typing import Sequence, Union
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'fd44cf5fbce5'
-down_revision: Union[str, Sequence[str], None] = 'aed1fad567e2'
+down_revision: Union[str, Sequence[str], None] = '07a2c2da500a'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
