@@ -1,14 +1,14 @@
 """RFM scores and segments."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.analytics import SEGMENT_GRID, SEGMENTS, rfm, rfm_from_summary, rfm_score, rfm_segment, summarize
+from core.analytics.cdnow import SAMPLE
 
-CDNOW = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = SAMPLE
 
 
 def test_scores_are_quantiles_with_ties_sharing_a_score():
