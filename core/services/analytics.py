@@ -18,8 +18,8 @@ import math
 import time
 import uuid
 from collections import defaultdict
-from types import SimpleNamespace
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
 import numpy as np
