@@ -34,7 +34,14 @@ def types(registry) -> None:
         status: registry.vocabulary_enum("analytics_run_status") = strawberry.field(
             description="OK, or PARTIAL with the reason in `message`.")
         trigger: str = strawberry.field(description="What started it: schedule, manual (CLI) or api.")
-        as_of: dt.datetime = strawberry.field(description="The calibration instant the customers were scored at.")
+        as_of: dt.date = strawberry.field(description=(
+            "The day (UTC) the customers were analysed as of: purchases up to its end counted (the day the "
+            "refresh ran, unless `refreshAnalytics(input: {asOf})` gave another)."))
+        calibration_start: Optional[dt.date] = strawberry.field(description=(
+            "The first day of purchases the CLV models were fitted on; null: all history."))
+        current: bool = strawberry.field(description=(
+            "Whether the customers' stored numbers are this run's: they are the last refresh started's, which "
+            "is not this one after a back-dated refresh following it."))
         customers: Optional[int] = strawberry.field(
             description="Customers analysed (for non-admins: those they may see).")
         purchasers: Optional[int] = strawberry.field(
@@ -132,6 +139,17 @@ def types(registry) -> None:
         request_id: Optional[str] = strawberry.field(default=strawberry.UNSET, description=(
             "Only the changes made by this request (its X-Request-Id) or job run."))
 
+    @registry.input("RefreshAnalyticsInput")
+    class RefreshAnalyticsInput:
+        """As of which day to analyse, and from which day on to fit the CLV models."""
+
+        as_of: Optional[dt.date] = strawberry.field(default=strawberry.UNSET, description=(
+            "The day (UTC) to analyse as of: purchases up to its end count and it stands for today. Not in "
+            "the future; default today."))
+        calibration_start: Optional[dt.date] = strawberry.field(default=strawberry.UNSET, description=(
+            "The first day of purchases the CLV models (BG/NBD, Gamma-Gamma) are fitted on; not after asOf. "
+            "Default: all history."))
+
     @registry.input("WinBackTasksInput")
     class WinBackTasksInput:
         """Which customers of your win-back list get a planned task for their owner."""
@@ -202,7 +220,9 @@ def query_fields(registry) -> dict:
 
     return {
         "analyticsRun": strawberry.field(resolver=analytics_run, description=(
-            "The latest analytics refresh (an error NOT_FOUND before the first one).")),
+            "The latest analytics refresh: the run with the latest as-of date (of two on one day, the one "
+            "started last); `current` says whether the customers carry its numbers. An error NOT_FOUND "
+            "before the first one.")),
         "analyticsSegments": strawberry.field(resolver=analytics_segments, description=(
             "The k-means segments of the latest refresh, as you may see them."), metadata=bounded_list(
             "The segments of one refresh: at most k_max (8 by default), computed per call for your scope.")),
@@ -214,8 +234,10 @@ def query_fields(registry) -> dict:
 
 
 def mutation_fields(registry) -> dict:
-    def refresh_analytics(info: strawberry.Info) -> registry.ref("AnalyticsRun"):
-        return analytics.refresh_now(info.context.user)
+    def refresh_analytics(info: strawberry.Info, input: Optional[registry.ref("RefreshAnalyticsInput")] = None
+                          ) -> registry.ref("AnalyticsRun"):
+        with field_names(prefix="input."):
+            return analytics.refresh_now(info.context.user, input_to_dict(input))
 
     def create_win_back_tasks(info: strawberry.Info, input: Optional[registry.ref("WinBackTasksInput")] = None
                               ) -> list[registry.ref("Interaction")]:
@@ -223,7 +245,8 @@ def mutation_fields(registry) -> dict:
 
     return {
         "refreshAnalytics": strawberry.mutation(resolver=refresh_analytics, description=(
-            "Recompute every customer's analytics now (admins); the same as `trellis analytics refresh`.")),
+            "Recompute every customer's analytics now (admins), as of today or of `input.asOf`; the same as "
+            "`trellis analytics refresh [--as-of DATE] [--calibration-start DATE]`.")),
         "createWinBackTasks": strawberry.mutation(resolver=create_win_back_tasks, description=(
             "A planned win-back task for the owner of each listed customer (once per customer).")),
     }

@@ -3,6 +3,7 @@ win-back list (and turning it into tasks), the latest run. Thin: every rule and 
 ``core.services.analytics``; the metrics are served by ``/api/v1/metrics/analytics_*``."""
 from __future__ import annotations
 
+from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -43,7 +44,14 @@ class RunOut(Schema):
     finished_at = fields.DateTime(allow_none=True)
     status = fields.String()
     trigger = fields.String()
-    as_of = fields.DateTime()
+    as_of = fields.Date(metadata={"description": (
+        "The day (UTC) the customers were analysed as of: purchases up to its end counted (the day the "
+        "refresh ran, unless it was given).")})
+    calibration_start = fields.Date(allow_none=True, metadata={"description": (
+        "The first day of purchases the CLV models were fitted on; null: all history.")})
+    current = fields.Boolean(metadata={"description": (
+        "Whether the customers' stored numbers are this run's: they are the last refresh started's, which is "
+        "not this one after a back-dated refresh following it.")})
     customers = fields.Integer(allow_none=True,
                                metadata={"description": "Customers analysed (for non-admins: those they may see)."})
     purchasers = fields.Integer(allow_none=True, metadata={
@@ -91,13 +99,17 @@ def analytics_blueprints() -> list[Blueprint]:
     @blp.route("/runs/latest")
     @blp.response(200, RunOut)
     def latest_run():
-        """The last refresh: when, its status and the fitted model parameters"""
+        """The run with the latest as-of date (of two on one day, the one started last): when, its status
+        and the fitted model parameters; `current` says whether the customers carry its numbers"""
         return analytics.latest_run(current_user)
 
     @blp.route("/refresh", methods=["POST"])
+    @blp.doc(requestBody={"required": False,
+                          "content": {"application/json": {"schema": analytics.RefreshRequest}}})
     @blp.response(201, RunOut)
     def refresh():
-        """Recompute every customer's analytics now (admins)"""
-        return analytics.refresh_now(current_user)
+        """Recompute every customer's analytics now (admins), as of today or of `as_of` (a past day), the
+        CLV models fitted from `calibration_start` on (optional)"""
+        return analytics.refresh_now(current_user, json_body() if request.get_data(cache=True) else None)
 
     return [blp]

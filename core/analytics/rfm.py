@@ -8,7 +8,8 @@ transactions the same way (several purchases on one day are one transaction).
 * Monetary: total spend (default) or mean spend per transaction.
 
 Each is scored 1..``bins`` (5 by default: quintiles, 5 best) from its rank among the customers;
-tied values share a score. The segment name comes from the (R, F) pair on the usual 5 x 5 grid
+tied values share the score of the group's lowest-ranked member, and the best value always scores
+``bins`` (see :func:`rfm_score`). The segment name comes from the (R, F) pair on the usual 5 x 5 grid
 (``SEGMENT_GRID``), M being reported but not used for the name.
 """
 from __future__ import annotations
@@ -80,10 +81,13 @@ def _check_bins(bins: int) -> int:
 
 
 def rfm_score(values: Any, *, bins: int = 5, higher_is_better: bool = True, column: str = "values") -> np.ndarray:
-    """Score each value 1..bins by its mid-rank percentile: floor((rank - 0.5) / n * bins) + 1.
+    """Score each value 1..bins by its percentile: floor((rank - 0.5) / n * bins) + 1.
 
-    Ties get the same (average) rank and so the same score; a lone customer, or a column where
-    everyone is equal, scores in the middle.
+    Tied values share one score, that of the group's lowest-ranked member (``rank`` is the group's
+    lowest rank, not its average): nine tied customers and one other score 1 ×9 and 5, not 3 ×9 and 5.
+    The best value present always scores ``bins``, however many customers share it, so both ends of
+    the scale are reached whenever the values differ at all. A lone customer, or a column where
+    everyone is equal, scores in the middle (floor(bins / 2) + 1). docs/analytics.md §5.
     """
     bins = _check_bins(bins)
     v = np.asarray(values, dtype=float).reshape(-1)
@@ -94,8 +98,12 @@ def rfm_score(values: Any, *, bins: int = 5, higher_is_better: bool = True, colu
         return np.zeros(0, dtype=np.int64)
     from scipy.stats import rankdata   # here: importing scipy.stats costs every app start a quarter second
 
-    ranks = rankdata(v if higher_is_better else -v, method="average")
+    x = v if higher_is_better else -v
+    if np.all(x == x[0]):
+        return np.full(n, bins // 2 + 1, dtype=np.int64)
+    ranks = rankdata(x, method="min")
     scores = np.floor((ranks - 0.5) / n * bins).astype(np.int64) + 1
+    scores[x == x.max()] = bins
     return np.clip(scores, 1, bins)
 
 

@@ -4,11 +4,13 @@ Pure functions over numpy arrays; docs/analytics.md §8–§10 explains each num
 """
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["TIERS", "value_tiers", "pareto_curve", "revenue_drop", "usual_gap_days"]
+__all__ = ["TIERS", "exact_units", "value_tiers", "pareto_curve", "revenue_drop", "usual_gap_days"]
 
 #: tier key → (en, zh-CN), best first
 TIERS: dict[str, tuple[str, str]] = {
@@ -38,30 +40,56 @@ def value_tiers(revenue: np.ndarray, cuts: Sequence[float] = (0.5, 0.8, 0.95)) -
     them). Tier: ``key`` while the share before is under ``cuts[0]``, ``major`` under ``cuts[1]``,
     ``regular`` under ``cuts[2]``, ``small`` otherwise — and ``small`` whenever the revenue is not
     positive. The returned share is the cumulative share *including* the customer (the Pareto curve's y).
+
+    The tiers are computed exactly, in integers (:func:`exact_units`), and the cuts as the decimals they
+    are written as (0.8 is 4/5): a share before of exactly a cut is at the cut whatever the currency unit
+    (with floats, [56, 24, 10.56, 5.76, 3.68] put the third customer in ``major`` and the same ×100 in
+    ``regular``).
     """
     rev = np.clip(np.asarray(revenue, dtype=float), 0, None)
     n = rev.shape[0]
     tiers = np.full(n, "small", dtype=object)
     share = np.zeros(n)
-    total = rev.sum()
-    if n == 0 or total <= 0:
+    if n == 0 or rev.sum() <= 0:
         return tiers, share
+    units = exact_units(rev)
     order = np.argsort(-rev, kind="stable")
-    sorted_rev = rev[order]
-    cum = np.cumsum(sorted_rev) / total
-    before = np.concatenate([[0.0], cum[:-1]])
+    sorted_units = units[order]
+    fractions = [Fraction(str(cut)) for cut in cuts]
+    # int64 while every product below fits in it, else Python ints: exact either way
+    small = units.dtype != object and int(units.sum()) * max(f.denominator + f.numerator for f in fractions) < 2 ** 62
+    cum = np.cumsum(sorted_units if small else sorted_units.astype(object))
+    total = cum[-1]
+    before = np.concatenate([np.zeros(1, dtype=cum.dtype), cum[:-1]])
     # ties: every customer of a run of equal revenue gets the "before" of the run's first member
     first_of_run = np.ones(n, dtype=bool)
-    first_of_run[1:] = sorted_rev[1:] != sorted_rev[:-1]
+    first_of_run[1:] = sorted_units[1:] != sorted_units[:-1]
     run_start = np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))
     before = before[run_start]
+    # how many cuts the share before has reached: before / total >= p / q  <=>  before * q >= p * total
+    idx = np.zeros(n, dtype=np.int64)
+    for f in fractions:
+        idx += (before * f.denominator >= f.numerator * total).astype(bool)
     names = np.array(list(TIERS), dtype=object)
-    idx = np.searchsorted(np.asarray(cuts, dtype=float), before, side="right")
     t = names[np.minimum(idx, 3)]
-    t[sorted_rev <= 0] = "small"
+    t[sorted_units <= 0] = "small"
     tiers[order] = t
-    share[order] = np.minimum(cum, 1.0)
+    share[order] = np.minimum(cum.astype(float) / float(total), 1.0)
     return tiers, share
+
+
+def exact_units(values: np.ndarray) -> np.ndarray:
+    """Non-negative money amounts as integers in one common unit, exactly: whole cents (an int64 array)
+    when every amount is a whole number of cents (all that ``interaction.amount``, two decimals, can
+    hold; a sum of them is off whole cents by float rounding only), else the amounts' shortest decimal
+    representation (``repr``: 0.1056 is 1056 × 10⁻⁴) scaled to integers (Python ints)."""
+    v = np.asarray(values, dtype=float)
+    cents = np.rint(v * 100)
+    if np.all(np.abs(v * 100 - cents) <= 1e-6 * np.maximum(1.0, np.abs(cents))) and cents.max(initial=0) < 2 ** 53:
+        return cents.astype(np.int64)
+    decimals = [Decimal(repr(float(x))) for x in v]
+    exponent = min(d.as_tuple().exponent for d in decimals)
+    return np.array([int(d.scaleb(-exponent)) for d in decimals], dtype=object)
 
 
 def pareto_curve(revenue: np.ndarray, points: int = 20) -> list[tuple[float, float]]:

@@ -4,10 +4,10 @@ every number is explained in docs/analytics.md."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -24,8 +24,11 @@ class AnalyticsRun(Base, UUIDPrimaryKey):
     #: ``ok`` or ``failed`` (``message`` says why)
     status: Mapped[str] = mapped_column(String(20), default="ok")
     trigger: Mapped[str] = mapped_column(String(20), default="manual")
-    #: the day (UTC) the analysis looks back from
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: the day (UTC) the analysis looks back from: purchases up to its end count, "today" is this day
+    #: (``trellis analytics refresh --as-of``; the day the refresh ran by default)
+    as_of: Mapped[date] = mapped_column(Date())
+    #: the first day of purchases the CLV models (BG/NBD, Gamma-Gamma) are fitted on; None: all history
+    calibration_start: Mapped[date | None] = mapped_column(Date(), nullable=True)
     customers: Mapped[int] = mapped_column(Integer, default=0)
     purchasers: Mapped[int] = mapped_column(Integer, default=0)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)

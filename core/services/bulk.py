@@ -70,6 +70,7 @@ CHUNK = 5000
 CORE_MODELS = (WorkflowTransitionEntry, AuditEntry, OutboxEvent)
 
 _RECORD_VERSION = object()
+_RECORDER_ACTOR = object()
 
 
 @dataclass(frozen=True)
@@ -139,20 +140,23 @@ class BulkRecorder:
 
     def change(self, verb: str, record: Any, changes: Mapping[str, tuple[Any, Any]] | None = None, *,
                payload: Mapping[str, Any] | None = None, at: datetime | None = None,
-               version: Any = _RECORD_VERSION) -> None:
+               version: Any = _RECORD_VERSION, actor: Any = _RECORDER_ACTOR) -> None:
         """Collect the audit entry and the outbox event of one change: the bulk form of
-        ``core.services.audit.record_change(actor, verb, record, changes, payload=payload)``."""
+        ``core.services.audit.record_change(actor, verb, record, changes, payload=payload)``. ``actor``
+        (a user, or None for the system) stands for the recorder's own for this change alone: a batch
+        made on behalf of several users (the churn tasks of an analytics refresh, each its owner's)."""
         at = at or utcnow()
         rtype = _record_type(record)
         diff = diff_of(changes)  # once for both rows: on a large batch the JSON conversion is a real cost
         version = getattr(record, "version", None) if version is _RECORD_VERSION else version
         action, record_id = f"{rtype}.{verb}", record.id
+        actor_id = self.actor_id if actor is _RECORDER_ACTOR else getattr(actor, "id", None)
         # appended directly, not through add(): a batch makes tens of thousands of these pairs
-        self._rows[AuditEntry].append({"id": uuid.uuid4(), "at": at, "actor_id": self.actor_id, "action": action,
+        self._rows[AuditEntry].append({"id": uuid.uuid4(), "at": at, "actor_id": actor_id, "action": action,
                                        "record_type": rtype, "record_id": record_id, "changes": diff,
                                        "request_id": self.request_id})
         self._rows[OutboxEvent].append({"id": uuid.uuid4(), "at": at, "name": action, "record_type": rtype,
-                                        "record_id": record_id, "actor_id": self.actor_id,
+                                        "record_id": record_id, "actor_id": actor_id,
                                         "payload": event_payload(record_id, version, diff, payload),
                                         "request_id": self.request_id})
 

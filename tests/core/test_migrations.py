@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from alembic.operations import ops
 from alembic.util import CommandError
-from sqlalchemy import ForeignKey, String, inspect, text
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api import testing
@@ -260,3 +260,42 @@ def test_a_database_without_the_demo_records_no_demo_set(tmp_path):
         migrate.upgrade(runtime)
         with runtime.database.engine.connect() as conn:
             assert conn.scalar(select(func.count()).select_from(DemoDataset)) == 0
+
+
+def test_analytics_runs_get_the_day_they_started_as_their_as_of_and_keep_every_row(tmp_path):
+    """828408c9c566: ``analytics_run.as_of`` becomes a date, existing runs take their started_at's UTC day;
+    the runs, their segments and the customers' analytics rows pointing at them all survive."""
+    from datetime import date, timezone
+
+    from sqlalchemy import DateTime, column, func, insert, select, table
+    from sqlalchemy import Uuid as UuidType
+
+    started = [datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc), datetime(2026, 3, 2, 0, 15, tzinfo=timezone.utc)]
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        migrate.upgrade(runtime, "c0a1e2d3f401")  # the revision before
+        run = table("analytics_run", column("id", UuidType()), column("started_at", UTCDateTime()),
+                    column("finished_at", UTCDateTime()), column("status", String()), column("trigger", String()),
+                    column("as_of", DateTime(timezone=True)), column("customers", Integer()),
+                    column("purchasers", Integer()), column("seconds", Float()), column("params", JSON()),
+                    column("message", String()))
+        segment = table("customer_segment", column("id", UuidType()), column("run_id", UuidType()),
+                        column("number", Integer()), column("name", String()), column("size", Integer()),
+                        column("profile", String()), column("profile_zh_cn", String()), column("centroid", JSON()))
+        ids = [uuid.uuid4(), uuid.uuid4()]
+        with runtime.database.engine.begin() as conn:
+            for rid, at in zip(ids, started):
+                conn.execute(insert(run).values(id=rid, started_at=at, finished_at=at, status="ok", trigger="cli",
+                                                as_of=at, customers=3, purchasers=2, seconds=1.5,
+                                                params={"bgnbd": {"r": 0.24}}, message=""))
+            conn.execute(insert(segment).values(id=uuid.uuid4(), run_id=ids[1], number=1, name="Segment 1", size=2,
+                                                profile="", profile_zh_cn="", centroid={}))
+        migrate.upgrade(runtime)
+        from core.models import AnalyticsRun, CustomerSegment
+
+        with runtime.database.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(select(AnalyticsRun.__table__))}
+            assert conn.scalar(select(func.count()).select_from(CustomerSegment.__table__)) == 1
+        assert [rows[i].as_of for i in ids] == [date(2026, 3, 1), date(2026, 3, 2)]
+        assert all(rows[i].calibration_start is None and rows[i].params == {"bgnbd": {"r": 0.24}}
+                   and rows[i].customers == 3 and rows[i].started_at.tzinfo is not None for i in ids)
+        assert migrate.check(runtime) == []

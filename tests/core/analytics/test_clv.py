@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +27,10 @@ from core.analytics import (
     summarize,
     unconditional_expected_transactions,
 )
+from core.analytics.cdnow import SAMPLE
 from core.analytics import clv as clv_module
 
-CDNOW = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = SAMPLE
 PUBLISHED_BG = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
 PUBLISHED_LL = -9582.43
 PUBLISHED_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}

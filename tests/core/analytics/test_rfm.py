@@ -1,14 +1,14 @@
 """RFM scores and segments."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.analytics import SEGMENT_GRID, SEGMENTS, rfm, rfm_from_summary, rfm_score, rfm_segment, summarize
+from core.analytics.cdnow import SAMPLE
 
-CDNOW = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = SAMPLE
 
 
 def test_scores_are_quantiles_with_ties_sharing_a_score():
@@ -99,3 +99,59 @@ def test_the_smallest_scale_is_two_bins_and_scores_must_fit_it():
         rfm_segment([1], [0])
     with pytest.raises(ValueError, match="same length"):
         rfm_segment([1, 2], [1])
+
+
+# --- ties (issue #15): a large tie group takes the lowest score of its group, not its middle rank ---------
+
+def test_a_large_tie_group_takes_the_lowest_score_of_its_group():
+    # nine tied and one other: the nine are the worst value present, so they score 1, not 3
+    np.testing.assert_array_equal(rfm_score([1] * 9 + [5]), [1] * 9 + [5])
+    np.testing.assert_array_equal(rfm_score([1] * 9 + [5], higher_is_better=False), [5] * 9 + [1])
+    # the best value present always scores the top of the scale, however many share it
+    np.testing.assert_array_equal(rfm_score([1, 2, 2, 2, 2, 2, 2, 2]), [1] + [5] * 7)
+    np.testing.assert_array_equal(rfm_score([1, 1, 2, 2]), [1, 1, 5, 5])
+    # a group in between takes the score of its lowest-ranked member: 60 % below it -> 4
+    np.testing.assert_array_equal(rfm_score([1] * 6 + [2, 2, 3, 4]), [1] * 6 + [4, 4, 5, 5])
+    # distinct values: quintiles as before; one distinct value: the middle, as before
+    np.testing.assert_array_equal(rfm_score(np.arange(10.0)), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    np.testing.assert_array_equal(rfm_score([7.0] * 4), [3] * 4)
+    np.testing.assert_array_equal(rfm_score([7.0] * 4, bins=4), [3] * 4)
+
+
+def skewed_rows(n=500, one_time_share=0.6, seed=15):
+    """n customers over one year, ``one_time_share`` of them buying once; the others 2-12 times."""
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2024-01-01")
+    rows = []
+    for i in range(n):
+        k = 1 if i < n * one_time_share else int(rng.integers(2, 13))
+        days = np.sort(rng.choice(365, size=k, replace=False))
+        rows += [(i, start + int(d), float(rng.integers(10, 500))) for d in days]
+    return rows
+
+
+@pytest.mark.parametrize("one_time_share", [0.4, 0.6, 0.9])
+def test_on_skewed_data_one_time_buyers_score_f1_and_every_f1_segment_is_reachable(one_time_share):
+    t = rfm(skewed_rows(one_time_share=one_time_share), "2024-12-31")
+    once = t.frequency == 1
+    assert once.mean() >= 0.4
+    assert set(t.f_score[once]) == {1}
+    assert set(t.f_score[~once]) >= {5} and 1 not in set(t.f_score[~once])
+    # every recency score occurs among the one-time buyers, so each F = 1 cell of the grid is filled
+    assert set(t.r_score[once]) == {1, 2, 3, 4, 5}
+    assert set(t.segment[once]) == {"New customers", "Promising", "About to sleep", "Hibernating"}
+
+
+def test_on_cdnow_one_time_buyers_score_f1_and_the_scale_keeps_both_ends():
+    raw = np.loadtxt(CDNOW, dtype=str)
+    dates = np.array([f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in raw[:, 2]], dtype="datetime64[D]")
+    t = rfm({"customer_id": raw[:, 0].astype(np.int64), "date": dates, "amount": raw[:, 4].astype(float)},
+            "1997-09-30")
+    once = t.frequency == 1
+    assert 0.55 < once.mean() < 0.65
+    assert set(t.f_score[once]) == {1}
+    assert set(t.f_score[t.frequency == 2]) == {3}
+    assert {1, 5} <= set(t.f_score) and set(t.r_score) == {1, 2, 3, 4, 5}
+    # the cohort first bought in Q1 1997: by September no one-time buyer is among the most recent (R = 5,
+    # "New customers"), but every other F = 1 cell is filled
+    assert set(t.segment[once]) == {"Promising", "About to sleep", "Hibernating"}

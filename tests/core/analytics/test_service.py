@@ -545,7 +545,7 @@ def test_a_customer_list_loads_analytics_in_a_fixed_number_of_queries(api, runti
                for c in listed)
 
 
-def test_a_refresh_writes_the_analytics_rows_in_one_insert_per_thousand(api, count_queries):
+def test_a_refresh_writes_the_analytics_rows_in_one_insert_per_five_thousand(api, count_queries):
     # rows differ in which numbers are null (no purchase, one purchase, repeat buyers); the insert must
     # not split into one statement per pattern (it did: 6,000 statements for 10,000 customers)
     build_population(api)

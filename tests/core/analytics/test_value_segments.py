@@ -130,3 +130,61 @@ def test_usual_gap_of_several_customers_with_odd_and_even_gap_counts():
     day = np.array([0, 1, 11, 13, 5, 6, 16, 0, 30])
     # customer 0: gaps 1, 10, 2 -> median 2; 1: no purchases; 2: gaps 1, 10 -> 5.5; 3: one gap of 30
     assert list(usual_gap_days(cust, day, 4)) == [2.0, 0.0, 5.5, 30.0]
+
+
+# --- tier boundaries are exact (issue #15): shares summing to exactly a cut land on it at any scale --------
+
+def scaled(values, scale):
+    """``values`` times ``scale`` computed in decimal, as the amounts would be written in that currency unit
+    (multiplying the floats would add the binary rounding of the product: 56 * 0.1 is 5.6000000000000005)."""
+    from decimal import Decimal
+
+    return np.array([float(Decimal(str(v)) * Decimal(str(scale))) for v in values])
+
+
+def test_a_share_of_exactly_a_cut_lands_in_the_same_tier_whatever_the_currency_scale():
+    # shares before: 0, .56, .80 exactly, .9056, .9632 -> the third customer starts at the 0.8 cut: regular
+    expected = ["key", "major", "regular", "regular", "small"]
+    for scale in (1, 100, 0.1, 0.01, 1000, 7):
+        revenue = scaled([56, 24, 10.56, 5.76, 3.68], scale)
+        assert list(value_tiers(revenue)[0]) == expected, scale
+        assert list(value_tiers(revenue[::-1])[0]) == expected[::-1], scale
+
+
+def test_tiers_do_not_depend_on_the_currency_scale_randomised():
+    """Property: revenue drawn in whole cents, many landing exactly on a cut; the tiers at scale 1 equal the
+    tiers at every other scale, and equal the tiers computed by hand with fractions."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(2026)
+    cuts = (0.5, 0.8, 0.95)
+    on_a_cut = 0
+    for case in range(400):
+        n = int(rng.integers(2, 12))
+        cents = rng.integers(0, 10_000, size=n)
+        if case % 2:  # make the first k customers bring exactly 50 %, 80 % or 95 % of the revenue
+            cut = Fraction(str(cuts[case % 3]))
+            k = int(rng.integers(1, n))
+            rest = int(cents[k:].sum()) or 1
+            cents[k:] = cents[k:] if cents[k:].sum() else 1
+            head = rest * cut / (1 - cut)
+            if head.denominator == 1:
+                cents[:k] = 0
+                cents[0] = int(head)
+        total = int(cents.sum())
+        if total == 0:
+            continue
+        order = sorted(range(n), key=lambda i: -cents[i])
+        want = [None] * n
+        before = Fraction(0)
+        prev, prev_before = None, None
+        for i in order:
+            b = prev_before if cents[i] == prev else before
+            want[i] = "small" if cents[i] == 0 else ["key", "major", "regular", "small"][
+                sum(1 for c in cuts if b >= Fraction(str(c)))]
+            on_a_cut += any(b == Fraction(str(c)) for c in cuts)
+            prev, prev_before = cents[i], b
+            before += Fraction(int(cents[i]), total)
+        for scale in (0.01, 1, 100, 0.1, 3, 1000):
+            assert list(value_tiers(scaled(cents / 100, scale), cuts)[0]) == want, (cents.tolist(), scale)
+    assert on_a_cut > 50
