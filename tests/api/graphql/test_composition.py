@@ -239,7 +239,7 @@ def test_registry_names_in_class_annotations_work_under_postponed_annotations():
 
         return {"futureThing": strawberry.field(resolver=future_thing)}
 
-    text = sdl(new_app(plugin("futurist", trellis_graphql_types=types, trellis_graphql_query_fields=query_fields)))
+    text = sdl(new_app(plugin("future", trellis_graphql_types=types, trellis_graphql_query_fields=query_fields)))
     assert "type FutureThing {\n  stage: LifecycleStage!\n  owner: User\n}" in text
     # (the filter field's description is derived: api/graphql/descriptions.py)
     assert re.search(r'input FutureThingFilter \{\n(  """[^\n]*"""\n)?  stage: LifecycleStage = null\n\}', text)
