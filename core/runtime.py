@@ -50,11 +50,11 @@ def current() -> Runtime:
 
 
 def _check_prefixed(owner: str, what: str, name: str, separators: tuple[str, ...] = ("_", ".")) -> None:
-    """A plugin's global names — tables, metrics, workflows, scheduled jobs, REST blueprints, its
-    vocabularies and the values it adds to another component's vocabulary (interaction and notification
-    kinds), DataLoader names — start with the plugin's name and ``_`` or ``.``, so two plugins never collide
-    and every name says where it comes from. (Roles are the exception: they are named for the people who
-    hold them, ``exhibitor``; a clash is refused.) docs/plugins.md, "Names", lists every rule."""
+    """A plugin's global names — metrics, workflows, scheduled jobs, its vocabularies and the values it adds
+    to another component's vocabulary (interaction and notification kinds); tables and REST blueprints with
+    ``separators=("_",)`` — start with the plugin's name and one of ``separators``, so two plugins never
+    collide and every name says where it comes from. (Roles are the exception: they are named for the
+    people who hold them, ``exhibitor``; a clash is refused.) docs/plugins.md, "Names", lists every rule."""
     from core.errors import PluginError
     from core.plugins import CORE_NAME, name_stem
 
