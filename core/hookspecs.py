@@ -25,7 +25,8 @@ def trellis_models():
 
     Called once when an app is created. The classes' tables form the plugin's part of the schema: the
     migration environment compares exactly these tables with the plugin's migrations, and a disabled
-    plugin's tables are ignored. Table names must start with the plugin's name (``exhibitions_visitor``).
+    plugin's tables are ignored. Table names must start with the plugin's name (``exhibitions_visitor``),
+    and a table has one owner: a model another component lists is refused (docs/plugins.md, "Names").
     """
 
 
@@ -46,7 +47,9 @@ def trellis_rest_blueprints():
     Called once per app; return new Blueprint objects on every call (a blueprint carries per-app
     OpenAPI state). Each blueprint is mounted under ``/api/v1/<plugin-name-with-dashes>`` (the
     core's under ``/api/v1``) and documented in the one OpenAPI document. Two plugins answering the
-    same method and path is a start-up error.
+    same method and path is a start-up error; so is a blueprint name without ``<plugin>_`` and a schema
+    name (the marshmallow class name less ``Schema``) without the plugin's type prefix
+    (``TrainingCourseOut``; docs/plugins.md, "Names").
     """
 
 
@@ -58,7 +61,8 @@ def trellis_graphql_types(registry):
     Types are plain classes decorated with ``@registry.type("Name")``; the registry turns them into
     strawberry types after every plugin has added its fields, so other plugins can extend them. Refer to
     any other type with ``registry.ref("Name")`` and to a connection with ``registry.connection("Name")``.
-    Give each type a docstring and each field a description of its own; paging, the house record fields,
+    Type names start with the plugin's type prefix, the first word of its name singular and capitalised
+    (``exhibitions`` → ``ExhibitionBooth``); another name is a start-up error. Give each type a docstring and each field a description of its own; paging, the house record fields,
     ``<thing>Id`` references, inputs named after their record and model columns' ``doc=`` are described
     for you (docs/graphql.md, "Descriptions").
     """

@@ -20,6 +20,21 @@ ENTRY_POINT_GROUP = "trellis.plugins"
 CORE_NAME = "core"
 
 
+def type_prefix(plugin_name: str) -> str:
+    """The prefix of a plugin's PascalCase names — its GraphQL types and its OpenAPI schemas: the first
+    word of its name, singular, capitalised (``exhibitions`` → ``Exhibition``, ``retail_membership`` →
+    ``Retail``, ``property_service`` → ``Property``, ``training`` → ``Training``)."""
+    word = plugin_name.replace("-", "_").split("_")[0]
+    word = word[:-1] if word.endswith("s") and len(word) > 1 else word
+    return word[:1].upper() + word[1:]
+
+
+def name_stem(plugin_name: str) -> str:
+    """The prefix of a plugin's snake_case names (tables, metrics, blueprints, loaders …): its name with
+    ``-`` as ``_``."""
+    return plugin_name.replace("-", "_")
+
+
 @dataclass
 class PluginInfo:
     name: str

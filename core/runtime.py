@@ -51,19 +51,21 @@ def current() -> Runtime:
     return runtime
 
 
-def _check_prefixed(owner: str, what: str, name: str) -> None:
+def _check_prefixed(owner: str, what: str, name: str, separators: tuple[str, ...] = ("_", ".")) -> None:
     """A plugin's global names — metrics, workflows, scheduled jobs, its vocabularies and the values it adds
-    to another component's vocabulary (interaction and notification kinds) — start with the plugin's name
-    and ``_`` or ``.``, so two plugins never collide and every name says where it comes from. (Roles are
-    the exception: they are named for the people who hold them, ``exhibitor``; a clash is refused.)"""
+    to another component's vocabulary (interaction and notification kinds); tables and REST blueprints with
+    ``separators=("_",)`` — start with the plugin's name and one of ``separators``, so two plugins never
+    collide and every name says where it comes from. (Roles are the exception: they are named for the
+    people who hold them, ``exhibitor``; a clash is refused.) docs/plugins.md, "Names", lists every rule."""
     from core.errors import PluginError
-    from core.plugins import CORE_NAME
+    from core.plugins import CORE_NAME, name_stem
 
-    stem = owner.replace("-", "_")
-    if owner == CORE_NAME or name.startswith((f"{stem}_", f"{stem}.")):
+    stem = name_stem(owner)
+    if owner == CORE_NAME or name.startswith(tuple(stem + sep for sep in separators)):
         return
-    raise PluginError(f"Plugin '{owner}' declares the {what} '{name}', which does not start with '{stem}_' "
-                      f"or '{stem}.'. Prefix it with the plugin's name ('{stem}_{name}') so plugins never collide.")
+    allowed = " or ".join(f"'{stem}{sep}'" for sep in separators)
+    raise PluginError(f"Plugin '{owner}' declares the {what} '{name}', which does not start with {allowed}. "
+                      f"Prefix it with the plugin's name ('{stem}{separators[0]}{name}') so plugins never collide.")
 
 
 def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=None) -> Runtime:
@@ -73,7 +75,7 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
     ``bind`` is a connection with an open transaction for tests.
     """
     from core.errors import PluginError
-    from core.plugins import CORE_NAME, PluginSet
+    from core.plugins import PluginSet
 
     from core.config import resolve_plugin_settings
 
@@ -126,11 +128,11 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
     for owner, models in plugins.call_each("trellis_models"):
         for model in models:
             table = model.__table__.name
-            if owner != CORE_NAME and not table.startswith(owner.replace("-", "_") + "_"):
-                raise PluginError(
-                    f"Plugin '{owner}' defines table '{table}', which does not start with '{owner}_'. "
-                    "Prefix every plugin table with the plugin name so plugins never collide."
-                )
+            _check_prefixed(owner, "table", table, separators=("_",))
+            if rt.tables.get(table, owner) != owner:
+                raise PluginError(f"Plugins '{rt.tables[table]}' and '{owner}' both list a model of the table "
+                                  f"'{table}' in trellis_models. A table has one owner: leave it out of "
+                                  f"'{owner}'s trellis_models (use the model, do not declare it).")
             rt.tables[table] = owner
     for owner, declared in plugins.call_each("trellis_personal_data"):
         for item in declared:

@@ -11,8 +11,10 @@ Rules (docs/graphql.md, "Conventions"):
 - ``closed-vocabulary``: a ``String`` named like a vocabulary (status, stage, kind, tier, role, level,
   priority, relation, rating, category) is an enum of the label registry.
 - ``plugin-prefix``: a plugin's object and input types start with the plugin's first word, singular
-  (``retail_membership`` → ``Retail…``, ``exhibitions`` → ``Exhibition…``), and its ``Query`` and
-  ``Mutation`` fields hold that word (``retailStores``, ``createExhibitionBooth``, ``redeemRetailPoints``).
+  (``retail_membership`` → ``Retail…``, ``exhibitions`` → ``Exhibition…``: :func:`core.plugins.type_prefix`;
+  an app refuses to start otherwise, so this finding shows only in a registry built by hand), and its
+  ``Query`` and ``Mutation`` fields hold that word (``retailStores``, ``createExhibitionBooth``,
+  ``redeemRetailPoints``).
 - ``ordered-list``: a connection takes ``orderBy: [<Node>Order!]`` (a field enum and a direction,
   :mod:`api.graphql.ordering`), whatever its default ordering.
 - ``list-arguments``: a connection's arguments are the paging ones (``first``, ``after``, ``last``,
@@ -79,9 +81,9 @@ def findings(schema: Any, owner: str | None = None) -> list[Finding]:
 
 
 def _prefix(owner: str) -> str:
-    word = owner.split("_")[0]
-    word = word[:-1] if word.endswith("s") else word
-    return word[:1].upper() + word[1:]
+    from core.plugins import type_prefix
+
+    return type_prefix(owner)
 
 
 def _unwrap(t: Any) -> Any:

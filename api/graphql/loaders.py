@@ -18,9 +18,12 @@ so instead of asyncio DataLoaders it batches *siblings*:
 
 ``batch_fn(keys: list) -> Mapping[key, value]`` is any function; a key it leaves out gets ``default``.
 ``name`` identifies the loader within the request: use one name per batch function and argument set
-(``f"{plugin}.interactions:{limit}"``), prefixed with your plugin's name. (A cache belongs to a name *and*
-the batch function's code, so two plugins choosing the same name still never read each other's values;
-a lambda written once in a resolver is the same function on every call.) A plugin adding
+(``f"{plugin}.interactions:{limit}"``), prefixed with your plugin's name and ``.`` — or ``core.`` for a
+batch of the core's records (``"core.users"`` with :func:`users_by_id`). The app checks a name the first
+time a request uses it (:class:`LoaderNames`): a plugin's batch function under a name without its prefix
+fails that request with a :class:`core.errors.PluginError` naming the plugin, logged. (A cache belongs to a
+name *and* the batch function's code, so two plugins choosing the same name still never read each other's
+values; a lambda written once in a resolver is the same function on every call.) A plugin adding
 ``Customer.membership`` writes::
 
     def membership(root: strawberry.Parent[Customer], info: strawberry.Info) -> registry.ref("Membership") | None:
@@ -33,6 +36,8 @@ cached across requests or users. Batch functions run with the acting user's perm
 from __future__ import annotations
 
 import functools
+import re
+import types
 import uuid
 from collections import defaultdict
 from typing import Any, Callable, Hashable, Iterable, Mapping
@@ -45,10 +50,76 @@ from core import db
 BatchFn = Callable[[list], Mapping[Any, Any]]
 
 
-class Loaders:
-    """The batch loaders of one GraphQL request."""
+class LoaderNames:
+    """The check of loader names for one app, run the first time a request uses a name: a plugin's batch
+    function (one defined in the plugin's package, found by its ``__module__``; through ``partial``,
+    bound methods and ``__wrapped__``) is used under ``<plugin>.…`` or ``core.…``; a batch function of
+    another package under an enabled component's name and ``.``; the core's own (``core.*``, ``api.*``)
+    as it likes. Each (name's first part, module) is checked once per app."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Any) -> None:
+        from core.plugins import CORE_NAME, name_stem
+
+        self._core = CORE_NAME
+        self._stems = {name_stem(n): n for n in runtime.plugins.enabled_names}
+        #: a plugin object that is a module (``plugins.exhibitions``, ``trellis_training``) → its name
+        self._packages = {info.obj.__name__: info.name for info in runtime.plugins.enabled
+                          if isinstance(info.obj, types.ModuleType)}
+        self._checked: set[tuple[str, str]] = set()
+
+    def _owner_of(self, module: str) -> str | None:
+        best = None
+        for package, plugin in self._packages.items():
+            if (module == package or module.startswith(package + ".")) and (best is None or len(package) > len(best[0])):
+                best = (package, plugin)
+        return best[1] if best else None
+
+    def __call__(self, name: str, batch: BatchFn) -> None:
+        from core.errors import PluginError
+        from core.plugins import name_stem
+
+        fn = _unwrapped(batch)
+        module = getattr(fn, "__module__", None) or ""
+        head = re.match(r"[^.:]*", name).group()
+        if (head, module) in self._checked:
+            return
+        owner = self._owner_of(module)
+        where = f"{module}.{getattr(fn, '__qualname__', '?')}"
+        if owner is not None:
+            stem = name_stem(owner)
+            if not name.startswith((f"{stem}.", f"{self._core}.")):
+                raise PluginError(
+                    f"Plugin '{owner}' loads '{name}' with the batch function {where}; a DataLoader name starts "
+                    f"with '{stem}.' (or 'core.' for a batch of the core's records). Name it '{stem}.{name}' so "
+                    "every loader says whose it is.")
+        elif not module.startswith(("core.", "api.")) and not (head in self._stems and name.startswith(head + ".")):
+            raise PluginError(
+                f"The DataLoader '{name}' (batch function {where}) does not start with the name of an enabled "
+                f"component and '.' ({', '.join(sorted(s + '.' for s in self._stems))}). Prefix it with the "
+                "plugin's name: '<plugin>.<what>'.")
+        self._checked.add((head, module))
+
+
+def _unwrapped(batch: Any) -> Any:
+    """The function a batch function stands for: through ``partial``, bound methods and ``__wrapped__``."""
+    for _ in range(10):
+        if isinstance(batch, functools.partial):
+            batch = batch.func
+        elif getattr(batch, "__wrapped__", None) is not None:
+            batch = batch.__wrapped__
+        elif getattr(batch, "__func__", None) is not None:
+            batch = batch.__func__
+        else:
+            break
+    return batch
+
+
+class Loaders:
+    """The batch loaders of one GraphQL request; ``names`` (a :class:`LoaderNames`) checks each name the
+    first time it is used."""
+
+    def __init__(self, names: Callable[[str, BatchFn], None] | None = None) -> None:
+        self._names = names
         self._sets: list[list[Hashable]] = []
         self._sets_of: dict[Hashable, list[int]] = defaultdict(list)
         self._cache: dict[tuple[str, Any], dict[Hashable, Any]] = {}
@@ -77,7 +148,12 @@ class Loaders:
         call of ``batch`` when it is not cached yet. A ``None`` key answers ``default`` without a call."""
         if key is None:
             return default
-        cache = self._cache.setdefault((name, _identity(batch)), {})
+        ident = (name, _identity(batch))
+        cache = self._cache.get(ident)
+        if cache is None:
+            if self._names is not None:
+                self._names(name, batch)
+            cache = self._cache[ident] = {}
         if key in cache:
             return cache[key]
         wanted = [key]

@@ -127,7 +127,11 @@ def nested_connection(loaders: Any, name: str, batch: Callable[[list, KeysetRequ
     ``batch`` reads in (the field's ``orderBy`` as :func:`api.graphql.ordering.order_to_service` gives
     it): siblings asked with another ordering are another batch."""
     tag = f"{name}:{request.first}:{request.after}:{request.last}:{request.before}:{request.default}:{sort}"
-    page = loaders.load(tag, lambda ids: batch(ids, request), key, default=None)
+    def page_batch(ids):
+        return batch(ids, request)
+
+    page_batch.__wrapped__ = batch   # the loader-name check looks at whose batch this is
+    page = loaders.load(tag, page_batch, key, default=None)
     if page is None:
         page = KeysetPage(items=[], cursors=[], has_next=False, has_previous=False)
     return Slice.from_keyset(page, total=lambda: loaders.load(count_name, count_batch, key, default=0))

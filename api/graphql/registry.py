@@ -59,6 +59,7 @@ from strawberry.utils.str_converters import to_camel_case
 from api.graphql.vocabularies import build_enums
 from core.errors import PluginError
 from core.labels import LabelRegistry
+from core.plugins import type_prefix
 
 CORE = "core"
 ROOT_TYPES = ("Query", "Mutation")
@@ -356,7 +357,10 @@ class SchemaRegistry:
         setattr(self.module, name, root)
         return root
 
-    def _claim(self, name: str) -> None:
+    def _claim(self, name: str, *, derived: bool = False) -> None:
+        """Take the type name ``name`` for the running component. A plugin's own names start with its
+        prefix (:func:`core.plugins.type_prefix`); ``derived`` names (``<Node>Edge``, ``<Node>Connection``)
+        follow the name they are made from."""
         if name in ROOT_TYPES:
             raise PluginError(f"Plugin '{self.owner}' registers a GraphQL type named '{name}'. Add root fields "
                               "with trellis_graphql_query_fields / trellis_graphql_mutation_fields instead.")
@@ -364,6 +368,13 @@ class SchemaRegistry:
             raise PluginError(
                 f"Plugins '{self._names[name]}' and '{self.owner}' both register the GraphQL type '{name}'. "
                 "Type names are global: rename one (prefix it with the plugin name) or disable one of the plugins.")
+        if not derived and self.owner != CORE:
+            prefix = type_prefix(self.owner)
+            if not name.startswith(prefix):
+                raise PluginError(
+                    f"Plugin '{self.owner}' registers the GraphQL type '{name}', which does not start with "
+                    f"'{prefix}'. Name it '{prefix}{name}': a plugin's types start with the first word of its "
+                    "name, singular and capitalised, so two plugins never collide.")
         self._names[name] = self.owner
 
     def _check_open(self) -> None:
@@ -421,8 +432,8 @@ class SchemaRegistry:
         page_info = self._page_info()
         node_ref = self._ref(node, owner)
         edge_name, conn_name = f"{node}Edge", f"{node}Connection"
-        self._claim(edge_name)
-        self._claim(conn_name)
+        self._claim(edge_name, derived=True)
+        self._claim(conn_name, derived=True)
 
         edge = strawberry.type(
             type(edge_name, (), {"__module__": self.module_name,

@@ -18,7 +18,7 @@ from cross_web import HTTPException  # what strawberry's views catch
 from api.graphql.compose import build_schema
 from api.graphql.context import Context
 from api.graphql.errors import INTERNAL, format_error, http_error_response, request_failed
-from api.graphql.loaders import Loaders
+from api.graphql.loaders import LoaderNames, Loaders
 from api.input import BadJSON, load_json
 from core.errors import Unauthenticated
 from core.runtime import Runtime
@@ -41,6 +41,7 @@ class TrellisGraphQLView(GraphQLView):
     def __init__(self, schema, runtime: Runtime, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.runtime = runtime
+        self.loader_names = LoaderNames(runtime)
 
     def dispatch_request(self):
         if request.method == "POST" and not current_user.is_authenticated:
@@ -62,7 +63,8 @@ class TrellisGraphQLView(GraphQLView):
         return parsed
 
     def get_context(self, request, response) -> Context:
-        return Context(user=current_user._get_current_object(), runtime=self.runtime, loaders=Loaders(),
+        return Context(user=current_user._get_current_object(), runtime=self.runtime,
+                       loaders=Loaders(self.loader_names),
                        request=request, response=response)
 
     def process_result(self, request, result):

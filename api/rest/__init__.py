@@ -12,8 +12,8 @@ from flask_smorest import Api
 from marshmallow import fields as ma_fields
 
 from core.errors import PluginError
-from core.plugins import CORE_NAME, naming_the_plugin
-from core.runtime import Runtime
+from core.plugins import CORE_NAME, naming_the_plugin, type_prefix
+from core.runtime import Runtime, _check_prefixed
 
 API_PREFIX = "/api/v1"
 #: where the Swagger UI page at /api/v1/docs loads swagger-ui-bundle.js and the rest from
@@ -104,6 +104,7 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
             continue
         for blueprint in blueprints:
             prefix = f"{API_PREFIX}/{owner.replace('_', '-')}{blueprint.url_prefix or ''}"
+            _check_prefixed(owner, "REST blueprint", blueprint.name, separators=("_",))
             if blueprint.name in owners or blueprint.name in app.blueprints:
                 raise PluginError(
                     f"Plugins '{owners.get(blueprint.name, CORE_NAME)}' and '{owner}' both register a REST "
@@ -111,10 +112,11 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
                 )
             owners[blueprint.name] = owner
             with naming_the_plugin(owner, f"registering its REST blueprint '{blueprint.name}'"), \
-                    _schema_names_kept(api, owner, schema_owners):
+                    _schema_names_kept(api, owner, schema_owners, legacy=_legacy_schema_names(runtime, owner)):
                 api.register_blueprint(blueprint, url_prefix=prefix)
     for owner, mounted in runtime.plugins.call_each("trellis_mounted_blueprints"):
         for blueprint, prefix in mounted:
+            _check_prefixed(owner, "mounted blueprint", blueprint.name, separators=("_",))
             _check_mount(owner, blueprint, prefix, owners, app)
             owners[blueprint.name] = owner
             app.register_blueprint(blueprint, url_prefix=prefix)
@@ -127,12 +129,21 @@ RESERVED_PREFIXES = ("/api", "/graphql", "/auth", "/healthz", "/readyz")
 _RENAMED_SCHEMA = re.compile(r"Multiple schemas resolved to the name (\S+?)\.")
 
 
+def _legacy_schema_names(runtime: Runtime, owner: str) -> frozenset[str]:
+    """The plugin object's ``legacy_schema_names``: OpenAPI schema names it published before they had to
+    carry its prefix (kept so clients' generated code does not break; the list only ever shrinks)."""
+    info = next((p for p in runtime.plugins.enabled if p.name == owner), None)
+    return frozenset(getattr(info.obj, "legacy_schema_names", ()) or ()) if info is not None else frozenset()
+
+
 @contextlib.contextmanager
-def _schema_names_kept(api: Api, owner: str, schema_owners: dict[str, str]):
+def _schema_names_kept(api: Api, owner: str, schema_owners: dict[str, str], legacy: frozenset[str] = frozenset()):
     """While ``owner``'s blueprint is documented, a marshmallow schema whose OpenAPI name is already
     taken by another schema class is a start-up error naming both owners (apispec would only warn and
-    publish it as ``Name1``, so clients would get a renamed, unpredictable type). ``schema_owners``
-    (component name → owner) grows with the names the blueprint adds."""
+    publish it as ``Name1``, so clients would get a renamed, unpredictable type), and so is a plugin's
+    new schema name without the plugin's prefix (:func:`core.plugins.type_prefix`: ``TrainingCourseOut``),
+    unless listed in ``legacy``. ``schema_owners`` (component name → owner) grows with the names the
+    blueprint adds."""
     before = set(api.spec.components.schemas)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -148,7 +159,17 @@ def _schema_names_kept(api: Api, owner: str, schema_owners: dict[str, str]):
             f"Plugins '{other}' and '{owner}' both have a REST schema named '{name}' (the marshmallow class "
             f"name less 'Schema'); OpenAPI needs one name per schema. Rename the class in '{owner}' "
             "(prefix it with the plugin's name).")
-    for name in set(api.spec.components.schemas) - before:
+    added = sorted(set(api.spec.components.schemas) - before)
+    if owner != CORE_NAME:
+        prefix = type_prefix(owner)
+        for name in added:
+            if not name.startswith(prefix) and name not in legacy:
+                raise PluginError(
+                    f"Plugin '{owner}' publishes the REST schema '{name}' (the marshmallow class name less "
+                    f"'Schema'), which does not start with '{prefix}'. Rename the class '{prefix}{name}': a "
+                    "plugin's OpenAPI schemas start with the first word of its name, singular and capitalised, "
+                    "so two plugins never collide.")
+    for name in added:
         schema_owners.setdefault(name, owner)
 
 

@@ -15,7 +15,9 @@ Fixtures (:mod:`api.testing.pytest_plugin`):
   ``api.as_("rep").get("/api/v1/customers")``, ``api.as_("manager").graphql(query, variables)``.
 - ``count_queries``: ``with count_queries() as counted: ...`` records the SQL statements of the block;
   :func:`pin_statements` asserts a list costs the same at 5 and 50 records.
-- ``contract``: :func:`check_contract` for one plugin (schema conventions, migrations matching models).
+- ``contract``: :func:`check_contract` for one plugin (schema conventions, migrations matching models,
+  every record scoped, every change audited — the last from ``audit_watch``, which watches every test of
+  the run; tests using ``contract`` run last).
 
 A plugin's ``conftest.py`` needs nothing but, if it wants fewer plugins than every installed one::
 
@@ -35,7 +37,7 @@ from urllib.parse import quote
 from api.testing.querycount import SIZES, graphql_list, pin_statements, rest_list
 
 __all__ = ["FAST_HASH", "Api", "People", "QueryCounter", "SIZES", "app_config", "bound", "check_contract",
-           "graphql_list", "make_people", "pin_statements", "rest_list", "scratch_database"]
+           "graphql_list", "make_people", "pin_statements", "rest_list", "scratch_database", "unscoped_records"]
 
 # scrypt is the production default; a cheap KDF keeps a suite that creates many users fast.
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -168,13 +170,23 @@ class QueryCounter:
         return len(self.statements)
 
 
-def check_contract(app, plugin: str) -> list[str]:
+def check_contract(app, plugin: str, *, audit_watch=None) -> list[str]:
     """What in ``plugin`` breaks the framework's contract, as one line each (empty: nothing):
 
-    - its GraphQL types and fields depart from the conventions of docs/graphql.md
+    - **schema conventions**: its GraphQL types and fields depart from the conventions of docs/graphql.md
       (:func:`api.graphql.conventions.findings`, only the plugin's own);
-    - its models and its migrations disagree (Alembic's comparison of the migrated database with the
-      models, only the plugin's tables) — run it on a database built by the migrations (``engine``).
+    - **migrations match models**: its models and its migrations disagree (Alembic's comparison of the
+      migrated database with the models, only the plugin's tables) — run it on a database built by the
+      migrations (``engine``);
+    - **every record scoped**: a model it owns that is a record about customers (a foreign key to the
+      core's ``customer`` table) or a record clients fetch by id (the model of one of its GraphQL ``Node``
+      types) has no record scope (``trellis_record_scopes``, any component's; ``lambda actor: true()``
+      shares it with everyone, explicitly) and is not read through its ``Node`` type's own scoped read
+      (``NodeSource(get=…)`` / ``visible=…``, the ``crud_fields`` get);
+    - **every change audited**: ``audit_watch`` (an :class:`api.testing.audit.AuditWatch`; the ``contract``
+      fixture passes the run's) saw one of its records created, changed or deleted in a committed unit of
+      work with no audit entry for it. It covers the tests that ran before (the kit runs the tests using
+      ``contract`` last) and only writes through the ORM session; see :mod:`api.testing.audit`.
     """
     from api.graphql import schema_of
     from api.graphql.conventions import findings
@@ -183,12 +195,45 @@ def check_contract(app, plugin: str) -> list[str]:
     runtime = app.extensions["trellis"]
     if not runtime.plugins.is_enabled(plugin):
         raise ValueError(f"'{plugin}' is not enabled in this app: {', '.join(runtime.plugins.enabled_names)}.")
-    problems = [str(f) for f in findings(schema_of(app)) if f.owner == plugin]
+    schema = schema_of(app)
+    problems = [str(f) for f in findings(schema) if f.owner == plugin]
     tables = migrate.owned_tables(runtime, plugin)
     for diff in migrate.check(runtime):
         if _table_of(diff) in tables:
             problems.append(f"migrations: {diff!r} (write one with: trellis db revision -c {plugin} -m ...)")
+    problems += unscoped_records(runtime, schema.trellis_registry, plugin)
+    if audit_watch is not None:
+        problems += sorted({str(u) for u in audit_watch.found(plugin)})
     return problems
+
+
+def unscoped_records(runtime, registry, plugin: str) -> list[str]:
+    """The "every record scoped" part of :func:`check_contract`, one line per model."""
+    from core.plugins import CORE_NAME
+
+    if plugin == CORE_NAME:
+        return []
+    models = [m for owner, declared in runtime.plugins.call_each("trellis_models") if owner == plugin
+              for m in declared]
+    node_types: dict[type, list[tuple[str, object]]] = {}
+    for type_name, source in registry.node_sources().items():
+        if registry.owner_of(type_name) == plugin:
+            node_types.setdefault(source.model, []).append((type_name, source))
+    out = []
+    for model in models:
+        about_customers = any(fk.column.table.name == "customer"
+                              for column in model.__table__.columns for fk in column.foreign_keys)
+        types_ = node_types.get(model, [])
+        if not about_customers and not types_:
+            continue
+        if runtime.scopes.get(model) or any(s.get is not None or s.visible is not None for _, s in types_):
+            continue
+        why = (f"its GraphQL type {', '.join(n for n, _ in types_)} is fetched by id" if types_
+               else "it holds customer data (a foreign key to customer)")
+        out.append(f"every record scoped: {model.__name__} ('{model.__table__.name}') has no record scope, and "
+                   f"{why}. Return {{{model.__name__}: scope}} from trellis_record_scopes (scope(actor) -> a "
+                   "condition; `lambda actor: true()` to share it with everyone)")
+    return out
 
 
 def _table_of(diff) -> str | None:

@@ -55,6 +55,17 @@ def engine(database_url, trellis_migrated_plugins):
     engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_watch():
+    """The :class:`api.testing.audit.AuditWatch` of the run: every plugin record written in a committed unit
+    of work without an audit entry, in any test (``contract`` reports a plugin's)."""
+    from api.testing.audit import AuditWatch
+
+    with AuditWatch() as watch:
+        watch.exempt_tests = _UNAUDITED_TESTS
+        yield watch
+
+
 @pytest.fixture(scope="session")
 def app(engine, database_url, trellis_settings):
     """The app the tests share (rebound to each test's transaction by ``runtime``)."""
@@ -144,7 +155,27 @@ def count_queries(engine):
 
 
 @pytest.fixture
-def contract(app, engine):
+def contract(app, engine, audit_watch):
     """``contract("my_plugin")``: the list of what the plugin does against the framework's contract
-    (:func:`api.testing.check_contract`); assert it is empty."""
-    return lambda plugin: check_contract(app, plugin)
+    (:func:`api.testing.check_contract`); assert it is empty. Tests using it run after the others, so
+    "every change audited" covers what the whole run wrote."""
+    return lambda plugin: check_contract(app, plugin, audit_watch=audit_watch)
+
+
+#: node ids of the tests marked ``unaudited_writes`` (their writes are theirs, not a service's)
+_UNAUDITED_TESTS: set[str] = set()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "unaudited_writes(why): the test writes records itself (a state no "
+                                       "service makes); contract's 'every change audited' leaves its writes out")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests using ``contract`` go last (in their order): its "every change audited" reports what the
+    tests before it wrote."""
+    _UNAUDITED_TESTS.update(item.nodeid for item in items if item.get_closest_marker("unaudited_writes"))
+    last = [item for item in items if "contract" in getattr(item, "fixturenames", ())]
+    if last:
+        moved = {id(item) for item in last}
+        items[:] = [item for item in items if id(item) not in moved] + last

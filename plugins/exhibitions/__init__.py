@@ -8,6 +8,17 @@ from core.hookspecs import hookimpl
 name = "exhibitions"
 version = "0.2.0"
 requires: list[str] = []
+#: OpenAPI schema names published before a plugin's schemas had to start with its prefix (docs/plugins.md,
+#: "Names"): kept so clients' generated code does not break. New schemas are prefixed; this only shrinks.
+legacy_schema_names = frozenset({
+    "BoothAssignment", "BoothCreate", "BoothOut", "BoothUpdate", "CheckInOut", "EditionCreate",
+    "EditionOut", "EditionUpdate", "ExhibitorUserLink", "ExhibitorUserOut", "FollowUpsOut", "ImportOut",
+    "ImportRowOut", "InvitationCriteria", "InvitationOut", "InvitationResultOut", "LeadCaptureOut",
+    "LeadCreate", "LeadUpdate", "MatchOut", "MatchesSentOut", "MeetingCreate", "MeetingOut",
+    "ParticipationCreate", "ParticipationOut", "ParticipationUpdate", "RegistrationCreate",
+    "RegistrationImport", "RegistrationOut", "RegistrationUpdate", "Scan", "ScanRejectionOut",
+    "ScanResultOut", "ScanUpload", "StatusChange", "SurveyCreate", "SurveyOut",
+})
 
 
 @hookimpl

@@ -115,7 +115,7 @@ def trellis_graphql_types(registry):
         @strawberry.field(description="The exhibiting company (a customer); null when you may not see it.")
         def company(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
-            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.company_id)
+            return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids), self.company_id)
 
     @registry.type("ExhibitionVisitorRegistration", node=models.VisitorRegistration)
     class ExhibitionVisitorRegistration:
@@ -140,7 +140,7 @@ def trellis_graphql_types(registry):
         @strawberry.field(description="The visitor (a person customer); null when you may not see it.")
         def visitor(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
-            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
+            return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
 
     @registry.type("ExhibitionEditionMetrics")
     class ExhibitionEditionMetrics:
@@ -314,7 +314,7 @@ def trellis_graphql_types(registry):
         @strawberry.field(description="The invited visitor (a person customer); null when you may not see it.")
         def visitor(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
-            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
+            return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids), self.visitor_id)
 
     @registry.type("ExhibitionInvitationResult")
     class ExhibitionInvitationResult:
@@ -387,7 +387,7 @@ def trellis_graphql_types(registry):
         @strawberry.field(description="The company (a customer); null when you may not see it.")
         def company(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
             user = info.context.user
-            return info.context.loaders.load("customers", lambda ids: customers_by_id(user, ids), self.company_id)
+            return info.context.loaders.load("core.customers", lambda ids: customers_by_id(user, ids), self.company_id)
 
     @registry.type("ExhibitionSurveyAnswer", node=models.SurveyAnswer)
     class ExhibitionSurveyAnswer:

@@ -82,6 +82,15 @@ def registration_scope(actor):
     return None
 
 
+def exhibitor_user_scope(actor):
+    """Organiser staff see every exhibitor user's link; an exhibitor the links of their own company."""
+    if actor.role == L.ORGANISER:
+        return true()
+    if actor.role == L.EXHIBITOR:
+        return ExhibitorUser.company_id.in_(_company(actor))
+    return None
+
+
 def organiser_only(actor):
     return true() if actor.role == L.ORGANISER else None
 
@@ -116,6 +125,7 @@ SCOPES = {
     ExhibitionEdition: public,
     ExhibitionBooth: booth_scope,
     ExhibitorParticipation: participation_scope,
+    ExhibitorUser: exhibitor_user_scope,
     VisitorRegistration: registration_scope,
     CheckIn: organiser_only,
     ExhibitionLead: lead_scope,

@@ -9,6 +9,17 @@ from core.hookspecs import hookimpl
 name = "property_service"
 version = "0.2.0"
 requires: list[str] = []
+#: OpenAPI schema names published before a plugin's schemas had to start with its prefix (docs/plugins.md,
+#: "Names"): kept so clients' generated code does not break. New schemas are prefixed; this only shrinks.
+legacy_schema_names = frozenset({
+    "ApiKeyCreate", "ApiKeyOut", "AttributeDefinition", "AttributeValue", "BuildingCreate",
+    "BuildingOut", "BuildingUpdate", "Dispatch", "EstateCreate", "EstateOut", "EstateUpdate",
+    "Feedback", "FeedbackLinkOut", "KindCreate", "KindOut", "KindUpdate", "Note", "OccupancyCreate",
+    "OccupancyOut", "OccupancyUpdate", "PublicRequestOut", "Referral", "Rejection", "Reopen",
+    "RequestCreate", "RequestOut", "RequestUpdate", "Resolution", "SettingsOut", "SettingsUpdate",
+    "SlaPolicyCreate", "SlaPolicyOut", "SlaPolicyUpdate", "TeamCreate", "TeamOut", "TeamUpdate",
+    "UnitCreate", "UnitOut", "UnitUpdate",
+})
 
 
 @hookimpl

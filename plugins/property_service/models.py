@@ -246,6 +246,8 @@ class PsApiKey(Base, Record):
     as ``user`` (an admin or a centre user)."""
 
     __tablename__ = "property_service_api_key"
+    #: written on use, not a change (the test kit's audit watch)
+    __audit_exempt__ = ("last_used_at",)
 
     name: Mapped[str] = mapped_column(String(120), default="")
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)

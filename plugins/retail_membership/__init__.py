@@ -9,6 +9,16 @@ from core.labels import Choice
 name = "retail_membership"
 version = "0.2.0"
 requires: list[str] = []
+#: OpenAPI schema names published before a plugin's schemas had to start with its prefix (docs/plugins.md,
+#: "Names"): kept so clients' generated code does not break. New schemas are prefixed; this only shrinks.
+legacy_schema_names = frozenset({
+    "Adjustment", "BalanceOut", "BatchItemOut", "BatchOut", "CampaignCreate", "CampaignMemberOut",
+    "CampaignOut", "CampaignResultOut", "CampaignUpdate", "GroupResultOut", "LapseOut", "LaunchIn",
+    "LineIn", "LineOut", "MembershipCreate", "MembershipOut", "MembershipUpdate", "NewMemberCustomer",
+    "OccasionIn", "OccasionOut", "PointsEntryOut", "PurchaseBatch", "PurchaseIn", "PurchaseOut",
+    "Redemption", "RefundIn", "RefundOut", "SegmentIn", "StaffAssign", "StaffOut", "StoreCreate",
+    "StoreOut", "StoreUpdate", "TierChange", "TierOut", "TierTransitionOut",
+})
 
 
 @hookimpl

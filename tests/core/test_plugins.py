@@ -148,7 +148,7 @@ def test_two_plugins_with_the_same_rest_blueprint_name_is_an_error():
     from flask_smorest import Blueprint
 
     def blueprints():
-        blp = Blueprint("notes", __name__)
+        blp = Blueprint("one_two_notes", __name__)    # a name both prefixes allow (plugins "one" and "one_two")
 
         @blp.route("/x")
         def x():
@@ -157,8 +157,9 @@ def test_two_plugins_with_the_same_rest_blueprint_name_is_an_error():
         return [blp]
 
     one = plugin("one", trellis_rest_blueprints=blueprints)
-    two = plugin("two", trellis_rest_blueprints=blueprints)
-    with pytest.raises(PluginError, match="Plugins 'one' and 'two' both register a REST blueprint named 'notes'"):
+    two = plugin("one_two", trellis_rest_blueprints=blueprints)
+    with pytest.raises(PluginError,
+                       match="Plugins 'one' and 'one_two' both register a REST blueprint named 'one_two_notes'"):
         create_app(CONFIG, extra_plugins=[one, two])
 
 

@@ -71,7 +71,7 @@ class NoteFilter(Schema):
 NOTE_SORTABLE = {"created_at": SampleNote.created_at, "score": SampleNote.score}
 
 
-class NoteOut(Schema):
+class SampleNoteOut(Schema):
     id = fields.UUID()
     customer_id = fields.UUID()
     text = fields.String()
@@ -202,12 +202,12 @@ def trellis_rest_blueprints():
     blp = Blueprint("sample_notes", __name__, url_prefix="/notes", description="Sample notes.")
 
     @blp.route("", methods=["POST"])
-    @blp.response(201, NoteOut)
+    @blp.response(201, SampleNoteOut)
     def post_note():
         return create_note(current_user, request.get_json())
 
     @blp.route("/by-customer/<uuid:customer_id>")
-    @blp.response(200, NoteOut(many=True))
+    @blp.response(200, SampleNoteOut(many=True))
     def list_notes(customer_id):
         return notes_of(current_user, customer_id)
 

@@ -17,6 +17,12 @@ from trellis_training.models import TrainingCourse, TrainingEnrolment
 
 name = "training"
 version = "0.1.0"
+#: OpenAPI schema names published before a plugin's schemas had to start with its prefix (docs/plugins.md,
+#: "Names"): kept so clients' generated code does not break. New schemas are prefixed; this only shrinks.
+legacy_schema_names = frozenset({
+    "CourseCreate", "CourseOut", "CourseUpdate", "EnrolmentCreate", "EnrolmentOut", "EnrolmentUpdate",
+    "Move",
+})
 
 
 @hookimpl

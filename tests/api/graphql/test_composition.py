@@ -118,8 +118,10 @@ def startup_error(*plugins) -> str:
 
 
 def test_two_plugins_registering_one_type_name_is_a_startup_error_naming_both():
-    message = startup_error(registers_type("alpha", "Widget"), registers_type("beta", "Widget"))
-    assert "'alpha'" in message and "'beta'" in message and "'Widget'" in message and "rename" in message.lower()
+    # a name both prefixes allow (plugins "alpha" and "alpha_beta": type prefix "Alpha")
+    message = startup_error(registers_type("alpha", "AlphaWidget"), registers_type("alpha_beta", "AlphaWidget"))
+    assert "'alpha'" in message and "'alpha_beta'" in message and "'AlphaWidget'" in message
+    assert "rename" in message.lower()
 
 
 def test_a_plugin_registering_a_core_type_name_clashes_with_the_core():
@@ -239,7 +241,7 @@ def test_registry_names_in_class_annotations_work_under_postponed_annotations():
 
         return {"futureThing": strawberry.field(resolver=future_thing)}
 
-    text = sdl(new_app(plugin("futurist", trellis_graphql_types=types, trellis_graphql_query_fields=query_fields)))
+    text = sdl(new_app(plugin("future", trellis_graphql_types=types, trellis_graphql_query_fields=query_fields)))
     assert "type FutureThing {\n  stage: LifecycleStage!\n  owner: User\n}" in text
     # (the filter field's description is derived: api/graphql/descriptions.py)
     assert re.search(r'input FutureThingFilter \{\n(  """[^\n]*"""\n)?  stage: LifecycleStage = null\n\}', text)

@@ -7,12 +7,14 @@ from collections import Counter
 from enum import Enum
 from typing import Optional
 
+import pytest
 import strawberry
 
 from api.graphql import schema_of
 from api.graphql.conventions import RULES, bounded_list, findings, open_vocabulary
 from api.graphql.ordering import order_by_argument
 from api.graphql.registry import SchemaRegistry
+from core.errors import PluginError
 from tests import sample_plugin
 from tests.api.graphql.helpers import app_with
 
@@ -43,8 +45,11 @@ def test_each_rule_finds_its_departure():
     registry = SchemaRegistry()
     registry.owner = "exhibitions"
 
-    @registry.type("Booth", node=False)
-    class Booth:
+    with pytest.raises(PluginError, match="registers the GraphQL type 'Booth', which does not start with 'Exhibition'"):
+        registry.type("Booth", node=False)(type("Booth", (), {"__doc__": "A booth."}))   # refused at start-up
+
+    @registry.type("ExhibitionBooth", node=False)
+    class ExhibitionBooth:
         """A booth."""
 
         id: strawberry.ID = strawberry.field(description="Its id.")
@@ -66,8 +71,8 @@ def test_each_rule_finds_its_departure():
 
         hall: str = strawberry.field(description="A hall.")
 
-    @registry.input("BoothInput")
-    class BoothInput:
+    @registry.input("ExhibitionBoothInput")
+    class ExhibitionBoothInput:
         """Creates a booth."""
 
         number: str
@@ -77,7 +82,7 @@ def test_each_rule_finds_its_departure():
 
     registry.add(strawberry.enum(Mood, name="ExhibitionMood", description="A mood."))
 
-    def booths(input: Optional[registry.ref("BoothInput")] = None) -> list[registry.ref("Booth")]:
+    def booths(input: Optional[registry.ref("ExhibitionBoothInput")] = None) -> list[registry.ref("ExhibitionBooth")]:
         return []
 
     def exhibition_halls(filter: Optional[registry.ref("ExhibitionBoothsFilter")] = None
@@ -107,20 +112,19 @@ def test_each_rule_finds_its_departure():
     schema = strawberry.Schema(query=query, types=[registry.module.ExhibitionMood])
     schema.trellis_registry = registry
     found = {(f.rule, f.place, f.owner) for f in findings(schema)}
-    assert ("plugin-prefix", "Booth", "exhibitions") in found
     assert ("plugin-prefix", "Query.booths", "exhibitions") in found          # a root field, unprefixed
     assert not any(place.startswith("Query.exhibition") for rule, place, _ in found if rule == "plugin-prefix")
     assert ("record-list", "Query.exhibitionHalls", "exhibitions") in found
     assert not any(place == "Query.exhibitionFixedHalls" for _, place, _ in found)   # bounded, said so
-    assert not any(place == "Booth.kind" for _, place, _ in found)                   # open, said so
+    assert not any(place == "ExhibitionBooth.kind" for _, place, _ in found)                   # open, said so
     assert ("input-name", "ExhibitionBoothsFilter", "exhibitions") in found
-    assert ("closed-vocabulary", "Booth.status", "exhibitions") in found
-    assert ("input-name", "BoothInput", "exhibitions") in found
+    assert ("closed-vocabulary", "ExhibitionBooth.status", "exhibitions") in found
+    assert ("input-name", "ExhibitionBoothInput", "exhibitions") in found
     assert ("ordered-list", "Query.exhibitionHallPages", "exhibitions") in found     # no orderBy
     assert ("list-arguments", "Query.exhibitionHallPages(venue)", "exhibitions") in found   # loose, not filter:
     assert not any(place.startswith("Query.exhibitionOrderedHalls") for rule, place, _ in found
                    if rule in ("ordered-list", "list-arguments"))
-    assert ("description", "BoothInput.number", "exhibitions") in found
+    assert ("description", "ExhibitionBoothInput.number", "exhibitions") in found
     assert ("description", "ExhibitionMood.CALM", "exhibitions") in found
     assert ("description", "Query.booths", "exhibitions") in found
     assert ("description", "Query.booths(input)", "exhibitions") in found
