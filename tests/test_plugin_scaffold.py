@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -118,14 +119,43 @@ def test_plugins_new_runs_when_the_app_cannot_start(tmp_path):
     assert (tmp_path / "out" / "pyproject.toml").is_file()
 
 
+def import_from(directory: Path, package: str):
+    """A generated package imported from its directory: a plugin object, not an installed package."""
+    sys.path.insert(0, str(directory))
+    try:
+        return importlib.import_module(package)
+    finally:
+        sys.path.remove(str(directory))
+
+
 @pytest.fixture(scope="module")
 def plugin_module(generated):
-    """The generated package imported from its directory: a plugin object, not an installed package."""
-    sys.path.insert(0, str(generated))
+    return import_from(generated, "trellis_scaffold_check")
+
+
+def test_the_package_imports_nothing_of_trellis_but_the_public_module(generated):
+    imported = set()
+    for source in (generated / "trellis_scaffold_check").rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        imported |= set(re.findall(r"^\s*from (\S+) import", text, re.M))
+        imported |= set(re.findall(r"^\s*import (\S+)", text, re.M))
+    inside = sorted(m for m in imported if m.split(".")[0] in ("core", "api", "plugins"))
+    assert inside == [] and "trellis.plugin" in imported
+
+
+def test_two_generated_plugins_and_the_built_in_ones_start_together(plugin_module, tmp_path):
+    """Everything the templates name is prefixed with the plugin's name: tables, REST schemas and
+    blueprints, GraphQL types and fields, metrics, roles, workflows — two scaffolds never collide."""
+    assert plugins_new("scaffold_other", "-d", str(tmp_path / "other")).exit_code == 0
+    other = import_from(tmp_path / "other", "trellis_scaffold_other")
+    app = create_app(app_config(f"sqlite:///{tmp_path / 'unused.db'}"), extra_plugins=[plugin_module, other])
     try:
-        yield importlib.import_module("trellis_scaffold_check")
+        runtime = app.extensions["trellis"]
+        assert {"exhibitions", NAME, "scaffold_other"} <= set(runtime.plugins.enabled_names)
+        sdl = schema_of(app).as_str()
+        assert "scaffoldCheckItems(" in sdl and "scaffoldOtherItems(" in sdl
     finally:
-        sys.path.remove(str(generated))
+        app.extensions["trellis"].database.dispose()
 
 
 def test_the_generated_plugin_migrates_serves_and_keeps_the_contract(plugin_module, tmp_path):
