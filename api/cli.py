@@ -124,7 +124,7 @@ class TrellisGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        if _subcommand_name(ctx) in WITHOUT_APP:
+        if _subcommand_name(ctx) in WITHOUT_APP or _subcommand_name(ctx, 2) in WITHOUT_APP:
             return super().invoke(ctx)   # it must work when the app cannot start
         try:
             app = self.app(ctx)
@@ -134,15 +134,16 @@ class TrellisGroup(click.Group):
             raise failure(ctx, exc) from None
 
 
-#: Commands that read the settings only and must run when the app cannot start (``trellis config``).
-WITHOUT_APP = {"config"}
+#: Commands that read the settings only and must run when the app cannot start (``trellis config``), or
+#: that need no app (``trellis plugins new`` writes files).
+WITHOUT_APP = {"config", "plugins new"}
 
 
-def _subcommand_name(ctx: click.Context) -> str | None:
+def _subcommand_name(ctx: click.Context, words: int = 1) -> str | None:
     # click 8.2+ keeps the not-yet-parsed subcommand in ``_protected_args`` (``protected_args`` before)
     pending = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
     args = [*pending, *ctx.args]
-    return args[0] if args else None
+    return " ".join(args[:words]) if args else None
 
 
 def collect_plugin_commands(app: Flask, builtin: dict[str, click.Command]) -> dict[str, click.Command]:
@@ -443,6 +444,31 @@ def plugins_list():
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+@plugins_group.command("new")
+@click.argument("name")
+@click.option("--directory", "-d", type=click.Path(file_okay=False), default=None,
+              help="Where to write the package: a new or empty directory (default: ./trellis-NAME, dashes for "
+                   "underscores).")
+def plugins_new(name: str, directory: str | None):
+    """Write the package of a new plugin NAME (e.g. pet_clinic): a record with its migration, REST and
+    GraphQL from one declaration, a workflow, a metric, a role and scope, demo data, a README and tests
+    that pass as generated. It installs with pip and is found through its entry point."""
+    from trellis.scaffold import ScaffoldError, write
+
+    try:
+        target, files = write(name, directory)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote the plugin '{name}' in {target}/:")
+    for path in files:
+        click.echo(f"  {path}")
+    click.echo(f"""Next:
+  pip install -e "{target}[test]"      # the plugin, found through its entry point, and pytest
+  cd {target} && python -m pytest       # its tests pass as written (TRELLIS_TEST_DATABASE_URL for PostgreSQL)
+Then make it yours: {target}/README.md says what to change; Trellis's docs/plugins.md explains
+every part.""")
 
 
 @plugins_group.command("reference")
