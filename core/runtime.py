@@ -35,6 +35,8 @@ class Runtime:
     scopes: dict[type, list] = field(default_factory=dict)
     #: ``[(owner, core.privacy.PersonalData)]``, core first
     personal_data: list = field(default_factory=list)
+    #: the background-work state of this runtime (``core.queue.Background``), made when first needed
+    background: object = None
 
     @property
     def interaction_kinds(self) -> list[str]:
@@ -139,4 +141,7 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
             rt.personal_data.append((owner, item))
     rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
                               info={"runtime": rt})
+    from core import queue   # (its session listeners defer a delivery round when a commit queues a webhook)
+
+    rt.background = queue.Background(rt)
     return rt
