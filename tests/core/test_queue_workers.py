@@ -4,6 +4,7 @@ worker killed mid-job leaves its job to be retried by the other, and a worker wa
 outage and resumes. The workers are subprocesses (tests/core/queue_worker.py) with short periods."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -196,13 +197,17 @@ def test_two_workers_run_each_periodic_job_once_per_period_and_send_each_webhook
                 customer = customers.create(admin, {"name": f"Customer {n}"})
             committed[str(customer.id)] = time.monotonic()
             time.sleep(0.1)
+            for request in list(receiver.requests):
+                arrivals.setdefault(json.loads(request.body)["record_id"], time.monotonic())
         deadline = time.monotonic() + 20
-        while len(receiver.requests) < 8 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        import json
-
-        for request in list(receiver.requests):
-            arrivals.setdefault(json.loads(request.body)["record_id"], time.monotonic())
+        while len(arrivals) < 8 and time.monotonic() < deadline:
+            for request in list(receiver.requests):
+                arrivals.setdefault(json.loads(request.body)["record_id"], time.monotonic())
+            time.sleep(0.02)
+        latency = {rid: arrivals[rid] - committed[rid] for rid in arrivals}
+        print("seconds from commit to delivery:", sorted(round(v, 2) for v in latency.values()))
+        # sent as the change commits (LISTEN/NOTIFY), not at the next period; generous on a loaded host
+        assert len(latency) == 8 and max(latency.values()) < 3, latency
         time.sleep(4.5)   # two more periods: nothing is sent again, and the jobs keep running
 
         ids = [r.headers["X-Trellis-Delivery"] for r in receiver.requests]
@@ -261,7 +266,7 @@ def test_a_worker_waits_out_a_database_outage_and_resumes(database, workers):
         relay.stop()   # the database is gone
         down = time.monotonic()
         worker.wait_for(r"worker: .*trying again in", timeout=20, since=down)
-        time.sleep(3)
+        time.sleep(1)
         assert worker.proc.poll() is None, "the worker exited during the outage"
 
         relay.start()   # and back
