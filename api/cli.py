@@ -521,9 +521,17 @@ def _distribution() -> str:
         return "trellis-crm"
 
 
-def _serve(app: Flask, host: str, port: int) -> None:
+def _serve(app: Flask, host: str, port: int, *, jobs: bool = True) -> None:
+    """werkzeug's server; on an SQLite file also the scheduled jobs and webhook deliveries, in a thread
+    of this process (``core.queue.LocalRunner``), so the demo needs nothing else running."""
     from api.headers import dev_server
+    from core import queue
 
+    rt = app.extensions["trellis"]
+    if jobs and not queue.is_postgresql(rt) and rt.database.engine.url.database not in (None, "", ":memory:"):
+        _unbuffered()
+        queue.LocalRunner(rt).start()
+        click.echo("Scheduled jobs and webhooks run in this process (SQLite; --no-jobs to leave them out)")
     dev_server(host, port, app).serve_forever()
 
 
@@ -644,11 +652,13 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve_command(host: str, port: int):
-    """Serve the app with werkzeug's development server (local use; production: gunicorn)."""
+@click.option("--no-jobs", is_flag=True, help="SQLite: do not run the scheduled jobs and webhooks in this process.")
+def serve_command(host: str, port: int, no_jobs: bool):
+    """Serve the app with werkzeug's development server (local use; production: gunicorn). On SQLite the
+    scheduled jobs and webhook deliveries run in the same process."""
     home, docs, graphiql = _urls(host, port)
     click.echo(f"Trellis at {home} (start here), {docs} (REST) and {graphiql} (GraphiQL)")
-    _serve(current_app._get_current_object(), host, port)
+    _serve(current_app._get_current_object(), host, port, jobs=not no_jobs)
 
 
 # --- trellis graphql-schema / tick -------------------------------------------------------------------
@@ -695,30 +705,35 @@ def tick_command():
 
 
 @click.command("worker")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between webhook delivery rounds.")
-@click.option("--tick-every", default=60.0, show_default=True, help="Seconds between runs of every scheduled job.")
-@click.option("--rounds", default=0, help="Stop after this many rounds (0: run until interrupted).")
-def worker_command(interval: float, tick_every: float, rounds: int):
-    """Deliver webhooks continuously and run the scheduled jobs periodically (a long-running `tick`)."""
-    import time
+@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=None,
+              help="Jobs run at once (default: TRELLIS_WORKER_CONCURRENCY).")
+def worker_command(concurrency: int | None):
+    """Run the scheduled jobs on TRELLIS_JOB_SCHEDULE and send webhooks as their changes commit, until
+    SIGTERM/SIGINT. PostgreSQL: a procrastinate worker (run several; each job runs once per period for
+    all of them; a database outage is waited out). SQLite: the jobs run in this process."""
+    from core import queue
 
-    from core.jobs import run_all
-    from core.services import webhooks
+    rt = runtime()
+    _unbuffered()
+    if queue.is_postgresql(rt):
+        try:
+            queue.serve(rt, concurrency=concurrency)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        queue.run_local(rt)
 
-    rt, done, last_tick = runtime(), 0, float("-inf")
-    while not rounds or done < rounds:
-        started = time.monotonic()
-        if started - last_tick >= tick_every:
-            for name, result in run_all(rt, datetime.now(timezone.utc)):
-                if isinstance(result, BaseException):
-                    click.echo(f"{name}: failed: {error_message(result)}", err=True)
-            last_tick = started
-        sent = webhooks.deliver_due(datetime.now(timezone.utc), runtime=rt)
-        if sent:
-            click.echo(f"webhooks: {sent} sent")
-        done += 1
-        if not rounds or done < rounds:
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+def _unbuffered() -> None:
+    """One line per job as it ends, also into a file or a pipe (journald, ``>> worker.log``)."""
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True)
+    jobs = logging.getLogger("trellis.jobs")   # its lines go to the handler create_app installed (stderr)
+    if jobs.getEffectiveLevel() > logging.INFO:
+        jobs.setLevel(logging.INFO)
 
 
 from api.analytics_cli import analytics_group  # noqa: E402  (its command imports this module lazily)

@@ -3,6 +3,8 @@
 - ``GET /healthz``: the process answers and so does the database (one ``SELECT 1``). Cheap.
 - ``GET /readyz``: the database answers and every enabled component is at its migration head
   (:func:`core.health.readiness`, which also refreshes the gate); 503 with a ``reason`` naming what is behind otherwise.
+  With ``TRELLIS_WORKERS_EXPECTED``, also a fresh worker heartbeat and no stale webhook backlog
+  (:func:`core.queue.worker_state`, under ``checks.workers``); the API itself is not refused for that.
 - Every signed-in request passes the :class:`core.health.SchemaGate`, after sign-in (a stranger still
   gets 401, as ever): while the schema is behind or the database is unreachable it is refused with 503
   (REST) or a ``SERVICE_UNAVAILABLE`` error (GraphQL), both with ``Retry-After``. Public endpoints (the
@@ -17,6 +19,7 @@ from flask_login import current_user
 from api.auth import PUBLIC_ENDPOINTS
 from core.errors import Unavailable
 from core.health import SchemaGate
+from core.queue import worker_state
 from core.runtime import Runtime
 
 #: Blueprints served whatever the schema: signing in and out, the OpenAPI document and Swagger UI.
@@ -55,10 +58,15 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     @app.get("/readyz")
     def readyz():
         state = gate.refresh()   # the gate learns the news too (after an upgrade, say)
-        body: dict = {"status": "ready" if state.ready else "not ready", "checks": state.checks()}
-        if not state.ready:
-            body["reason"] = state.reason
+        ready, reason, checks = state.ready, state.reason, state.checks()
+        if runtime.settings.workers_expected and ready:
+            workers = worker_state(runtime)
+            checks["workers"] = workers
+            ready, reason = workers["ok"], workers["reason"]
+        body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
+        if not ready:
+            body["reason"] = reason
         response = jsonify(body)
-        response.status_code = 200 if state.ready else 503
+        response.status_code = 200 if ready else 503
         response.headers["Cache-Control"] = "no-store"
         return response

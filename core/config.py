@@ -116,6 +116,22 @@ class Settings:
     #: Seconds an open breaker waits before its trial; doubled after each failed trial, at most an hour
     #: (or this, when longer).
     webhook_breaker_cooldown_seconds: int = 60
+    # --- background work (docs/deployment.md, "Background work") ---
+    #: When every scheduled job runs: a cron expression, 5 fields, or 6 with seconds last
+    #: (``* * * * * */10``: every 10 s). On PostgreSQL each job runs once per period for the whole
+    #: cluster, however many workers run.
+    job_schedule: str = "* * * * *"
+    #: Jobs one ``trellis worker`` runs at once (``--concurrency`` overrides it).
+    worker_concurrency: int = 2
+    #: A worker whose heartbeat is older than this many seconds counts as dead: its running jobs are
+    #: retried by the other workers, and ``/readyz`` (with workers expected) answers 503 when none is
+    #: alive. Workers beat every third of it.
+    worker_stalled_seconds: int = 30
+    #: Whether workers are expected (``trellis worker`` runs): then ``/readyz`` also checks a fresh worker
+    #: heartbeat and the webhook backlog.
+    workers_expected: bool = False
+    #: With workers expected, ``/readyz`` answers 503 when a webhook delivery has been due for longer.
+    worker_backlog_seconds: int = 300
     # --- customer analytics (docs/analytics.md §8) ---
     #: Days of purchases behind the RFM frequency and monetary values and the value tiers.
     analytics_window_days: int = 365
@@ -204,6 +220,14 @@ class Settings:
             out.append("TRELLIS_ENV=production needs an explicit TRELLIS_SECRET_KEY (python3 -c 'import secrets; "
                        "print(secrets.token_hex(32))'); a random one would sign everyone out on every restart "
                        "and differ between workers.")
+        if self.worker_concurrency < 1:
+            out.append(f"TRELLIS_WORKER_CONCURRENCY: {self.worker_concurrency} is not a number of jobs (1 or more).")
+        if self.worker_stalled_seconds < 1:
+            out.append(f"TRELLIS_WORKER_STALLED_SECONDS: {self.worker_stalled_seconds} is not a number of seconds "
+                       "(1 or more).")
+        if not _valid_cron(self.job_schedule):
+            out.append(f"TRELLIS_JOB_SCHEDULE: {self.job_schedule!r} is not a cron expression; write 5 fields "
+                       "('*/2 * * * *': every 2 minutes) or 6 with seconds last ('* * * * * */10').")
         if self.log_format not in LOG_FORMATS:
             out.append(f"TRELLIS_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}.")
         if self.sentry_dsn and importlib.util.find_spec("sentry_sdk") is None:
@@ -255,6 +279,14 @@ _BOUNDS = (
 #: how each kind of setting is spelt, for a parse error
 _FORMS = {int: "a whole number, e.g. 8", "int": "a whole number, e.g. 8",
           float: "a number, e.g. 2.5", "float": "a number, e.g. 2.5"}
+
+
+def _valid_cron(expression: str) -> bool:
+    try:
+        from croniter import croniter
+    except ImportError:   # pragma: no cover - installed with procrastinate
+        return True
+    return len(expression.split()) in (5, 6) and croniter.is_valid(expression)
 
 
 def _coerce(value: str, kind: Any) -> Any:

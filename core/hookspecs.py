@@ -185,10 +185,13 @@ def trellis_deliver_notification(notification, user):
 
 @hookspec
 def trellis_scheduled_jobs():
-    """Return a list of :class:`core.jobs.Job` run by ``trellis tick`` (and the worker loop).
+    """Return a list of :class:`core.jobs.Job` run by ``trellis worker`` on ``TRELLIS_JOB_SCHEDULE`` (or
+    the job's own ``schedule``, a cron expression) and by ``trellis tick``.
 
     Each job is called as ``job.run(now)`` in its own unit of work and must be idempotent: running
     ``tick`` twice in a row sends nothing twice. Return value of ``run``: a short count or message.
+    With PostgreSQL a job runs once per period for all workers together and never twice at once; a
+    failing run is retried with backoff (core.queue, docs/deployment.md "Background work").
     """
 
 

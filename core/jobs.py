@@ -10,12 +10,15 @@ from typing import Any, Callable
 class Job:
     """A scheduled job, declared by ``trellis_scheduled_jobs``: ``trellis tick`` and the worker run
     ``run(now)`` in a unit of work of its own (a failure rolls back its writes only). ``name`` is unique
-    across the app (prefix it with the plugin's name); ``description`` is what ``trellis tick`` lists."""
+    across the app (prefix it with the plugin's name); ``description`` is what ``trellis tick`` lists.
+    ``schedule`` is a cron expression (5 fields, or 6 with seconds last) for a job that must not follow
+    ``TRELLIS_JOB_SCHEDULE``, the schedule of every other job (core.queue)."""
 
     name: str
     #: ``run(now) -> summary``; must be safe to run again at once (it sends nothing twice)
     run: Callable[[datetime], Any]
     description: str = ""
+    schedule: str = ""
 
 
 def run_all(runtime, now: datetime) -> list[tuple[str, Any]]:

@@ -37,6 +37,8 @@ class Runtime:
     personal_data: list = field(default_factory=list)
     #: import type name → ``core.imports.ImportType`` (``trellis import``), core first
     import_types: dict = field(default_factory=dict)
+    #: the background-work state of this runtime (``core.queue.Background``), made when first needed
+    background: object = None
 
     @property
     def interaction_kinds(self) -> list[str]:
@@ -152,4 +154,7 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
             rt.import_types[itype.name] = itype
     rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
                               info={"runtime": rt})
+    from core import queue   # (its session listeners defer a delivery round when a commit queues a webhook)
+
+    rt.background = queue.Background(rt)
     return rt

@@ -271,7 +271,7 @@ def customer_count(env) -> int:
 def test_demo_loads_once_and_resets_the_admin_password(cli_env, monkeypatch):
     # --core-only: the plugins' demo hooks are tested with their plugins, and take a minute
     served = []
-    monkeypatch.setattr(cli, "_serve", lambda app, host, port: served.append((host, port)))
+    monkeypatch.setattr(cli, "_serve", lambda app, host, port, **kw: served.append((host, port)))
     first = run(cli_env, "demo", "--no-serve", "--core-only")
     assert first.exit_code == 0, first.output
     assert "Demo data loaded: 200 customers" in first.stdout
@@ -301,7 +301,7 @@ def test_demo_loads_once_and_resets_the_admin_password(cli_env, monkeypatch):
 
 def test_serve_runs_the_app_on_the_given_address(migrated, monkeypatch):
     served = []
-    monkeypatch.setattr(cli, "_serve", lambda app, host, port: served.append((app.name, host, port)))
+    monkeypatch.setattr(cli, "_serve", lambda app, host, port, **kw: served.append((app.name, host, port)))
     result = run(migrated, "serve", "--port", "5099")
     assert result.exit_code == 0 and served == [("trellis", "127.0.0.1", 5099)]
     assert "http://127.0.0.1:5099/graphql" in result.stdout
@@ -406,9 +406,17 @@ def db_count(model) -> int:
     return db.session().scalar(select(func.count()).select_from(model))
 
 
-def test_worker_runs_the_jobs_and_delivers_for_a_bounded_number_of_rounds(migrated):
-    result = run(migrated, "worker", "--rounds", "2", "--interval", "0")
+def test_worker_runs_a_procrastinate_worker_on_postgresql_and_the_jobs_in_process_on_sqlite(migrated, monkeypatch):
+    from core import queue
+
+    called = []
+    monkeypatch.setattr(queue, "serve", lambda rt, concurrency: called.append(("procrastinate", concurrency)))
+    monkeypatch.setattr(queue, "run_local", lambda rt: called.append(("in process",)))
+    result = run(migrated, "worker", "--concurrency", "3")
     assert result.exit_code == 0, result.output
+    postgresql = migrated["TRELLIS_DATABASE_URL"].startswith("postgresql")
+    assert called == [("procrastinate", 3) if postgresql else ("in process",)]
+    assert run(migrated, "worker", "--concurrency", "0").exit_code == 2   # 1 or more
 
 
 def test_teams_create_and_users_join_them(migrated):
