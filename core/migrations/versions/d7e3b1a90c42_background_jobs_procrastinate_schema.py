@@ -9,7 +9,7 @@ revision applying them (and a new ``SCHEMA_LEVEL``). Objects that already exist 
 hand) are left alone. On SQLite there is no procrastinate: nothing to do. Nothing is dropped.
 
 Revision ID: d7e3b1a90c42
-Revises: c0a1e2d3f401
+Revises: 828408c9c566
 Create Date: 2026-12-05 10:00:00.000000
 """
 from typing import Sequence, Union
@@ -21,7 +21,7 @@ SCHEMA_LEVEL = "03.04.00_50_post_add_retry_failed_job_procedure"
 
 # revision identifiers, used by Alembic.
 revision: str = 'd7e3b1a90c42'
-down_revision: Union[str, Sequence[str], None] = 'c0a1e2d3f401'
+down_revision: Union[str, Sequence[str], None] = '828408c9c566'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
