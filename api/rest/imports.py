@@ -11,7 +11,7 @@ from flask import Response, request
 from flask_login import current_user
 from marshmallow import Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, body_limit, page_request
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_limit, list_query, served
 from core.errors import ValidationFailed
 from core.imports import load_mapping
 from core.schemas import MAX_PAGE_SIZE
@@ -97,13 +97,13 @@ def imports_blueprints() -> list[Blueprint]:
                                     dry_run=dry_run in ("true", "1"))
 
     @blp.route("", methods=["GET"])
+    @blp.arguments(CursorArgs, location="query")
     @blp.response(200, ImportRunOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
-    def list_runs(pagination_parameters):
+    def list_runs(args, pagination_parameters):
         """Import runs, newest first"""
-        page = imports.list_runs(current_user, page=page_request(pagination_parameters))
-        pagination_parameters.item_count = page.total
-        return page.items
+        _, paging = list_query(pagination_parameters, args)
+        return served(pagination_parameters, imports.list_runs(current_user, page=paging))
 
     @blp.route("/types", methods=["GET"])
     @blp.response(200, ImportTypeOut(many=True))

@@ -162,7 +162,8 @@ def get_run(actor: Any, run_id: Any) -> ImportRun:
     return run
 
 
-def list_runs(actor: Any, *, page: common.PageRequest = common.PageRequest()) -> common.Page[ImportRun]:
+def list_runs(actor: Any, *, page: Any = common.PageRequest()) -> common.Page[ImportRun]:
+    """Import runs, newest first (admins); ``page`` an offset ``PageRequest`` or a cursor ``KeysetRequest``."""
     _require_admin(actor)
     return common.paginate(select(ImportRun), page, [ImportRun.created_at.desc()], ImportRun.id)
 

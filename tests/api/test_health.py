@@ -60,7 +60,7 @@ def test_readyz_names_the_component_behind_and_the_command(behind):
     assert body["status"] == "not ready"
     assert "sample (not migrated)" in body["reason"] and "trellis db upgrade" in body["reason"]
     assert body["checks"]["migrations"]["core"]["ok"] is True
-    assert body["checks"]["migrations"]["sample"] == {"current": None, "head": "5a3b1e000001", "ok": False}
+    assert body["checks"]["migrations"]["sample"] == {"current": None, "head": "5a3b1e000002", "ok": False}
 
 
 def _admin_token(app) -> str:

@@ -89,6 +89,12 @@ PARITY: dict[str, str] = {
     "GET /privacy/export": "Query.privacyExport",
     "POST /privacy/erase": "Mutation.erasePerson",
     "GET /privacy/erasures": "Query.privacyErasures",
+    "POST /imports": "no: an import uploads a file (multipart, up to 512 MB), which the GraphQL endpoint does not take; "
+                     "the CLI is trellis import",
+    "GET /imports": "no: import runs are followed by the admin who uploaded the file, over REST (docs/import-export.md)",
+    "GET /imports/{run_id}": "no: import runs are followed by the admin who uploaded the file, over REST",
+    "GET /imports/{run_id}/errors": "no: a CSV download of an upload's row errors",
+    "GET /imports/types": "no: the columns an upload may have, read beside the upload (and trellis import --help)",
     # --- exhibitions -----------------------------------------------------------------------------
     "GET /exhibitions/exhibitions": "Query.exhibitions",
     "POST /exhibitions/exhibitions": "Mutation.createExhibition",
