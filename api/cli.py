@@ -465,10 +465,9 @@ def plugins_new(name: str, directory: str | None):
     for path in files:
         click.echo(f"  {path}")
     click.echo(f"""Next:
-  pip install -e "{target}[test]"      # the plugin, found through its entry point, and pytest
-  cd {target} && python -m pytest       # its tests pass as written (TRELLIS_TEST_DATABASE_URL for PostgreSQL)
-Then make it yours: {target}/README.md says what to change; Trellis's docs/plugins.md explains
-every part.""")
+  pip install -e "{target}[test]"
+  cd {target} && python -m pytest
+Then make it yours: {target}/README.md says what to change next; Trellis's docs/plugins.md explains every part.""")
 
 
 @plugins_group.command("reference")
