@@ -53,10 +53,10 @@ def customer(uow, people):
 
 def test_the_schemas_are_derived_from_the_model():
     create, update = NOTES.create_schema().fields, NOTES.update_schema().fields
-    assert list(create) == ["customer_id", "text", "score"] and create["text"].required
+    assert list(create) == ["customer_id", "text", "score", "external_id"] and create["text"].required
     assert not create["score"].required                    # the column has a default
     assert create["text"].metadata["description"] == "The note itself (1–200 characters)."   # the column's doc
-    assert list(update) == ["text", "score", "version"] and update["version"].required
+    assert list(update) == ["text", "score", "external_id", "version"] and update["version"].required
     assert not update["text"].required                     # a PATCH sends what changes
     assert list(NOTES.filter_schema().fields) == ["customer_id", "min_score", "q", "deleted"]
     out = NOTES.out_schema().fields
