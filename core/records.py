@@ -510,7 +510,7 @@ def _kind(column: Any, money: bool) -> tuple[type[fields.Field], dict]:
         return fields.UUID, {}
     try:
         python = getattr(column.type, "impl_instance", column.type).python_type   # a TypeDecorator: its impl
-    except NotImplementedError:
+    except NotImplementedError:   # a type that declares no Python type (JSON, some dialect types): Raw
         python = object
     if python is Decimal:
         places = getattr(column.type, "scale", None)
