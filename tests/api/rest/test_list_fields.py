@@ -57,11 +57,11 @@ def test_the_arguments_are_documented_on_every_list(api):
     assert {"fields", "expand"} <= contact_params
 
 
-def test_a_light_customer_list_costs_five_statements_whatever_its_length(api, runtime, people, count_queries):
-    # the token, its user, the total, the page and the page's tags; the analytics block (two more) only
+def test_a_light_customer_list_costs_four_statements_whatever_its_length(api, runtime, people, count_queries):
+    # the token with its user, the total, the page and the page's tags; the analytics block (two more) only
     # when expanded (tests/core/analytics/test_service.py pins that one)
     grow = lambda have, want: make_customers(runtime, people, have, want)  # noqa: E731
-    light = pin_statements(count_queries, grow=grow, expected=5,
+    light = pin_statements(count_queries, grow=grow, expected=4,
                            fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/customers?page_size={n}")))
     assert all("analytics" not in c for c in light)
 
