@@ -52,13 +52,16 @@ class RetailMembership(Base, Record):
 
     __tablename__ = "retail_membership_membership"
     #: kept up by the audited purchases and refunds, not changes of their own (the test kit's audit watch)
-    __audit_exempt__ = ("spend_total", "purchase_count", "first_purchase_at", "last_purchase_at", "ledger_seq")
+    #: (``phone_key`` is ``phone`` normalised: the audited ``phone`` covers it)
+    __audit_exempt__ = ("spend_total", "purchase_count", "first_purchase_at", "last_purchase_at", "ledger_seq",
+                        "phone_key")
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), unique=True)
     card_number: Mapped[str] = mapped_column(String(40), unique=True, doc="The member card's number, unique (4–40 letters, digits or dashes).")
     phone: Mapped[str] = mapped_column(String(40), default="", server_default="", doc="The member's phone number as given; empty when not known. The till finds a member by it.")
     #: ``phone`` normalised (``core.phones.phone_key``: ``+86…``, digits only): what the till looks up;
-    #: unique among live members, empty when no phone is known
+    #: unique among live members, empty when no phone is known (and ``[erased]`` once erased: the unique
+    #: index takes only keys starting with ``+``)
     phone_key: Mapped[str] = mapped_column(String(40), default="", server_default="")
     home_store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
     joined_on: Mapped[date] = mapped_column(Date, doc="The day the customer became a member (ISO 8601 date).")
@@ -82,8 +85,8 @@ class RetailMembership(Base, Record):
     home_store: Mapped[RetailStore] = relationship(RetailStore)
 
     __table_args__ = (Index("uq_retail_membership_membership_phone_key_live", "phone_key", unique=True,
-                            sqlite_where=text("phone_key <> '' AND deleted_at IS NULL"),
-                            postgresql_where=text("phone_key <> '' AND deleted_at IS NULL")),)
+                            sqlite_where=text("phone_key LIKE '+%' AND deleted_at IS NULL"),
+                            postgresql_where=text("phone_key LIKE '+%' AND deleted_at IS NULL")),)
 
 
 class RetailOccasion(Base, Record):

@@ -22,7 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table('retail_membership_membership', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=40), server_default='', nullable=False))
         batch_op.add_column(sa.Column('phone_key', sa.String(length=40), server_default='', nullable=False))
-        batch_op.create_index('uq_retail_membership_membership_phone_key_live', ['phone_key'], unique=True, sqlite_where=sa.text("phone_key <> '' AND deleted_at IS NULL"), postgresql_where=sa.text("phone_key <> '' AND deleted_at IS NULL"))
+        batch_op.create_index('uq_retail_membership_membership_phone_key_live', ['phone_key'], unique=True, sqlite_where=sa.text("phone_key LIKE '+%' AND deleted_at IS NULL"), postgresql_where=sa.text("phone_key LIKE '+%' AND deleted_at IS NULL"))
 
     # the till's pricing of a sale: tier discount, coupon value and code; existing sales were priced by
     # the POS (null)
