@@ -509,7 +509,7 @@ class RetailTillCouponOut(Schema):
 
 
 class RetailTillCampaignOut(Schema):
-    id = fields.UUID()
+    campaign_id = fields.UUID()
     name = fields.String()
     offer_kind = fields.String(metadata={"description": "coupon, sample (hand it out) or points_bonus (credited)."})
     offer_value = fields.Decimal(as_string=True)

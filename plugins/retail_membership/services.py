@@ -1364,11 +1364,10 @@ def till_lookup(actor: Any, args: Mapping[str, Any]) -> dict:
                 "description": c.offer_description, "expires_at": coupon_expires_at(c)}
                for m, c in offers if m.coupon_code and coupon_problem(m, c, now) is None]
     return {"membership": member,
-            "tier": {"code": tier.code, "en": tier.en, "zh_cn": tier.zh_cn, "threshold": tier.threshold,
-                     "discount": tier.discount, "multiplier": tier.multiplier},
+            "tier": tier,
             "points_balance": member.points_balance, "points_value": prog.points_money(member.points_balance),
             "point_value": prog.point_value, "coupons": coupons,
-            "campaigns": [{"id": c.id, "name": c.name, "offer_kind": c.offer_kind, "offer_value": c.offer_value,
+            "campaigns": [{"campaign_id": c.id, "name": c.name, "offer_kind": c.offer_kind, "offer_value": c.offer_value,
                            "offer_description": c.offer_description, "ends_at": coupon_expires_at(c),
                            "coupon_code": m.coupon_code, "coupon_used": m.coupon_redeemed_at is not None}
                           for m, c in offers]}
