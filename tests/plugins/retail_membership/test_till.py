@@ -315,3 +315,42 @@ def test_graphql_finds_the_member_and_the_till_prices_the_sale(shop):
         "couponCode": codes[m["id"]], "total": "50.00", "pointsEarned": 50}
     again = shop.api.graphql(TILL, {"phone": "13800138000"})["data"]["retailTillMember"]
     assert again["coupons"] == [] and again["campaigns"][0]["couponUsed"] is True and again["pointsBalance"] == 50
+
+
+def test_the_graphql_lookup_costs_the_same_statements_however_many_campaigns(shop, count_queries):
+    enrol(shop.api, shop.north, phone="13800138000")
+    launch_coupon(shop.api, name="first")
+    staff = shop.api.as_("staff_north")
+    staff.graphql(TILL, {"phone": "13800138000"})  # warm-up: caches, the token
+    with count_queries() as one:
+        found = staff.graphql(TILL, {"phone": "13800138000"})["data"]["retailTillMember"]
+    assert len(found["campaigns"]) == 1
+    for i in range(5):
+        launch_coupon(shop.api, name=f"more {i}")
+    with count_queries() as six:
+        found = staff.graphql(TILL, {"phone": "13800138000"})["data"]["retailTillMember"]
+    assert len(found["campaigns"]) == 6 and found["membership"]["customer"]["name"] == "Li Lei"
+    # the REST lookup's 5, then the customer (and its tags) read again through the request's scoped loader
+    assert one.count == six.count == 7, "\n".join(s[:150] for s in six.statements)
+
+
+def test_the_point_value_setting_is_read_and_checked():
+    from decimal import Decimal
+
+    from core.config import PluginSetting, load_settings, resolve_plugin_settings
+    from core.errors import PluginError
+    from plugins.retail_membership import program
+
+    declared = [PluginSetting("retail_membership_point_value", Decimal("0.01"))]
+    settings = load_settings(environ={})
+    resolve_plugin_settings(settings, declared, environ={"TRELLIS_RETAIL_MEMBERSHIP_POINT_VALUE": "0.005"})
+    assert settings.plugin_values["retail_membership_point_value"] == Decimal("0.005")
+    with pytest.raises(PluginError, match="TRELLIS_RETAIL_MEMBERSHIP_POINT_VALUE='abc' is not a valid Decimal"):
+        resolve_plugin_settings(settings, declared, environ={"TRELLIS_RETAIL_MEMBERSHIP_POINT_VALUE": "abc"})
+
+    class Negative:
+        retail_membership_point_value = Decimal("-0.01")
+
+    with pytest.raises(PluginError, match="retail_membership_point_value"):
+        program._build(Negative())
+    assert program.Program(tiers=()).points_money(1234) == Decimal("12.34")
