@@ -280,6 +280,8 @@ def test_the_points_liability_is_given_in_money_too(shop):
         body = shop.api.graphql("""query($id: ID!) { retailMembership(id: $id) { pointsBalance pointsValue } }""",
                                 {"id": a["id"]})
         assert body["data"]["retailMembership"] == {"pointsBalance": 250, "pointsValue": "12.50"}
+        rows = shop.api.graphql("""{ metric(name: "retail_membership_points_outstanding") { rows { value extra } } }""")
+        assert rows["data"]["metric"]["rows"] == [{"value": 1484.0, "extra": {"money": "74.20", "pointValue": "0.05"}}]
     finally:
         program.override(settings, None)
 
