@@ -385,7 +385,7 @@ def resolve_plugin_settings(settings: Settings, declared: list[PluginSetting],
             kind = type(setting.default)
             try:
                 value = _coerce(value, bool) if kind is bool else kind(value)
-            except ValueError:
+            except (ValueError, ArithmeticError):  # Decimal("abc") raises InvalidOperation, an ArithmeticError
                 from core.errors import PluginError
 
                 raise PluginError(f"TRELLIS_{setting.name.upper()}={value!r} is not a valid {kind.__name__}.") from None

@@ -161,6 +161,8 @@ def trellis_settings():
         PluginSetting("retail_membership_tiers", DEFAULT_TIERS,
                       "code=threshold/discount/multiplier, lowest first (threshold of the first is 0)."),
         PluginSetting("retail_membership_basis", d.basis, "cumulative or rolling_12m spend."),
+        PluginSetting("retail_membership_point_value", d.point_value,
+                      "What one point is worth in yuan (the liability in money): 0.01 = 100 points per yuan."),
         PluginSetting("retail_membership_downgrade_grace_days", d.downgrade_grace_days, "Days before a downgrade."),
         PluginSetting("retail_membership_points_expiry_days", d.points_expiry_days, "Days an earned lot lives."),
         PluginSetting("retail_membership_referral_bonus", d.referral_bonus, "Points for a referrer."),

@@ -35,6 +35,7 @@ AUDITED = ["name", "segment", "control_share", "offer_kind", "offer_value", "off
 SORT = {"name": RetailCampaign.name, "created_at": RetailCampaign.created_at,
         "launched_at": RetailCampaign.launched_at}
 DEFAULT_CONTROL_SHARE = Decimal("0.2")
+ZERO_COUPON = "A coupon must be worth more than 0.00: one worth nothing would be refused at the till."
 
 
 def _visible(actor: Any, deleted: bool = False):
@@ -69,6 +70,8 @@ def _check(values: dict) -> None:
     if values.get("offer_kind") == "points_bonus" and values.get("offer_value") is not None \
             and values["offer_value"] != int(values["offer_value"]):
         raise ValidationFailed(fields={"offer_value": ["A points bonus is a whole number of points."]})
+    if values.get("offer_kind") == "coupon" and (values.get("offer_value") or 0) <= 0:
+        raise ValidationFailed(fields={"offer_value": [ZERO_COUPON]})
 
 
 def create(actor: Any, data: Mapping[str, Any]) -> RetailCampaign:
@@ -92,7 +95,8 @@ def update(actor: Any, campaign_id: Any, data: Mapping[str, Any]) -> RetailCampa
     common.check_version(row, values.pop("version"))
     if row.status != "draft":
         raise ValidationFailed(fields={"status": ["Only a draft campaign can be changed."]})
-    _check({**values, "offer_kind": values.get("offer_kind", row.offer_kind)})
+    _check({**values, "offer_kind": values.get("offer_kind", row.offer_kind),
+            "offer_value": values.get("offer_value", row.offer_value)})
     if "segment" in values:
         values["segment"] = _segment_json(values["segment"])
     changes = common.apply_changes(row, values)
@@ -154,6 +158,8 @@ def launch(actor: Any, campaign_id: Any, data: Mapping[str, Any] | None = None) 
     row = get(actor, campaign_id)
     values = common.validate(S.LaunchIn, dict(data or {}))
     at = values.get("at") or utcnow()
+    if row.offer_kind == "coupon" and (row.offer_value or 0) <= 0:  # a draft from before the rule
+        raise ValidationFailed(fields={"offer_value": [ZERO_COUPON]})
     members = segment_members(user, row.segment or {}, at)
     if not members:
         raise ValidationFailed(fields={"segment": ["The segment selects no member."]})
@@ -221,16 +227,18 @@ def member_counts(actor: Any, campaign_ids: list) -> dict:
 
 
 def redeem_coupon(actor: Any, code: str) -> RetailCampaignMember:
-    """Use a coupon at the till outside a recorded purchase; a second use is a 409."""
+    """Use a coupon at the till outside a recorded purchase; a second use is a 409. A coupon that cannot
+    be used (campaign not running, expired, worth 0.00: ``services.coupon_problem``) is a 422 on ``code``."""
     row = db.session().scalar(select(RetailCampaignMember).where(RetailCampaignMember.coupon_code == code))
     if row is None:
         raise NotFound("No coupon with this code.")
     services.get_membership(actor, row.membership_id)  # the caller must see the member
     if row.coupon_redeemed_at is not None:
         raise Conflict("This coupon was already used.", fields={"coupon_code": ["Already used."]})
-    row.coupon_redeemed_at = utcnow()
-    db.session().flush()
-    audit.record_change(actor, "updated", row, {"coupon_redeemed_at": (None, row.coupon_redeemed_at)})
+    now = utcnow()
+    if (problem := services.coupon_problem(row, db.session().get(RetailCampaign, row.campaign_id), now)) is not None:
+        raise ValidationFailed(fields={"code": [problem]})
+    services.use_coupon(actor, row, now)
     return row
 
 

@@ -67,6 +67,9 @@ class Program:
     downgrade_grace_days: int = 30
     #: points per currency unit of net spend, before the tier multiplier
     points_per_unit: Decimal = Decimal("1")
+    #: what one point is worth in money (yuan) when redeemed: the points liability in money is the
+    #: balance × this (100 points = ¥1 by default)
+    point_value: Decimal = Decimal("0.01")
     #: an earned lot expires this many days after it was earned (FIFO: oldest lots go first)
     points_expiry_days: int = 365
     #: points the referrer gets when the member they referred makes a first purchase
@@ -89,6 +92,10 @@ class Program:
     @property
     def lowest(self) -> Tier:
         return self.tiers[0]
+
+    def points_money(self, points: int) -> Decimal:
+        """What ``points`` are worth in money (two places): points × :attr:`point_value`."""
+        return (Decimal(points) * self.point_value).quantize(Decimal("0.01"))
 
     def tier(self, code: str) -> Tier:
         for t in self.tiers:
@@ -154,11 +161,13 @@ _CACHE: dict[int, tuple[Any, Program]] = {}
 def _build(settings: Any) -> Program:
     base = Program(tiers=parse_tiers(getattr(settings, "retail_membership_tiers", None) or DEFAULT_TIERS))
     changes = {}
-    for name in ("basis", "downgrade_grace_days", "points_expiry_days", "referral_bonus", "lapse_min_visits",
+    for name in ("basis", "point_value", "downgrade_grace_days", "points_expiry_days", "referral_bonus", "lapse_min_visits",
                  "lapse_factor", "lapse_min_days", "occasion_lead_days"):
         value = getattr(settings, f"retail_membership_{name}", None)
         if value not in (None, ""):
             changes[name] = type(getattr(base, name))(value)
+    if changes.get("point_value", base.point_value) < 0:
+        raise PluginError("retail_membership_point_value: a point is worth 0 or more (yuan, e.g. 0.01).")
     if changes.get("basis", "cumulative") not in ("cumulative", "rolling_12m"):
         raise PluginError("retail_membership_basis: 'cumulative' or 'rolling_12m'.")
     return replace(base, **changes)

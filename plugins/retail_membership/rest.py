@@ -78,6 +78,14 @@ def blueprints() -> list[Blueprint]:
         out_schema=S.MembershipOut, create_schema=S.MembershipCreate, update_schema=S.MembershipUpdate,
         filter_schema=S.MembershipFilter, sortable=list(services.MEMBER_SORT))
 
+    @members.route("/lookup")
+    @members.arguments(S.RetailTillLookupArgs, location="query", as_kwargs=False)
+    @members.response(200, S.RetailTillMemberOut)
+    def till_lookup(args):
+        """At the till: find a member by phone (any usual form) or card number, with their tier, points (and
+        their money value), usable coupons and running campaigns; 404 when none you may see has it"""
+        return services.till_lookup(current_user, args)
+
     @members.route("/<uuid:membership_id>/ledger")
     @members.arguments(_sorted("LedgerListArgs", services.LEDGER_SORTABLE), location="query", as_kwargs=False)
     @members.response(200, S.PointsEntryOut(many=True), headers={"Link": LINK_HEADER})

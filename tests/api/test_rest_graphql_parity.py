@@ -213,6 +213,7 @@ for _plural, _type in (("estates", "PropertyEstate"), ("buildings", "PropertyBui
 PARITY.update({
     # --- retail membership -----------------------------------------------------------------------
     "GET /retail-membership/memberships": "Query.retailMemberships",
+    "GET /retail-membership/memberships/lookup": "Query.retailTillMember",
     "POST /retail-membership/memberships": "Mutation.createRetailMembership",
     "GET /retail-membership/memberships/{record_id}": "Query.retailMembership",
     "PATCH /retail-membership/memberships/{record_id}": "Mutation.updateRetailMembership",
