@@ -245,6 +245,7 @@ PARITY.update({
     "POST /retail-membership/stores/{store_id}/staff": "Mutation.assignRetailStoreStaff",
     "DELETE /retail-membership/stores/{store_id}/staff/{user_id}": "Mutation.removeRetailStoreStaff",
     "GET /retail-membership/tiers": "Query.retailTiers",
+    "GET /retail-membership/holidays": "Query.retailHolidays",
     "GET /retail-membership/campaigns": "Query.retailCampaigns",
     "POST /retail-membership/campaigns": "Mutation.createRetailCampaign",
     "GET /retail-membership/campaigns/{record_id}": "Query.retailCampaign",
