@@ -193,3 +193,31 @@ def test_an_unreachable_limit_store_falls_back_to_this_process(show, upcoming, c
         assert (first.status_code, second.status_code) == (201, 429)
     finally:
         app.extensions.pop("trellis_limiter_fallback", None)
+
+
+def test_the_limit_counts_in_the_shared_redis_store():
+    """With ``TRELLIS_RATELIMIT_STORAGE_URI=redis://…`` every worker counts together: two apps (two
+    workers) sharing one Redis refuse the address once their requests together pass the limit."""
+    import uuid
+
+    import redis
+    from flask import Flask
+    from flask_limiter import Limiter
+
+    from api.auth import _client_address, rate_limited
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379", socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    scope = f"test-{uuid.uuid4().hex}"   # its own keys: the Redis is shared with other runs
+    workers = []
+    for _ in range(2):
+        app = Flask(__name__)
+        app.extensions["trellis_limiter"] = Limiter(key_func=_client_address, app=app,
+                                                    storage_uri="redis://127.0.0.1:6379", strategy="moving-window",
+                                                    key_prefix="trellis", in_memory_fallback_enabled=True)
+        app.add_url_rule("/r", "r", lambda: rate_limited(scope, "3 per minute") or ("ok", 200), methods=["POST"])
+        workers.append(app.test_client())
+    statuses = [workers[i % 2].post("/r").status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]

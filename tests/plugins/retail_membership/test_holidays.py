@@ -179,3 +179,17 @@ def test_occasion_reminders_know_the_lunar_holidays(shop):
 def test_every_documented_key_resolves_in_the_coming_years(key):
     for year in (2026, 2027, 2028):
         assert holiday_calendar.date_of(key, year) is not None
+
+
+def test_a_holiday_campaign_over_graphql(shop):
+    data = shop.api.graphql('mutation { createRetailCampaign(input: {name: "Mooncakes", offerKind: SAMPLE, '
+                            'holiday: "mid_autumn", holidayOffsetDays: -5, repeatYearly: true}) '
+                            '{ holiday holidayOffsetDays repeatYearly scheduledOn status } }')
+    assert "errors" not in data, data
+    got = data["data"]["createRetailCampaign"]
+    today = datetime.now(timezone.utc).date()
+    assert got == {"holiday": "mid_autumn", "holidayOffsetDays": -5, "repeatYearly": True, "status": "DRAFT",
+                   "scheduledOn": holiday_calendar.next_on_or_after("mid_autumn", today, offset_days=-5).isoformat()}
+    bad = shop.api.graphql('mutation { createRetailCampaign(input: {name: "X", offerKind: SAMPLE, holiday: "nope"}) '
+                           '{ id } }')
+    assert bad["errors"][0]["extensions"]["fields"]["holiday"]
