@@ -110,6 +110,9 @@ def trellis_labels():
             Choice("referral", "Referral reward", "推荐奖励")],
         "retail_membership_campaign_group": [
             Choice("treated", "Treated", "实验组"), Choice("control", "Control", "对照组")],
+        "retail_membership_holiday_category": [
+            Choice("public", "Public holiday", "法定节假日"), Choice("half_day", "Half day off", "部分公民放假"),
+            Choice("observance", "Traditional festival", "传统节日")],
         "retail_membership_tier_basis": [
             Choice("cumulative", "Cumulative spend", "累计消费"),
             Choice("rolling_12m", "Spend over the last 12 months", "近12个月消费")],

@@ -21,7 +21,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.conventions import open_vocabulary
+from api.graphql.conventions import bounded_list, open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
 from api.graphql.lifecycle import history_field
@@ -53,6 +53,20 @@ def register_types(registry) -> None:
                                       services.OCCASION_DEFAULT_SORT)
     CampaignMemberOrder = order_by_argument(registry, "RetailCampaignMember", list(campaigns.MEMBER_SORTABLE),
                                             campaigns.MEMBER_DEFAULT_SORT)
+
+    @registry.type("RetailHoliday")
+    class RetailHoliday:
+        """A holiday of the deployment's calendar (TRELLIS_HOLIDAY_CALENDAR) a campaign can be keyed to."""
+
+        key: str = strawberry.field(metadata=open_vocabulary(
+            "The holidays of the deployment's configured calendar (a country of the holidays package)."),
+            description="What a holiday campaign names it by (spring_festival, mid_autumn, dragon_boat, national_day, qixi …).")
+        date: dt.date = strawberry.field(description="Its (first) day.")
+        days: int = strawberry.field(description="Days of the year it is named on (3 for National Day).")
+        category: vocabulary("retail_membership_holiday_category") = strawberry.field(
+            description="PUBLIC (a day off), HALF_DAY or OBSERVANCE (a lunar festival, no day off).")
+        official: bool = strawberry.field(description="In the official holiday calendar (public or half day).")
+        label = label_field(registry, "en", "zh_cn", description="The holiday's name.")
 
     @registry.type("RetailTier")
     class RetailTier:
@@ -367,6 +381,12 @@ def register_types(registry) -> None:
         launched_at: Optional[dt.datetime]
         treated_count: int
         control_count: int
+        holiday: Optional[str] = strawberry.field(metadata=open_vocabulary(
+            "A holiday of the deployment's configured calendar (retailHolidays)."),
+            description="The holiday it is launched for (a key of retailHolidays); null: launched by hand.")
+        holiday_offset_days: int = strawberry.field(description="Days from the holiday to the launch (-7: a week before).")
+        repeat_yearly: bool = strawberry.field(description="When launched for its holiday, a draft copy is scheduled for the holiday's next date.")
+        scheduled_on: Optional[dt.date] = strawberry.field(description="The day trellis tick launches the draft; null without a holiday or once launched.")
         version: int
 
         @strawberry.field(description="The share of members kept as the control group, 0–0.9 (3 places, as REST).")
@@ -614,6 +634,12 @@ def _register_store_and_campaign_inputs(registry) -> None:
         goal_category: Optional[str] = strawberry.field(
             default=UNSET, description="A purchase in this category converts (any when empty).")
         goal_days: Optional[int] = UNSET
+        holiday: Optional[str] = strawberry.field(default=UNSET, metadata=open_vocabulary(
+            "A holiday of the deployment's configured calendar (retailHolidays)."), description=(
+            "Launch it for this holiday (a key of retailHolidays, e.g. spring_festival); trellis tick "
+            "launches the draft on its next date plus holidayOffsetDays. Null: launched by hand."))
+        holiday_offset_days: Optional[int] = strawberry.field(default=UNSET, description="Days from the holiday to the launch, -90..90 (default 0).")
+        repeat_yearly: Optional[bool] = strawberry.field(default=UNSET, description="When launched, schedule a draft copy for the holiday's next date.")
 
     @registry.input("RetailCampaignUpdateInput")
     class RetailCampaignUpdateInput:
@@ -628,6 +654,12 @@ def _register_store_and_campaign_inputs(registry) -> None:
         offer_description: Optional[str] = strawberry.field(default=UNSET, description="The offer in words, for the staff.")
         goal_category: Optional[str] = strawberry.field(default=UNSET, description="A purchase in this category converts (null: any).")
         goal_days: Optional[int] = UNSET
+        holiday: Optional[str] = strawberry.field(default=UNSET, metadata=open_vocabulary(
+            "A holiday of the deployment's configured calendar (retailHolidays)."), description=(
+            "Launch it for this holiday (a key of retailHolidays, e.g. spring_festival); trellis tick "
+            "launches the draft on its next date plus holidayOffsetDays. Null: launched by hand."))
+        holiday_offset_days: Optional[int] = strawberry.field(default=UNSET, description="Days from the holiday to the launch, -90..90 (default 0).")
+        repeat_yearly: Optional[bool] = strawberry.field(default=UNSET, description="When launched, schedule a draft copy for the holiday's next date.")
 
     @registry.input("RetailCampaignFilter")
     class RetailCampaignFilter:
@@ -728,6 +760,13 @@ def query_fields(registry) -> dict:
         return _Obj({**found, "coupons": [_Obj(c) for c in found["coupons"]],
                      "campaigns": [_Obj(c) for c in found["campaigns"]]})
 
+    def retail_holidays(info: strawberry.Info,
+                        start: Annotated[Optional[dt.date], strawberry.argument(name="from", description="First day (default: today).")] = None,
+                        end: Annotated[Optional[dt.date], strawberry.argument(name="to", description="Last day (default: a year after the first; at most three years).")] = None,
+                        ) -> list[registry.ref("RetailHoliday")]:
+        args = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
+        return campaigns.holidays(info.context.user, args)
+
     def retail_tiers(info: strawberry.Info) -> list[registry.ref("RetailTier")]:
         from core.services.permissions import require_actor
         from plugins.retail_membership import program
@@ -762,6 +801,9 @@ def query_fields(registry) -> dict:
         "retailTillMember": strawberry.field(resolver=retail_till_member, description=(
             "At the till: the member with this phone (any usual form) or card number (give one) — card, tier, "
             "points and their money value, usable coupons, running campaigns. NOT_FOUND when no member you may see has it.")),
+        "retailHolidays": strawberry.field(resolver=retail_holidays, metadata=bounded_list(
+            "The holidays of at most three years of the configured calendar (about 20 a year)."),
+            description="The holidays of the deployment's calendar a campaign can be keyed to, in date order."),
         **_stores(registry).query,
         **_campaigns(registry).query,
         **_members_and_purchases(registry).query,

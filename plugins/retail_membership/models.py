@@ -249,6 +249,15 @@ class RetailCampaign(Base, Record):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     treated_count: Mapped[int] = mapped_column(Integer, default=0, doc="Members who got the offer; 0 before launch.")
     control_count: Mapped[int] = mapped_column(Integer, default=0, doc="Members kept as the control group; 0 before launch.")
+    #: a holiday campaign: the key of a holiday of the deployment's calendar (core.holiday_calendar);
+    #: ``trellis tick`` launches the draft on ``scheduled_on`` (the holiday's date that year + offset)
+    holiday: Mapped[str | None] = mapped_column(String(60), nullable=True, doc="The holiday the campaign is launched for (a key of the deployment's holiday calendar, e.g. spring_festival); null: launched by hand.")
+    holiday_offset_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0", doc="Days from the holiday to the launch: -7 launches a week before it (default 0: on the day).")
+    repeat_yearly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), doc="When launched for its holiday, a draft copy is scheduled for the holiday's next date.")
+    scheduled_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True, doc="The day trellis tick launches the draft (its holiday's next date plus the offset); null without a holiday.")
+    #: whose authority the scheduled launch uses (who scheduled it)
+    scheduled_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                              nullable=True)
 
 
 class RetailCampaignMember(Base, UUIDPrimaryKey):

@@ -230,6 +230,14 @@ def blueprints() -> list[Blueprint]:
         require_actor(current_user)
         return services.tiers()
 
+    @sales.route("/holidays")
+    @sales.arguments(S.RetailHolidayArgs, location="query", as_kwargs=False)
+    @sales.response(200, S.RetailHolidayOut(many=True))
+    def list_holidays(_args):
+        """The holidays of the deployment's calendar (TRELLIS_HOLIDAY_CALENDAR) a campaign can be keyed to, in date order"""
+        return [{"key": h.key, "date": h.date, "days": h.days, "category": h.category, "official": h.official,
+                 "label": {"en": h.en, "zh_cn": h.zh_cn}} for h in campaigns.holidays(current_user, request.args.to_dict())]
+
     @sales.route("/lapses")
     @sales.arguments(list_args_schema(S.LapseFilter, list(services.LAPSE_SORTABLE)), location="query",
                      as_kwargs=False)

@@ -380,6 +380,14 @@ class CampaignCreate(Strict):
     goal_category = fields.String(allow_none=True, validate=validate.Length(max=60),
                                   metadata={"description": "A purchase in this category converts (any when empty)."})
     goal_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
+    holiday = fields.String(allow_none=True, validate=validate.Length(min=1, max=60), metadata={
+        "description": "Launch it for a holiday of the deployment's calendar: its key (GET /holidays), e.g. "
+                       "spring_festival, mid_autumn, dragon_boat, national_day, qixi. trellis tick launches the "
+                       "draft on the holiday's next date plus holiday_offset_days."})
+    holiday_offset_days = fields.Integer(load_default=0, validate=validate.Range(min=-90, max=90), metadata={
+        "description": "Days from the holiday to the launch (-7: a week before; default 0: on the day)."})
+    repeat_yearly = fields.Boolean(load_default=False, metadata={
+        "description": "With a holiday: when launched, a draft copy is scheduled for the holiday's next date."})
 
 
 class CampaignUpdate(Strict):
@@ -391,6 +399,10 @@ class CampaignUpdate(Strict):
     offer_description = fields.String(validate=validate.Length(max=2000))
     goal_category = fields.String(allow_none=True, validate=validate.Length(max=60))
     goal_days = fields.Integer(validate=validate.Range(min=1, max=365))
+    holiday = fields.String(allow_none=True, validate=validate.Length(min=1, max=60),
+                            metadata={"description": "The holiday to launch it for (null: launched by hand)."})
+    holiday_offset_days = fields.Integer(validate=validate.Range(min=-90, max=90))
+    repeat_yearly = fields.Boolean()
     version = fields.Integer(required=True)
 
 
@@ -419,8 +431,41 @@ class CampaignOut(Schema):
     closed_at = fields.DateTime(allow_none=True)
     treated_count = fields.Integer()
     control_count = fields.Integer()
+    holiday = fields.String(allow_none=True)
+    holiday_offset_days = fields.Integer()
+    repeat_yearly = fields.Boolean()
+    scheduled_on = fields.Date(allow_none=True, metadata={
+        "description": "The day trellis tick launches the draft (its holiday's date plus the offset); null "
+                       "without a holiday or once launched."})
     created_at = fields.DateTime()
     version = fields.Integer()
+
+
+class RetailHolidayArgs(Strict):
+    start = fields.Date(data_key="from", metadata={"description": "First day (default: today)."})
+    end = fields.Date(data_key="to", metadata={"description": "Last day (default: a year after the first)."})
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if data.get("start") and data.get("end"):
+            if data["end"] < data["start"]:
+                raise ValidationError("Must not be before from.", "to")
+            if (data["end"] - data["start"]).days > 3 * 366:
+                raise ValidationError("At most three years after from.", "to")
+
+
+class RetailHolidayLabelOut(Schema):
+    en = fields.String()
+    zh_cn = fields.String()
+
+
+class RetailHolidayOut(Schema):
+    key = fields.String(metadata={"description": "What a holiday campaign names it by."})
+    date = fields.Date(metadata={"description": "Its (first) day."})
+    days = fields.Integer(metadata={"description": "Days of the year it is named on (3 for National Day)."})
+    category = fields.String(metadata={"description": "public (a day off), half_day or observance (a lunar festival, no day off)."})
+    official = fields.Boolean(metadata={"description": "In the official holiday calendar (public or half_day)."})
+    label = fields.Nested(RetailHolidayLabelOut)
 
 
 class GroupResultOut(Schema):
