@@ -12,7 +12,6 @@ A record outside the caller's scope is NotFound.
 """
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.records import FieldSpec, FilterSpec, RecordSpec
 from core.models import Customer, Interaction, User
+from core.normalize import email_key, phone_key  # the keys returning visitors are found by (shared)
 from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.bulk import BulkRow
 from core.services.notifications import notify
@@ -49,8 +49,6 @@ STAFF = ("admin", L.ORGANISER)
 READERS = ("admin", L.ORGANISER, "manager", "rep")
 ALL_VISITOR_FIELDS = L.values(L.VISITOR_FIELD)
 INTENT_WEIGHT = {"high": 3, "medium": 2, "low": 1, "none": 0}
-#: a phone number written without a country code is taken to be this country's (China)
-DEFAULT_COUNTRY_CODE = "86"
 #: how far before the first and after the last show day (local dates at the venue) a lead may be captured
 #: or a meeting held: move-in day, pre-show appointments, the day after
 DATE_MARGIN = timedelta(days=3)
@@ -165,33 +163,6 @@ def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, oc
 
 
 # --- returning visitors ------------------------------------------------------------------------------
-
-def email_key(raw: str | None) -> str:
-    """An e-mail address as a returning visitor is found by: trimmed, lower-case ("" for none)."""
-    return (raw or "").strip().lower()[:254]
-
-
-def phone_key(raw: str | None, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
-    """A phone number as a returning visitor is found by: ``+<country code><number>``, digits only, however
-    it was written (``+86 138-0013-8000``, ``0086 13800138000``, ``13800138000`` are one number; a national
-    trunk ``0`` is dropped: ``021 5555 0000`` is ``+862155550000``). A number without a country code is
-    taken to be ``country_code``'s. "" for none, or for fewer than five digits."""
-    text = (raw or "").strip()
-    digits = re.sub(r"\D", "", text)
-    if len(digits) < 5:
-        return ""
-    if text.startswith("+"):
-        full = digits
-    elif digits.startswith("00"):
-        full = digits[2:]
-    elif digits.startswith(country_code) and len(digits) >= len(country_code) + 10:
-        full = digits  # written with the country code but without the "+"
-    else:
-        full = country_code + (digits[1:] if digits.startswith("0") else digits)
-    if full.startswith(country_code + "0"):  # +86 (0)21 …
-        full = country_code + full[len(country_code) + 1:]
-    return ("+" + full)[:40]
-
 
 class _Returning:
     """Finds returning visitors by normalised e-mail or phone among the live registrations of every edition
