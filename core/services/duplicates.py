@@ -218,6 +218,45 @@ class _PassThrough(PluginError):
         self.error = error
 
 
+def move_customer_rows(actor: Any, model: type, column: str, survivor: Customer, merged: Customer, *,
+                       unique_with: tuple[str, ...] = (), what: str | None = None) -> int:
+    """For a plugin's ``trellis_merge_customers``: point every row of ``model`` whose ``column`` holds
+    ``merged.id`` (deleted rows too, so a restore brings them back on the survivor) at ``survivor.id``, with
+    an audit entry ``<table>.updated`` each (``{column: [merged, survivor]}``, the event naming the merge).
+    Returns how many rows moved.
+
+    ``unique_with``: the other columns of a unique constraint ``column`` is part of (a registration is
+    unique per edition and visitor: ``("edition_id",)``). A row of the duplicate whose twin (same values
+    there) already belongs to the survivor cannot move: a deleted one stays with the duplicate, a live one
+    is a :class:`Conflict` naming ``what`` (default: the table) and the clashing values, so the user settles
+    it (deletes one of the two) before merging; nothing of the merge is then written."""
+    sess = db.session()
+    col = getattr(model, column)
+    rows = list(sess.scalars(select(model).where(col == merged.id).order_by(model.id)))
+    if not rows:
+        return 0
+    taken: set[tuple] = set()
+    if unique_with:
+        others = [getattr(model, name) for name in unique_with]
+        taken = {tuple(r) for r in sess.execute(select(*others).where(col == survivor.id))}
+    moved = 0
+    for row in rows:
+        key = tuple(getattr(row, name) for name in unique_with)
+        if unique_with and key in taken:
+            if getattr(row, "deleted_at", None) is not None:
+                continue
+            values = ", ".join(f"{name} {value}" for name, value in zip(unique_with, key))
+            raise Conflict(f"Both customers have a {what or model.__table__.name} for {values}: only one may. "
+                           "Delete or cancel one of the two, then merge.",
+                           fields={"merged_id": [f"Both have a {what or model.__table__.name} for {values}."]})
+        setattr(row, column, survivor.id)
+        sess.flush()
+        audit.record_change(actor, "updated", row, {column: (merged.id, survivor.id)},
+                            payload={"merged_from": merged.id})
+        moved += 1
+    return moved
+
+
 def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Customer:
     """Merge the customer ``data["merged_id"]`` into ``survivor_id`` (the module's docstring says what
     moves) and return the survivor. ``data``: ``merged_id``, and optionally ``version`` (the survivor's)
@@ -282,4 +321,5 @@ def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Cu
     return survivor
 
 
-__all__ = ["DuplicatePair", "REASONS", "find_duplicate_candidates", "merge_customers", "offset_after"]
+__all__ = ["DuplicatePair", "REASONS", "find_duplicate_candidates", "merge_customers", "move_customer_rows",
+           "offset_after"]
