@@ -3,7 +3,10 @@
 from typing import Annotated, Optional
 
 import strawberry
+from strawberry import UNSET
 
+from api.graphql.inputs import stored
+from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, First, Slice
 from core.services import duplicates
 from core.services.common import PageRequest
@@ -23,19 +26,28 @@ def types(registry) -> None:
         phone: Optional[str] = strawberry.field(description="The shared phone number as +<country code><digits>; null when not shared.")
         name: Optional[str] = strawberry.field(description="The shared name (NFKC, case-folded, spaces collapsed); null when not shared.")
 
+    @registry.input("CustomerDuplicateFilter")
+    class CustomerDuplicateFilter:
+        reason: Optional[Reason] = strawberry.field(default=UNSET, description="Only pairs sharing this.")
+        customer_id: Optional[strawberry.ID] = strawberry.field(default=UNSET,
+                                                               description="Only pairs this customer is part of.")
+
 
 def query_fields(registry) -> dict:
-    Reason = registry.vocabulary_enum("duplicate_reason")
+    Order = order_by_argument(registry, "CustomerDuplicate", list(duplicates.SORTABLE), "-reasons")
 
     def duplicate_customers(info: strawberry.Info, first: First = None, after: After = None,
-                            reason: Annotated[Optional[Reason], strawberry.argument(description="Only pairs sharing this.")] = None,
-                            customer_id: Annotated[Optional[strawberry.ID], strawberry.argument(description="Only pairs this customer is part of.")] = None,
-                            ) -> registry.connection("CustomerDuplicate"):
+                            filter: Optional[registry.ref("CustomerDuplicateFilter")] = None,
+                            order_by: Order = None) -> registry.connection("CustomerDuplicate"):
         offset = duplicates.offset_after(after) if after else 0
-        filters = {key: value for key, value in (("reason", reason.value if reason else None),
-                                                  ("customer_id", customer_id)) if value is not None}
-        page = duplicates.find_duplicate_candidates(info.context.user, filters,
-                                                    page=PageRequest(offset=offset, limit=20 if first is None else first))
+        filters = {}
+        if filter is not None and filter.reason not in (None, UNSET):
+            filters["reason"] = stored(filter.reason)
+        if filter is not None and filter.customer_id not in (None, UNSET):
+            filters["customer_id"] = filter.customer_id
+        page = duplicates.find_duplicate_candidates(
+            info.context.user, filters, page=PageRequest(offset=offset, limit=20 if first is None else first),
+            sort=order_to_service(order_by))
         info.context.loaders.prime([c for pair in page.items for c in (pair.customer, pair.duplicate)])
         return Slice.from_page(page)
 
@@ -43,7 +55,8 @@ def query_fields(registry) -> dict:
         resolver=duplicate_customers,
         description="Duplicate candidates: pairs of your customers sharing a contact's e-mail, a contact's phone "
                     "or mobile number, or the name, each normalised (phone numbers with the country code, "
-                    "full-width as half-width); most shared reasons first. Admins, managers and reps.")}
+                    "full-width as half-width); most shared reasons first (20 by default). Admins, managers "
+                    "and reps.")}
 
 
 def mutation_fields(registry) -> dict:

@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, pre_dump
 
-from api.rest.crud import LINK_HEADER, Blueprint, body_doc, json_body, page_request, served
+from api.rest.crud import LINK_HEADER, Blueprint, body_doc, json_body, page_request, served, sort_field
 from core.schemas import MAX_PAGE_SIZE, CustomerMerge, CustomerOut, DuplicateFilter, preload_analytics
 from core.services import duplicates
-from core.services.common import PageRequest
 
 
 class CustomerDuplicateOut(Schema):
@@ -37,6 +36,9 @@ class DuplicateArgs(DuplicateFilter):
 
     after = fields.String(metadata={"description": "The page_size pairs after this cursor (`next_cursor` of "
                                                    "X-Pagination, or the Link rel=\"next\" URL), instead of `page`."})
+    before = fields.String(metadata={"description": "The page_size pairs before this cursor (`previous_cursor`, "
+                                                    "the Link rel=\"prev\" URL), instead of `page`."})
+    sort = sort_field(duplicates.SORTABLE)
 
 
 def add_routes(blp: Blueprint) -> None:
@@ -53,10 +55,11 @@ def add_routes(blp: Blueprint) -> None:
         country code (+86 138-0013-8000 is 13800138000), names NFKC (full-width is half-width), case-folded,
         spaces collapsed. Only pairs whose both customers you may see. Admins, managers and reps."""
         args = dict(args)
-        after = args.pop("after", None)
-        page = (PageRequest(offset=duplicates.offset_after(after), limit=pagination_parameters.page_size)
-                if after else page_request(pagination_parameters))
-        return served(pagination_parameters, duplicates.find_duplicate_candidates(current_user, args, page=page))
+        after, before, sort = args.pop("after", None), args.pop("before", None), args.pop("sort", None)
+        page = (duplicates.page_at(after=after, before=before, size=pagination_parameters.page_size)
+                if after or before else page_request(pagination_parameters))
+        return served(pagination_parameters,
+                      duplicates.find_duplicate_candidates(current_user, args, page=page, sort=sort))
 
     @blp.route("/<uuid:record_id>/merge", methods=["POST"])
     @blp.doc(**body_doc(CustomerMerge))

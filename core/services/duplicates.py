@@ -98,12 +98,31 @@ def _keys(actor: Any, reason: str | None):
     return union_all(*parts).cte("match_keys")
 
 
+#: the orderings of :func:`find_duplicate_candidates` (``sort``): by how many reasons a pair shares
+SORTABLE = ("reasons",)
+
+
+def _order(sort: str | None, reasons: Any) -> list:
+    clauses = []
+    for part in (sort or "-reasons").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key = part.lstrip("-+")
+        if key not in SORTABLE:
+            raise ValidationFailed(fields={"sort": [f"Cannot sort by '{key}'. Allowed: {', '.join(SORTABLE)}."]})
+        clauses.append(reasons.desc() if part.startswith("-") else reasons.asc())
+    return clauses
+
+
 def find_duplicate_candidates(actor: Any, filters: Mapping[str, Any] | None = None, *,
-                              page: common.PageRequest = common.PageRequest()) -> common.Page[DuplicatePair]:
+                              page: common.PageRequest | None = common.PageRequest(),
+                              sort: str | None = None) -> common.Page[DuplicatePair]:
     """Pairs of customers ``actor`` sees that share an e-mail, a phone number or a name (the module's
-    docstring says how each is normalised), most shared reasons first, then by id. ``filters``:
-    ``reason`` (only pairs sharing it), ``customer_id`` (only pairs with this customer). Two statements
-    and a COUNT, however many customers there are."""
+    docstring says how each is normalised), most shared reasons first (``sort``: ``reasons``, ``-reasons``),
+    then by id. ``filters``: ``reason`` (only pairs sharing it), ``customer_id`` (only pairs with this
+    customer). ``page`` None: the empty page before the first (:func:`page_at`). Two statements and a
+    COUNT, however many customers there are."""
     require_role(actor, *MERGERS)
     f = common.validate(DuplicateFilter, dict(filters or {}))
     keys = _keys(actor, f.get("reason"))
@@ -115,10 +134,13 @@ def find_duplicate_candidates(actor: Any, filters: Mapping[str, Any] | None = No
             .group_by(a.c.cid, b.c.cid))
     if cid := f.get("customer_id"):
         stmt = stmt.where(or_(a.c.cid == cid, b.c.cid == cid))
+    order = _order(sort, reasons)
     sess = db.session()
     total = sess.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = sess.execute(stmt.order_by(reasons.desc(), a.c.cid, b.c.cid)
-                        .offset(page.offset).limit(page.limit)).all()
+    if page is None:
+        return common.Page(items=[], total=total, offset=0, limit=1, cursors=[], has_next=total > 0,
+                           has_previous=False)
+    rows = sess.execute(stmt.order_by(*order, a.c.cid, b.c.cid).offset(page.offset).limit(page.limit)).all()
     ids = {row.first for row in rows} | {row.second for row in rows}
     found = {c.id: c for c in sess.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
     items = [DuplicatePair(found[row.first], found[row.second],
@@ -133,16 +155,34 @@ def _cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"duplicates:{position}".encode()).decode()
 
 
-def offset_after(cursor: str, field_name: str = "after") -> int:
-    """The offset of the page after ``cursor`` (a cursor of this list, as GraphQL ``duplicateCustomers``
-    hands them out: a position, since the pairs have no key of their own); another string is a 422."""
+def _position(cursor: str, field_name: str) -> int:
     try:
         kind, _, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if kind == "duplicates" and int(position) >= 0:
-            return int(position) + 1
+            return int(position)
     except (ValueError, UnicodeDecodeError):
         pass
     raise ValidationFailed(fields={field_name: ["Not a cursor of this list."]})
+
+
+def offset_after(cursor: str, field_name: str = "after") -> int:
+    """The offset of the page after ``cursor`` (a cursor of this list, as its pages hand them out: a
+    position, since the pairs have no key of their own); another string is a 422 naming ``field_name``."""
+    return _position(cursor, field_name) + 1
+
+
+def page_at(*, after: str | None, before: str | None, size: int) -> common.PageRequest | None:
+    """The page of ``size`` pairs after the cursor ``after`` or before ``before`` (REST's ``?after=`` and
+    ``?before=``); None for the empty page before the first pair. Both at once is a 422 on ``before``."""
+    if after and before:
+        raise ValidationFailed(fields={"before": ["Not with after: page one way at a time."]})
+    if after:
+        return common.PageRequest(offset=offset_after(after), limit=size)
+    position = _position(before or "", "before")
+    if position == 0:
+        return None
+    start = max(position - size, 0)
+    return common.PageRequest(offset=start, limit=position - start)
 
 
 # --- merging ---------------------------------------------------------------------------------------------
@@ -321,5 +361,5 @@ def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Cu
     return survivor
 
 
-__all__ = ["DuplicatePair", "REASONS", "find_duplicate_candidates", "merge_customers", "move_customer_rows",
+__all__ = ["DuplicatePair", "REASONS", "SORTABLE", "page_at", "find_duplicate_candidates", "merge_customers", "move_customer_rows",
            "offset_after"]

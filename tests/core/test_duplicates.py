@@ -106,6 +106,11 @@ def test_candidates_are_paged_and_found_in_a_fixed_number_of_statements(api, cou
         api.as_("rep").get("/api/v1/customers/duplicates?page_size=50")
     assert len(counted.statements) == small
     assert api.as_("rep").get("/api/v1/customers/duplicates?after=nonsense").status_code == 422
+    assert api.as_("rep").get("/api/v1/customers/duplicates?sort=name").status_code == 422
+    back = api.as_("rep").get(f"/api/v1/customers/duplicates?page_size=4&before="
+                              f"{json.loads(second.headers['X-Pagination'])['previous_cursor']}")
+    assert [r["customer"]["id"] + r["duplicate"]["id"] for r in back.get_json()] == [
+        r["customer"]["id"] + r["duplicate"]["id"] for r in first.get_json()]
 
 
 # --- merge --------------------------------------------------------------------------------------------------
@@ -252,7 +257,8 @@ def test_match_keys_follow_every_write(api, runtime):
 
 def test_graphql_lists_the_same_candidates_and_merges_like_rest(api):
     a, b = create(api, name="Acme"), create(api, name="ＡＣＭＥ")
-    found = api.as_("rep").graphql("""{ duplicateCustomers(first: 5) { totalCount edges { node {
+    found = api.as_("rep").graphql("""{ duplicateCustomers(first: 5, filter: {reason: NAME},
+        orderBy: [{field: REASONS, direction: DESC}]) { totalCount edges { node {
         reasons name customer { id } duplicate { id } } } } }""")
     assert "errors" not in found, found
     edge = found["data"]["duplicateCustomers"]["edges"][0]["node"]
