@@ -350,11 +350,18 @@ def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Cu
     now = utcnow()
     merged.merged_into_id, merged.merged_at, merged.deleted_at = survivor.id, now, now
     sess.flush()
+    if survivor.external_id is None and merged.external_id is not None:
+        # a re-import of the old system's file finds the survivor by the duplicate's id (unique among live
+        # customers: taken once the duplicate is no longer live)
+        changes["external_id"] = (None, merged.external_id)
+        survivor.external_id = merged.external_id
+        sess.flush()
     moved = {"contacts": len(contact_ids), "interactions": len(interaction_ids), **reported}
+    # the ids moved stand in the entry (an interaction's move has no entry of its own): what undoing needs
     audit.record_change(user, "merged", merged, {"merged_into_id": (None, survivor.id), "merged_at": (None, now),
-                                                 "deleted_at": (None, now)},
-                        payload={"survivor_id": survivor.id, "merged_id": merged.id, "moved": moved,
-                                 "contact_ids": contact_ids, "interaction_ids": interaction_ids})
+                                                 "deleted_at": (None, now), "contact_ids": (None, contact_ids),
+                                                 "interaction_ids": (None, interaction_ids)},
+                        payload={"survivor_id": survivor.id, "merged_id": merged.id, "moved": moved})
     audit.record_change(user, "updated", survivor, changes | {"merged_from": (None, merged.id)},
                         payload={"merged_id": merged.id, "moved": moved})
     customers.regrade([survivor], actor=user)
