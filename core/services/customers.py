@@ -46,14 +46,11 @@ def get(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
     return customer
 
 
-def live_or_merged(actor: Any, customer_id: uuid.UUID, *, lock: bool = False) -> Customer | None:
-    """The customer ``actor`` may see with this id, live or merged into another; None otherwise. ``lock``:
-    SELECT … FOR UPDATE (PostgreSQL), as a merge reads its two customers."""
-    stmt = select(Customer).where(customer_visibility(actor), Customer.id == customer_id,
-                                  or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))
-    if lock:
-        stmt = stmt.with_for_update(of=Customer)
-    return db.session().scalars(stmt).first()
+def live_or_merged(actor: Any, customer_id: uuid.UUID) -> Customer | None:
+    """The customer ``actor`` may see with this id, live or merged into another; None otherwise."""
+    return db.session().scalars(select(Customer).where(
+        customer_visibility(actor), Customer.id == customer_id,
+        or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))).first()
 
 
 def read_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:

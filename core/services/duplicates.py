@@ -308,12 +308,16 @@ def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Cu
     user = require_role(actor, *MERGERS)
     values = common.validate(CustomerMerge, data)
     sid = common.parse_uuid(survivor_id, "survivor_id")
-    survivor = customers.live_or_merged(user, sid, lock=True)
+    # both rows locked in one statement, in id order (PostgreSQL), so two merges of the same pair, either way
+    # round, wait for each other instead of deadlocking; the second then finds one of them merged (409)
+    db.session().execute(select(Customer.id).where(Customer.id.in_([sid, values["merged_id"]]))
+                         .order_by(Customer.id).with_for_update())
+    survivor = customers.live_or_merged(user, sid)
     if survivor is None:
         raise NotFound("No customer with this id.")
     if values["merged_id"] == survivor.id:
         raise ValidationFailed(fields={"merged_id": ["A customer cannot be merged into itself."]})
-    merged = customers.live_or_merged(user, values["merged_id"], lock=True)
+    merged = customers.live_or_merged(user, values["merged_id"])
     if merged is None:
         raise ValidationFailed(fields={"merged_id": ["No customer with this id."]})
     if survivor.merged_into_id is not None:
