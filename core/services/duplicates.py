@@ -40,6 +40,7 @@ from core.models import Contact, Customer, CustomerAnalytics, Interaction, Role
 from core.plugins import naming_the_plugin
 from core.schemas import CustomerMerge, DuplicateFilter
 from core.services import audit, common, customers
+from core.services.bulk import BulkRecorder, BulkRow
 from core.services.permissions import customer_visibility, require_role
 
 #: the reasons two customers are candidates, in the order they are reported
@@ -194,25 +195,19 @@ def _stale(record: Customer, sent: int, field_name: str) -> None:
 
 
 def _move_contacts(actor: Any, survivor: Customer, merged: Customer) -> list[uuid.UUID]:
+    """Every contact of the duplicate onto the survivor (:func:`_move_rows`); its primary contact stops
+    being primary first (an audited change of its own) when the survivor has one."""
     sess = db.session()
-    moving = list(sess.scalars(select(Contact).where(Contact.customer_id == merged.id, Contact.deleted_at.is_(None))
-                               .order_by(Contact.created_at, Contact.id)))
     has_primary = sess.scalar(select(func.count()).select_from(Contact).where(
         Contact.customer_id == survivor.id, Contact.deleted_at.is_(None), Contact.is_primary.is_(True))) > 0
-    for contact in moving:
-        changes = {"customer_id": (contact.customer_id, survivor.id)}
-        contact.customer_id = survivor.id
-        if contact.is_primary and has_primary:
+    if has_primary:
+        for contact in sess.scalars(select(Contact).where(Contact.customer_id == merged.id,
+                                                          Contact.is_primary.is_(True))):
             contact.is_primary = False
-            changes["is_primary"] = (True, False)
-        has_primary = has_primary or contact.is_primary
-        sess.flush()
-        audit.record_change(actor, "updated", contact, changes, payload={"merged_from": merged.id})
-    # deleted contacts go along too (a restore brings them back on the survivor), without an entry each
-    sess.execute(update(Contact).where(Contact.customer_id == merged.id)
-                 .values(customer_id=survivor.id, is_primary=False, version=Contact.version + 1, updated_at=utcnow())
-                 .execution_options(synchronize_session=False))
-    return [c.id for c in moving]
+            sess.flush()
+            audit.record_change(actor, "updated", contact, {"is_primary": (True, False)},
+                                payload={"merged_into": survivor.id})
+    return _move_rows(actor, Contact, "customer_id", survivor, merged)
 
 
 def _move_interactions(survivor: Customer, merged: Customer) -> list[uuid.UUID]:
@@ -262,39 +257,59 @@ def move_customer_rows(actor: Any, model: type, column: str, survivor: Customer,
                        unique_with: tuple[str, ...] = (), what: str | None = None) -> int:
     """For a plugin's ``trellis_merge_customers``: point every row of ``model`` whose ``column`` holds
     ``merged.id`` (deleted rows too, so a restore brings them back on the survivor) at ``survivor.id``, with
-    an audit entry ``<table>.updated`` each (``{column: [merged, survivor]}``, the event naming the merge).
-    Returns how many rows moved.
+    an audit entry ``<table>.updated`` and its event each (``{column: [merged, survivor]}``, the event's
+    ``merged_from`` naming the duplicate); a versioned row's ``version`` rises. Returns how many rows moved.
+    A fixed number of statements however many rows move (one UPDATE and one INSERT per 500), so the
+    event goes to webhooks but not to in-process subscribers, as with ``BulkRecorder``.
 
     ``unique_with``: the other columns of a unique constraint ``column`` is part of (a registration is
     unique per edition and visitor: ``("edition_id",)``). A row of the duplicate whose twin (same values
     there) already belongs to the survivor cannot move: a deleted one stays with the duplicate, a live one
     is a :class:`Conflict` naming ``what`` (default: the table) and the clashing values, so the user settles
     it (deletes one of the two) before merging; nothing of the merge is then written."""
+    return len(_move_rows(actor, model, column, survivor, merged, unique_with=unique_with, what=what))
+
+
+def _move_rows(actor: Any, model: type, column: str, survivor: Customer, merged: Customer, *,
+               unique_with: tuple[str, ...] = (), what: str | None = None) -> list[uuid.UUID]:
     sess = db.session()
+    sess.flush()
     col = getattr(model, column)
-    rows = list(sess.scalars(select(model).where(col == merged.id).order_by(model.id)))
+    table = model.__table__
+    versioned, stamped, soft = ("version" in table.c), ("updated_at" in table.c), ("deleted_at" in table.c)
+    others = [getattr(model, name) for name in unique_with]
+    rows = sess.execute(select(model.id, *others, *([model.version] if versioned else []),
+                               *([model.deleted_at] if soft else [])).where(col == merged.id).order_by(model.id)).all()
     if not rows:
-        return 0
-    taken: set[tuple] = set()
-    if unique_with:
-        others = [getattr(model, name) for name in unique_with]
-        taken = {tuple(r) for r in sess.execute(select(*others).where(col == survivor.id))}
-    moved = 0
+        return []
+    taken = {tuple(r) for r in sess.execute(select(*others).where(col == survivor.id))} if unique_with else set()
+    moving: list[tuple[uuid.UUID, int | None]] = []
     for row in rows:
-        key = tuple(getattr(row, name) for name in unique_with)
+        key = tuple(row[1:1 + len(unique_with)])
         if unique_with and key in taken:
-            if getattr(row, "deleted_at", None) is not None:
+            if soft and row.deleted_at is not None:
                 continue
             values = ", ".join(f"{name} {value}" for name, value in zip(unique_with, key))
-            raise Conflict(f"Both customers have a {what or model.__table__.name} for {values}: only one may. "
+            noun = what or table.name
+            raise Conflict(f"Both customers have a {noun} for {values}: only one may. "
                            "Delete or cancel one of the two, then merge.",
-                           fields={"merged_id": [f"Both have a {what or model.__table__.name} for {values}."]})
-        setattr(row, column, survivor.id)
-        sess.flush()
-        audit.record_change(actor, "updated", row, {column: (merged.id, survivor.id)},
-                            payload={"merged_from": merged.id})
-        moved += 1
-    return moved
+                           fields={"merged_id": [f"Both have a {noun} for {values}."]})
+        moving.append((row.id, row.version + 1 if versioned else None))
+    bump: dict[str, Any] = {column: survivor.id}
+    if versioned:
+        bump["version"] = model.version + 1
+    if stamped:
+        bump["updated_at"] = utcnow()
+    ids = [rid for rid, _ in moving]
+    for start in range(0, len(ids), 500):
+        sess.execute(update(model).where(model.id.in_(ids[start:start + 500])).values(bump)
+                     .execution_options(synchronize_session="fetch"))
+    recorder = BulkRecorder(actor)
+    for rid, version in moving:
+        recorder.change("updated", BulkRow(model, {"id": rid, "version": version}),
+                        {column: (merged.id, survivor.id)}, payload={"merged_from": merged.id})
+    recorder.flush([])
+    return ids
 
 
 def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Customer:

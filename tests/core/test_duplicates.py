@@ -285,3 +285,16 @@ def test_graphql_lists_the_same_candidates_and_merges_like_rest(api):
     assert again["data"]["mergeCustomers"] is None
     assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert "mergedId" in again["errors"][0]["extensions"]["fields"]
+
+
+def test_a_merge_costs_the_same_statements_for_2_and_20_contacts_and_interactions(api, count_queries):
+    def statements(n):
+        survivor, merged = create(api, name=f"Big {n}"), create(api, name=f"BIG {n}")
+        for i in range(n):
+            add_contact(api, merged["id"], name=f"Person {i}")
+            add_interaction(api, merged["id"], subject=f"call {i}")
+        with count_queries() as counted:
+            assert merge(api, survivor, merged).status_code == 200
+        return len(counted.statements)
+
+    assert statements(2) == statements(20)
