@@ -387,5 +387,5 @@ def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Cu
     return survivor
 
 
-__all__ = ["DuplicatePair", "REASONS", "SORTABLE", "page_at", "find_duplicate_candidates", "merge_customers", "move_customer_rows",
-           "offset_after"]
+__all__ = ["DuplicatePair", "REASONS", "SORTABLE", "find_duplicate_candidates", "merge_customers",
+           "move_customer_rows", "offset_after", "page_at"]
