@@ -131,6 +131,40 @@ def _too_many_attempts(limit: RequestLimit):
     return response
 
 
+def rate_limited(scope: str, limit: str, what: str = "requests"):
+    """For a public endpoint: count this request against ``limit`` (``"10 per minute"``, the ``limits``
+    notation) per client address under ``scope``, in the sign-in limiter's store (so every worker counts
+    together; an unreachable store falls back to this process's memory, as the sign-in limit does).
+    Returns the 429 response (with ``Retry-After``) when the address is over the limit, else None."""
+    from flask import current_app
+    from limits import parse
+    from limits.storage import MemoryStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    limiter: Limiter = current_app.extensions["trellis_limiter"]
+    item = parse(limit)
+    keys = ("trellis", scope, _client_address())
+    strategy = limiter.limiter
+    try:
+        allowed = strategy.hit(item, *keys)
+    except Exception:   # the shared store is down: count in this process rather than refuse everyone
+        fallback = current_app.extensions.setdefault("trellis_limiter_fallback",
+                                                     MovingWindowRateLimiter(MemoryStorage()))
+        strategy, allowed = fallback, fallback.hit(item, *keys)
+    if allowed:
+        return None
+    try:
+        reset = strategy.get_window_stats(item, *keys).reset_time
+    except Exception:
+        reset = time.time() + item.get_expiry()
+    retry_after = max(1, math.ceil(reset - time.time()))
+    response = jsonify(code=429, status="Too Many Requests",
+                       message=f"Too many {what} from your address. Try again in {retry_after} seconds.")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def safe_next(target: str | None) -> str:
     """``target`` if it is a path on this site, else the default page.
 

@@ -132,6 +132,13 @@ class Settings:
     workers_expected: bool = False
     #: With workers expected, ``/readyz`` answers 503 when a webhook delivery has been due for longer.
     worker_backlog_seconds: int = 300
+    # --- holidays (core/holiday_calendar.py) ---
+    #: The official holiday calendar occasions and holiday campaigns follow: a country code of the
+    #: ``holidays`` package (``CN``: Spring Festival, Qingming, Dragon Boat, Mid-Autumn, National Day …,
+    #: with the lunar festivals Lantern, Qixi, Double Ninth and Laba; ``HK``, ``TW``, ``US`` …).
+    holiday_calendar: str = "CN"
+    #: A subdivision of that country (a province or state code the package knows), or empty.
+    holiday_subdivision: str = ""
     # --- customer analytics (docs/analytics.md §8) ---
     #: Days of purchases behind the RFM frequency and monetary values and the value tiers.
     analytics_window_days: int = 365
@@ -232,6 +239,11 @@ class Settings:
             out.append(f"TRELLIS_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}.")
         if self.sentry_dsn and importlib.util.find_spec("sentry_sdk") is None:
             out.append("TRELLIS_SENTRY_DSN is set but sentry-sdk is not installed: pip install 'trellis-crm[sentry]'.")
+        from core.holiday_calendar import check as check_calendar
+
+        calendar_problem = check_calendar(self.holiday_calendar, self.holiday_subdivision)
+        if calendar_problem:
+            out.append(f"TRELLIS_HOLIDAY_CALENDAR / TRELLIS_HOLIDAY_SUBDIVISION: {calendar_problem}")
         for name, low, high, expected in _BOUNDS:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
@@ -385,7 +397,7 @@ def resolve_plugin_settings(settings: Settings, declared: list[PluginSetting],
             kind = type(setting.default)
             try:
                 value = _coerce(value, bool) if kind is bool else kind(value)
-            except ValueError:
+            except (ValueError, ArithmeticError):  # Decimal("abc") raises InvalidOperation, an ArithmeticError
                 from core.errors import PluginError
 
                 raise PluginError(f"TRELLIS_{setting.name.upper()}={value!r} is not a valid {kind.__name__}.") from None

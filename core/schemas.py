@@ -419,6 +419,9 @@ class CustomerAnalyticsField(fields.Nested):
 
 
 class CustomerOut(RecordOut):
+    #: left out of list items unless asked for with ``?expand=analytics`` (api.rest.crud.list_item_fields)
+    expandable = ("analytics",)
+
     kind = fields.String()
     name = fields.String()
     industry = fields.String(allow_none=True)
@@ -444,7 +447,7 @@ class CustomerOut(RecordOut):
 
     @pre_dump(pass_collection=True)
     def _preload_analytics(self, data, many, **kwargs):
-        if not many:
+        if not many or "analytics" not in self.fields:
             return data
         data = list(data)  # a query result or a generator can be read once: keep what preload read
         preload_analytics(data)

@@ -11,7 +11,7 @@ import json
 from typing import Any, Iterable
 from urllib.parse import urlencode
 
-from flask import request
+from flask import g, has_request_context, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -24,6 +24,8 @@ from core.services.paging import KeysetRequest
 
 #: the query arguments of cursor paging (:func:`list_page_request`)
 CURSOR_ARGUMENTS = ("after", "before")
+#: the query arguments that choose what each item of a list carries (:func:`list_item_fields`), not filters
+SHAPE_ARGUMENTS = ("fields", "expand")
 #: the OpenAPI description of a list's Link header
 LINK_HEADER = {
     "description": 'RFC 8288 links to the next and previous pages by cursor: `<…?after=…>; rel="next"`, '
@@ -153,7 +155,7 @@ def list_query(pagination_parameters, args: dict | None = None) -> tuple[dict, P
     arguments; without it the filters are the raw query strings (the service validates them), less the
     paging keys."""
     if args is None:
-        args = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+        args = {k: v for k, v in request.args.items() if k not in ("page", "page_size", *SHAPE_ARGUMENTS)}
     else:
         args = dict(args)
     return args, list_page_request(pagination_parameters, args)
@@ -173,15 +175,82 @@ def sort_field(sortable: Iterable[str]) -> fields.String:
                                                   + ", ".join(sortable)})
 
 
-def list_args_schema(filter_schema: type[Schema], sortable: list[str]) -> type[Schema]:
-    """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort`` and the
-    cursors ``after``/``before`` (``page`` and ``page_size`` come from the paginate decorator). The service
-    validates the raw query strictly, so an unknown filter is a 422 naming it rather than a silently wider
-    list."""
-    return type(f"{filter_schema.__name__}Query", (filter_schema, CursorArgs), {
-        "Meta": CursorArgs.Meta,
-        "sort": sort_field(sortable),
-    })
+def list_args_schema(filter_schema: type[Schema], sortable: list[str],
+                     out_schema: type[Schema] | None = None) -> type[Schema]:
+    """Query arguments of a list, for the OpenAPI document: the service's filters plus ``sort``, the
+    cursors ``after``/``before`` (``page`` and ``page_size`` come from the paginate decorator) and, given
+    the list's ``out_schema``, ``fields`` and ``expand`` (:func:`list_item_fields`). The service validates
+    the raw query strictly, so an unknown filter is a 422 naming it rather than a silently wider list."""
+    extra: dict[str, Any] = {"Meta": CursorArgs.Meta, "sort": sort_field(sortable)}
+    if out_schema is not None:
+        names = ", ".join(_item_field_names(out_schema))
+        expandable = ", ".join(getattr(out_schema, "expandable", ())) or "none"
+        extra["only_fields"] = fields.String(data_key="fields", metadata={"description": (
+            "Sparse fieldset: comma-separated fields each item carries (`id` always comes), instead of the "
+            f"list's default. One of: {names}.")})
+        extra["expand"] = fields.String(metadata={"description": (
+            "Comma-separated heavier parts a list leaves out by default, added to each item (a record read "
+            f"by id always has them): {expandable}.")})
+    return type(f"{filter_schema.__name__}Query", (filter_schema, CursorArgs), extra)
+
+
+def _item_field_names(out_schema: type[Schema]) -> list[str]:
+    return [name for name, field in out_schema._declared_fields.items() if not field.load_only]
+
+
+def _names_argument(key: str) -> list[str]:
+    return [name.strip() for value in request.args.getlist(key) for name in value.split(",") if name.strip()]
+
+
+def list_item_fields(out_schema: type[Schema]) -> frozenset[str] | None:
+    """The fields each item of this list request carries, from ``?fields=`` (a sparse fieldset: those,
+    and ``id``) and ``?expand=`` (parts the schema's ``expandable`` leaves out of list items by default,
+    such as a customer's analytics block); None when that is every field. An unknown name is a 422 naming
+    the argument and the names it takes."""
+    names = _item_field_names(out_schema)
+    expandable = tuple(getattr(out_schema, "expandable", ()))
+    expand, wanted = _names_argument("expand"), _names_argument("fields")
+    unknown = [name for name in expand if name not in expandable]
+    if unknown:
+        raise ValidationFailed(fields={"expand": [
+            f"Unknown: {', '.join(unknown)}. This list expands: {', '.join(expandable) or 'nothing'}."]})
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        raise ValidationFailed(fields={"fields": [f"Unknown: {', '.join(unknown)}. Fields: {', '.join(names)}."]})
+    if wanted:
+        only = {"id", *wanted, *expand}
+    else:
+        only = {name for name in names if name not in expandable} | set(expand)
+    return None if only >= set(names) else frozenset(name for name in names if name in only)
+
+
+def shaped_list_schema(out_schema: type[Schema]) -> Schema:
+    """``out_schema(many=True)`` for a list view's response, dumping each item with the fields
+    :func:`list_item_fields` chose for the request (the view stores them with :func:`shape_list_items`).
+    The OpenAPI document still shows the whole schema."""
+    instance = out_schema(many=True)
+    dump_all = instance.dump
+    shaped: dict[frozenset[str], Schema] = {}
+
+    def dump(obj, *, many=None):
+        only = g.get("trellis_list_only") if has_request_context() else None
+        if only is None:
+            return dump_all(obj, many=many)
+        schema = shaped.get(only)
+        if schema is None:
+            schema = out_schema(many=True, only=only)
+            if len(shaped) < 64:  # a handful of shapes are in use; odd ones are built per request
+                shaped[only] = schema
+        return schema.dump(obj, many=many)
+
+    instance.dump = dump
+    return instance
+
+
+def shape_list_items(out_schema: type[Schema]) -> None:
+    """Read ``fields``/``expand`` of this request (:func:`list_item_fields`) for the response schema
+    :func:`shaped_list_schema` made."""
+    g.trellis_list_only = list_item_fields(out_schema)
 
 
 def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_schema: type[Schema],
@@ -195,16 +264,18 @@ def crud_blueprint(name: str, url_prefix: str, *, service: CrudService, out_sche
     schemas; the service validates them. ``url_prefix`` is relative to the plugin's ``/api/v1/<plugin>``;
     return the blueprint from ``trellis_rest_blueprints``."""
     blp = Blueprint(name, name, url_prefix=url_prefix, description=description)
-    query_schema = list_args_schema(filter_schema, sortable)
+    query_schema = list_args_schema(filter_schema, sortable, out_schema)
 
     @blp.route("")
     class Collection(MethodView):
         @blp.arguments(query_schema, location="query", as_kwargs=False)
-        @blp.response(200, out_schema(many=True), headers={"Link": LINK_HEADER})
+        @blp.response(200, shaped_list_schema(out_schema), headers={"Link": LINK_HEADER})
         @blp.paginate(max_page_size=MAX_PAGE_SIZE)
         def get(self, args, pagination_parameters):
             """List (filtered, sorted, paginated by `page` or by cursor, `after`/`before`; metadata in the
-            X-Pagination header, next and previous pages in the Link header)"""
+            X-Pagination header, next and previous pages in the Link header; `fields` and `expand` choose
+            what each item carries)"""
+            shape_list_items(out_schema)
             args, paging = list_query(pagination_parameters)
             sort = args.pop("sort", None)
             return served(pagination_parameters, service.list(current_user, args, sort=sort, page=paging))

@@ -114,8 +114,9 @@ class FitFailure:
 class BGNBDFit:
     """Maximum-likelihood BG/NBD parameters.
 
-    ``converged`` is False when the optimiser did not report success or a parameter ended at
-    its bound (the data cannot identify it, e.g. a single customer); ``message`` says which.
+    ``converged`` is False when the optimiser did not report success, a parameter ended at its
+    bound, or there are fewer customers than parameters (the data cannot identify them, e.g. a
+    single customer); ``message`` says which.
     """
 
     r: float
@@ -515,7 +516,7 @@ def _homogeneous_dropout(theta: np.ndarray) -> bool:
     return inside and one_at_top and math.log(10.0) < other < top
 
 
-def _convergence(res, names: tuple[str, ...], max_iter: int) -> tuple[bool, str]:
+def _convergence(res, names: tuple[str, ...], max_iter: int, n_customers: int) -> tuple[bool, str]:
     at_bound = [n for n, v in zip(names, res.x) if abs(v) >= _LOG_BOUND - 1e-6]
     if not res.success:
         msg = str(res.message)
@@ -526,6 +527,14 @@ def _convergence(res, names: tuple[str, ...], max_iter: int) -> tuple[bool, str]
         return False, (
             f"parameter(s) {', '.join(at_bound)} at the optimisation bound exp(+-{_LOG_BOUND:g}); "
             "the data cannot identify them (too few customers or no heterogeneity)"
+        )
+    if n_customers < len(names):
+        # Fewer customers than parameters never identify the mixing distributions. Where the optimiser stops
+        # on the flat likelihood depends on the SciPy release (at the bound, or earlier with "success"), so
+        # this is decided from the data, not from where it stopped.
+        return False, (
+            f"{n_customers} customer(s) cannot identify the {len(names)} parameters {', '.join(names)} "
+            "(too few customers)"
         )
     return True, "converged"
 
@@ -574,7 +583,7 @@ def fit_bgnbd(
             raise ValueError("initial must be four positive numbers (r, alpha, a, b)")
         start, extra = np.log(np.asarray(initial, dtype=float)), []
     res, iterations = _minimize_log(neg, start, max_iter, extra)
-    converged, message = _convergence(res, ("r", "alpha", "a", "b"), max_iter)
+    converged, message = _convergence(res, ("r", "alpha", "a", "b"), max_iter, n)
     r, alpha, a, b = (float(v) for v in np.exp(res.x))
     if not converged and res.success and _homogeneous_dropout(res.x):
         converged, message = True, (
@@ -818,7 +827,7 @@ def fit_gamma_gamma(
             raise ValueError("initial must be three positive numbers (p, q, gamma)")
         start, extra = np.log(np.asarray(initial, dtype=float)), []
     res, iterations = _minimize_log(neg, start, max_iter, extra)
-    converged, message = _convergence(res, ("p", "q", "gamma"), max_iter)
+    converged, message = _convergence(res, ("p", "q", "gamma"), max_iter, n)
     p, q, g_ = (float(v) for v in np.exp(res.x))
     ll = float(w @ _gg_terms(np.exp(res.x), cx, cm, grad=False)[0])
     return GammaGammaFit(p, q, g_, ll, n, n_excluded, mean_spend, converged, message, iterations)

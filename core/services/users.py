@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from marshmallow import fields, validate
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import db, runtime
@@ -228,7 +229,9 @@ def user_for_token(plain: str) -> User | None:
     Records ``last_used_at``, at most once per :data:`LAST_USED_RESOLUTION`."""
     if not plain or not plain.startswith(TOKEN_PREFIX):
         return None
-    row = db.session().scalars(select(ApiToken).where(ApiToken.token_hash == _digest(plain))).first()
+    # the user in the same statement: every API request runs this first
+    row = db.session().scalars(select(ApiToken).options(joinedload(ApiToken.user))
+                               .where(ApiToken.token_hash == _digest(plain))).first()
     if row is None or row.revoked_at is not None:
         return None
     now = utcnow()

@@ -92,6 +92,22 @@ def trellis_scheduled_jobs():
 
 
 @hookimpl
+def trellis_public_endpoints():
+    from plugins.exhibitions.rest import PUBLIC_ENDPOINTS
+
+    return list(PUBLIC_ENDPOINTS)
+
+
+@hookimpl
+def trellis_settings():
+    from core.config import PluginSetting
+
+    return [PluginSetting("exhibitions_registration_rate_limit", "10 per minute",
+                          "Visitors' own registrations (POST /editions/{id}/register) allowed per client address, "
+                          "in the limits notation: '10 per minute', '100 per hour'.")]
+
+
+@hookimpl
 def trellis_demo_data(admin, rng, progress):
     from plugins.exhibitions.demo import load
 

@@ -129,7 +129,7 @@ class VisitorRegistration(Base, Record):
     badge_code: Mapped[str] = mapped_column(String(40), unique=True, doc="The code printed on the visitor's badge, unique across editions; gates and booths scan it.")
     status: Mapped[str] = mapped_column(String(20), default="registered", index=True, doc="Registered, or cancelled.")
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, doc="When the visitor registered (UTC, ISO 8601).")
-    #: ``email`` and ``phone`` normalised (``services.email_key``/``phone_key``): how a returning visitor
+    #: ``email`` and ``phone`` normalised (``services.email_key``, ``core.phones.phone_key``): how a returning visitor
     #: is found again, within the edition and across editions.
     email_key: Mapped[str] = mapped_column(String(254), default="", index=True)
     phone_key: Mapped[str] = mapped_column(String(40), default="", index=True)

@@ -94,7 +94,38 @@ def blueprints() -> list[Blueprint]:
         list_=svc.list_leads, get=svc.get_lead, create=_capture, update=svc.update_lead,
         delete=svc.delete_lead, restore=svc.restore_lead, out=LeadCaptureOut, create_schema=S.LeadCreate,
         update_schema=S.LeadUpdate, filter_schema=S.LeadFilter, sortable=svc.LEAD_SORT)
-    return [shows, editions, booths, participations, registrations, leads, _actions()]
+    return [shows, editions, booths, participations, registrations, leads, _actions(), _public()]
+
+
+#: Answer without a sign-in (declared through ``trellis_public_endpoints``): visitors register themselves.
+PUBLIC_ENDPOINTS = ("exhibitions_public.self_register",)
+
+
+def _public() -> Blueprint:
+    blp = Blueprint("exhibitions_public", "exhibitions_public", url_prefix="",
+                    description="Visitors' own registration (no sign-in; rate-limited per address).")
+
+    @blp.route("/editions/<uuid:edition_id>/register", methods=["POST"])
+    @blp.doc(security=[], **body_doc(S.ExhibitionSelfRegistration))
+    @blp.response(201, S.ExhibitionSelfRegistrationOut)
+    def self_register(edition_id):
+        """Register yourself as a visitor (no sign-in): the confirmation carries your badge code.
+
+        Rate-limited per client address (TRELLIS_EXHIBITIONS_REGISTRATION_RATE_LIMIT, default 10 per
+        minute; 429 with Retry-After beyond it). 422 names each bad field and writes nothing; an unknown
+        edition is 404, one that is over 409; someone already registered for the edition (same e-mail, or
+        phone) 409 naming the field, without their badge."""
+        from flask import current_app
+
+        from api.auth import rate_limited
+
+        limit = current_app.extensions["trellis"].settings.exhibitions_registration_rate_limit
+        refused = rate_limited("exhibitions_register", limit, what="registrations")
+        if refused is not None:
+            return refused
+        return svc.self_register(edition_id, json_body()), 201
+
+    return blp
 
 
 def _capture(actor, data):

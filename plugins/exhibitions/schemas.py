@@ -204,6 +204,61 @@ class RegistrationFilter(StrictSchema):
     deleted = fields.Boolean(load_default=False)
 
 
+#: Visitor categories a visitor may choose when registering themselves (media and VIP are the organiser's).
+SELF_CATEGORIES = ("buyer", "general")
+
+
+class ExhibitionSelfRegistration(StrictSchema):
+    """A visitor registering themselves (no sign-in): who they are and how to reach them."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                         metadata={"description": "The visitor's name."})
+    email = fields.Email(required=True, validate=validate.Length(max=254),
+                         metadata={"description": "The visitor's e-mail address; the confirmation goes there."})
+    phone = fields.String(validate=[validate.Length(min=5, max=40),
+                                    validate.Regexp(r"^\+?[0-9][0-9 ()./-]{3,38}[0-9]$",
+                                                    error="Digits, with an optional leading + and spaces, dashes, "
+                                                          "dots or brackets, e.g. +86 138 0013 8000.")],
+                          metadata={"description": "A mobile or landline number (optional)."})
+    company = fields.String(validate=validate.Length(max=200), metadata={"description": "The visitor's company."})
+    job_title = fields.String(validate=validate.Length(max=120))
+    category = fields.String(load_default="general", validate=validate.OneOf(SELF_CATEGORIES), metadata={
+        "description": "buyer (专业观众) or general (普通观众); media and VIP are registered by the organiser."})
+    interests = category_list(load_default=list, metadata={
+        "description": "Product categories the visitor is interested in (for matching exhibitors)."})
+    purchase_intent = fields.String(load_default="none", validate=one_of(L.PURCHASE_INTENT))
+
+    @pre_load
+    def trim(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data
+        data = _trimmed_contact(data, drop_empty=True)
+        for key in ("name", "company", "job_title"):
+            if isinstance(data.get(key), str):
+                data[key] = " ".join(data[key].split())
+        return data
+
+
+class ExhibitionSelfRegistrationEditionOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    venue = fields.String()
+
+
+class ExhibitionSelfRegistrationOut(Schema):
+    """The confirmation: only what the visitor sent, the edition and the badge code."""
+
+    badge_code = fields.String(metadata={"description": "The code on the visitor's badge (show it at the gate)."})
+    status = fields.String()
+    name = fields.String()
+    email = fields.String()
+    category = fields.String()
+    registered_at = fields.DateTime()
+    edition = fields.Nested(ExhibitionSelfRegistrationEditionOut)
+
+
 class RegistrationImport(StrictSchema):
     registrations = BoundedList(fields.Dict(), required=True, min_items=1, max_items=MAX_IMPORT)
 

@@ -27,10 +27,11 @@ from sqlalchemy.orm import selectinload
 
 from core import db
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
+from core.phones import phone_key
 from core.records import FieldSpec, FilterSpec, RecordSpec
 from core.models import Customer, Interaction, User
-from core.normalize import email_key, phone_key  # the keys returning visitors are found by (shared)
+from core.normalize import email_key  # with core.phones.phone_key: how returning visitors are found (shared)
 from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.bulk import BulkRow
 from core.services.notifications import notify
@@ -648,6 +649,77 @@ def create_registration(actor, data) -> VisitorRegistration:
     _timeline(actor, visitor.id, L.KIND_REGISTRATION, f"Registered for {edition.name} ({registration.category})",
               occurred_at=registration.registered_at)
     return registration
+
+
+def _system_writer() -> User:
+    """Who the core's services write for a visitor registering themselves (they need a user: the new
+    person customer, the timeline entry): the first organiser, else the first admin. The registration's
+    own audit entry has no actor and says ``via: self_registration``."""
+    base = select(User).where(User.is_active.is_(True), User.deleted_at.is_(None)).order_by(User.created_at, User.id)
+    for role in (L.ORGANISER, "admin"):
+        user = db.session().scalar(base.where(User.role == role).limit(1))
+        if user is not None:
+            return user
+    raise Unavailable("Registration is not available right now.")
+
+
+def open_for_registration(edition_id: Any, today: date | None = None) -> ExhibitionEdition:
+    """The edition a visitor may register for: live (and its show live), not yet over in its own time
+    zone (upcoming or running). Unknown or deleted: 404; over: 409 naming ``edition_id``."""
+    row = db.session().scalar(
+        select(ExhibitionEdition).join(ExhibitionShow, ExhibitionShow.id == ExhibitionEdition.exhibition_id)
+        .where(ExhibitionEdition.id == common.parse_uuid(edition_id, "edition_id"),
+               ExhibitionEdition.deleted_at.is_(None), ExhibitionShow.deleted_at.is_(None)))
+    if row is None:
+        raise NotFound("No edition with this id.")
+    local_today = today or datetime.now(ZoneInfo(row.timezone or "UTC")).date()
+    if row.ends_on < local_today:
+        raise Conflict("Registration for this edition is closed: it is over.",
+                       fields={"edition_id": ["Registration is closed."]})
+    return row
+
+
+def self_register(edition_id: Any, data: Mapping[str, Any], *, today: date | None = None) -> dict:
+    """A visitor registers themselves (no sign-in; the REST view rate-limits it per address): validated
+    whole first (422 per field, nothing written), for an edition open for registration. A returning
+    visitor (same e-mail, else phone: "Returning visitors") keeps their customer record and gets a new
+    registration; one already registered for this edition (even cancelled) is a 409 naming ``email`` (or
+    ``phone``) that shows nothing of the registration: a badge code is a gate pass, so it is never handed
+    to whoever knows someone's address (the organiser's staff look it up). Otherwise the registration
+    (source ``web``, a new unguessable badge code) is written as the organiser's staff would, its audit
+    entry with no actor (``via: self_registration``); the events are the usual ones. Returns the
+    confirmation: the badge code, the edition and only what the visitor sent (never the stored name of a
+    returning visitor's record)."""
+    values = common.validate(S.ExhibitionSelfRegistration, data)
+    edition = open_for_registration(edition_id, today)
+    writer = _system_writer()
+    ek, pk = email_key(values["email"]), phone_key(values.get("phone"))
+    vid, found_by = _Returning([ek], [pk]).find(ek, pk)
+    if vid is not None:
+        existing = db.session().scalar(select(VisitorRegistration.id).where(
+            VisitorRegistration.edition_id == edition.id, VisitorRegistration.visitor_id == vid))
+        if existing is not None:
+            raise Conflict("You are already registered for this edition: use the badge code of your "
+                           "confirmation, or ask the organiser.",
+                           fields={found_by: ["Already registered for this edition."]})
+        visitor = db.session().get(Customer, vid)
+    else:
+        visitor = customers.create(writer, {"kind": "person", "name": values["name"], "source": "exhibition"})
+    badge = new_badge_code()
+    while db.session().scalar(select(VisitorRegistration.id).where(VisitorRegistration.badge_code == badge)):
+        badge = new_badge_code()   # 40 random bits: a clash is all but impossible, but never reuse one
+    registration = VisitorRegistration(
+        edition_id=edition.id, visitor_id=visitor.id, company_name=values.get("company", ""),
+        job_title=values.get("job_title", ""), email=values["email"], phone=values.get("phone", ""),
+        category=values["category"], interests=values["interests"], purchase_intent=values["purchase_intent"],
+        source="web", badge_code=badge, email_key=ek, phone_key=pk)
+    _created(None, registration, REGISTRATION_AUDITED, payload={"via": "self_registration"})
+    _mark_invitations_registered(edition.id, [visitor.id])
+    _timeline(writer, visitor.id, L.KIND_REGISTRATION,
+              f"Registered for {edition.name} ({registration.category}, online)", occurred_at=registration.registered_at)
+    return {"badge_code": registration.badge_code, "status": registration.status, "name": values["name"],
+            "email": registration.email, "category": registration.category,
+            "registered_at": registration.registered_at, "edition": edition, "registration": registration}
 
 
 def _mark_invitations_registered(edition_id: uuid.UUID, visitor_ids: list[uuid.UUID]) -> None:

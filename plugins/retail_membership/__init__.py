@@ -110,6 +110,9 @@ def trellis_labels():
             Choice("referral", "Referral reward", "推荐奖励")],
         "retail_membership_campaign_group": [
             Choice("treated", "Treated", "实验组"), Choice("control", "Control", "对照组")],
+        "retail_membership_holiday_category": [
+            Choice("public", "Public holiday", "法定节假日"), Choice("half_day", "Half day off", "部分公民放假"),
+            Choice("observance", "Traditional festival", "传统节日")],
         "retail_membership_tier_basis": [
             Choice("cumulative", "Cumulative spend", "累计消费"),
             Choice("rolling_12m", "Spend over the last 12 months", "近12个月消费")],
@@ -161,6 +164,8 @@ def trellis_settings():
         PluginSetting("retail_membership_tiers", DEFAULT_TIERS,
                       "code=threshold/discount/multiplier, lowest first (threshold of the first is 0)."),
         PluginSetting("retail_membership_basis", d.basis, "cumulative or rolling_12m spend."),
+        PluginSetting("retail_membership_point_value", d.point_value,
+                      "What one point is worth in yuan (the liability in money): 0.01 = 100 points per yuan."),
         PluginSetting("retail_membership_downgrade_grace_days", d.downgrade_grace_days, "Days before a downgrade."),
         PluginSetting("retail_membership_points_expiry_days", d.points_expiry_days, "Days an earned lot lives."),
         PluginSetting("retail_membership_referral_bonus", d.referral_bonus, "Points for a referrer."),

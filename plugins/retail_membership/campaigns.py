@@ -10,18 +10,19 @@ import math
 import random
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
 
 from sqlalchemy import exists, func, insert, or_, select
 
-from core import db
+from core import db, holiday_calendar
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.models import Role
+from core.models import Role, User
 from core.services import audit, common, paging, workflow
-from core.services.permissions import require_role, visibility
+from core.services.permissions import require_actor, require_role, visibility
+from core.workflow import AUTOMATIC, MANUAL
 
 from plugins.retail_membership import schemas as S
 from plugins.retail_membership import services
@@ -31,10 +32,11 @@ from plugins.retail_membership.models import (
 from plugins.retail_membership.workflows import CAMPAIGN
 
 AUDITED = ["name", "segment", "control_share", "offer_kind", "offer_value", "offer_description", "goal_category",
-           "goal_days"]
+           "goal_days", "holiday", "holiday_offset_days", "repeat_yearly", "scheduled_on", "scheduled_by_id"]
 SORT = {"name": RetailCampaign.name, "created_at": RetailCampaign.created_at,
         "launched_at": RetailCampaign.launched_at}
 DEFAULT_CONTROL_SHARE = Decimal("0.2")
+ZERO_COUPON = "A coupon must be worth more than 0.00: one worth nothing would be refused at the till."
 
 
 def _visible(actor: Any, deleted: bool = False):
@@ -69,15 +71,49 @@ def _check(values: dict) -> None:
     if values.get("offer_kind") == "points_bonus" and values.get("offer_value") is not None \
             and values["offer_value"] != int(values["offer_value"]):
         raise ValidationFailed(fields={"offer_value": ["A points bonus is a whole number of points."]})
+    if values.get("offer_kind") == "coupon" and (values.get("offer_value") or 0) <= 0:
+        raise ValidationFailed(fields={"offer_value": [ZERO_COUPON]})
 
 
-def create(actor: Any, data: Mapping[str, Any]) -> RetailCampaign:
+def schedule_for(holiday: str | None, offset_days: int, today: date) -> date | None:
+    """The day a draft keyed to ``holiday`` is launched: the holiday's next date (this year's, or next
+    year's once this year's launch day has passed) plus ``offset_days``; a key the deployment's calendar
+    does not know is a 422 on ``holiday``."""
+    if holiday is None:
+        return None
+    cal = holiday_calendar.current()
+    on = cal.next_on_or_after(holiday, today, offset_days)
+    if on is None:
+        known = ", ".join(sorted(cal.keys(today.year)))
+        raise ValidationFailed(fields={"holiday": [
+            f"The holiday calendar ({cal.country}) has no holiday '{holiday}'. Known: {known}."]})
+    return on
+
+
+def holidays(actor: Any, args: Mapping[str, Any] | None = None) -> list[holiday_calendar.Holiday]:
+    """The holidays of the deployment's calendar a campaign can be keyed to, from ``from`` (default today)
+    to ``to`` (default a year on; at most three years), in date order, with their labels in English and
+    Simplified Chinese."""
+    require_actor(actor)
+    values = common.validate(S.RetailHolidayArgs, dict(args or {}))
+    start = values.get("start") or utcnow().date()
+    end = values.get("end") or start + timedelta(days=365)
+    if end < start:
+        raise ValidationFailed(fields={"to": ["Must not be before from."]})
+    return holiday_calendar.current().between(start, end)
+
+
+def create(actor: Any, data: Mapping[str, Any], *, today: date | None = None) -> RetailCampaign:
     user = require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
     values = common.validate(S.CampaignCreate, data)
     _check(values)
     values["segment"] = _segment_json(values["segment"])
     if values["control_share"] is None:
         values["control_share"] = DEFAULT_CONTROL_SHARE
+    values["scheduled_on"] = schedule_for(values.get("holiday"), values["holiday_offset_days"],
+                                          today or utcnow().date())
+    if values["scheduled_on"] is not None:
+        values["scheduled_by_id"] = user.id
     row = RetailCampaign(**values, status="draft")
     db.session().add(row)
     db.session().flush()
@@ -86,15 +122,21 @@ def create(actor: Any, data: Mapping[str, Any]) -> RetailCampaign:
 
 
 def update(actor: Any, campaign_id: Any, data: Mapping[str, Any]) -> RetailCampaign:
-    require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
+    user = require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
     row = get(actor, campaign_id)
     values = common.validate_update(S.CampaignUpdate, data)
     common.check_version(row, values.pop("version"))
     if row.status != "draft":
         raise ValidationFailed(fields={"status": ["Only a draft campaign can be changed."]})
-    _check({**values, "offer_kind": values.get("offer_kind", row.offer_kind)})
+    _check({**values, "offer_kind": values.get("offer_kind", row.offer_kind),
+            "offer_value": values.get("offer_value", row.offer_value)})
     if "segment" in values:
         values["segment"] = _segment_json(values["segment"])
+    if "holiday" in values or "holiday_offset_days" in values:
+        values["scheduled_on"] = schedule_for(values.get("holiday", row.holiday),
+                                              values.get("holiday_offset_days", row.holiday_offset_days),
+                                              utcnow().date())
+        values["scheduled_by_id"] = user.id if values["scheduled_on"] is not None else None
     changes = common.apply_changes(row, values)
     db.session().flush()
     if changes:
@@ -153,11 +195,17 @@ def launch(actor: Any, campaign_id: Any, data: Mapping[str, Any] | None = None) 
     user = require_role(actor, Role.MANAGER.value, Role.ADMIN.value)
     row = get(actor, campaign_id)
     values = common.validate(S.LaunchIn, dict(data or {}))
-    at = values.get("at") or utcnow()
+    return _launch(user, row, values.get("at") or utcnow())
+
+
+def _launch(user: User, row: RetailCampaign, at: datetime, *, trigger: str = MANUAL,
+            reason: str = "") -> RetailCampaign:
+    if row.offer_kind == "coupon" and (row.offer_value or 0) <= 0:  # a draft from before the rule
+        raise ValidationFailed(fields={"offer_value": [ZERO_COUPON]})
     members = segment_members(user, row.segment or {}, at)
     if not members:
         raise ValidationFailed(fields={"segment": ["The segment selects no member."]})
-    workflow.transition(user, CAMPAIGN, row, "launched", reason=f"{len(members)} members")
+    workflow.transition(user, CAMPAIGN, row, "launched", reason=reason or f"{len(members)} members", trigger=trigger)
     treated, control = assign(row, members)
     rows = [{"id": uuid.uuid4(), "campaign_id": row.id, "membership_id": mid, "group": "treated", "assigned_at": at,
              "coupon_code": f"C{secrets.token_hex(5).upper()}" if row.offer_kind == "coupon" else None}
@@ -166,13 +214,63 @@ def launch(actor: Any, campaign_id: Any, data: Mapping[str, Any] | None = None) 
               "coupon_code": None} for mid in control]
     db.session().execute(insert(RetailCampaignMember), rows)
     row.launched_at, row.treated_count, row.control_count = at, len(treated), len(control)
+    scheduled, row.scheduled_on = row.scheduled_on, None
     db.session().flush()
-    audit.record_change(user, "launched", row, {"treated_count": (0, len(treated)), "control_count": (0, len(control))})
+    audit.record_change(user, "launched", row, {"treated_count": (0, len(treated)), "control_count": (0, len(control)),
+                                                **({"scheduled_on": (scheduled, None)} if scheduled else {})})
     if row.offer_kind == "points_bonus" and row.offer_value > 0:
         for mid in treated:
             services.award_bonus(user, mid, int(row.offer_value), reason=f"campaign {row.name}", at=at,
                                  campaign_id=row.id)
     return row
+
+
+def launch_scheduled(now: datetime) -> int:
+    """``trellis tick``: launch the holiday campaigns (drafts) whose day has come, on behalf of who
+    scheduled them (their segment is what that user sees); a repeating one leaves a draft copy scheduled
+    for the holiday's next date. A draft whose segment selects nobody, or whose scheduler may no longer
+    run campaigns, stays a draft (its ``scheduled_on`` kept) and is tried again on the next tick while
+    the day is less than a week past. Returns the campaigns launched."""
+    sess = db.session()
+    today = now.date()
+    due = list(sess.scalars(select(RetailCampaign).where(
+        RetailCampaign.status == "draft", RetailCampaign.deleted_at.is_(None), RetailCampaign.scheduled_on <= today,
+        RetailCampaign.scheduled_on > today - timedelta(days=7)).order_by(RetailCampaign.scheduled_on, RetailCampaign.id)))
+    launched = 0
+    for row in due:
+        user = sess.get(User, row.scheduled_by_id) if row.scheduled_by_id else None
+        if user is None or not user.is_active or user.deleted_at is not None \
+                or user.role not in (Role.MANAGER.value, Role.ADMIN.value):
+            continue
+        day = row.scheduled_on
+        try:   # the segment is checked before anything is written
+            _launch(user, row, now, trigger=AUTOMATIC, reason=f"{row.holiday} {day.isoformat()}")
+        except ValidationFailed:
+            continue
+        launched += 1
+        if row.repeat_yearly:
+            _schedule_next(user, row, day)
+    return launched
+
+
+def _schedule_next(user: User, row: RetailCampaign, launched_for: date) -> RetailCampaign | None:
+    """A draft copy of a repeating holiday campaign, scheduled for the holiday's next date."""
+    holiday_day = launched_for - timedelta(days=row.holiday_offset_days)
+    cal = holiday_calendar.current()
+    next_on = cal.next_on_or_after(row.holiday, holiday_day + timedelta(days=1), row.holiday_offset_days)
+    if next_on is None or next_on <= launched_for:
+        return None
+    copy = RetailCampaign(name=row.name, segment=dict(row.segment or {}), control_share=row.control_share,
+                          offer_kind=row.offer_kind, offer_value=row.offer_value,
+                          offer_description=row.offer_description, goal_category=row.goal_category,
+                          goal_days=row.goal_days, holiday=row.holiday, holiday_offset_days=row.holiday_offset_days,
+                          repeat_yearly=True, scheduled_on=next_on, scheduled_by_id=row.scheduled_by_id,
+                          status="draft")
+    db.session().add(copy)
+    db.session().flush()
+    audit.record_change(user, "created", copy, audit.created_fields(copy, AUDITED),
+                        payload={"repeats": str(row.id)})
+    return copy
 
 
 def close(actor: Any, campaign_id: Any) -> RetailCampaign:
@@ -221,16 +319,18 @@ def member_counts(actor: Any, campaign_ids: list) -> dict:
 
 
 def redeem_coupon(actor: Any, code: str) -> RetailCampaignMember:
-    """Use a coupon at the till outside a recorded purchase; a second use is a 409."""
+    """Use a coupon at the till outside a recorded purchase; a second use is a 409. A coupon that cannot
+    be used (campaign not running, expired, worth 0.00: ``services.coupon_problem``) is a 422 on ``code``."""
     row = db.session().scalar(select(RetailCampaignMember).where(RetailCampaignMember.coupon_code == code))
     if row is None:
         raise NotFound("No coupon with this code.")
     services.get_membership(actor, row.membership_id)  # the caller must see the member
     if row.coupon_redeemed_at is not None:
         raise Conflict("This coupon was already used.", fields={"coupon_code": ["Already used."]})
-    row.coupon_redeemed_at = utcnow()
-    db.session().flush()
-    audit.record_change(actor, "updated", row, {"coupon_redeemed_at": (None, row.coupon_redeemed_at)})
+    now = utcnow()
+    if (problem := services.coupon_problem(row, db.session().get(RetailCampaign, row.campaign_id), now)) is not None:
+        raise ValidationFailed(fields={"code": [problem]})
+    services.use_coupon(actor, row, now)
     return row
 
 

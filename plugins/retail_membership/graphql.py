@@ -21,7 +21,7 @@ from typing import Annotated, Optional
 import strawberry
 from strawberry import UNSET
 
-from api.graphql.conventions import open_vocabulary
+from api.graphql.conventions import bounded_list, open_vocabulary
 from api.graphql.crud import CrudFields, CrudService, crud_fields
 from api.graphql.from_schema import input_from_schema
 from api.graphql.lifecycle import history_field
@@ -53,6 +53,20 @@ def register_types(registry) -> None:
                                       services.OCCASION_DEFAULT_SORT)
     CampaignMemberOrder = order_by_argument(registry, "RetailCampaignMember", list(campaigns.MEMBER_SORTABLE),
                                             campaigns.MEMBER_DEFAULT_SORT)
+
+    @registry.type("RetailHoliday")
+    class RetailHoliday:
+        """A holiday of the deployment's calendar (TRELLIS_HOLIDAY_CALENDAR) a campaign can be keyed to."""
+
+        key: str = strawberry.field(metadata=open_vocabulary(
+            "The holidays of the deployment's configured calendar (a country of the holidays package)."),
+            description="What a holiday campaign names it by (spring_festival, mid_autumn, dragon_boat, national_day, qixi …).")
+        date: dt.date = strawberry.field(description="Its (first) day.")
+        days: int = strawberry.field(description="Days of the year it is named on (3 for National Day).")
+        category: vocabulary("retail_membership_holiday_category") = strawberry.field(
+            description="PUBLIC (a day off), HALF_DAY or OBSERVANCE (a lunar festival, no day off).")
+        official: bool = strawberry.field(description="In the official holiday calendar (public or half day).")
+        label = label_field(registry, "en", "zh_cn", description="The holiday's name.")
 
     @registry.type("RetailTier")
     class RetailTier:
@@ -220,9 +234,26 @@ def register_types(registry) -> None:
         tier_at_purchase: Tier
         points_earned: int
         lines: list[registry.ref("RetailPurchaseLine")] = strawberry.field(description="The sale's lines, in order; empty when the POS sent only the total.")
+        coupon_code: Optional[str] = strawberry.field(description="The coupon used with the sale; null when none.")
         version: int
 
-        @strawberry.field
+        @strawberry.field(description="The lines' sum.")
+        def subtotal(self) -> Money:
+            return self.subtotal
+
+        @strawberry.field(description="Everything taken off the lines.")
+        def discount(self) -> Money:
+            return self.discount
+
+        @strawberry.field(description="The member's tier discount the till took off; null when the POS priced the sale (sent the total).")
+        def tier_discount(self) -> Optional[Money]:
+            return self.tier_discount
+
+        @strawberry.field(description="The coupon's value the till took off; null when the POS priced the sale or no coupon was given.")
+        def coupon_discount(self) -> Optional[Money]:
+            return self.coupon_discount
+
+        @strawberry.field(description="What the member paid: subtotal − discount.")
         def total(self) -> Money:
             return self.total
 
@@ -237,6 +268,7 @@ def register_types(registry) -> None:
         id: strawberry.ID
         customer_id: strawberry.ID
         card_number: str
+        phone: str = strawberry.field(description="The member's phone number as given (the till finds the member by it); empty when not known.")
         home_store_id: strawberry.ID
         joined_on: dt.date
         tier: Tier = strawberry.field(description="The member's tier; tierInfo has its configuration.")
@@ -263,6 +295,13 @@ def register_types(registry) -> None:
         @strawberry.field(description="The points balance: the sum of the ledger.")
         def points_balance(self, info: strawberry.Info) -> int:
             return info.context.loaders.load("retail_membership.balances", services.balances, self.id, default=0)
+
+        @strawberry.field(description="What the points balance is worth in money: the balance × the configured value of a point (retail_membership_point_value).")
+        def points_value(self, info: strawberry.Info) -> Money:
+            from plugins.retail_membership import program
+
+            balance = info.context.loaders.load("retail_membership.balances", services.balances, self.id, default=0)
+            return program.current().points_money(balance)
 
         @strawberry.field(description="The member's home store.")
         def home_store(self, info: strawberry.Info) -> Optional[registry.ref("RetailStore")]:
@@ -342,6 +381,12 @@ def register_types(registry) -> None:
         launched_at: Optional[dt.datetime]
         treated_count: int
         control_count: int
+        holiday: Optional[str] = strawberry.field(metadata=open_vocabulary(
+            "A holiday of the deployment's configured calendar (retailHolidays)."),
+            description="The holiday it is launched for (a key of retailHolidays); null: launched by hand.")
+        holiday_offset_days: int = strawberry.field(description="Days from the holiday to the launch (-7: a week before).")
+        repeat_yearly: bool = strawberry.field(description="When launched for its holiday, a draft copy is scheduled for the holiday's next date.")
+        scheduled_on: Optional[dt.date] = strawberry.field(description="The day trellis tick launches the draft; null without a holiday or once launched.")
         version: int
 
         @strawberry.field(description="The share of members kept as the control group, 0–0.9 (3 places, as REST).")
@@ -368,6 +413,54 @@ def register_types(registry) -> None:
                                      count_name="retail_membership.campaign_member_counts",
                                      count_batch=lambda ids: campaigns.member_counts(user, ids), sort=sort)
 
+    @registry.type("RetailTillCoupon")
+    class RetailTillCoupon:
+        """A coupon of the member's that can be used now: give its code with the sale."""
+
+        code: str = strawberry.field(description="The single-use code.")
+        campaign_id: strawberry.ID = strawberry.field(description="The id of the campaign that gave it.")
+        campaign_name: str = strawberry.field(description="The campaign's name.")
+        description: str = strawberry.field(description="The offer in words; empty when none.")
+        expires_at: dt.datetime = strawberry.field(description="The end of the campaign's days (UTC, ISO 8601): not usable after.")
+
+        @strawberry.field(description="What it takes off a sale.")
+        def value(self) -> Money:
+            return self.value
+
+    @registry.type("RetailTillCampaign")
+    class RetailTillCampaign:
+        """A running campaign the member was drawn to get the offer of (the control group never hears of it)."""
+
+        campaign_id: strawberry.ID = strawberry.field(description="The id of the campaign.")
+        name: str = strawberry.field(description="The campaign's name.")
+        offer_kind: vocabulary("retail_membership_offer_kind") = strawberry.field(description="COUPON, SAMPLE (hand it out) or POINTS_BONUS (credited at launch).")
+        offer_description: str = strawberry.field(description="The offer in words; empty when none.")
+        ends_at: dt.datetime = strawberry.field(description="When the campaign's days end (UTC, ISO 8601).")
+        coupon_code: Optional[str] = strawberry.field(description="The member's coupon; null when the offer has none.")
+        coupon_used: bool = strawberry.field(description="The member's coupon was used already.")
+
+        @strawberry.field(description="The coupon's amount or the bonus points, as a decimal string.")
+        def offer_value(self) -> str:
+            return f"{self.offer_value:.2f}"
+
+    @registry.type("RetailTillMember")
+    class RetailTillMember:
+        """What a clerk needs at the till, in one read: the card (with the customer), the tier and its discount, the points and their money value, the coupons usable now and the running campaigns."""
+
+        membership: registry.ref("RetailMembership") = strawberry.field(description="The member's card.")
+        tier: registry.ref("RetailTier") = strawberry.field(description="The member's tier: its discount comes off a sale the till prices.")
+        points_balance: int = strawberry.field(description="The points balance (points past their expiry left out).")
+        coupons: list[registry.ref("RetailTillCoupon")] = strawberry.field(description="Coupons usable now: campaign running, not expired, not used.")
+        campaigns: list[registry.ref("RetailTillCampaign")] = strawberry.field(description="Running campaigns the member gets the offer of.")
+
+        @strawberry.field(description="What the balance is worth in money.")
+        def points_value(self) -> Money:
+            return self.points_value
+
+        @strawberry.field(description="What one point is worth (yuan), as a decimal string.")
+        def point_value(self) -> str:
+            return str(self.point_value)
+
     @registry.input("RetailPurchaseLineCreateInput")
     class RetailPurchaseLineCreateInput:
         sku: str
@@ -379,15 +472,15 @@ def register_types(registry) -> None:
     class RetailPurchaseCreateInput:
         pos_transaction_id: str
         occurred_at: dt.datetime
-        total: Money = strawberry.field(description="What the member paid after the discount, as a decimal string; the lines (minus the discount) must add up to it.")
         lines: list[registry.ref("RetailPurchaseLineCreateInput")] = strawberry.field(description="The sale's lines (1 to 500).")
+        total: Optional[Money] = strawberry.field(default=UNSET, description="What the member paid, priced by the POS: the lines (minus the discount) must add up to it. Left out (with discount): the till prices the sale — the member's tier discount, then the coupon's value.")
         store_code: Optional[str] = strawberry.field(default=UNSET, description="The store's code; or give storeId (exactly one of the two).")
         store_id: Optional[strawberry.ID] = UNSET
         card_number: Optional[str] = strawberry.field(default=UNSET, description="The member's card number; or give membershipId.")
         membership_id: Optional[strawberry.ID] = UNSET
         discount: Optional[Money] = strawberry.field(default=UNSET, description="The discount given, as a decimal string; null or left out: none.")
         payment_method: Optional[PaymentMethod] = UNSET
-        coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon code used at this sale.")
+        coupon_code: Optional[str] = strawberry.field(default=UNSET, description="A campaign's single-use coupon of the member's, used at this sale: it must be usable (campaign running, within its days, unused) and worth more than 0.00.")
 
     @registry.input("RetailMembershipCreateInput")
     class RetailMembershipCreateInput:
@@ -395,6 +488,7 @@ def register_types(registry) -> None:
         customer_id: Optional[strawberry.ID] = UNSET
         customer_name: Optional[str] = strawberry.field(default=UNSET, description="Creates a person customer.")
         card_number: Optional[str] = UNSET
+        phone: Optional[str] = strawberry.field(default=UNSET, description="The member's phone number in any usual form; the till finds the member by it (unique among live members).")
         joined_on: Optional[dt.date] = UNSET
         birthday: Optional[dt.date] = UNSET
         preferences: Optional[list[str]] = UNSET
@@ -540,6 +634,12 @@ def _register_store_and_campaign_inputs(registry) -> None:
         goal_category: Optional[str] = strawberry.field(
             default=UNSET, description="A purchase in this category converts (any when empty).")
         goal_days: Optional[int] = UNSET
+        holiday: Optional[str] = strawberry.field(default=UNSET, metadata=open_vocabulary(
+            "A holiday of the deployment's configured calendar (retailHolidays)."), description=(
+            "Launch it for this holiday (a key of retailHolidays, e.g. spring_festival); trellis tick "
+            "launches the draft on its next date plus holidayOffsetDays. Null: launched by hand."))
+        holiday_offset_days: Optional[int] = strawberry.field(default=UNSET, description="Days from the holiday to the launch, -90..90 (default 0).")
+        repeat_yearly: Optional[bool] = strawberry.field(default=UNSET, description="When launched, schedule a draft copy for the holiday's next date.")
 
     @registry.input("RetailCampaignUpdateInput")
     class RetailCampaignUpdateInput:
@@ -554,6 +654,12 @@ def _register_store_and_campaign_inputs(registry) -> None:
         offer_description: Optional[str] = strawberry.field(default=UNSET, description="The offer in words, for the staff.")
         goal_category: Optional[str] = strawberry.field(default=UNSET, description="A purchase in this category converts (null: any).")
         goal_days: Optional[int] = UNSET
+        holiday: Optional[str] = strawberry.field(default=UNSET, metadata=open_vocabulary(
+            "A holiday of the deployment's configured calendar (retailHolidays)."), description=(
+            "Launch it for this holiday (a key of retailHolidays, e.g. spring_festival); trellis tick "
+            "launches the draft on its next date plus holidayOffsetDays. Null: launched by hand."))
+        holiday_offset_days: Optional[int] = strawberry.field(default=UNSET, description="Days from the holiday to the launch, -90..90 (default 0).")
+        repeat_yearly: Optional[bool] = strawberry.field(default=UNSET, description="When launched, schedule a draft copy for the holiday's next date.")
 
     @registry.input("RetailCampaignFilter")
     class RetailCampaignFilter:
@@ -645,6 +751,22 @@ def query_fields(registry) -> dict:
                                              sort=order_to_service(order_by))
         return connection(info, page)
 
+    def retail_till_member(info: strawberry.Info,
+                           phone: Annotated[Optional[str], strawberry.argument(description="The member's phone number in any usual form (+86 138-0013-8000, 0086…, 138…).")] = None,
+                           card: Annotated[Optional[str], strawberry.argument(description="The member's card number, exactly.")] = None,
+                           ) -> Optional[registry.ref("RetailTillMember")]:
+        args = {k: v for k, v in (("phone", phone), ("card", card)) if v is not None}
+        found = services.till_lookup(info.context.user, args)
+        return _Obj({**found, "coupons": [_Obj(c) for c in found["coupons"]],
+                     "campaigns": [_Obj(c) for c in found["campaigns"]]})
+
+    def retail_holidays(info: strawberry.Info,
+                        start: Annotated[Optional[dt.date], strawberry.argument(name="from", description="First day (default: today).")] = None,
+                        end: Annotated[Optional[dt.date], strawberry.argument(name="to", description="Last day (default: a year after the first; at most three years).")] = None,
+                        ) -> list[registry.ref("RetailHoliday")]:
+        args = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
+        return campaigns.holidays(info.context.user, args)
+
     def retail_tiers(info: strawberry.Info) -> list[registry.ref("RetailTier")]:
         from core.services.permissions import require_actor
         from plugins.retail_membership import program
@@ -676,6 +798,12 @@ def query_fields(registry) -> dict:
         "retailMembership": strawberry.field(resolver=retail_membership, description="One membership you may see."),
         "retailMemberships": strawberry.field(resolver=retail_memberships, description="Memberships you may see."),
         "retailTiers": strawberry.field(resolver=retail_tiers, description="The tiers, lowest first."),
+        "retailTillMember": strawberry.field(resolver=retail_till_member, description=(
+            "At the till: the member with this phone (any usual form) or card number (give one) — card, tier, "
+            "points and their money value, usable coupons, running campaigns. NOT_FOUND when no member you may see has it.")),
+        "retailHolidays": strawberry.field(resolver=retail_holidays, metadata=bounded_list(
+            "The holidays of at most three years of the configured calendar (about 20 a year)."),
+            description="The holidays of the deployment's calendar a campaign can be keyed to, in date order."),
         **_stores(registry).query,
         **_campaigns(registry).query,
         **_members_and_purchases(registry).query,

@@ -8,6 +8,8 @@ notifications, one lapse alert per absence, expiry as a debit, downgrades as wor
   birthdays and other occasions, holidays and season changes, from today to a few days ahead — each
   occasion once a year (recorded), whichever day the tick runs.
 - ``retail_membership.lapsed``: flag regulars who stopped coming to their store (a call task), once.
+- ``retail_membership.holiday_campaigns``: launch the holiday campaigns whose day has come (the holiday's
+  date in the deployment's calendar, plus the offset); a repeating one schedules its copy for next year.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from core.models import Customer, Role, User
 from core.services import audit, interactions, workflow
 from core.services.notifications import notify
 
+from plugins.retail_membership import campaigns
 from plugins.retail_membership import program as programme
 from plugins.retail_membership import services
 from plugins.retail_membership.models import (
@@ -142,15 +145,19 @@ def send_occasion_reminders(now: datetime) -> int:
     sess.flush()
     stores = None
     for day in sorted(set(window.values())):
-        for kind, en, zh in prog.occasions_on(day):
+        for kind, key, en, zh in prog.occasions_on(day):
             if stores is None:
                 stores = list(sess.scalars(select(RetailStore).where(RetailStore.deleted_at.is_(None))))
+            # a season change keeps its key of before; a holiday's names the holiday (two on one day)
+            dedupe = (f"retail_membership.season:{{}}:{day.isoformat()}" if kind == "season"
+                      else f"retail_membership.holiday:{key}:{{}}:{day.isoformat()}")
             for store in stores:
                 for user in _recipients(store.id, staff):
                     if notify(user, "retail_membership.season" if kind == "season" else "retail_membership.holiday",
                               f"{en} ({zh}) on {day:%m-%d}", f"Prepare greetings and displays at {store.name}.",
-                              record=store, data={"store_id": store.id, "occasion": kind, "date": day.isoformat()},
-                              dedupe_key=f"retail_membership.{kind}:{store.id}:{day.isoformat()}"):
+                              record=store, data={"store_id": store.id, "occasion": kind, kind: key,
+                                                  "date": day.isoformat()},
+                              dedupe_key=dedupe.format(store.id)):
                         sent += 1
     return sent
 
@@ -235,4 +242,6 @@ def jobs() -> list[Job]:
         Job("retail_membership.occasions", send_occasion_reminders,
             "Tell store staff about members' birthdays and occasions, holidays and season changes."),
         Job("retail_membership.lapsed", flag_lapsed, "Flag lapsed regulars to their store with a call task."),
+        Job("retail_membership.holiday_campaigns", campaigns.launch_scheduled,
+            "Launch the holiday campaigns whose day (the holiday's date plus the offset) has come."),
     ]

@@ -146,14 +146,18 @@ def points_expired(query):
 
 def points_outstanding(query):
     """The liability: every point earned and not yet redeemed, expired or reversed, at the period's end
-    (points past their expiry then are left out, whether or not their ``expire`` entry is written)."""
+    (points past their expiry then are left out, whether or not their ``expire`` entry is written); its
+    ``extra`` gives it in money (``money``, a decimal string: points × ``point_value``)."""
     from plugins.retail_membership.services import ledger_sums
 
     end = query.end or utcnow()
     per_member = ledger_sums(end, RetailPointsEntry.membership_id.in_(_members(query)),
                              RetailPointsEntry.occurred_at <= end).subquery()
-    value = db.session().scalar(select(func.coalesce(func.sum(per_member.c.total - per_member.c.due), 0)))
-    return [MetricRow(value=int(value or 0))]
+    points = int(db.session().scalar(select(func.coalesce(func.sum(per_member.c.total - per_member.c.due), 0))) or 0)
+    prog = programme.current()
+    # the liability in money: the points at what a point is worth (the setting retail_membership_point_value)
+    return [MetricRow(value=points, extra={"money": str(prog.points_money(points)),
+                                           "point_value": str(prog.point_value)})]
 
 
 def redemption_rate(query):
@@ -211,7 +215,8 @@ METRICS = [
     Metric(P + "points_expired", "Points expired", "积分过期", points_expired, unit="points",
            description="Points that expired in the period."),
     Metric(P + "points_outstanding", "Points outstanding (liability)", "未兑换积分(负债)", points_outstanding,
-           unit="points", description="The sum of every ledger up to the end of the period."),
+           unit="points", description="The sum of every ledger up to the end of the period (less points past their "
+                                      "expiry); extra.money is its value in money (points × point_value)."),
     Metric(P + "redemption_rate", "Redemption rate", "积分兑换率", redemption_rate, unit="ratio",
            description="Points redeemed over points issued in the period."),
     Metric(P + "campaign_lift", "Campaign lift", "营销活动提升", campaign_lift, unit="ratio",

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false,
+    JSON, Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,10 +52,17 @@ class RetailMembership(Base, Record):
 
     __tablename__ = "retail_membership_membership"
     #: kept up by the audited purchases and refunds, not changes of their own (the test kit's audit watch)
-    __audit_exempt__ = ("spend_total", "purchase_count", "first_purchase_at", "last_purchase_at", "ledger_seq")
+    #: (``phone_key`` is ``phone`` normalised: the audited ``phone`` covers it)
+    __audit_exempt__ = ("spend_total", "purchase_count", "first_purchase_at", "last_purchase_at", "ledger_seq",
+                        "phone_key")
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), unique=True)
     card_number: Mapped[str] = mapped_column(String(40), unique=True, doc="The member card's number, unique (4–40 letters, digits or dashes).")
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="", doc="The member's phone number as given; empty when not known. The till finds a member by it.")
+    #: ``phone`` normalised (``core.phones.phone_key``: ``+86…``, digits only): what the till looks up;
+    #: unique among live members, empty when no phone is known (and ``[erased]`` once erased: the unique
+    #: index takes only keys starting with ``+``)
+    phone_key: Mapped[str] = mapped_column(String(40), default="", server_default="")
     home_store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retail_membership_store.id"), index=True)
     joined_on: Mapped[date] = mapped_column(Date, doc="The day the customer became a member (ISO 8601 date).")
     tier: Mapped[str] = mapped_column(String(30), index=True)
@@ -76,6 +83,10 @@ class RetailMembership(Base, Record):
 
     customer: Mapped[Customer] = relationship(Customer)
     home_store: Mapped[RetailStore] = relationship(RetailStore)
+
+    __table_args__ = (Index("uq_retail_membership_membership_phone_key_live", "phone_key", unique=True,
+                            sqlite_where=text("phone_key LIKE '+%' AND deleted_at IS NULL"),
+                            postgresql_where=text("phone_key LIKE '+%' AND deleted_at IS NULL")),)
 
 
 class RetailOccasion(Base, Record):
@@ -126,6 +137,11 @@ class RetailPurchase(Base, Record):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, doc="When the sale happened (UTC, ISO 8601).")
     subtotal: Mapped[Decimal] = mapped_column(MONEY)
     discount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    #: the parts of ``discount`` the till priced (a sale sent without ``total``): the member's tier
+    #: discount and the coupon's value; null when the POS priced the sale itself (``total`` sent)
+    tier_discount: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True, doc="The member's tier discount the till took off the lines; null when the POS priced the sale (sent the total).")
+    coupon_discount: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True, doc="The coupon's value the till took off; null when the POS priced the sale or no coupon was given.")
+    coupon_code: Mapped[str | None] = mapped_column(String(40), nullable=True, doc="The coupon used with the sale; null when none.")
     total: Mapped[Decimal] = mapped_column(MONEY, doc="What the member paid, after the discount, as a decimal string with two places.")
     refunded_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), doc="How much of it was refunded so far, as a decimal string; \"0.00\" when nothing was.")
     payment_method: Mapped[str] = mapped_column(String(30), default="card", doc="How the member paid.")
@@ -233,6 +249,15 @@ class RetailCampaign(Base, Record):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     treated_count: Mapped[int] = mapped_column(Integer, default=0, doc="Members who got the offer; 0 before launch.")
     control_count: Mapped[int] = mapped_column(Integer, default=0, doc="Members kept as the control group; 0 before launch.")
+    #: a holiday campaign: the key of a holiday of the deployment's calendar (core.holiday_calendar);
+    #: ``trellis tick`` launches the draft on ``scheduled_on`` (the holiday's date that year + offset)
+    holiday: Mapped[str | None] = mapped_column(String(60), nullable=True, doc="The holiday the campaign is launched for (a key of the deployment's holiday calendar, e.g. spring_festival); null: launched by hand.")
+    holiday_offset_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0", doc="Days from the holiday to the launch: -7 launches a week before it (default 0: on the day).")
+    repeat_yearly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), doc="When launched for its holiday, a draft copy is scheduled for the holiday's next date.")
+    scheduled_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True, doc="The day trellis tick launches the draft (its holiday's next date plus the offset); null without a holiday.")
+    #: whose authority the scheduled launch uses (who scheduled it)
+    scheduled_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                              nullable=True)
 
 
 class RetailCampaignMember(Base, UUIDPrimaryKey):

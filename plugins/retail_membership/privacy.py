@@ -1,5 +1,5 @@
 """Where the retail membership plugin keeps personal data (``trellis_personal_data``): the member card
-(birthday, preferences), family occasions, purchases and their lines, refunds, the points ledger,
+(birthday, preferences, phone), family occasions, purchases and their lines, refunds, the points ledger,
 campaign assignments and lapse alerts. Amounts, points and counts are kept: they are the store's figures."""
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def _members(person):
 def personal_data() -> list[PersonalData]:
     return [
         PersonalData(RetailMembership, lambda p: RetailMembership.customer_id.in_(p.customer_ids),
-                     fields=("birthday", "preferences"),
-                     description="The member card: birthday and preferences erased; card number, tier, spend kept."),
+                     fields=("birthday", "preferences", "phone", "phone_key"),
+                     description="The member card: birthday, preferences and phone erased; card number, tier, spend kept."),
         PersonalData(RetailOccasion, lambda p: RetailOccasion.membership_id.in_(_members(p)),
                      fields=("name", "year"), retire=True,
                      description="Family occasions: names and years erased and the occasions retired (no greetings)."),

@@ -28,15 +28,18 @@ DEFAULT_TIERS = "member=0/0/1,silver=2000/0.03/1.2,gold=8000/0.05/1.5,platinum=2
 _TIER = re.compile(r"^\s*(?P<code>[a-z][a-z0-9_]{0,29})\s*=\s*(?P<threshold>\d+(?:\.\d+)?)\s*/\s*"
                    r"(?P<discount>0(?:\.\d+)?|1(?:\.0+)?)\s*/\s*(?P<multiplier>\d+(?:\.\d+)?)\s*$")
 
-#: Holidays the stores greet members for (month, day, en, zh-CN); season changes are added by
+#: Days the stores greet members for besides the deployment's holiday calendar (``TRELLIS_HOLIDAY_CALENDAR``,
+#: core.holiday_calendar: the Spring Festival, Dragon Boat, Mid-Autumn, National Day … and, in Chinese
+#: calendars, the lunar festivals): (month, day, key, en, zh-CN). One the calendar has on the same day
+#: under the same key is greeted once, with the calendar's name. Season changes are added by
 #: :attr:`Program.season_starts`.
 DEFAULT_HOLIDAYS = (
-    (1, 1, "New Year", "元旦"),
-    (2, 14, "Valentine's Day", "情人节"),
-    (3, 8, "Women's Day", "妇女节"),
-    (6, 1, "Children's Day", "儿童节"),
-    (10, 1, "National Day", "国庆节"),
-    (12, 25, "Christmas", "圣诞节"),
+    (1, 1, "new_year", "New Year", "元旦"),
+    (2, 14, "valentines_day", "Valentine's Day", "情人节"),
+    (3, 8, "womens_day", "Women's Day", "妇女节"),
+    (6, 1, "childrens_day", "Children's Day", "儿童节"),
+    (10, 1, "national_day", "National Day", "国庆节"),
+    (12, 25, "christmas_day", "Christmas", "圣诞节"),
 )
 DEFAULT_SEASONS = ((3, 1, "Spring", "春季"), (6, 1, "Summer", "夏季"), (9, 1, "Autumn", "秋季"),
                    (12, 1, "Winter", "冬季"))
@@ -67,6 +70,9 @@ class Program:
     downgrade_grace_days: int = 30
     #: points per currency unit of net spend, before the tier multiplier
     points_per_unit: Decimal = Decimal("1")
+    #: what one point is worth in money (yuan) when redeemed: the points liability in money is the
+    #: balance × this (100 points = ¥1 by default)
+    point_value: Decimal = Decimal("0.01")
     #: an earned lot expires this many days after it was earned (FIFO: oldest lots go first)
     points_expiry_days: int = 365
     #: points the referrer gets when the member they referred makes a first purchase
@@ -81,6 +87,8 @@ class Program:
     occasion_lead_days: int = 3
     holidays: tuple = DEFAULT_HOLIDAYS
     season_starts: tuple = DEFAULT_SEASONS
+    #: the deployment's holiday calendar (core.holiday_calendar.Calendar); None: none, only ``holidays``
+    calendar: Any = None
 
     @property
     def codes(self) -> list[str]:
@@ -89,6 +97,10 @@ class Program:
     @property
     def lowest(self) -> Tier:
         return self.tiers[0]
+
+    def points_money(self, points: int) -> Decimal:
+        """What ``points`` are worth in money (two places): points × :attr:`point_value`."""
+        return (Decimal(points) * self.point_value).quantize(Decimal("0.01"))
 
     def tier(self, code: str) -> Tier:
         for t in self.tiers:
@@ -106,10 +118,17 @@ class Program:
                 chosen = t
         return chosen
 
-    def occasions_on(self, day: date) -> list[tuple[str, str, str]]:
-        """``[(kind, en, zh-CN)]`` of the programme-wide occasions (holidays, season changes) on ``day``."""
-        out = [("holiday", en, zh) for m, d, en, zh in self.holidays if (m, d) == (day.month, day.day)]
-        out += [("season", f"{en} season", f"{zh}换季") for m, d, en, zh in self.season_starts
+    def occasions_on(self, day: date) -> list[tuple[str, str, str, str]]:
+        """``[(kind, key, en, zh-CN)]`` of the programme-wide occasions on ``day``: the holidays of the
+        deployment's calendar starting that day (each on its first day), the programme's own days the
+        calendar does not already give, and season changes."""
+        out, keys = [], set()
+        for held in (self.calendar.on(day) if self.calendar is not None else ()):
+            out.append(("holiday", held.key, held.en, held.zh_cn))
+            keys.add(held.key)
+        out += [("holiday", key, en, zh) for m, d, key, en, zh in self.holidays
+                if (m, d) == (day.month, day.day) and key not in keys]
+        out += [("season", f"{en.lower()}_season", f"{en} season", f"{zh}换季") for m, d, en, zh in self.season_starts
                 if (m, d) == (day.month, day.day)]
         return out
 
@@ -152,13 +171,18 @@ _CACHE: dict[int, tuple[Any, Program]] = {}
 
 
 def _build(settings: Any) -> Program:
-    base = Program(tiers=parse_tiers(getattr(settings, "retail_membership_tiers", None) or DEFAULT_TIERS))
+    from core import holiday_calendar
+
+    base = Program(tiers=parse_tiers(getattr(settings, "retail_membership_tiers", None) or DEFAULT_TIERS),
+                   calendar=holiday_calendar.for_settings(settings))
     changes = {}
-    for name in ("basis", "downgrade_grace_days", "points_expiry_days", "referral_bonus", "lapse_min_visits",
+    for name in ("basis", "point_value", "downgrade_grace_days", "points_expiry_days", "referral_bonus", "lapse_min_visits",
                  "lapse_factor", "lapse_min_days", "occasion_lead_days"):
         value = getattr(settings, f"retail_membership_{name}", None)
         if value not in (None, ""):
             changes[name] = type(getattr(base, name))(value)
+    if changes.get("point_value", base.point_value) < 0:
+        raise PluginError("retail_membership_point_value: a point is worth 0 or more (yuan, e.g. 0.01).")
     if changes.get("basis", "cumulative") not in ("cumulative", "rolling_12m"):
         raise PluginError("retail_membership_basis: 'cumulative' or 'rolling_12m'.")
     return replace(base, **changes)

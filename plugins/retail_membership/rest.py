@@ -78,6 +78,14 @@ def blueprints() -> list[Blueprint]:
         out_schema=S.MembershipOut, create_schema=S.MembershipCreate, update_schema=S.MembershipUpdate,
         filter_schema=S.MembershipFilter, sortable=list(services.MEMBER_SORT))
 
+    @members.route("/lookup")
+    @members.arguments(S.RetailTillLookupArgs, location="query", as_kwargs=False)
+    @members.response(200, S.RetailTillMemberOut)
+    def till_lookup(args):
+        """At the till: find a member by phone (any usual form) or card number, with their tier, points (and
+        their money value), usable coupons and running campaigns; 404 when none you may see has it"""
+        return services.till_lookup(current_user, args)
+
     @members.route("/<uuid:membership_id>/ledger")
     @members.arguments(_sorted("LedgerListArgs", services.LEDGER_SORTABLE), location="query", as_kwargs=False)
     @members.response(200, S.PointsEntryOut(many=True), headers={"Link": LINK_HEADER})
@@ -221,6 +229,14 @@ def blueprints() -> list[Blueprint]:
         """The tiers as configured: threshold, discount rate and points multiplier, lowest first"""
         require_actor(current_user)
         return services.tiers()
+
+    @sales.route("/holidays")
+    @sales.arguments(S.RetailHolidayArgs, location="query", as_kwargs=False)
+    @sales.response(200, S.RetailHolidayOut(many=True))
+    def list_holidays(_args):
+        """The holidays of the deployment's calendar (TRELLIS_HOLIDAY_CALENDAR) a campaign can be keyed to, in date order"""
+        return [{"key": h.key, "date": h.date, "days": h.days, "category": h.category, "official": h.official,
+                 "label": {"en": h.en, "zh_cn": h.zh_cn}} for h in campaigns.holidays(current_user, request.args.to_dict())]
 
     @sales.route("/lapses")
     @sales.arguments(list_args_schema(S.LapseFilter, list(services.LAPSE_SORTABLE)), location="query",

@@ -97,6 +97,9 @@ class MembershipCreate(Strict):
                                                          error="4 to 40 letters, digits or dashes."),
                                 metadata={"description": "Generated when omitted."})
     home_store_id = fields.UUID(required=True)
+    phone = fields.String(load_default="", validate=validate.Length(max=40), metadata={
+        "description": "The member's phone number, in any usual form (+86 138-0013-8000, 0086…, 138…): the till "
+                       "finds the member by it; unique among live members."})
     joined_on = fields.Date(metadata={"description": "Default: today."})
     birthday = fields.Date(allow_none=True)
     preferences = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
@@ -113,6 +116,8 @@ class MembershipCreate(Strict):
 
 class MembershipUpdate(Strict):
     home_store_id = fields.UUID()
+    phone = fields.String(validate=validate.Length(max=40),
+                          metadata={"description": "The member's phone number (empty: none); unique among live members."})
     birthday = fields.Date(allow_none=True)
     preferences = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
                               validate=validate.Length(max=30))
@@ -133,6 +138,7 @@ class MembershipOut(Schema):
     customer_id = fields.UUID()
     name = fields.String(attribute="customer.name")
     card_number = fields.String()
+    phone = fields.String(metadata={"description": "The member's phone number as given; empty when not known."})
     home_store_id = fields.UUID()
     joined_on = fields.Date()
     tier = fields.String()
@@ -207,6 +213,9 @@ class PointsEntryOut(Schema):
 class BalanceOut(Schema):
     membership_id = fields.UUID()
     balance = fields.Integer()
+    value = Money(as_string=True, metadata={"description": "What the balance is worth in money: balance × "
+                                                           "`point_value` (the setting retail_membership_point_value)."})
+    point_value = fields.Decimal(as_string=True, metadata={"description": "What one point is worth (yuan)."})
     ledger_sum = fields.Integer()
     entries = fields.Integer()
     next_expiry = fields.Dict(allow_none=True)
@@ -237,9 +246,14 @@ class PurchaseIn(Strict):
                                                  "make the total."})
     discount = Money(load_default=None, allow_none=True, metadata={
         "description": "Taken off the lines' sum; without it the lines must add up to the total."}, **money)
-    total = Money(required=True, **money)
+    total = Money(load_default=None, allow_none=True, metadata={
+        "description": "What the member paid, priced by the POS: the lines minus `discount` must make it. Leave it "
+                       "(and `discount`) out to have the till price the sale: the member's tier discount and the "
+                       "coupon's value are taken off the lines."}, **money)
     payment_method = fields.String(load_default="card", validate=validate.OneOf(PAYMENT_METHODS))
-    coupon_code = fields.String(validate=validate.Length(max=40))
+    coupon_code = fields.String(validate=validate.Length(min=1, max=40), metadata={
+        "description": "A campaign's single-use coupon of this member, used with the sale: it must be live (campaign "
+                       "launched, within its days, not used) and worth more than 0.00."})
 
     @validates_schema
     def references(self, data, **kwargs):
@@ -280,9 +294,14 @@ class PurchaseOut(Schema):
     store_id = fields.UUID()
     pos_transaction_id = fields.String()
     occurred_at = fields.DateTime()
-    subtotal = Money(as_string=True)
-    discount = Money(as_string=True)
-    total = Money(as_string=True)
+    subtotal = Money(as_string=True, metadata={"description": "The lines' sum."})
+    discount = Money(as_string=True, metadata={"description": "Everything taken off the lines."})
+    tier_discount = Money(as_string=True, allow_none=True, metadata={
+        "description": "The member's tier discount the till took off; null when the POS priced the sale."})
+    coupon_discount = Money(as_string=True, allow_none=True, metadata={
+        "description": "The coupon's value the till took off; null when the POS priced the sale or without a coupon."})
+    coupon_code = fields.String(allow_none=True, metadata={"description": "The coupon used with the sale."})
+    total = Money(as_string=True, metadata={"description": "What the member paid: subtotal − discount."})
     refunded_total = Money(as_string=True)
     payment_method = fields.String()
     tier_at_purchase = fields.String()
@@ -361,6 +380,14 @@ class CampaignCreate(Strict):
     goal_category = fields.String(allow_none=True, validate=validate.Length(max=60),
                                   metadata={"description": "A purchase in this category converts (any when empty)."})
     goal_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
+    holiday = fields.String(allow_none=True, validate=validate.Length(min=1, max=60), metadata={
+        "description": "Launch it for a holiday of the deployment's calendar: its key (GET /holidays), e.g. "
+                       "spring_festival, mid_autumn, dragon_boat, national_day, qixi. trellis tick launches the "
+                       "draft on the holiday's next date plus holiday_offset_days."})
+    holiday_offset_days = fields.Integer(load_default=0, validate=validate.Range(min=-90, max=90), metadata={
+        "description": "Days from the holiday to the launch (-7: a week before; default 0: on the day)."})
+    repeat_yearly = fields.Boolean(load_default=False, metadata={
+        "description": "With a holiday: when launched, a draft copy is scheduled for the holiday's next date."})
 
 
 class CampaignUpdate(Strict):
@@ -372,6 +399,10 @@ class CampaignUpdate(Strict):
     offer_description = fields.String(validate=validate.Length(max=2000))
     goal_category = fields.String(allow_none=True, validate=validate.Length(max=60))
     goal_days = fields.Integer(validate=validate.Range(min=1, max=365))
+    holiday = fields.String(allow_none=True, validate=validate.Length(min=1, max=60),
+                            metadata={"description": "The holiday to launch it for (null: launched by hand)."})
+    holiday_offset_days = fields.Integer(validate=validate.Range(min=-90, max=90))
+    repeat_yearly = fields.Boolean()
     version = fields.Integer(required=True)
 
 
@@ -400,8 +431,41 @@ class CampaignOut(Schema):
     closed_at = fields.DateTime(allow_none=True)
     treated_count = fields.Integer()
     control_count = fields.Integer()
+    holiday = fields.String(allow_none=True)
+    holiday_offset_days = fields.Integer()
+    repeat_yearly = fields.Boolean()
+    scheduled_on = fields.Date(allow_none=True, metadata={
+        "description": "The day trellis tick launches the draft (its holiday's date plus the offset); null "
+                       "without a holiday or once launched."})
     created_at = fields.DateTime()
     version = fields.Integer()
+
+
+class RetailHolidayArgs(Strict):
+    start = fields.Date(data_key="from", metadata={"description": "First day (default: today)."})
+    end = fields.Date(data_key="to", metadata={"description": "Last day (default: a year after the first)."})
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if data.get("start") and data.get("end"):
+            if data["end"] < data["start"]:
+                raise ValidationError("Must not be before from.", "to")
+            if (data["end"] - data["start"]).days > 3 * 366:
+                raise ValidationError("At most three years after from.", "to")
+
+
+class RetailHolidayLabelOut(Schema):
+    en = fields.String()
+    zh_cn = fields.String()
+
+
+class RetailHolidayOut(Schema):
+    key = fields.String(metadata={"description": "What a holiday campaign names it by."})
+    date = fields.Date(metadata={"description": "Its (first) day."})
+    days = fields.Integer(metadata={"description": "Days of the year it is named on (3 for National Day)."})
+    category = fields.String(metadata={"description": "public (a day off), half_day or observance (a lunar festival, no day off)."})
+    official = fields.Boolean(metadata={"description": "In the official holiday calendar (public or half_day)."})
+    label = fields.Nested(RetailHolidayLabelOut)
 
 
 class GroupResultOut(Schema):
@@ -461,3 +525,53 @@ class TierOut(Schema):
     threshold = Money(as_string=True)
     discount = fields.Decimal(as_string=True)
     multiplier = fields.Decimal(as_string=True)
+
+
+# --- the till ----------------------------------------------------------------------------------------
+
+class RetailTillLookupArgs(Strict):
+    phone = fields.String(validate=validate.Length(min=1, max=40), metadata={
+        "description": "The member's phone number in any usual form: spaces and dashes are ignored, a +86 or "
+                       "0086 prefix is optional."})
+    card = fields.String(validate=validate.Length(min=1, max=40), metadata={
+        "description": "The member's card number, exactly."})
+
+    @validates_schema
+    def exactly_one(self, data, **kwargs):
+        if "phone" in data and "card" in data:
+            raise ValidationError("Give the phone or the card number, not both.", "card")
+        if "phone" not in data and "card" not in data:
+            raise ValidationError("Give the member's phone (or their card number as `card`).", "phone")
+
+
+class RetailTillCouponOut(Schema):
+    code = fields.String(metadata={"description": "The single-use code to give with the sale."})
+    campaign_id = fields.UUID()
+    campaign_name = fields.String()
+    value = Money(as_string=True, metadata={"description": "What it takes off a sale."})
+    description = fields.String(metadata={"description": "The offer in words; empty when none."})
+    expires_at = fields.DateTime(metadata={"description": "The end of the campaign's days: not usable after."})
+
+
+class RetailTillCampaignOut(Schema):
+    campaign_id = fields.UUID()
+    name = fields.String()
+    offer_kind = fields.String(metadata={"description": "coupon, sample (hand it out) or points_bonus (credited)."})
+    offer_value = fields.Decimal(as_string=True)
+    offer_description = fields.String()
+    ends_at = fields.DateTime(metadata={"description": "When the campaign's days end."})
+    coupon_code = fields.String(allow_none=True, metadata={"description": "The member's coupon; null when none."})
+    coupon_used = fields.Boolean(metadata={"description": "The member's coupon was used already."})
+
+
+class RetailTillMemberOut(Schema):
+    membership = fields.Nested(MembershipOut, metadata={"description": "The card, with the customer's `name`."})
+    tier = fields.Nested(TierOut, metadata={"description": "The member's tier: its discount is taken off a sale "
+                                                            "the till prices."})
+    points_balance = fields.Integer()
+    points_value = Money(as_string=True, metadata={"description": "What the balance is worth in money."})
+    point_value = fields.Decimal(as_string=True, metadata={"description": "What one point is worth (yuan)."})
+    coupons = fields.List(fields.Nested(RetailTillCouponOut), metadata={
+        "description": "The member's coupons that can be used now (campaign running, not expired, not used)."})
+    campaigns = fields.List(fields.Nested(RetailTillCampaignOut), metadata={
+        "description": "The running campaigns the member was drawn to get the offer of (never the control group)."})

@@ -31,7 +31,8 @@ def campaign_workflow(settings) -> Workflow:
         label_en="Campaign status", label_zh_cn="营销活动状态",
         states=(State("draft", "Draft", "草稿"), State("launched", "Launched", "进行中"),
                 State("closed", "Closed", "已结束")),
-        transitions=(Transition("draft", "launched", triggers=(MANUAL,)),
+        # automatic: a holiday campaign launched by trellis tick on its day (campaigns.launch_scheduled)
+        transitions=(Transition("draft", "launched", triggers=(MANUAL, AUTOMATIC)),
                      Transition("launched", "closed", triggers=(MANUAL, AUTOMATIC))),
     )
 

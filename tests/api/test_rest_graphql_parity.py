@@ -113,6 +113,10 @@ PARITY: dict[str, str] = {
     "GET /exhibitions/editions/{edition_id}/metrics": "ExhibitionEdition.metrics",
     "GET /exhibitions/editions/{edition_id}/checkins": "Query.exhibitionCheckIns",
     "POST /exhibitions/editions/{edition_id}/scan": "Mutation.recordExhibitionCheckIn",
+    "POST /exhibitions/editions/{edition_id}/register": "no: visitors register themselves without a sign-in, "
+                                                        "rate-limited per address; the GraphQL endpoint is for "
+                                                        "signed-in users (staff register with "
+                                                        "createExhibitionVisitorRegistration)",
     "POST /exhibitions/editions/{edition_id}/scans": "no: an offline gate scanner's whole log, posted in bulk by the gate devices; a person at a gate records one scan with recordExhibitionCheckIn",
     "GET /exhibitions/editions/{edition_id}/invitations": "Query.exhibitionInvitations",
     "POST /exhibitions/editions/{edition_id}/invitations": "Mutation.buildExhibitionInvitations",
@@ -215,6 +219,7 @@ for _plural, _type in (("estates", "PropertyEstate"), ("buildings", "PropertyBui
 PARITY.update({
     # --- retail membership -----------------------------------------------------------------------
     "GET /retail-membership/memberships": "Query.retailMemberships",
+    "GET /retail-membership/memberships/lookup": "Query.retailTillMember",
     "POST /retail-membership/memberships": "Mutation.createRetailMembership",
     "GET /retail-membership/memberships/{record_id}": "Query.retailMembership",
     "PATCH /retail-membership/memberships/{record_id}": "Mutation.updateRetailMembership",
@@ -247,6 +252,7 @@ PARITY.update({
     "POST /retail-membership/stores/{store_id}/staff": "Mutation.assignRetailStoreStaff",
     "DELETE /retail-membership/stores/{store_id}/staff/{user_id}": "Mutation.removeRetailStoreStaff",
     "GET /retail-membership/tiers": "Query.retailTiers",
+    "GET /retail-membership/holidays": "Query.retailHolidays",
     "GET /retail-membership/campaigns": "Query.retailCampaigns",
     "POST /retail-membership/campaigns": "Mutation.createRetailCampaign",
     "GET /retail-membership/campaigns/{record_id}": "Query.retailCampaign",

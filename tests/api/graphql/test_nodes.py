@@ -88,10 +88,10 @@ def test_node_costs_a_fixed_number_of_statements(api, count_queries, people):
         with count_queries() as counter:
             ok(api.as_("rep").graphql(NODE, {"id": rid}))
         counts.append(counter.count)
-    # token + its user (authentication), which table holds the id (one UNION ALL over every node table),
+    # the token with its user (authentication: one join), which table holds the id (one UNION ALL over every node table),
     # the record in the caller's scope (a customer's tags come with it: one selectin); an unknown id stops
     # after the lookup
-    assert counts == [5, 4, 4, 3], counts
+    assert counts == [4, 3, 3, 2], counts
 
 
 def test_nodes_is_batched(api, runtime, people, count_queries):
@@ -112,8 +112,8 @@ def test_nodes_is_batched(api, runtime, people, count_queries):
         assert all(node is not None for node in nodes)
         return nodes
 
-    # authentication (2), the lookup, the customers (and their tags), the contacts: one each, whatever n
-    nodes = pin_statements(count_queries, grow=grow, fetch=fetch, expected=6)
+    # authentication (1), the lookup, the customers (and their tags), the contacts: one each, whatever n
+    nodes = pin_statements(count_queries, grow=grow, fetch=fetch, expected=5)
     assert [n["id"] for n in nodes] == made[:50]
     assert {n["__typename"] for n in nodes} == {"Customer", "Contact"}
 

@@ -529,7 +529,7 @@ def test_the_customer_resource_carries_its_analytics(api):
     created = api.post("/api/v1/customers", json={"name": "Created after the refresh"}).get_json()
     assert created["analytics"]["rfm"]["reason"].startswith("not analysed yet")
 
-    listed = {c["id"]: c["analytics"] for c in strict_json(api.get("/api/v1/customers?page_size=100"))}
+    listed = {c["id"]: c["analytics"] for c in strict_json(api.get("/api/v1/customers?page_size=100&expand=analytics"))}
     assert listed[one["id"]]["clv"] == standalone["clv"]
     assert listed[created["id"]]["churn"]["at_risk"] is False
 
@@ -540,7 +540,7 @@ def test_a_customer_list_loads_analytics_in_a_fixed_number_of_queries(api, runti
         refresh(api)
 
     listed = pin_statements(count_queries, grow=grow,
-                            fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/customers?page_size={n}")))
+                            fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/customers?page_size={n}&expand=analytics")))
     assert all(c["analytics"]["rfm"]["segment"] and c["analytics"]["purchases"]["transactions"] == 2
                for c in listed)
 

@@ -1,0 +1,75 @@
+"""What each item of a REST list carries: a light default, `?expand=` for the heavier parts, `?fields=` for
+a sparse fieldset (issue #16: a page of 100 customers was 158 KB, most of it the analytics block)."""
+from __future__ import annotations
+
+import json
+
+from api.testing import pin_statements, rest_list
+from core.services import customers
+
+
+def make_customers(runtime, people, have, want):
+    with runtime.database.unit_of_work():
+        for i in range(have, want):
+            customers.create(people.rep, {"name": f"Customer {i:03d}", "industry": "retail"})
+
+
+def test_a_customer_list_leaves_the_analytics_out_unless_expanded_and_a_read_by_id_keeps_them(api, runtime, people):
+    make_customers(runtime, people, 0, 3)
+    plain = rest_list(api.as_("rep").get("/api/v1/customers"))
+    assert len(plain) == 3 and all("analytics" not in c and c["name"] and c["version"] == 1 for c in plain)
+    expanded = rest_list(api.as_("rep").get("/api/v1/customers?expand=analytics"))
+    assert all(c["analytics"]["rfm"]["reason"].startswith("not analysed yet") for c in expanded)
+    assert {k for k in expanded[0]} - {k for k in plain[0]} == {"analytics"}
+    one = api.as_("rep").get(f"/api/v1/customers/{plain[0]['id']}").get_json()
+    assert "analytics" in one
+
+
+def test_a_sparse_fieldset_gives_those_fields_and_the_id(api, runtime, people):
+    make_customers(runtime, people, 0, 2)
+    items = rest_list(api.as_("rep").get("/api/v1/customers?fields=name,version&sort=name"))
+    assert [sorted(c) for c in items] == [["id", "name", "version"]] * 2
+    assert [c["name"] for c in items] == ["Customer 000", "Customer 001"]
+    with_analytics = rest_list(api.as_("rep").get("/api/v1/customers?fields=name,analytics"))
+    assert sorted(with_analytics[0]) == ["analytics", "id", "name"]
+    contacts = rest_list(api.as_("rep").get("/api/v1/contacts?fields=customer_id"))
+    assert contacts == []
+
+
+def test_unknown_fields_and_expansions_are_422_naming_the_argument_and_the_choices(api, runtime, people):
+    make_customers(runtime, people, 0, 1)
+    bad = api.as_("rep").get("/api/v1/customers?fields=name,password_hash")
+    assert bad.status_code == 422
+    assert "password_hash" in bad.get_json()["errors"]["json"]["fields"][0]
+    assert "industry" in bad.get_json()["errors"]["json"]["fields"][0]
+    bad = api.as_("rep").get("/api/v1/customers?expand=contacts")
+    assert bad.status_code == 422 and "analytics" in bad.get_json()["errors"]["json"]["expand"][0]
+    bad = api.as_("rep").get("/api/v1/contacts?expand=analytics")
+    assert bad.status_code == 422 and "nothing" in bad.get_json()["errors"]["json"]["expand"][0]
+
+
+def test_the_arguments_are_documented_on_every_list(api):
+    spec = api.get("/api/v1/openapi.json").get_json()
+    params = {p["name"]: p for p in spec["paths"]["/api/v1/customers"]["get"]["parameters"]}
+    assert "analytics" in params["expand"]["schema"].get("description", params["expand"].get("description", ""))
+    assert "fields" in params
+    contact_params = {p["name"] for p in spec["paths"]["/api/v1/contacts"]["get"]["parameters"]}
+    assert {"fields", "expand"} <= contact_params
+
+
+def test_a_light_customer_list_costs_four_statements_whatever_its_length(api, runtime, people, count_queries):
+    # the token with its user, the total, the page and the page's tags; the analytics block (two more) only
+    # when expanded (tests/core/analytics/test_service.py pins that one)
+    grow = lambda have, want: make_customers(runtime, people, have, want)  # noqa: E731
+    light = pin_statements(count_queries, grow=grow, expected=4,
+                           fetch=lambda n: rest_list(api.as_("rep").get(f"/api/v1/customers?page_size={n}")))
+    assert all("analytics" not in c for c in light)
+
+
+def test_a_light_page_of_100_customers_is_a_fraction_of_the_expanded_one(api, runtime, people):
+    make_customers(runtime, people, 0, 100)
+    light = api.as_("rep").get("/api/v1/customers?page_size=100")
+    full = api.as_("rep").get("/api/v1/customers?page_size=100&expand=analytics")
+    assert len(rest_list(light)) == len(rest_list(full)) == 100
+    assert len(light.data) * 3 < len(full.data), (len(light.data), len(full.data))
+    assert json.loads(light.headers["X-Pagination"])["total"] == 100
