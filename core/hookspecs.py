@@ -286,3 +286,25 @@ def trellis_personal_data():
     outbox events and notifications of those rows, keeping amounts, counts and ids. Declare every column a
     person could be recognised by (names, emails, phones, free-text notes, photos); see docs/privacy.md.
     """
+
+
+@hookspec
+def trellis_merge_customers(survivor, merged, actor, session):
+    """Move the plugin's records of the customer ``merged`` to the customer ``survivor``; return nothing,
+    or a short ``{"what": count}`` of what was moved (it goes into the merge's audit entry and event).
+
+    Called by ``core.services.duplicates.merge_customers`` once per merge, core first, after the core has
+    moved the contacts, interactions and tags and before ``merged`` is marked merged (it is still live
+    here). ``survivor`` and ``merged`` are ``core.models.Customer`` rows the acting user ``actor`` may edit,
+    already checked (scope, versions, neither merged before); ``session`` is the open SQLAlchemy session.
+    Runs inside the merge's transaction: write through ``session`` (or the plugin's services), audit each
+    record you move (``record_change``), and never commit or roll back — if anything fails the whole merge,
+    the core's moves and every other plugin's included, is rolled back.
+
+    Every row of the plugin pointing at ``merged.id`` should end up pointing at ``survivor.id``, or be
+    retired with a reason: after the merge, ``merged`` is hidden from every list and reads as merged-into.
+    Where both customers hold something only one may have (a unique row per customer, such as a member
+    card), apply the plugin's documented rule, or raise ``core.errors.Conflict`` naming the clash so the
+    user can resolve it first; a typed error (``trellis.plugin``'s errors) reaches the client as it is,
+    any other exception is a 500 naming the plugin. Say in the plugin's README what its merge does.
+    """

@@ -135,6 +135,12 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("regular", "Regular customer", "普通客户"),
         Choice("small", "Small customer", "小客户"),
     ],
+    # why two customers are duplicate candidates (core.services.duplicates)
+    "duplicate_reason": [
+        Choice("email", "Same e-mail address", "邮箱相同"),
+        Choice("phone", "Same phone number", "电话相同"),
+        Choice("name", "Same name", "名称相同"),
+    ],
     "win_back_status": [
         Choice("lost", "Lost", "已流失"),
         Choice("at_risk", "At risk", "有流失风险"),

@@ -4,6 +4,7 @@ visitors, retail members at the till), so ``+86 138-0013-8000``, ``0086 13800138
 from __future__ import annotations
 
 import re
+import unicodedata
 
 #: a phone number written without a country code is taken to be this country's (China)
 DEFAULT_COUNTRY_CODE = "86"
@@ -12,10 +13,10 @@ DEFAULT_COUNTRY_CODE = "86"
 def phone_key(raw: str | None, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
     """A phone number as records are found by: ``+<country code><number>``, digits only, however it was
     written (``+86 138-0013-8000``, ``0086 13800138000``, ``13800138000`` are one number; spaces, dashes,
-    dots and brackets are ignored; a national trunk ``0`` is dropped: ``021 5555 0000`` is
-    ``+862155550000``). A number without a country code is taken to be ``country_code``'s. "" for none,
+    dots and brackets are ignored, full-width digits read as digits; a national trunk ``0`` is dropped:
+    ``021 5555 0000`` is ``+862155550000``). A number without a country code is taken to be ``country_code``'s. "" for none,
     or for fewer than five digits."""
-    text = (raw or "").strip()
+    text = unicodedata.normalize("NFKC", raw or "").strip()  # full-width digits and ＋ as their ASCII forms
     digits = re.sub(r"\D", "", text)
     if len(digits) < 5:
         return ""

@@ -133,6 +133,24 @@ class CustomerFilter(StrictSchema):
     deleted = fields.Boolean(load_default=False, metadata={"description": "List deleted records instead."})
 
 
+class DuplicateFilter(StrictSchema):
+    """Which duplicate candidates to list (``GET /customers/duplicates``, GraphQL ``duplicateCustomers``)."""
+
+    reason = fields.String(validate=validate.OneOf(["email", "phone", "name"]), metadata={
+        "description": "Only pairs sharing this: a contact's e-mail, a contact's phone or mobile number, or the name."})
+    customer_id = fields.UUID(metadata={"description": "Only pairs this customer is part of."})
+
+
+class CustomerMerge(StrictSchema):
+    """A merge of the customer ``merged_id`` into the customer of the path (the survivor)."""
+
+    merged_id = fields.UUID(required=True, metadata={
+        "description": "The duplicate to merge into this customer: it is hidden afterwards, reading as merged into it."})
+    version = fields.Integer(metadata={"description": "The survivor's version as last read: a newer one is a 409."})
+    merged_version = fields.Integer(metadata={
+        "description": "The duplicate's version as last read: a newer one is a 409."})
+
+
 class StageChange(StrictSchema):
     to = fields.String(required=True, validate=one_of(LifecycleStage))
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
@@ -418,6 +436,11 @@ class CustomerOut(RecordOut):
     notes = fields.String()
     tags = fields.List(fields.String())
     owner_id = fields.UUID(allow_none=True)
+    merged_into_id = fields.UUID(allow_none=True, metadata={
+        "description": "Set when this customer was merged into another (a duplicate): follow it to the "
+                       "customer that holds its contacts, timeline and records now. A merged customer is "
+                       "left out of every list."})
+    merged_at = fields.DateTime(allow_none=True, metadata={"description": "When it was merged; null when not."})
     analytics = CustomerAnalyticsField(CustomerAnalyticsOut, dump_only=True, metadata={
         "description": "RFM, value tier, segment, CLV, churn risk and satisfaction as of the last analytics "
                        "refresh; a null number comes with its reason."})

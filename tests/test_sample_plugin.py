@@ -6,7 +6,7 @@ import random
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import inspect as sa_inspect, select
 
 from api.app import create_app
 from core.demo import Progress
@@ -175,6 +175,22 @@ def test_hook_trellis_personal_data(sample):
     assert report["erased"]["sample"] == {"sample_note": 1}
     notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{customer['id']}").get_json()
     assert [n["text"] for n in notes] == ["[erased]"]
+
+
+def test_hook_trellis_merge_customers(sample):
+    api, runtime, _ = sample
+    survivor = api.as_("admin").post("/api/v1/customers", json={"name": "Noted Co"}).get_json()
+    merged = api.as_("admin").post("/api/v1/customers", json={"name": "NOTED  CO"}).get_json()
+    api.as_("admin").post("/api/v1/sample/notes", json={"customer_id": merged["id"], "text": "moves"})
+    response = api.as_("admin").post(f"/api/v1/customers/{survivor['id']}/merge", json={"merged_id": merged["id"]})
+    assert response.status_code == 200, response.get_json()
+    notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{survivor['id']}").get_json()
+    assert [n["text"] for n in notes] == ["moves"]
+    with runtime.database.unit_of_work() as s:
+        from core.models import OutboxEvent
+
+        event = s.scalars(select(OutboxEvent).where(OutboxEvent.name == "customer.merged")).one()
+        assert event.payload["moved"]["sample"] == {"notes": 1}
 
 
 def test_hook_trellis_import_types(sample_app, sample, tmp_path):

@@ -45,6 +45,10 @@ from core.services.customers import create as create_customer
 from core.services.customers import get as get_customer
 from core.services.interactions import record_on_behalf
 
+# --- duplicate customers: match keys and the merge hook's helper (trellis_merge_customers) ----------------
+from core.normalize import email_key, name_key, phone_key
+from core.services.duplicates import move_customer_rows
+
 # --- vocabularies, workflows, metrics, settings, jobs, personal data --------------------------------------
 from core.config import PluginSetting
 from core.jobs import Job
@@ -106,6 +110,7 @@ SECTIONS: dict[str, list[str]] = {
     "Permissions and audit": ["require_actor", "require_role", "customer_visibility", "visibility",
                               "record_change", "created_fields"],
     "The core's records": ["Customer", "User", "Role", "get_customer", "create_customer", "record_on_behalf"],
+    "Duplicate customers": ["move_customer_rows", "email_key", "phone_key", "name_key"],
     "Vocabularies and workflows": ["Choice", "Workflow", "State", "Transition", "ANY", "MANUAL", "AUTOMATIC",
                                    "IMPORT", "transition", "workflow_history"],
     "Metrics": ["Metric", "MetricQuery", "MetricRow", "grain_of", "period_start", "buckets", "bucket_key"],

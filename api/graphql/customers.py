@@ -48,6 +48,14 @@ def types(registry) -> None:
         updated_at: dt.datetime
         version: int = strawberry.field(description="Raised on every change; send it back in updateCustomer.")
         deleted_at: Optional[dt.datetime]
+        merged_into_id: Optional[strawberry.ID] = strawberry.field(description="Set when this customer was merged into another (a duplicate): the id of the customer holding its contacts, timeline and records now; `mergedInto` reads it. A merged customer is left out of every list; null when not merged.")
+        merged_at: Optional[dt.datetime] = strawberry.field(description="When it was merged into another (UTC, ISO 8601); null when not merged.")
+
+        @strawberry.field(description="The customer this one was merged into (follow it: that one holds its records now); null when not merged or when you may not see it.")
+        def merged_into(self, info: strawberry.Info) -> Optional[registry.ref("Customer")]:
+            user = info.context.user
+            return info.context.loaders.load("core.customers_read", lambda ids: customers.read_many(user, ids),
+                                             self.merged_into_id)
 
         @strawberry.field(description="The user responsible for the customer.")
         def owner(self, info: strawberry.Info) -> Optional[registry.ref("User")]:
@@ -130,7 +138,7 @@ def types(registry) -> None:
 def _crud(registry) -> CrudFields:
     return crud_fields(
         registry, "Customer",
-        service=CrudService(customers.list_customers, customers.get, customers.create, customers.update,
+        service=CrudService(customers.list_customers, customers.read, customers.create, customers.update,
                             customers.delete, customers.restore),
         create_input="CustomerCreateInput", update_input="CustomerUpdateInput", filter_input="CustomerFilter",
         sortable=list(customers.SORTABLE), default_sort="name",

@@ -11,6 +11,7 @@ from core.schemas import (
     ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
     CustomerUpdate, InteractionCreate, InteractionFilter, InteractionOut, InteractionUpdate, MAX_PAGE_SIZE,
 )
+from api.rest.duplicates import add_routes as duplicate_routes
 from core.services import audit, contacts, customers, interactions
 from core.services.permissions import require_actor
 
@@ -73,7 +74,7 @@ def core_blueprints() -> list[Blueprint]:
     """Fresh blueprints for one app (blueprints carry per-app OpenAPI state)."""
     customers_blp = crud_blueprint(
         "customers", "/customers", description="Customers (客户): companies and people.",
-        service=CrudService(customers.list_customers, customers.get, customers.create, customers.update,
+        service=CrudService(customers.list_customers, customers.read, customers.create, customers.update,
                             customers.delete, customers.restore),
         out_schema=CustomerOut, create_schema=CustomerCreate, update_schema=CustomerUpdate,
         filter_schema=CustomerFilter, sortable=sorted(customers.SORTABLE),
@@ -93,6 +94,8 @@ def core_blueprints() -> list[Blueprint]:
         filter_schema=InteractionFilter, sortable=sorted(interactions.SORTABLE),
     )
 
+
+    duplicate_routes(customers_blp)
 
     @customers_blp.route("/<uuid:record_id>/timeline")
     @customers_blp.arguments(CursorArgs, location="query", as_kwargs=False)

@@ -183,6 +183,9 @@ def check_contract(app, plugin: str, *, audit_watch=None) -> list[str]:
       types) has no record scope (``trellis_record_scopes``, any component's; ``lambda actor: true()``
       shares it with everyone, explicitly) and is not read through its ``Node`` type's own scoped read
       (``NodeSource(get=…)`` / ``visible=…``, the ``crud_fields`` get);
+    - **customer records follow a merge**: it owns a model with a foreign key to ``customer`` but does not
+      implement ``trellis_merge_customers``, so a merge of duplicate customers would leave its rows on the
+      hidden duplicate (:func:`unmerged_records`);
     - **every change audited**: ``audit_watch`` (an :class:`api.testing.audit.AuditWatch`; the ``contract``
       fixture passes the run's) saw one of its records created, changed or deleted in a committed unit of
       work with no audit entry for it. It covers the tests that ran before (the kit runs the tests using
@@ -202,6 +205,7 @@ def check_contract(app, plugin: str, *, audit_watch=None) -> list[str]:
         if _table_of(diff) in tables:
             problems.append(f"migrations: {diff!r} (write one with: trellis db revision -c {plugin} -m ...)")
     problems += unscoped_records(runtime, schema.trellis_registry, plugin)
+    problems += unmerged_records(runtime, plugin)
     if audit_watch is not None:
         problems += sorted({str(u) for u in audit_watch.found(plugin)})
     return problems
@@ -234,6 +238,25 @@ def unscoped_records(runtime, registry, plugin: str) -> list[str]:
                    f"{why}. Return {{{model.__name__}: scope}} from trellis_record_scopes (scope(actor) -> a "
                    "condition; `lambda actor: true()` to share it with everyone)")
     return out
+
+
+def unmerged_records(runtime, plugin: str) -> list[str]:
+    """The "customer records follow a merge" part of :func:`check_contract`: one line naming the plugin's
+    models with a foreign key to ``customer`` when it does not implement ``trellis_merge_customers``."""
+    from core.plugins import CORE_NAME
+
+    if plugin == CORE_NAME or plugin in runtime.plugins.implementers("trellis_merge_customers"):
+        return []
+    models = [m for owner, declared in runtime.plugins.call_each("trellis_models") if owner == plugin
+              for m in declared]
+    about = [m for m in models if any(fk.column.table.name == "customer"
+                                      for column in m.__table__.columns for fk in column.foreign_keys)]
+    if not about:
+        return []
+    names = ", ".join(f"{m.__name__} ('{m.__table__.name}')" for m in about)
+    return [f"customer records follow a merge: {names} point at customers, but the plugin does not implement "
+            "trellis_merge_customers: a merge of duplicate customers would leave these rows on the hidden "
+            "duplicate. Move them to the survivor (trellis.plugin.move_customer_rows) or refuse with Conflict"]
 
 
 def _table_of(diff) -> str | None:

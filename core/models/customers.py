@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, Record
+from core.db import Base, Record, UTCDateTime
 from core.models.enums import CustomerKind, LifecycleStage
 from core.models.users import User
+from core.normalize import email_key, name_key, phone_key
 
 if TYPE_CHECKING:
     from core.models.analytics import CustomerAnalytics
@@ -45,8 +46,18 @@ class Customer(Base, Record):
                                                        nullable=True, index=True)
     #: the customer's id in the system it was imported from (``trellis import``): unique among live customers
     external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: ``name`` as duplicates are found by (``core.normalize.name_key``); kept up on every write
+    name_key: Mapped[str] = mapped_column(String(200), default="", index=True)
+    #: the customer this one was merged into (``core.services.duplicates.merge_customers``): a merged
+    #: customer is also deleted (``deleted_at`` = ``merged_at``), so every list leaves it out, but reading
+    #: it by id still answers, with this id to follow
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer.id", ondelete="SET NULL"),
+                                                             nullable=True, index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     owner: Mapped[User | None] = relationship(User, foreign_keys=[owner_id])
+    merged_into: Mapped["Customer | None"] = relationship("Customer", remote_side="Customer.id",
+                                                          foreign_keys=[merged_into_id], viewonly=True)
     tag_rows: Mapped[list["CustomerTag"]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", lazy="selectin", order_by="CustomerTag.tag"
     )
@@ -88,7 +99,42 @@ class Contact(Base, Record):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     #: the contact's id in the system it was imported from: unique among live contacts
     external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: ``email``, ``phone`` and ``mobile`` as duplicates are found by (``core.normalize``); kept up on every write
+    email_key: Mapped[str] = mapped_column(String(254), default="", index=True)
+    phone_key: Mapped[str] = mapped_column(String(40), default="", index=True)
+    mobile_key: Mapped[str] = mapped_column(String(40), default="", index=True)
 
     customer: Mapped[Customer] = relationship(Customer)
 
     __table_args__ = (live_unique("contact"),)
+
+
+# --- match keys: derived from the columns they normalise on every write -------------------------------
+
+def match_keys(model: type, values: dict[str, Any]) -> dict[str, str]:
+    """The match-key columns of a Customer or Contact row given its column ``values`` (those present);
+    ``{}`` for other models. Used by the ORM listeners below and by ``BulkRecorder.add``, which bypasses them."""
+    if model is Customer:
+        return {"name_key": name_key(values["name"])} if "name" in values else {}
+    if model is Contact:
+        pairs = (("email", "email_key", email_key), ("phone", "phone_key", phone_key),
+                 ("mobile", "mobile_key", phone_key))
+        return {key: fn(values[col]) for col, key, fn in pairs if col in values}
+    return {}
+
+
+_SOURCES = {Customer: ("name",), Contact: ("email", "phone", "mobile")}
+#: the models with match keys
+KEYED_MODELS = frozenset(_SOURCES)
+
+
+def _keep_keys(_mapper: Any, _connection: Any, target: Any) -> None:
+    model = type(target)
+    for key, value in match_keys(model, {c: getattr(target, c) for c in _SOURCES[model]}).items():
+        if getattr(target, key) != value:
+            setattr(target, key, value)
+
+
+for _model in (Customer, Contact):
+    event.listen(_model, "before_insert", _keep_keys)
+    event.listen(_model, "before_update", _keep_keys)

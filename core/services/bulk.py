@@ -56,6 +56,7 @@ from sqlalchemy.sql.elements import Null
 from core import db, runtime
 from core.db import UTCDateTime, utcnow
 from core.models import WorkflowTransitionEntry
+from core.models.customers import KEYED_MODELS, match_keys
 from core.models.audit import AuditEntry, OutboxEvent
 from core.request_context import current_request_id
 from core.services import webhooks
@@ -114,6 +115,8 @@ class BulkRecorder:
         is written as NULL in those rows)."""
         if "id" not in values:
             values["id"] = uuid.uuid4()
+        if model in KEYED_MODELS:  # the ORM listeners that keep the match keys do not see these rows
+            values.update(match_keys(model, values))
         self._rows[model].append(values)
         return BulkRow(model, values)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from core import db
 from core.errors import NotFound
@@ -31,14 +31,47 @@ SORTABLE = {
 
 
 def visible(actor: Any, *, deleted: bool = False) -> Select:
-    """SELECT of the customers ``actor`` may see (live ones, or the deleted ones)."""
-    return select(Customer).where(customer_visibility(actor), common.not_deleted(Customer, deleted))
+    """SELECT of the customers ``actor`` may see (live ones, or the deleted ones). A customer merged into
+    another (``core.services.duplicates``) is in neither: it is read by id only (``duplicates.read``)."""
+    stmt = select(Customer).where(customer_visibility(actor), common.not_deleted(Customer, deleted))
+    return stmt.where(Customer.merged_into_id.is_(None)) if deleted else stmt
 
 
 def get(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
     """One customer the actor may see; NotFound otherwise (also when outside their scope)."""
     cid = common.parse_uuid(customer_id)
     customer = db.session().scalars(visible(actor, deleted=deleted).where(Customer.id == cid)).first()
+    if customer is None:
+        raise NotFound("No customer with this id.")
+    return customer
+
+
+def live_or_merged(actor: Any, customer_id: uuid.UUID) -> Customer | None:
+    """The customer ``actor`` may see with this id, live or merged into another; None otherwise."""
+    return db.session().scalars(select(Customer).where(
+        customer_visibility(actor), Customer.id == customer_id,
+        or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))).first()
+
+
+def read_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
+    """:func:`read` for many ids in one statement (``Customer.mergedInto`` of a list): ``{id: customer}``,
+    those not found left out."""
+    if not ids:
+        return {}
+    rows = db.session().scalars(select(Customer).where(
+        customer_visibility(actor), Customer.id.in_(ids),
+        or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))).all()
+    return {c.id: c for c in rows}
+
+
+def read(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
+    """One customer by id as ``GET /customers/{id}`` and GraphQL ``customer`` read it: a live one, or one
+    merged into another (a duplicate, ``core.services.duplicates``), whose ``merged_into_id`` says where
+    its records went; with ``deleted``, one in the bin. NotFound otherwise (deleted, outside the scope).
+    Changes go through :func:`get`, which finds live customers only."""
+    if deleted:
+        return get(actor, customer_id, deleted=True)
+    customer = live_or_merged(actor, common.parse_uuid(customer_id))
     if customer is None:
         raise NotFound("No customer with this id.")
     return customer

@@ -147,3 +147,10 @@ def trellis_personal_data():
     from plugins.exhibitions.privacy import personal_data
 
     return personal_data()
+
+
+@hookimpl
+def trellis_merge_customers(survivor, merged, actor):
+    from plugins.exhibitions.merge import merge
+
+    return merge(actor, survivor, merged)

@@ -31,6 +31,7 @@ from core.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFa
 from core.phones import phone_key
 from core.records import FieldSpec, FilterSpec, RecordSpec
 from core.models import Customer, Interaction, User
+from core.normalize import email_key  # with core.phones.phone_key: how returning visitors are found (shared)
 from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.bulk import BulkRow
 from core.services.notifications import notify
@@ -163,11 +164,6 @@ def _timeline(actor: Any, customer_id: uuid.UUID, kind: str, subject: str, *, oc
 
 
 # --- returning visitors ------------------------------------------------------------------------------
-
-def email_key(raw: str | None) -> str:
-    """An e-mail address as a returning visitor is found by: trimmed, lower-case ("" for none)."""
-    return (raw or "").strip().lower()[:254]
-
 
 class _Returning:
     """Finds returning visitors by normalised e-mail or phone among the live registrations of every edition

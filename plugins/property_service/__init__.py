@@ -151,3 +151,10 @@ def trellis_personal_data():
     from plugins.property_service.privacy import personal_data
 
     return personal_data()
+
+
+@hookimpl
+def trellis_merge_customers(survivor, merged, actor):
+    from plugins.property_service.merge import merge
+
+    return merge(actor, survivor, merged)

@@ -181,3 +181,10 @@ def trellis_personal_data():
     from plugins.retail_membership.privacy import personal_data
 
     return personal_data()
+
+
+@hookimpl
+def trellis_merge_customers(survivor, merged, actor):
+    from plugins.retail_membership.merge import merge
+
+    return merge(actor, survivor, merged)

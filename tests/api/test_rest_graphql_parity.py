@@ -31,6 +31,8 @@ PARITY: dict[str, str] = {
     "POST /customers/{customer_id}/stage": "Mutation.changeStage",
     "POST /customers/{customer_id}/stage-requests": "Mutation.requestStageChange",
     "GET /customers/{record_id}/timeline": "Customer.interactions",
+    "GET /customers/duplicates": "Query.duplicateCustomers",
+    "POST /customers/{record_id}/merge": "Mutation.mergeCustomers",
     "GET /contacts": "Query.contacts",
     "POST /contacts": "Mutation.createContact",
     "GET /contacts/{record_id}": "Query.contact",

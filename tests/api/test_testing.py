@@ -121,6 +121,11 @@ def test_a_record_about_customers_or_fetched_by_id_without_a_scope_breaks_the_co
         "`lambda actor: true()` to share it with everyone)",
     ]   # CarelessLine: no customer key of its own, no type: read through its note
 
+    assert [p for p in problems if p.startswith("customer records follow a merge")] == [
+        "customer records follow a merge: CarelessNote ('careless_note') point at customers, but the plugin does "
+        "not implement trellis_merge_customers: a merge of duplicate customers would leave these rows on the "
+        "hidden duplicate. Move them to the survivor (trellis.plugin.move_customer_rows) or refuse with Conflict"]
+
     scoped = careless_plugin(trellis_record_scopes=lambda: {CarelessNote: lambda actor: CarelessNote.text != "",
                                                            CarelessTag: lambda actor: true()})
     app = create_app(app_config(database_url), extra_plugins=[scoped])

@@ -100,8 +100,10 @@ def test_core_branch_is_labelled_core():
 def test_migrations_import_no_application_code():
     for path in list(CORE_VERSIONS.glob("*.py")) + list(THROWAWAY_VERSIONS.glob("*.py")):
         imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", path.read_text(), flags=re.M)
-        # pathlib and procrastinate: the revision creating the job queue's schema reads it from the package
-        assert set(imports) <= {"typing", "sqlalchemy", "alembic", "pathlib", "procrastinate"}, path.name
+        # pathlib and procrastinate: the revision creating the job queue's schema reads it from the package;
+        # re and unicodedata: the match keys' revision carries its own copy of the normalisation
+        assert set(imports) <= {"typing", "sqlalchemy", "alembic", "pathlib", "procrastinate", "re",
+                                "unicodedata"}, path.name
 
 
 # --- plugin branches ----------------------------------------------------------------------------------
@@ -299,4 +301,43 @@ def test_analytics_runs_get_the_day_they_started_as_their_as_of_and_keep_every_r
         assert [rows[i].as_of for i in ids] == [date(2026, 3, 1), date(2026, 3, 2)]
         assert all(rows[i].calibration_start is None and rows[i].params == {"bgnbd": {"r": 0.24}}
                    and rows[i].customers == 3 and rows[i].started_at.tzinfo is not None for i in ids)
+        assert migrate.check(runtime) == []
+
+
+def test_the_match_keys_are_filled_for_the_customers_and_contacts_already_stored(tmp_path):
+    """3e9b7c1d2a60: ``customer.name_key`` and ``contact.email_key``/``phone_key``/``mobile_key`` are filled for
+    existing rows (duplicates are found among them at once); no customer is merged."""
+    from datetime import timezone
+
+    from sqlalchemy import Boolean, column, insert, select, table
+    from sqlalchemy import Uuid as UuidType
+
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    stamps = {"created_at": now, "updated_at": now, "version": 1, "deleted_at": None}
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        migrate.upgrade(runtime, "d7e3b1a90c42")  # the revision before
+        customer = table("customer", *(column(n) for n in ("kind", "name", "level", "stage", "notes", "version")),
+                         column("id", UuidType()), column("level_pinned", Boolean()), column("created_at", UTCDateTime()),
+                         column("updated_at", UTCDateTime()), column("deleted_at", UTCDateTime()))
+        contact = table("contact", *(column(n) for n in ("name", "title", "phone", "mobile", "email", "wechat",
+                                                          "notes", "version")),
+                        column("id", UuidType()), column("customer_id", UuidType()), column("is_primary", Boolean()),
+                        column("created_at", UTCDateTime()), column("updated_at", UTCDateTime()),
+                        column("deleted_at", UTCDateTime()))
+        cid, kid = uuid.uuid4(), uuid.uuid4()
+        with runtime.database.engine.begin() as conn:
+            conn.execute(insert(customer).values(id=cid, kind="company", name="ＡＣＭＥ  Trading", level="none",
+                                                 level_pinned=False, stage="potential", notes="", **stamps))
+            conn.execute(insert(contact).values(id=kid, customer_id=cid, name="Li", title="", phone="021 5555 0000",
+                                                mobile="+86 138-0013-8000", email=" Li@Acme.CN", wechat="", notes="",
+                                                is_primary=True, **stamps))
+        migrate.upgrade(runtime)
+        from core.models import Contact, Customer
+
+        with runtime.database.engine.connect() as conn:
+            row = conn.execute(select(Customer.__table__).where(Customer.__table__.c.id == cid)).one()
+            assert (row.name_key, row.merged_into_id, row.merged_at) == ("acme trading", None, None)
+            keys = conn.execute(select(Contact.__table__.c.email_key, Contact.__table__.c.phone_key,
+                                       Contact.__table__.c.mobile_key)).one()
+        assert tuple(keys) == ("li@acme.cn", "+862155550000", "+8613800138000")
         assert migrate.check(runtime) == []

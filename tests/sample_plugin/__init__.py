@@ -25,7 +25,7 @@ from trellis.plugin import (Base, Choice, CrudService, Customer, Metric, MetricQ
                             PageRequest, PersonalData, Record, apply_changes, check_version, create_customer,
                             crud_fields, customer_visibility, get_customer, hookimpl, not_deleted, paginate,
                             parse_sort, parse_uuid, restore, session, soft_delete, validate_update,
-                            ValidationFailed)
+                            ValidationFailed, move_customer_rows)
 from trellis.plugin import validate as validate_input   # beside marshmallow's ``validate``
 
 name = "sample"
@@ -303,6 +303,13 @@ def trellis_cli_commands():
 def trellis_demo_data(admin, rng):
     customer = create_customer(admin, {"name": f"Sample demo customer {rng.randint(1, 9)}"})
     create_note(admin, {"customer_id": str(customer.id), "text": "made by the sample plugin's demo hook"})
+
+
+@hookimpl
+def trellis_merge_customers(survivor, merged, actor):
+    """The duplicate's notes go to the customer that stays (one audited update each)."""
+    moved = move_customer_rows(actor, SampleNote, "customer_id", survivor, merged)
+    return {"notes": moved} if moved else None
 
 
 @hookimpl

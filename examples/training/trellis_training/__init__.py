@@ -10,8 +10,8 @@ import click
 from sqlalchemy import select, true
 
 from trellis.plugin import (AUTOMATIC, MANUAL, Choice, Customer, Job, Metric, PersonalData, PluginSetting, State,
-                            Transition, ValidationFailed, Workflow, create_demo_user, hookimpl, session,
-                            with_unit_of_work)
+                            Transition, ValidationFailed, Workflow, create_demo_user, hookimpl,
+                            move_customer_rows, session, with_unit_of_work)
 from trellis_training import graphql, rest, services
 from trellis_training.models import TrainingCourse, TrainingEnrolment
 
@@ -153,3 +153,9 @@ def trellis_demo_data(admin, rng, progress):
 def trellis_personal_data():
     return [PersonalData(TrainingEnrolment, lambda person: TrainingEnrolment.customer_id.in_(person.customer_ids),
                          fields=("note",), description="Enrolments in courses: the school's note is erased.")]
+
+
+@hookimpl
+def trellis_merge_customers(survivor, merged, actor):
+    moved = move_customer_rows(actor, TrainingEnrolment, "customer_id", survivor, merged)
+    return {"enrolments": moved} if moved else None
