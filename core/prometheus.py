@@ -34,6 +34,8 @@ _ENV = "PROMETHEUS_MULTIPROC_DIR"   # prometheus_client's own variable, set from
 _lock = threading.Lock()
 _metrics: "Metrics | None" = None
 _multiproc_dir: str = ""
+#: Whether this process recorded anything (a ``trellis db upgrade`` does not: its files go at its exit).
+_recorded = False
 
 
 class Metrics:
@@ -134,11 +136,17 @@ def metrics() -> Metrics:
 
 def _mark_dead() -> None:
     """At a process's exit: its live gauges (the pool) leave the sums (gunicorn's master does the same for a
-    killed worker, api/gunicorn_conf.py)."""
+    killed worker, api/gunicorn_conf.py); a process that recorded nothing (a ``trellis`` command other than
+    ``worker``) takes its files, all zeros, along, so commands run often do not fill the directory."""
+    import glob
+
     from prometheus_client import multiprocess
 
     try:
         multiprocess.mark_process_dead(os.getpid(), _multiproc_dir)
+        if not _recorded:
+            for path in glob.glob(os.path.join(_multiproc_dir, f"*_{os.getpid()}.db")):
+                os.remove(path)
     except OSError:
         pass
 
@@ -146,6 +154,8 @@ def _mark_dead() -> None:
 # --- recording ----------------------------------------------------------------------------------------------
 
 def request_finished(endpoint: str | None, method: str, status: int, seconds: float | None) -> None:
+    global _recorded
+    _recorded = True
     m = metrics()
     endpoint = endpoint or UNMATCHED
     method = method if method in METHODS else "other"
@@ -155,6 +165,8 @@ def request_finished(endpoint: str | None, method: str, status: int, seconds: fl
 
 
 def job_finished(name: str, ok: bool, seconds: float) -> None:
+    global _recorded
+    _recorded = True
     m = metrics()
     m.job_runs.labels(name).inc()
     if not ok:
@@ -165,6 +177,8 @@ def job_finished(name: str, ok: bool, seconds: float) -> None:
 def delivery_attempted(outcome: str, queued_at: datetime | None = None, now: datetime | None = None) -> None:
     """One attempt's ``outcome`` (:data:`DELIVERY_OUTCOMES`); a delivered one also observes its latency
     from ``queued_at``."""
+    global _recorded
+    _recorded = True
     m = metrics()
     m.webhook_deliveries.labels(outcome).inc()
     if outcome == "delivered" and queued_at is not None:
