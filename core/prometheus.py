@@ -66,6 +66,8 @@ class Metrics:
         self.collectors: list = [self.http_requests, self.http_duration, self.job_runs, self.job_failures,
                                  self.job_duration, self.webhook_deliveries, self.webhook_latency]
         self.pool: dict[str, Any] = {}
+        #: (endpoint, method, status) -> (the counter's child, the histogram's child)
+        self.request_children: dict[tuple, tuple] = {}
         if multiprocess:   # a scrape sees one worker's pool: each process keeps its share in its own file
             for name, help_text in POOL_GAUGES.items():
                 self.pool[name] = Gauge(name, help_text + " Summed over the live processes.",
@@ -157,11 +159,14 @@ def request_finished(endpoint: str | None, method: str, status: int, seconds: fl
     global _recorded
     _recorded = True
     m = metrics()
-    endpoint = endpoint or UNMATCHED
-    method = method if method in METHODS else "other"
-    m.http_requests.labels(endpoint, method, str(status)).inc()
+    key = (endpoint or UNMATCHED, method if method in METHODS else "other", status)
+    children = m.request_children.get(key)
+    if children is None:   # labels() validates and locks: done once per combination (a bounded number)
+        children = m.request_children[key] = (m.http_requests.labels(key[0], key[1], str(status)),
+                                              m.http_duration.labels(key[0], key[1]))
+    children[0].inc()
     if seconds is not None:
-        m.http_duration.labels(endpoint, method).observe(seconds)
+        children[1].observe(seconds)
 
 
 def job_finished(name: str, ok: bool, seconds: float) -> None:

@@ -4,6 +4,7 @@ processes added up in one scrape through ``TRELLIS_METRICS_MULTIPROC_DIR``. No t
 counts, and that the series exist."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -325,3 +326,70 @@ def test_gunicorns_start_removes_only_the_files_of_ended_processes(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert sorted(remove_ended(str(tmp_path))) == [f"counter_{dead}.db", f"gauge_livesum_{dead}.db"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{alive}.db", "notes.txt"]
+
+
+def _get(url: str, timeout: float = 10) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_several_gunicorn_workers_are_added_up_and_a_killed_workers_counts_stay(engine, database_url, tmp_path):
+    """gunicorn with 2 workers and Trellis' hooks: requests served by workers that are then killed (and
+    replaced) still count in the scrape a new worker answers; the killed workers' pool gauges are gone."""
+    import signal
+    import socket
+    import time
+
+    directory = tmp_path / "prometheus"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMETHEUS_", "prometheus_", "TRELLIS_"))}
+    env.update(PYTHONPATH=str(ROOT), TRELLIS_DATABASE_URL=database_url, TRELLIS_PLUGINS="none",
+               TRELLIS_SECRET_KEY="test", TRELLIS_METRICS_MULTIPROC_DIR=str(directory))
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([str(gunicorn), "-c", "python:api.gunicorn_conf", "-w", "2", "-b",
+                                   f"127.0.0.1:{port}", "api.wsgi:app"], env=env, cwd=tmp_path, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+
+    def workers() -> set[int]:   # the live workers: each keeps its pool gauges in a file of its own
+        return {int(p.stem.rpartition("_")[2]) for p in directory.glob("gauge_livesum_*.db")}
+
+    def wait_for(condition, what: str):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if condition():
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn: {what} did not happen; its log ends: {log.read_text()[-3000:]}")
+
+    try:
+        wait_for(lambda: _get(base + "/healthz")[0] == 200 and len(workers()) == 2, "two workers answering")
+        for _ in range(10):
+            assert _get(base + "/healthz")[0] == 200
+        first = workers()
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: len(workers() - first) == 2 and not workers() & first, "two new workers")
+        wait_for(lambda: _get(base + "/metrics")[0] == 200, "a scrape")
+        status, text = _get(base + "/metrics")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    samples = parse(text)
+    healthz = value(samples, "trellis_http_requests_total", endpoint="healthz", method="GET", status="200")
+    assert healthz >= 11   # the 10 above (and the polls), all served by the killed workers
+    assert value(samples, "trellis_db_pool_size") == 2 * 5   # the live workers' pools (SQLAlchemy's 5 each)
+    # the killed workers' counters stay, their live gauges went with them (child_exit)
+    pids = {int(p.stem.rpartition("_")[2]) for p in directory.glob("counter_*.db")}
+    assert first <= pids
+    assert not {int(p.stem.rpartition("_")[2]) for p in directory.glob("gauge_livesum_*.db")} & first
