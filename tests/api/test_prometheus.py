@@ -353,10 +353,9 @@ def test_several_gunicorn_workers_are_added_up_and_a_killed_workers_counts_stay(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMETHEUS_", "prometheus_", "TRELLIS_"))}
     env.update(PYTHONPATH=str(ROOT), TRELLIS_DATABASE_URL=database_url, TRELLIS_PLUGINS="none",
                TRELLIS_SECRET_KEY="test", TRELLIS_METRICS_MULTIPROC_DIR=str(directory))
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
-        server = subprocess.Popen([str(gunicorn), "-c", "python:api.gunicorn_conf", "-w", "2", "-b",
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-w", "2", "-b",
                                    f"127.0.0.1:{port}", "api.wsgi:app"], env=env, cwd=tmp_path, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
 
