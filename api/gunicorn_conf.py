@@ -6,7 +6,9 @@ writes its counters into a file of its own in that directory and a scrape (answe
 adds them all up:
 
 - ``on_starting`` (the master, before the first worker): removes the files of processes that no longer
-  run, left by the previous start (a ``trellis worker`` on the same host, still running, keeps its own).
+  run, left by the previous start (a ``trellis worker`` on the same host, still running, keeps its own),
+  and the master's own pool gauges (with ``--preload`` it built the app, but it serves no request).
+- ``post_fork`` (a new worker): writes its pool gauges (with ``--preload`` its values start from nothing).
 - ``child_exit`` (a worker ended, recycled or killed): its live gauges (the database pool) leave the sums;
   its counters stay, so totals never go down while gunicorn runs.
 
@@ -58,6 +60,9 @@ def on_starting(server) -> None:
         removed = remove_ended(directory)
         if removed:
             server.log.info("metrics: removed %d file(s) of ended processes from %s", len(removed), directory)
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(_os.getpid(), directory)
 
 
 def child_exit(server, worker) -> None:
@@ -66,3 +71,10 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid, directory)
+
+
+def post_fork(server, worker) -> None:
+    if _directory():
+        from core import prometheus
+
+        prometheus.refresh_pool_gauges()

@@ -34,6 +34,8 @@ _ENV = "PROMETHEUS_MULTIPROC_DIR"   # prometheus_client's own variable, set from
 _lock = threading.Lock()
 _metrics: "Metrics | None" = None
 _multiproc_dir: str = ""
+#: The pool gauges' writers of the engines :func:`watch_pool` watches (multiprocess mode)
+_watched: list = []
 #: Whether this process recorded anything (a ``trellis db upgrade`` does not: its files go at its exit).
 _recorded = False
 
@@ -212,26 +214,33 @@ def watch_pool(engine: Any) -> None:
     from sqlalchemy import event
 
     gauges = metrics().pool
-    pool = engine.pool
-    if getattr(pool, "_trellis_watched", False):
+    if getattr(engine, "_trellis_pool_watched", False):
         return
-    pool._trellis_watched = True
+    engine._trellis_pool_watched = True
 
-    def update(*_args) -> None:
-        for name, value in pool_numbers(pool).items():
+    def update(*_args) -> None:   # engine.pool: dispose() replaces the pool (and keeps these listeners)
+        for name, value in pool_numbers(engine.pool).items():
             gauges[name].set(value)
 
     def checked_in(*_args) -> None:
         # the event fires before the connection is back in the pool: it no longer counts as checked out
-        numbers = pool_numbers(pool)
+        numbers = pool_numbers(engine.pool)
         if "trellis_db_pool_checked_out" in numbers:
             numbers["trellis_db_pool_checked_out"] = max(0.0, numbers["trellis_db_pool_checked_out"] - 1)
         for name, value in numbers.items():
             gauges[name].set(value)
 
-    event.listen(pool, "checkout", update)
-    event.listen(pool, "checkin", checked_in)
-    update()
+    event.listen(engine.pool, "checkout", update)
+    event.listen(engine.pool, "checkin", checked_in)
+    _watched.append(update)
+    update()   # the size shows before the first checkout
+
+
+def refresh_pool_gauges() -> None:
+    """Write the watched pools' gauges again: in a gunicorn worker forked from a master that built the app
+    (``--preload``), whose values start from nothing (api/gunicorn_conf.py, ``post_fork``)."""
+    for update in list(_watched):
+        update()
 
 
 # --- scraping ---------------------------------------------------------------------------------------------

@@ -339,9 +339,12 @@ def _get(url: str, timeout: float = 10) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_several_gunicorn_workers_are_added_up_and_a_killed_workers_counts_stay(engine, database_url, tmp_path):
+@pytest.mark.parametrize("preload", [False, True], ids=["app-per-worker", "preload"])
+def test_several_gunicorn_workers_are_added_up_and_a_killed_workers_counts_stay(engine, database_url, tmp_path,
+                                                                               preload):
     """gunicorn with 2 workers and Trellis' hooks: requests served by workers that are then killed (and
-    replaced) still count in the scrape a new worker answers; the killed workers' pool gauges are gone."""
+    replaced) still count in the scrape a new worker answers; the killed workers' pool gauges are gone. With
+    ``--preload`` the master built the app too: its pool is not counted (it serves nothing)."""
     import signal
     import socket
     import time
@@ -356,7 +359,7 @@ def test_several_gunicorn_workers_are_added_up_and_a_killed_workers_counts_stay(
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-w", "2", "-b",
-                                   f"127.0.0.1:{port}", "api.wsgi:app"], env=env, cwd=tmp_path, stdout=out, stderr=out)
+                                   f"127.0.0.1:{port}", *(["--preload"] if preload else []), "api.wsgi:app"], env=env, cwd=tmp_path, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
 
     def workers() -> set[int]:   # the live workers: each keeps its pool gauges in a file of its own
