@@ -74,9 +74,8 @@ class Metrics:
             for name, help_text in POOL_GAUGES.items():
                 self.pool[name] = Gauge(name, help_text + " Summed over the live processes.",
                                         multiprocess_mode="livesum", registry=None)
-        for counter in (self.webhook_deliveries,):
-            for outcome in DELIVERY_OUTCOMES:
-                counter.labels(outcome)   # every outcome shows, at 0, before the first delivery
+        for outcome in DELIVERY_OUTCOMES:
+            self.webhook_deliveries.labels(outcome)   # every outcome shows, at 0, before the first delivery
 
 
 #: The database pool gauges (SQLAlchemy's QueuePool; a pool without these numbers shows none).
@@ -91,19 +90,17 @@ def configure(directory: str) -> None:
     """Choose the process's mode once: ``directory`` (``TRELLIS_METRICS_MULTIPROC_DIR``) for multiprocess
     mode, empty for this process alone. Called by every ``create_app`` with its setting: a second app with
     another directory, or a directory after values were recorded alone, is a :class:`ConfigError` (the
-    values would be split between two places)."""
+    values would be split between two places); a second app without one records where the first does."""
     global _metrics, _multiproc_dir
     from core.errors import ConfigError
 
     directory = str(directory or "")
     with _lock:
-        if directory == _multiproc_dir and (_metrics is not None or not directory):
-            return
+        if not directory or directory == _multiproc_dir:
+            return   # alone (made on first use), or already set up
         if _multiproc_dir:
             raise ConfigError(f"TRELLIS_METRICS_MULTIPROC_DIR: this process already writes its metrics to "
                               f"{_multiproc_dir!r}; one process has one directory.")
-        if not directory:
-            return   # alone: made on first use
         if _metrics is not None:
             raise ConfigError("TRELLIS_METRICS_MULTIPROC_DIR: this process recorded metrics before the directory "
                               "was set; set it in the environment before the process starts.")
