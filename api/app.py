@@ -43,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     from api import input as request_input
 
     logs.init_app(app, settings.log_format)  # first: its after_request runs last, on the final response
+    from api import prometheus
+
+    prometheus.init_app(app, runtime)  # next: it counts the final status and times every other hook
     if settings.sentry_dsn:
         from api.error_reports import init_sentry
 

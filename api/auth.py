@@ -27,8 +27,10 @@ from core.errors import Unauthenticated
 from core.schemas import Login, UserOut
 from core.services import common, users
 
-#: ``static`` and ``swagger_ui.static``: the published GraphiQL and Swagger UI files the two pages load
-PUBLIC_ENDPOINTS = {"landing", "auth.login", "auth.login_form", "healthz", "readyz", "static", "swagger_ui.static"}
+#: ``static`` and ``swagger_ui.static``: the published GraphiQL and Swagger UI files the two pages load;
+#: ``metrics``: no user's credentials, its own token or address check (api/prometheus.py)
+PUBLIC_ENDPOINTS = {"landing", "auth.login", "auth.login_form", "healthz", "readyz", "metrics", "static",
+                    "swagger_ui.static"}
 BROWSER_PAGES = ("/api/v1/docs", "/graphql")
 DEFAULT_NEXT = "/api/v1/docs"
 #: Session keys: the generation the session was signed in under, and the login form's CSRF token.

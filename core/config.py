@@ -116,6 +116,19 @@ class Settings:
     #: Seconds an open breaker waits before its trial; doubled after each failed trial, at most an hour
     #: (or this, when longer).
     webhook_breaker_cooldown_seconds: int = 60
+    # --- operations metrics (docs/deployment.md, "Metrics (Prometheus)") ---
+    #: Serve ``GET /metrics`` (Prometheus text format) and count requests for it; 0: no such endpoint (404).
+    metrics_enabled: bool = True
+    #: The bearer token a scraper sends (``Authorization: Bearer …``). Set: /metrics answers it from any
+    #: address and 401s everything else. Not set: /metrics answers only ``metrics_allow`` addresses.
+    metrics_token: str = ""
+    #: Without a token: the client addresses (CIDR, comma-separated) /metrics answers; others get 403.
+    #: A request that came through a proxy Trellis does not trust (``X-Forwarded-For`` and no
+    #: ``TRELLIS_PROXY_HOPS``) is refused too, as its client is unknown.
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    #: With several gunicorn workers: a directory (wiped at gunicorn's start, api/gunicorn_conf.py) where
+    #: every process writes its counters, so one scrape adds up all of them. Empty: this process's own.
+    metrics_multiproc_dir: str = ""
     # --- background work (docs/deployment.md, "Background work") ---
     #: When every scheduled job runs: a cron expression, 5 fields, or 6 with seconds last
     #: (``* * * * * */10``: every 10 s). On PostgreSQL each job runs once per period for the whole
@@ -215,6 +228,24 @@ class Settings:
             out.append(origin.lower())
         return out
 
+    @property
+    def metrics_networks(self) -> list:
+        """``metrics_allow`` parsed (``ipaddress`` networks); an entry that is not one is a start-up error."""
+        import ipaddress
+
+        out = []
+        for part in self.metrics_allow.split(","):
+            if not part.strip():
+                continue
+            try:
+                out.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                from core.errors import ConfigError
+
+                raise ConfigError(f"TRELLIS_METRICS_ALLOW: {part.strip()!r} is not an address or network; write "
+                                  "CIDRs, comma-separated, e.g. 127.0.0.1/32,::1/128,10.0.0.0/8.") from None
+        return out
+
     def problems(self) -> list[str]:
         """What stops the start, one sentence each naming the variable (checked by :func:`load_settings`
         and reported by ``trellis config check``)."""
@@ -250,6 +281,7 @@ class Settings:
                 out.append(f"{ENV_PREFIX}{name.upper()}: {value!r} is not {expected}.")
         try:
             self.cors_origin_list
+            self.metrics_networks
             self.enabled_plugin_names
         except ConfigError as exc:
             out.append(str(exc))

@@ -1,6 +1,7 @@
 """Scheduled jobs: what ``trellis tick`` runs. Each job runs in its own unit of work and is idempotent."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -24,11 +25,16 @@ class Job:
 def run_all(runtime, now: datetime) -> list[tuple[str, Any]]:
     """Run every job of the runtime, each in its own unit of work; one job's failure does not stop the
     others (it is reported as the job's result and its writes are rolled back)."""
+    from core import prometheus
+
     results = []
     for job in runtime.jobs:
+        started, ok = time.monotonic(), False
         try:
             with runtime.database.unit_of_work():
                 results.append((job.name, job.run(now)))
+            ok = True
         except Exception as exc:  # reported, not swallowed: the CLI prints it and exits non-zero
             results.append((job.name, exc))
+        prometheus.job_finished(job.name, ok, time.monotonic() - started)
     return results

@@ -14,7 +14,8 @@
 - **SQLite**: :class:`LocalRunner`, an in-process runner over the same jobs (a thread of ``trellis
   serve``, or the foreground of ``trellis worker``); a commit that queued a delivery wakes it.
 
-Each job run logs one line on the ``trellis.jobs`` logger: the job's name, its outcome and its duration.
+Each job run logs one line on the ``trellis.jobs`` logger: the job's name, its outcome and its duration; and
+counts in the job metrics (core/prometheus.py: runs, failures, duration by job name).
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
+
+from core import prometheus
 
 if TYPE_CHECKING:
     from core.jobs import Job
@@ -133,8 +136,10 @@ def run_job(runtime: "Runtime", job: "Job", now: datetime | None = None, *, peri
             result = job.run(now or datetime.now(timezone.utc))
     except Exception as exc:
         _line(job.name, f"failed: {_describe(exc)}", started, logging.WARNING, period)
+        prometheus.job_finished(job.name, False, time.monotonic() - started)
         raise
     _line(job.name, f"ok: {result}", started, period=period)
+    prometheus.job_finished(job.name, True, time.monotonic() - started)
     return result
 
 
@@ -147,9 +152,11 @@ def deliver_now(runtime: "Runtime", *, quiet: bool = False) -> int:
         sent = webhooks.deliver_due(datetime.now(timezone.utc), runtime=runtime)
     except Exception as exc:
         _line(DELIVER_TASK, f"failed: {_describe(exc)}", started, logging.WARNING)
+        prometheus.job_finished(DELIVER_TASK, False, time.monotonic() - started)
         raise
     if sent or not quiet:
         _line(DELIVER_TASK, f"ok: {sent} sent", started)
+    prometheus.job_finished(DELIVER_TASK, True, time.monotonic() - started)
     return sent
 
 

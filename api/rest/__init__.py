@@ -125,7 +125,7 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
     return api
 
 
-RESERVED_PREFIXES = ("/api", "/graphql", "/auth", "/healthz", "/readyz")
+RESERVED_PREFIXES = ("/api", "/graphql", "/auth", "/healthz", "/readyz", "/metrics")
 _RENAMED_SCHEMA = re.compile(r"Multiple schemas resolved to the name (\S+?)\.")
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import aliased
 
-from core import db
+from core import db, prometheus
 from core import runtime as runtime_module
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
@@ -680,6 +680,10 @@ def _record(rt, delivery_id: uuid.UUID, outcome: Outcome, now: datetime) -> None
                 delivery.next_attempt_at = now + backoff(delivery.attempts, settings.webhook_retry_base_seconds)
         sess.flush()
         _breaker_after(rt, sess, delivery.subscription_id, outcome, now)
+        queued_at, status = delivery.created_at, delivery.status
+    # counted once the outcome is committed; the latency runs to now (``now`` is when the round found it due)
+    prometheus.delivery_attempted(DELIVERED if status == DELIVERED else FAILED if status == FAILED else "retry",
+                                  queued_at)
 
 
 def _due(rt, at: datetime, limit: int, exclude: set) -> list[tuple[uuid.UUID, uuid.UUID]]:
