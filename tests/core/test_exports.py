@@ -273,3 +273,21 @@ def test_encoding_is_lazy_too(runtime, world, people):
 
 def _customer_batches(counter) -> int:
     return sum(1 for s in counter.statements if "FROM customer" in s and "ORDER BY customer.id" in s and "LIMIT" in s)
+
+
+@pytest.mark.parametrize("record_type, few, more", [
+    ("customers", {"region": "North"}, {}),
+    ("contacts", {"q": "fang"}, {}),
+    ("interactions", {"kind": "call"}, {}),
+])
+def test_a_batch_costs_the_same_statements_for_one_row_as_for_all(runtime, world, people, count_queries,
+                                                                   record_type, few, more):
+    """No statement per row: the references of a batch (customers' external ids, owners' emails, tags) are
+    read in one query each, however many rows the batch holds."""
+    with runtime.database.unit_of_work():
+        admin = db.session().get(type(people.admin), people.admin.id)
+        with count_queries() as one:
+            assert len(list(exports.rows(admin, record_type, few))) in (1, 2)
+        with count_queries() as every:
+            assert len(list(exports.rows(admin, record_type, more))) >= 3
+        assert every.count == one.count
