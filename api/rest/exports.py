@@ -62,7 +62,9 @@ def exports_blueprints() -> list[Blueprint]:
         require_actor(current_user)
         return exports.describe_types()
 
-    @blp.route("/<string:record_type>", methods=["GET"])
+    @blp.route("/<string:record_type>", methods=["GET"], parameters=[{
+        "in": "path", "name": "record_type", "schema": {"type": "string", "minLength": 1},
+        "description": "customers, contacts, interactions or a plugin's type (`GET /exports` lists them)."}])
     @blp.arguments(ExportArgs, location="query")
     @blp.doc(**EXPORT_DOC)
     def export(args, record_type):
