@@ -738,6 +738,8 @@ def _unbuffered() -> None:
 from api.analytics_cli import analytics_group  # noqa: E402  (its command imports this module lazily)
 from api.privacy_cli import privacy_group  # noqa: E402
 from api.import_cli import import_group  # noqa: E402
+from api.export_cli import export_group  # noqa: E402
 
 BUILTIN = [db_group, config_group, users_group, teams_group, tokens_group, plugins_group, demo_command, serve_command,
-           graphql_schema_command, tick_command, worker_command, analytics_group, privacy_group, import_group]
+           graphql_schema_command, tick_command, worker_command, analytics_group, privacy_group, import_group,
+           export_group]

@@ -213,6 +213,11 @@ def trellis_import_types():
     recorder with ``models`` (parents first) and commits each batch together with its progress, so an
     interrupted import continues where it stopped; a dry run rolls every batch back. The admin importing is
     ``batch.actor``, already checked.
+
+    Give the type an ``export`` (:class:`core.exports.Export`: the list's SELECT for an actor and its
+    filters, and how a batch of records becomes rows of the import's columns) and ``trellis export NAME``
+    and ``GET /api/v1/exports/NAME`` write the list, in the caller's scope, as a file that imports back
+    unchanged.
     """
 
 

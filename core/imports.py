@@ -96,7 +96,8 @@ class ImportType:
     ``retail_membership.members``). ``columns`` are the fields a file may have; a row must have an
     ``external_id`` column the import finds the record again by (re-importing a file changes nothing; a
     corrected file updates). ``write(batch)`` validates and collects one :class:`ImportBatch`;
-    ``models`` are the models it collects rows of, parents first (``BulkRecorder.flush``)."""
+    ``models`` are the models it collects rows of, parents first (``BulkRecorder.flush``). ``export``
+    (a :class:`core.exports.Export`) makes the type exportable too (docs/import-export.md, "Export")."""
 
     name: str
     description: str
@@ -105,6 +106,9 @@ class ImportType:
     models: tuple[type, ...] = ()
     #: rows per batch (one transaction each)
     batch_size: int = 2000
+    #: how the type's records are exported (``trellis export``, ``GET /api/v1/exports/<name>``), so the file
+    #: re-imports unchanged: a :class:`core.exports.Export`; ``None``: import only
+    export: Any = None
 
     def help(self) -> str:
         width = max(len(c.name) for c in self.columns)

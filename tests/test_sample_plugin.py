@@ -211,6 +211,31 @@ def test_hook_trellis_import_types(sample_app, sample, tmp_path):
     assert "sample.notes" in types
 
 
+def test_a_plugin_import_type_with_an_export_declaration_exports_and_imports_back(sample_app, sample, tmp_path):
+    api, runtime, _ = sample
+    mine = api.as_("rep").post("/api/v1/customers", json={"name": "Rep's Co"}).get_json()
+    other = api.as_("admin").post("/api/v1/customers", json={"name": "Admin's Co"}).get_json()
+    path = tmp_path / "notes.csv"
+    path.write_text(f"external_id,customer_id,text,score\nN1,{mine['id']},Mine,3\nN2,{other['id']},Not mine,1\n"
+                    f"N3,{mine['id']},Also mine,0\n")
+    assert "3 created" in CliRunner().invoke(_cli(sample_app), ["import", "sample.notes", str(path)]).stdout
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(_cli(sample_app), ["export", "sample.notes", "--filter", f"customer_id={mine['id']}",
+                                                   "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda r: r["external_id"])
+    assert rows == [   # the customer has no external id: named by its Trellis id, which re-imports here
+        {"external_id": "N1", "customer_external_id": None, "customer_id": mine["id"], "text": "Mine", "score": 3},
+        {"external_id": "N3", "customer_external_id": None, "customer_id": mine["id"], "text": "Also mine", "score": 0}]
+    again = CliRunner().invoke(_cli(sample_app), ["import", "sample.notes", str(out)])
+    assert "2 rows imported: 0 created, 0 updated, 2 unchanged, 0 with errors" in again.stdout
+    # over REST, within the caller's scope: the rep's notes only
+    body = api.as_("rep").get("/api/v1/exports/sample.notes").get_data(as_text=True)
+    assert sorted(line.split(",")[0] for line in body.splitlines()[1:]) == ["N1", "N3"]
+
+
 def _cli(app):
     from api.cli import build_cli
 

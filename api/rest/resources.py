@@ -167,9 +167,10 @@ def core_blueprints() -> list[Blueprint]:
     from api.rest.analytics import analytics_blueprints
     from api.rest.people import people_blueprints
     from api.rest.imports import imports_blueprints
+    from api.rest.exports import exports_blueprints
     from api.rest.privacy import privacy_blueprints
     from api.rest.webhooks import webhook_blueprints
 
     return [customers_blp, contacts_blp, interactions_blp, meta_blp, *lifecycle_blueprints(), *webhook_blueprints(),
             *analytics_blueprints(), *people_blueprints(), *privacy_blueprints(),
-            *imports_blueprints()]
+            *imports_blueprints(), *exports_blueprints()]

@@ -35,15 +35,20 @@ def get(actor: Any, contact_id: Any, *, deleted: bool = False) -> Contact:
     return contact
 
 
-def list_contacts(actor: Any, filters: Mapping[str, Any] | None = None, *,
-                  page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Contact]:
+def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+    """SELECT of the contacts the actor's list shows with ``filters`` (``ContactFilter``; the export reads it too)."""
     f = common.validate(ContactFilter, dict(filters or {}))
     stmt = visible(actor, deleted=f.pop("deleted", False))
     if customer_id := f.get("customer_id"):
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q := f.get("q"):
         stmt = stmt.where(func.lower(Contact.name).contains(q.lower(), autoescape=True))
-    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "name"), Contact.id)
+    return stmt
+
+
+def list_contacts(actor: Any, filters: Mapping[str, Any] | None = None, *,
+                  page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Contact]:
+    return common.paginate(filtered(actor, filters), page, common.parse_sort(sort, SORTABLE, "name"), Contact.id)
 
 
 def for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Contact]]:

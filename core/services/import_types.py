@@ -118,6 +118,22 @@ def resolve_customers(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> 
                     batch.fail(row, "customer_id", "No customer with this id.")
 
 
+def customer_refs(customer_ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+    """For an export: the reference columns (``CUSTOMER_REF``) naming each of these customers, in one query:
+    ``{"customer_external_id": …, "customer_id": None}`` for a customer with an external id, else its
+    Trellis id in ``customer_id`` (which re-imports into the same database). Use it in an
+    :class:`core.exports.Export`'s ``rows`` for any record that belongs to a customer."""
+    ids = set(customer_ids)
+    found = dict(db.session().execute(select(Customer.id, Customer.external_id).where(Customer.id.in_(ids))).all()) \
+        if ids else {}
+    return {cid: {"customer_external_id": ext, "customer_id": None} if ext else
+            {"customer_external_id": None, "customer_id": str(cid)} for cid, ext in found.items()}
+
+
+def _text_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _differs(record: Any, values: dict, keys: Iterable[str]) -> list[str]:
     return [k for k in keys if getattr(record, k) != values[k]]
 
@@ -173,6 +189,18 @@ def _resolve_owners(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> No
                 batch.fail(row, "owner_id", "Give owner_id or owner_email, not both.")
             else:
                 row.values["owner_id"] = str(found[email])
+
+
+def export_customers(records: list[Customer]) -> list[dict]:
+    """Customers as import rows: the owner by email (one query per batch; the tags come with the records)."""
+    from core.models import User
+
+    owner_ids = {c.owner_id for c in records if c.owner_id is not None}
+    emails = dict(db.session().execute(select(User.id, User.email).where(User.id.in_(owner_ids))).all()) \
+        if owner_ids else {}
+    return [{"external_id": c.external_id, "name": c.name, "kind": c.kind, "industry": c.industry,
+             "region": c.region, "size": c.size, "source": c.source, "stage": c.stage, "notes": c.notes or None,
+             "tags": c.tags or None, "owner_email": emails.get(c.owner_id)} for c in records]
 
 
 def write_customers(batch: ImportBatch) -> None:
@@ -236,6 +264,14 @@ CONTACT_COLUMNS = (
     ImportColumn("is_primary", "true to make this the customer's primary contact (a customer's first contact "
                                "is its primary one)."),
 )
+
+
+def export_contacts(records: list[Contact]) -> list[dict]:
+    refs = customer_refs(c.customer_id for c in records)
+    return [{"external_id": c.external_id, **refs[c.customer_id], "name": c.name, "title": c.title or None,
+             "phone": c.phone or None, "mobile": c.mobile or None, "email": c.email or None,
+             "wechat": c.wechat or None, "birthday": c.birthday, "notes": c.notes or None,
+             "is_primary": c.is_primary} for c in records]
 
 
 def write_contacts(batch: ImportBatch) -> None:
@@ -318,6 +354,15 @@ INTERACTION_COLUMNS = (
 )
 
 _TIMES = ("occurred_at", "due_at", "reminder_at")
+
+
+def export_interactions(records: list[Interaction]) -> list[dict]:
+    refs = customer_refs(i.customer_id for i in records)
+    return [{"external_id": i.external_id, **refs[i.customer_id], "kind": i.kind, "occurred_at": i.occurred_at,
+             "amount": i.amount, "direction": i.direction, "status": i.status, "subject": i.subject or None,
+             "notes": i.notes or None, "due_at": i.due_at, "reminder_at": i.reminder_at,
+             "outcome": i.outcome or None, "score": i.score, "score_scale": i.score_scale,
+             "contact_id": _text_id(i.contact_id), "assignee_id": _text_id(i.assignee_id)} for i in records]
 
 
 def write_interactions(batch: ImportBatch) -> None:
@@ -440,10 +485,18 @@ def _entered(workflow: str, ids: list) -> dict:
 
 
 def core_import_types() -> list[ImportType]:
+    from core.exports import Export
+    from core.schemas import ContactFilter, CustomerFilter, InteractionFilter
+
+    # customers are exported with owner_email (it names the owner in another database too), not owner_id
+    customer_columns = tuple(c.name for c in CUSTOMER_COLUMNS if c.name != "owner_id")
     return [
         ImportType("customers", "Companies and people the business sells to.", CUSTOMER_COLUMNS, write_customers,
-                   models=(Customer, CustomerTag)),
-        ImportType("contacts", "People at customers.", CONTACT_COLUMNS, write_contacts, models=(Contact,)),
+                   models=(Customer, CustomerTag),
+                   export=Export(customers.filtered, export_customers, customer_columns, CustomerFilter)),
+        ImportType("contacts", "People at customers.", CONTACT_COLUMNS, write_contacts, models=(Contact,),
+                   export=Export(contacts.filtered, export_contacts, filters=ContactFilter)),
         ImportType("interactions", "The timeline (calls, visits, purchases …) and tasks.", INTERACTION_COLUMNS,
-                   write_interactions, models=(Interaction,)),
+                   write_interactions, models=(Interaction,),
+                   export=Export(interactions.filtered, export_interactions, filters=InteractionFilter)),
     ]

@@ -47,8 +47,9 @@ def get(actor: Any, interaction_id: Any, *, deleted: bool = False) -> Interactio
     return row
 
 
-def list_interactions(actor: Any, filters: Mapping[str, Any] | None = None, *,
-                      page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Interaction]:
+def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+    """SELECT of the interactions the actor's list shows with ``filters`` (``InteractionFilter``; the
+    export reads it too)."""
     f = common.validate(InteractionFilter, dict(filters or {}))
     stmt = visible(actor, deleted=f.pop("deleted", False))
     if f.pop("mine", False):
@@ -61,7 +62,13 @@ def list_interactions(actor: Any, filters: Mapping[str, Any] | None = None, *,
         stmt = stmt.where(Interaction.due_at >= after)
     for key, value in f.items():
         stmt = stmt.where(getattr(Interaction, key) == value)
-    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "-occurred_at"), Interaction.id)
+    return stmt
+
+
+def list_interactions(actor: Any, filters: Mapping[str, Any] | None = None, *,
+                      page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Interaction]:
+    return common.paginate(filtered(actor, filters), page, common.parse_sort(sort, SORTABLE, "-occurred_at"),
+                           Interaction.id)
 
 
 def latest_for_customers(actor: Any, customer_ids: list[uuid.UUID], limit: int) -> dict[uuid.UUID, list[Interaction]]:

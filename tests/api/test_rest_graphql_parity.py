@@ -97,6 +97,9 @@ PARITY: dict[str, str] = {
     "GET /imports/{run_id}": "no: import runs are followed by the admin who uploaded the file, over REST",
     "GET /imports/{run_id}/errors": "no: a CSV download of an upload's row errors",
     "GET /imports/types": "no: the columns an upload may have, read beside the upload (and trellis import --help)",
+    "GET /exports/{record_type}": "no: a streamed file download (CSV, XLSX, JSON Lines) of a list; GraphQL answers "
+                                  "JSON pages of the same lists (the CLI is trellis export)",
+    "GET /exports": "no: the types a file download covers, read beside it (and trellis export --help)",
     # --- exhibitions -----------------------------------------------------------------------------
     "GET /exhibitions/exhibitions": "Query.exhibitions",
     "POST /exhibitions/exhibitions": "Mutation.createExhibition",

@@ -19,8 +19,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trellis.plugin import (CUSTOMER_REF, EXTERNAL_ID, ImportColumn, ImportType, existing_by_external_id, keyed_rows,
-                            resolve_customers, update_row)
+from trellis.plugin import (CUSTOMER_REF, EXTERNAL_ID, Export, ImportColumn, ImportType, customer_refs,
+                            existing_by_external_id, keyed_rows, resolve_customers, update_row)
 from trellis.plugin import (Base, Choice, CrudService, Customer, Metric, MetricQuery, MetricRow, NotFound, Page,
                             PageRequest, PersonalData, Record, apply_changes, check_version, create_customer,
                             crud_fields, customer_visibility, get_customer, hookimpl, not_deleted, paginate,
@@ -103,12 +103,23 @@ def get_note(actor, note_id, *, deleted: bool = False) -> SampleNote:
     return note
 
 
-def list_notes(actor, filters=None, *, page=PageRequest(), sort=None) -> Page:
+def filtered_notes(actor, filters=None):
+    """The notes the actor's list shows with ``filters`` (the list pages it; the export reads it whole)."""
     values = validate_input(NoteFilter, dict(filters or {}))
     stmt = _visible_notes(actor, deleted=values.pop("deleted"))
     if "customer_id" in values:
         stmt = stmt.where(SampleNote.customer_id == values["customer_id"])
-    return paginate(stmt, page, parse_sort(sort, NOTE_SORTABLE, "created_at"), SampleNote.id)
+    return stmt
+
+
+def list_notes(actor, filters=None, *, page=PageRequest(), sort=None) -> Page:
+    return paginate(filtered_notes(actor, filters), page, parse_sort(sort, NOTE_SORTABLE, "created_at"), SampleNote.id)
+
+
+def export_notes(notes) -> list[dict]:
+    """``trellis export sample.notes``: the import's columns, the customer by its external id."""
+    refs = customer_refs(n.customer_id for n in notes)
+    return [{"external_id": n.external_id, **refs[n.customer_id], "text": n.text, "score": n.score} for n in notes]
 
 
 def update_note(actor, note_id, data) -> SampleNote:
@@ -189,7 +200,7 @@ def trellis_import_types():
         EXTERNAL_ID, *CUSTOMER_REF,
         ImportColumn("text", "The note (1–200 characters).", required=True),
         ImportColumn("score", "0–10 (default 0)."),
-    ), write_notes, models=(SampleNote,))]
+    ), write_notes, models=(SampleNote,), export=Export(filtered_notes, export_notes, filters=NoteFilter))]
 
 
 @hookimpl

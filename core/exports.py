@@ -1,0 +1,187 @@
+"""Exports: what ``trellis export`` and ``GET /api/v1/exports/<type>`` write.
+
+An import type (:class:`core.imports.ImportType`) becomes exportable with one more declaration, its
+``export`` (an :class:`Export`): the list's SELECT for an actor and the list's filters (the same
+function the list service pages through, so the scope and the filters are the list's), and how a batch
+of records turns into rows keyed by the type's import columns. The file written is one ``trellis
+import`` reads back unchanged: the same columns, references by external id (``customer_external_id``),
+lists joined as the import splits them.
+
+The writers here are streams: :func:`encode` takes an iterator of rows and yields bytes as it goes — CSV
+and JSON Lines a line at a time, XLSX through openpyxl's write-only workbook (rows go to a temporary file
+as they come; the zip is read back in chunks at the end) — so memory does not grow with the export.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+#: what each export format is sent as (Content-Type) and the file name's ending
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "jsonl": "application/x-ndjson",
+}
+EXTENSIONS = {"csv": ".csv", "xlsx": ".xlsx", "jsonl": ".jsonl"}
+FORMATS = tuple(MEDIA_TYPES)
+
+#: records read per statement (keyset batches by id)
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Export:
+    """How an import type's records are exported (``ImportType(..., export=Export(...))``).
+
+    ``query(actor, filters)`` is the SELECT of the records the actor's list shows with those filters
+    (``filters``: the list's query arguments as plain data; the function validates them as the list does,
+    a ``ValidationFailed`` naming the field, and applies the actor's scope). The exporter orders it by the
+    model's ``id`` and reads it in keyset batches, so it must select one model with an ``id`` (joins for
+    the scope are fine). ``rows(records)`` turns one batch (a list of those records) into one mapping per
+    record, keyed by import column; it looks up what the rows reference in one query per batch (see
+    :func:`core.services.import_types.customer_refs`), never one per record. Values: text, numbers,
+    ``Decimal``, booleans, dates and datetimes (written ISO 8601), lists of text (joined by ``;``) or
+    ``None`` (a blank cell: the import leaves the field as it is). ``columns`` are the columns written, in
+    order (default: every import column); ``filters`` the list's filter schema, for the documentation."""
+
+    query: Callable[[Any, Mapping[str, Any]], Any]
+    rows: Callable[[Sequence[Any]], Iterable[Mapping[str, Any]]]
+    columns: tuple[str, ...] | None = None
+    filters: type | None = None
+
+
+def columns_of(import_type: Any) -> list[str]:
+    """The columns an export of ``import_type`` writes, in order."""
+    declared = import_type.export.columns
+    known = [c.name for c in import_type.columns]
+    return list(declared) if declared else known
+
+
+# --- values --------------------------------------------------------------------------------------------
+
+def join_list(values: Sequence[str]) -> str:
+    """A list as one cell the import splits back (``core.imports.split_list``): joined by ``;``; a single
+    item holding a ``,`` gets a trailing ``;``, so the import does not split it on the comma."""
+    text = ";".join(values)
+    if len(values) == 1 and "," in text:
+        text += ";"
+    return text
+
+
+def text_value(value: Any) -> str:
+    """A value as CSV text ("" for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return join_list([str(v) for v in value])
+    return str(value)
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+# --- writers -------------------------------------------------------------------------------------------
+
+def encode(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], fmt: str) -> Iterator[bytes]:
+    """The file of ``rows`` in ``fmt`` (``csv``, ``xlsx`` or ``jsonl``), as a stream of byte chunks; the
+    header (CSV, XLSX) holds ``columns``. Nothing is read from ``rows`` before the first chunk is asked for."""
+    if fmt == "csv":
+        return _csv(rows, columns)
+    if fmt == "jsonl":
+        return _jsonl(rows, columns)
+    if fmt == "xlsx":
+        return _xlsx(rows, columns)
+    raise ValueError(f"Unknown export format {fmt!r}")
+
+
+#: rows gathered into one chunk of CSV or JSON Lines (a chunk per row would be a write per row)
+_ROWS_PER_CHUNK = 200
+
+
+def _csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    pending = 1
+    for row in rows:
+        writer.writerow([text_value(row.get(c)) for c in columns])
+        pending += 1
+        if pending >= _ROWS_PER_CHUNK:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    yield buffer.getvalue().encode("utf-8")
+
+
+def _jsonl(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:
+    lines: list[str] = []
+    for row in rows:
+        lines.append(json.dumps({c: json_value(row.get(c)) for c in columns}, ensure_ascii=False,
+                                separators=(",", ":")))
+        if len(lines) >= _ROWS_PER_CHUNK:
+            yield ("\n".join(lines) + "\n").encode("utf-8")
+            lines = []
+    if lines:
+        yield ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A value as a cell the import reads back as it was: numbers and booleans as such, everything else
+    as text (never a formula: a text starting with ``=`` stays text). A Decimal is a number when the
+    spreadsheet's float holds it exactly, text otherwise."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if value is None:
+        return None
+    if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**53):
+        return value
+    if isinstance(value, Decimal) and Decimal(repr(float(value))) == value:
+        return float(value)
+    text = ILLEGAL_CHARACTERS_RE.sub("", text_value(value))
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    return cell
+
+
+def _xlsx(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("export")
+    sheet.append(list(columns))
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, row.get(c)) for c in columns])
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="trellis-export-")
+    os.close(fd)
+    try:
+        book.save(path)
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 16):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+__all__ = ["BATCH_SIZE", "EXTENSIONS", "Export", "FORMATS", "MEDIA_TYPES", "columns_of", "encode", "join_list"]

@@ -1,0 +1,145 @@
+"""Exporting a list (``trellis export``, ``GET /api/v1/exports/<type>``): the records the actor's list shows
+with the list's filters, streamed as CSV, XLSX or JSON Lines in the columns ``trellis import`` reads, so
+the file re-imports unchanged (docs/import-export.md, "Export").
+
+The export checks everything before the first byte — the actor, the type, the format, the filters (by
+building the list's SELECT: a bad filter is a ``ValidationFailed`` naming it) — in :func:`prepare`; then
+:func:`rows` reads the SELECT in keyset batches by id (:data:`core.exports.BATCH_SIZE` records per
+statement, each batch turned into rows by the type's ``Export.rows``) and :func:`stream` encodes them as
+they come. Memory does not grow with the list: no batch is read before the rows of the one before were
+handed on, and the session keeps no reference to records once they are written.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from sqlalchemy import Select
+
+from core import db
+from core import runtime as runtime_module
+from core.errors import NotFound, ValidationFailed
+from core.exports import BATCH_SIZE, EXTENSIONS, FORMATS, MEDIA_TYPES, columns_of, encode
+from core.imports import ImportType
+from core.models import User
+from core.services.permissions import require_actor
+
+
+def types() -> dict[str, ImportType]:
+    """The exportable types of the app: the import types (the core's, the enabled plugins') that declare
+    an ``export``."""
+    return {name: t for name, t in runtime_module.current().import_types.items() if t.export is not None}
+
+
+def export_type(name: str) -> ImportType:
+    found = types().get(name)
+    if found is None:
+        known = ", ".join(sorted(types())) or "none"
+        raise NotFound(f"No export type '{name}'. Known: {known}.")
+    return found
+
+
+def check_format(fmt: str | None) -> str:
+    fmt = (fmt or "csv").strip().lower()
+    if fmt not in FORMATS:
+        raise ValidationFailed(fields={"format": [f"One of: {', '.join(FORMATS)}."]})
+    return fmt
+
+
+@dataclass
+class ExportRequest:
+    """An export checked by :func:`prepare`: what :func:`stream` writes, and how the file is sent."""
+
+    record_type: str
+    fmt: str
+    filters: dict[str, Any]
+    actor_id: uuid.UUID
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.fmt]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.record_type}{EXTENSIONS[self.fmt]}"
+
+
+def prepare(actor: Any, record_type: str, filters: Mapping[str, Any] | None = None,
+            fmt: str | None = "csv") -> ExportRequest:
+    """Check an export before anything is written: the actor (signed in, active), the type (unknown or not
+    exportable: NotFound), the format (``format``) and the filters, validated by building the list's SELECT
+    for the actor (a bad one: ValidationFailed naming the field, as the list answers)."""
+    user = require_actor(actor)
+    itype = export_type(record_type)
+    fmt = check_format(fmt)
+    filters = dict(filters or {})
+    itype.export.query(user, filters)
+    return ExportRequest(itype.name, fmt, filters, user.id, columns_of(itype))
+
+
+def rows(actor: Any, record_type: str, filters: Mapping[str, Any] | None = None, *,
+         batch_size: int = BATCH_SIZE) -> Iterator[dict[str, Any]]:
+    """The export's rows, keyed by column, in the current unit of work: the list's SELECT for ``actor`` and
+    ``filters`` ordered by id and read ``batch_size`` records at a time (``WHERE id > <last id> ORDER BY id
+    LIMIT batch_size``), each batch turned into rows by the type's ``Export.rows``. A generator: each batch
+    is read when the rows before it were taken."""
+    itype = export_type(record_type)
+    stmt = itype.export.query(require_actor(actor), dict(filters or {}))
+    yield from _batched(stmt, itype, batch_size)
+
+
+def _batched(stmt: Select, itype: ImportType, batch_size: int) -> Iterator[dict[str, Any]]:
+    model = stmt.column_descriptions[0]["entity"]
+    key = model.id
+    sess = db.session()
+    last = None
+    while True:
+        query = stmt.order_by(None).order_by(key).limit(batch_size)
+        if last is not None:
+            query = query.where(key > last)
+        records = sess.scalars(query).all()
+        if not records:
+            return
+        last = records[-1].id
+        batch = list(itype.export.rows(records))
+        full = len(records) == batch_size
+        del records   # the identity map holds records weakly: once written, a batch can go
+        yield from batch
+        if not full:
+            return
+
+
+def stream(request: ExportRequest, *, database: Any = None, batch_size: int = BATCH_SIZE,
+           tally: dict | None = None) -> Iterator[bytes]:
+    """The file of a prepared export as byte chunks, read in a unit of work of its own (a streamed HTTP
+    response is sent after the request's own unit of work closed), as the actor who asked (read again:
+    a user deactivated since is refused). ``tally["rows"]`` counts the rows written."""
+    database = database or runtime_module.current().database
+    with database.unit_of_work() as sess:
+        actor = sess.get(User, request.actor_id)
+        source = rows(actor, request.record_type, request.filters, batch_size=batch_size)
+        if tally is not None:
+            source = _counted(source, tally)
+        yield from encode(source, request.columns, request.fmt)
+
+
+def _counted(source: Iterator[dict], tally: dict) -> Iterator[dict]:
+    tally["rows"] = 0
+    for row in source:
+        tally["rows"] += 1
+        yield row
+
+
+def describe_types() -> list[dict]:
+    """The exportable types, their columns and the filters their list takes (for help texts)."""
+    out = []
+    for name, itype in sorted(types().items()):
+        schema = itype.export.filters
+        out.append({"name": name, "description": itype.description, "columns": columns_of(itype),
+                    "filters": sorted(schema._declared_fields) if schema is not None else []})
+    return out
+
+
+__all__ = ["ExportRequest", "check_format", "describe_types", "export_type", "prepare", "rows", "stream", "types"]
