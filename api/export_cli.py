@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from api.import_cli import RecordTypeGroup
+
 GROUP_HELP = """Export a list, with its filters, to CSV, XLSX or JSON Lines (see docs/import-export.md).
 
 \b
@@ -34,15 +36,14 @@ def _filters_of(itype: Any) -> list[str]:
     return sorted(schema._declared_fields) if schema is not None else []
 
 
-class ExportGroup(click.Group):
-    """One subcommand per exportable type of the app (the core's and the enabled plugins')."""
+class ExportGroup(RecordTypeGroup):
+    """One subcommand per exportable type."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_types())
+    def types(self) -> dict:
+        return _types()
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        itype = _types().get(name)
-        return None if itype is None else _type_command(itype)
+    def command_for(self, itype: Any) -> click.Command:
+        return _type_command(itype)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from core.exports import columns_of

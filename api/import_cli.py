@@ -28,15 +28,32 @@ def _types() -> dict:
     return current_app.extensions["trellis"].import_types
 
 
-class ImportGroup(click.Group):
-    """One subcommand per import type of the app (the core's and the enabled plugins')."""
+class RecordTypeGroup(click.Group):
+    """A group with one subcommand per record type of the app (the core's and the enabled plugins'):
+    ``types()`` names them, ``command_for(type)`` makes each one's command when it is asked for."""
+
+    def types(self) -> dict:
+        raise NotImplementedError
+
+    def command_for(self, itype: Any) -> click.Command:
+        raise NotImplementedError
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_types())
+        return sorted(self.types())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        itype = _types().get(name)
-        return None if itype is None else _type_command(itype)
+        itype = self.types().get(name)
+        return None if itype is None else self.command_for(itype)
+
+
+class ImportGroup(RecordTypeGroup):
+    """One subcommand per import type."""
+
+    def types(self) -> dict:
+        return _types()
+
+    def command_for(self, itype: Any) -> click.Command:
+        return _type_command(itype)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         for name, itype in sorted(_types().items()):
