@@ -37,6 +37,9 @@ class ImportRunOut(Schema):
     file_name = fields.String()
     format = fields.String(metadata={"description": "csv, xlsx or jsonl"})
     dry_run = fields.Boolean()
+    request_id = fields.String(allow_none=True, metadata={"description": (
+        "The upload request's id (X-Request-Id): the audit entries of what the run writes carry it "
+        "(GET /audit?request_id=).")})
     status = fields.String(metadata={"description": "pending (waiting for the worker), running, done, failed or "
                                                     "interrupted (upload the same file again to continue)"})
     rows_done = fields.Integer(metadata={"description": "Rows committed (checked, for a dry run) so far."})

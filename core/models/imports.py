@@ -41,6 +41,8 @@ class ImportRun(Base, UUIDPrimaryKey, Timestamps):
     stored_path: Mapped[str] = mapped_column(String(500), default="")
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                        nullable=True)
+    #: the request that queued the run (``X-Request-Id``): what the worker writes for it carries this id
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

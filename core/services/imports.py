@@ -31,6 +31,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.imports import ImportBatch, ImportRow, ImportType, RowError, file_format, read_rows, scan
 from core.models import ImportRun, Role, User
+from core.request_context import current_request_id, request_id_var
 from core.services import common
 from core.services.bulk import BulkRecorder, gc_paused
 from core.services.permissions import require_role
@@ -123,7 +124,7 @@ def start_run(actor: Any, record_type: str, path: str | Path, *, mapping: dict |
             return earlier
     run = ImportRun(record_type=itype.name, file_name=name[:255], file_hash=key, format=fmt, mapping=mapping,
                     dry_run=dry_run, status="pending", actor_id=user.id, stored_path=stored_path, errors=[],
-                    message="")
+                    message="", request_id=current_request_id())
     db.session().add(run)
     db.session().flush()
     return run
@@ -199,6 +200,8 @@ def run_import(run_id: Any, *, database: Any = None, path: str | Path | None = N
     outcome = Outcome(itype.name, rows_done=skip, resumed_from=skip, run_id=run.id, dry_run=dry_run,
                       created=run.created_count, updated=run.updated_count, unchanged=run.unchanged_count,
                       errors=run.error_count)
+    # a queued run writes on behalf of the request that queued it (its audit entries and events carry that id)
+    queued_by = request_id_var.set(run.request_id) if run.request_id else None
     try:
         _run_batches(database, itype, source, fmt, mapping, actor, outcome, skip=skip, dry_run=dry_run,
                      run_id=run.id, progress=progress, on_errors=on_errors, fail_after_batches=fail_after_batches)
@@ -208,6 +211,9 @@ def run_import(run_id: Any, *, database: Any = None, path: str | Path | None = N
     except Exception as exc:
         _finish(database, run.id, "failed", _message(exc)[:2000])
         raise
+    finally:
+        if queued_by is not None:
+            request_id_var.reset(queued_by)
     _finish(database, run.id, "done", "")
     if run.stored_path:
         _discard(run.stored_path)

@@ -98,3 +98,13 @@ def test_the_import_types_and_their_columns(api):
     columns = {c["name"]: c for c in types["interactions"]["columns"]}
     assert columns["external_id"]["required"] and columns["kind"]["required"]
     assert "customer_external_id" in columns
+
+
+def test_what_a_queued_import_writes_carries_the_request_id_of_its_upload(api, runtime):
+    response = api.post("/api/v1/imports", data={"type": "customers", "file": (io.BytesIO(FILE), "customers.csv")},
+                        content_type="multipart/form-data", headers={"X-Request-Id": "upload-7f3a"})
+    assert response.status_code == 202 and response.headers["X-Request-Id"] == "upload-7f3a"
+    assert response.get_json()["request_id"] == "upload-7f3a"
+    run_the_job(runtime)  # a job run has an id of its own; the import's writes keep the upload's
+    trail = api.get("/api/v1/audit?request_id=upload-7f3a&page_size=100").get_json()
+    assert sorted(e["action"] for e in trail if e["record_type"] == "customer") == ["customer.created", "customer.created"]
