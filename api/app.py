@@ -1,6 +1,8 @@
 """The one app factory."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -27,6 +29,27 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     no REST, GraphQL, sign-in or request hooks. The ``trellis`` commands that only reach the services and
     the database (``users``, ``tokens``, ``db`` …) run in it, so they start in a fraction of the time.
     """
+    with _no_cycle_collection():
+        return _create_app(config, extra_plugins=extra_plugins, bind=bind, web=web)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Building an app allocates a few hundred thousand long-lived objects (models, schemas, GraphQL
+    types) and hardly any garbage; the cyclic garbage collector, run every 700 allocations, would walk
+    them again and again: about a fifth of the build. It is off while the app is built and back on after
+    (reference counting frees everything else as always)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _create_app(config: Mapping[str, Any] | None, *, extra_plugins: Iterable[Any], bind: Any, web: bool) -> Flask:
     settings = load_settings(config)
     runtime = build_runtime(settings, extra_plugins=extra_plugins, bind=bind)
 
