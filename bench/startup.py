@@ -11,10 +11,12 @@ Each case runs ``--runs`` times (default 5) in a new Python process; the table s
     SQLite file (the database is migrated once, before the runs, and not timed).
 
 The run is appended to docs/performance.md, section "Start-up" (``--no-record`` only prints it).
-``--tree DIR`` measures another checkout (e.g. ``--tree /work/main`` for the numbers before a change)
-while recording into this one's docs.
+``--tree DIR`` measures another checkout while recording into this one's docs; ``--baseline DIR`` measures
+a second checkout too (e.g. ``git archive main | tar -x -C /tmp/main``), each run of a case right after
+the same run of the other, so both see the same load on a shared machine, and shows the two side by side.
 
-Run: python bench/startup.py [--runs 5] [--label after] [--tree DIR] [--no-record]. Not a test.
+Run: python bench/startup.py [--runs 5] [--label after] [--tree DIR] [--baseline DIR] [--no-record].
+Not a test.
 """
 from __future__ import annotations
 
@@ -62,30 +64,50 @@ def run_once(source: str, args: list[str], env: dict[str, str], cwd: str) -> tup
     return cpu, wall
 
 
-def measure(tree: Path, runs: int) -> list[tuple[str, float, float]]:
+def _env(tree: Path, tmp: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env.update(PYTHONPATH=str(tree), TRELLIS_DATABASE_URL=f"sqlite:///{tmp}/trellis.db",
+               TRELLIS_INSTANCE_PATH=tmp, TRELLIS_PLUGINS="all", PYTHONDONTWRITEBYTECODE="")
+    return env
+
+
+def measure(trees: list[Path], runs: int) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Per case, the (median CPU, median wall) of each tree; the trees take turns run by run."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="trellis-startup-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
-        env.update(PYTHONPATH=str(tree), TRELLIS_DATABASE_URL=f"sqlite:///{tmp}/trellis.db",
-                   TRELLIS_INSTANCE_PATH=tmp, TRELLIS_PLUGINS="all", PYTHONDONTWRITEBYTECODE="")
-        # warm the bytecode caches and migrate the database the writing commands use (not timed)
-        run_once(CLI, ["db", "upgrade"], env, tmp)
-        run_once(CLI, ["users", "create", "bench@example.com", "--no-password"], env, tmp)
+        envs, dirs = [], []
+        for i, tree in enumerate(trees):
+            home = Path(tmp) / str(i)
+            home.mkdir()
+            env = _env(tree, str(home))
+            # warm the bytecode caches and migrate the database the writing commands use (not timed)
+            run_once(CLI, ["db", "upgrade"], env, str(home))
+            run_once(CLI, ["users", "create", "bench@example.com", "--no-password"], env, str(home))
+            envs.append(env)
+            dirs.append(str(home))
         for name, source, args, _db in CASES:
-            cpus, walls = [], []
+            samples: list[list[tuple[float, float]]] = [[] for _ in trees]
             for i in range(runs):
-                argv = [a.format(email=f"bench{i}-{time.monotonic_ns()}@example.com") for a in args]
-                cpu, wall = run_once(source, argv, env, tmp)
-                cpus.append(cpu)
-                walls.append(wall)
-            rows.append((name, statistics.median(cpus), statistics.median(walls)))
-            print(f"  {name:<32} {rows[-1][1]:6.2f} s CPU {rows[-1][2]:6.2f} s wall", file=sys.stderr)
+                for t, (env, home) in enumerate(zip(envs, dirs)):
+                    argv = [a.format(email=f"bench{i}-{time.monotonic_ns()}@example.com") for a in args]
+                    samples[t].append(run_once(source, argv, env, home))
+            medians = [(statistics.median(c for c, _ in got), statistics.median(w for _, w in got)) for got in samples]
+            rows.append((name, medians))
+            print(f"  {name:<32} " + "  |  ".join(f"{cpu:6.2f} s CPU {wall:6.2f} s wall" for cpu, wall in medians),
+                  file=sys.stderr)
     return rows
 
 
-def table(rows: list[tuple[str, float, float]]) -> str:
-    lines = ["| case | CPU (s) | wall (s) |", "|---|---:|---:|"]
-    lines += [f"| `{name}` | {cpu:.2f} | {wall:.2f} |" for name, cpu, wall in rows]
+def table(rows: list[tuple[str, list[tuple[float, float]]]], names: list[str]) -> str:
+    if len(names) == 1:
+        lines = ["| case | CPU (s) | wall (s) |", "|---|---:|---:|"]
+        lines += [f"| `{name}` | {m[0][0]:.2f} | {m[0][1]:.2f} |" for name, m in rows]
+        return "\n".join(lines)
+    head = " | ".join(f"CPU {n} (s)" for n in names) + " | " + " | ".join(f"wall {n} (s)" for n in names)
+    lines = [f"| case | {head} |", "|---|" + "---:|" * (2 * len(names))]
+    for name, m in rows:
+        lines.append(f"| `{name}` | " + " | ".join(f"{cpu:.2f}" for cpu, _ in m) + " | "
+                     + " | ".join(f"{wall:.2f}" for _, wall in m) + " |")
     return "\n".join(lines)
 
 
@@ -116,20 +138,28 @@ def record(text: str) -> None:
     DOC.write_text(doc)
 
 
+def _commit(tree: Path) -> str:
+    done = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else f"{tree} (not a git checkout)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--label", default="", help="What was measured (e.g. 'before', 'after').")
     parser.add_argument("--tree", type=Path, default=HERE, help="The checkout to measure (default: this one).")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="A checkout to measure too, turn about with --tree (e.g. main before a change).")
     parser.add_argument("--no-record", action="store_true", help="Print only; do not append to docs/performance.md.")
     opts = parser.parse_args()
-    tree = opts.tree.resolve()
-    rows = measure(tree, opts.runs)
-    commit = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h %s"], capture_output=True,
-                            text=True).stdout.strip()
+    trees = [opts.tree.resolve()] if opts.baseline is None else [opts.baseline.resolve(), opts.tree.resolve()]
+    names = ["this"] if opts.baseline is None else ["before", "after"]
+    rows = measure(trees, opts.runs)
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     title = f"### {when}{f' — {opts.label}' if opts.label else ''}"
-    text = (f"{title}\n\n{machine()}. Commit `{commit}`, median of {opts.runs} runs.\n\n{table(rows)}\n")
+    measured = (f"Commit `{_commit(trees[0])}`" if len(trees) == 1 else
+                f"Before: `{_commit(trees[0])}`; after: `{_commit(trees[1])}`, runs taking turns")
+    text = f"{title}\n\n{machine()}. {measured}, median of {opts.runs} runs.\n\n{table(rows, names)}\n"
     print(text)
     if not opts.no_record:
         record(text)
