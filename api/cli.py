@@ -165,9 +165,11 @@ class TrellisGroup(click.Group):
         before the command's callback runs, or before the parsing of a command or group that may need it
         (a plugin's, ``trellis import``, which lists the import types)."""
         pending = [*_pending_args(ctx), *ctx.args]
-        if not pending or not _plain_group(group):
+        if not _plain_group(group):
             self._enter_app(ctx, path, in_app)
             return click.Group.invoke(group, ctx)
+        if not pending:
+            return click.Group.invoke(group, ctx)   # "Missing command."
         _set_pending_args(ctx, [])
         ctx.args = []
         with ctx:
