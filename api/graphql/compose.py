@@ -49,7 +49,7 @@ _built_lock = threading.Lock()
 def schema_for(runtime: Runtime) -> TrellisSchema:
     """The schema of ``runtime``'s components: :func:`build_schema`'s, or the one an earlier app of this
     process built from the same inputs (the same hook implementations of the same plugins, in the same
-    order, the same vocabularies and the same limits), which is the same schema: building it is a third of
+    order, the same vocabularies and limits, Sentry's integration on or off), which is the same schema: building it is a third of
     ``create_app``. Resolvers read the app's runtime from the request's context, never from the schema,
     so apps may share it."""
     key = _inputs(runtime)
@@ -76,7 +76,18 @@ def _inputs(runtime: Runtime) -> tuple[Any, ...]:
                          for name, choices in labels.vocabularies().items())
     limits = (settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens,
               settings.graphql_max_cost)
-    return tuple(plugins.enabled_names), hooks, vocabularies, limits
+    return tuple(plugins.enabled_names), hooks, vocabularies, limits, _sentry_extension()
+
+
+def _sentry_extension() -> bool:
+    """Whether Sentry's strawberry integration is on: it adds its extension to every schema made while
+    it is (it patches ``strawberry.Schema.__init__``)."""
+    sentry = sys.modules.get("sentry_sdk")
+    if sentry is None:
+        return False
+    from sentry_sdk.integrations.strawberry import StrawberryIntegration
+
+    return sentry.get_client().get_integration(StrawberryIntegration) is not None
 
 
 def _implementations(plugins: Any, hook: str) -> list[tuple[str, Any]]:
