@@ -899,7 +899,8 @@ def pareto(query: MetricQuery) -> list[MetricRow]:
     highest first) against their cumulative share of revenue, at 5 % steps."""
     revenue = [m for (m,) in db.session().execute(select(_scoped_analytics(query).subquery().c.monetary))
                if m is not None]
-    return [MetricRow(value=y, group={"customer_share": x}) for x, y in _value.pareto_curve(np.array(revenue, dtype=float))]
+    curve = _value.pareto_curve(np.array(revenue, dtype=float))
+    return [MetricRow(value=y, group={"customer_share": x}) for x, y in curve]
 
 
 def clv_distribution(query: MetricQuery) -> list[MetricRow]:
