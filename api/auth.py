@@ -52,8 +52,6 @@ def init_app(app: Flask) -> None:
     settings = app.extensions["trellis"].settings
     if settings.proxy_hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
-    # computed now, once, so the first sign-in with an unknown email costs one hash check like the rest
-    users.prepare_dummy_hash(settings.password_hash_method)
 
     manager = LoginManager()
     manager.init_app(app)

@@ -25,7 +25,6 @@ from flask import Flask, current_app
 from core.errors import ConfigError, PluginError, TrellisError
 from core.plugins import CORE_NAME
 
-APP_KEY = "trellis.app"
 HELP = """Trellis CRM: the database, users and API tokens, plugins, the demo and the server.
 
 Configuration comes from TRELLIS_* environment variables (see the README); by default the database is
@@ -83,42 +82,68 @@ def _interactive() -> bool:
 
 
 class TrellisGroup(click.Group):
-    """The ``trellis`` group: built-in commands plus every enabled plugin's, in the app's context."""
+    """The ``trellis`` group: built-in commands plus every enabled plugin's, in the app's context.
+
+    The app is built only once the command that runs is known and its arguments are parsed, so
+    ``--help`` and usage errors build none (listing the commands needs only the plugin set, for the
+    plugins' commands); :data:`WITHOUT_APP` commands run with no app, :data:`RUNTIME_ONLY` ones in an app
+    without routes (``create_app(web=False)``), every other one in the whole app."""
 
     def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._app = app
-        self._plugin_commands: tuple[Flask, dict[str, click.Command]] | None = None
+        self._plugin_commands: tuple[Any, dict[str, click.Command]] | None = None
 
-    def app(self, ctx: click.Context) -> Flask:
+    def app(self, ctx: click.Context, *, web: bool = True) -> Flask:
         if self._app is not None:
             return self._app
         root = ctx.find_root()
-        app = root.meta.get(APP_KEY)
+        app = root.meta.get((APP_KEY, web))
         if app is None:
             from api.app import create_app
 
             try:
-                app = create_app()
+                app = create_app(web=web)
             except (PluginError, ConfigError) as exc:
                 raise failure(ctx, exc) from None
-            root.meta[APP_KEY] = app
+            root.meta[(APP_KEY, web)] = app
             root.call_on_close(app.extensions["trellis"].database.dispose)
         return app
 
-    def plugin_commands(self, app: Flask) -> dict[str, click.Command]:
-        if self._plugin_commands is None or self._plugin_commands[0] is not app:
-            self._plugin_commands = (app, collect_plugin_commands(app, builtin=self.commands))
+    def plugins(self, ctx: click.Context) -> Any:
+        """The plugin set: the app's when there is one, else loaded from the settings alone (no registries,
+        no database), which is all listing the commands needs."""
+        if self._app is not None:
+            return self._app.extensions["trellis"].plugins
+        root = ctx.find_root()
+        for key in ((APP_KEY, True), (APP_KEY, False)):
+            if key in root.meta:
+                return root.meta[key].extensions["trellis"].plugins
+        plugin_set = root.meta.get(PLUGINS_KEY)
+        if plugin_set is None:
+            from core.config import load_settings
+            from core.plugins import PluginSet
+
+            try:
+                plugin_set = PluginSet(enabled_names=load_settings().enabled_plugin_names)
+            except (PluginError, ConfigError) as exc:
+                raise failure(ctx, exc) from None
+            root.meta[PLUGINS_KEY] = plugin_set
+        return plugin_set
+
+    def plugin_commands(self, plugin_set: Any) -> dict[str, click.Command]:
+        if self._plugin_commands is None or self._plugin_commands[0] is not plugin_set:
+            self._plugin_commands = (plugin_set, collect_plugin_commands(plugin_set, builtin=self.commands))
         return self._plugin_commands[1]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self.commands) + sorted(self.plugin_commands(self.app(ctx)))
+        return sorted(self.commands) + sorted(self.plugin_commands(self.plugins(ctx)))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = self.commands.get(cmd_name)
         if command is None:
             try:
-                command = self.plugin_commands(self.app(ctx)).get(cmd_name)
+                command = self.plugin_commands(self.plugins(ctx)).get(cmd_name)
             except PluginError as exc:
                 raise failure(ctx, exc) from None
         return command
@@ -127,30 +152,95 @@ class TrellisGroup(click.Group):
         if _subcommand_name(ctx) in WITHOUT_APP or _subcommand_name(ctx, 2) in WITHOUT_APP:
             return super().invoke(ctx)   # it must work when the app cannot start
         try:
-            app = self.app(ctx)
-            with app.app_context():
-                return super().invoke(ctx)
+            with contextlib.ExitStack() as in_app:
+                return self._invoke_group(self, ctx, [], in_app)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise   # --help, a usage error: click's own (and no need to import what _known_errors names)
         except _known_errors() as exc:
             raise failure(ctx, exc) from None
 
+    def _invoke_group(self, group: click.Group, ctx: click.Context, path: list[str],
+                      in_app: contextlib.ExitStack) -> Any:
+        """click's ``Group.invoke`` one level down, the app context entered (:meth:`_enter_app`) only
+        before the command's callback runs, or before the parsing of a command or group that may need it
+        (a plugin's, ``trellis import``, which lists the import types)."""
+        pending = [*_pending_args(ctx), *ctx.args]
+        if not _plain_group(group):
+            self._enter_app(ctx, path, in_app)
+            return click.Group.invoke(group, ctx)
+        if not pending:
+            return click.Group.invoke(group, ctx)   # "Missing command."
+        _set_pending_args(ctx, [])
+        ctx.args = []
+        with ctx:
+            cmd_name, cmd, args = group.resolve_command(ctx, pending)
+            assert cmd is not None and cmd_name is not None
+            ctx.invoked_subcommand = cmd_name
+            click.Command.invoke(group, ctx)
+            path = [*path, cmd_name]
+            builtin = group is not self or self.commands.get(cmd_name) is cmd
+            if not builtin or (isinstance(cmd, click.Group) and not _plain_group(cmd)):
+                self._enter_app(ctx, path, in_app)
+            sub_ctx = cmd.make_context(cmd_name, args, parent=ctx)
+            with sub_ctx:
+                if isinstance(cmd, click.Group):
+                    return self._invoke_group(cmd, sub_ctx, path, in_app)
+                self._enter_app(ctx, path, in_app)
+                return cmd.invoke(sub_ctx)
+
+    def _enter_app(self, ctx: click.Context, path: list[str], in_app: contextlib.ExitStack) -> None:
+        if ctx.find_root().meta.get(IN_APP_KEY):
+            return
+        web = not any(" ".join(path[:words]) in RUNTIME_ONLY for words in (1, 2))
+        app = self.app(ctx, web=web)
+        in_app.enter_context(app.app_context())
+        ctx.find_root().meta[IN_APP_KEY] = True
+
+
+APP_KEY, PLUGINS_KEY, IN_APP_KEY = "trellis.app", "trellis.plugins", "trellis.in_app"
 
 #: Commands that read the settings only and must run when the app cannot start (``trellis config``), or
 #: that need no app (``trellis plugins new`` writes files).
 WITHOUT_APP = {"config", "plugins new"}
 
+#: Commands (a group: all its commands) that reach only the services and the database: they run in an
+#: app without routes (``create_app(web=False)``: no REST, GraphQL or sign-in to build), several times
+#: faster to start. The others (the server, the demo, the GraphQL schema, the jobs, plugins' commands)
+#: get the whole app.
+RUNTIME_ONLY = {"db", "users", "teams", "tokens", "plugins list", "plugins reference", "analytics", "privacy",
+                "import"}
+
+
+def _plain_group(group: click.Command) -> bool:
+    """A group whose commands are fixed and that does what click's ``Group.invoke`` does with none of its
+    extras (chained commands, a result callback, running without a command)."""
+    return (type(group) in (click.Group, TrellisGroup) and not group.chain and not group.invoke_without_command
+            and group._result_callback is None)
+
+
+def _pending_args(ctx: click.Context) -> list[str]:
+    # click 8.2+ keeps the not-yet-parsed subcommand in ``_protected_args`` (``protected_args`` before)
+    return ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
+
+
+def _set_pending_args(ctx: click.Context, args: list[str]) -> None:
+    if hasattr(ctx, "_protected_args"):
+        ctx._protected_args = args
+    else:
+        ctx.protected_args = args
+
 
 def _subcommand_name(ctx: click.Context, words: int = 1) -> str | None:
-    # click 8.2+ keeps the not-yet-parsed subcommand in ``_protected_args`` (``protected_args`` before)
-    pending = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
-    args = [*pending, *ctx.args]
+    args = [*_pending_args(ctx), *ctx.args]
     return " ".join(args[:words]) if args else None
 
 
-def collect_plugin_commands(app: Flask, builtin: dict[str, click.Command]) -> dict[str, click.Command]:
-    """Every ``click.Command`` the enabled plugins return from ``trellis_cli_commands``."""
+def collect_plugin_commands(plugin_set: Any, builtin: dict[str, click.Command]) -> dict[str, click.Command]:
+    """Every ``click.Command`` the enabled plugins (a ``core.plugins.PluginSet``) return from
+    ``trellis_cli_commands``."""
     owners = {name: CORE_NAME for name in builtin}
     commands: dict[str, click.Command] = {}
-    for owner, returned in app.extensions["trellis"].plugins.call_each("trellis_cli_commands"):
+    for owner, returned in plugin_set.call_each("trellis_cli_commands"):
         for command in returned:
             if not isinstance(command, click.Command) or not command.name:
                 raise PluginError(f"Plugin '{owner}' returned {command!r} from trellis_cli_commands; "
@@ -174,7 +264,7 @@ def build_cli(app: Flask | None = None) -> TrellisGroup:
     for command in BUILTIN:
         group.add_command(command)
     if app is not None:
-        group.plugin_commands(app)  # a clash of names fails here, naming both plugins
+        group.plugin_commands(app.extensions["trellis"].plugins)  # a clash of names fails here, naming both plugins
     return group
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import weakref
-from typing import Iterator
+from collections import OrderedDict
+from typing import Any, Iterator
 
 import strawberry
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -33,6 +35,64 @@ class TrellisSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Strawberry logs every error here; Trellis logs only bugs, in :class:`TrellisErrors` (a
         NOT_FOUND is an answer, not an incident)."""
+
+
+#: the hooks whose implementations make the schema (with the vocabularies and the limits: :func:`_inputs`)
+SCHEMA_HOOKS = ("trellis_graphql_types", "trellis_graphql_type_fields", "trellis_graphql_query_fields",
+                "trellis_graphql_mutation_fields")
+#: how many schemas :func:`schema_for` keeps (tests build apps with many plugin sets; a server builds one)
+KEPT_SCHEMAS = 4
+_built: OrderedDict[tuple, TrellisSchema] = OrderedDict()
+_built_lock = threading.Lock()
+
+
+def schema_for(runtime: Runtime) -> TrellisSchema:
+    """The schema of ``runtime``'s components: :func:`build_schema`'s, or the one an earlier app of this
+    process built from the same inputs (the same hook implementations of the same plugins, in the same
+    order, the same vocabularies and limits, Sentry's integration on or off), which is the same schema: building it is a third of
+    ``create_app``. Resolvers read the app's runtime from the request's context, never from the schema,
+    so apps may share it."""
+    key = _inputs(runtime)
+    with _built_lock:
+        schema = _built.get(key)
+        if schema is not None:
+            _built.move_to_end(key)
+            return schema
+    schema = build_schema(runtime)
+    with _built_lock:
+        _built[key] = schema
+        while len(_built) > KEPT_SCHEMAS:
+            _built.popitem(last=False)
+    return schema
+
+
+def _inputs(runtime: Runtime) -> tuple[Any, ...]:
+    """What :func:`build_schema` reads, as a key: the hook implementations themselves (kept alive by the
+    key, so an id is never reused by another plugin's), the vocabularies with their owners, the limits."""
+    plugins, labels, settings = runtime.plugins, runtime.labels, runtime.settings
+    hooks = tuple((hook, tuple((name, impl) for name, impl in _implementations(plugins, hook)))
+                  for hook in SCHEMA_HOOKS)
+    vocabularies = tuple((name, labels.owner(name), tuple((c.value, c.en, c.zh_cn) for c in choices))
+                         for name, choices in labels.vocabularies().items())
+    limits = (settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens,
+              settings.graphql_max_cost)
+    return tuple(plugins.enabled_names), hooks, vocabularies, limits, _sentry_extension()
+
+
+def _sentry_extension() -> bool:
+    """Whether Sentry's strawberry integration is on: it adds its extension to every schema made while
+    it is (it patches ``strawberry.Schema.__init__``)."""
+    sentry = sys.modules.get("sentry_sdk")
+    if sentry is None:
+        return False
+    from sentry_sdk.integrations.strawberry import StrawberryIntegration
+
+    return sentry.get_client().get_integration(StrawberryIntegration) is not None
+
+
+def _implementations(plugins: Any, hook: str) -> list[tuple[str, Any]]:
+    impls = {impl.plugin_name: impl.function for impl in getattr(plugins.pm.hook, hook).get_hookimpls()}
+    return [(name, impls[name]) for name in plugins.implementers(hook)]
 
 
 def build_schema(runtime: Runtime) -> TrellisSchema:

@@ -1,7 +1,7 @@
 """Descriptions the composed schema derives where the meaning is uniform, so GraphiQL's docs panel explains
 every type, field, argument, input field and enum value, and a plugin gets the same for free.
 
-:func:`derive` runs once per app, after composition (:func:`api.graphql.compose.build_schema`), on every
+:func:`derive` runs once per schema built, after composition (:func:`api.graphql.compose.build_schema`), on every
 component's types alike, and fills only what is still empty: a description the author wrote — in a
 ``strawberry.field`` / ``strawberry.argument``, a docstring, a marshmallow field's ``metadata["description"]``
 (``api.graphql.from_schema``) — always wins. What it derives, in this order:

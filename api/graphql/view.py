@@ -15,7 +15,7 @@ from flask_login import current_user
 from strawberry.flask.views import GraphQLView
 from cross_web import HTTPException  # what strawberry's views catch
 
-from api.graphql.compose import build_schema
+from api.graphql.compose import schema_for
 from api.graphql.context import Context
 from api.graphql.errors import INTERNAL, format_error, http_error_response, request_failed
 from api.graphql.loaders import LoaderNames, Loaders
@@ -81,8 +81,8 @@ class TrellisGraphQLView(GraphQLView):
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:
-    """Compose this app's schema and mount it at ``/graphql``."""
-    schema = build_schema(runtime)
+    """Compose this app's schema (or reuse the same one: ``schema_for``) and mount it at ``/graphql``."""
+    schema = schema_for(runtime)
     app.extensions[EXTENSION_KEY] = schema
     view = TrellisGraphQLView.as_view("graphql", schema=schema, runtime=runtime, graphql_ide="graphiql")
     view.max_body_bytes = GRAPHQL_REQUEST_BYTES  # applied by api.input before the body is read

@@ -57,6 +57,34 @@ class TrellisApi(Api):
         # flask-smorest declares X-Pagination as an object; a header is a string (holding JSON)
         self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
 
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        # flask-smorest's Blueprint.register_views_in_doc deep-copies the blueprint's whole doc table
+        # (``blp._docs``) before documenting it, so that registering the blueprint again (another app)
+        # starts from the original: that copies every marshmallow schema and field in it too, the bulk
+        # of the cost. Only the dicts and lists are edited while documenting (apispec replaces a schema
+        # by a reference, it never changes the schema), so the table copies those and shares the rest.
+        if type(blp._docs) is dict:
+            blp._docs = _DocTable(blp._docs)
+        return super().register_blueprint(blp, parameters=parameters, **options)
+
+
+class _DocTable(dict):
+    """A blueprint's doc table whose ``deepcopy`` copies the containers only (see
+    :meth:`TrellisApi.register_blueprint`)."""
+
+    def __deepcopy__(self, memo):
+        return _copy_containers(self)
+
+
+def _copy_containers(value):
+    if isinstance(value, dict):
+        return {key: _copy_containers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_containers(item) for item in value]
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(_copy_containers(item) for item in value)
+    return value
+
 
 def swagger_ui_assets() -> Blueprint:
     """Swagger UI's scripts and styles at :data:`SWAGGER_UI_URL`, from the ``flask-swagger-ui`` package

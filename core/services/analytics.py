@@ -22,7 +22,6 @@ from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
-import numpy as np
 from marshmallow import fields, validate
 from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy import inspect as sa_inspect
@@ -30,11 +29,15 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import db, runtime
-from core.analytics.clv import PERIOD_DAYS, customer_lifetime_value, expected_transactions, fit_bgnbd, \
-    fit_gamma_gamma, probability_alive, seed_clv, summarize
-from core.analytics.rfm import rfm_score
-from core.analytics.segmentation import centroid, segment_customers
-from core.analytics.value import TIERS, pareto_curve, parse_cuts, revenue_drop, usual_gap_days, value_tiers
+from core.lazy import lazy_module
+
+# numpy and the models (scipy, scikit-learn) are imported when a refresh or a metric first needs them,
+# not when the app starts (core.lazy)
+np = lazy_module("numpy")
+_clv = lazy_module("core.analytics.clv")
+_rfm = lazy_module("core.analytics.rfm")
+_seg = lazy_module("core.analytics.segmentation")
+_value = lazy_module("core.analytics.value")
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.metrics import Metric, MetricQuery, MetricRow
@@ -207,7 +210,7 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     settings = runtime.current().settings
     sess = db.session()
     grid = rfm_grid(settings)
-    cuts = parse_cuts(settings.analytics_tier_cuts)
+    cuts = _value.parse_cuts(settings.analytics_tier_cuts)
     steps = ["load", "rfm", "tiers", "segments", "clv", "churn", "tasks", "write"]
     done = 0
 
@@ -292,20 +295,20 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     f_s = np.zeros(n, dtype=np.int64)
     m_s = np.zeros(n, dtype=np.int64)
     if p_idx.shape[0]:
-        r_s[p_idx] = rfm_score(recency[p_idx], higher_is_better=False, column="recency")
-        f_s[p_idx] = rfm_score(freq_w[p_idx], column="frequency")
-        m_s[p_idx] = rfm_score(monetary_w[p_idx], column="monetary")
+        r_s[p_idx] = _rfm.rfm_score(recency[p_idx], higher_is_better=False, column="recency")
+        f_s[p_idx] = _rfm.rfm_score(freq_w[p_idx], column="frequency")
+        m_s[p_idx] = _rfm.rfm_score(monetary_w[p_idx], column="monetary")
     step("rfm")
 
     # --- value tiers ------------------------------------------------------------------------------------
     tiers = np.full(n, None, dtype=object)
     shares = np.zeros(n)
     if p_idx.shape[0]:
-        tiers[p_idx], shares[p_idx] = value_tiers(monetary_w[p_idx], cuts)
+        tiers[p_idx], shares[p_idx] = _value.value_tiers(monetary_w[p_idx], cuts)
     step("tiers")
 
     # --- k-means ----------------------------------------------------------------------------------------
-    seg = segment_customers(
+    seg = _seg.segment_customers(
         {"recency": recency[p_idx], "frequency": freq_w[p_idx], "monetary": monetary_w[p_idx],
          "tenure": tenure[p_idx]},
         {"industry": [cust_rows[i].industry for i in p_idx], "size": [cust_rows[i].size for i in p_idx]},
@@ -313,8 +316,8 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     step("segments")
 
     # --- CLV --------------------------------------------------------------------------------------------
-    annuity = seed_clv(0.0, 0.0, 1.0, settings.analytics_seed_interest_rate, settings.analytics_seed_years)
-    yearly = monetary_w * (PERIOD_DAYS["Y"] / window)
+    annuity = _clv.seed_clv(0.0, 0.0, 1.0, settings.analytics_seed_interest_rate, settings.analytics_seed_years)
+    yearly = monetary_w * (_clv.PERIOD_DAYS["Y"] / window)
     seed = first_value - settings.analytics_seed_acquisition_cost + yearly * annuity
     p_alive = np.full(n, np.nan)
     exp_txn = np.full(n, np.nan)
@@ -327,18 +330,18 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     model_reason = (f"no purchase from the calibration start ({calibration_start}) to {as_of}"
                     if calibration_start and t_c.shape[0] else "no purchase yet")
     if calibrated.any():
-        summary = summarize({"customer_id": t_c[calibrated], "date": t_d[calibrated].astype("datetime64[D]"),
+        summary = _clv.summarize({"customer_id": t_c[calibrated], "date": t_d[calibrated].astype("datetime64[D]"),
                              "amount": t_v[calibrated]}, np.datetime64(today, "D"), period="W")
         ids = summary.customer_ids.astype(np.int64)
         repeat[ids] = summary.frequency > 0
-        bg = fit_bgnbd(summary.frequency, summary.recency, summary.T)
-        gg = fit_gamma_gamma(summary.frequency, summary.monetary_value)
+        bg = _clv.fit_bgnbd(summary.frequency, summary.recency, summary.T)
+        gg = _clv.fit_gamma_gamma(summary.frequency, summary.monetary_value)
         if bg:
-            p_alive[ids] = probability_alive(bg, summary.frequency, summary.recency, summary.T)
-            exp_txn[ids] = expected_transactions(bg, months * PERIOD_DAYS["M"] / 7.0, summary.frequency,
+            p_alive[ids] = _clv.probability_alive(bg, summary.frequency, summary.recency, summary.T)
+            exp_txn[ids] = _clv.expected_transactions(bg, months * _clv.PERIOD_DAYS["M"] / 7.0, summary.frequency,
                                                  summary.recency, summary.T)
             if gg:
-                clv[ids] = customer_lifetime_value(
+                clv[ids] = _clv.customer_lifetime_value(
                     bg, gg, summary, horizon=months, period="M", discount_rate=settings.analytics_clv_discount_rate,
                     margin=settings.analytics_clv_margin)
     step("clv")
@@ -374,8 +377,8 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     active_periods = np.clip(np.ceil((last_start - first_day) / period), 1, base_n)
     baseline = np.clip(base_rev, 0, None) / active_periods
     baseline[first_day >= last_start] = 0.0  # a customer newer than the last period has no baseline
-    drop = revenue_drop(np.clip(last_rev, 0, None), baseline)
-    usual = usual_gap_days(t_c, t_d, n)
+    drop = _value.revenue_drop(np.clip(last_rev, 0, None), baseline)
+    usual = _value.usual_gap_days(t_c, t_d, n)
     gap_limit = np.maximum(settings.analytics_churn_gap_factor * usual, settings.analytics_churn_min_gap_days)
     flags: list[list[dict[str, str]]] = [[] for _ in range(n)]
     for i in p_idx:
@@ -611,7 +614,7 @@ def describe(customer_id: uuid.UUID, row: CustomerAnalytics | None, segment: Cus
                 "churn": {"at_risk": False, "flags": [], "since": None, "task_id": None, "reason": r},
                 "satisfaction": {"csat_answers": 0, "csat_mean": None, "nps_answers": 0, "nps_last": None}}
     seg_label = labels.get(row.rfm_segment, (None, None)) if row.rfm_segment else (None, None)
-    tier_label = TIERS.get(row.value_tier, (None, None)) if row.value_tier else (None, None)
+    tier_label = _value.TIERS.get(row.value_tier, (None, None)) if row.value_tier else (None, None)
     return {
         "customer_id": customer_id, "computed_at": row.computed_at, "run_id": row.run_id,
         "purchases": {"transactions": row.transactions, "first_purchase_at": row.first_purchase_at,
@@ -752,7 +755,7 @@ def _centroid_of(members: list) -> dict[str, Any]:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
         return int(np.datetime64(value, "D").astype(np.int64))
 
-    return centroid(
+    return _seg.centroid(
         {"recency": np.array([m.recency_days for m in members], dtype=float),
          "frequency": np.array([m.frequency for m in members], dtype=float),
          "monetary": np.array([m.monetary for m in members], dtype=float),
@@ -888,7 +891,7 @@ def value_tier_counts(query: MetricQuery) -> list[MetricRow]:
         .where(sub.c.value_tier.is_not(None)).group_by(sub.c.value_tier))}
     return [MetricRow(value=int(data.get(k, (0, 0))[0]), group={"value_tier": k},
                       extra={"label_en": en, "label_zh_cn": zh, "revenue": _f(data.get(k, (0, 0))[1] or 0, 2)})
-            for k, (en, zh) in TIERS.items()]
+            for k, (en, zh) in _value.TIERS.items()]
 
 
 def pareto(query: MetricQuery) -> list[MetricRow]:
@@ -896,7 +899,8 @@ def pareto(query: MetricQuery) -> list[MetricRow]:
     highest first) against their cumulative share of revenue, at 5 % steps."""
     revenue = [m for (m,) in db.session().execute(select(_scoped_analytics(query).subquery().c.monetary))
                if m is not None]
-    return [MetricRow(value=y, group={"customer_share": x}) for x, y in pareto_curve(np.array(revenue, dtype=float))]
+    curve = _value.pareto_curve(np.array(revenue, dtype=float))
+    return [MetricRow(value=y, group={"customer_share": x}) for x, y in curve]
 
 
 def clv_distribution(query: MetricQuery) -> list[MetricRow]:

@@ -21,7 +21,7 @@ from core.services.permissions import require_actor, require_role
 
 TOKEN_PREFIX = "trl_"
 # A hash to verify against when the email is unknown, so a login takes as long either way: one per
-# hashing method, computed once per process (``prepare_dummy_hash`` at start-up), never per login.
+# hashing method, computed once per process (by the first sign-in, whatever its email), never per login.
 _DUMMY_HASH: dict[str, str] = {}
 #: ``last_used_at`` of a token is written at most this often, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -179,8 +179,9 @@ def by_id(user_id: Any) -> User | None:
 
 
 def prepare_dummy_hash(method: str) -> str:
-    """The hash an unknown email's login is checked against, made once per method (call at start-up so
-    even the first such login costs one hash check, like a wrong password)."""
+    """The hash an unknown email's login is checked against, made once per method. :func:`authenticate`
+    makes it before looking the email up, so the first sign-in of a process costs the same extra hash
+    whether or not the email is known (not at start-up: a scrypt hash is a noticeable part of it)."""
     if method not in _DUMMY_HASH:
         _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(16), method=method)
     return _DUMMY_HASH[method]
@@ -190,10 +191,11 @@ def authenticate(email: str, password: str) -> User:
     """The user with these credentials, or Unauthenticated (the same error whatever was wrong).
 
     Exactly one hash check runs whether or not the email is known, so the answer takes as long."""
+    dummy = prepare_dummy_hash(runtime.current().settings.password_hash_method)
     user = db.session().scalars(select(User).where(func.lower(User.email) == (email or "").strip().lower())).first()
     stored = user.password_hash if user is not None and user.password_hash else None
     if stored is None:
-        stored = prepare_dummy_hash(runtime.current().settings.password_hash_method)
+        stored = dummy
     ok = check_password_hash(stored, password or "")
     if not ok or user is None or not user.password_hash or not user.is_active or user.deleted_at is not None:
         raise Unauthenticated("Wrong email or password.")

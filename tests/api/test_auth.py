@@ -24,6 +24,19 @@ def test_wrong_password_and_unknown_email_get_the_same_401(client, people):
     assert client.get("/api/v1/customers").status_code == 401
 
 
+def test_the_first_sign_in_makes_the_dummy_hash_whether_or_not_the_email_is_known(client, people, monkeypatch):
+    # made by the first sign-in, not at start-up: it must then cost the same for a known email, or the
+    # first attempt would tell which emails exist
+    from core.services import users
+
+    monkeypatch.setattr(users, "_DUMMY_HASH", {})
+    assert client.post("/auth/login", json={"email": "rep@example.com", "password": "wrong"}).status_code == 401
+    assert len(users._DUMMY_HASH) == 1
+    monkeypatch.setattr(users, "_DUMMY_HASH", {})
+    assert client.post("/auth/login", json={"email": "nobody@example.com", "password": "x"}).status_code == 401
+    assert len(users._DUMMY_HASH) == 1
+
+
 def test_login_with_missing_fields_is_422(client, people):
     response = client.post("/auth/login", json={"email": "rep@example.com"})
     assert response.status_code == 422 and "password" in response.get_json()["errors"]["json"]

@@ -235,6 +235,64 @@ def test_plugin_commands_are_added_and_a_clash_names_both_plugins():
         build_cli(create_app({"DATABASE_URL": "sqlite://"}, extra_plugins=[plugin_with_commands("greeter", serve)]))
 
 
+def test_help_and_usage_errors_build_no_app(cli_env, monkeypatch):
+    def no_app(*args, **kwargs):
+        raise AssertionError("the app was built")
+
+    monkeypatch.setattr("api.app.create_app", no_app)
+    top = run(cli_env, "--help")
+    assert top.exit_code == 0 and "tokens" in top.stdout and "Commands:" in top.stdout
+    sub = run(cli_env, "tokens", "create", "--help")
+    assert sub.exit_code == 0 and "Usage: trellis tokens create [OPTIONS] EMAIL" in sub.stdout
+    missing = run(cli_env, "users", "create")
+    assert missing.exit_code == 2 and "Missing argument 'EMAIL'" in missing.stderr
+
+
+def test_commands_that_reach_only_the_database_build_no_rest_or_graphql(migrated, monkeypatch):
+    built = []
+    real = create_app
+
+    def recording(*args, **kwargs):
+        app = real(*args, **kwargs)
+        built.append((kwargs.get("web", True), sorted(app.blueprints)))
+        return app
+
+    monkeypatch.setattr("api.app.create_app", recording)
+    assert run(migrated, "users", "create", "lean@example.com", "--no-password").exit_code == 0
+    assert run(migrated, "plugins", "list").exit_code == 0
+    assert built == [(False, []), (False, [])]
+    assert run(migrated, "graphql-schema").exit_code == 0   # the served schema: the whole app
+    assert built[-1][0] is True and "auth" in built[-1][1]
+
+
+def test_help_and_a_bare_app_import_nothing_heavy():
+    """``trellis --help`` needs no ORM, REST or GraphQL; building the app needs no numpy or its models (they
+    load with the first analytics refresh or metric). A fresh interpreter, as a shell runs it."""
+    import os
+    import subprocess
+    import sys
+
+    code = """if True:
+        import json, sys
+        from api.cli import main
+        try:
+            main(["--help"])
+        except SystemExit:
+            pass
+        after_help = sorted(m for m in ("sqlalchemy", "flask_smorest", "strawberry", "numpy") if m in sys.modules)
+        from api.app import create_app
+        create_app({"DATABASE_URL": "sqlite://"})
+        after_app = sorted(m for m in ("numpy", "scipy", "sklearn", "openpyxl", "procrastinate") if m in sys.modules)
+        print(json.dumps([after_help, after_app]), file=sys.stderr)
+    """
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[[], []]"
+
+
 def test_a_plugin_command_with_a_unit_of_work_rolls_back_on_a_service_error(migrated, web):
     from core.services import users
 

@@ -67,6 +67,20 @@ def test_plugin_fields_show_in_the_sdl_of_their_app_only():
     assert "shout" not in sdl(without)
 
 
+def test_apps_built_from_the_same_components_share_one_schema_and_the_others_get_their_own():
+    from api.graphql import schema_of
+
+    first, second = new_app(), new_app()
+    assert schema_of(first) is schema_of(second)   # built once: a third of create_app
+    stricter = create_app({"DATABASE_URL": "sqlite://", "PLUGINS": "all", "GRAPHQL_MAX_DEPTH": 3})
+    shouter = new_app(shouting())
+    fewer = create_app({"DATABASE_URL": "sqlite://", "PLUGINS": "exhibitions"})
+    schemas = {id(schema_of(app)) for app in (first, stricter, shouter, fewer)}
+    assert len(schemas) == 4
+    assert "shout" in sdl(shouter) and "shout" not in sdl(first)
+    assert "retailMembership" not in sdl(fewer) and sdl(first) == sdl(second)
+
+
 def test_a_plugin_type_defined_once_at_module_level_serves_two_apps():
     def types(registry):
         registry.type("SharedThing")(SharedThing)
