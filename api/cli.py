@@ -208,7 +208,7 @@ WITHOUT_APP = {"config", "plugins new"}
 #: faster to start. The others (the server, the demo, the GraphQL schema, the jobs, plugins' commands)
 #: get the whole app.
 RUNTIME_ONLY = {"db", "users", "teams", "tokens", "plugins list", "plugins reference", "analytics", "privacy",
-                "import"}
+                "import", "export"}
 
 
 def _plain_group(group: click.Command) -> bool:

@@ -116,7 +116,7 @@ def _run(record_type: str, fmt: str | None, output: str | None, filters: tuple[s
     if fmt == "xlsx" and not output and sys.stdout.isatty():
         raise click.UsageError("An XLSX file is binary: give --output FILE (or redirect standard output).")
     with rt.database.unit_of_work():
-        request = exports.prepare(_admin(as_email), record_type, parsed, fmt)
+        request = exports.prepare(_admin(as_email, "export"), record_type, parsed, fmt)
     started = time.monotonic()
     target = output + ".part" if output else None
     out = open(target, "wb") if target else sys.stdout.buffer

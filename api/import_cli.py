@@ -83,7 +83,8 @@ def _type_command(itype: Any) -> click.Command:
     return command
 
 
-def _admin(email: str | None) -> Any:
+def _admin(email: str | None, doing: str = "import") -> Any:
+    """The user given with --as, or the first active admin (a 404 saying what to do when there is none)."""
     from sqlalchemy import select
 
     from core import db
@@ -96,7 +97,7 @@ def _admin(email: str | None) -> Any:
     admin = db.session().scalars(select(User).where(User.role == Role.ADMIN.value, User.is_active.is_(True),
                                                     User.deleted_at.is_(None)).order_by(User.created_at)).first()
     if admin is None:
-        raise NotFound("No admin to import as: create one (trellis users create EMAIL --role admin) or give --as.")
+        raise NotFound(f"No admin to {doing} as: create one (trellis users create EMAIL --role admin) or give --as.")
     return admin
 
 
