@@ -701,7 +701,11 @@ def _records(count: int) -> str:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Load the data and print the login, but do not start the server.")
 @click.option("--core-only", is_flag=True, help="Load only the core's demo data, not the plugins' (much faster).")
-def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
+@click.option("--dataset", type=click.Choice(["standard", "cdnow"]), default="standard", show_default=True,
+              help="cdnow: instead of the generated demo, import the CDNOW sample (2,357 customers, 6,919 "
+                   "purchases, 1997-98) with `trellis import`'s path and compute the analytics as of "
+                   "1997-09-30, a real distribution (docs/import-export.md).")
+def demo_command(host: str, port: int, no_serve: bool, core_only: bool, dataset: str):
     """Migrate the database, load the demo data (once), reset the demo admin's password and serve."""
     from core import demo, migrate
     from core.services import users
@@ -709,6 +713,12 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
     rt = runtime()
     migrate.upgrade(rt)
     password = secrets.token_urlsafe(12)
+    if dataset == "cdnow":
+        _demo_cdnow(rt)
+        with rt.database.unit_of_work():
+            users.set_password(demo.demo_admin(), password)
+        _demo_ready(rt, host, port, no_serve, password)
+        return
     with rt.database.unit_of_work():
         summary = demo.load_demo(rt, random.Random(demo.SEED), plugins=not core_only, progress_for=DemoProgress())
         users.set_password(demo.demo_admin(), password)
@@ -730,6 +740,33 @@ def demo_command(host: str, port: int, no_serve: bool, core_only: bool):
             run = analytics.refresh(trigger="demo")
         click.echo(("\r" if shown.tty else "") + f"analytics: {run.customers:,} customers in {run.seconds:.1f} s")
         click.echo(f"Customer analytics computed for {run.customers} customers.")
+    _demo_ready(rt, host, port, no_serve, password)
+
+
+def _demo_cdnow(rt: Any) -> None:
+    """``trellis demo --dataset cdnow``: the CDNOW sample through the import path, then the analytics as of
+    the end of its calibration period, with the fitted CLV parameters."""
+    from core import demo
+    from core.analytics import cdnow
+    from core.services import analytics
+
+    outcomes = demo.load_cdnow(rt)
+    if outcomes is None:
+        click.echo("The CDNOW sample is already loaded; nothing added.")
+        return
+    for outcome in outcomes:
+        click.echo(outcome.summary())
+    with rt.database.unit_of_work():
+        run = analytics.refresh(trigger="demo", as_of=cdnow.CALIBRATION_END)
+        bg, gg = run.params.get("bgnbd") or {}, run.params.get("gamma_gamma") or {}
+    click.echo(f"Customer analytics as of {cdnow.CALIBRATION_END}: {run.customers:,} customers; BG/NBD "
+               + ", ".join(f"{k}={bg[k]:.4f}" for k in ("r", "alpha", "a", "b") if k in bg)
+               + "; Gamma-Gamma " + ", ".join(f"{k}={gg[k]:.2f}" for k in ("p", "q", "gamma") if k in gg) + ".")
+
+
+def _demo_ready(rt: Any, host: str, port: int, no_serve: bool, password: str) -> None:
+    from core import demo
+
     home, docs, graphiql = _urls(host, port)
     click.echo(f"Database: {rt.database.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"Open {home} (start here), {docs} (REST) or {graphiql} (GraphiQL)")

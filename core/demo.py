@@ -206,6 +206,35 @@ def create_demo_user(actor: Any, data: dict[str, Any]) -> User:
     return user
 
 
+#: the data set ``trellis demo --dataset cdnow`` records once it imported the CDNOW sample
+CDNOW_DATASET = "cdnow"
+
+
+def load_cdnow(runtime: Any) -> list | None:
+    """Import the CDNOW sample (``core.analytics.cdnow``) as customers with their purchases through the
+    import path (``core.services.imports``: audited, events emitted, upserted by external id) as the demo
+    administrator, once: call it outside a unit of work (the import commits in batches). Returns the two
+    imports' outcomes, or None when the sample was loaded before."""
+    import tempfile
+
+    from core.analytics import cdnow
+    from core.services import imports
+
+    with runtime.database.unit_of_work():
+        demo_admin()
+        if CDNOW_DATASET in loaded_datasets():
+            return None
+    outcomes = []
+    with tempfile.TemporaryDirectory() as directory:
+        for record_type, path in zip(("customers", "interactions"), cdnow.write_import_files(directory)):
+            with runtime.database.unit_of_work():
+                run_id = imports.start_run(demo_admin(), record_type, path, file_name=path.name).id
+            outcomes.append(imports.run_import(run_id, database=runtime.database, path=path))
+    with runtime.database.unit_of_work():
+        db.session().add(DemoDataset(name=CDNOW_DATASET))
+    return outcomes
+
+
 def load_demo(runtime: Any, rng: random.Random, *, customers: int = CUSTOMERS,
               plugins: bool = True, progress_for: ProgressFactory = silent_progress) -> DemoSummary | None:
     """Load the core's demo data, then (unless ``plugins`` is false) the demo data of every enabled plugin

@@ -42,3 +42,38 @@ def purchases(path: Path | str = SAMPLE) -> Iterator[Purchase]:
             except ValueError as exc:
                 raise ValueError(f"{path}, line {number}: not 'customer id, sample id, YYYYMMDD, CDs, "
                                  f"dollars' ({exc})") from None
+
+
+#: the columns of the files :func:`write_import_files` writes (``trellis import customers|interactions``)
+CUSTOMER_COLUMNS = ("external_id", "name", "kind")
+PURCHASE_COLUMNS = ("external_id", "customer_external_id", "kind", "occurred_at", "amount", "direction", "status",
+                    "subject")
+
+
+def customer_external_id(customer: int) -> str:
+    return f"cdnow-{customer:05d}"
+
+
+def write_import_files(directory: Path | str, path: Path | str = SAMPLE) -> tuple[Path, Path]:
+    """The sample as the two CSV files ``trellis import`` reads, in ``directory``: ``cdnow_customers.csv``
+    (one person per CDNOW customer id, external id ``cdnow-00004``) and ``cdnow_purchases.csv`` (one
+    ``purchase`` interaction per line, at noon UTC of its day, external id ``cdnow-line-<line>``). Returns
+    their paths, customers first (the purchases refer to them by external id)."""
+    import csv
+
+    directory = Path(directory)
+    customers_path, purchases_path = directory / "cdnow_customers.csv", directory / "cdnow_purchases.csv"
+    seen: set[int] = set()
+    with open(customers_path, "w", newline="", encoding="utf-8") as cf, \
+            open(purchases_path, "w", newline="", encoding="utf-8") as pf:
+        customers_out, purchases_out = csv.writer(cf), csv.writer(pf)
+        customers_out.writerow(CUSTOMER_COLUMNS)
+        purchases_out.writerow(PURCHASE_COLUMNS)
+        for line, p in enumerate(purchases(path), 1):
+            ext = customer_external_id(p.customer)
+            if p.customer not in seen:
+                seen.add(p.customer)
+                customers_out.writerow((ext, f"CDNOW customer {p.customer:05d}", "person"))
+            purchases_out.writerow((f"cdnow-line-{line}", ext, "purchase", f"{p.day.isoformat()}T12:00:00Z",
+                                    str(p.amount), "inbound", "done", f"{p.cds} CD(s)"))
+    return customers_path, purchases_path

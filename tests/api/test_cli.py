@@ -512,6 +512,17 @@ class Terminal(io.StringIO):
         return True
 
 
+def test_the_cdnow_demo_imports_the_sample_once_and_prints_the_fitted_parameters(cli_env):
+    first = run(cli_env, "demo", "--dataset", "cdnow", "--no-serve")
+    assert first.exit_code == 0, first.output
+    assert "interactions: 6,919 rows imported: 6,919 created" in first.stdout
+    assert ("BG/NBD r=0.2426, alpha=4.4136, a=0.7929, b=2.4259; Gamma-Gamma p=6.25, q=3.74, gamma=15.44."
+            in first.stdout)
+    assert "Sign in as admin@example.com with password " in first.stdout
+    again = run(cli_env, "demo", "--dataset", "cdnow", "--no-serve")
+    assert again.exit_code == 0 and "The CDNOW sample is already loaded; nothing added." in again.stdout
+
+
 def test_demo_progress_is_a_bar_on_a_terminal_and_one_plain_line_otherwise():
     outputs = []
     for file in (io.StringIO(), Terminal()):
