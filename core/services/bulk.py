@@ -281,11 +281,14 @@ def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str], texts: dict
     applies) and handed to the driver's ``executemany`` as tuples: SQLAlchemy's per-row parameter
     building cost as much as SQLite's inserting. The conversion runs a column at a time (one loop per
     column, tuples built by ``zip``), with a cheaper equivalent of the two processors every row calls
-    most (:func:`_fast_processor`; ``texts`` remembers the datetimes converted, across calls). Other
+    most (:func:`_fast_processor`; ``texts`` remembers the datetimes converted, across calls). On
+    PostgreSQL with psycopg the rows, converted the same way, go in one ``COPY`` (:func:`_copy`). Other
     drivers go through ``Connection.execute``."""
     if not rows:
         return
     if conn.dialect.paramstyle != "qmark":
+        if conn.dialect.driver == "psycopg" and _copy(conn, table, rows, keys, texts):
+            return
         for start in range(0, len(rows), CHUNK):
             conn.execute(insert(table), rows[start:start + CHUNK])
         return
@@ -305,16 +308,52 @@ def _insert(conn: Any, table: Any, rows: list[dict], keys: set[str], texts: dict
     procs = [_fast_processor(table.c[key].type, conn.dialect, texts) for key in order]
     sql = str(compiled)
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        columns = []
-        for key, proc in zip(order, procs):
-            if key in constants:
-                value = constants[key] if proc is None else proc(constants[key])
-                columns.append(repeat(value, len(chunk)))
-            else:
-                column = list(map(itemgetter(key), chunk))
-                columns.append(column if proc is None else list(map(proc, column)))
-        conn.exec_driver_sql(sql, list(zip(*columns)))
+        conn.exec_driver_sql(sql, list(_converted(rows[start:start + CHUNK], order, procs, constants)))
+
+
+def _copy(conn: Any, table: Any, rows: list[dict], keys: set[str], texts: dict | None) -> bool:
+    """On PostgreSQL (psycopg), write ``rows`` with one ``COPY … FROM STDIN`` in the connection's
+    transaction, each value converted by its column type's bind processor (what ``Connection.execute``
+    applies) and a left-out column given its constant default. psycopg's pipelined statement per row cost
+    half of an import's time. Returns False, writing nothing, when a left-out column has a computed
+    default (the caller inserts those rows the usual way)."""
+    names, constants = [], {}
+    for column in table.columns:
+        if column.key in keys:
+            names.append(column.key)
+        elif column.default is not None:
+            if not column.default.is_scalar:
+                return False
+            names.append(column.key)
+            constants[column.key] = column.default.arg
+    texts = {} if texts is None else texts
+    procs = [_fast_processor(table.c[key].type, conn.dialect, texts) for key in names]
+    quote = conn.dialect.identifier_preparer.quote
+    target = conn.dialect.identifier_preparer.format_table(table)
+    sql = f"COPY {target} ({', '.join(quote(table.c[key].name) for key in names)}) FROM STDIN"
+    with conn.connection.cursor() as cursor:
+        # the statement goes past SQLAlchemy's execute: tell its listeners (statement counts, logs) of it
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, (), None, False)
+        with cursor.copy(sql) as copy:
+            for start in range(0, len(rows), CHUNK):
+                for row in _converted(rows[start:start + CHUNK], names, procs, constants):
+                    copy.write_row(row)
+    return True
+
+
+def _converted(chunk: list[dict], names: list[str], procs: list, constants: dict) -> Iterator[tuple]:
+    """The rows of ``chunk`` as tuples of the columns ``names``, each value through its bind processor
+    (``procs``, None: as it is) and ``constants`` for the columns the rows leave out; converted a column at
+    a time (one loop per column, tuples built by ``zip``)."""
+    columns = []
+    for key, proc in zip(names, procs):
+        if key in constants:
+            value = constants[key] if proc is None else proc(constants[key])
+            columns.append(repeat(value, len(chunk)))
+        else:
+            column = list(map(itemgetter(key), chunk))
+            columns.append(column if proc is None else list(map(proc, column)))
+    return zip(*columns)
 
 
 def _fast_processor(column_type: Any, dialect: Any, texts: dict) -> Any:
