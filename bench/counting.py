@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 _local = threading.local()
-_fd: int | None = None
+_fds: dict[str, int] = {}   # per file name (one in a gunicorn worker)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -39,10 +39,11 @@ class _Closing:
             if hasattr(self._body, "close"):
                 self._body.close()
         finally:
-            global _fd
-            if _fd is None:
-                _fd = os.open(os.environ["BENCH_STATEMENTS_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.write(_fd, b"%d\n" % getattr(_local, "n", 0))
+            path = os.environ["BENCH_STATEMENTS_FILE"]
+            fd = _fds.get(path)
+            if fd is None:
+                fd = _fds[path] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(fd, b"%d\n" % getattr(_local, "n", 0))
 
 
 def counting(app):

@@ -307,7 +307,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def table(results: dict, counts: dict) -> list[str]:
+def table(results: dict) -> list[str]:
     """Markdown rows: phase | app | requests | req/s | p50 ms | p99 ms | statements/req | ratio."""
     lines = ["| phase | app | requests | req/s | p50 ms | p99 ms | SQL statements/req | Trellis ÷ yardstick |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
@@ -426,7 +426,7 @@ def main(argv=None) -> int:
     block = [f"### {started:%Y-%m-%d %H:%M} UTC — {machine()}", "",
              f"`{command.strip()}`: {args.rounds} round(s); req/s is the median of the rounds, p50/p99 over all "
              f"of them. Load average (1/5/15 min) before {load_before}, after {load_after} (a shared machine: "
-             f"other processes ran). SQL statements: {statements_how}.", ""] + table(results, counts)
+             f"other processes ran). SQL statements: {statements_how}.", ""] + table(results)
     print()
     print("\n".join(block))
     if not args.no_docs:

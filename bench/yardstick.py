@@ -65,6 +65,8 @@ class Customer(Base):
 
 
 def _iso(value: datetime | None) -> str | None:
+    if value is not None and value.tzinfo is None:   # SQLite keeps no time zone; the values are UTC
+        value = value.replace(tzinfo=timezone.utc)
     return value.isoformat() if value is not None else None
 
 
