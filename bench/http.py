@@ -335,7 +335,8 @@ def append_docs(path: str, block: list[str]) -> None:
         text = text.rstrip("\n") + "\n\n## HTTP side by side\n\n" + (
             "`python bench/http.py` (docs in its docstring): Trellis and a bare Flask + SQLAlchemy + psycopg app "
             "(`bench/yardstick.py`) under the same gunicorn (2 gthread workers × 4 threads) on the same "
-            "PostgreSQL, one sequential keep-alive client. Each run appends its table below.\n")
+            "PostgreSQL, one sequential keep-alive client. Each run appends its table below; compare the "
+            "ratios within a run.\n")
         with open(path, "w") as f:
             f.write(text)
     # append at the end of the section (before the next "## " heading, if any)
