@@ -1,6 +1,6 @@
-"""What gunicorn serves for ``bench/http.py``: Trellis or the yardstick, wrapped to count SQL statements.
+"""What gunicorn serves for ``bench/http_side_by_side.py``: Trellis or the yardstick, wrapped to count SQL statements.
 
-The PostgreSQL server has no ``pg_stat_statements`` preloaded (``bench/http.py`` checks), so the count
+The PostgreSQL server has no ``pg_stat_statements`` preloaded (``bench/http_side_by_side.py`` checks), so the count
 is taken where ``bench/api_lists.py`` takes it: SQLAlchemy's ``before_cursor_execute`` on every engine
 (COMMIT/ROLLBACK are not statements here). Each request's count goes, when the response is closed, as one
 line ``<count>\\n`` appended (O_APPEND, so the workers' lines never mix) to ``$BENCH_STATEMENTS_FILE``;

@@ -1,4 +1,4 @@
-"""The yardstick for ``bench/http.py``: the least a Flask app can do to serve Trellis' customer JSON.
+"""The yardstick for ``bench/http_side_by_side.py``: the least a Flask app can do to serve Trellis' customer JSON.
 
 Flask 3 + SQLAlchemy 2 (typed ORM) + psycopg 3, one ``customers`` table, one static bearer token. No
 plugins, permissions, audit trail, events, validation framework or analytics: only what a hand-written

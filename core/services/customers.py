@@ -5,6 +5,7 @@ import uuid
 from typing import Any, Mapping
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import db
 from core.errors import NotFound
@@ -144,6 +145,7 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     _set_tags(customer, tags)
     db.session().add(customer)
     db.session().flush()
+    set_committed_value(customer, "analytics", None)  # none yet: answering the create reads nothing to say so
     audit.record_change(user, "created", customer, audit.created_fields(customer, AUDITED) | (
         {"tags": ([], customer.tags)} if customer.tags else {}))
     # a customer created in a later stage: the history says so, with the trigger and the approver

@@ -1,4 +1,4 @@
-"""bench/http.py's yardstick app and statement counter work (no timings: those are the bench's business)."""
+"""bench/http_side_by_side.py's yardstick app and statement counter work (no timings: those are the bench's business)."""
 from __future__ import annotations
 
 import uuid

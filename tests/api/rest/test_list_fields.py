@@ -73,3 +73,19 @@ def test_a_light_page_of_100_customers_is_a_fraction_of_the_expanded_one(api, ru
     assert len(rest_list(light)) == len(rest_list(full)) == 100
     assert len(light.data) * 3 < len(full.data), (len(light.data), len(full.data))
     assert json.loads(light.headers["X-Pagination"])["total"] == 100
+
+
+def test_a_create_and_a_read_by_id_cost_a_pinned_number_of_statements(api, runtime, people, count_queries):
+    api.as_("rep").post("/api/v1/customers", json={"name": "Warm-up"})  # process-wide caches fill
+    with count_queries() as created:
+        response = api.as_("rep").post("/api/v1/customers", json={"name": "Counted Ltd"})
+    assert response.status_code == 201 and response.get_json()["analytics"]["rfm"]["reason"]
+    # the token with its user; the customer, its audit entry and outbox event; the webhook subscriptions
+    # the event may go to; the stage and level histories (one insert). A new customer has no analytics:
+    # nothing is read to find that out.
+    assert created.count == 6, "\n".join(s[:120] for s in created.statements)
+    with count_queries() as read:
+        body = api.as_("rep").get(f"/api/v1/customers/{response.get_json()['id']}").get_json()
+    assert body["name"] == "Counted Ltd" and "analytics" in body
+    # the token with its user, the customer with its tags, its analytics
+    assert read.count == 4, "\n".join(s[:120] for s in read.statements)

@@ -22,19 +22,16 @@ machine (nproc, CPU model) and the load average before and after, to docs/perfor
 it; otherwise (the usual case here) counted in each worker on SQLAlchemy's ``before_cursor_execute``
 (``bench/counting.py``; COMMIT not included), and the output says which.
 
-Run: python bench/http.py [--creates 2000 --lists 1000 --details 2000 --graphqls 300 --rounds 3] [--quick]
+Run: python bench/http_side_by_side.py [--creates 2000 --lists 1000 --details 2000 --graphqls 300 --rounds 3] [--quick]
      [--database-url postgresql://postgres@127.0.0.1:5432/test]
 Prints numbers; not a test. Latencies include the client (same for both apps).
 """
 from __future__ import annotations
 
-# This file is named http.py: drop its directory from sys.path before anything imports the standard
-# library's http package (http.client below, and whatever imports it).
 import os
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse  # noqa: E402
 import http.client  # noqa: E402
@@ -227,7 +224,7 @@ class Client:
 
 def customer_body(name: str, i: int) -> dict:
     return {"name": name, "kind": "company", "industry": ("Retail", "Software", "Logistics")[i % 3],
-            "region": ("East", "West", "North")[i % 3], "size": "small", "notes": "Made by bench/http.py",
+            "region": ("East", "West", "North")[i % 3], "size": "small", "notes": "Made by bench/http_side_by_side.py",
             "tags": ["bench", f"t{i % 5}"]}
 
 
@@ -333,7 +330,7 @@ def append_docs(path: str, block: list[str]) -> None:
     text = open(path).read() if os.path.exists(path) else "# Performance\n"
     if "\n## HTTP side by side" not in "\n" + text:
         text = text.rstrip("\n") + "\n\n## HTTP side by side\n\n" + (
-            "`python bench/http.py` (docs in its docstring): Trellis and a bare Flask + SQLAlchemy + psycopg app "
+            "`python bench/http_side_by_side.py` (docs in its docstring): Trellis and a bare Flask + SQLAlchemy + psycopg app "
             "(`bench/yardstick.py`) under the same gunicorn (2 gthread workers × 4 threads) on the same "
             "PostgreSQL, one sequential keep-alive client. Each run appends its table below; compare the "
             "ratios within a run.\n")
@@ -355,7 +352,7 @@ def main(argv=None) -> int:
     run_id = secrets.token_hex(3)
     started = datetime.now(timezone.utc)
     load_before = load()
-    print(f"bench/http.py  {started:%Y-%m-%d %H:%M} UTC  {machine()}", flush=True)
+    print(f"bench/http_side_by_side.py  {started:%Y-%m-%d %H:%M} UTC  {machine()}", flush=True)
     print(f"load average before: {load_before}", flush=True)
     dbs = Databases(args.database_url)
     pgss = dbs.pg_stat_statements()
@@ -423,7 +420,7 @@ def main(argv=None) -> int:
         results[key] = {"n": len(times), "rps": statistics.median(rates[key]), "p50": statistics.median(times),
                         "p99": percentile(times, 0.99),
                         "statements": (sum(counted) / len(counted)) if counted else None}
-    command = "python bench/http.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python bench/http_side_by_side.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = [f"### {started:%Y-%m-%d %H:%M} UTC — {machine()}", "",
              f"`{command.strip()}`: {args.rounds} round(s); req/s is the median of the rounds, p50/p99 over all "
              f"of them. Load average (1/5/15 min) before {load_before}, after {load_after} (a shared machine: "
