@@ -56,6 +56,15 @@ class Settings:
     import_path: str = ""
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
+    #: PostgreSQL connections each process keeps open (SQLAlchemy's ``pool_size``; 1..200): at least the
+    #: requests a web worker serves at once (gunicorn ``--threads``, 1 for sync workers). Each process
+    #: may open ``db_pool_size + db_max_overflow``: keep that times the processes under the server's
+    #: ``max_connections`` (docs/deployment.md, "Connections"). SQLite ignores the three.
+    db_pool_size: int = 5
+    #: Connections a process may open past ``db_pool_size`` at a peak, closed when returned (0..200).
+    db_max_overflow: int = 10
+    #: Seconds a request waits for a free connection before it fails with a 503 (0 < t <= 300).
+    db_pool_timeout: float = 30.0
     #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the
     #: request id and the access fields; api/logs.py).
     log_format: str = "text"
@@ -303,6 +312,11 @@ class Settings:
             return []
         return [name for name in names if name != "core"]
 
+    def db_pool(self) -> dict[str, Any]:
+        """The connection pool's size, as SQLAlchemy's ``create_engine`` takes it."""
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+                "pool_timeout": self.db_pool_timeout}
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -312,6 +326,9 @@ class Settings:
 
 #: ``(setting, exclusive low, inclusive high, what is expected)`` checked by :meth:`Settings.problems`
 _BOUNDS = (
+    ("db_pool_size", 0, 200, "a whole number of connections from 1 to 200"),
+    ("db_max_overflow", -1, 200, "a whole number of connections from 0 to 200"),
+    ("db_pool_timeout", 0, 300, "a number of seconds more than 0 and at most 300, e.g. 30"),
     ("webhook_timeout", 0, 120, "a number of seconds more than 0 and at most 120, e.g. 5 or 2.5"),
     ("webhook_concurrency", 0, 64, "a whole number from 1 to 64"),
     ("webhook_breaker_threshold", 0, 1000, "a whole number from 1 to 1000"),

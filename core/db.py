@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import (
     DateTime,
@@ -167,9 +167,12 @@ UNREACHABLE_MESSAGE = "The database cannot be reached right now; try again short
 
 def is_connection_error(exc: BaseException) -> bool:
     """The database could not be reached (or the connection dropped): a 503 with ``Retry-After``, not a
-    bug. A lock timeout is not one (:func:`is_lock_timeout`, a Conflict)."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    bug; so is a pool with no free connection within ``TRELLIS_DB_POOL_TIMEOUT``. A lock timeout is not
+    one (:func:`is_lock_timeout`, a Conflict)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
+    if isinstance(exc, PoolTimeout):
+        return True
     if not isinstance(exc, DBAPIError) or is_lock_timeout(exc):
         return False
     if exc.connection_invalidated:
@@ -206,14 +209,14 @@ class Database:
     """
 
     def __init__(self, url: str, *, echo: bool = False, bind: Connection | None = None,
-                 info: dict[str, Any] | None = None):
+                 info: dict[str, Any] | None = None, pool: Mapping[str, Any] | None = None):
         self.url = url
         if bind is not None:
             self.engine: Engine = bind.engine
             self._bind: Engine | Connection = bind
             join_mode = "create_savepoint"
         else:
-            self.engine = make_engine(url, echo=echo)
+            self.engine = make_engine(url, echo=echo, pool=pool)
             self._bind = self.engine
             join_mode = "rollback_only"
         self.sessionmaker = sessionmaker(bind=self._bind, expire_on_commit=False,
@@ -283,7 +286,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool: Mapping[str, Any] | None = None) -> Engine:
+    """The engine of ``url``; ``pool`` (``pool_size``, ``max_overflow``, ``pool_timeout``: the
+    ``TRELLIS_DB_POOL_*`` settings) sizes a server database's connection pool."""
     url = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
@@ -292,6 +297,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
     else:
         kwargs["pool_pre_ping"] = True
+        kwargs.update(pool or {})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)

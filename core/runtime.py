@@ -153,7 +153,7 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
             import_owners[itype.name] = owner
             rt.import_types[itype.name] = itype
     rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
-                              info={"runtime": rt})
+                              info={"runtime": rt}, pool=settings.db_pool())
     from core import queue   # (its session listeners defer a delivery round when a commit queues a webhook)
 
     rt.background = queue.Background(rt)
