@@ -75,10 +75,35 @@ def owned_tables(runtime: "Runtime", component: str | None = None) -> set[str]:
     return {table for table, owner in runtime.tables.items() if component is None or owner == component}
 
 
-def table_filters(tables: set[str]) -> dict[str, Any]:
+def index_applies(index: Any, dialect_name: str | None, extensions: set[str] | None) -> bool:
+    """Whether the model's ``index`` is built on this database: one declared for another database only
+    (``Index.ddl_if(dialect=...)``, as the trigram indexes of name search) is not, nor one needing an
+    extension (``index.info["requires_extension"]``) the database lacks — the migration that creates it
+    skips it there (see docs/deployment.md, "Indexes"). ``None`` for what is not known: it applies."""
+    ddl_if = getattr(index, "_ddl_if", None)
+    if dialect_name is not None and ddl_if is not None and ddl_if.dialect is not None:
+        wanted = ddl_if.dialect if isinstance(ddl_if.dialect, (tuple, list, set)) else (ddl_if.dialect,)
+        if dialect_name not in wanted:
+            return False
+    needs = index.info.get("requires_extension")
+    return needs is None or extensions is None or needs in extensions
+
+
+def installed_extensions(connection: Any) -> set[str] | None:
+    """The extensions installed in a PostgreSQL database (``None`` on another database)."""
+    if connection is None or connection.dialect.name != "postgresql":
+        return None
+    from sqlalchemy import text
+
+    return set(connection.execute(text("SELECT extname FROM pg_extension")).scalars())
+
+
+def table_filters(tables: set[str], dialect_name: str | None = None,
+                  extensions: set[str] | None = None) -> dict[str, Any]:
     """``include_name`` / ``include_object`` for Alembic: only ``tables`` exist as far as it knows.
     ``include_name`` keeps other tables from even being reflected; ``include_object`` drops the
-    metadata's tables of disabled plugins (their modules may be imported all the same)."""
+    metadata's tables of disabled plugins (their modules may be imported all the same), and the
+    model's indexes not built on this database (:func:`index_applies`)."""
 
     def include_name(name, type_, parent_names):
         if type_ == "table":
@@ -88,6 +113,8 @@ def table_filters(tables: set[str]) -> dict[str, Any]:
     def include_object(obj, name, type_, reflected, compare_to):
         if type_ == "table":
             return name in tables
+        if type_ == "index" and not reflected:
+            return index_applies(obj, dialect_name, extensions)
         return True  # columns, indexes and constraints follow their table
 
     return {"include_name": include_name, "include_object": include_object}
@@ -131,8 +158,10 @@ def refuse_drops(context: Any, revision: Any, directives: list) -> None:
             downgrade_ops.ops[:] = []
 
 
-def environment_options(runtime: "Runtime", dialect_name: str, component: str | None = None) -> dict[str, Any]:
-    """Everything env.py passes to ``context.configure`` besides the connection."""
+def environment_options(runtime: "Runtime", dialect_name: str, component: str | None = None, *,
+                        connection: Any = None) -> dict[str, Any]:
+    """Everything env.py passes to ``context.configure`` besides the connection (given, it tells which
+    extensions the database has: :func:`index_applies`)."""
     from core.db import Base
 
     return {
@@ -141,7 +170,7 @@ def environment_options(runtime: "Runtime", dialect_name: str, component: str | 
         "render_as_batch": dialect_name == "sqlite",
         "render_item": render_item,
         "process_revision_directives": refuse_drops,
-        **table_filters(owned_tables(runtime, component)),
+        **table_filters(owned_tables(runtime, component), dialect_name, installed_extensions(connection)),
     }
 
 
@@ -271,7 +300,7 @@ def check(runtime: "Runtime") -> list:
     ``compare_metadata`` reports them (an empty list when the migrations match the models)."""
     engine = runtime.database.engine
     with engine.connect() as conn:
-        opts = environment_options(runtime, engine.dialect.name)
+        opts = environment_options(runtime, engine.dialect.name, connection=conn)
         metadata = opts.pop("target_metadata")
         for key in ("render_as_batch", "render_item", "process_revision_directives"):
             opts.pop(key)

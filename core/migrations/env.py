@@ -17,7 +17,7 @@ component = config.attributes.get("component")
 
 
 def run_migrations(connection) -> None:
-    options = migrate.environment_options(runtime, connection.dialect.name, component)
+    options = migrate.environment_options(runtime, connection.dialect.name, component, connection=connection)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     read_rows = migration_context.get_current_heads

@@ -25,6 +25,22 @@ def live_unique(table: str) -> Index:
                  postgresql_where=where)
 
 
+def ordering_indexes(table: str, *columns: str) -> list[Index]:
+    """A btree on ``(column, id)`` for each sortable column of a list: keyset pages order by the key then
+    the id and seek past ``(key, id)``, so the index reads a page in order from any cursor (an equality
+    filter on the column uses it too). docs/deployment.md ("Indexes") lists what serves what."""
+    return [Index(f"ix_{table}_{column}_id", column, "id") for column in columns]
+
+
+def name_search_index(table: str) -> Index:
+    """The trigram index (PostgreSQL's ``pg_trgm``) that serves name search (``q``: ``name ILIKE
+    '%term%'``, which no btree can). PostgreSQL only; a database where the extension could not be
+    created does without it (``info["requires_extension"]``: the migration skips it, the schema
+    comparison of ``core.migrate`` leaves it out) and searches by scanning."""
+    return Index(f"ix_{table}_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"},
+                 info={"requires_extension": "pg_trgm"}).ddl_if(dialect="postgresql")
+
+
 class Customer(Base, Record):
     """A company or person the business sells to (客户): the record every plugin's data hangs from. Read
     and write it through ``core.services.customers`` (scoped by role), never directly."""
@@ -32,15 +48,15 @@ class Customer(Base, Record):
     __tablename__ = "customer"
 
     kind: Mapped[str] = mapped_column(String(20), default=CustomerKind.COMPANY.value)
-    name: Mapped[str] = mapped_column(String(200), index=True)
-    industry: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
-    region: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    industry: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(80), nullable=True)
     size: Mapped[str | None] = mapped_column(String(20), nullable=True)
     source: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    level: Mapped[str] = mapped_column(String(20), default="none", index=True)
+    level: Mapped[str] = mapped_column(String(20), default="none")
     #: a level set by hand stays until it is released; automatic re-grading skips it
     level_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
-    stage: Mapped[str] = mapped_column(String(40), default=LifecycleStage.POTENTIAL.value, index=True)
+    stage: Mapped[str] = mapped_column(String(40), default=LifecycleStage.POTENTIAL.value)
     notes: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                        nullable=True, index=True)
@@ -66,7 +82,9 @@ class Customer(Base, Record):
     analytics: Mapped["CustomerAnalytics | None"] = relationship("CustomerAnalytics", uselist=False,
                                                                  viewonly=True)
 
-    __table_args__ = (live_unique("customer"),)
+    __table_args__ = (live_unique("customer"), name_search_index("customer"),
+                      *ordering_indexes("customer", "name", "created_at", "updated_at", "industry", "region",
+                                        "stage", "level"))
 
     @property
     def tags(self) -> list[str]:
@@ -106,7 +124,8 @@ class Contact(Base, Record):
 
     customer: Mapped[Customer] = relationship(Customer)
 
-    __table_args__ = (live_unique("contact"),)
+    __table_args__ = (live_unique("contact"), name_search_index("contact"),
+                      *ordering_indexes("contact", "name", "created_at", "updated_at"))
 
 
 # --- match keys: derived from the columns they normalise on every write -------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, UTCDateTime
-from core.models.customers import Contact, Customer, live_unique
+from core.models.customers import Contact, Customer, live_unique, ordering_indexes
 from core.models.enums import InteractionDirection, InteractionStatus
 from core.models.users import User
 
@@ -21,7 +21,7 @@ class Interaction(Base, Record):
     contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"),
                                                          nullable=True, index=True)
     #: One of the registered interaction kinds (core's and every enabled plugin's).
-    kind: Mapped[str] = mapped_column(String(60), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
     direction: Mapped[str] = mapped_column(String(20), default=InteractionDirection.OUTBOUND.value)
     status: Mapped[str] = mapped_column(String(20), default=InteractionStatus.DONE.value)
     subject: Mapped[str] = mapped_column(String(200), default="")
@@ -56,4 +56,5 @@ class Interaction(Base, Record):
     assignee: Mapped[User | None] = relationship(User, foreign_keys=[assignee_id])
 
     __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
-                      Index("ix_interaction_status_due", "status", "due_at"), live_unique("interaction"))
+                      Index("ix_interaction_status_due", "status", "due_at"), live_unique("interaction"),
+                      *ordering_indexes("interaction", "occurred_at", "due_at", "created_at", "kind"))

@@ -42,7 +42,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     if customer_id := f.get("customer_id"):
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q := f.get("q"):
-        stmt = stmt.where(func.lower(Contact.name).contains(q.lower(), autoescape=True))
+        stmt = stmt.where(Contact.name.icontains(q, autoescape=True))
     return stmt
 
 

@@ -89,7 +89,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     f = common.validate(CustomerFilter, dict(filters or {}))
     stmt = visible(actor, deleted=f.pop("deleted", False))
     if q := f.pop("q", None):
-        stmt = stmt.where(func.lower(Customer.name).contains(q.lower(), autoescape=True))
+        stmt = stmt.where(Customer.name.icontains(q, autoescape=True))
     if tag := f.pop("tag", None):
         stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
     from core.services import analytics  # segment, value_tier, rfm_segment, churn_risk
