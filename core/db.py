@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy import (
     DateTime,
@@ -276,6 +276,18 @@ class Database:
     def dispose(self) -> None:
         if self._bind is self.engine:
             self.engine.dispose()
+
+
+#: Callables ``(connection, statement)`` told of each statement Trellis sends to the driver past
+#: SQLAlchemy's ``execute`` (the bulk recorder's ``COPY``), which SQLAlchemy's cursor events do not see.
+#: The test kit's statement counter (``count_queries``) listens here as well, so such a statement counts.
+RAW_STATEMENT_LISTENERS: list[Callable[[Connection, str], None]] = []
+
+
+def raw_statement_sent(connection: Connection, statement: str) -> None:
+    """Tell :data:`RAW_STATEMENT_LISTENERS` that ``statement`` goes to the database on ``connection``."""
+    for listener in list(RAW_STATEMENT_LISTENERS):
+        listener(connection, statement)
 
 
 def normalize_url(url: str) -> str:

@@ -142,14 +142,23 @@ def api(client, tokens) -> Api:
 def count_queries(engine):
     """``with count_queries() as counter: ...`` counts the SQL statements run inside the block."""
 
+    from core import db
+
     @contextlib.contextmanager
     def counting():
         counter = QueryCounter()
+
+        def raw(conn, statement):  # a statement sent past SQLAlchemy's execute (the bulk COPY) counts too
+            if conn.engine is engine:
+                counter(conn, None, statement, (), None, False)
+
         event.listen(engine, "before_cursor_execute", counter)
+        db.RAW_STATEMENT_LISTENERS.append(raw)
         try:
             yield counter
         finally:
             event.remove(engine, "before_cursor_execute", counter)
+            db.RAW_STATEMENT_LISTENERS.remove(raw)
 
     return counting
 

@@ -332,8 +332,8 @@ def _copy(conn: Any, table: Any, rows: list[dict], keys: set[str], texts: dict |
     target = conn.dialect.identifier_preparer.format_table(table)
     sql = f"COPY {target} ({', '.join(quote(table.c[key].name) for key in names)}) FROM STDIN"
     with conn.connection.cursor() as cursor:
-        # the statement goes past SQLAlchemy's execute: tell its listeners (statement counts, logs) of it
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, (), None, False)
+        # the statement goes past SQLAlchemy's execute, so past its cursor events: say so (statement counts)
+        db.raw_statement_sent(conn, sql)
         with cursor.copy(sql) as copy:
             for start in range(0, len(rows), CHUNK):
                 for row in _converted(rows[start:start + CHUNK], names, procs, constants):

@@ -309,3 +309,29 @@ def test_on_sqlite_dates_json_and_uuids_take_the_cheap_conversions_which_store_t
         cheap = bulk._fast_processor(column_type, dialect, {})
         assert getattr(cheap, "__module__", None) == "core.services.bulk", column_type  # not SQLAlchemy's own
         assert [cheap(v) for v in samples] == [generic(v) for v in samples], column_type
+
+
+def test_a_flush_gives_sqlalchemys_cursor_listeners_only_real_executions(api, runtime, people, engine,
+                                                                        count_queries):
+    """The COPY on PostgreSQL goes past SQLAlchemy's execute; listeners of its cursor events (Sentry's
+    SQLAlchemy integration keeps its span on the execution context) must never see it with no context.
+    It still counts as a statement (core.db.RAW_STATEMENT_LISTENERS)."""
+    from sqlalchemy import event
+
+    contexts = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        contexts.append(context)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        with runtime.database.unit_of_work():
+            rec = BulkRecorder(people.admin)
+            for i in range(3):
+                rec.change("created", new_customer(rec, f"Listened {i}"), {"name": (None, f"Listened {i}")})
+            with count_queries() as counter:
+                counts = rec.flush([Customer])
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert counts["customer"] == 3 and all(context is not None for context in contexts)
+    assert written_tables(counter.statements) == ["customer", "audit_entry", "outbox_event"]
