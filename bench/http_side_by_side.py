@@ -23,6 +23,7 @@ it; otherwise (the usual case here) counted in each worker on SQLAlchemy's ``bef
 (``bench/counting.py``; COMMIT not included), and the output says which.
 
 Run: python bench/http_side_by_side.py [--creates 2000 --lists 1000 --details 2000 --graphqls 300 --rounds 3] [--quick]
+     [--clients 4,16]   (then create / list / detail again with 4 and with 16 clients at once)
      [--database-url postgresql://postgres@127.0.0.1:5432/test]
 Prints numbers; not a test. Latencies include the client (same for both apps).
 """
@@ -44,6 +45,7 @@ import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
@@ -57,6 +59,8 @@ GUNICORN = ["-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--
 GRAPHQL = ("query { customers(first: 50) { edges { node { id name level stage "
            "contacts { edges { node { id name email isPrimary } } } } } } }")
 PHASES = ("create", "list", "detail", "graphql")
+#: what ``--clients N`` runs with N clients at once (each its own keep-alive connection)
+CONCURRENT_PHASES = ("create", "list", "detail")
 WARM_CUSTOMERS = 120   # warm-up customers, named to sort first: a list page of 100 is always full …
 WARM_CONTACTS = 60     # … and the GraphQL page (the first 50 by name) holds theirs, with 2 contacts each
 
@@ -73,6 +77,9 @@ def parse_args(argv=None):
                         "(explicit counts still win)")
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test",
                    help="a PostgreSQL database to connect to; the two bench databases are created next to it")
+    p.add_argument("--clients", default="",
+                   help="after the rounds, create / list / detail again with N clients at once for each N of this "
+                        "comma-separated list (e.g. 4,16): req/s should grow and p99 stay bounded")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs", "performance.md"))
     p.add_argument("--no-docs", action="store_true", help="print only; do not append to --docs")
     args = p.parse_args(argv)
@@ -266,6 +273,34 @@ def run_phase(client: Client, phase: str, count: int, round_no: int, ids: list[s
     return times
 
 
+def run_concurrent(port: int, token: str, phase: str, count: int, clients: int, ids: list[str]) -> tuple[list[float], float]:
+    """``phase`` with ``clients`` clients at once, ``count`` requests in all; returns every latency and the
+    wall time."""
+    connections = [Client(port, token) for _ in range(clients)]
+    results: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            share = count // clients + (1 if index < count % clients else 0)
+            results[index] = run_phase(connections[index], phase, share, 1000 * clients + index, ids)
+        except BaseException as exc:  # reported after the join, with the others' results dropped
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - t0
+    for connection in connections:
+        connection.close()
+    if errors:
+        raise errors[0]
+    return [t for times in results for t in times], elapsed
+
+
 def warm_up(client: Client, label: str, ids: list[str]) -> None:
     for i in range(WARM_CUSTOMERS):
         ids.append(json.loads(client.call("POST", "/api/v1/customers",
@@ -308,7 +343,8 @@ def table(results: dict) -> list[str]:
     """Markdown rows: phase | app | requests | req/s | p50 ms | p99 ms | statements/req | ratio."""
     lines = ["| phase | app | requests | req/s | p50 ms | p99 ms | SQL statements/req | Trellis ÷ yardstick |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
-    for phase in PHASES:
+    concurrent = sorted({key[0] for key in results if "×" in key[0]}, key=lambda p: (int(p.split("×")[1]), p))
+    for phase in (*PHASES, *concurrent):
         for label in ("yardstick", "trellis"):
             r = results.get((phase, label))
             if r is None:
@@ -349,6 +385,7 @@ def append_docs(path: str, block: list[str]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    concurrency = [int(n) for n in args.clients.split(",") if n.strip()]
     run_id = secrets.token_hex(3)
     started = datetime.now(timezone.utc)
     load_before = load()
@@ -407,6 +444,23 @@ def main(argv=None) -> int:
                         stmts.setdefault((phase, label), []).extend(lines)
                         print(f"  round {round_no} {phase:8s} {label:9s} {len(times) / elapsed:7.0f} req/s  "
                               f"p50 {statistics.median(times) * 1000:6.1f} ms", flush=True)
+            tokens = {"yardstick": y_token, "trellis": t_token}
+            for n in concurrency:
+                for phase in CONCURRENT_PHASES:
+                    for label in ("yardstick", "trellis"):
+                        if counts[phase] <= 0:
+                            continue
+                        server = servers[label]
+                        time.sleep(0.2)
+                        before = len(server.statement_lines())
+                        times, elapsed = run_concurrent(server.port, tokens[label], phase, counts[phase], n, ids[label])
+                        time.sleep(0.3)
+                        key = (f"{phase} ×{n}", label)
+                        samples[key] = times
+                        rates[key] = [len(times) / elapsed]
+                        stmts[key] = server.statement_lines()[before:]
+                        print(f"  {n:2d} clients {phase:8s} {label:9s} {len(times) / elapsed:7.0f} req/s  "
+                              f"p99 {percentile(times, 0.99) * 1000:6.1f} ms", flush=True)
         finally:
             for client in clients.values():
                 client.close()
