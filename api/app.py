@@ -1,8 +1,6 @@
 """The one app factory."""
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -23,30 +21,19 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_plugins: Iterab
     ``config`` overrides settings by name (``{"DATABASE_URL": ..., "PLUGINS": "exhibitions"}``);
     ``extra_plugins`` registers plugin objects that are not installed as packages (tests, embedding);
     ``bind`` hands in a connection with an open transaction (tests). Every call builds its own plugin
-    set, registries and GraphQL schema, so several apps can live in one process.
+    set and registries, so several apps can live in one process (apps built from the same plugins and
+    settings share one GraphQL schema: ``api.graphql.compose.schema_for``).
 
     ``web=False`` builds the runtime (settings, plugins, registries, database) and an app without routes:
     no REST, GraphQL, sign-in or request hooks. The ``trellis`` commands that only reach the services and
     the database (``users``, ``tokens``, ``db`` …) run in it, so they start in a fraction of the time.
     """
-    with _no_cycle_collection():
+    from core.services.bulk import gc_paused
+
+    # building an app allocates a few hundred thousand long-lived objects (models, schemas, GraphQL types)
+    # and hardly any garbage: the cyclic collector walking them again and again was a fifth of the build
+    with gc_paused():
         return _create_app(config, extra_plugins=extra_plugins, bind=bind, web=web)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Building an app allocates a few hundred thousand long-lived objects (models, schemas, GraphQL
-    types) and hardly any garbage; the cyclic garbage collector, run every 700 allocations, would walk
-    them again and again: about a fifth of the build. It is off while the app is built and back on after
-    (reference counting frees everything else as always)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _create_app(config: Mapping[str, Any] | None, *, extra_plugins: Iterable[Any], bind: Any, web: bool) -> Flask:
