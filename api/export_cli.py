@@ -36,24 +36,12 @@ def _filters_of(itype: Any) -> list[str]:
     return sorted(schema._declared_fields) if schema is not None else []
 
 
-class ExportGroup(RecordTypeGroup):
-    """One subcommand per exportable type."""
+def _describe(itype: Any, formatter: click.HelpFormatter) -> None:
+    from core.exports import columns_of
 
-    def types(self) -> dict:
-        return _types()
-
-    def command_for(self, itype: Any) -> click.Command:
-        return _type_command(itype)
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from core.exports import columns_of
-
-        for name, itype in sorted(_types().items()):
-            formatter.write_paragraph()
-            formatter.write_text(f"{name}: {itype.description}")
-            with formatter.indentation():
-                formatter.write_text("columns: " + ", ".join(columns_of(itype)))
-                formatter.write_text("filters: " + (", ".join(_filters_of(itype)) or "none"))
+    with formatter.indentation():
+        formatter.write_text("columns: " + ", ".join(columns_of(itype)))
+        formatter.write_text("filters: " + (", ".join(_filters_of(itype)) or "none"))
 
 
 def _type_command(itype: Any) -> click.Command:
@@ -139,4 +127,6 @@ def _run(record_type: str, fmt: str | None, output: str | None, filters: tuple[s
                    f"{count / seconds:,.0f} rows/s.", err=True)
 
 
-export_group = ExportGroup("export", help=GROUP_HELP, short_help="Export a list to CSV, XLSX or JSON Lines.")
+export_group = RecordTypeGroup("export", types=_types, command_for=_type_command,
+                               describe=_describe, help=GROUP_HELP,
+                               short_help="Export a list to CSV, XLSX or JSON Lines.")

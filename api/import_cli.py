@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -30,13 +30,13 @@ def _types() -> dict:
 
 class RecordTypeGroup(click.Group):
     """A group with one subcommand per record type of the app (the core's and the enabled plugins'):
-    ``types()`` names them, ``command_for(type)`` makes each one's command when it is asked for."""
+    ``types()`` names them, ``command_for(type)`` makes each one's command when it is asked for, and
+    ``describe(type, formatter)`` writes what the group's help says of each, after the type's name."""
 
-    def types(self) -> dict:
-        raise NotImplementedError
-
-    def command_for(self, itype: Any) -> click.Command:
-        raise NotImplementedError
+    def __init__(self, name: str, *, types: Callable[[], dict], command_for: Callable[[Any], click.Command],
+                 describe: Callable[[Any, click.HelpFormatter], None], **kwargs: Any):
+        super().__init__(name, **kwargs)
+        self.types, self.command_for, self.describe = types, command_for, describe
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.types())
@@ -45,21 +45,15 @@ class RecordTypeGroup(click.Group):
         itype = self.types().get(name)
         return None if itype is None else self.command_for(itype)
 
-
-class ImportGroup(RecordTypeGroup):
-    """One subcommand per import type."""
-
-    def types(self) -> dict:
-        return _types()
-
-    def command_for(self, itype: Any) -> click.Command:
-        return _type_command(itype)
-
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        for name, itype in sorted(_types().items()):
+        for name, itype in sorted(self.types().items()):
             formatter.write_paragraph()
             formatter.write_text(f"{name}: {itype.description}")
-            formatter.write(itype.help() + "\n")
+            self.describe(itype, formatter)
+
+
+def _describe(itype: Any, formatter: click.HelpFormatter) -> None:
+    formatter.write(itype.help() + "\n")
 
 
 def _type_command(itype: Any) -> click.Command:
@@ -185,4 +179,6 @@ def _run(record_type: str, file: str, mapping_file: str | None, dry_run: bool, e
         raise click.ClickException(f"{outcome.errors:,} row(s) had errors{more}.")
 
 
-import_group = ImportGroup("import", help=GROUP_HELP, short_help="Import records from CSV, XLSX or JSON Lines.")
+import_group = RecordTypeGroup("import", types=_types, command_for=_type_command,
+                               describe=_describe, help=GROUP_HELP,
+                               short_help="Import records from CSV, XLSX or JSON Lines.")
