@@ -279,11 +279,14 @@ class Settings:
             out.append(f"TRELLIS_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}.")
         if self.sentry_dsn and importlib.util.find_spec("sentry_sdk") is None:
             out.append("TRELLIS_SENTRY_DSN is set but sentry-sdk is not installed: pip install 'trellis-crm[sentry]'.")
-        from core.holiday_calendar import check as check_calendar
+        if (self.holiday_calendar.upper(), self.holiday_subdivision) != ("CN", ""):
+            # a calendar other than the default is checked at start-up; the default needs no check, and
+            # importing the holidays package for it cost every process and command 80 ms of CPU
+            from core.holiday_calendar import check as check_calendar
 
-        calendar_problem = check_calendar(self.holiday_calendar, self.holiday_subdivision)
-        if calendar_problem:
-            out.append(f"TRELLIS_HOLIDAY_CALENDAR / TRELLIS_HOLIDAY_SUBDIVISION: {calendar_problem}")
+            calendar_problem = check_calendar(self.holiday_calendar, self.holiday_subdivision)
+            if calendar_problem:
+                out.append(f"TRELLIS_HOLIDAY_CALENDAR / TRELLIS_HOLIDAY_SUBDIVISION: {calendar_problem}")
         for name, low, high, expected in _BOUNDS:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:

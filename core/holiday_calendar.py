@@ -23,7 +23,10 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-import holidays as _holidays
+from core.lazy import lazy_module
+
+# imported when a calendar is first read, not when the retail plugin is loaded at start-up
+_holidays = lazy_module("holidays")
 
 #: Stable keys of the Chinese calendar's holidays, by the library's English (en_US) name.
 KEYS = {
@@ -86,7 +89,7 @@ def check(country: str, subdivision: str = "") -> str | None:
     """Why this calendar cannot be used (a sentence), or None."""
     try:
         cls = _holidays.country_holidays(country.upper(), years=[]).__class__
-    except NotImplementedError:
+    except NotImplementedError:   # how the holidays package says it has no calendar for that code
         return f"{country!r} is not a country code the holidays package knows (e.g. CN, HK, TW, US)."
     if subdivision and subdivision not in (getattr(cls, "subdivisions", ()) or ()):
         known = ", ".join(getattr(cls, "subdivisions", ()) or ()) or "none"
