@@ -52,7 +52,7 @@ from core.db import make_engine  # noqa: E402
 from core.demo import BRANDS, CITIES, GIVEN, INDUSTRIES, SIZES, SOURCES, SURNAMES, TAGS, TITLES  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.models import (AnalyticsRun, Contact, Customer, CustomerAnalytics, CustomerTag,  # noqa: E402
-                         Interaction, LifecycleStage)
+                         Interaction)
 from core.schemas import ContactFilter, CustomerFilter, InteractionFilter  # noqa: E402
 from core.services import contacts as contact_service, customers as customer_service  # noqa: E402
 from core.services import interactions as interaction_service, users  # noqa: E402
