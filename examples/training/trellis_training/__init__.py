@@ -15,14 +15,8 @@ from trellis.plugin import (AUTOMATIC, MANUAL, Choice, Customer, Job, Metric, Pe
 from trellis_training import graphql, rest, services
 from trellis_training.models import TrainingCourse, TrainingEnrolment
 
-name = "training"
+name = "training"      # the prefix of everything the plugin declares: tables, metrics, roles, GraphQL types …
 version = "0.1.0"
-#: OpenAPI schema names published before a plugin's schemas had to start with its prefix (docs/plugins.md,
-#: "Names"): kept so clients' generated code does not break. New schemas are prefixed; this only shrinks.
-legacy_schema_names = frozenset({
-    "CourseCreate", "CourseOut", "CourseUpdate", "EnrolmentCreate", "EnrolmentOut", "EnrolmentUpdate",
-    "Move",
-})
 
 
 @hookimpl

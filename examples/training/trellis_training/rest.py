@@ -5,7 +5,7 @@ from flask import request
 from flask_login import current_user
 
 from trellis.plugin import body_doc, record_blueprint
-from trellis_training.services import COURSES, ENROLMENTS, Move, move_enrolment
+from trellis_training.services import COURSES, ENROLMENTS, TrainingMove, move_enrolment
 
 
 def blueprints():
@@ -16,7 +16,7 @@ def blueprints():
                                               "cancelled.")
 
     @enrolments.route("/<uuid:record_id>/move", methods=["POST"])
-    @enrolments.doc(**body_doc(Move))
+    @enrolments.doc(**body_doc(TrainingMove))
     @enrolments.response(200, ENROLMENTS.out_schema)
     def move(record_id):
         """Move an enrolment: confirm it (a full course refuses), mark it attended, or cancel it"""

@@ -77,7 +77,7 @@ create_course, create_enrolment = COURSES.create, ENROLMENTS.create
 
 # --- the workflow ----------------------------------------------------------------------------------------
 
-class Move(StrictSchema):
+class TrainingMove(StrictSchema):
     to = fields.String(required=True, validate=validate.OneOf(STATUSES),
                        metadata={"description": "The status to move to."})
     reason = fields.String(load_default="", validate=validate.Length(max=500))
@@ -94,7 +94,7 @@ def places_taken(course_ids) -> dict:
 def move_enrolment(actor, enrolment_id, data):
     """Move an enrolment through its workflow. Confirming and attending are the coordinator's; a full
     course refuses confirmation (422 on `to`); attending writes an entry on the customer's timeline."""
-    values = load(Move, data)
+    values = load(TrainingMove, data)
     user = require_actor(actor) if values["to"] == "cancelled" else require_coordinator(actor)
     enrolment = ENROLMENTS.get(user, enrolment_id)
     # lock the course row: two coordinators confirming the last place at once must not both succeed
