@@ -1,6 +1,8 @@
 """Property service (物业服务): the service functions of the reference records — estates, buildings, units,
 occupancies, service teams, request kinds, SLA policies, the plugin's settings and Open311 API keys.
-Each takes the acting user first, checks permissions, validates, audits every write.
+Each takes the acting user first, checks permissions, validates, audits every write. Estates, buildings,
+units, kinds and SLA policies are declared records (``core.records.RecordSpec``: schemas and service
+derived from the model, their own rules in hooks); occupancies and teams use :class:`Resource`.
 
 Service requests themselves live in :mod:`plugins.property_service.requests`.
 """
