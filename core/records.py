@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
-from marshmallow import Schema, fields, validate as mv
+from marshmallow import Schema, fields, missing, validate as mv
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -97,6 +97,9 @@ class FieldSpec:
       (``fn(user, id)`` raising ``NotFound``); ``False`` checks nothing. By default the referenced model's
       service (customers, contacts, interactions, a declared record) or its scopes.
     - ``field``: your own marshmallow field, used in every schema instead of the derived one.
+    - ``default``: the value a create takes for the field when the body leaves it out (marshmallow's
+      ``load_default``: shown as the default in OpenAPI, and in the ``values`` the hooks and the audit
+      entry see); unset, the column's own default fills the row when it is inserted.
     """
 
     read_only: bool = False
@@ -113,6 +116,7 @@ class FieldSpec:
     money: bool = False
     reference: Callable[..., Any] | bool | None = None
     field: fields.Field | None = None
+    default: Any = missing
 
 
 _DEFAULT = FieldSpec()
@@ -147,7 +151,8 @@ class RecordSpec:
     derived schema (a replaced filter schema's fields filter by equality on the column of the same name,
     or through ``where={"q": fn(value) -> condition}``); ``extra={"create" | "update" | "filter" | "out":
     {name: marshmallow field}}`` adds fields to a derived one (a non-column value reaches the hooks in
-    ``values`` and is not set on the model; a filter goes through ``where``).
+    ``values`` and is not set on the model; a filter goes through ``where``; ``extra={"update": {"version":
+    …}}`` replaces the update schema's required ``version``, to describe it in your words).
 
     The service's methods (``list``, ``get``, ``create``, ``update``, ``delete``, ``restore``) have the
     signatures :class:`core.services.common.CrudService` names; :meth:`crud_service` bundles them.
@@ -231,8 +236,10 @@ class RecordSpec:
         if purpose != "out":
             required = o.required if o.required is not None else (
                 not column.nullable and column.default is None and column.server_default is None)
-            required = required and purpose == "create"
+            required = required and purpose == "create" and o.default is missing
             kwargs["required"] = required
+            if purpose == "create" and o.default is not missing:
+                kwargs["load_default"] = o.default
             if o.validate is not None:
                 kwargs["validate"] = o.validate
             else:
@@ -250,8 +257,8 @@ class RecordSpec:
         body: dict[str, Any] = {key: self._field(key, purpose) for key in self.columns
                                 if self._writable(key, purpose)}
         body.update(self.extra.get(purpose, {}))
-        if purpose == "update":
-            body["version"] = fields.Integer(required=True)
+        if purpose == "update":   # an extra "version" (its own description, say) replaces the derived one
+            body.setdefault("version", fields.Integer(required=True))
         return type(name, (StrictSchema,), {**body, "__doc__": None, "__module__": self.model.__module__})
 
     def _filters(self) -> dict[str, tuple[str, FilterSpec]]:

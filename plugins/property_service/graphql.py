@@ -23,7 +23,9 @@ from api.graphql.label import label_field
 from api.graphql.loaders import customers_by_id, users_by_id
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, nested_connection, page_request
+from api.graphql.records import record_fields, record_types
 from core import db
+from core.records import RecordSpec
 from api.graphql.nodes import NodeSource
 from plugins.property_service import models, requests, services
 
@@ -317,25 +319,29 @@ def type_fields(registry) -> dict:
                                                              description="The customer's newest service requests.")}}
 
 
-#: the estate's records served with the house CRUD fields: type name → (service, schemas prefix, list name)
+#: the reference records served with the house CRUD fields, in the schema's order: type name → (service,
+#: list field). The declared ones (a ``RecordSpec``: services.estates …) get their inputs and fields from the
+#: spec (``record_types`` / ``record_fields``); occupancies and teams have services written by hand.
 RECORDS = {
-    "PropertyEstate": (lambda: services.estates, "Estate", "propertyEstates"),
-    "PropertyBuilding": (lambda: services.buildings, "Building", "propertyBuildings"),
-    "PropertyUnit": (lambda: services.units, "Unit", "propertyUnits"),
-    "PropertyOccupancy": (lambda: services.occupancies, "Occupancy", "propertyOccupancies"),
-    "PropertyRequestKind": (lambda: services.kinds, "Kind", "propertyRequestKinds"),
-    "PropertySlaPolicy": (lambda: services.sla_policies, "SlaPolicy", "propertySlaPolicies"),
-    "PropertyTeam": (lambda: services.teams, "Team", "propertyTeams"),
+    "PropertyEstate": (services.estates, "propertyEstates"),
+    "PropertyBuilding": (services.buildings, "propertyBuildings"),
+    "PropertyUnit": (services.units, "propertyUnits"),
+    "PropertyOccupancy": (services.occupancies, "propertyOccupancies"),
+    "PropertyRequestKind": (services.kinds, "propertyRequestKinds"),
+    "PropertySlaPolicy": (services.sla_policies, "propertySlaPolicies"),
+    "PropertyTeam": (services.teams, "propertyTeams"),
 }
+#: the SLA policy's kind: a kind's code, no closed vocabulary
+SLA_KIND = {"kind": open_vocabulary("A service kind's code (propertyRequestKinds), or * for every kind.")}
 
 
 def register_record_types(registry) -> None:
-    """The types the hand-written ones above do not cover, and every record's inputs, from the
-    marshmallow schemas REST uses (one declaration of each field)."""
+    """The types the hand-written ones above do not cover (from the declared records' output schemas),
+    and every record's inputs."""
     from plugins.property_service import schemas
     from plugins.property_service.models import PsEstate, PsKind, PsSlaPolicy
 
-    type_from_schema(registry, "PropertyEstate", schemas.EstateOut, node=PsEstate,
+    type_from_schema(registry, "PropertyEstate", services.estates.out_schema, node=PsEstate,
                      description="An estate (小区) and its address.")
     type_from_schema(registry, "PropertyAttributeDefinition", schemas.AttributeDefinition, prefix="Property",
                      node=False, description="A question a request of this kind answers (Open311 attribute).")
@@ -345,16 +351,17 @@ def register_record_types(registry) -> None:
         def attributes(self) -> list[registry.ref("PropertyAttributeDefinition")]:
             return [_attribute(a) for a in (self.attributes or [])]
 
-    type_from_schema(registry, "PropertyRequestKind", schemas.KindOut, node=PsKind, base=KindFields,
+    type_from_schema(registry, "PropertyRequestKind", services.kinds.out_schema, node=PsKind, base=KindFields,
                      description="A kind of service request (报修, 投诉, 咨询 …) with its default team.")
-    sla_kind = {"kind": open_vocabulary("A service kind's code (propertyRequestKinds), or * for every kind.")}
-    type_from_schema(registry, "PropertySlaPolicy", schemas.SlaPolicyOut, node=PsSlaPolicy,
-                     vocabularies={"priority": "property_service_priority"}, metadata=sla_kind,
+    type_from_schema(registry, "PropertySlaPolicy", services.sla_policies.out_schema, node=PsSlaPolicy,
+                     vocabularies={"priority": "property_service_priority"}, metadata=SLA_KIND,
                      description="Response and resolution targets in working minutes, by kind and priority.")
-    for type_name, (_service, stem, _list) in RECORDS.items():
-        crud_inputs(registry, type_name, create=getattr(schemas, f"{stem}Create"),
-                    update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
-                    prefix="Property", metadata=sla_kind)
+    for type_name, (service, _list) in RECORDS.items():
+        if isinstance(service, RecordSpec):   # its type is written above (or by hand: buildings, units)
+            record_types(registry, service, own_type=True, prefix="Property", metadata=SLA_KIND)
+        else:
+            crud_inputs(registry, type_name, create=service.create_schema, update=service.update_schema,
+                        filter=service.filter_schema, prefix="Property", metadata=SLA_KIND)
 
 
 def _attribute(stored: dict) -> SimpleNamespace:
@@ -364,18 +371,22 @@ def _attribute(stored: dict) -> SimpleNamespace:
                               "datatype_description": "", "order": None, **stored, "values": values})
 
 
+_DESCRIPTIONS = {"create": "Create one (the service centre).", "restore": "Bring a deleted one back."}
+
+
 def _records(registry) -> CrudFields:
     out = CrudFields({}, {})
-    for type_name, (service, _prefix, list_name) in RECORDS.items():
-        resource = service()
-        fields = crud_fields(
-            registry, type_name,
-            service=CrudService(list=resource.list, get=resource.get, create=resource.create,
-                                update=resource.update, delete=resource.delete, restore=resource.restore),
-            create_input=f"{type_name}CreateInput", update_input=f"{type_name}UpdateInput",
-            filter_input=f"{type_name}Filter", sortable=list(resource.sortable),
-            default_sort=resource.default_sort, names={"list": list_name},
-            descriptions={"create": "Create one (the service centre).", "restore": "Bring a deleted one back."})
+    for type_name, (service, list_name) in RECORDS.items():
+        if isinstance(service, RecordSpec):
+            fields = record_fields(registry, service, names={"list": list_name}, descriptions=_DESCRIPTIONS)
+        else:
+            fields = crud_fields(
+                registry, type_name,
+                service=CrudService(list=service.list, get=service.get, create=service.create,
+                                    update=service.update, delete=service.delete, restore=service.restore),
+                create_input=f"{type_name}CreateInput", update_input=f"{type_name}UpdateInput",
+                filter_input=f"{type_name}Filter", sortable=list(service.sortable),
+                default_sort=service.default_sort, names={"list": list_name}, descriptions=_DESCRIPTIONS)
         out.query.update(fields.query)
         out.mutation.update(fields.mutation)
     return out

@@ -7,37 +7,37 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, crud_blueprint, json_body, list_query, served
+from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, crud_blueprint, json_body,
+                           list_query, record_blueprint, served)
 from core.schemas import MAX_PAGE_SIZE
 from plugins.property_service import requests, schemas as s, services
 
 
-def _crud(resource: services.Resource) -> CrudService:
-    return CrudService(list=resource.list, get=resource.get, create=resource.create, update=resource.update,
-                       delete=resource.delete, restore=resource.restore)
-
-
-def _sortable(resource: services.Resource) -> list[str]:
-    return sorted(resource.sortable)
-
-
 def reference_blueprints() -> list[Blueprint]:
-    specs = [
-        ("property_service_estates", "/estates", services.estates, s.EstateOut, "Estates (小区)."),
-        ("property_service_buildings", "/buildings", services.buildings, s.BuildingOut, "Buildings (楼栋)."),
-        ("property_service_units", "/units", services.units, s.UnitOut, "Units: building, unit, room, area."),
-        ("property_service_occupancies", "/occupancies", services.occupancies, s.OccupancyOut,
-         "Owners', tenants' and family members' links to units."),
-        ("property_service_teams", "/teams", services.teams, s.TeamOut, "Service teams and their members."),
-        ("property_service_kinds", "/kinds", services.kinds, s.KindOut,
-         "Kinds of service request (also the Open311 services)."),
-        ("property_service_sla_policies", "/sla-policies", services.sla_policies, s.SlaPolicyOut,
-         "SLA targets in working minutes per kind and priority."),
+    """The reference records' six endpoints each: the declared ones (``record_blueprint``) and the two
+    whose services are written by hand (occupancies, teams)."""
+    def hand_written(name, prefix, resource, out, doc):
+        return crud_blueprint(name, prefix, service=CrudService(
+            list=resource.list, get=resource.get, create=resource.create, update=resource.update,
+            delete=resource.delete, restore=resource.restore), out_schema=out,
+            create_schema=resource.create_schema, update_schema=resource.update_schema,
+            filter_schema=resource.filter_schema, sortable=sorted(resource.sortable), description=doc)
+
+    return [
+        record_blueprint(services.estates, "property_service_estates", "/estates", description="Estates (小区)."),
+        record_blueprint(services.buildings, "property_service_buildings", "/buildings",
+                         description="Buildings (楼栋)."),
+        record_blueprint(services.units, "property_service_units", "/units",
+                         description="Units: building, unit, room, area."),
+        hand_written("property_service_occupancies", "/occupancies", services.occupancies, s.OccupancyOut,
+                     "Owners', tenants' and family members' links to units."),
+        hand_written("property_service_teams", "/teams", services.teams, s.TeamOut,
+                     "Service teams and their members."),
+        record_blueprint(services.kinds, "property_service_kinds", "/kinds",
+                         description="Kinds of service request (also the Open311 services)."),
+        record_blueprint(services.sla_policies, "property_service_sla_policies", "/sla-policies",
+                         description="SLA targets in working minutes per kind and priority."),
     ]
-    return [crud_blueprint(name, prefix, service=_crud(resource), out_schema=out,
-                           create_schema=resource.create_schema, update_schema=resource.update_schema,
-                           filter_schema=resource.filter_schema, sortable=_sortable(resource), description=doc)
-            for name, prefix, resource, out, doc in specs]
 
 
 def requests_blueprint() -> Blueprint:

@@ -1,7 +1,8 @@
 """Property service (物业服务): Marshmallow schemas: the plugin's input validation and REST output.
 
 Services validate raw input with these (``core.services.common.validate``); REST documents and dumps
-with the same classes. Kinds are validated by the service (they are records, configurable at run time).
+with the same classes. Estates, buildings, units, request kinds and SLA policies are declared records
+(``services.estates`` …, ``core.records.RecordSpec``): their schemas are derived from the models.
 """
 from __future__ import annotations
 
@@ -30,76 +31,7 @@ def _updatable(create: type[Schema], name: str, exclude: tuple[str, ...] = ()) -
         required=True, metadata={"description": "The version you read; a stale one is 409."})})
 
 
-# --- estates, buildings, units, occupancies ----------------------------------------------------------
-
-class EstateCreate(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    address = fields.String(validate=validate.Length(max=300))
-    lat = fields.Float(allow_none=True, validate=LAT)
-    long = fields.Float(allow_none=True, validate=LONG)
-
-
-EstateUpdate = _updatable(EstateCreate, "EstateUpdate")
-
-
-class EstateFilter(StrictSchema):
-    q = fields.String(validate=validate.Length(max=200),
-                      metadata={"description": "Only estates whose name contains this text (case-insensitive)."})
-    deleted = fields.Boolean(load_default=False)
-
-
-class EstateOut(RecordOut):
-    name = fields.String()
-    address = fields.String()
-    lat = fields.Float(allow_none=True)
-    long = fields.Float(allow_none=True)
-
-
-class BuildingCreate(StrictSchema):
-    estate_id = fields.UUID(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    address = fields.String(validate=validate.Length(max=300))
-    lat = fields.Float(allow_none=True, validate=LAT)
-    long = fields.Float(allow_none=True, validate=LONG)
-
-
-BuildingUpdate = _updatable(BuildingCreate, "BuildingUpdate", exclude=("estate_id",))
-
-
-class BuildingFilter(StrictSchema):
-    estate_id = fields.UUID()
-    deleted = fields.Boolean(load_default=False)
-
-
-class BuildingOut(RecordOut):
-    estate_id = fields.UUID()
-    name = fields.String()
-    address = fields.String()
-    lat = fields.Float(allow_none=True)
-    long = fields.Float(allow_none=True)
-
-
-class UnitCreate(StrictSchema):
-    building_id = fields.UUID(required=True)
-    unit = fields.String(validate=validate.Length(max=20), metadata={"description": "Staircase unit (单元)."})
-    room = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    area = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=0, max=10**7))
-
-
-UnitUpdate = _updatable(UnitCreate, "UnitUpdate", exclude=("building_id",))
-
-
-class UnitFilter(StrictSchema):
-    building_id = fields.UUID()
-    deleted = fields.Boolean(load_default=False)
-
-
-class UnitOut(RecordOut):
-    building_id = fields.UUID()
-    unit = fields.String()
-    room = fields.String()
-    area = fields.Decimal(allow_none=True, as_string=True)
-
+# --- occupancies (estates, buildings, units, kinds and SLA policies are declared records: services.py) --
 
 class OccupancyCreate(StrictSchema):
     unit_id = fields.UUID(required=True)
@@ -136,7 +68,7 @@ class OccupancyOut(RecordOut):
     end_date = fields.Date(allow_none=True)
 
 
-# --- teams, kinds, SLA policies, settings -------------------------------------------------------------
+# --- teams, kinds' attribute definitions, settings -------------------------------------------------------------
 
 class TeamCreate(StrictSchema):
     code = fields.String(required=True, validate=CODE)
@@ -190,75 +122,6 @@ class AttributeDefinition(StrictSchema):
         "description": "Unique within the kind (Open311); left out, the lowest free number."})
     values = BoundedList(fields.Nested(AttributeValue), load_default=list, max_items=500,
                          metadata={"description": "The choices of a list attribute (up to 500)."})
-
-
-class KindCreate(StrictSchema):
-    code = fields.String(required=True, validate=CODE)
-    label_en = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    label_zh_cn = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    description = fields.String(validate=validate.Length(max=2000))
-    group = fields.String(validate=validate.Length(max=60))
-    keywords = fields.String(validate=validate.Length(max=300))
-    default_team_id = fields.UUID(allow_none=True)
-    public = fields.Boolean()
-    demand = fields.Boolean()
-    attributes = BoundedList(fields.Nested(AttributeDefinition), max_items=50)
-    active = fields.Boolean()
-
-
-KindUpdate = _updatable(KindCreate, "KindUpdate", exclude=("code",))
-
-
-class KindFilter(StrictSchema):
-    active = fields.Boolean()
-    public = fields.Boolean()
-    deleted = fields.Boolean(load_default=False)
-
-
-class KindOut(RecordOut):
-    code = fields.String()
-    label_en = fields.String()
-    label_zh_cn = fields.String()
-    description = fields.String()
-    group = fields.String()
-    keywords = fields.String()
-    default_team_id = fields.UUID(allow_none=True)
-    public = fields.Boolean()
-    demand = fields.Boolean()
-    attributes = fields.List(fields.Dict())
-    active = fields.Boolean()
-
-
-class SlaPolicyCreate(StrictSchema):
-    kind = fields.String(load_default="*", validate=validate.Length(min=1, max=40),
-                         metadata={"description": "A kind's code, or '*' for every kind."})
-    priority = fields.String(required=True, validate=PRIORITY)
-    response_minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=60 * 24 * 365))
-    resolution_minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=60 * 24 * 365))
-    escalate_after_minutes = fields.Integer(validate=validate.Range(min=0, max=60 * 24 * 365))
-
-    @validates_schema
-    def _resolution_after_response(self, data, **_):
-        if data.get("response_minutes") and data.get("resolution_minutes") \
-                and data["resolution_minutes"] < data["response_minutes"]:
-            raise ValidationError("Must not be shorter than response_minutes.", "resolution_minutes")
-
-
-SlaPolicyUpdate = _updatable(SlaPolicyCreate, "SlaPolicyUpdate", exclude=("kind", "priority"))
-
-
-class SlaPolicyFilter(StrictSchema):
-    kind = fields.String(validate=validate.Length(max=40))
-    priority = fields.String(validate=PRIORITY)
-    deleted = fields.Boolean(load_default=False)
-
-
-class SlaPolicyOut(RecordOut):
-    kind = fields.String()
-    priority = fields.String()
-    response_minutes = fields.Integer()
-    resolution_minutes = fields.Integer()
-    escalate_after_minutes = fields.Integer()
 
 
 def _hhmm(value: str) -> None:

@@ -1,6 +1,8 @@
 """Property service (物业服务): the service functions of the reference records — estates, buildings, units,
 occupancies, service teams, request kinds, SLA policies, the plugin's settings and Open311 API keys.
-Each takes the acting user first, checks permissions, validates, audits every write.
+Each takes the acting user first, checks permissions, validates, audits every write. Estates, buildings,
+units, kinds and SLA policies are declared records (``core.records.RecordSpec``: schemas and service
+derived from the model, their own rules in hooks); occupancies and teams use :class:`Resource`.
 
 Service requests themselves live in :mod:`plugins.property_service.requests`.
 """
@@ -12,15 +14,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from marshmallow import fields, validate
 from sqlalchemy import Select, delete as sql_delete, func, select
 
 from core import db
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Role, User
+from core.records import FieldSpec, FilterSpec, RecordSpec
+from core.schemas import BoundedList
 from core.services import audit, common, customers
 from core.services.permissions import require_actor, require_role, visibility
-from plugins.property_service import schemas as s
+from plugins.property_service import labels, schemas as s
 from plugins.property_service.labels import CENTRE, STAFF
 from plugins.property_service.models import (
     PsApiKey, PsBuilding, PsEstate, PsKind, PsOccupancy, PsSettings, PsSlaPolicy, PsTeam, PsTeamMember, PsUnit,
@@ -132,35 +137,31 @@ def _active_user(user_id: Any, field_name: str) -> User:
     return user
 
 
-# --- estates, buildings, units -----------------------------------------------------------------------
+# --- estates, buildings, units: declared records (docs/plugins.md, "Declaring a record") -------------
 
-def _name_contains(stmt, value):
-    return stmt.where(func.lower(PsEstate.name).contains(value.lower(), autoescape=True))
+#: the update's ``version``, described as these records always did
+VERSION = {"update": {"version": fields.Integer(required=True, metadata={
+    "description": "The version you read; a stale one is 409."})}}
+_LAT = {"lat": FieldSpec(validate=s.LAT), "long": FieldSpec(validate=s.LONG)}
+
+estates = RecordSpec(
+    PsEstate, "PropertyEstate", schema_prefix="Estate", noun="estate", writers=require_centre,
+    sortable=("name", "created_at"), default_sort="name", extra=VERSION,
+    fields={"name": FieldSpec(validate=validate.Length(min=1, max=200), filter={"q": FilterSpec(
+                "contains", "Only estates whose name contains this text (case-insensitive).")}), **_LAT})
+
+buildings = RecordSpec(   # estate_id names a live estate: the estates' own read checks it (422 on the field)
+    PsBuilding, "PropertyBuilding", schema_prefix="Building", noun="building", writers=require_centre,
+    sortable=("name", "created_at"), default_sort="name", extra=VERSION,
+    fields={"estate_id": FieldSpec(create_only=True, filter=True),
+            "name": FieldSpec(validate=validate.Length(min=1, max=100)), **_LAT})
 
 
-estates = Resource(PsEstate, s.EstateCreate, s.EstateUpdate, s.EstateFilter,
-                   {"name": PsEstate.name, "created_at": PsEstate.created_at}, "name", "estate",
-                   special_filters={"q": _name_contains})
-
-
-def _check_building(actor, values, row):
-    if "estate_id" in values:
-        _live(PsEstate, values["estate_id"], "estate_id", "estate")
-
-
-buildings = Resource(PsBuilding, s.BuildingCreate, s.BuildingUpdate, s.BuildingFilter,
-                     {"name": PsBuilding.name, "created_at": PsBuilding.created_at}, "name", "building",
-                     check=_check_building)
-
-
-def _check_unit(actor, values, row):
+def _one_unit_per_room(user, values, row=None):
+    """A building holds one live unit per (unit, room): a hook before create, update and restore."""
     building_id = values.get("building_id", row.building_id if row is not None else None)
-    if row is None:
-        _live(PsBuilding, building_id, "building_id", "building")
     unit = values.get("unit", row.unit if row is not None else "") or ""
     room = values.get("room", row.room if row is not None else None)
-    if room is None:
-        return
     clash = db.session().scalar(select(PsUnit.id).where(
         PsUnit.building_id == building_id, PsUnit.unit == unit, PsUnit.room == room, PsUnit.deleted_at.is_(None),
         *([PsUnit.id != row.id] if row is not None else [])))
@@ -170,9 +171,18 @@ def _check_unit(actor, values, row):
         values.setdefault("unit", unit)
 
 
-units = Resource(PsUnit, s.UnitCreate, s.UnitUpdate, s.UnitFilter,
-                 {"unit": PsUnit.unit, "room": PsUnit.room, "created_at": PsUnit.created_at}, "unit,room", "unit",
-                 check=_check_unit)
+units = RecordSpec(
+    PsUnit, "PropertyUnit", schema_prefix="Unit", noun="unit", writers=require_centre,
+    sortable=("unit", "room", "created_at"), default_sort="unit,room",
+    extra={**VERSION, "out": {"area": fields.Decimal(allow_none=True, as_string=True)}},
+    fields={"building_id": FieldSpec(create_only=True, filter=True),
+            "unit": FieldSpec(description="Staircase unit (单元)."),
+            "room": FieldSpec(validate=validate.Length(min=1, max=20)),
+            "area": FieldSpec(field=fields.Decimal(   # written as a number (or a decimal string), shown as a string
+                allow_none=True, places=2, validate=validate.Range(min=0, max=10**7)))},
+    hooks={"before_create": _one_unit_per_room,
+           "before_update": lambda user, row, values: _one_unit_per_room(user, values, row),
+           "before_restore": lambda user, row: _one_unit_per_room(user, {}, row)})
 
 
 def _check_occupancy(actor, values, row):
@@ -327,14 +337,21 @@ def is_member(user: User, team: PsTeam) -> bool:
 
 # --- kinds -------------------------------------------------------------------------------------------
 
-def _check_kind(actor, values, row):
+def _live_team(user, team_id):
+    """How a kind's ``default_team_id`` is read: a live team (otherwise a 422 on the field)."""
+    team = db.session().get(PsTeam, team_id)
+    if team is None or team.deleted_at is not None:
+        raise NotFound("No team with this id.")
+
+
+def _check_kind(user, values, row=None):
+    """One live kind per code; Open311 attribute definitions with codes and orders of their own (a hook
+    before create, update and restore)."""
     code = values.get("code", row.code if row is not None else None)
     clash = db.session().scalar(select(PsKind.id).where(
         PsKind.code == code, PsKind.deleted_at.is_(None), *([PsKind.id != row.id] if row is not None else [])))
     if clash is not None:
         raise Conflict("A kind with this code exists.", fields={"code": ["Already taken."]})
-    if values.get("default_team_id") is not None:
-        _live(PsTeam, values["default_team_id"], "default_team_id", "team")
     attrs = values.get("attributes")
     if attrs is not None:
         codes = [a["code"] for a in attrs]
@@ -354,8 +371,20 @@ def _check_kind(actor, values, row):
                 raise ValidationFailed(fields={"attributes": [f"'{a['code']}' is a list and needs values."]})
 
 
-kinds = Resource(PsKind, s.KindCreate, s.KindUpdate, s.KindFilter,
-                 {"code": PsKind.code, "created_at": PsKind.created_at}, "code", "kind", check=_check_kind)
+_LABEL = validate.Length(min=1, max=120)
+kinds = RecordSpec(
+    PsKind, "PropertyRequestKind", schema_prefix="Kind", noun="kind", writers=require_centre,
+    sortable=("code", "created_at"), default_sort="code",
+    fields={"code": FieldSpec(create_only=True, validate=s.CODE),
+            "label_en": FieldSpec(validate=_LABEL), "label_zh_cn": FieldSpec(validate=_LABEL),
+            "description": FieldSpec(validate=validate.Length(max=2000)),
+            "default_team_id": FieldSpec(reference=_live_team),
+            "active": FieldSpec(filter=True), "public": FieldSpec(filter=True),
+            "attributes": FieldSpec(field=BoundedList(fields.Nested(s.AttributeDefinition), max_items=50))},
+    extra={**VERSION, "out": {"attributes": fields.List(fields.Dict())}},   # shown as stored
+    hooks={"before_create": _check_kind,
+           "before_update": lambda user, row, values: _check_kind(user, values, row),
+           "before_restore": lambda user, row: _check_kind(user, {}, row)})
 
 
 def kind_by_code(code: str, *, active_only: bool = True) -> PsKind | None:
@@ -408,7 +437,9 @@ def ensure_default_kinds(actor: Any) -> list[PsKind]:
 
 # --- SLA policies --------------------------------------------------------------------------------------
 
-def _check_policy(actor, values, row):
+def _check_policy(user, values, row=None):
+    """A policy names a kind (or ``*``), is the only live one for its kind and priority, and resolves no
+    sooner than it responds (a hook before create, update and restore)."""
     kind = values.get("kind", row.kind if row is not None else "*")
     if kind != "*" and kind_by_code(kind, active_only=False) is None:
         raise ValidationFailed(fields={"kind": ["No kind with this code ('*' for every kind)."]})
@@ -425,40 +456,32 @@ def _check_policy(actor, values, row):
         raise ValidationFailed(fields={"resolution_minutes": ["Must not be shorter than response_minutes."]})
 
 
-class PolicyResource(Resource):
-    """SLA policies: a change is seen by the rest of the unit of work at once."""
+def _forget_policies(*_args) -> None:
+    """A policy changed: the rest of the unit of work sees it at once (the SLA clocks' cache)."""
+    from plugins.property_service import sla
 
-    def create(self, actor, data):
-        from plugins.property_service import sla
-
-        row = super().create(actor, data)
-        sla.forget()
-        return row
-
-    def update(self, actor, record_id, data):
-        from plugins.property_service import sla
-
-        row = super().update(actor, record_id, data)
-        sla.forget()
-        return row
-
-    def delete(self, actor, record_id):
-        from plugins.property_service import sla
-
-        super().delete(actor, record_id)
-        sla.forget()
-
-    def restore(self, actor, record_id):
-        from plugins.property_service import sla
-
-        row = super().restore(actor, record_id)
-        sla.forget()
-        return row
+    sla.forget()
 
 
-sla_policies = PolicyResource(PsSlaPolicy, s.SlaPolicyCreate, s.SlaPolicyUpdate, s.SlaPolicyFilter,
-                        {"kind": PsSlaPolicy.kind, "priority": PsSlaPolicy.priority}, "kind,priority",
-                        "SLA policy", check=_check_policy)
+def _restore_policy(user, row) -> None:
+    _check_policy(user, {}, row)
+    _forget_policies()
+
+
+_MINUTES = validate.Range(min=1, max=60 * 24 * 365)
+sla_policies = RecordSpec(
+    PsSlaPolicy, "PropertySlaPolicy", schema_prefix="SlaPolicy", noun="SLA policy", writers=require_centre,
+    sortable=("kind", "priority"), default_sort="kind,priority",
+    extra={**VERSION, "create": {"kind": fields.String(load_default="*", validate=validate.Length(min=1, max=40),
+                                                       metadata={"description": "A kind's code, or '*' for every kind."})}},
+    fields={"kind": FieldSpec(create_only=True, filter=True),
+            "priority": FieldSpec(create_only=True, filter=True, choices=labels.values(labels.PRIORITIES)),
+            "response_minutes": FieldSpec(validate=_MINUTES), "resolution_minutes": FieldSpec(validate=_MINUTES),
+            "escalate_after_minutes": FieldSpec(validate=validate.Range(min=0, max=60 * 24 * 365))},
+    hooks={"before_create": _check_policy, "after_create": _forget_policies,
+           "before_update": lambda user, row, values: _check_policy(user, values, row),
+           "after_update": _forget_policies, "before_delete": _forget_policies,
+           "before_restore": _restore_policy})
 
 
 # --- settings ----------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from api.graphql.label import label_field
 from api.graphql.money import Money
 from api.graphql.nodes import NodeSource
 from api.graphql.ordering import order_by_argument, order_to_service
+from api.graphql.records import record_fields
 from plugins.retail_membership import campaigns, models, services
 
 #: a purchase line's category is what the POS sends (free text up to 60 characters), not a vocabulary
@@ -700,13 +701,9 @@ def _members_and_purchases(registry) -> CrudFields:
 
 
 def _stores(registry) -> CrudFields:
-    return crud_fields(
-        registry, "RetailStore",
-        service=CrudService(list=services.list_stores, get=services.get_store, create=services.create_store,
-                            update=services.update_store, delete=services.delete_store,
-                            restore=services.restore_store),
-        create_input="RetailStoreCreateInput", update_input="RetailStoreUpdateInput",
-        filter_input="RetailStoreFilter", sortable=list(services.STORE_SORT), default_sort="code",
+    # the declared store's fields (services.STORES); its type and inputs are written above, as they were
+    return record_fields(
+        registry, services.STORES,
         descriptions={"get": "One store.", "list": "The stores.", "create": "A new store (admins).",
                       "restore": "Bring a deleted store back (admins)."})
 

@@ -43,11 +43,9 @@ def _memberships_list(actor, filters, *, page, sort=None):
 def blueprints() -> list[Blueprint]:
     stores = crud_blueprint(
         "retail_membership_stores", "/stores", description="Stores (门店). Admins write; everyone reads.",
-        service=CrudService(list=services.list_stores, get=services.get_store, create=services.create_store,
-                            update=services.update_store, delete=services.delete_store,
-                            restore=services.restore_store),
-        out_schema=S.StoreOut, create_schema=S.StoreCreate, update_schema=S.StoreUpdate,
-        filter_schema=S.StoreFilter, sortable=list(services.STORE_SORT))
+        service=services.STORES.crud_service(), out_schema=services.STORES.out_schema,
+        create_schema=services.STORES.create_schema, update_schema=services.STORES.update_schema,
+        filter_schema=services.STORES.filter_schema, sortable=list(services.STORES.sortable))
 
     @stores.route("/<uuid:store_id>/staff")
     @stores.arguments(_sorted("StaffListArgs", services.STAFF_SORTABLE, Schema), location="query", as_kwargs=False)

@@ -28,32 +28,9 @@ class Strict(StrictSchema):
 
 # --- stores ------------------------------------------------------------------------------------------
 
-class StoreCreate(Strict):
-    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$",
-                                                                 error="Letters, digits, - and _, at most 40."))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    kind = fields.String(load_default="clothing", validate=validate.OneOf(STORE_KINDS))
-    city = fields.String(load_default="", validate=validate.Length(max=80))
-    address = fields.String(load_default="", validate=validate.Length(max=300))
-
-
-class StoreUpdate(StoreCreate):
-    code = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$"))
-    name = fields.String(validate=validate.Length(min=1, max=120))
-    kind = fields.String(validate=validate.OneOf(STORE_KINDS))
-    city = fields.String(validate=validate.Length(max=80))
-    address = fields.String(validate=validate.Length(max=300))
-    version = fields.Integer(required=True)
-
-
-class StoreFilter(Strict):
-    q = fields.String(validate=validate.Length(max=120))
-    kind = fields.String(validate=validate.OneOf(STORE_KINDS))
-    city = fields.String(validate=validate.Length(max=80))
-    deleted = fields.Boolean(load_default=False)
-
-
 class StoreOut(Schema):
+    """A store as REST shows it (the create, update and filter schemas are derived: services.STORES)."""
+
     id = fields.UUID()
     code = fields.String()
     name = fields.String()

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
 
+from marshmallow import fields, validate
 from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
@@ -27,6 +28,7 @@ from core.db import utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Customer, Role, User
 from core.phones import phone_key
+from core.records import FieldSpec, RecordSpec
 from core.services import audit, common, customers, interactions, paging, workflow
 from core.services.permissions import customer_visibility, require_actor, require_role, visibility
 from core.workflow import AUTOMATIC, MANUAL
@@ -108,81 +110,40 @@ def _may_sell_at(actor: User, store: RetailStore) -> None:
     raise Forbidden(f"You do not work at store {store.code}.")
 
 
-# --- stores ------------------------------------------------------------------------------------------
+# --- stores: a declared record (docs/plugins.md, "Declaring a record") ---------------------------------
 
-STORE_SORT = {"code": RetailStore.code, "name": RetailStore.name, "city": RetailStore.city,
-              "created_at": RetailStore.created_at}
-STORE_AUDITED = ["code", "name", "kind", "city", "address"]
-
-
-def _stores(actor: Any, deleted: bool = False):
-    return select(RetailStore).where(visibility(actor, RetailStore), common.not_deleted(RetailStore, deleted))
-
-
-def get_store(actor: Any, store_id: Any, *, deleted: bool = False) -> RetailStore:
-    store = db.session().scalars(_stores(actor, deleted).where(RetailStore.id == common.parse_uuid(store_id))).first()
-    if store is None:
-        raise NotFound("No store with this id.")
-    return store
-
-
-def list_stores(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
-    f = common.validate(S.StoreFilter, dict(filters or {}))
-    stmt = _stores(actor, f.pop("deleted"))
-    if q := f.pop("q", None):
-        stmt = stmt.where(or_(func.lower(RetailStore.name).contains(q.lower(), autoescape=True),
-                              func.lower(RetailStore.code).contains(q.lower(), autoescape=True)))
-    for key, value in f.items():
-        stmt = stmt.where(getattr(RetailStore, key) == value)
-    return common.paginate(stmt, page, common.parse_sort(sort, STORE_SORT, "code"), RetailStore.id)
-
-
-def _unique_store_code(code: str, exclude: uuid.UUID | None = None) -> None:
-    stmt = select(RetailStore.id).where(func.lower(RetailStore.code) == code.lower())
-    if exclude is not None:
-        stmt = stmt.where(RetailStore.id != exclude)
+def _unique_store_code(user: Any, values: Mapping[str, Any], store: RetailStore | None = None) -> None:
+    """A store's code is unique ignoring case, deleted stores included (a hook before create and update)."""
+    if "code" not in values:
+        return
+    stmt = select(RetailStore.id).where(func.lower(RetailStore.code) == values["code"].lower())
+    if store is not None:
+        stmt = stmt.where(RetailStore.id != store.id)
     if db.session().scalar(stmt) is not None:
         raise Conflict("A store with this code exists.", fields={"code": ["Already taken."]})
 
 
-def create_store(actor: Any, data: Mapping[str, Any]) -> RetailStore:
-    require_role(actor, Role.ADMIN.value)
-    values = common.validate(S.StoreCreate, data)
-    _unique_store_code(values["code"])
-    store = RetailStore(**values)
-    db.session().add(store)
-    db.session().flush()
-    audit.record_change(actor, "created", store, audit.created_fields(store, STORE_AUDITED))
-    return store
+def _code_or_name_contains(q: str):
+    return or_(func.lower(RetailStore.name).contains(q.lower(), autoescape=True),
+               func.lower(RetailStore.code).contains(q.lower(), autoescape=True))
 
 
-def update_store(actor: Any, store_id: Any, data: Mapping[str, Any]) -> RetailStore:
-    require_role(actor, Role.ADMIN.value)
-    store = get_store(actor, store_id)
-    values = common.validate_update(S.StoreUpdate, data)
-    common.check_version(store, values.pop("version"))
-    if "code" in values:
-        _unique_store_code(values["code"], exclude=store.id)
-    changes = common.apply_changes(store, values)
-    db.session().flush()
-    if changes:
-        audit.record_change(actor, "updated", store, changes)
-    return store
-
-
-def delete_store(actor: Any, store_id: Any) -> None:
-    require_role(actor, Role.ADMIN.value)
-    store = get_store(actor, store_id)
-    common.soft_delete(store)
-    audit.record_change(actor, "deleted", store)
-
-
-def restore_store(actor: Any, store_id: Any) -> RetailStore:
-    require_role(actor, Role.ADMIN.value)
-    store = get_store(actor, store_id, deleted=True)
-    common.restore(store)
-    audit.record_change(actor, "restored", store)
-    return store
+_CODE = r"^[A-Za-z0-9_-]{1,40}$"
+STORES = RecordSpec(
+    RetailStore, "RetailStore", schema_prefix="Store", noun="store", writers=(Role.ADMIN.value,),
+    sortable=("code", "name", "city", "created_at"), default_sort="code", out_schema=S.StoreOut,
+    fields={"code": FieldSpec(unique=False,   # checked ignoring case by _unique_store_code
+                              validate=validate.Regexp(_CODE, error="Letters, digits, - and _, at most 40.")),
+            "name": FieldSpec(validate=validate.Length(min=1, max=120)),
+            "kind": FieldSpec(default="clothing", choices=S.STORE_KINDS, filter=True),
+            "city": FieldSpec(default="", filter=True), "address": FieldSpec(default="")},
+    extra={"update": {"code": fields.String(validate=validate.Regexp(_CODE))},   # as it was: no message of its own
+           "filter": {"q": fields.String(validate=validate.Length(max=120))}},
+    where={"q": _code_or_name_contains},
+    hooks={"before_create": _unique_store_code,
+           "before_update": lambda user, store, values: _unique_store_code(user, values, store)})
+get_store = STORES.get   # the staff, the sales and the tests read stores through it
+create_store = STORES.create
 
 
 def store_by_code(code: str) -> RetailStore | None:

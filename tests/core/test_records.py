@@ -5,7 +5,7 @@ restore, an audit entry and an event per change, and nothing written when a rule
 from __future__ import annotations
 
 import pytest
-from marshmallow import validate
+from marshmallow import missing, validate
 from sqlalchemy import func, select, true
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -63,6 +63,36 @@ def test_the_schemas_are_derived_from_the_model():
     assert {"id", "version", "deleted_at", "customer_id", "text", "score"} <= set(out)
     assert list(NOTES.sortable) == ["score"]
     assert NOTES.create_schema.__name__ == "RecordsTestNoteCreate"
+
+
+def test_an_extra_version_replaces_the_derived_one_and_is_still_required(uow, people, customer):
+    from marshmallow import fields
+
+    described = fields.Integer(required=True, metadata={"description": "The version you read; a stale one is 409."})
+    spec = RecordSpec(SampleNote, "RecordsTestVersionNote", noun="note", scope=_note_scope,
+                      extra={"update": {"version": described}})
+    update = spec.update_schema().fields
+    assert list(update)[-1] == "version" and update["version"].metadata == described.metadata
+    assert "description" not in NOTES.update_schema().fields["version"].metadata   # the default stays bare
+    note = spec.create(people.rep, {"customer_id": str(customer.id), "text": "hello"})
+    with pytest.raises(ValidationFailed) as refused:
+        spec.update(people.rep, note.id, {"text": "changed"})
+    assert "version" in refused.value.fields
+    assert spec.update(people.rep, note.id, {"text": "changed", "version": note.version}).text == "changed"
+
+
+def test_a_field_default_fills_a_create_that_leaves_it_out_and_is_audited(uow, people, customer):
+    spec = RecordSpec(SampleNote, "RecordsTestDefaultNote", noun="note", scope=_note_scope,
+                      fields={"text": FieldSpec(default="(no text)"), "external_id": FieldSpec(default="manual")})
+    create, update = spec.create_schema().fields, spec.update_schema().fields
+    assert not create["text"].required and create["text"].load_default == "(no text)"
+    assert update["external_id"].load_default is missing   # a PATCH changes only what it sends
+    note = spec.create(people.rep, {"customer_id": str(customer.id)})
+    assert (note.text, note.external_id) == ("(no text)", "manual")
+    created = uow.scalars(select(AuditEntry).where(AuditEntry.record_id == note.id)).one()
+    assert created.changes["text"] == [None, "(no text)"] and created.changes["external_id"] == [None, "manual"]
+    spec.update(people.rep, note.id, {"score": 4, "version": note.version})
+    assert note.external_id == "manual"
 
 
 def test_create_update_delete_restore_each_write_an_audit_entry_and_an_event(uow, people, customer):
