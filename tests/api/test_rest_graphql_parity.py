@@ -55,6 +55,7 @@ PARITY: dict[str, str] = {
     "GET /analytics/customers/{customer_id}": "Customer.rfm",
     "POST /analytics/refresh": "Mutation.refreshAnalytics",
     "GET /analytics/runs/latest": "Query.analyticsRun",
+    "GET /analytics/runs/{run_id}": "Query.node",
     "GET /analytics/segments": "Query.analyticsSegments",
     "GET /analytics/win-back": "Query.winBack",
     "POST /analytics/win-back/tasks": "Mutation.createWinBackTasks",
