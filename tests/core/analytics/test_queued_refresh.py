@@ -4,8 +4,6 @@ PostgreSQL — marks it ``running`` and finishes it ``ok`` (or ``failed`` with t
 failed); what it writes carries the request's id; ``?wait=true`` keeps the refresh in the request."""
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import pytest
@@ -16,6 +14,7 @@ from core.models import AnalyticsRun, Interaction
 from core.models.audit import AuditEntry, OutboxEvent
 from core.services import analytics
 from tests.core.analytics.test_churn_tasks import add_lapsed_buyers
+from tests.core.queue_fixtures import wait_for_status
 
 
 def run_queued(runtime) -> None:
@@ -158,49 +157,6 @@ def test_the_last_attempt_allowed_marks_the_run_failed(api, runtime, monkeypatch
 
 # --- PostgreSQL: a procrastinate worker in this process ----------------------------------------------------
 
-@pytest.fixture
-def worker_app(tmp_path):
-    """A migrated database of its own (a worker sees only what is committed), its app, an admin and a
-    procrastinate worker running in a thread of this process."""
-    from api.app import create_app
-    from api.testing import app_config
-    from core import migrate
-    from core.config import test_database_url
-    from core.services import users
-    from tests.core.test_migrations import scratch_database
-
-    if not test_database_url().startswith("postgresql"):
-        pytest.skip("procrastinate workers need PostgreSQL (TRELLIS_TEST_DATABASE_URL)")
-    with scratch_database(tmp_path) as url:
-        app = create_app(app_config(url, PLUGINS="none", WORKER_STALLED_SECONDS=3))
-        rt = app.extensions["trellis"]
-        migrate.upgrade(rt)
-        with rt.database.unit_of_work():
-            admin = users.create_user(None, {"email": "admin@example.com", "name": "Ada", "role": "admin"})
-        supervisor = queue.Supervisor(rt, concurrency=3)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_until_complete,
-                                  args=(supervisor.run(install_signal_handlers=False),), daemon=True)
-        thread.start()
-        try:
-            yield app, rt, admin
-        finally:
-            loop.call_soon_threadsafe(supervisor.stop)
-            thread.join(30)
-            rt.database.dispose()
-
-
-def wait_for(rt, run_ids, statuses, timeout=60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        with rt.database.unit_of_work() as sess:
-            found = {str(r.id): (r.status, r.message) for r in sess.scalars(
-                select(AnalyticsRun).where(AnalyticsRun.id.in_(run_ids)))}
-        if all(status in statuses for status, _ in found.values()) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
 def test_postgresql_two_refreshes_asked_at_once_run_one_after_the_other(worker_app, monkeypatch):
     app, rt, admin = worker_app
     spans: list[tuple[float, float]] = []
@@ -217,7 +173,7 @@ def test_postgresql_two_refreshes_asked_at_once_run_one_after_the_other(worker_a
     monkeypatch.setattr(analytics, "refresh", slow)
     with rt.database.unit_of_work():
         ids = [str(analytics.queue_refresh(admin).id) for _ in range(2)]
-    found = wait_for(rt, ids, ("ok", "partial", "failed"))
+    found = wait_for_status(rt, AnalyticsRun, ids, ("ok", "partial", "failed"))
     assert {status for status, _ in found.values()} <= {"ok", "partial"}, found
     (a_start, a_end), (b_start, b_end) = sorted(spans)
     assert b_start >= a_end, spans   # the lock: never two at once, with three job slots free
@@ -237,6 +193,6 @@ def test_postgresql_a_failed_attempt_is_retried_by_the_worker(worker_app, monkey
     monkeypatch.setattr(analytics, "refresh", flaky)
     with rt.database.unit_of_work():
         run_id = str(analytics.queue_refresh(admin).id)
-    found = wait_for(rt, [run_id], ("ok", "partial", "failed"))
+    found = wait_for_status(rt, AnalyticsRun, [run_id], ("ok", "partial", "failed"))
     assert found[run_id][0] in ("ok", "partial"), found
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 1.5   # procrastinate's backoff: 2 s
