@@ -481,8 +481,27 @@ class LocalRunner:
         self.thread: threading.Thread | None = None
         #: (task name, item id) → (attempts so far, when the next one is due)
         self._failed: dict[tuple[str, str], tuple[int, float]] = {}
-        #: when the loop last went round (``/readyz``: the SQLite runner's heartbeat)
+        #: when the runner last beat (:meth:`_beat`)
         self.heartbeat: float | None = None
+
+    def _beat(self) -> None:
+        """Touch :func:`heartbeat_path` every third of ``TRELLIS_WORKER_STALLED_SECONDS`` while the runner
+        runs — in a thread of its own, so a long job does not silence it — and remove it at the stop, so
+        ``/readyz`` of any process on this database can tell whether a runner is alive."""
+        path = heartbeat_path(self.runtime)
+        every = max(0.2, self.runtime.settings.worker_stalled_seconds / 3)
+        try:
+            while not self._stopped.is_set():
+                self.heartbeat = time.time()
+                if path is not None:
+                    try:
+                        path.write_text(f"{threading.get_native_id()}\n")
+                    except OSError as exc:
+                        log.warning("worker: cannot write the heartbeat file %s: %s", path, exc)
+                self._stopped.wait(every)
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
 
     def _run_tasks(self) -> float | None:
         """Run every waiting task item whose retry is due; return when the next retry is due (or None)."""
@@ -522,14 +541,16 @@ class LocalRunner:
 
         bg = background(self.runtime)
         bg.runners.append(self)
+        beat = threading.Thread(target=self._beat, name="trellis-jobs-heartbeat", daemon=True)
         try:
             start = self.clock()
             crons = {job.name: croniter(schedule_of(job, self.runtime.settings), start) for job in self.runtime.jobs}
             due = {job.name: start for job in self.runtime.jobs}
             next_poll = start
             next_retry = None
+            beat.start()
             while not self._stopped.is_set():
-                self.heartbeat = now = self.clock()
+                now = self.clock()
                 for job in self.runtime.jobs:
                     if due[job.name] <= now and not self._stopped.is_set():
                         try:
@@ -551,6 +572,9 @@ class LocalRunner:
                 self.wake.wait(timeout)
         finally:
             bg.runners.remove(self)
+            self._stopped.set()   # the heartbeat stops with the runner, whatever ended it
+            if beat.is_alive():
+                beat.join(5)
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread (``trellis serve``)."""
@@ -579,11 +603,21 @@ def run_local(runtime: "Runtime") -> None:
 
 # --- readiness ------------------------------------------------------------------------------------------
 
+def heartbeat_path(runtime: "Runtime") -> Path | None:
+    """SQLite: the file the running :class:`LocalRunner` touches (beside the database file); None for a
+    database in memory."""
+    database = runtime.database.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database + "-worker-heartbeat")
+
+
 def worker_state(runtime: "Runtime", now: datetime | None = None) -> dict:
     """What ``/readyz`` reports when workers are expected: ``{"ok", "reason", "heartbeat_age", "workers",
     "jobs_due", "webhooks_due", "oldest_due_seconds"}``. A worker is alive when its heartbeat is younger
-    than ``TRELLIS_WORKER_STALLED_SECONDS`` (PostgreSQL; the SQLite runner has none); the backlog is
-    stale when a webhook delivery has been due for longer than ``TRELLIS_WORKER_BACKLOG_SECONDS``."""
+    than ``TRELLIS_WORKER_STALLED_SECONDS`` (PostgreSQL: procrastinate's; SQLite: the runner's
+    :func:`heartbeat_path`, ``workers`` 0 or 1); the backlog is stale when a webhook delivery has been due
+    for longer than ``TRELLIS_WORKER_BACKLOG_SECONDS``."""
     from sqlalchemy import func, select
 
     from core.models.webhooks import WebhookDelivery
@@ -616,6 +650,19 @@ def worker_state(runtime: "Runtime", now: datetime | None = None) -> dict:
                 state["ok"] = False
                 state["reason"] = (f"No worker has sent a heartbeat in the last {settings.worker_stalled_seconds} s "
                                    "(TRELLIS_WORKER_STALLED_SECONDS): start 'trellis worker'.")
+        else:
+            path = heartbeat_path(runtime)
+            try:
+                age = now.timestamp() - path.stat().st_mtime if path is not None else None
+            except OSError:   # no runner has run, or it stopped
+                age = None
+            state["heartbeat_age"] = None if age is None else round(max(age, 0.0), 1)
+            state["workers"] = int(age is not None and age <= settings.worker_stalled_seconds)
+            if not state["workers"]:
+                state["ok"] = False
+                state["reason"] = (f"No worker has sent a heartbeat in the last {settings.worker_stalled_seconds} s "
+                                   "(TRELLIS_WORKER_STALLED_SECONDS): start 'trellis worker' (SQLite: or "
+                                   "'trellis serve', whose process runs the jobs).")
     if state["ok"] and state["oldest_due_seconds"] > settings.worker_backlog_seconds:
         state["ok"] = False
         state["reason"] = (f"{state['webhooks_due']} webhook deliveries are due, the oldest for "
