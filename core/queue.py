@@ -14,11 +14,12 @@
 - **SQLite**: :class:`LocalRunner`, an in-process runner over the same jobs (a thread of ``trellis
   serve``, or the foreground of ``trellis worker``); a commit that queued a delivery wakes it.
 
-Long tasks a request asks for (an analytics refresh, a privacy erasure; :func:`tasks`) are :class:`Task` s: the service
-records the item (e.g. an ``analytics_run``, ``queued``) and calls :func:`enqueue` in the same unit of
-work. On PostgreSQL that defers a procrastinate job in that transaction (a rollback removes both); on
-SQLite the commit wakes the in-process runner, which runs every waiting item. Either way a failed run is
-tried again on :data:`MAX_ATTEMPTS` with the same backoff, and only the last failure is final.
+Long tasks a request asks for (an analytics refresh, a privacy erasure; :func:`tasks`) are
+:class:`Task` s: the service records the item (e.g. an ``analytics_run``, ``queued``) and calls
+:func:`enqueue` in the same unit of work. On PostgreSQL that defers a procrastinate job in that
+transaction (a rollback removes both); on SQLite the commit wakes the in-process runner, which runs every
+waiting item. Either way a failed run is tried again :data:`MAX_ATTEMPTS` times with the same backoff,
+and only the last failure is final.
 
 Each job run logs one line on the ``trellis.jobs`` logger: the job's name, its outcome and its duration; and
 counts in the job metrics (core/prometheus.py: runs, failures, duration by job name).
@@ -170,14 +171,15 @@ def deliver_now(runtime: "Runtime", *, quiet: bool = False) -> int:
 
 @dataclass(frozen=True)
 class Task:
-    """A long task a request queues. ``run(runtime, item_id, final=...)`` does one item (it opens its own units of
-    work, records its outcome on the item and raises on failure; ``final``: no attempt follows, so the
-    item is to be marked failed); ``waiting(runtime)`` lists the ids of the items queued, oldest first (the SQLite
-    runner's work list); ``lock``: no two items of tasks sharing it run at once (PostgreSQL)."""
+    """A long task a request queues. ``run(runtime, item_id, final=...)`` does one item (it opens its own
+    units of work, records its outcome on the item and raises on failure; ``final``: no attempt follows,
+    so the item is to be marked failed); ``waiting(runtime)`` lists the ids of the items queued, oldest
+    first (the SQLite runner's work list); ``lock``: no two items of tasks sharing it run at once
+    (PostgreSQL; the SQLite runner runs one thing at a time anyway)."""
 
     name: str
     run: Callable[..., Any]
-    waiting: Callable[[], list[str]]
+    waiting: Callable[[Any], list[str]]
     lock: str = ""
 
 
