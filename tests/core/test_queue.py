@@ -114,6 +114,40 @@ def test_the_sqlite_runner_runs_every_job_on_schedule_and_sends_a_webhook_as_its
         receiver.stop()
 
 
+def test_the_sqlite_runner_runs_a_queued_refresh_and_erasure_as_their_requests_commit(scratch):
+    app, rt, admin = scratch
+    if queue.is_postgresql(rt):
+        pytest.skip("the in-process runner is SQLite's (tests/core/analytics/test_queued_refresh.py: PostgreSQL's)")
+    from core.models import AnalyticsRun, ErasureJob
+    from core.services import analytics, privacy
+
+    runner = queue.LocalRunner(rt, poll_seconds=60)   # only a commit wakes it
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20   # the jobs' first round at start
+        while runner.heartbeat is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        with rt.database.unit_of_work():
+            customer = customers.create(admin, {"kind": "person", "name": "Gone Soon"})
+            run_id = analytics.queue_refresh(admin).id
+            job_id = privacy.queue_erasure(admin, {"person": str(customer.id), "reason": "asked"}).id
+        committed = time.monotonic()
+        statuses = (None, None)
+        while time.monotonic() < committed + 15:
+            with rt.database.unit_of_work() as sess:
+                statuses = (sess.get(AnalyticsRun, run_id).status, sess.get(ErasureJob, job_id).status)
+            if statuses[0] in ("ok", "partial", "failed") and statuses[1] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert statuses[0] in ("ok", "partial") and statuses[1] == "done", statuses
+        assert time.monotonic() - committed < 15   # woken by the commit, not the 60 s poll
+    finally:
+        runner.stop()
+        if runner.thread:
+            runner.thread.join(10)
+
+
 def test_the_sqlite_worker_stops_on_sigterm(scratch, caplog):
     app, rt, admin = scratch
     if queue.is_postgresql(rt):
