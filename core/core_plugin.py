@@ -19,7 +19,7 @@ def trellis_models():
             models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
             models.WebhookDelivery,
             models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset,
-            models.ImportRun]
+            models.ImportRun, models.ErasureJob]
 
 
 @hookimpl

@@ -126,8 +126,11 @@ CORE_LABELS: dict[str, list[Choice]] = {
     ],
     "locale": [Choice("en", "English", "英文"), Choice("zh-CN", "Simplified Chinese", "简体中文")],
     "analytics_run_status": [
+        Choice("queued", "Queued: waiting for the worker", "排队中"),
+        Choice("running", "Running", "运行中"),
         Choice("ok", "Complete", "完成"),
         Choice("partial", "Partial: some models failed (see the message)", "部分完成（见说明）"),
+        Choice("failed", "Failed (see the message)", "失败（见说明）"),
     ],
     "value_tier": [   # core.analytics.value.TIERS, best first
         Choice("key", "Key account", "大客户"),

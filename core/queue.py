@@ -14,6 +14,13 @@
 - **SQLite**: :class:`LocalRunner`, an in-process runner over the same jobs (a thread of ``trellis
   serve``, or the foreground of ``trellis worker``); a commit that queued a delivery wakes it.
 
+Long tasks a request asks for (an analytics refresh, a privacy erasure; :func:`tasks`) are
+:class:`Task` s: the service records the item (e.g. an ``analytics_run``, ``queued``) and calls
+:func:`enqueue` in the same unit of work. On PostgreSQL that defers a procrastinate job in that
+transaction (a rollback removes both); on SQLite the commit wakes the in-process runner, which runs every
+waiting item. Either way a failed run is tried again :data:`MAX_ATTEMPTS` times with the same backoff,
+and only the last failure is final.
+
 Each job run logs one line on the ``trellis.jobs`` logger: the job's name, its outcome and its duration; and
 counts in the job metrics (core/prometheus.py: runs, failures, duration by job name).
 """
@@ -24,6 +31,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -50,7 +58,8 @@ DELIVER_TASK = "trellis.webhooks.deliver_now"
 STALLED_TASK = "trellis.retry_stalled_jobs"
 #: A scheduled job ``name`` runs as the procrastinate task ``trellis.job:name``.
 JOB_TASK_PREFIX = "trellis.job:"
-#: Attempts of a failing job and the waits between them: 2, 4, 8, 16 s.
+#: Retries of a failing job (procrastinate's ``max_attempts``: a first run, then up to 5 more) and the
+#: waits before them: 2, 4, 8, 16, 32 s.
 MAX_ATTEMPTS = 5
 EXPONENTIAL_WAIT = 2
 #: Seconds between two webhook delivery rounds of the SQLite runner when nothing wakes it (another
@@ -160,6 +169,43 @@ def deliver_now(runtime: "Runtime", *, quiet: bool = False) -> int:
     return sent
 
 
+@dataclass(frozen=True)
+class Task:
+    """A long task a request queues. ``run(runtime, item_id, final=...)`` does one item (it opens its own
+    units of work, records its outcome on the item and raises on failure; ``final``: no attempt follows,
+    so the item is to be marked failed); ``waiting(runtime)`` lists the ids of the items queued, oldest
+    first (the SQLite runner's work list); ``lock``: no two items of tasks sharing it run at once
+    (PostgreSQL; the SQLite runner runs one thing at a time anyway)."""
+
+    name: str
+    run: Callable[..., Any]
+    waiting: Callable[[Any], list[str]]
+    lock: str = ""
+
+
+def tasks() -> list[Task]:
+    """Every long task (imported when first needed: the services import this module)."""
+    from core.services import analytics, privacy
+
+    return [analytics.REFRESH_TASK, privacy.ERASE_TASK]
+
+
+def run_task(runtime: "Runtime", task: Task, item_id: str, *, attempts: int = 0) -> Any:
+    """Run one queued item and log its line (``task item: outcome (duration)``); ``attempts``: how many
+    ran before (the last allowed one is told ``final``)."""
+    started = time.monotonic()
+    name = f"{task.name} {item_id}"
+    try:
+        result = task.run(runtime, item_id, final=attempts >= MAX_ATTEMPTS)
+    except Exception as exc:
+        _line(name, f"failed: {_describe(exc)} (attempt {attempts + 1})", started, logging.WARNING)
+        prometheus.job_finished(task.name, False, time.monotonic() - started)
+        raise
+    _line(name, f"ok: {result}", started)
+    prometheus.job_finished(task.name, True, time.monotonic() - started)
+    return result
+
+
 # --- enqueueing in the transaction of the change ---------------------------------------------------------
 
 _PENDING_KEY = "trellis.queue.delivery_queued"
@@ -169,6 +215,30 @@ _DEFER_DELIVERY = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, '{}'::jsonb, NULL)"
     "::procrastinate_job_to_defer_v1]) WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs "
     "WHERE task_name = :task AND status = 'todo')")
+
+
+_TASK_QUEUED_KEY = "trellis.queue.task_queued"
+_DEFER_TASK = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
+    "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])")
+
+
+def enqueue(task: Task, item_id: Any) -> None:
+    """Queue ``task`` for the item ``item_id`` in the current unit of work: on PostgreSQL a procrastinate
+    job deferred in this transaction (it exists exactly when the item does); on SQLite the commit wakes
+    this process's runner. Call it after the item is recorded."""
+    import json
+
+    from core import db
+
+    sess = db.session()
+    runtime = sess.info.get("runtime")
+    if runtime is not None and runtime.database is not None and is_postgresql(runtime):
+        if background(runtime).has_schema(sess):
+            sess.execute(_DEFER_TASK, {"queue": QUEUE, "task": task.name, "lock": task.lock or None,
+                                       "args": json.dumps({"item_id": str(item_id)})})
+        return
+    sess.info[_TASK_QUEUED_KEY] = True
 
 
 class Background:
@@ -234,8 +304,8 @@ def _before_commit(sess: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(sess: Session) -> None:
-    """SQLite: wake this process's runners once the delivery is committed."""
-    if sess.info.pop(_PENDING_KEY, None):
+    """SQLite: wake this process's runners once the delivery or task is committed."""
+    if bool(sess.info.pop(_PENDING_KEY, None)) | bool(sess.info.pop(_TASK_QUEUED_KEY, None)):
         runtime = sess.info.get("runtime")
         if runtime is not None and runtime.background is not None:
             runtime.background.wake()
@@ -244,6 +314,7 @@ def _after_commit(sess: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(sess: Session, _previous) -> None:
     sess.info.pop(_PENDING_KEY, None)
+    sess.info.pop(_TASK_QUEUED_KEY, None)
 
 
 # --- PostgreSQL: procrastinate -------------------------------------------------------------------------
@@ -275,6 +346,12 @@ def build_app(runtime: "Runtime"):
         app.periodic(cron=schedule_of(job, settings), periodic_id=job.name)(task)
 
     app.task(name=DELIVER_TASK, queue=QUEUE, retry=retry)(lambda: deliver_now(runtime))
+
+    for long_task in tasks():
+        def run_long(context, item_id: str, _task=long_task) -> Any:
+            return run_task(runtime, _task, item_id, attempts=context.job.attempts)
+
+        app.task(name=long_task.name, queue=QUEUE, retry=retry, pass_context=True)(run_long)
 
     stalled_seconds = settings.worker_stalled_seconds
 
@@ -388,19 +465,74 @@ def serve(runtime: "Runtime", *, concurrency: int | None = None) -> None:
 # --- SQLite: in-process ------------------------------------------------------------------------------------
 
 class LocalRunner:
-    """Runs the scheduled jobs on their schedules and the webhook deliveries as soon as a commit of this
-    process queues one (or every :data:`LOCAL_POLL_SECONDS`), in one thread. Every job runs once at
-    start. For one process on an SQLite database: two runners on one database would run the jobs twice
-    (each job is idempotent, so nothing is sent twice)."""
+    """Runs the scheduled jobs on their schedules, and the webhook deliveries and queued long tasks
+    (:func:`tasks`) as soon as a commit of this process queues one (or every :data:`LOCAL_POLL_SECONDS`),
+    in one thread — so two queued tasks never run at once. Every job runs once at start. A failed task
+    item is tried again after 2, 4, 8 … s (``retry_wait``), :data:`MAX_ATTEMPTS` times, as on PostgreSQL.
+    For one process on an SQLite database: two runners on one database would run the jobs twice (each
+    job is idempotent, so nothing is sent twice)."""
 
     def __init__(self, runtime: "Runtime", *, poll_seconds: float = LOCAL_POLL_SECONDS,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, retry_wait: float = EXPONENTIAL_WAIT):
         self.runtime = runtime
         self.poll_seconds = poll_seconds
         self.clock = clock
+        self.retry_wait = retry_wait
         self.wake = threading.Event()
         self._stopped = threading.Event()
         self.thread: threading.Thread | None = None
+        #: (task name, item id) → (attempts so far, when the next one is due)
+        self._failed: dict[tuple[str, str], tuple[int, float]] = {}
+        #: when the runner last beat (:meth:`_beat`)
+        self.heartbeat: float | None = None
+
+    def _beat(self) -> None:
+        """Touch :func:`heartbeat_path` every third of ``TRELLIS_WORKER_STALLED_SECONDS`` while the runner
+        runs — in a thread of its own, so a long job does not silence it — and remove it at the stop, so
+        ``/readyz`` of any process on this database can tell whether a runner is alive."""
+        path = heartbeat_path(self.runtime)
+        every = max(0.2, self.runtime.settings.worker_stalled_seconds / 3)
+        try:
+            while not self._stopped.is_set():
+                self.heartbeat = time.time()
+                if path is not None:
+                    try:
+                        path.write_text(f"{threading.get_native_id()}\n")
+                    except OSError as exc:
+                        log.warning("worker: cannot write the heartbeat file %s: %s", path, exc)
+                self._stopped.wait(every)
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+    def _run_tasks(self) -> float | None:
+        """Run every waiting task item whose retry is due; return when the next retry is due (or None)."""
+        next_due = None
+        for task in tasks():
+            try:
+                waiting = task.waiting(self.runtime)
+            except Exception as exc:   # the database is gone: the next round tries again
+                log.warning("%s: cannot list the waiting items: %s", task.name, _describe(exc))
+                continue
+            for item_id in waiting:
+                if self._stopped.is_set():
+                    return next_due
+                key = (task.name, str(item_id))
+                attempts, due = self._failed.get(key, (0, 0.0))
+                if due > self.clock():
+                    next_due = due if next_due is None else min(next_due, due)
+                    continue
+                try:
+                    run_task(self.runtime, task, str(item_id), attempts=attempts)
+                    self._failed.pop(key, None)
+                except Exception:   # logged and recorded on the item
+                    if attempts >= MAX_ATTEMPTS:
+                        self._failed.pop(key, None)
+                    else:
+                        due = self.clock() + self.retry_wait ** (attempts + 1)
+                        self._failed[key] = (attempts + 1, due)
+                        next_due = due if next_due is None else min(next_due, due)
+        return next_due
 
     def stop(self) -> None:
         self._stopped.set()
@@ -411,11 +543,14 @@ class LocalRunner:
 
         bg = background(self.runtime)
         bg.runners.append(self)
+        beat = threading.Thread(target=self._beat, name="trellis-jobs-heartbeat", daemon=True)
         try:
             start = self.clock()
             crons = {job.name: croniter(schedule_of(job, self.runtime.settings), start) for job in self.runtime.jobs}
             due = {job.name: start for job in self.runtime.jobs}
             next_poll = start
+            next_retry = None
+            beat.start()
             while not self._stopped.is_set():
                 now = self.clock()
                 for job in self.runtime.jobs:
@@ -425,17 +560,23 @@ class LocalRunner:
                         except Exception:
                             pass   # logged; the next period tries again
                         due[job.name] = crons[job.name].get_next(float, start_time=self.clock())
-                if self.wake.is_set() or self.clock() >= next_poll:
+                if self.wake.is_set() or self.clock() >= next_poll or \
+                        (next_retry is not None and self.clock() >= next_retry):
                     self.wake.clear()
                     try:
                         deliver_now(self.runtime, quiet=True)
                     except Exception:
                         pass   # logged
+                    next_retry = self._run_tasks()
                     next_poll = self.clock() + self.poll_seconds
-                timeout = max(0.0, min([next_poll, *due.values()]) - self.clock())
+                timeout = max(0.0, min([next_poll, *due.values(), *([next_retry] if next_retry else [])])
+                              - self.clock())
                 self.wake.wait(timeout)
         finally:
             bg.runners.remove(self)
+            self._stopped.set()   # the heartbeat stops with the runner, whatever ended it
+            if beat.is_alive():
+                beat.join(5)
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread (``trellis serve``)."""
@@ -464,11 +605,21 @@ def run_local(runtime: "Runtime") -> None:
 
 # --- readiness ------------------------------------------------------------------------------------------
 
+def heartbeat_path(runtime: "Runtime") -> Path | None:
+    """SQLite: the file the running :class:`LocalRunner` touches (beside the database file); None for a
+    database in memory."""
+    database = runtime.database.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database + "-worker-heartbeat")
+
+
 def worker_state(runtime: "Runtime", now: datetime | None = None) -> dict:
     """What ``/readyz`` reports when workers are expected: ``{"ok", "reason", "heartbeat_age", "workers",
     "jobs_due", "webhooks_due", "oldest_due_seconds"}``. A worker is alive when its heartbeat is younger
-    than ``TRELLIS_WORKER_STALLED_SECONDS`` (PostgreSQL; the SQLite runner has none); the backlog is
-    stale when a webhook delivery has been due for longer than ``TRELLIS_WORKER_BACKLOG_SECONDS``."""
+    than ``TRELLIS_WORKER_STALLED_SECONDS`` (PostgreSQL: procrastinate's; SQLite: the runner's
+    :func:`heartbeat_path`, ``workers`` 0 or 1); the backlog is stale when a webhook delivery has been due
+    for longer than ``TRELLIS_WORKER_BACKLOG_SECONDS``."""
     from sqlalchemy import func, select
 
     from core.models.webhooks import WebhookDelivery
@@ -501,6 +652,19 @@ def worker_state(runtime: "Runtime", now: datetime | None = None) -> dict:
                 state["ok"] = False
                 state["reason"] = (f"No worker has sent a heartbeat in the last {settings.worker_stalled_seconds} s "
                                    "(TRELLIS_WORKER_STALLED_SECONDS): start 'trellis worker'.")
+        else:
+            path = heartbeat_path(runtime)
+            try:
+                age = now.timestamp() - path.stat().st_mtime if path is not None else None
+            except OSError:   # no runner has run, or it stopped
+                age = None
+            state["heartbeat_age"] = None if age is None else round(max(age, 0.0), 1)
+            state["workers"] = int(age is not None and age <= settings.worker_stalled_seconds)
+            if not state["workers"]:
+                state["ok"] = False
+                state["reason"] = (f"No worker has sent a heartbeat in the last {settings.worker_stalled_seconds} s "
+                                   "(TRELLIS_WORKER_STALLED_SECONDS): start 'trellis worker' (SQLite: or "
+                                   "'trellis serve', whose process runs the jobs).")
     if state["ok"] and state["oldest_due_seconds"] > settings.worker_backlog_seconds:
         state["ok"] = False
         state["reason"] = (f"{state['webhooks_due']} webhook deliveries are due, the oldest for "

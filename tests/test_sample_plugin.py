@@ -171,7 +171,7 @@ def test_hook_trellis_personal_data(sample):
     api.as_("admin").post("/api/v1/sample/notes", json={"customer_id": customer["id"], "text": "Noted Person, 555-0199"})
     doc = api.as_("admin").get(f"/api/v1/privacy/export?person={customer['id']}").get_json()
     assert [n["text"] for n in doc["components"]["sample"]["sample_note"]] == ["Noted Person, 555-0199"]
-    report = api.as_("admin").post("/api/v1/privacy/erase", json={"person": customer["id"], "reason": "asked"}).get_json()
+    report = api.as_("admin").post("/api/v1/privacy/erase?wait=true", json={"person": customer["id"], "reason": "asked"}).get_json()
     assert report["erased"]["sample"] == {"sample_note": 1}
     notes = api.as_("admin").get(f"/api/v1/sample/notes/by-customer/{customer['id']}").get_json()
     assert [n["text"] for n in notes] == ["[erased]"]

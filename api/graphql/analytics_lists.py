@@ -18,21 +18,27 @@ from api.graphql.nodes import NodeSource
 from api.graphql.ordering import order_by_argument, order_to_service
 from api.graphql.pagination import After, Before, First, Last, connection, page_request
 from core.errors import NotFound
+from core.models.analytics import AnalyticsRun as AnalyticsRunModel
 from core.models.analytics import CustomerSegment
 from core.models.audit import AuditEntry as AuditEntryModel
 from core.services import analytics, audit
 
 
 def types(registry) -> None:
-    @registry.type("AnalyticsRun")
+    @registry.type("AnalyticsRun", node=NodeSource(AnalyticsRunModel, get=analytics.get_run))
     class AnalyticsRun:
-        """One analytics refresh: when, how, and the fitted model parameters (docs/analytics.md)."""
+        """One analytics refresh: when, how, and the fitted model parameters (docs/analytics.md). A queued
+        refresh is read by id with `node(id:)` (admins) until its status is OK, PARTIAL or FAILED."""
 
         id: strawberry.ID
-        started_at: dt.datetime = strawberry.field(description="When the refresh started (UTC, ISO 8601).")
+        started_at: dt.datetime = strawberry.field(description=(
+            "When the refresh started (UTC, ISO 8601); while it is queued, when it was asked for."))
         finished_at: Optional[dt.datetime] = strawberry.field(description="When it finished (UTC, ISO 8601); null while it runs.")
-        status: registry.vocabulary_enum("analytics_run_status") = strawberry.field(
-            description="OK, or PARTIAL with the reason in `message`.")
+        status: registry.vocabulary_enum("analytics_run_status") = strawberry.field(description=(
+            "QUEUED (waiting for the worker), RUNNING, OK, PARTIAL with the reason in `message`, or FAILED "
+            "with the error in `message` (a failed attempt is tried again: the run is QUEUED meanwhile)."))
+        request_id: Optional[str] = strawberry.field(description=(
+            "The id (X-Request-Id) of the request that queued the refresh: what it writes carries it."))
         trigger: str = strawberry.field(description="What started it: schedule, manual (CLI) or api.")
         as_of: dt.date = strawberry.field(description=(
             "The day (UTC) the customers were analysed as of: purchases up to its end counted (the day the "
@@ -234,10 +240,15 @@ def query_fields(registry) -> dict:
 
 
 def mutation_fields(registry) -> dict:
-    def refresh_analytics(info: strawberry.Info, input: Optional[registry.ref("RefreshAnalyticsInput")] = None
+    def refresh_analytics(info: strawberry.Info, input: Optional[registry.ref("RefreshAnalyticsInput")] = None,
+                          wait: Annotated[bool, strawberry.argument(description=(
+                              "true: refresh within the request and return the finished run; default: queue "
+                              "it for the worker and return it QUEUED."))] = False
                           ) -> registry.ref("AnalyticsRun"):
         with field_names(prefix="input."):
-            return analytics.refresh_now(info.context.user, input_to_dict(input))
+            if wait:
+                return analytics.refresh_now(info.context.user, input_to_dict(input))
+            return analytics.queue_refresh(info.context.user, input_to_dict(input))
 
     def create_win_back_tasks(info: strawberry.Info, input: Optional[registry.ref("WinBackTasksInput")] = None
                               ) -> list[registry.ref("Interaction")]:
@@ -245,8 +256,9 @@ def mutation_fields(registry) -> dict:
 
     return {
         "refreshAnalytics": strawberry.mutation(resolver=refresh_analytics, description=(
-            "Recompute every customer's analytics now (admins), as of today or of `input.asOf`; the same as "
-            "`trellis analytics refresh [--as-of DATE] [--calibration-start DATE]`.")),
+            "Recompute every customer's analytics (admins), as of today or of `input.asOf`, as "
+            "`trellis analytics refresh [--as-of DATE] [--calibration-start DATE]` does: queued for the worker "
+            "(follow the run with `node(id:)`), or within the request with `wait: true`.")),
         "createWinBackTasks": strawberry.mutation(resolver=create_win_back_tasks, description=(
             "A planned win-back task for the owner of each listed customer (once per customer).")),
     }

@@ -7,6 +7,7 @@ import re
 import warnings
 from decimal import Decimal
 
+from apispec import BasePlugin
 from flask import Blueprint, Flask
 from flask_smorest import Api
 from marshmallow import fields as ma_fields
@@ -48,6 +49,30 @@ def decimal_strings_as_strings(_converter, field, ret=None, **_kwargs) -> dict:
     if isinstance(field, ma_fields.Decimal) and field.as_string:
         return {"type": "string", "format": "decimal"}
     return {}
+
+
+#: the shared response every operation documents for 503 (:class:`ServiceUnavailable`)
+SERVICE_UNAVAILABLE = "API_UNAVAILABLE"   # not an HTTPStatus name: flask-smorest would replace it by its own
+SERVICE_UNAVAILABLE_RESPONSE = {
+    "description": (
+        "The API is unavailable for now: the database does not answer (`Retry-After: 5`), or its schema is "
+        "behind the code — run `trellis db upgrade` (`Retry-After: 30`). The message says which; try again "
+        "after `Retry-After` seconds. `GET /readyz` tells a load balancer the same. See docs/deployment.md."),
+    "content": {"application/json": {"schema": "Error"}},
+    "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                "schema": {"type": "integer"}}},
+}
+
+
+class ServiceUnavailable(BasePlugin):
+    """apispec plugin: every operation, the core's and every plugin's, documents the 503 the schema gate and
+    the error handlers answer (api/health.py, api/rest/errors.py) as the shared :data:`SERVICE_UNAVAILABLE`
+    response — the gate refuses every API request, so no view declares it."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            if isinstance(operation, dict) and isinstance(operation.get("responses"), dict):
+                operation["responses"].setdefault("503", SERVICE_UNAVAILABLE)
 
 
 class TrellisApi(Api):
@@ -116,6 +141,8 @@ def init_rest(app: Flask, runtime: Runtime) -> Api:
     )
     app.register_blueprint(swagger_ui_assets())
     api = TrellisApi(app)
+    api.spec.components.response(SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_RESPONSE)
+    api.spec.plugins.append(ServiceUnavailable())
     api.ma_plugin.converter.add_attribute_function(decimal_bounds_as_numbers)
     api.ma_plugin.converter.add_attribute_function(decimal_strings_as_strings)
     from api.rest import errors

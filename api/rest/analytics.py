@@ -40,9 +40,12 @@ class WinBackOut(Schema):
 
 class RunOut(Schema):
     id = fields.UUID()
-    started_at = fields.DateTime()
+    started_at = fields.DateTime(metadata={"description": (
+        "When the refresh started; while it is queued, when it was asked for.")})
     finished_at = fields.DateTime(allow_none=True)
-    status = fields.String()
+    status = fields.String(metadata={"description": (
+        "queued (waiting for the worker), running, ok, partial (a model could not be fitted: see message) or "
+        "failed (message says why; a failed attempt is tried again, and the run is queued meanwhile).")})
     trigger = fields.String()
     as_of = fields.Date(metadata={"description": (
         "The day (UTC) the customers were analysed as of: purchases up to its end counted (the day the "
@@ -60,6 +63,15 @@ class RunOut(Schema):
     params = fields.Dict(metadata={"description": "The fit and its settings; for non-admins the counts in it "
                                                "are of the customers they may see and log-likelihoods null."})
     message = fields.String()
+    request_id = fields.String(allow_none=True, metadata={"description": (
+        "The id (X-Request-Id) of the request that queued the refresh: the tasks, audit entries and events "
+        "it writes carry it (GET /audit?request_id=).")})
+
+
+class RefreshArgs(Schema):
+    wait = fields.Boolean(load_default=False, metadata={"description": (
+        "true: refresh within the request and answer 201 with the finished run (scripts); default: queue "
+        "the refresh for the worker and answer 202 at once.")})
 
 
 class WinBackArgs(Schema):
@@ -103,13 +115,26 @@ def analytics_blueprints() -> list[Blueprint]:
         and the fitted model parameters; `current` says whether the customers carry its numbers"""
         return analytics.latest_run(current_user)
 
+    @blp.route("/runs/<uuid:run_id>")
+    @blp.response(200, RunOut)
+    def run(run_id):
+        """A run by id (admins): a queued refresh's status — queued, running, ok, partial or failed with the
+        error in `message`"""
+        return analytics.get_run(current_user, run_id)
+
     @blp.route("/refresh", methods=["POST"])
+    @blp.arguments(RefreshArgs, location="query", as_kwargs=True)
     @blp.doc(requestBody={"required": False,
                           "content": {"application/json": {"schema": analytics.RefreshRequest}}})
-    @blp.response(201, RunOut)
-    def refresh():
-        """Recompute every customer's analytics now (admins), as of today or of `as_of` (a past day), the
-        CLV models fitted from `calibration_start` on (optional)"""
-        return analytics.refresh_now(current_user, json_body() if request.get_data(cache=True) else None)
+    @blp.response(202, RunOut)
+    @blp.alt_response(201, schema=RunOut, description="`wait=true`: the refresh finished within the request.")
+    def refresh(wait):
+        """Recompute every customer's analytics (admins), as of today or of `as_of` (a past day), the CLV
+        models fitted from `calibration_start` on (optional): queued for the worker (202; follow
+        `GET /analytics/runs/{id}`), or within the request with `wait=true` (201)"""
+        data = json_body() if request.get_data(cache=True) else None
+        if wait:
+            return analytics.refresh_now(current_user, data), 201
+        return analytics.queue_refresh(current_user, data)
 
     return [blp]

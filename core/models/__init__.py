@@ -15,6 +15,7 @@ from core.models.enums import (
 from core.models.imports import ImportRun
 from core.models.interactions import Interaction
 from core.models.notifications import Notification
+from core.models.privacy import ErasureJob
 from core.models.users import ApiToken, Team, User
 from core.models.webhooks import WebhookDelivery, WebhookSubscription
 from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTransitionEntry
@@ -22,7 +23,7 @@ from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTrans
 __all__ = [
     "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
-    "ApiToken", "AuditEntry", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "ApiToken", "AuditEntry", "ErasureJob", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
     "WebhookDelivery", "WebhookSubscription",
 ]

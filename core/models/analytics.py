@@ -21,7 +21,8 @@ class AnalyticsRun(Base, UUIDPrimaryKey):
 
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    #: ``ok`` or ``failed`` (``message`` says why)
+    #: ``queued`` (a requested refresh waiting for the worker), ``running``, then ``ok``, ``partial`` (a model
+    #: could not be fitted) or ``failed`` (``message`` says why)
     status: Mapped[str] = mapped_column(String(20), default="ok")
     trigger: Mapped[str] = mapped_column(String(20), default="manual")
     #: the day (UTC) the analysis looks back from: purchases up to its end count, "today" is this day
@@ -35,6 +36,11 @@ class AnalyticsRun(Base, UUIDPrimaryKey):
     #: settings used and what was fitted: ``{"bgnbd": {...} | {"reason": ...}, "gamma_gamma": ..., "kmeans": ...}``
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     message: Mapped[str] = mapped_column(Text, default="")
+    #: who asked for a queued refresh (``POST /analytics/refresh``); None for the CLI and the schedule
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                               nullable=True)
+    #: the request that queued the run (``X-Request-Id``): what the worker writes for it carries this id
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class CustomerSegment(Base, UUIDPrimaryKey):

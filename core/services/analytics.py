@@ -28,7 +28,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core import db, runtime
+from core import db, queue, runtime
 from core.lazy import lazy_module
 
 # numpy and the models (scipy, scikit-learn) are imported when a refresh or a metric first needs them,
@@ -45,6 +45,7 @@ from core.models import (
     AnalyticsRun, Customer, CustomerAnalytics, CustomerSegment, Interaction, InteractionDirection, InteractionStatus,
     LifecycleStage, User, WorkflowTransitionEntry,
 )
+from core.request_context import current_request_id, request_id_var
 from core.schemas import BoundedList, StrictSchema
 from core.services import common
 from core.services.bulk import BulkRecorder
@@ -53,6 +54,10 @@ from core.services.permissions import customer_visibility, require_actor, requir
 PURCHASE_KIND = "purchase"
 SURVEY_KIND = "survey"
 SOURCE = "analytics"
+#: the statuses of a run that finished with numbers (the customers carry a run of one of these)
+DONE = ("ok", "partial")
+#: the statuses of a queued run the worker has still to finish
+WAITING = ("queued", "running")
 CHURN_SUBJECT = "Churn warning"
 WIN_BACK_SUBJECT = "Win back"
 
@@ -144,7 +149,7 @@ def _fit_params(fit: Any, names: tuple[str, ...]) -> dict[str, Any]:
 def is_due(now: datetime | None = None) -> bool:
     """True when no run exists or the last one is older than ``analytics_refresh_hours``."""
     now = now or utcnow()
-    last = db.session().scalar(select(func.max(AnalyticsRun.finished_at)))
+    last = db.session().scalar(select(func.max(AnalyticsRun.finished_at)).where(AnalyticsRun.status.in_(DONE)))
     if last is None:
         return True
     hours = runtime.current().settings.analytics_refresh_hours
@@ -187,7 +192,8 @@ def _check_dates(as_of: date, calibration_start: date | None, today: date) -> No
 
 
 def refresh(*, now: datetime | None = None, as_of: date | None = None, calibration_start: date | None = None,
-            trigger: str = "manual", progress: Callable[[int, int, str], None] | None = None) -> AnalyticsRun:
+            trigger: str = "manual", progress: Callable[[int, int, str], None] | None = None,
+            run_id: uuid.UUID | None = None) -> AnalyticsRun:
     """Recompute every live customer's analytics and store them (one transaction).
 
     ``as_of`` (a date, default the UTC day of ``now``) is the day analysed: purchases and survey answers
@@ -199,6 +205,7 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     after ``as_of``.
 
     ``progress(done, total, step)`` is called after each step (the CLI draws its progress bar with it).
+    ``run_id``: the queued run (:func:`queue_refresh`) to record the outcome on, instead of a new one.
     """
     started = time.perf_counter()
     now = now or utcnow()
@@ -417,9 +424,12 @@ def refresh(*, now: datetime | None = None, as_of: date | None = None, calibrati
     step("tasks")
 
     # --- write ----------------------------------------------------------------------------------------
-    run = AnalyticsRun(started_at=now, trigger=trigger, as_of=as_of, calibration_start=calibration_start,
-                       customers=n, purchasers=int(purchaser.sum()))
-    sess.add(run)
+    run = sess.get(AnalyticsRun, run_id) if run_id is not None else None
+    if run is None:
+        run = AnalyticsRun()
+        sess.add(run)
+    run.started_at, run.trigger, run.as_of, run.calibration_start = now, trigger, as_of, calibration_start
+    run.customers, run.purchasers = n, int(purchaser.sum())
     sess.flush()
     sess.execute(delete(CustomerAnalytics))
     sess.execute(delete(CustomerSegment).where(CustomerSegment.run_id != run.id))
@@ -657,12 +667,12 @@ def latest_run(actor: Any) -> Any:
     everyone is scored by and are shown to all."""
     user = require_actor(actor)
     sess = db.session()
-    run = sess.scalars(select(AnalyticsRun).order_by(AnalyticsRun.as_of.desc(), AnalyticsRun.started_at.desc(),
-                                                     AnalyticsRun.id).limit(1)).first()
+    run = sess.scalars(select(AnalyticsRun).where(AnalyticsRun.status.in_(DONE))
+                       .order_by(AnalyticsRun.as_of.desc(), AnalyticsRun.started_at.desc(), AnalyticsRun.id)
+                       .limit(1)).first()
     if run is None:
         raise NotFound("The analytics have not been computed yet: run `trellis analytics refresh`.")
-    current_id = sess.scalar(select(AnalyticsRun.id).order_by(AnalyticsRun.started_at.desc(), AnalyticsRun.id)
-                             .limit(1))
+    current_id = _current_run_id()
     from copy import deepcopy
 
     view = _run_view(run, current=run.id == current_id)
@@ -695,6 +705,12 @@ def latest_run(actor: Any) -> Any:
     return SimpleNamespace(**{**view, "customers": customers, "purchasers": purchasers, "params": params})
 
 
+def _current_run_id() -> uuid.UUID | None:
+    """The run whose numbers the customers carry: the finished one started last."""
+    return db.session().scalar(select(AnalyticsRun.id).where(AnalyticsRun.status.in_(DONE))
+                               .order_by(AnalyticsRun.started_at.desc(), AnalyticsRun.id).limit(1))
+
+
 def _run_view(run: AnalyticsRun, *, current: bool) -> dict[str, Any]:
     """A run's columns as REST and GraphQL serve them, with ``current``."""
     return {**{column.key: getattr(run, column.key) for column in AnalyticsRun.__table__.columns},
@@ -702,11 +718,94 @@ def _run_view(run: AnalyticsRun, *, current: bool) -> dict[str, Any]:
 
 
 def refresh_now(actor: Any, data: Mapping[str, Any] | None = None) -> Any:
-    """Recompute now (admins): the same as ``trellis analytics refresh``; ``data`` may give ``as_of`` and
-    ``calibration_start`` (:class:`RefreshRequest`). Returns the run as :func:`latest_run` shows it to an
-    admin (``current`` is true: the customers now carry its numbers)."""
+    """Recompute now, in this unit of work (admins): the same as ``trellis analytics refresh``; ``data``
+    may give ``as_of`` and ``calibration_start`` (:class:`RefreshRequest`). Returns the run as
+    :func:`latest_run` shows it to an admin (``current`` is true: the customers now carry its numbers).
+    ``POST /analytics/refresh?wait=true`` and ``refreshAnalytics(wait: true)``."""
     require_role(actor, "admin")
     return SimpleNamespace(**_run_view(refresh(trigger="api", **refresh_options(data)), current=True))
+
+
+def queue_refresh(actor: Any, data: Mapping[str, Any] | None = None) -> Any:
+    """Record a refresh ``queued`` for the worker and queue its job in this unit of work (admins; ``data``
+    as for :func:`refresh_now`, checked now: a bad date is a 422 and nothing is queued). The run keeps
+    who asked and the request's id; the worker (:data:`REFRESH_TASK`) runs it, never two at once, and
+    records ``running``, then ``ok``/``partial``, or ``failed`` with the error once every attempt failed.
+    Returns the run as :func:`get_run` shows it."""
+    user = require_role(actor, "admin")
+    options = refresh_options(data)
+    today = utcnow().date()
+    as_of = options["as_of"] or today
+    _check_dates(as_of, options["calibration_start"], today)
+    run = AnalyticsRun(started_at=utcnow(), trigger="api", status="queued", as_of=as_of,
+                       calibration_start=options["calibration_start"], customers=0, purchasers=0, params={},
+                       message="", requested_by_id=user.id, request_id=current_request_id())
+    db.session().add(run)
+    db.session().flush()
+    queue.enqueue(REFRESH_TASK, run.id)
+    return SimpleNamespace(**_run_view(run, current=False))
+
+
+def get_run(actor: Any, run_id: Any) -> Any:
+    """One run by id (admins): a queued refresh's status (``queued``, ``running``, ``ok``, ``partial`` or
+    ``failed`` with ``message``), or any finished one, with ``current``."""
+    require_role(actor, "admin")
+    run = db.session().get(AnalyticsRun, common.parse_uuid(run_id))
+    if run is None:
+        raise NotFound("No analytics run with this id.")
+    return SimpleNamespace(**_run_view(run, current=run.status in DONE and run.id == _current_run_id()))
+
+
+def _run_queued(rt: Any, run_id: str, *, final: bool) -> str:
+    """The worker's body of :data:`REFRESH_TASK`: mark the run ``running`` (committed, so its status shows
+    it), refresh in one transaction of its own under the queuing request's id, and record the outcome. A
+    run already finished is left alone (a job retried after its commit changes nothing). A failure is
+    recorded with its error — ``queued`` again while attempts remain, ``failed`` on the last — and raised."""
+    database = rt.database
+    with database.unit_of_work():
+        run = db.session().get(AnalyticsRun, common.parse_uuid(run_id))
+        if run is None or run.status not in WAITING:
+            return "nothing to do"
+        run.status, run.started_at, run.finished_at = "running", utcnow(), None
+        the_id, as_of, calibration_start, request_id = run.id, run.as_of, run.calibration_start, run.request_id
+    queued_by = request_id_var.set(request_id) if request_id else None
+    try:
+        with database.unit_of_work():
+            done = refresh(as_of=as_of, calibration_start=calibration_start, trigger="api", run_id=the_id)
+            summary = f"{done.status}: {done.customers} customers"
+    except Exception as exc:
+        with database.unit_of_work():
+            failed = db.session().get(AnalyticsRun, the_id)
+            if failed is not None:
+                failed.status = "failed" if final else "queued"
+                failed.finished_at = utcnow() if final else None
+                failed.message = (_error(exc) + ("" if final else " (it will be tried again)"))[:2000]
+        raise
+    finally:
+        if queued_by is not None:
+            request_id_var.reset(queued_by)
+    return summary
+
+
+def _error(exc: BaseException) -> str:
+    from core.errors import TrellisError
+
+    if isinstance(exc, TrellisError):
+        return exc.message
+    orig = getattr(exc, "orig", None)
+    return f"{type(exc).__name__}: " + " ".join(str(orig if orig is not None else exc).split())
+
+
+def _waiting(rt: Any) -> list[str]:
+    with rt.database.unit_of_work():
+        return [str(i) for i in db.session().scalars(
+            select(AnalyticsRun.id).where(AnalyticsRun.status.in_(WAITING)).order_by(AnalyticsRun.started_at))]
+
+
+#: A requested refresh, run by the worker. It shares the scheduled refresh's lock: on PostgreSQL no two
+#: refreshes (requested or scheduled) run at once, whatever the number of workers.
+REFRESH_TASK = queue.Task("trellis.analytics.refresh", _run_queued, _waiting,
+                          lock=queue.JOB_TASK_PREFIX + "analytics.refresh")
 
 
 def segments(actor: Any) -> list[dict[str, Any]]:

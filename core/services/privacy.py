@@ -17,12 +17,12 @@ from typing import Any, Iterable
 from marshmallow import fields, validate
 from sqlalchemy import Text, func, inspect as sa_inspect, select
 
-from core import db, runtime
+from core import db, queue, runtime
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
-from core.models import AuditEntry, Contact, Customer, CustomerKind, Notification, OutboxEvent, Role
+from core.models import AuditEntry, Contact, Customer, CustomerKind, ErasureJob, Notification, OutboxEvent, Role, User
 from core.privacy import TOMBSTONE, Person, PersonalData, erased_value, scrub
-from core.request_context import current_request_id
+from core.request_context import current_request_id, request_id_var
 from core.schemas import StrictSchema
 from core.services import audit, common
 from core.services.permissions import require_role
@@ -313,4 +313,95 @@ def erasure_page(actor: Any, query: str, page: Any, sort: str | None = None) -> 
     return found
 
 
-__all__ = ["ERASURE_SORTABLE", "ErasureRequest", "erase", "erase_request", "erasure_page", "erasures", "export", "find"]
+# --- erasure as a background job (issue #18) ------------------------------------------------------------
+
+#: the statuses of a queued erasure the worker has still to finish
+WAITING = ("queued", "running")
+
+
+def queue_erasure(actor: Any, data: Any) -> ErasureJob:
+    """Check an erasure request as :func:`erase_request` does (admins; the body; the person must exist)
+    and record it ``queued`` for the worker, its job queued in this unit of work. The person is stored by
+    id — an email address in the request is not kept. The worker (:data:`ERASE_TASK`) erases in one
+    transaction that also marks the job ``done`` (so a retry after it changes nothing), or records
+    ``failed`` with the error once every attempt failed."""
+    require_role(actor, Role.ADMIN.value)
+    values = common.validate(ErasureRequest, data)
+    reason = values["reason"].strip()
+    if not reason:
+        raise ValidationFailed(fields={"reason": ["Say why the data is erased (the request, its date)."]})
+    person = find(actor, values["person"])
+    job = ErasureJob(person_kind=person.kind, person_id=person.id, reason=reason, status="queued", message="",
+                     result={}, actor_id=actor.id, request_id=current_request_id())
+    db.session().add(job)
+    db.session().flush()
+    queue.enqueue(ERASE_TASK, job.id)
+    return job
+
+
+def erasure_job(actor: Any, job_id: Any) -> ErasureJob:
+    """A queued erasure by id (admins): its status, and once done what was erased and the erasure."""
+    require_role(actor, Role.ADMIN.value)
+    job = db.session().get(ErasureJob, common.parse_uuid(job_id))
+    if job is None:
+        raise NotFound("No erasure request with this id.")
+    return job
+
+
+def _run_erasure(rt: Any, job_id: str, *, final: bool) -> str:
+    """The worker's body of :data:`ERASE_TASK`: mark the job ``running`` (committed), then erase and mark
+    it ``done`` in one transaction, as the admin who asked and under their request's id."""
+    database = rt.database
+    with database.unit_of_work():
+        job = db.session().get(ErasureJob, common.parse_uuid(job_id))
+        if job is None or job.status not in WAITING:
+            return "nothing to do"
+        job.status, job.started_at, job.finished_at = "running", utcnow(), None
+        the_id, request_id = job.id, job.request_id
+    queued_by = request_id_var.set(request_id) if request_id else None
+    try:
+        with database.unit_of_work() as sess:
+            job = sess.get(ErasureJob, the_id)
+            actor = sess.get(User, job.actor_id) if job.actor_id else None
+            report = erase(actor, str(job.person_id), reason=job.reason)
+            job.status, job.finished_at, job.message = "done", utcnow(), ""
+            job.reason = report["erasure"]["reason"]
+            job.erasure_id = uuid.UUID(report["erasure"]["id"])
+            job.result = {"erased": report["erased"], "trail": report["trail"],
+                          "already_erased": report["already_erased"]}
+            summary = "already erased" if report["already_erased"] else "erased"
+    except Exception as exc:
+        with database.unit_of_work() as sess:
+            failed = sess.get(ErasureJob, the_id)
+            if failed is not None:
+                failed.status = "failed" if final else "queued"
+                failed.finished_at = utcnow() if final else None
+                failed.message = (_error(exc) + ("" if final else " (it will be tried again)"))[:2000]
+        raise
+    finally:
+        if queued_by is not None:
+            request_id_var.reset(queued_by)
+    return summary
+
+
+def _error(exc: BaseException) -> str:
+    from core.errors import TrellisError
+
+    if isinstance(exc, TrellisError):
+        return exc.message
+    orig = getattr(exc, "orig", None)
+    return f"{type(exc).__name__}: " + " ".join(str(orig if orig is not None else exc).split())
+
+
+def _waiting(rt: Any) -> list[str]:
+    with rt.database.unit_of_work():
+        return [str(i) for i in db.session().scalars(
+            select(ErasureJob.id).where(ErasureJob.status.in_(WAITING)).order_by(ErasureJob.created_at))]
+
+
+#: A requested erasure, run by the worker.
+ERASE_TASK = queue.Task("trellis.privacy.erase", _run_erasure, _waiting)
+
+
+__all__ = ["ERASE_TASK", "ERASURE_SORTABLE", "ErasureRequest", "erase", "erase_request", "erasure_job", "erasure_page",
+           "erasures", "export", "find", "queue_erasure"]

@@ -97,6 +97,24 @@ def test_a_server_behind_refuses_rest_and_graphql_with_503_until_upgraded(behind
         "data": {"me": {"email": "a@example.com"}}}
 
 
+def test_every_operation_documents_the_503_the_gate_answers(behind, api):
+    document = api.get("/api/v1/openapi.json").get_json()
+    shared = document["components"]["responses"]["API_UNAVAILABLE"]
+    assert shared["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert shared["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    assert "trellis db upgrade" in shared["description"]
+    operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()
+                  if method in ("get", "post", "put", "patch", "delete")]
+    assert len(operations) > 100   # the core's and the built-in plugins'
+    assert [(path, method) for path, method, op in operations
+            if op["responses"].get("503") != {"$ref": "#/components/responses/API_UNAVAILABLE"}] == []
+    # and what the gate answers fits it: the Error schema's fields, and Retry-After as an integer
+    refused = behind.test_client().get("/api/v1/customers",
+                                       headers={"Authorization": f"Bearer {_admin_token(behind)}"})
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
+    assert set(refused.get_json()) <= set(document["components"]["schemas"]["Error"]["properties"])
+
+
 def test_the_gate_checks_once_and_again_after_its_interval(behind):
     gate = behind.extensions[GATE_KEY]
     now = [1000.0]

@@ -55,6 +55,7 @@ PARITY: dict[str, str] = {
     "GET /analytics/customers/{customer_id}": "Customer.rfm",
     "POST /analytics/refresh": "Mutation.refreshAnalytics",
     "GET /analytics/runs/latest": "Query.analyticsRun",
+    "GET /analytics/runs/{run_id}": "Query.node",
     "GET /analytics/segments": "Query.analyticsSegments",
     "GET /analytics/win-back": "Query.winBack",
     "POST /analytics/win-back/tasks": "Mutation.createWinBackTasks",
@@ -90,6 +91,7 @@ PARITY: dict[str, str] = {
     "POST /webhook-deliveries/{delivery_id}/replay": "Mutation.replayWebhookDelivery",
     "GET /privacy/export": "Query.privacyExport",
     "POST /privacy/erase": "Mutation.erasePerson",
+    "GET /privacy/erase/{job_id}": "no: a queued erasure is followed over REST by the admin who asked (erasePerson erases within the request)",
     "GET /privacy/erasures": "Query.privacyErasures",
     "POST /imports": "no: an import uploads a file (multipart, up to 512 MB), which the GraphQL endpoint does not take; "
                      "the CLI is trellis import",

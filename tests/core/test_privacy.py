@@ -119,7 +119,7 @@ def test_export_gathers_the_core_and_every_plugin(api, wang):
 def test_erase_leaves_no_personal_data_and_keeps_the_figures(api, runtime, wang, people):
     before = figures(runtime, wang, api)
     assert all(s in trail_text(runtime) for s in (NAME, EMAIL, PHONE))
-    report = ok(api.post("/api/v1/privacy/erase", json={"person": EMAIL, "reason": "Request of 2026-03-01 by letter"}))
+    report = ok(api.post("/api/v1/privacy/erase?wait=true", json={"person": EMAIL, "reason": "Request of 2026-03-01 by letter"}))
     assert report["already_erased"] is False
     assert report["erased"]["core"]["contact"] == 4
     assert report["erased"]["exhibitions"]["exhibitions_registration"] == 6  # with the normalised email_key, phone_key
@@ -146,8 +146,8 @@ def test_erase_leaves_no_personal_data_and_keeps_the_figures(api, runtime, wang,
 def test_the_erasure_is_recorded_once_without_personal_data_and_repeating_it_changes_nothing(api, runtime, wang, people):
     cid = wang["customer"]["id"]
     body = {"person": cid, "reason": f"Asked on 2026-03-01 ({NAME})"}
-    first = ok(api.post("/api/v1/privacy/erase", json=body))
-    second = ok(api.post("/api/v1/privacy/erase", json=body))
+    first = ok(api.post("/api/v1/privacy/erase?wait=true", json=body))
+    second = ok(api.post("/api/v1/privacy/erase?wait=true", json=body))
     assert second["already_erased"] is True and second["erased"] == {} and second["trail"] == {}
     assert second["erasure"] == first["erasure"]
     assert first["erasure"]["by"] == str(people.admin.id) and first["erasure"]["reason"] == TOMBSTONE  # it named her
@@ -156,7 +156,7 @@ def test_the_erasure_is_recorded_once_without_personal_data_and_repeating_it_cha
         [event] = sess.scalars(select(OutboxEvent).where(OutboxEvent.name == "customer.erased")).all()
         assert event.actor_id == people.admin.id and "erased" in event.payload
         assert NAME not in json.dumps(event.payload, ensure_ascii=False)
-    third = ok(api.post("/api/v1/privacy/erase", json={"person": cid, "reason": "Asked again on 2026-04-01"}))
+    third = ok(api.post("/api/v1/privacy/erase?wait=true", json={"person": cid, "reason": "Asked again on 2026-04-01"}))
     assert third["already_erased"] is True
 
 
@@ -167,7 +167,7 @@ def test_free_text_that_names_nobody_is_erased_from_the_trail_by_its_field(api, 
     customer = ok(api.post("/api/v1/customers", json={"kind": "person", "name": "Zhao Min"}), 201)
     ok(api.patch(f"/api/v1/customers/{customer['id']}", json={"version": customer["version"], "notes": health}))
     assert health in trail_text(runtime)
-    report = ok(api.post("/api/v1/privacy/erase", json={"person": customer["id"], "reason": "request #8"}))
+    report = ok(api.post("/api/v1/privacy/erase?wait=true", json={"person": customer["id"], "reason": "request #8"}))
     assert report["trail"]["audit_entry"] > 0
     assert health not in trail_text(runtime)
     assert ok(api.get(f"/api/v1/customers/{customer['id']}"))["notes"] == TOMBSTONE
@@ -180,7 +180,7 @@ def test_a_contact_of_a_company_is_erased_alone(api, runtime):
     other = ok(api.post("/api/v1/contacts", json={"customer_id": company["id"], "name": "Han Meimei"}), 201)
     ok(api.post("/api/v1/interactions", json={"customer_id": company["id"], "contact_id": contact["id"],
                                               "kind": "call", "subject": "Li Lei asked for prices"}), 201)
-    report = ok(api.post("/api/v1/privacy/erase", json={"person": "LI.LEI@acme.example", "reason": "request #7"}))
+    report = ok(api.post("/api/v1/privacy/erase?wait=true", json={"person": "LI.LEI@acme.example", "reason": "request #7"}))
     assert report["person"] == {"kind": "contact", "id": contact["id"]}
     assert ok(api.get(f"/api/v1/customers/{company['id']}"))["name"] == "Acme Tea Ltd"
     assert ok(api.get(f"/api/v1/contacts/{other['id']}"))["name"] == "Han Meimei"
@@ -192,7 +192,7 @@ def test_only_admins_may_export_or_erase(api, wang):
     cid = wang["customer"]["id"]
     for who in ("manager", "rep"):
         assert api.as_(who).get(f"/api/v1/privacy/export?person={cid}").status_code == 403
-        assert api.as_(who).post("/api/v1/privacy/erase", json={"person": cid, "reason": "x"}).status_code == 403
+        assert api.as_(who).post("/api/v1/privacy/erase?wait=true", json={"person": cid, "reason": "x"}).status_code == 403
         result = api.as_(who).graphql('mutation { erasePerson(person: "%s", reason: "x") { alreadyErased } }' % cid)
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert api.as_(None).get(f"/api/v1/privacy/export?person={cid}").status_code == 401
@@ -200,12 +200,12 @@ def test_only_admins_may_export_or_erase(api, wang):
 
 
 def test_bad_requests_name_the_field(api, wang):
-    response = api.post("/api/v1/privacy/erase", json={"person": wang["customer"]["id"], "reason": ""})
+    response = api.post("/api/v1/privacy/erase?wait=true", json={"person": wang["customer"]["id"], "reason": ""})
     assert response.status_code == 422 and "reason" in response.get_json()["errors"]["json"]
-    response = api.post("/api/v1/privacy/erase", json={"person": wang["customer"]["id"]})   # no reason at all
+    response = api.post("/api/v1/privacy/erase?wait=true", json={"person": wang["customer"]["id"]})   # no reason at all
     assert response.status_code == 422 and "reason" in response.get_json()["errors"]["json"]
     assert ok(api.get(f"/api/v1/customers/{wang['customer']['id']}"))["name"] == NAME
-    response = api.post("/api/v1/privacy/erase", json={"person": "nobody", "reason": "x"})
+    response = api.post("/api/v1/privacy/erase?wait=true", json={"person": "nobody", "reason": "x"})
     assert response.status_code == 422 and "person" in response.get_json()["errors"]["json"]
     assert api.get("/api/v1/privacy/export?person=00000000-0000-0000-0000-000000000000").status_code == 404
     assert api.get("/api/v1/privacy/export?person=nobody@nowhere.example").status_code == 404

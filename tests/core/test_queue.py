@@ -114,6 +114,40 @@ def test_the_sqlite_runner_runs_every_job_on_schedule_and_sends_a_webhook_as_its
         receiver.stop()
 
 
+def test_the_sqlite_runner_runs_a_queued_refresh_and_erasure_as_their_requests_commit(scratch):
+    app, rt, admin = scratch
+    if queue.is_postgresql(rt):
+        pytest.skip("the in-process runner is SQLite's (tests/core/analytics/test_queued_refresh.py: PostgreSQL's)")
+    from core.models import AnalyticsRun, ErasureJob
+    from core.services import analytics, privacy
+
+    runner = queue.LocalRunner(rt, poll_seconds=60)   # only a commit wakes it
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20   # the jobs' first round at start
+        while runner.heartbeat is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        with rt.database.unit_of_work():
+            customer = customers.create(admin, {"kind": "person", "name": "Gone Soon"})
+            run_id = analytics.queue_refresh(admin).id
+            job_id = privacy.queue_erasure(admin, {"person": str(customer.id), "reason": "asked"}).id
+        committed = time.monotonic()
+        statuses = (None, None)
+        while time.monotonic() < committed + 15:
+            with rt.database.unit_of_work() as sess:
+                statuses = (sess.get(AnalyticsRun, run_id).status, sess.get(ErasureJob, job_id).status)
+            if statuses[0] in ("ok", "partial", "failed") and statuses[1] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert statuses[0] in ("ok", "partial") and statuses[1] == "done", statuses
+        assert time.monotonic() - committed < 15   # woken by the commit, not the 60 s poll
+    finally:
+        runner.stop()
+        if runner.thread:
+            runner.thread.join(10)
+
+
 def test_the_sqlite_worker_stops_on_sigterm(scratch, caplog):
     app, rt, admin = scratch
     if queue.is_postgresql(rt):
@@ -164,11 +198,65 @@ def test_readyz_with_workers_expected_wants_a_fresh_heartbeat(scratch):
     assert stale.status_code == 503 and "TRELLIS_WORKER_STALLED_SECONDS" in stale.get_json()["reason"]
 
 
+def test_readyz_with_workers_expected_on_sqlite_wants_the_runners_heartbeat(scratch):
+    app, rt, admin = scratch
+    if queue.is_postgresql(rt):
+        pytest.skip("the in-process runner is SQLite's")
+    client = app.test_client()
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "not ready" and "No worker has sent a heartbeat" in body["reason"]
+    assert (body["checks"]["workers"]["workers"], body["checks"]["workers"]["heartbeat_age"]) == (0, None)
+    runner = queue.LocalRunner(rt, poll_seconds=60)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while runner.heartbeat is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.get_json()
+        workers = ready.get_json()["checks"]["workers"]
+        assert workers["workers"] == 1 and 0 <= workers["heartbeat_age"] < 5
+        # a runner that stopped beating (killed, hung host): stale after TRELLIS_WORKER_STALLED_SECONDS
+        runner.stop()
+        runner.thread.join(10)
+        path = queue.heartbeat_path(rt)
+        path.write_text("1\n")
+        old = time.time() - rt.settings.worker_stalled_seconds - 5
+        os.utime(path, (old, old))
+        stale = client.get("/readyz")
+        assert stale.status_code == 503 and "TRELLIS_WORKER_STALLED_SECONDS" in stale.get_json()["reason"]
+    finally:
+        runner.stop()
+        if runner.thread:
+            runner.thread.join(10)
+
+
+def test_the_sqlite_runner_removes_its_heartbeat_when_it_stops(scratch):
+    app, rt, admin = scratch
+    if queue.is_postgresql(rt):
+        pytest.skip("the in-process runner is SQLite's")
+    runner = queue.LocalRunner(rt, poll_seconds=60)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not queue.heartbeat_path(rt).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert queue.heartbeat_path(rt).exists()
+    runner.stop()
+    runner.thread.join(10)
+    deadline = time.monotonic() + 5
+    while queue.heartbeat_path(rt).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not queue.heartbeat_path(rt).exists()
+    assert app.test_client().get("/readyz").status_code == 503
+
+
 def test_readyz_with_workers_expected_reports_a_stale_webhook_backlog(scratch):
     app, rt, admin = scratch
     if queue.is_postgresql(rt):
         with rt.database.engine.begin() as conn:
             conn.execute(text("INSERT INTO procrastinate_workers DEFAULT VALUES"))
+    else:
+        queue.heartbeat_path(rt).write_text("1\n")   # a runner beating
     with rt.database.unit_of_work():
         webhooks.create(admin, {"url": "http://127.0.0.1:9/hooks", "events": ["customer.created"]})
         customers.create(admin, {"name": "Waiting"})

@@ -30,7 +30,7 @@ def test_refresh_and_latest_run_match_rest(api):
     denied = api.as_("rep").graphql("mutation { refreshAnalytics { id } }")
     assert denied["data"] == {"refreshAnalytics": None} and denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
-    made = api.as_("admin").graphql("mutation { refreshAnalytics { id status trigger customers purchasers } }")
+    made = api.as_("admin").graphql("mutation { refreshAnalytics(wait: true) { id status trigger customers purchasers } }")
     assert made.get("errors") is None, made
     run = made["data"]["refreshAnalytics"]
     assert (run["trigger"], run["purchasers"]) == ("api", 1)

@@ -16,7 +16,7 @@ def day(days_ago: int) -> str:
 
 
 def refresh(api, body=None, status=201):
-    response = api.as_("admin").post("/api/v1/analytics/refresh", **({"json": body} if body is not None else {}))
+    response = api.as_("admin").post("/api/v1/analytics/refresh?wait=true", **({"json": body} if body is not None else {}))
     assert response.status_code == status, response.get_json()
     return strict_json(response)
 
@@ -57,7 +57,7 @@ def test_bad_dates_are_422s_naming_the_field_and_write_nothing(api):
     assert "in the future" in str(refresh(api, {"as_of": day(-1)}, status=422))
     assert "after as_of" in str(refresh(api, {"as_of": day(30), "calibration_start": day(29)}, status=422))
     assert api.as_("admin").get("/api/v1/analytics/runs/latest").status_code == 404   # no run was recorded
-    assert api.as_("manager").post("/api/v1/analytics/refresh", json={"as_of": day(3)}).status_code == 403
+    assert api.as_("manager").post("/api/v1/analytics/refresh?wait=true", json={"as_of": day(3)}).status_code == 403
     # the calibration start may be the as-of day itself, and a body may be empty
     assert refresh(api, {"as_of": day(3), "calibration_start": day(3)})["calibration_start"] == day(3)
     assert refresh(api, {})["as_of"] == day(0)
@@ -116,12 +116,12 @@ def test_graphql_refresh_as_of_and_the_latest_run(api):
     c = create(api)
     buy(api, c, 40)
     made = api.as_("admin").graphql(
-        "mutation($input: RefreshAnalyticsInput) { refreshAnalytics(input: $input) { id asOf calibrationStart "
+        "mutation($input: RefreshAnalyticsInput) { refreshAnalytics(input: $input, wait: true) { id asOf calibrationStart "
         "current } }", {"input": {"asOf": day(30), "calibrationStart": day(60)}})
     assert made.get("errors") is None, made
     run = made["data"]["refreshAnalytics"]
     assert (run["asOf"], run["calibrationStart"], run["current"]) == (day(30), day(60), True)
-    normal = api.as_("admin").graphql("mutation { refreshAnalytics { id asOf } }")["data"]["refreshAnalytics"]
+    normal = api.as_("admin").graphql("mutation { refreshAnalytics(wait: true) { id asOf } }")["data"]["refreshAnalytics"]
     assert normal["asOf"] == day(0)
     read = api.as_("admin").graphql("{ analyticsRun { id asOf current } }")["data"]["analyticsRun"]
     assert read == {"id": normal["id"], "asOf": day(0), "current": True}
@@ -130,11 +130,11 @@ def test_graphql_refresh_as_of_and_the_latest_run(api):
     for given, field in (({"asOf": day(-1)}, "asOf"), ({"asOf": day(10), "calibrationStart": day(5)},
                                                         "calibrationStart")):
         bad = api.as_("admin").graphql(
-            "mutation($input: RefreshAnalyticsInput) { refreshAnalytics(input: $input) { id } }", {"input": given})
+            "mutation($input: RefreshAnalyticsInput) { refreshAnalytics(input: $input, wait: true) { id } }", {"input": given})
         assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", bad
         assert field in str(bad["errors"][0]["extensions"]), bad
     malformed = api.as_("admin").graphql(
-        "mutation($input: RefreshAnalyticsInput) { refreshAnalytics(input: $input) { id } }",
+        "mutation($input: RefreshAnalyticsInput) { refreshAnalytics(input: $input, wait: true) { id } }",
         {"input": {"asOf": "1997-13-01"}})
     assert malformed["errors"] and "asOf" in str(malformed["errors"][0])
     assert latest(api)["id"] == normal["id"]

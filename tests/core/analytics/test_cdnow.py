@@ -29,7 +29,7 @@ def test_cdnow_imported_with_trellis_import_and_refreshed_as_of_the_calibration_
 
 
 def assert_published_parameters_over_rest(api, runtime):
-    response = api.as_("admin").post("/api/v1/analytics/refresh", json={"as_of": "1997-09-30"})
+    response = api.as_("admin").post("/api/v1/analytics/refresh?wait=true", json={"as_of": "1997-09-30"})
     assert response.status_code == 201, response.get_json()
     run = api.as_("admin").get("/api/v1/analytics/runs/latest").get_json()
     assert run["id"] == response.get_json()["id"] and run["as_of"] == "1997-09-30" and run["current"] is True

@@ -37,7 +37,7 @@ def test_churn_tasks_are_batched_audited_as_the_owners_and_announced(api, runtim
     def fetch(n):
         with runtime.database.unit_of_work() as sess:  # forget the flags: every flagged customer is new again
             sess.execute(delete(CustomerAnalytics))
-        response = api.as_("admin").post("/api/v1/analytics/refresh")
+        response = api.as_("admin").post("/api/v1/analytics/refresh?wait=true")
         assert response.status_code == 201, response.get_json()
         run = response.get_json()
         assert run["params"]["churn"]["flagged"] == n

@@ -41,7 +41,7 @@ def survey(api, customer, scale, score, days_ago=5, who="rep", source_kind="surv
 
 
 def refresh(api):
-    response = api.as_("admin").post("/api/v1/analytics/refresh")
+    response = api.as_("admin").post("/api/v1/analytics/refresh?wait=true")
     assert response.status_code == 201, response.get_json()
     return strict_json(response)
 
@@ -354,7 +354,7 @@ def test_reads_respect_the_permission_scope(api):
     assert sum(r["value"] for r in counts) == 1
     assert sum(r["value"] for r in api.get("/api/v1/metrics/analytics_rfm_segments").get_json()["rows"]) == 2
     assert customer_ids(api, "rep", churn_risk="false") == {mine["id"]}
-    assert api.as_("rep").post("/api/v1/analytics/refresh").status_code == 403
+    assert api.as_("rep").post("/api/v1/analytics/refresh?wait=true").status_code == 403
 
 
 def test_nothing_computed_yet_is_a_reason_and_a_404_for_the_run(api):
