@@ -108,3 +108,11 @@ def test_the_total_comes_with_the_page_and_a_page_past_the_end_still_counts_it(a
     assert json.loads(beyond.headers["X-Pagination"])["total"] == 3
     assert past.count == 3, "\n".join(s[:120] for s in past.statements)
 
+
+def test_a_body_keeps_the_schemas_field_order(api, runtime, people):
+    # unsorted JSON (sorting the keys was half the encoding time of a page of 100): the order CustomerOut declares
+    make_customers(runtime, people, 0, 1)
+    item = rest_list(api.as_("rep").get("/api/v1/customers"))[0]
+    assert list(item)[:6] == ["id", "created_at", "updated_at", "version", "deleted_at", "kind"]
+    one = api.as_("rep").get(f"/api/v1/customers/{item['id']}").get_json()
+    assert list(one)[0] == "id" and list(one)[-1] == "analytics"
