@@ -265,7 +265,8 @@ def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iter
     query = query.add_columns(*labelled).order_by(*[key.order() for key in read_keys]).limit(request.limit + 1)
     if load:
         query = query.options(*load)
-    rows = session.execute(query).unique().all()
+    result = session.execute(query)
+    rows = (result.unique() if load else result).all()   # a joined collection repeats its parent's row
     more = len(rows) > request.limit
     rows = rows[:request.limit]
     if not forward:
@@ -305,7 +306,8 @@ def offset_page(session: Any, stmt: Select, offset: int, limit: int, order_by: I
         query = query.add_columns(count_of(stmt).scalar_subquery().label("_total"))
     if load:
         query = query.options(*load)
-    rows = session.execute(query.order_by(*[key.order() for key in keys]).offset(offset).limit(limit)).unique().all()
+    result = session.execute(query.order_by(*[key.order() for key in keys]).offset(offset).limit(limit))
+    rows = (result.unique() if load else result).all()   # a joined collection repeats its parent's row
     width = len(keys)
     counted = None
     if total:
