@@ -49,9 +49,11 @@ def _create_app(config: Mapping[str, Any] | None, *, extra_plugins: Iterable[Any
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
     )
+    # a body's keys in the schema's order, unsorted: sorting took half the encoding time of a page of 100
+    # (Flask 3 reads this attribute; the JSON_SORT_KEYS setting here before was no longer read)
+    app.json.sort_keys = False
     app.extensions["trellis"] = runtime
     from api import logs
 

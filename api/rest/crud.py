@@ -238,7 +238,8 @@ def shaped_list_schema(out_schema: type[Schema]) -> Schema:
             return dump_all(obj, many=many)
         schema = shaped.get(only)
         if schema is None:
-            schema = out_schema(many=True, only=only)
+            # in the schema's order (the body's keys are not sorted): ``only`` is a set
+            schema = out_schema(many=True, only=[name for name in out_schema._declared_fields if name in only])
             if len(shaped) < 64:  # a handful of shapes are in use; odd ones are built per request
                 shaped[only] = schema
         return schema.dump(obj, many=many)

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from marshmallow import Schema, ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core import db
 from core.db import utcnow
 from core.errors import Conflict, ValidationFailed
 from core.schemas import MAX_PAGE_SIZE
-from core.services.paging import KeysetRequest, offset_page, seek_page
+from core.services.paging import KeysetRequest, count_of, offset_page, seek_page
 
 T = TypeVar("T")
 
@@ -232,20 +232,27 @@ def parse_sort(sort: str | None, allowed: Mapping[str, InstrumentedAttribute], d
     return clauses
 
 
-def paginate(stmt: Select, page: "PageRequest | KeysetRequest", order_by: Iterable, tiebreak: Any) -> Page:
+def paginate(stmt: Select, page: "PageRequest | KeysetRequest", order_by: Iterable, tiebreak: Any, *,
+             load: Sequence[Any] = (), total_inline: bool = False) -> Page:
     """One page of the rows of ``stmt``, ordered by ``order_by`` then ``tiebreak`` (the primary key), so
     the order is stable. ``page`` is an offset :class:`PageRequest` (REST page numbers) or a
     :class:`core.services.paging.KeysetRequest` (cursors: see that module); either way ``total`` is one
-    COUNT, run when read."""
+    COUNT, run when read. ``load``: loader options for the page's rows (``joinedload`` of what every item
+    shows, so it comes with the page). ``total_inline``: an offset page reads its total in the page's own
+    statement (for a transport that always shows it, as REST's ``X-Pagination``), not in a COUNT of its own."""
     sess = db.session()
 
     def count() -> int:
-        return sess.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        return sess.scalar(count_of(stmt)) or 0
 
     if isinstance(page, KeysetRequest):
-        found = seek_page(sess, stmt, page, order_by, tiebreak)
+        found = seek_page(sess, stmt, page, order_by, tiebreak, load=load)
         return Page(found.items, count, 0, page.limit, cursors=found.cursors, has_next=found.has_next,
                     has_previous=found.has_previous)
-    total = count()
-    items, cursors = offset_page(sess, stmt, page.offset, page.limit, order_by, tiebreak)
-    return Page(items=items, total=total, offset=page.offset, limit=page.limit, cursors=cursors)
+    total = None if total_inline else count()
+    items, cursors, inline = offset_page(sess, stmt, page.offset, page.limit, order_by, tiebreak, load=load,
+                                         total=total_inline)
+    if total_inline:
+        total = inline   # None for an empty page past the start: counted when read
+    return Page(items=items, total=count if total is None else total, offset=page.offset, limit=page.limit,
+                cursors=cursors)

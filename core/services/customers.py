@@ -5,6 +5,7 @@ import uuid
 from typing import Any, Mapping
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import db
@@ -12,7 +13,7 @@ from core.errors import NotFound
 from core import levels, lifecycle, runtime
 from core.db import utcnow
 from core.errors import Forbidden, ValidationFailed
-from core.models import Customer, CustomerTag, Interaction, LifecycleStage, Role
+from core.models import Customer, CustomerAnalytics, CustomerTag, Interaction, LifecycleStage, Role
 from core.schemas import ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange
 from core.services import audit, common, workflow
 from core.workflow import AUTOMATIC, IMPORT, MANUAL
@@ -49,9 +50,12 @@ def get(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
 
 def live_or_merged(actor: Any, customer_id: uuid.UUID) -> Customer | None:
     """The customer ``actor`` may see with this id, live or merged into another; None otherwise."""
-    return db.session().scalars(select(Customer).where(
-        customer_visibility(actor), Customer.id == customer_id,
-        or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))).first()
+    return db.session().scalars(_live_or_merged(actor, customer_id)).first()
+
+
+def _live_or_merged(actor: Any, customer_id: uuid.UUID) -> Select:
+    return select(Customer).where(customer_visibility(actor), Customer.id == customer_id,
+                                  or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))
 
 
 def read_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
@@ -72,10 +76,14 @@ def read(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
     Changes go through :func:`get`, which finds live customers only."""
     if deleted:
         return get(actor, customer_id, deleted=True)
-    customer = live_or_merged(actor, common.parse_uuid(customer_id))
-    if customer is None:
+    # what an answer shows comes in the same statement (tags, analytics and their segment): a read by id is
+    # the token's statement and this one
+    found = db.session().scalars(_live_or_merged(actor, common.parse_uuid(customer_id)).options(
+        joinedload(Customer.tag_rows), joinedload(Customer.analytics).joinedload(CustomerAnalytics.segment),
+    )).unique().all()
+    if not found:
         raise NotFound("No customer with this id.")
-    return customer
+    return found[0]
 
 
 def get_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
@@ -102,8 +110,11 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
 
 def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
                    page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Customer]:
+    """A page of the customers ``actor`` may see: their tags come in the page's statement and so does an
+    offset page's total (a REST list is the token's statement and this one)."""
     order = common.parse_sort(sort, SORTABLE, "name")
-    return common.paginate(filtered(actor, filters), page, order, Customer.id)
+    return common.paginate(filtered(actor, filters), page, order, Customer.id, load=(joinedload(Customer.tag_rows),),
+                           total_inline=True)
 
 
 def _set_tags(customer: Customer, tags: list[str]) -> None:
@@ -146,12 +157,14 @@ def create(actor: Any, data: Mapping[str, Any]) -> Customer:
     db.session().add(customer)
     db.session().flush()
     set_committed_value(customer, "analytics", None)  # none yet: answering the create reads nothing to say so
-    audit.record_change(user, "created", customer, audit.created_fields(customer, AUDITED) | (
-        {"tags": ([], customer.tags)} if customer.tags else {}))
-    # a customer created in a later stage: the history says so, with the trigger and the approver
+    # a customer created in a later stage: the history says so, with the trigger and the approver. The
+    # history rows, the audit entry and the event are written by one flush (the next statement's, or the
+    # commit's), and are there when the event's subscribers run.
     workflow.record_start(user, lifecycle.WORKFLOW, customer, trigger=trigger, approved_by=approved_by,
                           reason="created in this stage")
     workflow.record_start(user, levels.WORKFLOW, customer, trigger=AUTOMATIC, reason="the default level")
+    audit.record_change(user, "created", customer, audit.created_fields(customer, AUDITED) | (
+        {"tags": ([], customer.tags)} if customer.tags else {}))
     return customer
 
 

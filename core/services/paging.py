@@ -242,13 +242,13 @@ class KeysetPage:
     """What :func:`seek_page` found: the rows in list order, each row's cursor, and where the page lies."""
 
     items: list
-    cursors: list[str]
+    cursors: Sequence[str]
     has_next: bool
     has_previous: bool
 
 
 def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iterable[Any], tiebreak: Any,
-              ) -> KeysetPage:
+              *, load: Sequence[Any] = ()) -> KeysetPage:
     """Read the page ``request`` asks for from ``stmt`` (a ``select(Model)`` with its filters), ordered by
     ``order_by`` then ``tiebreak`` (the primary key). One statement (``limit + 1`` rows: the extra one
     tells whether the list goes on), plus one EXISTS when a cursor is given, to tell whether rows lie on
@@ -263,14 +263,17 @@ def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iter
         query = query.where(seek([k.reversed() for k in read_keys], end))
     labelled = [key.expr.label(f"_seek{i}") for i, key in enumerate(keys)]
     query = query.add_columns(*labelled).order_by(*[key.order() for key in read_keys]).limit(request.limit + 1)
-    rows = session.execute(query).all()
+    if load:
+        query = query.options(*load)
+    result = session.execute(query)
+    rows = (result.unique() if load else result).all()   # a joined collection repeats its parent's row
     more = len(rows) > request.limit
     rows = rows[:request.limit]
     if not forward:
         rows.reverse()
     width = len(keys)
     items = [row[0] for row in rows]
-    cursors = [encode_cursor(keys, list(row[-width:])) for row in rows]
+    cursors = LazyCursors(keys, [row[-width:] for row in rows])
 
     def beyond_exists(values: list[Any] | None, direction: Sequence[Key]) -> bool:
         """Whether any row lies at or past ``values`` going ``direction`` (the cursor's own row counts:
@@ -290,15 +293,56 @@ def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iter
 
 
 def offset_page(session: Any, stmt: Select, offset: int, limit: int, order_by: Iterable[Any], tiebreak: Any,
-                ) -> tuple[list, list[str]]:
+                *, load: Sequence[Any] = (), total: bool = False) -> tuple[list, Sequence[str], int | None]:
     """Rows ``offset`` to ``offset + limit`` of ``stmt`` in the same order keyset pages use, and their
-    cursors, so a client paging by number can carry on with ``after`` (REST's ``next_cursor``)."""
+    cursors, so a client paging by number can carry on with ``after`` (REST's ``next_cursor``). ``load``:
+    loader options for the page's rows only (a joined collection comes in the same statement). With
+    ``total``, the number of rows of ``stmt`` comes in the same statement too (an uncorrelated scalar
+    subquery, run once: the page keeps its plan); it is None when the page is empty past the first row."""
     keys = keys_of(order_by, tiebreak)
     labelled = [key.expr.label(f"_seek{i}") for i, key in enumerate(keys)]
-    rows = session.execute(stmt.order_by(None).add_columns(*labelled).order_by(*[key.order() for key in keys])
-                           .offset(offset).limit(limit)).all()
+    query = stmt.order_by(None).add_columns(*labelled)
+    if total:
+        query = query.add_columns(count_of(stmt).scalar_subquery().label("_total"))
+    if load:
+        query = query.options(*load)
+    result = session.execute(query.order_by(*[key.order() for key in keys]).offset(offset).limit(limit))
+    rows = (result.unique() if load else result).all()   # a joined collection repeats its parent's row
     width = len(keys)
-    return [row[0] for row in rows], [encode_cursor(keys, list(row[-width:])) for row in rows]
+    counted = None
+    if total:
+        counted = rows[0][-1] if rows else (0 if offset == 0 else None)
+        rows = [row[:-1] for row in rows]
+    return [row[0] for row in rows], LazyCursors(keys, [row[-width:] for row in rows]), counted
+
+
+def count_of(stmt: Select) -> Select:
+    """SELECT COUNT(*) of the rows of ``stmt``."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
+class LazyCursors(Sequence):
+    """The cursors of a page's rows, each encoded when first read: a REST page hands out only its first
+    and last (a page of 100 encoded all 100, a sixth of the list's CPU time)."""
+
+    def __init__(self, keys: Sequence[Key], values: Sequence[Sequence[Any]]):
+        self._keys, self._values = keys, values
+        self._done: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._values)
+        if not 0 <= index < len(self._values):
+            raise IndexError(index)
+        cursor = self._done.get(index)
+        if cursor is None:
+            cursor = self._done[index] = encode_cursor(self._keys, list(self._values[index]))
+        return cursor
 
 
 def cursor_for(values: Sequence[Any], order_by: Iterable[Any], tiebreak: Any) -> str:

@@ -130,7 +130,8 @@ def check_start(actor: Any, workflow_name: str, state: str, *, trigger: str = MA
 def record_start(actor: Any, workflow_name: str, record: Any, *, trigger: str = MANUAL, approved_by: Any = None,
                  reason: str = "created in this state") -> WorkflowTransitionEntry | None:
     """The history row of a record created in a state other than the initial one (checked by
-    :func:`check_start`): a move from no state, with its trigger and approver."""
+    :func:`check_start`): a move from no state, with its trigger and approver. The row is added to the
+    session, written by its next flush (with the record's audit entry and event: one flush, not three)."""
     workflow = _workflow(workflow_name)
     state = getattr(record, workflow.field)
     if state == workflow.initial:
@@ -140,7 +141,6 @@ def record_start(actor: Any, workflow_name: str, record: Any, *, trigger: str = 
         workflow, record.id, None, state, at=at, actor=actor, approved_by=approved_by, trigger=trigger,
         event=None, reason=reason, entered=at))
     db.session().add(entry)
-    db.session().flush()
     return entry
 
 
