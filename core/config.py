@@ -65,6 +65,10 @@ class Settings:
     db_max_overflow: int = 10
     #: Seconds a request waits for a free connection before it fails with a 503 (0 < t <= 300).
     db_pool_timeout: float = 30.0
+    #: Rows a list's total counts at most (``X-Pagination``'s ``total``, GraphQL's ``totalCount``): past it
+    #: the total says this number and ``total_capped`` / ``totalCountCapped`` say there are more, so the
+    #: first page of a list of millions costs what it costs at ten thousand. 0: count every row.
+    list_count_limit: int = 10000
     #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the
     #: request id and the access fields; api/logs.py).
     log_format: str = "text"
@@ -332,6 +336,7 @@ _BOUNDS = (
     ("db_pool_size", 0, 200, "a whole number of connections from 1 to 200"),
     ("db_max_overflow", -1, 200, "a whole number of connections from 0 to 200"),
     ("db_pool_timeout", 0, 300, "a number of seconds more than 0 and at most 300, e.g. 30"),
+    ("list_count_limit", -1, 10**9, "a whole number of rows, e.g. 10000 (0: count every row)"),
     ("webhook_timeout", 0, 120, "a number of seconds more than 0 and at most 120, e.g. 5 or 2.5"),
     ("webhook_concurrency", 0, 64, "a whole number from 1 to 64"),
     ("webhook_breaker_threshold", 0, 1000, "a whole number from 1 to 1000"),

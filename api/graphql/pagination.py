@@ -72,10 +72,10 @@ class Slice:
     ``total`` may be a callable, evaluated only when a client selects ``totalCount``."""
 
     def __init__(self, items: Sequence[Any], cursors: Sequence[str], *, has_next: bool, has_previous: bool,
-                 total: int | Callable[[], int]):
+                 total: int | Callable[[], int], capped: bool | Callable[[], bool] = False):
         self.items, self.cursors = list(items), list(cursors)
         self.has_next, self.has_previous = has_next, has_previous
-        self._total = total
+        self._total, self._capped = total, capped
 
     @classmethod
     def from_page(cls, page: Page) -> "Slice":
@@ -83,7 +83,7 @@ class Slice:
             raise TypeError("A connection serves keyset pages: pass the service a KeysetRequest "
                             "(api.graphql.pagination.page_request).")
         return cls(page.items, page.cursors, has_next=page.has_next, has_previous=page.has_previous,
-                   total=lambda: page.total)
+                   total=lambda: page.total, capped=lambda: page.total_capped)
 
     @classmethod
     def from_keyset(cls, page: KeysetPage, total: int | Callable[[], int]) -> "Slice":
@@ -108,6 +108,13 @@ class Slice:
         if callable(self._total):
             self._total = self._total()
         return self._total
+
+    @property
+    def total_count_capped(self) -> bool:
+        """Whether the list has more records than ``total_count`` (a nested list's count is never capped)."""
+        if callable(self._capped):
+            self._capped = self._capped()
+        return self._capped
 
 
 def connection(info: Any, page: Page) -> Slice:

@@ -443,7 +443,7 @@ class SchemaRegistry:
         conn = strawberry.type(
             type(conn_name, (), {"__module__": self.module_name,
                                  "__annotations__": {"edges": list[edge], "page_info": page_info,
-                                                     "total_count": int}}),
+                                                     "total_count": int, "total_count_capped": bool}}),
             name=conn_name,
             description=f"A page of {node} records: pass `endCursor` as `after` (with `first`) for the next "
                         f"page, `startCursor` as `before` (with `last`) for the previous one.")

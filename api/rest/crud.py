@@ -89,6 +89,7 @@ def set_cursor_metadata(pagination_parameters, page: Page) -> None:
     (``rel="next"``/``rel="prev"``, URLs with ``after``/``before``). Call it in a view under
     :class:`Blueprint`'s ``paginate``."""
     pagination_parameters.item_count = page.total
+    pagination_parameters.total_capped = page.total_capped
     pagination_parameters.cursors = {
         "next_cursor": page.end_cursor if page.has_next else None,
         "previous_cursor": page.start_cursor if page.has_previous else None,
@@ -108,6 +109,8 @@ class Blueprint(SmorestBlueprint):
         meta = json.loads(headers[self.PAGINATION_HEADER_NAME])
         if cursors["keyset"]:   # page numbers mean nothing on a keyset page
             meta = {"total": meta["total"], "page_size": page_params.page_size}
+        if getattr(page_params, "total_capped", False):   # more rows than TRELLIS_LIST_COUNT_LIMIT counts
+            meta["total_capped"] = True
         for key in ("next_cursor", "previous_cursor"):
             if cursors[key]:
                 meta[key] = cursors[key]

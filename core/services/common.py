@@ -182,21 +182,32 @@ class Page(Generic[T]):
 
     def __init__(self, items: list[T], total: int | Callable[[], int], offset: int = 0, limit: int = 20, *,
                  cursors: list[str] | None = None, has_next: bool | None = None,
-                 has_previous: bool | None = None):
+                 has_previous: bool | None = None, count_limit: int | None = None):
         self.items, self.offset, self.limit, self.cursors = items, offset, limit, cursors
         self._total, self._has_next, self._has_previous = total, has_next, has_previous
+        self.count_limit = count_limit
 
-    @property
-    def total(self) -> int:
+    def _counted(self) -> int:
         if callable(self._total):
             self._total = self._total()
         return self._total
 
     @property
+    def total(self) -> int:
+        """How many rows the list has, or ``count_limit`` when it has more (``total_capped``)."""
+        counted = self._counted()
+        return self.count_limit if self.count_limit and counted > self.count_limit else counted
+
+    @property
+    def total_capped(self) -> bool:
+        """True when the list has more rows than ``total`` says (``TRELLIS_LIST_COUNT_LIMIT``)."""
+        return bool(self.count_limit) and self._counted() > self.count_limit
+
+    @property
     def has_next(self) -> bool:
         if self._has_next is not None:
             return self._has_next
-        return self.offset + len(self.items) < self.total
+        return self.offset + len(self.items) < self._counted()   # past a capped total: counted is limit + 1
 
     @property
     def has_previous(self) -> bool:
@@ -241,18 +252,22 @@ def paginate(stmt: Select, page: "PageRequest | KeysetRequest", order_by: Iterab
     shows, so it comes with the page). ``total_inline``: an offset page reads its total in the page's own
     statement (for a transport that always shows it, as REST's ``X-Pagination``), not in a COUNT of its own."""
     sess = db.session()
+    # the total counts at most TRELLIS_LIST_COUNT_LIMIT rows (+1, to know there are more): an exact COUNT
+    # reads every row of the list, 0.2 s on the first page of a million customers against 2 ms at 10,000
+    runtime = sess.info.get("runtime")
+    limit = runtime.settings.list_count_limit if runtime is not None else 0
 
     def count() -> int:
-        return sess.scalar(count_of(stmt)) or 0
+        return sess.scalar(count_of(stmt, limit)) or 0
 
     if isinstance(page, KeysetRequest):
         found = seek_page(sess, stmt, page, order_by, tiebreak, load=load)
         return Page(found.items, count, 0, page.limit, cursors=found.cursors, has_next=found.has_next,
-                    has_previous=found.has_previous)
+                    has_previous=found.has_previous, count_limit=limit)
     total = None if total_inline else count()
     items, cursors, inline = offset_page(sess, stmt, page.offset, page.limit, order_by, tiebreak, load=load,
-                                         total=total_inline)
+                                         total=total_inline, count_limit=limit)
     if total_inline:
         total = inline   # None for an empty page past the start: counted when read
     return Page(items=items, total=count if total is None else total, offset=page.offset, limit=page.limit,
-                cursors=cursors)
+                cursors=cursors, count_limit=limit)

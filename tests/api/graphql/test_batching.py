@@ -63,8 +63,9 @@ def test_nested_pages_by_cursor_both_ways_run_a_fixed_number_of_statements(api, 
     add_customers(runtime, people.rep, 1, start=999)   # first by -name: the root cursor's row, not on the page
     root_cursor = ok(api.as_("rep").graphql('{ customers(first: 1, orderBy: [{field: NAME, direction: DESC}]) { pageInfo { endCursor } } }')
                      )["customers"]["pageInfo"]["endCursor"]
-    # a place in the timeline ordering: just past every interaction of 2024-02-04 10:00 ("call 3")
-    nested_cursor = paging.cursor_for([dt.datetime(2024, 2, 4, 10, tzinfo=dt.timezone.utc), uuid.UUID(int=2**128 - 1)],
+    # a place in the timeline ordering: just past every interaction of 2024-02-04 10:00 ("call 3"); newest
+    # first, ties by id in the same (descending) direction, so the smallest id comes last
+    nested_cursor = paging.cursor_for([dt.datetime(2024, 2, 4, 10, tzinfo=dt.timezone.utc), uuid.UUID(int=0)],
                                       interactions.timeline_order(), Interaction.id)
     edges = pin_statements(
         count_queries, grow=lambda have, want: add_customers(runtime, people.rep, want - have, start=have),
