@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
 from core.models import Customer, User
+from core.models.customers import live_unique
 
 
 class ExhibitionShow(Base, Record):
@@ -135,10 +136,11 @@ class VisitorRegistration(Base, Record):
     phone_key: Mapped[str] = mapped_column(String(40), default="", index=True)
     #: When the buyer was told of the exhibitors matching their interests (once per registration).
     matches_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The registration's id in the system it was imported from (``trellis import exhibitions.visitors``); null when registered here.")
 
     visitor: Mapped[Customer] = relationship(Customer, foreign_keys=[visitor_id])
 
-    __table_args__ = (UniqueConstraint("edition_id", "visitor_id"),)
+    __table_args__ = (UniqueConstraint("edition_id", "visitor_id"), live_unique("exhibitions_registration"))
 
 
 class CheckIn(Base, UUIDPrimaryKey):
