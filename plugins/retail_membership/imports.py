@@ -172,7 +172,9 @@ def write_members(batch: ImportBatch) -> None:
     """``trellis import retail_membership.members``: see the module's docstring."""
     keyed = keyed_rows(batch)
     resolve_customers(batch, keyed)
-    _resolve_stores(batch, keyed)
+    # held until the batch is written: the identity map keeps records only while someone does, and the
+    # create rule's session.get of each row's store must find it there rather than query once per row
+    stores = _resolve_stores(batch, keyed)
     existing = existing_by_external_id(RetailMembership, (ext for _, ext in keyed))
     checked = []
     for row, ext in keyed:
@@ -183,6 +185,7 @@ def write_members(batch: ImportBatch) -> None:
             checked.append((row, ext, *found))
     _update_existing(batch, [c for c in checked if c[1] in existing], existing)
     _create_new(batch, [c for c in checked if c[1] not in existing])
+    del stores
 
 
 def _update_existing(batch: ImportBatch, rows: list, existing: dict[str, RetailMembership]) -> None:
