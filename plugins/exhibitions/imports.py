@@ -1,5 +1,6 @@
-"""Exhibitions (会展): the plugin's import type ``exhibitions.visitors`` (visitor registrations, ``trellis
-import``) and its export (``trellis export exhibitions.visitors``); docs/import-export.md.
+"""Exhibitions (会展): the plugin's import types ``exhibitions.visitors`` (visitor registrations) and
+``exhibitions.exhibitors`` (participations), and their exports (``trellis import|export``);
+docs/import-export.md.
 
 A row registers a visitor for an edition: an existing person customer (``customer_external_id`` or
 ``customer_id``), or — as the REST create and the plugin's own registration import do — a returning
@@ -15,6 +16,13 @@ A registration found again by ``external_id`` whose values differ is updated thr
 ``update_registration`` (company, job title, e-mail, phone, category, interests, purchase intent). What
 registering fixes — the edition, the visitor, the badge code, the source, when — cannot change: such a
 row fails, naming the column. ``name`` and ``region`` only describe a new visitor.
+
+An exhibitor row invites a company (an existing company customer) to an edition, as organiser staff do
+through ``create_participation``: checked by ``ParticipationCreate`` and its rules (the edition visible,
+the company a company customer without a participation in the edition yet), written through the recorder
+in ``invited`` with its audit entry, event and the company's timeline entry. A changed one is updated
+through ``update_participation`` (key exhibitor, categories, notes); the status moves only through the
+participation workflow, and is neither imported nor exported.
 """
 from __future__ import annotations
 
@@ -39,7 +47,7 @@ from core.workflow import AUTOMATIC
 from plugins.exhibitions import bulk, services
 from plugins.exhibitions import labels as L
 from plugins.exhibitions import schemas as S
-from plugins.exhibitions.models import ExhibitionEdition, VisitorRegistration
+from plugins.exhibitions.models import ExhibitionEdition, ExhibitorParticipation, VisitorRegistration
 
 VISITOR_COLUMNS = (
     EXTERNAL_ID,
@@ -72,15 +80,18 @@ _UPDATABLE = ("company_id", "company_name", "job_title", "email", "phone", "cate
               "purchase_intent")
 
 
-def _column(batch: ImportBatch, field: str) -> str:
-    if field != "visitor_id":
+def _column(batch: ImportBatch, field: str, ref: str = "visitor_id") -> str:
+    """The file's column of a schema field: ``ref`` (the field the customer reference feeds: the visitor,
+    the exhibiting company) is the reference the file gave."""
+    if field != ref:
         return field
     return "customer_id" if "customer_id" in batch._columns else "customer_external_id"
 
 
-def _fail(batch: ImportBatch, row: ImportRow, exc: Any) -> None:
+def _fail(batch: ImportBatch, row: ImportRow, exc: Any, ref: str = "visitor_id") -> None:
     fields = getattr(exc, "fields", None) or {}
-    batch.fail_validation(row, ValidationFailed(exc.message, fields={_column(batch, k): v for k, v in fields.items()}))
+    batch.fail_validation(row, ValidationFailed(exc.message, fields={_column(batch, k, ref): v
+                                                                     for k, v in fields.items()}))
 
 
 def write_visitors(batch: ImportBatch) -> None:
@@ -89,23 +100,7 @@ def write_visitors(batch: ImportBatch) -> None:
     referenced = [(r, e) for r, e in keyed if "customer_external_id" in r.values or "customer_id" in r.values]
     resolve_customers(batch, referenced)
     existing = existing_by_external_id(VisitorRegistration, (ext for _, ext in keyed))
-    checked = []
-    for row, ext in keyed:
-        if row.failed:
-            continue
-        raw = dict(row.values)
-        if "customer_id" in raw:
-            raw["visitor_id"] = raw.pop("customer_id")
-        if "interests" in raw:
-            raw["interests"] = split_list(raw["interests"])
-        if "registered_at" in raw:
-            raw["registered_at"] = utc_datetime_text(raw["registered_at"])
-        try:
-            values = common.validate(schema_for(S.RegistrationCreate, raw), raw)
-        except ValidationFailed as exc:
-            _fail(batch, row, exc)
-            continue
-        checked.append((row, ext, raw, values))
+    checked = _validated(batch, keyed, S.RegistrationCreate, "visitor_id")
     editions = _editions(batch, checked)
     for row, ext, raw, values in checked:
         record = existing.get(ext)
@@ -118,6 +113,30 @@ def write_visitors(batch: ImportBatch) -> None:
         changed = [k for k in _UPDATABLE if k in raw and values[k] != getattr(record, k)]
         update_row(batch, row, services.update_registration, record, raw, changed)
     _create_new(batch, [c for c in checked if c[1] not in existing and not c[0].failed], editions)
+
+
+def _validated(batch: ImportBatch, keyed: list, schema: type, field: str) -> list:
+    """``[(row, external id, raw, values)]`` of the rows ``schema`` accepts (the customer reference given as
+    ``field``)."""
+    checked = []
+    for row, ext in keyed:
+        if row.failed:
+            continue
+        raw = dict(row.values)
+        if "customer_id" in raw:
+            raw[field] = raw.pop("customer_id")
+        for key in ("interests", "categories"):
+            if key in raw:
+                raw[key] = split_list(raw[key])
+        if "registered_at" in raw:
+            raw["registered_at"] = utc_datetime_text(raw["registered_at"])
+        try:
+            values = common.validate(schema_for(schema, raw), raw)
+        except ValidationFailed as exc:
+            _fail(batch, row, exc, field)
+            continue
+        checked.append((row, ext, raw, values))
+    return checked
 
 
 def _editions(batch: ImportBatch, rows: list) -> dict[uuid.UUID, ExhibitionEdition]:
@@ -220,6 +239,86 @@ def _create_new(batch: ImportBatch, rows: list, editions: dict) -> None:
         services._mark_invitations_registered(edition_id, visitor_ids)
 
 
+# --- exhibitors (participations) ---------------------------------------------------------------------------
+
+EXHIBITOR_COLUMNS = (
+    EXTERNAL_ID,
+    ImportColumn("edition_id", "The edition's Trellis id. Fixed once invited.", required=True),
+    ImportColumn("customer_external_id", "The exhibiting company (a company customer) by external_id (or give "
+                                         "customer_id). Fixed once invited."),
+    ImportColumn("customer_id", "The company's Trellis id (instead of customer_external_id)."),
+    ImportColumn("is_key", "true for a key exhibitor (重点展商); default false."),
+    ImportColumn("categories", "The product categories it offers, separated by ';' (at most 20)."),
+    ImportColumn("notes", "Organiser staff's notes."),
+)
+
+
+def write_exhibitors(batch: ImportBatch) -> None:
+    """``trellis import exhibitions.exhibitors``: see the module's docstring."""
+    keyed = keyed_rows(batch)
+    resolve_customers(batch, keyed)
+    existing = existing_by_external_id(ExhibitorParticipation, (ext for _, ext in keyed))
+    checked = _validated(batch, keyed, S.ParticipationCreate, "company_id")
+    editions = _editions(batch, checked)
+    fresh = []
+    for row, ext, raw, values in checked:
+        if row.failed:
+            continue
+        record = existing.get(ext)
+        if record is None:
+            fresh.append((row, ext, values))
+            continue
+        fixed = [k for k in ("edition_id", "company_id") if values[k] != getattr(record, k)]
+        if fixed:
+            batch.fail(row, _column(batch, fixed[0], "company_id"), "Set when the company was invited: it cannot "
+                       "change.")
+            continue
+        changed = [k for k in ("is_key", "categories", "notes") if k in raw and values[k] != getattr(record, k)]
+        update_row(batch, row, services.update_participation, record, raw, changed)
+    if fresh:
+        _invite(batch, fresh, editions)
+
+
+def _invite(batch: ImportBatch, rows: list, editions: dict) -> None:
+    """``create_participation`` by organiser staff, for a batch: the company a company customer, not yet
+    taking part in the edition (a deleted participation counts: restore it instead)."""
+    user, rec, now = batch.actor, batch.recorder, batch.now
+    companies = customers.get_many(user, list({v["company_id"] for *_, v in rows}))
+    pairs = {(v["edition_id"], v["company_id"]) for *_, v in rows}
+    taken = set(db.session().execute(select(ExhibitorParticipation.edition_id, ExhibitorParticipation.company_id)
+                                      .where(tuple_(ExhibitorParticipation.edition_id,
+                                                    ExhibitorParticipation.company_id).in_(pairs))).all())
+    timeline = []
+    for row, ext, values in rows:
+        company = companies.get(values["company_id"])
+        problem = ("No customer with this id." if company is None else "Must be a company customer."
+                   if company.kind != "company" else "Already taking part in this edition."
+                   if (values["edition_id"], company.id) in taken else None)
+        if problem:
+            batch.fail(row, _column(batch, "company_id", "company_id"), problem)
+            continue
+        taken.add((values["edition_id"], company.id))
+        columns = {"edition_id": values["edition_id"], "company_id": company.id, "status": "invited",
+                   "is_key": values.get("is_key", False), "categories": values.get("categories", []),
+                   "notes": values.get("notes", ""), "external_id": ext, "created_at": now, "updated_at": now,
+                   "version": 1, "deleted_at": None}
+        participation = rec.add(ExhibitorParticipation, **columns)
+        rec.change("created", participation, audit.created_fields(SimpleNamespace(**columns),
+                                                                  services.PARTICIPATION_AUDITED), at=now)
+        timeline.append(bulk.timeline_row(user, company.id, L.KIND_PARTICIPATION,
+                                          f"Invited to exhibit at {editions[values['edition_id']].name}", now))
+        row.outcome = "created"
+    bulk.add_timeline(rec, timeline)
+
+
+def export_exhibitors(records: list[ExhibitorParticipation]) -> list[dict]:
+    """Participations as import rows: the company by external id (one query per batch)."""
+    refs = customer_refs(p.company_id for p in records)
+    return [{"external_id": p.external_id, "edition_id": str(p.edition_id), **refs[p.company_id],
+             "is_key": p.is_key, "categories": list(p.categories or []) or None, "notes": p.notes or None}
+            for p in records]
+
+
 def _text_id(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -242,4 +341,9 @@ def import_types() -> list[ImportType]:
                        "interests.", VISITOR_COLUMNS, write_visitors,
                        models=(Customer, VisitorRegistration, Interaction),
                        export=Export(services.filtered_registrations, export_visitors, columns,
-                                     S.RegistrationFilter))]
+                                     S.RegistrationFilter)),
+            ImportType("exhibitions.exhibitors", "Exhibitors: the companies taking part in an edition (their "
+                       "participations).", EXHIBITOR_COLUMNS, write_exhibitors,
+                       models=(ExhibitorParticipation, Interaction),
+                       export=Export(services.filtered_participations, export_exhibitors,
+                                     filters=S.ParticipationFilter))]

@@ -422,6 +422,11 @@ def _company(actor, company_id, field_name: str) -> Customer:
     return company
 
 
+def filtered_participations(actor, filters=None):
+    """The participations the actor's list shows with ``filters`` (``ParticipationFilter``), unpaged."""
+    return _filtered(actor, ExhibitorParticipation, S.ParticipationFilter, filters)
+
+
 def list_participations(actor, filters=None, *, page=common.PageRequest(), sort=None):
     f = dict(filters or {})
     return _list(actor, ExhibitorParticipation, S.ParticipationFilter, f, page, sort, PARTICIPATION_SORT,

@@ -188,3 +188,105 @@ def test_an_export_costs_the_same_statements_for_one_registration_as_for_all(kno
         with count_queries() as every:
             assert len(list(exports.rows(admin, TYPE, {}))) == 3
     assert one.count == every.count == 2   # the registrations, their visitors' references
+
+
+# --- exhibitors ------------------------------------------------------------------------------------------
+
+EXHIBITORS = "exhibitions.exhibitors"
+
+
+def exhibitors_csv(show, extra: str = "") -> str:
+    first, second = show.first["id"], show.second["id"]
+    alpha, beta = show.companies["alpha"]["id"], show.companies["beta"]["id"]
+    return ("external_id,edition_id,customer_id,is_key,categories,notes\n"
+            f"E1,{first},{alpha},true,machinery;electronics,hall 1 corner\n"
+            f"E2,{second},{alpha},,,\n"
+            f"E3,{first},{beta},false,food,\n"
+            f"E4,{first},{alpha},,,\n"
+            f"E5,{second},{beta},,spaceships,\n" + extra)
+
+
+def participation_counts(runtime) -> dict[str, int]:
+    from plugins.exhibitions.models import ExhibitorParticipation
+
+    with runtime.database.unit_of_work():
+        return {m.__tablename__: db.session().scalar(select(func.count()).select_from(m)) for m in
+                (ExhibitorParticipation, Interaction, AuditEntry, OutboxEvent)}
+
+
+def test_exhibitors_import_dry_run_rerun_correction_and_round_trip(show, runtime, cli, files, tmp_path):
+    from plugins.exhibitions.models import ExhibitorParticipation
+
+    before = participation_counts(runtime)
+    errors = tmp_path / "errors.csv"
+    path = files("e.csv", exhibitors_csv(show))
+    dry = cli("import", EXHIBITORS, path, "--dry-run", "--errors", str(errors))
+    assert "5 rows checked, nothing written: 3 to create, 0 to update, 0 unchanged, 2 with errors" in dry.stdout
+    rows = sorted(list(csv.reader(errors.open()))[1:])
+    assert rows[0] == ["5", "customer_id", "Already taking part in this edition."]   # E1's company and edition
+    assert rows[1][:2] == ["6", "categories.0"]   # the first category of the cell
+    assert participation_counts(runtime) == before
+    assert "3 created, 0 updated, 0 unchanged, 2 with errors" in cli("import", EXHIBITORS, path).stdout
+    after = participation_counts(runtime)
+    assert after["exhibitions_participation"] - before["exhibitions_participation"] == 3
+    assert after["interaction"] - before["interaction"] == 3    # "Invited to exhibit at …" on each timeline
+    with runtime.database.unit_of_work():
+        e1 = db.session().scalars(select(ExhibitorParticipation).where(ExhibitorParticipation.external_id == "E1")).one()
+        assert (e1.status, e1.is_key, e1.categories, e1.notes) == (
+            "invited", True, ["machinery", "electronics"], "hall 1 corner")
+        assert db.session().scalars(select(OutboxEvent.name).where(OutboxEvent.record_id == e1.id)).all() == [
+            "exhibitions_participation.created"]
+        e1_id, e1_version = e1.id, e1.version
+    assert "0 created, 0 updated, 3 unchanged" in cli("import", EXHIBITORS, path).stdout
+    assert participation_counts(runtime) == after
+    corrected = exhibitors_csv(show).replace("true,machinery;electronics,hall 1 corner", "false,machinery,moved")
+    assert "0 created, 1 updated, 2 unchanged" in cli("import", EXHIBITORS, files("e2.csv", corrected)).stdout
+    listed = show.api.get(f"{BASE}/participations/{e1_id}").get_json()
+    assert (listed["is_key"], listed["categories"], listed["notes"], listed["version"]) == (
+        False, ["machinery"], "moved", e1_version + 1)
+    for fmt in ("csv", "jsonl", "xlsx"):
+        out = tmp_path / f"first.{fmt}"
+        result = cli("export", EXHIBITORS, "--filter", f"edition_id={show.first['id']}", "-o", str(out))
+        assert f"{EXHIBITORS}: 2 rows written" in result.stderr
+        assert "0 created, 0 updated, 2 unchanged, 0 with errors" in cli("import", EXHIBITORS, str(out)).stdout
+
+
+def test_an_exhibitor_exports_only_its_own_participations(show, cli, files):
+    cli("import", EXHIBITORS, files("e.csv", exhibitors_csv(show)))
+    body = show.api.as_("beta").get(f"/api/v1/exports/{EXHIBITORS}?format=jsonl")
+    assert body.status_code == 200
+    assert [json.loads(line)["external_id"] for line in body.get_data(as_text=True).splitlines()] == ["E3"]
+    assert sorted(json.loads(line)["external_id"] for line in show.api.as_("organiser").get(
+        f"/api/v1/exports/{EXHIBITORS}?format=jsonl").get_data(as_text=True).splitlines()) == ["E1", "E2", "E3"]
+    with open(files("e.csv", exhibitors_csv(show)), "rb") as fh:
+        refused = show.api.as_("organiser").post("/api/v1/imports", data={"record_type": EXHIBITORS,
+                                                                          "file": (fh, "e.csv")})
+    assert refused.status_code == 403
+
+
+def test_an_import_batch_costs_the_same_statements_for_few_rows_as_for_more(known, show, cli, files, count_queries):
+    """The create's rules are looked up once per batch (per company named, as the plugin's own bulk import):
+    no statement per row, for visitors (new, returning, existing) and exhibitors alike."""
+    for name in ("Wu Lin", "Sun Li"):   # more returning visitors
+        register(show, show.first, name)
+    second, company = show.second["id"], show.companies["alpha"]["id"]
+    header = "external_id,edition_id,name,email,company_id,badge_code\n"
+    two = header + (f"O1,{second},New One,one@buyer.example,{company},BADGE-1001\n"
+                    f"O2,{second},Chen Jie,chen.jie@buyer.example,{company},BADGE-1002\n")
+    four = header + (f"T1,{second},New Two,two@buyer.example,{company},BADGE-2001\n"
+                     f"T2,{second},New Three,three@buyer.example,{company},BADGE-2002\n"
+                     f"T3,{second},Wu Lin,wu.lin@buyer.example,{company},BADGE-2003\n"
+                     f"T4,{second},Sun Li,sun.li@buyer.example,{company},BADGE-2004\n")
+    with count_queries() as first:
+        assert "2 created" in cli("import", TYPE, files("two.csv", two)).stdout
+    with count_queries() as again:
+        assert "4 created" in cli("import", TYPE, files("four.csv", four)).stdout
+    assert first.count == again.count
+    header = "external_id,edition_id,customer_id,categories\n"
+    beta = show.companies["beta"]["id"]
+    with count_queries() as first:
+        assert "1 created" in cli("import", EXHIBITORS, files("e1.csv", header + f"X1,{second},{company},food\n")).stdout
+    with count_queries() as again:
+        assert "1 created" in cli("import", EXHIBITORS, files("e2.csv", header + f"X2,{second},{beta},food\n"
+                                                                        f"X1,{second},{company},food\n")).stdout
+    assert first.count == again.count
