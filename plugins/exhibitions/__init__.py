@@ -154,3 +154,10 @@ def trellis_merge_customers(survivor, merged, actor):
     from plugins.exhibitions.merge import merge
 
     return merge(actor, survivor, merged)
+
+
+@hookimpl
+def trellis_import_types():
+    from plugins.exhibitions.imports import import_types
+
+    return import_types()

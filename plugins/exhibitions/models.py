@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
 from core.models import Customer, User
+from core.models.customers import live_unique
 
 
 class ExhibitionShow(Base, Record):
@@ -61,6 +62,7 @@ class ExhibitorParticipation(Base, Record):
     is_key: Mapped[bool] = mapped_column(Boolean, default=False, doc="A key exhibitor (重点展商), whose presence draws others.")
     categories: Mapped[list] = mapped_column(JSON, default=list, doc="The product categories the exhibitor offers (up to 20), used to match buyers.")
     notes: Mapped[str] = mapped_column(Text, default="", doc="Organiser staff's free-text notes; empty when none.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The participation's id in the system it was imported from (``trellis import exhibitions.exhibitors``); null when made here.")
 
     company: Mapped[Customer] = relationship(Customer)
 
@@ -73,7 +75,7 @@ class ExhibitorParticipation(Base, Record):
     def name(self) -> str:
         return self.company.name if self.company is not None else str(self.id)
 
-    __table_args__ = (UniqueConstraint("edition_id", "company_id"),)
+    __table_args__ = (UniqueConstraint("edition_id", "company_id"), live_unique("exhibitions_participation"))
 
 
 class ExhibitionBooth(Base, Record):
@@ -135,10 +137,11 @@ class VisitorRegistration(Base, Record):
     phone_key: Mapped[str] = mapped_column(String(40), default="", index=True)
     #: When the buyer was told of the exhibitors matching their interests (once per registration).
     matches_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The registration's id in the system it was imported from (``trellis import exhibitions.visitors``); null when registered here.")
 
     visitor: Mapped[Customer] = relationship(Customer, foreign_keys=[visitor_id])
 
-    __table_args__ = (UniqueConstraint("edition_id", "visitor_id"),)
+    __table_args__ = (UniqueConstraint("edition_id", "visitor_id"), live_unique("exhibitions_registration"))
 
 
 class CheckIn(Base, UUIDPrimaryKey):

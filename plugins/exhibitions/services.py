@@ -107,16 +107,25 @@ def _ref(actor: Any, model: type, record_id: Any, field_name: str, what: str):
         raise ValidationFailed(fields={field_name: [f"No {what} with this id."]}) from None
 
 
-def _list(actor: Any, model: type, filter_schema, filters, page, sort, sortable, default_sort, *, special=None,
-          load=()):
-    """One page of ``model`` records visible to ``actor``; ``load`` names relationships the page's rows
-    show, loaded in one statement each rather than one per row."""
+def _filtered(actor: Any, model: type, filter_schema, filters, *, special=None):
+    """The SELECT of the ``model`` records visible to ``actor`` that ``filters`` (checked by
+    ``filter_schema``: a bad one is a ValidationFailed naming it) keep: what a list pages through and
+    ``trellis export`` reads whole."""
     f = common.validate(filter_schema, dict(filters or {}))
-    stmt = _visible(actor, model, deleted=f.pop("deleted", False)).options(*(selectinload(rel) for rel in load))
+    stmt = _visible(actor, model, deleted=f.pop("deleted", False))
     if special:
         stmt = special(stmt, f)
     for key, value in f.items():
         stmt = stmt.where(getattr(model, key) == value)
+    return stmt
+
+
+def _list(actor: Any, model: type, filter_schema, filters, page, sort, sortable, default_sort, *, special=None,
+          load=()):
+    """One page of ``model`` records visible to ``actor``; ``load`` names relationships the page's rows
+    show, loaded in one statement each rather than one per row."""
+    stmt = _filtered(actor, model, filter_schema, filters, special=special).options(
+        *(selectinload(rel) for rel in load))
     return common.paginate(stmt, page, common.parse_sort(sort, sortable, default_sort), model.id)
 
 
@@ -413,6 +422,11 @@ def _company(actor, company_id, field_name: str) -> Customer:
     return company
 
 
+def filtered_participations(actor, filters=None):
+    """The participations the actor's list shows with ``filters`` (``ParticipationFilter``), unpaged."""
+    return _filtered(actor, ExhibitorParticipation, S.ParticipationFilter, filters)
+
+
 def list_participations(actor, filters=None, *, page=common.PageRequest(), sort=None):
     f = dict(filters or {})
     return _list(actor, ExhibitorParticipation, S.ParticipationFilter, f, page, sort, PARTICIPATION_SORT,
@@ -594,6 +608,11 @@ def new_badge_code() -> str:
 def list_registrations(actor, filters=None, *, page=common.PageRequest(), sort=None):
     return _list(actor, VisitorRegistration, S.RegistrationFilter, filters, page, sort, REGISTRATION_SORT,
                  "registered_at", load=(VisitorRegistration.visitor,))
+
+
+def filtered_registrations(actor, filters=None):
+    """The registrations the actor's list shows with ``filters`` (``RegistrationFilter``), unpaged."""
+    return _filtered(actor, VisitorRegistration, S.RegistrationFilter, filters)
 
 
 def get_registration(actor, registration_id, *, deleted=False) -> VisitorRegistration:

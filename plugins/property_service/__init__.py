@@ -158,3 +158,10 @@ def trellis_merge_customers(survivor, merged, actor):
     from plugins.property_service.merge import merge
 
     return merge(actor, survivor, merged)
+
+
+@hookimpl
+def trellis_import_types():
+    from plugins.property_service.imports import import_types
+
+    return import_types()

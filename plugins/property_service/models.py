@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, UTCDateTime
 from core.models import Customer, User
+from core.models.customers import live_unique
 
 
 class PsEstate(Base, Record):
@@ -230,6 +231,7 @@ class PsRequest(Base, Record):
     address_string: Mapped[str] = mapped_column(String(300), default="")
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     open311_token: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The request's id in the system it was imported from (``trellis import property_service.requests``); null when filed here.")
 
     requester: Mapped[Customer] = relationship(Customer)
     unit: Mapped[PsUnit | None] = relationship(PsUnit)
@@ -238,7 +240,8 @@ class PsRequest(Base, Record):
     assignee: Mapped[User | None] = relationship(User, foreign_keys=[assignee_id])
 
     __table_args__ = (Index("ix_property_service_request_created", "created_at"),
-                      Index("ix_property_service_request_open", "status", "sla_state"))
+                      Index("ix_property_service_request_open", "status", "sla_state"),
+                      live_unique("property_service_request"))
 
 
 class PsApiKey(Base, Record):

@@ -188,3 +188,10 @@ def trellis_merge_customers(survivor, merged, actor):
     from plugins.retail_membership.merge import merge
 
     return merge(actor, survivor, merged)
+
+
+@hookimpl
+def trellis_import_types():
+    from plugins.retail_membership.imports import import_types
+
+    return import_types()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, UTCDateTime, UUIDPrimaryKey, utcnow
 from core.models import Customer, User
+from core.models.customers import live_unique
 
 MONEY = Numeric(14, 2)
 
@@ -80,13 +81,15 @@ class RetailMembership(Base, Record):
     last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, doc="When the member last bought (UTC, ISO 8601); null before the first purchase.")
     #: Raised by every ledger write: the row lock that serialises point movements on every database.
     ledger_seq: Mapped[int] = mapped_column(Integer, default=0)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The member's id in the system it was imported from (``trellis import retail_membership.members``); null when enrolled here.")
 
     customer: Mapped[Customer] = relationship(Customer)
     home_store: Mapped[RetailStore] = relationship(RetailStore)
 
     __table_args__ = (Index("uq_retail_membership_membership_phone_key_live", "phone_key", unique=True,
                             sqlite_where=text("phone_key LIKE '+%' AND deleted_at IS NULL"),
-                            postgresql_where=text("phone_key LIKE '+%' AND deleted_at IS NULL")),)
+                            postgresql_where=text("phone_key LIKE '+%' AND deleted_at IS NULL")),
+                      live_unique("retail_membership_membership"))
 
 
 class RetailOccasion(Base, Record):

@@ -256,16 +256,23 @@ def memberships_for_customers(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     return {m.customer_id: m for m in rows}
 
 
-def list_memberships(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+def filtered_memberships(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the memberships the actor's list shows with ``filters`` (``MembershipFilter``, checked:
+    a bad one is a ValidationFailed naming it): the list pages it, ``trellis export`` reads it whole."""
     f = common.validate(S.MembershipFilter, dict(filters or {}))
-    # the list shows each member's name: load the customers in one statement, not one per row
-    stmt = visible_memberships(actor, deleted=f.pop("deleted")).options(selectinload(RetailMembership.customer))
+    stmt = visible_memberships(actor, deleted=f.pop("deleted"))
     if q := f.pop("q", None):
         stmt = stmt.join(Customer, Customer.id == RetailMembership.customer_id).where(or_(
             func.lower(Customer.name).contains(q.lower(), autoescape=True),
             RetailMembership.card_number.contains(q, autoescape=True)))
     for key, value in f.items():
         stmt = stmt.where(getattr(RetailMembership, key) == value)
+    return stmt
+
+
+def list_memberships(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    # the list shows each member's name: load the customers in one statement, not one per row
+    stmt = filtered_memberships(actor, filters).options(selectinload(RetailMembership.customer))
     result = common.paginate(stmt, page, common.parse_sort(sort, MEMBER_SORT, "card_number"), RetailMembership.id)
     attach_balances(result.items)
     return result
