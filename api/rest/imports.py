@@ -1,7 +1,7 @@
 """REST for imports under ``/api/v1/imports`` (admins only): upload a file to import as a background job,
 then read the run's status, counts and row errors. Thin: ``core.services.imports`` checks the role, the
-type and the file's columns, stores the upload and records the run; the worker (the scheduled job
-``imports.run``) runs it. docs/import-export.md."""
+type and the file's columns, stores the upload, records the run and queues its job in the upload's
+transaction; the worker starts it as soon as the upload commits. docs/import-export.md."""
 from __future__ import annotations
 
 import csv

@@ -41,7 +41,9 @@ class ErasureJobOut(Schema):
         "failed (message says why) once every attempt failed.")})
     person = fields.Function(lambda job: {"kind": job.person_kind, "id": str(job.person_id)},
                              metadata={"description": "{kind: customer|contact, id}"})
-    reason = fields.String(metadata={"description": "Why; once done, as the erasure records it."})
+    reason = fields.String(metadata={"description": (
+        "Why, while the erasure waits; empty once done or failed (the erasure keeps its reason: "
+        "GET /privacy/erasures, erasure_id).")})
     message = fields.String()
     request_id = fields.String(allow_none=True, metadata={"description": (
         "The request's id (X-Request-Id): the erasure's audit entry and event carry it.")})

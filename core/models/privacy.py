@@ -21,7 +21,8 @@ class ErasureJob(Base, UUIDPrimaryKey, Timestamps):
     #: ``customer`` or ``contact``
     person_kind: Mapped[str] = mapped_column(String(20))
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid())
-    #: why, as given; once erased, as the erasure records it (names of the person found in it erased)
+    #: why, as given, while the erasure waits; emptied once it is ``done`` (the erasure's audit entry keeps
+    #: the reason, the person's names erased) or ``failed``
     reason: Mapped[str] = mapped_column(Text, default="")
     #: ``queued`` (waiting for the worker), ``running``, ``done`` or ``failed`` (``message`` says why)
     status: Mapped[str] = mapped_column(String(20), default="queued")

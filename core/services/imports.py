@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 
-from core import db
+from core import db, queue
 from core import runtime as runtime_module
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
@@ -353,31 +353,50 @@ def upload_dir() -> Path:
 
 def queue_upload(actor: Any, record_type: str, stream: Any, file_name: str, *, mapping: dict | None = None,
                  dry_run: bool = False) -> ImportRun:
-    """Store an uploaded file and record its run as ``pending`` for the worker (``run_pending``); the same
-    file and mapping as an unfinished run continues that run. Checks everything :func:`start_run` checks."""
+    """Store an uploaded file, record its run as ``pending`` and queue its job (:data:`RUN_TASK`) in this
+    unit of work, so the worker starts it as soon as the upload commits (a rollback leaves neither); the
+    same file and mapping as an unfinished run continues that run. Checks everything :func:`start_run`
+    checks."""
     _require_admin(actor)
     import_type(record_type)
     target = upload_dir() / f"{uuid.uuid4().hex}{Path(file_name).suffix.lower()[:10]}"
     with open(target, "wb") as out:
         shutil.copyfileobj(stream, out, 1 << 20)
     try:
-        return start_run(actor, record_type, target, mapping=mapping, file_name=file_name, dry_run=dry_run,
-                         stored_path=str(target))
+        run = start_run(actor, record_type, target, mapping=mapping, file_name=file_name, dry_run=dry_run,
+                        stored_path=str(target))
     except BaseException:
         _discard(str(target))
         raise
+    if run.status == "pending":   # a run still running picks the new upload up itself: no second job
+        queue.enqueue(RUN_TASK, run.id)
+    return run
+
+
+def _waiting_ids(database: Any) -> list[uuid.UUID]:
+    """The uploads waiting for the worker, oldest first (runs of ``trellis import`` have no stored file)."""
+    with database.unit_of_work():
+        return list(db.session().scalars(select(ImportRun.id).where(ImportRun.status == "pending",
+                                                                    ImportRun.stored_path != "")
+                                         .order_by(ImportRun.created_at)))
+
+
+def _still_pending(database: Any, run_id: Any) -> bool:
+    with database.unit_of_work():
+        run = db.session().get(ImportRun, common.parse_uuid(run_id))
+        return run is not None and run.status == "pending" and bool(run.stored_path)
 
 
 def run_pending(now: datetime | None = None, *, database: Any = None) -> str:
-    """The scheduled job ``imports.run``: run every pending import (uploads), oldest first. Called by
+    """The scheduled job ``imports.run``: run every pending upload, oldest first — a safety net for uploads
+    whose own job (:data:`RUN_TASK`) was lost or that were queued before uploads had one. Called by
     ``trellis tick`` and the worker inside a unit of work it does not write in; each import opens its own."""
     database = database or _database()
-    with database.unit_of_work():
-        ids = list(db.session().scalars(select(ImportRun.id).where(ImportRun.status == "pending",
-                                                                   ImportRun.stored_path != "")
-                                        .order_by(ImportRun.created_at)))
+    ids = _waiting_ids(database)
     done = 0
     for run_id in ids:
+        if not _still_pending(database, run_id):   # its own job ran it meanwhile
+            continue
         try:
             run_import(run_id, database=database)
             done += 1
@@ -386,5 +405,29 @@ def run_pending(now: datetime | None = None, *, database: Any = None) -> str:
     return f"{done} of {len(ids)} import(s) run"
 
 
-__all__ = ["MAX_STORED_ERRORS", "Outcome", "dry_run", "get_run", "import_type", "list_runs", "queue_upload",
+def _run_queued(rt: Any, run_id: str, *, final: bool) -> str:
+    """The worker's body of :data:`RUN_TASK`: run the upload ``run_id`` if it still waits (``pending``); a
+    run the sweep or an earlier attempt already took is left alone. A failure is recorded on the run
+    (``failed``, as before: uploading the same file again continues it) and raised, so the job's line
+    says so; a retry of the job then finds nothing to do. A run that fails before it starts (the database
+    is gone, its admin is no longer one) stays ``pending`` for the next attempt, and is ``failed`` after
+    the last (``final``), so no runner tries it forever."""
+    if not _still_pending(rt.database, run_id):
+        return "nothing to do"
+    try:
+        outcome = run_import(run_id, database=rt.database)
+    except Exception as exc:
+        if final and _still_pending(rt.database, run_id):
+            _finish(rt.database, common.parse_uuid(run_id), "failed", _message(exc)[:2000])
+        raise
+    return f"{outcome.rows_done} rows, {outcome.errors} with errors"
+
+
+#: An uploaded import, run by the worker as soon as its upload commits. It shares the lock of the scheduled
+#: sweep ``imports.run``: on PostgreSQL no two imports (queued or swept) run at once, so none runs twice.
+RUN_TASK = queue.Task("trellis.imports.run", _run_queued, lambda rt: [str(i) for i in _waiting_ids(rt.database)],
+                      lock=queue.JOB_TASK_PREFIX + "imports.run")
+
+
+__all__ = ["MAX_STORED_ERRORS", "Outcome", "RUN_TASK", "dry_run", "get_run", "import_type", "list_runs", "queue_upload",
            "run_import", "run_pending", "start_run", "types"]

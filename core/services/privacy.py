@@ -322,7 +322,9 @@ WAITING = ("queued", "running")
 def queue_erasure(actor: Any, data: Any) -> ErasureJob:
     """Check an erasure request as :func:`erase_request` does (admins; the body; the person must exist)
     and record it ``queued`` for the worker, its job queued in this unit of work. The person is stored by
-    id — an email address in the request is not kept. The worker (:data:`ERASE_TASK`) erases in one
+    id — an email address in the request is not kept — and the reason only until the job ends (``done``:
+    the erasure's record keeps it, scrubbed; ``failed``: it is dropped, and the person's values are erased
+    from the error ``message``). The worker (:data:`ERASE_TASK`) erases in one
     transaction that also marks the job ``done`` (so a retry after it changes nothing), or records
     ``failed`` with the error once every attempt failed."""
     require_role(actor, Role.ADMIN.value)
@@ -365,7 +367,7 @@ def _run_erasure(rt: Any, job_id: str, *, final: bool) -> str:
             actor = sess.get(User, job.actor_id) if job.actor_id else None
             report = erase(actor, str(job.person_id), reason=job.reason)
             job.status, job.finished_at, job.message = "done", utcnow(), ""
-            job.reason = report["erasure"]["reason"]
+            job.reason = ""   # the erasure's own record keeps it, the person's names erased (erasure_id)
             job.erasure_id = uuid.UUID(report["erasure"]["id"])
             job.result = {"erased": report["erased"], "trail": report["trail"],
                           "already_erased": report["already_erased"]}
@@ -377,11 +379,26 @@ def _run_erasure(rt: Any, job_id: str, *, final: bool) -> str:
                 failed.status = "failed" if final else "queued"
                 failed.finished_at = utcnow() if final else None
                 failed.message = (_error(exc) + ("" if final else " (it will be tried again)"))[:2000]
+                if final:   # nothing of the person waits in a request that will never run
+                    failed.reason = ""
+                    failed.message = _without_person(sess, failed, failed.message)
         raise
     finally:
         if queued_by is not None:
             request_id_var.reset(queued_by)
     return summary
+
+
+def _without_person(sess: Any, job: ErasureJob, message: str) -> str:
+    """``message`` (an error's text) with the person's identifying values erased, as the erasure scrubs
+    its reason; when they cannot be read, only the error's kind is kept."""
+    try:
+        with sess.begin_nested():
+            actor = sess.get(User, job.actor_id) if job.actor_id else None
+            needles = _needles(_gather(find(actor, str(job.person_id))))
+    except Exception:
+        return message.split(":", 1)[0]
+    return message if scrub(message, needles=needles) == message else f"{message.split(':', 1)[0]}: {TOMBSTONE}"
 
 
 def _error(exc: BaseException) -> str:

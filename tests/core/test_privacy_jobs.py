@@ -138,3 +138,41 @@ def test_postgresql_the_worker_erases_a_queued_request(worker_app):
     assert wait_for_status(rt, ErasureJob, [job_id], ("done", "failed"))[job_id] == ("done", "")
     with rt.database.unit_of_work() as sess:
         assert sess.scalar(select(func.count()).select_from(Contact).where(Contact.email == EMAIL)) == 0
+
+
+def stored_reasons(runtime) -> dict[str, str]:
+    with runtime.database.unit_of_work() as sess:
+        return {str(j.id): j.reason for j in sess.scalars(select(ErasureJob))}
+
+
+def test_a_finished_request_keeps_no_reason_and_the_erasure_keeps_it_scrubbed(api, runtime):
+    cid, _ = person(api)
+    job = api.post("/api/v1/privacy/erase", json={"person": cid, "reason": "Li Na wrote on 2026-03-01"}).get_json()
+    assert stored_reasons(runtime) == {job["id"]: "Li Na wrote on 2026-03-01"}   # needed while it waits
+    run_queued(runtime)
+    done = api.get(f"/api/v1/privacy/erase/{job['id']}").get_json()
+    assert (done["status"], done["reason"]) == ("done", "")
+    assert stored_reasons(runtime) == {job["id"]: ""}
+    erasures = api.get(f"/api/v1/privacy/erasures?person={cid}").get_json()
+    assert [e["reason"] for e in erasures] == ["[erased]"]   # the reason named her: the record keeps it erased
+    job = api.post("/api/v1/privacy/erase", json={"person": cid, "reason": "Letter of 2026-03-01"}).get_json()
+    run_queued(runtime)
+    assert stored_reasons(runtime)[job["id"]] == ""
+
+
+def test_a_failed_request_keeps_no_reason_nor_the_person_in_its_error(api, runtime, monkeypatch):
+    cid, _ = person(api)
+
+    def broken(actor, query, *, reason):
+        raise RuntimeError(f"duplicate key (email)=({EMAIL})")
+
+    monkeypatch.setattr(privacy, "erase", broken)
+    job = api.post("/api/v1/privacy/erase", json={"person": cid, "reason": "Li Na asked by letter"}).get_json()
+    with pytest.raises(RuntimeError):
+        queue.run_task(runtime, privacy.ERASE_TASK, job["id"])
+    assert stored_reasons(runtime) == {job["id"]: "Li Na asked by letter"}   # kept for the next attempt
+    with pytest.raises(RuntimeError):
+        queue.run_task(runtime, privacy.ERASE_TASK, job["id"], attempts=queue.MAX_ATTEMPTS)
+    body = api.get(f"/api/v1/privacy/erase/{job['id']}").get_json()
+    assert (body["status"], body["reason"], body["message"]) == ("failed", "", "RuntimeError: [erased]")
+    assert stored_reasons(runtime) == {job["id"]: ""}
