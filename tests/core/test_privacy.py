@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core import db
 from core.models import AuditEntry, CustomerAnalytics, Notification, OutboxEvent
 from core.privacy import TOMBSTONE
 
