@@ -207,7 +207,11 @@ class Page(Generic[T]):
     def has_next(self) -> bool:
         if self._has_next is not None:
             return self._has_next
-        return self.offset + len(self.items) < self._counted()   # past a capped total: counted is limit + 1
+        counted = self._counted()   # at most count_limit + 1
+        if self.count_limit and counted > self.count_limit and self.offset + len(self.items) >= counted:
+            # a page past the rows the capped count saw: a full page may have more (at worst the next is empty)
+            return len(self.items) == self.limit
+        return self.offset + len(self.items) < counted
 
     @property
     def has_previous(self) -> bool:

@@ -50,6 +50,17 @@ def test_a_list_longer_than_the_limit_says_the_limit_and_that_there_are_more(api
     assert last["total"] == 3 and last["next_cursor"]
 
 
+def test_a_page_by_number_past_the_counted_rows_still_leads_on(api, runtime, people, limit_of_three):
+    make(runtime, people, 7)
+    middle = api.as_("rep").get("/api/v1/customers?page_size=2&page=3")   # rows 5-6 of 7, past the 3 counted
+    assert [c["name"] for c in middle.get_json()] == ["Customer 04", "Customer 05"]
+    after = pagination(middle)["next_cursor"]
+    last = api.as_("rep").get(f"/api/v1/customers?page_size=2&after={after}")
+    assert [c["name"] for c in last.get_json()] == ["Customer 06"] and "next_cursor" not in pagination(last)
+    end = api.as_("rep").get("/api/v1/customers?page_size=2&page=4")
+    assert [c["name"] for c in end.get_json()] == ["Customer 06"] and "next_cursor" not in pagination(end)
+
+
 def test_a_list_within_the_limit_has_its_exact_total_and_no_flag(api, runtime, people, limit_of_three):
     make(runtime, people, 3)
     meta = pagination(api.as_("rep").get("/api/v1/customers"))
