@@ -118,14 +118,17 @@ def schedule_of(job: "Job", settings: Any) -> str:
     return getattr(job, "schedule", "") or settings.job_schedule
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException, limit: int | None = 300) -> str:
+    """One line saying what went wrong: a typed error's message, else the exception's type and its text
+    (a database error's driver message), cut to ``limit`` characters (None: whole). For job log lines and
+    the status a failed long task shows."""
     from core.errors import TrellisError
 
     if isinstance(exc, TrellisError):
         return exc.message
     orig = getattr(exc, "orig", None)
     words = " ".join(str(orig if orig is not None else exc).split())
-    return f"{type(exc).__name__}: {words}"[:300] if words else type(exc).__name__
+    return f"{type(exc).__name__}: {words}"[:limit] if words else type(exc).__name__
 
 
 def _line(name: str, outcome: str, started: float, level: int = logging.INFO, period: int | None = None) -> None:
@@ -144,7 +147,7 @@ def run_job(runtime: "Runtime", job: "Job", now: datetime | None = None, *, peri
         with runtime.database.unit_of_work():
             result = job.run(now or datetime.now(timezone.utc))
     except Exception as exc:
-        _line(job.name, f"failed: {_describe(exc)}", started, logging.WARNING, period)
+        _line(job.name, f"failed: {describe_error(exc)}", started, logging.WARNING, period)
         prometheus.job_finished(job.name, False, time.monotonic() - started)
         raise
     _line(job.name, f"ok: {result}", started, period=period)
@@ -160,7 +163,7 @@ def deliver_now(runtime: "Runtime", *, quiet: bool = False) -> int:
     try:
         sent = webhooks.deliver_due(datetime.now(timezone.utc), runtime=runtime)
     except Exception as exc:
-        _line(DELIVER_TASK, f"failed: {_describe(exc)}", started, logging.WARNING)
+        _line(DELIVER_TASK, f"failed: {describe_error(exc)}", started, logging.WARNING)
         prometheus.job_finished(DELIVER_TASK, False, time.monotonic() - started)
         raise
     if sent or not quiet:
@@ -198,7 +201,7 @@ def run_task(runtime: "Runtime", task: Task, item_id: str, *, attempts: int = 0)
     try:
         result = task.run(runtime, item_id, final=attempts >= MAX_ATTEMPTS)
     except Exception as exc:
-        _line(name, f"failed: {_describe(exc)} (attempt {attempts + 1})", started, logging.WARNING)
+        _line(name, f"failed: {describe_error(exc)} (attempt {attempts + 1})", started, logging.WARNING)
         prometheus.job_finished(task.name, False, time.monotonic() - started)
         raise
     _line(name, f"ok: {result}", started)
@@ -444,7 +447,7 @@ class Supervisor:
             except Exception as exc:   # an outage or a schema not there yet: wait and try again
                 if self._stop.is_set():
                     break
-                log.warning("worker: %s; trying again in %.0f s", _describe(exc), wait)
+                log.warning("worker: %s; trying again in %.0f s", describe_error(exc), wait)
                 try:
                     await asyncio.wait_for(self._stop.wait(), timeout=wait)
                 except asyncio.TimeoutError:
@@ -512,7 +515,7 @@ class LocalRunner:
             try:
                 waiting = task.waiting(self.runtime)
             except Exception as exc:   # the database is gone: the next round tries again
-                log.warning("%s: cannot list the waiting items: %s", task.name, _describe(exc))
+                log.warning("%s: cannot list the waiting items: %s", task.name, describe_error(exc))
                 continue
             for item_id in waiting:
                 if self._stopped.is_set():

@@ -779,21 +779,12 @@ def _run_queued(rt: Any, run_id: str, *, final: bool) -> str:
             if failed is not None:
                 failed.status = "failed" if final else "queued"
                 failed.finished_at = utcnow() if final else None
-                failed.message = (_error(exc) + ("" if final else " (it will be tried again)"))[:2000]
+                failed.message = (queue.describe_error(exc, None) + ("" if final else " (it will be tried again)"))[:2000]
         raise
     finally:
         if queued_by is not None:
             request_id_var.reset(queued_by)
     return summary
-
-
-def _error(exc: BaseException) -> str:
-    from core.errors import TrellisError
-
-    if isinstance(exc, TrellisError):
-        return exc.message
-    orig = getattr(exc, "orig", None)
-    return f"{type(exc).__name__}: " + " ".join(str(orig if orig is not None else exc).split())
 
 
 def _waiting(rt: Any) -> list[str]:

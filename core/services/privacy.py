@@ -378,7 +378,7 @@ def _run_erasure(rt: Any, job_id: str, *, final: bool) -> str:
             if failed is not None:
                 failed.status = "failed" if final else "queued"
                 failed.finished_at = utcnow() if final else None
-                failed.message = (_error(exc) + ("" if final else " (it will be tried again)"))[:2000]
+                failed.message = (queue.describe_error(exc, None) + ("" if final else " (it will be tried again)"))[:2000]
                 if final:   # nothing of the person waits in a request that will never run
                     failed.reason = ""
                     failed.message = _without_person(sess, failed, failed.message)
@@ -399,15 +399,6 @@ def _without_person(sess: Any, job: ErasureJob, message: str) -> str:
     except Exception:
         return message.split(":", 1)[0]
     return message if scrub(message, needles=needles) == message else f"{message.split(':', 1)[0]}: {TOMBSTONE}"
-
-
-def _error(exc: BaseException) -> str:
-    from core.errors import TrellisError
-
-    if isinstance(exc, TrellisError):
-        return exc.message
-    orig = getattr(exc, "orig", None)
-    return f"{type(exc).__name__}: " + " ".join(str(orig if orig is not None else exc).split())
 
 
 def _waiting(rt: Any) -> list[str]:
