@@ -132,6 +132,12 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("partial", "Partial: some models failed (see the message)", "部分完成（见说明）"),
         Choice("failed", "Failed (see the message)", "失败（见说明）"),
     ],
+    "privacy_erasure_job_status": [
+        Choice("queued", "Queued: waiting for the worker", "排队中"),
+        Choice("running", "Running", "运行中"),
+        Choice("done", "Erased", "已删除"),
+        Choice("failed", "Failed (see the message)", "失败（见说明）"),
+    ],
     "value_tier": [   # core.analytics.value.TIERS, best first
         Choice("key", "Key account", "大客户"),
         Choice("major", "Major customer", "重要客户"),

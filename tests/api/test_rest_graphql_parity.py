@@ -90,8 +90,8 @@ PARITY: dict[str, str] = {
     "GET /webhook-deliveries/{delivery_id}": "Query.webhookDelivery",
     "POST /webhook-deliveries/{delivery_id}/replay": "Mutation.replayWebhookDelivery",
     "GET /privacy/export": "Query.privacyExport",
-    "POST /privacy/erase": "Mutation.erasePerson",
-    "GET /privacy/erase/{job_id}": "no: a queued erasure is followed over REST by the admin who asked (erasePerson erases within the request)",
+    "POST /privacy/erase": "Mutation.queuePersonErasure",   # with wait=true: Mutation.erasePerson
+    "GET /privacy/erase/{job_id}": "Query.node",
     "GET /privacy/erasures": "Query.privacyErasures",
     "POST /imports": "no: an import uploads a file (multipart, up to 512 MB), which the GraphQL endpoint does not take; "
                      "the CLI is trellis import",

@@ -176,3 +176,44 @@ def test_a_failed_request_keeps_no_reason_nor_the_person_in_its_error(api, runti
     body = api.get(f"/api/v1/privacy/erase/{job['id']}").get_json()
     assert (body["status"], body["reason"], body["message"]) == ("failed", "", "RuntimeError: [erased]")
     assert stored_reasons(runtime) == {job["id"]: ""}
+
+
+QUEUE_ERASURE = """mutation($p: String!, $r: String!) { queuePersonErasure(person: $p, reason: $r) {
+    id status person reason requestId erasureId erased alreadyErased } }"""
+FOLLOW = """query($id: ID!) { node(id: $id) { ... on PrivacyErasureJob { status reason erasureId erased trail
+    alreadyErased finishedAt } } }"""
+
+
+def test_graphql_queues_an_erasure_and_follows_it_by_node_as_rest_does(api, runtime):
+    cid, _ = person(api)
+    result = api.graphql(QUEUE_ERASURE, {"p": EMAIL, "r": "Letter of 2026-03-01"}, headers={"X-Request-Id": "gql-erase"})
+    assert "errors" not in result, result
+    job = result["data"]["queuePersonErasure"]
+    assert {k: job[k] for k in ("status", "person", "reason", "requestId", "erasureId", "erased", "alreadyErased")} == {
+        "status": "QUEUED", "person": {"kind": "customer", "id": cid}, "reason": "Letter of 2026-03-01",
+        "requestId": "gql-erase", "erasureId": None, "erased": None, "alreadyErased": None}
+    with runtime.database.unit_of_work() as sess:   # queued, not erased
+        assert sess.scalar(select(func.count()).select_from(Contact).where(Contact.email == EMAIL)) == 1
+
+    run_queued(runtime)
+    done = api.graphql(FOLLOW, {"id": job["id"]})["data"]["node"]
+    assert done["status"] == "DONE" and done["reason"] == "" and done["alreadyErased"] is False
+    assert done["erased"]["core"]["contact"] >= 1 and done["finishedAt"]
+    rest = api.get(f"/api/v1/privacy/erase/{job['id']}").get_json()
+    assert (rest["status"], rest["erasure_id"]) == ("done", done["erasureId"])
+    with runtime.database.unit_of_work() as sess:
+        assert sess.scalar(select(func.count()).select_from(Contact).where(Contact.email == EMAIL)) == 0
+
+
+def test_graphql_erasure_requests_are_checked_like_rest_and_queue_nothing(api, runtime):
+    cid, _ = person(api)
+    denied = api.as_("rep").graphql(QUEUE_ERASURE, {"p": cid, "r": "x"})
+    assert denied["data"]["queuePersonErasure"] is None and denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    blank = api.graphql(QUEUE_ERASURE, {"p": cid, "r": "  "})
+    assert blank["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "reason" in str(blank["errors"][0]["extensions"])
+    unknown = api.graphql(QUEUE_ERASURE, {"p": "nobody@example.com", "r": "x"})
+    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert api.as_("rep").graphql(FOLLOW, {"id": str(uuid.uuid4())})["data"]["node"] is None
+    with runtime.database.unit_of_work() as sess:
+        assert sess.scalar(select(func.count()).select_from(ErasureJob)) == 0

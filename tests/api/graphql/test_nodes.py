@@ -146,12 +146,14 @@ def test_node_finds_a_record_of_every_core_type(api, runtime, people, tokens):
         session.flush()
         erasure = privacy.erase(people.admin, gone["id"], reason="asked")["erasure"]
         run = analytics.refresh_now(people.admin)
+        erasure_job = privacy.queue_erasure(people.admin, {"person": customer["id"], "reason": "asked"})
         entry = session.scalars(select(AuditEntry).limit(1)).first()
         ids = {"Customer": customer["id"], "Contact": contact["id"], "Interaction": str(interaction.id),
                "User": str(people.rep.id), "Team": str(people.rep.team_id), "ApiToken": str(token.id),
                "WebhookSubscription": str(sub.id), "WebhookDelivery": str(delivery.id),
                "WorkflowTransition": str(transition.id), "ApprovalRequest": str(approval.id),
                "Notification": str(note.id), "PrivacyErasure": erasure["id"], "AnalyticsRun": str(run.id),
+               "PrivacyErasureJob": str(erasure_job.id),
                "AuditEntry": str(entry.id)}
     # a segment needs enough customers to be fitted: tests/api/graphql/test_analytics_lists.py reads one by node
     assert set(ids) == set(_schema(api.client.application).trellis_registry.node_sources()) - PLUGIN_TYPES - {
