@@ -24,14 +24,18 @@ class Job:
 
 def run_all(runtime, now: datetime) -> list[tuple[str, Any]]:
     """Run every job of the runtime, each in its own unit of work; one job's failure does not stop the
-    others (it is reported as the job's result and its writes are rolled back)."""
-    from core import prometheus
+    others (it is reported as the job's result and its writes are rolled back). A job a worker (or another
+    ``trellis tick``) is running at that moment is left to it: its result is ``core.queue.SKIPPED``."""
+    from core import prometheus, queue
 
     results = []
     for job in runtime.jobs:
         started, ok = time.monotonic(), False
         try:
             with runtime.database.unit_of_work():
+                if not queue.claim_job(runtime, queue.JOB_TASK_PREFIX + job.name):
+                    results.append((job.name, queue.SKIPPED))
+                    continue
                 results.append((job.name, job.run(now)))
             ok = True
         except Exception as exc:  # reported, not swallowed: the CLI prints it and exits non-zero

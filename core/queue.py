@@ -31,6 +31,7 @@ import logging
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,13 +139,55 @@ def _line(name: str, outcome: str, started: float, level: int = logging.INFO, pe
     log.log(level, "%s: %s (%.3f s%s)", name, outcome, time.monotonic() - started, when)
 
 
+#: The outcome of a scheduled job found running in another process (``trellis tick`` or a worker).
+SKIPPED = "skipped: running elsewhere"
+
+_TRY_XACT_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(:name))")
+_LOCK = text("SELECT pg_advisory_lock(hashtext(current_schema()), hashtext(:name))")
+_UNLOCK = text("SELECT pg_advisory_unlock(hashtext(current_schema()), hashtext(:name))")
+
+
+def claim_job(runtime: "Runtime", name: str) -> bool:
+    """In the current unit of work: take the advisory lock ``name`` (a job's :data:`JOB_TASK_PREFIX` name,
+    or a :class:`Task`'s ``lock``) until it ends, or answer False when another process holds it. This is
+    what keeps ``trellis tick`` and the workers from running one job at once (procrastinate's own
+    ``lock`` only orders the jobs it runs). The lock is per database schema; on SQLite there is one
+    writer anyway, and it answers True."""
+    if not is_postgresql(runtime):
+        return True
+    from core import db
+
+    return bool(db.session().execute(_TRY_XACT_LOCK, {"name": name}).scalar())
+
+
+@contextmanager
+def holding(runtime: "Runtime", name: str):
+    """Hold the advisory lock ``name`` (the one :func:`claim_job` takes) for the block, on a connection of
+    its own, waiting for another holder to finish first (PostgreSQL; nothing on SQLite)."""
+    if not name or not is_postgresql(runtime):
+        yield
+        return
+    with runtime.database.engine.connect() as conn:
+        conn.execute(_LOCK, {"name": name})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(_UNLOCK, {"name": name})
+            conn.commit()
+
+
 def run_job(runtime: "Runtime", job: "Job", now: datetime | None = None, *, period: int | None = None) -> Any:
     """Run one scheduled job in a unit of work of its own and log its line; a failure is logged and
-    raised again (the worker retries it). ``period``: the scheduled time (epoch seconds) of a
+    raised again (the worker retries it). A job another process is running (:func:`claim_job`) is not
+    run: its line and result say :data:`SKIPPED`. ``period``: the scheduled time (epoch seconds) of a
     periodic run, shown in the line."""
     started = time.monotonic()
     try:
         with runtime.database.unit_of_work():
+            if not claim_job(runtime, JOB_TASK_PREFIX + job.name):
+                _line(job.name, SKIPPED, started, period=period)
+                return SKIPPED
             result = job.run(now or datetime.now(timezone.utc))
     except Exception as exc:
         _line(job.name, f"failed: {describe_error(exc)}", started, logging.WARNING, period)
@@ -199,7 +242,8 @@ def run_task(runtime: "Runtime", task: Task, item_id: str, *, attempts: int = 0)
     started = time.monotonic()
     name = f"{task.name} {item_id}"
     try:
-        result = task.run(runtime, item_id, final=attempts >= MAX_ATTEMPTS)
+        with holding(runtime, task.lock):   # a scheduled run of the same lock, by `trellis tick`, goes first
+            result = task.run(runtime, item_id, final=attempts >= MAX_ATTEMPTS)
     except Exception as exc:
         _line(name, f"failed: {describe_error(exc)} (attempt {attempts + 1})", started, logging.WARNING)
         prometheus.job_finished(task.name, False, time.monotonic() - started)

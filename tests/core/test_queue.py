@@ -181,6 +181,57 @@ def test_a_job_run_is_one_line_and_a_failure_is_logged_and_raised(scratch, caplo
     assert failed.levelno == logging.WARNING and failed.getMessage().startswith("demo.broken: failed: ValueError: no can do (")
 
 
+def test_a_job_running_in_one_process_is_skipped_by_tick_and_workers_elsewhere(scratch, caplog):
+    """`trellis tick` and the workers take the job's advisory lock: while one runs a job, another that
+    comes to it (a second tick, a worker's periodic run) leaves it, and says so (issue #18: two runners
+    of one refresh collided)."""
+    from core.jobs import run_all
+
+    app, rt, admin = scratch
+    postgresql_only(rt)
+    caplog.set_level(logging.INFO, logger="trellis.jobs")
+    inside, release, runs = threading.Event(), threading.Event(), []
+
+    def slow(now):
+        runs.append(now)
+        inside.set()
+        release.wait(10)
+        return "done"
+
+    job = Job("demo.slow", slow)
+    first = threading.Thread(target=lambda: runs.append(queue.run_job(rt, job)))
+    first.start()
+    assert inside.wait(10)
+    assert queue.run_job(rt, job) == queue.SKIPPED                  # a worker's run meanwhile
+    rt.jobs = [job]
+    assert run_all(rt, utcnow()) == [("demo.slow", queue.SKIPPED)]   # `trellis tick` meanwhile
+    release.set()
+    first.join(10)
+    assert len(runs) == 2 and runs[1] == "done"                      # one run of the body, finished
+    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.getMessage().startswith("demo.slow")] == [
+        "demo.slow: skipped: running elsewhere", "demo.slow: ok: done"]
+    assert run_all(rt, utcnow())[0][1] == "done"                     # free again: it runs
+
+
+def test_a_queued_long_task_waits_for_a_scheduled_run_of_its_lock(scratch):
+    """A requested refresh on the worker shares the scheduled refresh's lock: when `trellis tick` is running
+    that job, the requested one starts after it instead of beside it."""
+    app, rt, admin = scratch
+    postgresql_only(rt)
+    lock = queue.JOB_TASK_PREFIX + "demo.refresh"
+    order = []
+    task = queue.Task("demo.requested", lambda runtime, item_id, final: order.append("requested"),
+                      lambda runtime: [], lock=lock)
+    with rt.database.unit_of_work():               # `trellis tick` inside the scheduled job
+        assert queue.claim_job(rt, lock)
+        worker = threading.Thread(target=queue.run_task, args=(rt, task, "1"))
+        worker.start()
+        time.sleep(0.5)
+        order.append("scheduled")
+    worker.join(10)
+    assert order == ["scheduled", "requested"]
+
+
 def test_readyz_with_workers_expected_wants_a_fresh_heartbeat(scratch):
     app, rt, admin = scratch
     postgresql_only(rt)
