@@ -15,6 +15,8 @@ Fixtures (:mod:`api.testing.pytest_plugin`):
   ``api.as_("rep").get("/api/v1/customers")``, ``api.as_("manager").graphql(query, variables)``.
 - ``count_queries``: ``with count_queries() as counted: ...`` records the SQL statements of the block;
   :func:`pin_statements` asserts a list costs the same at 5 and 50 records.
+- ``cli``, ``text_file``: ``cli("import", "my_plugin.things", text_file("things.csv", "code,name\\n…"))`` runs
+  a ``trellis`` command of the app inside the test's transaction and returns click's result.
 - ``contract``: :func:`check_contract` for one plugin (schema conventions, migrations matching models,
   every record scoped, every change audited — the last from ``audit_watch``, which watches every test of
   the run; tests using ``contract`` run last).

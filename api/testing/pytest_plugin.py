@@ -164,6 +164,32 @@ def count_queries(engine):
 
 
 @pytest.fixture
+def cli(app, runtime):
+    """``cli("import", "my_plugin.things", path)``: run a ``trellis`` command (the CLI of ``app``, with every
+    enabled plugin's commands) inside the test's transaction and return click's result (``exit_code``,
+    ``stdout``, ``stderr``). An exception the command does not turn into a message fails the test, with
+    its traceback."""
+    from click.testing import CliRunner
+
+    from api.cli import build_cli
+
+    return lambda *args: CliRunner().invoke(build_cli(app), [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    """``text_file("members.csv", "name,phone\\n…")``: write a UTF-8 file in the test's temporary directory
+    and return its path (a str), e.g. for ``cli("import", …)``."""
+    def write(name: str, text: str) -> str:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
 def contract(app, engine, audit_watch):
     """``contract("my_plugin")``: the list of what the plugin does against the framework's contract
     (:func:`api.testing.check_contract`); assert it is empty. Tests using it run after the others, so

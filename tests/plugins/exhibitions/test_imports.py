@@ -9,10 +9,8 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from api.cli import build_cli
 from core import db
 from core.models import AuditEntry, Customer, Interaction, OutboxEvent
 from plugins.exhibitions.models import VisitorRegistration
@@ -20,26 +18,6 @@ from plugins.exhibitions.models import VisitorRegistration
 from .conftest import BASE, register
 
 TYPE = "exhibitions.visitors"
-
-
-@pytest.fixture
-def cli(app, show):
-    def invoke(*args: str):
-        result = CliRunner().invoke(build_cli(app), list(args), catch_exceptions=False)
-        assert result.exit_code in (0, 1), result.output + result.stderr
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def files(tmp_path):
-    def write(name: str, text: str):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
 
 
 @pytest.fixture
@@ -74,10 +52,10 @@ def registration(runtime, external_id: str) -> VisitorRegistration:
         return r
 
 
-def test_dry_run_reports_row_column_reason_and_writes_nothing(known, show, runtime, cli, files, tmp_path):
+def test_dry_run_reports_row_column_reason_and_writes_nothing(known, show, runtime, cli, text_file, tmp_path):
     before = counts(runtime)
     errors = tmp_path / "errors.csv"
-    result = cli("import", TYPE, files("v.csv", visitors_csv(show)), "--dry-run", "--errors", str(errors))
+    result = cli("import", TYPE, text_file("v.csv", visitors_csv(show)), "--dry-run", "--errors", str(errors))
     assert result.exit_code == 1
     assert "5 rows checked, nothing written: 2 to create, 0 to update, 0 unchanged, 3 with errors" in result.stdout
     assert list(csv.reader(errors.open())) == [
@@ -89,9 +67,9 @@ def test_dry_run_reports_row_column_reason_and_writes_nothing(known, show, runti
     assert counts(runtime) == before
 
 
-def test_import_registers_returning_and_new_visitors_then_a_rerun_changes_nothing(known, show, runtime, cli, files):
+def test_import_registers_returning_and_new_visitors_then_a_rerun_changes_nothing(known, show, runtime, cli, text_file):
     before = counts(runtime)
-    path = files("v.csv", visitors_csv(show))
+    path = text_file("v.csv", visitors_csv(show))
     first = cli("import", TYPE, path)
     assert "5 rows imported: 2 created, 0 updated, 0 unchanged, 3 with errors" in first.stdout
     after = counts(runtime)
@@ -117,34 +95,34 @@ def test_import_registers_returning_and_new_visitors_then_a_rerun_changes_nothin
     assert counts(runtime) == after
 
 
-def test_json_lines_and_a_corrected_file_updates_through_update_registration(known, show, runtime, cli, files):
+def test_json_lines_and_a_corrected_file_updates_through_update_registration(known, show, runtime, cli, text_file):
     lines = [{"external_id": "J1", "edition_id": show.second["id"], "customer_id": known["visitor_id"],
               "interests": ["food"], "job_title": "Chef"}]
     text = "\n".join(json.dumps(line) for line in lines) + "\n"
-    assert "1 created" in cli("import", TYPE, files("v.jsonl", text)).stdout
+    assert "1 created" in cli("import", TYPE, text_file("v.jsonl", text)).stdout
     j1 = registration(runtime, "J1")
     lines[0].update(job_title="Head chef", category="vip")
     lines.append({"external_id": "J1x", "edition_id": show.second["id"], "customer_id": known["visitor_id"]})
-    result = cli("import", TYPE, files("v2.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n"))
+    result = cli("import", TYPE, text_file("v2.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n"))
     assert "0 created, 1 updated, 0 unchanged, 1 with errors" in result.stdout
     assert "row 2, customer_id: Already registered for this edition." in result.stderr
     after = registration(runtime, "J1")
     assert (after.job_title, after.category, after.version) == ("Head chef", "vip", j1.version + 1)
     moved = [dict(lines[0], badge_code="OTHER-1")]
-    refused = cli("import", TYPE, files("v3.jsonl", json.dumps(moved[0]) + "\n"))
+    refused = cli("import", TYPE, text_file("v3.jsonl", json.dumps(moved[0]) + "\n"))
     assert "row 1, badge_code: Set when the visitor registered: it cannot change." in refused.stderr
 
 
-def test_only_admins_import(show, files):
+def test_only_admins_import(show, text_file):
     for who in ("organiser", "manager"):
-        with open(files("v.csv", visitors_csv(show)), "rb") as fh:
+        with open(text_file("v.csv", visitors_csv(show)), "rb") as fh:
             refused = show.api.as_(who).post("/api/v1/imports", data={"record_type": TYPE, "file": (fh, "v.csv")})
         assert refused.status_code == 403
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
-def test_a_filtered_list_exported_imports_back_unchanged(known, show, runtime, cli, files, tmp_path, fmt):
-    cli("import", TYPE, files("v.csv", visitors_csv(show)))
+def test_a_filtered_list_exported_imports_back_unchanged(known, show, runtime, cli, text_file, tmp_path, fmt):
+    cli("import", TYPE, text_file("v.csv", visitors_csv(show)))
     before = counts(runtime)
     out = tmp_path / f"second.{fmt}"
     result = cli("export", TYPE, "--filter", f"edition_id={show.second['id']}", "-o", str(out))
@@ -160,8 +138,8 @@ def test_a_filtered_list_exported_imports_back_unchanged(known, show, runtime, c
     assert counts(runtime) == before
 
 
-def test_an_export_holds_only_what_the_callers_list_shows(known, show, cli, files):
-    cli("import", TYPE, files("v.csv", visitors_csv(show)))
+def test_an_export_holds_only_what_the_callers_list_shows(known, show, cli, text_file):
+    cli("import", TYPE, text_file("v.csv", visitors_csv(show)))
     for who in ("organiser", "rep", "alpha"):
         listed = show.api.as_(who).get(f"{BASE}/registrations?page_size=100")
         body = show.api.as_(who).get(f"/api/v1/exports/{TYPE}?format=jsonl")
@@ -176,11 +154,11 @@ def test_an_export_holds_only_what_the_callers_list_shows(known, show, cli, file
     assert bad.status_code == 422 and "category" in bad.get_json()["errors"]["json"]
 
 
-def test_an_export_costs_the_same_statements_for_one_registration_as_for_all(known, show, runtime, cli, files,
+def test_an_export_costs_the_same_statements_for_one_registration_as_for_all(known, show, runtime, cli, text_file,
                                                                              people, count_queries):
     from core.services import exports
 
-    cli("import", TYPE, files("v.csv", visitors_csv(show)))
+    cli("import", TYPE, text_file("v.csv", visitors_csv(show)))
     with runtime.database.unit_of_work():
         admin = db.session().get(type(people.admin), people.admin.id)
         with count_queries() as one:
@@ -214,12 +192,12 @@ def participation_counts(runtime) -> dict[str, int]:
                 (ExhibitorParticipation, Interaction, AuditEntry, OutboxEvent)}
 
 
-def test_exhibitors_import_dry_run_rerun_correction_and_round_trip(show, runtime, cli, files, tmp_path):
+def test_exhibitors_import_dry_run_rerun_correction_and_round_trip(show, runtime, cli, text_file, tmp_path):
     from plugins.exhibitions.models import ExhibitorParticipation
 
     before = participation_counts(runtime)
     errors = tmp_path / "errors.csv"
-    path = files("e.csv", exhibitors_csv(show))
+    path = text_file("e.csv", exhibitors_csv(show))
     dry = cli("import", EXHIBITORS, path, "--dry-run", "--errors", str(errors))
     assert "5 rows checked, nothing written: 3 to create, 0 to update, 0 unchanged, 2 with errors" in dry.stdout
     rows = sorted(list(csv.reader(errors.open()))[1:])
@@ -240,7 +218,7 @@ def test_exhibitors_import_dry_run_rerun_correction_and_round_trip(show, runtime
     assert "0 created, 0 updated, 3 unchanged" in cli("import", EXHIBITORS, path).stdout
     assert participation_counts(runtime) == after
     corrected = exhibitors_csv(show).replace("true,machinery;electronics,hall 1 corner", "false,machinery,moved")
-    assert "0 created, 1 updated, 2 unchanged" in cli("import", EXHIBITORS, files("e2.csv", corrected)).stdout
+    assert "0 created, 1 updated, 2 unchanged" in cli("import", EXHIBITORS, text_file("e2.csv", corrected)).stdout
     listed = show.api.get(f"{BASE}/participations/{e1_id}").get_json()
     assert (listed["is_key"], listed["categories"], listed["notes"], listed["version"]) == (
         False, ["machinery"], "moved", e1_version + 1)
@@ -251,20 +229,20 @@ def test_exhibitors_import_dry_run_rerun_correction_and_round_trip(show, runtime
         assert "0 created, 0 updated, 2 unchanged, 0 with errors" in cli("import", EXHIBITORS, str(out)).stdout
 
 
-def test_an_exhibitor_exports_only_its_own_participations(show, cli, files):
-    cli("import", EXHIBITORS, files("e.csv", exhibitors_csv(show)))
+def test_an_exhibitor_exports_only_its_own_participations(show, cli, text_file):
+    cli("import", EXHIBITORS, text_file("e.csv", exhibitors_csv(show)))
     body = show.api.as_("beta").get(f"/api/v1/exports/{EXHIBITORS}?format=jsonl")
     assert body.status_code == 200
     assert [json.loads(line)["external_id"] for line in body.get_data(as_text=True).splitlines()] == ["E3"]
     assert sorted(json.loads(line)["external_id"] for line in show.api.as_("organiser").get(
         f"/api/v1/exports/{EXHIBITORS}?format=jsonl").get_data(as_text=True).splitlines()) == ["E1", "E2", "E3"]
-    with open(files("e.csv", exhibitors_csv(show)), "rb") as fh:
+    with open(text_file("e.csv", exhibitors_csv(show)), "rb") as fh:
         refused = show.api.as_("organiser").post("/api/v1/imports", data={"record_type": EXHIBITORS,
                                                                           "file": (fh, "e.csv")})
     assert refused.status_code == 403
 
 
-def test_an_import_batch_costs_the_same_statements_for_few_rows_as_for_more(known, show, cli, files, count_queries):
+def test_an_import_batch_costs_the_same_statements_for_few_rows_as_for_more(known, show, cli, text_file, count_queries):
     """The create's rules are looked up once per batch (per company named, as the plugin's own bulk import):
     no statement per row, for visitors (new, returning, existing) and exhibitors alike."""
     for name in ("Wu Lin", "Sun Li"):   # more returning visitors
@@ -278,15 +256,15 @@ def test_an_import_batch_costs_the_same_statements_for_few_rows_as_for_more(know
                      f"T3,{second},Wu Lin,wu.lin@buyer.example,{company},BADGE-2003\n"
                      f"T4,{second},Sun Li,sun.li@buyer.example,{company},BADGE-2004\n")
     with count_queries() as first:
-        assert "2 created" in cli("import", TYPE, files("two.csv", two)).stdout
+        assert "2 created" in cli("import", TYPE, text_file("two.csv", two)).stdout
     with count_queries() as again:
-        assert "4 created" in cli("import", TYPE, files("four.csv", four)).stdout
+        assert "4 created" in cli("import", TYPE, text_file("four.csv", four)).stdout
     assert first.count == again.count
     header = "external_id,edition_id,customer_id,categories\n"
     beta = show.companies["beta"]["id"]
     with count_queries() as first:
-        assert "1 created" in cli("import", EXHIBITORS, files("e1.csv", header + f"X1,{second},{company},food\n")).stdout
+        assert "1 created" in cli("import", EXHIBITORS, text_file("e1.csv", header + f"X1,{second},{company},food\n")).stdout
     with count_queries() as again:
-        assert "1 created" in cli("import", EXHIBITORS, files("e2.csv", header + f"X2,{second},{beta},food\n"
+        assert "1 created" in cli("import", EXHIBITORS, text_file("e2.csv", header + f"X2,{second},{beta},food\n"
                                                                         f"X1,{second},{company},food\n")).stdout
     assert first.count == again.count

@@ -9,35 +9,13 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from api.cli import build_cli
 from core import db
 from core.models import AuditEntry, Interaction, OutboxEvent
 from plugins.property_service.models import PsRequest
 
 TYPE = "property_service.requests"
-
-
-@pytest.fixture
-def cli(app, ps):
-    def invoke(*args: str):
-        result = CliRunner().invoke(build_cli(app), list(args), catch_exceptions=False)
-        assert result.exit_code in (0, 1), result.output + result.stderr
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def files(tmp_path):
-    def write(name: str, text: str):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
 
 
 def requests_csv(ps) -> str:
@@ -65,10 +43,10 @@ def request(runtime, external_id: str) -> PsRequest:
         return r
 
 
-def test_dry_run_reports_row_column_reason_and_writes_nothing(ps, cli, files, tmp_path):
+def test_dry_run_reports_row_column_reason_and_writes_nothing(ps, cli, text_file, tmp_path):
     before = counts(ps.runtime)
     errors = tmp_path / "errors.csv"
-    result = cli("import", TYPE, files("r.csv", requests_csv(ps)), "--dry-run", "--errors", str(errors))
+    result = cli("import", TYPE, text_file("r.csv", requests_csv(ps)), "--dry-run", "--errors", str(errors))
     assert result.exit_code == 1
     assert "5 rows checked, nothing written: 3 to create, 0 to update, 0 unchanged, 2 with errors" in result.stdout
     rows = list(csv.reader(errors.open()))
@@ -78,9 +56,9 @@ def test_dry_run_reports_row_column_reason_and_writes_nothing(ps, cli, files, tm
     assert counts(ps.runtime) == before
 
 
-def test_import_files_requests_through_the_create_then_a_rerun_changes_nothing(ps, cli, files):
+def test_import_files_requests_through_the_create_then_a_rerun_changes_nothing(ps, cli, text_file):
     before = counts(ps.runtime)
-    path = files("r.csv", requests_csv(ps))
+    path = text_file("r.csv", requests_csv(ps))
     first = cli("import", TYPE, path)
     assert "5 rows imported: 3 created, 0 updated, 0 unchanged, 2 with errors" in first.stdout
     after = counts(ps.runtime)
@@ -104,17 +82,17 @@ def test_import_files_requests_through_the_create_then_a_rerun_changes_nothing(p
     assert counts(ps.runtime) == after
 
 
-def test_json_lines_imports_and_a_corrected_file_updates_through_update_and_dispatch(ps, cli, files):
+def test_json_lines_imports_and_a_corrected_file_updates_through_update_and_dispatch(ps, cli, text_file):
     lines = [{"external_id": "J1", "customer_id": str(ps.owner.id), "kind": "repair", "description": "Lift stuck.",
               "unit_id": str(ps.unit.id), "photos": ["https://img.example/lift.jpg"]},
              {"external_id": "J2", "customer_id": str(ps.tenant.id), "kind": "complaint", "description": "Dog."}]
     text = "\n".join(json.dumps(line) for line in lines) + "\n"
-    assert "2 created" in cli("import", TYPE, files("r.jsonl", text)).stdout
+    assert "2 created" in cli("import", TYPE, text_file("r.jsonl", text)).stdout
     j1 = request(ps.runtime, "J1")
     lines[0].update(description="Lift stuck on floor 9.", priority="urgent", team_id=str(ps.engineering.id),
                     assignee_id=str(ps.eng.id))
     lines[1].update(kind="consultation")
-    result = cli("import", TYPE, files("r2.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n"))
+    result = cli("import", TYPE, text_file("r2.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n"))
     assert "0 created, 1 updated, 0 unchanged, 1 with errors" in result.stdout
     assert "row 2, kind: Set when the request was filed: it cannot change." in result.stderr
     after = request(ps.runtime, "J1")
@@ -124,19 +102,19 @@ def test_json_lines_imports_and_a_corrected_file_updates_through_update_and_disp
         updated = db.session().scalars(select(AuditEntry).where(
             AuditEntry.record_id == j1.id, AuditEntry.action == "property_service_request.updated")).one()
         assert updated.changes["description"] == ["Lift stuck.", "Lift stuck on floor 9."]
-    assert "0 created, 0 updated, 1 unchanged" in cli("import", TYPE, files("r3.jsonl", json.dumps(lines[0]) + "\n")).stdout
+    assert "0 created, 0 updated, 1 unchanged" in cli("import", TYPE, text_file("r3.jsonl", json.dumps(lines[0]) + "\n")).stdout
 
 
-def test_only_admins_import(ps, files):
+def test_only_admins_import(ps, text_file):
     for who in ("centre", "manager"):
-        with open(files("r.csv", requests_csv(ps)), "rb") as fh:
+        with open(text_file("r.csv", requests_csv(ps)), "rb") as fh:
             refused = ps.api.as_(who).post("/api/v1/imports", data={"record_type": TYPE, "file": (fh, "r.csv")})
         assert refused.status_code == 403
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
-def test_a_filtered_list_exported_imports_back_unchanged(ps, cli, files, tmp_path, fmt):
-    cli("import", TYPE, files("r.csv", requests_csv(ps)))
+def test_a_filtered_list_exported_imports_back_unchanged(ps, cli, text_file, tmp_path, fmt):
+    cli("import", TYPE, text_file("r.csv", requests_csv(ps)))
     before = counts(ps.runtime)
     out = tmp_path / f"unit.{fmt}"
     result = cli("export", TYPE, "--filter", f"building_id={ps.building.id}", "-o", str(out))
@@ -152,8 +130,8 @@ def test_a_filtered_list_exported_imports_back_unchanged(ps, cli, files, tmp_pat
     assert counts(ps.runtime) == before
 
 
-def test_an_export_holds_only_what_the_callers_list_shows(ps, cli, files):
-    cli("import", TYPE, files("r.csv", requests_csv(ps)))
+def test_an_export_holds_only_what_the_callers_list_shows(ps, cli, text_file):
+    cli("import", TYPE, text_file("r.csv", requests_csv(ps)))
     for who, expected in (("sec", {"R5"}), ("eng", {"R1"}), ("rep", {"R5"}), ("centre", {"R1", "R2", "R5"})):
         listed = ps.api.as_(who).get("/api/v1/property-service/requests?page_size=100").get_json()
         body = ps.api.as_(who).get(f"/api/v1/exports/{TYPE}?format=jsonl")
@@ -170,10 +148,10 @@ def exported_records(ps, external_ids) -> list[PsRequest]:
         return list(db.session().scalars(select(PsRequest).where(PsRequest.external_id.in_(external_ids))))
 
 
-def test_an_export_costs_the_same_statements_for_one_request_as_for_all(ps, cli, files, count_queries):
+def test_an_export_costs_the_same_statements_for_one_request_as_for_all(ps, cli, text_file, count_queries):
     from core.services import exports
 
-    cli("import", TYPE, files("r.csv", requests_csv(ps)))
+    cli("import", TYPE, text_file("r.csv", requests_csv(ps)))
     with ps.runtime.database.unit_of_work():
         admin = db.session().get(type(ps.people.admin), ps.people.admin.id)
         with count_queries() as one:

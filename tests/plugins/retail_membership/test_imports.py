@@ -9,10 +9,8 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from api.cli import build_cli
 from core import db
 from core.models import AuditEntry, OutboxEvent, WorkflowTransitionEntry
 from plugins.retail_membership.models import RetailMembership, RetailPointsEntry
@@ -44,29 +42,8 @@ MEMBERS_JSONL = "\n".join(json.dumps(r) for r in [
 
 
 @pytest.fixture
-def cli(app, runtime, people):
-    def invoke(*args: str, ok: bool = True):
-        result = CliRunner().invoke(build_cli(app), list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code in (0, 1), result.output + result.stderr
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def files(tmp_path):
-    def write(name: str, text: str):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
-
-
-@pytest.fixture
-def customers(shop, cli, files):
-    result = cli("import", "customers", files("c.csv", CUSTOMERS))
+def customers(shop, cli, text_file):
+    result = cli("import", "customers", text_file("c.csv", CUSTOMERS))
     assert "5 created" in result.stdout, result.stdout + result.stderr
     return shop
 
@@ -84,10 +61,10 @@ def member(runtime, external_id: str) -> RetailMembership:
         return m
 
 
-def test_dry_run_reports_row_column_reason_and_writes_nothing(customers, runtime, cli, files, tmp_path):
+def test_dry_run_reports_row_column_reason_and_writes_nothing(customers, runtime, cli, text_file, tmp_path):
     before = counts(runtime)
     errors = tmp_path / "errors.csv"
-    result = cli("import", "retail_membership.members", files("m.csv", MEMBERS), "--dry-run", "--errors", str(errors))
+    result = cli("import", "retail_membership.members", text_file("m.csv", MEMBERS), "--dry-run", "--errors", str(errors))
     assert result.exit_code == 1
     assert "6 rows checked, nothing written: 3 to create, 0 to update, 0 unchanged, 3 with errors" in result.stdout
     assert list(csv.reader(errors.open())) == [
@@ -100,9 +77,9 @@ def test_dry_run_reports_row_column_reason_and_writes_nothing(customers, runtime
 
 
 def test_import_creates_members_with_audit_events_tier_and_points_then_a_rerun_changes_nothing(
-        customers, runtime, cli, files):
+        customers, runtime, cli, text_file):
     before = counts(runtime)
-    path = files("m.csv", MEMBERS)
+    path = text_file("m.csv", MEMBERS)
     first = cli("import", "retail_membership.members", path)
     assert "6 rows imported: 3 created, 0 updated, 0 unchanged, 3 with errors" in first.stdout
     after = counts(runtime)
@@ -135,9 +112,9 @@ def test_import_creates_members_with_audit_events_tier_and_points_then_a_rerun_c
     assert counts(runtime) == after
 
 
-def test_json_lines_imports_too_and_the_create_rules_hold(customers, runtime, cli, files):
-    cli("import", "retail_membership.members", files("m.csv", MEMBERS))
-    result = cli("import", "retail_membership.members", files("m.jsonl", MEMBERS_JSONL))
+def test_json_lines_imports_too_and_the_create_rules_hold(customers, runtime, cli, text_file):
+    cli("import", "retail_membership.members", text_file("m.csv", MEMBERS))
+    result = cli("import", "retail_membership.members", text_file("m.jsonl", MEMBERS_JSONL))
     assert "2 rows imported: 1 created, 0 updated, 0 unchanged, 1 with errors" in result.stdout
     assert "row 2, customer_external_id: This customer already has a membership." in result.stderr  # line 2
     j1 = member(runtime, "J1")
@@ -146,21 +123,21 @@ def test_json_lines_imports_too_and_the_create_rules_hold(customers, runtime, cl
     card = json.dumps({"external_id": "J9", "customer_external_id": "C4", "card_number": "CARD-0001",
                        "home_store_code": "N01"})
     assert "card_number: This card number is taken." in cli(
-        "import", "retail_membership.members", files("k.jsonl", card + "\n")).stderr
+        "import", "retail_membership.members", text_file("k.jsonl", card + "\n")).stderr
     phone = json.dumps({"external_id": "J8", "customer_external_id": "C4", "card_number": "CARD-0201",
                         "home_store_code": "N01", "phone": "13800138000", "points_balance": -3})
-    refused = cli("import", "retail_membership.members", files("p.jsonl", phone + "\n"), "--dry-run").stderr
+    refused = cli("import", "retail_membership.members", text_file("p.jsonl", phone + "\n"), "--dry-run").stderr
     assert "points_balance: A whole number of points, 0 or more." in refused
 
 
-def test_a_corrected_file_updates_through_the_plugins_services(customers, runtime, cli, files):
-    cli("import", "retail_membership.members", files("m.csv", MEMBERS))
+def test_a_corrected_file_updates_through_the_plugins_services(customers, runtime, cli, text_file):
+    cli("import", "retail_membership.members", text_file("m.csv", MEMBERS))
     m1 = member(runtime, "M1")
     before = counts(runtime)
     corrected = (MEMBERS.replace("CARD-0001,N01,+86 138-0013-8000", "CARD-0001,S01,+86 138-0013-8001")
                  .replace("silk;tea,,120", "silk;tea,silver,100")
                  .replace("M3,C3,CARD-0003", "M3,C3,CARD-0333"))
-    result = cli("import", "retail_membership.members", files("m2.csv", corrected))
+    result = cli("import", "retail_membership.members", text_file("m2.csv", corrected))
     assert "0 created, 1 updated, 1 unchanged, 4 with errors" in result.stdout
     assert "row 4, card_number: A member's card number cannot change." in result.stderr
     after = member(runtime, "M1")
@@ -178,16 +155,16 @@ def test_a_corrected_file_updates_through_the_plugins_services(customers, runtim
         adjusted = db.session().scalars(select(RetailPointsEntry).where(
             RetailPointsEntry.membership_id == m1.id, RetailPointsEntry.points < 0)).one()
         assert (adjusted.kind, adjusted.points, adjusted.reason) == ("adjust", -20, "trellis import")
-    again = cli("import", "retail_membership.members", files("m2.csv", corrected))
+    again = cli("import", "retail_membership.members", text_file("m2.csv", corrected))
     assert "0 created, 0 updated, 2 unchanged" in again.stdout
 
 
-def test_only_admins_import(customers, api, files):
-    with open(files("m.csv", MEMBERS), "rb") as fh:
+def test_only_admins_import(customers, api, text_file):
+    with open(text_file("m.csv", MEMBERS), "rb") as fh:
         refused = api.as_("manager").post("/api/v1/imports", data={
             "record_type": "retail_membership.members", "file": (fh, "m.csv")})
     assert refused.status_code == 403
-    with open(files("m.csv", MEMBERS), "rb") as fh:
+    with open(text_file("m.csv", MEMBERS), "rb") as fh:
         staff = api.as_("staff_north").post("/api/v1/imports", data={
             "record_type": "retail_membership.members", "file": (fh, "m.csv")})
     assert staff.status_code == 403
@@ -200,8 +177,8 @@ def _read(text: str, fmt: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
-def test_a_filtered_list_exported_imports_back_unchanged(customers, runtime, cli, files, tmp_path, fmt):
-    cli("import", "retail_membership.members", files("m.csv", MEMBERS))
+def test_a_filtered_list_exported_imports_back_unchanged(customers, runtime, cli, text_file, tmp_path, fmt):
+    cli("import", "retail_membership.members", text_file("m.csv", MEMBERS))
     before = counts(runtime)
     out = tmp_path / f"north.{fmt}"
     result = cli("export", "retail_membership.members", "--filter", f"home_store_id={customers.north['id']}",
@@ -220,8 +197,8 @@ def test_a_filtered_list_exported_imports_back_unchanged(customers, runtime, cli
     assert counts(runtime) == before
 
 
-def test_an_export_holds_only_what_the_callers_list_shows(customers, cli, files, api):
-    cli("import", "retail_membership.members", files("m.csv", MEMBERS))
+def test_an_export_holds_only_what_the_callers_list_shows(customers, cli, text_file, api):
+    cli("import", "retail_membership.members", text_file("m.csv", MEMBERS))
     south = api.as_("staff_south").get(f"{BASE}/memberships?page_size=100").get_json()
     body = api.as_("staff_south").get("/api/v1/exports/retail_membership.members?format=jsonl")
     assert body.status_code == 200
@@ -235,11 +212,11 @@ def test_an_export_holds_only_what_the_callers_list_shows(customers, cli, files,
     assert bad.status_code == 422 and "tier" in bad.get_json()["errors"]["json"]
 
 
-def test_an_export_costs_the_same_statements_for_one_member_as_for_all(customers, runtime, cli, files, people,
+def test_an_export_costs_the_same_statements_for_one_member_as_for_all(customers, runtime, cli, text_file, people,
                                                                        count_queries):
     from core.services import exports
 
-    cli("import", "retail_membership.members", files("m.csv", MEMBERS))
+    cli("import", "retail_membership.members", text_file("m.csv", MEMBERS))
     with runtime.database.unit_of_work():
         admin = db.session().get(type(people.admin), people.admin.id)
         with count_queries() as one:
@@ -249,18 +226,18 @@ def test_an_export_costs_the_same_statements_for_one_member_as_for_all(customers
     assert one.count == every.count == 5   # members, customers, stores, referrers, balances
 
 
-def test_an_import_batch_costs_the_same_statements_for_one_member_as_for_three(customers, cli, files, count_queries):
+def test_an_import_batch_costs_the_same_statements_for_one_member_as_for_three(customers, cli, text_file, count_queries):
     """The create's rules are looked up once per batch: no statement per row (the stores, the cards, the
     phones, the customers, the referrers)."""
     header = "external_id,customer_external_id,card_number,home_store_code,phone,tier,points_balance,referred_by_card\n"
     referrer = header + "A1,C1,CARD-1001,N01,,,,\n"
-    assert "1 created" in cli("import", "retail_membership.members", files("referrer.csv", referrer)).stdout
+    assert "1 created" in cli("import", "retail_membership.members", text_file("referrer.csv", referrer)).stdout
     one = header + "A2,C2,CARD-1002,N01,+86 138 0000 0001,gold,10,CARD-1001\n"
     three = header + ("B1,C3,CARD-2001,N01,+86 138 0000 0002,gold,10,CARD-1001\n"
                       "B2,C4,CARD-2002,S01,+86 138 0000 0003,gold,10,CARD-1001\n"
                       "B3,C5,CARD-2003,N01,+86 138 0000 0004,gold,10,CARD-1001\n")
     with count_queries() as first:
-        assert "1 created" in cli("import", "retail_membership.members", files("one.csv", one)).stdout
+        assert "1 created" in cli("import", "retail_membership.members", text_file("one.csv", one)).stdout
     with count_queries() as second:
-        assert "3 created" in cli("import", "retail_membership.members", files("three.csv", three)).stdout
+        assert "3 created" in cli("import", "retail_membership.members", text_file("three.csv", three)).stdout
     assert first.count == second.count
