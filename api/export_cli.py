@@ -27,8 +27,9 @@ columns and the filters each takes (--filter KEY=VALUE, as the REST list's query
 def _types() -> dict:
     from flask import current_app
 
-    runtime = current_app.extensions["trellis"]
-    return {name: t for name, t in runtime.import_types.items() if t.export is not None}
+    from core.exports import export_types
+
+    return export_types(current_app.extensions["trellis"])
 
 
 def _filters_of(itype: Any) -> list[str]:

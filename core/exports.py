@@ -57,11 +57,45 @@ class Export:
     filters: type | None = None
 
 
-def columns_of(import_type: Any) -> list[str]:
-    """The columns an export of ``import_type`` writes, in order."""
-    declared = import_type.export.columns
-    known = [c.name for c in import_type.columns]
-    return list(declared) if declared else known
+@dataclass(frozen=True)
+class ListExport:
+    """A list that is exported but not imported (declared by ``trellis_export_types``; a record declared
+    with :class:`core.records.RecordSpec` gets one from ``spec.list_export(name)``). ``name`` is what
+    ``trellis export NAME`` and ``GET /api/v1/exports/NAME`` take (a plugin's starts with its name and
+    ``.``); ``export`` must name its ``columns``, as there are no import columns to fall back on."""
+
+    name: str
+    description: str
+    export: Export
+
+    def __post_init__(self) -> None:
+        if not self.export.columns:
+            from core.errors import PluginError
+
+            raise PluginError(f"ListExport('{self.name}'): give its Export the columns it writes (columns=...).")
+
+
+def columns_of(export_type: Any) -> list[str]:
+    """The columns an export of ``export_type`` (an import type, or a :class:`ListExport`) writes, in order."""
+    declared = export_type.export.columns
+    return list(declared) if declared else [c.name for c in export_type.columns]
+
+
+def export_types(runtime: Any) -> dict[str, Any]:
+    """Every exportable list of ``runtime``, by name: the import types that declare an ``export`` and the
+    lists of ``trellis_export_types``."""
+    found = {name: t for name, t in runtime.import_types.items() if t.export is not None}
+    found.update(runtime.export_types)
+    return dict(sorted(found.items()))
+
+
+def flat_value(value: Any) -> Any:
+    """A value of a record's output (``schema.dump``) as one cell: a mapping, or a list holding anything but
+    text and numbers, as JSON text; lists of text as they are (joined by ``;`` in CSV)."""
+    if isinstance(value, dict) or (isinstance(value, (list, tuple))
+                                   and any(isinstance(v, (dict, list, tuple)) for v in value)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return value
 
 
 # --- values --------------------------------------------------------------------------------------------

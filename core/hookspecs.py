@@ -222,6 +222,21 @@ def trellis_import_types():
 
 
 @hookspec
+def trellis_export_types():
+    """Return a list of :class:`core.exports.ListExport`: lists that ``trellis export NAME``, ``GET
+    /api/v1/exports/NAME`` and queued exports write but that are not imported (an import type exports
+    through its own ``export``). Names are global, prefixed with the plugin's name and a dot, and
+    distinct from every import type's.
+
+    A record declared with :class:`core.records.RecordSpec` has one ready: ``spec.list_export(
+    "my_plugin.things")`` exports the list ``GET`` on the record serves, with its filters and the
+    caller's scope, in the columns of its REST output. Otherwise give a ``ListExport(name, description,
+    Export(query, rows, columns, filters))``: ``query(actor, filters)`` is the list's SELECT (validating
+    the filters as the list does), ``rows(records)`` turns a batch into mappings keyed by column.
+    """
+
+
+@hookspec
 def trellis_roles():
     """Return a list of :class:`core.labels.Choice` naming roles the plugin adds (``exhibitor``,
     ``store_staff`` …), with en and zh-CN labels.

@@ -330,6 +330,12 @@ class RecordSpec:
              page: Any = common.PageRequest(), sort: str | None = None) -> common.Page:
         """A page of the records ``actor`` may see: ``filters`` as a client sends them (validated by the
         filter schema: an unknown one is a 422 naming it), ``sort`` in the services' syntax."""
+        order = common.parse_sort(sort, self.sortable, self.default_sort)
+        return common.paginate(self.filtered(actor, filters), page, order, self.model.id)
+
+    def filtered(self, actor: Any, filters: Mapping[str, Any] | None = None):
+        """``SELECT model`` of the records ``actor``'s list shows with ``filters`` (validated as :meth:`list`
+        validates them), unordered: what :meth:`list` pages through and :meth:`list_export` reads."""
         values = common.validate(self.filter_schema, dict(filters or {}))
         stmt = self.visible(actor, deleted=values.pop("deleted", False))
         for key, value in values.items():
@@ -340,8 +346,23 @@ class RecordSpec:
                 stmt = stmt.where(OPERATORS[spec.op](getattr(self.model, column_key), value))
             else:
                 stmt = stmt.where(getattr(self.model, key) == value)
-        order = common.parse_sort(sort, self.sortable, self.default_sort)
-        return common.paginate(stmt, page, order, self.model.id)
+        return stmt
+
+    def list_export(self, name: str, *, description: str | None = None,
+                    columns: Sequence[str] | None = None) -> Any:
+        """The list as an export (a :class:`core.exports.ListExport` for ``trellis_export_types``): the
+        records :meth:`filtered` selects, each written as its REST output (``out_schema``) in ``columns``
+        (default: every output field, in order); mappings and lists of them as JSON text."""
+        from core.exports import Export, ListExport, flat_value
+
+        schema = self.out_schema()
+        names = tuple(columns or (key for key, f in schema.fields.items() if not f.load_only))
+
+        def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
+            return [{key: flat_value(row.get(key)) for key in names} for row in schema.dump(records, many=True)]
+
+        return ListExport(name, description or self.description or f"The {self.noun} list.", Export(self.filtered, rows, names,
+                                                                                 self.filter_schema))
 
     def create(self, actor: Any, data: Any) -> Any:
         """Validate ``data``, check references and unique fields, run the hooks, insert and audit."""

@@ -37,6 +37,8 @@ class Runtime:
     personal_data: list = field(default_factory=list)
     #: import type name → ``core.imports.ImportType`` (``trellis import``), core first
     import_types: dict = field(default_factory=dict)
+    #: lists exported but not imported (``trellis_export_types``), by name
+    export_types: dict = field(default_factory=dict)
     #: the background-work state of this runtime (``core.queue.Background``), made when first needed
     background: object = None
 
@@ -152,6 +154,17 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
                                   f"type '{itype.name}'. Rename one.")
             import_owners[itype.name] = owner
             rt.import_types[itype.name] = itype
+    for owner, declared in plugins.call_each("trellis_export_types"):
+        for listed in declared:
+            _check_prefixed(owner, "export type", listed.name)
+            if listed.name in rt.import_types:
+                raise PluginError(f"Plugin '{owner}' declares the export type '{listed.name}', which is an import "
+                                  "type already: give the import type an export=Export(...) instead.")
+            if listed.name in import_owners:
+                raise PluginError(f"Plugins '{import_owners[listed.name]}' and '{owner}' both declare the export "
+                                  f"type '{listed.name}'. Rename one.")
+            import_owners[listed.name] = owner
+            rt.export_types[listed.name] = listed
     rt.database = db.Database(settings.resolved_database_url(), echo=settings.sql_echo, bind=bind,
                               info={"runtime": rt}, pool=settings.db_pool())
     from core import queue   # (its session listeners defer a delivery round when a commit queues a webhook)

@@ -20,19 +20,18 @@ from sqlalchemy import Select
 from core import db
 from core import runtime as runtime_module
 from core.errors import NotFound, ValidationFailed
-from core.exports import BATCH_SIZE, EXTENSIONS, FORMATS, MEDIA_TYPES, columns_of, encode
-from core.imports import ImportType
+from core.exports import BATCH_SIZE, EXTENSIONS, FORMATS, MEDIA_TYPES, columns_of, encode, export_types
 from core.models import User
 from core.services.permissions import require_actor
 
 
-def types() -> dict[str, ImportType]:
-    """The exportable types of the app: the import types (the core's, the enabled plugins') that declare
-    an ``export``."""
-    return {name: t for name, t in runtime_module.current().import_types.items() if t.export is not None}
+def types() -> dict[str, Any]:
+    """The exportable lists of the app: the import types (the core's, the enabled plugins') that declare
+    an ``export``, and the lists of ``trellis_export_types`` (:class:`core.exports.ListExport`)."""
+    return export_types(runtime_module.current())
 
 
-def export_type(name: str) -> ImportType:
+def export_type(name: str) -> Any:
     found = types().get(name)
     if found is None:
         known = ", ".join(sorted(types())) or "none"
@@ -90,7 +89,7 @@ def rows(actor: Any, record_type: str, filters: Mapping[str, Any] | None = None,
     yield from _batched(stmt, itype, batch_size)
 
 
-def _batched(stmt: Select, itype: ImportType, batch_size: int) -> Iterator[dict[str, Any]]:
+def _batched(stmt: Select, itype: Any, batch_size: int) -> Iterator[dict[str, Any]]:
     model = stmt.column_descriptions[0]["entity"]
     key = model.id
     sess = db.session()

@@ -161,3 +161,10 @@ def trellis_import_types():
     from plugins.exhibitions.imports import import_types
 
     return import_types()
+
+
+@hookimpl
+def trellis_export_types():
+    from plugins.exhibitions.imports import export_types
+
+    return export_types()

@@ -347,3 +347,11 @@ def import_types() -> list[ImportType]:
                        models=(ExhibitorParticipation, Interaction),
                        export=Export(services.filtered_participations, export_exhibitors,
                                      filters=S.ParticipationFilter))]
+
+
+def export_types() -> list:
+    """The lists exported but not imported (``trellis_export_types``): the records declared once
+    (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    from plugins.exhibitions.services import SHOWS
+
+    return [SHOWS.list_export("exhibitions.shows")]

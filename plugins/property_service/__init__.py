@@ -165,3 +165,10 @@ def trellis_import_types():
     from plugins.property_service.imports import import_types
 
     return import_types()
+
+
+@hookimpl
+def trellis_export_types():
+    from plugins.property_service.imports import export_types
+
+    return export_types()

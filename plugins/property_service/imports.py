@@ -162,3 +162,15 @@ def import_types() -> list[ImportType]:
     return [ImportType("property_service.requests", "Service requests: who asked for what, when, where, and the "
                        "team it went to.", REQUEST_COLUMNS, write_requests, models=(PsRequest,), batch_size=500,
                        export=Export(requests.filtered, export_requests, filters=s.RequestFilter))]
+
+
+def export_types() -> list:
+    """The lists exported but not imported (``trellis_export_types``): the records declared once
+    (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    from plugins.property_service.services import buildings, estates, kinds, sla_policies, units
+
+    return [estates.list_export("property_service.estates"),
+            buildings.list_export("property_service.buildings"),
+            units.list_export("property_service.units"),
+            kinds.list_export("property_service.request_kinds"),
+            sla_policies.list_export("property_service.sla_policies")]

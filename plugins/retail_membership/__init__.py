@@ -195,3 +195,10 @@ def trellis_import_types():
     from plugins.retail_membership.imports import import_types
 
     return import_types()
+
+
+@hookimpl
+def trellis_export_types():
+    from plugins.retail_membership.imports import export_types
+
+    return export_types()

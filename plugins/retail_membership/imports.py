@@ -329,3 +329,11 @@ def import_types() -> list[ImportType]:
                    "points.", MEMBER_COLUMNS, write_members, models=(RetailMembership, RetailPointsEntry),
                    export=Export(services.filtered_memberships, export_members, columns, S.MembershipFilter)),
     ]
+
+
+def export_types() -> list:
+    """The lists exported but not imported (``trellis_export_types``): the records declared once
+    (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    from plugins.retail_membership.services import STORES
+
+    return [STORES.list_export("retail_membership.stores")]

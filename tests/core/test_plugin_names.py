@@ -241,3 +241,30 @@ def test_a_prefixed_loader_name_is_accepted(database_url, connection, people, na
         rest_customer(api)
         data = ok(api.as_("rep").graphql(QUERY % "gardens"))
     assert len(data["customers"]["edges"]) == 1
+
+
+# --- export types ---------------------------------------------------------------------------------------
+
+def _export_plugin(name: str, export_name: str):
+    from core.exports import Export, ListExport
+
+    listed = ListExport(export_name, "Beds.", Export(lambda actor, filters: None, lambda records: [], ("id",)))
+    return plugin(name, trellis_export_types=lambda: [listed])
+
+
+def test_an_export_type_needs_the_prefix_a_name_of_its_own_and_its_columns():
+    from core.exports import Export, ListExport
+
+    assert "export type 'beds'" in refusal(_export_plugin("gardens", "beds"))
+    from core.imports import ImportColumn, ImportType
+
+    from core.hookspecs import hookimpl
+
+    both = _export_plugin("gardens", "gardens.beds")
+    both.trellis_import_types = hookimpl(lambda: [ImportType("gardens.beds", "Beds.", (ImportColumn("external_id", "Id."),),
+                                                    write=lambda batch: None)])
+    assert "declares the export type 'gardens.beds', which is an import type already" in refusal(both)
+    with pytest.raises(PluginError, match="give its Export the columns"):
+        ListExport("gardens.beds", "Beds.", Export(lambda actor, filters: None, lambda records: []))
+    app = create_app(CONFIG, extra_plugins=[_export_plugin("gardens", "gardens.beds")])
+    assert "gardens.beds" in app.extensions["trellis"].export_types

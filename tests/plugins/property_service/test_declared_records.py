@@ -38,3 +38,39 @@ def test_the_openapi_names_stay_and_a_patch_body_requires_only_version(api):
         assert schemas[f"{stem}Update"]["required"] == ["version"], stem
         assert f"{stem}Out" in schemas
     assert schemas["SlaPolicyCreate"]["properties"]["kind"]["default"] == "*"
+
+
+def test_every_declared_list_exports_with_its_filters_in_its_rest_columns(ps, cli):
+    """A declared record's list is exportable (RecordSpec.list_export through trellis_export_types): the
+    rows the list shows, with its filters, in the fields of its REST output."""
+    import csv
+    import io
+    import json
+
+    api = ps.as_("centre")
+    river = api.post(f"{BASE}/estates", json={"name": "River Side", "address": "9 River Road"}).get_json()
+    gone = api.post(f"{BASE}/estates", json={"name": "River Gone"}).get_json()
+    assert api.delete(f"{BASE}/estates/{gone['id']}").status_code == 204
+
+    listed = api.get(f"{BASE}/estates?q=river").get_json()
+    exported = api.get("/api/v1/exports/property_service.estates?q=river&format=jsonl")
+    assert exported.status_code == 200 and exported.headers["Content-Type"] == "application/x-ndjson"
+    rows = [json.loads(line) for line in exported.get_data(as_text=True).splitlines()]
+    assert [r["id"] for r in rows] == [e["id"] for e in listed] == [river["id"]]
+    assert rows[0] == {k: listed[0][k] for k in rows[0]} and set(rows[0]) >= {"name", "address", "lat", "long",
+                                                                               "version"}
+    deleted = api.get("/api/v1/exports/property_service.estates?deleted=true").get_data(as_text=True)
+    assert [r["id"] for r in csv.DictReader(io.StringIO(deleted))] == [gone["id"]]
+
+    bad = api.get("/api/v1/exports/property_service.estates?colour=red")
+    assert bad.status_code == 422 and "colour" in bad.get_json()["errors"]["json"]
+    assert ps.as_(None).get("/api/v1/exports/property_service.estates").status_code == 401
+
+    units = cli("export", "property_service.units", "--format", "jsonl", "--filter", f"building_id={ps.building.id}")
+    assert units.exit_code == 0, units.output
+    assert sorted(json.loads(line)["room"] for line in units.stdout.splitlines()) == sorted(
+        u["room"] for u in api.get(f"{BASE}/units?building_id={ps.building.id}").get_json())
+    types = {t["name"]: t for t in api.get("/api/v1/exports").get_json()}
+    assert {"property_service.estates", "property_service.buildings", "property_service.units",
+            "property_service.request_kinds", "property_service.sla_policies"} <= set(types)
+    assert "q" in types["property_service.estates"]["filters"] and "name" in types["property_service.estates"]["columns"]
