@@ -75,6 +75,22 @@ class ListExport:
             raise PluginError(f"ListExport('{self.name}'): give its Export the columns it writes (columns=...).")
 
 
+def schema_export(name: str, description: str, query: Callable[[Any, Mapping[str, Any]], Any], out_schema: Any, *,
+                  filters: type | None = None, columns: Sequence[str] | None = None) -> ListExport:
+    """A :class:`ListExport` of a list whose records are written as its REST output: ``query(actor,
+    filters)`` is the list's SELECT (as :class:`Export` says), ``out_schema`` the marshmallow schema (class
+    or instance) the list answers with; the columns are its dumped fields in order (or ``columns``), a
+    nested value written as JSON text (:func:`flat_value`); ``filters`` the list's filter schema, for the
+    documentation."""
+    schema = out_schema() if isinstance(out_schema, type) else out_schema
+    names = tuple(columns or (key for key, f in schema.fields.items() if not f.load_only))
+
+    def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
+        return [{key: flat_value(row.get(key)) for key in names} for row in schema.dump(records, many=True)]
+
+    return ListExport(name, description, Export(query, rows, names, filters))
+
+
 def columns_of(export_type: Any) -> list[str]:
     """The columns an export of ``export_type`` (an import type, or a :class:`ListExport`) writes, in order."""
     declared = export_type.export.columns

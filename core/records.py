@@ -353,16 +353,10 @@ class RecordSpec:
         """The list as an export (a :class:`core.exports.ListExport` for ``trellis_export_types``): the
         records :meth:`filtered` selects, each written as its REST output (``out_schema``) in ``columns``
         (default: every output field, in order); mappings and lists of them as JSON text."""
-        from core.exports import Export, ListExport, flat_value
+        from core.exports import schema_export
 
-        schema = self.out_schema()
-        names = tuple(columns or (key for key, f in schema.fields.items() if not f.load_only))
-
-        def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
-            return [{key: flat_value(row.get(key)) for key in names} for row in schema.dump(records, many=True)]
-
-        return ListExport(name, description or self.description or f"The {self.noun} list.", Export(self.filtered, rows, names,
-                                                                                 self.filter_schema))
+        return schema_export(name, description or self.description or f"The {self.noun} list.", self.filtered,
+                             self.out_schema, filters=self.filter_schema, columns=columns)
 
     def create(self, actor: Any, data: Any) -> Any:
         """Validate ``data``, check references and unique fields, run the hooks, insert and audit."""

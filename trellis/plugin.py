@@ -73,7 +73,7 @@ from core.services.import_types import (CUSTOMER_REF, EXTERNAL_ID, customer_refs
                                         keyed_rows, resolve_customers, update_row)
 
 # --- exporting lists (ImportType(..., export=Export(...)); docs/import-export.md) ---------------------------
-from core.exports import Export, ListExport
+from core.exports import Export, ListExport, schema_export
 
 # --- REST --------------------------------------------------------------------------------------------------
 from api.rest.crud import Blueprint, body_doc, crud_blueprint, list_args_schema, record_blueprint
@@ -123,7 +123,7 @@ SECTIONS: dict[str, list[str]] = {
     "Importing files": ["ImportType", "ImportColumn", "ImportBatch", "ImportRow", "EXTERNAL_ID", "CUSTOMER_REF",
                         "keyed_rows", "resolve_customers", "existing_by_external_id", "update_row", "split_list",
                         "utc_datetime_text"],
-    "Exporting lists": ["Export", "ListExport", "customer_refs"],
+    "Exporting lists": ["Export", "ListExport", "schema_export", "customer_refs"],
     "REST": ["Blueprint", "crud_blueprint", "record_blueprint", "list_args_schema", "body_doc"],
     "GraphQL": ["record_types", "record_fields", "nested_records", "crud_fields", "CrudFields",
                 "input_from_schema", "type_from_schema", "crud_inputs", "history_field", "MoneyScalar",
