@@ -290,7 +290,7 @@ def _check_booth(user, values: Mapping[str, Any], booth: ExhibitionBooth | None 
     if "number" in values and (booth is None or values["number"] != booth.number) and db.session().scalar(
             select(ExhibitionBooth.id).where(ExhibitionBooth.edition_id == edition_id,
                                              ExhibitionBooth.number == values["number"])) is not None:
-        raise Conflict("A record with these values already exists.",
+        raise Conflict("This edition already has a booth with this number.",
                        fields={"number": ["The edition has a booth with this number (a deleted one counts)."]})
     if booth is not None and booth.status == "sold" and "price" in values and values["price"] != booth.price:
         raise Conflict("The booth is sold: its price is what the exhibitor paid.", fields={"price": [
