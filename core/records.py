@@ -93,6 +93,7 @@ class FieldSpec:
       required).
     - ``unique``: pre-checked on create and update (a 409 naming the field); by default ``column.unique``.
     - ``money``: a ``Numeric`` column is money (``Money``: the GraphQL ``Money`` scalar) rather than a decimal.
+      Either is read as a number (or a decimal string) and answered as a decimal string, as OpenAPI says.
     - ``reference``: for a foreign key, how to read the record it names as the user may see it
       (``fn(user, id)`` raising ``NotFound``); ``False`` checks nothing. By default the referenced model's
       service (customers, contacts, interactions, a declared record) or its scopes.
@@ -233,6 +234,10 @@ class RecordSpec:
         if column.nullable:
             kwargs["allow_none"] = True
         kind, extra = _kind(column, o.money)
+        if issubclass(kind, fields.Decimal):   # as hand-written schemas document them: a number in a body,
+            extra = {k: v for k, v in extra.items() if k != "as_string"}   # a decimal string in a response
+            if purpose == "out":
+                extra["as_string"] = True
         if purpose != "out":
             required = o.required if o.required is not None else (
                 not column.nullable and column.default is None and column.server_default is None)

@@ -470,9 +470,7 @@ def trellis_graphql_types(registry):
 
 #: records served with the house CRUD fields: type → (service functions' stem, schemas' stem, field stem,
 #: the operations a hand-written field already serves)
-RECORDS = {   # the show (Exhibition) is declared once: services.SHOWS
-    "ExhibitionEdition": ("edition", "Edition", "ExhibitionEdition", set()),
-    "ExhibitionBooth": ("booth", "Booth", "ExhibitionBooth", set()),
+RECORDS = {   # the show, its editions and booths are declared once: services.SHOWS, EDITIONS, BOOTHS
     "ExhibitionParticipation": ("participation", "Participation", "ExhibitionParticipation", set()),
     "ExhibitionVisitorRegistration": ("registration", "Registration", "ExhibitionVisitorRegistration", set()),
 }
@@ -482,7 +480,8 @@ def _register_record_inputs(registry) -> None:
     """Each record's create, update and filter inputs, from the marshmallow schemas REST uses."""
     from plugins.exhibitions import schemas
 
-    record_types(registry, svc.SHOWS, own_type=True)   # the type is written above
+    record_types(registry, svc.SHOWS, own_type=True)   # the types are written above
+    record_types(registry, svc.EDITIONS, svc.BOOTHS, own_type=True, prefix="Exhibition")
     for _type, (_fn, stem, field_stem, _done) in RECORDS.items():
         crud_inputs(registry, field_stem, create=getattr(schemas, f"{stem}Create"),
                     update=getattr(schemas, f"{stem}Update"), filter=getattr(schemas, f"{stem}Filter"),
@@ -502,7 +501,8 @@ def _register_record_inputs(registry) -> None:
 
 
 def _records(registry) -> CrudFields:
-    out = record_fields(registry, svc.SHOWS, default_sort=None, descriptions={"restore": "Bring a deleted one back."})
+    out = record_fields(registry, svc.SHOWS, svc.EDITIONS, svc.BOOTHS, default_sort=None,
+                        descriptions={"restore": "Bring a deleted one back."})
     for type_name, (fn, _stem, field_stem, done) in RECORDS.items():
         one = field_stem[:1].lower() + field_stem[1:]
         names = {"get": one, "list": f"{one}s", **{op: f"{op}{field_stem}" for op in

@@ -65,16 +65,10 @@ def _crud(name, prefix, description, *, list_, get, create, update, delete, rest
 def blueprints() -> list[Blueprint]:
     shows = record_blueprint(svc.SHOWS, "exhibitions_shows", "/exhibitions",
                              description="Shows (展会): recurring exhibitions.")
-    editions = _crud("editions", "/editions", "Editions (届): dates, venue, halls, lead privacy setting.",
-                     list_=svc.list_editions, get=svc.get_edition, create=svc.create_edition,
-                     update=svc.update_edition, delete=svc.delete_edition, restore=svc.restore_edition,
-                     out=S.EditionOut, create_schema=S.EditionCreate, update_schema=S.EditionUpdate,
-                     filter_schema=S.EditionFilter, sortable=svc.EDITION_SORT)
-    booths = _crud("booths", "/booths", "Booths (展位): number, hall, area, price, status.",
-                   list_=svc.list_booths, get=svc.get_booth, create=svc.create_booth, update=svc.update_booth,
-                   delete=svc.delete_booth, restore=svc.restore_booth, out=S.BoothOut,
-                   create_schema=S.BoothCreate, update_schema=S.BoothUpdate, filter_schema=S.BoothFilter,
-                   sortable=svc.BOOTH_SORT)
+    editions = record_blueprint(svc.EDITIONS, "exhibitions_editions", "/editions",
+                                description="Editions (届): dates, venue, halls, lead privacy setting.")
+    booths = record_blueprint(svc.BOOTHS, "exhibitions_booths", "/booths",
+                              description="Booths (展位): number, hall, area, price, status.")
     participations = _crud(
         "participations", "/participations", "Exhibitor participations (参展): workflow, booths, categories.",
         list_=svc.list_participations, get=svc.get_participation, create=svc.create_participation,
@@ -156,13 +150,13 @@ def _actions() -> Blueprint:
 
     @blp.route("/participations/<uuid:participation_id>/booths", methods=["POST"])
     @blp.doc(**body_doc(S.BoothAssignment))
-    @blp.response(200, S.BoothOut)
+    @blp.response(200, svc.BOOTHS.out_schema)
     def assign_booth(participation_id):
         """Reserve a booth for the participation (sold once it is paid)"""
         return svc.assign_booth(current_user, participation_id, json_body())
 
     @blp.route("/participations/<uuid:participation_id>/booths/<uuid:booth_id>", methods=["DELETE"])
-    @blp.response(200, S.BoothOut)
+    @blp.response(200, svc.BOOTHS.out_schema)
     def release_booth(participation_id, booth_id):
         """Release a booth"""
         return svc.release_booth(current_user, participation_id, booth_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from core.schemas import BoundedList, Money, RecordOut, StrictSchema
+from core.schemas import BoundedList, RecordOut, StrictSchema
 from plugins.exhibitions import labels as L
 
 MAX_SCANS = 5000
@@ -24,65 +24,6 @@ def category_list(**kwargs) -> fields.List:
 
 Tags = lambda **kw: fields.List(fields.String(validate=validate.Length(min=1, max=40)),  # noqa: E731
                                 validate=validate.Length(max=20), **kw)
-
-
-# --- exhibitions and editions ------------------------------------------------------------------------
-
-class EditionCreate(StrictSchema):
-    exhibition_id = fields.UUID(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
-    venue = fields.String(validate=validate.Length(max=200))
-    halls = fields.List(fields.String(validate=validate.Length(min=1, max=40)), validate=validate.Length(max=50))
-    timezone = fields.String(validate=validate.Length(min=1, max=60))
-    lead_visible_fields = fields.List(fields.String(validate=one_of(L.VISITOR_FIELD)),
-                                      metadata={"description": "Visitor fields exhibitors may read on leads, "
-                                                               "matches and meetings."})
-
-    @validates_schema
-    def dates_in_order(self, data, **kwargs):
-        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
-            raise ValidationError("Must not be before starts_on.", "ends_on")
-
-
-class EditionUpdate(EditionCreate):
-    exhibition_id = fields.UUID(dump_only=True)
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    starts_on = fields.Date()
-    ends_on = fields.Date()
-    version = fields.Integer(required=True)
-
-
-class EditionFilter(StrictSchema):
-    exhibition_id = fields.UUID()
-    deleted = fields.Boolean(load_default=False)
-
-
-# --- booths ------------------------------------------------------------------------------------------
-
-class BoothCreate(StrictSchema):
-    edition_id = fields.UUID(required=True)
-    number = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    hall = fields.String(validate=validate.Length(max=40))
-    area = fields.Decimal(places=2, required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000))
-    price = Money(places=2, load_default=0, validate=validate.Range(min=0, max=10**11))
-
-
-class BoothUpdate(BoothCreate):
-    edition_id = fields.UUID(dump_only=True)
-    number = fields.String(validate=validate.Length(min=1, max=20))
-    area = fields.Decimal(places=2, validate=validate.Range(min=0, min_inclusive=False, max=100000))
-    price = Money(places=2, validate=validate.Range(min=0, max=10**11))
-    version = fields.Integer(required=True)
-
-
-class BoothFilter(StrictSchema):
-    edition_id = fields.UUID()
-    hall = fields.String(validate=validate.Length(max=40))
-    status = fields.String(validate=one_of(L.BOOTH_STATUS))
-    participation_id = fields.UUID()
-    deleted = fields.Boolean(load_default=False)
 
 
 # --- participations ----------------------------------------------------------------------------------
@@ -375,27 +316,6 @@ class MatchArgs(StrictSchema):
 
 
 # --- output ------------------------------------------------------------------------------------------
-
-class EditionOut(RecordOut):
-    exhibition_id = fields.UUID()
-    name = fields.String()
-    starts_on = fields.Date()
-    ends_on = fields.Date()
-    venue = fields.String()
-    halls = fields.List(fields.String())
-    timezone = fields.String()
-    lead_visible_fields = fields.List(fields.String())
-
-
-class BoothOut(RecordOut):
-    edition_id = fields.UUID()
-    number = fields.String()
-    hall = fields.String()
-    area = fields.Decimal(as_string=True)
-    price = Money(as_string=True)
-    status = fields.String()
-    participation_id = fields.UUID(allow_none=True)
-
 
 class ParticipationOut(RecordOut):
     edition_id = fields.UUID()

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import validate
+from marshmallow import fields, validate
 from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -223,19 +223,7 @@ SHOWS = RecordSpec(
 create_exhibition = SHOWS.create   # the demo data and the tests make shows through it
 
 
-# --- editions ----------------------------------------------------------------------------------------
-
-EDITION_SORT = {"starts_on": ExhibitionEdition.starts_on, "name": ExhibitionEdition.name,
-                "created_at": ExhibitionEdition.created_at}
-
-
-def list_editions(actor, filters=None, *, page=common.PageRequest(), sort=None):
-    return _list(actor, ExhibitionEdition, S.EditionFilter, filters, page, sort, EDITION_SORT, "-starts_on")
-
-
-def get_edition(actor, edition_id, *, deleted=False) -> ExhibitionEdition:
-    return _get(actor, ExhibitionEdition, edition_id, "edition", deleted=deleted)
-
+# --- editions: declared once; the venue's time zone and the dates' order are checked in hooks -------
 
 def _check_timezone(values: Mapping[str, Any]) -> None:
     if "timezone" in values:
@@ -245,41 +233,35 @@ def _check_timezone(values: Mapping[str, Any]) -> None:
             raise ValidationFailed(fields={"timezone": ["Not a known IANA time zone (e.g. Asia/Shanghai)."]}) from None
 
 
-def create_edition(actor, data) -> ExhibitionEdition:
-    require_staff(actor)
-    values = common.validate(S.EditionCreate, data)
-    _ref(actor, ExhibitionShow, values["exhibition_id"], "exhibition_id", "exhibition")
+def _check_edition(user, values: dict, edition: ExhibitionEdition | None = None) -> None:
+    """A known time zone, ends_on not before starts_on, each visible field once (a new edition shows
+    exhibitors the default fields): a hook before create and update."""
     _check_timezone(values)
-    values.setdefault("lead_visible_fields", list(L.DEFAULT_VISIBLE_FIELDS))
-    values["lead_visible_fields"] = list(dict.fromkeys(values["lead_visible_fields"]))
-    edition = ExhibitionEdition(**values)
-    _created(actor, edition, ["exhibition_id", "name", "starts_on", "ends_on", "venue", "halls",
-                              "lead_visible_fields"])
-    return edition
+    starts = values.get("starts_on", edition.starts_on if edition is not None else None)
+    ends = values.get("ends_on", edition.ends_on if edition is not None else None)
+    if starts and ends and ends < starts:
+        raise ValidationFailed(fields={"ends_on": ["Must not be before starts_on."]})
+    if edition is None:
+        values.setdefault("lead_visible_fields", list(L.DEFAULT_VISIBLE_FIELDS))
+    if "lead_visible_fields" in values:
+        values["lead_visible_fields"] = list(dict.fromkeys(values["lead_visible_fields"]))
 
 
-def update_edition(actor, edition_id, data) -> ExhibitionEdition:
-    require_staff(actor)
-    edition = get_edition(actor, edition_id)
-
-    def check(values):
-        _check_timezone(values)
-        starts, ends = values.get("starts_on", edition.starts_on), values.get("ends_on", edition.ends_on)
-        if ends < starts:
-            raise ValidationFailed(fields={"ends_on": ["Must not be before starts_on."]})
-        if "lead_visible_fields" in values:
-            values["lead_visible_fields"] = list(dict.fromkeys(values["lead_visible_fields"]))
-    return _update(actor, edition, S.EditionUpdate, data, check=check)
-
-
-def delete_edition(actor, edition_id) -> None:
-    require_staff(actor)
-    _delete(actor, get_edition(actor, edition_id))
-
-
-def restore_edition(actor, edition_id) -> ExhibitionEdition:
-    require_staff(actor)
-    return _restore(actor, get_edition(actor, edition_id, deleted=True))
+_TEXT_LIST = fields.List(fields.String())   # how the edition's lists are shown
+EDITIONS = RecordSpec(
+    ExhibitionEdition, "ExhibitionEdition", schema_prefix="Edition", noun="edition", writers=STAFF,
+    sortable=("starts_on", "name", "created_at"), default_sort="-starts_on",
+    fields={"exhibition_id": FieldSpec(create_only=True, filter=True),
+            "name": FieldSpec(validate=validate.Length(min=1, max=200)),
+            "halls": FieldSpec(field=fields.List(fields.String(validate=validate.Length(min=1, max=40)),
+                                                 validate=validate.Length(max=50))),
+            "timezone": FieldSpec(validate=validate.Length(min=1, max=60)),
+            "lead_visible_fields": FieldSpec(field=fields.List(fields.String(validate=S.one_of(L.VISITOR_FIELD)),
+                metadata={"description": "Visitor fields exhibitors may read on leads, matches and meetings."}))},
+    extra={"out": {"halls": _TEXT_LIST, "lead_visible_fields": _TEXT_LIST}},
+    hooks={"before_create": _check_edition,
+           "before_update": lambda user, edition, values: _check_edition(user, values, edition)})
+list_editions, get_edition, create_edition = EDITIONS.list, EDITIONS.get, EDITIONS.create
 
 
 def previous_edition(edition: ExhibitionEdition) -> ExhibitionEdition | None:
@@ -296,59 +278,45 @@ def show_day(edition: ExhibitionEdition, instant: datetime) -> date:
     return instant.astimezone(ZoneInfo(edition.timezone)).date()
 
 
-# --- booths ------------------------------------------------------------------------------------------
+# --- booths: declared once; hall, number, a sold booth's price and an assigned booth's delete in hooks --
 
-BOOTH_SORT = {"number": ExhibitionBooth.number, "hall": ExhibitionBooth.hall, "area": ExhibitionBooth.area,
-              "price": ExhibitionBooth.price}
-
-
-def list_booths(actor, filters=None, *, page=common.PageRequest(), sort=None):
-    return _list(actor, ExhibitionBooth, S.BoothFilter, filters, page, sort, BOOTH_SORT, "number")
-
-
-def get_booth(actor, booth_id, *, deleted=False) -> ExhibitionBooth:
-    return _get(actor, ExhibitionBooth, booth_id, "booth", deleted=deleted)
-
-
-def _check_hall(edition: ExhibitionEdition, values: Mapping[str, Any]) -> None:
+def _check_booth(user, values: Mapping[str, Any], booth: ExhibitionBooth | None = None) -> None:
+    """One of the edition's halls; a number the edition has no other booth with (409 on number: the
+    table's unique constraint, a deleted booth included); a sold booth keeps the price it was sold at."""
+    edition_id = values["edition_id"] if booth is None else booth.edition_id
+    edition = db.session().get(ExhibitionEdition, edition_id)
     if values.get("hall") and edition.halls and values["hall"] not in edition.halls:
         raise ValidationFailed(fields={"hall": [f"Not a hall of this edition: {', '.join(edition.halls)}."]})
+    if "number" in values and (booth is None or values["number"] != booth.number) and db.session().scalar(
+            select(ExhibitionBooth.id).where(ExhibitionBooth.edition_id == edition_id,
+                                             ExhibitionBooth.number == values["number"])) is not None:
+        raise Conflict("This edition already has a booth with this number.",
+                       fields={"number": ["The edition has a booth with this number (a deleted one counts)."]})
+    if booth is not None and booth.status == "sold" and "price" in values and values["price"] != booth.price:
+        raise Conflict("The booth is sold: its price is what the exhibitor paid.", fields={"price": [
+            f"The booth is sold at {booth.price:.2f}; its price no longer changes."]})
 
 
-def create_booth(actor, data) -> ExhibitionBooth:
-    require_staff(actor)
-    values = common.validate(S.BoothCreate, data)
-    edition = _ref(actor, ExhibitionEdition, values["edition_id"], "edition_id", "edition")
-    _check_hall(edition, values)
-    booth = ExhibitionBooth(**values, status="available")
-    _created(actor, booth, ["edition_id", "number", "hall", "area", "price"])
-    return booth
-
-
-def update_booth(actor, booth_id, data) -> ExhibitionBooth:
-    require_staff(actor)
-    booth = get_booth(actor, booth_id)
-    edition = db.session().get(ExhibitionEdition, booth.edition_id)
-
-    def check(values):
-        _check_hall(edition, values)
-        if booth.status == "sold" and "price" in values and values["price"] != booth.price:
-            raise Conflict("The booth is sold: its price is what the exhibitor paid.", fields={"price": [
-                f"The booth is sold at {booth.price:.2f}; its price no longer changes."]})
-    return _update(actor, booth, S.BoothUpdate, data, check=check)
-
-
-def delete_booth(actor, booth_id) -> None:
-    require_staff(actor)
-    booth = get_booth(actor, booth_id)
+def _unassigned(user, booth: ExhibitionBooth) -> None:
     if booth.participation_id is not None:
         raise ValidationFailed(fields={"participation_id": ["The booth is assigned: release it first."]})
-    _delete(actor, booth)
 
 
-def restore_booth(actor, booth_id) -> ExhibitionBooth:
-    require_staff(actor)
-    return _restore(actor, get_booth(actor, booth_id, deleted=True))
+BOOTHS = RecordSpec(
+    ExhibitionBooth, "ExhibitionBooth", schema_prefix="Booth", noun="booth", writers=STAFF,
+    sortable=("number", "hall", "area", "price"), default_sort="number",
+    fields={"edition_id": FieldSpec(create_only=True, filter=True),
+            "number": FieldSpec(validate=validate.Length(min=1, max=20)),
+            "hall": FieldSpec(filter=True),
+            "area": FieldSpec(required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000)),
+            "price": FieldSpec(money=True, default=0, validate=validate.Range(min=0, max=10**11)),
+            "status": FieldSpec(read_only=True, filter=True, choices=L.values(L.BOOTH_STATUS)),
+            "participation_id": FieldSpec(read_only=True, filter=True),
+            "purchase_interaction_id": FieldSpec(hidden=True)},
+    hooks={"before_create": _check_booth,
+           "before_update": lambda user, booth, values: _check_booth(user, values, booth),
+           "before_delete": _unassigned})
+list_booths, get_booth, create_booth = BOOTHS.list, BOOTHS.get, BOOTHS.create
 
 
 # --- exhibitor users ---------------------------------------------------------------------------------

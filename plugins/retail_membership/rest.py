@@ -11,7 +11,7 @@ from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
-                           crud_blueprint, json_body, list_args_schema, list_query, served)
+                           crud_blueprint, json_body, list_args_schema, list_query, record_blueprint, served)
 from core.schemas import MAX_PAGE_SIZE
 from core.services.permissions import require_actor
 
@@ -247,13 +247,8 @@ def blueprints() -> list[Blueprint]:
         sort = filters.pop("sort", None)
         return served(pagination_parameters, services.list_lapses(current_user, filters, page=paging, sort=sort))
 
-    promo = crud_blueprint(
-        "retail_membership_campaigns", "/campaigns",
-        description="Campaigns with random control groups; the result is the lift.",
-        service=CrudService(list=campaigns.list_campaigns, get=campaigns.get, create=campaigns.create,
-                            update=campaigns.update, delete=campaigns.delete, restore=campaigns.restore),
-        out_schema=S.CampaignOut, create_schema=S.CampaignCreate, update_schema=S.CampaignUpdate,
-        filter_schema=S.CampaignFilter, sortable=list(campaigns.SORT))
+    promo = record_blueprint(campaigns.CAMPAIGNS, "retail_membership_campaigns", "/campaigns",
+                             description="Campaigns with random control groups; the result is the lift.")
 
     @promo.route("/<uuid:campaign_id>/launch", methods=["POST"])
     @promo.doc(**body_doc(S.LaunchIn))

@@ -5,7 +5,6 @@ Input schemas are strict (unknown fields are a 422 naming them); services valida
 """
 from __future__ import annotations
 
-from decimal import Decimal
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -343,50 +342,6 @@ class SegmentIn(Strict):
     recency_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650),
                                   metadata={"description": "Bought something within this many days."})
     min_purchases = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
-
-
-class CampaignCreate(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    segment = fields.Nested(SegmentIn, load_default=dict)
-    control_share = fields.Decimal(load_default=None, allow_none=True, places=3,
-                                   validate=validate.Range(min=0, max=0.9))
-    offer_kind = fields.String(required=True, validate=validate.OneOf(OFFER_KINDS))
-    offer_value = fields.Decimal(load_default=Decimal("0.00"), places=2, validate=validate.Range(min=0, max=10**9),
-                                 metadata={"description": "Coupon amount, or points of a points bonus."})
-    offer_description = fields.String(load_default="", validate=validate.Length(max=2000))
-    goal_category = fields.String(allow_none=True, validate=validate.Length(max=60),
-                                  metadata={"description": "A purchase in this category converts (any when empty)."})
-    goal_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
-    holiday = fields.String(allow_none=True, validate=validate.Length(min=1, max=60), metadata={
-        "description": "Launch it for a holiday of the deployment's calendar: its key (GET /holidays), e.g. "
-                       "spring_festival, mid_autumn, dragon_boat, national_day, qixi. trellis tick launches the "
-                       "draft on the holiday's next date plus holiday_offset_days."})
-    holiday_offset_days = fields.Integer(load_default=0, validate=validate.Range(min=-90, max=90), metadata={
-        "description": "Days from the holiday to the launch (-7: a week before; default 0: on the day)."})
-    repeat_yearly = fields.Boolean(load_default=False, metadata={
-        "description": "With a holiday: when launched, a draft copy is scheduled for the holiday's next date."})
-
-
-class CampaignUpdate(Strict):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    segment = fields.Nested(SegmentIn)
-    control_share = fields.Decimal(places=3, validate=validate.Range(min=0, max=0.9))
-    offer_kind = fields.String(validate=validate.OneOf(OFFER_KINDS))
-    offer_value = fields.Decimal(places=2, validate=validate.Range(min=0, max=10**9))
-    offer_description = fields.String(validate=validate.Length(max=2000))
-    goal_category = fields.String(allow_none=True, validate=validate.Length(max=60))
-    goal_days = fields.Integer(validate=validate.Range(min=1, max=365))
-    holiday = fields.String(allow_none=True, validate=validate.Length(min=1, max=60),
-                            metadata={"description": "The holiday to launch it for (null: launched by hand)."})
-    holiday_offset_days = fields.Integer(validate=validate.Range(min=-90, max=90))
-    repeat_yearly = fields.Boolean()
-    version = fields.Integer(required=True)
-
-
-class CampaignFilter(Strict):
-    status = fields.String(validate=validate.OneOf(CAMPAIGN_STATUSES))
-    offer_kind = fields.String(validate=validate.OneOf(OFFER_KINDS))
-    deleted = fields.Boolean(load_default=False)
 
 
 class LaunchIn(Strict):

@@ -148,3 +148,40 @@ def test_labels_and_roles_have_english_and_chinese(show):
     assert {c["value"] for c in labels["role"]} >= {"organiser", "exhibitor"}
     states = {c["value"]: c["zh_cn"] for c in labels["exhibitions_participation.status.state"]}
     assert states["attended"] == "已参展"
+
+
+def test_booth_rules_of_the_declared_record(show):
+    """The booth is a declared record (services.BOOTHS): its own rules live in hooks."""
+    url = f"{BASE}/booths"
+    booth = ok(show.api.post(url, json={"edition_id": show.first["id"], "number": "3-001", "area": "12.5"}), 201)
+    assert (booth["status"], booth["price"], booth["area"]) == ("available", "0.00", "12.50")
+    again = show.api.post(url, json={"edition_id": show.first["id"], "number": "3-001", "area": "9"})
+    assert again.status_code == 409 and list(again.get_json()["errors"]["json"]) == ["number"]
+    assert ok(show.api.post(url, json={"edition_id": show.second["id"], "number": "3-001", "area": "9"}), 201)
+    no_area = show.api.post(url, json={"edition_id": show.first["id"], "number": "3-002"})
+    assert no_area.status_code == 422 and list(no_area.get_json()["errors"]["json"]) == ["area"]
+    for body in ({"status": "sold"}, {"edition_id": show.second["id"]}):
+        bad = show.api.patch(f"{url}/{booth['id']}", json={"version": booth["version"], **body})
+        assert bad.status_code == 422 and list(bad.get_json()["errors"]["json"]) == list(body)
+    p = participate(show, "alpha", show.first, status="confirmed")
+    ok(show.api.post(f"{BASE}/participations/{p['id']}/booths", json={"booth_id": booth["id"]}))
+    taken = show.api.delete(f"{url}/{booth['id']}")
+    assert taken.status_code == 422 and list(taken.get_json()["errors"]["json"]) == ["participation_id"]
+
+
+def test_edition_rules_of_the_declared_record(show):
+    """The edition is a declared record (services.EDITIONS): exhibitors see the default visitor fields
+    unless told otherwise, each once; a PATCH keeps the dates in order."""
+    from plugins.exhibitions.labels import DEFAULT_VISIBLE_FIELDS
+
+    body = {"exhibition_id": show.exhibition["id"], "name": "CMF 2027", "starts_on": "2027-05-10",
+            "ends_on": "2027-05-12"}
+    edition = ok(show.api.post(f"{BASE}/editions", json=body), 201)
+    assert edition["lead_visible_fields"] == list(DEFAULT_VISIBLE_FIELDS) and edition["timezone"] == "Asia/Shanghai"
+    url = f"{BASE}/editions/{edition['id']}"
+    edition = ok(show.api.patch(url, json={"version": edition["version"], "lead_visible_fields": ["name", "name"]}))
+    assert edition["lead_visible_fields"] == ["name"]
+    backwards = show.api.patch(url, json={"version": edition["version"], "ends_on": "2027-05-01"})
+    assert backwards.status_code == 422 and list(backwards.get_json()["errors"]["json"]) == ["ends_on"]
+    unknown = show.api.post(f"{BASE}/editions", json={**body, "exhibition_id": show.companies["alpha"]["id"]})
+    assert unknown.status_code == 422 and list(unknown.get_json()["errors"]["json"]) == ["exhibition_id"]

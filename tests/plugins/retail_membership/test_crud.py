@@ -28,6 +28,25 @@ def test_a_created_campaign_reads_back_exactly_as_its_create_answer(shop):
     assert shop.api.get(f"{BASE}/campaigns/{c['id']}").get_json() == c
 
 
+def test_a_new_campaign_takes_the_defaults_and_the_offers_rules(shop):
+    """The campaign is a declared record (campaigns.CAMPAIGNS): defaults from its create schema, a null
+    control share is the default one, the offer's rules are a hook; the created entry audits what it holds."""
+    made = shop.api.as_("manager").post(f"{BASE}/campaigns", json={"name": "Samples", "offer_kind": "sample",
+                                                                   "control_share": None})
+    assert made.status_code == 201, made.get_json()
+    c = made.get_json()
+    assert (c["status"], c["control_share"], c["offer_value"], c["goal_days"], c["holiday_offset_days"],
+            c["repeat_yearly"], c["scheduled_on"]) == ("draft", "0.200", "0.00", 30, 0, False, None)
+    assert shop.api.get(f"{BASE}/campaigns/{c['id']}").get_json() == c
+    [created] = trail(shop.api, c["id"])
+    assert created["changes"]["goal_days"] == [None, 30] and "status" not in created["changes"]
+    free = shop.api.as_("manager").post(f"{BASE}/campaigns", json={"name": "Free", "offer_kind": "coupon"})
+    assert free.status_code == 422 and list(free.get_json()["errors"]["json"]) == ["offer_value"]
+    for body in ({"status": "launched"}, {"treated_count": 5}):
+        refused = shop.api.as_("manager").post(f"{BASE}/campaigns", json={"name": "x", "offer_kind": "sample", **body})
+        assert refused.status_code == 422 and list(refused.get_json()["errors"]["json"]) == list(body)
+
+
 def test_a_draft_campaign_is_updated_field_by_field_and_audited(shop):
     c = make_campaign(shop.api)
     url = f"{BASE}/campaigns/{c['id']}"
