@@ -352,6 +352,7 @@ def import_types() -> list[ImportType]:
 def export_types() -> list:
     """The lists exported but not imported (``trellis_export_types``): the records declared once
     (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
-    from plugins.exhibitions.services import SHOWS
+    from plugins.exhibitions.services import BOOTHS, EDITIONS, SHOWS
 
-    return [SHOWS.list_export("exhibitions.shows")]
+    return [SHOWS.list_export("exhibitions.shows"), EDITIONS.list_export("exhibitions.editions"),
+            BOOTHS.list_export("exhibitions.booths")]

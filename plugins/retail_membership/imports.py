@@ -334,6 +334,7 @@ def import_types() -> list[ImportType]:
 def export_types() -> list:
     """The lists exported but not imported (``trellis_export_types``): the records declared once
     (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    from plugins.retail_membership.campaigns import CAMPAIGNS
     from plugins.retail_membership.services import STORES
 
-    return [STORES.list_export("retail_membership.stores")]
+    return [STORES.list_export("retail_membership.stores"), CAMPAIGNS.list_export("retail_membership.campaigns")]

@@ -237,3 +237,20 @@ def test_metrics_cover_members_spend_and_tiers(shop):
     labels = shop.api.get("/api/v1/metrics").get_json()
     assert {"name": "retail_membership_tier_distribution"}.items() <= next(
         m for m in labels if m["name"] == "retail_membership_tier_distribution").items()
+
+
+def test_campaigns_export_as_their_list_shows_them(shop):
+    """The campaign is a declared record, so its list exports with its filters (RecordSpec.list_export)."""
+    import json
+
+    first = make_campaign(shop.api)
+    make_campaign(shop.api, name="Perfume", offer_kind="coupon", offer_value="20")
+    listed = shop.api.get(f"{BASE}/campaigns?offer_kind=sample").get_json()
+    response = shop.api.get("/api/v1/exports/retail_membership.campaigns?format=jsonl&offer_kind=sample")
+    assert response.status_code == 200, response.get_json()
+    rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert [r["id"] for r in rows] == [c["id"] for c in listed] == [first["id"]]
+    assert {k: rows[0][k] for k in ("name", "status", "control_share", "goal_days")} == {
+        k: listed[0][k] for k in ("name", "status", "control_share", "goal_days")}
+    bad = shop.api.get("/api/v1/exports/retail_membership.campaigns?offer_kind=bribe")
+    assert bad.status_code == 422 and "offer_kind" in bad.get_json()["errors"]["json"]
