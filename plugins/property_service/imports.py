@@ -181,5 +181,5 @@ def export_types() -> list:
             schema_export("property_service.occupancies", "Owners', tenants' and family members' links to units.",
                           services.occupancies.filtered, s.OccupancyOut, filters=s.OccupancyFilter),
             schema_export("property_service.api_keys", "Open311 API keys (admins): name, prefix, the user they "
-                          "write as, last use.", services.filtered_api_keys, s.ApiKeyOut, filters=s.ApiKeyFilter,
-                          columns=api_key_columns)]
+                          "write as, last use.", services.filtered_api_keys, s.ApiKeyOut,
+                          filters=s.PropertyApiKeyFilter, columns=api_key_columns)]

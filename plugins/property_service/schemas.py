@@ -301,7 +301,7 @@ class ApiKeyCreate(StrictSchema):
         "description": "The admin or centre user the key writes as (default: you)."})
 
 
-class ApiKeyFilter(StrictSchema):
+class PropertyApiKeyFilter(StrictSchema):
     """The API keys' list has no filters (its export refuses any)."""
 
 

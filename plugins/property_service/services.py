@@ -562,7 +562,7 @@ def filtered_api_keys(actor: Any, filters: Mapping[str, Any] | None = None) -> S
     """The SELECT of the live Open311 API keys (admins; the list has no filters, so any is a
     ValidationFailed naming it), unordered: :func:`list_api_keys` pages it, ``trellis export`` reads it."""
     require_role(actor, Role.ADMIN.value)
-    common.validate(s.ApiKeyFilter, dict(filters or {}))
+    common.validate(s.PropertyApiKeyFilter, dict(filters or {}))
     return select(PsApiKey).where(PsApiKey.deleted_at.is_(None))
 
 
