@@ -49,12 +49,16 @@ class Export:
     :func:`core.services.import_types.customer_refs`), never one per record. Values: text, numbers,
     ``Decimal``, booleans, dates and datetimes (written ISO 8601), lists of text (joined by ``;``) or
     ``None`` (a blank cell: the import leaves the field as it is). ``columns`` are the columns written, in
-    order (default: every import column); ``filters`` the list's filter schema, for the documentation."""
+    order (default: every import column); ``filters`` the list's filter schema, for the documentation.
+    ``views(actor, records)``, when given, turns each batch into what the list shows that actor before
+    ``rows`` sees it (a list whose items carry what the service computes for the caller, e.g. the fields
+    of a visitor they may see), in one query or a few per batch."""
 
     query: Callable[[Any, Mapping[str, Any]], Any]
     rows: Callable[[Sequence[Any]], Iterable[Mapping[str, Any]]]
     columns: tuple[str, ...] | None = None
     filters: type | None = None
+    views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,19 +80,21 @@ class ListExport:
 
 
 def schema_export(name: str, description: str, query: Callable[[Any, Mapping[str, Any]], Any], out_schema: Any, *,
-                  filters: type | None = None, columns: Sequence[str] | None = None) -> ListExport:
+                  filters: type | None = None, columns: Sequence[str] | None = None,
+                  views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None) -> ListExport:
     """A :class:`ListExport` of a list whose records are written as its REST output: ``query(actor,
     filters)`` is the list's SELECT (as :class:`Export` says), ``out_schema`` the marshmallow schema (class
     or instance) the list answers with; the columns are its dumped fields in order (or ``columns``), a
     nested value written as JSON text (:func:`flat_value`); ``filters`` the list's filter schema, for the
-    documentation."""
+    documentation; ``views(actor, records)`` what the list's service makes of a page's records for the
+    caller before the schema dumps them (:class:`Export`), when it does."""
     schema = out_schema() if isinstance(out_schema, type) else out_schema
     names = tuple(columns or (key for key, f in schema.fields.items() if not f.load_only))
 
     def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
         return [{key: flat_value(row.get(key)) for key in names} for row in schema.dump(records, many=True)]
 
-    return ListExport(name, description, Export(query, rows, names, filters))
+    return ListExport(name, description, Export(query, rows, names, filters, views))
 
 
 def columns_of(export_type: Any) -> list[str]:

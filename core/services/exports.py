@@ -82,14 +82,15 @@ def rows(actor: Any, record_type: str, filters: Mapping[str, Any] | None = None,
          batch_size: int = BATCH_SIZE) -> Iterator[dict[str, Any]]:
     """The export's rows, keyed by column, in the current unit of work: the list's SELECT for ``actor`` and
     ``filters`` ordered by id and read ``batch_size`` records at a time (``WHERE id > <last id> ORDER BY id
-    LIMIT batch_size``), each batch turned into rows by the type's ``Export.rows``. A generator: each batch
-    is read when the rows before it were taken."""
+    LIMIT batch_size``), each batch turned into rows by the type's ``Export.rows`` (after its ``views``
+    for the actor, if it has them). A generator: each batch is read when the rows before it were taken."""
     itype = export_type(record_type)
-    stmt = itype.export.query(require_actor(actor), dict(filters or {}))
-    yield from _batched(stmt, itype, batch_size)
+    user = require_actor(actor)
+    stmt = itype.export.query(user, dict(filters or {}))
+    yield from _batched(stmt, itype, batch_size, user)
 
 
-def _batched(stmt: Select, itype: Any, batch_size: int) -> Iterator[dict[str, Any]]:
+def _batched(stmt: Select, itype: Any, batch_size: int, actor: Any) -> Iterator[dict[str, Any]]:
     model = stmt.column_descriptions[0]["entity"]
     key = model.id
     sess = db.session()
@@ -102,7 +103,8 @@ def _batched(stmt: Select, itype: Any, batch_size: int) -> Iterator[dict[str, An
         if not records:
             return
         last = records[-1].id
-        batch = list(itype.export.rows(records))
+        views = itype.export.views
+        batch = list(itype.export.rows(views(actor, records) if views is not None else records))
         full = len(records) == batch_size
         del records   # the identity map holds records weakly: once written, a batch can go
         yield from batch

@@ -350,9 +350,26 @@ def import_types() -> list[ImportType]:
 
 
 def export_types() -> list:
-    """The lists exported but not imported (``trellis_export_types``): the records declared once
-    (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    """The lists exported but not imported (``trellis_export_types``), each in the columns of its REST
+    output, with its list's filters and scope: the records declared once (``RecordSpec``), and the leads,
+    meetings, survey answers, invitations and check-ins through their lists' SELECTs (``filtered_*``; the
+    two lists under one edition take ``edition_id`` as a required filter). Leads and meetings show the
+    visitor as the caller may see them (``_lead_views``, ``_meeting_views``: a few queries per batch)."""
+    from core.exports import schema_export
     from plugins.exhibitions.services import BOOTHS, EDITIONS, SHOWS
 
     return [SHOWS.list_export("exhibitions.shows"), EDITIONS.list_export("exhibitions.editions"),
-            BOOTHS.list_export("exhibitions.booths")]
+            BOOTHS.list_export("exhibitions.booths"),
+            schema_export("exhibitions.leads", "Leads: badges scanned at a booth, with the visitor as you may see "
+                          "them (JSON text).", services.filtered_leads, S.LeadOut, filters=S.LeadFilter,
+                          views=services._lead_views),
+            schema_export("exhibitions.meetings", "Meetings between exhibitors and buyers, with the visitor as you "
+                          "may see them (JSON text).", services.filtered_meetings, S.MeetingOut,
+                          filters=S.MeetingFilter, views=services._meeting_views),
+            schema_export("exhibitions.surveys", "Satisfaction survey answers.", services.filtered_surveys,
+                          S.SurveyOut, filters=S.SurveyFilter),
+            schema_export("exhibitions.invitations", "One edition's visitor invitations (filter edition_id, "
+                          "required).", services.filtered_invitations, S.InvitationOut,
+                          filters=S.InvitationListFilter),
+            schema_export("exhibitions.checkins", "One edition's stored gate scans (filter edition_id, required).",
+                          services.filtered_checkins, S.CheckInOut, filters=S.ExhibitionCheckInListFilter)]

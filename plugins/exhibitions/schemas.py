@@ -287,6 +287,14 @@ class InvitationListFilter(InvitationFilter):
     edition_id = fields.UUID(required=True, metadata={"description": "The edition whose invitations are listed."})
 
 
+class ExhibitionCheckInListFilter(StrictSchema):
+    """An edition's scans as a list's filters (``trellis export exhibitions.checkins``; REST has the
+    edition in the path)."""
+
+    edition_id = fields.UUID(required=True, metadata={"description": "The edition whose scans are listed."})
+    registration_id = fields.UUID(metadata={"description": "Only this registration's scans."})
+
+
 class SurveyCreate(StrictSchema):
     edition_id = fields.UUID(required=True)
     registration_id = fields.UUID(allow_none=True)

@@ -1029,14 +1029,35 @@ def record_scan(actor, edition_id, data) -> tuple[CheckIn, bool]:
 CHECKIN_SORT = {"scanned_at": CheckIn.scanned_at, "gate": CheckIn.gate, "uploaded_at": CheckIn.uploaded_at}
 
 
+def _checkins_of(edition: ExhibitionEdition, registration_id: uuid.UUID | None):
+    stmt = select(CheckIn).where(CheckIn.edition_id == edition.id)
+    if registration_id is not None:
+        stmt = stmt.where(CheckIn.registration_id == registration_id)
+    return stmt
+
+
+def _edition_filter(actor, edition_id) -> ExhibitionEdition:
+    """The edition a list under one edition is exported for: out of scope or missing is a 422 on
+    ``edition_id`` (a filter, where the list has it in its path)."""
+    return _ref(actor, ExhibitionEdition, edition_id, "edition_id", "edition")
+
+
+def filtered_checkins(actor, filters=None):
+    """The SELECT of the scans :func:`list_checkins` lists, its edition a filter (``ExhibitionCheckInListFilter``:
+    ``edition_id`` required, ``registration_id``; a bad one is a ValidationFailed naming it), unordered:
+    what ``trellis export`` reads."""
+    require_staff(actor)
+    f = common.validate(S.ExhibitionCheckInListFilter, dict(filters or {}))
+    return _checkins_of(_edition_filter(actor, f["edition_id"]), f.get("registration_id"))
+
+
 def list_checkins(actor, edition_id, *, page=common.PageRequest(), registration_id=None, sort=None):
     """An edition's stored scans (organiser staff), in scan time order (``sort``: keys of ``CHECKIN_SORT``,
     ``"-scanned_at"`` newest first); ``registration_id``: only that registration's."""
     require_staff(actor)
     edition = get_edition(actor, common.parse_uuid(edition_id, "edition_id"))
-    stmt = select(CheckIn).where(CheckIn.edition_id == edition.id)
-    if registration_id is not None:
-        stmt = stmt.where(CheckIn.registration_id == common.parse_uuid(registration_id, "registration_id"))
+    stmt = _checkins_of(edition, None if registration_id is None
+                        else common.parse_uuid(registration_id, "registration_id"))
     return common.paginate(stmt, page, common.parse_sort(sort, CHECKIN_SORT, "scanned_at"), CheckIn.id)
 
 
@@ -1163,9 +1184,15 @@ def _lead_filters(stmt, f):
     return stmt
 
 
+def filtered_leads(actor, filters=None):
+    """The leads the actor's list shows with ``filters`` (``LeadFilter``), unpaged; each shown through
+    ``_lead_views``."""
+    return _filtered(actor, ExhibitionLead, S.LeadFilter, filters, special=_lead_filters)
+
+
 def list_leads(actor, filters=None, *, page=common.PageRequest(), sort=None):
-    page_ = _list(actor, ExhibitionLead, S.LeadFilter, filters, page, sort, LEAD_SORT, "-captured_at",
-                  special=_lead_filters)
+    page_ = common.paginate(filtered_leads(actor, filters), page,
+                            common.parse_sort(sort, LEAD_SORT, "-captured_at"), ExhibitionLead.id)
     page_.items = _lead_views(actor, page_.items)
     return page_
 
@@ -1406,8 +1433,15 @@ def request_meeting(actor, data) -> _View:
     return _meeting_views(actor, [meeting])[0]
 
 
+def filtered_meetings(actor, filters=None):
+    """The meetings the actor's list shows with ``filters`` (``MeetingFilter``), unpaged; each shown
+    through ``_meeting_views``."""
+    return _filtered(actor, ExhibitionMeeting, S.MeetingFilter, filters)
+
+
 def list_meetings(actor, filters=None, *, page=common.PageRequest(), sort=None):
-    page_ = _list(actor, ExhibitionMeeting, S.MeetingFilter, filters, page, sort, MEETING_SORT, "starts_at")
+    page_ = common.paginate(filtered_meetings(actor, filters), page, common.parse_sort(sort, MEETING_SORT, "starts_at"),
+                            ExhibitionMeeting.id)
     page_.items = _meeting_views(actor, page_.items)
     return page_
 
@@ -1536,14 +1570,28 @@ def build_invitations(actor, edition_id, data) -> InvitationResult:
 INVITATION_SORT = {"created_at": ExhibitionInvitation.created_at, "status": ExhibitionInvitation.status}
 
 
+def _invitations_of(actor, edition: ExhibitionEdition, f: Mapping[str, Any]):
+    stmt = _visible(actor, ExhibitionInvitation).where(ExhibitionInvitation.edition_id == edition.id)
+    if f.get("status"):
+        stmt = stmt.where(ExhibitionInvitation.status == f["status"])
+    return stmt
+
+
+def filtered_invitations(actor, filters=None):
+    """The SELECT of the invitations :func:`list_invitations` lists, its edition a filter
+    (``InvitationListFilter``: ``edition_id`` required, ``status``; a bad one is a ValidationFailed naming
+    it), unordered: what ``trellis export`` reads."""
+    require_staff(actor)
+    f = common.validate(S.InvitationListFilter, dict(filters or {}))
+    return _invitations_of(actor, _edition_filter(actor, f.pop("edition_id")), f)
+
+
 def list_invitations(actor, edition_id, filters=None, *, page=common.PageRequest(), sort=None):
     require_staff(actor)
     edition = get_edition(actor, common.parse_uuid(edition_id, "edition_id"))
     f = common.validate(S.InvitationFilter, dict(filters or {}))
-    stmt = _visible(actor, ExhibitionInvitation).where(ExhibitionInvitation.edition_id == edition.id)
-    if f.get("status"):
-        stmt = stmt.where(ExhibitionInvitation.status == f["status"])
-    return common.paginate(stmt, page, common.parse_sort(sort, INVITATION_SORT, "created_at"), ExhibitionInvitation.id)
+    return common.paginate(_invitations_of(actor, edition, f), page,
+                           common.parse_sort(sort, INVITATION_SORT, "created_at"), ExhibitionInvitation.id)
 
 
 def invite_exhibitors(actor, edition_id) -> list[ExhibitorParticipation]:
@@ -1677,10 +1725,16 @@ def submit_survey(actor, data) -> SurveyAnswer:
     return record_survey(actor, data)[0]
 
 
+def filtered_surveys(actor, filters=None):
+    """The survey answers the actor's list shows with ``filters`` (``SurveyFilter``), unpaged."""
+    return _filtered(actor, SurveyAnswer, S.SurveyFilter, filters)
+
+
 def list_surveys(actor, filters=None, *, page=common.PageRequest(), sort=None):
     """The survey answers ``actor`` may see (organiser staff: all; an exhibitor user: its own company's),
     filtered by edition, respondent, phase, registration, participation; newest first by default."""
-    return _list(actor, SurveyAnswer, S.SurveyFilter, filters, page, sort, SURVEY_SORT, "-created_at")
+    return common.paginate(filtered_surveys(actor, filters), page, common.parse_sort(sort, SURVEY_SORT, "-created_at"),
+                           SurveyAnswer.id)
 
 
 def get_survey(actor, answer_id) -> SurveyAnswer:

@@ -165,12 +165,21 @@ def import_types() -> list[ImportType]:
 
 
 def export_types() -> list:
-    """The lists exported but not imported (``trellis_export_types``): the records declared once
-    (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    """The lists exported but not imported (``trellis_export_types``), each in the columns of its REST
+    output, with its list's filters and scope: the records declared once (``RecordSpec``), the occupancies
+    and the Open311 API keys (admins) through their lists' SELECTs."""
+    from core.exports import schema_export
+    from plugins.property_service import services
     from plugins.property_service.services import buildings, estates, kinds, sla_policies, units
 
+    api_key_columns = [k for k in s.ApiKeyOut().fields if k != "key"]   # the key itself is shown once, at creation
     return [estates.list_export("property_service.estates"),
             buildings.list_export("property_service.buildings"),
             units.list_export("property_service.units"),
             kinds.list_export("property_service.request_kinds"),
-            sla_policies.list_export("property_service.sla_policies")]
+            sla_policies.list_export("property_service.sla_policies"),
+            schema_export("property_service.occupancies", "Owners', tenants' and family members' links to units.",
+                          services.occupancies.filtered, s.OccupancyOut, filters=s.OccupancyFilter),
+            schema_export("property_service.api_keys", "Open311 API keys (admins): name, prefix, the user they "
+                          "write as, last use.", services.filtered_api_keys, s.ApiKeyOut,
+                          filters=s.PropertyApiKeyFilter, columns=api_key_columns)]

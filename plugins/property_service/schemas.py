@@ -301,6 +301,10 @@ class ApiKeyCreate(StrictSchema):
         "description": "The admin or centre user the key writes as (default: you)."})
 
 
+class PropertyApiKeyFilter(StrictSchema):
+    """The API keys' list has no filters (its export refuses any)."""
+
+
 class ApiKeyOut(RecordOut):
     name = fields.String()
     prefix = fields.String()

@@ -63,8 +63,9 @@ class Resource:
             raise NotFound(f"No {self.noun} with this id.")
         return row
 
-    def list(self, actor: Any, filters: Mapping[str, Any] | None = None, *,
-             page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page:
+    def filtered(self, actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+        """``SELECT model`` of the records the actor's list shows with ``filters`` (checked: a bad one is a
+        ValidationFailed naming it), unordered: :meth:`list` pages it, ``trellis export`` reads it whole."""
         f = common.validate(self.filter_schema, dict(filters or {}))
         stmt = self.visible(actor, deleted=f.pop("deleted", False))
         for key, value in f.items():
@@ -72,7 +73,12 @@ class Resource:
                 stmt = self.special_filters[key](stmt, value)
             else:
                 stmt = stmt.where(getattr(self.model, key) == value)
-        return common.paginate(stmt, page, common.parse_sort(sort, self.sortable, self.default_sort), self.model.id)
+        return stmt
+
+    def list(self, actor: Any, filters: Mapping[str, Any] | None = None, *,
+             page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page:
+        return common.paginate(self.filtered(actor, filters), page,
+                               common.parse_sort(sort, self.sortable, self.default_sort), self.model.id)
 
     def create(self, actor: Any, data: Mapping[str, Any]):
         user = require_centre(actor)
@@ -552,10 +558,16 @@ def create_api_key(actor: Any, data: Mapping[str, Any]) -> tuple[PsApiKey, str]:
     return key, plain
 
 
-def list_api_keys(actor: Any, *, page: common.PageRequest = common.PageRequest()) -> common.Page:
+def filtered_api_keys(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+    """The SELECT of the live Open311 API keys (admins; the list has no filters, so any is a
+    ValidationFailed naming it), unordered: :func:`list_api_keys` pages it, ``trellis export`` reads it."""
     require_role(actor, Role.ADMIN.value)
-    stmt = select(PsApiKey).where(PsApiKey.deleted_at.is_(None))
-    return common.paginate(stmt, page, [PsApiKey.created_at.desc()], PsApiKey.id)
+    common.validate(s.PropertyApiKeyFilter, dict(filters or {}))
+    return select(PsApiKey).where(PsApiKey.deleted_at.is_(None))
+
+
+def list_api_keys(actor: Any, *, page: common.PageRequest = common.PageRequest()) -> common.Page:
+    return common.paginate(filtered_api_keys(actor), page, [PsApiKey.created_at.desc()], PsApiKey.id)
 
 
 def revoke_api_key(actor: Any, key_id: Any) -> None:

@@ -332,9 +332,17 @@ def import_types() -> list[ImportType]:
 
 
 def export_types() -> list:
-    """The lists exported but not imported (``trellis_export_types``): the records declared once
-    (``RecordSpec``), each in the columns of its REST output, with its list's filters and scope."""
+    """The lists exported but not imported (``trellis_export_types``), each in the columns of its REST
+    output, with its list's filters and scope: the records declared once (``RecordSpec``), and the
+    purchases, refunds and lapsed regulars through their lists' SELECTs (``services.filtered_*``)."""
+    from core.exports import schema_export
     from plugins.retail_membership.campaigns import CAMPAIGNS
     from plugins.retail_membership.services import STORES
 
-    return [STORES.list_export("retail_membership.stores"), CAMPAIGNS.list_export("retail_membership.campaigns")]
+    return [STORES.list_export("retail_membership.stores"), CAMPAIGNS.list_export("retail_membership.campaigns"),
+            schema_export("retail_membership.purchases", "POS purchases, with their lines (as JSON text).",
+                          services.filtered_purchases, S.PurchaseOut, filters=S.PurchaseFilter),
+            schema_export("retail_membership.refunds", "Refunds of purchases.", services.filtered_refunds,
+                          S.RefundOut, filters=S.RefundFilter),
+            schema_export("retail_membership.lapses", "Lapsed regulars flagged by `trellis tick`.",
+                          services.filtered_lapses, S.LapseOut, filters=S.LapseFilter)]

@@ -935,7 +935,9 @@ def get_purchase(actor: Any, purchase_id: Any) -> RetailPurchase:
     return row
 
 
-def _purchase_filter(actor: Any, filters: Mapping[str, Any] | None):
+def filtered_purchases(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the purchases the actor's list shows with ``filters`` (``PurchaseFilter``, checked: a
+    bad one is a ValidationFailed naming it), unordered: the list pages it, ``trellis export`` reads it whole."""
     f = common.validate(S.PurchaseFilter, dict(filters or {}))
     stmt = visible_purchases(actor, deleted=f.pop("deleted"))
     if (after := f.pop("occurred_after", None)) is not None:
@@ -951,7 +953,7 @@ def _purchase_filter(actor: Any, filters: Mapping[str, Any] | None):
 
 
 def list_purchases(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
-    return common.paginate(_purchase_filter(actor, filters), page,
+    return common.paginate(filtered_purchases(actor, filters), page,
                            common.parse_sort(sort, PURCHASE_SORT, "-occurred_at"), RetailPurchase.id)
 
 
@@ -1361,13 +1363,19 @@ REFUND_SORTABLE = {"occurred_at": RetailRefund.occurred_at, "amount": RetailRefu
                    "points_reversed": RetailRefund.points_reversed, "created_at": RetailRefund.created_at}
 
 
-def list_refunds(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
-    """Refunds of the members the actor may see, newest first (``sort``: keys of ``REFUND_SORTABLE``)."""
+def filtered_refunds(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the refunds the actor's list shows with ``filters`` (``RefundFilter``, checked),
+    unordered: :func:`list_refunds` pages it, ``trellis export`` reads it whole."""
     f = common.validate(S.RefundFilter, dict(filters or {}))
     stmt = select(RetailRefund).where(visibility(actor, RetailRefund), RetailRefund.deleted_at.is_(None))
     for key, value in f.items():
         stmt = stmt.where(getattr(RetailRefund, key) == value)
-    return common.paginate(stmt, page, common.parse_sort(sort, REFUND_SORTABLE, "-occurred_at"), RetailRefund.id)
+    return stmt
+
+
+def list_refunds(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    """Refunds of the members the actor may see, newest first (``sort``: keys of ``REFUND_SORTABLE``)."""
+    return common.paginate(filtered_refunds(actor, filters), page, common.parse_sort(sort, REFUND_SORTABLE, "-occurred_at"), RetailRefund.id)
 
 
 def _refunded(purchase: RetailPurchase, values: Mapping[str, Any]) -> RetailRefund | None:
@@ -1454,9 +1462,9 @@ LAPSE_SORTABLE = {"flagged_at": RetailLapseAlert.flagged_at, "last_purchase_at":
                   "returned_at": RetailLapseAlert.returned_at}
 
 
-def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
-    """Lapsed regulars of the members the actor may see, newest flag first (``sort``: keys of
-    ``LAPSE_SORTABLE``)."""
+def filtered_lapses(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the lapsed regulars the actor's list shows with ``filters`` (``LapseFilter``, checked),
+    unordered: :func:`list_lapses` pages it, ``trellis export`` reads it whole."""
     f = common.validate(S.LapseFilter, dict(filters or {}))
     stmt = select(RetailLapseAlert).where(visibility(actor, RetailLapseAlert))
     if f.get("open"):
@@ -1464,5 +1472,12 @@ def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=co
     if f.get("store_id"):
         stmt = stmt.where(RetailLapseAlert.membership_id.in_(
             select(RetailMembership.id).where(RetailMembership.home_store_id == f["store_id"])))
-    return common.paginate(stmt, page, common.parse_sort(sort, LAPSE_SORTABLE, "-flagged_at"), RetailLapseAlert.id)
+    return stmt
+
+
+def list_lapses(actor: Any, filters: Mapping[str, Any] | None = None, *, page=common.PageRequest(), sort=None):
+    """Lapsed regulars of the members the actor may see, newest flag first (``sort``: keys of
+    ``LAPSE_SORTABLE``)."""
+    return common.paginate(filtered_lapses(actor, filters), page,
+                           common.parse_sort(sort, LAPSE_SORTABLE, "-flagged_at"), RetailLapseAlert.id)
 
