@@ -180,6 +180,9 @@ def export_types() -> list:
             sla_policies.list_export("property_service.sla_policies"),
             schema_export("property_service.occupancies", "Owners', tenants' and family members' links to units.",
                           services.occupancies.filtered, s.OccupancyOut, filters=s.OccupancyFilter),
+            schema_export("property_service.teams", "Dispatch teams and their members (member_ids).",
+                          services.teams.filtered, s.TeamOut, filters=s.TeamFilter,
+                          views=lambda actor, teams: services.with_members(list(teams))),
             schema_export("property_service.api_keys", "Open311 API keys (admins): name, prefix, the user they "
                           "write as, last use.", services.filtered_api_keys, s.ApiKeyOut,
                           filters=s.PropertyApiKeyFilter, columns=api_key_columns)]

@@ -74,7 +74,7 @@ def test_the_cli_exports_a_filtered_list_and_the_types_are_listed(ps, linked, cl
     assert {"unit_id", "customer_id", "relation", "deleted"} <= set(types["property_service.occupancies"]["filters"])
     assert "relation" in types["property_service.occupancies"]["columns"]
     assert "key" not in types["property_service.api_keys"]["columns"]
-    assert "property_service.teams" not in types   # not yet: its record is being declared
+    assert "property_service.teams" in types
 
 
 def test_an_export_batch_of_occupancies_costs_the_same_statements_for_one_as_for_more(ps, linked, count_queries):
@@ -89,3 +89,18 @@ def test_an_export_batch_of_occupancies_costs_the_same_statements_for_one_as_for
         with count_queries() as more:
             assert len(list(exports.rows(admin, "property_service.occupancies", {}))) == 3
     assert one.count == more.count == 1
+
+
+def test_teams_export_with_their_members_in_one_query_per_batch(ps, count_queries):
+    """Teams export as their list shows them, member ids included (read per batch, as the list reads them
+    per page)."""
+    rows = assert_exports_the_list(ps.as_("centre"), "property_service.teams", "teams")
+    by_code = {r["code"]: r for r in rows}
+    assert sorted(by_code["engineering"]["member_ids"]) == sorted([str(ps.eng.id), str(ps.eng2.id)])
+    assert by_code["security"]["member_ids"] == [str(ps.sec.id)]
+    assert [r["code"] for r in exported(ps.as_("centre"), "property_service.teams", "code=security")] == ["security"]
+    with count_queries() as one:
+        exported(ps.as_("centre"), "property_service.teams", "code=security")
+    with count_queries() as both:
+        exported(ps.as_("centre"), "property_service.teams")
+    assert len(one.statements) == len(both.statements)   # the members of a batch: one query, not one per team
