@@ -41,11 +41,13 @@ WAITING = ("queued", "running")
 PART_SUFFIX = ".part"
 
 
-def export_dir(settings: Any = None) -> Path:
-    """Where queued exports write their files: ``TRELLIS_EXPORT_PATH`` (default ``<instance>/exports``)."""
+def export_dir(settings: Any = None, *, create: bool = True) -> Path:
+    """Where queued exports write their files: ``TRELLIS_EXPORT_PATH`` (default ``<instance>/exports``),
+    created unless ``create`` is false."""
     settings = settings or runtime_module.current().settings
     path = Path(settings.export_path or Path(settings.instance_path) / "exports")
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -240,7 +242,7 @@ def expire(now: datetime | None = None) -> str:
     left behind once they are older than the retention. Runs in the caller's unit of work."""
     now = now or utcnow()
     settings = runtime_module.current().settings
-    directory = export_dir(settings)
+    directory = export_dir(settings, create=False)   # no directory yet: nothing was exported
     jobs = db.session().scalars(select(ExportJob).where(ExportJob.status == "done", ExportJob.expires_at <= now)).all()
     for job in jobs:
         if job.file:
@@ -248,7 +250,7 @@ def expire(now: datetime | None = None) -> str:
         job.status, job.file = "expired", ""
     stale = now.timestamp() - settings.export_retention_hours * 3600
     leftovers = 0
-    for part in directory.glob(f".*{PART_SUFFIX}"):
+    for part in directory.glob(f".*{PART_SUFFIX}") if directory.is_dir() else ():
         try:
             if part.stat().st_mtime < min(stale, time.time() - 3600):
                 part.unlink()

@@ -22,14 +22,17 @@ from core.models import AuditEntry, ExportJob, Notification
 from core.services import export_jobs
 from core.services import people as people_service
 from tests.core.queue_fixtures import wait_for_status
-from tests.core.test_exports import cli, world  # noqa: F401  (fixtures: the imported customers and their timeline)
+from tests.core import test_exports
+
+# the fixtures of tests/core/test_exports.py: the CLI, and the customers, contacts and timeline it imported
+cli, world = test_exports.cli, test_exports.world
 
 
 @pytest.fixture
 def export_dir(tmp_path, monkeypatch):
     path = tmp_path / "exports"
     path.mkdir()
-    monkeypatch.setattr(export_jobs, "export_dir", lambda settings=None: path)
+    monkeypatch.setattr(export_jobs, "export_dir", lambda settings=None, create=True: path)
     return path
 
 
@@ -48,7 +51,8 @@ def jobs_in(runtime) -> int:
         return sess.scalar(select(func.count()).select_from(ExportJob))
 
 
-def test_a_queued_export_is_written_by_the_worker_with_the_streamed_gets_bytes(api, runtime, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_a_queued_export_is_written_by_the_worker_with_the_streamed_gets_bytes(api, runtime, export_dir):
     response = api.post("/api/v1/exports/customers/jobs", json={"format": "csv", "filters": {"region": "East"}},
                         headers={"X-Request-Id": "export-req-1"})
     assert response.status_code == 202, response.get_json()
@@ -83,8 +87,9 @@ def test_a_queued_export_is_written_by_the_worker_with_the_streamed_gets_bytes(a
     assert queue.run_task(runtime, export_jobs.EXPORT_TASK, job["id"]) == "nothing to do"
 
 
+@pytest.mark.usefixtures("world")
 @pytest.mark.parametrize("fmt", ["jsonl", "xlsx"])
-def test_every_format_gives_the_streamed_file(api, runtime, world, export_dir, fmt):
+def test_every_format_gives_the_streamed_file(api, runtime, export_dir, fmt):
     job = api.post("/api/v1/exports/interactions/jobs", json={"format": fmt, "filters": {"kind": "purchase"}}).get_json()
     run_queued(runtime)
     got = api.get(f"/api/v1/exports/jobs/{job['id']}/file")
@@ -100,7 +105,8 @@ def test_every_format_gives_the_streamed_file(api, runtime, world, export_dir, f
         assert cells(got.get_data()) == cells(streamed.get_data())
 
 
-def test_a_bad_filter_or_format_is_a_422_naming_it_and_records_nothing(api, runtime, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_a_bad_filter_or_format_is_a_422_naming_it_and_records_nothing(api, runtime, export_dir):
     bad = api.post("/api/v1/exports/customers/jobs", json={"filters": {"stage": "nowhere"}})
     assert bad.status_code == 422 and "stage" in bad.get_json()["errors"]["json"]
     unknown = api.post("/api/v1/exports/customers/jobs", json={"filters": {"colour": "red"}})
@@ -122,7 +128,8 @@ def test_a_bad_filter_or_format_is_a_422_naming_it_and_records_nothing(api, runt
     assert api.post("/api/v1/exports/customers/jobs").status_code == 202
 
 
-def test_only_the_requester_and_admins_see_a_job_and_its_file(api, runtime, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_only_the_requester_and_admins_see_a_job_and_its_file(api, runtime, export_dir):
     job = api.as_("rep").post("/api/v1/exports/customers/jobs", json={"format": "jsonl"}).get_json()
     run_queued(runtime)
     for who in ("rep2", "manager", "other_rep"):
@@ -137,7 +144,8 @@ def test_only_the_requester_and_admins_see_a_job_and_its_file(api, runtime, worl
     assert {json.loads(line)["external_id"] for line in body.splitlines()} == {"C1", "C2"}
 
 
-def test_the_expire_job_removes_the_file_and_marks_the_job_expired(api, runtime, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_the_expire_job_removes_the_file_and_marks_the_job_expired(api, runtime, export_dir):
     job = api.post("/api/v1/exports/contacts/jobs", json={}).get_json()
     run_queued(runtime)
     done = api.get(f"/api/v1/exports/jobs/{job['id']}").get_json()
@@ -160,7 +168,8 @@ def test_the_expire_job_removes_the_file_and_marks_the_job_expired(api, runtime,
     assert response.status_code == 410 and "expired" in response.get_json()["message"]
 
 
-def test_a_file_removed_by_hand_is_gone(api, runtime, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_a_file_removed_by_hand_is_gone(api, runtime, export_dir):
     job = api.post("/api/v1/exports/contacts/jobs", json={}).get_json()
     run_queued(runtime)
     for path in export_dir.iterdir():
@@ -168,7 +177,8 @@ def test_a_file_removed_by_hand_is_gone(api, runtime, world, export_dir):
     assert api.get(f"/api/v1/exports/jobs/{job['id']}/file").status_code == 410
 
 
-def test_an_export_whose_user_was_deactivated_meanwhile_fails_with_a_message(api, runtime, people, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_an_export_whose_user_was_deactivated_meanwhile_fails_with_a_message(api, runtime, people, export_dir):
     job = api.as_("rep2").post("/api/v1/exports/customers/jobs", json={}).get_json()
     with runtime.database.unit_of_work():
         people_service.update_user(people.admin, people.rep2.id, {"version": people.rep2.version, "is_active": False})
@@ -187,7 +197,8 @@ def test_an_export_whose_user_was_deactivated_meanwhile_fails_with_a_message(api
     assert export_jobs.EXPORT_TASK.waiting(runtime) == []
 
 
-def test_a_write_that_breaks_leaves_no_file(api, runtime, world, export_dir, monkeypatch):
+@pytest.mark.usefixtures("world")
+def test_a_write_that_breaks_leaves_no_file(api, runtime, export_dir, monkeypatch):
     from core.services import exports
 
     def broken(prepared, **kwargs):
@@ -208,12 +219,14 @@ def test_a_write_that_breaks_leaves_no_file(api, runtime, world, export_dir, mon
 
 def test_the_export_directory_defaults_to_the_instance_folder(tmp_path):
     settings = SimpleNamespace(export_path="", instance_path=str(tmp_path))
+    assert export_jobs.export_dir(settings, create=False) == tmp_path / "exports" and not (tmp_path / "exports").exists()
     assert export_jobs.export_dir(settings) == tmp_path / "exports" and (tmp_path / "exports").is_dir()
     settings = SimpleNamespace(export_path=str(tmp_path / "shared"), instance_path=str(tmp_path))
     assert export_jobs.export_dir(settings) == tmp_path / "shared"
 
 
-def test_graphql_export_list_queues_a_job_followed_with_node(api, runtime, world, export_dir):
+@pytest.mark.usefixtures("world")
+def test_graphql_export_list_queues_a_job_followed_with_node(api, runtime, export_dir):
     mutation = """mutation($f: JSON) { exportList(recordType: "customers", format: "jsonl", filters: $f) {
         id status format recordType filters downloadUrl requestId } }"""
     answer = api.as_("rep").graphql(mutation, {"f": {"region": "East"}})
@@ -234,7 +247,7 @@ def test_graphql_export_list_queues_a_job_followed_with_node(api, runtime, world
 
 def test_postgresql_the_worker_writes_a_queued_export(worker_app, tmp_path, monkeypatch):
     app, rt, admin = worker_app
-    monkeypatch.setattr(export_jobs, "export_dir", lambda settings=None: tmp_path)
+    monkeypatch.setattr(export_jobs, "export_dir", lambda settings=None, create=True: tmp_path)
     from core.services import customers
 
     with rt.database.unit_of_work():
