@@ -259,3 +259,12 @@ def test_postgresql_the_worker_writes_a_queued_export(worker_app, tmp_path, monk
     with rt.database.unit_of_work():
         found = export_jobs.open_export_file(admin, job_id)
         assert [json.loads(line)["name"] for line in found.path.read_text().splitlines()] == ["Acme"]
+
+
+def test_the_retention_is_checked_at_start_and_listed_by_config_check():
+    from core.config import Settings, describe
+
+    assert any("TRELLIS_EXPORT_RETENTION_HOURS" in p for p in Settings(export_retention_hours=0).problems())
+    assert not any("EXPORT" in p for p in Settings().problems())
+    shown = {name: value for name, value, _ in describe(Settings(), environ={})}
+    assert (shown["TRELLIS_EXPORT_PATH"], shown["TRELLIS_EXPORT_RETENTION_HOURS"]) == ("(empty)", "24")
