@@ -17,6 +17,8 @@ from core.services import export_jobs
 
 
 def types(registry) -> None:
+    status_enum = registry.vocabulary_enum("export_job_status")   # a name, not a string in the annotation
+
     @registry.type("ExportJob", node=NodeSource(ExportJobModel, visible=export_jobs.visible_jobs))
     class ExportJob:
         """A list's export queued for the worker (`exportList`): read by id with `node(id:)` (the user who
@@ -27,7 +29,7 @@ def types(registry) -> None:
             "The export type: customers, contacts, interactions or a plugin's (REST GET /exports lists them)."))
         format: str = strawberry.field(description="csv, xlsx or jsonl.")
         filters = json_field("filters", description="The list's filters, by name (camelCase), as given.")
-        status: registry.vocabulary_enum("export_job_status") = strawberry.field(description=(
+        status: status_enum = strawberry.field(description=(
             "QUEUED (waiting for the worker; after a failed attempt `message` says what failed), RUNNING, DONE "
             "(download `downloadUrl` until `expiresAt`), FAILED with the error in `message`, or EXPIRED (the file "
             "was removed)."))
@@ -53,6 +55,8 @@ def types(registry) -> None:
 
 
 def mutation_fields(registry) -> dict:
+    export_job = registry.ref("ExportJob")
+
     def export_list(info: strawberry.Info,
                     record_type: Annotated[str, strawberry.argument(description=(
                         "The export type: customers, contacts, interactions or a plugin's."))],
@@ -61,7 +65,7 @@ def mutation_fields(registry) -> dict:
                         "The list's filters as its REST GET takes them, by name (camelCase or snake_case: "
                         "`{region: \"East\", ownerId: \"…\"}`); an unknown or bad one is BAD_USER_INPUT naming "
                         "it, and nothing is queued."))] = None,
-                    ) -> registry.ref("ExportJob"):
+                    ) -> export_job:
         given = {snake_case(str(k)): v for k, v in filters.items()} if isinstance(filters, dict) else filters
         return export_jobs.queue_export(info.context.user, record_type, given, format)
 
