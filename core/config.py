@@ -54,6 +54,13 @@ class Settings:
     #: Where files uploaded to ``POST /api/v1/imports`` wait for the worker. Default: ``<instance_path>/imports``;
     #: with several hosts, a directory they share.
     import_path: str = ""
+    #: Where queued exports (``POST /api/v1/exports/<type>/jobs``) write their files, which are downloaded
+    #: from there. Default: ``<instance_path>/exports``; with several hosts, a directory they share (the
+    #: worker writes, any web process serves).
+    export_path: str = ""
+    #: Hours a queued export's file is kept after it is written; then the job ``exports.expire`` removes it
+    #: (the job's row stays, ``expired``). 1..8760.
+    export_retention_hours: int = 24
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
     #: PostgreSQL connections each process keeps open (SQLAlchemy's ``pool_size``; 1..200): at least the
@@ -337,6 +344,7 @@ _BOUNDS = (
     ("db_max_overflow", -1, 200, "a whole number of connections from 0 to 200"),
     ("db_pool_timeout", 0, 300, "a number of seconds more than 0 and at most 300, e.g. 30"),
     ("list_count_limit", -1, 10**9, "a whole number of rows, e.g. 10000 (0: count every row)"),
+    ("export_retention_hours", 0, 8760, "a whole number of hours from 1 to 8760, e.g. 24"),
     ("webhook_timeout", 0, 120, "a number of seconds more than 0 and at most 120, e.g. 5 or 2.5"),
     ("webhook_concurrency", 0, 64, "a whole number from 1 to 64"),
     ("webhook_breaker_threshold", 0, 1000, "a whole number from 1 to 1000"),

@@ -91,7 +91,7 @@ def trellis_event_subscribers():
 @hookimpl
 def trellis_scheduled_jobs():
     from core.jobs import Job
-    from core.services import analytics, customers, imports, interactions, webhooks, workflow
+    from core.services import analytics, customers, export_jobs, imports, interactions, webhooks, workflow
 
     return [
         Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
@@ -102,6 +102,8 @@ def trellis_scheduled_jobs():
         Job("analytics.refresh", analytics.refresh_job,
             "Recompute customer analytics when the last run is older than TRELLIS_ANALYTICS_REFRESH_HOURS."),
         Job("imports.run", imports.run_pending, "Run the imports uploaded to POST /api/v1/imports."),
+        Job("exports.expire", export_jobs.expire,
+            "Remove queued exports' files older than TRELLIS_EXPORT_RETENTION_HOURS; mark those jobs expired."),
     ]
 
 

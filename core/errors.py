@@ -71,6 +71,15 @@ class Conflict(TrellisError):
     default_message = "The record was changed by someone else; reload it and try again."
 
 
+class Gone(TrellisError):
+    """What was asked for existed but has been removed for good (a queued export's file past its
+    retention): HTTP 410. GraphQL serves no such thing itself; should it see one, ``NOT_FOUND``."""
+
+    http_status = 410
+    graphql_code = "NOT_FOUND"
+    default_message = "This is no longer available."
+
+
 class Unavailable(TrellisError):
     """The server cannot answer now, through no fault of the request: the database is unreachable, or its
     schema is behind the code (``trellis db upgrade`` has not run). HTTP 503 with ``Retry-After``; GraphQL

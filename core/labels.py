@@ -138,6 +138,13 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("done", "Erased", "已删除"),
         Choice("failed", "Failed (see the message)", "失败（见说明）"),
     ],
+    "export_job_status": [
+        Choice("queued", "Queued: waiting for the worker", "排队中"),
+        Choice("running", "Running", "运行中"),
+        Choice("done", "Done: ready to download", "已完成，可下载"),
+        Choice("failed", "Failed (see the message)", "失败（见说明）"),
+        Choice("expired", "Expired: the file was removed", "已过期，文件已删除"),
+    ],
     "value_tier": [   # core.analytics.value.TIERS, best first
         Choice("key", "Key account", "大客户"),
         Choice("major", "Major customer", "重要客户"),
@@ -163,6 +170,8 @@ CORE_LABELS: dict[str, list[Choice]] = {
         Choice("workflow.approval_requested", "Approval requested", "待审批"),
         Choice("workflow.approval_approved", "Request approved", "申请已批准"),
         Choice("workflow.approval_rejected", "Request rejected", "申请已驳回"),
+        Choice("export.ready", "Export ready to download", "导出文件已生成"),
+        Choice("export.failed", "Export failed", "导出失败"),
     ],
 }
 

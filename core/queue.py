@@ -14,8 +14,8 @@
 - **SQLite**: :class:`LocalRunner`, an in-process runner over the same jobs (a thread of ``trellis
   serve``, or the foreground of ``trellis worker``); a commit that queued a delivery wakes it.
 
-Long tasks a request asks for (an analytics refresh, a privacy erasure, an uploaded import; :func:`tasks`) are
-:class:`Task` s: the service records the item (e.g. an ``analytics_run``, ``queued``) and calls
+Long tasks a request asks for (an analytics refresh, a privacy erasure, an uploaded import, an export;
+:func:`tasks`) are :class:`Task` s: the service records the item (e.g. an ``analytics_run``, ``queued``) and calls
 :func:`enqueue` in the same unit of work. On PostgreSQL that defers a procrastinate job in that
 transaction (a rollback removes both); on SQLite the commit wakes the in-process runner, which runs every
 waiting item. Either way a failed run is tried again :data:`MAX_ATTEMPTS` times with the same backoff,
@@ -231,9 +231,9 @@ class Task:
 
 def tasks() -> list[Task]:
     """Every long task (imported when first needed: the services import this module)."""
-    from core.services import analytics, imports, privacy
+    from core.services import analytics, export_jobs, imports, privacy
 
-    return [analytics.REFRESH_TASK, privacy.ERASE_TASK, imports.RUN_TASK]
+    return [analytics.REFRESH_TASK, privacy.ERASE_TASK, imports.RUN_TASK, export_jobs.EXPORT_TASK]
 
 
 def run_task(runtime: "Runtime", task: Task, item_id: str, *, attempts: int = 0) -> Any:

@@ -1,10 +1,10 @@
 """The core's part of the schema, registered (as the component ``core``) before any plugin's, through
 the same registry calls a plugin makes."""
-from api.graphql import (analytics, analytics_lists, contacts, customers, duplicates, interactions, lifecycle, meta,
-                         nodes, people, privacy, users, webhooks)
+from api.graphql import (analytics, analytics_lists, contacts, customers, duplicates, exports, interactions, lifecycle,
+                         meta, nodes, people, privacy, users, webhooks)
 
 DOMAINS = (customers, contacts, interactions, users, people, meta, lifecycle, webhooks, analytics, analytics_lists,
-           privacy, duplicates, nodes)
+           privacy, duplicates, exports, nodes)
 
 
 def types(registry) -> None:

@@ -12,6 +12,7 @@ from core.models.enums import (
     LifecycleStage,
     Role,
 )
+from core.models.exports import ExportJob
 from core.models.imports import ImportRun
 from core.models.interactions import Interaction
 from core.models.notifications import Notification
@@ -23,7 +24,7 @@ from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTrans
 __all__ = [
     "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
-    "ApiToken", "AuditEntry", "ErasureJob", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "ApiToken", "AuditEntry", "ErasureJob", "ExportJob", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
     "WebhookDelivery", "WebhookSubscription",
 ]

@@ -102,6 +102,9 @@ PARITY: dict[str, str] = {
     "GET /exports/{record_type}": "no: a streamed file download (CSV, XLSX, JSON Lines) of a list; GraphQL answers "
                                   "JSON pages of the same lists (the CLI is trellis export)",
     "GET /exports": "no: the types a file download covers, read beside it (and trellis export --help)",
+    "POST /exports/{record_type}/jobs": "Mutation.exportList",
+    "GET /exports/jobs/{job_id}": "Query.node",
+    "GET /exports/jobs/{job_id}/file": "no: a file download; ExportJob.downloadUrl is its address",
     # --- exhibitions -----------------------------------------------------------------------------
     "GET /exhibitions/exhibitions": "Query.exhibitions",
     "POST /exhibitions/exhibitions": "Mutation.createExhibition",

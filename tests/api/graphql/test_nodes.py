@@ -124,7 +124,7 @@ def test_node_finds_a_record_of_every_core_type(api, runtime, people, tokens):
     from core import lifecycle
     from core.models import ApprovalRequest, OutboxEvent, WebhookDelivery, WorkflowTransitionEntry
     from core.models import AuditEntry
-    from core.services import analytics, interactions, notifications, privacy, users, webhooks
+    from core.services import analytics, export_jobs, interactions, notifications, privacy, users, webhooks
 
     customer = rest_customer(api, "rep")
     contact = rest_contact(api, customer["id"], "rep")
@@ -147,6 +147,7 @@ def test_node_finds_a_record_of_every_core_type(api, runtime, people, tokens):
         erasure = privacy.erase(people.admin, gone["id"], reason="asked")["erasure"]
         run = analytics.refresh_now(people.admin)
         erasure_job = privacy.queue_erasure(people.admin, {"person": customer["id"], "reason": "asked"})
+        export = export_jobs.queue_export(people.rep, "customers", {}, "csv")
         entry = session.scalars(select(AuditEntry).limit(1)).first()
         ids = {"Customer": customer["id"], "Contact": contact["id"], "Interaction": str(interaction.id),
                "User": str(people.rep.id), "Team": str(people.rep.team_id), "ApiToken": str(token.id),
@@ -154,12 +155,13 @@ def test_node_finds_a_record_of_every_core_type(api, runtime, people, tokens):
                "WorkflowTransition": str(transition.id), "ApprovalRequest": str(approval.id),
                "Notification": str(note.id), "PrivacyErasure": erasure["id"], "AnalyticsRun": str(run.id),
                "PrivacyErasureJob": str(erasure_job.id),
-               "AuditEntry": str(entry.id)}
+               "AuditEntry": str(entry.id), "ExportJob": str(export.id)}
     # a segment needs enough customers to be fitted: tests/api/graphql/test_analytics_lists.py reads one by node
     assert set(ids) == set(_schema(api.client.application).trellis_registry.node_sources()) - PLUGIN_TYPES - {
         "AnalyticsSegment"}
     admin_sees = set(ids) - {"Notification"}          # nobody reads another's notifications
-    rep_sees = {"Customer", "Contact", "Interaction", "User", "Team", "ApiToken", "ApprovalRequest", "Notification"}
+    rep_sees = {"Customer", "Contact", "Interaction", "User", "Team", "ApiToken", "ApprovalRequest", "Notification",
+                "ExportJob"}
     for who, visible in (("admin", admin_sees), ("rep", rep_sees), ("other_rep", set())):
         names = list(ids)
         found = ok(api.as_(who).graphql(NODES, {"ids": [ids[n] for n in names]}))["nodes"]
