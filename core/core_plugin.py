@@ -108,6 +108,13 @@ def trellis_scheduled_jobs():
 
 
 @hookimpl
+def trellis_long_tasks():
+    from core.services import analytics, export_jobs, imports, privacy
+
+    return [analytics.REFRESH_TASK, privacy.ERASE_TASK, imports.RUN_TASK, export_jobs.EXPORT_TASK]
+
+
+@hookimpl
 def trellis_import_types():
     from core.services.import_types import core_import_types
 

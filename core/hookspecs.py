@@ -196,6 +196,26 @@ def trellis_scheduled_jobs():
 
 
 @hookspec
+def trellis_long_tasks():
+    """Return a list of :class:`core.queue.Task`: work a request asks for that is too long for the request
+    (a bulk recompute, a large send), run by the same workers as the scheduled jobs.
+
+    A task works on items the plugin records itself (a row with a status, e.g. ``queued`` → ``running`` →
+    ``done`` / ``failed``): the service records the item and calls :func:`core.queue.enqueue(task,
+    item_id) <core.queue.enqueue>` in the same unit of work, so the item and its job exist together or
+    not at all, and answers at once (REST: 202 with the item). ``task.run(runtime, item_id, final=...)``
+    does one item in units of work of its own, records its outcome on the item and raises on failure; a
+    failed run is tried again with backoff, ``final=True`` on the last attempt (mark the item failed
+    then). ``task.waiting(runtime)`` lists the ids of the items still queued, oldest first (the SQLite
+    runner's work list). ``task.lock``: no two items of tasks sharing it run at once (PostgreSQL). Names
+    start with the plugin's name and a dot (``retail_membership.relaunch``), as procrastinate task names
+    are global. On PostgreSQL a task runs on procrastinate (a job deferred in the item's transaction, the
+    worker woken at its commit); on SQLite the commit wakes the in-process runner (docs/deployment.md,
+    "Background work").
+    """
+
+
+@hookspec
 def trellis_import_types():
     """Return a list of :class:`core.imports.ImportType`: record types a file can be imported into with
     ``trellis import NAME FILE`` and ``POST /api/v1/imports`` (CSV, XLSX or JSON Lines; docs/import-export.md).

@@ -14,8 +14,8 @@
 - **SQLite**: :class:`LocalRunner`, an in-process runner over the same jobs (a thread of ``trellis
   serve``, or the foreground of ``trellis worker``); a commit that queued a delivery wakes it.
 
-Long tasks a request asks for (an analytics refresh, a privacy erasure, an uploaded import, an export;
-:func:`tasks`) are :class:`Task` s: the service records the item (e.g. an ``analytics_run``, ``queued``) and calls
+Long tasks a request asks for (an analytics refresh, a privacy erasure, an uploaded import, an export, a
+plugin's own through ``trellis_long_tasks``; :func:`tasks`) are :class:`Task` s: the service records the item (e.g. an ``analytics_run``, ``queued``) and calls
 :func:`enqueue` in the same unit of work. On PostgreSQL that defers a procrastinate job in that
 transaction (a rollback removes both); on SQLite the commit wakes the in-process runner, which runs every
 waiting item. Either way a failed run is tried again :data:`MAX_ATTEMPTS` times with the same backoff,
@@ -229,11 +229,9 @@ class Task:
     lock: str = ""
 
 
-def tasks() -> list[Task]:
-    """Every long task (imported when first needed: the services import this module)."""
-    from core.services import analytics, export_jobs, imports, privacy
-
-    return [analytics.REFRESH_TASK, privacy.ERASE_TASK, imports.RUN_TASK, export_jobs.EXPORT_TASK]
+def tasks(runtime: "Runtime") -> list[Task]:
+    """Every long task of the runtime: the core's and the enabled plugins' (``trellis_long_tasks``)."""
+    return list(runtime.long_tasks)
 
 
 def run_task(runtime: "Runtime", task: Task, item_id: str, *, attempts: int = 0) -> Any:
@@ -394,7 +392,7 @@ def build_app(runtime: "Runtime"):
 
     app.task(name=DELIVER_TASK, queue=QUEUE, retry=retry)(lambda: deliver_now(runtime))
 
-    for long_task in tasks():
+    for long_task in tasks(runtime):
         def run_long(context, item_id: str, _task=long_task) -> Any:
             return run_task(runtime, _task, item_id, attempts=context.job.attempts)
 
@@ -555,7 +553,7 @@ class LocalRunner:
     def _run_tasks(self) -> float | None:
         """Run every waiting task item whose retry is due; return when the next retry is due (or None)."""
         next_due = None
-        for task in tasks():
+        for task in tasks(self.runtime):
             try:
                 waiting = task.waiting(self.runtime)
             except Exception as exc:   # the database is gone: the next round tries again

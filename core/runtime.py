@@ -31,6 +31,8 @@ class Runtime:
     #: event name (or ``*``) → in-process handlers
     subscribers: dict[str, list] = field(default_factory=dict)
     jobs: list = field(default_factory=list)
+    #: the long tasks of ``trellis_long_tasks`` (core.queue.Task), the core's first
+    long_tasks: list = field(default_factory=list)
     #: model → [(owner, scope(actor) -> condition | None)]
     scopes: dict[type, list] = field(default_factory=dict)
     #: ``[(owner, core.privacy.PersonalData)]``, core first
@@ -145,6 +147,15 @@ def build_runtime(settings: Settings, *, extra_plugins=(), bind=None, installed=
                                   "a table it does not define. Declare only your own tables.")
             item.check(owner)
             rt.personal_data.append((owner, item))
+    task_owners: dict[str, str] = {}
+    for owner, declared in plugins.call_each("trellis_long_tasks"):
+        for task in declared:
+            _check_prefixed(owner, "long task", task.name, separators=(".",))
+            if task.name in task_owners:
+                raise PluginError(f"Plugins '{task_owners[task.name]}' and '{owner}' both declare the long task "
+                                  f"'{task.name}'. Rename one.")
+            task_owners[task.name] = owner
+            rt.long_tasks.append(task)
     import_owners: dict[str, str] = {}
     for owner, declared in plugins.call_each("trellis_import_types"):
         for itype in declared:

@@ -52,6 +52,7 @@ from core.services.duplicates import move_customer_rows
 # --- vocabularies, workflows, metrics, settings, jobs, personal data --------------------------------------
 from core.config import PluginSetting
 from core.jobs import Job
+from core.queue import Task, enqueue
 from core.labels import Choice
 from core.metrics import Metric, MetricQuery, MetricRow
 from core.metrics_core.sql import bucket_key, buckets, grain_of, period_start
@@ -117,7 +118,7 @@ SECTIONS: dict[str, list[str]] = {
     "Vocabularies and workflows": ["Choice", "Workflow", "State", "Transition", "ANY", "MANUAL", "AUTOMATIC",
                                    "IMPORT", "transition", "workflow_history"],
     "Metrics": ["Metric", "MetricQuery", "MetricRow", "grain_of", "period_start", "buckets", "bucket_key"],
-    "Settings, jobs, personal data": ["PluginSetting", "setting", "Job", "PersonalData"],
+    "Settings, jobs, personal data": ["PluginSetting", "setting", "Job", "Task", "enqueue", "PersonalData"],
     "CLI commands and demo data": ["with_unit_of_work", "create_demo_user"],
     "Bulk loading": ["BulkRecorder"],
     "Importing files": ["ImportType", "ImportColumn", "ImportBatch", "ImportRow", "EXTERNAL_ID", "CUSTOMER_REF",
