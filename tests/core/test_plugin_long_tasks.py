@@ -33,7 +33,8 @@ def gardens(recount: Recount):
     return plugin("gardens", trellis_long_tasks=lambda: [recount.task])
 
 
-def test_a_plugins_long_task_is_queued_with_its_item_and_run_by_the_worker(tmp_path):
+def test_hook_trellis_long_tasks(tmp_path):
+    """A plugin's long task is queued with its item and run by the worker."""
     recount = Recount()
     with scratch_database(tmp_path) as url:
         app = create_app(app_config(url, PLUGINS="gardens"), extra_plugins=[gardens(recount)])

@@ -40,7 +40,7 @@ def test_the_openapi_names_stay_and_a_patch_body_requires_only_version(api):
     assert schemas["SlaPolicyCreate"]["properties"]["kind"]["default"] == "*"
 
 
-def test_every_declared_list_exports_with_its_filters_in_its_rest_columns(ps, cli):
+def test_hook_trellis_export_types(ps, cli):
     """A declared record's list is exportable (RecordSpec.list_export through trellis_export_types): the
     rows the list shows, with its filters, in the fields of its REST output."""
     import csv
