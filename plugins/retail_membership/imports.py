@@ -334,7 +334,9 @@ def import_types() -> list[ImportType]:
 def export_types() -> list:
     """The lists exported but not imported (``trellis_export_types``), each in the columns of its REST
     output, with its list's filters and scope: the records declared once (``RecordSpec``), and the
-    purchases, refunds and lapsed regulars through their lists' SELECTs (``services.filtered_*``)."""
+    purchases, refunds and lapsed regulars through their lists' SELECTs (``services.filtered_*``), and the
+    two lists under one member, its occasions and its points ledger, with ``membership_id`` a required
+    filter (the ledger's running ``balance_after`` attached per batch by ``services.statement_views``)."""
     from core.exports import schema_export
     from plugins.retail_membership.campaigns import CAMPAIGNS
     from plugins.retail_membership.services import STORES
@@ -345,4 +347,10 @@ def export_types() -> list:
             schema_export("retail_membership.refunds", "Refunds of purchases.", services.filtered_refunds,
                           S.RefundOut, filters=S.RefundFilter),
             schema_export("retail_membership.lapses", "Lapsed regulars flagged by `trellis tick`.",
-                          services.filtered_lapses, S.LapseOut, filters=S.LapseFilter)]
+                          services.filtered_lapses, S.LapseOut, filters=S.LapseFilter),
+            schema_export("retail_membership.occasions", "One member's family occasions (filter membership_id, "
+                          "required).", services.filtered_occasions, S.OccasionOut, filters=S.OccasionListFilter),
+            schema_export("retail_membership.ledger", "One member's points ledger, balance_after the running "
+                          "balance as the ledger shows it (filter membership_id, required).",
+                          services.filtered_ledger, S.PointsEntryOut, filters=S.LedgerListFilter,
+                          views=services.statement_views)]

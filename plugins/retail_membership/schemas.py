@@ -146,6 +146,13 @@ class OccasionOut(Schema):
     version = fields.Integer()
 
 
+class OccasionListFilter(Strict):
+    """A member's occasions as a list's filters (``trellis export retail_membership.occasions``; REST has
+    the member in the path)."""
+
+    membership_id = fields.UUID(required=True, metadata={"description": "The member whose occasions are listed."})
+
+
 class TierChange(Strict):
     tier = fields.String(required=True, validate=validate.Length(min=1, max=30),
                          metadata={"description": "The tier to place the member in."})
@@ -169,6 +176,13 @@ class Adjustment(Strict):
         metadata={"description": "Points to add (positive) or take away (negative), not 0."})
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
                            metadata={"description": "Why (1–2000 characters), kept on the ledger entry."})
+
+
+class LedgerListFilter(Strict):
+    """A member's points ledger as a list's filters (``trellis export retail_membership.ledger``; REST has
+    the member in the path)."""
+
+    membership_id = fields.UUID(required=True, metadata={"description": "The member whose ledger is listed."})
 
 
 class PointsEntryOut(Schema):

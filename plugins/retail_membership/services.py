@@ -16,7 +16,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from marshmallow import fields, validate
 from sqlalchemy import and_, case, func, or_, select, true, update
@@ -431,6 +431,26 @@ def occasions_of(actor: Any, membership_id: Any, *, page=None, sort: str | None 
     return list(db.session().scalars(stmt.order_by(*order, RetailOccasion.id)))
 
 
+def _member_filter(actor: Any, schema, filters: Mapping[str, Any] | None) -> RetailMembership:
+    """The member a list under one member is exported for (``schema``: ``membership_id`` required, a
+    filter where the list has it in its path): missing, or a member the actor may not see, is a 422 on
+    ``membership_id``."""
+    f = common.validate(schema, dict(filters or {}))
+    try:
+        return get_membership(actor, f["membership_id"])
+    except NotFound:
+        raise ValidationFailed(fields={"membership_id": ["No membership with this id."]}) from None
+
+
+def filtered_occasions(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the occasions :func:`occasions_of` lists, the member a filter (``OccasionListFilter``:
+    ``membership_id`` required; a bad one is a ValidationFailed naming it), unordered: what ``trellis
+    export`` reads."""
+    membership = _member_filter(actor, S.OccasionListFilter, filters)
+    return select(RetailOccasion).where(RetailOccasion.membership_id == membership.id,
+                                        RetailOccasion.deleted_at.is_(None))
+
+
 def add_occasion(actor: Any, membership_id: Any, data: Mapping[str, Any]) -> RetailOccasion:
     membership = get_membership(actor, membership_id)
     values = common.validate(S.OccasionIn, data)
@@ -705,6 +725,28 @@ def ledger(actor: Any, membership_id: Any, *, page=common.PageRequest(), sort: s
     entries = statement(RetailPointsEntry.membership_id == membership.id)
     stmt = select(entries).execution_options(populate_existing=True)
     return common.paginate(stmt, page, _ledger_order(sort, entries), entries.id)
+
+
+def filtered_ledger(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the entries :func:`ledger` lists, the member a filter (``LedgerListFilter``:
+    ``membership_id`` required; a bad one is a ValidationFailed naming it), unordered and with
+    ``balance_after`` as stored: what ``trellis export`` reads, each batch then shown through
+    :func:`statement_views`."""
+    membership = _member_filter(actor, S.LedgerListFilter, filters)
+    return select(RetailPointsEntry).where(RetailPointsEntry.membership_id == membership.id)
+
+
+def statement_views(_actor: Any, records: Sequence[RetailPointsEntry]) -> list[RetailPointsEntry]:
+    """``records`` (ledger entries) as the ledger shows them, in the same order: each ``balance_after`` the
+    running balance over its member's whole ledger (:func:`statement`), read in one query — the window
+    runs over the members' entries, the outer query keeps the batch's. The entries are the same objects,
+    refreshed (``populate_existing``: loaded state, nothing to write back)."""
+    if not records:
+        return []
+    entries = statement(RetailPointsEntry.membership_id.in_(sorted({r.membership_id for r in records})))
+    found = {e.id: e for e in db.session().scalars(select(entries).where(entries.id.in_([r.id for r in records]))
+                                                   .execution_options(populate_existing=True))}
+    return [found[r.id] for r in records]
 
 
 def get_points_entry(actor: Any, entry_id: Any) -> RetailPointsEntry:
