@@ -54,7 +54,7 @@ from sqlalchemy import JSON, Uuid, insert
 from sqlalchemy.sql.elements import Null
 
 from core import db, runtime
-from core.db import UTCDateTime, utcnow
+from core.db import UTCDateTime, new_id, utcnow
 from core.models import WorkflowTransitionEntry
 from core.models.customers import KEYED_MODELS, match_keys
 from core.models.audit import AuditEntry, OutboxEvent
@@ -114,7 +114,7 @@ class BulkRecorder:
         defaults are not applied: pass every value the row needs (a column some rows of a model leave out
         is written as NULL in those rows)."""
         if "id" not in values:
-            values["id"] = uuid.uuid4()
+            values["id"] = new_id()
         if model in KEYED_MODELS:  # the ORM listeners that keep the match keys do not see these rows
             values.update(match_keys(model, values))
         self._rows[model].append(values)
@@ -155,10 +155,10 @@ class BulkRecorder:
         action, record_id = f"{rtype}.{verb}", record.id
         actor_id = self.actor_id if actor is _RECORDER_ACTOR else getattr(actor, "id", None)
         # appended directly, not through add(): a batch makes tens of thousands of these pairs
-        self._rows[AuditEntry].append({"id": uuid.uuid4(), "at": at, "actor_id": actor_id, "action": action,
+        self._rows[AuditEntry].append({"id": new_id(), "at": at, "actor_id": actor_id, "action": action,
                                        "record_type": rtype, "record_id": record_id, "changes": diff,
                                        "request_id": self.request_id})
-        self._rows[OutboxEvent].append({"id": uuid.uuid4(), "at": at, "name": action, "record_type": rtype,
+        self._rows[OutboxEvent].append({"id": new_id(), "at": at, "name": action, "record_type": rtype,
                                         "record_id": record_id, "actor_id": actor_id,
                                         "payload": event_payload(record_id, version, diff, payload),
                                         "request_id": self.request_id})
