@@ -78,7 +78,8 @@ def existing_by_external_id(model: type, externals: Iterable[str]) -> dict[str, 
     externals = list(externals)
     if not externals:
         return {}
-    rows = db.session().scalars(select(model).where(model.external_id.in_(externals), model.deleted_at.is_(None)))
+    rows = db.session().scalars(select(model).where(db.in_values(model.external_id, externals),
+                                                    model.deleted_at.is_(None)))
     return {r.external_id: r for r in rows}
 
 
@@ -88,7 +89,7 @@ def resolve_customers(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> 
     customer (declare the columns ``CUSTOMER_REF``)."""
     externals = {str(r.values["customer_external_id"]) for r, _ in rows if "customer_external_id" in r.values}
     found = dict(db.session().execute(select(Customer.external_id, Customer.id).where(
-        Customer.external_id.in_(externals), Customer.deleted_at.is_(None))).all()) if externals else {}
+        db.in_values(Customer.external_id, externals), Customer.deleted_at.is_(None))).all()) if externals else {}
     given = set()
     for row, _ in rows:
         if "customer_external_id" in row.values:
@@ -428,7 +429,7 @@ def _purchases_move_customers(batch: ImportBatch, purchases: dict[uuid.UUID, lis
     ids = list(purchases)
     t = Customer.__table__
     state = {r.id: r for r in sess.execute(select(t.c.id, t.c.stage, t.c.level, t.c.level_pinned, t.c.version,
-                                                  t.c.created_at).where(t.c.id.in_(ids)))}
+                                                  t.c.created_at).where(db.in_values(t.c.id, ids)))}
     rec.flush([Interaction])  # the purchases first: the level is graded on what is stored
     totals, values = _purchase_counts(ids, now)
     moved: dict[uuid.UUID, dict] = {}
@@ -486,7 +487,7 @@ def _purchase_counts(ids: list, now: Any) -> tuple[dict, dict]:
     rows = db.session().execute(
         select(i.customer_id, func.count(), func.coalesce(func.sum(case((recent, i.amount))), 0),
                func.count(case((recent, 1))))
-        .where(i.customer_id.in_(ids), i.kind == lifecycle.PURCHASE_KIND, i.status == InteractionStatus.DONE.value,
+        .where(db.in_values(i.customer_id, ids), i.kind == lifecycle.PURCHASE_KIND, i.status == InteractionStatus.DONE.value,
                i.deleted_at.is_(None))
         .group_by(i.customer_id)).all()
     values = {cid: {"revenue_12m": 0.0, "purchases_12m": 0.0} for cid in ids}
@@ -501,7 +502,7 @@ def _entered(workflow: str, ids: list) -> dict:
     from datetime import timezone
 
     rows = db.session().execute(select(WorkflowTransitionEntry.record_id, func.max(WorkflowTransitionEntry.at)).where(
-        WorkflowTransitionEntry.workflow == workflow, WorkflowTransitionEntry.record_id.in_(ids))
+        WorkflowTransitionEntry.workflow == workflow, db.in_values(WorkflowTransitionEntry.record_id, ids))
         .group_by(WorkflowTransitionEntry.record_id)).all()
     return {rid: at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at for rid, at in rows}
 
