@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+from uuid_utils.compat import uuid7
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,6 +34,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def new_id() -> uuid.UUID:
+    """A new record id: a UUID (``uuid.UUID``, version 7), unique like any, whose first 48 bits are the
+    time it was made (milliseconds) and which are increasing within a process. Callers treat it as
+    opaque; the time order is for the database: rows written one after another land side by side in the
+    primary key's B-tree (and in every index that ends with the id), where random ids (version 4) would
+    each dirty a page of their own — on a million-row import, most of PostgreSQL's work."""
+    return uuid7()
 
 
 def utcnow() -> datetime:
@@ -77,9 +87,9 @@ class Base(DeclarativeBase):
 
 
 class UUIDPrimaryKey:
-    """A UUID ``id``: the record's identity in REST and GraphQL alike."""
+    """A UUID ``id``: the record's identity in REST and GraphQL alike (made by :func:`new_id`)."""
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
 
 
 class Timestamps:
@@ -124,6 +134,20 @@ def session() -> Session:
     if current is None:
         raise RuntimeError("No unit of work is open: wrap the call in Database.unit_of_work().")
     return current
+
+
+def in_values(column: Any, values: Any) -> Any:
+    """``column IN values`` for a long list of values (thousands: an import's batch), as the current unit of
+    work's database takes it best: on PostgreSQL ``column = ANY(:values)``, one array parameter (the
+    driver and the planner handle one parameter, not one per value: a 2,000-value ``IN`` costs the driver
+    milliseconds to rewrite and the server to plan, per query); elsewhere ``IN``."""
+    values = list(values)
+    if session().get_bind().dialect.name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def has_session() -> bool:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from core import db, levels, lifecycle, runtime
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -77,7 +78,8 @@ def existing_by_external_id(model: type, externals: Iterable[str]) -> dict[str, 
     externals = list(externals)
     if not externals:
         return {}
-    rows = db.session().scalars(select(model).where(model.external_id.in_(externals), model.deleted_at.is_(None)))
+    rows = db.session().scalars(select(model).where(db.in_values(model.external_id, externals),
+                                                    model.deleted_at.is_(None)))
     return {r.external_id: r for r in rows}
 
 
@@ -87,7 +89,7 @@ def resolve_customers(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> 
     customer (declare the columns ``CUSTOMER_REF``)."""
     externals = {str(r.values["customer_external_id"]) for r, _ in rows if "customer_external_id" in r.values}
     found = dict(db.session().execute(select(Customer.external_id, Customer.id).where(
-        Customer.external_id.in_(externals), Customer.deleted_at.is_(None))).all()) if externals else {}
+        db.in_values(Customer.external_id, externals), Customer.deleted_at.is_(None))).all()) if externals else {}
     given = set()
     for row, _ in rows:
         if "customer_external_id" in row.values:
@@ -418,59 +420,80 @@ def write_interactions(batch: ImportBatch) -> None:
 def _purchases_move_customers(batch: ImportBatch, purchases: dict[uuid.UUID, list]) -> None:
     """What ``core.lifecycle.on_interaction_changed`` and ``customers.regrade`` do for each purchase, in bulk:
     a customer's done purchases (those stored and the batch's, in time order) move it to first purchase,
-    then repeat (at the purchase's time, trigger automatic), and its level is graded again."""
+    then repeat (at the purchase's time, trigger automatic), and its level is graded again.
+
+    The batch's purchases are written first; one query then gives each customer's done purchases (all of
+    them: those stored before are that less the batch's) and the level's measures; the workflow history
+    is read only for the customers that move."""
     rec, now, sess = batch.recorder, batch.now, db.session()
     ids = list(purchases)
-    stored = dict(sess.execute(select(Interaction.customer_id, func.count()).where(
-        Interaction.customer_id.in_(ids), Interaction.kind == lifecycle.PURCHASE_KIND,
-        Interaction.status == InteractionStatus.DONE.value, Interaction.deleted_at.is_(None))
-        .group_by(Interaction.customer_id)).all())
-    entered = _entered(lifecycle.WORKFLOW, ids)
     t = Customer.__table__
     state = {r.id: r for r in sess.execute(select(t.c.id, t.c.stage, t.c.level, t.c.level_pinned, t.c.version,
-                                                  t.c.created_at).where(t.c.id.in_(ids)))}
+                                                  t.c.created_at).where(db.in_values(t.c.id, ids)))}
+    rec.flush([Interaction])  # the purchases first: the level is graded on what is stored
+    totals, values = _purchase_counts(ids, now)
     moved: dict[uuid.UUID, dict] = {}
+    moves: list[tuple] = []
     for cid, times in purchases.items():
         customer = state[cid]
-        record = BulkRow(Customer, {"id": cid, "version": customer.version})
-        stage, version, since = customer.stage, customer.version, entered.get(cid) or customer.created_at
-        count = stored.get(cid, 0)
+        stage, version = customer.stage, customer.version
+        count = totals.get(cid, 0) - len(times)   # those stored before the batch
         for at in sorted(times):
             count += 1
             target = "repeat" if count >= 2 else "first_purchase"
             if stage == target or stage == "repeat":
                 continue
             version += 1
-            rec.transition(lifecycle.WORKFLOW, record, stage, target, at=at, entered_at=since, trigger=AUTOMATIC,
-                           event="interaction.created", version=version,
-                           reason=f"{count} purchase{'s' if count > 1 else ''} recorded")
-            stage, since = target, at
+            moves.append((cid, stage, target, at, version, count))
+            stage = target
         if version != customer.version:
             moved[cid] = {"b_id": cid, "b_stage": stage, "b_version": version}
-    rec.flush([Interaction])  # the purchases first: the level is graded on what is stored
+    entered = _entered(lifecycle.WORKFLOW, list(moved)) if moved else {}
+    since: dict[uuid.UUID, Any] = {}
+    for cid, stage, target, at, version, count in moves:
+        record = BulkRow(Customer, {"id": cid, "version": state[cid].version})
+        rec.transition(lifecycle.WORKFLOW, record, stage, target, at=at,
+                       entered_at=since.get(cid) or entered.get(cid) or state[cid].created_at, trigger=AUTOMATIC,
+                       event="interaction.created", version=version,
+                       reason=f"{count} purchase{'s' if count > 1 else ''} recorded")
+        since[cid] = at
     rules = levels.parse_rules(runtime.current().settings.level_rules)
-    graded = [c for c in state.values() if not c.level_pinned]
-    values = levels.measures([c.id for c in graded], now)
-    level_since = _entered(levels.WORKFLOW, [c.id for c in graded])
+    regraded = [(c, target) for c in state.values() if not c.level_pinned
+                for target in (levels.grade(rules, values[c.id]),) if target != c.level]
+    level_since = _entered(levels.WORKFLOW, [c.id for c, _ in regraded]) if regraded else {}
     levels_changed = []
-    for customer in graded:
-        target = levels.grade(rules, values[customer.id])
-        if target != customer.level:
-            version = moved.get(customer.id, {}).get("b_version", customer.version) + 1
-            rec.transition(levels.WORKFLOW, BulkRow(Customer, {"id": customer.id, "version": customer.version}),
-                           customer.level, target, at=now,
-                           entered_at=level_since.get(customer.id) or customer.created_at, trigger=AUTOMATIC, event="interaction.created",
-                           reason=", ".join(f"{k}={v:g}" for k, v in values[customer.id].items()), version=version)
-            moved.setdefault(customer.id, {"b_id": customer.id, "b_stage": customer.stage})["b_version"] = version
-            levels_changed.append({"b_id": customer.id, "b_level": target})
+    for customer, target in regraded:
+        version = moved.get(customer.id, {}).get("b_version", customer.version) + 1
+        rec.transition(levels.WORKFLOW, BulkRow(Customer, {"id": customer.id, "version": customer.version}),
+                       customer.level, target, at=now,
+                       entered_at=level_since.get(customer.id) or customer.created_at, trigger=AUTOMATIC,
+                       event="interaction.created",
+                       reason=", ".join(f"{k}={v:g}" for k, v in values[customer.id].items()), version=version)
+        moved.setdefault(customer.id, {"b_id": customer.id, "b_stage": customer.stage})["b_version"] = version
+        levels_changed.append({"b_id": customer.id, "b_level": target})
     if moved:
-        t = Customer.__table__
         sess.execute(update(t).where(t.c.id == bindparam("b_id")).values(
             stage=bindparam("b_stage"), version=bindparam("b_version"), updated_at=now), list(moved.values()))
     if levels_changed:
-        t = Customer.__table__
         sess.execute(update(t).where(t.c.id == bindparam("b_id")).values(level=bindparam("b_level")), levels_changed)
     sess.expire_all()
+
+
+def _purchase_counts(ids: list, now: Any) -> tuple[dict, dict]:
+    """For these customers, in one query: their done purchases stored (``{id: count}``, absent: none), and
+    the level's measures (``levels.measures``: revenue and count over the 365 days before ``now``)."""
+    i = Interaction
+    recent = i.occurred_at >= now - timedelta(days=365)
+    rows = db.session().execute(
+        select(i.customer_id, func.count(), func.coalesce(func.sum(case((recent, i.amount))), 0),
+               func.count(case((recent, 1))))
+        .where(db.in_values(i.customer_id, ids), i.kind == lifecycle.PURCHASE_KIND, i.status == InteractionStatus.DONE.value,
+               i.deleted_at.is_(None))
+        .group_by(i.customer_id)).all()
+    values = {cid: {"revenue_12m": 0.0, "purchases_12m": 0.0} for cid in ids}
+    for cid, _, revenue, count in rows:
+        values[cid] = {"revenue_12m": float(revenue), "purchases_12m": float(count)}
+    return {cid: total for cid, total, _, _ in rows}, values
 
 
 def _entered(workflow: str, ids: list) -> dict:
@@ -479,7 +502,7 @@ def _entered(workflow: str, ids: list) -> dict:
     from datetime import timezone
 
     rows = db.session().execute(select(WorkflowTransitionEntry.record_id, func.max(WorkflowTransitionEntry.at)).where(
-        WorkflowTransitionEntry.workflow == workflow, WorkflowTransitionEntry.record_id.in_(ids))
+        WorkflowTransitionEntry.workflow == workflow, db.in_values(WorkflowTransitionEntry.record_id, ids))
         .group_by(WorkflowTransitionEntry.record_id)).all()
     return {rid: at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at for rid, at in rows}
 

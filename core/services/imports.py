@@ -321,8 +321,35 @@ def _run_batches(database: Any, itype: ImportType, source: Path, fmt: str, mappi
         if progress is not None:
             progress(outcome.rows_done, facts_rows)
         done_batches += 1
+        if not dry_run and done_batches & (done_batches - 1) == 0:   # 1, 2, 4, 8 … batches
+            refresh_statistics(database, itype.models)
         if fail_after_batches is not None and done_batches >= fail_after_batches:
             raise RuntimeError(f"Simulated failure after {done_batches} batch(es).")
+
+
+def refresh_statistics(database: Any, models: Any) -> None:
+    """On PostgreSQL, ``ANALYZE`` the tables of ``models`` and the workflow history, each in its own short
+    transaction: the tables an import looks its rows' records up in while it fills them; elsewhere nothing.
+
+    An import calls it after 1, 2, 4, 8 … batches, i.e. each time it has about doubled what it wrote. Each
+    batch looks its rows' records up (by external id, a customer's purchases and workflow history) in the
+    tables the import is filling; planned with the statistics of the tables as they were before (empty, or
+    never analysed), those lookups scan the whole table instead of an index — with 200,000 purchases 70 ms
+    per query and batch, growing with every batch. Autovacuum analyses a table only after a tenth of it
+    changed and at most once a minute (and not at all where it is off), too late for an import that
+    doubles a table in seconds. ANALYZE reads a fixed sample (tens of milliseconds); a table the database
+    user does not own is skipped with a warning, not an error. Audit entries and events are written, never
+    read, by an import: not analysed."""
+    from sqlalchemy import text
+
+    from core.models import WorkflowTransitionEntry
+
+    if database.engine.dialect.name != "postgresql":
+        return
+    for table in dict.fromkeys(m.__table__ for m in (*models, WorkflowTransitionEntry)):
+        with database.unit_of_work() as sess:
+            name = sess.get_bind().dialect.identifier_preparer.format_table(table)
+            sess.execute(text(f"ANALYZE {name}"))
 
 
 def _record_progress(run_id: uuid.UUID | None, rows: int, counts: dict[str, int], errors: list[RowError]) -> None:

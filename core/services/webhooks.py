@@ -40,7 +40,7 @@ from sqlalchemy.orm import aliased
 
 from core import db, prometheus
 from core import runtime as runtime_module
-from core.db import utcnow
+from core.db import new_id, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import OutboxEvent, Role
 from core.models.webhooks import WebhookDelivery, WebhookSubscription
@@ -406,7 +406,7 @@ def ping(actor: Any, subscription_id: Any) -> WebhookDelivery:
     sub = get(actor, subscription_id)
     # stored like every event so the delivery is built and signed the same way, but not published:
     # no other subscriber or subscription sees it
-    event = OutboxEvent(id=uuid.uuid4(), at=utcnow(), name=PING_EVENT, record_type=sub.__table__.name,
+    event = OutboxEvent(id=new_id(), at=utcnow(), name=PING_EVENT, record_type=sub.__table__.name,
                         record_id=sub.id, actor_id=user.id,
                         payload={"id": str(sub.id), "message": "Ping from Trellis."})
     db.session().add(event)

@@ -335,3 +335,55 @@ def test_a_flush_gives_sqlalchemys_cursor_listeners_only_real_executions(api, ru
         event.remove(engine, "before_cursor_execute", listener)
     assert counts["customer"] == 3 and all(context is not None for context in contexts)
     assert written_tables(counter.statements) == ["customer", "audit_entry", "outbox_event"]
+
+
+def copies(statements: list[str]) -> list[tuple[str, str]]:
+    """``(table, "binary" | "text")`` of each COPY of ``statements``, in order."""
+    return [(s.split()[1].strip('"'), "binary" if "FORMAT BINARY" in s.upper() else "text") for s in statements
+            if s.lstrip().upper().startswith("COPY")]
+
+
+def test_on_postgresql_a_flush_copies_binary_and_what_binary_cannot_take_goes_as_text(api, runtime, people,
+                                                                                      count_queries):
+    """PostgreSQL: every table of a flush in one binary COPY. A value binary COPY cannot take as it is (a
+    record id given as text) undoes the binary attempt and the whole flush goes as text, which PostgreSQL
+    converts: every row is written once. A number too large for its integer column is refused as text
+    refuses it, not stored cut down to its low bits."""
+    from core import db
+    from core.models import Interaction
+
+    if runtime.database.engine.dialect.driver != "psycopg":
+        pytest.skip("binary COPY is PostgreSQL's")
+    from psycopg.errors import NumericValueOutOfRange
+
+    customer = create(api, "admin", name="Binary Ltd")
+    record = BulkRow(Customer, {"id": uuid.UUID(customer["id"])})
+    with runtime.database.unit_of_work():
+        rec = BulkRecorder(people.admin)
+        rec.change("checked", record, {"stage": ("potential", "intent")}, at=WHEN, version=1)
+        with count_queries() as counter:
+            rec.flush([])
+    assert copies(counter.statements) == [("audit_entry", "binary"), ("outbox_event", "binary")]
+    assert the_entry(api, customer["id"], "customer.checked")["changes"] == {"stage": ["potential", "intent"]}
+
+    with runtime.database.unit_of_work():
+        rec = BulkRecorder(people.admin)
+        rec.audit("rechecked", record, at=WHEN)
+        rec.add(AuditEntry, at=WHEN, actor_id=None, action="customer.texted", record_type="customer",
+                record_id=customer["id"], changes=None, request_id=None)   # the id as text
+        with count_queries() as counter:
+            assert rec.flush([])["audit_entry"] == 2
+    assert copies(counter.statements) == [("audit_entry", "binary"), ("audit_entry", "text")]
+    actions = [e["action"] for e in audit_trail(api, customer["id"])]
+    assert actions.count("customer.rechecked") == 1 and actions.count("customer.texted") == 1
+
+    with pytest.raises(NumericValueOutOfRange):
+        with runtime.database.unit_of_work():
+            rec = BulkRecorder(people.admin)
+            rec.add(Interaction, customer_id=uuid.UUID(customer["id"]), kind="call", direction="outbound",
+                    status="done", subject="", notes="", outcome="", occurred_at=WHEN, created_at=WHEN,
+                    updated_at=WHEN, version=1 << 40, escalation_count=0, source="core")
+            rec.flush([Interaction])
+    with runtime.database.unit_of_work():
+        assert db.session().scalars(select(Interaction).where(
+            Interaction.customer_id == uuid.UUID(customer["id"]))).all() == []

@@ -139,6 +139,41 @@ def test_purchases_reference_customers_by_external_id_and_move_their_lifecycle(r
         {k: v for k, v in before.items() if k != "import_run"}
 
 
+def test_a_customer_with_many_purchases_over_several_batches_moves_only_on_real_stage_changes(runtime, cli, files):
+    """Ten purchases of one customer, three rows a batch, then a second file with two more: the lifecycle
+    moves twice (first purchase, repeat), each move with one history row, audit entry and event; every
+    purchase has its own audit entry and event."""
+    itype = runtime.import_types["interactions"]
+    cli("customers", files("c.csv", CUSTOMERS))
+    rows = "".join(f"Q{i},C1,purchase,1997-01-{i:02d},{i}\n" for i in range(1, 11))
+    head = "external_id,customer_external_id,kind,occurred_at,amount\n"
+    before = counts(runtime)
+    runtime.import_types["interactions"] = dataclasses.replace(itype, batch_size=3)
+    try:
+        assert "10 rows imported: 10 created" in cli("interactions", files("q.csv", head + rows)).stdout
+        more = "".join(f"R{i},C1,purchase,1997-02-{i:02d},{i}\n" for i in range(1, 3))
+        assert "2 rows imported: 2 created" in cli("interactions", files("r.csv", head + more)).stdout
+    finally:
+        runtime.import_types["interactions"] = itype
+    acme = customer(runtime, "C1")
+    assert (acme.stage, acme.version) == ("repeat", 3)
+    with runtime.database.unit_of_work():
+        moves = db.session().scalars(select(WorkflowTransitionEntry).where(
+            WorkflowTransitionEntry.record_id == acme.id, WorkflowTransitionEntry.workflow == "customer.lifecycle")
+            .order_by(WorkflowTransitionEntry.at)).all()
+        assert [(m.from_state, m.to_state, m.at.date().isoformat(), m.reason) for m in moves] == [
+            ("potential", "first_purchase", "1997-01-01", "1 purchase recorded"),
+            ("first_purchase", "repeat", "1997-01-02", "2 purchases recorded")]
+        events = db.session().scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.record_id == acme.id, OutboxEvent.name == "customer.stage_changed")).all()
+        assert sorted(e["version"] for e in events) == [2, 3]
+    after = counts(runtime)
+    assert after["interaction"] - before["interaction"] == 12
+    assert after["audit_entry"] - before["audit_entry"] == 12 + 2
+    assert after["outbox_event"] - before["outbox_event"] == 12 + 2
+    assert after["workflow_transition"] - before["workflow_transition"] == 2
+
+
 def test_a_crash_after_batch_k_loses_nothing_reported_and_a_rerun_continues(runtime, cli, files, people, monkeypatch):
     from core.services import imports
 
