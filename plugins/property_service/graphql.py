@@ -321,7 +321,7 @@ def type_fields(registry) -> dict:
 
 #: the reference records served with the house CRUD fields, in the schema's order: type name → (service,
 #: list field). The declared ones (a ``RecordSpec``: services.estates …) get their inputs and fields from the
-#: spec (``record_types`` / ``record_fields``); occupancies and teams have services written by hand.
+#: spec (``record_types`` / ``record_fields``); teams have a service written by hand.
 RECORDS = {
     "PropertyEstate": (services.estates, "propertyEstates"),
     "PropertyBuilding": (services.buildings, "propertyBuildings"),
@@ -357,7 +357,8 @@ def register_record_types(registry) -> None:
                      vocabularies={"priority": "property_service_priority"}, metadata=SLA_KIND,
                      description="Response and resolution targets in working minutes, by kind and priority.")
     for type_name, (service, _list) in RECORDS.items():
-        if isinstance(service, RecordSpec):   # its type is written above (or by hand: buildings, units)
+        if isinstance(service, RecordSpec):   # its type is written above (or by hand: buildings, units,
+            # occupancies)
             record_types(registry, service, own_type=True, prefix="Property", metadata=SLA_KIND)
         else:
             crud_inputs(registry, type_name, create=service.create_schema, update=service.update_schema,

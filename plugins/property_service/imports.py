@@ -166,11 +166,11 @@ def import_types() -> list[ImportType]:
 
 def export_types() -> list:
     """The lists exported but not imported (``trellis_export_types``), each in the columns of its REST
-    output, with its list's filters and scope: the records declared once (``RecordSpec``), the occupancies
-    and the Open311 API keys (admins) through their lists' SELECTs."""
+    output, with its list's filters and scope: the records declared once (``RecordSpec``), the teams and
+    the Open311 API keys (admins) through their lists' SELECTs."""
     from core.exports import schema_export
     from plugins.property_service import services
-    from plugins.property_service.services import buildings, estates, kinds, sla_policies, units
+    from plugins.property_service.services import buildings, estates, kinds, occupancies, sla_policies, units
 
     api_key_columns = [k for k in s.ApiKeyOut().fields if k != "key"]   # the key itself is shown once, at creation
     return [estates.list_export("property_service.estates"),
@@ -178,8 +178,8 @@ def export_types() -> list:
             units.list_export("property_service.units"),
             kinds.list_export("property_service.request_kinds"),
             sla_policies.list_export("property_service.sla_policies"),
-            schema_export("property_service.occupancies", "Owners', tenants' and family members' links to units.",
-                          services.occupancies.filtered, s.OccupancyOut, filters=s.OccupancyFilter),
+            occupancies.list_export("property_service.occupancies",
+                                    description="Owners', tenants' and family members' links to units."),
             schema_export("property_service.teams", "Dispatch teams and their members (member_ids).",
                           services.teams.filtered, s.TeamOut, filters=s.TeamFilter,
                           views=lambda actor, teams: services.with_members(list(teams))),

@@ -14,25 +14,22 @@ from plugins.property_service import requests, schemas as s, services
 
 
 def reference_blueprints() -> list[Blueprint]:
-    """The reference records' six endpoints each: the declared ones (``record_blueprint``) and the two
-    whose services are written by hand (occupancies, teams)."""
-    def hand_written(name, prefix, resource, out, doc):
-        return crud_blueprint(name, prefix, service=CrudService(
-            list=resource.list, get=resource.get, create=resource.create, update=resource.update,
-            delete=resource.delete, restore=resource.restore), out_schema=out,
-            create_schema=resource.create_schema, update_schema=resource.update_schema,
-            filter_schema=resource.filter_schema, sortable=sorted(resource.sortable), description=doc)
-
+    """The reference records' six endpoints each: the declared ones (``record_blueprint``) and the teams,
+    whose service is written by hand."""
+    teams = services.teams
     return [
         record_blueprint(services.estates, "property_service_estates", "/estates", description="Estates (小区)."),
         record_blueprint(services.buildings, "property_service_buildings", "/buildings",
                          description="Buildings (楼栋)."),
         record_blueprint(services.units, "property_service_units", "/units",
                          description="Units: building, unit, room, area."),
-        hand_written("property_service_occupancies", "/occupancies", services.occupancies, s.OccupancyOut,
-                     "Owners', tenants' and family members' links to units."),
-        hand_written("property_service_teams", "/teams", services.teams, s.TeamOut,
-                     "Service teams and their members."),
+        record_blueprint(services.occupancies, "property_service_occupancies", "/occupancies",
+                         description="Owners', tenants' and family members' links to units."),
+        crud_blueprint("property_service_teams", "/teams", service=CrudService(
+            list=teams.list, get=teams.get, create=teams.create, update=teams.update, delete=teams.delete,
+            restore=teams.restore), out_schema=s.TeamOut, create_schema=teams.create_schema,
+            update_schema=teams.update_schema, filter_schema=teams.filter_schema, sortable=sorted(teams.sortable),
+            description="Service teams and their members."),
         record_blueprint(services.kinds, "property_service_kinds", "/kinds",
                          description="Kinds of service request (also the Open311 services)."),
         record_blueprint(services.sla_policies, "property_service_sla_policies", "/sla-policies",
@@ -136,7 +133,7 @@ def misc_blueprint() -> Blueprint:
         services.revoke_api_key(current_user, key_id)
 
     @blp.route("/customers/<uuid:customer_id>/units")
-    @blp.response(200, s.OccupancyOut(many=True))
+    @blp.response(200, services.occupancies.out_schema(many=True))
     def customer_units(customer_id):
         """The customer's links to units (past ones included)"""
         return [occupancy for occupancy, _unit in services.units_of(current_user, customer_id)]

@@ -1,21 +1,20 @@
 """Property service (物业服务): Marshmallow schemas: the plugin's input validation and REST output.
 
 Services validate raw input with these (``core.services.common.validate``); REST documents and dumps
-with the same classes. Estates, buildings, units, request kinds and SLA policies are declared records
-(``services.estates`` …, ``core.records.RecordSpec``): their schemas are derived from the models.
+with the same classes. Estates, buildings, units, occupancies, request kinds and SLA policies are declared
+records (``services.estates`` …, ``core.records.RecordSpec``): their schemas are derived from the models.
 """
 from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate
 
 from core.schemas import BoundedList, RecordOut, StrictSchema
 from plugins.property_service import labels
 
 PRIORITY = validate.OneOf(labels.values(labels.PRIORITIES))
 CHANNEL = validate.OneOf(labels.values(labels.CHANNELS))
-RELATION = validate.OneOf(labels.values(labels.RELATIONS))
 SLA_STATE = validate.OneOf(labels.values(labels.SLA_STATES))
 CODE = validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="Lower-case letters, digits and '_', starting with a letter.")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
@@ -29,43 +28,6 @@ def _updatable(create: type[Schema], name: str, exclude: tuple[str, ...] = ()) -
     meta = type("Meta", (), {"unknown": "raise", "exclude": exclude})
     return type(name, (create,), {"Meta": meta, "version": fields.Integer(
         required=True, metadata={"description": "The version you read; a stale one is 409."})})
-
-
-# --- occupancies (estates, buildings, units, kinds and SLA policies are declared records: services.py) --
-
-class OccupancyCreate(StrictSchema):
-    unit_id = fields.UUID(required=True)
-    customer_id = fields.UUID(required=True)
-    relation = fields.String(load_default="owner", validate=RELATION)
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-
-    @validates_schema
-    def _dates_in_order(self, data, **_):
-        if data.get("start_date") and data.get("end_date") and data["end_date"] < data["start_date"]:
-            raise ValidationError("Must not be before start_date.", "end_date")
-
-
-class OccupancyUpdate(StrictSchema):
-    relation = fields.String(validate=RELATION)
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    version = fields.Integer(required=True)
-
-
-class OccupancyFilter(StrictSchema):
-    unit_id = fields.UUID()
-    customer_id = fields.UUID()
-    relation = fields.String(validate=RELATION)
-    deleted = fields.Boolean(load_default=False)
-
-
-class OccupancyOut(RecordOut):
-    unit_id = fields.UUID()
-    customer_id = fields.UUID()
-    relation = fields.String()
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
 
 
 # --- teams, kinds' attribute definitions, settings -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Estates, buildings, units, request kinds and SLA policies are declared records (services.estates …):
+"""Estates, buildings, units, occupancies, request kinds and SLA policies are declared records (services.estates …):
 their own rules, now hooks, answer as they did, and the OpenAPI document keeps the schema names while a
 PATCH body documents only `version` as required (a PATCH always sent only what changed)."""
 from __future__ import annotations
@@ -29,15 +29,48 @@ def test_the_rules_moved_into_hooks_answer_as_before(ps):
     assert refused.get_json()["errors"]["json"] == {"default_team_id": ["No team with this id."]}
 
 
+def test_an_occupancy_is_refused_for_its_first_problem_alone_as_before(ps):
+    api = ps.as_("centre")
+    url = f"{BASE}/occupancies"
+
+    def refused(body):
+        answer = api.post(url, json=body)
+        assert answer.status_code == 422, answer.get_json()
+        return answer.get_json()["errors"]["json"]
+
+    unseen = str(ps.rep_customer.id)   # a rep's customer the centre does not see
+    backwards = {"start_date": "2024-01-02", "end_date": "2024-01-01"}
+    # the dates first, then the unit, then the customer: the one field named is the one it always was
+    assert refused({"unit_id": str(ps.estate.id), "customer_id": unseen, **backwards}) == {
+        "end_date": ["Must not be before start_date."]}
+    assert refused({"unit_id": str(ps.estate.id), "customer_id": unseen}) == {"unit_id": ["No unit with this id."]}
+    assert refused({"unit_id": str(ps.unit.id), "customer_id": unseen}) == {
+        "customer_id": ["No customer with this id."]}
+    assert api.delete(f"{BASE}/units/{ps.unit2.id}").status_code == 204
+    assert refused({"unit_id": str(ps.unit2.id), "customer_id": str(ps.owner.id)}) == {
+        "unit_id": ["No unit with this id."]}
+
+    made = api.post(url, json={"unit_id": str(ps.unit.id), "customer_id": str(ps.tenant.id)})
+    assert made.status_code == 201 and made.get_json()["relation"] == "owner"
+    occupancy = f"{url}/{made.get_json()['id']}"
+    moved = api.patch(occupancy, json={"version": made.get_json()["version"], "unit_id": str(ps.unit2.id)})
+    assert moved.status_code == 422 and "unit_id" in moved.get_json()["errors"]["json"]   # fixed once made
+    assert api.delete(occupancy).status_code == 204
+    assert api.post(f"{occupancy}/restore").status_code == 200
+    assert ps.as_("rep").get(occupancy).status_code == 404   # out of the rep's scope, as a missing one
+
+
 def test_the_openapi_names_stay_and_a_patch_body_requires_only_version(api):
     schemas = api.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
     for stem, create_required in (("Estate", ["name"]), ("Building", ["estate_id", "name"]),
                                   ("Unit", ["building_id", "room"]), ("Kind", ["code", "label_en", "label_zh_cn"]),
-                                  ("SlaPolicy", ["priority", "resolution_minutes", "response_minutes"])):
+                                  ("SlaPolicy", ["priority", "resolution_minutes", "response_minutes"]),
+                                  ("Occupancy", ["customer_id", "unit_id"])):
         assert sorted(schemas[f"{stem}Create"]["required"]) == create_required, stem
         assert schemas[f"{stem}Update"]["required"] == ["version"], stem
         assert f"{stem}Out" in schemas
     assert schemas["SlaPolicyCreate"]["properties"]["kind"]["default"] == "*"
+    assert schemas["OccupancyCreate"]["properties"]["relation"]["default"] == "owner"
 
 
 def test_hook_trellis_export_types(ps, cli):
