@@ -104,6 +104,10 @@ def test_webhook_subscriptions_export_as_their_list_without_a_secret(api, trail)
     [inactive] = assert_exports_the_list(api, "webhooks", "webhooks", "active=false")
     assert inactive["url"] == "https://bi.example/in"
     assert api.as_("manager").get("/api/v1/exports/webhooks?format=jsonl").status_code == 403
+    lines = api.get("/api/v1/exports/webhooks?format=csv&active=true").get_data(as_text=True).splitlines()
+    assert len(lines) == 2 and "secret" not in lines[0] and "customer.*" in lines[1]
+    xlsx = api.get("/api/v1/exports/webhooks?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     types = {t["name"]: t for t in api.get("/api/v1/exports").get_json()}
     assert "secret" not in types["webhooks"]["columns"] and "url" in types["webhooks"]["columns"]
 
