@@ -121,6 +121,28 @@ def trellis_import_types():
     return core_import_types()
 
 
+@hookimpl
+def trellis_export_types():
+    """The core's lists that are exported but not imported, each as its REST list shows it: the same
+    filters, the caller's scope, the item's fields (a webhook's never hold its secret)."""
+    from core import schemas
+    from core.exports import schema_export
+    from core.services import audit, notifications, people, webhooks, workflow
+
+    return [
+        schema_export("audit", "The audit trail: who changed what (admins).", audit.filtered_entries,
+                      schemas.AuditEntryOut, filters=audit.AuditFilter),
+        schema_export("users", "Users (admins: all; others: their team).", people.filtered_users,
+                      schemas.UserDetailOut, filters=people.UserFilter),
+        schema_export("teams", "Teams (admins: all; others: their own).", people.filtered_teams,
+                      schemas.SalesTeamOut, filters=people.TeamFilter),
+        schema_export("approvals", "Approval requests you may decide or made (pending unless status says).",
+                      workflow.filtered_approvals, schemas.ApprovalOut, filters=workflow.ApprovalFilter),
+        schema_export("notifications", "Your notifications.", notifications.filtered, schemas.NotificationOut,
+                      filters=notifications.NotificationFilter),
+        schema_export("webhooks", "Webhook subscriptions (admins), without their secrets.",
+                      webhooks.filtered_subscriptions, webhooks.WebhookOut, filters=webhooks.WebhookFilter),
+    ]
 
 
 @hookimpl

@@ -332,6 +332,61 @@ class UserOut(Schema):
     locale = fields.String()
 
 
+# --- the core's other lists (REST items; `trellis export` writes the same fields) ---------------------
+
+class AuditEntryOut(Schema):
+    id = fields.UUID()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    action = fields.String()
+    record_type = fields.String()
+    record_id = fields.UUID()
+    changes = fields.Dict()
+    request_id = fields.String(allow_none=True, metadata={
+        "description": "The X-Request-Id of the request (or the id of the job run) that made the change."})
+
+
+class ApprovalOut(Schema):
+    id = fields.UUID()
+    workflow = fields.String()
+    record_type = fields.String()
+    record_id = fields.UUID()
+    to_state = fields.String()
+    reason = fields.String()
+    requested_by_id = fields.UUID()
+    status = fields.String()
+    decided_by_id = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class NotificationOut(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    title = fields.String()
+    body = fields.String()
+    record_type = fields.String(allow_none=True)
+    record_id = fields.UUID(allow_none=True)
+    data = fields.Dict()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class UserDetailOut(UserOut):
+    is_active = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class SalesTeamOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    manager_id = fields.UUID(allow_none=True)
+    version = fields.Integer()
+
+
 # --- a customer's analytics (core.services.analytics.describe) -------------------------------------------
 
 class AnalyticsFlag(Schema):

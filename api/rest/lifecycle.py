@@ -3,11 +3,11 @@ notifications and the declared workflows."""
 from __future__ import annotations
 
 from flask_login import current_user
-from marshmallow import Schema, fields, pre_dump
+from marshmallow import EXCLUDE, Schema, fields, pre_dump
 
 from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import (
-    Allocation, ApprovalDecision, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
+    Allocation, ApprovalDecision, ApprovalOut, NotificationOut, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
     StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
 )
 from core.services import customers, interactions, notifications, ownership, workflow
@@ -25,34 +25,6 @@ class TransitionOut(Schema):
     trigger_event = fields.String(allow_none=True)
     reason = fields.String()
     seconds_in_previous = fields.Float(allow_none=True)
-
-
-class ApprovalOut(Schema):
-    id = fields.UUID()
-    workflow = fields.String()
-    record_type = fields.String()
-    record_id = fields.UUID()
-    to_state = fields.String()
-    reason = fields.String()
-    requested_by_id = fields.UUID()
-    status = fields.String()
-    decided_by_id = fields.UUID(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
-    decision_note = fields.String()
-    created_at = fields.DateTime()
-    version = fields.Integer()
-
-
-class NotificationOut(Schema):
-    id = fields.UUID()
-    kind = fields.String()
-    title = fields.String()
-    body = fields.String()
-    record_type = fields.String(allow_none=True)
-    record_id = fields.UUID(allow_none=True)
-    data = fields.Dict()
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
 
 
 class AssignmentOut(Schema):
@@ -73,13 +45,17 @@ class HistoryArgs(Schema):
     workflow = fields.String(load_default="customer.lifecycle")
 
 
-class ApprovalArgs(CursorArgs):
-    status = fields.String(load_default="pending")
+class ApprovalArgs(workflow.ApprovalFilter, CursorArgs):
+    class Meta:
+        unknown = EXCLUDE
+
     sort = sort_field(sorted(workflow.APPROVAL_SORTABLE))
 
 
-class NotificationArgs(CursorArgs):
-    unread = fields.Boolean(load_default=False)
+class NotificationArgs(notifications.NotificationFilter, CursorArgs):
+    class Meta:
+        unknown = EXCLUDE
+
     sort = sort_field(sorted(notifications.SORTABLE))
 
 

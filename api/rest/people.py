@@ -6,21 +6,8 @@ from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
-from core.schemas import MAX_PAGE_SIZE, UserCreate, UserOut
+from core.schemas import MAX_PAGE_SIZE, SalesTeamOut, UserCreate, UserDetailOut
 from core.services import people, users
-
-
-class UserDetailOut(UserOut):
-    is_active = fields.Boolean()
-    version = fields.Integer()
-    created_at = fields.DateTime()
-
-
-class SalesTeamOut(Schema):
-    id = fields.UUID()
-    name = fields.String()
-    manager_id = fields.UUID(allow_none=True)
-    version = fields.Integer()
 
 
 class UserQuery(people.UserFilter, CursorArgs):

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, crud_blueprint, list_query, served, sort_field
 from core import runtime
 from core.metrics import MetricQuery
 from core.schemas import (
-    ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
+    AuditEntryOut, ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
     CustomerUpdate, InteractionCreate, InteractionFilter, InteractionOut, InteractionUpdate, MAX_PAGE_SIZE,
 )
 from api.rest.duplicates import add_routes as duplicate_routes
@@ -45,24 +45,11 @@ class MetricRowOut(Schema):
     value = fields.Raw(allow_none=True)
     extra = fields.Dict()
 
-class AuditArgs(CursorArgs):
-    record_type = fields.String()
-    record_id = fields.UUID()
-    request_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
-        "description": "Only the changes made by this request (its X-Request-Id) or job run."})
+class AuditArgs(audit.AuditFilter, CursorArgs):
+    class Meta:
+        unknown = EXCLUDE
+
     sort = sort_field(sorted(audit.SORTABLE))
-
-
-class AuditEntryOut(Schema):
-    id = fields.UUID()
-    at = fields.DateTime()
-    actor_id = fields.UUID(allow_none=True)
-    action = fields.String()
-    record_type = fields.String()
-    record_id = fields.UUID()
-    changes = fields.Dict()
-    request_id = fields.String(allow_none=True, metadata={
-        "description": "The X-Request-Id of the request (or the id of the job run) that made the change."})
 
 
 class MetricResultOut(Schema):

@@ -8,32 +8,9 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from api.rest.crud import (LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_args_schema, list_query,
                            served, sort_field)
-from core.schemas import MAX_PAGE_SIZE, RecordOut
+from core.schemas import MAX_PAGE_SIZE
 from core.services import webhooks
-
-
-class WebhookBreakerOut(Schema):
-    """The subscription's circuit breaker (docs/webhooks.md, "Slow and failing receivers")."""
-
-    class Meta:
-        ordered = True
-
-    state = fields.String(metadata={"enum": list(webhooks.BREAKER_STATES), "description": (
-        "closed: deliveries are sent; open: nothing is sent until open_until; half_open: one trial "
-        "delivery is being sent (a success closes the breaker, a failure opens it again)")})
-    consecutive_failures = fields.Integer(metadata={"description": "Failed attempts in a row; 0 after a success."})
-    open_until = fields.DateTime(allow_none=True, metadata={
-        "description": "While open, when the trial delivery may be sent; null when closed."})
-    last_error = fields.String(allow_none=True, metadata={
-        "description": "Why the last of the failures in a row failed; null once a delivery succeeds."})
-
-
-class WebhookOut(RecordOut):
-    url = fields.String()
-    description = fields.String()
-    events = fields.List(fields.String())
-    active = fields.Boolean()
-    breaker = fields.Nested(WebhookBreakerOut, dump_only=True)
+from core.services.webhooks import WebhookOut
 
 
 class WebhookCreatedOut(WebhookOut):

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from marshmallow import fields
 from sqlalchemy import select, update
 
 from core import db, runtime
 from core.db import utcnow
 from core.errors import NotFound
 from core.models import Notification, User
+from core.schemas import StrictSchema
 from core.services import common
 from core.services.audit import jsonable
 from core.services.permissions import require_actor
@@ -46,14 +48,32 @@ def visible(actor: Any):
 SORTABLE = {"created_at": Notification.created_at, "read_at": Notification.read_at, "kind": Notification.kind}
 
 
+class NotificationFilter(StrictSchema):
+    """The filters of the caller's notifications (``GET /notifications``, ``trellis export notifications``)."""
+
+    unread = fields.Boolean(load_default=False, metadata={"description": "Only those not yet read."})
+
+
+def _notifications(actor: Any, unread: bool):
+    stmt = visible(actor)
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt
+
+
+def filtered(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the notifications :func:`list_for` lists with ``filters`` (``NotificationFilter``,
+    checked: a bad one is a ValidationFailed naming it): the actor's own, unordered."""
+    f = common.validate(NotificationFilter, dict(filters or {}))
+    return _notifications(actor, f["unread"])
+
+
 def list_for(actor: Any, *, unread: bool = False, page: common.PageRequest = common.PageRequest(),
              sort: str | None = None) -> common.Page[Notification]:
     """The actor's notifications, newest first (``sort``: keys of ``SORTABLE``, "-" for descending);
     ``unread``: only those not yet read."""
-    stmt = visible(actor)
-    if unread:
-        stmt = stmt.where(Notification.read_at.is_(None))
-    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "-created_at"), Notification.id)
+    return common.paginate(_notifications(actor, unread), page, common.parse_sort(sort, SORTABLE, "-created_at"),
+                           Notification.id)
 
 
 def mark_read(actor: Any, notification_id: Any) -> Notification:

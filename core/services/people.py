@@ -64,6 +64,13 @@ def list_users(actor: Any, filters: Mapping[str, Any] | None = None, *,
                page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[User]:
     """The users ``actor`` may see, by name then email (``sort``: keys of ``USER_SORTABLE``, "-" for
     descending); ``filters`` may hold ``q`` (in the name or email), ``role`` and ``team_id``."""
+    return common.paginate(filtered_users(actor, filters), page, common.parse_sort(sort, USER_SORTABLE, "name,email"),
+                           User.id)
+
+
+def filtered_users(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the users :func:`list_users` lists with ``filters`` (``UserFilter``, checked: a bad
+    one, or an unknown role, is a ValidationFailed naming it), unordered."""
     f = common.validate(UserFilter, dict(filters or {}))
     stmt = _visible_users(actor)
     if q := f.get("q"):
@@ -75,7 +82,7 @@ def list_users(actor: Any, filters: Mapping[str, Any] | None = None, *,
     for key in ("role", "team_id"):
         if key in f:
             stmt = stmt.where(getattr(User, key) == f[key])
-    return common.paginate(stmt, page, common.parse_sort(sort, USER_SORTABLE, "name,email"), User.id)
+    return stmt
 
 
 def get_user(actor: Any, user_id: Any) -> User:
@@ -128,8 +135,18 @@ def visible_teams(actor: Any):
     return stmt
 
 
+class TeamFilter(StrictSchema):
+    """The teams' list takes no filters: any is refused (a ValidationFailed naming it)."""
+
+
+def filtered_teams(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the teams :func:`list_teams` lists (``filters`` must be empty: ``TeamFilter``), unordered."""
+    common.validate(TeamFilter, dict(filters or {}))
+    return visible_teams(actor)
+
+
 def list_teams(actor: Any) -> list[Team]:
-    return list(db.session().scalars(visible_teams(actor).order_by(Team.name)))
+    return list(db.session().scalars(filtered_teams(actor).order_by(Team.name)))
 
 
 def team_page(actor: Any, page: Any, sort: str | None = None) -> common.Page:

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import aliased
@@ -44,7 +44,7 @@ from core.db import new_id, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import OutboxEvent, Role
 from core.models.webhooks import WebhookDelivery, WebhookSubscription
-from core.schemas import BoundedList, StrictSchema
+from core.schemas import BoundedList, RecordOut, StrictSchema
 from core.services import audit, common
 from core.services.permissions import require_role
 
@@ -226,6 +226,32 @@ class DeliveryFilter(StrictSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
+# --- output (REST items; `trellis export webhooks` writes the same fields, never the secret) --------
+
+class WebhookBreakerOut(Schema):
+    """The subscription's circuit breaker (docs/webhooks.md, "Slow and failing receivers")."""
+
+    class Meta:
+        ordered = True
+
+    state = fields.String(metadata={"enum": list(BREAKER_STATES), "description": (
+        "closed: deliveries are sent; open: nothing is sent until open_until; half_open: one trial "
+        "delivery is being sent (a success closes the breaker, a failure opens it again)")})
+    consecutive_failures = fields.Integer(metadata={"description": "Failed attempts in a row; 0 after a success."})
+    open_until = fields.DateTime(allow_none=True, metadata={
+        "description": "While open, when the trial delivery may be sent; null when closed."})
+    last_error = fields.String(allow_none=True, metadata={
+        "description": "Why the last of the failures in a row failed; null once a delivery succeeds."})
+
+
+class WebhookOut(RecordOut):
+    url = fields.String()
+    description = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+    breaker = fields.Nested(WebhookBreakerOut, dump_only=True)
+
+
 # --- patterns ----------------------------------------------------------------------------------------
 
 def matches(patterns: list[str], event_name: str) -> bool:
@@ -258,13 +284,19 @@ def get(actor: Any, subscription_id: Any, *, deleted: bool = False) -> WebhookSu
 def list_subscriptions(actor: Any, filters: Mapping[str, Any] | None = None, *,
                        page: common.PageRequest = common.PageRequest(),
                        sort: str | None = None) -> common.Page[WebhookSubscription]:
+    stmt = filtered_subscriptions(actor, filters)
+    return common.paginate(stmt, page, common.parse_sort(sort, SORTABLE, "created_at"), WebhookSubscription.id)
+
+
+def filtered_subscriptions(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the subscriptions :func:`list_subscriptions` lists with ``filters`` (``WebhookFilter``,
+    checked: a bad one is a ValidationFailed naming it), unordered; admins only (anyone else: Forbidden)."""
     _admin(actor)
     f = common.validate(WebhookFilter, dict(filters or {}))
     stmt = select(WebhookSubscription).where(common.not_deleted(WebhookSubscription, f.pop("deleted")))
     if "active" in f:
         stmt = stmt.where(WebhookSubscription.active.is_(f["active"]))
-    order = common.parse_sort(sort, SORTABLE, "created_at")
-    return common.paginate(stmt, page, order, WebhookSubscription.id)
+    return stmt
 
 
 def _dedupe(patterns: list[str]) -> list[str]:

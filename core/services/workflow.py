@@ -8,14 +8,16 @@ not make; ``check_stagnation`` raises one alert per overlong stay.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
+from marshmallow import fields
 from sqlalchemy import and_, func, select
 
 from core import db, runtime
 from core.db import utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import ApprovalRequest, Role, StagnationAlert, Team, User, WorkflowTransitionEntry
+from core.schemas import StrictSchema
 from core.services import audit, common
 from core.workflow import ANY, MANUAL, TRIGGERS, Workflow
 
@@ -312,17 +314,35 @@ APPROVAL_SORTABLE = {"created_at": ApprovalRequest.created_at, "status": Approva
                      "decided_at": ApprovalRequest.decided_at}
 
 
-def approvals_for(actor: User, *, status: str | None = "pending",
-                  page: common.PageRequest = common.PageRequest(),
-                  sort: str | None = None) -> common.Page[ApprovalRequest]:
-    """Approval requests the actor may decide (admins: all; managers: their team's) or made, newest
-    first (``sort``: keys of ``APPROVAL_SORTABLE``, "-" for descending)."""
+class ApprovalFilter(StrictSchema):
+    """The filters of the approval requests' list (``GET /approvals``, ``trellis export approvals``)."""
+
+    status = fields.String(load_default="pending", metadata={
+        "description": "pending (the default), approved or rejected; empty: every status."})
+
+
+def _approvals(actor: Any, status: str | None):
     if status and status not in APPROVAL_STATUSES:
         raise ValidationFailed(fields={"status": [f"One of: {', '.join(APPROVAL_STATUSES)}."]})
     stmt = visible_approvals(actor)
     if status:
         stmt = stmt.where(ApprovalRequest.status == status)
-    return common.paginate(stmt, page, common.parse_sort(sort, APPROVAL_SORTABLE, "-created_at"),
+    return stmt
+
+
+def filtered_approvals(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the approval requests :func:`approvals_for` lists with ``filters`` (``ApprovalFilter``,
+    checked: a bad one is a ValidationFailed naming it; no ``status``: the pending ones), unordered."""
+    f = common.validate(ApprovalFilter, dict(filters or {}))
+    return _approvals(actor, f["status"] or None)
+
+
+def approvals_for(actor: User, *, status: str | None = "pending",
+                  page: common.PageRequest = common.PageRequest(),
+                  sort: str | None = None) -> common.Page[ApprovalRequest]:
+    """Approval requests the actor may decide (admins: all; managers: their team's) or made, newest
+    first (``sort``: keys of ``APPROVAL_SORTABLE``, "-" for descending)."""
+    return common.paginate(_approvals(actor, status), page, common.parse_sort(sort, APPROVAL_SORTABLE, "-created_at"),
                            ApprovalRequest.id)
 
 

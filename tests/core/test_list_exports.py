@@ -1,0 +1,163 @@
+"""The core's lists that are exported but not imported — the audit trail, users, teams, approval requests,
+notifications and webhook subscriptions — export as their REST lists show them: the same records for the
+same filters and the same (scoped) user, each row the list item's fields (a nested value as JSON text), a
+refused list refused (403), a bad filter a 422 naming it."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.api.rest.test_customers import create
+
+
+def exported(api, name, query=""):
+    response = api.get(f"/api/v1/exports/{name}?format=jsonl&{query}")
+    assert response.status_code == 200, response.get_json()
+    return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+
+
+def assert_exports_the_list(api, name, path, query=""):
+    """The export of ``name`` holds the records ``GET /api/v1/<path>?query`` lists, each row its item's fields."""
+    response = api.get(f"/api/v1/{path}?{'' if path == 'teams' else 'page_size=100&'}{query}")
+    assert response.status_code == 200, response.get_json()
+    listed = {item["id"]: item for item in response.get_json()}
+    rows = exported(api, name, query)
+    assert sorted(r["id"] for r in rows) == sorted(listed) and rows
+    for row in rows:
+        item = listed[row["id"]]
+        assert set(row) == set(item)
+        assert {k: json.loads(v) if isinstance(item[k], (list, dict)) and not isinstance(v, list) else v
+                for k, v in row.items()} == item
+    return rows
+
+
+@pytest.fixture
+def trail(api, people):
+    """Three customers (two of the rep's, one of the other team's), a stage request from the rep (the
+    manager is notified of it), a second one decided, two webhook subscriptions (one inactive)."""
+    mine = [create(api, name=f"Mine {i}") for i in range(2)]
+    theirs = create(api, who="other_rep", name="Theirs")
+    for customer in (mine[0], theirs):
+        who = "rep" if customer is mine[0] else "other_rep"
+        asked = api.as_(who).post(f"/api/v1/customers/{customer['id']}/stage-requests",
+                                  json={"to": "lost", "reason": "went elsewhere"})
+        assert asked.status_code == 201, asked.get_json()
+    asked = api.as_("rep").post(f"/api/v1/customers/{mine[1]['id']}/stage-requests",
+                                json={"to": "lost", "reason": "too quiet"})
+    assert asked.status_code == 201, asked.get_json()
+    decided = api.as_("manager").post(f"/api/v1/approvals/{asked.get_json()['id']}/decision",
+                                      json={"approve": False, "note": "keep trying"})
+    assert decided.status_code == 200, decided.get_json()
+    hooks = []
+    for url, active in (("https://erp.example/hook", True), ("https://bi.example/in", False)):
+        response = api.as_("admin").post("/api/v1/webhooks", json={"url": url, "events": ["customer.*"],
+                                                                    "active": active})
+        assert response.status_code == 201, response.get_json()
+        hooks.append(response.get_json())
+    return {"mine": mine, "theirs": theirs, "hooks": hooks}
+
+
+def test_the_audit_trail_exports_as_its_list_for_admins_only(api, trail):
+    customer = trail["mine"][0]["id"]
+    rows = assert_exports_the_list(api, "audit", "audit", f"record_type=customer&record_id={customer}")
+    assert [r["action"] for r in sorted(rows, key=lambda r: r["at"])][:1] == ["customer.created"]
+    assert len(assert_exports_the_list(api, "audit", "audit", "record_type=webhook_subscription")) == 2
+    assert len(assert_exports_the_list(api, "audit", "audit")) >= 8
+    for who in ("rep", "manager"):
+        assert api.as_(who).get("/api/v1/audit").status_code == 403
+        assert api.as_(who).get("/api/v1/exports/audit?format=jsonl").status_code == 403
+
+
+def test_users_and_teams_export_as_their_lists_for_a_scoped_user(api, people, trail):
+    rep = api.as_("rep")
+    rows = assert_exports_the_list(rep, "users", "users")
+    assert {r["email"] for r in rows} == {"manager@example.com", "rep@example.com", "rep2@example.com"}
+    assert len(assert_exports_the_list(api, "users", "users")) == 6
+    [manager] = assert_exports_the_list(api, "users", "users", f"role=manager&team_id={people.rep.team_id}")
+    assert manager["id"] == str(people.manager.id)
+    assert len(assert_exports_the_list(api, "users", "users", "q=REP")) == 3
+    [team] = assert_exports_the_list(rep, "teams", "teams")
+    assert team["name"] == "East"
+    assert len(assert_exports_the_list(api, "teams", "teams")) == 2
+
+
+def test_approvals_and_notifications_export_as_their_lists_for_a_scoped_user(api, people, trail):
+    [pending] = assert_exports_the_list(api.as_("manager"), "approvals", "approvals")
+    assert pending["record_id"] == trail["mine"][0]["id"]
+    [rejected] = assert_exports_the_list(api.as_("rep"), "approvals", "approvals", "status=rejected")
+    assert rejected["decision_note"] == "keep trying"
+    assert len(assert_exports_the_list(api.as_("rep"), "approvals", "approvals", "status=")) == 2
+    assert len(assert_exports_the_list(api, "approvals", "approvals")) == 2   # both teams' pending ones
+    assert exported(api.as_("other_manager"), "approvals", "status=rejected") == []
+    notes = assert_exports_the_list(api.as_("manager"), "notifications", "notifications", "unread=true")
+    assert {n["kind"] for n in notes} == {"workflow.approval_requested"} and len(notes) == 2
+    [note] = assert_exports_the_list(api.as_("rep"), "notifications", "notifications")
+    assert note["kind"] == "workflow.approval_rejected" and isinstance(note["data"], str)
+
+
+def test_webhook_subscriptions_export_as_their_list_without_a_secret(api, trail):
+    rows = assert_exports_the_list(api, "webhooks", "webhooks")
+    assert len(rows) == 2 and not any("secret" in r for r in rows)
+    assert json.loads(rows[0]["breaker"])["state"] == "closed"
+    [inactive] = assert_exports_the_list(api, "webhooks", "webhooks", "active=false")
+    assert inactive["url"] == "https://bi.example/in"
+    assert api.as_("manager").get("/api/v1/exports/webhooks?format=jsonl").status_code == 403
+    lines = api.get("/api/v1/exports/webhooks?format=csv&active=true").get_data(as_text=True).splitlines()
+    assert len(lines) == 2 and "secret" not in lines[0] and "customer.*" in lines[1]
+    xlsx = api.get("/api/v1/exports/webhooks?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    types = {t["name"]: t for t in api.get("/api/v1/exports").get_json()}
+    assert "secret" not in types["webhooks"]["columns"] and "url" in types["webhooks"]["columns"]
+
+
+@pytest.mark.parametrize("name, query, field", [("audit", "record_id=nope", "record_id"),
+                                                ("audit", "request_id=" + "x" * 129, "request_id"),
+                                                ("audit", "colour=red", "colour"),
+                                                ("users", "role=king", "role"),
+                                                ("users", "team_id=nope", "team_id"),
+                                                ("teams", "name=East", "name"),
+                                                ("approvals", "status=maybe", "status"),
+                                                ("notifications", "unread=perhaps", "unread"),
+                                                ("webhooks", "active=perhaps", "active")])
+def test_a_bad_filter_is_a_422_naming_it(api, people, name, query, field):
+    response = api.get(f"/api/v1/exports/{name}?{query}")
+    assert response.status_code == 422 and field in response.get_json()["errors"]["json"], response.get_json()
+
+
+def test_the_cli_exports_the_filtered_audit_trail_and_the_types_are_listed(api, trail, cli):
+    result = cli("export", "audit", "--format", "jsonl", "--filter", "record_type=customer")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    listed = api.get("/api/v1/audit?record_type=customer&page_size=100").get_json()
+    assert sorted(r["id"] for r in rows) == sorted(e["id"] for e in listed) and len(rows) >= 3
+    types = {t["name"]: t for t in api.get("/api/v1/exports").get_json()}
+    assert types["audit"]["filters"] == ["record_id", "record_type", "request_id"]
+    assert types["users"]["filters"] == ["q", "role", "team_id"] and types["teams"]["filters"] == []
+    assert types["approvals"]["filters"] == ["status"] and types["notifications"]["filters"] == ["unread"]
+    assert types["webhooks"]["filters"] == ["active", "deleted"]
+
+
+@pytest.mark.parametrize("name, one, more", [
+    ("audit", lambda t, p: {"record_type": "customer", "record_id": t["theirs"]["id"]}, lambda t, p: {}),
+    ("users", lambda t, p: {"q": "admin"}, lambda t, p: {}),
+    ("approvals", lambda t, p: {"status": "rejected"}, lambda t, p: {"status": ""}),
+    ("webhooks", lambda t, p: {"active": "false"}, lambda t, p: {}),
+])
+def test_an_export_batch_costs_the_same_statements_for_one_as_for_more(runtime, people, trail, count_queries,
+                                                                       name, one, more):
+    from core import db
+    from core.services import exports
+
+    with runtime.database.unit_of_work():
+        admin = db.session().get(type(people.admin), people.admin.id)
+        with count_queries() as single:
+            assert len(list(exports.rows(admin, name, one(trail, people)))) == 1
+        with count_queries() as several:
+            assert len(list(exports.rows(admin, name, more(trail, people)))) >= 2
+    assert single.count == several.count == 1   # the records: nothing read per record
+
+
+def test_an_unknown_filter_value_is_not_taken_for_another_users_records(api, people):
+    assert exported(api.as_("rep"), "users", f"team_id={uuid.uuid4()}") == []
