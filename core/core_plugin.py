@@ -124,10 +124,11 @@ def trellis_import_types():
 @hookimpl
 def trellis_export_types():
     """The core's lists that are exported but not imported, each as its REST list shows it: the same
-    filters, the caller's scope, the item's fields (a webhook's never hold its secret)."""
+    filters, the caller's scope, the item's fields (a webhook's never hold its secret, a token's never the
+    token nor its hash)."""
     from core import schemas
     from core.exports import schema_export
-    from core.services import audit, notifications, people, webhooks, workflow
+    from core.services import audit, imports, notifications, people, users, webhooks, workflow
 
     return [
         schema_export("audit", "The audit trail: who changed what (admins).", audit.filtered_entries,
@@ -142,6 +143,12 @@ def trellis_export_types():
                       filters=notifications.NotificationFilter),
         schema_export("webhooks", "Webhook subscriptions (admins), without their secrets.",
                       webhooks.filtered_subscriptions, webhooks.WebhookOut, filters=webhooks.WebhookFilter),
+        schema_export("webhook_deliveries", "A webhook subscription's deliveries (admins; subscription_id required).",
+                      webhooks.filtered_deliveries, webhooks.DeliveryOut, filters=webhooks.DeliveryListFilter),
+        schema_export("tokens", "API tokens: yours (admins: everybody's), never the token itself.",
+                      users.filtered_tokens, schemas.TokenOut, filters=users.TokenFilter),
+        schema_export("imports", "Import runs (admins).", imports.filtered_runs, imports.ImportRunOut,
+                      filters=imports.ImportRunFilter),
     ]
 
 

@@ -387,6 +387,21 @@ class SalesTeamOut(Schema):
     version = fields.Integer()
 
 
+# an API token as its list shows it: never the token itself nor its hash
+class TokenOut(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.UUID()
+    user_id = fields.UUID()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "The token's first characters, to recognise it."})
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True, metadata={"description": "Null: until revoked."})
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "Updated at most once a minute."})
+    revoked_at = fields.DateTime(allow_none=True)
+
+
 # --- a customer's analytics (core.services.analytics.describe) -------------------------------------------
 
 class AnalyticsFlag(Schema):

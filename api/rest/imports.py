@@ -16,44 +16,10 @@ from core.errors import ValidationFailed
 from core.imports import load_mapping
 from core.schemas import MAX_PAGE_SIZE
 from core.services import imports
+from core.services.imports import ImportRunOut
 
 #: the largest file ``POST /imports`` takes (a million interactions as CSV is about 100 MB)
 IMPORT_REQUEST_BYTES = 512 * 1024 * 1024
-
-
-class RowErrorOut(Schema):
-    row = fields.Integer(metadata={"description": "The row as the user sees it (CSV/XLSX: the header is row 1; "
-                                                  "JSON Lines: the line)."})
-    column = fields.String()
-    reason = fields.String()
-
-
-class ImportRunOut(Schema):
-    class Meta:
-        ordered = True
-
-    id = fields.UUID()
-    record_type = fields.String(metadata={"description": "The import type (GET /imports/types)."})
-    file_name = fields.String()
-    format = fields.String(metadata={"description": "csv, xlsx or jsonl"})
-    dry_run = fields.Boolean()
-    request_id = fields.String(allow_none=True, metadata={"description": (
-        "The upload request's id (X-Request-Id): the audit entries of what the run writes carry it "
-        "(GET /audit?request_id=).")})
-    status = fields.String(metadata={"description": "pending (waiting for the worker), running, done, failed or "
-                                                    "interrupted (upload the same file again to continue)"})
-    rows_done = fields.Integer(metadata={"description": "Rows committed (checked, for a dry run) so far."})
-    created = fields.Integer(attribute="created_count")
-    updated = fields.Integer(attribute="updated_count")
-    unchanged = fields.Integer(attribute="unchanged_count")
-    error_count = fields.Integer()
-    errors = fields.List(fields.Nested(RowErrorOut), metadata={
-        "description": f"The first {imports.MAX_STORED_ERRORS} row errors (GET …/errors: as CSV)."})
-    message = fields.String(metadata={"description": "Why the run failed."})
-    mapping = fields.Dict()
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
 
 
 class ImportColumnOut(Schema):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, fields
 
 from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
-from core.schemas import MAX_PAGE_SIZE, SalesTeamOut, UserCreate, UserDetailOut
+from core.schemas import MAX_PAGE_SIZE, SalesTeamOut, TokenOut, UserCreate, UserDetailOut
 from core.services import people, users
 
 
@@ -15,20 +15,6 @@ class UserQuery(people.UserFilter, CursorArgs):
         unknown = EXCLUDE
 
     sort = sort_field(sorted(people.USER_SORTABLE))
-
-
-class TokenOut(Schema):
-    class Meta:
-        ordered = True
-
-    id = fields.UUID()
-    user_id = fields.UUID()
-    name = fields.String()
-    prefix = fields.String(metadata={"description": "The token's first characters, to recognise it."})
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime(allow_none=True, metadata={"description": "Null: until revoked."})
-    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "Updated at most once a minute."})
-    revoked_at = fields.DateTime(allow_none=True)
 
 
 class TokenCreatedOut(TokenOut):

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, fields
 
 from api.rest.crud import (LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_args_schema, list_query,
                            served, sort_field)
 from core.schemas import MAX_PAGE_SIZE
 from core.services import webhooks
-from core.services.webhooks import WebhookOut
+from core.services.webhooks import DeliveryOut, WebhookOut
 
 
 class WebhookCreatedOut(WebhookOut):
     secret = fields.String(metadata={"description": "Signs every delivery. Shown only in this response: "
                                                     "store it now."})
-
-
-class DeliveryOut(Schema):
-    class Meta:
-        ordered = True
-
-    id = fields.UUID()
-    subscription_id = fields.UUID()
-    event_id = fields.UUID()
-    event = fields.String(attribute="event_name")
-    status = fields.String(metadata={"description": "pending, delivered or failed"})
-    attempts = fields.Integer()
-    next_attempt_at = fields.DateTime(allow_none=True)
-    last_status_code = fields.Integer(allow_none=True)
-    last_error = fields.String(allow_none=True)
-    delivered_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
 class DeliveryQuery(CursorArgs):

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from core import db, queue
@@ -32,6 +33,7 @@ from core.errors import NotFound, ValidationFailed
 from core.imports import ImportBatch, ImportRow, ImportType, RowError, file_format, read_rows, scan
 from core.models import ImportRun, Role, User
 from core.request_context import current_request_id, request_id_var
+from core.schemas import StrictSchema
 from core.services import common
 from core.services.bulk import BulkRecorder, gc_paused
 from core.services.permissions import require_role
@@ -163,10 +165,58 @@ def get_run(actor: Any, run_id: Any) -> ImportRun:
     return run
 
 
+# --- the runs' list (``GET /imports``; `trellis export imports` writes the same fields) ----------------
+
+class RowErrorOut(Schema):
+    row = fields.Integer(metadata={"description": "The row as the user sees it (CSV/XLSX: the header is row 1; "
+                                                  "JSON Lines: the line)."})
+    column = fields.String()
+    reason = fields.String()
+
+
+class ImportRunOut(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.UUID()
+    record_type = fields.String(metadata={"description": "The import type (GET /imports/types)."})
+    file_name = fields.String()
+    format = fields.String(metadata={"description": "csv, xlsx or jsonl"})
+    dry_run = fields.Boolean()
+    request_id = fields.String(allow_none=True, metadata={"description": (
+        "The upload request's id (X-Request-Id): the audit entries of what the run writes carry it "
+        "(GET /audit?request_id=).")})
+    status = fields.String(metadata={"description": "pending (waiting for the worker), running, done, failed or "
+                                                    "interrupted (upload the same file again to continue)"})
+    rows_done = fields.Integer(metadata={"description": "Rows committed (checked, for a dry run) so far."})
+    created = fields.Integer(attribute="created_count")
+    updated = fields.Integer(attribute="updated_count")
+    unchanged = fields.Integer(attribute="unchanged_count")
+    error_count = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorOut), metadata={
+        "description": f"The first {MAX_STORED_ERRORS} row errors (GET …/errors: as CSV)."})
+    message = fields.String(metadata={"description": "Why the run failed."})
+    mapping = fields.Dict()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class ImportRunFilter(StrictSchema):
+    """The import runs' list takes no filters: any is refused (a ValidationFailed naming it)."""
+
+
+def filtered_runs(actor: Any, filters: Any = None):
+    """The SELECT of the runs :func:`list_runs` lists (``filters`` must be empty: ``ImportRunFilter``),
+    unordered; admins only (anyone else: Forbidden)."""
+    _require_admin(actor)
+    common.validate(ImportRunFilter, dict(filters or {}))
+    return select(ImportRun)
+
+
 def list_runs(actor: Any, *, page: Any = common.PageRequest()) -> common.Page[ImportRun]:
     """Import runs, newest first (admins); ``page`` an offset ``PageRequest`` or a cursor ``KeysetRequest``."""
-    _require_admin(actor)
-    return common.paginate(select(ImportRun), page, [ImportRun.created_at.desc()], ImportRun.id)
+    return common.paginate(filtered_runs(actor), page, [ImportRun.created_at.desc()], ImportRun.id)
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -456,5 +506,5 @@ RUN_TASK = queue.Task("trellis.imports.run", _run_queued, lambda rt: [str(i) for
                       lock=queue.JOB_TASK_PREFIX + "imports.run")
 
 
-__all__ = ["MAX_STORED_ERRORS", "Outcome", "RUN_TASK", "dry_run", "get_run", "import_type", "list_runs", "queue_upload",
+__all__ = ["MAX_STORED_ERRORS", "Outcome", "RUN_TASK", "ImportRunFilter", "ImportRunOut", "dry_run", "filtered_runs", "get_run", "import_type", "list_runs", "queue_upload",
            "run_import", "run_pending", "start_run", "types"]

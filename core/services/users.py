@@ -257,6 +257,8 @@ class TokenCreate(StrictSchema):
 
 
 class TokenFilter(StrictSchema):
+    """The filters of the API tokens' list (``GET /tokens``, ``trellis export tokens``)."""
+
     user_id = fields.UUID()
     include_revoked = fields.Boolean()
 
@@ -295,12 +297,7 @@ TOKEN_SORTABLE = {
 }
 
 
-def list_tokens(actor: Any, filters: Mapping[str, Any] | None = None, *,
-                page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[ApiToken]:
-    """Your tokens, newest first (``sort``: keys of ``TOKEN_SORTABLE``, "-" for descending) (admins:
-    everybody's, or one user's with ``user_id``). Revoked tokens are left out unless ``include_revoked``."""
-    user = require_actor(actor)
-    f = common.validate(TokenFilter, dict(filters or {}))
+def _tokens(user: User, f: Mapping[str, Any]):
     stmt = select(ApiToken)
     if user.role != Role.ADMIN.value:
         stmt = stmt.where(ApiToken.user_id == user.id)
@@ -308,7 +305,22 @@ def list_tokens(actor: Any, filters: Mapping[str, Any] | None = None, *,
         stmt = stmt.where(ApiToken.user_id == f["user_id"])
     if not f.get("include_revoked"):
         stmt = stmt.where(ApiToken.revoked_at.is_(None))
-    return common.paginate(stmt, page, common.parse_sort(sort, TOKEN_SORTABLE, "-created_at"), ApiToken.id)
+    return stmt
+
+
+def filtered_tokens(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the tokens :func:`list_tokens` lists with ``filters`` (``TokenFilter``, checked: a bad
+    one is a ValidationFailed naming it), unordered: the actor's own (admins: everybody's)."""
+    user = require_actor(actor)
+    return _tokens(user, common.validate(TokenFilter, dict(filters or {})))
+
+
+def list_tokens(actor: Any, filters: Mapping[str, Any] | None = None, *,
+                page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[ApiToken]:
+    """Your tokens, newest first (``sort``: keys of ``TOKEN_SORTABLE``, "-" for descending) (admins:
+    everybody's, or one user's with ``user_id``). Revoked tokens are left out unless ``include_revoked``."""
+    return common.paginate(filtered_tokens(actor, filters), page,
+                           common.parse_sort(sort, TOKEN_SORTABLE, "-created_at"), ApiToken.id)
 
 
 def get_token(actor: Any, token_id: Any) -> ApiToken:

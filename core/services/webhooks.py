@@ -226,6 +226,14 @@ class DeliveryFilter(StrictSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
+class DeliveryListFilter(DeliveryFilter):
+    """A subscription's deliveries as a list's filters (``trellis export webhook_deliveries``; REST has the
+    subscription in the path)."""
+
+    subscription_id = fields.UUID(required=True, metadata={
+        "description": "The subscription whose deliveries are listed."})
+
+
 # --- output (REST items; `trellis export webhooks` writes the same fields, never the secret) --------
 
 class WebhookBreakerOut(Schema):
@@ -250,6 +258,24 @@ class WebhookOut(RecordOut):
     events = fields.List(fields.String())
     active = fields.Boolean()
     breaker = fields.Nested(WebhookBreakerOut, dump_only=True)
+
+
+class DeliveryOut(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.UUID()
+    subscription_id = fields.UUID()
+    event_id = fields.UUID()
+    event = fields.String(attribute="event_name")
+    status = fields.String(metadata={"description": "pending, delivered or failed"})
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
 
 
 # --- patterns ----------------------------------------------------------------------------------------
@@ -362,6 +388,21 @@ def deliveries(actor: Any, subscription_id: Any, filters: Mapping[str, Any] | No
     stmt = _deliveries(filters).where(WebhookDelivery.subscription_id == sub.id)
     return common.paginate(stmt, page, common.parse_sort(sort, DELIVERY_SORTABLE, "-created_at"),
                            WebhookDelivery.id)
+
+
+def filtered_deliveries(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the deliveries :func:`deliveries` lists, its subscription a filter
+    (``DeliveryListFilter``: ``subscription_id`` required, ``status``; a bad one is a ValidationFailed naming
+    it, and so is a subscription that is missing or deleted), unordered; admins only (anyone else:
+    Forbidden). What ``trellis export webhook_deliveries`` reads."""
+    _admin(actor)
+    f = common.validate(DeliveryListFilter, dict(filters or {}))
+    try:
+        sub = get(actor, f.pop("subscription_id"))
+    except NotFound:
+        # a filter, where the list has it in its path: unseen is a bad value, not a missing page
+        raise ValidationFailed(fields={"subscription_id": ["No webhook subscription with this id."]}) from None
+    return _deliveries(f).where(WebhookDelivery.subscription_id == sub.id)
 
 
 def _deliveries(filters: Mapping[str, Any] | None) -> Any:
@@ -858,6 +899,6 @@ def delivery_job():
 __all__ = [
     "BREAKER_STATES", "CLOSED", "HALF_OPEN", "OPEN", "cooldown",
     "DELIVERED", "DELIVERY_SORTABLE", "FAILED", "PENDING", "PING_EVENT", "SORTABLE", "WebhookCreate", "WebhookUpdate", "backoff", "create",
-    "delete", "deliver_due", "deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
+    "DeliveryListFilter", "DeliveryOut", "delete", "deliver_due", "deliveries", "filtered_deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
     "matches", "on_event", "ping", "post", "replay", "restore", "sign", "update",
 ]

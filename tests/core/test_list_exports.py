@@ -1,5 +1,5 @@
 """The core's lists that are exported but not imported — the audit trail, users, teams, approval requests,
-notifications and webhook subscriptions — export as their REST lists show them: the same records for the
+notifications, webhook subscriptions and their deliveries, API tokens and import runs — export as their REST lists show them: the same records for the
 same filters and the same (scoped) user, each row the list item's fields (a nested value as JSON text), a
 refused list refused (403), a bad filter a 422 naming it."""
 from __future__ import annotations
@@ -18,12 +18,13 @@ def exported(api, name, query=""):
     return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
 
 
-def assert_exports_the_list(api, name, path, query=""):
-    """The export of ``name`` holds the records ``GET /api/v1/<path>?query`` lists, each row its item's fields."""
+def assert_exports_the_list(api, name, path, query="", *, parent=""):
+    """The export of ``name`` holds the records ``GET /api/v1/<path>?query`` lists, each row its item's fields
+    (``parent``: the export's filter naming what the list has in its path, e.g. ``subscription_id=…``)."""
     response = api.get(f"/api/v1/{path}?{'' if path == 'teams' else 'page_size=100&'}{query}")
     assert response.status_code == 200, response.get_json()
     listed = {item["id"]: item for item in response.get_json()}
-    rows = exported(api, name, query)
+    rows = exported(api, name, "&".join(q for q in (parent, query) if q))
     assert sorted(r["id"] for r in rows) == sorted(listed) and rows
     for row in rows:
         item = listed[row["id"]]
@@ -161,3 +162,165 @@ def test_an_export_batch_costs_the_same_statements_for_one_as_for_more(runtime, 
 
 def test_an_unknown_filter_value_is_not_taken_for_another_users_records(api, people):
     assert exported(api.as_("rep"), "users", f"team_id={uuid.uuid4()}") == []
+
+
+# --- API tokens, a subscription's deliveries, import runs ------------------------------------------------
+
+@pytest.fixture
+def issued(api, people):
+    """Beside each user's "test" token: the rep's "laptop" and a revoked "old" one, and the admin's "ci" for
+    the other rep (the plain tokens, shown once)."""
+    plain = []
+    for who, body in (("rep", {"name": "laptop"}), ("rep", {"name": "old"}),
+                      ("admin", {"name": "ci", "user_id": str(people.other_rep.id)})):
+        response = api.as_(who).post("/api/v1/tokens", json=body)
+        assert response.status_code == 201, response.get_json()
+        plain.append(response.get_json()["token"])
+        if body["name"] == "old":
+            revoked = api.as_("rep").post(f"/api/v1/tokens/{response.get_json()['id']}/revoke")
+            assert revoked.status_code == 200, revoked.get_json()
+    return plain
+
+
+def test_api_tokens_export_as_their_list_for_a_scoped_user_never_the_token(api, people, issued):
+    rows = assert_exports_the_list(api.as_("rep"), "tokens", "tokens")
+    assert sorted(r["name"] for r in rows) == ["laptop", "test"]
+    assert {r["user_id"] for r in rows} == {str(people.rep.id)}
+    assert len(assert_exports_the_list(api.as_("rep"), "tokens", "tokens", "include_revoked=true")) == 3
+    assert len(assert_exports_the_list(api, "tokens", "tokens")) == 8   # everybody's: six "test", laptop, ci
+    theirs = assert_exports_the_list(api, "tokens", "tokens", f"user_id={people.other_rep.id}")
+    assert sorted(r["name"] for r in theirs) == ["ci", "test"]
+    [ci] = [r for r in theirs if r["name"] == "ci"]
+    assert ci["user_id"] == str(people.other_rep.id)
+    # a user_id not theirs is the list's filter on their own tokens: nothing, as the list answers
+    assert exported(api.as_("rep"), "tokens", f"user_id={people.other_rep.id}") == []
+    text = api.get("/api/v1/exports/tokens?format=csv&include_revoked=true").get_data(as_text=True)
+    assert text.splitlines()[0] == "id,user_id,name,prefix,created_at,expires_at,last_used_at,revoked_at"
+    assert len(text.splitlines()) == 10 and not any(token in text for token in issued)
+    assert not any(token[:20] in text for token in issued)   # nor anything longer than the shown prefix
+
+
+@pytest.fixture
+def deliveries(api, runtime):
+    """Two subscriptions: three pings to the first (one of them marked failed), one to the second."""
+    from sqlalchemy import update
+
+    from core import db
+    from core.models.webhooks import WebhookDelivery
+
+    subs = []
+    for url in ("https://erp.example/hook", "https://bi.example/in"):
+        response = api.post("/api/v1/webhooks", json={"url": url, "events": ["customer.*"]})
+        assert response.status_code == 201, response.get_json()
+        subs.append(response.get_json()["id"])
+    pings = []
+    for sub in (subs[0], subs[0], subs[0], subs[1]):
+        response = api.post(f"/api/v1/webhooks/{sub}/ping")
+        assert response.status_code == 202, response.get_json()
+        pings.append(response.get_json()["id"])
+    with runtime.database.unit_of_work():
+        db.session().execute(update(WebhookDelivery).where(WebhookDelivery.id == uuid.UUID(pings[0]))
+                             .values(status="failed", last_status_code=500, last_error="HTTP 500"))
+    return {"subs": subs, "pings": pings}
+
+
+def test_a_subscriptions_deliveries_export_as_its_list_for_admins_only(api, people, deliveries):
+    first, second = deliveries["subs"]
+    rows = assert_exports_the_list(api, "webhook_deliveries", f"webhooks/{first}/deliveries",
+                                   parent=f"subscription_id={first}")
+    assert sorted(r["id"] for r in rows) == sorted(deliveries["pings"][:3])
+    assert {r["event"] for r in rows} == {"webhook.ping"} and {r["subscription_id"] for r in rows} == {first}
+    [failed] = assert_exports_the_list(api, "webhook_deliveries", f"webhooks/{first}/deliveries", "status=failed",
+                                       parent=f"subscription_id={first}")
+    assert (failed["id"], failed["last_status_code"]) == (deliveries["pings"][0], 500)
+    [other] = assert_exports_the_list(api, "webhook_deliveries", f"webhooks/{second}/deliveries",
+                                      parent=f"subscription_id={second}")
+    assert other["id"] == deliveries["pings"][3]
+    for who in ("manager", "rep"):
+        assert api.as_(who).get(f"/api/v1/webhooks/{first}/deliveries").status_code == 403
+        assert api.as_(who).get(f"/api/v1/exports/webhook_deliveries?subscription_id={first}").status_code == 403
+    # a deleted subscription is not seen: its list is a 404, its export a 422 on the filter naming it
+    assert api.delete(f"/api/v1/webhooks/{second}").status_code == 204
+    assert api.get(f"/api/v1/webhooks/{second}/deliveries").status_code == 404
+    response = api.get(f"/api/v1/exports/webhook_deliveries?subscription_id={second}")
+    assert response.status_code == 422 and "subscription_id" in response.get_json()["errors"]["json"]
+    assert api.get(f"/api/v1/webhooks/{first}/deliveries?status=lost").status_code == 422
+
+
+@pytest.fixture
+def runs(api, runtime, tmp_path, monkeypatch):
+    """Two import runs: one run by the worker (a row refused), one still pending."""
+    from tests.api.rest.test_imports import run_the_job, upload
+    from core.services import imports
+
+    monkeypatch.setattr(imports, "upload_dir", lambda: tmp_path)
+    first = upload(api)
+    assert first.status_code == 202, first.get_json()
+    assert run_the_job(runtime) == "1 of 1 import(s) run"
+    second = upload(api, b"external_id,name,kind\nR9,Later Co,company\n", "later.csv")
+    assert second.status_code == 202, second.get_json()
+    return [first.get_json()["id"], second.get_json()["id"]]
+
+
+def test_import_runs_export_as_their_list_for_admins_only(api, runs):
+    rows = assert_exports_the_list(api, "imports", "imports")
+    assert sorted(r["id"] for r in rows) == sorted(runs)
+    done = next(r for r in rows if r["id"] == runs[0])
+    assert (done["status"], done["created"], done["error_count"]) == ("done", 2, 1)
+    assert json.loads(done["errors"]) == [{"row": 3, "column": "name", "reason": "Missing data for required field."}]
+    for who in ("manager", "rep"):
+        assert api.as_(who).get("/api/v1/imports").status_code == 403
+        assert api.as_(who).get("/api/v1/exports/imports?format=jsonl").status_code == 403
+    lines = api.get("/api/v1/exports/imports?format=csv").get_data(as_text=True).splitlines()
+    assert len(lines) == 3 and lines[0].startswith("id,record_type,file_name,format,dry_run,request_id,status")
+
+
+@pytest.mark.parametrize("name, query, field", [("tokens", "user_id=nope", "user_id"),
+                                                ("tokens", "include_revoked=perhaps", "include_revoked"),
+                                                ("tokens", "colour=red", "colour"),
+                                                ("webhook_deliveries", "", "subscription_id"),
+                                                ("webhook_deliveries", "status=failed", "subscription_id"),
+                                                ("webhook_deliveries", "subscription_id=nope", "subscription_id"),
+                                                ("webhook_deliveries", f"subscription_id={uuid.uuid4()}",
+                                                 "subscription_id"),
+                                                ("webhook_deliveries", "status=lost", "status"),
+                                                ("webhook_deliveries", "colour=red", "colour"),
+                                                ("imports", "colour=red", "colour")])
+def test_a_bad_filter_of_the_tokens_deliveries_or_runs_is_a_422_naming_it(api, people, name, query, field):
+    response = api.get(f"/api/v1/exports/{name}?{query}")
+    assert response.status_code == 422 and field in response.get_json()["errors"]["json"], response.get_json()
+
+
+def test_the_lists_own_bad_filters_are_422s_too(api, deliveries):
+    assert api.get("/api/v1/tokens?include_revoked=perhaps").status_code == 422
+    assert api.get("/api/v1/tokens?user_id=nope").status_code == 422
+    first = deliveries["subs"][0]
+    response = api.get(f"/api/v1/exports/webhook_deliveries?subscription_id={first}&status=lost")
+    assert response.status_code == 422 and "status" in response.get_json()["errors"]["json"]
+
+
+def test_the_three_types_are_listed_with_their_filters(api, people):
+    types = {t["name"]: t for t in api.get("/api/v1/exports").get_json()}
+    assert types["tokens"]["filters"] == ["include_revoked", "user_id"]
+    assert types["webhook_deliveries"]["filters"] == ["status", "subscription_id"]
+    assert types["imports"]["filters"] == []
+    assert not {"token", "token_hash", "hash"} & set(types["tokens"]["columns"])
+
+
+@pytest.mark.parametrize("name, one, more", [
+    ("tokens", lambda p, d: {"user_id": str(p.rep.id)}, lambda p, d: {}),
+    ("webhook_deliveries", lambda p, d: {"subscription_id": d["subs"][1]},
+     lambda p, d: {"subscription_id": d["subs"][0]}),
+])
+def test_a_batch_of_tokens_or_deliveries_costs_the_same_statements_for_one_as_for_more(
+        runtime, people, tokens, deliveries, count_queries, name, one, more):
+    from core import db
+    from core.services import exports
+
+    with runtime.database.unit_of_work():
+        admin = db.session().get(type(people.admin), people.admin.id)
+        with count_queries() as single:
+            assert len(list(exports.rows(admin, name, one(people, deliveries)))) == 1
+        with count_queries() as several:
+            assert len(list(exports.rows(admin, name, more(people, deliveries)))) >= 2
+    assert single.count == several.count   # nothing read per record
