@@ -899,6 +899,6 @@ def delivery_job():
 __all__ = [
     "BREAKER_STATES", "CLOSED", "HALF_OPEN", "OPEN", "cooldown",
     "DELIVERED", "DELIVERY_SORTABLE", "FAILED", "PENDING", "PING_EVENT", "SORTABLE", "WebhookCreate", "WebhookUpdate", "backoff", "create",
-    "DeliveryListFilter", "DeliveryOut", "delete", "deliver_due", "deliveries", "filtered_deliveries", "delivery_job", "get", "get_delivery", "list_subscriptions",
+    "DeliveryListFilter", "DeliveryOut", "delete", "deliver_due", "deliveries", "filtered_deliveries", "filtered_subscriptions", "WebhookOut", "delivery_job", "get", "get_delivery", "list_subscriptions",
     "matches", "on_event", "ping", "post", "replay", "restore", "sign", "update",
 ]
