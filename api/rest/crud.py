@@ -15,7 +15,7 @@ from flask import g, has_request_context, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint as SmorestBlueprint
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
 from core.errors import ValidationFailed
 from core.schemas import MAX_PAGE_SIZE
@@ -150,6 +150,35 @@ class CursorArgs(Schema):
     before = fields.String(metadata={"description": (
         "Keyset paging backward: the page_size records before this cursor (`previous_cursor`, or the "
         "Link rel=\"prev\" URL), in list order.")})
+
+
+class KnownArgs(Schema):
+    """Query arguments that refuse what they do not declare. A view whose service gets only the parsed
+    arguments (not the raw query, which the service would validate) takes this as its query schema's
+    base, so an unknown key — a typo such as ``?record_typ=`` — is a 422 naming it rather than a silently
+    wider list. ``passes`` are keys another decorator reads (the paginate decorator's by default)."""
+
+    passes: tuple[str, ...] = ("page", "page_size")
+
+    class Meta:
+        unknown = EXCLUDE   # the other decorators' keys reach this schema too; the check below names the rest
+
+    @validates_schema(pass_original=True)
+    def _refuse_unknown(self, _data, original, **_kwargs):
+        declared = {field.data_key or name for name, field in self.load_fields.items()}
+        unknown = sorted(set(original) - declared - set(self.passes))
+        if unknown:
+            raise ValidationError({key: ["Unknown query argument."] for key in unknown})
+
+
+class StrictCursorArgs(KnownArgs, CursorArgs):
+    """:class:`CursorArgs` for a view that passes only its parsed arguments on (:class:`KnownArgs`)."""
+
+
+class NoArgs(KnownArgs):
+    """The query of a view that takes no arguments at all: any key is a 422 naming it."""
+
+    passes = ()
 
 
 def list_query(pagination_parameters, args: dict | None = None) -> tuple[dict, PageRequest | KeysetRequest]:

@@ -11,7 +11,7 @@ from flask import Response, request
 from flask_login import current_user
 from marshmallow import Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_limit, list_query, served
+from api.rest.crud import LINK_HEADER, Blueprint, StrictCursorArgs, body_limit, list_query, served
 from core.errors import ValidationFailed
 from core.imports import load_mapping
 from core.schemas import MAX_PAGE_SIZE
@@ -66,7 +66,7 @@ def imports_blueprints() -> list[Blueprint]:
                                     dry_run=dry_run in ("true", "1"))
 
     @blp.route("", methods=["GET"])
-    @blp.arguments(CursorArgs, location="query")
+    @blp.arguments(StrictCursorArgs, location="query")
     @blp.response(200, ImportRunOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def list_runs(args, pagination_parameters):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, pre_dump
 
-from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
+from api.rest.crud import LINK_HEADER, Blueprint, StrictCursorArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import (
     Allocation, ApprovalDecision, ApprovalOut, NotificationOut, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
     StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
@@ -45,14 +45,14 @@ class HistoryArgs(Schema):
     workflow = fields.String(load_default="customer.lifecycle")
 
 
-class ApprovalArgs(workflow.ApprovalFilter, CursorArgs):
+class ApprovalArgs(workflow.ApprovalFilter, StrictCursorArgs):
     class Meta:
         unknown = EXCLUDE
 
     sort = sort_field(sorted(workflow.APPROVAL_SORTABLE))
 
 
-class NotificationArgs(notifications.NotificationFilter, CursorArgs):
+class NotificationArgs(notifications.NotificationFilter, StrictCursorArgs):
     class Meta:
         unknown = EXCLUDE
 

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import EXCLUDE, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, body_doc, json_body, list_query, served, sort_field
+from api.rest.crud import LINK_HEADER, Blueprint, CursorArgs, NoArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import MAX_PAGE_SIZE, SalesTeamOut, TokenOut, UserCreate, UserDetailOut
 from core.services import people, users
 
@@ -71,6 +71,7 @@ def people_blueprints() -> list[Blueprint]:
 
     @blp.route("/teams")
     class Teams(MethodView):
+        @blp.arguments(NoArgs, location="query", as_kwargs=True)
         @blp.response(200, SalesTeamOut(many=True))
         def get(self):
             """Teams (admins: all; others: their own)"""

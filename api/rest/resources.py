@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, CrudService, CursorArgs, crud_blueprint, list_query, served, sort_field
+from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, StrictCursorArgs, crud_blueprint, list_query, served,
+                           sort_field)
 from core import runtime
 from core.metrics import MetricQuery
 from core.schemas import (
@@ -45,7 +46,7 @@ class MetricRowOut(Schema):
     value = fields.Raw(allow_none=True)
     extra = fields.Dict()
 
-class AuditArgs(audit.AuditFilter, CursorArgs):
+class AuditArgs(audit.AuditFilter, StrictCursorArgs):
     class Meta:
         unknown = EXCLUDE
 
@@ -85,7 +86,7 @@ def core_blueprints() -> list[Blueprint]:
     duplicate_routes(customers_blp)
 
     @customers_blp.route("/<uuid:record_id>/timeline")
-    @customers_blp.arguments(CursorArgs, location="query", as_kwargs=False)
+    @customers_blp.arguments(StrictCursorArgs, location="query", as_kwargs=False)
     @customers_blp.response(200, InteractionOut(many=True), headers={"Link": LINK_HEADER})
     @customers_blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def timeline(_args, record_id, pagination_parameters):

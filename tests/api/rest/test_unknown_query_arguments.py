@@ -1,0 +1,44 @@
+"""A list's unknown query argument is a 422 naming it, never a silently wider list: a typo such as
+``?record_typ=customer`` on the audit trail would otherwise answer with every entry."""
+from __future__ import annotations
+
+import pytest
+
+from tests.api.rest.test_customers import create
+
+LISTS = [
+    ("admin", "/api/v1/audit?record_typ=customer"),
+    ("admin", "/api/v1/imports?status=done"),
+    ("admin", "/api/v1/teams?nmae=East"),
+    ("admin", "/api/v1/users?rol=rep"),
+    ("admin", "/api/v1/tokens?userid=x"),
+    ("rep", "/api/v1/approvals?state=pending"),
+    ("rep", "/api/v1/notifications?unred=true"),
+    ("admin", "/api/v1/webhooks?activ=true"),
+]
+
+
+@pytest.mark.parametrize("who,url", LISTS, ids=[url.split("?")[0] for _, url in LISTS])
+def test_an_unknown_query_argument_is_422_naming_it(api, people, who, url):
+    unknown = url.split("?", 1)[1].split("=", 1)[0]
+    response = api.as_(who).get(url)
+    assert response.status_code == 422, (url, response.status_code, response.get_json())
+    assert unknown in str(response.get_json()["errors"]), response.get_json()
+
+
+def test_a_customer_timeline_refuses_an_unknown_argument_and_keeps_its_paging(api):
+    customer = create(api)
+    url = f"/api/v1/customers/{customer['id']}/timeline"
+    assert api.as_("rep").get(f"{url}?kind=call").status_code == 422
+    assert api.as_("rep").get(f"{url}?page=1&page_size=5").status_code == 200
+    first = api.as_("rep").get(f"{url}?page_size=1")
+    assert first.status_code == 200
+
+
+def test_paging_sort_and_declared_filters_still_pass(api, people):
+    for url in ("/api/v1/audit?record_type=customer&page=1&page_size=10&sort=-at",
+                "/api/v1/imports?page=1&page_size=5", "/api/v1/approvals?status=pending&sort=-created_at",
+                "/api/v1/notifications?unread=true&page_size=3"):
+        who = "rep" if "approvals" in url or "notifications" in url else "admin"
+        response = api.as_(who).get(url)
+        assert response.status_code == 200, (url, response.get_json())
