@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.rest.crud import body_doc, json_body
+from api.rest.crud import KnownArgs, NoArgs, body_doc, json_body
 from core.schemas import AnalyticsFlag, CustomerAnalyticsOut, InteractionOut
 from core.services import analytics
 
@@ -74,7 +74,9 @@ class RefreshArgs(Schema):
         "the refresh for the worker and answer 202 at once.")})
 
 
-class WinBackArgs(Schema):
+class WinBackArgs(KnownArgs):
+    passes = ()
+
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -89,6 +91,7 @@ def analytics_blueprints() -> list[Blueprint]:
         return analytics.get_customer(current_user, customer_id)
 
     @blp.route("/segments")
+    @blp.arguments(NoArgs, location="query", as_kwargs=True)
     @blp.response(200, SegmentOut(many=True))
     def segment_list():
         """The k-means segments of the last refresh, with their profiles"""
@@ -109,6 +112,7 @@ def analytics_blueprints() -> list[Blueprint]:
         return analytics.make_win_back_tasks(current_user, json_body())
 
     @blp.route("/runs/latest")
+    @blp.arguments(NoArgs, location="query", as_kwargs=True)
     @blp.response(200, RunOut)
     def latest_run():
         """The run with the latest as-of date (of two on one day, the one started last): when, its status

@@ -163,7 +163,7 @@ class KnownArgs(Schema):
     class Meta:
         unknown = EXCLUDE   # the other decorators' keys reach this schema too; the check below names the rest
 
-    @validates_schema(pass_original=True)
+    @validates_schema(pass_original=True, skip_on_field_errors=False)  # named with a missing one too
     def _refuse_unknown(self, _data, original, **_kwargs):
         declared = {field.data_key or name for name, field in self.load_fields.items()}
         unknown = sorted(set(original) - declared - set(self.passes))

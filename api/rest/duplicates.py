@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, pre_dump
 
-from api.rest.crud import LINK_HEADER, Blueprint, body_doc, json_body, page_request, served, sort_field
+from api.rest.crud import LINK_HEADER, Blueprint, KnownArgs, body_doc, json_body, page_request, served, sort_field
 from core.schemas import MAX_PAGE_SIZE, CustomerMerge, CustomerOut, DuplicateFilter, preload_analytics
 from core.services import duplicates
 
@@ -30,7 +30,7 @@ class CustomerDuplicateOut(Schema):
         return data
 
 
-class DuplicateArgs(DuplicateFilter):
+class DuplicateArgs(DuplicateFilter, KnownArgs):
     class Meta:
         unknown = EXCLUDE
 

@@ -11,7 +11,7 @@ from flask import Response, request, send_file, stream_with_context, url_for
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import Blueprint, body_doc, json_body
+from api.rest.crud import Blueprint, NoArgs, body_doc, json_body
 from core import runtime as runtime_module
 from core.exports import FORMATS, MEDIA_TYPES
 from core.services import export_jobs, exports
@@ -90,6 +90,7 @@ def exports_blueprints() -> list[Blueprint]:
                                 "unchanged. See docs/import-export.md.")
 
     @blp.route("", methods=["GET"])
+    @blp.arguments(NoArgs, location="query", as_kwargs=True)
     @blp.response(200, ExportTypeOut(many=True))
     def types():
         """The exportable types, their columns and the filters their lists take"""

@@ -11,7 +11,7 @@ from flask import Response, request
 from flask_login import current_user
 from marshmallow import Schema, fields
 
-from api.rest.crud import LINK_HEADER, Blueprint, StrictCursorArgs, body_limit, list_query, served
+from api.rest.crud import LINK_HEADER, Blueprint, NoArgs, StrictCursorArgs, body_limit, list_query, served
 from core.errors import ValidationFailed
 from core.imports import load_mapping
 from core.schemas import MAX_PAGE_SIZE
@@ -75,6 +75,7 @@ def imports_blueprints() -> list[Blueprint]:
         return served(pagination_parameters, imports.list_runs(current_user, page=paging))
 
     @blp.route("/types", methods=["GET"])
+    @blp.arguments(NoArgs, location="query", as_kwargs=True)
     @blp.response(200, ImportTypeOut(many=True))
     def types():
         """The import types and their columns"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, pre_dump
 
-from api.rest.crud import LINK_HEADER, Blueprint, StrictCursorArgs, body_doc, json_body, list_query, served, sort_field
+from api.rest.crud import LINK_HEADER, Blueprint, NoArgs, StrictCursorArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import (
     Allocation, ApprovalDecision, ApprovalOut, NotificationOut, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
     StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
@@ -200,6 +200,7 @@ def lifecycle_blueprints() -> list[Blueprint]:
         return ownership.allocate(current_user, json_body())
 
     @blp.route("/workflows")
+    @blp.arguments(NoArgs, location="query", as_kwargs=True)
     @blp.response(200, WorkflowOut(many=True))
     def workflows():
         """The declared workflows: states (labels, expected days) and transitions"""

@@ -8,11 +8,13 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import body_doc, json_body
+from api.rest.crud import KnownArgs, body_doc, json_body
 from core.services import privacy
 
 
-class PersonQuery(Schema):
+class PersonQuery(KnownArgs):
+    passes = ()
+
     person = fields.String(required=True, metadata={"description": "A customer id, a contact id or an email address."})
 
 

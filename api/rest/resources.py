@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, StrictCursorArgs, crud_blueprint, list_query, served,
+from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, NoArgs, StrictCursorArgs, crud_blueprint, list_query, served,
                            sort_field)
 from core import runtime
 from core.metrics import MetricQuery
@@ -104,6 +104,7 @@ def core_blueprints() -> list[Blueprint]:
 
 
     @meta_blp.route("/labels")
+    @meta_blp.arguments(NoArgs, location="query", as_kwargs=True)
     @meta_blp.doc(responses={"200": {"description": "vocabulary → choices",
                                      "content": {"application/json": {"schema": {
                                          "type": "object", "additionalProperties": {
@@ -116,6 +117,7 @@ def core_blueprints() -> list[Blueprint]:
 
 
     @meta_blp.route("/metrics")
+    @meta_blp.arguments(NoArgs, location="query", as_kwargs=True)
     @meta_blp.response(200, MetricOut(many=True))
     def metrics_list():
         """The metrics this deployment computes"""
@@ -135,6 +137,7 @@ def core_blueprints() -> list[Blueprint]:
 
 
     @meta_blp.route("/plugins")
+    @meta_blp.arguments(NoArgs, location="query", as_kwargs=True)
     @meta_blp.response(200, PluginOut(many=True))
     def plugins():
         """The enabled plugins"""

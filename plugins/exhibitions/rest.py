@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import Schema, fields
 
-from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
+from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, KnownArgs, body_doc, body_limit,
                            crud_blueprint, json_body, list_args_schema, list_query, record_blueprint, served)
 from api.rest.lifecycle import TransitionOut
 from core.schemas import MAX_PAGE_SIZE
@@ -50,7 +50,9 @@ class FollowUpsOut(Schema):
     created = fields.Integer()
 
 
-class LinkArgs(Schema):
+class LinkArgs(KnownArgs):
+    passes = ()
+
     company_id = fields.UUID()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, crud_blueprint, json_body,
+from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, CursorArgs, NoArgs, StrictCursorArgs, body_doc, crud_blueprint, json_body,
                            list_query, record_blueprint, served)
 from core.schemas import MAX_PAGE_SIZE
 from plugins.property_service import requests, schemas as s, services
@@ -96,6 +96,7 @@ def misc_blueprint() -> Blueprint:
                     description="Settings, Open311 API keys, customers' units and requests.")
 
     @blp.route("/settings")
+    @blp.arguments(NoArgs, location="query", as_kwargs=True)
     @blp.response(200, s.SettingsOut)
     def get_settings():
         """The working calendar and feedback rules"""
@@ -109,7 +110,7 @@ def misc_blueprint() -> Blueprint:
         return services.update_settings(current_user, json_body())
 
     @blp.route("/api-keys")
-    @blp.arguments(CursorArgs, location="query", as_kwargs=False)
+    @blp.arguments(StrictCursorArgs, location="query", as_kwargs=False)
     @blp.response(200, s.ApiKeyOut(many=True), headers={"Link": LINK_HEADER})
     @blp.paginate(max_page_size=MAX_PAGE_SIZE)
     def api_keys(_args, pagination_parameters):

@@ -10,7 +10,7 @@ from flask import request
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields
 
-from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, body_doc, body_limit,
+from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, KnownArgs, NoArgs, body_doc, body_limit,
                            crud_blueprint, json_body, list_args_schema, list_query, record_blueprint, served)
 from core.schemas import MAX_PAGE_SIZE
 from core.services.permissions import require_actor
@@ -27,6 +27,12 @@ class TierTransitionOut(Schema):
     trigger = fields.String()
     trigger_event = fields.String(allow_none=True)
     reason = fields.String()
+
+
+class TillLookupQuery(S.RetailTillLookupArgs, KnownArgs):
+    """The till's lookup query: a key it does not know is a 422 naming it (:class:`KnownArgs`)."""
+
+    passes = ()
 
 
 def _sorted(name: str, sortable, base: type[Schema] = CursorArgs) -> type[Schema]:
@@ -77,7 +83,7 @@ def blueprints() -> list[Blueprint]:
         filter_schema=S.MembershipFilter, sortable=list(services.MEMBER_SORT))
 
     @members.route("/lookup")
-    @members.arguments(S.RetailTillLookupArgs, location="query", as_kwargs=False)
+    @members.arguments(TillLookupQuery, location="query", as_kwargs=False)
     @members.response(200, S.RetailTillMemberOut)
     def till_lookup(args):
         """At the till: find a member by phone (any usual form) or card number, with their tier, points (and
@@ -222,6 +228,7 @@ def blueprints() -> list[Blueprint]:
         return row, 201 if created else 200
 
     @sales.route("/tiers")
+    @sales.arguments(NoArgs, location="query", as_kwargs=True)
     @sales.response(200, S.TierOut(many=True))
     def list_tiers():
         """The tiers as configured: threshold, discount rate and points multiplier, lowest first"""
