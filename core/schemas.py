@@ -346,6 +346,21 @@ class AuditEntryOut(Schema):
         "description": "The X-Request-Id of the request (or the id of the job run) that made the change."})
 
 
+#: a move in a record's workflow history (``GET …/history``, and the plugins' history exports)
+class TransitionOut(Schema):
+    id = fields.UUID()
+    workflow = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    approved_by_id = fields.UUID(allow_none=True)
+    trigger = fields.String()
+    trigger_event = fields.String(allow_none=True)
+    reason = fields.String()
+    seconds_in_previous = fields.Float(allow_none=True)
+
+
 class ApprovalOut(Schema):
     id = fields.UUID()
     workflow = fields.String()

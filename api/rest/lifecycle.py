@@ -8,23 +8,9 @@ from marshmallow import EXCLUDE, Schema, fields, pre_dump
 from api.rest.crud import LINK_HEADER, Blueprint, NoArgs, StrictCursorArgs, body_doc, json_body, list_query, served, sort_field
 from core.schemas import (
     Allocation, ApprovalDecision, ApprovalOut, NotificationOut, CustomerOut, Escalation, Handover, InteractionOut, LevelChange, MAX_PAGE_SIZE,
-    StageChange, TaskCancellation, TaskCompletion, UserOut, preload_analytics,
+    StageChange, TaskCancellation, TaskCompletion, TransitionOut, UserOut, preload_analytics,
 )
 from core.services import customers, interactions, notifications, ownership, workflow
-
-
-class TransitionOut(Schema):
-    id = fields.UUID()
-    workflow = fields.String()
-    from_state = fields.String(allow_none=True)
-    to_state = fields.String()
-    at = fields.DateTime()
-    actor_id = fields.UUID(allow_none=True)
-    approved_by_id = fields.UUID(allow_none=True)
-    trigger = fields.String()
-    trigger_event = fields.String(allow_none=True)
-    reason = fields.String()
-    seconds_in_previous = fields.Float(allow_none=True)
 
 
 class AssignmentOut(Schema):

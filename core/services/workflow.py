@@ -146,12 +146,17 @@ def record_start(actor: Any, workflow_name: str, record: Any, *, trigger: str = 
     return entry
 
 
+def history_query(workflow_name: str, record: Any):
+    """The SELECT of ``record``'s moves in one workflow, unordered (the caller checked it may see it): what
+    :func:`history` lists and a record's history export reads."""
+    return select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.workflow == workflow_name,
+                                                 WorkflowTransitionEntry.record_id == record.id)
+
+
 def history(workflow_name: str, record: Any) -> list[WorkflowTransitionEntry]:
     """Every move of ``record`` in one workflow, oldest first (the caller checked it may see it)."""
-    return list(db.session().scalars(
-        select(WorkflowTransitionEntry)
-        .where(WorkflowTransitionEntry.workflow == workflow_name, WorkflowTransitionEntry.record_id == record.id)
-        .order_by(WorkflowTransitionEntry.at, WorkflowTransitionEntry.id)))
+    return list(db.session().scalars(history_query(workflow_name, record)
+                                     .order_by(WorkflowTransitionEntry.at, WorkflowTransitionEntry.id)))
 
 
 def history_for(workflow_name: str, record_ids: list) -> dict:

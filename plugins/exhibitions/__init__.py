@@ -165,6 +165,7 @@ def trellis_import_types():
 
 @hookimpl
 def trellis_export_types():
+    from plugins.exhibitions import exports
     from plugins.exhibitions.imports import export_types
 
-    return export_types()
+    return [*export_types(), *exports.export_types()]

@@ -10,8 +10,7 @@ from marshmallow import Schema, fields
 
 from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, KnownArgs, body_doc, body_limit,
                            crud_blueprint, json_body, list_args_schema, list_query, record_blueprint, served)
-from api.rest.lifecycle import TransitionOut
-from core.schemas import MAX_PAGE_SIZE
+from core.schemas import MAX_PAGE_SIZE, TransitionOut
 from plugins.exhibitions import schemas as S
 from plugins.exhibitions import services as svc
 

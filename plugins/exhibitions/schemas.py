@@ -295,6 +295,26 @@ class ExhibitionCheckInListFilter(StrictSchema):
     registration_id = fields.UUID(metadata={"description": "Only this registration's scans."})
 
 
+class ExhibitionExhibitorUserFilter(StrictSchema):
+    """The exhibitor users' list's filter (``trellis export exhibitions.exhibitor_users``)."""
+
+    company_id = fields.UUID(metadata={"description": "Only the users of this company."})
+
+
+class ExhibitionParticipationHistoryFilter(StrictSchema):
+    """A participation's status moves as a list's filters (``trellis export exhibitions.participation_history``;
+    REST has the participation in the path)."""
+
+    participation_id = fields.UUID(required=True, metadata={"description": "The participation whose moves are listed."})
+
+
+class ExhibitionMeetingHistoryFilter(StrictSchema):
+    """A meeting's status moves as a list's filters (``trellis export exhibitions.meeting_history``; REST has
+    the meeting in the path)."""
+
+    meeting_id = fields.UUID(required=True, metadata={"description": "The meeting whose moves are listed."})
+
+
 class SurveyCreate(StrictSchema):
     edition_id = fields.UUID(required=True)
     registration_id = fields.UUID(allow_none=True)

@@ -344,13 +344,28 @@ def link_exhibitor_user(actor, data) -> ExhibitorUser:
     return link
 
 
-def list_exhibitor_users(actor, company_id=None) -> list[ExhibitorUser]:
-    stmt = select(ExhibitorUser).order_by(ExhibitorUser.created_at, ExhibitorUser.id)
+def _exhibitor_users(actor, company_id: uuid.UUID | None):
+    """The links the actor sees (organiser staff every one, anybody else their own company's), of one
+    company when ``company_id`` is given."""
+    stmt = select(ExhibitorUser)
     if not is_staff(actor):
         stmt = stmt.where(ExhibitorUser.company_id.in_(company_ids_of(actor)))
     if company_id is not None:
-        stmt = stmt.where(ExhibitorUser.company_id == common.parse_uuid(company_id, "company_id"))
-    return list(db.session().scalars(stmt))
+        stmt = stmt.where(ExhibitorUser.company_id == company_id)
+    return stmt
+
+
+def filtered_exhibitor_users(actor, filters=None):
+    """The SELECT of the links :func:`list_exhibitor_users` lists, with its filter
+    (``ExhibitionExhibitorUserFilter``: ``company_id``; a bad one is a ValidationFailed naming it),
+    unordered: what ``trellis export`` reads."""
+    f = common.validate(S.ExhibitionExhibitorUserFilter, dict(filters or {}))
+    return _exhibitor_users(actor, f.get("company_id"))
+
+
+def list_exhibitor_users(actor, company_id=None) -> list[ExhibitorUser]:
+    stmt = _exhibitor_users(actor, None if company_id is None else common.parse_uuid(company_id, "company_id"))
+    return list(db.session().scalars(stmt.order_by(ExhibitorUser.created_at, ExhibitorUser.id)))
 
 
 def unlink_exhibitor_user(actor, user_id) -> None:
@@ -531,6 +546,15 @@ def change_participation_status(actor, participation_id, data) -> ExhibitorParti
 
 def participation_history(actor, participation_id):
     return workflow.history(PARTICIPATION, get_participation(actor, participation_id))
+
+
+def filtered_participation_history(actor, filters=None):
+    """The SELECT of the moves :func:`participation_history` lists, the participation a filter
+    (``ExhibitionParticipationHistoryFilter``: ``participation_id`` required; missing, or one the actor may
+    not see, is a ValidationFailed naming it), unordered: what ``trellis export`` reads."""
+    f = common.validate(S.ExhibitionParticipationHistoryFilter, dict(filters or {}))
+    return workflow.history_query(PARTICIPATION, _ref(actor, ExhibitorParticipation, f["participation_id"],
+                                                      "participation_id", "participation"))
 
 
 def assign_booth(actor, participation_id, data) -> ExhibitionBooth:
@@ -1478,6 +1502,14 @@ def change_meeting_status(actor, meeting_id, data) -> _View:
 
 def meeting_history(actor, meeting_id):
     return workflow.history(MEETING, _meeting(actor, meeting_id))
+
+
+def filtered_meeting_history(actor, filters=None):
+    """The SELECT of the moves :func:`meeting_history` lists, the meeting a filter
+    (``ExhibitionMeetingHistoryFilter``: ``meeting_id`` required; missing, or one the actor may not see, is a
+    ValidationFailed naming it), unordered: what ``trellis export`` reads."""
+    f = common.validate(S.ExhibitionMeetingHistoryFilter, dict(filters or {}))
+    return workflow.history_query(MEETING, _ref(actor, ExhibitionMeeting, f["meeting_id"], "meeting_id", "meeting"))
 
 
 # --- invitations -------------------------------------------------------------------------------------

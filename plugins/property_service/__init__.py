@@ -169,6 +169,7 @@ def trellis_import_types():
 
 @hookimpl
 def trellis_export_types():
+    from plugins.property_service import exports
     from plugins.property_service.imports import export_types
 
-    return export_types()
+    return [*export_types(), *exports.export_types()]

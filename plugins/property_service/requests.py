@@ -100,6 +100,18 @@ def history(actor: Any, request_id: Any):
     return workflow.history(WORKFLOW, get(actor, request_id))
 
 
+def filtered_history(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+    """The SELECT of the status moves :func:`history` lists, the request a filter
+    (``PropertyRequestHistoryFilter``: ``request_id`` required; missing, or a request the actor may not
+    see, is a ValidationFailed naming it), unordered: what ``trellis export`` reads."""
+    f = common.validate(s.PropertyRequestHistoryFilter, dict(filters or {}))
+    try:
+        request = get(actor, f["request_id"])
+    except NotFound:
+        raise ValidationFailed(fields={"request_id": ["No service request with this id."]}) from None
+    return workflow.history_query(WORKFLOW, request)
+
+
 # --- helpers -----------------------------------------------------------------------------------------
 
 def _now(at: datetime | None) -> datetime:

@@ -86,7 +86,7 @@ def requests_blueprint() -> Blueprint:
 
 
 def _transition_schema():
-    from api.rest.lifecycle import TransitionOut
+    from core.schemas import TransitionOut
 
     return TransitionOut
 

@@ -166,6 +166,13 @@ class RequestFilter(StrictSchema):
     deleted = fields.Boolean(load_default=False)
 
 
+class PropertyRequestHistoryFilter(StrictSchema):
+    """A request's status moves as a list's filters (``trellis export property_service.request_history``;
+    REST has the request in the path)."""
+
+    request_id = fields.UUID(required=True, metadata={"description": "The request whose moves are listed."})
+
+
 class RequestOut(RecordOut):
     kind = fields.String()
     channel = fields.String()

@@ -199,6 +199,7 @@ def trellis_import_types():
 
 @hookimpl
 def trellis_export_types():
+    from plugins.retail_membership import exports
     from plugins.retail_membership.imports import export_types
 
-    return export_types()
+    return [*export_types(), *exports.export_types()]

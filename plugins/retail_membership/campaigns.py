@@ -291,11 +291,17 @@ def members(actor: Any, campaign_id: Any, *, page=common.PageRequest(), sort: st
     """One page of the campaign's members the actor may see, treated first (``sort``: keys of
     ``MEMBER_SORTABLE``)."""
     row = get(actor, campaign_id)
-    stmt = select(RetailCampaignMember).where(RetailCampaignMember.campaign_id == row.id,
-                                              RetailCampaignMember.membership_id.in_(
-                                                  select(RetailMembership.id).where(visibility(actor, RetailMembership))))
+    stmt = _visible_members(actor).where(RetailCampaignMember.campaign_id == row.id)
     return common.paginate(stmt, page, common.parse_sort(sort, MEMBER_SORTABLE, MEMBER_DEFAULT_SORT),
                            RetailCampaignMember.id)
+
+
+def filtered_members(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the campaign members :func:`members` lists, the campaign a filter
+    (``RetailCampaignMemberListFilter``: ``campaign_id`` required; missing, or a campaign the actor may not
+    see, is a ValidationFailed naming it), unordered: what ``trellis export`` reads."""
+    row = services._one_filter(actor, get, S.RetailCampaignMemberListFilter, filters, "campaign_id", "campaign")
+    return _visible_members(actor).where(RetailCampaignMember.campaign_id == row.id)
 
 
 def _visible_members(actor: Any):

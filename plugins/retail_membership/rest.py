@@ -19,16 +19,6 @@ from plugins.retail_membership import campaigns, services
 from plugins.retail_membership import schemas as S
 
 
-class TierTransitionOut(Schema):
-    from_state = fields.String(allow_none=True)
-    to_state = fields.String()
-    at = fields.DateTime()
-    actor_id = fields.UUID(allow_none=True)
-    trigger = fields.String()
-    trigger_event = fields.String(allow_none=True)
-    reason = fields.String()
-
-
 class TillLookupQuery(S.RetailTillLookupArgs, KnownArgs):
     """The till's lookup query: a key it does not know is a 422 naming it (:class:`KnownArgs`)."""
 
@@ -134,7 +124,7 @@ def blueprints() -> list[Blueprint]:
         return services.release_tier(current_user, membership_id)
 
     @members.route("/<uuid:membership_id>/tier-history")
-    @members.response(200, TierTransitionOut(many=True))
+    @members.response(200, S.TierTransitionOut(many=True))
     def tier_history(membership_id):
         """Every tier change, oldest first"""
         return services.tier_history(current_user, membership_id)

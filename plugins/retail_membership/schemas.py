@@ -45,6 +45,13 @@ class StaffAssign(Strict):
     user_id = fields.UUID(required=True)
 
 
+class RetailStaffListFilter(Strict):
+    """A store's staff as a list's filters (``trellis export retail_membership.store_staff``; REST has the
+    store in the path)."""
+
+    store_id = fields.UUID(required=True, metadata={"description": "The store whose staff are listed."})
+
+
 class StaffOut(Schema):
     user_id = fields.UUID()
     store_id = fields.UUID()
@@ -151,6 +158,23 @@ class OccasionListFilter(Strict):
     the member in the path)."""
 
     membership_id = fields.UUID(required=True, metadata={"description": "The member whose occasions are listed."})
+
+
+class RetailTierHistoryFilter(Strict):
+    """A member's tier changes as a list's filters (``trellis export retail_membership.tier_history``; REST
+    has the member in the path)."""
+
+    membership_id = fields.UUID(required=True, metadata={"description": "The member whose tier changes are listed."})
+
+
+class TierTransitionOut(Schema):
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    trigger = fields.String()
+    trigger_event = fields.String(allow_none=True)
+    reason = fields.String()
 
 
 class TierChange(Strict):
@@ -432,6 +456,13 @@ class CampaignResultOut(Schema):
     confidence = fields.Float()
     p_value = fields.Float(allow_none=True)
     coupons_redeemed = fields.Integer()
+
+
+class RetailCampaignMemberListFilter(Strict):
+    """A campaign's members as a list's filters (``trellis export retail_membership.campaign_members``; REST
+    has the campaign in the path)."""
+
+    campaign_id = fields.UUID(required=True, metadata={"description": "The campaign whose members are listed."})
 
 
 class CampaignMemberOut(Schema):

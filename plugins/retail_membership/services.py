@@ -181,6 +181,27 @@ def staff_of(actor: Any, store_id: Any, *, page=None, sort: str | None = None):
     return list(db.session().scalars(stmt.order_by(*order, RetailStoreStaff.id)))
 
 
+def filtered_staff(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the staff :func:`staff_of` lists, the store a filter (``RetailStaffListFilter``:
+    ``store_id`` required; missing, or a store the actor may not see, is a ValidationFailed naming it),
+    unordered: what ``trellis export`` reads."""
+    store = _one_filter(actor, get_store, S.RetailStaffListFilter, filters, "store_id", "store")
+    stmt, _order = _staff(None)
+    # the users (the rows' email and name) in one more query per batch, not one per row
+    return stmt.where(RetailStoreStaff.store_id == store.id).options(selectinload(RetailStoreStaff.user))
+
+
+def _one_filter(actor: Any, get: Any, schema, filters: Mapping[str, Any] | None, field: str, noun: str):
+    """The record a list under one record is exported for (``schema``: ``field`` required, a filter where
+    the list has it in its path), read by ``get(actor, id)``, the list's own reader: missing, or one the
+    actor may not see, is a 422 on ``field``."""
+    f = common.validate(schema, dict(filters or {}))
+    try:
+        return get(actor, f[field])
+    except NotFound:
+        raise ValidationFailed(fields={field: [f"No {noun} with this id."]}) from None
+
+
 def assign_staff(actor: Any, store_id: Any, data: Mapping[str, Any]) -> RetailStoreStaff:
     """Put a user on a store's staff (admins). Any role may work at a store; ``store_staff`` users
     see only the members of their stores."""
@@ -567,6 +588,13 @@ def release_tier(actor: Any, membership_id: Any) -> RetailMembership:
 def tier_history(actor: Any, membership_id: Any):
     membership = get_membership(actor, membership_id)
     return workflow.history(TIER_WORKFLOW, membership)
+
+
+def filtered_tier_history(actor: Any, filters: Mapping[str, Any] | None = None):
+    """The SELECT of the tier changes :func:`tier_history` lists, the member a filter
+    (``RetailTierHistoryFilter``: ``membership_id`` required; a bad one is a ValidationFailed naming it),
+    unordered: what ``trellis export`` reads."""
+    return workflow.history_query(TIER_WORKFLOW, _member_filter(actor, S.RetailTierHistoryFilter, filters))
 
 
 def tiers() -> list[dict]:

@@ -1,0 +1,31 @@
+"""Retail membership (零售会员): the lists under one record exported as their REST lists
+(``trellis_export_types``, beside :func:`plugins.retail_membership.imports.export_types`).
+
+Each is the list's SELECT from the service the REST list uses (scope and permission there), written in the
+fields of the REST list's items. A list under one record takes the record as a required filter named as
+its path's parameter (``campaign_id``, ``membership_id``, ``store_id``): missing, or one the caller may not
+see, is a 422 naming it. A member's purchases (``GET …/memberships/<id>/purchases``) are the
+``retail_membership.purchases`` export with ``membership_id``.
+
+Not exported: the tiers (``GET …/tiers``: the programme's configuration, ``TRELLIS_RETAIL_MEMBERSHIP_TIERS``,
+a handful of rows and no records) and the holidays (``GET …/holidays``: the deployment's holiday calendar
+computed for a date range of at most three years, a few dozen rows and no records a campaign does not
+already name); neither is a list of one model an export reads by id.
+"""
+from __future__ import annotations
+
+
+def export_types() -> list:
+    """A campaign's members, a member's tier changes, a store's staff."""
+    from core.exports import schema_export
+    from plugins.retail_membership import campaigns, services
+    from plugins.retail_membership import schemas as S
+
+    return [schema_export("retail_membership.campaign_members", "One campaign's members you may see: group and "
+                          "coupon (filter campaign_id, required).", campaigns.filtered_members, S.CampaignMemberOut,
+                          filters=S.RetailCampaignMemberListFilter),
+            schema_export("retail_membership.tier_history", "One member's tier changes (filter membership_id, "
+                          "required).", services.filtered_tier_history, S.TierTransitionOut,
+                          filters=S.RetailTierHistoryFilter),
+            schema_export("retail_membership.store_staff", "One store's staff (filter store_id, required).",
+                          services.filtered_staff, S.StaffOut, filters=S.RetailStaffListFilter)]
