@@ -123,32 +123,56 @@ def trellis_import_types():
 
 @hookimpl
 def trellis_export_types():
-    """The core's lists that are exported but not imported, each as its REST list shows it: the same
-    filters, the caller's scope, the item's fields (a webhook's never hold its secret, a token's never the
-    token nor its hash)."""
+    """The core's lists that are exported but not imported, each as its REST list (``route``) shows it: the
+    same filters, the caller's scope, the item's fields (a webhook's never hold its secret, a token's never
+    the token nor its hash). The lists with an order of their own (a ranking, pairs without an id, the
+    segments by number) keep it (``ordered``)."""
     from core import schemas
     from core.exports import schema_export
-    from core.services import audit, imports, notifications, people, users, webhooks, workflow
+    from core.services import (
+        analytics, audit, customers, duplicates, imports, notifications, people, privacy, users, webhooks, workflow,
+    )
 
     return [
         schema_export("audit", "The audit trail: who changed what (admins).", audit.filtered_entries,
-                      schemas.AuditEntryOut, filters=audit.AuditFilter),
+                      schemas.AuditEntryOut, filters=audit.AuditFilter, route="/audit"),
         schema_export("users", "Users (admins: all; others: their team).", people.filtered_users,
-                      schemas.UserDetailOut, filters=people.UserFilter),
+                      schemas.UserDetailOut, filters=people.UserFilter, route="/users"),
         schema_export("teams", "Teams (admins: all; others: their own).", people.filtered_teams,
-                      schemas.SalesTeamOut, filters=people.TeamFilter),
+                      schemas.SalesTeamOut, filters=people.TeamFilter, route="/teams"),
         schema_export("approvals", "Approval requests you may decide or made (pending unless status says).",
-                      workflow.filtered_approvals, schemas.ApprovalOut, filters=workflow.ApprovalFilter),
+                      workflow.filtered_approvals, schemas.ApprovalOut, filters=workflow.ApprovalFilter,
+                      route="/approvals"),
         schema_export("notifications", "Your notifications.", notifications.filtered, schemas.NotificationOut,
-                      filters=notifications.NotificationFilter),
+                      filters=notifications.NotificationFilter, route="/notifications"),
         schema_export("webhooks", "Webhook subscriptions (admins), without their secrets.",
-                      webhooks.filtered_subscriptions, webhooks.WebhookOut, filters=webhooks.WebhookFilter),
+                      webhooks.filtered_subscriptions, webhooks.WebhookOut, filters=webhooks.WebhookFilter,
+                      route="/webhooks"),
         schema_export("webhook_deliveries", "A webhook subscription's deliveries (admins; subscription_id required).",
-                      webhooks.filtered_deliveries, webhooks.DeliveryOut, filters=webhooks.DeliveryListFilter),
+                      webhooks.filtered_deliveries, webhooks.DeliveryOut, filters=webhooks.DeliveryListFilter,
+                      route="/webhooks/{subscription_id}/deliveries"),
         schema_export("tokens", "API tokens: yours (admins: everybody's), never the token itself.",
-                      users.filtered_tokens, schemas.TokenOut, filters=users.TokenFilter),
+                      users.filtered_tokens, schemas.TokenOut, filters=users.TokenFilter, route="/tokens"),
         schema_export("imports", "Import runs (admins).", imports.filtered_runs, imports.ImportRunOut,
-                      filters=imports.ImportRunFilter),
+                      filters=imports.ImportRunFilter, route="/imports"),
+        schema_export("customer_history", "A customer's stage (or level, owner) moves (customer_id required).",
+                      customers.filtered_history, schemas.TransitionOut, filters=customers.HistoryFilter,
+                      route="/customers/{customer_id}/history"),
+        schema_export("duplicates", "Duplicate candidates: pairs of your customers sharing an e-mail, a phone "
+                      "number or a name, most shared first (each customer as JSON text).",
+                      duplicates.filtered_pairs, duplicates.CustomerDuplicateOut, filters=schemas.DuplicateFilter,
+                      views=duplicates.pair_views, route="/customers/duplicates", ordered=True),
+        schema_export("privacy_erasures", "The erasures recorded for a person (admins; person required).",
+                      privacy.filtered_erasures, privacy.ErasureOut, filters=privacy.ErasureFilter,
+                      views=privacy.erasure_views, route="/privacy/erasures"),
+        schema_export("analytics_segments", "The latest refresh's segments, sized and described by the members "
+                      "you may see.", analytics.filtered_segments, analytics.SegmentOut,
+                      filters=analytics.SegmentFilter, views=analytics.segment_views, route="/analytics/segments",
+                      ordered=True),
+        schema_export("win_back", "The win-back ranking: the top `limit` lost and at-risk customers you may see "
+                      "by expected value, in rank order.", analytics.filtered_win_back, analytics.WinBackOut,
+                      filters=analytics.WinBackFilter, views=analytics.win_back_views, route="/analytics/win-back",
+                      ordered=True),
     ]
 
 

@@ -52,13 +52,26 @@ class Export:
     order (default: every import column); ``filters`` the list's filter schema, for the documentation.
     ``views(actor, records)``, when given, turns each batch into what the list shows that actor before
     ``rows`` sees it (a list whose items carry what the service computes for the caller, e.g. the fields
-    of a visitor they may see), in one query or a few per batch."""
+    of a visitor they may see), in one query or a few per batch.
+
+    ``route`` is the REST list the export is, as its GET path reads in the OpenAPI document below
+    ``/api/v1`` (``"/customers"``, ``"/customers/{customer_id}/history"``; a plugin's under its prefix):
+    declared data, so the documentation and the test that every list of the app exports
+    (tests/api/rest/test_every_list_exports.py) name it instead of guessing it from the type's name.
+
+    ``ordered``: the list has an order of its own the export keeps (a ranking, pairs that have no id):
+    ``query`` then returns the SELECT in the list's order — any columns, not one model with an ``id`` —
+    and it is read as one streamed statement, ``batch size`` rows fetched at a time (a server-side cursor
+    on PostgreSQL), each batch of rows (a record when the SELECT is one model, a row of columns otherwise)
+    handed to ``views`` and ``rows`` as the keyset batches are."""
 
     query: Callable[[Any, Mapping[str, Any]], Any]
     rows: Callable[[Sequence[Any]], Iterable[Mapping[str, Any]]]
     columns: tuple[str, ...] | None = None
     filters: type | None = None
     views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None
+    route: str | None = None
+    ordered: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,11 @@ class ListExport:
     description: str
     export: Export
 
+    @property
+    def route(self) -> str | None:
+        """The REST list exported (:attr:`Export.route`)."""
+        return self.export.route
+
     def __post_init__(self) -> None:
         if not self.export.columns:
             from core.errors import PluginError
@@ -81,20 +99,22 @@ class ListExport:
 
 def schema_export(name: str, description: str, query: Callable[[Any, Mapping[str, Any]], Any], out_schema: Any, *,
                   filters: type | None = None, columns: Sequence[str] | None = None,
-                  views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None) -> ListExport:
+                  views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None,
+                  route: str | None = None, ordered: bool = False) -> ListExport:
     """A :class:`ListExport` of a list whose records are written as its REST output: ``query(actor,
     filters)`` is the list's SELECT (as :class:`Export` says), ``out_schema`` the marshmallow schema (class
     or instance) the list answers with; the columns are its dumped fields in order (or ``columns``), a
     nested value written as JSON text (:func:`flat_value`); ``filters`` the list's filter schema, for the
     documentation; ``views(actor, records)`` what the list's service makes of a page's records for the
-    caller before the schema dumps them (:class:`Export`), when it does."""
+    caller before the schema dumps them (:class:`Export`), when it does; ``route`` the REST list's path and
+    ``ordered`` whether the export keeps the list's own order (both as :class:`Export` says)."""
     schema = out_schema() if isinstance(out_schema, type) else out_schema
     names = tuple(columns or (key for key, f in schema.fields.items() if not f.load_only))
 
     def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
         return [{key: flat_value(row.get(key)) for key in names} for row in schema.dump(records, many=True)]
 
-    return ListExport(name, description, Export(query, rows, names, filters, views))
+    return ListExport(name, description, Export(query, rows, names, filters, views, route, ordered))
 
 
 def columns_of(export_type: Any) -> list[str]:

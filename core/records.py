@@ -354,14 +354,15 @@ class RecordSpec:
         return stmt
 
     def list_export(self, name: str, *, description: str | None = None,
-                    columns: Sequence[str] | None = None) -> Any:
+                    columns: Sequence[str] | None = None, route: str | None = None) -> Any:
         """The list as an export (a :class:`core.exports.ListExport` for ``trellis_export_types``): the
         records :meth:`filtered` selects, each written as its REST output (``out_schema``) in ``columns``
-        (default: every output field, in order); mappings and lists of them as JSON text."""
+        (default: every output field, in order); mappings and lists of them as JSON text. ``route``: the
+        REST list's path below ``/api/v1`` (:attr:`core.exports.Export.route`)."""
         from core.exports import schema_export
 
         return schema_export(name, description or self.description or f"The {self.noun} list.", self.filtered,
-                             self.out_schema, filters=self.filter_schema, columns=columns)
+                             self.out_schema, filters=self.filter_schema, columns=columns, route=route)
 
     def create(self, actor: Any, data: Any) -> Any:
         """Validate ``data``, check references and unique fields, run the hooks, insert and audit."""

@@ -9,33 +9,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.rest.crud import KnownArgs, NoArgs, body_doc, json_body
-from core.schemas import AnalyticsFlag, CustomerAnalyticsOut, InteractionOut
+from core.schemas import CustomerAnalyticsOut, InteractionOut
 from core.services import analytics
-
-
-class SegmentOut(Schema):
-    id = fields.UUID()
-    number = fields.Integer()
-    name = fields.String()
-    size = fields.Integer(metadata={"description": "Members you may see."})
-    size_all = fields.Integer(allow_none=True, metadata={"description": "Every member (admins only)."})
-    profile = fields.String()
-    profile_zh_cn = fields.String()
-    centroid = fields.Dict(metadata={"description": "Means of the members you may see ({} for none)."})
-    run_id = fields.UUID()
-
-
-class WinBackOut(Schema):
-    customer_id = fields.UUID()
-    name = fields.String()
-    stage = fields.String()
-    owner_id = fields.UUID(allow_none=True)
-    status = fields.String(metadata={"description": "lost or at_risk"})
-    expected_value = fields.Float()
-    clv = fields.Float(allow_none=True)
-    clv_seed = fields.Float(allow_none=True)
-    lost_reason = fields.String(allow_none=True)
-    churn_flags = fields.List(fields.Nested(AnalyticsFlag))
+from core.services.analytics import SegmentOut, WinBackOut
 
 
 class RunOut(Schema):

@@ -2,32 +2,12 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, fields, pre_dump
+from marshmallow import EXCLUDE, fields
 
 from api.rest.crud import LINK_HEADER, Blueprint, KnownArgs, body_doc, json_body, page_request, served, sort_field
-from core.schemas import MAX_PAGE_SIZE, CustomerMerge, CustomerOut, DuplicateFilter, preload_analytics
+from core.schemas import MAX_PAGE_SIZE, CustomerMerge, CustomerOut, DuplicateFilter
 from core.services import duplicates
-
-
-class CustomerDuplicateOut(Schema):
-    """Two customers that look like one, and why."""
-
-    customer = fields.Nested(CustomerOut, metadata={"description": "One of the pair (the smaller id)."})
-    duplicate = fields.Nested(CustomerOut, metadata={"description": "The other one."})
-    reasons = fields.List(fields.String(), metadata={
-        "description": "What they share: email (a contact's e-mail), phone (a contact's phone or mobile "
-                       "number), name; the pairs sharing most come first."})
-    email = fields.String(allow_none=True, metadata={"description": "The shared e-mail address, normalised."})
-    phone = fields.String(allow_none=True, metadata={"description": "The shared phone number, normalised (+86…)."})
-    name = fields.String(allow_none=True, metadata={"description": "The shared name, normalised."})
-
-    @pre_dump(pass_collection=True)
-    def _preload_analytics(self, data, many, **kwargs):
-        if not many:
-            return data
-        data = list(data)
-        preload_analytics([c for pair in data for c in (pair.customer, pair.duplicate)])
-        return data
+from core.services.duplicates import CustomerDuplicateOut
 
 
 class DuplicateArgs(DuplicateFilter, KnownArgs):

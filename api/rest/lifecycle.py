@@ -28,7 +28,8 @@ class AssignmentOut(Schema):
 
 
 class HistoryArgs(Schema):
-    workflow = fields.String(load_default="customer.lifecycle")
+    workflow = fields.String(load_default="customer.lifecycle", metadata={
+        "description": "customer.lifecycle (the stages; the default), customer.level or customer.owner."})
 
 
 class ApprovalArgs(workflow.ApprovalFilter, StrictCursorArgs):

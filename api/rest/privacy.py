@@ -10,19 +10,13 @@ from marshmallow import Schema, fields
 
 from api.rest.crud import KnownArgs, body_doc, json_body
 from core.services import privacy
+from core.services.privacy import ErasureOut
 
 
 class PersonQuery(KnownArgs):
     passes = ()
 
     person = fields.String(required=True, metadata={"description": "A customer id, a contact id or an email address."})
-
-
-class ErasureOut(Schema):
-    id = fields.String()
-    at = fields.String()
-    by = fields.String(allow_none=True, metadata={"description": "The admin's user id."})
-    reason = fields.String()
 
 
 class ErasureReportOut(Schema):

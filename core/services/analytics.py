@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
@@ -46,7 +46,7 @@ from core.models import (
     LifecycleStage, User, WorkflowTransitionEntry,
 )
 from core.request_context import current_request_id, request_id_var
-from core.schemas import BoundedList, StrictSchema
+from core.schemas import AnalyticsFlag, BoundedList, StrictSchema
 from core.services import common
 from core.services.bulk import BulkRecorder
 from core.services.permissions import customer_visibility, require_actor, require_role
@@ -799,25 +799,63 @@ REFRESH_TASK = queue.Task("trellis.analytics.refresh", _run_queued, _waiting,
                           lock=queue.JOB_TASK_PREFIX + "analytics.refresh")
 
 
+class SegmentOut(Schema):
+    """A segment of the latest refresh as the caller sees it (``GET /analytics/segments``, ``trellis export
+    analytics_segments``)."""
+
+    id = fields.UUID()
+    number = fields.Integer()
+    name = fields.String()
+    size = fields.Integer(metadata={"description": "Members you may see."})
+    size_all = fields.Integer(allow_none=True, metadata={"description": "Every member (admins only)."})
+    profile = fields.String()
+    profile_zh_cn = fields.String()
+    centroid = fields.Dict(metadata={"description": "Means of the members you may see ({} for none)."})
+    run_id = fields.UUID()
+
+
+class SegmentFilter(StrictSchema):
+    """The segments' list takes no filters: any is refused (a ValidationFailed naming it)."""
+
+
+def _latest_segments() -> Any:
+    """The SELECT of the latest run's segments (the run started last that has any), by number."""
+    latest = (select(CustomerSegment.run_id).join(AnalyticsRun, AnalyticsRun.id == CustomerSegment.run_id)
+              .order_by(AnalyticsRun.started_at.desc(), CustomerSegment.number).limit(1).scalar_subquery())
+    return select(CustomerSegment).where(CustomerSegment.run_id == latest).order_by(CustomerSegment.number)
+
+
 def segments(actor: Any) -> list[dict[str, Any]]:
     """The latest run's segments, as the actor may see them: ``size`` counts the members they may see
     and ``centroid`` describes those members (``{}`` when they see none); an admin's are every member's
     (``size_all``, shown to admins only, is every member). The profile words are the segment's own —
     what sets it apart in the model — and the same for everyone."""
     user = require_actor(actor)
-    rows = db.session().scalars(
-        select(CustomerSegment).join(AnalyticsRun, AnalyticsRun.id == CustomerSegment.run_id)
-        .order_by(AnalyticsRun.started_at.desc(), CustomerSegment.number)).all()
+    return segment_views(user, db.session().scalars(_latest_segments()).all())
+
+
+def filtered_segments(actor: Any, filters: Mapping[str, Any] | None = None) -> Any:
+    """The SELECT of the segments :func:`segments` lists, in its order (``filters`` must be empty:
+    ``SegmentFilter``); :func:`segment_views` makes the list's items of a batch. What ``trellis export
+    analytics_segments`` reads: the list is a fixed summary of the latest refresh, a row a segment."""
+    require_actor(actor)
+    common.validate(SegmentFilter, dict(filters or {}))
+    return _latest_segments()
+
+
+def segment_views(actor: Any, rows: list[CustomerSegment]) -> list[dict[str, Any]]:
+    """Segments as :func:`segments` shows them to ``actor``: one more statement for the members' counts
+    (admins) or for the numbers of the members they may see."""
+    user = require_actor(actor)
     if not rows:
         return []
-    latest = rows[0].run_id
-    rows = [r for r in rows if r.run_id == latest]
+    ids = [s.id for s in rows]
     admin = user.role == "admin"
     if admin:  # the stored centroids are every member's: only the counts are read
         counts = dict(db.session().execute(
             select(CustomerAnalytics.segment_id, func.count())
             .join(Customer, Customer.id == CustomerAnalytics.customer_id)
-            .where(Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.is_not(None))
+            .where(Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.in_(ids))
             .group_by(CustomerAnalytics.segment_id)).all())
         return [{"id": s.id, "number": s.number, "name": s.name, "size": int(counts.get(s.id, 0)),
                  "size_all": s.size, "profile": s.profile, "profile_zh_cn": s.profile_zh_cn,
@@ -829,7 +867,7 @@ def segments(actor: Any) -> list[dict[str, Any]]:
                    Customer.industry, Customer.size)
             .join(Customer, Customer.id == CustomerAnalytics.customer_id)
             .join(AnalyticsRun, AnalyticsRun.id == CustomerAnalytics.run_id)
-            .where(customer_visibility(user), Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.is_not(None))):
+            .where(customer_visibility(user), Customer.deleted_at.is_(None), CustomerAnalytics.segment_id.in_(ids))):
         members[member.segment_id].append(member)
     return [{"id": s.id, "number": s.number, "name": s.name, "size": len(members.get(s.id, [])),
              "size_all": None, "profile": s.profile, "profile_zh_cn": s.profile_zh_cn,
@@ -868,17 +906,55 @@ def _lost_reasons(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     return {cid: reason for cid, reason in rows}
 
 
-def win_back(actor: Any, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Lost and at-risk customers the actor may see, ranked by expected value (highest first)."""
+class WinBackOut(Schema):
+    """A customer of the win-back list (``GET /analytics/win-back``, ``trellis export win_back``)."""
+
+    customer_id = fields.UUID()
+    name = fields.String()
+    stage = fields.String()
+    owner_id = fields.UUID(allow_none=True)
+    status = fields.String(metadata={"description": "lost or at_risk"})
+    expected_value = fields.Float()
+    clv = fields.Float(allow_none=True)
+    clv_seed = fields.Float(allow_none=True)
+    lost_reason = fields.String(allow_none=True)
+    churn_flags = fields.List(fields.Nested(AnalyticsFlag))
+
+
+class WinBackFilter(StrictSchema):
+    """The win-back list's arguments (``GET /analytics/win-back``, ``trellis export win_back``)."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500), metadata={
+        "description": "How many customers of the ranking: the top ones by expected value (1-500, 50 by default)."})
+
+
+def _win_back(actor: Any, limit: int) -> Any:
     if not 1 <= int(limit) <= 500:
         raise ValidationFailed(fields={"limit": ["Must be between 1 and 500."]})
-    stmt = (select(Customer, CustomerAnalytics)
+    return (select(Customer, CustomerAnalytics)
             .outerjoin(CustomerAnalytics, CustomerAnalytics.customer_id == Customer.id)
             .where(customer_visibility(actor), Customer.deleted_at.is_(None),
                    or_(Customer.stage == LifecycleStage.LOST.value, CustomerAnalytics.churn_risk.is_(True)))
             .order_by(func.coalesce(CustomerAnalytics.expected_value, 0).desc(), Customer.name, Customer.id)
             .limit(limit))
-    pairs = db.session().execute(stmt).all()
+
+
+def win_back(actor: Any, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Lost and at-risk customers the actor may see, ranked by expected value (highest first)."""
+    return win_back_views(actor, db.session().execute(_win_back(actor, limit)).all())
+
+
+def filtered_win_back(actor: Any, filters: Mapping[str, Any] | None = None) -> Any:
+    """The SELECT of the ranking :func:`win_back` lists (``filters``: ``WinBackFilter``, ``limit``; a bad
+    one is a ValidationFailed naming it), in its order: ``(customer, analytics)`` rows for
+    :func:`win_back_views`. What ``trellis export win_back`` reads."""
+    require_actor(actor)
+    return _win_back(actor, common.validate(WinBackFilter, dict(filters or {}))["limit"])
+
+
+def win_back_views(actor: Any, pairs: Any) -> list[dict[str, Any]]:
+    """``(customer, analytics)`` rows of the ranking as :func:`win_back` lists them: one statement for the
+    lost customers' reasons."""
     reasons = _lost_reasons([c.id for c, _ in pairs])
     out = []
     for customer, row in pairs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
+from marshmallow import fields
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -13,8 +14,12 @@ from core.errors import NotFound
 from core import levels, lifecycle, runtime
 from core.db import utcnow
 from core.errors import Forbidden, ValidationFailed
-from core.models import Customer, CustomerAnalytics, CustomerTag, Interaction, LifecycleStage, Role
-from core.schemas import ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange
+from core.models import (
+    Customer, CustomerAnalytics, CustomerTag, Interaction, LifecycleStage, Role, WorkflowTransitionEntry,
+)
+from core.schemas import (
+    ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange, StrictSchema,
+)
 from core.services import audit, common, workflow
 from core.workflow import AUTOMATIC, IMPORT, MANUAL
 from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
@@ -233,13 +238,45 @@ def decide_approval(actor: Any, request_id: Any, data: Mapping[str, Any]):
                            load_record=get)
 
 
+#: the workflows a customer's history is listed for (``workflow`` of :func:`history`)
+HISTORY_WORKFLOWS = (lifecycle.WORKFLOW, levels.WORKFLOW, "customer.owner")
+
+
+def _history_workflow(workflow_name: str) -> str:
+    if workflow_name not in HISTORY_WORKFLOWS:
+        raise ValidationFailed(fields={"workflow": [f"One of: {', '.join(HISTORY_WORKFLOWS)}."]})
+    return workflow_name
+
+
 def history(actor: Any, customer_id: Any, *, workflow_name: str = lifecycle.WORKFLOW):
     """The customer's stage (or level) history, oldest first."""
     customer = get(actor, customer_id)
-    known = (lifecycle.WORKFLOW, levels.WORKFLOW, "customer.owner")
-    if workflow_name not in known:
-        raise ValidationFailed(fields={"workflow": [f"One of: {', '.join(known)}."]})
-    return workflow.history(workflow_name, customer)
+    return workflow.history(_history_workflow(workflow_name), customer)
+
+
+class HistoryFilter(StrictSchema):
+    """A customer's history as a list's filters (``trellis export customer_history``; REST has the customer
+    in the path)."""
+
+    customer_id = fields.UUID(required=True, metadata={"description": "The customer whose history is listed."})
+    workflow = fields.String(load_default=lifecycle.WORKFLOW, metadata={
+        "description": "customer.lifecycle (the stages; the default), customer.level or customer.owner."})
+
+
+def filtered_history(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+    """The SELECT of the moves :func:`history` lists, the customer a filter (``HistoryFilter``:
+    ``customer_id`` required, ``workflow``; a bad one is a ValidationFailed naming it, and so is a customer
+    the actor may not see or that is deleted, as the list answers 404 for it), unordered. What ``trellis
+    export customer_history`` reads."""
+    f = common.validate(HistoryFilter, dict(filters or {}))
+    try:
+        customer = get(actor, f["customer_id"])
+    except NotFound:
+        # a filter, where the list has it in its path: unseen is a bad value, not a missing page
+        raise ValidationFailed(fields={"customer_id": ["No customer with this id."]}) from None
+    name = _history_workflow(f["workflow"])
+    return select(WorkflowTransitionEntry).where(WorkflowTransitionEntry.workflow == name,
+                                                 WorkflowTransitionEntry.record_id == customer.id)
 
 
 # --- levels ------------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+from marshmallow import Schema, fields, pre_dump
 
 from sqlalchemy import String, and_, case, delete, func, literal_column, or_, select, union_all, update
 
@@ -38,7 +40,7 @@ from core.db import utcnow
 from core.errors import Conflict, NotFound, PluginError, TrellisError, ValidationFailed
 from core.models import Contact, Customer, CustomerAnalytics, Interaction, Role
 from core.plugins import naming_the_plugin
-from core.schemas import CustomerMerge, DuplicateFilter
+from core.schemas import CustomerMerge, CustomerOut, DuplicateFilter, preload_analytics
 from core.services import audit, common, customers
 from core.services.bulk import BulkRecorder, BulkRow
 from core.services.permissions import customer_visibility, require_role
@@ -116,6 +118,31 @@ def _order(sort: str | None, reasons: Any) -> list:
     return clauses
 
 
+def _pairs(actor: Any, f: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """The pairs' SELECT (``first``, ``second`` and the shared key of each reason, one row per pair), how
+    many reasons a pair shares, and the CTE alias of the first customer's keys, for validated filters ``f``."""
+    keys = _keys(actor, f.get("reason"))
+    a, b = keys.alias("a"), keys.alias("b")
+    shared = [func.max(case((a.c.reason == r, a.c.key), else_=None)).label(r) for r in REASONS]
+    reasons = func.count(func.distinct(a.c.reason))
+    stmt = (select(a.c.cid.label("first"), b.c.cid.label("second"), *shared)
+            .join(b, and_(a.c.reason == b.c.reason, a.c.key == b.c.key, a.c.cid < b.c.cid))
+            .group_by(a.c.cid, b.c.cid))
+    if cid := f.get("customer_id"):
+        stmt = stmt.where(or_(a.c.cid == cid, b.c.cid == cid))
+    return stmt, reasons, (a, b)
+
+
+def _pair_items(rows: Sequence[Any]) -> list[DuplicatePair]:
+    """The pairs of rows of :func:`_pairs`, their customers read in one statement."""
+    ids = {row.first for row in rows} | {row.second for row in rows}
+    found = {c.id: c for c in db.session().scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
+    return [DuplicatePair(found[row.first], found[row.second],
+                          [r for r in REASONS if getattr(row, r) is not None],
+                          {r: getattr(row, r) for r in REASONS if getattr(row, r) is not None})
+            for row in rows]
+
+
 def find_duplicate_candidates(actor: Any, filters: Mapping[str, Any] | None = None, *,
                               page: common.PageRequest | None = common.PageRequest(),
                               sort: str | None = None) -> common.Page[DuplicatePair]:
@@ -126,15 +153,7 @@ def find_duplicate_candidates(actor: Any, filters: Mapping[str, Any] | None = No
     COUNT, however many customers there are."""
     require_role(actor, *MERGERS)
     f = common.validate(DuplicateFilter, dict(filters or {}))
-    keys = _keys(actor, f.get("reason"))
-    a, b = keys.alias("a"), keys.alias("b")
-    shared = [func.max(case((a.c.reason == r, a.c.key), else_=None)).label(r) for r in REASONS]
-    reasons = func.count(func.distinct(a.c.reason))
-    stmt = (select(a.c.cid.label("first"), b.c.cid.label("second"), *shared)
-            .join(b, and_(a.c.reason == b.c.reason, a.c.key == b.c.key, a.c.cid < b.c.cid))
-            .group_by(a.c.cid, b.c.cid))
-    if cid := f.get("customer_id"):
-        stmt = stmt.where(or_(a.c.cid == cid, b.c.cid == cid))
+    stmt, reasons, (a, b) = _pairs(actor, f)
     order = _order(sort, reasons)
     sess = db.session()
     total = sess.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -142,14 +161,47 @@ def find_duplicate_candidates(actor: Any, filters: Mapping[str, Any] | None = No
         return common.Page(items=[], total=total, offset=0, limit=1, cursors=[], has_next=total > 0,
                            has_previous=False)
     rows = sess.execute(stmt.order_by(*order, a.c.cid, b.c.cid).offset(page.offset).limit(page.limit)).all()
-    ids = {row.first for row in rows} | {row.second for row in rows}
-    found = {c.id: c for c in sess.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
-    items = [DuplicatePair(found[row.first], found[row.second],
-                           [r for r in REASONS if getattr(row, r) is not None],
-                           {r: getattr(row, r) for r in REASONS if getattr(row, r) is not None})
-             for row in rows]
+    items = _pair_items(rows)
     return common.Page(items=items, total=total, offset=page.offset, limit=page.limit,
                        cursors=[_cursor(page.offset + i) for i in range(len(items))])
+
+
+def filtered_pairs(actor: Any, filters: Mapping[str, Any] | None = None) -> Any:
+    """The SELECT of the pairs :func:`find_duplicate_candidates` lists with ``filters`` (``DuplicateFilter``;
+    a bad one is a ValidationFailed naming it), in the list's default order (most shared reasons first,
+    then by ids): one row per pair, for :func:`pair_views`. Admins, managers and reps; only pairs whose
+    both customers the actor sees. What ``trellis export duplicates`` reads, as one streamed statement
+    (the pairs have no id of their own to read them by)."""
+    require_role(actor, *MERGERS)
+    f = common.validate(DuplicateFilter, dict(filters or {}))
+    stmt, reasons, (a, b) = _pairs(actor, f)
+    return stmt.order_by(*_order(None, reasons), a.c.cid, b.c.cid)
+
+
+def pair_views(actor: Any, rows: Sequence[Any]) -> list[DuplicatePair]:
+    """A batch of :func:`filtered_pairs`' rows as the list's items: one statement for the customers."""
+    return _pair_items(rows)
+
+
+class CustomerDuplicateOut(Schema):
+    """Two customers that look like one, and why."""
+
+    customer = fields.Nested(CustomerOut, metadata={"description": "One of the pair (the smaller id)."})
+    duplicate = fields.Nested(CustomerOut, metadata={"description": "The other one."})
+    reasons = fields.List(fields.String(), metadata={
+        "description": "What they share: email (a contact's e-mail), phone (a contact's phone or mobile "
+                       "number), name; the pairs sharing most come first."})
+    email = fields.String(allow_none=True, metadata={"description": "The shared e-mail address, normalised."})
+    phone = fields.String(allow_none=True, metadata={"description": "The shared phone number, normalised (+86…)."})
+    name = fields.String(allow_none=True, metadata={"description": "The shared name, normalised."})
+
+    @pre_dump(pass_collection=True)
+    def _preload_analytics(self, data, many, **kwargs):
+        if not many:
+            return data
+        data = list(data)
+        preload_analytics([c for pair in data for c in (pair.customer, pair.duplicate)])
+        return data
 
 
 def _cursor(position: int) -> str:
@@ -387,5 +439,5 @@ def merge_customers(actor: Any, survivor_id: Any, data: Mapping[str, Any]) -> Cu
     return survivor
 
 
-__all__ = ["DuplicatePair", "REASONS", "SORTABLE", "find_duplicate_candidates", "merge_customers",
+__all__ = ["CustomerDuplicateOut", "DuplicatePair", "filtered_pairs", "pair_views", "REASONS", "SORTABLE", "find_duplicate_candidates", "merge_customers",
            "move_customer_rows", "offset_after", "page_at"]

@@ -83,11 +83,33 @@ def rows(actor: Any, record_type: str, filters: Mapping[str, Any] | None = None,
     """The export's rows, keyed by column, in the current unit of work: the list's SELECT for ``actor`` and
     ``filters`` ordered by id and read ``batch_size`` records at a time (``WHERE id > <last id> ORDER BY id
     LIMIT batch_size``), each batch turned into rows by the type's ``Export.rows`` (after its ``views``
-    for the actor, if it has them). A generator: each batch is read when the rows before it were taken."""
+    for the actor, if it has them); an ordered list (``Export.ordered``) in its own order, one statement
+    streamed ``batch_size`` rows at a time. A generator: each batch is read when the rows before it were taken."""
     itype = export_type(record_type)
     user = require_actor(actor)
     stmt = itype.export.query(user, dict(filters or {}))
-    yield from _batched(stmt, itype, batch_size, user)
+    if itype.export.ordered:
+        yield from _streamed(stmt, itype, batch_size, user)
+    else:
+        yield from _batched(stmt, itype, batch_size, user)
+
+
+def _streamed(stmt: Select, itype: Any, batch_size: int, actor: Any) -> Iterator[dict[str, Any]]:
+    """An ordered list (``Export.ordered``): its SELECT as it orders it, one statement streamed
+    ``batch_size`` rows at a time (keyset batches by id would lose a ranking's order, and re-running a
+    grouped SELECT per batch would cost the whole aggregate each time)."""
+    sess = db.session()
+    one_model = len(stmt.column_descriptions) == 1 and stmt.column_descriptions[0]["entity"] is not None
+    streamed = stmt.execution_options(yield_per=batch_size)
+    result = sess.scalars(streamed) if one_model else sess.execute(streamed)
+    views = itype.export.views
+    try:
+        for records in result.partitions(batch_size):
+            batch = list(itype.export.rows(views(actor, records) if views is not None else records))
+            del records
+            yield from batch
+    finally:
+        result.close()
 
 
 def _batched(stmt: Select, itype: Any, batch_size: int, actor: Any) -> Iterator[dict[str, Any]]:

@@ -516,10 +516,12 @@ def core_import_types() -> list[ImportType]:
     return [
         ImportType("customers", "Companies and people the business sells to.", CUSTOMER_COLUMNS, write_customers,
                    models=(Customer, CustomerTag),
-                   export=Export(customers.filtered, export_customers, customer_columns, CustomerFilter)),
+                   export=Export(customers.filtered, export_customers, customer_columns, CustomerFilter,
+                                 route="/customers")),
         ImportType("contacts", "People at customers.", CONTACT_COLUMNS, write_contacts, models=(Contact,),
-                   export=Export(contacts.filtered, export_contacts, filters=ContactFilter)),
+                   export=Export(contacts.filtered, export_contacts, filters=ContactFilter, route="/contacts")),
         ImportType("interactions", "The timeline (calls, visits, purchases …) and tasks.", INTERACTION_COLUMNS,
                    write_interactions, models=(Interaction,),
-                   export=Export(interactions.filtered, export_interactions, filters=InteractionFilter)),
+                   export=Export(interactions.filtered, export_interactions, filters=InteractionFilter,
+                                 route="/interactions")),
     ]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import Text, func, inspect as sa_inspect, select
 
 from core import db, queue, runtime
@@ -298,6 +298,42 @@ def erasures(actor: Any, query: str) -> list[dict[str, Any]]:
     return [erasure_dict(row) for row in rows]
 
 
+class ErasureOut(Schema):
+    """One erasure recorded (``GET /privacy/erasures``, ``trellis export privacy_erasures``)."""
+
+    id = fields.String()
+    at = fields.String()
+    by = fields.String(allow_none=True, metadata={"description": "The admin's user id."})
+    reason = fields.String()
+
+
+class ErasureFilter(StrictSchema):
+    """The erasures' list's filter (``GET /privacy/erasures``, ``trellis export privacy_erasures``)."""
+
+    person = fields.String(required=True, metadata={
+        "description": "A customer id, a contact id or an email address."})
+
+
+def filtered_erasures(actor: Any, filters: Mapping[str, Any] | None = None) -> Any:
+    """The SELECT of the erasures :func:`erasures` lists (their audit entries; :func:`erasure_views` makes
+    the list's items of them), the person a filter (``ErasureFilter``: ``person`` required; a bad one is a
+    ValidationFailed naming it, and so is a person not found, which the list answers 404), unordered.
+    Admins only. What ``trellis export privacy_erasures`` reads."""
+    require_role(actor, Role.ADMIN.value)
+    f = common.validate(ErasureFilter, dict(filters or {}))
+    try:
+        person = find(actor, f["person"])
+    except NotFound as exc:
+        raise ValidationFailed(fields={"person": [exc.message]}) from None
+    return select(AuditEntry).where(AuditEntry.record_id == person.id,
+                                    AuditEntry.action == f"{_record_type(person)}.erased")
+
+
+def erasure_views(actor: Any, entries: Iterable[AuditEntry]) -> list[dict[str, Any]]:
+    """Erasures' audit entries as :func:`erasures` lists them."""
+    return [erasure_dict(row) for row in entries]
+
+
 #: the orderings of :func:`erasure_page` (``sort``)
 ERASURE_SORTABLE = {"at": AuditEntry.at}
 
@@ -411,5 +447,5 @@ def _waiting(rt: Any) -> list[str]:
 ERASE_TASK = queue.Task("trellis.privacy.erase", _run_erasure, _waiting)
 
 
-__all__ = ["ERASE_TASK", "ERASURE_SORTABLE", "ErasureRequest", "erase", "erase_request", "erasure_job", "erasure_page",
+__all__ = ["ERASE_TASK", "ERASURE_SORTABLE", "ErasureFilter", "ErasureOut", "ErasureRequest", "erasure_views", "filtered_erasures", "erase", "erase_request", "erasure_job", "erasure_page",
            "erasures", "export", "find", "queue_erasure"]

@@ -1,7 +1,9 @@
 """The core's lists that are exported but not imported — the audit trail, users, teams, approval requests,
-notifications, webhook subscriptions and their deliveries, API tokens and import runs — export as their REST lists show them: the same records for the
-same filters and the same (scoped) user, each row the list item's fields (a nested value as JSON text), a
-refused list refused (403), a bad filter a 422 naming it."""
+notifications, webhook subscriptions and their deliveries, API tokens, import runs, a customer's history,
+the duplicate candidates, a person's erasures, the analytics segments and the win-back ranking — export as
+their REST lists show them: the same records for the same filters and the same (scoped) user, each row the
+list item's fields (a nested value as JSON text), a refused list refused (403), a bad filter a 422 naming
+it; a ranked list (duplicates, segments, win-back) in its own order."""
 from __future__ import annotations
 
 import json
@@ -18,19 +20,35 @@ def exported(api, name, query=""):
     return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
 
 
-def assert_exports_the_list(api, name, path, query="", *, parent=""):
+def assert_exports_the_list(api, name, path, query="", *, parent="", paged=None):
     """The export of ``name`` holds the records ``GET /api/v1/<path>?query`` lists, each row its item's fields
-    (``parent``: the export's filter naming what the list has in its path, e.g. ``subscription_id=…``)."""
-    response = api.get(f"/api/v1/{path}?{'' if path == 'teams' else 'page_size=100&'}{query}")
+    (``parent``: the export's filter naming what the list has in its path, e.g. ``subscription_id=…``;
+    ``paged``: whether the list takes ``page_size``, as all but the teams do unless told)."""
+    paged = path != "teams" if paged is None else paged
+    response = api.get(f"/api/v1/{path}?{'page_size=100&' if paged else ''}{query}")
     assert response.status_code == 200, response.get_json()
     listed = {item["id"]: item for item in response.get_json()}
     rows = exported(api, name, "&".join(q for q in (parent, query) if q))
     assert sorted(r["id"] for r in rows) == sorted(listed) and rows
     for row in rows:
-        item = listed[row["id"]]
-        assert set(row) == set(item)
-        assert {k: json.loads(v) if isinstance(item[k], (list, dict)) and not isinstance(v, list) else v
-                for k, v in row.items()} == item
+        assert as_item(row, listed[row["id"]]) == listed[row["id"]]
+    return rows
+
+
+def as_item(row, item):
+    """An exported row as the list's item it stands for: its nested values (JSON text) parsed."""
+    assert set(row) == set(item)
+    return {k: json.loads(v) if isinstance(item[k], (list, dict)) and not isinstance(v, list) else v
+            for k, v in row.items()}
+
+
+def assert_exports_the_ranking(api, name, path, query="", *, paged=False):
+    """The export of ``name`` is what ``GET /api/v1/<path>?query`` lists, row for item, in its order."""
+    response = api.get(f"/api/v1/{path}?{'page_size=100&' if paged else ''}{query}")
+    assert response.status_code == 200, response.get_json()
+    listed = response.get_json()
+    rows = exported(api, name, query)
+    assert [as_item(row, item) for row, item in zip(rows, listed)] == listed and len(rows) == len(listed)
     return rows
 
 
@@ -324,3 +342,231 @@ def test_a_batch_of_tokens_or_deliveries_costs_the_same_statements_for_one_as_fo
         with count_queries() as several:
             assert len(list(exports.rows(admin, name, more(people, deliveries)))) >= 2
     assert single.count == several.count   # nothing read per record
+
+
+# --- a customer's history, duplicate candidates, a person's erasures, segments, the win-back ranking ------
+
+@pytest.fixture
+def moves(api):
+    """The rep's customer moved potential → intent → potential → intent; the other rep's moved once."""
+    mine, theirs = create(api, who="rep", name="Moving Co"), create(api, who="other_rep", name="Still Co")
+    for who, customer, stages in (("rep", mine, ("intent", "potential", "intent")), ("other_rep", theirs, ("intent",))):
+        for stage in stages:
+            moved = api.as_(who).post(f"/api/v1/customers/{customer['id']}/stage", json={"to": stage, "reason": "call"})
+            assert moved.status_code == 200, moved.get_json()
+    return {"mine": mine, "theirs": theirs}
+
+
+def test_a_customers_history_exports_as_its_list_for_who_may_see_the_customer(api, moves):
+    mine, theirs = moves["mine"]["id"], moves["theirs"]["id"]
+    rep = api.as_("rep")
+    rows = assert_exports_the_list(rep, "customer_history", f"customers/{mine}/history", paged=False,
+                                   parent=f"customer_id={mine}")
+    assert [r["to_state"] for r in sorted(rows, key=lambda r: (r["at"], r["id"]))][-3:] == ["intent", "potential",
+                                                                                          "intent"]
+    assert {r["workflow"] for r in rows} == {"customer.lifecycle"}
+    levels = rep.get(f"/api/v1/customers/{mine}/history?workflow=customer.level").get_json()
+    assert sorted(r["id"] for r in exported(rep, "customer_history", f"customer_id={mine}&workflow=customer.level")) \
+        == sorted(e["id"] for e in levels)
+    assert len(assert_exports_the_list(api.as_("manager"), "customer_history", f"customers/{mine}/history",
+                                       paged=False, parent=f"customer_id={mine}")) == len(rows)
+    # the other team's customer: the list is a 404, the export a 422 on the filter naming it
+    assert rep.get(f"/api/v1/customers/{theirs}/history").status_code == 404
+    response = rep.get(f"/api/v1/exports/customer_history?customer_id={theirs}")
+    assert response.status_code == 422 and "customer_id" in response.get_json()["errors"]["json"]
+    assert rep.get(f"/api/v1/customers/{mine}/history?workflow=customer.mood").status_code == 422
+    text = rep.get(f"/api/v1/exports/customer_history?format=csv&customer_id={mine}").get_data(as_text=True)
+    assert text.splitlines()[0] == ("id,workflow,from_state,to_state,at,actor_id,approved_by_id,trigger,"
+                                    "trigger_event,reason,seconds_in_previous")
+
+
+@pytest.fixture
+def twins(api):
+    """The rep's "Twin Co" ×3 (three pairs by name), two of them sharing a contact's e-mail too; a rep2's
+    "Twin Co" (a pair with each of the rep's for their manager only); the other team's "Twin Co"."""
+    from tests.api.rest.test_contacts_interactions import add_contact
+
+    mine = [create(api, who="rep", name="Twin Co") for _ in range(3)]
+    for customer in mine[:2]:
+        add_contact(api, customer["id"], name="Li Lei", email="li.lei@twin.example")
+    teammate = create(api, who="rep2", name="TWIN  co")
+    theirs = create(api, who="other_rep", name="Twin Co")
+    return {"mine": mine, "teammate": teammate, "theirs": theirs}
+
+
+def test_duplicate_candidates_export_as_their_list_in_its_order_only_pairs_the_caller_sees(api, twins):
+    rows = assert_exports_the_ranking(api.as_("rep"), "duplicates", "customers/duplicates", paged=True)
+    assert len(rows) == 3 and sorted(rows[0]["reasons"]) == ["email", "name"]   # most reasons first
+    assert {json.loads(r["customer"])["owner_id"] for r in rows} == {json.loads(rows[0]["duplicate"])["owner_id"]}
+    assert len(assert_exports_the_ranking(api.as_("manager"), "duplicates", "customers/duplicates", paged=True)) == 6
+    assert len(assert_exports_the_ranking(api, "duplicates", "customers/duplicates", paged=True)) == 10
+    [email] = assert_exports_the_ranking(api.as_("rep"), "duplicates", "customers/duplicates", "reason=email",
+                                         paged=True)
+    assert email["email"] == "li.lei@twin.example"
+    one = twins["mine"][2]["id"]
+    assert len(assert_exports_the_ranking(api.as_("manager"), "duplicates", "customers/duplicates",
+                                          f"customer_id={one}", paged=True)) == 3
+    assert exported(api.as_("other_rep"), "duplicates") == []
+    for who in ("rep", "admin"):
+        assert api.as_(who).get("/api/v1/exports/duplicates?format=xlsx").data[:2] == b"PK"
+
+
+@pytest.fixture
+def erased(api):
+    """A person erased twice (a contact added between: a second erasure is recorded) and another once."""
+    person = create(api, kind="person", name="Wang Fang")
+    other = create(api, kind="person", name="Li Na")
+    for who in (person, other, person):
+        if who is person:
+            added = api.post("/api/v1/contacts", json={"customer_id": who["id"], "name": "Wang Fang",
+                                                       "email": f"wang{uuid.uuid4().hex[:6]}@example.com"})
+            assert added.status_code == 201, added.get_json()
+        response = api.post("/api/v1/privacy/erase?wait=true", json={"person": who["id"], "reason": "asked"})
+        assert response.status_code == 200, response.get_json()
+    return {"person": person, "other": other}
+
+
+def test_a_persons_erasures_export_as_their_list_for_admins_only(api, people, erased):
+    person, other = erased["person"]["id"], erased["other"]["id"]
+    rows = assert_exports_the_list(api, "privacy_erasures", "privacy/erasures", f"person={person}", paged=False)
+    assert len(rows) == 2 and {r["by"] for r in rows} == {str(people.admin.id)}
+    [one] = assert_exports_the_list(api, "privacy_erasures", "privacy/erasures", f"person={other}", paged=False)
+    assert one["reason"] == "asked"
+    for who in ("manager", "rep"):
+        assert api.as_(who).get(f"/api/v1/privacy/erasures?person={person}").status_code == 403
+        assert api.as_(who).get(f"/api/v1/exports/privacy_erasures?person={person}").status_code == 403
+    # nobody by that id: the list is a 404, the export a 422 naming the filter
+    assert api.get(f"/api/v1/privacy/erasures?person={uuid.uuid4()}").status_code == 404
+    response = api.get(f"/api/v1/exports/privacy_erasures?person={uuid.uuid4()}")
+    assert response.status_code == 422 and "person" in response.get_json()["errors"]["json"]
+
+
+@pytest.fixture
+def analysed(api):
+    """Six frequent small buyers of the rep's, six rare big ones of rep2's, two of the rep's lost (one
+    worth more) and one of the other rep's lost; analytics refreshed."""
+    from tests.core.analytics.test_service import build_population, buy, refresh
+
+    build_population(api)
+    lost = []
+    for who, name, amount in (("rep", "Gone big", "3000.00"), ("rep", "Gone small", "10.00"),
+                              ("other_rep", "Gone elsewhere", "500.00")):
+        customer = create(api, who=who, name=name)
+        buy(api, customer, 200, amount, who=who)
+        buy(api, customer, 100, amount, who=who)
+        manager = "manager" if who == "rep" else "other_manager"
+        moved = api.as_(manager).post(f"/api/v1/customers/{customer['id']}/stage",
+                                      json={"to": "lost", "reason": f"{name}: moved on"})
+        assert moved.status_code == 200, moved.get_json()
+        lost.append(customer)
+    run = refresh(api)
+    assert run["params"]["kmeans"]["ok"], run["params"]["kmeans"]
+    return lost
+
+
+def test_the_segments_export_as_their_list_sized_for_the_caller(api, analysed):
+    rows = assert_exports_the_ranking(api, "analytics_segments", "analytics/segments")
+    assert len(rows) >= 2 and [r["number"] for r in rows] == sorted(r["number"] for r in rows)
+    assert all(r["size_all"] == r["size"] for r in rows)
+    mine = assert_exports_the_ranking(api.as_("rep"), "analytics_segments", "analytics/segments")
+    assert {r["id"] for r in mine} == {r["id"] for r in rows} and all(r["size_all"] is None for r in mine)
+    assert sum(r["size"] for r in mine) < sum(r["size"] for r in rows)
+
+
+def test_the_win_back_ranking_exports_as_its_list_in_rank_order_with_its_limit(api, analysed):
+    rows = assert_exports_the_ranking(api.as_("rep"), "win_back", "analytics/win-back")
+    assert [r["name"] for r in rows] == ["Gone big", "Gone small"] and rows[0]["lost_reason"] == "Gone big: moved on"
+    assert rows[0]["expected_value"] > rows[1]["expected_value"]
+    [top] = assert_exports_the_ranking(api.as_("rep"), "win_back", "analytics/win-back", "limit=1")
+    assert top["name"] == "Gone big"
+    everyone = assert_exports_the_ranking(api, "win_back", "analytics/win-back", "limit=500")
+    assert {r["name"] for r in everyone} >= {"Gone big", "Gone small", "Gone elsewhere"}
+    text = api.as_("rep").get("/api/v1/exports/win_back?format=csv").get_data(as_text=True).splitlines()
+    assert text[0] == "customer_id,name,stage,owner_id,status,expected_value,clv,clv_seed,lost_reason,churn_flags"
+    assert [line.split(",")[1] for line in text[1:]] == ["Gone big", "Gone small"]
+
+
+@pytest.mark.parametrize("name, query, field", [("customer_history", "", "customer_id"),
+                                                ("customer_history", "workflow=customer.level", "customer_id"),
+                                                ("customer_history", "customer_id=nope", "customer_id"),
+                                                ("customer_history", f"customer_id={uuid.uuid4()}", "customer_id"),
+                                                ("customer_history", "colour=red", "colour"),
+                                                ("duplicates", "reason=birthday", "reason"),
+                                                ("duplicates", "customer_id=nope", "customer_id"),
+                                                ("duplicates", "colour=red", "colour"),
+                                                ("privacy_erasures", "", "person"),
+                                                ("privacy_erasures", "person=", "person"),
+                                                ("privacy_erasures", "person=nobody", "person"),
+                                                ("privacy_erasures", "person=nobody@nowhere.example", "person"),
+                                                ("privacy_erasures", f"person={uuid.uuid4()}", "person"),
+                                                ("analytics_segments", "colour=red", "colour"),
+                                                ("win_back", "limit=0", "limit"),
+                                                ("win_back", "limit=501", "limit"),
+                                                ("win_back", "limit=many", "limit"),
+                                                ("win_back", "colour=red", "colour")])
+def test_a_bad_filter_of_the_five_is_a_422_naming_it(api, people, name, query, field):
+    response = api.get(f"/api/v1/exports/{name}?{query}")
+    assert response.status_code == 422 and field in response.get_json()["errors"]["json"], response.get_json()
+
+
+def test_a_bad_workflow_of_a_history_is_a_422_naming_it(api, moves):
+    response = api.get(f"/api/v1/exports/customer_history?customer_id={moves['mine']['id']}&workflow=customer.mood")
+    assert response.status_code == 422 and "workflow" in response.get_json()["errors"]["json"]
+
+
+def test_the_five_types_are_listed_with_their_filters(api, people):
+    types = {t["name"]: t for t in api.get("/api/v1/exports").get_json()}
+    assert types["customer_history"]["filters"] == ["customer_id", "workflow"]
+    assert types["duplicates"]["filters"] == ["customer_id", "reason"]
+    assert types["privacy_erasures"]["filters"] == ["person"]
+    assert types["analytics_segments"]["filters"] == [] and types["win_back"]["filters"] == ["limit"]
+    assert types["duplicates"]["columns"] == ["customer", "duplicate", "reasons", "email", "phone", "name"]
+
+
+@pytest.mark.parametrize("name, one, more", [
+    ("customer_history", lambda m: {"customer_id": m["theirs"]["id"]}, lambda m: {"customer_id": m["mine"]["id"]}),
+])
+def test_a_batch_of_a_history_costs_the_same_statements_for_one_as_for_more(runtime, people, moves, count_queries,
+                                                                             name, one, more):
+    from core import db
+    from core.services import exports
+
+    with runtime.database.unit_of_work():
+        admin = db.session().get(type(people.admin), people.admin.id)
+        with count_queries() as single:
+            rows = list(exports.rows(admin, name, one(moves)))
+        with count_queries() as several:
+            assert len(list(exports.rows(admin, name, more(moves)))) > len(rows)
+    # the customer and its tags (the filter's check, once an export), then one statement a batch: the moves
+    assert single.count == several.count == 3, [s[:60] for s in several.statements]
+
+
+def _counted_rows(runtime, people, count_queries, name, filters, batch_size, who="admin"):
+    from core import db
+    from core.services import exports
+
+    with runtime.database.unit_of_work():
+        actor = db.session().get(type(people.admin), getattr(people, who).id)
+        with count_queries() as counted:
+            rows = list(exports.rows(actor, name, filters, batch_size=batch_size))
+    return rows, counted.count
+
+
+def test_a_batch_of_duplicates_costs_the_same_statements_however_many_pairs(runtime, people, api, twins,
+                                                                           count_queries):
+    # one streamed statement (the pairs); per batch of pairs: their customers, the customers' tags, their analytics
+    one, single = _counted_rows(runtime, people, count_queries, "duplicates", {"reason": "email"}, 1000)
+    few, several = _counted_rows(runtime, people, count_queries, "duplicates", {}, 1000)
+    assert len(one) == 1 and len(few) == 10 and single == several == 4
+    paired, batched = _counted_rows(runtime, people, count_queries, "duplicates", {}, 5)
+    assert paired == few and batched == several + (several - 1)   # two batches: the per-batch statements twice
+
+
+def test_a_batch_of_the_win_back_ranking_or_the_segments_costs_the_same_statements_for_one_as_for_more(
+        runtime, people, api, analysed, count_queries):
+    one, single = _counted_rows(runtime, people, count_queries, "win_back", {"limit": 1}, 1000)
+    more, several = _counted_rows(runtime, people, count_queries, "win_back", {"limit": 500}, 1000)
+    # one streamed statement (the ranking); per batch: the customers' tags, the lost customers' reasons
+    assert len(one) == 1 and len(more) >= 3 and single == several == 3
+    segments, counted = _counted_rows(runtime, people, count_queries, "analytics_segments", {}, 1000, who="rep")
+    assert len(segments) >= 2 and counted == 2   # the segments, the numbers of the members the rep sees
