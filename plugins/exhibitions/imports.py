@@ -341,12 +341,12 @@ def import_types() -> list[ImportType]:
                        "interests.", VISITOR_COLUMNS, write_visitors,
                        models=(Customer, VisitorRegistration, Interaction),
                        export=Export(services.filtered_registrations, export_visitors, columns,
-                                     S.RegistrationFilter)),
+                                     S.RegistrationFilter, route="/exhibitions/registrations")),
             ImportType("exhibitions.exhibitors", "Exhibitors: the companies taking part in an edition (their "
                        "participations).", EXHIBITOR_COLUMNS, write_exhibitors,
                        models=(ExhibitorParticipation, Interaction),
                        export=Export(services.filtered_participations, export_exhibitors,
-                                     filters=S.ParticipationFilter))]
+                                     filters=S.ParticipationFilter, route="/exhibitions/participations"))]
 
 
 def export_types() -> list:
@@ -358,18 +358,20 @@ def export_types() -> list:
     from core.exports import schema_export
     from plugins.exhibitions.services import BOOTHS, EDITIONS, SHOWS
 
-    return [SHOWS.list_export("exhibitions.shows"), EDITIONS.list_export("exhibitions.editions"),
-            BOOTHS.list_export("exhibitions.booths"),
+    return [SHOWS.list_export("exhibitions.shows", route="/exhibitions/exhibitions"),
+            EDITIONS.list_export("exhibitions.editions", route="/exhibitions/editions"),
+            BOOTHS.list_export("exhibitions.booths", route="/exhibitions/booths"),
             schema_export("exhibitions.leads", "Leads: badges scanned at a booth, with the visitor as you may see "
                           "them (JSON text).", services.filtered_leads, S.LeadOut, filters=S.LeadFilter,
-                          views=services._lead_views),
+                          views=services._lead_views, route="/exhibitions/leads"),
             schema_export("exhibitions.meetings", "Meetings between exhibitors and buyers, with the visitor as you "
                           "may see them (JSON text).", services.filtered_meetings, S.MeetingOut,
-                          filters=S.MeetingFilter, views=services._meeting_views),
+                          filters=S.MeetingFilter, views=services._meeting_views, route="/exhibitions/meetings"),
             schema_export("exhibitions.surveys", "Satisfaction survey answers.", services.filtered_surveys,
-                          S.SurveyOut, filters=S.SurveyFilter),
+                          S.SurveyOut, filters=S.SurveyFilter, route="/exhibitions/surveys"),
             schema_export("exhibitions.invitations", "One edition's visitor invitations (filter edition_id, "
                           "required).", services.filtered_invitations, S.InvitationOut,
-                          filters=S.InvitationListFilter),
+                          filters=S.InvitationListFilter, route="/exhibitions/editions/{edition_id}/invitations"),
             schema_export("exhibitions.checkins", "One edition's stored gate scans (filter edition_id, required).",
-                          services.filtered_checkins, S.CheckInOut, filters=S.ExhibitionCheckInListFilter)]
+                          services.filtered_checkins, S.CheckInOut, filters=S.ExhibitionCheckInListFilter,
+                          route="/exhibitions/editions/{edition_id}/checkins")]

@@ -161,7 +161,8 @@ def export_requests(records: list[PsRequest]) -> list[dict]:
 def import_types() -> list[ImportType]:
     return [ImportType("property_service.requests", "Service requests: who asked for what, when, where, and the "
                        "team it went to.", REQUEST_COLUMNS, write_requests, models=(PsRequest,), batch_size=500,
-                       export=Export(requests.filtered, export_requests, filters=s.RequestFilter))]
+                       export=Export(requests.filtered, export_requests, filters=s.RequestFilter,
+                                     route="/property-service/requests"))]
 
 
 def export_types() -> list:
@@ -173,16 +174,18 @@ def export_types() -> list:
     from plugins.property_service.services import buildings, estates, kinds, occupancies, sla_policies, units
 
     api_key_columns = [k for k in s.ApiKeyOut().fields if k != "key"]   # the key itself is shown once, at creation
-    return [estates.list_export("property_service.estates"),
-            buildings.list_export("property_service.buildings"),
-            units.list_export("property_service.units"),
-            kinds.list_export("property_service.request_kinds"),
-            sla_policies.list_export("property_service.sla_policies"),
+    return [estates.list_export("property_service.estates", route="/property-service/estates"),
+            buildings.list_export("property_service.buildings", route="/property-service/buildings"),
+            units.list_export("property_service.units", route="/property-service/units"),
+            kinds.list_export("property_service.request_kinds", route="/property-service/kinds"),
+            sla_policies.list_export("property_service.sla_policies", route="/property-service/sla-policies"),
             occupancies.list_export("property_service.occupancies",
-                                    description="Owners', tenants' and family members' links to units."),
+                                    description="Owners', tenants' and family members' links to units.",
+                                    route="/property-service/occupancies"),
             schema_export("property_service.teams", "Dispatch teams and their members (member_ids).",
                           services.teams.filtered, s.TeamOut, filters=s.TeamFilter,
-                          views=lambda actor, teams: services.with_members(list(teams))),
+                          views=lambda actor, teams: services.with_members(list(teams)),
+                          route="/property-service/teams"),
             schema_export("property_service.api_keys", "Open311 API keys (admins): name, prefix, the user they "
                           "write as, last use.", services.filtered_api_keys, s.ApiKeyOut,
-                          filters=s.PropertyApiKeyFilter, columns=api_key_columns)]
+                          filters=s.PropertyApiKeyFilter, columns=api_key_columns, route="/property-service/api-keys")]

@@ -327,7 +327,8 @@ def import_types() -> list[ImportType]:
     return [
         ImportType("retail_membership.members", "Member cards: the customer, card number, home store, tier and "
                    "points.", MEMBER_COLUMNS, write_members, models=(RetailMembership, RetailPointsEntry),
-                   export=Export(services.filtered_memberships, export_members, columns, S.MembershipFilter)),
+                   export=Export(services.filtered_memberships, export_members, columns, S.MembershipFilter,
+                                 route="/retail-membership/memberships")),
     ]
 
 
@@ -341,16 +342,21 @@ def export_types() -> list:
     from plugins.retail_membership.campaigns import CAMPAIGNS
     from plugins.retail_membership.services import STORES
 
-    return [STORES.list_export("retail_membership.stores"), CAMPAIGNS.list_export("retail_membership.campaigns"),
+    return [STORES.list_export("retail_membership.stores", route="/retail-membership/stores"),
+            CAMPAIGNS.list_export("retail_membership.campaigns", route="/retail-membership/campaigns"),
             schema_export("retail_membership.purchases", "POS purchases, with their lines (as JSON text).",
-                          services.filtered_purchases, S.PurchaseOut, filters=S.PurchaseFilter),
+                          services.filtered_purchases, S.PurchaseOut, filters=S.PurchaseFilter,
+                          route="/retail-membership/purchases"),
             schema_export("retail_membership.refunds", "Refunds of purchases.", services.filtered_refunds,
-                          S.RefundOut, filters=S.RefundFilter),
+                          S.RefundOut, filters=S.RefundFilter, route="/retail-membership/refunds"),
             schema_export("retail_membership.lapses", "Lapsed regulars flagged by `trellis tick`.",
-                          services.filtered_lapses, S.LapseOut, filters=S.LapseFilter),
+                          services.filtered_lapses, S.LapseOut, filters=S.LapseFilter,
+                          route="/retail-membership/lapses"),
             schema_export("retail_membership.occasions", "One member's family occasions (filter membership_id, "
-                          "required).", services.filtered_occasions, S.OccasionOut, filters=S.OccasionListFilter),
+                          "required).", services.filtered_occasions, S.OccasionOut, filters=S.OccasionListFilter,
+                          route="/retail-membership/memberships/{membership_id}/occasions"),
             schema_export("retail_membership.ledger", "One member's points ledger, balance_after the running "
                           "balance as the ledger shows it (filter membership_id, required).",
                           services.filtered_ledger, S.PointsEntryOut, filters=S.LedgerListFilter,
-                          views=services.statement_views)]
+                          views=services.statement_views,
+                          route="/retail-membership/memberships/{membership_id}/ledger")]
