@@ -19,9 +19,11 @@ GROUP_HELP = """Export a list, with its filters, to CSV, XLSX or JSON Lines (see
   trellis export customers --filter region=East --filter stage=repeat --format xlsx -o east.xlsx
   trellis export interactions --filter kind=purchase --format jsonl > purchases.jsonl
 
-The file has the columns `trellis import TYPE` reads, so it imports back unchanged. The export sees what
-the user's list shows (--as EMAIL; by default the first admin, as `trellis import`). The types, their
-columns and the filters each takes (--filter KEY=VALUE, as the REST list's query arguments):"""
+An import type's file has the columns `trellis import TYPE` reads, so it imports back unchanged; a list
+that is not imported (audit, customer_history, win_back, ...) is written in the fields of its REST items.
+The export sees what the user's list shows (--as EMAIL; by default the first admin, as `trellis import`).
+The types, their columns, the filters each takes (--filter KEY=VALUE, as the REST list's query
+arguments) and the REST list each is:"""
 
 
 def _types() -> dict:
@@ -43,6 +45,8 @@ def _describe(itype: Any, formatter: click.HelpFormatter) -> None:
     with formatter.indentation():
         formatter.write_text("columns: " + ", ".join(columns_of(itype)))
         formatter.write_text("filters: " + (", ".join(_filters_of(itype)) or "none"))
+        if itype.export.route:
+            formatter.write_text(f"list: GET /api/v1{itype.export.route}")
 
 
 def _type_command(itype: Any) -> click.Command:
@@ -50,7 +54,8 @@ def _type_command(itype: Any) -> click.Command:
 
     help_text = (f"Export {itype.name} (the list, with --filter) to CSV, XLSX or JSON Lines. {itype.description}"
                  f"\n\nColumns: {', '.join(columns_of(itype))}."
-                 f"\n\nFilters (--filter KEY=VALUE, repeatable): {', '.join(_filters_of(itype)) or 'none'}.")
+                 f"\n\nFilters (--filter KEY=VALUE, repeatable): {', '.join(_filters_of(itype)) or 'none'}."
+                 + (f"\n\nThe list: GET /api/v1{itype.export.route}." if itype.export.route else ""))
 
     @click.command(itype.name, help=help_text, short_help=itype.description)
     @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]),

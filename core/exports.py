@@ -61,7 +61,7 @@ class Export:
 
     ``ordered``: the list has an order of its own the export keeps (a ranking, pairs that have no id):
     ``query`` then returns the SELECT in the list's order — any columns, not one model with an ``id`` —
-    and it is read as one streamed statement, ``batch size`` rows fetched at a time (a server-side cursor
+    and it is read as one streamed statement, ``BATCH_SIZE`` rows fetched at a time (a server-side cursor
     on PostgreSQL), each batch of rows (a record when the SELECT is one model, a row of columns otherwise)
     handed to ``views`` and ``rows`` as the keyset batches are."""
 

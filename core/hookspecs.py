@@ -253,6 +253,12 @@ def trellis_export_types():
     caller's scope, in the columns of its REST output. Otherwise give a ``ListExport(name, description,
     Export(query, rows, columns, filters))``: ``query(actor, filters)`` is the list's SELECT (validating
     the filters as the list does), ``rows(records)`` turns a batch into mappings keyed by column.
+
+    Name the REST list each export is with ``route=`` (``spec.list_export(name, route=...)``,
+    ``schema_export(..., route=...)``, ``Export(..., route=...)``): its GET path below ``/api/v1`` as the
+    OpenAPI document has it (``"/my-plugin/things/{thing_id}/parts"``). A list with an order of its own
+    that the export must keep (a ranking; rows without an id) passes ``ordered=True``, its SELECT then
+    read in its own order as one streamed statement.
     """
 
 

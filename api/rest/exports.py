@@ -34,6 +34,9 @@ class ExportTypeOut(Schema):
                                                                     "`trellis import` reads."})
     filters = fields.List(fields.String(), metadata={"description": "The query arguments the list takes "
                                                                     "(as GET on the list)."})
+    route = fields.String(allow_none=True, metadata={"description": (
+        "The REST list exported: its GET path below /api/v1, as the OpenAPI document names it "
+        "(`/customers/{customer_id}/history`); null when a plugin declares none.")})
 
 
 def download_url(job) -> str | None:
@@ -74,7 +77,9 @@ EXPORT_DOC = {
         "The records the caller's list shows, with the list's filters as further query arguments (the same "
         "names, values and checks as the list's GET: `GET /exports` names them; an unknown or bad one is a 422 "
         "naming it), streamed as the file is written, in the columns `trellis import` reads (references by "
-        "external id), so the file imports back unchanged. Ordered by id; no paging. An unknown type is a 404."),
+        "external id), so the file imports back unchanged (a list that is not imported: in the fields of its REST "
+        "items). Ordered by id, but for a list with an order of its own (duplicates, analytics_segments, "
+        "win_back: as the list ranks it); no paging. An unknown type is a 404."),
     "responses": {"200": {
         "description": "The file, streamed (`Content-Disposition: attachment`).",
         "headers": {"Content-Disposition": {"description": 'attachment; filename="<type>.<format>"',

@@ -156,12 +156,14 @@ def _counted(source: Iterator[dict], tally: dict) -> Iterator[dict]:
 
 
 def describe_types() -> list[dict]:
-    """The exportable types, their columns and the filters their list takes (for help texts)."""
+    """The exportable types, their columns, the filters their list takes and the REST list each is (its
+    declared ``route`` below ``/api/v1``; None when a plugin declares none), for help texts."""
     out = []
     for name, itype in sorted(types().items()):
         schema = itype.export.filters
         out.append({"name": name, "description": itype.description, "columns": columns_of(itype),
-                    "filters": sorted(schema._declared_fields) if schema is not None else []})
+                    "filters": sorted(schema._declared_fields) if schema is not None else [],
+                    "route": itype.export.route})
     return out
 
 

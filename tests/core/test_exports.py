@@ -214,6 +214,7 @@ def test_rest_refuses_before_the_first_byte(world, api):
     names = {t["name"]: t for t in listed}
     assert {"customers", "contacts", "interactions"} <= set(names)
     assert "region" in names["customers"]["filters"] and names["customers"]["columns"][0] == "external_id"
+    assert names["customers"]["route"] == "/customers" and names["win_back"]["route"] == "/analytics/win-back"
 
 
 def test_the_cli_refuses_a_bad_filter_naming_it_and_writes_no_file(cli, world):
@@ -228,9 +229,9 @@ def test_the_cli_help_lists_the_types_their_columns_and_filters(app, runtime):
     text = CliRunner().invoke(build_cli(app), ["export", "--help"]).output
     for name in ("customers", "contacts", "interactions"):
         assert f"{name}:" in text
-    assert "filters: customer_id, deleted, q" in text
+    assert "filters: customer_id, deleted, q" in text and "list: GET /api/v1/customers/{customer_id}/history" in text
     one = CliRunner().invoke(build_cli(app), ["export", "interactions", "--help"]).output
-    assert "--filter KEY=VALUE" in one and "customer_external_id" in one
+    assert "--filter KEY=VALUE" in one and "customer_external_id" in one and "GET /api/v1/interactions" in one
 
 
 def test_stdout_is_the_default_output(cli, world):
