@@ -24,9 +24,11 @@ def export_types() -> list:
     return [schema_export("exhibitions.exhibitor_users", "Exhibitor users and the companies they work for "
                           "(organiser staff all; an exhibitor user their company's).",
                           services.filtered_exhibitor_users, S.ExhibitorUserOut,
-                          filters=S.ExhibitionExhibitorUserFilter),
+                          filters=S.ExhibitionExhibitorUserFilter, route="/exhibitions/exhibitor-users"),
             schema_export("exhibitions.participation_history", "One participation's status moves (filter "
                           "participation_id, required).", services.filtered_participation_history, TransitionOut,
-                          filters=S.ExhibitionParticipationHistoryFilter),
+                          filters=S.ExhibitionParticipationHistoryFilter,
+                          route="/exhibitions/participations/{participation_id}/history"),
             schema_export("exhibitions.meeting_history", "One meeting's status moves (filter meeting_id, required).",
-                          services.filtered_meeting_history, TransitionOut, filters=S.ExhibitionMeetingHistoryFilter)]
+                          services.filtered_meeting_history, TransitionOut, filters=S.ExhibitionMeetingHistoryFilter,
+                          route="/exhibitions/meetings/{meeting_id}/history")]

@@ -19,4 +19,5 @@ def export_types() -> list:
 
     return [schema_export("property_service.request_history", "One service request's status moves (filter "
                           "request_id, required).", requests.filtered_history, TransitionOut,
-                          filters=s.PropertyRequestHistoryFilter)]
+                          filters=s.PropertyRequestHistoryFilter,
+                          route="/property-service/requests/{record_id}/history")]

@@ -23,9 +23,12 @@ def export_types() -> list:
 
     return [schema_export("retail_membership.campaign_members", "One campaign's members you may see: group and "
                           "coupon (filter campaign_id, required).", campaigns.filtered_members, S.CampaignMemberOut,
-                          filters=S.RetailCampaignMemberListFilter),
+                          filters=S.RetailCampaignMemberListFilter,
+                          route="/retail-membership/campaigns/{campaign_id}/members"),
             schema_export("retail_membership.tier_history", "One member's tier changes (filter membership_id, "
                           "required).", services.filtered_tier_history, S.TierTransitionOut,
-                          filters=S.RetailTierHistoryFilter),
+                          filters=S.RetailTierHistoryFilter,
+                          route="/retail-membership/memberships/{membership_id}/tier-history"),
             schema_export("retail_membership.store_staff", "One store's staff (filter store_id, required).",
-                          services.filtered_staff, S.StaffOut, filters=S.RetailStaffListFilter)]
+                          services.filtered_staff, S.StaffOut, filters=S.RetailStaffListFilter,
+                          route="/retail-membership/stores/{store_id}/staff")]

@@ -26,25 +26,22 @@ EXCLUDED = {
     "/retail-membership/memberships/{membership_id}/purchases": "a member's purchases: the "
                                                                "`retail_membership.purchases` export with "
                                                                "membership_id=<id>",
-    "/retail-membership/holidays": "the deployment's holiday calendar (TRELLIS_HOLIDAY_CALENDAR): configuration, "
-                                   "not records",
+    "/property-service/customers/{customer_id}/requests": "a customer's service requests: the "
+                                                          "`property_service.requests` export with requester_id=<id>",
+    "/property-service/customers/{customer_id}/units": "a customer's units: the `property_service.occupancies` "
+                                                       "export with customer_id=<id> (which also holds links to "
+                                                       "units deleted since)",
+    "/exhibitions/participations/{participation_id}/matches": "a ranking of the best `limit` (at most 100) "
+                                                              "matches, computed per request: no records",
+    "/exhibitions/registrations/{registration_id}/matches": "a ranking of the best `limit` (at most 100) "
+                                                            "matches, computed per request: no records",
+    "/retail-membership/tiers": "the programme's tiers as configured (a handful of rows of configuration)",
+    "/retail-membership/holidays": "the deployment's holiday calendar (TRELLIS_HOLIDAY_CALENDAR), computed: "
+                                   "configuration, not records",
 }
 
-#: plugin lists another branch (plugin-exports-rest) makes exportable; emptied when it is merged
-PENDING_PLUGIN_LISTS = {
-    "/exhibitions/exhibitor-users": "plugin-exports-rest",
-    "/exhibitions/participations/{participation_id}/history": "plugin-exports-rest",
-    "/exhibitions/participations/{participation_id}/matches": "plugin-exports-rest",
-    "/exhibitions/registrations/{registration_id}/matches": "plugin-exports-rest",
-    "/exhibitions/meetings/{meeting_id}/history": "plugin-exports-rest",
-    "/property-service/requests/{record_id}/history": "plugin-exports-rest",
-    "/property-service/customers/{customer_id}/units": "plugin-exports-rest",
-    "/property-service/customers/{customer_id}/requests": "plugin-exports-rest",
-    "/retail-membership/stores/{store_id}/staff": "plugin-exports-rest",
-    "/retail-membership/memberships/{membership_id}/tier-history": "plugin-exports-rest",
-    "/retail-membership/tiers": "plugin-exports-rest",
-    "/retail-membership/campaigns/{campaign_id}/members": "plugin-exports-rest",
-}
+#: plugin lists another branch makes exportable, to be emptied when it is merged (empty: none pending)
+PENDING_PLUGIN_LISTS: dict[str, str] = {}
 
 
 def _resolve(document, schema):
