@@ -40,10 +40,6 @@ EXCLUDED = {
                                    "configuration, not records",
 }
 
-#: plugin lists another branch makes exportable, to be emptied when it is merged (empty: none pending)
-PENDING_PLUGIN_LISTS: dict[str, str] = {}
-
-
 def _resolve(document, schema):
     while isinstance(schema, dict) and "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
@@ -96,7 +92,7 @@ def test_the_finder_takes_arrays_and_pages_and_leaves_single_records():
 def test_every_list_route_is_exported_or_excluded_with_a_reason(document, declared):
     lists = list_routes(document)
     assert {"/customers", "/customers/{customer_id}/history", "/analytics/win-back"} <= lists   # the finder finds
-    missing = sorted(lists - set(declared) - set(EXCLUDED) - set(PENDING_PLUGIN_LISTS))
+    missing = sorted(lists - set(declared) - set(EXCLUDED))
     assert not missing, ("lists neither exported (declare Export.route on the export type) nor excluded with a "
                          f"reason: {missing}")
 
@@ -110,11 +106,9 @@ def test_every_export_type_declares_the_list_route_it_exports(document, declared
 
 def test_the_exclusions_are_lists_that_do_not_export(document, declared):
     lists = list_routes(document)
-    for kept in (EXCLUDED, PENDING_PLUGIN_LISTS):
-        assert set(kept) <= lists, f"excluded routes that are no list of the API: {sorted(set(kept) - lists)}"
-        assert not set(kept) & set(declared), (f"exported now, drop from the exclusions: "
-                                               f"{sorted(set(kept) & set(declared))}")
-    assert not set(EXCLUDED) & set(PENDING_PLUGIN_LISTS)
+    assert set(EXCLUDED) <= lists, f"excluded routes that are no list of the API: {sorted(set(EXCLUDED) - lists)}"
+    assert not set(EXCLUDED) & set(declared), (f"exported now, drop from the exclusions: "
+                                               f"{sorted(set(EXCLUDED) & set(declared))}")
     assert all(reason.strip() for reason in EXCLUDED.values())
 
 
