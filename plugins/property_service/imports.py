@@ -1,5 +1,5 @@
-"""Property service (物业服务): the plugin's import type ``property_service.requests`` (``trellis import``) and
-its export (``trellis export property_service.requests``); docs/import-export.md.
+"""Property service (物业服务): the plugin's import types; here the requests' ``property_service.requests``
+(``trellis import``) and its export (``trellis export property_service.requests``); docs/import-export.md.
 
 A row is a service request filed by a requester (an existing customer: ``customer_external_id`` or
 ``customer_id``), checked by the REST create's schema (``RequestCreate``). A new request is filed through
@@ -15,6 +15,11 @@ A request found again by ``external_id`` whose values differ is updated through 
 assignee). What only filing sets — requester, kind, channel, when it was received, where it is — cannot
 change: such a row fails, naming the column. The loop's later steps (status, resolution, feedback) are
 neither imported nor exported: they happen in Trellis.
+
+The unit is given by ``unit_external_id`` (the unit imported with ``property_service.units``; one query
+per batch) or ``unit_id``, and exported by its external id when it has one, so a requests file moves
+between databases. Estates, buildings, units and occupancies are their declared records'
+``RecordSpec.import_type`` (``core.record_imports``).
 """
 from __future__ import annotations
 
