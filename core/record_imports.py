@@ -141,6 +141,7 @@ class RecordImport:
                               "column, unique among live rows (core.models.customers.live_unique), by a migration.")
         self.spec, self.name = spec, name
         schema = spec.create_schema()
+        self.updatable = set(spec.update_schema().fields)
         self.keys = [k for k in schema.fields if k != "external_id"]
         self.required = {k for k in self.keys if schema.fields[k].required}
         self.references: dict[str, Reference] = {}
@@ -154,11 +155,12 @@ class RecordImport:
                 if "external_id" in target.__table__.columns:
                     base = key[:-3] if key.endswith("_id") else key
                     ref = self.references[key] = Reference(key, f"{base}_external_id", target, _noun(target))
-                    fixed = " Fixed once created." if key not in spec.update_schema().fields else ""
-                    columns.append(ImportColumn(ref.column, f"The {ref.noun}'s external_id (or give {key}){'' if key in self.required else ', if any'}.{fixed}"))
+                    fixed = "" if key in self.updatable else " Fixed once created."
+                    given = "" if key in self.required else ", if any"
+                    columns.append(ImportColumn(ref.column, f"The {ref.noun}'s external_id (or give {key}){given}.{fixed}"))
                     columns.append(ImportColumn(key, f"The {ref.noun}'s Trellis id (instead of {ref.column})."))
                     continue
-            if key not in spec.update_schema().fields:
+            if key not in self.updatable:
                 text += " Fixed once created."
             columns.append(ImportColumn(key, text, required=key in self.required))
         # the export writes the REST output: its other fields (id, version …) are read back and left alone
@@ -189,7 +191,9 @@ class RecordImport:
             return
         for row in batch.live():
             for key in self.ignored:
-                row.values.pop(key, None)
+                if row.values.pop(key, None) is not None and key == "deleted_at":
+                    # the bin's export: importing it would make a live copy of a deleted record
+                    batch.fail(row, "deleted_at", f"A deleted {spec.noun}: restore it in Trellis rather than import it.")
         keyed = keyed_rows(batch)
         used: dict[int, dict[str, str]] = {row.number: {} for row, _ in keyed}   # row → {field: the column given}
         for ref in self.references.values():
@@ -230,10 +234,9 @@ class RecordImport:
 
     def _update(self, batch: "ImportBatch", row: "ImportRow", record: Any, raw: dict, values: dict, used: dict) -> None:
         spec = self.spec
-        updatable = spec.update_schema().fields
         keys = [k for k in values if k in raw and k in spec.model.__table__.columns]
         changed = [k for k in keys if getattr(record, k) != values[k]]
-        fixed = [k for k in changed if k not in updatable]
+        fixed = [k for k in changed if k not in self.updatable]
         if fixed:
             column = used.get(row.number, {}).get(fixed[0], fixed[0])
             batch.fail(row, column, f"Set when the {spec.noun} was created: it cannot change.")
@@ -250,6 +253,8 @@ class RecordImport:
         row.outcome = "updated"
 
     def _create(self, batch: "ImportBatch", user: Any, fresh: list, used: dict) -> None:
+        from core.services.audit import created_fields
+
         spec = self.spec
         self._check_references(batch, user, fresh, used)
         fresh = [item for item in fresh if not item[0].failed]
@@ -277,8 +282,6 @@ class RecordImport:
             columns = {**self._defaults(), **{k: values[k] for k in given}, "external_id": ext,
                        "created_at": now, "updated_at": now, "version": 1, "deleted_at": None}
             record = rec.add(spec.model, **columns)
-            from core.services.audit import created_fields
-
             rec.change("created", record, created_fields(SimpleNamespace(**columns), [*given, "external_id"]), at=now)
             row.outcome = "created"
 

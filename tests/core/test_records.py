@@ -352,3 +352,16 @@ def test_the_export_names_references_by_external_id_and_imports_back_unchanged(u
     before = _counts(uow)
     assert _import(NOTES_IMPORT, people.rep, lines) == ({"E1": "unchanged", "E2": "unchanged"}, [])
     assert _counts(uow) == before
+
+
+def test_a_deleted_records_exported_row_is_refused_rather_than_made_live_again(uow, people, customer):
+    _import(NOTES_IMPORT, people.rep, [{"external_id": "D1", "customer_id": str(customer.id), "text": "binned"}])
+    note = uow.scalars(select(SampleNote).where(SampleNote.external_id == "D1")).one()
+    NOTES.delete(people.rep, note.id)
+    export = NOTES_IMPORT.export
+    [row] = export.rows(list(uow.scalars(export.query(people.rep, {"deleted": True}))))
+    assert row["deleted_at"] is not None
+    before = _counts(uow)
+    assert _import(NOTES_IMPORT, people.rep, [{k: v for k, v in row.items() if v is not None}]) == (
+        {}, [(2, "deleted_at", "A deleted note: restore it in Trellis rather than import it.")])
+    assert _counts(uow) == before
