@@ -238,6 +238,10 @@ def trellis_import_types():
     filters, and how a batch of records becomes rows of the import's columns) and ``trellis export NAME``
     and ``GET /api/v1/exports/NAME`` write the list, in the caller's scope, as a file that imports back
     unchanged.
+
+    A record declared with :class:`core.records.RecordSpec` whose model has an ``external_id`` column has
+    both ready made: return ``spec.import_type("my_plugin.things")`` (its create's fields as columns,
+    references by the referenced record's external id, new rows in bulk, its export included).
     """
 
 

@@ -51,7 +51,8 @@ __all__ = ["FieldSpec", "FilterSpec", "HOOKS", "OPERATORS", "RecordSpec"]
 #: the columns every ``Record`` has: shown by ``RecordOut``, never written by a client
 HOUSE_COLUMNS = ("id", "created_at", "updated_at", "version", "deleted_at")
 #: the hooks a :class:`RecordSpec` takes, by name
-HOOKS = ("before_create", "after_create", "before_update", "after_update", "before_delete", "before_restore")
+HOOKS = ("before_create", "after_create", "before_update", "after_update", "before_delete", "before_restore",
+         "before_import")
 #: a filter's operator → the condition on the column
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "eq": lambda column, value: column == value,
@@ -146,7 +147,9 @@ class RecordSpec:
     Delete is soft; restore brings the record back. ``hooks`` add the record's own rules, each raising a
     typed error to refuse: ``before_create(user, values)``, ``after_create(user, record, values)``,
     ``before_update(user, record, values)``, ``after_update(user, record, changes)``,
-    ``before_delete(user, record)``, ``before_restore(user, record)``.
+    ``before_delete(user, record)``, ``before_restore(user, record)``; ``before_import(user, values_list)``
+    is ``before_create`` for the new rows of an import batch at once (:meth:`import_type`): it returns the
+    rows it refuses, ``{index in values_list: typed error}``, and may set values as ``before_create`` does.
 
     Escape hatches: ``create_schema``, ``update_schema``, ``filter_schema``, ``out_schema`` replace the
     derived schema (a replaced filter schema's fields filter by equality on the column of the same name,
@@ -363,6 +366,27 @@ class RecordSpec:
 
         return schema_export(name, description or self.description or f"The {self.noun} list.", self.filtered,
                              self.out_schema, filters=self.filter_schema, columns=columns, route=route)
+
+    def import_type(self, name: str, *, description: str | None = None, batch_size: int = 1000,
+                    route: str | None = None) -> Any:
+        """The record as an import type (a :class:`core.imports.ImportType` for ``trellis_import_types``),
+        exportable too (its ``export``: :meth:`filtered` in the import's columns, so a filtered export
+        imports back unchanged). The model needs an ``external_id`` column, unique among live rows (the
+        import finds a record again by it): without one, a ``PluginError`` here.
+
+        Columns: ``external_id`` (required) and the fields :attr:`create_schema` takes, documented from
+        them; a foreign key to a record with an external id is given by its Trellis id (``estate_id``) or
+        by that external id (``estate_external_id``, resolved among the live records the admin may see, one
+        query per batch). Each row is validated by the create's schema and rules: a new one is created in
+        bulk with its audit entry and event (references and unique fields checked once per batch, the
+        ``before_import`` hook, else ``before_create`` per row; a spec with ``after_create`` creates each
+        row through :meth:`create`), an unchanged one is left alone, a changed one goes through
+        :meth:`update` (a ``create_only`` field that differs fails the row, naming its column). ``route``:
+        the REST list's path below ``/api/v1`` (:attr:`core.exports.Export.route`). See
+        :mod:`core.record_imports`."""
+        from core.record_imports import import_type
+
+        return import_type(self, name, description=description, batch_size=batch_size, route=route)
 
     def create(self, actor: Any, data: Any) -> Any:
         """Validate ``data``, check references and unique fields, run the hooks, insert and audit."""

@@ -27,6 +27,9 @@ class PsEstate(Base, Record):
     address: Mapped[str] = mapped_column(String(300), default="", doc="Its street address; empty when not given.")
     lat: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Latitude in decimal degrees (WGS 84), for Open311 and maps; null when not known.")
     long: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Longitude in decimal degrees (WGS 84); null when not known.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The estate's id in the system it was imported from (`trellis import property_service.estates`), unique among live estates; null when created here.")
+
+    __table_args__ = (live_unique("property_service_estate"),)
 
 
 class PsBuilding(Base, Record):
@@ -40,6 +43,9 @@ class PsBuilding(Base, Record):
     address: Mapped[str] = mapped_column(String(300), default="", doc="Its street address; empty when not given.")
     lat: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Latitude in decimal degrees (WGS 84), for Open311 and maps; null when not known.")
     long: Mapped[float | None] = mapped_column(Float, nullable=True, doc="Longitude in decimal degrees (WGS 84); null when not known.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The building's id in the system it was imported from (`trellis import property_service.buildings`), unique among live buildings; null when created here.")
+
+    __table_args__ = (live_unique("property_service_building"),)
 
     estate: Mapped[PsEstate] = relationship(PsEstate)
 
@@ -54,6 +60,9 @@ class PsUnit(Base, Record):
     unit: Mapped[str] = mapped_column(String(20), default="", doc="The staircase unit (单元) within the building; empty when the building has none.")
     room: Mapped[str] = mapped_column(String(20), doc="The room number (up to 20 characters).")
     area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True, doc="Floor area in square metres; null when not known.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The unit's id in the system it was imported from (`trellis import property_service.units`), unique among live units; null when created here.")
+
+    __table_args__ = (live_unique("property_service_unit"),)
 
     building: Mapped[PsBuilding] = relationship(PsBuilding)
 
@@ -69,6 +78,9 @@ class PsOccupancy(Base, Record):
     relation: Mapped[str] = mapped_column(String(20), default="owner", doc="How the customer is linked to the unit: owner (业主), tenant (租户) or family (家属).")
     start_date: Mapped[date | None] = mapped_column(Date, nullable=True, doc="From when (ISO 8601 date); null when not known.")
     end_date: Mapped[date | None] = mapped_column(Date, nullable=True, doc="Until when (ISO 8601 date); null while it lasts.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The occupancy's id in the system it was imported from (`trellis import property_service.occupancies`), unique among live occupancies; null when created here.")
+
+    __table_args__ = (live_unique("property_service_occupancy"),)
 
     unit: Mapped[PsUnit] = relationship(PsUnit)
     customer: Mapped[Customer] = relationship(Customer)

@@ -20,7 +20,7 @@ from sqlalchemy import Select, delete as sql_delete, func, select
 from core import db
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.models import Role, User
+from core.models import Customer, Role, User
 from core.records import FieldSpec, FilterSpec, RecordSpec
 from core.schemas import BoundedList
 from core.services import audit, common, customers
@@ -142,18 +142,20 @@ def _active_user(user_id: Any, field_name: str) -> User:
 VERSION = {"update": {"version": fields.Integer(required=True, metadata={
     "description": "The version you read; a stale one is 409."})}}
 _LAT = {"lat": FieldSpec(validate=s.LAT), "long": FieldSpec(validate=s.LONG)}
+#: shown, set only by an import (``RecordSpec.import_type``: the import finds the record again by it)
+_EXTERNAL = {"external_id": FieldSpec(read_only=True)}
 
 estates = RecordSpec(
     PsEstate, "PropertyEstate", schema_prefix="Estate", noun="estate", writers=require_centre,
     sortable=("name", "created_at"), default_sort="name", extra=VERSION,
     fields={"name": FieldSpec(validate=validate.Length(min=1, max=200), filter={"q": FilterSpec(
-                "contains", "Only estates whose name contains this text (case-insensitive).")}), **_LAT})
+                "contains", "Only estates whose name contains this text (case-insensitive).")}), **_LAT, **_EXTERNAL})
 
 buildings = RecordSpec(   # estate_id names a live estate: the estates' own read checks it (422 on the field)
     PsBuilding, "PropertyBuilding", schema_prefix="Building", noun="building", writers=require_centre,
     sortable=("name", "created_at"), default_sort="name", extra=VERSION,
     fields={"estate_id": FieldSpec(create_only=True, filter=True),
-            "name": FieldSpec(validate=validate.Length(min=1, max=100)), **_LAT})
+            "name": FieldSpec(validate=validate.Length(min=1, max=100)), **_LAT, **_EXTERNAL})
 
 
 def _one_unit_per_room(user, values, row=None):
@@ -170,6 +172,25 @@ def _one_unit_per_room(user, values, row=None):
         values.setdefault("unit", unit)
 
 
+def _units_per_room(user, items):
+    """``_one_unit_per_room`` for an import batch's new units (``before_import``): one query for the rooms
+    of the batch's buildings; a (building, unit, room) taken, or given twice in the batch, refuses the row."""
+    for values in items:
+        values["unit"] = values.get("unit") or ""
+    keys = [(v["building_id"], v["unit"], v["room"]) for v in items]
+    taken = set(db.session().execute(select(PsUnit.building_id, PsUnit.unit, PsUnit.room).where(
+        db.in_values(PsUnit.building_id, {k[0] for k in keys}), db.in_values(PsUnit.room, {k[2] for k in keys}),
+        PsUnit.deleted_at.is_(None))).all()) if keys else set()
+    refused, seen = {}, set()
+    for index, key in enumerate(keys):
+        if key in taken:
+            refused[index] = Conflict("This building already has this unit and room.", fields={"room": ["Already exists."]})
+        elif key in seen:
+            refused[index] = Conflict(fields={"room": ["An earlier row of the file has this building, unit and room."]})
+        seen.add(key)
+    return refused
+
+
 units = RecordSpec(
     PsUnit, "PropertyUnit", schema_prefix="Unit", noun="unit", writers=require_centre,
     sortable=("unit", "room", "created_at"), default_sort="unit,room",
@@ -178,20 +199,25 @@ units = RecordSpec(
             "unit": FieldSpec(description="Staircase unit (单元)."),
             "room": FieldSpec(validate=validate.Length(min=1, max=20)),
             "area": FieldSpec(field=fields.Decimal(   # written as a number (or a decimal string), shown as a string
-                allow_none=True, places=2, validate=validate.Range(min=0, max=10**7)))},
-    hooks={"before_create": _one_unit_per_room,
+                allow_none=True, places=2, validate=validate.Range(min=0, max=10**7))), **_EXTERNAL},
+    hooks={"before_create": _one_unit_per_room, "before_import": _units_per_room,
            "before_update": lambda user, row, values: _one_unit_per_room(user, values, row),
            "before_restore": lambda user, row: _one_unit_per_room(user, {}, row)})
+
+
+def _check_dates(values, row=None):
+    """An occupancy ends no sooner than it starts."""
+    start = values.get("start_date", row.start_date if row is not None else None)
+    end = values.get("end_date", row.end_date if row is not None else None)
+    if start and end and end < start:
+        raise ValidationFailed(fields={"end_date": ["Must not be before start_date."]})
 
 
 def _check_occupancy(user, values, row=None):
     """An occupancy ends no sooner than it starts; a new one names a live unit and a customer the user may
     see (a hook before create and update). Checked in this order, the first problem refused alone, as the
     hand-written service did: the references are read here, not by the spec (``reference=False``)."""
-    start = values.get("start_date", row.start_date if row is not None else None)
-    end = values.get("end_date", row.end_date if row is not None else None)
-    if start and end and end < start:
-        raise ValidationFailed(fields={"end_date": ["Must not be before start_date."]})
+    _check_dates(values, row)
     if row is not None:
         return
     for key, read in (("unit_id", units.get), ("customer_id", customers.get)):
@@ -201,13 +227,39 @@ def _check_occupancy(user, values, row=None):
             raise ValidationFailed(fields={key: [missing.message]}) from None
 
 
+def _check_occupancies(user, items):
+    """``_check_occupancy`` for an import batch's new occupancies (``before_import``): the dates of each,
+    then its unit and customer among those the user may see, one query each for the batch."""
+    refused = {}
+    for index, values in enumerate(items):
+        try:
+            _check_dates(values)
+        except ValidationFailed as exc:
+            refused[index] = exc
+    unit_ids = {v["unit_id"] for v in items}
+    seen_units = set(db.session().scalars(units.visible(user).with_only_columns(PsUnit.id).where(
+        db.in_values(PsUnit.id, unit_ids)))) if unit_ids else set()
+    customer_ids = {v["customer_id"] for v in items}
+    seen_customers = set(db.session().scalars(customers.visible(user).with_only_columns(Customer.id).where(
+        db.in_values(Customer.id, customer_ids)))) if customer_ids else set()
+    for index, values in enumerate(items):
+        if index in refused:
+            continue
+        if values["unit_id"] not in seen_units:
+            refused[index] = ValidationFailed(fields={"unit_id": ["No unit with this id."]})
+        elif values["customer_id"] not in seen_customers:
+            refused[index] = ValidationFailed(fields={"customer_id": ["No customer with this id."]})
+    return refused
+
+
 occupancies = RecordSpec(
     PsOccupancy, "PropertyOccupancy", schema_prefix="Occupancy", noun="occupancy", writers=require_centre,
     sortable=("start_date", "created_at"), default_sort="created_at",
     fields={"unit_id": FieldSpec(create_only=True, filter=True, reference=False),
             "customer_id": FieldSpec(create_only=True, filter=True, reference=False),
-            "relation": FieldSpec(filter=True, default="owner", choices=labels.values(labels.RELATIONS))},
-    hooks={"before_create": _check_occupancy,
+            "relation": FieldSpec(filter=True, default="owner", choices=labels.values(labels.RELATIONS)),
+            **_EXTERNAL},
+    hooks={"before_create": _check_occupancy, "before_import": _check_occupancies,
            "before_update": lambda user, row, values: _check_occupancy(user, values, row)})
 
 

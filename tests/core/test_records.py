@@ -216,3 +216,152 @@ def test_pages_for_and_counts_for_read_every_parent_at_once(uow, people, custome
     assert [n.text for n in pages[customer.id].items] == ["C", "B"] and pages[customer.id].has_next
     assert [n.text for n in pages[other.id].items] == ["D"]
     assert counts == {customer.id: 3, other.id: 1}
+
+
+# --- a declared record's import (RecordSpec.import_type) -------------------------------------------------
+
+def _import(spec_type, actor, lines):
+    """Write ``lines`` (dicts keyed by column) as one import batch of ``spec_type``, as ``trellis import``
+    does: validated and collected, then flushed. Returns ``(outcomes by external id, errors)``."""
+    from core import db
+    from core.db import utcnow
+    from core.imports import ImportBatch, ImportRow
+    from core.services.bulk import BulkRecorder
+
+    rows = [ImportRow(number, dict(values)) for number, values in enumerate(lines, start=2)]
+    batch = ImportBatch(rows, actor=actor, recorder=BulkRecorder(actor), now=utcnow(), columns={})
+    keys = [r.values.get("external_id") for r in rows]
+    spec_type.write(batch)
+    batch.recorder.flush(spec_type.models)
+    db.session().expire_all()
+    return {k: r.outcome for k, r in zip(keys, rows) if not r.failed}, [(e.row, e.column, e.reason) for e in batch.errors]
+
+
+NOTES_IMPORT = NOTES.import_type("records_test.notes", description="Notes.")
+UNIQUE_NOTES = RecordSpec(SampleNote, "RecordsTestUniqueNote", noun="note", scope=_note_scope,
+                          fields={"text": FieldSpec(unique=True)})
+
+
+def test_a_record_without_an_external_id_column_cannot_be_imported():
+    from core.errors import PluginError
+
+    with pytest.raises(PluginError, match=r"Team has no external_id column"):
+        TEAMS.import_type("records_test.teams")
+
+
+def test_the_import_columns_are_external_id_the_create_fields_and_the_references_by_external_id():
+    columns = {c.name: c for c in NOTES_IMPORT.columns}
+    assert list(columns)[:5] == ["external_id", "customer_external_id", "customer_id", "text", "score"]
+    assert [n for n, c in columns.items() if c.required] == ["external_id", "text"]
+    assert columns["text"].description == "The note itself (1–200 characters)."
+    assert "customer's external_id" in columns["customer_external_id"].description
+    assert "Fixed once created" in columns["customer_external_id"].description   # create_only
+    assert {"id", "version", "created_at"} <= set(columns)   # the export's, read back and left alone
+    assert "ignored on import" in columns["version"].description
+    assert NOTES_IMPORT.models == (SampleNote,) and NOTES_IMPORT.export is not None
+
+
+def test_a_batch_creates_with_audit_and_events_then_a_rerun_changes_nothing_and_a_change_updates(uow, people, customer):
+    customer.external_id = "CUST-1"
+    theirs = customers.create(people.other_rep, {"name": "Someone else's"})
+    uow.flush()
+    lines = [{"external_id": "N1", "customer_external_id": "CUST-1", "text": "hello", "score": "3"},
+             {"external_id": "N2", "customer_id": str(customer.id), "text": "second"},
+             {"external_id": "N3", "customer_id": str(customer.id), "text": "SHOUT"},            # the hook refuses
+             {"external_id": "N4", "customer_id": str(customer.id), "text": "x", "score": "11"},  # out of range
+             {"external_id": "N5", "customer_external_id": "NOPE", "text": "lost"},
+             {"external_id": "N6", "customer_id": str(theirs.id), "text": "out of scope"},
+             {"external_id": "N7", "text": "whose?"},
+             {"external_id": "N1", "customer_id": str(customer.id), "text": "again"}]
+    before = _counts(uow)
+    outcomes, errors = _import(NOTES_IMPORT, people.rep, lines)
+    assert outcomes == {"N1": "created", "N2": "created"}
+    assert errors == [(9, "external_id", "Also on row 2: an external id names one record."),
+                      (6, "customer_external_id", "No customer has this external id."),
+                      (5, "score", "Must be greater than or equal to 0 and less than or equal to 10."),
+                      (8, "customer_external_id", "Give the customer: customer_external_id or customer_id."),
+                      (7, "customer_id", "No customer with this id."),
+                      (4, "text", "No shouting.")]
+    n1 = uow.scalars(select(SampleNote).where(SampleNote.external_id == "N1")).one()
+    assert (n1.customer_id, n1.text, n1.score, n1.version) == (customer.id, "hello", 3, 1)
+    assert _counts(uow) == tuple(b + 2 for b in before)   # two notes, two audit entries, two events
+    entry = uow.scalars(select(AuditEntry).where(AuditEntry.record_id == n1.id)).one()
+    assert entry.action == "sample_note.created" and entry.actor_id == people.rep.id
+    assert entry.changes == {"customer_id": [None, str(customer.id)], "text": [None, "hello"], "score": [None, 3],
+                             "external_id": [None, "N1"]}
+    assert uow.scalars(select(OutboxEvent.name).where(OutboxEvent.record_id == n1.id)).all() == ["sample_note.created"]
+
+    again = _counts(uow)
+    assert _import(NOTES_IMPORT, people.rep, lines[:2]) == ({"N1": "unchanged", "N2": "unchanged"}, [])
+    assert _counts(uow) == again
+    changed = [{**lines[0], "score": "4"}, {**lines[1], "customer_id": str(theirs.id)}]
+    outcomes, errors = _import(NOTES_IMPORT, people.rep, changed)
+    assert outcomes == {"N1": "updated"} and errors == [(3, "customer_id", "Set when the note was created: it cannot change.")]
+    n1 = uow.get(SampleNote, n1.id)
+    assert (n1.score, n1.version) == (4, 2)
+    update = uow.scalars(select(AuditEntry).where(AuditEntry.record_id == n1.id, AuditEntry.action == "sample_note.updated")).one()
+    assert update.changes == {"score": [3, 4]}
+
+
+def test_a_taken_unique_value_is_a_row_error_naming_the_column(uow, people, customer):
+    UNIQUE_NOTES.create(people.rep, {"customer_id": str(customer.id), "text": "taken"})
+    gone = UNIQUE_NOTES.create(people.rep, {"customer_id": str(customer.id), "text": "gone"})
+    UNIQUE_NOTES.delete(people.rep, gone.id)
+    lines = [{"external_id": f"U{i}", "customer_id": str(customer.id), "text": text}
+             for i, text in enumerate(["taken", "gone", "fresh", "fresh"])]
+    outcomes, errors = _import(UNIQUE_NOTES.import_type("records_test.unique_notes"), people.rep, lines)
+    assert outcomes == {"U2": "created"}
+    assert errors == [(2, "text", "Another note has this text."),
+                      (3, "text", "A deleted note has this text: restore it, or choose another."),
+                      (5, "text", "Also on row 4: another note has this text.")]
+
+
+def test_a_batch_costs_the_same_statements_for_10_rows_as_for_100(uow, people, customer, count_queries):
+    customer.external_id = "CUST-1"
+    uow.flush()
+
+    def lines(prefix, n):
+        return [{"external_id": f"{prefix}{i}", "customer_external_id": "CUST-1", "text": f"note {i}"} for i in range(n)]
+
+    spent = []
+    for prefix, n in (("A", 10), ("B", 100)):
+        with count_queries() as counter:
+            outcomes, errors = _import(NOTES_IMPORT, people.rep, lines(prefix, n))
+        assert list(outcomes.values()) == ["created"] * n and errors == []
+        spent.append(counter.count)
+    with count_queries() as counter:
+        assert set(_import(NOTES_IMPORT, people.rep, lines("B", 100))[0].values()) == {"unchanged"}
+    assert spent[0] == spent[1] and counter.count < spent[1], (spent, counter.count)
+
+
+def test_the_export_names_references_by_external_id_and_imports_back_unchanged(uow, people, customer):
+    from core.exports import text_value
+
+    other = customers.create(people.rep, {"name": "No external id"})
+    customer.external_id = "CUST-1"
+    uow.flush()
+    _import(NOTES_IMPORT, people.rep, [{"external_id": "E1", "customer_id": str(customer.id), "text": "one"},
+                                       {"external_id": "E2", "customer_id": str(other.id), "text": "two"}])
+    export = NOTES_IMPORT.export
+    records = list(uow.scalars(export.query(people.rep, {"q": ""}).order_by(SampleNote.external_id)))
+    rows = {r["external_id"]: r for r in export.rows(records)}
+    assert (rows["E1"]["customer_external_id"], rows["E1"]["customer_id"]) == ("CUST-1", None)
+    assert (rows["E2"]["customer_external_id"], rows["E2"]["customer_id"]) == (None, str(other.id))
+    assert list(export.columns)[:3] == ["id", "created_at", "updated_at"] and "customer_external_id" in export.columns
+    lines = [{k: text_value(v) for k, v in r.items() if v not in (None, "")} for r in rows.values()]
+    before = _counts(uow)
+    assert _import(NOTES_IMPORT, people.rep, lines) == ({"E1": "unchanged", "E2": "unchanged"}, [])
+    assert _counts(uow) == before
+
+
+def test_a_deleted_records_exported_row_is_refused_rather_than_made_live_again(uow, people, customer):
+    _import(NOTES_IMPORT, people.rep, [{"external_id": "D1", "customer_id": str(customer.id), "text": "binned"}])
+    note = uow.scalars(select(SampleNote).where(SampleNote.external_id == "D1")).one()
+    NOTES.delete(people.rep, note.id)
+    export = NOTES_IMPORT.export
+    [row] = export.rows(list(uow.scalars(export.query(people.rep, {"deleted": True}))))
+    assert row["deleted_at"] is not None
+    before = _counts(uow)
+    assert _import(NOTES_IMPORT, people.rep, [{k: v for k, v in row.items() if v is not None}]) == (
+        {}, [(2, "deleted_at", "A deleted note: restore it in Trellis rather than import it.")])
+    assert _counts(uow) == before
