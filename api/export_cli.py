@@ -35,8 +35,9 @@ def _types() -> dict:
 
 
 def _filters_of(itype: Any) -> list[str]:
-    schema = itype.export.filters
-    return sorted(schema._declared_fields) if schema is not None else []
+    from core.exports import filter_names
+
+    return filter_names(itype)
 
 
 def _describe(itype: Any, formatter: click.HelpFormatter) -> None:

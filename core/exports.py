@@ -63,7 +63,16 @@ class Export:
     ``query`` then returns the SELECT in the list's order — any columns, not one model with an ``id`` —
     and it is read as one streamed statement, ``BATCH_SIZE`` rows fetched at a time (a server-side cursor
     on PostgreSQL), each batch of rows (a record when the SELECT is one model, a row of columns otherwise)
-    handed to ``views`` and ``rows`` as the keyset batches are."""
+    handed to ``views`` and ``rows`` as the keyset batches are.
+
+    ``computed``: the list is no SELECT but built per request (a ranking scored in Python, configuration):
+    ``query(actor, filters)`` then returns the list's items themselves, an iterable in the list's order —
+    what the list's service returns for the caller, through the same function, so the scope and the
+    permission are the list's. It checks the filters (a ``ValidationFailed`` naming the field), the scope and
+    the permission when it is called, not when its items are first taken: the export calls it once to check
+    them before the first byte and once more, in the unit of work that writes the file, for the items (so
+    the list is built twice; return a generator only after checking, if building it costs). The items are
+    handed to ``views`` and ``rows`` ``BATCH_SIZE`` at a time, in their order (``ordered`` is implied)."""
 
     query: Callable[[Any, Mapping[str, Any]], Any]
     rows: Callable[[Sequence[Any]], Iterable[Mapping[str, Any]]]
@@ -72,6 +81,7 @@ class Export:
     views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None
     route: str | None = None
     ordered: bool = False
+    computed: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,27 +110,37 @@ class ListExport:
 def schema_export(name: str, description: str, query: Callable[[Any, Mapping[str, Any]], Any], out_schema: Any, *,
                   filters: type | None = None, columns: Sequence[str] | None = None,
                   views: Callable[[Any, Sequence[Any]], Sequence[Any]] | None = None,
-                  route: str | None = None, ordered: bool = False) -> ListExport:
+                  route: str | None = None, ordered: bool = False, computed: bool = False) -> ListExport:
     """A :class:`ListExport` of a list whose records are written as its REST output: ``query(actor,
     filters)`` is the list's SELECT (as :class:`Export` says), ``out_schema`` the marshmallow schema (class
     or instance) the list answers with; the columns are its dumped fields in order (or ``columns``), a
     nested value written as JSON text (:func:`flat_value`); ``filters`` the list's filter schema, for the
     documentation; ``views(actor, records)`` what the list's service makes of a page's records for the
-    caller before the schema dumps them (:class:`Export`), when it does; ``route`` the REST list's path and
-    ``ordered`` whether the export keeps the list's own order (both as :class:`Export` says)."""
+    caller before the schema dumps them (:class:`Export`), when it does; ``route`` the REST list's path,
+    ``ordered`` whether the export keeps the list's own order and ``computed`` whether ``query`` returns the
+    list's items (a list built per request) rather than its SELECT (all as :class:`Export` says)."""
     schema = out_schema() if isinstance(out_schema, type) else out_schema
     names = tuple(columns or (key for key, f in schema.fields.items() if not f.load_only))
 
     def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
         return [{key: flat_value(row.get(key)) for key in names} for row in schema.dump(records, many=True)]
 
-    return ListExport(name, description, Export(query, rows, names, filters, views, route, ordered))
+    return ListExport(name, description, Export(query, rows, names, filters, views, route, ordered, computed))
 
 
 def columns_of(export_type: Any) -> list[str]:
     """The columns an export of ``export_type`` (an import type, or a :class:`ListExport`) writes, in order."""
     declared = export_type.export.columns
     return list(declared) if declared else [c.name for c in export_type.columns]
+
+
+def filter_names(export_type: Any) -> list[str]:
+    """The filters an export of ``export_type`` takes, sorted, named as the list's query string names them
+    (a field's ``data_key`` when it has one: the holidays' ``from`` and ``to``)."""
+    schema = export_type.export.filters
+    if schema is None:
+        return []
+    return sorted(f.data_key or key for key, f in schema._declared_fields.items())
 
 
 def export_types(runtime: Any) -> dict[str, Any]:
@@ -260,4 +280,4 @@ def _xlsx(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator
         os.unlink(path)
 
 
-__all__ = ["BATCH_SIZE", "EXTENSIONS", "Export", "FORMATS", "MEDIA_TYPES", "columns_of", "encode", "join_list"]
+__all__ = ["BATCH_SIZE", "EXTENSIONS", "Export", "FORMATS", "MEDIA_TYPES", "columns_of", "encode", "filter_names", "join_list"]

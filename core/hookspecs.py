@@ -262,7 +262,10 @@ def trellis_export_types():
     ``schema_export(..., route=...)``, ``Export(..., route=...)``): its GET path below ``/api/v1`` as the
     OpenAPI document has it (``"/my-plugin/things/{thing_id}/parts"``). A list with an order of its own
     that the export must keep (a ranking; rows without an id) passes ``ordered=True``, its SELECT then
-    read in its own order as one streamed statement.
+    read in its own order as one streamed statement. A list that is no SELECT but built per request (a
+    ranking scored in Python, configuration) passes ``computed=True``: ``query(actor, filters)`` then
+    returns the list's items themselves, in order — the list's own service function, checking the filters,
+    scope and permission when called — and they are written as it returns them.
     """
 
 

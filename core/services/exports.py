@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import Select
 
 from core import db
 from core import runtime as runtime_module
 from core.errors import NotFound, ValidationFailed
-from core.exports import BATCH_SIZE, EXTENSIONS, FORMATS, MEDIA_TYPES, columns_of, encode, export_types
+from core.exports import BATCH_SIZE, EXTENSIONS, FORMATS, MEDIA_TYPES, columns_of, encode, export_types, filter_names
 from core.models import User
 from core.services.permissions import require_actor
 
@@ -69,7 +70,8 @@ def prepare(actor: Any, record_type: str, filters: Mapping[str, Any] | None = No
             fmt: str | None = "csv") -> ExportRequest:
     """Check an export before anything is written: the actor (signed in, active), the type (unknown or not
     exportable: NotFound), the format (``format``) and the filters, validated by building the list's SELECT
-    for the actor (a bad one: ValidationFailed naming the field, as the list answers)."""
+    for the actor, or a computed list (``Export.computed``) itself (a bad one: ValidationFailed naming the
+    field, as the list answers)."""
     user = require_actor(actor)
     itype = export_type(record_type)
     fmt = check_format(fmt)
@@ -84,11 +86,14 @@ def rows(actor: Any, record_type: str, filters: Mapping[str, Any] | None = None,
     ``filters`` ordered by id and read ``batch_size`` records at a time (``WHERE id > <last id> ORDER BY id
     LIMIT batch_size``), each batch turned into rows by the type's ``Export.rows`` (after its ``views``
     for the actor, if it has them); an ordered list (``Export.ordered``) in its own order, one statement
-    streamed ``batch_size`` rows at a time. A generator: each batch is read when the rows before it were taken."""
+    streamed ``batch_size`` rows at a time; a computed list (``Export.computed``) as its items come, in
+    batches of ``batch_size``. A generator: each batch is read when the rows before it were taken."""
     itype = export_type(record_type)
     user = require_actor(actor)
-    stmt = itype.export.query(user, dict(filters or {}))
-    if itype.export.ordered:
+    stmt = itype.export.query(user, dict(filters or {}))   # a computed list's items
+    if itype.export.computed:
+        yield from _computed(stmt, itype, batch_size, user)
+    elif itype.export.ordered:
         yield from _streamed(stmt, itype, batch_size, user)
     else:
         yield from _batched(stmt, itype, batch_size, user)
@@ -110,6 +115,15 @@ def _streamed(stmt: Select, itype: Any, batch_size: int, actor: Any) -> Iterator
             yield from batch
     finally:
         result.close()
+
+
+def _computed(items: Iterable[Any], itype: Any, batch_size: int, actor: Any) -> Iterator[dict[str, Any]]:
+    """A computed list (``Export.computed``): the items its ``query`` returned, in their order, handed to
+    ``views`` and ``rows`` ``batch_size`` at a time."""
+    views = itype.export.views
+    source = iter(items)
+    while batch := list(islice(source, batch_size)):
+        yield from list(itype.export.rows(views(actor, batch) if views is not None else batch))
 
 
 def _batched(stmt: Select, itype: Any, batch_size: int, actor: Any) -> Iterator[dict[str, Any]]:
@@ -160,9 +174,8 @@ def describe_types() -> list[dict]:
     declared ``route`` below ``/api/v1``; None when a plugin declares none), for help texts."""
     out = []
     for name, itype in sorted(types().items()):
-        schema = itype.export.filters
         out.append({"name": name, "description": itype.description, "columns": columns_of(itype),
-                    "filters": sorted(schema._declared_fields) if schema is not None else [],
+                    "filters": filter_names(itype),
                     "route": itype.export.route})
     return out
 

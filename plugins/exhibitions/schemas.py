@@ -343,6 +343,20 @@ class MatchArgs(StrictSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+class ExhibitionParticipationMatchFilter(MatchArgs):
+    """An exhibitor's matches as a list's filters (``trellis export exhibitions.participation_matches``; REST
+    has the participation in the path and ``limit`` in the query)."""
+
+    participation_id = fields.UUID(required=True, metadata={"description": "The participation whose buyers are ranked."})
+
+
+class ExhibitionRegistrationMatchFilter(MatchArgs):
+    """A buyer's matches as a list's filters (``trellis export exhibitions.registration_matches``; REST has
+    the registration in the path and ``limit`` in the query)."""
+
+    registration_id = fields.UUID(required=True, metadata={"description": "The registration whose exhibitors are ranked."})
+
+
 # --- output ------------------------------------------------------------------------------------------
 
 class ParticipationOut(RecordOut):

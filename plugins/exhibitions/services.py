@@ -1311,6 +1311,25 @@ def matches_for_buyer(actor, registration_id, *, limit: int = 20) -> list[_View]
                   visitor=None, exhibitor_name=n) for s, n, pid, r, c in ranked[:limit]]
 
 
+def filtered_matches_for_exhibitor(actor, filters=None) -> list[_View]:
+    """What :func:`matches_for_exhibitor` lists, the participation a filter
+    (``ExhibitionParticipationMatchFilter``: ``participation_id`` required, ``limit`` as the list takes it; a
+    bad one, or a participation the actor may not see, is a ValidationFailed naming it): what ``trellis
+    export`` writes, in rank order."""
+    f = common.validate(S.ExhibitionParticipationMatchFilter, dict(filters or {}))
+    _ref(actor, ExhibitorParticipation, f["participation_id"], "participation_id", "participation")
+    return matches_for_exhibitor(actor, f["participation_id"], limit=f["limit"])
+
+
+def filtered_matches_for_buyer(actor, filters=None) -> list[_View]:
+    """What :func:`matches_for_buyer` lists, the registration a filter (``ExhibitionRegistrationMatchFilter``:
+    ``registration_id`` required, ``limit`` as the list takes it; a bad one, or a registration the actor may
+    not see, is a ValidationFailed naming it): what ``trellis export`` writes, in rank order."""
+    f = common.validate(S.ExhibitionRegistrationMatchFilter, dict(filters or {}))
+    _ref(actor, VisitorRegistration, f["registration_id"], "registration_id", "registration")
+    return matches_for_buyer(actor, f["registration_id"], limit=f["limit"])
+
+
 def send_matches(actor, edition_id, *, limit: int = 10) -> dict:
     """Before the show, tell both sides of their matches, each once per edition: every booked exhibitor's
     users are notified (``exhibitions.matches``) of how many buyers match their offer; every registered

@@ -87,6 +87,14 @@ def holidays(actor: Any, args: Mapping[str, Any] | None = None) -> list[holiday_
     return holiday_calendar.current().between(start, end)
 
 
+def listed_holidays(actor: Any, args: Mapping[str, Any] | None = None) -> list[dict]:
+    """:func:`holidays` as the holidays list answers them (``RetailHolidayOut``: the label in English and
+    Simplified Chinese as one ``label``), in date order: what ``GET …/holidays`` answers and ``trellis export
+    retail_membership.holidays`` writes, ``from`` and ``to`` checked as :func:`holidays` checks them."""
+    return [{"key": h.key, "date": h.date, "days": h.days, "category": h.category, "official": h.official,
+             "label": {"en": h.en, "zh_cn": h.zh_cn}} for h in holidays(actor, args)]
+
+
 def _before_create(user: User, values: dict) -> None:
     """The offer's rules, the segment as stored, the default control share (a null one too), and the
     launch day of a holiday draft, scheduled with the creator's authority."""

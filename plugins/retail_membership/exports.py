@@ -7,16 +7,17 @@ its path's parameter (``campaign_id``, ``membership_id``, ``store_id``): missing
 see, is a 422 naming it. A member's purchases (``GET …/memberships/<id>/purchases``) are the
 ``retail_membership.purchases`` export with ``membership_id``.
 
-Not exported: the tiers (``GET …/tiers``: the programme's configuration, ``TRELLIS_RETAIL_MEMBERSHIP_TIERS``,
-a handful of rows and no records) and the holidays (``GET …/holidays``: the deployment's holiday calendar
-computed for a date range of at most three years, a few dozen rows and no records a campaign does not
-already name); neither is a list of one model an export reads by id.
+The tiers (``GET …/tiers``: the programme's configuration, ``TRELLIS_RETAIL_MEMBERSHIP_TIERS``, no
+filters) and the holidays (``GET …/holidays``: the deployment's holiday calendar computed for the range
+``from``–``to``, at most three years) are no SELECT but built per request: they export as computed lists
+(``Export.computed``), the items the list's own service function returns, in the list's order, the
+holidays with the list's query arguments (``from``, ``to``) as filters checked as the list checks them.
 """
 from __future__ import annotations
 
 
 def export_types() -> list:
-    """A campaign's members, a member's tier changes, a store's staff."""
+    """A campaign's members, a member's tier changes, a store's staff, the tiers, the holiday calendar."""
     from core.exports import schema_export
     from plugins.retail_membership import campaigns, services
     from plugins.retail_membership import schemas as S
@@ -31,4 +32,11 @@ def export_types() -> list:
                           route="/retail-membership/memberships/{membership_id}/tier-history"),
             schema_export("retail_membership.store_staff", "One store's staff (filter store_id, required).",
                           services.filtered_staff, S.StaffOut, filters=S.RetailStaffListFilter,
-                          route="/retail-membership/stores/{store_id}/staff")]
+                          route="/retail-membership/stores/{store_id}/staff"),
+            schema_export("retail_membership.tiers", "The tiers as configured: threshold, discount rate and points "
+                          "multiplier, lowest first (no filters).", services.list_tiers, S.TierOut,
+                          filters=S.RetailTierFilter, route="/retail-membership/tiers", computed=True),
+            schema_export("retail_membership.holidays", "The holidays of the deployment's calendar from `from` "
+                          "(default today) to `to` (default a year on; at most three years), in date order (the "
+                          "label as JSON text).", campaigns.listed_holidays, S.RetailHolidayOut,
+                          filters=S.RetailHolidayArgs, route="/retail-membership/holidays", computed=True)]

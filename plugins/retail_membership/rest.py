@@ -13,7 +13,6 @@ from marshmallow import EXCLUDE, Schema, fields
 from api.rest.crud import (BULK_REQUEST_BYTES, LINK_HEADER, Blueprint, CrudService, CursorArgs, KnownArgs, NoArgs, body_doc, body_limit,
                            crud_blueprint, json_body, list_args_schema, list_query, record_blueprint, served)
 from core.schemas import MAX_PAGE_SIZE
-from core.services.permissions import require_actor
 
 from plugins.retail_membership import campaigns, services
 from plugins.retail_membership import schemas as S
@@ -222,16 +221,14 @@ def blueprints() -> list[Blueprint]:
     @sales.response(200, S.TierOut(many=True))
     def list_tiers():
         """The tiers as configured: threshold, discount rate and points multiplier, lowest first"""
-        require_actor(current_user)
-        return services.tiers()
+        return services.list_tiers(current_user)
 
     @sales.route("/holidays")
     @sales.arguments(S.RetailHolidayArgs, location="query", as_kwargs=False)
     @sales.response(200, S.RetailHolidayOut(many=True))
     def list_holidays(_args):
         """The holidays of the deployment's calendar (TRELLIS_HOLIDAY_CALENDAR) a campaign can be keyed to, in date order"""
-        return [{"key": h.key, "date": h.date, "days": h.days, "category": h.category, "official": h.official,
-                 "label": {"en": h.en, "zh_cn": h.zh_cn}} for h in campaigns.holidays(current_user, request.args.to_dict())]
+        return campaigns.listed_holidays(current_user, request.args.to_dict())
 
     @sales.route("/lapses")
     @sales.arguments(list_args_schema(S.LapseFilter, list(services.LAPSE_SORTABLE)), location="query",

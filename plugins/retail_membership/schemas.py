@@ -495,6 +495,10 @@ class LapseFilter(Strict):
     store_id = fields.UUID()
 
 
+class RetailTierFilter(Strict):
+    """The tiers list takes no filters (``trellis export retail_membership.tiers``): any is refused, naming it."""
+
+
 class TierOut(Schema):
     code = fields.String()
     en = fields.String()

@@ -602,6 +602,15 @@ def tiers() -> list[dict]:
              "multiplier": t.multiplier} for t in programme.current().tiers]
 
 
+def list_tiers(actor, filters=None) -> list[dict]:
+    """The tiers as configured, lowest first (:func:`tiers`), for any signed-in user: what ``GET …/tiers``
+    answers and ``trellis export retail_membership.tiers`` writes. The list takes no filters
+    (``RetailTierFilter``): any is a ValidationFailed naming it."""
+    require_actor(actor)
+    common.validate(S.RetailTierFilter, dict(filters or {}))
+    return tiers()
+
+
 # --- points ledger -----------------------------------------------------------------------------------
 
 def lock_member(membership_id: uuid.UUID) -> None:

@@ -292,3 +292,47 @@ def test_a_batch_costs_the_same_statements_for_one_row_as_for_all(runtime, world
         with count_queries() as every:
             assert len(list(exports.rows(admin, record_type, more))) >= 3
         assert every.count == one.count
+
+
+def test_a_computed_list_exports_the_items_its_function_returns_in_their_order(runtime, people, api, monkeypatch):
+    """``Export(computed=True)``: the list is built per request (a ranking scored in Python), so ``query``
+    returns its items; they are written in their order, handed to ``views`` and ``rows`` a batch at a time,
+    and the function is called before the first byte, so a bad filter is a 422 naming it."""
+    from marshmallow import fields, validate
+
+    from core.exports import Export, ListExport
+    from core.schemas import StrictSchema
+    from core.services import common
+
+    class TopFilter(StrictSchema):
+        top = fields.Integer(load_default=3, validate=validate.Range(min=1, max=5))
+
+    def ranking(actor, filters):
+        top = common.validate(TopFilter, dict(filters))["top"]
+        return [{"rank": rank, "who": actor.email} for rank in range(top, 0, -1)]   # not in any id's order
+
+    batches = []
+
+    def views(actor, items):
+        batches.append(len(items))
+        return items
+
+    declared = ListExport("test.ranking", "A ranking built per request.", Export(
+        ranking, lambda items: [dict(i) for i in items], ("rank", "who"), TopFilter, views=views, computed=True))
+    monkeypatch.setitem(runtime.export_types, declared.name, declared)
+
+    response = api.as_("rep").get("/api/v1/exports/test.ranking?format=jsonl&top=4")
+    assert response.status_code == 200, response.get_json()
+    assert [json.loads(line) for line in response.get_data(as_text=True).splitlines()] == [
+        {"rank": rank, "who": "rep@example.com"} for rank in (4, 3, 2, 1)]
+    refused = api.get("/api/v1/exports/test.ranking?top=9")
+    assert refused.status_code == 422 and "top" in refused.get_json()["errors"]["json"]
+    text = api.get("/api/v1/exports/test.ranking?format=csv").get_data(as_text=True).splitlines()
+    assert text == ["rank,who", "3,admin@example.com", "2,admin@example.com", "1,admin@example.com"]
+
+    batches.clear()
+    with runtime.database.unit_of_work():
+        admin = db.session().get(type(people.admin), people.admin.id)
+        source = exports.rows(admin, "test.ranking", {"top": 5}, batch_size=2)
+        assert next(source)["rank"] == 5 and batches == [2]   # a batch is built when its rows are taken
+        assert [r["rank"] for r in source] == [4, 3, 2, 1] and batches == [2, 2, 1]

@@ -31,13 +31,6 @@ EXCLUDED = {
     "/property-service/customers/{customer_id}/units": "a customer's units: the `property_service.occupancies` "
                                                        "export with customer_id=<id> (which also holds links to "
                                                        "units deleted since)",
-    "/exhibitions/participations/{participation_id}/matches": "a ranking of the best `limit` (at most 100) "
-                                                              "matches, computed per request: no records",
-    "/exhibitions/registrations/{registration_id}/matches": "a ranking of the best `limit` (at most 100) "
-                                                            "matches, computed per request: no records",
-    "/retail-membership/tiers": "the programme's tiers as configured (a handful of rows of configuration)",
-    "/retail-membership/holidays": "the deployment's holiday calendar (TRELLIS_HOLIDAY_CALENDAR), computed: "
-                                   "configuration, not records",
 }
 
 def _resolve(document, schema):

@@ -165,3 +165,67 @@ def test_an_export_batch_under_one_record_costs_the_same_statements_for_one_as_f
         with count_queries() as many:
             assert len(list(exports.rows(admin, name, more))) >= 2
     assert few.count == many.count == expected
+
+
+# --- the tiers and the holiday calendar: built per request (Export.computed) ----------------------------
+
+def assert_exports_the_items(api, name, path, query=""):
+    """The export of ``name`` with ``query`` is what ``GET path?query`` lists, row for item, in its order (a
+    nested value, the holiday's label, is JSON text in the row)."""
+    items = listed(api, f"{path}?{query}")
+    rows = exported(api, name, query)
+    assert len(rows) == len(items) and rows
+    for row, item in zip(rows, items):
+        assert set(row) == set(item)
+        assert {k: json.loads(v) if isinstance(item[k], dict) else v for k, v in row.items()} == item
+    return rows
+
+
+def test_the_tiers_export_as_their_list_lowest_first(shop):
+    for who in ("admin", "staff_north"):
+        rows = assert_exports_the_items(shop.api.as_(who), "retail_membership.tiers", "tiers")
+        assert [r["code"] for r in rows][:3] == ["member", "silver", "gold"]
+        assert all(isinstance(r["threshold"], str) and isinstance(r["discount"], str) for r in rows)
+    text = shop.api.get("/api/v1/exports/retail_membership.tiers?format=csv").get_data(as_text=True).splitlines()
+    assert text[0] == "code,en,zh_cn,threshold,discount,multiplier"
+
+
+def test_the_holiday_calendar_exports_as_its_list_for_the_same_range(shop):
+    rows = assert_exports_the_items(shop.api.as_("staff_north"), "retail_membership.holidays", "holidays",
+                                    "from=2026-12-01&to=2027-10-31")
+    assert [r["key"] for r in rows][:4] == ["new_year", "laba", "spring_festival_eve", "spring_festival"]
+    spring = next(r for r in rows if r["key"] == "spring_festival")
+    assert (spring["date"], json.loads(spring["label"])["zh_cn"]) == ("2027-02-06", "春节")
+    [national] = assert_exports_the_items(shop.api, "retail_membership.holidays", "holidays",
+                                          "from=2026-10-01&to=2026-10-02")
+    assert national["key"] == "national_day"
+    assert assert_exports_the_items(shop.api, "retail_membership.holidays", "holidays")   # today, a year on
+
+
+@pytest.mark.parametrize("name, query, field", [
+    ("retail_membership.tiers", "colour=red", "colour"),
+    ("retail_membership.holidays", "from=2027-01-01&to=2026-01-01", "to"),
+    ("retail_membership.holidays", "from=2026-01-01&to=2030-01-01", "to"),   # more than three years
+    ("retail_membership.holidays", "to=2000-01-01", "to"),                   # before today, the default from
+    ("retail_membership.holidays", "from=soon", "from"),
+    ("retail_membership.holidays", "colour=red", "colour"),
+])
+def test_a_bad_filter_of_the_tiers_or_the_holidays_is_a_422_naming_it_as_the_list_does(shop, name, query, field):
+    path = name.split(".")[1]
+    listed_ = shop.api.get(f"{BASE}/{path}?{query}")
+    response = shop.api.get(f"/api/v1/exports/{name}?{query}")
+    assert listed_.status_code == response.status_code == 422
+    assert field in response.get_json()["errors"]["json"], response.get_json()
+
+
+def test_the_cli_exports_the_holidays_and_the_types_are_listed(shop, cli):
+    result = cli("export", "retail_membership.holidays", "--format", "jsonl", "--filter", "from=2026-09-01",
+                 "--filter", "to=2026-10-31")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["key"] for line in result.stdout.splitlines()] == [
+        "mid_autumn", "national_day", "double_ninth"]
+    types = {t["name"]: t for t in shop.api.get("/api/v1/exports").get_json()}
+    assert types["retail_membership.holidays"]["filters"] == ["from", "to"]   # as the list's query names them
+    assert types["retail_membership.tiers"]["filters"] == []
+    assert types["retail_membership.tiers"]["route"] == "/retail-membership/tiers"
+    assert "--filter" in cli("export", "retail_membership.holidays", "--help").output
