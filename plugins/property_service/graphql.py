@@ -66,6 +66,9 @@ def register_types(registry) -> None:
         lat: Optional[float]
         long: Optional[float]
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The building's id in the system it was imported from (`trellis import property_service.buildings`), "
+            "unique among live buildings; null when created here."))
 
     @registry.type("PropertyUnit", node=models.PsUnit)
     class PropertyUnit:
@@ -77,6 +80,9 @@ def register_types(registry) -> None:
         room: str
         area: Optional[Decimal]
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The unit's id in the system it was imported from (`trellis import property_service.units`), "
+            "unique among live units; null when created here."))
 
         @strawberry.field
         def building(self, info: strawberry.Info) -> Optional[registry.ref("PropertyBuilding")]:
@@ -93,6 +99,9 @@ def register_types(registry) -> None:
         start_date: Optional[dt.date]
         end_date: Optional[dt.date]
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The occupancy's id in the system it was imported from (`trellis import property_service.occupancies`), "
+            "unique among live occupancies; null when created here."))
 
         @strawberry.field
         def unit(self, info: strawberry.Info) -> Optional[registry.ref("PropertyUnit")]:

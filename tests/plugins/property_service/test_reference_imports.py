@@ -258,3 +258,17 @@ def test_the_types_are_listed_with_their_reference_columns(moved_in):
     occupancy = [c["name"] for c in types["property_service.occupancies"]["columns"]]
     assert occupancy[:5] == ["external_id", "unit_external_id", "unit_id", "customer_external_id", "customer_id"]
     assert "unit_external_id" in [c["name"] for c in types["property_service.requests"]["columns"]]
+
+
+def test_graphql_reads_each_imported_records_external_id(moved_in):
+    body = moved_in.as_("admin").graphql(
+        "{ propertyEstates(first: 50) { edges { node { externalId } } } "
+        "propertyBuildings(first: 50) { edges { node { externalId } } } "
+        "propertyUnits(first: 50) { edges { node { externalId } } } "
+        "propertyOccupancies(first: 50) { edges { node { externalId } } } }")
+    assert "errors" not in body, body
+    found = {name: sorted(edge["node"]["externalId"] for edge in body["data"][name]["edges"]
+                          if edge["node"]["externalId"] is not None)   # the fixture's own records have none
+             for name in ("propertyEstates", "propertyBuildings", "propertyUnits", "propertyOccupancies")}
+    assert found == {"propertyEstates": ["E1", "E2"], "propertyBuildings": ["B1", "B2", "B3"],
+                     "propertyUnits": ["U1", "U2", "U3"], "propertyOccupancies": ["O1", "O2"]}
