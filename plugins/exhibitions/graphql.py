@@ -84,6 +84,9 @@ def trellis_graphql_types(registry):
         industry: Optional[str]
         description: str
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The show's id in the system it was imported from (`trellis import exhibitions.shows`), unique among "
+            "live shows; null when created here."))
 
     @registry.type("ExhibitionBooth", node=models.ExhibitionBooth)
     class ExhibitionBooth:
@@ -97,6 +100,9 @@ def trellis_graphql_types(registry):
         status: vocabulary("exhibitions_booth_status")
         participation_id: Optional[strawberry.ID]
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The booth's id in the system it was imported from (`trellis import exhibitions.booths`), unique among "
+            "live booths; null when created here."))
 
     @registry.type("ExhibitionParticipation", node=models.ExhibitorParticipation)
     class ExhibitionParticipation:
@@ -181,6 +187,9 @@ def trellis_graphql_types(registry):
         lead_visible_fields: list[vocabulary("exhibitions_visitor_field")] = strawberry.field(
             description="The visitor fields the edition's exhibitors see on their leads.")
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The edition's id in the system it was imported from (`trellis import exhibitions.editions`), unique "
+            "among live editions; null when created here."))
 
         @strawberry.field(description="The show this is an edition of.")
         def exhibition(self, info: strawberry.Info) -> Optional[registry.ref("Exhibition")]:

@@ -40,6 +40,7 @@ from core.imports import ImportBatch, ImportColumn, ImportRow, ImportType, schem
 from core.normalize import email_key
 from core.phones import phone_key
 from core.services import audit, common, customers
+from core.record_imports import Reference, reference_values, resolve_reference
 from core.services.import_types import (EXTERNAL_ID, customer_refs, existing_by_external_id, keyed_rows,
                                         resolve_customers, update_row)
 from core.workflow import AUTOMATIC
@@ -49,17 +50,26 @@ from plugins.exhibitions import labels as L
 from plugins.exhibitions import schemas as S
 from plugins.exhibitions.models import ExhibitionEdition, ExhibitorParticipation, VisitorRegistration
 
+#: the edition a visitor registers for or an exhibitor takes part in: by its Trellis id or its external id
+EDITION_REF = Reference("edition_id", "edition_external_id", ExhibitionEdition, "edition")
+#: a visitor's company (a company customer): by its Trellis id or its external id
+COMPANY_REF = Reference("company_id", "company_external_id", Customer, "customer")
+
 VISITOR_COLUMNS = (
     EXTERNAL_ID,
-    ImportColumn("edition_id", "The edition's Trellis id (GET /api/v1/exhibitions/editions). Fixed once "
-                               "registered.", required=True),
+    ImportColumn("edition_external_id", "The edition's external_id (exhibitions.editions; or give edition_id). "
+                                        "Fixed once registered."),
+    ImportColumn("edition_id", "The edition's Trellis id (GET /api/v1/exhibitions/editions; instead of "
+                               "edition_external_id)."),
     ImportColumn("customer_external_id", "The visitor, a person customer, by external_id (or customer_id, or "
                                          "name). Fixed once registered."),
     ImportColumn("customer_id", "The visitor's Trellis id (instead of customer_external_id)."),
     ImportColumn("name", "A new visitor's name (1–200 characters), when no customer is given and no earlier "
                          "visitor has the e-mail or phone."),
     ImportColumn("region", "A new visitor's region (at most 80 characters)."),
-    ImportColumn("company_id", "The visitor's company: a company customer's Trellis id."),
+    ImportColumn("company_external_id", "The visitor's company: a company customer's external_id (or give "
+                                        "company_id)."),
+    ImportColumn("company_id", "The company customer's Trellis id (instead of company_external_id)."),
     ImportColumn("company_name", "The company as registered (default: the company customer's name)."),
     ImportColumn("job_title", "At most 120 characters."),
     ImportColumn("email", "The visitor's e-mail address: finds a returning visitor."),
@@ -80,9 +90,12 @@ _UPDATABLE = ("company_id", "company_name", "job_title", "email", "phone", "cate
               "purchase_intent")
 
 
-def _column(batch: ImportBatch, field: str, ref: str = "visitor_id") -> str:
+def _column(batch: ImportBatch, field: str, ref: str = "visitor_id", row: ImportRow | None = None) -> str:
     """The file's column of a schema field: ``ref`` (the field the customer reference feeds: the visitor,
-    the exhibiting company) is the reference the file gave."""
+    the exhibiting company) is the reference the file gave; a field the row gave by external id
+    (``edition_external_id``, ``company_external_id``) is that column."""
+    if row is not None and field in getattr(row, "given", {}):
+        return row.given[field]
     if field != ref:
         return field
     return "customer_id" if "customer_id" in batch._columns else "customer_external_id"
@@ -90,8 +103,19 @@ def _column(batch: ImportBatch, field: str, ref: str = "visitor_id") -> str:
 
 def _fail(batch: ImportBatch, row: ImportRow, exc: Any, ref: str = "visitor_id") -> None:
     fields = getattr(exc, "fields", None) or {}
-    batch.fail_validation(row, ValidationFailed(exc.message, fields={_column(batch, k, ref): v
+    batch.fail_validation(row, ValidationFailed(exc.message, fields={_column(batch, k, ref, row): v
                                                                      for k, v in fields.items()}))
+
+
+def _resolve(batch: ImportBatch, keyed: list, *refs: Reference) -> None:
+    """Each reference a row gives by external id turned into its Trellis id, among the records the importer
+    may see, one query per reference and batch (``resolve_reference``); the row remembers the column it
+    gave, for its errors (``row.given``)."""
+    used: dict[int, dict[str, str]] = {}
+    for ref in refs:
+        resolve_reference(batch, keyed, ref, batch.actor, used)
+    for row, _ in keyed:
+        row.given = used.get(row.number, {})
 
 
 def write_visitors(batch: ImportBatch) -> None:
@@ -99,6 +123,7 @@ def write_visitors(batch: ImportBatch) -> None:
     keyed = keyed_rows(batch)
     referenced = [(r, e) for r, e in keyed if "customer_external_id" in r.values or "customer_id" in r.values]
     resolve_customers(batch, referenced)
+    _resolve(batch, keyed, EDITION_REF, COMPANY_REF)
     existing = existing_by_external_id(VisitorRegistration, (ext for _, ext in keyed))
     checked = _validated(batch, keyed, S.RegistrationCreate, "visitor_id")
     editions = _editions(batch, checked)
@@ -108,7 +133,7 @@ def write_visitors(batch: ImportBatch) -> None:
             continue
         fixed = [k for k in _FIXED if k in raw and values[k] != getattr(record, k)]
         if fixed:
-            batch.fail(row, _column(batch, fixed[0]), "Set when the visitor registered: it cannot change.")
+            batch.fail(row, _column(batch, fixed[0], row=row), "Set when the visitor registered: it cannot change.")
             continue
         changed = [k for k in _UPDATABLE if k in raw and values[k] != getattr(record, k)]
         update_row(batch, row, services.update_registration, record, raw, changed)
@@ -133,6 +158,10 @@ def _validated(batch: ImportBatch, keyed: list, schema: type, field: str) -> lis
         try:
             values = common.validate(schema_for(schema, raw), raw)
         except ValidationFailed as exc:
+            if "edition_id" in exc.fields and "edition_id" not in raw:   # given in neither column: say both
+                exc = ValidationFailed(exc.message, fields={**{k: v for k, v in exc.fields.items() if k != "edition_id"},
+                                                            "edition_external_id": ["Give the edition: edition_external_id "
+                                                                                    "or edition_id."]})
             _fail(batch, row, exc, field)
             continue
         checked.append((row, ext, raw, values))
@@ -146,7 +175,7 @@ def _editions(batch: ImportBatch, rows: list) -> dict[uuid.UUID, ExhibitionEditi
         services._visible(batch.actor, ExhibitionEdition).where(ExhibitionEdition.id.in_(ids)))} if ids else {}
     for row, _, _, values in rows:
         if values["edition_id"] not in found:
-            batch.fail(row, "edition_id", "No edition with this id.")
+            batch.fail(row, _column(batch, "edition_id", row=row), "No edition with this id.")
     return found
 
 
@@ -243,7 +272,9 @@ def _create_new(batch: ImportBatch, rows: list, editions: dict) -> None:
 
 EXHIBITOR_COLUMNS = (
     EXTERNAL_ID,
-    ImportColumn("edition_id", "The edition's Trellis id. Fixed once invited.", required=True),
+    ImportColumn("edition_external_id", "The edition's external_id (exhibitions.editions; or give edition_id). "
+                                        "Fixed once invited."),
+    ImportColumn("edition_id", "The edition's Trellis id (instead of edition_external_id)."),
     ImportColumn("customer_external_id", "The exhibiting company (a company customer) by external_id (or give "
                                          "customer_id). Fixed once invited."),
     ImportColumn("customer_id", "The company's Trellis id (instead of customer_external_id)."),
@@ -257,6 +288,7 @@ def write_exhibitors(batch: ImportBatch) -> None:
     """``trellis import exhibitions.exhibitors``: see the module's docstring."""
     keyed = keyed_rows(batch)
     resolve_customers(batch, keyed)
+    _resolve(batch, keyed, EDITION_REF)
     existing = existing_by_external_id(ExhibitorParticipation, (ext for _, ext in keyed))
     checked = _validated(batch, keyed, S.ParticipationCreate, "company_id")
     editions = _editions(batch, checked)
@@ -270,7 +302,7 @@ def write_exhibitors(batch: ImportBatch) -> None:
             continue
         fixed = [k for k in ("edition_id", "company_id") if values[k] != getattr(record, k)]
         if fixed:
-            batch.fail(row, _column(batch, fixed[0], "company_id"), "Set when the company was invited: it cannot "
+            batch.fail(row, _column(batch, fixed[0], "company_id", row), "Set when the company was invited: it cannot "
                        "change.")
             continue
         changed = [k for k in ("is_key", "categories", "notes") if k in raw and values[k] != getattr(record, k)]
@@ -312,22 +344,24 @@ def _invite(batch: ImportBatch, rows: list, editions: dict) -> None:
 
 
 def export_exhibitors(records: list[ExhibitorParticipation]) -> list[dict]:
-    """Participations as import rows: the company by external id (one query per batch)."""
+    """Participations as import rows: the edition and the company by external id where they have one (one
+    query each per batch), else by Trellis id."""
     refs = customer_refs(p.company_id for p in records)
-    return [{"external_id": p.external_id, "edition_id": str(p.edition_id), **refs[p.company_id],
+    editions = reference_values(EDITION_REF, (p.edition_id for p in records))
+    return [{"external_id": p.external_id, **editions[p.edition_id], **refs[p.company_id],
              "is_key": p.is_key, "categories": list(p.categories or []) or None, "notes": p.notes or None}
             for p in records]
 
 
-def _text_id(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def export_visitors(records: list[VisitorRegistration]) -> list[dict]:
-    """Registrations as import rows: the visitor by external id (one query per batch), the rest by value."""
+    """Registrations as import rows: the edition, the visitor and their company by external id where they
+    have one (one query each per batch), else by Trellis id; the rest by value."""
     refs = customer_refs(r.visitor_id for r in records)
-    return [{"external_id": r.external_id, "edition_id": str(r.edition_id), **refs[r.visitor_id],
-             "company_id": _text_id(r.company_id), "company_name": r.company_name or None,
+    editions = reference_values(EDITION_REF, (r.edition_id for r in records))
+    companies = reference_values(COMPANY_REF, (r.company_id for r in records))
+    no_company = {"company_external_id": None, "company_id": None}
+    return [{"external_id": r.external_id, **editions[r.edition_id], **refs[r.visitor_id],
+             **companies.get(r.company_id, no_company), "company_name": r.company_name or None,
              "job_title": r.job_title or None, "email": r.email or None, "phone": r.phone or None,
              "category": r.category, "interests": list(r.interests or []) or None,
              "purchase_intent": r.purchase_intent, "source": r.source, "badge_code": r.badge_code,
@@ -335,9 +369,20 @@ def export_visitors(records: list[VisitorRegistration]) -> list[dict]:
 
 
 def import_types() -> list[ImportType]:
+    """The plugin's import types (``trellis_import_types``), each exportable: the records declared once
+    (``RecordSpec.import_type``: shows, editions by ``exhibition_external_id``, booths by
+    ``edition_external_id``), the visitor registrations and the exhibitors' participations."""
+    from plugins.exhibitions.services import BOOTHS, EDITIONS, SHOWS
+
     # a visitor is exported by reference, never as a new one: name and region are import-only
     columns = tuple(c.name for c in VISITOR_COLUMNS if c.name not in ("name", "region"))
-    return [ImportType("exhibitions.visitors", "Visitor registrations for an edition: who, badge, category and "
+    return [SHOWS.import_type("exhibitions.shows", description="Shows (展会): the recurring exhibitions.",
+                              route="/exhibitions/exhibitions"),
+            EDITIONS.import_type("exhibitions.editions", description="Editions (届) of the shows: dates, venue, "
+                                 "halls, time zone.", route="/exhibitions/editions"),
+            BOOTHS.import_type("exhibitions.booths", description="Booths (展位) of the editions: number, hall, "
+                               "area, price.", route="/exhibitions/booths"),
+            ImportType("exhibitions.visitors", "Visitor registrations for an edition: who, badge, category and "
                        "interests.", VISITOR_COLUMNS, write_visitors,
                        models=(Customer, VisitorRegistration, Interaction),
                        export=Export(services.filtered_registrations, export_visitors, columns,
@@ -351,17 +396,14 @@ def import_types() -> list[ImportType]:
 
 def export_types() -> list:
     """The lists exported but not imported (``trellis_export_types``), each in the columns of its REST
-    output, with its list's filters and scope: the records declared once (``RecordSpec``), and the leads,
-    meetings, survey answers, invitations and check-ins through their lists' SELECTs (``filtered_*``; the
-    two lists under one edition take ``edition_id`` as a required filter). Leads and meetings show the
-    visitor as the caller may see them (``_lead_views``, ``_meeting_views``: a few queries per batch)."""
+    output, with its list's filters and scope: the leads, meetings, survey answers, invitations and
+    check-ins through their lists' SELECTs (``filtered_*``; the two lists under one edition take
+    ``edition_id`` as a required filter). Leads and meetings show the visitor as the caller may see them
+    (``_lead_views``, ``_meeting_views``: a few queries per batch). Shows, editions and booths are exported
+    by their import types, in the import's columns."""
     from core.exports import schema_export
-    from plugins.exhibitions.services import BOOTHS, EDITIONS, SHOWS
 
-    return [SHOWS.list_export("exhibitions.shows", route="/exhibitions/exhibitions"),
-            EDITIONS.list_export("exhibitions.editions", route="/exhibitions/editions"),
-            BOOTHS.list_export("exhibitions.booths", route="/exhibitions/booths"),
-            schema_export("exhibitions.leads", "Leads: badges scanned at a booth, with the visitor as you may see "
+    return [schema_export("exhibitions.leads", "Leads: badges scanned at a booth, with the visitor as you may see "
                           "them (JSON text).", services.filtered_leads, S.LeadOut, filters=S.LeadFilter,
                           views=services._lead_views, route="/exhibitions/leads"),
             schema_export("exhibitions.meetings", "Meetings between exhibitors and buyers, with the visitor as you "

@@ -214,12 +214,15 @@ class _Returning:
 
 # --- shows: declared once (core.records), the organiser's staff keep them ---------------------------
 
+#: the id in the system a show, edition or booth was imported from: shown, set only by an import
+_EXTERNAL = {"external_id": FieldSpec(read_only=True)}
+
 SHOWS = RecordSpec(
     ExhibitionShow, "Exhibition", noun="exhibition", writers=STAFF, sortable=("name", "created_at"),
     default_sort="name",
     fields={"name": FieldSpec(validate=validate.Length(min=1, max=200), filter={"q": FilterSpec(
                 "contains", "Only shows whose name contains this text (case-insensitive).")}),
-            "description": FieldSpec(validate=validate.Length(max=20000))})
+            "description": FieldSpec(validate=validate.Length(max=20000)), **_EXTERNAL})
 create_exhibition = SHOWS.create   # the demo data and the tests make shows through it
 
 
@@ -257,7 +260,8 @@ EDITIONS = RecordSpec(
                                                  validate=validate.Length(max=50))),
             "timezone": FieldSpec(validate=validate.Length(min=1, max=60)),
             "lead_visible_fields": FieldSpec(field=fields.List(fields.String(validate=S.one_of(L.VISITOR_FIELD)),
-                metadata={"description": "Visitor fields exhibitors may read on leads, matches and meetings."}))},
+                metadata={"description": "Visitor fields exhibitors may read on leads, matches and meetings."})),
+            **_EXTERNAL},
     extra={"out": {"halls": _TEXT_LIST, "lead_visible_fields": _TEXT_LIST}},
     hooks={"before_create": _check_edition,
            "before_update": lambda user, edition, values: _check_edition(user, values, edition)})
@@ -297,6 +301,31 @@ def _check_booth(user, values: Mapping[str, Any], booth: ExhibitionBooth | None 
             f"The booth is sold at {booth.price:.2f}; its price no longer changes."]})
 
 
+def _check_new_booths(user, items: list[dict]) -> dict[int, Conflict | ValidationFailed]:
+    """``_check_booth`` for an import batch's new booths (``before_import``): their editions' halls and the
+    numbers their editions already have (a deleted booth counts), one query each for the batch; a number
+    given twice for an edition in the batch refuses the later row."""
+    edition_ids = {v["edition_id"] for v in items}
+    halls = dict(db.session().execute(select(ExhibitionEdition.id, ExhibitionEdition.halls).where(
+        db.in_values(ExhibitionEdition.id, edition_ids))).all()) if edition_ids else {}
+    taken = set(db.session().execute(select(ExhibitionBooth.edition_id, ExhibitionBooth.number).where(
+        db.in_values(ExhibitionBooth.edition_id, edition_ids),
+        db.in_values(ExhibitionBooth.number, {v["number"] for v in items}))).all()) if items else set()
+    refused: dict[int, Conflict | ValidationFailed] = {}
+    seen: set = set()
+    for index, values in enumerate(items):
+        key, known = (values["edition_id"], values["number"]), halls.get(values["edition_id"]) or []
+        if values.get("hall") and known and values["hall"] not in known:
+            refused[index] = ValidationFailed(fields={"hall": [f"Not a hall of this edition: {', '.join(known)}."]})
+        elif key in taken:
+            refused[index] = Conflict("This edition already has a booth with this number.", fields={
+                "number": ["The edition has a booth with this number (a deleted one counts)."]})
+        elif key in seen:
+            refused[index] = Conflict(fields={"number": ["An earlier row of the file has this edition and number."]})
+        seen.add(key)
+    return refused
+
+
 def _unassigned(user, booth: ExhibitionBooth) -> None:
     if booth.participation_id is not None:
         raise ValidationFailed(fields={"participation_id": ["The booth is assigned: release it first."]})
@@ -312,8 +341,8 @@ BOOTHS = RecordSpec(
             "price": FieldSpec(money=True, default=0, validate=validate.Range(min=0, max=10**11)),
             "status": FieldSpec(read_only=True, filter=True, choices=L.values(L.BOOTH_STATUS)),
             "participation_id": FieldSpec(read_only=True, filter=True),
-            "purchase_interaction_id": FieldSpec(hidden=True)},
-    hooks={"before_create": _check_booth,
+            "purchase_interaction_id": FieldSpec(hidden=True), **_EXTERNAL},
+    hooks={"before_create": _check_booth, "before_import": _check_new_booths,
            "before_update": lambda user, booth, values: _check_booth(user, values, booth),
            "before_delete": _unassigned})
 list_booths, get_booth, create_booth = BOOTHS.list, BOOTHS.get, BOOTHS.create

@@ -1,5 +1,7 @@
-"""Editions and booths are declared records, so their lists export (RecordSpec.list_export through
-trellis_export_types): the rows the list shows, with its filters, in the fields of its REST output."""
+"""Shows, editions and booths are declared records that import (RecordSpec.import_type through
+trellis_import_types), so their lists export: the rows the list shows, with its filters, in the fields of
+its REST output and each reference by the referenced record's external id too (none here: made in
+Trellis, so the Trellis ids stay)."""
 from __future__ import annotations
 
 import json
@@ -24,11 +26,15 @@ def test_editions_and_booths_export_as_their_lists_show_them(show):
     rows = exported(api, "exhibitions.editions", f"exhibition_id={show.exhibition['id']}")
     assert sorted(r["id"] for r in rows) == sorted(e["id"] for e in editions)
     by_id = {e["id"]: e for e in editions}
-    assert all(row == {k: by_id[row["id"]][k] for k in row} for row in rows)   # halls: a list of text as listed
+    assert all({k: v for k, v in row.items() if k != "exhibition_external_id"} == by_id[row["id"]]
+               for row in rows)   # halls: a list of text as listed
+    assert {r["exhibition_external_id"] for r in rows} == {None}
 
     booths = exported(api, "exhibitions.booths", f"edition_id={show.first['id']}")
     assert [b["id"] for b in booths] == [booth["id"]] and booths[0]["number"] == "A-01"
     assert booths[0]["price"] == booth["price"]
+    assert (booths[0]["edition_external_id"], booths[0]["edition_id"], booths[0]["external_id"]) == \
+        (None, show.first["id"], None)
     bad = api.get("/api/v1/exports/exhibitions.booths?colour=red")
     assert bad.status_code == 422 and "colour" in bad.get_json()["errors"]["json"]
     names = {t["name"] for t in ok(api.get("/api/v1/exports"))}
