@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from marshmallow import fields as mfields
 from marshmallow import validate as mv
 from sqlalchemy import select
 
@@ -144,6 +145,8 @@ class RecordImport:
         self.updatable = set(spec.update_schema().fields)
         self.keys = [k for k in schema.fields if k != "external_id"]
         self.required = {k for k in self.keys if schema.fields[k].required}
+        # a list cell is text (the export joins a list of text by ';'): split as the other imports split it
+        self.lists = {k for k in self.keys if isinstance(schema.fields[k], mfields.List)}
         self.references: dict[str, Reference] = {}
         columns = [EXTERNAL_ID]
         for key in self.keys:
@@ -178,7 +181,7 @@ class RecordImport:
 
     def write(self, batch: "ImportBatch") -> None:
         """Validate one batch and collect its new records in the batch's recorder (see the module)."""
-        from core.imports import schema_for
+        from core.imports import schema_for, split_list
         from core.services import common
         from core.services.import_types import existing_by_external_id, keyed_rows
 
@@ -204,6 +207,8 @@ class RecordImport:
             if row.failed:
                 continue
             raw = dict(row.values)
+            for key in self.lists & raw.keys():
+                raw[key] = split_list(raw[key])
             try:
                 values = common.validate(schema_for(spec.create_schema, raw), raw)
             except ValidationFailed as exc:
@@ -286,8 +291,10 @@ class RecordImport:
             row.outcome = "created"
 
     def _create_each(self, batch: "ImportBatch", fresh: list, used: dict) -> None:
+        from core.imports import split_list
+
         for row, ext, _ in fresh:
-            raw = dict(row.values)
+            raw = {k: split_list(v) if k in self.lists else v for k, v in row.values.items()}
             try:
                 with db.session().begin_nested():
                     record = self.spec.create(batch.actor, raw)
