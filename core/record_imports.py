@@ -8,7 +8,8 @@ given either by its Trellis id (``estate_id``) or by that record's external id (
 resolved to the live record the admin may see with that external id in one query per batch: a record
 imported by an earlier batch or an earlier file resolves.
 
-Each row is validated by the spec's create schema and rules, then:
+Each row is validated by the spec's create schema and rules (a list field's cell split on ``;``, or ``,``,
+as the export joins it: ``core.imports.split_list``), then:
 
 - a row whose ``external_id`` names no live record is **created** in bulk (``BulkRecorder``): references
   checked in one query per field and batch, unique fields pre-checked in one query per field and batch
