@@ -28,7 +28,7 @@ class ExhibitionShow(Base, Record):
     name: Mapped[str] = mapped_column(String(200), index=True, doc="The show's name (up to 200 characters).")
     industry: Mapped[str | None] = mapped_column(String(80), nullable=True, doc="The industry the show serves; null when not given.")
     description: Mapped[str] = mapped_column(Text, default="", doc="What the show is about, free text; empty when none.")
-    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The show's id in the system it was imported from (``trellis import exhibitions.shows``), unique among live shows; null when created here.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The show's id in the system it was imported from (`trellis import exhibitions.shows`), unique among live shows; null when created here.")
 
     __table_args__ = (live_unique("exhibitions_exhibition"),)
 
@@ -49,7 +49,7 @@ class ExhibitionEdition(Base, Record):
     timezone: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai", doc="The IANA time zone of the venue (default Asia/Shanghai): a gate scan's show day is its local date there.")
     #: Visitor fields an exhibitor may read on its leads, matches and meetings (organiser's setting).
     lead_visible_fields: Mapped[list] = mapped_column(JSON, default=list)
-    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The edition's id in the system it was imported from (``trellis import exhibitions.editions``), unique among live editions; null when created here.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The edition's id in the system it was imported from (`trellis import exhibitions.editions`), unique among live editions; null when created here.")
 
     exhibition: Mapped[ExhibitionShow] = relationship(ExhibitionShow, lazy="joined")
 
@@ -103,7 +103,7 @@ class ExhibitionBooth(Base, Record):
     purchase_interaction_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("interaction.id", ondelete="SET NULL"), nullable=True,
         doc="The purchase on the buying company's history that sold the booth; null until it is paid for.")
-    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The booth's id in the system it was imported from (``trellis import exhibitions.booths``), unique among live booths; null when created here.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The booth's id in the system it was imported from (`trellis import exhibitions.booths`), unique among live booths; null when created here.")
 
     __table_args__ = (UniqueConstraint("edition_id", "number"), live_unique("exhibitions_booth"))
 
