@@ -159,15 +159,19 @@ def test_a_dry_run_writes_nothing_and_reports_row_column_reason(moved_in, runtim
         ["7", "area", "Must be greater than 0 and less than or equal to 100000."],
         ["8", "edition_external_id", "Give the edition: edition_external_id or edition_id."],
         ["9", "edition_id", "Give edition_id or edition_external_id, not both."]])
-    visitors = ("external_id,edition_external_id,customer_external_id,email\n"
+    visitors = ("external_id,edition_external_id,customer_external_id,company_external_id\n"
                 "V7,E99,P2,\n"            # no edition has this external id
                 "V8,E26,P1,\n"            # P1 is registered for E26 (V1)
-                "V9,E27,P2,\n")           # fine
+                "V9,E27,P2,C2\n"          # fine
+                "V10,,P2,\n"              # no edition at all
+                "V11,E27,P2,C9\n")        # no company has this external id
     result = imported(cli, text_file, "visitors", visitors, "--dry-run", "--errors", str(errors))
-    assert "3 rows checked, nothing written: 1 to create, 0 to update, 0 unchanged, 2 with errors" in result.stdout
+    assert "5 rows checked, nothing written: 1 to create, 0 to update, 0 unchanged, 4 with errors" in result.stdout
     assert sorted(list(csv.reader(errors.open()))[1:]) == [
         ["2", "edition_external_id", "No edition has this external id."],
-        ["3", "customer_external_id", "Already registered for this edition."]]
+        ["3", "customer_external_id", "Already registered for this edition."],
+        ["5", "edition_external_id", "Give the edition: edition_external_id or edition_id."],
+        ["6", "company_external_id", "No customer has this external id."]]
     assert counts(runtime) == before
 
 
@@ -291,12 +295,13 @@ def test_the_types_are_listed_with_their_reference_columns(moved_in):
 
 def test_rest_and_graphql_read_each_imported_records_external_id(moved_in):
     api = moved_in.as_("organiser")
-    booths = api.get(f"/api/v1/exhibitions/booths?edition_id={moved_in.first['id']}").get_json()   # made here
-    assert booths == [] or all(b["external_id"] is None for b in booths)
-    b1 = next(b for b in api.get("/api/v1/exhibitions/booths?page_size=100").get_json() if b["number"] == "A-01"
-              and b["external_id"] == "B1")
+    made = api.post("/api/v1/exhibitions/booths", json={"edition_id": moved_in.first["id"], "number": "Z-01",
+                                                        "area": "9"})
+    assert made.status_code == 201 and made.get_json()["external_id"] is None   # made here: none
+    b1 = next(b for b in api.get("/api/v1/exhibitions/booths?page_size=100").get_json() if b["external_id"] == "B1")
+    assert b1["number"] == "A-01"
     refused = api.patch(f"/api/v1/exhibitions/booths/{b1['id']}", json={"external_id": "B9", "version": b1["version"]})
-    assert refused.status_code == 422 and "external_id" in refused.get_json()["errors"]["json"]
+    assert refused.status_code == 422 and "external_id" in refused.get_json()["errors"]["json"]   # only an import sets it
     body = api.graphql("{ exhibitions(first: 50) { edges { node { externalId } } } "
                        "exhibitionEditions(first: 50) { edges { node { externalId } } } "
                        "exhibitionBooths(first: 50) { edges { node { externalId } } } }")
