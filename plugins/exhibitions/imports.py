@@ -23,6 +23,14 @@ the company a company customer without a participation in the edition yet), writ
 in ``invited`` with its audit entry, event and the company's timeline entry. A changed one is updated
 through ``update_participation`` (key exhibitor, categories, notes); the status moves only through the
 participation workflow, and is neither imported nor exported.
+
+Both name the edition by ``edition_external_id`` (the edition imported with ``exhibitions.editions``) or
+``edition_id``, and a visitor's company by ``company_external_id`` or ``company_id``: resolved among the
+records the importer may see, one query per reference and batch (``core.record_imports.resolve_reference``),
+a row's errors naming the column it used. Their exports write these by external id where the record has
+one (the Trellis id left blank), so a file moves between databases. Shows, editions (by
+``exhibition_external_id``) and booths (by ``edition_external_id``) are their declared records'
+``RecordSpec.import_type`` (``core.record_imports``).
 """
 from __future__ import annotations
 
