@@ -99,6 +99,9 @@ def register_types(registry) -> None:
         city: str
         address: str
         version: int
+        external_id: Optional[str] = strawberry.field(description=(
+            "The store's id in the system it was imported from (`trellis import retail_membership.stores`), "
+            "unique among live stores; null when created here."))
 
         @strawberry.field(description="Who works at the store, longest-serving first (20 by default): store staff see the members of their stores.")
         def staff(self, info: strawberry.Info, first: First = None, after: After = None, last: Last = None,

@@ -2,7 +2,8 @@
 their exports (``trellis export retail_membership.members``); docs/import-export.md.
 
 A member row names an existing customer (``customer_external_id`` or ``customer_id``: import the
-customers first) and a store (``home_store_code`` or ``home_store_id``). Each row is checked by the
+customers first) and a store (``store_external_id``, the store imported with ``retail_membership.stores``;
+``home_store_code``; or ``home_store_id``), each resolved in one query per batch. Each row is checked by the
 REST create's schema (``MembershipCreate``) and its rules — the home store live (and, for store staff,
 theirs), the phone a phone number no other live member has, the card number and the customer not
 enrolled yet, the referrer a live member — looked up once per batch, not once per row. A new member is
@@ -19,6 +20,11 @@ referrer are fixed once enrolled: a file changing them fails the row.
 standing: a tier other than the lowest is placed as a manager's ``set_tier`` places it (it holds until
 released; the history says ``import``), and a balance is one ``adjust`` entry, an opening lot that
 expires like earned points.
+
+The export names the home store by its external id where it has one (else by its code), so a members
+file moves between databases. Stores are their declared record's ``RecordSpec.import_type``
+(``core.record_imports``): ``retail_membership.stores``. Campaigns are exported, not imported: see
+:func:`export_types`.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from core import db
 from core.errors import Conflict, Forbidden, NotFound, TrellisError, ValidationFailed
 from core.exports import Export
 from core.imports import ImportBatch, ImportColumn, ImportRow, ImportType, schema_for, split_list
+from core.record_imports import Reference, resolve_reference
 from core.services import audit, common
 from core.services.import_types import (CUSTOMER_REF, EXTERNAL_ID, customer_refs, existing_by_external_id,
                                         keyed_rows, resolve_customers)
@@ -50,8 +57,10 @@ MEMBER_COLUMNS = (
     EXTERNAL_ID, *CUSTOMER_REF,
     ImportColumn("card_number", "The member card's number: 4–40 letters, digits or dashes, unique; fixed once "
                                 "enrolled.", required=True),
-    ImportColumn("home_store_code", "The home store's code (or give home_store_id)."),
-    ImportColumn("home_store_id", "The home store's Trellis id (instead of home_store_code)."),
+    ImportColumn("store_external_id", "The home store's external_id (the store imported with "
+                                      "retail_membership.stores; or give home_store_code or home_store_id)."),
+    ImportColumn("home_store_code", "The home store's code (instead of store_external_id)."),
+    ImportColumn("home_store_id", "The home store's Trellis id (instead of store_external_id)."),
     ImportColumn("phone", "The member's phone number, in any usual form; unique among live members."),
     ImportColumn("joined_on", "The day the customer became a member, YYYY-MM-DD (default: the import's day); "
                               "fixed once enrolled."),
@@ -73,11 +82,21 @@ _FIXED = {"customer_id": ("customer_external_id", "A membership cannot move to a
 _UPDATABLE = ("home_store_id", "phone", "birthday", "preferences")
 
 
+#: a member's home store, given by its external id (``store_external_id``) instead of its code or Trellis id
+STORE_REF = Reference("home_store_id", "store_external_id", RetailStore, "store")
+
+
 # --- references, one query each per batch -----------------------------------------------------------------
 
 def _resolve_stores(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> dict[uuid.UUID, RetailStore]:
-    """Turn ``home_store_code`` into ``home_store_id``; load every store the batch names (in one query), so
-    the create rule's ``session.get`` of the store reads the identity map."""
+    """Turn ``store_external_id`` (among the stores the importer may see, one query) and ``home_store_code``
+    into ``home_store_id``; load every store the batch names (in one query), so the create rule's
+    ``session.get`` of the store reads the identity map."""
+    used: dict[int, dict[str, str]] = {}
+    resolve_reference(batch, rows, STORE_REF, batch.actor, used)
+    for row, _ in rows:
+        if "home_store_id" in used.get(row.number, {}):
+            row.values["_store_by"] = "store_external_id"
     codes = {str(r.values["home_store_code"]) for r, _ in rows if "home_store_code" in r.values}
     ids = set()
     for row, _ in rows:
@@ -97,17 +116,20 @@ def _resolve_stores(batch: ImportBatch, rows: list[tuple[ImportRow, str]]) -> di
             if code not in by_code:
                 batch.fail(row, "home_store_code", "No store has this code.")
             elif "home_store_id" in row.values:
-                batch.fail(row, "home_store_id", "Give home_store_id or home_store_code, not both.")
+                other = row.values.get("_store_by", "home_store_id")
+                batch.fail(row, other, f"Give {other} or home_store_code, not both.")
             else:
                 row.values["home_store_id"] = str(by_code[code].id)
-                row.values["_store_by_code"] = True
+                row.values["_store_by"] = "home_store_code"
         elif "home_store_id" not in row.values:
-            batch.fail(row, "home_store_code", "Give the home store: home_store_code or home_store_id.")
+            batch.fail(row, "store_external_id", "Give the home store: store_external_id, home_store_code or "
+                                                 "home_store_id.")
     return {s.id: s for s in stores}
 
 
 def _store_field(row: ImportRow) -> str:
-    return "home_store_code" if row.values.get("_store_by_code") else "home_store_id"
+    """The column the row gave its home store in."""
+    return row.values.get("_store_by", "home_store_id")
 
 
 def _named(row: ImportRow, exc: TrellisError) -> ValidationFailed:
@@ -303,28 +325,42 @@ def _create_new(batch: ImportBatch, rows: list) -> None:
 
 # --- export -----------------------------------------------------------------------------------------------
 
+_NO_STORE = {"store_external_id": None, "home_store_code": None}
+
+
 def export_members(records: list[RetailMembership]) -> list[dict]:
-    """Members as import rows: the customer by external id, the store by code, the referrer by card number,
-    the points balance as the list shows it — one query each per batch."""
+    """Members as import rows: the customer by external id, the store by external id where it has one
+    (else by code), the referrer by card number, the points balance as the list shows it — one query each
+    per batch."""
     refs = customer_refs(m.customer_id for m in records)
     store_ids = {m.home_store_id for m in records}
-    codes = dict(db.session().execute(select(RetailStore.id, RetailStore.code).where(
-        RetailStore.id.in_(store_ids))).all()) if store_ids else {}
+    # one of the two columns: the external id where the store has one (a code might differ elsewhere)
+    stores = {i: {"store_external_id": ext, "home_store_code": None} if ext else
+              {"store_external_id": None, "home_store_code": code}
+              for i, ext, code in db.session().execute(select(RetailStore.id, RetailStore.external_id,
+                                                              RetailStore.code).where(RetailStore.id.in_(store_ids)))
+              } if store_ids else {}
     referrers = {m.referred_by_id for m in records if m.referred_by_id is not None}
     cards = dict(db.session().execute(select(RetailMembership.id, RetailMembership.card_number).where(
         RetailMembership.id.in_(referrers))).all()) if referrers else {}
     balances = services.balances([m.id for m in records])
     return [{"external_id": m.external_id, **refs[m.customer_id], "card_number": m.card_number,
-             "home_store_code": codes.get(m.home_store_id), "phone": m.phone or None, "joined_on": m.joined_on,
+             **stores.get(m.home_store_id, _NO_STORE), "phone": m.phone or None, "joined_on": m.joined_on,
              "birthday": m.birthday, "preferences": list(m.preferences or []) or None,
              "referred_by_card": cards.get(m.referred_by_id), "tier": m.tier, "points_balance": balances[m.id]}
             for m in records]
 
 
 def import_types() -> list[ImportType]:
-    # the store is exported by its code (it names the store in another database too), not its id
+    """The plugin's import types (``trellis_import_types``), each exportable: the stores (declared once:
+    ``RecordSpec.import_type``) and the members, whose file names the home store by ``store_external_id``."""
+    from plugins.retail_membership.services import STORES
+
+    # the store is exported by its external id or code (either names it in another database too), not its id
     columns = tuple(c.name for c in MEMBER_COLUMNS if c.name != "home_store_id")
     return [
+        STORES.import_type("retail_membership.stores", description="Stores (门店): code, name, kind, city and "
+                           "address.", route="/retail-membership/stores"),
         ImportType("retail_membership.members", "Member cards: the customer, card number, home store, tier and "
                    "points.", MEMBER_COLUMNS, write_members, models=(RetailMembership, RetailPointsEntry),
                    export=Export(services.filtered_memberships, export_members, columns, S.MembershipFilter,
@@ -337,13 +373,17 @@ def export_types() -> list:
     output, with its list's filters and scope: the records declared once (``RecordSpec``), and the
     purchases, refunds and lapsed regulars through their lists' SELECTs (``services.filtered_*``), and the
     two lists under one member, its occasions and its points ledger, with ``membership_id`` a required
-    filter (the ledger's running ``balance_after`` attached per batch by ``services.statement_views``)."""
+    filter (the ledger's running ``balance_after`` attached per batch by ``services.statement_views``).
+    Stores are exported by their import type, in the import's columns.
+
+    Campaigns are exported, not imported: a campaign's state is its workflow's (launching one draws its
+    random control group and sends the offer; closing measures the lift), so a file could carry a launched
+    campaign only as a draft without its groups — not the campaign it exported — and its segment holds
+    stores' Trellis ids in JSON, which do not move between databases."""
     from core.exports import schema_export
     from plugins.retail_membership.campaigns import CAMPAIGNS
-    from plugins.retail_membership.services import STORES
 
-    return [STORES.list_export("retail_membership.stores", route="/retail-membership/stores"),
-            CAMPAIGNS.list_export("retail_membership.campaigns", route="/retail-membership/campaigns"),
+    return [CAMPAIGNS.list_export("retail_membership.campaigns", route="/retail-membership/campaigns"),
             schema_export("retail_membership.purchases", "POS purchases, with their lines (as JSON text).",
                           services.filtered_purchases, S.PurchaseOut, filters=S.PurchaseFilter,
                           route="/retail-membership/purchases"),

@@ -31,6 +31,9 @@ class RetailStore(Base, Record):
     kind: Mapped[str] = mapped_column(String(30), default="clothing", doc="What the store sells: clothing, cosmetics, restaurant, books, appliances, grocery or other.")
     city: Mapped[str] = mapped_column(String(80), default="", doc="The city it is in; empty when not given.")
     address: Mapped[str] = mapped_column(String(300), default="", doc="Its street address; empty when not given.")
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, doc="The store's id in the system it was imported from (`trellis import retail_membership.stores`), unique among live stores; null when created here.")
+
+    __table_args__ = (live_unique("retail_membership_store"),)
 
 
 class RetailStoreStaff(Base, UUIDPrimaryKey):

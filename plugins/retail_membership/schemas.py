@@ -36,6 +36,9 @@ class StoreOut(Schema):
     kind = fields.String()
     city = fields.String()
     address = fields.String()
+    external_id = fields.String(allow_none=True, dump_only=True, metadata={"description": (
+        "The store's id in the system it was imported from (`trellis import retail_membership.stores`), unique "
+        "among live stores; null when created here. Set by the import only.")})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     version = fields.Integer()

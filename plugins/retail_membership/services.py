@@ -123,6 +123,23 @@ def _unique_store_code(user: Any, values: Mapping[str, Any], store: RetailStore 
         raise Conflict("A store with this code exists.", fields={"code": ["Already taken."]})
 
 
+def _unique_store_codes(user: Any, values_list: list[Mapping[str, Any]]) -> dict[int, Conflict]:
+    """``_unique_store_code`` for an import batch's new stores at once (the ``before_import`` hook): a code
+    taken ignoring case, deleted stores included, or by an earlier row of the batch, in one query."""
+    wanted = {v["code"].lower() for v in values_list if v.get("code")}
+    taken = set(db.session().scalars(select(func.lower(RetailStore.code)).where(
+        func.lower(RetailStore.code).in_(wanted)))) if wanted else set()
+    refused: dict[int, Conflict] = {}
+    for index, values in enumerate(values_list):
+        code = (values.get("code") or "").lower()
+        if not code:
+            continue
+        if code in taken:
+            refused[index] = Conflict("A store with this code exists.", fields={"code": ["Already taken."]})
+        taken.add(code)
+    return refused
+
+
 def _code_or_name_contains(q: str):
     return or_(func.lower(RetailStore.name).contains(q.lower(), autoescape=True),
                func.lower(RetailStore.code).contains(q.lower(), autoescape=True))
@@ -136,11 +153,12 @@ STORES = RecordSpec(
                               validate=validate.Regexp(_CODE, error="Letters, digits, - and _, at most 40.")),
             "name": FieldSpec(validate=validate.Length(min=1, max=120)),
             "kind": FieldSpec(default="clothing", choices=S.STORE_KINDS, filter=True),
-            "city": FieldSpec(default="", filter=True), "address": FieldSpec(default="")},
+            "city": FieldSpec(default="", filter=True), "address": FieldSpec(default=""),
+            "external_id": FieldSpec(read_only=True)},   # set by trellis import retail_membership.stores
     extra={"update": {"code": fields.String(validate=validate.Regexp(_CODE))},   # as it was: no message of its own
            "filter": {"q": fields.String(validate=validate.Length(max=120))}},
     where={"q": _code_or_name_contains},
-    hooks={"before_create": _unique_store_code,
+    hooks={"before_create": _unique_store_code, "before_import": _unique_store_codes,
            "before_update": lambda user, store, values: _unique_store_code(user, values, store)})
 get_store = STORES.get   # the staff, the sales and the tests read stores through it
 create_store = STORES.create

@@ -206,7 +206,8 @@ def test_an_export_holds_only_what_the_callers_list_shows(customers, cli, text_f
     assert [r["external_id"] for r in exported] == ["M2"]
     assert [m["card_number"] for m in south] == [r["card_number"] for r in exported]
     assert api.as_("rep").get("/api/v1/exports/retail_membership.members").get_data(as_text=True).splitlines() \
-        == ["external_id,customer_external_id,customer_id,card_number,home_store_code,phone,joined_on,birthday,"
+        == ["external_id,customer_external_id,customer_id,card_number,store_external_id,home_store_code,phone,"
+            "joined_on,birthday,"
             "preferences,referred_by_card,tier,points_balance"]
     bad = api.get("/api/v1/exports/retail_membership.members?tier=" + "x" * 31)
     assert bad.status_code == 422 and "tier" in bad.get_json()["errors"]["json"]
