@@ -127,8 +127,8 @@ def _unique_store_codes(user: Any, values_list: list[Mapping[str, Any]]) -> dict
     """``_unique_store_code`` for an import batch's new stores at once (the ``before_import`` hook): a code
     taken ignoring case, deleted stores included, or by an earlier row of the batch, in one query."""
     wanted = {v["code"].lower() for v in values_list if v.get("code")}
-    taken = set(db.session().scalars(select(func.lower(RetailStore.code)).where(
-        func.lower(RetailStore.code).in_(wanted)))) if wanted else set()
+    lowered = func.lower(RetailStore.code, type_=RetailStore.code.type)
+    taken = set(db.session().scalars(select(lowered).where(db.in_values(lowered, wanted)))) if wanted else set()
     refused: dict[int, Conflict] = {}
     for index, values in enumerate(values_list):
         code = (values.get("code") or "").lower()
