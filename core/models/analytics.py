@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -78,14 +78,14 @@ class CustomerAnalytics(Base):
     r_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     f_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     m_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    rfm_segment: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    rfm_segment: Mapped[str | None] = mapped_column(String(40), nullable=True)
     rfm_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # value tier by cumulative revenue share over the window
     revenue_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    value_tier: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    value_tier: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # k-means
     segment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_segment.id", ondelete="SET NULL"),
-                                                         nullable=True, index=True)
+                                                         nullable=True)
     segment_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # CLV: the seed formula and BG/NBD + Gamma-Gamma
     clv_seed: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -97,7 +97,7 @@ class CustomerAnalytics(Base):
     #: what the win-back list ranks by: the model CLV when both fits converged, else the seed CLV, else 0
     expected_value: Mapped[float] = mapped_column(Float, default=0.0)
     # churn warning
-    churn_risk: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    churn_risk: Mapped[bool] = mapped_column(Boolean, default=False)
     #: ``[{"flag": "drop" | "gap" | "p_alive", "reason": "..."}]``
     churn_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     #: since when the flags have been up (kept across refreshes while they stay up)
@@ -113,3 +113,8 @@ class CustomerAnalytics(Base):
 
     customer: Mapped[Customer] = relationship(Customer)
     segment: Mapped[CustomerSegment | None] = relationship(CustomerSegment)
+
+    #: the customers list's filters on these (``segment``, ``value_tier``, ``rfm_segment``, ``churn_risk``)
+    #: ask, customer by customer, whether the row matches: answered from the index alone
+    __table_args__ = tuple(Index(f"ix_customer_analytics_{column}_customer_id", column, "customer_id")
+                           for column in ("segment_id", "value_tier", "rfm_segment", "churn_risk"))

@@ -9,7 +9,8 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Record, UTCDateTime
-from core.models.customers import Contact, Customer, live_unique, ordering_indexes
+from core.models.customers import (LIVE, Contact, Customer, bin_index, filter_indexes, live_unique, ordering_indexes,
+                                   partial_index)
 from core.models.enums import InteractionDirection, InteractionStatus
 from core.models.users import User
 
@@ -57,4 +58,10 @@ class Interaction(Base, Record):
 
     __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
                       Index("ix_interaction_status_due", "status", "due_at"), live_unique("interaction"),
-                      *ordering_indexes("interaction", "occurred_at", "due_at", "created_at", "kind"))
+                      *ordering_indexes("interaction", "occurred_at", "due_at", "created_at", "kind"),
+                      # the default order (-occurred_at, -id: these read backwards) under a filter
+                      *filter_indexes("interaction", ("occurred_at", "id"), "kind", "status", "assignee_id"),
+                      # the tasks (due_at set) in that order: due_before, due_after and overdue read them only
+                      partial_index("ix_interaction_live_due", f"due_at IS NOT NULL AND {LIVE}", "occurred_at", "id",
+                                    "due_at"),
+                      bin_index("interaction", "occurred_at", "id"))
