@@ -40,6 +40,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, insert, text
 
+from api.testing import bound, make_people
 from core.models import Contact, Customer, Interaction, LifecycleStage
 from core.schemas import ContactFilter, CustomerFilter, InteractionFilter
 from core.services import contacts, customers, interactions
@@ -66,11 +67,39 @@ def postgresql_only(engine):
                     "(SQLite is the embedded default; its lists are small)")
 
 
+@pytest.fixture(scope="module")
+def shared(app, engine):
+    """One transaction for the module (rolled back at its end), holding the data every test reads and
+    plans (nothing here writes): (its unit of work, the people). Made once: the tests only EXPLAIN."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        with bound(app, conn) as rt:
+            people = make_people(rt)
+            with rt.database.unit_of_work() as sess:
+                fill(sess, people)
+                yield sess, people
+    finally:
+        outer.rollback()
+        conn.close()
+
+
 @pytest.fixture
-def data(runtime, people, uow):
-    """A few customers (of the rep and of nobody), each with contacts and interactions."""
+def uow(shared):
+    return shared[0]
+
+
+@pytest.fixture
+def data(shared):
+    return shared[1]
+
+
+def fill(sess, people):
+    """A few customers (of the rep and of nobody), each with contacts and interactions; a crowd no filter
+    matches; many names of the rep's."""
     now = datetime.now(timezone.utc)
-    sess = uow
     for i in range(30):
         owner = people.rep.id if i % 3 else None
         cust = Customer(name=f"Acme {i} 有限公司", kind="company" if i % 2 else "person", industry=f"ind{i % 5}",
@@ -87,8 +116,8 @@ def data(runtime, people, uow):
                                  assignee_id=people.rep.id))
     sess.flush()
     crowd(sess, now)
+    many_names(sess, people)
     analyze(sess)
-    return people
 
 
 def crowd(sess, now, count: int = 600):
@@ -118,17 +147,14 @@ def analyze(sess):
     sess.execute(text("SET LOCAL enable_sort = off"))
 
 
-@pytest.fixture
-def many_names(uow, data):
+def many_names(sess, people):
     """Enough other names (of the rep's customers) that a search for one name is a few rows of many: the
     planner then picks the index that finds them (on a handful of rows any index will do)."""
-    rows = [{"id": uuid.uuid4(), "name": f"Firm {uuid.uuid4().hex[:12]}", "owner_id": data.rep.id}
+    rows = [{"id": uuid.uuid4(), "name": f"Firm {uuid.uuid4().hex[:12]}", "owner_id": people.rep.id}
             for _ in range(600)]
-    uow.execute(insert(Customer), rows)
-    uow.execute(insert(Contact), [{"customer_id": row["id"], "name": f"Someone {uuid.uuid4().hex[:12]}"}
-                                  for row in rows for _ in range(2)])
-    analyze(uow)
-    return data
+    sess.execute(insert(Customer), rows)
+    sess.execute(insert(Contact), [{"customer_id": row["id"], "name": f"Someone {uuid.uuid4().hex[:12]}"}
+                                   for row in rows for _ in range(2)])
 
 
 class Statements:
@@ -208,8 +234,12 @@ def narrowed(uow, plan: dict, table: str, mark: str) -> bool:
     condition or in the predicate of its partial index: the filter bounds what the index reads."""
     partial = predicates(uow, table)
     for node in page_nodes(plan):
-        if node.get("Relation Name") == table and "Index Name" in node:
-            if mark in (node.get("Index Cond") or "") or mark in partial.get(node["Index Name"], ""):
+        if node.get("Relation Name") != table:
+            continue
+        # an index scan of the table, or the bitmap index scans under its bitmap heap scan
+        scans = [node] if "Index Name" in node else [n for n in nodes(node) if "Index Name" in n]
+        for scan in scans:
+            if mark in (scan.get("Index Cond") or "") or mark in partial.get(scan["Index Name"], ""):
                 return True
     return False
 
@@ -302,7 +332,9 @@ SERVED_BY = {
 def check_pages(uow, statements, what: str, served_by: tuple[str, str] | None) -> None:
     """The page statements: no Seq Scan, no Sort of the list's rows, and (``served_by``) an index the filter
     narrows reads them."""
-    for plan in explain_all(uow, statements, what):
+    for (statement, _), plan in zip(statements, explain_all(uow, statements, what)):
+        if "ORDER BY" not in statement:
+            continue   # an offset page's COUNT, run with it: checked below
         sorts = sorted_before_limit(plan)
         assert not sorts, (f"{what}: the rows are sorted for the page, no index reads them in order.\n"
                            f"{json.dumps(plan, indent=1, default=str)}")
@@ -315,9 +347,7 @@ def check_pages(uow, statements, what: str, served_by: tuple[str, str] | None) -
 
 @pytest.mark.parametrize("actor", ["admin", "rep"])
 @pytest.mark.parametrize("name,key", FILTERS)
-def test_each_filter_is_served_by_an_index(request, engine, uow, data, name, key, actor):
-    if key == "q":
-        request.getfixturevalue("many_names")
+def test_each_filter_is_served_by_an_index(engine, uow, data, name, key, actor):
     value = filter_cases(data)[name][key]
     if value is A_CUSTOMER:
         value = str(uow.scalars(text("SELECT id FROM customer ORDER BY name LIMIT 1")).first())
