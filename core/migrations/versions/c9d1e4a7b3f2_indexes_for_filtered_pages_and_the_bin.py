@@ -7,8 +7,8 @@ partial where it says so; ``LIVE`` is ``deleted_at IS NULL``):
 - ``ix_customer_live_<column>`` on ``(column, name, id)`` of live customers for ``owner_id`` (the rep's
   own page), ``industry``, ``source`` and ``stage``; ``ix_interaction_live_<column>`` on ``(column,
   occurred_at, id)`` of live interactions for ``kind``, ``status`` and ``assignee_id``;
-  ``ix_interaction_live_due`` on ``(occurred_at, id, due_at)`` of live tasks (``due_at`` set: the due
-  filters and ``overdue``);
+  ``ix_interaction_live_due`` on ``(occurred_at, id, due_at, status)`` of live tasks (``due_at`` set:
+  the due filters and ``overdue``, checked in the index);
 - ``ix_<table>_bin`` on the default order of the deleted rows (``deleted_at IS NOT NULL``) of customers,
   contacts and interactions;
 - ``ix_customer_live_id`` on ``(id)`` of live customers: the contact and interaction lists and the tag and
@@ -49,7 +49,8 @@ INDEXES = [  # (name, table, columns, where)
     ("ix_contact_bin", "contact", ["name", "id"], BIN),
     *[(f"ix_interaction_live_{c}", "interaction", [c, "occurred_at", "id"], LIVE)
       for c in ("kind", "status", "assignee_id")],
-    ("ix_interaction_live_due", "interaction", ["occurred_at", "id", "due_at"], f"due_at IS NOT NULL AND {LIVE}"),
+    ("ix_interaction_live_due", "interaction", ["occurred_at", "id", "due_at", "status"],
+     f"due_at IS NOT NULL AND {LIVE}"),
     ("ix_interaction_bin", "interaction", ["occurred_at", "id"], BIN),
 ]
 
