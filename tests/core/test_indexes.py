@@ -54,9 +54,9 @@ STAGES = [stage.value for stage in LifecycleStage]
 
 #: filters on a few values (no index would be chosen for them at scale): checked on the page statements
 LOW_CARDINALITY = {
-    "customers": {"kind", "source", "churn_risk", "deleted"},
-    "contacts": {"deleted"},
-    "interactions": {"status", "deleted"},
+    "customers": {"kind", "churn_risk"},
+    "contacts": set(),
+    "interactions": set(),
 }
 
 
