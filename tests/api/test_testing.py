@@ -178,3 +178,12 @@ def test_a_record_written_without_an_audit_entry_breaks_the_contract(database_ur
         "(call record_change(actor, verb, record, changes) in the service that writes it)",
     ]
     assert watch.found("exhibitions") == []
+
+
+def test_import_costs_counts_a_new_file_of_10_of_100_and_a_rerun(people, import_costs):
+    def customers(first, n):
+        return "external_id,name,kind\n" + "".join(f"K{i},Kit {i},company\n" for i in range(first, first + n))
+
+    costs = import_costs("customers", customers)
+    assert set(costs) == {10, 100, "rerun"} and all(count > 0 for count in costs.values()), costs
+    assert costs[10] == costs[100] and costs["rerun"] < costs[100], costs
