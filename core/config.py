@@ -207,6 +207,14 @@ class Settings:
     analytics_task_due_days: int = 3
     #: ``trellis tick`` recomputes the analytics when the last run is older than this many hours.
     analytics_refresh_hours: int = 24
+    # --- materialised metric results (docs/metrics.md, "Materialised results") ---
+    #: A metric answer whose computation took at least this many milliseconds is stored (``metric_result``)
+    #: and served to the same scope until it is ``metric_result_max_age`` old; a quicker one is answered
+    #: live and nothing is stored. 0: store every answer.
+    metric_materialise_after_ms: int = 500
+    #: Seconds a stored metric result is served; an older one is computed again in the request (and the
+    #: job ``metrics.refresh`` recomputes the ones asked for within a day once they are half this old).
+    metric_result_max_age: int = 300
 
     #: create_app overrides no core setting claimed (plugin settings are resolved from them)
     unclaimed: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
@@ -351,6 +359,8 @@ _BOUNDS = (
     ("webhook_breaker_cooldown_seconds", 0, 86400, "a whole number of seconds from 1 to 86400"),
     ("webhook_max_attempts", 0, 100, "a whole number from 1 to 100"),
     ("webhook_retry_base_seconds", 0, 86400, "a whole number of seconds from 1 to 86400"),
+    ("metric_materialise_after_ms", -1, 3_600_000, "a whole number of milliseconds from 0 to 3600000, e.g. 500"),
+    ("metric_result_max_age", 0, 86400, "a whole number of seconds from 1 to 86400, e.g. 300"),
 )
 
 #: how each kind of setting is spelt, for a parse error

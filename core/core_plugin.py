@@ -19,7 +19,7 @@ def trellis_models():
             models.ApprovalRequest, models.StagnationAlert, models.Notification, models.WebhookSubscription,
             models.WebhookDelivery,
             models.AnalyticsRun, models.CustomerSegment, models.CustomerAnalytics, models.DemoDataset,
-            models.ImportRun, models.ErasureJob]
+            models.ImportRun, models.ErasureJob, models.MetricResult]
 
 
 @hookimpl
@@ -91,7 +91,8 @@ def trellis_event_subscribers():
 @hookimpl
 def trellis_scheduled_jobs():
     from core.jobs import Job
-    from core.services import analytics, customers, export_jobs, imports, interactions, webhooks, workflow
+    from core.services import (analytics, customers, export_jobs, imports, interactions, metric_results, webhooks,
+                               workflow)
 
     return [
         Job("workflow.stagnation", lambda now: workflow.check_stagnation(now),
@@ -104,6 +105,9 @@ def trellis_scheduled_jobs():
         Job("imports.run", imports.run_pending, "Run the imports uploaded to POST /api/v1/imports."),
         Job("exports.expire", export_jobs.expire,
             "Remove queued exports' files older than TRELLIS_EXPORT_RETENTION_HOURS; mark those jobs expired."),
+        Job("metrics.refresh", metric_results.refresh_job,
+            "Recompute stored metric results asked for within a day once half TRELLIS_METRIC_RESULT_MAX_AGE old; "
+            "delete those not asked for within a day."),
     ]
 
 

@@ -105,7 +105,13 @@ class MetricRegistry:
             raise NotFound(f"No metric named '{name}'.") from None
 
     def evaluate(self, name: str, query: MetricQuery) -> list[MetricRow]:
-        """Validate the query against the metric's declaration and compute it."""
+        """Validate the query against the metric's declaration and compute it (always live; requests go
+        through ``core.services.metric_results.answer``, which may serve a stored result instead)."""
+        return self.check(name, query).compute(query)
+
+    def check(self, name: str, query: MetricQuery) -> Metric:
+        """The metric, once the query is valid for it: NotFound for an unknown name, ValidationFailed for a
+        grouping it does not declare or a period that ends before it starts."""
         metric = self.get(name)
         problems: dict[str, list[str]] = {}
         if query.group_by and query.group_by not in metric.group_by:
@@ -115,4 +121,4 @@ class MetricRegistry:
             problems["from"] = ["Must not be after 'to'."]
         if problems:
             raise ValidationFailed(fields=problems)
-        return metric.compute(query)
+        return metric

@@ -11,7 +11,7 @@ from api.graphql.label import register as register_label
 from api.graphql.money import Money
 from api.graphql.vocabularies import enum_type_name, enum_value_name
 from core.errors import ValidationFailed
-from core.metrics import MetricQuery
+from core.services import metric_results
 from core.services.permissions import require_actor
 
 
@@ -21,8 +21,8 @@ class _Vocabulary:
 
 
 class _MetricResult:
-    def __init__(self, name, rows):
-        self.name, self.rows = name, rows
+    def __init__(self, name, rows, computed_at, materialised):
+        self.name, self.rows, self.computed_at, self.materialised = name, rows, computed_at, materialised
 
 
 class _MetricRow:
@@ -95,6 +95,8 @@ def types(registry) -> None:
 
         name: str = strawberry.field(description="The metric's name.")
         rows: list[registry.ref("MetricRow")] = strawberry.field(description="Its values: one row, or one per group with groupBy.")
+        computed_at: dt.datetime = strawberry.field(description="When these numbers were computed: now for a live answer, earlier for a stored one.")
+        materialised: bool = strawberry.field(description="Served from a stored result (as of computedAt) rather than computed for this request; refresh: true computes it now.")
 
     @registry.type("Plugin")
     class Plugin:
@@ -125,13 +127,14 @@ def query_fields(registry) -> dict:
     def metric(info: strawberry.Info, name: Annotated[str, strawberry.argument(description="The metric (`Metric.name`).")],
                from_: Annotated[Optional[dt.date], strawberry.argument(name="from", description="The first day of the period (ISO 8601 date, UTC), inclusive; left out: from the start.")] = None,
                to: Annotated[Optional[dt.date], strawberry.argument(description="The last day of the period (ISO 8601 date, UTC), inclusive; left out: up to now.")] = None,
-               group_by: Annotated[Optional[str], strawberry.argument(description="One of the metric’s groupings (`Metric.groupBy`); left out: one row.")] = None) -> Optional[registry.ref("MetricResult")]:
-        user = require_actor(info.context.user)
+               group_by: Annotated[Optional[str], strawberry.argument(description="One of the metric’s groupings (`Metric.groupBy`); left out: one row.")] = None,
+               refresh: Annotated[bool, strawberry.argument(description="Compute the numbers now, even when a stored result younger than TRELLIS_METRIC_RESULT_MAX_AGE would be served (`MetricResult.materialised`).")] = False) -> Optional[registry.ref("MetricResult")]:
         with field_names({"group_by": "groupBy"}):
-            rows = info.context.runtime.metrics.evaluate(
-                name, MetricQuery(actor=user, date_from=from_, date_to=to, group_by=group_by and snake_case(group_by)))
+            result = metric_results.answer(info.context.user, name, date_from=from_, date_to=to,
+                                           group_by=group_by and snake_case(group_by), refresh=refresh)
         money = info.context.runtime.metrics.get(name).unit == "currency"
-        return _MetricResult(name, [_MetricRow(row, money) for row in rows])
+        return _MetricResult(name, [_MetricRow(row, money) for row in result.rows], result.computed_at,
+                             result.materialised)
 
     def plugins(info: strawberry.Info) -> list[registry.ref("Plugin")]:
         require_actor(info.context.user)
@@ -140,7 +143,7 @@ def query_fields(registry) -> dict:
     return {
         "labels": strawberry.field(resolver=labels, description="Every vocabulary (or one) with its labels."),
         "metrics": strawberry.field(resolver=metrics, description="The metrics this deployment computes."),
-        "metric": strawberry.field(resolver=metric, description="Compute one metric over what you may see."),
+        "metric": strawberry.field(resolver=metric, description="Compute one metric over what you may see (a slow one may be served from a stored result: `computedAt`, `materialised`, `refresh`)."),
         "plugins": strawberry.field(resolver=plugins, description="The enabled plugins."),
     }
 

@@ -7,13 +7,12 @@ from marshmallow import EXCLUDE, Schema, fields
 from api.rest.crud import (LINK_HEADER, Blueprint, CrudService, NoArgs, StrictCursorArgs, crud_blueprint, list_query, served,
                            sort_field)
 from core import runtime
-from core.metrics import MetricQuery
 from core.schemas import (
     AuditEntryOut, ContactCreate, ContactFilter, ContactOut, ContactUpdate, CustomerCreate, CustomerFilter, CustomerOut,
     CustomerUpdate, InteractionCreate, InteractionFilter, InteractionOut, InteractionUpdate, MAX_PAGE_SIZE,
 )
 from api.rest.duplicates import add_routes as duplicate_routes
-from core.services import audit, contacts, customers, interactions
+from core.services import audit, contacts, customers, interactions, metric_results
 from core.services.permissions import require_actor
 
 
@@ -40,6 +39,9 @@ class MetricArgs(Schema):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
     group_by = fields.String()
+    refresh = fields.Boolean(load_default=False, metadata={"description": (
+        "Compute the numbers now, even when a stored result younger than TRELLIS_METRIC_RESULT_MAX_AGE "
+        "would be served (docs/metrics.md, \"Materialised results\").")})
 
 class MetricRowOut(Schema):
     group = fields.Dict()
@@ -56,6 +58,10 @@ class AuditArgs(audit.AuditFilter, StrictCursorArgs):
 class MetricResultOut(Schema):
     name = fields.String()
     rows = fields.List(fields.Nested(MetricRowOut))
+    computed_at = fields.DateTime(metadata={"description": (
+        "When these numbers were computed: now for a live answer, earlier for a stored one.")})
+    materialised = fields.Boolean(metadata={"description": (
+        "Served from a stored result (as of computed_at) rather than computed for this request.")})
 
 
 def core_blueprints() -> list[Blueprint]:
@@ -129,11 +135,15 @@ def core_blueprints() -> list[Blueprint]:
     @meta_blp.arguments(MetricArgs, location="query")
     @meta_blp.response(200, MetricResultOut)
     def metric(args, name):
-        """Compute one metric over what you may see"""
-        rows = runtime.current().metrics.evaluate(name, MetricQuery(
-            actor=require_actor(current_user), date_from=args.get("from_"), date_to=args.get("to"),
-            group_by=args.get("group_by")))
-        return {"name": name, "rows": [r.as_dict() for r in rows]}
+        """Compute one metric over what you may see
+
+        A metric whose computation is slow may be answered from a stored result of your scope, up to
+        TRELLIS_METRIC_RESULT_MAX_AGE seconds old: computed_at and materialised say so, refresh=true
+        computes it now."""
+        result = metric_results.answer(current_user, name, date_from=args.get("from_"), date_to=args.get("to"),
+                                       group_by=args.get("group_by"), refresh=args["refresh"])
+        return {"name": name, "rows": [r.as_dict() for r in result.rows], "computed_at": result.computed_at,
+                "materialised": result.materialised}
 
 
     @meta_blp.route("/plugins")

@@ -15,6 +15,7 @@ from core.models.enums import (
 from core.models.exports import ExportJob
 from core.models.imports import ImportRun
 from core.models.interactions import Interaction
+from core.models.metrics import MetricResult
 from core.models.notifications import Notification
 from core.models.privacy import ErasureJob
 from core.models.users import ApiToken, Team, User
@@ -25,6 +26,6 @@ __all__ = [
     "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
     "ApiToken", "AuditEntry", "ErasureJob", "ExportJob", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
-    "Interaction", "InteractionDirection", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
+    "Interaction", "InteractionDirection", "MetricResult", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
     "WebhookDelivery", "WebhookSubscription",
 ]
