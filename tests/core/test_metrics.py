@@ -422,6 +422,28 @@ def test_too_many_filled_periods_is_422(api):
     assert response.status_code == 422 and "group_by" in response.get_json()["errors"]["json"]
 
 
+def test_a_refresh_that_is_not_a_boolean_is_422_naming_it(api):
+    response = api.as_("rep").get("/api/v1/metrics/revenue?refresh=maybe")
+    assert response.status_code == 422 and list(response.get_json()["errors"]["query"]) == ["refresh"]
+
+
+def test_the_answer_says_when_it_was_computed_and_whether_it_was_stored(api, monkeypatch, runtime):
+    """Small data answers live (the default threshold); with every answer stored the second is served
+    from the stored result until refresh=true (tests/core/test_metric_results.py has the rules)."""
+    before = datetime.now(timezone.utc)
+    live = api.as_("rep").get("/api/v1/metrics/funnel").get_json()
+    assert live["materialised"] is False and datetime.fromisoformat(live["computed_at"]) >= before
+    import dataclasses
+
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(runtime.settings, metric_materialise_after_ms=0))
+    first = api.as_("rep").get("/api/v1/metrics/funnel").get_json()
+    second = api.as_("rep").get("/api/v1/metrics/funnel").get_json()
+    assert (first["materialised"], second["materialised"]) == (False, True)
+    assert second["computed_at"] == first["computed_at"] and second["rows"] == first["rows"] == live["rows"]
+    refreshed = api.as_("rep").get("/api/v1/metrics/funnel?refresh=true").get_json()
+    assert refreshed["materialised"] is False and refreshed["computed_at"] != first["computed_at"]
+
+
 def test_unknown_metric_is_404(api):
     assert api.as_("rep").get("/api/v1/metrics/happiness").status_code == 404
 

@@ -2,6 +2,8 @@
 shape, pagination, filters, ordering and the permission scope."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.models import Customer
 from tests.api.graphql.helpers import error, ok, rest_contact, rest_customer, rows
 
@@ -257,6 +259,24 @@ def test_labels_metrics_and_plugins(api):
 
     plugins = ok(api.as_("rep").graphql("{ plugins { name version } }"))["plugins"]
     assert {p["name"] for p in plugins} >= {"exhibitions", "retail_membership", "property_service"}
+
+
+def test_metric_says_when_it_was_computed_and_whether_it_was_stored(api, monkeypatch, runtime):
+    import dataclasses
+
+    create(api, name="One", industry="retail")
+    query = '{ metric(name: "customers"%s) { computedAt materialised rows { value } } }'
+    live = ok(api.as_("rep").graphql(query % ""))["metric"]
+    assert live["materialised"] is False and live["rows"] == [{"value": 1}]
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(runtime.settings, metric_materialise_after_ms=0))
+    first = ok(api.as_("rep").graphql(query % ""))["metric"]
+    create(api, name="Two", industry="retail")
+    second = ok(api.as_("rep").graphql(query % ""))["metric"]
+    assert (first["materialised"], second["materialised"]) == (False, True)
+    assert second["computedAt"] == first["computedAt"] and second["rows"] == [{"value": 1}]
+    refreshed = ok(api.as_("rep").graphql(query % ", refresh: true"))["metric"]
+    assert refreshed["materialised"] is False and refreshed["rows"] == [{"value": 2}]
+    assert datetime.fromisoformat(refreshed["computedAt"]) > datetime.fromisoformat(first["computedAt"])
 
 
 def test_a_task_assigned_outside_the_customers_scope_lists_without_its_customer(api, people):
