@@ -63,6 +63,15 @@ class Metric:
     - ``group_by``: the groupings ``compute`` accepts in ``query.group_by`` (``"stage"``, ``"owner_id"``,
       ``"period:month"`` …; see :func:`grain_of`); any other is refused before ``compute`` runs.
     - ``owner``: set by the framework to the declaring plugin's name.
+
+    Requests reach ``compute`` through ``core.services.metric_results.answer``, so a plugin metric is
+    materialised like the core's, with nothing to declare: an answer whose computation took
+    ``TRELLIS_METRIC_MATERIALISE_AFTER_MS`` or more is stored per scope (every admin shares one; anyone
+    else's is their user id, role and team) and served for up to ``TRELLIS_METRIC_RESULT_MAX_AGE`` seconds
+    (``refresh`` computes it now; docs/metrics.md, "Materialised results"). So ``compute`` must depend on
+    the actor only through what they may see (for an admin: everything), and its rows must hold values
+    JSON can carry or ``Decimal``, ``date``, ``datetime`` and ``UUID`` (anything else is answered live,
+    never stored).
     """
 
     name: str

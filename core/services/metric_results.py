@@ -152,6 +152,7 @@ def answer(actor: Any, name: str, *, date_from: date | None = None, date_to: dat
     scope = scope_key(user)
     key = result_key(name, query, scope)
     session = db.session()
+    stored = None
     if not refresh:
         stored = session.scalars(select(MetricResult).where(MetricResult.key == key)).first()
         if stored is not None and now - _aware(stored.computed_at) < timedelta(seconds=rt.settings.metric_result_max_age):
@@ -160,7 +161,8 @@ def answer(actor: Any, name: str, *, date_from: date | None = None, date_to: dat
                 stored.actor_id = user.id
             return MetricAnswer(name, decode_rows(stored.rows), _aware(stored.computed_at), True)
     rows, compute_ms = _compute(rt, name, query)
-    _keep(rt, name, query, key, scope, user, rows, compute_ms, computed_at=now, requested_at=now)
+    _keep(rt, name, query, key, scope, user, rows, compute_ms, computed_at=now, requested_at=now,
+          none_stored=not refresh and stored is None)
     return MetricAnswer(name, rows, now, False)
 
 
@@ -171,10 +173,11 @@ def _compute(rt, name: str, query: MetricQuery) -> tuple[list[MetricRow], int]:
 
 
 def _keep(rt, name: str, query: MetricQuery, key: str, scope: str, actor: User, rows: list[MetricRow],
-          compute_ms: int, *, computed_at: datetime, requested_at: datetime | None) -> bool:
+          compute_ms: int, *, computed_at: datetime, requested_at: datetime | None, none_stored: bool = False) -> bool:
     """Store the rows under ``key`` when their computation qualifies (one statement: an insert, or an
-    update of the row another request stored meanwhile); otherwise delete any stored result of the key.
-    ``requested_at`` None keeps the stored ``last_requested_at`` (the job). Whether it was stored."""
+    update of the row another request stored meanwhile); otherwise delete any stored result of the key
+    (no statement when ``none_stored``: the caller just found none). ``requested_at`` None keeps the
+    stored ``last_requested_at`` (the job). Whether it was stored."""
     session = db.session()
     encoded = None
     if compute_ms >= rt.settings.metric_materialise_after_ms:
@@ -183,7 +186,8 @@ def _keep(rt, name: str, query: MetricQuery, key: str, scope: str, actor: User, 
         except TypeError:   # a plugin metric's value JSON cannot hold: answered live, never stored
             encoded = None
     if encoded is None:
-        session.execute(delete(MetricResult).where(MetricResult.key == key))
+        if not none_stored:
+            session.execute(delete(MetricResult).where(MetricResult.key == key))
         return False
     values = {"metric": name, "scope": scope, "actor_id": actor.id, "params": _params(query), "rows": encoded,
               "computed_at": computed_at, "compute_ms": compute_ms}

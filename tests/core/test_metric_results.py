@@ -131,13 +131,16 @@ def test_a_new_purchase_shows_once_the_result_is_too_old_or_with_refresh(api, ru
     assert get(api, "admin")["materialised"] is True
 
 
-def test_the_default_threshold_stores_nothing_on_a_small_database(api, runtime, sales):
+def test_the_default_threshold_stores_nothing_on_a_small_database(api, runtime, sales, count_queries):
     assert runtime.settings.metric_materialise_after_ms == 500
     for name, params in ASKS:
         for _ in range(2):
-            body = get(api, "admin", name, **params)
+            with count_queries() as counter:
+                body = get(api, "admin", name, **params)
             assert body["materialised"] is False
             assert abs(datetime.fromisoformat(body["computed_at"]) - utcnow()) < timedelta(minutes=1)
+            # one look for a stored result, nothing written
+            assert [s.split()[0].upper() for s in counter.statements if "metric_result" in s] == ["SELECT"]
     assert stored(runtime) == {}
     log(api, "rep", sales["east"], "purchase", at("2025-03-01"), amount="5.00")
     assert total(get(api, "admin")) == 1135.0
