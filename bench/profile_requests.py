@@ -8,6 +8,8 @@ untimed). Then, through the Flask test client with the bearer token, times in CP
   create   POST /api/v1/customers                (--creates, two tags each)
   list     GET  /api/v1/customers?page_size=100  (--lists, pages 1 and 2 in turn)
   detail   GET  /api/v1/customers/<id>           (--details, the ids created, shuffled)
+  graphql  POST /graphql: customers(first: 50) with their contacts, as bench/http_side_by_side.py
+           (--graphqls; 0 by default)
 
 after a few untimed warm-up requests of each kind, and prints CPU ms/request and SQL statements/request
 (``before_cursor_execute`` on the engine, the token lookup included; SQLite's BEGIN left out).
@@ -49,6 +51,9 @@ from api.app import create_app  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.services import users  # noqa: E402
+
+GRAPHQL = ("query { customers(first: 50) { edges { node { id name level stage "
+           "contacts { edges { node { id name email isPrimary } } } } } } }")
 
 
 @contextlib.contextmanager
@@ -98,6 +103,8 @@ class Phases:
         if phase == "create":
             start, self.made = self.made, self.made + count
             return [("POST", "/api/v1/customers", customer_body(i), 201) for i in range(start, start + count)]
+        if phase == "graphql":
+            return [("POST", "/graphql", {"query": GRAPHQL}, 200)] * count
         if phase == "list":
             return [("GET", f"/api/v1/customers?page_size=100&page={1 + i % 2}", None, 200) for i in range(count)]
         ids = random.Random(count).sample(self.ids, min(count, len(self.ids)))
@@ -136,6 +143,7 @@ def main(argv=None) -> None:
     parser.add_argument("--creates", type=int, default=200)
     parser.add_argument("--lists", type=int, default=100)
     parser.add_argument("--details", type=int, default=200)
+    parser.add_argument("--graphqls", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="also one cProfile'd pass of each phase")
     parser.add_argument("--top", type=int, default=25)
@@ -158,9 +166,11 @@ def main(argv=None) -> None:
                 token = users.create_token(admin, "profile")[1]
             phases = Phases(app.test_client(), token, rt.database.engine)
             phases.run("create", args.customers)   # the customers listed (untimed)
-            for phase in ("create", "list", "detail"):
+            kinds = tuple((phase, count) for phase, count in (("create", args.creates), ("list", args.lists),
+                                                              ("detail", args.details), ("graphql", args.graphqls))
+                          if count)
+            for phase, _ in kinds:
                 phases.run(phase, 5)              # warm-up
-            kinds = (("create", args.creates), ("list", args.lists), ("detail", args.details))
             rounds: dict[str, list[float]] = {phase: [] for phase, _ in kinds}
             counts: dict[str, float] = {}
             print(f"{rt.database.engine.dialect.name}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
