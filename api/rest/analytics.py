@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from flask import request
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.rest.crud import KnownArgs, NoArgs, body_doc, json_body
+from api.rest.crud import Blueprint, KnownArgs, NoArgs, body_doc, json_body
 from core.schemas import CustomerAnalyticsOut, InteractionOut
 from core.services import analytics
 from core.services.analytics import SegmentOut, WinBackOut

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api.rest.crud import KnownArgs, body_doc, json_body
+from api.rest.crud import Blueprint, KnownArgs, body_doc, json_body
 from core.services import privacy
 from core.services.privacy import ErasureOut
 

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from marshmallow import fields
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import db
@@ -17,6 +17,7 @@ from core.errors import Forbidden, ValidationFailed
 from core.models import (
     Customer, CustomerAnalytics, CustomerTag, Interaction, LifecycleStage, Role, WorkflowTransitionEntry,
 )
+from core.models.customers import tags_column
 from core.schemas import (
     ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange, StrictSchema,
 )
@@ -115,10 +116,12 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
 
 def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
                    page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Customer]:
-    """A page of the customers ``actor`` may see: their tags come in the page's statement and so does an
-    offset page's total (a REST list is the token's statement and this one)."""
+    """A page of the customers ``actor`` may see: their tags come in the page's statement, aggregated into
+    one column of each customer's row (``Customer.tag_list``), and so does an offset page's total (a REST
+    list is the token's statement and this one)."""
     order = common.parse_sort(sort, SORTABLE, "name")
-    return common.paginate(filtered(actor, filters), page, order, Customer.id, load=(joinedload(Customer.tag_rows),),
+    return common.paginate(filtered(actor, filters), page, order, Customer.id,
+                           load=(with_expression(Customer.tag_list, tags_column()), lazyload(Customer.tag_rows)),
                            total_inline=True)
 
 

@@ -1,0 +1,195 @@
+"""Output schemas serialised by code compiled once per schema, with marshmallow's exact result (issue #16).
+
+marshmallow serialises every field of every record through four calls (``Field.serialize`` →
+``Field.get_value`` → ``Schema.get_attribute`` → ``Field._serialize``): for a list of 100 customers that is
+1,900 fields and a third of the request's CPU. :func:`compile_dump` reads a schema instance's dump fields
+once and generates one Python function that builds an item's dict directly — the attribute read and the
+conversion of each plain field written inline — and puts it in place of the instance's ``_serialize``
+(the loop over fields that ``Schema.dump`` calls between the ``pre_dump`` and ``post_dump`` hooks, which
+keep running as before).
+
+What is inlined (the field's class, or a subclass that does not override these methods):
+
+- the value: ``getattr(obj, name, missing)`` for an object, ``obj[name]`` for a ``dict`` (with
+  marshmallow's fall-back to ``getattr`` for a missing key), then ``dump_default`` when missing, and a
+  missing value leaves the key out — as ``Field.serialize``;
+- ``String`` (and ``Email``, ``URL`` …), ``UUID``, ``Integer``/``Float`` (not ``as_string``), ``DateTime``
+  in a format marshmallow has a function for (``iso`` by default), ``List`` of those;
+- any other field (``Decimal``, ``Boolean``, ``Date``, ``Dict``, ``Nested`` …) gets the same value read and
+  its own ``_serialize`` called, so its formatting is marshmallow's own; a ``Nested`` schema (in a
+  ``List`` too) is compiled in turn.
+
+What falls back to marshmallow, unchanged:
+
+- a field that overrides ``serialize`` or ``get_value`` (``CustomerAnalyticsField``), reads a dotted
+  ``attribute``, or has no attribute at all (``Method``, ``Function``): that field alone, through
+  ``field.serialize`` with the schema's accessor;
+- an object that is a mapping other than a ``dict``, or has ``__getitem__`` (a SQLAlchemy ``Row``): that
+  item alone, through ``Schema._serialize``;
+- a whole schema that overrides ``_serialize``, ``get_attribute`` (other than :class:`RecordOut`'s, which
+  reads objects with the same ``getattr``) or ``dict_class``.
+
+So the output is the same, key for key and in order (tests/api/rest/test_compiled_dump.py compares both on
+every output schema the OpenAPI document registers). :class:`api.rest.crud.Blueprint` compiles every schema
+given to ``@blp.response``; a plugin's output schema gets it with nothing to do.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+from marshmallow import Schema, fields, missing
+
+from core.schemas import RecordOut
+
+#: set on a compiled schema instance (the generated function, or None: could not be compiled)
+MARK = "_trellis_compiled_dump"
+
+#: ``get_attribute`` implementations that read an object's attribute with ``getattr(obj, name, default)``
+#: (for a name without a dot, on an object without ``__getitem__``) and a dict's key as marshmallow does
+_PLAIN_ACCESSORS = (Schema.get_attribute, RecordOut.get_attribute)
+
+
+def _overrides(field: fields.Field, name: str, base: type) -> bool:
+    return getattr(type(field), name) is not getattr(base, name)
+
+
+def _conversion(field: fields.Field, value: str, env: dict, tag: str) -> str | None:
+    """A Python expression converting ``value`` (an expression) as ``field._serialize`` would, or None when
+    the field's own ``_serialize`` must be called."""
+    serialize = type(field)._serialize
+    if serialize is fields.String._serialize:
+        env["_text"] = _ensure_text
+        return f"(None if {value} is None else {value} if {value}.__class__ is str else _text({value}))"
+    if serialize is fields.UUID._serialize:
+        return f"(None if {value} is None else str({value}))"
+    if (serialize is fields.Number._serialize and not field.as_string
+            and type(field)._format_num is fields.Number._format_num and field.num_type in (int, float)):
+        return f"(None if {value} is None else {field.num_type.__name__}({value}))"
+    if serialize is fields.DateTime._serialize:
+        data_format = field.format or field.DEFAULT_FORMAT
+        function = field.SERIALIZATION_FUNCS.get(data_format)
+        if function is not None:
+            env[f"_fmt{tag}"] = function
+            return f"(None if {value} is None else _fmt{tag}({value}))"
+    return None
+
+
+def _ensure_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _compile_nested(field: fields.Field) -> None:
+    """Compile the schema a ``Nested`` field (or a ``List`` of one) dumps with, in place: it is the field's
+    own instance (marshmallow builds or copies one per field)."""
+    for candidate in (field, getattr(field, "inner", None)):
+        if isinstance(candidate, fields.Nested):
+            try:
+                nested = candidate.schema
+            except Exception:  # an unresolvable name: marshmallow will say so when it dumps
+                continue
+            _compile_in_place(nested)
+
+
+def _generate(schema: Schema) -> Callable | None:
+    cls = type(schema)
+    if (cls._serialize is not Schema._serialize or cls.get_attribute not in _PLAIN_ACCESSORS
+            or schema.dict_class is not dict):
+        return None
+    env: dict[str, Any] = {"_missing": missing, "_marshmallow": Schema._serialize.__get__(schema),
+                           "_accessor": schema.get_attribute, "_dict": dict}
+    bodies: dict[str, list[str]] = {"attr": [], "dict": []}
+    for index, (name, field) in enumerate(schema.dump_fields.items()):
+        _compile_nested(field)
+        key = field.data_key if field.data_key is not None else name
+        env[f"_f{index}"] = field
+        env[f"_k{index}"] = key
+        source = name if field.attribute is None else field.attribute
+        fallback = (_overrides(field, "serialize", fields.Field) or _overrides(field, "get_value", fields.Field)
+                    or not field._CHECK_ATTRIBUTE or not isinstance(source, str) or "." in source)
+        for mode, lines in bodies.items():
+            if fallback:
+                lines += [f"v = _f{index}.serialize({name!r}, obj, accessor=_accessor)",
+                          "if v is not _missing:",
+                          f"    ret[_k{index}] = v"]
+                continue
+            if mode == "attr":
+                lines.append(f"v = getattr(obj, {source!r}, _missing)")
+            else:  # marshmallow's get_value: obj[key], and getattr for a key the dict lacks
+                lines.append(f"v = obj[{source!r}] if {source!r} in obj else getattr(obj, {source!r}, _missing)")
+            default = field.dump_default
+            if default is not missing:
+                env[f"_d{index}"] = default
+                lines += ["if v is _missing:",
+                          f"    v = _d{index}()" if callable(default) else f"    v = _d{index}"]
+            expression = _conversion(field, "v", env, str(index))
+            if expression is None and type(field)._serialize is fields.List._serialize:
+                inner = _conversion(field.inner, "x", env, f"{index}i")
+                if inner is not None:
+                    expression = f"(None if v is None else [{inner} for x in v])"
+            if expression is None:
+                expression = f"_f{index}._serialize(v, {name!r}, obj)"
+            lines += ["if v is not _missing:", f"    ret[_k{index}] = {expression}"]
+    inner, outer = "\n        ", "\n    "
+    source_code = f"""
+def _item(obj):
+    if obj.__class__ is _dict:
+        ret = {{}}
+        {inner.join(bodies["dict"]) or "pass"}
+        return ret
+    if hasattr(obj, "__getitem__"):
+        return _marshmallow(obj)
+    ret = {{}}
+    {outer.join(bodies["attr"]) or "pass"}
+    return ret
+
+def _serialize(obj, *, many=False):
+    if many and obj is not None:
+        return [_item(d) for d in obj]
+    return _item(obj)
+"""
+    exec(compile(source_code, f"<compiled dump of {cls.__module__}.{cls.__qualname__}>", "exec"), env)
+    function = env["_serialize"]
+    function.source = source_code  # for a reader: what was generated
+    return function
+
+
+def _compile_in_place(schema: Schema) -> bool:
+    if MARK in schema.__dict__:
+        return schema.__dict__[MARK] is not None
+    schema.__dict__[MARK] = None  # a schema nesting itself (directly or not) is compiled once
+    function = _generate(schema)
+    if function is None:
+        return False
+    schema.__dict__[MARK] = function
+    schema._serialize = function
+    return True
+
+
+def compile_dump(schema: Schema | type[Schema]) -> Schema:
+    """A schema instance whose ``dump`` runs compiled code (see the module's text), the same output as
+    ``schema.dump``: for a class, a new instance; for an instance, a copy (the instance given may be nested
+    in another schema later, which copies it with other fields). A schema that cannot be compiled is
+    returned as it is given (an instance for a class), dumping through marshmallow."""
+    if isinstance(schema, type):
+        schema = schema()
+    elif MARK in schema.__dict__ or "dump" in schema.__dict__:
+        # compiled already, or its dump replaced (api.rest.crud.shaped_list_schema compiles its own)
+        return schema
+    else:
+        schema = copy.copy(schema)
+    _compile_in_place(schema)
+    return schema
+
+
+def compile_own(schema: Schema) -> Schema:
+    """Compile a schema instance the caller made and keeps to itself, in place (no copy)."""
+    _compile_in_place(schema)
+    return schema
+
+
+def is_compiled(schema: Schema) -> bool:
+    """Whether ``schema`` dumps through compiled code."""
+    return schema.__dict__.get(MARK) is not None
