@@ -13,7 +13,7 @@ after an untimed warm-up (--warmup of each). Prints, per request kind: CPU ms/re
 (``time.process_time``: this process only, so the database server's time is not in it), wall ms/request,
 and the SQL statements of one request (``before_cursor_execute`` on the engine; COMMIT not counted) with
 their first words. ``--profile`` then runs each kind again under cProfile (CPU-time clock) and prints
-the top --top (default 25) functions by cumulative time. ``--repeat N`` measures N times and prints the
+the top --top (default 25) functions by cumulative time (--sort tottime: by their own time). ``--repeat N`` measures N times and prints the
 median. The load average is printed before and after: the machine may be shared.
 
 Run: python bench/profile_writes.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -118,14 +118,14 @@ def statements(engine, fn) -> list[str]:
     return seen
 
 
-def profile(fn, args_list, top: int) -> str:
+def profile(fn, args_list, top: int, sort: str) -> str:
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     for args in args_list:
         fn(*args)
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
     return out.getvalue()
 
 
@@ -138,6 +138,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times; print the median")
     parser.add_argument("--profile", action="store_true", help="then run each kind under cProfile")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"),
+                        help="the order of the profile's functions")
     args = parser.parse_args(argv)
 
     print("load average before:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -176,10 +178,10 @@ def main(argv=None) -> int:
                       f"(median of {len(rows)}: CPU {', '.join(f'{r[0]:.2f}' for r in rows)})")
             if args.profile:
                 print(f"\n--- cProfile: {args.creates} creates ---")
-                print(profile(runner.create, [()] * args.creates, args.top))
+                print(profile(runner.create, [()] * args.creates, args.top, args.sort))
                 ids = rng.sample(runner.ids, min(args.reads, len(runner.ids)))
                 print(f"\n--- cProfile: {len(ids)} reads by id ---")
-                print(profile(runner.read, [(i,) for i in ids], args.top))
+                print(profile(runner.read, [(i,) for i in ids], args.top, args.sort))
         finally:
             rt.database.engine.dispose()
     print("load average after:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
