@@ -13,8 +13,9 @@ after an untimed warm-up (--warmup of each). Prints, per request kind: CPU ms/re
 (``time.process_time``: this process only, so the database server's time is not in it), wall ms/request,
 and the SQL statements of one request (``before_cursor_execute`` on the engine; COMMIT not counted) with
 their first words. ``--profile`` then runs each kind again under cProfile (CPU-time clock) and prints
-the top --top (default 25) functions by cumulative time (--sort tottime: by their own time). ``--repeat N`` measures N times and prints the
-median. The load average is printed before and after: the machine may be shared.
+the top --top (default 25) functions by cumulative time (``--sort tottime``: by their own time).
+``--repeat N`` measures N times and prints the median, and the least (on a busy machine the least is the
+nearer to the cost alone). The load average is printed before and after: the machine may be shared.
 
 Run: python bench/profile_writes.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
      [--creates 300 --reads 300 --warmup 30 --repeat 1] [--profile --top 25]
@@ -174,8 +175,8 @@ def main(argv=None) -> int:
             for kind, rows in results.items():
                 cpu = statistics.median(r[0] for r in rows)
                 wall = statistics.median(r[1] for r in rows)
-                print(f"{kind:7} CPU {cpu:6.2f} ms/request   wall {wall:6.2f} ms/request   "
-                      f"(median of {len(rows)}: CPU {', '.join(f'{r[0]:.2f}' for r in rows)})")
+                print(f"{kind:7} CPU {cpu:6.2f} ms/request (least {min(r[0] for r in rows):.2f})   "
+                      f"wall {wall:6.2f} ms/request   (median of {len(rows)}: CPU {', '.join(f'{r[0]:.2f}' for r in rows)})")
             if args.profile:
                 print(f"\n--- cProfile: {args.creates} creates ---")
                 print(profile(runner.create, [()] * args.creates, args.top, args.sort))
