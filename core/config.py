@@ -136,6 +136,10 @@ class Settings:
     #: Seconds an open breaker waits before its trial; doubled after each failed trial, at most an hour
     #: (or this, when longer).
     webhook_breaker_cooldown_seconds: int = 60
+    #: Seconds a process keeps the list of active webhook subscriptions (id and event patterns) it queues
+    #: deliveries by, so a request does not read it; a change made in the process is seen at once, one
+    #: made in another process (worker, command) within this. 0: read it in every unit of work.
+    webhook_subscriptions_cache_seconds: int = 5
     # --- operations metrics (docs/deployment.md, "Metrics (Prometheus)") ---
     #: Serve ``GET /metrics`` (Prometheus text format) and count requests for it; 0: no such endpoint (404).
     metrics_enabled: bool = True
@@ -357,6 +361,7 @@ _BOUNDS = (
     ("webhook_concurrency", 0, 64, "a whole number from 1 to 64"),
     ("webhook_breaker_threshold", 0, 1000, "a whole number from 1 to 1000"),
     ("webhook_breaker_cooldown_seconds", 0, 86400, "a whole number of seconds from 1 to 86400"),
+    ("webhook_subscriptions_cache_seconds", -1, 3600, "a whole number of seconds from 0 to 3600, e.g. 5"),
     ("webhook_max_attempts", 0, 100, "a whole number from 1 to 100"),
     ("webhook_retry_base_seconds", 0, 86400, "a whole number of seconds from 1 to 86400"),
     ("metric_materialise_after_ms", -1, 3_600_000, "a whole number of milliseconds from 0 to 3600000, e.g. 500"),

@@ -245,11 +245,15 @@ class Database:
             join_mode = "rollback_only"
         self.sessionmaker = sessionmaker(bind=self._bind, expire_on_commit=False,
                                          join_transaction_mode=join_mode, info=dict(info or {}))
+        #: what this process keeps of the database between units of work, by name (the active webhook
+        #: subscriptions: ``core.services.webhooks``); emptied when the database is bound elsewhere
+        self.caches: dict[str, Any] = {}
 
     def bind_to(self, connection: Connection | None) -> None:
         """Run every later unit of work inside ``connection``'s open transaction (tests), or, with
         None, on the engine again."""
         info = self.sessionmaker.kw.get("info", {})
+        self.caches.clear()  # another transaction (a test's), other rows
         if connection is None:
             self._bind = self.engine
             self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)

@@ -59,9 +59,15 @@ def live_or_merged(actor: Any, customer_id: uuid.UUID) -> Customer | None:
     return db.session().scalars(_live_or_merged(actor, customer_id)).first()
 
 
+#: a live customer, or one merged into another; and what a read by id shows, joined into its statement
+#: (tags, analytics and their segment). Built once: expressions and loader options are immutable, and
+#: building them was a tenth of a read.
+_LIVE_OR_MERGED = or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None))
+_READ_LOADS = (joinedload(Customer.tag_rows), joinedload(Customer.analytics).joinedload(CustomerAnalytics.segment))
+
+
 def _live_or_merged(actor: Any, customer_id: uuid.UUID) -> Select:
-    return select(Customer).where(customer_visibility(actor), Customer.id == customer_id,
-                                  or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))
+    return select(Customer).where(customer_visibility(actor), Customer.id == customer_id, _LIVE_OR_MERGED)
 
 
 def read_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
@@ -70,8 +76,7 @@ def read_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
     if not ids:
         return {}
     rows = db.session().scalars(select(Customer).where(
-        customer_visibility(actor), Customer.id.in_(ids),
-        or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None)))).all()
+        customer_visibility(actor), Customer.id.in_(ids), _LIVE_OR_MERGED)).all()
     return {c.id: c for c in rows}
 
 
@@ -84,9 +89,8 @@ def read(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
         return get(actor, customer_id, deleted=True)
     # what an answer shows comes in the same statement (tags, analytics and their segment): a read by id is
     # the token's statement and this one
-    found = db.session().scalars(_live_or_merged(actor, common.parse_uuid(customer_id)).options(
-        joinedload(Customer.tag_rows), joinedload(Customer.analytics).joinedload(CustomerAnalytics.segment),
-    )).unique().all()
+    found = db.session().scalars(_live_or_merged(actor, common.parse_uuid(customer_id)).options(*_READ_LOADS)
+                                 ).unique().all()
     if not found:
         raise NotFound("No customer with this id.")
     return found[0]

@@ -7,8 +7,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from marshmallow import fields, validate
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import db, runtime
@@ -226,25 +225,34 @@ def _aware(value):
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
+#: Every API request runs this first: one statement, built once (building a SELECT and its cache key
+#: each time cost a third of the lookup), the user its only ORM object (the token's few columns as
+#: values; an ApiToken object with a joined load cost more). Nothing is kept between requests: a revoked
+#: token fails at once.
+_TOKEN_LOOKUP = (select(User, ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at)
+                 .join(ApiToken, ApiToken.user_id == User.id)
+                 .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(plain: str) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown, revoked or expired token.
     Records ``last_used_at``, at most once per :data:`LAST_USED_RESOLUTION`."""
     if not plain or not plain.startswith(TOKEN_PREFIX):
         return None
-    # the user in the same statement: every API request runs this first
-    row = db.session().scalars(select(ApiToken).options(joinedload(ApiToken.user))
-                               .where(ApiToken.token_hash == _digest(plain))).first()
-    if row is None or row.revoked_at is not None:
+    row = db.session().execute(_TOKEN_LOOKUP, {"token_hash": _digest(plain)}).first()
+    if row is None:
+        return None
+    user, token_id, revoked_at, expires_at, last_used_at = row
+    if revoked_at is not None:
         return None
     now = utcnow()
-    if row.expires_at is not None and _aware(row.expires_at) <= now:
+    if expires_at is not None and _aware(expires_at) <= now:
         return None
-    user = row.user
-    if user is None or not user.is_active or user.deleted_at is not None:
+    if not user.is_active or user.deleted_at is not None:
         return None
-    if row.last_used_at is None or now - _aware(row.last_used_at) >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
-        db.session().flush()
+    if last_used_at is None or now - _aware(last_used_at) >= LAST_USED_RESOLUTION:
+        db.session().execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+                             .execution_options(synchronize_session=False))
     return user
 
 

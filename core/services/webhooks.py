@@ -2,8 +2,9 @@
 
 Queueing happens in-process and in the transaction of the change: :func:`on_event` (subscribed to
 ``*``) adds a pending :class:`WebhookDelivery` for every active subscription whose patterns match the
-event, so a rolled-back change queues nothing. Sending happens later, outside any long transaction:
-:func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims each due
+event, so a rolled-back change queues nothing (the active subscriptions are the process's copy, read
+again every ``TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS``: :func:`_active_subscriptions`). Sending
+happens later, outside any long transaction: :func:`deliver_due` (the ``webhooks.deliver`` job of ``trellis tick``, or a worker loop) claims each due
 delivery in a short unit of work, POSTs it on a thread pool — several subscriptions at once, each one
 delivery at a time, one record's events in order — then records the outcome in another; a circuit
 breaker per subscription backs off a receiver that keeps failing (docs/webhooks.md).
@@ -22,6 +23,7 @@ import logging
 import re
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +37,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy import event as sqla_event
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import aliased
 
@@ -458,7 +461,7 @@ def replay(actor: Any, delivery_id: Any) -> WebhookDelivery:
 _QUEUED_AT = "trellis.webhooks.queued_at"
 
 
-def _queue(sub: WebhookSubscription, event: OutboxEvent) -> WebhookDelivery:
+def _queue(sub: Any, event: OutboxEvent) -> WebhookDelivery:
     """Queue ``event`` for ``sub``. ``created_at`` is the queue order: strictly later than the delivery
     queued before it in this unit of work (two events about one record in one change keep their order
     even within a microsecond; a later change to the record commits, so queues, later still)."""
@@ -489,17 +492,83 @@ def ping(actor: Any, subscription_id: Any) -> WebhookDelivery:
     return delivery
 
 
-_CACHE_KEY = "trellis.webhooks.active"
+_CACHE_KEY = "trellis.webhooks.active"      # session.info: the active subscriptions this unit of work uses
+_CHANGED_KEY = "trellis.webhooks.changed"   # session.info: a subscription changed in this unit of work
+_PROCESS_CACHE = "webhooks.active"          # Database.caches: the process's copy (:class:`_ActiveCache`)
+_clock = time.monotonic                     # the copy's age (tests move it)
 
 
-def _active_subscriptions() -> list[WebhookSubscription]:
-    """The active subscriptions, read once per unit of work (see :func:`on_event`)."""
+@dataclass(frozen=True)
+class ActiveSubscription:
+    """What queueing needs of an active subscription: its id and its event patterns."""
+
+    id: uuid.UUID
+    events: tuple[str, ...]
+
+
+class _ActiveCache:
+    """The active subscriptions as this process last read them, and when (``time.monotonic``).
+
+    :meth:`forget` (a subscription changed in this process and committed) empties it and moves
+    ``generation`` on, so a read that began before the change cannot put the old list back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.subs: tuple[ActiveSubscription, ...] | None = None
+        self.read_at = 0.0
+
+    def forget(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self.subs = None
+
+
+def _process_cache(database: Any) -> _ActiveCache:
+    cache = database.caches.get(_PROCESS_CACHE)
+    return cache if cache is not None else database.caches.setdefault(_PROCESS_CACHE, _ActiveCache())
+
+
+def _read_active(sess) -> tuple[ActiveSubscription, ...]:
+    rows = sess.execute(select(WebhookSubscription.id, WebhookSubscription.events).where(
+        WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
+    return tuple(ActiveSubscription(row.id, tuple(row.events or ())) for row in rows)
+
+
+def _active_subscriptions() -> tuple[ActiveSubscription, ...]:
+    """The active subscriptions, as :func:`on_event` queues by them: the process's copy, read again
+    once it is ``TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS`` old (a change committed in this process
+    empties it at once; one made in another process is seen within that bound). A unit of work that
+    changed a subscription reads them itself (its own changes included), and so does every unit of
+    work when the setting is 0. Either way one unit of work uses one answer."""
     sess = db.session()
     subs = sess.info.get(_CACHE_KEY)
-    if subs is None:
-        subs = sess.info[_CACHE_KEY] = sess.scalars(select(WebhookSubscription).where(
-            WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))).all()
+    if subs is not None:
+        return subs
+    rt = runtime_module.current()
+    seconds = rt.settings.webhook_subscriptions_cache_seconds
+    if sess.info.get(_CHANGED_KEY) or seconds <= 0 or rt.database is None:
+        subs = sess.info[_CACHE_KEY] = _read_active(sess)
+        return subs
+    cache, now = _process_cache(rt.database), _clock()
+    subs = cache.subs
+    if subs is None or now - cache.read_at >= seconds:
+        generation = cache.generation
+        with sess.no_autoflush:  # nothing pending changes the answer (changes go through on_event)
+            subs = _read_active(sess)
+        with cache.lock:
+            if cache.generation == generation:
+                cache.subs, cache.read_at = subs, now
+    sess.info[_CACHE_KEY] = subs
     return subs
+
+
+def _forget_on_commit(sess) -> None:
+    """After a unit of work that changed a subscription commits: the process reads them again."""
+    sess.info.pop(_CHANGED_KEY, None)
+    rt = sess.info.get("runtime")
+    if rt is not None and rt.database is not None:
+        _process_cache(rt.database).forget()
 
 
 def any_subscription() -> bool:
@@ -511,11 +580,18 @@ def any_subscription() -> bool:
 def on_event(event: OutboxEvent, actor: Any = None) -> None:
     """The ``*`` subscriber: queue the event for every active subscription whose patterns match it.
 
-    The active subscriptions are read once per unit of work (a batch of thousands of events costs one
-    query), and forgotten when a subscription changes in it (every change emits an event through here)."""
+    The active subscriptions come from :func:`_active_subscriptions` — in a request, the process's
+    copy: no statement. A change to a subscription (every change emits an event through here) makes
+    this unit of work read them itself from then on, and empties the process's copy when it commits.
+    The sender checks at send time that the subscription is still active and not deleted
+    (:func:`_claim`), so a delivery queued from a copy a few seconds old is never sent to a
+    subscription switched off meanwhile."""
     sess = db.session()
     if event.record_type in UNSENT_RECORD_TYPES:
         sess.info.pop(_CACHE_KEY, None)
+        if not sess.info.get(_CHANGED_KEY):
+            sess.info[_CHANGED_KEY] = True
+            sqla_event.listen(sess, "after_commit", _forget_on_commit, once=True)
         return
     targets = [sub for sub in _active_subscriptions() if matches(sub.events, event.name)]
     if not targets:

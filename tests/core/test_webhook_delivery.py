@@ -393,6 +393,10 @@ def test_the_breaker_is_described_in_openapi(api):
     ("TRELLIS_WEBHOOK_BREAKER_COOLDOWN_SECONDS", "a minute",
      "TRELLIS_WEBHOOK_BREAKER_COOLDOWN_SECONDS: 'a minute' is not a whole number, e.g. 8."),
     ("TRELLIS_WEBHOOK_MAX_ATTEMPTS", "eight", "TRELLIS_WEBHOOK_MAX_ATTEMPTS: 'eight' is not a whole number, e.g. 8."),
+    ("TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS", "-1",
+     "TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS: -1 is not a whole number of seconds from 0 to 3600"),
+    ("TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS", "3601",
+     "TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS: 3601 is not a whole number of seconds from 0 to 3600"),
 ])
 def test_a_bad_webhook_setting_is_refused_naming_the_variable(variable, value, message):
     with pytest.raises(ConfigError) as caught:
@@ -403,11 +407,13 @@ def test_a_bad_webhook_setting_is_refused_naming_the_variable(variable, value, m
 def test_webhook_settings_are_read(monkeypatch):
     settings = load_settings({}, environ={"TRELLIS_WEBHOOK_TIMEOUT": "2.5", "TRELLIS_WEBHOOK_CONCURRENCY": "3",
                                           "TRELLIS_WEBHOOK_BREAKER_THRESHOLD": "7",
-                                          "TRELLIS_WEBHOOK_BREAKER_COOLDOWN_SECONDS": "30"})
+                                          "TRELLIS_WEBHOOK_BREAKER_COOLDOWN_SECONDS": "30",
+                                          "TRELLIS_WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS": "0"})
     assert (settings.webhook_timeout, settings.webhook_concurrency, settings.webhook_breaker_threshold,
-            settings.webhook_breaker_cooldown_seconds) == (2.5, 3, 7, 30)
+            settings.webhook_breaker_cooldown_seconds, settings.webhook_subscriptions_cache_seconds) == (2.5, 3, 7, 30, 0)
     defaults = load_settings({}, environ={})
-    assert (defaults.webhook_timeout, defaults.webhook_concurrency) == (5.0, 8)
+    assert (defaults.webhook_timeout, defaults.webhook_concurrency, defaults.webhook_subscriptions_cache_seconds) \
+        == (5.0, 8, 5)
 
 
 def test_a_bad_setting_stops_a_command_with_one_line(tmp_path):

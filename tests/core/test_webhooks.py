@@ -513,6 +513,108 @@ def test_subscriptions_are_read_once_per_unit_of_work_and_changes_are_seen(api, 
         assert len(webhooks.deliveries(admin, sub.id).items) == 1
 
 
+# --- the process's copy of the active subscriptions ---------------------------------------------------
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock the copy's age is read from, standing still until a test moves it (``clock[0] += s``)."""
+    now = [1000.0]
+    monkeypatch.setattr(webhooks, "_clock", lambda: now[0])
+    return now
+
+
+def made_elsewhere(monkeypatch):
+    """From here on, changes to subscriptions are not announced to this process's copy when they
+    commit: as if another process (a gunicorn worker, a command) made them."""
+    monkeypatch.setattr(webhooks, "_forget_on_commit", lambda sess: sess.info.pop(webhooks._CHANGED_KEY, None))
+
+
+def switch_off(api, sub):
+    response = api.as_("admin").patch(f"/api/v1/webhooks/{sub['id']}", json={"version": sub["version"], "active": False})
+    assert response.status_code == 200, response.get_json()
+
+
+def test_a_create_reads_no_subscription_and_still_queues_its_delivery(api, runtime, receiver, clock, count_queries):
+    sub = subscribe(api, receiver.url, ["customer.*"])
+    create_customer(api, name="First")  # this process reads the active subscriptions once
+    with count_queries() as counter:
+        create_customer(api, name="Second")
+    assert not any("webhook_subscription" in q for q in counter.statements)
+    assert len(deliveries(api, sub)) == 2
+    assert tick(runtime) == 2 and receiver.events() == ["customer.created", "customer.created"]
+
+
+def test_a_change_committed_in_this_process_is_seen_at_once(api, runtime, receiver, clock):
+    create_customer(api, name="Before")  # the copy: no subscription
+    sub = subscribe(api, receiver.url, ["customer.*"])
+    create_customer(api, name="Subscribed")  # the clock has not moved: the copy was emptied by the commit
+    assert [d["event"] for d in deliveries(api, sub)] == ["customer.created"]
+    switch_off(api, sub)
+    create_customer(api, name="Switched off")
+    assert len(deliveries(api, sub)) == 1
+    assert tick(runtime) == 0 and receiver.requests == []  # switched off: its earlier delivery waits
+
+
+def test_a_subscription_made_in_another_process_is_seen_within_the_bound(api, runtime, receiver, clock,
+                                                                          monkeypatch):
+    bound_seconds = runtime.settings.webhook_subscriptions_cache_seconds
+    assert bound_seconds == 5  # the default
+    create_customer(api, name="Before")  # the copy: no subscription
+    made_elsewhere(monkeypatch)
+    sub = subscribe(api, receiver.url, ["customer.*"])
+    clock[0] += bound_seconds - 0.5
+    create_customer(api, name="Within the bound")  # not seen yet
+    assert deliveries(api, sub) == []
+    clock[0] += 0.5
+    create_customer(api, name="After the bound")
+    assert [d["event"] for d in deliveries(api, sub)] == ["customer.created"]
+    assert tick(runtime) == 1
+    assert json.loads(receiver.requests[0].body)["payload"]["changes"]["name"][1] == "After the bound"
+
+
+def test_a_subscription_switched_off_or_deleted_in_another_process_never_sends(api, runtime, receiver, clock,
+                                                                                monkeypatch):
+    off = subscribe(api, receiver.url, ["customer.*"])
+    gone = subscribe(api, receiver.url, ["customer.*"])
+    create_customer(api, name="Live")
+    assert tick(runtime) == 2
+    made_elsewhere(monkeypatch)
+    switch_off(api, off)
+    assert api.as_("admin").delete(f"/api/v1/webhooks/{gone['id']}").status_code == 204
+    create_customer(api, name="Stale copy")  # this process still has both in its copy: queued…
+    assert [d["status"] for d in deliveries(api, off)] == ["pending", "delivered"]
+    with runtime.database.unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookDelivery)
+                        .where(WebhookDelivery.status == "pending")) == 2
+    assert tick(runtime) == 0 and len(receiver.requests) == 2  # …but never sent: checked at send time
+    clock[0] += runtime.settings.webhook_subscriptions_cache_seconds
+    create_customer(api, name="Fresh copy")  # read again: neither is active
+    with runtime.database.unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookDelivery)
+                        .where(WebhookDelivery.status == "pending")) == 2
+    assert tick(runtime) == 0 and len(receiver.requests) == 2
+
+
+def test_with_the_setting_at_0_every_unit_of_work_reads_the_subscriptions(engine, database_url, connection,
+                                                                        receiver, monkeypatch, count_queries):
+    app = create_app(app_config(database_url, WEBHOOK_ALLOW_PRIVATE_TARGETS=True,
+                                WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS=0))
+    with bound(app, connection) as rt:
+        people = make_people(rt)
+        from core.services import customers
+
+        with rt.database.unit_of_work():
+            customers.create(people.admin, {"name": "Before"})
+        made_elsewhere(monkeypatch)
+        with rt.database.unit_of_work():
+            sub = webhooks.create(people.admin, {"url": receiver.url, "events": ["customer.*"]})
+        with count_queries() as counter, rt.database.unit_of_work():
+            customers.create(people.admin, {"name": "After"})
+        assert sum("webhook_subscription" in q for q in counter.statements) == 1
+        with rt.database.unit_of_work():
+            assert len(webhooks.deliveries(people.admin, sub.id).items) == 1
+
+
 # --- several workers, and the tick's batch -----------------------------------------------------------
 
 def test_a_tick_sends_a_hundred_due_deliveries_and_the_next_tick_the_rest(api, runtime, receiver):
