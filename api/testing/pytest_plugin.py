@@ -190,21 +190,25 @@ def text_file(tmp_path):
 
 
 @pytest.fixture
-def import_costs(cli, text_file, count_queries):
+def import_costs(cli, runtime, text_file, count_queries):
     """``import_costs("my_plugin.things", rows)``: the statements an import costs, as
     ``{10: n, 100: m, "rerun": k}``. ``rows(first, n)`` returns a file's text (a CSV header and ``n`` new
     rows numbered from ``first``); the import runs on ``rows(0, 10)``, then on ``rows(10, 100)``, then on the
     same 100 again, which must leave each unchanged. Every row must be created (otherwise the test fails
-    with the command's output). A batch's statements should not grow with its rows:
+    with the command's output). Each import is counted as a fresh ``trellis import`` process runs it (the
+    process's caches, such as the active webhook subscriptions, empty). A batch's statements should not
+    grow with its rows:
     ``assert costs[10] == costs[100]``; an unchanged file should cost less than a new one."""
     def measure(type_name: str, rows) -> dict:
         spent = {}
         for first, n in ((0, 10), (10, 100)):
             path = text_file(f"{type_name}-{n}.csv", rows(first, n))
+            runtime.database.caches.clear()   # each import as a fresh `trellis import` process starts
             with count_queries() as counter:
                 result = cli("import", type_name, path)
             assert f"{n} created, 0 updated, 0 unchanged, 0 with errors" in result.stdout, result.stdout + result.stderr
             spent[n] = counter.count
+        runtime.database.caches.clear()
         with count_queries() as counter:
             result = cli("import", type_name, path)
         assert "100 unchanged" in result.stdout, result.stdout + result.stderr
