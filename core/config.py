@@ -74,8 +74,10 @@ class Settings:
     db_pool_timeout: float = 30.0
     #: Rows a list's total counts at most (``X-Pagination``'s ``total``, GraphQL's ``totalCount``): past it
     #: the total says this number and ``total_capped`` / ``totalCountCapped`` say there are more, so the
-    #: first page of a list of millions costs what it costs at ten thousand. 0: count every row.
-    list_count_limit: int = 10000
+    #: first page of a list of millions costs what it costs at ten thousand (at 2,000 most filters'
+    #: counts at 1 M customers stay within 2× of their cost at 10 k; docs/performance.md). 0: count every
+    #: row.
+    list_count_limit: int = 2000
     #: ``text`` or ``json``: how log lines are written to stderr (json: one object per line, with the
     #: request id and the access fields; api/logs.py).
     log_format: str = "text"

@@ -148,7 +148,7 @@ def _connection_field(field_name: str, node: str) -> str | None:
         "edges": f"The page's `{node}` records, each with its cursor, in list order.",
         "pageInfo": "Where the page lies in the list: whether records precede or follow it, and its end cursors.",
         "totalCount": "How many records the whole list has (all pages, the same filter), not only this page; "
-                      "at most the server's count limit (TRELLIS_LIST_COUNT_LIMIT, 10,000 by default): "
+                      "at most the server's count limit (TRELLIS_LIST_COUNT_LIMIT, 2,000 by default): "
                       "`totalCountCapped` says when there are more.",
         "totalCountCapped": "True when the list has more records than `totalCount` says (it stopped counting at "
                             "the server's count limit, TRELLIS_LIST_COUNT_LIMIT).",

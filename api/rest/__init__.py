@@ -26,7 +26,7 @@ PAGINATION_HEADER = {
                    "previous_page, next_page) serialised into the header's string value. Lists that page by "
                    "cursor too add next_cursor and previous_cursor (pass them as `after` / `before`); a page "
                    "read by cursor carries total, page_size and the cursors. The total counts at most "
-                   "TRELLIS_LIST_COUNT_LIMIT rows (10,000 by default): when the list has more, total says that "
+                   "TRELLIS_LIST_COUNT_LIMIT rows (2,000 by default): when the list has more, total says that "
                    "number and total_capped is true (the page numbers end there; next_cursor goes on).",
     "schema": {"type": "string"},
     "example": '{"total": 42, "total_pages": 3, "first_page": 1, "last_page": 3, "page": 1, "next_page": 2}',
