@@ -28,7 +28,6 @@ Prints numbers; not a test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import gc
 import io
@@ -38,44 +37,19 @@ import pstats
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from urllib.parse import quote
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from api.app import create_app  # noqa: E402
-from core.db import make_engine  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.services import users  # noqa: E402
 
 GRAPHQL = ("query { customers(first: 50) { edges { node { id name level stage "
            "contacts { edges { node { id name email isPrimary } } } } } } }")
-
-
-@contextlib.contextmanager
-def database(url: str | None):
-    """The URL to use: a temporary SQLite file, or a PostgreSQL schema of our own dropped on the way out."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="trellis_profile_") as tmp:
-            yield f"sqlite:///{os.path.join(tmp, 'profile.db')}"
-        return
-    if not url.startswith(("postgresql://", "postgres://")):
-        yield url
-        return
-    schema = f"trellis_profile_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def customer_body(i: int) -> dict:
@@ -149,7 +123,7 @@ def main(argv=None) -> None:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
 
-    with database(args.database_url) as url:
+    with scratch_database(args.database_url, "trellis_profile") as url:
         app = create_app({"DATABASE_URL": url, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": "bench",
                           "PLUGINS": "all"})
         gc.freeze()  # as api.wsgi does in production

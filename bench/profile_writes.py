@@ -24,7 +24,6 @@ Prints numbers; not a test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import gc
 import io
@@ -33,40 +32,16 @@ import pstats
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from core.db import make_engine  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.services import users  # noqa: E402
-
-
-@contextlib.contextmanager
-def database(url: str | None):
-    """The URL to use; a PostgreSQL schema of our own is created here and dropped on the way out."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="trellis_bench_") as tmp:
-            yield f"sqlite:///{os.path.join(tmp, 'bench.db')}"
-    elif not url.startswith(("postgresql://", "postgres://")):
-        yield url
-    else:
-        schema = f"trellis_bench_writes_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(url)
-        try:
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            yield f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}"
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def customer_body(i: int) -> dict:
@@ -144,7 +119,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     print("load average before:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    with database(args.database_url) as url:
+    with scratch_database(args.database_url, "trellis_bench_writes") as url:
         app = create_app({"DATABASE_URL": url, "ENV": "production", "PLUGINS": "all", "SECRET_KEY": "bench" * 8,
                           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
         gc.freeze()  # as api.wsgi does in production
