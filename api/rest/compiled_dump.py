@@ -31,7 +31,7 @@ What falls back to marshmallow, unchanged:
 
 So the output is the same, key for key and in order (tests/api/rest/test_compiled_dump.py compares both on
 every output schema the OpenAPI document registers). :class:`api.rest.crud.Blueprint` compiles every schema
-given to ``@blp.response``; a plugin's output schema gets it with nothing to do.
+given to ``@blp.response`` (when it first dumps); a plugin's output schema gets it with nothing to do.
 """
 from __future__ import annotations
 
@@ -168,28 +168,57 @@ def _compile_in_place(schema: Schema) -> bool:
     return True
 
 
+#: set on a schema instance whose compilation waits for its first dump (:func:`_defer`)
+PENDING = "_trellis_compile_pending"
+
+
+def _defer(schema: Schema) -> None:
+    """Compile ``schema`` when it first dumps, not now: an app registers some 230 response schemas at
+    start-up (each test builds apps), and a process dumps few of them; compiling them all took a quarter
+    of ``create_app()``. Two threads dumping first at once both get marshmallow's or the compiled output,
+    which are the same."""
+    if MARK in schema.__dict__ or PENDING in schema.__dict__:
+        return
+
+    def first_dump(obj, *, many=False):
+        _resolve(schema)
+        return schema._serialize(obj, many=many)
+
+    schema.__dict__[PENDING] = True
+    schema._serialize = first_dump
+
+
+def _resolve(schema: Schema) -> None:
+    """Compile a schema whose compilation was deferred (nothing for any other)."""
+    if schema.__dict__.pop(PENDING, None):
+        schema.__dict__.pop("_serialize", None)
+        _compile_in_place(schema)
+
+
 def compile_dump(schema: Schema | type[Schema]) -> Schema:
     """A schema instance whose ``dump`` runs compiled code (see the module's text), the same output as
     ``schema.dump``: for a class, a new instance; for an instance, a copy (the instance given may be nested
-    in another schema later, which copies it with other fields). A schema that cannot be compiled is
-    returned as it is given (an instance for a class), dumping through marshmallow."""
+    in another schema later, which copies it with other fields). The code is generated when the schema
+    first dumps; a schema that cannot be compiled keeps dumping through marshmallow."""
     if isinstance(schema, type):
         schema = schema()
-    elif MARK in schema.__dict__ or "dump" in schema.__dict__:
+    elif MARK in schema.__dict__ or PENDING in schema.__dict__ or "dump" in schema.__dict__:
         # compiled already, or its dump replaced (api.rest.crud.shaped_list_schema compiles its own)
         return schema
     else:
         schema = copy.copy(schema)
-    _compile_in_place(schema)
+    _defer(schema)
     return schema
 
 
 def compile_own(schema: Schema) -> Schema:
-    """Compile a schema instance the caller made and keeps to itself, in place (no copy)."""
-    _compile_in_place(schema)
+    """Compile a schema instance the caller made and keeps to itself, in place (no copy), when it first
+    dumps."""
+    _defer(schema)
     return schema
 
 
 def is_compiled(schema: Schema) -> bool:
-    """Whether ``schema`` dumps through compiled code."""
+    """Whether ``schema`` dumps through compiled code (compiling it now if that waits for its first dump)."""
+    _resolve(schema)
     return schema.__dict__.get(MARK) is not None
