@@ -72,6 +72,10 @@ class Settings:
     db_max_overflow: int = 10
     #: Seconds a request waits for a free connection before it fails with a 503 (0 < t <= 300).
     db_pool_timeout: float = 30.0
+    #: Seconds a pooled PostgreSQL connection may sit unused and still be handed out untested; one idle
+    #: longer is tested with a round trip first and replaced if the database dropped it (0..3600; 0: test
+    #: at every checkout, as SQLAlchemy's ``pool_pre_ping``). docs/deployment.md, "Connections".
+    db_ping_idle_seconds: float = 1.0
     #: Rows a list's total counts at most (``X-Pagination``'s ``total``, GraphQL's ``totalCount``): past it
     #: the total says this number and ``total_capped`` / ``totalCountCapped`` say there are more, so the
     #: first page of a list of millions costs what it costs at ten thousand (at 2,000 most filters'
@@ -343,7 +347,7 @@ class Settings:
     def db_pool(self) -> dict[str, Any]:
         """The connection pool's size, as SQLAlchemy's ``create_engine`` takes it."""
         return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
-                "pool_timeout": self.db_pool_timeout}
+                "pool_timeout": self.db_pool_timeout, "ping_idle_seconds": self.db_ping_idle_seconds}
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -357,6 +361,7 @@ _BOUNDS = (
     ("db_pool_size", 0, 200, "a whole number of connections from 1 to 200"),
     ("db_max_overflow", -1, 200, "a whole number of connections from 0 to 200"),
     ("db_pool_timeout", 0, 300, "a number of seconds more than 0 and at most 300, e.g. 30"),
+    ("db_ping_idle_seconds", -1e-9, 3600, "a number of seconds from 0 to 3600, e.g. 1 or 0.5"),  # 0 included
     ("list_count_limit", -1, 10**9, "a whole number of rows, e.g. 10000 (0: count every row)"),
     ("export_retention_hours", 0, 8760, "a whole number of hours from 1 to 8760, e.g. 24"),
     ("webhook_timeout", 0, 120, "a number of seconds more than 0 and at most 120, e.g. 5 or 2.5"),

@@ -328,7 +328,8 @@ def normalize_url(url: str) -> str:
 
 def make_engine(url: str, *, echo: bool = False, pool: Mapping[str, Any] | None = None) -> Engine:
     """The engine of ``url``; ``pool`` (``pool_size``, ``max_overflow``, ``pool_timeout``: the
-    ``TRELLIS_DB_POOL_*`` settings) sizes a server database's connection pool."""
+    ``TRELLIS_DB_POOL_*`` settings; ``ping_idle_seconds``: ``TRELLIS_DB_PING_IDLE_SECONDS``, 0 when not
+    given) sizes a server database's connection pool and says when a pooled connection is tested."""
     url = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
@@ -336,9 +337,19 @@ def make_engine(url: str, *, echo: bool = False, pool: Mapping[str, Any] | None 
             kwargs["poolclass"] = StaticPool
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
     else:
-        kwargs["pool_pre_ping"] = True
-        kwargs.update(pool or {})
+        pool = dict(pool or {})
+        ping_idle_seconds = pool.pop("ping_idle_seconds", 0.0)
+        kwargs.update(pool)
+        psycopg = url.startswith("postgresql+psycopg://")
+        if psycopg:
+            from core import postgres_connections
+
+            kwargs["connect_args"] = {"cursor_factory": postgres_connections.Cursor}
+        else:
+            kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql" and psycopg:
+        postgres_connections.ping_when_idle(engine, ping_idle_seconds)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)
         if engine.url.database not in (None, "", ":memory:"):

@@ -40,20 +40,23 @@ LIVE = "deleted_at IS NULL"
 BIN = "deleted_at IS NOT NULL"
 
 
-def partial_index(name: str, where: str, *columns: str) -> Index:
-    """A btree on ``columns`` of the rows matching ``where`` (a partial index, on SQLite too)."""
-    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+def partial_index(name: str, where: str, *columns: str, include: tuple[str, ...] = ()) -> Index:
+    """A btree on ``columns`` of the rows matching ``where`` (a partial index, on SQLite too); on
+    PostgreSQL it also carries the ``include`` columns, for scans that read them from the index alone."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where),
+                 **({"postgresql_include": list(include)} if include else {}))
 
 
-def filter_indexes(table: str, order: tuple[str, ...], *columns: str) -> list[Index]:
+def filter_indexes(table: str, order: tuple[str, ...], *columns: str, include: tuple[str, ...] = ()) -> list[Index]:
     """For each filter column, a btree on ``(column, *order)`` of the live rows
     (``ix_<table>_live_<column>``): a filtered list in its default order (``order``: its sort key then
     ``id``) reads its page in order from the filter's rows, however many there are, instead of finding
     them all and sorting (a rep's first page of 160,000 customers, bench/million.py); the capped total
     counts them from the same index (index only: live rows alone are in it). ``order`` need not hold
     ``deleted_at``: the lists put ``deleted_at IS NULL`` in every statement, which the planner matches to
-    the predicate."""
-    return [partial_index(f"ix_{table}_live_{column}", LIVE, column, *order) for column in columns]
+    the predicate. ``include``: columns the statement reads of each counted row besides these (an
+    interaction's ``customer_id``, joined to its customer), so the count reads no table row."""
+    return [partial_index(f"ix_{table}_live_{column}", LIVE, column, *order, include=include) for column in columns]
 
 
 def bin_index(table: str, *order: str) -> Index:

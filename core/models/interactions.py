@@ -59,11 +59,15 @@ class Interaction(Base, Record):
     __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
                       Index("ix_interaction_status_due", "status", "due_at"), live_unique("interaction"),
                       *ordering_indexes("interaction", "occurred_at", "due_at", "created_at", "kind"),
-                      # the default order (-occurred_at, -id: these read backwards) under a filter
-                      *filter_indexes("interaction", ("occurred_at", "id"), "kind", "status", "assignee_id"),
+                      # the default order (-occurred_at, -id: these read backwards) under a filter; each
+                      # row's customer_id comes along, as the list joins the customer (live, in scope): the
+                      # capped count of 2,000 rows then reads no table row (at 1 M customers those were
+                      # 2,000 scattered heap pages)
+                      *filter_indexes("interaction", ("occurred_at", "id"), "kind", "status", "assignee_id",
+                                      include=("customer_id",)),
                       # the tasks (due_at set) in that order: due_before, due_after and overdue read them only,
                       # checking due_at and status in the index (the planner thinks few tasks are overdue,
                       # from status and due_at apart: with a heap fetch a row it sorted them all instead)
                       partial_index("ix_interaction_live_due", f"due_at IS NOT NULL AND {LIVE}", "occurred_at", "id",
-                                    "due_at", "status"),
+                                    "due_at", "status", include=("customer_id",)),
                       bin_index("interaction", "occurred_at", "id"))
