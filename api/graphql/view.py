@@ -20,6 +20,7 @@ from api.graphql.context import Context
 from api.graphql.errors import INTERNAL, format_error, http_error_response, request_failed
 from api.graphql.loaders import LoaderNames, Loaders
 from api.input import BadJSON, load_json
+from api.json_encoding import dumps_bytes
 from core.errors import Unauthenticated
 from core.runtime import Runtime
 
@@ -50,6 +51,10 @@ class TrellisGraphQLView(GraphQLView):
         if g.get("trellis_retry_after") and hasattr(response, "headers"):   # an error asked for it
             response.headers["Retry-After"] = str(g.trellis_retry_after)
         return response
+
+    def encode_json(self, data: object) -> bytes:
+        """The response body, by orjson as REST's (:mod:`api.json_encoding`)."""
+        return dumps_bytes(data)
 
     def parse_json(self, data):
         """The body was vetted by :mod:`api.input`; here it must also be an operation (an object)."""
