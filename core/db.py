@@ -340,15 +340,14 @@ def make_engine(url: str, *, echo: bool = False, pool: Mapping[str, Any] | None 
         pool = dict(pool or {})
         ping_idle_seconds = pool.pop("ping_idle_seconds", 0.0)
         kwargs.update(pool)
-        psycopg = url.startswith("postgresql+psycopg://")
-        if psycopg:
+        if url.startswith("postgresql+psycopg://"):
             from core import postgres_connections
 
             kwargs["connect_args"] = {"cursor_factory": postgres_connections.Cursor}
-        else:
+        else:  # another server's driver: SQLAlchemy's ping at every checkout
             kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
-    if engine.dialect.name == "postgresql" and psycopg:
+    if "cursor_factory" in kwargs.get("connect_args", {}):
         postgres_connections.ping_when_idle(engine, ping_idle_seconds)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)
