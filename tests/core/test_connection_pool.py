@@ -3,6 +3,7 @@ pool size and overflow set from the worker count), a pool with no free connectio
 connection is tested before use once it sat idle for TRELLIS_DB_PING_IDLE_SECONDS (core.postgres_connections)."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 import psycopg
@@ -70,37 +71,38 @@ def _terminate(database_url: str, pid: int) -> None:
         killer.dispose()
 
 
-def test_a_connection_the_server_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_it(database_url):
-    """Past TRELLIS_DB_PING_IDLE_SECONDS in the pool, a connection is tested at checkout: a database
-    restart between two requests costs no failed request."""
+@contextlib.contextmanager
+def _a_pool_whose_one_connection_the_server_dropped(database_url: str, ping_idle_seconds: float):
+    """(engine, backend pid): a pool of one connection, back in the pool, that the server just ended."""
     _postgres_only(database_url)
-    engine = db.make_engine(database_url, pool={"pool_size": 1, "max_overflow": 0, "ping_idle_seconds": 0.05})
+    engine = db.make_engine(database_url, pool={"pool_size": 1, "max_overflow": 0,
+                                                "ping_idle_seconds": ping_idle_seconds})
     try:
         with engine.connect() as connection:
             dropped = _backend(connection)
         _terminate(database_url, dropped)
+        yield engine, dropped
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_the_server_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_it(database_url):
+    """Past TRELLIS_DB_PING_IDLE_SECONDS in the pool, a connection is tested at checkout: a database
+    restart between two requests costs no failed request."""
+    with _a_pool_whose_one_connection_the_server_dropped(database_url, 0.05) as (engine, dropped):
         time.sleep(0.1)
         with engine.connect() as connection:
             assert _backend(connection) != dropped
-    finally:
-        engine.dispose()
 
 
 def test_a_connection_used_a_moment_ago_is_handed_out_without_a_round_trip(database_url):
     """Within the idle window no ping is sent (the saving); a connection dropped in that moment fails the
     one statement that finds out, and SQLAlchemy discards it, so the next checkout connects afresh."""
-    _postgres_only(database_url)
-    engine = db.make_engine(database_url, pool={"pool_size": 1, "max_overflow": 0, "ping_idle_seconds": 60})
-    try:
-        with engine.connect() as connection:
-            dropped = _backend(connection)
-        _terminate(database_url, dropped)
+    with _a_pool_whose_one_connection_the_server_dropped(database_url, 60) as (engine, dropped):
         with pytest.raises(OperationalError), engine.connect() as connection:
             _backend(connection)
         with engine.connect() as connection:
             assert _backend(connection) != dropped
-    finally:
-        engine.dispose()
 
 
 def test_the_idle_window_is_a_setting_and_zero_tests_every_checkout():
