@@ -5,9 +5,9 @@ Two costs every request paid and the yardstick of issue #16 does not (docs/perfo
 - **A ping at every checkout.** SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` each time a request
   takes a connection from the pool. :func:`ping_when_idle` tests a connection only when it has sat unused
   for ``TRELLIS_DB_PING_IDLE_SECONDS`` (HikariCP's "alive bypass window"): a connection used a moment
-  ago is alive as far as a ping could tell, and one a database restart dropped in that moment fails its
-  request the way it would have failed a moment later anyway — SQLAlchemy then discards the pool's
-  other connections, so the next requests get fresh ones.
+  ago is almost always alive; one a database restart dropped in that moment fails its request (a 503)
+  where a ping would have replaced it, and SQLAlchemy then discards the pool's other connections, so the
+  next requests get fresh ones.
 - **A ``Column`` object per result column.** psycopg's ``Cursor.description`` builds one for every
   column of every result (about 80 for a customer read by id); SQLAlchemy only asks whether there is a
   description once it has the statement's result columns cached. :class:`Cursor` builds them when one is
