@@ -6,23 +6,21 @@ JSON body, never a redirect; a browser opening the API docs or GraphiQL is sent 
 
 A session carries the user's session generation (``User.session_generation``) from when it signed in;
 logout, a password change and deactivation raise it, so a cookie saved before is refused afterwards.
-Failed sign-ins are rate limited per account and per client address (Flask-Limiter, in the store named
-by ``TRELLIS_RATELIMIT_STORAGE_URI`` so every worker counts together); the form login needs the CSRF
+Failed sign-ins are rate limited per account and per client address (:mod:`api.rate_limits`, in the store
+named by ``TRELLIS_RATELIMIT_STORAGE_URI`` so every worker counts together); the form login needs the CSRF
 token its form carries. docs/security.md, "Authentication and credentials", says what is promised.
 """
 from __future__ import annotations
 
 import hmac
-import math
 import secrets
-import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template_string, request, session, url_for
-from flask_limiter import Limiter, RequestLimit
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template_string, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from api.rate_limits import RateLimits
 from core.errors import Unauthenticated
 from core.schemas import Login, UserOut
 from core.services import common, users
@@ -35,6 +33,8 @@ BROWSER_PAGES = ("/api/v1/docs", "/graphql")
 DEFAULT_NEXT = "/api/v1/docs"
 #: Session keys: the generation the session was signed in under, and the login form's CSRF token.
 GENERATION_KEY = "_trellis_gen"
+#: ``app.extensions`` key of the app's :class:`api.rate_limits.RateLimits`
+RATE_LIMITS = "trellis_rate_limits"
 CSRF_KEY = "_trellis_login_csrf"
 
 LOGIN_FORM = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Trellis · Sign in</title>
@@ -90,11 +90,8 @@ def init_app(app: Flask) -> None:
             return None  # GraphQL answers with an UNAUTHENTICATED error in its own format
         raise Unauthenticated()
 
-    limiter = Limiter(key_func=_client_address, app=app, storage_uri=settings.ratelimit_storage_uri,
-                      strategy="moving-window", key_prefix="trellis", headers_enabled=False,
-                      on_breach=_too_many_attempts, in_memory_fallback_enabled=True)
-    app.extensions["trellis_limiter"] = limiter
-    app.register_blueprint(_blueprint(limiter, settings))
+    app.extensions[RATE_LIMITS] = RateLimits(settings.ratelimit_storage_uri)
+    app.register_blueprint(_blueprint(settings))
 
 
 def _asks_for_html() -> bool:
@@ -117,52 +114,53 @@ def _login_email() -> str:
     return (email.strip().lower()[:254] if isinstance(email, str) else "") or "-"
 
 
-def _failed(response) -> bool:
-    return response.status_code == 401
-
-
-def _too_many_attempts(limit: RequestLimit):
-    """429 with ``Retry-After``: the seconds until the oldest counted failure leaves the window."""
-    retry_after = max(1, math.ceil(limit.window[0] - time.time()))
+def _too_many(what: str, retry_after: int):
+    """429 with ``Retry-After`` in seconds."""
     response = jsonify(code=429, status="Too Many Requests",
-                       message=f"Too many failed sign-ins. Try again in {retry_after} seconds.")
+                       message=f"Too many {what}. Try again in {retry_after} seconds.")
     response.status_code = 429
     response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _sign_in_limits(settings) -> list[tuple[str, str, str]]:
+    """``(limit, scope, key)`` of the sign-in being made: its account's and its client address's."""
+    return [(settings.login_account_limit, "login-account", _login_email()),
+            (settings.login_address_limit, "login-address", _client_address())]
+
+
+def _refuse_past_sign_in_limits(settings):
+    """The 429 of a sign-in whose account or address has used up its failures (even with the right
+    password), waiting for the later of the two to free one; None otherwise. Remembers the limits, so a
+    failure (a 401) is counted once the answer is known (:func:`_count_failed_sign_in`)."""
+    limits: RateLimits = current_app.extensions[RATE_LIMITS]
+    counted = _sign_in_limits(settings)
+    waits = [limits.retry_after(*limit) for limit in counted if limits.exhausted(*limit)]
+    if waits:
+        return _too_many("failed sign-ins", max(waits))
+    g.trellis_sign_in_limits = counted
+    return None
+
+
+def _count_failed_sign_in(response):
+    counted = g.pop("trellis_sign_in_limits", None)
+    if counted and response.status_code == 401:
+        limits: RateLimits = current_app.extensions[RATE_LIMITS]
+        for limit in counted:
+            limits.hit(*limit)
     return response
 
 
 def rate_limited(scope: str, limit: str, what: str = "requests"):
     """For a public endpoint: count this request against ``limit`` (``"10 per minute"``, the ``limits``
-    notation) per client address under ``scope``, in the sign-in limiter's store (so every worker counts
+    notation) per client address under ``scope``, in the sign-in limits' store (so every worker counts
     together; an unreachable store falls back to this process's memory, as the sign-in limit does).
     Returns the 429 response (with ``Retry-After``) when the address is over the limit, else None."""
-    from flask import current_app
-    from limits import parse
-    from limits.storage import MemoryStorage
-    from limits.strategies import MovingWindowRateLimiter
-
-    limiter: Limiter = current_app.extensions["trellis_limiter"]
-    item = parse(limit)
-    keys = ("trellis", scope, _client_address())
-    strategy = limiter.limiter
-    try:
-        allowed = strategy.hit(item, *keys)
-    except Exception:   # the shared store is down: count in this process rather than refuse everyone
-        fallback = current_app.extensions.setdefault("trellis_limiter_fallback",
-                                                     MovingWindowRateLimiter(MemoryStorage()))
-        strategy, allowed = fallback, fallback.hit(item, *keys)
-    if allowed:
+    limits: RateLimits = current_app.extensions[RATE_LIMITS]
+    address = _client_address()
+    if limits.hit(limit, scope, address):
         return None
-    try:
-        reset = strategy.get_window_stats(item, *keys).reset_time
-    except Exception:
-        reset = time.time() + item.get_expiry()
-    retry_after = max(1, math.ceil(reset - time.time()))
-    response = jsonify(code=429, status="Too Many Requests",
-                       message=f"Too many {what} from your address. Try again in {retry_after} seconds.")
-    response.status_code = 429
-    response.headers["Retry-After"] = str(retry_after)
-    return response
+    return _too_many(f"{what} from your address", limits.retry_after(limit, scope, address))
 
 
 def safe_next(target: str | None) -> str:
@@ -205,22 +203,22 @@ def _form(error: str | None, status: int):
                                   csrf_token=_csrf_token()), status
 
 
-def _blueprint(limiter: Limiter, settings) -> Blueprint:
-    """The /auth routes, built per app so each app's limiter decorates its own login view."""
+def _blueprint(settings) -> Blueprint:
+    """The /auth routes, built per app with that app's sign-in limits."""
     bp = Blueprint("auth", __name__, url_prefix="/auth")
+    bp.after_request(_count_failed_sign_in)
 
     @bp.get("/login")
     def login_form():
         return _form(None, 200)
 
     @bp.post("/login")
-    @limiter.limit(lambda: settings.login_address_limit, key_func=_client_address, deduct_when=_failed,
-                   scope="login-address")
-    @limiter.limit(lambda: settings.login_account_limit, key_func=_login_email, deduct_when=_failed,
-                   scope="login-account")
     def login():
         """Sign in with email and password (JSON, or the form with its CSRF token). Sets the session
         cookie. Failed attempts are limited per account and per address: past the limit, 429."""
+        refused = _refuse_past_sign_in_limits(settings)
+        if refused is not None:
+            return refused
         if request.is_json:
             data = common.validate(Login, request.get_json())
             user = users.authenticate(data["email"], data["password"])

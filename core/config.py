@@ -103,7 +103,7 @@ class Settings:
     password_hash_method: str = "scrypt"
     #: Mark the session cookie ``Secure`` (set to 1 behind HTTPS).
     secure_cookies: bool = False
-    #: Where login rate-limit counters live (Flask-Limiter / ``limits`` storage URI). ``memory://`` is
+    #: Where rate-limit counters live (a ``limits`` storage URI, api/rate_limits.py). ``memory://`` is
     #: per process; with several gunicorn workers use a shared store: ``redis://127.0.0.1:6379``.
     ratelimit_storage_uri: str = "memory://"
     #: Failed sign-ins allowed per account (email) before further attempts are refused with 429.

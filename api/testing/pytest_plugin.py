@@ -105,7 +105,7 @@ def uow(runtime):
 @pytest.fixture
 def client(app, runtime):
     """Flask's test client of the app (sign-in rate-limit counters reset)."""
-    app.extensions["trellis_limiter"].reset()
+    app.extensions["trellis_rate_limits"].reset()
     return app.test_client()
 
 
