@@ -4,7 +4,7 @@ Encoding a page of 100 customers took Python's ``json`` about 290 µs and orjson
 docs/performance.md). The values are the same as Flask's own provider writes: ``datetime``, ``date``,
 dataclasses and ``__html__`` objects go through Flask's ``default`` as before (orjson is told to pass
 them), ``Decimal`` and ``UUID`` become strings, keys keep their order unless ``sort_keys`` is set. What
-differs is the spelling: non-ASCII characters are written as UTF-8, not ``\\uXXXX`` escapes (Chinese
+differs is the spelling: non-ASCII characters are written as UTF-8, not as ``\\u676d``-style escapes (Chinese
 names take 3 bytes instead of 6), and NaN is ``null``. Whatever orjson refuses (an integer past 64 bits,
 a lone surrogate in a string that predates the input checks) is encoded by Python's ``json`` instead.
 """
