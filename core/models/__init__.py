@@ -2,6 +2,7 @@
 from core.models.analytics import AnalyticsRun, CustomerAnalytics, CustomerSegment
 from core.models.audit import AuditEntry, OutboxEvent
 from core.models.customers import Contact, Customer, CustomerTag
+from core.models.name_grams import ContactNameGram, CustomerNameGram, NameGramPosition
 from core.models.demo import DemoDataset
 from core.models.enums import (
     CustomerKind,
@@ -25,7 +26,7 @@ from core.models.workflow import ApprovalRequest, StagnationAlert, WorkflowTrans
 __all__ = [
     "AnalyticsRun", "CustomerAnalytics", "CustomerSegment",
     "ApprovalRequest", "Notification", "StagnationAlert", "WorkflowTransitionEntry",
-    "ApiToken", "AuditEntry", "ErasureJob", "ExportJob", "ImportRun", "OutboxEvent", "Contact", "Customer", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
+    "ApiToken", "AuditEntry", "ErasureJob", "ExportJob", "ImportRun", "OutboxEvent", "Contact", "ContactNameGram", "Customer", "CustomerNameGram", "NameGramPosition", "DemoDataset", "CustomerKind", "CustomerSize", "CustomerSource", "CustomerTag",
     "Interaction", "InteractionDirection", "MetricResult", "InteractionStatus", "LifecycleStage", "Role", "Team", "User",
     "WebhookDelivery", "WebhookSubscription",
 ]

@@ -9,9 +9,10 @@ from sqlalchemy import Select, func, select, update as sql_update
 
 from core import db
 from core.errors import NotFound, ValidationFailed
-from core.models import Contact, Customer
+from core.models import Contact, ContactNameGram, Customer
 from core.schemas import ContactCreate, ContactFilter, ContactUpdate
 from core.services import audit, common, customers, paging
+from core.services.name_search import name_contains
 from core.services.permissions import customer_visibility
 
 AUDITED = ["customer_id", "name", "title", "phone", "mobile", "email", "wechat", "birthday", "is_primary"]
@@ -42,7 +43,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     if customer_id := f.get("customer_id"):
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q := f.get("q"):
-        stmt = stmt.where(Contact.name.icontains(q, autoescape=True))
+        stmt = name_contains(stmt, Contact, ContactNameGram, ContactNameGram.contact_id, q)
     return stmt
 
 

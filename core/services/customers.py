@@ -18,11 +18,13 @@ from core.models import (
     Customer, CustomerAnalytics, CustomerTag, Interaction, LifecycleStage, Role, WorkflowTransitionEntry,
 )
 from core.models.customers import tags_column
+from core.models.name_grams import CustomerNameGram
 from core.schemas import (
     ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange, StrictSchema,
 )
 from core.services import audit, common, workflow
 from core.workflow import AUTOMATIC, IMPORT, MANUAL
+from core.services.name_search import name_contains
 from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
 
 AUDITED = ["kind", "name", "industry", "region", "size", "source", "stage", "notes", "owner_id"]
@@ -107,7 +109,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     f = common.validate(CustomerFilter, dict(filters or {}))
     stmt = visible(actor, deleted=f.pop("deleted", False))
     if q := f.pop("q", None):
-        stmt = stmt.where(Customer.name.icontains(q, autoescape=True))
+        stmt = name_contains(stmt, Customer, CustomerNameGram, CustomerNameGram.customer_id, q)
     if tag := f.pop("tag", None):
         stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
     from core.services import analytics  # segment, value_tier, rfm_segment, churn_risk

@@ -25,7 +25,9 @@ means no index gives the rows of the page in order.
   owner's scope). A filter of another table (``tag``, the analytics) is an index condition there.
 - Name search (``q``) must be an index condition of a trigram index (``pg_trgm``) when an admin
   searches (no scope condition): a ``%term%`` match no btree serves. A rep's search may be read through
-  the owner's index first (their customers are few), which is fine.
+  the owner's index first (their customers are few), which is fine. A term of one or two characters
+  (no trigram) is read from the names' grams instead: its page in name order from the gram index
+  (``ix_<table>_name_gram_search``), narrowed by the gram, with no Sort; its count from the same index.
 
 The tables are tiny (ANALYZEd first): with sequential scans and sorts off the plan shows which indexes
 *can* serve the statement, which is what this checks, whatever the sizes; docs/deployment.md
@@ -49,7 +51,7 @@ from core.services.paging import KeysetRequest
 
 TABLES = {"customer", "contact", "interaction"}
 #: no Seq Scan of these either (the tag and analytics filters read them)
-SCANNED = TABLES | {"customer_tag", "customer_analytics"}
+SCANNED = TABLES | {"customer_tag", "customer_analytics", "customer_name_gram", "contact_name_gram"}
 STAGES = [stage.value for stage in LifecycleStage]
 
 #: filters on a few values (no index would be chosen for them at scale): checked on the page statements
@@ -370,6 +372,30 @@ def test_each_filter_is_served_by_an_index(engine, uow, data, name, key, actor):
         assert used and all("trgm" in index for index in used), (
             f"{name} q: name search is no trigram index condition: "
             f"{json.dumps(plans, indent=1, default=str)}")
+
+
+SHORT_TERMS = {"customers": "有限", "contacts": "-2"}   # in 30 names each, of about 1,200
+
+
+@pytest.mark.parametrize("actor", ["admin", "rep"])
+@pytest.mark.parametrize("paged", ["keyset", "offset"])
+@pytest.mark.parametrize("name", sorted(SHORT_TERMS))
+def test_a_short_search_term_is_read_in_order_from_the_gram_index(engine, uow, data, name, paged, actor):
+    """``q`` of one or two characters: the page is read in name order from the gram index, narrowed by
+    the gram (1 M customers: the name index read until 2,001 names contained it, 1.3 s), and so is its
+    count."""
+    list_fn, user, filters = LISTS[name][0], getattr(data, actor), {"q": SHORT_TERMS[name]}
+    request = KeysetRequest(first=5) if paged == "keyset" else PageRequest(limit=5)
+    page = list_fn(user, filters, page=request)
+    assert len(page.items) == 5
+    statements = run(engine, lambda: list_fn(user, filters, page=request))
+    gram_table = f"{name[:-1]}_name_gram"
+    check_pages(uow, statements, f"{name} q={SHORT_TERMS[name]!r} as {actor} ({paged})", (gram_table, "gram"))
+    if paged == "offset":
+        return   # its total is counted with the page (above), or inline
+    for plan in explain_all(uow, run(engine, lambda: page.total), f"{name} q={SHORT_TERMS[name]!r} (the count)"):
+        assert any(index == f"ix_{gram_table}_search" and "gram" in cond for index, cond in index_conditions(plan)), (
+            json.dumps(plan, indent=1, default=str))
 
 
 @pytest.mark.parametrize("paged", ["keyset", "offset"])

@@ -1,0 +1,58 @@
+"""The one- and two-character pieces ("grams") of every customer's and contact's name: what name search
+(``q``) reads for a term of one or two characters, which the trigram index cannot serve (``pg_trgm``
+makes no trigram of it, so a search for 杭州 or 王 read the name index until it found its page: 1.3 s and
+4.7 s at 1 M customers, bench/million.py).
+
+Each row is one distinct gram of ``lower(name)`` with the name beside it, and the index on
+``(gram, name, id)`` holds every name containing a gram in name order: a list's page of 王 is one range
+of it, its capped total the first 2,001 entries of that range (``core.services.name_search``).
+
+The rows are the database's to keep, not the application's: triggers on ``customer`` and ``contact``
+(created by migration ``a7c3e5f9b1d2``) write them when a row is inserted and rewrite them when its name
+changes, so every writer keeps them (the ORM, the bulk recorder's ``COPY``, a raw ``UPDATE``, an
+erasure's anonymised name); a row deleted for good takes its grams with it (``ON DELETE CASCADE``). The
+grams are cut from ``lower(name)`` as the database lowers it and a term is looked up as ``lower(term)``,
+the same function on both sides, so a gram finds exactly the names ``ILIKE '%term%'`` finds.
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+
+#: the longest names the grams cover, in characters (``customer.name`` is 200, ``contact.name`` 120):
+#: the triggers cut grams at the positions of ``name_gram_position``, 1 to this
+GRAM_POSITIONS = 200
+#: the terms the grams serve; longer ones are the trigram index's
+GRAM_LENGTHS = (1, 2)
+
+
+class NameGramPosition(Base):
+    """The positions 1 … :data:`GRAM_POSITIONS` a trigger cuts grams at (SQLite's triggers cannot use a
+    recursive CTE or ``generate_series``; PostgreSQL's use the same table, so both run one statement)."""
+    __tablename__ = "name_gram_position"
+
+    i: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class CustomerNameGram(Base):
+    __tablename__ = "customer_name_gram"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_customer_name_gram_search", "gram", "name", "customer_id"),)
+
+
+class ContactNameGram(Base):
+    __tablename__ = "contact_name_gram"
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+    __table_args__ = (Index("ix_contact_name_gram_search", "gram", "name", "contact_id"),)
