@@ -11,8 +11,7 @@ from core import db
 from core.errors import NotFound, ValidationFailed
 from core.models import Contact, ContactNameGram, Customer
 from core.schemas import ContactCreate, ContactFilter, ContactUpdate
-from core.services import audit, common, customers, paging
-from core.services.name_search import name_contains
+from core.services import audit, common, customers, name_search, paging
 from core.services.permissions import customer_visibility
 
 AUDITED = ["customer_id", "name", "title", "phone", "mobile", "email", "wechat", "birthday", "is_primary"]
@@ -43,13 +42,16 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     if customer_id := f.get("customer_id"):
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q := f.get("q"):
-        stmt = name_contains(stmt, Contact, ContactNameGram, ContactNameGram.contact_id, q)
+        stmt = name_search.name_contains(stmt, Contact, ContactNameGram, ContactNameGram.contact_id, q)
     return stmt
 
 
 def list_contacts(actor: Any, filters: Mapping[str, Any] | None = None, *,
                   page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Contact]:
-    return common.paginate(filtered(actor, filters), page, common.parse_sort(sort, SORTABLE, "name"), Contact.id)
+    stmt = filtered(actor, filters)
+    sortable, tiebreak = name_search.ordering(SORTABLE, Contact.id, (filters or {}).get("q"), ContactNameGram,
+                                              ContactNameGram.contact_id)
+    return common.paginate(stmt, page, common.parse_sort(sort, sortable, "name"), tiebreak)
 
 
 def for_customers(actor: Any, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Contact]]:

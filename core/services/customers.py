@@ -22,9 +22,8 @@ from core.models.name_grams import CustomerNameGram
 from core.schemas import (
     ApprovalDecision, CustomerCreate, CustomerFilter, CustomerUpdate, LevelChange, StageChange, StrictSchema,
 )
-from core.services import audit, common, workflow
+from core.services import audit, common, name_search, workflow
 from core.workflow import AUTOMATIC, IMPORT, MANUAL
-from core.services.name_search import name_contains
 from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
 
 AUDITED = ["kind", "name", "industry", "region", "size", "source", "stage", "notes", "owner_id"]
@@ -109,7 +108,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     f = common.validate(CustomerFilter, dict(filters or {}))
     stmt = visible(actor, deleted=f.pop("deleted", False))
     if q := f.pop("q", None):
-        stmt = name_contains(stmt, Customer, CustomerNameGram, CustomerNameGram.customer_id, q)
+        stmt = name_search.name_contains(stmt, Customer, CustomerNameGram, CustomerNameGram.customer_id, q)
     if tag := f.pop("tag", None):
         stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
     from core.services import analytics  # segment, value_tier, rfm_segment, churn_risk
@@ -125,8 +124,10 @@ def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
     """A page of the customers ``actor`` may see: their tags come in the page's statement, aggregated into
     one column of each customer's row (``Customer.tag_list``), and so does an offset page's total (a REST
     list is the token's statement and this one)."""
-    order = common.parse_sort(sort, SORTABLE, "name")
-    return common.paginate(filtered(actor, filters), page, order, Customer.id,
+    stmt = filtered(actor, filters)
+    sortable, tiebreak = name_search.ordering(SORTABLE, Customer.id, (filters or {}).get("q"), CustomerNameGram,
+                                              CustomerNameGram.customer_id)
+    return common.paginate(stmt, page, common.parse_sort(sort, sortable, "name"), tiebreak,
                            load=(with_expression(Customer.tag_list, tags_column()), lazyload(Customer.tag_rows)),
                            total_inline=True)
 

@@ -89,6 +89,8 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint(key, 'gram', name=op.f(f'pk_{gram_table}')))
         op.execute(_cut(owner, gram_table, key, dialect))
         op.create_index(f'ix_{gram_table}_search', gram_table, ['gram', 'name', key], unique=False)
+        if dialect == "postgresql":   # the planner's statistics now, not at autovacuum's next visit
+            op.execute(f"ANALYZE {gram_table}")
         for statement in _triggers(owner, gram_table, key, dialect):
             op.execute(statement)
 
