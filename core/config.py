@@ -316,6 +316,18 @@ class Settings:
             calendar_problem = check_calendar(self.holiday_calendar, self.holiday_subdivision)
             if calendar_problem:
                 out.append(f"TRELLIS_HOLIDAY_CALENDAR / TRELLIS_HOLIDAY_SUBDIVISION: {calendar_problem}")
+        for name in ("login_account_limit", "login_address_limit"):
+            value = getattr(self, name)
+            if value != Settings.__dataclass_fields__[name].default:   # the defaults parse: no import for them
+                from limits import parse
+
+                try:
+                    refused = parse(value).amount < 1
+                except ValueError:
+                    refused = True
+                if refused:
+                    out.append(f"{ENV_PREFIX}{name.upper()}: {value!r} is not a rate limit; write "
+                               "'<count of 1 or more> per <period>', e.g. '5 per 15 minutes' or '20/hour'.")
         for name, low, high, expected in _BOUNDS:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:

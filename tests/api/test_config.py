@@ -71,3 +71,12 @@ def test_masking_rules():
     assert masked("secret_key", "x") == "***" and masked("retail_api_token", "x") == "***"
     assert masked("password_hash_method", "scrypt") == "scrypt"
     assert masked("database_url", "postgresql://u@h/db") == "postgresql://u@h/db"      # no password to hide
+
+
+@pytest.mark.parametrize("variable", ["TRELLIS_LOGIN_ACCOUNT_LIMIT", "TRELLIS_LOGIN_ADDRESS_LIMIT"])
+@pytest.mark.parametrize("value", ["five a minute", "5 per", "0 per minute"])
+def test_a_sign_in_limit_that_is_no_rate_limit_stops_the_start(variable, value):
+    """Refused when the settings load, naming the variable, not at the first sign-in (a 500 then)."""
+    with pytest.raises(ConfigError, match=f"{variable}: '{value}' is not a rate limit"):
+        load_settings({}, environ={variable: value})
+    assert getattr(load_settings({}, environ={variable: "20/hour"}), variable.lower().removeprefix("trellis_")) == "20/hour"
