@@ -343,6 +343,39 @@ def test_the_match_keys_are_filled_for_the_customers_and_contacts_already_stored
         assert migrate.check(runtime) == []
 
 
+def test_the_names_already_stored_get_their_grams_and_the_downgrade_keeps_every_name(tmp_path):
+    """a7c3e5f9b1d2: the customers and contacts stored before it get the grams of their names (a search for
+    one or two characters finds them at once); its downgrade drops the grams and the triggers, nothing else."""
+    from sqlalchemy import func, insert, inspect, select
+
+    from core.models import Contact, ContactNameGram, Customer, CustomerNameGram
+
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        migrate.upgrade(runtime, "f3b8d6a2c4e7")  # the revision before
+        cid, kid = uuid.uuid4(), uuid.uuid4()
+        with runtime.database.engine.begin() as conn:
+            conn.execute(insert(Customer.__table__).values(id=cid, name="杭州 ACME", kind="company", level="none",
+                                                           stage="potential", notes=""))
+            conn.execute(insert(Contact.__table__).values(id=kid, customer_id=cid, name="王五"))
+        migrate.upgrade(runtime)
+        with runtime.database.engine.connect() as conn:
+            grams = set(conn.scalars(select(CustomerNameGram.gram).where(CustomerNameGram.customer_id == cid)))
+            assert grams == {"杭", "州", " ", "a", "c", "m", "e", "杭州", "州 ", " a", "ac", "cm", "me"}
+            assert set(conn.scalars(select(ContactNameGram.gram))) == {"王", "五", "王五"}
+        assert migrate.check(runtime) == []
+        from alembic import command
+
+        command.downgrade(migrate.make_config(runtime), "f3b8d6a2c4e7")
+        with runtime.database.engine.begin() as conn:
+            assert not {"customer_name_gram", "contact_name_gram", "name_gram_position"} & set(
+                inspect(conn).get_table_names())
+            assert conn.scalar(select(func.count()).select_from(Customer.__table__)) == 1
+            conn.execute(Customer.__table__.update().values(name="renamed"))   # no trigger left to fail
+        migrate.upgrade(runtime)
+        with runtime.database.engine.connect() as conn:
+            assert "renamed" in set(conn.scalars(select(CustomerNameGram.name)))
+
+
 def test_an_index_for_another_database_or_a_missing_extension_is_not_compared():
     """The trigram indexes of name search exist on PostgreSQL with pg_trgm only: on SQLite, or a
     PostgreSQL where the migration could not create the extension, the schema still matches the models."""
