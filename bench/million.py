@@ -12,7 +12,8 @@ through the Flask test client with bearer tokens, p50/p95 over ``--runs`` runs a
 
 - the first page of customers (admin and rep), a deep page by cursor (the row in the middle of the
   list), the same two in GraphQL with contacts and interactions nested;
-- name search (``q``: the trigram index), every documented filter of the customers, contacts and
+- name search (``q``: 杭州 and 王, read from the names' grams; a term of three characters or more uses the
+  trigram index), every documented filter of the customers, contacts and
   interactions lists and every ordering of each, both directions;
 - a customer's timeline; the core metrics: funnel, revenue by month, rep KPIs (with the default
   ``TRELLIS_METRIC_MATERIALISE_AFTER_MS`` a metric whose warm-up computation took 500 ms or more is

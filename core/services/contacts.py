@@ -49,8 +49,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
 def list_contacts(actor: Any, filters: Mapping[str, Any] | None = None, *,
                   page: common.PageRequest = common.PageRequest(), sort: str | None = None) -> common.Page[Contact]:
     stmt = filtered(actor, filters)
-    sortable, tiebreak = name_search.ordering(SORTABLE, Contact.id, (filters or {}).get("q"), ContactNameGram,
-                                              ContactNameGram.contact_id)
+    sortable, tiebreak = name_search.ordering(stmt, SORTABLE, Contact.id, ContactNameGram, ContactNameGram.contact_id)
     return common.paginate(stmt, page, common.parse_sort(sort, sortable, "name"), tiebreak)
 
 

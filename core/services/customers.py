@@ -125,8 +125,7 @@ def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
     one column of each customer's row (``Customer.tag_list``), and so does an offset page's total (a REST
     list is the token's statement and this one)."""
     stmt = filtered(actor, filters)
-    sortable, tiebreak = name_search.ordering(SORTABLE, Customer.id, (filters or {}).get("q"), CustomerNameGram,
-                                              CustomerNameGram.customer_id)
+    sortable, tiebreak = name_search.ordering(stmt, SORTABLE, Customer.id, CustomerNameGram, CustomerNameGram.customer_id)
     return common.paginate(stmt, page, common.parse_sort(sort, sortable, "name"), tiebreak,
                            load=(with_expression(Customer.tag_list, tags_column()), lazyload(Customer.tag_rows)),
                            total_inline=True)
