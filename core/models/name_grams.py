@@ -10,7 +10,9 @@ of it, its capped total the first 2,001 entries of that range (``core.services.n
 The rows are the database's to keep, not the application's: triggers on ``customer`` and ``contact``
 (created by migration ``a7c3e5f9b1d2``) write them when a row is inserted and rewrite them when its name
 changes, so every writer keeps them (the ORM, the bulk recorder's ``COPY``, a raw ``UPDATE``, an
-erasure's anonymised name); a row deleted for good takes its grams with it (``ON DELETE CASCADE``). The
+erasure's anonymised name), and delete them with a row deleted for good. No foreign key: its check would
+run for each of a name's twenty-odd grams on every insert, and the grams are only read joined to their
+row. The
 grams are cut from ``lower(name)`` as the database lowers it and a term is looked up as ``lower(term)``,
 the same function on both sides, so a gram finds exactly the names ``ILIKE '%term%'`` finds.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -41,7 +43,7 @@ class NameGramPosition(Base):
 class CustomerNameGram(Base):
     __tablename__ = "customer_name_gram"
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     gram: Mapped[str] = mapped_column(String(2), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
 
@@ -51,7 +53,7 @@ class CustomerNameGram(Base):
 class ContactNameGram(Base):
     __tablename__ = "contact_name_gram"
 
-    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     gram: Mapped[str] = mapped_column(String(2), primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
 
