@@ -25,16 +25,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
 
-#: the longest names the grams cover, in characters (``customer.name`` is 200, ``contact.name`` 120):
-#: the triggers cut grams at the positions of ``name_gram_position``, 1 to this
+#: the longest names SQLite's grams cover, in characters (``customer.name`` is 200, ``contact.name``
+#: 120): its triggers cut grams at the positions of ``name_gram_position``, 1 to this
 GRAM_POSITIONS = 200
 #: the terms the grams serve; longer ones are the trigram index's
 GRAM_LENGTHS = (1, 2)
 
 
 class NameGramPosition(Base):
-    """The positions 1 … :data:`GRAM_POSITIONS` a trigger cuts grams at (SQLite's triggers cannot use a
-    recursive CTE or ``generate_series``; PostgreSQL's use the same table, so both run one statement)."""
+    """The positions 1 … :data:`GRAM_POSITIONS` SQLite's triggers cut grams at (they can use neither a
+    CTE nor ``generate_series``, which PostgreSQL's use). On PostgreSQL too, so both schemas match."""
     __tablename__ = "name_gram_position"
 
     i: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
