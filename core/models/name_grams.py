@@ -11,10 +11,10 @@ The rows are the database's to keep, not the application's: triggers on ``custom
 (created by migration ``a7c3e5f9b1d2``) write them when a row is inserted and rewrite them when its name
 changes, so every writer keeps them (the ORM, the bulk recorder's ``COPY``, a raw ``UPDATE``, an
 erasure's anonymised name), and delete them with a row deleted for good. No foreign key: its check would
-run for each of a name's twenty-odd grams on every insert, and the grams are only read joined to their
-row. The
-grams are cut from ``lower(name)`` as the database lowers it and a term is looked up as ``lower(term)``,
-the same function on both sides, so a gram finds exactly the names ``ILIKE '%term%'`` finds.
+run for each of a name's thirty-odd grams on every insert, and the grams are only read joined to their
+row. The grams are cut from ``lower(name)`` as the database lowers it and a term is looked up as
+``lower(term)``, the same function on both sides, so a gram finds exactly the names ``ILIKE '%term%'``
+finds.
 """
 from __future__ import annotations
 

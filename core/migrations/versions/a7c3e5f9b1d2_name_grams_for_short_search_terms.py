@@ -98,12 +98,14 @@ def upgrade() -> None:
             sa.Column('gram', sa.String(length=2), nullable=False),
             sa.Column('name', sa.String(length=length), nullable=False),
             sa.PrimaryKeyConstraint(key, 'gram', name=op.f(f'pk_{gram_table}')))
+        # the triggers first: creating one locks its table against writes until this commits, so no row
+        # written by another session can fall between the names cut below and the triggers
+        for statement in _triggers(owner, gram_table, key, dialect):
+            op.execute(statement)
         op.execute(_cut(owner, gram_table, key, dialect))
         op.create_index(f'ix_{gram_table}_search', gram_table, ['gram', 'name', key], unique=False)
         if dialect == "postgresql":   # the planner's statistics now, not at autovacuum's next visit
             op.execute(f"ANALYZE {gram_table}")
-        for statement in _triggers(owner, gram_table, key, dialect):
-            op.execute(statement)
 
 
 def downgrade() -> None:
