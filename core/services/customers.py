@@ -105,10 +105,23 @@ def get_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
 
 
 def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
+    """SELECT of the customers the actor's list shows with ``filters`` (``CustomerFilter``; the export
+    reads it too)."""
+    return _filtered(actor, filters)[0]
+
+
+def _filtered(actor: Any, filters: Mapping[str, Any] | None) -> tuple[Select, Select | None]:
+    """:func:`filtered`, and a cheaper statement to count its rows when there is one: an admin's live
+    search by one or two characters and nothing else has as many rows as its live gram rows."""
     f = common.validate(CustomerFilter, dict(filters or {}))
-    stmt = visible(actor, deleted=f.pop("deleted", False))
+    deleted = f.pop("deleted", False)
+    stmt = visible(actor, deleted=deleted)
+    counted = None
     if q := f.pop("q", None):
-        stmt = name_search.name_contains(stmt, Customer, CustomerNameGram, CustomerNameGram.customer_id, q)
+        live = CustomerNameGram.live == (not deleted)   # what visible()'s deleted_at condition implies
+        stmt = name_search.name_contains(stmt, Customer, CustomerNameGram, CustomerNameGram.customer_id, q, live=live)
+        if not f and not deleted and name_search.by_grams(q) and require_actor(actor).role == Role.ADMIN.value:
+            counted = name_search.gram_rows(CustomerNameGram, CustomerNameGram.customer_id, q, live)
     if tag := f.pop("tag", None):
         stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
     from core.services import analytics  # segment, value_tier, rfm_segment, churn_risk
@@ -116,7 +129,7 @@ def filtered(actor: Any, filters: Mapping[str, Any] | None = None) -> Select:
     stmt = stmt.where(*analytics.filter_conditions(f))
     for key, value in f.items():
         stmt = stmt.where(getattr(Customer, key) == value)
-    return stmt
+    return stmt, counted
 
 
 def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
@@ -124,11 +137,11 @@ def list_customers(actor: Any, filters: Mapping[str, Any] | None = None, *,
     """A page of the customers ``actor`` may see: their tags come in the page's statement, aggregated into
     one column of each customer's row (``Customer.tag_list``), and so does an offset page's total (a REST
     list is the token's statement and this one)."""
-    stmt = filtered(actor, filters)
+    stmt, counted = _filtered(actor, filters)
     sortable, tiebreak = name_search.ordering(stmt, SORTABLE, Customer.id, CustomerNameGram, CustomerNameGram.customer_id)
     return common.paginate(stmt, page, common.parse_sort(sort, sortable, "name"), tiebreak,
                            load=(with_expression(Customer.tag_list, tags_column()), lazyload(Customer.tag_rows)),
-                           total_inline=True)
+                           total_inline=True, counted=counted)
 
 
 def _set_tags(customer: Customer, tags: list[str]) -> None:

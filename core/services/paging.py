@@ -298,19 +298,21 @@ def seek_page(session: Any, stmt: Select, request: KeysetRequest, order_by: Iter
 
 
 def offset_page(session: Any, stmt: Select, offset: int, limit: int, order_by: Iterable[Any], tiebreak: Any,
-                *, load: Sequence[Any] = (), total: bool = False,
-                count_limit: int | None = None) -> tuple[list, Sequence[str], int | None]:
+                *, load: Sequence[Any] = (), total: bool = False, count_limit: int | None = None,
+                counted: Select | None = None) -> tuple[list, Sequence[str], int | None]:
     """Rows ``offset`` to ``offset + limit`` of ``stmt`` in the same order keyset pages use, and their
     cursors, so a client paging by number can carry on with ``after`` (REST's ``next_cursor``). ``load``:
     loader options for the page's rows only (a joined collection comes in the same statement). With
     ``total``, the number of rows of ``stmt`` comes in the same statement too (an uncorrelated scalar
     subquery, run once: the page keeps its plan; counting at most ``count_limit + 1`` rows when given); it
-    is None when the page is empty past the first row."""
+    is None when the page is empty past the first row. ``counted``: a statement with as many rows as
+    ``stmt`` that is cheaper to count, counted instead."""
     keys = keys_of(order_by, tiebreak)
     labelled = [key.expr.label(f"_seek{i}") for i, key in enumerate(keys)]
     query = stmt.order_by(None).add_columns(*labelled)
     if total:
-        query = query.add_columns(count_of(stmt, count_limit).scalar_subquery().label("_total"))
+        query = query.add_columns(count_of(stmt if counted is None else counted, count_limit)
+                                  .scalar_subquery().label("_total"))
     if load:
         query = query.options(*load)
     result = session.execute(query.order_by(*[key.order() for key in keys]).offset(offset).limit(limit))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -374,6 +374,45 @@ def test_the_names_already_stored_get_their_grams_and_the_downgrade_keeps_every_
         migrate.upgrade(runtime)
         with runtime.database.engine.connect() as conn:
             assert "renamed" in set(conn.scalars(select(CustomerNameGram.name)))
+
+
+def test_the_grams_of_customers_already_in_the_bin_are_not_live_and_the_downgrade_keeps_every_name(tmp_path):
+    """b4e8c2a6d0f1: the grams stored before it learn whether their customer is live (one in the bin is
+    not, so an admin's count of a short search leaves it out); the triggers keep that from then on; its
+    downgrade drops the column and its trigger, and the grams and names stay."""
+    from sqlalchemy import insert, select, text
+
+    from core.models import Customer, CustomerNameGram
+
+    with scratch_database(tmp_path) as url, runtime_for(url) as runtime:
+        migrate.upgrade(runtime, "a7c3e5f9b1d2")  # the revision before
+        live, binned = uuid.uuid4(), uuid.uuid4()
+        with runtime.database.engine.begin() as conn:
+            for cid, deleted_at in ((live, None), (binned, datetime(2026, 1, 1, tzinfo=timezone.utc))):
+                conn.execute(insert(Customer.__table__).values(id=cid, name="王记", kind="company", level="none",
+                                                               stage="potential", notes="", deleted_at=deleted_at))
+        migrate.upgrade(runtime)
+        assert migrate.check(runtime) == []
+
+        def liveness(conn) -> dict:
+            rows = conn.execute(select(CustomerNameGram.customer_id, CustomerNameGram.live)).all()
+            return {cid: {flag for key, flag in rows if key == cid} for cid in (live, binned)}
+
+        with runtime.database.engine.begin() as conn:
+            assert liveness(conn) == {live: {True}, binned: {False}}
+            conn.execute(Customer.__table__.update().where(Customer.__table__.c.id == live)
+                         .values(deleted_at=datetime(2026, 2, 1, tzinfo=timezone.utc)))
+            assert liveness(conn) == {live: {False}, binned: {False}}
+        from alembic import command
+
+        command.downgrade(migrate.make_config(runtime), "a7c3e5f9b1d2")
+        with runtime.database.engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM customer_name_gram WHERE gram = '王记'")).scalar() == 2
+            conn.execute(Customer.__table__.update().values(name="李记", deleted_at=None))   # the old triggers work
+            assert conn.execute(text("SELECT count(*) FROM customer_name_gram WHERE gram = '李记'")).scalar() == 2
+        migrate.upgrade(runtime)
+        with runtime.database.engine.connect() as conn:
+            assert liveness(conn) == {live: {True}, binned: {True}}
 
 
 def test_an_index_for_another_database_or_a_missing_extension_is_not_compared():

@@ -4,13 +4,15 @@ every write (the ORM, a bulk insert, a rename, an erasure's new name, a deletion
 search finds exactly the rows ``ILIKE '%term%'`` finds, in the list's order, within the searcher's scope."""
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
 from sqlalchemy import delete, insert, select, update
 
 from core.models import Contact, ContactNameGram, Customer, CustomerNameGram
-from core.services import contacts, customers
+from core import db
+from core.services import contacts, customers, duplicates
 from core.services.common import PageRequest
 from core.services.paging import KeysetRequest
 from tests.api.rest.test_customers import create
@@ -87,6 +89,82 @@ def test_rows_inserted_in_bulk_and_deleted_for_good(uow, people):
     uow.execute(delete(Customer).where(Customer.id.in_(ids)))
     assert uow.scalar(select(CustomerNameGram.gram).where(CustomerNameGram.customer_id.in_(ids))) is None
     assert uow.scalar(select(ContactNameGram.gram).where(ContactNameGram.gram == "王五")) is None
+
+
+def live_of(sess, customer_id) -> set[bool]:
+    return set(sess.scalars(select(CustomerNameGram.live).where(CustomerNameGram.customer_id == customer_id)))
+
+
+def test_a_customers_grams_follow_it_to_the_bin_and_back(uow, people):
+    """The grams say whether their customer is live (an admin's count of a short search reads them alone):
+    a delete, a rename in the bin (an erasure's new name), a restore, a merge, UPDATEs through SQL, a row
+    inserted already deleted."""
+    customer = customers.create(people.admin, {"name": "杭州茶业"})
+    uow.flush()
+    assert live_of(uow, customer.id) == {True}
+    customers.delete(people.admin, customer.id)
+    uow.flush()
+    assert live_of(uow, customer.id) == {False}
+    assert customers.list_customers(people.admin, {"q": "杭州"}).total == 0
+    assert [c.id for c in customers.list_customers(people.admin, {"q": "杭州", "deleted": True}).items] == [customer.id]
+    uow.execute(update(Customer).where(Customer.id == customer.id).values(name="Erased 9"))
+    assert grams_of(uow, CustomerNameGram, CustomerNameGram.customer_id, customer.id) == expected_grams("Erased 9")
+    assert live_of(uow, customer.id) == {False}
+    customers.restore(people.admin, customer.id)
+    uow.flush()
+    assert live_of(uow, customer.id) == {True}
+    assert customers.list_customers(people.admin, {"q": "9"}).total == 1
+    # renamed and deleted by one UPDATE, then restored by another that leaves the name alone
+    uow.execute(update(Customer).where(Customer.id == customer.id).values(name="苏州丝绸", deleted_at=db.utcnow()))
+    assert live_of(uow, customer.id) == {False}
+    assert grams_of(uow, CustomerNameGram, CustomerNameGram.customer_id, customer.id) == expected_grams("苏州丝绸")
+    uow.execute(update(Customer).where(Customer.id == customer.id).values(deleted_at=None, notes="back"))
+    assert live_of(uow, customer.id) == {True}
+    survivor = customers.create(people.admin, {"name": "苏州丝绸有限公司"})
+    uow.flush()
+    duplicates.merge_customers(people.admin, survivor.id, {"merged_id": str(customer.id)})
+    uow.flush()
+    assert live_of(uow, customer.id) == {False} and live_of(uow, survivor.id) == {True}
+    assert [c.id for c in customers.list_customers(people.admin, {"q": "丝绸"}).items] == [survivor.id]
+    gone = uuid.uuid4()
+    uow.execute(insert(Customer), [{"id": gone, "name": "王记", "deleted_at": db.utcnow()}])
+    assert live_of(uow, gone) == {False}
+
+
+@pytest.mark.parametrize("paged", ["keyset", "offset"])
+def test_an_admins_count_of_a_short_search_reads_the_grams_alone(uow, runtime, people, named, count_queries,
+                                                                 monkeypatch, paged):
+    """An admin's live search by one or two characters and nothing else counts the live gram rows, not
+    the customers they lead to (1 M customers: 2,001 probes of ``customer`` for 杭州); the same total
+    as the rows found, below the count limit and past it. Anyone else's count, or one with another
+    filter, reads the customers."""
+    request = KeysetRequest(first=2) if paged == "keyset" else PageRequest(limit=2)
+    gone = customers.create(people.admin, {"name": "王在回收站"})
+    uow.flush()
+    customers.delete(people.admin, gone.id)
+    uow.flush()
+
+    def total(actor, **filters) -> tuple[int, list[str]]:
+        with count_queries() as counter:
+            found = customers.list_customers(actor, filters, page=request).total
+        counts = [s for s in counter.statements if "count(" in s.lower()]
+        assert len(counts) == 1, counter.statements
+        # the count's own statement, or (an offset page) the subquery the page's statement counts in
+        return found, [counts[0].split("count(", 1)[1].split(" AS _total", 1)[0]]
+
+    for term in ("王", "杭州", "ac", "无"):
+        found, (count,) = total(people.admin, q=term)
+        assert found == len(truth(uow, term)), term
+        assert "customer_name_gram" in count and "FROM customer " not in count and "JOIN customer " not in count, count
+    _, (count,) = total(people.rep, q="王")
+    assert "customer_name_gram" in count and "customer.owner_id" in count   # the rep's scope is on the customer
+    for filters in ({"q": "王", "deleted": True}, {"q": "王", "kind": "company"}, {"q": "王王食"}):
+        found, (count,) = total(people.admin, **filters)
+        assert found == len(customers.list_customers(people.admin, filters, page=PageRequest(limit=100)).items)
+        assert "customer.deleted_at" in count, (filters, count)
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(runtime.settings, list_count_limit=1))
+    page = customers.list_customers(people.admin, {"q": "王"}, page=request)
+    assert (page.total, page.total_capped) == (1, True)
 
 
 @pytest.mark.parametrize("term", ["杭州", "王", "州", "ac", "AC", "_t", "%", "0%", "x", "王王", " ", "州路", "无"])
