@@ -195,6 +195,65 @@ def test_awkward_fields_and_objects_dump_as_marshmallow_does():
     assert outcome(compiled, [full, sparse, as_dict], True) == outcome(reference, [full, sparse, as_dict], True)
 
 
+class Shadowed:
+    """``name`` in the instance's ``__dict__`` under a property of the same name: ``getattr`` returns the
+    property's value, so must the compiled dump (it reads ``__dict__`` only where that is the same)."""
+
+    def __init__(self):
+        self.__dict__.update(name="from the instance dict", left="plain")
+
+    @property
+    def name(self):
+        return "from the property"
+
+
+class Slotted:
+    __slots__ = ("name", "left")
+
+    def __init__(self):
+        self.name, self.left = "slot", "slot left"
+
+
+class Looked:
+    """Changes attribute lookup itself: read through ``getattr`` only."""
+
+    def __init__(self):
+        self.name, self.left = "stored", "stored left"
+
+    def __getattribute__(self, attr):
+        value = object.__getattribute__(self, attr)
+        return f"looked up {value}" if attr in ("name", "left") else value
+
+
+class Named(Schema):
+    name = fields.String()
+    left = fields.String()
+
+
+def test_objects_whose_instance_dict_is_not_what_getattr_returns_dump_as_marshmallow_does():
+    compiled, reference = compile_dump(Named), Named()
+    assert is_compiled(compiled)
+    for obj in (Shadowed(), Slotted(), Looked(), SimpleNamespace(name="ns"), Shadowed()):
+        assert compiled.dump(obj) == reference.dump(obj), type(obj)
+    assert compiled.dump(Shadowed())["name"] == "from the property"
+
+
+def test_a_customer_with_expired_or_unloaded_attributes_dumps_as_marshmallow_does(runtime, people):
+    """A SQLAlchemy object keeps a loaded column in ``__dict__`` (read from there); an expired one is not
+    there and is loaded by ``getattr``, as marshmallow would."""
+    compiled, reference = compile_dump(CustomerOut), CustomerOut()
+    with runtime.database.unit_of_work() as sess:
+        customer = customers.create(people.admin, {"name": "Loaded 客户", "tags": ["a"]})
+        sess.flush()
+        expected = reference.dump(customer)
+        assert compiled.dump(customer) == expected
+        sess.expire(customer, ["name", "notes"])
+        assert "name" not in customer.__dict__
+        assert compiled.dump(customer) == expected
+        sess.expire(customer)
+        assert compiled.dump(customer) == reference.dump(customer)
+
+
 def test_a_schema_that_cannot_be_compiled_dumps_through_marshmallow():
     class OwnAccessor(Schema):
         name = fields.String()
