@@ -5,7 +5,8 @@ import uuid
 from typing import Any, Mapping
 
 from marshmallow import fields
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy.sql.expression import True_
 from sqlalchemy.orm import joinedload, lazyload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -71,6 +72,12 @@ def _live_or_merged(actor: Any, customer_id: uuid.UUID) -> Select:
     return select(Customer).where(customer_visibility(actor), Customer.id == customer_id, _LIVE_OR_MERGED)
 
 
+#: :func:`read`'s statement for an actor who sees every customer (an admin), the id a parameter: the same
+#: for every such read, so built once (building it and its cache key was 4 % of a read's CPU)
+_READ_ANY = (select(Customer).where(Customer.id == bindparam("customer_id"), _LIVE_OR_MERGED)
+             .options(*_READ_LOADS))
+
+
 def read_many(actor: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
     """:func:`read` for many ids in one statement (``Customer.mergedInto`` of a list): ``{id: customer}``,
     those not found left out."""
@@ -90,8 +97,11 @@ def read(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
         return get(actor, customer_id, deleted=True)
     # what an answer shows comes in the same statement (tags, analytics and their segment): a read by id is
     # the token's statement and this one
-    found = db.session().scalars(_live_or_merged(actor, common.parse_uuid(customer_id)).options(*_READ_LOADS)
-                                 ).unique().all()
+    cid = common.parse_uuid(customer_id)
+    if isinstance(customer_visibility(actor), True_):
+        found = db.session().scalars(_READ_ANY, {"customer_id": cid}).unique().all()
+    else:
+        found = db.session().scalars(_live_or_merged(actor, cid).options(*_READ_LOADS)).unique().all()
     if not found:
         raise NotFound("No customer with this id.")
     return found[0]
