@@ -123,6 +123,9 @@ class Blueprint(SmorestBlueprint):
     schemas are built once, not per request."""
 
     ARGUMENTS_PARSER = _ArgumentsParser()
+    #: the page and page size of every list: the same one instance of their schema (flask-smorest's own
+    #: parser built one per request)
+    PAGINATION_ARGUMENTS_PARSER = _ArgumentsParser()
 
     def response(self, status_code, schema=None, **kwargs):
         if isinstance(schema, Schema) or (isinstance(schema, type) and issubclass(schema, Schema)):
@@ -130,11 +133,12 @@ class Blueprint(SmorestBlueprint):
         return super().response(status_code, schema, **kwargs)
 
     def _set_pagination_metadata(self, page_params, result, headers):
-        result, headers = super()._set_pagination_metadata(page_params, result, headers)
         cursors = getattr(page_params, "cursors", None)
         if cursors is None:
-            return result, headers
-        meta = json.loads(headers[self.PAGINATION_HEADER_NAME])
+            return super()._set_pagination_metadata(page_params, result, headers)
+        # flask-smorest's metadata, as its own _set_pagination_metadata makes it, before it is JSON
+        headers = {} if headers is None else headers
+        meta = self._make_pagination_metadata(page_params.page, page_params.page_size, page_params.item_count)
         if cursors["keyset"]:   # page numbers mean nothing on a keyset page
             meta = {"total": meta["total"], "page_size": page_params.page_size}
         if getattr(page_params, "total_capped", False):   # more rows than TRELLIS_LIST_COUNT_LIMIT counts
