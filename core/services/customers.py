@@ -65,7 +65,10 @@ def live_or_merged(actor: Any, customer_id: uuid.UUID) -> Customer | None:
 #: (tags, analytics and their segment). Built once: expressions and loader options are immutable, and
 #: building them was a tenth of a read.
 _LIVE_OR_MERGED = or_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_not(None))
-_READ_LOADS = (joinedload(Customer.tag_rows), joinedload(Customer.analytics).joinedload(CustomerAnalytics.segment))
+#: The tags come as one aggregated column, as in a list (``Customer.tag_list``): a joined collection made
+#: SQLAlchemy build a fourth object kind per read and repeat the customer's row per tag.
+_READ_LOADS = (with_expression(Customer.tag_list, tags_column()), lazyload(Customer.tag_rows),
+               joinedload(Customer.analytics).joinedload(CustomerAnalytics.segment))
 
 
 def _live_or_merged(actor: Any, customer_id: uuid.UUID) -> Select:
@@ -99,9 +102,9 @@ def read(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
     # the token's statement and this one
     cid = common.parse_uuid(customer_id)
     if isinstance(customer_visibility(actor), True_):
-        found = db.session().scalars(_READ_ANY, {"customer_id": cid}).unique().all()
+        found = db.session().scalars(_READ_ANY, {"customer_id": cid}).all()
     else:
-        found = db.session().scalars(_live_or_merged(actor, cid).options(*_READ_LOADS)).unique().all()
+        found = db.session().scalars(_live_or_merged(actor, cid).options(*_READ_LOADS)).all()
     if not found:
         raise NotFound("No customer with this id.")
     return found[0]

@@ -3,6 +3,7 @@ a sparse fieldset (issue #16: a page of 100 customers was 158 KB, most of it the
 from __future__ import annotations
 
 import json
+import uuid
 
 from api.testing import pin_statements, rest_list
 from core.services import customers
@@ -89,6 +90,13 @@ def test_a_create_and_a_read_by_id_cost_a_pinned_number_of_statements(api, runti
     assert body["name"] == "Counted Ltd" and "analytics" in body
     # the token with its user; the customer with its tags and its analytics in one statement
     assert read.count == 2, "\n".join(s[:120] for s in read.statements)
+    # an admin's read (one statement built once for every id), of a customer with tags
+    tagged = api.as_("rep").post("/api/v1/customers", json={"name": "Tagged", "tags": ["vip", "b2b", "东区"]})
+    with count_queries() as read:
+        body = api.get(f"/api/v1/customers/{tagged.get_json()['id']}").get_json()
+    assert body["name"] == "Tagged" and body["tags"] == sorted(["vip", "b2b", "东区"]) and "analytics" in body
+    assert read.count == 2, "\n".join(s[:120] for s in read.statements)
+    assert api.get(f"/api/v1/customers/{uuid.uuid4()}").status_code == 404
 
 
 def test_the_total_comes_with_the_page_and_a_page_past_the_end_still_counts_it(api, runtime, people, count_queries):
