@@ -182,7 +182,8 @@ def analyze(rt) -> None:
         for index in ("ix_customer_name_trgm", "ix_contact_name_trgm"):
             conn.execute(text("SELECT gin_clean_pending_list(to_regclass(:i)) WHERE to_regclass(:i) IS NOT NULL"),
                          {"i": index})
-        conn.execute(text("VACUUM ANALYZE customer, contact, interaction, customer_tag, customer_analytics"))
+        conn.execute(text("VACUUM ANALYZE customer, contact, interaction, customer_tag, customer_analytics, "
+                          "customer_name_gram, contact_name_gram"))
 
 
 def requests_for(client, token: str, people: dict, any_customer: str, n: int) -> list[tuple[str, str, tuple]]:
