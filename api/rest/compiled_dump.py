@@ -107,7 +107,7 @@ def _generate(schema: Schema) -> Callable | None:
     env: dict[str, Any] = {"_missing": missing, "_marshmallow": Schema._serialize.__get__(schema),
                            "_accessor": schema.get_attribute, "_dict": dict}
     bodies: dict[str, list[str]] = {"attr": [], "dict": []}
-    sources: list[str] = []   # the attributes an object's fields read, each as "{source}" in the attr body
+    sources: list[str] = []   # the attributes an object's fields read: the i-th is "\x00i\x00" in the attr body
     for index, (name, field) in enumerate(schema.dump_fields.items()):
         _compile_nested(field)
         key = field.data_key if field.data_key is not None else name

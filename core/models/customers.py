@@ -128,7 +128,10 @@ class Customer(Base, Record):
                       bin_index("customer", "name", "id"),
                       # whether a customer is live, read from the index alone: the contact and interaction
                       # lists, the tag and analytics filters join it for every row they count
-                      partial_index("ix_customer_live_id", LIVE, "id"))
+                      partial_index("ix_customer_live_id", LIVE, "id"),
+                      # the ids in the bin: an admin's contact and interaction lists ask whether a row's
+                      # customer is among them (core.services.permissions.customer_is_live)
+                      partial_index("ix_customer_bin_id", BIN, "id"))
 
     @property
     def tags(self) -> list[str]:

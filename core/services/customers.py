@@ -6,7 +6,6 @@ from typing import Any, Mapping
 
 from marshmallow import fields
 from sqlalchemy import Select, bindparam, func, or_, select
-from sqlalchemy.sql.expression import True_
 from sqlalchemy.orm import joinedload, lazyload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +24,7 @@ from core.schemas import (
 )
 from core.services import audit, common, name_search, workflow
 from core.workflow import AUTOMATIC, IMPORT, MANUAL
-from core.services.permissions import check_owner_assignment, customer_visibility, require_actor
+from core.services.permissions import check_owner_assignment, customer_visibility, require_actor, sees_every_customer
 
 AUDITED = ["kind", "name", "industry", "region", "size", "source", "stage", "notes", "owner_id"]
 
@@ -71,11 +70,6 @@ _READ_LOADS = (with_expression(Customer.tag_list, tags_column()), lazyload(Custo
                joinedload(Customer.analytics).joinedload(CustomerAnalytics.segment))
 
 
-def _sees_every_customer(actor: Any) -> bool:
-    """Whether ``actor``'s scope is every customer (an admin's): their statements need no scope condition."""
-    return isinstance(customer_visibility(actor), True_)
-
-
 def _live_or_merged(actor: Any, customer_id: uuid.UUID) -> Select:
     return select(Customer).where(customer_visibility(actor), Customer.id == customer_id, _LIVE_OR_MERGED)
 
@@ -106,7 +100,7 @@ def read(actor: Any, customer_id: Any, *, deleted: bool = False) -> Customer:
     # what an answer shows comes in the same statement (tags, analytics and their segment): a read by id is
     # the token's statement and this one
     cid = common.parse_uuid(customer_id)
-    if _sees_every_customer(actor):
+    if sees_every_customer(actor):
         found = db.session().scalars(_READ_ANY, {"customer_id": cid}).all()
     else:
         found = db.session().scalars(_live_or_merged(actor, cid).options(*_READ_LOADS)).all()
@@ -138,7 +132,7 @@ def _filtered(actor: Any, filters: Mapping[str, Any] | None) -> tuple[Select, Se
     if q := f.pop("q", None):
         live = CustomerNameGram.live == (not deleted)   # what visible()'s deleted_at condition implies
         stmt = name_search.name_contains(stmt, Customer, CustomerNameGram, CustomerNameGram.customer_id, q, live=live)
-        if not f and not deleted and name_search.by_grams(q) and _sees_every_customer(actor):
+        if not f and not deleted and name_search.by_grams(q) and sees_every_customer(actor):
             counted = name_search.gram_rows(CustomerNameGram, CustomerNameGram.customer_id, q, live)
     if tag := f.pop("tag", None):
         stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy.sql.expression import True_
 
 from core import db
 from core.errors import Forbidden, Unauthenticated, ValidationFailed
@@ -63,6 +64,21 @@ def customer_visibility(actor: Any) -> ColumnElement[bool]:
         conditions = []
     conditions += _plugin_grants(user, Customer)
     return or_(*conditions) if conditions else false()
+
+
+def sees_every_customer(actor: Any) -> bool:
+    """Whether ``actor``'s scope is every customer (an admin's): their statements need no scope condition,
+    so none needs the customer's row for it."""
+    return isinstance(customer_visibility(actor), True_)
+
+
+def customer_is_live(customer_id: Any) -> ColumnElement[bool]:
+    """A condition on a row of a customer's (a contact, an interaction; ``customer_id``: its column): its
+    customer is live, i.e. no customer in the bin has that id (every such row's customer exists: a foreign
+    key). The same rows as joining ``customer`` with ``deleted_at IS NULL``, read from
+    ``ix_customer_bin_id`` (the ids in the bin, a few) instead of a probe of every live customer's id per
+    row: a capped count of 2,001 interactions at 1 M customers spent 4.5 ms in those probes."""
+    return ~exists().where(Customer.id == customer_id, Customer.deleted_at.is_not(None))
 
 
 def visibility(actor: Any, model: type) -> ColumnElement[bool]:

@@ -368,6 +368,11 @@ def test_each_filter_is_served_by_an_index(engine, uow, data, name, key, actor):
         return
     counted = run(engine, lambda: page.total)
     plans = explain_all(uow, counted, f"{name} {key}={value!r} as {actor} (the list's count)")
+    if name in ("contacts", "interactions") and actor == "admin":
+        # an admin's rows are checked against the bin's ids (ix_customer_bin_id), not by a probe of every
+        # live customer's id per counted row (4.5 ms of a count of 2,001 interactions at 1 M customers)
+        used = {index for plan in plans for index, _ in index_conditions(plan)}
+        assert "ix_customer_live_id" not in used, json.dumps(plans, indent=1, default=str)
     if key == "q" and actor == "admin":   # a rep's scope may find fewer rows by the owner's index first
         used = [index for plan in plans for index, cond in index_conditions(plan) if "~~*" in cond]
         assert used and all("trgm" in index for index in used), (

@@ -2,6 +2,8 @@
 customer, single reads, the task list of the assignee), and a restore brings them back unchanged."""
 from __future__ import annotations
 
+import json
+
 from tests.api.rest.test_contacts_interactions import add_contact
 from tests.api.rest.test_customers import create
 
@@ -31,6 +33,8 @@ def test_contacts_of_a_deleted_customer_are_hidden_and_come_back_on_restore(api)
 
     assert api.as_("rep").post(f"/api/v1/customers/{gone['id']}/restore").status_code == 200
     assert _ids(api.as_("rep").get(f"/api/v1/contacts?customer_id={gone['id']}")) == [hidden["id"]]
+    back = api.get("/api/v1/contacts")   # an admin's list asks the bin, not a join (the same rows)
+    assert _ids(back) == sorted([hidden["id"], shown["id"]]) and json.loads(back.headers["X-Pagination"])["total"] == 2
     again = api.as_("rep").get(f"/api/v1/contacts/{hidden['id']}")
     assert again.status_code == 200 and again.get_json()["name"] == "Hidden Person"
 
@@ -53,3 +57,7 @@ def test_interactions_of_a_deleted_customer_are_hidden_and_come_back_on_restore(
     assert _ids(api.as_("rep").get(f"/api/v1/interactions?customer_id={gone['id']}")) == sorted(
         [hidden["id"], task["id"]])
     assert api.as_("rep").get(f"/api/v1/interactions/{hidden['id']}").status_code == 200
+    back = api.get("/api/v1/interactions")   # an admin's list asks the bin, not a join (the same rows)
+    assert _ids(back) == sorted([hidden["id"], task["id"], shown["id"]])
+    assert json.loads(back.headers["X-Pagination"])["total"] == 3
+    assert api.get(f"/api/v1/interactions/{task['id']}").status_code == 200
