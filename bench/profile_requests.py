@@ -14,7 +14,8 @@ untimed). Then, through the Flask test client with the bearer token, times in CP
 after a few untimed warm-up requests of each kind, and prints CPU ms/request and SQL statements/request
 (``before_cursor_execute`` on the engine, the token lookup included; SQLite's BEGIN left out).
 --profile also runs each phase once more under cProfile (CPU clock) and prints its --top functions by
-cumulative and by own time. --rounds repeats the timed phases (a fresh create phase each round) and
+cumulative and by own time (--dump PREFIX also writes PREFIX<phase>.pstats, to read with pstats).
+--rounds repeats the timed phases (a fresh create phase each round) and
 prints every round and the median.
 
 The database: an SQLite file in a temporary directory (default), or --database-url. A PostgreSQL URL gets
@@ -121,6 +122,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="also one cProfile'd pass of each phase")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--dump", metavar="PREFIX",
+                        help="with --profile: also write each phase's stats to PREFIX<phase>.pstats (pstats, snakeviz)")
     args = parser.parse_args(argv)
 
     with scratch_database(args.database_url, "trellis_profile") as url:
@@ -165,6 +168,8 @@ def main(argv=None) -> None:
                     ms, _ = phases.run(phase, count, profiler)
                     out = io.StringIO()
                     stats = pstats.Stats(profiler, stream=out)
+                    if args.dump:
+                        stats.dump_stats(f"{args.dump}{phase}.pstats")
                     stats.sort_stats("cumulative").print_stats(args.top)
                     stats.sort_stats("tottime").print_stats(args.top)
                     print(f"\n=== {phase} under cProfile: {ms:.2f} CPU ms/request ===")
