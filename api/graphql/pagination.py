@@ -22,6 +22,7 @@ A nested list read for all its parents at once (``Customer.interactions``) uses
 """
 from __future__ import annotations
 
+from collections import abc
 from typing import Annotated, Any, Callable, Optional, Sequence, TypeVar
 
 import strawberry
@@ -52,19 +53,34 @@ def page_request(first: int | None = None, after: str | None = None, last: int |
 
 
 class Edge:
-    __slots__ = ("cursor", "node")
+    """One record of a page and its cursor, read from the page's cursors when a client selects it (a
+    service encodes a cursor only when it is read: :class:`core.services.paging.LazyCursors`)."""
 
-    def __init__(self, cursor: str, node: Any):
-        self.cursor, self.node = cursor, node
+    __slots__ = ("_cursors", "_index", "node")
+
+    def __init__(self, cursors: Sequence[str], index: int, node: Any):
+        self._cursors, self._index, self.node = cursors, index, node
+
+    @property
+    def cursor(self) -> str:
+        return self._cursors[self._index]
 
 
 class PageInfo:
-    __slots__ = ("has_next_page", "has_previous_page", "start_cursor", "end_cursor")
+    """Where a page lies; its first and last cursors are read from the page's when selected."""
 
-    def __init__(self, has_next_page: bool, has_previous_page: bool, start_cursor: str | None,
-                 end_cursor: str | None):
-        self.has_next_page, self.has_previous_page = has_next_page, has_previous_page
-        self.start_cursor, self.end_cursor = start_cursor, end_cursor
+    __slots__ = ("has_next_page", "has_previous_page", "_cursors")
+
+    def __init__(self, has_next_page: bool, has_previous_page: bool, cursors: Sequence[str]):
+        self.has_next_page, self.has_previous_page, self._cursors = has_next_page, has_previous_page, cursors
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self._cursors[0] if self._cursors else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self._cursors[-1] if self._cursors else None
 
 
 class Slice:
@@ -73,7 +89,9 @@ class Slice:
 
     def __init__(self, items: Sequence[Any], cursors: Sequence[str], *, has_next: bool, has_previous: bool,
                  total: int | Callable[[], int], capped: bool | Callable[[], bool] = False):
-        self.items, self.cursors = list(items), list(cursors)
+        # the cursors as given: a page's are encoded only when read (edges' and pageInfo's cursors)
+        self.items = list(items)
+        self.cursors = cursors if isinstance(cursors, abc.Sequence) else list(cursors)
         self.has_next, self.has_previous = has_next, has_previous
         self._total, self._capped = total, capped
 
@@ -92,16 +110,12 @@ class Slice:
 
     @property
     def edges(self) -> list[Edge]:
-        return [Edge(cursor, item) for cursor, item in zip(self.cursors, self.items)]
+        cursors = self.cursors
+        return [Edge(cursors, i, item) for i, item in enumerate(self.items)]
 
     @property
     def page_info(self) -> PageInfo:
-        return PageInfo(
-            has_next_page=self.has_next,
-            has_previous_page=self.has_previous,
-            start_cursor=self.cursors[0] if self.cursors else None,
-            end_cursor=self.cursors[-1] if self.cursors else None,
-        )
+        return PageInfo(has_next_page=self.has_next, has_previous_page=self.has_previous, cursors=self.cursors)
 
     @property
     def total_count(self) -> int:

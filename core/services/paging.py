@@ -336,7 +336,8 @@ def count_of(stmt: Select, limit: int | None = None) -> Select:
 
 class LazyCursors(Sequence):
     """The cursors of a page's rows, each encoded when first read: a REST page hands out only its first
-    and last (a page of 100 encoded all 100, a sixth of the list's CPU time)."""
+    and last (a page of 100 encoded all 100, a sixth of the list's CPU time), and a GraphQL page only
+    those its query selects (``pageInfo``'s, an edge's ``cursor``)."""
 
     def __init__(self, keys: Sequence[Key], values: Sequence[Sequence[Any]]):
         self._keys, self._values = keys, values
@@ -427,7 +428,7 @@ def seek_windows(session: Any, stmt: Select, partition: Any, parent_ids: Sequenc
             found.reverse()
         page = out.setdefault(pid, KeysetPage([], [], False, False))
         page.items = [row[0] for row in found]
-        page.cursors = [encode_cursor(keys, list(row[1:1 + width])) for row in found]
+        page.cursors = LazyCursors(keys, [row[1:1 + width] for row in found])
         if forward:
             page.has_next = more
         else:
