@@ -25,6 +25,7 @@ it; otherwise (the usual case here) counted in each worker on SQLAlchemy's ``bef
 Run: python bench/http_side_by_side.py [--creates 2000 --lists 1000 --details 2000 --graphqls 300 --rounds 3] [--quick]
      [--clients 4,16]   (then create / list / detail again with 4 and with 16 clients at once)
      [--database-url postgresql://postgres@127.0.0.1:5432/test]
+     [--logs DIR]   (keep both gunicorns' logs: Trellis' access lines give each request's duration, to find a tail)
 Prints numbers; not a test. Latencies include the client (same for both apps).
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
 import secrets  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
@@ -82,6 +84,8 @@ def parse_args(argv=None):
                         "comma-separated list (e.g. 4,16): req/s should grow and p99 stay bounded")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs", "performance.md"))
     p.add_argument("--no-docs", action="store_true", help="print only; do not append to --docs")
+    p.add_argument("--logs", metavar="DIR",
+                   help="copy both gunicorns' logs (Trellis' access lines carry each request's duration) to DIR")
     args = p.parse_args(argv)
     if args.quick:
         given = set(a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]))
@@ -466,6 +470,9 @@ def main(argv=None) -> int:
                 client.close()
             for server in servers.values():
                 server.stop()
+                if args.logs:
+                    os.makedirs(args.logs, exist_ok=True)
+                    shutil.copy(server.log_path, args.logs)
             dbs.drop()
     load_after = load()
     results = {}
