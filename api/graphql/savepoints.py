@@ -41,9 +41,10 @@ class MutationSavepoint(FieldExtension):
 
 def add_to(mutation: type | None) -> None:
     """Put a :class:`MutationSavepoint` on every field of the ``Mutation`` type (before the schema is
-    built from it); a field that has one (shared by two builds) keeps just that one."""
+    built from it), outside the field's own extensions, so what they do is inside the savepoint too; a
+    field that has one (shared by two builds) keeps just that one."""
     if mutation is None:
         return
     for field in mutation.__strawberry_definition__.fields:
         if not any(isinstance(extension, MutationSavepoint) for extension in field.extensions):
-            field.extensions.append(MutationSavepoint())
+            field.extensions.append(MutationSavepoint())   # the last is the outermost

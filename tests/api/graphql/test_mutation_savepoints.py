@@ -116,3 +116,34 @@ def test_no_field_returns_a_non_null_record_or_page(app):
               and (field.type.of_type.name if hasattr(field.type.of_type, "name") else "") in records
               | {n + "Connection" for n in records}]
     assert strict == []
+
+
+def test_a_plugin_field_extension_that_fails_after_its_resolver_wrote_leaves_nothing(database_url, connection, people):
+    """The savepoint is outside a mutation field's own extensions: a write made before one of them fails is
+    rolled back with the field."""
+    from strawberry.extensions import FieldExtension
+
+    from core.errors import ValidationFailed
+    from core.models import Customer
+    from core.services import customers
+
+    class RefuseAfterwards(FieldExtension):
+        def resolve(self, next_, source, info, **kwargs):
+            next_(source, info, **kwargs)
+            raise ValidationFailed(fields={"name": ["Refused by the extension, after the write."]})
+
+    def fields(registry):
+        def create_quietly(info: strawberry.Info, name: str) -> registry.ref("Customer"):
+            return customers.create(info.context.user, {"name": name})
+
+        return {"createQuietly": strawberry.mutation(resolver=create_quietly, extensions=[RefuseAfterwards()])}
+
+    refusing = plugin("refusing", trellis_graphql_mutation_fields=fields)
+    with app_with(database_url, connection, refusing, people=people) as (api, runtime):
+        body = api.as_("rep").graphql("""mutation {
+            kept: createCustomer(input: {name: "Kept Ltd"}) { id }
+            refused: createQuietly(name: "Refused Ltd") { id }
+        }""")
+        assert body["data"]["kept"]["id"] and body["data"]["refused"] is None
+        assert _count(runtime, Customer, name="Refused Ltd") == 0
+        assert _count(runtime, Customer, name="Kept Ltd") == 1
