@@ -348,6 +348,7 @@ def make_engine(url: str, *, echo: bool = False, pool: Mapping[str, Any] | None 
             kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if "cursor_factory" in kwargs.get("connect_args", {}):
+        postgres_connections.utc_sessions(engine)
         postgres_connections.ping_when_idle(engine, ping_idle_seconds)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)

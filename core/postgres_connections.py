@@ -8,6 +8,12 @@ Two costs every request paid and the yardstick of issue #16 does not (docs/perfo
   ago is almost always alive; one a database restart dropped in that moment fails its request (a 503)
   where a ping would have replaced it, and SQLAlchemy then discards the pool's other connections, so the
   next requests get fresh ones.
+- **Converting every timestamp to UTC.** Trellis keeps and returns times in UTC (``core.db.UTCDateTime``).
+  psycopg hands ``timestamptz`` values back in the session's time zone (``Etc/UTC`` on a default
+  install, a ``ZoneInfo``), and each was converted again: four per customer of a page, a twentieth of a
+  GraphQL page of customers with contacts. :func:`utc_sessions` sets every connection's ``TimeZone`` to
+  UTC, so values arrive as UTC and the conversion is none. It also makes anything the database computes
+  from a timestamp (a ``::date``) use UTC as on SQLite, whatever the server's default.
 - **A ``Column`` object per result column.** psycopg's ``Cursor.description`` builds one for every
   column of every result (about 80 for a customer read by id); SQLAlchemy only asks whether there is a
   description once it has the statement's result columns cached. :class:`Cursor` builds them when one is
@@ -71,6 +77,16 @@ class Cursor(psycopg.Cursor):
         if result and (result.nfields or result.status in _ROWS):
             return Description(self, result)
         return None
+
+
+def utc_sessions(engine: Engine) -> None:
+    """Set each new connection's session ``TimeZone`` to UTC (a URL's ``-c TimeZone=…`` included):
+    ``timestamptz`` values then arrive in UTC, as Trellis keeps them."""
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()   # a session setting, kept by the pool's rollbacks from now on
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float) -> None:

@@ -153,3 +153,26 @@ def test_a_repeated_statement_builds_no_column_objects(database_url, monkeypatch
         assert first >= 2 and len(built) == first  # the first run read them: its result columns were not known yet
     finally:
         engine.dispose()
+
+
+def test_every_session_works_in_utc_whatever_the_server_or_the_url_says(database_url):
+    """Times arrive in UTC, as Trellis keeps them (no conversion per value), and what the database derives
+    from a time (a date) is the UTC one, as on SQLite — also when the URL asks for another zone."""
+    from datetime import date, datetime, timezone
+
+    _postgres_only(database_url)
+    shanghai = "-cTimeZone%3DAsia/Shanghai"   # libpq options, before the test schema's search_path if any
+    url = (database_url.replace("options=", f"options={shanghai}%20", 1) if "options=" in database_url
+           else f"{database_url}{'&' if '?' in database_url else '?'}options={shanghai}")
+    engine = db.make_engine(url, pool={"pool_size": 1, "max_overflow": 0})
+    try:
+        late = text("SELECT CAST('2026-12-05 23:30:00+00' AS timestamptz), "
+                    "CAST(CAST('2026-12-05 23:30:00+00' AS timestamptz) AS date), current_setting('TimeZone')")
+        for _ in range(2):   # the second time on the same pooled connection, after the pool's rollback
+            with engine.connect() as conn:
+                at, day, zone = conn.execute(late).one()
+                conn.rollback()
+            assert zone == "UTC" and day == date(2026, 12, 5)
+            assert at == datetime(2026, 12, 5, 23, 30, tzinfo=timezone.utc) and at.tzinfo is timezone.utc
+    finally:
+        engine.dispose()
