@@ -1,6 +1,6 @@
 """How a PostgreSQL engine's connections are made and handed out (``core.db.make_engine``).
 
-Two costs every request paid and the yardstick of issue #16 does not (docs/performance.md):
+Three costs every request paid and the yardstick of issue #16 does not (docs/performance.md):
 
 - **A ping at every checkout.** SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` each time a request
   takes a connection from the pool. :func:`ping_when_idle` tests a connection only when it has sat unused
