@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from core import side_rows
+
 STATE = "trellis.audit_watch"
 
 
@@ -76,6 +78,7 @@ class AuditWatch:
             event.listen(Session, "after_flush", self._after_flush)
             event.listen(Session, "after_soft_rollback", self._after_soft_rollback)
             event.listen(Session, "after_commit", self._after_commit)
+            side_rows.watchers.append(self._side_rows_written)
             self._started = True
         return self
 
@@ -84,6 +87,7 @@ class AuditWatch:
             event.remove(Session, "after_flush", self._after_flush)
             event.remove(Session, "after_soft_rollback", self._after_soft_rollback)
             event.remove(Session, "after_commit", self._after_commit)
+            side_rows.watchers.remove(self._side_rows_written)
             self._started = False
 
     def __enter__(self) -> "AuditWatch":
@@ -128,6 +132,17 @@ class AuditWatch:
                 with_ = getattr(type(obj), "__audited_with__", None)
                 parent = getattr(obj, with_, None) if with_ else None
                 bucket.changed.setdefault(obj.id, (owner, obj.__table__.name, change, changed_fields, parent))
+
+    def _side_rows_written(self, session: Session, objects: list) -> None:
+        """Audit entries written by one statement before the flush (core.side_rows): not in ``session.new``."""
+        state = self._state(session)
+        if state is None:
+            return
+        from core.models import AuditEntry
+
+        txn = session.get_nested_transaction() or session.get_transaction()
+        bucket = state["buckets"].setdefault(txn, _Bucket())
+        bucket.audited.update(obj.record_id for obj in objects if isinstance(obj, AuditEntry))
 
     def _after_soft_rollback(self, session: Session, previous_transaction: Any) -> None:
         state = session.info.get((STATE, id(self)))

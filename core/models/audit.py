@@ -8,11 +8,13 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core import side_rows  # noqa: F401  (its flush listener writes the rows below)
 from core.db import Base, UTCDateTime, UUIDPrimaryKey, utcnow
 
 
 class AuditEntry(Base, UUIDPrimaryKey):
     __tablename__ = "audit_entry"
+    __side_row__ = True  # written beside its change in one statement (core.side_rows)
 
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
@@ -32,6 +34,7 @@ class AuditEntry(Base, UUIDPrimaryKey):
 
 class OutboxEvent(Base, UUIDPrimaryKey):
     __tablename__ = "outbox_event"
+    __side_row__ = True  # written beside its change in one statement (core.side_rows)
 
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     name: Mapped[str] = mapped_column(String(80), index=True)

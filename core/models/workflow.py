@@ -14,6 +14,7 @@ class WorkflowTransitionEntry(Base, UUIDPrimaryKey):
     """One move of one record: from, to, when, by whom, approved by whom, why, and what fired it."""
 
     __tablename__ = "workflow_transition"
+    __side_row__ = True  # written beside its change in one statement (core.side_rows)
 
     workflow: Mapped[str] = mapped_column(String(80))
     record_type: Mapped[str] = mapped_column(String(80))
