@@ -17,7 +17,8 @@ through the Flask test client with bearer tokens, p50/p95 over ``--runs`` runs a
   interactions lists and every ordering of each, both directions;
 - a customer's timeline; the core metrics: funnel, revenue by month, rep KPIs (with the default
   ``TRELLIS_METRIC_MATERIALISE_AFTER_MS`` a metric whose warm-up computation took 500 ms or more is
-  stored and the timed runs are served the stored result; the last column says which: live / stored).
+  stored and the timed runs are served the stored result; the last column says which: live / stored, and
+  for a stored one at the large size the first request's time, the live computation that stored it).
 
 It prints one table: statements per request, p50 at each size and the ratio, flagging ratios over 2.
 ``--reuse`` keeps the schemas (``trellis_bench_million_<N>``) and measures again without rebuilding;
@@ -227,9 +228,10 @@ def requests_for(client, token: str, people: dict, any_customer: str, n: int) ->
     return out
 
 
-def measure(client, engine, request: tuple, token: str, runs: int, warmup: int) -> tuple[int, float, float, str]:
+def measure(client, engine, request: tuple, token: str, runs: int, warmup: int) -> tuple[int, float, float, str, float]:
     """(statements of the last run, p50 ms, p95 ms, what the last run's metric answer said: ``stored`` for
-    ``materialised: true``, ``live`` for false, empty for a request that is no metric)."""
+    ``materialised: true``, ``live`` for false, empty for a request that is no metric; the first (warm-up)
+    request's ms: a metric's live computation when its result was stored by it)."""
     method, url, body = request
     headers = {"Authorization": f"Bearer {token}"}
     counted = [0]
@@ -237,13 +239,14 @@ def measure(client, engine, request: tuple, token: str, runs: int, warmup: int) 
     def count(*_):
         counted[0] += 1
 
-    times = []
+    times, first = [], None
     for i in range(warmup + runs):
         counted[0] = 0
         event.listen(engine, "before_cursor_execute", count)
         t0 = time.perf_counter()
         response = client.open(url, method=method, json=body, headers=headers)
         elapsed = time.perf_counter() - t0
+        first = elapsed * 1000 if first is None else first
         event.remove(engine, "before_cursor_execute", count)
         data = response.get_json()
         if response.status_code != 200 or (isinstance(data, dict) and data.get("errors")):
@@ -254,7 +257,7 @@ def measure(client, engine, request: tuple, token: str, runs: int, warmup: int) 
     served = ""
     if isinstance(data, dict) and "materialised" in data:
         served = "stored" if data["materialised"] else "live"
-    return counted[0], statistics.median(times), p95, served
+    return counted[0], statistics.median(times), p95, served, first
 
 
 def run_size(args, n: int) -> tuple[dict, float | None]:
@@ -318,12 +321,14 @@ def main() -> None:
     print(f"\n| request | statements | p50 at {args.baseline:,} (ms) | p50 at {args.customers:,} (ms) | ratio "
           "| metric served |")
     print("|---|---:|---:|---:|---:|---|")
-    for label, (stmts, p50, _, served) in small.items():
+    for label, (stmts, p50, _, served, _first) in small.items():
         big = large[label][1]
         flag = " **over 2×**" if big > 2 * p50 else ""
         # a metric's answer at each size: computed for the request (live) or a stored result (stored),
         # as TRELLIS_METRIC_MATERIALISE_AFTER_MS decided on the warm-up's computation
         how = f"{served} / {large[label][3]}" if served or large[label][3] else ""
+        if large[label][3] == "stored":  # the warm-up computed it (or found a result of a run minutes ago)
+            how += f" (first request {large[label][4]:,.0f} ms)"
         print(f"| {label} | {stmts} | {p50:.1f} | {big:.1f} | {big / p50:.2f}×{flag} | {how} |")
     print(f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; builds: "
           f"{args.baseline:,}: {small_build or 0:.0f} s, {args.customers:,}: {large_build or 0:.0f} s (0: reused)")

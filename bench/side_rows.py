@@ -47,7 +47,8 @@ def one_change(app, rt, admin_id, counter: list) -> tuple[float, float]:
                             record_id=customer.id, changes={"name": [None, customer.name]}, request_id="bench"))
         sess.add(OutboxEvent(name="customer.created", record_type="customer", record_id=customer.id,
                              actor_id=admin_id, request_id="bench",
-                             payload={"id": str(customer.id), "version": 1, "changes": {"name": [None, customer.name]}}))
+                             payload={"id": str(customer.id), "version": 1,
+                                      "changes": {"name": [None, customer.name]}}))
         sess.flush()
         return (time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3
 

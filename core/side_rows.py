@@ -53,6 +53,9 @@ def _shape(cls: type) -> tuple:
             if column.server_default is not None or (default is not None and not (default.is_callable or
                                                                                    default.is_scalar)):
                 raise TypeError(f"{cls.__name__}.{key}: a side row's columns take Python-side defaults only")
+        if mapper.relationships:
+            raise TypeError(f"{cls.__name__}: a side row has no relationships (it is written outside the unit "
+                            "of work and read detached)")
         found = _tables[cls] = (table, columns)
     return found
 

@@ -5,7 +5,8 @@ tests/api/test_testing.py, test_a_record_written_without_an_audit_entry_breaks_t
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, String, func, select, text
+from sqlalchemy import Column, ForeignKey, Integer, String, func, select, text
+from sqlalchemy.orm import relationship
 
 from core import side_rows
 from core.models import AuditEntry, OutboxEvent
@@ -99,7 +100,7 @@ def test_a_rolled_back_savepoint_takes_its_side_rows_with_it(runtime, people, uo
                        .where(AuditEntry.action == "customer.created")).scalar() == 1
 
 
-def test_a_side_row_with_a_server_default_is_refused_when_first_written():
+def test_a_side_row_with_a_server_default_or_a_relationship_is_refused_when_first_written():
     from sqlalchemy.orm import DeclarativeBase
 
     class Base(DeclarativeBase):
@@ -111,5 +112,14 @@ def test_a_side_row_with_a_server_default_is_refused_when_first_written():
         id = Column(Integer, primary_key=True)
         label = Column(String(10), server_default=text("'x'"))
 
+    class Linked(Base):
+        __tablename__ = "side_rows_test_linked"
+        __side_row__ = True
+        id = Column(Integer, primary_key=True)
+        stamped_id = Column(Integer, ForeignKey("side_rows_test_stamped.id"))
+        stamped = relationship(Stamped)
+
     with pytest.raises(TypeError, match="Stamped.label"):
         side_rows._shape(Stamped)
+    with pytest.raises(TypeError, match="Linked: a side row has no relationships"):
+        side_rows._shape(Linked)
