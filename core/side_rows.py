@@ -3,9 +3,9 @@ workflow history), written at the flush by one prebuilt statement instead of one
 unit of work.
 
 A create sent three INSERTs for them after the record's own, each with the unit of work's bookkeeping:
-that flush took about 0.9 ms of a 5 ms create on PostgreSQL, and one statement (data-modifying ``WITH``
-clauses, a single-row INSERT each), built once per shape and sent with the values as parameters, about
-0.5 ms (``bench/side_rows.py``; docs/performance.md, "A change's side rows in one statement").
+that flush took 1.2 ms of a 5.6 ms create on PostgreSQL, and one statement (data-modifying ``WITH``
+clauses, a single-row INSERT each), built once per shape and sent with the values as parameters, 0.56 ms
+(``bench/side_rows.py``; docs/performance.md, "A change's side rows in one statement").
 
 A model opts in with ``__side_row__ = True``. Its rows must be append-only and need nothing from the
 database: every column has a value or a Python-side default (no server default, no relationship to
