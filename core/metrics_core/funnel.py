@@ -1,14 +1,13 @@
 """``funnel``: the customers in each lifecycle stage now, how many of those that entered a stage went on
 to the next one, and how long customers stay in each stage — read from the ``customer.lifecycle``
-history, which records every move with its time and the time spent in the stage it left."""
+history, which records every move with its time and the time spent in the stage it left.
+
+Every number is aggregated by the database (three queries whatever the number of customers): at 1 M
+customers nothing but one row per stage crosses into Python."""
 from __future__ import annotations
 
-import statistics
-import uuid
-from collections import defaultdict
-from datetime import datetime
-
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy.orm import aliased
 
 from core import db, lifecycle, runtime
 from core.metrics import MetricQuery, MetricRow
@@ -42,57 +41,75 @@ def funnel(query: MetricQuery) -> list[MetricRow]:
     session = db.session()
     workflow = runtime.current().workflows.get(lifecycle.WORKFLOW)
     live_visible = (customer_visibility(query.actor), Customer.deleted_at.is_(None))
+    ours = (Move.workflow == lifecycle.WORKFLOW, Move.record_id.in_(select(Customer.id).where(*live_visible)))
 
     counts = dict(session.execute(
         select(Customer.stage, func.count(Customer.id)).where(*live_visible).group_by(Customer.stage)).all())
-    moves = session.execute(
-        select(Move.record_id, Move.from_state, Move.to_state, Move.at, Move.seconds_in_previous)
-        .where(Move.workflow == lifecycle.WORKFLOW, Move.record_id.in_(select(Customer.id).where(*live_visible)))
-        .order_by(Move.record_id, Move.at)).all()
-
-    def within(at: datetime) -> bool:
-        return (query.start is None or at >= query.start) and (query.end is None or at <= query.end)
-
-    # stage → customer → their first entry into it within the period
-    entries: dict[str, dict[uuid.UUID, datetime]] = defaultdict(dict)
-
-    def enter(stage: str, customer_id: uuid.UUID, at: datetime) -> None:
-        if within(at) and (customer_id not in entries[stage] or at < entries[stage][customer_id]):
-            entries[stage][customer_id] = at
-
-    imported = {m.record_id for m in moves if m.from_state is None}
-    created = session.execute(select(Customer.id, Customer.created_at)
-                              .where(*live_visible, *in_period(Customer.created_at, query)))
-    for customer_id, created_at in created:
-        if customer_id not in imported:
-            enter(workflow.initial, customer_id, created_at)
-
-    rank = {stage: i for i, stage in enumerate(LADDER)}
-    climbs: dict[uuid.UUID, list[tuple[datetime, int]]] = defaultdict(list)
-    stays: dict[str, list[float]] = defaultdict(list)
-    for m in moves:
-        enter(m.to_state, m.record_id, m.at)
-        if m.to_state in rank:
-            climbs[m.record_id].append((m.at, rank[m.to_state]))
-        if m.from_state is not None and m.seconds_in_previous is not None and within(m.at):
-            stays[m.from_state].append(m.seconds_in_previous)
+    entered, converted = _cohorts(query, workflow.initial, live_visible, ours)
+    stays = _stays(query, ours)
 
     rows = []
     for state in workflow.states:
         stage = state.name
-        cohort = entries.get(stage, {})
-        step = rank.get(stage)
+        step = LADDER.index(stage) if stage in LADDER else None
         next_stage = LADDER[step + 1] if step is not None and step + 1 < len(LADDER) else None
-        converted = None
-        if next_stage is not None:
-            converted = sum(1 for customer_id, since in cohort.items()
-                            if any(r > step and at >= since for at, r in climbs.get(customer_id, ())))
-        spent = stays.get(stage, [])
+        cohort = entered.get(stage, 0)
+        went_on = converted.get(stage, 0) if next_stage is not None else None
+        median, exits = stays.get(stage, (None, 0))
         rows.append(MetricRow(value=int(counts.get(stage, 0)), group={"stage": stage}, extra={
             "label_en": state.en, "label_zh_cn": state.zh_cn, "next_stage": next_stage,
-            "entered": len(cohort), "converted": converted,
-            "conversion_rate": rate(converted, len(cohort)) if next_stage is not None else None,
-            "median_days": round(statistics.median(spent) / SECONDS_PER_DAY, 2) if spent else None,
-            "exits": len(spent),
+            "entered": cohort, "converted": went_on,
+            "conversion_rate": rate(went_on, cohort) if next_stage is not None else None,
+            "median_days": round(float(median) / SECONDS_PER_DAY, 2) if median is not None else None,
+            "exits": exits,
         }))
     return rows
+
+
+def _cohorts(query: MetricQuery, initial: str, live_visible, ours) -> tuple[dict[str, int], dict[str, int]]:
+    """Per stage: how many customers entered it within the period, and how many of those climbed past it
+    at or after their first entry in the period."""
+    imported = aliased(Move)
+    arrivals = union_all(
+        select(Move.to_state.label("stage"), Move.record_id.label("customer_id"), Move.at.label("at"))
+        .where(*ours, *in_period(Move.at, query)),
+        # being created is entering the first stage, unless the customer came in by an import move
+        select(literal(initial).label("stage"), Customer.id, Customer.created_at)
+        .where(*live_visible, *in_period(Customer.created_at, query),
+               ~exists().where(imported.workflow == lifecycle.WORKFLOW, imported.record_id == Customer.id,
+                               imported.from_state.is_(None))),
+    ).subquery()
+    # a customer's first entry into each stage within the period
+    entries = (select(arrivals.c.stage, arrivals.c.customer_id, func.min(arrivals.c.at).label("since"))
+               .group_by(arrivals.c.stage, arrivals.c.customer_id).subquery())
+    # a customer's last move to each height of the ladder or above it, at any time: whoever entered
+    # stage k at `since` converted if they reached k + 1 or higher at or after `since`
+    rank = case({stage: step for step, stage in enumerate(LADDER)}, value=Move.to_state)
+    climbs = (select(Move.record_id.label("customer_id"),
+                     *(func.max(case((rank >= step, Move.at))).label(f"above_{step}")
+                       for step in range(1, len(LADDER))))
+              .where(*ours, Move.to_state.in_(LADDER[1:])).group_by(Move.record_id).subquery())
+    went_on = or_(*(and_(entries.c.stage == stage, climbs.c[f"above_{step + 1}"] >= entries.c.since)
+                    for step, stage in enumerate(LADDER[:-1])))
+    stmt = (select(entries.c.stage, func.count(), func.count(case((went_on, 1))))
+            .select_from(entries.outerjoin(climbs, climbs.c.customer_id == entries.c.customer_id))
+            .group_by(entries.c.stage))
+    entered, converted = {}, {}
+    for stage, cohort, climbed in db.session().execute(stmt):
+        entered[stage], converted[stage] = int(cohort), int(climbed)
+    return entered, converted
+
+
+def _stays(query: MetricQuery, ours) -> dict[str, tuple[float | None, int]]:
+    """Per stage left within the period: the median of the seconds spent in it, and how many moves out."""
+    seconds = Move.seconds_in_previous
+    ranked = (select(Move.from_state.label("stage"), seconds.label("seconds"),
+                     func.row_number().over(partition_by=Move.from_state, order_by=seconds).label("n"),
+                     func.count().over(partition_by=Move.from_state).label("exits"))
+              .where(*ours, Move.from_state.is_not(None), seconds.is_not(None), *in_period(Move.at, query))
+              .subquery())
+    # the middle row, or the two middle rows of an even count (integer division on both databases)
+    middle = ranked.c.n.in_([(ranked.c.exits + 1) // 2, (ranked.c.exits + 2) // 2])
+    stmt = (select(ranked.c.stage, func.avg(ranked.c.seconds), func.max(ranked.c.exits))
+            .where(middle).group_by(ranked.c.stage))
+    return {stage: (median, int(exits)) for stage, median, exits in db.session().execute(stmt)}

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from core.metrics import MetricQuery
 from core.models import Customer, Interaction, WorkflowTransitionEntry
@@ -291,6 +291,27 @@ def test_funnel_over_rest_takes_no_group_by(api, lifecycle):
     assert response.status_code == 422 and "group_by" in response.get_json()["errors"]["json"]
     assert [r["group"] for r in rest(api, "rep", "funnel")] == [
         {"stage": s} for s in ("potential", "intent", "first_purchase", "repeat", "lost")]
+
+
+def test_funnel_is_aggregated_by_the_database(runtime, engine, people, lifecycle):
+    """Three statements, none answering more than a row per stage: no customer or move crosses into
+    Python, so a million customers cost the database's aggregation, not a Python loop over them (the
+    admin sees seven customers and nine moves here). SQLite reports no row count for a SELECT."""
+    answered = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        answered.append((cursor.rowcount, statement))
+
+    event.listen(engine, "after_cursor_execute", listen)
+    try:
+        rows = evaluate(runtime, "funnel", people.admin)
+    finally:
+        event.remove(engine, "after_cursor_execute", listen)
+    assert funnel_table(rows)[0] == ("potential", 1, 6, 4, 0.6667, 3.0, 5)
+    selects = [(count, sql) for count, sql in answered if sql.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert len(selects) == 3, [sql for _, sql in selects]
+    if engine.dialect.name == "postgresql":
+        assert all(count <= len(rows) for count, _ in selects), [(count, sql) for count, sql in selects]
 
 
 # --- rep KPIs ----------------------------------------------------------------------------------------
