@@ -4,9 +4,11 @@
 For each size (``--baseline``, default 10,000, and ``--customers``, default 1,000,000) it fills a
 PostgreSQL schema of its own with N customers, 3 contacts and 10 interactions each (0–4 of them
 purchases), tags on 30 % and an analytics row for every customer (RFM segment, value tier, churn flag,
-as a refresh writes them: the filters on them read real rows). Rows go in with ``COPY`` through the bulk
-recorder's writer (core.services.bulk), 5,000 customers with their children per transaction, so a crash
-loses one chunk at most; no audit entries, outbox events or workflow history (a bench, not an import).
+as a refresh writes them: the filters on them read real rows) and the lifecycle history that led each
+customer to its stage (about 1.6 moves a customer: to intent by hand, to first purchase and repeat at the
+purchases, what the funnel reads). Rows go in with ``COPY`` through the bulk recorder's writer
+(core.services.bulk), 5,000 customers with their children per transaction, so a crash loses one chunk at
+most; no audit entries or outbox events (a bench, not an import).
 Then the tables are ANALYZEd (what autovacuum does after a bulk load) and every request below is timed
 through the Flask test client with bearer tokens, p50/p95 over ``--runs`` runs after a warm-up:
 
@@ -51,12 +53,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from api.app import create_app  # noqa: E402
 from bench.api_lists import GRAPHQL, TEAMS, TOUCHES, staff  # noqa: E402
-from core import levels  # noqa: E402
+from core import levels, lifecycle  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.demo import BRANDS, CITIES, GIVEN, INDUSTRIES, SIZES, SOURCES, SURNAMES, TAGS, TITLES  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.models import (AnalyticsRun, Contact, Customer, CustomerAnalytics, CustomerTag,  # noqa: E402
-                         Interaction)
+                         Interaction, WorkflowTransitionEntry)
 from core.schemas import ContactFilter, CustomerFilter, InteractionFilter  # noqa: E402
 from core.services import contacts as contact_service, customers as customer_service  # noqa: E402
 from core.services import interactions as interaction_service, users  # noqa: E402
@@ -89,7 +91,7 @@ def schema_url(url: str, n: int, reuse: bool):
 def chunk_rows(rng: random.Random, start: int, count: int, reps: list, admin_id, run_id, rules, now) -> dict:
     """The rows of customers ``start`` … ``start + count - 1`` and their children, by model."""
     rows: dict[type, list[dict]] = {Customer: [], CustomerTag: [], Contact: [], Interaction: [],
-                                    CustomerAnalytics: []}
+                                    CustomerAnalytics: [], WorkflowTransitionEntry: []}
 
     def record(model, at, **values):
         values.update(id=uuid.uuid4(), version=1, created_at=at, updated_at=at, deleted_at=None)
@@ -115,6 +117,22 @@ def chunk_rows(rng: random.Random, start: int, count: int, reps: list, admin_id,
                           level=levels.grade(rules, {"revenue_12m": float(sum(recent)),
                                                      "purchases_12m": len(recent)}),
                           level_pinned=False, owner_id=owner.id if owner else None)
+        # the lifecycle history that led to the stage (what the funnel reads): intent by hand, a purchase's
+        # stage by the interaction that recorded it, as the lifecycle's automatic moves write them
+        climb, first_purchase = [], INTERACTIONS - purchases
+        if stage == "intent" or (purchases and rng.random() < 0.5):
+            first = events[first_purchase] if purchases else now
+            climb.append(("intent", joined + (first - joined) * rng.uniform(0.1, 0.9), "manual"))
+        climb += [(name, at, "automatic") for name, at in zip(("first_purchase", "repeat"), events[first_purchase:])]
+        previous, since = "potential", joined
+        for name, at, trigger in climb:
+            rows[WorkflowTransitionEntry].append({
+                "id": uuid.uuid4(), "workflow": lifecycle.WORKFLOW, "record_type": "customer",
+                "record_id": customer, "from_state": previous, "to_state": name, "at": at,
+                "actor_id": owner.id if owner else admin_id, "approved_by_id": None, "trigger": trigger,
+                "trigger_event": "interaction.created" if trigger == "automatic" else None, "reason": "",
+                "seconds_in_previous": (at - since).total_seconds()})
+            previous, since = name, at
         if rng.random() < 0.3:
             rows[CustomerTag].append({"customer_id": customer, "tag": rng.choice(TAGS)})
         people = [record(Contact, joined, customer_id=customer, name=rng.choice(SURNAMES) + rng.choice(GIVEN),
@@ -184,7 +202,7 @@ def analyze(rt) -> None:
             conn.execute(text("SELECT gin_clean_pending_list(to_regclass(:i)) WHERE to_regclass(:i) IS NOT NULL"),
                          {"i": index})
         conn.execute(text("VACUUM ANALYZE customer, contact, interaction, customer_tag, customer_analytics, "
-                          "customer_name_gram, contact_name_gram"))
+                          "customer_name_gram, contact_name_gram, workflow_transition"))
 
 
 def requests_for(client, token: str, people: dict, any_customer: str, n: int) -> list[tuple[str, str, tuple]]:
