@@ -77,34 +77,51 @@ def rep_kpis(query: MetricQuery) -> list[MetricRow]:
     scope = _scope(user)
     common = [REP.is_not(None), *([scope] if scope is not None else [])]
 
-    def aggregate(timestamp, *measures, where):
-        keys = [REP] + ([period_start(grain, timestamp)] if grain else [])
-        # the interactions the caller may see, exactly as the interactions service decides
-        stmt = (interactions.visible(user).with_only_columns(*keys, *measures)
-                .where(*common, *where, *in_period(timestamp, query)).group_by(*keys))
+    def keys_of(timestamp) -> list:
+        return [REP.label("rep")] + ([period_start(grain, timestamp).label("period")] if grain else [])
+
+    def seen(*columns, where):
+        """The interactions the caller may see, exactly as the interactions service decides."""
+        return (interactions.visible(user).with_only_columns(*columns)
+                .where(*common, *where))
+
+    def rows_of(stmt, width):
         for row in db.session().execute(stmt):
-            yield (row[0], bucket_key(row[1]) if grain else None), row[len(keys):]
+            yield (row[0], bucket_key(row[1]) if grain else None), row[width:]
 
     data: dict[tuple, dict[str, Any]] = {}
 
     def slot(key) -> dict[str, Any]:
         return data.setdefault(key, {**{name: 0 for name in COUNTS}, "revenue": 0.0})
 
-    kind = Interaction.kind
-    for key, (calls, visits, held, referrals, deals, reached, signed, revenue) in aggregate(
-            Interaction.occurred_at,
-            _count(kind == CALL), _count(kind == VISIT), _count(kind == MEETING), _count(kind == REFERRAL),
-            _count(kind == PURCHASE), func.count(Interaction.customer_id.distinct()),
-            func.count(case((kind == PURCHASE, Interaction.customer_id)).distinct()),
-            func.coalesce(func.sum(case((kind == PURCHASE, Interaction.amount))), 0),
-            where=[Interaction.status == DONE]):
+    # Done work, per rep (and period) and customer first, then per rep: the distinct customers reached
+    # and signed are then a count of groups. One count(DISTINCT) per rep instead sorted every done
+    # interaction by rep (6.3 s at 1 M customers and 10 M interactions).
+    kind, width = Interaction.kind, 2 if grain else 1
+    keys = keys_of(Interaction.occurred_at)
+    per_customer = (seen(*keys, Interaction.customer_id.label("customer_id"),
+                         _count(kind == CALL).label("calls"), _count(kind == VISIT).label("visits"),
+                         _count(kind == MEETING).label("held"), _count(kind == REFERRAL).label("referrals"),
+                         _count(kind == PURCHASE).label("deals"),
+                         func.sum(case((kind == PURCHASE, Interaction.amount))).label("revenue"),
+                         where=[Interaction.status == DONE, *in_period(Interaction.occurred_at, query)])
+                    .group_by(*keys, Interaction.customer_id).subquery())
+    c = per_customer.c
+    outer_keys = [c.rep] + ([c.period] if grain else [])
+    done = (select(*outer_keys, func.sum(c.calls), func.sum(c.visits), func.sum(c.held), func.sum(c.referrals),
+                   func.sum(c.deals), func.count(c.customer_id), func.count(case((c.deals > 0, c.customer_id))),
+                   func.coalesce(func.sum(c.revenue), 0))
+            .group_by(*outer_keys))
+    for key, (calls, visits, held, referrals, deals, reached, signed, revenue) in rows_of(done, width):
         slot(key).update(calls=int(calls), visits=int(visits), meetings_held=int(held), referrals=int(referrals),
                          deals=int(deals), customers_reached=int(reached), customers_signed=int(signed),
                          revenue=round(float(revenue or 0), 2))
-    for key, (booked, booked_held) in aggregate(
-            Interaction.created_at, func.count(Interaction.id), _count(Interaction.status == DONE),
-            where=[kind == MEETING]):
-        slot(key).update(meetings_booked=int(booked), booked_meetings_held=int(booked_held))
+    keys = keys_of(Interaction.created_at)
+    booked = (seen(*keys, func.count(Interaction.id), _count(Interaction.status == DONE),
+                   where=[kind == MEETING, *in_period(Interaction.created_at, query)])
+              .group_by(*keys))
+    for key, (booked_count, booked_held) in rows_of(booked, width):
+        slot(key).update(meetings_booked=int(booked_count), booked_meetings_held=int(booked_held))
 
     reps = _listed(user) | {rep for rep, _ in data}
     periods: list[str | None] = [None]
