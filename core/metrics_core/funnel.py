@@ -6,14 +6,13 @@ Every number is aggregated by the database (three queries whatever the number of
 customers nothing but one row per stage crosses into Python."""
 from __future__ import annotations
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, func, select, true
 
 from core import db, lifecycle, runtime
 from core.metrics import MetricQuery, MetricRow
 from core.metrics_core.sql import in_period, rate
 from core.models import Customer, LifecycleStage as S, WorkflowTransitionEntry as Move
-from core.services.permissions import customer_visibility
+from core.services.permissions import customer_visibility, sees_every_customer
 
 #: The ladder a customer climbs. ``lost`` lies outside it: it has no next stage, and reaching it is not
 #: progress.
@@ -41,12 +40,16 @@ def funnel(query: MetricQuery) -> list[MetricRow]:
     session = db.session()
     workflow = runtime.current().workflows.get(lifecycle.WORKFLOW)
     live_visible = (customer_visibility(query.actor), Customer.deleted_at.is_(None))
-    ours = (Move.workflow == lifecycle.WORKFLOW, Move.record_id.in_(select(Customer.id).where(*live_visible)))
+    lifecycle_moves = Move.workflow == lifecycle.WORKFLOW
+    of_visible = Move.record_id.in_(select(Customer.id).where(*live_visible))
 
     counts = dict(session.execute(
         select(Customer.stage, func.count(Customer.id)).where(*live_visible).group_by(Customer.stage)).all())
-    entered, converted = _cohorts(query, workflow.initial, live_visible, ours)
-    stays = _stays(query, ours)
+    # an admin's history needs no scope: joined with the live customers, the rest is dropped anyway
+    history_scope = [lifecycle_moves] + ([] if sees_every_customer(query.actor) else [of_visible])
+    entered, converted = _cohorts(query, [state.name for state in workflow.states], workflow.initial,
+                                  live_visible, history_scope)
+    stays = _stays(query, [lifecycle_moves, of_visible])
 
     rows = []
     for state in workflow.states:
@@ -66,47 +69,53 @@ def funnel(query: MetricQuery) -> list[MetricRow]:
     return rows
 
 
-def _cohorts(query: MetricQuery, initial: str, live_visible, ours) -> tuple[dict[str, int], dict[str, int]]:
+def _cohorts(query: MetricQuery, states: list[str], initial: str, live_visible,
+             history_scope) -> tuple[dict[str, int], dict[str, int]]:
     """Per stage: how many customers entered it within the period, and how many of those climbed past it
-    at or after their first entry in the period."""
-    imported = aliased(Move)
-    arrivals = union_all(
-        select(Move.to_state.label("stage"), Move.record_id.label("customer_id"), Move.at.label("at"))
-        .where(*ours, *in_period(Move.at, query)),
-        # being created is entering the first stage, unless the customer came in by an import move
-        select(literal(initial).label("stage"), Customer.id, Customer.created_at)
-        .where(*live_visible, *in_period(Customer.created_at, query),
-               ~exists().where(imported.workflow == lifecycle.WORKFLOW, imported.record_id == Customer.id,
-                               imported.from_state.is_(None))),
-    ).subquery()
-    # a customer's first entry into each stage within the period
-    entries = (select(arrivals.c.stage, arrivals.c.customer_id, func.min(arrivals.c.at).label("since"))
-               .group_by(arrivals.c.stage, arrivals.c.customer_id).subquery())
-    # a customer's last move to each height of the ladder or above it, at any time: whoever entered
-    # stage k at `since` converted if they reached k + 1 or higher at or after `since`
+    at or after their first entry in the period — one pass over the customers, each joined to one row of
+    their history's summary."""
+    def within(column):
+        return and_(*in_period(column, query)) if query.start or query.end else true()
+
     rank = case({stage: step for step, stage in enumerate(LADDER)}, value=Move.to_state)
-    climbs = (select(Move.record_id.label("customer_id"),
-                     *(func.max(case((rank >= step, Move.at))).label(f"above_{step}")
-                       for step in range(1, len(LADDER))))
-              .where(*ours, Move.to_state.in_(LADDER[1:])).group_by(Move.record_id).subquery())
-    went_on = or_(*(and_(entries.c.stage == stage, climbs.c[f"above_{step + 1}"] >= entries.c.since)
-                    for step, stage in enumerate(LADDER[:-1])))
-    stmt = (select(entries.c.stage, func.count(), func.count(case((went_on, 1))))
-            .select_from(entries.outerjoin(climbs, climbs.c.customer_id == entries.c.customer_id))
-            .group_by(entries.c.stage))
-    entered, converted = {}, {}
-    for stage, cohort, climbed in db.session().execute(stmt):
-        entered[stage], converted[stage] = int(cohort), int(climbed)
+    # per customer: whether they came in by an import move, their first entry into each stage within the
+    # period, and their last move to each height of the ladder or above it (at any time)
+    history = (select(Move.record_id.label("customer_id"),
+                      func.max(case((Move.from_state.is_(None), 1))).label("imported"),
+                      *(func.min(case((and_(Move.to_state == stage, within(Move.at)), Move.at))).label(f"into_{i}")
+                        for i, stage in enumerate(states)),
+                      *(func.max(case((rank >= step, Move.at))).label(f"above_{step}")
+                        for step in range(1, len(LADDER))))
+               .where(*history_scope).group_by(Move.record_id).subquery())
+    h = history.c
+    # being created is entering the first stage, unless the customer came in by an import move
+    created = case((and_(h.imported.is_(None), within(Customer.created_at)), Customer.created_at))
+    first = {}
+    for i, stage in enumerate(states):
+        moved = h[f"into_{i}"]
+        first[stage] = moved if stage != initial else case(
+            (created.is_(None), moved), (moved.is_(None), created), (moved < created, moved), else_=created)
+    measures = []
+    for stage in states:
+        measures.append(func.count(first[stage]).label(f"entered_{stage}"))
+        step = LADDER.index(stage) if stage in LADDER else None
+        if step is not None and step + 1 < len(LADDER):
+            measures.append(func.count(case((h[f"above_{step + 1}"] >= first[stage], 1))).label(f"converted_{stage}"))
+    row = db.session().execute(
+        select(*measures).select_from(Customer).outerjoin(history, h.customer_id == Customer.id)
+        .where(*live_visible)).one()._mapping
+    entered = {stage: int(row[f"entered_{stage}"]) for stage in states}
+    converted = {stage: int(row[f"converted_{stage}"]) for stage in states if f"converted_{stage}" in row}
     return entered, converted
 
 
-def _stays(query: MetricQuery, ours) -> dict[str, tuple[float | None, int]]:
+def _stays(query: MetricQuery, scope) -> dict[str, tuple[float | None, int]]:
     """Per stage left within the period: the median of the seconds spent in it, and how many moves out."""
     seconds = Move.seconds_in_previous
     ranked = (select(Move.from_state.label("stage"), seconds.label("seconds"),
                      func.row_number().over(partition_by=Move.from_state, order_by=seconds).label("n"),
                      func.count().over(partition_by=Move.from_state).label("exits"))
-              .where(*ours, Move.from_state.is_not(None), seconds.is_not(None), *in_period(Move.at, query))
+              .where(*scope, Move.from_state.is_not(None), seconds.is_not(None), *in_period(Move.at, query))
               .subquery())
     # the middle row, or the two middle rows of an even count (integer division on both databases)
     middle = ranked.c.n.in_([(ranked.c.exits + 1) // 2, (ranked.c.exits + 2) // 2])
