@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import statistics
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
@@ -166,6 +167,23 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
     cursor.close()
+    dbapi_connection.create_aggregate("median", 1, _SQLiteMedian)
+
+
+class _SQLiteMedian:
+    """``median(x)``, the aggregate SQLite lacks (``core.metrics_core.sql.median``; PostgreSQL's is
+    ``percentile_cont(0.5)``): the middle value, or the mean of the two middle ones; NULLs are skipped,
+    none at all is NULL."""
+
+    def __init__(self):
+        self.values: list[float] = []
+
+    def step(self, value) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        return float(statistics.median(self.values)) if self.values else None
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, select, true
 
 from core import db, lifecycle, runtime
 from core.metrics import MetricQuery, MetricRow
-from core.metrics_core.sql import in_period, rate
+from core.metrics_core.sql import in_period, median, rate
 from core.models import Customer, LifecycleStage as S, WorkflowTransitionEntry as Move
 from core.services.permissions import customer_visibility, sees_every_customer
 
@@ -112,13 +112,7 @@ def _cohorts(query: MetricQuery, states: list[str], initial: str, live_visible,
 def _stays(query: MetricQuery, scope) -> dict[str, tuple[float | None, int]]:
     """Per stage left within the period: the median of the seconds spent in it, and how many moves out."""
     seconds = Move.seconds_in_previous
-    ranked = (select(Move.from_state.label("stage"), seconds.label("seconds"),
-                     func.row_number().over(partition_by=Move.from_state, order_by=seconds).label("n"),
-                     func.count().over(partition_by=Move.from_state).label("exits"))
-              .where(*scope, Move.from_state.is_not(None), seconds.is_not(None), *in_period(Move.at, query))
-              .subquery())
-    # the middle row, or the two middle rows of an even count (integer division on both databases)
-    middle = ranked.c.n.in_([(ranked.c.exits + 1) // 2, (ranked.c.exits + 2) // 2])
-    stmt = (select(ranked.c.stage, func.avg(ranked.c.seconds), func.max(ranked.c.exits))
-            .where(middle).group_by(ranked.c.stage))
-    return {stage: (median, int(exits)) for stage, median, exits in db.session().execute(stmt)}
+    stmt = (select(Move.from_state, median(seconds), func.count(seconds))
+            .where(*scope, Move.from_state.is_not(None), seconds.is_not(None), *in_period(Move.at, query))
+            .group_by(Move.from_state))
+    return {stage: (middle, int(exits)) for stage, middle, exits in db.session().execute(stmt)}

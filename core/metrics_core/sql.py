@@ -1,9 +1,9 @@
 """Helpers shared by the core metrics: the portable period bucket, period filters, labels and rates.
 
-Every query here runs unchanged on SQLite and PostgreSQL. The one construct the two spell differently,
-the first day of the day / ISO week / month a timestamp falls in (UTC), is a small SQL construct compiled
-per dialect (``date(x, 'start of month')`` on SQLite, ``date_trunc('month', x AT TIME ZONE 'UTC')`` on
-PostgreSQL), so no metric branches on the dialect itself.
+Every query here runs unchanged on SQLite and PostgreSQL. The constructs the two spell differently are
+small SQL constructs compiled per dialect, so no metric branches on the dialect itself: the first day of
+the day / ISO week / month a timestamp falls in, UTC (``date(x, 'start of month')`` on SQLite,
+``date_trunc('month', x AT TIME ZONE 'UTC')`` on PostgreSQL), and :class:`median`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, Float
 
 from core import runtime
 from core.errors import ValidationFailed
@@ -79,6 +79,26 @@ for _cls in (DayStart, WeekStart, MonthStart):
     compiles(_cls, "postgresql")(_compile_postgresql)
 
 _CONSTRUCTS = {"day": DayStart, "week": WeekStart, "month": MonthStart}
+
+
+class median(FunctionElement):
+    """``median(x)``: the aggregate's middle value, or the mean of the two middle ones (NULLs skipped) —
+    ``percentile_cont(0.5)`` on PostgreSQL, an aggregate registered on every SQLite connection
+    (``core.db``) there."""
+
+    type = Float()
+    name = "median"
+    inherit_cache = True
+
+
+@compiles(median)
+def _median_other(element, compiler, **kw) -> str:
+    return f"median({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(median, "postgresql")
+def _median_postgresql(element, compiler, **kw) -> str:
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {compiler.process(element.clauses, **kw)})"
 
 
 def grain_of(group_by: str | None) -> str | None:

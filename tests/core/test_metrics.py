@@ -11,9 +11,10 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import Float, cast, event, false, literal, select, union_all, update
 
 from core.metrics import MetricQuery
+from core.metrics_core.sql import median
 from core.models import Customer, Interaction, WorkflowTransitionEntry
 from core.services import customers as customer_service
 from core.services import workflow
@@ -312,6 +313,17 @@ def test_funnel_is_aggregated_by_the_database(runtime, engine, people, lifecycle
     assert len(selects) == 3, [sql for _, sql in selects]
     if engine.dialect.name == "postgresql":
         assert all(count <= len(rows) for count, _ in selects), [(count, sql) for count, sql in selects]
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([3.0, 1.0, 2.0], 2.0), ([4.0, 1.0, 3.0, 2.0], 2.5), ([5.0, None, 1.0], 3.0), ([None], None), ([], None)])
+def test_median_is_the_same_aggregate_on_every_database(engine, values, expected):
+    """The funnel's median days: PostgreSQL's percentile_cont(0.5), SQLite's registered aggregate."""
+    rows = [select(cast(literal(v), Float).label("x")) for v in values] or [
+        select(cast(literal(None), Float).label("x")).where(false())]
+    numbers = union_all(*rows).subquery() if len(rows) > 1 else rows[0].subquery()
+    with engine.connect() as conn:
+        assert conn.execute(select(median(numbers.c.x))).scalar() == expected
 
 
 # --- rep KPIs ----------------------------------------------------------------------------------------
