@@ -58,12 +58,12 @@ def funnel(query: MetricQuery) -> list[MetricRow]:
         next_stage = LADDER[step + 1] if step is not None and step + 1 < len(LADDER) else None
         cohort = entered.get(stage, 0)
         went_on = converted.get(stage, 0) if next_stage is not None else None
-        median, exits = stays.get(stage, (None, 0))
+        middle, exits = stays.get(stage, (None, 0))
         rows.append(MetricRow(value=int(counts.get(stage, 0)), group={"stage": stage}, extra={
             "label_en": state.en, "label_zh_cn": state.zh_cn, "next_stage": next_stage,
             "entered": cohort, "converted": went_on,
             "conversion_rate": rate(went_on, cohort) if next_stage is not None else None,
-            "median_days": round(float(median) / SECONDS_PER_DAY, 2) if median is not None else None,
+            "median_days": round(float(middle) / SECONDS_PER_DAY, 2) if middle is not None else None,
             "exits": exits,
         }))
     return rows

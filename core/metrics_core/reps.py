@@ -95,8 +95,9 @@ def rep_kpis(query: MetricQuery) -> list[MetricRow]:
         return data.setdefault(key, {**{name: 0 for name in COUNTS}, "revenue": 0.0})
 
     # Done work, per rep (and period) and customer first, then per rep: the distinct customers reached
-    # and signed are then a count of groups. One count(DISTINCT) per rep instead sorted every done
-    # interaction by rep (6.3 s at 1 M customers and 10 M interactions).
+    # and signed are then a count of groups. Two count(DISTINCT) per rep instead sorted every done
+    # interaction by rep: an admin's KPIs at 1 M customers and 10 M interactions took 8.6 s that way and
+    # 6.6 s this way (docs/performance.md).
     kind, width = Interaction.kind, 2 if grain else 1
     keys = keys_of(Interaction.occurred_at)
     per_customer = (seen(*keys, Interaction.customer_id.label("customer_id"),
